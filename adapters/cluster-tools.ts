@@ -1,0 +1,51 @@
+// The one interface steps use to reach clusters: run kubectl/istioctl argv, or stream one into another.
+import type { StepId } from '../machines/steps.js';
+
+export type Tool = 'kubectl' | 'istioctl';
+
+// A command as argv: never a shell string.
+export interface Command {
+  tool: Tool;
+  args: readonly string[];
+  // The kube context the command targets, for the journal.
+  context: string;
+  // Text written to stdin (manifests). Never secret material.
+  stdin?: string;
+}
+
+export interface CommandResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+// The result of a pipe's source: its stdout went to the sink and is never exposed.
+export interface SourceResult {
+  exitCode: number;
+  stderr: string;
+}
+
+export interface RunOptions {
+  signal: AbortSignal;
+  timeoutMs: number;
+  // Which step and cluster the command belongs to (journaling, simulator fault injection).
+  step: StepId;
+  cluster: string;
+}
+
+export interface ClusterTools {
+  readonly mode: 'real' | 'dry-run';
+  run(command: Command, options: RunOptions): Promise<CommandResult>;
+  // Runs `source` with its stdout streamed straight into `sink`'s stdin; the stream is never buffered for logs.
+  pipe(source: Command, sink: Command, options: RunOptions): Promise<{ source: SourceResult; sink: CommandResult }>;
+}
+
+// Raised when a command could not be started or was cut off (not found, timed out).
+export class ToolError extends Error {
+  readonly reason: 'not-found' | 'timeout' | 'spawn';
+  constructor(reason: 'not-found' | 'timeout' | 'spawn', message: string) {
+    super(message);
+    this.name = 'ToolError';
+    this.reason = reason;
+  }
+}

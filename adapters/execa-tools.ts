@@ -1,0 +1,81 @@
+// ClusterTools over the real kubectl and istioctl binaries, through execa (argv only, no shell).
+import { execa, type ResultPromise } from 'execa';
+import { type ClusterTools, type Command, type CommandResult, type RunOptions, type SourceResult, ToolError } from './cluster-tools.js';
+
+export interface ToolPaths {
+  kubectl: string;
+  istioctl: string;
+}
+
+const MAX_BUFFER = 64 * 1024 * 1024;
+
+// Options shared by every child: no shell, killed on abort or timeout, SIGKILL 5 s after SIGTERM.
+function baseOptions(options: RunOptions) {
+  return {
+    reject: false,
+    shell: false,
+    timeout: options.timeoutMs,
+    cancelSignal: options.signal,
+    forceKillAfterDelay: 5000,
+    maxBuffer: MAX_BUFFER,
+    stripFinalNewline: false,
+    env: { NO_COLOR: '1' },
+  } as const;
+}
+
+type Settled = { exitCode?: number | undefined; stdout?: unknown; stderr?: unknown; timedOut: boolean; isCanceled: boolean; code?: string | undefined; failed: boolean; originalMessage?: string | undefined };
+
+function check(result: Settled, command: Command, paths: ToolPaths, options: RunOptions): void {
+  if (result.isCanceled || options.signal.aborted) throw options.signal.reason ?? new Error('aborted');
+  if (result.code === 'ENOENT') {
+    throw new ToolError('not-found', `${command.tool} not found (looked for "${paths[command.tool]}"); install it or set tools.${command.tool} in the config`);
+  }
+  if (result.timedOut) {
+    throw new ToolError('timeout', `${command.tool} ${command.args[0] ?? ''} timed out after ${Math.round(options.timeoutMs / 1000)}s (timeouts.command)`);
+  }
+  if (result.exitCode === undefined) {
+    throw new ToolError('spawn', `${command.tool} could not be started: ${result.originalMessage ?? 'unknown error'}`);
+  }
+}
+
+// Builds the real adapter; `paths` name the binaries (resolved on PATH when bare names).
+export function createExecaTools(paths: ToolPaths): ClusterTools {
+  const spawn = (command: Command, options: RunOptions, extra: Record<string, unknown>): ResultPromise => {
+    return execa(paths[command.tool], [...command.args], {
+      ...baseOptions(options),
+      ...(command.stdin !== undefined ? { input: command.stdin } : { stdin: 'ignore' }),
+      ...extra,
+    }) as unknown as ResultPromise;
+  };
+
+  return {
+    mode: 'real',
+    async run(command, options): Promise<CommandResult> {
+      const result = (await spawn(command, options, {})) as unknown as Settled;
+      check(result, command, paths, options);
+      return { exitCode: result.exitCode as number, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
+    },
+
+    async pipe(source, sink, options) {
+      // The source's stdout is a bearer-token kubeconfig: stream it into the sink, never buffer it.
+      const producer = execa(paths[source.tool], [...source.args], {
+        ...baseOptions(options),
+        stdin: 'ignore',
+        stdout: 'pipe',
+        buffer: { stdout: false, stderr: true },
+      });
+      const consumer = execa(paths[sink.tool], [...sink.args], {
+        ...baseOptions(options),
+        stdin: 'pipe',
+      });
+      producer.stdout?.pipe(consumer.stdin as NodeJS.WritableStream);
+      // A consumer that exits early must not leave the producer blocked on a full pipe.
+      consumer.stdin?.on('error', () => undefined);
+      const [p, c] = (await Promise.all([producer, consumer])) as unknown as [Settled, Settled];
+      check(p, source, paths, options);
+      check(c, sink, paths, options);
+      const sourceResult: SourceResult = { exitCode: p.exitCode as number, stderr: String(p.stderr ?? '') };
+      return { source: sourceResult, sink: { exitCode: c.exitCode as number, stdout: String(c.stdout ?? ''), stderr: String(c.stderr ?? '') } };
+    },
+  };
+}

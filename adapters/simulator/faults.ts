@@ -1,0 +1,83 @@
+// Failure injection: where in a step an injected failure strikes, and what the tools then print.
+import type { StepId } from '../../machines/steps.js';
+import type { Command, CommandResult } from '../cluster-tools.js';
+
+export type FaultKind = 'permanent' | 'transient';
+
+export interface FaultSpec {
+  step: StepId;
+  cluster?: string;
+  count: number;
+  kind: FaultKind;
+}
+
+// The command of each step that an injected failure hits: the step's action, or its first probe.
+export function isFaultPoint(step: StepId, command: Command): boolean {
+  const [a0, a1] = verbOf(command);
+  switch (step) {
+    case 'preflight':
+      return command.tool === 'kubectl' && a0 === 'version' && !command.args.includes('--client');
+    case 'install-primary':
+    case 'install-eastwest-gateway':
+    case 'install-remote':
+      return command.tool === 'istioctl' && a0 === 'install';
+    case 'await-gateway-address':
+      return command.tool === 'kubectl' && a0 === 'get';
+    case 'expose-istiod':
+      return command.tool === 'kubectl' && a0 === 'apply';
+    case 'create-remote-namespace':
+      return command.tool === 'kubectl' && a0 === 'create' && (a1 === 'namespace' || a1 === 'ns');
+    case 'annotate-remote-namespace':
+      return command.tool === 'kubectl' && a0 === 'annotate';
+    case 'attach-remote':
+      return command.tool === 'istioctl' && a0 === 'create-remote-secret';
+  }
+}
+
+function verbOf(command: Command): string[] {
+  return command.args.filter((a) => !a.startsWith('-')).slice(0, 2);
+}
+
+// istioctl install applies its manifests and then fails while waiting: the cluster changed anyway.
+export function faultAppliesEffect(step: StepId): boolean {
+  return step === 'install-primary' || step === 'install-eastwest-gateway' || step === 'install-remote';
+}
+
+const USER = 'system:serviceaccount:ci:deployer';
+
+// The error a real tool prints for this kind of failure at this step.
+export function faultResult(step: StepId, kind: FaultKind, command: Command): CommandResult {
+  const text = kind === 'transient' ? transientText(step, command) : permanentText(step, command);
+  return { exitCode: 1, stdout: '', stderr: `${text}\n` };
+}
+
+function transientText(step: StepId, command: Command): string {
+  if (faultAppliesEffect(step)) {
+    return `✘ Istiod encountered an error: failed to wait for resource: etcdserver: request timed out\nError: failed to install manifests: errors occurred during operation`;
+  }
+  if (step === 'attach-remote') return 'error: could not get access token to read resources from local kube-apiserver: timed out waiting for the condition';
+  return `Unable to connect to the server: dial tcp 10.${command.context.length % 200}.0.1:6443: i/o timeout`;
+}
+
+function permanentText(step: StepId, command: Command): string {
+  switch (step) {
+    case 'preflight':
+      return 'error: You must be logged in to the server (Unauthorized)';
+    case 'install-primary':
+      return `✘ Istiod encountered an error: failed to wait for resource: resources not ready after 5m0s: Deployment/istio-system/istiod (container failed to start: ImagePullBackOff: Back-off pulling image "docker.io/istio/pilot")\nError: failed to install manifests: errors occurred during operation`;
+    case 'install-eastwest-gateway':
+      return `✘ Ingress gateways encountered an error: failed to wait for resource: resources not ready after 5m0s: Deployment/istio-system/istio-eastwestgateway (container failed to start: ImagePullBackOff: Back-off pulling image "docker.io/istio/proxyv2")\nError: failed to install manifests: errors occurred during operation`;
+    case 'install-remote':
+      return `✘ Istio core encountered an error: failed to update resource with server-side apply for obj MutatingWebhookConfiguration//istio-sidecar-injector: mutatingwebhookconfigurations.admissionregistration.k8s.io "istio-sidecar-injector" is forbidden: User "${USER}" cannot patch resource "mutatingwebhookconfigurations" in API group "admissionregistration.k8s.io" at the cluster scope\nError: failed to install manifests: errors occurred during operation`;
+    case 'await-gateway-address':
+      return `Error from server (Forbidden): services "istio-eastwestgateway" is forbidden: User "${USER}" cannot get resource "services" in API group "" in the namespace "istio-system"`;
+    case 'expose-istiod':
+      return `Error from server (Forbidden): error when creating "STDIN": gateways.networking.istio.io is forbidden: User "${USER}" cannot create resource "gateways" in API group "networking.istio.io" in the namespace "istio-system"`;
+    case 'create-remote-namespace':
+      return `Error from server (Forbidden): namespaces is forbidden: User "${USER}" cannot create resource "namespaces" in API group "" at the cluster scope`;
+    case 'annotate-remote-namespace':
+      return `Error from server (Forbidden): namespaces "istio-system" is forbidden: User "${USER}" cannot patch resource "namespaces" in API group "" in the namespace "istio-system"`;
+    case 'attach-remote':
+      return `Error: could not get access token to read resources from local kube-apiserver: serviceaccounts "istio-reader-service-account" is forbidden: User "${USER}" cannot get resource "serviceaccounts" in API group "" in the namespace "istio-system" (context ${command.context})`;
+  }
+}

@@ -1,0 +1,231 @@
+// istioctl as the simulator answers it: install (render, apply, prune), create-remote-secret, version.
+import { randomBytes } from 'node:crypto';
+import { parse as parseYaml, stringify } from 'yaml';
+import type { CommandResult } from '../cluster-tools.js';
+import { isTrue, parseArgs } from './argv.js';
+import type { KubeObject } from './objects.js';
+import { resourceType, typeOfKind } from './objects.js';
+import type { SimCluster } from './sim-cluster.js';
+import type { WorldSettings } from './world.js';
+
+const VALUED = new Set(['context', 'filename', 'namespace', 'istioNamespace', 'name', 'server', 'output', 'revision', 'kubeconfig', 'remote', 'readiness-timeout', 'set']);
+const ALIASES = { f: 'filename', n: 'namespace', i: 'istioNamespace', o: 'output', r: 'revision', y: 'skip-confirmation', s: 'set' };
+
+export interface IstioctlEnv {
+  settings: WorldSettings;
+  cluster(context: string): SimCluster | undefined;
+}
+
+const MANAGED = 'operator.istio.io/managed';
+const OWNER = 'install.operator.istio.io/owning-resource';
+const REV = 'istio.io/rev';
+
+interface IstioOperator {
+  metadata?: { name?: string };
+  spec?: {
+    profile?: string;
+    revision?: string;
+    values?: Record<string, unknown>;
+    components?: { ingressGateways?: Array<{ name: string; enabled?: boolean; label?: Record<string, string>; k8s?: { env?: Array<{ name: string; value: string }>; service?: { ports?: Array<{ name: string; port: number; targetPort?: number }> } } }> };
+  };
+  kind?: string;
+}
+
+function dig(obj: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), obj);
+}
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+// Renders an IstioOperator into the objects istioctl would apply, labelled the way istioctl labels them.
+export function renderIstioOperator(iop: IstioOperator, version: string): { objects: KubeObject[]; components: string[] } {
+  const profile = iop.spec?.profile ?? 'default';
+  const revision = iop.spec?.revision ?? '';
+  const suffix = revision ? `-${revision}` : '';
+  const values = iop.spec?.values ?? {};
+  const labels = (extra: Record<string, string> = {}) => ({
+    [MANAGED]: 'Reconcile',
+    [OWNER]: iop.metadata?.name ?? 'unnamed',
+    [REV]: revision || 'default',
+    'operator.istio.io/version': version,
+    ...extra,
+  });
+  const ns = 'istio-system';
+  const objects: KubeObject[] = [];
+  const components: string[] = [];
+  const deployment = (name: string, env: Record<string, string>, extraLabels: Record<string, string> = {}): KubeObject => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: ns, labels: labels({ app: name, ...extraLabels }) },
+    spec: { replicas: 1, template: { spec: { containers: [{ name: 'discovery', env: Object.entries(env).map(([n, v]) => ({ name: n, value: v })) }] } } },
+    status: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1 },
+  });
+
+  if (profile !== 'empty') {
+    components.push('Istio core');
+    for (const crd of ['gateways.networking.istio.io', 'virtualservices.networking.istio.io', 'destinationrules.networking.istio.io', 'peerauthentications.security.istio.io']) {
+      objects.push({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: crd, labels: labels() } });
+    }
+    objects.push({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'istio-reader-service-account', namespace: ns, labels: labels() } });
+    objects.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: `istio-reader-clusterrole${suffix}-${ns}`, labels: labels() } });
+    objects.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `istio-reader-clusterrole${suffix}-${ns}`, labels: labels() } });
+  }
+
+  if (profile === 'default' || profile === 'minimal' || profile === 'demo') {
+    components.push('Istiod');
+    const env: Record<string, string> = {
+      CLUSTER_ID: String(dig(values, 'global.multiCluster.clusterName') ?? 'Kubernetes'),
+      ISTIO_META_MESH_ID: String(dig(values, 'global.meshID') ?? 'cluster.local'),
+      NETWORK: String(dig(values, 'global.network') ?? ''),
+    };
+    if (dig(values, 'global.externalIstiod') === true || String(dig(values, 'pilot.env.EXTERNAL_ISTIOD')) === 'true') env.EXTERNAL_ISTIOD = 'true';
+    objects.push(deployment(`istiod${suffix}`, env, { istio: 'pilot' }));
+    objects.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `istiod${suffix}`, namespace: ns, labels: labels({ app: 'istiod' }) }, spec: { type: 'ClusterIP', ports: [{ name: 'grpc-xds', port: 15010 }, { name: 'https-dns', port: 15012 }, { name: 'https-webhook', port: 443, targetPort: 15017 }] } });
+    objects.push({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: `istio-sidecar-injector${suffix}`, labels: labels() }, webhooks: [{ name: 'namespace.sidecar-injector.istio.io', clientConfig: { service: { name: `istiod${suffix}`, namespace: ns, path: '/inject' }, caBundle: 'LS0tLS1CRUdJTi...' } }] });
+    objects.push({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: `istio-validator${suffix}-${ns}`, labels: labels() } });
+  }
+
+  const gateways = [...(iop.spec?.components?.ingressGateways ?? [])];
+  if (profile === 'default' || profile === 'demo') gateways.unshift({ name: 'istio-ingressgateway', enabled: true, label: { istio: 'ingressgateway', app: 'istio-ingressgateway' } });
+  const enabled = gateways.filter((g) => g.enabled !== false);
+  if (enabled.length > 0) components.push('Ingress gateways');
+  for (const gw of enabled) {
+    const env = Object.fromEntries((gw.k8s?.env ?? []).map((e) => [e.name, e.value]));
+    objects.push(deployment(gw.name, env, gw.label ?? {}));
+    const ports = gw.k8s?.service?.ports ?? [{ name: 'http2', port: 80, targetPort: 8080 }, { name: 'https', port: 443, targetPort: 8443 }];
+    objects.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: gw.name, namespace: ns, labels: labels(gw.label ?? {}) }, spec: { type: 'LoadBalancer', selector: gw.label ?? {}, ports } });
+  }
+
+  if (profile === 'remote') {
+    components.push('Istiod remote');
+    const address = String(dig(values, 'global.remotePilotAddress') ?? '');
+    const injectionPath = String(dig(values, 'istiodRemote.injectionPath') ?? '/inject');
+    const ports = [{ name: 'tcp-istiod', port: 15012 }, { name: 'tcp-webhook', port: 443, targetPort: 15017 }];
+    if (address && !IPV4.test(address)) {
+      // A hostname becomes an ExternalName service, which admission webhooks cannot call (the EKS limitation).
+      objects.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `istiod${suffix}`, namespace: ns, labels: labels() }, spec: { type: 'ExternalName', externalName: address, ports } });
+    } else {
+      objects.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `istiod${suffix}`, namespace: ns, labels: labels() }, spec: { type: 'ClusterIP', ports } });
+      objects.push({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `istiod${suffix}`, namespace: ns, labels: labels({ 'kubernetes.io/service-name': `istiod${suffix}` }) }, addressType: 'IPv4', endpoints: address ? [{ addresses: [address] }] : [], ports: [{ name: 'tcp-istiod', port: 15012 }, { name: 'tcp-webhook', port: 15017 }] });
+    }
+    // caBundle stays empty until the primary's istiod patches it (after attach).
+    objects.push({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: `istio-sidecar-injector${suffix}`, labels: labels() }, webhooks: [{ name: 'namespace.sidecar-injector.istio.io', clientConfig: { service: { name: `istiod${suffix}`, namespace: ns, path: injectionPath }, caBundle: '' } }] });
+  }
+  return { objects, components };
+}
+
+const ok = (stdout: string, stderr = ''): CommandResult => ({ exitCode: 0, stdout, stderr });
+const fail = (stderr: string, stdout = ''): CommandResult => ({ exitCode: 1, stdout, stderr: stderr.endsWith('\n') ? stderr : `${stderr}\n` });
+
+// Runs one istioctl command against the simulated clusters.
+export function runIstioctl(env: IstioctlEnv, args: readonly string[], stdin: string | undefined): CommandResult {
+  const parsed = parseArgs(args, VALUED, ALIASES);
+  if ('error' in parsed) return { exitCode: 64, stdout: '', stderr: `Error: ${parsed.error}\n` };
+  const { positionals, flags } = parsed;
+  const verb = positionals[0];
+  const version = env.settings.istioVersion;
+
+  if (verb === 'version') {
+    if (flags.get('output') === 'json') return ok(`${JSON.stringify({ clientVersion: { version, revision: 'simulated', golang_version: 'go1.24.4', status: 'Clean', tag: version } }, null, 2)}\n`);
+    return ok(`client version: ${version}\n`);
+  }
+  const contextName = flags.get('context') ?? env.settings.contexts[0]?.name ?? '';
+  const cluster = env.cluster(contextName);
+  if (!cluster) return fail(`Error: context "${contextName}" does not exist`);
+
+  if (verb === 'install') return install(cluster, flags, stdin, version);
+  if (verb === 'create-remote-secret') return createRemoteSecret(env, cluster, flags);
+  return { exitCode: 64, stdout: '', stderr: `Error: unknown command "${verb ?? ''}" for "istioctl"\n` };
+}
+
+function install(cluster: SimCluster, flags: Map<string, string>, stdin: string | undefined, version: string): CommandResult {
+  const file = flags.get('filename');
+  let iop: IstioOperator = {};
+  if (file !== undefined) {
+    if (file !== '-') return fail(`Error: the simulator reads IstioOperator files from stdin only (-f -)`);
+    try {
+      iop = (parseYaml(stdin ?? '') ?? {}) as IstioOperator;
+    } catch (error) {
+      return fail(`Error: could not parse IstioOperator: ${(error as Error).message.split('\n')[0]}`);
+    }
+    if (iop.kind !== 'IstioOperator') return fail(`Error: the input is not an IstioOperator (kind: ${iop.kind ?? 'missing'})`);
+  }
+  const profile = iop.spec?.profile ?? 'default';
+  if (!isTrue(flags, 'skip-confirmation')) {
+    // No TTY and no -y: istioctl reads EOF (or the manifest) as "no".
+    const prompt = `This will install the Istio ${version} profile "${profile}" into the cluster. Proceed? (y/N) `;
+    if (file === '-' || !/^y(es)?\s*$/i.test(stdin ?? '')) return { exitCode: 1, stdout: `${prompt}Cancelled.\n`, stderr: '' };
+  }
+  const { objects, components } = renderIstioOperator(iop, version);
+  const nsType = resourceType('namespace');
+  if (nsType && !cluster.get(nsType, '', 'istio-system')) cluster.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' }, status: { phase: 'Active' } });
+  for (const obj of objects) cluster.put(obj);
+  prune(cluster, iop, objects);
+  const lines = components.map((c) => `✔ ${c} installed`);
+  return ok(`${lines.join('\n')}\n✔ Installation complete\n`);
+}
+
+// istioctl prunes what it installed before and no longer renders. An unnamed IstioOperator owns
+// everything of its revision, which is how a re-run of the primary install deletes the east-west gateway.
+function prune(cluster: SimCluster, iop: IstioOperator, rendered: KubeObject[]): void {
+  const owner = iop.metadata?.name;
+  const revision = iop.spec?.revision || 'default';
+  const keep = new Set(rendered.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`));
+  for (const obj of cluster.all()) {
+    const labels = obj.metadata.labels ?? {};
+    if (labels[MANAGED] !== 'Reconcile' || labels[REV] !== revision) continue;
+    if (obj.kind === 'CustomResourceDefinition' || obj.kind === 'Namespace') continue;
+    if (owner && labels[OWNER] !== owner) continue;
+    const type = typeOfKind(obj.kind);
+    const key = `${obj.kind}/${type?.namespaced ? obj.metadata.namespace ?? '' : ''}/${obj.metadata.name}`;
+    if (!keep.has(key)) cluster.remove(obj);
+  }
+}
+
+function fakeToken(): string {
+  const b64 = (value: string | Buffer) => Buffer.from(value).toString('base64url');
+  const header = b64(JSON.stringify({ alg: 'RS256', kid: randomBytes(8).toString('hex') }));
+  const payload = b64(JSON.stringify({ iss: 'kubernetes/serviceaccount', sub: 'system:serviceaccount:istio-system:istio-reader-service-account', jti: randomBytes(12).toString('hex') }));
+  return `${header}.${payload}.${b64(randomBytes(128))}`;
+}
+
+function createRemoteSecret(env: IstioctlEnv, cluster: SimCluster, flags: Map<string, string>): CommandResult {
+  const ns = flags.get('namespace') ?? flags.get('istioNamespace') ?? 'istio-system';
+  const name = flags.get('name') ?? cluster.context.cluster;
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) return fail(`Error: invalid --name "${name}": must be a DNS-1123 label`);
+  const nsType = resourceType('namespace');
+  if (nsType && !cluster.get(nsType, '', ns)) cluster.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns }, status: { phase: 'Active' } });
+  const saType = resourceType('serviceaccount');
+  if (saType && !cluster.get(saType, ns, 'istio-reader-service-account')) {
+    cluster.put({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'istio-reader-service-account', namespace: ns } });
+  }
+  const token = fakeToken();
+  cluster.put({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'kubernetes.io/service-account-token',
+    metadata: { name: 'istio-reader-service-account-istio-remote-secret-token', namespace: ns, annotations: { 'kubernetes.io/service-account.name': 'istio-reader-service-account' } },
+    data: { token: 'filled-by-controller' },
+  });
+  const server = flags.get('server') ?? cluster.context.server;
+  let stderr = '';
+  if (/127\.0\.0\.1|localhost/.test(server)) {
+    stderr = `warn: server in Kubeconfig is ${server}. This is likely not reachable from inside the cluster, if you're using Kubernetes in Docker, pass --server with the container IP for the API Server\n`;
+  }
+  const kubeconfig = stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name, cluster: { 'certificate-authority-data': Buffer.from(`simulated CA of ${name}`).toString('base64'), server } }],
+    contexts: [{ name, context: { cluster: name, user: name } }],
+    'current-context': name,
+    preferences: {},
+    users: [{ name, user: { token } }],
+  });
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { annotations: { 'networking.istio.io/cluster': name }, labels: { 'istio/multiCluster': 'true' }, name: `istio-remote-secret-${name}`, namespace: ns },
+    stringData: { [name]: kubeconfig },
+  };
+  return ok(`# This file is autogenerated, do not edit.\n${stringify(secret)}---\n`, stderr);
+}

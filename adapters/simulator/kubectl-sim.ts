@@ -1,0 +1,225 @@
+// kubectl as the simulator answers it: the subset of verbs mesh-run uses, with kubectl's messages and exit codes.
+import { parseAllDocuments } from 'yaml';
+import type { CommandResult } from '../cluster-tools.js';
+import { isTrue, parseArgs } from './argv.js';
+import { type KubeObject, nameOf, pluralOf, resourceType, type ResourceType, typeOfKind } from './objects.js';
+import type { SimCluster } from './sim-cluster.js';
+import type { WorldSettings } from './world.js';
+
+const VALUED = new Set(['context', 'namespace', 'output', 'filename', 'selector', 'timeout', 'request-timeout', 'kubeconfig']);
+const ALIASES = { n: 'namespace', o: 'output', f: 'filename', l: 'selector', A: 'all-namespaces' };
+
+export interface KubectlEnv {
+  settings: WorldSettings;
+  cluster(context: string): SimCluster | undefined;
+}
+
+const ok = (stdout: string): CommandResult => ({ exitCode: 0, stdout, stderr: '' });
+const fail = (stderr: string): CommandResult => ({ exitCode: 1, stdout: '', stderr: stderr.endsWith('\n') ? stderr : `${stderr}\n` });
+
+// Evaluates the simple jsonpath forms kubectl users write: {.a.b[0].c}, {.metadata.labels}.
+export function jsonpath(obj: unknown, template: string): string {
+  return template.replace(/\{([^}]*)\}/g, (_, expr: string) => {
+    let value: unknown = obj;
+    const path = expr.trim().replace(/^\./, '');
+    for (const part of path.split(/\.(?![^[]*\])/).filter(Boolean)) {
+      const m = /^([^[]*)((?:\[\d+\])*)$/.exec(part);
+      if (!m) return '';
+      if (m[1]) value = (value as Record<string, unknown> | undefined)?.[m[1]];
+      for (const idx of (m[2] as string).matchAll(/\[(\d+)\]/g)) value = (value as unknown[] | undefined)?.[Number(idx[1])];
+    }
+    if (value === undefined || value === null) return '';
+    return typeof value === 'object' ? JSON.stringify(value) : String(value);
+  });
+}
+
+function matchesSelector(obj: KubeObject, selector: string | undefined): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const [k, v] = term.split('=');
+    return obj.metadata.labels?.[k as string] === v;
+  });
+}
+
+function render(objs: KubeObject[], type: ResourceType, output: string | undefined, single: boolean): string {
+  if (output === 'name') return objs.map((o) => `${nameOf(type, o.metadata.name)}\n`).join('');
+  if (output === 'json') {
+    const doc = single ? objs[0] : { apiVersion: 'v1', kind: 'List', items: objs, metadata: { resourceVersion: '' } };
+    return `${JSON.stringify(doc, null, 4)}\n`;
+  }
+  if (output?.startsWith('jsonpath=')) {
+    const template = output.slice('jsonpath='.length).replace(/^'(.*)'$/, '$1');
+    return single ? jsonpath(objs[0], template) : objs.map((o) => jsonpath(o, template)).join(' ');
+  }
+  if (output !== undefined) throw new Error(`unable to match a printer suitable for the output format "${output}", allowed formats are: json,jsonpath,name`);
+  if (objs.length === 0) return '';
+  return `NAME\n${objs.map((o) => o.metadata.name).join('\n')}\n`;
+}
+
+function notFound(type: ResourceType, name: string): string {
+  return `Error from server (NotFound): ${pluralOf(type)} "${name}" not found`;
+}
+
+// Runs one kubectl command against the simulated clusters.
+export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: string | undefined): CommandResult {
+  const parsed = parseArgs(args, VALUED, ALIASES);
+  if ('error' in parsed) return fail(`error: ${parsed.error}\nSee 'kubectl --help' for usage.`);
+  const { positionals, flags } = parsed;
+  const verb = positionals[0];
+
+  if (verb === 'config' && positionals[1] === 'get-contexts') {
+    return ok(env.settings.contexts.map((c) => `${c.name}\n`).join(''));
+  }
+  if (verb === 'version' && isTrue(flags, 'client')) {
+    return ok(`${JSON.stringify({ clientVersion: { gitVersion: 'v1.32.3', major: '1', minor: '32' } }, null, 2)}\n`);
+  }
+
+  const contextName = flags.get('context') ?? env.settings.contexts[0]?.name ?? '';
+  const cluster = env.cluster(contextName);
+  if (!cluster) return fail(`error: context "${contextName}" does not exist`);
+  const namespace = flags.get('namespace') ?? 'default';
+
+  switch (verb) {
+    case 'version': {
+      const v = env.settings.kubernetesVersion;
+      const [major, minor] = v.replace(/^v/, '').split('.');
+      return ok(`${JSON.stringify({ clientVersion: { gitVersion: 'v1.32.3', major: '1', minor: '32' }, serverVersion: { gitVersion: v, major, minor } }, null, 2)}\n`);
+    }
+    case 'get':
+      return get(cluster, positionals.slice(1), namespace, flags);
+    case 'create': {
+      if (positionals[1] !== 'namespace' && positionals[1] !== 'ns') return fail(`error: the simulator supports "create namespace" only`);
+      const name = positionals[2];
+      if (!name) return fail('error: exactly one NAME is required, got 0');
+      const type = resourceType('namespace') as ResourceType;
+      if (cluster.get(type, '', name)) return fail(`Error from server (AlreadyExists): namespaces "${name}" already exists`);
+      cluster.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name }, status: { phase: 'Active' } });
+      return ok(`namespace/${name} created\n`);
+    }
+    case 'annotate':
+      return annotate(cluster, positionals.slice(1), namespace, isTrue(flags, 'overwrite'));
+    case 'apply': {
+      if (flags.get('filename') !== '-') return fail('error: the simulator applies manifests from stdin only (-f -)');
+      return apply(cluster, stdin ?? '', flags.has('namespace') ? namespace : undefined);
+    }
+    case 'rollout':
+      return rolloutStatus(cluster, positionals.slice(1), namespace);
+    default:
+      return fail(`error: unknown command "${verb ?? ''}" for "kubectl"`);
+  }
+}
+
+function splitTarget(positionals: string[]): Array<{ type: ResourceType; name?: string } | { error: string }> {
+  if (positionals.length === 0) return [{ error: 'error: you must specify the type of resource to get' }];
+  if (positionals.every((p) => p.includes('/'))) {
+    return positionals.map((p) => {
+      const [t, n] = p.split('/') as [string, string];
+      const type = resourceType(t);
+      return type ? { type, name: n } : { error: `error: the server doesn't have a resource type "${t}"` };
+    });
+  }
+  const type = resourceType(positionals[0] as string);
+  if (!type) return [{ error: `error: the server doesn't have a resource type "${positionals[0]}"` }];
+  const names = positionals.slice(1);
+  return names.length === 0 ? [{ type }] : names.map((name) => ({ type, name }));
+}
+
+function get(cluster: SimCluster, positionals: string[], namespace: string, flags: Map<string, string>): CommandResult {
+  cluster.reconcileLoadBalancers();
+  const targets = splitTarget(positionals);
+  const found: Array<{ type: ResourceType; obj: KubeObject }> = [];
+  const errors: string[] = [];
+  for (const target of targets) {
+    if ('error' in target) return fail(target.error);
+    if (target.name === undefined) {
+      for (const obj of cluster.list(target.type, namespace)) if (matchesSelector(obj, flags.get('selector'))) found.push({ type: target.type, obj });
+      continue;
+    }
+    const obj = cluster.get(target.type, namespace, target.name);
+    if (obj) found.push({ type: target.type, obj });
+    else errors.push(notFound(target.type, target.name));
+  }
+  const single = targets.length === 1 && 'name' in (targets[0] as object) && (targets[0] as { name?: string }).name !== undefined;
+  let stdout = '';
+  try {
+    const output = flags.get('output');
+    if (output === 'name') stdout = found.map(({ type, obj }) => `${nameOf(type, obj.metadata.name)}\n`).join('');
+    else if (found.length > 0 || !single) stdout = render(found.map((f) => f.obj), (found[0]?.type ?? (targets[0] as { type: ResourceType }).type), output, single);
+  } catch (error) {
+    return fail(`error: ${(error as Error).message}`);
+  }
+  if (found.length === 0 && !single && errors.length === 0 && flags.get('output') === undefined) {
+    return { exitCode: 0, stdout: '', stderr: `No resources found in ${namespace} namespace.\n` };
+  }
+  return { exitCode: errors.length > 0 ? 1 : 0, stdout, stderr: errors.map((e) => `${e}\n`).join('') };
+}
+
+function annotate(cluster: SimCluster, positionals: string[], namespace: string, overwrite: boolean): CommandResult {
+  const [typeName, name, ...pairs] = positionals;
+  const type = typeName ? resourceType(typeName) : undefined;
+  if (!type || !name) return fail('error: you must specify the type and name of the resource to annotate');
+  const obj = cluster.get(type, namespace, name);
+  if (!obj) return fail(notFound(type, name));
+  const annotations = { ...(obj.metadata.annotations ?? {}) };
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) return fail(`error: invalid annotation format: ${pair}`);
+    const key = pair.slice(0, eq);
+    const value = pair.slice(eq + 1);
+    // kubectl refuses to replace an existing annotation without --overwrite (older releases even when the value is equal).
+    if (!overwrite && key in annotations && annotations[key] !== value) {
+      return fail(`error: --overwrite is false but found the following declared annotation(s): '${key}' already has a value (${annotations[key]})`);
+    }
+    annotations[key] = value;
+  }
+  cluster.replace({ ...obj, metadata: { ...obj.metadata, annotations } });
+  return ok(`${nameOf(type, name)} annotated\n`);
+}
+
+function apply(cluster: SimCluster, manifest: string, namespace: string | undefined): CommandResult {
+  let docs: KubeObject[];
+  try {
+    docs = parseAllDocuments(manifest)
+      .map((d) => {
+        if (d.errors.length > 0) throw new Error(d.errors[0]?.message ?? 'invalid YAML');
+        return d.toJS() as KubeObject | null;
+      })
+      .filter((d): d is KubeObject => d !== null && typeof d === 'object');
+  } catch (error) {
+    return fail(`error: error parsing STDIN: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (docs.length === 0) return fail('error: no objects passed to apply');
+  const lines: string[] = [];
+  for (const doc of docs) {
+    const type = typeOfKind(doc.kind, doc.apiVersion);
+    if (!type || !doc.metadata?.name) {
+      return { exitCode: 1, stdout: lines.join(''), stderr: `error: resource mapping not found for name: "${doc.metadata?.name ?? ''}" namespace: "${namespace ?? ''}" from "STDIN": no matches for kind "${doc.kind}" in version "${doc.apiVersion}"\nensure CRDs are installed first\n` };
+    }
+    if (type.namespaced) {
+      const target = doc.metadata.namespace ?? namespace ?? 'default';
+      if (namespace && doc.metadata.namespace && doc.metadata.namespace !== namespace) {
+        return fail(`error: the namespace from the provided object "${doc.metadata.namespace}" does not match the namespace "${namespace}". You must pass '--namespace=${doc.metadata.namespace}' to perform this operation.`);
+      }
+      if (!cluster.get(resourceType('namespace') as ResourceType, '', target)) {
+        return { exitCode: 1, stdout: lines.join(''), stderr: `Error from server (NotFound): error when creating "STDIN": namespaces "${target}" not found\n` };
+      }
+      doc.metadata = { ...doc.metadata, namespace: target };
+    }
+    const outcome = cluster.put(doc);
+    lines.push(`${nameOf(type, doc.metadata.name)} ${outcome}\n`);
+  }
+  return ok(lines.join(''));
+}
+
+function rolloutStatus(cluster: SimCluster, positionals: string[], namespace: string): CommandResult {
+  if (positionals[0] !== 'status') return fail('error: the simulator supports "rollout status" only');
+  const target = positionals[1] ?? '';
+  const [t, name] = target.includes('/') ? (target.split('/') as [string, string]) : [target, positionals[2] ?? ''];
+  const type = resourceType(t);
+  if (!type || type.kind !== 'Deployment') return fail(`error: no status viewer has been implemented for ${t}`);
+  const obj = cluster.get(type, namespace, name);
+  if (!obj) return fail(notFound(type, name));
+  const status = (obj.status ?? {}) as { readyReplicas?: number };
+  if ((status.readyReplicas ?? 0) < 1) return fail(`error: timed out waiting for the condition`);
+  return ok(`deployment "${name}" successfully rolled out\n`);
+}

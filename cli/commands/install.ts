@@ -1,0 +1,69 @@
+// mesh-run install: start a primary-remote install (real clusters, or simulated ones with --dry-run).
+import { Command, Option } from 'commander';
+import { loadConfig } from '../../engine/config.js';
+import { prepareInstall } from '../../engine/run-service.js';
+import { stepSlots } from '../../machines/steps.js';
+import { dbOption, dbPath, LB_MODES, parseDelayOption, resumeCommand } from '../common.js';
+import type { Streams } from '../output.js';
+import { createProgressRenderer, progressMode } from '../render/progress.js';
+import { runSession } from '../run-session.js';
+
+interface InstallOptions {
+  config?: string;
+  dryRun?: boolean;
+  injectFailure: string[];
+  simLb?: 'ip' | 'hostname' | 'none';
+  simLbDelay?: string;
+  simLatency?: string;
+  db?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function installCommand(streams: Streams): Command {
+  return new Command('install')
+    .description('install Istio primary-remote across the configured clusters, as a resumable run')
+    .option('-c, --config <file>', 'YAML config (default: the Istio page: cluster1 primary, cluster2 remote, mesh1, network1)')
+    .option('--dry-run', 'run against simulated clusters kept in the database; nothing real is touched')
+    .option('--inject-failure <spec>', 'dry run: make <step>[@cluster][:count][:transient] fail (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .addOption(new Option('--sim-lb <mode>', 'dry run: what the load balancer gives the gateway').choices(LB_MODES))
+    .option('--sim-lb-delay <duration>', 'dry run: how long the load balancer takes (default 1.5s)')
+    .option('--sim-latency <duration>', 'dry run: how long each simulated command takes (default 0)')
+    .addOption(dbOption())
+    .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
+    .option('-q, --quiet', 'no progress output, only the result')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mesh-run install --dry-run                          simulated cluster1 + cluster2
+  mesh-run install --dry-run --inject-failure install-remote@cluster2
+  mesh-run install --config mesh.yaml                 real clusters from your kubeconfig
+
+Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or store problem,
+130/143 interrupted by SIGINT/SIGTERM (resumable).`,
+    )
+    .action(async (options: InstallOptions) => {
+      const mode = progressMode(streams.stderr, Boolean(options.json), Boolean(options.quiet));
+      const config = loadConfig(options.config);
+      const progress = createProgressRenderer(streams.stderr, mode, stepSlots(config.config.primary.name, config.config.remotes.map((r) => r.name)));
+      const lbDelay = parseDelayOption(options.simLbDelay, '--sim-lb-delay');
+      const latency = parseDelayOption(options.simLatency, '--sim-latency');
+      const prepared = prepareInstall(
+        {
+          ...(options.config ? { configPath: options.config } : {}),
+          dryRun: Boolean(options.dryRun),
+          injections: options.injectFailure,
+          simulation: { ...(options.simLb ? { loadBalancer: options.simLb } : {}), ...(lbDelay !== undefined ? { loadBalancerDelayMs: lbDelay } : {}), ...(latency !== undefined ? { commandLatencyMs: latency } : {}) },
+          dbPath: dbPath(options),
+        },
+        progress.listener,
+      );
+      if (!options.json) streams.stdout.write(`run ${prepared.runId}\n`);
+      try {
+        await runSession(prepared, () => prepared.driver.start(), { json: Boolean(options.json), streams, progress, resumeCommand: resumeCommand(options) });
+      } finally {
+        prepared.close();
+      }
+    });
+}

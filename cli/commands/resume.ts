@@ -1,0 +1,52 @@
+// mesh-run resume <id>: continue a failed, interrupted or killed run where it stopped.
+import { Command, Option } from 'commander';
+import { prepareResume } from '../../engine/run-service.js';
+import type { MeshConfig } from '../../engine/config.js';
+import { stepSlots } from '../../machines/steps.js';
+import { dbOption, dbPath, LB_MODES, parseDelayOption, resumeCommand } from '../common.js';
+import type { Streams } from '../output.js';
+import { createProgressRenderer, progressMode } from '../render/progress.js';
+import { runSession } from '../run-session.js';
+
+interface ResumeOptions {
+  force?: boolean;
+  simLb?: 'ip' | 'hostname' | 'none';
+  simLbDelay?: string;
+  db?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function resumeCommandDef(streams: Streams): Command {
+  return new Command('resume')
+    .description('continue a failed or interrupted run; finished steps are not run again')
+    .argument('<id>', 'run id (or a unique prefix of it)')
+    .option('--force', 'resume even though the config file changed (names and contexts must not)')
+    .addOption(new Option('--sim-lb <mode>', 'dry run: change what the simulated load balancer gives (e.g. after "installing MetalLB")').choices(LB_MODES))
+    .option('--sim-lb-delay <duration>', 'dry run: how long the simulated load balancer takes')
+    .addOption(dbOption())
+    .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
+    .option('-q, --quiet', 'no progress output, only the result')
+    .action(async (id: string, options: ResumeOptions) => {
+      const lbDelay = parseDelayOption(options.simLbDelay, '--sim-lb-delay');
+      let progress: ReturnType<typeof createProgressRenderer> | undefined;
+      const mode = progressMode(streams.stderr, Boolean(options.json), Boolean(options.quiet));
+      const prepared = prepareResume(
+        {
+          id,
+          dbPath: dbPath(options),
+          force: Boolean(options.force),
+          simulation: { ...(options.simLb ? { loadBalancer: options.simLb } : {}), ...(lbDelay !== undefined ? { loadBalancerDelayMs: lbDelay } : {}) },
+        },
+        (event) => progress?.listener(event),
+      );
+      const config = JSON.parse(prepared.run.configJson) as MeshConfig;
+      progress = createProgressRenderer(streams.stderr, mode, stepSlots(config.primary.name, config.remotes.map((r) => r.name)));
+      if (!options.json) streams.stdout.write(`run ${prepared.runId} (resuming from ${prepared.run.status})\n`);
+      try {
+        await runSession(prepared, () => prepared.driver.resume(prepared.forcedDetail), { json: Boolean(options.json), streams, progress, resumeCommand: resumeCommand(options) });
+      } finally {
+        prepared.close();
+      }
+    });
+}

@@ -1,0 +1,32 @@
+// Options and helpers shared by the verbs.
+import { Option } from 'commander';
+import { parseDuration } from '../engine/durations.js';
+import { UsageError } from '../engine/errors.js';
+import { defaultDbPath } from '../store/open-db.js';
+
+export interface CommonOptions {
+  db?: string;
+  json?: boolean;
+}
+
+export function dbOption(): Option {
+  return new Option('--db <file>', 'SQLite journal (default: $MESH_RUN_DB, else $XDG_STATE_HOME/mesh-run/mesh-run.db)');
+}
+
+export function dbPath(options: CommonOptions): string {
+  return options.db ?? defaultDbPath();
+}
+
+// "mesh-run resume <id>", with --db when the database is not the default one.
+export function resumeCommand(options: CommonOptions): (runId: string) => string {
+  return (runId) => `mesh-run resume ${runId}${options.db ? ` --db ${JSON.stringify(options.db).slice(1, -1).includes(' ') ? JSON.stringify(options.db) : options.db}` : ''}`;
+}
+
+export function parseDelayOption(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined || ms > 24 * 3_600_000) throw new UsageError(`${flag} "${value}": expected a duration such as 500ms, 5s or 2m`);
+  return ms;
+}
+
+export const LB_MODES = ['ip', 'hostname', 'none'] as const;

@@ -1,0 +1,7 @@
+// Lets a command finish with an exit code without calling process.exit itself (only main.ts exits).
+export class ExitRequest extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+    this.name = 'ExitRequest';
+  }
+}

@@ -1,0 +1,146 @@
+// Progress of a run on stderr: a live block on a terminal, one line per transition otherwise, NDJSON with --json.
+import { formatDuration } from '../../engine/durations.js';
+import type { ProgressEvent, ProgressListener } from '../../engine/progress-events.js';
+import { ALL_CLUSTERS, type StepId } from '../../machines/steps.js';
+import { painter } from '../output.js';
+
+export type ProgressMode = 'live' | 'lines' | 'ndjson' | 'quiet';
+
+interface SlotState {
+  step: StepId;
+  cluster: string;
+  status: 'pending' | 'running' | 'succeeded' | 'failed' | 'retrying';
+  attempt: number;
+  startedAt?: number;
+  endedAt?: number;
+  note?: string;
+  error?: string;
+}
+
+export interface ProgressRenderer {
+  listener: ProgressListener;
+  stop(): void;
+}
+
+// Picks live rendering only for a real terminal with a width (some ptys report 0 columns).
+export function progressMode(stream: NodeJS.WriteStream, json: boolean, quiet: boolean): ProgressMode {
+  if (json) return 'ndjson';
+  if (quiet) return 'quiet';
+  return stream.isTTY && (stream.columns ?? 0) > 0 ? 'live' : 'lines';
+}
+
+const clock = (at: number) => new Date(at).toISOString().slice(11, 19);
+const label = (step: string, cluster: string) => (cluster === ALL_CLUSTERS ? step : `${step}@${cluster}`);
+
+export function createProgressRenderer(stream: NodeJS.WriteStream, mode: ProgressMode, slots: ReadonlyArray<{ step: StepId; cluster: string }>): ProgressRenderer {
+  const paint = painter(stream);
+  const states = new Map<string, SlotState>(slots.map((s) => [label(s.step, s.cluster), { ...s, status: 'pending', attempt: 0 }]));
+  const lastNote = new Map<string, number>();
+  let drawnLines = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  const apply = (event: ProgressEvent) => {
+    if (event.type === 'run') return;
+    const key = label(event.step, event.cluster);
+    const state = states.get(key) ?? { step: event.step, cluster: event.cluster, status: 'pending', attempt: 0 };
+    states.set(key, state);
+    if (event.type === 'note') {
+      state.note = event.message;
+      return;
+    }
+    state.status = event.status;
+    state.attempt = Math.max(state.attempt, event.attempt);
+    if (event.status === 'running') {
+      state.startedAt = event.at;
+      delete state.endedAt;
+      delete state.error;
+      delete state.note;
+    } else if (event.status === 'retrying') {
+      state.error = `${event.error?.message ?? ''} (retry in ${formatDuration(event.retryInMs ?? 0)})`;
+    } else {
+      state.endedAt = event.at;
+      delete state.note;
+      if (event.error) state.error = event.error.message;
+    }
+  };
+
+  const symbol = (s: SlotState, frame: number) => {
+    switch (s.status) {
+      case 'succeeded':
+        return paint('green', '✔');
+      case 'failed':
+        return paint('red', '✖');
+      case 'running':
+      case 'retrying':
+        return paint('cyan', ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'][frame % 10] as string);
+      default:
+        return paint('dim', '·');
+    }
+  };
+
+  let frame = 0;
+  const draw = () => {
+    const width = Math.max(40, stream.columns ?? 100);
+    const now = Date.now();
+    const lines = [...states.values()].map((s) => {
+      const elapsed = s.startedAt ? formatDuration((s.endedAt ?? now) - s.startedAt) : '';
+      const extra = s.status === 'failed' || s.status === 'retrying' ? paint('red', s.error ?? '') : s.note ? paint('dim', s.note) : '';
+      const attempt = s.attempt > 1 ? paint('yellow', ` (attempt ${s.attempt})`) : '';
+      const text = `${symbol(s, frame)} ${label(s.step, s.cluster).padEnd(36)} ${elapsed.padStart(7)}${attempt} ${extra}`;
+      return text.length > width + 20 ? text.slice(0, width + 20) : text;
+    });
+    let out = drawnLines > 0 ? `\x1b[${drawnLines}A` : '';
+    for (const line of lines) out += `\x1b[2K${line}\n`;
+    stream.write(out);
+    drawnLines = lines.length;
+    frame++;
+  };
+
+  const line = (event: ProgressEvent) => {
+    if (event.type === 'run') {
+      const text = event.status === 'started' || event.status === 'resumed' ? `run ${event.runId} ${event.status} (${event.mode})` : `run ${event.runId} ${event.status}`;
+      stream.write(`${clock(event.at)} ${text}\n`);
+      return;
+    }
+    const key = label(event.step, event.cluster);
+    if (event.type === 'note') {
+      // A long wait reports itself every 10 s, not on every probe.
+      const previous = lastNote.get(key) ?? 0;
+      if (event.at - previous < 10_000) return;
+      lastNote.set(key, event.at);
+      const started = states.get(key)?.startedAt ?? event.at;
+      stream.write(`${clock(event.at)} ${key} waiting: ${event.message} (${formatDuration(event.at - started)})\n`);
+      return;
+    }
+    const state = states.get(key);
+    if (event.status === 'running') stream.write(`${clock(event.at)} ${key} started (attempt ${event.attempt})\n`);
+    else if (event.status === 'succeeded') stream.write(`${clock(event.at)} ${key} ${paint('green', 'succeeded')} in ${formatDuration(event.at - (state?.startedAt ?? event.at))}\n`);
+    else if (event.status === 'retrying') stream.write(`${clock(event.at)} ${key} ${paint('yellow', 'attempt failed')}, retrying in ${formatDuration(event.retryInMs ?? 0)}: ${event.error?.message ?? ''}\n`);
+    else stream.write(`${clock(event.at)} ${key} ${paint('red', 'failed')}: ${event.error?.message ?? ''}\n`);
+  };
+
+  const listener: ProgressListener = (event) => {
+    if (mode === 'quiet') return;
+    if (mode === 'ndjson') {
+      stream.write(`${JSON.stringify(event)}\n`);
+      return;
+    }
+    if (mode === 'lines') line(event);
+    apply(event);
+    if (mode === 'lines') return;
+    if (!timer) {
+      timer = setInterval(draw, 120);
+      timer.unref();
+    }
+    draw();
+  };
+
+  return {
+    listener,
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      if (mode === 'live' && drawnLines > 0) draw();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+// Renders a run's status and the runs list for people.
+import { formatDuration } from '../../engine/durations.js';
+import type { RunView, SlotView } from '../../engine/status-view.js';
+import { ALL_CLUSTERS } from '../../machines/steps.js';
+import { painter, type Style } from '../output.js';
+import { table } from './table.js';
+
+const STATUS_STYLE: Record<string, Style> = { succeeded: 'green', failed: 'red', running: 'cyan', interrupted: 'yellow', pending: 'dim' };
+
+const time = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 19) : '-');
+
+export function renderRunStatus(stream: NodeJS.WriteStream, run: RunView, slots: readonly SlotView[]): string {
+  const paint = painter(stream);
+  const status = run.stale ? `${paint('yellow', 'running (stale)')}` : paint(STATUS_STYLE[run.status] ?? 'bold', run.status);
+  const head = [
+    `run       ${run.id}  (${run.kind} ${run.topology}, ${run.mode})`,
+    `status    ${status}`,
+    `clusters  primary ${run.clusters.primary}; remotes ${run.clusters.remotes.join(', ')}`,
+    `started   ${time(run.createdAt)}   ${run.finishedAt ? `finished ${time(run.finishedAt)}` : `updated ${time(run.updatedAt)}`}   (${formatDuration(run.durationMs)})`,
+  ];
+  if (run.lease && run.status === 'running') head.push(`driven by pid ${run.lease.pid} on ${run.lease.host} (user ${run.lease.user}), heartbeat ${time(run.lease.heartbeat)}`);
+  if (run.stale) head.push(paint('yellow', `no live process drives this run; continue it with "mesh-run resume ${run.id}"`));
+  const rows = slots.map((s) => [
+    s.step,
+    s.cluster === ALL_CLUSTERS ? 'all' : s.cluster,
+    paint(STATUS_STYLE[s.status] ?? 'bold', s.status),
+    String(s.attempts),
+    time(s.startedAt),
+    time(s.endedAt),
+    s.lastError ? oneLine(s.lastError.message, 90) : '',
+  ]);
+  const body = table(['STEP', 'CLUSTER', 'STATUS', 'ATTEMPTS', 'STARTED', 'ENDED', 'LAST ERROR'], rows);
+  const tail: string[] = [];
+  if (run.error && run.status !== 'succeeded') {
+    tail.push('', `${paint('red', 'error')}   ${run.error.message}`);
+    if (run.error.hint) tail.push(`hint    ${run.error.hint}`);
+  }
+  return `${head.join('\n')}\n\n${body}\n${tail.length ? `${tail.join('\n')}\n` : ''}`;
+}
+
+export function renderRuns(stream: NodeJS.WriteStream, runs: readonly RunView[]): string {
+  const paint = painter(stream);
+  if (runs.length === 0) return 'no runs yet; start one with "mesh-run install --dry-run"\n';
+  const rows = runs.map((r) => [
+    r.id,
+    r.stale ? paint('yellow', 'running (stale)') : paint(STATUS_STYLE[r.status] ?? 'bold', r.status),
+    r.mode,
+    `${r.clusters.primary} -> ${r.clusters.remotes.join(',')}`,
+    time(r.createdAt),
+    formatDuration(r.durationMs),
+    r.status === 'succeeded' ? '' : r.currentStep ?? '',
+  ]);
+  return `${table(['RUN', 'STATUS', 'MODE', 'CLUSTERS', 'STARTED', 'DURATION', 'AT STEP'], rows)}\n`;
+}
+
+function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

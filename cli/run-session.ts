@@ -1,0 +1,65 @@
+// Runs a prepared install or resume to its end: progress, signals, the final report and exit code.
+import { ExitCode } from '../engine/errors.js';
+import type { RunOutcome } from '../engine/run-driver.js';
+import type { PreparedRun } from '../engine/run-service.js';
+import { runView, slotViews } from '../engine/status-view.js';
+import { ALL_CLUSTERS } from '../machines/steps.js';
+import { ExitRequest } from './exit.js';
+import { painter, type Streams } from './output.js';
+import type { ProgressRenderer } from './render/progress.js';
+
+export interface SessionOptions {
+  json: boolean;
+  streams: Streams;
+  progress: ProgressRenderer;
+  // How a person would type the resume command for this database.
+  resumeCommand: (runId: string) => string;
+}
+
+export async function runSession(prepared: PreparedRun, begin: () => Promise<RunOutcome>, options: SessionOptions): Promise<void> {
+  const { streams } = options;
+  let signalled: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (signalled) {
+      // A second Ctrl-C: the user insists; leave now, the journal already says "interrupted".
+      process.exit(signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm);
+    }
+    signalled = signal;
+    if (!options.json) streams.stderr.write(`\n${signal} received: stopping child processes and saving the run...\n`);
+    void prepared.driver.interrupt(signal);
+  };
+  const sigint = () => onSignal('SIGINT');
+  const sigterm = () => onSignal('SIGTERM');
+  process.on('SIGINT', sigint);
+  process.on('SIGTERM', sigterm);
+  let outcome: RunOutcome;
+  try {
+    outcome = await begin();
+  } finally {
+    process.off('SIGINT', sigint);
+    process.off('SIGTERM', sigterm);
+    options.progress.stop();
+  }
+
+  const run = prepared.store.getRun(prepared.runId);
+  const attempts = prepared.store.listAttempts(prepared.runId);
+  const exitCode = outcome.status === 'succeeded' ? ExitCode.ok : outcome.status === 'interrupted' ? (signalled === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint) : ExitCode.runFailed;
+  if (options.json) {
+    const view = run ? runView(run, attempts, Date.now(), () => false) : undefined;
+    const doc = { ok: outcome.status === 'succeeded', run: view, steps: run ? slotViews(run, attempts) : [], ...(outcome.status !== 'succeeded' ? { resume: options.resumeCommand(prepared.runId) } : {}) };
+    streams.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  } else {
+    const paint = painter(streams.stderr);
+    if (outcome.status === 'succeeded') {
+      const config = run ? (JSON.parse(run.configJson) as { primary: { name: string }; remotes: Array<{ name: string }> }) : undefined;
+      streams.stdout.write(`${paint('green', '✔')} mesh installed: ${config ? `${config.remotes.map((r) => r.name).join(', ')} attached to ${config.primary.name}` : ''} (run ${prepared.runId})\n`);
+    } else {
+      const error = outcome.error;
+      const where = error?.step ? ` at ${error.step}${error.cluster && error.cluster !== ALL_CLUSTERS ? `@${error.cluster}` : ''}` : '';
+      streams.stderr.write(`${paint('red', '✖')} run ${prepared.runId} ${outcome.status}${where}: ${error?.message ?? ''}\n`);
+      if (error?.hint) streams.stderr.write(`  hint: ${error.hint}\n`);
+      streams.stderr.write(`  continue with: ${options.resumeCommand(prepared.runId)}\n`);
+    }
+  }
+  throw new ExitRequest(exitCode);
+}

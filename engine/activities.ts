@@ -1,0 +1,219 @@
+// The steps of the Istio page, each idempotent: observe, act only if needed, verify.
+// They speak to clusters only through StepRuntime, so the same code drives real and simulated clusters.
+import type { CommandResult } from '../adapters/cluster-tools.js';
+import type {
+  AnnotationObservation,
+  GatewayObservation,
+  PreflightInput,
+  PreflightOutput,
+  PrimaryStepInput,
+  RemoteStepInput,
+  StepDone,
+} from '../machines/types.js';
+import type { MeshConfig } from './config.js';
+import { StepError } from './errors.js';
+import { commandFailed } from './failures.js';
+import { eastwestGatewayOperator, exposeIstiod, injectorWebhookName, istiodVirtualServiceName, primaryOperator, remoteOperator } from './manifests.js';
+import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
+
+export const ISTIO_SYSTEM = 'istio-system';
+export const CONTROL_PLANE_ANNOTATION = 'topology.istio.io/controlPlaneClusters';
+export const GATEWAY_SERVICE = 'istio-eastwestgateway';
+// istioctl 1.15 introduced the istiodless remote and the controlPlaneClusters annotation this flow needs.
+export const MIN_ISTIO_MINOR = 15;
+
+export interface ActivityDeps {
+  config: MeshConfig;
+}
+
+const NOT_FOUND = /\(NotFound\)|not found/i;
+
+function isNotFound(result: CommandResult): boolean {
+  return result.exitCode !== 0 && NOT_FOUND.test(result.stderr);
+}
+
+async function getJson<T>(rt: StepRuntime, context: string, args: string[], what: string): Promise<T | undefined> {
+  const result = await rt.run(kubectl(context, ['get', ...args, '-o', 'json']));
+  if (isNotFound(result)) return undefined;
+  if (result.exitCode !== 0) throw commandFailed(`kubectl get ${what}`, result);
+  try {
+    return JSON.parse(result.stdout) as T;
+  } catch {
+    throw new StepError(`kubectl get ${what} printed output that is not JSON`, { retryable: true });
+  }
+}
+
+async function mustSucceed(rt: StepRuntime, command: Parameters<StepRuntime['run']>[0], what: string, hint?: string): Promise<CommandResult> {
+  const result = await rt.run(command);
+  if (result.exitCode !== 0) throw commandFailed(what, result, hint);
+  return result;
+}
+
+function parseIstioVersion(stdout: string): string | undefined {
+  try {
+    const parsed = JSON.parse(stdout) as { clientVersion?: { version?: string } };
+    if (parsed.clientVersion?.version) return parsed.clientVersion.version;
+  } catch {
+    // older istioctl print text; fall through to the regex
+  }
+  return /(\d+\.\d+\.\d+[\w.-]*)/.exec(stdout)?.[1];
+}
+
+// preflight: both tools answer, every context exists and its API server responds.
+export async function preflight(rt: StepRuntime, input: PreflightInput, deps: ActivityDeps): Promise<PreflightOutput> {
+  const contexts = await mustSucceed(rt, { tool: 'kubectl', args: ['config', 'get-contexts', '-o', 'name'], context: '' }, 'kubectl config get-contexts');
+  const known = new Set(contexts.stdout.split('\n').map((l) => l.trim()).filter(Boolean));
+  const missing = input.clusters.filter((c) => !known.has(c.context));
+  if (missing.length > 0) {
+    const list = [...known].slice(0, 10).join(', ') || 'none';
+    throw new StepError(`kube context ${missing.map((c) => `"${c.context}" (cluster ${c.name})`).join(', ')} not found in the kubeconfig (it has: ${list})`, {
+      hint: 'set the context of each cluster in the config, or export CTX_CLUSTER1/CTX_CLUSTER2; "kubectl config get-contexts" lists them',
+    });
+  }
+  const version = await mustSucceed(rt, { tool: 'istioctl', args: ['version', '--remote=false', '-o', 'json'], context: '' }, 'istioctl version', 'install istioctl, or set tools.istioctl in the config');
+  const istioVersion = parseIstioVersion(version.stdout);
+  if (!istioVersion) throw new StepError(`could not read the istioctl version from: ${version.stdout.slice(0, 80)}`);
+  const minor = /^(\d+)\.(\d+)/.exec(istioVersion);
+  if (minor && Number(minor[1]) === 1 && Number(minor[2]) < MIN_ISTIO_MINOR) {
+    throw new StepError(`istioctl ${istioVersion} is too old: this flow needs istioctl 1.${MIN_ISTIO_MINOR} or newer (istiodless remotes and the ${CONTROL_PLANE_ANNOTATION} annotation)`, {
+      hint: 'install a newer istioctl, or point tools.istioctl at one',
+    });
+  }
+  await Promise.all(
+    input.clusters.map(async (cluster) => {
+      const result = await rt.run(kubectl(cluster.context, ['version', '-o', 'json', '--request-timeout=20s']));
+      if (result.exitCode !== 0) throw commandFailed(`kubectl version on context "${cluster.context}" (cluster ${cluster.name})`, result);
+    }),
+  );
+  void deps;
+  return { istioVersion, finishedAt: rt.now() };
+}
+
+async function waitForDeployment(rt: StepRuntime, context: string, name: string, deps: ActivityDeps): Promise<void> {
+  const seconds = Math.max(1, Math.round(deps.config.timeouts.commandMs / 1000));
+  await mustSucceed(rt, kubectl(context, ['-n', ISTIO_SYSTEM, 'rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`]), `rollout of deployment ${name}`);
+}
+
+// install-primary: istioctl install is a convergent apply; the named IstioOperator keeps re-runs from pruning the gateway.
+export async function installPrimary(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps): Promise<StepDone> {
+  const manifest = primaryOperator(input.cluster, { meshID: input.meshID, network: input.network, ...opt(input) });
+  await mustSucceed(rt, istioctl(input.context, ['install', '-y', '-f', '-'], manifest), `istioctl install on ${input.cluster}`);
+  await waitForDeployment(rt, input.context, input.revision ? `istiod-${input.revision}` : 'istiod', deps);
+  return { finishedAt: rt.now() };
+}
+
+// install-eastwest-gateway: the gateway IstioOperator (gen-eastwest-gateway.sh's output), then its rollout.
+export async function installEastwestGateway(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps): Promise<StepDone> {
+  const manifest = eastwestGatewayOperator({ meshID: input.meshID, network: input.network, ...opt(input) });
+  await mustSucceed(rt, istioctl(input.context, ['install', '-y', '-f', '-'], manifest), `istioctl install of the east-west gateway on ${input.cluster}`);
+  await waitForDeployment(rt, input.context, GATEWAY_SERVICE, deps);
+  return { finishedAt: rt.now() };
+}
+
+interface ServiceJson {
+  spec?: { type?: string };
+  status?: { loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string }> } };
+}
+
+// One look at the gateway service's load-balancer status; the machine decides what it means.
+export async function probeGatewayAddress(rt: StepRuntime, input: PrimaryStepInput): Promise<GatewayObservation> {
+  const svc = await getJson<ServiceJson>(rt, input.context, ['-n', ISTIO_SYSTEM, 'service', GATEWAY_SERVICE], `service ${GATEWAY_SERVICE}`);
+  if (!svc) {
+    throw new StepError(`service ${GATEWAY_SERVICE} is missing from ${ISTIO_SYSTEM} on ${input.cluster}`, {
+      hint: 'another istioctl install may have pruned it; run "mesh-run install" again to reinstall the gateway',
+    });
+  }
+  if (svc.spec?.type !== 'LoadBalancer') {
+    throw new StepError(`service ${GATEWAY_SERVICE} on ${input.cluster} is of type ${svc.spec?.type ?? 'unknown'}, not LoadBalancer; primary-remote on one network needs a load-balancer IP`);
+  }
+  const ingress = svc.status?.loadBalancer?.ingress?.[0];
+  const observation: GatewayObservation = { observedAt: rt.now() };
+  if (ingress?.ip) observation.ip = ingress.ip;
+  if (ingress?.hostname) observation.hostname = ingress.hostname;
+  if (!observation.ip && !observation.hostname) rt.note('no load-balancer address yet');
+  return observation;
+}
+
+// expose-istiod: Gateway istiod-gateway and VirtualService istiod-vs through kubectl apply (convergent).
+export async function exposeIstiodStep(rt: StepRuntime, input: PrimaryStepInput): Promise<StepDone> {
+  const manifest = exposeIstiod({ meshID: input.meshID, network: input.network, ...opt(input) });
+  await mustSucceed(rt, kubectl(input.context, ['apply', '-n', ISTIO_SYSTEM, '-f', '-'], manifest), `kubectl apply of expose-istiod on ${input.cluster}`);
+  await mustSucceed(
+    rt,
+    kubectl(input.context, ['-n', ISTIO_SYSTEM, 'get', 'gateway.networking.istio.io/istiod-gateway', `virtualservice.networking.istio.io/${istiodVirtualServiceName(input.revision)}`, '-o', 'name']),
+    'verifying istiod-gateway and its VirtualService',
+  );
+  return { finishedAt: rt.now() };
+}
+
+interface NamespaceJson {
+  metadata?: { annotations?: Record<string, string> };
+  status?: { phase?: string };
+}
+
+// create-remote-namespace: create istio-system only if it is missing; AlreadyExists is success.
+export async function createRemoteNamespace(rt: StepRuntime, input: RemoteStepInput): Promise<StepDone> {
+  const existing = await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`);
+  if (!existing) {
+    const created = await rt.run(kubectl(input.context, ['create', 'namespace', ISTIO_SYSTEM]));
+    if (created.exitCode !== 0 && !/AlreadyExists/.test(created.stderr)) throw commandFailed(`kubectl create namespace on ${input.cluster}`, created);
+  }
+  const verified = await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`);
+  if (!verified) throw new StepError(`namespace ${ISTIO_SYSTEM} is still missing on ${input.cluster} after creating it`, { retryable: true });
+  if (verified.status?.phase === 'Terminating') {
+    throw new StepError(`namespace ${ISTIO_SYSTEM} on ${input.cluster} is being deleted`, { retryable: true, hint: 'wait for the deletion to finish, then resume' });
+  }
+  return { finishedAt: rt.now() };
+}
+
+// annotate-remote-namespace: set controlPlaneClusters=<primary> unless already so; return what was observed after.
+export async function annotateRemoteNamespace(rt: StepRuntime, input: RemoteStepInput): Promise<AnnotationObservation> {
+  const read = async () => (await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`))?.metadata?.annotations?.[CONTROL_PLANE_ANNOTATION];
+  const before = await read();
+  if (before !== input.primary.name) {
+    await mustSucceed(
+      rt,
+      kubectl(input.context, ['annotate', 'namespace', ISTIO_SYSTEM, `${CONTROL_PLANE_ANNOTATION}=${input.primary.name}`, '--overwrite']),
+      `kubectl annotate on ${input.cluster}`,
+    );
+  }
+  const after = await read();
+  if (after !== input.primary.name) {
+    throw new StepError(`${CONTROL_PLANE_ANNOTATION} on ${input.cluster}'s ${ISTIO_SYSTEM} reads "${after ?? ''}" after annotating, expected "${input.primary.name}"`, { retryable: true });
+  }
+  return { controlPlaneClusters: after ?? null, finishedAt: rt.now() };
+}
+
+// install-remote: the remote profile pointed at the gateway address; verified through the injector webhook.
+export async function installRemote(rt: StepRuntime, input: RemoteStepInput): Promise<StepDone> {
+  if (!input.discoveryAddress) throw new StepError('install-remote started without the gateway address (internal error)');
+  const manifest = remoteOperator(input.cluster, input.discoveryAddress, { meshID: '', network: input.network, ...opt(input) });
+  await mustSucceed(rt, istioctl(input.context, ['install', '-y', '-f', '-'], manifest), `istioctl install of the remote profile on ${input.cluster}`);
+  await mustSucceed(rt, kubectl(input.context, ['get', 'mutatingwebhookconfiguration', injectorWebhookName(input.revision), '-o', 'name']), `verifying the injector webhook on ${input.cluster}`);
+  return { finishedAt: rt.now() };
+}
+
+// attach-remote: create-remote-secret streamed into kubectl apply on the primary; the token is never captured.
+export async function attachRemote(rt: StepRuntime, input: RemoteStepInput, deps: ActivityDeps): Promise<StepDone> {
+  const apiServer = deps.config.remotes.find((r) => r.name === input.cluster)?.apiServer;
+  const source = istioctl(input.context, ['create-remote-secret', `--name=${input.cluster}`, '-n', ISTIO_SYSTEM, ...(apiServer ? [`--server=${apiServer}`] : [])]);
+  const sink = kubectl(input.primary.context, ['apply', '-f', '-']);
+  const { source: produced, sink: applied } = await rt.pipe(source, sink);
+  if (produced.exitCode !== 0) throw commandFailed(`istioctl create-remote-secret for ${input.cluster}`, { exitCode: produced.exitCode, stderr: produced.stderr });
+  if (applied.exitCode !== 0) throw commandFailed(`kubectl apply of the remote secret on ${input.primary.name}`, applied);
+  const warning = /warn: server in Kubeconfig is (\S+?)\.? This/.exec(produced.stderr);
+  if (warning && !apiServer) {
+    throw new StepError(`the remote secret for ${input.cluster} points at ${warning[1]}, which pods in ${input.primary.name} cannot reach`, {
+      hint: `set remotes[].apiServer for ${input.cluster} to an address the primary can reach (it is passed as --server), then resume with --force`,
+    });
+  }
+  const secrets = await mustSucceed(rt, kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'get', 'secret', '-l', 'istio/multiCluster=true', '-o', 'name']), `listing remote secrets on ${input.primary.name}`);
+  if (!secrets.stdout.split('\n').includes(`secret/istio-remote-secret-${input.cluster}`)) {
+    throw new StepError(`secret istio-remote-secret-${input.cluster} with label istio/multiCluster=true is not in ${ISTIO_SYSTEM} of ${input.primary.name} after applying it`, { retryable: true });
+  }
+  return { finishedAt: rt.now() };
+}
+
+function opt(input: { revision?: string; istioVersion?: string }): { revision?: string; istioVersion?: string } {
+  return { ...(input.revision ? { revision: input.revision } : {}), ...(input.istioVersion ? { istioVersion: input.istioVersion } : {}) };
+}

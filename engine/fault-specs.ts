@@ -1,0 +1,22 @@
+// Parses --inject-failure <step>[@cluster][:count][:transient|permanent] against a config.
+import type { FaultSpec } from '../adapters/simulator/faults.js';
+import { isStepId, STEP_IDS, stepInfo } from '../machines/steps.js';
+import type { MeshConfig } from './config.js';
+import { UsageError } from './errors.js';
+
+const SPEC = /^([a-z-]+)(?:@([^:]+))?(?::(\d+))?(?::(transient|permanent))?$/;
+
+export function parseFaultSpec(text: string, config: MeshConfig): FaultSpec {
+  const m = SPEC.exec(text);
+  if (!m) throw new UsageError(`--inject-failure "${text}": expected <step>[@cluster][:count][:transient|permanent], e.g. install-remote@cluster2:2`);
+  const [, step, cluster, count, kind] = m as unknown as [string, string, string | undefined, string | undefined, string | undefined];
+  if (!isStepId(step)) throw new UsageError(`--inject-failure "${text}": unknown step "${step}"; steps are ${STEP_IDS.join(', ')}`);
+  const scope = stepInfo(step).scope;
+  if (cluster !== undefined) {
+    const names = scope === 'primary' ? [config.primary.name] : scope === 'remote' ? config.remotes.map((r) => r.name) : [config.primary.name, ...config.remotes.map((r) => r.name)];
+    if (!names.includes(cluster)) throw new UsageError(`--inject-failure "${text}": step ${step} does not run on cluster "${cluster}"; it runs on ${names.join(', ')}`);
+  }
+  const n = count === undefined ? 1 : Number(count);
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new UsageError(`--inject-failure "${text}": count must be a whole number from 1 to 100`);
+  return { step, ...(cluster !== undefined ? { cluster } : {}), count: n, kind: (kind as FaultSpec['kind'] | undefined) ?? 'permanent' };
+}

@@ -1,0 +1,26 @@
+// Backoff for transient step failures: exponential, capped, with full jitter.
+import type { RetryPolicy } from './config.js';
+
+// Delay before attempt `next` (2, 3, ...) given the policy; `random` in [0,1) for jitter.
+export function backoffDelay(policy: RetryPolicy, next: number, random: number = Math.random()): number {
+  const exp = policy.initialDelayMs * policy.factor ** Math.max(0, next - 2);
+  const capped = Math.min(policy.maxDelayMs, exp);
+  // Full jitter, but never below half the delay: spreads retries without collapsing to zero.
+  return Math.round(capped / 2 + (capped / 2) * random);
+}
+
+// Resolves after `ms`, or rejects with the signal's reason when aborted first.
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

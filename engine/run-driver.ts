@@ -1,0 +1,411 @@
+// Drives one run: binds the pure machine to activities and the journal, persists every transition,
+// holds the run's lease, and ends the run as succeeded, failed or interrupted.
+import { hostname, userInfo } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { type Actor as XActor, type AnyMachineSnapshot, createActor, fromPromise, type Snapshot } from 'xstate';
+import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
+import { ToolError } from '../adapters/cluster-tools.js';
+import { redact, redactArgv, redactedTail } from '../adapters/redact.js';
+import { installMachine, remoteMachine } from '../machines/install-machine.js';
+import type { StepId } from '../machines/steps.js';
+import type { InstallContext, InstallInput, StepFailure, StepInput, StepOutcomeParams } from '../machines/types.js';
+import type { Actor, AttemptClose, AttemptRecord, ErrorInfo, LeaseHolder, RunRecord, RunStatus, RunStore } from '../store/types.js';
+import * as activities from './activities.js';
+import type { MeshConfig } from './config.js';
+import { PreconditionError, StepError, toStepFailure } from './errors.js';
+import type { ProgressListener } from './progress-events.js';
+import { backoffDelay, sleep } from './retry.js';
+import type { StepRuntime } from './step-runtime.js';
+
+export interface RunOutcome {
+  status: RunStatus;
+  error?: ErrorInfo;
+}
+
+export interface DriverOptions {
+  store: RunStore;
+  tools: ClusterTools;
+  config: MeshConfig;
+  run: RunRecord;
+  operator?: Actor;
+  listener?: ProgressListener;
+  now?: () => number;
+  leaseStaleMs?: number;
+  heartbeatMs?: number;
+}
+
+// The process and person driving a run, for leases and the audit trail.
+export function currentOperator(): Actor {
+  let user = process.env.USER ?? 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (containers): keep $USER
+  }
+  return { user, host: hostname(), pid: process.pid };
+}
+
+export const LEASE_STALE_MS = 30_000;
+
+// A "running" run whose driver is gone: no lease, a silent heartbeat, or a dead pid on this host.
+export function isLeaseStale(run: { lease: LeaseHolder | null }, now: number = Date.now()): boolean {
+  if (!run.lease) return true;
+  return now - run.lease.heartbeat > LEASE_STALE_MS || !holderAlive(run.lease);
+}
+
+// Whether the process holding a lease still exists (only knowable on the same host).
+function holderAlive(holder: { pid: number; host: string }): boolean {
+  if (holder.host !== hostname()) return true;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function machineInput(runId: string, config: MeshConfig): InstallInput {
+  return {
+    runId,
+    meshID: config.meshID,
+    network: config.network,
+    ...(config.revision ? { revision: config.revision } : {}),
+    primary: config.primary,
+    remotes: config.remotes.map((r) => ({ name: r.name, context: r.context })),
+    gatewayTimeoutMs: config.timeouts.gatewayAddressMs,
+  };
+}
+
+type Activity<I, O> = (rt: StepRuntime, input: I, deps: activities.ActivityDeps) => Promise<O>;
+
+export class RunDriver {
+  private readonly store: RunStore;
+  private readonly tools: ClusterTools;
+  private readonly config: MeshConfig;
+  private readonly runId: string;
+  private readonly mode: 'dry-run' | 'real';
+  private readonly operator: Actor;
+  private readonly listener: ProgressListener;
+  private readonly now: () => number;
+  private readonly leaseStaleMs: number;
+  private readonly heartbeatMs: number;
+  private readonly leaseToken = randomUUID();
+  private actor: XActor<typeof installMachine> | undefined;
+  private pendingCloses: AttemptClose[] = [];
+  private flushQueued = false;
+  private closing = false;
+  private finished = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private resolveOutcome!: (outcome: RunOutcome) => void;
+  readonly outcome: Promise<RunOutcome>;
+
+  constructor(options: DriverOptions) {
+    this.store = options.store;
+    this.tools = options.tools;
+    this.config = options.config;
+    this.runId = options.run.id;
+    this.mode = options.run.mode;
+    this.operator = options.operator ?? currentOperator();
+    this.listener = options.listener ?? (() => {});
+    this.now = options.now ?? Date.now;
+    this.leaseStaleMs = options.leaseStaleMs ?? LEASE_STALE_MS;
+    this.heartbeatMs = options.heartbeatMs ?? 5_000;
+    this.outcome = new Promise((resolve) => {
+      this.resolveOutcome = resolve;
+    });
+  }
+
+  // Starts a new run from the machine's initial state.
+  start(): Promise<RunOutcome> {
+    this.takeLease();
+    this.listener({ type: 'run', runId: this.runId, status: 'started', at: this.now(), mode: this.mode });
+    this.launch(undefined);
+    return this.outcome;
+  }
+
+  // Continues a run from its last persisted snapshot; failed steps are retried, finished ones are not.
+  resume(forcedDetail?: string): Promise<RunOutcome> {
+    const run = this.store.getRun(this.runId);
+    if (!run) throw new PreconditionError('run-missing', `run ${this.runId} disappeared from the store`);
+    this.takeLease();
+    const at = this.now();
+    if (forcedDetail) this.store.addEvent(this.runId, 'forced', this.operator, at, forcedDetail);
+    this.store.interruptOpenAttempts(this.runId, 'the process running this attempt stopped before it finished; resumed', at);
+    this.store.setRunStatus(this.runId, 'running', at, null);
+    this.store.addEvent(this.runId, 'resumed', this.operator, at, `from ${run.status}`);
+    this.listener({ type: 'run', runId: this.runId, status: 'resumed', at, mode: this.mode });
+    const snapshot = run.snapshotJson ? (JSON.parse(run.snapshotJson) as Snapshot<unknown>) : undefined;
+    this.launch(snapshot);
+    return this.outcome;
+  }
+
+  // Stops the run on a signal: persists where it stands, stops child processes, marks it interrupted.
+  async interrupt(signal: 'SIGINT' | 'SIGTERM' | 'lease-lost'): Promise<void> {
+    if (this.finished) return;
+    this.flush();
+    this.closing = true;
+    this.finished = true;
+    const at = this.now();
+    const open = this.store.listAttempts(this.runId).filter((a) => a.outcome === 'running');
+    const where = open.map((a) => `${a.step}@${a.cluster}`).join(', ') || 'between steps';
+    this.store.interruptOpenAttempts(this.runId, `interrupted by ${signal}`, at);
+    const error: ErrorInfo = { message: `interrupted by ${signal} during ${where}`, ...(open[0] ? { step: open[0].step, cluster: open[0].cluster } : {}) };
+    this.store.setRunStatus(this.runId, 'interrupted', at, error);
+    this.store.addEvent(this.runId, 'interrupted', this.operator, at, `${signal} during ${where}`);
+    this.actor?.stop();
+    // Wait for killed children to exit (execa escalates to SIGKILL after 5 s), so none outlive us.
+    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 8000).unref())]);
+    this.endLease();
+    this.listener({ type: 'run', runId: this.runId, status: 'interrupted', at, mode: this.mode, error });
+    this.resolveOutcome({ status: 'interrupted', error });
+  }
+
+  private takeLease(): void {
+    const result = this.store.acquireLease(this.runId, { token: this.leaseToken, pid: this.operator.pid, host: this.operator.host, user: this.operator.user, heartbeat: this.now() }, this.leaseStaleMs, holderAlive);
+    if (!result.acquired) {
+      const h = result.holder;
+      const age = Math.round((this.now() - h.heartbeat) / 1000);
+      throw new PreconditionError('run-locked', `run ${this.runId} is being driven by pid ${h.pid} on ${h.host} (user ${h.user}, last heartbeat ${age}s ago)`, {
+        hint: 'wait for it to finish, or stop that process first; a holder that died is taken over automatically',
+      });
+    }
+    if (result.tookOverFrom) {
+      const h = result.tookOverFrom;
+      this.store.addEvent(this.runId, 'lease-taken-over', this.operator, this.now(), `from pid ${h.pid} on ${h.host} (user ${h.user})`);
+    }
+    this.heartbeat = setInterval(() => {
+      if (this.finished) return;
+      if (!this.store.heartbeat(this.runId, this.leaseToken, this.now())) void this.interrupt('lease-lost');
+    }, this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private endLease(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.store.releaseLease(this.runId, this.leaseToken);
+  }
+
+  private launch(snapshot: Snapshot<unknown> | undefined): void {
+    const machine = this.bindMachine();
+    // A restored snapshot carries its own context; the input only seeds a fresh run.
+    const actor = createActor(machine, {
+      input: machineInput(this.runId, this.config),
+      ...(snapshot ? { snapshot: snapshot as never } : {}),
+      inspect: (e) => this.onInspect(e.type),
+    });
+    this.actor = actor;
+    actor.subscribe({
+      error: (error) => this.finish('failed', { message: `internal error in the workflow: ${error instanceof Error ? error.message : String(error)}` }),
+    });
+    actor.start();
+    if (snapshot && this.anyTag('failed')) {
+      actor.send({ type: 'RETRY', at: this.now(), gatewayTimeoutMs: this.config.timeouts.gatewayAddressMs });
+    }
+    this.scheduleFlush();
+  }
+
+  private bindMachine() {
+    const step = <I extends StepInput, O>(fn: Activity<I, O>) =>
+      fromPromise<O, I>(({ input, signal }) => this.executeStep(input, signal, (rt) => fn(rt, input, { config: this.config })));
+    const journal = {
+      recordStepSucceeded: (_: unknown, params: StepOutcomeParams) => this.onStepOutcome(params, 'succeeded'),
+      recordStepFailed: (_: unknown, params: StepOutcomeParams) => this.onStepOutcome(params, 'failed'),
+    };
+    const remote = remoteMachine.provide({
+      actors: {
+        createRemoteNamespace: step(activities.createRemoteNamespace),
+        annotateRemoteNamespace: step(activities.annotateRemoteNamespace),
+        installRemote: step(activities.installRemote),
+        attachRemote: step(activities.attachRemote),
+      },
+      actions: journal,
+    });
+    return installMachine.provide({
+      actors: {
+        preflight: step(activities.preflight),
+        installPrimary: step(activities.installPrimary),
+        installEastwestGateway: step(activities.installEastwestGateway),
+        probeGatewayAddress: step(activities.probeGatewayAddress),
+        exposeIstiod: step(activities.exposeIstiodStep),
+        pause: fromPromise<void, { ms: number; step: StepId; cluster: string }>(({ input, signal }) => sleep(input.ms, signal)),
+        remote,
+      },
+      actions: journal,
+    });
+  }
+
+  private onInspect(type: string): void {
+    if (type === '@xstate.snapshot') this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushQueued || this.closing) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  // Writes the snapshot with the journal rows its transition produced, in one transaction.
+  private flush(): void {
+    if (this.closing || !this.actor) return;
+    const closes = this.pendingCloses.splice(0);
+    this.store.commitTransition(this.runId, JSON.stringify(this.actor.getPersistedSnapshot()), closes, this.now());
+    this.checkSettled();
+  }
+
+  private machineSnapshots(): AnyMachineSnapshot[] {
+    if (!this.actor) return [];
+    const root = this.actor.getSnapshot();
+    const children = Object.values(root.children as Record<string, { getSnapshot(): unknown } | undefined>)
+      .map((c) => c?.getSnapshot() as AnyMachineSnapshot | undefined)
+      .filter((s): s is AnyMachineSnapshot => !!s && typeof (s as { hasTag?: unknown }).hasTag === 'function');
+    return [root as unknown as AnyMachineSnapshot, ...children];
+  }
+
+  private anyTag(tag: string): boolean {
+    return this.machineSnapshots().some((s) => s.status === 'active' && s.hasTag(tag));
+  }
+
+  // A run is over when the machine is done, or when nothing is running any more and something failed.
+  private checkSettled(): void {
+    if (this.finished || !this.actor) return;
+    const root = this.actor.getSnapshot();
+    if (root.status === 'done') return this.finish('succeeded');
+    if (this.anyTag('busy')) return;
+    const failure = this.machineSnapshots()
+      .filter((s) => s.hasTag('failed'))
+      .map((s) => (s.context as InstallContext).lastFailure)
+      .find((f) => f !== undefined);
+    if (failure) {
+      const { step, cluster, message, hint } = failure;
+      return this.finish('failed', { message, step, cluster, ...(hint ? { hint } : {}) });
+    }
+    this.finish('failed', { message: 'the workflow stopped with no step running and none failed (internal error)' });
+  }
+
+  private finish(status: RunStatus, error?: ErrorInfo): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.closing = true;
+    const at = this.now();
+    this.store.setRunStatus(this.runId, status, at, error ?? null);
+    this.store.addEvent(this.runId, status, this.operator, at, error?.message);
+    this.actor?.stop();
+    this.endLease();
+    this.listener({ type: 'run', runId: this.runId, status, at, mode: this.mode, ...(error ? { error } : {}) });
+    this.resolveOutcome(error ? { status, error } : { status });
+  }
+
+  private onStepOutcome(params: StepOutcomeParams, outcome: 'succeeded' | 'failed'): void {
+    const at = this.now();
+    const failure = params.failure ? redactFailure(params.failure) : undefined;
+    this.pendingCloses.push({ step: params.step, cluster: params.cluster, outcome, at, ...(failure ? { error: failure } : {}) });
+    const open = this.store.findOpenAttempt(this.runId, params.step, params.cluster);
+    this.listener({ type: 'step', runId: this.runId, step: params.step, cluster: params.cluster, status: outcome, attempt: open?.attempt ?? 0, at, ...(failure ? { error: failure } : {}) });
+    this.scheduleFlush();
+  }
+
+  // Runs one step invocation: opens (or continues) its attempt, retries transient failures per policy.
+  private async executeStep<T>(input: StepInput, signal: AbortSignal, body: (rt: StepRuntime) => Promise<T>): Promise<T> {
+    // Let the transition that invoked us finish, so the snapshot we persist shows this step in flight.
+    await new Promise((resolve) => setImmediate(resolve));
+    const policy = this.config.retry;
+    for (let tries = 1; ; tries++) {
+      if (signal.aborted || this.closing) throw signal.reason ?? new Error('run is stopping');
+      const attempt = this.openAttempt(input);
+      try {
+        return await body(this.runtime(attempt, input, signal));
+      } catch (error) {
+        if (signal.aborted || this.closing) throw error;
+        const failure = redactFailure(asStepFailure(error));
+        if (!failure.retryable || tries >= policy.attempts) throw failure;
+        const delay = backoffDelay(policy, tries + 1);
+        this.store.closeAttempt(attempt.id, 'failed', failure, this.now());
+        this.listener({ type: 'step', runId: this.runId, step: input.step, cluster: input.cluster, status: 'retrying', attempt: attempt.attempt, at: this.now(), error: failure, retryInMs: delay });
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  private openAttempt(input: StepInput): AttemptRecord {
+    const open = this.store.findOpenAttempt(this.runId, input.step, input.cluster);
+    if (open) return open;
+    this.flush();
+    const snapshot = this.actor ? JSON.stringify(this.actor.getPersistedSnapshot()) : null;
+    const created = this.store.openAttempt(this.runId, snapshot, { step: input.step, cluster: input.cluster, context: input.step === 'preflight' ? null : input.context }, this.now());
+    this.listener({ type: 'step', runId: this.runId, step: input.step, cluster: input.cluster, status: 'running', attempt: created.attempt, at: created.startedAt });
+    return created;
+  }
+
+  private runtime(attempt: AttemptRecord, input: StepInput, signal: AbortSignal): StepRuntime {
+    const options = { signal, timeoutMs: this.config.timeouts.commandMs, step: input.step as StepId, cluster: input.cluster };
+    return {
+      signal,
+      now: this.now,
+      note: (message) => this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message, at: this.now() }),
+      run: (command) =>
+        this.track(async () => {
+          const id = this.startCommand(attempt, command);
+          const started = this.now();
+          try {
+            const result = await this.tools.run(command, options);
+            this.finishCommand(id, started, result.exitCode, result.stdout, result.stderr);
+            return result;
+          } catch (error) {
+            this.finishCommand(id, started, -1, '', error instanceof Error ? error.message : String(error));
+            throw error;
+          }
+        }),
+      pipe: (source, sink) =>
+        this.track(async () => {
+          const sourceId = this.startCommand(attempt, source);
+          const sinkId = this.startCommand(attempt, sink);
+          const started = this.now();
+          try {
+            const result = await this.tools.pipe(source, sink, options);
+            this.finishCommand(sourceId, started, result.source.exitCode, `(stdout streamed to ${sink.tool}; not recorded)`, result.source.stderr);
+            this.finishCommand(sinkId, started, result.sink.exitCode, result.sink.stdout, result.sink.stderr);
+            return result;
+          } catch (error) {
+            const message = error instanceof Error ? error.message : String(error);
+            this.finishCommand(sourceId, started, -1, '', message);
+            this.finishCommand(sinkId, started, -1, '', message);
+            throw error;
+          }
+        }),
+    };
+  }
+
+  private track<T>(fn: () => Promise<T>): Promise<T> {
+    const promise = fn();
+    this.inflight.add(promise);
+    const forget = () => this.inflight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  private startCommand(attempt: AttemptRecord, command: Command): number {
+    if (this.closing) throw new Error('run is stopping');
+    return this.store.startCommand({ runId: this.runId, attemptId: attempt.id, tool: command.tool, argv: redactArgv([command.tool, ...command.args]), context: command.context || null, at: this.now() });
+  }
+
+  private finishCommand(id: number, started: number, exitCode: number, stdout: string, stderr: string): void {
+    if (this.closing) return;
+    const at = this.now();
+    this.store.finishCommand(id, { exitCode, durationMs: at - started, stdoutTail: redactedTail(stdout), stderrTail: redactedTail(stderr), at });
+  }
+}
+
+function asStepFailure(error: unknown): StepFailure {
+  if (error instanceof ToolError) return { message: error.message, retryable: error.reason === 'timeout' };
+  if (error instanceof StepError) return toStepFailure(error);
+  if (error instanceof Error) return { message: `unexpected error: ${error.message}`, retryable: false };
+  return toStepFailure(error);
+}
+
+function redactFailure(failure: StepFailure): StepFailure {
+  return { ...failure, message: redact(failure.message), ...(failure.hint ? { hint: redact(failure.hint) } : {}) };
+}

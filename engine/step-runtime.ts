@@ -1,0 +1,21 @@
+// What a step activity may do: run journaled commands on its clusters, and notice cancellation.
+import type { Command, CommandResult, SourceResult } from '../adapters/cluster-tools.js';
+
+export interface StepRuntime {
+  readonly signal: AbortSignal;
+  run(command: Command): Promise<CommandResult>;
+  // Streams `source`'s stdout into `sink`; the streamed bytes are never journaled or returned.
+  pipe(source: Command, sink: Command): Promise<{ source: SourceResult; sink: CommandResult }>;
+  // Reports a wait in progress (for progress displays), e.g. "no address yet".
+  note(message: string): void;
+  now(): number;
+}
+
+// kubectl argv with the context first, the way the Istio docs write it.
+export function kubectl(context: string, args: readonly string[], stdin?: string): Command {
+  return { tool: 'kubectl', args: [`--context=${context}`, ...args], context, ...(stdin !== undefined ? { stdin } : {}) };
+}
+
+export function istioctl(context: string, args: readonly string[], stdin?: string): Command {
+  return { tool: 'istioctl', args: [args[0] as string, `--context=${context}`, ...args.slice(1)], context, ...(stdin !== undefined ? { stdin } : {}) };
+}

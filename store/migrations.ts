@@ -1,0 +1,108 @@
+// Every schema change, in order. A database records the last applied version in PRAGMA user_version.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'runs, step attempts, commands, operator events, simulated clusters',
+    sql: `
+      CREATE TABLE runs (
+        id              TEXT PRIMARY KEY,
+        kind            TEXT NOT NULL,             -- what the run does: install
+        topology        TEXT NOT NULL,             -- primary-remote
+        mode            TEXT NOT NULL CHECK (mode IN ('dry-run', 'real')),
+        status          TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted')),
+        config_json     TEXT NOT NULL,
+        config_hash     TEXT NOT NULL,
+        config_path     TEXT,
+        created_at      INTEGER NOT NULL,          -- ms since the epoch, as every time column
+        updated_at      INTEGER NOT NULL,
+        finished_at     INTEGER,
+        machine_version INTEGER NOT NULL,
+        snapshot_json   TEXT,                      -- XState persisted snapshot, written with each transition
+        error_json      TEXT,
+        lease_token     TEXT,
+        lease_pid       INTEGER,
+        lease_host      TEXT,
+        lease_user      TEXT,
+        lease_heartbeat INTEGER
+      );
+      CREATE INDEX runs_created ON runs (created_at DESC);
+
+      CREATE TABLE step_attempts (
+        id          INTEGER PRIMARY KEY,
+        run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        step        TEXT NOT NULL,
+        cluster     TEXT NOT NULL,
+        context     TEXT,
+        attempt     INTEGER NOT NULL,
+        started_at  INTEGER NOT NULL,
+        ended_at    INTEGER,
+        outcome     TEXT NOT NULL CHECK (outcome IN ('running', 'succeeded', 'failed', 'interrupted')),
+        error       TEXT,
+        UNIQUE (run_id, step, cluster, attempt)
+      );
+      CREATE INDEX step_attempts_started ON step_attempts (started_at);
+
+      CREATE TABLE commands (
+        id          INTEGER PRIMARY KEY,
+        run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        attempt_id  INTEGER REFERENCES step_attempts (id) ON DELETE CASCADE,
+        tool        TEXT NOT NULL,
+        argv_json   TEXT NOT NULL,                 -- redacted
+        context     TEXT,
+        started_at  INTEGER NOT NULL,
+        ended_at    INTEGER,
+        exit_code   INTEGER,
+        duration_ms INTEGER,
+        stdout_tail TEXT,                          -- redacted
+        stderr_tail TEXT                           -- redacted
+      );
+      CREATE INDEX commands_attempt ON commands (attempt_id);
+      CREATE INDEX commands_run ON commands (run_id, id);
+
+      CREATE TABLE run_events (
+        id      INTEGER PRIMARY KEY,
+        run_id  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        at      INTEGER NOT NULL,
+        type    TEXT NOT NULL,                     -- started, resumed, forced, interrupted, failed, succeeded, lease-taken-over
+        user    TEXT,
+        host    TEXT,
+        pid     INTEGER,
+        detail  TEXT
+      );
+      CREATE INDEX run_events_run ON run_events (run_id, id);
+
+      CREATE TABLE sim_worlds (
+        id            TEXT PRIMARY KEY,
+        settings_json TEXT NOT NULL
+      );
+
+      CREATE TABLE sim_objects (
+        world      TEXT NOT NULL REFERENCES sim_worlds (id) ON DELETE CASCADE,
+        context    TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        namespace  TEXT NOT NULL,                  -- '' for cluster-scoped objects
+        name       TEXT NOT NULL,
+        body_json  TEXT NOT NULL,
+        PRIMARY KEY (world, context, kind, namespace, name)
+      );
+
+      CREATE TABLE sim_faults (
+        id        INTEGER PRIMARY KEY,
+        world     TEXT NOT NULL REFERENCES sim_worlds (id) ON DELETE CASCADE,
+        step      TEXT NOT NULL,
+        cluster   TEXT,                            -- null: any cluster the step runs on
+        remaining INTEGER NOT NULL,
+        kind      TEXT NOT NULL CHECK (kind IN ('permanent', 'transient'))
+      );
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -1,0 +1,76 @@
+// Opens the SQLite file with the durability settings mesh-run relies on, and migrates it.
+import Database from 'better-sqlite3';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PreconditionError } from '../engine/errors.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+
+export type Db = Database.Database;
+
+// --db, else $MESH_RUN_DB, else $XDG_STATE_HOME/mesh-run/mesh-run.db (~/.local/state when unset).
+export function defaultDbPath(env: Record<string, string | undefined> = process.env): string {
+  if (env.MESH_RUN_DB) return env.MESH_RUN_DB;
+  const stateHome = env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return join(stateHome, 'mesh-run', 'mesh-run.db');
+}
+
+export interface OpenOptions {
+  // Open an existing database only; never create one (for read-only commands).
+  mustExist?: boolean;
+}
+
+// Opens (creating with mode 0600 if needed) and migrates the database at `path`; ':memory:' works for tests.
+export function openDb(path: string, options: OpenOptions = {}): Db {
+  if (path !== ':memory:') {
+    if (!existsSync(path)) {
+      if (options.mustExist) {
+        throw new PreconditionError('store-missing', `no mesh-run database at ${path}`, { hint: 'start a run with "mesh-run install", or pass --db with the file you used' });
+      }
+      try {
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        // Create the file first, so SQLite's -wal and -shm files inherit 0600 from it.
+        closeSync(openSync(path, 'a', 0o600));
+        chmodSync(path, 0o600);
+      } catch (error) {
+        throw new PreconditionError('store-unwritable', `cannot create the database ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+          hint: 'pass --db with a writable path, or set MESH_RUN_DB',
+          cause: error,
+        });
+      }
+    }
+  }
+  let db: Db;
+  try {
+    db = new Database(path, { timeout: 10_000 });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+  } catch (error) {
+    if (error instanceof PreconditionError) throw error;
+    throw new PreconditionError('store-unusable', `cannot use the database ${path}: ${(error as Error).message}`, {
+      hint: 'check the file is a mesh-run database on a local, writable file system',
+      cause: error,
+    });
+  }
+  return db;
+}
+
+// Applies pending migrations in one transaction; refuses databases written by a newer mesh-run.
+export function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new PreconditionError('store-newer', `the database has schema version ${current}, newer than this mesh-run understands (${SCHEMA_VERSION})`, {
+      hint: 'upgrade mesh-run, or pass --db with another file',
+    });
+  }
+  if (current === SCHEMA_VERSION) return;
+  db.transaction(() => {
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue;
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+    }
+  }).immediate();
+}

@@ -1,0 +1,246 @@
+// RunStore on better-sqlite3: prepared statements, IMMEDIATE transactions, one per transition.
+import type { Db } from './open-db.js';
+import type {
+  Actor,
+  AttemptClose,
+  AttemptRecord,
+  CommandRecord,
+  ErrorInfo,
+  LeaseHolder,
+  LeaseResult,
+  NewRun,
+  RunEventRecord,
+  RunRecord,
+  RunStatus,
+  RunStore,
+} from './types.js';
+
+interface RunRow {
+  id: string;
+  kind: string;
+  topology: string;
+  mode: 'dry-run' | 'real';
+  status: RunStatus;
+  config_json: string;
+  config_hash: string;
+  config_path: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+  machine_version: number;
+  snapshot_json: string | null;
+  error_json: string | null;
+  lease_token: string | null;
+  lease_pid: number | null;
+  lease_host: string | null;
+  lease_user: string | null;
+  lease_heartbeat: number | null;
+}
+
+interface AttemptRow {
+  id: number;
+  run_id: string;
+  step: string;
+  cluster: string;
+  context: string | null;
+  attempt: number;
+  started_at: number;
+  ended_at: number | null;
+  outcome: AttemptRecord['outcome'];
+  error: string | null;
+}
+
+interface CommandRow {
+  id: number;
+  run_id: string;
+  attempt_id: number | null;
+  tool: string;
+  argv_json: string;
+  context: string | null;
+  started_at: number;
+  ended_at: number | null;
+  exit_code: number | null;
+  duration_ms: number | null;
+  stdout_tail: string | null;
+  stderr_tail: string | null;
+}
+
+function toRun(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    kind: row.kind,
+    topology: row.topology,
+    mode: row.mode,
+    status: row.status,
+    configJson: row.config_json,
+    configHash: row.config_hash,
+    configPath: row.config_path,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    finishedAt: row.finished_at,
+    machineVersion: row.machine_version,
+    snapshotJson: row.snapshot_json,
+    error: row.error_json ? (JSON.parse(row.error_json) as ErrorInfo) : null,
+    lease:
+      row.lease_token && row.lease_pid !== null && row.lease_heartbeat !== null
+        ? { token: row.lease_token, pid: row.lease_pid, host: row.lease_host ?? '', user: row.lease_user ?? '', heartbeat: row.lease_heartbeat }
+        : null,
+  };
+}
+
+function toAttempt(row: AttemptRow): AttemptRecord {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    step: row.step,
+    cluster: row.cluster,
+    context: row.context,
+    attempt: row.attempt,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    outcome: row.outcome,
+    error: row.error ? (JSON.parse(row.error) as ErrorInfo) : null,
+  };
+}
+
+function toCommand(row: CommandRow): CommandRecord {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    attemptId: row.attempt_id,
+    tool: row.tool,
+    argv: JSON.parse(row.argv_json) as string[],
+    context: row.context,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    exitCode: row.exit_code,
+    durationMs: row.duration_ms,
+    stdoutTail: row.stdout_tail,
+    stderrTail: row.stderr_tail,
+  };
+}
+
+// Builds the store over an open, migrated database.
+export function createSqliteRunStore(db: Db): RunStore {
+  const s = {
+    insertRun: db.prepare(`INSERT INTO runs (id, kind, topology, mode, status, config_json, config_hash, config_path, created_at, updated_at, machine_version)
+      VALUES (@id, @kind, @topology, @mode, 'running', @configJson, @configHash, @configPath, @createdAt, @createdAt, @machineVersion)`),
+    getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
+    findIds: db.prepare<[string, number], { id: string }>(`SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC LIMIT ?`),
+    listRuns: db.prepare<[number], RunRow>('SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?'),
+    saveSnapshot: db.prepare('UPDATE runs SET snapshot_json = ?, updated_at = ? WHERE id = ?'),
+    closeOpenAttempt: db.prepare(`UPDATE step_attempts SET outcome = ?, ended_at = ?, error = ?
+      WHERE id = (SELECT id FROM step_attempts WHERE run_id = ? AND step = ? AND cluster = ? AND outcome = 'running' ORDER BY attempt DESC LIMIT 1)`),
+    nextAttempt: db.prepare<[string, string, string], { n: number }>('SELECT COALESCE(MAX(attempt), 0) + 1 AS n FROM step_attempts WHERE run_id = ? AND step = ? AND cluster = ?'),
+    insertAttempt: db.prepare(`INSERT INTO step_attempts (run_id, step, cluster, context, attempt, started_at, outcome) VALUES (?, ?, ?, ?, ?, ?, 'running')`),
+    getAttempt: db.prepare<[number | bigint], AttemptRow>('SELECT * FROM step_attempts WHERE id = ?'),
+    findOpen: db.prepare<[string, string, string], AttemptRow>(`SELECT * FROM step_attempts WHERE run_id = ? AND step = ? AND cluster = ? AND outcome = 'running' ORDER BY attempt DESC LIMIT 1`),
+    closeAttempt: db.prepare(`UPDATE step_attempts SET outcome = ?, ended_at = ?, error = ? WHERE id = ? AND outcome = 'running'`),
+    interruptOpen: db.prepare(`UPDATE step_attempts SET outcome = 'interrupted', ended_at = ?, error = ? WHERE run_id = ? AND outcome = 'running'`),
+    interruptOpenCommands: db.prepare(`UPDATE commands SET ended_at = ? WHERE run_id = ? AND ended_at IS NULL`),
+    setStatus: db.prepare(`UPDATE runs SET status = @status, updated_at = @at, finished_at = CASE WHEN @status = 'running' THEN NULL ELSE @at END, error_json = @error WHERE id = @id`),
+    listAttempts: db.prepare<[string], AttemptRow>('SELECT * FROM step_attempts WHERE run_id = ? ORDER BY started_at, id'),
+    insertCommand: db.prepare('INSERT INTO commands (run_id, attempt_id, tool, argv_json, context, started_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    finishCommand: db.prepare('UPDATE commands SET ended_at = ?, exit_code = ?, duration_ms = ?, stdout_tail = ?, stderr_tail = ? WHERE id = ?'),
+    listCommands: db.prepare<[string], CommandRow>('SELECT * FROM commands WHERE run_id = ? ORDER BY id'),
+    insertEvent: db.prepare('INSERT INTO run_events (run_id, at, type, user, host, pid, detail) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    listEvents: db.prepare<[string], RunEventRecord & { run_id: string }>('SELECT id, run_id, at, type, user, host, pid, detail FROM run_events WHERE run_id = ? ORDER BY id'),
+    setLease: db.prepare('UPDATE runs SET lease_token = ?, lease_pid = ?, lease_host = ?, lease_user = ?, lease_heartbeat = ? WHERE id = ?'),
+    heartbeat: db.prepare('UPDATE runs SET lease_heartbeat = ? WHERE id = ? AND lease_token = ?'),
+    release: db.prepare('UPDATE runs SET lease_token = NULL, lease_pid = NULL, lease_host = NULL, lease_user = NULL, lease_heartbeat = NULL WHERE id = ? AND lease_token = ?'),
+  };
+
+  const errorJson = (error: ErrorInfo | null | undefined): string | null => (error ? JSON.stringify(error) : null);
+
+  const insertAttempt = (runId: string, slot: { step: string; cluster: string; context: string | null }, at: number): AttemptRecord => {
+    const { n } = s.nextAttempt.get(runId, slot.step, slot.cluster) as { n: number };
+    const info = s.insertAttempt.run(runId, slot.step, slot.cluster, slot.context, n, at);
+    return toAttempt(s.getAttempt.get(info.lastInsertRowid) as AttemptRow);
+  };
+
+  return {
+    createRun(run: NewRun, actor: Actor): void {
+      db.transaction(() => {
+        s.insertRun.run(run);
+        s.insertEvent.run(run.id, run.createdAt, 'started', actor.user, actor.host, actor.pid, null);
+      }).immediate();
+    },
+    getRun(id) {
+      const row = s.getRun.get(id);
+      return row ? toRun(row) : undefined;
+    },
+    findRunIds(prefix, limit) {
+      const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
+      return s.findIds.all(`${escaped}%`, limit).map((r) => r.id);
+    },
+    listRuns(limit) {
+      return s.listRuns.all(limit).map(toRun);
+    },
+    commitTransition(runId, snapshotJson, closes: readonly AttemptClose[], at) {
+      db.transaction(() => {
+        s.saveSnapshot.run(snapshotJson, at, runId);
+        for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), runId, c.step, c.cluster);
+      }).immediate();
+    },
+    openAttempt(runId, snapshotJson, slot, at) {
+      return db.transaction(() => {
+        if (snapshotJson !== null) s.saveSnapshot.run(snapshotJson, at, runId);
+        return insertAttempt(runId, slot, at);
+      }).immediate();
+    },
+    findOpenAttempt(runId, step, cluster) {
+      const row = s.findOpen.get(runId, step, cluster);
+      return row ? toAttempt(row) : undefined;
+    },
+    closeAttempt(attemptId, outcome, error, at) {
+      s.closeAttempt.run(outcome, at, errorJson(error), attemptId);
+    },
+    interruptOpenAttempts(runId, reason, at) {
+      return db.transaction(() => {
+        s.interruptOpenCommands.run(at, runId);
+        return s.interruptOpen.run(at, JSON.stringify({ message: reason }), runId).changes;
+      }).immediate();
+    },
+    setRunStatus(runId, status, at, error) {
+      s.setStatus.run({ id: runId, status, at, error: errorJson(error) });
+    },
+    listAttempts(runId) {
+      return s.listAttempts.all(runId).map(toAttempt);
+    },
+    startCommand(cmd) {
+      return Number(s.insertCommand.run(cmd.runId, cmd.attemptId, cmd.tool, JSON.stringify(cmd.argv), cmd.context, cmd.at).lastInsertRowid);
+    },
+    finishCommand(id, r) {
+      s.finishCommand.run(r.at, r.exitCode, r.durationMs, r.stdoutTail, r.stderrTail, id);
+    },
+    listCommands(runId) {
+      return s.listCommands.all(runId).map(toCommand);
+    },
+    addEvent(runId, type, actor, at, detail) {
+      s.insertEvent.run(runId, at, type, actor.user, actor.host, actor.pid, detail ?? null);
+    },
+    listEvents(runId) {
+      return s.listEvents.all(runId).map(({ run_id, ...rest }) => ({ ...rest, runId: run_id }));
+    },
+    acquireLease(runId, candidate, staleAfterMs, isAlive): LeaseResult {
+      return db.transaction((): LeaseResult => {
+        const row = s.getRun.get(runId);
+        if (!row) throw new Error(`run ${runId} vanished while taking its lease`);
+        const current = toRun(row).lease;
+        const stale = current !== null && (candidate.heartbeat - current.heartbeat > staleAfterMs || !isAlive(current));
+        if (current !== null && !stale && current.token !== candidate.token) return { acquired: false, holder: current };
+        s.setLease.run(candidate.token, candidate.pid, candidate.host, candidate.user, candidate.heartbeat, runId);
+        return current !== null && current.token !== candidate.token ? { acquired: true, tookOverFrom: current } : { acquired: true };
+      }).immediate();
+    },
+    heartbeat(runId, token, at) {
+      return s.heartbeat.run(at, runId, token).changes === 1;
+    },
+    releaseLease(runId, token) {
+      s.release.run(runId, token);
+    },
+    close() {
+      db.close();
+    },
+  };
+}

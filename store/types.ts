@@ -1,0 +1,134 @@
+// The narrow interface the engine and CLI use to read and write the journal. SQLite implements it today.
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+export type AttemptOutcome = 'running' | 'succeeded' | 'failed' | 'interrupted';
+export type RunMode = 'dry-run' | 'real';
+
+export interface ErrorInfo {
+  message: string;
+  hint?: string;
+  step?: string;
+  cluster?: string;
+}
+
+export interface LeaseHolder {
+  token: string;
+  pid: number;
+  host: string;
+  user: string;
+  heartbeat: number;
+}
+
+export interface RunRecord {
+  id: string;
+  kind: string;
+  topology: string;
+  mode: RunMode;
+  status: RunStatus;
+  configJson: string;
+  configHash: string;
+  configPath: string | null;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+  machineVersion: number;
+  snapshotJson: string | null;
+  error: ErrorInfo | null;
+  lease: LeaseHolder | null;
+}
+
+export interface NewRun {
+  id: string;
+  kind: string;
+  topology: string;
+  mode: RunMode;
+  configJson: string;
+  configHash: string;
+  configPath: string | null;
+  createdAt: number;
+  machineVersion: number;
+}
+
+export interface AttemptRecord {
+  id: number;
+  runId: string;
+  step: string;
+  cluster: string;
+  context: string | null;
+  attempt: number;
+  startedAt: number;
+  endedAt: number | null;
+  outcome: AttemptOutcome;
+  error: ErrorInfo | null;
+}
+
+export interface CommandRecord {
+  id: number;
+  runId: string;
+  attemptId: number | null;
+  tool: string;
+  argv: string[];
+  context: string | null;
+  startedAt: number;
+  endedAt: number | null;
+  exitCode: number | null;
+  durationMs: number | null;
+  stdoutTail: string | null;
+  stderrTail: string | null;
+}
+
+export interface RunEventRecord {
+  id: number;
+  runId: string;
+  at: number;
+  type: string;
+  user: string | null;
+  host: string | null;
+  pid: number | null;
+  detail: string | null;
+}
+
+export interface Actor {
+  user: string;
+  host: string;
+  pid: number;
+}
+
+// A step attempt closed by a machine transition; written in the same transaction as the snapshot.
+export interface AttemptClose {
+  step: string;
+  cluster: string;
+  outcome: 'succeeded' | 'failed';
+  error?: ErrorInfo;
+  at: number;
+}
+
+export type LeaseResult = { acquired: true; tookOverFrom?: LeaseHolder } | { acquired: false; holder: LeaseHolder };
+
+export interface RunStore {
+  createRun(run: NewRun, actor: Actor): void;
+  getRun(id: string): RunRecord | undefined;
+  // Ids that start with `prefix`, at most `limit` of them.
+  findRunIds(prefix: string, limit: number): string[];
+  listRuns(limit: number): RunRecord[];
+  // One transaction: the machine snapshot plus the journal rows its transition produced.
+  commitTransition(runId: string, snapshotJson: string, closes: readonly AttemptClose[], at: number): void;
+  // One transaction: the snapshot as it stands and a new attempt row, before the step's first command.
+  openAttempt(runId: string, snapshotJson: string | null, slot: { step: string; cluster: string; context: string | null }, at: number): AttemptRecord;
+  findOpenAttempt(runId: string, step: string, cluster: string): AttemptRecord | undefined;
+  // Closes an attempt outside a transition (a failed try the retry policy repeats).
+  closeAttempt(attemptId: number, outcome: 'failed' | 'interrupted', error: ErrorInfo | null, at: number): void;
+  // Marks every attempt still open as interrupted (the process that ran it is gone); returns how many.
+  interruptOpenAttempts(runId: string, reason: string, at: number): number;
+  setRunStatus(runId: string, status: RunStatus, at: number, error?: ErrorInfo | null): void;
+  listAttempts(runId: string): AttemptRecord[];
+  startCommand(cmd: { runId: string; attemptId: number | null; tool: string; argv: string[]; context: string | null; at: number }): number;
+  finishCommand(id: number, result: { exitCode: number; durationMs: number; stdoutTail: string; stderrTail: string; at: number }): void;
+  listCommands(runId: string): CommandRecord[];
+  addEvent(runId: string, type: string, actor: Actor, at: number, detail?: string): void;
+  listEvents(runId: string): RunEventRecord[];
+  acquireLease(runId: string, candidate: LeaseHolder, staleAfterMs: number, isAlive: (holder: LeaseHolder) => boolean): LeaseResult;
+  heartbeat(runId: string, token: string, at: number): boolean;
+  releaseLease(runId: string, token: string): void;
+  close(): void;
+}
