@@ -83,7 +83,7 @@ export function loadConfig(path: string | undefined, env: Env = process.env): Lo
 // Parses YAML text into a validated config; `source` prefixes every message.
 export function parseConfigText(text: string, env: Env = process.env, source = 'config'): MeshConfig {
   if (text.length > 1_000_000) throw new ConfigError([`${source}: the file is larger than 1 MB; a mesh-run config is a few lines of YAML`]);
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.slice(0, 5).map((e) => `${source}: ${oneLine(yamlErrorText(e))}; fix the YAML syntax`));
   }

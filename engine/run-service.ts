@@ -53,7 +53,7 @@ function toolsFor(run: RunRecord, config: MeshConfig, db: Db): ClusterTools {
 export function prepareInstall(request: InstallRequest, listener?: ProgressListener): PreparedRun {
   const loaded = loadConfig(request.configPath, request.env ?? process.env);
   const faults: FaultSpec[] = request.injections.map((spec) => parseFaultSpec(spec, loaded.config));
-  if (!request.dryRun && Object.keys(request.simulation).length > 0) {
+  if (!request.dryRun && (faults.length > 0 || Object.keys(request.simulation).length > 0)) {
     throw new UsageError('--inject-failure and --sim-* options only apply to simulated clusters; add --dry-run');
   }
   const db = openDb(request.dbPath);
@@ -97,9 +97,14 @@ export function prepareInstall(request: InstallRequest, listener?: ProgressListe
   return { runId, run, driver, store, close: () => store.close() };
 }
 
+// Rejects text that cannot be a run id before any file is opened.
+export function checkRunIdFormat(idOrPrefix: string): void {
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(idOrPrefix)) throw new UsageError(`"${idOrPrefix.slice(0, 40)}" is not a run id (ids look like mr-k3x9p2qa); "mesh-run runs" lists them`);
+}
+
 // Finds a run by its id or a unique prefix of it.
 export function findRun(store: RunStore, idOrPrefix: string): RunRecord {
-  if (!/^[A-Za-z0-9-]{1,64}$/.test(idOrPrefix)) throw new UsageError(`run id "${idOrPrefix.slice(0, 40)}" is not a run id; "mesh-run runs" lists them`);
+  checkRunIdFormat(idOrPrefix);
   const exact = store.getRun(idOrPrefix);
   if (exact) return exact;
   const ids = store.findRunIds(idOrPrefix, 3);
@@ -122,6 +127,7 @@ function identity(config: MeshConfig): string {
 
 // Checks that a run may be resumed, settles which config it continues with, returns a driver.
 export function prepareResume(request: ResumeRequest, listener?: ProgressListener): PreparedRun {
+  checkRunIdFormat(request.id);
   const db = openDb(request.dbPath, { mustExist: true });
   const store = createSqliteRunStore(db);
   try {

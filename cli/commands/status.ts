@@ -1,7 +1,7 @@
 // mesh-run status <id> and mesh-run runs: read the journal, never touch a cluster.
 import { Command, Option } from 'commander';
 import { isLeaseStale } from '../../engine/run-driver.js';
-import { findRun } from '../../engine/run-service.js';
+import { checkRunIdFormat, findRun } from '../../engine/run-service.js';
 import { runView, slotViews } from '../../engine/status-view.js';
 import { UsageError } from '../../engine/errors.js';
 import { openDb } from '../../store/open-db.js';
@@ -32,6 +32,7 @@ export function statusCommand(streams: Streams): Command {
     .addOption(dbOption())
     .option('--json', 'one JSON document on stdout')
     .action((id: string, options: ReadOptions) => {
+      checkRunIdFormat(id);
       withStore(options, (store) => {
         const run = findRun(store, id);
         const attempts = store.listAttempts(run.id);

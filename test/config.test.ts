@@ -1,0 +1,127 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig, parseConfigText } from '../engine/config.js';
+import { ConfigError } from '../engine/errors.js';
+import { runCli, tempDir } from './support/cli.js';
+
+function problems(yaml: string, env: Record<string, string | undefined> = {}): string[] {
+  try {
+    parseConfigText(yaml, env, 'mesh.yaml');
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  return [];
+}
+
+describe('config defaults', () => {
+  it('gives the Istio page values when the file is empty or absent', () => {
+    const config = loadConfig(undefined, {}).config;
+    expect(config).toMatchObject({
+      meshID: 'mesh1',
+      network: 'network1',
+      primary: { name: 'cluster1', context: 'cluster1' },
+      remotes: [{ name: 'cluster2', context: 'cluster2' }],
+      timeouts: { gatewayAddressMs: 300_000, commandMs: 600_000 },
+      retry: { attempts: 3, initialDelayMs: 1000, maxDelayMs: 30_000, factor: 2 },
+      tools: { kubectl: 'kubectl', istioctl: 'istioctl' },
+    });
+    expect(config.revision).toBeUndefined();
+    expect(parseConfigText('', {})).toEqual(config);
+  });
+
+  it('takes the contexts from CTX_CLUSTER1 and CTX_CLUSTER2 like the Istio docs', () => {
+    const config = parseConfigText('', { CTX_CLUSTER1: 'kind-east', CTX_CLUSTER2: 'kind-west' });
+    expect(config.primary.context).toBe('kind-east');
+    expect(config.remotes[0]?.context).toBe('kind-west');
+  });
+
+  it('accepts the shipped example', () => {
+    const config = loadConfig(new URL('../examples/primary-remote.yaml', import.meta.url).pathname, {}).config;
+    expect(config.remotes.map((r) => r.name)).toEqual(['cluster2']);
+  });
+});
+
+describe('config validation: one line per problem, naming the field', () => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['cluster name not DNS-1123', 'primary: {name: Cluster_1}', /^mesh\.yaml: primary\.name: "Cluster_1" is not a DNS-1123 label.*e\.g\. "cluster-1"/],
+    ['remote name not DNS-1123', 'remotes: [{name: "-bad"}]', /^mesh\.yaml: remotes\[0\]\.name: "-bad" is not a DNS-1123 label/],
+    ['revision not DNS-1123', 'revision: Canary.1', /^mesh\.yaml: revision: "Canary\.1" is not a DNS-1123 label/],
+    ['duplicate remote names', 'remotes: [{name: c2, context: a}, {name: c2, context: b}]', /^mesh\.yaml: remotes\[1\]\.name: "c2" is already used by remotes\[0\]\.name/],
+    ['remote named like the primary', 'remotes: [{name: cluster1, context: x}]', /^mesh\.yaml: remotes\[0\]\.name: "cluster1" is already used by primary\.name/],
+    ['shared context', 'primary: {context: one}\nremotes: [{name: c2, context: one}]', /^mesh\.yaml: remotes\[0\]\.context: "one" is already the context of primary\.context; each cluster needs its own kube context/],
+    ['unknown top-level key', 'primay: {name: c1}', /^mesh\.yaml: primay: unknown field; did you mean "primary"\?/],
+    ['unknown nested key', 'remotes: [{name: c2, contxt: x}]', /^mesh\.yaml: remotes\[0\]\.contxt: unknown field; did you mean "context"\?/],
+    ['wrong type', 'meshID: [a]', /^mesh\.yaml: meshID: expected a string, got a list/],
+    ['empty remotes', 'remotes: []', /^mesh\.yaml: remotes: expected a non-empty list/],
+    ['bad duration', 'timeouts: {gatewayAddress: soon}', /^mesh\.yaml: timeouts\.gatewayAddress: "soon" is not a duration/],
+    ['bad retry attempts', 'retry: {attempts: 0}', /^mesh\.yaml: retry\.attempts: 0 is not a whole number from 1 to 20/],
+    ['bad api server', 'remotes: [{name: c2, apiServer: "http://x"}]', /^mesh\.yaml: remotes\[0\]\.apiServer: "http:\/\/x" is not an API server URL/],
+    ['context with a space', 'primary: {context: "a b"}', /^mesh\.yaml: primary\.context: "a b" is not a kube context name/],
+    ['network unusable as a label', 'network: "net/1"', /^mesh\.yaml: network: "net\/1" is not usable as a Kubernetes label value/],
+    ['not a mapping', '- a\n- b', /^mesh\.yaml: the document must be a mapping/],
+    ['YAML syntax', 'meshID: [unclosed', /^mesh\.yaml: line 1, column \d+: .*; fix the YAML syntax/],
+    ['duplicate keys', 'meshID: a\nmeshID: b', /^mesh\.yaml: line 2, column 1: Map keys must be unique/],
+  ];
+
+  it.each(cases)('%s', (_, yaml, expected) => {
+    let found: string[] = [];
+    try {
+      parseConfigText(yaml, {}, 'mesh.yaml');
+    } catch (error) {
+      found = error instanceof ConfigError ? [...error.problems] : [String(error)];
+    }
+    expect(found.some((p) => expected.test(p)), found.join('\n')).toBe(true);
+    for (const p of found) expect(p).not.toContain('\n');
+  });
+
+  it('reports every problem at once', () => {
+    expect(problems('primary: {name: A}\nremotes: [{name: B}]\nfoo: 1')).toHaveLength(3);
+  });
+
+  it('refuses alias bombs instead of expanding them', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]`)].join('\n');
+    const found = problems(bomb);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/^mesh\.yaml: /);
+  });
+});
+
+describe('bad input on the command line', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.cleanup());
+
+  it('exits 2 with one line per problem, no stack trace, and writes no database', async () => {
+    const config = join(tmp.dir, 'bad.yaml');
+    writeFileSync(config, 'primary: {name: Bad_Name, context: cluster1}\nremotes: [{name: cluster2, context: cluster1}]\n');
+    const db = join(tmp.dir, 'never.db');
+    const result = await runCli(['install', '--dry-run', '--config', config, '--db', db]);
+    expect(result.code).toBe(2);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toContain('primary.name');
+    expect(lines[1]).toContain('remotes[0].context');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stdout).toBe('');
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it.each([
+    [['install', '--dry-run', '--inject-failure', 'install-everything'], /unknown step "install-everything"/],
+    [['install', '--dry-run', '--inject-failure', 'install-primary@cluster2'], /does not run on cluster "cluster2"/],
+    [['install', '--inject-failure', 'preflight'], /only apply to simulated clusters; add --dry-run/],
+    [['install', '--dry-run', '--config', '/nonexistent/mesh.yaml'], /--config \/nonexistent\/mesh\.yaml: cannot read the file \(no such file\)/],
+    [['install', '--dry-run', '--sim-lb', 'maybe'], /argument 'maybe' is invalid/],
+    [['install', '--bogus'], /unknown option '--bogus'/],
+    [['status', 'mr-$(rm -rf /)'], /is not a run id/],
+    [['resume', 'x; reboot'], /is not a run id/],
+  ])('%j exits 2 and changes nothing', async (args, message) => {
+    const db = join(tmp.dir, `never-${Math.random()}.db`);
+    const result = await runCli([...args, '--db', db]);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
+    expect(existsSync(db)).toBe(false);
+  });
+});
