@@ -4,7 +4,7 @@ const REPLACEMENT = '[REDACTED]';
 
 const PATTERNS: ReadonlyArray<[RegExp, string]> = [
   // kubeconfig and secret fields that carry credentials
-  [/((?:^|\s|"|')(?:token|client-key-data|client-certificate-data|password|id-token|refresh-token|access-token)["']?\s*[:=]\s*)("?)[^\s"',}]+\2/gim, `$1${REPLACEMENT}`],
+  [/((?:^|\s|"|')(?:token|client-key-data|client-certificate-data|password|id-token|refresh-token|access-token)["']?\s*[:=]\s*)("?)[^\s"',}]+\2/gim, `$1$2${REPLACEMENT}$2`],
   // Authorization headers
   [/(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi, `$1${REPLACEMENT}`],
   // JSON Web Tokens (service-account tokens) wherever they appear

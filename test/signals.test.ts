@@ -1,0 +1,77 @@
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDb } from '../store/open-db.js';
+import { runIdFrom, startCli, tempDir } from './support/cli.js';
+import { writeFakeTools } from './support/fake-tools.js';
+import { attemptsOf, readJournal } from './support/journal.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+function processesNamed(marker: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', marker], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(marker) && !l.includes('pgrep'));
+  } catch {
+    return [];
+  }
+}
+
+async function until(predicate: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function openAttemptStep(db: string): string | undefined {
+  try {
+    const handle = openDb(db, { mustExist: true });
+    const row = handle.prepare(`SELECT step FROM step_attempts WHERE outcome = 'running' ORDER BY id DESC LIMIT 1`).get() as { step: string } | undefined;
+    handle.close();
+    return row?.step;
+  } catch {
+    return undefined;
+  }
+}
+
+describe('signals', () => {
+  it('SIGINT during a real istioctl child: the child is stopped, the run is interrupted, exit 130', async () => {
+    const marker = `mesh-run-fake-istioctl-${randomUUID().slice(0, 8)}`;
+    const tools = writeFakeTools(tmp.dir, marker);
+    const config = join(tmp.dir, 'fake.yaml');
+    writeFileSync(config, `tools: {kubectl: ${tools.kubectl}, istioctl: ${tools.istioctl}}\n`);
+    const db = join(tmp.dir, 'sigint.db');
+    const { child, done } = startCli(['install', '--config', config, '--db', db]);
+    await until(() => processesNamed(marker).length > 0);
+    child.kill('SIGINT');
+    const result = await done;
+    expect(result.code).toBe(130);
+    expect(processesNamed(marker)).toEqual([]);
+    const id = runIdFrom(result);
+    const journal = readJournal(db, id);
+    expect(journal.run.status).toBe('interrupted');
+    expect(journal.run.error?.message).toBe('interrupted by SIGINT during install-primary@cluster1');
+    expect(attemptsOf(journal, 'install-primary', 'cluster1').map((a) => a.outcome)).toEqual(['interrupted']);
+    expect(journal.events.map((e) => e.type)).toEqual(['started', 'interrupted']);
+    expect(result.stderr).toContain(`continue with: mesh-run resume ${id}`);
+  });
+
+  it('SIGTERM during a dry run: exit 143, and resume finishes the run', async () => {
+    const db = join(tmp.dir, 'sigterm.db');
+    const { child, done } = startCli(['install', '--dry-run', '--sim-lb-delay', '0', '--sim-latency', '400ms', '-q', '--db', db]);
+    await until(() => openAttemptStep(db) === 'install-primary');
+    child.kill('SIGTERM');
+    const result = await done;
+    expect(result.code).toBe(143);
+    const id = runIdFrom(result);
+    expect(readJournal(db, id).run.status).toBe('interrupted');
+    const { done: resumed } = startCli(['resume', id, '--db', db, '-q']);
+    expect((await resumed).code).toBe(0);
+    const journal = readJournal(db, id);
+    expect(attemptsOf(journal, 'install-primary', 'cluster1').map((a) => a.outcome)).toEqual(['interrupted', 'succeeded']);
+  });
+});

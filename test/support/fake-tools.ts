@@ -1,0 +1,32 @@
+// Fake kubectl and istioctl scripts for driving the real (execa) adapter without clusters.
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+// Writes the scripts into `dir`; `istioctl install` sleeps under a recognisable name so tests can find orphans.
+export function writeFakeTools(dir: string, marker: string): { kubectl: string; istioctl: string } {
+  const kubectl = join(dir, 'kubectl');
+  const istioctl = join(dir, 'istioctl');
+  writeFileSync(
+    kubectl,
+    `#!/usr/bin/env bash
+case "$*" in
+  *"config get-contexts"*) printf 'cluster1\\ncluster2\\n' ;;
+  *" version "*|*" version") echo '{"serverVersion":{"gitVersion":"v1.33.5"}}' ;;
+  *) echo "fake kubectl: $*" >&2; exit 1 ;;
+esac
+`,
+  );
+  writeFileSync(
+    istioctl,
+    `#!/usr/bin/env bash
+case "$1" in
+  version) echo '{"clientVersion":{"version":"1.27.3"}}' ;;
+  install) exec -a ${marker} sleep 30 ;;
+  *) echo "fake istioctl: $*" >&2; exit 1 ;;
+esac
+`,
+  );
+  chmodSync(kubectl, 0o755);
+  chmodSync(istioctl, 0o755);
+  return { kubectl, istioctl };
+}
