@@ -10,6 +10,7 @@ import { installMachine, remoteMachine } from '../machines/install-machine.js';
 import type { StepId } from '../machines/steps.js';
 import type { InstallContext, InstallInput, StepFailure, StepInput, StepOutcomeParams } from '../machines/types.js';
 import type { Actor, AttemptClose, AttemptRecord, ErrorInfo, LeaseHolder, RunRecord, RunStatus, RunStore } from '../store/types.js';
+import { crashPoint } from '../store/crash-points.js';
 import * as activities from './activities.js';
 import type { MeshConfig } from './config.js';
 import { PreconditionError, StepError, toStepFailure } from './errors.js';
@@ -131,9 +132,7 @@ export class RunDriver {
     this.takeLease();
     const at = this.now();
     if (forcedDetail) this.store.addEvent(this.runId, 'forced', this.operator, at, forcedDetail);
-    this.store.interruptOpenAttempts(this.runId, 'the process running this attempt stopped before it finished; resumed', at);
-    this.store.setRunStatus(this.runId, 'running', at, null);
-    this.store.addEvent(this.runId, 'resumed', this.operator, at, `from ${run.status}`);
+    this.store.beginResume(this.runId, 'the process running this attempt stopped before it finished; resumed', this.operator, at, `from ${run.status}`);
     this.listener({ type: 'run', runId: this.runId, status: 'resumed', at, mode: this.mode });
     const snapshot = run.snapshotJson ? (JSON.parse(run.snapshotJson) as Snapshot<unknown>) : undefined;
     this.launch(snapshot);
@@ -149,10 +148,8 @@ export class RunDriver {
     const at = this.now();
     const open = this.store.listAttempts(this.runId).filter((a) => a.outcome === 'running');
     const where = open.map((a) => `${a.step}@${a.cluster}`).join(', ') || 'between steps';
-    this.store.interruptOpenAttempts(this.runId, `interrupted by ${signal}`, at);
     const error: ErrorInfo = { message: `interrupted by ${signal} during ${where}`, ...(open[0] ? { step: open[0].step, cluster: open[0].cluster } : {}) };
-    this.store.setRunStatus(this.runId, 'interrupted', at, error);
-    this.store.addEvent(this.runId, 'interrupted', this.operator, at, `${signal} during ${where}`);
+    this.store.endRun(this.runId, 'interrupted', this.operator, at, error, `${signal} during ${where}`);
     this.actor?.stop();
     // Wait for killed children to exit (execa escalates to SIGKILL after 5 s), so none outlive us.
     await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 8000).unref())]);
@@ -291,8 +288,7 @@ export class RunDriver {
     this.finished = true;
     this.closing = true;
     const at = this.now();
-    this.store.setRunStatus(this.runId, status, at, error ?? null);
-    this.store.addEvent(this.runId, status, this.operator, at, error?.message);
+    this.store.endRun(this.runId, status as Exclude<RunStatus, 'running'>, this.operator, at, error ?? null, error?.message);
     this.actor?.stop();
     this.endLease();
     this.listener({ type: 'run', runId: this.runId, status, at, mode: this.mode, ...(error ? { error } : {}) });
@@ -351,7 +347,9 @@ export class RunDriver {
           const id = this.startCommand(attempt, command);
           const started = this.now();
           try {
+            crashPoint('before-command');
             const result = await this.tools.run(command, options);
+            crashPoint('after-command');
             this.finishCommand(id, started, result.exitCode, result.stdout, result.stderr);
             return result;
           } catch (error) {
@@ -365,7 +363,9 @@ export class RunDriver {
           const sinkId = this.startCommand(attempt, sink);
           const started = this.now();
           try {
+            crashPoint('before-command');
             const result = await this.tools.pipe(source, sink, options);
+            crashPoint('after-command');
             this.finishCommand(sourceId, started, result.source.exitCode, `(stdout streamed to ${sink.tool}; not recorded)`, result.source.stderr);
             this.finishCommand(sinkId, started, result.sink.exitCode, result.sink.stdout, result.sink.stderr);
             return result;

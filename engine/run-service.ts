@@ -62,23 +62,24 @@ export function prepareInstall(request: InstallRequest, listener?: ProgressListe
   const runId = newRunId();
   const now = Date.now();
   const mode = request.dryRun ? 'dry-run' : 'real';
-  store.createRun(
-    {
-      id: runId,
-      kind: 'install',
-      topology: 'primary-remote',
-      mode,
-      configJson: JSON.stringify(loaded.config),
-      configHash: loaded.hash,
-      configPath: loaded.path ? resolvePath(loaded.path) : null,
-      createdAt: now,
-      machineVersion: MACHINE_VERSION,
-    },
-    operator,
-  );
-  if (request.dryRun) {
-    const sim = createSimStore(db);
-    sim.atomically(() => {
+  const sim = createSimStore(db);
+  // The run row, its simulated world and its injected faults appear together or not at all.
+  sim.atomically(() => {
+    store.createRun(
+      {
+        id: runId,
+        kind: 'install',
+        topology: 'primary-remote',
+        mode,
+        configJson: JSON.stringify(loaded.config),
+        configHash: loaded.hash,
+        configPath: loaded.path ? resolvePath(loaded.path) : null,
+        createdAt: now,
+        machineVersion: MACHINE_VERSION,
+      },
+      operator,
+    );
+    if (request.dryRun) {
       createWorld(
         sim,
         runId,
@@ -90,8 +91,8 @@ export function prepareInstall(request: InstallRequest, listener?: ProgressListe
         now,
       );
       for (const f of faults) sim.addFault(runId, { step: f.step, cluster: f.cluster ?? null, remaining: f.count, kind: f.kind });
-    });
-  }
+    }
+  });
   const run = store.getRun(runId) as RunRecord;
   const driver = new RunDriver({ store, tools: toolsFor(run, loaded.config, db), config: loaded.config, run, operator, ...(listener ? { listener } : {}) });
   return { runId, run, driver, store, close: () => store.close() };

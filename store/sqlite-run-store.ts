@@ -1,4 +1,5 @@
 // RunStore on better-sqlite3: prepared statements, IMMEDIATE transactions, one per transition.
+import { crashPoint } from './crash-points.js';
 import type { Db } from './open-db.js';
 import type {
   Actor,
@@ -164,6 +165,7 @@ export function createSqliteRunStore(db: Db): RunStore {
         s.insertRun.run(run);
         s.insertEvent.run(run.id, run.createdAt, 'started', actor.user, actor.host, actor.pid, null);
       }).immediate();
+      crashPoint('journal-write');
     },
     getRun(id) {
       const row = s.getRun.get(id);
@@ -179,14 +181,20 @@ export function createSqliteRunStore(db: Db): RunStore {
     commitTransition(runId, snapshotJson, closes: readonly AttemptClose[], at) {
       db.transaction(() => {
         s.saveSnapshot.run(snapshotJson, at, runId);
+        if (closes.length > 0) crashPoint('in-transaction');
         for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), runId, c.step, c.cluster);
       }).immediate();
+      if (closes.length > 0) crashPoint('journal-write');
     },
     openAttempt(runId, snapshotJson, slot, at) {
-      return db.transaction(() => {
+      const attempt = db.transaction(() => {
         if (snapshotJson !== null) s.saveSnapshot.run(snapshotJson, at, runId);
-        return insertAttempt(runId, slot, at);
+        const created = insertAttempt(runId, slot, at);
+        crashPoint('in-transaction');
+        return created;
       }).immediate();
+      crashPoint('journal-write');
+      return attempt;
     },
     findOpenAttempt(runId, step, cluster) {
       const row = s.findOpen.get(runId, step, cluster);
@@ -194,6 +202,7 @@ export function createSqliteRunStore(db: Db): RunStore {
     },
     closeAttempt(attemptId, outcome, error, at) {
       s.closeAttempt.run(outcome, at, errorJson(error), attemptId);
+      crashPoint('journal-write');
     },
     interruptOpenAttempts(runId, reason, at) {
       return db.transaction(() => {
@@ -203,21 +212,48 @@ export function createSqliteRunStore(db: Db): RunStore {
     },
     setRunStatus(runId, status, at, error) {
       s.setStatus.run({ id: runId, status, at, error: errorJson(error) });
+      crashPoint('journal-write');
+    },
+    beginResume(runId, reason, actor, at, detail) {
+      db.transaction(() => {
+        s.interruptOpenCommands.run(at, runId);
+        s.interruptOpen.run(at, JSON.stringify({ message: reason }), runId);
+        s.setStatus.run({ id: runId, status: 'running', at, error: null });
+        crashPoint('in-transaction');
+        s.insertEvent.run(runId, at, 'resumed', actor.user, actor.host, actor.pid, detail ?? null);
+      }).immediate();
+      crashPoint('journal-write');
+    },
+    endRun(runId, status, actor, at, error, detail) {
+      db.transaction(() => {
+        if (status === 'interrupted') {
+          s.interruptOpenCommands.run(at, runId);
+          s.interruptOpen.run(at, JSON.stringify({ message: error?.message ?? 'interrupted' }), runId);
+        }
+        s.setStatus.run({ id: runId, status, at, error: errorJson(error) });
+        crashPoint('in-transaction');
+        s.insertEvent.run(runId, at, status, actor.user, actor.host, actor.pid, detail ?? null);
+      }).immediate();
+      crashPoint('journal-write');
     },
     listAttempts(runId) {
       return s.listAttempts.all(runId).map(toAttempt);
     },
     startCommand(cmd) {
-      return Number(s.insertCommand.run(cmd.runId, cmd.attemptId, cmd.tool, JSON.stringify(cmd.argv), cmd.context, cmd.at).lastInsertRowid);
+      const id = Number(s.insertCommand.run(cmd.runId, cmd.attemptId, cmd.tool, JSON.stringify(cmd.argv), cmd.context, cmd.at).lastInsertRowid);
+      crashPoint('journal-write');
+      return id;
     },
     finishCommand(id, r) {
       s.finishCommand.run(r.at, r.exitCode, r.durationMs, r.stdoutTail, r.stderrTail, id);
+      crashPoint('journal-write');
     },
     listCommands(runId) {
       return s.listCommands.all(runId).map(toCommand);
     },
     addEvent(runId, type, actor, at, detail) {
       s.insertEvent.run(runId, at, type, actor.user, actor.host, actor.pid, detail ?? null);
+      crashPoint('journal-write');
     },
     listEvents(runId) {
       return s.listEvents.all(runId).map(({ run_id, ...rest }) => ({ ...rest, runId: run_id }));

@@ -121,6 +121,10 @@ export interface RunStore {
   // Marks every attempt still open as interrupted (the process that ran it is gone); returns how many.
   interruptOpenAttempts(runId: string, reason: string, at: number): number;
   setRunStatus(runId: string, status: RunStatus, at: number, error?: ErrorInfo | null): void;
+  // One transaction: open attempts closed as interrupted, the run back to running, a "resumed" event.
+  beginResume(runId: string, reason: string, actor: Actor, at: number, detail?: string): void;
+  // One transaction: the run's final (or interrupted) status and the event that says who ended it.
+  endRun(runId: string, status: Exclude<RunStatus, 'running'>, actor: Actor, at: number, error: ErrorInfo | null, detail?: string): void;
   listAttempts(runId: string): AttemptRecord[];
   startCommand(cmd: { runId: string; attemptId: number | null; tool: string; argv: string[]; context: string | null; at: number }): number;
   finishCommand(id: number, result: { exitCode: number; durationMs: number; stdoutTail: string; stderrTail: string; at: number }): void;

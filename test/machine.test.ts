@@ -45,7 +45,7 @@ function machineWith(f: Fakes) {
       }),
       installRemote: step('installRemote'),
       attachRemote: step('attachRemote'),
-    },
+    } as never,
   });
   return installMachine.provide({
     actors: {
@@ -56,7 +56,7 @@ function machineWith(f: Fakes) {
       pause: fromPromise(async () => undefined),
       exposeIstiod: step('exposeIstiod'),
       remote,
-    },
+    } as never,
   });
 }
 
