@@ -41,6 +41,7 @@ export async function runSession(prepared: PreparedRun, begin: () => Promise<Run
     options.progress.stop();
   }
 
+  if (outcome.storeError) throw outcome.storeError;
   const run = prepared.store.getRun(prepared.runId);
   const attempts = prepared.store.listAttempts(prepared.runId);
   const exitCode = outcome.status === 'succeeded' ? ExitCode.ok : outcome.status === 'interrupted' ? (signalled === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint) : ExitCode.runFailed;

@@ -332,7 +332,7 @@ export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfi
   };
   for (const key of TOOL_KEYS) {
     const value = tools[key];
-    if (value.length === 0 || value.length > 4096 || /[\p{Cc}]/u.test(value)) problems.add(`tools.${key}`, `${describe(value)} is not a program name or path`);
+    if (value.length === 0 || value.length > 4096 || /[\p{Cc}]/u.test(value) || value.startsWith('-')) problems.add(`tools.${key}`, `${describe(value)} is not a program name or path`);
   }
 
   if (problems.list.length > 0) throw new ConfigError(problems.list);

@@ -53,6 +53,13 @@ export class PreconditionError extends MeshRunError {
   }
 }
 
+// The journal could not be read or written (disk full, read-only file system, corrupt file).
+export class StoreError extends PreconditionError {
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super('store', message, options);
+  }
+}
+
 // The run exists but cannot be resumed as asked (already succeeded, config changed, unknown id).
 export class NotResumableError extends MeshRunError {
   constructor(code: string, message: string, options: { hint?: string } = {}) {

@@ -13,7 +13,7 @@ import type { Actor, AttemptClose, AttemptRecord, ErrorInfo, LeaseHolder, RunRec
 import { crashPoint } from '../store/crash-points.js';
 import * as activities from './activities.js';
 import type { MeshConfig } from './config.js';
-import { PreconditionError, StepError, toStepFailure } from './errors.js';
+import { PreconditionError, StepError, StoreError, toStepFailure } from './errors.js';
 import type { ProgressListener } from './progress-events.js';
 import { backoffDelay, sleep } from './retry.js';
 import type { StepRuntime } from './step-runtime.js';
@@ -21,6 +21,8 @@ import type { StepRuntime } from './step-runtime.js';
 export interface RunOutcome {
   status: RunStatus;
   error?: ErrorInfo;
+  // The journal could not be written: the run stopped where it stood (exit 3).
+  storeError?: StoreError;
 }
 
 export interface DriverOptions {
@@ -143,13 +145,23 @@ export class RunDriver {
   async interrupt(signal: 'SIGINT' | 'SIGTERM' | 'lease-lost'): Promise<void> {
     if (this.finished) return;
     this.flush();
+    if (this.finished) return;
     this.closing = true;
     this.finished = true;
     const at = this.now();
-    const open = this.store.listAttempts(this.runId).filter((a) => a.outcome === 'running');
+    let open: AttemptRecord[] = [];
+    try {
+      open = this.store.listAttempts(this.runId).filter((a) => a.outcome === 'running');
+    } catch {
+      // an unreadable journal still lets us stop the children
+    }
     const where = open.map((a) => `${a.step}@${a.cluster}`).join(', ') || 'between steps';
     const error: ErrorInfo = { message: `interrupted by ${signal} during ${where}`, ...(open[0] ? { step: open[0].step, cluster: open[0].cluster } : {}) };
-    this.store.endRun(this.runId, 'interrupted', this.operator, at, error, `${signal} during ${where}`);
+    try {
+      this.store.endRun(this.runId, 'interrupted', this.operator, at, error, `${signal} during ${where}`);
+    } catch {
+      // the journal may be unwritable; the attempts stay open and the next resume closes them
+    }
     this.actor?.stop();
     // Wait for killed children to exit (execa escalates to SIGKILL after 5 s), so none outlive us.
     await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 8000).unref())]);
@@ -173,7 +185,11 @@ export class RunDriver {
     }
     this.heartbeat = setInterval(() => {
       if (this.finished) return;
-      if (!this.store.heartbeat(this.runId, this.leaseToken, this.now())) void this.interrupt('lease-lost');
+      try {
+        if (!this.store.heartbeat(this.runId, this.leaseToken, this.now())) void this.interrupt('lease-lost');
+      } catch (error) {
+        this.storeFailed(error);
+      }
     }, this.heartbeatMs);
     this.heartbeat.unref();
   }
@@ -249,8 +265,30 @@ export class RunDriver {
   private flush(): void {
     if (this.closing || !this.actor) return;
     const closes = this.pendingCloses.splice(0);
-    this.store.commitTransition(this.runId, JSON.stringify(this.actor.getPersistedSnapshot()), closes, this.now());
-    this.checkSettled();
+    try {
+      this.store.commitTransition(this.runId, JSON.stringify(this.actor.getPersistedSnapshot()), closes, this.now());
+      this.checkSettled();
+    } catch (error) {
+      this.storeFailed(error);
+    }
+  }
+
+  // The journal refused a write: stop everything at once; the last committed snapshot is where resume starts.
+  private storeFailed(error: unknown): void {
+    if (!(error instanceof StoreError)) throw error;
+    if (this.finished) return;
+    this.finished = true;
+    this.closing = true;
+    this.actor?.stop();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    try {
+      this.store.releaseLease(this.runId, this.leaseToken);
+    } catch {
+      // the lease goes stale on its own
+    }
+    const info: ErrorInfo = { message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
+    this.listener({ type: 'run', runId: this.runId, status: 'failed', at: this.now(), mode: this.mode, error: info });
+    this.resolveOutcome({ status: 'failed', error: info, storeError: error });
   }
 
   private machineSnapshots(): AnyMachineSnapshot[] {
@@ -288,7 +326,13 @@ export class RunDriver {
     this.finished = true;
     this.closing = true;
     const at = this.now();
-    this.store.endRun(this.runId, status as Exclude<RunStatus, 'running'>, this.operator, at, error ?? null, error?.message);
+    try {
+      this.store.endRun(this.runId, status as Exclude<RunStatus, 'running'>, this.operator, at, error ?? null, error?.message);
+    } catch (storeError) {
+      this.finished = false;
+      this.storeFailed(storeError);
+      return;
+    }
     this.actor?.stop();
     this.endLease();
     this.listener({ type: 'run', runId: this.runId, status, at, mode: this.mode, ...(error ? { error } : {}) });
@@ -299,7 +343,13 @@ export class RunDriver {
     const at = this.now();
     const failure = params.failure ? redactFailure(params.failure) : undefined;
     this.pendingCloses.push({ step: params.step, cluster: params.cluster, outcome, at, ...(failure ? { error: failure } : {}) });
-    const open = this.store.findOpenAttempt(this.runId, params.step, params.cluster);
+    let open: AttemptRecord | undefined;
+    try {
+      open = this.store.findOpenAttempt(this.runId, params.step, params.cluster);
+    } catch (error) {
+      this.storeFailed(error);
+      return;
+    }
     this.listener({ type: 'step', runId: this.runId, step: params.step, cluster: params.cluster, status: outcome, attempt: open?.attempt ?? 0, at, ...(failure ? { error: failure } : {}) });
     this.scheduleFlush();
   }
@@ -311,10 +361,17 @@ export class RunDriver {
     const policy = this.config.retry;
     for (let tries = 1; ; tries++) {
       if (signal.aborted || this.closing) throw signal.reason ?? new Error('run is stopping');
-      const attempt = this.openAttempt(input);
+      let attempt: AttemptRecord;
+      try {
+        attempt = this.openAttempt(input);
+      } catch (error) {
+        if (error instanceof StoreError) this.storeFailed(error);
+        throw error;
+      }
       try {
         return await body(this.runtime(attempt, input, signal));
       } catch (error) {
+        if (error instanceof StoreError) this.storeFailed(error);
         if (signal.aborted || this.closing) throw error;
         const failure = redactFailure(asStepFailure(error));
         if (!failure.retryable || tries >= policy.attempts) throw failure;

@@ -1,6 +1,6 @@
 // Opens the SQLite file with the durability settings mesh-run relies on, and migrates it.
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statfsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PreconditionError } from '../engine/errors.js';
@@ -49,12 +49,26 @@ export function openDb(path: string, options: OpenOptions = {}): Db {
     migrate(db);
   } catch (error) {
     if (error instanceof PreconditionError) throw error;
-    throw new PreconditionError('store-unusable', `cannot use the database ${path}: ${(error as Error).message}`, {
-      hint: 'check the file is a mesh-run database on a local, writable file system',
+    const full = diskFullNote(path);
+    throw new PreconditionError('store-unusable', `cannot use the database ${path}: ${(error as Error).message}${full ? ` (${full})` : ''}`, {
+      hint: full ? 'free disk space, then run the command again' : 'check the file is a mesh-run database on a local, writable file system',
       cause: error,
     });
   }
   return db;
+}
+
+// "the disk is full: 12 KiB free" when the file system holding `path` is (nearly) full; SQLite often
+// reports that as a plain I/O error.
+export function diskFullNote(path: string): string | undefined {
+  if (path === ':memory:' || path === '') return undefined;
+  try {
+    const fs = statfsSync(dirname(path));
+    const free = fs.bavail * fs.bsize;
+    return free < 256 * 1024 ? `the disk is full: ${Math.floor(free / 1024)} KiB free` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // Applies pending migrations in one transaction; refuses databases written by a newer mesh-run.

@@ -1,6 +1,7 @@
 // RunStore on better-sqlite3: prepared statements, IMMEDIATE transactions, one per transition.
+import { StoreError } from '../engine/errors.js';
 import { crashPoint } from './crash-points.js';
-import type { Db } from './open-db.js';
+import { diskFullNote, type Db } from './open-db.js';
 import type {
   Actor,
   AttemptClose,
@@ -121,6 +122,38 @@ function toCommand(row: CommandRow): CommandRecord {
   };
 }
 
+// Turns SQLite's errors into StoreErrors that say what happened and what to do.
+function asStoreError(error: unknown, path: string): unknown {
+  if (error instanceof StoreError || !(error instanceof Error) || !('code' in error) || !String((error as { code: unknown }).code).startsWith('SQLITE_')) return error;
+  const code = String((error as { code: unknown }).code);
+  const full = diskFullNote(path);
+  if (full) return new StoreError(`cannot write the journal ${path}: ${error.message} (${full})`, { hint: 'free disk space, then "mesh-run resume" the run', cause: error });
+  const hint =
+    code === 'SQLITE_FULL'
+      ? 'free disk space, then "mesh-run resume" the run'
+      : code.startsWith('SQLITE_READONLY')
+        ? 'the database or its directory is read-only; make it writable, or pass --db with a writable path'
+        : code === 'SQLITE_BUSY'
+          ? 'another process held the database too long; try again'
+          : 'check the file is an intact mesh-run database on a local file system';
+  return new StoreError(`cannot write the journal ${path}: ${error.message} (${code})`, { hint, cause: error });
+}
+
+// Wraps every method so callers see StoreError, never a raw driver error.
+function guarded<T extends object>(target: T, path: string): T {
+  for (const [name, value] of Object.entries(target)) {
+    if (typeof value !== 'function') continue;
+    (target as Record<string, unknown>)[name] = (...args: unknown[]) => {
+      try {
+        return (value as (...a: unknown[]) => unknown)(...args);
+      } catch (error) {
+        throw asStoreError(error, path);
+      }
+    };
+  }
+  return target;
+}
+
 // Builds the store over an open, migrated database.
 export function createSqliteRunStore(db: Db): RunStore {
   const s = {
@@ -159,7 +192,7 @@ export function createSqliteRunStore(db: Db): RunStore {
     return toAttempt(s.getAttempt.get(info.lastInsertRowid) as AttemptRow);
   };
 
-  return {
+  return guarded<RunStore>({
     createRun(run: NewRun, actor: Actor): void {
       db.transaction(() => {
         s.insertRun.run(run);
@@ -278,5 +311,5 @@ export function createSqliteRunStore(db: Db): RunStore {
     close() {
       db.close();
     },
-  };
+  }, db.name);
 }

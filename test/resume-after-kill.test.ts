@@ -2,26 +2,17 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stepSlots } from '../machines/steps.js';
 import { runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
-import { attemptsOf, readJournal } from './support/journal.js';
-import { openDb } from '../store/open-db.js';
+import { attemptsOf, peek, readJournal } from './support/journal.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-// Polls the journal until `predicate` holds for the newest run (the child writes it; we only read).
-async function waitForJournal(db: string, predicate: (rows: Array<{ step: string; outcome: string; commands: number }>) => boolean, timeoutMs = 20_000): Promise<void> {
+// Polls the journal until `predicate` holds (the child writes it; we only read).
+async function waitForJournal(db: string, predicate: (rows: Array<{ step: string; outcome: string; commands: number }>) => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    try {
-      const handle = openDb(db, { mustExist: true });
-      const rows = handle
-        .prepare(`SELECT a.step, a.outcome, (SELECT COUNT(*) FROM commands c WHERE c.attempt_id = a.id) AS commands FROM step_attempts a ORDER BY a.id`)
-        .all() as Array<{ step: string; outcome: string; commands: number }>;
-      handle.close();
-      if (predicate(rows)) return;
-    } catch {
-      // the child may not have created the database yet
-    }
+    const rows = peek<{ step: string; outcome: string; commands: number }>(db, `SELECT a.step, a.outcome, (SELECT COUNT(*) FROM commands c WHERE c.attempt_id = a.id) AS commands FROM step_attempts a ORDER BY a.id`);
+    if (rows && predicate(rows)) return;
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error('journal never reached the expected state');
@@ -35,7 +26,7 @@ describe('a dry run killed with SIGKILL in the middle of a step', () => {
     const expected = readJournal(reference, runIdFrom(ok)).cluster;
 
     const db = join(tmp.dir, `killed-${victim}.db`);
-    const { child, done } = startCli(['install', '--dry-run', '--sim-lb-delay', '0', '--sim-latency', '150ms', '-q', '--db', db]);
+    const { child, done } = startCli(['install', '--dry-run', '--sim-lb-delay', '0', '--sim-latency', '500ms', '-q', '--db', db]);
     // Kill once the victim step has started its first command.
     await waitForJournal(db, (rows) => rows.some((r) => r.step === victim && r.outcome === 'running' && r.commands > 0));
     child.kill('SIGKILL');

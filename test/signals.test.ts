@@ -3,10 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDb } from '../store/open-db.js';
 import { runIdFrom, startCli, tempDir } from './support/cli.js';
 import { writeFakeTools } from './support/fake-tools.js';
-import { attemptsOf, readJournal } from './support/journal.js';
+import { attemptsOf, peek, readJournal } from './support/journal.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -28,14 +27,7 @@ async function until(predicate: () => boolean, timeoutMs = 15_000): Promise<void
 }
 
 function openAttemptStep(db: string): string | undefined {
-  try {
-    const handle = openDb(db, { mustExist: true });
-    const row = handle.prepare(`SELECT step FROM step_attempts WHERE outcome = 'running' ORDER BY id DESC LIMIT 1`).get() as { step: string } | undefined;
-    handle.close();
-    return row?.step;
-  } catch {
-    return undefined;
-  }
+  return peek<{ step: string }>(db, `SELECT step FROM step_attempts WHERE outcome = 'running' ORDER BY id DESC LIMIT 1`)?.[0]?.step;
 }
 
 describe('signals', () => {

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 // Reads a mesh-run database the way the tests need: runs, attempts, commands, simulated objects.
 import { openDb } from '../../store/open-db.js';
 import { createSimStore } from '../../store/sim-store.js';
@@ -44,4 +45,18 @@ function normalise(json: string): string {
 
 export function attemptsOf(journal: Journal, step: string, cluster: string): AttemptRecord[] {
   return journal.attempts.filter((a) => a.step === step && a.cluster === cluster);
+}
+
+// Reads from a database another process is writing, without taking write locks; undefined if not there yet.
+export function peek<T>(dbPath: string, sql: string): T[] | undefined {
+  try {
+    const handle = new Database(dbPath, { readonly: true, fileMustExist: true, timeout: 2000 });
+    try {
+      return handle.prepare(sql).all() as T[];
+    } finally {
+      handle.close();
+    }
+  } catch {
+    return undefined;
+  }
 }
