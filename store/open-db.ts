@@ -72,15 +72,18 @@ export function diskFullNote(path: string): string | undefined {
 }
 
 // Applies pending migrations in one transaction; refuses databases written by a newer mesh-run.
+// The version is read again under the write lock: several processes may open a new file at once.
 export function migrate(db: Db): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > SCHEMA_VERSION) {
-    throw new PreconditionError('store-newer', `the database has schema version ${current}, newer than this mesh-run understands (${SCHEMA_VERSION})`, {
+  const newer = (version: number) =>
+    new PreconditionError('store-newer', `the database has schema version ${version}, newer than this mesh-run understands (${SCHEMA_VERSION})`, {
       hint: 'upgrade mesh-run, or pass --db with another file',
     });
-  }
-  if (current === SCHEMA_VERSION) return;
+  const seen = db.pragma('user_version', { simple: true }) as number;
+  if (seen > SCHEMA_VERSION) throw newer(seen);
+  if (seen === SCHEMA_VERSION) return;
   db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > SCHEMA_VERSION) throw newer(current);
     for (const migration of MIGRATIONS) {
       if (migration.version <= current) continue;
       db.exec(migration.sql);
