@@ -4,6 +4,8 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, MeshRunError } from '../engine/errors.js';
 import { installCommand } from './commands/install.js';
 import { resumeCommandDef } from './commands/resume.js';
+import { historyCommand } from './commands/history.js';
+import { logsCommand, showCommand } from './commands/show.js';
 import { runsCommand, statusCommand } from './commands/status.js';
 import { ExitRequest } from './exit.js';
 import { painter, type Streams } from './output.js';
@@ -27,7 +29,7 @@ export function buildProgram(streams: Streams): Command {
       writeErr: (s) => streams.stderr.write(s),
     })
     .exitOverride();
-  for (const command of [installCommand(streams), resumeCommandDef(streams), statusCommand(streams), runsCommand(streams)]) {
+  for (const command of [installCommand(streams), resumeCommandDef(streams), statusCommand(streams), runsCommand(streams), historyCommand(streams), showCommand(streams), logsCommand(streams)]) {
     program.addCommand(command.exitOverride().configureOutput({ writeOut: (s) => streams.stdout.write(s), writeErr: (s) => streams.stderr.write(s) }));
   }
   return program;

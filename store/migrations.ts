@@ -103,6 +103,16 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'indexes for history queries',
+    sql: `
+      CREATE INDEX step_attempts_cluster_started ON step_attempts (cluster, started_at);
+      CREATE INDEX step_attempts_step_started ON step_attempts (step, started_at);
+      CREATE INDEX step_attempts_outcome_started ON step_attempts (outcome, started_at);
+      CREATE INDEX run_events_at ON run_events (at);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -1,6 +1,7 @@
 // RunStore on better-sqlite3: prepared statements, IMMEDIATE transactions, one per transition.
 import { StoreError } from '../engine/errors.js';
 import { crashPoint } from './crash-points.js';
+import type Database from 'better-sqlite3';
 import { diskFullNote, type Db } from './open-db.js';
 import type {
   Actor,
@@ -8,6 +9,7 @@ import type {
   AttemptRecord,
   CommandRecord,
   ErrorInfo,
+  HistoryFilter,
   LeaseHolder,
   LeaseResult,
   NewRun,
@@ -185,6 +187,13 @@ export function createSqliteRunStore(db: Db): RunStore {
   };
 
   const errorJson = (error: ErrorInfo | null | undefined): string | null => (error ? JSON.stringify(error) : null);
+  // History filters combine freely; each distinct combination is prepared once and reused.
+  const statements = new Map<string, Database.Statement>();
+  const cachedStatement = <R>(sql: string): Database.Statement<[Record<string, string | number>], R> => {
+    let statement = statements.get(sql);
+    if (!statement) statements.set(sql, (statement = db.prepare(sql)));
+    return statement as unknown as Database.Statement<[Record<string, string | number>], R>;
+  };
 
   const insertAttempt = (runId: string, slot: { step: string; cluster: string; context: string | null }, at: number): AttemptRecord => {
     const { n } = s.nextAttempt.get(runId, slot.step, slot.cluster) as { n: number };
@@ -287,6 +296,29 @@ export function createSqliteRunStore(db: Db): RunStore {
     addEvent(runId, type, actor, at, detail) {
       s.insertEvent.run(runId, at, type, actor.user, actor.host, actor.pid, detail ?? null);
       crashPoint('journal-write');
+    },
+    queryAttempts(filter: HistoryFilter) {
+      const where: string[] = [];
+      const params: Record<string, string | number> = { limit: filter.limit };
+      if (filter.runId !== undefined) (where.push('run_id = @runId'), (params.runId = filter.runId));
+      if (filter.cluster !== undefined) (where.push('cluster = @cluster'), (params.cluster = filter.cluster));
+      if (filter.step !== undefined) (where.push('step = @step'), (params.step = filter.step));
+      if (filter.outcome !== undefined) (where.push('outcome = @outcome'), (params.outcome = filter.outcome));
+      if (filter.since !== undefined) (where.push('started_at >= @since'), (params.since = filter.since));
+      if (filter.until !== undefined) (where.push('started_at < @until'), (params.until = filter.until));
+      const sql = `SELECT * FROM step_attempts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT @limit`;
+      return cachedStatement<AttemptRow>(sql).all(params).map(toAttempt);
+    },
+    queryEvents(filter) {
+      const where: string[] = [];
+      const params: Record<string, string | number> = { limit: filter.limit };
+      if (filter.runId !== undefined) (where.push('run_id = @runId'), (params.runId = filter.runId));
+      if (filter.since !== undefined) (where.push('at >= @since'), (params.since = filter.since));
+      if (filter.until !== undefined) (where.push('at < @until'), (params.until = filter.until));
+      const sql = `SELECT id, run_id, at, type, user, host, pid, detail FROM run_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT @limit`;
+      return cachedStatement<RunEventRecord & { run_id: string }>(sql)
+        .all(params)
+        .map(({ run_id, ...rest }) => ({ ...rest, runId: run_id }));
     },
     listEvents(runId) {
       return s.listEvents.all(runId).map(({ run_id, ...rest }) => ({ ...rest, runId: run_id }));

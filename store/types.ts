@@ -103,6 +103,17 @@ export interface AttemptClose {
   at: number;
 }
 
+// Filters of `mesh-run history`; every field narrows the result, all combine.
+export interface HistoryFilter {
+  runId?: string;
+  cluster?: string;
+  step?: string;
+  outcome?: AttemptRecord['outcome'];
+  since?: number;
+  until?: number;
+  limit: number;
+}
+
 export type LeaseResult = { acquired: true; tookOverFrom?: LeaseHolder } | { acquired: false; holder: LeaseHolder };
 
 export interface RunStore {
@@ -131,6 +142,10 @@ export interface RunStore {
   listCommands(runId: string): CommandRecord[];
   addEvent(runId: string, type: string, actor: Actor, at: number, detail?: string): void;
   listEvents(runId: string): RunEventRecord[];
+  // Step attempts matching the filter, newest first.
+  queryAttempts(filter: HistoryFilter): AttemptRecord[];
+  // Operator actions (started, resumed, forced, interrupted ...) matching the filter, newest first.
+  queryEvents(filter: Pick<HistoryFilter, 'runId' | 'since' | 'until' | 'limit'>): RunEventRecord[];
   acquireLease(runId: string, candidate: LeaseHolder, staleAfterMs: number, isAlive: (holder: LeaseHolder) => boolean): LeaseResult;
   heartbeat(runId: string, token: string, at: number): boolean;
   releaseLease(runId: string, token: string): void;

@@ -5,20 +5,19 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.sh
 source "$here/versions.sh"
-bin="$E2E_CACHE/bin"
-mkdir -p "$bin"
+mkdir -p "$K8S_BIN" "$KWOK_BIN" "$ISTIO_BIN"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
 log() { printf '%s e2e-build: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 started=$(date +%s)
 
-have() { [ -x "$bin/$1" ]; }
+have() { [ -x "$1" ]; }
 
-if have kube-apiserver && have kube-controller-manager && have kube-scheduler; then
-  log "kubernetes $K8S_VERSION binaries cached in $bin"
+if have "$K8S_BIN/kube-apiserver" && have "$K8S_BIN/kube-controller-manager" && have "$K8S_BIN/kube-scheduler"; then
+  log "kubernetes $K8S_VERSION cached in $K8S_BIN"
 else
   log "building kubernetes $K8S_VERSION control plane (cold: tens of minutes on 2 cores)"
   t0=$(date +%s)
-  wrap="$E2E_CACHE/kubewrap"
+  wrap="$E2E_CACHE/kubewrap-$K8S_VERSION"
   rm -rf "$wrap" && mkdir -p "$wrap" && cd "$wrap"
   go mod init mesh-run.local/kubewrap >/dev/null 2>&1
   minor="${K8S_VERSION#1.}"; minor="${minor%%.*}"; patch="${K8S_VERSION##*.}"
@@ -42,29 +41,28 @@ GO
   GOFLAGS="$GOFLAGS -mod=mod" go mod tidy -e >/dev/null 2>&1 || true
   V=k8s.io/component-base/version
   GOFLAGS="$GOFLAGS -mod=mod" go build -p 2 -ldflags "-s -w -X $V.gitVersion=v$K8S_VERSION -X $V.gitMajor=1 -X $V.gitMinor=$minor -X $V.gitTreeState=clean" \
-    -o "$bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+    -o "$K8S_BIN/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
   log "kubernetes built in $(( $(date +%s) - t0 ))s"
 fi
 
-if have kwok && have kwokctl; then
+if have "$KWOK_BIN/kwok" && have "$KWOK_BIN/kwokctl"; then
   log "kwok $KWOK_VERSION cached"
 else
   t0=$(date +%s)
   log "building kwok and kwokctl $KWOK_VERSION"
-  GOBIN="$bin" go install "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@v$KWOK_VERSION"
+  GOBIN="$KWOK_BIN" go install "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@v$KWOK_VERSION"
   log "kwok built in $(( $(date +%s) - t0 ))s"
 fi
 
-if have istioctl; then
+if have "$ISTIO_BIN/istioctl"; then
   log "istioctl $ISTIO_VERSION cached"
 else
   t0=$(date +%s)
   log "building istioctl $ISTIO_VERSION"
   P=istio.io/istio/pkg/version
-  GOBIN="$bin" go install -ldflags "-s -w -X $P.buildVersion=$ISTIO_VERSION -X $P.buildTag=$ISTIO_VERSION -X $P.buildHub=docker.io/istio -X $P.buildStatus=Clean" \
-    "istio.io/istio/istioctl/cmd/istioctl@$ISTIO_VERSION"
+  GOBIN="$ISTIO_BIN" go install -ldflags "-s -w -X $P.buildVersion=$ISTIO_VERSION -X $P.buildTag=$ISTIO_VERSION -X $P.buildHub=docker.io/istio -X $P.buildStatus=Clean" \
+    "istio.io/istio/istioctl/cmd/istioctl@$ISTIO_MODULE_VERSION"
   log "istioctl built in $(( $(date +%s) - t0 ))s"
 fi
 
-log "binaries ready in $bin ($(( $(date +%s) - started ))s)"
-echo "$bin"
+log "binaries ready in $E2E_CACHE ($(( $(date +%s) - started ))s)"

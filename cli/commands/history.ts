@@ -1,0 +1,97 @@
+// mesh-run history: one query over the journal, filters that combine; table, JSON or CSV.
+import { Command, Option } from 'commander';
+import { UsageError } from '../../engine/errors.js';
+import { checkRunIdFormat, findRun } from '../../engine/run-service.js';
+import { parseTimeBound } from '../../engine/time-filters.js';
+import { formatDuration } from '../../engine/durations.js';
+import { isStepId, STEP_IDS } from '../../machines/steps.js';
+import { openDb } from '../../store/open-db.js';
+import { createSqliteRunStore } from '../../store/sqlite-run-store.js';
+import type { AttemptRecord, HistoryFilter } from '../../store/types.js';
+import { dbOption, dbPath } from '../common.js';
+import type { Streams } from '../output.js';
+import { csv } from '../render/csv.js';
+import { table } from '../render/table.js';
+
+interface HistoryOptions {
+  run?: string;
+  cluster?: string;
+  step?: string;
+  status?: AttemptRecord['outcome'];
+  since?: string;
+  until?: string;
+  limit: string;
+  actions?: boolean;
+  json?: boolean;
+  csv?: boolean;
+  db?: string;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function historyCommand(streams: Streams): Command {
+  return new Command('history')
+    .description('what ran, where, when, with what result: step attempts (or operator actions) across runs')
+    .option('--run <id>', 'one run (id or unique prefix)')
+    .option('--cluster <name>', 'attempts on this cluster ("*" for steps that span all clusters)')
+    .option('--step <id>', `one step: ${STEP_IDS.join(', ')}`)
+    .addOption(new Option('--status <outcome>', 'attempt outcome').choices(['succeeded', 'failed', 'running', 'interrupted']))
+    .option('--since <when>', 'started at or after: a duration back from now (24h, 7d) or an ISO date')
+    .option('--until <when>', 'started before: a duration back from now or an ISO date')
+    .option('--limit <n>', 'at most this many rows, newest first', '100')
+    .option('--actions', 'list operator actions instead: who started, resumed, forced or interrupted runs')
+    .option('--json', 'one JSON array on stdout')
+    .option('--csv', 'CSV on stdout')
+    .addOption(dbOption())
+    .addHelpText('after', '\nExample: what did we run against cluster2 last week, and what failed?\n  mesh-run history --cluster cluster2 --since 7d --status failed')
+    .action((options: HistoryOptions) => {
+      const limit = Number(options.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000) throw new UsageError(`--limit "${options.limit}": expected a whole number from 1 to 1000000`);
+      if (options.json && options.csv) throw new UsageError('--json and --csv: choose one output format');
+      if (options.step !== undefined && !isStepId(options.step)) throw new UsageError(`--step "${options.step}": unknown step; steps are ${STEP_IDS.join(', ')}`);
+      if (options.run !== undefined) checkRunIdFormat(options.run);
+      const now = Date.now();
+      const since = parseTimeBound(options.since, '--since', now);
+      const until = parseTimeBound(options.until, '--until', now);
+      const store = createSqliteRunStore(openDb(dbPath(options), { mustExist: true }));
+      try {
+        const runId = options.run !== undefined ? findRun(store, options.run).id : undefined;
+        const base = { limit, ...(runId ? { runId } : {}), ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
+        if (options.actions) {
+          const events = store.queryEvents(base);
+          const rows = events.map((e) => ({ at: iso(e.at), run: e.runId, action: e.type, user: e.user, host: e.host, pid: e.pid, detail: e.detail }));
+          if (options.json) streams.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+          else if (options.csv) streams.stdout.write(csv(['at', 'run', 'action', 'user', 'host', 'pid', 'detail'], rows.map((r) => [r.at, r.run, r.action, r.user, r.host, r.pid, r.detail])));
+          else streams.stdout.write(`${table(['AT', 'RUN', 'ACTION', 'USER', 'HOST', 'PID', 'DETAIL'], rows.map((r) => [r.at ?? '', r.run, r.action, r.user ?? '', r.host ?? '', String(r.pid ?? ''), r.detail ?? '']))}\n`);
+          return;
+        }
+        const filter: HistoryFilter = { ...base, ...(options.cluster ? { cluster: options.cluster } : {}), ...(options.step ? { step: options.step } : {}), ...(options.status ? { outcome: options.status } : {}) };
+        const attempts = store.queryAttempts(filter);
+        const rows = attempts.map((a) => ({
+          run: a.runId,
+          cluster: a.cluster,
+          context: a.context,
+          step: a.step,
+          attempt: a.attempt,
+          startedAt: iso(a.startedAt),
+          durationMs: a.endedAt === null ? null : a.endedAt - a.startedAt,
+          outcome: a.outcome,
+          error: a.error?.message ?? null,
+        }));
+        if (options.json) streams.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        else if (options.csv) streams.stdout.write(csv(['run', 'cluster', 'context', 'step', 'attempt', 'started_at', 'duration_ms', 'outcome', 'error'], rows.map((r) => [r.run, r.cluster, r.context, r.step, r.attempt, r.startedAt, r.durationMs, r.outcome, r.error])));
+        else if (rows.length === 0) streams.stdout.write('no step attempts match\n');
+        else {
+          const body = rows.map((r) => [r.run, r.cluster === '*' ? 'all' : r.cluster, r.context ?? '', r.step, String(r.attempt), (r.startedAt ?? '').replace('T', ' ').slice(0, 19), r.durationMs === null ? '-' : formatDuration(r.durationMs), r.outcome, r.error ? short(r.error) : '']);
+          streams.stdout.write(`${table(['RUN', 'CLUSTER', 'CONTEXT', 'STEP', 'ATTEMPT', 'STARTED', 'DURATION', 'OUTCOME', 'ERROR'], body)}\n`);
+        }
+      } finally {
+        store.close();
+      }
+    });
+}
+
+function short(text: string): string {
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.length > 80 ? `${flat.slice(0, 79)}…` : flat;
+}

@@ -1,0 +1,92 @@
+// mesh-run show <id> (one run's timeline with its commands) and mesh-run logs <id> (their output tails).
+import { Command } from 'commander';
+import { formatDuration } from '../../engine/durations.js';
+import { UsageError } from '../../engine/errors.js';
+import { checkRunIdFormat, findRun } from '../../engine/run-service.js';
+import { buildTimeline, type Timeline } from '../../engine/timeline.js';
+import { ALL_CLUSTERS, isStepId, STEP_IDS } from '../../machines/steps.js';
+import { openDb } from '../../store/open-db.js';
+import { createSqliteRunStore } from '../../store/sqlite-run-store.js';
+import { dbOption, dbPath } from '../common.js';
+import { painter, type Streams } from '../output.js';
+import { displayArgv } from '../render/argv.js';
+
+interface ShowOptions {
+  db?: string;
+  json?: boolean;
+  step?: string;
+  cluster?: string;
+}
+
+function loadTimeline(id: string, options: ShowOptions): Timeline {
+  checkRunIdFormat(id);
+  const store = createSqliteRunStore(openDb(dbPath(options), { mustExist: true }));
+  try {
+    const run = findRun(store, id);
+    return buildTimeline(run, store.listAttempts(run.id), store.listCommands(run.id), store.listEvents(run.id));
+  } finally {
+    store.close();
+  }
+}
+
+const clock = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+const label = (step: string, cluster: string) => (cluster === ALL_CLUSTERS ? `${step} (all clusters)` : `${step}@${cluster}`);
+
+export function showCommand(streams: Streams): Command {
+  return new Command('show')
+    .description("one run's timeline: each step per cluster, its attempts, and the commands they ran (redacted)")
+    .argument('<id>', 'run id (or a unique prefix of it)')
+    .addOption(dbOption())
+    .option('--json', 'one JSON document on stdout')
+    .action((id: string, options: ShowOptions) => {
+      const t = loadTimeline(id, options);
+      if (options.json) {
+        const { snapshotJson: _s, lease: _l, configJson, ...run } = t.run;
+        streams.stdout.write(`${JSON.stringify({ run: { ...run, config: JSON.parse(configJson) }, events: t.events, steps: t.slots }, null, 2)}\n`);
+        return;
+      }
+      const paint = painter(streams.stdout);
+      const color = { succeeded: 'green', failed: 'red', running: 'cyan', interrupted: 'yellow' } as const;
+      const lines: string[] = [`run ${t.run.id}  (${t.run.kind} ${t.run.topology}, ${t.run.mode})  ${paint(color[t.run.status], t.run.status)}`];
+      for (const e of t.events) lines.push(`  ${clock(e.at)}  ${e.type.padEnd(17)} by ${e.user ?? '?'}@${e.host ?? '?'} (pid ${e.pid ?? '?'})${e.detail ? `  ${e.detail}` : ''}`);
+      for (const slot of t.slots) {
+        lines.push('', paint('bold', label(slot.step, slot.cluster)));
+        if (slot.attempts.length === 0) lines.push(paint('dim', '  not started'));
+        for (const a of slot.attempts) {
+          const duration = a.endedAt === null ? 'open' : formatDuration(a.endedAt - a.startedAt);
+          lines.push(`  #${a.attempt} ${paint(color[a.outcome], a.outcome.padEnd(11))} ${clock(a.startedAt)}  ${duration}${a.error ? `  ${a.error.message}` : ''}`);
+          for (const c of a.commands) {
+            const exit = c.exitCode === null ? 'no exit recorded' : `exit ${c.exitCode}`;
+            lines.push(paint('dim', `      $ ${displayArgv(c.argv)}   ${exit}${c.durationMs !== null ? `, ${formatDuration(c.durationMs)}` : ''}`));
+          }
+        }
+      }
+      streams.stdout.write(`${lines.join('\n')}\n`);
+    });
+}
+
+export function logsCommand(streams: Streams): Command {
+  return new Command('logs')
+    .description('the redacted output tails the journal kept for a run\'s commands')
+    .argument('<id>', 'run id (or a unique prefix of it)')
+    .option('--step <id>', `only this step: ${STEP_IDS.join(', ')}`)
+    .option('--cluster <name>', 'only this cluster')
+    .addOption(dbOption())
+    .action((id: string, options: ShowOptions) => {
+      if (options.step !== undefined && !isStepId(options.step)) throw new UsageError(`--step "${options.step}": unknown step; steps are ${STEP_IDS.join(', ')}`);
+      const t = loadTimeline(id, options);
+      const out: string[] = [];
+      for (const slot of t.slots) {
+        if (options.step && slot.step !== options.step) continue;
+        if (options.cluster && slot.cluster !== options.cluster) continue;
+        for (const a of slot.attempts) {
+          for (const c of a.commands) {
+            out.push(`==> ${label(slot.step, slot.cluster)} #${a.attempt} ${clock(c.startedAt)}: $ ${displayArgv(c.argv)} (${c.exitCode === null ? 'no exit recorded' : `exit ${c.exitCode}`})`);
+            if (c.stdoutTail) out.push(c.stdoutTail.trimEnd());
+            if (c.stderrTail) out.push(...c.stderrTail.trimEnd().split('\n').map((l) => `stderr: ${l}`));
+          }
+        }
+      }
+      streams.stdout.write(out.length ? `${out.join('\n')}\n` : 'no commands match\n');
+    });
+}
