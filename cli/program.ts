@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, MeshRunError } from '../engine/errors.js';
 import { installCommand } from './commands/install.js';
 import { resumeCommandDef } from './commands/resume.js';
+import { graphCommand } from './commands/graph.js';
 import { historyCommand } from './commands/history.js';
 import { logsCommand, showCommand } from './commands/show.js';
 import { runsCommand, statusCommand } from './commands/status.js';
@@ -29,7 +30,7 @@ export function buildProgram(streams: Streams): Command {
       writeErr: (s) => streams.stderr.write(s),
     })
     .exitOverride();
-  for (const command of [installCommand(streams), resumeCommandDef(streams), statusCommand(streams), runsCommand(streams), historyCommand(streams), showCommand(streams), logsCommand(streams)]) {
+  for (const command of [installCommand(streams), resumeCommandDef(streams), statusCommand(streams), runsCommand(streams), historyCommand(streams), showCommand(streams), logsCommand(streams), graphCommand(streams)]) {
     program.addCommand(command.exitOverride().configureOutput({ writeOut: (s) => streams.stdout.write(s), writeErr: (s) => streams.stderr.write(s) }));
   }
   return program;

@@ -81,3 +81,18 @@ export function slotViews(run: RunRecord, attempts: readonly AttemptRecord[]): S
     };
   });
 }
+
+export type StepMark = 'done' | 'failed' | 'current';
+
+// Where a run stands, per step (over all its clusters): done everywhere, failed somewhere, or in progress.
+export function stepMarks(slots: readonly SlotView[], runStatus: RunStatus): Map<StepId, StepMark> {
+  const marks = new Map<StepId, StepMark>();
+  const bySteps = new Map<StepId, SlotView[]>();
+  for (const s of slots) bySteps.set(s.step, [...(bySteps.get(s.step) ?? []), s]);
+  for (const [step, list] of bySteps) {
+    if (list.every((s) => s.status === 'succeeded')) marks.set(step, 'done');
+    else if (list.some((s) => s.status === 'failed')) marks.set(step, 'failed');
+    else if (list.some((s) => s.status === 'running' || (s.lastOutcome === 'interrupted' && runStatus !== 'succeeded'))) marks.set(step, 'current');
+  }
+  return marks;
+}

@@ -1,0 +1,33 @@
+// mesh-run graph: the machine as a diagram, generated from its definition; --run marks a run's progress.
+import { Command, Option } from 'commander';
+import { machineGraph } from '../../engine/machine-graph.js';
+import { checkRunIdFormat, findRun } from '../../engine/run-service.js';
+import { slotViews, stepMarks } from '../../engine/status-view.js';
+import { openDb } from '../../store/open-db.js';
+import { createSqliteRunStore } from '../../store/sqlite-run-store.js';
+import { dbOption, dbPath } from '../common.js';
+import type { Streams } from '../output.js';
+import { toDot, toMermaid } from '../render/graph.js';
+
+export function graphCommand(streams: Streams): Command {
+  return new Command('graph')
+    .description('the install machine as a diagram (states, guards, parallel remote regions)')
+    .addOption(new Option('--format <format>', 'diagram language').choices(['mermaid', 'dot']).default('mermaid'))
+    .option('--run <id>', "mark a run's completed, failed and current steps")
+    .addOption(dbOption())
+    .action((options: { format: 'mermaid' | 'dot'; run?: string; db?: string }) => {
+      let marks = new Map();
+      if (options.run !== undefined) {
+        checkRunIdFormat(options.run);
+        const store = createSqliteRunStore(openDb(dbPath(options), { mustExist: true }));
+        try {
+          const run = findRun(store, options.run);
+          marks = stepMarks(slotViews(run, store.listAttempts(run.id)), run.status);
+        } finally {
+          store.close();
+        }
+      }
+      const graph = machineGraph();
+      streams.stdout.write(options.format === 'dot' ? toDot(graph, marks) : toMermaid(graph, marks));
+    });
+}

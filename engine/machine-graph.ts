@@ -1,0 +1,137 @@
+// The install machine as a graph, read from the machine definition itself (states, guards, regions),
+// for `mesh-run graph` and the HTML report. Step states (running/failed pairs) are folded into one node.
+import type { AnyStateMachine } from 'xstate';
+import { installMachine, remoteMachine } from '../machines/install-machine.js';
+import type { StepId } from '../machines/steps.js';
+
+export interface GraphNode {
+  id: string;
+  label: string;
+  step?: StepId;
+  final: boolean;
+  // Children laid out as side-by-side regions (a parallel state) rather than a sequence.
+  parallel: boolean;
+  initial?: string;
+  children: GraphNode[];
+}
+
+export interface GraphEdge {
+  from: string;
+  to: string;
+  label: string;
+}
+
+export interface MachineGraph {
+  root: GraphNode;
+  edges: GraphEdge[];
+}
+
+interface StateNodeLike {
+  id: string;
+  key: string;
+  type: string;
+  meta?: { step?: StepId };
+  initial?: { target: ReadonlyArray<{ id: string }> };
+  states: Record<string, StateNodeLike>;
+  transitions: Map<string, ReadonlyArray<TransitionLike>>;
+  always?: ReadonlyArray<TransitionLike>;
+}
+
+interface TransitionLike {
+  target?: ReadonlyArray<{ id: string }>;
+  guard?: unknown;
+  eventType: string;
+}
+
+const REMOTE_PREFIX = 'each-remote';
+
+function guardLabel(guard: unknown): string {
+  if (typeof guard === 'string') return guard;
+  if (typeof guard === 'function' && Array.isArray((guard as { guards?: unknown }).guards)) return (guard as unknown as { guards: unknown[] }).guards.map(guardLabel).join(' ∧ ');
+  if (guard && typeof guard === 'object' && 'type' in guard) return String((guard as { type: unknown }).type);
+  return guard ? 'guard' : '';
+}
+
+function eventLabel(eventType: string): string {
+  if (eventType.startsWith('xstate.done.actor')) return 'done';
+  if (eventType.startsWith('xstate.error.actor')) return 'error';
+  if (eventType.startsWith('xstate.done.state')) return 'all regions done';
+  return eventType;
+}
+
+// A step state: only "running" and "failed" inside, so one node says it all.
+function isFoldedStep(node: StateNodeLike): boolean {
+  const keys = Object.keys(node.states);
+  return Boolean(node.meta?.step) && keys.length === 2 && keys.includes('running') && keys.includes('failed');
+}
+
+function build(machine: AnyStateMachine, prefix: string): MachineGraph {
+  const edges: GraphEdge[] = [];
+  const folded = new Map<string, string>();
+  const rename = (id: string) => `${prefix}${id}`;
+
+  const visit = (node: StateNodeLike): GraphNode => {
+    const id = rename(node.id);
+    if (isFoldedStep(node)) {
+      for (const child of Object.values(node.states)) folded.set(child.id, node.id);
+      return { id, label: node.meta?.step ?? node.key, ...(node.meta?.step ? { step: node.meta.step } : {}), final: false, parallel: false, children: [] };
+    }
+    const children = Object.values(node.states).map(visit);
+    const initial = node.initial?.target[0]?.id;
+    return {
+      id,
+      label: node.meta?.step ?? node.key,
+      ...(node.meta?.step ? { step: node.meta.step } : {}),
+      final: node.type === 'final',
+      parallel: node.type === 'parallel',
+      ...(initial ? { initial: rename(initial) } : {}),
+      children,
+    };
+  };
+  const root = visit(machine.root as unknown as StateNodeLike);
+
+  const collect = (node: StateNodeLike) => {
+    const from = rename(folded.get(node.id) ?? node.id);
+    const all = [...[...node.transitions.values()].flat(), ...(node.always ?? [])];
+    for (const t of all) {
+      for (const target of t.target ?? []) {
+        const to = rename(folded.get(target.id) ?? target.id);
+        const event = t.eventType ? eventLabel(t.eventType) : '';
+        const guard = guardLabel(t.guard);
+        const label = [event, guard ? `[${guard}]` : ''].filter(Boolean).join(' ');
+        // Inside a folded step: running -error-> failed -RETRY-> running becomes one self-loop.
+        if (from === to && folded.has(node.id)) {
+          if (!edges.some((e) => e.from === from && e.to === to)) edges.push({ from, to, label: 'error / RETRY' });
+          continue;
+        }
+        if (!edges.some((e) => e.from === from && e.to === to && e.label === label)) edges.push({ from, to, label });
+      }
+    }
+    for (const child of Object.values(node.states)) collect(child);
+  };
+  collect(machine.root as unknown as StateNodeLike);
+  return { root, edges };
+}
+
+// The whole flow: the install machine, with the per-remote machine inside the remotes region.
+export function machineGraph(): MachineGraph {
+  const main = build(installMachine as unknown as AnyStateMachine, '');
+  const remote = build(remoteMachine as unknown as AnyStateMachine, `${REMOTE_PREFIX}:`);
+  remote.root.label = 'each remote cluster (one child machine per remote)';
+  const attaching = findNode(main.root, 'install.installing.remotes.attaching');
+  if (attaching) attaching.children.push(remote.root);
+  return { root: main.root, edges: [...main.edges, ...remote.edges] };
+}
+
+export function findNode(node: GraphNode, id: string): GraphNode | undefined {
+  if (node.id === id) return node;
+  for (const child of node.children) {
+    const found = findNode(child, id);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+export function allNodes(node: GraphNode): GraphNode[] {
+  return [node, ...node.children.flatMap(allNodes)];
+}

@@ -1,0 +1,41 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { STEP_IDS } from '../machines/steps.js';
+import { runCli, runIdFrom, tempDir } from './support/cli.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+describe('mesh-run graph', () => {
+  it('draws every step, the guards on their edges and the parallel remote region, from the machine itself', async () => {
+    const out = (await runCli(['graph'])).stdout;
+    expect(out.startsWith('stateDiagram-v2\n')).toBe(true);
+    for (const step of STEP_IDS) expect(out).toContain(`state "${step}"`);
+    expect(out).toContain(': [gatewayIpReady]');
+    expect(out).toContain(': [gatewayHostnameOnly]');
+    expect(out).toContain(': [gatewayDeadlinePassed]');
+    expect(out).toContain('[gatewayIpReady ∧ remoteNamespaceAnnotated]');
+    expect(out).toContain('each remote cluster (one child machine per remote)');
+    expect(out).toMatch(/\n\s+--\n/);
+    expect(out).toContain('error / RETRY');
+  });
+
+  it('emits DOT with clusters for composite states', async () => {
+    const out = (await runCli(['graph', '--format', 'dot'])).stdout;
+    expect(out.startsWith('digraph mesh_run {')).toBe(true);
+    expect(out).toContain('subgraph "cluster_install.installing" {');
+    expect(out).toContain('(parallel)');
+    expect(out.trim().endsWith('}')).toBe(true);
+    expect(out.match(/\{/g)?.length).toBe(out.match(/\}/g)?.length);
+  });
+
+  it("marks a failed run's completed, failed and pending steps", async () => {
+    const db = join(tmp.dir, 'g.db');
+    const id = runIdFrom(await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '--inject-failure', 'install-eastwest-gateway', '-q', '--db', db]));
+    const out = (await runCli(['graph', '--run', id, '--db', db])).stdout;
+    expect(out).toContain('class install_preflight done');
+    expect(out).toContain('class install_installing_primary_installEastwestGateway failed');
+    expect(out).toContain('class each_remote_remote_annotateRemoteNamespace done');
+    expect(out).not.toMatch(/class each_remote_remote_installRemote/);
+  });
+});
