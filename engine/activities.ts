@@ -27,6 +27,7 @@ export interface ActivityDeps {
 }
 
 const NOT_FOUND = /\(NotFound\)|not found/i;
+const LOOPBACK_SERVER = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i;
 
 function isNotFound(result: CommandResult): boolean {
   return result.exitCode !== 0 && NOT_FOUND.test(result.stderr);
@@ -85,7 +86,19 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
       if (result.exitCode !== 0) throw commandFailed(`kubectl version on context "${cluster.context}" (cluster ${cluster.name})`, result);
     }),
   );
-  void deps;
+  // The remote secret carries the API server address the primary's istiod will dial. A loopback address
+  // (kind, kwok, minikube) reaches the primary itself, not the remote: refuse unless the config names one.
+  for (const remote of deps.config.remotes) {
+    if (remote.apiServer) continue;
+    const view = await mustSucceed(rt, { tool: 'kubectl', args: ['config', 'view', '--minify', `--context=${remote.context}`, '-o', 'jsonpath={.clusters[0].cluster.server}'], context: remote.context }, `reading the API server of context "${remote.context}"`);
+    const server = view.stdout.trim();
+    if (LOOPBACK_SERVER.test(server)) {
+      const index = deps.config.remotes.indexOf(remote);
+      throw new StepError(`the kubeconfig gives ${remote.name}'s API server as ${server}, which istiod in ${deps.config.primary.name} cannot reach (it is that pod's own loopback)`, {
+        hint: `set remotes[${index}].apiServer to an address the primary's pods can reach (for kind: https://<control-plane container IP>:6443); it is passed to create-remote-secret as --server`,
+      });
+    }
+  }
   return { istioVersion, finishedAt: rt.now() };
 }
 

@@ -103,7 +103,7 @@ export function hashText(text: string): string {
 
 function yamlErrorText(error: { message: string; linePos?: Array<{ line: number; col: number }> | undefined }): string {
   const pos = error.linePos?.[0];
-  const first = error.message.split('\n')[0] ?? error.message;
+  const first = (error.message.split('\n')[0] ?? error.message).replace(/ at line \d+, column \d+:?\s*$/, '');
   return pos ? `line ${pos.line}, column ${pos.col}: ${first}` : first;
 }
 

@@ -14,6 +14,7 @@ import { createSqliteRunStore } from '../store/sqlite-run-store.js';
 import type { RunRecord, RunStore } from '../store/types.js';
 import { hashText, loadConfig, type MeshConfig, parseConfigText } from './config.js';
 import { NotResumableError, UsageError } from './errors.js';
+import { checkEnvironment } from './environment-check.js';
 import { parseFaultSpec } from './fault-specs.js';
 import type { ProgressListener } from './progress-events.js';
 import { currentOperator, RunDriver } from './run-driver.js';
@@ -50,12 +51,13 @@ function toolsFor(run: RunRecord, config: MeshConfig, db: Db): ClusterTools {
 }
 
 // Validates everything, then records the run; returns a driver ready to start.
-export function prepareInstall(request: InstallRequest, listener?: ProgressListener): PreparedRun {
+export async function prepareInstall(request: InstallRequest, listener?: ProgressListener): Promise<PreparedRun> {
   const loaded = loadConfig(request.configPath, request.env ?? process.env);
   const faults: FaultSpec[] = request.injections.map((spec) => parseFaultSpec(spec, loaded.config));
   if (!request.dryRun && (faults.length > 0 || Object.keys(request.simulation).length > 0)) {
     throw new UsageError('--inject-failure and --sim-* options only apply to simulated clusters; add --dry-run');
   }
+  if (!request.dryRun) await checkEnvironment(loaded.config, createExecaTools(loaded.config.tools));
   const db = openDb(request.dbPath);
   const store = createSqliteRunStore(db);
   const operator = currentOperator();

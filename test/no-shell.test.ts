@@ -35,7 +35,9 @@ describe('no shell', () => {
     const config = join(tmp.dir, 'tools.yaml');
     writeFileSync(config, 'tools: {kubectl: "kubectl;touch PWNED", istioctl: "$(touch PWNED)"}\n');
     const result = await runCli(['install', '--config', config, '--db', join(tmp.dir, 'b.db')], { cwd: tmp.dir });
-    expect(result.code).toBe(1);
+    // A missing tool is an environment problem found before any run is recorded.
+    expect(result.code).toBe(3);
+    expect(existsSync(join(tmp.dir, 'b.db'))).toBe(false);
     expect(result.stderr).toContain('kubectl not found (looked for "kubectl;touch PWNED")');
     expect(existsSync(join(tmp.dir, 'PWNED'))).toBe(false);
   });

@@ -70,6 +70,14 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
   if (verb === 'config' && positionals[1] === 'get-contexts') {
     return ok(env.settings.contexts.map((c) => `${c.name}\n`).join(''));
   }
+  if (verb === 'config' && positionals[1] === 'view') {
+    const name = flags.get('context') ?? env.settings.contexts[0]?.name ?? '';
+    const ctx = env.settings.contexts.find((c) => c.name === name);
+    if (!ctx) return fail(`error: context "${name}" does not exist`);
+    const view = { clusters: [{ name: ctx.name, cluster: { server: ctx.server } }], contexts: [{ name: ctx.name, context: { cluster: ctx.name, user: ctx.name } }], 'current-context': ctx.name };
+    const output = flags.get('output');
+    return ok(output?.startsWith('jsonpath=') ? jsonpath(view, output.slice('jsonpath='.length)) : `${JSON.stringify(view, null, 2)}\n`);
+  }
   if (verb === 'version' && isTrue(flags, 'client')) {
     return ok(`${JSON.stringify({ clientVersion: { gitVersion: 'v1.32.3', major: '1', minor: '32' } }, null, 2)}\n`);
   }

@@ -49,7 +49,7 @@ Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or
       const progress = createProgressRenderer(streams.stderr, mode, stepSlots(config.config.primary.name, config.config.remotes.map((r) => r.name)));
       const lbDelay = parseDelayOption(options.simLbDelay, '--sim-lb-delay');
       const latency = parseDelayOption(options.simLatency, '--sim-latency');
-      const prepared = prepareInstall(
+      const prepared = await prepareInstall(
         {
           ...(options.config ? { configPath: options.config } : {}),
           dryRun: Boolean(options.dryRun),

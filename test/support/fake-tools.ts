@@ -3,7 +3,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 // Writes the scripts into `dir`; `istioctl install` sleeps under a recognisable name so tests can find orphans.
-export function writeFakeTools(dir: string, marker: string): { kubectl: string; istioctl: string } {
+export function writeFakeTools(dir: string, marker: string, server = 'https://10.20.0.2:6443'): { kubectl: string; istioctl: string } {
   const kubectl = join(dir, 'kubectl');
   const istioctl = join(dir, 'istioctl');
   writeFileSync(
@@ -11,6 +11,7 @@ export function writeFakeTools(dir: string, marker: string): { kubectl: string; 
     `#!/usr/bin/env bash
 case "$*" in
   *"config get-contexts"*) printf 'cluster1\\ncluster2\\n' ;;
+  *"config view"*) printf '${server}' ;;
   *" version "*|*" version") echo '{"serverVersion":{"gitVersion":"v1.33.5"}}' ;;
   *) echo "fake kubectl: $*" >&2; exit 1 ;;
 esac

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Stops everything up.sh started and removes its state; safe to run twice.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/versions.sh"
+STATE="${MESH_RUN_E2E_STATE:-${TMPDIR:-/tmp}/mesh-run-e2e}"
+export KUBECONFIG="$STATE/kubeconfig" KWOK_WORKDIR="$STATE/kwok"
+if [ -f "$STATE/lb.pid" ]; then kill "$(cat "$STATE/lb.pid")" 2>/dev/null; fi
+for c in cluster1 cluster2; do
+  [ -x "$KWOK_BIN/kwokctl" ] && "$KWOK_BIN/kwokctl" delete cluster --name "$c" --kubeconfig "$KUBECONFIG" >/dev/null 2>&1
+done
+# Anything still running from our state directory (a crashed kwokctl leaves its children).
+pkill -f "$STATE/kwok" 2>/dev/null
+rm -rf "$STATE"
+echo "e2e-down: stopped" >&2

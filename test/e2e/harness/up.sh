@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Brings up two real Kubernetes control planes (kwok binary runtime: etcd, kube-apiserver, controller-manager,
+# scheduler; nodes and pods simulated by kwok) as contexts cluster1 and cluster2 in a kubeconfig of its own,
+# plus stand-ins for a load balancer and for the webhook answers a real data plane would give. Idempotent: a second call with the clusters up returns at once.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=versions.sh
+source "$here/versions.sh"
+STATE="${MESH_RUN_E2E_STATE:-${TMPDIR:-/tmp}/mesh-run-e2e}"
+log() { printf '%s e2e-up: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+started=$(date +%s)
+
+bash "$here/build-binaries.sh"
+if ! command -v etcd >/dev/null 2>&1; then
+  log "installing Debian's etcd-server"
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null
+  # Debian starts a system etcd on :2379; the clusters run their own.
+  systemctl stop etcd >/dev/null 2>&1 || service etcd stop >/dev/null 2>&1 || pkill -x etcd || true
+fi
+
+mkdir -p "$STATE"
+export KUBECONFIG="$STATE/kubeconfig"
+export KWOK_WORKDIR="$STATE/kwok"
+export KWOK_KUBE_APISERVER_BINARY="$K8S_BIN/kube-apiserver"
+export KWOK_KUBE_CONTROLLER_MANAGER_BINARY="$K8S_BIN/kube-controller-manager"
+export KWOK_KUBE_SCHEDULER_BINARY="$K8S_BIN/kube-scheduler"
+export KWOK_CONTROLLER_BINARY="$KWOK_BIN/kwok"
+export KWOK_ETCD_BINARY="$(command -v etcd)"
+# Every component listens on loopback only.
+printf 'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokctlConfiguration\noptions:\n  bindAddress: 127.0.0.1\n' > "$STATE/kwokctl.yaml"
+
+for c in cluster1 cluster2; do
+  if kubectl --context "$c" get --raw /readyz >/dev/null 2>&1; then
+    log "$c is already up"
+    continue
+  fi
+  log "creating $c"
+  t0=$(date +%s)
+  "$KWOK_BIN/kwokctl" --config "$STATE/kwokctl.yaml" create cluster --name "$c" --runtime binary --kubeconfig "$KUBECONFIG" --wait 180s >"$STATE/kwokctl-$c.log" 2>&1 \
+    || { cat "$STATE/kwokctl-$c.log" >&2; exit 1; }
+  kubectl config rename-context "kwok-$c" "$c" >/dev/null
+  for i in 0 1; do
+    kubectl --context "$c" apply -f - >/dev/null <<NODE
+apiVersion: v1
+kind: Node
+metadata:
+  name: $c-node-$i
+  annotations: {kwok.x-k8s.io/node: fake}
+  labels: {kubernetes.io/os: linux, kubernetes.io/arch: amd64, kubernetes.io/hostname: $c-node-$i, type: kwok}
+spec: {}
+status:
+  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+NODE
+  done
+  log "$c up in $(( $(date +%s) - t0 ))s"
+done
+kubectl config use-context cluster1 >/dev/null
+
+echo "${MESH_RUN_E2E_LB:-ip 500}" > "$STATE/lb-mode"
+if [ -f "$STATE/lb.pid" ] && kill -0 "$(cat "$STATE/lb.pid")" 2>/dev/null; then
+  log "stand-ins already running"
+else
+  nohup node "$here/cluster-standins.mjs" "$KUBECONFIG" "$STATE/lb-mode" cluster1 cluster2 >"$STATE/standins.log" 2>&1 &
+  echo $! > "$STATE/lb.pid"
+fi
+log "ready in $(( $(date +%s) - started ))s: KUBECONFIG=$KUBECONFIG"

@@ -1,0 +1,127 @@
+// mesh-run against two real Kubernetes control planes (kwok) with a real istioctl.
+// Runs in order: each test builds on the clusters the previous one left.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, runIdFrom, startCli, tempDir } from '../support/cli.js';
+import { peek, readJournal } from '../support/journal.js';
+import { env, kubectl, kubectlJson, setLoadBalancer, writeConfig } from './support.js';
+
+const tmp = tempDir('mesh-run-e2e-test-');
+const db = join(tmp.dir, 'e2e.db');
+const outputs: string[] = [];
+let config = '';
+afterAll(() => tmp.cleanup());
+
+async function cli(args: string[]) {
+  const result = await runCli([...args, '--db', db], { env });
+  outputs.push(result.stdout, result.stderr);
+  return result;
+}
+
+interface Deployment {
+  metadata: { uid: string };
+  status?: { readyReplicas?: number };
+}
+
+describe('primary-remote on real API servers', () => {
+  beforeAll(() => {
+    config = writeConfig(tmp.dir);
+    // A namespace on the current context must not redirect the remote secret (istio/istio#49780).
+    kubectl('cluster1', ['config', 'set-context', 'cluster1', '--namespace=default']);
+  });
+
+  it('fails at the gateway when the load balancer gives only a hostname, and resumes once it gives an IP', async () => {
+    setLoadBalancer('hostname 0');
+    const failed = await cli(['install', '--config', config]);
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toContain('failed at await-gateway-address@cluster1');
+    expect(failed.stderr).toContain('EKS');
+    const id = runIdFrom(failed);
+    // The operator fixes the load balancer and checks it before resuming.
+    setLoadBalancer('ip 0');
+    const deadline = Date.now() + 30_000;
+    while (!kubectl('cluster1', ['-n', 'istio-system', 'get', 'service', 'istio-eastwestgateway', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']).trim()) {
+      if (Date.now() > deadline) throw new Error('the load-balancer stand-in never gave an IP');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const resumed = await cli(['resume', id]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+  });
+
+  it('left the objects the Istio page creates', () => {
+    for (const name of ['istiod', 'istio-eastwestgateway']) {
+      const deployment = kubectlJson<Deployment>('cluster1', ['-n', 'istio-system', 'get', 'deployment', name]);
+      expect(deployment.status?.readyReplicas, name).toBeGreaterThanOrEqual(1);
+    }
+    const svc = kubectlJson<{ status: { loadBalancer: { ingress: Array<{ ip: string }> } } }>('cluster1', ['-n', 'istio-system', 'get', 'service', 'istio-eastwestgateway']);
+    const address = svc.status.loadBalancer.ingress[0]?.ip;
+    expect(address).toMatch(/^172\.30\.1\.\d+$/);
+    expect(kubectl('cluster1', ['-n', 'istio-system', 'get', 'gateway.networking.istio.io/istiod-gateway', 'virtualservice.networking.istio.io/istiod-vs', '-o', 'name']).trim().split('\n')).toHaveLength(2);
+    const ns = kubectlJson<{ metadata: { annotations: Record<string, string> } }>('cluster2', ['get', 'namespace', 'istio-system']);
+    expect(ns.metadata.annotations['topology.istio.io/controlPlaneClusters']).toBe('cluster1');
+    // The remote profile: istiod in cluster2 is a selector-less service backed by the gateway address.
+    const slices = kubectlJson<{ items: Array<{ endpoints: Array<{ addresses: string[] }> }> }>('cluster2', ['-n', 'istio-system', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=istiod']);
+    expect(slices.items.flatMap((s) => s.endpoints.flatMap((e) => e.addresses))).toContain(address);
+    const hook = kubectlJson<{ webhooks: Array<{ clientConfig: { service?: { name: string; path?: string } } }> }>('cluster2', ['get', 'mutatingwebhookconfiguration', 'istio-sidecar-injector']);
+    expect(hook.webhooks[0]?.clientConfig.service).toMatchObject({ name: 'istiod', path: '/inject/cluster/cluster2/net/network1' });
+    const secret = kubectlJson<{ metadata: { namespace: string; labels: Record<string, string> } }>('cluster1', ['-n', 'istio-system', 'get', 'secret', 'istio-remote-secret-cluster2']);
+    expect(secret.metadata.labels['istio/multiCluster']).toBe('true');
+    expect(() => kubectl('cluster1', ['-n', 'default', 'get', 'secret', 'istio-remote-secret-cluster2'])).toThrow();
+  });
+
+  it('re-running a finished install changes nothing and keeps the gateway', async () => {
+    const before = kubectlJson<Deployment>('cluster1', ['-n', 'istio-system', 'get', 'deployment', 'istio-eastwestgateway']).metadata.uid;
+    const nsVersion = kubectlJson<{ metadata: { resourceVersion: string } }>('cluster2', ['get', 'namespace', 'istio-system']).metadata.resourceVersion;
+    const again = await cli(['install', '--config', config]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(kubectlJson<Deployment>('cluster1', ['-n', 'istio-system', 'get', 'deployment', 'istio-eastwestgateway']).metadata.uid).toBe(before);
+    expect(kubectlJson<{ metadata: { resourceVersion: string } }>('cluster2', ['get', 'namespace', 'istio-system']).metadata.resourceVersion).toBe(nsVersion);
+    const journal = readJournal(db, runIdFrom(again));
+    const commands = journal.commands.map((c) => c.argv.join(' '));
+    expect(commands.some((c) => c.includes(' create namespace '))).toBe(false);
+    expect(commands.some((c) => c.includes(' annotate '))).toBe(false);
+  });
+
+  it('a run killed with SIGKILL in the middle of istioctl install resumes to success', async () => {
+    const { child, done } = startCli(['install', '--config', config, '--db', db], { env });
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      const rows = peek<{ n: number }>(db, `SELECT COUNT(*) AS n FROM commands WHERE ended_at IS NULL AND tool = 'istioctl' AND argv_json LIKE '%"install"%'`);
+      if ((rows?.[0]?.n ?? 0) > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGKILL');
+    const killed = await done;
+    outputs.push(killed.stdout, killed.stderr);
+    expect(killed.signal).toBe('SIGKILL');
+    const id = runIdFrom(killed);
+    const resumed = await cli(['resume', id]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const journal = readJournal(db, id);
+    expect(journal.attempts.some((a) => a.outcome === 'interrupted')).toBe(true);
+    expect(journal.attempts.every((a) => a.endedAt !== null)).toBe(true);
+  });
+
+  it('never writes the remote secret token to the database, its logs or the output', async () => {
+    const data = kubectl('cluster1', ['-n', 'istio-system', 'get', 'secret', 'istio-remote-secret-cluster2', '-o', 'jsonpath={.data.cluster2}']);
+    const token = /token: (\S+)/.exec(Buffer.from(data, 'base64').toString('utf8'))?.[1] ?? '';
+    expect(token.length).toBeGreaterThan(100);
+    const needle = token.slice(40, 100);
+    const runs = JSON.parse((await cli(['runs', '--json'])).stdout) as Array<{ id: string }>;
+    for (const { id } of runs) for (const args of [['show', id], ['show', id, '--json'], ['logs', id], ['status', id, '--json']]) await cli(args);
+    for (const args of [['history'], ['history', '--json'], ['history', '--actions']]) await cli(args);
+    for (const text of outputs) expect(text).not.toContain(needle);
+    for (const file of [db, `${db}-wal`]) if (existsSync(file)) expect(readFileSync(file).includes(Buffer.from(needle)), file).toBe(false);
+  });
+
+  it('refuses a loopback remote API server when the config does not name one (exit 3, no run)', async () => {
+    const plain = join(tmp.dir, 'plain.yaml');
+    writeFileSync(plain, readFileSync(config, 'utf8').replace(/, apiServer: "[^"]+"/, ''));
+    const before = JSON.parse((await cli(['runs', '--json'])).stdout).length;
+    const refused = await cli(['install', '--config', plain]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/the kubeconfig gives cluster2's API server as https:\/\/127\.0\.0\.1:\d+/);
+    expect(JSON.parse((await cli(['runs', '--json'])).stdout)).toHaveLength(before);
+  });
+});

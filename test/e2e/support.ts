@@ -1,0 +1,38 @@
+// Helpers for the real-cluster suite: kubectl against the harness kubeconfig, the mesh-run config it needs.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const STATE = process.env.MESH_RUN_E2E_STATE ?? join(process.env.TMPDIR ?? tmpdir(), 'mesh-run-e2e');
+export const KUBECONFIG = join(STATE, 'kubeconfig');
+const CACHE = process.env.MESH_RUN_E2E_CACHE ?? join(homedir(), '.cache', 'mesh-run-e2e');
+
+export function istioctlPath(): string {
+  const dir = readdirSync(CACHE).find((d) => d.startsWith('istioctl-'));
+  if (!dir) throw new Error(`no istioctl built in ${CACHE}; run npm run e2e:up`);
+  return join(CACHE, dir, 'istioctl');
+}
+
+export function kubectl(context: string, args: string[]): string {
+  return execFileSync('kubectl', ['--kubeconfig', KUBECONFIG, '--context', context, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function kubectlJson<T>(context: string, args: string[]): T {
+  return JSON.parse(kubectl(context, [...args, '-o', 'json'])) as T;
+}
+
+export function setLoadBalancer(mode: string): void {
+  writeFileSync(join(STATE, 'lb-mode'), `${mode}\n`);
+}
+
+// A mesh-run config for the harness clusters. Their API servers listen on loopback, so the remote's
+// address is named explicitly: the reason remotes[].apiServer exists.
+export function writeConfig(dir: string, extra = ''): string {
+  const server = kubectl('cluster2', ['config', 'view', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}']).trim();
+  const file = join(dir, 'e2e.yaml');
+  writeFileSync(file, `remotes:\n  - {name: cluster2, context: cluster2, apiServer: "${server}"}\ntimeouts: {gatewayAddress: 90s, command: 4m}\ntools: {istioctl: ${istioctlPath()}}\n${extra}`);
+  return file;
+}
+
+export const env = { KUBECONFIG };
