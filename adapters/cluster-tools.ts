@@ -3,6 +3,9 @@ import type { StepId } from '../machines/steps.js';
 
 export type Tool = 'kubectl' | 'istioctl';
 
+// Why a step runs a command; `mesh-run plan` uses it to write the shell equivalent.
+export type CommandPurpose = 'check' | 'observe' | 'act' | 'act-if-missing' | 'verify' | 'wait';
+
 // A command as argv: never a shell string.
 export interface Command {
   tool: Tool;
@@ -11,6 +14,9 @@ export interface Command {
   context: string;
   // Text written to stdin (manifests). Never secret material.
   stdin?: string;
+  purpose?: CommandPurpose;
+  // For a "wait": the jsonpath whose non-empty value ends the wait, and the shell variable it fills.
+  waitFor?: { jsonpath: string; variable: string; timeoutSeconds: number };
 }
 
 export interface CommandResult {

@@ -1,6 +1,6 @@
 // The steps of the Istio page, each idempotent: observe, act only if needed, verify.
 // They speak to clusters only through StepRuntime, so the same code drives real and simulated clusters.
-import type { CommandResult } from '../adapters/cluster-tools.js';
+import type { CommandPurpose, CommandResult } from '../adapters/cluster-tools.js';
 import type {
   AnnotationObservation,
   GatewayObservation,
@@ -33,8 +33,8 @@ function isNotFound(result: CommandResult): boolean {
   return result.exitCode !== 0 && NOT_FOUND.test(result.stderr);
 }
 
-async function getJson<T>(rt: StepRuntime, context: string, args: string[], what: string): Promise<T | undefined> {
-  const result = await rt.run(kubectl(context, ['get', ...args, '-o', 'json']));
+async function getJson<T>(rt: StepRuntime, context: string, args: string[], what: string, purpose: CommandPurpose = 'observe'): Promise<T | undefined> {
+  const result = await rt.run(kubectl(context, ['get', ...args, '-o', 'json'], purpose));
   if (isNotFound(result)) return undefined;
   if (result.exitCode !== 0) throw commandFailed(`kubectl get ${what}`, result);
   try {
@@ -62,7 +62,7 @@ function parseIstioVersion(stdout: string): string | undefined {
 
 // preflight: both tools answer, every context exists and its API server responds.
 export async function preflight(rt: StepRuntime, input: PreflightInput, deps: ActivityDeps): Promise<PreflightOutput> {
-  const contexts = await mustSucceed(rt, { tool: 'kubectl', args: ['config', 'get-contexts', '-o', 'name'], context: '' }, 'kubectl config get-contexts');
+  const contexts = await mustSucceed(rt, { tool: 'kubectl', args: ['config', 'get-contexts', '-o', 'name'], context: '', purpose: 'check' }, 'kubectl config get-contexts');
   const known = new Set(contexts.stdout.split('\n').map((l) => l.trim()).filter(Boolean));
   const missing = input.clusters.filter((c) => !known.has(c.context));
   if (missing.length > 0) {
@@ -71,7 +71,7 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
       hint: 'set the context of each cluster in the config, or export CTX_CLUSTER1/CTX_CLUSTER2; "kubectl config get-contexts" lists them',
     });
   }
-  const version = await mustSucceed(rt, { tool: 'istioctl', args: ['version', '--remote=false', '-o', 'json'], context: '' }, 'istioctl version', 'install istioctl, or set tools.istioctl in the config');
+  const version = await mustSucceed(rt, { tool: 'istioctl', args: ['version', '--remote=false', '-o', 'json'], context: '', purpose: 'check' }, 'istioctl version', 'install istioctl, or set tools.istioctl in the config');
   const istioVersion = parseIstioVersion(version.stdout);
   if (!istioVersion) throw new StepError(`could not read the istioctl version from: ${version.stdout.slice(0, 80)}`);
   const minor = /^(\d+)\.(\d+)/.exec(istioVersion);
@@ -82,7 +82,7 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
   }
   await Promise.all(
     input.clusters.map(async (cluster) => {
-      const result = await rt.run(kubectl(cluster.context, ['version', '-o', 'json', '--request-timeout=20s']));
+      const result = await rt.run(kubectl(cluster.context, ['version', '-o', 'json', '--request-timeout=20s'], 'check'));
       if (result.exitCode !== 0) throw commandFailed(`kubectl version on context "${cluster.context}" (cluster ${cluster.name})`, result);
     }),
   );
@@ -90,7 +90,7 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
   // (kind, kwok, minikube) reaches the primary itself, not the remote: refuse unless the config names one.
   for (const remote of deps.config.remotes) {
     if (remote.apiServer) continue;
-    const view = await mustSucceed(rt, { tool: 'kubectl', args: ['config', 'view', '--minify', `--context=${remote.context}`, '-o', 'jsonpath={.clusters[0].cluster.server}'], context: remote.context }, `reading the API server of context "${remote.context}"`);
+    const view = await mustSucceed(rt, { tool: 'kubectl', args: ['config', 'view', '--minify', `--context=${remote.context}`, '-o', 'jsonpath={.clusters[0].cluster.server}'], context: remote.context, purpose: 'check' }, `reading the API server of context "${remote.context}"`);
     const server = view.stdout.trim();
     if (LOOPBACK_SERVER.test(server)) {
       const index = deps.config.remotes.indexOf(remote);
@@ -104,13 +104,13 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
 
 async function waitForDeployment(rt: StepRuntime, context: string, name: string, deps: ActivityDeps): Promise<void> {
   const seconds = Math.max(1, Math.round(deps.config.timeouts.commandMs / 1000));
-  await mustSucceed(rt, kubectl(context, ['-n', ISTIO_SYSTEM, 'rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`]), `rollout of deployment ${name}`);
+  await mustSucceed(rt, kubectl(context, ['-n', ISTIO_SYSTEM, 'rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], 'verify'), `rollout of deployment ${name}`);
 }
 
 // install-primary: istioctl install is a convergent apply; the named IstioOperator keeps re-runs from pruning the gateway.
 export async function installPrimary(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps): Promise<StepDone> {
   const manifest = primaryOperator(input.cluster, { meshID: input.meshID, network: input.network, ...opt(input) });
-  await mustSucceed(rt, istioctl(input.context, ['install', '-y', '-f', '-'], manifest), `istioctl install on ${input.cluster}`);
+  await mustSucceed(rt, istioctl(input.context, ['install', '-y', '-f', '-'], 'act', manifest), `istioctl install on ${input.cluster}`);
   await waitForDeployment(rt, input.context, input.revision ? `istiod-${input.revision}` : 'istiod', deps);
   return { finishedAt: rt.now() };
 }
@@ -118,7 +118,7 @@ export async function installPrimary(rt: StepRuntime, input: PrimaryStepInput, d
 // install-eastwest-gateway: the gateway IstioOperator (gen-eastwest-gateway.sh's output), then its rollout.
 export async function installEastwestGateway(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps): Promise<StepDone> {
   const manifest = eastwestGatewayOperator({ meshID: input.meshID, network: input.network, ...opt(input) });
-  await mustSucceed(rt, istioctl(input.context, ['install', '-y', '-f', '-'], manifest), `istioctl install of the east-west gateway on ${input.cluster}`);
+  await mustSucceed(rt, istioctl(input.context, ['install', '-y', '-f', '-'], 'act', manifest), `istioctl install of the east-west gateway on ${input.cluster}`);
   await waitForDeployment(rt, input.context, GATEWAY_SERVICE, deps);
   return { finishedAt: rt.now() };
 }
@@ -129,8 +129,11 @@ interface ServiceJson {
 }
 
 // One look at the gateway service's load-balancer status; the machine decides what it means.
-export async function probeGatewayAddress(rt: StepRuntime, input: PrimaryStepInput): Promise<GatewayObservation> {
-  const svc = await getJson<ServiceJson>(rt, input.context, ['-n', ISTIO_SYSTEM, 'service', GATEWAY_SERVICE], `service ${GATEWAY_SERVICE}`);
+export async function probeGatewayAddress(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps): Promise<GatewayObservation> {
+  const probe = { ...kubectl(input.context, ['get', '-n', ISTIO_SYSTEM, 'service', GATEWAY_SERVICE, '-o', 'json'], 'wait'), waitFor: { jsonpath: '{.status.loadBalancer.ingress[0].ip}', variable: 'DISCOVERY_ADDRESS', timeoutSeconds: Math.round(deps.config.timeouts.gatewayAddressMs / 1000) } };
+  const result = await rt.run(probe);
+  if (result.exitCode !== 0 && !isNotFound(result)) throw commandFailed(`kubectl get service ${GATEWAY_SERVICE}`, result);
+  const svc = result.exitCode === 0 ? (JSON.parse(result.stdout) as ServiceJson) : undefined;
   if (!svc) {
     throw new StepError(`service ${GATEWAY_SERVICE} is missing from ${ISTIO_SYSTEM} on ${input.cluster}`, {
       hint: 'another istioctl install may have pruned it; run "mesh-run install" again to reinstall the gateway',
@@ -150,10 +153,10 @@ export async function probeGatewayAddress(rt: StepRuntime, input: PrimaryStepInp
 // expose-istiod: Gateway istiod-gateway and VirtualService istiod-vs through kubectl apply (convergent).
 export async function exposeIstiodStep(rt: StepRuntime, input: PrimaryStepInput): Promise<StepDone> {
   const manifest = exposeIstiod({ meshID: input.meshID, network: input.network, ...opt(input) });
-  await mustSucceed(rt, kubectl(input.context, ['apply', '-n', ISTIO_SYSTEM, '-f', '-'], manifest), `kubectl apply of expose-istiod on ${input.cluster}`);
+  await mustSucceed(rt, kubectl(input.context, ['apply', '-n', ISTIO_SYSTEM, '-f', '-'], 'act', manifest), `kubectl apply of expose-istiod on ${input.cluster}`);
   await mustSucceed(
     rt,
-    kubectl(input.context, ['-n', ISTIO_SYSTEM, 'get', 'gateway.networking.istio.io/istiod-gateway', `virtualservice.networking.istio.io/${istiodVirtualServiceName(input.revision)}`, '-o', 'name']),
+    kubectl(input.context, ['-n', ISTIO_SYSTEM, 'get', 'gateway.networking.istio.io/istiod-gateway', `virtualservice.networking.istio.io/${istiodVirtualServiceName(input.revision)}`, '-o', 'name'], 'verify'),
     'verifying istiod-gateway and its VirtualService',
   );
   return { finishedAt: rt.now() };
@@ -168,10 +171,10 @@ interface NamespaceJson {
 export async function createRemoteNamespace(rt: StepRuntime, input: RemoteStepInput): Promise<StepDone> {
   const existing = await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`);
   if (!existing) {
-    const created = await rt.run(kubectl(input.context, ['create', 'namespace', ISTIO_SYSTEM]));
+    const created = await rt.run(kubectl(input.context, ['create', 'namespace', ISTIO_SYSTEM], 'act-if-missing'));
     if (created.exitCode !== 0 && !/AlreadyExists/.test(created.stderr)) throw commandFailed(`kubectl create namespace on ${input.cluster}`, created);
   }
-  const verified = await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`);
+  const verified = await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, 'verify');
   if (!verified) throw new StepError(`namespace ${ISTIO_SYSTEM} is still missing on ${input.cluster} after creating it`, { retryable: true });
   if (verified.status?.phase === 'Terminating') {
     throw new StepError(`namespace ${ISTIO_SYSTEM} on ${input.cluster} is being deleted`, { retryable: true, hint: 'wait for the deletion to finish, then resume' });
@@ -181,16 +184,16 @@ export async function createRemoteNamespace(rt: StepRuntime, input: RemoteStepIn
 
 // annotate-remote-namespace: set controlPlaneClusters=<primary> unless already so; return what was observed after.
 export async function annotateRemoteNamespace(rt: StepRuntime, input: RemoteStepInput): Promise<AnnotationObservation> {
-  const read = async () => (await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`))?.metadata?.annotations?.[CONTROL_PLANE_ANNOTATION];
-  const before = await read();
+  const read = async (purpose: CommandPurpose) => (await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, purpose))?.metadata?.annotations?.[CONTROL_PLANE_ANNOTATION];
+  const before = await read('observe');
   if (before !== input.primary.name) {
     await mustSucceed(
       rt,
-      kubectl(input.context, ['annotate', 'namespace', ISTIO_SYSTEM, `${CONTROL_PLANE_ANNOTATION}=${input.primary.name}`, '--overwrite']),
+      kubectl(input.context, ['annotate', 'namespace', ISTIO_SYSTEM, `${CONTROL_PLANE_ANNOTATION}=${input.primary.name}`, '--overwrite'], 'act'),
       `kubectl annotate on ${input.cluster}`,
     );
   }
-  const after = await read();
+  const after = await read('verify');
   if (after !== input.primary.name) {
     throw new StepError(`${CONTROL_PLANE_ANNOTATION} on ${input.cluster}'s ${ISTIO_SYSTEM} reads "${after ?? ''}" after annotating, expected "${input.primary.name}"`, { retryable: true });
   }
@@ -201,16 +204,16 @@ export async function annotateRemoteNamespace(rt: StepRuntime, input: RemoteStep
 export async function installRemote(rt: StepRuntime, input: RemoteStepInput): Promise<StepDone> {
   if (!input.discoveryAddress) throw new StepError('install-remote started without the gateway address (internal error)');
   const manifest = remoteOperator(input.cluster, input.discoveryAddress, { meshID: '', network: input.network, ...opt(input) });
-  await mustSucceed(rt, istioctl(input.context, ['install', '-y', '-f', '-'], manifest), `istioctl install of the remote profile on ${input.cluster}`);
-  await mustSucceed(rt, kubectl(input.context, ['get', 'mutatingwebhookconfiguration', injectorWebhookName(input.revision), '-o', 'name']), `verifying the injector webhook on ${input.cluster}`);
+  await mustSucceed(rt, istioctl(input.context, ['install', '-y', '-f', '-'], 'act', manifest), `istioctl install of the remote profile on ${input.cluster}`);
+  await mustSucceed(rt, kubectl(input.context, ['get', 'mutatingwebhookconfiguration', injectorWebhookName(input.revision), '-o', 'name'], 'verify'), `verifying the injector webhook on ${input.cluster}`);
   return { finishedAt: rt.now() };
 }
 
 // attach-remote: create-remote-secret streamed into kubectl apply on the primary; the token is never captured.
 export async function attachRemote(rt: StepRuntime, input: RemoteStepInput, deps: ActivityDeps): Promise<StepDone> {
   const apiServer = deps.config.remotes.find((r) => r.name === input.cluster)?.apiServer;
-  const source = istioctl(input.context, ['create-remote-secret', `--name=${input.cluster}`, '-n', ISTIO_SYSTEM, ...(apiServer ? [`--server=${apiServer}`] : [])]);
-  const sink = kubectl(input.primary.context, ['apply', '-f', '-']);
+  const source = istioctl(input.context, ['create-remote-secret', `--name=${input.cluster}`, '-n', ISTIO_SYSTEM, ...(apiServer ? [`--server=${apiServer}`] : [])], 'act');
+  const sink = kubectl(input.primary.context, ['apply', '-f', '-'], 'act');
   const { source: produced, sink: applied } = await rt.pipe(source, sink);
   if (produced.exitCode !== 0) throw commandFailed(`istioctl create-remote-secret for ${input.cluster}`, { exitCode: produced.exitCode, stderr: produced.stderr });
   if (applied.exitCode !== 0) throw commandFailed(`kubectl apply of the remote secret on ${input.primary.name}`, applied);
@@ -220,7 +223,7 @@ export async function attachRemote(rt: StepRuntime, input: RemoteStepInput, deps
       hint: `set remotes[].apiServer for ${input.cluster} to an address the primary can reach (it is passed as --server), then resume with --force`,
     });
   }
-  const secrets = await mustSucceed(rt, kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'get', 'secret', '-l', 'istio/multiCluster=true', '-o', 'name']), `listing remote secrets on ${input.primary.name}`);
+  const secrets = await mustSucceed(rt, kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'get', 'secret', '-l', 'istio/multiCluster=true', '-o', 'name'], 'verify'), `listing remote secrets on ${input.primary.name}`);
   if (!secrets.stdout.split('\n').includes(`secret/istio-remote-secret-${input.cluster}`)) {
     throw new StepError(`secret istio-remote-secret-${input.cluster} with label istio/multiCluster=true is not in ${ISTIO_SYSTEM} of ${input.primary.name} after applying it`, { retryable: true });
   }

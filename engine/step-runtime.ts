@@ -1,5 +1,5 @@
 // What a step activity may do: run journaled commands on its clusters, and notice cancellation.
-import type { Command, CommandResult, SourceResult } from '../adapters/cluster-tools.js';
+import type { Command, CommandPurpose, CommandResult, SourceResult } from '../adapters/cluster-tools.js';
 
 export interface StepRuntime {
   readonly signal: AbortSignal;
@@ -12,10 +12,10 @@ export interface StepRuntime {
 }
 
 // kubectl argv with the context first, the way the Istio docs write it.
-export function kubectl(context: string, args: readonly string[], stdin?: string): Command {
-  return { tool: 'kubectl', args: [`--context=${context}`, ...args], context, ...(stdin !== undefined ? { stdin } : {}) };
+export function kubectl(context: string, args: readonly string[], purpose: CommandPurpose, stdin?: string): Command {
+  return { tool: 'kubectl', args: [`--context=${context}`, ...args], context, purpose, ...(stdin !== undefined ? { stdin } : {}) };
 }
 
-export function istioctl(context: string, args: readonly string[], stdin?: string): Command {
-  return { tool: 'istioctl', args: [args[0] as string, `--context=${context}`, ...args.slice(1)], context, ...(stdin !== undefined ? { stdin } : {}) };
+export function istioctl(context: string, args: readonly string[], purpose: CommandPurpose, stdin?: string): Command {
+  return { tool: 'istioctl', args: [args[0] as string, `--context=${context}`, ...args.slice(1)], context, purpose, ...(stdin !== undefined ? { stdin } : {}) };
 }

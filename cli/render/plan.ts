@@ -1,0 +1,102 @@
+// Renders a plan: text for reading, JSON for tools, and a bash script a person could run by hand.
+import type { Command } from '../../adapters/cluster-tools.js';
+import type { MeshConfig } from '../../engine/config.js';
+import type { Plan, PlannedCommand } from '../../engine/plan.js';
+import { ALL_CLUSTERS } from '../../machines/steps.js';
+import { displayArgv } from './argv.js';
+
+const where = (p: PlannedCommand) => (p.cluster === ALL_CLUSTERS ? p.step : `${p.step}@${p.cluster}`);
+
+function groups(plan: Plan): Array<{ label: string; items: PlannedCommand[] }> {
+  const out: Array<{ label: string; items: PlannedCommand[] }> = [];
+  for (const p of plan.commands) {
+    const label = where(p);
+    const last = out[out.length - 1];
+    if (last && last.label === label) last.items.push(p);
+    else out.push({ label, items: [p] });
+  }
+  return out;
+}
+
+const argvOf = (c: Command) => [c.tool, ...c.args];
+
+function stdinNote(c: Command): string {
+  if (c.stdin === undefined) return '';
+  const kinds = [...c.stdin.matchAll(/^kind: (\S+)/gm)].map((m) => m[1]);
+  const names = [...c.stdin.matchAll(/^metadata:\n {2}name: (\S+)/gm)].map((m) => m[1]);
+  return `   (stdin: ${kinds.map((k, i) => `${k}${names[i] ? ` ${names[i]}` : ''}`).join(', ')})`;
+}
+
+export function planText(plan: Plan): string {
+  const lines: string[] = [];
+  for (const g of groups(plan)) {
+    lines.push(g.label);
+    for (const p of g.items) {
+      const text = p.pipeTo ? `${displayArgv(argvOf(p.command))} | ${displayArgv(argvOf(p.pipeTo))}` : displayArgv(argvOf(p.command));
+      lines.push(`  ${(p.command.purpose ?? '').padEnd(14)} $ ${text}${stdinNote(p.command)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function planJson(plan: Plan): string {
+  return `${JSON.stringify(
+    plan.commands.map((p) => ({
+      step: p.step,
+      cluster: p.cluster,
+      context: p.command.context || null,
+      purpose: p.command.purpose ?? null,
+      argv: argvOf(p.command),
+      ...(p.pipeTo ? { pipeTo: argvOf(p.pipeTo) } : {}),
+      ...(p.command.stdin !== undefined ? { stdin: p.command.stdin } : {}),
+    })),
+    null,
+    2,
+  )}\n`;
+}
+
+// The script follows the Istio page: each act is idempotent or guarded, each wait a bounded polling loop.
+export function planScript(plan: Plan, config: MeshConfig): string {
+  const quote = (argv: string[]) => displayArgv(argv);
+  const tool = (c: Command) => [config.tools[c.tool], ...c.args];
+  const address = plan.rehearsedAddress;
+  const out: string[] = [
+    '#!/usr/bin/env bash',
+    `# Istio primary-remote: ${config.primary.name} (context ${config.primary.context}) runs the control plane;`,
+    `# remote(s): ${config.remotes.map((r) => `${r.name} (context ${r.context})`).join(', ')}. Mesh ${config.meshID}, network ${config.network}${config.revision ? `, revision ${config.revision}` : ''}.`,
+    '# Written by "mesh-run plan --format sh" from the same step definitions mesh-run executes.',
+    'set -euo pipefail',
+    '',
+  ];
+  let heredoc = 0;
+  for (const g of groups(plan)) {
+    out.push(`# --- ${g.label}`);
+    let lastObserve: Command | undefined;
+    for (const p of g.items) {
+      const c = p.command;
+      if (c.purpose === 'observe') {
+        lastObserve = c;
+        continue;
+      }
+      if (c.waitFor) {
+        const v = c.waitFor.variable;
+        const probe = quote([...tool(c).filter((a, i, all) => !(a === 'json' && all[i - 1] === '-o') && a !== '-o'), '-o', `jsonpath=${c.waitFor.jsonpath}`]);
+        out.push(`${v}=""`, `for _ in $(seq 1 ${c.waitFor.timeoutSeconds}); do`, `  ${v}="$(${probe} 2>/dev/null || true)"`, `  [ -n "$${v}" ] && break`, '  sleep 1', 'done', `[ -n "$${v}" ] || { echo "no load-balancer IP for the east-west gateway; install a load-balancer provider (e.g. MetalLB)" >&2; exit 1; }`, `echo "${v}=$${v}"`);
+        continue;
+      }
+      let line = quote(tool(c));
+      if (p.pipeTo) line = `${line} | ${quote(tool(p.pipeTo))}`;
+      if (c.purpose === 'act-if-missing' && lastObserve) line = `${quote(tool(lastObserve))} >/dev/null 2>&1 || ${line}`;
+      if (c.stdin !== undefined) {
+        const tag = `MANIFEST_${++heredoc}`;
+        const usesAddress = address !== undefined && c.stdin.includes(address);
+        const body = usesAddress ? c.stdin.split(address as string).join('${DISCOVERY_ADDRESS}') : c.stdin;
+        out.push(`${line} <<${usesAddress ? tag : `'${tag}'`}`, body.trimEnd(), tag);
+      } else {
+        out.push(line);
+      }
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
