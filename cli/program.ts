@@ -7,6 +7,7 @@ import { resumeCommandDef } from './commands/resume.js';
 import { graphCommand } from './commands/graph.js';
 import { historyCommand } from './commands/history.js';
 import { planCommand } from './commands/plan.js';
+import { reportCommand } from './commands/report.js';
 import { logsCommand, showCommand } from './commands/show.js';
 import { runsCommand, statusCommand } from './commands/status.js';
 import { ExitRequest } from './exit.js';
@@ -31,7 +32,7 @@ export function buildProgram(streams: Streams): Command {
       writeErr: (s) => streams.stderr.write(s),
     })
     .exitOverride();
-  for (const command of [installCommand(streams), resumeCommandDef(streams), statusCommand(streams), runsCommand(streams), historyCommand(streams), showCommand(streams), logsCommand(streams), graphCommand(streams), planCommand(streams)]) {
+  for (const command of [installCommand(streams), resumeCommandDef(streams), statusCommand(streams), runsCommand(streams), historyCommand(streams), showCommand(streams), logsCommand(streams), graphCommand(streams), planCommand(streams), reportCommand(streams)]) {
     program.addCommand(command.exitOverride().configureOutput({ writeOut: (s) => streams.stdout.write(s), writeErr: (s) => streams.stderr.write(s) }));
   }
   return program;

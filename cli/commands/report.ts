@@ -1,0 +1,42 @@
+// mesh-run report <id> --html FILE: one self-contained HTML page for a run.
+import { writeFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { UsageError } from '../../engine/errors.js';
+import { machineGraph } from '../../engine/machine-graph.js';
+import { checkRunIdFormat, findRun } from '../../engine/run-service.js';
+import { slotViews, stepMarks } from '../../engine/status-view.js';
+import { buildTimeline } from '../../engine/timeline.js';
+import { openDb } from '../../store/open-db.js';
+import { createSqliteRunStore } from '../../store/sqlite-run-store.js';
+import { dbOption, dbPath } from '../common.js';
+import type { Streams } from '../output.js';
+import { reportHtml } from '../render/report-html.js';
+
+export function reportCommand(streams: Streams): Command {
+  return new Command('report')
+    .description("a run's summary, state diagram with progress, and Gantt timeline as one self-contained HTML file")
+    .argument('<id>', 'run id (or a unique prefix of it)')
+    .requiredOption('--html <file>', 'where to write the page')
+    .addOption(dbOption())
+    .action((id: string, options: { html: string; db?: string }) => {
+      checkRunIdFormat(id);
+      const store = createSqliteRunStore(openDb(dbPath(options), { mustExist: true }));
+      let html: string;
+      let runId: string;
+      try {
+        const run = findRun(store, id);
+        runId = run.id;
+        const attempts = store.listAttempts(run.id);
+        const timeline = buildTimeline(run, attempts, store.listCommands(run.id), store.listEvents(run.id));
+        html = reportHtml(timeline, machineGraph(), stepMarks(slotViews(run, attempts), run.status));
+      } finally {
+        store.close();
+      }
+      try {
+        writeFileSync(options.html, html);
+      } catch (error) {
+        throw new UsageError(`--html ${options.html}: cannot write the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      }
+      streams.stdout.write(`wrote ${options.html} (run ${runId})\n`);
+    });
+}
