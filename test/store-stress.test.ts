@@ -46,7 +46,8 @@ const FAST = ['--dry-run', '--sim-lb-delay', '0', '-q'];
 
 describe('store under stress', () => {
   it.skipIf(!canMount)('full disk: exit 3 with a clear message; earlier runs intact; resume after freeing space', async () => {
-    const dir = mountTmpfs('full', '1m') as string;
+    // Big enough for a first run and its WAL (which grows to a few MiB before a checkpoint).
+    const dir = mountTmpfs('full', '16m') as string;
     expect(dir).toBeDefined();
     const db = join(dir, 'mesh-run.db');
     const first = await runCli(['install', ...FAST, '--db', db]);
