@@ -31,6 +31,8 @@ export interface MeshConfig {
   timeouts: { gatewayAddressMs: number; commandMs: number };
   retry: RetryPolicy;
   tools: { kubectl: string; istioctl: string };
+  // How many remotes may run steps at the same time (each is one more client of the primary's API server).
+  maxParallelRemotes: number;
 }
 
 export interface LoadedConfig {
@@ -45,7 +47,7 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const CONTROL_OR_SPACE = /[\s\p{Cc}]/u;
 
-const TOP_KEYS = ['meshID', 'network', 'primary', 'remotes', 'revision', 'timeouts', 'retry', 'tools'] as const;
+const TOP_KEYS = ['meshID', 'network', 'primary', 'remotes', 'revision', 'timeouts', 'retry', 'tools', 'maxParallelRemotes'] as const;
 const CLUSTER_KEYS = ['name', 'context'] as const;
 const REMOTE_KEYS = ['name', 'context', 'apiServer'] as const;
 const TIMEOUT_KEYS = ['gatewayAddress', 'command'] as const;
@@ -58,6 +60,7 @@ export const DEFAULTS = {
   gatewayAddress: '5m',
   command: '10m',
   retry: { attempts: 3, initialDelay: '1s', maxDelay: '30s', factor: 2 },
+  maxParallelRemotes: 16,
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -335,8 +338,16 @@ export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfi
     if (value.length === 0 || value.length > 4096 || /[\p{Cc}]/u.test(value) || value.startsWith('-')) problems.add(`tools.${key}`, `${describe(value)} is not a program name or path`);
   }
 
+  let maxParallelRemotes: number = DEFAULTS.maxParallelRemotes;
+  if (raw.maxParallelRemotes !== undefined) {
+    if (typeof raw.maxParallelRemotes !== 'number' || !Number.isInteger(raw.maxParallelRemotes) || raw.maxParallelRemotes < 1 || raw.maxParallelRemotes > 256) {
+      problems.add('maxParallelRemotes', `${describe(raw.maxParallelRemotes)} is not a whole number from 1 to 256`);
+    } else maxParallelRemotes = raw.maxParallelRemotes;
+  }
+
   if (problems.list.length > 0) throw new ConfigError(problems.list);
   return {
+    maxParallelRemotes,
     meshID,
     network,
     primary: { name: primary.name, context: primary.context },

@@ -1,15 +1,17 @@
 // Drives one run: binds the pure machine to activities and the journal, persists every transition,
 // holds the run's lease, and ends the run as succeeded, failed or interrupted.
+import { setMaxListeners } from 'node:events';
 import { hostname, userInfo } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { type Actor as XActor, type AnyMachineSnapshot, createActor, fromPromise, type Snapshot } from 'xstate';
 import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
 import { ToolError } from '../adapters/cluster-tools.js';
 import { redact, redactArgv, redactedTail } from '../adapters/redact.js';
-import { installMachine, remoteMachine } from '../machines/install-machine.js';
+import { DEFAULT_GATEWAY_POLL_MS, installMachine, remoteMachine } from '../machines/install-machine.js';
+import { stepInfo } from '../machines/steps.js';
 import type { StepId } from '../machines/steps.js';
 import type { InstallContext, InstallInput, StepFailure, StepInput, StepOutcomeParams } from '../machines/types.js';
-import type { Actor, AttemptClose, AttemptRecord, ErrorInfo, LeaseHolder, RunRecord, RunStatus, RunStore } from '../store/types.js';
+import type { Actor, AttemptClose, AttemptRecord, CommandFinish, ErrorInfo, LeaseHolder, NewCommand, RunRecord, RunStatus, RunStore } from '../store/types.js';
 import { crashPoint } from '../store/crash-points.js';
 import * as activities from './activities.js';
 import type { MeshConfig } from './config.js';
@@ -35,6 +37,8 @@ export interface DriverOptions {
   now?: () => number;
   leaseStaleMs?: number;
   heartbeatMs?: number;
+  // How often the gateway wait polls (simulated runs at a time scale poll faster).
+  gatewayPollMs?: number;
 }
 
 // The process and person driving a run, for leases and the audit trail.
@@ -67,8 +71,9 @@ function holderAlive(holder: { pid: number; host: string }): boolean {
   }
 }
 
-export function machineInput(runId: string, config: MeshConfig): InstallInput {
+export function machineInput(runId: string, config: MeshConfig, gatewayPollMs = DEFAULT_GATEWAY_POLL_MS): InstallInput {
   return {
+    gatewayPollMs,
     runId,
     meshID: config.meshID,
     network: config.network,
@@ -93,6 +98,8 @@ export class RunDriver {
   private readonly leaseStaleMs: number;
   private readonly heartbeatMs: number;
   private readonly leaseToken = randomUUID();
+  private readonly gatewayPollMs: number;
+  private readonly remoteSlots: Semaphore;
   private actor: XActor<typeof installMachine> | undefined;
   private pendingCloses: AttemptClose[] = [];
   private flushQueued = false;
@@ -100,6 +107,8 @@ export class RunDriver {
   private finished = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly inflight = new Set<Promise<unknown>>();
+  private commandBatch: { starts: Array<{ row: NewCommand; resolve: (id: number) => void; reject: (error: unknown) => void }>; finishes: CommandFinish[] } = { starts: [], finishes: [] };
+  private commandBatchQueued = false;
   private resolveOutcome!: (outcome: RunOutcome) => void;
   readonly outcome: Promise<RunOutcome>;
 
@@ -114,6 +123,8 @@ export class RunDriver {
     this.now = options.now ?? Date.now;
     this.leaseStaleMs = options.leaseStaleMs ?? LEASE_STALE_MS;
     this.heartbeatMs = options.heartbeatMs ?? 5_000;
+    this.gatewayPollMs = options.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS;
+    this.remoteSlots = new Semaphore(this.config.maxParallelRemotes);
     this.outcome = new Promise((resolve) => {
       this.resolveOutcome = resolve;
     });
@@ -203,7 +214,7 @@ export class RunDriver {
     const machine = this.bindMachine();
     // A restored snapshot carries its own context; the input only seeds a fresh run.
     const actor = createActor(machine, {
-      input: machineInput(this.runId, this.config),
+      input: machineInput(this.runId, this.config, this.gatewayPollMs),
       ...(snapshot ? { snapshot: snapshot as never } : {}),
       inspect: (e) => this.onInspect(e.type),
     });
@@ -255,7 +266,9 @@ export class RunDriver {
   private scheduleFlush(): void {
     if (this.flushQueued || this.closing) return;
     this.flushQueued = true;
-    queueMicrotask(() => {
+    // One write per turn of the event loop, however many actors moved in it; a step about to run its
+    // first command writes at once (openAttempt), so no side effect ever outruns its transition.
+    setImmediate(() => {
       this.flushQueued = false;
       this.flush();
     });
@@ -264,6 +277,9 @@ export class RunDriver {
   // Writes the snapshot with the journal rows its transition produced, in one transaction.
   private flush(): void {
     if (this.closing || !this.actor) return;
+    // Command results recorded so far go first, so a transition never outruns the commands behind it.
+    this.writeCommandBatch();
+    if (this.closing) return;
     const closes = this.pendingCloses.splice(0);
     try {
       this.store.commitTransition(this.runId, JSON.stringify(this.actor.getPersistedSnapshot()), closes, this.now());
@@ -358,6 +374,19 @@ export class RunDriver {
   private async executeStep<T>(input: StepInput, signal: AbortSignal, body: (rt: StepRuntime) => Promise<T>): Promise<T> {
     // Let the transition that invoked us finish, so the snapshot we persist shows this step in flight.
     await new Promise((resolve) => setImmediate(resolve));
+    // Remote steps share a bounded number of slots (maxParallelRemotes); waiting for one is not an attempt.
+    if (stepInfo(input.step).scope !== 'remote') return this.executeAttempts(input, signal, body);
+    await this.remoteSlots.acquire(signal);
+    try {
+      return await this.executeAttempts(input, signal, body);
+    } finally {
+      this.remoteSlots.release();
+    }
+  }
+
+  private async executeAttempts<T>(input: StepInput, signal: AbortSignal, body: (rt: StepRuntime) => Promise<T>): Promise<T> {
+    // One signal serves every command of the step, and preflight runs one per cluster at once.
+    setMaxListeners(0, signal);
     const policy = this.config.retry;
     for (let tries = 1; ; tries++) {
       if (signal.aborted || this.closing) throw signal.reason ?? new Error('run is stopping');
@@ -386,9 +415,13 @@ export class RunDriver {
   private openAttempt(input: StepInput): AttemptRecord {
     const open = this.store.findOpenAttempt(this.runId, input.step, input.cluster);
     if (open) return open;
-    this.flush();
+    this.writeCommandBatch();
+    if (this.closing) throw new Error('run is stopping');
+    // The snapshot as it stands, the attempts closed by transitions since the last write, and the new
+    // attempt: one transaction, before the step's first command.
     const snapshot = this.actor ? JSON.stringify(this.actor.getPersistedSnapshot()) : null;
-    const created = this.store.openAttempt(this.runId, snapshot, { step: input.step, cluster: input.cluster, context: input.step === 'preflight' ? null : input.context }, this.now());
+    const closes = this.pendingCloses.splice(0);
+    const created = this.store.openAttempt(this.runId, snapshot, { step: input.step, cluster: input.cluster, context: input.step === 'preflight' ? null : input.context }, this.now(), closes);
     this.listener({ type: 'step', runId: this.runId, step: input.step, cluster: input.cluster, status: 'running', attempt: created.attempt, at: created.startedAt });
     return created;
   }
@@ -401,7 +434,7 @@ export class RunDriver {
       note: (message) => this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message, at: this.now() }),
       run: (command) =>
         this.track(async () => {
-          const id = this.startCommand(attempt, command);
+          const id = await this.startCommand(attempt, command);
           const started = this.now();
           try {
             crashPoint('before-command');
@@ -416,8 +449,7 @@ export class RunDriver {
         }),
       pipe: (source, sink) =>
         this.track(async () => {
-          const sourceId = this.startCommand(attempt, source);
-          const sinkId = this.startCommand(attempt, sink);
+          const [sourceId, sinkId] = await Promise.all([this.startCommand(attempt, source), this.startCommand(attempt, sink)]);
           const started = this.now();
           try {
             crashPoint('before-command');
@@ -444,15 +476,50 @@ export class RunDriver {
     return promise;
   }
 
-  private startCommand(attempt: AttemptRecord, command: Command): number {
-    if (this.closing) throw new Error('run is stopping');
-    return this.store.startCommand({ runId: this.runId, attemptId: attempt.id, tool: command.tool, argv: redactArgv([command.tool, ...command.args]), context: command.context || null, at: this.now() });
+  // Command rows are group-committed: every row queued in one turn of the event loop shares one transaction
+  // (one fsync), and a command starts only after its row is durable.
+  private startCommand(attempt: AttemptRecord, command: Command): Promise<number> {
+    if (this.closing) return Promise.reject(new Error('run is stopping'));
+    return new Promise((resolve, reject) => {
+      this.commandBatch.starts.push({
+        row: { runId: this.runId, attemptId: attempt.id, tool: command.tool, argv: redactArgv([command.tool, ...command.args]), context: command.context || null, at: this.now() },
+        resolve,
+        reject,
+      });
+      this.scheduleCommandBatch();
+    });
   }
 
   private finishCommand(id: number, started: number, exitCode: number, stdout: string, stderr: string): void {
     if (this.closing) return;
     const at = this.now();
-    this.store.finishCommand(id, { exitCode, durationMs: at - started, stdoutTail: redactedTail(stdout), stderrTail: redactedTail(stderr), at });
+    this.commandBatch.finishes.push({ id, exitCode, durationMs: at - started, stdoutTail: redactedTail(stdout), stderrTail: redactedTail(stderr), at });
+    this.scheduleCommandBatch();
+  }
+
+  private scheduleCommandBatch(): void {
+    if (this.commandBatchQueued) return;
+    this.commandBatchQueued = true;
+    setImmediate(() => {
+      this.commandBatchQueued = false;
+      this.writeCommandBatch();
+    });
+  }
+
+  private writeCommandBatch(): void {
+    const { starts, finishes } = this.commandBatch;
+    if (starts.length === 0 && finishes.length === 0) return;
+    this.commandBatch = { starts: [], finishes: [] };
+    try {
+      const ids = this.store.journalCommands(
+        starts.map((s) => s.row),
+        finishes,
+      );
+      starts.forEach((s, i) => s.resolve(ids[i] as number));
+    } catch (error) {
+      for (const s of starts) s.reject(error);
+      this.storeFailed(error);
+    }
   }
 }
 
@@ -465,4 +532,37 @@ function asStepFailure(error: unknown): StepFailure {
 
 function redactFailure(failure: StepFailure): StepFailure {
   return { ...failure, message: redact(failure.message), ...(failure.hint ? { hint: redact(failure.hint) } : {}) };
+}
+
+// A counting semaphore whose waiters give up when their signal aborts.
+class Semaphore {
+  private free: number;
+  private readonly waiters: Array<() => void> = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  acquire(signal: AbortSignal): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.waiters.indexOf(grant);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(grant);
+    });
+  }
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.free++;
+  }
 }

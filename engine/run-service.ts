@@ -7,7 +7,8 @@ import { createExecaTools } from '../adapters/execa-tools.js';
 import type { FaultSpec } from '../adapters/simulator/faults.js';
 import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
 import { createWorld, type LoadBalancerMode, readWorld, setLoadBalancer } from '../adapters/simulator/world.js';
-import { MACHINE_VERSION } from '../machines/install-machine.js';
+import { DEFAULT_GATEWAY_POLL_MS, MACHINE_VERSION } from '../machines/install-machine.js';
+import { MEAN_MS } from '../adapters/simulator/latency-model.js';
 import { openDb, type Db } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';
 import { createSqliteRunStore } from '../store/sqlite-run-store.js';
@@ -24,6 +25,13 @@ export interface SimulationOptions {
   loadBalancer?: LoadBalancerMode;
   loadBalancerDelayMs?: number;
   commandLatencyMs?: number;
+  // Durations after real installs (docs/benchmarks.md), multiplied by timeScale.
+  realisticLatency?: { timeScale: number };
+}
+
+// The gateway wait polls once a second; a time-scaled simulation polls proportionally faster.
+function pollFor(timeScale: number | undefined): number {
+  return timeScale === undefined ? DEFAULT_GATEWAY_POLL_MS : Math.max(5, Math.round(DEFAULT_GATEWAY_POLL_MS * timeScale));
 }
 
 export interface InstallRequest {
@@ -63,6 +71,7 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
   const operator = currentOperator();
   const runId = newRunId();
   const now = Date.now();
+  const realistic = request.simulation.realisticLatency;
   const mode = request.dryRun ? 'dry-run' : 'real';
   const sim = createSimStore(db);
   // The run row, its simulated world and its injected faults appear together or not at all.
@@ -87,8 +96,9 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
         runId,
         [loaded.config.primary, ...loaded.config.remotes],
         {
-          loadBalancer: { mode: request.simulation.loadBalancer ?? 'ip', delayMs: request.simulation.loadBalancerDelayMs ?? 1500 },
+          loadBalancer: { mode: request.simulation.loadBalancer ?? 'ip', delayMs: request.simulation.loadBalancerDelayMs ?? (realistic ? Math.round(MEAN_MS.loadBalancerAddress * realistic.timeScale) : 1500) },
           ...(request.simulation.commandLatencyMs !== undefined ? { commandLatencyMs: request.simulation.commandLatencyMs } : {}),
+          ...(realistic ? { latencyModel: { timeScale: realistic.timeScale, jitter: 0.15, seed: runId } } : {}),
         },
         now,
       );
@@ -96,7 +106,7 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
     }
   });
   const run = store.getRun(runId) as RunRecord;
-  const driver = new RunDriver({ store, tools: toolsFor(run, loaded.config, db), config: loaded.config, run, operator, ...(listener ? { listener } : {}) });
+  const driver = new RunDriver({ store, tools: toolsFor(run, loaded.config, db), config: loaded.config, run, operator, gatewayPollMs: pollFor(realistic?.timeScale), ...(listener ? { listener } : {}) });
   return { runId, run, driver, store, close: () => store.close() };
 }
 
@@ -177,7 +187,8 @@ export function prepareResume(request: ResumeRequest, listener?: ProgressListene
       }
     }
     const operator = currentOperator();
-    const driver = new RunDriver({ store, tools: toolsFor(run, config, db), config, run, operator, ...(listener ? { listener } : {}) });
+    const timeScale = run.mode === 'dry-run' ? readWorld(createSimStore(db), run.id)?.latencyModel?.timeScale : undefined;
+    const driver = new RunDriver({ store, tools: toolsFor(run, config, db), config, run, operator, gatewayPollMs: pollFor(timeScale), ...(listener ? { listener } : {}) });
     return { runId: run.id, run, driver, store, close: () => store.close(), ...(detail ? { forcedDetail: detail } : {}) };
   } catch (error) {
     store.close();

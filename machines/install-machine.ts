@@ -24,7 +24,7 @@ import type {
 export const MACHINE_VERSION = 1;
 
 // How often the gateway address is polled while waiting (the Istio doc test polls every second).
-export const GATEWAY_POLL_MS = 1000;
+export const DEFAULT_GATEWAY_POLL_MS = 1000;
 
 function placeholder<TOutput, TInput>(name: string) {
   return fromPromise<TOutput, TInput>(async () => {
@@ -400,7 +400,7 @@ export const installMachine = setup({
                   tags: ['busy'],
                   invoke: {
                     src: 'pause',
-                    input: ({ context }) => ({ ms: GATEWAY_POLL_MS, step: 'await-gateway-address' as const, cluster: context.primary.name }),
+                    input: ({ context }) => ({ ms: context.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS, step: 'await-gateway-address' as const, cluster: context.primary.name }),
                     onDone: 'probing',
                   },
                 },

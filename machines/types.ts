@@ -21,6 +21,8 @@ export interface InstallInput {
   primary: ClusterRef;
   remotes: ClusterRef[];
   gatewayTimeoutMs: number;
+  // How often the gateway address is polled while waiting.
+  gatewayPollMs: number;
 }
 
 export interface PreflightOutput {

@@ -228,9 +228,10 @@ export function createSqliteRunStore(db: Db): RunStore {
       }).immediate();
       if (closes.length > 0) crashPoint('journal-write');
     },
-    openAttempt(runId, snapshotJson, slot, at) {
+    openAttempt(runId, snapshotJson, slot, at, closes = []) {
       const attempt = db.transaction(() => {
         if (snapshotJson !== null) s.saveSnapshot.run(snapshotJson, at, runId);
+        for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), runId, c.step, c.cluster);
         const created = insertAttempt(runId, slot, at);
         crashPoint('in-transaction');
         return created;
@@ -281,14 +282,16 @@ export function createSqliteRunStore(db: Db): RunStore {
     listAttempts(runId) {
       return s.listAttempts.all(runId).map(toAttempt);
     },
-    startCommand(cmd) {
-      const id = Number(s.insertCommand.run(cmd.runId, cmd.attemptId, cmd.tool, JSON.stringify(cmd.argv), cmd.context, cmd.at).lastInsertRowid);
+    journalCommands(starts, finishes) {
+      if (starts.length === 0 && finishes.length === 0) return [];
+      const ids = db.transaction(() => {
+        const created = starts.map((c) => Number(s.insertCommand.run(c.runId, c.attemptId, c.tool, JSON.stringify(c.argv), c.context, c.at).lastInsertRowid));
+        for (const r of finishes) s.finishCommand.run(r.at, r.exitCode, r.durationMs, r.stdoutTail, r.stderrTail, r.id);
+        crashPoint('in-transaction');
+        return created;
+      }).immediate();
       crashPoint('journal-write');
-      return id;
-    },
-    finishCommand(id, r) {
-      s.finishCommand.run(r.at, r.exitCode, r.durationMs, r.stdoutTail, r.stderrTail, id);
-      crashPoint('journal-write');
+      return ids;
     },
     listCommands(runId) {
       return s.listCommands.all(runId).map(toCommand);

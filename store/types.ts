@@ -77,6 +77,24 @@ export interface CommandRecord {
   stderrTail: string | null;
 }
 
+export interface NewCommand {
+  runId: string;
+  attemptId: number | null;
+  tool: string;
+  argv: string[];
+  context: string | null;
+  at: number;
+}
+
+export interface CommandFinish {
+  id: number;
+  exitCode: number;
+  durationMs: number;
+  stdoutTail: string;
+  stderrTail: string;
+  at: number;
+}
+
 export interface RunEventRecord {
   id: number;
   runId: string;
@@ -124,8 +142,8 @@ export interface RunStore {
   listRuns(limit: number): RunRecord[];
   // One transaction: the machine snapshot plus the journal rows its transition produced.
   commitTransition(runId: string, snapshotJson: string, closes: readonly AttemptClose[], at: number): void;
-  // One transaction: the snapshot as it stands and a new attempt row, before the step's first command.
-  openAttempt(runId: string, snapshotJson: string | null, slot: { step: string; cluster: string; context: string | null }, at: number): AttemptRecord;
+  // One transaction: the snapshot as it stands, attempts closed since the last write, and a new attempt row.
+  openAttempt(runId: string, snapshotJson: string | null, slot: { step: string; cluster: string; context: string | null }, at: number, closes?: readonly AttemptClose[]): AttemptRecord;
   findOpenAttempt(runId: string, step: string, cluster: string): AttemptRecord | undefined;
   // Closes an attempt outside a transition (a failed try the retry policy repeats).
   closeAttempt(attemptId: number, outcome: 'failed' | 'interrupted', error: ErrorInfo | null, at: number): void;
@@ -137,9 +155,9 @@ export interface RunStore {
   // One transaction: the run's final (or interrupted) status and the event that says who ended it.
   endRun(runId: string, status: Exclude<RunStatus, 'running'>, actor: Actor, at: number, error: ErrorInfo | null, detail?: string): void;
   listAttempts(runId: string): AttemptRecord[];
-  startCommand(cmd: { runId: string; attemptId: number | null; tool: string; argv: string[]; context: string | null; at: number }): number;
-  finishCommand(id: number, result: { exitCode: number; durationMs: number; stdoutTail: string; stderrTail: string; at: number }): void;
   listCommands(runId: string): CommandRecord[];
+  // One transaction for many command rows (group commit): new rows, and results of earlier ones. Returns the new ids.
+  journalCommands(starts: readonly NewCommand[], finishes: readonly CommandFinish[]): number[];
   addEvent(runId: string, type: string, actor: Actor, at: number, detail?: string): void;
   listEvents(runId: string): RunEventRecord[];
   // Step attempts matching the filter, newest first.

@@ -13,6 +13,7 @@ const input: InstallInput = {
     { name: 'cluster3', context: 'c3' },
   ],
   gatewayTimeoutMs: 60_000,
+  gatewayPollMs: 1000,
 };
 
 interface Fakes {

@@ -3,6 +3,7 @@ import { sleep } from '../../engine/retry.js';
 import type { SimStore } from '../../store/sim-store.js';
 import type { ClusterTools, Command, CommandResult, RunOptions } from '../cluster-tools.js';
 import { faultAppliesEffect, faultResult, isFaultPoint } from './faults.js';
+import { modelledDuration } from './latency-model.js';
 import { runIstioctl } from './istioctl-sim.js';
 import { runKubectl } from './kubectl-sim.js';
 import { SimCluster } from './sim-cluster.js';
@@ -49,10 +50,11 @@ export function createSimulatedTools({ store, world, now = Date.now }: Simulated
     });
   };
 
-  const settle = async <T>(options: RunOptions, fn: () => T): Promise<T> => {
+  const settle = async <T>(options: RunOptions, command: Command, fn: () => T): Promise<T> => {
     abortIfNeeded(options.signal);
     // Take time like a real child process would, so signals and the journal get their turn.
-    const latency = settings().commandLatencyMs;
+    const world = settings();
+    const latency = world.latencyModel ? modelledDuration(command, world.latencyModel) : world.commandLatencyMs;
     if (latency > 0) await sleep(latency, options.signal);
     else await new Promise((resolve) => setImmediate(resolve));
     abortIfNeeded(options.signal);
@@ -61,9 +63,9 @@ export function createSimulatedTools({ store, world, now = Date.now }: Simulated
 
   return {
     mode: 'dry-run',
-    run: (command, options) => settle(options, () => execute(command, options)),
+    run: (command, options) => settle(options, command, () => execute(command, options)),
     pipe: (source, sink, options) =>
-      settle(options, () => {
+      settle(options, source, () => {
         const produced = execute(source, options);
         // Like a shell pipe without pipefail: the sink always runs, on whatever the source wrote.
         const consumed = execute({ ...sink, stdin: produced.stdout }, options);

@@ -1,5 +1,6 @@
 // A simulated world: the kube contexts it has, how its load balancers behave, what versions it reports.
 import type { SimStore } from '../../store/sim-store.js';
+import type { LatencyModel } from './latency-model.js';
 
 export type LoadBalancerMode = 'ip' | 'hostname' | 'none';
 
@@ -12,8 +13,9 @@ export interface SimContext {
 export interface WorldSettings {
   contexts: SimContext[];
   loadBalancer: { mode: LoadBalancerMode; delayMs: number; changedAt: number };
-  // How long every simulated command takes (0: as fast as possible).
+  // How long every simulated command takes (0: as fast as possible), unless a latency model is set.
   commandLatencyMs: number;
+  latencyModel?: LatencyModel;
   istioVersion: string;
   kubernetesVersion: string;
 }
@@ -26,13 +28,14 @@ export function createWorld(
   store: SimStore,
   world: string,
   clusters: Array<{ name: string; context: string }>,
-  options: { loadBalancer: { mode: LoadBalancerMode; delayMs: number }; commandLatencyMs?: number },
+  options: { loadBalancer: { mode: LoadBalancerMode; delayMs: number }; commandLatencyMs?: number; latencyModel?: LatencyModel },
   now: number,
 ): WorldSettings {
   const settings: WorldSettings = {
     contexts: clusters.map((c, i) => ({ name: c.context, cluster: c.name, server: `https://10.${10 + i}.0.1:6443` })),
     loadBalancer: { ...options.loadBalancer, changedAt: now },
     commandLatencyMs: options.commandLatencyMs ?? 0,
+    ...(options.latencyModel ? { latencyModel: options.latencyModel } : {}),
     istioVersion: SIM_ISTIO_VERSION,
     kubernetesVersion: SIM_KUBERNETES_VERSION,
   };

@@ -1,6 +1,7 @@
 // mesh-run install: start a primary-remote install (real clusters, or simulated ones with --dry-run).
 import { Command, Option } from 'commander';
 import { loadConfig } from '../../engine/config.js';
+import { UsageError } from '../../engine/errors.js';
 import { prepareInstall } from '../../engine/run-service.js';
 import { stepSlots } from '../../machines/steps.js';
 import { dbOption, dbPath, LB_MODES, parseDelayOption, resumeCommand } from '../common.js';
@@ -15,6 +16,7 @@ interface InstallOptions {
   simLb?: 'ip' | 'hostname' | 'none';
   simLbDelay?: string;
   simLatency?: string;
+  timeScale?: string;
   db?: string;
   json?: boolean;
   quiet?: boolean;
@@ -28,7 +30,8 @@ export function installCommand(streams: Streams): Command {
     .option('--inject-failure <spec>', 'dry run: make <step>[@cluster][:count][:transient] fail (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .addOption(new Option('--sim-lb <mode>', 'dry run: what the load balancer gives the gateway').choices(LB_MODES))
     .option('--sim-lb-delay <duration>', 'dry run: how long the load balancer takes (default 1.5s)')
-    .option('--sim-latency <duration>', 'dry run: how long each simulated command takes (default 0)')
+    .option('--sim-latency <duration|realistic>', 'dry run: how long each simulated command takes (default 0), or "realistic" (durations of real installs)')
+    .option('--time-scale <factor>', 'dry run with --sim-latency realistic: multiply every duration (e.g. 0.01)')
     .addOption(dbOption())
     .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
     .option('-q, --quiet', 'no progress output, only the result')
@@ -48,13 +51,17 @@ Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or
       const config = loadConfig(options.config);
       const progress = createProgressRenderer(streams.stderr, mode, stepSlots(config.config.primary.name, config.config.remotes.map((r) => r.name)));
       const lbDelay = parseDelayOption(options.simLbDelay, '--sim-lb-delay');
-      const latency = parseDelayOption(options.simLatency, '--sim-latency');
+      const realistic = options.simLatency === 'realistic';
+      const latency = realistic ? undefined : parseDelayOption(options.simLatency, '--sim-latency');
+      const timeScale = options.timeScale === undefined ? 1 : Number(options.timeScale);
+      if (!(timeScale > 0 && timeScale <= 100)) throw new UsageError(`--time-scale "${options.timeScale}": expected a number above 0 and at most 100, e.g. 0.01`);
+      if (options.timeScale !== undefined && !realistic) throw new UsageError('--time-scale applies to --sim-latency realistic');
       const prepared = await prepareInstall(
         {
           ...(options.config ? { configPath: options.config } : {}),
           dryRun: Boolean(options.dryRun),
           injections: options.injectFailure,
-          simulation: { ...(options.simLb ? { loadBalancer: options.simLb } : {}), ...(lbDelay !== undefined ? { loadBalancerDelayMs: lbDelay } : {}), ...(latency !== undefined ? { commandLatencyMs: latency } : {}) },
+          simulation: { ...(options.simLb ? { loadBalancer: options.simLb } : {}), ...(lbDelay !== undefined ? { loadBalancerDelayMs: lbDelay } : {}), ...(latency !== undefined ? { commandLatencyMs: latency } : {}), ...(realistic ? { realisticLatency: { timeScale } } : {}) },
           dbPath: dbPath(options),
         },
         progress.listener,

@@ -1,0 +1,247 @@
+// npm run bench: the engine's schedule against the critical path, its own overhead, resume, start-up,
+// memory, and history queries on a large journal. Prints figures; asserts nothing.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
+import { MEAN_MS, modelledDuration } from '../adapters/simulator/latency-model.js';
+import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
+import { createWorld } from '../adapters/simulator/world.js';
+import * as activities from '../engine/activities.js';
+import { loadConfig, type MeshConfig } from '../engine/config.js';
+import { planInstall, type PlannedCommand } from '../engine/plan.js';
+import { sleep } from '../engine/retry.js';
+import { prepareInstall, prepareResume } from '../engine/run-service.js';
+import type { StepRuntime } from '../engine/step-runtime.js';
+import type { StepId } from '../machines/steps.js';
+import { openDb } from '../store/open-db.js';
+import { createSimStore } from '../store/sim-store.js';
+import { createSqliteRunStore } from '../store/sqlite-run-store.js';
+
+const TIME_SCALE = Number(process.env.MESH_RUN_BENCH_SCALE ?? 0.01);
+const work = mkdtempSync(join(tmpdir(), 'mesh-run-bench-'));
+const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const rows: string[][] = [];
+const out = (...cells: Array<string | number>) => rows.push(cells.map(String));
+const ms = (n: number) => `${n.toFixed(n < 10 ? 2 : 0)} ms`;
+
+function configFor(remotes: number, extra = ''): string {
+  const file = join(work, `remotes-${remotes}.yaml`);
+  const list = Array.from({ length: remotes }, (_, i) => `  - {name: remote${i + 1}, context: remote${i + 1}}`).join('\n');
+  writeFileSync(file, `remotes:\n${list}\nmaxParallelRemotes: ${Math.max(remotes, 1)}\n${extra}`);
+  return file;
+}
+
+const quiet = { listener: undefined };
+void quiet;
+
+// One dry run at the realistic latency model; returns its wall time and id.
+async function timedInstall(configPath: string, dbPath: string, extra: Partial<Parameters<typeof prepareInstall>[0]> = {}) {
+  const started = performance.now();
+  const prepared = await prepareInstall({ configPath, dryRun: true, injections: [], simulation: { realisticLatency: { timeScale: TIME_SCALE } }, dbPath, ...extra });
+  const outcome = await prepared.driver.start();
+  const elapsed = performance.now() - started;
+  prepared.close();
+  return { elapsed, runId: prepared.runId, outcome };
+}
+
+// The longest chain of truly dependent steps, from the same latency model the simulator uses.
+function criticalPath(plan: PlannedCommand[], config: MeshConfig, seed: string): number {
+  const model = { timeScale: TIME_SCALE, jitter: 0.15, seed };
+  const cost = (c: Command) => modelledDuration(c, model);
+  const slot = (step: StepId, cluster: string) => plan.filter((p) => p.step === step && p.cluster === cluster);
+  const d = (step: StepId, cluster: string) => slot(step, cluster).reduce((t, p) => t + cost(p.command), 0);
+  const primary = config.primary.name;
+  const pre = d('preflight', '*');
+  const p1 = pre + d('install-primary', primary);
+  const ewInstall = slot('install-eastwest-gateway', primary)[0] as PlannedCommand;
+  const p2 = p1 + d('install-eastwest-gateway', primary);
+  const lbReady = p1 + cost(ewInstall.command) + MEAN_MS.loadBalancerAddress * TIME_SCALE;
+  const p3 = Math.max(p2, lbReady) + d('await-gateway-address', primary);
+  let end = p3 + d('expose-istiod', primary);
+  for (const r of config.remotes) {
+    const annotated = pre + d('create-remote-namespace', r.name) + d('annotate-remote-namespace', r.name);
+    end = Math.max(end, Math.max(p3, annotated) + d('install-remote', r.name) + d('attach-remote', r.name));
+  }
+  return end;
+}
+
+// The Istio page run strictly in its order, one step after another, on the same simulator.
+async function sequentialBaseline(config: MeshConfig, seed: string): Promise<number> {
+  const db = openDb(':memory:');
+  const sim = createSimStore(db);
+  createWorld(sim, 'baseline', [config.primary, ...config.remotes], { loadBalancer: { mode: 'ip', delayMs: Math.round(MEAN_MS.loadBalancerAddress * TIME_SCALE) }, latencyModel: { timeScale: TIME_SCALE, jitter: 0.15, seed } }, Date.now());
+  const tools: ClusterTools = createSimulatedTools({ store: sim, world: 'baseline' });
+  const signal = new AbortController().signal;
+  const rt = (step: StepId, cluster: string): StepRuntime => ({
+    signal,
+    now: Date.now,
+    note: () => {},
+    run: (c) => tools.run(c, { signal, timeoutMs: 600_000, step, cluster }),
+    pipe: (a, b) => tools.pipe(a, b, { signal, timeoutMs: 600_000, step, cluster }),
+  });
+  const deps = { config };
+  const p = config.primary;
+  const base = { runId: 'baseline', meshID: config.meshID, network: config.network, cluster: p.name, context: p.context };
+  const started = performance.now();
+  const pf = await activities.preflight(rt('preflight', '*'), { ...base, step: 'preflight', cluster: '*', clusters: [p, ...config.remotes] }, deps);
+  const primaryInput = { ...base, istioVersion: pf.istioVersion };
+  await activities.installPrimary(rt('install-primary', p.name), { ...primaryInput, step: 'install-primary' }, deps);
+  await activities.installEastwestGateway(rt('install-eastwest-gateway', p.name), { ...primaryInput, step: 'install-eastwest-gateway' }, deps);
+  let ip: string | undefined;
+  while (!ip) {
+    ip = (await activities.probeGatewayAddress(rt('await-gateway-address', p.name), { ...primaryInput, step: 'await-gateway-address' }, deps)).ip;
+    if (!ip) await sleep(Math.max(5, 1000 * TIME_SCALE), signal);
+  }
+  await activities.exposeIstiodStep(rt('expose-istiod', p.name), { ...primaryInput, step: 'expose-istiod' });
+  for (const r of config.remotes) {
+    const input = { runId: 'baseline', cluster: r.name, context: r.context, primary: p, network: config.network, istioVersion: pf.istioVersion, discoveryAddress: ip };
+    await activities.createRemoteNamespace(rt('create-remote-namespace', r.name), { ...input, step: 'create-remote-namespace' });
+    await activities.annotateRemoteNamespace(rt('annotate-remote-namespace', r.name), { ...input, step: 'annotate-remote-namespace' });
+    await activities.installRemote(rt('install-remote', r.name), { ...input, step: 'install-remote' });
+    await activities.attachRemote(rt('attach-remote', r.name), { ...input, step: 'attach-remote' }, deps);
+  }
+  const elapsed = performance.now() - started;
+  db.close();
+  return elapsed;
+}
+
+async function makespans(): Promise<void> {
+  out('section', 'makespan at the realistic latency model', `time scale ${TIME_SCALE}`, '', '', '');
+  out('remotes', 'makespan', 'critical path', 'ratio', 'sequential baseline', 'speed-up vs baseline');
+  for (const n of [1, 4, 16, 64]) {
+    const path = configFor(n);
+    const { config } = loadConfig(path);
+    const run = await timedInstall(path, join(work, `makespan-${n}.db`));
+    if (run.outcome.status !== 'succeeded') throw new Error(`bench run with ${n} remotes ended ${run.outcome.status}`);
+    const plan = await planInstall(config);
+    const cp = criticalPath(plan.commands, config, run.runId);
+    const baseline = await sequentialBaseline(config, run.runId);
+    out(n, ms(run.elapsed), ms(cp), (run.elapsed / cp).toFixed(3), ms(baseline), `${(baseline / run.elapsed).toFixed(1)}x`);
+  }
+  out('peak RSS (through the 64-remote run)', `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`, '', '', '', '');
+}
+
+async function overhead(): Promise<void> {
+  out('section', 'engine overhead with zero simulated latency (16 remotes)', '', '', '', '');
+  out('store', 'wall time', 'transitions', 'per transition', '', '');
+  const path = configFor(16);
+  for (const [label, dbPath] of [['durable SQLite (WAL, synchronous=FULL)', join(work, 'overhead.db')], ['in-memory SQLite', ':memory:']] as const) {
+    // Warm once, then measure.
+    for (let i = 0; i < 2; i++) {
+      const started = performance.now();
+      const prepared = await prepareInstall({ configPath: path, dryRun: true, injections: [], simulation: { loadBalancerDelayMs: 0 }, dbPath });
+      const outcome = await prepared.driver.start();
+      const elapsed = performance.now() - started;
+      const attempts = prepared.store.listAttempts(prepared.runId).length;
+      const commands = prepared.store.listCommands(prepared.runId).length;
+      prepared.close();
+      if (outcome.status !== 'succeeded') throw new Error('overhead run failed');
+      // Each attempt is opened and closed by a transition; each command is journaled before and after it runs.
+      const transitions = attempts * 2;
+      if (i === 1) out(label, ms(elapsed), `${transitions} (+${commands} commands)`, ms(elapsed / transitions), '', '');
+    }
+  }
+}
+
+async function resumeCost(): Promise<void> {
+  out('section', 'resume after a failure at the last step (4 remotes)', '', '', '', '');
+  const path = configFor(4);
+  const full = await timedInstall(path, join(work, 'full.db'));
+  const db = join(work, 'resume.db');
+  const failed = await timedInstall(path, db, { injections: ['attach-remote@remote4'] });
+  if (failed.outcome.status !== 'failed') throw new Error('the failing run did not fail');
+  const started = performance.now();
+  const prepared = prepareResume({ id: failed.runId, dbPath: db, force: false, simulation: {} });
+  const outcome = await prepared.driver.resume();
+  const elapsed = performance.now() - started;
+  prepared.close();
+  if (outcome.status !== 'succeeded') throw new Error('resume did not succeed');
+  out('full run', ms(full.elapsed), 'resume to finish', ms(elapsed), 'ratio', `${((elapsed / full.elapsed) * 100).toFixed(1)} %`);
+}
+
+function startup(): void {
+  out('section', 'CLI start-up (median of 15)', '', '', '', '');
+  const db = join(work, 'full.db');
+  const median = (args: string[]) => {
+    const times: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const t = performance.now();
+      const r = spawnSync(process.execPath, args, { stdio: 'ignore' });
+      if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}`);
+      times.push(performance.now() - t);
+    }
+    return times.sort((a, b) => a - b)[7] as number;
+  };
+  const node = median(['-e', '0']);
+  const version = median([cli, '--version']);
+  const runs = median([cli, 'runs', '--db', db]);
+  out('node -e 0', ms(node), 'mesh-run --version', `${ms(version)} (${(version / node).toFixed(2)}x)`, 'mesh-run runs', `${ms(runs)} (${(runs / node).toFixed(2)}x)`);
+}
+
+function historyAtScale(): void {
+  const runsCount = Number(process.env.MESH_RUN_BENCH_RUNS ?? 100_000);
+  out('section', `history on a large journal: ${runsCount} runs, ${runsCount * 10} step attempts`, '', '', '', '');
+  const path = join(work, 'history.db');
+  const db = openDb(path);
+  const started = performance.now();
+  const insertRun = db.prepare(`INSERT INTO runs (id, kind, topology, mode, status, config_json, config_hash, created_at, updated_at, finished_at, machine_version) VALUES (?, 'install', 'primary-remote', 'dry-run', ?, ?, 'h', ?, ?, ?, 1)`);
+  const insertAttempt = db.prepare(`INSERT INTO step_attempts (run_id, step, cluster, context, attempt, started_at, ended_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const steps: Array<[StepId, 'p' | 'r' | '*']> = [['preflight', '*'], ['install-primary', 'p'], ['install-eastwest-gateway', 'p'], ['await-gateway-address', 'p'], ['expose-istiod', 'p'], ['create-remote-namespace', 'r'], ['annotate-remote-namespace', 'r'], ['install-remote', 'r'], ['attach-remote', 'r']];
+  const t0 = Date.now() - runsCount * 60_000;
+  const fill = db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const at = t0 + i * 60_000;
+      const remote = `cluster${2 + (i % 20)}`;
+      const fails = i % 17 === 0;
+      const config = `{"primary":{"name":"cluster1"},"remotes":[{"name":"${remote}"}]}`;
+      insertRun.run(`mr-b${i.toString(36).padStart(7, '0')}`, fails ? 'failed' : 'succeeded', config, at, at + 300_000, at + 300_000);
+      steps.forEach(([step, scope], s) => {
+        const cluster = scope === '*' ? '*' : scope === 'p' ? 'cluster1' : remote;
+        const failed = fails && step === 'install-remote';
+        insertAttempt.run(`mr-b${i.toString(36).padStart(7, '0')}`, step, cluster, cluster === '*' ? null : cluster, 1, at + s * 1000, at + s * 1000 + 900, failed ? 'failed' : 'succeeded', failed ? '{"message":"forbidden"}' : null);
+        if (failed) insertAttempt.run(`mr-b${i.toString(36).padStart(7, '0')}`, step, cluster, cluster, 2, at + s * 1000 + 2000, at + s * 1000 + 2900, 'succeeded', null);
+      });
+    }
+  });
+  for (let i = 0; i < runsCount; i += 10_000) fill(i, Math.min(runsCount, i + 10_000));
+  db.close();
+  out('fill', ms(performance.now() - started), '', '', '', '');
+  const store = createSqliteRunStore(openDb(path));
+  const now = Date.now();
+  const timed = (label: string, fn: () => unknown) => {
+    fn();
+    const times: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      const t = performance.now();
+      fn();
+      times.push(performance.now() - t);
+    }
+    out(label, ms(times.sort((a, b) => a - b)[4] as number), '', '', '', '');
+  };
+  timed('history --limit 100 (newest)', () => store.queryAttempts({ limit: 100 }));
+  timed('history --cluster cluster7 --since 7d', () => store.queryAttempts({ cluster: 'cluster7', since: now - 7 * 86_400_000, limit: 100 }));
+  timed('history --status failed --limit 100', () => store.queryAttempts({ outcome: 'failed', limit: 100 }));
+  timed('history --step install-remote --cluster cluster3 --status failed', () => store.queryAttempts({ step: 'install-remote', cluster: 'cluster3', outcome: 'failed', limit: 100 }));
+  timed('history --run <id>', () => store.queryAttempts({ runId: 'mr-b0001000', limit: 100 }));
+  timed('history --actions --since 24h', () => store.queryEvents({ since: now - 86_400_000, limit: 100 }));
+  timed('runs (50 newest, with their attempts)', () => store.listRuns(50).map((r) => store.listAttempts(r.id)));
+  store.close();
+}
+
+const only = process.argv[2];
+try {
+  if (!only || only === 'makespan') await makespans();
+  if (!only || only === 'overhead') await overhead();
+  if (!only || only === 'resume') await resumeCost();
+  if (!only || only === 'startup') startup();
+  if (!only || only === 'history') historyAtScale();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+for (const r of rows) {
+  if (r[0] === 'section') console.log(`\n## ${r.slice(1).filter(Boolean).join(', ')}`);
+  else console.log(r.filter((c, i) => c !== '' || i === 0).join(' | '));
+}
