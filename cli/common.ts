@@ -2,7 +2,7 @@
 import { Option } from 'commander';
 import { parseDuration } from '../engine/durations.js';
 import { UsageError } from '../engine/errors.js';
-import { defaultDbPath } from '../store/open-db.js';
+import { defaultDbPath } from '../store/db-path.js';
 
 export interface CommonOptions {
   db?: string;

@@ -1,6 +1,7 @@
 // Before a run against real clusters is recorded: the preflight step, run once without a journal.
 // Whatever it finds wrong (missing tools, unknown or silent contexts, a loopback API server) is an
 // environment problem: exit 3, no run created, nothing changed in any cluster.
+import { setMaxListeners } from 'node:events';
 import type { ClusterTools } from '../adapters/cluster-tools.js';
 import { ToolError } from '../adapters/cluster-tools.js';
 import { preflight } from './activities.js';
@@ -9,6 +10,8 @@ import { PreconditionError, StepError } from './errors.js';
 
 export async function checkEnvironment(config: MeshConfig, tools: ClusterTools): Promise<void> {
   const signal = new AbortController().signal;
+  // Preflight asks every cluster at once, all under this one signal.
+  setMaxListeners(0, signal);
   const options = { signal, timeoutMs: Math.min(config.timeouts.commandMs, 60_000), step: 'preflight' as const, cluster: '*' };
   try {
     await preflight(

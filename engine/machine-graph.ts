@@ -1,30 +1,13 @@
 // The install machine as a graph, read from the machine definition itself (states, guards, regions),
 // for `mesh-run graph` and the HTML report. Step states (running/failed pairs) are folded into one node.
 import type { AnyStateMachine } from 'xstate';
+import type { GraphEdge, GraphNode, MachineGraph } from './graph-model.js';
+import { findNode } from './graph-model.js';
 import { installMachine, remoteMachine } from '../machines/install-machine.js';
 import type { StepId } from '../machines/steps.js';
 
-export interface GraphNode {
-  id: string;
-  label: string;
-  step?: StepId;
-  final: boolean;
-  // Children laid out as side-by-side regions (a parallel state) rather than a sequence.
-  parallel: boolean;
-  initial?: string;
-  children: GraphNode[];
-}
-
-export interface GraphEdge {
-  from: string;
-  to: string;
-  label: string;
-}
-
-export interface MachineGraph {
-  root: GraphNode;
-  edges: GraphEdge[];
-}
+export type { GraphEdge, GraphNode, MachineGraph } from './graph-model.js';
+export { allNodes, findNode } from './graph-model.js';
 
 interface StateNodeLike {
   id: string;
@@ -121,17 +104,4 @@ export function machineGraph(): MachineGraph {
   const attaching = findNode(main.root, 'install.installing.remotes.attaching');
   if (attaching) attaching.children.push(remote.root);
   return { root: main.root, edges: [...main.edges, ...remote.edges] };
-}
-
-export function findNode(node: GraphNode, id: string): GraphNode | undefined {
-  if (node.id === id) return node;
-  for (const child of node.children) {
-    const found = findNode(child, id);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-export function allNodes(node: GraphNode): GraphNode[] {
-  return [node, ...node.children.flatMap(allNodes)];
 }

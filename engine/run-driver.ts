@@ -2,6 +2,7 @@
 // holds the run's lease, and ends the run as succeeded, failed or interrupted.
 import { setMaxListeners } from 'node:events';
 import { hostname, userInfo } from 'node:os';
+import { holderAlive, LEASE_STALE_MS } from './lease.js';
 import { randomUUID } from 'node:crypto';
 import { type Actor as XActor, type AnyMachineSnapshot, createActor, fromPromise, type Snapshot } from 'xstate';
 import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
@@ -52,24 +53,7 @@ export function currentOperator(): Actor {
   return { user, host: hostname(), pid: process.pid };
 }
 
-export const LEASE_STALE_MS = 30_000;
-
-// A "running" run whose driver is gone: no lease, a silent heartbeat, or a dead pid on this host.
-export function isLeaseStale(run: { lease: LeaseHolder | null }, now: number = Date.now()): boolean {
-  if (!run.lease) return true;
-  return now - run.lease.heartbeat > LEASE_STALE_MS || !holderAlive(run.lease);
-}
-
-// Whether the process holding a lease still exists (only knowable on the same host).
-function holderAlive(holder: { pid: number; host: string }): boolean {
-  if (holder.host !== hostname()) return true;
-  try {
-    process.kill(holder.pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { isLeaseStale, LEASE_STALE_MS } from './lease.js';
 
 export function machineInput(runId: string, config: MeshConfig, gatewayPollMs = DEFAULT_GATEWAY_POLL_MS): InstallInput {
   return {

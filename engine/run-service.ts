@@ -15,6 +15,7 @@ import { createSqliteRunStore } from '../store/sqlite-run-store.js';
 import type { RunRecord, RunStore } from '../store/types.js';
 import { hashText, loadConfig, type MeshConfig, parseConfigText } from './config.js';
 import { NotResumableError, UsageError } from './errors.js';
+import { checkRunIdFormat, findRun } from './run-lookup.js';
 import { checkEnvironment } from './environment-check.js';
 import { parseFaultSpec } from './fault-specs.js';
 import type { ProgressListener } from './progress-events.js';
@@ -110,21 +111,7 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
   return { runId, run, driver, store, close: () => store.close() };
 }
 
-// Rejects text that cannot be a run id before any file is opened.
-export function checkRunIdFormat(idOrPrefix: string): void {
-  if (!/^[A-Za-z0-9-]{1,64}$/.test(idOrPrefix)) throw new UsageError(`"${idOrPrefix.slice(0, 40)}" is not a run id (ids look like mr-k3x9p2qa); "mesh-run runs" lists them`);
-}
-
-// Finds a run by its id or a unique prefix of it.
-export function findRun(store: RunStore, idOrPrefix: string): RunRecord {
-  checkRunIdFormat(idOrPrefix);
-  const exact = store.getRun(idOrPrefix);
-  if (exact) return exact;
-  const ids = store.findRunIds(idOrPrefix, 3);
-  if (ids.length === 1) return store.getRun(ids[0] as string) as RunRecord;
-  if (ids.length > 1) throw new UsageError(`run id "${idOrPrefix}" is ambiguous (${ids.join(', ')}...); type more of it`);
-  throw new NotResumableError('run-not-found', `no run "${idOrPrefix}" in this database; "mesh-run runs" lists them`);
-}
+export { checkRunIdFormat, findRun } from './run-lookup.js';
 
 export interface ResumeRequest {
   id: string;

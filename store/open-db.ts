@@ -1,19 +1,13 @@
 // Opens the SQLite file with the durability settings mesh-run relies on, and migrates it.
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statfsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { PreconditionError } from '../engine/errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type Db = Database.Database;
 
-// --db, else $MESH_RUN_DB, else $XDG_STATE_HOME/mesh-run/mesh-run.db (~/.local/state when unset).
-export function defaultDbPath(env: Record<string, string | undefined> = process.env): string {
-  if (env.MESH_RUN_DB) return env.MESH_RUN_DB;
-  const stateHome = env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
-  return join(stateHome, 'mesh-run', 'mesh-run.db');
-}
+export { defaultDbPath } from './db-path.js';
 
 export interface OpenOptions {
   // Open an existing database only; never create one (for read-only commands).

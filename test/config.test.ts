@@ -63,6 +63,7 @@ describe('config validation: one line per problem, naming the field', () => {
     ['not a mapping', '- a\n- b', /^mesh\.yaml: the document must be a mapping/],
     ['YAML syntax', 'meshID: [unclosed', /^mesh\.yaml: line 1, column \d+: .*; fix the YAML syntax/],
     ['duplicate keys', 'meshID: a\nmeshID: b', /^mesh\.yaml: line 2, column 1: Map keys must be unique/],
+    ['maxParallelRemotes out of range', 'maxParallelRemotes: 0', /^mesh\.yaml: maxParallelRemotes: 0 is not a whole number from 1 to 256/],
   ];
 
   it.each(cases)('%s', (_, yaml, expected) => {

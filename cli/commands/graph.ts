@@ -1,7 +1,6 @@
 // mesh-run graph: the machine as a diagram, generated from its definition; --run marks a run's progress.
 import { Command, Option } from 'commander';
-import { machineGraph } from '../../engine/machine-graph.js';
-import { checkRunIdFormat, findRun } from '../../engine/run-service.js';
+import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { slotViews, stepMarks } from '../../engine/status-view.js';
 import { openDb } from '../../store/open-db.js';
 import { createSqliteRunStore } from '../../store/sqlite-run-store.js';
@@ -15,7 +14,8 @@ export function graphCommand(streams: Streams): Command {
     .addOption(new Option('--format <format>', 'diagram language').choices(['mermaid', 'dot']).default('mermaid'))
     .option('--run <id>', "mark a run's completed, failed and current steps")
     .addOption(dbOption())
-    .action((options: { format: 'mermaid' | 'dot'; run?: string; db?: string }) => {
+    .action(async (options: { format: 'mermaid' | 'dot'; run?: string; db?: string }) => {
+      const { machineGraph } = await import('../../engine/machine-graph.js');
       let marks = new Map();
       if (options.run !== undefined) {
         checkRunIdFormat(options.run);

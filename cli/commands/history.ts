@@ -1,7 +1,7 @@
 // mesh-run history: one query over the journal, filters that combine; table, JSON or CSV.
 import { Command, Option } from 'commander';
 import { UsageError } from '../../engine/errors.js';
-import { checkRunIdFormat, findRun } from '../../engine/run-service.js';
+import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { parseTimeBound } from '../../engine/time-filters.js';
 import { formatDuration } from '../../engine/durations.js';
 import { isStepId, STEP_IDS } from '../../machines/steps.js';

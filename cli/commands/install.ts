@@ -1,8 +1,6 @@
 // mesh-run install: start a primary-remote install (real clusters, or simulated ones with --dry-run).
 import { Command, Option } from 'commander';
-import { loadConfig } from '../../engine/config.js';
 import { UsageError } from '../../engine/errors.js';
-import { prepareInstall } from '../../engine/run-service.js';
 import { stepSlots } from '../../machines/steps.js';
 import { dbOption, dbPath, LB_MODES, parseDelayOption, resumeCommand } from '../common.js';
 import type { Streams } from '../output.js';
@@ -47,6 +45,8 @@ Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or
 130/143 interrupted by SIGINT/SIGTERM (resumable).`,
     )
     .action(async (options: InstallOptions) => {
+      // The engine (xstate, execa, yaml) loads only when a command needs it: start-up stays light.
+      const [{ loadConfig }, { prepareInstall }] = await Promise.all([import('../../engine/config.js'), import('../../engine/run-service.js')]);
       const mode = progressMode(streams.stderr, Boolean(options.json), Boolean(options.quiet));
       const config = loadConfig(options.config);
       const progress = createProgressRenderer(streams.stderr, mode, stepSlots(config.config.primary.name, config.config.remotes.map((r) => r.name)));

@@ -1,7 +1,5 @@
 // mesh-run plan: the commands a run with this config would issue, without touching any cluster.
 import { Command, Option } from 'commander';
-import { loadConfig } from '../../engine/config.js';
-import { planInstall } from '../../engine/plan.js';
 import type { Streams } from '../output.js';
 import { planJson, planScript, planText } from '../render/plan.js';
 
@@ -11,6 +9,7 @@ export function planCommand(streams: Streams): Command {
     .option('-c, --config <file>', 'YAML config (default: the Istio page defaults)')
     .addOption(new Option('--format <format>', 'text, a bash script, or JSON').choices(['text', 'sh', 'json']).default('text'))
     .action(async (options: { config?: string; format: 'text' | 'sh' | 'json' }) => {
+      const [{ loadConfig }, { planInstall }] = await Promise.all([import('../../engine/config.js'), import('../../engine/plan.js')]);
       const { config } = loadConfig(options.config);
       const plan = await planInstall(config);
       streams.stdout.write(options.format === 'json' ? planJson(plan) : options.format === 'sh' ? planScript(plan, config) : planText(plan));

@@ -2,8 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { UsageError } from '../../engine/errors.js';
-import { machineGraph } from '../../engine/machine-graph.js';
-import { checkRunIdFormat, findRun } from '../../engine/run-service.js';
+import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { slotViews, stepMarks } from '../../engine/status-view.js';
 import { buildTimeline } from '../../engine/timeline.js';
 import { openDb } from '../../store/open-db.js';
@@ -18,7 +17,8 @@ export function reportCommand(streams: Streams): Command {
     .argument('<id>', 'run id (or a unique prefix of it)')
     .requiredOption('--html <file>', 'where to write the page')
     .addOption(dbOption())
-    .action((id: string, options: { html: string; db?: string }) => {
+    .action(async (id: string, options: { html: string; db?: string }) => {
+      const { machineGraph } = await import('../../engine/machine-graph.js');
       checkRunIdFormat(id);
       const store = createSqliteRunStore(openDb(dbPath(options), { mustExist: true }));
       let html: string;

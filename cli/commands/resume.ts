@@ -1,6 +1,5 @@
 // mesh-run resume <id>: continue a failed, interrupted or killed run where it stopped.
 import { Command, Option } from 'commander';
-import { prepareResume } from '../../engine/run-service.js';
 import type { MeshConfig } from '../../engine/config.js';
 import { stepSlots } from '../../machines/steps.js';
 import { dbOption, dbPath, LB_MODES, parseDelayOption, resumeCommand } from '../common.js';
@@ -28,6 +27,7 @@ export function resumeCommandDef(streams: Streams): Command {
     .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
     .option('-q, --quiet', 'no progress output, only the result')
     .action(async (id: string, options: ResumeOptions) => {
+      const { prepareResume } = await import('../../engine/run-service.js');
       const lbDelay = parseDelayOption(options.simLbDelay, '--sim-lb-delay');
       let progress: ReturnType<typeof createProgressRenderer> | undefined;
       const mode = progressMode(streams.stderr, Boolean(options.json), Boolean(options.quiet));

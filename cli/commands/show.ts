@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { formatDuration } from '../../engine/durations.js';
 import { UsageError } from '../../engine/errors.js';
-import { checkRunIdFormat, findRun } from '../../engine/run-service.js';
+import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { buildTimeline, type Timeline } from '../../engine/timeline.js';
 import { ALL_CLUSTERS, isStepId, STEP_IDS } from '../../machines/steps.js';
 import { openDb } from '../../store/open-db.js';

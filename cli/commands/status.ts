@@ -1,7 +1,7 @@
 // mesh-run status <id> and mesh-run runs: read the journal, never touch a cluster.
 import { Command, Option } from 'commander';
-import { isLeaseStale } from '../../engine/run-driver.js';
-import { checkRunIdFormat, findRun } from '../../engine/run-service.js';
+import { isLeaseStale } from '../../engine/lease.js';
+import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { runView, slotViews } from '../../engine/status-view.js';
 import { UsageError } from '../../engine/errors.js';
 import { openDb } from '../../store/open-db.js';

@@ -1,7 +1,7 @@
 // One self-contained HTML page for a run: summary, the state diagram with progress marked, a Gantt timeline
 // of attempts per cluster, and the commands. Inline CSS and SVG only: it opens with no network at all.
 import { formatDuration } from '../../engine/durations.js';
-import { allNodes, type GraphNode, type MachineGraph } from '../../engine/machine-graph.js';
+import { allNodes, type GraphNode, type MachineGraph } from '../../engine/graph-model.js';
 import type { StepMark } from '../../engine/status-view.js';
 import type { Timeline } from '../../engine/timeline.js';
 import { ALL_CLUSTERS, type StepId } from '../../machines/steps.js';
