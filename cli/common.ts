@@ -3,6 +3,9 @@ import { Option } from 'commander';
 import { parseDuration } from '../engine/durations.js';
 import { UsageError } from '../engine/errors.js';
 import { defaultDbPath } from '../store/db-path.js';
+import { openDb } from '../store/open-db.js';
+import { createSqliteRunStore } from '../store/sqlite-run-store.js';
+import type { RunStore } from '../store/types.js';
 
 export interface CommonOptions {
   db?: string;
@@ -30,3 +33,13 @@ export function parseDelayOption(value: string | undefined, flag: string): numbe
 }
 
 export const LB_MODES = ['ip', 'hostname', 'none'] as const;
+
+// Opens the journal for a read-only verb (it must already exist), runs `fn`, and closes it.
+export function withStore<T>(options: CommonOptions, fn: (store: RunStore) => T): T {
+  const store = createSqliteRunStore(openDb(dbPath(options), { mustExist: true }));
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}

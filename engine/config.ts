@@ -229,6 +229,18 @@ function readCluster(raw: unknown, field: string, problems: Problems, defaults: 
   return { ...obj, name, context };
 }
 
+// A nested mapping such as timeouts: checked for shape and unknown keys; {} when absent or wrong.
+function readSection(raw: Record<string, unknown>, name: string, keys: readonly string[], problems: Problems): Record<string, unknown> {
+  const value = raw[name];
+  if (value === undefined) return {};
+  if (!isRecord(value)) {
+    problems.add(name, `expected a mapping (${keys.join(', ')}), got ${describe(value)}`);
+    return {};
+  }
+  checkKeys(value, keys, name, problems);
+  return value;
+}
+
 // Applies defaults and validation rules to a parsed document.
 export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfig {
   const problems = new Problems(source);
@@ -287,23 +299,13 @@ export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfi
     if (revision === 'default') problems.add('revision', '"default" is the unrevisioned control plane; leave revision unset instead');
   }
 
-  let timeoutsRaw: Record<string, unknown> = {};
-  if (raw.timeouts !== undefined) {
-    if (isRecord(raw.timeouts)) timeoutsRaw = raw.timeouts;
-    else problems.add('timeouts', `expected a mapping (gatewayAddress, command), got ${describe(raw.timeouts)}`);
-  }
-  checkKeys(timeoutsRaw, TIMEOUT_KEYS, 'timeouts', problems);
+  const timeoutsRaw = readSection(raw, 'timeouts', TIMEOUT_KEYS, problems);
   const timeouts = {
     gatewayAddressMs: readDuration(timeoutsRaw.gatewayAddress, 'timeouts.gatewayAddress', problems, DEFAULTS.gatewayAddress, 24 * 3_600_000),
     commandMs: readDuration(timeoutsRaw.command, 'timeouts.command', problems, DEFAULTS.command, 24 * 3_600_000),
   };
 
-  let retryRaw: Record<string, unknown> = {};
-  if (raw.retry !== undefined) {
-    if (isRecord(raw.retry)) retryRaw = raw.retry;
-    else problems.add('retry', `expected a mapping (attempts, initialDelay, maxDelay, factor), got ${describe(raw.retry)}`);
-  }
-  checkKeys(retryRaw, RETRY_KEYS, 'retry', problems);
+  const retryRaw = readSection(raw, 'retry', RETRY_KEYS, problems);
   let attempts: number = DEFAULTS.retry.attempts;
   if (retryRaw.attempts !== undefined) {
     if (typeof retryRaw.attempts !== 'number' || !Number.isInteger(retryRaw.attempts) || retryRaw.attempts < 1 || retryRaw.attempts > 20) {
@@ -323,12 +325,7 @@ export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfi
     maxDelayMs: readDuration(retryRaw.maxDelay, 'retry.maxDelay', problems, DEFAULTS.retry.maxDelay, 3_600_000),
   };
 
-  let toolsRaw: Record<string, unknown> = {};
-  if (raw.tools !== undefined) {
-    if (isRecord(raw.tools)) toolsRaw = raw.tools;
-    else problems.add('tools', `expected a mapping (kubectl, istioctl), got ${describe(raw.tools)}`);
-  }
-  checkKeys(toolsRaw, TOOL_KEYS, 'tools', problems);
+  const toolsRaw = readSection(raw, 'tools', TOOL_KEYS, problems);
   const tools = {
     kubectl: readString(toolsRaw.kubectl, 'tools.kubectl', problems, 'kubectl'),
     istioctl: readString(toolsRaw.istioctl, 'tools.istioctl', problems, 'istioctl'),

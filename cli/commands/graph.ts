@@ -2,9 +2,7 @@
 import { Command, Option } from 'commander';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { slotViews, stepMarks } from '../../engine/status-view.js';
-import { openDb } from '../../store/open-db.js';
-import { createSqliteRunStore } from '../../store/sqlite-run-store.js';
-import { dbOption, dbPath } from '../common.js';
+import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
 import { toDot, toMermaid } from '../render/graph.js';
 
@@ -19,13 +17,11 @@ export function graphCommand(streams: Streams): Command {
       let marks = new Map();
       if (options.run !== undefined) {
         checkRunIdFormat(options.run);
-        const store = createSqliteRunStore(openDb(dbPath(options), { mustExist: true }));
-        try {
-          const run = findRun(store, options.run);
-          marks = stepMarks(slotViews(run, store.listAttempts(run.id)), run.status);
-        } finally {
-          store.close();
-        }
+        const runId = options.run;
+        marks = withStore(options, (store) => {
+          const run = findRun(store, runId);
+          return stepMarks(slotViews(run, store.listAttempts(run.id)), run.status);
+        });
       }
       const graph = machineGraph();
       streams.stdout.write(options.format === 'dot' ? toDot(graph, marks) : toMermaid(graph, marks));

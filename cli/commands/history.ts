@@ -5,10 +5,8 @@ import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { parseTimeBound } from '../../engine/time-filters.js';
 import { formatDuration } from '../../engine/durations.js';
 import { isStepId, STEP_IDS } from '../../machines/steps.js';
-import { openDb } from '../../store/open-db.js';
-import { createSqliteRunStore } from '../../store/sqlite-run-store.js';
 import type { AttemptRecord, HistoryFilter } from '../../store/types.js';
-import { dbOption, dbPath } from '../common.js';
+import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
 import { csv } from '../render/csv.js';
 import { table } from '../render/table.js';
@@ -53,8 +51,7 @@ export function historyCommand(streams: Streams): Command {
       const now = Date.now();
       const since = parseTimeBound(options.since, '--since', now);
       const until = parseTimeBound(options.until, '--until', now);
-      const store = createSqliteRunStore(openDb(dbPath(options), { mustExist: true }));
-      try {
+      withStore(options, (store) => {
         const runId = options.run !== undefined ? findRun(store, options.run).id : undefined;
         const base = { limit, ...(runId ? { runId } : {}), ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
         if (options.actions) {
@@ -85,9 +82,7 @@ export function historyCommand(streams: Streams): Command {
           const body = rows.map((r) => [r.run, r.cluster === '*' ? 'all' : r.cluster, r.context ?? '', r.step, String(r.attempt), (r.startedAt ?? '').replace('T', ' ').slice(0, 19), r.durationMs === null ? '-' : formatDuration(r.durationMs), r.outcome, r.error ? short(r.error) : '']);
           streams.stdout.write(`${table(['RUN', 'CLUSTER', 'CONTEXT', 'STEP', 'ATTEMPT', 'STARTED', 'DURATION', 'OUTCOME', 'ERROR'], body)}\n`);
         }
-      } finally {
-        store.close();
-      }
+      });
     });
 }
 

@@ -5,9 +5,7 @@ import { UsageError } from '../../engine/errors.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { slotViews, stepMarks } from '../../engine/status-view.js';
 import { buildTimeline } from '../../engine/timeline.js';
-import { openDb } from '../../store/open-db.js';
-import { createSqliteRunStore } from '../../store/sqlite-run-store.js';
-import { dbOption, dbPath } from '../common.js';
+import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
 import { reportHtml } from '../render/report-html.js';
 
@@ -20,18 +18,12 @@ export function reportCommand(streams: Streams): Command {
     .action(async (id: string, options: { html: string; db?: string }) => {
       const { machineGraph } = await import('../../engine/machine-graph.js');
       checkRunIdFormat(id);
-      const store = createSqliteRunStore(openDb(dbPath(options), { mustExist: true }));
-      let html: string;
-      let runId: string;
-      try {
+      const { html, runId } = withStore(options, (store) => {
         const run = findRun(store, id);
-        runId = run.id;
         const attempts = store.listAttempts(run.id);
         const timeline = buildTimeline(run, attempts, store.listCommands(run.id), store.listEvents(run.id));
-        html = reportHtml(timeline, machineGraph(), stepMarks(slotViews(run, attempts), run.status));
-      } finally {
-        store.close();
-      }
+        return { html: reportHtml(timeline, machineGraph(), stepMarks(slotViews(run, attempts), run.status)), runId: run.id };
+      });
       try {
         writeFileSync(options.html, html);
       } catch (error) {

@@ -5,9 +5,7 @@ import { UsageError } from '../../engine/errors.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { buildTimeline, type Timeline } from '../../engine/timeline.js';
 import { ALL_CLUSTERS, isStepId, STEP_IDS } from '../../machines/steps.js';
-import { openDb } from '../../store/open-db.js';
-import { createSqliteRunStore } from '../../store/sqlite-run-store.js';
-import { dbOption, dbPath } from '../common.js';
+import { dbOption, withStore } from '../common.js';
 import { painter, type Streams } from '../output.js';
 import { displayArgv } from '../render/argv.js';
 
@@ -20,13 +18,10 @@ interface ShowOptions {
 
 function loadTimeline(id: string, options: ShowOptions): Timeline {
   checkRunIdFormat(id);
-  const store = createSqliteRunStore(openDb(dbPath(options), { mustExist: true }));
-  try {
+  return withStore(options, (store) => {
     const run = findRun(store, id);
     return buildTimeline(run, store.listAttempts(run.id), store.listCommands(run.id), store.listEvents(run.id));
-  } finally {
-    store.close();
-  }
+  });
 }
 
 const clock = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);

@@ -4,9 +4,7 @@ import { isLeaseStale } from '../../engine/lease.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { runView, slotViews } from '../../engine/status-view.js';
 import { UsageError } from '../../engine/errors.js';
-import { openDb } from '../../store/open-db.js';
-import { createSqliteRunStore } from '../../store/sqlite-run-store.js';
-import { dbOption, dbPath } from '../common.js';
+import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
 import { renderRuns, renderRunStatus } from '../render/status.js';
 
@@ -14,15 +12,6 @@ interface ReadOptions {
   db?: string;
   json?: boolean;
   limit?: string;
-}
-
-function withStore<T>(options: ReadOptions, fn: (store: ReturnType<typeof createSqliteRunStore>) => T): T {
-  const store = createSqliteRunStore(openDb(dbPath(options), { mustExist: true }));
-  try {
-    return fn(store);
-  } finally {
-    store.close();
-  }
 }
 
 export function statusCommand(streams: Streams): Command {
