@@ -53,7 +53,13 @@ function criticalPath(plan: PlannedCommand[], config: MeshConfig, seed: string):
   const model = { timeScale: TIME_SCALE, jitter: 0.15, seed };
   const cost = (c: Command) => modelledDuration(c, model);
   const slot = (step: StepId, cluster: string) => plan.filter((p) => p.step === step && p.cluster === cluster);
-  const d = (step: StepId, cluster: string) => slot(step, cluster).reduce((t, p) => t + cost(p.command), 0);
+  const d = (step: StepId, cluster: string) => {
+    const commands = slot(step, cluster);
+    // preflight asks every context for its version at once; everything else runs one command after another.
+    const together = commands.filter((p) => step === 'preflight' && p.command.args.includes('version') && p.command.args.some((a) => a.startsWith('--context=')));
+    const inSequence = commands.filter((p) => !together.includes(p));
+    return inSequence.reduce((t, p) => t + cost(p.command), 0) + Math.max(0, ...together.map((p) => cost(p.command)));
+  };
   const primary = config.primary.name;
   const pre = d('preflight', '*');
   const p1 = pre + d('install-primary', primary);
