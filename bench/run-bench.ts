@@ -35,9 +35,6 @@ function configFor(remotes: number, extra = ''): string {
   return file;
 }
 
-const quiet = { listener: undefined };
-void quiet;
-
 // One dry run at the realistic latency model; returns its wall time and id.
 async function timedInstall(configPath: string, dbPath: string, extra: Partial<Parameters<typeof prepareInstall>[0]> = {}) {
   const started = performance.now();

@@ -2,6 +2,7 @@
 import { Option } from 'commander';
 import { parseDuration } from '../engine/durations.js';
 import { UsageError } from '../engine/errors.js';
+import { displayArgv } from './render/argv.js';
 import { defaultDbPath } from '../store/db-path.js';
 import { openDb } from '../store/open-db.js';
 import { createSqliteRunStore } from '../store/sqlite-run-store.js';
@@ -22,7 +23,7 @@ export function dbPath(options: CommonOptions): string {
 
 // "mesh-run resume <id>", with --db when the database is not the default one.
 export function resumeCommand(options: CommonOptions): (runId: string) => string {
-  return (runId) => `mesh-run resume ${runId}${options.db ? ` --db ${JSON.stringify(options.db).slice(1, -1).includes(' ') ? JSON.stringify(options.db) : options.db}` : ''}`;
+  return (runId) => displayArgv(['mesh-run', 'resume', runId, ...(options.db ? ['--db', options.db] : [])]);
 }
 
 export function parseDelayOption(value: string | undefined, flag: string): number | undefined {

@@ -13,7 +13,7 @@ import { openDb, type Db } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';
 import { createSqliteRunStore } from '../store/sqlite-run-store.js';
 import type { RunRecord, RunStore } from '../store/types.js';
-import { hashText, loadConfig, type MeshConfig, parseConfigText } from './config.js';
+import { hashText, type LoadedConfig, loadConfig, type MeshConfig, parseConfigText } from './config.js';
 import { NotResumableError, UsageError } from './errors.js';
 import { checkRunIdFormat, findRun } from './run-lookup.js';
 import { checkEnvironment } from './environment-check.js';
@@ -37,6 +37,8 @@ function pollFor(timeScale: number | undefined): number {
 
 export interface InstallRequest {
   configPath?: string;
+  // The config already loaded from configPath (saves reading it twice).
+  loaded?: LoadedConfig;
   dryRun: boolean;
   injections: string[];
   simulation: SimulationOptions;
@@ -61,7 +63,7 @@ function toolsFor(run: RunRecord, config: MeshConfig, db: Db): ClusterTools {
 
 // Validates everything, then records the run; returns a driver ready to start.
 export async function prepareInstall(request: InstallRequest, listener?: ProgressListener): Promise<PreparedRun> {
-  const loaded = loadConfig(request.configPath, request.env ?? process.env);
+  const loaded = request.loaded ?? loadConfig(request.configPath, request.env ?? process.env);
   const faults: FaultSpec[] = request.injections.map((spec) => parseFaultSpec(spec, loaded.config));
   if (!request.dryRun && (faults.length > 0 || Object.keys(request.simulation).length > 0)) {
     throw new UsageError('--inject-failure and --sim-* options only apply to simulated clusters; add --dry-run');

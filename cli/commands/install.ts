@@ -59,6 +59,7 @@ Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or
       const prepared = await prepareInstall(
         {
           ...(options.config ? { configPath: options.config } : {}),
+          loaded: config,
           dryRun: Boolean(options.dryRun),
           injections: options.injectFailure,
           simulation: { ...(options.simLb ? { loadBalancer: options.simLb } : {}), ...(lbDelay !== undefined ? { loadBalancerDelayMs: lbDelay } : {}), ...(latency !== undefined ? { commandLatencyMs: latency } : {}), ...(realistic ? { realisticLatency: { timeScale } } : {}) },
