@@ -1,4 +1,5 @@
 // Typed errors: each carries the message a user sees and the exit code the CLI maps it to.
+import type { StepFailure } from '../machines/types.js';
 
 export const ExitCode = {
   ok: 0,
@@ -65,13 +66,6 @@ export class NotResumableError extends MeshRunError {
   constructor(code: string, message: string, options: { hint?: string } = {}) {
     super(code, message, ExitCode.notResumable, options);
   }
-}
-
-// A step's failure as the machine and the journal see it: JSON-safe, no stack.
-export interface StepFailure {
-  message: string;
-  hint?: string;
-  retryable: boolean;
 }
 
 // Thrown by step activities; `retryable` marks transient failures the retry policy may repeat.
