@@ -30,7 +30,9 @@ describe('the remote secret bearer token', () => {
     const resumed = await runCli(['resume', id, '--db', db], { env });
     record(resumed);
     expect(resumed.code).toBe(0);
-    for (const args of [['status', id], ['status', id, '--json'], ['runs'], ['runs', '--json']]) record(await runCli([...args, '--db', db]));
+    const html = join(tmp.dir, 'report.html');
+    for (const args of [['status', id], ['status', id, '--json'], ['runs'], ['runs', '--json'], ['show', id], ['show', id, '--json'], ['logs', id], ['history', '--json'], ['report', id, '--html', html]]) record(await runCli([...args, '--db', db]));
+    outputs.push(readFileSync(html, 'utf8'));
 
     for (const text of outputs) expect(text).not.toContain(SIGNATURE);
     for (const file of [db, `${db}-wal`, `${db}-shm`]) {
