@@ -45,8 +45,10 @@ function diagram(graph: MachineGraph, marks: ReadonlyMap<StepId, StepMark>): str
       };
     }
     const kids = node.children.map(layout);
+    // Wide enough for its own title (about 7 px a character at 12 px).
+    const titleWidth = (node.label.length + (node.parallel ? 11 : 0)) * 7 + pad * 2;
     if (node.parallel) {
-      const width = kids.reduce((w, k) => w + k.width, 0) + gap * (kids.length - 1) + pad * 2;
+      const width = Math.max(titleWidth, kids.reduce((w, k) => w + k.width, 0) + gap * (kids.length - 1) + pad * 2);
       const height = Math.max(...kids.map((k) => k.height)) + pad * 2 + head;
       return {
         width,
@@ -62,7 +64,7 @@ function diagram(graph: MachineGraph, marks: ReadonlyMap<StepId, StepMark>): str
         },
       };
     }
-    const width = Math.max(...kids.map((k) => k.width)) + pad * 2;
+    const width = Math.max(titleWidth, Math.max(...kids.map((k) => k.width)) + pad * 2);
     const height = kids.reduce((h, k) => h + k.height, 0) + gap * (kids.length - 1) + pad * 2 + head;
     return {
       width,
@@ -87,7 +89,9 @@ function diagram(graph: MachineGraph, marks: ReadonlyMap<StepId, StepMark>): str
     };
   };
   const box = layout(graph.root);
-  return `<svg class="diagram" xmlns="http://www.w3.org/2000/svg" width="${box.width + 20}" height="${box.height + 20}" viewBox="0 0 ${box.width + 20} ${box.height + 20}">
+  // Room on the right for the guard labels of the outermost arrows.
+  const width = box.width + 220;
+  return `<svg class="diagram" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${box.height + 20}" viewBox="0 0 ${width} ${box.height + 20}">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#495057"/></marker></defs>
 ${box.draw(10, 10)}</svg>`;
 }
