@@ -7,14 +7,16 @@ import { randomUUID } from 'node:crypto';
 import { type Actor as XActor, type AnyMachineSnapshot, createActor, fromPromise, type Snapshot } from 'xstate';
 import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
 import { ToolError } from '../adapters/cluster-tools.js';
-import { redact, redactArgv, redactedTail } from '../adapters/redact.js';
+import { redact } from '../adapters/redact.js';
 import { DEFAULT_GATEWAY_POLL_MS, installMachine, remoteMachine } from '../machines/install-machine.js';
 import { stepInfo } from '../machines/steps.js';
 import type { StepId } from '../machines/steps.js';
 import type { InstallContext, InstallInput, StepFailure, StepInput, StepOutcomeParams } from '../machines/types.js';
-import type { Actor, AttemptClose, AttemptRecord, CommandFinish, ErrorInfo, LeaseHolder, NewCommand, RunRecord, RunStatus, RunStore } from '../store/types.js';
+import type { Actor, AttemptClose, AttemptRecord, ErrorInfo, LeaseHolder, RunRecord, RunStatus, RunStore } from '../store/types.js';
 import { crashPoint } from '../store/crash-points.js';
 import * as activities from './activities.js';
+import { CommandJournal } from './command-journal.js';
+import { Semaphore } from './semaphore.js';
 import type { MeshConfig } from './config.js';
 import { PreconditionError, StepError, StoreError, toStepFailure } from './errors.js';
 import type { ProgressListener } from './progress-events.js';
@@ -91,8 +93,7 @@ export class RunDriver {
   private finished = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly inflight = new Set<Promise<unknown>>();
-  private commandBatch: { starts: Array<{ row: NewCommand; resolve: (id: number) => void; reject: (error: unknown) => void }>; finishes: CommandFinish[] } = { starts: [], finishes: [] };
-  private commandBatchQueued = false;
+  private readonly commands: CommandJournal;
   private resolveOutcome!: (outcome: RunOutcome) => void;
   readonly outcome: Promise<RunOutcome>;
 
@@ -109,6 +110,7 @@ export class RunDriver {
     this.heartbeatMs = options.heartbeatMs ?? 5_000;
     this.gatewayPollMs = options.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS;
     this.remoteSlots = new Semaphore(this.config.maxParallelRemotes);
+    this.commands = new CommandJournal(this.store, this.runId, this.now, (error) => this.storeFailed(error));
     this.outcome = new Promise((resolve) => {
       this.resolveOutcome = resolve;
     });
@@ -142,6 +144,7 @@ export class RunDriver {
     this.flush();
     if (this.finished) return;
     this.closing = true;
+    this.commands.close();
     this.finished = true;
     const at = this.now();
     let open: AttemptRecord[] = [];
@@ -262,7 +265,7 @@ export class RunDriver {
   private flush(): void {
     if (this.closing || !this.actor) return;
     // Command results recorded so far go first, so a transition never outruns the commands behind it.
-    this.writeCommandBatch();
+    this.commands.flush();
     if (this.closing) return;
     const closes = this.pendingCloses.splice(0);
     try {
@@ -279,6 +282,7 @@ export class RunDriver {
     if (this.finished) return;
     this.finished = true;
     this.closing = true;
+    this.commands.close();
     this.actor?.stop();
     if (this.heartbeat) clearInterval(this.heartbeat);
     try {
@@ -325,6 +329,7 @@ export class RunDriver {
     if (this.finished) return;
     this.finished = true;
     this.closing = true;
+    this.commands.close();
     const at = this.now();
     try {
       this.store.endRun(this.runId, status as Exclude<RunStatus, 'running'>, this.operator, at, error ?? null, error?.message);
@@ -399,7 +404,7 @@ export class RunDriver {
   private openAttempt(input: StepInput): AttemptRecord {
     const open = this.store.findOpenAttempt(this.runId, input.step, input.cluster);
     if (open) return open;
-    this.writeCommandBatch();
+    this.commands.flush();
     if (this.closing) throw new Error('run is stopping');
     // The snapshot as it stands, the attempts closed by transitions since the last write, and the new
     // attempt: one transaction, before the step's first command.
@@ -418,34 +423,34 @@ export class RunDriver {
       note: (message) => this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message, at: this.now() }),
       run: (command) =>
         this.track(async () => {
-          const id = await this.startCommand(attempt, command);
+          const id = await this.commands.start(attempt.id, command);
           const started = this.now();
           try {
             crashPoint('before-command');
             const result = await this.tools.run(command, options);
             crashPoint('after-command');
-            this.finishCommand(id, started, result.exitCode, result.stdout, result.stderr);
+            this.commands.finish(id, started, result.exitCode, result.stdout, result.stderr);
             return result;
           } catch (error) {
-            this.finishCommand(id, started, -1, '', error instanceof Error ? error.message : String(error));
+            this.commands.finish(id, started, -1, '', error instanceof Error ? error.message : String(error));
             throw error;
           }
         }),
       pipe: (source, sink) =>
         this.track(async () => {
-          const [sourceId, sinkId] = await Promise.all([this.startCommand(attempt, source), this.startCommand(attempt, sink)]);
+          const [sourceId, sinkId] = await Promise.all([this.commands.start(attempt.id, source), this.commands.start(attempt.id, sink)]);
           const started = this.now();
           try {
             crashPoint('before-command');
             const result = await this.tools.pipe(source, sink, options);
             crashPoint('after-command');
-            this.finishCommand(sourceId, started, result.source.exitCode, `(stdout streamed to ${sink.tool}; not recorded)`, result.source.stderr);
-            this.finishCommand(sinkId, started, result.sink.exitCode, result.sink.stdout, result.sink.stderr);
+            this.commands.finish(sourceId, started, result.source.exitCode, `(stdout streamed to ${sink.tool}; not recorded)`, result.source.stderr);
+            this.commands.finish(sinkId, started, result.sink.exitCode, result.sink.stdout, result.sink.stderr);
             return result;
           } catch (error) {
             const message = error instanceof Error ? error.message : String(error);
-            this.finishCommand(sourceId, started, -1, '', message);
-            this.finishCommand(sinkId, started, -1, '', message);
+            this.commands.finish(sourceId, started, -1, '', message);
+            this.commands.finish(sinkId, started, -1, '', message);
             throw error;
           }
         }),
@@ -459,52 +464,6 @@ export class RunDriver {
     promise.then(forget, forget);
     return promise;
   }
-
-  // Command rows are group-committed: every row queued in one turn of the event loop shares one transaction
-  // (one fsync), and a command starts only after its row is durable.
-  private startCommand(attempt: AttemptRecord, command: Command): Promise<number> {
-    if (this.closing) return Promise.reject(new Error('run is stopping'));
-    return new Promise((resolve, reject) => {
-      this.commandBatch.starts.push({
-        row: { runId: this.runId, attemptId: attempt.id, tool: command.tool, argv: redactArgv([command.tool, ...command.args]), context: command.context || null, at: this.now() },
-        resolve,
-        reject,
-      });
-      this.scheduleCommandBatch();
-    });
-  }
-
-  private finishCommand(id: number, started: number, exitCode: number, stdout: string, stderr: string): void {
-    if (this.closing) return;
-    const at = this.now();
-    this.commandBatch.finishes.push({ id, exitCode, durationMs: at - started, stdoutTail: redactedTail(stdout), stderrTail: redactedTail(stderr), at });
-    this.scheduleCommandBatch();
-  }
-
-  private scheduleCommandBatch(): void {
-    if (this.commandBatchQueued) return;
-    this.commandBatchQueued = true;
-    setImmediate(() => {
-      this.commandBatchQueued = false;
-      this.writeCommandBatch();
-    });
-  }
-
-  private writeCommandBatch(): void {
-    const { starts, finishes } = this.commandBatch;
-    if (starts.length === 0 && finishes.length === 0) return;
-    this.commandBatch = { starts: [], finishes: [] };
-    try {
-      const ids = this.store.journalCommands(
-        starts.map((s) => s.row),
-        finishes,
-      );
-      starts.forEach((s, i) => s.resolve(ids[i] as number));
-    } catch (error) {
-      for (const s of starts) s.reject(error);
-      this.storeFailed(error);
-    }
-  }
 }
 
 function asStepFailure(error: unknown): StepFailure {
@@ -516,37 +475,4 @@ function asStepFailure(error: unknown): StepFailure {
 
 function redactFailure(failure: StepFailure): StepFailure {
   return { ...failure, message: redact(failure.message), ...(failure.hint ? { hint: redact(failure.hint) } : {}) };
-}
-
-// A counting semaphore whose waiters give up when their signal aborts.
-class Semaphore {
-  private free: number;
-  private readonly waiters: Array<() => void> = [];
-  constructor(size: number) {
-    this.free = size;
-  }
-  acquire(signal: AbortSignal): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      const grant = () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        const i = this.waiters.indexOf(grant);
-        if (i >= 0) this.waiters.splice(i, 1);
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(grant);
-    });
-  }
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.free++;
-  }
 }

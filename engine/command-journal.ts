@@ -1,0 +1,79 @@
+// Journals commands with group commit: every row queued in one turn of the event loop shares one
+// transaction (one fsync), and a command may start only once its row is durable.
+import type { Command } from '../adapters/cluster-tools.js';
+import { redactArgv, redactedTail } from '../adapters/redact.js';
+import type { CommandFinish, NewCommand, RunStore } from '../store/types.js';
+
+interface PendingStart {
+  row: NewCommand;
+  resolve: (id: number) => void;
+  reject: (error: unknown) => void;
+}
+
+export class CommandJournal {
+  private starts: PendingStart[] = [];
+  private finishes: CommandFinish[] = [];
+  private queued = false;
+  private closed = false;
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly runId: string,
+    private readonly now: () => number,
+    // Called when the store refuses a batch (disk full, read-only...).
+    private readonly onStoreError: (error: unknown) => void,
+  ) {}
+
+  // Resolves with the command's row id once the row is committed.
+  start(attemptId: number, command: Command): Promise<number> {
+    if (this.closed) return Promise.reject(new Error('run is stopping'));
+    return new Promise((resolve, reject) => {
+      this.starts.push({
+        row: { runId: this.runId, attemptId, tool: command.tool, argv: redactArgv([command.tool, ...command.args]), context: command.context || null, at: this.now() },
+        resolve,
+        reject,
+      });
+      this.schedule();
+    });
+  }
+
+  // Records a command's result (redacted) with the next batch.
+  finish(id: number, started: number, exitCode: number, stdout: string, stderr: string): void {
+    if (this.closed) return;
+    const at = this.now();
+    this.finishes.push({ id, exitCode, durationMs: at - started, stdoutTail: redactedTail(stdout), stderrTail: redactedTail(stderr), at });
+    this.schedule();
+  }
+
+  // Writes whatever is queued now, in one transaction.
+  flush(): void {
+    const { starts, finishes } = this;
+    if (starts.length === 0 && finishes.length === 0) return;
+    this.starts = [];
+    this.finishes = [];
+    try {
+      const ids = this.store.journalCommands(
+        starts.map((s) => s.row),
+        finishes,
+      );
+      starts.forEach((s, i) => s.resolve(ids[i] as number));
+    } catch (error) {
+      for (const s of starts) s.reject(error);
+      this.onStoreError(error);
+    }
+  }
+
+  // No more rows: the run is over or stopping (open commands are closed by the next resume).
+  close(): void {
+    this.closed = true;
+  }
+
+  private schedule(): void {
+    if (this.queued) return;
+    this.queued = true;
+    setImmediate(() => {
+      this.queued = false;
+      this.flush();
+    });
+  }
+}
