@@ -194,7 +194,11 @@ export class RunDriver {
 
   private endLease(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
-    this.store.releaseLease(this.runId, this.leaseToken);
+    try {
+      this.store.releaseLease(this.runId, this.leaseToken);
+    } catch {
+      // an unwritable journal: the lease goes stale by itself and the next resume takes it over
+    }
   }
 
   private launch(snapshot: Snapshot<unknown> | undefined): void {
@@ -284,12 +288,7 @@ export class RunDriver {
     this.closing = true;
     this.commands.close();
     this.actor?.stop();
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    try {
-      this.store.releaseLease(this.runId, this.leaseToken);
-    } catch {
-      // the lease goes stale on its own
-    }
+    this.endLease();
     const info: ErrorInfo = { message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
     this.listener({ type: 'run', runId: this.runId, status: 'failed', at: this.now(), mode: this.mode, error: info });
     this.resolveOutcome({ status: 'failed', error: info, storeError: error });
