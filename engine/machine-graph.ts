@@ -6,8 +6,6 @@ import { findNode } from './graph-model.js';
 import { installMachine, remoteMachine } from '../machines/install-machine.js';
 import type { StepId } from '../machines/steps.js';
 
-export type { GraphEdge, GraphNode, MachineGraph } from './graph-model.js';
-export { allNodes, findNode } from './graph-model.js';
 
 interface StateNodeLike {
   id: string;

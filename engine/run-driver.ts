@@ -55,8 +55,6 @@ export function currentOperator(): Actor {
   return { user, host: hostname(), pid: process.pid };
 }
 
-export { isLeaseStale, LEASE_STALE_MS } from './lease.js';
-
 export function machineInput(runId: string, config: MeshConfig, gatewayPollMs = DEFAULT_GATEWAY_POLL_MS): InstallInput {
   return {
     gatewayPollMs,
@@ -88,6 +86,8 @@ export class RunDriver {
   private readonly remoteSlots: Semaphore;
   private actor: XActor<typeof installMachine> | undefined;
   private pendingCloses: AttemptClose[] = [];
+  // The attempt each (step, cluster) has open in this process; resume closed every older one first.
+  private readonly openAttempts = new Map<string, AttemptRecord>();
   private flushQueued = false;
   private closing = false;
   private finished = false;
@@ -347,13 +347,9 @@ export class RunDriver {
     const at = this.now();
     const failure = params.failure ? redactFailure(params.failure) : undefined;
     this.pendingCloses.push({ step: params.step, cluster: params.cluster, outcome, at, ...(failure ? { error: failure } : {}) });
-    let open: AttemptRecord | undefined;
-    try {
-      open = this.store.findOpenAttempt(this.runId, params.step, params.cluster);
-    } catch (error) {
-      this.storeFailed(error);
-      return;
-    }
+    const key = slotKey(params);
+    const open = this.openAttempts.get(key);
+    this.openAttempts.delete(key);
     this.listener({ type: 'step', runId: this.runId, step: params.step, cluster: params.cluster, status: outcome, attempt: open?.attempt ?? 0, at, ...(failure ? { error: failure } : {}) });
     this.scheduleFlush();
   }
@@ -394,6 +390,7 @@ export class RunDriver {
         if (!failure.retryable || tries >= policy.attempts) throw failure;
         const delay = backoffDelay(policy, tries + 1);
         this.store.closeAttempt(attempt.id, 'failed', failure, this.now());
+        this.openAttempts.delete(slotKey(input));
         this.listener({ type: 'step', runId: this.runId, step: input.step, cluster: input.cluster, status: 'retrying', attempt: attempt.attempt, at: this.now(), error: failure, retryInMs: delay });
         await sleep(delay, signal);
       }
@@ -401,7 +398,7 @@ export class RunDriver {
   }
 
   private openAttempt(input: StepInput): AttemptRecord {
-    const open = this.store.findOpenAttempt(this.runId, input.step, input.cluster);
+    const open = this.openAttempts.get(slotKey(input));
     if (open) return open;
     this.commands.flush();
     if (this.closing) throw new Error('run is stopping');
@@ -410,6 +407,7 @@ export class RunDriver {
     const snapshot = this.actor ? JSON.stringify(this.actor.getPersistedSnapshot()) : null;
     const closes = this.pendingCloses.splice(0);
     const created = this.store.openAttempt(this.runId, snapshot, { step: input.step, cluster: input.cluster, context: input.step === 'preflight' ? null : input.context }, this.now(), closes);
+    this.openAttempts.set(slotKey(input), created);
     this.listener({ type: 'step', runId: this.runId, step: input.step, cluster: input.cluster, status: 'running', attempt: created.attempt, at: created.startedAt });
     return created;
   }
@@ -463,6 +461,10 @@ export class RunDriver {
     promise.then(forget, forget);
     return promise;
   }
+}
+
+function slotKey(slot: { step: string; cluster: string }): string {
+  return `${slot.step}@${slot.cluster}`;
 }
 
 function asStepFailure(error: unknown): StepFailure {

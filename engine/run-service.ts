@@ -113,8 +113,6 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
   return { runId, run, driver, store, close: () => store.close() };
 }
 
-export { checkRunIdFormat, findRun } from './run-lookup.js';
-
 export interface ResumeRequest {
   id: string;
   dbPath: string;

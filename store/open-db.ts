@@ -7,8 +7,6 @@ import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type Db = Database.Database;
 
-export { defaultDbPath } from './db-path.js';
-
 export interface OpenOptions {
   // Open an existing database only; never create one (for read-only commands).
   mustExist?: boolean;

@@ -170,7 +170,6 @@ export function createSqliteRunStore(db: Db): RunStore {
     nextAttempt: db.prepare<[string, string, string], { n: number }>('SELECT COALESCE(MAX(attempt), 0) + 1 AS n FROM step_attempts WHERE run_id = ? AND step = ? AND cluster = ?'),
     insertAttempt: db.prepare(`INSERT INTO step_attempts (run_id, step, cluster, context, attempt, started_at, outcome) VALUES (?, ?, ?, ?, ?, ?, 'running')`),
     getAttempt: db.prepare<[number | bigint], AttemptRow>('SELECT * FROM step_attempts WHERE id = ?'),
-    findOpen: db.prepare<[string, string, string], AttemptRow>(`SELECT * FROM step_attempts WHERE run_id = ? AND step = ? AND cluster = ? AND outcome = 'running' ORDER BY attempt DESC LIMIT 1`),
     closeAttempt: db.prepare(`UPDATE step_attempts SET outcome = ?, ended_at = ?, error = ? WHERE id = ? AND outcome = 'running'`),
     interruptOpen: db.prepare(`UPDATE step_attempts SET outcome = 'interrupted', ended_at = ?, error = ? WHERE run_id = ? AND outcome = 'running'`),
     interruptOpenCommands: db.prepare(`UPDATE commands SET ended_at = ? WHERE run_id = ? AND ended_at IS NULL`),
@@ -238,10 +237,6 @@ export function createSqliteRunStore(db: Db): RunStore {
       }).immediate();
       crashPoint('journal-write');
       return attempt;
-    },
-    findOpenAttempt(runId, step, cluster) {
-      const row = s.findOpen.get(runId, step, cluster);
-      return row ? toAttempt(row) : undefined;
     },
     closeAttempt(attemptId, outcome, error, at) {
       s.closeAttempt.run(outcome, at, errorJson(error), attemptId);

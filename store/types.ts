@@ -144,7 +144,6 @@ export interface RunStore {
   commitTransition(runId: string, snapshotJson: string, closes: readonly AttemptClose[], at: number): void;
   // One transaction: the snapshot as it stands, attempts closed since the last write, and a new attempt row.
   openAttempt(runId: string, snapshotJson: string | null, slot: { step: string; cluster: string; context: string | null }, at: number, closes?: readonly AttemptClose[]): AttemptRecord;
-  findOpenAttempt(runId: string, step: string, cluster: string): AttemptRecord | undefined;
   // Closes an attempt outside a transition (a failed try the retry policy repeats).
   closeAttempt(attemptId: number, outcome: 'failed' | 'interrupted', error: ErrorInfo | null, at: number): void;
   // Marks every attempt still open as interrupted (the process that ran it is gone); returns how many.
