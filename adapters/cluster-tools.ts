@@ -12,8 +12,10 @@ export interface Command {
   args: readonly string[];
   // The kube context the command targets, for the journal.
   context: string;
-  // Text written to stdin (manifests). Never secret material.
+  // Text written to stdin (manifests).
   stdin?: string;
+  // stdin carries private keys (the cacerts secret): never journaled, shown or stored by the simulator.
+  sensitiveStdin?: boolean;
   purpose?: CommandPurpose;
   // For a "wait": the jsonpath whose non-empty value ends the wait, and the shell variable it fills.
   waitFor?: { jsonpath: string; variable: string; timeoutSeconds: number };

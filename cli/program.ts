@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, MeshRunError } from '../engine/errors.js';
 import { installCommand } from './commands/install.js';
 import { resumeCommandDef } from './commands/resume.js';
+import { followUpCommand } from './commands/follow-up.js';
 import { graphCommand } from './commands/graph.js';
 import { historyCommand } from './commands/history.js';
 import { planCommand } from './commands/plan.js';
@@ -32,7 +33,7 @@ export function buildProgram(streams: Streams): Command {
       writeErr: (s) => streams.stderr.write(s),
     })
     .exitOverride();
-  for (const command of [installCommand(streams), resumeCommandDef(streams), statusCommand(streams), runsCommand(streams), historyCommand(streams), showCommand(streams), logsCommand(streams), graphCommand(streams), planCommand(streams), reportCommand(streams)]) {
+  for (const command of [installCommand(streams), followUpCommand('verify', streams), followUpCommand('uninstall', streams), resumeCommandDef(streams), statusCommand(streams), runsCommand(streams), historyCommand(streams), showCommand(streams), logsCommand(streams), graphCommand(streams), planCommand(streams), reportCommand(streams)]) {
     program.addCommand(command.exitOverride().configureOutput({ writeOut: (s) => streams.stdout.write(s), writeErr: (s) => streams.stderr.write(s) }));
   }
   return program;

@@ -52,8 +52,7 @@ export async function runSession(prepared: PreparedRun, begin: () => Promise<Run
   } else {
     const paint = painter(streams.stderr);
     if (outcome.status === 'succeeded') {
-      const config = run ? (JSON.parse(run.configJson) as { primary: { name: string }; remotes: Array<{ name: string }> }) : undefined;
-      streams.stdout.write(`${paint('green', '✔')} mesh installed: ${config ? `${config.remotes.map((r) => r.name).join(', ')} attached to ${config.primary.name}` : ''} (run ${prepared.runId})\n`);
+      streams.stdout.write(`${paint('green', '✔')} ${run ? successLine(run) : 'done'} (run ${prepared.runId})\n`);
     } else {
       const error = outcome.error;
       const where = error?.step ? ` at ${error.step}${error.cluster && error.cluster !== ALL_CLUSTERS ? `@${error.cluster}` : ''}` : '';
@@ -63,4 +62,13 @@ export async function runSession(prepared: PreparedRun, begin: () => Promise<Run
     }
   }
   throw new ExitRequest(exitCode);
+}
+
+// What a finished run achieved, in the words of its kind.
+function successLine(run: { kind: string; configJson: string }): string {
+  const config = JSON.parse(run.configJson) as { primary: { name: string }; remotes: Array<{ name: string }> };
+  const remotes = config.remotes.map((r) => r.name).join(', ');
+  if (run.kind === 'verify') return `mesh verified: requests from ${[config.primary.name, ...config.remotes.map((r) => r.name)].join(', ')} reached helloworld v1 and v2`;
+  if (run.kind === 'uninstall') return `mesh removed: no Istio left on ${config.primary.name}, ${remotes}`;
+  return `mesh installed: ${remotes} attached to ${config.primary.name}`;
 }

@@ -14,6 +14,7 @@ import type { MeshConfig } from './config.js';
 import { StepError } from './errors.js';
 import { commandFailed } from './failures.js';
 import { eastwestGatewayOperator, exposeIstiod, injectorWebhookName, istiodVirtualServiceName, primaryOperator, remoteOperator } from './manifests.js';
+import { getJson, isNotFound, mustSucceed } from './kube-ops.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
 export const ISTIO_SYSTEM = 'istio-system';
@@ -26,29 +27,7 @@ export interface ActivityDeps {
   config: MeshConfig;
 }
 
-const NOT_FOUND = /\(NotFound\)|not found/i;
 const LOOPBACK_SERVER = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i;
-
-function isNotFound(result: CommandResult): boolean {
-  return result.exitCode !== 0 && NOT_FOUND.test(result.stderr);
-}
-
-async function getJson<T>(rt: StepRuntime, context: string, args: string[], what: string, purpose: CommandPurpose = 'observe'): Promise<T | undefined> {
-  const result = await rt.run(kubectl(context, ['get', ...args, '-o', 'json'], purpose));
-  if (isNotFound(result)) return undefined;
-  if (result.exitCode !== 0) throw commandFailed(`kubectl get ${what}`, result);
-  try {
-    return JSON.parse(result.stdout) as T;
-  } catch {
-    throw new StepError(`kubectl get ${what} printed output that is not JSON`, { retryable: true });
-  }
-}
-
-async function mustSucceed(rt: StepRuntime, command: Parameters<StepRuntime['run']>[0], what: string, hint?: string): Promise<CommandResult> {
-  const result = await rt.run(command);
-  if (result.exitCode !== 0) throw commandFailed(what, result, hint);
-  return result;
-}
 
 function parseIstioVersion(stdout: string): string | undefined {
   try {
@@ -88,7 +67,7 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
   );
   // The remote secret carries the API server address the primary's istiod will dial. A loopback address
   // (kind, kwok, minikube) reaches the primary itself, not the remote: refuse unless the config names one.
-  for (const remote of deps.config.remotes) {
+  for (const remote of input.checkRemoteServers ? deps.config.remotes : []) {
     if (remote.apiServer) continue;
     const view = await mustSucceed(rt, { tool: 'kubectl', args: ['config', 'view', '--minify', `--context=${remote.context}`, '-o', 'jsonpath={.clusters[0].cluster.server}'], context: remote.context, purpose: 'check' }, `reading the API server of context "${remote.context}"`);
     const server = view.stdout.trim();

@@ -1,19 +1,23 @@
 // Parses --inject-failure <step>[@cluster][:count][:transient|permanent] against a config.
 import type { FaultSpec } from '../adapters/simulator/faults.js';
-import { isStepId, STEP_IDS, stepInfo } from '../machines/steps.js';
+import { clustersOf, isStepId, type RunKind, stepIdsOf, stepInfo } from '../machines/steps.js';
 import type { MeshConfig } from './config.js';
 import { UsageError } from './errors.js';
 
 const SPEC = /^([a-z-]+)(?:@([^:]+))?(?::(\d+))?(?::(transient|permanent))?$/;
 
-export function parseFaultSpec(text: string, config: MeshConfig): FaultSpec {
+export function parseFaultSpec(text: string, config: MeshConfig, runKind: RunKind = 'install'): FaultSpec {
   const m = SPEC.exec(text);
   if (!m) throw new UsageError(`--inject-failure "${text}": expected <step>[@cluster][:count][:transient|permanent], e.g. install-remote@cluster2:2`);
   const [, step, cluster, count, kind] = m as unknown as [string, string, string | undefined, string | undefined, string | undefined];
-  if (!isStepId(step)) throw new UsageError(`--inject-failure "${text}": unknown step "${step}"; steps are ${STEP_IDS.join(', ')}`);
-  const scope = stepInfo(step).scope;
+  const steps = stepIdsOf(runKind);
+  if (!isStepId(step) || !steps.includes(step)) throw new UsageError(`--inject-failure "${text}": ${runKind} has no step "${step}"; its steps are ${steps.join(', ')}`);
+  const info = stepInfo(step);
+  if (info.optional === 'trust' && !config.trust) throw new UsageError(`--inject-failure "${text}": ${step} runs only when the config has a trust: section`);
+  const scope = info.scope;
   if (cluster !== undefined) {
-    const names = scope === 'primary' ? [config.primary.name] : scope === 'remote' ? config.remotes.map((r) => r.name) : [config.primary.name, ...config.remotes.map((r) => r.name)];
+    const clusters = { primary: config.primary.name, remotes: config.remotes.map((r) => r.name) };
+    const names = scope === 'all' ? [clusters.primary, ...clusters.remotes] : clustersOf(scope, clusters);
     if (!names.includes(cluster)) throw new UsageError(`--inject-failure "${text}": step ${step} does not run on cluster "${cluster}"; it runs on ${names.join(', ')}`);
   }
   const n = count === undefined ? 1 : Number(count);

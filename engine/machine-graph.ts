@@ -1,10 +1,10 @@
-// The install machine as a graph, read from the machine definition itself (states, guards, regions),
+// A run kind's machine as a graph, read from the machine definition itself (states, guards, regions),
 // for `mesh-run graph` and the HTML report. Step states (running/failed pairs) are folded into one node.
 import type { AnyStateMachine } from 'xstate';
 import type { GraphEdge, GraphNode, MachineGraph } from './graph-model.js';
 import { findNode } from './graph-model.js';
-import { installMachine, remoteMachine } from '../machines/install-machine.js';
-import type { StepId } from '../machines/steps.js';
+import type { RunKind, StepId } from '../machines/steps.js';
+import { WORKFLOWS } from './workflows.js';
 
 
 interface StateNodeLike {
@@ -24,7 +24,7 @@ interface TransitionLike {
   eventType: string;
 }
 
-const REMOTE_PREFIX = 'each-remote';
+const CHILD_PREFIX = 'each';
 
 function guardLabel(guard: unknown): string {
   if (typeof guard === 'string') return guard;
@@ -94,12 +94,13 @@ function build(machine: AnyStateMachine, prefix: string): MachineGraph {
   return { root, edges };
 }
 
-// The whole flow: the install machine, with the per-remote machine inside the remotes region.
-export function machineGraph(): MachineGraph {
-  const main = build(installMachine as unknown as AnyStateMachine, '');
-  const remote = build(remoteMachine as unknown as AnyStateMachine, `${REMOTE_PREFIX}:`);
-  remote.root.label = 'each remote cluster (one child machine per remote)';
-  const attaching = findNode(main.root, 'install.installing.remotes.attaching');
-  if (attaching) attaching.children.push(remote.root);
-  return { root: main.root, edges: [...main.edges, ...remote.edges] };
+// The whole flow of a run kind: its machine, with the per-cluster child machine inside the state that spawns it.
+export function machineGraph(kind: RunKind = 'install'): MachineGraph {
+  const workflow = WORKFLOWS[kind];
+  const main = build(workflow.machine, '');
+  const child = build(workflow.child.machine, `${CHILD_PREFIX}:`);
+  child.root.label = workflow.child.label;
+  const host = findNode(main.root, workflow.child.spawnedIn);
+  if (host) host.children.push(child.root);
+  return { root: main.root, edges: [...main.edges, ...child.edges] };
 }

@@ -4,14 +4,15 @@
 import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
 import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
 import { createWorld } from '../adapters/simulator/world.js';
-import { MACHINE_VERSION } from '../machines/install-machine.js';
-import { stepSlots, type StepId } from '../machines/steps.js';
+import type { RunKind, StepId } from '../machines/steps.js';
 import { openDb } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';
 import { createSqliteRunStore } from '../store/sqlite-run-store.js';
 import type { RunRecord } from '../store/types.js';
 import type { MeshConfig } from './config.js';
 import { RunDriver } from './run-driver.js';
+import { slotsFor } from './run-slots.js';
+import { workflowOf } from './workflows.js';
 
 export interface PlannedCommand {
   step: StepId;
@@ -48,24 +49,36 @@ function recording(inner: ClusterTools, out: PlannedCommand[], plan: Plan): Clus
   };
 }
 
-export async function planInstall(config: MeshConfig): Promise<Plan> {
+// Rehearses a run of `kind`: verify and uninstall first rehearse what they follow (install, then verify),
+// unrecorded, so they meet the mesh they would meet for real.
+export async function planRun(kind: RunKind, config: MeshConfig): Promise<Plan> {
   const db = openDb(':memory:');
   try {
     const store = createSqliteRunStore(db);
     const sim = createSimStore(db);
     const now = Date.now();
-    store.createRun({ id: PLAN_RUN, kind: 'install', topology: 'primary-remote', mode: 'dry-run', configJson: JSON.stringify(config), configHash: 'plan', configPath: null, createdAt: now, machineVersion: MACHINE_VERSION }, { user: 'plan', host: 'plan', pid: process.pid });
     createWorld(sim, PLAN_RUN, [config.primary, ...config.remotes], { loadBalancer: { mode: 'ip', delayMs: 0 } }, now);
+    const before: RunKind[] = kind === 'install' ? [] : kind === 'verify' ? ['install'] : ['install', 'verify'];
     const plan: Plan = { commands: [] };
-    const tools = recording(createSimulatedTools({ store: sim, world: PLAN_RUN }), plan.commands, plan);
-    const driver = new RunDriver({ store, tools, config, run: store.getRun(PLAN_RUN) as RunRecord });
-    const outcome = await driver.start();
-    if (outcome.status !== 'succeeded') throw new Error(`the rehearsal of this config did not succeed: ${outcome.error?.message ?? outcome.status}`);
+    for (const [i, step] of [...before, kind].entries()) {
+      const id = `${PLAN_RUN}-${i}`;
+      const recorded = step === kind;
+      store.createRun({ id, kind: step, topology: 'primary-remote', mode: 'dry-run', configJson: JSON.stringify(config), configHash: 'plan', configPath: null, createdAt: now, machineVersion: workflowOf(step).version, simWorld: PLAN_RUN }, { user: 'plan', host: 'plan', pid: process.pid });
+      const inner = createSimulatedTools({ store: sim, world: PLAN_RUN });
+      const tools = recorded ? recording(inner, plan.commands, plan) : inner;
+      const driver = new RunDriver({ store, tools, config, run: store.getRun(id) as RunRecord });
+      const outcome = await driver.start();
+      if (outcome.status !== 'succeeded') throw new Error(`the rehearsal of ${step} with this config did not succeed: ${outcome.error?.message ?? outcome.status}`);
+    }
     // Regions ran side by side; a plan reads best in page order, per step and cluster (a stable sort).
-    const order = stepSlots(config.primary.name, config.remotes.map((r) => r.name)).map((s) => `${s.step}@${s.cluster}`);
+    const order = slotsFor(kind, config).map((s) => `${s.step}@${s.cluster}`);
     plan.commands.sort((a, b) => order.indexOf(`${a.step}@${a.cluster}`) - order.indexOf(`${b.step}@${b.cluster}`));
     return plan;
   } finally {
     db.close();
   }
+}
+
+export function planInstall(config: MeshConfig): Promise<Plan> {
+  return planRun('install', config);
 }

@@ -4,23 +4,23 @@ import { setMaxListeners } from 'node:events';
 import { hostname, userInfo } from 'node:os';
 import { holderAlive, LEASE_STALE_MS } from './lease.js';
 import { randomUUID } from 'node:crypto';
-import { type Actor as XActor, type AnyMachineSnapshot, createActor, fromPromise, type Snapshot } from 'xstate';
+import { type Actor as XActor, type AnyMachineSnapshot, type AnyStateMachine, createActor, fromPromise, type Snapshot } from 'xstate';
 import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
 import { ToolError } from '../adapters/cluster-tools.js';
 import { redact } from '../adapters/redact.js';
-import { DEFAULT_GATEWAY_POLL_MS, installMachine, remoteMachine } from '../machines/install-machine.js';
+import { DEFAULT_GATEWAY_POLL_MS } from '../machines/install-machine.js';
 import { stepInfo } from '../machines/steps.js';
 import type { StepId } from '../machines/steps.js';
-import type { InstallContext, InstallInput, StepFailure, StepInput, StepOutcomeParams } from '../machines/types.js';
+import type { InstallContext, StepFailure, StepInput, StepOutcomeParams } from '../machines/types.js';
 import type { Actor, AttemptClose, AttemptRecord, ErrorInfo, LeaseHolder, RunRecord, RunStatus, RunStore } from '../store/types.js';
 import { crashPoint } from '../store/crash-points.js';
-import * as activities from './activities.js';
 import { CommandJournal } from './command-journal.js';
 import { Semaphore } from './semaphore.js';
 import type { MeshConfig } from './config.js';
 import { PreconditionError, StepError, StoreError, toStepFailure } from './errors.js';
 import type { ProgressListener } from './progress-events.js';
 import { backoffDelay, sleep } from './retry.js';
+import { type Activity, type StepBinder, type Workflow, workflowOf } from './workflows.js';
 import type { StepRuntime } from './step-runtime.js';
 
 export interface RunOutcome {
@@ -55,21 +55,6 @@ export function currentOperator(): Actor {
   return { user, host: hostname(), pid: process.pid };
 }
 
-export function machineInput(runId: string, config: MeshConfig, gatewayPollMs = DEFAULT_GATEWAY_POLL_MS): InstallInput {
-  return {
-    gatewayPollMs,
-    runId,
-    meshID: config.meshID,
-    network: config.network,
-    ...(config.revision ? { revision: config.revision } : {}),
-    primary: config.primary,
-    remotes: config.remotes.map((r) => ({ name: r.name, context: r.context })),
-    gatewayTimeoutMs: config.timeouts.gatewayAddressMs,
-  };
-}
-
-type Activity<I, O> = (rt: StepRuntime, input: I, deps: activities.ActivityDeps) => Promise<O>;
-
 export class RunDriver {
   private readonly store: RunStore;
   private readonly tools: ClusterTools;
@@ -84,7 +69,8 @@ export class RunDriver {
   private readonly leaseToken = randomUUID();
   private readonly gatewayPollMs: number;
   private readonly remoteSlots: Semaphore;
-  private actor: XActor<typeof installMachine> | undefined;
+  private readonly workflow: Workflow;
+  private actor: XActor<AnyStateMachine> | undefined;
   private pendingCloses: AttemptClose[] = [];
   // The attempt each (step, cluster) has open in this process; resume closed every older one first.
   private readonly openAttempts = new Map<string, AttemptRecord>();
@@ -103,6 +89,7 @@ export class RunDriver {
     this.config = options.config;
     this.runId = options.run.id;
     this.mode = options.run.mode;
+    this.workflow = workflowOf(options.run.kind);
     this.operator = options.operator ?? currentOperator();
     this.listener = options.listener ?? (() => {});
     this.now = options.now ?? Date.now;
@@ -205,7 +192,7 @@ export class RunDriver {
     const machine = this.bindMachine();
     // A restored snapshot carries its own context; the input only seeds a fresh run.
     const actor = createActor(machine, {
-      input: machineInput(this.runId, this.config, this.gatewayPollMs),
+      input: this.workflow.input(this.runId, this.config, this.gatewayPollMs),
       ...(snapshot ? { snapshot: snapshot as never } : {}),
       inspect: (e) => this.onInspect(e.type),
     });
@@ -220,33 +207,12 @@ export class RunDriver {
     this.scheduleFlush();
   }
 
-  private bindMachine() {
-    const step = <I extends StepInput, O>(fn: Activity<I, O>) =>
+  private bindMachine(): AnyStateMachine {
+    const step: StepBinder = <I extends StepInput, O>(fn: Activity<I, O>) =>
       fromPromise<O, I>(({ input, signal }) => this.executeStep(input, signal, (rt) => fn(rt, input, { config: this.config })));
-    const journal = {
+    return this.workflow.bind(step, {
       recordStepSucceeded: (_: unknown, params: StepOutcomeParams) => this.onStepOutcome(params, 'succeeded'),
       recordStepFailed: (_: unknown, params: StepOutcomeParams) => this.onStepOutcome(params, 'failed'),
-    };
-    const remote = remoteMachine.provide({
-      actors: {
-        createRemoteNamespace: step(activities.createRemoteNamespace),
-        annotateRemoteNamespace: step(activities.annotateRemoteNamespace),
-        installRemote: step(activities.installRemote),
-        attachRemote: step(activities.attachRemote),
-      },
-      actions: journal,
-    });
-    return installMachine.provide({
-      actors: {
-        preflight: step(activities.preflight),
-        installPrimary: step(activities.installPrimary),
-        installEastwestGateway: step(activities.installEastwestGateway),
-        probeGatewayAddress: step(activities.probeGatewayAddress),
-        exposeIstiod: step(activities.exposeIstiodStep),
-        pause: fromPromise<void, { ms: number; step: StepId; cluster: string }>(({ input, signal }) => sleep(input.ms, signal)),
-        remote,
-      },
-      actions: journal,
     });
   }
 
@@ -358,8 +324,9 @@ export class RunDriver {
   private async executeStep<T>(input: StepInput, signal: AbortSignal, body: (rt: StepRuntime) => Promise<T>): Promise<T> {
     // Let the transition that invoked us finish, so the snapshot we persist shows this step in flight.
     await new Promise((resolve) => setImmediate(resolve));
-    // Remote steps share a bounded number of slots (maxParallelRemotes); waiting for one is not an attempt.
-    if (stepInfo(input.step).scope !== 'remote') return this.executeAttempts(input, signal, body);
+    // Per-cluster steps share a bounded number of slots (maxParallelRemotes); waiting for one is not an attempt.
+    const scope = stepInfo(input.step).scope;
+    if (scope !== 'remote' && scope !== 'each') return this.executeAttempts(input, signal, body);
     await this.remoteSlots.acquire(signal);
     try {
       return await this.executeAttempts(input, signal, body);

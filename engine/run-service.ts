@@ -8,15 +8,17 @@ import type { FaultSpec } from '../adapters/simulator/faults.js';
 import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
 import { createWorld, type LoadBalancerMode, readWorld, setLoadBalancer } from '../adapters/simulator/world.js';
 import { DEFAULT_GATEWAY_POLL_MS, MACHINE_VERSION } from '../machines/install-machine.js';
+import { workflowOf } from './workflows.js';
 import { MEAN_MS } from '../adapters/simulator/latency-model.js';
 import { openDb, type Db } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';
 import { createSqliteRunStore } from '../store/sqlite-run-store.js';
 import type { RunRecord, RunStore } from '../store/types.js';
-import { hashText, type LoadedConfig, loadConfig, type MeshConfig, parseConfigText } from './config.js';
-import { NotResumableError, UsageError } from './errors.js';
+import { hashText, type LoadedConfig, loadConfig, type MeshConfig, parseConfigText, withDefaults } from './config.js';
+import { NotResumableError, PreconditionError, UsageError } from './errors.js';
 import { checkRunIdFormat, findRun } from './run-lookup.js';
-import { checkEnvironment } from './environment-check.js';
+import { checkEnvironment, checkOwnership } from './environment-check.js';
+import { holderAlive } from './lease.js';
 import { parseFaultSpec } from './fault-specs.js';
 import type { ProgressListener } from './progress-events.js';
 import { currentOperator, RunDriver } from './run-driver.js';
@@ -57,7 +59,7 @@ export interface PreparedRun {
 }
 
 function toolsFor(run: RunRecord, config: MeshConfig, db: Db): ClusterTools {
-  if (run.mode === 'dry-run') return createSimulatedTools({ store: createSimStore(db), world: run.id });
+  if (run.mode === 'dry-run') return createSimulatedTools({ store: createSimStore(db), world: run.simWorld });
   return createExecaTools(config.tools);
 }
 
@@ -132,14 +134,15 @@ export function prepareResume(request: ResumeRequest, listener?: ProgressListene
   const store = createSqliteRunStore(db);
   try {
     const run = findRun(store, request.id);
-    if (run.status === 'succeeded') throw new NotResumableError('run-succeeded', `run ${run.id} already succeeded; there is nothing to resume`, { hint: 'start a new run with "mesh-run install" to re-apply' });
-    if (run.machineVersion !== MACHINE_VERSION) {
-      throw new NotResumableError('machine-version', `run ${run.id} was recorded by a different workflow version (${run.machineVersion}, this mesh-run has ${MACHINE_VERSION})`, { hint: 'start a new run; the steps are idempotent' });
+    if (run.status === 'succeeded') throw new NotResumableError('run-succeeded', `run ${run.id} already succeeded; there is nothing to resume`, { hint: `start a new run with "mesh-run ${run.kind}" to re-apply` });
+    const version = workflowOf(run.kind).version;
+    if (run.machineVersion !== version) {
+      throw new NotResumableError('machine-version', `run ${run.id} was recorded by a different workflow version (${run.machineVersion}, this mesh-run has ${version})`, { hint: 'start a new run; the steps are idempotent' });
     }
     if (run.mode === 'real' && (request.simulation.loadBalancer !== undefined || request.simulation.loadBalancerDelayMs !== undefined)) {
       throw new UsageError(`--sim-* options apply to dry runs only; run ${run.id} is against real clusters`);
     }
-    const stored = JSON.parse(run.configJson) as MeshConfig;
+    const stored = withDefaults(JSON.parse(run.configJson) as MeshConfig);
     let config = stored;
     let detail: string | undefined;
     if (run.configPath) {
@@ -167,16 +170,118 @@ export function prepareResume(request: ResumeRequest, listener?: ProgressListene
     }
     if (run.mode === 'dry-run') {
       const sim = createSimStore(db);
-      if (!readWorld(sim, run.id)) throw new NotResumableError('sim-missing', `the simulated clusters of dry run ${run.id} are missing from the database`);
+      if (!readWorld(sim, run.simWorld)) throw new NotResumableError('sim-missing', `the simulated clusters of dry run ${run.id} are missing from the database`);
       if (request.simulation.loadBalancer !== undefined || request.simulation.loadBalancerDelayMs !== undefined) {
-        const current = readWorld(sim, run.id);
-        setLoadBalancer(sim, run.id, { mode: request.simulation.loadBalancer ?? current?.loadBalancer.mode ?? 'ip', ...(request.simulation.loadBalancerDelayMs !== undefined ? { delayMs: request.simulation.loadBalancerDelayMs } : {}) }, Date.now());
+        const current = readWorld(sim, run.simWorld);
+        setLoadBalancer(sim, run.simWorld, { mode: request.simulation.loadBalancer ?? current?.loadBalancer.mode ?? 'ip', ...(request.simulation.loadBalancerDelayMs !== undefined ? { delayMs: request.simulation.loadBalancerDelayMs } : {}) }, Date.now());
       }
     }
     const operator = currentOperator();
-    const timeScale = run.mode === 'dry-run' ? readWorld(createSimStore(db), run.id)?.latencyModel?.timeScale : undefined;
+    const timeScale = run.mode === 'dry-run' ? readWorld(createSimStore(db), run.simWorld)?.latencyModel?.timeScale : undefined;
     const driver = new RunDriver({ store, tools: toolsFor(run, config, db), config, run, operator, gatewayPollMs: pollFor(timeScale), ...(listener ? { listener } : {}) });
     return { runId: run.id, run, driver, store, close: () => store.close(), ...(detail ? { forcedDetail: detail } : {}) };
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
+export interface FollowUpRequest {
+  kind: 'verify' | 'uninstall';
+  // --run: the install run (or a run that acted on it) whose clusters and config to use.
+  runRef?: string;
+  configPath?: string;
+  dryRun: boolean;
+  injections: string[];
+  // uninstall: purge even clusters whose Istio mesh-run did not install.
+  force: boolean;
+  dbPath: string;
+  env?: Record<string, string | undefined>;
+}
+
+interface FollowUpTarget {
+  config: MeshConfig;
+  hash: string;
+  configPath: string | null;
+  mode: 'dry-run' | 'real';
+  targetRun: string | null;
+  // Dry runs: the simulated clusters to act on; undefined means new, empty ones.
+  world: string | undefined;
+}
+
+function sameClusters(a: MeshConfig, b: MeshConfig): boolean {
+  return identity(a) === identity(b);
+}
+
+// The run a verify or uninstall acts on: the one named by --run, or the latest install with the same clusters.
+function resolveTarget(request: FollowUpRequest, store: RunStore): FollowUpTarget {
+  if (request.runRef !== undefined) {
+    let run = findRun(store, request.runRef);
+    if (run.kind !== 'install' && run.targetRun) run = store.getRun(run.targetRun) ?? run;
+    if (request.dryRun && run.mode === 'real') throw new UsageError(`--dry-run: run ${run.id} installed real clusters; drop --dry-run to ${request.kind} them`);
+    if (run.status === 'running' && run.lease && holderAlive(run.lease)) {
+      throw new PreconditionError('run-locked', `run ${run.id} is still running (pid ${run.lease.pid} on ${run.lease.host}); wait for it to finish before ${request.kind === 'verify' ? 'verifying' : 'removing'} its mesh`);
+    }
+    return { config: withDefaults(JSON.parse(run.configJson) as MeshConfig), hash: run.configHash, configPath: null, mode: run.mode, targetRun: run.id, world: run.mode === 'dry-run' ? run.simWorld : undefined };
+  }
+  const loaded = loadConfig(request.configPath, request.env ?? process.env);
+  const mode = request.dryRun ? 'dry-run' : 'real';
+  // Simulated clusters are found the way real ones are: by the same names and contexts.
+  const latest = store.listRuns(500).find((r) => r.kind === 'install' && r.mode === mode && sameClusters(withDefaults(JSON.parse(r.configJson) as MeshConfig), loaded.config));
+  return {
+    config: loaded.config,
+    hash: loaded.hash,
+    configPath: loaded.path ? resolvePath(loaded.path) : null,
+    mode,
+    targetRun: latest?.id ?? null,
+    world: mode === 'dry-run' ? latest?.simWorld : undefined,
+  };
+}
+
+// Validates a verify or uninstall request, checks the clusters, records the run; returns a driver ready to start.
+export async function prepareFollowUp(request: FollowUpRequest, listener?: ProgressListener): Promise<PreparedRun> {
+  if (request.runRef !== undefined && request.configPath !== undefined) throw new UsageError('--run and --config: give one of them (--run reuses the config recorded by that run)');
+  if (request.runRef !== undefined) checkRunIdFormat(request.runRef);
+  const db = openDb(request.dbPath, request.runRef !== undefined ? { mustExist: true } : {});
+  const store = createSqliteRunStore(db);
+  try {
+    const target = resolveTarget(request, store);
+    const faults: FaultSpec[] = request.injections.map((spec) => parseFaultSpec(spec, target.config, request.kind));
+    if (target.mode === 'real' && faults.length > 0) throw new UsageError('--inject-failure only applies to simulated clusters; add --dry-run (or --run a dry run)');
+    if (request.force && request.kind !== 'uninstall') throw new UsageError('--force applies to uninstall only');
+    const sim = createSimStore(db);
+    const runId = newRunId();
+    const world = target.world ?? runId;
+    const now = Date.now();
+    const tools = target.mode === 'dry-run' ? createSimulatedTools({ store: sim, world }) : createExecaTools(target.config.tools);
+    if (target.mode === 'real') await checkEnvironment(target.config, tools, false);
+    // New simulated clusters are empty: nothing there to own.
+    if (request.kind === 'uninstall' && !request.force && (target.mode === 'real' || target.world)) await checkOwnership(target.config, tools);
+    const operator = currentOperator();
+    sim.atomically(() => {
+      if (target.mode === 'dry-run' && !target.world) createWorld(sim, world, [target.config.primary, ...target.config.remotes], { loadBalancer: { mode: 'ip', delayMs: 1500 } }, now);
+      store.createRun(
+        {
+          id: runId,
+          kind: request.kind,
+          topology: 'primary-remote',
+          mode: target.mode,
+          configJson: JSON.stringify(target.config),
+          configHash: target.hash,
+          configPath: target.configPath,
+          createdAt: now,
+          machineVersion: workflowOf(request.kind).version,
+          targetRun: target.targetRun,
+          simWorld: target.mode === 'dry-run' ? world : null,
+        },
+        operator,
+      );
+      for (const f of faults) sim.addFault(world, { step: f.step, cluster: f.cluster ?? null, remaining: f.count, kind: f.kind });
+      if (request.force) store.addEvent(runId, 'forced', operator, now, 'uninstall --force: the ownership check was skipped');
+    });
+    const run = store.getRun(runId) as RunRecord;
+    const driver = new RunDriver({ store, tools, config: target.config, run, operator, ...(listener ? { listener } : {}) });
+    return { runId, run, driver, store, close: () => store.close() };
   } catch (error) {
     store.close();
     throw error;

@@ -1,5 +1,6 @@
 // Read models for `status` and `runs`: what each step did on each cluster, from the journal alone.
-import { stepSlots, type StepId } from '../machines/steps.js';
+import type { StepId } from '../machines/steps.js';
+import { slotsFor } from './run-slots.js';
 import type { AttemptRecord, ErrorInfo, LeaseHolder, RunRecord, RunStatus } from '../store/types.js';
 import type { MeshConfig } from './config.js';
 
@@ -32,6 +33,8 @@ export interface RunView {
   error: ErrorInfo | null;
   lease: (Omit<LeaseHolder, 'token' | 'heartbeat'> & { heartbeat: string }) | null;
   currentStep: string | null;
+  // verify and uninstall: the install run whose mesh they act on.
+  targetRun: string | null;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -54,6 +57,7 @@ export function runView(run: RunRecord, attempts: readonly AttemptRecord[], now:
     clusters: { primary: config.primary.name, remotes: config.remotes.map((r) => r.name) },
     error: run.error,
     lease: run.lease ? { pid: run.lease.pid, host: run.lease.host, user: run.lease.user, heartbeat: iso(run.lease.heartbeat) as string } : null,
+    targetRun: run.targetRun ?? null,
     currentStep: open.length > 0 ? open.join(', ') : run.status === 'succeeded' ? null : last ? `${last.step}@${last.cluster}` : null,
   };
 }
@@ -61,7 +65,7 @@ export function runView(run: RunRecord, attempts: readonly AttemptRecord[], now:
 // One row per (step, cluster) the run goes through, in page order.
 export function slotViews(run: RunRecord, attempts: readonly AttemptRecord[]): SlotView[] {
   const config = JSON.parse(run.configJson) as MeshConfig;
-  return stepSlots(config.primary.name, config.remotes.map((r) => r.name)).map(({ step, cluster }) => {
+  return slotsFor(run.kind, config).map(({ step, cluster }) => {
     const mine = attempts.filter((a) => a.step === step && a.cluster === cluster);
     const last = mine[mine.length - 1];
     let status: SlotStatus = 'pending';

@@ -1,5 +1,6 @@
 // A run's full timeline from the journal: attempts per step and cluster, each with its commands.
-import { stepSlots, type StepId } from '../machines/steps.js';
+import type { StepId } from '../machines/steps.js';
+import { slotsFor } from './run-slots.js';
 import type { AttemptRecord, CommandRecord, RunEventRecord, RunRecord } from '../store/types.js';
 import type { MeshConfig } from './config.js';
 
@@ -43,7 +44,7 @@ export function buildTimeline(run: RunRecord, attempts: readonly AttemptRecord[]
     list.push({ argv: c.argv, context: c.context, startedAt: c.startedAt, durationMs: c.durationMs, exitCode: c.exitCode, stdoutTail: c.stdoutTail, stderrTail: c.stderrTail });
     byAttempt.set(c.attemptId, list);
   }
-  const slots = stepSlots(config.primary.name, config.remotes.map((r) => r.name)).map(({ step, cluster }) => ({
+  const slots = slotsFor(run.kind, config).map(({ step, cluster }) => ({
     step,
     cluster,
     attempts: attempts

@@ -1,6 +1,8 @@
 // The Istio "Install Primary-Remote" flow as one XState machine, top to bottom.
 // Pure: no I/O here. Step actors and journal actions are placeholders bound by the engine with .provide().
-import { and, assign, enqueueActions, type EventObject, fromPromise, sendParent, setup } from 'xstate';
+import { and, assign, enqueueActions, type EventObject, sendParent, setup } from 'xstate';
+import { placeholder } from './placeholders.js';
+import { asFailure, errorOf, stepState } from './step-state.js';
 import type { StepId } from './steps.js';
 import type {
   AnnotationObservation,
@@ -18,6 +20,7 @@ import type {
   StepDone,
   StepFailure,
   StepOutcomeParams,
+  TrustOutcome,
 } from './types.js';
 
 // Bumped when a change makes older persisted snapshots unsafe to restore.
@@ -25,25 +28,6 @@ export const MACHINE_VERSION = 1;
 
 // How often the gateway address is polled while waiting (the Istio doc test polls every second).
 export const DEFAULT_GATEWAY_POLL_MS = 1000;
-
-function placeholder<TOutput, TInput>(name: string) {
-  return fromPromise<TOutput, TInput>(async () => {
-    throw new Error(`step actor "${name}" was not provided`);
-  });
-}
-
-// What a step actor threw, in the JSON-safe shape context and journal keep.
-export function asFailure(error: unknown): StepFailure {
-  if (typeof error === 'object' && error !== null && typeof (error as StepFailure).message === 'string' && typeof (error as StepFailure).retryable === 'boolean') {
-    const { message, hint, retryable } = error as StepFailure;
-    return hint ? { message, hint, retryable } : { message, retryable };
-  }
-  return { message: error instanceof Error ? error.message : String(error), retryable: false };
-}
-
-function errorOf(event: EventObject): unknown {
-  return (event as { error?: unknown }).error;
-}
 
 export function remoteActorId(name: string): string {
   return `remote-${name}`;
@@ -248,6 +232,7 @@ export const installMachine = setup({
     probeGatewayAddress: placeholder<GatewayObservation, PrimaryStepInput>('probeGatewayAddress'),
     pause: placeholder<void, { ms: number; step: StepId; cluster: string }>('pause'),
     exposeIstiod: placeholder<StepDone, PrimaryStepInput>('exposeIstiod'),
+    establishTrust: placeholder<TrustOutcome, PrimaryStepInput>('establishTrust'),
     remote: remoteMachine,
   },
   actions: {
@@ -283,6 +268,8 @@ export const installMachine = setup({
     }),
   },
   guards: {
+    // The config has a trust: section: cacerts must exist before istiod starts.
+    trustConfigured: ({ context }) => Boolean(context.trust),
     // status.loadBalancer.ingress[0].ip is set on the east-west gateway service.
     gatewayIpReady: ({ context }) => Boolean(context.gatewayObservation?.ip),
     // Only a hostname: the EKS case, which this topology cannot use.
@@ -309,6 +296,7 @@ export const installMachine = setup({
               cluster: '*',
               context: context.primary.context,
               clusters: [context.primary, ...context.remotes],
+              checkRemoteServers: true,
             }),
             onDone: {
               target: '#install.installing',
@@ -326,8 +314,19 @@ export const installMachine = setup({
       entry: 'spawnRemotes',
       states: {
         primary: {
-          initial: 'installPrimary',
+          initial: 'trustDecision',
           states: {
+            trustDecision: {
+              always: [{ guard: 'trustConfigured', target: 'establishTrust' }, { target: 'installPrimary' }],
+            },
+            // Istio's plugin CA: the cacerts secret is read only when istiod starts.
+            establishTrust: stepState({
+              step: 'establish-trust',
+              src: 'establishTrust',
+              cluster: (context: InstallContext) => context.primary.name,
+              input: ({ context }) => primaryStep(context, 'establish-trust'),
+              target: '#install.installing.primary.installPrimary',
+            }),
             installPrimary: {
               meta: { step: 'install-primary' },
               initial: 'running',

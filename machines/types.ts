@@ -15,6 +15,8 @@ export interface StepFailure {
 
 export interface InstallInput {
   runId: string;
+  // A trust: section is configured: establish-trust runs before the control plane.
+  trust?: boolean;
   meshID: string;
   network: string;
   revision?: string;
@@ -70,6 +72,8 @@ export interface RemoteStepInput extends StepInput {
 
 export interface PreflightInput extends StepInput {
   clusters: ClusterRef[];
+  // Install only: refuse remotes whose API server (as the remote secret would carry it) is a loopback address.
+  checkRemoteServers?: boolean;
 }
 
 export interface InstallContext extends InstallInput {
@@ -111,3 +115,65 @@ export interface StepOutcomeParams {
   cluster: string;
   failure?: StepFailure;
 }
+
+// ---- install: the optional trust step ----
+
+export interface TrustOutcome {
+  fingerprint: string;
+  finishedAt: number;
+}
+
+// ---- verify and uninstall: work per cluster, in child machines ----
+
+export type ClusterRole = 'primary' | 'remote';
+
+// Input of a step that runs on one cluster of a verify or uninstall run.
+export interface ClusterStepInput extends StepInput {
+  role: ClusterRole;
+  primary: ClusterRef;
+  remotes: ClusterRef[];
+  revision?: string;
+}
+
+export interface FollowUpInput {
+  runId: string;
+  primary: ClusterRef;
+  remotes: ClusterRef[];
+  revision?: string;
+}
+
+export interface VerifyContext extends FollowUpInput {
+  samplesReady: string[];
+  verified: string[];
+  lastFailure?: StepFailure & { step: StepId; cluster: string };
+}
+
+export interface UninstallContext extends FollowUpInput {
+  removedRemotes: string[];
+  lastFailure?: StepFailure & { step: StepId; cluster: string };
+}
+
+export interface ClusterChildInput extends FollowUpInput {
+  cluster: ClusterRef;
+  role: ClusterRole;
+}
+
+export interface ClusterChildContext extends ClusterChildInput {
+  peersReady: boolean;
+  lastFailure?: StepFailure & { step: StepId; cluster: string };
+}
+
+// What check-traffic saw: the versions that answered and how many requests it took.
+export interface TrafficOutcome {
+  versions: Record<string, number>;
+  requests: number;
+  finishedAt: number;
+}
+
+export type FollowUpEvent =
+  | { type: 'RETRY'; at: number; gatewayTimeoutMs: number }
+  | { type: 'SAMPLE_READY'; name: string }
+  | { type: 'CLUSTER_VERIFIED'; name: string }
+  | { type: 'REMOTE_REMOVED'; name: string };
+
+export type ClusterChildEvent = { type: 'RETRY'; at: number; gatewayTimeoutMs: number } | { type: 'PEERS_READY' };

@@ -113,6 +113,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX run_events_at ON run_events (at);
     `,
   },
+  {
+    version: 3,
+    name: 'verify and uninstall runs: the run they act on, the simulated clusters they share',
+    sql: `
+      ALTER TABLE runs ADD COLUMN target_run TEXT;   -- the install run a verify or uninstall run acts on
+      ALTER TABLE runs ADD COLUMN sim_world TEXT;    -- dry runs: the simulated clusters (null: the run's own id)
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -39,6 +39,8 @@ interface RunRow {
   lease_host: string | null;
   lease_user: string | null;
   lease_heartbeat: number | null;
+  target_run: string | null;
+  sim_world: string | null;
 }
 
 interface AttemptRow {
@@ -89,6 +91,8 @@ function toRun(row: RunRow): RunRecord {
       row.lease_token && row.lease_pid !== null && row.lease_heartbeat !== null
         ? { token: row.lease_token, pid: row.lease_pid, host: row.lease_host ?? '', user: row.lease_user ?? '', heartbeat: row.lease_heartbeat }
         : null,
+    targetRun: row.target_run ?? null,
+    simWorld: row.sim_world ?? row.id,
   };
 }
 
@@ -159,8 +163,8 @@ function guarded<T extends object>(target: T, path: string): T {
 // Builds the store over an open, migrated database.
 export function createSqliteRunStore(db: Db): RunStore {
   const s = {
-    insertRun: db.prepare(`INSERT INTO runs (id, kind, topology, mode, status, config_json, config_hash, config_path, created_at, updated_at, machine_version)
-      VALUES (@id, @kind, @topology, @mode, 'running', @configJson, @configHash, @configPath, @createdAt, @createdAt, @machineVersion)`),
+    insertRun: db.prepare(`INSERT INTO runs (id, kind, topology, mode, status, config_json, config_hash, config_path, created_at, updated_at, machine_version, target_run, sim_world)
+      VALUES (@id, @kind, @topology, @mode, 'running', @configJson, @configHash, @configPath, @createdAt, @createdAt, @machineVersion, @targetRun, @simWorld)`),
     getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
     findIds: db.prepare<[string, number], { id: string }>(`SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC LIMIT ?`),
     listRuns: db.prepare<[number], RunRow>('SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?'),
@@ -203,7 +207,7 @@ export function createSqliteRunStore(db: Db): RunStore {
   return guarded<RunStore>({
     createRun(run: NewRun, actor: Actor): void {
       db.transaction(() => {
-        s.insertRun.run(run);
+        s.insertRun.run({ ...run, targetRun: run.targetRun ?? null, simWorld: run.simWorld ?? null });
         s.insertEvent.run(run.id, run.createdAt, 'started', actor.user, actor.host, actor.pid, null);
       }).immediate();
       crashPoint('journal-write');
@@ -304,6 +308,7 @@ export function createSqliteRunStore(db: Db): RunStore {
       if (filter.outcome !== undefined) (where.push('outcome = @outcome'), (params.outcome = filter.outcome));
       if (filter.since !== undefined) (where.push('started_at >= @since'), (params.since = filter.since));
       if (filter.until !== undefined) (where.push('started_at < @until'), (params.until = filter.until));
+      if (filter.kind !== undefined) (where.push('run_id IN (SELECT id FROM runs WHERE kind = @kind)'), (params.kind = filter.kind));
       const sql = `SELECT * FROM step_attempts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT @limit`;
       return cachedStatement<AttemptRow>(sql).all(params).map(toAttempt);
     },
@@ -313,6 +318,7 @@ export function createSqliteRunStore(db: Db): RunStore {
       if (filter.runId !== undefined) (where.push('run_id = @runId'), (params.runId = filter.runId));
       if (filter.since !== undefined) (where.push('at >= @since'), (params.since = filter.since));
       if (filter.until !== undefined) (where.push('at < @until'), (params.until = filter.until));
+      if (filter.kind !== undefined) (where.push('run_id IN (SELECT id FROM runs WHERE kind = @kind)'), (params.kind = filter.kind));
       const sql = `SELECT id, run_id, at, type, user, host, pid, detail FROM run_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT @limit`;
       return cachedStatement<RunEventRecord & { run_id: string }>(sql)
         .all(params)

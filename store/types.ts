@@ -35,6 +35,10 @@ export interface RunRecord {
   snapshotJson: string | null;
   error: ErrorInfo | null;
   lease: LeaseHolder | null;
+  // The install run a verify or uninstall run acts on (null when it was given a config file).
+  targetRun: string | null;
+  // Dry runs: the simulated world its commands go to.
+  simWorld: string;
 }
 
 export interface NewRun {
@@ -47,6 +51,8 @@ export interface NewRun {
   configPath: string | null;
   createdAt: number;
   machineVersion: number;
+  targetRun?: string | null;
+  simWorld?: string | null;
 }
 
 export interface AttemptRecord {
@@ -129,6 +135,8 @@ export interface HistoryFilter {
   outcome?: AttemptRecord['outcome'];
   since?: number;
   until?: number;
+  // Only runs of this kind (install, verify, uninstall).
+  kind?: string;
   limit: number;
 }
 
@@ -162,7 +170,7 @@ export interface RunStore {
   // Step attempts matching the filter, newest first.
   queryAttempts(filter: HistoryFilter): AttemptRecord[];
   // Operator actions (started, resumed, forced, interrupted ...) matching the filter, newest first.
-  queryEvents(filter: Pick<HistoryFilter, 'runId' | 'since' | 'until' | 'limit'>): RunEventRecord[];
+  queryEvents(filter: Pick<HistoryFilter, 'runId' | 'since' | 'until' | 'kind' | 'limit'>): RunEventRecord[];
   acquireLease(runId: string, candidate: LeaseHolder, staleAfterMs: number, isAlive: (holder: LeaseHolder) => boolean): LeaseResult;
   heartbeat(runId: string, token: string, at: number): boolean;
   releaseLease(runId: string, token: string): void;

@@ -109,7 +109,7 @@ describe('bad input on the command line', () => {
   });
 
   it.each([
-    [['install', '--dry-run', '--inject-failure', 'install-everything'], /unknown step "install-everything"/],
+    [['install', '--dry-run', '--inject-failure', 'install-everything'], /has no step "install-everything"/],
     [['install', '--dry-run', '--inject-failure', 'install-primary@cluster2'], /does not run on cluster "cluster2"/],
     [['install', '--inject-failure', 'preflight'], /only apply to simulated clusters; add --dry-run/],
     [['install', '--dry-run', '--config', '/nonexistent/mesh.yaml'], /--config \/nonexistent\/mesh\.yaml: cannot read the file \(no such file\)/],

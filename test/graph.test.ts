@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { STEP_IDS } from '../machines/steps.js';
+import { INSTALL_STEP_IDS } from '../machines/steps.js';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 
 const tmp = tempDir();
@@ -10,7 +10,7 @@ describe('mesh-run graph', () => {
   it('draws every step, the guards on their edges and the parallel remote region, from the machine itself', async () => {
     const out = (await runCli(['graph'])).stdout;
     expect(out.startsWith('stateDiagram-v2\n')).toBe(true);
-    for (const step of STEP_IDS) expect(out).toContain(`state "${step}"`);
+    for (const step of INSTALL_STEP_IDS) expect(out).toContain(`state "${step}"`);
     expect(out).toContain(': [gatewayIpReady]');
     expect(out).toContain(': [gatewayHostnameOnly]');
     expect(out).toContain(': [gatewayDeadlinePassed]');
@@ -35,7 +35,7 @@ describe('mesh-run graph', () => {
     const out = (await runCli(['graph', '--run', id, '--db', db])).stdout;
     expect(out).toContain('class install_preflight done');
     expect(out).toContain('class install_installing_primary_installEastwestGateway failed');
-    expect(out).toContain('class each_remote_remote_annotateRemoteNamespace done');
-    expect(out).not.toMatch(/class each_remote_remote_installRemote/);
+    expect(out).toContain('class each_remote_annotateRemoteNamespace done');
+    expect(out).not.toMatch(/class each_remote_installRemote/);
   });
 });

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { STEP_IDS } from '../machines/steps.js';
+import { INSTALL_STEP_IDS } from '../machines/steps.js';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 
 const CHROMIUM = process.env.MESH_RUN_CHROMIUM ?? '/usr/bin/chromium';
@@ -22,7 +22,7 @@ describe('mesh-run report', () => {
     const html = readFileSync(file, 'utf8');
     expect(html).not.toMatch(/<(script|link)\b[^>]*(src|href)=["']?https?:/i);
     expect(html).not.toMatch(/url\(["']?https?:/i);
-    for (const step of STEP_IDS) expect(html).toContain(step);
+    for (const step of INSTALL_STEP_IDS) expect(html).toContain(step);
     expect(html).toContain('class="bar failed"');
     expect(html).toContain('#1 failed');
   });
@@ -51,7 +51,7 @@ describe('mesh-run report', () => {
       expect(errors).toEqual([]);
       expect(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:'))).toEqual([]);
       const text = await page.innerText('body');
-      for (const step of STEP_IDS) expect(text).toContain(step);
+      for (const step of INSTALL_STEP_IDS) expect(text).toContain(step);
       expect(await page.locator('svg.diagram g.state').count()).toBeGreaterThan(10);
       expect(await page.locator('svg.gantt rect.bar.failed').count()).toBe(2);
       // One success per (step, cluster): preflight, four primary steps, four steps on each of two remotes.

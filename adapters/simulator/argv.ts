@@ -3,6 +3,8 @@
 export interface ParsedArgs {
   positionals: string[];
   flags: Map<string, string>;
+  // What follows `--` (the command of kubectl exec), untouched.
+  rest: string[];
 }
 
 // Parses `args`; flags in `valued` take a value (--f=v, --f v, -f v), the rest are booleans.
@@ -11,6 +13,7 @@ export function parseArgs(args: readonly string[], valued: ReadonlySet<string>, 
   const flags = new Map<string, string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
+    if (arg === '--') return { positionals, flags, rest: args.slice(i + 1) };
     if (arg === '-' || !arg.startsWith('-')) {
       positionals.push(arg);
       continue;
@@ -35,7 +38,7 @@ export function parseArgs(args: readonly string[], valued: ReadonlySet<string>, 
       return { error: long ? `unknown flag: --${rawName}` : `unknown shorthand flag: '${rawName}' in ${arg}` };
     }
   }
-  return { positionals, flags };
+  return { positionals, flags, rest: [] };
 }
 
 const KNOWN_BOOLEANS = new Set(['minify', 'raw', 'overwrite', 'client', 'skip-confirmation', 'remote', 'short', 'purge', 'ignore-not-found', 'all-namespaces']);

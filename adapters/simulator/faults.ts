@@ -31,6 +31,23 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
       return command.tool === 'kubectl' && a0 === 'annotate';
     case 'attach-remote':
       return command.tool === 'istioctl' && a0 === 'create-remote-secret';
+    case 'establish-trust':
+      return command.tool === 'kubectl' && a0 === 'create' && command.args.includes('-f');
+    case 'check-remote-clusters':
+      return command.tool === 'istioctl' && a0 === 'remote-clusters';
+    case 'check-injector-ca':
+    case 'remove-sample':
+    case 'detach-remote':
+      return command.tool === 'kubectl' && a0 === 'get';
+    case 'deploy-sample':
+      return command.tool === 'kubectl' && a0 === 'apply';
+    case 'await-sample':
+      return command.tool === 'kubectl' && a0 === 'rollout';
+    case 'check-traffic':
+      return command.tool === 'kubectl' && a0 === 'exec';
+    case 'uninstall-remote':
+    case 'uninstall-primary':
+      return command.tool === 'istioctl' && a0 === 'uninstall';
   }
 }
 
@@ -40,7 +57,7 @@ function verbOf(command: Command): string[] {
 
 // istioctl install applies its manifests and then fails while waiting: the cluster changed anyway.
 export function faultAppliesEffect(step: StepId): boolean {
-  return step === 'install-primary' || step === 'install-eastwest-gateway' || step === 'install-remote';
+  return step === 'install-primary' || step === 'install-eastwest-gateway' || step === 'install-remote' || step === 'uninstall-remote' || step === 'uninstall-primary';
 }
 
 const USER = 'system:serviceaccount:ci:deployer';
@@ -52,6 +69,7 @@ export function faultResult(step: StepId, kind: FaultKind, command: Command): Co
 }
 
 function transientText(step: StepId, command: Command): string {
+  if (step === 'uninstall-remote' || step === 'uninstall-primary') return 'Error: failed to delete resources: etcdserver: request timed out';
   if (faultAppliesEffect(step)) {
     return `✘ Istiod encountered an error: failed to wait for resource: etcdserver: request timed out\nError: failed to install manifests: errors occurred during operation`;
   }
@@ -77,6 +95,25 @@ function permanentText(step: StepId, command: Command): string {
       return `Error from server (Forbidden): namespaces is forbidden: User "${USER}" cannot create resource "namespaces" in API group "" at the cluster scope`;
     case 'annotate-remote-namespace':
       return `Error from server (Forbidden): namespaces "istio-system" is forbidden: User "${USER}" cannot patch resource "namespaces" in API group "" in the namespace "istio-system"`;
+    case 'establish-trust':
+      return `Error from server (Forbidden): error when creating "STDIN": secrets is forbidden: User "${USER}" cannot create resource "secrets" in API group "" in the namespace "istio-system"`;
+    case 'check-remote-clusters':
+      return 'Error: unable to find any Istiod instances';
+    case 'check-injector-ca':
+      return `Error from server (Forbidden): mutatingwebhookconfigurations.admissionregistration.k8s.io "istio-sidecar-injector" is forbidden: User "${USER}" cannot get resource "mutatingwebhookconfigurations" in API group "admissionregistration.k8s.io" at the cluster scope`;
+    case 'deploy-sample':
+      return `Error from server (Forbidden): error when creating "STDIN": deployments.apps is forbidden: User "${USER}" cannot create resource "deployments" in API group "apps" in the namespace "sample"`;
+    case 'await-sample':
+      return 'error: deployment "curl" exceeded its progress deadline';
+    case 'check-traffic':
+      return 'error: unable to upgrade connection: container not found ("curl")';
+    case 'remove-sample':
+      return `Error from server (Forbidden): namespaces "sample" is forbidden: User "${USER}" cannot get resource "namespaces" in API group "" in the namespace "sample"`;
+    case 'detach-remote':
+      return `Error from server (Forbidden): secrets is forbidden: User "${USER}" cannot get resource "secrets" in API group "" in the namespace "istio-system"`;
+    case 'uninstall-remote':
+    case 'uninstall-primary':
+      return `Error: failed to delete resources: customresourcedefinitions.apiextensions.k8s.io is forbidden: User "${USER}" cannot delete resource "customresourcedefinitions" in API group "apiextensions.k8s.io" at the cluster scope`;
     case 'attach-remote':
       return `Error: could not get access token to read resources from local kube-apiserver: serviceaccounts "istio-reader-service-account" is forbidden: User "${USER}" cannot get resource "serviceaccounts" in API group "" in the namespace "istio-system" (context ${command.context})`;
   }

@@ -3,11 +3,12 @@ import { parseAllDocuments } from 'yaml';
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue, parseArgs } from './argv.js';
 import { type KubeObject, nameOf, pluralOf, resourceType, type ResourceType, typeOfKind } from './objects.js';
+import { reachableEndpoints, reconcileDeployments, syncRemoteWebhooks } from './controllers.js';
 import type { SimCluster } from './sim-cluster.js';
 import type { WorldSettings } from './world.js';
 
-const VALUED = new Set(['context', 'namespace', 'output', 'filename', 'selector', 'timeout', 'request-timeout', 'kubeconfig']);
-const ALIASES = { n: 'namespace', o: 'output', f: 'filename', l: 'selector', A: 'all-namespaces' };
+const VALUED = new Set(['context', 'namespace', 'output', 'filename', 'selector', 'timeout', 'request-timeout', 'kubeconfig', 'container']);
+const ALIASES = { n: 'namespace', o: 'output', f: 'filename', l: 'selector', A: 'all-namespaces', c: 'container' };
 
 export interface KubectlEnv {
   settings: WorldSettings;
@@ -49,7 +50,7 @@ function render(objs: KubeObject[], type: ResourceType, output: string | undefin
   }
   if (output?.startsWith('jsonpath=')) {
     const template = output.slice('jsonpath='.length).replace(/^'(.*)'$/, '$1');
-    return single ? jsonpath(objs[0], template) : objs.map((o) => jsonpath(o, template)).join(' ');
+    return jsonpath(single ? objs[0] : { apiVersion: 'v1', kind: 'List', items: objs }, template);
   }
   if (output !== undefined) throw new Error(`unable to match a printer suitable for the output format "${output}", allowed formats are: json,jsonpath,name`);
   if (objs.length === 0) return '';
@@ -64,7 +65,7 @@ function notFound(type: ResourceType, name: string): string {
 export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: string | undefined): CommandResult {
   const parsed = parseArgs(args, VALUED, ALIASES);
   if ('error' in parsed) return fail(`error: ${parsed.error}\nSee 'kubectl --help' for usage.`);
-  const { positionals, flags } = parsed;
+  const { positionals, flags, rest } = parsed;
   const verb = positionals[0];
 
   if (verb === 'config' && positionals[1] === 'get-contexts') {
@@ -94,9 +95,12 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
       return ok(`${JSON.stringify({ clientVersion: { gitVersion: 'v1.32.3', major: '1', minor: '32' }, serverVersion: { gitVersion: v, major, minor } }, null, 2)}\n`);
     }
     case 'get':
+      if (/^mutatingwebhookconfiguration/.test(positionals[1] ?? '')) syncRemoteWebhooks(env, cluster);
+      reconcileDeployments(env, cluster, namespace);
       return get(cluster, positionals.slice(1), namespace, flags);
     case 'create': {
-      if (positionals[1] !== 'namespace' && positionals[1] !== 'ns') return fail(`error: the simulator supports "create namespace" only`);
+      if (flags.get('filename') === '-') return create(cluster, stdin ?? '', flags.has('namespace') ? namespace : undefined);
+      if (positionals[1] !== 'namespace' && positionals[1] !== 'ns') return fail(`error: the simulator supports "create namespace" and "create -f -" only`);
       const name = positionals[2];
       if (!name) return fail('error: exactly one NAME is required, got 0');
       const type = resourceType('namespace') as ResourceType;
@@ -111,7 +115,15 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
       return apply(cluster, stdin ?? '', flags.has('namespace') ? namespace : undefined);
     }
     case 'rollout':
+      reconcileDeployments(env, cluster, namespace);
       return rolloutStatus(cluster, positionals.slice(1), namespace);
+    case 'label':
+      return label(cluster, positionals.slice(1), namespace, isTrue(flags, 'overwrite'));
+    case 'delete':
+      return remove(cluster, positionals.slice(1), namespace, isTrue(flags, 'ignore-not-found'));
+    case 'exec':
+      reconcileDeployments(env, cluster, namespace);
+      return exec(env, cluster, positionals[1], namespace, flags.get('container'), rest);
     default:
       return fail(`error: unknown command "${verb ?? ''}" for "kubectl"`);
   }
@@ -184,10 +196,9 @@ function annotate(cluster: SimCluster, positionals: string[], namespace: string,
   return ok(`${nameOf(type, name)} annotated\n`);
 }
 
-function apply(cluster: SimCluster, manifest: string, namespace: string | undefined): CommandResult {
-  let docs: KubeObject[];
+function parseManifest(manifest: string): KubeObject[] | CommandResult {
   try {
-    docs = parseAllDocuments(manifest)
+    return parseAllDocuments(manifest)
       .map((d) => {
         if (d.errors.length > 0) throw new Error(d.errors[0]?.message ?? 'invalid YAML');
         return d.toJS() as KubeObject | null;
@@ -196,6 +207,95 @@ function apply(cluster: SimCluster, manifest: string, namespace: string | undefi
   } catch (error) {
     return fail(`error: error parsing STDIN: ${(error as Error).message.split('\n')[0]}`);
   }
+}
+
+// kubectl create -f -: like apply, but an object that exists is an AlreadyExists error.
+function create(cluster: SimCluster, manifest: string, namespace: string | undefined): CommandResult {
+  const docs = parseManifest(manifest);
+  if (!Array.isArray(docs)) return docs;
+  const lines: string[] = [];
+  for (const doc of docs) {
+    const type = typeOfKind(doc.kind, doc.apiVersion);
+    if (!type || !doc.metadata?.name) return { exitCode: 1, stdout: lines.join(''), stderr: `error: unable to recognize "STDIN": no matches for kind "${doc.kind}" in version "${doc.apiVersion}"\n` };
+    const target = type.namespaced ? doc.metadata.namespace ?? namespace ?? 'default' : '';
+    if (cluster.get(type, target, doc.metadata.name)) {
+      return { exitCode: 1, stdout: lines.join(''), stderr: `Error from server (AlreadyExists): error when creating "STDIN": ${pluralOf(type)} "${doc.metadata.name}" already exists\n` };
+    }
+    if (type.namespaced && !cluster.get(resourceType('namespace') as ResourceType, '', target)) {
+      return { exitCode: 1, stdout: lines.join(''), stderr: `Error from server (NotFound): error when creating "STDIN": namespaces "${target}" not found\n` };
+    }
+    cluster.put(type.namespaced ? { ...doc, metadata: { ...doc.metadata, namespace: target } } : doc);
+    lines.push(`${nameOf(type, doc.metadata.name)} created\n`);
+  }
+  return ok(lines.join(''));
+}
+
+function label(cluster: SimCluster, positionals: string[], namespace: string, overwrite: boolean): CommandResult {
+  const [typeName, name, ...pairs] = positionals;
+  const type = typeName ? resourceType(typeName) : undefined;
+  if (!type || !name) return fail('error: you must specify the type and name of the resource to label');
+  const obj = cluster.get(type, namespace, name);
+  if (!obj) return fail(notFound(type, name));
+  const labels = { ...(obj.metadata.labels ?? {}) };
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) return fail(`error: invalid label spec: ${pair}`);
+    const key = pair.slice(0, eq);
+    const value = pair.slice(eq + 1);
+    if (!overwrite && key in labels && labels[key] !== value) return fail(`error: '${key}' already has a value (${labels[key]}), and --overwrite is false`);
+    labels[key] = value;
+  }
+  cluster.replace({ ...obj, metadata: { ...obj.metadata, labels } });
+  return ok(`${nameOf(type, name)} labeled\n`);
+}
+
+// kubectl delete <type> <name>: a namespace takes everything in it along (finalization is immediate here).
+function remove(cluster: SimCluster, positionals: string[], namespace: string, ignoreNotFound: boolean): CommandResult {
+  const [typeName, ...names] = positionals;
+  const type = typeName ? resourceType(typeName) : undefined;
+  if (!type || names.length === 0) return fail('error: resource(s) were provided, but no name was specified');
+  const lines: string[] = [];
+  const errors: string[] = [];
+  for (const name of names) {
+    const obj = cluster.get(type, namespace, name);
+    if (!obj) {
+      if (!ignoreNotFound) errors.push(`${notFound(type, name)}\n`);
+      continue;
+    }
+    if (type.kind === 'Namespace') for (const inside of cluster.all()) if (inside.metadata.namespace === name && typeOfKind(inside.kind)?.namespaced) cluster.remove(inside);
+    cluster.remove(obj);
+    lines.push(`${pluralOf(type).split('.')[0]?.replace(/s$/, '')} "${name}" deleted\n`);
+  }
+  return { exitCode: errors.length > 0 ? 1 : 0, stdout: lines.join(''), stderr: errors.join('') };
+}
+
+// kubectl exec <pod> -c <container> -- curl -sS <service>.<ns>:<port>/hello, answered by the mesh model.
+function exec(env: KubectlEnv, cluster: SimCluster, podName: string | undefined, namespace: string, container: string | undefined, command: string[]): CommandResult {
+  const podType = resourceType('pod') as ResourceType;
+  if (!podName) return fail('error: pod, type/name or --filename must be specified');
+  const pod = cluster.get(podType, namespace, podName);
+  if (!pod) return fail(notFound(podType, podName));
+  const containers = ((pod.spec as { containers?: Array<{ name: string }> } | undefined)?.containers ?? []).map((c) => c.name);
+  if (container && !containers.includes(container)) return fail(`error: unable to upgrade connection: container not found ("${container}")`);
+  if (command[0] !== 'curl') return fail(`error: the simulator runs only curl in pods (got "${command[0] ?? ''}")`);
+  const url = command.filter((a) => !a.startsWith('-')).slice(1)[0] ?? '';
+  const m = /^(?:https?:\/\/)?([a-z0-9-]+)\.([a-z0-9-]+)(?::(\d+))?(\/\S*)?$/.exec(url);
+  if (!m) return { exitCode: 3, stdout: '', stderr: `curl: (3) URL rejected: Malformed input to a URL function\ncommand terminated with exit code 3\n` };
+  const [, service, ns] = m as unknown as [string, string, string];
+  const svcType = resourceType('service') as ResourceType;
+  if (!cluster.get(svcType, ns, service)) return { exitCode: 6, stdout: '', stderr: `curl: (6) Could not resolve host: ${service}.${ns}\ncommand terminated with exit code 6\n` };
+  const endpoints = reachableEndpoints(env, cluster, pod, service, ns).filter((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running');
+  if (endpoints.length === 0) return ok('no healthy upstream');
+  // Round robin, as Envoy's default load balancing spreads successive requests.
+  const served = Number(pod.metadata.annotations?.['sim.mesh-run/requests'] ?? '0');
+  cluster.replace({ ...pod, metadata: { ...pod.metadata, annotations: { ...(pod.metadata.annotations ?? {}), 'sim.mesh-run/requests': String(served + 1) } } });
+  const target = endpoints[served % endpoints.length] as KubeObject;
+  return ok(`Hello version: ${target.metadata.labels?.version ?? 'unknown'}, instance: ${target.metadata.name}\n`);
+}
+
+function apply(cluster: SimCluster, manifest: string, namespace: string | undefined): CommandResult {
+  const docs = parseManifest(manifest);
+  if (!Array.isArray(docs)) return docs;
   if (docs.length === 0) return fail('error: no objects passed to apply');
   const lines: string[] = [];
   for (const doc of docs) {

@@ -29,6 +29,7 @@ const TYPES: Array<ResourceType & { aliases: string[] }> = [
   { kind: 'Secret', apiVersion: 'v1', resource: 'secret', namespaced: true, aliases: ['secret', 'secrets'] },
   { kind: 'ServiceAccount', apiVersion: 'v1', resource: 'serviceaccount', namespaced: true, aliases: ['serviceaccount', 'serviceaccounts', 'sa'] },
   { kind: 'ConfigMap', apiVersion: 'v1', resource: 'configmap', namespaced: true, aliases: ['configmap', 'configmaps', 'cm'] },
+  { kind: 'Pod', apiVersion: 'v1', resource: 'pod', namespaced: true, aliases: ['pod', 'pods', 'po'] },
   { kind: 'Deployment', apiVersion: 'apps/v1', resource: 'deployment.apps', namespaced: true, aliases: ['deployment', 'deployments', 'deploy', 'deployment.apps', 'deployments.apps'] },
   { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', resource: 'endpointslice.discovery.k8s.io', namespaced: true, aliases: ['endpointslice', 'endpointslices', 'endpointslice.discovery.k8s.io'] },
   { kind: 'Gateway', apiVersion: 'networking.istio.io/v1', resource: 'gateway.networking.istio.io', namespaced: true, aliases: ['gateway.networking.istio.io', 'gateways.networking.istio.io', 'gw'] },

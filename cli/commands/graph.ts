@@ -3,27 +3,33 @@ import { Command, Option } from 'commander';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { slotViews, stepMarks } from '../../engine/status-view.js';
 import { dbOption, withStore } from '../common.js';
+import { UsageError } from '../../engine/errors.js';
+import { isRunKind, RUN_KINDS, type RunKind } from '../../machines/steps.js';
 import type { Streams } from '../output.js';
 import { toDot, toMermaid } from '../render/graph.js';
 
 export function graphCommand(streams: Streams): Command {
   return new Command('graph')
-    .description('the install machine as a diagram (states, guards, parallel remote regions)')
+    .description('a run kind\'s machine as a diagram (states, guards, parallel per-cluster regions)')
     .addOption(new Option('--format <format>', 'diagram language').choices(['mermaid', 'dot']).default('mermaid'))
+    .addOption(new Option('--kind <kind>', 'which workflow (default: install, or the kind of --run)').choices(RUN_KINDS))
     .option('--run <id>', "mark a run's completed, failed and current steps")
     .addOption(dbOption())
-    .action(async (options: { format: 'mermaid' | 'dot'; run?: string; db?: string }) => {
+    .action(async (options: { format: 'mermaid' | 'dot'; run?: string; db?: string; kind?: RunKind }) => {
       const { machineGraph } = await import('../../engine/machine-graph.js');
       let marks = new Map();
+      let kind: RunKind = options.kind ?? 'install';
       if (options.run !== undefined) {
         checkRunIdFormat(options.run);
         const runId = options.run;
         marks = withStore(options, (store) => {
           const run = findRun(store, runId);
+          if (options.kind !== undefined && options.kind !== run.kind) throw new UsageError(`--kind ${options.kind}: run ${run.id} is a ${run.kind} run; drop --kind`);
+          if (isRunKind(run.kind)) kind = run.kind;
           return stepMarks(slotViews(run, store.listAttempts(run.id)), run.status);
         });
       }
-      const graph = machineGraph();
+      const graph = machineGraph(kind);
       streams.stdout.write(options.format === 'dot' ? toDot(graph, marks) : toMermaid(graph, marks));
     });
 }

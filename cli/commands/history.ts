@@ -4,7 +4,7 @@ import { UsageError } from '../../engine/errors.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { parseTimeBound } from '../../engine/time-filters.js';
 import { formatDuration } from '../../engine/durations.js';
-import { isStepId, STEP_IDS } from '../../machines/steps.js';
+import { isStepId, RUN_KINDS, STEP_IDS } from '../../machines/steps.js';
 import type { AttemptRecord, HistoryFilter } from '../../store/types.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
@@ -23,6 +23,7 @@ interface HistoryOptions {
   json?: boolean;
   csv?: boolean;
   db?: string;
+  kind?: string;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -31,6 +32,7 @@ export function historyCommand(streams: Streams): Command {
   return new Command('history')
     .description('what ran, where, when, with what result: step attempts (or operator actions) across runs')
     .option('--run <id>', 'one run (id or unique prefix)')
+    .addOption(new Option('--kind <kind>', 'runs of one kind').choices(RUN_KINDS))
     .option('--cluster <name>', 'attempts on this cluster ("*" for steps that span all clusters)')
     .option('--step <id>', `one step: ${STEP_IDS.join(', ')}`)
     .addOption(new Option('--status <outcome>', 'attempt outcome').choices(['succeeded', 'failed', 'running', 'interrupted']))
@@ -53,7 +55,7 @@ export function historyCommand(streams: Streams): Command {
       const until = parseTimeBound(options.until, '--until', now);
       withStore(options, (store) => {
         const runId = options.run !== undefined ? findRun(store, options.run).id : undefined;
-        const base = { limit, ...(runId ? { runId } : {}), ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
+        const base = { limit, ...(runId ? { runId } : {}), ...(options.kind ? { kind: options.kind } : {}), ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
         if (options.actions) {
           const events = store.queryEvents(base);
           const rows = events.map((e) => ({ at: iso(e.at), run: e.runId, action: e.type, user: e.user, host: e.host, pid: e.pid, detail: e.detail }));

@@ -1,7 +1,7 @@
 // mesh-run install: start a primary-remote install (real clusters, or simulated ones with --dry-run).
 import { Command, Option } from 'commander';
 import { UsageError } from '../../engine/errors.js';
-import { stepSlots } from '../../machines/steps.js';
+import { slotsFor } from '../../engine/run-slots.js';
 import { dbOption, dbPath, LB_MODES, parseDelayOption, resumeCommand } from '../common.js';
 import type { Streams } from '../output.js';
 import { createProgressRenderer, progressMode } from '../render/progress.js';
@@ -49,7 +49,7 @@ Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or
       const [{ loadConfig }, { prepareInstall }] = await Promise.all([import('../../engine/config.js'), import('../../engine/run-service.js')]);
       const mode = progressMode(streams.stderr, Boolean(options.json), Boolean(options.quiet));
       const config = loadConfig(options.config);
-      const progress = createProgressRenderer(streams.stderr, mode, stepSlots(config.config.primary.name, config.config.remotes.map((r) => r.name)));
+      const progress = createProgressRenderer(streams.stderr, mode, slotsFor('install', config.config));
       const lbDelay = parseDelayOption(options.simLbDelay, '--sim-lb-delay');
       const realistic = options.simLatency === 'realistic';
       const latency = realistic ? undefined : parseDelayOption(options.simLatency, '--sim-latency');

@@ -1,7 +1,6 @@
 // mesh-run resume <id>: continue a failed, interrupted or killed run where it stopped.
 import { Command, Option } from 'commander';
-import type { MeshConfig } from '../../engine/config.js';
-import { stepSlots } from '../../machines/steps.js';
+import { slotsOfRun } from '../../engine/run-slots.js';
 import { dbOption, dbPath, LB_MODES, parseDelayOption, resumeCommand } from '../common.js';
 import type { Streams } from '../output.js';
 import { createProgressRenderer, progressMode } from '../render/progress.js';
@@ -40,8 +39,7 @@ export function resumeCommandDef(streams: Streams): Command {
         },
         (event) => progress?.listener(event),
       );
-      const config = JSON.parse(prepared.run.configJson) as MeshConfig;
-      progress = createProgressRenderer(streams.stderr, mode, stepSlots(config.primary.name, config.remotes.map((r) => r.name)));
+      progress = createProgressRenderer(streams.stderr, mode, slotsOfRun(prepared.run));
       if (!options.json) streams.stdout.write(`run ${prepared.runId} (resuming from ${prepared.run.status})\n`);
       try {
         await runSession(prepared, () => prepared.driver.resume(prepared.forcedDetail), { json: Boolean(options.json), streams, progress, resumeCommand: resumeCommand(options) });

@@ -20,8 +20,11 @@ function groups(plan: Plan): Array<{ label: string; items: PlannedCommand[] }> {
 
 const argvOf = (c: Command) => [c.tool, ...c.args];
 
+const WITHHELD = 'withheld: carries private keys';
+
 function stdinNote(c: Command): string {
   if (c.stdin === undefined) return '';
+  if (c.sensitiveStdin) return `   (stdin: Secret cacerts with the CA files; ${WITHHELD})`;
   const kinds = [...c.stdin.matchAll(/^kind: (\S+)/gm)].map((m) => m[1]);
   const names = [...c.stdin.matchAll(/^metadata:\n {2}name: (\S+)/gm)].map((m) => m[1]);
   return `   (stdin: ${kinds.map((k, i) => `${k}${names[i] ? ` ${names[i]}` : ''}`).join(', ')})`;
@@ -48,7 +51,7 @@ export function planJson(plan: Plan): string {
       purpose: p.command.purpose ?? null,
       argv: argvOf(p.command),
       ...(p.pipeTo ? { pipeTo: argvOf(p.pipeTo) } : {}),
-      ...(p.command.stdin !== undefined ? { stdin: p.command.stdin } : {}),
+      ...(p.command.stdin !== undefined ? (p.command.sensitiveStdin ? { stdin: WITHHELD } : { stdin: p.command.stdin }) : {}),
     })),
     null,
     2,
@@ -82,6 +85,12 @@ export function planScript(plan: Plan, config: MeshConfig): string {
         const v = c.waitFor.variable;
         const probe = quote([...tool(c).filter((a, i, all) => !(a === 'json' && all[i - 1] === '-o') && a !== '-o'), '-o', `jsonpath=${c.waitFor.jsonpath}`]);
         out.push(`${v}=""`, `for _ in $(seq 1 ${c.waitFor.timeoutSeconds}); do`, `  ${v}="$(${probe} 2>/dev/null || true)"`, `  [ -n "$${v}" ] && break`, '  sleep 1', 'done', `[ -n "$${v}" ] || { echo "no load-balancer IP for the east-west gateway; install a load-balancer provider (e.g. MetalLB)" >&2; exit 1; }`, `echo "${v}=$${v}"`);
+        continue;
+      }
+      if (c.sensitiveStdin) {
+        // The keys never enter a plan: the script reads them from files, as Istio's plugin-CA page does.
+        const files = ['ca-cert.pem', 'ca-key.pem', 'root-cert.pem', 'cert-chain.pem'].map((f) => `--from-file=${f}=\${CA_DIR}/${p.cluster}/${f}`);
+        out.push('# cacerts: the CA files (root + intermediate for this cluster) are read from $CA_DIR', `CA_DIR="\${CA_DIR:-certs}"`, `${quote([config.tools.kubectl, `--context=${c.context}`, 'create', 'secret', 'generic', 'cacerts', '-n', 'istio-system']).trim()} ${files.join(' ')}`);
         continue;
       }
       let line = quote(tool(c));

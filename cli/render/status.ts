@@ -15,7 +15,7 @@ export function renderRunStatus(stream: NodeJS.WriteStream, run: RunView, slots:
   const head = [
     `run       ${run.id}  (${run.kind} ${run.topology}, ${run.mode})`,
     `status    ${status}`,
-    `clusters  primary ${run.clusters.primary}; remotes ${run.clusters.remotes.join(', ')}`,
+    `clusters  primary ${run.clusters.primary}; remotes ${run.clusters.remotes.join(', ')}${run.targetRun ? `   (acts on run ${run.targetRun})` : ''}`,
     `started   ${time(run.createdAt)}   ${run.finishedAt ? `finished ${time(run.finishedAt)}` : `updated ${time(run.updatedAt)}`}   (${formatDuration(run.durationMs)})`,
   ];
   if (run.lease && run.status === 'running') head.push(`driven by pid ${run.lease.pid} on ${run.lease.host} (user ${run.lease.user}), heartbeat ${time(run.lease.heartbeat)}`);
@@ -43,6 +43,7 @@ export function renderRuns(stream: NodeJS.WriteStream, runs: readonly RunView[])
   if (runs.length === 0) return 'no runs yet; start one with "mesh-run install --dry-run"\n';
   const rows = runs.map((r) => [
     r.id,
+    r.kind,
     r.stale ? paint('yellow', 'running (stale)') : paint(STATUS_STYLE[r.status] ?? 'bold', r.status),
     r.mode,
     `${r.clusters.primary} -> ${r.clusters.remotes.join(',')}`,
@@ -50,7 +51,7 @@ export function renderRuns(stream: NodeJS.WriteStream, runs: readonly RunView[])
     formatDuration(r.durationMs),
     r.status === 'succeeded' ? '' : r.currentStep ?? '',
   ]);
-  return `${table(['RUN', 'STATUS', 'MODE', 'CLUSTERS', 'STARTED', 'DURATION', 'AT STEP'], rows)}\n`;
+  return `${table(['RUN', 'KIND', 'STATUS', 'MODE', 'CLUSTERS', 'STARTED', 'DURATION', 'AT STEP'], rows)}\n`;
 }
 
 function oneLine(text: string, max: number): string {

@@ -1,0 +1,120 @@
+// What the simulated clusters' controllers do between commands: istiod taking charge of remotes
+// (patching their injector's caBundle), Deployments creating pods (injected or not), and the mesh
+// routing a request to whichever helloworld endpoints the caller's control plane knows about.
+import { createHash } from 'node:crypto';
+import type { KubeObject } from './objects.js';
+import { resourceType, type ResourceType } from './objects.js';
+import type { SimCluster } from './sim-cluster.js';
+import type { WorldSettings } from './world.js';
+
+export interface WorldView {
+  settings: WorldSettings;
+  cluster(context: string): SimCluster | undefined;
+}
+
+const ISTIO_SYSTEM = 'istio-system';
+const CONTROL_PLANE_ANNOTATION = 'topology.istio.io/controlPlaneClusters';
+const t = (name: string) => resourceType(name) as ResourceType;
+
+function envOf(deployment: KubeObject): Record<string, string> {
+  const containers = ((deployment.spec as { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value: string }> }> } } } | undefined)?.template?.spec?.containers ?? []);
+  return Object.fromEntries(containers.flatMap((c) => c.env ?? []).map((e) => [e.name, e.value]));
+}
+
+// istiod deployments on a cluster (a primary), with the cluster id they serve.
+export function istiodsOn(cluster: SimCluster): Array<{ name: string; clusterId: string; external: boolean }> {
+  return cluster
+    .list(t('deployment'), ISTIO_SYSTEM)
+    .filter((d) => /^istiod(-|$)/.test(d.metadata.name))
+    .map((d) => {
+      const env = envOf(d);
+      return { name: d.metadata.name, clusterId: env.CLUSTER_ID ?? cluster.context.cluster, external: env.EXTERNAL_ISTIOD === 'true' };
+    });
+}
+
+// The remote clusters a primary's istiod reads through its remote secrets, by cluster name.
+export function remoteSecretsOn(cluster: SimCluster): Array<{ name: string; secret: string }> {
+  return cluster
+    .list(t('secret'), ISTIO_SYSTEM)
+    .filter((s) => s.metadata.labels?.['istio/multiCluster'] === 'true')
+    .map((s) => ({ name: s.metadata.annotations?.['networking.istio.io/cluster'] ?? s.metadata.name.replace(/^istio-remote-secret-/, ''), secret: `${ISTIO_SYSTEM}/${s.metadata.name}` }));
+}
+
+function contextOfCluster(world: WorldView, name: string): SimCluster | undefined {
+  const ctx = world.settings.contexts.find((c) => c.cluster === name);
+  return ctx ? world.cluster(ctx.name) : undefined;
+}
+
+// The primary whose istiod serves `cluster`: itself when it runs istiod, else the one its
+// istio-system names in topology.istio.io/controlPlaneClusters, if that primary reads its secret.
+export function controlPlaneOf(world: WorldView, cluster: SimCluster): SimCluster | undefined {
+  if (istiodsOn(cluster).length > 0) return cluster;
+  const ns = cluster.get(t('namespace'), '', ISTIO_SYSTEM);
+  const primaryName = ns?.metadata.annotations?.[CONTROL_PLANE_ANNOTATION];
+  const primary = primaryName ? contextOfCluster(world, primaryName) : undefined;
+  if (!primary || !istiodsOn(primary).some((i) => i.external)) return undefined;
+  return remoteSecretsOn(primary).some((s) => s.name === cluster.context.cluster) ? primary : undefined;
+}
+
+// istiod patches the injector webhook of every remote it controls with its CA bundle.
+export function syncRemoteWebhooks(world: WorldView, cluster: SimCluster): void {
+  const primary = controlPlaneOf(world, cluster);
+  if (!primary || primary === cluster) return;
+  const bundle = Buffer.from(`simulated root CA of ${primary.context.cluster}`).toString('base64');
+  for (const hook of cluster.list(t('mutatingwebhookconfiguration'))) {
+    if (!/^istio-sidecar-injector/.test(hook.metadata.name)) continue;
+    const webhooks = (hook.webhooks as Array<{ clientConfig?: { caBundle?: string } }> | undefined) ?? [];
+    if (webhooks.every((w) => w.clientConfig?.caBundle)) continue;
+    cluster.replace({ ...hook, webhooks: webhooks.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle: bundle } })) });
+  }
+}
+
+function shortHash(text: string, length: number): string {
+  return createHash('sha256').update(text).digest('hex').replace(/[^a-z0-9]/g, '').slice(0, length);
+}
+
+type PodTemplate = { metadata?: { labels?: Record<string, string> }; spec?: { containers?: Array<{ name: string; image?: string }> } };
+
+// Deployments the simulator has not started yet get their pod, injected when the namespace asks for it
+// and a working injector exists; with an injector whose caBundle is empty, pod creation fails (x509).
+export function reconcileDeployments(world: WorldView, cluster: SimCluster, namespace: string): void {
+  if (namespace === ISTIO_SYSTEM) return;
+  const pending = cluster.list(t('deployment'), namespace).filter((d) => d.status === undefined);
+  if (pending.length === 0) return;
+  syncRemoteWebhooks(world, cluster);
+  const ns = cluster.get(t('namespace'), '', namespace);
+  const wantsSidecar = ns?.metadata.labels?.['istio-injection'] === 'enabled';
+  const injector = cluster.list(t('mutatingwebhookconfiguration')).find((h) => /^istio-sidecar-injector/.test(h.metadata.name));
+  const injectorReady = Boolean(injector && ((injector.webhooks as Array<{ clientConfig?: { caBundle?: string } }> | undefined) ?? []).every((w) => w.clientConfig?.caBundle));
+  for (const deployment of pending) {
+    // The webhook fails closed: without a CA the API server refuses the pod (x509: unknown authority).
+    if (wantsSidecar && injector && !injectorReady) continue;
+    const template = (deployment.spec as { template?: PodTemplate } | undefined)?.template ?? {};
+    const containers = [...(template.spec?.containers ?? []), ...(wantsSidecar && injector ? [{ name: 'istio-proxy', image: 'docker.io/istio/proxyv2' }] : [])];
+    const replicaSet = shortHash(`${cluster.context.name}/${namespace}/${deployment.metadata.name}`, 10);
+    const pod: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `${deployment.metadata.name}-${replicaSet}-${shortHash(`${replicaSet}/0`, 5)}`, namespace, labels: { ...(template.metadata?.labels ?? {}), 'pod-template-hash': replicaSet } },
+      spec: { containers },
+      status: { phase: 'Running', containerStatuses: containers.map((c) => ({ name: c.name, ready: true })) },
+    };
+    cluster.put(pod);
+    cluster.replace({ ...deployment, status: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1 } });
+  }
+}
+
+function hasSidecar(pod: KubeObject): boolean {
+  return ((pod.spec as { containers?: Array<{ name: string }> } | undefined)?.containers ?? []).some((c) => c.name === 'istio-proxy');
+}
+
+// The helloworld pods a request from `from` can reach: through the mesh, every cluster its control
+// plane knows (itself and the remotes whose secrets it holds); without a sidecar, only its own cluster.
+export function reachableEndpoints(world: WorldView, from: SimCluster, pod: KubeObject, service: string, namespace: string): KubeObject[] {
+  const local = (c: SimCluster) => c.list(t('pod'), namespace).filter((p) => p.metadata.labels?.app === service);
+  if (!hasSidecar(pod)) return local(from);
+  const primary = controlPlaneOf(world, from);
+  if (!primary) return local(from);
+  const known = [primary, ...remoteSecretsOn(primary).map((s) => contextOfCluster(world, s.name)).filter((c): c is SimCluster => c !== undefined)];
+  return known.flatMap(local);
+}

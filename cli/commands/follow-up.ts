@@ -1,0 +1,75 @@
+// mesh-run verify and mesh-run uninstall: resumable runs that act on the mesh an install made.
+import { Command } from 'commander';
+import { slotsOfRun } from '../../engine/run-slots.js';
+import { dbOption, dbPath, resumeCommand } from '../common.js';
+import type { Streams } from '../output.js';
+import { createProgressRenderer, progressMode } from '../render/progress.js';
+import { runSession } from '../run-session.js';
+
+interface FollowUpOptions {
+  run?: string;
+  config?: string;
+  dryRun?: boolean;
+  injectFailure: string[];
+  force?: boolean;
+  db?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+const ABOUT = {
+  verify: {
+    description: 'verify the mesh as the Istio verify page does (remotes synced, helloworld v1/v2 and curl, cross-cluster requests), as a resumable run',
+    examples: `  mesh-run verify --run mr-k3x9p2qa                  the clusters of that install run (dry or real)
+  mesh-run verify --config mesh.yaml                 real clusters from your kubeconfig
+  mesh-run verify --dry-run                           the simulated clusters of the latest dry-run install`,
+    exits: '0 verified',
+  },
+  uninstall: {
+    description: 'remove what install (and verify) created: istioctl uninstall --purge and istio-system on every cluster, remotes first, as a resumable run',
+    examples: `  mesh-run uninstall --run mr-k3x9p2qa               the clusters of that install run (dry or real)
+  mesh-run uninstall --config mesh.yaml              real clusters from your kubeconfig
+  mesh-run uninstall --config mesh.yaml --force      also purge an Istio that mesh-run did not install`,
+    exits: '0 removed',
+  },
+} as const;
+
+export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams): Command {
+  const about = ABOUT[kind];
+  const command = new Command(kind)
+    .description(about.description)
+    .option('--run <id>', 'act on the clusters and config of this install run (or a unique prefix of its id)')
+    .option('-c, --config <file>', 'YAML config (default: the Istio page: cluster1 primary, cluster2 remote)')
+    .option('--dry-run', 'act on simulated clusters (those of the latest dry-run install with the same clusters)')
+    .option('--inject-failure <spec>', 'dry run: make <step>[@cluster][:count][:transient] fail (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[]);
+  if (kind === 'uninstall') command.option('--force', 'remove Istio even where mesh-run did not install it (the ownership check is skipped, and journaled)');
+  return command
+    .addOption(dbOption())
+    .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
+    .option('-q, --quiet', 'no progress output, only the result')
+    .addHelpText('after', `\nExamples:\n${about.examples}\n\nExit codes: ${about.exits}, 1 run failed (resumable with "mesh-run resume"), 2 bad input, 3 environment or store problem${kind === 'uninstall' ? ' (including clusters whose Istio mesh-run did not install)' : ''},\n130/143 interrupted by SIGINT/SIGTERM (resumable).`)
+    .action(async (options: FollowUpOptions) => {
+      const { prepareFollowUp } = await import('../../engine/run-service.js');
+      const mode = progressMode(streams.stderr, Boolean(options.json), Boolean(options.quiet));
+      let progress: ReturnType<typeof createProgressRenderer> | undefined;
+      const prepared = await prepareFollowUp(
+        {
+          kind,
+          ...(options.run !== undefined ? { runRef: options.run } : {}),
+          ...(options.config !== undefined ? { configPath: options.config } : {}),
+          dryRun: Boolean(options.dryRun),
+          injections: options.injectFailure,
+          force: Boolean(options.force),
+          dbPath: dbPath(options),
+        },
+        (event) => progress?.listener(event),
+      );
+      progress = createProgressRenderer(streams.stderr, mode, slotsOfRun(prepared.run));
+      if (!options.json) streams.stdout.write(`run ${prepared.runId}${prepared.run.targetRun ? ` (${kind} of ${prepared.run.targetRun})` : ''}\n`);
+      try {
+        await runSession(prepared, () => prepared.driver.start(), { json: Boolean(options.json), streams, progress, resumeCommand: resumeCommand(options) });
+      } finally {
+        prepared.close();
+      }
+    });
+}

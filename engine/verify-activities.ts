@@ -1,0 +1,150 @@
+// The verify page's checks, each idempotent and bounded by verify.timeout: observe, act if needed, verify.
+import type { CommandResult } from '../adapters/cluster-tools.js';
+import type { ClusterStepInput, StepDone, TrafficOutcome } from '../machines/types.js';
+import type { ActivityDeps } from './activities.js';
+import { formatDuration } from './durations.js';
+import { StepError } from './errors.js';
+import { commandFailed } from './failures.js';
+import { getJson, mustSucceed } from './kube-ops.js';
+import { injectorWebhookName } from './manifests.js';
+import { sleep } from './retry.js';
+import { CURL_CONTAINER, HELLOWORLD_PORT, SAMPLE_NAMESPACE, sampleManifest, sampleNamespace, versionFor } from './sample-manifests.js';
+import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
+
+// The Istio doc tests retry each check every second.
+const POLL_MS = 1000;
+// Requests sent back to back before check-traffic pauses for POLL_MS.
+const TRAFFIC_BURST = 10;
+
+// Runs `probe` until it reports done or the verify timeout passes; returns its last word either way.
+// `burst` probes go back to back before the pause: successive requests spread over endpoints.
+async function poll<T>(rt: StepRuntime, deps: ActivityDeps, probe: () => Promise<{ done: boolean; value: T }>, burst = 1): Promise<{ done: boolean; value: T }> {
+  const deadline = rt.now() + deps.config.verify.timeoutMs;
+  for (let n = 1; ; n++) {
+    const seen = await probe();
+    if (seen.done || rt.now() >= deadline) return seen;
+    if (n % burst === 0) await sleep(Math.min(POLL_MS, Math.max(1, deadline - rt.now())), rt.signal);
+  }
+}
+
+const STATUSES = new Set(['synced', 'syncing', 'timeout', 'closed']);
+
+// `istioctl remote-clusters` rows as name -> status (the SECRET column is empty for the primary itself).
+export function parseRemoteClusters(stdout: string): Map<string, string> {
+  const rows = new Map<string, string>();
+  for (const line of stdout.split('\n').slice(1)) {
+    const tokens = line.trim().split(/\s+/);
+    const status = tokens.find((t) => STATUSES.has(t));
+    if (tokens[0] && status) rows.set(tokens[0], status);
+  }
+  return rows;
+}
+
+// check-remote-clusters: the primary's istiod lists every remote as synced.
+export async function checkRemoteClusters(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
+  const seen = await poll(rt, deps, async () => {
+    const result = await rt.run(istioctl(input.context, ['remote-clusters', ...(input.revision ? [`--revision=${input.revision}`] : [])], 'verify'));
+    if (result.exitCode !== 0) return { done: false, value: { error: result } as { error?: CommandResult; rows?: Map<string, string> } };
+    const rows = parseRemoteClusters(result.stdout);
+    return { done: input.remotes.every((r) => rows.get(r.name) === 'synced'), value: { rows } };
+  });
+  if (seen.done) return { finishedAt: rt.now() };
+  if (seen.value.error) throw commandFailed(`istioctl remote-clusters on ${input.cluster}`, seen.value.error, 'is istiod running on the primary? run "mesh-run install" (or resume it) first');
+  const rows = seen.value.rows ?? new Map<string, string>();
+  const bad = input.remotes.filter((r) => rows.get(r.name) !== 'synced').map((r) => `${r.name} ${rows.get(r.name) ?? 'missing'}`);
+  const timedOut = input.remotes.some((r) => rows.get(r.name) === 'timeout');
+  throw new StepError(`istiod on ${input.cluster} does not see every remote synced after ${formatDuration(deps.config.verify.timeoutMs)}: ${bad.join(', ')}`, {
+    hint: timedOut
+      ? "istiod cannot reach that remote's API server: check remotes[].apiServer (the address in the remote secret)"
+      : 'a missing remote has no remote secret on the primary: resume or re-run "mesh-run install" to attach it',
+  });
+}
+
+// check-injector-ca: the primary patched the remote's injector webhook with its CA (failure mode: empty caBundle).
+export async function checkInjectorCa(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
+  const webhook = injectorWebhookName(input.revision);
+  const seen = await poll(rt, deps, async () => {
+    const result = await rt.run(kubectl(input.context, ['get', 'mutatingwebhookconfiguration', webhook, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'], 'verify'));
+    if (result.exitCode !== 0) throw commandFailed(`kubectl get mutatingwebhookconfiguration ${webhook} on ${input.cluster}`, result);
+    return { done: result.stdout.trim().length > 0, value: undefined };
+  });
+  if (!seen.done) {
+    throw new StepError(`the injector webhook ${webhook} on ${input.cluster} still has an empty caBundle after ${formatDuration(deps.config.verify.timeoutMs)}: the primary has not taken charge of this remote`, {
+      hint: `check the ${'topology.istio.io/controlPlaneClusters'} annotation on ${input.cluster}'s istio-system, the remote secret on ${input.primary.name}, and EXTERNAL_ISTIOD on ${input.primary.name}'s istiod`,
+    });
+  }
+  return { finishedAt: rt.now() };
+}
+
+interface NamespaceJson {
+  metadata?: { labels?: Record<string, string> };
+}
+
+// deploy-sample: namespace sample (labelled for injection), the helloworld Service, this cluster's version, curl.
+export async function deploySample(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
+  const existing = await getJson<NamespaceJson>(rt, input.context, ['namespace', SAMPLE_NAMESPACE], `namespace ${SAMPLE_NAMESPACE}`);
+  if (!existing) {
+    const created = await rt.run(kubectl(input.context, ['create', '-f', '-'], 'act-if-missing', sampleNamespace()));
+    if (created.exitCode !== 0 && !/AlreadyExists/.test(created.stderr)) throw commandFailed(`kubectl create namespace ${SAMPLE_NAMESPACE} on ${input.cluster}`, created);
+  } else if (existing.metadata?.labels?.['istio-injection'] !== 'enabled') {
+    await mustSucceed(rt, kubectl(input.context, ['label', 'namespace', SAMPLE_NAMESPACE, 'istio-injection=enabled', '--overwrite'], 'act'), `kubectl label namespace ${SAMPLE_NAMESPACE} on ${input.cluster}`);
+  }
+  const manifest = sampleManifest(versionFor(input.role), deps.config.verify.samplesDir);
+  await mustSucceed(rt, kubectl(input.context, ['apply', '-n', SAMPLE_NAMESPACE, '-f', '-'], 'act', manifest), `kubectl apply of the sample on ${input.cluster}`);
+  return { finishedAt: rt.now() };
+}
+
+interface PodList {
+  items?: Array<{ metadata?: { name?: string }; spec?: { containers?: Array<{ name: string }> }; status?: { phase?: string } }>;
+}
+
+// await-sample: both rollouts finish, and the pods carry a sidecar (the doc's READY 2/2).
+export async function awaitSample(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
+  const seconds = Math.max(1, Math.round(deps.config.timeouts.commandMs / 1000));
+  for (const name of [`helloworld-${versionFor(input.role)}`, 'curl']) {
+    await mustSucceed(
+      rt,
+      kubectl(input.context, ['-n', SAMPLE_NAMESPACE, 'rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], 'wait'),
+      `rollout of deployment ${name} in ${SAMPLE_NAMESPACE} on ${input.cluster}`,
+      input.role === 'remote' ? `pods in a remote are injected by ${input.primary.name}'s istiod: "kubectl -n ${SAMPLE_NAMESPACE} describe replicaset" shows webhook errors` : undefined,
+    );
+  }
+  const pods = await getJson<PodList>(rt, input.context, ['pods', '-n', SAMPLE_NAMESPACE], `pods in ${SAMPLE_NAMESPACE}`, 'verify');
+  const bare = (pods?.items ?? []).filter((p) => !(p.spec?.containers ?? []).some((c) => c.name === 'istio-proxy')).map((p) => p.metadata?.name ?? '?');
+  if (bare.length > 0) {
+    throw new StepError(`pods ${bare.join(', ')} in ${SAMPLE_NAMESPACE} on ${input.cluster} run without an istio-proxy sidecar`, {
+      hint: `namespace ${SAMPLE_NAMESPACE} must carry istio-injection=enabled before the pods start; delete the pods to re-inject them, then resume`,
+    });
+  }
+  return { finishedAt: rt.now() };
+}
+
+const HELLO = /Hello version: (v\d+), instance: (\S+)/;
+
+// check-traffic: curl from this cluster until every version has answered (v1 from the primary, v2 from remotes).
+export async function checkTraffic(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<TrafficOutcome> {
+  const pod = await mustSucceed(rt, kubectl(input.context, ['get', 'pods', '-n', SAMPLE_NAMESPACE, '-l', 'app=curl', '-o', 'jsonpath={.items[0].metadata.name}'], 'observe'), `finding the curl pod on ${input.cluster}`);
+  const podName = pod.stdout.trim();
+  if (!podName) throw new StepError(`no curl pod in ${SAMPLE_NAMESPACE} on ${input.cluster}`, { retryable: true });
+  const wanted = new Set(['v1', ...(input.remotes.length > 0 ? ['v2'] : [])]);
+  const versions: Record<string, number> = {};
+  let requests = 0;
+  let lastError = '';
+  const seen = await poll(rt, deps, async () => {
+    requests += 1;
+    const result = await rt.run(kubectl(input.context, ['exec', '-n', SAMPLE_NAMESPACE, '-c', CURL_CONTAINER, podName, '--', 'curl', '-sS', `helloworld.${SAMPLE_NAMESPACE}:${HELLOWORLD_PORT}/hello`], 'verify'));
+    const m = HELLO.exec(result.stdout);
+    if (result.exitCode === 0 && m) versions[m[1] as string] = (versions[m[1] as string] ?? 0) + 1;
+    else lastError = (result.stderr || result.stdout).trim().split('\n')[0] ?? '';
+    return { done: [...wanted].every((v) => versions[v]), value: undefined };
+  }, TRAFFIC_BURST);
+  const tally = Object.entries(versions).map(([v, n]) => `${v} x${n}`).join(', ') || 'none';
+  if (!seen.done) {
+    const missing = [...wanted].filter((v) => !versions[v]);
+    throw new StepError(`from ${input.cluster}, ${missing.join(' and ')} never answered in ${requests} requests over ${formatDuration(deps.config.verify.timeoutMs)} (answers: ${tally})${lastError ? `; last error: ${lastError}` : ''}`, {
+      hint: missing.includes('v2') ? `v2 runs in the remotes: check they are attached (istioctl remote-clusters on ${input.primary.name})` : `v1 runs in ${input.primary.name}: check its helloworld-v1 pod`,
+    });
+  }
+  rt.note(`answers from ${input.cluster}: ${tally} in ${requests} requests`);
+  return { versions, requests, finishedAt: rt.now() };
+}

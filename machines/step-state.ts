@@ -1,0 +1,60 @@
+// The shape every step state shares: `running` invokes the step's actor, `failed` waits for RETRY.
+// Pure data for createMachine; the journal actions it names are bound by the engine.
+import type { EventObject } from 'xstate';
+import type { StepId } from './steps.js';
+import type { StepFailure, StepOutcomeParams } from './types.js';
+
+export type FailureParams = StepOutcomeParams & { failure: StepFailure };
+
+// What a step actor threw, in the JSON-safe shape context and journal keep.
+export function asFailure(error: unknown): StepFailure {
+  if (typeof error === 'object' && error !== null && typeof (error as StepFailure).message === 'string' && typeof (error as StepFailure).retryable === 'boolean') {
+    const { message, hint, retryable } = error as StepFailure;
+    return hint ? { message, hint, retryable } : { message, retryable };
+  }
+  return { message: error instanceof Error ? error.message : String(error), retryable: false };
+}
+
+export function errorOf(event: EventObject): unknown {
+  return (event as { error?: unknown }).error;
+}
+
+export const succeededOn = <C>(step: StepId, cluster: (context: C) => string) => ({
+  type: 'recordStepSucceeded' as const,
+  params: ({ context }: { context: C }): StepOutcomeParams => ({ step, cluster: cluster(context) }),
+});
+
+export const failedOn = <C>(step: StepId, cluster: (context: C) => string) => {
+  const params = ({ context, event }: { context: C; event: EventObject }): FailureParams => ({ step, cluster: cluster(context), failure: asFailure(errorOf(event)) });
+  return [
+    { type: 'rememberFailure' as const, params },
+    { type: 'recordStepFailed' as const, params },
+  ];
+};
+
+// A step state: invoke `src` with `input`; on success record it, run `then` and go to `target`.
+export function stepState<C, S extends string, I, const A extends string = never>(spec: {
+  step: StepId;
+  src: S;
+  cluster: (context: C) => string;
+  input: (args: { context: C }) => I;
+  target: string;
+  then?: readonly A[];
+}) {
+  return {
+    meta: { step: spec.step },
+    initial: 'running' as const,
+    states: {
+      running: {
+        tags: ['busy'],
+        invoke: {
+          src: spec.src,
+          input: spec.input,
+          onDone: { target: spec.target, actions: [succeededOn<C>(spec.step, spec.cluster), ...(spec.then ?? [])] },
+          onError: { target: 'failed', actions: failedOn<C>(spec.step, spec.cluster) },
+        },
+      },
+      failed: { tags: ['failed'], on: { RETRY: 'running' } },
+    },
+  };
+}
