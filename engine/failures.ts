@@ -4,7 +4,7 @@ import type { CommandResult } from '../adapters/cluster-tools.js';
 import { StepError } from './errors.js';
 
 // Failures that retrying cannot fix: credentials, RBAC, bad input, missing images or APIs.
-const PERMANENT = [/\(Forbidden\)/i, /is forbidden/i, /\(Unauthorized\)/i, /must be logged in/i, /ImagePullBackOff|ErrImagePull/i, /no matches for kind/i, /\(BadRequest\)|\(Invalid\)/i, /admission webhook .* denied/i, /does not exist/i, /unknown (shorthand )?flag|unknown command/i];
+const PERMANENT = [/\(Forbidden\)/i, /is forbidden/i, /\(Unauthorized\)/i, /must be logged in/i, /ImagePullBackOff|ErrImagePull/i, /no matches for kind/i, /\(BadRequest\)|\(Invalid\)/i, /admission webhook .* denied/i, /does not exist/i, /exceeded its progress deadline/i, /unknown (shorthand )?flag|unknown command/i];
 
 // Failures of the network or the API server that usually pass: timeouts, refused connections, 5xx, conflicts.
 const TRANSIENT = [

@@ -9,6 +9,7 @@ import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
 import { createWorld, type LoadBalancerMode, readWorld, setLoadBalancer } from '../adapters/simulator/world.js';
 import { DEFAULT_GATEWAY_POLL_MS, MACHINE_VERSION } from '../machines/install-machine.js';
 import { workflowOf } from './workflows.js';
+import { bundleFromFiles, checkReusableBundle, TrustMaterialError } from './trust/material.js';
 import { MEAN_MS } from '../adapters/simulator/latency-model.js';
 import { openDb, type Db } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';
@@ -70,6 +71,7 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
   if (!request.dryRun && (faults.length > 0 || Object.keys(request.simulation).length > 0)) {
     throw new UsageError('--inject-failure and --sim-* options only apply to simulated clusters; add --dry-run');
   }
+  checkTrustFiles(loaded.config);
   if (!request.dryRun) await checkEnvironment(loaded.config, createExecaTools(loaded.config.tools));
   const db = openDb(request.dbPath);
   const store = createSqliteRunStore(db);
@@ -113,6 +115,21 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
   const run = store.getRun(runId) as RunRecord;
   const driver = new RunDriver({ store, tools: toolsFor(run, loaded.config, db), config: loaded.config, run, operator, gatewayPollMs: pollFor(realistic?.timeScale), ...(listener ? { listener } : {}) });
   return { runId, run, driver, store, close: () => store.close() };
+}
+
+// CA files named in trust: must be a usable plugin CA before anything runs (exit 2 otherwise).
+function checkTrustFiles(config: MeshConfig): void {
+  const trust = config.trust;
+  if (!trust) return;
+  const dir = trust.source === 'files' ? trust.caDir : trust.outputDir;
+  if (!dir) return;
+  try {
+    if (trust.source === 'files') bundleFromFiles(dir, config.primary.name);
+    else checkReusableBundle(dir, config.primary.name);
+  } catch (error) {
+    if (error instanceof TrustMaterialError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 export interface ResumeRequest {

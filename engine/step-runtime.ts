@@ -6,8 +6,8 @@ export interface StepRuntime {
   run(command: Command): Promise<CommandResult>;
   // Streams `source`'s stdout into `sink`; the streamed bytes are never journaled or returned.
   pipe(source: Command, sink: Command): Promise<{ source: SourceResult; sink: CommandResult }>;
-  // Reports a wait in progress (for progress displays), e.g. "no address yet".
-  note(message: string): void;
+  // Reports a wait in progress ("no address yet"), or with 'info' a finding worth showing (CA fingerprint, answers).
+  note(message: string, kind?: 'wait' | 'info'): void;
   now(): number;
 }
 

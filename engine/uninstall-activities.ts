@@ -23,7 +23,7 @@ export async function removeSample(rt: StepRuntime, input: ClusterStepInput, dep
   const ns = await getJson<NamespaceJson>(rt, input.context, ['namespace', SAMPLE_NAMESPACE], `namespace ${SAMPLE_NAMESPACE}`);
   if (!ns) return { finishedAt: rt.now() };
   if (ns.metadata?.labels?.[MANAGED_BY] !== MESH_RUN) {
-    rt.note(`namespace ${SAMPLE_NAMESPACE} on ${input.cluster} was not created by mesh-run verify; left in place`);
+    rt.note(`namespace ${SAMPLE_NAMESPACE} on ${input.cluster} was not created by mesh-run verify; left in place`, 'info');
     return { finishedAt: rt.now() };
   }
   await mustSucceed(rt, kubectl(input.context, ['delete', 'namespace', SAMPLE_NAMESPACE, '--ignore-not-found', deleteTimeout(deps)], 'act'), `kubectl delete namespace ${SAMPLE_NAMESPACE} on ${input.cluster}`);
@@ -55,7 +55,7 @@ export async function detachRemote(rt: StepRuntime, input: ClusterStepInput): Pr
 async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
   const before = await istioLeftovers(rt, input.context, input.cluster, 'observe');
   if (before.length === 0) {
-    rt.note(`no Istio left on ${input.cluster}`);
+    rt.note(`no Istio left on ${input.cluster}`, 'info');
     return { finishedAt: rt.now() };
   }
   if (before.some((item) => !item.startsWith('namespace/'))) {

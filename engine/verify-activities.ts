@@ -1,5 +1,4 @@
 // The verify page's checks, each idempotent and bounded by verify.timeout: observe, act if needed, verify.
-import type { CommandResult } from '../adapters/cluster-tools.js';
 import type { ClusterStepInput, StepDone, TrafficOutcome } from '../machines/types.js';
 import type { ActivityDeps } from './activities.js';
 import { formatDuration } from './durations.js';
@@ -44,13 +43,13 @@ export function parseRemoteClusters(stdout: string): Map<string, string> {
 export async function checkRemoteClusters(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
   const seen = await poll(rt, deps, async () => {
     const result = await rt.run(istioctl(input.context, ['remote-clusters', ...(input.revision ? [`--revision=${input.revision}`] : [])], 'verify'));
-    if (result.exitCode !== 0) return { done: false, value: { error: result } as { error?: CommandResult; rows?: Map<string, string> } };
+    // A failing istioctl is not "not synced yet": it fails the step (transient errors are retried by policy).
+    if (result.exitCode !== 0) throw commandFailed(`istioctl remote-clusters on ${input.cluster}`, result, 'is istiod running on the primary? run "mesh-run install" (or resume it) first');
     const rows = parseRemoteClusters(result.stdout);
-    return { done: input.remotes.every((r) => rows.get(r.name) === 'synced'), value: { rows } };
+    return { done: input.remotes.every((r) => rows.get(r.name) === 'synced'), value: rows };
   });
   if (seen.done) return { finishedAt: rt.now() };
-  if (seen.value.error) throw commandFailed(`istioctl remote-clusters on ${input.cluster}`, seen.value.error, 'is istiod running on the primary? run "mesh-run install" (or resume it) first');
-  const rows = seen.value.rows ?? new Map<string, string>();
+  const rows = seen.value;
   const bad = input.remotes.filter((r) => rows.get(r.name) !== 'synced').map((r) => `${r.name} ${rows.get(r.name) ?? 'missing'}`);
   const timedOut = input.remotes.some((r) => rows.get(r.name) === 'timeout');
   throw new StepError(`istiod on ${input.cluster} does not see every remote synced after ${formatDuration(deps.config.verify.timeoutMs)}: ${bad.join(', ')}`, {
@@ -145,6 +144,6 @@ export async function checkTraffic(rt: StepRuntime, input: ClusterStepInput, dep
       hint: missing.includes('v2') ? `v2 runs in the remotes: check they are attached (istioctl remote-clusters on ${input.primary.name})` : `v1 runs in ${input.primary.name}: check its helloworld-v1 pod`,
     });
   }
-  rt.note(`answers from ${input.cluster}: ${tally} in ${requests} requests`);
+  rt.note(`answers from ${input.cluster}: ${tally} in ${requests} requests`, 'info');
   return { versions, requests, finishedAt: rt.now() };
 }

@@ -110,11 +110,12 @@ function hasSidecar(pod: KubeObject): boolean {
 
 // The helloworld pods a request from `from` can reach: through the mesh, every cluster its control
 // plane knows (itself and the remotes whose secrets it holds); without a sidecar, only its own cluster.
-export function reachableEndpoints(world: WorldView, from: SimCluster, pod: KubeObject, service: string, namespace: string): KubeObject[] {
+// undefined: the sidecar has no control plane (istiod no longer reads this remote) and resets connections.
+export function reachableEndpoints(world: WorldView, from: SimCluster, pod: KubeObject, service: string, namespace: string): KubeObject[] | undefined {
   const local = (c: SimCluster) => c.list(t('pod'), namespace).filter((p) => p.metadata.labels?.app === service);
   if (!hasSidecar(pod)) return local(from);
   const primary = controlPlaneOf(world, from);
-  if (!primary) return local(from);
+  if (!primary) return undefined;
   const known = [primary, ...remoteSecretsOn(primary).map((s) => contextOfCluster(world, s.name)).filter((c): c is SimCluster => c !== undefined)];
   return known.flatMap(local);
 }

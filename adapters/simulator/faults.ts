@@ -42,9 +42,10 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
     case 'deploy-sample':
       return command.tool === 'kubectl' && a0 === 'apply';
     case 'await-sample':
-      return command.tool === 'kubectl' && a0 === 'rollout';
+      return command.tool === 'kubectl' && command.args.includes('rollout');
     case 'check-traffic':
-      return command.tool === 'kubectl' && a0 === 'exec';
+      // The step tolerates single failed requests (it keeps asking); its first probe failing fails it.
+      return command.tool === 'kubectl' && a0 === 'get';
     case 'uninstall-remote':
     case 'uninstall-primary':
       return command.tool === 'istioctl' && a0 === 'uninstall';
@@ -106,7 +107,7 @@ function permanentText(step: StepId, command: Command): string {
     case 'await-sample':
       return 'error: deployment "curl" exceeded its progress deadline';
     case 'check-traffic':
-      return 'error: unable to upgrade connection: container not found ("curl")';
+      return `Error from server (Forbidden): pods is forbidden: User "${USER}" cannot list resource "pods" in API group "" in the namespace "sample"`;
     case 'remove-sample':
       return `Error from server (Forbidden): namespaces "sample" is forbidden: User "${USER}" cannot get resource "namespaces" in API group "" in the namespace "sample"`;
     case 'detach-remote':

@@ -284,7 +284,9 @@ function exec(env: KubectlEnv, cluster: SimCluster, podName: string | undefined,
   const [, service, ns] = m as unknown as [string, string, string];
   const svcType = resourceType('service') as ResourceType;
   if (!cluster.get(svcType, ns, service)) return { exitCode: 6, stdout: '', stderr: `curl: (6) Could not resolve host: ${service}.${ns}\ncommand terminated with exit code 6\n` };
-  const endpoints = reachableEndpoints(env, cluster, pod, service, ns).filter((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running');
+  const reachable = reachableEndpoints(env, cluster, pod, service, ns);
+  if (!reachable) return { exitCode: 56, stdout: '', stderr: 'curl: (56) Recv failure: Connection reset by peer\ncommand terminated with exit code 56\n' };
+  const endpoints = reachable.filter((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running');
   if (endpoints.length === 0) return ok('no healthy upstream');
   // Round robin, as Envoy's default load balancing spreads successive requests.
   const served = Number(pod.metadata.annotations?.['sim.mesh-run/requests'] ?? '0');

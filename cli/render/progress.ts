@@ -103,6 +103,10 @@ export function createProgressRenderer(stream: NodeJS.WriteStream, mode: Progres
       return;
     }
     const key = label(event.step, event.cluster);
+    if (event.type === 'note' && event.kind === 'info') {
+      stream.write(`${clock(event.at)} ${key}: ${event.message}\n`);
+      return;
+    }
     if (event.type === 'note') {
       // A long wait reports itself every 10 s, not on every probe.
       const previous = lastNote.get(key) ?? 0;

@@ -47,6 +47,16 @@ async function rootIn(dir: string, trust: Extract<TrustConfig, { source: 'genera
   return root;
 }
 
+// A bundle an earlier run generated into outputDir, if there is one; refused when it is unusable.
+export function checkReusableBundle(outputDir: string, cluster: string): CaBundle | undefined {
+  const dir = join(outputDir, cluster);
+  const existing = readBundle(dir);
+  if (!existing) return undefined;
+  const problem = bundleProblem(existing);
+  if (problem) throw new TrustMaterialError(`trust.outputDir: ${dir} holds a CA mesh-run cannot use: ${problem}; move it away to generate a new one`);
+  return existing;
+}
+
 // The cacerts bundle for one cluster, per the trust config.
 export async function bundleFor(trust: TrustConfig, cluster: string): Promise<{ bundle: CaBundle; origin: string }> {
   if (trust.source === 'files') return { bundle: bundleFromFiles(trust.caDir, cluster), origin: `files in ${join(trust.caDir, cluster)}` };
@@ -55,12 +65,8 @@ export async function bundleFor(trust: TrustConfig, cluster: string): Promise<{ 
     return { bundle: await generateIntermediate(root, cluster, trust), origin: 'generated in memory (keys not kept)' };
   }
   const dir = join(trust.outputDir, cluster);
-  const existing = readBundle(dir);
-  if (existing) {
-    const problem = bundleProblem(existing);
-    if (problem) throw new TrustMaterialError(`trust.outputDir: ${dir} holds a CA mesh-run cannot use: ${problem}; move it away to generate a new one`);
-    return { bundle: existing, origin: `reused from ${dir}` };
-  }
+  const existing = checkReusableBundle(trust.outputDir, cluster);
+  if (existing) return { bundle: existing, origin: `reused from ${dir}` };
   const root = await rootIn(trust.outputDir, trust);
   const bundle = await generateIntermediate(root, cluster, trust);
   mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -84,7 +84,7 @@ export async function establishTrust(rt: StepRuntime, input: PrimaryStepInput, d
   const after = await installedFingerprint(rt, input.context, 'verify');
   if (!after.exists) throw new StepError(`secret ${ISTIO_SYSTEM}/${CACERTS} is missing on ${input.cluster} after creating it`, { retryable: true });
   if (after.fingerprint !== fp) return keepExisting(rt, input, after.fingerprint, expected);
-  rt.note(`cacerts on ${input.cluster}: CA ${fp.slice(0, 16)} (${origin})`);
+  rt.note(`cacerts on ${input.cluster}: CA ${fp.slice(0, 16)} (${origin})`, 'info');
   await warnIfIstiodRunning(rt, input);
   return { fingerprint: fp, finishedAt: rt.now() };
 }
@@ -101,13 +101,13 @@ function keepExisting(rt: StepRuntime, input: PrimaryStepInput, found: string | 
       hint: 'point trust.caDir at the CA in use, or delete the secret and resume to switch CAs deliberately',
     });
   }
-  rt.note(`cacerts on ${input.cluster} already holds CA ${found.slice(0, 16)}; kept`);
+  rt.note(`cacerts on ${input.cluster} already holds CA ${found.slice(0, 16)}; kept`, 'info');
   return { fingerprint: found, finishedAt: rt.now() };
 }
 
 async function warnIfIstiodRunning(rt: StepRuntime, input: PrimaryStepInput): Promise<void> {
   const istiod = input.revision ? `istiod-${input.revision}` : 'istiod';
   if (await getJson<object>(rt, input.context, ['deployment', istiod, '-n', ISTIO_SYSTEM], `deployment ${istiod}`)) {
-    rt.note(`istiod was already running on ${input.cluster}: it reads cacerts at start, so restart it (kubectl -n ${ISTIO_SYSTEM} rollout restart deployment/${istiod})`);
+    rt.note(`istiod was already running on ${input.cluster}: it reads cacerts at start, so restart it (kubectl -n ${ISTIO_SYSTEM} rollout restart deployment/${istiod})`, 'info');
   }
 }

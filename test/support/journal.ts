@@ -23,7 +23,7 @@ export function readJournal(dbPath: string, runId: string): Journal {
     const sim = createSimStore(db);
     const cluster: Record<string, string[]> = {};
     for (const context of ['cluster1', 'cluster2', 'cluster3', 'cluster4']) {
-      const objects = sim.list(runId, context).map((o) => normalise(o.bodyJson));
+      const objects = sim.list(run.simWorld, context).map((o) => normalise(o.bodyJson));
       if (objects.length > 0) cluster[context] = objects.sort();
     }
     return { run, attempts: store.listAttempts(runId), commands: store.listCommands(runId), events: store.listEvents(runId), cluster };

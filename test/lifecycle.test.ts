@@ -1,0 +1,222 @@
+// The whole page's lifecycle on simulated clusters: install, verify, uninstall; each resumable.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
+import { stepSlots, UNINSTALL_STEP_IDS, VERIFY_STEP_IDS } from '../machines/steps.js';
+import { openDb } from '../store/open-db.js';
+import { createSimStore } from '../store/sim-store.js';
+import { type CliResult, runCli, runIdFrom, tempDir } from './support/cli.js';
+import { attemptsOf, readJournal } from './support/journal.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+let dbCount = 0;
+const freshDb = () => join(tmp.dir, `life-${dbCount++}.db`);
+const FAST = ['--dry-run', '--sim-lb-delay', '0', '-q'];
+const CLUSTERS = { primary: 'cluster1', remotes: ['cluster2'] };
+
+async function installed(db: string, extra: string[] = []): Promise<string> {
+  const result = await runCli(['install', ...FAST, '--db', db, ...extra]);
+  expect(result.code, result.stderr).toBe(0);
+  return runIdFrom(result);
+}
+
+async function ok(args: string[]): Promise<CliResult> {
+  const result = await runCli(args);
+  expect(result.code, `${args.join(' ')}\n${result.stderr}`).toBe(0);
+  return result;
+}
+
+// Runs a command against a run's simulated clusters, as an operator with kubectl would.
+async function simKubectl(db: string, world: string, context: string, args: string[], tool: 'kubectl' | 'istioctl' = 'kubectl') {
+  const handle = openDb(db, { mustExist: true });
+  try {
+    const tools = createSimulatedTools({ store: createSimStore(handle), world });
+    return await tools.run({ tool, args: tool === 'kubectl' ? [`--context=${context}`, ...args] : [args[0] as string, `--context=${context}`, ...args.slice(1)], context }, { signal: new AbortController().signal, timeoutMs: 10_000, step: 'preflight', cluster: context });
+  } finally {
+    handle.close();
+  }
+}
+
+async function runCount(db: string): Promise<number> {
+  const doc = JSON.parse((await ok(['runs', '--db', db, '--json'])).stdout) as { runs?: unknown[] } | unknown[];
+  return (Array.isArray(doc) ? doc : doc.runs ?? []).length;
+}
+
+// Everything Istio-shaped left in a simulated cluster.
+function istioLeft(objects: readonly string[]): string[] {
+  return objects.filter((o) => /istio|"name":"sample"/.test(o) && /"kind":"(Namespace|CustomResourceDefinition|MutatingWebhookConfiguration|ValidatingWebhookConfiguration|Deployment)"/.test(o));
+}
+
+describe('install, verify, uninstall on simulated clusters', () => {
+  it('goes from two empty clusters to a verified mesh and back to empty, with three commands', async () => {
+    const db = freshDb();
+    const install = await installed(db);
+    const verify = await ok(['verify', '--run', install, '--db', db]);
+    const verifyId = runIdFrom(verify);
+    expect(verify.stdout).toContain(`verify of ${install}`);
+    expect(verify.stdout).toContain('mesh verified');
+    expect(verify.stderr).toMatch(/check-traffic@cluster1: answers from cluster1: v1 x\d+, v2 x\d+/);
+    expect(verify.stderr).toMatch(/check-traffic@cluster2: answers from cluster2: v1 x\d+, v2 x\d+/);
+    const verified = readJournal(db, verifyId);
+    expect(verified.run.kind).toBe('verify');
+    expect(verified.run.targetRun).toBe(install);
+    for (const slot of stepSlots('verify', CLUSTERS)) expect(attemptsOf(verified, slot.step, slot.cluster).map((a) => a.outcome), `${slot.step}@${slot.cluster}`).toEqual(['succeeded']);
+    // The sample as the verify page has it: v1 in the primary, v2 in the remote, injected everywhere.
+    const c1 = verified.cluster.cluster1?.join('\n') ?? '';
+    const c2 = verified.cluster.cluster2?.join('\n') ?? '';
+    expect(c1).toMatch(/"kind":"Deployment".*"name":"helloworld-v1"/);
+    expect(c2).toMatch(/"kind":"Deployment".*"name":"helloworld-v2"/);
+    expect(c1).not.toContain('"name":"helloworld-v2"');
+    expect(c2).toMatch(/"kind":"Pod".*"name":"istio-proxy"/);
+
+    const uninstall = await ok(['uninstall', '--run', install, '--db', db]);
+    expect(uninstall.stdout).toContain('mesh removed');
+    const removed = readJournal(db, runIdFrom(uninstall));
+    for (const slot of stepSlots('uninstall', CLUSTERS)) expect(attemptsOf(removed, slot.step, slot.cluster).map((a) => a.outcome)).toEqual(['succeeded']);
+    expect(istioLeft(removed.cluster.cluster1 ?? [])).toEqual([]);
+    expect(istioLeft(removed.cluster.cluster2 ?? [])).toEqual([]);
+    // The remotes were removed before the primary.
+    const order = removed.attempts.map((a) => `${a.step}@${a.cluster}`);
+    expect(order.indexOf('uninstall-remote@cluster2')).toBeLessThan(order.indexOf('uninstall-primary@cluster1'));
+    expect(order.indexOf('detach-remote@cluster2')).toBeLessThan(order.indexOf('uninstall-remote@cluster2'));
+
+    // history, runs and graph cover the new kinds.
+    const history = await ok(['history', '--kind', 'verify', '--db', db, '--json']);
+    const rows = JSON.parse(history.stdout) as Array<{ run: string; step: string }>;
+    expect(new Set(rows.map((r) => r.run))).toEqual(new Set([verifyId]));
+    expect(rows.map((r) => r.step)).toContain('check-traffic');
+    const runs = await ok(['runs', '--db', db]);
+    expect(runs.stdout).toMatch(/uninstall\s+succeeded/);
+    const graph = await ok(['graph', '--run', runIdFrom(uninstall), '--db', db]);
+    for (const step of UNINSTALL_STEP_IDS) expect(graph.stdout).toContain(`state "${step}"`);
+  });
+
+  it.each(['preflight', ...VERIFY_STEP_IDS])('verify fails at %s when told to, and resume finishes it without redoing the rest', async (step) => {
+    const db = freshDb();
+    const install = await installed(db);
+    const failed = await runCli(['verify', '--run', install, '--inject-failure', step, '--db', db, '-q']);
+    expect(failed.code, failed.stderr).toBe(1);
+    const id = runIdFrom(failed);
+    expect(failed.stderr).toContain(`failed at ${step}`);
+    expect(failed.stderr).toContain(`mesh-run resume ${id}`);
+    await ok(['resume', id, '--db', db, '-q']);
+    const journal = readJournal(db, id);
+    expect(journal.run.status).toBe('succeeded');
+    const struck = journal.attempts.filter((a) => a.outcome === 'failed');
+    expect(struck.map((a) => a.step)).toEqual([step]);
+    for (const slot of stepSlots('verify', CLUSTERS)) {
+      const expected = slot.step === step && slot.cluster === struck[0]?.cluster ? ['failed', 'succeeded'] : ['succeeded'];
+      expect(attemptsOf(journal, slot.step, slot.cluster).map((a) => a.outcome), `${slot.step}@${slot.cluster}`).toEqual(expected);
+    }
+  });
+
+  it.each(['preflight', ...UNINSTALL_STEP_IDS])('uninstall fails at %s when told to, and resume converges to empty clusters', async (step) => {
+    const db = freshDb();
+    const install = await installed(db);
+    await ok(['verify', '--run', install, '--db', db, '-q']);
+    const failed = await runCli(['uninstall', '--run', install, '--inject-failure', step, '--db', db, '-q']);
+    expect(failed.code, failed.stderr).toBe(1);
+    const id = runIdFrom(failed);
+    expect(failed.stderr).toContain(`failed at ${step}`);
+    await ok(['resume', id, '--db', db, '-q']);
+    const journal = readJournal(db, id);
+    expect(journal.run.status).toBe('succeeded');
+    expect(journal.attempts.filter((a) => a.outcome === 'failed').map((a) => a.step)).toEqual([step]);
+    expect(istioLeft(journal.cluster.cluster1 ?? [])).toEqual([]);
+    expect(istioLeft(journal.cluster.cluster2 ?? [])).toEqual([]);
+  });
+
+  it('uninstalls a half-installed mesh, and a second uninstall of empty clusters changes nothing', async () => {
+    const db = freshDb();
+    // install-remote applies its manifests and then fails: the remote is half installed.
+    const partial = await runCli(['install', ...FAST, '--inject-failure', 'install-remote', '--db', db]);
+    expect(partial.code).toBe(1);
+    const install = runIdFrom(partial);
+    expect((readJournal(db, install).cluster.cluster2 ?? []).join('\n')).toContain('istio-sidecar-injector');
+    const first = readJournal(db, runIdFrom(await ok(['uninstall', '--run', install, '--db', db, '-q'])));
+    expect(istioLeft(first.cluster.cluster1 ?? [])).toEqual([]);
+    expect(istioLeft(first.cluster.cluster2 ?? [])).toEqual([]);
+    const again = await ok(['uninstall', '--run', install, '--db', db]);
+    expect(again.stderr).toContain('no Istio left on cluster2');
+    const second = readJournal(db, runIdFrom(again));
+    expect(second.commands.filter((c) => c.argv.includes('uninstall') || c.argv.includes('delete'))).toEqual([]);
+  });
+
+  it('refuses to purge an Istio that mesh-run did not install, unless --force', async () => {
+    const db = freshDb();
+    const install = await installed(db);
+    // Someone installs another control plane (an unnamed IstioOperator) on the remote.
+    const foreign = await simKubectl(db, install, 'cluster2', ['install', '-y'], 'istioctl');
+    expect(foreign.exitCode, foreign.stderr).toBe(0);
+    const refused = await runCli(['uninstall', '--run', install, '--db', db]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/^mesh-run: error: cluster cluster2 \(context "cluster2"\) holds an Istio install that mesh-run did not make \(owner: unnamed\)/);
+    expect(refused.stderr).toContain('--force');
+    expect(refused.stdout).toBe('');
+    expect(await runCount(db)).toBe(1);
+    const forced = await ok(['uninstall', '--run', install, '--force', '--db', db, '-q']);
+    const journal = readJournal(db, runIdFrom(forced));
+    expect(journal.events.map((e) => e.type)).toEqual(['started', 'forced', 'succeeded']);
+    expect(istioLeft(journal.cluster.cluster2 ?? [])).toEqual([]);
+  });
+
+  it('sees a detached remote: remote-clusters misses it, the primary reaches only v1, the remote\'s sidecar is cut off', async () => {
+    const db = freshDb();
+    const config = join(tmp.dir, 'short-verify.yaml');
+    writeFileSync(config, 'verify: {timeout: 1s}\n');
+    const install = await installed(db, ['--config', config]);
+    await ok(['verify', '--run', install, '--db', db, '-q']);
+    const detached = await simKubectl(db, install, 'cluster1', ['-n', 'istio-system', 'delete', 'secret', 'istio-remote-secret-cluster2']);
+    expect(detached.exitCode, detached.stderr).toBe(0);
+    const answers = async (context: string) => {
+      const pod = (await simKubectl(db, install, context, ['get', 'pods', '-n', 'sample', '-l', 'app=curl', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout;
+      const seen = new Set<string>();
+      for (let i = 0; i < 6; i++) {
+        const r = await simKubectl(db, install, context, ['exec', '-n', 'sample', '-c', 'curl', pod, '--', 'curl', '-sS', 'helloworld.sample:5000/hello']);
+        seen.add(/version: (v\d)/.exec(r.stdout)?.[1] ?? r.stderr.split('\n')[0] ?? '');
+      }
+      return [...seen];
+    };
+    expect(await answers('cluster1')).toEqual(['v1']);
+    // istiod no longer reads cluster2, so it cannot authenticate cluster2's proxies: they get no config.
+    expect(await answers('cluster2')).toEqual(['curl: (56) Recv failure: Connection reset by peer']);
+    const failed = await runCli(['verify', '--run', install, '--db', db, '-q']);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('failed at check-remote-clusters');
+    expect(failed.stderr).toContain('cluster2 missing');
+  });
+
+  it('rejects bad verify and uninstall input with one line and exit 2, recording nothing', async () => {
+    const db = freshDb();
+    const install = await installed(db);
+    const cases: Array<[string[], RegExp]> = [
+      [['verify', '--run', install, '--config', 'x.yaml'], /--run and --config: give one of them/],
+      [['verify', '--run', install, '--inject-failure', 'install-primary'], /verify has no step "install-primary"/],
+      [['uninstall', '--run', install, '--inject-failure', 'uninstall-remote@cluster1'], /does not run on cluster "cluster1"/],
+      [['verify', '--run', 'bad id!'], /is not a run id/],
+    ];
+    for (const [args, message] of cases) {
+      const before = readJournal(db, install);
+      const result = await runCli([...args, '--db', db]);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(result.stderr).toMatch(message);
+      expect(readJournal(db, install).cluster).toEqual(before.cluster);
+    }
+    expect(await runCount(db)).toBe(1);
+  });
+
+  it('plans verify and uninstall by rehearsing them after an install', async () => {
+    const verify = await ok(['plan', 'verify']);
+    expect(verify.stdout).toContain('istioctl remote-clusters --context=cluster1');
+    expect(verify.stdout).toContain('exec -n sample -c curl');
+    expect(verify.stdout).not.toContain('install-primary');
+    const uninstall = await ok(['plan', 'uninstall', '--format', 'json']);
+    const steps = new Set((JSON.parse(uninstall.stdout) as Array<{ step: string }>).map((c) => c.step));
+    expect([...steps]).toEqual(['preflight', ...UNINSTALL_STEP_IDS]);
+    const bad = await runCli(['plan', 'reinstall']);
+    expect(bad.code).toBe(2);
+  });
+});
