@@ -1,6 +1,6 @@
 // Crash-anywhere: kill a dry run with SIGKILL at every journal write and named point, resume, and check
 // that it ends where an uninterrupted run ends, with a complete journal and no finished step run twice.
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDb } from '../store/open-db.js';
@@ -11,12 +11,53 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 const ARGS = ['install', '--dry-run', '--sim-lb-delay', '0', '-q'];
 
-function onlyRunId(db: string): string | undefined {
+// The run of this kind in the database (there is at most one per kind in these tests).
+function onlyRunId(db: string, kind = 'install'): string | undefined {
   if (!existsSync(db)) return undefined;
   const handle = openDb(db, { mustExist: true });
-  const row = handle.prepare('SELECT id FROM runs').get() as { id: string } | undefined;
+  const row = handle.prepare('SELECT id FROM runs WHERE kind = ?').get(kind) as { id: string } | undefined;
   handle.close();
   return row?.id;
+}
+
+function copyDb(from: string, to: string): void {
+  const dir = join(from, '..');
+  const base = from.split('/').pop() as string;
+  for (const f of readdirSync(dir).filter((n) => n.startsWith(base))) copyFileSync(join(dir, f), join(dir, f.replace(base, to.split('/').pop() as string)));
+}
+
+// Kills `args` at crash point n, resumes (killed once more at the same point), and checks the end state.
+async function crashAndResume(args: string[], db: string, kind: string, n: number, expected: unknown): Promise<void> {
+  const first = await runCli([...args, '--db', db], { env: { MESH_RUN_CRASH_AT: String(n) } });
+  if (first.signal !== 'SIGKILL') throw new Error(`point ${n} did not kill the run (exit ${first.code})`);
+  const id = onlyRunId(db, kind);
+  // Killed before the run was recorded: nothing was created anywhere, nothing to resume.
+  if (!id) return;
+  const atCrash = readJournal(db, id);
+  const finishedAtCrash = new Map(atCrash.attempts.filter((a) => a.outcome === 'succeeded').map((a) => [`${a.step}@${a.cluster}`, a.id]));
+  let finished = atCrash.run.status === 'succeeded';
+  for (let round = 0; round < 4 && !finished; round++) {
+    const env = round === 0 ? { MESH_RUN_CRASH_AT: String(n) } : {};
+    const resumed = await runCli(['resume', id, '--db', db, '-q'], { env });
+    finished = resumed.code === 0 || (resumed.code === 4 && resumed.stderr.includes('already succeeded'));
+    if (!finished && resumed.signal !== 'SIGKILL') throw new Error(`point ${n}: resume exited ${resumed.code}: ${resumed.stderr}`);
+  }
+  const end = readJournal(db, id);
+  if (end.run.status !== 'succeeded') throw new Error(`point ${n}: run ended ${end.run.status}`);
+  expect(end.cluster, `point ${n}: simulated clusters`).toEqual(expected);
+  for (const [slot, attemptId] of finishedAtCrash) {
+    const again = end.attempts.filter((a) => `${a.step}@${a.cluster}` === slot);
+    expect(again.map((a) => a.id), `point ${n}: ${slot} ran again after it had finished`).toEqual([attemptId]);
+  }
+  for (const slot of new Set(end.attempts.map((a) => `${a.step}@${a.cluster}`))) {
+    const outcomes = end.attempts.filter((a) => `${a.step}@${a.cluster}` === slot).map((a) => a.outcome);
+    expect(outcomes.filter((o) => o === 'succeeded'), `point ${n}: ${slot}`).toEqual(['succeeded']);
+    expect(outcomes.at(-1), `point ${n}: ${slot}`).toBe('succeeded');
+  }
+  expect(end.attempts.filter((a) => a.endedAt === null), `point ${n}: open attempts`).toEqual([]);
+  expect(end.commands.filter((c) => c.endedAt === null), `point ${n}: open commands`).toEqual([]);
+  expect(end.events[0]?.type).toBe('started');
+  expect(end.events.at(-1)?.type).toBe('succeeded');
 }
 
 async function pool<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -26,7 +67,7 @@ async function pool<T>(items: readonly T[], size: number, fn: (item: T) => Promi
   }));
 }
 
-describe('crash anywhere, resume', () => {
+describe.concurrent('crash anywhere, resume', () => {
   it('every crash point resumes to the uninterrupted end state', async () => {
     const trace = join(tmp.dir, 'trace.txt');
     const referenceDb = join(tmp.dir, 'reference.db');
@@ -41,42 +82,8 @@ describe('crash anywhere, resume', () => {
     const failures: string[] = [];
     let passed = 0;
     await pool(points.map((_, i) => i + 1), 2, async (n) => {
-      const db = join(tmp.dir, `crash-${n}.db`);
       try {
-        const first = await runCli([...ARGS, '--db', db], { env: { MESH_RUN_CRASH_AT: String(n) } });
-        if (first.signal !== 'SIGKILL') throw new Error(`point ${n} did not kill the run (exit ${first.code})`);
-        const id = onlyRunId(db);
-        if (!id) {
-          // Killed before the run was recorded: nothing was created anywhere, nothing to resume.
-          passed++;
-          return;
-        }
-        const atCrash = readJournal(db, id);
-        const finishedAtCrash = new Map(atCrash.attempts.filter((a) => a.outcome === 'succeeded').map((a) => [`${a.step}@${a.cluster}`, a.id]));
-        // Resume; the first resume is killed at the same point again if it gets that far.
-        let finished = atCrash.run.status === 'succeeded';
-        for (let round = 0; round < 4 && !finished; round++) {
-          const env = round === 0 ? { MESH_RUN_CRASH_AT: String(n) } : {};
-          const resumed = await runCli(['resume', id, '--db', db, '-q'], { env });
-          finished = resumed.code === 0 || (resumed.code === 4 && resumed.stderr.includes('already succeeded'));
-          if (!finished && resumed.signal !== 'SIGKILL') throw new Error(`point ${n}: resume exited ${resumed.code}: ${resumed.stderr}`);
-        }
-        const end = readJournal(db, id);
-        if (end.run.status !== 'succeeded') throw new Error(`point ${n}: run ended ${end.run.status}`);
-        expect(end.cluster, `point ${n}: simulated clusters`).toEqual(expected);
-        for (const [slot, attemptId] of finishedAtCrash) {
-          const again = end.attempts.filter((a) => `${a.step}@${a.cluster}` === slot);
-          expect(again.map((a) => a.id), `point ${n}: ${slot} ran again after it had finished`).toEqual([attemptId]);
-        }
-        for (const slot of new Set(end.attempts.map((a) => `${a.step}@${a.cluster}`))) {
-          const outcomes = end.attempts.filter((a) => `${a.step}@${a.cluster}` === slot).map((a) => a.outcome);
-          expect(outcomes.filter((o) => o === 'succeeded'), `point ${n}: ${slot}`).toEqual(['succeeded']);
-          expect(outcomes.at(-1), `point ${n}: ${slot}`).toBe('succeeded');
-        }
-        expect(end.attempts.filter((a) => a.endedAt === null), `point ${n}: open attempts`).toEqual([]);
-        expect(end.commands.filter((c) => c.endedAt === null), `point ${n}: open commands`).toEqual([]);
-        expect(end.events[0]?.type).toBe('started');
-        expect(end.events.at(-1)?.type).toBe('succeeded');
+        await crashAndResume(ARGS, join(tmp.dir, `crash-${n}.db`), 'install', n, expected);
         passed++;
       } catch (error) {
         failures.push(`point ${n} (${points[n - 1]}): ${(error as Error).message.split('\n')[0]}`);
@@ -85,5 +92,36 @@ describe('crash anywhere, resume', () => {
     console.log(`crash points: ${points.length} tried, ${passed} passed`);
     expect(failures).toEqual([]);
     expect(passed).toBe(points.length);
+  }, 600_000);
+
+  // verify and uninstall act on an installed mesh: each point starts from a copy of one prepared database.
+  it.each(['verify', 'uninstall'])('every crash point of %s resumes to the uninterrupted end state', async (kind) => {
+    const template = join(tmp.dir, `${kind}-template.db`);
+    expect((await runCli([...ARGS, '--db', template])).code).toBe(0);
+    const install = onlyRunId(template) as string;
+    if (kind === 'uninstall') expect((await runCli(['verify', '--run', install, '-q', '--db', template])).code).toBe(0);
+    const args = [kind, '--run', install, '-q'];
+    const referenceDb = join(tmp.dir, `${kind}-reference.db`);
+    copyDb(template, referenceDb);
+    const trace = join(tmp.dir, `${kind}-trace.txt`);
+    expect((await runCli([...args, '--db', referenceDb], { env: { MESH_RUN_CRASH_TRACE: trace } })).code).toBe(0);
+    const expected = readJournal(referenceDb, onlyRunId(referenceDb, kind) as string).cluster;
+    const points = readFileSync(trace, 'utf8').trim().split('\n');
+    expect(points.length).toBeGreaterThan(20);
+
+    const failures: string[] = [];
+    let passed = 0;
+    await pool(points.map((_, i) => i + 1), 2, async (n) => {
+      const db = join(tmp.dir, `${kind}-crash-${n}.db`);
+      try {
+        copyDb(template, db);
+        await crashAndResume(args, db, kind, n, expected);
+        passed++;
+      } catch (error) {
+        failures.push(`point ${n} (${points[n - 1]}): ${(error as Error).message.split('\n')[0]}`);
+      }
+    });
+    console.log(`${kind} crash points: ${points.length} tried, ${passed} passed`);
+    expect(failures).toEqual([]);
   }, 600_000);
 });

@@ -37,6 +37,12 @@ function normalise(json: string): string {
   delete obj.metadata.uid;
   delete obj.metadata.creationTimestamp;
   delete obj.metadata.resourceVersion;
+  // The simulator's request counter (its round-robin state) is not cluster state: a re-run sends more requests.
+  const annotations = obj.metadata.annotations as Record<string, string> | undefined;
+  if (annotations) {
+    delete annotations['sim.mesh-run/requests'];
+    if (Object.keys(annotations).length === 0) delete obj.metadata.annotations;
+  }
   for (const field of ['data', 'stringData'] as const) {
     if (obj[field]) obj[field] = Object.fromEntries(Object.keys(obj[field] as object).map((k) => [k, 'digest']));
   }
