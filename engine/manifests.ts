@@ -50,7 +50,7 @@ export function eastwestGatewayOperator(id: MeshIdentity): string {
     {
       apiVersion: IOP_API,
       kind: 'IstioOperator',
-      metadata: { name: 'eastwest' },
+      metadata: { name: 'mesh-run-eastwest' },
       spec: {
         revision: id.revision ?? '',
         profile: 'empty',

@@ -124,4 +124,26 @@ describe('primary-remote on real API servers', () => {
     expect(refused.stderr).toMatch(/the kubeconfig gives cluster2's API server as https:\/\/127\.0\.0\.1:\d+/);
     expect(JSON.parse((await cli(['runs', '--json'])).stdout)).toHaveLength(before);
   });
+
+  it('uninstall leaves both clusters without Istio namespaces, CRDs or webhooks; a second uninstall changes nothing', async () => {
+    const runs = JSON.parse((await cli(['runs', '--json'])).stdout) as Array<{ id: string; kind: string; status: string }>;
+    const install = runs.find((r) => r.kind === 'install' && r.status === 'succeeded');
+    expect(install).toBeDefined();
+    // What istioctl put there carries the owner mesh-run named; that is what uninstall checks first.
+    const owner = kubectlJson<{ metadata: { labels: Record<string, string> } }>('cluster2', ['get', 'mutatingwebhookconfiguration', 'istio-sidecar-injector']).metadata.labels['install.operator.istio.io/owning-resource'];
+    expect(owner).toBe('mesh-run-remote');
+    const removed = await cli(['uninstall', '--run', install?.id ?? '']);
+    expect(removed.code, removed.stderr).toBe(0);
+    for (const context of ['cluster1', 'cluster2']) {
+      const names = (args: string[]) => kubectl(context, [...args, '-o', 'name']).split('\n').filter(Boolean);
+      expect(names(['get', 'namespaces']), context).not.toContain('namespace/istio-system');
+      expect(names(['get', 'customresourcedefinitions']).filter((n) => n.endsWith('.istio.io')), context).toEqual([]);
+      expect(names(['get', 'mutatingwebhookconfigurations']).filter((n) => n.includes('istio')), context).toEqual([]);
+      expect(names(['get', 'validatingwebhookconfigurations']).filter((n) => n.includes('istio')), context).toEqual([]);
+    }
+    const again = await cli(['uninstall', '--config', config]);
+    expect(again.code, again.stderr).toBe(0);
+    const journal = readJournal(db, runIdFrom(again));
+    expect(journal.commands.filter((c) => c.argv.includes('uninstall') || c.argv.includes('delete')).map((c) => c.argv.join(' '))).toEqual([]);
+  });
 });
