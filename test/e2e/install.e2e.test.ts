@@ -146,4 +146,27 @@ describe('primary-remote on real API servers', () => {
     const journal = readJournal(db, runIdFrom(again));
     expect(journal.commands.filter((c) => c.argv.includes('uninstall') || c.argv.includes('delete')).map((c) => c.argv.join(' '))).toEqual([]);
   });
+
+  it('with trust: creates cacerts on the primary before istiod, and uninstall removes it with istio-system', async () => {
+    const certs = join(tmp.dir, 'certs');
+    const trusted = writeConfig(tmp.dir, `trust: {outputDir: "${certs}", keySize: 2048}\n`);
+    const installed = await cli(['install', '--config', trusted]);
+    expect(installed.code, installed.stderr).toBe(0);
+    const secret = kubectlJson<{ metadata: { annotations: Record<string, string> }; data: Record<string, string> }>('cluster1', ['-n', 'istio-system', 'get', 'secret', 'cacerts']);
+    expect(Object.keys(secret.data).sort()).toEqual(['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem']);
+    expect(Buffer.from(secret.data['ca-cert.pem'] ?? '', 'base64').toString()).toBe(readFileSync(join(certs, 'cluster1', 'ca-cert.pem'), 'utf8'));
+    expect(secret.metadata.annotations['mesh-run.io/ca-fingerprint']).toMatch(/^[0-9a-f]{64}$/);
+    // kubectl create, not apply: no copy of the keys in a last-applied-configuration annotation.
+    expect(Object.keys(secret.metadata.annotations)).not.toContain('kubectl.kubernetes.io/last-applied-configuration');
+    expect(() => kubectl('cluster2', ['-n', 'istio-system', 'get', 'secret', 'cacerts'])).toThrow();
+    const journal = readJournal(db, runIdFrom(installed));
+    const order = journal.attempts.map((a) => a.step);
+    expect(order.indexOf('establish-trust')).toBeLessThan(order.indexOf('install-primary'));
+    const key = readFileSync(join(certs, 'cluster1', 'ca-key.pem'), 'utf8').split('\n')[5] as string;
+    for (const file of [db, `${db}-wal`]) if (existsSync(file)) expect(readFileSync(file).includes(Buffer.from(key)), file).toBe(false);
+
+    const removed = await cli(['uninstall', '--config', trusted]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(kubectl('cluster1', ['get', 'namespaces', '-o', 'name'])).not.toContain('namespace/istio-system');
+  });
 });
