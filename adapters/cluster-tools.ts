@@ -17,6 +17,8 @@ export interface Command {
   // stdin carries private keys (the cacerts secret): never journaled, shown or stored by the simulator.
   sensitiveStdin?: boolean;
   purpose?: CommandPurpose;
+  // For a check: what its output must show, in words (plans and scripts print it).
+  expectation?: string;
   // For a "wait": the jsonpath whose non-empty value ends the wait, and the shell variable it fills.
   waitFor?: { jsonpath: string; variable: string; timeoutSeconds: number };
 }

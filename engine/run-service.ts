@@ -9,6 +9,7 @@ import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
 import { createWorld, type LoadBalancerMode, readWorld, setLoadBalancer } from '../adapters/simulator/world.js';
 import { DEFAULT_GATEWAY_POLL_MS, MACHINE_VERSION } from '../machines/install-machine.js';
 import { workflowOf } from './workflows.js';
+import { sampleManifest } from './sample-manifests.js';
 import { bundleFromFiles, checkReusableBundle, TrustMaterialError } from './trust/material.js';
 import { MEAN_MS } from '../adapters/simulator/latency-model.js';
 import { openDb, type Db } from '../store/open-db.js';
@@ -266,6 +267,8 @@ export async function prepareFollowUp(request: FollowUpRequest, listener?: Progr
     const faults: FaultSpec[] = request.injections.map((spec) => parseFaultSpec(spec, target.config, request.kind));
     if (target.mode === 'real' && faults.length > 0) throw new UsageError('--inject-failure only applies to simulated clusters; add --dry-run (or --run a dry run)');
     if (request.force && request.kind !== 'uninstall') throw new UsageError('--force applies to uninstall only');
+    // A samplesDir that lacks the release's manifests is bad input: refuse before anything runs.
+    if (request.kind === 'verify' && target.config.verify.samplesDir) for (const version of ['v1', 'v2'] as const) sampleManifest(version, target.config.verify.samplesDir);
     const sim = createSimStore(db);
     const runId = newRunId();
     const world = target.world ?? runId;

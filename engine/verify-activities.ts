@@ -42,7 +42,7 @@ export function parseRemoteClusters(stdout: string): Map<string, string> {
 // check-remote-clusters: the primary's istiod lists every remote as synced.
 export async function checkRemoteClusters(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
   const seen = await poll(rt, deps, async () => {
-    const result = await rt.run(istioctl(input.context, ['remote-clusters', ...(input.revision ? [`--revision=${input.revision}`] : [])], 'verify'));
+    const result = await rt.run({ ...istioctl(input.context, ['remote-clusters', ...(input.revision ? [`--revision=${input.revision}`] : [])], 'verify'), expectation: `${input.remotes.map((r) => r.name).join(', ')} listed as synced` });
     // A failing istioctl is not "not synced yet": it fails the step (transient errors are retried by policy).
     if (result.exitCode !== 0) throw commandFailed(`istioctl remote-clusters on ${input.cluster}`, result, 'is istiod running on the primary? run "mesh-run install" (or resume it) first');
     const rows = parseRemoteClusters(result.stdout);
@@ -63,7 +63,7 @@ export async function checkRemoteClusters(rt: StepRuntime, input: ClusterStepInp
 export async function checkInjectorCa(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
   const webhook = injectorWebhookName(input.revision);
   const seen = await poll(rt, deps, async () => {
-    const result = await rt.run(kubectl(input.context, ['get', 'mutatingwebhookconfiguration', webhook, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'], 'verify'));
+    const result = await rt.run({ ...kubectl(input.context, ['get', 'mutatingwebhookconfiguration', webhook, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'], 'verify'), expectation: 'a non-empty caBundle (patched by the primary)' });
     if (result.exitCode !== 0) throw commandFailed(`kubectl get mutatingwebhookconfiguration ${webhook} on ${input.cluster}`, result);
     return { done: result.stdout.trim().length > 0, value: undefined };
   });
@@ -131,7 +131,8 @@ export async function checkTraffic(rt: StepRuntime, input: ClusterStepInput, dep
   let lastError = '';
   const seen = await poll(rt, deps, async () => {
     requests += 1;
-    const result = await rt.run(kubectl(input.context, ['exec', '-n', SAMPLE_NAMESPACE, '-c', CURL_CONTAINER, podName, '--', 'curl', '-sS', `helloworld.${SAMPLE_NAMESPACE}:${HELLOWORLD_PORT}/hello`], 'verify'));
+    const request = kubectl(input.context, ['exec', '-n', SAMPLE_NAMESPACE, '-c', CURL_CONTAINER, podName, '--', 'curl', '-sS', `helloworld.${SAMPLE_NAMESPACE}:${HELLOWORLD_PORT}/hello`], 'verify');
+    const result = await rt.run({ ...request, expectation: `repeated until ${[...wanted].map((v) => `"Hello version: ${v}"`).join(' and ')} have answered` });
     const m = HELLO.exec(result.stdout);
     if (result.exitCode === 0 && m) versions[m[1] as string] = (versions[m[1] as string] ?? 0) + 1;
     else lastError = (result.stderr || result.stdout).trim().split('\n')[0] ?? '';

@@ -64,6 +64,12 @@ describe('config validation: one line per problem, naming the field', () => {
     ['YAML syntax', 'meshID: [unclosed', /^mesh\.yaml: line 1, column \d+: .*; fix the YAML syntax/],
     ['duplicate keys', 'meshID: a\nmeshID: b', /^mesh\.yaml: line 2, column 1: Map keys must be unique/],
     ['maxParallelRemotes out of range', 'maxParallelRemotes: 0', /^mesh\.yaml: maxParallelRemotes: 0 is not a whole number from 1 to 256/],
+    ['weak trust key', 'trust: {keySize: 1024}', /^mesh\.yaml: trust\.keySize: 1024 is not an RSA key size: 2048, 3072 or 4096/],
+    ['intermediate outliving the root', 'trust: {rootDays: 30, intermediateDays: 60}', /^mesh\.yaml: trust\.intermediateDays: 60 is not a whole number of days from 1 to the root's 30/],
+    ['given CA with generator options', 'trust: {caDir: ./ca, keySize: 2048}', /^mesh\.yaml: trust\.keySize: only applies when mesh-run generates the CA/],
+    ['unknown trust key', 'trust: {outputdir: ./c}', /^mesh\.yaml: trust\.outputdir: unknown field; did you mean "outputDir"\?/],
+    ['bad verify timeout', 'verify: {timeout: later}', /^mesh\.yaml: verify\.timeout: "later" is not a duration/],
+    ['trust not a mapping', 'trust: [a]', /^mesh\.yaml: trust: expected a mapping/],
   ];
 
   it.each(cases)('%s', (_, yaml, expected) => {
@@ -75,6 +81,14 @@ describe('config validation: one line per problem, naming the field', () => {
     }
     expect(found.some((p) => expected.test(p)), found.join('\n')).toBe(true);
     for (const p of found) expect(p).not.toContain('\n');
+  });
+
+  it('resolves trust and verify paths against the config file, with Istio\'s certificate defaults', () => {
+    const config = parseConfigText('trust: {outputDir: certs}\nverify: {samplesDir: /opt/istio-1.26.0, timeout: 30s}\n', {}, '/etc/mesh/mesh.yaml');
+    expect(config.trust).toEqual({ source: 'generate', keySize: 4096, rootDays: 3650, intermediateDays: 730, outputDir: '/etc/mesh/certs' });
+    expect(config.verify).toEqual({ samplesDir: '/opt/istio-1.26.0', timeoutMs: 30_000 });
+    expect(parseConfigText('trust: {caDir: ca}\n', {}, '/etc/mesh/mesh.yaml').trust).toEqual({ source: 'files', caDir: '/etc/mesh/ca' });
+    expect(parseConfigText('meshID: m\n', {}, '/etc/mesh/mesh.yaml').trust).toBeUndefined();
   });
 
   it('reports every problem at once', () => {

@@ -95,6 +95,8 @@ describe.concurrent('crash anywhere, resume', () => {
   }, 600_000);
 
   // verify and uninstall act on an installed mesh: each point starts from a copy of one prepared database.
+  // They share the driver the install matrix covers point by point, so by default every third point is
+  // tried (each step still dies in several phases); MESH_RUN_CRASH_ALL=1 tries them all.
   it.each(['verify', 'uninstall'])('every crash point of %s resumes to the uninterrupted end state', async (kind) => {
     const template = join(tmp.dir, `${kind}-template.db`);
     expect((await runCli([...ARGS, '--db', template])).code).toBe(0);
@@ -108,10 +110,12 @@ describe.concurrent('crash anywhere, resume', () => {
     const expected = readJournal(referenceDb, onlyRunId(referenceDb, kind) as string).cluster;
     const points = readFileSync(trace, 'utf8').trim().split('\n');
     expect(points.length).toBeGreaterThan(20);
+    const every = process.env.MESH_RUN_CRASH_ALL === '1' ? 1 : 3;
+    const chosen = points.map((_, i) => i + 1).filter((n) => n % every === 1 % every);
 
     const failures: string[] = [];
     let passed = 0;
-    await pool(points.map((_, i) => i + 1), 2, async (n) => {
+    await pool(chosen, 2, async (n) => {
       const db = join(tmp.dir, `${kind}-crash-${n}.db`);
       try {
         copyDb(template, db);
@@ -121,7 +125,8 @@ describe.concurrent('crash anywhere, resume', () => {
         failures.push(`point ${n} (${points[n - 1]}): ${(error as Error).message.split('\n')[0]}`);
       }
     });
-    console.log(`${kind} crash points: ${points.length} tried, ${passed} passed`);
+    console.log(`${kind} crash points: ${chosen.length} of ${points.length} tried${every > 1 ? ` (every ${every}th; MESH_RUN_CRASH_ALL=1 tries all)` : ''}, ${passed} passed`);
     expect(failures).toEqual([]);
+    expect(passed).toBe(chosen.length);
   }, 600_000);
 });

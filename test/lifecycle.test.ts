@@ -1,5 +1,5 @@
 // The whole page's lifecycle on simulated clusters: install, verify, uninstall; each resumable.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
@@ -206,6 +206,29 @@ describe('install, verify, uninstall on simulated clusters', () => {
       expect(readJournal(db, install).cluster).toEqual(before.cluster);
     }
     expect(await runCount(db)).toBe(1);
+  });
+
+  it("deploys the samples of a local Istio release when verify.samplesDir names one", async () => {
+    const release = join(tmp.dir, 'istio-1.26.0');
+    mkdirSync(join(release, 'samples', 'helloworld'), { recursive: true });
+    mkdirSync(join(release, 'samples', 'curl'), { recursive: true });
+    const deployment = (v: string) => `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: helloworld-${v}, labels: {app: helloworld, version: ${v}}}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: helloworld, version: ${v}}}\n  template:\n    metadata: {labels: {app: helloworld, version: ${v}}}\n    spec: {containers: [{name: helloworld, image: "mirror.example/helloworld-${v}:local", ports: [{containerPort: 5000}]}]}\n`;
+    writeFileSync(join(release, 'samples', 'helloworld', 'helloworld.yaml'), `apiVersion: v1\nkind: Service\nmetadata: {name: helloworld, labels: {app: helloworld, service: helloworld}}\nspec: {ports: [{port: 5000, name: http}], selector: {app: helloworld}}\n---\n${deployment('v1')}---\n${deployment('v2')}`);
+    writeFileSync(join(release, 'samples', 'curl', 'curl.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: curl}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: curl}}\n  template:\n    metadata: {labels: {app: curl}}\n    spec: {containers: [{name: curl, image: "mirror.example/curl:local", command: [sleep, infinity]}]}\n');
+    const config = join(tmp.dir, 'release.yaml');
+    writeFileSync(config, `verify: {samplesDir: ${release}}\n`);
+    const db = freshDb();
+    const install = await installed(db, ['--config', config]);
+    const verify = await ok(['verify', '--run', install, '--db', db, '-q']);
+    const c2 = readJournal(db, runIdFrom(verify)).cluster.cluster2?.join('\n') ?? '';
+    expect(c2).toContain('mirror.example/helloworld-v2:local');
+    expect(c2).not.toContain('mirror.example/helloworld-v1:local');
+
+    writeFileSync(config, `verify: {samplesDir: ${join(tmp.dir, 'no-release')}}\n`);
+    const other = await installed(db, ['--config', config]);
+    const refused = await runCli(['verify', '--run', other, '--db', db]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^mesh-run: error: verify\.samplesDir: .*no-release\/samples\/helloworld\/helloworld\.yaml cannot be read/);
   });
 
   it('plans verify and uninstall by rehearsing them after an install', async () => {

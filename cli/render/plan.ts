@@ -36,7 +36,7 @@ export function planText(plan: Plan): string {
     lines.push(g.label);
     for (const p of g.items) {
       const text = p.pipeTo ? `${displayArgv(argvOf(p.command))} | ${displayArgv(argvOf(p.pipeTo))}` : displayArgv(argvOf(p.command));
-      lines.push(`  ${(p.command.purpose ?? '').padEnd(14)} $ ${text}${stdinNote(p.command)}`);
+      lines.push(`  ${(p.command.purpose ?? '').padEnd(14)} $ ${text}${stdinNote(p.command)}${p.command.expectation ? `   (expect: ${p.command.expectation})` : ''}`);
     }
   }
   return `${lines.join('\n')}\n`;
@@ -93,7 +93,15 @@ export function planScript(plan: Plan, config: MeshConfig): string {
         out.push('# cacerts: the CA files (root + intermediate for this cluster) are read from $CA_DIR', `CA_DIR="\${CA_DIR:-certs}"`, `${quote([config.tools.kubectl, `--context=${c.context}`, 'create', 'secret', 'generic', 'cacerts', '-n', 'istio-system']).trim()} ${files.join(' ')}`);
         continue;
       }
+      if (c.args.includes('exec') && lastObserve) {
+        // The rehearsal's pod name means nothing on real clusters: look the pod up, as the docs do.
+        const pod = c.args[c.args.indexOf('--') - 1] as string;
+        const line = quote(tool(c)).replace(pod, `"$(${quote(tool(lastObserve))})"`);
+        if (out.at(-2) !== line) out.push(line, `# expect: ${c.expectation ?? ''}`);
+        continue;
+      }
       let line = quote(tool(c));
+      if (c.expectation) out.push(`# expect: ${c.expectation}`);
       if (p.pipeTo) line = `${line} | ${quote(tool(p.pipeTo))}`;
       if (c.purpose === 'act-if-missing' && lastObserve) line = `${quote(tool(lastObserve))} >/dev/null 2>&1 || ${line}`;
       if (c.stdin !== undefined) {
