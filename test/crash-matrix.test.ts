@@ -125,7 +125,7 @@ describe.concurrent('crash anywhere, resume', () => {
         failures.push(`point ${n} (${points[n - 1]}): ${(error as Error).message.split('\n')[0]}`);
       }
     });
-    console.log(`${kind} crash points: ${chosen.length} of ${points.length} tried${every > 1 ? ` (every ${every}th; MESH_RUN_CRASH_ALL=1 tries all)` : ''}, ${passed} passed`);
+    console.log(`${kind} crash points: ${chosen.length} of ${points.length} tried${every > 1 ? ` (every third; MESH_RUN_CRASH_ALL=1 tries all)` : ''}, ${passed} passed`);
     expect(failures).toEqual([]);
     expect(passed).toBe(chosen.length);
   }, 600_000);
