@@ -14,7 +14,8 @@ import * as activities from '../engine/activities.js';
 import { loadConfig, type MeshConfig } from '../engine/config.js';
 import { planInstall, type PlannedCommand } from '../engine/plan.js';
 import { sleep } from '../engine/retry.js';
-import { prepareInstall, prepareResume } from '../engine/run-service.js';
+import { prepareFollowUp, prepareInstall, prepareResume } from '../engine/run-service.js';
+import { generateIntermediate, generateRoot } from '../engine/trust/ca.js';
 import type { StepRuntime } from '../engine/step-runtime.js';
 import type { StepId } from '../machines/steps.js';
 import { openDb } from '../store/open-db.js';
@@ -167,6 +168,34 @@ async function resumeCost(): Promise<void> {
   out('full run', ms(full.elapsed), 'resume to finish', ms(elapsed), 'ratio', `${((elapsed / full.elapsed) * 100).toFixed(1)} %`);
 }
 
+// The three runs of the lifecycle on the same simulated clusters, and what generating a CA costs.
+async function lifecycle(): Promise<void> {
+  out('section', `install, verify, uninstall (4 remotes, realistic latency, time scale ${TIME_SCALE})`, '', '', '', '');
+  const db = join(work, 'lifecycle.db');
+  const install = await timedInstall(configFor(4), db);
+  out('install', ms(install.elapsed));
+  for (const kind of ['verify', 'uninstall'] as const) {
+    const started = performance.now();
+    const prepared = await prepareFollowUp({ kind, runRef: install.runId, dryRun: false, injections: [], force: false, dbPath: db });
+    const outcome = await prepared.driver.start();
+    const elapsed = performance.now() - started;
+    prepared.close();
+    if (outcome.status !== 'succeeded') throw new Error(`${kind} did not succeed: ${outcome.error?.message ?? ''}`);
+    out(kind, ms(elapsed), 'ratio to install', `${(elapsed / install.elapsed).toFixed(2)}`);
+  }
+  out('section', 'CA generation (root + one intermediate, median of 3)', '', '', '', '');
+  for (const keySize of [2048, 4096] as const) {
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      const options = { keySize, rootDays: 3650, intermediateDays: 730 };
+      await generateIntermediate(await generateRoot(options), 'cluster1', options);
+      times.push(performance.now() - started);
+    }
+    out(`RSA ${keySize}`, ms(times.sort((a, b) => a - b)[1] as number));
+  }
+}
+
 async function startup(): Promise<void> {
   out('section', 'CLI start-up (median of 15)', '', '', '', '');
   // A journal with a few runs for `mesh-run runs` to list.
@@ -248,6 +277,7 @@ try {
   if (!only || only === 'makespan') await makespans();
   if (!only || only === 'overhead') await overhead();
   if (!only || only === 'resume') await resumeCost();
+  if (!only || only === 'lifecycle') await lifecycle();
   if (!only || only === 'startup') await startup();
   if (!only || only === 'history') historyAtScale();
 } finally {
