@@ -1,7 +1,7 @@
 // The operations behind the CLI verbs: prepare a new install, prepare a resume, read status and runs.
 // Every input is validated before anything is written to a store or a cluster.
 import { resolve as resolvePath } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { ClusterTools } from '../adapters/cluster-tools.js';
 import { createExecaTools } from '../adapters/execa-tools.js';
 import type { FaultSpec } from '../adapters/simulator/faults.js';
@@ -232,8 +232,8 @@ function sameClusters(a: MeshConfig, b: MeshConfig): boolean {
 }
 
 // The run a verify or uninstall acts on: the one named by --run, or the latest install with the same clusters.
-function resolveTarget(request: FollowUpRequest, store: RunStore): FollowUpTarget {
-  if (request.runRef !== undefined) {
+function resolveTarget(request: FollowUpRequest, store: RunStore | undefined, loaded: LoadedConfig | undefined): FollowUpTarget {
+  if (request.runRef !== undefined && store) {
     let run = findRun(store, request.runRef);
     if (run.kind !== 'install' && run.targetRun) run = store.getRun(run.targetRun) ?? run;
     if (request.dryRun && run.mode === 'real') throw new UsageError(`--dry-run: run ${run.id} installed real clusters; drop --dry-run to ${request.kind} them`);
@@ -242,41 +242,57 @@ function resolveTarget(request: FollowUpRequest, store: RunStore): FollowUpTarge
     }
     return { config: withDefaults(JSON.parse(run.configJson) as MeshConfig), hash: run.configHash, configPath: null, mode: run.mode, targetRun: run.id, world: run.mode === 'dry-run' ? run.simWorld : undefined };
   }
-  const loaded = loadConfig(request.configPath, request.env ?? process.env);
+  const config = (loaded as LoadedConfig).config;
   const mode = request.dryRun ? 'dry-run' : 'real';
   // Simulated clusters are found the way real ones are: by the same names and contexts.
-  const latest = store.listRuns(500).find((r) => r.kind === 'install' && r.mode === mode && sameClusters(withDefaults(JSON.parse(r.configJson) as MeshConfig), loaded.config));
+  const latest = store?.listRuns(500).find((r) => r.kind === 'install' && r.mode === mode && sameClusters(withDefaults(JSON.parse(r.configJson) as MeshConfig), config));
   return {
-    config: loaded.config,
-    hash: loaded.hash,
-    configPath: loaded.path ? resolvePath(loaded.path) : null,
+    config,
+    hash: (loaded as LoadedConfig).hash,
+    configPath: loaded?.path ? resolvePath(loaded.path) : null,
     mode,
     targetRun: latest?.id ?? null,
     world: mode === 'dry-run' ? latest?.simWorld : undefined,
   };
 }
 
+// What can be wrong with a request whatever the clusters hold: fault specs, flags, the samples directory.
+function checkFollowUpInput(request: FollowUpRequest, config: MeshConfig, mode: 'dry-run' | 'real'): FaultSpec[] {
+  const faults = request.injections.map((spec) => parseFaultSpec(spec, config, request.kind));
+  if (mode === 'real' && faults.length > 0) throw new UsageError('--inject-failure only applies to simulated clusters; add --dry-run (or --run a dry run)');
+  // A samplesDir that lacks the release's manifests is bad input: refuse before anything runs.
+  if (request.kind === 'verify' && config.verify.samplesDir) for (const version of ['v1', 'v2'] as const) sampleManifest(version, config.verify.samplesDir);
+  return faults;
+}
+
 // Validates a verify or uninstall request, checks the clusters, records the run; returns a driver ready to start.
+// Nothing is written (not even an empty database) until every check has passed.
 export async function prepareFollowUp(request: FollowUpRequest, listener?: ProgressListener): Promise<PreparedRun> {
   if (request.runRef !== undefined && request.configPath !== undefined) throw new UsageError('--run and --config: give one of them (--run reuses the config recorded by that run)');
+  if (request.force && request.kind !== 'uninstall') throw new UsageError('--force applies to uninstall only');
   if (request.runRef !== undefined) checkRunIdFormat(request.runRef);
-  const db = openDb(request.dbPath, request.runRef !== undefined ? { mustExist: true } : {});
-  const store = createSqliteRunStore(db);
+  const loaded = request.runRef === undefined ? loadConfig(request.configPath, request.env ?? process.env) : undefined;
+  if (loaded) checkFollowUpInput(request, loaded.config, request.dryRun ? 'dry-run' : 'real');
+  const exists = request.dbPath === ':memory:' || existsSync(request.dbPath);
+  let db: Db | undefined = request.runRef !== undefined || exists ? openDb(request.dbPath, { mustExist: request.runRef !== undefined }) : undefined;
   try {
-    const target = resolveTarget(request, store);
-    const faults: FaultSpec[] = request.injections.map((spec) => parseFaultSpec(spec, target.config, request.kind));
-    if (target.mode === 'real' && faults.length > 0) throw new UsageError('--inject-failure only applies to simulated clusters; add --dry-run (or --run a dry run)');
-    if (request.force && request.kind !== 'uninstall') throw new UsageError('--force applies to uninstall only');
-    // A samplesDir that lacks the release's manifests is bad input: refuse before anything runs.
-    if (request.kind === 'verify' && target.config.verify.samplesDir) for (const version of ['v1', 'v2'] as const) sampleManifest(version, target.config.verify.samplesDir);
-    const sim = createSimStore(db);
+    const target = resolveTarget(request, db ? createSqliteRunStore(db) : undefined, loaded);
+    const faults = checkFollowUpInput(request, target.config, target.mode);
     const runId = newRunId();
     const world = target.world ?? runId;
-    const now = Date.now();
+    if (target.mode === 'real') {
+      const tools = createExecaTools(target.config.tools);
+      await checkEnvironment(target.config, tools, false);
+      if (request.kind === 'uninstall' && !request.force) await checkOwnership(target.config, tools);
+    } else if (request.kind === 'uninstall' && !request.force && target.world && db) {
+      // New simulated clusters are empty: nothing there to own.
+      await checkOwnership(target.config, createSimulatedTools({ store: createSimStore(db), world }));
+    }
+    db ??= openDb(request.dbPath);
+    const store = createSqliteRunStore(db);
+    const sim = createSimStore(db);
     const tools = target.mode === 'dry-run' ? createSimulatedTools({ store: sim, world }) : createExecaTools(target.config.tools);
-    if (target.mode === 'real') await checkEnvironment(target.config, tools, false);
-    // New simulated clusters are empty: nothing there to own.
-    if (request.kind === 'uninstall' && !request.force && (target.mode === 'real' || target.world)) await checkOwnership(target.config, tools);
+    const now = Date.now();
     const operator = currentOperator();
     sim.atomically(() => {
       if (target.mode === 'dry-run' && !target.world) createWorld(sim, world, [target.config.primary, ...target.config.remotes], { loadBalancer: { mode: 'ip', delayMs: 1500 } }, now);
@@ -303,7 +319,7 @@ export async function prepareFollowUp(request: FollowUpRequest, listener?: Progr
     const driver = new RunDriver({ store, tools, config: target.config, run, operator, ...(listener ? { listener } : {}) });
     return { runId, run, driver, store, close: () => store.close() };
   } catch (error) {
-    store.close();
+    db?.close();
     throw error;
   }
 }

@@ -99,7 +99,11 @@ function argumentCases(): string[][] {
     cases.push(['install', '--dry-run', '--inject-failure', spec]);
   }
   for (const d of ['soon', '-5s', '5', '1y', '5 s', '', '99999999h']) cases.push(['install', '--dry-run', '--sim-lb-delay', d], ['install', '--dry-run', '--sim-latency', d]);
-  for (const id of [...SHELLY, ...UNICODE, '', 'x'.repeat(300), 'mr-*', 'mr-%']) cases.push(['status', id], ['resume', id]);
+  for (const id of [...SHELLY, ...UNICODE, '', 'x'.repeat(300), 'mr-*', 'mr-%']) cases.push(['status', id], ['resume', id], ['verify', '--run', id], ['uninstall', '--run', id]);
+  for (const spec of ['install-primary', 'check-traffic@cluster9', 'uninstall-remote@cluster1', '$(reboot)', 'deploy-sample:0']) {
+    cases.push(['verify', '--dry-run', '--inject-failure', spec], ['uninstall', '--dry-run', '--inject-failure', spec]);
+  }
+  cases.push(['verify', '--force'], ['verify', '--run', 'mr-a', '--config', 'x.yaml'], ['uninstall', '--config'], ['verify', '--inject-failure', 'check-traffic'], ['plan', 'reinstall'], ['graph', '--kind', 'upgrade'], ['history', '--kind', 'upgrade']);
   return cases;
 }
 

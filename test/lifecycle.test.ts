@@ -1,5 +1,5 @@
 // The whole page's lifecycle on simulated clusters: install, verify, uninstall; each resumable.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
@@ -91,6 +91,14 @@ describe('install, verify, uninstall on simulated clusters', () => {
     expect(runs.stdout).toMatch(/uninstall\s+succeeded/);
     const graph = await ok(['graph', '--run', runIdFrom(uninstall), '--db', db]);
     for (const step of UNINSTALL_STEP_IDS) expect(graph.stdout).toContain(`state "${step}"`);
+    expect(graph.stdout).not.toContain('state "install-primary"');
+    const page = join(tmp.dir, 'verify-report.html');
+    await ok(['report', verifyId, '--html', page, '--db', db]);
+    const html = readFileSync(page, 'utf8');
+    for (const step of VERIFY_STEP_IDS) expect(html).toContain(step);
+    expect(html).toContain('verify primary-remote');
+    const status = await ok(['status', verifyId, '--db', db]);
+    expect(status.stdout).toContain(`acts on run ${install}`);
   });
 
   it.each(['preflight', ...VERIFY_STEP_IDS])('verify fails at %s when told to, and resume finishes it without redoing the rest', async (step) => {
