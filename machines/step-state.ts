@@ -2,7 +2,7 @@
 // Pure data for createMachine; the journal actions it names are bound by the engine.
 import type { EventObject } from 'xstate';
 import type { StepId } from './steps.js';
-import type { StepFailure, StepOutcomeParams } from './types.js';
+import type { ClusterRef, ClusterRole, ClusterStepInput, FollowUpInput, StepFailure, StepOutcomeParams } from './types.js';
 
 export type FailureParams = StepOutcomeParams & { failure: StepFailure };
 
@@ -56,5 +56,19 @@ export function stepState<C, S extends string, I, const A extends string = never
       },
       failed: { tags: ['failed'], on: { RETRY: 'running' } },
     },
+  };
+}
+
+// The input of a verify or uninstall step on one cluster (a child's own, or the primary for the parent).
+export function clusterStepInput(context: FollowUpInput, step: StepId, cluster: ClusterRef, role: ClusterRole): ClusterStepInput {
+  return {
+    runId: context.runId,
+    step,
+    cluster: cluster.name,
+    context: cluster.context,
+    role,
+    primary: context.primary,
+    remotes: context.remotes,
+    ...(context.revision ? { revision: context.revision } : {}),
   };
 }

@@ -3,7 +3,7 @@
 // Pure: step actors and journal actions are bound by the engine with .provide().
 import { and, assign, enqueueActions, sendParent, setup } from 'xstate';
 import { placeholder } from './placeholders.js';
-import { type FailureParams, stepState } from './step-state.js';
+import { clusterStepInput, type FailureParams, stepState } from './step-state.js';
 import type { StepId } from './steps.js';
 import type { ClusterChildContext, ClusterChildEvent, ClusterChildInput, ClusterStepInput, FollowUpEvent, FollowUpInput, PreflightInput, PreflightOutput, StepDone, StepOutcomeParams, UninstallContext } from './types.js';
 
@@ -13,27 +13,8 @@ export function removalActorId(name: string): string {
   return `removal-${name}`;
 }
 
-const childStep = (context: ClusterChildContext, step: StepId): ClusterStepInput => ({
-  runId: context.runId,
-  step,
-  cluster: context.cluster.name,
-  context: context.cluster.context,
-  role: context.role,
-  primary: context.primary,
-  remotes: context.remotes,
-  ...(context.revision ? { revision: context.revision } : {}),
-});
-
-const primaryStep = (context: UninstallContext, step: StepId): ClusterStepInput => ({
-  runId: context.runId,
-  step,
-  cluster: context.primary.name,
-  context: context.primary.context,
-  role: 'primary',
-  primary: context.primary,
-  remotes: context.remotes,
-  ...(context.revision ? { revision: context.revision } : {}),
-});
+const childStep = (context: ClusterChildContext, step: StepId): ClusterStepInput => clusterStepInput(context, step, context.cluster, context.role);
+const primaryStep = (context: UninstallContext, step: StepId): ClusterStepInput => clusterStepInput(context, step, context.primary, 'primary');
 
 const onCluster = (context: ClusterChildContext) => context.cluster.name;
 const onPrimary = (context: UninstallContext) => context.primary.name;

@@ -2,7 +2,7 @@
 // helloworld sample (v1 on the primary, v2 on remotes) and curl, then traffic from every cluster must
 // reach both versions. Pure: step actors and journal actions are bound by the engine with .provide().
 import { assign, enqueueActions, sendParent, setup } from 'xstate';
-import { type FailureParams, stepState } from './step-state.js';
+import { clusterStepInput, type FailureParams, stepState } from './step-state.js';
 import type { ClusterChildContext, ClusterChildEvent, ClusterChildInput, ClusterStepInput, FollowUpEvent, FollowUpInput, PreflightInput, PreflightOutput, StepDone, StepOutcomeParams, TrafficOutcome, VerifyContext } from './types.js';
 import type { StepId } from './steps.js';
 import { placeholder } from './placeholders.js';
@@ -13,17 +13,7 @@ export function sampleActorId(name: string): string {
   return `sample-${name}`;
 }
 
-const clusterStep = (context: ClusterChildContext, step: StepId): ClusterStepInput => ({
-  runId: context.runId,
-  step,
-  cluster: context.cluster.name,
-  context: context.cluster.context,
-  role: context.role,
-  primary: context.primary,
-  remotes: context.remotes,
-  ...(context.revision ? { revision: context.revision } : {}),
-});
-
+const clusterStep = (context: ClusterChildContext, step: StepId): ClusterStepInput => clusterStepInput(context, step, context.cluster, context.role);
 const onCluster = (context: ClusterChildContext) => context.cluster.name;
 
 // ---------------------------------------------------------------------------------------------
@@ -119,7 +109,7 @@ export const verifyMachine = setup({
       step: 'check-remote-clusters',
       src: 'checkRemoteClusters',
       cluster: (context: VerifyContext) => context.primary.name,
-      input: ({ context }): ClusterStepInput => ({ runId: context.runId, step: 'check-remote-clusters', cluster: context.primary.name, context: context.primary.context, role: 'primary', primary: context.primary, remotes: context.remotes, ...(context.revision ? { revision: context.revision } : {}) }),
+      input: ({ context }) => clusterStepInput(context, 'check-remote-clusters', context.primary, 'primary'),
       target: '#verify.sampling',
     }),
     // One child per cluster (sampleClusterMachine above), side by side.
