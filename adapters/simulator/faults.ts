@@ -105,7 +105,7 @@ function permanentText(step: StepId, command: Command): string {
     case 'deploy-sample':
       return `Error from server (Forbidden): error when creating "STDIN": deployments.apps is forbidden: User "${USER}" cannot create resource "deployments" in API group "apps" in the namespace "sample"`;
     case 'await-sample':
-      return 'error: deployment "curl" exceeded its progress deadline';
+      return `error: deployment "${command.args.find((a) => a.startsWith('deployment/'))?.slice('deployment/'.length) ?? 'curl'}" exceeded its progress deadline`;
     case 'check-traffic':
       return `Error from server (Forbidden): pods is forbidden: User "${USER}" cannot list resource "pods" in API group "" in the namespace "sample"`;
     case 'remove-sample':
