@@ -44,7 +44,9 @@ export async function checkRemoteClusters(rt: StepRuntime, input: ClusterStepInp
   const seen = await poll(rt, deps, async () => {
     const result = await rt.run({ ...istioctl(input.context, ['remote-clusters', ...(input.revision ? [`--revision=${input.revision}`] : [])], 'verify'), expectation: `${input.remotes.map((r) => r.name).join(', ')} listed as synced` });
     // A failing istioctl is not "not synced yet": it fails the step (transient errors are retried by policy).
-    if (result.exitCode !== 0) throw commandFailed(`istioctl remote-clusters on ${input.cluster}`, result, 'is istiod running on the primary? run "mesh-run install" (or resume it) first');
+    if (result.exitCode !== 0) {
+      throw commandFailed(`istioctl remote-clusters on ${input.cluster}`, result, `istioctl asks istiod through a port-forward to its pod: check that istiod runs and is ready on ${input.cluster} ("kubectl -n istio-system get pods -l app=istiod"), or install it with "mesh-run install"`);
+    }
     const rows = parseRemoteClusters(result.stdout);
     return { done: input.remotes.every((r) => rows.get(r.name) === 'synced'), value: rows };
   });

@@ -125,6 +125,16 @@ describe('primary-remote on real API servers', () => {
     expect(JSON.parse((await cli(['runs', '--json'])).stdout)).toHaveLength(before);
   });
 
+  it('verify runs the real istioctl remote-clusters, which needs a live istiod pod: kwok has none, so it stops there, resumable', async () => {
+    const failed = await cli(['verify', '--config', config]);
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toContain('failed at check-remote-clusters@cluster1');
+    // istioctl accepted the argv and got as far as the port-forward to istiod's pod.
+    expect(failed.stderr).toMatch(/istioctl remote-clusters on cluster1 failed \(exit 1\): .*port.?forward/i);
+    expect(failed.stderr).not.toMatch(/unknown (shorthand )?flag/);
+    expect(failed.stderr).toContain('continue with: mesh-run resume');
+  });
+
   it('uninstall leaves both clusters without Istio namespaces, CRDs or webhooks; a second uninstall changes nothing', async () => {
     const runs = JSON.parse((await cli(['runs', '--json'])).stdout) as Array<{ id: string; kind: string; status: string }>;
     const install = runs.find((r) => r.kind === 'install' && r.status === 'succeeded');
