@@ -19,6 +19,7 @@ const TRANSIENT = [
   /the server is currently unable to handle the request/i,
   /the object has been modified; please apply your changes/i,
   /timed out waiting for the condition/i,
+  /because it is being terminated/i,
   /net\/http: request canceled/i,
   /\bEOF\b/,
 ];

@@ -20,7 +20,7 @@ import { hashText, type LoadedConfig, loadConfig, type MeshConfig, parseConfigTe
 import { NotResumableError, PreconditionError, UsageError } from './errors.js';
 import { checkRunIdFormat, findRun } from './run-lookup.js';
 import { checkEnvironment, checkOwnership } from './environment-check.js';
-import { holderAlive } from './lease.js';
+import { isLeaseStale } from './lease.js';
 import { parseFaultSpec } from './fault-specs.js';
 import type { ProgressListener } from './progress-events.js';
 import { currentOperator, RunDriver } from './run-driver.js';
@@ -237,8 +237,10 @@ function resolveTarget(request: FollowUpRequest, store: RunStore | undefined, lo
     let run = findRun(store, request.runRef);
     if (run.kind !== 'install' && run.targetRun) run = store.getRun(run.targetRun) ?? run;
     if (request.dryRun && run.mode === 'real') throw new UsageError(`--dry-run: run ${run.id} installed real clusters; drop --dry-run to ${request.kind} them`);
-    if (run.status === 'running' && run.lease && holderAlive(run.lease)) {
-      throw new PreconditionError('run-locked', `run ${run.id} is still running (pid ${run.lease.pid} on ${run.lease.host}); wait for it to finish before ${request.kind === 'verify' ? 'verifying' : 'removing'} its mesh`);
+    // One run at a time acts on a mesh: the install itself, or a verify or uninstall of it.
+    const busy = [run, ...store.listRuns(500).filter((r) => r.targetRun === run.id)].find((r) => r.status === 'running' && !isLeaseStale(r));
+    if (busy?.lease) {
+      throw new PreconditionError('run-locked', `run ${busy.id} (${busy.kind}) is still running on these clusters (pid ${busy.lease.pid} on ${busy.lease.host}); wait for it to finish before ${request.kind === 'verify' ? 'verifying' : 'removing'} the mesh`);
     }
     return { config: withDefaults(JSON.parse(run.configJson) as MeshConfig), hash: run.configHash, configPath: null, mode: run.mode, targetRun: run.id, world: run.mode === 'dry-run' ? run.simWorld : undefined };
   }

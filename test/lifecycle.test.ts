@@ -6,8 +6,8 @@ import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
 import { stepSlots, UNINSTALL_STEP_IDS, VERIFY_STEP_IDS } from '../machines/steps.js';
 import { openDb } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';
-import { type CliResult, runCli, runIdFrom, tempDir } from './support/cli.js';
-import { attemptsOf, readJournal } from './support/journal.js';
+import { type CliResult, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { attemptsOf, peek, readJournal } from './support/journal.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -168,6 +168,23 @@ describe('install, verify, uninstall on simulated clusters', () => {
     const journal = readJournal(db, runIdFrom(forced));
     expect(journal.events.map((e) => e.type)).toEqual(['started', 'forced', 'succeeded']);
     expect(istioLeft(journal.cluster.cluster2 ?? [])).toEqual([]);
+  });
+
+  it('lets one run at a time act on a mesh: an uninstall waits for a verify still running', async () => {
+    const db = freshDb();
+    const install = await installed(db, ['--sim-latency', '150ms']);
+    const { child, done } = startCli(['verify', '--run', install, '--db', db, '-q']);
+    const deadline = Date.now() + 20_000;
+    while (!(peek<{ n: number }>(db, "SELECT COUNT(*) AS n FROM runs WHERE kind = 'verify' AND lease_pid IS NOT NULL")?.[0]?.n ?? 0)) {
+      if (Date.now() > deadline) throw new Error('verify never started');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const refused = await runCli(['uninstall', '--run', install, '--db', db]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/^mesh-run: error: run mr-[a-z0-9]+ \(verify\) is still running on these clusters/);
+    child.kill('SIGINT');
+    expect((await done).code).toBe(130);
+    expect(await runCount(db)).toBe(2);
   });
 
   it('sees a detached remote: remote-clusters misses it, the primary reaches only v1, the remote\'s sidecar is cut off', async () => {
