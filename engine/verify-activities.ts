@@ -48,7 +48,9 @@ export async function checkRemoteClusters(rt: StepRuntime, input: ClusterStepInp
       throw commandFailed(`istioctl remote-clusters on ${input.cluster}`, result, `istioctl asks istiod through a port-forward to its pod: check that istiod runs and is ready on ${input.cluster} ("kubectl -n istio-system get pods -l app=istiod"), or install it with "mesh-run install"`);
     }
     const rows = parseRemoteClusters(result.stdout);
-    return { done: input.remotes.every((r) => rows.get(r.name) === 'synced'), value: rows };
+    const pending = input.remotes.filter((r) => rows.get(r.name) !== 'synced').map((r) => `${r.name} ${rows.get(r.name) ?? 'missing'}`);
+    if (pending.length > 0) rt.note(`not synced yet: ${pending.join(', ')}`);
+    return { done: pending.length === 0, value: rows };
   });
   if (seen.done) return { finishedAt: rt.now() };
   const rows = seen.value;
@@ -67,7 +69,9 @@ export async function checkInjectorCa(rt: StepRuntime, input: ClusterStepInput, 
   const seen = await poll(rt, deps, async () => {
     const result = await rt.run({ ...kubectl(input.context, ['get', 'mutatingwebhookconfiguration', webhook, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'], 'verify'), expectation: 'a non-empty caBundle (patched by the primary)' });
     if (result.exitCode !== 0) throw commandFailed(`kubectl get mutatingwebhookconfiguration ${webhook} on ${input.cluster}`, result);
-    return { done: result.stdout.trim().length > 0, value: undefined };
+    const done = result.stdout.trim().length > 0;
+    if (!done) rt.note('caBundle still empty');
+    return { done, value: undefined };
   });
   if (!seen.done) {
     throw new StepError(`the injector webhook ${webhook} on ${input.cluster} still has an empty caBundle after ${formatDuration(deps.config.verify.timeoutMs)}: the primary has not taken charge of this remote`, {
@@ -138,7 +142,9 @@ export async function checkTraffic(rt: StepRuntime, input: ClusterStepInput, dep
     const m = HELLO.exec(result.stdout);
     if (result.exitCode === 0 && m) versions[m[1] as string] = (versions[m[1] as string] ?? 0) + 1;
     else lastError = (result.stderr || result.stdout).trim().split('\n')[0] ?? '';
-    return { done: [...wanted].every((v) => versions[v]), value: undefined };
+    const done = [...wanted].every((v) => versions[v]);
+    if (!done) rt.note(`${requests} requests so far, answers: ${Object.keys(versions).join(', ') || 'none'}`);
+    return { done, value: undefined };
   }, TRAFFIC_BURST);
   const tally = Object.entries(versions).map(([v, n]) => `${v} x${n}`).join(', ') || 'none';
   if (!seen.done) {
