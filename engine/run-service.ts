@@ -20,7 +20,7 @@ import { hashText, type LoadedConfig, loadConfig, type MeshConfig, parseConfigTe
 import { NotResumableError, PreconditionError, UsageError } from './errors.js';
 import { checkRunIdFormat, findRun } from './run-lookup.js';
 import { checkEnvironment, checkOwnership } from './environment-check.js';
-import { isLeaseStale } from './lease.js';
+import { isLeaseStale, LEASE_STALE_MS } from './lease.js';
 import { parseFaultSpec } from './fault-specs.js';
 import type { ProgressListener } from './progress-events.js';
 import { currentOperator, RunDriver } from './run-driver.js';
@@ -76,6 +76,14 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
   if (!request.dryRun) await checkEnvironment(loaded.config, createExecaTools(loaded.config.tools));
   const db = openDb(request.dbPath);
   const store = createSqliteRunStore(db);
+  if (!request.dryRun) {
+    try {
+      refuseIfBusy(store, 'real', loaded.config, undefined, 'installing on');
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+  }
   const operator = currentOperator();
   const runId = newRunId();
   const now = Date.now();
@@ -231,23 +239,36 @@ function sameClusters(a: MeshConfig, b: MeshConfig): boolean {
   return identity(a) === identity(b);
 }
 
+// One run at a time acts on a set of clusters: real runs sharing a kube context, or dry runs sharing simulated clusters.
+function refuseIfBusy(store: RunStore, mode: 'dry-run' | 'real', config: MeshConfig, world: string | undefined, doing: string): void {
+  const contexts = new Set([config.primary, ...config.remotes].map((c) => c.context));
+  const busy = store.listRuns(500).find((r) => {
+    if (r.status !== 'running' || r.mode !== mode || isLeaseStale(r)) return false;
+    if (mode === 'dry-run') return r.simWorld === world;
+    const other = JSON.parse(r.configJson) as MeshConfig;
+    return [other.primary, ...other.remotes].some((c) => contexts.has(c.context));
+  });
+  if (busy?.lease) {
+    throw new PreconditionError('run-locked', `run ${busy.id} (${busy.kind}) is still running on these clusters (pid ${busy.lease.pid} on ${busy.lease.host}); wait for it to finish before ${doing} them`, {
+      hint: `"mesh-run status ${busy.id}" shows where it is; a holder that died stops counting after ${LEASE_STALE_MS / 1000} s`,
+    });
+  }
+}
+
 // The run a verify or uninstall acts on: the one named by --run, or the latest install with the same clusters.
 function resolveTarget(request: FollowUpRequest, store: RunStore | undefined, loaded: LoadedConfig | undefined): FollowUpTarget {
   if (request.runRef !== undefined && store) {
     let run = findRun(store, request.runRef);
     if (run.kind !== 'install' && run.targetRun) run = store.getRun(run.targetRun) ?? run;
     if (request.dryRun && run.mode === 'real') throw new UsageError(`--dry-run: run ${run.id} installed real clusters; drop --dry-run to ${request.kind} them`);
-    // One run at a time acts on a mesh: the install itself, or a verify or uninstall of it.
-    const busy = [run, ...store.listRuns(500).filter((r) => r.targetRun === run.id)].find((r) => r.status === 'running' && !isLeaseStale(r));
-    if (busy?.lease) {
-      throw new PreconditionError('run-locked', `run ${busy.id} (${busy.kind}) is still running on these clusters (pid ${busy.lease.pid} on ${busy.lease.host}); wait for it to finish before ${request.kind === 'verify' ? 'verifying' : 'removing'} the mesh`);
-    }
+    refuseIfBusy(store, run.mode, withDefaults(JSON.parse(run.configJson) as MeshConfig), run.simWorld, request.kind === 'verify' ? 'verifying' : 'removing the mesh on');
     return { config: withDefaults(JSON.parse(run.configJson) as MeshConfig), hash: run.configHash, configPath: null, mode: run.mode, targetRun: run.id, world: run.mode === 'dry-run' ? run.simWorld : undefined };
   }
   const config = (loaded as LoadedConfig).config;
   const mode = request.dryRun ? 'dry-run' : 'real';
   // Simulated clusters are found the way real ones are: by the same names and contexts.
   const latest = store?.listRuns(500).find((r) => r.kind === 'install' && r.mode === mode && sameClusters(withDefaults(JSON.parse(r.configJson) as MeshConfig), config));
+  if (store) refuseIfBusy(store, mode, config, latest?.simWorld, request.kind === 'verify' ? 'verifying' : 'removing the mesh on');
   return {
     config,
     hash: (loaded as LoadedConfig).hash,

@@ -7,6 +7,7 @@ import { stepSlots, UNINSTALL_STEP_IDS, VERIFY_STEP_IDS } from '../machines/step
 import { openDb } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';
 import { type CliResult, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { writeFakeTools } from './support/fake-tools.js';
 import { attemptsOf, peek, readJournal } from './support/journal.js';
 
 const tmp = tempDir();
@@ -185,6 +186,28 @@ describe('install, verify, uninstall on simulated clusters', () => {
     child.kill('SIGINT');
     expect((await done).code).toBe(130);
     expect(await runCount(db)).toBe(2);
+  });
+
+  it('refuses a second install or an uninstall on contexts a live real install is using', async () => {
+    const marker = `mesh-run-busy-${process.pid}`;
+    const tools = writeFakeTools(tmp.dir, marker);
+    const config = join(tmp.dir, 'busy.yaml');
+    writeFileSync(config, `tools: {kubectl: ${tools.kubectl}, istioctl: ${tools.istioctl}}\n`);
+    const db = freshDb();
+    const { child, done } = startCli(['install', '--config', config, '--db', db, '-q']);
+    const deadline = Date.now() + 20_000;
+    while (!(peek<{ n: number }>(db, "SELECT COUNT(*) AS n FROM step_attempts WHERE step = 'install-primary' AND outcome = 'running'")?.[0]?.n ?? 0)) {
+      if (Date.now() > deadline) throw new Error('the install never reached install-primary');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const verb of ['install', 'uninstall']) {
+      const refused = await runCli([verb, '--config', config, '--db', db]);
+      expect(refused.code, `${verb}: ${refused.stderr}`).toBe(3);
+      expect(refused.stderr).toMatch(/^mesh-run: error: run mr-[a-z0-9]+ \(install\) is still running on these clusters/);
+    }
+    child.kill('SIGINT');
+    expect((await done).code).toBe(130);
+    expect(await runCount(db)).toBe(1);
   });
 
   it('sees a detached remote: remote-clusters misses it, the primary reaches only v1, the remote\'s sidecar is cut off', async () => {
