@@ -25,7 +25,7 @@ function version(): string {
 
 export function buildProgram(streams: Streams): Command {
   const program = new Command('mesh-run')
-    .description('Resumable, journaled Istio multicluster installs (primary-remote).')
+    .description('Resumable, journaled Istio multicluster runs (primary-remote): install, verify, uninstall.')
     .version(version(), '-V, --version')
     .showSuggestionAfterError(true)
     .configureOutput({

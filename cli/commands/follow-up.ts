@@ -47,7 +47,10 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
     .addOption(dbOption())
     .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
     .option('-q, --quiet', 'no progress output, only the result')
-    .addHelpText('after', `\nExamples:\n${about.examples}\n\nExit codes: ${about.exits}, 1 run failed (resumable with "mesh-run resume"), 2 bad input, 3 environment or store problem${kind === 'uninstall' ? ' (including clusters whose Istio mesh-run did not install)' : ''},\n130/143 interrupted by SIGINT/SIGTERM (resumable).`)
+    .addHelpText(
+      'after',
+      `\nExamples:\n${about.examples}\n\nExit codes: ${about.exits}, 1 run failed (resumable with "mesh-run resume"), 2 bad input,\n3 environment or store problem (clusters another live run is using${kind === 'uninstall' ? ', an Istio mesh-run did not install' : ''}),\n130/143 interrupted by SIGINT/SIGTERM (resumable).`,
+    )
     .action(async (options: FollowUpOptions) => {
       const { prepareFollowUp } = await import('../../engine/run-service.js');
       const mode = progressMode(streams.stderr, Boolean(options.json), Boolean(options.quiet));
