@@ -17,8 +17,10 @@ export interface Command {
   // stdin carries private keys (the cacerts secret): never journaled, shown or stored by the simulator.
   sensitiveStdin?: boolean;
   purpose?: CommandPurpose;
-  // For a check: what its output must show, in words (plans and scripts print it).
+  // For a check: what its output must show, in words, and as extended regexps every one of which must match
+  // (scripts retry the command until they do; `accumulate`: over the outputs of all tries, as for traffic).
   expectation?: string;
+  check?: { patterns: string[]; seconds: number; accumulate?: boolean };
   // For a "wait": the jsonpath whose non-empty value ends the wait, and the shell variable it fills.
   waitFor?: { jsonpath: string; variable: string; timeoutSeconds: number };
 }

@@ -26,6 +26,10 @@ async function poll<T>(rt: StepRuntime, deps: ActivityDeps, probe: () => Promise
   }
 }
 
+function verifySeconds(deps: ActivityDeps): number {
+  return Math.max(1, Math.round(deps.config.verify.timeoutMs / 1000));
+}
+
 const STATUSES = new Set(['synced', 'syncing', 'timeout', 'closed']);
 
 // `istioctl remote-clusters` rows as name -> status (the SECRET column is empty for the primary itself).
@@ -42,7 +46,7 @@ export function parseRemoteClusters(stdout: string): Map<string, string> {
 // check-remote-clusters: the primary's istiod lists every remote as synced.
 export async function checkRemoteClusters(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
   const seen = await poll(rt, deps, async () => {
-    const result = await rt.run({ ...istioctl(input.context, ['remote-clusters', ...(input.revision ? [`--revision=${input.revision}`] : [])], 'verify'), expectation: `${input.remotes.map((r) => r.name).join(', ')} listed as synced` });
+    const result = await rt.run({ ...istioctl(input.context, ['remote-clusters', ...(input.revision ? [`--revision=${input.revision}`] : [])], 'verify'), expectation: `${input.remotes.map((r) => r.name).join(', ')} listed as synced`, check: { patterns: input.remotes.map((r) => `^${r.name}[[:space:]].*[[:space:]]synced([[:space:]]|$)`), seconds: verifySeconds(deps) } });
     // A failing istioctl is not "not synced yet": it fails the step (transient errors are retried by policy).
     if (result.exitCode !== 0) {
       throw commandFailed(`istioctl remote-clusters on ${input.cluster}`, result, `istioctl asks istiod through a port-forward to its pod: check that istiod runs and is ready on ${input.cluster} ("kubectl -n istio-system get pods -l app=istiod"), or install it with "mesh-run install"`);
@@ -67,7 +71,7 @@ export async function checkRemoteClusters(rt: StepRuntime, input: ClusterStepInp
 export async function checkInjectorCa(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
   const webhook = injectorWebhookName(input.revision);
   const seen = await poll(rt, deps, async () => {
-    const result = await rt.run({ ...kubectl(input.context, ['get', 'mutatingwebhookconfiguration', webhook, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'], 'verify'), expectation: 'a non-empty caBundle (patched by the primary)' });
+    const result = await rt.run({ ...kubectl(input.context, ['get', 'mutatingwebhookconfiguration', webhook, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'], 'verify'), expectation: 'a non-empty caBundle (patched by the primary)', check: { patterns: ['.'], seconds: verifySeconds(deps) } });
     if (result.exitCode !== 0) throw commandFailed(`kubectl get mutatingwebhookconfiguration ${webhook} on ${input.cluster}`, result);
     const done = result.stdout.trim().length > 0;
     if (!done) rt.note('caBundle still empty');
@@ -138,7 +142,7 @@ export async function checkTraffic(rt: StepRuntime, input: ClusterStepInput, dep
   const seen = await poll(rt, deps, async () => {
     requests += 1;
     const request = kubectl(input.context, ['exec', '-n', SAMPLE_NAMESPACE, '-c', CURL_CONTAINER, podName, '--', 'curl', '-sS', `helloworld.${SAMPLE_NAMESPACE}:${HELLOWORLD_PORT}/hello`], 'verify');
-    const result = await rt.run({ ...request, expectation: `repeated until ${[...wanted].map((v) => `"Hello version: ${v}"`).join(' and ')} have answered` });
+    const result = await rt.run({ ...request, expectation: `repeated until ${[...wanted].map((v) => `"Hello version: ${v}"`).join(' and ')} have answered`, check: { patterns: [...wanted].map((v) => `Hello version: ${v},`), seconds: verifySeconds(deps), accumulate: true } });
     const m = HELLO.exec(result.stdout);
     if (result.exitCode === 0 && m) versions[m[1] as string] = (versions[m[1] as string] ?? 0) + 1;
     else lastError = (result.stderr || result.stdout).trim().split('\n')[0] ?? '';

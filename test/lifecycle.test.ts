@@ -1,4 +1,5 @@
 // The whole page's lifecycle on simulated clusters: install, verify, uninstall; each resumable.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -289,5 +290,22 @@ describe('install, verify, uninstall on simulated clusters', () => {
     expect([...steps]).toEqual(['preflight', ...UNINSTALL_STEP_IDS]);
     const bad = await runCli(['plan', 'reinstall']);
     expect(bad.code).toBe(2);
+
+    // The script's checks grep for what the tools print: try its patterns on the simulator's answers.
+    const checks = (JSON.parse((await ok(['plan', 'verify', '--format', 'json'])).stdout) as Array<{ step: string; check?: { patterns: string[] } }>).filter((c) => c.check);
+    const db = freshDb();
+    const install = await installed(db);
+    await ok(['verify', '--run', install, '--db', db, '-q']);
+    const synced = (await simKubectl(db, install, 'cluster1', ['remote-clusters'], 'istioctl')).stdout;
+    const remoteCheck = checks.find((c) => c.step === 'check-remote-clusters')?.check?.patterns ?? [];
+    expect(remoteCheck).toHaveLength(1);
+    const grep = (pattern: string, text: string) => spawnSync('grep', ['-Eq', pattern], { input: text }).status;
+    expect(grep(remoteCheck[0] as string, synced)).toBe(0);
+    expect(grep(remoteCheck[0] as string, synced.replace(/synced/g, 'timeout'))).toBe(1);
+    const traffic = checks.find((c) => c.step === 'check-traffic')?.check?.patterns ?? [];
+    expect(traffic.map((p) => grep(p, 'Hello version: v1, instance: helloworld-v1-abc\nHello version: v2, instance: helloworld-v2-def\n'))).toEqual([0, 0]);
+    expect(traffic.map((p) => grep(p, 'Hello version: v1, instance: helloworld-v1-abc\n'))).toEqual([0, 1]);
+    const script = (await ok(['plan', 'verify', '--format', 'sh'])).stdout;
+    expect(spawnSync('bash', ['-n'], { input: script }).status).toBe(0);
   });
 });

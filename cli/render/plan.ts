@@ -51,11 +51,28 @@ export function planJson(plan: Plan): string {
       purpose: p.command.purpose ?? null,
       argv: argvOf(p.command),
       ...(p.pipeTo ? { pipeTo: argvOf(p.pipeTo) } : {}),
+      ...(p.command.expectation ? { expect: p.command.expectation } : {}),
+      ...(p.command.check ? { check: p.command.check } : {}),
       ...(p.command.stdin !== undefined ? (p.command.sensitiveStdin ? { stdin: WITHHELD } : { stdin: p.command.stdin }) : {}),
     })),
     null,
     2,
   )}\n`;
+}
+
+// Retries a check until every pattern matches its output (or, accumulating, the outputs so far), then fails loudly.
+function checkLoop(line: string, check: NonNullable<Command['check']>, expectation: string): string[] {
+  const matches = check.patterns.map((p) => `grep -Eq ${displayArgv([p])} <<<"$out"`).join(' && ');
+  return [
+    `# expect: ${expectation}`,
+    'out=""',
+    `for _ in $(seq 1 ${check.seconds}); do`,
+    `  out="${check.accumulate ? '$out' : ''}$(${line} 2>/dev/null || true)"`,
+    `  ${matches} && break`,
+    '  sleep 1',
+    'done',
+    `${matches} || { echo ${displayArgv([`check failed: ${expectation}`])} >&2; exit 1; }`,
+  ];
 }
 
 // The script follows the Istio page: each act is idempotent or guarded, each wait a bounded polling loop.
@@ -72,6 +89,7 @@ export function planScript(plan: Plan, config: MeshConfig): string {
     '',
   ];
   let heredoc = 0;
+  const looped = new Set<string>();
   for (const g of groups(plan)) {
     out.push(`# --- ${g.label}`);
     let lastObserve: Command | undefined;
@@ -93,15 +111,19 @@ export function planScript(plan: Plan, config: MeshConfig): string {
         out.push('# cacerts: the CA files (root + intermediate for this cluster) are read from $CA_DIR', `CA_DIR="\${CA_DIR:-certs}"`, `${quote([config.tools.kubectl, `--context=${c.context}`, 'create', 'secret', 'generic', 'cacerts', '-n', 'istio-system']).trim()} ${files.join(' ')}`);
         continue;
       }
-      if (c.args.includes('exec') && lastObserve) {
-        // The rehearsal's pod name means nothing on real clusters: look the pod up, as the docs do.
-        const pod = c.args[c.args.indexOf('--') - 1] as string;
-        const line = quote(tool(c)).replace(pod, `"$(${quote(tool(lastObserve))})"`);
-        if (out.at(-2) !== line) out.push(line, `# expect: ${c.expectation ?? ''}`);
+      if (c.check) {
+        let line = quote(tool(c));
+        if (c.args.includes('exec') && lastObserve) {
+          // The rehearsal's pod name means nothing on real clusters: look the pod up, as the docs do.
+          const pod = c.args[c.args.indexOf('--') - 1] as string;
+          line = line.replace(pod, `"$(${quote(tool(lastObserve))})"`);
+        }
+        // A check the rehearsal repeated (requests until both versions answered) is one loop in a script.
+        if (!looped.has(line)) out.push(...checkLoop(line, c.check, c.expectation ?? 'the check'));
+        looped.add(line);
         continue;
       }
       let line = quote(tool(c));
-      if (c.expectation) out.push(`# expect: ${c.expectation}`);
       if (p.pipeTo) line = `${line} | ${quote(tool(p.pipeTo))}`;
       if (c.purpose === 'act-if-missing' && lastObserve) line = `${quote(tool(lastObserve))} >/dev/null 2>&1 || ${line}`;
       if (c.stdin !== undefined) {
