@@ -96,7 +96,8 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
     }
     case 'get':
       if (/^mutatingwebhookconfiguration/.test(positionals[1] ?? '')) syncRemoteWebhooks(env, cluster);
-      reconcileDeployments(env, cluster, namespace);
+      // Only reads of workloads need the controllers to have caught up.
+      if (/^(pods?|po|deploy(ment)?s?)([./]|$)/.test(positionals[1] ?? '')) reconcileDeployments(env, cluster, namespace);
       return get(cluster, positionals.slice(1), namespace, flags);
     case 'create': {
       if (flags.get('filename') === '-') return create(cluster, stdin ?? '', flags.has('namespace') ? namespace : undefined);

@@ -4,7 +4,10 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrustConfig } from '../config.js';
-import { bundleProblem, type CaBundle, generateIntermediate, generateRoot, type RootCa } from './ca.js';
+import { bundleProblem, type CaBundle, type RootCa } from './ca-files.js';
+
+// The generator (and its X.509 library) loads only when a CA is generated.
+const generator = () => import('./ca.js');
 
 export const BUNDLE_FILES = ['ca-cert.pem', 'ca-key.pem', 'root-cert.pem', 'cert-chain.pem'] as const;
 
@@ -40,7 +43,7 @@ async function rootIn(dir: string, trust: Extract<TrustConfig, { source: 'genera
   const certPath = join(dir, 'root-cert.pem');
   const keyPath = join(dir, 'root-key.pem');
   if (existsSync(certPath) && existsSync(keyPath)) return { certPem: readFileSync(certPath, 'utf8'), keyPem: readFileSync(keyPath, 'utf8') };
-  const root = await generateRoot(trust);
+  const root = await (await generator()).generateRoot(trust);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writePrivate(keyPath, root.keyPem, 0o600);
   writePrivate(certPath, root.certPem, 0o644);
@@ -61,6 +64,7 @@ export function checkReusableBundle(outputDir: string, cluster: string): CaBundl
 export async function bundleFor(trust: TrustConfig, cluster: string): Promise<{ bundle: CaBundle; origin: string }> {
   if (trust.source === 'files') return { bundle: bundleFromFiles(trust.caDir, cluster), origin: `files in ${join(trust.caDir, cluster)}` };
   if (!trust.outputDir) {
+    const { generateRoot, generateIntermediate } = await generator();
     const root = await generateRoot(trust);
     return { bundle: await generateIntermediate(root, cluster, trust), origin: 'generated in memory (keys not kept)' };
   }
@@ -68,7 +72,7 @@ export async function bundleFor(trust: TrustConfig, cluster: string): Promise<{ 
   const existing = checkReusableBundle(trust.outputDir, cluster);
   if (existing) return { bundle: existing, origin: `reused from ${dir}` };
   const root = await rootIn(trust.outputDir, trust);
-  const bundle = await generateIntermediate(root, cluster, trust);
+  const bundle = await (await generator()).generateIntermediate(root, cluster, trust);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const file of BUNDLE_FILES) writePrivate(join(dir, file), bundle[file], file === 'ca-key.pem' ? 0o600 : 0o644);
   return { bundle, origin: `generated into ${dir}` };

@@ -9,7 +9,7 @@ import { commandFailed } from '../failures.js';
 import { getJson, isNotFound } from '../kube-ops.js';
 import { MANAGED_BY, MESH_RUN } from '../sample-manifests.js';
 import { kubectl, type StepRuntime } from '../step-runtime.js';
-import { type CaBundle, fingerprint } from './ca.js';
+import { type CaBundle, fingerprint } from './ca-files.js';
 import { BUNDLE_FILES, bundleFor, bundleFromFiles, TrustMaterialError } from './material.js';
 
 export const CACERTS = 'cacerts';
