@@ -1,6 +1,6 @@
 // The steps of the Istio page, each idempotent: observe, act only if needed, verify.
 // They speak to clusters only through StepRuntime, so the same code drives real and simulated clusters.
-import type { CommandPurpose, CommandResult } from '../adapters/cluster-tools.js';
+import type { CommandPurpose } from '../adapters/cluster-tools.js';
 import type {
   AnnotationObservation,
   GatewayObservation,
@@ -14,7 +14,7 @@ import type { MeshConfig } from './config.js';
 import { StepError } from './errors.js';
 import { commandFailed } from './failures.js';
 import { eastwestGatewayOperator, exposeIstiod, injectorWebhookName, istiodVirtualServiceName, primaryOperator, remoteOperator } from './manifests.js';
-import { getJson, isNotFound, mustSucceed } from './kube-ops.js';
+import { commandTimeoutSeconds, createNamespaceIfMissing, getJson, isNotFound, mustSucceed, type NamespaceJson } from './kube-ops.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
 export const ISTIO_SYSTEM = 'istio-system';
@@ -82,8 +82,7 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
 }
 
 async function waitForDeployment(rt: StepRuntime, context: string, name: string, deps: ActivityDeps): Promise<void> {
-  const seconds = Math.max(1, Math.round(deps.config.timeouts.commandMs / 1000));
-  await mustSucceed(rt, kubectl(context, ['-n', ISTIO_SYSTEM, 'rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], 'verify'), `rollout of deployment ${name}`);
+  await mustSucceed(rt, kubectl(context, ['-n', ISTIO_SYSTEM, 'rollout', 'status', `deployment/${name}`, `--timeout=${commandTimeoutSeconds(deps.config)}s`], 'verify'), `rollout of deployment ${name}`);
 }
 
 // install-primary: istioctl install is a convergent apply; the named IstioOperator keeps re-runs from pruning the gateway.
@@ -141,18 +140,9 @@ export async function exposeIstiodStep(rt: StepRuntime, input: PrimaryStepInput)
   return { finishedAt: rt.now() };
 }
 
-interface NamespaceJson {
-  metadata?: { annotations?: Record<string, string> };
-  status?: { phase?: string };
-}
-
 // create-remote-namespace: create istio-system only if it is missing; AlreadyExists is success.
 export async function createRemoteNamespace(rt: StepRuntime, input: RemoteStepInput): Promise<StepDone> {
-  const existing = await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`);
-  if (!existing) {
-    const created = await rt.run(kubectl(input.context, ['create', 'namespace', ISTIO_SYSTEM], 'act-if-missing'));
-    if (created.exitCode !== 0 && !/AlreadyExists/.test(created.stderr)) throw commandFailed(`kubectl create namespace on ${input.cluster}`, created);
-  }
+  await createNamespaceIfMissing(rt, input.context, ISTIO_SYSTEM, input.cluster);
   const verified = await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, 'verify');
   if (!verified) throw new StepError(`namespace ${ISTIO_SYSTEM} is still missing on ${input.cluster} after creating it`, { retryable: true });
   if (verified.status?.phase === 'Terminating') {

@@ -1,8 +1,20 @@
 // Small kubectl idioms the step activities share: get as JSON (undefined when NotFound), run or fail.
 import type { CommandPurpose, CommandResult } from '../adapters/cluster-tools.js';
+import type { MeshConfig } from './config.js';
 import { StepError } from './errors.js';
 import { commandFailed } from './failures.js';
 import { kubectl, type StepRuntime } from './step-runtime.js';
+
+// A namespace as the steps read it.
+export interface NamespaceJson {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  status?: { phase?: string };
+}
+
+// The timeout (whole seconds) a single kubectl wait or delete may take: timeouts.command.
+export function commandTimeoutSeconds(config: MeshConfig): number {
+  return Math.max(1, Math.round(config.timeouts.commandMs / 1000));
+}
 
 const NOT_FOUND = /\(NotFound\)|not found/i;
 
@@ -27,3 +39,10 @@ export async function mustSucceed(rt: StepRuntime, command: Parameters<StepRunti
   return result;
 }
 
+
+// Creates a namespace only when it is missing; AlreadyExists (a racing creator) is success.
+export async function createNamespaceIfMissing(rt: StepRuntime, context: string, name: string, cluster: string): Promise<void> {
+  if (await getJson<NamespaceJson>(rt, context, ['namespace', name], `namespace ${name}`)) return;
+  const created = await rt.run(kubectl(context, ['create', 'namespace', name], 'act-if-missing'));
+  if (created.exitCode !== 0 && !/AlreadyExists/.test(created.stderr)) throw commandFailed(`kubectl create namespace ${name} on ${cluster}`, created);
+}

@@ -25,7 +25,7 @@ async function list(rt: StepRuntime, context: string, resource: string, purpose:
 }
 
 // Istio objects left on a cluster, as kind/name: the istio-system namespace, Istio CRDs and webhooks.
-export async function istioLeftovers(rt: StepRuntime, context: string, _cluster: string, purpose: CommandPurpose): Promise<string[]> {
+export async function istioLeftovers(rt: StepRuntime, context: string, purpose: CommandPurpose): Promise<string[]> {
   const out: string[] = [];
   if (await getJson<object>(rt, context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, purpose)) out.push(`namespace/${ISTIO_SYSTEM}`);
   for (const crd of (await list(rt, context, 'customresourcedefinitions', purpose)) ?? []) {

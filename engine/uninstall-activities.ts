@@ -4,18 +4,13 @@ import type { ClusterStepInput, StepDone } from '../machines/types.js';
 import { ISTIO_SYSTEM } from './activities.js';
 import type { ActivityDeps } from './activities.js';
 import { StepError } from './errors.js';
-import { getJson, mustSucceed } from './kube-ops.js';
+import { commandTimeoutSeconds, getJson, mustSucceed, type NamespaceJson } from './kube-ops.js';
 import { istioLeftovers } from './mesh-inventory.js';
 import { MANAGED_BY, MESH_RUN, SAMPLE_NAMESPACE } from './sample-manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
-interface NamespaceJson {
-  metadata?: { labels?: Record<string, string> };
-  status?: { phase?: string };
-}
-
 function deleteTimeout(deps: ActivityDeps): string {
-  return `--timeout=${Math.max(1, Math.round(deps.config.timeouts.commandMs / 1000))}s`;
+  return `--timeout=${commandTimeoutSeconds(deps.config)}s`;
 }
 
 // remove-sample: delete namespace sample, but only the one `mesh-run verify` created (it carries our label).
@@ -53,7 +48,7 @@ export async function detachRemote(rt: StepRuntime, input: ClusterStepInput): Pr
 
 // istioctl uninstall --purge (every revision, CRDs and webhooks included), then istio-system itself.
 async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
-  const before = await istioLeftovers(rt, input.context, input.cluster, 'observe');
+  const before = await istioLeftovers(rt, input.context, 'observe');
   if (before.length === 0) {
     rt.note(`no Istio left on ${input.cluster}`, 'info');
     return { finishedAt: rt.now() };
@@ -62,7 +57,7 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
     await mustSucceed(rt, istioctl(input.context, ['uninstall', '-y', '--purge'], 'act'), `istioctl uninstall --purge on ${input.cluster}`);
   }
   await mustSucceed(rt, kubectl(input.context, ['delete', 'namespace', ISTIO_SYSTEM, '--ignore-not-found', deleteTimeout(deps)], 'act'), `kubectl delete namespace ${ISTIO_SYSTEM} on ${input.cluster}`);
-  const after = await istioLeftovers(rt, input.context, input.cluster, 'verify');
+  const after = await istioLeftovers(rt, input.context, 'verify');
   if (after.length > 0) {
     throw new StepError(`Istio is still present on ${input.cluster} after uninstalling: ${after.slice(0, 6).join(', ')}${after.length > 6 ? ` and ${after.length - 6} more` : ''}`, {
       retryable: true,
@@ -72,8 +67,6 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
   return { finishedAt: rt.now() };
 }
 
+// The same on a remote and, once every remote is gone, on the primary.
 export const uninstallRemote = removeIstio;
-
-export async function uninstallPrimary(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
-  return removeIstio(rt, input, deps);
-}
+export const uninstallPrimary = removeIstio;

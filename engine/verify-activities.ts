@@ -4,7 +4,7 @@ import type { ActivityDeps } from './activities.js';
 import { formatDuration } from './durations.js';
 import { StepError } from './errors.js';
 import { commandFailed } from './failures.js';
-import { getJson, mustSucceed } from './kube-ops.js';
+import { commandTimeoutSeconds, getJson, mustSucceed, type NamespaceJson } from './kube-ops.js';
 import { injectorWebhookName } from './manifests.js';
 import { sleep } from './retry.js';
 import { CURL_CONTAINER, HELLOWORLD_PORT, SAMPLE_NAMESPACE, sampleManifest, sampleNamespace, versionFor } from './sample-manifests.js';
@@ -85,10 +85,6 @@ export async function checkInjectorCa(rt: StepRuntime, input: ClusterStepInput, 
   return { finishedAt: rt.now() };
 }
 
-interface NamespaceJson {
-  metadata?: { labels?: Record<string, string> };
-}
-
 // deploy-sample: namespace sample (labelled for injection), the helloworld Service, this cluster's version, curl.
 export async function deploySample(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
   const existing = await getJson<NamespaceJson>(rt, input.context, ['namespace', SAMPLE_NAMESPACE], `namespace ${SAMPLE_NAMESPACE}`);
@@ -109,7 +105,7 @@ interface PodList {
 
 // await-sample: both rollouts finish, and the pods carry a sidecar (the doc's READY 2/2).
 export async function awaitSample(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
-  const seconds = Math.max(1, Math.round(deps.config.timeouts.commandMs / 1000));
+  const seconds = commandTimeoutSeconds(deps.config);
   for (const name of [`helloworld-${versionFor(input.role)}`, 'curl']) {
     await mustSucceed(
       rt,

@@ -10,7 +10,6 @@ import type {
   CommandRecord,
   ErrorInfo,
   HistoryFilter,
-  LeaseHolder,
   LeaseResult,
   NewRun,
   RunEventRecord,

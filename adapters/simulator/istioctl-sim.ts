@@ -135,7 +135,7 @@ export function runIstioctl(env: IstioctlEnv, args: readonly string[], stdin: st
   if (!cluster) return fail(`Error: context "${contextName}" does not exist`);
 
   if (verb === 'install') return install(cluster, flags, stdin, version);
-  if (verb === 'create-remote-secret') return createRemoteSecret(env, cluster, flags);
+  if (verb === 'create-remote-secret') return createRemoteSecret(cluster, flags);
   if (verb === 'uninstall') return uninstall(cluster, flags, stdin);
   if (verb === 'remote-clusters') return remoteClusters(env, cluster);
   return { exitCode: 64, stdout: '', stderr: `Error: unknown command "${verb ?? ''}" for "istioctl"\n` };
@@ -194,7 +194,7 @@ function fakeToken(): string {
   return `${header}.${payload}.${b64(randomBytes(128))}`;
 }
 
-function createRemoteSecret(env: IstioctlEnv, cluster: SimCluster, flags: Map<string, string>): CommandResult {
+function createRemoteSecret(cluster: SimCluster, flags: Map<string, string>): CommandResult {
   const ns = flags.get('namespace') ?? flags.get('istioNamespace') ?? 'istio-system';
   const name = flags.get('name') ?? cluster.context.cluster;
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) return fail(`Error: invalid --name "${name}": must be a DNS-1123 label`);

@@ -6,7 +6,7 @@ import { ISTIO_SYSTEM } from '../activities.js';
 import type { ActivityDeps } from '../activities.js';
 import { StepError } from '../errors.js';
 import { commandFailed } from '../failures.js';
-import { getJson, isNotFound } from '../kube-ops.js';
+import { createNamespaceIfMissing, getJson, isNotFound } from '../kube-ops.js';
 import { MANAGED_BY, MESH_RUN } from '../sample-manifests.js';
 import { kubectl, type StepRuntime } from '../step-runtime.js';
 import { type CaBundle, fingerprint } from './ca-files.js';
@@ -72,11 +72,7 @@ export async function establishTrust(rt: StepRuntime, input: PrimaryStepInput, d
     material(error);
   }
   const fp = fingerprint(bundle['ca-cert.pem']);
-  const ns = await getJson<object>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`);
-  if (!ns) {
-    const created = await rt.run(kubectl(input.context, ['create', 'namespace', ISTIO_SYSTEM], 'act-if-missing'));
-    if (created.exitCode !== 0 && !/AlreadyExists/.test(created.stderr)) throw commandFailed(`kubectl create namespace ${ISTIO_SYSTEM} on ${input.cluster}`, created);
-  }
+  await createNamespaceIfMissing(rt, input.context, ISTIO_SYSTEM, input.cluster);
   // create, not apply: apply would copy the keys into a last-applied-configuration annotation.
   const create = { ...kubectl(input.context, ['create', '-f', '-'], 'act-if-missing', secretManifest(bundle, fp)), sensitiveStdin: true };
   const created = await rt.run(create);
