@@ -295,12 +295,13 @@ export async function prepareFollowUp(request: FollowUpRequest, listener?: Progr
   if (request.force && request.kind !== 'uninstall') throw new UsageError('--force applies to uninstall only');
   if (request.runRef !== undefined) checkRunIdFormat(request.runRef);
   const loaded = request.runRef === undefined ? loadConfig(request.configPath, request.env ?? process.env) : undefined;
-  if (loaded) checkFollowUpInput(request, loaded.config, request.dryRun ? 'dry-run' : 'real');
+  // A config file is checked before any database is touched; a run's recorded config once it is read.
+  const early = loaded ? checkFollowUpInput(request, loaded.config, request.dryRun ? 'dry-run' : 'real') : undefined;
   const exists = request.dbPath === ':memory:' || existsSync(request.dbPath);
   let db: Db | undefined = request.runRef !== undefined || exists ? openDb(request.dbPath, { mustExist: request.runRef !== undefined }) : undefined;
   try {
     const target = resolveTarget(request, db ? createSqliteRunStore(db) : undefined, loaded);
-    const faults = checkFollowUpInput(request, target.config, target.mode);
+    const faults = early ?? checkFollowUpInput(request, target.config, target.mode);
     const runId = newRunId();
     const world = target.world ?? runId;
     if (target.mode === 'real') {
