@@ -1,8 +1,8 @@
 // The Istio "Install Primary-Remote" flow as one XState machine, top to bottom.
 // Pure: no I/O here. Step actors and journal actions are placeholders bound by the engine with .provide().
-import { and, assign, enqueueActions, type EventObject, sendParent, setup } from 'xstate';
+import { and, assign, enqueueActions, sendParent, setup } from 'xstate';
 import { placeholder } from './placeholders.js';
-import { asFailure, errorOf, stepState } from './step-state.js';
+import { failedOn, type FailureParams, stepState, succeededOn } from './step-state.js';
 import type { StepId } from './steps.js';
 import type {
   AnnotationObservation,
@@ -33,7 +33,6 @@ export function remoteActorId(name: string): string {
   return `remote-${name}`;
 }
 
-type FailureParams = StepOutcomeParams & { failure: StepFailure };
 
 function formatWait(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 1000)}s`;
@@ -55,22 +54,9 @@ const remoteStep = (context: RemoteContext, step: StepId): RemoteStepInput => ({
   ...(context.discoveryAddress ? { discoveryAddress: context.discoveryAddress } : {}),
 });
 
-const remoteSucceeded = (step: StepId) => ({
-  type: 'recordStepSucceeded' as const,
-  params: ({ context }: { context: RemoteContext }): StepOutcomeParams => ({ step, cluster: context.remote.name }),
-});
-
-const remoteFailed = (step: StepId) => {
-  const params = ({ context, event }: { context: RemoteContext; event: EventObject }): FailureParams => ({
-    step,
-    cluster: context.remote.name,
-    failure: asFailure(errorOf(event)),
-  });
-  return [
-    { type: 'rememberFailure' as const, params },
-    { type: 'recordStepFailed' as const, params },
-  ];
-};
+const onRemote = (context: RemoteContext) => context.remote.name;
+const remoteSucceeded = (step: StepId) => succeededOn<RemoteContext>(step, onRemote);
+const remoteFailed = (step: StepId) => failedOn<RemoteContext>(step, onRemote);
 
 export const remoteMachine = setup({
   types: {} as { context: RemoteContext; input: RemoteInput; events: RemoteEvent },
@@ -192,24 +178,11 @@ const primaryStep = (context: InstallContext, step: StepId): PrimaryStepInput =>
   ...(context.istioVersion ? { istioVersion: context.istioVersion } : {}),
 });
 
-const succeeded = (step: StepId) => ({
-  type: 'recordStepSucceeded' as const,
-  params: ({ context }: { context: InstallContext }): StepOutcomeParams => ({ step, cluster: step === 'preflight' ? '*' : context.primary.name }),
-});
-
-const failedWith = (step: StepId, describe: (context: InstallContext, error: unknown) => StepFailure) => {
-  const params = ({ context, event }: { context: InstallContext; event: EventObject }): FailureParams => ({
-    step,
-    cluster: step === 'preflight' ? '*' : context.primary.name,
-    failure: describe(context, errorOf(event)),
-  });
-  return [
-    { type: 'rememberFailure' as const, params },
-    { type: 'recordStepFailed' as const, params },
-  ];
-};
-
-const failed = (step: StepId) => failedWith(step, (_, error) => asFailure(error));
+// preflight spans every cluster ('*'); the other steps of this region run on the primary.
+const onInstallCluster = (step: StepId) => (context: InstallContext) => (step === 'preflight' ? '*' : context.primary.name);
+const succeeded = (step: StepId) => succeededOn<InstallContext>(step, onInstallCluster(step));
+const failedWith = (step: StepId, describe: (context: InstallContext, error: unknown) => StepFailure) => failedOn<InstallContext>(step, onInstallCluster(step), describe);
+const failed = (step: StepId) => failedOn<InstallContext>(step, onInstallCluster(step));
 
 const gatewayHostnameOnly = (context: InstallContext): StepFailure => ({
   message: `the east-west gateway got the hostname ${context.gatewayObservation?.hostname ?? ''} and no IP: a hostname remotePilotAddress becomes an ExternalName service in ${context.remotes.map((r) => r.name).join(', ')}, which the injection webhook cannot call, so primary-remote does not work behind a hostname load balancer (as on AWS EKS)`,

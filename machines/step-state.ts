@@ -24,8 +24,9 @@ export const succeededOn = <C>(step: StepId, cluster: (context: C) => string) =>
   params: ({ context }: { context: C }): StepOutcomeParams => ({ step, cluster: cluster(context) }),
 });
 
-export const failedOn = <C>(step: StepId, cluster: (context: C) => string) => {
-  const params = ({ context, event }: { context: C; event: EventObject }): FailureParams => ({ step, cluster: cluster(context), failure: asFailure(errorOf(event)) });
+// `describe` turns what the actor threw (or what the context shows) into the failure recorded.
+export const failedOn = <C>(step: StepId, cluster: (context: C) => string, describe: (context: C, error: unknown) => StepFailure = (_, error) => asFailure(error)) => {
+  const params = ({ context, event }: { context: C; event: EventObject }): FailureParams => ({ step, cluster: cluster(context), failure: describe(context, errorOf(event)) });
   return [
     { type: 'rememberFailure' as const, params },
     { type: 'recordStepFailed' as const, params },
