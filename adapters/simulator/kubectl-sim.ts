@@ -110,7 +110,7 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
       return ok(`namespace/${name} created\n`);
     }
     case 'annotate':
-      return annotate(cluster, positionals.slice(1), namespace, isTrue(flags, 'overwrite'));
+      return setMetadata('annotations', cluster, positionals.slice(1), namespace, isTrue(flags, 'overwrite'));
     case 'apply': {
       if (flags.get('filename') !== '-') return fail('error: the simulator applies manifests from stdin only (-f -)');
       return apply(cluster, stdin ?? '', flags.has('namespace') ? namespace : undefined);
@@ -119,7 +119,7 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
       reconcileDeployments(env, cluster, namespace);
       return rolloutStatus(cluster, positionals.slice(1), namespace);
     case 'label':
-      return label(cluster, positionals.slice(1), namespace, isTrue(flags, 'overwrite'));
+      return setMetadata('labels', cluster, positionals.slice(1), namespace, isTrue(flags, 'overwrite'));
     case 'delete':
       return remove(cluster, positionals.slice(1), namespace, isTrue(flags, 'ignore-not-found'));
     case 'exec':
@@ -175,26 +175,42 @@ function get(cluster: SimCluster, positionals: string[], namespace: string, flag
   return { exitCode: errors.length > 0 ? 1 : 0, stdout, stderr: errors.map((e) => `${e}\n`).join('') };
 }
 
-function annotate(cluster: SimCluster, positionals: string[], namespace: string, overwrite: boolean): CommandResult {
+// What kubectl annotate and kubectl label say, each in its own words.
+const METADATA_VERBS = {
+  annotations: {
+    verb: 'annotate',
+    done: 'annotated',
+    badPair: (pair: string) => `error: invalid annotation format: ${pair}`,
+    taken: (key: string, old: string) => `error: --overwrite is false but found the following declared annotation(s): '${key}' already has a value (${old})`,
+  },
+  labels: {
+    verb: 'label',
+    done: 'labeled',
+    badPair: (pair: string) => `error: invalid label spec: ${pair}`,
+    taken: (key: string, old: string) => `error: '${key}' already has a value (${old}), and --overwrite is false`,
+  },
+} as const;
+
+// kubectl annotate / label <type> <name> k=v...: both refuse to replace a different value without --overwrite
+// (older kubectl refused even an equal one).
+function setMetadata(field: 'annotations' | 'labels', cluster: SimCluster, positionals: string[], namespace: string, overwrite: boolean): CommandResult {
+  const words = METADATA_VERBS[field];
   const [typeName, name, ...pairs] = positionals;
   const type = typeName ? resourceType(typeName) : undefined;
-  if (!type || !name) return fail('error: you must specify the type and name of the resource to annotate');
+  if (!type || !name) return fail(`error: you must specify the type and name of the resource to ${words.verb}`);
   const obj = cluster.get(type, namespace, name);
   if (!obj) return fail(notFound(type, name));
-  const annotations = { ...(obj.metadata.annotations ?? {}) };
+  const values = { ...(obj.metadata[field] ?? {}) };
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) return fail(`error: invalid annotation format: ${pair}`);
+    if (eq <= 0) return fail(words.badPair(pair));
     const key = pair.slice(0, eq);
     const value = pair.slice(eq + 1);
-    // kubectl refuses to replace an existing annotation without --overwrite (older releases even when the value is equal).
-    if (!overwrite && key in annotations && annotations[key] !== value) {
-      return fail(`error: --overwrite is false but found the following declared annotation(s): '${key}' already has a value (${annotations[key]})`);
-    }
-    annotations[key] = value;
+    if (!overwrite && key in values && values[key] !== value) return fail(words.taken(key, values[key] as string));
+    values[key] = value;
   }
-  cluster.replace({ ...obj, metadata: { ...obj.metadata, annotations } });
-  return ok(`${nameOf(type, name)} annotated\n`);
+  cluster.replace({ ...obj, metadata: { ...obj.metadata, [field]: values } });
+  return ok(`${nameOf(type, name)} ${words.done}\n`);
 }
 
 function parseManifest(manifest: string): KubeObject[] | CommandResult {
@@ -231,25 +247,6 @@ function create(cluster: SimCluster, manifest: string, namespace: string | undef
   return ok(lines.join(''));
 }
 
-function label(cluster: SimCluster, positionals: string[], namespace: string, overwrite: boolean): CommandResult {
-  const [typeName, name, ...pairs] = positionals;
-  const type = typeName ? resourceType(typeName) : undefined;
-  if (!type || !name) return fail('error: you must specify the type and name of the resource to label');
-  const obj = cluster.get(type, namespace, name);
-  if (!obj) return fail(notFound(type, name));
-  const labels = { ...(obj.metadata.labels ?? {}) };
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) return fail(`error: invalid label spec: ${pair}`);
-    const key = pair.slice(0, eq);
-    const value = pair.slice(eq + 1);
-    if (!overwrite && key in labels && labels[key] !== value) return fail(`error: '${key}' already has a value (${labels[key]}), and --overwrite is false`);
-    labels[key] = value;
-  }
-  cluster.replace({ ...obj, metadata: { ...obj.metadata, labels } });
-  return ok(`${nameOf(type, name)} labeled\n`);
-}
-
 // kubectl delete <type> <name>: a namespace takes everything in it along (finalization is immediate here).
 function remove(cluster: SimCluster, positionals: string[], namespace: string, ignoreNotFound: boolean): CommandResult {
   const [typeName, ...names] = positionals;
@@ -265,7 +262,7 @@ function remove(cluster: SimCluster, positionals: string[], namespace: string, i
     }
     if (type.kind === 'Namespace') for (const inside of cluster.all()) if (inside.metadata.namespace === name && typeOfKind(inside.kind)?.namespaced) cluster.remove(inside);
     cluster.remove(obj);
-    lines.push(`${pluralOf(type).split('.')[0]?.replace(/s$/, '')} "${name}" deleted\n`);
+    lines.push(`${type.resource.split('.')[0]} "${name}" deleted\n`);
   }
   return { exitCode: errors.length > 0 ? 1 : 0, stdout: lines.join(''), stderr: errors.join('') };
 }
