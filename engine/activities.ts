@@ -14,7 +14,7 @@ import type { MeshConfig } from './config.js';
 import { StepError } from './errors.js';
 import { commandFailed } from './failures.js';
 import { eastwestGatewayOperator, exposeIstiod, injectorWebhookName, istiodVirtualServiceName, primaryOperator, remoteOperator } from './manifests.js';
-import { commandTimeoutSeconds, createNamespaceIfMissing, getJson, isNotFound, mustSucceed, type NamespaceJson } from './kube-ops.js';
+import { annotationKeys, commandTimeoutSeconds, createNamespaceIfMissing, getJson, isNotFound, mustSucceed, type NamespaceJson } from './kube-ops.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
 export const ISTIO_SYSTEM = 'istio-system';
@@ -178,11 +178,18 @@ export async function installRemote(rt: StepRuntime, input: RemoteStepInput): Pr
   return { finishedAt: rt.now() };
 }
 
-// attach-remote: create-remote-secret streamed into kubectl apply on the primary; the token is never captured.
+// The annotation kubectl's client-side apply writes: a full copy of the object, a Secret's token included.
+export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+// attach-remote: create-remote-secret streamed into a server-side apply on the primary; the token is never
+// captured, and the cluster keeps one copy of it (no last-applied annotation).
 export async function attachRemote(rt: StepRuntime, input: RemoteStepInput, deps: ActivityDeps): Promise<StepDone> {
   const apiServer = deps.config.remotes.find((r) => r.name === input.cluster)?.apiServer;
+  const secret = remoteSecretName(input.cluster);
   const source = istioctl(input.context, ['create-remote-secret', `--name=${input.cluster}`, '-n', ISTIO_SYSTEM, ...(apiServer ? [`--server=${apiServer}`] : [])], 'act');
-  const sink = kubectl(input.primary.context, ['apply', '-f', '-'], 'act');
+  // Server-side apply: no last-applied copy of the token; mesh-run owns the secret, so it takes over
+  // fields another manager (an earlier client-side apply) set, instead of stopping at the conflict.
+  const sink = kubectl(input.primary.context, ['apply', '--server-side', '--field-manager=mesh-run', '--force-conflicts', '-f', '-'], 'act');
   const { source: produced, sink: applied } = await rt.pipe(source, sink);
   if (produced.exitCode !== 0) throw commandFailed(`istioctl create-remote-secret for ${input.cluster}`, { exitCode: produced.exitCode, stderr: produced.stderr });
   if (applied.exitCode !== 0) throw commandFailed(`kubectl apply of the remote secret on ${input.primary.name}`, applied);
@@ -192,11 +199,26 @@ export async function attachRemote(rt: StepRuntime, input: RemoteStepInput, deps
       hint: `set remotes[].apiServer for ${input.cluster} to an address the primary can reach (it is passed as --server), then resume with --force`,
     });
   }
+  // A secret applied client-side before (an older mesh-run, or by hand) still carries the copy: drop it.
+  const where = ['-n', ISTIO_SYSTEM, 'secret', secret];
+  const keys = await annotationKeys(rt, input.primary.context, where, `secret ${secret}`, 'observe');
+  if (keys?.includes(LAST_APPLIED)) {
+    await mustSucceed(rt, kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'annotate', 'secret', secret, `${LAST_APPLIED}-`], 'act'), `removing the last-applied copy of secret ${secret} on ${input.primary.name}`);
+    rt.note(`secret ${secret} on ${input.primary.name} carried a last-applied copy of the token (an earlier client-side apply); removed`, 'info');
+  }
   const secrets = await mustSucceed(rt, kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'get', 'secret', '-l', 'istio/multiCluster=true', '-o', 'name'], 'verify'), `listing remote secrets on ${input.primary.name}`);
-  if (!secrets.stdout.split('\n').includes(`secret/istio-remote-secret-${input.cluster}`)) {
-    throw new StepError(`secret istio-remote-secret-${input.cluster} with label istio/multiCluster=true is not in ${ISTIO_SYSTEM} of ${input.primary.name} after applying it`, { retryable: true });
+  if (!secrets.stdout.split('\n').includes(`secret/${secret}`)) {
+    throw new StepError(`secret ${secret} with label istio/multiCluster=true is not in ${ISTIO_SYSTEM} of ${input.primary.name} after applying it`, { retryable: true });
+  }
+  if ((await annotationKeys(rt, input.primary.context, where, `secret ${secret}`, 'verify'))?.includes(LAST_APPLIED)) {
+    throw new StepError(`secret ${secret} on ${input.primary.name} still carries a last-applied copy of the token after removing it`, { retryable: true });
   }
   return { finishedAt: rt.now() };
+}
+
+// The secret create-remote-secret writes for a remote, in istio-system of its primary.
+export function remoteSecretName(remote: string): string {
+  return `istio-remote-secret-${remote}`;
 }
 
 function opt(input: { revision?: string; istioVersion?: string }): { revision?: string; istioVersion?: string } {

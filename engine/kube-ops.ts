@@ -33,6 +33,34 @@ export async function getJson<T>(rt: StepRuntime, context: string, args: string[
   }
 }
 
+// Whether an object exists, asked with -o name: the answer never carries the object's data (for
+// Secrets, the only safe way to look).
+export async function exists(rt: StepRuntime, context: string, args: string[], what: string, purpose: CommandPurpose = 'observe'): Promise<boolean> {
+  const result = await rt.run(kubectl(context, ['get', ...args, '-o', 'name'], purpose));
+  if (isNotFound(result)) return false;
+  if (result.exitCode !== 0) throw commandFailed(`kubectl get ${what}`, result);
+  return result.stdout.trim().length > 0;
+}
+
+// The keys of an object's annotations, never their values (a Secret's last-applied copy holds its data);
+// undefined when the object does not exist.
+export async function annotationKeys(rt: StepRuntime, context: string, args: string[], what: string, purpose: CommandPurpose = 'observe'): Promise<string[] | undefined> {
+  const template = '{{range $k, $v := .metadata.annotations}}{{$k}}{{"\\n"}}{{end}}';
+  const result = await rt.run(kubectl(context, ['get', ...args, '-o', `go-template=${template}`], purpose));
+  if (isNotFound(result)) return undefined;
+  if (result.exitCode !== 0) throw commandFailed(`kubectl get ${what}`, result);
+  return result.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+// One annotation's value, selected by key (jsonpath with the key's dots escaped).
+export async function annotationValue(rt: StepRuntime, context: string, args: string[], key: string, what: string, purpose: CommandPurpose = 'observe'): Promise<{ exists: boolean; value: string }> {
+  const path = `{.metadata.annotations.${key.replace(/\./g, '\\.')}}`;
+  const result = await rt.run(kubectl(context, ['get', ...args, '-o', `jsonpath=${path}`], purpose));
+  if (isNotFound(result)) return { exists: false, value: '' };
+  if (result.exitCode !== 0) throw commandFailed(`kubectl get ${what}`, result);
+  return { exists: true, value: result.stdout.trim() };
+}
+
 export async function mustSucceed(rt: StepRuntime, command: Parameters<StepRuntime['run']>[0], what: string, hint?: string): Promise<CommandResult> {
   const result = await rt.run(command);
   if (result.exitCode !== 0) throw commandFailed(what, result, hint);

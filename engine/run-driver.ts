@@ -384,7 +384,7 @@ export class RunDriver {
     return {
       signal,
       now: this.now,
-      note: (message, kind = 'wait') => this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message, at: this.now(), kind }),
+      note: (message, kind = 'wait') => this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message: redact(message), at: this.now(), kind }),
       run: (command) =>
         this.track(async () => {
           const id = await this.commands.start(attempt.id, command);

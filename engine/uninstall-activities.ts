@@ -1,10 +1,10 @@
 // The cleanup steps, each idempotent: look first, remove only what is there, then check it is gone.
 // Re-running any of them on a half-removed cluster converges.
 import type { ClusterStepInput, StepDone } from '../machines/types.js';
-import { ISTIO_SYSTEM } from './activities.js';
+import { ISTIO_SYSTEM, remoteSecretName } from './activities.js';
 import type { ActivityDeps } from './activities.js';
 import { StepError } from './errors.js';
-import { commandTimeoutSeconds, getJson, mustSucceed, type NamespaceJson } from './kube-ops.js';
+import { commandTimeoutSeconds, exists, getJson, mustSucceed, type NamespaceJson } from './kube-ops.js';
 import { istioLeftovers } from './mesh-inventory.js';
 import { MANAGED_BY, MESH_RUN, SAMPLE_NAMESPACE } from './sample-manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
@@ -35,13 +35,15 @@ async function expectGone(rt: StepRuntime, input: { context: string; cluster: st
 }
 
 // detach-remote: the remote's secret leaves the primary first, so istiod stops watching a cluster being emptied.
+// The secret is looked at by name only: its data is the remote's bearer token.
 export async function detachRemote(rt: StepRuntime, input: ClusterStepInput): Promise<StepDone> {
-  const name = `istio-remote-secret-${input.cluster}`;
+  const name = remoteSecretName(input.cluster);
   const args = ['-n', ISTIO_SYSTEM, 'secret', name];
-  const present = await getJson<object>(rt, input.primary.context, args, `secret ${name}`);
-  if (present) {
+  if (await exists(rt, input.primary.context, args, `secret ${name}`)) {
     await mustSucceed(rt, kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'delete', 'secret', name, '--ignore-not-found'], 'act'), `kubectl delete secret ${name} on ${input.primary.name}`);
-    await expectGone(rt, { context: input.primary.context, cluster: input.primary.name }, args, `secret ${ISTIO_SYSTEM}/${name}`);
+    if (await exists(rt, input.primary.context, args, `secret ${name}`, 'verify')) {
+      throw new StepError(`secret ${ISTIO_SYSTEM}/${name} on ${input.primary.name} is still there after deleting it`, { retryable: true });
+    }
   }
   return { finishedAt: rt.now() };
 }

@@ -99,7 +99,7 @@ describe('mesh-run show and logs', () => {
   it('prints the output tails kept for a step, and marks the streamed secret as not recorded', async () => {
     const out = (await runCli(['logs', failedThenResumed, '--step', 'attach-remote', '--cluster', 'cluster2', '--db', db])).stdout;
     expect(out).toContain('(stdout streamed to kubectl; not recorded)');
-    expect(out).toContain('secret/istio-remote-secret-cluster2 created');
+    expect(out).toContain('secret/istio-remote-secret-cluster2 serverside-applied');
     expect(out).not.toContain('cluster3');
   });
 });

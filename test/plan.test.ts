@@ -43,7 +43,7 @@ describe('mesh-run plan', () => {
   it('fills in names, contexts, network and revision, and touches no cluster (the tools do not even exist)', async () => {
     const text = await runCli(['plan', '--config', config]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toContain('istioctl create-remote-secret --context=cluster3 --name=cluster3 -n istio-system | kubectl --context=cluster1 apply -f -');
+    expect(text.stdout).toContain('istioctl create-remote-secret --context=cluster3 --name=cluster3 -n istio-system | kubectl --context=cluster1 apply --server-side --field-manager=mesh-run --force-conflicts -f -');
     expect(text.stdout).toContain('(stdin: IstioOperator mesh-run-primary-canary)');
     expect(text.stdout).toContain('virtualservice.networking.istio.io/istiod-vs-canary');
     expect(text.stdout).toContain('rollout status deployment/istiod-canary');

@@ -1,5 +1,4 @@
 // istioctl as the simulator answers it: install (render, apply, prune), create-remote-secret, version.
-import { randomBytes } from 'node:crypto';
 import { parse as parseYaml, stringify } from 'yaml';
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue, parseArgs } from './argv.js';
@@ -185,15 +184,6 @@ function prune(cluster: SimCluster, iop: IstioOperator, rendered: KubeObject[]):
   }
 }
 
-// A service-account token as the API server would mint it; tests may pin it to search for leaks.
-function fakeToken(): string {
-  if (process.env.MESH_RUN_SIM_TOKEN) return process.env.MESH_RUN_SIM_TOKEN;
-  const b64 = (value: string | Buffer) => Buffer.from(value).toString('base64url');
-  const header = b64(JSON.stringify({ alg: 'RS256', kid: randomBytes(8).toString('hex') }));
-  const payload = b64(JSON.stringify({ iss: 'kubernetes/serviceaccount', sub: 'system:serviceaccount:istio-system:istio-reader-service-account', jti: randomBytes(12).toString('hex') }));
-  return `${header}.${payload}.${b64(randomBytes(128))}`;
-}
-
 function createRemoteSecret(cluster: SimCluster, flags: Map<string, string>): CommandResult {
   const ns = flags.get('namespace') ?? flags.get('istioNamespace') ?? 'istio-system';
   const name = flags.get('name') ?? cluster.context.cluster;
@@ -204,13 +194,14 @@ function createRemoteSecret(cluster: SimCluster, flags: Map<string, string>): Co
   if (saType && !cluster.get(saType, ns, 'istio-reader-service-account')) {
     cluster.put({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'istio-reader-service-account', namespace: ns } });
   }
-  const token = fakeToken();
+  // The token controller fills the service-account token secret istioctl creates (or reuses).
+  const token = cluster.readerToken();
   cluster.put({
     apiVersion: 'v1',
     kind: 'Secret',
     type: 'kubernetes.io/service-account-token',
     metadata: { name: 'istio-reader-service-account-istio-remote-secret-token', namespace: ns, annotations: { 'kubernetes.io/service-account.name': 'istio-reader-service-account' } },
-    data: { token: 'filled-by-controller' },
+    stringData: { token, 'ca.crt': `simulated CA of ${name}` },
   });
   const server = flags.get('server') ?? cluster.context.server;
   let stderr = '';

@@ -5,9 +5,10 @@ import { isTrue, parseArgs } from './argv.js';
 import { type KubeObject, nameOf, pluralOf, resourceType, type ResourceType, typeOfKind } from './objects.js';
 import { reachableEndpoints, reconcileDeployments, syncRemoteWebhooks } from './controllers.js';
 import type { SimCluster } from './sim-cluster.js';
+import { LAST_APPLIED } from './secret-data.js';
 import type { WorldSettings } from './world.js';
 
-const VALUED = new Set(['context', 'namespace', 'output', 'filename', 'selector', 'timeout', 'request-timeout', 'kubeconfig', 'container']);
+const VALUED = new Set(['context', 'namespace', 'output', 'filename', 'selector', 'timeout', 'request-timeout', 'kubeconfig', 'container', 'field-manager']);
 const ALIASES = { n: 'namespace', o: 'output', f: 'filename', l: 'selector', A: 'all-namespaces', c: 'container' };
 
 export interface KubectlEnv {
@@ -18,12 +19,14 @@ export interface KubectlEnv {
 const ok = (stdout: string): CommandResult => ({ exitCode: 0, stdout, stderr: '' });
 const fail = (stderr: string): CommandResult => ({ exitCode: 1, stdout: '', stderr: stderr.endsWith('\n') ? stderr : `${stderr}\n` });
 
-// Evaluates the simple jsonpath forms kubectl users write: {.a.b[0].c}, {.metadata.labels}.
+// Evaluates the simple jsonpath forms kubectl users write: {.a.b[0].c}, {.metadata.labels}, and keys with
+// escaped dots such as {.metadata.annotations.mesh-run\.io/ca-fingerprint}.
 export function jsonpath(obj: unknown, template: string): string {
-  return template.replace(/\{([^}]*)\}/g, (_, expr: string) => {
+  return template.replace(/\{((?:[^}\\]|\\.)*)\}/g, (_, expr: string) => {
     let value: unknown = obj;
     const path = expr.trim().replace(/^\./, '');
-    for (const part of path.split(/\.(?![^[]*\])/).filter(Boolean)) {
+    const parts = path.split(/(?<!\\)\.(?![^[]*\])/).filter(Boolean).map((p) => p.replace(/\\\./g, '.'));
+    for (const part of parts) {
       const m = /^([^[]*)((?:\[\d+\])*)$/.exec(part);
       if (!m) return '';
       if (m[1]) value = (value as Record<string, unknown> | undefined)?.[m[1]];
@@ -32,6 +35,19 @@ export function jsonpath(obj: unknown, template: string): string {
     if (value === undefined || value === null) return '';
     return typeof value === 'object' ? JSON.stringify(value) : String(value);
   });
+}
+
+// The one go-template form mesh-run uses, printing a map's keys and never its values:
+// {{range $k, $v := .metadata.annotations}}{{$k}}{{"\n"}}{{end}}
+function goTemplate(obj: unknown, template: string): string | undefined {
+  const m = /^\{\{range \$(\w+), \$\w+ := \.([\w.]+)\}\}\{\{\$(\w+)\}\}\{\{"\\n"\}\}\{\{end\}\}$/.exec(template.trim());
+  if (!m || m[1] !== m[3]) return undefined;
+  const map = (m[2] as string).split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), obj);
+  if (!map || typeof map !== 'object') return '';
+  return Object.keys(map as object)
+    .sort()
+    .map((k) => `${k}\n`)
+    .join('');
 }
 
 function matchesSelector(obj: KubeObject, selector: string | undefined): boolean {
@@ -52,7 +68,12 @@ function render(objs: KubeObject[], type: ResourceType, output: string | undefin
     const template = output.slice('jsonpath='.length).replace(/^'(.*)'$/, '$1');
     return jsonpath(single ? objs[0] : { apiVersion: 'v1', kind: 'List', items: objs }, template);
   }
-  if (output !== undefined) throw new Error(`unable to match a printer suitable for the output format "${output}", allowed formats are: json,jsonpath,name`);
+  if (output?.startsWith('go-template=')) {
+    const rendered = goTemplate(single ? objs[0] : { items: objs }, output.slice('go-template='.length));
+    if (rendered === undefined) throw new Error('the simulator renders only {{range $k, $v := .path}}{{$k}}{{"\\n"}}{{end}} go-templates');
+    return rendered;
+  }
+  if (output !== undefined) throw new Error(`unable to match a printer suitable for the output format "${output}", allowed formats are: go-template,json,jsonpath,name`);
   if (objs.length === 0) return '';
   return `NAME\n${objs.map((o) => o.metadata.name).join('\n')}\n`;
 }
@@ -113,7 +134,9 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
       return setMetadata('annotations', cluster, positionals.slice(1), namespace, isTrue(flags, 'overwrite'));
     case 'apply': {
       if (flags.get('filename') !== '-') return fail('error: the simulator applies manifests from stdin only (-f -)');
-      return apply(cluster, stdin ?? '', flags.has('namespace') ? namespace : undefined);
+      const serverSide = isTrue(flags, 'server-side');
+      if (!serverSide && flags.has('force-conflicts')) return fail('error: --force-conflicts only works with --server-side');
+      return apply(cluster, stdin ?? '', flags.has('namespace') ? namespace : undefined, serverSide ? { serverSide: true, manager: flags.get('field-manager') ?? 'kubectl' } : { serverSide: false });
     }
     case 'rollout':
       reconcileDeployments(env, cluster, namespace);
@@ -202,6 +225,11 @@ function setMetadata(field: 'annotations' | 'labels', cluster: SimCluster, posit
   if (!obj) return fail(notFound(type, name));
   const values = { ...(obj.metadata[field] ?? {}) };
   for (const pair of pairs) {
+    // key- removes the key; a missing key is not an error.
+    if (/^[^=]+-$/.test(pair)) {
+      delete values[pair.slice(0, -1)];
+      continue;
+    }
     const eq = pair.indexOf('=');
     if (eq <= 0) return fail(words.badPair(pair));
     const key = pair.slice(0, eq);
@@ -209,7 +237,9 @@ function setMetadata(field: 'annotations' | 'labels', cluster: SimCluster, posit
     if (!overwrite && key in values && values[key] !== value) return fail(words.taken(key, values[key] as string));
     values[key] = value;
   }
-  cluster.replace({ ...obj, metadata: { ...obj.metadata, [field]: values } });
+  const metadata = { ...obj.metadata, [field]: values };
+  if (Object.keys(values).length === 0) delete metadata[field];
+  cluster.replace({ ...obj, metadata });
   return ok(`${nameOf(type, name)} ${words.done}\n`);
 }
 
@@ -293,7 +323,35 @@ function exec(env: KubectlEnv, cluster: SimCluster, podName: string | undefined,
   return ok(`Hello version: ${target.metadata.labels?.version ?? 'unknown'}, instance: ${target.metadata.name}\n`);
 }
 
-function apply(cluster: SimCluster, manifest: string, namespace: string | undefined): CommandResult {
+interface ApplyMode {
+  serverSide: boolean;
+  manager?: string;
+}
+
+// Labels and annotations set by others survive an apply: client-side apply drops only the keys its
+// previous apply set (recorded in the last-applied annotation), server-side apply only those it owns.
+function mergeMetadata(doc: KubeObject, existing: KubeObject | undefined, mode: ApplyMode): KubeObject['metadata'] {
+  const meta = { ...doc.metadata };
+  if (!existing) return meta;
+  let previous: KubeObject['metadata'] | undefined;
+  try {
+    previous = (JSON.parse(existing.metadata.annotations?.[LAST_APPLIED] ?? 'null') as KubeObject | null)?.metadata;
+  } catch {
+    previous = undefined;
+  }
+  for (const field of ['labels', 'annotations'] as const) {
+    const kept: Record<string, string> = {};
+    for (const [k, v] of Object.entries(existing.metadata[field] ?? {})) {
+      const setBefore = !mode.serverSide && previous?.[field]?.[k] !== undefined;
+      if (!setBefore) kept[k] = v;
+    }
+    const merged = { ...kept, ...(doc.metadata[field] ?? {}) };
+    if (Object.keys(merged).length > 0) meta[field] = merged;
+  }
+  return meta;
+}
+
+function apply(cluster: SimCluster, manifest: string, namespace: string | undefined, mode: ApplyMode): CommandResult {
   const docs = parseManifest(manifest);
   if (!Array.isArray(docs)) return docs;
   if (docs.length === 0) return fail('error: no objects passed to apply');
@@ -313,8 +371,19 @@ function apply(cluster: SimCluster, manifest: string, namespace: string | undefi
       }
       doc.metadata = { ...doc.metadata, namespace: target };
     }
-    const outcome = cluster.put(doc);
-    lines.push(`${nameOf(type, doc.metadata.name)} ${outcome}\n`);
+    const existing = cluster.get(type, doc.metadata.namespace ?? '', doc.metadata.name);
+    const applied: KubeObject = { ...doc, metadata: mergeMetadata(doc, existing, mode) };
+    const annotations = { ...(applied.metadata.annotations ?? {}) };
+    if (!mode.serverSide) {
+      // Client-side apply keeps a copy of the whole object it applied, as kubectl does.
+      annotations[LAST_APPLIED] = `${JSON.stringify(doc)}\n`;
+    } else if (existing?.metadata.annotations?.[LAST_APPLIED] !== undefined && mode.manager === 'kubectl') {
+      // The API server keeps an existing copy up to date only for kubectl's own field manager.
+      annotations[LAST_APPLIED] = `${JSON.stringify(doc)}\n`;
+    }
+    if (Object.keys(annotations).length > 0) applied.metadata.annotations = annotations;
+    const outcome = cluster.put(applied);
+    lines.push(`${nameOf(type, doc.metadata.name)} ${mode.serverSide ? 'serverside-applied' : outcome}\n`);
   }
   return ok(lines.join(''));
 }

@@ -41,6 +41,11 @@ const TYPES: Array<ResourceType & { aliases: string[] }> = [
   { kind: 'ClusterRoleBinding', apiVersion: 'rbac.authorization.k8s.io/v1', resource: 'clusterrolebinding.rbac.authorization.k8s.io', namespaced: false, aliases: ['clusterrolebinding', 'clusterrolebindings'] },
 ];
 
+// Every resource type the simulator knows.
+export function resourceTypes(): ResourceType[] {
+  return TYPES;
+}
+
 // Finds a type from what a user types after "kubectl get" (svc, deployment.apps, gateway.networking.istio.io ...).
 export function resourceType(name: string): ResourceType | undefined {
   const lower = name.toLowerCase();

@@ -1,22 +1,11 @@
 // One simulated cluster: objects kept in the SQLite store, plus a load-balancer controller.
 import { createHash, randomUUID } from 'node:crypto';
 import type { SimStore } from '../../store/sim-store.js';
-import { type KubeObject, type ResourceType, typeOfKind } from './objects.js';
+import { type KubeObject, pluralOf, type ResourceType, resourceTypes, typeOfKind } from './objects.js';
+import { normaliseSecret, sealSecret, serviceAccountToken, type TokenTable, unsealSecret } from './secret-data.js';
 import type { SimContext, WorldSettings } from './world.js';
 
 export type ApplyOutcome = 'created' | 'configured' | 'unchanged';
-
-// The simulator's etcd keeps only digests of Secret data, so no credential ever lands in the database.
-function digestSecretData(obj: KubeObject): KubeObject {
-  if (obj.kind !== 'Secret') return obj;
-  const digest = (value: unknown) => `sha256:${createHash('sha256').update(String(value)).digest('hex').slice(0, 16)}`;
-  const out: KubeObject = { ...obj };
-  for (const field of ['data', 'stringData'] as const) {
-    const data = obj[field] as Record<string, unknown> | undefined;
-    if (data && typeof data === 'object') out[field] = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, digest(v)]));
-  }
-  return out;
-}
 
 function stable(value: unknown): string {
   return JSON.stringify(value, (_, v: unknown) =>
@@ -37,20 +26,40 @@ export class SimCluster {
     return { context: this.context.name, kind, namespace, name };
   }
 
+  // The service-account tokens of every cluster in this world (they may appear in this cluster's Secrets).
+  private tokens(): TokenTable {
+    return this.settings.contexts.map((c) => [c.name, serviceAccountToken(this.world, c.name)] as const);
+  }
+
+  // The token this cluster's API server mints for istio-reader-service-account.
+  readerToken(): string {
+    return serviceAccountToken(this.world, this.context.name);
+  }
+
+  private read(json: string): KubeObject {
+    const obj = JSON.parse(json) as KubeObject;
+    return obj.kind === 'Secret' ? unsealSecret(obj, this.tokens()) : obj;
+  }
+
+  private write(kind: string, namespace: string, name: string, obj: KubeObject): void {
+    const stored = obj.kind === 'Secret' ? sealSecret(obj, this.tokens()) : obj;
+    this.store.put(this.world, this.key(kind, namespace, name), JSON.stringify(stored));
+  }
+
   get(type: ResourceType, namespace: string, name: string): KubeObject | undefined {
     const json = this.store.get(this.world, this.key(type.kind, type.namespaced ? namespace : '', name));
-    return json ? (JSON.parse(json) as KubeObject) : undefined;
+    return json ? this.read(json) : undefined;
   }
 
   list(type: ResourceType, namespace?: string): KubeObject[] {
     return this.store
       .list(this.world, this.context.name, type.kind)
       .filter((row) => !type.namespaced || namespace === undefined || row.namespace === namespace)
-      .map((row) => JSON.parse(row.bodyJson) as KubeObject);
+      .map((row) => this.read(row.bodyJson));
   }
 
   all(): KubeObject[] {
-    return this.store.list(this.world, this.context.name).map((row) => JSON.parse(row.bodyJson) as KubeObject);
+    return this.store.list(this.world, this.context.name).map((row) => this.read(row.bodyJson));
   }
 
   // Creates or updates an object the way a server-side apply would; keeps uid, creation time and status.
@@ -58,7 +67,7 @@ export class SimCluster {
     const type = typeOfKind(input.kind);
     if (!type) throw new Error(`unsupported kind ${input.kind}`);
     const namespace = type.namespaced ? input.metadata.namespace ?? 'default' : '';
-    const obj = digestSecretData({ ...input, metadata: { ...input.metadata, ...(type.namespaced ? { namespace } : {}) } });
+    const obj = normaliseSecret({ ...input, metadata: { ...input.metadata, ...(type.namespaced ? { namespace } : {}) } });
     if (!type.namespaced) delete obj.metadata.namespace;
     const existing = this.get(type, namespace, obj.metadata.name);
     const strip = (o: KubeObject) => {
@@ -77,19 +86,24 @@ export class SimCluster {
       },
       ...(existing?.status !== undefined && obj.status === undefined ? { status: existing.status } : {}),
     };
-    this.store.put(this.world, this.key(type.kind, namespace, obj.metadata.name), JSON.stringify(merged));
+    this.write(type.kind, namespace, obj.metadata.name, merged);
     return existing ? 'configured' : 'created';
   }
 
   // Writes an object as it is (status updates by controllers).
   replace(obj: KubeObject): void {
     const type = typeOfKind(obj.kind) as ResourceType;
-    this.store.put(this.world, this.key(obj.kind, type.namespaced ? obj.metadata.namespace ?? 'default' : '', obj.metadata.name), JSON.stringify(obj));
+    this.write(obj.kind, type.namespaced ? obj.metadata.namespace ?? 'default' : '', obj.metadata.name, obj);
   }
 
   remove(obj: KubeObject): void {
     const type = typeOfKind(obj.kind) as ResourceType;
     this.store.remove(this.world, this.key(obj.kind, type.namespaced ? obj.metadata.namespace ?? 'default' : '', obj.metadata.name));
+    // Deleting a CRD deletes every custom resource of its kind, in every namespace.
+    if (obj.kind === 'CustomResourceDefinition') {
+      const served = resourceTypes().find((t) => pluralOf(t) === obj.metadata.name);
+      if (served) for (const cr of this.list(served)) this.remove(cr);
+    }
   }
 
   // The load-balancer provider: gives LoadBalancer services an address once the configured delay has passed.

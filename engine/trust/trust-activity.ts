@@ -6,7 +6,7 @@ import { ISTIO_SYSTEM } from '../activities.js';
 import type { ActivityDeps } from '../activities.js';
 import { StepError } from '../errors.js';
 import { commandFailed } from '../failures.js';
-import { createNamespaceIfMissing, getJson, isNotFound } from '../kube-ops.js';
+import { annotationValue, createNamespaceIfMissing, getJson } from '../kube-ops.js';
 import { MANAGED_BY, MESH_RUN } from '../sample-manifests.js';
 import { kubectl, type StepRuntime } from '../step-runtime.js';
 import { type CaBundle, fingerprint } from './ca-files.js';
@@ -26,18 +26,12 @@ function secretManifest(bundle: CaBundle, fp: string): string {
   });
 }
 
+// Whether cacerts exists, and mesh-run's fingerprint annotation on it: asked by name and by that one key,
+// so neither the keys nor a last-applied copy of them is ever read.
 async function installedFingerprint(rt: StepRuntime, context: string, purpose: 'observe' | 'verify'): Promise<{ exists: boolean; fingerprint?: string }> {
-  const result = await rt.run(kubectl(context, ['get', 'secret', CACERTS, '-n', ISTIO_SYSTEM, '-o', 'jsonpath={.metadata.annotations}'], purpose));
-  if (isNotFound(result)) return { exists: false };
-  if (result.exitCode !== 0) throw commandFailed(`kubectl get secret ${CACERTS}`, result);
-  let annotations: Record<string, string> = {};
-  try {
-    annotations = result.stdout.trim() ? (JSON.parse(result.stdout) as Record<string, string>) : {};
-  } catch {
-    annotations = {};
-  }
-  const fp = annotations[FINGERPRINT_ANNOTATION];
-  return fp ? { exists: true, fingerprint: fp } : { exists: true };
+  const found = await annotationValue(rt, context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], FINGERPRINT_ANNOTATION, `secret ${CACERTS}`, purpose);
+  if (!found.exists) return { exists: false };
+  return found.value ? { exists: true, fingerprint: found.value } : { exists: true };
 }
 
 // The fingerprint the config's CA must have, when it can be known without generating anything.
