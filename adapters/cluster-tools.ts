@@ -37,12 +37,24 @@ export interface SourceResult {
   stderr: string;
 }
 
+// A started tool process, as the journal records it: its group can be stopped by a later driver.
+export interface SpawnedProcess {
+  pid: number;
+  pgid: number;
+  // "<boot id>:<start ticks>" on Linux: tells this process from a later one with the same pid.
+  start?: string;
+}
+
 export interface RunOptions {
   signal: AbortSignal;
   timeoutMs: number;
   // Which step and cluster the command belongs to (journaling, simulator fault injection).
   step: StepId;
   cluster: string;
+  // The run the command belongs to: real processes carry it in their environment.
+  runId?: string;
+  // Called once a real process has started (a pipe's source and sink each call it).
+  onSpawn?: (role: 'command' | 'source' | 'sink', process: SpawnedProcess) => void;
 }
 
 export interface ClusterTools {

@@ -1,6 +1,7 @@
 // ClusterTools over the real kubectl and istioctl binaries, through execa (argv only, no shell).
 import { execa, type ResultPromise } from 'execa';
 import { type ClusterTools, type Command, type CommandResult, type RunOptions, type SourceResult, ToolError } from './cluster-tools.js';
+import { processStart, RUN_MARKER } from './processes.js';
 
 export interface ToolPaths {
   kubectl: string;
@@ -9,7 +10,9 @@ export interface ToolPaths {
 
 const MAX_BUFFER = 64 * 1024 * 1024;
 
-// Options shared by every child: no shell, killed on abort or timeout, SIGKILL 5 s after SIGTERM.
+// Options shared by every child: no shell, killed on abort or timeout, SIGKILL 5 s after SIGTERM. Each
+// child leads its own process group and carries the run id in its environment, so a driver that takes over
+// after this one was killed can find and stop what it left running.
 function baseOptions(options: RunOptions) {
   return {
     reject: false,
@@ -19,8 +22,15 @@ function baseOptions(options: RunOptions) {
     forceKillAfterDelay: 5000,
     maxBuffer: MAX_BUFFER,
     stripFinalNewline: false,
-    env: { NO_COLOR: '1' },
+    detached: true,
+    env: { NO_COLOR: '1', ...(options.runId ? { [RUN_MARKER]: options.runId } : {}) },
   } as const;
+}
+
+function reportSpawn(child: { pid?: number | undefined }, role: 'command' | 'source' | 'sink', options: RunOptions): void {
+  if (!options.onSpawn || child.pid === undefined) return;
+  const start = processStart(child.pid);
+  options.onSpawn(role, { pid: child.pid, pgid: child.pid, ...(start ? { start } : {}) });
 }
 
 type Settled = { exitCode?: number | undefined; stdout?: unknown; stderr?: unknown; timedOut: boolean; isCanceled: boolean; code?: string | undefined; failed: boolean; originalMessage?: string | undefined };
@@ -51,7 +61,9 @@ export function createExecaTools(paths: ToolPaths): ClusterTools {
   return {
     mode: 'real',
     async run(command, options): Promise<CommandResult> {
-      const result = (await spawn(command, options, {})) as unknown as Settled;
+      const child = spawn(command, options, {});
+      reportSpawn(child, 'command', options);
+      const result = (await child) as unknown as Settled;
       check(result, command, paths, options);
       return { exitCode: result.exitCode as number, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
     },
@@ -68,6 +80,8 @@ export function createExecaTools(paths: ToolPaths): ClusterTools {
         ...baseOptions(options),
         stdin: 'pipe',
       });
+      reportSpawn(producer, 'source', options);
+      reportSpawn(consumer, 'sink', options);
       producer.stdout?.pipe(consumer.stdin as NodeJS.WritableStream);
       // A consumer that exits early must not leave the producer blocked on a full pipe.
       consumer.stdin?.on('error', () => undefined);

@@ -21,7 +21,8 @@ export async function runSession(prepared: PreparedRun, begin: () => Promise<Run
   let signalled: 'SIGINT' | 'SIGTERM' | undefined;
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
     if (signalled) {
-      // A second Ctrl-C: the user insists; leave now, the journal already says "interrupted".
+      // A second Ctrl-C: the user insists; leave now (no tool process outlives us), the journal already says "interrupted".
+      prepared.driver.killChildren();
       process.exit(signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm);
     }
     signalled = signal;

@@ -1,8 +1,8 @@
 // Journals commands with group commit: every row queued in one turn of the event loop shares one
 // transaction (one fsync), and a command may start only once its row is durable.
-import type { Command } from '../adapters/cluster-tools.js';
+import type { Command, SpawnedProcess } from '../adapters/cluster-tools.js';
 import { redactArgv, redactedTail } from '../adapters/redact.js';
-import type { CommandFinish, NewCommand, RunStore } from '../store/types.js';
+import type { CommandFinish, CommandSpawn, NewCommand, RunStore } from '../store/types.js';
 
 interface PendingStart {
   row: NewCommand;
@@ -13,6 +13,7 @@ interface PendingStart {
 export class CommandJournal {
   private starts: PendingStart[] = [];
   private finishes: CommandFinish[] = [];
+  private spawns: CommandSpawn[] = [];
   private queued = false;
   private closed = false;
 
@@ -37,6 +38,13 @@ export class CommandJournal {
     });
   }
 
+  // Records the process a command started (with the next batch), so a later driver can find it.
+  spawned(id: number, process: SpawnedProcess): void {
+    if (this.closed) return;
+    this.spawns.push({ id, pid: process.pid, pgid: process.pgid, procStart: process.start ?? null });
+    this.schedule();
+  }
+
   // Records a command's result (redacted) with the next batch.
   finish(id: number, started: number, exitCode: number, stdout: string, stderr: string): void {
     if (this.closed) return;
@@ -47,14 +55,16 @@ export class CommandJournal {
 
   // Writes whatever is queued now, in one transaction.
   flush(): void {
-    const { starts, finishes } = this;
-    if (starts.length === 0 && finishes.length === 0) return;
+    const { starts, finishes, spawns } = this;
+    if (starts.length === 0 && finishes.length === 0 && spawns.length === 0) return;
     this.starts = [];
     this.finishes = [];
+    this.spawns = [];
     try {
       const ids = this.store.journalCommands(
         starts.map((s) => s.row),
         finishes,
+        spawns,
       );
       starts.forEach((s, i) => s.resolve(ids[i] as number));
     } catch (error) {

@@ -2,11 +2,12 @@
 // holds the run's lease, and ends the run as succeeded, failed or interrupted.
 import { setMaxListeners } from 'node:events';
 import { hostname, userInfo } from 'node:os';
-import { holderAlive, LEASE_STALE_MS } from './lease.js';
+import { holderAlive, LEASE_STALE_MS, OWN_PROCESS_START } from './lease.js';
 import { randomUUID } from 'node:crypto';
 import { type Actor as XActor, type AnyMachineSnapshot, type AnyStateMachine, createActor, fromPromise, type Snapshot } from 'xstate';
 import type { ClusterTools } from '../adapters/cluster-tools.js';
-import { ToolError } from '../adapters/cluster-tools.js';
+import { type RunOptions, type SpawnedProcess, ToolError } from '../adapters/cluster-tools.js';
+import { processesOfRun, processState, startedOnThisBoot, stopProcessGroup } from '../adapters/processes.js';
 import { redact } from '../adapters/redact.js';
 import { DEFAULT_GATEWAY_POLL_MS } from '../machines/install-machine.js';
 import { stepInfo } from '../machines/steps.js';
@@ -79,6 +80,8 @@ export class RunDriver {
   private finished = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly inflight = new Set<Promise<unknown>>();
+  // Process groups of the real tool commands running now.
+  private readonly liveGroups = new Set<number>();
   private readonly commands: CommandJournal;
   private resolveOutcome!: (outcome: RunOutcome) => void;
   readonly outcome: Promise<RunOutcome>;
@@ -103,19 +106,27 @@ export class RunDriver {
     });
   }
 
+  // Takes the run's lease (exit 3 when a live process holds it); start and resume do it if not done yet.
+  claim(): void {
+    if (this.heartbeat) return;
+    this.takeLease();
+  }
+
   // Starts a new run from the machine's initial state.
   start(): Promise<RunOutcome> {
-    this.takeLease();
+    this.claim();
     this.listener({ type: 'run', runId: this.runId, status: 'started', at: this.now(), mode: this.mode });
     this.launch(undefined);
     return this.outcome;
   }
 
   // Continues a run from its last persisted snapshot; failed steps are retried, finished ones are not.
-  resume(forcedDetail?: string): Promise<RunOutcome> {
+  async resume(forcedDetail?: string): Promise<RunOutcome> {
     const run = this.store.getRun(this.runId);
     if (!run) throw new PreconditionError('run-missing', `run ${this.runId} disappeared from the store`);
-    this.takeLease();
+    this.claim();
+    // Tool processes a killed driver left behind must not race the ones this driver starts.
+    if (this.mode === 'real') await this.stopOrphans();
     const at = this.now();
     if (forcedDetail) this.store.addEvent(this.runId, 'forced', this.operator, at, forcedDetail);
     this.store.beginResume(this.runId, 'the process running this attempt stopped before it finished; resumed', this.operator, at, `from ${run.status}`);
@@ -123,6 +134,35 @@ export class RunDriver {
     const snapshot = run.snapshotJson ? (JSON.parse(run.snapshotJson) as Snapshot<unknown>) : undefined;
     this.launch(snapshot);
     return this.outcome;
+  }
+
+  // Stops the tool processes of this run that are still running without a driver, and journals each one.
+  private async stopOrphans(): Promise<void> {
+    const recorded = this.store.listCommands(this.runId).filter((c) => c.endedAt === null && c.pid !== null);
+    const found = new Map<number, { pgid: number; command: string; start: string | null | undefined }>();
+    for (const c of recorded) {
+      if (!startedOnThisBoot(c.procStart)) {
+        if (c.procStart) this.store.addEvent(this.runId, 'orphan-unreachable', this.operator, this.now(), `${c.argv.slice(0, 4).join(' ')} (pid ${c.pid}) was started on another machine or before a reboot; it cannot be checked from here`);
+        continue;
+      }
+      if (processState(c.pid as number, c.procStart) === 'alive') found.set(c.pid as number, { pgid: c.pgid ?? (c.pid as number), command: c.argv.slice(0, 4).join(' '), start: c.procStart });
+    }
+    for (const p of processesOfRun(this.runId)) if (!found.has(p.pid)) found.set(p.pid, { pgid: p.pgid, command: p.command, start: p.start });
+    for (const [pid, p] of found) {
+      await stopProcessGroup(p.pgid);
+      this.store.addEvent(this.runId, 'orphan-stopped', this.operator, this.now(), `stopped ${p.command} (pid ${pid}, process group ${p.pgid}), left running by the driver that died`);
+    }
+  }
+
+  // Kills every tool process this driver started, at once (the user insisted on leaving).
+  killChildren(): void {
+    for (const pgid of this.liveGroups) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
   }
 
   // Stops the run on a signal: persists where it stands, stops child processes, marks it interrupted.
@@ -156,7 +196,7 @@ export class RunDriver {
   }
 
   private takeLease(): void {
-    const result = this.store.acquireLease(this.runId, { token: this.leaseToken, pid: this.operator.pid, host: this.operator.host, user: this.operator.user, heartbeat: this.now() }, this.leaseStaleMs, holderAlive);
+    const result = this.store.acquireLease(this.runId, { token: this.leaseToken, pid: this.operator.pid, host: this.operator.host, user: this.operator.user, heartbeat: this.now(), procStart: this.operator.pid === process.pid ? OWN_PROCESS_START : null }, this.leaseStaleMs, holderAlive);
     if (!result.acquired) {
       const h = result.holder;
       const age = Math.round((this.now() - h.heartbeat) / 1000);
@@ -380,7 +420,20 @@ export class RunDriver {
   }
 
   private runtime(attempt: AttemptRecord, input: StepInput, signal: AbortSignal): StepRuntime {
-    const options = { signal, timeoutMs: this.config.timeouts.commandMs, step: input.step as StepId, cluster: input.cluster };
+    const base = { signal, timeoutMs: this.config.timeouts.commandMs, step: input.step as StepId, cluster: input.cluster, runId: this.runId };
+    // Each started process is journaled with its command, and remembered until it ends.
+    const spawned = (ids: Partial<Record<'command' | 'source' | 'sink', number>>, groups: number[]): RunOptions => ({
+      ...base,
+      onSpawn: (role, proc: SpawnedProcess) => {
+        this.liveGroups.add(proc.pgid);
+        groups.push(proc.pgid);
+        const id = ids[role];
+        if (id !== undefined) this.commands.spawned(id, proc);
+      },
+    });
+    const forget = (groups: number[]) => {
+      for (const g of groups) this.liveGroups.delete(g);
+    };
     return {
       signal,
       now: this.now,
@@ -389,9 +442,10 @@ export class RunDriver {
         this.track(async () => {
           const id = await this.commands.start(attempt.id, command);
           const started = this.now();
+          const groups: number[] = [];
           try {
             crashPoint('before-command');
-            const result = await this.tools.run(command, options);
+            const result = await this.tools.run(command, spawned({ command: id }, groups)).finally(() => forget(groups));
             crashPoint('after-command');
             this.commands.finish(id, started, result.exitCode, result.stdout, result.stderr);
             return result;
@@ -404,9 +458,10 @@ export class RunDriver {
         this.track(async () => {
           const [sourceId, sinkId] = await Promise.all([this.commands.start(attempt.id, source), this.commands.start(attempt.id, sink)]);
           const started = this.now();
+          const groups: number[] = [];
           try {
             crashPoint('before-command');
-            const result = await this.tools.pipe(source, sink, options);
+            const result = await this.tools.pipe(source, sink, spawned({ source: sourceId, sink: sinkId }, groups)).finally(() => forget(groups));
             crashPoint('after-command');
             this.commands.finish(sourceId, started, result.source.exitCode, `(stdout streamed to ${sink.tool}; not recorded)`, result.source.stderr);
             this.commands.finish(sinkId, started, result.sink.exitCode, result.sink.stdout, result.sink.stderr);

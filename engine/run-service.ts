@@ -205,6 +205,8 @@ export function prepareResume(request: ResumeRequest, listener?: ProgressListene
     const operator = currentOperator();
     const timeScale = run.mode === 'dry-run' ? readWorld(createSimStore(db), run.simWorld)?.latencyModel?.timeScale : undefined;
     const driver = new RunDriver({ store, tools: toolsFor(run, config, db), config, run, operator, gatewayPollMs: pollFor(timeScale), ...(listener ? { listener } : {}) });
+    // Refuse a run another live process drives before saying anything about resuming it.
+    driver.claim();
     return { runId: run.id, run, driver, store, close: () => store.close(), ...(detail ? { forcedDetail: detail } : {}) };
   } catch (error) {
     store.close();

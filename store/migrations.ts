@@ -121,6 +121,29 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN sim_world TEXT;    -- dry runs: the simulated clusters (null: the run's own id)
     `,
   },
+  {
+    version: 4,
+    name: 'what existed before a run acted, warnings per step, the processes behind commands and leases',
+    sql: `
+      CREATE TABLE observations (
+        id       INTEGER PRIMARY KEY,
+        run_id   TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        cluster  TEXT NOT NULL,
+        subject  TEXT NOT NULL,                     -- namespace/istio-system, secret/istio-system/cacerts ...
+        present  INTEGER NOT NULL,                  -- 1: it existed before the run changed anything
+        owner    TEXT,                              -- 'mesh-run' when it carried mesh-run's label then
+        detail   TEXT,                              -- JSON: labels and annotations a step may change
+        at       INTEGER NOT NULL,
+        UNIQUE (run_id, cluster, subject)           -- the first observation of a run is the one that counts
+      );
+      ALTER TABLE run_events ADD COLUMN step TEXT;
+      ALTER TABLE run_events ADD COLUMN cluster TEXT;
+      ALTER TABLE commands ADD COLUMN pid INTEGER;
+      ALTER TABLE commands ADD COLUMN pgid INTEGER;
+      ALTER TABLE commands ADD COLUMN proc_start TEXT; -- "<boot id>:<start ticks>": a live process, not a reused pid
+      ALTER TABLE runs ADD COLUMN lease_proc_start TEXT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -8,10 +8,12 @@ import type {
   AttemptClose,
   AttemptRecord,
   CommandRecord,
+  CommandSpawn,
   ErrorInfo,
   HistoryFilter,
   LeaseResult,
   NewRun,
+  Observation,
   RunEventRecord,
   RunRecord,
   RunStatus,
@@ -40,6 +42,7 @@ interface RunRow {
   lease_heartbeat: number | null;
   target_run: string | null;
   sim_world: string | null;
+  lease_proc_start: string | null;
 }
 
 interface AttemptRow {
@@ -68,6 +71,32 @@ interface CommandRow {
   duration_ms: number | null;
   stdout_tail: string | null;
   stderr_tail: string | null;
+  pid: number | null;
+  pgid: number | null;
+  proc_start: string | null;
+}
+
+interface ObservationRow {
+  run_id: string;
+  cluster: string;
+  subject: string;
+  present: number;
+  owner: string | null;
+  detail: string | null;
+  at: number;
+}
+
+interface EventRow {
+  id: number;
+  run_id: string;
+  at: number;
+  type: string;
+  user: string | null;
+  host: string | null;
+  pid: number | null;
+  detail: string | null;
+  step: string | null;
+  cluster: string | null;
 }
 
 function toRun(row: RunRow): RunRecord {
@@ -88,7 +117,7 @@ function toRun(row: RunRow): RunRecord {
     error: row.error_json ? (JSON.parse(row.error_json) as ErrorInfo) : null,
     lease:
       row.lease_token && row.lease_pid !== null && row.lease_heartbeat !== null
-        ? { token: row.lease_token, pid: row.lease_pid, host: row.lease_host ?? '', user: row.lease_user ?? '', heartbeat: row.lease_heartbeat }
+        ? { token: row.lease_token, pid: row.lease_pid, host: row.lease_host ?? '', user: row.lease_user ?? '', heartbeat: row.lease_heartbeat, procStart: row.lease_proc_start ?? null }
         : null,
     targetRun: row.target_run ?? null,
     simWorld: row.sim_world ?? row.id,
@@ -124,7 +153,18 @@ function toCommand(row: CommandRow): CommandRecord {
     durationMs: row.duration_ms,
     stdoutTail: row.stdout_tail,
     stderrTail: row.stderr_tail,
+    pid: row.pid ?? null,
+    pgid: row.pgid ?? null,
+    procStart: row.proc_start ?? null,
   };
+}
+
+function toEvent({ run_id, ...rest }: EventRow): RunEventRecord {
+  return { ...rest, runId: run_id, step: rest.step ?? null, cluster: rest.cluster ?? null };
+}
+
+function toObservation(row: ObservationRow): Observation {
+  return { runId: row.run_id, cluster: row.cluster, subject: row.subject, present: row.present === 1, owner: row.owner, detail: row.detail ? (JSON.parse(row.detail) as Record<string, string>) : null, at: row.at };
 }
 
 // Turns SQLite's errors into StoreErrors that say what happened and what to do.
@@ -181,11 +221,14 @@ export function createSqliteRunStore(db: Db): RunStore {
     insertCommand: db.prepare('INSERT INTO commands (run_id, attempt_id, tool, argv_json, context, started_at) VALUES (?, ?, ?, ?, ?, ?)'),
     finishCommand: db.prepare('UPDATE commands SET ended_at = ?, exit_code = ?, duration_ms = ?, stdout_tail = ?, stderr_tail = ? WHERE id = ?'),
     listCommands: db.prepare<[string], CommandRow>('SELECT * FROM commands WHERE run_id = ? ORDER BY id'),
-    insertEvent: db.prepare('INSERT INTO run_events (run_id, at, type, user, host, pid, detail) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    listEvents: db.prepare<[string], RunEventRecord & { run_id: string }>('SELECT id, run_id, at, type, user, host, pid, detail FROM run_events WHERE run_id = ? ORDER BY id'),
-    setLease: db.prepare('UPDATE runs SET lease_token = ?, lease_pid = ?, lease_host = ?, lease_user = ?, lease_heartbeat = ? WHERE id = ?'),
+    insertEvent: db.prepare('INSERT INTO run_events (run_id, at, type, user, host, pid, detail, step, cluster) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+    listEvents: db.prepare<[string], EventRow>('SELECT id, run_id, at, type, user, host, pid, detail, step, cluster FROM run_events WHERE run_id = ? ORDER BY id'),
+    setLease: db.prepare('UPDATE runs SET lease_token = ?, lease_pid = ?, lease_host = ?, lease_user = ?, lease_heartbeat = ?, lease_proc_start = ? WHERE id = ?'),
     heartbeat: db.prepare('UPDATE runs SET lease_heartbeat = ? WHERE id = ? AND lease_token = ?'),
-    release: db.prepare('UPDATE runs SET lease_token = NULL, lease_pid = NULL, lease_host = NULL, lease_user = NULL, lease_heartbeat = NULL WHERE id = ? AND lease_token = ?'),
+    release: db.prepare('UPDATE runs SET lease_token = NULL, lease_pid = NULL, lease_host = NULL, lease_user = NULL, lease_heartbeat = NULL, lease_proc_start = NULL WHERE id = ? AND lease_token = ?'),
+    spawnCommand: db.prepare('UPDATE commands SET pid = ?, pgid = ?, proc_start = ? WHERE id = ?'),
+    insertObservation: db.prepare('INSERT OR IGNORE INTO observations (run_id, cluster, subject, present, owner, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    listTargeting: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE target_run = ? ORDER BY created_at, id'),
   };
 
   const errorJson = (error: ErrorInfo | null | undefined): string | null => (error ? JSON.stringify(error) : null);
@@ -207,7 +250,7 @@ export function createSqliteRunStore(db: Db): RunStore {
     createRun(run: NewRun, actor: Actor): void {
       db.transaction(() => {
         s.insertRun.run({ ...run, targetRun: run.targetRun ?? null, simWorld: run.simWorld ?? null });
-        s.insertEvent.run(run.id, run.createdAt, 'started', actor.user, actor.host, actor.pid, null);
+        s.insertEvent.run(run.id, run.createdAt, 'started', actor.user, actor.host, actor.pid, null, null, null);
       }).immediate();
       crashPoint('journal-write');
     },
@@ -261,7 +304,7 @@ export function createSqliteRunStore(db: Db): RunStore {
         s.interruptOpen.run(at, JSON.stringify({ message: reason }), runId);
         s.setStatus.run({ id: runId, status: 'running', at, error: null });
         crashPoint('in-transaction');
-        s.insertEvent.run(runId, at, 'resumed', actor.user, actor.host, actor.pid, detail ?? null);
+        s.insertEvent.run(runId, at, 'resumed', actor.user, actor.host, actor.pid, detail ?? null, null, null);
       }).immediate();
       crashPoint('journal-write');
     },
@@ -273,17 +316,18 @@ export function createSqliteRunStore(db: Db): RunStore {
         }
         s.setStatus.run({ id: runId, status, at, error: errorJson(error) });
         crashPoint('in-transaction');
-        s.insertEvent.run(runId, at, status, actor.user, actor.host, actor.pid, detail ?? null);
+        s.insertEvent.run(runId, at, status, actor.user, actor.host, actor.pid, detail ?? null, null, null);
       }).immediate();
       crashPoint('journal-write');
     },
     listAttempts(runId) {
       return s.listAttempts.all(runId).map(toAttempt);
     },
-    journalCommands(starts, finishes) {
-      if (starts.length === 0 && finishes.length === 0) return [];
+    journalCommands(starts, finishes, spawns: readonly CommandSpawn[] = []) {
+      if (starts.length === 0 && finishes.length === 0 && spawns.length === 0) return [];
       const ids = db.transaction(() => {
         const created = starts.map((c) => Number(s.insertCommand.run(c.runId, c.attemptId, c.tool, JSON.stringify(c.argv), c.context, c.at).lastInsertRowid));
+        for (const p of spawns) s.spawnCommand.run(p.pid, p.pgid, p.procStart, p.id);
         for (const r of finishes) s.finishCommand.run(r.at, r.exitCode, r.durationMs, r.stdoutTail, r.stderrTail, r.id);
         crashPoint('in-transaction');
         return created;
@@ -294,9 +338,24 @@ export function createSqliteRunStore(db: Db): RunStore {
     listCommands(runId) {
       return s.listCommands.all(runId).map(toCommand);
     },
-    addEvent(runId, type, actor, at, detail) {
-      s.insertEvent.run(runId, at, type, actor.user, actor.host, actor.pid, detail ?? null);
+    addEvent(runId, type, actor, at, detail, where) {
+      s.insertEvent.run(runId, at, type, actor.user, actor.host, actor.pid, detail ?? null, where?.step ?? null, where?.cluster ?? null);
       crashPoint('journal-write');
+    },
+    recordObservations(observations) {
+      if (observations.length === 0) return;
+      db.transaction(() => {
+        for (const o of observations) s.insertObservation.run(o.runId, o.cluster, o.subject, o.present ? 1 : 0, o.owner, o.detail ? JSON.stringify(o.detail) : null, o.at);
+      }).immediate();
+      crashPoint('journal-write');
+    },
+    listObservations(runIds) {
+      if (runIds.length === 0) return [];
+      const sql = `SELECT run_id, cluster, subject, present, owner, detail, at FROM observations WHERE run_id IN (${runIds.map(() => '?').join(', ')}) ORDER BY at, id`;
+      return (db.prepare(sql).all(...runIds) as ObservationRow[]).map(toObservation);
+    },
+    listRunsTargeting(runId) {
+      return s.listTargeting.all(runId).map(toRun);
     },
     queryAttempts(filter: HistoryFilter) {
       const where: string[] = [];
@@ -318,13 +377,11 @@ export function createSqliteRunStore(db: Db): RunStore {
       if (filter.since !== undefined) (where.push('at >= @since'), (params.since = filter.since));
       if (filter.until !== undefined) (where.push('at < @until'), (params.until = filter.until));
       if (filter.kind !== undefined) (where.push('run_id IN (SELECT id FROM runs WHERE kind = @kind)'), (params.kind = filter.kind));
-      const sql = `SELECT id, run_id, at, type, user, host, pid, detail FROM run_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT @limit`;
-      return cachedStatement<RunEventRecord & { run_id: string }>(sql)
-        .all(params)
-        .map(({ run_id, ...rest }) => ({ ...rest, runId: run_id }));
+      const sql = `SELECT id, run_id, at, type, user, host, pid, detail, step, cluster FROM run_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT @limit`;
+      return cachedStatement<EventRow>(sql).all(params).map(toEvent);
     },
     listEvents(runId) {
-      return s.listEvents.all(runId).map(({ run_id, ...rest }) => ({ ...rest, runId: run_id }));
+      return s.listEvents.all(runId).map(toEvent);
     },
     acquireLease(runId, candidate, staleAfterMs, isAlive): LeaseResult {
       return db.transaction((): LeaseResult => {
@@ -333,7 +390,7 @@ export function createSqliteRunStore(db: Db): RunStore {
         const current = toRun(row).lease;
         const stale = current !== null && (candidate.heartbeat - current.heartbeat > staleAfterMs || !isAlive(current));
         if (current !== null && !stale && current.token !== candidate.token) return { acquired: false, holder: current };
-        s.setLease.run(candidate.token, candidate.pid, candidate.host, candidate.user, candidate.heartbeat, runId);
+        s.setLease.run(candidate.token, candidate.pid, candidate.host, candidate.user, candidate.heartbeat, candidate.procStart ?? null, runId);
         return current !== null && current.token !== candidate.token ? { acquired: true, tookOverFrom: current } : { acquired: true };
       }).immediate();
     },

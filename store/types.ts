@@ -17,6 +17,8 @@ export interface LeaseHolder {
   host: string;
   user: string;
   heartbeat: number;
+  // "<boot id>:<start ticks>" of the holder's process: a reused pid is not the holder.
+  procStart?: string | null;
 }
 
 export interface RunRecord {
@@ -81,6 +83,10 @@ export interface CommandRecord {
   durationMs: number | null;
   stdoutTail: string | null;
   stderrTail: string | null;
+  // The tool process (real runs): its pid, process group and start identity.
+  pid: number | null;
+  pgid: number | null;
+  procStart: string | null;
 }
 
 export interface NewCommand {
@@ -90,6 +96,14 @@ export interface NewCommand {
   argv: string[];
   context: string | null;
   at: number;
+}
+
+// A command's process, recorded once it has started.
+export interface CommandSpawn {
+  id: number;
+  pid: number;
+  pgid: number;
+  procStart: string | null;
 }
 
 export interface CommandFinish {
@@ -110,6 +124,21 @@ export interface RunEventRecord {
   host: string | null;
   pid: number | null;
   detail: string | null;
+  // Events a step reports (a value it replaced, something it kept): where.
+  step: string | null;
+  cluster: string | null;
+}
+
+// What a run saw before it changed anything: whether an object existed, whose it was, and the labels and
+// annotations a step may replace. Uninstall keeps what was there before and restores what was replaced.
+export interface Observation {
+  runId: string;
+  cluster: string;
+  subject: string;
+  present: boolean;
+  owner: string | null;
+  detail: Record<string, string> | null;
+  at: number;
 }
 
 export interface Actor {
@@ -164,8 +193,14 @@ export interface RunStore {
   listAttempts(runId: string): AttemptRecord[];
   listCommands(runId: string): CommandRecord[];
   // One transaction for many command rows (group commit): new rows, and results of earlier ones. Returns the new ids.
-  journalCommands(starts: readonly NewCommand[], finishes: readonly CommandFinish[]): number[];
-  addEvent(runId: string, type: string, actor: Actor, at: number, detail?: string): void;
+  journalCommands(starts: readonly NewCommand[], finishes: readonly CommandFinish[], spawns?: readonly CommandSpawn[]): number[];
+  addEvent(runId: string, type: string, actor: Actor, at: number, detail?: string, where?: { step: string; cluster: string }): void;
+  // Keeps the first observation of each (run, cluster, subject); later ones are ignored.
+  recordObservations(observations: readonly Observation[]): void;
+  // The observations of these runs, oldest first.
+  listObservations(runIds: readonly string[]): Observation[];
+  // Runs that act on `runId` (verify and uninstall runs naming it as their target).
+  listRunsTargeting(runId: string): RunRecord[];
   listEvents(runId: string): RunEventRecord[];
   // Step attempts matching the filter, newest first.
   queryAttempts(filter: HistoryFilter): AttemptRecord[];
