@@ -23,6 +23,9 @@ export interface Command {
   check?: { patterns: string[]; seconds: number; accumulate?: boolean };
   // For a "wait": the jsonpath whose non-empty value ends the wait, and the shell variable it fills.
   waitFor?: { jsonpath: string; variable: string; timeoutSeconds: number };
+  // For scripts: the step issues this act (and checks its effect) only when `probe` printed `equals`; the
+  // probe's answer is kept in the shell variable `variable` for the check that follows the act.
+  when?: { probe: Command; equals: string; otherwise: string; variable: string };
 }
 
 export interface CommandResult {

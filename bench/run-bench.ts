@@ -85,6 +85,8 @@ async function sequentialBaseline(config: MeshConfig, seed: string): Promise<num
     signal,
     now: Date.now,
     note: () => {},
+    observe: () => {},
+    report: () => {},
     run: (c) => tools.run(c, { signal, timeoutMs: 600_000, step, cluster }),
     pipe: (a, b) => tools.pipe(a, b, { signal, timeoutMs: 600_000, step, cluster }),
   });

@@ -26,7 +26,9 @@ export async function runSession(prepared: PreparedRun, begin: () => Promise<Run
       process.exit(signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm);
     }
     signalled = signal;
-    if (!options.json) streams.stderr.write(`\n${signal} received: stopping child processes and saving the run...\n`);
+    // The live display stops first, so it never draws over this line.
+    options.progress.stop();
+    if (!options.json) streams.stderr.write(`${signal} received: stopping child processes and saving the run...\n`);
     void prepared.driver.interrupt(signal);
   };
   const sigint = () => onSignal('SIGINT');

@@ -3,6 +3,7 @@
 import type { CommandPurpose } from '../adapters/cluster-tools.js';
 import type {
   AnnotationObservation,
+  ClusterRef,
   GatewayObservation,
   PreflightInput,
   PreflightOutput,
@@ -11,20 +12,29 @@ import type {
   StepDone,
 } from '../machines/types.js';
 import type { MeshConfig } from './config.js';
+import type { Inventory } from './inventory.js';
 import { StepError } from './errors.js';
 import { commandFailed } from './failures.js';
 import { eastwestGatewayOperator, exposeIstiod, injectorWebhookName, istiodVirtualServiceName, primaryOperator, remoteOperator } from './manifests.js';
-import { annotationKeys, commandTimeoutSeconds, createNamespaceIfMissing, getJson, isNotFound, mustSucceed, type NamespaceJson } from './kube-ops.js';
+import { annotationKeys, commandTimeoutSeconds, createNamespaceIfMissing, exists, getJson, isMeshRuns, isNotFound, labelValue, mustSucceed, type NamespaceJson } from './kube-ops.js';
+import { MANAGED_BY, MESH_RUN, SUBJECTS, touchedMetadata, TOUCHED } from './inventory.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
 export const ISTIO_SYSTEM = 'istio-system';
 export const CONTROL_PLANE_ANNOTATION = 'topology.istio.io/controlPlaneClusters';
 export const GATEWAY_SERVICE = 'istio-eastwestgateway';
+export const CACERTS = 'cacerts';
+// The service-account token secret istioctl create-remote-secret creates in a remote.
+export const READER_TOKEN = 'istio-reader-service-account-istio-remote-secret-token';
 // istioctl 1.15 introduced the istiodless remote and the controlPlaneClusters annotation this flow needs.
 export const MIN_ISTIO_MINOR = 15;
 
 export interface ActivityDeps {
   config: MeshConfig;
+  // What existed before mesh-run acted, from the runs this one follows (uninstall).
+  inventory?: Inventory;
+  // uninstall --force: remove what existed before mesh-run too (each removal is reported).
+  force?: boolean;
 }
 
 const LOOPBACK_SERVER = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i;
@@ -78,7 +88,23 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
       });
     }
   }
+  if (input.recordInventory) await Promise.all(input.clusters.map((cluster) => takeInventory(rt, cluster, cluster.name === deps.config.primary.name)));
   return { istioVersion, finishedAt: rt.now() };
+}
+
+// Journals what a cluster holds before the install changes anything: istio-system (whose, and the values of
+// the labels and annotations steps set), the primary's cacerts, a remote's reader token secret. Secrets are
+// looked at by name and label only.
+async function takeInventory(rt: StepRuntime, cluster: ClusterRef, primary: boolean): Promise<void> {
+  const ns = await getJson<NamespaceJson>(rt, cluster.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, 'observe');
+  rt.observe({ cluster: cluster.name, subject: SUBJECTS.istioSystem, present: ns !== undefined, owner: isMeshRuns(ns) ? MESH_RUN : null, detail: ns ? touchedMetadata(ns.metadata) : null });
+  if (primary) {
+    const ca = await labelValue(rt, cluster.context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], MANAGED_BY, `secret ${CACERTS}`, 'observe');
+    rt.observe({ cluster: cluster.name, subject: SUBJECTS.cacerts, present: ca.exists, owner: ca.value === MESH_RUN ? MESH_RUN : null, detail: null });
+  } else {
+    const present = await exists(rt, cluster.context, ['secret', READER_TOKEN, '-n', ISTIO_SYSTEM], `secret ${READER_TOKEN}`);
+    rt.observe({ cluster: cluster.name, subject: SUBJECTS.readerToken, present, owner: null, detail: null });
+  }
 }
 
 async function waitForDeployment(rt: StepRuntime, context: string, name: string, deps: ActivityDeps): Promise<void> {
@@ -88,6 +114,8 @@ async function waitForDeployment(rt: StepRuntime, context: string, name: string,
 // install-primary: istioctl install is a convergent apply; the named IstioOperator keeps re-runs from pruning the gateway.
 export async function installPrimary(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps): Promise<StepDone> {
   const manifest = primaryOperator(input.cluster, { meshID: input.meshID, network: input.network, ...opt(input) });
+  // istioctl would create istio-system unlabelled; created here, it says it is mesh-run's (uninstall may remove it).
+  await createNamespaceIfMissing(rt, input.context, ISTIO_SYSTEM, input.cluster);
   await mustSucceed(rt, istioctl(input.context, ['install', '-y', '-f', '-'], 'act', manifest), `istioctl install on ${input.cluster}`);
   await waitForDeployment(rt, input.context, input.revision ? `istiod-${input.revision}` : 'istiod', deps);
   return { finishedAt: rt.now() };
@@ -155,6 +183,10 @@ export async function createRemoteNamespace(rt: StepRuntime, input: RemoteStepIn
 export async function annotateRemoteNamespace(rt: StepRuntime, input: RemoteStepInput): Promise<AnnotationObservation> {
   const read = async (purpose: CommandPurpose) => (await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, purpose))?.metadata?.annotations?.[CONTROL_PLANE_ANNOTATION];
   const before = await read('observe');
+  if (before !== undefined && before !== input.primary.name) {
+    // Journaled before acting, so the replaced value is on record even if the run dies right after.
+    rt.report('overwrote', `annotation ${CONTROL_PLANE_ANNOTATION} on namespace ${ISTIO_SYSTEM} of ${input.cluster}: "${before}" -> "${input.primary.name}"`);
+  }
   if (before !== input.primary.name) {
     await mustSucceed(
       rt,

@@ -108,9 +108,18 @@ export function loadConfig(path: string | undefined, env: Env = process.env): Lo
 // Parses YAML text into a validated config; `source` prefixes every message.
 export function parseConfigText(text: string, env: Env = process.env, source = 'config'): MeshConfig {
   if (text.length > 1_000_000) throw new ConfigError([`${source}: the file is larger than 1 MB; a mesh-run config is a few lines of YAML`]);
+  // Binary data is named, never echoed back (a YAML error would quote it).
+  if (/\0/.test(text) || (text.match(/[\x01-\x08\x0e-\x1f\x7f]/g)?.length ?? 0) > 8) {
+    throw new ConfigError([`${source}: is not a text file (it holds binary data); a mesh-run config is YAML text, e.g. examples/primary-remote.yaml`]);
+  }
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.slice(0, 5).map((e) => `${source}: ${oneLine(yamlErrorText(e))}; fix the YAML syntax`));
+    // One line: the first error, and how many more the parser found.
+    const others = doc.errors.length - 1;
+    throw new ConfigError([`${source}: ${oneLine(yamlErrorText(doc.errors[0] as (typeof doc.errors)[number]))}${others > 0 ? ` (and ${others} more YAML error${others > 1 ? 's' : ''})` : ''}; fix the YAML syntax`]);
+  }
+  if (doc.contents === null || text.split('\n').every((line) => /^\s*((---|\.\.\.)\s*)?(#.*)?$/.test(line))) {
+    throw new ConfigError([`${source}: the config file is empty (no fields, or only comments); write at least one field such as "meshID: mesh1", or leave out --config to use the Istio page's defaults`]);
   }
   let raw: unknown;
   try {
@@ -133,7 +142,7 @@ function yamlErrorText(error: { message: string; linePos?: Array<{ line: number;
 }
 
 function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim().slice(0, 300);
+  return text.replace(/[\p{Cc}\s]+/gu, ' ').trim().slice(0, 300);
 }
 
 // Collects problems while walking the raw document, so a user sees all of them at once.
@@ -246,6 +255,7 @@ function readCluster(raw: unknown, field: string, problems: Problems, defaults: 
   checkKeys(obj, allowed, field, problems);
   const name = readString(obj.name, `${field}.name`, problems, defaults.name);
   checkLabel(name, `${field}.name`, problems);
+  if (name === 'all') problems.add(`${field}.name`, '"all" is reserved: history --cluster all and the CLUSTER columns use it for steps that span every cluster; pick another name');
   const context = readString(obj.context, `${field}.context`, problems, obj.name === undefined ? defaults.context ?? name : name);
   checkContext(context, `${field}.context`, problems);
   return { ...obj, name, context };

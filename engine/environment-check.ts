@@ -15,7 +15,7 @@ function directRuntime(config: MeshConfig, tools: ClusterTools): StepRuntime {
   // Preflight asks every cluster at once, all under this one signal.
   setMaxListeners(0, signal);
   const options = { signal, timeoutMs: Math.min(config.timeouts.commandMs, 60_000), step: 'preflight' as const, cluster: '*' };
-  return { signal, now: Date.now, note: () => {}, run: (command) => tools.run(command, options), pipe: (source, sink) => tools.pipe(source, sink, options) };
+  return { signal, now: Date.now, note: () => {}, observe: () => {}, report: () => {}, run: (command) => tools.run(command, options), pipe: (source, sink) => tools.pipe(source, sink, options) };
 }
 
 // `checkRemoteServers`: install only; verify and uninstall do not create remote secrets.

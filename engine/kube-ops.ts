@@ -1,6 +1,8 @@
 // Small kubectl idioms the step activities share: get as JSON (undefined when NotFound), run or fail.
-import type { CommandPurpose, CommandResult } from '../adapters/cluster-tools.js';
+import type { Command, CommandPurpose, CommandResult } from '../adapters/cluster-tools.js';
+import { stringify } from 'yaml';
 import type { MeshConfig } from './config.js';
+import { MANAGED_BY, MESH_RUN } from './inventory.js';
 import { StepError } from './errors.js';
 import { commandFailed } from './failures.js';
 import { kubectl, type StepRuntime } from './step-runtime.js';
@@ -54,7 +56,16 @@ export async function annotationKeys(rt: StepRuntime, context: string, args: str
 
 // One annotation's value, selected by key (jsonpath with the key's dots escaped).
 export async function annotationValue(rt: StepRuntime, context: string, args: string[], key: string, what: string, purpose: CommandPurpose = 'observe'): Promise<{ exists: boolean; value: string }> {
-  const path = `{.metadata.annotations.${key.replace(/\./g, '\\.')}}`;
+  return metadataValue(rt, context, args, 'annotations', key, what, purpose);
+}
+
+// One label's value, selected by key.
+export async function labelValue(rt: StepRuntime, context: string, args: string[], key: string, what: string, purpose: CommandPurpose = 'observe'): Promise<{ exists: boolean; value: string }> {
+  return metadataValue(rt, context, args, 'labels', key, what, purpose);
+}
+
+async function metadataValue(rt: StepRuntime, context: string, args: string[], field: 'labels' | 'annotations', key: string, what: string, purpose: CommandPurpose): Promise<{ exists: boolean; value: string }> {
+  const path = `{.metadata.${field}.${key.replace(/\./g, '\\.')}}`;
   const result = await rt.run(kubectl(context, ['get', ...args, '-o', `jsonpath=${path}`], purpose));
   if (isNotFound(result)) return { exists: false, value: '' };
   if (result.exitCode !== 0) throw commandFailed(`kubectl get ${what}`, result);
@@ -68,9 +79,22 @@ export async function mustSucceed(rt: StepRuntime, command: Parameters<StepRunti
 }
 
 
-// Creates a namespace only when it is missing; AlreadyExists (a racing creator) is success.
-export async function createNamespaceIfMissing(rt: StepRuntime, context: string, name: string, cluster: string): Promise<void> {
-  if (await getJson<NamespaceJson>(rt, context, ['namespace', name], `namespace ${name}`)) return;
-  const created = await rt.run(kubectl(context, ['create', 'namespace', name], 'act-if-missing'));
+// Creates a namespace only when it is missing, labelled as mesh-run's (so uninstall knows it may delete
+// it); AlreadyExists (a racing creator) is success. Returns whether this call created it.
+export async function createNamespaceIfMissing(rt: StepRuntime, context: string, name: string, cluster: string, labels: Record<string, string> = {}): Promise<boolean> {
+  if (await getJson<NamespaceJson>(rt, context, ['namespace', name], `namespace ${name}`)) return false;
+  const manifest = stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [MANAGED_BY]: MESH_RUN, ...labels } } });
+  const created = await rt.run(kubectl(context, ['create', '-f', '-'], 'act-if-missing', manifest));
   if (created.exitCode !== 0 && !/AlreadyExists/.test(created.stderr)) throw commandFailed(`kubectl create namespace ${name} on ${cluster}`, created);
+  return created.exitCode === 0;
+}
+
+// A probe that prints mesh-run's label of a namespace: what a script checks before deleting it.
+export function ownerProbe(context: string, namespace: string): Command {
+  return kubectl(context, ['get', 'namespace', namespace, '-o', `jsonpath={.metadata.labels.${MANAGED_BY.replace(/\./g, '\\.')}}`], 'check');
+}
+
+// Whether a namespace (as read) carries mesh-run's label.
+export function isMeshRuns(ns: NamespaceJson | undefined): boolean {
+  return ns?.metadata?.labels?.[MANAGED_BY] === MESH_RUN;
 }

@@ -20,9 +20,12 @@ export interface PlannedCommand {
   command: Command;
   // Set for a pipe: the command the first one's stdout is streamed into.
   pipeTo?: Command;
+  // The rehearsal found the object missing (NotFound): for a check after a delete, that is the point.
+  absent?: boolean;
 }
 
 export interface Plan {
+  kind: RunKind;
   commands: PlannedCommand[];
   // The gateway address the rehearsal saw; a script refers to it as ${DISCOVERY_ADDRESS} instead.
   rehearsedAddress?: string;
@@ -30,12 +33,31 @@ export interface Plan {
 
 const PLAN_RUN = 'mr-plan';
 
+// What a plan shows instead of the rehearsal's pod names, which mean nothing on real clusters.
+export const POD_PLACEHOLDER = (selector: string) => `<pod of ${selector}>`;
+
+// kubectl exec into a pod the step looked up first: the pod becomes a placeholder naming how it is found.
+function withoutRehearsedPod(command: Command, lookups: ReadonlyMap<string, string>): Command {
+  const dash = command.args.indexOf('--');
+  if (command.tool !== 'kubectl' || !command.args.includes('exec') || dash < 1) return command;
+  const pod = command.args[dash - 1] as string;
+  const selector = lookups.get(pod);
+  if (!selector) return command;
+  return { ...command, args: command.args.map((a, i) => (i === dash - 1 ? POD_PLACEHOLDER(selector) : a)) };
+}
+
 function recording(inner: ClusterTools, out: PlannedCommand[], plan: Plan): ClusterTools {
+  // Pods the rehearsal looked up by label (kubectl get pods -l ... -o jsonpath=...name): name -> selector.
+  const lookups = new Map<string, string>();
   return {
     mode: inner.mode,
     async run(command, options) {
-      out.push({ step: options.step, cluster: options.cluster, command });
+      const planned: PlannedCommand = { step: options.step, cluster: options.cluster, command: withoutRehearsedPod(command, lookups) };
+      out.push(planned);
       const result = await inner.run(command, options);
+      if (result.exitCode !== 0 && /\(NotFound\)|not found/i.test(result.stderr)) planned.absent = true;
+      const selector = command.args[command.args.indexOf('-l') + 1];
+      if (command.args.includes('pods') && command.args.includes('-l') && selector && result.exitCode === 0) lookups.set(result.stdout.trim(), selector);
       if (command.waitFor && result.exitCode === 0) {
         const ip = (JSON.parse(result.stdout) as { status?: { loadBalancer?: { ingress?: Array<{ ip?: string }> } } }).status?.loadBalancer?.ingress?.[0]?.ip;
         if (ip) plan.rehearsedAddress = ip;
@@ -59,7 +81,7 @@ export async function planRun(kind: RunKind, config: MeshConfig): Promise<Plan> 
     const now = Date.now();
     createWorld(sim, PLAN_RUN, [config.primary, ...config.remotes], { loadBalancer: { mode: 'ip', delayMs: 0 } }, now);
     const before: RunKind[] = kind === 'install' ? [] : kind === 'verify' ? ['install'] : ['install', 'verify'];
-    const plan: Plan = { commands: [] };
+    const plan: Plan = { kind, commands: [] };
     for (const [i, step] of [...before, kind].entries()) {
       const id = `${PLAN_RUN}-${i}`;
       const recorded = step === kind;

@@ -23,6 +23,8 @@ import type { ProgressListener } from './progress-events.js';
 import { backoffDelay, sleep } from './retry.js';
 import { type Activity, type StepBinder, type Workflow, workflowOf } from './workflows.js';
 import type { StepRuntime } from './step-runtime.js';
+import type { ActivityDeps } from './activities.js';
+import { Inventory } from './inventory.js';
 
 export interface RunOutcome {
   status: RunStatus;
@@ -43,6 +45,9 @@ export interface DriverOptions {
   heartbeatMs?: number;
   // How often the gateway wait polls (simulated runs at a time scale poll faster).
   gatewayPollMs?: number;
+  // What existed before mesh-run acted (uninstall keeps it), and uninstall --force.
+  inventory?: Inventory;
+  force?: boolean;
 }
 
 // The process and person driving a run, for leases and the audit trail.
@@ -71,6 +76,7 @@ export class RunDriver {
   private readonly gatewayPollMs: number;
   private readonly remoteSlots: Semaphore;
   private readonly workflow: Workflow;
+  private readonly deps: ActivityDeps;
   private actor: XActor<AnyStateMachine> | undefined;
   private pendingCloses: AttemptClose[] = [];
   // The attempt each (step, cluster) has open in this process; resume closed every older one first.
@@ -100,6 +106,7 @@ export class RunDriver {
     this.heartbeatMs = options.heartbeatMs ?? 5_000;
     this.gatewayPollMs = options.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS;
     this.remoteSlots = new Semaphore(this.config.maxParallelRemotes);
+    this.deps = { config: this.config, inventory: options.inventory ?? Inventory.empty(), force: options.force ?? false };
     this.commands = new CommandJournal(this.store, this.runId, this.now, (error) => this.storeFailed(error));
     this.outcome = new Promise((resolve) => {
       this.resolveOutcome = resolve;
@@ -249,7 +256,7 @@ export class RunDriver {
 
   private bindMachine(): AnyStateMachine {
     const step: StepBinder = <I extends StepInput, O>(fn: Activity<I, O>) =>
-      fromPromise<O, I>(({ input, signal }) => this.executeStep(input, signal, (rt) => fn(rt, input, { config: this.config })));
+      fromPromise<O, I>(({ input, signal }) => this.executeStep(input, signal, (rt) => fn(rt, input, this.deps)));
     return this.workflow.bind(step, {
       recordStepSucceeded: (_: unknown, params: StepOutcomeParams) => this.onStepOutcome(params, 'succeeded'),
       recordStepFailed: (_: unknown, params: StepOutcomeParams) => this.onStepOutcome(params, 'failed'),
@@ -438,6 +445,14 @@ export class RunDriver {
       signal,
       now: this.now,
       note: (message, kind = 'wait') => this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message: redact(message), at: this.now(), kind }),
+      observe: (o) => this.journal(() => this.store.recordObservations([{ ...o, runId: this.runId, at: this.now() }])),
+      report: (type, detail) => {
+        const text = redact(detail);
+        const where = { step: input.step, cluster: input.cluster };
+        const seen = this.store.listEvents(this.runId).some((e) => e.type === type && e.detail === text && e.step === where.step && e.cluster === where.cluster);
+        if (!seen) this.journal(() => this.store.addEvent(this.runId, type, this.operator, this.now(), text, where));
+        this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message: text, at: this.now(), kind: type === 'overwrote' || type === 'deleted-preexisting' ? 'warn' : 'info' });
+      },
       run: (command) =>
         this.track(async () => {
           const id = await this.commands.start(attempt.id, command);
@@ -474,6 +489,16 @@ export class RunDriver {
           }
         }),
     };
+  }
+
+  // A journal write from inside a step: a store that refuses it stops the run (resumable), not the step.
+  private journal(write: () => void): void {
+    try {
+      write();
+    } catch (error) {
+      if (error instanceof StoreError) this.storeFailed(error);
+      throw error;
+    }
   }
 
   private track<T>(fn: () => Promise<T>): Promise<T> {

@@ -25,6 +25,7 @@ import { parseFaultSpec } from './fault-specs.js';
 import type { ProgressListener } from './progress-events.js';
 import { currentOperator, RunDriver } from './run-driver.js';
 import { newRunId } from './run-ids.js';
+import { Inventory } from './inventory.js';
 
 export interface SimulationOptions {
   loadBalancer?: LoadBalancerMode;
@@ -126,6 +127,19 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
   return { runId, run, driver, store, close: () => store.close() };
 }
 
+const FORCED_UNINSTALL = 'uninstall --force';
+
+// What an uninstall run needs besides its config: what existed before mesh-run acted, as the install it
+// acts on and the verify runs of that install recorded it, and whether it was started with --force.
+function followUpDeps(store: RunStore, run: RunRecord): { inventory?: Inventory; force?: boolean } {
+  if (run.kind !== 'uninstall') return {};
+  const force = store.listEvents(run.id).some((e) => e.type === 'forced' && (e.detail ?? '').startsWith(FORCED_UNINSTALL));
+  if (!run.targetRun) return { force };
+  const sources = [run.targetRun, ...store.listRunsTargeting(run.targetRun).filter((r) => r.kind === 'verify').map((r) => r.id)];
+  const observations = store.listObservations(sources);
+  return { force, inventory: new Inventory(observations, [...new Set(observations.map((o) => o.runId))]) };
+}
+
 // CA files named in trust: must be a usable plugin CA before anything runs (exit 2 otherwise).
 function checkTrustFiles(config: MeshConfig): void {
   const trust = config.trust;
@@ -204,7 +218,7 @@ export function prepareResume(request: ResumeRequest, listener?: ProgressListene
     }
     const operator = currentOperator();
     const timeScale = run.mode === 'dry-run' ? readWorld(createSimStore(db), run.simWorld)?.latencyModel?.timeScale : undefined;
-    const driver = new RunDriver({ store, tools: toolsFor(run, config, db), config, run, operator, gatewayPollMs: pollFor(timeScale), ...(listener ? { listener } : {}) });
+    const driver = new RunDriver({ store, tools: toolsFor(run, config, db), config, run, operator, gatewayPollMs: pollFor(timeScale), ...followUpDeps(store, run), ...(listener ? { listener } : {}) });
     // Refuse a run another live process drives before saying anything about resuming it.
     driver.claim();
     return { runId: run.id, run, driver, store, close: () => store.close(), ...(detail ? { forcedDetail: detail } : {}) };
@@ -263,13 +277,21 @@ function resolveTarget(request: FollowUpRequest, store: RunStore | undefined, lo
     let run = findRun(store, request.runRef);
     if (run.kind !== 'install' && run.targetRun) run = store.getRun(run.targetRun) ?? run;
     if (request.dryRun && run.mode === 'real') throw new UsageError(`--dry-run: run ${run.id} installed real clusters; drop --dry-run to ${request.kind} them`);
+    if (request.kind === 'verify') refuseUnfinishedInstall(run);
     refuseIfBusy(store, run.mode, withDefaults(JSON.parse(run.configJson) as MeshConfig), run.simWorld, request.kind === 'verify' ? 'verifying' : 'removing the mesh on');
     return { config: withDefaults(JSON.parse(run.configJson) as MeshConfig), hash: run.configHash, configPath: null, mode: run.mode, targetRun: run.id, world: run.mode === 'dry-run' ? run.simWorld : undefined };
   }
   const config = (loaded as LoadedConfig).config;
   const mode = request.dryRun ? 'dry-run' : 'real';
   // Simulated clusters are found the way real ones are: by the same names and contexts.
-  const latest = store?.listRuns(500).find((r) => r.kind === 'install' && r.mode === mode && sameClusters(withDefaults(JSON.parse(r.configJson) as MeshConfig), config));
+  const installs = (store?.listRuns(500) ?? []).filter((r) => r.kind === 'install' && r.mode === mode && sameClusters(withDefaults(JSON.parse(r.configJson) as MeshConfig), config));
+  // Verify needs a finished mesh. Real clusters hold what the latest install left; each dry-run install has
+  // clusters of its own, so the latest that succeeded is the one to verify.
+  let latest = installs[0];
+  if (request.kind === 'verify') {
+    latest = mode === 'dry-run' ? installs.find((r) => r.status === 'succeeded') ?? installs[0] : installs[0];
+    if (latest) refuseUnfinishedInstall(latest);
+  }
   if (store) refuseIfBusy(store, mode, config, latest?.simWorld, request.kind === 'verify' ? 'verifying' : 'removing the mesh on');
   return {
     config,
@@ -279,6 +301,16 @@ function resolveTarget(request: FollowUpRequest, store: RunStore | undefined, lo
     targetRun: latest?.id ?? null,
     world: mode === 'dry-run' ? latest?.simWorld : undefined,
   };
+}
+
+// Verify checks a mesh an install finished: an install that failed, or is still running, is refused at once.
+function refuseUnfinishedInstall(install: RunRecord): void {
+  if (install.status === 'succeeded') return;
+  const where = install.error?.step ? ` at ${install.error.step}${install.error.cluster && install.error.cluster !== '*' ? `@${install.error.cluster}` : ''}` : '';
+  const state = install.status === 'running' ? (isLeaseStale(install) ? 'was stopped before it finished' : 'is still running') : `${install.status}${where}`;
+  throw new PreconditionError('install-unfinished', `install run ${install.id} ${state}: there is no finished mesh to verify`, {
+    hint: install.status === 'running' && !isLeaseStale(install) ? `wait for it ("mesh-run status ${install.id}"), then verify` : `finish it first with "mesh-run resume ${install.id}", then verify`,
+  });
 }
 
 // What can be wrong with a request whatever the clusters hold: fault specs, flags, the samples directory.
@@ -339,10 +371,10 @@ export async function prepareFollowUp(request: FollowUpRequest, listener?: Progr
         operator,
       );
       for (const f of faults) sim.addFault(world, { step: f.step, cluster: f.cluster ?? null, remaining: f.count, kind: f.kind });
-      if (request.force) store.addEvent(runId, 'forced', operator, now, 'uninstall --force: the ownership check was skipped');
+      if (request.force) store.addEvent(runId, 'forced', operator, now, `${FORCED_UNINSTALL}: the ownership check was skipped, and what existed before mesh-run is removed too`);
     });
     const run = store.getRun(runId) as RunRecord;
-    const driver = new RunDriver({ store, tools, config: target.config, run, operator, ...(listener ? { listener } : {}) });
+    const driver = new RunDriver({ store, tools, config: target.config, run, operator, ...followUpDeps(store, run), ...(listener ? { listener } : {}) });
     return { runId, run, driver, store, close: () => store.close() };
   } catch (error) {
     db?.close();

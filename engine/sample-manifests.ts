@@ -4,12 +4,21 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { ConfigError } from './errors.js';
+import { MANAGED_BY, MESH_RUN } from './inventory.js';
 
 export const SAMPLE_NAMESPACE = 'sample';
-export const MANAGED_BY = 'app.kubernetes.io/managed-by';
-export const MESH_RUN = 'mesh-run';
 export const HELLOWORLD_PORT = 5000;
 export const CURL_CONTAINER = 'curl';
+
+// What verify deploys into the sample namespace (kind, name), whichever version a cluster runs.
+export const SAMPLE_OBJECTS: ReadonlyArray<readonly [string, string]> = [
+  ['deployment', 'helloworld-v1'],
+  ['deployment', 'helloworld-v2'],
+  ['deployment', 'curl'],
+  ['service', 'helloworld'],
+  ['service', 'curl'],
+  ['serviceaccount', 'curl'],
+];
 
 // v1 runs on the primary, v2 on every remote (the verify page's split).
 export function versionFor(role: 'primary' | 'remote'): 'v1' | 'v2' {

@@ -1,33 +1,80 @@
 // The cleanup steps, each idempotent: look first, remove only what is there, then check it is gone.
-// Re-running any of them on a half-removed cluster converges.
+// Re-running any of them on a half-removed cluster converges. They delete only what mesh-run created:
+// what existed before (the install's and verify's inventory, or the lack of mesh-run's label) is kept,
+// with the labels and annotations a step replaced set back; --force removes it too, and says what.
 import type { ClusterStepInput, StepDone } from '../machines/types.js';
-import { ISTIO_SYSTEM, remoteSecretName } from './activities.js';
+import { CACERTS, ISTIO_SYSTEM, READER_TOKEN, remoteSecretName } from './activities.js';
 import type { ActivityDeps } from './activities.js';
 import { StepError } from './errors.js';
-import { commandTimeoutSeconds, exists, getJson, mustSucceed, type NamespaceJson } from './kube-ops.js';
+import { Inventory, MANAGED_BY, MESH_RUN, SUBJECTS, TOUCHED } from './inventory.js';
+import type { Command } from '../adapters/cluster-tools.js';
+import { commandTimeoutSeconds, exists, getJson, isMeshRuns, isNotFound, labelValue, mustSucceed, type NamespaceJson, ownerProbe } from './kube-ops.js';
+import { commandFailed } from './failures.js';
 import { istioLeftovers } from './mesh-inventory.js';
-import { MANAGED_BY, MESH_RUN, SAMPLE_NAMESPACE } from './sample-manifests.js';
+import { SAMPLE_NAMESPACE, SAMPLE_OBJECTS } from './sample-manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
 function deleteTimeout(deps: ActivityDeps): string {
   return `--timeout=${commandTimeoutSeconds(deps.config)}s`;
 }
 
-// remove-sample: delete namespace sample, but only the one `mesh-run verify` created (it carries our label).
+const inventoryOf = (deps: ActivityDeps) => deps.inventory ?? Inventory.empty();
+
+// Where the inventory came from, for messages: "install mr-abc" or "the records of mr-abc, mr-def".
+function recordedBy(deps: ActivityDeps): string {
+  const sources = inventoryOf(deps).sources;
+  return sources.length > 0 ? `run ${sources.join(', ')}` : 'the namespace (no mesh-run label)';
+}
+
+// remove-sample: delete namespace sample when verify created it; a namespace that was there before keeps
+// everything but verify's workloads, and its istio-injection label goes back to what it was.
 export async function removeSample(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
   const ns = await getJson<NamespaceJson>(rt, input.context, ['namespace', SAMPLE_NAMESPACE], `namespace ${SAMPLE_NAMESPACE}`);
   if (!ns) return { finishedAt: rt.now() };
-  if (ns.metadata?.labels?.[MANAGED_BY] !== MESH_RUN) {
-    rt.note(`namespace ${SAMPLE_NAMESPACE} on ${input.cluster} was not created by mesh-run verify; left in place`, 'info');
+  const inventory = inventoryOf(deps);
+  const preexisting = inventory.preexisting(input.cluster, SUBJECTS.sample, isMeshRuns(ns));
+  if (!preexisting || deps.force) {
+    if (preexisting) rt.report('deleted-preexisting', `--force: deleting namespace ${SAMPLE_NAMESPACE} on ${input.cluster}, which existed before mesh-run verify, with everything in it`);
+    const remove = deleteNamespace(input, SAMPLE_NAMESPACE, deps, `namespace ${SAMPLE_NAMESPACE} on ${input.cluster} was not created by mesh-run verify: kept`);
+    await mustSucceed(rt, remove, `kubectl delete namespace ${SAMPLE_NAMESPACE} on ${input.cluster}`);
+    await expectGone(rt, input, ['namespace', SAMPLE_NAMESPACE], `namespace ${SAMPLE_NAMESPACE}`, remove.when);
     return { finishedAt: rt.now() };
   }
-  await mustSucceed(rt, kubectl(input.context, ['delete', 'namespace', SAMPLE_NAMESPACE, '--ignore-not-found', deleteTimeout(deps)], 'act'), `kubectl delete namespace ${SAMPLE_NAMESPACE} on ${input.cluster}`);
-  await expectGone(rt, input, ['namespace', SAMPLE_NAMESPACE], `namespace ${SAMPLE_NAMESPACE}`);
+  await mustSucceed(
+    rt,
+    kubectl(input.context, ['delete', '-n', SAMPLE_NAMESPACE, ...SAMPLE_OBJECTS.map(([kind, name]) => `${kind}/${name}`), '--ignore-not-found', deleteTimeout(deps)], 'act'),
+    `kubectl delete of the sample workloads in ${SAMPLE_NAMESPACE} on ${input.cluster}`,
+  );
+  await restoreMetadata(rt, input, ['namespace', SAMPLE_NAMESPACE], SUBJECTS.sample, ns, inventory);
+  rt.report('kept', `namespace ${SAMPLE_NAMESPACE} on ${input.cluster} existed before mesh-run verify (${recordedBy(deps)}); kept it, removing only verify's helloworld and curl`);
   return { finishedAt: rt.now() };
 }
 
-async function expectGone(rt: StepRuntime, input: { context: string; cluster: string }, args: string[], what: string): Promise<void> {
-  const still = await getJson<NamespaceJson>(rt, input.context, args, what, 'verify');
+// Sets the labels and annotations a step replaced back to the values recorded before it ran (or removes
+// them if they were unset); leaves them alone when nothing was recorded.
+async function restoreMetadata(rt: StepRuntime, input: ClusterStepInput, target: string[], subject: string, current: NamespaceJson, inventory: Inventory): Promise<void> {
+  for (const key of Object.values(TOUCHED)) {
+    const [kind, name] = key.split(/:(.*)/s) as ['label' | 'annotation', string];
+    const now = (kind === 'label' ? current.metadata?.labels : current.metadata?.annotations)?.[name];
+    const earlier = inventory.earlierValue(input.cluster, subject, key);
+    if (!earlier.known || earlier.value === now) continue;
+    const verb = kind === 'label' ? 'label' : 'annotate';
+    const change = earlier.value === undefined ? `${name}-` : `${name}=${earlier.value}`;
+    await mustSucceed(rt, kubectl(input.context, [verb, ...target, change, '--overwrite'], 'act'), `kubectl ${verb} ${target.join(' ')} on ${input.cluster}`);
+    rt.report('restored', `${kind} ${name} on ${target.join(' ')} of ${input.cluster}: "${now ?? ''}" -> ${earlier.value === undefined ? 'removed (it was not set before)' : `"${earlier.value}" (its value before mesh-run)`}`);
+  }
+}
+
+// The delete of a namespace mesh-run created; a script runs it only where mesh-run's label says so.
+function deleteNamespace(input: ClusterStepInput, name: string, deps: ActivityDeps, otherwise: string): Command {
+  const variable = `OWNER_${name}_${input.cluster}`.replace(/[^A-Za-z0-9_]/g, '_');
+  return { ...kubectl(input.context, ['delete', 'namespace', name, '--ignore-not-found', deleteTimeout(deps)], 'act'), when: { probe: ownerProbe(input.context, name), equals: MESH_RUN, otherwise, variable } };
+}
+
+async function expectGone(rt: StepRuntime, input: { context: string; cluster: string }, args: string[], what: string, when?: Command['when']): Promise<void> {
+  const result = await rt.run({ ...kubectl(input.context, ['get', ...args, '-o', 'json'], 'verify'), ...(when ? { when } : {}) });
+  if (result.exitCode !== 0 && !isNotFound(result)) throw commandFailed(`kubectl get ${what}`, result);
+  const still = result.exitCode === 0 ? (JSON.parse(result.stdout) as NamespaceJson) : undefined;
   if (still) {
     const why = still.status?.phase === 'Terminating' ? 'is still terminating' : 'is still there';
     throw new StepError(`${what} on ${input.cluster} ${why} after deleting it`, { retryable: true, hint: 'finalizers may be waiting on a controller; resume once it is gone' });
@@ -48,9 +95,13 @@ export async function detachRemote(rt: StepRuntime, input: ClusterStepInput): Pr
   return { finishedAt: rt.now() };
 }
 
-// istioctl uninstall --purge (every revision, CRDs and webhooks included), then istio-system itself.
+// istioctl uninstall --purge (every revision, CRDs and webhooks included), then istio-system itself when
+// mesh-run created it. One that existed before keeps whatever mesh-run did not put there.
 async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
   const before = await istioLeftovers(rt, input.context, 'observe');
+  const ns = await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, 'observe');
+  const inventory = inventoryOf(deps);
+  const keep = ns !== undefined && !deps.force && inventory.preexisting(input.cluster, SUBJECTS.istioSystem, isMeshRuns(ns));
   if (before.length === 0) {
     rt.note(`no Istio left on ${input.cluster}`, 'info');
     return { finishedAt: rt.now() };
@@ -58,15 +109,46 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
   if (before.some((item) => !item.startsWith('namespace/'))) {
     await mustSucceed(rt, istioctl(input.context, ['uninstall', '-y', '--purge'], 'act'), `istioctl uninstall --purge on ${input.cluster}`);
   }
-  await mustSucceed(rt, kubectl(input.context, ['delete', 'namespace', ISTIO_SYSTEM, '--ignore-not-found', deleteTimeout(deps)], 'act'), `kubectl delete namespace ${ISTIO_SYSTEM} on ${input.cluster}`);
-  const after = await istioLeftovers(rt, input.context, 'verify');
+  if (keep) {
+    await cleanKeptNamespace(rt, input, ns, deps);
+  } else if (ns) {
+    if (deps.force && inventory.preexisting(input.cluster, SUBJECTS.istioSystem, isMeshRuns(ns))) {
+      const secrets = await mustSucceed(rt, kubectl(input.context, ['-n', ISTIO_SYSTEM, 'get', 'secrets', '-o', 'name'], 'observe'), `listing secrets in ${ISTIO_SYSTEM} on ${input.cluster}`);
+      const names = secrets.stdout.split('\n').map((l) => l.trim().replace(/^secret\//, '')).filter(Boolean);
+      rt.report('deleted-preexisting', `--force: deleting namespace ${ISTIO_SYSTEM} on ${input.cluster}, which existed before mesh-run (${recordedBy(deps)}), with everything in it${names.length ? ` (secrets: ${names.join(', ')})` : ''}`);
+    }
+    await mustSucceed(rt, deleteNamespace(input, ISTIO_SYSTEM, deps, `namespace ${ISTIO_SYSTEM} on ${input.cluster} existed before mesh-run: kept (mesh-run uninstall --force deletes it)`), `kubectl delete namespace ${ISTIO_SYSTEM} on ${input.cluster}`);
+  }
+  const after = (await istioLeftovers(rt, input.context, 'verify')).filter((item) => !(keep && item === `namespace/${ISTIO_SYSTEM}`));
   if (after.length > 0) {
     throw new StepError(`Istio is still present on ${input.cluster} after uninstalling: ${after.slice(0, 6).join(', ')}${after.length > 6 ? ` and ${after.length - 6} more` : ''}`, {
-      retryable: true,
       hint: 'a namespace may still be terminating or a controller may have re-created objects; resume to try again',
     });
   }
   return { finishedAt: rt.now() };
+}
+
+// What mesh-run created in a kept istio-system: its cacerts, the reader token istioctl made for it.
+async function oursInKept(rt: StepRuntime, input: ClusterStepInput, inventory: Inventory): Promise<string[]> {
+  const ours: string[] = [];
+  const ca = await labelValue(rt, input.context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], MANAGED_BY, `secret ${CACERTS}`, 'observe');
+  if (ca.exists && ca.value === MESH_RUN && !inventory.preexisting(input.cluster, SUBJECTS.cacerts, true)) ours.push(CACERTS);
+  // The reader token secret is istioctl's, made for mesh-run's remote secret: remove it unless it was there before.
+  const seen = inventory.before(input.cluster, SUBJECTS.readerToken);
+  if (seen && !seen.present && (await exists(rt, input.context, ['secret', READER_TOKEN, '-n', ISTIO_SYSTEM], `secret ${READER_TOKEN}`))) ours.push(READER_TOKEN);
+  return ours;
+}
+
+// A kept istio-system: mesh-run's secrets in it go, its annotations go back to what they were.
+async function cleanKeptNamespace(rt: StepRuntime, input: ClusterStepInput, ns: NamespaceJson, deps: ActivityDeps): Promise<void> {
+  const inventory = inventoryOf(deps);
+  const ours = await oursInKept(rt, input, inventory);
+  if (ours.length > 0) {
+    await mustSucceed(rt, kubectl(input.context, ['-n', ISTIO_SYSTEM, 'delete', 'secret', ...ours, '--ignore-not-found'], 'act'), `kubectl delete secret ${ours.join(' ')} on ${input.cluster}`);
+  }
+  await restoreMetadata(rt, input, ['namespace', ISTIO_SYSTEM], SUBJECTS.istioSystem, ns, inventory);
+  const kept = (await exists(rt, input.context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], `secret ${CACERTS}`, 'verify')) ? ` and secret ${CACERTS}, which mesh-run did not create` : '';
+  rt.report('kept', `namespace ${ISTIO_SYSTEM} on ${input.cluster} existed before mesh-run (${recordedBy(deps)}); kept it${kept}, removing only what mesh-run and istioctl put there${ours.length ? ` (secrets ${ours.join(', ')})` : ''}; "mesh-run uninstall --force" would delete it`);
 }
 
 // The same on a remote and, once every remote is gone, on the primary.

@@ -4,7 +4,8 @@ import type { ActivityDeps } from './activities.js';
 import { formatDuration } from './durations.js';
 import { StepError } from './errors.js';
 import { commandFailed } from './failures.js';
-import { commandTimeoutSeconds, getJson, mustSucceed, type NamespaceJson } from './kube-ops.js';
+import { commandTimeoutSeconds, getJson, isMeshRuns, mustSucceed, type NamespaceJson } from './kube-ops.js';
+import { MESH_RUN, SUBJECTS, touchedMetadata } from './inventory.js';
 import { injectorWebhookName } from './manifests.js';
 import { sleep } from './retry.js';
 import { CURL_CONTAINER, HELLOWORLD_PORT, SAMPLE_NAMESPACE, sampleManifest, sampleNamespace, versionFor } from './sample-manifests.js';
@@ -88,10 +89,14 @@ export async function checkInjectorCa(rt: StepRuntime, input: ClusterStepInput, 
 // deploy-sample: namespace sample (labelled for injection), the helloworld Service, this cluster's version, curl.
 export async function deploySample(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
   const existing = await getJson<NamespaceJson>(rt, input.context, ['namespace', SAMPLE_NAMESPACE], `namespace ${SAMPLE_NAMESPACE}`);
+  // A sample namespace that was there before verify stays at uninstall, with its labels as they were.
+  rt.observe({ cluster: input.cluster, subject: SUBJECTS.sample, present: existing !== undefined, owner: isMeshRuns(existing) ? MESH_RUN : null, detail: existing ? touchedMetadata(existing.metadata) : null });
   if (!existing) {
     const created = await rt.run(kubectl(input.context, ['create', '-f', '-'], 'act-if-missing', sampleNamespace()));
     if (created.exitCode !== 0 && !/AlreadyExists/.test(created.stderr)) throw commandFailed(`kubectl create namespace ${SAMPLE_NAMESPACE} on ${input.cluster}`, created);
   } else if (existing.metadata?.labels?.['istio-injection'] !== 'enabled') {
+    const previous = existing.metadata?.labels?.['istio-injection'];
+    if (previous !== undefined) rt.report('overwrote', `label istio-injection on namespace ${SAMPLE_NAMESPACE} of ${input.cluster}: "${previous}" -> "enabled"`);
     await mustSucceed(rt, kubectl(input.context, ['label', 'namespace', SAMPLE_NAMESPACE, 'istio-injection=enabled', '--overwrite'], 'act'), `kubectl label namespace ${SAMPLE_NAMESPACE} on ${input.cluster}`);
   }
   const manifest = sampleManifest(versionFor(input.role), deps.config.verify.samplesDir);

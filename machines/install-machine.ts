@@ -270,6 +270,7 @@ export const installMachine = setup({
               context: context.primary.context,
               clusters: [context.primary, ...context.remotes],
               checkRemoteServers: true,
+              recordInventory: true,
             }),
             onDone: {
               target: '#install.installing',

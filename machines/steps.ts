@@ -70,6 +70,23 @@ export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
 
 // The cluster label used in the journal for steps that span all clusters.
 export const ALL_CLUSTERS = '*';
+// How people see and type that label: a CLUSTER column says "all", and --cluster all selects it.
+export const ALL_CLUSTERS_WORD = 'all';
+
+// A cluster as shown in tables and accepted by --cluster.
+export function clusterLabel(cluster: string): string {
+  return cluster === ALL_CLUSTERS ? ALL_CLUSTERS_WORD : cluster;
+}
+
+// What --cluster <word> selects in the journal.
+export function clusterFromLabel(word: string): string {
+  return word === ALL_CLUSTERS_WORD || word === ALL_CLUSTERS ? ALL_CLUSTERS : word;
+}
+
+// A (step, cluster) slot as shown everywhere: "preflight", "install-remote@cluster2".
+export function slotLabel(step: string, cluster: string): string {
+  return cluster === ALL_CLUSTERS ? step : `${step}@${cluster}`;
+}
 
 export function isRunKind(value: string): value is RunKind {
   return (RUN_KINDS as readonly string[]).includes(value);

@@ -74,6 +74,8 @@ export interface PreflightInput extends StepInput {
   clusters: ClusterRef[];
   // Install only: refuse remotes whose API server (as the remote secret would carry it) is a loopback address.
   checkRemoteServers?: boolean;
+  // Install only: journal what exists before anything changes (uninstall keeps it).
+  recordInventory?: boolean;
 }
 
 export interface InstallContext extends InstallInput {

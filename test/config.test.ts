@@ -16,7 +16,7 @@ function problems(yaml: string, env: Record<string, string | undefined> = {}): s
 }
 
 describe('config defaults', () => {
-  it('gives the Istio page values when the file is empty or absent', () => {
+  it('gives the Istio page values when no file is given', () => {
     const config = loadConfig(undefined, {}).config;
     expect(config).toMatchObject({
       meshID: 'mesh1',
@@ -28,11 +28,38 @@ describe('config defaults', () => {
       tools: { kubectl: 'kubectl', istioctl: 'istioctl' },
     });
     expect(config.revision).toBeUndefined();
-    expect(parseConfigText('', {})).toEqual(config);
+  });
+
+  it('refuses an empty or comment-only file (a config that says nothing is a mistake), naming the file', () => {
+    for (const text of ['', '\n\n', '# just a comment\n# another\n', '---\n']) {
+      expect(() => parseConfigText(text, {}, 'mesh.yaml'), JSON.stringify(text)).toThrow(/^mesh\.yaml: the config file is empty/);
+    }
+  });
+
+  it('reports a YAML syntax error on one line, without duplicates, and never echoes binary data', () => {
+    const bad = (() => {
+      try {
+        parseConfigText('primary: [a, b\nremotes: {x: 1\nmeshID: "unterminated\n', {}, 'bad.yaml');
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return '';
+    })();
+    expect(bad.split('\n')).toHaveLength(1);
+    expect(bad).toMatch(/^bad\.yaml: line \d+, column \d+: .*; fix the YAML syntax$/);
+    const binary = (() => {
+      try {
+        parseConfigText(`\x7fELF\x02\x01\x01\0\0\0\0\u0003\u0000>\u0000${'\u0001'.repeat(20)}secret-ish`, {}, 'a.out');
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return '';
+    })();
+    expect(binary).toBe('a.out: is not a text file (it holds binary data); a mesh-run config is YAML text, e.g. examples/primary-remote.yaml');
   });
 
   it('takes the contexts from CTX_CLUSTER1 and CTX_CLUSTER2 like the Istio docs', () => {
-    const config = parseConfigText('', { CTX_CLUSTER1: 'kind-east', CTX_CLUSTER2: 'kind-west' });
+    const config = loadConfig(undefined, { CTX_CLUSTER1: 'kind-east', CTX_CLUSTER2: 'kind-west' }).config;
     expect(config.primary.context).toBe('kind-east');
     expect(config.remotes[0]?.context).toBe('kind-west');
   });

@@ -1,7 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createWorld } from '../adapters/simulator/world.js';
+import { openDb } from '../store/open-db.js';
+import { createSimStore } from '../store/sim-store.js';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 import { readJournal } from './support/journal.js';
 
@@ -55,11 +59,82 @@ describe('mesh-run plan', () => {
     writeFileSync(file, script);
     execFileSync('bash', ['-n', file]);
     expect(script).toContain('set -euo pipefail');
-    expect(script).toContain("/nonexistent/istioctl install --context=cluster1 -y -f - <<'MANIFEST_1'");
+    expect(script).toContain("/nonexistent/istioctl install --context=cluster1 -y -f - <<'MANIFEST_2'");
     expect(script).toMatch(/for _ in \$\(seq 1 300\); do\n {2}DISCOVERY_ADDRESS="\$\(\/nonexistent\/kubectl --context=cluster1 get -n istio-system service istio-eastwestgateway -o 'jsonpath=\{\.status\.loadBalancer\.ingress\[0\]\.ip\}'/);
     expect(script).toContain('remotePilotAddress: ${DISCOVERY_ADDRESS}');
-    expect(script).toContain('/nonexistent/kubectl --context=cluster3 get namespace istio-system -o json >/dev/null 2>&1 || /nonexistent/kubectl --context=cluster3 create namespace istio-system');
+    expect(script).toContain("/nonexistent/kubectl --context=cluster3 get namespace istio-system -o json >/dev/null 2>&1 || /nonexistent/kubectl --context=cluster3 create -f - <<'MANIFEST_");
     expect(script).toContain('injectionPath: /inject/cluster/cluster3/net/network1');
     expect(script).toContain('revision: canary');
+  });
+});
+
+// The scripts run by hand, the way a person would run them, against simulated clusters: kubectl and
+// istioctl on the script's path answer from a dry run's world (test/support/sim-tool.mjs).
+describe('plan scripts run against the simulator', () => {
+  const SIM_TOOL = fileURLToPath(new URL('./support/sim-tool.mjs', import.meta.url));
+
+  function world(name: string): { db: string; config: string; objects: () => string[]; run: (args: string[]) => { status: number | null; stdout: string; stderr: string } } {
+    const db = join(tmp.dir, `${name}.db`);
+    const handle = openDb(db);
+    createWorld(createSimStore(handle), 'w', [{ name: 'cluster1', context: 'cluster1' }, { name: 'cluster2', context: 'cluster2' }], { loadBalancer: { mode: 'ip', delayMs: 0 } }, Date.now());
+    handle.close();
+    for (const tool of ['kubectl', 'istioctl']) {
+      const shim = join(tmp.dir, `${name}-${tool}`);
+      writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${SIM_TOOL}" "${db}" w ${tool} "$@"\n`);
+      chmodSync(shim, 0o755);
+    }
+    const config = join(tmp.dir, `${name}.yaml`);
+    writeFileSync(config, `tools: {kubectl: ${join(tmp.dir, `${name}-kubectl`)}, istioctl: ${join(tmp.dir, `${name}-istioctl`)}}\nverify: {timeout: 20s}\n`);
+    const objects = () => {
+      const h = openDb(db, { mustExist: true });
+      try {
+        const sim = createSimStore(h);
+        return ['cluster1', 'cluster2'].flatMap((c) => sim.list('w', c).map((o) => `${c} ${o.kind} ${o.namespace}/${o.name}`));
+      } finally {
+        h.close();
+      }
+    };
+    const run = (args: string[]) => spawnSync(args[0] as string, args.slice(1), { encoding: 'utf8' });
+    return { db, config, objects, run };
+  }
+
+  async function script(kind: string, config: string): Promise<string> {
+    const out = await runCli(['plan', kind, '--config', config, '--format', 'sh']);
+    expect(out.code, out.stderr).toBe(0);
+    const file = join(tmp.dir, `${kind}-${Math.random().toString(36).slice(2)}.sh`);
+    writeFileSync(file, out.stdout);
+    return file;
+  }
+
+  it('install, verify and uninstall by script leave the clusters empty; uninstall again changes nothing', async () => {
+    const w = world('by-hand');
+    for (const kind of ['install', 'verify', 'uninstall']) {
+      const result = w.run(['bash', await script(kind, w.config)]);
+      expect(result.status, `${kind} script:\n${result.stderr}`).toBe(0);
+      if (kind === 'install') expect(w.objects().join('\n')).toMatch(/cluster1 Deployment istio-system\/istiod/);
+      if (kind === 'verify') expect(w.objects().join('\n')).toMatch(/cluster2 Pod sample\/helloworld-v2/);
+    }
+    expect(w.objects().filter((o) => /istio|sample/.test(o))).toEqual([]);
+    // Everything is gone already: each check tolerates NotFound, each delete is guarded.
+    const again = w.run(['bash', await script('uninstall', w.config)]);
+    expect(again.status, again.stderr).toBe(0);
+  });
+
+  it('the uninstall script refuses an Istio mesh-run did not install, and keeps a sample namespace it did not create', async () => {
+    const w = world('guards');
+    for (const kind of ['install', 'verify']) expect(w.run(['bash', await script(kind, w.config)]).status).toBe(0);
+    // The sample namespace on cluster1 turns out to be someone else's (no mesh-run label).
+    expect(w.run([join(tmp.dir, 'guards-kubectl'), '--context=cluster1', 'label', 'namespace', 'sample', 'app.kubernetes.io/managed-by-']).status).toBe(0);
+    const uninstall = await script('uninstall', w.config);
+    const kept = w.run(['bash', uninstall]);
+    expect(kept.status, kept.stderr).toBe(0);
+    expect(kept.stderr).toContain('namespace sample on cluster1 was not created by mesh-run verify: kept');
+    expect(w.objects()).toContain('cluster1 Namespace /sample');
+    // Another control plane (an unnamed IstioOperator) on cluster2: the script stops before purging anything.
+    expect(w.run([join(tmp.dir, 'guards-istioctl'), 'install', '--context=cluster2', '-y']).status).toBe(0);
+    const refused = w.run(['bash', uninstall]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('cluster cluster2 (context cluster2) holds an Istio install that mesh-run did not make; not purging it');
+    expect(w.objects().join('\n')).toMatch(/cluster2 MutatingWebhookConfiguration \/istio-sidecar-injector/);
   });
 });

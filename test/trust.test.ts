@@ -182,6 +182,8 @@ describe('install with trust:', () => {
         signal,
         now: Date.now,
         note: () => {},
+        observe: () => {},
+        report: () => {},
         run: (command) => sim.tools.run(command, { signal, timeoutMs: 10_000, step: 'establish-trust', cluster: 'cluster1' }),
         pipe: () => Promise.reject(new Error('no pipes here')),
       };

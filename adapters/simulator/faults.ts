@@ -13,7 +13,7 @@ export interface FaultSpec {
 
 // The command of each step that an injected failure hits: the step's action, or its first probe.
 export function isFaultPoint(step: StepId, command: Command): boolean {
-  const [a0, a1] = verbOf(command);
+  const [a0] = verbOf(command);
   switch (step) {
     case 'preflight':
       return command.tool === 'kubectl' && a0 === 'version' && !command.args.includes('--client');
@@ -26,13 +26,13 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
     case 'expose-istiod':
       return command.tool === 'kubectl' && a0 === 'apply';
     case 'create-remote-namespace':
-      return command.tool === 'kubectl' && a0 === 'create' && (a1 === 'namespace' || a1 === 'ns');
+      return command.tool === 'kubectl' && a0 === 'create';
     case 'annotate-remote-namespace':
       return command.tool === 'kubectl' && a0 === 'annotate';
     case 'attach-remote':
       return command.tool === 'istioctl' && a0 === 'create-remote-secret';
     case 'establish-trust':
-      return command.tool === 'kubectl' && a0 === 'create' && command.args.includes('-f');
+      return command.tool === 'kubectl' && a0 === 'create' && command.sensitiveStdin === true;
     case 'check-remote-clusters':
       return command.tool === 'istioctl' && a0 === 'remote-clusters';
     case 'check-injector-ca':

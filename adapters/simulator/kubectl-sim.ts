@@ -22,6 +22,18 @@ const fail = (stderr: string): CommandResult => ({ exitCode: 1, stdout: '', stde
 // Evaluates the simple jsonpath forms kubectl users write: {.a.b[0].c}, {.metadata.labels}, and keys with
 // escaped dots such as {.metadata.annotations.mesh-run\.io/ca-fingerprint}.
 export function jsonpath(obj: unknown, template: string): string {
+  // {range .items[*]}...{end}: the inner template once per item.
+  const range = /^\{range \.([\w.]+)\[\*\]\}(.*)\{end\}$/s.exec(template);
+  if (range) {
+    const items = (range[1] as string).split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), obj);
+    return Array.isArray(items) ? items.map((item) => jsonpath(item, range[2] as string)).join('') : '';
+  }
+  // {"text"}: a literal, with \n for a newline.
+  template = template.replace(/\{"((?:[^"\\]|\\.)*)"\}/g, (_, text: string) => text.replace(/\\n/g, '\u0000NL\u0000'));
+  return jsonpathFields(obj, template).replace(/\u0000NL\u0000/g, '\n');
+}
+
+function jsonpathFields(obj: unknown, template: string): string {
   return template.replace(/\{((?:[^}\\]|\\.)*)\}/g, (_, expr: string) => {
     let value: unknown = obj;
     const path = expr.trim().replace(/^\./, '');
@@ -277,20 +289,28 @@ function create(cluster: SimCluster, manifest: string, namespace: string | undef
   return ok(lines.join(''));
 }
 
-// kubectl delete <type> <name>: a namespace takes everything in it along (finalization is immediate here).
+// kubectl delete <type> <name>... or <type>/<name>...: a namespace takes everything in it along, a
+// Deployment its pods (finalization and garbage collection are immediate here).
 function remove(cluster: SimCluster, positionals: string[], namespace: string, ignoreNotFound: boolean): CommandResult {
-  const [typeName, ...names] = positionals;
-  const type = typeName ? resourceType(typeName) : undefined;
-  if (!type || names.length === 0) return fail('error: resource(s) were provided, but no name was specified');
+  const targets = positionals.every((p) => p.includes('/')) ? splitTarget(positionals) : positionals.length > 1 ? splitTarget(positionals) : [];
+  if (targets.length === 0 || targets.some((t) => 'error' in t || t.name === undefined)) {
+    const bad = targets.find((t) => 'error' in t) as { error: string } | undefined;
+    return fail(bad?.error ?? 'error: resource(s) were provided, but no name was specified');
+  }
   const lines: string[] = [];
   const errors: string[] = [];
-  for (const name of names) {
+  for (const target of targets as Array<{ type: ResourceType; name: string }>) {
+    const { type, name } = target;
     const obj = cluster.get(type, namespace, name);
     if (!obj) {
       if (!ignoreNotFound) errors.push(`${notFound(type, name)}\n`);
       continue;
     }
     if (type.kind === 'Namespace') for (const inside of cluster.all()) if (inside.metadata.namespace === name && typeOfKind(inside.kind)?.namespaced) cluster.remove(inside);
+    if (type.kind === 'Deployment') {
+      const podType = resourceType('pod') as ResourceType;
+      for (const pod of cluster.list(podType, namespace)) if (pod.metadata.name.startsWith(`${name}-`) && pod.metadata.labels?.['pod-template-hash']) cluster.remove(pod);
+    }
     cluster.remove(obj);
     lines.push(`${type.resource.split('.')[0]} "${name}" deleted\n`);
   }

@@ -118,7 +118,11 @@ export class SimCluster {
       const matches = lb.mode === 'ip' ? Boolean(current?.ip) : lb.mode === 'hostname' ? Boolean(current?.hostname) && !current?.ip : true;
       if (matches) return;
       const created = Date.parse(svc.metadata.creationTimestamp ?? '') || 0;
-      if (this.now() < Math.max(created, lb.changedAt) + lb.delayMs) return;
+      if (this.now() < Math.max(created, lb.changedAt) + lb.delayMs) {
+        // A provider that changed (hostname -> ip) first withdraws the address it gave, then assigns anew.
+        if (current) this.replace({ ...svc, status: { ...status, loadBalancer: {} } });
+        return;
+      }
       const clusterIndex = this.settings.contexts.findIndex((c) => c.name === this.context.name);
       const ingress =
         lb.mode === 'ip'

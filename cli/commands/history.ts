@@ -4,7 +4,7 @@ import { UsageError } from '../../engine/errors.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { parseTimeBound } from '../../engine/time-filters.js';
 import { formatDuration } from '../../engine/durations.js';
-import { isStepId, RUN_KINDS, STEP_IDS } from '../../machines/steps.js';
+import { clusterFromLabel, clusterLabel, isStepId, RUN_KINDS, STEP_IDS, slotLabel } from '../../machines/steps.js';
 import type { AttemptRecord, HistoryFilter } from '../../store/types.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
@@ -33,7 +33,7 @@ export function historyCommand(streams: Streams): Command {
     .description('what ran, where, when, with what result: step attempts (or operator actions) across runs')
     .option('--run <id>', 'one run (id or unique prefix)')
     .addOption(new Option('--kind <kind>', 'runs of one kind').choices(RUN_KINDS))
-    .option('--cluster <name>', 'attempts on this cluster ("*" for steps that span all clusters)')
+    .option('--cluster <name>', 'attempts on this cluster ("all" for steps that span all clusters)')
     .option('--step <id>', `one step: ${STEP_IDS.join(', ')}`)
     .addOption(new Option('--status <outcome>', 'attempt outcome').choices(['succeeded', 'failed', 'running', 'interrupted']))
     .option('--since <when>', 'started at or after: a duration back from now (24h, 7d) or an ISO date')
@@ -50,6 +50,10 @@ export function historyCommand(streams: Streams): Command {
       if (options.json && options.csv) throw new UsageError('--json and --csv: choose one output format');
       if (options.step !== undefined && !isStepId(options.step)) throw new UsageError(`--step "${options.step}": unknown step; steps are ${STEP_IDS.join(', ')}`);
       if (options.run !== undefined) checkRunIdFormat(options.run);
+      if (options.actions) {
+        const attemptOnly = (['status', 'step', 'cluster'] as const).filter((f) => options[f] !== undefined);
+        if (attemptOnly.length > 0) throw new UsageError(`--actions lists operator actions; ${attemptOnly.map((f) => `--${f}`).join(', ')} filter step attempts: drop ${attemptOnly.length > 1 ? 'them' : 'it'} or drop --actions`);
+      }
       const now = Date.now();
       const since = parseTimeBound(options.since, '--since', now);
       const until = parseTimeBound(options.until, '--until', now);
@@ -58,17 +62,17 @@ export function historyCommand(streams: Streams): Command {
         const base = { limit, ...(runId ? { runId } : {}), ...(options.kind ? { kind: options.kind } : {}), ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
         if (options.actions) {
           const events = store.queryEvents(base);
-          const rows = events.map((e) => ({ at: iso(e.at), run: e.runId, action: e.type, user: e.user, host: e.host, pid: e.pid, detail: e.detail }));
+          const rows = events.map((e) => ({ at: iso(e.at), run: e.runId, action: e.type, user: e.user, host: e.host, pid: e.pid, where: e.step ? slotLabel(e.step, e.cluster ?? '') : null, detail: e.detail }));
           if (options.json) streams.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-          else if (options.csv) streams.stdout.write(csv(['at', 'run', 'action', 'user', 'host', 'pid', 'detail'], rows.map((r) => [r.at, r.run, r.action, r.user, r.host, r.pid, r.detail])));
-          else streams.stdout.write(`${table(['AT', 'RUN', 'ACTION', 'USER', 'HOST', 'PID', 'DETAIL'], rows.map((r) => [r.at ?? '', r.run, r.action, r.user ?? '', r.host ?? '', String(r.pid ?? ''), r.detail ?? '']))}\n`);
+          else if (options.csv) streams.stdout.write(csv(['at', 'run', 'action', 'user', 'host', 'pid', 'where', 'detail'], rows.map((r) => [r.at, r.run, r.action, r.user, r.host, r.pid, r.where, r.detail])));
+          else streams.stdout.write(`${table(['AT', 'RUN', 'ACTION', 'USER', 'HOST', 'PID', 'WHERE', 'DETAIL'], rows.map((r) => [r.at ?? '', r.run, r.action, r.user ?? '', r.host ?? '', String(r.pid ?? ''), r.where ?? '', r.detail ?? '']))}\n`);
           return;
         }
-        const filter: HistoryFilter = { ...base, ...(options.cluster ? { cluster: options.cluster } : {}), ...(options.step ? { step: options.step } : {}), ...(options.status ? { outcome: options.status } : {}) };
+        const filter: HistoryFilter = { ...base, ...(options.cluster ? { cluster: clusterFromLabel(options.cluster) } : {}), ...(options.step ? { step: options.step } : {}), ...(options.status ? { outcome: options.status } : {}) };
         const attempts = store.queryAttempts(filter);
         const rows = attempts.map((a) => ({
           run: a.runId,
-          cluster: a.cluster,
+          cluster: clusterLabel(a.cluster),
           context: a.context,
           step: a.step,
           attempt: a.attempt,
@@ -81,7 +85,7 @@ export function historyCommand(streams: Streams): Command {
         else if (options.csv) streams.stdout.write(csv(['run', 'cluster', 'context', 'step', 'attempt', 'started_at', 'duration_ms', 'outcome', 'error'], rows.map((r) => [r.run, r.cluster, r.context, r.step, r.attempt, r.startedAt, r.durationMs, r.outcome, r.error])));
         else if (rows.length === 0) streams.stdout.write('no step attempts match\n');
         else {
-          const body = rows.map((r) => [r.run, r.cluster === '*' ? 'all' : r.cluster, r.context ?? '', r.step, String(r.attempt), (r.startedAt ?? '').replace('T', ' ').slice(0, 19), r.durationMs === null ? '-' : formatDuration(r.durationMs), r.outcome, r.error ? short(r.error) : '']);
+          const body = rows.map((r) => [r.run, clusterLabel(r.cluster), r.context ?? '', r.step, String(r.attempt), (r.startedAt ?? '').replace('T', ' ').slice(0, 19), r.durationMs === null ? '-' : formatDuration(r.durationMs), r.outcome, r.error ? short(r.error) : '']);
           streams.stdout.write(`${table(['RUN', 'CLUSTER', 'CONTEXT', 'STEP', 'ATTEMPT', 'STARTED', 'DURATION', 'OUTCOME', 'ERROR'], body)}\n`);
         }
       });

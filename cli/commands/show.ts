@@ -4,7 +4,7 @@ import { formatDuration } from '../../engine/durations.js';
 import { UsageError } from '../../engine/errors.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { buildTimeline, type Timeline } from '../../engine/timeline.js';
-import { ALL_CLUSTERS, isStepId, STEP_IDS } from '../../machines/steps.js';
+import { clusterFromLabel, isStepId, STEP_IDS, slotLabel } from '../../machines/steps.js';
 import { dbOption, withStore } from '../common.js';
 import { painter, type Streams } from '../output.js';
 import { displayArgv } from '../render/argv.js';
@@ -25,7 +25,7 @@ function loadTimeline(id: string, options: ShowOptions): Timeline {
 }
 
 const clock = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
-const label = (step: string, cluster: string) => (cluster === ALL_CLUSTERS ? `${step} (all clusters)` : `${step}@${cluster}`);
+const label = slotLabel;
 
 export function showCommand(streams: Streams): Command {
   return new Command('show')
@@ -43,7 +43,7 @@ export function showCommand(streams: Streams): Command {
       const paint = painter(streams.stdout);
       const color = { succeeded: 'green', failed: 'red', running: 'cyan', interrupted: 'yellow' } as const;
       const lines: string[] = [`run ${t.run.id}  (${t.run.kind} ${t.run.topology}, ${t.run.mode})  ${paint(color[t.run.status], t.run.status)}`];
-      for (const e of t.events) lines.push(`  ${clock(e.at)}  ${e.type.padEnd(17)} by ${e.user ?? '?'}@${e.host ?? '?'} (pid ${e.pid ?? '?'})${e.detail ? `  ${e.detail}` : ''}`);
+      for (const e of t.events) lines.push(`  ${clock(e.at)}  ${e.type.padEnd(19)} by ${e.user ?? '?'}@${e.host ?? '?'} (pid ${e.pid ?? '?'})${e.step ? `  ${label(e.step, e.cluster ?? '')}:` : ''}${e.detail ? `  ${e.detail}` : ''}`);
       for (const slot of t.slots) {
         lines.push('', paint('bold', label(slot.step, slot.cluster)));
         if (slot.attempts.length === 0) lines.push(paint('dim', '  not started'));
@@ -73,7 +73,7 @@ export function logsCommand(streams: Streams): Command {
       const out: string[] = [];
       for (const slot of t.slots) {
         if (options.step && slot.step !== options.step) continue;
-        if (options.cluster && slot.cluster !== options.cluster) continue;
+        if (options.cluster && slot.cluster !== clusterFromLabel(options.cluster)) continue;
         for (const a of slot.attempts) {
           for (const c of a.commands) {
             out.push(`==> ${label(slot.step, slot.cluster)} #${a.attempt} ${clock(c.startedAt)}: $ ${displayArgv(c.argv)} (${c.exitCode === null ? 'no exit recorded' : `exit ${c.exitCode}`})`);

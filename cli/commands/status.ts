@@ -25,7 +25,7 @@ export function statusCommand(streams: Streams): Command {
       withStore(options, (store) => {
         const run = findRun(store, id);
         const attempts = store.listAttempts(run.id);
-        const view = runView(run, attempts, Date.now(), (r) => isLeaseStale(r));
+        const view = runView(run, attempts, Date.now(), (r) => isLeaseStale(r), store.listEvents(run.id));
         const slots = slotViews(run, attempts);
         if (options.json) streams.stdout.write(`${JSON.stringify({ run: view, steps: slots }, null, 2)}\n`);
         else streams.stdout.write(renderRunStatus(streams.stdout, view, slots));
@@ -44,7 +44,7 @@ export function runsCommand(streams: Streams): Command {
       if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new UsageError(`--limit "${options.limit}": expected a whole number from 1 to 100000`);
       withStore(options, (store) => {
         const now = Date.now();
-        const views = store.listRuns(limit).map((run) => runView(run, store.listAttempts(run.id), now, (r) => isLeaseStale(r, now)));
+        const views = store.listRuns(limit).map((run) => runView(run, store.listAttempts(run.id), now, (r) => isLeaseStale(r, now), store.listEvents(run.id)));
         if (options.json) streams.stdout.write(`${JSON.stringify(views, null, 2)}\n`);
         else streams.stdout.write(renderRuns(streams.stdout, views));
       });

@@ -2,6 +2,7 @@
 import type { Command } from '../../adapters/cluster-tools.js';
 import type { MeshConfig } from '../../engine/config.js';
 import type { Plan, PlannedCommand } from '../../engine/plan.js';
+import { OWNING_RESOURCE } from '../../engine/mesh-inventory.js';
 import { ALL_CLUSTERS } from '../../machines/steps.js';
 import { displayArgv } from './argv.js';
 
@@ -75,6 +76,24 @@ function checkLoop(line: string, check: NonNullable<Command['check']>, expectati
   ];
 }
 
+// As "mesh-run uninstall" does before anything runs: refuse clusters holding an Istio that mesh-run did not
+// install (istioctl labels its webhooks with the IstioOperator that owns them; mesh-run's are mesh-run-*).
+function ownershipCheck(config: MeshConfig): string[] {
+  const lines = ['# Refuse to purge an Istio install that mesh-run did not make (its webhooks are owned by mesh-run-* IstioOperators).'];
+  for (const cluster of [config.primary, ...config.remotes]) {
+    for (const kind of ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations']) {
+      const probe = displayArgv([config.tools.kubectl, `--context=${cluster.context}`, 'get', kind, '-o', `jsonpath={range .items[*]}{.metadata.name}{" "}{.metadata.labels.${OWNING_RESOURCE.replace(/\./g, '\\.')}}{"\n"}{end}`]);
+      lines.push(
+        `owners="$(${probe})"`,
+        `if grep -E '^istio' <<<"$owners" | grep -Ev ' mesh-run-' >/dev/null; then`,
+        `  echo ${displayArgv([`cluster ${cluster.name} (context ${cluster.context}) holds an Istio install that mesh-run did not make; not purging it`])} >&2; exit 1`,
+        'fi',
+      );
+    }
+  }
+  return [...lines, ''];
+}
+
 // The script follows the Istio page: each act is idempotent or guarded, each wait a bounded polling loop.
 export function planScript(plan: Plan, config: MeshConfig): string {
   const quote = (argv: string[]) => displayArgv(argv);
@@ -87,6 +106,7 @@ export function planScript(plan: Plan, config: MeshConfig): string {
     '# Written by "mesh-run plan --format sh" from the same step definitions mesh-run executes.',
     'set -euo pipefail',
     '',
+    ...(plan.kind === 'uninstall' ? ownershipCheck(config) : []),
   ];
   let heredoc = 0;
   const looped = new Set<string>();
@@ -114,18 +134,30 @@ export function planScript(plan: Plan, config: MeshConfig): string {
       if (c.check) {
         let line = quote(tool(c));
         if (c.args.includes('exec') && lastObserve) {
-          // The rehearsal's pod name means nothing on real clusters: look the pod up, as the docs do.
+          // The pod is looked up at run time, as the docs do.
           const pod = c.args[c.args.indexOf('--') - 1] as string;
-          line = line.replace(pod, `"$(${quote(tool(lastObserve))})"`);
+          line = line.replace(quote([pod]), `"$(${quote(tool(lastObserve))})"`);
         }
         // A check the rehearsal repeated (requests until both versions answered) is one loop in a script.
         if (!looped.has(line)) out.push(...checkLoop(line, c.check, c.expectation ?? 'the check'));
         looped.add(line);
         continue;
       }
+      if (c.purpose === 'verify' && p.absent) {
+        // The step deleted it and checks it is gone: a NotFound is the expected answer (where it deleted it).
+        const guard = c.when ? `[ "$${c.when.variable}" = ${displayArgv([c.when.equals])} ] && ` : '';
+        const what = c.args.filter((a) => !a.startsWith('-')).slice(1, 3).join(' ');
+        out.push(`if ${guard}${quote(tool(c))} >/dev/null 2>&1; then echo ${displayArgv([`still there after deleting it: ${what}`])} >&2; exit 1; fi`);
+        continue;
+      }
       let line = quote(tool(c));
       if (p.pipeTo) line = `${line} | ${quote(tool(p.pipeTo))}`;
       if (c.purpose === 'act-if-missing' && lastObserve) line = `${quote(tool(lastObserve))} >/dev/null 2>&1 || ${line}`;
+      if (c.when) {
+        const v = c.when.variable;
+        out.push(`${v}="$(${quote(tool(c.when.probe))} 2>/dev/null || true)"`, `if [ "$${v}" = ${displayArgv([c.when.equals])} ]; then`, `  ${line}`, 'else', `  echo ${displayArgv([c.when.otherwise])} >&2`, 'fi');
+        continue;
+      }
       if (c.stdin !== undefined) {
         const tag = `MANIFEST_${++heredoc}`;
         const usesAddress = address !== undefined && c.stdin.includes(address);

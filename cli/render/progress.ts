@@ -79,21 +79,32 @@ export function createProgressRenderer(stream: NodeJS.WriteStream, mode: Progres
   };
 
   let frame = 0;
+  let stopped = false;
+  // Every row is cut to the terminal's width, so one row of text is one row on screen and the block
+  // can be redrawn by moving up exactly the rows it drew.
   const draw = () => {
-    const width = Math.max(40, stream.columns ?? 100);
+    const width = Math.max(1, (stream.columns ?? 100) - 1);
     const now = Date.now();
     const lines = [...states.values()].map((s) => {
       const elapsed = s.startedAt ? formatDuration((s.endedAt ?? now) - s.startedAt) : '';
       const extra = s.status === 'failed' || s.status === 'retrying' ? paint('red', s.error ?? '') : s.note ? paint('dim', s.note) : '';
       const attempt = s.attempt > 1 ? paint('yellow', ` (attempt ${s.attempt})`) : '';
-      const text = `${symbol(s, frame)} ${label(s.step, s.cluster).padEnd(36)} ${elapsed.padStart(7)}${attempt} ${extra}`;
-      return text.length > width + 20 ? text.slice(0, width + 20) : text;
+      return fitWidth(`${symbol(s, frame)} ${label(s.step, s.cluster).padEnd(36)} ${elapsed.padStart(7)}${attempt} ${extra}`, width);
     });
     let out = drawnLines > 0 ? `\x1b[${drawnLines}A` : '';
     for (const line of lines) out += `\x1b[2K${line}\n`;
     stream.write(out);
     drawnLines = lines.length;
     frame++;
+  };
+
+  // A line that must stay on screen (a warning): written above the live block, which is drawn again below it.
+  const above = (text: string) => {
+    let out = drawnLines > 0 ? `\x1b[${drawnLines}A\x1b[0J` : '';
+    out += `${text}\n`;
+    stream.write(out);
+    drawnLines = 0;
+    draw();
   };
 
   const line = (event: ProgressEvent) => {
@@ -103,6 +114,10 @@ export function createProgressRenderer(stream: NodeJS.WriteStream, mode: Progres
       return;
     }
     const key = label(event.step, event.cluster);
+    if (event.type === 'note' && event.kind === 'warn') {
+      stream.write(`${clock(event.at)} ${paint('yellow', 'warning:')} ${key}: ${event.message}\n`);
+      return;
+    }
     if (event.type === 'note' && event.kind === 'info') {
       stream.write(`${clock(event.at)} ${key}: ${event.message}\n`);
       return;
@@ -129,9 +144,14 @@ export function createProgressRenderer(stream: NodeJS.WriteStream, mode: Progres
       stream.write(`${JSON.stringify(event)}\n`);
       return;
     }
-    if (mode === 'lines') line(event);
+    // Once stopped (the run ends, or a signal message is about to be printed), events are plain lines.
+    if (mode === 'lines' || stopped) line(event);
     apply(event);
-    if (mode === 'lines') return;
+    if (mode === 'lines' || stopped) return;
+    if (event.type === 'note' && event.kind === 'warn') {
+      above(`${paint('yellow', 'warning:')} ${label(event.step, event.cluster)}: ${event.message}`);
+      return;
+    }
     if (!timer) {
       timer = setInterval(draw, 120);
       timer.unref();
@@ -142,9 +162,34 @@ export function createProgressRenderer(stream: NodeJS.WriteStream, mode: Progres
   return {
     listener,
     stop() {
+      if (stopped) return;
+      stopped = true;
       if (timer) clearInterval(timer);
       timer = undefined;
       if (mode === 'live' && drawnLines > 0) draw();
     },
   };
+}
+
+const ANSI = /\x1b\[[0-9;]*[A-Za-z]/y;
+
+// Cuts `text` to `width` visible characters, keeping colour codes whole and closing any left open.
+export function fitWidth(text: string, width: number): string {
+  let out = '';
+  let visible = 0;
+  for (let i = 0; i < text.length; ) {
+    ANSI.lastIndex = i;
+    const code = ANSI.exec(text);
+    if (code) {
+      out += code[0];
+      i += code[0].length;
+      continue;
+    }
+    const char = String.fromCodePoint(text.codePointAt(i) as number);
+    if (visible === width) return `${out}\x1b[0m`;
+    out += char;
+    visible++;
+    i += char.length;
+  }
+  return out;
 }

@@ -4,7 +4,7 @@ import { formatDuration } from '../../engine/durations.js';
 import { allNodes, type GraphNode, type MachineGraph } from '../../engine/graph-model.js';
 import type { StepMark } from '../../engine/status-view.js';
 import type { Timeline } from '../../engine/timeline.js';
-import { ALL_CLUSTERS, type StepId } from '../../machines/steps.js';
+import { ALL_CLUSTERS, slotLabel, type StepId } from '../../machines/steps.js';
 import { displayArgv } from './argv.js';
 
 const esc = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
@@ -21,7 +21,7 @@ interface Box {
 }
 
 // Lays the machine out as nested boxes: sequences stack, parallel regions sit side by side.
-function diagram(graph: MachineGraph, marks: ReadonlyMap<StepId, StepMark>): string {
+function diagram(graph: MachineGraph, marks: ReadonlyMap<StepId, StepMark>, retried: ReadonlySet<string>): string {
   const leafW = 240;
   const leafH = 30;
   const gap = 26;
@@ -29,7 +29,8 @@ function diagram(graph: MachineGraph, marks: ReadonlyMap<StepId, StepMark>): str
   const head = 20;
   const contains = (node: GraphNode, id: string) => allNodes(node).some((n) => n.id === id);
   const edgeLabel = (a: GraphNode, b: GraphNode) => graph.edges.find((e) => contains(a, e.from) && contains(b, e.to) && !contains(a, e.to))?.label ?? '';
-  const retries = new Set(graph.edges.filter((e) => e.from === e.to).map((e) => e.from));
+  // ↻ on the steps this run actually tried more than once, not on every step that could be retried.
+  const retries = new Set(allNodes(graph.root).filter((n) => n.step !== undefined && retried.has(n.step)).map((n) => n.id));
   const layout = (node: GraphNode): Box => {
     const mark = node.step ? marks.get(node.step) : undefined;
     const fill = mark ? MARK_FILL[mark] : '#fff';
@@ -41,7 +42,7 @@ function diagram(graph: MachineGraph, marks: ReadonlyMap<StepId, StepMark>): str
         draw: (x, y) =>
           `<g class="state" data-step="${esc(node.step ?? '')}"><rect x="${x}" y="${y}" width="${leafW}" height="${leafH}" rx="8" fill="${fill}" stroke="${stroke}" stroke-width="${mark ? 2 : 1}"${node.final ? ' stroke-dasharray="4 2"' : ''}/>` +
           `<text x="${x + leafW / 2}" y="${y + 19}" text-anchor="middle">${esc(node.label)}${retries.has(node.id) ? ' ↻' : ''}</text>` +
-          `<title>${esc(node.label)}${mark ? `: ${mark}` : ''}${retries.has(node.id) ? ' (on error: failed; RETRY on resume)' : ''}</title></g>`,
+          `<title>${esc(node.label)}${mark ? `: ${mark}` : ''}${retries.has(node.id) ? ' (tried more than once in this run)' : ''}</title></g>`,
       };
     }
     const kids = node.children.map(layout);
@@ -154,7 +155,7 @@ export function reportHtml(t: Timeline, graph: MachineGraph, marks: ReadonlyMap<
   const attempts = t.slots.reduce((n, s) => n + s.attempts.length, 0);
   const failedAttempts = t.slots.reduce((n, s) => n + s.attempts.filter((a) => a.outcome === 'failed').length, 0);
   const duration = (r.finishedAt ?? r.updatedAt) - r.createdAt;
-  const events = t.events.map((e) => `<tr><td>${iso(e.at)}</td><td>${esc(e.type)}</td><td>${esc(`${e.user ?? '?'}@${e.host ?? '?'}`)}</td><td>${esc((e.detail ?? '').length > 220 ? `${(e.detail ?? '').slice(0, 219)}…` : e.detail ?? '')}</td></tr>`).join('');
+  const events = t.events.map((e) => `<tr><td>${iso(e.at)}</td><td>${esc(e.type)}</td><td>${esc(`${e.user ?? '?'}@${e.host ?? '?'}`)}</td><td>${esc(e.step ? slotLabel(e.step, e.cluster ?? '') : '')}</td><td>${esc((e.detail ?? '').length > 220 ? `${(e.detail ?? '').slice(0, 219)}…` : e.detail ?? '')}</td></tr>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>mesh-run ${esc(r.id)}: ${esc(r.status)}</title>
@@ -181,10 +182,10 @@ details{margin:6px 0;border:1px solid #e9ecef;border-radius:6px;padding:4px 10px
 ${r.error ? `<dt>error</dt><dd class="err">${esc(r.error.message)}${r.error.hint ? `<br><span class="muted">hint: ${esc(r.error.hint)}</span>` : ''}</dd>` : ''}
 </dl>
 <h2>Operator actions</h2>
-<table><tr><th>at</th><th>action</th><th>who</th><th>detail</th></tr>${events}</table>
+<table><tr><th>at</th><th>action</th><th>who</th><th>where</th><th>detail</th></tr>${events}</table>
 <h2>State machine</h2>
-<div class="legend"><span><i style="background:${MARK_FILL.done};border:1px solid ${MARK_STROKE.done}"></i>done</span><span><i style="background:${MARK_FILL.failed};border:1px solid ${MARK_STROKE.failed}"></i>failed</span><span><i style="background:${MARK_FILL.current};border:1px solid ${MARK_STROKE.current}"></i>in progress</span><span>↻ retried on resume after an error</span></div>
-<div class="scroll">${diagram(graph, marks)}</div>
+<div class="legend"><span><i style="background:${MARK_FILL.done};border:1px solid ${MARK_STROKE.done}"></i>done</span><span><i style="background:${MARK_FILL.failed};border:1px solid ${MARK_STROKE.failed}"></i>failed</span><span><i style="background:${MARK_FILL.current};border:1px solid ${MARK_STROKE.current}"></i>in progress</span><span>↻ tried more than once in this run</span></div>
+<div class="scroll">${diagram(graph, marks, new Set(t.slots.filter((s) => s.attempts.length > 1).map((s) => s.step)))}</div>
 <h2>Timeline</h2>
 <div class="legend"><span><i style="background:${OUTCOME_COLOR.succeeded}"></i>succeeded</span><span><i style="background:${OUTCOME_COLOR.failed}"></i>failed</span><span><i style="background:${OUTCOME_COLOR.interrupted}"></i>interrupted</span><span><i style="background:${OUTCOME_COLOR.running}"></i>running</span><span>dashed: operator actions</span></div>
 <div class="scroll">${gantt(t)}</div>

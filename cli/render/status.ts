@@ -1,13 +1,19 @@
 // Renders a run's status and the runs list for people.
 import { formatDuration } from '../../engine/durations.js';
 import type { RunView, SlotView } from '../../engine/status-view.js';
-import { ALL_CLUSTERS } from '../../machines/steps.js';
+import { clusterLabel } from '../../machines/steps.js';
 import { painter, type Style } from '../output.js';
 import { table } from './table.js';
 
 const STATUS_STYLE: Record<string, Style> = { succeeded: 'green', failed: 'red', running: 'cyan', interrupted: 'yellow', pending: 'dim' };
 
 const time = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 19) : '-');
+
+// Active time, and the wall time too when idle gaps between drivers made it longer.
+function durations(run: RunView): string {
+  const active = formatDuration(run.activeMs);
+  return run.durationMs - run.activeMs >= 1000 ? `active ${active}, wall ${formatDuration(run.durationMs)}` : active;
+}
 
 export function renderRunStatus(stream: NodeJS.WriteStream, run: RunView, slots: readonly SlotView[]): string {
   const paint = painter(stream);
@@ -16,13 +22,13 @@ export function renderRunStatus(stream: NodeJS.WriteStream, run: RunView, slots:
     `run       ${run.id}  (${run.kind} ${run.topology}, ${run.mode})`,
     `status    ${status}`,
     `clusters  primary ${run.clusters.primary}; remotes ${run.clusters.remotes.join(', ')}${run.targetRun ? `   (acts on run ${run.targetRun})` : ''}`,
-    `started   ${time(run.createdAt)}   ${run.finishedAt ? `finished ${time(run.finishedAt)}` : `updated ${time(run.updatedAt)}`}   (${formatDuration(run.durationMs)})`,
+    `started   ${time(run.createdAt)}   ${run.finishedAt ? `finished ${time(run.finishedAt)}` : `updated ${time(run.updatedAt)}`}   (${durations(run)})`,
   ];
   if (run.lease && run.status === 'running') head.push(`driven by pid ${run.lease.pid} on ${run.lease.host} (user ${run.lease.user}), heartbeat ${time(run.lease.heartbeat)}`);
   if (run.stale) head.push(paint('yellow', `no live process drives this run; continue it with "mesh-run resume ${run.id}"`));
   const rows = slots.map((s) => [
     s.step,
-    s.cluster === ALL_CLUSTERS ? 'all' : s.cluster,
+    clusterLabel(s.cluster),
     paint(STATUS_STYLE[s.status] ?? 'bold', s.status),
     String(s.attempts),
     time(s.startedAt),
@@ -31,6 +37,13 @@ export function renderRunStatus(stream: NodeJS.WriteStream, run: RunView, slots:
   ]);
   const body = table(['STEP', 'CLUSTER', 'STATUS', 'ATTEMPTS', 'STARTED', 'ENDED', 'LAST ERROR'], rows);
   const tail: string[] = [];
+  if (run.notices.length > 0) {
+    tail.push('', 'notes');
+    for (const n of run.notices) {
+      const style: Style = n.type === 'overwrote' || n.type === 'deleted-preexisting' ? 'yellow' : 'dim';
+      tail.push(`  ${time(n.at)}  ${paint(style, n.type.padEnd(19))} ${n.where ? `${n.where}: ` : ''}${n.detail}`);
+    }
+  }
   if (run.error && run.status !== 'succeeded') {
     tail.push('', `${paint('red', 'error')}   ${run.error.message}`);
     if (run.error.hint) tail.push(`hint    ${run.error.hint}`);
@@ -48,10 +61,10 @@ export function renderRuns(stream: NodeJS.WriteStream, runs: readonly RunView[])
     r.mode,
     `${r.clusters.primary} -> ${r.clusters.remotes.join(',')}`,
     time(r.createdAt),
-    formatDuration(r.durationMs),
+    formatDuration(r.activeMs),
     r.status === 'succeeded' ? '' : r.currentStep ?? '',
   ]);
-  return `${table(['RUN', 'KIND', 'STATUS', 'MODE', 'CLUSTERS', 'STARTED', 'DURATION', 'AT STEP'], rows)}\n`;
+  return `${table(['RUN', 'KIND', 'STATUS', 'MODE', 'CLUSTERS', 'STARTED', 'ACTIVE', 'AT STEP'], rows)}\n`;
 }
 
 function oneLine(text: string, max: number): string {

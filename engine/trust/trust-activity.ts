@@ -2,17 +2,16 @@
 // The secret's data travels only on kubectl's stdin (marked sensitive: never journaled or shown);
 // the fingerprint annotation lets a re-run tell whose CA is already there without reading any key.
 import type { PrimaryStepInput, TrustOutcome } from '../../machines/types.js';
-import { ISTIO_SYSTEM } from '../activities.js';
+import { CACERTS, ISTIO_SYSTEM } from '../activities.js';
 import type { ActivityDeps } from '../activities.js';
 import { StepError } from '../errors.js';
 import { commandFailed } from '../failures.js';
 import { annotationValue, createNamespaceIfMissing, getJson } from '../kube-ops.js';
-import { MANAGED_BY, MESH_RUN } from '../sample-manifests.js';
+import { MANAGED_BY, MESH_RUN } from '../inventory.js';
 import { kubectl, type StepRuntime } from '../step-runtime.js';
 import { type CaBundle, fingerprint } from './ca-files.js';
 import { BUNDLE_FILES, bundleFor, bundleFromFiles, TrustMaterialError } from './material.js';
 
-export const CACERTS = 'cacerts';
 export const FINGERPRINT_ANNOTATION = 'mesh-run.io/ca-fingerprint';
 
 function secretManifest(bundle: CaBundle, fp: string): string {

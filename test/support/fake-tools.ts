@@ -13,6 +13,8 @@ case "$*" in
   *"config get-contexts"*) printf 'cluster1\\ncluster2\\n' ;;
   *"config view"*) printf '${server}' ;;
   *" version "*|*" version") echo '{"serverVersion":{"gitVersion":"v1.33.5"}}' ;;
+  *" get "*) echo 'Error from server (NotFound): not found' >&2; exit 1 ;;
+  *" create "*) cat >/dev/null; echo 'namespace/istio-system created' ;;
   *) echo "fake kubectl: $*" >&2; exit 1 ;;
 esac
 `,
