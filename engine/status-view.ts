@@ -91,6 +91,11 @@ export function runView(run: RunRecord, attempts: readonly AttemptRecord[], now:
 function currentStep(run: RunRecord, attempts: readonly AttemptRecord[], open: readonly string[]): string | null {
   if (run.status === 'succeeded') return null;
   if (run.status === 'running' && open.length > 0) return open.join(', ');
+  if (run.status === 'interrupted') {
+    // Every step the interruption cut off (they were running side by side).
+    const cut = attempts.filter((a) => a.outcome === 'interrupted' && a.endedAt === run.finishedAt).map((a) => slotLabel(a.step, a.cluster));
+    if (cut.length > 0) return cut.join(', ');
+  }
   if (run.error?.step) return slotLabel(run.error.step, run.error.cluster ?? '');
   const failed = [...attempts].reverse().find((a) => a.outcome === 'failed' || a.outcome === 'interrupted');
   const last = failed ?? attempts[attempts.length - 1];

@@ -62,7 +62,7 @@ export function typeOfKind(kind: string, apiVersion?: string): ResourceType | un
 // The plural kubectl uses in server messages: namespaces "x" not found.
 export function pluralOf(type: ResourceType): string {
   const [base, ...group] = type.resource.split('.');
-  const plural = (base as string).endsWith('s') ? `${base}es` : (base as string).endsWith('y') ? `${(base as string).slice(0, -1)}ies` : `${base}s`;
+  const plural = (base as string).endsWith('s') ? `${base}es` : /[^aeiou]y$/.test(base as string) ? `${(base as string).slice(0, -1)}ies` : `${base}s`;
   return [plural, ...group].join('.');
 }
 
