@@ -37,7 +37,7 @@ export const LB_MODES = ['ip', 'hostname', 'none'] as const;
 
 // Opens the journal for a read-only verb (it must already exist), runs `fn`, and closes it.
 export function withStore<T>(options: CommonOptions, fn: (store: RunStore) => T): T {
-  const store = createSqliteRunStore(openDb(dbPath(options), { mustExist: true }));
+  const store = createSqliteRunStore(openDb(dbPath(options), { readOnly: true }));
   try {
     return fn(store);
   } finally {

@@ -1,31 +1,77 @@
 // Opens the SQLite file with the durability settings mesh-run relies on, and migrates it.
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statfsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readSync, statfsSync, statSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { PreconditionError } from '../engine/errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type Db = Database.Database;
 
 export interface OpenOptions {
-  // Open an existing database only; never create one (for read-only commands).
+  // Open an existing database only; never create one.
   mustExist?: boolean;
+  // Read-only verbs: open read-only, never create, migrate, or change a mode; refuse what is not a
+  // mesh-run database before SQLite touches it.
+  readOnly?: boolean;
+}
+
+const SQLITE_HEADER = 'SQLite format 3\0';
+const MISSING_HINT = 'start a run with "mesh-run install", or pass --db with the file you used';
+
+// Creates `dir` and its missing parents (mode 0700), one level at a time: a recursive mkdir can spin on
+// special file systems such as /proc, and reports a file in the way as EEXIST rather than "not a directory".
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let current = resolvePath(dir);
+  for (;;) {
+    let stat: ReturnType<typeof statSync> | undefined;
+    try {
+      stat = statSync(current);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    if (stat) {
+      if (!stat.isDirectory()) throw Object.assign(new Error(`${current} is not a directory`), { code: 'ENOTDIR' });
+      break;
+    }
+    missing.unshift(current);
+    const parent = dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  for (const d of missing) mkdirSync(d, { mode: 0o700 });
+}
+
+const ERRNO: Record<string, string> = {
+  ENOTDIR: 'not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOENT: 'no such file or directory (the file system does not allow creating it)',
+  ENOSPC: 'no space left on the device',
+  EEXIST: 'a file is in the way',
+};
+
+function describeErrno(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  if (e.code === 'ENOTDIR' && e.message.endsWith('is not a directory')) return `${e.message} (ENOTDIR)`;
+  const what = e.code ? ERRNO[e.code] : undefined;
+  return what ? `${what} (${e.code})` : (e.code ?? e.message);
 }
 
 // Opens (creating with mode 0600 if needed) and migrates the database at `path`; ':memory:' works for tests.
 export function openDb(path: string, options: OpenOptions = {}): Db {
+  if (options.readOnly) return openReadOnly(path);
   if (path !== ':memory:') {
     if (!existsSync(path)) {
-      if (options.mustExist) {
-        throw new PreconditionError('store-missing', `no mesh-run database at ${path}`, { hint: 'start a run with "mesh-run install", or pass --db with the file you used' });
-      }
+      if (options.mustExist) throw new PreconditionError('store-missing', `no mesh-run database at ${path}`, { hint: MISSING_HINT });
       try {
-        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        makeDirs(dirname(path));
         // Create the file first, so SQLite's -wal and -shm files inherit 0600 from it.
         closeSync(openSync(path, 'a', 0o600));
         chmodSync(path, 0o600);
       } catch (error) {
-        throw new PreconditionError('store-unwritable', `cannot create the database ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+        throw new PreconditionError('store-unwritable', `cannot create the database ${path}: ${describeErrno(error)}`, {
           hint: 'pass --db with a writable path, or set MESH_RUN_DB',
           cause: error,
         });
@@ -34,6 +80,7 @@ export function openDb(path: string, options: OpenOptions = {}): Db {
   }
   let db: Db;
   try {
+    if (path !== ':memory:') checkHeader(path, true);
     db = new Database(path, { timeout: 10_000 });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
@@ -48,6 +95,60 @@ export function openDb(path: string, options: OpenOptions = {}): Db {
     });
   }
   return db;
+}
+
+// A file that is not an SQLite database is refused before SQLite opens (and would rewrite) it; an empty
+// file is acceptable only to a command that creates the database.
+function checkHeader(path: string, emptyIsNew: boolean): void {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(16);
+    const read = readSync(fd, head, 0, 16, 0);
+    if (read === 0 && emptyIsNew) {
+      // An empty file becomes the journal: private, like one mesh-run creates.
+      chmodSync(path, 0o600);
+      return;
+    }
+    if (read < 16 || head.toString('latin1') !== SQLITE_HEADER) {
+      throw new PreconditionError('store-not-database', `${path} is not a mesh-run database${read === 0 ? ' (it is an empty file)' : ''}`, {
+        hint: 'pass --db with the file mesh-run created (default: $XDG_STATE_HOME/mesh-run/mesh-run.db)',
+      });
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// The read-only verbs' way in: nothing is created, migrated or re-moded, whatever the file is.
+function openReadOnly(path: string): Db {
+  let stat: ReturnType<typeof statSync>;
+  try {
+    stat = statSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new PreconditionError('store-missing', `no mesh-run database at ${path}`, { hint: MISSING_HINT });
+    throw new PreconditionError('store-unusable', `cannot read the database ${path}: ${describeErrno(error)}`, { cause: error });
+  }
+  if (!stat.isFile()) throw new PreconditionError('store-not-database', `${path} is not a mesh-run database (not a regular file)`, { hint: 'pass --db with the file mesh-run created' });
+  let db: Db | undefined;
+  try {
+    checkHeader(path, false);
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 10_000 });
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new PreconditionError('store-newer', `the database has schema version ${version}, newer than this mesh-run understands (${SCHEMA_VERSION})`, { hint: 'upgrade mesh-run, or pass --db with another file' });
+    }
+    if (version === 0) throw new PreconditionError('store-not-database', `${path} is an SQLite file but not a mesh-run database`, { hint: 'pass --db with the file mesh-run created' });
+    if (version < SCHEMA_VERSION) {
+      throw new PreconditionError('store-older', `the database ${path} has schema version ${version}; this mesh-run reads version ${SCHEMA_VERSION}`, {
+        hint: 'a command that writes (install, resume, verify or uninstall) upgrades it; read-only commands never change the file',
+      });
+    }
+    return db;
+  } catch (error) {
+    db?.close();
+    if (error instanceof PreconditionError) throw error;
+    throw new PreconditionError('store-unusable', `cannot read the database ${path}: ${(error as Error).message}`, { hint: 'check the file is a mesh-run database on a local file system', cause: error });
+  }
 }
 
 // "the disk is full: 12 KiB free" when the file system holding `path` is (nearly) full; SQLite often

@@ -47,7 +47,7 @@ describe('the SQLite store', () => {
     writeFileSync(path, 'this is not sqlite '.repeat(200));
     const result = await runCli(['runs', '--db', path]);
     expect(result.code).toBe(3);
-    expect(result.stderr).toMatch(/cannot use the database .*garbage\.db: file is not a database/);
+    expect(result.stderr).toMatch(/garbage\.db is not a mesh-run database/);
   });
 
   it('keeps every attempt and closes only the open one when a transition commits', () => {
@@ -85,5 +85,51 @@ describe('run leases', () => {
     expect(store.acquireLease('mr-test', holder('c', 300, 2000 + 30_001), 30_000, () => true)).toMatchObject({ acquired: true, tookOverFrom: { pid: 200 } });
     expect(store.heartbeat('mr-test', 'b', 5)).toBe(false);
     expect(store.heartbeat('mr-test', 'c', 5)).toBe(true);
+  });
+});
+
+describe('where the database may be', () => {
+  it('fails fast on a --db under /proc, and says "not a directory" when a file is in the way', async () => {
+    const started = Date.now();
+    const proc = await runCli(['install', '--dry-run', '--db', '/proc/nope/x.db']);
+    expect(proc.code).toBe(3);
+    expect(proc.stderr).toMatch(/^mesh-run: error: cannot create the database \/proc\/nope\/x\.db: .*\(ENOENT\)$/m);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const file = join(tmp.dir, 'plain-file');
+    writeFileSync(file, 'x');
+    const blocked = await runCli(['install', '--dry-run', '--db', join(file, 'x.db')]);
+    expect(blocked.code).toBe(3);
+    expect(blocked.stderr).toContain(`cannot create the database ${join(file, 'x.db')}: ${file} is not a directory (ENOTDIR)`);
+    expect(blocked.stderr).not.toContain('EEXIST');
+  });
+
+  it('read-only verbs never create, migrate or re-mode a file, whatever it holds', async () => {
+    const cases: Array<[string, Buffer | string, RegExp]> = [
+      ['empty.txt', '', /is not a mesh-run database \(it is an empty file\)/],
+      ['notes.txt', 'remember the milk\n', /is not a mesh-run database/],
+      ['old.db', '', /schema version 2; this mesh-run reads version/],
+      ['other.db', '', /an SQLite file but not a mesh-run database/],
+    ];
+    for (const [name, content, message] of cases) {
+      const path = join(tmp.dir, name);
+      if (name === 'old.db' || name === 'other.db') {
+        const raw = new Database(path);
+        raw.exec('CREATE TABLE t (x)');
+        if (name === 'old.db') raw.pragma('user_version = 2');
+        raw.close();
+      } else {
+        writeFileSync(path, content);
+      }
+      const { chmodSync, readFileSync } = await import('node:fs');
+      chmodSync(path, 0o644);
+      const before = readFileSync(path);
+      for (const verb of [['runs'], ['history'], ['status', 'mr-x'], ['show', 'mr-x'], ['logs', 'mr-x'], ['report', 'mr-x', '--html', join(tmp.dir, 'r.html')], ['graph', '--run', 'mr-x']]) {
+        const result = await runCli([...verb, '--db', path]);
+        expect(result.code, `${verb[0]} on ${name}`).toBe(3);
+        expect(result.stderr, `${verb[0]} on ${name}`).toMatch(message);
+      }
+      expect(readFileSync(path).equals(before), name).toBe(true);
+      expect(statSync(path).mode & 0o777, name).toBe(0o644);
+    }
   });
 });
