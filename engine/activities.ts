@@ -1,6 +1,6 @@
 // The steps of the Istio page, each idempotent: observe, act only if needed, verify.
 // They speak to clusters only through StepRuntime, so the same code drives real and simulated clusters.
-import type { CommandPurpose } from '../adapters/cluster-tools.js';
+import { type CommandPurpose, ToolError } from '../adapters/cluster-tools.js';
 import type {
   AnnotationObservation,
   ClusterRef,
@@ -14,7 +14,7 @@ import type {
 import type { MeshConfig } from './config.js';
 import type { Inventory } from './inventory.js';
 import { StepError } from './errors.js';
-import { commandFailed } from './failures.js';
+import { commandFailed, errorSummary, isTransient } from './failures.js';
 import { eastwestGatewayOperator, exposeIstiod, injectorWebhookName, istiodVirtualServiceName, primaryOperator, remoteOperator } from './manifests.js';
 import { annotationKeys, commandTimeoutSeconds, createNamespaceIfMissing, exists, getJson, isMeshRuns, isNotFound, labelValue, mustSucceed, type NamespaceJson } from './kube-ops.js';
 import { MANAGED_BY, MESH_RUN, SUBJECTS, touchedMetadata, TOUCHED } from './inventory.js';
@@ -49,44 +49,67 @@ function parseIstioVersion(stdout: string): string | undefined {
   return /(\d+\.\d+\.\d+[\w.-]*)/.exec(stdout)?.[1];
 }
 
-// preflight: both tools answer, every context exists and its API server responds.
+// preflight: both tools answer, every context exists and its API server responds, no remote would be
+// dialled at a loopback address. Every check runs; every problem found is reported, one line each.
 export async function preflight(rt: StepRuntime, input: PreflightInput, deps: ActivityDeps): Promise<PreflightOutput> {
-  const contexts = await mustSucceed(rt, { tool: 'kubectl', args: ['config', 'get-contexts', '-o', 'name'], context: '', purpose: 'check' }, 'kubectl config get-contexts');
-  const known = new Set(contexts.stdout.split('\n').map((l) => l.trim()).filter(Boolean));
-  const missing = input.clusters.filter((c) => !known.has(c.context));
-  if (missing.length > 0) {
-    const list = [...known].slice(0, 10).join(', ') || 'none';
-    throw new StepError(`kube context ${missing.map((c) => `"${c.context}" (cluster ${c.name})`).join(', ')} not found in the kubeconfig (it has: ${list})`, {
-      hint: 'set the context of each cluster in the config, or export CTX_CLUSTER1/CTX_CLUSTER2; "kubectl config get-contexts" lists them',
-    });
+  const problems: string[] = [];
+  const attempt = async (check: () => Promise<void>) => {
+    try {
+      await check();
+    } catch (error) {
+      if (error instanceof ToolError || error instanceof StepError) problems.push(error.message);
+      else throw error;
+    }
+  };
+  let known: Set<string> | undefined;
+  await attempt(async () => {
+    const contexts = await rt.run({ tool: 'kubectl', args: ['config', 'get-contexts', '-o', 'name'], context: '', purpose: 'check' });
+    if (contexts.exitCode !== 0) throw new StepError(`kubectl config get-contexts failed (exit ${contexts.exitCode}): ${errorSummary({ stderr: contexts.stderr })}`);
+    known = new Set(contexts.stdout.split('\n').map((l) => l.trim()).filter(Boolean));
+  });
+  const names = known ? [...known] : [];
+  for (const cluster of known ? input.clusters.filter((c) => !known?.has(c.context)) : []) {
+    const field = cluster.name === deps.config.primary.name ? 'primary.context' : `remotes[${deps.config.remotes.findIndex((r) => r.name === cluster.name)}].context`;
+    problems.push(`kube context "${cluster.context}" (cluster ${cluster.name}) not found in the kubeconfig (it has: ${names.slice(0, 10).join(', ') || 'none'}); set ${field} in the config (or CTX_CLUSTER1/CTX_CLUSTER2)`);
   }
-  const version = await mustSucceed(rt, { tool: 'istioctl', args: ['version', '--remote=false', '-o', 'json'], context: '', purpose: 'check' }, 'istioctl version', 'install istioctl, or set tools.istioctl in the config');
-  const istioVersion = parseIstioVersion(version.stdout);
-  if (!istioVersion) throw new StepError(`could not read the istioctl version from: ${version.stdout.slice(0, 80)}`);
-  const minor = /^(\d+)\.(\d+)/.exec(istioVersion);
-  if (minor && Number(minor[1]) === 1 && Number(minor[2]) < MIN_ISTIO_MINOR) {
-    throw new StepError(`istioctl ${istioVersion} is too old: this flow needs istioctl 1.${MIN_ISTIO_MINOR} or newer (istiodless remotes and the ${CONTROL_PLANE_ANNOTATION} annotation)`, {
-      hint: 'install a newer istioctl, or point tools.istioctl at one',
-    });
-  }
+  let istioVersion: string | undefined;
+  await attempt(async () => {
+    const version = await rt.run({ tool: 'istioctl', args: ['version', '--remote=false', '-o', 'json'], context: '', purpose: 'check' });
+    if (version.exitCode !== 0) throw new StepError(`istioctl version failed (exit ${version.exitCode}): ${errorSummary({ stderr: version.stderr })}; install istioctl, or set tools.istioctl in the config`);
+    istioVersion = parseIstioVersion(version.stdout);
+    if (!istioVersion) throw new StepError(`could not read the istioctl version from: ${version.stdout.slice(0, 80).replace(/\s+/g, ' ')}`);
+    const minor = /^(\d+)\.(\d+)/.exec(istioVersion);
+    if (minor && Number(minor[1]) === 1 && Number(minor[2]) < MIN_ISTIO_MINOR) {
+      throw new StepError(`istioctl ${istioVersion} is too old: this flow needs istioctl 1.${MIN_ISTIO_MINOR} or newer (istiodless remotes and the ${CONTROL_PLANE_ANNOTATION} annotation); install a newer one, or point tools.istioctl at it`);
+    }
+  });
+  const present = known ? input.clusters.filter((c) => known?.has(c.context)) : [];
   await Promise.all(
-    input.clusters.map(async (cluster) => {
-      const result = await rt.run(kubectl(cluster.context, ['version', '-o', 'json', '--request-timeout=20s'], 'check'));
-      if (result.exitCode !== 0) throw commandFailed(`kubectl version on context "${cluster.context}" (cluster ${cluster.name})`, result);
-    }),
+    present.map((cluster) =>
+      attempt(async () => {
+        const result = await rt.run(kubectl(cluster.context, ['version', '-o', 'json', '--request-timeout=20s'], 'check'));
+        // stderr only: stdout holds the client's version JSON even when the server does not answer.
+        if (result.exitCode !== 0) throw new StepError(`the API server of context "${cluster.context}" (cluster ${cluster.name}) does not answer: ${errorSummary({ stderr: result.stderr })}`);
+      }),
+    ),
   );
   // The remote secret carries the API server address the primary's istiod will dial. A loopback address
   // (kind, kwok, minikube) reaches the primary itself, not the remote: refuse unless the config names one.
-  for (const remote of input.checkRemoteServers ? deps.config.remotes : []) {
+  for (const remote of input.checkRemoteServers ? deps.config.remotes.filter((r) => known?.has(r.context)) : []) {
     if (remote.apiServer) continue;
-    const view = await mustSucceed(rt, { tool: 'kubectl', args: ['config', 'view', '--minify', `--context=${remote.context}`, '-o', 'jsonpath={.clusters[0].cluster.server}'], context: remote.context, purpose: 'check' }, `reading the API server of context "${remote.context}"`);
-    const server = view.stdout.trim();
-    if (LOOPBACK_SERVER.test(server)) {
-      const index = deps.config.remotes.indexOf(remote);
-      throw new StepError(`the kubeconfig gives ${remote.name}'s API server as ${server}, which istiod in ${deps.config.primary.name} cannot reach (it is that pod's own loopback)`, {
-        hint: `set remotes[${index}].apiServer to an address the primary's pods can reach (for kind: https://<control-plane container IP>:6443); it is passed to create-remote-secret as --server`,
-      });
-    }
+    await attempt(async () => {
+      const view = await mustSucceed(rt, { tool: 'kubectl', args: ['config', 'view', '--minify', `--context=${remote.context}`, '-o', 'jsonpath={.clusters[0].cluster.server}'], context: remote.context, purpose: 'check' }, `reading the API server of context "${remote.context}"`);
+      const server = view.stdout.trim();
+      if (LOOPBACK_SERVER.test(server)) {
+        const index = deps.config.remotes.indexOf(remote);
+        throw new StepError(`the kubeconfig gives ${remote.name}'s API server as ${server}, which istiod in ${deps.config.primary.name} cannot reach (it is that pod's own loopback); set remotes[${index}].apiServer to an address the primary's pods can reach (for kind: https://<control-plane container IP>:6443), passed to create-remote-secret as --server`);
+      }
+    });
+  }
+  if (problems.length > 0 || istioVersion === undefined) {
+    // Worth a retry only when every problem is one that passes (an API server timing out).
+    const retryable = problems.length > 0 && problems.every((p) => isTransient(p));
+    throw new StepError(problems.join('\n'), { retryable, ...(problems.length > 1 ? { hint: `${problems.length} problems, one per line: fix them, then run again` } : {}) });
   }
   if (input.recordInventory) await Promise.all(input.clusters.map((cluster) => takeInventory(rt, cluster, cluster.name === deps.config.primary.name)));
   return { istioVersion, finishedAt: rt.now() };

@@ -39,3 +39,43 @@ describe('preflight against real tools, before a run is recorded', () => {
     expect(result.stderr).toContain('kube context "east" (cluster cluster1) not found in the kubeconfig (it has: cluster1, cluster2)');
   });
 });
+
+describe('preflight reports every problem at once', () => {
+  it('a missing context, a silent API server, an old istioctl and a loopback remote: one line each, no JSON', async () => {
+    const dir = join(tmp.dir, 'many');
+    const { mkdirSync, chmodSync } = await import('node:fs');
+    mkdirSync(dir, { recursive: true });
+    const kubectl = join(dir, 'kubectl');
+    writeFileSync(
+      kubectl,
+      `#!/usr/bin/env bash
+case "$*" in
+  *"config get-contexts"*) printf 'cluster1\\ncluster2\\ncluster3\\n' ;;
+  *"config view"*"cluster2"*) printf 'https://127.0.0.1:6443' ;;
+  *"config view"*) printf 'https://10.0.0.9:6443' ;;
+  *"--context=cluster2 version"*) echo '{"clientVersion":{"gitVersion":"v1.32.3"}}'; echo 'Unable to connect to the server: dial tcp 10.1.2.3:6443: connect: connection refused' >&2; exit 1 ;;
+  *" version "*) echo '{"serverVersion":{"gitVersion":"v1.33.5"}}' ;;
+  *) echo "fake kubectl: $*" >&2; exit 1 ;;
+esac
+`,
+    );
+    const istioctl = join(dir, 'istioctl');
+    writeFileSync(istioctl, '#!/usr/bin/env bash\necho \'{"clientVersion":{"version":"1.14.6"}}\'\n');
+    chmodSync(kubectl, 0o755);
+    chmodSync(istioctl, 0o755);
+    const config = join(dir, 'many.yaml');
+    writeFileSync(config, `remotes: [{name: cluster2}, {name: cluster4, context: gone}]\ntools: {kubectl: ${kubectl}, istioctl: ${istioctl}}\n`);
+    const db = join(dir, 'many.db');
+    const result = await runCli(['install', '--config', config, '--db', db]);
+    expect(result.code).toBe(3);
+    const errors = result.stderr.split('\n').filter((l) => l.startsWith('mesh-run: error: '));
+    expect(errors).toHaveLength(4);
+    expect(result.stderr).toContain('kube context "gone" (cluster cluster4) not found in the kubeconfig (it has: cluster1, cluster2, cluster3); set remotes[1].context');
+    expect(result.stderr).toContain('istioctl 1.14.6 is too old');
+    expect(result.stderr).toContain('the API server of context "cluster2" (cluster cluster2) does not answer: Unable to connect to the server');
+    expect(result.stderr).toContain("the kubeconfig gives cluster2's API server as https://127.0.0.1:6443");
+    expect(result.stderr).not.toContain('clientVersion');
+    expect(result.stderr).toContain('mesh-run: hint: 4 problems, one per line');
+    expect(existsSync(db)).toBe(false);
+  });
+});
