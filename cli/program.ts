@@ -11,6 +11,7 @@ import { planCommand } from './commands/plan.js';
 import { reportCommand } from './commands/report.js';
 import { logsCommand, showCommand } from './commands/show.js';
 import { runsCommand, statusCommand } from './commands/status.js';
+import { versionCommand } from './commands/version.js';
 import { ExitRequest } from './exit.js';
 import { painter, type Streams } from './output.js';
 
@@ -23,18 +24,56 @@ function version(): string {
   }
 }
 
+// Verbs that only read: the only ones offered as "did you mean", so a typo never leads to a verb that
+// changes clusters.
+const READ_ONLY_VERBS = ['status', 'runs', 'history', 'show', 'logs', 'graph', 'plan', 'report', 'version'];
+
+// commander's messages in mesh-run's one error style, with suggestions limited to read-only verbs.
+function outputError(streams: Streams): (message: string, write: (s: string) => void) => void {
+  return (message) => {
+    const paint = painter(streams.stderr);
+    const text = message.replace(/^error: /, '').trimEnd();
+    const unknown = /^unknown command '([^']*)'/.exec(text);
+    const suggestion = unknown ? closestVerb(unknown[1] as string) : undefined;
+    const help = unknown ? `${suggestion ? ` (did you mean ${suggestion}?)` : ''}; "mesh-run --help" lists the commands` : '';
+    streams.stderr.write(`${paint('red', 'mesh-run: error:')} ${text}${help}\n`);
+  };
+}
+
+function closestVerb(word: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const verb of READ_ONLY_VERBS) {
+    const d = distance(word.toLowerCase(), verb);
+    if (d < bestDistance) [best, bestDistance] = [verb, d];
+  }
+  return best;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const kept = row[j] as number;
+      row[j] = Math.min(kept + 1, (row[j - 1] as number) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = kept;
+    }
+  }
+  return row[b.length] as number;
+}
+
 export function buildProgram(streams: Streams): Command {
+  const output = { writeOut: (s: string) => streams.stdout.write(s), writeErr: (s: string) => streams.stderr.write(s), outputError: outputError(streams) };
   const program = new Command('mesh-run')
     .description('Resumable, journaled Istio multicluster runs (primary-remote): install, verify, uninstall.')
     .version(version(), '-V, --version')
-    .showSuggestionAfterError(true)
-    .configureOutput({
-      writeOut: (s) => streams.stdout.write(s),
-      writeErr: (s) => streams.stderr.write(s),
-    })
+    .showSuggestionAfterError(false)
+    .configureOutput(output)
     .exitOverride();
-  for (const command of [installCommand(streams), followUpCommand('verify', streams), followUpCommand('uninstall', streams), resumeCommandDef(streams), statusCommand(streams), runsCommand(streams), historyCommand(streams), showCommand(streams), logsCommand(streams), graphCommand(streams), planCommand(streams), reportCommand(streams)]) {
-    program.addCommand(command.exitOverride().configureOutput({ writeOut: (s) => streams.stdout.write(s), writeErr: (s) => streams.stderr.write(s) }));
+  for (const command of [installCommand(streams), followUpCommand('verify', streams), followUpCommand('uninstall', streams), resumeCommandDef(streams), statusCommand(streams), runsCommand(streams), historyCommand(streams), showCommand(streams), logsCommand(streams), graphCommand(streams), planCommand(streams), reportCommand(streams), versionCommand(streams, version())]) {
+    program.addCommand(command.exitOverride().showSuggestionAfterError(false).configureOutput(output));
   }
   return program;
 }

@@ -2,6 +2,7 @@
 import type { ClusterStepInput, StepDone, TrafficOutcome } from '../machines/types.js';
 import type { ActivityDeps } from './activities.js';
 import { formatDuration } from './durations.js';
+import { count } from './words.js';
 import { StepError } from './errors.js';
 import { commandFailed } from './failures.js';
 import { commandTimeoutSeconds, getJson, isMeshRuns, mustSucceed, type NamespaceJson } from './kube-ops.js';
@@ -44,14 +45,27 @@ export function parseRemoteClusters(stdout: string): Map<string, string> {
   return rows;
 }
 
+// What to do about a failed istioctl remote-clusters, read from what it said: it reaches istiod through
+// a port-forward to the istiod pod, and each way that can fail has its own cause.
+export function remoteClustersHint(output: string, cluster: string): string {
+  if (/no forward found for port/i.test(output)) {
+    return `the istiod pod on ${cluster} is simulated (kwok): nothing listens behind it, so istioctl's port-forward to it finds no target; this check needs a real istiod`;
+  }
+  if (/unable to find any istiod instances|no running istiod/i.test(output)) return `no istiod runs on ${cluster}: install the control plane there ("mesh-run install"), then verify again`;
+  if (/unable to upgrade connection|error upgrading connection|port-?forward.*(failed|refused)|pod is not running/i.test(output)) {
+    return `the kubelet on ${cluster} could not open the port-forward to istiod's pod: check the pod is Running ("kubectl -n istio-system get pods -l app=istiod") and that port-forwarding is allowed`;
+  }
+  if (/connection refused|connection reset|i\/o timeout/i.test(output)) return `istiod on ${cluster} did not answer on its debug port (15014): check it is ready ("kubectl -n istio-system get pods -l app=istiod")`;
+  if (/forbidden|unauthorized/i.test(output)) return `your credentials on ${cluster} may not port-forward to pods in istio-system: ask for pods/portforward there`;
+  return `istioctl asks istiod through a port-forward to its pod: check that istiod runs and is ready on ${cluster} ("kubectl -n istio-system get pods -l app=istiod")`;
+}
+
 // check-remote-clusters: the primary's istiod lists every remote as synced.
 export async function checkRemoteClusters(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
   const seen = await poll(rt, deps, async () => {
     const result = await rt.run({ ...istioctl(input.context, ['remote-clusters', ...(input.revision ? [`--revision=${input.revision}`] : [])], 'verify'), expectation: `${input.remotes.map((r) => r.name).join(', ')} listed as synced`, check: { patterns: input.remotes.map((r) => `^${r.name}[[:space:]].*[[:space:]]synced([[:space:]]|$)`), seconds: verifySeconds(deps) } });
     // A failing istioctl is not "not synced yet": it fails the step (transient errors are retried by policy).
-    if (result.exitCode !== 0) {
-      throw commandFailed(`istioctl remote-clusters on ${input.cluster}`, result, `istioctl asks istiod through a port-forward to its pod: check that istiod runs and is ready on ${input.cluster} ("kubectl -n istio-system get pods -l app=istiod"), or install it with "mesh-run install"`);
-    }
+    if (result.exitCode !== 0) throw commandFailed(`istioctl remote-clusters on ${input.cluster}`, result, remoteClustersHint(`${result.stderr}\n${result.stdout}`, input.cluster));
     const rows = parseRemoteClusters(result.stdout);
     const pending = input.remotes.filter((r) => rows.get(r.name) !== 'synced').map((r) => `${r.name} ${rows.get(r.name) ?? 'missing'}`);
     if (pending.length > 0) rt.note(`not synced yet: ${pending.join(', ')}`);
@@ -148,16 +162,16 @@ export async function checkTraffic(rt: StepRuntime, input: ClusterStepInput, dep
     if (result.exitCode === 0 && m) versions[m[1] as string] = (versions[m[1] as string] ?? 0) + 1;
     else lastError = (result.stderr || result.stdout).trim().split('\n')[0] ?? '';
     const done = [...wanted].every((v) => versions[v]);
-    if (!done) rt.note(`${requests} requests so far, answers: ${Object.keys(versions).join(', ') || 'none'}`);
+    if (!done) rt.note(`${count(requests, 'request')} so far, answers: ${Object.keys(versions).join(', ') || 'none'}`);
     return { done, value: undefined };
   }, TRAFFIC_BURST);
   const tally = Object.entries(versions).map(([v, n]) => `${v} x${n}`).join(', ') || 'none';
   if (!seen.done) {
     const missing = [...wanted].filter((v) => !versions[v]);
-    throw new StepError(`from ${input.cluster}, ${missing.join(' and ')} never answered in ${requests} requests over ${formatDuration(deps.config.verify.timeoutMs)} (answers: ${tally})${lastError ? `; last error: ${lastError}` : ''}`, {
+    throw new StepError(`from ${input.cluster}, ${missing.join(' and ')} never answered in ${count(requests, 'request')} over ${formatDuration(deps.config.verify.timeoutMs)} (answers: ${tally})${lastError ? `; last error: ${lastError}` : ''}`, {
       hint: missing.includes('v2') ? `v2 runs in the remotes: check they are attached (istioctl remote-clusters on ${input.primary.name})` : `v1 runs in ${input.primary.name}: check its helloworld-v1 pod`,
     });
   }
-  rt.note(`answers from ${input.cluster}: ${tally} in ${requests} requests`, 'info');
+  rt.note(`answers from ${input.cluster}: ${tally} in ${count(requests, 'request')}`, 'info');
   return { versions, requests, finishedAt: rt.now() };
 }

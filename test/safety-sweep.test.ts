@@ -233,3 +233,40 @@ describe('smaller ones', () => {
     await done;
   });
 });
+
+describe('messages', () => {
+  it('hints follow from the error seen (istioctl remote-clusters)', async () => {
+    const { remoteClustersHint } = await import('../engine/verify-activities.js');
+    expect(remoteClustersHint('Error: failed to execute command on istiod-6c9d8f7b5-x2kqp: no forward found for port 15014 in pod istiod-6c9d8f7b5-x2kqp', 'cluster1')).toMatch(/simulated \(kwok\).*needs a real istiod/);
+    expect(remoteClustersHint('Error: unable to find any Istiod instances', 'cluster1')).toMatch(/^no istiod runs on cluster1/);
+    expect(remoteClustersHint('error: unable to upgrade connection: pod does not exist', 'cluster1')).toMatch(/could not open the port-forward/);
+    expect(remoteClustersHint('dial tcp 127.0.0.1:15014: connect: connection refused', 'cluster1')).toMatch(/did not answer on its debug port/);
+    // On the simulator, the injected failure is "no istiod": the hint says so, not "check it is ready".
+    const db = freshDb();
+    const install = runIdFrom(await ok(['install', ...FAST, '--db', db]));
+    const failed = await runCli(['verify', '--run', install, '--inject-failure', 'check-remote-clusters', '--db', db, '-q']);
+    expect(failed.stderr).toContain('hint: no istiod runs on cluster1');
+  });
+
+  it('one error style; "1 request"; "an install run"; version is a verb; typos suggest only read-only verbs', async () => {
+    const db = freshDb();
+    const install = runIdFrom(await ok(['install', ...FAST, '--db', db]));
+    const graph = await runCli(['graph', '--run', install, '--kind', 'verify', '--db', db]);
+    expect(graph.stderr).toBe(`mesh-run: error: --kind verify: run ${install} is an install run; drop --kind\n`);
+    const unknownOption = await runCli(['install', '--bogus']);
+    expect(unknownOption.code).toBe(2);
+    expect(unknownOption.stderr).toBe("mesh-run: error: unknown option '--bogus'\n");
+    const version = await ok(['version', '--json']);
+    expect(JSON.parse(version.stdout)).toMatchObject({ meshRun: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    const typo = await runCli(['verison']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('(did you mean version?)');
+    for (const word of ['verfy', 'instal', 'uninstal', 'resum']) {
+      const result = await runCli([word]);
+      expect(result.code).toBe(2);
+      expect(result.stderr, word).not.toMatch(/did you mean (verify|install|uninstall|resume)/);
+    }
+    const { count, withArticle } = await import('../engine/words.js');
+    expect([count(1, 'request'), count(2, 'request'), withArticle('install'), withArticle('verify')]).toEqual(['1 request', '2 requests', 'an install', 'a verify']);
+  });
+});

@@ -4,6 +4,7 @@ import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { slotViews, stepMarks } from '../../engine/status-view.js';
 import { dbOption, withStore } from '../common.js';
 import { UsageError } from '../../engine/errors.js';
+import { withArticle } from '../../engine/words.js';
 import { isRunKind, RUN_KINDS, type RunKind } from '../../machines/steps.js';
 import type { Streams } from '../output.js';
 import { toDot, toMermaid } from '../render/graph.js';
@@ -24,7 +25,7 @@ export function graphCommand(streams: Streams): Command {
         const runId = options.run;
         marks = withStore(options, (store) => {
           const run = findRun(store, runId);
-          if (options.kind !== undefined && options.kind !== run.kind) throw new UsageError(`--kind ${options.kind}: run ${run.id} is a ${run.kind} run; drop --kind`);
+          if (options.kind !== undefined && options.kind !== run.kind) throw new UsageError(`--kind ${options.kind}: run ${run.id} is ${withArticle(run.kind)} run; drop --kind`);
           if (isRunKind(run.kind)) kind = run.kind;
           return stepMarks(slotViews(run, store.listAttempts(run.id)), run.status);
         });
