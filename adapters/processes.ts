@@ -109,6 +109,8 @@ export async function stopProcessGroup(pgid: number, graceMs = 5000): Promise<vo
     }
   };
   signal('SIGTERM');
+  // A stopped process handles SIGTERM only once it runs again.
+  signal('SIGCONT');
   const deadline = Date.now() + graceMs;
   while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   if (alive()) signal('SIGKILL');

@@ -11,6 +11,7 @@ import type { Command } from '../adapters/cluster-tools.js';
 import { commandTimeoutSeconds, exists, getJson, isMeshRuns, isNotFound, labelValue, mustSucceed, type NamespaceJson, ownerProbe } from './kube-ops.js';
 import { commandFailed } from './failures.js';
 import { istioLeftovers } from './mesh-inventory.js';
+import { sleep } from './retry.js';
 import { SAMPLE_NAMESPACE, SAMPLE_OBJECTS } from './sample-manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
@@ -119,14 +120,25 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
     }
     await mustSucceed(rt, deleteNamespace(input, ISTIO_SYSTEM, deps, `namespace ${ISTIO_SYSTEM} on ${input.cluster} existed before mesh-run: kept (mesh-run uninstall --force deletes it)`), `kubectl delete namespace ${ISTIO_SYSTEM} on ${input.cluster}`);
   }
-  const after = (await istioLeftovers(rt, input.context, 'verify')).filter((item) => !(keep && item === `namespace/${ISTIO_SYSTEM}`));
-  if (after.length > 0) {
-    throw new StepError(`Istio is still present on ${input.cluster} after uninstalling: ${after.slice(0, 6).join(', ')}${after.length > 6 ? ` and ${after.length - 6} more` : ''}`, {
-      hint: 'a namespace may still be terminating or a controller may have re-created objects; resume to try again',
-    });
+  // Some of what istioctl removes goes through the garbage collector (webhooks owned by istiod's cluster
+  // role), after istioctl has returned: give it a bounded while before calling anything left a failure.
+  const deadline = rt.now() + Math.min(deps.config.timeouts.commandMs, LEFTOVER_WAIT_MS);
+  for (;;) {
+    const after = (await istioLeftovers(rt, input.context, 'verify')).filter((item) => !(keep && item === `namespace/${ISTIO_SYSTEM}`));
+    if (after.length === 0) return { finishedAt: rt.now() };
+    if (rt.now() >= deadline) {
+      throw new StepError(`Istio is still present on ${input.cluster} after uninstalling: ${after.slice(0, 6).join(', ')}${after.length > 6 ? ` and ${after.length - 6} more` : ''}`, {
+        retryable: true,
+        hint: 'a namespace may still be terminating or a controller may have re-created objects; resume to try again',
+      });
+    }
+    rt.note(`waiting for ${after.length} Istio object${after.length > 1 ? 's' : ''} to go: ${after.slice(0, 3).join(', ')}`);
+    await sleep(1000, rt.signal);
   }
-  return { finishedAt: rt.now() };
 }
+
+// How long removal may take to show after istioctl uninstall returns (garbage collection).
+const LEFTOVER_WAIT_MS = 60_000;
 
 // What mesh-run created in a kept istio-system: its cacerts, the reader token istioctl made for it.
 async function oursInKept(rt: StepRuntime, input: ClusterStepInput, inventory: Inventory): Promise<string[]> {

@@ -5,12 +5,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, startCli, tempDir } from '../support/cli.js';
 import { peek, readJournal } from '../support/journal.js';
-import { env, kubectl, kubectlJson, setLoadBalancer, writeConfig } from './support.js';
+import { findLeak, needlesFor } from '../support/token-scan.js';
+import { processState } from '../../adapters/processes.js';
+import { applyRemoteSecretClientSide, env, kubectl, kubectlJson, setLoadBalancer, writeConfig } from './support.js';
 
 const tmp = tempDir('mesh-run-e2e-test-');
 const db = join(tmp.dir, 'e2e.db');
 const outputs: string[] = [];
 let config = '';
+let token = '';
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 afterAll(() => tmp.cleanup());
 
 async function cli(args: string[]) {
@@ -83,36 +87,50 @@ describe('primary-remote on real API servers', () => {
     expect(commands.some((c) => c.includes(' annotate '))).toBe(false);
   });
 
-  it('a run killed with SIGKILL in the middle of istioctl install resumes to success', async () => {
+  it('a run killed with SIGKILL in the middle of istioctl install resumes to success, after stopping the istioctl it left running', async () => {
     const { child, done } = startCli(['install', '--config', config, '--db', db], { env });
     const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline) {
-      const rows = peek<{ n: number }>(db, `SELECT COUNT(*) AS n FROM commands WHERE ended_at IS NULL AND tool = 'istioctl' AND argv_json LIKE '%"install"%'`);
-      if ((rows?.[0]?.n ?? 0) > 0) break;
+    let orphan: { pid: number; proc_start: string } | undefined;
+    while (Date.now() < deadline && !orphan) {
+      orphan = peek<{ pid: number; proc_start: string }>(db, `SELECT pid, proc_start FROM commands WHERE ended_at IS NULL AND pid IS NOT NULL AND tool = 'istioctl' AND argv_json LIKE '%"install"%'`)?.[0];
       await new Promise((r) => setTimeout(r, 50));
     }
+    expect(orphan, 'istioctl install never started').toBeDefined();
     child.kill('SIGKILL');
     const killed = await done;
     outputs.push(killed.stdout, killed.stderr);
     expect(killed.signal).toBe('SIGKILL');
     const id = runIdFrom(killed);
+    // Killing mesh-run does not kill the real istioctl it started. Held still (SIGSTOP), it cannot die of a
+    // broken pipe before the resume either, as one waiting silently for readiness would not.
+    expect(processState(orphan?.pid ?? 0, orphan?.proc_start)).toBe('alive');
+    process.kill(orphan?.pid ?? 0, 'SIGSTOP');
     const resumed = await cli(['resume', id]);
     expect(resumed.code, resumed.stderr).toBe(0);
+    expect(processState(orphan?.pid ?? 0, orphan?.proc_start)).not.toBe('alive');
     const journal = readJournal(db, id);
     expect(journal.attempts.some((a) => a.outcome === 'interrupted')).toBe(true);
     expect(journal.attempts.every((a) => a.endedAt !== null)).toBe(true);
+    const stopped = journal.events.find((e) => e.type === 'orphan-stopped');
+    expect(stopped?.detail).toContain(`pid ${orphan?.pid}`);
+    expect(journal.events.map((e) => e.type).indexOf('orphan-stopped')).toBeLessThan(journal.events.map((e) => e.type).indexOf('resumed'));
   });
 
-  it('never writes the remote secret token to the database, its logs or the output', async () => {
+  it('keeps one copy of the remote secret token in the cluster: applied server-side, and a client-side copy is removed', async () => {
     const data = kubectl('cluster1', ['-n', 'istio-system', 'get', 'secret', 'istio-remote-secret-cluster2', '-o', 'jsonpath={.data.cluster2}']);
-    const token = /token: (\S+)/.exec(Buffer.from(data, 'base64').toString('utf8'))?.[1] ?? '';
+    token = /token: (\S+)/.exec(Buffer.from(data, 'base64').toString('utf8'))?.[1] ?? '';
     expect(token.length).toBeGreaterThan(100);
-    const needle = token.slice(40, 100);
-    const runs = JSON.parse((await cli(['runs', '--json'])).stdout) as Array<{ id: string }>;
-    for (const { id } of runs) for (const args of [['show', id], ['show', id, '--json'], ['logs', id], ['status', id, '--json']]) await cli(args);
-    for (const args of [['history'], ['history', '--json'], ['history', '--actions']]) await cli(args);
-    for (const text of outputs) expect(text).not.toContain(needle);
-    for (const file of [db, `${db}-wal`]) if (existsSync(file)) expect(readFileSync(file).includes(Buffer.from(needle)), file).toBe(false);
+    const secret = () => kubectlJson<{ metadata: { annotations?: Record<string, string>; managedFields?: Array<{ manager: string; operation: string }> } }>('cluster1', ['-n', 'istio-system', 'get', 'secret', 'istio-remote-secret-cluster2', '--show-managed-fields']);
+    expect(Object.keys(secret().metadata.annotations ?? {})).not.toContain(LAST_APPLIED);
+    expect(secret().metadata.managedFields?.map((f) => `${f.manager}/${f.operation}`)).toContain('mesh-run/Apply');
+    // An older client-side apply, as a person (or an older mesh-run) would have run it, copies the token.
+    applyRemoteSecretClientSide();
+    expect(secret().metadata.annotations?.[LAST_APPLIED]).toContain(token);
+    const again = await cli(['install', '--config', config]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(Object.keys(secret().metadata.annotations ?? {})).not.toContain(LAST_APPLIED);
+    // The copy goes back, so the verify and uninstall below meet a secret that carries it.
+    applyRemoteSecretClientSide();
   });
 
   it('refuses a loopback remote API server when the config does not name one (exit 3, no run)', async () => {
@@ -157,6 +175,26 @@ describe('primary-remote on real API servers', () => {
     expect(journal.commands.filter((c) => c.argv.includes('uninstall') || c.argv.includes('delete')).map((c) => c.argv.join(' '))).toEqual([]);
   });
 
+  it("keeps a user's istio-system and cacerts at uninstall, removing only what mesh-run and istioctl created", async () => {
+    kubectl('cluster1', ['create', 'namespace', 'istio-system']);
+    kubectl('cluster1', ['-n', 'istio-system', 'create', 'secret', 'generic', 'cacerts', '--from-literal=ca-key.pem=the user key']);
+    try {
+      const installed = await cli(['install', '--config', config]);
+      expect(installed.code, installed.stderr).toBe(0);
+      const removed = await cli(['uninstall', '--config', config]);
+      expect(removed.code, removed.stderr).toBe(0);
+      expect(removed.stderr).toContain('namespace istio-system on cluster1 existed before mesh-run');
+      expect(kubectl('cluster1', ['get', 'namespaces', '-o', 'name'])).toContain('namespace/istio-system');
+      expect(kubectl('cluster1', ['-n', 'istio-system', 'get', 'secret', 'cacerts', '-o', 'name']).trim()).toBe('secret/cacerts');
+      expect(kubectl('cluster1', ['get', 'customresourcedefinitions', '-o', 'name']).split('\n').filter((n) => n.endsWith('.istio.io'))).toEqual([]);
+      expect(kubectl('cluster1', ['get', 'mutatingwebhookconfigurations', '-o', 'name']).split('\n').filter((n) => n.includes('istio'))).toEqual([]);
+      expect(kubectl('cluster1', ['-n', 'istio-system', 'get', 'deployments', '-o', 'name']).trim()).toBe('');
+      expect(kubectl('cluster2', ['get', 'namespaces', '-o', 'name'])).not.toContain('namespace/istio-system');
+    } finally {
+      kubectl('cluster1', ['delete', 'namespace', 'istio-system', '--ignore-not-found', '--wait=true', '--timeout=120s']);
+    }
+  });
+
   it('with trust: creates cacerts on the primary before istiod, and uninstall removes it with istio-system', async () => {
     const certs = join(tmp.dir, 'certs');
     const trusted = writeConfig(tmp.dir, `trust: {outputDir: "${certs}", keySize: 2048}\n`);
@@ -178,5 +216,20 @@ describe('primary-remote on real API servers', () => {
     const removed = await cli(['uninstall', '--config', trusted]);
     expect(removed.code, removed.stderr).toBe(0);
     expect(kubectl('cluster1', ['get', 'namespaces', '-o', 'name'])).not.toContain('namespace/istio-system');
+  });
+
+  it('never wrote the remote secret token (or its base64 form) to the database, its logs or any output, on any path', async () => {
+    expect(token.length).toBeGreaterThan(100);
+    const needles = needlesFor(token);
+    const runs = JSON.parse((await cli(['runs', '--json'])).stdout) as Array<{ id: string }>;
+    for (const { id } of runs) {
+      for (const args of [['show', id], ['show', id, '--json'], ['logs', id], ['status', id, '--json']]) await cli(args);
+      const page = join(tmp.dir, `${id}.html`);
+      await cli(['report', id, '--html', page]);
+      outputs.push(readFileSync(page, 'utf8'));
+    }
+    for (const args of [['history'], ['history', '--json'], ['history', '--actions']]) await cli(args);
+    for (const [i, text] of outputs.entries()) expect(findLeak(text, needles), `output ${i}`).toBeUndefined();
+    for (const file of [db, `${db}-wal`]) if (existsSync(file)) expect(findLeak(readFileSync(file), needles), file).toBeUndefined();
   });
 });

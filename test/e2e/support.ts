@@ -36,3 +36,11 @@ export function writeConfig(dir: string, extra = ''): string {
 }
 
 export const env = { KUBECONFIG };
+
+// The remote secret applied the way the Istio page writes it: create-remote-secret piped into a
+// client-side kubectl apply (which copies the whole secret into its last-applied annotation).
+export function applyRemoteSecretClientSide(): void {
+  const script = `"$ISTIOCTL" create-remote-secret --kubeconfig "$KUBECONFIG" --context=cluster2 --name=cluster2 -n istio-system --server="$SERVER" | kubectl --kubeconfig "$KUBECONFIG" --context=cluster1 apply -f - >/dev/null`;
+  const server = kubectl('cluster2', ['config', 'view', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}']).trim();
+  execFileSync('bash', ['-c', script], { env: { ...process.env, ISTIOCTL: istioctlPath(), KUBECONFIG, SERVER: server }, stdio: ['ignore', 'ignore', 'pipe'] });
+}
