@@ -21,10 +21,36 @@ export function painter(stream: NodeJS.WriteStream): (style: Style, text: string
   return (style, text) => (color ? styleText(style, text, { validateStream: false }) : text);
 }
 
-// `mesh-run ... | head` closes the pipe early: exit quietly instead of crashing with EPIPE.
-export function exitQuietlyOnEpipe(stream: NodeJS.WriteStream): void {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(0);
-    throw error;
-  });
+// What became of writing to a stream: the first error it gave (EPIPE when the reader went away, ENOSPC on
+// a full disk ...), if any.
+export interface OutputHealth {
+  failure(stream: 'stdout' | 'stderr'): string | undefined;
+}
+
+// Output errors are never run errors: once a stream fails, later writes to it are dropped (a run goes on
+// to its end; its exit code still says what happened to the mesh), and the failure is remembered so a
+// read-only command can say its output was lost.
+export function guardOutput(streams: Streams): OutputHealth {
+  const failures: Partial<Record<'stdout' | 'stderr', string>> = {};
+  for (const name of ['stdout', 'stderr'] as const) {
+    const stream = streams[name];
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      failures[name] ??= error.code ?? 'EIO';
+    });
+    const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+    (stream as { write: (...args: unknown[]) => boolean }).write = (...args: unknown[]) => {
+      if (failures[name]) {
+        const done = args.find((a) => typeof a === 'function') as (() => void) | undefined;
+        if (done) queueMicrotask(done);
+        return true;
+      }
+      try {
+        return write(...args);
+      } catch (error) {
+        failures[name] ??= (error as NodeJS.ErrnoException).code ?? 'EIO';
+        return true;
+      }
+    };
+  }
+  return { failure: (name) => failures[name] };
 }

@@ -24,6 +24,9 @@ function version(): string {
   }
 }
 
+// Verbs that drive a run: their exit code is the run's, whatever became of their output.
+export const RUN_VERBS: ReadonlySet<string> = new Set(['install', 'verify', 'uninstall', 'resume']);
+
 // Verbs that only read: the only ones offered as "did you mean", so a typo never leads to a verb that
 // changes clusters.
 const READ_ONLY_VERBS = ['status', 'runs', 'history', 'show', 'logs', 'graph', 'plan', 'report', 'version'];

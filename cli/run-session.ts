@@ -2,8 +2,10 @@
 import { ExitCode } from '../engine/errors.js';
 import type { RunOutcome } from '../engine/run-driver.js';
 import type { PreparedRun } from '../engine/run-service.js';
+import { runConfig } from '../engine/run-config.js';
 import { runView, slotViews } from '../engine/status-view.js';
-import { ALL_CLUSTERS } from '../machines/steps.js';
+import type { RunRecord } from '../store/types.js';
+import { ALL_CLUSTERS, slotLabel } from '../machines/steps.js';
 import { ExitRequest } from './exit.js';
 import { painter, type Streams } from './output.js';
 import type { ProgressRenderer } from './render/progress.js';
@@ -58,7 +60,7 @@ export async function runSession(prepared: PreparedRun, begin: () => Promise<Run
       streams.stdout.write(`${paint('green', '✔')} ${run ? successLine(run) : 'done'} (run ${prepared.runId})\n`);
     } else {
       const error = outcome.error;
-      const where = error?.step ? ` at ${error.step}${error.cluster && error.cluster !== ALL_CLUSTERS ? `@${error.cluster}` : ''}` : '';
+      const where = error?.step ? ` at ${slotLabel(error.step, error.cluster ?? ALL_CLUSTERS)}` : '';
       streams.stderr.write(`${paint('red', '✖')} run ${prepared.runId} ${outcome.status}${where}: ${error?.message ?? ''}\n`);
       if (error?.hint) streams.stderr.write(`  hint: ${error.hint}\n`);
       streams.stderr.write(`  continue with: ${options.resumeCommand(prepared.runId)}\n`);
@@ -68,8 +70,8 @@ export async function runSession(prepared: PreparedRun, begin: () => Promise<Run
 }
 
 // What a finished run achieved, in the words of its kind.
-function successLine(run: { kind: string; configJson: string }): string {
-  const config = JSON.parse(run.configJson) as { primary: { name: string }; remotes: Array<{ name: string }> };
+function successLine(run: RunRecord): string {
+  const config = runConfig(run);
   const remotes = config.remotes.map((r) => r.name).join(', ');
   if (run.kind === 'verify') return `mesh verified: requests from ${[config.primary.name, ...config.remotes.map((r) => r.name)].join(', ')} reached helloworld v1 and v2`;
   if (run.kind === 'uninstall') return `mesh removed: no Istio left on ${config.primary.name}, ${remotes}`;

@@ -55,6 +55,8 @@ export class CommandJournal {
 
   // Writes whatever is queued now, in one transaction.
   flush(): void {
+    // Closed: the run is over or stopping (the store may be closed too); the next resume closes what is open.
+    if (this.closed) return;
     const { starts, finishes, spawns } = this;
     if (starts.length === 0 && finishes.length === 0 && spawns.length === 0) return;
     this.starts = [];

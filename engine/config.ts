@@ -1,10 +1,11 @@
 // Loads and validates the mesh-run YAML config: every field optional, the Istio page's values as defaults.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError, UsageError } from './errors.js';
 import { parseDuration } from './durations.js';
+import { derivedNames } from './manifests.js';
 
 export interface ClusterRef {
   name: string;
@@ -87,27 +88,57 @@ export const DEFAULTS = {
 
 type Env = Record<string, string | undefined>;
 
+// The largest config file mesh-run reads: a config is a few lines of YAML.
+export const CONFIG_LIMIT_BYTES = 1_000_000;
+
+// Why a config file cannot be read, in words, or its text. Only a regular file is read (a FIFO would
+// block, /dev/zero never ends), and never more than the limit plus one byte.
+export function readConfigFile(path: string): { text: string } | { problem: string } {
+  let stat: ReturnType<typeof statSync>;
+  try {
+    stat = statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return { problem: code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'ENOTDIR' ? 'a part of the path is not a directory' : String(code ?? error) };
+  }
+  if (stat.isDirectory()) return { problem: 'it is a directory' };
+  if (!stat.isFile()) return { problem: `it is not a regular file (${stat.isFIFO() ? 'a pipe' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device' : stat.isSocket() ? 'a socket' : 'a special file'})` };
+  if (stat.size > CONFIG_LIMIT_BYTES) return { problem: `it is larger than ${CONFIG_LIMIT_BYTES / 1_000_000} MB; a mesh-run config is a few lines of YAML` };
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const buffer = Buffer.alloc(CONFIG_LIMIT_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const read = readSync(fd, buffer, length, buffer.length - length, null);
+      if (read === 0) break;
+      length += read;
+      if (length > CONFIG_LIMIT_BYTES) return { problem: `it is larger than ${CONFIG_LIMIT_BYTES / 1_000_000} MB; a mesh-run config is a few lines of YAML` };
+    }
+    return { text: buffer.subarray(0, length).toString('utf8') };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return { problem: code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : String(code ?? error) };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 // Reads, parses and validates a config file (or the defaults when `path` is undefined).
 export function loadConfig(path: string | undefined, env: Env = process.env): LoadedConfig {
   if (path === undefined) {
     const config = resolveConfig({}, env, '');
     return { config, hash: hashText(JSON.stringify(config)) };
   }
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : String(code ?? error);
-    throw new UsageError(`--config ${path}: cannot read the file (${why}); pass the path of a YAML config, e.g. examples/primary-remote.yaml`);
-  }
-  const config = parseConfigText(text, env, path);
-  return { config, path, hash: hashText(text) };
+  const read = readConfigFile(path);
+  if ('problem' in read) throw new UsageError(`--config ${path}: cannot read the file (${read.problem}); pass the path of a YAML config, e.g. examples/primary-remote.yaml`);
+  const config = parseConfigText(read.text, env, path);
+  return { config, path, hash: hashText(read.text) };
 }
 
 // Parses YAML text into a validated config; `source` prefixes every message.
 export function parseConfigText(text: string, env: Env = process.env, source = 'config'): MeshConfig {
-  if (text.length > 1_000_000) throw new ConfigError([`${source}: the file is larger than 1 MB; a mesh-run config is a few lines of YAML`]);
+  if (text.length > CONFIG_LIMIT_BYTES) throw new ConfigError([`${source}: the file is larger than 1 MB; a mesh-run config is a few lines of YAML`]);
   // Binary data is named, never echoed back (a YAML error would quote it).
   if (/\0/.test(text) || (text.match(/[\x01-\x08\x0e-\x1f\x7f]/g)?.length ?? 0) > 8) {
     throw new ConfigError([`${source}: is not a text file (it holds binary data); a mesh-run config is YAML text, e.g. examples/primary-remote.yaml`]);
@@ -329,6 +360,13 @@ export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfi
     revision = readString(raw.revision, 'revision', problems, '');
     if (revision) checkLabel(revision, 'revision', problems);
     if (revision === 'default') problems.add('revision', '"default" is the unrevisioned control plane; leave revision unset instead');
+    // Every name derived from the revision must fit Kubernetes' limits, or the API server refuses it mid-install.
+    const tooLong = derivedNames(revision).filter((n) => n.name.length > n.limit);
+    if (revision && tooLong.length > 0) {
+      const room = Math.min(...derivedNames(revision).map((n) => n.limit - (n.name.length - (revision as string).length)));
+      const worst = tooLong.reduce((a, b) => (b.name.length - b.limit > a.name.length - a.limit ? b : a));
+      problems.add('revision', `${describe(revision)} makes ${worst.what} ${worst.name.length} characters, over Kubernetes' limit of ${worst.limit}; use a revision of at most ${room} characters`);
+    }
   }
 
   const timeoutsRaw = readSection(raw, 'timeouts', TIMEOUT_KEYS, problems);

@@ -56,8 +56,11 @@ export class PreconditionError extends MeshRunError {
 
 // The journal could not be read or written (disk full, read-only file system, corrupt file).
 export class StoreError extends PreconditionError {
-  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+  // Another process held the database's write lock: the store works, just not now.
+  readonly busy: boolean;
+  constructor(message: string, options: { hint?: string; cause?: unknown; busy?: boolean } = {}) {
     super('store', message, options);
+    this.busy = options.busy ?? false;
   }
 }
 

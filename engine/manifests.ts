@@ -117,7 +117,7 @@ export function remoteOperator(remote: string, discoveryAddress: string, id: Mes
     {
       apiVersion: IOP_API,
       kind: 'IstioOperator',
-      metadata: { name: id.revision ? `mesh-run-remote-${id.revision}` : 'mesh-run-remote' },
+      metadata: { name: remoteOperatorName(id.revision) },
       spec: {
         profile: 'remote',
         ...(id.revision ? { revision: id.revision } : {}),
@@ -128,6 +128,23 @@ export function remoteOperator(remote: string, discoveryAddress: string, id: Mes
       },
     },
   ]);
+}
+
+export function remoteOperatorName(revision?: string): string {
+  return revision ? `mesh-run-remote-${revision}` : 'mesh-run-remote';
+}
+
+// Names Kubernetes limits that the config decides: what each is, and its limit. The IstioOperator names
+// end up in istioctl's owning-resource label (a label value: 63), istiod's name is a Service (63).
+export function derivedNames(revision: string | undefined): Array<{ name: string; what: string; limit: number }> {
+  if (!revision) return [];
+  return [
+    { name: primaryOperatorName(revision), what: 'the primary IstioOperator name (istioctl writes it into the label install.operator.istio.io/owning-resource)', limit: 63 },
+    { name: remoteOperatorName(revision), what: 'the remote IstioOperator name (istioctl writes it into the label install.operator.istio.io/owning-resource)', limit: 63 },
+    { name: `istiod-${revision}`, what: "istiod's Service name", limit: 63 },
+    { name: injectorWebhookName(revision), what: 'the injector webhook name', limit: 253 },
+    { name: istiodVirtualServiceName(revision), what: "expose-istiod's VirtualService name", limit: 253 },
+  ];
 }
 
 export function injectorWebhookName(revision?: string): string {

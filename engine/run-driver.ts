@@ -10,10 +10,10 @@ import { type RunOptions, type SpawnedProcess, ToolError } from '../adapters/clu
 import { processesOfRun, processState, startedOnThisBoot, stopProcessGroup } from '../adapters/processes.js';
 import { redact } from '../adapters/redact.js';
 import { DEFAULT_GATEWAY_POLL_MS } from '../machines/install-machine.js';
-import { stepInfo } from '../machines/steps.js';
+import { slotLabel, stepInfo } from '../machines/steps.js';
 import type { StepId } from '../machines/steps.js';
 import type { InstallContext, StepFailure, StepInput, StepOutcomeParams } from '../machines/types.js';
-import type { Actor, AttemptClose, AttemptRecord, ErrorInfo, RunRecord, RunStatus, RunStore } from '../store/types.js';
+import type { Actor, AttemptClose, AttemptRecord, ClusterHolder, ErrorInfo, LeaseHolder, RunRecord, RunStatus, RunStore } from '../store/types.js';
 import { crashPoint } from '../store/crash-points.js';
 import { CommandJournal } from './command-journal.js';
 import { Semaphore } from './semaphore.js';
@@ -48,6 +48,22 @@ export interface DriverOptions {
   // What existed before mesh-run acted (uninstall keeps it), and uninstall --force.
   inventory?: Inventory;
   force?: boolean;
+  // The lease token the run was created with (its lease is already held), and the clusters it claims.
+  leaseToken?: string;
+  claimKeys?: readonly string[];
+}
+
+// The lease a driver holds: who it is, and when it last said so.
+export function leaseFor(operator: Actor, token: string, now: number): LeaseHolder {
+  return { token, pid: operator.pid, host: operator.host, user: operator.user, heartbeat: now, procStart: operator.pid === process.pid ? OWN_PROCESS_START : null };
+}
+
+// The error for clusters another live run holds: exit 3, naming that run and where it is driven.
+export function clustersBusy(busy: ClusterHolder, now: number, doing: string): PreconditionError {
+  const where = busy.key.startsWith('world:') ? 'these simulated clusters' : `context "${busy.key.slice('context:'.length)}"`;
+  return new PreconditionError('clusters-busy', `run ${busy.runId} (${busy.kind}) is still running on ${where} (pid ${busy.lease.pid} on ${busy.lease.host}, heartbeat ${Math.round((now - busy.lease.heartbeat) / 1000)}s ago); wait for it to finish before ${doing} ${busy.key.startsWith('world:') ? 'them' : 'it'}`, {
+    hint: `"mesh-run status ${busy.runId}" shows where it is; a holder that died stops counting at once (or after ${LEASE_STALE_MS / 1000} s without a heartbeat)`,
+  });
 }
 
 // The process and person driving a run, for leases and the audit trail.
@@ -72,7 +88,10 @@ export class RunDriver {
   private readonly now: () => number;
   private readonly leaseStaleMs: number;
   private readonly heartbeatMs: number;
-  private readonly leaseToken = randomUUID();
+  private readonly leaseToken: string;
+  // The lease (and the clusters) were taken with the run's creation, in one transaction.
+  private readonly preClaimed: boolean;
+  private readonly claimKeys: readonly string[];
   private readonly gatewayPollMs: number;
   private readonly remoteSlots: Semaphore;
   private readonly workflow: Workflow;
@@ -99,6 +118,9 @@ export class RunDriver {
     this.runId = options.run.id;
     this.mode = options.run.mode;
     this.workflow = workflowOf(options.run.kind);
+    this.leaseToken = options.leaseToken ?? randomUUID();
+    this.preClaimed = options.leaseToken !== undefined;
+    this.claimKeys = options.claimKeys ?? [];
     this.operator = options.operator ?? currentOperator();
     this.listener = options.listener ?? (() => {});
     this.now = options.now ?? Date.now;
@@ -187,7 +209,7 @@ export class RunDriver {
     } catch {
       // an unreadable journal still lets us stop the children
     }
-    const where = open.map((a) => `${a.step}@${a.cluster}`).join(', ') || 'between steps';
+    const where = open.map((a) => slotLabel(a.step, a.cluster)).join(', ') || 'between steps';
     const error: ErrorInfo = { message: `interrupted by ${signal} during ${where}`, ...(open[0] ? { step: open[0].step, cluster: open[0].cluster } : {}) };
     try {
       this.store.endRun(this.runId, 'interrupted', this.operator, at, error, `${signal} during ${where}`);
@@ -203,17 +225,20 @@ export class RunDriver {
   }
 
   private takeLease(): void {
-    const result = this.store.acquireLease(this.runId, { token: this.leaseToken, pid: this.operator.pid, host: this.operator.host, user: this.operator.user, heartbeat: this.now(), procStart: this.operator.pid === process.pid ? OWN_PROCESS_START : null }, this.leaseStaleMs, holderAlive);
-    if (!result.acquired) {
-      const h = result.holder;
-      const age = Math.round((this.now() - h.heartbeat) / 1000);
-      throw new PreconditionError('run-locked', `run ${this.runId} is being driven by pid ${h.pid} on ${h.host} (user ${h.user}, last heartbeat ${age}s ago)`, {
-        hint: 'wait for it to finish, or stop that process first; a holder that died is taken over automatically',
-      });
-    }
-    if (result.tookOverFrom) {
-      const h = result.tookOverFrom;
-      this.store.addEvent(this.runId, 'lease-taken-over', this.operator, this.now(), `from pid ${h.pid} on ${h.host} (user ${h.user})`);
+    if (!this.preClaimed) {
+      const result = this.store.acquireLease(this.runId, leaseFor(this.operator, this.leaseToken, this.now()), this.leaseStaleMs, holderAlive, this.claimKeys);
+      if (!result.acquired) {
+        if ('busy' in result) throw clustersBusy(result.busy, this.now(), 'resuming this run on');
+        const h = result.holder;
+        const age = Math.round((this.now() - h.heartbeat) / 1000);
+        throw new PreconditionError('run-locked', `run ${this.runId} is being driven by pid ${h.pid} on ${h.host} (user ${h.user}, last heartbeat ${age}s ago)`, {
+          hint: 'wait for it to finish, or stop that process first; a holder that died is taken over automatically',
+        });
+      }
+      if (result.tookOverFrom) {
+        const h = result.tookOverFrom;
+        this.store.addEvent(this.runId, 'lease-taken-over', this.operator, this.now(), `from pid ${h.pid} on ${h.host} (user ${h.user})`);
+      }
     }
     this.heartbeat = setInterval(() => {
       if (this.finished) return;
@@ -294,6 +319,8 @@ export class RunDriver {
   }
 
   // The journal refused a write: stop everything at once; the last committed snapshot is where resume starts.
+  // The run stops where the last committed snapshot left it (no step is blamed for the journal), is marked
+  // interrupted if the journal takes that one write, and says which of the two it is.
   private storeFailed(error: unknown): void {
     if (!(error instanceof StoreError)) throw error;
     if (this.finished) return;
@@ -301,10 +328,24 @@ export class RunDriver {
     this.closing = true;
     this.commands.close();
     this.actor?.stop();
+    const at = this.now();
+    let recorded = 'it is still recorded as running';
+    // A busy database would make this write wait as long again: stop now, the next resume takes over.
+    if (!error.busy) {
+      try {
+        this.store.endRun(this.runId, 'interrupted', this.operator, at, { message: `stopped: ${error.message}` }, 'the journal refused a write');
+        recorded = 'it is recorded as interrupted';
+      } catch {
+        // the journal still refuses: the lease goes stale with this process, and resume takes the run over
+      }
+    }
     this.endLease();
-    const info: ErrorInfo = { message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
-    this.listener({ type: 'run', runId: this.runId, status: 'failed', at: this.now(), mode: this.mode, error: info });
-    this.resolveOutcome({ status: 'failed', error: info, storeError: error });
+    const resume = `"mesh-run resume ${this.runId}"`;
+    const hint = error.busy ? `when the other process lets go of the database, continue with ${resume}` : `${error.hint ? `${error.hint.replace(/, then "mesh-run resume" the run$/, '')}; then ` : ''}continue with ${resume}`;
+    const stopped = new StoreError(`run ${this.runId} stopped: ${error.message}; ${recorded}`, { hint, cause: error });
+    const info: ErrorInfo = { message: stopped.message, ...(stopped.hint ? { hint: stopped.hint } : {}) };
+    this.listener({ type: 'run', runId: this.runId, status: 'interrupted', at, mode: this.mode, error: info });
+    this.resolveOutcome({ status: 'interrupted', error: info, storeError: stopped });
   }
 
   private machineSnapshots(): AnyMachineSnapshot[] {
@@ -338,6 +379,13 @@ export class RunDriver {
   }
 
   private finish(status: RunStatus, error?: ErrorInfo): void {
+    if (this.finished) return;
+    // The results of the last commands go to the journal before the run is over.
+    try {
+      this.commands.flush();
+    } catch {
+      // a refused batch already stopped the run through storeFailed
+    }
     if (this.finished) return;
     this.finished = true;
     this.closing = true;

@@ -1,30 +1,34 @@
 // The operations behind the CLI verbs: prepare a new install, prepare a resume, read status and runs.
 // Every input is validated before anything is written to a store or a cluster.
+import { randomUUID } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { ClusterTools } from '../adapters/cluster-tools.js';
 import { createExecaTools } from '../adapters/execa-tools.js';
 import type { FaultSpec } from '../adapters/simulator/faults.js';
 import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
 import { createWorld, type LoadBalancerMode, readWorld, setLoadBalancer } from '../adapters/simulator/world.js';
 import { DEFAULT_GATEWAY_POLL_MS, MACHINE_VERSION } from '../machines/install-machine.js';
-import { workflowOf } from './workflows.js';
+import { restorable, workflowOf } from './workflows.js';
+import { isRunKind, type RunKind, slotLabel } from '../machines/steps.js';
+import { count } from './words.js';
 import { sampleManifest } from './sample-manifests.js';
 import { bundleFromFiles, checkReusableBundle, TrustMaterialError } from './trust/material.js';
 import { MEAN_MS } from '../adapters/simulator/latency-model.js';
 import { openDb, type Db } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';
 import { createSqliteRunStore } from '../store/sqlite-run-store.js';
-import type { RunRecord, RunStore } from '../store/types.js';
-import { hashText, type LoadedConfig, loadConfig, type MeshConfig, parseConfigText, withDefaults } from './config.js';
+import type { Actor, ClaimRequest, NewRun, RunRecord, RunStore } from '../store/types.js';
+import { hashText, type LoadedConfig, loadConfig, type MeshConfig, parseConfigText, readConfigFile, withDefaults } from './config.js';
 import { NotResumableError, PreconditionError, UsageError } from './errors.js';
 import { checkRunIdFormat, findRun } from './run-lookup.js';
 import { checkEnvironment, checkOwnership } from './environment-check.js';
-import { isLeaseStale, LEASE_STALE_MS } from './lease.js';
+import { holderAlive, isLeaseStale, LEASE_STALE_MS } from './lease.js';
 import { parseFaultSpec } from './fault-specs.js';
 import type { ProgressListener } from './progress-events.js';
-import { currentOperator, RunDriver } from './run-driver.js';
+import { clustersBusy, currentOperator, leaseFor, RunDriver } from './run-driver.js';
 import { newRunId } from './run-ids.js';
+import { maybeRunConfig, runConfig } from './run-config.js';
 import { Inventory } from './inventory.js';
 
 export interface SimulationOptions {
@@ -77,24 +81,19 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
   if (!request.dryRun) await checkEnvironment(loaded.config, createExecaTools(loaded.config.tools));
   const db = openDb(request.dbPath);
   const store = createSqliteRunStore(db);
-  if (!request.dryRun) {
-    try {
-      refuseIfBusy(store, 'real', loaded.config, undefined, 'installing on');
-    } catch (error) {
-      store.close();
-      throw error;
-    }
-  }
   const operator = currentOperator();
   const runId = newRunId();
   const now = Date.now();
   const realistic = request.simulation.realisticLatency;
   const mode = request.dryRun ? 'dry-run' : 'real';
   const sim = createSimStore(db);
-  // The run row, its simulated world and its injected faults appear together or not at all.
-  sim.atomically(() => {
-    store.createRun(
-      {
+  const leaseToken = randomUUID();
+  const claimKeys = clusterKeys(mode, loaded.config, runId);
+  // The run row (with its lease and its claim on the clusters), its simulated world and its injected
+  // faults appear together or not at all.
+  try {
+    sim.atomically(() => {
+      claimOrRefuse(store, {
         id: runId,
         kind: 'install',
         topology: 'primary-remote',
@@ -104,9 +103,7 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
         configPath: loaded.path ? resolvePath(loaded.path) : null,
         createdAt: now,
         machineVersion: MACHINE_VERSION,
-      },
-      operator,
-    );
+      }, operator, { lease: leaseFor(operator, leaseToken, now), keys: claimKeys, staleAfterMs: LEASE_STALE_MS, isAlive: holderAlive }, 'installing on');
     if (request.dryRun) {
       createWorld(
         sim,
@@ -121,10 +118,35 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
       );
       for (const f of faults) sim.addFault(runId, { step: f.step, cluster: f.cluster ?? null, remaining: f.count, kind: f.kind });
     }
-  });
+    });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const run = store.getRun(runId) as RunRecord;
-  const driver = new RunDriver({ store, tools: toolsFor(run, loaded.config, db), config: loaded.config, run, operator, gatewayPollMs: pollFor(realistic?.timeScale), ...(listener ? { listener } : {}) });
+  const driver = new RunDriver({ store, tools: toolsFor(run, loaded.config, db), config: loaded.config, run, operator, gatewayPollMs: pollFor(realistic?.timeScale), leaseToken, claimKeys, ...(listener ? { listener } : {}) });
   return { runId, run, driver, store, close: () => store.close() };
+}
+
+// A run's saved state must restore before it is resumed. A missing one is fine only for a run that never
+// started a step (it starts from the beginning); otherwise resuming would run finished steps again.
+function checkSavedState(run: RunRecord, attempts: number): void {
+  const damaged = (why: string) =>
+    new NotResumableError('state-damaged', `run ${run.id} cannot be resumed: its saved state is damaged (${why})`, {
+      hint: `start a new ${run.kind} run; its steps are idempotent and converge on what this one did`,
+    });
+  const raw = run.snapshotJson?.trim() ?? '';
+  if (raw === '' || raw === 'null') {
+    if (attempts === 0) return;
+    throw damaged(`missing, although ${count(attempts, 'step attempt')} ran`);
+  }
+  let snapshot: unknown;
+  try {
+    snapshot = JSON.parse(raw);
+  } catch {
+    throw damaged('not JSON');
+  }
+  if (!restorable(run.kind as RunKind, snapshot)) throw damaged('it does not fit this run\'s workflow');
 }
 
 const FORCED_UNINSTALL = 'uninstall --force';
@@ -163,6 +185,22 @@ export interface ResumeRequest {
   env?: Record<string, string | undefined>;
 }
 
+// What resume --force may change in a run's config: timeouts, retries, tools and parallelism (and verify's
+// sample source). Everything else decides which steps run, on which clusters, with which values: fixed
+// when the run started.
+const FORCE_MAY_CHANGE: ReadonlySet<string> = new Set(['timeouts', 'retry', 'tools', 'maxParallelRemotes', 'verify']);
+
+function changedFields(before: MeshConfig, after: MeshConfig): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].filter((k) => JSON.stringify((before as unknown as Record<string, unknown>)[k]) !== JSON.stringify((after as unknown as Record<string, unknown>)[k])).sort();
+}
+
+function refuseUnappliable(stored: MeshConfig, fresh: MeshConfig, path: string, runId: string): void {
+  const refused = changedFields(stored, fresh).filter((k) => !FORCE_MAY_CHANGE.has(k));
+  if (refused.length === 0) return;
+  throw new UsageError(`${path}: ${refused.join(', ')} changed since run ${runId} started; resume --force applies changes to ${[...FORCE_MAY_CHANGE].join(', ')} only, since the rest decides which steps the run takes: start a new run to apply it`);
+}
+
 function identity(config: MeshConfig): string {
   return JSON.stringify({ meshID: config.meshID, network: config.network, revision: config.revision ?? null, primary: config.primary, remotes: config.remotes.map((r) => ({ name: r.name, context: r.context })) });
 }
@@ -175,6 +213,9 @@ export function prepareResume(request: ResumeRequest, listener?: ProgressListene
   try {
     const run = findRun(store, request.id);
     if (run.status === 'succeeded') throw new NotResumableError('run-succeeded', `run ${run.id} already succeeded; there is nothing to resume`, { hint: `start a new run with "mesh-run ${run.kind}" to re-apply` });
+    if (!isRunKind(run.kind)) throw new NotResumableError('run-kind', `run ${run.id} is of a kind this mesh-run does not know ("${run.kind.slice(0, 40)}")`, { hint: 'resume it with the mesh-run that started it, or start a new run' });
+    // Nothing is changed (no lease, no "resumed") before the saved state is known to be usable.
+    checkSavedState(run, store.listAttempts(run.id).length);
     const version = workflowOf(run.kind).version;
     if (run.machineVersion !== version) {
       throw new NotResumableError('machine-version', `run ${run.id} was recorded by a different workflow version (${run.machineVersion}, this mesh-run has ${version})`, { hint: 'start a new run; the steps are idempotent' });
@@ -182,30 +223,27 @@ export function prepareResume(request: ResumeRequest, listener?: ProgressListene
     if (run.mode === 'real' && (request.simulation.loadBalancer !== undefined || request.simulation.loadBalancerDelayMs !== undefined)) {
       throw new UsageError(`--sim-* options apply to dry runs only; run ${run.id} is against real clusters`);
     }
-    const stored = withDefaults(JSON.parse(run.configJson) as MeshConfig);
+    const stored = runConfig(run);
     let config = stored;
     let detail: string | undefined;
+    let forcedConfig: { json: string; hash: string } | undefined;
     if (run.configPath) {
-      let text: string | undefined;
-      try {
-        text = readFileSync(run.configPath, 'utf8');
-      } catch {
-        text = undefined;
-      }
+      const read = readConfigFile(run.configPath);
+      const text = 'text' in read ? read.text : undefined;
       const changed = text === undefined || hashText(text) !== run.configHash;
       if (changed && !request.force) {
-        const what = text === undefined ? `config file ${run.configPath} is gone` : `config file ${run.configPath} changed since run ${run.id} started`;
+        const gone = 'problem' in read && read.problem === 'no such file';
+        const what = text === undefined ? `config file ${run.configPath} ${gone ? 'is gone' : `cannot be read (${'problem' in read ? read.problem : ''})`}` : `config file ${run.configPath} changed since run ${run.id} started`;
         throw new NotResumableError('config-changed', what, { hint: `resume with --force to continue ${text === undefined ? 'with the configuration recorded at start' : 'with the file as it is now (cluster names and contexts must stay the same)'}` });
       }
       if (changed && text !== undefined) {
         const fresh = parseConfigText(text, request.env ?? process.env, run.configPath);
-        if (identity(fresh) !== identity(stored)) {
-          throw new UsageError(`${run.configPath}: meshID, network, revision or the clusters' names and contexts changed since run ${run.id} started; start a new run instead`);
-        }
+        refuseUnappliable(stored, fresh, run.configPath, run.id);
         config = fresh;
-        detail = `forced: config ${run.configHash.slice(0, 12)} -> ${hashText(text).slice(0, 12)}`;
+        forcedConfig = { json: JSON.stringify(fresh), hash: hashText(text) };
+        detail = `forced: config ${run.configHash.slice(0, 12)} -> ${hashText(text).slice(0, 12)} (${changedFields(stored, fresh).join(', ')})`;
       } else if (changed) {
-        detail = `forced: config file ${run.configPath} missing; using the recorded configuration`;
+        detail = `forced: config file ${run.configPath} ${'problem' in read && read.problem !== 'no such file' ? `cannot be read (${read.problem})` : 'missing'}; using the recorded configuration`;
       }
     }
     if (run.mode === 'dry-run') {
@@ -218,9 +256,11 @@ export function prepareResume(request: ResumeRequest, listener?: ProgressListene
     }
     const operator = currentOperator();
     const timeScale = run.mode === 'dry-run' ? readWorld(createSimStore(db), run.simWorld)?.latencyModel?.timeScale : undefined;
-    const driver = new RunDriver({ store, tools: toolsFor(run, config, db), config, run, operator, gatewayPollMs: pollFor(timeScale), ...followUpDeps(store, run), ...(listener ? { listener } : {}) });
+    const driver = new RunDriver({ store, tools: toolsFor(run, config, db), config, run, operator, gatewayPollMs: pollFor(timeScale), claimKeys: clusterKeys(run.mode, config, run.simWorld), ...followUpDeps(store, run), ...(listener ? { listener } : {}) });
     // Refuse a run another live process drives before saying anything about resuming it.
     driver.claim();
+    // The run goes on with the config --force accepted, and records it as its own.
+    if (forcedConfig) store.updateRunConfig(run.id, forcedConfig.json, forcedConfig.hash);
     return { runId: run.id, run, driver, store, close: () => store.close(), ...(detail ? { forcedDetail: detail } : {}) };
   } catch (error) {
     store.close();
@@ -255,20 +295,16 @@ function sameClusters(a: MeshConfig, b: MeshConfig): boolean {
   return identity(a) === identity(b);
 }
 
-// One run at a time acts on a set of clusters: real runs sharing a kube context, or dry runs sharing simulated clusters.
-function refuseIfBusy(store: RunStore, mode: 'dry-run' | 'real', config: MeshConfig, world: string | undefined, doing: string): void {
-  const contexts = new Set([config.primary, ...config.remotes].map((c) => c.context));
-  const busy = store.listRuns(500).find((r) => {
-    if (r.status !== 'running' || r.mode !== mode || isLeaseStale(r)) return false;
-    if (mode === 'dry-run') return r.simWorld === world;
-    const other = JSON.parse(r.configJson) as MeshConfig;
-    return [other.primary, ...other.remotes].some((c) => contexts.has(c.context));
-  });
-  if (busy?.lease) {
-    throw new PreconditionError('run-locked', `run ${busy.id} (${busy.kind}) is still running on these clusters (pid ${busy.lease.pid} on ${busy.lease.host}); wait for it to finish before ${doing} them`, {
-      hint: `"mesh-run status ${busy.id}" shows where it is; a holder that died stops counting after ${LEASE_STALE_MS / 1000} s`,
-    });
-  }
+// The clusters a run claims while it is driven: real kube contexts, or the simulated world it acts on.
+function clusterKeys(mode: 'dry-run' | 'real', config: MeshConfig, world: string): string[] {
+  return mode === 'dry-run' ? [`world:${world}`] : [config.primary, ...config.remotes].map((c) => `context:${c.context}`);
+}
+
+// Records the run with its lease and its claim on its clusters, in one transaction; exit 3 naming the run
+// that holds them when another live run does.
+function claimOrRefuse(store: RunStore, run: NewRun, operator: Actor, claim: ClaimRequest, doing: string): void {
+  const result = store.createClaimedRun(run, operator, claim);
+  if (!result.created) throw clustersBusy(result.busy, Date.now(), doing);
 }
 
 // The run a verify or uninstall acts on: the one named by --run, or the latest install with the same clusters.
@@ -278,13 +314,15 @@ function resolveTarget(request: FollowUpRequest, store: RunStore | undefined, lo
     if (run.kind !== 'install' && run.targetRun) run = store.getRun(run.targetRun) ?? run;
     if (request.dryRun && run.mode === 'real') throw new UsageError(`--dry-run: run ${run.id} installed real clusters; drop --dry-run to ${request.kind} them`);
     if (request.kind === 'verify') refuseUnfinishedInstall(run);
-    refuseIfBusy(store, run.mode, withDefaults(JSON.parse(run.configJson) as MeshConfig), run.simWorld, request.kind === 'verify' ? 'verifying' : 'removing the mesh on');
-    return { config: withDefaults(JSON.parse(run.configJson) as MeshConfig), hash: run.configHash, configPath: null, mode: run.mode, targetRun: run.id, world: run.mode === 'dry-run' ? run.simWorld : undefined };
+    return { config: runConfig(run), hash: run.configHash, configPath: null, mode: run.mode, targetRun: run.id, world: run.mode === 'dry-run' ? run.simWorld : undefined };
   }
   const config = (loaded as LoadedConfig).config;
   const mode = request.dryRun ? 'dry-run' : 'real';
   // Simulated clusters are found the way real ones are: by the same names and contexts.
-  const installs = (store?.listRuns(500) ?? []).filter((r) => r.kind === 'install' && r.mode === mode && sameClusters(withDefaults(JSON.parse(r.configJson) as MeshConfig), config));
+  const installs = (store?.listRuns(500) ?? []).filter((r) => {
+    const recorded = maybeRunConfig(r);
+    return r.kind === 'install' && r.mode === mode && recorded !== undefined && sameClusters(recorded, config);
+  });
   // Verify needs a finished mesh. Real clusters hold what the latest install left; each dry-run install has
   // clusters of its own, so the latest that succeeded is the one to verify.
   let latest = installs[0];
@@ -292,7 +330,6 @@ function resolveTarget(request: FollowUpRequest, store: RunStore | undefined, lo
     latest = mode === 'dry-run' ? installs.find((r) => r.status === 'succeeded') ?? installs[0] : installs[0];
     if (latest) refuseUnfinishedInstall(latest);
   }
-  if (store) refuseIfBusy(store, mode, config, latest?.simWorld, request.kind === 'verify' ? 'verifying' : 'removing the mesh on');
   return {
     config,
     hash: (loaded as LoadedConfig).hash,
@@ -306,7 +343,7 @@ function resolveTarget(request: FollowUpRequest, store: RunStore | undefined, lo
 // Verify checks a mesh an install finished: an install that failed, or is still running, is refused at once.
 function refuseUnfinishedInstall(install: RunRecord): void {
   if (install.status === 'succeeded') return;
-  const where = install.error?.step ? ` at ${install.error.step}${install.error.cluster && install.error.cluster !== '*' ? `@${install.error.cluster}` : ''}` : '';
+  const where = install.error?.step ? ` at ${slotLabel(install.error.step, install.error.cluster ?? '*')}` : '';
   const state = install.status === 'running' ? (isLeaseStale(install) ? 'was stopped before it finished' : 'is still running') : `${install.status}${where}`;
   throw new PreconditionError('install-unfinished', `install run ${install.id} ${state}: there is no finished mesh to verify`, {
     hint: install.status === 'running' && !isLeaseStale(install) ? `wait for it ("mesh-run status ${install.id}"), then verify` : `finish it first with "mesh-run resume ${install.id}", then verify`,
@@ -352,9 +389,12 @@ export async function prepareFollowUp(request: FollowUpRequest, listener?: Progr
     const tools = target.mode === 'dry-run' ? createSimulatedTools({ store: sim, world }) : createExecaTools(target.config.tools);
     const now = Date.now();
     const operator = currentOperator();
+    const leaseToken = randomUUID();
+    const claimKeys = clusterKeys(target.mode, target.config, world);
     sim.atomically(() => {
       if (target.mode === 'dry-run' && !target.world) createWorld(sim, world, [target.config.primary, ...target.config.remotes], { loadBalancer: { mode: 'ip', delayMs: 1500 } }, now);
-      store.createRun(
+      claimOrRefuse(
+        store,
         {
           id: runId,
           kind: request.kind,
@@ -369,12 +409,14 @@ export async function prepareFollowUp(request: FollowUpRequest, listener?: Progr
           simWorld: target.mode === 'dry-run' ? world : null,
         },
         operator,
+        { lease: leaseFor(operator, leaseToken, now), keys: claimKeys, staleAfterMs: LEASE_STALE_MS, isAlive: holderAlive },
+        request.kind === 'verify' ? 'verifying' : 'removing the mesh on',
       );
       for (const f of faults) sim.addFault(world, { step: f.step, cluster: f.cluster ?? null, remaining: f.count, kind: f.kind });
       if (request.force) store.addEvent(runId, 'forced', operator, now, `${FORCED_UNINSTALL}: the ownership check was skipped, and what existed before mesh-run is removed too`);
     });
     const run = store.getRun(runId) as RunRecord;
-    const driver = new RunDriver({ store, tools, config: target.config, run, operator, ...followUpDeps(store, run), ...(listener ? { listener } : {}) });
+    const driver = new RunDriver({ store, tools, config: target.config, run, operator, leaseToken, claimKeys, ...followUpDeps(store, run), ...(listener ? { listener } : {}) });
     return { runId, run, driver, store, close: () => store.close() };
   } catch (error) {
     db?.close();

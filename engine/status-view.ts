@@ -2,7 +2,7 @@
 import { slotLabel, type StepId } from '../machines/steps.js';
 import { slotsFor } from './run-slots.js';
 import type { AttemptRecord, ErrorInfo, LeaseHolder, RunEventRecord, RunRecord, RunStatus } from '../store/types.js';
-import type { MeshConfig } from './config.js';
+import { damageOf, maybeRunConfig } from './run-config.js';
 
 // interrupted: the last attempt was cut off (a signal, a killed process); resume runs it again.
 export type SlotStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'interrupted';
@@ -39,6 +39,8 @@ export interface RunView {
   currentStep: string | null;
   // verify and uninstall: the install run whose mesh they act on.
   targetRun: string | null;
+  // Parts of the run's row that do not parse (config, error): the run is shown, but damaged.
+  damaged: string[];
   // What steps reported (a value replaced, something kept) and takeovers: the run's notes for people.
   notices: NoticeView[];
 }
@@ -60,7 +62,7 @@ const SESSION_END = new Set(['succeeded', 'failed', 'interrupted']);
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export function runView(run: RunRecord, attempts: readonly AttemptRecord[], now: number, isStale: (run: RunRecord) => boolean, events: readonly RunEventRecord[] = []): RunView {
-  const config = JSON.parse(run.configJson) as MeshConfig;
+  const config = maybeRunConfig(run);
   const open = attempts.filter((a) => a.outcome === 'running').map((a) => slotLabel(a.step, a.cluster));
   const end = run.finishedAt ?? now;
   return {
@@ -75,7 +77,8 @@ export function runView(run: RunRecord, attempts: readonly AttemptRecord[], now:
     finishedAt: iso(run.finishedAt),
     durationMs: end - run.createdAt,
     activeMs: activeTime(run, events, attempts, end),
-    clusters: { primary: config.primary.name, remotes: config.remotes.map((r) => r.name) },
+    clusters: config ? { primary: config.primary.name, remotes: config.remotes.map((r) => r.name) } : { primary: '?', remotes: [] },
+    damaged: damageOf(run),
     error: run.error,
     lease: run.lease ? { pid: run.lease.pid, host: run.lease.host, user: run.lease.user, heartbeat: iso(run.lease.heartbeat) as string } : null,
     targetRun: run.targetRun ?? null,
@@ -133,8 +136,8 @@ function activeTime(run: RunRecord, events: readonly RunEventRecord[], attempts:
 
 // One row per (step, cluster) the run goes through, in page order.
 export function slotViews(run: RunRecord, attempts: readonly AttemptRecord[]): SlotView[] {
-  const config = JSON.parse(run.configJson) as MeshConfig;
-  return slotsFor(run.kind, config).map(({ step, cluster }) => {
+  const config = maybeRunConfig(run);
+  return (config ? slotsFor(run.kind, config) : []).map(({ step, cluster }) => {
     const mine = attempts.filter((a) => a.step === step && a.cluster === cluster);
     const last = mine[mine.length - 1];
     const status: SlotStatus = last ? last.outcome : 'pending';

@@ -2,7 +2,7 @@
 import type { StepId } from '../machines/steps.js';
 import { slotsFor } from './run-slots.js';
 import type { AttemptRecord, CommandRecord, RunEventRecord, RunRecord } from '../store/types.js';
-import type { MeshConfig } from './config.js';
+import { maybeRunConfig } from './run-config.js';
 
 export interface CommandView {
   argv: string[];
@@ -36,7 +36,7 @@ export interface Timeline {
 }
 
 export function buildTimeline(run: RunRecord, attempts: readonly AttemptRecord[], commands: readonly CommandRecord[], events: readonly RunEventRecord[]): Timeline {
-  const config = JSON.parse(run.configJson) as MeshConfig;
+  const config = maybeRunConfig(run);
   const byAttempt = new Map<number, CommandView[]>();
   for (const c of commands) {
     if (c.attemptId === null) continue;
@@ -44,7 +44,7 @@ export function buildTimeline(run: RunRecord, attempts: readonly AttemptRecord[]
     list.push({ argv: c.argv, context: c.context, startedAt: c.startedAt, durationMs: c.durationMs, exitCode: c.exitCode, stdoutTail: c.stdoutTail, stderrTail: c.stderrTail });
     byAttempt.set(c.attemptId, list);
   }
-  const slots = slotsFor(run.kind, config).map(({ step, cluster }) => ({
+  const slots = (config ? slotsFor(run.kind, config) : []).map(({ step, cluster }) => ({
     step,
     cluster,
     attempts: attempts

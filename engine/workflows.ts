@@ -1,6 +1,6 @@
 // Each run kind's machine bound to its step activities: the one place that knows which activity
 // fills which actor. The driver runs whichever workflow a run's kind names.
-import { type AnyStateMachine, fromPromise } from 'xstate';
+import { type AnyStateMachine, createActor, fromPromise } from 'xstate';
 import { DEFAULT_GATEWAY_POLL_MS, installMachine, MACHINE_VERSION, remoteMachine } from '../machines/install-machine.js';
 import type { RunKind, StepId } from '../machines/steps.js';
 import type { FollowUpInput, InstallInput, StepInput, StepOutcomeParams } from '../machines/types.js';
@@ -139,4 +139,17 @@ export function workflowOf(kind: string): Workflow {
   const found = (WORKFLOWS as Record<string, Workflow | undefined>)[kind];
   if (!found) throw new Error(`unknown run kind "${kind}"`);
   return found;
+}
+
+// Whether a persisted snapshot restores into this kind's machine (without starting anything).
+export function restorable(kind: RunKind, snapshot: unknown): boolean {
+  if (typeof snapshot !== 'object' || snapshot === null) return false;
+  const { status, value } = snapshot as { status?: unknown; value?: unknown };
+  if (typeof status !== 'string' || value === undefined || value === null) return false;
+  try {
+    const actor = createActor(WORKFLOWS[kind].machine, { snapshot: snapshot as never });
+    return actor.getSnapshot().status === status;
+  } catch {
+    return false;
+  }
 }

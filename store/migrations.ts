@@ -144,6 +144,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN lease_proc_start TEXT;
     `,
   },
+  {
+    version: 5,
+    name: 'which run holds which clusters: claimed with the run and its lease in one transaction',
+    sql: `
+      CREATE TABLE cluster_claims (
+        key     TEXT PRIMARY KEY,                  -- context:<kube context> (real) or world:<id> (simulated)
+        run_id  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        at      INTEGER NOT NULL
+      );
+      CREATE INDEX cluster_claims_run ON cluster_claims (run_id);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

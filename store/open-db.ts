@@ -16,6 +16,9 @@ export interface OpenOptions {
 }
 
 const SQLITE_HEADER = 'SQLite format 3\0';
+// How long a statement waits for another process's write lock. SQLite waits without yielding, so this also
+// bounds how long a Ctrl-C can go unanswered; every transaction mesh-run writes takes milliseconds.
+export const BUSY_TIMEOUT_MS = 2000;
 const MISSING_HINT = 'start a run with "mesh-run install", or pass --db with the file you used';
 
 // Creates `dir` and its missing parents (mode 0700), one level at a time: a recursive mkdir can spin on
@@ -81,13 +84,16 @@ export function openDb(path: string, options: OpenOptions = {}): Db {
   let db: Db;
   try {
     if (path !== ':memory:') checkHeader(path, true);
-    db = new Database(path, { timeout: 10_000 });
+    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     migrate(db);
   } catch (error) {
     if (error instanceof PreconditionError) throw error;
+    if (/^SQLITE_(BUSY|LOCKED)/.test(String((error as { code?: unknown }).code ?? ''))) {
+      throw new PreconditionError('store-busy', `the database ${path} is busy (held by another process)`, { hint: 'another mesh-run (or a tool with the file open) holds a write lock; run the command again when it lets go', cause: error });
+    }
     const full = diskFullNote(path);
     throw new PreconditionError('store-unusable', `cannot use the database ${path}: ${(error as Error).message}${full ? ` (${full})` : ''}`, {
       hint: full ? 'free disk space, then run the command again' : 'check the file is a mesh-run database on a local, writable file system',
@@ -132,7 +138,7 @@ function openReadOnly(path: string): Db {
   let db: Db | undefined;
   try {
     checkHeader(path, false);
-    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 10_000 });
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new PreconditionError('store-newer', `the database has schema version ${version}, newer than this mesh-run understands (${SCHEMA_VERSION})`, { hint: 'upgrade mesh-run, or pass --db with another file' });

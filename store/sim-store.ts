@@ -1,5 +1,6 @@
 // Persistence of simulated clusters (the dry run's "etcd"), in the same database as the journal.
 import type { Db } from './open-db.js';
+import { guarded } from './sqlite-run-store.js';
 
 export interface SimObjectKey {
   context: string;
@@ -52,7 +53,8 @@ export function createSimStore(db: Db): SimStore {
     ),
     useFault: db.prepare('UPDATE sim_faults SET remaining = remaining - 1 WHERE id = ?'),
   };
-  return {
+  // Its errors are the journal's errors (a busy or full database), never the simulated clusters'.
+  return guarded<SimStore>({
     getWorld: (world) => s.getWorld.get(world)?.settings_json,
     putWorld: (world, json) => void s.putWorld.run(world, json),
     get: (world, k) => s.get.get(world, k.context, k.kind, k.namespace, k.name)?.body_json,
@@ -75,5 +77,5 @@ export function createSimStore(db: Db): SimStore {
         return fault;
       }).immediate(),
     atomically: (fn) => db.transaction(fn).immediate(),
-  };
+  }, db.name);
 }

@@ -6,6 +6,10 @@ import { diskFullNote, type Db } from './open-db.js';
 import type {
   Actor,
   AttemptClose,
+  ClaimRequest,
+  ClusterHolder,
+  CreateResult,
+  LeaseHolder,
   AttemptRecord,
   CommandRecord,
   CommandSpawn,
@@ -99,7 +103,20 @@ interface EventRow {
   cluster: string | null;
 }
 
+// The recorded error of a run; a damaged one becomes a placeholder, never an exception for every reader.
+function parseError(json: string | null): { error: ErrorInfo | null; damaged: boolean } {
+  if (!json) return { error: null, damaged: false };
+  try {
+    const error = JSON.parse(json) as ErrorInfo;
+    if (error && typeof error === 'object' && typeof error.message === 'string') return { error, damaged: false };
+  } catch {
+    // fall through
+  }
+  return { error: { message: '(the recorded error is damaged)' }, damaged: true };
+}
+
 function toRun(row: RunRow): RunRecord {
+  const recorded = parseError(row.error_json);
   return {
     id: row.id,
     kind: row.kind,
@@ -114,7 +131,8 @@ function toRun(row: RunRow): RunRecord {
     finishedAt: row.finished_at,
     machineVersion: row.machine_version,
     snapshotJson: row.snapshot_json,
-    error: row.error_json ? (JSON.parse(row.error_json) as ErrorInfo) : null,
+    error: recorded.error,
+    ...(recorded.damaged ? { errorDamaged: true } : {}),
     lease:
       row.lease_token && row.lease_pid !== null && row.lease_heartbeat !== null
         ? { token: row.lease_token, pid: row.lease_pid, host: row.lease_host ?? '', user: row.lease_user ?? '', heartbeat: row.lease_heartbeat, procStart: row.lease_proc_start ?? null }
@@ -168,24 +186,28 @@ function toObservation(row: ObservationRow): Observation {
 }
 
 // Turns SQLite's errors into StoreErrors that say what happened and what to do.
-function asStoreError(error: unknown, path: string): unknown {
+export function asStoreError(error: unknown, path: string): unknown {
   if (error instanceof StoreError || !(error instanceof Error) || !('code' in error) || !String((error as { code: unknown }).code).startsWith('SQLITE_')) return error;
   const code = String((error as { code: unknown }).code);
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new StoreError(`the database ${path} is busy (held by another process)`, { hint: 'another mesh-run (or a tool with the file open) holds a write lock; when it lets go, run the command again ("mesh-run resume" continues a run)', cause: error, busy: true });
+  }
   const full = diskFullNote(path);
   if (full) return new StoreError(`cannot write the journal ${path}: ${error.message} (${full})`, { hint: 'free disk space, then "mesh-run resume" the run', cause: error });
+  if (code === 'SQLITE_READONLY_DIRECTORY' || code === 'SQLITE_CANTOPEN') {
+    return new StoreError(`cannot write the journal ${path}: ${error.message} (${code}); SQLite keeps its -wal and -shm files beside the database, so its directory must be writable`, { hint: 'make the directory writable, or pass --db with a path in a writable one', cause: error });
+  }
   const hint =
     code === 'SQLITE_FULL'
       ? 'free disk space, then "mesh-run resume" the run'
       : code.startsWith('SQLITE_READONLY')
         ? 'the database or its directory is read-only; make it writable, or pass --db with a writable path'
-        : code === 'SQLITE_BUSY'
-          ? 'another process held the database too long; try again'
-          : 'check the file is an intact mesh-run database on a local file system';
+        : 'check the file is an intact mesh-run database on a local file system';
   return new StoreError(`cannot write the journal ${path}: ${error.message} (${code})`, { hint, cause: error });
 }
 
 // Wraps every method so callers see StoreError, never a raw driver error.
-function guarded<T extends object>(target: T, path: string): T {
+export function guarded<T extends object>(target: T, path: string): T {
   for (const [name, value] of Object.entries(target)) {
     if (typeof value !== 'function') continue;
     (target as Record<string, unknown>)[name] = (...args: unknown[]) => {
@@ -226,6 +248,10 @@ export function createSqliteRunStore(db: Db): RunStore {
     setLease: db.prepare('UPDATE runs SET lease_token = ?, lease_pid = ?, lease_host = ?, lease_user = ?, lease_heartbeat = ?, lease_proc_start = ? WHERE id = ?'),
     heartbeat: db.prepare('UPDATE runs SET lease_heartbeat = ? WHERE id = ? AND lease_token = ?'),
     release: db.prepare('UPDATE runs SET lease_token = NULL, lease_pid = NULL, lease_host = NULL, lease_user = NULL, lease_heartbeat = NULL, lease_proc_start = NULL WHERE id = ? AND lease_token = ?'),
+    claimOf: db.prepare<[string], { run_id: string }>('SELECT run_id FROM cluster_claims WHERE key = ?'),
+    claim: db.prepare('INSERT INTO cluster_claims (key, run_id, at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, at = excluded.at'),
+    unclaim: db.prepare('DELETE FROM cluster_claims WHERE run_id = ?'),
+    updateConfig: db.prepare('UPDATE runs SET config_json = ?, config_hash = ? WHERE id = ?'),
     spawnCommand: db.prepare('UPDATE commands SET pid = ?, pgid = ?, proc_start = ? WHERE id = ?'),
     insertObservation: db.prepare('INSERT OR IGNORE INTO observations (run_id, cluster, subject, present, owner, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     listTargeting: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE target_run = ? ORDER BY created_at, id'),
@@ -240,6 +266,20 @@ export function createSqliteRunStore(db: Db): RunStore {
     return statement as unknown as Database.Statement<[Record<string, string | number>], R>;
   };
 
+  // The live run (not `runId`) that holds one of `keys`: running, with a fresh heartbeat and a live holder.
+  const heldElsewhere = (runId: string, keys: readonly string[], now: number, staleAfterMs: number, isAlive: (holder: LeaseHolder) => boolean): ClusterHolder | undefined => {
+    for (const key of keys) {
+      const claim = s.claimOf.get(key);
+      if (!claim || claim.run_id === runId) continue;
+      const row = s.getRun.get(claim.run_id);
+      const other = row ? toRun(row) : undefined;
+      if (!other || other.status !== 'running' || !other.lease) continue;
+      if (now - other.lease.heartbeat > staleAfterMs || !isAlive(other.lease)) continue;
+      return { runId: other.id, kind: other.kind, key, lease: other.lease };
+    }
+    return undefined;
+  };
+
   const insertAttempt = (runId: string, slot: { step: string; cluster: string; context: string | null }, at: number): AttemptRecord => {
     const { n } = s.nextAttempt.get(runId, slot.step, slot.cluster) as { n: number };
     const info = s.insertAttempt.run(runId, slot.step, slot.cluster, slot.context, n, at);
@@ -247,6 +287,20 @@ export function createSqliteRunStore(db: Db): RunStore {
   };
 
   return guarded<RunStore>({
+    createClaimedRun(run: NewRun, actor: Actor, claim: ClaimRequest): CreateResult {
+      const result = db.transaction((): CreateResult => {
+        const busy = heldElsewhere(run.id, claim.keys, claim.lease.heartbeat, claim.staleAfterMs, claim.isAlive);
+        if (busy) return { created: false, busy };
+        s.insertRun.run({ ...run, targetRun: run.targetRun ?? null, simWorld: run.simWorld ?? null });
+        s.insertEvent.run(run.id, run.createdAt, 'started', actor.user, actor.host, actor.pid, null, null, null);
+        const l = claim.lease;
+        s.setLease.run(l.token, l.pid, l.host, l.user, l.heartbeat, l.procStart ?? null, run.id);
+        for (const key of claim.keys) s.claim.run(key, run.id, run.createdAt);
+        return { created: true };
+      }).immediate();
+      if (result.created) crashPoint('journal-write');
+      return result;
+    },
     createRun(run: NewRun, actor: Actor): void {
       db.transaction(() => {
         s.insertRun.run({ ...run, targetRun: run.targetRun ?? null, simWorld: run.simWorld ?? null });
@@ -298,6 +352,10 @@ export function createSqliteRunStore(db: Db): RunStore {
       s.setStatus.run({ id: runId, status, at, error: errorJson(error) });
       crashPoint('journal-write');
     },
+    updateRunConfig(runId, configJson, configHash) {
+      s.updateConfig.run(configJson, configHash, runId);
+      crashPoint('journal-write');
+    },
     beginResume(runId, reason, actor, at, detail) {
       db.transaction(() => {
         s.interruptOpenCommands.run(at, runId);
@@ -315,6 +373,8 @@ export function createSqliteRunStore(db: Db): RunStore {
           s.interruptOpen.run(at, JSON.stringify({ message: error?.message ?? 'interrupted' }), runId);
         }
         s.setStatus.run({ id: runId, status, at, error: errorJson(error) });
+        // A run that is over (or interrupted) holds no clusters any more.
+        s.unclaim.run(runId);
         crashPoint('in-transaction');
         s.insertEvent.run(runId, at, status, actor.user, actor.host, actor.pid, detail ?? null, null, null);
       }).immediate();
@@ -383,13 +443,16 @@ export function createSqliteRunStore(db: Db): RunStore {
     listEvents(runId) {
       return s.listEvents.all(runId).map(toEvent);
     },
-    acquireLease(runId, candidate, staleAfterMs, isAlive): LeaseResult {
+    acquireLease(runId, candidate, staleAfterMs, isAlive, keys = []): LeaseResult {
       return db.transaction((): LeaseResult => {
         const row = s.getRun.get(runId);
         if (!row) throw new Error(`run ${runId} vanished while taking its lease`);
         const current = toRun(row).lease;
         const stale = current !== null && (candidate.heartbeat - current.heartbeat > staleAfterMs || !isAlive(current));
         if (current !== null && !stale && current.token !== candidate.token) return { acquired: false, holder: current };
+        const busy = heldElsewhere(runId, keys, candidate.heartbeat, staleAfterMs, isAlive);
+        if (busy) return { acquired: false, busy };
+        for (const key of keys) s.claim.run(key, runId, candidate.heartbeat);
         s.setLease.run(candidate.token, candidate.pid, candidate.host, candidate.user, candidate.heartbeat, candidate.procStart ?? null, runId);
         return current !== null && current.token !== candidate.token ? { acquired: true, tookOverFrom: current } : { acquired: true };
       }).immediate();
@@ -398,7 +461,9 @@ export function createSqliteRunStore(db: Db): RunStore {
       return s.heartbeat.run(at, runId, token).changes === 1;
     },
     releaseLease(runId, token) {
-      s.release.run(runId, token);
+      db.transaction(() => {
+        if (s.release.run(runId, token).changes > 0) s.unclaim.run(runId);
+      }).immediate();
     },
     close() {
       db.close();

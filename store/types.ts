@@ -36,6 +36,8 @@ export interface RunRecord {
   machineVersion: number;
   snapshotJson: string | null;
   error: ErrorInfo | null;
+  // The recorded error did not parse (a damaged row): error is a placeholder.
+  errorDamaged?: boolean;
   lease: LeaseHolder | null;
   // The install run a verify or uninstall run acts on (null when it was given a config file).
   targetRun: string | null;
@@ -169,10 +171,32 @@ export interface HistoryFilter {
   limit: number;
 }
 
-export type LeaseResult = { acquired: true; tookOverFrom?: LeaseHolder } | { acquired: false; holder: LeaseHolder };
+// A live run holding one of the clusters another run asked for.
+export interface ClusterHolder {
+  runId: string;
+  kind: string;
+  key: string;
+  lease: LeaseHolder;
+}
+
+export type LeaseResult = { acquired: true; tookOverFrom?: LeaseHolder } | { acquired: false; holder: LeaseHolder } | { acquired: false; busy: ClusterHolder };
+
+// What a driver asks for with its lease: the clusters it will act on, and how to judge other holders.
+export interface ClaimRequest {
+  lease: LeaseHolder;
+  // context:<kube context> for real clusters, world:<id> for simulated ones.
+  keys: readonly string[];
+  staleAfterMs: number;
+  isAlive: (holder: LeaseHolder) => boolean;
+}
+
+export type CreateResult = { created: true } | { created: false; busy: ClusterHolder };
 
 export interface RunStore {
   createRun(run: NewRun, actor: Actor): void;
+  // One transaction: the run, its "started" event, its lease and its claim on its clusters; or nothing at
+  // all when a live run holds one of those clusters.
+  createClaimedRun(run: NewRun, actor: Actor, claim: ClaimRequest): CreateResult;
   getRun(id: string): RunRecord | undefined;
   // Ids that start with `prefix`, at most `limit` of them.
   findRunIds(prefix: string, limit: number): string[];
@@ -186,6 +210,8 @@ export interface RunStore {
   // Marks every attempt still open as interrupted (the process that ran it is gone); returns how many.
   interruptOpenAttempts(runId: string, reason: string, at: number): number;
   setRunStatus(runId: string, status: RunStatus, at: number, error?: ErrorInfo | null): void;
+  // The config a run continues with (resume --force accepted a changed file).
+  updateRunConfig(runId: string, configJson: string, configHash: string): void;
   // One transaction: open attempts closed as interrupted, the run back to running, a "resumed" event.
   beginResume(runId: string, reason: string, actor: Actor, at: number, detail?: string): void;
   // One transaction: the run's final (or interrupted) status and the event that says who ended it.
@@ -206,7 +232,8 @@ export interface RunStore {
   queryAttempts(filter: HistoryFilter): AttemptRecord[];
   // Operator actions (started, resumed, forced, interrupted ...) matching the filter, newest first.
   queryEvents(filter: Pick<HistoryFilter, 'runId' | 'since' | 'until' | 'kind' | 'limit'>): RunEventRecord[];
-  acquireLease(runId: string, candidate: LeaseHolder, staleAfterMs: number, isAlive: (holder: LeaseHolder) => boolean): LeaseResult;
+  // The run's lease, and (when keys are given) its claim on its clusters, in one transaction.
+  acquireLease(runId: string, candidate: LeaseHolder, staleAfterMs: number, isAlive: (holder: LeaseHolder) => boolean, keys?: readonly string[]): LeaseResult;
   heartbeat(runId: string, token: string, at: number): boolean;
   releaseLease(runId: string, token: string): void;
   close(): void;

@@ -183,7 +183,7 @@ describe('install, verify, uninstall on simulated clusters', () => {
     }
     const refused = await runCli(['uninstall', '--run', install, '--db', db]);
     expect(refused.code).toBe(3);
-    expect(refused.stderr).toMatch(/^mesh-run: error: run mr-[a-z0-9]+ \(verify\) is still running on these clusters/);
+    expect(refused.stderr).toMatch(/^mesh-run: error: run mr-[a-z0-9]+ \(verify\) is still running on these simulated clusters/);
     child.kill('SIGINT');
     expect((await done).code).toBe(130);
     expect(await runCount(db)).toBe(2);
@@ -204,7 +204,7 @@ describe('install, verify, uninstall on simulated clusters', () => {
     for (const verb of ['install', 'uninstall']) {
       const refused = await runCli([verb, '--config', config, '--db', db]);
       expect(refused.code, `${verb}: ${refused.stderr}`).toBe(3);
-      expect(refused.stderr).toMatch(/^mesh-run: error: run mr-[a-z0-9]+ \(install\) is still running on these clusters/);
+      expect(refused.stderr).toMatch(/^mesh-run: error: run mr-[a-z0-9]+ \(install\) is still running on context "cluster[12]"/);
     }
     child.kill('SIGINT');
     expect((await done).code).toBe(130);

@@ -15,7 +15,7 @@ describe('no shell', () => {
     const context = '$(touch${IFS}PWNED);x';
     const contexts = join(tmp.dir, 'contexts.txt');
     writeFileSync(contexts, `cluster1\n${context}\n`);
-    writeFileSync(kubectl, ['#!/usr/bin/env bash', `for a in "$@"; do printf '%s\\n' "$a" >> '${log}'; done`, `cat '${contexts}'`, ''].join('\n'));
+    writeFileSync(kubectl, ['#!/usr/bin/env bash', `for a in "$@"; do printf '%s\\n' "$a" >> '${log}'; done`, `case "$*" in *" get "*) echo 'Error from server (NotFound): not found' >&2; exit 1 ;; esac`, `cat '${contexts}'`, ''].join('\n'));
     chmodSync(kubectl, 0o755);
     const istioctl = join(tmp.dir, 'istioctl');
     writeFileSync(istioctl, '#!/usr/bin/env bash\n[ "$1" = version ] && echo \'{"clientVersion":{"version":"1.27.3"}}\' && exit 0\necho "Error: no cluster" >&2; exit 1\n');

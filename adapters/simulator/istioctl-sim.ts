@@ -3,7 +3,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue, parseArgs } from './argv.js';
 import type { KubeObject } from './objects.js';
-import { resourceType, typeOfKind } from './objects.js';
+import { invalidReason, resourceType, typeOfKind } from './objects.js';
 import { istiodsOn, remoteSecretsOn } from './controllers.js';
 import type { SimCluster } from './sim-cluster.js';
 import type { WorldSettings } from './world.js';
@@ -159,6 +159,10 @@ function install(cluster: SimCluster, flags: Map<string, string>, stdin: string 
     if (file === '-' || !/^y(es)?\s*$/i.test(stdin ?? '')) return { exitCode: 1, stdout: `${prompt}Cancelled.\n`, stderr: '' };
   }
   const { objects, components } = renderIstioOperator(iop, version);
+  for (const obj of objects) {
+    const invalid = invalidReason(obj);
+    if (invalid) return fail(`✘ Istio core encountered an error: failed to update resource with server-side apply for obj ${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}: ${invalid}\nError: failed to install manifests: errors occurred during operation`);
+  }
   const nsType = resourceType('namespace');
   if (nsType && !cluster.get(nsType, '', 'istio-system')) cluster.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' }, status: { phase: 'Active' } });
   for (const obj of objects) cluster.put(obj);

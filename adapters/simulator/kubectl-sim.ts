@@ -2,7 +2,7 @@
 import { parseAllDocuments } from 'yaml';
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue, parseArgs } from './argv.js';
-import { type KubeObject, nameOf, pluralOf, resourceType, type ResourceType, typeOfKind } from './objects.js';
+import { invalidReason, type KubeObject, nameOf, pluralOf, resourceType, type ResourceType, typeOfKind } from './objects.js';
 import { reachableEndpoints, reconcileDeployments, syncRemoteWebhooks } from './controllers.js';
 import type { SimCluster } from './sim-cluster.js';
 import { LAST_APPLIED } from './secret-data.js';
@@ -283,6 +283,8 @@ function create(cluster: SimCluster, manifest: string, namespace: string | undef
     if (type.namespaced && !cluster.get(resourceType('namespace') as ResourceType, '', target)) {
       return { exitCode: 1, stdout: lines.join(''), stderr: `Error from server (NotFound): error when creating "STDIN": namespaces "${target}" not found\n` };
     }
+    const invalid = invalidReason(doc);
+    if (invalid) return { exitCode: 1, stdout: lines.join(''), stderr: `Error from server (Invalid): error when creating "STDIN": ${invalid}\n` };
     cluster.put(type.namespaced ? { ...doc, metadata: { ...doc.metadata, namespace: target } } : doc);
     lines.push(`${nameOf(type, doc.metadata.name)} created\n`);
   }
@@ -391,6 +393,8 @@ function apply(cluster: SimCluster, manifest: string, namespace: string | undefi
       }
       doc.metadata = { ...doc.metadata, namespace: target };
     }
+    const invalid = invalidReason(doc);
+    if (invalid) return { exitCode: 1, stdout: lines.join(''), stderr: `Error from server (Invalid): error when creating "STDIN": ${invalid}\n` };
     const existing = cluster.get(type, doc.metadata.namespace ?? '', doc.metadata.name);
     const applied: KubeObject = { ...doc, metadata: mergeMetadata(doc, existing, mode) };
     const annotations = { ...(applied.metadata.annotations ?? {}) };

@@ -70,3 +70,24 @@ export function pluralOf(type: ResourceType): string {
 export function nameOf(type: ResourceType, name: string): string {
   return `${type.resource}/${name}`;
 }
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+// What the API server says about an object it refuses (names and label values past Kubernetes' limits).
+export function invalidReason(obj: KubeObject): string | undefined {
+  const name = obj.metadata.name;
+  const label = obj.kind === 'Namespace' || obj.kind === 'Service';
+  const limit = label ? 63 : 253;
+  const invalid = (field: string, value: string, why: string) => `${obj.kind} "${name}" is invalid: ${field}: Invalid value: "${value}": ${why}`;
+  if (name.length > limit) return invalid('metadata.name', name, `must be no more than ${limit} characters`);
+  if (!(label ? DNS_LABEL : DNS_SUBDOMAIN).test(name)) return invalid('metadata.name', name, `a lowercase RFC 1123 ${label ? 'label' : 'subdomain'} must consist of lower case alphanumeric characters, '-' or '.'`);
+  for (const [key, value] of Object.entries(obj.metadata.labels ?? {})) {
+    if (value.length > 63) return invalid(`metadata.labels`, value, 'must be no more than 63 characters');
+    if (!LABEL_VALUE.test(value)) return invalid('metadata.labels', value, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.'");
+    const keyName = key.includes('/') ? key.slice(key.indexOf('/') + 1) : key;
+    if (keyName.length > 63) return invalid('metadata.labels', key, 'name part must be no more than 63 characters');
+  }
+  return undefined;
+}

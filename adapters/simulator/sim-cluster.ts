@@ -110,7 +110,10 @@ export class SimCluster {
   reconcileLoadBalancers(): void {
     const lb = this.settings.loadBalancer;
     const services = this.store.list(this.world, this.context.name, 'Service').map((r) => JSON.parse(r.bodyJson) as KubeObject);
-    services.forEach((svc, index) => {
+    // Each service's address comes from its name (not from when the provider got to it), so every run,
+    // interrupted or not, hands out the same addresses.
+    const taken = new Set(services.map((s) => (s.status as { loadBalancer?: { ingress?: Array<{ ip?: string }> } } | undefined)?.loadBalancer?.ingress?.[0]?.ip).filter(Boolean));
+    services.forEach((svc) => {
       const spec = svc.spec as { type?: string } | undefined;
       if (spec?.type !== 'LoadBalancer') return;
       const status = (svc.status ?? {}) as { loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string }> } };
@@ -124,9 +127,13 @@ export class SimCluster {
         return;
       }
       const clusterIndex = this.settings.contexts.findIndex((c) => c.name === this.context.name);
+      let host = 200 + (createHash('sha256').update(`${svc.metadata.namespace}/${svc.metadata.name}`).digest()[0] as number) % 50;
+      while (taken.has(`172.18.${clusterIndex + 1}.${host}`)) host = host === 249 ? 200 : host + 1;
+      const ip = `172.18.${clusterIndex + 1}.${host}`;
+      if (lb.mode === 'ip') taken.add(ip);
       const ingress =
         lb.mode === 'ip'
-          ? [{ ip: `172.18.${clusterIndex + 1}.${200 + index}`, ipMode: 'VIP' }]
+          ? [{ ip, ipMode: 'VIP' }]
           : [{ hostname: `a${createHash('sha256').update(`${this.world}/${svc.metadata.name}`).digest('hex').slice(0, 24)}-1234567890.us-east-1.elb.amazonaws.com` }];
       this.replace({ ...svc, status: { ...status, loadBalancer: { ingress } } });
     });

@@ -1,7 +1,7 @@
 // mesh-run report <id> --html FILE: one self-contained HTML page for a run.
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { UsageError } from '../../engine/errors.js';
+import { PreconditionError, UsageError } from '../../engine/errors.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { slotViews, stepMarks } from '../../engine/status-view.js';
 import { buildTimeline } from '../../engine/timeline.js';
@@ -28,7 +28,11 @@ export function reportCommand(streams: Streams): Command {
       try {
         writeFileSync(options.html, html);
       } catch (error) {
-        throw new UsageError(`--html ${options.html}: cannot write the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+        const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+        // A path that cannot be a file is bad input; a disk that refuses the bytes is the environment.
+        const badPath = ['ENOENT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG'].includes(code);
+        const message = `--html ${options.html}: cannot write the file (${code})`;
+        throw badPath ? new UsageError(message) : new PreconditionError('output-unwritable', message, { hint: 'free disk space or choose another file' });
       }
       streams.stdout.write(`wrote ${options.html} (run ${runId})\n`);
     });

@@ -3,10 +3,10 @@ import type { Command } from '../../adapters/cluster-tools.js';
 import type { MeshConfig } from '../../engine/config.js';
 import type { Plan, PlannedCommand } from '../../engine/plan.js';
 import { OWNING_RESOURCE } from '../../engine/mesh-inventory.js';
-import { ALL_CLUSTERS } from '../../machines/steps.js';
+import { slotLabel } from '../../machines/steps.js';
 import { displayArgv } from './argv.js';
 
-const where = (p: PlannedCommand) => (p.cluster === ALL_CLUSTERS ? p.step : `${p.step}@${p.cluster}`);
+const where = (p: PlannedCommand) => slotLabel(p.step, p.cluster);
 
 function groups(plan: Plan): Array<{ label: string; items: PlannedCommand[] }> {
   const out: Array<{ label: string; items: PlannedCommand[] }> = [];

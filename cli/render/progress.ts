@@ -1,7 +1,7 @@
 // Progress of a run on stderr: a live block on a terminal, one line per transition otherwise, NDJSON with --json.
 import { formatDuration } from '../../engine/durations.js';
 import type { ProgressEvent, ProgressListener } from '../../engine/progress-events.js';
-import { ALL_CLUSTERS, type StepId } from '../../machines/steps.js';
+import { slotLabel, type StepId } from '../../machines/steps.js';
 import { painter } from '../output.js';
 
 export type ProgressMode = 'live' | 'lines' | 'ndjson' | 'quiet';
@@ -30,7 +30,7 @@ export function progressMode(stream: NodeJS.WriteStream, json: boolean, quiet: b
 }
 
 const clock = (at: number) => new Date(at).toISOString().slice(11, 19);
-const label = (step: string, cluster: string) => (cluster === ALL_CLUSTERS ? step : `${step}@${cluster}`);
+const label = slotLabel;
 
 export function createProgressRenderer(stream: NodeJS.WriteStream, mode: ProgressMode, slots: ReadonlyArray<{ step: StepId; cluster: string }>): ProgressRenderer {
   const paint = painter(stream);
@@ -91,7 +91,8 @@ export function createProgressRenderer(stream: NodeJS.WriteStream, mode: Progres
       const attempt = s.attempt > 1 ? paint('yellow', ` (attempt ${s.attempt})`) : '';
       return fitWidth(`${symbol(s, frame)} ${label(s.step, s.cluster).padEnd(36)} ${elapsed.padStart(7)}${attempt} ${extra}`, width);
     });
-    let out = drawnLines > 0 ? `\x1b[${drawnLines}A` : '';
+    // Back to column 1 first: the terminal may have echoed something (^C) where the cursor was.
+    let out = drawnLines > 0 ? `\r\x1b[${drawnLines}A` : '';
     for (const line of lines) out += `\x1b[2K${line}\n`;
     stream.write(out);
     drawnLines = lines.length;
@@ -100,7 +101,7 @@ export function createProgressRenderer(stream: NodeJS.WriteStream, mode: Progres
 
   // A line that must stay on screen (a warning): written above the live block, which is drawn again below it.
   const above = (text: string) => {
-    let out = drawnLines > 0 ? `\x1b[${drawnLines}A\x1b[0J` : '';
+    let out = drawnLines > 0 ? `\r\x1b[${drawnLines}A\x1b[0J` : '';
     out += `${text}\n`;
     stream.write(out);
     drawnLines = 0;

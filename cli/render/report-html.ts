@@ -1,6 +1,7 @@
 // One self-contained HTML page for a run: summary, the state diagram with progress marked, a Gantt timeline
 // of attempts per cluster, and the commands. Inline CSS and SVG only: it opens with no network at all.
 import { formatDuration } from '../../engine/durations.js';
+import { maybeRunConfig } from '../../engine/run-config.js';
 import { allNodes, type GraphNode, type MachineGraph } from '../../engine/graph-model.js';
 import type { StepMark } from '../../engine/status-view.js';
 import type { Timeline } from '../../engine/timeline.js';
@@ -137,7 +138,7 @@ function commandsSection(t: Timeline): string {
   return t.slots
     .filter((s) => s.attempts.length > 0)
     .map((s) => {
-      const label = s.cluster === ALL_CLUSTERS ? s.step : `${s.step}@${s.cluster}`;
+      const label = slotLabel(s.step, s.cluster);
       const attempts = s.attempts
         .map((a) => {
           const cmds = a.commands.map((c) => `<li><code>$ ${esc(displayArgv(c.argv))}</code> <span class="exit ${c.exitCode === 0 ? 'ok' : 'bad'}">${c.exitCode === null ? 'no exit recorded' : `exit ${c.exitCode}`}</span>${c.durationMs !== null ? ` ${formatDuration(c.durationMs)}` : ''}</li>`).join('');
@@ -151,7 +152,7 @@ function commandsSection(t: Timeline): string {
 
 export function reportHtml(t: Timeline, graph: MachineGraph, marks: ReadonlyMap<StepId, StepMark>): string {
   const r = t.run;
-  const config = JSON.parse(r.configJson) as { primary: { name: string }; remotes: Array<{ name: string }>; meshID: string; network: string };
+  const config = maybeRunConfig(r) ?? { primary: { name: '?' }, remotes: [], meshID: '?', network: '?' };
   const attempts = t.slots.reduce((n, s) => n + s.attempts.length, 0);
   const failedAttempts = t.slots.reduce((n, s) => n + s.attempts.filter((a) => a.outcome === 'failed').length, 0);
   const duration = (r.finishedAt ?? r.updatedAt) - r.createdAt;

@@ -17,11 +17,11 @@ function durations(run: RunView): string {
 
 export function renderRunStatus(stream: NodeJS.WriteStream, run: RunView, slots: readonly SlotView[]): string {
   const paint = painter(stream);
-  const status = run.stale ? `${paint('yellow', 'running (stale)')}` : paint(STATUS_STYLE[run.status] ?? 'bold', run.status);
+  const status = run.damaged.length > 0 ? paint('red', `${run.status}, damaged: its recorded ${run.damaged.join(' and ')} cannot be read`) : run.stale ? `${paint('yellow', 'running (stale)')}` : paint(STATUS_STYLE[run.status] ?? 'bold', run.status);
   const head = [
     `run       ${run.id}  (${run.kind} ${run.topology}, ${run.mode})`,
     `status    ${status}`,
-    `clusters  primary ${run.clusters.primary}; remotes ${run.clusters.remotes.join(', ')}${run.targetRun ? `   (acts on run ${run.targetRun})` : ''}`,
+    `clusters  primary ${run.clusters.primary}; remotes ${firstFew(run.clusters.remotes, 8)}${run.targetRun ? `   (acts on run ${run.targetRun})` : ''}`,
     `started   ${time(run.createdAt)}   ${run.finishedAt ? `finished ${time(run.finishedAt)}` : `updated ${time(run.updatedAt)}`}   (${durations(run)})`,
   ];
   if (run.lease && run.status === 'running') head.push(`driven by pid ${run.lease.pid} on ${run.lease.host} (user ${run.lease.user}), heartbeat ${time(run.lease.heartbeat)}`);
@@ -57,14 +57,23 @@ export function renderRuns(stream: NodeJS.WriteStream, runs: readonly RunView[])
   const rows = runs.map((r) => [
     r.id,
     r.kind,
-    r.stale ? paint('yellow', 'running (stale)') : paint(STATUS_STYLE[r.status] ?? 'bold', r.status),
+    r.damaged.length > 0 ? paint('red', `damaged (${r.damaged.join(', ')})`) : r.stale ? paint('yellow', 'running (stale)') : paint(STATUS_STYLE[r.status] ?? 'bold', r.status),
     r.mode,
-    `${r.clusters.primary} -> ${r.clusters.remotes.join(',')}`,
+    clusterSummary(r.clusters),
     time(r.createdAt),
     formatDuration(r.activeMs),
     r.status === 'succeeded' ? '' : r.currentStep ?? '',
   ]);
   return `${table(['RUN', 'KIND', 'STATUS', 'MODE', 'CLUSTERS', 'STARTED', 'ACTIVE', 'AT STEP'], rows)}\n`;
+}
+
+// A runs row's CLUSTERS cell stays narrow however many remotes a run has.
+export function clusterSummary(clusters: { primary: string; remotes: readonly string[] }): string {
+  return clusters.remotes.length > 3 ? `${clusters.primary} -> ${clusters.remotes.length} remotes` : `${clusters.primary} -> ${clusters.remotes.join(',')}`;
+}
+
+function firstFew(names: readonly string[], n: number): string {
+  return names.length > n ? `${names.slice(0, n).join(', ')} and ${names.length - n} more` : names.join(', ');
 }
 
 function oneLine(text: string, max: number): string {

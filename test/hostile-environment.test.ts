@@ -1,0 +1,295 @@
+// Contention and hostile environments: runs racing for one set of clusters, output that cannot be written,
+// a busy or damaged store, config files that never end, names Kubernetes refuses.
+import { spawn } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, type CliResult, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { writeFakeTools } from './support/fake-tools.js';
+import { mkfifoSync } from './support/fifo.js';
+import { peek, readJournal } from './support/journal.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+let dbCount = 0;
+const freshDb = () => join(tmp.dir, `hostile-${dbCount++}.db`);
+const FAST = ['--dry-run', '--sim-lb-delay', '0', '-q'];
+const SQLITE = createRequire(import.meta.url).resolve('better-sqlite3');
+
+async function ok(args: string[]): Promise<CliResult> {
+  const result = await runCli(args);
+  expect(result.code, `${args.join(' ')}\n${result.stderr}`).toBe(0);
+  return result;
+}
+
+// Holds the database's write lock from another process for `ms`; resolves once the lock is held.
+function holdWriteLock(db: string, ms: number): Promise<{ released: Promise<void> }> {
+  const script = `const D = require(${JSON.stringify(SQLITE)}); const db = new D(${JSON.stringify(db)}); db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n'); setTimeout(() => { db.exec('ROLLBACK'); db.close(); }, ${ms});`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const released = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return new Promise((resolve) => child.stdout?.once('data', () => resolve({ released })));
+}
+
+describe('one run at a time on a set of clusters', () => {
+  it.each([
+    ['uninstall', ['uninstall', '--dry-run', '-q']],
+    ['verify', ['verify', '--dry-run', '-q']],
+  ])('four %s runs started together on one mesh: exactly one proceeds, the others exit 3 naming it', async (_kind, args) => {
+    const db = freshDb();
+    await ok(['install', ...FAST, '--sim-latency', '50ms', '--db', db]);
+    const results = await Promise.all(Array.from({ length: 4 }, () => runCli([...args, '--db', db])));
+    const winners = results.filter((r) => r.code === 0);
+    const refused = results.filter((r) => r.code === 3);
+    expect(winners, results.map((r) => r.stderr).join('\n---\n')).toHaveLength(1);
+    expect(refused).toHaveLength(3);
+    const winner = runIdFrom(winners[0] as CliResult);
+    for (const r of refused) expect(r.stderr).toMatch(new RegExp(`^mesh-run: error: run ${winner} \\(\\w+\\) is still running on these simulated clusters`));
+    // The refused ones left nothing behind: only the install and the winner are in the journal.
+    expect(JSON.parse((await ok(['runs', '--json', '--db', db])).stdout)).toHaveLength(2);
+  });
+
+  it('a verify and an uninstall started together: one runs, the other is refused (no half-deleted sample)', async () => {
+    const db = freshDb();
+    await ok(['install', ...FAST, '--db', db]);
+    const [verify, uninstall] = await Promise.all([runCli(['verify', '--dry-run', '-q', '--db', db]), runCli(['uninstall', '--dry-run', '-q', '--db', db])]);
+    expect([verify.code, uninstall.code].sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([0, 3]);
+    expect(`${verify.stderr}${uninstall.stderr}`).not.toContain('not found');
+  });
+
+  it('three real installs on the same contexts: one proceeds, the others exit 3 naming it', async () => {
+    const marker = `mesh-run-contend-${process.pid}`;
+    const tools = writeFakeTools(tmp.dir, marker);
+    const config = join(tmp.dir, 'contend.yaml');
+    writeFileSync(config, `tools: {kubectl: ${tools.kubectl}, istioctl: ${tools.istioctl}}\n`);
+    const db = freshDb();
+    const started = Array.from({ length: 3 }, () => startCli(['install', '--config', config, '--db', db, '-q']));
+    const deadline = Date.now() + 30_000;
+    while ((peek<{ n: number }>(db, "SELECT COUNT(*) AS n FROM step_attempts WHERE step = 'install-primary'")?.[0]?.n ?? 0) === 0) {
+      if (Date.now() > deadline) throw new Error('no install reached install-primary');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    for (const s of started) s.child.kill('SIGINT');
+    const results = await Promise.all(started.map((s) => s.done));
+    expect(results.map((r) => r.code).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([3, 3, 130]);
+    const holder = runIdFrom(results.find((r) => r.code === 130) as CliResult);
+    for (const r of results.filter((x) => x.code === 3)) expect(r.stderr).toContain(`run ${holder} (install) is still running on context "cluster`);
+  });
+});
+
+describe('output that cannot be written', () => {
+  it('a closed pipe does not end a run: it is driven to its end, and the exit code is the run\'s', async () => {
+    for (const extra of [[], ['--json']]) {
+      const db = freshDb();
+      const shell = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" install --dry-run --sim-lb-delay 0 --sim-latency 20ms ${extra.join(' ')} --db "${db}" 2>&1 | head -c 10 >/dev/null; echo "exit \${PIPESTATUS[0]}"`], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MESH_RUN_DB: '' } });
+      let out = '';
+      shell.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      await new Promise((r) => shell.on('close', r));
+      expect(out.trim(), extra.join(' ')).toBe('exit 0');
+      const [run] = JSON.parse((await ok(['runs', '--json', '--db', db])).stdout) as Array<{ status: string; stale: boolean }>;
+      expect(run?.status, extra.join(' ')).toBe('succeeded');
+    }
+  });
+
+  it('a full stdout or stderr is not a run error; a read-only verb that lost its output exits 3', async () => {
+    const db = freshDb();
+    for (const redirect of ['>/dev/full', '2>/dev/full', '2>&-', '>/dev/full 2>&1']) {
+      const shell = spawn('bash', ['-c', `"${process.execPath}" "${CLI}" install --dry-run --sim-lb-delay 0 --db "${db}" ${redirect}; echo "exit $?" >&3`], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: { ...process.env, MESH_RUN_DB: '' } });
+      let out = '';
+      let err = '';
+      (shell.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => (out += d.toString()));
+      shell.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+      await new Promise((r) => shell.on('close', r));
+      expect(out.trim(), `${redirect}: ${err}`).toBe('exit 0');
+      expect(err, redirect).not.toMatch(/at .*\.js:\d+|Error: ENOSPC|internal error/);
+    }
+    const runs = JSON.parse((await ok(['runs', '--json', '--db', db])).stdout) as Array<{ status: string }>;
+    expect(runs.map((r) => r.status)).toEqual(Array(4).fill('succeeded'));
+    const lost = spawn('bash', ['-c', `"${process.execPath}" "${CLI}" runs --db "${db}" >/dev/full; echo "exit $?"`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESH_RUN_DB: '' } });
+    let status = '';
+    let stderr = '';
+    lost.stdout?.on('data', (d: Buffer) => (status += d.toString()));
+    lost.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise((r) => lost.on('close', r));
+    expect(status.trim()).toBe('exit 3');
+    expect(stderr).toContain('mesh-run: error: cannot write output (ENOSPC)');
+    const [first] = JSON.parse((await ok(['runs', '--json', '--db', db])).stdout) as Array<{ id: string }>;
+    const report = await runCli(['report', first?.id ?? '', '--html', '/dev/full', '--db', db]);
+    expect(report.code).toBe(3);
+    expect(report.stderr).toContain('cannot write the file (ENOSPC)');
+  });
+});
+
+describe('a busy store', () => {
+  it('is exit 3 "busy", not a bug, before a run starts; a lock taken mid-run interrupts it (resumable), blaming no cluster', async () => {
+    const db = freshDb();
+    const first = runIdFrom(await ok(['install', ...FAST, '--db', db]));
+    const held = await holdWriteLock(db, 6000);
+    const started = Date.now();
+    const refused = await runCli(['install', ...FAST, '--db', db]);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toContain('is busy (held by another process)');
+    expect(refused.stderr).not.toContain('this is a bug');
+    expect(Date.now() - started).toBeLessThan(5000);
+    await held.released;
+
+    // Mid-run: the run stops at once, says it is interrupted (or still running, if even that write fails).
+    const { child, done } = startCli(['install', '--dry-run', '--sim-lb-delay', '0', '--sim-latency', '150ms', '-q', '--db', db]);
+    const deadline = Date.now() + 20_000;
+    while ((peek<{ n: number }>(db, `SELECT COUNT(*) AS n FROM step_attempts WHERE step = 'install-primary' AND outcome = 'succeeded' AND run_id != '${first}'`)?.[0]?.n ?? 0) === 0) {
+      if (Date.now() > deadline) throw new Error('never got past install-primary');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const lock = await holdWriteLock(db, 4000);
+    const stopped = await done;
+    expect(stopped.code, stopped.stderr).toBe(3);
+    expect(stopped.stderr).toMatch(/mesh-run: error: run mr-[a-z0-9]+ stopped: the database .* is busy \(held by another process\); it is (recorded as interrupted|still recorded as running)/);
+    expect(stopped.stderr).not.toMatch(/unexpected error|failed at/);
+    await lock.released;
+    const id = runIdFrom(stopped);
+    await ok(['resume', id, '--db', db, '-q']);
+    const journal = readJournal(db, id);
+    expect(journal.run.status).toBe('succeeded');
+    expect(journal.attempts.filter((a) => a.outcome === 'failed')).toEqual([]);
+    child.kill();
+  });
+
+  it('SIGINT while the store is locked ends the run within a few seconds', async () => {
+    const db = freshDb();
+    const { child, done } = startCli(['install', '--dry-run', '--sim-lb-delay', '0', '--sim-latency', '150ms', '-q', '--db', db]);
+    const deadline = Date.now() + 20_000;
+    while ((peek<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM step_attempts')?.[0]?.n ?? 0) === 0) {
+      if (Date.now() > deadline) throw new Error('the run never started a step');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const lock = await holdWriteLock(db, 15_000);
+    child.kill('SIGINT');
+    const at = Date.now();
+    const result = await done;
+    expect(Date.now() - at).toBeLessThan(5000);
+    expect([3, 130]).toContain(result.code);
+    await lock.released;
+  });
+});
+
+describe('a damaged journal', () => {
+  function damage(db: string, sql: string): void {
+    const handle = new Database(db);
+    handle.exec(sql);
+    handle.close();
+  }
+
+  it('shows a run whose config or error does not parse as damaged, and every other run as usual', async () => {
+    const db = freshDb();
+    const good = runIdFrom(await ok(['install', ...FAST, '--db', db]));
+    const bad = runIdFrom(await runCli(['install', ...FAST, '--inject-failure', 'attach-remote', '--db', db]));
+    damage(db, `UPDATE runs SET config_json = '{not json', error_json = 'garbage' WHERE id = '${bad}'`);
+    const runs = await ok(['runs', '--db', db]);
+    expect(runs.stdout).toMatch(new RegExp(`${bad}\\s+install\\s+damaged \\(config, error\\)`));
+    expect(runs.stdout).toMatch(new RegExp(`${good}\\s+install\\s+succeeded`));
+    const status = await ok(['status', bad, '--db', db]);
+    expect(status.stdout).toContain('damaged: its recorded config and error cannot be read');
+    const resume = await runCli(['resume', bad, '--db', db]);
+    expect(resume.code).toBe(4);
+    expect(resume.stderr).toContain('its recorded config is damaged');
+  });
+
+  it.each([
+    ['NULL', 'missing, although'],
+    ["''", 'missing, although'],
+    ["'null'", 'missing, although'],
+    ["'{\"status\":\"active\",\"value\":{\"nowhere\":{}}}'", 'does not fit'],
+    ["'garbage'", 'not JSON'],
+  ])('refuses to resume a run whose saved state is %s (exit 4), changing nothing', async (snapshot, why) => {
+    const db = freshDb();
+    const id = runIdFrom(await runCli(['install', ...FAST, '--inject-failure', 'install-remote', '--db', db]));
+    damage(db, `UPDATE runs SET snapshot_json = ${snapshot} WHERE id = '${id}'`);
+    const before = readJournal(db, id);
+    const resume = await runCli(['resume', id, '--db', db]);
+    expect(resume.code, resume.stderr).toBe(4);
+    expect(resume.stderr).toContain(`run ${id} cannot be resumed: its saved state is damaged (`);
+    expect(resume.stderr).toContain(why);
+    const after = readJournal(db, id);
+    expect(after.events).toEqual(before.events);
+    expect(after.attempts).toEqual(before.attempts);
+    expect(after.run.lease).toBeNull();
+  });
+
+  it('an unknown kind is exit 4', async () => {
+    const db = freshDb();
+    const id = runIdFrom(await runCli(['install', ...FAST, '--inject-failure', 'install-remote', '--db', db]));
+    damage(db, `UPDATE runs SET kind = 'teleport' WHERE id = '${id}'`);
+    const resume = await runCli(['resume', id, '--db', db]);
+    expect(resume.code).toBe(4);
+    expect(resume.stderr).toContain('of a kind this mesh-run does not know ("teleport")');
+  });
+});
+
+describe('config files that never end, and names Kubernetes refuses', () => {
+  it('refuses a config that is a device, a FIFO or a directory (exit 2), at once', async () => {
+    const dir = join(tmp.dir, 'configs');
+    mkdirSync(dir, { recursive: true });
+    symlinkSync('/dev/zero', join(dir, 'zero.yaml'));
+    mkfifoSync(join(dir, 'fifo.yaml'));
+    mkdirSync(join(dir, 'dir.yaml'));
+    for (const [name, why] of [['zero.yaml', 'a device'], ['fifo.yaml', 'a pipe'], ['dir.yaml', 'it is a directory']] as const) {
+      const started = Date.now();
+      const result = await runCli(['install', '--dry-run', '--config', join(dir, name), '--db', freshDb()]);
+      expect(result.code, name).toBe(2);
+      expect(result.stderr, name).toContain(why);
+      expect(Date.now() - started, name).toBeLessThan(5000);
+    }
+  });
+
+  it('a config path that became a directory is named as such on resume', async () => {
+    const db = freshDb();
+    const config = join(tmp.dir, 'moving.yaml');
+    writeFileSync(config, 'meshID: mesh1\n');
+    const id = runIdFrom(await runCli(['install', ...FAST, '--config', config, '--inject-failure', 'install-remote', '--db', db]));
+    const { rmSync } = await import('node:fs');
+    rmSync(config);
+    mkdirSync(config);
+    const resume = await runCli(['resume', id, '--db', db]);
+    expect(resume.code).toBe(4);
+    expect(resume.stderr).toContain(`config file ${config} cannot be read (it is a directory)`);
+  });
+
+  it('refuses a revision whose derived names Kubernetes would refuse, naming the name and the limit', async () => {
+    const config = join(tmp.dir, 'long-rev.yaml');
+    writeFileSync(config, `revision: ${'r'.repeat(63)}\n`);
+    const result = await runCli(['plan', '--config', config]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/revision: "r{57}\.\.\." makes the primary IstioOperator name .* 80 characters, over Kubernetes' limit of 63; use a revision of at most 46 characters/);
+    writeFileSync(config, `revision: ${'r'.repeat(46)}\n`);
+    expect((await runCli(['install', ...FAST, '--config', config, '--db', freshDb()])).code).toBe(0);
+  });
+
+  it('resume --force refuses a change it cannot apply (trust added), naming the field, and records a change it applies', async () => {
+    const db = freshDb();
+    const config = join(tmp.dir, 'forced.yaml');
+    writeFileSync(config, 'timeouts: {gatewayAddress: 2m}\n');
+    const id = runIdFrom(await runCli(['install', ...FAST, '--config', config, '--inject-failure', 'install-remote', '--db', db]));
+    writeFileSync(config, 'timeouts: {gatewayAddress: 2m}\ntrust: {keySize: 2048}\n');
+    const refused = await runCli(['resume', id, '--force', '--db', db]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('trust changed since run');
+    expect(readJournal(db, id).run.status).toBe('failed');
+    writeFileSync(config, 'timeouts: {gatewayAddress: 3m}\n');
+    await ok(['resume', id, '--force', '--db', db, '-q']);
+    const journal = readJournal(db, id);
+    expect(JSON.parse(journal.run.configJson).timeouts.gatewayAddressMs).toBe(180_000);
+    expect(journal.events.find((e) => e.type === 'forced')?.detail).toContain('(timeouts)');
+  });
+
+  it('runs summarises a long list of remotes', async () => {
+    const db = freshDb();
+    const config = join(tmp.dir, 'many.yaml');
+    writeFileSync(config, `remotes:\n${Array.from({ length: 12 }, (_, i) => `  - {name: r${i}}`).join('\n')}\n`);
+    await ok(['install', ...FAST, '--config', config, '--db', db]);
+    const runs = await ok(['runs', '--db', db]);
+    expect(runs.stdout).toContain('cluster1 -> 12 remotes');
+    expect(Math.max(...runs.stdout.split('\n').map((l) => l.length))).toBeLessThan(140);
+  });
+});
