@@ -1,6 +1,6 @@
 // Opens the SQLite file with the durability settings mesh-run relies on, and migrates it.
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readSync, statfsSync, statSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { PreconditionError } from '../engine/errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
@@ -94,6 +94,8 @@ export function openDb(path: string, options: OpenOptions = {}): Db {
     if (/^SQLITE_(BUSY|LOCKED)/.test(String((error as { code?: unknown }).code ?? ''))) {
       throw new PreconditionError('store-busy', `the database ${path} is busy (held by another process)`, { hint: 'another mesh-run (or a tool with the file open) holds a write lock; run the command again when it lets go', cause: error });
     }
+    const dir = unwritableDirectory(path);
+    if (dir) throw dir;
     const full = diskFullNote(path);
     throw new PreconditionError('store-unusable', `cannot use the database ${path}: ${(error as Error).message}${full ? ` (${full})` : ''}`, {
       hint: full ? 'free disk space, then run the command again' : 'check the file is a mesh-run database on a local, writable file system',
@@ -101,6 +103,21 @@ export function openDb(path: string, options: OpenOptions = {}): Db {
     });
   }
   return db;
+}
+
+// SQLite keeps -wal and -shm files beside the database, so even reading needs its directory writable (once
+// those files are gone): say so, rather than "attempt to write a readonly database".
+function unwritableDirectory(path: string): PreconditionError | undefined {
+  if (path === ':memory:') return undefined;
+  const dir = dirname(resolvePath(path));
+  try {
+    accessSync(dir, constants.W_OK);
+    return undefined;
+  } catch {
+    return new PreconditionError('store-unusable', `cannot use the database ${path}: its directory ${dir} is not writable, and SQLite keeps its -wal and -shm files beside the database`, {
+      hint: 'make the directory writable, or copy the database into a writable one and pass --db',
+    });
+  }
 }
 
 // A file that is not an SQLite database is refused before SQLite opens (and would rewrite) it; an empty
@@ -153,6 +170,8 @@ function openReadOnly(path: string): Db {
   } catch (error) {
     db?.close();
     if (error instanceof PreconditionError) throw error;
+    const dir = unwritableDirectory(path);
+    if (dir) throw dir;
     throw new PreconditionError('store-unusable', `cannot read the database ${path}: ${(error as Error).message}`, { hint: 'check the file is a mesh-run database on a local file system', cause: error });
   }
 }

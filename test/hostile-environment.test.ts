@@ -293,3 +293,40 @@ describe('config files that never end, and names Kubernetes refuses', () => {
     expect(Math.max(...runs.stdout.split('\n').map((l) => l.length))).toBeLessThan(140);
   });
 });
+
+describe('a database in a read-only directory', () => {
+  it('is exit 3 with the real cause, for a run and for a read-only verb', async () => {
+    const { chmodSync, copyFileSync } = await import('node:fs');
+    const db = freshDb();
+    await ok(['install', ...FAST, '--db', db]);
+    // Reachable by another user: the test's own temporary directory is private to it.
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const open = mkdtempSync(join(tmpdir(), 'mesh-run-ro-'));
+    chmodSync(open, 0o755);
+    const dir = join(open, 'read-only');
+    mkdirSync(dir);
+    const inside = join(dir, 'mesh.db');
+    const copy = new Database(db);
+    copy.pragma('wal_checkpoint(TRUNCATE)');
+    copy.close();
+    copyFileSync(db, inside);
+    chmodSync(inside, 0o666);
+    chmodSync(dir, 0o555);
+    // As root, directory modes do not bind: run the CLI as nobody.
+    const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+    for (const args of [['install', '--dry-run', '-q'], ['runs']]) {
+      const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(asUser[0] ?? process.execPath, [...asUser.slice(1), ...(asUser.length ? [process.execPath] : []), CLI, ...args, '--db', inside], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MESH_RUN_DB: '' } });
+        let stderr = '';
+        child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+      expect(result.code, `${args[0]}: ${result.stderr}`).toBe(3);
+      expect(result.stderr).toContain(`its directory ${dir} is not writable, and SQLite keeps its -wal and -shm files beside the database`);
+    }
+    chmodSync(dir, 0o755);
+    const { rmSync } = await import('node:fs');
+    rmSync(open, { recursive: true, force: true });
+  });
+});
