@@ -11,7 +11,7 @@ const SEALED = 'sim-sealed:';
 
 function hashBytes(seed: string, length: number): Buffer {
   const chunks: Buffer[] = [];
-  for (let i = 0; Buffer.concat(chunks).length < length; i++) chunks.push(createHash('sha256').update(`${seed}#${i}`).digest());
+  for (let i = 0; i * 32 < length; i++) chunks.push(createHash('sha256').update(`${seed}#${i}`).digest());
   return Buffer.concat(chunks).subarray(0, length);
 }
 
@@ -19,6 +19,16 @@ function hashBytes(seed: string, length: number): Buffer {
 // MESH_RUN_SIM_TOKEN pins it, so tests can search everything mesh-run writes for it.
 export function serviceAccountToken(world: string, context: string): string {
   if (process.env.MESH_RUN_SIM_TOKEN) return process.env.MESH_RUN_SIM_TOKEN;
+  const key = `${world}\0${context}`;
+  let token = minted.get(key);
+  if (token === undefined) minted.set(key, (token = mint(world, context)));
+  return token;
+}
+
+// Tokens are derived, not stored: the same world and cluster always get the same one.
+const minted = new Map<string, string>();
+
+function mint(world: string, context: string): string {
   const b64 = (value: string | Buffer) => Buffer.from(value).toString('base64url');
   const seed = `${world}/${context}/istio-reader-service-account`;
   const header = b64(JSON.stringify({ alg: 'RS256', kid: hashBytes(`${seed}/kid`, 8).toString('hex') }));
