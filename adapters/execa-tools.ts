@@ -33,7 +33,16 @@ function reportSpawn(child: { pid?: number | undefined }, role: 'command' | 'sou
   options.onSpawn(role, { pid: child.pid, pgid: child.pid, ...(start ? { start } : {}) });
 }
 
-type Settled = { exitCode?: number | undefined; stdout?: unknown; stderr?: unknown; timedOut: boolean; isCanceled: boolean; code?: string | undefined; failed: boolean; originalMessage?: string | undefined };
+type Settled = {
+  exitCode?: number | undefined;
+  stdout?: unknown;
+  stderr?: unknown;
+  timedOut: boolean;
+  isCanceled: boolean;
+  code?: string | undefined;
+  failed: boolean;
+  originalMessage?: string | undefined;
+};
 
 function check(result: Settled, command: Command, paths: ToolPaths, options: RunOptions): void {
   if (result.isCanceled || options.signal.aborted) throw options.signal.reason ?? new Error('aborted');

@@ -13,7 +13,10 @@ const Q = String.raw`(?:\\*["'])`;
 const PATTERNS: ReadonlyArray<[RegExp, string]> = [
   // kubeconfig and secret fields that carry credentials, plain or inside JSON strings
   [
-    new RegExp(String.raw`((?:^|\s|\\n|${Q}|\{|,)(?:token|client-key-data|client-certificate-data|password|id-token|refresh-token|access-token)${Q}?\s*[:=]\s*)(${Q}?)(?!\[REDACTED\])[^\s"'\\,}]+`, 'gim'),
+    new RegExp(
+      String.raw`((?:^|\s|\\n|${Q}|\{|,)(?:token|client-key-data|client-certificate-data|password|id-token|refresh-token|access-token)${Q}?\s*[:=]\s*)(${Q}?)(?!\[REDACTED\])[^\s"'\\,}]+`,
+      'gim',
+    ),
     `$1$2${REPLACEMENT}`,
   ],
   // Authorization headers
@@ -163,5 +166,7 @@ function decodesToCredential(run: string): boolean {
   if (CREDENTIAL.test(decoded)) return true;
   // One level deeper: base64 inside base64 (a kubeconfig's client-key-data in a Secret's data).
   const inner = decoded.match(BASE64_RUN);
-  return inner !== null && inner.some((r) => r.length >= 32 && CREDENTIAL.test(Buffer.from(r.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('latin1')));
+  return (
+    inner !== null && inner.some((r) => r.length >= 32 && CREDENTIAL.test(Buffer.from(r.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('latin1')))
+  );
 }

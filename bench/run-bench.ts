@@ -12,11 +12,11 @@ import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
 import { createWorld } from '../adapters/simulator/world.js';
 import * as activities from '../engine/activities.js';
 import { loadConfig, type MeshConfig } from '../engine/config.js';
-import { planInstall, type PlannedCommand } from '../engine/plan.js';
+import { type PlannedCommand, planInstall } from '../engine/plan.js';
 import { sleep } from '../engine/retry.js';
 import { prepareFollowUp, prepareInstall, prepareResume } from '../engine/run-service.js';
-import { generateIntermediate, generateRoot } from '../engine/trust/ca.js';
 import type { StepRuntime } from '../engine/step-runtime.js';
+import { generateIntermediate, generateRoot } from '../engine/trust/ca.js';
 import type { StepId } from '../machines/steps.js';
 import { openDb } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';
@@ -39,7 +39,14 @@ function configFor(remotes: number, extra = ''): string {
 // One dry run at the realistic latency model; returns its wall time and id.
 async function timedInstall(configPath: string, dbPath: string, extra: Partial<Parameters<typeof prepareInstall>[0]> = {}) {
   const started = performance.now();
-  const prepared = await prepareInstall({ configPath, dryRun: true, injections: [], simulation: { realisticLatency: { timeScale: TIME_SCALE } }, dbPath, ...extra });
+  const prepared = await prepareInstall({
+    configPath,
+    dryRun: true,
+    injections: [],
+    simulation: { realisticLatency: { timeScale: TIME_SCALE } },
+    dbPath,
+    ...extra,
+  });
   const outcome = await prepared.driver.start();
   const elapsed = performance.now() - started;
   prepared.close();
@@ -54,7 +61,9 @@ function criticalPath(plan: PlannedCommand[], config: MeshConfig, seed: string):
   const d = (step: StepId, cluster: string) => {
     const commands = slot(step, cluster);
     // preflight asks every context for its version at once; everything else runs one command after another.
-    const together = commands.filter((p) => step === 'preflight' && p.command.args.includes('version') && p.command.args.some((a) => a.startsWith('--context=')));
+    const together = commands.filter(
+      (p) => step === 'preflight' && p.command.args.includes('version') && p.command.args.some((a) => a.startsWith('--context=')),
+    );
     const inSequence = commands.filter((p) => !together.includes(p));
     return inSequence.reduce((t, p) => t + cost(p.command), 0) + Math.max(0, ...together.map((p) => cost(p.command)));
   };
@@ -77,7 +86,16 @@ function criticalPath(plan: PlannedCommand[], config: MeshConfig, seed: string):
 async function sequentialBaseline(config: MeshConfig, seed: string): Promise<number> {
   const db = openDb(':memory:');
   const sim = createSimStore(db);
-  createWorld(sim, 'baseline', [config.primary, ...config.remotes], { loadBalancer: { mode: 'ip', delayMs: Math.round(MEAN_MS.loadBalancerAddress * TIME_SCALE) }, latencyModel: { timeScale: TIME_SCALE, jitter: 0.15, seed } }, Date.now());
+  createWorld(
+    sim,
+    'baseline',
+    [config.primary, ...config.remotes],
+    {
+      loadBalancer: { mode: 'ip', delayMs: Math.round(MEAN_MS.loadBalancerAddress * TIME_SCALE) },
+      latencyModel: { timeScale: TIME_SCALE, jitter: 0.15, seed },
+    },
+    Date.now(),
+  );
   const tools: ClusterTools = createSimulatedTools({ store: sim, world: 'baseline' });
   const signal = new AbortController().signal;
   setMaxListeners(0, signal);
@@ -105,7 +123,15 @@ async function sequentialBaseline(config: MeshConfig, seed: string): Promise<num
   }
   await activities.exposeIstiodStep(rt('expose-istiod', p.name), { ...primaryInput, step: 'expose-istiod' });
   for (const r of config.remotes) {
-    const input = { runId: 'baseline', cluster: r.name, context: r.context, primary: p, network: config.network, istioVersion: pf.istioVersion, discoveryAddress: ip };
+    const input = {
+      runId: 'baseline',
+      cluster: r.name,
+      context: r.context,
+      primary: p,
+      network: config.network,
+      istioVersion: pf.istioVersion,
+      discoveryAddress: ip,
+    };
     await activities.createRemoteNamespace(rt('create-remote-namespace', r.name), { ...input, step: 'create-remote-namespace' });
     await activities.annotateRemoteNamespace(rt('annotate-remote-namespace', r.name), { ...input, step: 'annotate-remote-namespace' });
     await activities.installRemote(rt('install-remote', r.name), { ...input, step: 'install-remote' });
@@ -136,7 +162,10 @@ async function overhead(): Promise<void> {
   out('section', 'engine overhead with zero simulated latency (16 remotes)', '', '', '', '');
   out('store', 'wall time', 'transitions', 'per transition', '', '');
   const path = configFor(16);
-  for (const [label, dbPath] of [['durable SQLite (WAL, synchronous=FULL)', join(work, 'overhead.db')], ['in-memory SQLite', ':memory:']] as const) {
+  for (const [label, dbPath] of [
+    ['durable SQLite (WAL, synchronous=FULL)', join(work, 'overhead.db')],
+    ['in-memory SQLite', ':memory:'],
+  ] as const) {
     // Warm once, then measure.
     for (let i = 0; i < 2; i++) {
       const started = performance.now();
@@ -220,7 +249,14 @@ async function startup(): Promise<void> {
   const node = median(['-e', '0']);
   const version = median([cli, '--version']);
   const runs = median([cli, 'runs', '--db', db]);
-  out('node -e 0', ms(node), 'mesh-run --version', `${ms(version)} (${(version / node).toFixed(2)}x)`, 'mesh-run runs', `${ms(runs)} (${(runs / node).toFixed(2)}x)`);
+  out(
+    'node -e 0',
+    ms(node),
+    'mesh-run --version',
+    `${ms(version)} (${(version / node).toFixed(2)}x)`,
+    'mesh-run runs',
+    `${ms(runs)} (${(runs / node).toFixed(2)}x)`,
+  );
 }
 
 function historyAtScale(): void {
@@ -229,9 +265,23 @@ function historyAtScale(): void {
   const path = join(work, 'history.db');
   const db = openDb(path);
   const started = performance.now();
-  const insertRun = db.prepare(`INSERT INTO runs (id, kind, topology, mode, status, config_json, config_hash, created_at, updated_at, finished_at, machine_version) VALUES (?, 'install', 'primary-remote', 'dry-run', ?, ?, 'h', ?, ?, ?, 1)`);
-  const insertAttempt = db.prepare(`INSERT INTO step_attempts (run_id, step, cluster, context, attempt, started_at, ended_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const steps: Array<[StepId, 'p' | 'r' | '*']> = [['preflight', '*'], ['install-primary', 'p'], ['install-eastwest-gateway', 'p'], ['await-gateway-address', 'p'], ['expose-istiod', 'p'], ['create-remote-namespace', 'r'], ['annotate-remote-namespace', 'r'], ['install-remote', 'r'], ['attach-remote', 'r']];
+  const insertRun = db.prepare(
+    `INSERT INTO runs (id, kind, topology, mode, status, config_json, config_hash, created_at, updated_at, finished_at, machine_version) VALUES (?, 'install', 'primary-remote', 'dry-run', ?, ?, 'h', ?, ?, ?, 1)`,
+  );
+  const insertAttempt = db.prepare(
+    `INSERT INTO step_attempts (run_id, step, cluster, context, attempt, started_at, ended_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const steps: Array<[StepId, 'p' | 'r' | '*']> = [
+    ['preflight', '*'],
+    ['install-primary', 'p'],
+    ['install-eastwest-gateway', 'p'],
+    ['await-gateway-address', 'p'],
+    ['expose-istiod', 'p'],
+    ['create-remote-namespace', 'r'],
+    ['annotate-remote-namespace', 'r'],
+    ['install-remote', 'r'],
+    ['attach-remote', 'r'],
+  ];
   const t0 = Date.now() - runsCount * 60_000;
   const fill = db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) {
@@ -243,8 +293,19 @@ function historyAtScale(): void {
       steps.forEach(([step, scope], s) => {
         const cluster = scope === '*' ? '*' : scope === 'p' ? 'cluster1' : remote;
         const failed = fails && step === 'install-remote';
-        insertAttempt.run(`mr-b${i.toString(36).padStart(7, '0')}`, step, cluster, cluster === '*' ? null : cluster, 1, at + s * 1000, at + s * 1000 + 900, failed ? 'failed' : 'succeeded', failed ? '{"message":"forbidden"}' : null);
-        if (failed) insertAttempt.run(`mr-b${i.toString(36).padStart(7, '0')}`, step, cluster, cluster, 2, at + s * 1000 + 2000, at + s * 1000 + 2900, 'succeeded', null);
+        insertAttempt.run(
+          `mr-b${i.toString(36).padStart(7, '0')}`,
+          step,
+          cluster,
+          cluster === '*' ? null : cluster,
+          1,
+          at + s * 1000,
+          at + s * 1000 + 900,
+          failed ? 'failed' : 'succeeded',
+          failed ? '{"message":"forbidden"}' : null,
+        );
+        if (failed)
+          insertAttempt.run(`mr-b${i.toString(36).padStart(7, '0')}`, step, cluster, cluster, 2, at + s * 1000 + 2000, at + s * 1000 + 2900, 'succeeded', null);
       });
     }
   });
@@ -267,7 +328,9 @@ function historyAtScale(): void {
   timed('history --limit 100 (newest)', () => store.queryAttempts({ limit: 100 }));
   timed('history --cluster cluster7 --since 7d', () => store.queryAttempts({ cluster: 'cluster7', since: now - 7 * 86_400_000, limit: 100 }));
   timed('history --status failed --limit 100', () => store.queryAttempts({ outcome: 'failed', limit: 100 }));
-  timed('history --step install-remote --cluster cluster3 --status failed', () => store.queryAttempts({ step: 'install-remote', cluster: 'cluster3', outcome: 'failed', limit: 100 }));
+  timed('history --step install-remote --cluster cluster3 --status failed', () =>
+    store.queryAttempts({ step: 'install-remote', cluster: 'cluster3', outcome: 'failed', limit: 100 }),
+  );
   timed('history --run <id>', () => store.queryAttempts({ runId: 'mr-b0001000', limit: 100 }));
   timed('history --actions --since 24h', () => store.queryEvents({ since: now - 86_400_000, limit: 100 }));
   timed('runs (50 newest, with their attempts)', () => store.listRuns(50).map((r) => store.listAttempts(r.id)));

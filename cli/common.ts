@@ -2,11 +2,11 @@
 import { Option } from 'commander';
 import { parseDuration } from '../engine/durations.js';
 import { UsageError } from '../engine/errors.js';
-import { displayArgv } from './render/argv.js';
 import { defaultDbPath } from '../store/db-path.js';
 import { openDb } from '../store/open-db.js';
 import { createSqliteRunStore } from '../store/sqlite-run-store.js';
 import type { RunStore } from '../store/types.js';
+import { displayArgv } from './render/argv.js';
 
 export interface CommonOptions {
   db?: string;

@@ -2,13 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, MeshRunError } from '../engine/errors.js';
-import { installCommand } from './commands/install.js';
-import { resumeCommandDef } from './commands/resume.js';
 import { followUpCommand } from './commands/follow-up.js';
 import { graphCommand } from './commands/graph.js';
 import { historyCommand } from './commands/history.js';
+import { installCommand } from './commands/install.js';
 import { planCommand } from './commands/plan.js';
 import { reportCommand } from './commands/report.js';
+import { resumeCommandDef } from './commands/resume.js';
 import { logsCommand, showCommand } from './commands/show.js';
 import { runsCommand, statusCommand } from './commands/status.js';
 import { versionCommand } from './commands/version.js';
@@ -75,7 +75,21 @@ export function buildProgram(streams: Streams): Command {
     .showSuggestionAfterError(false)
     .configureOutput(output)
     .exitOverride();
-  for (const command of [installCommand(streams), followUpCommand('verify', streams), followUpCommand('uninstall', streams), resumeCommandDef(streams), statusCommand(streams), runsCommand(streams), historyCommand(streams), showCommand(streams), logsCommand(streams), graphCommand(streams), planCommand(streams), reportCommand(streams), versionCommand(streams, version())]) {
+  for (const command of [
+    installCommand(streams),
+    followUpCommand('verify', streams),
+    followUpCommand('uninstall', streams),
+    resumeCommandDef(streams),
+    statusCommand(streams),
+    runsCommand(streams),
+    historyCommand(streams),
+    showCommand(streams),
+    logsCommand(streams),
+    graphCommand(streams),
+    planCommand(streams),
+    reportCommand(streams),
+    versionCommand(streams, version()),
+  ]) {
     program.addCommand(command.exitOverride().showSuggestionAfterError(false).configureOutput(output));
   }
   return program;

@@ -1,11 +1,11 @@
 // Runs a prepared install or resume to its end: progress, signals, the final report and exit code.
 import { ExitCode } from '../engine/errors.js';
+import { runConfig } from '../engine/run-config.js';
 import type { RunOutcome } from '../engine/run-driver.js';
 import type { PreparedRun } from '../engine/run-service.js';
-import { runConfig } from '../engine/run-config.js';
 import { runView, slotViews } from '../engine/status-view.js';
-import type { RunRecord } from '../store/types.js';
 import { ALL_CLUSTERS, slotLabel } from '../machines/steps.js';
+import type { RunRecord } from '../store/types.js';
 import { ExitRequest } from './exit.js';
 import { painter, type Streams } from './output.js';
 import type { ProgressRenderer } from './render/progress.js';
@@ -49,10 +49,22 @@ export async function runSession(prepared: PreparedRun, begin: () => Promise<Run
   if (outcome.storeError) throw outcome.storeError;
   const run = prepared.store.getRun(prepared.runId);
   const attempts = prepared.store.listAttempts(prepared.runId);
-  const exitCode = outcome.status === 'succeeded' ? ExitCode.ok : outcome.status === 'interrupted' ? (signalled === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint) : ExitCode.runFailed;
+  const exitCode =
+    outcome.status === 'succeeded'
+      ? ExitCode.ok
+      : outcome.status === 'interrupted'
+        ? signalled === 'SIGTERM'
+          ? ExitCode.sigterm
+          : ExitCode.sigint
+        : ExitCode.runFailed;
   if (options.json) {
     const view = run ? runView(run, attempts, Date.now(), () => false) : undefined;
-    const doc = { ok: outcome.status === 'succeeded', run: view, steps: run ? slotViews(run, attempts) : [], ...(outcome.status !== 'succeeded' ? { resume: options.resumeCommand(prepared.runId) } : {}) };
+    const doc = {
+      ok: outcome.status === 'succeeded',
+      run: view,
+      steps: run ? slotViews(run, attempts) : [],
+      ...(outcome.status !== 'succeeded' ? { resume: options.resumeCommand(prepared.runId) } : {}),
+    };
     streams.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else {
     const paint = painter(streams.stderr);
@@ -73,7 +85,8 @@ export async function runSession(prepared: PreparedRun, begin: () => Promise<Run
 function successLine(run: RunRecord): string {
   const config = runConfig(run);
   const remotes = config.remotes.map((r) => r.name).join(', ');
-  if (run.kind === 'verify') return `mesh verified: requests from ${[config.primary.name, ...config.remotes.map((r) => r.name)].join(', ')} reached helloworld v1 and v2`;
+  if (run.kind === 'verify')
+    return `mesh verified: requests from ${[config.primary.name, ...config.remotes.map((r) => r.name)].join(', ')} reached helloworld v1 and v2`;
   if (run.kind === 'uninstall') return `mesh removed: no Istio left on ${config.primary.name}, ${remotes}`;
   return `mesh installed: ${remotes} attached to ${config.primary.name}`;
 }

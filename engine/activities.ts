@@ -12,12 +12,23 @@ import type {
   StepDone,
 } from '../machines/types.js';
 import type { MeshConfig } from './config.js';
-import type { Inventory } from './inventory.js';
 import { StepError } from './errors.js';
 import { commandFailed, errorSummary, isTransient } from './failures.js';
+import type { Inventory } from './inventory.js';
+import { MANAGED_BY, MESH_RUN, SUBJECTS, TOUCHED, touchedMetadata } from './inventory.js';
+import {
+  annotationKeys,
+  commandTimeoutSeconds,
+  createNamespaceIfMissing,
+  exists,
+  getJson,
+  isMeshRuns,
+  isNotFound,
+  labelValue,
+  mustSucceed,
+  type NamespaceJson,
+} from './kube-ops.js';
 import { eastwestGatewayOperator, exposeIstiod, injectorWebhookName, istiodVirtualServiceName, primaryOperator, remoteOperator } from './manifests.js';
-import { annotationKeys, commandTimeoutSeconds, createNamespaceIfMissing, exists, getJson, isMeshRuns, isNotFound, labelValue, mustSucceed, type NamespaceJson } from './kube-ops.js';
-import { MANAGED_BY, MESH_RUN, SUBJECTS, touchedMetadata, TOUCHED } from './inventory.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
 export const ISTIO_SYSTEM = 'istio-system';
@@ -64,23 +75,37 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
   let known: Set<string> | undefined;
   await attempt(async () => {
     const contexts = await rt.run({ tool: 'kubectl', args: ['config', 'get-contexts', '-o', 'name'], context: '', purpose: 'check' });
-    if (contexts.exitCode !== 0) throw new StepError(`kubectl config get-contexts failed (exit ${contexts.exitCode}): ${errorSummary({ stderr: contexts.stderr })}`);
-    known = new Set(contexts.stdout.split('\n').map((l) => l.trim()).filter(Boolean));
+    if (contexts.exitCode !== 0)
+      throw new StepError(`kubectl config get-contexts failed (exit ${contexts.exitCode}): ${errorSummary({ stderr: contexts.stderr })}`);
+    known = new Set(
+      contexts.stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
   });
   const names = known ? [...known] : [];
   for (const cluster of known ? input.clusters.filter((c) => !known?.has(c.context)) : []) {
-    const field = cluster.name === deps.config.primary.name ? 'primary.context' : `remotes[${deps.config.remotes.findIndex((r) => r.name === cluster.name)}].context`;
-    problems.push(`kube context "${cluster.context}" (cluster ${cluster.name}) not found in the kubeconfig (it has: ${names.slice(0, 10).join(', ') || 'none'}); set ${field} in the config (or CTX_CLUSTER1/CTX_CLUSTER2)`);
+    const field =
+      cluster.name === deps.config.primary.name ? 'primary.context' : `remotes[${deps.config.remotes.findIndex((r) => r.name === cluster.name)}].context`;
+    problems.push(
+      `kube context "${cluster.context}" (cluster ${cluster.name}) not found in the kubeconfig (it has: ${names.slice(0, 10).join(', ') || 'none'}); set ${field} in the config (or CTX_CLUSTER1/CTX_CLUSTER2)`,
+    );
   }
   let istioVersion: string | undefined;
   await attempt(async () => {
     const version = await rt.run({ tool: 'istioctl', args: ['version', '--remote=false', '-o', 'json'], context: '', purpose: 'check' });
-    if (version.exitCode !== 0) throw new StepError(`istioctl version failed (exit ${version.exitCode}): ${errorSummary({ stderr: version.stderr })}; install istioctl, or set tools.istioctl in the config`);
+    if (version.exitCode !== 0)
+      throw new StepError(
+        `istioctl version failed (exit ${version.exitCode}): ${errorSummary({ stderr: version.stderr })}; install istioctl, or set tools.istioctl in the config`,
+      );
     istioVersion = parseIstioVersion(version.stdout);
     if (!istioVersion) throw new StepError(`could not read the istioctl version from: ${version.stdout.slice(0, 80).replace(/\s+/g, ' ')}`);
     const minor = /^(\d+)\.(\d+)/.exec(istioVersion);
     if (minor && Number(minor[1]) === 1 && Number(minor[2]) < MIN_ISTIO_MINOR) {
-      throw new StepError(`istioctl ${istioVersion} is too old: this flow needs istioctl 1.${MIN_ISTIO_MINOR} or newer (istiodless remotes and the ${CONTROL_PLANE_ANNOTATION} annotation); install a newer one, or point tools.istioctl at it`);
+      throw new StepError(
+        `istioctl ${istioVersion} is too old: this flow needs istioctl 1.${MIN_ISTIO_MINOR} or newer (istiodless remotes and the ${CONTROL_PLANE_ANNOTATION} annotation); install a newer one, or point tools.istioctl at it`,
+      );
     }
   });
   const present = known ? input.clusters.filter((c) => known?.has(c.context)) : [];
@@ -89,7 +114,10 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
       attempt(async () => {
         const result = await rt.run(kubectl(cluster.context, ['version', '-o', 'json', '--request-timeout=20s'], 'check'));
         // stderr only: stdout holds the client's version JSON even when the server does not answer.
-        if (result.exitCode !== 0) throw new StepError(`the API server of context "${cluster.context}" (cluster ${cluster.name}) does not answer: ${errorSummary({ stderr: result.stderr })}`);
+        if (result.exitCode !== 0)
+          throw new StepError(
+            `the API server of context "${cluster.context}" (cluster ${cluster.name}) does not answer: ${errorSummary({ stderr: result.stderr })}`,
+          );
       }),
     ),
   );
@@ -98,18 +126,32 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
   for (const remote of input.checkRemoteServers ? deps.config.remotes.filter((r) => known?.has(r.context)) : []) {
     if (remote.apiServer) continue;
     await attempt(async () => {
-      const view = await mustSucceed(rt, { tool: 'kubectl', args: ['config', 'view', '--minify', `--context=${remote.context}`, '-o', 'jsonpath={.clusters[0].cluster.server}'], context: remote.context, purpose: 'check' }, `reading the API server of context "${remote.context}"`);
+      const view = await mustSucceed(
+        rt,
+        {
+          tool: 'kubectl',
+          args: ['config', 'view', '--minify', `--context=${remote.context}`, '-o', 'jsonpath={.clusters[0].cluster.server}'],
+          context: remote.context,
+          purpose: 'check',
+        },
+        `reading the API server of context "${remote.context}"`,
+      );
       const server = view.stdout.trim();
       if (LOOPBACK_SERVER.test(server)) {
         const index = deps.config.remotes.indexOf(remote);
-        throw new StepError(`the kubeconfig gives ${remote.name}'s API server as ${server}, which istiod in ${deps.config.primary.name} cannot reach (it is that pod's own loopback); set remotes[${index}].apiServer to an address the primary's pods can reach (for kind: https://<control-plane container IP>:6443), passed to create-remote-secret as --server`);
+        throw new StepError(
+          `the kubeconfig gives ${remote.name}'s API server as ${server}, which istiod in ${deps.config.primary.name} cannot reach (it is that pod's own loopback); set remotes[${index}].apiServer to an address the primary's pods can reach (for kind: https://<control-plane container IP>:6443), passed to create-remote-secret as --server`,
+        );
       }
     });
   }
   if (problems.length > 0 || istioVersion === undefined) {
     // Worth a retry only when every problem is one that passes (an API server timing out).
     const retryable = problems.length > 0 && problems.every((p) => isTransient(p));
-    throw new StepError(problems.join('\n'), { retryable, ...(problems.length > 1 ? { hint: `${problems.length} problems, one per line: fix them, then run again` } : {}) });
+    throw new StepError(problems.join('\n'), {
+      retryable,
+      ...(problems.length > 1 ? { hint: `${problems.length} problems, one per line: fix them, then run again` } : {}),
+    });
   }
   if (input.recordInventory) await Promise.all(input.clusters.map((cluster) => takeInventory(rt, cluster, cluster.name === deps.config.primary.name)));
   return { istioVersion, finishedAt: rt.now() };
@@ -120,7 +162,13 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
 // looked at by name and label only.
 async function takeInventory(rt: StepRuntime, cluster: ClusterRef, primary: boolean): Promise<void> {
   const ns = await getJson<NamespaceJson>(rt, cluster.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, 'observe');
-  rt.observe({ cluster: cluster.name, subject: SUBJECTS.istioSystem, present: ns !== undefined, owner: isMeshRuns(ns) ? MESH_RUN : null, detail: ns ? touchedMetadata(ns.metadata) : null });
+  rt.observe({
+    cluster: cluster.name,
+    subject: SUBJECTS.istioSystem,
+    present: ns !== undefined,
+    owner: isMeshRuns(ns) ? MESH_RUN : null,
+    detail: ns ? touchedMetadata(ns.metadata) : null,
+  });
   if (primary) {
     const ca = await labelValue(rt, cluster.context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], MANAGED_BY, `secret ${CACERTS}`, 'observe');
     rt.observe({ cluster: cluster.name, subject: SUBJECTS.cacerts, present: ca.exists, owner: ca.value === MESH_RUN ? MESH_RUN : null, detail: null });
@@ -131,7 +179,11 @@ async function takeInventory(rt: StepRuntime, cluster: ClusterRef, primary: bool
 }
 
 async function waitForDeployment(rt: StepRuntime, context: string, name: string, deps: ActivityDeps): Promise<void> {
-  await mustSucceed(rt, kubectl(context, ['-n', ISTIO_SYSTEM, 'rollout', 'status', `deployment/${name}`, `--timeout=${commandTimeoutSeconds(deps.config)}s`], 'verify'), `rollout of deployment ${name}`);
+  await mustSucceed(
+    rt,
+    kubectl(context, ['-n', ISTIO_SYSTEM, 'rollout', 'status', `deployment/${name}`, `--timeout=${commandTimeoutSeconds(deps.config)}s`], 'verify'),
+    `rollout of deployment ${name}`,
+  );
 }
 
 // install-primary: istioctl install is a convergent apply; the named IstioOperator keeps re-runs from pruning the gateway.
@@ -147,7 +199,11 @@ export async function installPrimary(rt: StepRuntime, input: PrimaryStepInput, d
 // install-eastwest-gateway: the gateway IstioOperator (gen-eastwest-gateway.sh's output), then its rollout.
 export async function installEastwestGateway(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps): Promise<StepDone> {
   const manifest = eastwestGatewayOperator({ meshID: input.meshID, network: input.network, ...opt(input) });
-  await mustSucceed(rt, istioctl(input.context, ['install', '-y', '-f', '-'], 'act', manifest), `istioctl install of the east-west gateway on ${input.cluster}`);
+  await mustSucceed(
+    rt,
+    istioctl(input.context, ['install', '-y', '-f', '-'], 'act', manifest),
+    `istioctl install of the east-west gateway on ${input.cluster}`,
+  );
   await waitForDeployment(rt, input.context, GATEWAY_SERVICE, deps);
   return { finishedAt: rt.now() };
 }
@@ -159,7 +215,14 @@ interface ServiceJson {
 
 // One look at the gateway service's load-balancer status; the machine decides what it means.
 export async function probeGatewayAddress(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps): Promise<GatewayObservation> {
-  const probe = { ...kubectl(input.context, ['get', '-n', ISTIO_SYSTEM, 'service', GATEWAY_SERVICE, '-o', 'json'], 'wait'), waitFor: { jsonpath: '{.status.loadBalancer.ingress[0].ip}', variable: 'DISCOVERY_ADDRESS', timeoutSeconds: Math.round(deps.config.timeouts.gatewayAddressMs / 1000) } };
+  const probe = {
+    ...kubectl(input.context, ['get', '-n', ISTIO_SYSTEM, 'service', GATEWAY_SERVICE, '-o', 'json'], 'wait'),
+    waitFor: {
+      jsonpath: '{.status.loadBalancer.ingress[0].ip}',
+      variable: 'DISCOVERY_ADDRESS',
+      timeoutSeconds: Math.round(deps.config.timeouts.gatewayAddressMs / 1000),
+    },
+  };
   const result = await rt.run(probe);
   if (result.exitCode !== 0 && !isNotFound(result)) throw commandFailed(`kubectl get service ${GATEWAY_SERVICE}`, result);
   const svc = result.exitCode === 0 ? (JSON.parse(result.stdout) as ServiceJson) : undefined;
@@ -169,7 +232,9 @@ export async function probeGatewayAddress(rt: StepRuntime, input: PrimaryStepInp
     });
   }
   if (svc.spec?.type !== 'LoadBalancer') {
-    throw new StepError(`service ${GATEWAY_SERVICE} on ${input.cluster} is of type ${svc.spec?.type ?? 'unknown'}, not LoadBalancer; primary-remote on one network needs a load-balancer IP`);
+    throw new StepError(
+      `service ${GATEWAY_SERVICE} on ${input.cluster} is of type ${svc.spec?.type ?? 'unknown'}, not LoadBalancer; primary-remote on one network needs a load-balancer IP`,
+    );
   }
   const ingress = svc.status?.loadBalancer?.ingress?.[0];
   const observation: GatewayObservation = { observedAt: rt.now() };
@@ -182,10 +247,26 @@ export async function probeGatewayAddress(rt: StepRuntime, input: PrimaryStepInp
 // expose-istiod: Gateway istiod-gateway and VirtualService istiod-vs through kubectl apply (convergent).
 export async function exposeIstiodStep(rt: StepRuntime, input: PrimaryStepInput): Promise<StepDone> {
   const manifest = exposeIstiod({ meshID: input.meshID, network: input.network, ...opt(input) });
-  await mustSucceed(rt, kubectl(input.context, ['apply', '-n', ISTIO_SYSTEM, '-f', '-'], 'act', manifest), `kubectl apply of expose-istiod on ${input.cluster}`);
   await mustSucceed(
     rt,
-    kubectl(input.context, ['-n', ISTIO_SYSTEM, 'get', 'gateway.networking.istio.io/istiod-gateway', `virtualservice.networking.istio.io/${istiodVirtualServiceName(input.revision)}`, '-o', 'name'], 'verify'),
+    kubectl(input.context, ['apply', '-n', ISTIO_SYSTEM, '-f', '-'], 'act', manifest),
+    `kubectl apply of expose-istiod on ${input.cluster}`,
+  );
+  await mustSucceed(
+    rt,
+    kubectl(
+      input.context,
+      [
+        '-n',
+        ISTIO_SYSTEM,
+        'get',
+        'gateway.networking.istio.io/istiod-gateway',
+        `virtualservice.networking.istio.io/${istiodVirtualServiceName(input.revision)}`,
+        '-o',
+        'name',
+      ],
+      'verify',
+    ),
     'verifying istiod-gateway and its VirtualService',
   );
   return { finishedAt: rt.now() };
@@ -197,14 +278,20 @@ export async function createRemoteNamespace(rt: StepRuntime, input: RemoteStepIn
   const verified = await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, 'verify');
   if (!verified) throw new StepError(`namespace ${ISTIO_SYSTEM} is still missing on ${input.cluster} after creating it`, { retryable: true });
   if (verified.status?.phase === 'Terminating') {
-    throw new StepError(`namespace ${ISTIO_SYSTEM} on ${input.cluster} is being deleted`, { retryable: true, hint: 'wait for the deletion to finish, then resume' });
+    throw new StepError(`namespace ${ISTIO_SYSTEM} on ${input.cluster} is being deleted`, {
+      retryable: true,
+      hint: 'wait for the deletion to finish, then resume',
+    });
   }
   return { finishedAt: rt.now() };
 }
 
 // annotate-remote-namespace: set controlPlaneClusters=<primary> unless already so; return what was observed after.
 export async function annotateRemoteNamespace(rt: StepRuntime, input: RemoteStepInput): Promise<AnnotationObservation> {
-  const read = async (purpose: CommandPurpose) => (await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, purpose))?.metadata?.annotations?.[CONTROL_PLANE_ANNOTATION];
+  const read = async (purpose: CommandPurpose) =>
+    (await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, purpose))?.metadata?.annotations?.[
+      CONTROL_PLANE_ANNOTATION
+    ];
   const before = await read('observe');
   if (before !== undefined && before !== input.primary.name) {
     // Journaled before acting, so the replaced value is on record even if the run dies right after.
@@ -219,7 +306,10 @@ export async function annotateRemoteNamespace(rt: StepRuntime, input: RemoteStep
   }
   const after = await read('verify');
   if (after !== input.primary.name) {
-    throw new StepError(`${CONTROL_PLANE_ANNOTATION} on ${input.cluster}'s ${ISTIO_SYSTEM} reads "${after ?? ''}" after annotating, expected "${input.primary.name}"`, { retryable: true });
+    throw new StepError(
+      `${CONTROL_PLANE_ANNOTATION} on ${input.cluster}'s ${ISTIO_SYSTEM} reads "${after ?? ''}" after annotating, expected "${input.primary.name}"`,
+      { retryable: true },
+    );
   }
   return { controlPlaneClusters: after ?? null, finishedAt: rt.now() };
 }
@@ -229,7 +319,11 @@ export async function installRemote(rt: StepRuntime, input: RemoteStepInput): Pr
   if (!input.discoveryAddress) throw new StepError('install-remote started without the gateway address (internal error)');
   const manifest = remoteOperator(input.cluster, input.discoveryAddress, { meshID: '', network: input.network, ...opt(input) });
   await mustSucceed(rt, istioctl(input.context, ['install', '-y', '-f', '-'], 'act', manifest), `istioctl install of the remote profile on ${input.cluster}`);
-  await mustSucceed(rt, kubectl(input.context, ['get', 'mutatingwebhookconfiguration', injectorWebhookName(input.revision), '-o', 'name'], 'verify'), `verifying the injector webhook on ${input.cluster}`);
+  await mustSucceed(
+    rt,
+    kubectl(input.context, ['get', 'mutatingwebhookconfiguration', injectorWebhookName(input.revision), '-o', 'name'], 'verify'),
+    `verifying the injector webhook on ${input.cluster}`,
+  );
   return { finishedAt: rt.now() };
 }
 
@@ -241,12 +335,17 @@ export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 export async function attachRemote(rt: StepRuntime, input: RemoteStepInput, deps: ActivityDeps): Promise<StepDone> {
   const apiServer = deps.config.remotes.find((r) => r.name === input.cluster)?.apiServer;
   const secret = remoteSecretName(input.cluster);
-  const source = istioctl(input.context, ['create-remote-secret', `--name=${input.cluster}`, '-n', ISTIO_SYSTEM, ...(apiServer ? [`--server=${apiServer}`] : [])], 'act');
+  const source = istioctl(
+    input.context,
+    ['create-remote-secret', `--name=${input.cluster}`, '-n', ISTIO_SYSTEM, ...(apiServer ? [`--server=${apiServer}`] : [])],
+    'act',
+  );
   // Server-side apply: no last-applied copy of the token; mesh-run owns the secret, so it takes over
   // fields another manager (an earlier client-side apply) set, instead of stopping at the conflict.
   const sink = kubectl(input.primary.context, ['apply', '--server-side', '--field-manager=mesh-run', '--force-conflicts', '-f', '-'], 'act');
   const { source: produced, sink: applied } = await rt.pipe(source, sink);
-  if (produced.exitCode !== 0) throw commandFailed(`istioctl create-remote-secret for ${input.cluster}`, { exitCode: produced.exitCode, stderr: produced.stderr });
+  if (produced.exitCode !== 0)
+    throw commandFailed(`istioctl create-remote-secret for ${input.cluster}`, { exitCode: produced.exitCode, stderr: produced.stderr });
   if (applied.exitCode !== 0) throw commandFailed(`kubectl apply of the remote secret on ${input.primary.name}`, applied);
   const warning = /warn: server in Kubeconfig is (\S+?)\.? This/.exec(produced.stderr);
   if (warning && !apiServer) {
@@ -258,12 +357,22 @@ export async function attachRemote(rt: StepRuntime, input: RemoteStepInput, deps
   const where = ['-n', ISTIO_SYSTEM, 'secret', secret];
   const keys = await annotationKeys(rt, input.primary.context, where, `secret ${secret}`, 'observe');
   if (keys?.includes(LAST_APPLIED)) {
-    await mustSucceed(rt, kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'annotate', 'secret', secret, `${LAST_APPLIED}-`], 'act'), `removing the last-applied copy of secret ${secret} on ${input.primary.name}`);
+    await mustSucceed(
+      rt,
+      kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'annotate', 'secret', secret, `${LAST_APPLIED}-`], 'act'),
+      `removing the last-applied copy of secret ${secret} on ${input.primary.name}`,
+    );
     rt.note(`secret ${secret} on ${input.primary.name} carried a last-applied copy of the token (an earlier client-side apply); removed`, 'info');
   }
-  const secrets = await mustSucceed(rt, kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'get', 'secret', '-l', 'istio/multiCluster=true', '-o', 'name'], 'verify'), `listing remote secrets on ${input.primary.name}`);
+  const secrets = await mustSucceed(
+    rt,
+    kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'get', 'secret', '-l', 'istio/multiCluster=true', '-o', 'name'], 'verify'),
+    `listing remote secrets on ${input.primary.name}`,
+  );
   if (!secrets.stdout.split('\n').includes(`secret/${secret}`)) {
-    throw new StepError(`secret ${secret} with label istio/multiCluster=true is not in ${ISTIO_SYSTEM} of ${input.primary.name} after applying it`, { retryable: true });
+    throw new StepError(`secret ${secret} with label istio/multiCluster=true is not in ${ISTIO_SYSTEM} of ${input.primary.name} after applying it`, {
+      retryable: true,
+    });
   }
   if ((await annotationKeys(rt, input.primary.context, where, `secret ${secret}`, 'verify'))?.includes(LAST_APPLIED)) {
     throw new StepError(`secret ${secret} on ${input.primary.name} still carries a last-applied copy of the token after removing it`, { retryable: true });

@@ -30,7 +30,14 @@ export class CommandJournal {
     if (this.closed) return Promise.reject(new Error('run is stopping'));
     return new Promise((resolve, reject) => {
       this.starts.push({
-        row: { runId: this.runId, attemptId, tool: command.tool, argv: redactArgv([command.tool, ...command.args]), context: command.context || null, at: this.now() },
+        row: {
+          runId: this.runId,
+          attemptId,
+          tool: command.tool,
+          argv: redactArgv([command.tool, ...command.args]),
+          context: command.context || null,
+          at: this.now(),
+        },
         resolve,
         reject,
       });

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parseDocument } from 'yaml';
-import { ConfigError, UsageError } from './errors.js';
 import { parseDuration } from './durations.js';
+import { ConfigError, UsageError } from './errors.js';
 import { derivedNames } from './manifests.js';
 
 export interface ClusterRef {
@@ -99,10 +99,22 @@ export function readConfigFile(path: string): { text: string } | { problem: stri
     stat = statSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return { problem: code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'ENOTDIR' ? 'a part of the path is not a directory' : String(code ?? error) };
+    return {
+      problem:
+        code === 'ENOENT'
+          ? 'no such file'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : code === 'ENOTDIR'
+              ? 'a part of the path is not a directory'
+              : String(code ?? error),
+    };
   }
   if (stat.isDirectory()) return { problem: 'it is a directory' };
-  if (!stat.isFile()) return { problem: `it is not a regular file (${stat.isFIFO() ? 'a pipe' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device' : stat.isSocket() ? 'a socket' : 'a special file'})` };
+  if (!stat.isFile())
+    return {
+      problem: `it is not a regular file (${stat.isFIFO() ? 'a pipe' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device' : stat.isSocket() ? 'a socket' : 'a special file'})`,
+    };
   if (stat.size > CONFIG_LIMIT_BYTES) return { problem: `it is larger than ${CONFIG_LIMIT_BYTES / 1_000_000} MB; a mesh-run config is a few lines of YAML` };
   let fd: number | undefined;
   try {
@@ -131,7 +143,8 @@ export function loadConfig(path: string | undefined, env: Env = process.env): Lo
     return { config, hash: hashText(JSON.stringify(config)) };
   }
   const read = readConfigFile(path);
-  if ('problem' in read) throw new UsageError(`--config ${path}: cannot read the file (${read.problem}); pass the path of a YAML config, e.g. examples/primary-remote.yaml`);
+  if ('problem' in read)
+    throw new UsageError(`--config ${path}: cannot read the file (${read.problem}); pass the path of a YAML config, e.g. examples/primary-remote.yaml`);
   const config = parseConfigText(read.text, env, path);
   return { config, path, hash: hashText(read.text) };
 }
@@ -147,10 +160,14 @@ export function parseConfigText(text: string, env: Env = process.env, source = '
   if (doc.errors.length > 0) {
     // One line: the first error, and how many more the parser found.
     const others = doc.errors.length - 1;
-    throw new ConfigError([`${source}: ${oneLine(yamlErrorText(doc.errors[0] as (typeof doc.errors)[number]))}${others > 0 ? ` (and ${others} more YAML error${others > 1 ? 's' : ''})` : ''}; fix the YAML syntax`]);
+    throw new ConfigError([
+      `${source}: ${oneLine(yamlErrorText(doc.errors[0] as (typeof doc.errors)[number]))}${others > 0 ? ` (and ${others} more YAML error${others > 1 ? 's' : ''})` : ''}; fix the YAML syntax`,
+    ]);
   }
   if (doc.contents === null || text.split('\n').every((line) => /^\s*((---|\.\.\.)\s*)?(#.*)?$/.test(line))) {
-    throw new ConfigError([`${source}: the config file is empty (no fields, or only comments); write at least one field such as "meshID: mesh1", or leave out --config to use the Istio page's defaults`]);
+    throw new ConfigError([
+      `${source}: the config file is empty (no fields, or only comments); write at least one field such as "meshID: mesh1", or leave out --config to use the Istio page's defaults`,
+    ]);
   }
   let raw: unknown;
   try {
@@ -173,7 +190,10 @@ function yamlErrorText(error: { message: string; linePos?: Array<{ line: number;
 }
 
 function oneLine(text: string): string {
-  return text.replace(/[\p{Cc}\s]+/gu, ' ').trim().slice(0, 300);
+  return text
+    .replace(/[\p{Cc}\s]+/gu, ' ')
+    .trim()
+    .slice(0, 300);
 }
 
 // Collects problems while walking the raw document, so a user sees all of them at once.
@@ -246,14 +266,25 @@ function readString(value: unknown, field: string, problems: Problems, fallback:
 
 function checkLabel(value: string, field: string, problems: Problems): void {
   if (value.length > 63 || !DNS1123_LABEL.test(value)) {
-    const hint = value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'cluster2';
-    problems.add(field, `${describe(value)} is not a DNS-1123 label; use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit (e.g. "${hint}")`);
+    const hint =
+      value
+        .toLowerCase()
+        .replace(/[^a-z0-9-]+/g, '-')
+        .replace(/^-+|-+$/g, '')
+        .slice(0, 63) || 'cluster2';
+    problems.add(
+      field,
+      `${describe(value)} is not a DNS-1123 label; use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit (e.g. "${hint}")`,
+    );
   }
 }
 
 function checkLabelValue(value: string, field: string, problems: Problems): void {
   if (value.length > 63 || !LABEL_VALUE.test(value)) {
-    problems.add(field, `${describe(value)} is not usable as a Kubernetes label value; use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`);
+    problems.add(
+      field,
+      `${describe(value)} is not usable as a Kubernetes label value; use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`,
+    );
   }
 }
 
@@ -277,7 +308,13 @@ function readDuration(value: unknown, field: string, problems: Problems, fallbac
   return ms;
 }
 
-function readCluster(raw: unknown, field: string, problems: Problems, defaults: { name: string; context: string | undefined }, allowed: readonly string[]): Record<string, unknown> & ClusterRef {
+function readCluster(
+  raw: unknown,
+  field: string,
+  problems: Problems,
+  defaults: { name: string; context: string | undefined },
+  allowed: readonly string[],
+): Record<string, unknown> & ClusterRef {
   if (raw !== undefined && !isRecord(raw)) {
     problems.add(field, `expected a mapping with name and context, got ${describe(raw)}`);
     return { name: defaults.name, context: defaults.context ?? defaults.name };
@@ -286,8 +323,12 @@ function readCluster(raw: unknown, field: string, problems: Problems, defaults: 
   checkKeys(obj, allowed, field, problems);
   const name = readString(obj.name, `${field}.name`, problems, defaults.name);
   checkLabel(name, `${field}.name`, problems);
-  if (name === 'all') problems.add(`${field}.name`, '"all" is reserved: history --cluster all and the CLUSTER columns use it for steps that span every cluster; pick another name');
-  const context = readString(obj.context, `${field}.context`, problems, obj.name === undefined ? defaults.context ?? name : name);
+  if (name === 'all')
+    problems.add(
+      `${field}.name`,
+      '"all" is reserved: history --cluster all and the CLUSTER columns use it for steps that span every cluster; pick another name',
+    );
+  const context = readString(obj.context, `${field}.context`, problems, obj.name === undefined ? (defaults.context ?? name) : name);
   checkContext(context, `${field}.context`, problems);
   return { ...obj, name, context };
 }
@@ -308,7 +349,9 @@ function readSection(raw: Record<string, unknown>, name: string, keys: readonly 
 export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfig {
   const problems = new Problems(source);
   if (!isRecord(raw)) {
-    throw new ConfigError([`${source ? `${source}: ` : ''}the document must be a mapping of fields (meshID, network, primary, remotes, ...), got ${describe(raw)}`]);
+    throw new ConfigError([
+      `${source ? `${source}: ` : ''}the document must be a mapping of fields (meshID, network, primary, remotes, ...), got ${describe(raw)}`,
+    ]);
   }
   checkKeys(raw, TOP_KEYS, '', problems);
 
@@ -365,7 +408,10 @@ export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfi
     if (revision && tooLong.length > 0) {
       const room = Math.min(...derivedNames(revision).map((n) => n.limit - (n.name.length - (revision as string).length)));
       const worst = tooLong.reduce((a, b) => (b.name.length - b.limit > a.name.length - a.limit ? b : a));
-      problems.add('revision', `${describe(revision)} makes ${worst.what} ${worst.name.length} characters, over Kubernetes' limit of ${worst.limit}; use a revision of at most ${room} characters`);
+      problems.add(
+        'revision',
+        `${describe(revision)} makes ${worst.what} ${worst.name.length} characters, over Kubernetes' limit of ${worst.limit}; use a revision of at most ${room} characters`,
+      );
     }
   }
 
@@ -402,7 +448,8 @@ export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfi
   };
   for (const key of TOOL_KEYS) {
     const value = tools[key];
-    if (value.length === 0 || value.length > 4096 || /[\p{Cc}]/u.test(value) || value.startsWith('-')) problems.add(`tools.${key}`, `${describe(value)} is not a program name or path`);
+    if (value.length === 0 || value.length > 4096 || /[\p{Cc}]/u.test(value) || value.startsWith('-'))
+      problems.add(`tools.${key}`, `${describe(value)} is not a program name or path`);
   }
 
   let maxParallelRemotes: number = DEFAULTS.maxParallelRemotes;
@@ -467,9 +514,30 @@ function readTrust(raw: Record<string, unknown>, source: string, problems: Probl
     const caDir = readPath(section.caDir, 'trust.caDir', source, problems);
     return caDir ? { source: 'files', caDir } : undefined;
   }
-  const keySize = readWholeNumber(section.keySize, 'trust.keySize', problems, DEFAULTS.trust.keySize, (n) => n === 2048 || n === 3072 || n === 4096, 'an RSA key size: 2048, 3072 or 4096') as 2048 | 3072 | 4096;
-  const rootDays = readWholeNumber(section.rootDays, 'trust.rootDays', problems, DEFAULTS.trust.rootDays, (n) => n >= 1 && n <= 36500, 'a whole number of days from 1 to 36500');
-  const intermediateDays = readWholeNumber(section.intermediateDays, 'trust.intermediateDays', problems, DEFAULTS.trust.intermediateDays, (n) => n >= 1 && n <= rootDays, `a whole number of days from 1 to the root's ${rootDays}`);
+  const keySize = readWholeNumber(
+    section.keySize,
+    'trust.keySize',
+    problems,
+    DEFAULTS.trust.keySize,
+    (n) => n === 2048 || n === 3072 || n === 4096,
+    'an RSA key size: 2048, 3072 or 4096',
+  ) as 2048 | 3072 | 4096;
+  const rootDays = readWholeNumber(
+    section.rootDays,
+    'trust.rootDays',
+    problems,
+    DEFAULTS.trust.rootDays,
+    (n) => n >= 1 && n <= 36500,
+    'a whole number of days from 1 to 36500',
+  );
+  const intermediateDays = readWholeNumber(
+    section.intermediateDays,
+    'trust.intermediateDays',
+    problems,
+    DEFAULTS.trust.intermediateDays,
+    (n) => n >= 1 && n <= rootDays,
+    `a whole number of days from 1 to the root's ${rootDays}`,
+  );
   const outputDir = section.outputDir === undefined ? undefined : readPath(section.outputDir, 'trust.outputDir', source, problems);
   return { source: 'generate', keySize, rootDays, intermediateDays, ...(outputDir ? { outputDir } : {}) };
 }

@@ -15,7 +15,15 @@ function directRuntime(config: MeshConfig, tools: ClusterTools): StepRuntime {
   // Preflight asks every cluster at once, all under this one signal.
   setMaxListeners(0, signal);
   const options = { signal, timeoutMs: Math.min(config.timeouts.commandMs, 60_000), step: 'preflight' as const, cluster: '*' };
-  return { signal, now: Date.now, note: () => {}, observe: () => {}, report: () => {}, run: (command) => tools.run(command, options), pipe: (source, sink) => tools.pipe(source, sink, options) };
+  return {
+    signal,
+    now: Date.now,
+    note: () => {},
+    observe: () => {},
+    report: () => {},
+    run: (command) => tools.run(command, options),
+    pipe: (source, sink) => tools.pipe(source, sink, options),
+  };
 }
 
 // `checkRemoteServers`: install only; verify and uninstall do not create remote secrets.
@@ -41,14 +49,19 @@ export async function checkOwnership(config: MeshConfig, tools: ClusterTools): P
     try {
       owners = await istioOwners(rt, cluster.context);
     } catch (error) {
-      if (error instanceof StepError || error instanceof ToolError) throw new PreconditionError('preflight', `cannot read what is installed on ${cluster.name}: ${error.message}`);
+      if (error instanceof StepError || error instanceof ToolError)
+        throw new PreconditionError('preflight', `cannot read what is installed on ${cluster.name}: ${error.message}`);
       throw error;
     }
     const foreign = owners.filter((o) => !MESH_RUN_OWNER.test(o));
     if (foreign.length > 0) {
-      throw new PreconditionError('foreign-mesh', `cluster ${cluster.name} (context "${cluster.context}") holds an Istio install that mesh-run did not make (owner: ${foreign.join(', ')}); uninstall refuses to purge it`, {
-        hint: 'check the contexts in the config; add --force to remove that Istio anyway',
-      });
+      throw new PreconditionError(
+        'foreign-mesh',
+        `cluster ${cluster.name} (context "${cluster.context}") holds an Istio install that mesh-run did not make (owner: ${foreign.join(', ')}); uninstall refuses to purge it`,
+        {
+          hint: 'check the contexts in the config; add --force to remove that Istio anyway',
+        },
+      );
     }
   }
 }

@@ -1,10 +1,23 @@
 // Turns a failed command into a StepError: a short, redacted message and whether a retry may help.
-import { redact } from '../adapters/redact.js';
+
 import type { CommandResult } from '../adapters/cluster-tools.js';
+import { redact } from '../adapters/redact.js';
 import { StepError } from './errors.js';
 
 // Failures that retrying cannot fix: credentials, RBAC, bad input, missing images or APIs.
-const PERMANENT = [/\(Forbidden\)/i, /is forbidden/i, /\(Unauthorized\)/i, /must be logged in/i, /ImagePullBackOff|ErrImagePull/i, /no matches for kind/i, /\(BadRequest\)|\(Invalid\)/i, /admission webhook .* denied/i, /does not exist/i, /exceeded its progress deadline/i, /unknown (shorthand )?flag|unknown command/i];
+const PERMANENT = [
+  /\(Forbidden\)/i,
+  /is forbidden/i,
+  /\(Unauthorized\)/i,
+  /must be logged in/i,
+  /ImagePullBackOff|ErrImagePull/i,
+  /no matches for kind/i,
+  /\(BadRequest\)|\(Invalid\)/i,
+  /admission webhook .* denied/i,
+  /does not exist/i,
+  /exceeded its progress deadline/i,
+  /unknown (shorthand )?flag|unknown command/i,
+];
 
 // Failures of the network or the API server that usually pass: timeouts, refused connections, 5xx, conflicts.
 const TRANSIENT = [
@@ -41,7 +54,11 @@ export function errorSummary(result: Pick<CommandResult, 'stderr'> & { stdout?: 
 }
 
 // A StepError for a command that exited non-zero.
-export function commandFailed(what: string, result: CommandResult | (Pick<CommandResult, 'stderr' | 'exitCode'> & { stdout?: string }), hint?: string): StepError {
+export function commandFailed(
+  what: string,
+  result: CommandResult | (Pick<CommandResult, 'stderr' | 'exitCode'> & { stdout?: string }),
+  hint?: string,
+): StepError {
   const summary = errorSummary(result);
   return new StepError(`${what} failed (exit ${result.exitCode}): ${summary}`, { retryable: isTransient(summary), ...(hint ? { hint } : {}) });
 }

@@ -1,10 +1,11 @@
 // Small kubectl idioms the step activities share: get as JSON (undefined when NotFound), run or fail.
-import type { Command, CommandPurpose, CommandResult } from '../adapters/cluster-tools.js';
+
 import { stringify } from 'yaml';
+import type { Command, CommandPurpose, CommandResult } from '../adapters/cluster-tools.js';
 import type { MeshConfig } from './config.js';
-import { MANAGED_BY, MESH_RUN } from './inventory.js';
 import { StepError } from './errors.js';
 import { commandFailed } from './failures.js';
+import { MANAGED_BY, MESH_RUN } from './inventory.js';
 import { kubectl, type StepRuntime } from './step-runtime.js';
 
 // A namespace as the steps read it.
@@ -46,25 +47,56 @@ export async function exists(rt: StepRuntime, context: string, args: string[], w
 
 // The keys of an object's annotations, never their values (a Secret's last-applied copy holds its data);
 // undefined when the object does not exist.
-export async function annotationKeys(rt: StepRuntime, context: string, args: string[], what: string, purpose: CommandPurpose = 'observe'): Promise<string[] | undefined> {
+export async function annotationKeys(
+  rt: StepRuntime,
+  context: string,
+  args: string[],
+  what: string,
+  purpose: CommandPurpose = 'observe',
+): Promise<string[] | undefined> {
   const template = '{{range $k, $v := .metadata.annotations}}{{$k}}{{"\\n"}}{{end}}';
   const result = await rt.run(kubectl(context, ['get', ...args, '-o', `go-template=${template}`], purpose));
   if (isNotFound(result)) return undefined;
   if (result.exitCode !== 0) throw commandFailed(`kubectl get ${what}`, result);
-  return result.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  return result.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 // One annotation's value, selected by key (jsonpath with the key's dots escaped).
-export async function annotationValue(rt: StepRuntime, context: string, args: string[], key: string, what: string, purpose: CommandPurpose = 'observe'): Promise<{ exists: boolean; value: string }> {
+export async function annotationValue(
+  rt: StepRuntime,
+  context: string,
+  args: string[],
+  key: string,
+  what: string,
+  purpose: CommandPurpose = 'observe',
+): Promise<{ exists: boolean; value: string }> {
   return metadataValue(rt, context, args, 'annotations', key, what, purpose);
 }
 
 // One label's value, selected by key.
-export async function labelValue(rt: StepRuntime, context: string, args: string[], key: string, what: string, purpose: CommandPurpose = 'observe'): Promise<{ exists: boolean; value: string }> {
+export async function labelValue(
+  rt: StepRuntime,
+  context: string,
+  args: string[],
+  key: string,
+  what: string,
+  purpose: CommandPurpose = 'observe',
+): Promise<{ exists: boolean; value: string }> {
   return metadataValue(rt, context, args, 'labels', key, what, purpose);
 }
 
-async function metadataValue(rt: StepRuntime, context: string, args: string[], field: 'labels' | 'annotations', key: string, what: string, purpose: CommandPurpose): Promise<{ exists: boolean; value: string }> {
+async function metadataValue(
+  rt: StepRuntime,
+  context: string,
+  args: string[],
+  field: 'labels' | 'annotations',
+  key: string,
+  what: string,
+  purpose: CommandPurpose,
+): Promise<{ exists: boolean; value: string }> {
   const path = `{.metadata.${field}.${key.replace(/\./g, '\\.')}}`;
   const result = await rt.run(kubectl(context, ['get', ...args, '-o', `jsonpath=${path}`], purpose));
   if (isNotFound(result)) return { exists: false, value: '' };
@@ -78,10 +110,15 @@ export async function mustSucceed(rt: StepRuntime, command: Parameters<StepRunti
   return result;
 }
 
-
 // Creates a namespace only when it is missing, labelled as mesh-run's (so uninstall knows it may delete
 // it); AlreadyExists (a racing creator) is success. Returns whether this call created it.
-export async function createNamespaceIfMissing(rt: StepRuntime, context: string, name: string, cluster: string, labels: Record<string, string> = {}): Promise<boolean> {
+export async function createNamespaceIfMissing(
+  rt: StepRuntime,
+  context: string,
+  name: string,
+  cluster: string,
+  labels: Record<string, string> = {},
+): Promise<boolean> {
   if (await getJson<NamespaceJson>(rt, context, ['namespace', name], `namespace ${name}`)) return false;
   const manifest = stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [MANAGED_BY]: MESH_RUN, ...labels } } });
   const created = await rt.run(kubectl(context, ['create', '-f', '-'], 'act-if-missing', manifest));

@@ -1,11 +1,10 @@
 // A run kind's machine as a graph, read from the machine definition itself (states, guards, regions),
 // for `mesh-run graph` and the HTML report. Step states (running/failed pairs) are folded into one node.
 import type { AnyStateMachine } from 'xstate';
+import type { RunKind, StepId } from '../machines/steps.js';
 import type { GraphEdge, GraphNode, MachineGraph } from './graph-model.js';
 import { findNode } from './graph-model.js';
-import type { RunKind, StepId } from '../machines/steps.js';
 import { WORKFLOWS } from './workflows.js';
-
 
 interface StateNodeLike {
   id: string;
@@ -28,7 +27,8 @@ const CHILD_PREFIX = 'each';
 
 function guardLabel(guard: unknown): string {
   if (typeof guard === 'string') return guard;
-  if (typeof guard === 'function' && Array.isArray((guard as { guards?: unknown }).guards)) return (guard as unknown as { guards: unknown[] }).guards.map(guardLabel).join(' ∧ ');
+  if (typeof guard === 'function' && Array.isArray((guard as { guards?: unknown }).guards))
+    return (guard as unknown as { guards: unknown[] }).guards.map(guardLabel).join(' ∧ ');
   if (guard && typeof guard === 'object' && 'type' in guard) return String((guard as { type: unknown }).type);
   return guard ? 'guard' : '';
 }

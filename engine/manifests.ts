@@ -139,8 +139,16 @@ export function remoteOperatorName(revision?: string): string {
 export function derivedNames(revision: string | undefined): Array<{ name: string; what: string; limit: number }> {
   if (!revision) return [];
   return [
-    { name: primaryOperatorName(revision), what: 'the primary IstioOperator name (istioctl writes it into the label install.operator.istio.io/owning-resource)', limit: 63 },
-    { name: remoteOperatorName(revision), what: 'the remote IstioOperator name (istioctl writes it into the label install.operator.istio.io/owning-resource)', limit: 63 },
+    {
+      name: primaryOperatorName(revision),
+      what: 'the primary IstioOperator name (istioctl writes it into the label install.operator.istio.io/owning-resource)',
+      limit: 63,
+    },
+    {
+      name: remoteOperatorName(revision),
+      what: 'the remote IstioOperator name (istioctl writes it into the label install.operator.istio.io/owning-resource)',
+      limit: 63,
+    },
     { name: `istiod-${revision}`, what: "istiod's Service name", limit: 63 },
     { name: injectorWebhookName(revision), what: 'the injector webhook name', limit: 253 },
     { name: istiodVirtualServiceName(revision), what: "expose-istiod's VirtualService name", limit: 253 },

@@ -85,12 +85,27 @@ export async function planRun(kind: RunKind, config: MeshConfig): Promise<Plan> 
     for (const [i, step] of [...before, kind].entries()) {
       const id = `${PLAN_RUN}-${i}`;
       const recorded = step === kind;
-      store.createRun({ id, kind: step, topology: 'primary-remote', mode: 'dry-run', configJson: JSON.stringify(config), configHash: 'plan', configPath: null, createdAt: now, machineVersion: workflowOf(step).version, simWorld: PLAN_RUN }, { user: 'plan', host: 'plan', pid: process.pid });
+      store.createRun(
+        {
+          id,
+          kind: step,
+          topology: 'primary-remote',
+          mode: 'dry-run',
+          configJson: JSON.stringify(config),
+          configHash: 'plan',
+          configPath: null,
+          createdAt: now,
+          machineVersion: workflowOf(step).version,
+          simWorld: PLAN_RUN,
+        },
+        { user: 'plan', host: 'plan', pid: process.pid },
+      );
       const inner = createSimulatedTools({ store: sim, world: PLAN_RUN });
       const tools = recorded ? recording(inner, plan.commands, plan) : inner;
       const driver = new RunDriver({ store, tools, config, run: store.getRun(id) as RunRecord });
       const outcome = await driver.start();
-      if (outcome.status !== 'succeeded') throw new Error(`the rehearsal of ${step} with this config did not succeed: ${outcome.error?.message ?? outcome.status}`);
+      if (outcome.status !== 'succeeded')
+        throw new Error(`the rehearsal of ${step} with this config did not succeed: ${outcome.error?.message ?? outcome.status}`);
     }
     // Regions ran side by side; a plan reads best in page order, per step and cluster (a stable sort).
     const order = slotsFor(kind, config).map((s) => `${s.step}@${s.cluster}`);

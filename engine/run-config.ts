@@ -24,7 +24,10 @@ export function maybeRunConfig(run: RunRecord): MeshConfig | undefined {
 // The run's config; a damaged one stops the command (exit 4) before anything acts on it.
 export function runConfig(run: RunRecord): MeshConfig {
   const config = maybeRunConfig(run);
-  if (!config) throw new NotResumableError('run-damaged', `run ${run.id} cannot be used: its recorded config is damaged`, { hint: 'start a new run with the config file; "mesh-run runs" lists it as damaged' });
+  if (!config)
+    throw new NotResumableError('run-damaged', `run ${run.id} cannot be used: its recorded config is damaged`, {
+      hint: 'start a new run with the config file; "mesh-run runs" lists it as damaged',
+    });
   return config;
 }
 

@@ -1,30 +1,31 @@
 // Drives one run: binds the pure machine to activities and the journal, persists every transition,
 // holds the run's lease, and ends the run as succeeded, failed or interrupted.
+
+import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { hostname, userInfo } from 'node:os';
-import { holderAlive, LEASE_STALE_MS, OWN_PROCESS_START } from './lease.js';
-import { randomUUID } from 'node:crypto';
-import { type Actor as XActor, type AnyMachineSnapshot, type AnyStateMachine, createActor, fromPromise, type Snapshot } from 'xstate';
+import { type AnyMachineSnapshot, type AnyStateMachine, createActor, fromPromise, type Snapshot, type Actor as XActor } from 'xstate';
 import type { ClusterTools } from '../adapters/cluster-tools.js';
 import { type RunOptions, type SpawnedProcess, ToolError } from '../adapters/cluster-tools.js';
 import { processesOfRun, processState, startedOnThisBoot, stopProcessGroup } from '../adapters/processes.js';
 import { redact } from '../adapters/redact.js';
 import { DEFAULT_GATEWAY_POLL_MS } from '../machines/install-machine.js';
-import { slotLabel, stepInfo } from '../machines/steps.js';
 import type { StepId } from '../machines/steps.js';
+import { slotLabel, stepInfo } from '../machines/steps.js';
 import type { InstallContext, StepFailure, StepInput, StepOutcomeParams } from '../machines/types.js';
-import type { Actor, AttemptClose, AttemptRecord, ClusterHolder, ErrorInfo, LeaseHolder, RunRecord, RunStatus, RunStore } from '../store/types.js';
 import { crashPoint } from '../store/crash-points.js';
+import type { Actor, AttemptClose, AttemptRecord, ClusterHolder, ErrorInfo, LeaseHolder, RunRecord, RunStatus, RunStore } from '../store/types.js';
+import type { ActivityDeps } from './activities.js';
 import { CommandJournal } from './command-journal.js';
-import { Semaphore } from './semaphore.js';
 import type { MeshConfig } from './config.js';
 import { PreconditionError, StepError, StoreError, toStepFailure } from './errors.js';
+import { Inventory } from './inventory.js';
+import { holderAlive, LEASE_STALE_MS, OWN_PROCESS_START } from './lease.js';
 import type { ProgressListener } from './progress-events.js';
 import { backoffDelay, sleep } from './retry.js';
-import { type Activity, type StepBinder, type Workflow, workflowOf } from './workflows.js';
+import { Semaphore } from './semaphore.js';
 import type { StepRuntime } from './step-runtime.js';
-import type { ActivityDeps } from './activities.js';
-import { Inventory } from './inventory.js';
+import { type Activity, type StepBinder, type Workflow, workflowOf } from './workflows.js';
 
 export interface RunOutcome {
   status: RunStatus;
@@ -55,15 +56,26 @@ export interface DriverOptions {
 
 // The lease a driver holds: who it is, and when it last said so.
 export function leaseFor(operator: Actor, token: string, now: number): LeaseHolder {
-  return { token, pid: operator.pid, host: operator.host, user: operator.user, heartbeat: now, procStart: operator.pid === process.pid ? OWN_PROCESS_START : null };
+  return {
+    token,
+    pid: operator.pid,
+    host: operator.host,
+    user: operator.user,
+    heartbeat: now,
+    procStart: operator.pid === process.pid ? OWN_PROCESS_START : null,
+  };
 }
 
 // The error for clusters another live run holds: exit 3, naming that run and where it is driven.
 export function clustersBusy(busy: ClusterHolder, now: number, doing: string): PreconditionError {
   const where = busy.key.startsWith('world:') ? 'these simulated clusters' : `context "${busy.key.slice('context:'.length)}"`;
-  return new PreconditionError('clusters-busy', `run ${busy.runId} (${busy.kind}) is still running on ${where} (pid ${busy.lease.pid} on ${busy.lease.host}, heartbeat ${Math.round((now - busy.lease.heartbeat) / 1000)}s ago); wait for it to finish before ${doing} ${busy.key.startsWith('world:') ? 'them' : 'it'}`, {
-    hint: `"mesh-run status ${busy.runId}" shows where it is; a holder that died stops counting at once (or after ${LEASE_STALE_MS / 1000} s without a heartbeat)`,
-  });
+  return new PreconditionError(
+    'clusters-busy',
+    `run ${busy.runId} (${busy.kind}) is still running on ${where} (pid ${busy.lease.pid} on ${busy.lease.host}, heartbeat ${Math.round((now - busy.lease.heartbeat) / 1000)}s ago); wait for it to finish before ${doing} ${busy.key.startsWith('world:') ? 'them' : 'it'}`,
+    {
+      hint: `"mesh-run status ${busy.runId}" shows where it is; a holder that died stops counting at once (or after ${LEASE_STALE_MS / 1000} s without a heartbeat)`,
+    },
+  );
 }
 
 // The process and person driving a run, for leases and the audit trail.
@@ -171,15 +183,29 @@ export class RunDriver {
     const found = new Map<number, { pgid: number; command: string; start: string | null | undefined }>();
     for (const c of recorded) {
       if (!startedOnThisBoot(c.procStart)) {
-        if (c.procStart) this.store.addEvent(this.runId, 'orphan-unreachable', this.operator, this.now(), `${c.argv.slice(0, 4).join(' ')} (pid ${c.pid}) was started on another machine or before a reboot; it cannot be checked from here`);
+        if (c.procStart)
+          this.store.addEvent(
+            this.runId,
+            'orphan-unreachable',
+            this.operator,
+            this.now(),
+            `${c.argv.slice(0, 4).join(' ')} (pid ${c.pid}) was started on another machine or before a reboot; it cannot be checked from here`,
+          );
         continue;
       }
-      if (processState(c.pid as number, c.procStart) === 'alive') found.set(c.pid as number, { pgid: c.pgid ?? (c.pid as number), command: c.argv.slice(0, 4).join(' '), start: c.procStart });
+      if (processState(c.pid as number, c.procStart) === 'alive')
+        found.set(c.pid as number, { pgid: c.pgid ?? (c.pid as number), command: c.argv.slice(0, 4).join(' '), start: c.procStart });
     }
     for (const p of processesOfRun(this.runId)) if (!found.has(p.pid)) found.set(p.pid, { pgid: p.pgid, command: p.command, start: p.start });
     for (const [pid, p] of found) {
       await stopProcessGroup(p.pgid);
-      this.store.addEvent(this.runId, 'orphan-stopped', this.operator, this.now(), `stopped ${p.command} (pid ${pid}, process group ${p.pgid}), left running by the driver that died`);
+      this.store.addEvent(
+        this.runId,
+        'orphan-stopped',
+        this.operator,
+        this.now(),
+        `stopped ${p.command} (pid ${pid}, process group ${p.pgid}), left running by the driver that died`,
+      );
     }
   }
 
@@ -231,9 +257,13 @@ export class RunDriver {
         if ('busy' in result) throw clustersBusy(result.busy, this.now(), 'resuming this run on');
         const h = result.holder;
         const age = Math.round((this.now() - h.heartbeat) / 1000);
-        throw new PreconditionError('run-locked', `run ${this.runId} is being driven by pid ${h.pid} on ${h.host} (user ${h.user}, last heartbeat ${age}s ago)`, {
-          hint: 'wait for it to finish, or stop that process first; a holder that died is taken over automatically',
-        });
+        throw new PreconditionError(
+          'run-locked',
+          `run ${this.runId} is being driven by pid ${h.pid} on ${h.host} (user ${h.user}, last heartbeat ${age}s ago)`,
+          {
+            hint: 'wait for it to finish, or stop that process first; a holder that died is taken over automatically',
+          },
+        );
       }
       if (result.tookOverFrom) {
         const h = result.tookOverFrom;
@@ -341,7 +371,9 @@ export class RunDriver {
     }
     this.endLease();
     const resume = `"mesh-run resume ${this.runId}"`;
-    const hint = error.busy ? `when the other process lets go of the database, continue with ${resume}` : `${error.hint ? `${error.hint.replace(/, then "mesh-run resume" the run$/, '')}; then ` : ''}continue with ${resume}`;
+    const hint = error.busy
+      ? `when the other process lets go of the database, continue with ${resume}`
+      : `${error.hint ? `${error.hint.replace(/, then "mesh-run resume" the run$/, '')}; then ` : ''}continue with ${resume}`;
     const stopped = new StoreError(`run ${this.runId} stopped: ${error.message}; ${recorded}`, { hint, cause: error });
     const info: ErrorInfo = { message: stopped.message, ...(stopped.hint ? { hint: stopped.hint } : {}) };
     this.listener({ type: 'run', runId: this.runId, status: 'interrupted', at, mode: this.mode, error: info });
@@ -411,7 +443,16 @@ export class RunDriver {
     const key = slotKey(params);
     const open = this.openAttempts.get(key);
     this.openAttempts.delete(key);
-    this.listener({ type: 'step', runId: this.runId, step: params.step, cluster: params.cluster, status: outcome, attempt: open?.attempt ?? 0, at, ...(failure ? { error: failure } : {}) });
+    this.listener({
+      type: 'step',
+      runId: this.runId,
+      step: params.step,
+      cluster: params.cluster,
+      status: outcome,
+      attempt: open?.attempt ?? 0,
+      at,
+      ...(failure ? { error: failure } : {}),
+    });
     this.scheduleFlush();
   }
 
@@ -453,7 +494,17 @@ export class RunDriver {
         const delay = backoffDelay(policy, tries + 1);
         this.store.closeAttempt(attempt.id, 'failed', failure, this.now());
         this.openAttempts.delete(slotKey(input));
-        this.listener({ type: 'step', runId: this.runId, step: input.step, cluster: input.cluster, status: 'retrying', attempt: attempt.attempt, at: this.now(), error: failure, retryInMs: delay });
+        this.listener({
+          type: 'step',
+          runId: this.runId,
+          step: input.step,
+          cluster: input.cluster,
+          status: 'retrying',
+          attempt: attempt.attempt,
+          at: this.now(),
+          error: failure,
+          retryInMs: delay,
+        });
         await sleep(delay, signal);
       }
     }
@@ -468,9 +519,23 @@ export class RunDriver {
     // attempt: one transaction, before the step's first command.
     const snapshot = this.actor ? JSON.stringify(this.actor.getPersistedSnapshot()) : null;
     const closes = this.pendingCloses.splice(0);
-    const created = this.store.openAttempt(this.runId, snapshot, { step: input.step, cluster: input.cluster, context: input.step === 'preflight' ? null : input.context }, this.now(), closes);
+    const created = this.store.openAttempt(
+      this.runId,
+      snapshot,
+      { step: input.step, cluster: input.cluster, context: input.step === 'preflight' ? null : input.context },
+      this.now(),
+      closes,
+    );
     this.openAttempts.set(slotKey(input), created);
-    this.listener({ type: 'step', runId: this.runId, step: input.step, cluster: input.cluster, status: 'running', attempt: created.attempt, at: created.startedAt });
+    this.listener({
+      type: 'step',
+      runId: this.runId,
+      step: input.step,
+      cluster: input.cluster,
+      status: 'running',
+      attempt: created.attempt,
+      at: created.startedAt,
+    });
     return created;
   }
 
@@ -492,14 +557,25 @@ export class RunDriver {
     return {
       signal,
       now: this.now,
-      note: (message, kind = 'wait') => this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message: redact(message), at: this.now(), kind }),
+      note: (message, kind = 'wait') =>
+        this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message: redact(message), at: this.now(), kind }),
       observe: (o) => this.journal(() => this.store.recordObservations([{ ...o, runId: this.runId, at: this.now() }])),
       report: (type, detail) => {
         const text = redact(detail);
         const where = { step: input.step, cluster: input.cluster };
-        const seen = this.store.listEvents(this.runId).some((e) => e.type === type && e.detail === text && e.step === where.step && e.cluster === where.cluster);
+        const seen = this.store
+          .listEvents(this.runId)
+          .some((e) => e.type === type && e.detail === text && e.step === where.step && e.cluster === where.cluster);
         if (!seen) this.journal(() => this.store.addEvent(this.runId, type, this.operator, this.now(), text, where));
-        this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message: text, at: this.now(), kind: type === 'overwrote' || type === 'deleted-preexisting' ? 'warn' : 'info' });
+        this.listener({
+          type: 'note',
+          runId: this.runId,
+          step: input.step,
+          cluster: input.cluster,
+          message: text,
+          at: this.now(),
+          kind: type === 'overwrote' || type === 'deleted-preexisting' ? 'warn' : 'info',
+        });
       },
       run: (command) =>
         this.track(async () => {

@@ -4,7 +4,8 @@ import { NotResumableError, UsageError } from './errors.js';
 
 // Rejects text that cannot be a run id before any file is opened.
 export function checkRunIdFormat(idOrPrefix: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/.test(idOrPrefix)) throw new UsageError(`"${idOrPrefix.slice(0, 40)}" is not a run id (ids look like mr-k3x9p2qa); "mesh-run runs" lists them`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/.test(idOrPrefix))
+    throw new UsageError(`"${idOrPrefix.slice(0, 40)}" is not a run id (ids look like mr-k3x9p2qa); "mesh-run runs" lists them`);
 }
 
 // Finds a run by its id or a unique prefix of it.

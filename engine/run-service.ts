@@ -1,35 +1,35 @@
 // The operations behind the CLI verbs: prepare a new install, prepare a resume, read status and runs.
 // Every input is validated before anything is written to a store or a cluster.
 import { randomUUID } from 'node:crypto';
-import { resolve as resolvePath } from 'node:path';
 import { existsSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import type { ClusterTools } from '../adapters/cluster-tools.js';
 import { createExecaTools } from '../adapters/execa-tools.js';
 import type { FaultSpec } from '../adapters/simulator/faults.js';
+import { MEAN_MS } from '../adapters/simulator/latency-model.js';
 import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
 import { createWorld, type LoadBalancerMode, readWorld, setLoadBalancer } from '../adapters/simulator/world.js';
 import { DEFAULT_GATEWAY_POLL_MS, MACHINE_VERSION } from '../machines/install-machine.js';
-import { restorable, workflowOf } from './workflows.js';
 import { isRunKind, type RunKind, slotLabel } from '../machines/steps.js';
-import { count } from './words.js';
-import { sampleManifest } from './sample-manifests.js';
-import { bundleFromFiles, checkReusableBundle, TrustMaterialError } from './trust/material.js';
-import { MEAN_MS } from '../adapters/simulator/latency-model.js';
-import { openDb, type Db } from '../store/open-db.js';
+import { type Db, openDb } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';
 import { createSqliteRunStore } from '../store/sqlite-run-store.js';
 import type { Actor, ClaimRequest, NewRun, RunRecord, RunStore } from '../store/types.js';
 import { hashText, type LoadedConfig, loadConfig, type MeshConfig, parseConfigText, readConfigFile, withDefaults } from './config.js';
-import { NotResumableError, PreconditionError, UsageError } from './errors.js';
-import { checkRunIdFormat, findRun } from './run-lookup.js';
 import { checkEnvironment, checkOwnership } from './environment-check.js';
-import { holderAlive, isLeaseStale, LEASE_STALE_MS } from './lease.js';
+import { NotResumableError, PreconditionError, UsageError } from './errors.js';
 import { parseFaultSpec } from './fault-specs.js';
+import { Inventory } from './inventory.js';
+import { holderAlive, isLeaseStale, LEASE_STALE_MS } from './lease.js';
 import type { ProgressListener } from './progress-events.js';
+import { maybeRunConfig, runConfig } from './run-config.js';
 import { clustersBusy, currentOperator, leaseFor, RunDriver } from './run-driver.js';
 import { newRunId } from './run-ids.js';
-import { maybeRunConfig, runConfig } from './run-config.js';
-import { Inventory } from './inventory.js';
+import { checkRunIdFormat, findRun } from './run-lookup.js';
+import { sampleManifest } from './sample-manifests.js';
+import { bundleFromFiles, checkReusableBundle, TrustMaterialError } from './trust/material.js';
+import { count } from './words.js';
+import { restorable, workflowOf } from './workflows.js';
 
 export interface SimulationOptions {
   loadBalancer?: LoadBalancerMode;
@@ -93,38 +93,57 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
   // faults appear together or not at all.
   try {
     sim.atomically(() => {
-      claimOrRefuse(store, {
-        id: runId,
-        kind: 'install',
-        topology: 'primary-remote',
-        mode,
-        configJson: JSON.stringify(loaded.config),
-        configHash: loaded.hash,
-        configPath: loaded.path ? resolvePath(loaded.path) : null,
-        createdAt: now,
-        machineVersion: MACHINE_VERSION,
-      }, operator, { lease: leaseFor(operator, leaseToken, now), keys: claimKeys, staleAfterMs: LEASE_STALE_MS, isAlive: holderAlive }, 'installing on');
-    if (request.dryRun) {
-      createWorld(
-        sim,
-        runId,
-        [loaded.config.primary, ...loaded.config.remotes],
+      claimOrRefuse(
+        store,
         {
-          loadBalancer: { mode: request.simulation.loadBalancer ?? 'ip', delayMs: request.simulation.loadBalancerDelayMs ?? (realistic ? Math.round(MEAN_MS.loadBalancerAddress * realistic.timeScale) : 1500) },
-          ...(request.simulation.commandLatencyMs !== undefined ? { commandLatencyMs: request.simulation.commandLatencyMs } : {}),
-          ...(realistic ? { latencyModel: { timeScale: realistic.timeScale, jitter: 0.15, seed: runId } } : {}),
+          id: runId,
+          kind: 'install',
+          topology: 'primary-remote',
+          mode,
+          configJson: JSON.stringify(loaded.config),
+          configHash: loaded.hash,
+          configPath: loaded.path ? resolvePath(loaded.path) : null,
+          createdAt: now,
+          machineVersion: MACHINE_VERSION,
         },
-        now,
+        operator,
+        { lease: leaseFor(operator, leaseToken, now), keys: claimKeys, staleAfterMs: LEASE_STALE_MS, isAlive: holderAlive },
+        'installing on',
       );
-      for (const f of faults) sim.addFault(runId, { step: f.step, cluster: f.cluster ?? null, remaining: f.count, kind: f.kind });
-    }
+      if (request.dryRun) {
+        createWorld(
+          sim,
+          runId,
+          [loaded.config.primary, ...loaded.config.remotes],
+          {
+            loadBalancer: {
+              mode: request.simulation.loadBalancer ?? 'ip',
+              delayMs: request.simulation.loadBalancerDelayMs ?? (realistic ? Math.round(MEAN_MS.loadBalancerAddress * realistic.timeScale) : 1500),
+            },
+            ...(request.simulation.commandLatencyMs !== undefined ? { commandLatencyMs: request.simulation.commandLatencyMs } : {}),
+            ...(realistic ? { latencyModel: { timeScale: realistic.timeScale, jitter: 0.15, seed: runId } } : {}),
+          },
+          now,
+        );
+        for (const f of faults) sim.addFault(runId, { step: f.step, cluster: f.cluster ?? null, remaining: f.count, kind: f.kind });
+      }
     });
   } catch (error) {
     store.close();
     throw error;
   }
   const run = store.getRun(runId) as RunRecord;
-  const driver = new RunDriver({ store, tools: toolsFor(run, loaded.config, db), config: loaded.config, run, operator, gatewayPollMs: pollFor(realistic?.timeScale), leaseToken, claimKeys, ...(listener ? { listener } : {}) });
+  const driver = new RunDriver({
+    store,
+    tools: toolsFor(run, loaded.config, db),
+    config: loaded.config,
+    run,
+    operator,
+    gatewayPollMs: pollFor(realistic?.timeScale),
+    leaseToken,
+    claimKeys,
+    ...(listener ? { listener } : {}),
+  });
   return { runId, run, driver, store, close: () => store.close() };
 }
 
@@ -146,7 +165,7 @@ function checkSavedState(run: RunRecord, attempts: number): void {
   } catch {
     throw damaged('not JSON');
   }
-  if (!restorable(run.kind as RunKind, snapshot)) throw damaged('it does not fit this run\'s workflow');
+  if (!restorable(run.kind as RunKind, snapshot)) throw damaged("it does not fit this run's workflow");
 }
 
 const FORCED_UNINSTALL = 'uninstall --force';
@@ -157,7 +176,13 @@ function followUpDeps(store: RunStore, run: RunRecord): { inventory?: Inventory;
   if (run.kind !== 'uninstall') return {};
   const force = store.listEvents(run.id).some((e) => e.type === 'forced' && (e.detail ?? '').startsWith(FORCED_UNINSTALL));
   if (!run.targetRun) return { force };
-  const sources = [run.targetRun, ...store.listRunsTargeting(run.targetRun).filter((r) => r.kind === 'verify').map((r) => r.id)];
+  const sources = [
+    run.targetRun,
+    ...store
+      .listRunsTargeting(run.targetRun)
+      .filter((r) => r.kind === 'verify')
+      .map((r) => r.id),
+  ];
   const observations = store.listObservations(sources);
   return { force, inventory: new Inventory(observations, [...new Set(observations.map((o) => o.runId))]) };
 }
@@ -192,17 +217,27 @@ const FORCE_MAY_CHANGE: ReadonlySet<string> = new Set(['timeouts', 'retry', 'too
 
 function changedFields(before: MeshConfig, after: MeshConfig): string[] {
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-  return [...keys].filter((k) => JSON.stringify((before as unknown as Record<string, unknown>)[k]) !== JSON.stringify((after as unknown as Record<string, unknown>)[k])).sort();
+  return [...keys]
+    .filter((k) => JSON.stringify((before as unknown as Record<string, unknown>)[k]) !== JSON.stringify((after as unknown as Record<string, unknown>)[k]))
+    .sort();
 }
 
 function refuseUnappliable(stored: MeshConfig, fresh: MeshConfig, path: string, runId: string): void {
   const refused = changedFields(stored, fresh).filter((k) => !FORCE_MAY_CHANGE.has(k));
   if (refused.length === 0) return;
-  throw new UsageError(`${path}: ${refused.join(', ')} changed since run ${runId} started; resume --force applies changes to ${[...FORCE_MAY_CHANGE].join(', ')} only, since the rest decides which steps the run takes: start a new run to apply it`);
+  throw new UsageError(
+    `${path}: ${refused.join(', ')} changed since run ${runId} started; resume --force applies changes to ${[...FORCE_MAY_CHANGE].join(', ')} only, since the rest decides which steps the run takes: start a new run to apply it`,
+  );
 }
 
 function identity(config: MeshConfig): string {
-  return JSON.stringify({ meshID: config.meshID, network: config.network, revision: config.revision ?? null, primary: config.primary, remotes: config.remotes.map((r) => ({ name: r.name, context: r.context })) });
+  return JSON.stringify({
+    meshID: config.meshID,
+    network: config.network,
+    revision: config.revision ?? null,
+    primary: config.primary,
+    remotes: config.remotes.map((r) => ({ name: r.name, context: r.context })),
+  });
 }
 
 // Checks that a run may be resumed, settles which config it continues with, returns a driver.
@@ -212,13 +247,23 @@ export function prepareResume(request: ResumeRequest, listener?: ProgressListene
   const store = createSqliteRunStore(db);
   try {
     const run = findRun(store, request.id);
-    if (run.status === 'succeeded') throw new NotResumableError('run-succeeded', `run ${run.id} already succeeded; there is nothing to resume`, { hint: `start a new run with "mesh-run ${run.kind}" to re-apply` });
-    if (!isRunKind(run.kind)) throw new NotResumableError('run-kind', `run ${run.id} is of a kind this mesh-run does not know ("${run.kind.slice(0, 40)}")`, { hint: 'resume it with the mesh-run that started it, or start a new run' });
+    if (run.status === 'succeeded')
+      throw new NotResumableError('run-succeeded', `run ${run.id} already succeeded; there is nothing to resume`, {
+        hint: `start a new run with "mesh-run ${run.kind}" to re-apply`,
+      });
+    if (!isRunKind(run.kind))
+      throw new NotResumableError('run-kind', `run ${run.id} is of a kind this mesh-run does not know ("${run.kind.slice(0, 40)}")`, {
+        hint: 'resume it with the mesh-run that started it, or start a new run',
+      });
     // Nothing is changed (no lease, no "resumed") before the saved state is known to be usable.
     checkSavedState(run, store.listAttempts(run.id).length);
     const version = workflowOf(run.kind).version;
     if (run.machineVersion !== version) {
-      throw new NotResumableError('machine-version', `run ${run.id} was recorded by a different workflow version (${run.machineVersion}, this mesh-run has ${version})`, { hint: 'start a new run; the steps are idempotent' });
+      throw new NotResumableError(
+        'machine-version',
+        `run ${run.id} was recorded by a different workflow version (${run.machineVersion}, this mesh-run has ${version})`,
+        { hint: 'start a new run; the steps are idempotent' },
+      );
     }
     if (run.mode === 'real' && (request.simulation.loadBalancer !== undefined || request.simulation.loadBalancerDelayMs !== undefined)) {
       throw new UsageError(`--sim-* options apply to dry runs only; run ${run.id} is against real clusters`);
@@ -233,8 +278,13 @@ export function prepareResume(request: ResumeRequest, listener?: ProgressListene
       const changed = text === undefined || hashText(text) !== run.configHash;
       if (changed && !request.force) {
         const gone = 'problem' in read && read.problem === 'no such file';
-        const what = text === undefined ? `config file ${run.configPath} ${gone ? 'is gone' : `cannot be read (${'problem' in read ? read.problem : ''})`}` : `config file ${run.configPath} changed since run ${run.id} started`;
-        throw new NotResumableError('config-changed', what, { hint: `resume with --force to continue ${text === undefined ? 'with the configuration recorded at start' : 'with the file as it is now (cluster names and contexts must stay the same)'}` });
+        const what =
+          text === undefined
+            ? `config file ${run.configPath} ${gone ? 'is gone' : `cannot be read (${'problem' in read ? read.problem : ''})`}`
+            : `config file ${run.configPath} changed since run ${run.id} started`;
+        throw new NotResumableError('config-changed', what, {
+          hint: `resume with --force to continue ${text === undefined ? 'with the configuration recorded at start' : 'with the file as it is now (cluster names and contexts must stay the same)'}`,
+        });
       }
       if (changed && text !== undefined) {
         const fresh = parseConfigText(text, request.env ?? process.env, run.configPath);
@@ -248,15 +298,34 @@ export function prepareResume(request: ResumeRequest, listener?: ProgressListene
     }
     if (run.mode === 'dry-run') {
       const sim = createSimStore(db);
-      if (!readWorld(sim, run.simWorld)) throw new NotResumableError('sim-missing', `the simulated clusters of dry run ${run.id} are missing from the database`);
+      if (!readWorld(sim, run.simWorld))
+        throw new NotResumableError('sim-missing', `the simulated clusters of dry run ${run.id} are missing from the database`);
       if (request.simulation.loadBalancer !== undefined || request.simulation.loadBalancerDelayMs !== undefined) {
         const current = readWorld(sim, run.simWorld);
-        setLoadBalancer(sim, run.simWorld, { mode: request.simulation.loadBalancer ?? current?.loadBalancer.mode ?? 'ip', ...(request.simulation.loadBalancerDelayMs !== undefined ? { delayMs: request.simulation.loadBalancerDelayMs } : {}) }, Date.now());
+        setLoadBalancer(
+          sim,
+          run.simWorld,
+          {
+            mode: request.simulation.loadBalancer ?? current?.loadBalancer.mode ?? 'ip',
+            ...(request.simulation.loadBalancerDelayMs !== undefined ? { delayMs: request.simulation.loadBalancerDelayMs } : {}),
+          },
+          Date.now(),
+        );
       }
     }
     const operator = currentOperator();
     const timeScale = run.mode === 'dry-run' ? readWorld(createSimStore(db), run.simWorld)?.latencyModel?.timeScale : undefined;
-    const driver = new RunDriver({ store, tools: toolsFor(run, config, db), config, run, operator, gatewayPollMs: pollFor(timeScale), claimKeys: clusterKeys(run.mode, config, run.simWorld), ...followUpDeps(store, run), ...(listener ? { listener } : {}) });
+    const driver = new RunDriver({
+      store,
+      tools: toolsFor(run, config, db),
+      config,
+      run,
+      operator,
+      gatewayPollMs: pollFor(timeScale),
+      claimKeys: clusterKeys(run.mode, config, run.simWorld),
+      ...followUpDeps(store, run),
+      ...(listener ? { listener } : {}),
+    });
     // Refuse a run another live process drives before saying anything about resuming it.
     driver.claim();
     // The run goes on with the config --force accepted, and records it as its own.
@@ -314,7 +383,14 @@ function resolveTarget(request: FollowUpRequest, store: RunStore | undefined, lo
     if (run.kind !== 'install' && run.targetRun) run = store.getRun(run.targetRun) ?? run;
     if (request.dryRun && run.mode === 'real') throw new UsageError(`--dry-run: run ${run.id} installed real clusters; drop --dry-run to ${request.kind} them`);
     if (request.kind === 'verify') refuseUnfinishedInstall(run);
-    return { config: runConfig(run), hash: run.configHash, configPath: null, mode: run.mode, targetRun: run.id, world: run.mode === 'dry-run' ? run.simWorld : undefined };
+    return {
+      config: runConfig(run),
+      hash: run.configHash,
+      configPath: null,
+      mode: run.mode,
+      targetRun: run.id,
+      world: run.mode === 'dry-run' ? run.simWorld : undefined,
+    };
   }
   const config = (loaded as LoadedConfig).config;
   const mode = request.dryRun ? 'dry-run' : 'real';
@@ -327,7 +403,7 @@ function resolveTarget(request: FollowUpRequest, store: RunStore | undefined, lo
   // clusters of its own, so the latest that succeeded is the one to verify.
   let latest = installs[0];
   if (request.kind === 'verify') {
-    latest = mode === 'dry-run' ? installs.find((r) => r.status === 'succeeded') ?? installs[0] : installs[0];
+    latest = mode === 'dry-run' ? (installs.find((r) => r.status === 'succeeded') ?? installs[0]) : installs[0];
     if (latest) refuseUnfinishedInstall(latest);
   }
   return {
@@ -346,7 +422,10 @@ function refuseUnfinishedInstall(install: RunRecord): void {
   const where = install.error?.step ? ` at ${slotLabel(install.error.step, install.error.cluster ?? '*')}` : '';
   const state = install.status === 'running' ? (isLeaseStale(install) ? 'was stopped before it finished' : 'is still running') : `${install.status}${where}`;
   throw new PreconditionError('install-unfinished', `install run ${install.id} ${state}: there is no finished mesh to verify`, {
-    hint: install.status === 'running' && !isLeaseStale(install) ? `wait for it ("mesh-run status ${install.id}"), then verify` : `finish it first with "mesh-run resume ${install.id}", then verify`,
+    hint:
+      install.status === 'running' && !isLeaseStale(install)
+        ? `wait for it ("mesh-run status ${install.id}"), then verify`
+        : `finish it first with "mesh-run resume ${install.id}", then verify`,
   });
 }
 
@@ -362,7 +441,8 @@ function checkFollowUpInput(request: FollowUpRequest, config: MeshConfig, mode: 
 // Validates a verify or uninstall request, checks the clusters, records the run; returns a driver ready to start.
 // Nothing is written (not even an empty database) until every check has passed.
 export async function prepareFollowUp(request: FollowUpRequest, listener?: ProgressListener): Promise<PreparedRun> {
-  if (request.runRef !== undefined && request.configPath !== undefined) throw new UsageError('--run and --config: give one of them (--run reuses the config recorded by that run)');
+  if (request.runRef !== undefined && request.configPath !== undefined)
+    throw new UsageError('--run and --config: give one of them (--run reuses the config recorded by that run)');
   if (request.force && request.kind !== 'uninstall') throw new UsageError('--force applies to uninstall only');
   if (request.runRef !== undefined) checkRunIdFormat(request.runRef);
   const loaded = request.runRef === undefined ? loadConfig(request.configPath, request.env ?? process.env) : undefined;
@@ -392,7 +472,8 @@ export async function prepareFollowUp(request: FollowUpRequest, listener?: Progr
     const leaseToken = randomUUID();
     const claimKeys = clusterKeys(target.mode, target.config, world);
     sim.atomically(() => {
-      if (target.mode === 'dry-run' && !target.world) createWorld(sim, world, [target.config.primary, ...target.config.remotes], { loadBalancer: { mode: 'ip', delayMs: 1500 } }, now);
+      if (target.mode === 'dry-run' && !target.world)
+        createWorld(sim, world, [target.config.primary, ...target.config.remotes], { loadBalancer: { mode: 'ip', delayMs: 1500 } }, now);
       claimOrRefuse(
         store,
         {
@@ -413,10 +494,21 @@ export async function prepareFollowUp(request: FollowUpRequest, listener?: Progr
         request.kind === 'verify' ? 'verifying' : 'removing the mesh on',
       );
       for (const f of faults) sim.addFault(world, { step: f.step, cluster: f.cluster ?? null, remaining: f.count, kind: f.kind });
-      if (request.force) store.addEvent(runId, 'forced', operator, now, `${FORCED_UNINSTALL}: the ownership check was skipped, and what existed before mesh-run is removed too`);
+      if (request.force)
+        store.addEvent(runId, 'forced', operator, now, `${FORCED_UNINSTALL}: the ownership check was skipped, and what existed before mesh-run is removed too`);
     });
     const run = store.getRun(runId) as RunRecord;
-    const driver = new RunDriver({ store, tools, config: target.config, run, operator, leaseToken, claimKeys, ...followUpDeps(store, run), ...(listener ? { listener } : {}) });
+    const driver = new RunDriver({
+      store,
+      tools,
+      config: target.config,
+      run,
+      operator,
+      leaseToken,
+      claimKeys,
+      ...followUpDeps(store, run),
+      ...(listener ? { listener } : {}),
+    });
     return { runId, run, driver, store, close: () => store.close() };
   } catch (error) {
     db?.close();

@@ -1,5 +1,5 @@
 // The (step, cluster) slots of a recorded run, from its kind and the config it ran with.
-import { isRunKind, type RunKind, stepSlots, type StepId } from '../machines/steps.js';
+import { isRunKind, type RunKind, type StepId, stepSlots } from '../machines/steps.js';
 import type { RunRecord } from '../store/types.js';
 import type { MeshConfig } from './config.js';
 import { maybeRunConfig } from './run-config.js';

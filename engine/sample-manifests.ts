@@ -29,7 +29,11 @@ type Doc = Record<string, unknown> & { kind?: string; metadata?: { name?: string
 
 // The namespace, created with its labels in one request so a re-run can tell it is ours.
 export function sampleNamespace(): string {
-  return stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: SAMPLE_NAMESPACE, labels: { [MANAGED_BY]: MESH_RUN, 'istio-injection': 'enabled' } } });
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: SAMPLE_NAMESPACE, labels: { [MANAGED_BY]: MESH_RUN, 'istio-injection': 'enabled' } },
+  });
 }
 
 function helloworldService(): Doc {
@@ -71,7 +75,12 @@ function curlWorkload(): Doc[] {
   const labels = { app: 'curl' };
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'curl' } },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'curl', labels: { ...labels, service: 'curl' } }, spec: { ports: [{ port: 80, name: 'http' }], selector: labels } },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'curl', labels: { ...labels, service: 'curl' } },
+      spec: { ports: [{ port: 80, name: 'http' }], selector: labels },
+    },
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -113,9 +122,15 @@ export function sampleManifest(version: 'v1' | 'v2', samplesDir?: string): strin
   if (samplesDir) {
     // What `kubectl apply -l service=helloworld` and `-l version=vN` select from the release's file.
     const hello = fromRelease(samplesDir, 'samples/helloworld/helloworld.yaml');
-    docs = [...hello.filter(withLabel('service', 'helloworld')), ...hello.filter(withLabel('version', version)), ...fromRelease(samplesDir, 'samples/curl/curl.yaml')];
+    docs = [
+      ...hello.filter(withLabel('service', 'helloworld')),
+      ...hello.filter(withLabel('version', version)),
+      ...fromRelease(samplesDir, 'samples/curl/curl.yaml'),
+    ];
     if (!docs.some((d) => d.kind === 'Deployment' && d.metadata?.name === `helloworld-${version}`)) {
-      throw new ConfigError([`verify.samplesDir: ${samplesDir}/samples/helloworld/helloworld.yaml has no helloworld-${version} Deployment; use an Istio 1.24 or newer release (older ones have samples/sleep instead of samples/curl)`]);
+      throw new ConfigError([
+        `verify.samplesDir: ${samplesDir}/samples/helloworld/helloworld.yaml has no helloworld-${version} Deployment; use an Istio 1.24 or newer release (older ones have samples/sleep instead of samples/curl)`,
+      ]);
     }
   } else {
     docs = [helloworldService(), helloworldDeployment(version), ...curlWorkload()];

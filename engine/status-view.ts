@@ -1,8 +1,8 @@
 // Read models for `status` and `runs`: what each step did on each cluster, from the journal alone.
-import { slotLabel, type StepId } from '../machines/steps.js';
-import { slotsFor } from './run-slots.js';
+import { type StepId, slotLabel } from '../machines/steps.js';
 import type { AttemptRecord, ErrorInfo, LeaseHolder, RunEventRecord, RunRecord, RunStatus } from '../store/types.js';
 import { damageOf, maybeRunConfig } from './run-config.js';
+import { slotsFor } from './run-slots.js';
 
 // interrupted: the last attempt was cut off (a signal, a killed process); resume runs it again.
 export type SlotStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'interrupted';
@@ -61,7 +61,13 @@ const SESSION_END = new Set(['succeeded', 'failed', 'interrupted']);
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-export function runView(run: RunRecord, attempts: readonly AttemptRecord[], now: number, isStale: (run: RunRecord) => boolean, events: readonly RunEventRecord[] = []): RunView {
+export function runView(
+  run: RunRecord,
+  attempts: readonly AttemptRecord[],
+  now: number,
+  isStale: (run: RunRecord) => boolean,
+  events: readonly RunEventRecord[] = [],
+): RunView {
   const config = maybeRunConfig(run);
   const open = attempts.filter((a) => a.outcome === 'running').map((a) => slotLabel(a.step, a.cluster));
   const end = run.finishedAt ?? now;

@@ -1,8 +1,8 @@
 // A run's full timeline from the journal: attempts per step and cluster, each with its commands.
 import type { StepId } from '../machines/steps.js';
-import { slotsFor } from './run-slots.js';
 import type { AttemptRecord, CommandRecord, RunEventRecord, RunRecord } from '../store/types.js';
 import { maybeRunConfig } from './run-config.js';
+import { slotsFor } from './run-slots.js';
 
 export interface CommandView {
   argv: string[];
@@ -35,13 +35,26 @@ export interface Timeline {
   slots: SlotTimeline[];
 }
 
-export function buildTimeline(run: RunRecord, attempts: readonly AttemptRecord[], commands: readonly CommandRecord[], events: readonly RunEventRecord[]): Timeline {
+export function buildTimeline(
+  run: RunRecord,
+  attempts: readonly AttemptRecord[],
+  commands: readonly CommandRecord[],
+  events: readonly RunEventRecord[],
+): Timeline {
   const config = maybeRunConfig(run);
   const byAttempt = new Map<number, CommandView[]>();
   for (const c of commands) {
     if (c.attemptId === null) continue;
     const list = byAttempt.get(c.attemptId) ?? [];
-    list.push({ argv: c.argv, context: c.context, startedAt: c.startedAt, durationMs: c.durationMs, exitCode: c.exitCode, stdoutTail: c.stdoutTail, stderrTail: c.stderrTail });
+    list.push({
+      argv: c.argv,
+      context: c.context,
+      startedAt: c.startedAt,
+      durationMs: c.durationMs,
+      exitCode: c.exitCode,
+      stdoutTail: c.stdoutTail,
+      stderrTail: c.stderrTail,
+    });
     byAttempt.set(c.attemptId, list);
   }
   const slots = (config ? slotsFor(run.kind, config) : []).map(({ step, cluster }) => ({
@@ -49,7 +62,14 @@ export function buildTimeline(run: RunRecord, attempts: readonly AttemptRecord[]
     cluster,
     attempts: attempts
       .filter((a) => a.step === step && a.cluster === cluster)
-      .map((a) => ({ attempt: a.attempt, outcome: a.outcome, startedAt: a.startedAt, endedAt: a.endedAt, error: a.error, commands: byAttempt.get(a.id) ?? [] })),
+      .map((a) => ({
+        attempt: a.attempt,
+        outcome: a.outcome,
+        startedAt: a.startedAt,
+        endedAt: a.endedAt,
+        error: a.error,
+        commands: byAttempt.get(a.id) ?? [],
+      })),
   }));
   return { run, events: [...events], slots };
 }

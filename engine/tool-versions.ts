@@ -12,7 +12,13 @@ export interface ToolVersion {
 
 // Where a bare program name resolves on PATH (as execa would find it), or the path as given.
 function resolveProgram(program: string): string | null {
-  const candidates = isAbsolute(program) || program.includes('/') ? [program] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, program));
+  const candidates =
+    isAbsolute(program) || program.includes('/')
+      ? [program]
+      : (process.env.PATH ?? '')
+          .split(delimiter)
+          .filter(Boolean)
+          .map((dir) => join(dir, program));
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);

@@ -2,14 +2,15 @@
 // Re-running any of them on a half-removed cluster converges. They delete only what mesh-run created:
 // what existed before (the install's and verify's inventory, or the lack of mesh-run's label) is kept,
 // with the labels and annotations a step replaced set back; --force removes it too, and says what.
-import type { ClusterStepInput, StepDone } from '../machines/types.js';
-import { CACERTS, ISTIO_SYSTEM, READER_TOKEN, remoteSecretName } from './activities.js';
-import type { ActivityDeps } from './activities.js';
-import { StepError } from './errors.js';
-import { Inventory, MANAGED_BY, MESH_RUN, SUBJECTS, TOUCHED } from './inventory.js';
+
 import type { Command } from '../adapters/cluster-tools.js';
-import { commandTimeoutSeconds, exists, getJson, isMeshRuns, isNotFound, labelValue, mustSucceed, type NamespaceJson, ownerProbe } from './kube-ops.js';
+import type { ClusterStepInput, StepDone } from '../machines/types.js';
+import type { ActivityDeps } from './activities.js';
+import { CACERTS, ISTIO_SYSTEM, READER_TOKEN, remoteSecretName } from './activities.js';
+import { StepError } from './errors.js';
 import { commandFailed } from './failures.js';
+import { Inventory, MANAGED_BY, MESH_RUN, SUBJECTS, TOUCHED } from './inventory.js';
+import { commandTimeoutSeconds, exists, getJson, isMeshRuns, isNotFound, labelValue, mustSucceed, type NamespaceJson, ownerProbe } from './kube-ops.js';
 import { istioLeftovers } from './mesh-inventory.js';
 import { sleep } from './retry.js';
 import { SAMPLE_NAMESPACE, SAMPLE_OBJECTS } from './sample-manifests.js';
@@ -35,7 +36,11 @@ export async function removeSample(rt: StepRuntime, input: ClusterStepInput, dep
   const inventory = inventoryOf(deps);
   const preexisting = inventory.preexisting(input.cluster, SUBJECTS.sample, isMeshRuns(ns));
   if (!preexisting || deps.force) {
-    if (preexisting) rt.report('deleted-preexisting', `--force: deleting namespace ${SAMPLE_NAMESPACE} on ${input.cluster}, which existed before mesh-run verify, with everything in it`);
+    if (preexisting)
+      rt.report(
+        'deleted-preexisting',
+        `--force: deleting namespace ${SAMPLE_NAMESPACE} on ${input.cluster}, which existed before mesh-run verify, with everything in it`,
+      );
     const remove = deleteNamespace(input, SAMPLE_NAMESPACE, deps, `namespace ${SAMPLE_NAMESPACE} on ${input.cluster} was not created by mesh-run verify: kept`);
     await mustSucceed(rt, remove, `kubectl delete namespace ${SAMPLE_NAMESPACE} on ${input.cluster}`);
     await expectGone(rt, input, ['namespace', SAMPLE_NAMESPACE], `namespace ${SAMPLE_NAMESPACE}`, remove.when);
@@ -43,17 +48,31 @@ export async function removeSample(rt: StepRuntime, input: ClusterStepInput, dep
   }
   await mustSucceed(
     rt,
-    kubectl(input.context, ['delete', '-n', SAMPLE_NAMESPACE, ...SAMPLE_OBJECTS.map(([kind, name]) => `${kind}/${name}`), '--ignore-not-found', deleteTimeout(deps)], 'act'),
+    kubectl(
+      input.context,
+      ['delete', '-n', SAMPLE_NAMESPACE, ...SAMPLE_OBJECTS.map(([kind, name]) => `${kind}/${name}`), '--ignore-not-found', deleteTimeout(deps)],
+      'act',
+    ),
     `kubectl delete of the sample workloads in ${SAMPLE_NAMESPACE} on ${input.cluster}`,
   );
   await restoreMetadata(rt, input, ['namespace', SAMPLE_NAMESPACE], SUBJECTS.sample, ns, inventory);
-  rt.report('kept', `namespace ${SAMPLE_NAMESPACE} on ${input.cluster} existed before mesh-run verify (${recordedBy(deps)}); kept it, removing only verify's helloworld and curl`);
+  rt.report(
+    'kept',
+    `namespace ${SAMPLE_NAMESPACE} on ${input.cluster} existed before mesh-run verify (${recordedBy(deps)}); kept it, removing only verify's helloworld and curl`,
+  );
   return { finishedAt: rt.now() };
 }
 
 // Sets the labels and annotations a step replaced back to the values recorded before it ran (or removes
 // them if they were unset); leaves them alone when nothing was recorded.
-async function restoreMetadata(rt: StepRuntime, input: ClusterStepInput, target: string[], subject: string, current: NamespaceJson, inventory: Inventory): Promise<void> {
+async function restoreMetadata(
+  rt: StepRuntime,
+  input: ClusterStepInput,
+  target: string[],
+  subject: string,
+  current: NamespaceJson,
+  inventory: Inventory,
+): Promise<void> {
   for (const key of Object.values(TOUCHED)) {
     const [kind, name] = key.split(/:(.*)/s) as ['label' | 'annotation', string];
     const now = (kind === 'label' ? current.metadata?.labels : current.metadata?.annotations)?.[name];
@@ -62,14 +81,20 @@ async function restoreMetadata(rt: StepRuntime, input: ClusterStepInput, target:
     const verb = kind === 'label' ? 'label' : 'annotate';
     const change = earlier.value === undefined ? `${name}-` : `${name}=${earlier.value}`;
     await mustSucceed(rt, kubectl(input.context, [verb, ...target, change, '--overwrite'], 'act'), `kubectl ${verb} ${target.join(' ')} on ${input.cluster}`);
-    rt.report('restored', `${kind} ${name} on ${target.join(' ')} of ${input.cluster}: "${now ?? ''}" -> ${earlier.value === undefined ? 'removed (it was not set before)' : `"${earlier.value}" (its value before mesh-run)`}`);
+    rt.report(
+      'restored',
+      `${kind} ${name} on ${target.join(' ')} of ${input.cluster}: "${now ?? ''}" -> ${earlier.value === undefined ? 'removed (it was not set before)' : `"${earlier.value}" (its value before mesh-run)`}`,
+    );
   }
 }
 
 // The delete of a namespace mesh-run created; a script runs it only where mesh-run's label says so.
 function deleteNamespace(input: ClusterStepInput, name: string, deps: ActivityDeps, otherwise: string): Command {
   const variable = `OWNER_${name}_${input.cluster}`.replace(/[^A-Za-z0-9_]/g, '_');
-  return { ...kubectl(input.context, ['delete', 'namespace', name, '--ignore-not-found', deleteTimeout(deps)], 'act'), when: { probe: ownerProbe(input.context, name), equals: MESH_RUN, otherwise, variable } };
+  return {
+    ...kubectl(input.context, ['delete', 'namespace', name, '--ignore-not-found', deleteTimeout(deps)], 'act'),
+    when: { probe: ownerProbe(input.context, name), equals: MESH_RUN, otherwise, variable },
+  };
 }
 
 async function expectGone(rt: StepRuntime, input: { context: string; cluster: string }, args: string[], what: string, when?: Command['when']): Promise<void> {
@@ -78,7 +103,10 @@ async function expectGone(rt: StepRuntime, input: { context: string; cluster: st
   const still = result.exitCode === 0 ? (JSON.parse(result.stdout) as NamespaceJson) : undefined;
   if (still) {
     const why = still.status?.phase === 'Terminating' ? 'is still terminating' : 'is still there';
-    throw new StepError(`${what} on ${input.cluster} ${why} after deleting it`, { retryable: true, hint: 'finalizers may be waiting on a controller; resume once it is gone' });
+    throw new StepError(`${what} on ${input.cluster} ${why} after deleting it`, {
+      retryable: true,
+      hint: 'finalizers may be waiting on a controller; resume once it is gone',
+    });
   }
 }
 
@@ -88,7 +116,11 @@ export async function detachRemote(rt: StepRuntime, input: ClusterStepInput): Pr
   const name = remoteSecretName(input.cluster);
   const args = ['-n', ISTIO_SYSTEM, 'secret', name];
   if (await exists(rt, input.primary.context, args, `secret ${name}`)) {
-    await mustSucceed(rt, kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'delete', 'secret', name, '--ignore-not-found'], 'act'), `kubectl delete secret ${name} on ${input.primary.name}`);
+    await mustSucceed(
+      rt,
+      kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'delete', 'secret', name, '--ignore-not-found'], 'act'),
+      `kubectl delete secret ${name} on ${input.primary.name}`,
+    );
     if (await exists(rt, input.primary.context, args, `secret ${name}`, 'verify')) {
       throw new StepError(`secret ${ISTIO_SYSTEM}/${name} on ${input.primary.name} is still there after deleting it`, { retryable: true });
     }
@@ -114,11 +146,30 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
     await cleanKeptNamespace(rt, input, ns, deps);
   } else if (ns) {
     if (deps.force && inventory.preexisting(input.cluster, SUBJECTS.istioSystem, isMeshRuns(ns))) {
-      const secrets = await mustSucceed(rt, kubectl(input.context, ['-n', ISTIO_SYSTEM, 'get', 'secrets', '-o', 'name'], 'observe'), `listing secrets in ${ISTIO_SYSTEM} on ${input.cluster}`);
-      const names = secrets.stdout.split('\n').map((l) => l.trim().replace(/^secret\//, '')).filter(Boolean);
-      rt.report('deleted-preexisting', `--force: deleting namespace ${ISTIO_SYSTEM} on ${input.cluster}, which existed before mesh-run (${recordedBy(deps)}), with everything in it${names.length ? ` (secrets: ${names.join(', ')})` : ''}`);
+      const secrets = await mustSucceed(
+        rt,
+        kubectl(input.context, ['-n', ISTIO_SYSTEM, 'get', 'secrets', '-o', 'name'], 'observe'),
+        `listing secrets in ${ISTIO_SYSTEM} on ${input.cluster}`,
+      );
+      const names = secrets.stdout
+        .split('\n')
+        .map((l) => l.trim().replace(/^secret\//, ''))
+        .filter(Boolean);
+      rt.report(
+        'deleted-preexisting',
+        `--force: deleting namespace ${ISTIO_SYSTEM} on ${input.cluster}, which existed before mesh-run (${recordedBy(deps)}), with everything in it${names.length ? ` (secrets: ${names.join(', ')})` : ''}`,
+      );
     }
-    await mustSucceed(rt, deleteNamespace(input, ISTIO_SYSTEM, deps, `namespace ${ISTIO_SYSTEM} on ${input.cluster} existed before mesh-run: kept (mesh-run uninstall --force deletes it)`), `kubectl delete namespace ${ISTIO_SYSTEM} on ${input.cluster}`);
+    await mustSucceed(
+      rt,
+      deleteNamespace(
+        input,
+        ISTIO_SYSTEM,
+        deps,
+        `namespace ${ISTIO_SYSTEM} on ${input.cluster} existed before mesh-run: kept (mesh-run uninstall --force deletes it)`,
+      ),
+      `kubectl delete namespace ${ISTIO_SYSTEM} on ${input.cluster}`,
+    );
   }
   // Some of what istioctl removes goes through the garbage collector (webhooks owned by istiod's cluster
   // role), after istioctl has returned: give it a bounded while before calling anything left a failure.
@@ -127,10 +178,13 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
     const after = (await istioLeftovers(rt, input.context, 'verify')).filter((item) => !(keep && item === `namespace/${ISTIO_SYSTEM}`));
     if (after.length === 0) return { finishedAt: rt.now() };
     if (rt.now() >= deadline) {
-      throw new StepError(`Istio is still present on ${input.cluster} after uninstalling: ${after.slice(0, 6).join(', ')}${after.length > 6 ? ` and ${after.length - 6} more` : ''}`, {
-        retryable: true,
-        hint: 'a namespace may still be terminating or a controller may have re-created objects; resume to try again',
-      });
+      throw new StepError(
+        `Istio is still present on ${input.cluster} after uninstalling: ${after.slice(0, 6).join(', ')}${after.length > 6 ? ` and ${after.length - 6} more` : ''}`,
+        {
+          retryable: true,
+          hint: 'a namespace may still be terminating or a controller may have re-created objects; resume to try again',
+        },
+      );
     }
     rt.note(`waiting for ${after.length} Istio object${after.length > 1 ? 's' : ''} to go: ${after.slice(0, 3).join(', ')}`);
     await sleep(1000, rt.signal);
@@ -147,7 +201,8 @@ async function oursInKept(rt: StepRuntime, input: ClusterStepInput, inventory: I
   if (ca.exists && ca.value === MESH_RUN && !inventory.preexisting(input.cluster, SUBJECTS.cacerts, true)) ours.push(CACERTS);
   // The reader token secret is istioctl's, made for mesh-run's remote secret: remove it unless it was there before.
   const seen = inventory.before(input.cluster, SUBJECTS.readerToken);
-  if (seen && !seen.present && (await exists(rt, input.context, ['secret', READER_TOKEN, '-n', ISTIO_SYSTEM], `secret ${READER_TOKEN}`))) ours.push(READER_TOKEN);
+  if (seen && !seen.present && (await exists(rt, input.context, ['secret', READER_TOKEN, '-n', ISTIO_SYSTEM], `secret ${READER_TOKEN}`)))
+    ours.push(READER_TOKEN);
   return ours;
 }
 
@@ -156,11 +211,20 @@ async function cleanKeptNamespace(rt: StepRuntime, input: ClusterStepInput, ns: 
   const inventory = inventoryOf(deps);
   const ours = await oursInKept(rt, input, inventory);
   if (ours.length > 0) {
-    await mustSucceed(rt, kubectl(input.context, ['-n', ISTIO_SYSTEM, 'delete', 'secret', ...ours, '--ignore-not-found'], 'act'), `kubectl delete secret ${ours.join(' ')} on ${input.cluster}`);
+    await mustSucceed(
+      rt,
+      kubectl(input.context, ['-n', ISTIO_SYSTEM, 'delete', 'secret', ...ours, '--ignore-not-found'], 'act'),
+      `kubectl delete secret ${ours.join(' ')} on ${input.cluster}`,
+    );
   }
   await restoreMetadata(rt, input, ['namespace', ISTIO_SYSTEM], SUBJECTS.istioSystem, ns, inventory);
-  const kept = (await exists(rt, input.context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], `secret ${CACERTS}`, 'verify')) ? ` and secret ${CACERTS}, which mesh-run did not create` : '';
-  rt.report('kept', `namespace ${ISTIO_SYSTEM} on ${input.cluster} existed before mesh-run (${recordedBy(deps)}); kept it${kept}, removing only what mesh-run and istioctl put there${ours.length ? ` (secrets ${ours.join(', ')})` : ''}; "mesh-run uninstall --force" would delete it`);
+  const kept = (await exists(rt, input.context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], `secret ${CACERTS}`, 'verify'))
+    ? ` and secret ${CACERTS}, which mesh-run did not create`
+    : '';
+  rt.report(
+    'kept',
+    `namespace ${ISTIO_SYSTEM} on ${input.cluster} existed before mesh-run (${recordedBy(deps)}); kept it${kept}, removing only what mesh-run and istioctl put there${ours.length ? ` (secrets ${ours.join(', ')})` : ''}; "mesh-run uninstall --force" would delete it`,
+  );
 }
 
 // The same on a remote and, once every remote is gone, on the primary.

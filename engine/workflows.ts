@@ -6,8 +6,8 @@ import type { RunKind, StepId } from '../machines/steps.js';
 import type { FollowUpInput, InstallInput, StepInput, StepOutcomeParams } from '../machines/types.js';
 import { remoteRemovalMachine, UNINSTALL_MACHINE_VERSION, uninstallMachine } from '../machines/uninstall-machine.js';
 import { sampleClusterMachine, VERIFY_MACHINE_VERSION, verifyMachine } from '../machines/verify-machine.js';
-import * as install from './activities.js';
 import type { ActivityDeps } from './activities.js';
+import * as install from './activities.js';
 import type { MeshConfig } from './config.js';
 import { sleep } from './retry.js';
 import type { StepRuntime } from './step-runtime.js';
@@ -67,7 +67,11 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
     kind: 'install',
     version: MACHINE_VERSION,
     machine: installMachine as unknown as AnyStateMachine,
-    child: { machine: remoteMachine as unknown as AnyStateMachine, spawnedIn: 'install.installing.remotes.attaching', label: 'each remote cluster (one child machine per remote)' },
+    child: {
+      machine: remoteMachine as unknown as AnyStateMachine,
+      spawnedIn: 'install.installing.remotes.attaching',
+      label: 'each remote cluster (one child machine per remote)',
+    },
     bind: (step, journal) => {
       const remote = remoteMachine.provide({
         actors: {
@@ -120,14 +124,23 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
     kind: 'uninstall',
     version: UNINSTALL_MACHINE_VERSION,
     machine: uninstallMachine as unknown as AnyStateMachine,
-    child: { machine: remoteRemovalMachine as unknown as AnyStateMachine, spawnedIn: 'uninstall.removing.remotes.removing', label: 'each remote cluster (one child machine per remote)' },
+    child: {
+      machine: remoteRemovalMachine as unknown as AnyStateMachine,
+      spawnedIn: 'uninstall.removing.remotes.removing',
+      label: 'each remote cluster (one child machine per remote)',
+    },
     bind: (step, journal) => {
       const remoteRemoval = remoteRemovalMachine.provide({
         actors: { removeSample: step(uninstall.removeSample), detachRemote: step(uninstall.detachRemote), uninstallRemote: step(uninstall.uninstallRemote) },
         actions: journal,
       });
       return uninstallMachine.provide({
-        actors: { preflight: step(install.preflight), removeSample: step(uninstall.removeSample), uninstallPrimary: step(uninstall.uninstallPrimary), remoteRemoval },
+        actors: {
+          preflight: step(install.preflight),
+          removeSample: step(uninstall.removeSample),
+          uninstallPrimary: step(uninstall.uninstallPrimary),
+          remoteRemoval,
+        },
         actions: journal,
       }) as unknown as AnyStateMachine;
     },

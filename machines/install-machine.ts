@@ -2,7 +2,7 @@
 // Pure: no I/O here. Step actors and journal actions are placeholders bound by the engine with .provide().
 import { and, assign, enqueueActions, sendParent, setup } from 'xstate';
 import { placeholder } from './placeholders.js';
-import { failedOn, type FailureParams, stepState, succeededOn } from './step-state.js';
+import { type FailureParams, failedOn, stepState, succeededOn } from './step-state.js';
 import type { StepId } from './steps.js';
 import type {
   AnnotationObservation,
@@ -32,7 +32,6 @@ export const DEFAULT_GATEWAY_POLL_MS = 1000;
 export function remoteActorId(name: string): string {
   return `remote-${name}`;
 }
-
 
 function formatWait(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 1000)}s`;
@@ -181,7 +180,8 @@ const primaryStep = (context: InstallContext, step: StepId): PrimaryStepInput =>
 // preflight spans every cluster ('*'); the other steps of this region run on the primary.
 const onInstallCluster = (step: StepId) => (context: InstallContext) => (step === 'preflight' ? '*' : context.primary.name);
 const succeeded = (step: StepId) => succeededOn<InstallContext>(step, onInstallCluster(step));
-const failedWith = (step: StepId, describe: (context: InstallContext, error: unknown) => StepFailure) => failedOn<InstallContext>(step, onInstallCluster(step), describe);
+const failedWith = (step: StepId, describe: (context: InstallContext, error: unknown) => StepFailure) =>
+  failedOn<InstallContext>(step, onInstallCluster(step), describe);
 const failed = (step: StepId) => failedOn<InstallContext>(step, onInstallCluster(step));
 
 const gatewayHostnameOnly = (context: InstallContext): StepFailure => ({
@@ -373,7 +373,11 @@ export const installMachine = setup({
                   tags: ['busy'],
                   invoke: {
                     src: 'pause',
-                    input: ({ context }) => ({ ms: context.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS, step: 'await-gateway-address' as const, cluster: context.primary.name }),
+                    input: ({ context }) => ({
+                      ms: context.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS,
+                      step: 'await-gateway-address' as const,
+                      cluster: context.primary.name,
+                    }),
                     onDone: 'probing',
                   },
                 },
@@ -382,7 +386,10 @@ export const installMachine = setup({
                   on: {
                     RETRY: {
                       target: 'probing',
-                      actions: assign({ gatewayDeadline: ({ event }) => event.at + event.gatewayTimeoutMs, gatewayTimeoutMs: ({ event }) => event.gatewayTimeoutMs }),
+                      actions: assign({
+                        gatewayDeadline: ({ event }) => event.at + event.gatewayTimeoutMs,
+                        gatewayTimeoutMs: ({ event }) => event.gatewayTimeoutMs,
+                      }),
                     },
                   },
                 },

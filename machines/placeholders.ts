@@ -6,4 +6,3 @@ export function placeholder<TOutput, TInput>(name: string) {
     throw new Error(`step actor "${name}" was not provided`);
   });
 }
-

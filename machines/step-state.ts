@@ -8,7 +8,12 @@ export type FailureParams = StepOutcomeParams & { failure: StepFailure };
 
 // What a step actor threw, in the JSON-safe shape context and journal keep.
 export function asFailure(error: unknown): StepFailure {
-  if (typeof error === 'object' && error !== null && typeof (error as StepFailure).message === 'string' && typeof (error as StepFailure).retryable === 'boolean') {
+  if (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as StepFailure).message === 'string' &&
+    typeof (error as StepFailure).retryable === 'boolean'
+  ) {
     const { message, hint, retryable } = error as StepFailure;
     return hint ? { message, hint, retryable } : { message, retryable };
   }
@@ -25,8 +30,16 @@ export const succeededOn = <C>(step: StepId, cluster: (context: C) => string) =>
 });
 
 // `describe` turns what the actor threw (or what the context shows) into the failure recorded.
-export const failedOn = <C>(step: StepId, cluster: (context: C) => string, describe: (context: C, error: unknown) => StepFailure = (_, error) => asFailure(error)) => {
-  const params = ({ context, event }: { context: C; event: EventObject }): FailureParams => ({ step, cluster: cluster(context), failure: describe(context, errorOf(event)) });
+export const failedOn = <C>(
+  step: StepId,
+  cluster: (context: C) => string,
+  describe: (context: C, error: unknown) => StepFailure = (_, error) => asFailure(error),
+) => {
+  const params = ({ context, event }: { context: C; event: EventObject }): FailureParams => ({
+    step,
+    cluster: cluster(context),
+    failure: describe(context, errorOf(event)),
+  });
   return [
     { type: 'rememberFailure' as const, params },
     { type: 'recordStepFailed' as const, params },

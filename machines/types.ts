@@ -88,9 +88,7 @@ export interface InstallContext extends InstallInput {
 }
 
 // RETRY carries the time it was sent and the gateway timeout in force, so the machine never reads a clock.
-export type InstallEvent =
-  | { type: 'RETRY'; at: number; gatewayTimeoutMs: number }
-  | { type: 'REMOTE_ATTACHED'; name: string };
+export type InstallEvent = { type: 'RETRY'; at: number; gatewayTimeoutMs: number } | { type: 'REMOTE_ATTACHED'; name: string };
 
 export interface RemoteInput {
   runId: string;
@@ -107,9 +105,7 @@ export interface RemoteContext extends RemoteInput {
   lastFailure?: StepFailure & { step: StepId; cluster: string };
 }
 
-export type RemoteEvent =
-  | { type: 'DISCOVERY_ADDRESS_READY'; address: string }
-  | { type: 'RETRY'; at: number; gatewayTimeoutMs: number };
+export type RemoteEvent = { type: 'DISCOVERY_ADDRESS_READY'; address: string } | { type: 'RETRY'; at: number; gatewayTimeoutMs: number };
 
 // The parameters of the journal actions a transition fires.
 export interface StepOutcomeParams {

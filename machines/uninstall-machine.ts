@@ -5,7 +5,19 @@ import { and, assign, enqueueActions, sendParent, setup } from 'xstate';
 import { placeholder } from './placeholders.js';
 import { clusterStepInput, type FailureParams, stepState } from './step-state.js';
 import type { StepId } from './steps.js';
-import type { ClusterChildContext, ClusterChildEvent, ClusterChildInput, ClusterStepInput, FollowUpEvent, FollowUpInput, PreflightInput, PreflightOutput, StepDone, StepOutcomeParams, UninstallContext } from './types.js';
+import type {
+  ClusterChildContext,
+  ClusterChildEvent,
+  ClusterChildInput,
+  ClusterStepInput,
+  FollowUpEvent,
+  FollowUpInput,
+  PreflightInput,
+  PreflightOutput,
+  StepDone,
+  StepOutcomeParams,
+  UninstallContext,
+} from './types.js';
 
 export const UNINSTALL_MACHINE_VERSION = 1;
 
@@ -41,9 +53,28 @@ export const remoteRemovalMachine = setup({
   context: ({ input }) => ({ ...input, peersReady: false }),
   initial: 'removeSample',
   states: {
-    removeSample: stepState({ step: 'remove-sample', src: 'removeSample', cluster: onCluster, input: ({ context }) => childStep(context, 'remove-sample'), target: '#removal.detachRemote' }),
-    detachRemote: stepState({ step: 'detach-remote', src: 'detachRemote', cluster: onCluster, input: ({ context }) => childStep(context, 'detach-remote'), target: '#removal.uninstallRemote' }),
-    uninstallRemote: stepState({ step: 'uninstall-remote', src: 'uninstallRemote', cluster: onCluster, input: ({ context }) => childStep(context, 'uninstall-remote'), target: '#removal.removed', then: ['announceRemoved'] }),
+    removeSample: stepState({
+      step: 'remove-sample',
+      src: 'removeSample',
+      cluster: onCluster,
+      input: ({ context }) => childStep(context, 'remove-sample'),
+      target: '#removal.detachRemote',
+    }),
+    detachRemote: stepState({
+      step: 'detach-remote',
+      src: 'detachRemote',
+      cluster: onCluster,
+      input: ({ context }) => childStep(context, 'detach-remote'),
+      target: '#removal.uninstallRemote',
+    }),
+    uninstallRemote: stepState({
+      step: 'uninstall-remote',
+      src: 'uninstallRemote',
+      cluster: onCluster,
+      input: ({ context }) => childStep(context, 'uninstall-remote'),
+      target: '#removal.removed',
+      then: ['announceRemoved'],
+    }),
     removed: { type: 'final' },
   },
 });
@@ -68,7 +99,14 @@ export const uninstallMachine = setup({
       for (const remote of context.remotes) {
         enqueue.spawnChild('remoteRemoval', {
           id: removalActorId(remote.name),
-          input: { runId: context.runId, primary: context.primary, remotes: context.remotes, cluster: remote, role: 'remote', ...(context.revision ? { revision: context.revision } : {}) },
+          input: {
+            runId: context.runId,
+            primary: context.primary,
+            remotes: context.remotes,
+            cluster: remote,
+            role: 'remote',
+            ...(context.revision ? { revision: context.revision } : {}),
+          },
         });
       }
     }),
@@ -89,7 +127,13 @@ export const uninstallMachine = setup({
       step: 'preflight',
       src: 'preflight',
       cluster: (_: UninstallContext) => '*',
-      input: ({ context }) => ({ runId: context.runId, step: 'preflight' as const, cluster: '*', context: context.primary.context, clusters: [context.primary, ...context.remotes] }),
+      input: ({ context }) => ({
+        runId: context.runId,
+        step: 'preflight' as const,
+        cluster: '*',
+        context: context.primary.context,
+        clusters: [context.primary, ...context.remotes],
+      }),
       target: '#uninstall.removing',
     }),
     removing: {
@@ -103,9 +147,21 @@ export const uninstallMachine = setup({
         primary: {
           initial: 'removeSample',
           states: {
-            removeSample: stepState({ step: 'remove-sample', src: 'removeSample', cluster: onPrimary, input: ({ context }) => primaryStep(context, 'remove-sample'), target: '#uninstall.removing.primary.awaitingRemotes' }),
+            removeSample: stepState({
+              step: 'remove-sample',
+              src: 'removeSample',
+              cluster: onPrimary,
+              input: ({ context }) => primaryStep(context, 'remove-sample'),
+              target: '#uninstall.removing.primary.awaitingRemotes',
+            }),
             awaitingRemotes: { tags: ['waiting'], always: { guard: 'allRemotesRemoved', target: 'uninstallPrimary' } },
-            uninstallPrimary: stepState({ step: 'uninstall-primary', src: 'uninstallPrimary', cluster: onPrimary, input: ({ context }) => primaryStep(context, 'uninstall-primary'), target: '#uninstall.removing.primary.removed' }),
+            uninstallPrimary: stepState({
+              step: 'uninstall-primary',
+              src: 'uninstallPrimary',
+              cluster: onPrimary,
+              input: ({ context }) => primaryStep(context, 'uninstall-primary'),
+              target: '#uninstall.removing.primary.removed',
+            }),
             removed: { type: 'final' },
           },
         },

@@ -2,10 +2,23 @@
 // helloworld sample (v1 on the primary, v2 on remotes) and curl, then traffic from every cluster must
 // reach both versions. Pure: step actors and journal actions are bound by the engine with .provide().
 import { assign, enqueueActions, sendParent, setup } from 'xstate';
-import { clusterStepInput, type FailureParams, stepState } from './step-state.js';
-import type { ClusterChildContext, ClusterChildEvent, ClusterChildInput, ClusterStepInput, FollowUpEvent, FollowUpInput, PreflightInput, PreflightOutput, StepDone, StepOutcomeParams, TrafficOutcome, VerifyContext } from './types.js';
-import type { StepId } from './steps.js';
 import { placeholder } from './placeholders.js';
+import { clusterStepInput, type FailureParams, stepState } from './step-state.js';
+import type { StepId } from './steps.js';
+import type {
+  ClusterChildContext,
+  ClusterChildEvent,
+  ClusterChildInput,
+  ClusterStepInput,
+  FollowUpEvent,
+  FollowUpInput,
+  PreflightInput,
+  PreflightOutput,
+  StepDone,
+  StepOutcomeParams,
+  TrafficOutcome,
+  VerifyContext,
+} from './types.js';
 
 export const VERIFY_MACHINE_VERSION = 1;
 
@@ -47,11 +60,37 @@ export const sampleClusterMachine = setup({
   initial: 'start',
   states: {
     start: { always: [{ guard: 'isRemote', target: 'checkInjectorCa' }, { target: 'deploySample' }] },
-    checkInjectorCa: stepState({ step: 'check-injector-ca', src: 'checkInjectorCa', cluster: onCluster, input: ({ context }) => clusterStep(context, 'check-injector-ca'), target: '#sample.deploySample' }),
-    deploySample: stepState({ step: 'deploy-sample', src: 'deploySample', cluster: onCluster, input: ({ context }) => clusterStep(context, 'deploy-sample'), target: '#sample.awaitSample' }),
-    awaitSample: stepState({ step: 'await-sample', src: 'awaitSample', cluster: onCluster, input: ({ context }) => clusterStep(context, 'await-sample'), target: '#sample.awaitingPeers', then: ['announceSampleReady'] }),
+    checkInjectorCa: stepState({
+      step: 'check-injector-ca',
+      src: 'checkInjectorCa',
+      cluster: onCluster,
+      input: ({ context }) => clusterStep(context, 'check-injector-ca'),
+      target: '#sample.deploySample',
+    }),
+    deploySample: stepState({
+      step: 'deploy-sample',
+      src: 'deploySample',
+      cluster: onCluster,
+      input: ({ context }) => clusterStep(context, 'deploy-sample'),
+      target: '#sample.awaitSample',
+    }),
+    awaitSample: stepState({
+      step: 'await-sample',
+      src: 'awaitSample',
+      cluster: onCluster,
+      input: ({ context }) => clusterStep(context, 'await-sample'),
+      target: '#sample.awaitingPeers',
+      then: ['announceSampleReady'],
+    }),
     awaitingPeers: { tags: ['waiting'], always: { guard: 'peersReady', target: 'checkTraffic' } },
-    checkTraffic: stepState({ step: 'check-traffic', src: 'checkTraffic', cluster: onCluster, input: ({ context }) => clusterStep(context, 'check-traffic'), target: '#sample.verified', then: ['announceVerified'] }),
+    checkTraffic: stepState({
+      step: 'check-traffic',
+      src: 'checkTraffic',
+      cluster: onCluster,
+      input: ({ context }) => clusterStep(context, 'check-traffic'),
+      target: '#sample.verified',
+      then: ['announceVerified'],
+    }),
     verified: { type: 'final' },
   },
 });
@@ -78,7 +117,14 @@ export const verifyMachine = setup({
         const role = cluster.name === context.primary.name ? ('primary' as const) : ('remote' as const);
         enqueue.spawnChild('sampleCluster', {
           id: sampleActorId(cluster.name),
-          input: { runId: context.runId, primary: context.primary, remotes: context.remotes, cluster, role, ...(context.revision ? { revision: context.revision } : {}) },
+          input: {
+            runId: context.runId,
+            primary: context.primary,
+            remotes: context.remotes,
+            cluster,
+            role,
+            ...(context.revision ? { revision: context.revision } : {}),
+          },
         });
       }
     }),
@@ -102,7 +148,13 @@ export const verifyMachine = setup({
       step: 'preflight',
       src: 'preflight',
       cluster: (_: VerifyContext) => '*',
-      input: ({ context }) => ({ runId: context.runId, step: 'preflight' as const, cluster: '*', context: context.primary.context, clusters: clustersOf(context) }),
+      input: ({ context }) => ({
+        runId: context.runId,
+        step: 'preflight' as const,
+        cluster: '*',
+        context: context.primary.context,
+        clusters: clustersOf(context),
+      }),
       target: '#verify.checkRemoteClusters',
     }),
     checkRemoteClusters: stepState({

@@ -1,7 +1,8 @@
 // Opens the SQLite file with the durability settings mesh-run relies on, and migrates it.
-import Database from 'better-sqlite3';
+
 import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readSync, statfsSync, statSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
+import Database from 'better-sqlite3';
 import { PreconditionError } from '../engine/errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
@@ -92,7 +93,10 @@ export function openDb(path: string, options: OpenOptions = {}): Db {
   } catch (error) {
     if (error instanceof PreconditionError) throw error;
     if (/^SQLITE_(BUSY|LOCKED)/.test(String((error as { code?: unknown }).code ?? ''))) {
-      throw new PreconditionError('store-busy', `the database ${path} is busy (held by another process)`, { hint: 'another mesh-run (or a tool with the file open) holds a write lock; run the command again when it lets go', cause: error });
+      throw new PreconditionError('store-busy', `the database ${path} is busy (held by another process)`, {
+        hint: 'another mesh-run (or a tool with the file open) holds a write lock; run the command again when it lets go',
+        cause: error,
+      });
     }
     const dir = unwritableDirectory(path);
     if (dir) throw dir;
@@ -114,9 +118,13 @@ function unwritableDirectory(path: string): PreconditionError | undefined {
     accessSync(dir, constants.W_OK);
     return undefined;
   } catch {
-    return new PreconditionError('store-unusable', `cannot use the database ${path}: its directory ${dir} is not writable, and SQLite keeps its -wal and -shm files beside the database`, {
-      hint: 'make the directory writable, or copy the database into a writable one and pass --db',
-    });
+    return new PreconditionError(
+      'store-unusable',
+      `cannot use the database ${path}: its directory ${dir} is not writable, and SQLite keeps its -wal and -shm files beside the database`,
+      {
+        hint: 'make the directory writable, or copy the database into a writable one and pass --db',
+      },
+    );
   }
 }
 
@@ -148,19 +156,28 @@ function openReadOnly(path: string): Db {
   try {
     stat = statSync(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new PreconditionError('store-missing', `no mesh-run database at ${path}`, { hint: MISSING_HINT });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new PreconditionError('store-missing', `no mesh-run database at ${path}`, { hint: MISSING_HINT });
     throw new PreconditionError('store-unusable', `cannot read the database ${path}: ${describeErrno(error)}`, { cause: error });
   }
-  if (!stat.isFile()) throw new PreconditionError('store-not-database', `${path} is not a mesh-run database (not a regular file)`, { hint: 'pass --db with the file mesh-run created' });
+  if (!stat.isFile())
+    throw new PreconditionError('store-not-database', `${path} is not a mesh-run database (not a regular file)`, {
+      hint: 'pass --db with the file mesh-run created',
+    });
   let db: Db | undefined;
   try {
     checkHeader(path, false);
     db = new Database(path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw new PreconditionError('store-newer', `the database has schema version ${version}, newer than this mesh-run understands (${SCHEMA_VERSION})`, { hint: 'upgrade mesh-run, or pass --db with another file' });
+      throw new PreconditionError('store-newer', `the database has schema version ${version}, newer than this mesh-run understands (${SCHEMA_VERSION})`, {
+        hint: 'upgrade mesh-run, or pass --db with another file',
+      });
     }
-    if (version === 0) throw new PreconditionError('store-not-database', `${path} is an SQLite file but not a mesh-run database`, { hint: 'pass --db with the file mesh-run created' });
+    if (version === 0)
+      throw new PreconditionError('store-not-database', `${path} is an SQLite file but not a mesh-run database`, {
+        hint: 'pass --db with the file mesh-run created',
+      });
     if (version < SCHEMA_VERSION) {
       throw new PreconditionError('store-older', `the database ${path} has schema version ${version}; this mesh-run reads version ${SCHEMA_VERSION}`, {
         hint: 'a command that writes (install, resume, verify or uninstall) upgrades it; read-only commands never change the file',
@@ -172,7 +189,10 @@ function openReadOnly(path: string): Db {
     if (error instanceof PreconditionError) throw error;
     const dir = unwritableDirectory(path);
     if (dir) throw dir;
-    throw new PreconditionError('store-unusable', `cannot read the database ${path}: ${(error as Error).message}`, { hint: 'check the file is a mesh-run database on a local file system', cause: error });
+    throw new PreconditionError('store-unusable', `cannot read the database ${path}: ${(error as Error).message}`, {
+      hint: 'check the file is a mesh-run database on a local file system',
+      cause: error,
+    });
   }
 }
 

@@ -36,7 +36,9 @@ export function createSimStore(db: Db): SimStore {
   const s = {
     getWorld: db.prepare<[string], { settings_json: string }>('SELECT settings_json FROM sim_worlds WHERE id = ?'),
     putWorld: db.prepare('INSERT INTO sim_worlds (id, settings_json) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET settings_json = excluded.settings_json'),
-    get: db.prepare<[string, string, string, string, string], { body_json: string }>('SELECT body_json FROM sim_objects WHERE world = ? AND context = ? AND kind = ? AND namespace = ? AND name = ?'),
+    get: db.prepare<[string, string, string, string, string], { body_json: string }>(
+      'SELECT body_json FROM sim_objects WHERE world = ? AND context = ? AND kind = ? AND namespace = ? AND name = ?',
+    ),
     put: db.prepare(`INSERT INTO sim_objects (world, context, kind, namespace, name, body_json) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (world, context, kind, namespace, name) DO UPDATE SET body_json = excluded.body_json`),
     remove: db.prepare('DELETE FROM sim_objects WHERE world = ? AND context = ? AND kind = ? AND namespace = ? AND name = ?'),
@@ -54,28 +56,33 @@ export function createSimStore(db: Db): SimStore {
     useFault: db.prepare('UPDATE sim_faults SET remaining = remaining - 1 WHERE id = ?'),
   };
   // Its errors are the journal's errors (a busy or full database), never the simulated clusters'.
-  return guarded<SimStore>({
-    getWorld: (world) => s.getWorld.get(world)?.settings_json,
-    putWorld: (world, json) => void s.putWorld.run(world, json),
-    get: (world, k) => s.get.get(world, k.context, k.kind, k.namespace, k.name)?.body_json,
-    put: (world, k, body) => void s.put.run(world, k.context, k.kind, k.namespace, k.name, body),
-    remove: (world, k) => void s.remove.run(world, k.context, k.kind, k.namespace, k.name),
-    list: (world, context, kind) =>
-      (kind === undefined ? s.listAll.all(world, context) : s.listKind.all(world, context, kind)).map((r) => ({
-        context: r.context,
-        kind: r.kind,
-        namespace: r.namespace,
-        name: r.name,
-        bodyJson: r.body_json,
-      })),
-    addFault: (world, f) => void s.addFault.run(world, f.step, f.cluster, f.remaining, f.kind),
-    faults: (world) => s.faults.all(world),
-    takeFault: (world, step, cluster) =>
-      db.transaction(() => {
-        const fault = s.findFault.get(world, step, cluster);
-        if (fault) s.useFault.run(fault.id);
-        return fault;
-      }).immediate(),
-    atomically: (fn) => db.transaction(fn).immediate(),
-  }, db.name);
+  return guarded<SimStore>(
+    {
+      getWorld: (world) => s.getWorld.get(world)?.settings_json,
+      putWorld: (world, json) => void s.putWorld.run(world, json),
+      get: (world, k) => s.get.get(world, k.context, k.kind, k.namespace, k.name)?.body_json,
+      put: (world, k, body) => void s.put.run(world, k.context, k.kind, k.namespace, k.name, body),
+      remove: (world, k) => void s.remove.run(world, k.context, k.kind, k.namespace, k.name),
+      list: (world, context, kind) =>
+        (kind === undefined ? s.listAll.all(world, context) : s.listKind.all(world, context, kind)).map((r) => ({
+          context: r.context,
+          kind: r.kind,
+          namespace: r.namespace,
+          name: r.name,
+          bodyJson: r.body_json,
+        })),
+      addFault: (world, f) => void s.addFault.run(world, f.step, f.cluster, f.remaining, f.kind),
+      faults: (world) => s.faults.all(world),
+      takeFault: (world, step, cluster) =>
+        db
+          .transaction(() => {
+            const fault = s.findFault.get(world, step, cluster);
+            if (fault) s.useFault.run(fault.id);
+            return fault;
+          })
+          .immediate(),
+      atomically: (fn) => db.transaction(fn).immediate(),
+    },
+    db.name,
+  );
 }

@@ -1,20 +1,21 @@
 // RunStore on better-sqlite3: prepared statements, IMMEDIATE transactions, one per transition.
+
+import type Database from 'better-sqlite3';
 import { StoreError } from '../engine/errors.js';
 import { crashPoint } from './crash-points.js';
-import type Database from 'better-sqlite3';
-import { diskFullNote, type Db } from './open-db.js';
+import { type Db, diskFullNote } from './open-db.js';
 import type {
   Actor,
   AttemptClose,
+  AttemptRecord,
   ClaimRequest,
   ClusterHolder,
-  CreateResult,
-  LeaseHolder,
-  AttemptRecord,
   CommandRecord,
   CommandSpawn,
+  CreateResult,
   ErrorInfo,
   HistoryFilter,
+  LeaseHolder,
   LeaseResult,
   NewRun,
   Observation,
@@ -135,7 +136,14 @@ function toRun(row: RunRow): RunRecord {
     ...(recorded.damaged ? { errorDamaged: true } : {}),
     lease:
       row.lease_token && row.lease_pid !== null && row.lease_heartbeat !== null
-        ? { token: row.lease_token, pid: row.lease_pid, host: row.lease_host ?? '', user: row.lease_user ?? '', heartbeat: row.lease_heartbeat, procStart: row.lease_proc_start ?? null }
+        ? {
+            token: row.lease_token,
+            pid: row.lease_pid,
+            host: row.lease_host ?? '',
+            user: row.lease_user ?? '',
+            heartbeat: row.lease_heartbeat,
+            procStart: row.lease_proc_start ?? null,
+          }
         : null,
     targetRun: row.target_run ?? null,
     simWorld: row.sim_world ?? row.id,
@@ -182,20 +190,40 @@ function toEvent({ run_id, ...rest }: EventRow): RunEventRecord {
 }
 
 function toObservation(row: ObservationRow): Observation {
-  return { runId: row.run_id, cluster: row.cluster, subject: row.subject, present: row.present === 1, owner: row.owner, detail: row.detail ? (JSON.parse(row.detail) as Record<string, string>) : null, at: row.at };
+  return {
+    runId: row.run_id,
+    cluster: row.cluster,
+    subject: row.subject,
+    present: row.present === 1,
+    owner: row.owner,
+    detail: row.detail ? (JSON.parse(row.detail) as Record<string, string>) : null,
+    at: row.at,
+  };
 }
 
 // Turns SQLite's errors into StoreErrors that say what happened and what to do.
 export function asStoreError(error: unknown, path: string): unknown {
-  if (error instanceof StoreError || !(error instanceof Error) || !('code' in error) || !String((error as { code: unknown }).code).startsWith('SQLITE_')) return error;
+  if (error instanceof StoreError || !(error instanceof Error) || !('code' in error) || !String((error as { code: unknown }).code).startsWith('SQLITE_'))
+    return error;
   const code = String((error as { code: unknown }).code);
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return new StoreError(`the database ${path} is busy (held by another process)`, { hint: 'another mesh-run (or a tool with the file open) holds a write lock; when it lets go, run the command again ("mesh-run resume" continues a run)', cause: error, busy: true });
+    return new StoreError(`the database ${path} is busy (held by another process)`, {
+      hint: 'another mesh-run (or a tool with the file open) holds a write lock; when it lets go, run the command again ("mesh-run resume" continues a run)',
+      cause: error,
+      busy: true,
+    });
   }
   const full = diskFullNote(path);
-  if (full) return new StoreError(`cannot write the journal ${path}: ${error.message} (${full})`, { hint: 'free disk space, then "mesh-run resume" the run', cause: error });
+  if (full)
+    return new StoreError(`cannot write the journal ${path}: ${error.message} (${full})`, {
+      hint: 'free disk space, then "mesh-run resume" the run',
+      cause: error,
+    });
   if (code === 'SQLITE_READONLY_DIRECTORY' || code === 'SQLITE_CANTOPEN') {
-    return new StoreError(`cannot write the journal ${path}: ${error.message} (${code}); SQLite keeps its -wal and -shm files beside the database, so its directory must be writable`, { hint: 'make the directory writable, or pass --db with a path in a writable one', cause: error });
+    return new StoreError(
+      `cannot write the journal ${path}: ${error.message} (${code}); SQLite keeps its -wal and -shm files beside the database, so its directory must be writable`,
+      { hint: 'make the directory writable, or pass --db with a path in a writable one', cause: error },
+    );
   }
   const hint =
     code === 'SQLITE_FULL'
@@ -224,7 +252,8 @@ export function guarded<T extends object>(target: T, path: string): T {
 // Builds the store over an open, migrated database.
 export function createSqliteRunStore(db: Db): RunStore {
   const s = {
-    insertRun: db.prepare(`INSERT INTO runs (id, kind, topology, mode, status, config_json, config_hash, config_path, created_at, updated_at, machine_version, target_run, sim_world)
+    insertRun:
+      db.prepare(`INSERT INTO runs (id, kind, topology, mode, status, config_json, config_hash, config_path, created_at, updated_at, machine_version, target_run, sim_world)
       VALUES (@id, @kind, @topology, @mode, 'running', @configJson, @configHash, @configPath, @createdAt, @createdAt, @machineVersion, @targetRun, @simWorld)`),
     getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
     findIds: db.prepare<[string, number], { id: string }>(`SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC LIMIT ?`),
@@ -232,24 +261,36 @@ export function createSqliteRunStore(db: Db): RunStore {
     saveSnapshot: db.prepare('UPDATE runs SET snapshot_json = ?, updated_at = ? WHERE id = ?'),
     closeOpenAttempt: db.prepare(`UPDATE step_attempts SET outcome = ?, ended_at = ?, error = ?
       WHERE id = (SELECT id FROM step_attempts WHERE run_id = ? AND step = ? AND cluster = ? AND outcome = 'running' ORDER BY attempt DESC LIMIT 1)`),
-    nextAttempt: db.prepare<[string, string, string], { n: number }>('SELECT COALESCE(MAX(attempt), 0) + 1 AS n FROM step_attempts WHERE run_id = ? AND step = ? AND cluster = ?'),
+    nextAttempt: db.prepare<[string, string, string], { n: number }>(
+      'SELECT COALESCE(MAX(attempt), 0) + 1 AS n FROM step_attempts WHERE run_id = ? AND step = ? AND cluster = ?',
+    ),
     insertAttempt: db.prepare(`INSERT INTO step_attempts (run_id, step, cluster, context, attempt, started_at, outcome) VALUES (?, ?, ?, ?, ?, ?, 'running')`),
     getAttempt: db.prepare<[number | bigint], AttemptRow>('SELECT * FROM step_attempts WHERE id = ?'),
     closeAttempt: db.prepare(`UPDATE step_attempts SET outcome = ?, ended_at = ?, error = ? WHERE id = ? AND outcome = 'running'`),
     interruptOpen: db.prepare(`UPDATE step_attempts SET outcome = 'interrupted', ended_at = ?, error = ? WHERE run_id = ? AND outcome = 'running'`),
     interruptOpenCommands: db.prepare(`UPDATE commands SET ended_at = ? WHERE run_id = ? AND ended_at IS NULL`),
-    setStatus: db.prepare(`UPDATE runs SET status = @status, updated_at = @at, finished_at = CASE WHEN @status = 'running' THEN NULL ELSE @at END, error_json = @error WHERE id = @id`),
+    setStatus: db.prepare(
+      `UPDATE runs SET status = @status, updated_at = @at, finished_at = CASE WHEN @status = 'running' THEN NULL ELSE @at END, error_json = @error WHERE id = @id`,
+    ),
     listAttempts: db.prepare<[string], AttemptRow>('SELECT * FROM step_attempts WHERE run_id = ? ORDER BY started_at, id'),
     insertCommand: db.prepare('INSERT INTO commands (run_id, attempt_id, tool, argv_json, context, started_at) VALUES (?, ?, ?, ?, ?, ?)'),
     finishCommand: db.prepare('UPDATE commands SET ended_at = ?, exit_code = ?, duration_ms = ?, stdout_tail = ?, stderr_tail = ? WHERE id = ?'),
     listCommands: db.prepare<[string], CommandRow>('SELECT * FROM commands WHERE run_id = ? ORDER BY id'),
     insertEvent: db.prepare('INSERT INTO run_events (run_id, at, type, user, host, pid, detail, step, cluster) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-    listEvents: db.prepare<[string], EventRow>('SELECT id, run_id, at, type, user, host, pid, detail, step, cluster FROM run_events WHERE run_id = ? ORDER BY id'),
-    setLease: db.prepare('UPDATE runs SET lease_token = ?, lease_pid = ?, lease_host = ?, lease_user = ?, lease_heartbeat = ?, lease_proc_start = ? WHERE id = ?'),
+    listEvents: db.prepare<[string], EventRow>(
+      'SELECT id, run_id, at, type, user, host, pid, detail, step, cluster FROM run_events WHERE run_id = ? ORDER BY id',
+    ),
+    setLease: db.prepare(
+      'UPDATE runs SET lease_token = ?, lease_pid = ?, lease_host = ?, lease_user = ?, lease_heartbeat = ?, lease_proc_start = ? WHERE id = ?',
+    ),
     heartbeat: db.prepare('UPDATE runs SET lease_heartbeat = ? WHERE id = ? AND lease_token = ?'),
-    release: db.prepare('UPDATE runs SET lease_token = NULL, lease_pid = NULL, lease_host = NULL, lease_user = NULL, lease_heartbeat = NULL, lease_proc_start = NULL WHERE id = ? AND lease_token = ?'),
+    release: db.prepare(
+      'UPDATE runs SET lease_token = NULL, lease_pid = NULL, lease_host = NULL, lease_user = NULL, lease_heartbeat = NULL, lease_proc_start = NULL WHERE id = ? AND lease_token = ?',
+    ),
     claimOf: db.prepare<[string], { run_id: string }>('SELECT run_id FROM cluster_claims WHERE key = ?'),
-    claim: db.prepare('INSERT INTO cluster_claims (key, run_id, at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, at = excluded.at'),
+    claim: db.prepare(
+      'INSERT INTO cluster_claims (key, run_id, at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, at = excluded.at',
+    ),
     unclaim: db.prepare('DELETE FROM cluster_claims WHERE run_id = ?'),
     updateConfig: db.prepare('UPDATE runs SET config_json = ?, config_hash = ? WHERE id = ?'),
     spawnCommand: db.prepare('UPDATE commands SET pid = ?, pgid = ?, proc_start = ? WHERE id = ?'),
@@ -267,7 +308,13 @@ export function createSqliteRunStore(db: Db): RunStore {
   };
 
   // The live run (not `runId`) that holds one of `keys`: running, with a fresh heartbeat and a live holder.
-  const heldElsewhere = (runId: string, keys: readonly string[], now: number, staleAfterMs: number, isAlive: (holder: LeaseHolder) => boolean): ClusterHolder | undefined => {
+  const heldElsewhere = (
+    runId: string,
+    keys: readonly string[],
+    now: number,
+    staleAfterMs: number,
+    isAlive: (holder: LeaseHolder) => boolean,
+  ): ClusterHolder | undefined => {
     for (const key of keys) {
       const claim = s.claimOf.get(key);
       if (!claim || claim.run_id === runId) continue;
@@ -286,187 +333,203 @@ export function createSqliteRunStore(db: Db): RunStore {
     return toAttempt(s.getAttempt.get(info.lastInsertRowid) as AttemptRow);
   };
 
-  return guarded<RunStore>({
-    createClaimedRun(run: NewRun, actor: Actor, claim: ClaimRequest): CreateResult {
-      const result = db.transaction((): CreateResult => {
-        const busy = heldElsewhere(run.id, claim.keys, claim.lease.heartbeat, claim.staleAfterMs, claim.isAlive);
-        if (busy) return { created: false, busy };
-        s.insertRun.run({ ...run, targetRun: run.targetRun ?? null, simWorld: run.simWorld ?? null });
-        s.insertEvent.run(run.id, run.createdAt, 'started', actor.user, actor.host, actor.pid, null, null, null);
-        const l = claim.lease;
-        s.setLease.run(l.token, l.pid, l.host, l.user, l.heartbeat, l.procStart ?? null, run.id);
-        for (const key of claim.keys) s.claim.run(key, run.id, run.createdAt);
-        return { created: true };
-      }).immediate();
-      if (result.created) crashPoint('journal-write');
-      return result;
-    },
-    createRun(run: NewRun, actor: Actor): void {
-      db.transaction(() => {
-        s.insertRun.run({ ...run, targetRun: run.targetRun ?? null, simWorld: run.simWorld ?? null });
-        s.insertEvent.run(run.id, run.createdAt, 'started', actor.user, actor.host, actor.pid, null, null, null);
-      }).immediate();
-      crashPoint('journal-write');
-    },
-    getRun(id) {
-      const row = s.getRun.get(id);
-      return row ? toRun(row) : undefined;
-    },
-    findRunIds(prefix, limit) {
-      const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
-      return s.findIds.all(`${escaped}%`, limit).map((r) => r.id);
-    },
-    listRuns(limit) {
-      return s.listRuns.all(limit).map(toRun);
-    },
-    commitTransition(runId, snapshotJson, closes: readonly AttemptClose[], at) {
-      db.transaction(() => {
-        s.saveSnapshot.run(snapshotJson, at, runId);
-        if (closes.length > 0) crashPoint('in-transaction');
-        for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), runId, c.step, c.cluster);
-      }).immediate();
-      if (closes.length > 0) crashPoint('journal-write');
-    },
-    openAttempt(runId, snapshotJson, slot, at, closes = []) {
-      const attempt = db.transaction(() => {
-        if (snapshotJson !== null) s.saveSnapshot.run(snapshotJson, at, runId);
-        for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), runId, c.step, c.cluster);
-        const created = insertAttempt(runId, slot, at);
-        crashPoint('in-transaction');
-        return created;
-      }).immediate();
-      crashPoint('journal-write');
-      return attempt;
-    },
-    closeAttempt(attemptId, outcome, error, at) {
-      s.closeAttempt.run(outcome, at, errorJson(error), attemptId);
-      crashPoint('journal-write');
-    },
-    interruptOpenAttempts(runId, reason, at) {
-      return db.transaction(() => {
-        s.interruptOpenCommands.run(at, runId);
-        return s.interruptOpen.run(at, JSON.stringify({ message: reason }), runId).changes;
-      }).immediate();
-    },
-    setRunStatus(runId, status, at, error) {
-      s.setStatus.run({ id: runId, status, at, error: errorJson(error) });
-      crashPoint('journal-write');
-    },
-    updateRunConfig(runId, configJson, configHash) {
-      s.updateConfig.run(configJson, configHash, runId);
-      crashPoint('journal-write');
-    },
-    beginResume(runId, reason, actor, at, detail) {
-      db.transaction(() => {
-        s.interruptOpenCommands.run(at, runId);
-        s.interruptOpen.run(at, JSON.stringify({ message: reason }), runId);
-        s.setStatus.run({ id: runId, status: 'running', at, error: null });
-        crashPoint('in-transaction');
-        s.insertEvent.run(runId, at, 'resumed', actor.user, actor.host, actor.pid, detail ?? null, null, null);
-      }).immediate();
-      crashPoint('journal-write');
-    },
-    endRun(runId, status, actor, at, error, detail) {
-      db.transaction(() => {
-        if (status === 'interrupted') {
-          s.interruptOpenCommands.run(at, runId);
-          s.interruptOpen.run(at, JSON.stringify({ message: error?.message ?? 'interrupted' }), runId);
-        }
+  return guarded<RunStore>(
+    {
+      createClaimedRun(run: NewRun, actor: Actor, claim: ClaimRequest): CreateResult {
+        const result = db
+          .transaction((): CreateResult => {
+            const busy = heldElsewhere(run.id, claim.keys, claim.lease.heartbeat, claim.staleAfterMs, claim.isAlive);
+            if (busy) return { created: false, busy };
+            s.insertRun.run({ ...run, targetRun: run.targetRun ?? null, simWorld: run.simWorld ?? null });
+            s.insertEvent.run(run.id, run.createdAt, 'started', actor.user, actor.host, actor.pid, null, null, null);
+            const l = claim.lease;
+            s.setLease.run(l.token, l.pid, l.host, l.user, l.heartbeat, l.procStart ?? null, run.id);
+            for (const key of claim.keys) s.claim.run(key, run.id, run.createdAt);
+            return { created: true };
+          })
+          .immediate();
+        if (result.created) crashPoint('journal-write');
+        return result;
+      },
+      createRun(run: NewRun, actor: Actor): void {
+        db.transaction(() => {
+          s.insertRun.run({ ...run, targetRun: run.targetRun ?? null, simWorld: run.simWorld ?? null });
+          s.insertEvent.run(run.id, run.createdAt, 'started', actor.user, actor.host, actor.pid, null, null, null);
+        }).immediate();
+        crashPoint('journal-write');
+      },
+      getRun(id) {
+        const row = s.getRun.get(id);
+        return row ? toRun(row) : undefined;
+      },
+      findRunIds(prefix, limit) {
+        const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
+        return s.findIds.all(`${escaped}%`, limit).map((r) => r.id);
+      },
+      listRuns(limit) {
+        return s.listRuns.all(limit).map(toRun);
+      },
+      commitTransition(runId, snapshotJson, closes: readonly AttemptClose[], at) {
+        db.transaction(() => {
+          s.saveSnapshot.run(snapshotJson, at, runId);
+          if (closes.length > 0) crashPoint('in-transaction');
+          for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), runId, c.step, c.cluster);
+        }).immediate();
+        if (closes.length > 0) crashPoint('journal-write');
+      },
+      openAttempt(runId, snapshotJson, slot, at, closes = []) {
+        const attempt = db
+          .transaction(() => {
+            if (snapshotJson !== null) s.saveSnapshot.run(snapshotJson, at, runId);
+            for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), runId, c.step, c.cluster);
+            const created = insertAttempt(runId, slot, at);
+            crashPoint('in-transaction');
+            return created;
+          })
+          .immediate();
+        crashPoint('journal-write');
+        return attempt;
+      },
+      closeAttempt(attemptId, outcome, error, at) {
+        s.closeAttempt.run(outcome, at, errorJson(error), attemptId);
+        crashPoint('journal-write');
+      },
+      interruptOpenAttempts(runId, reason, at) {
+        return db
+          .transaction(() => {
+            s.interruptOpenCommands.run(at, runId);
+            return s.interruptOpen.run(at, JSON.stringify({ message: reason }), runId).changes;
+          })
+          .immediate();
+      },
+      setRunStatus(runId, status, at, error) {
         s.setStatus.run({ id: runId, status, at, error: errorJson(error) });
-        // A run that is over (or interrupted) holds no clusters any more.
-        s.unclaim.run(runId);
-        crashPoint('in-transaction');
-        s.insertEvent.run(runId, at, status, actor.user, actor.host, actor.pid, detail ?? null, null, null);
-      }).immediate();
-      crashPoint('journal-write');
+        crashPoint('journal-write');
+      },
+      updateRunConfig(runId, configJson, configHash) {
+        s.updateConfig.run(configJson, configHash, runId);
+        crashPoint('journal-write');
+      },
+      beginResume(runId, reason, actor, at, detail) {
+        db.transaction(() => {
+          s.interruptOpenCommands.run(at, runId);
+          s.interruptOpen.run(at, JSON.stringify({ message: reason }), runId);
+          s.setStatus.run({ id: runId, status: 'running', at, error: null });
+          crashPoint('in-transaction');
+          s.insertEvent.run(runId, at, 'resumed', actor.user, actor.host, actor.pid, detail ?? null, null, null);
+        }).immediate();
+        crashPoint('journal-write');
+      },
+      endRun(runId, status, actor, at, error, detail) {
+        db.transaction(() => {
+          if (status === 'interrupted') {
+            s.interruptOpenCommands.run(at, runId);
+            s.interruptOpen.run(at, JSON.stringify({ message: error?.message ?? 'interrupted' }), runId);
+          }
+          s.setStatus.run({ id: runId, status, at, error: errorJson(error) });
+          // A run that is over (or interrupted) holds no clusters any more.
+          s.unclaim.run(runId);
+          crashPoint('in-transaction');
+          s.insertEvent.run(runId, at, status, actor.user, actor.host, actor.pid, detail ?? null, null, null);
+        }).immediate();
+        crashPoint('journal-write');
+      },
+      listAttempts(runId) {
+        return s.listAttempts.all(runId).map(toAttempt);
+      },
+      journalCommands(starts, finishes, spawns: readonly CommandSpawn[] = []) {
+        if (starts.length === 0 && finishes.length === 0 && spawns.length === 0) return [];
+        const ids = db
+          .transaction(() => {
+            const created = starts.map((c) =>
+              Number(s.insertCommand.run(c.runId, c.attemptId, c.tool, JSON.stringify(c.argv), c.context, c.at).lastInsertRowid),
+            );
+            for (const p of spawns) s.spawnCommand.run(p.pid, p.pgid, p.procStart, p.id);
+            for (const r of finishes) s.finishCommand.run(r.at, r.exitCode, r.durationMs, r.stdoutTail, r.stderrTail, r.id);
+            crashPoint('in-transaction');
+            return created;
+          })
+          .immediate();
+        crashPoint('journal-write');
+        return ids;
+      },
+      listCommands(runId) {
+        return s.listCommands.all(runId).map(toCommand);
+      },
+      addEvent(runId, type, actor, at, detail, where) {
+        s.insertEvent.run(runId, at, type, actor.user, actor.host, actor.pid, detail ?? null, where?.step ?? null, where?.cluster ?? null);
+        crashPoint('journal-write');
+      },
+      recordObservations(observations) {
+        if (observations.length === 0) return;
+        db.transaction(() => {
+          for (const o of observations)
+            s.insertObservation.run(o.runId, o.cluster, o.subject, o.present ? 1 : 0, o.owner, o.detail ? JSON.stringify(o.detail) : null, o.at);
+        }).immediate();
+        crashPoint('journal-write');
+      },
+      listObservations(runIds) {
+        if (runIds.length === 0) return [];
+        const sql = `SELECT run_id, cluster, subject, present, owner, detail, at FROM observations WHERE run_id IN (${runIds.map(() => '?').join(', ')}) ORDER BY at, id`;
+        return (db.prepare(sql).all(...runIds) as ObservationRow[]).map(toObservation);
+      },
+      listRunsTargeting(runId) {
+        return s.listTargeting.all(runId).map(toRun);
+      },
+      queryAttempts(filter: HistoryFilter) {
+        const where: string[] = [];
+        const params: Record<string, string | number> = { limit: filter.limit };
+        if (filter.runId !== undefined) where.push('run_id = @runId'), (params.runId = filter.runId);
+        if (filter.cluster !== undefined) where.push('cluster = @cluster'), (params.cluster = filter.cluster);
+        if (filter.step !== undefined) where.push('step = @step'), (params.step = filter.step);
+        if (filter.outcome !== undefined) where.push('outcome = @outcome'), (params.outcome = filter.outcome);
+        if (filter.since !== undefined) where.push('started_at >= @since'), (params.since = filter.since);
+        if (filter.until !== undefined) where.push('started_at < @until'), (params.until = filter.until);
+        if (filter.kind !== undefined) where.push('run_id IN (SELECT id FROM runs WHERE kind = @kind)'), (params.kind = filter.kind);
+        const sql = `SELECT * FROM step_attempts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT @limit`;
+        return cachedStatement<AttemptRow>(sql).all(params).map(toAttempt);
+      },
+      queryEvents(filter) {
+        const where: string[] = [];
+        const params: Record<string, string | number> = { limit: filter.limit };
+        if (filter.runId !== undefined) where.push('run_id = @runId'), (params.runId = filter.runId);
+        if (filter.since !== undefined) where.push('at >= @since'), (params.since = filter.since);
+        if (filter.until !== undefined) where.push('at < @until'), (params.until = filter.until);
+        if (filter.kind !== undefined) where.push('run_id IN (SELECT id FROM runs WHERE kind = @kind)'), (params.kind = filter.kind);
+        const sql = `SELECT id, run_id, at, type, user, host, pid, detail, step, cluster FROM run_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT @limit`;
+        return cachedStatement<EventRow>(sql).all(params).map(toEvent);
+      },
+      listEvents(runId) {
+        return s.listEvents.all(runId).map(toEvent);
+      },
+      acquireLease(runId, candidate, staleAfterMs, isAlive, keys = []): LeaseResult {
+        return db
+          .transaction((): LeaseResult => {
+            const row = s.getRun.get(runId);
+            if (!row) throw new Error(`run ${runId} vanished while taking its lease`);
+            const current = toRun(row).lease;
+            const stale = current !== null && (candidate.heartbeat - current.heartbeat > staleAfterMs || !isAlive(current));
+            if (current !== null && !stale && current.token !== candidate.token) return { acquired: false, holder: current };
+            const busy = heldElsewhere(runId, keys, candidate.heartbeat, staleAfterMs, isAlive);
+            if (busy) return { acquired: false, busy };
+            for (const key of keys) s.claim.run(key, runId, candidate.heartbeat);
+            s.setLease.run(candidate.token, candidate.pid, candidate.host, candidate.user, candidate.heartbeat, candidate.procStart ?? null, runId);
+            return current !== null && current.token !== candidate.token ? { acquired: true, tookOverFrom: current } : { acquired: true };
+          })
+          .immediate();
+      },
+      heartbeat(runId, token, at) {
+        return s.heartbeat.run(at, runId, token).changes === 1;
+      },
+      releaseLease(runId, token) {
+        db.transaction(() => {
+          if (s.release.run(runId, token).changes > 0) s.unclaim.run(runId);
+        }).immediate();
+      },
+      close() {
+        db.close();
+      },
     },
-    listAttempts(runId) {
-      return s.listAttempts.all(runId).map(toAttempt);
-    },
-    journalCommands(starts, finishes, spawns: readonly CommandSpawn[] = []) {
-      if (starts.length === 0 && finishes.length === 0 && spawns.length === 0) return [];
-      const ids = db.transaction(() => {
-        const created = starts.map((c) => Number(s.insertCommand.run(c.runId, c.attemptId, c.tool, JSON.stringify(c.argv), c.context, c.at).lastInsertRowid));
-        for (const p of spawns) s.spawnCommand.run(p.pid, p.pgid, p.procStart, p.id);
-        for (const r of finishes) s.finishCommand.run(r.at, r.exitCode, r.durationMs, r.stdoutTail, r.stderrTail, r.id);
-        crashPoint('in-transaction');
-        return created;
-      }).immediate();
-      crashPoint('journal-write');
-      return ids;
-    },
-    listCommands(runId) {
-      return s.listCommands.all(runId).map(toCommand);
-    },
-    addEvent(runId, type, actor, at, detail, where) {
-      s.insertEvent.run(runId, at, type, actor.user, actor.host, actor.pid, detail ?? null, where?.step ?? null, where?.cluster ?? null);
-      crashPoint('journal-write');
-    },
-    recordObservations(observations) {
-      if (observations.length === 0) return;
-      db.transaction(() => {
-        for (const o of observations) s.insertObservation.run(o.runId, o.cluster, o.subject, o.present ? 1 : 0, o.owner, o.detail ? JSON.stringify(o.detail) : null, o.at);
-      }).immediate();
-      crashPoint('journal-write');
-    },
-    listObservations(runIds) {
-      if (runIds.length === 0) return [];
-      const sql = `SELECT run_id, cluster, subject, present, owner, detail, at FROM observations WHERE run_id IN (${runIds.map(() => '?').join(', ')}) ORDER BY at, id`;
-      return (db.prepare(sql).all(...runIds) as ObservationRow[]).map(toObservation);
-    },
-    listRunsTargeting(runId) {
-      return s.listTargeting.all(runId).map(toRun);
-    },
-    queryAttempts(filter: HistoryFilter) {
-      const where: string[] = [];
-      const params: Record<string, string | number> = { limit: filter.limit };
-      if (filter.runId !== undefined) (where.push('run_id = @runId'), (params.runId = filter.runId));
-      if (filter.cluster !== undefined) (where.push('cluster = @cluster'), (params.cluster = filter.cluster));
-      if (filter.step !== undefined) (where.push('step = @step'), (params.step = filter.step));
-      if (filter.outcome !== undefined) (where.push('outcome = @outcome'), (params.outcome = filter.outcome));
-      if (filter.since !== undefined) (where.push('started_at >= @since'), (params.since = filter.since));
-      if (filter.until !== undefined) (where.push('started_at < @until'), (params.until = filter.until));
-      if (filter.kind !== undefined) (where.push('run_id IN (SELECT id FROM runs WHERE kind = @kind)'), (params.kind = filter.kind));
-      const sql = `SELECT * FROM step_attempts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT @limit`;
-      return cachedStatement<AttemptRow>(sql).all(params).map(toAttempt);
-    },
-    queryEvents(filter) {
-      const where: string[] = [];
-      const params: Record<string, string | number> = { limit: filter.limit };
-      if (filter.runId !== undefined) (where.push('run_id = @runId'), (params.runId = filter.runId));
-      if (filter.since !== undefined) (where.push('at >= @since'), (params.since = filter.since));
-      if (filter.until !== undefined) (where.push('at < @until'), (params.until = filter.until));
-      if (filter.kind !== undefined) (where.push('run_id IN (SELECT id FROM runs WHERE kind = @kind)'), (params.kind = filter.kind));
-      const sql = `SELECT id, run_id, at, type, user, host, pid, detail, step, cluster FROM run_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT @limit`;
-      return cachedStatement<EventRow>(sql).all(params).map(toEvent);
-    },
-    listEvents(runId) {
-      return s.listEvents.all(runId).map(toEvent);
-    },
-    acquireLease(runId, candidate, staleAfterMs, isAlive, keys = []): LeaseResult {
-      return db.transaction((): LeaseResult => {
-        const row = s.getRun.get(runId);
-        if (!row) throw new Error(`run ${runId} vanished while taking its lease`);
-        const current = toRun(row).lease;
-        const stale = current !== null && (candidate.heartbeat - current.heartbeat > staleAfterMs || !isAlive(current));
-        if (current !== null && !stale && current.token !== candidate.token) return { acquired: false, holder: current };
-        const busy = heldElsewhere(runId, keys, candidate.heartbeat, staleAfterMs, isAlive);
-        if (busy) return { acquired: false, busy };
-        for (const key of keys) s.claim.run(key, runId, candidate.heartbeat);
-        s.setLease.run(candidate.token, candidate.pid, candidate.host, candidate.user, candidate.heartbeat, candidate.procStart ?? null, runId);
-        return current !== null && current.token !== candidate.token ? { acquired: true, tookOverFrom: current } : { acquired: true };
-      }).immediate();
-    },
-    heartbeat(runId, token, at) {
-      return s.heartbeat.run(at, runId, token).changes === 1;
-    },
-    releaseLease(runId, token) {
-      db.transaction(() => {
-        if (s.release.run(runId, token).changes > 0) s.unclaim.run(runId);
-      }).immediate();
-    },
-    close() {
-      db.close();
-    },
-  }, db.name);
+    db.name,
+  );
 }

@@ -204,7 +204,13 @@ export interface RunStore {
   // One transaction: the machine snapshot plus the journal rows its transition produced.
   commitTransition(runId: string, snapshotJson: string, closes: readonly AttemptClose[], at: number): void;
   // One transaction: the snapshot as it stands, attempts closed since the last write, and a new attempt row.
-  openAttempt(runId: string, snapshotJson: string | null, slot: { step: string; cluster: string; context: string | null }, at: number, closes?: readonly AttemptClose[]): AttemptRecord;
+  openAttempt(
+    runId: string,
+    snapshotJson: string | null,
+    slot: { step: string; cluster: string; context: string | null },
+    at: number,
+    closes?: readonly AttemptClose[],
+  ): AttemptRecord;
   // Closes an attempt outside a transition (a failed try the retry policy repeats).
   closeAttempt(attemptId: number, outcome: 'failed' | 'interrupted', error: ErrorInfo | null, at: number): void;
   // Marks every attempt still open as interrupted (the process that ran it is gone); returns how many.

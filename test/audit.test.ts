@@ -15,7 +15,19 @@ beforeAll(async () => {
   const three = join(tmp.dir, 'three.yaml');
   await import('node:fs').then((fs) => fs.writeFileSync(three, 'remotes: [{name: cluster2}, {name: cluster3}]\n'));
   clean = runIdFrom(await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '-q', '--db', db]));
-  const failed = await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '-q', '--config', three, '--inject-failure', 'install-remote@cluster3', '--db', db]);
+  const failed = await runCli([
+    'install',
+    '--dry-run',
+    '--sim-lb-delay',
+    '0',
+    '-q',
+    '--config',
+    three,
+    '--inject-failure',
+    'install-remote@cluster3',
+    '--db',
+    db,
+  ]);
   failedThenResumed = runIdFrom(failed);
   await runCli(['resume', failedThenResumed, '--db', db, '-q']);
 });
@@ -53,7 +65,12 @@ describe('mesh-run history', () => {
     const sorted = [...mine].sort((a, b) => b.startedAt.localeCompare(a.startedAt));
     expect(mine.map((r) => r.startedAt)).toEqual(sorted.map((r) => r.startedAt));
     const installs = await history('--step', 'install-remote');
-    expect(installs.map((r) => `${r.run === clean ? 'A' : 'B'}:${r.cluster}:${r.attempt}:${r.outcome}`).sort()).toEqual(['A:cluster2:1:succeeded', 'B:cluster2:1:succeeded', 'B:cluster3:1:failed', 'B:cluster3:2:succeeded']);
+    expect(installs.map((r) => `${r.run === clean ? 'A' : 'B'}:${r.cluster}:${r.attempt}:${r.outcome}`).sort()).toEqual([
+      'A:cluster2:1:succeeded',
+      'B:cluster2:1:succeeded',
+      'B:cluster3:1:failed',
+      'B:cluster3:2:succeeded',
+    ]);
     expect(await history('--limit', '2')).toHaveLength(2);
   });
 
@@ -77,7 +94,13 @@ describe('mesh-run history', () => {
   });
 
   it('rejects bad filters with exit 2', async () => {
-    for (const args of [['--since', 'last tuesday'], ['--status', 'meh'], ['--step', 'install-all'], ['--limit', '0'], ['--json', '--csv']]) {
+    for (const args of [
+      ['--since', 'last tuesday'],
+      ['--status', 'meh'],
+      ['--step', 'install-all'],
+      ['--limit', '0'],
+      ['--json', '--csv'],
+    ]) {
       const r = await runCli(['history', ...args, '--db', db]);
       expect(r.code, args.join(' ')).toBe(2);
     }
@@ -87,7 +110,9 @@ describe('mesh-run history', () => {
 describe('mesh-run show and logs', () => {
   it('shows every attempt with its redacted commands and exit codes', async () => {
     const out = await runCli(['show', failedThenResumed, '--json', '--db', db]);
-    const doc = JSON.parse(out.stdout) as { steps: Array<{ step: string; cluster: string; attempts: Array<{ outcome: string; commands: Array<{ argv: string[]; exitCode: number }> }> }> };
+    const doc = JSON.parse(out.stdout) as {
+      steps: Array<{ step: string; cluster: string; attempts: Array<{ outcome: string; commands: Array<{ argv: string[]; exitCode: number }> }> }>;
+    };
     const install3 = doc.steps.find((s) => s.step === 'install-remote' && s.cluster === 'cluster3');
     expect(install3?.attempts.map((a) => a.outcome)).toEqual(['failed', 'succeeded']);
     expect(install3?.attempts[0]?.commands[0]).toMatchObject({ argv: ['istioctl', 'install', '--context=cluster3', '-y', '-f', '-'], exitCode: 1 });
@@ -111,7 +136,11 @@ describe('schema migrations', () => {
       const raw = new Database(path);
       for (const m of MIGRATIONS.filter((x) => x.version <= from)) raw.exec(m.sql);
       raw.pragma(`user_version = ${from}`);
-      raw.prepare(`INSERT INTO runs (id, kind, topology, mode, status, config_json, config_hash, created_at, updated_at, machine_version) VALUES ('mr-old', 'install', 'primary-remote', 'dry-run', 'failed', '{"primary":{"name":"cluster1"},"remotes":[{"name":"cluster2"}]}', 'h', 1, 1, 1)`).run();
+      raw
+        .prepare(
+          `INSERT INTO runs (id, kind, topology, mode, status, config_json, config_hash, created_at, updated_at, machine_version) VALUES ('mr-old', 'install', 'primary-remote', 'dry-run', 'failed', '{"primary":{"name":"cluster1"},"remotes":[{"name":"cluster2"}]}', 'h', 1, 1, 1)`,
+        )
+        .run();
       raw.close();
       const upgraded = openDb(path);
       expect(upgraded.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);

@@ -23,7 +23,10 @@ describe('mesh-run install --dry-run', () => {
     expect(journal.run.status).toBe('succeeded');
     for (const slot of stepSlots('install', { primary: 'cluster1', remotes: ['cluster2'] })) {
       const attempts = attemptsOf(journal, slot.step, slot.cluster);
-      expect(attempts.map((a) => a.outcome), `${slot.step}@${slot.cluster}`).toEqual(['succeeded']);
+      expect(
+        attempts.map((a) => a.outcome),
+        `${slot.step}@${slot.cluster}`,
+      ).toEqual(['succeeded']);
     }
     // What the Istio page leaves behind, in the simulated clusters.
     const c1 = journal.cluster.cluster1?.join('\n') ?? '';
@@ -48,35 +51,41 @@ describe('mesh-run install --dry-run', () => {
     expect(doc.ok).toBe(true);
     expect(doc.run.status).toBe('succeeded');
     expect(doc.steps.every((s) => s.status === 'succeeded')).toBe(true);
-    const events = result.stderr.trim().split('\n').map((l) => JSON.parse(l) as { type: string; status?: string; runId: string });
+    const events = result.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; status?: string; runId: string });
     expect(events[0]).toMatchObject({ type: 'run', status: 'started', runId: doc.run.id });
     expect(events.at(-1)).toMatchObject({ type: 'run', status: 'succeeded' });
   });
 
-  it.each(INSTALL_STEP_IDS.filter((s) => s !== 'establish-trust'))('fails at %s when told to, and resume finishes without redoing earlier steps', async (step) => {
-    const db = freshDb();
-    const failed = await runCli(['install', ...FAST, '--inject-failure', step, '--db', db]);
-    expect(failed.code, failed.stderr).toBe(1);
-    const id = runIdFrom(failed);
-    expect(failed.stderr).toContain(`failed at ${step}`);
-    expect(failed.stderr).toContain(`mesh-run resume ${id}`);
+  it.each(INSTALL_STEP_IDS.filter((s) => s !== 'establish-trust'))(
+    'fails at %s when told to, and resume finishes without redoing earlier steps',
+    async (step) => {
+      const db = freshDb();
+      const failed = await runCli(['install', ...FAST, '--inject-failure', step, '--db', db]);
+      expect(failed.code, failed.stderr).toBe(1);
+      const id = runIdFrom(failed);
+      expect(failed.stderr).toContain(`failed at ${step}`);
+      expect(failed.stderr).toContain(`mesh-run resume ${id}`);
 
-    const status = await runCli(['status', id, '--db', db, '--json']);
-    const doc = JSON.parse(status.stdout) as { run: { status: string }; steps: Array<{ step: string; status: string; attempts: number }> };
-    expect(doc.run.status).toBe('failed');
-    expect(doc.steps.find((s) => s.step === step)?.status).toBe('failed');
+      const status = await runCli(['status', id, '--db', db, '--json']);
+      const doc = JSON.parse(status.stdout) as { run: { status: string }; steps: Array<{ step: string; status: string; attempts: number }> };
+      expect(doc.run.status).toBe('failed');
+      expect(doc.steps.find((s) => s.step === step)?.status).toBe('failed');
 
-    const resumed = await runCli(['resume', id, '--db', db, '-q']);
-    expect(resumed.code, resumed.stderr).toBe(0);
+      const resumed = await runCli(['resume', id, '--db', db, '-q']);
+      expect(resumed.code, resumed.stderr).toBe(0);
 
-    const journal = readJournal(db, id);
-    expect(journal.run.status).toBe('succeeded');
-    for (const slot of stepSlots('install', { primary: 'cluster1', remotes: ['cluster2'] })) {
-      const outcomes = attemptsOf(journal, slot.step, slot.cluster).map((a) => a.outcome);
-      expect(outcomes, `${slot.step}@${slot.cluster}`).toEqual(slot.step === step ? ['failed', 'succeeded'] : ['succeeded']);
-    }
-    expect(journal.events.map((e) => e.type)).toEqual(['started', 'failed', 'resumed', 'succeeded']);
-  });
+      const journal = readJournal(db, id);
+      expect(journal.run.status).toBe('succeeded');
+      for (const slot of stepSlots('install', { primary: 'cluster1', remotes: ['cluster2'] })) {
+        const outcomes = attemptsOf(journal, slot.step, slot.cluster).map((a) => a.outcome);
+        expect(outcomes, `${slot.step}@${slot.cluster}`).toEqual(slot.step === step ? ['failed', 'succeeded'] : ['succeeded']);
+      }
+      expect(journal.events.map((e) => e.type)).toEqual(['started', 'failed', 'resumed', 'succeeded']);
+    },
+  );
 
   it('retries a transient failure within the run and keeps the failed attempt', async () => {
     const db = freshDb();

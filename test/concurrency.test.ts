@@ -9,7 +9,19 @@ afterAll(() => tmp.cleanup());
 describe('concurrency', () => {
   it('two resumes started together: exactly one drives the run, the other exits 3 naming the holder', async () => {
     const db = join(tmp.dir, 'race.db');
-    const failed = await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '--sim-latency', '200ms', '--inject-failure', 'install-primary', '-q', '--db', db]);
+    const failed = await runCli([
+      'install',
+      '--dry-run',
+      '--sim-lb-delay',
+      '0',
+      '--sim-latency',
+      '200ms',
+      '--inject-failure',
+      'install-primary',
+      '-q',
+      '--db',
+      db,
+    ]);
     expect(failed.code).toBe(1);
     const id = runIdFrom(failed);
     const a = startCli(['resume', id, '--db', db, '-q']);

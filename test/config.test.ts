@@ -75,9 +75,21 @@ describe('config validation: one line per problem, naming the field', () => {
     ['cluster name not DNS-1123', 'primary: {name: Cluster_1}', /^mesh\.yaml: primary\.name: "Cluster_1" is not a DNS-1123 label.*e\.g\. "cluster-1"/],
     ['remote name not DNS-1123', 'remotes: [{name: "-bad"}]', /^mesh\.yaml: remotes\[0\]\.name: "-bad" is not a DNS-1123 label/],
     ['revision not DNS-1123', 'revision: Canary.1', /^mesh\.yaml: revision: "Canary\.1" is not a DNS-1123 label/],
-    ['duplicate remote names', 'remotes: [{name: c2, context: a}, {name: c2, context: b}]', /^mesh\.yaml: remotes\[1\]\.name: "c2" is already used by remotes\[0\]\.name/],
-    ['remote named like the primary', 'remotes: [{name: cluster1, context: x}]', /^mesh\.yaml: remotes\[0\]\.name: "cluster1" is already used by primary\.name/],
-    ['shared context', 'primary: {context: one}\nremotes: [{name: c2, context: one}]', /^mesh\.yaml: remotes\[0\]\.context: "one" is already the context of primary\.context; each cluster needs its own kube context/],
+    [
+      'duplicate remote names',
+      'remotes: [{name: c2, context: a}, {name: c2, context: b}]',
+      /^mesh\.yaml: remotes\[1\]\.name: "c2" is already used by remotes\[0\]\.name/,
+    ],
+    [
+      'remote named like the primary',
+      'remotes: [{name: cluster1, context: x}]',
+      /^mesh\.yaml: remotes\[0\]\.name: "cluster1" is already used by primary\.name/,
+    ],
+    [
+      'shared context',
+      'primary: {context: one}\nremotes: [{name: c2, context: one}]',
+      /^mesh\.yaml: remotes\[0\]\.context: "one" is already the context of primary\.context; each cluster needs its own kube context/,
+    ],
     ['unknown top-level key', 'primay: {name: c1}', /^mesh\.yaml: primay: unknown field; did you mean "primary"\?/],
     ['unknown nested key', 'remotes: [{name: c2, contxt: x}]', /^mesh\.yaml: remotes\[0\]\.contxt: unknown field; did you mean "context"\?/],
     ['wrong type', 'meshID: [a]', /^mesh\.yaml: meshID: expected a string, got a list/],
@@ -92,7 +104,11 @@ describe('config validation: one line per problem, naming the field', () => {
     ['duplicate keys', 'meshID: a\nmeshID: b', /^mesh\.yaml: line 2, column 1: Map keys must be unique/],
     ['maxParallelRemotes out of range', 'maxParallelRemotes: 0', /^mesh\.yaml: maxParallelRemotes: 0 is not a whole number from 1 to 256/],
     ['weak trust key', 'trust: {keySize: 1024}', /^mesh\.yaml: trust\.keySize: 1024 is not an RSA key size: 2048, 3072 or 4096/],
-    ['intermediate outliving the root', 'trust: {rootDays: 30, intermediateDays: 60}', /^mesh\.yaml: trust\.intermediateDays: 60 is not a whole number of days from 1 to the root's 30/],
+    [
+      'intermediate outliving the root',
+      'trust: {rootDays: 30, intermediateDays: 60}',
+      /^mesh\.yaml: trust\.intermediateDays: 60 is not a whole number of days from 1 to the root's 30/,
+    ],
     ['given CA with generator options', 'trust: {caDir: ./ca, keySize: 2048}', /^mesh\.yaml: trust\.keySize: only applies when mesh-run generates the CA/],
     ['unknown trust key', 'trust: {outputdir: ./c}', /^mesh\.yaml: trust\.outputdir: unknown field; did you mean "outputDir"\?/],
     ['bad verify timeout', 'verify: {timeout: later}', /^mesh\.yaml: verify\.timeout: "later" is not a duration/],
@@ -106,11 +122,14 @@ describe('config validation: one line per problem, naming the field', () => {
     } catch (error) {
       found = error instanceof ConfigError ? [...error.problems] : [String(error)];
     }
-    expect(found.some((p) => expected.test(p)), found.join('\n')).toBe(true);
+    expect(
+      found.some((p) => expected.test(p)),
+      found.join('\n'),
+    ).toBe(true);
     for (const p of found) expect(p).not.toContain('\n');
   });
 
-  it('resolves trust and verify paths against the config file, with Istio\'s certificate defaults', () => {
+  it("resolves trust and verify paths against the config file, with Istio's certificate defaults", () => {
     const config = parseConfigText('trust: {outputDir: certs}\nverify: {samplesDir: /opt/istio-1.26.0, timeout: 30s}\n', {}, '/etc/mesh/mesh.yaml');
     expect(config.trust).toEqual({ source: 'generate', keySize: 4096, rootDays: 3650, intermediateDays: 730, outputDir: '/etc/mesh/certs' });
     expect(config.verify).toEqual({ samplesDir: '/opt/istio-1.26.0', timeoutMs: 30_000 });
@@ -123,7 +142,14 @@ describe('config validation: one line per problem, naming the field', () => {
   });
 
   it('refuses alias bombs instead of expanding them', () => {
-    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]`)].join('\n');
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      ...Array.from(
+        { length: 8 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]`,
+      ),
+    ].join('\n');
     const found = problems(bomb);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(/^mesh\.yaml: /);

@@ -47,24 +47,38 @@ async function crashAndResume(args: string[], db: string, kind: string, n: numbe
   expect(end.cluster, `point ${n}: simulated clusters`).toEqual(expected);
   for (const [slot, attemptId] of finishedAtCrash) {
     const again = end.attempts.filter((a) => `${a.step}@${a.cluster}` === slot);
-    expect(again.map((a) => a.id), `point ${n}: ${slot} ran again after it had finished`).toEqual([attemptId]);
+    expect(
+      again.map((a) => a.id),
+      `point ${n}: ${slot} ran again after it had finished`,
+    ).toEqual([attemptId]);
   }
   for (const slot of new Set(end.attempts.map((a) => `${a.step}@${a.cluster}`))) {
     const outcomes = end.attempts.filter((a) => `${a.step}@${a.cluster}` === slot).map((a) => a.outcome);
-    expect(outcomes.filter((o) => o === 'succeeded'), `point ${n}: ${slot}`).toEqual(['succeeded']);
+    expect(
+      outcomes.filter((o) => o === 'succeeded'),
+      `point ${n}: ${slot}`,
+    ).toEqual(['succeeded']);
     expect(outcomes.at(-1), `point ${n}: ${slot}`).toBe('succeeded');
   }
-  expect(end.attempts.filter((a) => a.endedAt === null), `point ${n}: open attempts`).toEqual([]);
-  expect(end.commands.filter((c) => c.endedAt === null), `point ${n}: open commands`).toEqual([]);
+  expect(
+    end.attempts.filter((a) => a.endedAt === null),
+    `point ${n}: open attempts`,
+  ).toEqual([]);
+  expect(
+    end.commands.filter((c) => c.endedAt === null),
+    `point ${n}: open commands`,
+  ).toEqual([]);
   expect(end.events[0]?.type).toBe('started');
   expect(end.events.at(-1)?.type).toBe('succeeded');
 }
 
 async function pool<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: size }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
-  }));
+  await Promise.all(
+    Array.from({ length: size }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+    }),
+  );
 }
 
 describe.concurrent('crash anywhere, resume', () => {
@@ -81,14 +95,18 @@ describe.concurrent('crash anywhere, resume', () => {
 
     const failures: string[] = [];
     let passed = 0;
-    await pool(points.map((_, i) => i + 1), 2, async (n) => {
-      try {
-        await crashAndResume(ARGS, join(tmp.dir, `crash-${n}.db`), 'install', n, expected);
-        passed++;
-      } catch (error) {
-        failures.push(`point ${n} (${points[n - 1]}): ${(error as Error).message.split('\n')[0]}`);
-      }
-    });
+    await pool(
+      points.map((_, i) => i + 1),
+      2,
+      async (n) => {
+        try {
+          await crashAndResume(ARGS, join(tmp.dir, `crash-${n}.db`), 'install', n, expected);
+          passed++;
+        } catch (error) {
+          failures.push(`point ${n} (${points[n - 1]}): ${(error as Error).message.split('\n')[0]}`);
+        }
+      },
+    );
     console.log(`crash points: ${points.length} tried, ${passed} passed`);
     expect(failures).toEqual([]);
     expect(passed).toBe(points.length);
@@ -97,36 +115,42 @@ describe.concurrent('crash anywhere, resume', () => {
   // verify and uninstall act on an installed mesh: each point starts from a copy of one prepared database.
   // They share the driver the install matrix covers point by point, so by default every third point is
   // tried (each step still dies in several phases); MESH_RUN_CRASH_ALL=1 tries them all.
-  it.each(['verify', 'uninstall'])('every crash point of %s resumes to the uninterrupted end state', async (kind) => {
-    const template = join(tmp.dir, `${kind}-template.db`);
-    expect((await runCli([...ARGS, '--db', template])).code).toBe(0);
-    const install = onlyRunId(template) as string;
-    if (kind === 'uninstall') expect((await runCli(['verify', '--run', install, '-q', '--db', template])).code).toBe(0);
-    const args = [kind, '--run', install, '-q'];
-    const referenceDb = join(tmp.dir, `${kind}-reference.db`);
-    copyDb(template, referenceDb);
-    const trace = join(tmp.dir, `${kind}-trace.txt`);
-    expect((await runCli([...args, '--db', referenceDb], { env: { MESH_RUN_CRASH_TRACE: trace } })).code).toBe(0);
-    const expected = readJournal(referenceDb, onlyRunId(referenceDb, kind) as string).cluster;
-    const points = readFileSync(trace, 'utf8').trim().split('\n');
-    expect(points.length).toBeGreaterThan(20);
-    const every = process.env.MESH_RUN_CRASH_ALL === '1' ? 1 : 3;
-    const chosen = points.map((_, i) => i + 1).filter((n) => n % every === 1 % every);
+  it.each(['verify', 'uninstall'])(
+    'every crash point of %s resumes to the uninterrupted end state',
+    async (kind) => {
+      const template = join(tmp.dir, `${kind}-template.db`);
+      expect((await runCli([...ARGS, '--db', template])).code).toBe(0);
+      const install = onlyRunId(template) as string;
+      if (kind === 'uninstall') expect((await runCli(['verify', '--run', install, '-q', '--db', template])).code).toBe(0);
+      const args = [kind, '--run', install, '-q'];
+      const referenceDb = join(tmp.dir, `${kind}-reference.db`);
+      copyDb(template, referenceDb);
+      const trace = join(tmp.dir, `${kind}-trace.txt`);
+      expect((await runCli([...args, '--db', referenceDb], { env: { MESH_RUN_CRASH_TRACE: trace } })).code).toBe(0);
+      const expected = readJournal(referenceDb, onlyRunId(referenceDb, kind) as string).cluster;
+      const points = readFileSync(trace, 'utf8').trim().split('\n');
+      expect(points.length).toBeGreaterThan(20);
+      const every = process.env.MESH_RUN_CRASH_ALL === '1' ? 1 : 3;
+      const chosen = points.map((_, i) => i + 1).filter((n) => n % every === 1 % every);
 
-    const failures: string[] = [];
-    let passed = 0;
-    await pool(chosen, 2, async (n) => {
-      const db = join(tmp.dir, `${kind}-crash-${n}.db`);
-      try {
-        copyDb(template, db);
-        await crashAndResume(args, db, kind, n, expected);
-        passed++;
-      } catch (error) {
-        failures.push(`point ${n} (${points[n - 1]}): ${(error as Error).message.split('\n')[0]}`);
-      }
-    });
-    console.log(`${kind} crash points: ${chosen.length} of ${points.length} tried${every > 1 ? ` (every third; MESH_RUN_CRASH_ALL=1 tries all)` : ''}, ${passed} passed`);
-    expect(failures).toEqual([]);
-    expect(passed).toBe(chosen.length);
-  }, 600_000);
+      const failures: string[] = [];
+      let passed = 0;
+      await pool(chosen, 2, async (n) => {
+        const db = join(tmp.dir, `${kind}-crash-${n}.db`);
+        try {
+          copyDb(template, db);
+          await crashAndResume(args, db, kind, n, expected);
+          passed++;
+        } catch (error) {
+          failures.push(`point ${n} (${points[n - 1]}): ${(error as Error).message.split('\n')[0]}`);
+        }
+      });
+      console.log(
+        `${kind} crash points: ${chosen.length} of ${points.length} tried${every > 1 ? ` (every third; MESH_RUN_CRASH_ALL=1 tries all)` : ''}, ${passed} passed`,
+      );
+      expect(failures).toEqual([]);
+      expect(passed).toBe(chosen.length);
+    },
+    600_000,
+  );
 });

@@ -1,9 +1,9 @@
 // The verify and uninstall machines on their own, with fake step actors: ordering guards and RETRY.
 import { describe, expect, it } from 'vitest';
 import { type AnyStateMachine, createActor, fromPromise } from 'xstate';
+import type { FollowUpInput } from '../machines/types.js';
 import { remoteRemovalMachine, uninstallMachine } from '../machines/uninstall-machine.js';
 import { sampleClusterMachine, verifyMachine } from '../machines/verify-machine.js';
-import type { FollowUpInput } from '../machines/types.js';
 
 const input: FollowUpInput = {
   runId: 'mr-t',
@@ -39,16 +39,34 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
 
 function verifyWith(script: Script, hold: string[] = []): AnyStateMachine {
   const child = sampleClusterMachine.provide({
-    actors: { checkInjectorCa: fakeStep('checkInjectorCa', script, hold), deploySample: fakeStep('deploySample', script, hold), awaitSample: fakeStep('awaitSample', script, hold), checkTraffic: fakeStep('checkTraffic', script, hold) } as never,
+    actors: {
+      checkInjectorCa: fakeStep('checkInjectorCa', script, hold),
+      deploySample: fakeStep('deploySample', script, hold),
+      awaitSample: fakeStep('awaitSample', script, hold),
+      checkTraffic: fakeStep('checkTraffic', script, hold),
+    } as never,
   });
-  return verifyMachine.provide({ actors: { preflight: fakeStep('preflight', script), checkRemoteClusters: fakeStep('checkRemoteClusters', script, hold), sampleCluster: child } as never }) as unknown as AnyStateMachine;
+  return verifyMachine.provide({
+    actors: { preflight: fakeStep('preflight', script), checkRemoteClusters: fakeStep('checkRemoteClusters', script, hold), sampleCluster: child } as never,
+  }) as unknown as AnyStateMachine;
 }
 
 function uninstallWith(script: Script, hold: string[] = []): AnyStateMachine {
   const child = remoteRemovalMachine.provide({
-    actors: { removeSample: fakeStep('removeSample', script, hold), detachRemote: fakeStep('detachRemote', script, hold), uninstallRemote: fakeStep('uninstallRemote', script, hold) } as never,
+    actors: {
+      removeSample: fakeStep('removeSample', script, hold),
+      detachRemote: fakeStep('detachRemote', script, hold),
+      uninstallRemote: fakeStep('uninstallRemote', script, hold),
+    } as never,
   });
-  return uninstallMachine.provide({ actors: { preflight: fakeStep('preflight', script), removeSample: fakeStep('removeSample', script, hold), uninstallPrimary: fakeStep('uninstallPrimary', script, hold), remoteRemoval: child } as never }) as unknown as AnyStateMachine;
+  return uninstallMachine.provide({
+    actors: {
+      preflight: fakeStep('preflight', script),
+      removeSample: fakeStep('removeSample', script, hold),
+      uninstallPrimary: fakeStep('uninstallPrimary', script, hold),
+      remoteRemoval: child,
+    } as never,
+  }) as unknown as AnyStateMachine;
 }
 
 describe('verify machine', () => {
@@ -61,7 +79,11 @@ describe('verify machine', () => {
     expect(script.calls.filter((c) => c.startsWith('checkTraffic'))).toEqual([]);
     script.held.get('awaitSample@cluster3')?.();
     await settle();
-    expect(script.calls.filter((c) => c.startsWith('checkTraffic')).sort()).toEqual(['checkTraffic@cluster1', 'checkTraffic@cluster2', 'checkTraffic@cluster3']);
+    expect(script.calls.filter((c) => c.startsWith('checkTraffic')).sort()).toEqual([
+      'checkTraffic@cluster1',
+      'checkTraffic@cluster2',
+      'checkTraffic@cluster3',
+    ]);
     expect(actor.getSnapshot().status).toBe('done');
   });
 

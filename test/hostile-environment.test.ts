@@ -80,10 +80,17 @@ describe('one run at a time on a set of clusters', () => {
 });
 
 describe('output that cannot be written', () => {
-  it('a closed pipe does not end a run: it is driven to its end, and the exit code is the run\'s', async () => {
+  it("a closed pipe does not end a run: it is driven to its end, and the exit code is the run's", async () => {
     for (const extra of [[], ['--json']]) {
       const db = freshDb();
-      const shell = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" install --dry-run --sim-lb-delay 0 --sim-latency 20ms ${extra.join(' ')} --db "${db}" 2>&1 | head -c 10 >/dev/null; echo "exit \${PIPESTATUS[0]}"`], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MESH_RUN_DB: '' } });
+      const shell = spawn(
+        'bash',
+        [
+          '-c',
+          `set -o pipefail; "${process.execPath}" "${CLI}" install --dry-run --sim-lb-delay 0 --sim-latency 20ms ${extra.join(' ')} --db "${db}" 2>&1 | head -c 10 >/dev/null; echo "exit \${PIPESTATUS[0]}"`,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MESH_RUN_DB: '' } },
+      );
       let out = '';
       shell.stdout?.on('data', (d: Buffer) => (out += d.toString()));
       await new Promise((r) => shell.on('close', r));
@@ -96,7 +103,10 @@ describe('output that cannot be written', () => {
   it('a full stdout or stderr is not a run error; a read-only verb that lost its output exits 3', async () => {
     const db = freshDb();
     for (const redirect of ['>/dev/full', '2>/dev/full', '2>&-', '>/dev/full 2>&1']) {
-      const shell = spawn('bash', ['-c', `"${process.execPath}" "${CLI}" install --dry-run --sim-lb-delay 0 --db "${db}" ${redirect}; echo "exit $?" >&3`], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: { ...process.env, MESH_RUN_DB: '' } });
+      const shell = spawn('bash', ['-c', `"${process.execPath}" "${CLI}" install --dry-run --sim-lb-delay 0 --db "${db}" ${redirect}; echo "exit $?" >&3`], {
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+        env: { ...process.env, MESH_RUN_DB: '' },
+      });
       let out = '';
       let err = '';
       (shell.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => (out += d.toString()));
@@ -107,7 +117,10 @@ describe('output that cannot be written', () => {
     }
     const runs = JSON.parse((await ok(['runs', '--json', '--db', db])).stdout) as Array<{ status: string }>;
     expect(runs.map((r) => r.status)).toEqual(Array(4).fill('succeeded'));
-    const lost = spawn('bash', ['-c', `"${process.execPath}" "${CLI}" runs --db "${db}" >/dev/full; echo "exit $?"`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESH_RUN_DB: '' } });
+    const lost = spawn('bash', ['-c', `"${process.execPath}" "${CLI}" runs --db "${db}" >/dev/full; echo "exit $?"`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MESH_RUN_DB: '' },
+    });
     let status = '';
     let stderr = '';
     lost.stdout?.on('data', (d: Buffer) => (status += d.toString()));
@@ -138,14 +151,19 @@ describe('a busy store', () => {
     // Mid-run: the run stops at once, says it is interrupted (or still running, if even that write fails).
     const { child, done } = startCli(['install', '--dry-run', '--sim-lb-delay', '0', '--sim-latency', '150ms', '-q', '--db', db]);
     const deadline = Date.now() + 20_000;
-    while ((peek<{ n: number }>(db, `SELECT COUNT(*) AS n FROM step_attempts WHERE step = 'install-primary' AND outcome = 'succeeded' AND run_id != '${first}'`)?.[0]?.n ?? 0) === 0) {
+    while (
+      (peek<{ n: number }>(db, `SELECT COUNT(*) AS n FROM step_attempts WHERE step = 'install-primary' AND outcome = 'succeeded' AND run_id != '${first}'`)?.[0]
+        ?.n ?? 0) === 0
+    ) {
       if (Date.now() > deadline) throw new Error('never got past install-primary');
       await new Promise((r) => setTimeout(r, 25));
     }
     const lock = await holdWriteLock(db, 4000);
     const stopped = await done;
     expect(stopped.code, stopped.stderr).toBe(3);
-    expect(stopped.stderr).toMatch(/mesh-run: error: run mr-[a-z0-9]+ stopped: the database .* is busy \(held by another process\); it is (recorded as interrupted|still recorded as running)/);
+    expect(stopped.stderr).toMatch(
+      /mesh-run: error: run mr-[a-z0-9]+ stopped: the database .* is busy \(held by another process\); it is (recorded as interrupted|still recorded as running)/,
+    );
     expect(stopped.stderr).not.toMatch(/unexpected error|failed at/);
     await lock.released;
     const id = runIdFrom(stopped);
@@ -200,7 +218,7 @@ describe('a damaged journal', () => {
     ['NULL', 'missing, although'],
     ["''", 'missing, although'],
     ["'null'", 'missing, although'],
-    ["'{\"status\":\"active\",\"value\":{\"nowhere\":{}}}'", 'does not fit'],
+    ['\'{"status":"active","value":{"nowhere":{}}}\'', 'does not fit'],
     ["'garbage'", 'not JSON'],
   ])('refuses to resume a run whose saved state is %s (exit 4), changing nothing', async (snapshot, why) => {
     const db = freshDb();
@@ -234,7 +252,11 @@ describe('config files that never end, and names Kubernetes refuses', () => {
     symlinkSync('/dev/zero', join(dir, 'zero.yaml'));
     mkfifoSync(join(dir, 'fifo.yaml'));
     mkdirSync(join(dir, 'dir.yaml'));
-    for (const [name, why] of [['zero.yaml', 'a device'], ['fifo.yaml', 'a pipe'], ['dir.yaml', 'it is a directory']] as const) {
+    for (const [name, why] of [
+      ['zero.yaml', 'a device'],
+      ['fifo.yaml', 'a pipe'],
+      ['dir.yaml', 'it is a directory'],
+    ] as const) {
       const started = Date.now();
       const result = await runCli(['install', '--dry-run', '--config', join(dir, name), '--db', freshDb()]);
       expect(result.code, name).toBe(2);
@@ -261,7 +283,9 @@ describe('config files that never end, and names Kubernetes refuses', () => {
     writeFileSync(config, `revision: ${'r'.repeat(63)}\n`);
     const result = await runCli(['plan', '--config', config]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/revision: "r{57}\.\.\." makes the primary IstioOperator name .* 80 characters, over Kubernetes' limit of 63; use a revision of at most 46 characters/);
+    expect(result.stderr).toMatch(
+      /revision: "r{57}\.\.\." makes the primary IstioOperator name .* 80 characters, over Kubernetes' limit of 63; use a revision of at most 46 characters/,
+    );
     writeFileSync(config, `revision: ${'r'.repeat(46)}\n`);
     expect((await runCli(['install', ...FAST, '--config', config, '--db', freshDb()])).code).toBe(0);
   });
@@ -317,7 +341,10 @@ describe('a database in a read-only directory', () => {
     const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
     for (const args of [['install', '--dry-run', '-q'], ['runs']]) {
       const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(asUser[0] ?? process.execPath, [...asUser.slice(1), ...(asUser.length ? [process.execPath] : []), CLI, ...args, '--db', inside], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MESH_RUN_DB: '' } });
+        const child = spawn(asUser[0] ?? process.execPath, [...asUser.slice(1), ...(asUser.length ? [process.execPath] : []), CLI, ...args, '--db', inside], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: { ...process.env, MESH_RUN_DB: '' },
+        });
         let stderr = '';
         child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
         child.on('close', (code) => resolve({ code, stderr }));

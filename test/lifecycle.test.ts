@@ -35,7 +35,10 @@ async function simKubectl(db: string, world: string, context: string, args: stri
   const handle = openDb(db, { mustExist: true });
   try {
     const tools = createSimulatedTools({ store: createSimStore(handle), world });
-    return await tools.run({ tool, args: tool === 'kubectl' ? [`--context=${context}`, ...args] : [args[0] as string, `--context=${context}`, ...args.slice(1)], context }, { signal: new AbortController().signal, timeoutMs: 10_000, step: 'preflight', cluster: context });
+    return await tools.run(
+      { tool, args: tool === 'kubectl' ? [`--context=${context}`, ...args] : [args[0] as string, `--context=${context}`, ...args.slice(1)], context },
+      { signal: new AbortController().signal, timeoutMs: 10_000, step: 'preflight', cluster: context },
+    );
   } finally {
     handle.close();
   }
@@ -43,12 +46,16 @@ async function simKubectl(db: string, world: string, context: string, args: stri
 
 async function runCount(db: string): Promise<number> {
   const doc = JSON.parse((await ok(['runs', '--db', db, '--json'])).stdout) as { runs?: unknown[] } | unknown[];
-  return (Array.isArray(doc) ? doc : doc.runs ?? []).length;
+  return (Array.isArray(doc) ? doc : (doc.runs ?? [])).length;
 }
 
 // Everything Istio-shaped left in a simulated cluster.
 function istioLeft(objects: readonly string[]): string[] {
-  return objects.filter((o) => /istio|"name":"sample"/.test(o) && /"kind":"(Namespace|CustomResourceDefinition|MutatingWebhookConfiguration|ValidatingWebhookConfiguration|Deployment)"/.test(o));
+  return objects.filter(
+    (o) =>
+      /istio|"name":"sample"/.test(o) &&
+      /"kind":"(Namespace|CustomResourceDefinition|MutatingWebhookConfiguration|ValidatingWebhookConfiguration|Deployment)"/.test(o),
+  );
 }
 
 describe('install, verify, uninstall on simulated clusters', () => {
@@ -64,7 +71,11 @@ describe('install, verify, uninstall on simulated clusters', () => {
     const verified = readJournal(db, verifyId);
     expect(verified.run.kind).toBe('verify');
     expect(verified.run.targetRun).toBe(install);
-    for (const slot of stepSlots('verify', CLUSTERS)) expect(attemptsOf(verified, slot.step, slot.cluster).map((a) => a.outcome), `${slot.step}@${slot.cluster}`).toEqual(['succeeded']);
+    for (const slot of stepSlots('verify', CLUSTERS))
+      expect(
+        attemptsOf(verified, slot.step, slot.cluster).map((a) => a.outcome),
+        `${slot.step}@${slot.cluster}`,
+      ).toEqual(['succeeded']);
     // The sample as the verify page has it: v1 in the primary, v2 in the remote, injected everywhere.
     const c1 = verified.cluster.cluster1?.join('\n') ?? '';
     const c2 = verified.cluster.cluster2?.join('\n') ?? '';
@@ -118,7 +129,10 @@ describe('install, verify, uninstall on simulated clusters', () => {
     expect(struck.map((a) => a.step)).toEqual([step]);
     for (const slot of stepSlots('verify', CLUSTERS)) {
       const expected = slot.step === step && slot.cluster === struck[0]?.cluster ? ['failed', 'succeeded'] : ['succeeded'];
-      expect(attemptsOf(journal, slot.step, slot.cluster).map((a) => a.outcome), `${slot.step}@${slot.cluster}`).toEqual(expected);
+      expect(
+        attemptsOf(journal, slot.step, slot.cluster).map((a) => a.outcome),
+        `${slot.step}@${slot.cluster}`,
+      ).toEqual(expected);
     }
   });
 
@@ -162,7 +176,9 @@ describe('install, verify, uninstall on simulated clusters', () => {
     expect(foreign.exitCode, foreign.stderr).toBe(0);
     const refused = await runCli(['uninstall', '--run', install, '--db', db]);
     expect(refused.code).toBe(3);
-    expect(refused.stderr).toMatch(/^mesh-run: error: cluster cluster2 \(context "cluster2"\) holds an Istio install that mesh-run did not make \(owner: unnamed\)/);
+    expect(refused.stderr).toMatch(
+      /^mesh-run: error: cluster cluster2 \(context "cluster2"\) holds an Istio install that mesh-run did not make \(owner: unnamed\)/,
+    );
     expect(refused.stderr).toContain('--force');
     expect(refused.stdout).toBe('');
     expect(await runCount(db)).toBe(1);
@@ -211,7 +227,7 @@ describe('install, verify, uninstall on simulated clusters', () => {
     expect(await runCount(db)).toBe(1);
   });
 
-  it('sees a detached remote: remote-clusters misses it, the primary reaches only v1, the remote\'s sidecar is cut off', async () => {
+  it("sees a detached remote: remote-clusters misses it, the primary reaches only v1, the remote's sidecar is cut off", async () => {
     const db = freshDb();
     const config = join(tmp.dir, 'short-verify.yaml');
     writeFileSync(config, 'verify: {timeout: 1s}\n');
@@ -220,7 +236,8 @@ describe('install, verify, uninstall on simulated clusters', () => {
     const detached = await simKubectl(db, install, 'cluster1', ['-n', 'istio-system', 'delete', 'secret', 'istio-remote-secret-cluster2']);
     expect(detached.exitCode, detached.stderr).toBe(0);
     const answers = async (context: string) => {
-      const pod = (await simKubectl(db, install, context, ['get', 'pods', '-n', 'sample', '-l', 'app=curl', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout;
+      const pod = (await simKubectl(db, install, context, ['get', 'pods', '-n', 'sample', '-l', 'app=curl', '-o', 'jsonpath={.items[0].metadata.name}']))
+        .stdout;
       const seen = new Set<string>();
       for (let i = 0; i < 6; i++) {
         const r = await simKubectl(db, install, context, ['exec', '-n', 'sample', '-c', 'curl', pod, '--', 'curl', '-sS', 'helloworld.sample:5000/hello']);
@@ -257,13 +274,20 @@ describe('install, verify, uninstall on simulated clusters', () => {
     expect(await runCount(db)).toBe(1);
   });
 
-  it("deploys the samples of a local Istio release when verify.samplesDir names one", async () => {
+  it('deploys the samples of a local Istio release when verify.samplesDir names one', async () => {
     const release = join(tmp.dir, 'istio-1.26.0');
     mkdirSync(join(release, 'samples', 'helloworld'), { recursive: true });
     mkdirSync(join(release, 'samples', 'curl'), { recursive: true });
-    const deployment = (v: string) => `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: helloworld-${v}, labels: {app: helloworld, version: ${v}}}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: helloworld, version: ${v}}}\n  template:\n    metadata: {labels: {app: helloworld, version: ${v}}}\n    spec: {containers: [{name: helloworld, image: "mirror.example/helloworld-${v}:local", ports: [{containerPort: 5000}]}]}\n`;
-    writeFileSync(join(release, 'samples', 'helloworld', 'helloworld.yaml'), `apiVersion: v1\nkind: Service\nmetadata: {name: helloworld, labels: {app: helloworld, service: helloworld}}\nspec: {ports: [{port: 5000, name: http}], selector: {app: helloworld}}\n---\n${deployment('v1')}---\n${deployment('v2')}`);
-    writeFileSync(join(release, 'samples', 'curl', 'curl.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: curl}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: curl}}\n  template:\n    metadata: {labels: {app: curl}}\n    spec: {containers: [{name: curl, image: "mirror.example/curl:local", command: [sleep, infinity]}]}\n');
+    const deployment = (v: string) =>
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: helloworld-${v}, labels: {app: helloworld, version: ${v}}}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: helloworld, version: ${v}}}\n  template:\n    metadata: {labels: {app: helloworld, version: ${v}}}\n    spec: {containers: [{name: helloworld, image: "mirror.example/helloworld-${v}:local", ports: [{containerPort: 5000}]}]}\n`;
+    writeFileSync(
+      join(release, 'samples', 'helloworld', 'helloworld.yaml'),
+      `apiVersion: v1\nkind: Service\nmetadata: {name: helloworld, labels: {app: helloworld, service: helloworld}}\nspec: {ports: [{port: 5000, name: http}], selector: {app: helloworld}}\n---\n${deployment('v1')}---\n${deployment('v2')}`,
+    );
+    writeFileSync(
+      join(release, 'samples', 'curl', 'curl.yaml'),
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: curl}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: curl}}\n  template:\n    metadata: {labels: {app: curl}}\n    spec: {containers: [{name: curl, image: "mirror.example/curl:local", command: [sleep, infinity]}]}\n',
+    );
     const config = join(tmp.dir, 'release.yaml');
     writeFileSync(config, `verify: {samplesDir: ${release}}\n`);
     const db = freshDb();
@@ -292,7 +316,9 @@ describe('install, verify, uninstall on simulated clusters', () => {
     expect(bad.code).toBe(2);
 
     // The script's checks grep for what the tools print: try its patterns on the simulator's answers.
-    const checks = (JSON.parse((await ok(['plan', 'verify', '--format', 'json'])).stdout) as Array<{ step: string; check?: { patterns: string[] } }>).filter((c) => c.check);
+    const checks = (JSON.parse((await ok(['plan', 'verify', '--format', 'json'])).stdout) as Array<{ step: string; check?: { patterns: string[] } }>).filter(
+      (c) => c.check,
+    );
     const db = freshDb();
     const install = await installed(db);
     await ok(['verify', '--run', install, '--db', db, '-q']);

@@ -1,5 +1,5 @@
 // Names, contexts and paths with shell metacharacters travel as argv elements and never meet a shell.
-import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from './support/cli.js';
@@ -15,13 +15,28 @@ describe('no shell', () => {
     const context = '$(touch${IFS}PWNED);x';
     const contexts = join(tmp.dir, 'contexts.txt');
     writeFileSync(contexts, `cluster1\n${context}\n`);
-    writeFileSync(kubectl, ['#!/usr/bin/env bash', `for a in "$@"; do printf '%s\\n' "$a" >> '${log}'; done`, `case "$*" in *" get "*) echo 'Error from server (NotFound): not found' >&2; exit 1 ;; esac`, `cat '${contexts}'`, ''].join('\n'));
+    writeFileSync(
+      kubectl,
+      [
+        '#!/usr/bin/env bash',
+        `for a in "$@"; do printf '%s\\n' "$a" >> '${log}'; done`,
+        `case "$*" in *" get "*) echo 'Error from server (NotFound): not found' >&2; exit 1 ;; esac`,
+        `cat '${contexts}'`,
+        '',
+      ].join('\n'),
+    );
     chmodSync(kubectl, 0o755);
     const istioctl = join(tmp.dir, 'istioctl');
-    writeFileSync(istioctl, '#!/usr/bin/env bash\n[ "$1" = version ] && echo \'{"clientVersion":{"version":"1.27.3"}}\' && exit 0\necho "Error: no cluster" >&2; exit 1\n');
+    writeFileSync(
+      istioctl,
+      '#!/usr/bin/env bash\n[ "$1" = version ] && echo \'{"clientVersion":{"version":"1.27.3"}}\' && exit 0\necho "Error: no cluster" >&2; exit 1\n',
+    );
     chmodSync(istioctl, 0o755);
     const config = join(tmp.dir, 'mesh.yaml');
-    writeFileSync(config, `primary: {name: cluster1, context: cluster1}\nremotes: [{name: cluster2, context: ${JSON.stringify(context)}}]\ntools: {kubectl: ${kubectl}, istioctl: ${istioctl}}\n`);
+    writeFileSync(
+      config,
+      `primary: {name: cluster1, context: cluster1}\nremotes: [{name: cluster2, context: ${JSON.stringify(context)}}]\ntools: {kubectl: ${kubectl}, istioctl: ${istioctl}}\n`,
+    );
     const result = await runCli(['install', '--config', config, '--db', join(tmp.dir, 'a.db')], { cwd: tmp.dir });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('failed at install-primary@cluster1');

@@ -43,7 +43,19 @@ describe('several remotes', () => {
 
   it('resumes only the remote that failed; the other stays attached', async () => {
     const db = join(tmp.dir, 'one-fails.db');
-    const failed = await runCli(['install', '--dry-run', '--config', config, '--sim-lb-delay', '0', '--inject-failure', 'install-remote@cluster3', '-q', '--db', db]);
+    const failed = await runCli([
+      'install',
+      '--dry-run',
+      '--config',
+      config,
+      '--sim-lb-delay',
+      '0',
+      '--inject-failure',
+      'install-remote@cluster3',
+      '-q',
+      '--db',
+      db,
+    ]);
     expect(failed.code).toBe(1);
     const id = runIdFrom(failed);
     const mid = readJournal(db, id);

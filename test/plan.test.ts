@@ -29,7 +29,10 @@ const bySlot = (rows: Array<{ slot: string; argv: string[] }>) => {
 
 describe('mesh-run plan', () => {
   const config = join(tmp.dir, 'two.yaml');
-  writeFileSync(config, 'revision: canary\nremotes: [{name: cluster2}, {name: cluster3}]\ntools: {kubectl: /nonexistent/kubectl, istioctl: /nonexistent/istioctl}\n');
+  writeFileSync(
+    config,
+    'revision: canary\nremotes: [{name: cluster2}, {name: cluster3}]\ntools: {kubectl: /nonexistent/kubectl, istioctl: /nonexistent/istioctl}\n',
+  );
 
   it('lists what a dry run executes, command for command (plan and execution share one code path)', async () => {
     const planned = JSON.parse((await runCli(['plan', '--config', config, '--format', 'json'])).stdout) as Planned[];
@@ -39,7 +42,10 @@ describe('mesh-run plan', () => {
     const journal = readJournal(db, runIdFrom(run));
     const slotOf = new Map(journal.attempts.map((a) => [a.id, `${a.step}@${a.cluster}`]));
     const executed = journal.commands.map((c) => ({ slot: slotOf.get(c.attemptId as number) as string, argv: c.argv }));
-    const expected = planned.flatMap((p) => [{ slot: `${p.step}@${p.cluster}`, argv: p.argv }, ...(p.pipeTo ? [{ slot: `${p.step}@${p.cluster}`, argv: p.pipeTo }] : [])]);
+    const expected = planned.flatMap((p) => [
+      { slot: `${p.step}@${p.cluster}`, argv: p.argv },
+      ...(p.pipeTo ? [{ slot: `${p.step}@${p.cluster}`, argv: p.pipeTo }] : []),
+    ]);
     expect(bySlot(expected)).toEqual(bySlot(executed));
     expect(expected.length).toBeGreaterThan(30);
   });
@@ -47,7 +53,9 @@ describe('mesh-run plan', () => {
   it('fills in names, contexts, network and revision, and touches no cluster (the tools do not even exist)', async () => {
     const text = await runCli(['plan', '--config', config]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toContain('istioctl create-remote-secret --context=cluster3 --name=cluster3 -n istio-system | kubectl --context=cluster1 apply --server-side --field-manager=mesh-run --force-conflicts -f -');
+    expect(text.stdout).toContain(
+      'istioctl create-remote-secret --context=cluster3 --name=cluster3 -n istio-system | kubectl --context=cluster1 apply --server-side --field-manager=mesh-run --force-conflicts -f -',
+    );
     expect(text.stdout).toContain('(stdin: IstioOperator mesh-run-primary-canary)');
     expect(text.stdout).toContain('virtualservice.networking.istio.io/istiod-vs-canary');
     expect(text.stdout).toContain('rollout status deployment/istiod-canary');
@@ -60,9 +68,13 @@ describe('mesh-run plan', () => {
     execFileSync('bash', ['-n', file]);
     expect(script).toContain('set -euo pipefail');
     expect(script).toContain("/nonexistent/istioctl install --context=cluster1 -y -f - <<'MANIFEST_2'");
-    expect(script).toMatch(/for _ in \$\(seq 1 300\); do\n {2}DISCOVERY_ADDRESS="\$\(\/nonexistent\/kubectl --context=cluster1 get -n istio-system service istio-eastwestgateway -o 'jsonpath=\{\.status\.loadBalancer\.ingress\[0\]\.ip\}'/);
+    expect(script).toMatch(
+      /for _ in \$\(seq 1 300\); do\n {2}DISCOVERY_ADDRESS="\$\(\/nonexistent\/kubectl --context=cluster1 get -n istio-system service istio-eastwestgateway -o 'jsonpath=\{\.status\.loadBalancer\.ingress\[0\]\.ip\}'/,
+    );
     expect(script).toContain('remotePilotAddress: ${DISCOVERY_ADDRESS}');
-    expect(script).toContain("/nonexistent/kubectl --context=cluster3 get namespace istio-system -o json >/dev/null 2>&1 || /nonexistent/kubectl --context=cluster3 create -f - <<'MANIFEST_");
+    expect(script).toContain(
+      "/nonexistent/kubectl --context=cluster3 get namespace istio-system -o json >/dev/null 2>&1 || /nonexistent/kubectl --context=cluster3 create -f - <<'MANIFEST_",
+    );
     expect(script).toContain('injectionPath: /inject/cluster/cluster3/net/network1');
     expect(script).toContain('revision: canary');
   });
@@ -73,10 +85,24 @@ describe('mesh-run plan', () => {
 describe('plan scripts run against the simulator', () => {
   const SIM_TOOL = fileURLToPath(new URL('./support/sim-tool.mjs', import.meta.url));
 
-  function world(name: string): { db: string; config: string; objects: () => string[]; run: (args: string[]) => { status: number | null; stdout: string; stderr: string } } {
+  function world(name: string): {
+    db: string;
+    config: string;
+    objects: () => string[];
+    run: (args: string[]) => { status: number | null; stdout: string; stderr: string };
+  } {
     const db = join(tmp.dir, `${name}.db`);
     const handle = openDb(db);
-    createWorld(createSimStore(handle), 'w', [{ name: 'cluster1', context: 'cluster1' }, { name: 'cluster2', context: 'cluster2' }], { loadBalancer: { mode: 'ip', delayMs: 0 } }, Date.now());
+    createWorld(
+      createSimStore(handle),
+      'w',
+      [
+        { name: 'cluster1', context: 'cluster1' },
+        { name: 'cluster2', context: 'cluster2' },
+      ],
+      { loadBalancer: { mode: 'ip', delayMs: 0 } },
+      Date.now(),
+    );
     handle.close();
     for (const tool of ['kubectl', 'istioctl']) {
       const shim = join(tmp.dir, `${name}-${tool}`);

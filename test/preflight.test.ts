@@ -70,7 +70,9 @@ esac
     expect(result.code).toBe(3);
     const errors = result.stderr.split('\n').filter((l) => l.startsWith('mesh-run: error: '));
     expect(errors).toHaveLength(4);
-    expect(result.stderr).toContain('kube context "gone" (cluster cluster4) not found in the kubeconfig (it has: cluster1, cluster2, cluster3); set remotes[1].context');
+    expect(result.stderr).toContain(
+      'kube context "gone" (cluster cluster4) not found in the kubeconfig (it has: cluster1, cluster2, cluster3); set remotes[1].context',
+    );
     expect(result.stderr).toContain('istioctl 1.14.6 is too old');
     expect(result.stderr).toContain('the API server of context "cluster2" (cluster cluster2) does not answer: Unable to connect to the server');
     expect(result.stderr).toContain("the kubeconfig gives cluster2's API server as https://127.0.0.1:6443");

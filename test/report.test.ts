@@ -14,7 +14,9 @@ describe('mesh-run report', () => {
     const db = join(tmp.dir, 'r.db');
     const config = join(tmp.dir, 'r.yaml');
     writeFileSync(config, 'remotes: [{name: cluster2}, {name: cluster3}]\n');
-    const id = runIdFrom(await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '--config', config, '--inject-failure', 'install-remote@cluster3', '-q', '--db', db]));
+    const id = runIdFrom(
+      await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '--config', config, '--inject-failure', 'install-remote@cluster3', '-q', '--db', db]),
+    );
     expect((await runCli(['resume', id, '--db', db, '-q'])).code).toBe(0);
     const file = join(tmp.dir, 'report.html');
     const out = await runCli(['report', id, '--html', file, '--db', db]);
@@ -32,14 +34,33 @@ describe('mesh-run report', () => {
     const db = join(tmp.dir, 'shot.db');
     const config = join(tmp.dir, 'shot.yaml');
     writeFileSync(config, 'remotes: [{name: cluster2}, {name: cluster3}]\nretry: {attempts: 2, initialDelay: 200ms}\n');
-    const failed = await runCli(['install', '--dry-run', '--config', config, '--sim-latency', '120ms', '--sim-lb-delay', '800ms', '--inject-failure', 'install-remote@cluster3', '--inject-failure', 'create-remote-namespace@cluster2:1:transient', '-q', '--db', db]);
+    const failed = await runCli([
+      'install',
+      '--dry-run',
+      '--config',
+      config,
+      '--sim-latency',
+      '120ms',
+      '--sim-lb-delay',
+      '800ms',
+      '--inject-failure',
+      'install-remote@cluster3',
+      '--inject-failure',
+      'create-remote-namespace@cluster2:1:transient',
+      '-q',
+      '--db',
+      db,
+    ]);
     const id = runIdFrom(failed);
     expect(failed.code).toBe(1);
     expect((await runCli(['resume', id, '--db', db, '-q'])).code).toBe(0);
     const file = join(tmp.dir, 'shot.html');
     await runCli(['report', id, '--html', file, '--db', db]);
 
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
       const errors: string[] = [];

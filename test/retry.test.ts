@@ -27,7 +27,10 @@ describe('retry policy', () => {
     ['error: You must be logged in to the server (Unauthorized)', false],
     ['error: context "nope" does not exist', false],
     ['Error from server (NotFound): services "x" not found', false],
-    ['✘ Istiod encountered an error: failed to wait for resource: resources not ready after 5m0s: context deadline exceeded: Deployment/istio-system/istiod (container failed to start: ImagePullBackOff)', false],
+    [
+      '✘ Istiod encountered an error: failed to wait for resource: resources not ready after 5m0s: context deadline exceeded: Deployment/istio-system/istiod (container failed to start: ImagePullBackOff)',
+      false,
+    ],
   ])('classifies %j as transient=%s', (text, transient) => {
     expect(isTransient(text)).toBe(transient);
   });
@@ -37,19 +40,50 @@ describe('retry policy', () => {
 
   it('gives up after the configured attempts on a failure that stays transient, keeping every attempt', async () => {
     const db = join(tmp.dir, 'exhaust.db');
-    const result = await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '--config', config, '--inject-failure', 'expose-istiod:5:transient', '-q', '--db', db]);
+    const result = await runCli([
+      'install',
+      '--dry-run',
+      '--sim-lb-delay',
+      '0',
+      '--config',
+      config,
+      '--inject-failure',
+      'expose-istiod:5:transient',
+      '-q',
+      '--db',
+      db,
+    ]);
     expect(result.code).toBe(1);
     const id = runIdFrom(result);
     expect(attemptsOf(readJournal(db, id), 'expose-istiod', 'cluster1').map((a) => a.outcome)).toEqual(['failed', 'failed', 'failed']);
     // Two injected failures are left: the resumed step retries through them.
     const resumed = await runCli(['resume', id, '--db', db, '-q']);
     expect(resumed.code).toBe(0);
-    expect(attemptsOf(readJournal(db, id), 'expose-istiod', 'cluster1').map((a) => a.outcome)).toEqual(['failed', 'failed', 'failed', 'failed', 'failed', 'succeeded']);
+    expect(attemptsOf(readJournal(db, id), 'expose-istiod', 'cluster1').map((a) => a.outcome)).toEqual([
+      'failed',
+      'failed',
+      'failed',
+      'failed',
+      'failed',
+      'succeeded',
+    ]);
   });
 
   it('fails at once on a permanent failure, without retrying', async () => {
     const db = join(tmp.dir, 'permanent.db');
-    const result = await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '--config', config, '--inject-failure', 'annotate-remote-namespace@cluster2:3', '-q', '--db', db]);
+    const result = await runCli([
+      'install',
+      '--dry-run',
+      '--sim-lb-delay',
+      '0',
+      '--config',
+      config,
+      '--inject-failure',
+      'annotate-remote-namespace@cluster2:3',
+      '-q',
+      '--db',
+      db,
+    ]);
     expect(result.code).toBe(1);
     const journal = readJournal(db, runIdFrom(result));
     const attempts = attemptsOf(journal, 'annotate-remote-namespace', 'cluster2');

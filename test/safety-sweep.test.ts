@@ -27,7 +27,10 @@ async function sim(db: string, world: string, context: string, args: string[], s
   try {
     const tools = createSimulatedTools({ store: createSimStore(handle), world });
     const argv = tool === 'kubectl' ? [`--context=${context}`, ...args] : [args[0] as string, `--context=${context}`, ...args.slice(1)];
-    const result = await tools.run({ tool, args: argv, context, ...(stdin !== undefined ? { stdin } : {}) }, { signal: new AbortController().signal, timeoutMs: 10_000, step: 'preflight', cluster: context });
+    const result = await tools.run(
+      { tool, args: argv, context, ...(stdin !== undefined ? { stdin } : {}) },
+      { signal: new AbortController().signal, timeoutMs: 10_000, step: 'preflight', cluster: context },
+    );
     expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(0);
     return result.stdout;
   } finally {
@@ -42,7 +45,13 @@ async function stoppedBeforeInstalling(db: string): Promise<string> {
   return runIdFrom(failed);
 }
 
-const USER_CA = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: 'cacerts', namespace: 'istio-system' }, data: { 'ca-key.pem': Buffer.from('-----BEGIN RSA PRIVATE KEY-----\nuser key\n-----END RSA PRIVATE KEY-----\n').toString('base64') } });
+const USER_CA = JSON.stringify({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  type: 'Opaque',
+  metadata: { name: 'cacerts', namespace: 'istio-system' },
+  data: { 'ca-key.pem': Buffer.from('-----BEGIN RSA PRIVATE KEY-----\nuser key\n-----END RSA PRIVATE KEY-----\n').toString('base64') },
+});
 
 describe('uninstall keeps what existed before mesh-run', () => {
   it("keeps a user's istio-system with its cacerts, restores the annotation it replaced, and says so everywhere", async () => {
@@ -58,12 +67,20 @@ describe('uninstall keeps what existed before mesh-run', () => {
     const resumed = await runCli(['resume', id, '--db', db]);
     expect(resumed.code, resumed.stderr).toBe(0);
     // The replaced value is a warning while the run goes, and a note afterwards.
-    expect(resumed.stderr).toMatch(/warning: annotate-remote-namespace@cluster2: annotation topology\.istio\.io\/controlPlaneClusters on namespace istio-system of cluster2: "other" -> "cluster1"/);
+    expect(resumed.stderr).toMatch(
+      /warning: annotate-remote-namespace@cluster2: annotation topology\.istio\.io\/controlPlaneClusters on namespace istio-system of cluster2: "other" -> "cluster1"/,
+    );
     const status = await ok(['status', id, '--db', db]);
-    expect(status.stdout).toMatch(/notes\n.*overwrote\s+annotate-remote-namespace@cluster2: annotation topology\.istio\.io\/controlPlaneClusters .*"other" -> "cluster1"/);
+    expect(status.stdout).toMatch(
+      /notes\n.*overwrote\s+annotate-remote-namespace@cluster2: annotation topology\.istio\.io\/controlPlaneClusters .*"other" -> "cluster1"/,
+    );
     const show = await ok(['show', id, '--db', db]);
     expect(show.stdout).toMatch(/overwrote .*annotate-remote-namespace@cluster2: {2}annotation/);
-    const actions = JSON.parse((await ok(['history', '--actions', '--run', id, '--json', '--db', db])).stdout) as Array<{ action: string; where: string | null; detail: string }>;
+    const actions = JSON.parse((await ok(['history', '--actions', '--run', id, '--json', '--db', db])).stdout) as Array<{
+      action: string;
+      where: string | null;
+      detail: string;
+    }>;
     expect(actions.find((a) => a.action === 'overwrote')).toMatchObject({ where: 'annotate-remote-namespace@cluster2' });
     const page = join(tmp.dir, 'overwrote.html');
     await ok(['report', id, '--html', page, '--db', db]);
@@ -80,7 +97,11 @@ describe('uninstall keeps what existed before mesh-run', () => {
     expect(c2).toMatch(/"kind":"Namespace".*"name":"istio-system".*"topology.istio.io\/controlPlaneClusters":"other"/);
     expect(c2).not.toMatch(/istio-sidecar-injector|istio-reader-service-account-istio-remote-secret-token/);
     const kept = removed.events.filter((e) => e.type === 'kept').map((e) => e.detail ?? '');
-    expect(kept.some((d) => /namespace istio-system on cluster1 existed before mesh-run \(run mr-[a-z0-9]+\); kept it and secret cacerts, which mesh-run did not create/.test(d))).toBe(true);
+    expect(
+      kept.some((d) =>
+        /namespace istio-system on cluster1 existed before mesh-run \(run mr-[a-z0-9]+\); kept it and secret cacerts, which mesh-run did not create/.test(d),
+      ),
+    ).toBe(true);
     expect(removed.events.some((e) => e.type === 'restored' && /"cluster1" -> "other"/.test(e.detail ?? ''))).toBe(true);
     expect(uninstall.stderr).toMatch(/uninstall-primary@cluster1: namespace istio-system on cluster1 existed before mesh-run/);
   });
@@ -92,7 +113,9 @@ describe('uninstall keeps what existed before mesh-run', () => {
     await sim(db, id, 'cluster1', ['create', '-f', '-'], USER_CA);
     await ok(['resume', id, '--db', db, '-q']);
     const forced = await ok(['uninstall', '--run', id, '--force', '--db', db]);
-    expect(forced.stderr).toMatch(/warning: uninstall-primary@cluster1: --force: deleting namespace istio-system on cluster1, which existed before mesh-run .* \(secrets: cacerts\)/);
+    expect(forced.stderr).toMatch(
+      /warning: uninstall-primary@cluster1: --force: deleting namespace istio-system on cluster1, which existed before mesh-run .* \(secrets: cacerts\)/,
+    );
     const journal = readJournal(db, runIdFrom(forced));
     expect((journal.cluster.cluster1 ?? []).join('\n')).not.toMatch(/istio-system|cacerts/);
     expect(journal.events.map((e) => e.type)).toContain('deleted-preexisting');
@@ -132,7 +155,11 @@ describe('runs, status and history say what happened', () => {
     await ok(['install', ...FAST, '--db', db]);
     const rows = JSON.parse((await ok(['history', '--cluster', 'all', '--json', '--db', db])).stdout) as Array<{ step: string; cluster: string }>;
     expect(rows.map((r) => [r.step, r.cluster])).toEqual([['preflight', 'all']]);
-    for (const flag of [['--status', 'failed'], ['--step', 'preflight'], ['--cluster', 'cluster1']]) {
+    for (const flag of [
+      ['--status', 'failed'],
+      ['--step', 'preflight'],
+      ['--cluster', 'cluster1'],
+    ]) {
       const refused = await runCli(['history', '--actions', ...flag, '--db', db]);
       expect(refused.code).toBe(2);
       expect(refused.stderr.trim().split('\n')).toHaveLength(1);
@@ -150,7 +177,10 @@ describe('runs, status and history say what happened', () => {
     }
     child.kill('SIGINT');
     const id = runIdFrom(await done);
-    const status = JSON.parse((await ok(['status', id, '--json', '--db', db])).stdout) as { run: { currentStep: string }; steps: Array<{ step: string; status: string }> };
+    const status = JSON.parse((await ok(['status', id, '--json', '--db', db])).stdout) as {
+      run: { currentStep: string };
+      steps: Array<{ step: string; status: string }>;
+    };
     expect(status.steps.find((s) => s.step === 'install-primary')?.status).toBe('interrupted');
     expect(status.run.currentStep.split(', ')).toContain('install-primary@cluster1');
     await new Promise((r) => setTimeout(r, 1500));
@@ -178,7 +208,10 @@ describe('verify picks a finished install', () => {
     const db = freshDb();
     const failed = runIdFrom(await runCli(['install', ...FAST, '--inject-failure', 'attach-remote', '--db', db]));
     const started = Date.now();
-    for (const args of [['verify', '--dry-run'], ['verify', '--run', failed]]) {
+    for (const args of [
+      ['verify', '--dry-run'],
+      ['verify', '--run', failed],
+    ]) {
       const refused = await runCli([...args, '--db', db]);
       expect(refused.code, args.join(' ')).toBe(3);
       expect(refused.stderr).toContain(`install run ${failed} failed at attach-remote@cluster2: there is no finished mesh to verify`);
@@ -237,7 +270,12 @@ describe('smaller ones', () => {
 describe('messages', () => {
   it('hints follow from the error seen (istioctl remote-clusters)', async () => {
     const { remoteClustersHint } = await import('../engine/verify-activities.js');
-    expect(remoteClustersHint('Error: failed to execute command on istiod-6c9d8f7b5-x2kqp: no forward found for port 15014 in pod istiod-6c9d8f7b5-x2kqp', 'cluster1')).toMatch(/simulated \(kwok\).*needs a real istiod/);
+    expect(
+      remoteClustersHint(
+        'Error: failed to execute command on istiod-6c9d8f7b5-x2kqp: no forward found for port 15014 in pod istiod-6c9d8f7b5-x2kqp',
+        'cluster1',
+      ),
+    ).toMatch(/simulated \(kwok\).*needs a real istiod/);
     expect(remoteClustersHint('Error: unable to find any Istiod instances', 'cluster1')).toMatch(/^no istiod runs on cluster1/);
     expect(remoteClustersHint('error: unable to upgrade connection: pod does not exist', 'cluster1')).toMatch(/could not open the port-forward/);
     expect(remoteClustersHint('dial tcp 127.0.0.1:15014: connect: connection refused', 'cluster1')).toMatch(/did not answer on its debug port/);
@@ -267,6 +305,11 @@ describe('messages', () => {
       expect(result.stderr, word).not.toMatch(/did you mean (verify|install|uninstall|resume)/);
     }
     const { count, withArticle } = await import('../engine/words.js');
-    expect([count(1, 'request'), count(2, 'request'), withArticle('install'), withArticle('verify')]).toEqual(['1 request', '2 requests', 'an install', 'a verify']);
+    expect([count(1, 'request'), count(2, 'request'), withArticle('install'), withArticle('verify')]).toEqual([
+      '1 request',
+      '2 requests',
+      'an install',
+      'a verify',
+    ]);
   });
 });

@@ -4,9 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Command } from '../adapters/cluster-tools.js';
 import { redact, redactArgv, redactedTail } from '../adapters/redact.js';
 import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
-import type { Command } from '../adapters/cluster-tools.js';
 import { openDb } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';
 import { type CliResult, runCli, runIdFrom, tempDir } from './support/cli.js';
@@ -23,7 +23,11 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const env = { MESH_RUN_SIM_TOKEN: TOKEN };
 
 // Runs commands on a dry run's simulated clusters the way an operator with kubectl would.
-async function onSim(db: string, world: string, run: (tools: ReturnType<typeof createSimulatedTools>, at: (context: string) => Command['context']) => Promise<void>): Promise<void> {
+async function onSim(
+  db: string,
+  world: string,
+  run: (tools: ReturnType<typeof createSimulatedTools>, at: (context: string) => Command['context']) => Promise<void>,
+): Promise<void> {
   const previous = process.env.MESH_RUN_SIM_TOKEN;
   process.env.MESH_RUN_SIM_TOKEN = TOKEN;
   const handle = openDb(db, { mustExist: true });
@@ -54,7 +58,11 @@ async function remoteSecret(db: string, world: string): Promise<{ annotations: R
 // What kubectl apply without --server-side does, as an older mesh-run or a person would have applied it.
 async function applyClientSide(db: string, world: string): Promise<void> {
   await onSim(db, world, async (tools) => {
-    const piped = await tools.pipe({ tool: 'istioctl', args: ['create-remote-secret', '--context=cluster2', '--name=cluster2', '-n', 'istio-system'], context: 'cluster2' }, kubectl('cluster1', ['apply', '-f', '-']), options);
+    const piped = await tools.pipe(
+      { tool: 'istioctl', args: ['create-remote-secret', '--context=cluster2', '--name=cluster2', '-n', 'istio-system'], context: 'cluster2' },
+      kubectl('cluster1', ['apply', '-f', '-']),
+      options,
+    );
     expect(piped.sink.exitCode, piped.sink.stderr).toBe(0);
   });
 }
@@ -116,7 +124,16 @@ describe('the remote secret bearer token', () => {
     const runs = JSON.parse((await cli(['runs', '--json'])).stdout) as Array<{ id: string }>;
     expect(runs.length).toBe(6);
     for (const { id } of runs) {
-      for (const args of [['status', id], ['status', id, '--json'], ['show', id], ['show', id, '--json'], ['logs', id], ['logs', id, '--step', 'detach-remote'], ['logs', id, '--step', 'attach-remote']]) await cli(args);
+      for (const args of [
+        ['status', id],
+        ['status', id, '--json'],
+        ['show', id],
+        ['show', id, '--json'],
+        ['logs', id],
+        ['logs', id, '--step', 'detach-remote'],
+        ['logs', id, '--step', 'attach-remote'],
+      ])
+        await cli(args);
       const html = join(tmp.dir, `${id}.html`);
       await cli(['report', id, '--html', html]);
       outputs.push([`report ${id}`, readFileSync(html, 'utf8')]);
@@ -166,7 +183,10 @@ describe('redaction', () => {
   const secret = {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name: 'istio-remote-secret-cluster2', annotations: { [LAST_APPLIED]: JSON.stringify({ kind: 'Secret', stringData: { cluster2: kubeconfig } }), 'networking.istio.io/cluster': 'cluster2' } },
+    metadata: {
+      name: 'istio-remote-secret-cluster2',
+      annotations: { [LAST_APPLIED]: JSON.stringify({ kind: 'Secret', stringData: { cluster2: kubeconfig } }), 'networking.istio.io/cluster': 'cluster2' },
+    },
     data: { cluster2: Buffer.from(kubeconfig).toString('base64') },
   };
 
@@ -176,7 +196,13 @@ describe('redaction', () => {
     expect(redact('Authorization: Bearer abc.def-ghi')).toBe('Authorization: Bearer [REDACTED]');
     expect(redact(`error: bad ${TOKEN} here`)).toBe('error: bad [REDACTED] here');
     expect(redact('client-key-data: LS0tLS1CRUdJTiBSU0E=')).toBe('client-key-data: [REDACTED]');
-    expect(redactArgv(['kubectl', '--token=s3cr3t', 'get', '--password', 'hunter2'])).toEqual(['kubectl', '--token=[REDACTED]', 'get', '--password', '[REDACTED]']);
+    expect(redactArgv(['kubectl', '--token=s3cr3t', 'get', '--password', 'hunter2'])).toEqual([
+      'kubectl',
+      '--token=[REDACTED]',
+      'get',
+      '--password',
+      '[REDACTED]',
+    ]);
   });
 
   it("keeps a Secret's keys but not its values, as JSON, as YAML and inside a List", () => {

@@ -12,7 +12,9 @@ afterAll(() => tmp.cleanup());
 
 function processesNamed(marker: string): string[] {
   try {
-    return execFileSync('pgrep', ['-af', marker], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(marker) && !l.includes('pgrep'));
+    return execFileSync('pgrep', ['-af', marker], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes(marker) && !l.includes('pgrep'));
   } catch {
     return [];
   }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { eastwestGatewayOperator, primaryOperator } from '../engine/manifests.js';
-import { simHarness, type SimHarness } from './support/sim.js';
+import { type SimHarness, simHarness } from './support/sim.js';
 
 let h: SimHarness;
 afterEach(() => h?.close());
@@ -28,7 +28,9 @@ describe('simulated kubectl', () => {
     expect((await h.run('kubectl', ['--context=cluster2', 'annotate', 'namespace', 'istio-system', `${key}=old`])).exitCode).toBe(0);
     const refused = await h.run('kubectl', ['--context=cluster2', 'annotate', 'namespace', 'istio-system', `${key}=cluster1`]);
     expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toContain("--overwrite is false but found the following declared annotation(s): 'topology.istio.io/controlPlaneClusters' already has a value (old)");
+    expect(refused.stderr).toContain(
+      "--overwrite is false but found the following declared annotation(s): 'topology.istio.io/controlPlaneClusters' already has a value (old)",
+    );
     expect((await h.run('kubectl', ['--context=cluster2', 'annotate', 'namespace', 'istio-system', `${key}=cluster1`, '--overwrite'])).exitCode).toBe(0);
     const read = await h.run('kubectl', ['--context=cluster2', 'get', 'namespace', 'istio-system', '-o', `jsonpath={.metadata.annotations}`]);
     expect(JSON.parse(read.stdout)).toEqual({ [key]: 'cluster1' });
@@ -58,7 +60,17 @@ describe('simulated kubectl', () => {
   it('gives LoadBalancer services an address only after the configured delay', async () => {
     h = simHarness('ip', 300);
     await h.run('istioctl', ['install', '--context=cluster1', '-y', '-f', '-'], eastwestGatewayOperator({ meshID: 'mesh1', network: 'network1' }));
-    const ip = () => h.run('kubectl', ['--context=cluster1', '-n', 'istio-system', 'get', 'svc', 'istio-eastwestgateway', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']);
+    const ip = () =>
+      h.run('kubectl', [
+        '--context=cluster1',
+        '-n',
+        'istio-system',
+        'get',
+        'svc',
+        'istio-eastwestgateway',
+        '-o',
+        'jsonpath={.status.loadBalancer.ingress[0].ip}',
+      ]);
     expect((await ip()).stdout).toBe('');
     await new Promise((r) => setTimeout(r, 350));
     expect((await ip()).stdout).toMatch(/^172\.18\.1\.\d+$/);
@@ -107,7 +119,10 @@ describe('simulated istioctl', () => {
     // istio-system does not exist on cluster1 yet: apply fails like kubectl would.
     expect(result.sink.exitCode).toBe(1);
     await h.run('kubectl', ['--context=cluster1', 'create', 'namespace', 'istio-system']);
-    const produced = await h.tools.run({ tool: 'istioctl', args: ['create-remote-secret', '--context=cluster2', '--name=cluster2', '-n', 'istio-system'], context: 'cluster2' }, { signal: new AbortController().signal, timeoutMs: 1000, step: 'attach-remote', cluster: 'cluster2' });
+    const produced = await h.tools.run(
+      { tool: 'istioctl', args: ['create-remote-secret', '--context=cluster2', '--name=cluster2', '-n', 'istio-system'], context: 'cluster2' },
+      { signal: new AbortController().signal, timeoutMs: 1000, step: 'attach-remote', cluster: 'cluster2' },
+    );
     const token = /token: (\S+)/.exec(produced.stdout)?.[1] ?? '';
     expect(token).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
     expect(produced.stdout).toContain('istio/multiCluster: "true"');

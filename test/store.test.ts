@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PreconditionError } from '../engine/errors.js';
-import { openDb } from '../store/open-db.js';
 import { SCHEMA_VERSION } from '../store/migrations.js';
+import { openDb } from '../store/open-db.js';
 import { createSqliteRunStore } from '../store/sqlite-run-store.js';
 import type { LeaseHolder } from '../store/types.js';
 import { runCli, tempDir } from './support/cli.js';
@@ -14,7 +14,10 @@ afterAll(() => tmp.cleanup());
 
 const operator = { user: 'alice', host: 'laptop', pid: 1 };
 function newRun(store: ReturnType<typeof createSqliteRunStore>, id = 'mr-test') {
-  store.createRun({ id, kind: 'install', topology: 'primary-remote', mode: 'dry-run', configJson: '{}', configHash: 'h', configPath: null, createdAt: 1, machineVersion: 1 }, operator);
+  store.createRun(
+    { id, kind: 'install', topology: 'primary-remote', mode: 'dry-run', configJson: '{}', configHash: 'h', configPath: null, createdAt: 1, machineVersion: 1 },
+    operator,
+  );
 }
 
 describe('the SQLite store', () => {
@@ -123,7 +126,15 @@ describe('where the database may be', () => {
       const { chmodSync, readFileSync } = await import('node:fs');
       chmodSync(path, 0o644);
       const before = readFileSync(path);
-      for (const verb of [['runs'], ['history'], ['status', 'mr-x'], ['show', 'mr-x'], ['logs', 'mr-x'], ['report', 'mr-x', '--html', join(tmp.dir, 'r.html')], ['graph', '--run', 'mr-x']]) {
+      for (const verb of [
+        ['runs'],
+        ['history'],
+        ['status', 'mr-x'],
+        ['show', 'mr-x'],
+        ['logs', 'mr-x'],
+        ['report', 'mr-x', '--html', join(tmp.dir, 'r.html')],
+        ['graph', '--run', 'mr-x'],
+      ]) {
         const result = await runCli([...verb, '--db', path]);
         expect(result.code, `${verb[0]} on ${name}`).toBe(3);
         expect(result.stderr, `${verb[0]} on ${name}`).toMatch(message);

@@ -61,7 +61,25 @@ describe('lease holders', () => {
   it('takes over at once from a holder killed with SIGKILL and not yet reaped (a zombie)', async () => {
     const db = join(tmp.dir, 'zombie.db');
     // `exec sleep` leaves a parent that never waits for mesh-run: once killed, it stays a zombie.
-    const shell = spawn('sh', ['-c', `"$0" "$@" >/dev/null 2>&1 & echo $!; exec sleep 60`, process.execPath, CLI, 'install', '--dry-run', '--sim-lb-delay', '0', '--sim-latency', '300ms', '-q', '--db', db], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, MESH_RUN_DB: '' } });
+    const shell = spawn(
+      'sh',
+      [
+        '-c',
+        `"$0" "$@" >/dev/null 2>&1 & echo $!; exec sleep 60`,
+        process.execPath,
+        CLI,
+        'install',
+        '--dry-run',
+        '--sim-lb-delay',
+        '0',
+        '--sim-latency',
+        '300ms',
+        '-q',
+        '--db',
+        db,
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, MESH_RUN_DB: '' } },
+    );
     stray.push(shell.pid as number);
     const pid = await new Promise<number>((resolve) => shell.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
     stray.push(pid);
@@ -85,7 +103,14 @@ describe('tool processes a killed driver left running', () => {
     writeFileSync(config, `tools: {kubectl: ${tools.kubectl}, istioctl: ${tools.istioctl}}\n`);
     const db = join(tmp.dir, 'orphans.db');
     const { child, done } = startCli(['install', '--config', config, '--db', db, '-q']);
-    const row = await until('istioctl install to run with its process recorded', () => peek<{ pid: number; pgid: number; proc_start: string }>(db, `SELECT pid, pgid, proc_start FROM commands WHERE tool = 'istioctl' AND argv_json LIKE '%"install"%' AND pid IS NOT NULL AND ended_at IS NULL`)?.[0]);
+    const row = await until(
+      'istioctl install to run with its process recorded',
+      () =>
+        peek<{ pid: number; pgid: number; proc_start: string }>(
+          db,
+          `SELECT pid, pgid, proc_start FROM commands WHERE tool = 'istioctl' AND argv_json LIKE '%"install"%' AND pid IS NOT NULL AND ended_at IS NULL`,
+        )?.[0],
+    );
     expect(row.pgid).toBe(row.pid);
     expect(row.proc_start).toBe(processStart(row.pid));
     child.kill('SIGKILL');
@@ -97,7 +122,14 @@ describe('tool processes a killed driver left running', () => {
 
     const resumed = startCli(['resume', runId, '--db', db, '-q']);
     // The resumed run starts istioctl install again, and only after the old one is gone.
-    const again = await until('the resumed install to start istioctl install', () => peek<{ pid: number }>(db, `SELECT pid FROM commands WHERE tool = 'istioctl' AND argv_json LIKE '%"install"%' AND pid IS NOT NULL AND pid != ${row.pid}`)?.[0]);
+    const again = await until(
+      'the resumed install to start istioctl install',
+      () =>
+        peek<{ pid: number }>(
+          db,
+          `SELECT pid FROM commands WHERE tool = 'istioctl' AND argv_json LIKE '%"install"%' AND pid IS NOT NULL AND pid != ${row.pid}`,
+        )?.[0],
+    );
     stray.push(again.pid);
     expect(processState(row.pid, row.proc_start)).not.toBe('alive');
     expect(withMarker(marker)).toEqual([again.pid]);

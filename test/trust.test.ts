@@ -2,15 +2,15 @@
 // secret created before istiod, keys written only where asked, and never into the database.
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../engine/config.js';
+import type { StepRuntime } from '../engine/step-runtime.js';
 import { generateIntermediate, generateRoot } from '../engine/trust/ca.js';
 import { establishTrust } from '../engine/trust/trust-activity.js';
-import type { StepRuntime } from '../engine/step-runtime.js';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 import { attemptsOf, readJournal } from './support/journal.js';
 import { simHarness } from './support/sim.js';
@@ -30,7 +30,11 @@ function extension<T extends x509.Extension>(cert: x509.X509Certificate, type: n
 function databaseBytes(db: string): Buffer {
   const dir = join(db, '..');
   const base = db.split('/').pop() as string;
-  return Buffer.concat(readdirSync(dir).filter((f) => f.startsWith(base)).map((f) => readFileSync(join(dir, f))));
+  return Buffer.concat(
+    readdirSync(dir)
+      .filter((f) => f.startsWith(base))
+      .map((f) => readFileSync(join(dir, f))),
+  );
 }
 
 function expectNoKey(db: string, keyPem: string): void {
@@ -64,8 +68,12 @@ describe('certificates', () => {
     expect(days(rootCert)).toBe(3650);
     expect(days(caCert)).toBe(730);
 
-    const usages = x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation | x509.KeyUsageFlags.keyEncipherment | x509.KeyUsageFlags.keyCertSign;
-    for (const [pem, pathLength] of [[bundle['root-cert.pem'], undefined], [bundle['ca-cert.pem'], 0]] as const) {
+    const usages =
+      x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation | x509.KeyUsageFlags.keyEncipherment | x509.KeyUsageFlags.keyCertSign;
+    for (const [pem, pathLength] of [
+      [bundle['root-cert.pem'], undefined],
+      [bundle['ca-cert.pem'], 0],
+    ] as const) {
       const cert = new x509.X509Certificate(pem);
       const basic = extension(cert, x509.BasicConstraintsExtension);
       expect(basic.ca).toBe(true);
@@ -82,7 +90,9 @@ describe('certificates', () => {
     writeFileSync(join(dir, 'root.pem'), bundle['root-cert.pem']);
     writeFileSync(join(dir, 'ca.pem'), bundle['ca-cert.pem']);
     expect(execFileSync('openssl', ['verify', '-CAfile', join(dir, 'root.pem'), join(dir, 'ca.pem')], { encoding: 'utf8' })).toContain('ca.pem: OK');
-    expect(execFileSync('openssl', ['x509', '-in', join(dir, 'ca.pem'), '-noout', '-text'], { encoding: 'utf8' })).toMatch(/X509v3 Basic Constraints: critical\s+CA:TRUE, pathlen:0/);
+    expect(execFileSync('openssl', ['x509', '-in', join(dir, 'ca.pem'), '-noout', '-text'], { encoding: 'utf8' })).toMatch(
+      /X509v3 Basic Constraints: critical\s+CA:TRUE, pathlen:0/,
+    );
   });
 });
 
@@ -128,16 +138,54 @@ describe('install with trust:', () => {
     const ca = join(dir, 'ca', 'cluster1');
     mkdirSync(ca, { recursive: true });
     const sh = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    sh(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'root-key.pem', '-out', join(ca, 'root-cert.pem'), '-days', '30', '-subj', '/O=Test/CN=Root CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+    sh([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'root-key.pem',
+      '-out',
+      join(ca, 'root-cert.pem'),
+      '-days',
+      '30',
+      '-subj',
+      '/O=Test/CN=Root CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign',
+    ]);
     sh(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(ca, 'ca-key.pem'), '-out', 'ca.csr', '-subj', '/O=Test/CN=Intermediate CA']);
     writeFileSync(join(dir, 'ext.cnf'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,digitalSignature\n');
-    sh(['x509', '-req', '-in', 'ca.csr', '-CA', join(ca, 'root-cert.pem'), '-CAkey', 'root-key.pem', '-CAcreateserial', '-out', join(ca, 'ca-cert.pem'), '-days', '20', '-extfile', 'ext.cnf']);
+    sh([
+      'x509',
+      '-req',
+      '-in',
+      'ca.csr',
+      '-CA',
+      join(ca, 'root-cert.pem'),
+      '-CAkey',
+      'root-key.pem',
+      '-CAcreateserial',
+      '-out',
+      join(ca, 'ca-cert.pem'),
+      '-days',
+      '20',
+      '-extfile',
+      'ext.cnf',
+    ]);
     writeFileSync(join(ca, 'cert-chain.pem'), `${readFileSync(join(ca, 'ca-cert.pem'), 'utf8')}${readFileSync(join(ca, 'root-cert.pem'), 'utf8')}`);
     writeFileSync(join(dir, 'mesh.yaml'), 'trust:\n  caDir: ./ca\n');
     const db = join(dir, 'run.db');
     const result = await runCli(['install', ...FAST, '--config', join(dir, 'mesh.yaml'), '--db', db]);
     expect(result.code, result.stderr).toBe(0);
-    const expected = execFileSync('openssl', ['x509', '-in', join(ca, 'ca-cert.pem'), '-noout', '-fingerprint', '-sha256'], { encoding: 'utf8' }).split('=')[1]?.trim().replace(/:/g, '').toLowerCase();
+    const expected = execFileSync('openssl', ['x509', '-in', join(ca, 'ca-cert.pem'), '-noout', '-fingerprint', '-sha256'], { encoding: 'utf8' })
+      .split('=')[1]
+      ?.trim()
+      .replace(/:/g, '')
+      .toLowerCase();
     const journal = readJournal(db, runIdFrom(result));
     expect((journal.cluster.cluster1 ?? []).find((o) => o.includes('"name":"cacerts"'))).toContain(`"mesh-run.io/ca-fingerprint":"${expected}"`);
     expectNoKey(db, readFileSync(join(ca, 'ca-key.pem'), 'utf8'));
@@ -195,9 +243,15 @@ describe('install with trust:', () => {
       expect(again.fingerprint).toBe(first.fingerprint);
 
       await sim.run('kubectl', ['--context=cluster1', '-n', 'istio-system', 'delete', 'secret', 'cacerts']);
-      const theirs = await sim.run('kubectl', ['--context=cluster1', 'create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cacerts', namespace: 'istio-system' }, data: { 'ca-cert.pem': 'eA==' } }));
+      const theirs = await sim.run(
+        'kubectl',
+        ['--context=cluster1', 'create', '-f', '-'],
+        JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cacerts', namespace: 'istio-system' }, data: { 'ca-cert.pem': 'eA==' } }),
+      );
       expect(theirs.exitCode, theirs.stderr).toBe(0);
-      await expect(establishTrust(rt, input, deps)).rejects.toMatchObject({ message: expect.stringContaining('already exists on cluster1 and was not created by mesh-run') });
+      await expect(establishTrust(rt, input, deps)).rejects.toMatchObject({
+        message: expect.stringContaining('already exists on cluster1 and was not created by mesh-run'),
+      });
     } finally {
       sim.close();
     }

@@ -41,7 +41,20 @@ export function parseArgs(args: readonly string[], valued: ReadonlySet<string>, 
   return { positionals, flags, rest: [] };
 }
 
-const KNOWN_BOOLEANS = new Set(['minify', 'raw', 'overwrite', 'client', 'skip-confirmation', 'remote', 'short', 'purge', 'ignore-not-found', 'all-namespaces', 'server-side', 'force-conflicts']);
+const KNOWN_BOOLEANS = new Set([
+  'minify',
+  'raw',
+  'overwrite',
+  'client',
+  'skip-confirmation',
+  'remote',
+  'short',
+  'purge',
+  'ignore-not-found',
+  'all-namespaces',
+  'server-side',
+  'force-conflicts',
+]);
 
 export function isTrue(flags: Map<string, string>, name: string): boolean {
   const v = flags.get(name);

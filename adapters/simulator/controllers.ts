@@ -3,7 +3,7 @@
 // routing a request to whichever helloworld endpoints the caller's control plane knows about.
 import { createHash } from 'node:crypto';
 import type { KubeObject } from './objects.js';
-import { resourceType, type ResourceType } from './objects.js';
+import { type ResourceType, resourceType } from './objects.js';
 import type { SimCluster } from './sim-cluster.js';
 import type { WorldSettings } from './world.js';
 
@@ -17,7 +17,9 @@ const CONTROL_PLANE_ANNOTATION = 'topology.istio.io/controlPlaneClusters';
 const t = (name: string) => resourceType(name) as ResourceType;
 
 function envOf(deployment: KubeObject): Record<string, string> {
-  const containers = ((deployment.spec as { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value: string }> }> } } } | undefined)?.template?.spec?.containers ?? []);
+  const containers =
+    (deployment.spec as { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value: string }> }> } } } | undefined)?.template?.spec
+      ?.containers ?? [];
   return Object.fromEntries(containers.flatMap((c) => c.env ?? []).map((e) => [e.name, e.value]));
 }
 
@@ -37,7 +39,10 @@ export function remoteSecretsOn(cluster: SimCluster): Array<{ name: string; secr
   return cluster
     .list(t('secret'), ISTIO_SYSTEM)
     .filter((s) => s.metadata.labels?.['istio/multiCluster'] === 'true')
-    .map((s) => ({ name: s.metadata.annotations?.['networking.istio.io/cluster'] ?? s.metadata.name.replace(/^istio-remote-secret-/, ''), secret: `${ISTIO_SYSTEM}/${s.metadata.name}` }));
+    .map((s) => ({
+      name: s.metadata.annotations?.['networking.istio.io/cluster'] ?? s.metadata.name.replace(/^istio-remote-secret-/, ''),
+      secret: `${ISTIO_SYSTEM}/${s.metadata.name}`,
+    }));
 }
 
 function contextOfCluster(world: WorldView, name: string): SimCluster | undefined {
@@ -70,7 +75,11 @@ export function syncRemoteWebhooks(world: WorldView, cluster: SimCluster): void 
 }
 
 function shortHash(text: string, length: number): string {
-  return createHash('sha256').update(text).digest('hex').replace(/[^a-z0-9]/g, '').slice(0, length);
+  return createHash('sha256')
+    .update(text)
+    .digest('hex')
+    .replace(/[^a-z0-9]/g, '')
+    .slice(0, length);
 }
 
 type PodTemplate = { metadata?: { labels?: Record<string, string> }; spec?: { containers?: Array<{ name: string; image?: string }> } };
@@ -85,7 +94,9 @@ export function reconcileDeployments(world: WorldView, cluster: SimCluster, name
   const ns = cluster.get(t('namespace'), '', namespace);
   const wantsSidecar = ns?.metadata.labels?.['istio-injection'] === 'enabled';
   const injector = cluster.list(t('mutatingwebhookconfiguration')).find((h) => /^istio-sidecar-injector/.test(h.metadata.name));
-  const injectorReady = Boolean(injector && ((injector.webhooks as Array<{ clientConfig?: { caBundle?: string } }> | undefined) ?? []).every((w) => w.clientConfig?.caBundle));
+  const injectorReady = Boolean(
+    injector && ((injector.webhooks as Array<{ clientConfig?: { caBundle?: string } }> | undefined) ?? []).every((w) => w.clientConfig?.caBundle),
+  );
   for (const deployment of pending) {
     // The webhook fails closed: without a CA the API server refuses the pod (x509: unknown authority).
     if (wantsSidecar && injector && !injectorReady) continue;
@@ -95,7 +106,11 @@ export function reconcileDeployments(world: WorldView, cluster: SimCluster, name
     const pod: KubeObject = {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: `${deployment.metadata.name}-${replicaSet}-${shortHash(`${replicaSet}/0`, 5)}`, namespace, labels: { ...(template.metadata?.labels ?? {}), 'pod-template-hash': replicaSet } },
+      metadata: {
+        name: `${deployment.metadata.name}-${replicaSet}-${shortHash(`${replicaSet}/0`, 5)}`,
+        namespace,
+        labels: { ...(template.metadata?.labels ?? {}), 'pod-template-hash': replicaSet },
+      },
       spec: { containers },
       status: { phase: 'Running', containerStatuses: containers.map((c) => ({ name: c.name, ready: true })) },
     };
@@ -116,6 +131,11 @@ export function reachableEndpoints(world: WorldView, from: SimCluster, pod: Kube
   if (!hasSidecar(pod)) return local(from);
   const primary = controlPlaneOf(world, from);
   if (!primary) return undefined;
-  const known = [primary, ...remoteSecretsOn(primary).map((s) => contextOfCluster(world, s.name)).filter((c): c is SimCluster => c !== undefined)];
+  const known = [
+    primary,
+    ...remoteSecretsOn(primary)
+      .map((s) => contextOfCluster(world, s.name))
+      .filter((c): c is SimCluster => c !== undefined),
+  ];
   return known.flatMap(local);
 }

@@ -58,7 +58,13 @@ function verbOf(command: Command): string[] {
 
 // istioctl install applies its manifests and then fails while waiting: the cluster changed anyway.
 export function faultAppliesEffect(step: StepId): boolean {
-  return step === 'install-primary' || step === 'install-eastwest-gateway' || step === 'install-remote' || step === 'uninstall-remote' || step === 'uninstall-primary';
+  return (
+    step === 'install-primary' ||
+    step === 'install-eastwest-gateway' ||
+    step === 'install-remote' ||
+    step === 'uninstall-remote' ||
+    step === 'uninstall-primary'
+  );
 }
 
 const USER = 'system:serviceaccount:ci:deployer';

@@ -2,13 +2,26 @@
 import { parse as parseYaml, stringify } from 'yaml';
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue, parseArgs } from './argv.js';
+import { istiodsOn, remoteSecretsOn } from './controllers.js';
 import type { KubeObject } from './objects.js';
 import { invalidReason, resourceType, typeOfKind } from './objects.js';
-import { istiodsOn, remoteSecretsOn } from './controllers.js';
 import type { SimCluster } from './sim-cluster.js';
 import type { WorldSettings } from './world.js';
 
-const VALUED = new Set(['context', 'filename', 'namespace', 'istioNamespace', 'name', 'server', 'output', 'revision', 'kubeconfig', 'remote', 'readiness-timeout', 'set']);
+const VALUED = new Set([
+  'context',
+  'filename',
+  'namespace',
+  'istioNamespace',
+  'name',
+  'server',
+  'output',
+  'revision',
+  'kubeconfig',
+  'remote',
+  'readiness-timeout',
+  'set',
+]);
 const ALIASES = { f: 'filename', n: 'namespace', i: 'istioNamespace', o: 'output', r: 'revision', y: 'skip-confirmation', s: 'set' };
 
 export interface IstioctlEnv {
@@ -26,7 +39,14 @@ interface IstioOperator {
     profile?: string;
     revision?: string;
     values?: Record<string, unknown>;
-    components?: { ingressGateways?: Array<{ name: string; enabled?: boolean; label?: Record<string, string>; k8s?: { env?: Array<{ name: string; value: string }>; service?: { ports?: Array<{ name: string; port: number; targetPort?: number }> } } }> };
+    components?: {
+      ingressGateways?: Array<{
+        name: string;
+        enabled?: boolean;
+        label?: Record<string, string>;
+        k8s?: { env?: Array<{ name: string; value: string }>; service?: { ports?: Array<{ name: string; port: number; targetPort?: number }> } };
+      }>;
+    };
   };
   kind?: string;
 }
@@ -63,12 +83,25 @@ export function renderIstioOperator(iop: IstioOperator, version: string): { obje
 
   if (profile !== 'empty') {
     components.push('Istio core');
-    for (const crd of ['gateways.networking.istio.io', 'virtualservices.networking.istio.io', 'destinationrules.networking.istio.io', 'peerauthentications.security.istio.io']) {
+    for (const crd of [
+      'gateways.networking.istio.io',
+      'virtualservices.networking.istio.io',
+      'destinationrules.networking.istio.io',
+      'peerauthentications.security.istio.io',
+    ]) {
       objects.push({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: crd, labels: labels() } });
     }
     objects.push({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'istio-reader-service-account', namespace: ns, labels: labels() } });
-    objects.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: `istio-reader-clusterrole${suffix}-${ns}`, labels: labels() } });
-    objects.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `istio-reader-clusterrole${suffix}-${ns}`, labels: labels() } });
+    objects.push({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: `istio-reader-clusterrole${suffix}-${ns}`, labels: labels() },
+    });
+    objects.push({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: `istio-reader-clusterrole${suffix}-${ns}`, labels: labels() },
+    });
   }
 
   if (profile === 'default' || profile === 'minimal' || profile === 'demo') {
@@ -80,36 +113,104 @@ export function renderIstioOperator(iop: IstioOperator, version: string): { obje
     };
     if (dig(values, 'global.externalIstiod') === true || String(dig(values, 'pilot.env.EXTERNAL_ISTIOD')) === 'true') env.EXTERNAL_ISTIOD = 'true';
     objects.push(deployment(`istiod${suffix}`, env, { istio: 'pilot' }));
-    objects.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `istiod${suffix}`, namespace: ns, labels: labels({ app: 'istiod' }) }, spec: { type: 'ClusterIP', ports: [{ name: 'grpc-xds', port: 15010 }, { name: 'https-dns', port: 15012 }, { name: 'https-webhook', port: 443, targetPort: 15017 }] } });
-    objects.push({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: `istio-sidecar-injector${suffix}`, labels: labels() }, webhooks: [{ name: 'namespace.sidecar-injector.istio.io', clientConfig: { service: { name: `istiod${suffix}`, namespace: ns, path: '/inject' }, caBundle: 'LS0tLS1CRUdJTi...' } }] });
-    objects.push({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: `istio-validator${suffix}-${ns}`, labels: labels() } });
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: `istiod${suffix}`, namespace: ns, labels: labels({ app: 'istiod' }) },
+      spec: {
+        type: 'ClusterIP',
+        ports: [
+          { name: 'grpc-xds', port: 15010 },
+          { name: 'https-dns', port: 15012 },
+          { name: 'https-webhook', port: 443, targetPort: 15017 },
+        ],
+      },
+    });
+    objects.push({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      metadata: { name: `istio-sidecar-injector${suffix}`, labels: labels() },
+      webhooks: [
+        {
+          name: 'namespace.sidecar-injector.istio.io',
+          clientConfig: { service: { name: `istiod${suffix}`, namespace: ns, path: '/inject' }, caBundle: 'LS0tLS1CRUdJTi...' },
+        },
+      ],
+    });
+    objects.push({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: `istio-validator${suffix}-${ns}`, labels: labels() },
+    });
   }
 
   const gateways = [...(iop.spec?.components?.ingressGateways ?? [])];
-  if (profile === 'default' || profile === 'demo') gateways.unshift({ name: 'istio-ingressgateway', enabled: true, label: { istio: 'ingressgateway', app: 'istio-ingressgateway' } });
+  if (profile === 'default' || profile === 'demo')
+    gateways.unshift({ name: 'istio-ingressgateway', enabled: true, label: { istio: 'ingressgateway', app: 'istio-ingressgateway' } });
   const enabled = gateways.filter((g) => g.enabled !== false);
   if (enabled.length > 0) components.push('Ingress gateways');
   for (const gw of enabled) {
     const env = Object.fromEntries((gw.k8s?.env ?? []).map((e) => [e.name, e.value]));
     objects.push(deployment(gw.name, env, gw.label ?? {}));
-    const ports = gw.k8s?.service?.ports ?? [{ name: 'http2', port: 80, targetPort: 8080 }, { name: 'https', port: 443, targetPort: 8443 }];
-    objects.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: gw.name, namespace: ns, labels: labels(gw.label ?? {}) }, spec: { type: 'LoadBalancer', selector: gw.label ?? {}, ports } });
+    const ports = gw.k8s?.service?.ports ?? [
+      { name: 'http2', port: 80, targetPort: 8080 },
+      { name: 'https', port: 443, targetPort: 8443 },
+    ];
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: gw.name, namespace: ns, labels: labels(gw.label ?? {}) },
+      spec: { type: 'LoadBalancer', selector: gw.label ?? {}, ports },
+    });
   }
 
   if (profile === 'remote') {
     components.push('Istiod remote');
     const address = String(dig(values, 'global.remotePilotAddress') ?? '');
     const injectionPath = String(dig(values, 'istiodRemote.injectionPath') ?? '/inject');
-    const ports = [{ name: 'tcp-istiod', port: 15012 }, { name: 'tcp-webhook', port: 443, targetPort: 15017 }];
+    const ports = [
+      { name: 'tcp-istiod', port: 15012 },
+      { name: 'tcp-webhook', port: 443, targetPort: 15017 },
+    ];
     if (address && !IPV4.test(address)) {
       // A hostname becomes an ExternalName service, which admission webhooks cannot call (the EKS limitation).
-      objects.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `istiod${suffix}`, namespace: ns, labels: labels() }, spec: { type: 'ExternalName', externalName: address, ports } });
+      objects.push({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: `istiod${suffix}`, namespace: ns, labels: labels() },
+        spec: { type: 'ExternalName', externalName: address, ports },
+      });
     } else {
-      objects.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `istiod${suffix}`, namespace: ns, labels: labels() }, spec: { type: 'ClusterIP', ports } });
-      objects.push({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `istiod${suffix}`, namespace: ns, labels: labels({ 'kubernetes.io/service-name': `istiod${suffix}` }) }, addressType: 'IPv4', endpoints: address ? [{ addresses: [address] }] : [], ports: [{ name: 'tcp-istiod', port: 15012 }, { name: 'tcp-webhook', port: 15017 }] });
+      objects.push({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: `istiod${suffix}`, namespace: ns, labels: labels() },
+        spec: { type: 'ClusterIP', ports },
+      });
+      objects.push({
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: `istiod${suffix}`, namespace: ns, labels: labels({ 'kubernetes.io/service-name': `istiod${suffix}` }) },
+        addressType: 'IPv4',
+        endpoints: address ? [{ addresses: [address] }] : [],
+        ports: [
+          { name: 'tcp-istiod', port: 15012 },
+          { name: 'tcp-webhook', port: 15017 },
+        ],
+      });
     }
     // caBundle stays empty until the primary's istiod patches it (after attach).
-    objects.push({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: `istio-sidecar-injector${suffix}`, labels: labels() }, webhooks: [{ name: 'namespace.sidecar-injector.istio.io', clientConfig: { service: { name: `istiod${suffix}`, namespace: ns, path: injectionPath }, caBundle: '' } }] });
+    objects.push({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      metadata: { name: `istio-sidecar-injector${suffix}`, labels: labels() },
+      webhooks: [
+        {
+          name: 'namespace.sidecar-injector.istio.io',
+          clientConfig: { service: { name: `istiod${suffix}`, namespace: ns, path: injectionPath }, caBundle: '' },
+        },
+      ],
+    });
   }
   return { objects, components };
 }
@@ -126,7 +227,10 @@ export function runIstioctl(env: IstioctlEnv, args: readonly string[], stdin: st
   const version = env.settings.istioVersion;
 
   if (verb === 'version') {
-    if (flags.get('output') === 'json') return ok(`${JSON.stringify({ clientVersion: { version, revision: 'simulated', golang_version: 'go1.24.4', status: 'Clean', tag: version } }, null, 2)}\n`);
+    if (flags.get('output') === 'json')
+      return ok(
+        `${JSON.stringify({ clientVersion: { version, revision: 'simulated', golang_version: 'go1.24.4', status: 'Clean', tag: version } }, null, 2)}\n`,
+      );
     return ok(`client version: ${version}\n`);
   }
   const contextName = flags.get('context') ?? env.settings.contexts[0]?.name ?? '';
@@ -161,10 +265,14 @@ function install(cluster: SimCluster, flags: Map<string, string>, stdin: string 
   const { objects, components } = renderIstioOperator(iop, version);
   for (const obj of objects) {
     const invalid = invalidReason(obj);
-    if (invalid) return fail(`✘ Istio core encountered an error: failed to update resource with server-side apply for obj ${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}: ${invalid}\nError: failed to install manifests: errors occurred during operation`);
+    if (invalid)
+      return fail(
+        `✘ Istio core encountered an error: failed to update resource with server-side apply for obj ${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}: ${invalid}\nError: failed to install manifests: errors occurred during operation`,
+      );
   }
   const nsType = resourceType('namespace');
-  if (nsType && !cluster.get(nsType, '', 'istio-system')) cluster.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' }, status: { phase: 'Active' } });
+  if (nsType && !cluster.get(nsType, '', 'istio-system'))
+    cluster.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' }, status: { phase: 'Active' } });
   for (const obj of objects) cluster.put(obj);
   prune(cluster, iop, objects);
   const lines = components.map((c) => `✔ ${c} installed`);
@@ -183,7 +291,7 @@ function prune(cluster: SimCluster, iop: IstioOperator, rendered: KubeObject[]):
     if (obj.kind === 'CustomResourceDefinition' || obj.kind === 'Namespace') continue;
     if (owner && labels[OWNER] !== owner) continue;
     const type = typeOfKind(obj.kind);
-    const key = `${obj.kind}/${type?.namespaced ? obj.metadata.namespace ?? '' : ''}/${obj.metadata.name}`;
+    const key = `${obj.kind}/${type?.namespaced ? (obj.metadata.namespace ?? '') : ''}/${obj.metadata.name}`;
     if (!keep.has(key)) cluster.remove(obj);
   }
 }
@@ -204,7 +312,11 @@ function createRemoteSecret(cluster: SimCluster, flags: Map<string, string>): Co
     apiVersion: 'v1',
     kind: 'Secret',
     type: 'kubernetes.io/service-account-token',
-    metadata: { name: 'istio-reader-service-account-istio-remote-secret-token', namespace: ns, annotations: { 'kubernetes.io/service-account.name': 'istio-reader-service-account' } },
+    metadata: {
+      name: 'istio-reader-service-account-istio-remote-secret-token',
+      namespace: ns,
+      annotations: { 'kubernetes.io/service-account.name': 'istio-reader-service-account' },
+    },
     stringData: { token, 'ca.crt': `simulated CA of ${name}` },
   });
   const server = flags.get('server') ?? cluster.context.server;
@@ -224,7 +336,12 @@ function createRemoteSecret(cluster: SimCluster, flags: Map<string, string>): Co
   const secret = {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { annotations: { 'networking.istio.io/cluster': name }, labels: { 'istio/multiCluster': 'true' }, name: `istio-remote-secret-${name}`, namespace: ns },
+    metadata: {
+      annotations: { 'networking.istio.io/cluster': name },
+      labels: { 'istio/multiCluster': 'true' },
+      name: `istio-remote-secret-${name}`,
+      namespace: ns,
+    },
     stringData: { [name]: kubeconfig },
   };
   return ok(`# This file is autogenerated, do not edit.\n${stringify(secret)}---\n`, stderr);
@@ -268,5 +385,14 @@ function remoteClusters(env: IstioctlEnv, cluster: SimCluster): CommandResult {
     }
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return ok(`${rows.map((r) => r.map((cell, i) => cell.padEnd((widths[i] ?? 0) + 3)).join('').trimEnd()).join('\n')}\n`);
+  return ok(
+    `${rows
+      .map((r) =>
+        r
+          .map((cell, i) => cell.padEnd((widths[i] ?? 0) + 3))
+          .join('')
+          .trimEnd(),
+      )
+      .join('\n')}\n`,
+  );
 }

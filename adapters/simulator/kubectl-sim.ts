@@ -2,10 +2,10 @@
 import { parseAllDocuments } from 'yaml';
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue, parseArgs } from './argv.js';
-import { invalidReason, type KubeObject, nameOf, pluralOf, resourceType, type ResourceType, typeOfKind } from './objects.js';
 import { reachableEndpoints, reconcileDeployments, syncRemoteWebhooks } from './controllers.js';
-import type { SimCluster } from './sim-cluster.js';
+import { invalidReason, type KubeObject, nameOf, pluralOf, type ResourceType, resourceType, typeOfKind } from './objects.js';
 import { LAST_APPLIED } from './secret-data.js';
+import type { SimCluster } from './sim-cluster.js';
 import type { WorldSettings } from './world.js';
 
 const VALUED = new Set(['context', 'namespace', 'output', 'filename', 'selector', 'timeout', 'request-timeout', 'kubeconfig', 'container', 'field-manager']);
@@ -37,7 +37,10 @@ function jsonpathFields(obj: unknown, template: string): string {
   return template.replace(/\{((?:[^}\\]|\\.)*)\}/g, (_, expr: string) => {
     let value: unknown = obj;
     const path = expr.trim().replace(/^\./, '');
-    const parts = path.split(/(?<!\\)\.(?![^[]*\])/).filter(Boolean).map((p) => p.replace(/\\\./g, '.'));
+    const parts = path
+      .split(/(?<!\\)\.(?![^[]*\])/)
+      .filter(Boolean)
+      .map((p) => p.replace(/\\\./g, '.'));
     for (const part of parts) {
       const m = /^([^[]*)((?:\[\d+\])*)$/.exec(part);
       if (!m) return '';
@@ -85,7 +88,8 @@ function render(objs: KubeObject[], type: ResourceType, output: string | undefin
     if (rendered === undefined) throw new Error('the simulator renders only {{range $k, $v := .path}}{{$k}}{{"\\n"}}{{end}} go-templates');
     return rendered;
   }
-  if (output !== undefined) throw new Error(`unable to match a printer suitable for the output format "${output}", allowed formats are: go-template,json,jsonpath,name`);
+  if (output !== undefined)
+    throw new Error(`unable to match a printer suitable for the output format "${output}", allowed formats are: go-template,json,jsonpath,name`);
   if (objs.length === 0) return '';
   return `NAME\n${objs.map((o) => o.metadata.name).join('\n')}\n`;
 }
@@ -108,7 +112,11 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
     const name = flags.get('context') ?? env.settings.contexts[0]?.name ?? '';
     const ctx = env.settings.contexts.find((c) => c.name === name);
     if (!ctx) return fail(`error: context "${name}" does not exist`);
-    const view = { clusters: [{ name: ctx.name, cluster: { server: ctx.server } }], contexts: [{ name: ctx.name, context: { cluster: ctx.name, user: ctx.name } }], 'current-context': ctx.name };
+    const view = {
+      clusters: [{ name: ctx.name, cluster: { server: ctx.server } }],
+      contexts: [{ name: ctx.name, context: { cluster: ctx.name, user: ctx.name } }],
+      'current-context': ctx.name,
+    };
     const output = flags.get('output');
     return ok(output?.startsWith('jsonpath=') ? jsonpath(view, output.slice('jsonpath='.length)) : `${JSON.stringify(view, null, 2)}\n`);
   }
@@ -125,7 +133,9 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
     case 'version': {
       const v = env.settings.kubernetesVersion;
       const [major, minor] = v.replace(/^v/, '').split('.');
-      return ok(`${JSON.stringify({ clientVersion: { gitVersion: 'v1.32.3', major: '1', minor: '32' }, serverVersion: { gitVersion: v, major, minor } }, null, 2)}\n`);
+      return ok(
+        `${JSON.stringify({ clientVersion: { gitVersion: 'v1.32.3', major: '1', minor: '32' }, serverVersion: { gitVersion: v, major, minor } }, null, 2)}\n`,
+      );
     }
     case 'get':
       if (/^mutatingwebhookconfiguration/.test(positionals[1] ?? '')) syncRemoteWebhooks(env, cluster);
@@ -148,7 +158,12 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
       if (flags.get('filename') !== '-') return fail('error: the simulator applies manifests from stdin only (-f -)');
       const serverSide = isTrue(flags, 'server-side');
       if (!serverSide && flags.has('force-conflicts')) return fail('error: --force-conflicts only works with --server-side');
-      return apply(cluster, stdin ?? '', flags.has('namespace') ? namespace : undefined, serverSide ? { serverSide: true, manager: flags.get('field-manager') ?? 'kubectl' } : { serverSide: false });
+      return apply(
+        cluster,
+        stdin ?? '',
+        flags.has('namespace') ? namespace : undefined,
+        serverSide ? { serverSide: true, manager: flags.get('field-manager') ?? 'kubectl' } : { serverSide: false },
+      );
     }
     case 'rollout':
       reconcileDeployments(env, cluster, namespace);
@@ -200,7 +215,13 @@ function get(cluster: SimCluster, positionals: string[], namespace: string, flag
   try {
     const output = flags.get('output');
     if (output === 'name') stdout = found.map(({ type, obj }) => `${nameOf(type, obj.metadata.name)}\n`).join('');
-    else if (found.length > 0 || !single) stdout = render(found.map((f) => f.obj), (found[0]?.type ?? (targets[0] as { type: ResourceType }).type), output, single);
+    else if (found.length > 0 || !single)
+      stdout = render(
+        found.map((f) => f.obj),
+        found[0]?.type ?? (targets[0] as { type: ResourceType }).type,
+        output,
+        single,
+      );
   } catch (error) {
     return fail(`error: ${(error as Error).message}`);
   }
@@ -275,10 +296,19 @@ function create(cluster: SimCluster, manifest: string, namespace: string | undef
   const lines: string[] = [];
   for (const doc of docs) {
     const type = typeOfKind(doc.kind, doc.apiVersion);
-    if (!type || !doc.metadata?.name) return { exitCode: 1, stdout: lines.join(''), stderr: `error: unable to recognize "STDIN": no matches for kind "${doc.kind}" in version "${doc.apiVersion}"\n` };
-    const target = type.namespaced ? doc.metadata.namespace ?? namespace ?? 'default' : '';
+    if (!type || !doc.metadata?.name)
+      return {
+        exitCode: 1,
+        stdout: lines.join(''),
+        stderr: `error: unable to recognize "STDIN": no matches for kind "${doc.kind}" in version "${doc.apiVersion}"\n`,
+      };
+    const target = type.namespaced ? (doc.metadata.namespace ?? namespace ?? 'default') : '';
     if (cluster.get(type, target, doc.metadata.name)) {
-      return { exitCode: 1, stdout: lines.join(''), stderr: `Error from server (AlreadyExists): error when creating "STDIN": ${pluralOf(type)} "${doc.metadata.name}" already exists\n` };
+      return {
+        exitCode: 1,
+        stdout: lines.join(''),
+        stderr: `Error from server (AlreadyExists): error when creating "STDIN": ${pluralOf(type)} "${doc.metadata.name}" already exists\n`,
+      };
     }
     if (type.namespaced && !cluster.get(resourceType('namespace') as ResourceType, '', target)) {
       return { exitCode: 1, stdout: lines.join(''), stderr: `Error from server (NotFound): error when creating "STDIN": namespaces "${target}" not found\n` };
@@ -308,10 +338,12 @@ function remove(cluster: SimCluster, positionals: string[], namespace: string, i
       if (!ignoreNotFound) errors.push(`${notFound(type, name)}\n`);
       continue;
     }
-    if (type.kind === 'Namespace') for (const inside of cluster.all()) if (inside.metadata.namespace === name && typeOfKind(inside.kind)?.namespaced) cluster.remove(inside);
+    if (type.kind === 'Namespace')
+      for (const inside of cluster.all()) if (inside.metadata.namespace === name && typeOfKind(inside.kind)?.namespaced) cluster.remove(inside);
     if (type.kind === 'Deployment') {
       const podType = resourceType('pod') as ResourceType;
-      for (const pod of cluster.list(podType, namespace)) if (pod.metadata.name.startsWith(`${name}-`) && pod.metadata.labels?.['pod-template-hash']) cluster.remove(pod);
+      for (const pod of cluster.list(podType, namespace))
+        if (pod.metadata.name.startsWith(`${name}-`) && pod.metadata.labels?.['pod-template-hash']) cluster.remove(pod);
     }
     cluster.remove(obj);
     lines.push(`${type.resource.split('.')[0]} "${name}" deleted\n`);
@@ -320,7 +352,14 @@ function remove(cluster: SimCluster, positionals: string[], namespace: string, i
 }
 
 // kubectl exec <pod> -c <container> -- curl -sS <service>.<ns>:<port>/hello, answered by the mesh model.
-function exec(env: KubectlEnv, cluster: SimCluster, podName: string | undefined, namespace: string, container: string | undefined, command: string[]): CommandResult {
+function exec(
+  env: KubectlEnv,
+  cluster: SimCluster,
+  podName: string | undefined,
+  namespace: string,
+  container: string | undefined,
+  command: string[],
+): CommandResult {
   const podType = resourceType('pod') as ResourceType;
   if (!podName) return fail('error: pod, type/name or --filename must be specified');
   const pod = cluster.get(podType, namespace, podName);
@@ -333,7 +372,8 @@ function exec(env: KubectlEnv, cluster: SimCluster, podName: string | undefined,
   if (!m) return { exitCode: 3, stdout: '', stderr: `curl: (3) URL rejected: Malformed input to a URL function\ncommand terminated with exit code 3\n` };
   const [, service, ns] = m as unknown as [string, string, string];
   const svcType = resourceType('service') as ResourceType;
-  if (!cluster.get(svcType, ns, service)) return { exitCode: 6, stdout: '', stderr: `curl: (6) Could not resolve host: ${service}.${ns}\ncommand terminated with exit code 6\n` };
+  if (!cluster.get(svcType, ns, service))
+    return { exitCode: 6, stdout: '', stderr: `curl: (6) Could not resolve host: ${service}.${ns}\ncommand terminated with exit code 6\n` };
   const reachable = reachableEndpoints(env, cluster, pod, service, ns);
   if (!reachable) return { exitCode: 56, stdout: '', stderr: 'curl: (56) Recv failure: Connection reset by peer\ncommand terminated with exit code 56\n' };
   const endpoints = reachable.filter((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running');
@@ -381,12 +421,18 @@ function apply(cluster: SimCluster, manifest: string, namespace: string | undefi
   for (const doc of docs) {
     const type = typeOfKind(doc.kind, doc.apiVersion);
     if (!type || !doc.metadata?.name) {
-      return { exitCode: 1, stdout: lines.join(''), stderr: `error: resource mapping not found for name: "${doc.metadata?.name ?? ''}" namespace: "${namespace ?? ''}" from "STDIN": no matches for kind "${doc.kind}" in version "${doc.apiVersion}"\nensure CRDs are installed first\n` };
+      return {
+        exitCode: 1,
+        stdout: lines.join(''),
+        stderr: `error: resource mapping not found for name: "${doc.metadata?.name ?? ''}" namespace: "${namespace ?? ''}" from "STDIN": no matches for kind "${doc.kind}" in version "${doc.apiVersion}"\nensure CRDs are installed first\n`,
+      };
     }
     if (type.namespaced) {
       const target = doc.metadata.namespace ?? namespace ?? 'default';
       if (namespace && doc.metadata.namespace && doc.metadata.namespace !== namespace) {
-        return fail(`error: the namespace from the provided object "${doc.metadata.namespace}" does not match the namespace "${namespace}". You must pass '--namespace=${doc.metadata.namespace}' to perform this operation.`);
+        return fail(
+          `error: the namespace from the provided object "${doc.metadata.namespace}" does not match the namespace "${namespace}". You must pass '--namespace=${doc.metadata.namespace}' to perform this operation.`,
+        );
       }
       if (!cluster.get(resourceType('namespace') as ResourceType, '', target)) {
         return { exitCode: 1, stdout: lines.join(''), stderr: `Error from server (NotFound): error when creating "STDIN": namespaces "${target}" not found\n` };

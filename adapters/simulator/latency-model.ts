@@ -57,7 +57,9 @@ export function meanDuration(command: Command): number {
 
 // The modelled duration of one command, scaled; the same command in the same world always takes as long.
 export function modelledDuration(command: Command, model: LatencyModel): number {
-  const digest = createHash('sha256').update(`${model.seed}\0${command.context}\0${command.args.join('\0')}\0${command.stdin?.length ?? 0}`).digest();
+  const digest = createHash('sha256')
+    .update(`${model.seed}\0${command.context}\0${command.args.join('\0')}\0${command.stdin?.length ?? 0}`)
+    .digest();
   const unit = digest.readUInt32BE(0) / 0xffffffff;
   const factor = 1 + model.jitter * (unit * 2 - 1);
   return meanDuration(command) * factor * model.timeScale;

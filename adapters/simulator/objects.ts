@@ -30,15 +30,69 @@ const TYPES: Array<ResourceType & { aliases: string[] }> = [
   { kind: 'ServiceAccount', apiVersion: 'v1', resource: 'serviceaccount', namespaced: true, aliases: ['serviceaccount', 'serviceaccounts', 'sa'] },
   { kind: 'ConfigMap', apiVersion: 'v1', resource: 'configmap', namespaced: true, aliases: ['configmap', 'configmaps', 'cm'] },
   { kind: 'Pod', apiVersion: 'v1', resource: 'pod', namespaced: true, aliases: ['pod', 'pods', 'po'] },
-  { kind: 'Deployment', apiVersion: 'apps/v1', resource: 'deployment.apps', namespaced: true, aliases: ['deployment', 'deployments', 'deploy', 'deployment.apps', 'deployments.apps'] },
-  { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', resource: 'endpointslice.discovery.k8s.io', namespaced: true, aliases: ['endpointslice', 'endpointslices', 'endpointslice.discovery.k8s.io'] },
-  { kind: 'Gateway', apiVersion: 'networking.istio.io/v1', resource: 'gateway.networking.istio.io', namespaced: true, aliases: ['gateway.networking.istio.io', 'gateways.networking.istio.io', 'gw'] },
-  { kind: 'VirtualService', apiVersion: 'networking.istio.io/v1', resource: 'virtualservice.networking.istio.io', namespaced: true, aliases: ['virtualservice.networking.istio.io', 'virtualservices.networking.istio.io', 'virtualservice', 'virtualservices', 'vs'] },
-  { kind: 'MutatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1', resource: 'mutatingwebhookconfiguration.admissionregistration.k8s.io', namespaced: false, aliases: ['mutatingwebhookconfiguration', 'mutatingwebhookconfigurations', 'mutatingwebhookconfiguration.admissionregistration.k8s.io'] },
-  { kind: 'ValidatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1', resource: 'validatingwebhookconfiguration.admissionregistration.k8s.io', namespaced: false, aliases: ['validatingwebhookconfiguration', 'validatingwebhookconfigurations', 'validatingwebhookconfiguration.admissionregistration.k8s.io'] },
-  { kind: 'CustomResourceDefinition', apiVersion: 'apiextensions.k8s.io/v1', resource: 'customresourcedefinition.apiextensions.k8s.io', namespaced: false, aliases: ['crd', 'crds', 'customresourcedefinition', 'customresourcedefinitions'] },
-  { kind: 'ClusterRole', apiVersion: 'rbac.authorization.k8s.io/v1', resource: 'clusterrole.rbac.authorization.k8s.io', namespaced: false, aliases: ['clusterrole', 'clusterroles'] },
-  { kind: 'ClusterRoleBinding', apiVersion: 'rbac.authorization.k8s.io/v1', resource: 'clusterrolebinding.rbac.authorization.k8s.io', namespaced: false, aliases: ['clusterrolebinding', 'clusterrolebindings'] },
+  {
+    kind: 'Deployment',
+    apiVersion: 'apps/v1',
+    resource: 'deployment.apps',
+    namespaced: true,
+    aliases: ['deployment', 'deployments', 'deploy', 'deployment.apps', 'deployments.apps'],
+  },
+  {
+    kind: 'EndpointSlice',
+    apiVersion: 'discovery.k8s.io/v1',
+    resource: 'endpointslice.discovery.k8s.io',
+    namespaced: true,
+    aliases: ['endpointslice', 'endpointslices', 'endpointslice.discovery.k8s.io'],
+  },
+  {
+    kind: 'Gateway',
+    apiVersion: 'networking.istio.io/v1',
+    resource: 'gateway.networking.istio.io',
+    namespaced: true,
+    aliases: ['gateway.networking.istio.io', 'gateways.networking.istio.io', 'gw'],
+  },
+  {
+    kind: 'VirtualService',
+    apiVersion: 'networking.istio.io/v1',
+    resource: 'virtualservice.networking.istio.io',
+    namespaced: true,
+    aliases: ['virtualservice.networking.istio.io', 'virtualservices.networking.istio.io', 'virtualservice', 'virtualservices', 'vs'],
+  },
+  {
+    kind: 'MutatingWebhookConfiguration',
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    resource: 'mutatingwebhookconfiguration.admissionregistration.k8s.io',
+    namespaced: false,
+    aliases: ['mutatingwebhookconfiguration', 'mutatingwebhookconfigurations', 'mutatingwebhookconfiguration.admissionregistration.k8s.io'],
+  },
+  {
+    kind: 'ValidatingWebhookConfiguration',
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    resource: 'validatingwebhookconfiguration.admissionregistration.k8s.io',
+    namespaced: false,
+    aliases: ['validatingwebhookconfiguration', 'validatingwebhookconfigurations', 'validatingwebhookconfiguration.admissionregistration.k8s.io'],
+  },
+  {
+    kind: 'CustomResourceDefinition',
+    apiVersion: 'apiextensions.k8s.io/v1',
+    resource: 'customresourcedefinition.apiextensions.k8s.io',
+    namespaced: false,
+    aliases: ['crd', 'crds', 'customresourcedefinition', 'customresourcedefinitions'],
+  },
+  {
+    kind: 'ClusterRole',
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    resource: 'clusterrole.rbac.authorization.k8s.io',
+    namespaced: false,
+    aliases: ['clusterrole', 'clusterroles'],
+  },
+  {
+    kind: 'ClusterRoleBinding',
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    resource: 'clusterrolebinding.rbac.authorization.k8s.io',
+    namespaced: false,
+    aliases: ['clusterrolebinding', 'clusterrolebindings'],
+  },
 ];
 
 // Every resource type the simulator knows.
@@ -82,10 +136,16 @@ export function invalidReason(obj: KubeObject): string | undefined {
   const limit = label ? 63 : 253;
   const invalid = (field: string, value: string, why: string) => `${obj.kind} "${name}" is invalid: ${field}: Invalid value: "${value}": ${why}`;
   if (name.length > limit) return invalid('metadata.name', name, `must be no more than ${limit} characters`);
-  if (!(label ? DNS_LABEL : DNS_SUBDOMAIN).test(name)) return invalid('metadata.name', name, `a lowercase RFC 1123 ${label ? 'label' : 'subdomain'} must consist of lower case alphanumeric characters, '-' or '.'`);
+  if (!(label ? DNS_LABEL : DNS_SUBDOMAIN).test(name))
+    return invalid(
+      'metadata.name',
+      name,
+      `a lowercase RFC 1123 ${label ? 'label' : 'subdomain'} must consist of lower case alphanumeric characters, '-' or '.'`,
+    );
   for (const [key, value] of Object.entries(obj.metadata.labels ?? {})) {
     if (value.length > 63) return invalid(`metadata.labels`, value, 'must be no more than 63 characters');
-    if (!LABEL_VALUE.test(value)) return invalid('metadata.labels', value, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.'");
+    if (!LABEL_VALUE.test(value))
+      return invalid('metadata.labels', value, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.'");
     const keyName = key.includes('/') ? key.slice(key.indexOf('/') + 1) : key;
     if (keyName.length > 63) return invalid('metadata.labels', key, 'name part must be no more than 63 characters');
   }

@@ -32,7 +32,13 @@ function mint(world: string, context: string): string {
   const b64 = (value: string | Buffer) => Buffer.from(value).toString('base64url');
   const seed = `${world}/${context}/istio-reader-service-account`;
   const header = b64(JSON.stringify({ alg: 'RS256', kid: hashBytes(`${seed}/kid`, 8).toString('hex') }));
-  const payload = b64(JSON.stringify({ iss: 'kubernetes/serviceaccount', sub: 'system:serviceaccount:istio-system:istio-reader-service-account', jti: hashBytes(`${seed}/jti`, 12).toString('hex') }));
+  const payload = b64(
+    JSON.stringify({
+      iss: 'kubernetes/serviceaccount',
+      sub: 'system:serviceaccount:istio-system:istio-reader-service-account',
+      jti: hashBytes(`${seed}/jti`, 12).toString('hex'),
+    }),
+  );
   return `${header}.${payload}.${b64(hashBytes(`${seed}/sig`, 128))}`;
 }
 
@@ -81,7 +87,10 @@ export function sealSecret(obj: KubeObject, tokens: TokenTable): KubeObject {
   if (annotations && lastApplied !== undefined) {
     const sealed = sealText(lastApplied, tokens);
     // A copy of data that is not a token (a CA key applied with kubectl apply) keeps only its digest.
-    out.metadata = { ...out.metadata, annotations: { ...annotations, [LAST_APPLIED]: sealed ?? (/"data"|"stringData"/.test(lastApplied) ? digest(lastApplied) : lastApplied) } };
+    out.metadata = {
+      ...out.metadata,
+      annotations: { ...annotations, [LAST_APPLIED]: sealed ?? (/"data"|"stringData"/.test(lastApplied) ? digest(lastApplied) : lastApplied) },
+    };
   }
   return out;
 }
@@ -92,7 +101,12 @@ export function unsealSecret(obj: KubeObject, tokens: TokenTable): KubeObject {
   const out: KubeObject = { ...obj, metadata: { ...obj.metadata } };
   const data = obj.data as Record<string, string> | undefined;
   if (data && typeof data === 'object') {
-    out.data = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.startsWith(SEALED) ? Buffer.from(unsealText(Buffer.from(v.slice(SEALED.length), 'base64').toString('utf8'), tokens)).toString('base64') : v]));
+    out.data = Object.fromEntries(
+      Object.entries(data).map(([k, v]) => [
+        k,
+        v.startsWith(SEALED) ? Buffer.from(unsealText(Buffer.from(v.slice(SEALED.length), 'base64').toString('utf8'), tokens)).toString('base64') : v,
+      ]),
+    );
   }
   const lastApplied = obj.metadata.annotations?.[LAST_APPLIED];
   if (lastApplied !== undefined) out.metadata.annotations = { ...obj.metadata.annotations, [LAST_APPLIED]: unsealText(lastApplied, tokens) };

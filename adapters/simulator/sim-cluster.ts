@@ -9,7 +9,9 @@ export type ApplyOutcome = 'created' | 'configured' | 'unchanged';
 
 function stable(value: unknown): string {
   return JSON.stringify(value, (_, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
   );
 }
 
@@ -66,7 +68,7 @@ export class SimCluster {
   put(input: KubeObject): ApplyOutcome {
     const type = typeOfKind(input.kind);
     if (!type) throw new Error(`unsupported kind ${input.kind}`);
-    const namespace = type.namespaced ? input.metadata.namespace ?? 'default' : '';
+    const namespace = type.namespaced ? (input.metadata.namespace ?? 'default') : '';
     const obj = normaliseSecret({ ...input, metadata: { ...input.metadata, ...(type.namespaced ? { namespace } : {}) } });
     if (!type.namespaced) delete obj.metadata.namespace;
     const existing = this.get(type, namespace, obj.metadata.name);
@@ -93,12 +95,12 @@ export class SimCluster {
   // Writes an object as it is (status updates by controllers).
   replace(obj: KubeObject): void {
     const type = typeOfKind(obj.kind) as ResourceType;
-    this.write(obj.kind, type.namespaced ? obj.metadata.namespace ?? 'default' : '', obj.metadata.name, obj);
+    this.write(obj.kind, type.namespaced ? (obj.metadata.namespace ?? 'default') : '', obj.metadata.name, obj);
   }
 
   remove(obj: KubeObject): void {
     const type = typeOfKind(obj.kind) as ResourceType;
-    this.store.remove(this.world, this.key(obj.kind, type.namespaced ? obj.metadata.namespace ?? 'default' : '', obj.metadata.name));
+    this.store.remove(this.world, this.key(obj.kind, type.namespaced ? (obj.metadata.namespace ?? 'default') : '', obj.metadata.name));
     // Deleting a CRD deletes every custom resource of its kind, in every namespace.
     if (obj.kind === 'CustomResourceDefinition') {
       const served = resourceTypes().find((t) => pluralOf(t) === obj.metadata.name);
@@ -112,7 +114,9 @@ export class SimCluster {
     const services = this.store.list(this.world, this.context.name, 'Service').map((r) => JSON.parse(r.bodyJson) as KubeObject);
     // Each service's address comes from its name (not from when the provider got to it), so every run,
     // interrupted or not, hands out the same addresses.
-    const taken = new Set(services.map((s) => (s.status as { loadBalancer?: { ingress?: Array<{ ip?: string }> } } | undefined)?.loadBalancer?.ingress?.[0]?.ip).filter(Boolean));
+    const taken = new Set(
+      services.map((s) => (s.status as { loadBalancer?: { ingress?: Array<{ ip?: string }> } } | undefined)?.loadBalancer?.ingress?.[0]?.ip).filter(Boolean),
+    );
     services.forEach((svc) => {
       const spec = svc.spec as { type?: string } | undefined;
       if (spec?.type !== 'LoadBalancer') return;
@@ -127,14 +131,18 @@ export class SimCluster {
         return;
       }
       const clusterIndex = this.settings.contexts.findIndex((c) => c.name === this.context.name);
-      let host = 200 + (createHash('sha256').update(`${svc.metadata.namespace}/${svc.metadata.name}`).digest()[0] as number) % 50;
+      let host = 200 + ((createHash('sha256').update(`${svc.metadata.namespace}/${svc.metadata.name}`).digest()[0] as number) % 50);
       while (taken.has(`172.18.${clusterIndex + 1}.${host}`)) host = host === 249 ? 200 : host + 1;
       const ip = `172.18.${clusterIndex + 1}.${host}`;
       if (lb.mode === 'ip') taken.add(ip);
       const ingress =
         lb.mode === 'ip'
           ? [{ ip, ipMode: 'VIP' }]
-          : [{ hostname: `a${createHash('sha256').update(`${this.world}/${svc.metadata.name}`).digest('hex').slice(0, 24)}-1234567890.us-east-1.elb.amazonaws.com` }];
+          : [
+              {
+                hostname: `a${createHash('sha256').update(`${this.world}/${svc.metadata.name}`).digest('hex').slice(0, 24)}-1234567890.us-east-1.elb.amazonaws.com`,
+              },
+            ];
       this.replace({ ...svc, status: { ...status, loadBalancer: { ingress } } });
     });
   }

@@ -3,9 +3,9 @@ import { sleep } from '../../engine/retry.js';
 import type { SimStore } from '../../store/sim-store.js';
 import type { ClusterTools, Command, CommandResult, RunOptions } from '../cluster-tools.js';
 import { faultAppliesEffect, faultResult, isFaultPoint } from './faults.js';
-import { modelledDuration } from './latency-model.js';
 import { runIstioctl } from './istioctl-sim.js';
 import { runKubectl } from './kubectl-sim.js';
+import { modelledDuration } from './latency-model.js';
 import { SimCluster } from './sim-cluster.js';
 import { readWorld, type WorldSettings } from './world.js';
 

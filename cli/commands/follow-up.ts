@@ -41,7 +41,12 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
     .option('--run <id>', 'act on the clusters and config of this install run (or a unique prefix of its id)')
     .option('-c, --config <file>', 'YAML config (default: the Istio page: cluster1 primary, cluster2 remote)')
     .option('--dry-run', 'act on simulated clusters (those of the latest dry-run install with the same clusters)')
-    .option('--inject-failure <spec>', 'dry run: make <step>[@cluster][:count][:transient] fail (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[]);
+    .option(
+      '--inject-failure <spec>',
+      'dry run: make <step>[@cluster][:count][:transient] fail (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    );
   if (kind === 'uninstall') command.option('--force', 'remove Istio even where mesh-run did not install it (the ownership check is skipped, and journaled)');
   return command
     .addOption(dbOption())

@@ -1,17 +1,17 @@
 // mesh-run graph: the machine as a diagram, generated from its definition; --run marks a run's progress.
 import { Command, Option } from 'commander';
+import { UsageError } from '../../engine/errors.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { slotViews, stepMarks } from '../../engine/status-view.js';
-import { dbOption, withStore } from '../common.js';
-import { UsageError } from '../../engine/errors.js';
 import { withArticle } from '../../engine/words.js';
 import { isRunKind, RUN_KINDS, type RunKind } from '../../machines/steps.js';
+import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
 import { toDot, toMermaid } from '../render/graph.js';
 
 export function graphCommand(streams: Streams): Command {
   return new Command('graph')
-    .description('a run kind\'s machine as a diagram (states, guards, parallel per-cluster regions)')
+    .description("a run kind's machine as a diagram (states, guards, parallel per-cluster regions)")
     .addOption(new Option('--format <format>', 'diagram language').choices(['mermaid', 'dot']).default('mermaid'))
     .addOption(new Option('--kind <kind>', 'which workflow (default: install, or the kind of --run)').choices(RUN_KINDS))
     .option('--run <id>', "mark a run's completed, failed and current steps")
@@ -25,7 +25,8 @@ export function graphCommand(streams: Streams): Command {
         const runId = options.run;
         marks = withStore(options, (store) => {
           const run = findRun(store, runId);
-          if (options.kind !== undefined && options.kind !== run.kind) throw new UsageError(`--kind ${options.kind}: run ${run.id} is ${withArticle(run.kind)} run; drop --kind`);
+          if (options.kind !== undefined && options.kind !== run.kind)
+            throw new UsageError(`--kind ${options.kind}: run ${run.id} is ${withArticle(run.kind)} run; drop --kind`);
           if (isRunKind(run.kind)) kind = run.kind;
           return stepMarks(slotViews(run, store.listAttempts(run.id)), run.status);
         });

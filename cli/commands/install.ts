@@ -25,7 +25,12 @@ export function installCommand(streams: Streams): Command {
     .description('install Istio primary-remote across the configured clusters, as a resumable run')
     .option('-c, --config <file>', 'YAML config (default: the Istio page: cluster1 primary, cluster2 remote, mesh1, network1)')
     .option('--dry-run', 'run against simulated clusters kept in the database; nothing real is touched')
-    .option('--inject-failure <spec>', 'dry run: make <step>[@cluster][:count][:transient] fail (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--inject-failure <spec>',
+      'dry run: make <step>[@cluster][:count][:transient] fail (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .addOption(new Option('--sim-lb <mode>', 'dry run: what the load balancer gives the gateway').choices(LB_MODES))
     .option('--sim-lb-delay <duration>', 'dry run: how long the load balancer takes (default 1.5s)')
     .option('--sim-latency <duration|realistic>', 'dry run: how long each simulated command takes (default 0), or "realistic" (durations of real installs)')
@@ -54,7 +59,8 @@ Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or
       const realistic = options.simLatency === 'realistic';
       const latency = realistic ? undefined : parseDelayOption(options.simLatency, '--sim-latency');
       const timeScale = options.timeScale === undefined ? 1 : Number(options.timeScale);
-      if (!(timeScale > 0 && timeScale <= 100)) throw new UsageError(`--time-scale "${options.timeScale}": expected a number above 0 and at most 100, e.g. 0.01`);
+      if (!(timeScale > 0 && timeScale <= 100))
+        throw new UsageError(`--time-scale "${options.timeScale}": expected a number above 0 and at most 100, e.g. 0.01`);
       if (options.timeScale !== undefined && !realistic) throw new UsageError('--time-scale applies to --sim-latency realistic');
       const prepared = await prepareInstall(
         {
@@ -62,7 +68,12 @@ Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or
           loaded: config,
           dryRun: Boolean(options.dryRun),
           injections: options.injectFailure,
-          simulation: { ...(options.simLb ? { loadBalancer: options.simLb } : {}), ...(lbDelay !== undefined ? { loadBalancerDelayMs: lbDelay } : {}), ...(latency !== undefined ? { commandLatencyMs: latency } : {}), ...(realistic ? { realisticLatency: { timeScale } } : {}) },
+          simulation: {
+            ...(options.simLb ? { loadBalancer: options.simLb } : {}),
+            ...(lbDelay !== undefined ? { loadBalancerDelayMs: lbDelay } : {}),
+            ...(latency !== undefined ? { commandLatencyMs: latency } : {}),
+            ...(realistic ? { realisticLatency: { timeScale } } : {}),
+          },
           dbPath: dbPath(options),
         },
         progress.listener,

@@ -1,8 +1,8 @@
 // mesh-run plan: the commands a run with this config would issue, without touching any cluster.
 import { Command, Option } from 'commander';
-import type { Streams } from '../output.js';
 import { UsageError } from '../../engine/errors.js';
 import { isRunKind, RUN_KINDS } from '../../machines/steps.js';
+import type { Streams } from '../output.js';
 import { planJson, planScript, planText } from '../render/plan.js';
 
 export function planCommand(streams: Streams): Command {

@@ -5,8 +5,8 @@ import { PreconditionError, UsageError } from '../../engine/errors.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { slotViews, stepMarks } from '../../engine/status-view.js';
 import { buildTimeline } from '../../engine/timeline.js';
-import { dbOption, withStore } from '../common.js';
 import { isRunKind } from '../../machines/steps.js';
+import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
 import { reportHtml } from '../render/report-html.js';
 
@@ -23,7 +23,10 @@ export function reportCommand(streams: Streams): Command {
         const run = findRun(store, id);
         const attempts = store.listAttempts(run.id);
         const timeline = buildTimeline(run, attempts, store.listCommands(run.id), store.listEvents(run.id));
-        return { html: reportHtml(timeline, machineGraph(isRunKind(run.kind) ? run.kind : 'install'), stepMarks(slotViews(run, attempts), run.status)), runId: run.id };
+        return {
+          html: reportHtml(timeline, machineGraph(isRunKind(run.kind) ? run.kind : 'install'), stepMarks(slotViews(run, attempts), run.status)),
+          runId: run.id,
+        };
       });
       try {
         writeFileSync(options.html, html);

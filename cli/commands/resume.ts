@@ -42,7 +42,12 @@ export function resumeCommandDef(streams: Streams): Command {
       progress = createProgressRenderer(streams.stderr, mode, slotsOfRun(prepared.run));
       if (!options.json) streams.stdout.write(`run ${prepared.runId} (resuming from ${prepared.run.status})\n`);
       try {
-        await runSession(prepared, () => prepared.driver.resume(prepared.forcedDetail), { json: Boolean(options.json), streams, progress, resumeCommand: resumeCommand(options) });
+        await runSession(prepared, () => prepared.driver.resume(prepared.forcedDetail), {
+          json: Boolean(options.json),
+          streams,
+          progress,
+          resumeCommand: resumeCommand(options),
+        });
       } finally {
         prepared.close();
       }

@@ -43,13 +43,18 @@ export function showCommand(streams: Streams): Command {
       const paint = painter(streams.stdout);
       const color = { succeeded: 'green', failed: 'red', running: 'cyan', interrupted: 'yellow' } as const;
       const lines: string[] = [`run ${t.run.id}  (${t.run.kind} ${t.run.topology}, ${t.run.mode})  ${paint(color[t.run.status], t.run.status)}`];
-      for (const e of t.events) lines.push(`  ${clock(e.at)}  ${e.type.padEnd(19)} by ${e.user ?? '?'}@${e.host ?? '?'} (pid ${e.pid ?? '?'})${e.step ? `  ${label(e.step, e.cluster ?? '')}:` : ''}${e.detail ? `  ${e.detail}` : ''}`);
+      for (const e of t.events)
+        lines.push(
+          `  ${clock(e.at)}  ${e.type.padEnd(19)} by ${e.user ?? '?'}@${e.host ?? '?'} (pid ${e.pid ?? '?'})${e.step ? `  ${label(e.step, e.cluster ?? '')}:` : ''}${e.detail ? `  ${e.detail}` : ''}`,
+        );
       for (const slot of t.slots) {
         lines.push('', paint('bold', label(slot.step, slot.cluster)));
         if (slot.attempts.length === 0) lines.push(paint('dim', '  not started'));
         for (const a of slot.attempts) {
           const duration = a.endedAt === null ? 'open' : formatDuration(a.endedAt - a.startedAt);
-          lines.push(`  #${a.attempt} ${paint(color[a.outcome], a.outcome.padEnd(11))} ${clock(a.startedAt)}  ${duration}${a.error ? `  ${a.error.message}` : ''}`);
+          lines.push(
+            `  #${a.attempt} ${paint(color[a.outcome], a.outcome.padEnd(11))} ${clock(a.startedAt)}  ${duration}${a.error ? `  ${a.error.message}` : ''}`,
+          );
           for (const c of a.commands) {
             const exit = c.exitCode === null ? 'no exit recorded' : `exit ${c.exitCode}`;
             lines.push(paint('dim', `      $ ${displayArgv(c.argv)}   ${exit}${c.durationMs !== null ? `, ${formatDuration(c.durationMs)}` : ''}`));
@@ -62,13 +67,14 @@ export function showCommand(streams: Streams): Command {
 
 export function logsCommand(streams: Streams): Command {
   return new Command('logs')
-    .description('the redacted output tails the journal kept for a run\'s commands')
+    .description("the redacted output tails the journal kept for a run's commands")
     .argument('<id>', 'run id (or a unique prefix of it)')
     .option('--step <id>', `only this step: ${STEP_IDS.join(', ')}`)
     .option('--cluster <name>', 'only this cluster')
     .addOption(dbOption())
     .action((id: string, options: ShowOptions) => {
-      if (options.step !== undefined && !isStepId(options.step)) throw new UsageError(`--step "${options.step}": unknown step; steps are ${STEP_IDS.join(', ')}`);
+      if (options.step !== undefined && !isStepId(options.step))
+        throw new UsageError(`--step "${options.step}": unknown step; steps are ${STEP_IDS.join(', ')}`);
       const t = loadTimeline(id, options);
       const out: string[] = [];
       for (const slot of t.slots) {
@@ -76,9 +82,17 @@ export function logsCommand(streams: Streams): Command {
         if (options.cluster && slot.cluster !== clusterFromLabel(options.cluster)) continue;
         for (const a of slot.attempts) {
           for (const c of a.commands) {
-            out.push(`==> ${label(slot.step, slot.cluster)} #${a.attempt} ${clock(c.startedAt)}: $ ${displayArgv(c.argv)} (${c.exitCode === null ? 'no exit recorded' : `exit ${c.exitCode}`})`);
+            out.push(
+              `==> ${label(slot.step, slot.cluster)} #${a.attempt} ${clock(c.startedAt)}: $ ${displayArgv(c.argv)} (${c.exitCode === null ? 'no exit recorded' : `exit ${c.exitCode}`})`,
+            );
             if (c.stdoutTail) out.push(c.stdoutTail.trimEnd());
-            if (c.stderrTail) out.push(...c.stderrTail.trimEnd().split('\n').map((l) => `stderr: ${l}`));
+            if (c.stderrTail)
+              out.push(
+                ...c.stderrTail
+                  .trimEnd()
+                  .split('\n')
+                  .map((l) => `stderr: ${l}`),
+              );
           }
         }
       }

@@ -1,12 +1,12 @@
 // mesh-run status <id> and mesh-run runs: read the journal, never touch a cluster.
 import { Command, Option } from 'commander';
+import { UsageError } from '../../engine/errors.js';
 import { isLeaseStale } from '../../engine/lease.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { runView, slotViews } from '../../engine/status-view.js';
-import { UsageError } from '../../engine/errors.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
-import { renderRuns, renderRunStatus } from '../render/status.js';
+import { renderRunStatus, renderRuns } from '../render/status.js';
 
 interface ReadOptions {
   db?: string;
@@ -41,7 +41,8 @@ export function runsCommand(streams: Streams): Command {
     .option('--json', 'one JSON array on stdout')
     .action((options: ReadOptions) => {
       const limit = Number(options.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new UsageError(`--limit "${options.limit}": expected a whole number from 1 to 100000`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100_000)
+        throw new UsageError(`--limit "${options.limit}": expected a whole number from 1 to 100000`);
       withStore(options, (store) => {
         const now = Date.now();
         const views = store.listRuns(limit).map((run) => runView(run, store.listAttempts(run.id), now, (r) => isLeaseStale(r, now), store.listEvents(run.id)));

@@ -32,7 +32,11 @@ export function toMermaid(graph: MachineGraph, marks: ReadonlyMap<StepId, StepMa
   }
   for (const e of graph.edges) lines.push(`  ${safe(e.from)} --> ${safe(e.to)}${e.label ? ` : ${quote(e.label)}` : ''}`);
   if (marks.size > 0) {
-    lines.push('  classDef done fill:#d3f9d8,stroke:#2b8a3e', '  classDef failed fill:#ffe3e3,stroke:#c92a2a', '  classDef current fill:#d0ebff,stroke:#1864ab');
+    lines.push(
+      '  classDef done fill:#d3f9d8,stroke:#2b8a3e',
+      '  classDef failed fill:#ffe3e3,stroke:#c92a2a',
+      '  classDef current fill:#d0ebff,stroke:#1864ab',
+    );
     for (const node of allSteps(root)) {
       const mark = node.step ? marks.get(node.step) : undefined;
       if (mark) lines.push(`  class ${safe(node.id)} ${mark}`);

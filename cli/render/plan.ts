@@ -1,8 +1,8 @@
 // Renders a plan: text for reading, JSON for tools, and a bash script a person could run by hand.
 import type { Command } from '../../adapters/cluster-tools.js';
 import type { MeshConfig } from '../../engine/config.js';
-import type { Plan, PlannedCommand } from '../../engine/plan.js';
 import { OWNING_RESOURCE } from '../../engine/mesh-inventory.js';
+import type { Plan, PlannedCommand } from '../../engine/plan.js';
 import { slotLabel } from '../../machines/steps.js';
 import { displayArgv } from './argv.js';
 
@@ -37,7 +37,9 @@ export function planText(plan: Plan): string {
     lines.push(g.label);
     for (const p of g.items) {
       const text = p.pipeTo ? `${displayArgv(argvOf(p.command))} | ${displayArgv(argvOf(p.pipeTo))}` : displayArgv(argvOf(p.command));
-      lines.push(`  ${(p.command.purpose ?? '').padEnd(14)} $ ${text}${stdinNote(p.command)}${p.command.expectation ? `   (expect: ${p.command.expectation})` : ''}`);
+      lines.push(
+        `  ${(p.command.purpose ?? '').padEnd(14)} $ ${text}${stdinNote(p.command)}${p.command.expectation ? `   (expect: ${p.command.expectation})` : ''}`,
+      );
     }
   }
   return `${lines.join('\n')}\n`;
@@ -82,7 +84,14 @@ function ownershipCheck(config: MeshConfig): string[] {
   const lines = ['# Refuse to purge an Istio install that mesh-run did not make (its webhooks are owned by mesh-run-* IstioOperators).'];
   for (const cluster of [config.primary, ...config.remotes]) {
     for (const kind of ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations']) {
-      const probe = displayArgv([config.tools.kubectl, `--context=${cluster.context}`, 'get', kind, '-o', `jsonpath={range .items[*]}{.metadata.name}{" "}{.metadata.labels.${OWNING_RESOURCE.replace(/\./g, '\\.')}}{"\n"}{end}`]);
+      const probe = displayArgv([
+        config.tools.kubectl,
+        `--context=${cluster.context}`,
+        'get',
+        kind,
+        '-o',
+        `jsonpath={range .items[*]}{.metadata.name}{" "}{.metadata.labels.${OWNING_RESOURCE.replace(/\./g, '\\.')}}{"\n"}{end}`,
+      ]);
       lines.push(
         `owners="$(${probe})"`,
         `if grep -E '^istio' <<<"$owners" | grep -Ev ' mesh-run-' >/dev/null; then`,
@@ -122,13 +131,26 @@ export function planScript(plan: Plan, config: MeshConfig): string {
       if (c.waitFor) {
         const v = c.waitFor.variable;
         const probe = quote([...tool(c).filter((a, i, all) => !(a === 'json' && all[i - 1] === '-o') && a !== '-o'), '-o', `jsonpath=${c.waitFor.jsonpath}`]);
-        out.push(`${v}=""`, `for _ in $(seq 1 ${c.waitFor.timeoutSeconds}); do`, `  ${v}="$(${probe} 2>/dev/null || true)"`, `  [ -n "$${v}" ] && break`, '  sleep 1', 'done', `[ -n "$${v}" ] || { echo "no load-balancer IP for the east-west gateway; install a load-balancer provider (e.g. MetalLB)" >&2; exit 1; }`, `echo "${v}=$${v}"`);
+        out.push(
+          `${v}=""`,
+          `for _ in $(seq 1 ${c.waitFor.timeoutSeconds}); do`,
+          `  ${v}="$(${probe} 2>/dev/null || true)"`,
+          `  [ -n "$${v}" ] && break`,
+          '  sleep 1',
+          'done',
+          `[ -n "$${v}" ] || { echo "no load-balancer IP for the east-west gateway; install a load-balancer provider (e.g. MetalLB)" >&2; exit 1; }`,
+          `echo "${v}=$${v}"`,
+        );
         continue;
       }
       if (c.sensitiveStdin) {
         // The keys never enter a plan: the script reads them from files, as Istio's plugin-CA page does.
         const files = ['ca-cert.pem', 'ca-key.pem', 'root-cert.pem', 'cert-chain.pem'].map((f) => `--from-file=${f}=\${CA_DIR}/${p.cluster}/${f}`);
-        out.push('# cacerts: the CA files (root + intermediate for this cluster) are read from $CA_DIR', `CA_DIR="\${CA_DIR:-certs}"`, `${quote([config.tools.kubectl, `--context=${c.context}`, 'create', 'secret', 'generic', 'cacerts', '-n', 'istio-system']).trim()} ${files.join(' ')}`);
+        out.push(
+          '# cacerts: the CA files (root + intermediate for this cluster) are read from $CA_DIR',
+          `CA_DIR="\${CA_DIR:-certs}"`,
+          `${quote([config.tools.kubectl, `--context=${c.context}`, 'create', 'secret', 'generic', 'cacerts', '-n', 'istio-system']).trim()} ${files.join(' ')}`,
+        );
         continue;
       }
       if (c.check) {
@@ -146,7 +168,10 @@ export function planScript(plan: Plan, config: MeshConfig): string {
       if (c.purpose === 'verify' && p.absent) {
         // The step deleted it and checks it is gone: a NotFound is the expected answer (where it deleted it).
         const guard = c.when ? `[ "$${c.when.variable}" = ${displayArgv([c.when.equals])} ] && ` : '';
-        const what = c.args.filter((a) => !a.startsWith('-')).slice(1, 3).join(' ');
+        const what = c.args
+          .filter((a) => !a.startsWith('-'))
+          .slice(1, 3)
+          .join(' ');
         out.push(`if ${guard}${quote(tool(c))} >/dev/null 2>&1; then echo ${displayArgv([`still there after deleting it: ${what}`])} >&2; exit 1; fi`);
         continue;
       }
@@ -155,7 +180,14 @@ export function planScript(plan: Plan, config: MeshConfig): string {
       if (c.purpose === 'act-if-missing' && lastObserve) line = `${quote(tool(lastObserve))} >/dev/null 2>&1 || ${line}`;
       if (c.when) {
         const v = c.when.variable;
-        out.push(`${v}="$(${quote(tool(c.when.probe))} 2>/dev/null || true)"`, `if [ "$${v}" = ${displayArgv([c.when.equals])} ]; then`, `  ${line}`, 'else', `  echo ${displayArgv([c.when.otherwise])} >&2`, 'fi');
+        out.push(
+          `${v}="$(${quote(tool(c.when.probe))} 2>/dev/null || true)"`,
+          `if [ "$${v}" = ${displayArgv([c.when.equals])} ]; then`,
+          `  ${line}`,
+          'else',
+          `  echo ${displayArgv([c.when.otherwise])} >&2`,
+          'fi',
+        );
         continue;
       }
       if (c.stdin !== undefined) {

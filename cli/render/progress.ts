@@ -1,7 +1,7 @@
 // Progress of a run on stderr: a live block on a terminal, one line per transition otherwise, NDJSON with --json.
 import { formatDuration } from '../../engine/durations.js';
 import type { ProgressEvent, ProgressListener } from '../../engine/progress-events.js';
-import { slotLabel, type StepId } from '../../machines/steps.js';
+import { type StepId, slotLabel } from '../../machines/steps.js';
 import { painter } from '../output.js';
 
 export type ProgressMode = 'live' | 'lines' | 'ndjson' | 'quiet';
@@ -32,7 +32,11 @@ export function progressMode(stream: NodeJS.WriteStream, json: boolean, quiet: b
 const clock = (at: number) => new Date(at).toISOString().slice(11, 19);
 const label = slotLabel;
 
-export function createProgressRenderer(stream: NodeJS.WriteStream, mode: ProgressMode, slots: ReadonlyArray<{ step: StepId; cluster: string }>): ProgressRenderer {
+export function createProgressRenderer(
+  stream: NodeJS.WriteStream,
+  mode: ProgressMode,
+  slots: ReadonlyArray<{ step: StepId; cluster: string }>,
+): ProgressRenderer {
   const paint = painter(stream);
   const states = new Map<string, SlotState>(slots.map((s) => [label(s.step, s.cluster), { ...s, status: 'pending', attempt: 0 }]));
   const lastNote = new Map<string, number>();
@@ -110,7 +114,8 @@ export function createProgressRenderer(stream: NodeJS.WriteStream, mode: Progres
 
   const line = (event: ProgressEvent) => {
     if (event.type === 'run') {
-      const text = event.status === 'started' || event.status === 'resumed' ? `run ${event.runId} ${event.status} (${event.mode})` : `run ${event.runId} ${event.status}`;
+      const text =
+        event.status === 'started' || event.status === 'resumed' ? `run ${event.runId} ${event.status} (${event.mode})` : `run ${event.runId} ${event.status}`;
       stream.write(`${clock(event.at)} ${text}\n`);
       return;
     }
@@ -134,8 +139,12 @@ export function createProgressRenderer(stream: NodeJS.WriteStream, mode: Progres
     }
     const state = states.get(key);
     if (event.status === 'running') stream.write(`${clock(event.at)} ${key} started (attempt ${event.attempt})\n`);
-    else if (event.status === 'succeeded') stream.write(`${clock(event.at)} ${key} ${paint('green', 'succeeded')} in ${formatDuration(event.at - (state?.startedAt ?? event.at))}\n`);
-    else if (event.status === 'retrying') stream.write(`${clock(event.at)} ${key} ${paint('yellow', 'attempt failed')}, retrying in ${formatDuration(event.retryInMs ?? 0)}: ${event.error?.message ?? ''}\n`);
+    else if (event.status === 'succeeded')
+      stream.write(`${clock(event.at)} ${key} ${paint('green', 'succeeded')} in ${formatDuration(event.at - (state?.startedAt ?? event.at))}\n`);
+    else if (event.status === 'retrying')
+      stream.write(
+        `${clock(event.at)} ${key} ${paint('yellow', 'attempt failed')}, retrying in ${formatDuration(event.retryInMs ?? 0)}: ${event.error?.message ?? ''}\n`,
+      );
     else stream.write(`${clock(event.at)} ${key} ${paint('red', 'failed')}: ${event.error?.message ?? ''}\n`);
   };
 

@@ -1,11 +1,11 @@
 // One self-contained HTML page for a run: summary, the state diagram with progress marked, a Gantt timeline
 // of attempts per cluster, and the commands. Inline CSS and SVG only: it opens with no network at all.
 import { formatDuration } from '../../engine/durations.js';
-import { maybeRunConfig } from '../../engine/run-config.js';
 import { allNodes, type GraphNode, type MachineGraph } from '../../engine/graph-model.js';
+import { maybeRunConfig } from '../../engine/run-config.js';
 import type { StepMark } from '../../engine/status-view.js';
 import type { Timeline } from '../../engine/timeline.js';
-import { ALL_CLUSTERS, slotLabel, type StepId } from '../../machines/steps.js';
+import { ALL_CLUSTERS, type StepId, slotLabel } from '../../machines/steps.js';
 import { displayArgv } from './argv.js';
 
 const esc = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
@@ -31,7 +31,11 @@ function diagram(graph: MachineGraph, marks: ReadonlyMap<StepId, StepMark>, retr
   const contains = (node: GraphNode, id: string) => allNodes(node).some((n) => n.id === id);
   const edgeLabel = (a: GraphNode, b: GraphNode) => graph.edges.find((e) => contains(a, e.from) && contains(b, e.to) && !contains(a, e.to))?.label ?? '';
   // ↻ on the steps this run actually tried more than once, not on every step that could be retried.
-  const retries = new Set(allNodes(graph.root).filter((n) => n.step !== undefined && retried.has(n.step)).map((n) => n.id));
+  const retries = new Set(
+    allNodes(graph.root)
+      .filter((n) => n.step !== undefined && retried.has(n.step))
+      .map((n) => n.id),
+  );
   const layout = (node: GraphNode): Box => {
     const mark = node.step ? marks.get(node.step) : undefined;
     const fill = mark ? MARK_FILL[mark] : '#fff';
@@ -141,7 +145,12 @@ function commandsSection(t: Timeline): string {
       const label = slotLabel(s.step, s.cluster);
       const attempts = s.attempts
         .map((a) => {
-          const cmds = a.commands.map((c) => `<li><code>$ ${esc(displayArgv(c.argv))}</code> <span class="exit ${c.exitCode === 0 ? 'ok' : 'bad'}">${c.exitCode === null ? 'no exit recorded' : `exit ${c.exitCode}`}</span>${c.durationMs !== null ? ` ${formatDuration(c.durationMs)}` : ''}</li>`).join('');
+          const cmds = a.commands
+            .map(
+              (c) =>
+                `<li><code>$ ${esc(displayArgv(c.argv))}</code> <span class="exit ${c.exitCode === 0 ? 'ok' : 'bad'}">${c.exitCode === null ? 'no exit recorded' : `exit ${c.exitCode}`}</span>${c.durationMs !== null ? ` ${formatDuration(c.durationMs)}` : ''}</li>`,
+            )
+            .join('');
           return `<div class="attempt"><span class="pill ${a.outcome}">#${a.attempt} ${a.outcome}</span> ${iso(a.startedAt)}${a.endedAt ? `, ${formatDuration(a.endedAt - a.startedAt)}` : ''}${a.error ? `<div class="err">${esc(a.error.message)}</div>` : ''}<ul>${cmds}</ul></div>`;
         })
         .join('');
@@ -156,7 +165,12 @@ export function reportHtml(t: Timeline, graph: MachineGraph, marks: ReadonlyMap<
   const attempts = t.slots.reduce((n, s) => n + s.attempts.length, 0);
   const failedAttempts = t.slots.reduce((n, s) => n + s.attempts.filter((a) => a.outcome === 'failed').length, 0);
   const duration = (r.finishedAt ?? r.updatedAt) - r.createdAt;
-  const events = t.events.map((e) => `<tr><td>${iso(e.at)}</td><td>${esc(e.type)}</td><td>${esc(`${e.user ?? '?'}@${e.host ?? '?'}`)}</td><td>${esc(e.step ? slotLabel(e.step, e.cluster ?? '') : '')}</td><td>${esc((e.detail ?? '').length > 220 ? `${(e.detail ?? '').slice(0, 219)}…` : e.detail ?? '')}</td></tr>`).join('');
+  const events = t.events
+    .map(
+      (e) =>
+        `<tr><td>${iso(e.at)}</td><td>${esc(e.type)}</td><td>${esc(`${e.user ?? '?'}@${e.host ?? '?'}`)}</td><td>${esc(e.step ? slotLabel(e.step, e.cluster ?? '') : '')}</td><td>${esc((e.detail ?? '').length > 220 ? `${(e.detail ?? '').slice(0, 219)}…` : (e.detail ?? ''))}</td></tr>`,
+    )
+    .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>mesh-run ${esc(r.id)}: ${esc(r.status)}</title>

@@ -17,14 +17,20 @@ function durations(run: RunView): string {
 
 export function renderRunStatus(stream: NodeJS.WriteStream, run: RunView, slots: readonly SlotView[]): string {
   const paint = painter(stream);
-  const status = run.damaged.length > 0 ? paint('red', `${run.status}, damaged: its recorded ${run.damaged.join(' and ')} cannot be read`) : run.stale ? `${paint('yellow', 'running (stale)')}` : paint(STATUS_STYLE[run.status] ?? 'bold', run.status);
+  const status =
+    run.damaged.length > 0
+      ? paint('red', `${run.status}, damaged: its recorded ${run.damaged.join(' and ')} cannot be read`)
+      : run.stale
+        ? `${paint('yellow', 'running (stale)')}`
+        : paint(STATUS_STYLE[run.status] ?? 'bold', run.status);
   const head = [
     `run       ${run.id}  (${run.kind} ${run.topology}, ${run.mode})`,
     `status    ${status}`,
     `clusters  primary ${run.clusters.primary}; remotes ${firstFew(run.clusters.remotes, 8)}${run.targetRun ? `   (acts on run ${run.targetRun})` : ''}`,
     `started   ${time(run.createdAt)}   ${run.finishedAt ? `finished ${time(run.finishedAt)}` : `updated ${time(run.updatedAt)}`}   (${durations(run)})`,
   ];
-  if (run.lease && run.status === 'running') head.push(`driven by pid ${run.lease.pid} on ${run.lease.host} (user ${run.lease.user}), heartbeat ${time(run.lease.heartbeat)}`);
+  if (run.lease && run.status === 'running')
+    head.push(`driven by pid ${run.lease.pid} on ${run.lease.host} (user ${run.lease.user}), heartbeat ${time(run.lease.heartbeat)}`);
   if (run.stale) head.push(paint('yellow', `no live process drives this run; continue it with "mesh-run resume ${run.id}"`));
   const rows = slots.map((s) => [
     s.step,
@@ -57,12 +63,16 @@ export function renderRuns(stream: NodeJS.WriteStream, runs: readonly RunView[])
   const rows = runs.map((r) => [
     r.id,
     r.kind,
-    r.damaged.length > 0 ? paint('red', `damaged (${r.damaged.join(', ')})`) : r.stale ? paint('yellow', 'running (stale)') : paint(STATUS_STYLE[r.status] ?? 'bold', r.status),
+    r.damaged.length > 0
+      ? paint('red', `damaged (${r.damaged.join(', ')})`)
+      : r.stale
+        ? paint('yellow', 'running (stale)')
+        : paint(STATUS_STYLE[r.status] ?? 'bold', r.status),
     r.mode,
     clusterSummary(r.clusters),
     time(r.createdAt),
     formatDuration(r.activeMs),
-    r.status === 'succeeded' ? '' : r.currentStep ?? '',
+    r.status === 'succeeded' ? '' : (r.currentStep ?? ''),
   ]);
   return `${table(['RUN', 'KIND', 'STATUS', 'MODE', 'CLUSTERS', 'STARTED', 'ACTIVE', 'AT STEP'], rows)}\n`;
 }

@@ -34,7 +34,8 @@ export function bundleProblem(bundle: CaBundle): string | undefined {
   const chain = bundle['cert-chain.pem'].match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   const last = chain.length > 0 ? new X509Certificate(chain[chain.length - 1] as string) : undefined;
   if (!last || last.fingerprint256 !== rootCert.fingerprint256) return 'cert-chain.pem does not end with root-cert.pem';
-  if (ca.fingerprint256 !== rootCert.fingerprint256 && !chainVerifies(chain.map((c) => new X509Certificate(c)))) return 'cert-chain.pem does not verify up to root-cert.pem';
+  if (ca.fingerprint256 !== rootCert.fingerprint256 && !chainVerifies(chain.map((c) => new X509Certificate(c))))
+    return 'cert-chain.pem does not verify up to root-cert.pem';
   if (Date.parse(ca.validTo) < Date.now()) return `ca-cert.pem expired on ${ca.validTo}`;
   return undefined;
 }

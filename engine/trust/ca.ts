@@ -61,7 +61,11 @@ export async function generateRoot(options: CaOptions): Promise<RootCa> {
     notAfter: new Date(notBefore.getTime() + options.rootDays * DAY_MS),
     keys,
     signingAlgorithm: alg,
-    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(CA_USAGES, true), await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)],
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(CA_USAGES, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
   });
   return { certPem: pemOf(cert), keyPem: await keyPem(keys.privateKey) };
 }
@@ -96,4 +100,3 @@ export async function generateIntermediate(root: RootCa, cluster: string, option
   const certPem = pemOf(cert);
   return { 'ca-cert.pem': certPem, 'ca-key.pem': await keyPem(keys.privateKey), 'root-cert.pem': root.certPem, 'cert-chain.pem': `${certPem}${root.certPem}` };
 }
-

@@ -25,7 +25,9 @@ export function bundleFromFiles(caDir: string, cluster: string): CaBundle {
   const bundle = readBundle(dir);
   if (!bundle) {
     const missing = BUNDLE_FILES.filter((f) => !existsSync(join(dir, f)));
-    throw new TrustMaterialError(`trust.caDir: ${dir} lacks ${missing.join(', ')}; it needs the four files Istio's "make -f Makefile.selfsigned.mk ${cluster}-cacerts" writes`);
+    throw new TrustMaterialError(
+      `trust.caDir: ${dir} lacks ${missing.join(', ')}; it needs the four files Istio's "make -f Makefile.selfsigned.mk ${cluster}-cacerts" writes`,
+    );
   }
   const problem = bundleProblem(bundle);
   if (problem) throw new TrustMaterialError(`trust.caDir: ${dir}: ${problem}`);

@@ -2,12 +2,12 @@
 // The secret's data travels only on kubectl's stdin (marked sensitive: never journaled or shown);
 // the fingerprint annotation lets a re-run tell whose CA is already there without reading any key.
 import type { PrimaryStepInput, TrustOutcome } from '../../machines/types.js';
-import { CACERTS, ISTIO_SYSTEM } from '../activities.js';
 import type { ActivityDeps } from '../activities.js';
+import { CACERTS, ISTIO_SYSTEM } from '../activities.js';
 import { StepError } from '../errors.js';
 import { commandFailed } from '../failures.js';
-import { annotationValue, createNamespaceIfMissing, getJson } from '../kube-ops.js';
 import { MANAGED_BY, MESH_RUN } from '../inventory.js';
+import { annotationValue, createNamespaceIfMissing, getJson } from '../kube-ops.js';
 import { kubectl, type StepRuntime } from '../step-runtime.js';
 import { type CaBundle, fingerprint } from './ca-files.js';
 import { BUNDLE_FILES, bundleFor, bundleFromFiles, TrustMaterialError } from './material.js';
@@ -86,9 +86,12 @@ function keepExisting(rt: StepRuntime, input: PrimaryStepInput, found: string | 
     });
   }
   if (expected && found !== expected) {
-    throw new StepError(`secret ${ISTIO_SYSTEM}/${CACERTS} on ${input.cluster} holds CA ${found.slice(0, 16)}, not the configured CA ${expected.slice(0, 16)}; replacing a mesh's CA breaks mTLS until every workload restarts`, {
-      hint: 'point trust.caDir at the CA in use, or delete the secret and resume to switch CAs deliberately',
-    });
+    throw new StepError(
+      `secret ${ISTIO_SYSTEM}/${CACERTS} on ${input.cluster} holds CA ${found.slice(0, 16)}, not the configured CA ${expected.slice(0, 16)}; replacing a mesh's CA breaks mTLS until every workload restarts`,
+      {
+        hint: 'point trust.caDir at the CA in use, or delete the secret and resume to switch CAs deliberately',
+      },
+    );
   }
   rt.note(`cacerts on ${input.cluster} already holds CA ${found.slice(0, 16)}; kept`, 'info');
   return { fingerprint: found, finishedAt: rt.now() };
@@ -97,6 +100,9 @@ function keepExisting(rt: StepRuntime, input: PrimaryStepInput, found: string | 
 async function warnIfIstiodRunning(rt: StepRuntime, input: PrimaryStepInput): Promise<void> {
   const istiod = input.revision ? `istiod-${input.revision}` : 'istiod';
   if (await getJson<object>(rt, input.context, ['deployment', istiod, '-n', ISTIO_SYSTEM], `deployment ${istiod}`)) {
-    rt.note(`istiod was already running on ${input.cluster}: it reads cacerts at start, so restart it (kubectl -n ${ISTIO_SYSTEM} rollout restart deployment/${istiod})`, 'info');
+    rt.note(
+      `istiod was already running on ${input.cluster}: it reads cacerts at start, so restart it (kubectl -n ${ISTIO_SYSTEM} rollout restart deployment/${istiod})`,
+      'info',
+    );
   }
 }

@@ -3,10 +3,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processState } from '../../adapters/processes.js';
 import { runCli, runIdFrom, startCli, tempDir } from '../support/cli.js';
 import { peek, readJournal } from '../support/journal.js';
 import { findLeak, needlesFor } from '../support/token-scan.js';
-import { processState } from '../../adapters/processes.js';
 import { applyRemoteSecretClientSide, env, kubectl, kubectlJson, setLoadBalancer, writeConfig } from './support.js';
 
 const tmp = tempDir('mesh-run-e2e-test-');
@@ -45,7 +45,9 @@ describe('primary-remote on real API servers', () => {
     // The operator fixes the load balancer and checks it before resuming.
     setLoadBalancer('ip 0');
     const deadline = Date.now() + 30_000;
-    while (!kubectl('cluster1', ['-n', 'istio-system', 'get', 'service', 'istio-eastwestgateway', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']).trim()) {
+    while (
+      !kubectl('cluster1', ['-n', 'istio-system', 'get', 'service', 'istio-eastwestgateway', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']).trim()
+    ) {
       if (Date.now() > deadline) throw new Error('the load-balancer stand-in never gave an IP');
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -58,18 +60,53 @@ describe('primary-remote on real API servers', () => {
       const deployment = kubectlJson<Deployment>('cluster1', ['-n', 'istio-system', 'get', 'deployment', name]);
       expect(deployment.status?.readyReplicas, name).toBeGreaterThanOrEqual(1);
     }
-    const svc = kubectlJson<{ status: { loadBalancer: { ingress: Array<{ ip: string }> } } }>('cluster1', ['-n', 'istio-system', 'get', 'service', 'istio-eastwestgateway']);
+    const svc = kubectlJson<{ status: { loadBalancer: { ingress: Array<{ ip: string }> } } }>('cluster1', [
+      '-n',
+      'istio-system',
+      'get',
+      'service',
+      'istio-eastwestgateway',
+    ]);
     const address = svc.status.loadBalancer.ingress[0]?.ip;
     expect(address).toMatch(/^172\.30\.1\.\d+$/);
-    expect(kubectl('cluster1', ['-n', 'istio-system', 'get', 'gateway.networking.istio.io/istiod-gateway', 'virtualservice.networking.istio.io/istiod-vs', '-o', 'name']).trim().split('\n')).toHaveLength(2);
+    expect(
+      kubectl('cluster1', [
+        '-n',
+        'istio-system',
+        'get',
+        'gateway.networking.istio.io/istiod-gateway',
+        'virtualservice.networking.istio.io/istiod-vs',
+        '-o',
+        'name',
+      ])
+        .trim()
+        .split('\n'),
+    ).toHaveLength(2);
     const ns = kubectlJson<{ metadata: { annotations: Record<string, string> } }>('cluster2', ['get', 'namespace', 'istio-system']);
     expect(ns.metadata.annotations['topology.istio.io/controlPlaneClusters']).toBe('cluster1');
     // The remote profile: istiod in cluster2 is a selector-less service backed by the gateway address.
-    const slices = kubectlJson<{ items: Array<{ endpoints: Array<{ addresses: string[] }> }> }>('cluster2', ['-n', 'istio-system', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=istiod']);
+    const slices = kubectlJson<{ items: Array<{ endpoints: Array<{ addresses: string[] }> }> }>('cluster2', [
+      '-n',
+      'istio-system',
+      'get',
+      'endpointslices',
+      '-l',
+      'kubernetes.io/service-name=istiod',
+    ]);
     expect(slices.items.flatMap((s) => s.endpoints.flatMap((e) => e.addresses))).toContain(address);
-    const hook = kubectlJson<{ webhooks: Array<{ clientConfig: { service?: { name: string; path?: string } } }> }>('cluster2', ['get', 'mutatingwebhookconfiguration', 'istio-sidecar-injector']);
+    const hook = kubectlJson<{ webhooks: Array<{ clientConfig: { service?: { name: string; path?: string } } }> }>('cluster2', [
+      'get',
+      'mutatingwebhookconfiguration',
+      'istio-sidecar-injector',
+    ]);
     expect(hook.webhooks[0]?.clientConfig.service).toMatchObject({ name: 'istiod', path: '/inject/cluster/cluster2/net/network1' });
-    const secret = kubectlJson<{ metadata: { namespace: string; labels: Record<string, string> } }>('cluster1', ['-n', 'istio-system', 'get', 'secret', 'istio-remote-secret-cluster2']);
+    const secret = kubectlJson<{ metadata: { namespace: string; labels: Record<string, string> } }>('cluster1', [
+      '-n',
+      'istio-system',
+      'get',
+      'secret',
+      'istio-remote-secret-cluster2',
+    ]);
     expect(secret.metadata.labels['istio/multiCluster']).toBe('true');
     expect(() => kubectl('cluster1', ['-n', 'default', 'get', 'secret', 'istio-remote-secret-cluster2'])).toThrow();
   });
@@ -92,7 +129,10 @@ describe('primary-remote on real API servers', () => {
     const deadline = Date.now() + 120_000;
     let orphan: { pid: number; proc_start: string } | undefined;
     while (Date.now() < deadline && !orphan) {
-      orphan = peek<{ pid: number; proc_start: string }>(db, `SELECT pid, proc_start FROM commands WHERE ended_at IS NULL AND pid IS NOT NULL AND tool = 'istioctl' AND argv_json LIKE '%"install"%'`)?.[0];
+      orphan = peek<{ pid: number; proc_start: string }>(
+        db,
+        `SELECT pid, proc_start FROM commands WHERE ended_at IS NULL AND pid IS NOT NULL AND tool = 'istioctl' AND argv_json LIKE '%"install"%'`,
+      )?.[0];
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(orphan, 'istioctl install never started').toBeDefined();
@@ -120,7 +160,15 @@ describe('primary-remote on real API servers', () => {
     const data = kubectl('cluster1', ['-n', 'istio-system', 'get', 'secret', 'istio-remote-secret-cluster2', '-o', 'jsonpath={.data.cluster2}']);
     token = /token: (\S+)/.exec(Buffer.from(data, 'base64').toString('utf8'))?.[1] ?? '';
     expect(token.length).toBeGreaterThan(100);
-    const secret = () => kubectlJson<{ metadata: { annotations?: Record<string, string>; managedFields?: Array<{ manager: string; operation: string }> } }>('cluster1', ['-n', 'istio-system', 'get', 'secret', 'istio-remote-secret-cluster2', '--show-managed-fields']);
+    const secret = () =>
+      kubectlJson<{ metadata: { annotations?: Record<string, string>; managedFields?: Array<{ manager: string; operation: string }> } }>('cluster1', [
+        '-n',
+        'istio-system',
+        'get',
+        'secret',
+        'istio-remote-secret-cluster2',
+        '--show-managed-fields',
+      ]);
     expect(Object.keys(secret().metadata.annotations ?? {})).not.toContain(LAST_APPLIED);
     expect(secret().metadata.managedFields?.map((f) => `${f.manager}/${f.operation}`)).toContain('mesh-run/Apply');
     // An older client-side apply, as a person (or an older mesh-run) would have run it, copies the token.
@@ -158,16 +206,29 @@ describe('primary-remote on real API servers', () => {
     const install = runs.find((r) => r.kind === 'install' && r.status === 'succeeded');
     expect(install).toBeDefined();
     // What istioctl put there carries the owner mesh-run named; that is what uninstall checks first.
-    const owner = kubectlJson<{ metadata: { labels: Record<string, string> } }>('cluster2', ['get', 'mutatingwebhookconfiguration', 'istio-sidecar-injector']).metadata.labels['install.operator.istio.io/owning-resource'];
+    const owner = kubectlJson<{ metadata: { labels: Record<string, string> } }>('cluster2', ['get', 'mutatingwebhookconfiguration', 'istio-sidecar-injector'])
+      .metadata.labels['install.operator.istio.io/owning-resource'];
     expect(owner).toBe('mesh-run-remote');
     const removed = await cli(['uninstall', '--run', install?.id ?? '']);
     expect(removed.code, removed.stderr).toBe(0);
     for (const context of ['cluster1', 'cluster2']) {
-      const names = (args: string[]) => kubectl(context, [...args, '-o', 'name']).split('\n').filter(Boolean);
+      const names = (args: string[]) =>
+        kubectl(context, [...args, '-o', 'name'])
+          .split('\n')
+          .filter(Boolean);
       expect(names(['get', 'namespaces']), context).not.toContain('namespace/istio-system');
-      expect(names(['get', 'customresourcedefinitions']).filter((n) => n.endsWith('.istio.io')), context).toEqual([]);
-      expect(names(['get', 'mutatingwebhookconfigurations']).filter((n) => n.includes('istio')), context).toEqual([]);
-      expect(names(['get', 'validatingwebhookconfigurations']).filter((n) => n.includes('istio')), context).toEqual([]);
+      expect(
+        names(['get', 'customresourcedefinitions']).filter((n) => n.endsWith('.istio.io')),
+        context,
+      ).toEqual([]);
+      expect(
+        names(['get', 'mutatingwebhookconfigurations']).filter((n) => n.includes('istio')),
+        context,
+      ).toEqual([]);
+      expect(
+        names(['get', 'validatingwebhookconfigurations']).filter((n) => n.includes('istio')),
+        context,
+      ).toEqual([]);
     }
     const again = await cli(['uninstall', '--config', config]);
     expect(again.code, again.stderr).toBe(0);
@@ -186,8 +247,16 @@ describe('primary-remote on real API servers', () => {
       expect(removed.stderr).toContain('namespace istio-system on cluster1 existed before mesh-run');
       expect(kubectl('cluster1', ['get', 'namespaces', '-o', 'name'])).toContain('namespace/istio-system');
       expect(kubectl('cluster1', ['-n', 'istio-system', 'get', 'secret', 'cacerts', '-o', 'name']).trim()).toBe('secret/cacerts');
-      expect(kubectl('cluster1', ['get', 'customresourcedefinitions', '-o', 'name']).split('\n').filter((n) => n.endsWith('.istio.io'))).toEqual([]);
-      expect(kubectl('cluster1', ['get', 'mutatingwebhookconfigurations', '-o', 'name']).split('\n').filter((n) => n.includes('istio'))).toEqual([]);
+      expect(
+        kubectl('cluster1', ['get', 'customresourcedefinitions', '-o', 'name'])
+          .split('\n')
+          .filter((n) => n.endsWith('.istio.io')),
+      ).toEqual([]);
+      expect(
+        kubectl('cluster1', ['get', 'mutatingwebhookconfigurations', '-o', 'name'])
+          .split('\n')
+          .filter((n) => n.includes('istio')),
+      ).toEqual([]);
       expect(kubectl('cluster1', ['-n', 'istio-system', 'get', 'deployments', '-o', 'name']).trim()).toBe('');
       expect(kubectl('cluster2', ['get', 'namespaces', '-o', 'name'])).not.toContain('namespace/istio-system');
     } finally {
@@ -200,7 +269,13 @@ describe('primary-remote on real API servers', () => {
     const trusted = writeConfig(tmp.dir, `trust: {outputDir: "${certs}", keySize: 2048}\n`);
     const installed = await cli(['install', '--config', trusted]);
     expect(installed.code, installed.stderr).toBe(0);
-    const secret = kubectlJson<{ metadata: { annotations: Record<string, string> }; data: Record<string, string> }>('cluster1', ['-n', 'istio-system', 'get', 'secret', 'cacerts']);
+    const secret = kubectlJson<{ metadata: { annotations: Record<string, string> }; data: Record<string, string> }>('cluster1', [
+      '-n',
+      'istio-system',
+      'get',
+      'secret',
+      'cacerts',
+    ]);
     expect(Object.keys(secret.data).sort()).toEqual(['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem']);
     expect(Buffer.from(secret.data['ca-cert.pem'] ?? '', 'base64').toString()).toBe(readFileSync(join(certs, 'cluster1', 'ca-cert.pem'), 'utf8'));
     expect(secret.metadata.annotations['mesh-run.io/ca-fingerprint']).toMatch(/^[0-9a-f]{64}$/);
@@ -223,7 +298,13 @@ describe('primary-remote on real API servers', () => {
     const needles = needlesFor(token);
     const runs = JSON.parse((await cli(['runs', '--json'])).stdout) as Array<{ id: string }>;
     for (const { id } of runs) {
-      for (const args of [['show', id], ['show', id, '--json'], ['logs', id], ['status', id, '--json']]) await cli(args);
+      for (const args of [
+        ['show', id],
+        ['show', id, '--json'],
+        ['logs', id],
+        ['status', id, '--json'],
+      ])
+        await cli(args);
       const page = join(tmp.dir, `${id}.html`);
       await cli(['report', id, '--html', page]);
       outputs.push(readFileSync(page, 'utf8'));

@@ -31,7 +31,10 @@ export function setLoadBalancer(mode: string): void {
 export function writeConfig(dir: string, extra = ''): string {
   const server = kubectl('cluster2', ['config', 'view', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}']).trim();
   const file = join(dir, 'e2e.yaml');
-  writeFileSync(file, `remotes:\n  - {name: cluster2, context: cluster2, apiServer: "${server}"}\ntimeouts: {gatewayAddress: 90s, command: 4m}\ntools: {istioctl: ${istioctlPath()}}\n${extra}`);
+  writeFileSync(
+    file,
+    `remotes:\n  - {name: cluster2, context: cluster2, apiServer: "${server}"}\ntimeouts: {gatewayAddress: 90s, command: 4m}\ntools: {istioctl: ${istioctlPath()}}\n${extra}`,
+  );
   return file;
 }
 

@@ -8,10 +8,18 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 const report = join(root, 'node_modules', '.cache', 'mesh-run', 'vitest.json');
 
-const build = spawnSync(bin('tsc'), ['-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-if (build.status !== 0) {
-  console.log('0 passed, 1 failed');
-  process.exit(build.status ?? 1);
+// Lint and format (Biome), types (the whole tree, tests included), then the build the tests run.
+for (const [what, command, args] of [
+  ['lint and format', bin('biome'), ['check', '.']],
+  ['type check', bin('tsc'), ['-p', 'tsconfig.json']],
+  ['build', bin('tsc'), ['-p', 'tsconfig.build.json']],
+]) {
+  const step = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+  if (step.status !== 0) {
+    console.log(`${what} failed`);
+    console.log('0 passed, 1 failed');
+    process.exit(step.status ?? 1);
+  }
 }
 
 mkdirSync(dirname(report), { recursive: true });

@@ -17,7 +17,10 @@ try {
 const context = (args.find((a) => a.startsWith('--context=')) ?? '').slice('--context='.length);
 const handle = openDb(db, { mustExist: true });
 const tools = createSimulatedTools({ store: createSimStore(handle), world });
-const result = await tools.run({ tool, args, context, ...(stdin ? { stdin } : {}) }, { signal: new AbortController().signal, timeoutMs: 60_000, step: 'preflight', cluster: context });
+const result = await tools.run(
+  { tool, args, context, ...(stdin ? { stdin } : {}) },
+  { signal: new AbortController().signal, timeoutMs: 60_000, step: 'preflight', cluster: context },
+);
 handle.close();
 process.stdout.write(result.stdout);
 process.stderr.write(result.stderr);

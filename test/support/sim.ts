@@ -16,7 +16,16 @@ export interface SimHarness {
 export function simHarness(lb: LoadBalancerMode = 'ip', delayMs = 0): SimHarness {
   const db = openDb(':memory:');
   const sim = createSimStore(db);
-  createWorld(sim, 'w', [{ name: 'cluster1', context: 'cluster1' }, { name: 'cluster2', context: 'cluster2' }], { loadBalancer: { mode: lb, delayMs } }, Date.now());
+  createWorld(
+    sim,
+    'w',
+    [
+      { name: 'cluster1', context: 'cluster1' },
+      { name: 'cluster2', context: 'cluster2' },
+    ],
+    { loadBalancer: { mode: lb, delayMs } },
+    Date.now(),
+  );
   const tools = createSimulatedTools({ store: sim, world: 'w' });
   const options = (step: StepId): RunOptions => ({ signal: new AbortController().signal, timeoutMs: 10_000, step, cluster: 'cluster1' });
   return {

@@ -9,7 +9,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const [kubeconfig, modeFile, ...contexts] = process.argv.slice(2);
-const kubectl = (context, args) => execFileSync('kubectl', ['--kubeconfig', kubeconfig, '--context', context, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+const kubectl = (context, args) =>
+  execFileSync('kubectl', ['--kubeconfig', kubeconfig, '--context', context, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+    timeout: 10_000,
+  });
 
 function mode() {
   try {
@@ -37,7 +42,17 @@ function pass() {
       if (Date.now() - Date.parse(svc.metadata.creationTimestamp) < delayMs) return;
       const ingress = kind === 'ip' ? [{ ip: `172.30.${ci + 1}.${10 + (si % 200)}` }] : [{ hostname: `a${ci}${si}e2e-1234567890.us-east-1.elb.amazonaws.com` }];
       try {
-        kubectl(context, ['-n', svc.metadata.namespace, 'patch', 'service', svc.metadata.name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress } } })]);
+        kubectl(context, [
+          '-n',
+          svc.metadata.namespace,
+          'patch',
+          'service',
+          svc.metadata.name,
+          '--subresource=status',
+          '--type=merge',
+          '-p',
+          JSON.stringify({ status: { loadBalancer: { ingress } } }),
+        ]);
       } catch {
         // the next pass tries again
       }
