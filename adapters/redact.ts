@@ -166,7 +166,5 @@ function decodesToCredential(run: string): boolean {
   if (CREDENTIAL.test(decoded)) return true;
   // One level deeper: base64 inside base64 (a kubeconfig's client-key-data in a Secret's data).
   const inner = decoded.match(BASE64_RUN);
-  return (
-    inner !== null && inner.some((r) => r.length >= 32 && CREDENTIAL.test(Buffer.from(r.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('latin1')))
-  );
+  return (inner ?? []).some((r) => r.length >= 32 && CREDENTIAL.test(Buffer.from(r.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('latin1')));
 }

@@ -15,7 +15,7 @@ import type { MeshConfig } from './config.js';
 import { StepError } from './errors.js';
 import { commandFailed, errorSummary, isTransient } from './failures.js';
 import type { Inventory } from './inventory.js';
-import { MANAGED_BY, MESH_RUN, SUBJECTS, TOUCHED, touchedMetadata } from './inventory.js';
+import { MANAGED_BY, MESH_RUN, SUBJECTS, touchedMetadata } from './inventory.js';
 import {
   annotationKeys,
   commandTimeoutSeconds,

@@ -75,7 +75,7 @@ export class CommandJournal {
         finishes,
         spawns,
       );
-      starts.forEach((s, i) => s.resolve(ids[i] as number));
+      for (const [i, s] of starts.entries()) s.resolve(ids[i] as number);
     } catch (error) {
       for (const s of starts) s.reject(error);
       this.onStoreError(error);

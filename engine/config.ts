@@ -153,7 +153,7 @@ export function loadConfig(path: string | undefined, env: Env = process.env): Lo
 export function parseConfigText(text: string, env: Env = process.env, source = 'config'): MeshConfig {
   if (text.length > CONFIG_LIMIT_BYTES) throw new ConfigError([`${source}: the file is larger than 1 MB; a mesh-run config is a few lines of YAML`]);
   // Binary data is named, never echoed back (a YAML error would quote it).
-  if (/\0/.test(text) || (text.match(/[\x01-\x08\x0e-\x1f\x7f]/g)?.length ?? 0) > 8) {
+  if (looksBinary(text)) {
     throw new ConfigError([`${source}: is not a text file (it holds binary data); a mesh-run config is YAML text, e.g. examples/primary-remote.yaml`]);
   }
   const doc = parseDocument(text, { uniqueKeys: true });
@@ -177,6 +177,17 @@ export function parseConfigText(text: string, env: Env = process.env, source = '
   }
   if (raw === null || raw === undefined) raw = {};
   return resolveConfig(raw, env, source);
+}
+
+// NUL, or more than a few control characters other than whitespace: not YAML a person wrote.
+function looksBinary(text: string): boolean {
+  let controls = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0) return true;
+    if ((c < 32 && c !== 9 && c !== 10 && c !== 13) || c === 127) controls++;
+  }
+  return controls > 8;
 }
 
 export function hashText(text: string): string {

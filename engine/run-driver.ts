@@ -397,7 +397,10 @@ export class RunDriver {
   private checkSettled(): void {
     if (this.finished || !this.actor) return;
     const root = this.actor.getSnapshot();
-    if (root.status === 'done') return this.finish('succeeded');
+    if (root.status === 'done') {
+      this.finish('succeeded');
+      return;
+    }
     if (this.anyTag('busy')) return;
     const failure = this.machineSnapshots()
       .filter((s) => s.hasTag('failed'))
@@ -405,7 +408,8 @@ export class RunDriver {
       .find((f) => f !== undefined);
     if (failure) {
       const { step, cluster, message, hint } = failure;
-      return this.finish('failed', { message, step, cluster, ...(hint ? { hint } : {}) });
+      this.finish('failed', { message, step, cluster, ...(hint ? { hint } : {}) });
+      return;
     }
     this.finish('failed', { message: 'the workflow stopped with no step running and none failed (internal error)' });
   }

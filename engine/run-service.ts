@@ -15,7 +15,7 @@ import { type Db, openDb } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';
 import { createSqliteRunStore } from '../store/sqlite-run-store.js';
 import type { Actor, ClaimRequest, NewRun, RunRecord, RunStore } from '../store/types.js';
-import { hashText, type LoadedConfig, loadConfig, type MeshConfig, parseConfigText, readConfigFile, withDefaults } from './config.js';
+import { hashText, type LoadedConfig, loadConfig, type MeshConfig, parseConfigText, readConfigFile } from './config.js';
 import { checkEnvironment, checkOwnership } from './environment-check.js';
 import { NotResumableError, PreconditionError, UsageError } from './errors.js';
 import { parseFaultSpec } from './fault-specs.js';

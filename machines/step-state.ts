@@ -46,14 +46,14 @@ export const failedOn = <C>(
   ];
 };
 
-// A step state: invoke `src` with `input`; on success record it, run `then` and go to `target`.
+// A step state: invoke `src` with `input`; on success record it, run `onSuccess` and go to `target`.
 export function stepState<C, S extends string, I, const A extends string = never>(spec: {
   step: StepId;
   src: S;
   cluster: (context: C) => string;
   input: (args: { context: C }) => I;
   target: string;
-  then?: readonly A[];
+  onSuccess?: readonly A[];
 }) {
   return {
     meta: { step: spec.step },
@@ -64,7 +64,7 @@ export function stepState<C, S extends string, I, const A extends string = never
         invoke: {
           src: spec.src,
           input: spec.input,
-          onDone: { target: spec.target, actions: [succeededOn<C>(spec.step, spec.cluster), ...(spec.then ?? [])] },
+          onDone: { target: spec.target, actions: [succeededOn<C>(spec.step, spec.cluster), ...(spec.onSuccess ?? [])] },
           onError: { target: 'failed', actions: failedOn<C>(spec.step, spec.cluster) },
         },
       },

@@ -73,7 +73,7 @@ export const remoteRemovalMachine = setup({
       cluster: onCluster,
       input: ({ context }) => childStep(context, 'uninstall-remote'),
       target: '#removal.removed',
-      then: ['announceRemoved'],
+      onSuccess: ['announceRemoved'],
     }),
     removed: { type: 'final' },
   },

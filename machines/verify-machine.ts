@@ -80,7 +80,7 @@ export const sampleClusterMachine = setup({
       cluster: onCluster,
       input: ({ context }) => clusterStep(context, 'await-sample'),
       target: '#sample.awaitingPeers',
-      then: ['announceSampleReady'],
+      onSuccess: ['announceSampleReady'],
     }),
     awaitingPeers: { tags: ['waiting'], always: { guard: 'peersReady', target: 'checkTraffic' } },
     checkTraffic: stepState({
@@ -89,7 +89,7 @@ export const sampleClusterMachine = setup({
       cluster: onCluster,
       input: ({ context }) => clusterStep(context, 'check-traffic'),
       target: '#sample.verified',
-      then: ['announceVerified'],
+      onSuccess: ['announceVerified'],
     }),
     verified: { type: 'final' },
   },

@@ -249,6 +249,22 @@ export function guarded<T extends object>(target: T, path: string): T {
   return target;
 }
 
+// The WHERE clause and parameters of a history query: one condition per filter field that is set.
+function conditions<F extends { limit: number }>(
+  filter: F,
+  clauses: Partial<Record<keyof F, string>>,
+): { where: string; params: Record<string, string | number> } {
+  const params: Record<string, string | number> = { limit: filter.limit };
+  const parts: string[] = [];
+  for (const [field, clause] of Object.entries(clauses) as Array<[string, string]>) {
+    const value = (filter as Record<string, unknown>)[field];
+    if (value === undefined) continue;
+    parts.push(clause);
+    params[field] = value as string | number;
+  }
+  return { where: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
 // Builds the store over an open, migrated database.
 export function createSqliteRunStore(db: Db): RunStore {
   const s = {
@@ -303,7 +319,10 @@ export function createSqliteRunStore(db: Db): RunStore {
   const statements = new Map<string, Database.Statement>();
   const cachedStatement = <R>(sql: string): Database.Statement<[Record<string, string | number>], R> => {
     let statement = statements.get(sql);
-    if (!statement) statements.set(sql, (statement = db.prepare(sql)));
+    if (!statement) {
+      statement = db.prepare(sql);
+      statements.set(sql, statement);
+    }
     return statement as unknown as Database.Statement<[Record<string, string | number>], R>;
   };
 
@@ -320,7 +339,7 @@ export function createSqliteRunStore(db: Db): RunStore {
       if (!claim || claim.run_id === runId) continue;
       const row = s.getRun.get(claim.run_id);
       const other = row ? toRun(row) : undefined;
-      if (!other || other.status !== 'running' || !other.lease) continue;
+      if (other?.status !== 'running' || !other.lease) continue;
       if (now - other.lease.heartbeat > staleAfterMs || !isAlive(other.lease)) continue;
       return { runId: other.id, kind: other.kind, key, lease: other.lease };
     }
@@ -477,26 +496,26 @@ export function createSqliteRunStore(db: Db): RunStore {
         return s.listTargeting.all(runId).map(toRun);
       },
       queryAttempts(filter: HistoryFilter) {
-        const where: string[] = [];
-        const params: Record<string, string | number> = { limit: filter.limit };
-        if (filter.runId !== undefined) where.push('run_id = @runId'), (params.runId = filter.runId);
-        if (filter.cluster !== undefined) where.push('cluster = @cluster'), (params.cluster = filter.cluster);
-        if (filter.step !== undefined) where.push('step = @step'), (params.step = filter.step);
-        if (filter.outcome !== undefined) where.push('outcome = @outcome'), (params.outcome = filter.outcome);
-        if (filter.since !== undefined) where.push('started_at >= @since'), (params.since = filter.since);
-        if (filter.until !== undefined) where.push('started_at < @until'), (params.until = filter.until);
-        if (filter.kind !== undefined) where.push('run_id IN (SELECT id FROM runs WHERE kind = @kind)'), (params.kind = filter.kind);
-        const sql = `SELECT * FROM step_attempts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT @limit`;
+        const { where, params } = conditions(filter, {
+          runId: 'run_id = @runId',
+          cluster: 'cluster = @cluster',
+          step: 'step = @step',
+          outcome: 'outcome = @outcome',
+          since: 'started_at >= @since',
+          until: 'started_at < @until',
+          kind: 'run_id IN (SELECT id FROM runs WHERE kind = @kind)',
+        });
+        const sql = `SELECT * FROM step_attempts ${where} ORDER BY started_at DESC, id DESC LIMIT @limit`;
         return cachedStatement<AttemptRow>(sql).all(params).map(toAttempt);
       },
       queryEvents(filter) {
-        const where: string[] = [];
-        const params: Record<string, string | number> = { limit: filter.limit };
-        if (filter.runId !== undefined) where.push('run_id = @runId'), (params.runId = filter.runId);
-        if (filter.since !== undefined) where.push('at >= @since'), (params.since = filter.since);
-        if (filter.until !== undefined) where.push('at < @until'), (params.until = filter.until);
-        if (filter.kind !== undefined) where.push('run_id IN (SELECT id FROM runs WHERE kind = @kind)'), (params.kind = filter.kind);
-        const sql = `SELECT id, run_id, at, type, user, host, pid, detail, step, cluster FROM run_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT @limit`;
+        const { where, params } = conditions(filter, {
+          runId: 'run_id = @runId',
+          since: 'at >= @since',
+          until: 'at < @until',
+          kind: 'run_id IN (SELECT id FROM runs WHERE kind = @kind)',
+        });
+        const sql = `SELECT id, run_id, at, type, user, host, pid, detail, step, cluster FROM run_events ${where} ORDER BY at DESC, id DESC LIMIT @limit`;
         return cachedStatement<EventRow>(sql).all(params).map(toEvent);
       },
       listEvents(runId) {

@@ -14,7 +14,15 @@ function captureStreams(): { streams: Streams; out: () => string; err: () => str
   let out = '';
   let err = '';
   const fake = (sink: (s: string) => void) =>
-    ({ write: (s: string) => (sink(String(s)), true), isTTY: false, columns: 0, on: () => undefined }) as unknown as NodeJS.WriteStream;
+    ({
+      write: (s: string) => {
+        sink(String(s));
+        return true;
+      },
+      isTTY: false,
+      columns: 0,
+      on: () => undefined,
+    }) as unknown as NodeJS.WriteStream;
   return { streams: { stdout: fake((s) => (out += s)), stderr: fake((s) => (err += s)) }, out: () => out, err: () => err };
 }
 
@@ -29,7 +37,7 @@ function rng(seed: number): () => number {
   };
 }
 
-const SHELLY = ['$(touch PWNED)', '`touch PWNED`', 'a;touch PWNED', 'a|b', 'a&&b', '../../etc', "a'b", 'a"b', 'a\\b', '${IFS}', '-rf', '--context=evil'];
+const SHELLY = ['$(touch PWNED)', '`touch PWNED`', 'a;touch PWNED', 'a|b', 'a&&b', '../../etc', "a'b", 'a"b', 'a\\b', '$IFS', '-rf', '--context=evil'];
 const UNICODE = ['clüster', 'кластер', '集群', 'c\u200bluster', '\u202ecluster', 'cluster🚀', 'ＣＬＵＳＴＥＲ', 'e\u0301'];
 const WRONG = ['1', 'true', 'null', '[a, b]', '{a: 1}', '-1', '1.5', '""', "''"];
 

@@ -12,6 +12,7 @@ describe('no shell', () => {
     const log = join(tmp.dir, 'argv.log');
     const kubectl = join(tmp.dir, 'kubectl');
     // Records each argument on its own line and answers with the context list.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax that must reach kubectl as literal text
     const context = '$(touch${IFS}PWNED);x';
     const contexts = join(tmp.dir, 'contexts.txt');
     writeFileSync(contexts, `cluster1\n${context}\n`);

@@ -71,7 +71,7 @@ describe('mesh-run report', () => {
       await page.goto(`file://${file}`);
       expect(errors).toEqual([]);
       expect(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:'))).toEqual([]);
-      const text = await page.innerText('body');
+      const text = await page.textContent('body');
       for (const step of INSTALL_STEP_IDS) expect(text).toContain(step);
       expect(await page.locator('svg.diagram g.state').count()).toBeGreaterThan(10);
       expect(await page.locator('svg.gantt rect.bar.failed').count()).toBe(2);

@@ -29,8 +29,9 @@ export function jsonpath(obj: unknown, template: string): string {
     return Array.isArray(items) ? items.map((item) => jsonpath(item, range[2] as string)).join('') : '';
   }
   // {"text"}: a literal, with \n for a newline.
-  template = template.replace(/\{"((?:[^"\\]|\\.)*)"\}/g, (_, text: string) => text.replace(/\\n/g, '\u0000NL\u0000'));
-  return jsonpathFields(obj, template).replace(/\u0000NL\u0000/g, '\n');
+  const newline = '\u{E000}';
+  template = template.replace(/\{"((?:[^"\\]|\\.)*)"\}/g, (_, text: string) => text.replace(/\\n/g, newline));
+  return jsonpathFields(obj, template).replaceAll(newline, '\n');
 }
 
 function jsonpathFields(obj: unknown, template: string): string {
@@ -463,7 +464,7 @@ function rolloutStatus(cluster: SimCluster, positionals: string[], namespace: st
   const target = positionals[1] ?? '';
   const [t, name] = target.includes('/') ? (target.split('/') as [string, string]) : [target, positionals[2] ?? ''];
   const type = resourceType(t);
-  if (!type || type.kind !== 'Deployment') return fail(`error: no status viewer has been implemented for ${t}`);
+  if (type?.kind !== 'Deployment') return fail(`error: no status viewer has been implemented for ${t}`);
   const obj = cluster.get(type, namespace, name);
   if (!obj) return fail(notFound(type, name));
   const status = (obj.status ?? {}) as { readyReplicas?: number };

@@ -21,7 +21,10 @@ export function serviceAccountToken(world: string, context: string): string {
   if (process.env.MESH_RUN_SIM_TOKEN) return process.env.MESH_RUN_SIM_TOKEN;
   const key = `${world}\0${context}`;
   let token = minted.get(key);
-  if (token === undefined) minted.set(key, (token = mint(world, context)));
+  if (token === undefined) {
+    token = mint(world, context);
+    minted.set(key, token);
+  }
   return token;
 }
 

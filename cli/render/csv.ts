@@ -4,5 +4,5 @@ export function csv(headers: readonly string[], rows: ReadonlyArray<ReadonlyArra
     const text = v === null ? '' : String(v);
     return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   };
-  return [headers, ...rows].map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
+  return `${[headers, ...rows].map((r) => r.map(cell).join(',')).join('\r\n')}\r\n`;
 }

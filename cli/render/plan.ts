@@ -193,6 +193,7 @@ export function planScript(plan: Plan, config: MeshConfig): string {
       if (c.stdin !== undefined) {
         const tag = `MANIFEST_${++heredoc}`;
         const usesAddress = address !== undefined && c.stdin.includes(address);
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell variable the script sets above
         const body = usesAddress ? c.stdin.split(address as string).join('${DISCOVERY_ADDRESS}') : c.stdin;
         out.push(`${line} <<${usesAddress ? tag : `'${tag}'`}`, body.trimEnd(), tag);
       } else {

@@ -181,6 +181,7 @@ export function createProgressRenderer(
   };
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: it matches terminal escape sequences, which start with ESC
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/y;
 
 // Cuts `text` to `width` visible characters, keeping colour codes whole and closing any left open.

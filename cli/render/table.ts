@@ -2,7 +2,7 @@
 
 // Width of text as shown, ignoring ANSI colour sequences.
 function visibleLength(text: string): number {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: colour codes start with ESC
   return text.replace(/\x1b\[[0-9;]*m/g, '').length;
 }
 
