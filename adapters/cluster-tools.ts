@@ -66,13 +66,3 @@ export interface ClusterTools {
   // Runs `source` with its stdout streamed straight into `sink`'s stdin; the stream is never buffered for logs.
   pipe(source: Command, sink: Command, options: RunOptions): Promise<{ source: SourceResult; sink: CommandResult }>;
 }
-
-// Raised when a command could not be started or was cut off (not found, timed out).
-export class ToolError extends Error {
-  readonly reason: 'not-found' | 'timeout' | 'spawn';
-  constructor(reason: 'not-found' | 'timeout' | 'spawn', message: string) {
-    super(message);
-    this.name = 'ToolError';
-    this.reason = reason;
-  }
-}

@@ -1,6 +1,7 @@
 // ClusterTools over the real kubectl and istioctl binaries, through execa (argv only, no shell).
 import { execa, type ResultPromise } from 'execa';
-import { type ClusterTools, type Command, type CommandResult, type RunOptions, type SourceResult, ToolError } from './cluster-tools.js';
+import { ToolError } from '../shared/errors.js';
+import type { ClusterTools, Command, CommandResult, RunOptions, SourceResult } from './cluster-tools.js';
 import { processStart, RUN_MARKER } from './processes.js';
 
 export interface ToolPaths {

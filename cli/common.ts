@@ -1,7 +1,7 @@
 // Options and helpers shared by the verbs.
 import { Option } from 'commander';
-import { parseDuration } from '../engine/durations.js';
-import { UsageError } from '../engine/errors.js';
+import { parseDuration } from '../shared/durations.js';
+import { UsageError } from '../shared/errors.js';
 import { defaultDbPath } from '../store/db-path.js';
 import { openDb } from '../store/open-db.js';
 import { createSqliteRunStore } from '../store/sqlite-run-store.js';

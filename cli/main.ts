@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // mesh-run's entry point: the only place that exits the process.
-import { ExitCode } from '../engine/errors.js';
+import { ExitCode } from '../shared/errors.js';
 import { guardOutput, type Streams } from './output.js';
 import { main, RUN_VERBS } from './program.js';
 

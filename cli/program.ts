@@ -1,7 +1,7 @@
 // The mesh-run program: parses, calls the engine, renders, and maps errors to exit codes.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { ExitCode, MeshRunError } from '../engine/errors.js';
+import { ExitCode, MeshRunError } from '../shared/errors.js';
 import { followUpCommand } from './commands/follow-up.js';
 import { graphCommand } from './commands/graph.js';
 import { historyCommand } from './commands/history.js';

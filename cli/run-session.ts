@@ -1,10 +1,11 @@
 // Runs a prepared install or resume to its end: progress, signals, the final report and exit code.
-import { ExitCode } from '../engine/errors.js';
+
 import { runConfig } from '../engine/run-config.js';
 import type { RunOutcome } from '../engine/run-driver.js';
 import type { PreparedRun } from '../engine/run-service.js';
 import { runView, slotViews } from '../engine/status-view.js';
 import { ALL_CLUSTERS, slotLabel } from '../machines/steps.js';
+import { ExitCode } from '../shared/errors.js';
 import type { RunRecord } from '../store/types.js';
 import { ExitRequest } from './exit.js';
 import { painter, type Streams } from './output.js';

@@ -1,6 +1,6 @@
 // The steps of the Istio page, each idempotent: observe, act only if needed, verify.
 // They speak to clusters only through StepRuntime, so the same code drives real and simulated clusters.
-import { type CommandPurpose, ToolError } from '../adapters/cluster-tools.js';
+import type { CommandPurpose } from '../adapters/cluster-tools.js';
 import type {
   AnnotationObservation,
   ClusterRef,
@@ -11,8 +11,8 @@ import type {
   RemoteStepInput,
   StepDone,
 } from '../machines/types.js';
+import { StepError } from '../shared/errors.js';
 import type { MeshConfig } from './config.js';
-import { StepError } from './errors.js';
 import { commandFailed, errorSummary, isTransient } from './failures.js';
 import type { Inventory } from './inventory.js';
 import { MANAGED_BY, MESH_RUN, SUBJECTS, touchedMetadata } from './inventory.js';
@@ -68,7 +68,7 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
     try {
       await check();
     } catch (error) {
-      if (error instanceof ToolError || error instanceof StepError) problems.push(error.message);
+      if (error instanceof StepError) problems.push(error.message);
       else throw error;
     }
   };

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parseDocument } from 'yaml';
-import { parseDuration } from './durations.js';
-import { ConfigError, UsageError } from './errors.js';
+import { parseDuration } from '../shared/durations.js';
+import { ConfigError, UsageError } from '../shared/errors.js';
 import { derivedNames } from './manifests.js';
 
 export interface ClusterRef {

@@ -3,10 +3,9 @@
 // environment problem: exit 3, no run created, nothing changed in any cluster.
 import { setMaxListeners } from 'node:events';
 import type { ClusterTools } from '../adapters/cluster-tools.js';
-import { ToolError } from '../adapters/cluster-tools.js';
+import { PreconditionError, StepError } from '../shared/errors.js';
 import { preflight } from './activities.js';
 import type { MeshConfig } from './config.js';
-import { PreconditionError, StepError } from './errors.js';
 import { istioOwners, MESH_RUN_OWNER } from './mesh-inventory.js';
 import type { StepRuntime } from './step-runtime.js';
 
@@ -36,7 +35,6 @@ export async function checkEnvironment(config: MeshConfig, tools: ClusterTools, 
     );
   } catch (error) {
     if (error instanceof StepError) throw new PreconditionError('preflight', error.message, error.hint ? { hint: error.hint } : {});
-    if (error instanceof ToolError) throw new PreconditionError('preflight', error.message);
     throw error;
   }
 }
@@ -49,8 +47,7 @@ export async function checkOwnership(config: MeshConfig, tools: ClusterTools): P
     try {
       owners = await istioOwners(rt, cluster.context);
     } catch (error) {
-      if (error instanceof StepError || error instanceof ToolError)
-        throw new PreconditionError('preflight', `cannot read what is installed on ${cluster.name}: ${error.message}`);
+      if (error instanceof StepError) throw new PreconditionError('preflight', `cannot read what is installed on ${cluster.name}: ${error.message}`);
       throw error;
     }
     const foreign = owners.filter((o) => !MESH_RUN_OWNER.test(o));

@@ -2,7 +2,7 @@
 
 import type { CommandResult } from '../adapters/cluster-tools.js';
 import { redact } from '../adapters/redact.js';
-import { StepError } from './errors.js';
+import { StepError } from '../shared/errors.js';
 
 // Failures that retrying cannot fix: credentials, RBAC, bad input, missing images or APIs.
 const PERMANENT = [

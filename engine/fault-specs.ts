@@ -1,8 +1,8 @@
 // Parses --inject-failure <step>[@cluster][:count][:transient|permanent] against a config.
 import type { FaultSpec } from '../adapters/simulator/faults.js';
 import { clustersOf, isStepId, type RunKind, stepIdsOf, stepInfo } from '../machines/steps.js';
+import { UsageError } from '../shared/errors.js';
 import type { MeshConfig } from './config.js';
-import { UsageError } from './errors.js';
 
 const SPEC = /^([a-z-]+)(?:@([^:]+))?(?::(\d+))?(?::(transient|permanent))?$/;
 

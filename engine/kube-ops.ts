@@ -2,8 +2,8 @@
 
 import { stringify } from 'yaml';
 import type { Command, CommandPurpose, CommandResult } from '../adapters/cluster-tools.js';
+import { StepError } from '../shared/errors.js';
 import type { MeshConfig } from './config.js';
-import { StepError } from './errors.js';
 import { commandFailed } from './failures.js';
 import { MANAGED_BY, MESH_RUN } from './inventory.js';
 import { kubectl, type StepRuntime } from './step-runtime.js';

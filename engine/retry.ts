@@ -8,19 +8,3 @@ export function backoffDelay(policy: RetryPolicy, next: number, random: number =
   // Full jitter, but never below half the delay: spreads retries without collapsing to zero.
   return Math.round(capped / 2 + (capped / 2) * random);
 }
-
-// Resolves after `ms`, or rejects with the signal's reason when aborted first.
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}

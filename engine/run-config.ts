@@ -1,8 +1,9 @@
 // A recorded run's config, parsed once with the defaults newer mesh-runs added. A row whose config does
 // not parse is a damaged run: views show it as such, and nothing acts on it.
+
+import { NotResumableError } from '../shared/errors.js';
 import type { RunRecord } from '../store/types.js';
 import { type MeshConfig, withDefaults } from './config.js';
-import { NotResumableError } from './errors.js';
 
 const parsed = new WeakMap<RunRecord, MeshConfig | null>();
 

@@ -5,24 +5,24 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { hostname, userInfo } from 'node:os';
 import { type AnyMachineSnapshot, type AnyStateMachine, createActor, fromPromise, type Snapshot, type Actor as XActor } from 'xstate';
-import type { ClusterTools } from '../adapters/cluster-tools.js';
-import { type RunOptions, type SpawnedProcess, ToolError } from '../adapters/cluster-tools.js';
+import type { ClusterTools, RunOptions, SpawnedProcess } from '../adapters/cluster-tools.js';
 import { processesOfRun, processState, startedOnThisBoot, stopProcessGroup } from '../adapters/processes.js';
 import { redact } from '../adapters/redact.js';
 import { DEFAULT_GATEWAY_POLL_MS } from '../machines/install-machine.js';
 import type { StepId } from '../machines/steps.js';
 import { slotLabel, stepInfo } from '../machines/steps.js';
 import type { InstallContext, StepFailure, StepInput, StepOutcomeParams } from '../machines/types.js';
+import { PreconditionError, StoreError, toStepFailure } from '../shared/errors.js';
+import { sleep } from '../shared/sleep.js';
 import { crashPoint } from '../store/crash-points.js';
 import type { Actor, AttemptClose, AttemptRecord, ClusterHolder, ErrorInfo, LeaseHolder, RunRecord, RunStatus, RunStore } from '../store/types.js';
 import type { ActivityDeps } from './activities.js';
 import { CommandJournal } from './command-journal.js';
 import type { MeshConfig } from './config.js';
-import { PreconditionError, StepError, StoreError, toStepFailure } from './errors.js';
 import { Inventory } from './inventory.js';
 import { holderAlive, LEASE_STALE_MS, OWN_PROCESS_START } from './lease.js';
 import type { ProgressListener } from './progress-events.js';
-import { backoffDelay, sleep } from './retry.js';
+import { backoffDelay } from './retry.js';
 import { Semaphore } from './semaphore.js';
 import type { StepRuntime } from './step-runtime.js';
 import { type Activity, type StepBinder, type Workflow, workflowOf } from './workflows.js';
@@ -493,7 +493,7 @@ export class RunDriver {
       } catch (error) {
         if (error instanceof StoreError) this.storeFailed(error);
         if (signal.aborted || this.closing) throw error;
-        const failure = redactFailure(asStepFailure(error));
+        const failure = redactFailure(toStepFailure(error));
         if (!failure.retryable || tries >= policy.attempts) throw failure;
         const delay = backoffDelay(policy, tries + 1);
         this.store.closeAttempt(attempt.id, 'failed', failure, this.now());
@@ -640,13 +640,6 @@ export class RunDriver {
 
 function slotKey(slot: { step: string; cluster: string }): string {
   return `${slot.step}@${slot.cluster}`;
-}
-
-function asStepFailure(error: unknown): StepFailure {
-  if (error instanceof ToolError) return { message: error.message, retryable: error.reason === 'timeout' };
-  if (error instanceof StepError) return toStepFailure(error);
-  if (error instanceof Error) return { message: `unexpected error: ${error.message}`, retryable: false };
-  return toStepFailure(error);
 }
 
 function redactFailure(failure: StepFailure): StepFailure {

@@ -1,6 +1,7 @@
 // Finding a run by id or unique prefix, and rejecting text that cannot be an id.
+
+import { NotResumableError, UsageError } from '../shared/errors.js';
 import type { RunRecord, RunStore } from '../store/types.js';
-import { NotResumableError, UsageError } from './errors.js';
 
 // Rejects text that cannot be a run id before any file is opened.
 export function checkRunIdFormat(idOrPrefix: string): void {

@@ -11,13 +11,14 @@ import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
 import { createWorld, type LoadBalancerMode, readWorld, setLoadBalancer } from '../adapters/simulator/world.js';
 import { DEFAULT_GATEWAY_POLL_MS, MACHINE_VERSION } from '../machines/install-machine.js';
 import { isRunKind, type RunKind, slotLabel } from '../machines/steps.js';
+import { NotResumableError, PreconditionError, UsageError } from '../shared/errors.js';
+import { count } from '../shared/words.js';
 import { type Db, openDb } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';
 import { createSqliteRunStore } from '../store/sqlite-run-store.js';
 import type { Actor, ClaimRequest, NewRun, RunRecord, RunStore } from '../store/types.js';
 import { hashText, type LoadedConfig, loadConfig, type MeshConfig, parseConfigText, readConfigFile } from './config.js';
 import { checkEnvironment, checkOwnership } from './environment-check.js';
-import { NotResumableError, PreconditionError, UsageError } from './errors.js';
 import { parseFaultSpec } from './fault-specs.js';
 import { Inventory } from './inventory.js';
 import { holderAlive, isLeaseStale, LEASE_STALE_MS } from './lease.js';
@@ -28,7 +29,6 @@ import { newRunId } from './run-ids.js';
 import { checkRunIdFormat, findRun } from './run-lookup.js';
 import { sampleManifest } from './sample-manifests.js';
 import { bundleFromFiles, checkReusableBundle, TrustMaterialError } from './trust/material.js';
-import { count } from './words.js';
 import { restorable, workflowOf } from './workflows.js';
 
 export interface SimulationOptions {

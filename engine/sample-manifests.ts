@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../shared/errors.js';
 import { MANAGED_BY, MESH_RUN } from './inventory.js';
 
 export const SAMPLE_NAMESPACE = 'sample';

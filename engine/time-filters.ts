@@ -1,6 +1,6 @@
 // Parses --since/--until: a duration back from now ("24h", "7d", "90m") or an ISO date/time.
-import { parseDuration } from './durations.js';
-import { UsageError } from './errors.js';
+import { parseDuration } from '../shared/durations.js';
+import { UsageError } from '../shared/errors.js';
 
 export function parseTimeBound(value: string | undefined, flag: string, now: number = Date.now()): number | undefined {
   if (value === undefined) return undefined;

@@ -5,14 +5,14 @@
 
 import type { Command } from '../adapters/cluster-tools.js';
 import type { ClusterStepInput, StepDone } from '../machines/types.js';
+import { StepError } from '../shared/errors.js';
+import { sleep } from '../shared/sleep.js';
 import type { ActivityDeps } from './activities.js';
 import { CACERTS, ISTIO_SYSTEM, READER_TOKEN, remoteSecretName } from './activities.js';
-import { StepError } from './errors.js';
 import { commandFailed } from './failures.js';
 import { Inventory, MANAGED_BY, MESH_RUN, SUBJECTS, TOUCHED } from './inventory.js';
 import { commandTimeoutSeconds, exists, getJson, isMeshRuns, isNotFound, labelValue, mustSucceed, type NamespaceJson, ownerProbe } from './kube-ops.js';
 import { istioLeftovers } from './mesh-inventory.js';
-import { sleep } from './retry.js';
 import { SAMPLE_NAMESPACE, SAMPLE_OBJECTS } from './sample-manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 

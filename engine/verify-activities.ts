@@ -1,16 +1,16 @@
 // The verify page's checks, each idempotent and bounded by verify.timeout: observe, act if needed, verify.
 import type { ClusterStepInput, StepDone, TrafficOutcome } from '../machines/types.js';
+import { formatDuration } from '../shared/durations.js';
+import { StepError } from '../shared/errors.js';
+import { sleep } from '../shared/sleep.js';
+import { count } from '../shared/words.js';
 import type { ActivityDeps } from './activities.js';
-import { formatDuration } from './durations.js';
-import { StepError } from './errors.js';
 import { commandFailed } from './failures.js';
 import { MESH_RUN, SUBJECTS, touchedMetadata } from './inventory.js';
 import { commandTimeoutSeconds, getJson, isMeshRuns, mustSucceed, type NamespaceJson } from './kube-ops.js';
 import { injectorWebhookName } from './manifests.js';
-import { sleep } from './retry.js';
 import { CURL_CONTAINER, HELLOWORLD_PORT, SAMPLE_NAMESPACE, sampleManifest, sampleNamespace, versionFor } from './sample-manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
-import { count } from './words.js';
 
 // The Istio doc tests retry each check every second.
 const POLL_MS = 1000;

@@ -6,18 +6,13 @@ import type { ClusterRef, ClusterRole, ClusterStepInput, FollowUpInput, StepFail
 
 export type FailureParams = StepOutcomeParams & { failure: StepFailure };
 
-// What a step actor threw, in the JSON-safe shape context and journal keep.
-export function asFailure(error: unknown): StepFailure {
-  if (
-    typeof error === 'object' &&
-    error !== null &&
-    typeof (error as StepFailure).message === 'string' &&
-    typeof (error as StepFailure).retryable === 'boolean'
-  ) {
-    const { message, hint, retryable } = error as StepFailure;
-    return hint ? { message, hint, retryable } : { message, retryable };
+// The failure a step actor rejected with: the engine rejects with the JSON-safe StepFailure it journals.
+export function failureOf(error: unknown): StepFailure {
+  const failure = error as Partial<StepFailure> | undefined;
+  if (typeof failure?.message === 'string' && typeof failure.retryable === 'boolean') {
+    return { message: failure.message, retryable: failure.retryable, ...(failure.hint ? { hint: failure.hint } : {}) };
   }
-  return { message: error instanceof Error ? error.message : String(error), retryable: false };
+  return { message: String(error), retryable: false };
 }
 
 export function errorOf(event: EventObject): unknown {
@@ -33,7 +28,7 @@ export const succeededOn = <C>(step: StepId, cluster: (context: C) => string) =>
 export const failedOn = <C>(
   step: StepId,
   cluster: (context: C) => string,
-  describe: (context: C, error: unknown) => StepFailure = (_, error) => asFailure(error),
+  describe: (context: C, error: unknown) => StepFailure = (_, error) => failureOf(error),
 ) => {
   const params = ({ context, event }: { context: C; event: EventObject }): FailureParams => ({
     step,

@@ -1,7 +1,7 @@
 // RunStore on better-sqlite3: prepared statements, IMMEDIATE transactions, one per transition.
 
 import type Database from 'better-sqlite3';
-import { StoreError } from '../engine/errors.js';
+import { StoreError } from '../shared/errors.js';
 import { crashPoint } from './crash-points.js';
 import { type Db, diskFullNote } from './open-db.js';
 import type {

@@ -304,7 +304,7 @@ describe('messages', () => {
       expect(result.code).toBe(2);
       expect(result.stderr, word).not.toMatch(/did you mean (verify|install|uninstall|resume)/);
     }
-    const { count, withArticle } = await import('../engine/words.js');
+    const { count, withArticle } = await import('../shared/words.js');
     expect([count(1, 'request'), count(2, 'request'), withArticle('install'), withArticle('verify')]).toEqual([
       '1 request',
       '2 requests',

@@ -2,7 +2,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PreconditionError } from '../engine/errors.js';
+import { PreconditionError } from '../shared/errors.js';
 import { SCHEMA_VERSION } from '../store/migrations.js';
 import { openDb } from '../store/open-db.js';
 import { createSqliteRunStore } from '../store/sqlite-run-store.js';

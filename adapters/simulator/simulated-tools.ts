@@ -1,5 +1,5 @@
 // ClusterTools over simulated clusters kept in SQLite: the dry run behaves like kubectl and istioctl would.
-import { sleep } from '../../engine/retry.js';
+import { sleep } from '../../shared/sleep.js';
 import type { SimStore } from '../../store/sim-store.js';
 import type { ClusterTools, Command, CommandResult, RunOptions } from '../cluster-tools.js';
 import { faultAppliesEffect, faultResult, isFaultPoint } from './faults.js';

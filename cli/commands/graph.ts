@@ -1,10 +1,10 @@
 // mesh-run graph: the machine as a diagram, generated from its definition; --run marks a run's progress.
 import { Command, Option } from 'commander';
-import { UsageError } from '../../engine/errors.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { slotViews, stepMarks } from '../../engine/status-view.js';
-import { withArticle } from '../../engine/words.js';
 import { isRunKind, RUN_KINDS, type RunKind } from '../../machines/steps.js';
+import { UsageError } from '../../shared/errors.js';
+import { withArticle } from '../../shared/words.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
 import { toDot, toMermaid } from '../render/graph.js';

@@ -1,10 +1,10 @@
 // mesh-run history: one query over the journal, filters that combine; table, JSON or CSV.
 import { Command, Option } from 'commander';
-import { formatDuration } from '../../engine/durations.js';
-import { UsageError } from '../../engine/errors.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { parseTimeBound } from '../../engine/time-filters.js';
 import { clusterFromLabel, clusterLabel, isStepId, RUN_KINDS, STEP_IDS, slotLabel } from '../../machines/steps.js';
+import { formatDuration } from '../../shared/durations.js';
+import { UsageError } from '../../shared/errors.js';
 import type { AttemptRecord, HistoryFilter } from '../../store/types.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';

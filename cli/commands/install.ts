@@ -1,7 +1,7 @@
 // mesh-run install: start a primary-remote install (real clusters, or simulated ones with --dry-run).
 import { Command, Option } from 'commander';
-import { UsageError } from '../../engine/errors.js';
 import { slotsFor } from '../../engine/run-slots.js';
+import { UsageError } from '../../shared/errors.js';
 import { dbOption, dbPath, LB_MODES, parseDelayOption, resumeCommand } from '../common.js';
 import type { Streams } from '../output.js';
 import { createProgressRenderer, progressMode } from '../render/progress.js';

@@ -1,7 +1,7 @@
 // mesh-run plan: the commands a run with this config would issue, without touching any cluster.
 import { Command, Option } from 'commander';
-import { UsageError } from '../../engine/errors.js';
 import { isRunKind, RUN_KINDS } from '../../machines/steps.js';
+import { UsageError } from '../../shared/errors.js';
 import type { Streams } from '../output.js';
 import { planJson, planScript, planText } from '../render/plan.js';
 

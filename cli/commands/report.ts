@@ -1,11 +1,11 @@
 // mesh-run report <id> --html FILE: one self-contained HTML page for a run.
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { PreconditionError, UsageError } from '../../engine/errors.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { slotViews, stepMarks } from '../../engine/status-view.js';
 import { buildTimeline } from '../../engine/timeline.js';
 import { isRunKind } from '../../machines/steps.js';
+import { PreconditionError, UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
 import { reportHtml } from '../render/report-html.js';

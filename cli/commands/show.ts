@@ -1,10 +1,10 @@
 // mesh-run show <id> (one run's timeline with its commands) and mesh-run logs <id> (their output tails).
 import { Command } from 'commander';
-import { formatDuration } from '../../engine/durations.js';
-import { UsageError } from '../../engine/errors.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { buildTimeline, type Timeline } from '../../engine/timeline.js';
 import { clusterFromLabel, isStepId, STEP_IDS, slotLabel } from '../../machines/steps.js';
+import { formatDuration } from '../../shared/durations.js';
+import { UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
 import { painter, type Streams } from '../output.js';
 import { displayArgv } from '../render/argv.js';

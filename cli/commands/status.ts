@@ -1,9 +1,9 @@
 // mesh-run status <id> and mesh-run runs: read the journal, never touch a cluster.
 import { Command, Option } from 'commander';
-import { UsageError } from '../../engine/errors.js';
 import { isLeaseStale } from '../../engine/lease.js';
 import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
 import { runView, slotViews } from '../../engine/status-view.js';
+import { UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
 import { renderRunStatus, renderRuns } from '../render/status.js';

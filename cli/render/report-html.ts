@@ -1,11 +1,12 @@
 // One self-contained HTML page for a run: summary, the state diagram with progress marked, a Gantt timeline
 // of attempts per cluster, and the commands. Inline CSS and SVG only: it opens with no network at all.
-import { formatDuration } from '../../engine/durations.js';
+
 import { allNodes, type GraphNode, type MachineGraph } from '../../engine/graph-model.js';
 import { maybeRunConfig } from '../../engine/run-config.js';
 import type { StepMark } from '../../engine/status-view.js';
 import type { Timeline } from '../../engine/timeline.js';
 import { ALL_CLUSTERS, type StepId, slotLabel } from '../../machines/steps.js';
+import { formatDuration } from '../../shared/durations.js';
 import { displayArgv } from './argv.js';
 
 const esc = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);

@@ -1,7 +1,8 @@
 // Renders a run's status and the runs list for people.
-import { formatDuration } from '../../engine/durations.js';
+
 import type { RunView, SlotView } from '../../engine/status-view.js';
 import { clusterLabel } from '../../machines/steps.js';
+import { formatDuration } from '../../shared/durations.js';
 import { painter, type Style } from '../output.js';
 import { table } from './table.js';
 

@@ -2,9 +2,9 @@
 // The secret's data travels only on kubectl's stdin (marked sensitive: never journaled or shown);
 // the fingerprint annotation lets a re-run tell whose CA is already there without reading any key.
 import type { PrimaryStepInput, TrustOutcome } from '../../machines/types.js';
+import { StepError } from '../../shared/errors.js';
 import type { ActivityDeps } from '../activities.js';
 import { CACERTS, ISTIO_SYSTEM } from '../activities.js';
-import { StepError } from '../errors.js';
 import { commandFailed } from '../failures.js';
 import { MANAGED_BY, MESH_RUN } from '../inventory.js';
 import { annotationValue, createNamespaceIfMissing, getJson } from '../kube-ops.js';
