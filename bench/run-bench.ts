@@ -11,12 +11,13 @@ import { MEAN_MS, modelledDuration } from '../adapters/simulator/latency-model.j
 import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
 import { createWorld } from '../adapters/simulator/world.js';
 import * as activities from '../engine/activities.js';
-import { loadConfig, type MeshConfig } from '../engine/config.js';
+import { loadConfig } from '../engine/config.js';
 import { type PlannedCommand, planInstall } from '../engine/plan.js';
 import { prepareFollowUp, prepareInstall, prepareResume } from '../engine/run-service.js';
 import type { StepRuntime } from '../engine/step-runtime.js';
 import { generateIntermediate, generateRoot } from '../engine/trust/ca.js';
 import type { StepId } from '../machines/steps.js';
+import type { MeshConfig } from '../shared/model.js';
 import { sleep } from '../shared/sleep.js';
 import { openDb } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';

@@ -12,7 +12,7 @@ import type {
   StepDone,
 } from '../machines/types.js';
 import { StepError } from '../shared/errors.js';
-import type { MeshConfig } from './config.js';
+import type { MeshConfig } from '../shared/model.js';
 import { commandFailed, errorSummary, isTransient } from './failures.js';
 import type { Inventory } from './inventory.js';
 import { MANAGED_BY, MESH_RUN, SUBJECTS, touchedMetadata } from './inventory.js';

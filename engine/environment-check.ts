@@ -4,8 +4,8 @@
 import { setMaxListeners } from 'node:events';
 import type { ClusterTools } from '../adapters/cluster-tools.js';
 import { PreconditionError, StepError } from '../shared/errors.js';
+import type { MeshConfig } from '../shared/model.js';
 import { preflight } from './activities.js';
-import type { MeshConfig } from './config.js';
 import { istioOwners, MESH_RUN_OWNER } from './mesh-inventory.js';
 import type { StepRuntime } from './step-runtime.js';
 

@@ -2,7 +2,7 @@
 import type { FaultSpec } from '../adapters/simulator/faults.js';
 import { clustersOf, isStepId, type RunKind, stepIdsOf, stepInfo } from '../machines/steps.js';
 import { UsageError } from '../shared/errors.js';
-import type { MeshConfig } from './config.js';
+import type { MeshConfig } from '../shared/model.js';
 
 const SPEC = /^([a-z-]+)(?:@([^:]+))?(?::(\d+))?(?::(transient|permanent))?$/;
 

@@ -3,7 +3,7 @@
 import { stringify } from 'yaml';
 import type { Command, CommandPurpose, CommandResult } from '../adapters/cluster-tools.js';
 import { StepError } from '../shared/errors.js';
-import type { MeshConfig } from './config.js';
+import type { MeshConfig } from '../shared/model.js';
 import { commandFailed } from './failures.js';
 import { MANAGED_BY, MESH_RUN } from './inventory.js';
 import { kubectl, type StepRuntime } from './step-runtime.js';

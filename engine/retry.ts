@@ -1,5 +1,5 @@
+import type { RetryPolicy } from '../shared/model.js';
 // Backoff for transient step failures: exponential, capped, with full jitter.
-import type { RetryPolicy } from './config.js';
 
 // Delay before attempt `next` (2, 3, ...) given the policy; `random` in [0,1) for jitter.
 export function backoffDelay(policy: RetryPolicy, next: number, random: number = Math.random()): number {

@@ -2,8 +2,8 @@
 // not parse is a damaged run: views show it as such, and nothing acts on it.
 
 import { NotResumableError } from '../shared/errors.js';
+import { type MeshConfig, withDefaults } from '../shared/model.js';
 import type { RunRecord } from '../store/types.js';
-import { type MeshConfig, withDefaults } from './config.js';
 
 const parsed = new WeakMap<RunRecord, MeshConfig | null>();
 

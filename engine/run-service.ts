@@ -12,12 +12,13 @@ import { createWorld, type LoadBalancerMode, readWorld, setLoadBalancer } from '
 import { DEFAULT_GATEWAY_POLL_MS, MACHINE_VERSION } from '../machines/install-machine.js';
 import { isRunKind, type RunKind, slotLabel } from '../machines/steps.js';
 import { NotResumableError, PreconditionError, UsageError } from '../shared/errors.js';
+import type { MeshConfig } from '../shared/model.js';
 import { count } from '../shared/words.js';
 import { type Db, openDb } from '../store/open-db.js';
 import { createSimStore } from '../store/sim-store.js';
 import { createSqliteRunStore } from '../store/sqlite-run-store.js';
 import type { Actor, ClaimRequest, NewRun, RunRecord, RunStore } from '../store/types.js';
-import { hashText, type LoadedConfig, loadConfig, type MeshConfig, parseConfigText, readConfigFile } from './config.js';
+import { hashText, type LoadedConfig, loadConfig, parseConfigText, readConfigFile } from './config.js';
 import { checkEnvironment, checkOwnership } from './environment-check.js';
 import { parseFaultSpec } from './fault-specs.js';
 import { Inventory } from './inventory.js';

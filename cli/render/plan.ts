@@ -1,9 +1,9 @@
 // Renders a plan: text for reading, JSON for tools, and a bash script a person could run by hand.
 import type { Command } from '../../adapters/cluster-tools.js';
-import type { MeshConfig } from '../../engine/config.js';
 import { OWNING_RESOURCE } from '../../engine/mesh-inventory.js';
 import type { Plan, PlannedCommand } from '../../engine/plan.js';
 import { slotLabel } from '../../machines/steps.js';
+import type { MeshConfig } from '../../shared/model.js';
 import { displayArgv } from './argv.js';
 
 const where = (p: PlannedCommand) => slotLabel(p.step, p.cluster);

@@ -3,7 +3,7 @@
 // and a re-run (or a resumed run) reuses them instead of minting a different CA.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TrustConfig } from '../config.js';
+import type { TrustConfig } from '../../shared/model.js';
 import { bundleProblem, type CaBundle, type RootCa } from './ca-files.js';
 
 // The generator (and its X.509 library) loads only when a CA is generated.
