@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
 import { MEAN_MS, modelledDuration } from '../adapters/simulator/latency-model.js';
-import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
-import { createWorld } from '../adapters/simulator/world.js';
 import * as activities from '../engine/activities.js';
+import { newWorldSeed, openStore, type StoreLocation, toolsFor } from '../engine/composition.js';
 import { loadConfig } from '../engine/config.js';
 import { type PlannedCommand, planInstall } from '../engine/plan.js';
 import { prepareFollowUp, prepareInstall, prepareResume } from '../engine/run-service.js';
@@ -19,15 +18,14 @@ import { generateIntermediate, generateRoot } from '../engine/trust/ca.js';
 import type { StepId } from '../machines/steps.js';
 import type { MeshConfig } from '../shared/model.js';
 import { sleep } from '../shared/sleep.js';
-import { openDb } from '../store/open-db.js';
-import { createSimStore } from '../store/sim-store.js';
-import { createSqliteRunStore } from '../store/sqlite-run-store.js';
+import { openDb } from '../store/sqlite/open-db.js';
 
 const TIME_SCALE = Number(process.env.MESH_RUN_BENCH_SCALE ?? 0.01);
 const work = mkdtempSync(join(tmpdir(), 'mesh-run-bench-'));
 const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const rows: string[][] = [];
 const out = (...cells: Array<string | number>) => rows.push(cells.map(String));
+const sqlite = (path: string): StoreLocation => ({ kind: 'sqlite', path });
 const ms = (n: number) => `${n.toFixed(n < 10 ? 2 : 0)} ms`;
 
 function configFor(remotes: number, extra = ''): string {
@@ -45,13 +43,13 @@ async function timedInstall(configPath: string, dbPath: string, extra: Partial<P
     dryRun: true,
     injections: [],
     simulation: { realisticLatency: { timeScale: TIME_SCALE } },
-    dbPath,
+    store: sqlite(dbPath),
     ...extra,
   });
-  const outcome = await prepared.driver.start();
+  const { outcome } = await prepared.begin();
   const elapsed = performance.now() - started;
-  prepared.close();
-  return { elapsed, runId: prepared.runId, outcome };
+  await prepared.close();
+  return { elapsed, runId: prepared.run.id, outcome };
 }
 
 // The longest chain of truly dependent steps, from the same latency model the simulator uses.
@@ -85,27 +83,38 @@ function criticalPath(plan: PlannedCommand[], config: MeshConfig, seed: string):
 
 // The Istio page run strictly in its order, one step after another, on the same simulator.
 async function sequentialBaseline(config: MeshConfig, seed: string): Promise<number> {
-  const db = openDb(':memory:');
-  const sim = createSimStore(db);
-  createWorld(
-    sim,
-    'baseline',
-    [config.primary, ...config.remotes],
+  const store = openStore(sqlite(':memory:'), 'create');
+  // The world is created the way a run creates it (with a bench run that holds nothing).
+  // Its latency model is seeded by the world's id, as the critical path's is.
+  const settings = newWorldSeed(seed, config, { realisticLatency: { timeScale: TIME_SCALE } }, [], Date.now());
+  const operator = { user: 'bench', host: 'bench', pid: process.pid };
+  const lease = { token: 'bench', pid: process.pid, host: 'bench', user: 'bench', heartbeat: Date.now() };
+  await store.runs.createRun(
     {
-      loadBalancer: { mode: 'ip', delayMs: Math.round(MEAN_MS.loadBalancerAddress * TIME_SCALE) },
-      latencyModel: { timeScale: TIME_SCALE, jitter: 0.15, seed },
+      id: 'baseline',
+      kind: 'install',
+      topology: 'primary-remote',
+      mode: 'dry-run',
+      config,
+      configHash: 'bench',
+      configPath: null,
+      createdAt: Date.now(),
+      machineVersion: 0,
+      simWorld: seed,
     },
-    Date.now(),
+    operator,
+    { lease, keys: [], staleAfterMs: 1, isAlive: () => true },
+    settings,
   );
-  const tools: ClusterTools = createSimulatedTools({ store: sim, world: 'baseline' });
+  const tools: ClusterTools = await toolsFor('dry-run', config, store, seed);
   const signal = new AbortController().signal;
   setMaxListeners(0, signal);
   const rt = (step: StepId, cluster: string): StepRuntime => ({
     signal,
     now: Date.now,
     note: () => {},
-    observe: () => {},
-    report: () => {},
+    observe: async () => {},
+    report: async () => {},
     run: (c) => tools.run(c, { signal, timeoutMs: 600_000, step, cluster }),
     pipe: (a, b) => tools.pipe(a, b, { signal, timeoutMs: 600_000, step, cluster }),
   });
@@ -139,7 +148,7 @@ async function sequentialBaseline(config: MeshConfig, seed: string): Promise<num
     await activities.attachRemote(rt('attach-remote', r.name), { ...input, step: 'attach-remote' }, deps);
   }
   const elapsed = performance.now() - started;
-  db.close();
+  await store.close();
   return elapsed;
 }
 
@@ -163,6 +172,7 @@ async function overhead(): Promise<void> {
   out('section', 'engine overhead with zero simulated latency (16 remotes)', '', '', '', '');
   out('store', 'wall time', 'transitions', 'per transition', '', '');
   const path = configFor(16);
+  let commands = 0;
   for (const [label, dbPath] of [
     ['durable SQLite (WAL, synchronous=FULL)', join(work, 'overhead.db')],
     ['in-memory SQLite', ':memory:'],
@@ -170,15 +180,19 @@ async function overhead(): Promise<void> {
     // Warm once, then measure.
     for (let i = 0; i < 2; i++) {
       const started = performance.now();
-      const prepared = await prepareInstall({ configPath: path, dryRun: true, injections: [], simulation: { loadBalancerDelayMs: 0 }, dbPath });
-      const outcome = await prepared.driver.start();
+      const prepared = await prepareInstall({ configPath: path, dryRun: true, injections: [], simulation: { loadBalancerDelayMs: 0 }, store: sqlite(dbPath) });
+      const finished = await prepared.begin();
       const elapsed = performance.now() - started;
-      const attempts = prepared.store.listAttempts(prepared.runId).length;
-      const commands = prepared.store.listCommands(prepared.runId).length;
-      prepared.close();
-      if (outcome.status !== 'succeeded') throw new Error('overhead run failed');
+      await prepared.close();
+      if (finished.outcome.status !== 'succeeded') throw new Error('overhead run failed');
+      // The same workflow journals the same commands on either store; count them where they outlive the run.
+      if (dbPath !== ':memory:') {
+        const reader = openStore(sqlite(dbPath), 'read-only');
+        commands = (await reader.runs.listCommands(prepared.run.id)).length;
+        await reader.close();
+      }
       // Each attempt is opened and closed by a transition; each command is journaled before and after it runs.
-      const transitions = attempts * 2;
+      const transitions = finished.attempts.length * 2;
       if (i === 1) out(label, ms(elapsed), `${transitions} (+${commands} commands)`, ms(elapsed / transitions), '', '');
     }
   }
@@ -192,10 +206,10 @@ async function resumeCost(): Promise<void> {
   const failed = await timedInstall(path, db, { injections: ['attach-remote@remote4'] });
   if (failed.outcome.status !== 'failed') throw new Error('the failing run did not fail');
   const started = performance.now();
-  const prepared = prepareResume({ id: failed.runId, dbPath: db, force: false, simulation: {} });
-  const outcome = await prepared.driver.resume();
+  const prepared = await prepareResume({ id: failed.runId, store: sqlite(db), force: false, simulation: {} });
+  const { outcome } = await prepared.begin();
   const elapsed = performance.now() - started;
-  prepared.close();
+  await prepared.close();
   if (outcome.status !== 'succeeded') throw new Error('resume did not succeed');
   out('full run', ms(full.elapsed), 'resume to finish', ms(elapsed), 'ratio', `${((elapsed / full.elapsed) * 100).toFixed(1)} %`);
 }
@@ -208,10 +222,10 @@ async function lifecycle(): Promise<void> {
   out('install', ms(install.elapsed));
   for (const kind of ['verify', 'uninstall'] as const) {
     const started = performance.now();
-    const prepared = await prepareFollowUp({ kind, runRef: install.runId, dryRun: false, injections: [], force: false, dbPath: db });
-    const outcome = await prepared.driver.start();
+    const prepared = await prepareFollowUp({ kind, runRef: install.runId, dryRun: false, injections: [], force: false, store: sqlite(db) });
+    const { outcome } = await prepared.begin();
     const elapsed = performance.now() - started;
-    prepared.close();
+    await prepared.close();
     if (outcome.status !== 'succeeded') throw new Error(`${kind} did not succeed: ${outcome.error?.message ?? ''}`);
     out(kind, ms(elapsed), 'ratio to install', `${(elapsed / install.elapsed).toFixed(2)}`);
   }
@@ -233,9 +247,15 @@ async function startup(): Promise<void> {
   // A journal with a few runs for `mesh-run runs` to list.
   const db = join(work, 'startup.db');
   for (let i = 0; i < 5; i++) {
-    const prepared = await prepareInstall({ configPath: configFor(2), dryRun: true, injections: [], simulation: { loadBalancerDelayMs: 0 }, dbPath: db });
-    await prepared.driver.start();
-    prepared.close();
+    const prepared = await prepareInstall({
+      configPath: configFor(2),
+      dryRun: true,
+      injections: [],
+      simulation: { loadBalancerDelayMs: 0 },
+      store: sqlite(db),
+    });
+    await prepared.begin();
+    await prepared.close();
   }
   const median = (args: string[]) => {
     const times: number[] = [];
@@ -260,7 +280,7 @@ async function startup(): Promise<void> {
   );
 }
 
-function historyAtScale(): void {
+async function historyAtScale(): Promise<void> {
   const runsCount = Number(process.env.MESH_RUN_BENCH_RUNS ?? 100_000);
   out('section', `history on a large journal: ${runsCount} runs`, '', '', '', '');
   const path = join(work, 'history.db');
@@ -314,28 +334,28 @@ function historyAtScale(): void {
   const { n } = db.prepare('SELECT COUNT(*) AS n FROM step_attempts').get() as { n: number };
   db.close();
   out('fill', `${n} step attempts in ${ms(performance.now() - started)}`, '', '', '', '');
-  const store = createSqliteRunStore(openDb(path));
+  const { runs: store, close } = openStore(sqlite(path), 'existing');
   const now = Date.now();
-  const timed = (label: string, fn: () => unknown) => {
-    fn();
+  const timed = async (label: string, fn: () => Promise<unknown>) => {
+    await fn();
     const times: number[] = [];
     for (let i = 0; i < 9; i++) {
       const t = performance.now();
-      fn();
+      await fn();
       times.push(performance.now() - t);
     }
     out(label, ms(times.sort((a, b) => a - b)[4] as number), '', '', '', '');
   };
-  timed('history --limit 100 (newest)', () => store.queryAttempts({ limit: 100 }));
-  timed('history --cluster cluster7 --since 7d', () => store.queryAttempts({ cluster: 'cluster7', since: now - 7 * 86_400_000, limit: 100 }));
-  timed('history --status failed --limit 100', () => store.queryAttempts({ outcome: 'failed', limit: 100 }));
-  timed('history --step install-remote --cluster cluster3 --status failed', () =>
+  await timed('history --limit 100 (newest)', () => store.queryAttempts({ limit: 100 }));
+  await timed('history --cluster cluster7 --since 7d', () => store.queryAttempts({ cluster: 'cluster7', since: now - 7 * 86_400_000, limit: 100 }));
+  await timed('history --status failed --limit 100', () => store.queryAttempts({ outcome: 'failed', limit: 100 }));
+  await timed('history --step install-remote --cluster cluster3 --status failed', () =>
     store.queryAttempts({ step: 'install-remote', cluster: 'cluster3', outcome: 'failed', limit: 100 }),
   );
-  timed('history --run <id>', () => store.queryAttempts({ runId: 'mr-b0001000', limit: 100 }));
-  timed('history --actions --since 24h', () => store.queryEvents({ since: now - 86_400_000, limit: 100 }));
-  timed('runs (50 newest, with their attempts)', () => store.listRuns(50).map((r) => store.listAttempts(r.id)));
-  store.close();
+  await timed('history --run <id>', () => store.queryAttempts({ runId: 'mr-b0001000', limit: 100 }));
+  await timed('history --actions --since 24h', () => store.queryEvents({ since: now - 86_400_000, limit: 100 }));
+  await timed('runs (50 newest, with their attempts)', async () => Promise.all((await store.listRuns(50)).map((r) => store.listAttempts(r.id))));
+  await close();
 }
 
 const only = process.argv[2];
@@ -345,7 +365,7 @@ try {
   if (!only || only === 'resume') await resumeCost();
   if (!only || only === 'lifecycle') await lifecycle();
   if (!only || only === 'startup') await startup();
-  if (!only || only === 'history') historyAtScale();
+  if (!only || only === 'history') await historyAtScale();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

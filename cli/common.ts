@@ -1,11 +1,9 @@
 // Options and helpers shared by the verbs.
 import { Option } from 'commander';
+import { openStore, storeLocation } from '../engine/composition.js';
 import { parseDuration } from '../shared/durations.js';
 import { UsageError } from '../shared/errors.js';
-import { defaultDbPath } from '../store/db-path.js';
-import { openDb } from '../store/open-db.js';
-import { createSqliteRunStore } from '../store/sqlite-run-store.js';
-import type { RunStore } from '../store/types.js';
+import type { RunStore } from '../store/contract.js';
 import { displayArgv } from './render/argv.js';
 
 export interface CommonOptions {
@@ -17,12 +15,8 @@ export function dbOption(): Option {
   return new Option('--db <file>', 'SQLite journal (default: $MESH_RUN_DB, else $XDG_STATE_HOME/mesh-run/mesh-run.db)');
 }
 
-export function dbPath(options: CommonOptions): string {
-  return options.db ?? defaultDbPath();
-}
-
 // "mesh-run resume <id>", with --db when the database is not the default one.
-export function resumeCommand(options: CommonOptions): (runId: string) => string {
+export function resumeHint(options: CommonOptions): (runId: string) => string {
   return (runId) => displayArgv(['mesh-run', 'resume', runId, ...(options.db ? ['--db', options.db] : [])]);
 }
 
@@ -36,11 +30,11 @@ export function parseDelayOption(value: string | undefined, flag: string): numbe
 export const LB_MODES = ['ip', 'hostname', 'none'] as const;
 
 // Opens the journal for a read-only verb (it must already exist), runs `fn`, and closes it.
-export function withStore<T>(options: CommonOptions, fn: (store: RunStore) => T): T {
-  const store = createSqliteRunStore(openDb(dbPath(options), { readOnly: true }));
+export async function withStore<T>(options: CommonOptions, fn: (runs: RunStore) => Promise<T>): Promise<T> {
+  const store = openStore(storeLocation(options), 'read-only');
   try {
-    return fn(store);
+    return await fn(store.runs);
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -8,7 +8,7 @@ import { historyCommand } from './commands/history.js';
 import { installCommand } from './commands/install.js';
 import { planCommand } from './commands/plan.js';
 import { reportCommand } from './commands/report.js';
-import { resumeCommandDef } from './commands/resume.js';
+import { resumeCommand } from './commands/resume.js';
 import { logsCommand, showCommand } from './commands/show.js';
 import { runsCommand, statusCommand } from './commands/status.js';
 import { versionCommand } from './commands/version.js';
@@ -79,7 +79,7 @@ export function buildProgram(streams: Streams): Command {
     installCommand(streams),
     followUpCommand('verify', streams),
     followUpCommand('uninstall', streams),
-    resumeCommandDef(streams),
+    resumeCommand(streams),
     statusCommand(streams),
     runsCommand(streams),
     historyCommand(streams),

@@ -1,12 +1,11 @@
-// Runs a prepared install or resume to its end: progress, signals, the final report and exit code.
+// Runs a prepared run (a new one, or a resume) to its end: progress, signals, the final report and exit code.
 
 import { runConfig } from '../engine/run-config.js';
-import type { RunOutcome } from '../engine/run-driver.js';
-import type { PreparedRun } from '../engine/run-service.js';
+import type { FinishedRun, PreparedRun } from '../engine/run-service.js';
 import { runView, slotViews } from '../engine/status-view.js';
 import { ALL_CLUSTERS, slotLabel } from '../machines/steps.js';
 import { ExitCode } from '../shared/errors.js';
-import type { RunRecord } from '../store/types.js';
+import type { RunRecord } from '../store/contract.js';
 import { ExitRequest } from './exit.js';
 import { painter, type Streams } from './output.js';
 import type { ProgressRenderer } from './render/progress.js';
@@ -16,10 +15,10 @@ export interface SessionOptions {
   streams: Streams;
   progress: ProgressRenderer;
   // How a person would type the resume command for this database.
-  resumeCommand: (runId: string) => string;
+  resumeHint: (runId: string) => string;
 }
 
-export async function runSession(prepared: PreparedRun, begin: () => Promise<RunOutcome>, options: SessionOptions): Promise<void> {
+export async function runSession(prepared: PreparedRun, options: SessionOptions): Promise<void> {
   const { streams } = options;
   let signalled: 'SIGINT' | 'SIGTERM' | undefined;
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
@@ -38,18 +37,18 @@ export async function runSession(prepared: PreparedRun, begin: () => Promise<Run
   const sigterm = () => onSignal('SIGTERM');
   process.on('SIGINT', sigint);
   process.on('SIGTERM', sigterm);
-  let outcome: RunOutcome;
+  let finished: FinishedRun;
   try {
-    outcome = await begin();
+    finished = await prepared.begin();
   } finally {
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
     options.progress.stop();
   }
 
+  const { outcome, run, attempts } = finished;
   if (outcome.storeError) throw outcome.storeError;
-  const run = prepared.store.getRun(prepared.runId);
-  const attempts = prepared.store.listAttempts(prepared.runId);
+  const runId = prepared.run.id;
   const exitCode =
     outcome.status === 'succeeded'
       ? ExitCode.ok
@@ -64,19 +63,19 @@ export async function runSession(prepared: PreparedRun, begin: () => Promise<Run
       ok: outcome.status === 'succeeded',
       run: view,
       steps: run ? slotViews(run, attempts) : [],
-      ...(outcome.status !== 'succeeded' ? { resume: options.resumeCommand(prepared.runId) } : {}),
+      ...(outcome.status !== 'succeeded' ? { resume: options.resumeHint(runId) } : {}),
     };
     streams.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else {
     const paint = painter(streams.stderr);
     if (outcome.status === 'succeeded') {
-      streams.stdout.write(`${paint('green', '✔')} ${run ? successLine(run) : 'done'} (run ${prepared.runId})\n`);
+      streams.stdout.write(`${paint('green', '✔')} ${run ? successLine(run) : 'done'} (run ${runId})\n`);
     } else {
       const error = outcome.error;
       const where = error?.step ? ` at ${slotLabel(error.step, error.cluster ?? ALL_CLUSTERS)}` : '';
-      streams.stderr.write(`${paint('red', '✖')} run ${prepared.runId} ${outcome.status}${where}: ${error?.message ?? ''}\n`);
+      streams.stderr.write(`${paint('red', '✖')} run ${runId} ${outcome.status}${where}: ${error?.message ?? ''}\n`);
       if (error?.hint) streams.stderr.write(`  hint: ${error.hint}\n`);
-      streams.stderr.write(`  continue with: ${options.resumeCommand(prepared.runId)}\n`);
+      streams.stderr.write(`  continue with: ${options.resumeHint(runId)}\n`);
     }
   }
   throw new ExitRequest(exitCode);

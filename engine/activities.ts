@@ -162,7 +162,7 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
 // looked at by name and label only.
 async function takeInventory(rt: StepRuntime, cluster: ClusterRef, primary: boolean): Promise<void> {
   const ns = await getJson<NamespaceJson>(rt, cluster.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, 'observe');
-  rt.observe({
+  await rt.observe({
     cluster: cluster.name,
     subject: SUBJECTS.istioSystem,
     present: ns !== undefined,
@@ -171,10 +171,10 @@ async function takeInventory(rt: StepRuntime, cluster: ClusterRef, primary: bool
   });
   if (primary) {
     const ca = await labelValue(rt, cluster.context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], MANAGED_BY, `secret ${CACERTS}`, 'observe');
-    rt.observe({ cluster: cluster.name, subject: SUBJECTS.cacerts, present: ca.exists, owner: ca.value === MESH_RUN ? MESH_RUN : null, detail: null });
+    await rt.observe({ cluster: cluster.name, subject: SUBJECTS.cacerts, present: ca.exists, owner: ca.value === MESH_RUN ? MESH_RUN : null, detail: null });
   } else {
     const present = await exists(rt, cluster.context, ['secret', READER_TOKEN, '-n', ISTIO_SYSTEM], `secret ${READER_TOKEN}`);
-    rt.observe({ cluster: cluster.name, subject: SUBJECTS.readerToken, present, owner: null, detail: null });
+    await rt.observe({ cluster: cluster.name, subject: SUBJECTS.readerToken, present, owner: null, detail: null });
   }
 }
 
@@ -295,7 +295,10 @@ export async function annotateRemoteNamespace(rt: StepRuntime, input: RemoteStep
   const before = await read('observe');
   if (before !== undefined && before !== input.primary.name) {
     // Journaled before acting, so the replaced value is on record even if the run dies right after.
-    rt.report('overwrote', `annotation ${CONTROL_PLANE_ANNOTATION} on namespace ${ISTIO_SYSTEM} of ${input.cluster}: "${before}" -> "${input.primary.name}"`);
+    await rt.report(
+      'overwrote',
+      `annotation ${CONTROL_PLANE_ANNOTATION} on namespace ${ISTIO_SYSTEM} of ${input.cluster}: "${before}" -> "${input.primary.name}"`,
+    );
   }
   if (before !== input.primary.name) {
     await mustSucceed(

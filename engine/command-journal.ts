@@ -2,7 +2,8 @@
 // transaction (one fsync), and a command may start only once its row is durable.
 import type { Command, SpawnedProcess } from '../adapters/cluster-tools.js';
 import { redactArgv, redactedTail } from '../adapters/redact.js';
-import type { CommandFinish, CommandSpawn, NewCommand, RunStore } from '../store/types.js';
+import type { CommandFinish, CommandSpawn, NewCommand, RunStore } from '../store/contract.js';
+import type { WriteQueue } from './write-queue.js';
 
 interface PendingStart {
   row: NewCommand;
@@ -19,6 +20,7 @@ export class CommandJournal {
 
   constructor(
     private readonly store: RunStore,
+    private readonly writes: WriteQueue,
     private readonly runId: string,
     private readonly now: () => number,
     // Called when the store refuses a batch (disk full, read-only...).
@@ -60,26 +62,28 @@ export class CommandJournal {
     this.schedule();
   }
 
-  // Writes whatever is queued now, in one transaction.
-  flush(): void {
+  // Queues whatever is pending now as one batch; resolves once it is written (or refused).
+  flush(): Promise<void> {
     // Closed: the run is over or stopping (the store may be closed too); the next resume closes what is open.
-    if (this.closed) return;
+    if (this.closed) return Promise.resolve();
     const { starts, finishes, spawns } = this;
-    if (starts.length === 0 && finishes.length === 0 && spawns.length === 0) return;
+    if (starts.length === 0 && finishes.length === 0 && spawns.length === 0) return Promise.resolve();
     this.starts = [];
     this.finishes = [];
     this.spawns = [];
-    try {
-      const ids = this.store.journalCommands(
-        starts.map((s) => s.row),
-        finishes,
-        spawns,
-      );
-      for (const [i, s] of starts.entries()) s.resolve(ids[i] as number);
-    } catch (error) {
-      for (const s of starts) s.reject(error);
-      this.onStoreError(error);
-    }
+    return this.writes.push(async () => {
+      try {
+        const ids = await this.store.journalCommands(
+          starts.map((s) => s.row),
+          finishes,
+          spawns,
+        );
+        for (const [i, s] of starts.entries()) s.resolve(ids[i] as number);
+      } catch (error) {
+        for (const s of starts) s.reject(error);
+        this.onStoreError(error);
+      }
+    });
   }
 
   // No more rows: the run is over or stopping (open commands are closed by the next resume).
@@ -92,7 +96,7 @@ export class CommandJournal {
     this.queued = true;
     setImmediate(() => {
       this.queued = false;
-      this.flush();
+      void this.flush();
     });
   }
 }

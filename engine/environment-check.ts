@@ -18,8 +18,8 @@ function directRuntime(config: MeshConfig, tools: ClusterTools): StepRuntime {
     signal,
     now: Date.now,
     note: () => {},
-    observe: () => {},
-    report: () => {},
+    observe: async () => {},
+    report: async () => {},
     run: (command) => tools.run(command, options),
     pipe: (source, sink) => tools.pipe(source, sink, options),
   };

@@ -1,6 +1,6 @@
 // What existed on the clusters before mesh-run changed anything, as the runs recorded it: uninstall keeps
 // what was there before (a namespace, a CA, a user's labels) and restores the values a step replaced.
-import type { Observation } from '../store/types.js';
+import type { Observation } from '../store/contract.js';
 
 // The label mesh-run puts on what it creates (namespaces, the sample, cacerts): whose it is, on the cluster itself.
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';

@@ -1,7 +1,7 @@
 // Who holds a run, and whether that holder is still alive.
 import { hostname } from 'node:os';
 import { processStart, processState } from '../adapters/processes.js';
-import type { LeaseHolder } from '../store/types.js';
+import type { LeaseHolder } from '../store/contract.js';
 
 export const LEASE_STALE_MS = 30_000;
 

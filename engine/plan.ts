@@ -2,15 +2,12 @@
 // workflow (same machine, same step activities) against fresh simulated clusters in memory.
 // Plan and execution therefore cannot drift: they are one code path.
 import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
-import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
-import { createWorld } from '../adapters/simulator/world.js';
 import type { RunKind, StepId } from '../machines/steps.js';
+import { InternalError } from '../shared/errors.js';
 import type { MeshConfig } from '../shared/model.js';
-import { openDb } from '../store/open-db.js';
-import { createSimStore } from '../store/sim-store.js';
-import { createSqliteRunStore } from '../store/sqlite-run-store.js';
-import type { RunRecord } from '../store/types.js';
-import { RunDriver } from './run-driver.js';
+import { newWorldSeed, openStore, toolsFor } from './composition.js';
+import { LEASE_STALE_MS } from './lease.js';
+import { leaseFor, RunDriver } from './run-driver.js';
 import { slotsFor } from './run-slots.js';
 import { workflowOf } from './workflows.js';
 
@@ -74,45 +71,51 @@ function recording(inner: ClusterTools, out: PlannedCommand[], plan: Plan): Clus
 // Rehearses a run of `kind`: verify and uninstall first rehearse what they follow (install, then verify),
 // unrecorded, so they meet the mesh they would meet for real.
 export async function planRun(kind: RunKind, config: MeshConfig): Promise<Plan> {
-  const db = openDb(':memory:');
+  const store = openStore({ kind: 'sqlite', path: ':memory:' }, 'create');
   try {
-    const store = createSqliteRunStore(db);
-    const sim = createSimStore(db);
     const now = Date.now();
-    createWorld(sim, PLAN_RUN, [config.primary, ...config.remotes], { loadBalancer: { mode: 'ip', delayMs: 0 } }, now);
+    const operator = { user: 'plan', host: 'plan', pid: process.pid };
     const before: RunKind[] = kind === 'install' ? [] : kind === 'verify' ? ['install'] : ['install', 'verify'];
     const plan: Plan = { kind, commands: [] };
     for (const [i, step] of [...before, kind].entries()) {
       const id = `${PLAN_RUN}-${i}`;
       const recorded = step === kind;
-      store.createRun(
+      const leaseToken = `plan-${i}`;
+      // The first rehearsal creates the simulated clusters; the ones after it act on them.
+      const seed = i === 0 ? newWorldSeed(PLAN_RUN, config, { loadBalancerDelayMs: 0 }, [], now) : undefined;
+      const claim = { lease: leaseFor(operator, leaseToken, now), keys: [], staleAfterMs: LEASE_STALE_MS, isAlive: () => true };
+      await store.runs.createRun(
         {
           id,
           kind: step,
           topology: 'primary-remote',
           mode: 'dry-run',
-          configJson: JSON.stringify(config),
+          config,
           configHash: 'plan',
           configPath: null,
           createdAt: now,
           machineVersion: workflowOf(step).version,
           simWorld: PLAN_RUN,
         },
-        { user: 'plan', host: 'plan', pid: process.pid },
+        operator,
+        claim,
+        seed,
       );
-      const inner = createSimulatedTools({ store: sim, world: PLAN_RUN });
+      const run = await store.runs.getRun(id);
+      if (!run) throw new InternalError(`the rehearsal run ${id} does not read back`);
+      const inner = await toolsFor('dry-run', config, store, PLAN_RUN);
       const tools = recorded ? recording(inner, plan.commands, plan) : inner;
-      const driver = new RunDriver({ store, tools, config, run: store.getRun(id) as RunRecord });
+      const driver = new RunDriver({ store: store.runs, tools, config, run, operator, leaseToken });
       const outcome = await driver.start();
       if (outcome.status !== 'succeeded')
-        throw new Error(`the rehearsal of ${step} with this config did not succeed: ${outcome.error?.message ?? outcome.status}`);
+        throw new InternalError(`the rehearsal of ${step} with this config did not succeed: ${outcome.error?.message ?? outcome.status}`);
     }
     // Regions ran side by side; a plan reads best in page order, per step and cluster (a stable sort).
     const order = slotsFor(kind, config).map((s) => `${s.step}@${s.cluster}`);
     plan.commands.sort((a, b) => order.indexOf(`${a.step}@${a.cluster}`) - order.indexOf(`${b.step}@${b.cluster}`));
     return plan;
   } finally {
-    db.close();
+    await store.close();
   }
 }
 

@@ -1,6 +1,6 @@
 // Events the engine reports while a run moves; renderers (TTY, lines, NDJSON) subscribe to them.
 import type { StepId } from '../machines/steps.js';
-import type { RunStatus } from '../store/types.js';
+import type { RunStatus } from '../shared/model.js';
 
 export type ProgressEvent =
   | {

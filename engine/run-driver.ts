@@ -13,10 +13,10 @@ import type { StepId } from '../machines/steps.js';
 import { slotLabel, stepInfo } from '../machines/steps.js';
 import type { InstallContext, StepFailure, StepInput, StepOutcomeParams } from '../machines/types.js';
 import { PreconditionError, StoreError, toStepFailure } from '../shared/errors.js';
-import type { MeshConfig } from '../shared/model.js';
+import type { MeshConfig, RunStatus } from '../shared/model.js';
 import { sleep } from '../shared/sleep.js';
+import type { Actor, AttemptClose, AttemptRecord, ClusterHolder, ErrorInfo, LeaseHolder, RunRecord, RunStore } from '../store/contract.js';
 import { crashPoint } from '../store/crash-points.js';
-import type { Actor, AttemptClose, AttemptRecord, ClusterHolder, ErrorInfo, LeaseHolder, RunRecord, RunStatus, RunStore } from '../store/types.js';
 import type { ActivityDeps } from './activities.js';
 import { CommandJournal } from './command-journal.js';
 import { Inventory } from './inventory.js';
@@ -26,6 +26,7 @@ import { backoffDelay } from './retry.js';
 import { Semaphore } from './semaphore.js';
 import type { StepRuntime } from './step-runtime.js';
 import { type Activity, type StepBinder, type Workflow, workflowOf } from './workflows.js';
+import { WriteQueue } from './write-queue.js';
 
 export interface RunOutcome {
   status: RunStatus;
@@ -68,10 +69,12 @@ export function leaseFor(operator: Actor, token: string, now: number): LeaseHold
 
 // The error for clusters another live run holds: exit 3, naming that run and where it is driven.
 export function clustersBusy(busy: ClusterHolder, now: number, doing: string): PreconditionError {
-  const where = busy.key.startsWith('world:') ? 'these simulated clusters' : `context "${busy.key.slice('context:'.length)}"`;
+  const simulated = busy.key.startsWith('world:');
+  const where = simulated ? 'these simulated clusters' : `context "${busy.key.slice('context:'.length)}"`;
+  const age = Math.round((now - busy.lease.heartbeat) / 1000);
   return new PreconditionError(
     'clusters-busy',
-    `run ${busy.runId} (${busy.kind}) is still running on ${where} (pid ${busy.lease.pid} on ${busy.lease.host}, heartbeat ${Math.round((now - busy.lease.heartbeat) / 1000)}s ago); wait for it to finish before ${doing} ${busy.key.startsWith('world:') ? 'them' : 'it'}`,
+    `run ${busy.runId} (${busy.kind}) is still running on ${where} (pid ${busy.lease.pid} on ${busy.lease.host}, heartbeat ${age}s ago); wait for it to finish before ${doing} ${simulated ? 'them' : 'it'}`,
     {
       hint: `"mesh-run status ${busy.runId}" shows where it is; a holder that died stops counting at once (or after ${LEASE_STALE_MS / 1000} s without a heartbeat)`,
     },
@@ -93,6 +96,7 @@ export class RunDriver {
   private readonly store: RunStore;
   private readonly tools: ClusterTools;
   private readonly config: MeshConfig;
+  private readonly run: RunRecord;
   private readonly runId: string;
   private readonly mode: 'dry-run' | 'real';
   private readonly operator: Actor;
@@ -108,13 +112,17 @@ export class RunDriver {
   private readonly remoteSlots: Semaphore;
   private readonly workflow: Workflow;
   private readonly deps: ActivityDeps;
+  private readonly writes = new WriteQueue();
   private actor: XActor<AnyStateMachine> | undefined;
   private pendingCloses: AttemptClose[] = [];
   // The attempt each (step, cluster) has open in this process; resume closed every older one first.
   private readonly openAttempts = new Map<string, AttemptRecord>();
+  // Reports already journaled in this run (a step re-run after a crash reports once).
+  private readonly reported = new Set<string>();
   private flushQueued = false;
   private closing = false;
   private finished = false;
+  private claimed = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly inflight = new Set<Promise<unknown>>();
   // Process groups of the real tool commands running now.
@@ -127,6 +135,7 @@ export class RunDriver {
     this.store = options.store;
     this.tools = options.tools;
     this.config = options.config;
+    this.run = options.run;
     this.runId = options.run.id;
     this.mode = options.run.mode;
     this.workflow = workflowOf(options.run.kind);
@@ -141,65 +150,110 @@ export class RunDriver {
     this.gatewayPollMs = options.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS;
     this.remoteSlots = new Semaphore(this.config.maxParallelRemotes);
     this.deps = { config: this.config, inventory: options.inventory ?? Inventory.empty(), force: options.force ?? false };
-    this.commands = new CommandJournal(this.store, this.runId, this.now, (error) => this.storeFailed(error));
+    this.commands = new CommandJournal(this.store, this.writes, this.runId, this.now, (error) => this.storeFailed(error));
     this.outcome = new Promise((resolve) => {
       this.resolveOutcome = resolve;
     });
   }
 
-  // Takes the run's lease (exit 3 when a live process holds it); start and resume do it if not done yet.
-  claim(): void {
-    if (this.heartbeat) return;
-    this.takeLease();
+  // Takes the run's lease and its claim on its clusters (exit 3 when a live process holds either);
+  // start and resume do it if not done yet.
+  async claim(): Promise<void> {
+    if (this.claimed) return;
+    this.claimed = true;
+    if (!this.preClaimed) {
+      const result = await this.store.acquireLease(
+        this.runId,
+        leaseFor(this.operator, this.leaseToken, this.now()),
+        this.leaseStaleMs,
+        holderAlive,
+        this.claimKeys,
+      );
+      if (!result.acquired) {
+        this.claimed = false;
+        if ('busy' in result) throw clustersBusy(result.busy, this.now(), 'resuming this run on');
+        const h = result.holder;
+        const age = Math.round((this.now() - h.heartbeat) / 1000);
+        throw new PreconditionError(
+          'run-locked',
+          `run ${this.runId} is being driven by pid ${h.pid} on ${h.host} (user ${h.user}, last heartbeat ${age}s ago)`,
+          {
+            hint: 'wait for it to finish, or stop that process first; a holder that died is taken over automatically',
+          },
+        );
+      }
+      if (result.tookOverFrom) {
+        const h = result.tookOverFrom;
+        await this.store.addEvent(this.runId, 'lease-taken-over', this.operator, this.now(), `from pid ${h.pid} on ${h.host} (user ${h.user})`);
+      }
+    }
+    this.heartbeat = setInterval(() => {
+      if (this.finished) return;
+      this.store.heartbeat(this.runId, this.leaseToken, this.now()).then(
+        (held) => {
+          if (!held) void this.interrupt('lease-lost');
+        },
+        (error) => this.storeFailed(error),
+      );
+    }, this.heartbeatMs);
+    this.heartbeat.unref();
   }
 
   // Starts a new run from the machine's initial state.
-  start(): Promise<RunOutcome> {
-    this.claim();
+  async start(): Promise<RunOutcome> {
+    await this.claim();
     this.listener({ type: 'run', runId: this.runId, status: 'started', at: this.now(), mode: this.mode });
     this.launch(undefined);
     return this.outcome;
   }
 
-  // Continues a run from its last persisted snapshot; failed steps are retried, finished ones are not.
+  // Continues the run from its last persisted snapshot (as read when it was prepared): failed steps are
+  // retried, finished ones are not.
   async resume(forcedDetail?: string): Promise<RunOutcome> {
-    const run = this.store.getRun(this.runId);
-    if (!run) throw new PreconditionError('run-missing', `run ${this.runId} disappeared from the store`);
-    this.claim();
+    await this.claim();
     // Tool processes a killed driver left behind must not race the ones this driver starts.
     if (this.mode === 'real') await this.stopOrphans();
     const at = this.now();
-    if (forcedDetail) this.store.addEvent(this.runId, 'forced', this.operator, at, forcedDetail);
-    this.store.beginResume(this.runId, 'the process running this attempt stopped before it finished; resumed', this.operator, at, `from ${run.status}`);
+    if (forcedDetail) await this.store.addEvent(this.runId, 'forced', this.operator, at, forcedDetail);
+    await this.store.beginResume(
+      this.runId,
+      'the process running this attempt stopped before it finished; resumed',
+      this.operator,
+      at,
+      `from ${this.run.status}`,
+    );
+    for (const e of await this.store.listEvents(this.runId)) if (e.step) this.reported.add(reportKey(e.type, e.detail ?? '', e.step, e.cluster ?? ''));
     this.listener({ type: 'run', runId: this.runId, status: 'resumed', at, mode: this.mode });
-    const snapshot = run.snapshotJson ? (JSON.parse(run.snapshotJson) as Snapshot<unknown>) : undefined;
+    const raw = this.run.snapshot?.trim();
+    const snapshot = raw && raw !== 'null' ? (JSON.parse(raw) as Snapshot<unknown>) : undefined;
     this.launch(snapshot);
     return this.outcome;
   }
 
   // Stops the tool processes of this run that are still running without a driver, and journals each one.
   private async stopOrphans(): Promise<void> {
-    const recorded = this.store.listCommands(this.runId).filter((c) => c.endedAt === null && c.pid !== null);
-    const found = new Map<number, { pgid: number; command: string; start: string | null | undefined }>();
+    const recorded = (await this.store.listCommands(this.runId)).filter((c) => c.endedAt === null && c.pid !== null);
+    const found = new Map<number, { pgid: number; command: string }>();
     for (const c of recorded) {
+      const command = c.argv.slice(0, 4).join(' ');
       if (!startedOnThisBoot(c.procStart)) {
-        if (c.procStart)
-          this.store.addEvent(
+        if (c.procStart) {
+          await this.store.addEvent(
             this.runId,
             'orphan-unreachable',
             this.operator,
             this.now(),
-            `${c.argv.slice(0, 4).join(' ')} (pid ${c.pid}) was started on another machine or before a reboot; it cannot be checked from here`,
+            `${command} (pid ${c.pid}) was started on another machine or before a reboot; it cannot be checked from here`,
           );
+        }
         continue;
       }
-      if (processState(c.pid as number, c.procStart) === 'alive')
-        found.set(c.pid as number, { pgid: c.pgid ?? (c.pid as number), command: c.argv.slice(0, 4).join(' '), start: c.procStart });
+      if (processState(c.pid as number, c.procStart) === 'alive') found.set(c.pid as number, { pgid: c.pgid ?? (c.pid as number), command });
     }
-    for (const p of processesOfRun(this.runId)) if (!found.has(p.pid)) found.set(p.pid, { pgid: p.pgid, command: p.command, start: p.start });
+    for (const p of processesOfRun(this.runId)) if (!found.has(p.pid)) found.set(p.pid, { pgid: p.pgid, command: p.command });
     for (const [pid, p] of found) {
       await stopProcessGroup(p.pgid);
-      this.store.addEvent(
+      await this.store.addEvent(
         this.runId,
         'orphan-stopped',
         this.operator,
@@ -223,7 +277,7 @@ export class RunDriver {
   // Stops the run on a signal: persists where it stands, stops child processes, marks it interrupted.
   async interrupt(signal: 'SIGINT' | 'SIGTERM' | 'lease-lost'): Promise<void> {
     if (this.finished) return;
-    this.flush();
+    await this.flush();
     if (this.finished) return;
     this.closing = true;
     this.commands.close();
@@ -231,60 +285,29 @@ export class RunDriver {
     const at = this.now();
     let open: AttemptRecord[] = [];
     try {
-      open = this.store.listAttempts(this.runId).filter((a) => a.outcome === 'running');
+      open = (await this.store.listAttempts(this.runId)).filter((a) => a.outcome === 'running');
     } catch {
       // an unreadable journal still lets us stop the children
     }
     const where = open.map((a) => slotLabel(a.step, a.cluster)).join(', ') || 'between steps';
     const error: ErrorInfo = { message: `interrupted by ${signal} during ${where}`, ...(open[0] ? { step: open[0].step, cluster: open[0].cluster } : {}) };
     try {
-      this.store.endRun(this.runId, 'interrupted', this.operator, at, error, `${signal} during ${where}`);
+      await this.writes.push(() => this.store.endRun(this.runId, 'interrupted', this.operator, at, error, `${signal} during ${where}`));
     } catch {
       // the journal may be unwritable; the attempts stay open and the next resume closes them
     }
     this.actor?.stop();
     // Wait for killed children to exit (execa escalates to SIGKILL after 5 s), so none outlive us.
     await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 8000).unref())]);
-    this.endLease();
+    await this.endLease();
     this.listener({ type: 'run', runId: this.runId, status: 'interrupted', at, mode: this.mode, error });
     this.resolveOutcome({ status: 'interrupted', error });
   }
 
-  private takeLease(): void {
-    if (!this.preClaimed) {
-      const result = this.store.acquireLease(this.runId, leaseFor(this.operator, this.leaseToken, this.now()), this.leaseStaleMs, holderAlive, this.claimKeys);
-      if (!result.acquired) {
-        if ('busy' in result) throw clustersBusy(result.busy, this.now(), 'resuming this run on');
-        const h = result.holder;
-        const age = Math.round((this.now() - h.heartbeat) / 1000);
-        throw new PreconditionError(
-          'run-locked',
-          `run ${this.runId} is being driven by pid ${h.pid} on ${h.host} (user ${h.user}, last heartbeat ${age}s ago)`,
-          {
-            hint: 'wait for it to finish, or stop that process first; a holder that died is taken over automatically',
-          },
-        );
-      }
-      if (result.tookOverFrom) {
-        const h = result.tookOverFrom;
-        this.store.addEvent(this.runId, 'lease-taken-over', this.operator, this.now(), `from pid ${h.pid} on ${h.host} (user ${h.user})`);
-      }
-    }
-    this.heartbeat = setInterval(() => {
-      if (this.finished) return;
-      try {
-        if (!this.store.heartbeat(this.runId, this.leaseToken, this.now())) void this.interrupt('lease-lost');
-      } catch (error) {
-        this.storeFailed(error);
-      }
-    }, this.heartbeatMs);
-    this.heartbeat.unref();
-  }
-
-  private endLease(): void {
+  private async endLease(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     try {
-      this.store.releaseLease(this.runId, this.leaseToken);
+      await this.store.releaseLease(this.runId, this.leaseToken);
     } catch {
       // an unwritable journal: the lease goes stale by itself and the next resume takes it over
     }
@@ -300,7 +323,7 @@ export class RunDriver {
     });
     this.actor = actor;
     actor.subscribe({
-      error: (error) => this.finish('failed', { message: `internal error in the workflow: ${error instanceof Error ? error.message : String(error)}` }),
+      error: (error) => void this.finish('failed', { message: `internal error in the workflow: ${error instanceof Error ? error.message : String(error)}` }),
     });
     actor.start();
     if (snapshot && this.anyTag('failed')) {
@@ -326,50 +349,55 @@ export class RunDriver {
     if (this.flushQueued || this.closing) return;
     this.flushQueued = true;
     // One write per turn of the event loop, however many actors moved in it; a step about to run its
-    // first command writes at once (openAttempt), so no side effect ever outruns its transition.
+    // first command writes before it (openAttempt), so no side effect ever outruns its transition.
     setImmediate(() => {
       this.flushQueued = false;
-      this.flush();
+      void this.flush();
     });
   }
 
-  // Writes the snapshot with the journal rows its transition produced, in one transaction.
-  private flush(): void {
+  // Queues the snapshot with the journal rows its transition produced (one transaction), after the
+  // command results recorded so far, so a transition never outruns the commands behind it.
+  private async flush(): Promise<void> {
     if (this.closing || !this.actor) return;
-    // Command results recorded so far go first, so a transition never outruns the commands behind it.
-    this.commands.flush();
-    if (this.closing) return;
+    void this.commands.flush();
     const closes = this.pendingCloses.splice(0);
+    const snapshot = JSON.stringify(this.actor.getPersistedSnapshot());
     try {
-      this.store.commitTransition(this.runId, JSON.stringify(this.actor.getPersistedSnapshot()), closes, this.now());
-      this.checkSettled();
+      await this.writes.push(() => this.store.commitTransition(this.runId, snapshot, closes, this.now()));
     } catch (error) {
       this.storeFailed(error);
+      return;
     }
+    await this.checkSettled();
   }
 
-  // The journal refused a write: stop everything at once; the last committed snapshot is where resume starts.
-  // The run stops where the last committed snapshot left it (no step is blamed for the journal), is marked
-  // interrupted if the journal takes that one write, and says which of the two it is.
+  // The journal refused a write. The run stops where the last committed snapshot left it (no step is blamed
+  // for the journal), is marked interrupted if the journal takes that one write, and says which it is.
   private storeFailed(error: unknown): void {
-    if (!(error instanceof StoreError)) throw error;
     if (this.finished) return;
+    if (!(error instanceof StoreError)) throw error;
+    this.writes.close(error);
     this.finished = true;
     this.closing = true;
     this.commands.close();
     this.actor?.stop();
+    void this.stopForStore(error);
+  }
+
+  private async stopForStore(error: StoreError): Promise<void> {
     const at = this.now();
     let recorded = 'it is still recorded as running';
     // A busy database would make this write wait as long again: stop now, the next resume takes over.
     if (!error.busy) {
       try {
-        this.store.endRun(this.runId, 'interrupted', this.operator, at, { message: `stopped: ${error.message}` }, 'the journal refused a write');
+        await this.store.endRun(this.runId, 'interrupted', this.operator, at, { message: `stopped: ${error.message}` }, 'the journal refused a write');
         recorded = 'it is recorded as interrupted';
       } catch {
         // the journal still refuses: the lease goes stale with this process, and resume takes the run over
       }
     }
-    this.endLease();
+    await this.endLease();
     const resume = `"mesh-run resume ${this.runId}"`;
     const hint = error.busy
       ? `when the other process lets go of the database, continue with ${resume}`
@@ -382,11 +410,11 @@ export class RunDriver {
 
   private machineSnapshots(): AnyMachineSnapshot[] {
     if (!this.actor) return [];
-    const root = this.actor.getSnapshot();
+    const root: AnyMachineSnapshot = this.actor.getSnapshot();
     const children = Object.values(root.children as Record<string, { getSnapshot(): unknown } | undefined>)
       .map((c) => c?.getSnapshot() as AnyMachineSnapshot | undefined)
       .filter((s): s is AnyMachineSnapshot => !!s && typeof (s as { hasTag?: unknown }).hasTag === 'function');
-    return [root as unknown as AnyMachineSnapshot, ...children];
+    return [root, ...children];
   }
 
   private anyTag(tag: string): boolean {
@@ -394,13 +422,9 @@ export class RunDriver {
   }
 
   // A run is over when the machine is done, or when nothing is running any more and something failed.
-  private checkSettled(): void {
+  private async checkSettled(): Promise<void> {
     if (this.finished || !this.actor) return;
-    const root = this.actor.getSnapshot();
-    if (root.status === 'done') {
-      this.finish('succeeded');
-      return;
-    }
+    if (this.actor.getSnapshot().status === 'done') return this.finish('succeeded');
     if (this.anyTag('busy')) return;
     const failure = this.machineSnapshots()
       .filter((s) => s.hasTag('failed'))
@@ -408,34 +432,28 @@ export class RunDriver {
       .find((f) => f !== undefined);
     if (failure) {
       const { step, cluster, message, hint } = failure;
-      this.finish('failed', { message, step, cluster, ...(hint ? { hint } : {}) });
-      return;
+      return this.finish('failed', { message, step, cluster, ...(hint ? { hint } : {}) });
     }
-    this.finish('failed', { message: 'the workflow stopped with no step running and none failed (internal error)' });
+    return this.finish('failed', { message: 'the workflow stopped with no step running and none failed (internal error)' });
   }
 
-  private finish(status: RunStatus, error?: ErrorInfo): void {
-    if (this.finished) return;
-    // The results of the last commands go to the journal before the run is over.
-    try {
-      this.commands.flush();
-    } catch {
-      // a refused batch already stopped the run through storeFailed
-    }
+  private async finish(status: RunStatus, error?: ErrorInfo): Promise<void> {
     if (this.finished) return;
     this.finished = true;
+    // The results of the last commands go to the journal before the run is over.
+    void this.commands.flush();
     this.closing = true;
     this.commands.close();
     const at = this.now();
     try {
-      this.store.endRun(this.runId, status as Exclude<RunStatus, 'running'>, this.operator, at, error ?? null, error?.message);
+      await this.writes.push(() => this.store.endRun(this.runId, status as Exclude<RunStatus, 'running'>, this.operator, at, error ?? null, error?.message));
     } catch (storeError) {
       this.finished = false;
       this.storeFailed(storeError);
       return;
     }
     this.actor?.stop();
-    this.endLease();
+    await this.endLease();
     this.listener({ type: 'run', runId: this.runId, status, at, mode: this.mode, ...(error ? { error } : {}) });
     this.resolveOutcome(error ? { status, error } : { status });
   }
@@ -483,7 +501,7 @@ export class RunDriver {
       if (signal.aborted || this.closing) throw signal.reason ?? new Error('run is stopping');
       let attempt: AttemptRecord;
       try {
-        attempt = this.openAttempt(input);
+        attempt = await this.openAttempt(input);
       } catch (error) {
         if (error instanceof StoreError) this.storeFailed(error);
         throw error;
@@ -496,8 +514,8 @@ export class RunDriver {
         const failure = redactFailure(toStepFailure(error));
         if (!failure.retryable || tries >= policy.attempts) throw failure;
         const delay = backoffDelay(policy, tries + 1);
-        this.store.closeAttempt(attempt.id, 'failed', failure, this.now());
         this.openAttempts.delete(slotKey(input));
+        await this.writes.push(() => this.store.closeAttempt(attempt.id, 'failed', failure, this.now()));
         this.listener({
           type: 'step',
           runId: this.runId,
@@ -514,22 +532,17 @@ export class RunDriver {
     }
   }
 
-  private openAttempt(input: StepInput): AttemptRecord {
+  // The attempt of this step, opened (with the snapshot as it stands and the attempts closed since the last
+  // write, in one transaction) before the step's first command.
+  private async openAttempt(input: StepInput): Promise<AttemptRecord> {
     const open = this.openAttempts.get(slotKey(input));
     if (open) return open;
-    this.commands.flush();
+    void this.commands.flush();
     if (this.closing) throw new Error('run is stopping');
-    // The snapshot as it stands, the attempts closed by transitions since the last write, and the new
-    // attempt: one transaction, before the step's first command.
     const snapshot = this.actor ? JSON.stringify(this.actor.getPersistedSnapshot()) : null;
     const closes = this.pendingCloses.splice(0);
-    const created = this.store.openAttempt(
-      this.runId,
-      snapshot,
-      { step: input.step, cluster: input.cluster, context: input.step === 'preflight' ? null : input.context },
-      this.now(),
-      closes,
-    );
+    const slot = { step: input.step, cluster: input.cluster, context: input.step === 'preflight' ? null : input.context };
+    const created = await this.writes.push(() => this.store.openAttempt(this.runId, snapshot, slot, this.now(), closes));
     this.openAttempts.set(slotKey(input), created);
     this.listener({
       type: 'step',
@@ -558,28 +571,21 @@ export class RunDriver {
     const forget = (groups: number[]) => {
       for (const g of groups) this.liveGroups.delete(g);
     };
+    const note = (message: string, kind: 'wait' | 'info' | 'warn') =>
+      this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message, at: this.now(), kind });
     return {
       signal,
       now: this.now,
-      note: (message, kind = 'wait') =>
-        this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message: redact(message), at: this.now(), kind }),
+      note: (message, kind = 'wait') => note(redact(message), kind),
       observe: (o) => this.journal(() => this.store.recordObservations([{ ...o, runId: this.runId, at: this.now() }])),
-      report: (type, detail) => {
+      report: async (type, detail) => {
         const text = redact(detail);
-        const where = { step: input.step, cluster: input.cluster };
-        const seen = this.store
-          .listEvents(this.runId)
-          .some((e) => e.type === type && e.detail === text && e.step === where.step && e.cluster === where.cluster);
-        if (!seen) this.journal(() => this.store.addEvent(this.runId, type, this.operator, this.now(), text, where));
-        this.listener({
-          type: 'note',
-          runId: this.runId,
-          step: input.step,
-          cluster: input.cluster,
-          message: text,
-          at: this.now(),
-          kind: type === 'overwrote' || type === 'deleted-preexisting' ? 'warn' : 'info',
-        });
+        const key = reportKey(type, text, input.step, input.cluster);
+        if (!this.reported.has(key)) {
+          this.reported.add(key);
+          await this.journal(() => this.store.addEvent(this.runId, type, this.operator, this.now(), text, { step: input.step, cluster: input.cluster }));
+        }
+        note(text, type === 'overwrote' || type === 'deleted-preexisting' ? 'warn' : 'info');
       },
       run: (command) =>
         this.track(async () => {
@@ -619,10 +625,11 @@ export class RunDriver {
     };
   }
 
-  // A journal write from inside a step: a store that refuses it stops the run (resumable), not the step.
-  private journal(write: () => void): void {
+  // A journal write from inside a step, in order with the others: a store that refuses it stops the run
+  // (resumable), not the step.
+  private async journal(write: () => Promise<void>): Promise<void> {
     try {
-      write();
+      await this.writes.push(write);
     } catch (error) {
       if (error instanceof StoreError) this.storeFailed(error);
       throw error;
@@ -640,6 +647,10 @@ export class RunDriver {
 
 function slotKey(slot: { step: string; cluster: string }): string {
   return `${slot.step}@${slot.cluster}`;
+}
+
+function reportKey(type: string, detail: string, step: string, cluster: string): string {
+  return `${type}\0${step}\0${cluster}\0${detail}`;
 }
 
 function redactFailure(failure: StepFailure): StepFailure {

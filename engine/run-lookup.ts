@@ -1,7 +1,7 @@
 // Finding a run by id or unique prefix, and rejecting text that cannot be an id.
 
 import { NotResumableError, UsageError } from '../shared/errors.js';
-import type { RunRecord, RunStore } from '../store/types.js';
+import type { RunRecord, RunStore } from '../store/contract.js';
 
 // Rejects text that cannot be a run id before any file is opened.
 export function checkRunIdFormat(idOrPrefix: string): void {
@@ -10,12 +10,13 @@ export function checkRunIdFormat(idOrPrefix: string): void {
 }
 
 // Finds a run by its id or a unique prefix of it.
-export function findRun(store: RunStore, idOrPrefix: string): RunRecord {
+export async function findRun(store: RunStore, idOrPrefix: string): Promise<RunRecord> {
   checkRunIdFormat(idOrPrefix);
-  const exact = store.getRun(idOrPrefix);
+  const exact = await store.getRun(idOrPrefix);
   if (exact) return exact;
-  const ids = store.findRunIds(idOrPrefix, 3);
-  if (ids.length === 1) return store.getRun(ids[0] as string) as RunRecord;
+  const ids = await store.findRunIds(idOrPrefix, 3);
+  const only = ids.length === 1 ? await store.getRun(ids[0] as string) : undefined;
+  if (only) return only;
   if (ids.length > 1) throw new UsageError(`run id "${idOrPrefix}" is ambiguous (${ids.join(', ')}...); type more of it`);
   throw new NotResumableError('run-not-found', `no run "${idOrPrefix}" in this database; "mesh-run runs" lists them`);
 }

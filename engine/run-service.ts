@@ -1,23 +1,17 @@
-// The operations behind the CLI verbs: prepare a new install, prepare a resume, read status and runs.
-// Every input is validated before anything is written to a store or a cluster.
+// The operations behind the run verbs: prepare a new install, a verify or uninstall, or a resume. Every
+// input is validated before anything is written to a store or a cluster; the store backend and the tools
+// come from the composition root.
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import type { ClusterTools } from '../adapters/cluster-tools.js';
-import { createExecaTools } from '../adapters/execa-tools.js';
 import type { FaultSpec } from '../adapters/simulator/faults.js';
-import { MEAN_MS } from '../adapters/simulator/latency-model.js';
-import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
-import { createWorld, type LoadBalancerMode, readWorld, setLoadBalancer } from '../adapters/simulator/world.js';
-import { DEFAULT_GATEWAY_POLL_MS, MACHINE_VERSION } from '../machines/install-machine.js';
-import { isRunKind, type RunKind, slotLabel } from '../machines/steps.js';
-import { NotResumableError, PreconditionError, UsageError } from '../shared/errors.js';
-import type { MeshConfig } from '../shared/model.js';
+import { changesLoadBalancer, type SimulationOptions } from '../adapters/simulator/setup.js';
+import { DEFAULT_GATEWAY_POLL_MS } from '../machines/install-machine.js';
+import { slotLabel } from '../machines/steps.js';
+import { InternalError, NotResumableError, PreconditionError, UsageError } from '../shared/errors.js';
+import type { MeshConfig, RunMode } from '../shared/model.js';
 import { count } from '../shared/words.js';
-import { type Db, openDb } from '../store/open-db.js';
-import { createSimStore } from '../store/sim-store.js';
-import { createSqliteRunStore } from '../store/sqlite-run-store.js';
-import type { Actor, ClaimRequest, NewRun, RunRecord, RunStore } from '../store/types.js';
+import type { AttemptRecord, NewRun, RunRecord, RunStore, Store, WorldSeed } from '../store/contract.js';
+import { faultSeed, newWorldSeed, openStore, realTools, resimulate, type StoreLocation, storeExists, toolsFor, worldSettings } from './composition.js';
 import { hashText, type LoadedConfig, loadConfig, parseConfigText, readConfigFile } from './config.js';
 import { checkEnvironment, checkOwnership } from './environment-check.js';
 import { parseFaultSpec } from './fault-specs.js';
@@ -25,20 +19,14 @@ import { Inventory } from './inventory.js';
 import { holderAlive, isLeaseStale, LEASE_STALE_MS } from './lease.js';
 import type { ProgressListener } from './progress-events.js';
 import { maybeRunConfig, runConfig } from './run-config.js';
-import { clustersBusy, currentOperator, leaseFor, RunDriver } from './run-driver.js';
+import { clustersBusy, currentOperator, leaseFor, RunDriver, type RunOutcome } from './run-driver.js';
 import { newRunId } from './run-ids.js';
 import { checkRunIdFormat, findRun } from './run-lookup.js';
 import { sampleManifest } from './sample-manifests.js';
 import { bundleFromFiles, checkReusableBundle, TrustMaterialError } from './trust/material.js';
 import { restorable, workflowOf } from './workflows.js';
 
-export interface SimulationOptions {
-  loadBalancer?: LoadBalancerMode;
-  loadBalancerDelayMs?: number;
-  commandLatencyMs?: number;
-  // Durations after real installs (docs/benchmarks.md), multiplied by timeScale.
-  realisticLatency?: { timeScale: number };
-}
+export type { SimulationOptions } from '../adapters/simulator/setup.js';
 
 // The gateway wait polls once a second; a time-scaled simulation polls proportionally faster.
 function pollFor(timeScale: number | undefined): number {
@@ -52,26 +40,31 @@ export interface InstallRequest {
   dryRun: boolean;
   injections: string[];
   simulation: SimulationOptions;
-  dbPath: string;
+  store: StoreLocation;
   env?: Record<string, string | undefined>;
 }
 
+// How a run ended, with its row and attempts as they stand at the end (none when the journal failed).
+export interface FinishedRun {
+  outcome: RunOutcome;
+  run: RunRecord | undefined;
+  attempts: AttemptRecord[];
+}
+
 export interface PreparedRun {
-  runId: string;
+  // The run as it stood when prepared (a resumed run: before it resumed).
   run: RunRecord;
+  // For signals: interrupt the run, or kill its tool processes at once.
   driver: RunDriver;
-  store: RunStore;
-  // Set when --force accepted a changed or missing config file; journaled once the lease is held.
+  // Set when resume --force accepted a changed or missing config file.
   forcedDetail?: string;
-  close(): void;
+  // Drives the run to its end (start, or resume from its saved state).
+  begin(): Promise<FinishedRun>;
+  close(): Promise<void>;
 }
 
-function toolsFor(run: RunRecord, config: MeshConfig, db: Db): ClusterTools {
-  if (run.mode === 'dry-run') return createSimulatedTools({ store: createSimStore(db), world: run.simWorld });
-  return createExecaTools(config.tools);
-}
-
-// Validates everything, then records the run; returns a driver ready to start.
+// Validates everything, then records the run (with its claim on the clusters, and a dry run's world);
+// returns it ready to begin.
 export async function prepareInstall(request: InstallRequest, listener?: ProgressListener): Promise<PreparedRun> {
   const loaded = request.loaded ?? loadConfig(request.configPath, request.env ?? process.env);
   const faults: FaultSpec[] = request.injections.map((spec) => parseFaultSpec(spec, loaded.config));
@@ -79,73 +72,78 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
     throw new UsageError('--inject-failure and --sim-* options only apply to simulated clusters; add --dry-run');
   }
   checkTrustFiles(loaded.config);
-  if (!request.dryRun) await checkEnvironment(loaded.config, createExecaTools(loaded.config.tools));
-  const db = openDb(request.dbPath);
-  const store = createSqliteRunStore(db);
-  const operator = currentOperator();
-  const runId = newRunId();
-  const now = Date.now();
-  const realistic = request.simulation.realisticLatency;
-  const mode = request.dryRun ? 'dry-run' : 'real';
-  const sim = createSimStore(db);
-  const leaseToken = randomUUID();
-  const claimKeys = clusterKeys(mode, loaded.config, runId);
-  // The run row (with its lease and its claim on the clusters), its simulated world and its injected
-  // faults appear together or not at all.
+  if (!request.dryRun) await checkEnvironment(loaded.config, await realTools(loaded.config));
+  const store = openStore(request.store, 'create');
   try {
-    sim.atomically(() => {
-      claimOrRefuse(
-        store,
-        {
-          id: runId,
-          kind: 'install',
-          topology: 'primary-remote',
-          mode,
-          configJson: JSON.stringify(loaded.config),
-          configHash: loaded.hash,
-          configPath: loaded.path ? resolvePath(loaded.path) : null,
-          createdAt: now,
-          machineVersion: MACHINE_VERSION,
-        },
-        operator,
-        { lease: leaseFor(operator, leaseToken, now), keys: claimKeys, staleAfterMs: LEASE_STALE_MS, isAlive: holderAlive },
-        'installing on',
-      );
-      if (request.dryRun) {
-        createWorld(
-          sim,
-          runId,
-          [loaded.config.primary, ...loaded.config.remotes],
-          {
-            loadBalancer: {
-              mode: request.simulation.loadBalancer ?? 'ip',
-              delayMs: request.simulation.loadBalancerDelayMs ?? (realistic ? Math.round(MEAN_MS.loadBalancerAddress * realistic.timeScale) : 1500),
-            },
-            ...(request.simulation.commandLatencyMs !== undefined ? { commandLatencyMs: request.simulation.commandLatencyMs } : {}),
-            ...(realistic ? { latencyModel: { timeScale: realistic.timeScale, jitter: 0.15, seed: runId } } : {}),
-          },
-          now,
-        );
-        for (const f of faults) sim.addFault(runId, { step: f.step, cluster: f.cluster ?? null, remaining: f.count, kind: f.kind });
-      }
+    const runId = newRunId();
+    const now = Date.now();
+    const mode: RunMode = request.dryRun ? 'dry-run' : 'real';
+    const seed = request.dryRun ? newWorldSeed(runId, loaded.config, request.simulation, faults, now) : undefined;
+    const { run, leaseToken, claimKeys, operator } = await claimNewRun(
+      store,
+      {
+        id: runId,
+        kind: 'install',
+        topology: 'primary-remote',
+        mode,
+        config: loaded.config,
+        configHash: loaded.hash,
+        configPath: loaded.path ? resolvePath(loaded.path) : null,
+        createdAt: now,
+        machineVersion: workflowOf('install').version,
+      },
+      runId,
+      'installing on',
+      seed,
+    );
+    const driver = new RunDriver({
+      store: store.runs,
+      tools: await toolsFor(mode, loaded.config, store, runId),
+      config: loaded.config,
+      run,
+      operator,
+      gatewayPollMs: pollFor(request.simulation.realisticLatency?.timeScale),
+      leaseToken,
+      claimKeys,
+      ...(listener ? { listener } : {}),
     });
+    return prepared(store, run, driver, () => driver.start());
   } catch (error) {
-    store.close();
+    await store.close();
     throw error;
   }
-  const run = store.getRun(runId) as RunRecord;
-  const driver = new RunDriver({
-    store,
-    tools: toolsFor(run, loaded.config, db),
-    config: loaded.config,
+}
+
+// Records a new run with its lease and its claim on its clusters (and a dry run's world), in one
+// transaction; exit 3 naming the run that holds them when another live run does.
+async function claimNewRun(store: Store, run: NewRun, world: string, doing: string, seed?: WorldSeed) {
+  const operator = currentOperator();
+  const leaseToken = randomUUID();
+  const claimKeys = clusterKeys(run.mode, run.config, world);
+  const claim = { lease: leaseFor(operator, leaseToken, run.createdAt), keys: claimKeys, staleAfterMs: LEASE_STALE_MS, isAlive: holderAlive };
+  const result = await store.runs.createRun(run, operator, claim, seed);
+  if (!result.created) throw clustersBusy(result.busy, Date.now(), doing);
+  const recorded = await store.runs.getRun(run.id);
+  if (!recorded) throw new InternalError(`run ${run.id} was recorded but does not read back`);
+  return { run: recorded, leaseToken, claimKeys, operator };
+}
+
+// A prepared run: begin() drives it to its end and reads back how it ended, so no caller reads the store
+// after the driver let go of it.
+function prepared(store: Store, run: RunRecord, driver: RunDriver, drive: () => Promise<RunOutcome>, forcedDetail?: string): PreparedRun {
+  return {
     run,
-    operator,
-    gatewayPollMs: pollFor(realistic?.timeScale),
-    leaseToken,
-    claimKeys,
-    ...(listener ? { listener } : {}),
-  });
-  return { runId, run, driver, store, close: () => store.close() };
+    driver,
+    ...(forcedDetail ? { forcedDetail } : {}),
+    async begin() {
+      const outcome = await drive();
+      // A journal that refused a write is not read again: the outcome says what happened.
+      if (outcome.storeError) return { outcome, run: undefined, attempts: [] };
+      const [ended, attempts] = await Promise.all([store.runs.getRun(run.id), store.runs.listAttempts(run.id)]);
+      return { outcome, run: ended, attempts };
+    },
+    close: () => store.close(),
+  };
 }
 
 // A run's saved state must restore before it is resumed. A missing one is fine only for a run that never
@@ -155,7 +153,7 @@ function checkSavedState(run: RunRecord, attempts: number): void {
     new NotResumableError('state-damaged', `run ${run.id} cannot be resumed: its saved state is damaged (${why})`, {
       hint: `start a new ${run.kind} run; its steps are idempotent and converge on what this one did`,
     });
-  const raw = run.snapshotJson?.trim() ?? '';
+  const raw = run.snapshot?.trim() ?? '';
   if (raw === '' || raw === 'null') {
     if (attempts === 0) return;
     throw damaged(`missing, although ${count(attempts, 'step attempt')} ran`);
@@ -166,25 +164,19 @@ function checkSavedState(run: RunRecord, attempts: number): void {
   } catch {
     throw damaged('not JSON');
   }
-  if (!restorable(run.kind as RunKind, snapshot)) throw damaged("it does not fit this run's workflow");
+  if (!restorable(run.kind, snapshot)) throw damaged("it does not fit this run's workflow");
 }
 
 const FORCED_UNINSTALL = 'uninstall --force';
 
 // What an uninstall run needs besides its config: what existed before mesh-run acted, as the install it
 // acts on and the verify runs of that install recorded it, and whether it was started with --force.
-function followUpDeps(store: RunStore, run: RunRecord): { inventory?: Inventory; force?: boolean } {
+async function followUpDeps(store: RunStore, run: RunRecord): Promise<{ inventory?: Inventory; force?: boolean }> {
   if (run.kind !== 'uninstall') return {};
-  const force = store.listEvents(run.id).some((e) => e.type === 'forced' && (e.detail ?? '').startsWith(FORCED_UNINSTALL));
+  const force = (await store.listEvents(run.id)).some((e) => e.type === 'forced' && (e.detail ?? '').startsWith(FORCED_UNINSTALL));
   if (!run.targetRun) return { force };
-  const sources = [
-    run.targetRun,
-    ...store
-      .listRunsTargeting(run.targetRun)
-      .filter((r) => r.kind === 'verify')
-      .map((r) => r.id),
-  ];
-  const observations = store.listObservations(sources);
+  const verifies = (await store.listRunsTargeting(run.targetRun)).filter((r) => r.kind === 'verify').map((r) => r.id);
+  const observations = await store.listObservations([run.targetRun, ...verifies]);
   return { force, inventory: new Inventory(observations, [...new Set(observations.map((o) => o.runId))]) };
 }
 
@@ -205,7 +197,7 @@ function checkTrustFiles(config: MeshConfig): void {
 
 export interface ResumeRequest {
   id: string;
-  dbPath: string;
+  store: StoreLocation;
   force: boolean;
   simulation: SimulationOptions;
   env?: Record<string, string | undefined>;
@@ -217,10 +209,10 @@ export interface ResumeRequest {
 const FORCE_MAY_CHANGE: ReadonlySet<string> = new Set(['timeouts', 'retry', 'tools', 'maxParallelRemotes', 'verify']);
 
 function changedFields(before: MeshConfig, after: MeshConfig): string[] {
-  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-  return [...keys]
-    .filter((k) => JSON.stringify((before as unknown as Record<string, unknown>)[k]) !== JSON.stringify((after as unknown as Record<string, unknown>)[k]))
-    .sort();
+  const a = before as unknown as Record<string, unknown>;
+  const b = after as unknown as Record<string, unknown>;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
 }
 
 function refuseUnappliable(stored: MeshConfig, fresh: MeshConfig, path: string, runId: string): void {
@@ -231,109 +223,102 @@ function refuseUnappliable(stored: MeshConfig, fresh: MeshConfig, path: string, 
   );
 }
 
-function identity(config: MeshConfig): string {
-  return JSON.stringify({
-    meshID: config.meshID,
-    network: config.network,
-    revision: config.revision ?? null,
-    primary: config.primary,
-    remotes: config.remotes.map((r) => ({ name: r.name, context: r.context })),
-  });
+// The run's refusals, in the order a user fixes them: finished, unknown, damaged, another version.
+function checkResumable(run: RunRecord, attempts: number): void {
+  if (run.status === 'succeeded')
+    throw new NotResumableError('run-succeeded', `run ${run.id} already succeeded; there is nothing to resume`, {
+      hint: `start a new run with "mesh-run ${run.kind}" to re-apply`,
+    });
+  if (run.damaged.includes('kind'))
+    throw new NotResumableError('run-kind', `run ${run.id} is of a kind this mesh-run does not know ("${run.storedKind.slice(0, 40)}")`, {
+      hint: 'resume it with the mesh-run that started it, or start a new run',
+    });
+  // Nothing is changed (no lease, no "resumed") before the saved state is known to be usable.
+  checkSavedState(run, attempts);
+  const version = workflowOf(run.kind).version;
+  if (run.machineVersion !== version) {
+    throw new NotResumableError(
+      'machine-version',
+      `run ${run.id} was recorded by a different workflow version (${run.machineVersion}, this mesh-run has ${version})`,
+      { hint: 'start a new run; the steps are idempotent' },
+    );
+  }
 }
 
-// Checks that a run may be resumed, settles which config it continues with, returns a driver.
-export function prepareResume(request: ResumeRequest, listener?: ProgressListener): PreparedRun {
+// The config a resumed run continues with: the one it recorded, or (with --force) its file as it is now.
+interface ResumedConfig {
+  config: MeshConfig;
+  // What --force accepted, for the journal.
+  detail?: string;
+  // A changed file --force accepted: the run records it as its own.
+  replacement?: { config: MeshConfig; hash: string };
+}
+
+function resumedConfig(run: RunRecord, force: boolean, env: Record<string, string | undefined>): ResumedConfig {
+  const stored = runConfig(run);
+  if (!run.configPath) return { config: stored };
+  const read = readConfigFile(run.configPath);
+  const text = 'text' in read ? read.text : undefined;
+  const changed = text === undefined || hashText(text) !== run.configHash;
+  if (!changed) return { config: stored };
+  const problem = 'problem' in read ? read.problem : undefined;
+  if (!force) {
+    const what =
+      text === undefined
+        ? `config file ${run.configPath} ${problem === 'no such file' ? 'is gone' : `cannot be read (${problem ?? ''})`}`
+        : `config file ${run.configPath} changed since run ${run.id} started`;
+    throw new NotResumableError('config-changed', what, {
+      hint: `resume with --force to continue ${text === undefined ? 'with the configuration recorded at start' : 'with the file as it is now (cluster names and contexts must stay the same)'}`,
+    });
+  }
+  if (text === undefined) {
+    const why = problem !== undefined && problem !== 'no such file' ? `cannot be read (${problem})` : 'missing';
+    return { config: stored, detail: `forced: config file ${run.configPath} ${why}; using the recorded configuration` };
+  }
+  const fresh = parseConfigText(text, env, run.configPath);
+  refuseUnappliable(stored, fresh, run.configPath, run.id);
+  const hash = hashText(text);
+  return {
+    config: fresh,
+    replacement: { config: fresh, hash },
+    detail: `forced: config ${run.configHash.slice(0, 12)} -> ${hash.slice(0, 12)} (${changedFields(stored, fresh).join(', ')})`,
+  };
+}
+
+// Checks that a run may be resumed, settles which config it continues with, takes its lease; returns it
+// ready to begin.
+export async function prepareResume(request: ResumeRequest, listener?: ProgressListener): Promise<PreparedRun> {
   checkRunIdFormat(request.id);
-  const db = openDb(request.dbPath, { mustExist: true });
-  const store = createSqliteRunStore(db);
+  const store = openStore(request.store, 'existing');
   try {
-    const run = findRun(store, request.id);
-    if (run.status === 'succeeded')
-      throw new NotResumableError('run-succeeded', `run ${run.id} already succeeded; there is nothing to resume`, {
-        hint: `start a new run with "mesh-run ${run.kind}" to re-apply`,
-      });
-    if (!isRunKind(run.kind))
-      throw new NotResumableError('run-kind', `run ${run.id} is of a kind this mesh-run does not know ("${run.kind.slice(0, 40)}")`, {
-        hint: 'resume it with the mesh-run that started it, or start a new run',
-      });
-    // Nothing is changed (no lease, no "resumed") before the saved state is known to be usable.
-    checkSavedState(run, store.listAttempts(run.id).length);
-    const version = workflowOf(run.kind).version;
-    if (run.machineVersion !== version) {
-      throw new NotResumableError(
-        'machine-version',
-        `run ${run.id} was recorded by a different workflow version (${run.machineVersion}, this mesh-run has ${version})`,
-        { hint: 'start a new run; the steps are idempotent' },
-      );
-    }
-    if (run.mode === 'real' && (request.simulation.loadBalancer !== undefined || request.simulation.loadBalancerDelayMs !== undefined)) {
+    const run = await findRun(store.runs, request.id);
+    checkResumable(run, (await store.runs.listAttempts(run.id)).length);
+    if (run.mode === 'real' && changesLoadBalancer(request.simulation)) {
       throw new UsageError(`--sim-* options apply to dry runs only; run ${run.id} is against real clusters`);
     }
-    const stored = runConfig(run);
-    let config = stored;
-    let detail: string | undefined;
-    let forcedConfig: { json: string; hash: string } | undefined;
-    if (run.configPath) {
-      const read = readConfigFile(run.configPath);
-      const text = 'text' in read ? read.text : undefined;
-      const changed = text === undefined || hashText(text) !== run.configHash;
-      if (changed && !request.force) {
-        const gone = 'problem' in read && read.problem === 'no such file';
-        const what =
-          text === undefined
-            ? `config file ${run.configPath} ${gone ? 'is gone' : `cannot be read (${'problem' in read ? read.problem : ''})`}`
-            : `config file ${run.configPath} changed since run ${run.id} started`;
-        throw new NotResumableError('config-changed', what, {
-          hint: `resume with --force to continue ${text === undefined ? 'with the configuration recorded at start' : 'with the file as it is now (cluster names and contexts must stay the same)'}`,
-        });
-      }
-      if (changed && text !== undefined) {
-        const fresh = parseConfigText(text, request.env ?? process.env, run.configPath);
-        refuseUnappliable(stored, fresh, run.configPath, run.id);
-        config = fresh;
-        forcedConfig = { json: JSON.stringify(fresh), hash: hashText(text) };
-        detail = `forced: config ${run.configHash.slice(0, 12)} -> ${hashText(text).slice(0, 12)} (${changedFields(stored, fresh).join(', ')})`;
-      } else if (changed) {
-        detail = `forced: config file ${run.configPath} ${'problem' in read && read.problem !== 'no such file' ? `cannot be read (${read.problem})` : 'missing'}; using the recorded configuration`;
-      }
-    }
-    if (run.mode === 'dry-run') {
-      const sim = createSimStore(db);
-      if (!readWorld(sim, run.simWorld))
-        throw new NotResumableError('sim-missing', `the simulated clusters of dry run ${run.id} are missing from the database`);
-      if (request.simulation.loadBalancer !== undefined || request.simulation.loadBalancerDelayMs !== undefined) {
-        const current = readWorld(sim, run.simWorld);
-        setLoadBalancer(
-          sim,
-          run.simWorld,
-          {
-            mode: request.simulation.loadBalancer ?? current?.loadBalancer.mode ?? 'ip',
-            ...(request.simulation.loadBalancerDelayMs !== undefined ? { delayMs: request.simulation.loadBalancerDelayMs } : {}),
-          },
-          Date.now(),
-        );
-      }
-    }
-    const operator = currentOperator();
-    const timeScale = run.mode === 'dry-run' ? readWorld(createSimStore(db), run.simWorld)?.latencyModel?.timeScale : undefined;
+    const settled = resumedConfig(run, request.force, request.env ?? process.env);
+    const world = run.mode === 'dry-run' ? await worldSettings(store, run.simWorld) : undefined;
+    if (run.mode === 'dry-run' && !world)
+      throw new NotResumableError('sim-missing', `the simulated clusters of dry run ${run.id} are missing from the database`);
     const driver = new RunDriver({
-      store,
-      tools: toolsFor(run, config, db),
-      config,
+      store: store.runs,
+      tools: await toolsFor(run.mode, settled.config, store, run.simWorld),
+      config: settled.config,
       run,
-      operator,
-      gatewayPollMs: pollFor(timeScale),
-      claimKeys: clusterKeys(run.mode, config, run.simWorld),
-      ...followUpDeps(store, run),
+      operator: currentOperator(),
+      gatewayPollMs: pollFor(world?.latencyModel?.timeScale),
+      claimKeys: clusterKeys(run.mode, settled.config, run.simWorld),
+      ...(await followUpDeps(store.runs, run)),
       ...(listener ? { listener } : {}),
     });
     // Refuse a run another live process drives before saying anything about resuming it.
-    driver.claim();
-    // The run goes on with the config --force accepted, and records it as its own.
-    if (forcedConfig) store.updateRunConfig(run.id, forcedConfig.json, forcedConfig.hash);
-    return { runId: run.id, run, driver, store, close: () => store.close(), ...(detail ? { forcedDetail: detail } : {}) };
+    await driver.claim();
+    // Only the holder changes the run: its config (--force accepted a new one), its simulated load balancer.
+    if (settled.replacement) await store.runs.updateRunConfig(run.id, settled.replacement.config, settled.replacement.hash);
+    if (world) await resimulate(store, run.simWorld, world, request.simulation, Date.now());
+    return prepared(store, run, driver, () => driver.resume(settled.detail), settled.detail);
   } catch (error) {
-    store.close();
+    await store.close();
     throw error;
   }
 }
@@ -347,7 +332,7 @@ export interface FollowUpRequest {
   injections: string[];
   // uninstall: purge even clusters whose Istio mesh-run did not install.
   force: boolean;
-  dbPath: string;
+  store: StoreLocation;
   env?: Record<string, string | undefined>;
 }
 
@@ -355,50 +340,53 @@ interface FollowUpTarget {
   config: MeshConfig;
   hash: string;
   configPath: string | null;
-  mode: 'dry-run' | 'real';
+  mode: RunMode;
   targetRun: string | null;
   // Dry runs: the simulated clusters to act on; undefined means new, empty ones.
   world: string | undefined;
 }
 
-function sameClusters(a: MeshConfig, b: MeshConfig): boolean {
-  return identity(a) === identity(b);
-}
-
 // The clusters a run claims while it is driven: real kube contexts, or the simulated world it acts on.
-function clusterKeys(mode: 'dry-run' | 'real', config: MeshConfig, world: string): string[] {
+function clusterKeys(mode: RunMode, config: MeshConfig, world: string): string[] {
   return mode === 'dry-run' ? [`world:${world}`] : [config.primary, ...config.remotes].map((c) => `context:${c.context}`);
 }
 
-// Records the run with its lease and its claim on its clusters, in one transaction; exit 3 naming the run
-// that holds them when another live run does.
-function claimOrRefuse(store: RunStore, run: NewRun, operator: Actor, claim: ClaimRequest, doing: string): void {
-  const result = store.createClaimedRun(run, operator, claim);
-  if (!result.created) throw clustersBusy(result.busy, Date.now(), doing);
+// The names and contexts that say two configs are about the same clusters.
+function identity(config: MeshConfig): string {
+  return JSON.stringify({
+    meshID: config.meshID,
+    network: config.network,
+    revision: config.revision ?? null,
+    primary: config.primary,
+    remotes: config.remotes.map((r) => ({ name: r.name, context: r.context })),
+  });
 }
 
-// The run a verify or uninstall acts on: the one named by --run, or the latest install with the same clusters.
-function resolveTarget(request: FollowUpRequest, store: RunStore | undefined, loaded: LoadedConfig | undefined): FollowUpTarget {
-  if (request.runRef !== undefined && store) {
-    let run = findRun(store, request.runRef);
-    if (run.kind !== 'install' && run.targetRun) run = store.getRun(run.targetRun) ?? run;
-    if (request.dryRun && run.mode === 'real') throw new UsageError(`--dry-run: run ${run.id} installed real clusters; drop --dry-run to ${request.kind} them`);
-    if (request.kind === 'verify') refuseUnfinishedInstall(run);
-    return {
-      config: runConfig(run),
-      hash: run.configHash,
-      configPath: null,
-      mode: run.mode,
-      targetRun: run.id,
-      world: run.mode === 'dry-run' ? run.simWorld : undefined,
-    };
-  }
-  const config = (loaded as LoadedConfig).config;
-  const mode = request.dryRun ? 'dry-run' : 'real';
+// The install named by --run (or the install a named verify or uninstall acted on).
+async function namedTarget(request: FollowUpRequest, runs: RunStore, ref: string): Promise<FollowUpTarget> {
+  let run = await findRun(runs, ref);
+  if (run.kind !== 'install' && run.targetRun) run = (await runs.getRun(run.targetRun)) ?? run;
+  if (request.dryRun && run.mode === 'real') throw new UsageError(`--dry-run: run ${run.id} installed real clusters; drop --dry-run to ${request.kind} them`);
+  if (request.kind === 'verify') refuseUnfinishedInstall(run);
+  return {
+    config: runConfig(run),
+    hash: run.configHash,
+    configPath: null,
+    mode: run.mode,
+    targetRun: run.id,
+    world: run.mode === 'dry-run' ? run.simWorld : undefined,
+  };
+}
+
+// The latest install with the same clusters as the config file (none in a store that does not exist yet).
+async function latestTarget(request: FollowUpRequest, runs: RunStore | undefined, loaded: LoadedConfig): Promise<FollowUpTarget> {
+  const config = loaded.config;
+  const mode: RunMode = request.dryRun ? 'dry-run' : 'real';
+  const wanted = identity(config);
   // Simulated clusters are found the way real ones are: by the same names and contexts.
-  const installs = (store?.listRuns(500) ?? []).filter((r) => {
+  const installs = ((await runs?.listRuns(500)) ?? []).filter((r) => {
     const recorded = maybeRunConfig(r);
-    return r.kind === 'install' && r.mode === mode && recorded !== undefined && sameClusters(recorded, config);
+    return r.kind === 'install' && r.mode === mode && recorded !== undefined && identity(recorded) === wanted;
   });
   // Verify needs a finished mesh. Real clusters hold what the latest install left; each dry-run install has
   // clusters of its own, so the latest that succeeded is the one to verify.
@@ -409,8 +397,8 @@ function resolveTarget(request: FollowUpRequest, store: RunStore | undefined, lo
   }
   return {
     config,
-    hash: (loaded as LoadedConfig).hash,
-    configPath: loaded?.path ? resolvePath(loaded.path) : null,
+    hash: loaded.hash,
+    configPath: loaded.path ? resolvePath(loaded.path) : null,
     mode,
     targetRun: latest?.id ?? null,
     world: mode === 'dry-run' ? latest?.simWorld : undefined,
@@ -431,7 +419,7 @@ function refuseUnfinishedInstall(install: RunRecord): void {
 }
 
 // What can be wrong with a request whatever the clusters hold: fault specs, flags, the samples directory.
-function checkFollowUpInput(request: FollowUpRequest, config: MeshConfig, mode: 'dry-run' | 'real'): FaultSpec[] {
+function checkFollowUpInput(request: FollowUpRequest, config: MeshConfig, mode: RunMode): FaultSpec[] {
   const faults = request.injections.map((spec) => parseFaultSpec(spec, config, request.kind));
   if (mode === 'real' && faults.length > 0) throw new UsageError('--inject-failure only applies to simulated clusters; add --dry-run (or --run a dry run)');
   // A samplesDir that lacks the release's manifests is bad input: refuse before anything runs.
@@ -439,7 +427,7 @@ function checkFollowUpInput(request: FollowUpRequest, config: MeshConfig, mode: 
   return faults;
 }
 
-// Validates a verify or uninstall request, checks the clusters, records the run; returns a driver ready to start.
+// Validates a verify or uninstall request, checks the clusters, records the run; returns it ready to begin.
 // Nothing is written (not even an empty database) until every check has passed.
 export async function prepareFollowUp(request: FollowUpRequest, listener?: ProgressListener): Promise<PreparedRun> {
   if (request.runRef !== undefined && request.configPath !== undefined)
@@ -449,70 +437,59 @@ export async function prepareFollowUp(request: FollowUpRequest, listener?: Progr
   const loaded = request.runRef === undefined ? loadConfig(request.configPath, request.env ?? process.env) : undefined;
   // A config file is checked before any database is touched; a run's recorded config once it is read.
   const early = loaded ? checkFollowUpInput(request, loaded.config, request.dryRun ? 'dry-run' : 'real') : undefined;
-  const exists = request.dbPath === ':memory:' || existsSync(request.dbPath);
-  let db: Db | undefined = request.runRef !== undefined || exists ? openDb(request.dbPath, { mustExist: request.runRef !== undefined }) : undefined;
+  let store: Store | undefined =
+    request.runRef !== undefined ? openStore(request.store, 'existing') : storeExists(request.store) ? openStore(request.store, 'create') : undefined;
   try {
-    const target = resolveTarget(request, db ? createSqliteRunStore(db) : undefined, loaded);
+    const target = loaded ? await latestTarget(request, store?.runs, loaded) : await namedTarget(request, (store as Store).runs, request.runRef as string);
     const faults = early ?? checkFollowUpInput(request, target.config, target.mode);
     const runId = newRunId();
     const world = target.world ?? runId;
     if (target.mode === 'real') {
-      const tools = createExecaTools(target.config.tools);
+      const tools = await realTools(target.config);
       await checkEnvironment(target.config, tools, false);
       if (request.kind === 'uninstall' && !request.force) await checkOwnership(target.config, tools);
-    } else if (request.kind === 'uninstall' && !request.force && target.world && db) {
+    } else if (request.kind === 'uninstall' && !request.force && target.world && store) {
       // New simulated clusters are empty: nothing there to own.
-      await checkOwnership(target.config, createSimulatedTools({ store: createSimStore(db), world }));
+      await checkOwnership(target.config, await toolsFor('dry-run', target.config, store, world));
     }
-    db ??= openDb(request.dbPath);
-    const store = createSqliteRunStore(db);
-    const sim = createSimStore(db);
-    const tools = target.mode === 'dry-run' ? createSimulatedTools({ store: sim, world }) : createExecaTools(target.config.tools);
+    store ??= openStore(request.store, 'create');
     const now = Date.now();
-    const operator = currentOperator();
-    const leaseToken = randomUUID();
-    const claimKeys = clusterKeys(target.mode, target.config, world);
-    sim.atomically(() => {
-      if (target.mode === 'dry-run' && !target.world)
-        createWorld(sim, world, [target.config.primary, ...target.config.remotes], { loadBalancer: { mode: 'ip', delayMs: 1500 } }, now);
-      claimOrRefuse(
-        store,
-        {
-          id: runId,
-          kind: request.kind,
-          topology: 'primary-remote',
-          mode: target.mode,
-          configJson: JSON.stringify(target.config),
-          configHash: target.hash,
-          configPath: target.configPath,
-          createdAt: now,
-          machineVersion: workflowOf(request.kind).version,
-          targetRun: target.targetRun,
-          simWorld: target.mode === 'dry-run' ? world : null,
-        },
-        operator,
-        { lease: leaseFor(operator, leaseToken, now), keys: claimKeys, staleAfterMs: LEASE_STALE_MS, isAlive: holderAlive },
-        request.kind === 'verify' ? 'verifying' : 'removing the mesh on',
-      );
-      for (const f of faults) sim.addFault(world, { step: f.step, cluster: f.cluster ?? null, remaining: f.count, kind: f.kind });
-      if (request.force)
-        store.addEvent(runId, 'forced', operator, now, `${FORCED_UNINSTALL}: the ownership check was skipped, and what existed before mesh-run is removed too`);
-    });
-    const run = store.getRun(runId) as RunRecord;
-    const driver = new RunDriver({
+    const seed = target.mode === 'real' ? undefined : target.world ? faultSeed(world, faults) : newWorldSeed(world, target.config, {}, faults, now);
+    const forced = `${FORCED_UNINSTALL}: the ownership check was skipped, and what existed before mesh-run is removed too`;
+    const { run, leaseToken, claimKeys, operator } = await claimNewRun(
       store,
-      tools,
+      {
+        id: runId,
+        kind: request.kind,
+        topology: 'primary-remote',
+        mode: target.mode,
+        config: target.config,
+        configHash: target.hash,
+        configPath: target.configPath,
+        createdAt: now,
+        machineVersion: workflowOf(request.kind).version,
+        targetRun: target.targetRun,
+        simWorld: target.mode === 'dry-run' ? world : null,
+        ...(request.force ? { events: [{ type: 'forced', detail: forced }] } : {}),
+      },
+      world,
+      request.kind === 'verify' ? 'verifying' : 'removing the mesh on',
+      seed,
+    );
+    const driver = new RunDriver({
+      store: store.runs,
+      tools: await toolsFor(target.mode, target.config, store, world),
       config: target.config,
       run,
       operator,
       leaseToken,
       claimKeys,
-      ...followUpDeps(store, run),
+      ...(await followUpDeps(store.runs, run)),
       ...(listener ? { listener } : {}),
     });
-    return { runId, run, driver, store, close: () => store.close() };
+    return prepared(store, run, driver, () => driver.start());
   } catch (error) {
-    db?.close();
+    await store?.close();
     throw error;
   }
 }

@@ -1,7 +1,7 @@
 // The (step, cluster) slots of a recorded run, from its kind and the config it ran with.
 import { isRunKind, type RunKind, type StepId, stepSlots } from '../machines/steps.js';
 import type { MeshConfig } from '../shared/model.js';
-import type { RunRecord } from '../store/types.js';
+import type { RunRecord } from '../store/contract.js';
 import { maybeRunConfig } from './run-config.js';
 
 export function slotsFor(kind: string, config: Pick<MeshConfig, 'primary' | 'remotes' | 'trust'>): Array<{ step: StepId; cluster: string }> {

@@ -1,6 +1,7 @@
 // Read models for `status` and `runs`: what each step did on each cluster, from the journal alone.
 import { type StepId, slotLabel } from '../machines/steps.js';
-import type { AttemptRecord, ErrorInfo, LeaseHolder, RunEventRecord, RunRecord, RunStatus } from '../store/types.js';
+import type { RunStatus } from '../shared/model.js';
+import type { AttemptRecord, ErrorInfo, LeaseHolder, RunEventRecord, RunRecord } from '../store/contract.js';
 import { damageOf, maybeRunConfig } from './run-config.js';
 import { slotsFor } from './run-slots.js';
 

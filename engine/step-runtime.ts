@@ -10,10 +10,10 @@ export interface StepRuntime {
   // Reports a wait in progress ("no address yet"), or with 'info' a finding worth showing (CA fingerprint, answers).
   note(message: string, kind?: 'wait' | 'info'): void;
   // Journals what existed before this run changed anything (the first observation per run counts).
-  observe(observation: ObservationInput): void;
+  observe(observation: ObservationInput): Promise<void>;
   // Journals a decision or a replaced value as a run event of this step and cluster, and shows it now.
   // The same report twice in a run (a step re-run after a crash) is journaled once.
-  report(type: ReportType, detail: string): void;
+  report(type: ReportType, detail: string): Promise<void>;
   now(): number;
 }
 

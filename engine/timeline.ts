@@ -1,6 +1,6 @@
 // A run's full timeline from the journal: attempts per step and cluster, each with its commands.
 import type { StepId } from '../machines/steps.js';
-import type { AttemptRecord, CommandRecord, RunEventRecord, RunRecord } from '../store/types.js';
+import type { AttemptRecord, CommandRecord, RunEventRecord, RunRecord } from '../store/contract.js';
 import { maybeRunConfig } from './run-config.js';
 import { slotsFor } from './run-slots.js';
 

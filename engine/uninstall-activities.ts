@@ -37,7 +37,7 @@ export async function removeSample(rt: StepRuntime, input: ClusterStepInput, dep
   const preexisting = inventory.preexisting(input.cluster, SUBJECTS.sample, isMeshRuns(ns));
   if (!preexisting || deps.force) {
     if (preexisting)
-      rt.report(
+      await rt.report(
         'deleted-preexisting',
         `--force: deleting namespace ${SAMPLE_NAMESPACE} on ${input.cluster}, which existed before mesh-run verify, with everything in it`,
       );
@@ -56,7 +56,7 @@ export async function removeSample(rt: StepRuntime, input: ClusterStepInput, dep
     `kubectl delete of the sample workloads in ${SAMPLE_NAMESPACE} on ${input.cluster}`,
   );
   await restoreMetadata(rt, input, ['namespace', SAMPLE_NAMESPACE], SUBJECTS.sample, ns, inventory);
-  rt.report(
+  await rt.report(
     'kept',
     `namespace ${SAMPLE_NAMESPACE} on ${input.cluster} existed before mesh-run verify (${recordedBy(deps)}); kept it, removing only verify's helloworld and curl`,
   );
@@ -81,7 +81,7 @@ async function restoreMetadata(
     const verb = kind === 'label' ? 'label' : 'annotate';
     const change = earlier.value === undefined ? `${name}-` : `${name}=${earlier.value}`;
     await mustSucceed(rt, kubectl(input.context, [verb, ...target, change, '--overwrite'], 'act'), `kubectl ${verb} ${target.join(' ')} on ${input.cluster}`);
-    rt.report(
+    await rt.report(
       'restored',
       `${kind} ${name} on ${target.join(' ')} of ${input.cluster}: "${now ?? ''}" -> ${earlier.value === undefined ? 'removed (it was not set before)' : `"${earlier.value}" (its value before mesh-run)`}`,
     );
@@ -155,7 +155,7 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
         .split('\n')
         .map((l) => l.trim().replace(/^secret\//, ''))
         .filter(Boolean);
-      rt.report(
+      await rt.report(
         'deleted-preexisting',
         `--force: deleting namespace ${ISTIO_SYSTEM} on ${input.cluster}, which existed before mesh-run (${recordedBy(deps)}), with everything in it${names.length ? ` (secrets: ${names.join(', ')})` : ''}`,
       );
@@ -221,7 +221,7 @@ async function cleanKeptNamespace(rt: StepRuntime, input: ClusterStepInput, ns: 
   const kept = (await exists(rt, input.context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], `secret ${CACERTS}`, 'verify'))
     ? ` and secret ${CACERTS}, which mesh-run did not create`
     : '';
-  rt.report(
+  await rt.report(
     'kept',
     `namespace ${ISTIO_SYSTEM} on ${input.cluster} existed before mesh-run (${recordedBy(deps)}); kept it${kept}, removing only what mesh-run and istioctl put there${ours.length ? ` (secrets ${ours.join(', ')})` : ''}; "mesh-run uninstall --force" would delete it`,
   );

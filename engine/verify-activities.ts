@@ -124,7 +124,7 @@ export async function checkInjectorCa(rt: StepRuntime, input: ClusterStepInput, 
 export async function deploySample(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
   const existing = await getJson<NamespaceJson>(rt, input.context, ['namespace', SAMPLE_NAMESPACE], `namespace ${SAMPLE_NAMESPACE}`);
   // A sample namespace that was there before verify stays at uninstall, with its labels as they were.
-  rt.observe({
+  await rt.observe({
     cluster: input.cluster,
     subject: SUBJECTS.sample,
     present: existing !== undefined,
@@ -138,7 +138,7 @@ export async function deploySample(rt: StepRuntime, input: ClusterStepInput, dep
   } else if (existing.metadata?.labels?.['istio-injection'] !== 'enabled') {
     const previous = existing.metadata?.labels?.['istio-injection'];
     if (previous !== undefined)
-      rt.report('overwrote', `label istio-injection on namespace ${SAMPLE_NAMESPACE} of ${input.cluster}: "${previous}" -> "enabled"`);
+      await rt.report('overwrote', `label istio-injection on namespace ${SAMPLE_NAMESPACE} of ${input.cluster}: "${previous}" -> "enabled"`);
     await mustSucceed(
       rt,
       kubectl(input.context, ['label', 'namespace', SAMPLE_NAMESPACE, 'istio-injection=enabled', '--overwrite'], 'act'),

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS, SCHEMA_VERSION } from '../store/migrations.js';
-import { openDb } from '../store/open-db.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../store/sqlite/migrations.js';
+import { openDb } from '../store/sqlite/open-db.js';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 
 const tmp = tempDir();

@@ -19,7 +19,7 @@ describe('mesh-run install --dry-run', () => {
     expect(result.code).toBe(0);
     const id = runIdFrom(result);
     expect(result.stdout.split('\n')[0]).toBe(`run ${id}`);
-    const journal = readJournal(db, id);
+    const journal = await readJournal(db, id);
     expect(journal.run.status).toBe('succeeded');
     for (const slot of stepSlots('install', { primary: 'cluster1', remotes: ['cluster2'] })) {
       const attempts = attemptsOf(journal, slot.step, slot.cluster);
@@ -77,7 +77,7 @@ describe('mesh-run install --dry-run', () => {
       const resumed = await runCli(['resume', id, '--db', db, '-q']);
       expect(resumed.code, resumed.stderr).toBe(0);
 
-      const journal = readJournal(db, id);
+      const journal = await readJournal(db, id);
       expect(journal.run.status).toBe('succeeded');
       for (const slot of stepSlots('install', { primary: 'cluster1', remotes: ['cluster2'] })) {
         const outcomes = attemptsOf(journal, slot.step, slot.cluster).map((a) => a.outcome);
@@ -93,7 +93,7 @@ describe('mesh-run install --dry-run', () => {
     writeFileSync(config, 'retry: {attempts: 3, initialDelay: 10ms, maxDelay: 20ms}\n');
     const result = await runCli(['install', ...FAST, '--config', config, '--inject-failure', 'create-remote-namespace@cluster2:2:transient', '--db', db]);
     expect(result.code, result.stderr).toBe(0);
-    const journal = readJournal(db, runIdFrom(result));
+    const journal = await readJournal(db, runIdFrom(result));
     const attempts = attemptsOf(journal, 'create-remote-namespace', 'cluster2');
     expect(attempts.map((a) => a.outcome)).toEqual(['failed', 'failed', 'succeeded']);
     expect(attempts[0]?.error?.message).toContain('i/o timeout');
@@ -121,7 +121,7 @@ describe('mesh-run install --dry-run', () => {
     expect(refused.stderr).toContain('changed since run');
     const forced = await runCli(['resume', id, '--db', db, '--force', '-q']);
     expect(forced.code, forced.stderr).toBe(0);
-    const journal = readJournal(db, id);
+    const journal = await readJournal(db, id);
     expect(journal.events.map((e) => e.type)).toEqual(['started', 'failed', 'forced', 'resumed', 'succeeded']);
 
     writeFileSync(config, 'meshID: mesh2\n');

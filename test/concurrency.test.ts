@@ -31,7 +31,7 @@ describe('concurrency', () => {
     expect(codes).toEqual([0, 3]);
     const loser = results.find((r) => r.code === 3);
     expect(loser?.stderr).toMatch(new RegExp(`run ${id} is being driven by pid \\d+ on \\S+ \\(user \\S+, last heartbeat \\d+s ago\\)`));
-    const journal = readJournal(db, id);
+    const journal = await readJournal(db, id);
     expect(journal.run.status).toBe('succeeded');
     expect(journal.events.filter((e) => e.type === 'resumed')).toHaveLength(1);
   });

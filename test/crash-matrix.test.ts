@@ -3,7 +3,7 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDb } from '../store/open-db.js';
+import { openDb } from '../store/sqlite/open-db.js';
 import { runCli, tempDir } from './support/cli.js';
 import { readJournal } from './support/journal.js';
 
@@ -33,7 +33,7 @@ async function crashAndResume(args: string[], db: string, kind: string, n: numbe
   const id = onlyRunId(db, kind);
   // Killed before the run was recorded: nothing was created anywhere, nothing to resume.
   if (!id) return;
-  const atCrash = readJournal(db, id);
+  const atCrash = await readJournal(db, id);
   const finishedAtCrash = new Map(atCrash.attempts.filter((a) => a.outcome === 'succeeded').map((a) => [`${a.step}@${a.cluster}`, a.id]));
   let finished = atCrash.run.status === 'succeeded';
   for (let round = 0; round < 4 && !finished; round++) {
@@ -42,7 +42,7 @@ async function crashAndResume(args: string[], db: string, kind: string, n: numbe
     finished = resumed.code === 0 || (resumed.code === 4 && resumed.stderr.includes('already succeeded'));
     if (!finished && resumed.signal !== 'SIGKILL') throw new Error(`point ${n}: resume exited ${resumed.code}: ${resumed.stderr}`);
   }
-  const end = readJournal(db, id);
+  const end = await readJournal(db, id);
   if (end.run.status !== 'succeeded') throw new Error(`point ${n}: run ended ${end.run.status}`);
   expect(end.cluster, `point ${n}: simulated clusters`).toEqual(expected);
   for (const [slot, attemptId] of finishedAtCrash) {
@@ -88,7 +88,7 @@ describe.concurrent('crash anywhere, resume', () => {
     const reference = await runCli([...ARGS, '--db', referenceDb], { env: { MESH_RUN_CRASH_TRACE: trace } });
     expect(reference.code).toBe(0);
     const referenceId = onlyRunId(referenceDb) as string;
-    const expected = readJournal(referenceDb, referenceId).cluster;
+    const expected = (await readJournal(referenceDb, referenceId)).cluster;
     const points = readFileSync(trace, 'utf8').trim().split('\n');
     expect(points.length).toBeGreaterThan(50);
     for (const kind of ['journal-write', 'in-transaction', 'before-command', 'after-command']) expect(points).toContain(kind);
@@ -127,7 +127,7 @@ describe.concurrent('crash anywhere, resume', () => {
       copyDb(template, referenceDb);
       const trace = join(tmp.dir, `${kind}-trace.txt`);
       expect((await runCli([...args, '--db', referenceDb], { env: { MESH_RUN_CRASH_TRACE: trace } })).code).toBe(0);
-      const expected = readJournal(referenceDb, onlyRunId(referenceDb, kind) as string).cluster;
+      const expected = (await readJournal(referenceDb, onlyRunId(referenceDb, kind) as string)).cluster;
       const points = readFileSync(trace, 'utf8').trim().split('\n');
       expect(points.length).toBeGreaterThan(20);
       const every = process.env.MESH_RUN_CRASH_ALL === '1' ? 1 : 3;

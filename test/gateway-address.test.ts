@@ -21,11 +21,11 @@ describe('await-gateway-address', () => {
     expect(failed.stderr).toContain('EKS');
     const id = runIdFrom(failed);
     // install-remote never started: its guard needs the gateway IP.
-    expect(attemptsOf(readJournal(db, id), 'install-remote', 'cluster2')).toHaveLength(0);
+    expect(attemptsOf(await readJournal(db, id), 'install-remote', 'cluster2')).toHaveLength(0);
 
     const resumed = await runCli(['resume', id, '--sim-lb', 'ip', '--db', db, '-q']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const journal = readJournal(db, id);
+    const journal = await readJournal(db, id);
     expect(attemptsOf(journal, 'await-gateway-address', 'cluster1').map((a) => a.outcome)).toEqual(['failed', 'succeeded']);
     expect(journal.cluster.cluster2?.join('\n')).toMatch(/"addresses":\["172\.18\.1\.\d+"\]/);
   });
@@ -39,12 +39,12 @@ describe('await-gateway-address', () => {
     expect(failed.stderr).toContain('got no load-balancer IP within 2s');
     expect(failed.stderr).toContain('MetalLB');
     const id = runIdFrom(failed);
-    const journal = readJournal(db, id);
+    const journal = await readJournal(db, id);
     const probes = journal.commands.filter((c) => c.argv.includes('istio-eastwestgateway') && c.argv.includes('get'));
     expect(probes.length).toBeGreaterThanOrEqual(2);
 
     const resumed = await runCli(['resume', id, '--sim-lb', 'ip', '--sim-lb-delay', '500ms', '--db', db, '-q']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(readJournal(db, id).run.status).toBe('succeeded');
+    expect((await readJournal(db, id)).run.status).toBe('succeeded');
   });
 });

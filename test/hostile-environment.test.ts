@@ -168,7 +168,7 @@ describe('a busy store', () => {
     await lock.released;
     const id = runIdFrom(stopped);
     await ok(['resume', id, '--db', db, '-q']);
-    const journal = readJournal(db, id);
+    const journal = await readJournal(db, id);
     expect(journal.run.status).toBe('succeeded');
     expect(journal.attempts.filter((a) => a.outcome === 'failed')).toEqual([]);
     child.kill();
@@ -224,12 +224,12 @@ describe('a damaged journal', () => {
     const db = freshDb();
     const id = runIdFrom(await runCli(['install', ...FAST, '--inject-failure', 'install-remote', '--db', db]));
     damage(db, `UPDATE runs SET snapshot_json = ${snapshot} WHERE id = '${id}'`);
-    const before = readJournal(db, id);
+    const before = await readJournal(db, id);
     const resume = await runCli(['resume', id, '--db', db]);
     expect(resume.code, resume.stderr).toBe(4);
     expect(resume.stderr).toContain(`run ${id} cannot be resumed: its saved state is damaged (`);
     expect(resume.stderr).toContain(why);
-    const after = readJournal(db, id);
+    const after = await readJournal(db, id);
     expect(after.events).toEqual(before.events);
     expect(after.attempts).toEqual(before.attempts);
     expect(after.run.lease).toBeNull();
@@ -299,11 +299,11 @@ describe('config files that never end, and names Kubernetes refuses', () => {
     const refused = await runCli(['resume', id, '--force', '--db', db]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('trust changed since run');
-    expect(readJournal(db, id).run.status).toBe('failed');
+    expect((await readJournal(db, id)).run.status).toBe('failed');
     writeFileSync(config, 'timeouts: {gatewayAddress: 3m}\n');
     await ok(['resume', id, '--force', '--db', db, '-q']);
-    const journal = readJournal(db, id);
-    expect(JSON.parse(journal.run.configJson).timeouts.gatewayAddressMs).toBe(180_000);
+    const journal = await readJournal(db, id);
+    expect(journal.run.config?.timeouts.gatewayAddressMs).toBe(180_000);
     expect(journal.events.find((e) => e.type === 'forced')?.detail).toContain('(timeouts)');
   });
 
@@ -350,7 +350,9 @@ describe('a database in a read-only directory', () => {
         child.on('close', (code) => resolve({ code, stderr }));
       });
       expect(result.code, `${args[0]}: ${result.stderr}`).toBe(3);
-      expect(result.stderr).toContain(`its directory ${dir} is not writable, and SQLite keeps its -wal and -shm files beside the database`);
+      expect(result.stderr).toContain(
+        `its directory ${dir} is not writable: permission denied (EACCES); SQLite keeps its -wal and -shm files beside the database`,
+      );
     }
     chmodSync(dir, 0o755);
     const { rmSync } = await import('node:fs');

@@ -3,13 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
 import { stepSlots, UNINSTALL_STEP_IDS, VERIFY_STEP_IDS } from '../machines/steps.js';
-import { openDb } from '../store/open-db.js';
-import { createSimStore } from '../store/sim-store.js';
 import { type CliResult, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
 import { writeFakeTools } from './support/fake-tools.js';
 import { attemptsOf, peek, readJournal } from './support/journal.js';
+import { simCommand } from './support/sim.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -31,17 +29,8 @@ async function ok(args: string[]): Promise<CliResult> {
 }
 
 // Runs a command against a run's simulated clusters, as an operator with kubectl would.
-async function simKubectl(db: string, world: string, context: string, args: string[], tool: 'kubectl' | 'istioctl' = 'kubectl') {
-  const handle = openDb(db, { mustExist: true });
-  try {
-    const tools = createSimulatedTools({ store: createSimStore(handle), world });
-    return await tools.run(
-      { tool, args: tool === 'kubectl' ? [`--context=${context}`, ...args] : [args[0] as string, `--context=${context}`, ...args.slice(1)], context },
-      { signal: new AbortController().signal, timeoutMs: 10_000, step: 'preflight', cluster: context },
-    );
-  } finally {
-    handle.close();
-  }
+function simKubectl(db: string, world: string, context: string, args: string[], tool: 'kubectl' | 'istioctl' = 'kubectl') {
+  return simCommand(db, world, context, args, { tool });
 }
 
 async function runCount(db: string): Promise<number> {
@@ -68,7 +57,7 @@ describe('install, verify, uninstall on simulated clusters', () => {
     expect(verify.stdout).toContain('mesh verified');
     expect(verify.stderr).toMatch(/check-traffic@cluster1: answers from cluster1: v1 x\d+, v2 x\d+/);
     expect(verify.stderr).toMatch(/check-traffic@cluster2: answers from cluster2: v1 x\d+, v2 x\d+/);
-    const verified = readJournal(db, verifyId);
+    const verified = await readJournal(db, verifyId);
     expect(verified.run.kind).toBe('verify');
     expect(verified.run.targetRun).toBe(install);
     for (const slot of stepSlots('verify', CLUSTERS))
@@ -86,7 +75,7 @@ describe('install, verify, uninstall on simulated clusters', () => {
 
     const uninstall = await ok(['uninstall', '--run', install, '--db', db]);
     expect(uninstall.stdout).toContain('mesh removed');
-    const removed = readJournal(db, runIdFrom(uninstall));
+    const removed = await readJournal(db, runIdFrom(uninstall));
     for (const slot of stepSlots('uninstall', CLUSTERS)) expect(attemptsOf(removed, slot.step, slot.cluster).map((a) => a.outcome)).toEqual(['succeeded']);
     expect(istioLeft(removed.cluster.cluster1 ?? [])).toEqual([]);
     expect(istioLeft(removed.cluster.cluster2 ?? [])).toEqual([]);
@@ -123,7 +112,7 @@ describe('install, verify, uninstall on simulated clusters', () => {
     expect(failed.stderr).toContain(`failed at ${step}`);
     expect(failed.stderr).toContain(`mesh-run resume ${id}`);
     await ok(['resume', id, '--db', db, '-q']);
-    const journal = readJournal(db, id);
+    const journal = await readJournal(db, id);
     expect(journal.run.status).toBe('succeeded');
     const struck = journal.attempts.filter((a) => a.outcome === 'failed');
     expect(struck.map((a) => a.step)).toEqual([step]);
@@ -145,7 +134,7 @@ describe('install, verify, uninstall on simulated clusters', () => {
     const id = runIdFrom(failed);
     expect(failed.stderr).toContain(`failed at ${step}`);
     await ok(['resume', id, '--db', db, '-q']);
-    const journal = readJournal(db, id);
+    const journal = await readJournal(db, id);
     expect(journal.run.status).toBe('succeeded');
     expect(journal.attempts.filter((a) => a.outcome === 'failed').map((a) => a.step)).toEqual([step]);
     expect(istioLeft(journal.cluster.cluster1 ?? [])).toEqual([]);
@@ -158,13 +147,13 @@ describe('install, verify, uninstall on simulated clusters', () => {
     const partial = await runCli(['install', ...FAST, '--inject-failure', 'install-remote', '--db', db]);
     expect(partial.code).toBe(1);
     const install = runIdFrom(partial);
-    expect((readJournal(db, install).cluster.cluster2 ?? []).join('\n')).toContain('istio-sidecar-injector');
-    const first = readJournal(db, runIdFrom(await ok(['uninstall', '--run', install, '--db', db, '-q'])));
+    expect(((await readJournal(db, install)).cluster.cluster2 ?? []).join('\n')).toContain('istio-sidecar-injector');
+    const first = await readJournal(db, runIdFrom(await ok(['uninstall', '--run', install, '--db', db, '-q'])));
     expect(istioLeft(first.cluster.cluster1 ?? [])).toEqual([]);
     expect(istioLeft(first.cluster.cluster2 ?? [])).toEqual([]);
     const again = await ok(['uninstall', '--run', install, '--db', db]);
     expect(again.stderr).toContain('no Istio left on cluster2');
-    const second = readJournal(db, runIdFrom(again));
+    const second = await readJournal(db, runIdFrom(again));
     expect(second.commands.filter((c) => c.argv.includes('uninstall') || c.argv.includes('delete'))).toEqual([]);
   });
 
@@ -183,7 +172,7 @@ describe('install, verify, uninstall on simulated clusters', () => {
     expect(refused.stdout).toBe('');
     expect(await runCount(db)).toBe(1);
     const forced = await ok(['uninstall', '--run', install, '--force', '--db', db, '-q']);
-    const journal = readJournal(db, runIdFrom(forced));
+    const journal = await readJournal(db, runIdFrom(forced));
     expect(journal.events.map((e) => e.type)).toEqual(['started', 'forced', 'succeeded']);
     expect(istioLeft(journal.cluster.cluster2 ?? [])).toEqual([]);
   });
@@ -264,12 +253,12 @@ describe('install, verify, uninstall on simulated clusters', () => {
       [['verify', '--run', 'bad id!'], /is not a run id/],
     ];
     for (const [args, message] of cases) {
-      const before = readJournal(db, install);
+      const before = await readJournal(db, install);
       const result = await runCli([...args, '--db', db]);
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(result.stderr).toMatch(message);
-      expect(readJournal(db, install).cluster).toEqual(before.cluster);
+      expect((await readJournal(db, install)).cluster).toEqual(before.cluster);
     }
     expect(await runCount(db)).toBe(1);
   });
@@ -293,7 +282,7 @@ describe('install, verify, uninstall on simulated clusters', () => {
     const db = freshDb();
     const install = await installed(db, ['--config', config]);
     const verify = await ok(['verify', '--run', install, '--db', db, '-q']);
-    const c2 = readJournal(db, runIdFrom(verify)).cluster.cluster2?.join('\n') ?? '';
+    const c2 = (await readJournal(db, runIdFrom(verify))).cluster.cluster2?.join('\n') ?? '';
     expect(c2).toContain('mirror.example/helloworld-v2:local');
     expect(c2).not.toContain('mirror.example/helloworld-v1:local');
 

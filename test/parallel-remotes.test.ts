@@ -19,7 +19,7 @@ describe('several remotes', () => {
     const db = join(tmp.dir, 'parallel.db');
     const result = await runCli(['install', '--dry-run', '--config', config, '--sim-lb-delay', '0', '--sim-latency', '60ms', '-q', '--db', db]);
     expect(result.code, result.stderr).toBe(0);
-    const journal = readJournal(db, runIdFrom(result));
+    const journal = await readJournal(db, runIdFrom(result));
     for (const step of ['create-remote-namespace', 'annotate-remote-namespace', 'install-remote', 'attach-remote']) {
       const [a2] = attemptsOf(journal, step, 'cluster2');
       const [a3] = attemptsOf(journal, step, 'cluster3');
@@ -58,12 +58,12 @@ describe('several remotes', () => {
     ]);
     expect(failed.code).toBe(1);
     const id = runIdFrom(failed);
-    const mid = readJournal(db, id);
+    const mid = await readJournal(db, id);
     expect(attemptsOf(mid, 'attach-remote', 'cluster2').map((a) => a.outcome)).toEqual(['succeeded']);
     expect(attemptsOf(mid, 'install-remote', 'cluster3').map((a) => a.outcome)).toEqual(['failed']);
     const resumed = await runCli(['resume', id, '--db', db, '-q']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const after = readJournal(db, id);
+    const after = await readJournal(db, id);
     expect(attemptsOf(after, 'attach-remote', 'cluster2').map((a) => a.outcome)).toEqual(['succeeded']);
     expect(attemptsOf(after, 'install-remote', 'cluster2').map((a) => a.outcome)).toEqual(['succeeded']);
     expect(attemptsOf(after, 'install-remote', 'cluster3').map((a) => a.outcome)).toEqual(['failed', 'succeeded']);

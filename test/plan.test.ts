@@ -3,11 +3,10 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createWorld } from '../adapters/simulator/world.js';
-import { openDb } from '../store/open-db.js';
-import { createSimStore } from '../store/sim-store.js';
+import { openSqliteStore } from '../store/sqlite/index.js';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 import { readJournal } from './support/journal.js';
+import { createSimWorld } from './support/sim.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -39,7 +38,7 @@ describe('mesh-run plan', () => {
     const db = join(tmp.dir, 'run.db');
     const run = await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '-q', '--config', config, '--db', db]);
     expect(run.code, run.stderr).toBe(0);
-    const journal = readJournal(db, runIdFrom(run));
+    const journal = await readJournal(db, runIdFrom(run));
     const slotOf = new Map(journal.attempts.map((a) => [a.id, `${a.step}@${a.cluster}`]));
     const executed = journal.commands.map((c) => ({ slot: slotOf.get(c.attemptId as number) as string, argv: c.argv }));
     const expected = planned.flatMap((p) => [
@@ -86,25 +85,16 @@ describe('mesh-run plan', () => {
 describe('plan scripts run against the simulator', () => {
   const SIM_TOOL = fileURLToPath(new URL('./support/sim-tool.mjs', import.meta.url));
 
-  function world(name: string): {
+  async function world(name: string): Promise<{
     db: string;
     config: string;
-    objects: () => string[];
+    objects: () => Promise<string[]>;
     run: (args: string[]) => { status: number | null; stdout: string; stderr: string };
-  } {
+  }> {
     const db = join(tmp.dir, `${name}.db`);
-    const handle = openDb(db);
-    createWorld(
-      createSimStore(handle),
-      'w',
-      [
-        { name: 'cluster1', context: 'cluster1' },
-        { name: 'cluster2', context: 'cluster2' },
-      ],
-      { loadBalancer: { mode: 'ip', delayMs: 0 } },
-      Date.now(),
-    );
-    handle.close();
+    const store = openSqliteStore(db);
+    await createSimWorld(store, 'w');
+    await store.close();
     for (const tool of ['kubectl', 'istioctl']) {
       const shim = join(tmp.dir, `${name}-${tool}`);
       writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${SIM_TOOL}" "${db}" w ${tool} "$@"\n`);
@@ -112,14 +102,16 @@ describe('plan scripts run against the simulator', () => {
     }
     const config = join(tmp.dir, `${name}.yaml`);
     writeFileSync(config, `tools: {kubectl: ${join(tmp.dir, `${name}-kubectl`)}, istioctl: ${join(tmp.dir, `${name}-istioctl`)}}\nverify: {timeout: 20s}\n`);
-    const objects = () => {
-      const h = openDb(db, { mustExist: true });
+    const objects = async () => {
+      const found: string[] = [];
+      const reader = openSqliteStore(db, { mustExist: true });
       try {
-        const sim = createSimStore(h);
-        return ['cluster1', 'cluster2'].flatMap((c) => sim.list('w', c).map((o) => `${c} ${o.kind} ${o.namespace}/${o.name}`));
+        for (const c of ['cluster1', 'cluster2'])
+          found.push(...(await reader.worlds.transact('w', (o) => o.list(c))).map((o) => `${c} ${o.kind} ${o.namespace}/${o.name}`));
       } finally {
-        h.close();
+        await reader.close();
       }
+      return found;
     };
     const run = (args: string[]) => spawnSync(args[0] as string, args.slice(1), { encoding: 'utf8' });
     return { db, config, objects, run };
@@ -134,21 +126,21 @@ describe('plan scripts run against the simulator', () => {
   }
 
   it('install, verify and uninstall by script leave the clusters empty; uninstall again changes nothing', async () => {
-    const w = world('by-hand');
+    const w = await world('by-hand');
     for (const kind of ['install', 'verify', 'uninstall']) {
       const result = w.run(['bash', await script(kind, w.config)]);
       expect(result.status, `${kind} script:\n${result.stderr}`).toBe(0);
-      if (kind === 'install') expect(w.objects().join('\n')).toMatch(/cluster1 Deployment istio-system\/istiod/);
-      if (kind === 'verify') expect(w.objects().join('\n')).toMatch(/cluster2 Pod sample\/helloworld-v2/);
+      if (kind === 'install') expect((await w.objects()).join('\n')).toMatch(/cluster1 Deployment istio-system\/istiod/);
+      if (kind === 'verify') expect((await w.objects()).join('\n')).toMatch(/cluster2 Pod sample\/helloworld-v2/);
     }
-    expect(w.objects().filter((o) => /istio|sample/.test(o))).toEqual([]);
+    expect((await w.objects()).filter((o) => /istio|sample/.test(o))).toEqual([]);
     // Everything is gone already: each check tolerates NotFound, each delete is guarded.
     const again = w.run(['bash', await script('uninstall', w.config)]);
     expect(again.status, again.stderr).toBe(0);
   });
 
   it('the uninstall script refuses an Istio mesh-run did not install, and keeps a sample namespace it did not create', async () => {
-    const w = world('guards');
+    const w = await world('guards');
     for (const kind of ['install', 'verify']) expect(w.run(['bash', await script(kind, w.config)]).status).toBe(0);
     // The sample namespace on cluster1 turns out to be someone else's (no mesh-run label).
     expect(w.run([join(tmp.dir, 'guards-kubectl'), '--context=cluster1', 'label', 'namespace', 'sample', 'app.kubernetes.io/managed-by-']).status).toBe(0);
@@ -156,12 +148,12 @@ describe('plan scripts run against the simulator', () => {
     const kept = w.run(['bash', uninstall]);
     expect(kept.status, kept.stderr).toBe(0);
     expect(kept.stderr).toContain('namespace sample on cluster1 was not created by mesh-run verify: kept');
-    expect(w.objects()).toContain('cluster1 Namespace /sample');
+    expect(await w.objects()).toContain('cluster1 Namespace /sample');
     // Another control plane (an unnamed IstioOperator) on cluster2: the script stops before purging anything.
     expect(w.run([join(tmp.dir, 'guards-istioctl'), 'install', '--context=cluster2', '-y']).status).toBe(0);
     const refused = w.run(['bash', uninstall]);
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('cluster cluster2 (context cluster2) holds an Istio install that mesh-run did not make; not purging it');
-    expect(w.objects().join('\n')).toMatch(/cluster2 MutatingWebhookConfiguration \/istio-sidecar-injector/);
+    expect((await w.objects()).join('\n')).toMatch(/cluster2 MutatingWebhookConfiguration \/istio-sidecar-injector/);
   });
 });

@@ -32,7 +32,7 @@ describe('a dry run killed with SIGKILL in the middle of a step', () => {
       const reference = join(tmp.dir, `reference-${victim}.db`);
       const ok = await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '-q', '--db', reference]);
       expect(ok.code).toBe(0);
-      const expected = readJournal(reference, runIdFrom(ok)).cluster;
+      const expected = (await readJournal(reference, runIdFrom(ok))).cluster;
 
       const db = join(tmp.dir, `killed-${victim}.db`);
       const { child, done } = startCli(['install', '--dry-run', '--sim-lb-delay', '0', '--sim-latency', '500ms', '-q', '--db', db]);
@@ -43,7 +43,7 @@ describe('a dry run killed with SIGKILL in the middle of a step', () => {
       expect(killed.signal).toBe('SIGKILL');
       const id = runIdFrom(killed);
 
-      const before = readJournal(db, id);
+      const before = await readJournal(db, id);
       expect(before.run.status).toBe('running');
       const finishedBefore = before.attempts.filter((a) => a.outcome === 'succeeded').map((a) => `${a.step}@${a.cluster}`);
 
@@ -53,7 +53,7 @@ describe('a dry run killed with SIGKILL in the middle of a step', () => {
       const resumed = await runCli(['resume', id, '--db', db, '-q']);
       expect(resumed.code, resumed.stderr).toBe(0);
 
-      const after = readJournal(db, id);
+      const after = await readJournal(db, id);
       expect(after.run.status).toBe('succeeded');
       expect(after.cluster).toEqual(expected);
       // Nothing that had finished ran again; the killed attempt is closed as interrupted, then retried.

@@ -55,11 +55,11 @@ describe('retry policy', () => {
     ]);
     expect(result.code).toBe(1);
     const id = runIdFrom(result);
-    expect(attemptsOf(readJournal(db, id), 'expose-istiod', 'cluster1').map((a) => a.outcome)).toEqual(['failed', 'failed', 'failed']);
+    expect(attemptsOf(await readJournal(db, id), 'expose-istiod', 'cluster1').map((a) => a.outcome)).toEqual(['failed', 'failed', 'failed']);
     // Two injected failures are left: the resumed step retries through them.
     const resumed = await runCli(['resume', id, '--db', db, '-q']);
     expect(resumed.code).toBe(0);
-    expect(attemptsOf(readJournal(db, id), 'expose-istiod', 'cluster1').map((a) => a.outcome)).toEqual([
+    expect(attemptsOf(await readJournal(db, id), 'expose-istiod', 'cluster1').map((a) => a.outcome)).toEqual([
       'failed',
       'failed',
       'failed',
@@ -85,7 +85,7 @@ describe('retry policy', () => {
       db,
     ]);
     expect(result.code).toBe(1);
-    const journal = readJournal(db, runIdFrom(result));
+    const journal = await readJournal(db, runIdFrom(result));
     const attempts = attemptsOf(journal, 'annotate-remote-namespace', 'cluster2');
     expect(attempts.map((a) => a.outcome)).toEqual(['failed']);
     expect(attempts[0]?.error?.message).toContain('(Forbidden)');

@@ -3,11 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
-import { openDb } from '../store/open-db.js';
-import { createSimStore } from '../store/sim-store.js';
 import { type CliResult, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
 import { attemptsOf, peek, readJournal } from './support/journal.js';
+import { simCommand } from './support/sim.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -23,19 +21,9 @@ async function ok(args: string[]): Promise<CliResult> {
 
 // Runs kubectl (or istioctl) on a dry run's simulated clusters, as an operator would.
 async function sim(db: string, world: string, context: string, args: string[], stdin?: string, tool: 'kubectl' | 'istioctl' = 'kubectl') {
-  const handle = openDb(db, { mustExist: true });
-  try {
-    const tools = createSimulatedTools({ store: createSimStore(handle), world });
-    const argv = tool === 'kubectl' ? [`--context=${context}`, ...args] : [args[0] as string, `--context=${context}`, ...args.slice(1)];
-    const result = await tools.run(
-      { tool, args: argv, context, ...(stdin !== undefined ? { stdin } : {}) },
-      { signal: new AbortController().signal, timeoutMs: 10_000, step: 'preflight', cluster: context },
-    );
-    expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(0);
-    return result.stdout;
-  } finally {
-    handle.close();
-  }
+  const result = await simCommand(db, world, context, args, { tool, ...(stdin !== undefined ? { stdin } : {}) });
+  expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+  return result.stdout;
 }
 
 // A dry-run install that stopped before changing anything: its simulated clusters, to prepare by hand.
@@ -87,7 +75,7 @@ describe('uninstall keeps what existed before mesh-run', () => {
     expect(readFileSync(page, 'utf8')).toContain('&quot;other&quot; -&gt; &quot;cluster1&quot;');
 
     const uninstall = await ok(['uninstall', '--run', id, '--db', db]);
-    const removed = readJournal(db, runIdFrom(uninstall));
+    const removed = await readJournal(db, runIdFrom(uninstall));
     const c1 = (removed.cluster.cluster1 ?? []).join('\n');
     const c2 = (removed.cluster.cluster2 ?? []).join('\n');
     // The user's namespace and CA are still there; mesh-run's Istio is gone.
@@ -116,7 +104,7 @@ describe('uninstall keeps what existed before mesh-run', () => {
     expect(forced.stderr).toMatch(
       /warning: uninstall-primary@cluster1: --force: deleting namespace istio-system on cluster1, which existed before mesh-run .* \(secrets: cacerts\)/,
     );
-    const journal = readJournal(db, runIdFrom(forced));
+    const journal = await readJournal(db, runIdFrom(forced));
     expect((journal.cluster.cluster1 ?? []).join('\n')).not.toMatch(/istio-system|cacerts/);
     expect(journal.events.map((e) => e.type)).toContain('deleted-preexisting');
   });
@@ -128,7 +116,7 @@ describe('uninstall keeps what existed before mesh-run', () => {
     await sim(db, install, 'cluster1', ['label', 'namespace', 'sample', 'istio-injection=disabled', 'team=web']);
     const verify = await ok(['verify', '--run', install, '--db', db]);
     expect(verify.stderr).toMatch(/warning: deploy-sample@cluster1: label istio-injection on namespace sample of cluster1: "disabled" -> "enabled"/);
-    const uninstall = readJournal(db, runIdFrom(await ok(['uninstall', '--run', install, '--db', db, '-q'])));
+    const uninstall = await readJournal(db, runIdFrom(await ok(['uninstall', '--run', install, '--db', db, '-q'])));
     const c1 = (uninstall.cluster.cluster1 ?? []).join('\n');
     expect(c1).toMatch(/"kind":"Namespace".*"name":"sample".*"istio-injection":"disabled".*"team":"web"/);
     expect(c1).not.toMatch(/helloworld|"name":"curl"/);
@@ -237,7 +225,7 @@ describe('smaller ones', () => {
     expect(failed.stderr).toContain('hostname');
     const id = runIdFrom(failed);
     await ok(['resume', id, '--sim-lb', 'ip', '--sim-lb-delay', '200ms', '--db', db, '-q']);
-    expect(attemptsOf(readJournal(db, id), 'await-gateway-address', 'cluster1').map((a) => a.outcome)).toEqual(['failed', 'succeeded']);
+    expect(attemptsOf(await readJournal(db, id), 'await-gateway-address', 'cluster1').map((a) => a.outcome)).toEqual(['failed', 'succeeded']);
   });
 
   it('plans show how the curl pod is found, not the rehearsal pod names', async () => {

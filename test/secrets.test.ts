@@ -4,13 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Command } from '../adapters/cluster-tools.js';
+import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
 import { redact, redactArgv, redactedTail } from '../adapters/redact.js';
-import { createSimulatedTools } from '../adapters/simulator/simulated-tools.js';
-import { openDb } from '../store/open-db.js';
-import { createSimStore } from '../store/sim-store.js';
 import { type CliResult, runCli, runIdFrom, tempDir } from './support/cli.js';
 import { readJournal } from './support/journal.js';
+import { withSimTools } from './support/sim.js';
 import { findLeak, needlesFor } from './support/token-scan.js';
 
 const tmp = tempDir();
@@ -23,18 +21,12 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const env = { MESH_RUN_SIM_TOKEN: TOKEN };
 
 // Runs commands on a dry run's simulated clusters the way an operator with kubectl would.
-async function onSim(
-  db: string,
-  world: string,
-  run: (tools: ReturnType<typeof createSimulatedTools>, at: (context: string) => Command['context']) => Promise<void>,
-): Promise<void> {
+async function onSim(db: string, world: string, run: (tools: ClusterTools, at: (context: string) => Command['context']) => Promise<void>): Promise<void> {
   const previous = process.env.MESH_RUN_SIM_TOKEN;
   process.env.MESH_RUN_SIM_TOKEN = TOKEN;
-  const handle = openDb(db, { mustExist: true });
   try {
-    await run(createSimulatedTools({ store: createSimStore(handle), world }), (c) => c);
+    await withSimTools(db, world, (tools) => run(tools, (c) => c));
   } finally {
-    handle.close();
     if (previous === undefined) delete process.env.MESH_RUN_SIM_TOKEN;
     else process.env.MESH_RUN_SIM_TOKEN = previous;
   }
@@ -158,7 +150,7 @@ describe('the remote secret bearer token', () => {
     const id = runIdFrom(install);
     const uninstall = await runCli(['uninstall', '--run', id, '-q', '--db', db], { env });
     expect(uninstall.code, uninstall.stderr).toBe(0);
-    const journal = readJournal(db, runIdFrom(uninstall));
+    const journal = await readJournal(db, runIdFrom(uninstall));
     const reads = journal.commands.filter((c) => c.argv.includes('secret') && c.argv.includes('get'));
     expect(reads.length).toBeGreaterThan(0);
     for (const c of reads) expect(c.argv.join(' ')).toMatch(/-o name$/);
@@ -170,7 +162,7 @@ describe('the remote secret bearer token', () => {
   it('applies the remote secret server-side as field manager mesh-run, and plans it the same way', async () => {
     const db = join(tmp.dir, 'ssa.db');
     const install = await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '-q', '--db', db], { env });
-    const journal = readJournal(db, runIdFrom(install));
+    const journal = await readJournal(db, runIdFrom(install));
     const sink = journal.commands.find((c) => c.argv.includes('apply') && c.argv.includes('--server-side'));
     expect(sink?.argv).toEqual(expect.arrayContaining(['--server-side', '--field-manager=mesh-run', '--force-conflicts']));
     const script = await runCli(['plan', '--format', 'sh']);

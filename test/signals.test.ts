@@ -46,7 +46,7 @@ describe('signals', () => {
     expect(result.code).toBe(130);
     expect(processesNamed(marker)).toEqual([]);
     const id = runIdFrom(result);
-    const journal = readJournal(db, id);
+    const journal = await readJournal(db, id);
     expect(journal.run.status).toBe('interrupted');
     expect(journal.run.error?.message).toBe('interrupted by SIGINT during install-primary@cluster1');
     expect(attemptsOf(journal, 'install-primary', 'cluster1').map((a) => a.outcome)).toEqual(['interrupted']);
@@ -62,10 +62,10 @@ describe('signals', () => {
     const result = await done;
     expect(result.code).toBe(143);
     const id = runIdFrom(result);
-    expect(readJournal(db, id).run.status).toBe('interrupted');
+    expect((await readJournal(db, id)).run.status).toBe('interrupted');
     const { done: resumed } = startCli(['resume', id, '--db', db, '-q']);
     expect((await resumed).code).toBe(0);
-    const journal = readJournal(db, id);
+    const journal = await readJournal(db, id);
     expect(attemptsOf(journal, 'install-primary', 'cluster1').map((a) => a.outcome)).toEqual(['interrupted', 'succeeded']);
   });
 });

@@ -3,7 +3,7 @@ import { eastwestGatewayOperator, primaryOperator } from '../engine/manifests.js
 import { type SimHarness, simHarness } from './support/sim.js';
 
 let h: SimHarness;
-afterEach(() => h?.close());
+afterEach(async () => h?.close());
 
 const UNNAMED_PRIMARY = `apiVersion: install.istio.io/v1alpha1
 kind: IstioOperator
@@ -14,7 +14,7 @@ spec:
 
 describe('simulated kubectl', () => {
   it('fails "create namespace" on an existing namespace with AlreadyExists', async () => {
-    h = simHarness();
+    h = await simHarness();
     expect((await h.run('kubectl', ['--context=cluster2', 'create', 'namespace', 'istio-system'])).exitCode).toBe(0);
     const again = await h.run('kubectl', ['--context=cluster2', 'create', 'namespace', 'istio-system']);
     expect(again.exitCode).toBe(1);
@@ -22,7 +22,7 @@ describe('simulated kubectl', () => {
   });
 
   it('refuses to change an annotation without --overwrite, and accepts it with it', async () => {
-    h = simHarness();
+    h = await simHarness();
     await h.run('kubectl', ['--context=cluster2', 'create', 'namespace', 'istio-system']);
     const key = 'topology.istio.io/controlPlaneClusters';
     expect((await h.run('kubectl', ['--context=cluster2', 'annotate', 'namespace', 'istio-system', `${key}=old`])).exitCode).toBe(0);
@@ -37,7 +37,7 @@ describe('simulated kubectl', () => {
   });
 
   it('answers NotFound, unknown contexts and unknown flags the way kubectl does', async () => {
-    h = simHarness();
+    h = await simHarness();
     const missing = await h.run('kubectl', ['--context=cluster1', '-n', 'istio-system', 'get', 'svc', 'istio-eastwestgateway', '-o', 'json']);
     expect(missing).toMatchObject({ exitCode: 1, stderr: 'Error from server (NotFound): services "istio-eastwestgateway" not found\n' });
     const context = await h.run('kubectl', ['--context=nope', 'get', 'ns']);
@@ -48,7 +48,7 @@ describe('simulated kubectl', () => {
   });
 
   it('applies manifests idempotently: created, then unchanged, then configured', async () => {
-    h = simHarness();
+    h = await simHarness();
     await h.run('kubectl', ['--context=cluster1', 'create', 'namespace', 'istio-system']);
     const gw = (port: number) => `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec: {servers: [{port: {number: ${port}}}]}\n`;
     const apply = (m: string) => h.run('kubectl', ['--context=cluster1', 'apply', '-n', 'istio-system', '-f', '-'], m);
@@ -58,7 +58,7 @@ describe('simulated kubectl', () => {
   });
 
   it('gives LoadBalancer services an address only after the configured delay', async () => {
-    h = simHarness('ip', 300);
+    h = await simHarness('ip', 300);
     await h.run('istioctl', ['install', '--context=cluster1', '-y', '-f', '-'], eastwestGatewayOperator({ meshID: 'mesh1', network: 'network1' }));
     const ip = () =>
       h.run('kubectl', [
@@ -79,7 +79,7 @@ describe('simulated kubectl', () => {
 
 describe('simulated istioctl', () => {
   it('prints the prompt and "Cancelled." and exits 1 without -y when stdin is not a terminal', async () => {
-    h = simHarness();
+    h = await simHarness();
     const result = await h.run('istioctl', ['install', '--context=cluster1', '-f', '-'], UNNAMED_PRIMARY);
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/This will install the Istio \S+ profile "default" into the cluster\. Proceed\? \(y\/N\) Cancelled\.\n$/);
@@ -88,7 +88,7 @@ describe('simulated istioctl', () => {
   });
 
   it('prunes the east-west gateway when an unnamed primary IstioOperator is installed again (Istio #29634)', async () => {
-    h = simHarness();
+    h = await simHarness();
     const install = (m: string) => h.run('istioctl', ['install', '--context=cluster1', '-y', '-f', '-'], m);
     const gateway = () => h.run('kubectl', ['--context=cluster1', '-n', 'istio-system', 'get', 'deployment', 'istio-eastwestgateway', '-o', 'name']);
     await install(UNNAMED_PRIMARY);
@@ -99,7 +99,7 @@ describe('simulated istioctl', () => {
   });
 
   it('keeps the east-west gateway when the named primary IstioOperator mesh-run generates is installed again', async () => {
-    h = simHarness();
+    h = await simHarness();
     const install = (m: string) => h.run('istioctl', ['install', '--context=cluster1', '-y', '-f', '-'], m);
     const primary = primaryOperator('cluster1', { meshID: 'mesh1', network: 'network1', istioVersion: '1.25.2' });
     await install(primary);
@@ -110,7 +110,7 @@ describe('simulated istioctl', () => {
   });
 
   it('emits a remote secret with a bearer token that never reaches the database', async () => {
-    h = simHarness();
+    h = await simHarness();
     const result = await h.tools.pipe(
       { tool: 'istioctl', args: ['create-remote-secret', '--context=cluster2', '--name=cluster2', '-n', 'istio-system'], context: 'cluster2' },
       { tool: 'kubectl', args: ['--context=cluster1', 'apply', '-f', '-'], context: 'cluster1' },
@@ -128,7 +128,7 @@ describe('simulated istioctl', () => {
     expect(produced.stdout).toContain('istio/multiCluster: "true"');
     const applied = await h.run('kubectl', ['--context=cluster1', 'apply', '-f', '-'], produced.stdout);
     expect(applied.stdout).toBe('secret/istio-remote-secret-cluster2 created\n');
-    const everything = [...h.sim.list('w', 'cluster1'), ...h.sim.list('w', 'cluster2')].map((o) => o.bodyJson).join('\n');
+    const everything = [...(await h.objects('cluster1')), ...(await h.objects('cluster2'))].map((o) => o.bodyJson).join('\n');
     expect(everything).toContain('istio-remote-secret-cluster2');
     expect(everything).not.toContain(token);
   });

@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFil
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SCHEMA_VERSION } from '../store/migrations.js';
+import { SCHEMA_VERSION } from '../store/sqlite/migrations.js';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 
 const tmp = tempDir();

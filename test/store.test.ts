@@ -2,29 +2,45 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../engine/config.js';
 import { PreconditionError } from '../shared/errors.js';
-import { SCHEMA_VERSION } from '../store/migrations.js';
-import { openDb } from '../store/open-db.js';
-import { createSqliteRunStore } from '../store/sqlite-run-store.js';
-import type { LeaseHolder } from '../store/types.js';
+import { withDefaults } from '../shared/model.js';
+import { openSqliteStore } from '../store/sqlite/index.js';
+import { SCHEMA_VERSION } from '../store/sqlite/migrations.js';
+import { openDb } from '../store/sqlite/open-db.js';
+import { createSqliteRunStore } from '../store/sqlite/run-store.js';
 import { runCli, tempDir } from './support/cli.js';
+import { storeContract } from './support/store-contract.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
 const operator = { user: 'alice', host: 'laptop', pid: 1 };
-function newRun(store: ReturnType<typeof createSqliteRunStore>, id = 'mr-test') {
-  store.createRun(
-    { id, kind: 'install', topology: 'primary-remote', mode: 'dry-run', configJson: '{}', configHash: 'h', configPath: null, createdAt: 1, machineVersion: 1 },
-    operator,
-  );
-}
+const lease = { token: 't', pid: 1, host: 'laptop', user: 'alice', heartbeat: 1 };
+
+storeContract('SQLite in memory', async () => openSqliteStore(':memory:'));
+storeContract('SQLite file (WAL)', async () => openSqliteStore(join(tmp.dir, `contract-${Math.random().toString(36).slice(2)}.db`)));
 
 describe('the SQLite store', () => {
-  it('creates the database and its WAL files with mode 0600, in WAL mode with synchronous=FULL', () => {
+  it('creates the database and its WAL files with mode 0600, in WAL mode with synchronous=FULL', async () => {
     const path = join(tmp.dir, 'nested', 'dir', 'a.db');
     const db = openDb(path);
-    newRun(createSqliteRunStore(db));
+    const store = createSqliteRunStore(db);
+    await store.createRun(
+      {
+        id: 'mr-test',
+        kind: 'install',
+        topology: 'primary-remote',
+        mode: 'dry-run',
+        config: withDefaults(parseConfigText('{}', {}, 'test')),
+        configHash: 'h',
+        configPath: null,
+        createdAt: 1,
+        machineVersion: 1,
+      },
+      operator,
+      { lease, keys: [], staleAfterMs: 1, isAlive: () => true },
+    );
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('synchronous', { simple: true })).toBe(2);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
@@ -53,41 +69,23 @@ describe('the SQLite store', () => {
     expect(result.stderr).toMatch(/garbage\.db is not a mesh-run database/);
   });
 
-  it('keeps every attempt and closes only the open one when a transition commits', () => {
-    const store = createSqliteRunStore(openDb(':memory:'));
-    newRun(store);
-    const a1 = store.openAttempt('mr-test', '{"s":1}', { step: 'install-primary', cluster: 'c1', context: 'c1' }, 10);
-    store.closeAttempt(a1.id, 'failed', { message: 'boom' }, 11);
-    const a2 = store.openAttempt('mr-test', null, { step: 'install-primary', cluster: 'c1', context: 'c1' }, 12);
-    expect(a2.attempt).toBe(2);
-    store.commitTransition('mr-test', '{"s":2}', [{ step: 'install-primary', cluster: 'c1', outcome: 'succeeded', at: 13 }], 13);
-    expect(store.listAttempts('mr-test').map((a) => [a.attempt, a.outcome, a.endedAt])).toEqual([
-      [1, 'failed', 11],
-      [2, 'succeeded', 13],
-    ]);
-    expect(store.getRun('mr-test')?.snapshotJson).toBe('{"s":2}');
-  });
-});
-
-describe('run leases', () => {
-  const holder = (token: string, pid: number, heartbeat: number): LeaseHolder => ({ token, pid, host: 'laptop', user: 'alice', heartbeat });
-
-  it('lets one process hold a run; a second is refused while the first is alive', () => {
-    const store = createSqliteRunStore(openDb(':memory:'));
-    newRun(store);
-    expect(store.acquireLease('mr-test', holder('a', 100, 1000), 30_000, () => true)).toEqual({ acquired: true });
-    const second = store.acquireLease('mr-test', holder('b', 200, 2000), 30_000, () => true);
-    expect(second).toMatchObject({ acquired: false, holder: { pid: 100, token: 'a' } });
-  });
-
-  it('takes over from a holder that died or stopped heart-beating, and says from whom', () => {
-    const store = createSqliteRunStore(openDb(':memory:'));
-    newRun(store);
-    store.acquireLease('mr-test', holder('a', 100, 1000), 30_000, () => true);
-    expect(store.acquireLease('mr-test', holder('b', 200, 2000), 30_000, () => false)).toMatchObject({ acquired: true, tookOverFrom: { pid: 100 } });
-    expect(store.acquireLease('mr-test', holder('c', 300, 2000 + 30_001), 30_000, () => true)).toMatchObject({ acquired: true, tookOverFrom: { pid: 200 } });
-    expect(store.heartbeat('mr-test', 'b', 5)).toBe(false);
-    expect(store.heartbeat('mr-test', 'c', 5)).toBe(true);
+  it('reads back a row it cannot fully parse as damaged, instead of failing every reader', async () => {
+    const path = join(tmp.dir, 'damaged.db');
+    const store = openSqliteStore(path);
+    await store.close();
+    const raw = new Database(path);
+    raw
+      .prepare(
+        `INSERT INTO runs (id, kind, topology, mode, status, config_json, config_hash, created_at, updated_at, machine_version, error_json)
+         VALUES ('mr-broken1', 'reconcile', 'primary-remote', 'dry-run', 'failed', '{not json', 'h', 1, 1, 1, '[1,2')`,
+      )
+      .run();
+    raw.close();
+    const reader = openSqliteStore(path, { readOnly: true });
+    const run = await reader.runs.getRun('mr-broken1');
+    await reader.close();
+    expect(run).toMatchObject({ kind: 'install', storedKind: 'reconcile', config: null, error: { message: '(the recorded error is damaged)' } });
+    expect(run?.damaged).toEqual(['kind', 'config', 'error']);
   });
 });
 

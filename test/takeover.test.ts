@@ -88,7 +88,7 @@ describe('lease holders', () => {
     await until('the killed driver to become a zombie', () => processState(pid) === 'zombie');
     const resumed = await runCli(['resume', runId, '--db', db, '-q']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const journal = readJournal(db, runId);
+    const journal = await readJournal(db, runId);
     expect(journal.run.status).toBe('succeeded');
     expect(journal.events.map((e) => e.type)).toContain('lease-taken-over');
     shell.kill('SIGKILL');
@@ -137,7 +137,7 @@ describe('tool processes a killed driver left running', () => {
     expect((await resumed.done).code).toBe(130);
     // Nothing of either driver is left running, and the journal says what was stopped.
     await until('the resumed run to stop its children', () => withMarker(marker).length === 0);
-    const events = readJournal(db, runId).events;
+    const events = (await readJournal(db, runId)).events;
     const stopped = events.find((e) => e.type === 'orphan-stopped');
     expect(stopped?.detail).toContain(`pid ${row.pid}`);
     expect(events.map((e) => e.type)).toEqual(['started', 'lease-taken-over', 'orphan-stopped', 'resumed', 'interrupted']);

@@ -104,7 +104,7 @@ describe('install with trust:', () => {
     const db = join(dir, 'run.db');
     const result = await runCli(['install', ...FAST, '--config', join(dir, 'mesh.yaml'), '--db', db]);
     expect(result.code, result.stderr).toBe(0);
-    const journal = readJournal(db, runIdFrom(result));
+    const journal = await readJournal(db, runIdFrom(result));
     const order = journal.attempts.map((a) => a.step);
     expect(order.indexOf('establish-trust')).toBeLessThan(order.indexOf('install-primary'));
     expect(attemptsOf(journal, 'establish-trust', 'cluster1').map((a) => a.outcome)).toEqual(['succeeded']);
@@ -186,7 +186,7 @@ describe('install with trust:', () => {
       ?.trim()
       .replace(/:/g, '')
       .toLowerCase();
-    const journal = readJournal(db, runIdFrom(result));
+    const journal = await readJournal(db, runIdFrom(result));
     expect((journal.cluster.cluster1 ?? []).find((o) => o.includes('"name":"cacerts"'))).toContain(`"mesh-run.io/ca-fingerprint":"${expected}"`);
     expectNoKey(db, readFileSync(join(ca, 'ca-key.pem'), 'utf8'));
 
@@ -215,7 +215,7 @@ describe('install with trust:', () => {
     expect(failed.stderr).toContain('failed at establish-trust');
     const resumed = await runCli(['resume', id, '--db', db, '-q']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const journal = readJournal(db, id);
+    const journal = await readJournal(db, id);
     expect(attemptsOf(journal, 'establish-trust', 'cluster1').map((a) => a.outcome)).toEqual(['failed', 'succeeded']);
     expect(attemptsOf(journal, 'install-primary', 'cluster1').map((a) => a.outcome)).toEqual(['succeeded']);
     const fingerprint = new X509Certificate(readFileSync(join(dir, 'certs', 'cluster1', 'ca-cert.pem'))).fingerprint256.replace(/:/g, '').toLowerCase();
@@ -223,15 +223,15 @@ describe('install with trust:', () => {
   });
 
   it('refuses a cacerts secret that mesh-run did not create, and keeps its own on a re-run', async () => {
-    const sim = simHarness();
+    const sim = await simHarness();
     try {
       const signal = new AbortController().signal;
       const rt: StepRuntime = {
         signal,
         now: Date.now,
         note: () => {},
-        observe: () => {},
-        report: () => {},
+        observe: async () => {},
+        report: async () => {},
         run: (command) => sim.tools.run(command, { signal, timeoutMs: 10_000, step: 'establish-trust', cluster: 'cluster1' }),
         pipe: () => Promise.reject(new Error('no pipes here')),
       };
@@ -253,7 +253,7 @@ describe('install with trust:', () => {
         message: expect.stringContaining('already exists on cluster1 and was not created by mesh-run'),
       });
     } finally {
-      sim.close();
+      await sim.close();
     }
   });
 });

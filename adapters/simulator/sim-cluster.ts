@@ -1,6 +1,6 @@
 // One simulated cluster: objects kept in the SQLite store, plus a load-balancer controller.
 import { createHash, randomUUID } from 'node:crypto';
-import type { SimStore } from '../../store/sim-store.js';
+import type { WorldObjects } from '../../store/contract.js';
 import { type KubeObject, pluralOf, type ResourceType, resourceTypes, typeOfKind } from './objects.js';
 import { normaliseSecret, sealSecret, serviceAccountToken, type TokenTable, unsealSecret } from './secret-data.js';
 import type { SimContext, WorldSettings } from './world.js';
@@ -17,7 +17,7 @@ function stable(value: unknown): string {
 
 export class SimCluster {
   constructor(
-    private readonly store: SimStore,
+    private readonly store: WorldObjects,
     private readonly world: string,
     readonly context: SimContext,
     private readonly settings: WorldSettings,
@@ -45,23 +45,23 @@ export class SimCluster {
 
   private write(kind: string, namespace: string, name: string, obj: KubeObject): void {
     const stored = obj.kind === 'Secret' ? sealSecret(obj, this.tokens()) : obj;
-    this.store.put(this.world, this.key(kind, namespace, name), JSON.stringify(stored));
+    this.store.put(this.key(kind, namespace, name), JSON.stringify(stored));
   }
 
   get(type: ResourceType, namespace: string, name: string): KubeObject | undefined {
-    const json = this.store.get(this.world, this.key(type.kind, type.namespaced ? namespace : '', name));
+    const json = this.store.get(this.key(type.kind, type.namespaced ? namespace : '', name));
     return json ? this.read(json) : undefined;
   }
 
   list(type: ResourceType, namespace?: string): KubeObject[] {
     return this.store
-      .list(this.world, this.context.name, type.kind)
+      .list(this.context.name, type.kind)
       .filter((row) => !type.namespaced || namespace === undefined || row.namespace === namespace)
       .map((row) => this.read(row.bodyJson));
   }
 
   all(): KubeObject[] {
-    return this.store.list(this.world, this.context.name).map((row) => this.read(row.bodyJson));
+    return this.store.list(this.context.name).map((row) => this.read(row.bodyJson));
   }
 
   // Creates or updates an object the way a server-side apply would; keeps uid, creation time and status.
@@ -100,7 +100,7 @@ export class SimCluster {
 
   remove(obj: KubeObject): void {
     const type = typeOfKind(obj.kind) as ResourceType;
-    this.store.remove(this.world, this.key(obj.kind, type.namespaced ? (obj.metadata.namespace ?? 'default') : '', obj.metadata.name));
+    this.store.remove(this.key(obj.kind, type.namespaced ? (obj.metadata.namespace ?? 'default') : '', obj.metadata.name));
     // Deleting a CRD deletes every custom resource of its kind, in every namespace.
     if (obj.kind === 'CustomResourceDefinition') {
       const served = resourceTypes().find((t) => pluralOf(t) === obj.metadata.name);
@@ -111,7 +111,7 @@ export class SimCluster {
   // The load-balancer provider: gives LoadBalancer services an address once the configured delay has passed.
   reconcileLoadBalancers(): void {
     const lb = this.settings.loadBalancer;
-    const services = this.store.list(this.world, this.context.name, 'Service').map((r) => JSON.parse(r.bodyJson) as KubeObject);
+    const services = this.store.list(this.context.name, 'Service').map((r) => JSON.parse(r.bodyJson) as KubeObject);
     // Each service's address comes from its name (not from when the provider got to it), so every run,
     // interrupted or not, hands out the same addresses.
     const taken = new Set(

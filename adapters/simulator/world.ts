@@ -1,5 +1,5 @@
 // A simulated world: the kube contexts it has, how its load balancers behave, what versions it reports.
-import type { SimStore } from '../../store/sim-store.js';
+import type { WorldStore } from '../../store/contract.js';
 import type { LatencyModel } from './latency-model.js';
 
 export type LoadBalancerMode = 'ip' | 'hostname' | 'none';
@@ -23,15 +23,15 @@ export interface WorldSettings {
 export const SIM_ISTIO_VERSION = '1.25.2';
 export const SIM_KUBERNETES_VERSION = 'v1.33.1';
 
-// Creates (or replaces) the world's settings for these clusters.
-export function createWorld(
-  store: SimStore,
-  world: string,
-  clusters: Array<{ name: string; context: string }>,
-  options: { loadBalancer: { mode: LoadBalancerMode; delayMs: number }; commandLatencyMs?: number; latencyModel?: LatencyModel },
-  now: number,
-): WorldSettings {
-  const settings: WorldSettings = {
+export interface WorldOptions {
+  loadBalancer: { mode: LoadBalancerMode; delayMs: number };
+  commandLatencyMs?: number;
+  latencyModel?: LatencyModel;
+}
+
+// The settings of a new world with these clusters (each its own context and API server address).
+export function newWorldSettings(clusters: ReadonlyArray<{ name: string; context: string }>, options: WorldOptions, now: number): WorldSettings {
+  return {
     contexts: clusters.map((c, i) => ({ name: c.context, cluster: c.name, server: `https://10.${10 + i}.0.1:6443` })),
     loadBalancer: { ...options.loadBalancer, changedAt: now },
     commandLatencyMs: options.commandLatencyMs ?? 0,
@@ -39,19 +39,22 @@ export function createWorld(
     istioVersion: SIM_ISTIO_VERSION,
     kubernetesVersion: SIM_KUBERNETES_VERSION,
   };
-  store.putWorld(world, JSON.stringify(settings));
-  return settings;
 }
 
-export function readWorld(store: SimStore, world: string): WorldSettings | undefined {
-  const json = store.getWorld(world);
+export function parseWorldSettings(json: string | undefined): WorldSettings | undefined {
   return json ? (JSON.parse(json) as WorldSettings) : undefined;
 }
 
-// Changes how the world's load balancers answer (the operator "installed MetalLB").
-export function setLoadBalancer(store: SimStore, world: string, loadBalancer: { mode: LoadBalancerMode; delayMs?: number }, now: number): void {
-  const settings = readWorld(store, world);
-  if (!settings) throw new Error(`simulated world ${world} does not exist`);
-  settings.loadBalancer = { mode: loadBalancer.mode, delayMs: loadBalancer.delayMs ?? settings.loadBalancer.delayMs, changedAt: now };
-  store.putWorld(world, JSON.stringify(settings));
+// Creates (or replaces) a world's settings.
+export async function writeWorld(store: WorldStore, world: string, settings: WorldSettings): Promise<void> {
+  await store.putWorld(world, JSON.stringify(settings));
+}
+
+export async function readWorld(store: WorldStore, world: string): Promise<WorldSettings | undefined> {
+  return parseWorldSettings(await store.getWorld(world));
+}
+
+// The same world, its load balancers answering another way from `now` (the operator "installed MetalLB").
+export function withLoadBalancer(settings: WorldSettings, loadBalancer: { mode: LoadBalancerMode; delayMs?: number }, now: number): WorldSettings {
+  return { ...settings, loadBalancer: { mode: loadBalancer.mode, delayMs: loadBalancer.delayMs ?? settings.loadBalancer.delayMs, changedAt: now } };
 }

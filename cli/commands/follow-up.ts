@@ -1,7 +1,8 @@
 // mesh-run verify and mesh-run uninstall: resumable runs that act on the mesh an install made.
 import { Command } from 'commander';
+import { storeLocation } from '../../engine/composition.js';
 import { slotsOfRun } from '../../engine/run-slots.js';
-import { dbOption, dbPath, resumeCommand } from '../common.js';
+import { dbOption, resumeHint } from '../common.js';
 import type { Streams } from '../output.js';
 import { createProgressRenderer, progressMode } from '../render/progress.js';
 import { runSession } from '../run-session.js';
@@ -68,16 +69,16 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
           dryRun: Boolean(options.dryRun),
           injections: options.injectFailure,
           force: Boolean(options.force),
-          dbPath: dbPath(options),
+          store: storeLocation(options),
         },
         (event) => progress?.listener(event),
       );
       progress = createProgressRenderer(streams.stderr, mode, slotsOfRun(prepared.run));
-      if (!options.json) streams.stdout.write(`run ${prepared.runId}${prepared.run.targetRun ? ` (${kind} of ${prepared.run.targetRun})` : ''}\n`);
+      if (!options.json) streams.stdout.write(`run ${prepared.run.id}${prepared.run.targetRun ? ` (${kind} of ${prepared.run.targetRun})` : ''}\n`);
       try {
-        await runSession(prepared, () => prepared.driver.start(), { json: Boolean(options.json), streams, progress, resumeCommand: resumeCommand(options) });
+        await runSession(prepared, { json: Boolean(options.json), streams, progress, resumeHint: resumeHint(options) });
       } finally {
-        prepared.close();
+        await prepared.close();
       }
     });
 }

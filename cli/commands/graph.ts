@@ -1,8 +1,8 @@
 // mesh-run graph: the machine as a diagram, generated from its definition; --run marks a run's progress.
 import { Command, Option } from 'commander';
-import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
-import { slotViews, stepMarks } from '../../engine/status-view.js';
-import { isRunKind, RUN_KINDS, type RunKind } from '../../machines/steps.js';
+import { checkRunIdFormat } from '../../engine/run-lookup.js';
+import { runProgress } from '../../engine/run-queries.js';
+import { RUN_KINDS, type RunKind } from '../../machines/steps.js';
 import { UsageError } from '../../shared/errors.js';
 import { withArticle } from '../../shared/words.js';
 import { dbOption, withStore } from '../common.js';
@@ -23,13 +23,12 @@ export function graphCommand(streams: Streams): Command {
       if (options.run !== undefined) {
         checkRunIdFormat(options.run);
         const runId = options.run;
-        marks = withStore(options, (store) => {
-          const run = findRun(store, runId);
-          if (options.kind !== undefined && options.kind !== run.kind)
-            throw new UsageError(`--kind ${options.kind}: run ${run.id} is ${withArticle(run.kind)} run; drop --kind`);
-          if (isRunKind(run.kind)) kind = run.kind;
-          return stepMarks(slotViews(run, store.listAttempts(run.id)), run.status);
-        });
+        const progress = await withStore(options, (runs) => runProgress(runs, runId));
+        const run = progress.run;
+        if (options.kind !== undefined && options.kind !== run.kind)
+          throw new UsageError(`--kind ${options.kind}: run ${run.id} is ${withArticle(run.kind)} run; drop --kind`);
+        kind = run.kind;
+        marks = progress.marks;
       }
       const graph = machineGraph(kind);
       streams.stdout.write(options.format === 'dot' ? toDot(graph, marks) : toMermaid(graph, marks));

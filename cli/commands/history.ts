@@ -1,11 +1,12 @@
 // mesh-run history: one query over the journal, filters that combine; table, JSON or CSV.
 import { Command, Option } from 'commander';
-import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
+import { checkRunIdFormat } from '../../engine/run-lookup.js';
+import { type HistoryQuery, historyActions, historyAttempts } from '../../engine/run-queries.js';
 import { parseTimeBound } from '../../engine/time-filters.js';
-import { clusterFromLabel, clusterLabel, isStepId, RUN_KINDS, STEP_IDS, slotLabel } from '../../machines/steps.js';
+import { clusterFromLabel, clusterLabel, isRunKind, isStepId, RUN_KINDS, STEP_IDS, slotLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
 import { UsageError } from '../../shared/errors.js';
-import type { AttemptRecord, HistoryFilter } from '../../store/types.js';
+import type { AttemptRecord } from '../../store/contract.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
 import { csv } from '../render/csv.js';
@@ -47,7 +48,7 @@ export function historyCommand(streams: Streams): Command {
       'after',
       '\nExample: what did we run against cluster2 last week, and what failed?\n  mesh-run history --cluster cluster2 --since 7d --status failed',
     )
-    .action((options: HistoryOptions) => {
+    .action(async (options: HistoryOptions) => {
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000)
         throw new UsageError(`--limit "${options.limit}": expected a whole number from 1 to 1000000`);
@@ -65,86 +66,80 @@ export function historyCommand(streams: Streams): Command {
       const now = Date.now();
       const since = parseTimeBound(options.since, '--since', now);
       const until = parseTimeBound(options.until, '--until', now);
-      withStore(options, (store) => {
-        const runId = options.run !== undefined ? findRun(store, options.run).id : undefined;
-        const base = {
-          limit,
-          ...(runId ? { runId } : {}),
-          ...(options.kind ? { kind: options.kind } : {}),
-          ...(since !== undefined ? { since } : {}),
-          ...(until !== undefined ? { until } : {}),
-        };
-        if (options.actions) {
-          const events = store.queryEvents(base);
-          const rows = events.map((e) => ({
-            at: iso(e.at),
-            run: e.runId,
-            action: e.type,
-            user: e.user,
-            host: e.host,
-            pid: e.pid,
-            where: e.step ? slotLabel(e.step, e.cluster ?? '') : null,
-            detail: e.detail,
-          }));
-          if (options.json) streams.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-          else if (options.csv)
-            streams.stdout.write(
-              csv(
-                ['at', 'run', 'action', 'user', 'host', 'pid', 'where', 'detail'],
-                rows.map((r) => [r.at, r.run, r.action, r.user, r.host, r.pid, r.where, r.detail]),
-              ),
-            );
-          else
-            streams.stdout.write(
-              `${table(
-                ['AT', 'RUN', 'ACTION', 'USER', 'HOST', 'PID', 'WHERE', 'DETAIL'],
-                rows.map((r) => [r.at ?? '', r.run, r.action, r.user ?? '', r.host ?? '', String(r.pid ?? ''), r.where ?? '', r.detail ?? '']),
-              )}\n`,
-            );
-          return;
-        }
-        const filter: HistoryFilter = {
-          ...base,
-          ...(options.cluster ? { cluster: clusterFromLabel(options.cluster) } : {}),
-          ...(options.step ? { step: options.step } : {}),
-          ...(options.status ? { outcome: options.status } : {}),
-        };
-        const attempts = store.queryAttempts(filter);
-        const rows = attempts.map((a) => ({
-          run: a.runId,
-          cluster: clusterLabel(a.cluster),
-          context: a.context,
-          step: a.step,
-          attempt: a.attempt,
-          startedAt: iso(a.startedAt),
-          durationMs: a.endedAt === null ? null : a.endedAt - a.startedAt,
-          outcome: a.outcome,
-          error: a.error?.message ?? null,
+      const query: HistoryQuery = {
+        limit,
+        ...(options.run !== undefined ? { runRef: options.run } : {}),
+        ...(options.kind !== undefined && isRunKind(options.kind) ? { kind: options.kind } : {}),
+        ...(since !== undefined ? { since } : {}),
+        ...(until !== undefined ? { until } : {}),
+        ...(options.cluster ? { cluster: clusterFromLabel(options.cluster) } : {}),
+        ...(options.step !== undefined && isStepId(options.step) ? { step: options.step } : {}),
+        ...(options.status ? { outcome: options.status } : {}),
+      };
+      if (options.actions) {
+        const events = await withStore(options, (runs) => historyActions(runs, query));
+        const rows = events.map((e) => ({
+          at: iso(e.at),
+          run: e.runId,
+          action: e.type,
+          user: e.user,
+          host: e.host,
+          pid: e.pid,
+          where: e.step ? slotLabel(e.step, e.cluster ?? '') : null,
+          detail: e.detail,
         }));
         if (options.json) streams.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         else if (options.csv)
           streams.stdout.write(
             csv(
-              ['run', 'cluster', 'context', 'step', 'attempt', 'started_at', 'duration_ms', 'outcome', 'error'],
-              rows.map((r) => [r.run, r.cluster, r.context, r.step, r.attempt, r.startedAt, r.durationMs, r.outcome, r.error]),
+              ['at', 'run', 'action', 'user', 'host', 'pid', 'where', 'detail'],
+              rows.map((r) => [r.at, r.run, r.action, r.user, r.host, r.pid, r.where, r.detail]),
             ),
           );
-        else if (rows.length === 0) streams.stdout.write('no step attempts match\n');
-        else {
-          const body = rows.map((r) => [
-            r.run,
-            clusterLabel(r.cluster),
-            r.context ?? '',
-            r.step,
-            String(r.attempt),
-            (r.startedAt ?? '').replace('T', ' ').slice(0, 19),
-            r.durationMs === null ? '-' : formatDuration(r.durationMs),
-            r.outcome,
-            r.error ? short(r.error) : '',
-          ]);
-          streams.stdout.write(`${table(['RUN', 'CLUSTER', 'CONTEXT', 'STEP', 'ATTEMPT', 'STARTED', 'DURATION', 'OUTCOME', 'ERROR'], body)}\n`);
-        }
-      });
+        else
+          streams.stdout.write(
+            `${table(
+              ['AT', 'RUN', 'ACTION', 'USER', 'HOST', 'PID', 'WHERE', 'DETAIL'],
+              rows.map((r) => [r.at ?? '', r.run, r.action, r.user ?? '', r.host ?? '', String(r.pid ?? ''), r.where ?? '', r.detail ?? '']),
+            )}\n`,
+          );
+        return;
+      }
+      const attempts = await withStore(options, (runs) => historyAttempts(runs, query));
+      const rows = attempts.map((a) => ({
+        run: a.runId,
+        cluster: clusterLabel(a.cluster),
+        context: a.context,
+        step: a.step,
+        attempt: a.attempt,
+        startedAt: iso(a.startedAt),
+        durationMs: a.endedAt === null ? null : a.endedAt - a.startedAt,
+        outcome: a.outcome,
+        error: a.error?.message ?? null,
+      }));
+      if (options.json) streams.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      else if (options.csv)
+        streams.stdout.write(
+          csv(
+            ['run', 'cluster', 'context', 'step', 'attempt', 'started_at', 'duration_ms', 'outcome', 'error'],
+            rows.map((r) => [r.run, r.cluster, r.context, r.step, r.attempt, r.startedAt, r.durationMs, r.outcome, r.error]),
+          ),
+        );
+      else if (rows.length === 0) streams.stdout.write('no step attempts match\n');
+      else {
+        const body = rows.map((r) => [
+          r.run,
+          clusterLabel(r.cluster),
+          r.context ?? '',
+          r.step,
+          String(r.attempt),
+          (r.startedAt ?? '').replace('T', ' ').slice(0, 19),
+          r.durationMs === null ? '-' : formatDuration(r.durationMs),
+          r.outcome,
+          r.error ? short(r.error) : '',
+        ]);
+        streams.stdout.write(`${table(['RUN', 'CLUSTER', 'CONTEXT', 'STEP', 'ATTEMPT', 'STARTED', 'DURATION', 'OUTCOME', 'ERROR'], body)}\n`);
+      }
     });
 }
 

@@ -1,8 +1,9 @@
 // mesh-run install: start a primary-remote install (real clusters, or simulated ones with --dry-run).
 import { Command, Option } from 'commander';
+import { storeLocation } from '../../engine/composition.js';
 import { slotsFor } from '../../engine/run-slots.js';
 import { UsageError } from '../../shared/errors.js';
-import { dbOption, dbPath, LB_MODES, parseDelayOption, resumeCommand } from '../common.js';
+import { dbOption, LB_MODES, parseDelayOption, resumeHint } from '../common.js';
 import type { Streams } from '../output.js';
 import { createProgressRenderer, progressMode } from '../render/progress.js';
 import { runSession } from '../run-session.js';
@@ -74,15 +75,15 @@ Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or
             ...(latency !== undefined ? { commandLatencyMs: latency } : {}),
             ...(realistic ? { realisticLatency: { timeScale } } : {}),
           },
-          dbPath: dbPath(options),
+          store: storeLocation(options),
         },
         progress.listener,
       );
-      if (!options.json) streams.stdout.write(`run ${prepared.runId}\n`);
+      if (!options.json) streams.stdout.write(`run ${prepared.run.id}\n`);
       try {
-        await runSession(prepared, () => prepared.driver.start(), { json: Boolean(options.json), streams, progress, resumeCommand: resumeCommand(options) });
+        await runSession(prepared, { json: Boolean(options.json), streams, progress, resumeHint: resumeHint(options) });
       } finally {
-        prepared.close();
+        await prepared.close();
       }
     });
 }

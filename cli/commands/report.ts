@@ -1,10 +1,8 @@
 // mesh-run report <id> --html FILE: one self-contained HTML page for a run.
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
-import { slotViews, stepMarks } from '../../engine/status-view.js';
-import { buildTimeline } from '../../engine/timeline.js';
-import { isRunKind } from '../../machines/steps.js';
+import { checkRunIdFormat } from '../../engine/run-lookup.js';
+import { runReport } from '../../engine/run-queries.js';
 import { PreconditionError, UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
@@ -19,15 +17,9 @@ export function reportCommand(streams: Streams): Command {
     .action(async (id: string, options: { html: string; db?: string }) => {
       const { machineGraph } = await import('../../engine/machine-graph.js');
       checkRunIdFormat(id);
-      const { html, runId } = withStore(options, (store) => {
-        const run = findRun(store, id);
-        const attempts = store.listAttempts(run.id);
-        const timeline = buildTimeline(run, attempts, store.listCommands(run.id), store.listEvents(run.id));
-        return {
-          html: reportHtml(timeline, machineGraph(isRunKind(run.kind) ? run.kind : 'install'), stepMarks(slotViews(run, attempts), run.status)),
-          runId: run.id,
-        };
-      });
+      const report = await withStore(options, (runs) => runReport(runs, id));
+      const html = reportHtml(report.timeline, machineGraph(report.run.kind), report.marks);
+      const runId = report.run.id;
       try {
         writeFileSync(options.html, html);
       } catch (error) {

@@ -1,7 +1,8 @@
 // mesh-run resume <id>: continue a failed, interrupted or killed run where it stopped.
 import { Command, Option } from 'commander';
+import { storeLocation } from '../../engine/composition.js';
 import { slotsOfRun } from '../../engine/run-slots.js';
-import { dbOption, dbPath, LB_MODES, parseDelayOption, resumeCommand } from '../common.js';
+import { dbOption, LB_MODES, parseDelayOption, resumeHint } from '../common.js';
 import type { Streams } from '../output.js';
 import { createProgressRenderer, progressMode } from '../render/progress.js';
 import { runSession } from '../run-session.js';
@@ -15,7 +16,7 @@ interface ResumeOptions {
   quiet?: boolean;
 }
 
-export function resumeCommandDef(streams: Streams): Command {
+export function resumeCommand(streams: Streams): Command {
   return new Command('resume')
     .description('continue a failed or interrupted run; finished steps are not run again')
     .argument('<id>', 'run id (or a unique prefix of it)')
@@ -30,26 +31,26 @@ export function resumeCommandDef(streams: Streams): Command {
       const lbDelay = parseDelayOption(options.simLbDelay, '--sim-lb-delay');
       let progress: ReturnType<typeof createProgressRenderer> | undefined;
       const mode = progressMode(streams.stderr, Boolean(options.json), Boolean(options.quiet));
-      const prepared = prepareResume(
+      const prepared = await prepareResume(
         {
           id,
-          dbPath: dbPath(options),
+          store: storeLocation(options),
           force: Boolean(options.force),
           simulation: { ...(options.simLb ? { loadBalancer: options.simLb } : {}), ...(lbDelay !== undefined ? { loadBalancerDelayMs: lbDelay } : {}) },
         },
         (event) => progress?.listener(event),
       );
       progress = createProgressRenderer(streams.stderr, mode, slotsOfRun(prepared.run));
-      if (!options.json) streams.stdout.write(`run ${prepared.runId} (resuming from ${prepared.run.status})\n`);
+      if (!options.json) streams.stdout.write(`run ${prepared.run.id} (resuming from ${prepared.run.status})\n`);
       try {
-        await runSession(prepared, () => prepared.driver.resume(prepared.forcedDetail), {
+        await runSession(prepared, {
           json: Boolean(options.json),
           streams,
           progress,
-          resumeCommand: resumeCommand(options),
+          resumeHint: resumeHint(options),
         });
       } finally {
-        prepared.close();
+        await prepared.close();
       }
     });
 }

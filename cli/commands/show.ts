@@ -1,7 +1,8 @@
 // mesh-run show <id> (one run's timeline with its commands) and mesh-run logs <id> (their output tails).
 import { Command } from 'commander';
-import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
-import { buildTimeline, type Timeline } from '../../engine/timeline.js';
+import { checkRunIdFormat } from '../../engine/run-lookup.js';
+import { runTimeline } from '../../engine/run-queries.js';
+import type { Timeline } from '../../engine/timeline.js';
 import { clusterFromLabel, isStepId, STEP_IDS, slotLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
 import { UsageError } from '../../shared/errors.js';
@@ -16,12 +17,9 @@ interface ShowOptions {
   cluster?: string;
 }
 
-function loadTimeline(id: string, options: ShowOptions): Timeline {
+function loadTimeline(id: string, options: ShowOptions): Promise<Timeline> {
   checkRunIdFormat(id);
-  return withStore(options, (store) => {
-    const run = findRun(store, id);
-    return buildTimeline(run, store.listAttempts(run.id), store.listCommands(run.id), store.listEvents(run.id));
-  });
+  return withStore(options, (runs) => runTimeline(runs, id));
 }
 
 const clock = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
@@ -33,11 +31,13 @@ export function showCommand(streams: Streams): Command {
     .argument('<id>', 'run id (or a unique prefix of it)')
     .addOption(dbOption())
     .option('--json', 'one JSON document on stdout')
-    .action((id: string, options: ShowOptions) => {
-      const t = loadTimeline(id, options);
+    .action(async (id: string, options: ShowOptions) => {
+      const t = await loadTimeline(id, options);
       if (options.json) {
-        const { snapshotJson: _s, lease: _l, configJson, ...run } = t.run;
-        streams.stdout.write(`${JSON.stringify({ run: { ...run, config: JSON.parse(configJson) }, events: t.events, steps: t.slots }, null, 2)}\n`);
+        // The saved machine state and the lease token are the engine's, not the reader's.
+        const { snapshot: _s, lease: _l, storedKind, ...run } = t.run;
+        const shown = run.damaged.includes('kind') ? { ...run, kind: storedKind } : run;
+        streams.stdout.write(`${JSON.stringify({ run: shown, events: t.events, steps: t.slots }, null, 2)}\n`);
         return;
       }
       const paint = painter(streams.stdout);
@@ -72,10 +72,10 @@ export function logsCommand(streams: Streams): Command {
     .option('--step <id>', `only this step: ${STEP_IDS.join(', ')}`)
     .option('--cluster <name>', 'only this cluster')
     .addOption(dbOption())
-    .action((id: string, options: ShowOptions) => {
+    .action(async (id: string, options: ShowOptions) => {
       if (options.step !== undefined && !isStepId(options.step))
         throw new UsageError(`--step "${options.step}": unknown step; steps are ${STEP_IDS.join(', ')}`);
-      const t = loadTimeline(id, options);
+      const t = await loadTimeline(id, options);
       const out: string[] = [];
       for (const slot of t.slots) {
         if (options.step && slot.step !== options.step) continue;

@@ -1,8 +1,7 @@
 // mesh-run status <id> and mesh-run runs: read the journal, never touch a cluster.
 import { Command, Option } from 'commander';
-import { isLeaseStale } from '../../engine/lease.js';
-import { checkRunIdFormat, findRun } from '../../engine/run-lookup.js';
-import { runView, slotViews } from '../../engine/status-view.js';
+import { checkRunIdFormat } from '../../engine/run-lookup.js';
+import { recentRuns, runStatus } from '../../engine/run-queries.js';
 import { UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
@@ -20,16 +19,11 @@ export function statusCommand(streams: Streams): Command {
     .argument('<id>', 'run id (or a unique prefix of it)')
     .addOption(dbOption())
     .option('--json', 'one JSON document on stdout')
-    .action((id: string, options: ReadOptions) => {
+    .action(async (id: string, options: ReadOptions) => {
       checkRunIdFormat(id);
-      withStore(options, (store) => {
-        const run = findRun(store, id);
-        const attempts = store.listAttempts(run.id);
-        const view = runView(run, attempts, Date.now(), (r) => isLeaseStale(r), store.listEvents(run.id));
-        const slots = slotViews(run, attempts);
-        if (options.json) streams.stdout.write(`${JSON.stringify({ run: view, steps: slots }, null, 2)}\n`);
-        else streams.stdout.write(renderRunStatus(streams.stdout, view, slots));
-      });
+      const status = await withStore(options, (runs) => runStatus(runs, id));
+      if (options.json) streams.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      else streams.stdout.write(renderRunStatus(streams.stdout, status.run, status.steps));
     });
 }
 
@@ -39,15 +33,12 @@ export function runsCommand(streams: Streams): Command {
     .addOption(dbOption())
     .addOption(new Option('--limit <n>', 'how many runs to list').default('50'))
     .option('--json', 'one JSON array on stdout')
-    .action((options: ReadOptions) => {
+    .action(async (options: ReadOptions) => {
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100_000)
         throw new UsageError(`--limit "${options.limit}": expected a whole number from 1 to 100000`);
-      withStore(options, (store) => {
-        const now = Date.now();
-        const views = store.listRuns(limit).map((run) => runView(run, store.listAttempts(run.id), now, (r) => isLeaseStale(r, now), store.listEvents(run.id)));
-        if (options.json) streams.stdout.write(`${JSON.stringify(views, null, 2)}\n`);
-        else streams.stdout.write(renderRuns(streams.stdout, views));
-      });
+      const views = await withStore(options, (runs) => recentRuns(runs, limit));
+      if (options.json) streams.stdout.write(`${JSON.stringify(views, null, 2)}\n`);
+      else streams.stdout.write(renderRuns(streams.stdout, views));
     });
 }

@@ -118,7 +118,7 @@ describe('primary-remote on real API servers', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(kubectlJson<Deployment>('cluster1', ['-n', 'istio-system', 'get', 'deployment', 'istio-eastwestgateway']).metadata.uid).toBe(before);
     expect(kubectlJson<{ metadata: { resourceVersion: string } }>('cluster2', ['get', 'namespace', 'istio-system']).metadata.resourceVersion).toBe(nsVersion);
-    const journal = readJournal(db, runIdFrom(again));
+    const journal = await readJournal(db, runIdFrom(again));
     const commands = journal.commands.map((c) => c.argv.join(' '));
     expect(commands.some((c) => c.includes(' create namespace '))).toBe(false);
     expect(commands.some((c) => c.includes(' annotate '))).toBe(false);
@@ -148,7 +148,7 @@ describe('primary-remote on real API servers', () => {
     const resumed = await cli(['resume', id]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(processState(orphan?.pid ?? 0, orphan?.proc_start)).not.toBe('alive');
-    const journal = readJournal(db, id);
+    const journal = await readJournal(db, id);
     expect(journal.attempts.some((a) => a.outcome === 'interrupted')).toBe(true);
     expect(journal.attempts.every((a) => a.endedAt !== null)).toBe(true);
     const stopped = journal.events.find((e) => e.type === 'orphan-stopped');
@@ -232,7 +232,7 @@ describe('primary-remote on real API servers', () => {
     }
     const again = await cli(['uninstall', '--config', config]);
     expect(again.code, again.stderr).toBe(0);
-    const journal = readJournal(db, runIdFrom(again));
+    const journal = await readJournal(db, runIdFrom(again));
     expect(journal.commands.filter((c) => c.argv.includes('uninstall') || c.argv.includes('delete')).map((c) => c.argv.join(' '))).toEqual([]);
   });
 
@@ -282,7 +282,7 @@ describe('primary-remote on real API servers', () => {
     // kubectl create, not apply: no copy of the keys in a last-applied-configuration annotation.
     expect(Object.keys(secret.metadata.annotations)).not.toContain('kubectl.kubernetes.io/last-applied-configuration');
     expect(() => kubectl('cluster2', ['-n', 'istio-system', 'get', 'secret', 'cacerts'])).toThrow();
-    const journal = readJournal(db, runIdFrom(installed));
+    const journal = await readJournal(db, runIdFrom(installed));
     const order = journal.attempts.map((a) => a.step);
     expect(order.indexOf('establish-trust')).toBeLessThan(order.indexOf('install-primary'));
     const key = readFileSync(join(certs, 'cluster1', 'ca-key.pem'), 'utf8').split('\n')[5] as string;

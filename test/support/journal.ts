@@ -1,9 +1,7 @@
-import Database from 'better-sqlite3';
 // Reads a mesh-run database the way the tests need: runs, attempts, commands, simulated objects.
-import { openDb } from '../../store/open-db.js';
-import { createSimStore } from '../../store/sim-store.js';
-import { createSqliteRunStore } from '../../store/sqlite-run-store.js';
-import type { AttemptRecord, CommandRecord, RunRecord } from '../../store/types.js';
+import Database from 'better-sqlite3';
+import type { AttemptRecord, CommandRecord, RunRecord } from '../../store/contract.js';
+import { openSqliteStore } from '../../store/sqlite/index.js';
 
 export interface Journal {
   run: RunRecord;
@@ -14,21 +12,23 @@ export interface Journal {
   cluster: Record<string, string[]>;
 }
 
-export function readJournal(dbPath: string, runId: string): Journal {
-  const db = openDb(dbPath, { mustExist: true });
+export async function readJournal(dbPath: string, runId: string): Promise<Journal> {
+  const store = openSqliteStore(dbPath, { mustExist: true });
   try {
-    const store = createSqliteRunStore(db);
-    const run = store.getRun(runId);
+    const run = await store.runs.getRun(runId);
     if (!run) throw new Error(`no run ${runId}`);
-    const sim = createSimStore(db);
-    const cluster: Record<string, string[]> = {};
-    for (const context of ['cluster1', 'cluster2', 'cluster3', 'cluster4']) {
-      const objects = sim.list(run.simWorld, context).map((o) => normalise(o.bodyJson));
-      if (objects.length > 0) cluster[context] = objects.sort();
-    }
-    return { run, attempts: store.listAttempts(runId), commands: store.listCommands(runId), events: store.listEvents(runId), cluster };
+    const cluster = await store.worlds.transact(run.simWorld, (objects) => {
+      const found: Record<string, string[]> = {};
+      for (const context of ['cluster1', 'cluster2', 'cluster3', 'cluster4']) {
+        const listed = objects.list(context).map((o) => normalise(o.bodyJson));
+        if (listed.length > 0) found[context] = listed.sort();
+      }
+      return found;
+    });
+    const [attempts, commands, events] = await Promise.all([store.runs.listAttempts(runId), store.runs.listCommands(runId), store.runs.listEvents(runId)]);
+    return { run, attempts, commands, events, cluster };
   } finally {
-    db.close();
+    await store.close();
   }
 }
 

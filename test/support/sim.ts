@@ -1,37 +1,61 @@
-// A simulated world in an in-memory database, for adapter-level tests.
+// Simulated clusters for tests: a fresh world in memory (adapter-level tests), or the world of a dry run
+// in a database, driven as an operator with kubectl would.
 import type { ClusterTools, Command, CommandResult, RunOptions } from '../../adapters/cluster-tools.js';
 import { createSimulatedTools } from '../../adapters/simulator/simulated-tools.js';
-import { createWorld, type LoadBalancerMode } from '../../adapters/simulator/world.js';
+import { type LoadBalancerMode, newWorldSettings, writeWorld } from '../../adapters/simulator/world.js';
 import type { StepId } from '../../machines/steps.js';
-import { openDb } from '../../store/open-db.js';
-import { createSimStore, type SimStore } from '../../store/sim-store.js';
+import type { SimObjectKey, Store } from '../../store/contract.js';
+import { openSqliteStore } from '../../store/sqlite/index.js';
+
+const CLUSTERS = [
+  { name: 'cluster1', context: 'cluster1' },
+  { name: 'cluster2', context: 'cluster2' },
+];
 
 export interface SimHarness {
   tools: ClusterTools;
-  sim: SimStore;
+  // Every object of a simulated cluster, as stored.
+  objects(context: string): Promise<Array<SimObjectKey & { bodyJson: string }>>;
   run(tool: Command['tool'], args: string[], stdin?: string, step?: StepId): Promise<CommandResult>;
-  close(): void;
+  close(): Promise<void>;
 }
 
-export function simHarness(lb: LoadBalancerMode = 'ip', delayMs = 0): SimHarness {
-  const db = openDb(':memory:');
-  const sim = createSimStore(db);
-  createWorld(
-    sim,
-    'w',
-    [
-      { name: 'cluster1', context: 'cluster1' },
-      { name: 'cluster2', context: 'cluster2' },
-    ],
-    { loadBalancer: { mode: lb, delayMs } },
-    Date.now(),
-  );
-  const tools = createSimulatedTools({ store: sim, world: 'w' });
+// Creates a world of cluster1 and cluster2 in `path` (an SQLite file, or ':memory:').
+export async function createSimWorld(store: Store, world: string, lb: LoadBalancerMode = 'ip', delayMs = 0): Promise<void> {
+  await writeWorld(store.worlds, world, newWorldSettings(CLUSTERS, { loadBalancer: { mode: lb, delayMs } }, Date.now()));
+}
+
+export async function simHarness(lb: LoadBalancerMode = 'ip', delayMs = 0): Promise<SimHarness> {
+  const store = openSqliteStore(':memory:');
+  await createSimWorld(store, 'w', lb, delayMs);
+  const tools = createSimulatedTools({ store: store.worlds, world: 'w' });
   const options = (step: StepId): RunOptions => ({ signal: new AbortController().signal, timeoutMs: 10_000, step, cluster: 'cluster1' });
   return {
     tools,
-    sim,
+    objects: (context) => store.worlds.transact('w', (o) => o.list(context)),
     run: (tool, args, stdin, step = 'preflight') => tools.run({ tool, args, context: 'cluster1', ...(stdin !== undefined ? { stdin } : {}) }, options(step)),
-    close: () => db.close(),
+    close: () => store.close(),
   };
+}
+
+// Runs `fn` with the simulated tools of a dry run's world in the database at `db`.
+export async function withSimTools<T>(db: string, world: string, fn: (tools: ClusterTools) => Promise<T>): Promise<T> {
+  const store = openSqliteStore(db, { mustExist: true });
+  try {
+    return await fn(createSimulatedTools({ store: store.worlds, world }));
+  } finally {
+    await store.close();
+  }
+}
+
+// kubectl (or istioctl) on one simulated cluster of a dry run, as an operator would type it.
+export function simCommand(db: string, world: string, context: string, args: string[], options: { tool?: 'kubectl' | 'istioctl'; stdin?: string } = {}) {
+  const tool = options.tool ?? 'kubectl';
+  const argv = tool === 'kubectl' ? [`--context=${context}`, ...args] : [args[0] as string, `--context=${context}`, ...args.slice(1)];
+  return withSimTools(db, world, (tools) =>
+    tools.run(
+      { tool, args: argv, context, ...(options.stdin !== undefined ? { stdin: options.stdin } : {}) },
+      { signal: new AbortController().signal, timeoutMs: 10_000, step: 'preflight', cluster: context },
+    ),
+  );
 }

@@ -3,7 +3,7 @@
 import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readSync, statfsSync, statSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import Database from 'better-sqlite3';
-import { PreconditionError } from '../shared/errors.js';
+import { PreconditionError } from '../../shared/errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type Db = Database.Database;
@@ -117,10 +117,10 @@ function unwritableDirectory(path: string): PreconditionError | undefined {
   try {
     accessSync(dir, constants.W_OK);
     return undefined;
-  } catch {
+  } catch (error) {
     return new PreconditionError(
       'store-unusable',
-      `cannot use the database ${path}: its directory ${dir} is not writable, and SQLite keeps its -wal and -shm files beside the database`,
+      `cannot use the database ${path}: its directory ${dir} is not writable: ${describeErrno(error)}; SQLite keeps its -wal and -shm files beside the database`,
       {
         hint: 'make the directory writable, or copy the database into a writable one and pass --db',
       },

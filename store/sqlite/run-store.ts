@@ -1,9 +1,10 @@
-// RunStore on better-sqlite3: prepared statements, IMMEDIATE transactions, one per transition.
+// The RunStore contract on better-sqlite3: prepared statements, IMMEDIATE transactions, one per transition.
+// better-sqlite3 is synchronous: every operation completes before its promise is returned, so calls commit in
+// the order they are made.
 
 import type Database from 'better-sqlite3';
-import { StoreError } from '../shared/errors.js';
-import { crashPoint } from './crash-points.js';
-import { type Db, diskFullNote } from './open-db.js';
+import { StoreError } from '../../shared/errors.js';
+import { isRunKind, type MeshConfig, type RunStatus, withDefaults } from '../../shared/model.js';
 import type {
   Actor,
   AttemptClose,
@@ -21,9 +22,11 @@ import type {
   Observation,
   RunEventRecord,
   RunRecord,
-  RunStatus,
   RunStore,
-} from './types.js';
+  WorldSeed,
+} from '../contract.js';
+import { crashPoint } from '../crash-points.js';
+import { type Db, diskFullNote } from './open-db.js';
 
 interface RunRow {
   id: string;
@@ -116,24 +119,40 @@ function parseError(json: string | null): { error: ErrorInfo | null; damaged: bo
   return { error: { message: '(the recorded error is damaged)' }, damaged: true };
 }
 
+// The config as recorded, with the defaults newer versions added; null when it does not parse.
+function parseConfig(json: string): MeshConfig | null {
+  try {
+    const raw = JSON.parse(json) as MeshConfig | null;
+    return raw && typeof raw === 'object' && raw.primary && Array.isArray(raw.remotes) ? withDefaults(raw) : null;
+  } catch {
+    return null;
+  }
+}
+
 function toRun(row: RunRow): RunRecord {
   const recorded = parseError(row.error_json);
+  const config = parseConfig(row.config_json);
+  const damaged: RunRecord['damaged'] = [];
+  if (!isRunKind(row.kind)) damaged.push('kind');
+  if (!config) damaged.push('config');
+  if (recorded.damaged) damaged.push('error');
   return {
     id: row.id,
-    kind: row.kind,
+    kind: isRunKind(row.kind) ? row.kind : 'install',
+    storedKind: row.kind,
     topology: row.topology,
     mode: row.mode,
     status: row.status,
-    configJson: row.config_json,
+    config,
     configHash: row.config_hash,
     configPath: row.config_path,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     finishedAt: row.finished_at,
     machineVersion: row.machine_version,
-    snapshotJson: row.snapshot_json,
+    snapshot: row.snapshot_json,
     error: recorded.error,
-    ...(recorded.damaged ? { errorDamaged: true } : {}),
+    damaged,
     lease:
       row.lease_token && row.lease_pid !== null && row.lease_heartbeat !== null
         ? {
@@ -234,19 +253,24 @@ export function asStoreError(error: unknown, path: string): unknown {
   return new StoreError(`cannot write the journal ${path}: ${error.message} (${code})`, { hint, cause: error });
 }
 
-// Wraps every method so callers see StoreError, never a raw driver error.
-export function guarded<T extends object>(target: T, path: string): T {
+// The synchronous shape of an asynchronous contract: what better-sqlite3 code implements.
+export type Synchronous<T> = { [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : T[K] };
+
+// Wraps every method: callers see StoreError, never a raw driver error, and get a promise (the contract's
+// shape), which the synchronous driver has already settled.
+export function guarded<T extends object>(target: Synchronous<T>, path: string): T {
+  const wrapped: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(target)) {
     if (typeof value !== 'function') continue;
-    (target as Record<string, unknown>)[name] = (...args: unknown[]) => {
+    wrapped[name] = (...args: unknown[]) => {
       try {
-        return (value as (...a: unknown[]) => unknown)(...args);
+        return Promise.resolve((value as (...a: unknown[]) => unknown)(...args));
       } catch (error) {
-        throw asStoreError(error, path);
+        return Promise.reject(asStoreError(error, path));
       }
     };
   }
-  return target;
+  return wrapped as T;
 }
 
 // The WHERE clause and parameters of a history query: one condition per filter field that is set.
@@ -312,6 +336,8 @@ export function createSqliteRunStore(db: Db): RunStore {
     spawnCommand: db.prepare('UPDATE commands SET pid = ?, pgid = ?, proc_start = ? WHERE id = ?'),
     insertObservation: db.prepare('INSERT OR IGNORE INTO observations (run_id, cluster, subject, present, owner, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     listTargeting: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE target_run = ? ORDER BY created_at, id'),
+    putWorld: db.prepare('INSERT INTO sim_worlds (id, settings_json) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET settings_json = excluded.settings_json'),
+    addFault: db.prepare('INSERT INTO sim_faults (world, step, cluster, remaining, kind) VALUES (?, ?, ?, ?, ?)'),
   };
 
   const errorJson = (error: ErrorInfo | null | undefined): string | null => (error ? JSON.stringify(error) : null);
@@ -354,13 +380,28 @@ export function createSqliteRunStore(db: Db): RunStore {
 
   return guarded<RunStore>(
     {
-      createClaimedRun(run: NewRun, actor: Actor, claim: ClaimRequest): CreateResult {
+      createRun(run: NewRun, actor: Actor, claim: ClaimRequest, seed?: WorldSeed): CreateResult {
         const result = db
           .transaction((): CreateResult => {
             const busy = heldElsewhere(run.id, claim.keys, claim.lease.heartbeat, claim.staleAfterMs, claim.isAlive);
             if (busy) return { created: false, busy };
-            s.insertRun.run({ ...run, targetRun: run.targetRun ?? null, simWorld: run.simWorld ?? null });
+            if (seed?.world) s.putWorld.run(seed.world.id, seed.world.settingsJson);
+            for (const f of seed?.faults ?? []) s.addFault.run(seed?.faultWorld, f.step, f.cluster, f.remaining, f.kind);
+            s.insertRun.run({
+              id: run.id,
+              kind: run.kind,
+              topology: run.topology,
+              mode: run.mode,
+              configJson: JSON.stringify(run.config),
+              configHash: run.configHash,
+              configPath: run.configPath,
+              createdAt: run.createdAt,
+              machineVersion: run.machineVersion,
+              targetRun: run.targetRun ?? null,
+              simWorld: run.simWorld ?? null,
+            });
             s.insertEvent.run(run.id, run.createdAt, 'started', actor.user, actor.host, actor.pid, null, null, null);
+            for (const e of run.events ?? []) s.insertEvent.run(run.id, run.createdAt, e.type, actor.user, actor.host, actor.pid, e.detail, null, null);
             const l = claim.lease;
             s.setLease.run(l.token, l.pid, l.host, l.user, l.heartbeat, l.procStart ?? null, run.id);
             for (const key of claim.keys) s.claim.run(key, run.id, run.createdAt);
@@ -369,13 +410,6 @@ export function createSqliteRunStore(db: Db): RunStore {
           .immediate();
         if (result.created) crashPoint('journal-write');
         return result;
-      },
-      createRun(run: NewRun, actor: Actor): void {
-        db.transaction(() => {
-          s.insertRun.run({ ...run, targetRun: run.targetRun ?? null, simWorld: run.simWorld ?? null });
-          s.insertEvent.run(run.id, run.createdAt, 'started', actor.user, actor.host, actor.pid, null, null, null);
-        }).immediate();
-        crashPoint('journal-write');
       },
       getRun(id) {
         const row = s.getRun.get(id);
@@ -413,20 +447,8 @@ export function createSqliteRunStore(db: Db): RunStore {
         s.closeAttempt.run(outcome, at, errorJson(error), attemptId);
         crashPoint('journal-write');
       },
-      interruptOpenAttempts(runId, reason, at) {
-        return db
-          .transaction(() => {
-            s.interruptOpenCommands.run(at, runId);
-            return s.interruptOpen.run(at, JSON.stringify({ message: reason }), runId).changes;
-          })
-          .immediate();
-      },
-      setRunStatus(runId, status, at, error) {
-        s.setStatus.run({ id: runId, status, at, error: errorJson(error) });
-        crashPoint('journal-write');
-      },
-      updateRunConfig(runId, configJson, configHash) {
-        s.updateConfig.run(configJson, configHash, runId);
+      updateRunConfig(runId, config, configHash) {
+        s.updateConfig.run(JSON.stringify(config), configHash, runId);
         crashPoint('journal-write');
       },
       beginResume(runId, reason, actor, at, detail) {
@@ -544,9 +566,6 @@ export function createSqliteRunStore(db: Db): RunStore {
         db.transaction(() => {
           if (s.release.run(runId, token).changes > 0) s.unclaim.run(runId);
         }).immediate();
-      },
-      close() {
-        db.close();
       },
     },
     db.name,

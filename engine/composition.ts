@@ -1,0 +1,76 @@
+// The composition root: the one module that chooses a store backend and real or simulated tools. Every verb,
+// the planner and the bench get what they need from here; nothing else builds a store or a ClusterTools.
+import { existsSync } from 'node:fs';
+import type { ClusterTools } from '../adapters/cluster-tools.js';
+import type { FaultSpec } from '../adapters/simulator/faults.js';
+import { faultRows, resimulated, type SimulationOptions, simulatedWorld } from '../adapters/simulator/setup.js';
+import { readWorld, type WorldSettings, writeWorld } from '../adapters/simulator/world.js';
+import type { MeshConfig, RunMode } from '../shared/model.js';
+import type { Store, WorldSeed } from '../store/contract.js';
+import { defaultDbPath } from '../store/db-path.js';
+import { openSqliteStore } from '../store/sqlite/index.js';
+
+export type { SimulationOptions } from '../adapters/simulator/setup.js';
+
+// Where the journal lives: an SQLite file (the embedded default), or ':memory:' for a rehearsal.
+export interface StoreLocation {
+  kind: 'sqlite';
+  path: string;
+}
+
+// How a command uses the store: to write (creating it if missing), to write one that must exist, to read.
+export type StoreAccess = 'create' | 'existing' | 'read-only';
+
+// --db, else $MESH_RUN_DB, else the XDG state directory.
+export function storeLocation(options: { db?: string | undefined }, env: Record<string, string | undefined> = process.env): StoreLocation {
+  return { kind: 'sqlite', path: options.db ?? defaultDbPath(env) };
+}
+
+// Whether the store is there already (verbs that find nothing to act on leave no empty database behind).
+export function storeExists(location: StoreLocation): boolean {
+  return location.path === ':memory:' || existsSync(location.path);
+}
+
+// Opens the store as the command needs it; read-only access never creates, migrates or changes it.
+export function openStore(location: StoreLocation, access: StoreAccess): Store {
+  return openSqliteStore(location.path, { mustExist: access === 'existing', readOnly: access === 'read-only' });
+}
+
+// The real kubectl and istioctl (checks before a run exists use them too). Tools load on first use, so
+// the verbs that only read the journal start without them.
+export async function realTools(config: MeshConfig): Promise<ClusterTools> {
+  const { createExecaTools } = await import('../adapters/execa-tools.js');
+  return createExecaTools(config.tools);
+}
+
+// The tools a run of this mode uses: the real ones, or the simulated clusters of its world.
+export async function toolsFor(mode: RunMode, config: MeshConfig, store: Store, world: string): Promise<ClusterTools> {
+  if (mode === 'real') return realTools(config);
+  const { createSimulatedTools } = await import('../adapters/simulator/simulated-tools.js');
+  return createSimulatedTools({ store: store.worlds, world });
+}
+
+// A new simulated world (and its injected failures), to be created with the run that uses it.
+export function newWorldSeed(id: string, config: MeshConfig, options: SimulationOptions, faults: readonly FaultSpec[], now: number): WorldSeed {
+  return {
+    world: { id, settingsJson: JSON.stringify(simulatedWorld([config.primary, ...config.remotes], options, id, now)) },
+    faults: faultRows(faults),
+    faultWorld: id,
+  };
+}
+
+// Failures to inject into a world that already exists (a verify or uninstall of a dry-run install).
+export function faultSeed(world: string, faults: readonly FaultSpec[]): WorldSeed {
+  return { world: null, faults: faultRows(faults), faultWorld: world };
+}
+
+// A dry run's simulated world as stored (undefined when it is missing).
+export function worldSettings(store: Store, world: string): Promise<WorldSettings | undefined> {
+  return readWorld(store.worlds, world);
+}
+
+// Applies what a resume asks of a world's load balancer (the operator "installed MetalLB").
+export async function resimulate(store: Store, world: string, settings: WorldSettings, options: SimulationOptions, now: number): Promise<void> {
+  const changed = resimulated(settings, options, now);
+  if (changed !== settings) await writeWorld(store.worlds, world, changed);
+}

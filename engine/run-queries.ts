@@ -1,0 +1,97 @@
+// The read side of the journal, one query per read verb: status, runs, show and logs, graph and report
+// marks, history. Each takes the run store (opened read-only by the caller) and returns a read model.
+import type { StepId } from '../machines/steps.js';
+import type { AttemptOutcome, RunKind } from '../shared/model.js';
+import type { AttemptRecord, HistoryFilter, RunEventRecord, RunRecord, RunStore } from '../store/contract.js';
+import { isLeaseStale } from './lease.js';
+import { findRun } from './run-lookup.js';
+import { type RunView, runView, type SlotView, type StepMark, slotViews, stepMarks } from './status-view.js';
+import { buildTimeline, type Timeline } from './timeline.js';
+
+export interface RunStatusView {
+  run: RunView;
+  steps: SlotView[];
+}
+
+// One run, found by id or unique prefix: its view and its per-step, per-cluster slots.
+export async function runStatus(runs: RunStore, ref: string, now = Date.now()): Promise<RunStatusView> {
+  const run = await findRun(runs, ref);
+  const [attempts, events] = await Promise.all([runs.listAttempts(run.id), runs.listEvents(run.id)]);
+  return { run: runView(run, attempts, now, (r) => isLeaseStale(r, now), events), steps: slotViews(run, attempts) };
+}
+
+// The newest runs, newest first.
+export async function recentRuns(runs: RunStore, limit: number, now = Date.now()): Promise<RunView[]> {
+  const list = await runs.listRuns(limit);
+  return Promise.all(
+    list.map(async (run) => {
+      const [attempts, events] = await Promise.all([runs.listAttempts(run.id), runs.listEvents(run.id)]);
+      return runView(run, attempts, now, (r) => isLeaseStale(r, now), events);
+    }),
+  );
+}
+
+// One run's timeline: events, and each slot's attempts with the commands they ran.
+export async function runTimeline(runs: RunStore, ref: string): Promise<Timeline> {
+  const run = await findRun(runs, ref);
+  const [attempts, commands, events] = await Promise.all([runs.listAttempts(run.id), runs.listCommands(run.id), runs.listEvents(run.id)]);
+  return buildTimeline(run, attempts, commands, events);
+}
+
+export interface RunProgress {
+  run: RunRecord;
+  // Per step: done, failed, current (for a diagram of the run's workflow).
+  marks: Map<StepId, StepMark>;
+}
+
+// How far a run got, for diagrams of its workflow.
+export async function runProgress(runs: RunStore, ref: string): Promise<RunProgress> {
+  const run = await findRun(runs, ref);
+  return { run, marks: stepMarks(slotViews(run, await runs.listAttempts(run.id)), run.status) };
+}
+
+// A run's timeline and progress together (the HTML report shows both).
+export async function runReport(runs: RunStore, ref: string): Promise<RunProgress & { timeline: Timeline }> {
+  const run = await findRun(runs, ref);
+  const [attempts, commands, events] = await Promise.all([runs.listAttempts(run.id), runs.listCommands(run.id), runs.listEvents(run.id)]);
+  return { run, marks: stepMarks(slotViews(run, attempts), run.status), timeline: buildTimeline(run, attempts, commands, events) };
+}
+
+// `mesh-run history` filters, as given: the run by id or prefix, bounds already parsed.
+export interface HistoryQuery {
+  runRef?: string;
+  kind?: RunKind;
+  cluster?: string;
+  step?: StepId;
+  outcome?: AttemptOutcome;
+  since?: number;
+  until?: number;
+  limit: number;
+}
+
+async function baseFilter(runs: RunStore, query: HistoryQuery): Promise<HistoryFilter> {
+  const runId = query.runRef !== undefined ? (await findRun(runs, query.runRef)).id : undefined;
+  return {
+    limit: query.limit,
+    ...(runId !== undefined ? { runId } : {}),
+    ...(query.kind !== undefined ? { kind: query.kind } : {}),
+    ...(query.since !== undefined ? { since: query.since } : {}),
+    ...(query.until !== undefined ? { until: query.until } : {}),
+  };
+}
+
+// Step attempts across runs, newest first.
+export async function historyAttempts(runs: RunStore, query: HistoryQuery): Promise<AttemptRecord[]> {
+  const filter = await baseFilter(runs, query);
+  return runs.queryAttempts({
+    ...filter,
+    ...(query.cluster !== undefined ? { cluster: query.cluster } : {}),
+    ...(query.step !== undefined ? { step: query.step } : {}),
+    ...(query.outcome !== undefined ? { outcome: query.outcome } : {}),
+  });
+}
+
+// Operator actions across runs (started, resumed, forced, interrupted ...), newest first.
+export async function historyActions(runs: RunStore, query: HistoryQuery): Promise<RunEventRecord[]> {
+  return runs.queryEvents(await baseFilter(runs, query));
+}

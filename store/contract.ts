@@ -1,0 +1,311 @@
+// The store contract: every named operation the engine and the CLI use to keep and read runs, their
+// attempts, commands, events, observations, leases and claims, and the simulated clusters of dry runs.
+// Asynchronous, so a networked database can implement it as well as SQLite does; its behaviour is pinned by
+// the contract suite in test/support/store-contract.ts, which any backend runs.
+import type { AttemptOutcome, MeshConfig, RunKind, RunMode, RunStatus } from '../shared/model.js';
+
+export interface ErrorInfo {
+  message: string;
+  hint?: string;
+  step?: string;
+  cluster?: string;
+}
+
+export interface LeaseHolder {
+  token: string;
+  pid: number;
+  host: string;
+  user: string;
+  heartbeat: number;
+  // "<boot id>:<start ticks>" of the holder's process: a reused pid is not the holder.
+  procStart?: string | null;
+}
+
+// A run as recorded: its config parsed once (with the defaults newer versions added), its kind as a union.
+// A row that does not read back whole is still returned, marked damaged, so one bad row never hides the rest.
+export interface RunRecord {
+  id: string;
+  kind: RunKind;
+  topology: string;
+  mode: RunMode;
+  status: RunStatus;
+  // null when the stored config does not parse (`damaged` says so).
+  config: MeshConfig | null;
+  configHash: string;
+  configPath: string | null;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+  machineVersion: number;
+  // The machine's persisted snapshot, as JSON; the engine checks it restores before resuming.
+  snapshot: string | null;
+  error: ErrorInfo | null;
+  lease: LeaseHolder | null;
+  // The install run a verify or uninstall run acts on (null when it was given a config file).
+  targetRun: string | null;
+  // Dry runs: the simulated world its commands go to.
+  simWorld: string;
+  // What of the row did not read back: its kind (then `storedKind` holds it), config or error.
+  damaged: Array<'kind' | 'config' | 'error'>;
+  storedKind: string;
+}
+
+export interface NewRun {
+  id: string;
+  kind: RunKind;
+  topology: string;
+  mode: RunMode;
+  config: MeshConfig;
+  configHash: string;
+  configPath: string | null;
+  createdAt: number;
+  machineVersion: number;
+  targetRun?: string | null;
+  simWorld?: string | null;
+  // Events recorded with the run's "started" one (uninstall --force says what it skipped).
+  events?: ReadonlyArray<{ type: string; detail: string }>;
+}
+
+export interface AttemptRecord {
+  id: number;
+  runId: string;
+  step: string;
+  cluster: string;
+  context: string | null;
+  attempt: number;
+  startedAt: number;
+  endedAt: number | null;
+  outcome: AttemptOutcome;
+  error: ErrorInfo | null;
+}
+
+export interface CommandRecord {
+  id: number;
+  runId: string;
+  attemptId: number | null;
+  tool: string;
+  argv: string[];
+  context: string | null;
+  startedAt: number;
+  endedAt: number | null;
+  exitCode: number | null;
+  durationMs: number | null;
+  stdoutTail: string | null;
+  stderrTail: string | null;
+  // The tool process (real runs): its pid, process group and start identity.
+  pid: number | null;
+  pgid: number | null;
+  procStart: string | null;
+}
+
+export interface NewCommand {
+  runId: string;
+  attemptId: number | null;
+  tool: string;
+  argv: string[];
+  context: string | null;
+  at: number;
+}
+
+// A command's process, recorded once it has started.
+export interface CommandSpawn {
+  id: number;
+  pid: number;
+  pgid: number;
+  procStart: string | null;
+}
+
+export interface CommandFinish {
+  id: number;
+  exitCode: number;
+  durationMs: number;
+  stdoutTail: string;
+  stderrTail: string;
+  at: number;
+}
+
+export interface RunEventRecord {
+  id: number;
+  runId: string;
+  at: number;
+  type: string;
+  user: string | null;
+  host: string | null;
+  pid: number | null;
+  detail: string | null;
+  // Events a step reports (a value it replaced, something it kept): where.
+  step: string | null;
+  cluster: string | null;
+}
+
+// What a run saw before it changed anything: whether an object existed, whose it was, and the labels and
+// annotations a step may replace. Uninstall keeps what was there before and restores what was replaced.
+export interface Observation {
+  runId: string;
+  cluster: string;
+  subject: string;
+  present: boolean;
+  owner: string | null;
+  detail: Record<string, string> | null;
+  at: number;
+}
+
+export interface Actor {
+  user: string;
+  host: string;
+  pid: number;
+}
+
+// A step attempt closed by a machine transition; written in the same transaction as the snapshot.
+export interface AttemptClose {
+  step: string;
+  cluster: string;
+  outcome: 'succeeded' | 'failed';
+  error?: ErrorInfo;
+  at: number;
+}
+
+// Filters of `mesh-run history`; every field narrows the result, all combine.
+export interface HistoryFilter {
+  runId?: string;
+  cluster?: string;
+  step?: string;
+  outcome?: AttemptOutcome;
+  since?: number;
+  until?: number;
+  kind?: RunKind;
+  limit: number;
+}
+
+// A live run holding one of the clusters another run asked for.
+export interface ClusterHolder {
+  runId: string;
+  kind: string;
+  key: string;
+  lease: LeaseHolder;
+}
+
+export type LeaseResult = { acquired: true; tookOverFrom?: LeaseHolder } | { acquired: false; holder: LeaseHolder } | { acquired: false; busy: ClusterHolder };
+
+// What a driver asks for with its lease: the clusters it will act on, and how to judge other holders.
+export interface ClaimRequest {
+  lease: LeaseHolder;
+  // context:<kube context> for real clusters, world:<id> for simulated ones.
+  keys: readonly string[];
+  staleAfterMs: number;
+  isAlive: (holder: LeaseHolder) => boolean;
+}
+
+// A dry run's simulated clusters and injected failures, created with the run or not at all.
+export interface WorldSeed {
+  world: { id: string; settingsJson: string } | null;
+  faults: ReadonlyArray<Omit<SimFault, 'id'>>;
+  faultWorld: string;
+}
+
+export type CreateResult = { created: true } | { created: false; busy: ClusterHolder };
+
+export interface RunStore {
+  // One transaction: the run, its "started" event, its lease, its claim on its clusters, and (dry runs)
+  // its simulated world and injected faults; or nothing at all when a live run holds one of the clusters.
+  createRun(run: NewRun, actor: Actor, claim: ClaimRequest, seed?: WorldSeed): Promise<CreateResult>;
+  getRun(id: string): Promise<RunRecord | undefined>;
+  // Ids that start with `prefix`, at most `limit` of them.
+  findRunIds(prefix: string, limit: number): Promise<string[]>;
+  listRuns(limit: number): Promise<RunRecord[]>;
+  // Runs that act on `runId` (verify and uninstall runs naming it as their target), oldest first.
+  listRunsTargeting(runId: string): Promise<RunRecord[]>;
+  // The config a run continues with (resume --force accepted a changed file).
+  updateRunConfig(runId: string, config: MeshConfig, configHash: string): Promise<void>;
+
+  // One transaction: the machine snapshot plus the attempts its transition closed.
+  commitTransition(runId: string, snapshot: string, closes: readonly AttemptClose[], at: number): Promise<void>;
+  // One transaction: the snapshot as it stands, attempts closed since the last write, and a new attempt row.
+  openAttempt(
+    runId: string,
+    snapshot: string | null,
+    slot: { step: string; cluster: string; context: string | null },
+    at: number,
+    closes?: readonly AttemptClose[],
+  ): Promise<AttemptRecord>;
+  // Closes an attempt outside a transition (a failed try the retry policy repeats).
+  closeAttempt(attemptId: number, outcome: 'failed' | 'interrupted', error: ErrorInfo | null, at: number): Promise<void>;
+  // One transaction: open attempts and commands closed as interrupted, the run back to running, a "resumed" event.
+  beginResume(runId: string, reason: string, actor: Actor, at: number, detail?: string): Promise<void>;
+  // One transaction: the run's final (or interrupted) status, the event that says who ended it, its claims let go.
+  endRun(runId: string, status: Exclude<RunStatus, 'running'>, actor: Actor, at: number, error: ErrorInfo | null, detail?: string): Promise<void>;
+  listAttempts(runId: string): Promise<AttemptRecord[]>;
+
+  // One transaction for many command rows (group commit): new rows, processes started, results. Returns the new ids.
+  journalCommands(starts: readonly NewCommand[], finishes: readonly CommandFinish[], spawns?: readonly CommandSpawn[]): Promise<number[]>;
+  listCommands(runId: string): Promise<CommandRecord[]>;
+
+  addEvent(runId: string, type: string, actor: Actor, at: number, detail?: string, where?: { step: string; cluster: string }): Promise<void>;
+  listEvents(runId: string): Promise<RunEventRecord[]>;
+  // Keeps the first observation of each (run, cluster, subject); later ones are ignored.
+  recordObservations(observations: readonly Observation[]): Promise<void>;
+  // The observations of these runs, oldest first.
+  listObservations(runIds: readonly string[]): Promise<Observation[]>;
+
+  // Step attempts matching the filter, newest first.
+  queryAttempts(filter: HistoryFilter): Promise<AttemptRecord[]>;
+  // Operator actions (started, resumed, forced, interrupted ...) matching the filter, newest first.
+  queryEvents(filter: Pick<HistoryFilter, 'runId' | 'since' | 'until' | 'kind' | 'limit'>): Promise<RunEventRecord[]>;
+
+  // The run's lease, and (when keys are given) its claim on its clusters, in one transaction.
+  acquireLease(
+    runId: string,
+    candidate: LeaseHolder,
+    staleAfterMs: number,
+    isAlive: (holder: LeaseHolder) => boolean,
+    keys?: readonly string[],
+  ): Promise<LeaseResult>;
+  heartbeat(runId: string, token: string, at: number): Promise<boolean>;
+  // Lets go of the lease and the run's claims (only the holder with this token can).
+  releaseLease(runId: string, token: string): Promise<void>;
+}
+
+// ---- the simulated clusters of dry runs ----
+
+export interface SimObjectKey {
+  context: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+export interface SimFault {
+  id: number;
+  step: string;
+  cluster: string | null;
+  remaining: number;
+  kind: 'permanent' | 'transient';
+}
+
+// One simulated API call's view of a world: synchronous, and atomic as a whole (WorldStore.transact).
+export interface WorldObjects {
+  settings(): string | undefined;
+  get(key: SimObjectKey): string | undefined;
+  put(key: SimObjectKey, bodyJson: string): void;
+  remove(key: SimObjectKey): void;
+  list(context: string, kind?: string): Array<SimObjectKey & { bodyJson: string }>;
+  // Uses one injected failure for (step, cluster) if any is left; returns it.
+  takeFault(step: string, cluster: string): SimFault | undefined;
+}
+
+export interface WorldStore {
+  getWorld(world: string): Promise<string | undefined>;
+  putWorld(world: string, settingsJson: string): Promise<void>;
+  faults(world: string): Promise<SimFault[]>;
+  // Runs `fn` over the world's objects as one atomic unit, as an API server applies one request.
+  transact<T>(world: string, fn: (objects: WorldObjects) => T): Promise<T>;
+}
+
+// A store backend: the journal, the simulated worlds, and the one way to let go of both.
+export interface Store {
+  runs: RunStore;
+  worlds: WorldStore;
+  // Where it is, for messages (a path, or a URL with its password masked).
+  location: string;
+  close(): Promise<void>;
+}
