@@ -1,16 +1,20 @@
-// Runs a prepared run (a new one, or a resume) to its end: progress, signals, the final report and exit code.
+// Runs a run verb (install, verify, uninstall, resume) to its end: progress, the run-id line, signals, the
+// final report and exit code, and the store closed whatever happens.
 
+import type { ProgressListener } from '../engine/progress-events.js';
 import { runConfig } from '../engine/run-config.js';
 import type { FinishedRun, PreparedRun } from '../engine/run-service.js';
+import { slotsOfRun } from '../engine/run-slots.js';
 import { runView, slotViews } from '../engine/status-view.js';
 import { ALL_CLUSTERS, slotLabel } from '../machines/steps.js';
 import { ExitCode } from '../shared/errors.js';
 import type { RunRecord } from '../store/contract.js';
+import { type CommonOptions, resumeHint } from './common.js';
 import { ExitRequest } from './exit.js';
 import { painter, type Streams } from './output.js';
-import type { ProgressRenderer } from './render/progress.js';
+import { createProgressRenderer, type ProgressRenderer, progressMode } from './render/progress.js';
 
-export interface SessionOptions {
+interface SessionOptions {
   json: boolean;
   streams: Streams;
   progress: ProgressRenderer;
@@ -18,7 +22,31 @@ export interface SessionOptions {
   resumeHint: (runId: string) => string;
 }
 
-export async function runSession(prepared: PreparedRun, options: SessionOptions): Promise<void> {
+export interface RunVerbOptions extends CommonOptions {
+  quiet?: boolean;
+}
+
+// Prepares the run (every check happens there, before anything is written), then drives it with a
+// progress display over its steps; `headline` is the line that names the run on stdout.
+export async function runVerb(
+  streams: Streams,
+  options: RunVerbOptions,
+  prepare: (listener: ProgressListener) => Promise<PreparedRun>,
+  headline: (run: RunRecord) => string,
+): Promise<void> {
+  const json = Boolean(options.json);
+  let progress: ProgressRenderer | undefined;
+  const prepared = await prepare((event) => progress?.listener(event));
+  try {
+    progress = createProgressRenderer(streams.stderr, progressMode(streams.stderr, json, Boolean(options.quiet)), slotsOfRun(prepared.run));
+    if (!json) streams.stdout.write(`${headline(prepared.run)}\n`);
+    await runSession(prepared, { json, streams, progress, resumeHint: resumeHint(options) });
+  } finally {
+    await prepared.close();
+  }
+}
+
+async function runSession(prepared: PreparedRun, options: SessionOptions): Promise<void> {
   const { streams } = options;
   let signalled: 'SIGINT' | 'SIGTERM' | undefined;
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {

@@ -1,11 +1,9 @@
 // mesh-run verify and mesh-run uninstall: resumable runs that act on the mesh an install made.
 import { Command } from 'commander';
 import { storeLocation } from '../../engine/composition.js';
-import { slotsOfRun } from '../../engine/run-slots.js';
-import { dbOption, resumeHint } from '../common.js';
+import { dbOption } from '../common.js';
 import type { Streams } from '../output.js';
-import { createProgressRenderer, progressMode } from '../render/progress.js';
-import { runSession } from '../run-session.js';
+import { runVerb } from '../run-session.js';
 
 interface FollowUpOptions {
   run?: string;
@@ -59,26 +57,20 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
     )
     .action(async (options: FollowUpOptions) => {
       const { prepareFollowUp } = await import('../../engine/run-service.js');
-      const mode = progressMode(streams.stderr, Boolean(options.json), Boolean(options.quiet));
-      let progress: ReturnType<typeof createProgressRenderer> | undefined;
-      const prepared = await prepareFollowUp(
-        {
-          kind,
-          ...(options.run !== undefined ? { runRef: options.run } : {}),
-          ...(options.config !== undefined ? { configPath: options.config } : {}),
-          dryRun: Boolean(options.dryRun),
-          injections: options.injectFailure,
-          force: Boolean(options.force),
-          store: storeLocation(options),
-        },
-        (event) => progress?.listener(event),
+      const request = {
+        kind,
+        ...(options.run !== undefined ? { runRef: options.run } : {}),
+        ...(options.config !== undefined ? { configPath: options.config } : {}),
+        dryRun: Boolean(options.dryRun),
+        injections: options.injectFailure,
+        force: Boolean(options.force),
+        store: storeLocation(options),
+      };
+      await runVerb(
+        streams,
+        options,
+        (listener) => prepareFollowUp(request, listener),
+        (run) => `run ${run.id}${run.targetRun ? ` (${kind} of ${run.targetRun})` : ''}`,
       );
-      progress = createProgressRenderer(streams.stderr, mode, slotsOfRun(prepared.run));
-      if (!options.json) streams.stdout.write(`run ${prepared.run.id}${prepared.run.targetRun ? ` (${kind} of ${prepared.run.targetRun})` : ''}\n`);
-      try {
-        await runSession(prepared, { json: Boolean(options.json), streams, progress, resumeHint: resumeHint(options) });
-      } finally {
-        await prepared.close();
-      }
     });
 }

@@ -1,12 +1,10 @@
 // mesh-run install: start a primary-remote install (real clusters, or simulated ones with --dry-run).
 import { Command, Option } from 'commander';
 import { storeLocation } from '../../engine/composition.js';
-import { slotsFor } from '../../engine/run-slots.js';
 import { UsageError } from '../../shared/errors.js';
-import { dbOption, LB_MODES, parseDelayOption, resumeHint } from '../common.js';
+import { dbOption, LB_MODES, parseDelayOption } from '../common.js';
 import type { Streams } from '../output.js';
-import { createProgressRenderer, progressMode } from '../render/progress.js';
-import { runSession } from '../run-session.js';
+import { runVerb } from '../run-session.js';
 
 interface InstallOptions {
   config?: string;
@@ -53,9 +51,6 @@ Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or
     .action(async (options: InstallOptions) => {
       // The engine (xstate, execa, yaml) loads only when a command needs it: start-up stays light.
       const [{ loadConfig }, { prepareInstall }] = await Promise.all([import('../../engine/config.js'), import('../../engine/run-service.js')]);
-      const mode = progressMode(streams.stderr, Boolean(options.json), Boolean(options.quiet));
-      const config = loadConfig(options.config);
-      const progress = createProgressRenderer(streams.stderr, mode, slotsFor('install', config.config));
       const lbDelay = parseDelayOption(options.simLbDelay, '--sim-lb-delay');
       const realistic = options.simLatency === 'realistic';
       const latency = realistic ? undefined : parseDelayOption(options.simLatency, '--sim-latency');
@@ -63,27 +58,29 @@ Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or
       if (!(timeScale > 0 && timeScale <= 100))
         throw new UsageError(`--time-scale "${options.timeScale}": expected a number above 0 and at most 100, e.g. 0.01`);
       if (options.timeScale !== undefined && !realistic) throw new UsageError('--time-scale applies to --sim-latency realistic');
-      const prepared = await prepareInstall(
-        {
-          ...(options.config ? { configPath: options.config } : {}),
-          loaded: config,
-          dryRun: Boolean(options.dryRun),
-          injections: options.injectFailure,
-          simulation: {
-            ...(options.simLb ? { loadBalancer: options.simLb } : {}),
-            ...(lbDelay !== undefined ? { loadBalancerDelayMs: lbDelay } : {}),
-            ...(latency !== undefined ? { commandLatencyMs: latency } : {}),
-            ...(realistic ? { realisticLatency: { timeScale } } : {}),
-          },
-          store: storeLocation(options),
-        },
-        progress.listener,
+      const simulation = {
+        ...(options.simLb ? { loadBalancer: options.simLb } : {}),
+        ...(lbDelay !== undefined ? { loadBalancerDelayMs: lbDelay } : {}),
+        ...(latency !== undefined ? { commandLatencyMs: latency } : {}),
+        ...(realistic ? { realisticLatency: { timeScale } } : {}),
+      };
+      const loaded = loadConfig(options.config);
+      await runVerb(
+        streams,
+        options,
+        (listener) =>
+          prepareInstall(
+            {
+              ...(options.config ? { configPath: options.config } : {}),
+              loaded,
+              dryRun: Boolean(options.dryRun),
+              injections: options.injectFailure,
+              simulation,
+              store: storeLocation(options),
+            },
+            listener,
+          ),
+        (run) => `run ${run.id}`,
       );
-      if (!options.json) streams.stdout.write(`run ${prepared.run.id}\n`);
-      try {
-        await runSession(prepared, { json: Boolean(options.json), streams, progress, resumeHint: resumeHint(options) });
-      } finally {
-        await prepared.close();
-      }
     });
 }

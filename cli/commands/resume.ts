@@ -1,11 +1,9 @@
 // mesh-run resume <id>: continue a failed, interrupted or killed run where it stopped.
 import { Command, Option } from 'commander';
 import { storeLocation } from '../../engine/composition.js';
-import { slotsOfRun } from '../../engine/run-slots.js';
-import { dbOption, LB_MODES, parseDelayOption, resumeHint } from '../common.js';
+import { dbOption, LB_MODES, parseDelayOption } from '../common.js';
 import type { Streams } from '../output.js';
-import { createProgressRenderer, progressMode } from '../render/progress.js';
-import { runSession } from '../run-session.js';
+import { runVerb } from '../run-session.js';
 
 interface ResumeOptions {
   force?: boolean;
@@ -29,28 +27,12 @@ export function resumeCommand(streams: Streams): Command {
     .action(async (id: string, options: ResumeOptions) => {
       const { prepareResume } = await import('../../engine/run-service.js');
       const lbDelay = parseDelayOption(options.simLbDelay, '--sim-lb-delay');
-      let progress: ReturnType<typeof createProgressRenderer> | undefined;
-      const mode = progressMode(streams.stderr, Boolean(options.json), Boolean(options.quiet));
-      const prepared = await prepareResume(
-        {
-          id,
-          store: storeLocation(options),
-          force: Boolean(options.force),
-          simulation: { ...(options.simLb ? { loadBalancer: options.simLb } : {}), ...(lbDelay !== undefined ? { loadBalancerDelayMs: lbDelay } : {}) },
-        },
-        (event) => progress?.listener(event),
+      const simulation = { ...(options.simLb ? { loadBalancer: options.simLb } : {}), ...(lbDelay !== undefined ? { loadBalancerDelayMs: lbDelay } : {}) };
+      await runVerb(
+        streams,
+        options,
+        (listener) => prepareResume({ id, store: storeLocation(options), force: Boolean(options.force), simulation }, listener),
+        (run) => `run ${run.id} (resuming from ${run.status})`,
       );
-      progress = createProgressRenderer(streams.stderr, mode, slotsOfRun(prepared.run));
-      if (!options.json) streams.stdout.write(`run ${prepared.run.id} (resuming from ${prepared.run.status})\n`);
-      try {
-        await runSession(prepared, {
-          json: Boolean(options.json),
-          streams,
-          progress,
-          resumeHint: resumeHint(options),
-        });
-      } finally {
-        await prepared.close();
-      }
     });
 }
