@@ -1,5 +1,5 @@
 // ClusterTools over the real kubectl and istioctl binaries, through execa (argv only, no shell).
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { ToolError } from '../shared/errors.js';
 import type { ClusterTools, Command, CommandResult, RunOptions, SourceResult } from './cluster-tools.js';
 import { processStart, RUN_MARKER } from './processes.js';
@@ -60,20 +60,18 @@ function check(result: Settled, command: Command, paths: ToolPaths, options: Run
 
 // Builds the real adapter; `paths` name the binaries (resolved on PATH when bare names).
 export function createExecaTools(paths: ToolPaths): ClusterTools {
-  const spawn = (command: Command, options: RunOptions, extra: Record<string, unknown>): ResultPromise => {
-    return execa(paths[command.tool], [...command.args], {
-      ...baseOptions(options),
-      ...(command.stdin !== undefined ? { input: command.stdin } : { stdin: 'ignore' }),
-      ...extra,
-    }) as unknown as ResultPromise;
-  };
+  // Input is written to the child's stdin and closed; without it the child gets no stdin at all.
+  const spawn = (command: Command, options: RunOptions) =>
+    command.stdin !== undefined
+      ? execa(paths[command.tool], [...command.args], { ...baseOptions(options), input: command.stdin })
+      : execa(paths[command.tool], [...command.args], { ...baseOptions(options), stdin: 'ignore' });
 
   return {
     mode: 'real',
     async run(command, options): Promise<CommandResult> {
-      const child = spawn(command, options, {});
+      const child = spawn(command, options);
       reportSpawn(child, 'command', options);
-      const result = (await child) as unknown as Settled;
+      const result: Settled = await child;
       check(result, command, paths, options);
       return { exitCode: result.exitCode as number, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
     },
@@ -95,7 +93,7 @@ export function createExecaTools(paths: ToolPaths): ClusterTools {
       producer.stdout?.pipe(consumer.stdin as NodeJS.WritableStream);
       // A consumer that exits early must not leave the producer blocked on a full pipe.
       consumer.stdin?.on('error', () => undefined);
-      const [p, c] = (await Promise.all([producer, consumer])) as unknown as [Settled, Settled];
+      const [p, c]: [Settled, Settled] = await Promise.all([producer, consumer]);
       check(p, source, paths, options);
       check(c, sink, paths, options);
       const sourceResult: SourceResult = { exitCode: p.exitCode as number, stderr: String(p.stderr ?? '') };

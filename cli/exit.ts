@@ -1,4 +1,4 @@
-// Lets a command finish with an exit code without calling process.exit itself (only main.ts exits).
+// Lets a command finish with an exit code without calling process.exit: only the entry point (main.ts) exits.
 export class ExitRequest extends Error {
   constructor(readonly exitCode: number) {
     super(`exit ${exitCode}`);

@@ -49,11 +49,17 @@ export async function runVerb(
 async function runSession(prepared: PreparedRun, options: SessionOptions): Promise<void> {
   const { streams } = options;
   let signalled: 'SIGINT' | 'SIGTERM' | undefined;
+  let leaveNow!: (request: ExitRequest) => void;
+  const abandoned = new Promise<never>((_, reject) => {
+    leaveNow = reject;
+  });
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
     if (signalled) {
-      // A second Ctrl-C: the user insists; leave now (no tool process outlives us), the journal already says "interrupted".
+      // A second Ctrl-C: the user insists. Kill the tool processes at once and leave (the entry point
+      // exits); the journal already says "interrupted", or the next resume takes the run over.
       prepared.driver.killChildren();
-      process.exit(signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm);
+      leaveNow(new ExitRequest(signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm));
+      return;
     }
     signalled = signal;
     // The live display stops first, so it never draws over this line.
@@ -65,15 +71,17 @@ async function runSession(prepared: PreparedRun, options: SessionOptions): Promi
   const sigterm = () => onSignal('SIGTERM');
   process.on('SIGINT', sigint);
   process.on('SIGTERM', sigterm);
+  const driven = prepared.begin();
+  // Abandoned on a second signal, the run's end is nobody's business any more.
+  driven.catch(() => undefined);
   let finished: FinishedRun;
   try {
-    finished = await prepared.begin();
+    finished = await Promise.race([driven, abandoned]);
   } finally {
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
     options.progress.stop();
   }
-
   const { outcome, run, attempts } = finished;
   if (outcome.storeError) throw outcome.storeError;
   const runId = prepared.run.id;

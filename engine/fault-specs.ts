@@ -4,12 +4,12 @@ import { clustersOf, isStepId, type RunKind, stepIdsOf, stepInfo } from '../mach
 import { UsageError } from '../shared/errors.js';
 import type { MeshConfig } from '../shared/model.js';
 
-const SPEC = /^([a-z-]+)(?:@([^:]+))?(?::(\d+))?(?::(transient|permanent))?$/;
+const SPEC = /^(?<step>[a-z-]+)(?:@(?<cluster>[^:]+))?(?::(?<count>\d+))?(?::(?<kind>transient|permanent))?$/;
 
 export function parseFaultSpec(text: string, config: MeshConfig, runKind: RunKind = 'install'): FaultSpec {
-  const m = SPEC.exec(text);
-  if (!m) throw new UsageError(`--inject-failure "${text}": expected <step>[@cluster][:count][:transient|permanent], e.g. install-remote@cluster2:2`);
-  const [, step, cluster, count, kind] = m as unknown as [string, string, string | undefined, string | undefined, string | undefined];
+  const groups = SPEC.exec(text)?.groups;
+  if (!groups) throw new UsageError(`--inject-failure "${text}": expected <step>[@cluster][:count][:transient|permanent], e.g. install-remote@cluster2:2`);
+  const { step = '', cluster, count, kind } = groups;
   const steps = stepIdsOf(runKind);
   if (!isStepId(step) || !steps.includes(step))
     throw new UsageError(`--inject-failure "${text}": ${runKind} has no step "${step}"; its steps are ${steps.join(', ')}`);

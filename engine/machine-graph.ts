@@ -1,34 +1,29 @@
 // A run kind's machine as a graph, read from the machine definition itself (states, guards, regions),
 // for `mesh-run graph` and the HTML report. Step states (running/failed pairs) are folded into one node.
-import type { AnyStateMachine } from 'xstate';
-import type { RunKind, StepId } from '../machines/steps.js';
+import type { AnyStateMachine, AnyStateNode } from 'xstate';
+import { isStepId, type RunKind, type StepId } from '../machines/steps.js';
 import type { GraphEdge, GraphNode, MachineGraph } from './graph-model.js';
 import { findNode } from './graph-model.js';
 import { WORKFLOWS } from './workflows.js';
 
-interface StateNodeLike {
-  id: string;
-  key: string;
-  type: string;
-  meta?: { step?: StepId };
-  initial?: { target: ReadonlyArray<{ id: string }> };
-  states: Record<string, StateNodeLike>;
-  transitions: Map<string, ReadonlyArray<TransitionLike>>;
-  always?: ReadonlyArray<TransitionLike>;
-}
-
-interface TransitionLike {
-  target?: ReadonlyArray<{ id: string }>;
-  guard?: unknown;
-  eventType: string;
+// The step a state stands for (machines put it in the state's meta).
+function stepOf(node: AnyStateNode): StepId | undefined {
+  const step: unknown = node.meta?.step;
+  return typeof step === 'string' && isStepId(step) ? step : undefined;
 }
 
 const CHILD_PREFIX = 'each';
 
+// and([...]) makes a function that carries the guards it combines.
+function combinedGuards(guard: unknown): unknown[] | undefined {
+  const guards: unknown = typeof guard === 'function' ? Reflect.get(guard, 'guards') : undefined;
+  return Array.isArray(guards) ? guards : undefined;
+}
+
 function guardLabel(guard: unknown): string {
   if (typeof guard === 'string') return guard;
-  if (typeof guard === 'function' && Array.isArray((guard as { guards?: unknown }).guards))
-    return (guard as unknown as { guards: unknown[] }).guards.map(guardLabel).join(' ∧ ');
+  const combined = combinedGuards(guard);
+  if (combined) return combined.map(guardLabel).join(' ∧ ');
   if (guard && typeof guard === 'object' && 'type' in guard) return String((guard as { type: unknown }).type);
   return guard ? 'guard' : '';
 }
@@ -41,9 +36,9 @@ function eventLabel(eventType: string): string {
 }
 
 // A step state: only "running" and "failed" inside, so one node says it all.
-function isFoldedStep(node: StateNodeLike): boolean {
+function isFoldedStep(node: AnyStateNode): boolean {
   const keys = Object.keys(node.states);
-  return Boolean(node.meta?.step) && keys.length === 2 && keys.includes('running') && keys.includes('failed');
+  return Boolean(stepOf(node)) && keys.length === 2 && keys.includes('running') && keys.includes('failed');
 }
 
 function build(machine: AnyStateMachine, prefix: string): MachineGraph {
@@ -51,27 +46,29 @@ function build(machine: AnyStateMachine, prefix: string): MachineGraph {
   const folded = new Map<string, string>();
   const rename = (id: string) => `${prefix}${id}`;
 
-  const visit = (node: StateNodeLike): GraphNode => {
+  const visit = (node: AnyStateNode): GraphNode => {
     const id = rename(node.id);
     if (isFoldedStep(node)) {
       for (const child of Object.values(node.states)) folded.set(child.id, node.id);
-      return { id, label: node.meta?.step ?? node.key, ...(node.meta?.step ? { step: node.meta.step } : {}), final: false, parallel: false, children: [] };
+      const step = stepOf(node);
+      return { id, label: step ?? node.key, ...(step ? { step } : {}), final: false, parallel: false, children: [] };
     }
     const children = Object.values(node.states).map(visit);
     const initial = node.initial?.target[0]?.id;
+    const step = stepOf(node);
     return {
       id,
-      label: node.meta?.step ?? node.key,
-      ...(node.meta?.step ? { step: node.meta.step } : {}),
+      label: step ?? node.key,
+      ...(step ? { step } : {}),
       final: node.type === 'final',
       parallel: node.type === 'parallel',
       ...(initial ? { initial: rename(initial) } : {}),
       children,
     };
   };
-  const root = visit(machine.root as unknown as StateNodeLike);
+  const root = visit(machine.root);
 
-  const collect = (node: StateNodeLike) => {
+  const collect = (node: AnyStateNode) => {
     const from = rename(folded.get(node.id) ?? node.id);
     const all = [...[...node.transitions.values()].flat(), ...(node.always ?? [])];
     for (const t of all) {
@@ -90,7 +87,7 @@ function build(machine: AnyStateMachine, prefix: string): MachineGraph {
     }
     for (const child of Object.values(node.states)) collect(child);
   };
-  collect(machine.root as unknown as StateNodeLike);
+  collect(machine.root);
   return { root, edges };
 }
 

@@ -11,7 +11,7 @@ import { redact } from '../adapters/redact.js';
 import { DEFAULT_GATEWAY_POLL_MS } from '../machines/install-machine.js';
 import type { StepId } from '../machines/steps.js';
 import { slotLabel, stepInfo } from '../machines/steps.js';
-import type { InstallContext, StepFailure, StepInput, StepOutcomeParams } from '../machines/types.js';
+import type { FailureMemory, StepFailure, StepInput, StepOutcomeParams } from '../machines/types.js';
 import { PreconditionError, StoreError, toStepFailure } from '../shared/errors.js';
 import type { MeshConfig, RunStatus } from '../shared/model.js';
 import { sleep } from '../shared/sleep.js';
@@ -25,6 +25,7 @@ import type { ProgressListener } from './progress-events.js';
 import { backoffDelay } from './retry.js';
 import { Semaphore } from './semaphore.js';
 import type { StepRuntime } from './step-runtime.js';
+import { wordFailure } from './verdicts.js';
 import { type Activity, type StepBinder, type Workflow, workflowOf } from './workflows.js';
 import { WriteQueue } from './write-queue.js';
 
@@ -428,11 +429,11 @@ export class RunDriver {
     if (this.anyTag('busy')) return;
     const failure = this.machineSnapshots()
       .filter((s) => s.hasTag('failed'))
-      .map((s) => (s.context as InstallContext).lastFailure)
+      .map((s) => (s.context as FailureMemory).lastFailure)
       .find((f) => f !== undefined);
     if (failure) {
-      const { step, cluster, message, hint } = failure;
-      return this.finish('failed', { message, step, cluster, ...(hint ? { hint } : {}) });
+      const { message, hint } = wordFailure(failure, this.runId);
+      return this.finish('failed', { message, step: failure.step, cluster: failure.cluster, ...(hint ? { hint } : {}) });
     }
     return this.finish('failed', { message: 'the workflow stopped with no step running and none failed (internal error)' });
   }
@@ -460,7 +461,7 @@ export class RunDriver {
 
   private onStepOutcome(params: StepOutcomeParams, outcome: 'succeeded' | 'failed'): void {
     const at = this.now();
-    const failure = params.failure ? redactFailure(params.failure) : undefined;
+    const failure = params.failure ? redactFailure(wordFailure(params.failure, this.runId)) : undefined;
     this.pendingCloses.push({ step: params.step, cluster: params.cluster, outcome, at, ...(failure ? { error: failure } : {}) });
     const key = slotKey(params);
     const open = this.openAttempts.get(key);

@@ -209,8 +209,8 @@ export interface ResumeRequest {
 const FORCE_MAY_CHANGE: ReadonlySet<string> = new Set(['timeouts', 'retry', 'tools', 'maxParallelRemotes', 'verify']);
 
 function changedFields(before: MeshConfig, after: MeshConfig): string[] {
-  const a = before as unknown as Record<string, unknown>;
-  const b = after as unknown as Record<string, unknown>;
+  const a: Record<string, unknown> = { ...before };
+  const b: Record<string, unknown> = { ...after };
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
 }

@@ -1,12 +1,12 @@
 // Each run kind's machine bound to its step activities: the one place that knows which activity
 // fills which actor. The driver runs whichever workflow a run's kind names.
 import { type AnyStateMachine, createActor, fromPromise } from 'xstate';
-import { DEFAULT_GATEWAY_POLL_MS, installMachine, MACHINE_VERSION, remoteMachine } from '../machines/install-machine.js';
+import { DEFAULT_GATEWAY_POLL_MS, INSTALL_MACHINE_VERSION, installMachine, remoteMachine } from '../machines/install-machine.js';
 import type { RunKind, StepId } from '../machines/steps.js';
 import type { FollowUpInput, InstallInput, StepInput, StepOutcomeParams } from '../machines/types.js';
 import { remoteRemovalMachine, UNINSTALL_MACHINE_VERSION, uninstallMachine } from '../machines/uninstall-machine.js';
 import { sampleClusterMachine, VERIFY_MACHINE_VERSION, verifyMachine } from '../machines/verify-machine.js';
-import type { MeshConfig } from '../shared/model.js';
+import type { MeshConfig, RunKind as StoredRunKind } from '../shared/model.js';
 import { sleep } from '../shared/sleep.js';
 import type { ActivityDeps } from './activities.js';
 import * as install from './activities.js';
@@ -14,6 +14,11 @@ import type { StepRuntime } from './step-runtime.js';
 import { establishTrust } from './trust/trust-activity.js';
 import * as uninstall from './uninstall-activities.js';
 import * as verify from './verify-activities.js';
+
+// machines/ and shared/ each list the run kinds (machines/ imports nothing outside itself): the compiler
+// holds the two lists equal.
+const kindsAgree: [RunKind] extends [StoredRunKind] ? ([StoredRunKind] extends [RunKind] ? true : never) : never = true;
+void kindsAgree;
 
 export type Activity<I, O> = (rt: StepRuntime, input: I, deps: ActivityDeps) => Promise<O>;
 
@@ -65,10 +70,10 @@ const pause = fromPromise<void, { ms: number; step: StepId; cluster: string }>((
 export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
   install: {
     kind: 'install',
-    version: MACHINE_VERSION,
-    machine: installMachine as unknown as AnyStateMachine,
+    version: INSTALL_MACHINE_VERSION,
+    machine: installMachine,
     child: {
-      machine: remoteMachine as unknown as AnyStateMachine,
+      machine: remoteMachine,
       spawnedIn: 'install.installing.remotes.attaching',
       label: 'each remote cluster (one child machine per remote)',
     },
@@ -94,15 +99,15 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
           remote,
         },
         actions: journal,
-      }) as unknown as AnyStateMachine;
+      });
     },
     input: installInput,
   },
   verify: {
     kind: 'verify',
     version: VERIFY_MACHINE_VERSION,
-    machine: verifyMachine as unknown as AnyStateMachine,
-    child: { machine: sampleClusterMachine as unknown as AnyStateMachine, spawnedIn: 'verify.sampling', label: 'each cluster (one child machine per cluster)' },
+    machine: verifyMachine,
+    child: { machine: sampleClusterMachine, spawnedIn: 'verify.sampling', label: 'each cluster (one child machine per cluster)' },
     bind: (step, journal) => {
       const sampleCluster = sampleClusterMachine.provide({
         actors: {
@@ -116,16 +121,16 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
       return verifyMachine.provide({
         actors: { preflight: step(install.preflight), checkRemoteClusters: step(verify.checkRemoteClusters), sampleCluster },
         actions: journal,
-      }) as unknown as AnyStateMachine;
+      });
     },
     input: (runId, config) => followUpInput(runId, config),
   },
   uninstall: {
     kind: 'uninstall',
     version: UNINSTALL_MACHINE_VERSION,
-    machine: uninstallMachine as unknown as AnyStateMachine,
+    machine: uninstallMachine,
     child: {
-      machine: remoteRemovalMachine as unknown as AnyStateMachine,
+      machine: remoteRemovalMachine,
       spawnedIn: 'uninstall.removing.remotes.removing',
       label: 'each remote cluster (one child machine per remote)',
     },
@@ -142,7 +147,7 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
           remoteRemoval,
         },
         actions: journal,
-      }) as unknown as AnyStateMachine;
+      });
     },
     input: (runId, config) => followUpInput(runId, config),
   },

@@ -1,8 +1,10 @@
-// The Istio "Install Primary-Remote" flow as one XState machine, top to bottom.
-// Pure: no I/O here. Step actors and journal actions are placeholders bound by the engine with .provide().
+// The Istio "Install Primary-Remote" flow as one XState machine, top to bottom: preflight, then the primary
+// and every remote side by side; each remote is a child machine, defined after the whole install.
+// Pure: no I/O and no prose. Step actors and journal actions are placeholders bound by the engine with
+// .provide(); failures the machine decides are verdicts, which the engine words.
 import { and, assign, enqueueActions, sendParent, setup } from 'xstate';
 import { placeholder } from './placeholders.js';
-import { type FailureParams, failedOn, stepState, succeededOn } from './step-state.js';
+import { journalActions, outputOf, pollingStepState, preflightInput, stepState, withValues } from './step-state.js';
 import type { StepId } from './steps.js';
 import type {
   AnnotationObservation,
@@ -18,13 +20,11 @@ import type {
   RemoteInput,
   RemoteStepInput,
   StepDone,
-  StepFailure,
-  StepOutcomeParams,
   TrustOutcome,
 } from './types.js';
 
 // Bumped when a change makes older persisted snapshots unsafe to restore.
-export const MACHINE_VERSION = 1;
+export const INSTALL_MACHINE_VERSION = 1;
 
 // How often the gateway address is polled while waiting (the Istio doc test polls every second).
 export const DEFAULT_GATEWAY_POLL_MS = 1000;
@@ -33,138 +33,10 @@ export function remoteActorId(name: string): string {
   return `remote-${name}`;
 }
 
-function formatWait(ms: number): string {
-  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 1000)}s`;
-}
+// The region each remote runs in (defineRemoteMachine, below the install).
+export const remoteMachine = defineRemoteMachine();
 
-// ---------------------------------------------------------------------------------------------
-// One remote cluster: its namespace, the annotation, the remote profile, then the remote secret.
-// ---------------------------------------------------------------------------------------------
-
-const remoteStep = (context: RemoteContext, step: StepId): RemoteStepInput => ({
-  runId: context.runId,
-  step,
-  cluster: context.remote.name,
-  context: context.remote.context,
-  primary: context.primary,
-  network: context.network,
-  ...(context.revision ? { revision: context.revision } : {}),
-  ...(context.istioVersion ? { istioVersion: context.istioVersion } : {}),
-  ...(context.discoveryAddress ? { discoveryAddress: context.discoveryAddress } : {}),
-});
-
-const onRemote = (context: RemoteContext) => context.remote.name;
-const remoteSucceeded = (step: StepId) => succeededOn<RemoteContext>(step, onRemote);
-const remoteFailed = (step: StepId) => failedOn<RemoteContext>(step, onRemote);
-
-export const remoteMachine = setup({
-  types: {} as { context: RemoteContext; input: RemoteInput; events: RemoteEvent },
-  actors: {
-    createRemoteNamespace: placeholder<StepDone, RemoteStepInput>('createRemoteNamespace'),
-    annotateRemoteNamespace: placeholder<AnnotationObservation, RemoteStepInput>('annotateRemoteNamespace'),
-    installRemote: placeholder<StepDone, RemoteStepInput>('installRemote'),
-    attachRemote: placeholder<StepDone, RemoteStepInput>('attachRemote'),
-  },
-  actions: {
-    recordStepSucceeded: (_, _params: StepOutcomeParams) => {},
-    recordStepFailed: (_, _params: StepOutcomeParams) => {},
-    rememberFailure: assign((_, params: FailureParams) => ({ lastFailure: { ...params.failure, step: params.step, cluster: params.cluster } })),
-    announceAttached: sendParent(({ context }: { context: RemoteContext }) => ({ type: 'REMOTE_ATTACHED', name: context.remote.name })),
-  },
-  guards: {
-    // The primary's east-west gateway has an IP the remote profile can point at.
-    gatewayIpReady: ({ context }) => typeof context.discoveryAddress === 'string' && context.discoveryAddress.length > 0,
-    // topology.istio.io/controlPlaneClusters=<primary> was observed on the remote's istio-system.
-    remoteNamespaceAnnotated: ({ context }) => context.annotatedFor === context.primary.name,
-  },
-}).createMachine({
-  id: 'remote',
-  context: ({ input }) => ({ ...input }),
-  // The address may arrive while this remote is still busy with its namespace: keep it for later.
-  on: {
-    DISCOVERY_ADDRESS_READY: { actions: assign({ discoveryAddress: ({ event }) => event.address }) },
-  },
-  initial: 'createRemoteNamespace',
-  states: {
-    createRemoteNamespace: {
-      meta: { step: 'create-remote-namespace' },
-      initial: 'running',
-      states: {
-        running: {
-          tags: ['busy'],
-          invoke: {
-            src: 'createRemoteNamespace',
-            input: ({ context }) => remoteStep(context, 'create-remote-namespace'),
-            onDone: { target: '#remote.annotateRemoteNamespace', actions: remoteSucceeded('create-remote-namespace') },
-            onError: { target: 'failed', actions: remoteFailed('create-remote-namespace') },
-          },
-        },
-        failed: { tags: ['failed'], on: { RETRY: 'running' } },
-      },
-    },
-    annotateRemoteNamespace: {
-      meta: { step: 'annotate-remote-namespace' },
-      initial: 'running',
-      states: {
-        running: {
-          tags: ['busy'],
-          invoke: {
-            src: 'annotateRemoteNamespace',
-            input: ({ context }) => remoteStep(context, 'annotate-remote-namespace'),
-            onDone: {
-              target: '#remote.awaitingDiscoveryAddress',
-              actions: [assign({ annotatedFor: ({ event }) => event.output.controlPlaneClusters ?? undefined }), remoteSucceeded('annotate-remote-namespace')],
-            },
-            onError: { target: 'failed', actions: remoteFailed('annotate-remote-namespace') },
-          },
-        },
-        failed: { tags: ['failed'], on: { RETRY: 'running' } },
-      },
-    },
-    // install-remote starts only when both guards hold.
-    awaitingDiscoveryAddress: {
-      tags: ['waiting'],
-      always: { guard: and(['gatewayIpReady', 'remoteNamespaceAnnotated']), target: 'installRemote' },
-    },
-    installRemote: {
-      meta: { step: 'install-remote' },
-      initial: 'running',
-      states: {
-        running: {
-          tags: ['busy'],
-          invoke: {
-            src: 'installRemote',
-            input: ({ context }) => remoteStep(context, 'install-remote'),
-            onDone: { target: '#remote.attachRemote', actions: remoteSucceeded('install-remote') },
-            onError: { target: 'failed', actions: remoteFailed('install-remote') },
-          },
-        },
-        failed: { tags: ['failed'], on: { RETRY: 'running' } },
-      },
-    },
-    attachRemote: {
-      meta: { step: 'attach-remote' },
-      initial: 'running',
-      states: {
-        running: {
-          tags: ['busy'],
-          invoke: {
-            src: 'attachRemote',
-            input: ({ context }) => remoteStep(context, 'attach-remote'),
-            onDone: { target: '#remote.attached', actions: [remoteSucceeded('attach-remote'), 'announceAttached'] },
-            onError: { target: 'failed', actions: remoteFailed('attach-remote') },
-          },
-        },
-        failed: { tags: ['failed'], on: { RETRY: 'running' } },
-      },
-    },
-    attached: { type: 'final' },
-  },
-});
-
-// ---------------------------------------------------------------------------------------------
-// The whole install: preflight, then the primary and every remote side by side.
-// ---------------------------------------------------------------------------------------------
+// ---- The whole install: preflight, then the primary and every remote side by side. ----
 
 const primaryStep = (context: InstallContext, step: StepId): PrimaryStepInput => ({
   runId: context.runId,
@@ -173,28 +45,11 @@ const primaryStep = (context: InstallContext, step: StepId): PrimaryStepInput =>
   context: context.primary.context,
   meshID: context.meshID,
   network: context.network,
-  ...(context.revision ? { revision: context.revision } : {}),
-  ...(context.istioVersion ? { istioVersion: context.istioVersion } : {}),
+  ...withValues({ revision: context.revision, istioVersion: context.istioVersion }),
 });
 
-// preflight spans every cluster ('*'); the other steps of this region run on the primary.
-const onInstallCluster = (step: StepId) => (context: InstallContext) => (step === 'preflight' ? '*' : context.primary.name);
-const succeeded = (step: StepId) => succeededOn<InstallContext>(step, onInstallCluster(step));
-const failedWith = (step: StepId, describe: (context: InstallContext, error: unknown) => StepFailure) =>
-  failedOn<InstallContext>(step, onInstallCluster(step), describe);
-const failed = (step: StepId) => failedOn<InstallContext>(step, onInstallCluster(step));
-
-const gatewayHostnameOnly = (context: InstallContext): StepFailure => ({
-  message: `the east-west gateway got the hostname ${context.gatewayObservation?.hostname ?? ''} and no IP: a hostname remotePilotAddress becomes an ExternalName service in ${context.remotes.map((r) => r.name).join(', ')}, which the injection webhook cannot call, so primary-remote does not work behind a hostname load balancer (as on AWS EKS)`,
-  hint: 'give the gateway a load balancer that assigns an IP, or use the external control plane design with injectionURL (see Istio docs)',
-  retryable: false,
-});
-
-const gatewayNoAddress = (context: InstallContext): StepFailure => ({
-  message: `the east-west gateway service istio-eastwestgateway got no load-balancer IP within ${formatWait(context.gatewayTimeoutMs)}`,
-  hint: `the primary cluster seems to have no LoadBalancer provider: install one (for example MetalLB on kind or bare metal), then run "mesh-run resume ${context.runId}"`,
-  retryable: false,
-});
+const onPrimary = (context: InstallContext) => context.primary.name;
+const PRIMARY = '#install.installing.primary';
 
 export const installMachine = setup({
   types: {} as { context: InstallContext; input: InstallInput; events: InstallEvent },
@@ -209,22 +64,24 @@ export const installMachine = setup({
     remote: remoteMachine,
   },
   actions: {
-    recordStepSucceeded: (_, _params: StepOutcomeParams) => {},
-    recordStepFailed: (_, _params: StepOutcomeParams) => {},
-    rememberFailure: assign((_, params: FailureParams) => ({ lastFailure: { ...params.failure, step: params.step, cluster: params.cluster } })),
+    ...journalActions<InstallContext, InstallEvent>(),
+    rememberIstioVersion: assign({ istioVersion: ({ event }) => outputOf<PreflightOutput>(event).istioVersion }),
+    // The wait's deadline lives in context, so it survives a restore (timers do not).
+    startGatewayDeadline: assign({
+      gatewayDeadline: ({ context, event }) => outputOf<StepDone>(event).finishedAt + context.gatewayTimeoutMs,
+      gatewayObservation: undefined,
+    }),
+    // A retry waits as long again, with the timeout in force when it was sent.
+    restartGatewayDeadline: assign(({ context, event }) =>
+      event.type === 'RETRY' ? { gatewayDeadline: event.at + event.gatewayTimeoutMs, gatewayTimeoutMs: event.gatewayTimeoutMs } : context,
+    ),
+    rememberGatewayObservation: assign({ gatewayObservation: ({ event }) => outputOf<GatewayObservation>(event) }),
+    useGatewayIp: assign({ discoveryAddress: ({ context }) => context.gatewayObservation?.ip }),
     spawnRemotes: enqueueActions(({ context, enqueue }) => {
+      const { runId, primary, network, revision, istioVersion } = context;
       for (const remote of context.remotes) {
-        enqueue.spawnChild('remote', {
-          id: remoteActorId(remote.name),
-          input: {
-            runId: context.runId,
-            remote,
-            primary: context.primary,
-            network: context.network,
-            ...(context.revision ? { revision: context.revision } : {}),
-            ...(context.istioVersion ? { istioVersion: context.istioVersion } : {}),
-          },
-        });
+        const input: RemoteInput = { runId, remote, primary, network, ...withValues({ revision, istioVersion }) };
+        enqueue.spawnChild('remote', { id: remoteActorId(remote.name), input });
       }
     }),
     announceDiscoveryAddress: enqueueActions(({ context, enqueue }) => {
@@ -234,10 +91,7 @@ export const installMachine = setup({
       }
     }),
     forwardRetry: enqueueActions(({ context, event, enqueue }) => {
-      for (const remote of context.remotes) {
-        if (context.attachedRemotes.includes(remote.name)) continue;
-        enqueue.sendTo(remoteActorId(remote.name), event);
-      }
+      for (const remote of context.remotes) if (!context.attachedRemotes.includes(remote.name)) enqueue.sendTo(remoteActorId(remote.name), event);
     }),
   },
   guards: {
@@ -255,33 +109,14 @@ export const installMachine = setup({
   context: ({ input }) => ({ ...input, attachedRemotes: [] }),
   initial: 'preflight',
   states: {
-    preflight: {
-      meta: { step: 'preflight' },
-      initial: 'running',
-      states: {
-        running: {
-          tags: ['busy'],
-          invoke: {
-            src: 'preflight',
-            input: ({ context }) => ({
-              runId: context.runId,
-              step: 'preflight' as const,
-              cluster: '*',
-              context: context.primary.context,
-              clusters: [context.primary, ...context.remotes],
-              checkRemoteServers: true,
-              recordInventory: true,
-            }),
-            onDone: {
-              target: '#install.installing',
-              actions: [assign({ istioVersion: ({ event }) => event.output.istioVersion }), succeeded('preflight')],
-            },
-            onError: { target: 'failed', actions: failed('preflight') },
-          },
-        },
-        failed: { tags: ['failed'], on: { RETRY: 'running' } },
-      },
-    },
+    preflight: stepState({
+      step: 'preflight',
+      src: 'preflight',
+      cluster: (_: InstallContext) => '*',
+      input: ({ context }) => preflightInput(context, { checkRemoteServers: true, recordInventory: true }),
+      target: '#install.installing',
+      onSuccess: ['rememberIstioVersion'],
+    }),
 
     installing: {
       type: 'parallel',
@@ -290,132 +125,70 @@ export const installMachine = setup({
         primary: {
           initial: 'trustDecision',
           states: {
-            trustDecision: {
-              always: [{ guard: 'trustConfigured', target: 'establishTrust' }, { target: 'installPrimary' }],
-            },
+            trustDecision: { always: [{ guard: 'trustConfigured', target: 'establishTrust' }, { target: 'installPrimary' }] },
             // Istio's plugin CA: the cacerts secret is read only when istiod starts.
             establishTrust: stepState({
               step: 'establish-trust',
               src: 'establishTrust',
-              cluster: (context: InstallContext) => context.primary.name,
+              cluster: onPrimary,
               input: ({ context }) => primaryStep(context, 'establish-trust'),
-              target: '#install.installing.primary.installPrimary',
+              target: `${PRIMARY}.installPrimary`,
             }),
-            installPrimary: {
-              meta: { step: 'install-primary' },
-              initial: 'running',
-              states: {
-                running: {
-                  tags: ['busy'],
-                  invoke: {
-                    src: 'installPrimary',
-                    input: ({ context }) => primaryStep(context, 'install-primary'),
-                    onDone: { target: '#install.installing.primary.installEastwestGateway', actions: succeeded('install-primary') },
-                    onError: { target: 'failed', actions: failed('install-primary') },
-                  },
+            installPrimary: stepState({
+              step: 'install-primary',
+              src: 'installPrimary',
+              cluster: onPrimary,
+              input: ({ context }) => primaryStep(context, 'install-primary'),
+              target: `${PRIMARY}.installEastwestGateway`,
+            }),
+            installEastwestGateway: stepState({
+              step: 'install-eastwest-gateway',
+              src: 'installEastwestGateway',
+              cluster: onPrimary,
+              input: ({ context }) => primaryStep(context, 'install-eastwest-gateway'),
+              target: `${PRIMARY}.awaitGatewayAddress`,
+              onSuccess: ['startGatewayDeadline'],
+            }),
+            awaitGatewayAddress: pollingStepState({
+              step: 'await-gateway-address',
+              src: 'probeGatewayAddress',
+              cluster: onPrimary,
+              input: ({ context }) => primaryStep(context, 'await-gateway-address'),
+              remember: 'rememberGatewayObservation',
+              pause: 'pause',
+              pauseInput: ({ context }) => ({
+                ms: context.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS,
+                step: 'await-gateway-address' as const,
+                cluster: context.primary.name,
+              }),
+              done: 'gatewayIpReady',
+              target: `${PRIMARY}.exposeIstiod`,
+              onSuccess: ['useGatewayIp', 'announceDiscoveryAddress'],
+              verdicts: [
+                {
+                  guard: 'gatewayHostnameOnly',
+                  verdict: (context) => ({
+                    kind: 'gateway-hostname-only',
+                    hostname: context.gatewayObservation?.hostname ?? '',
+                    remotes: context.remotes.map((r) => r.name),
+                  }),
                 },
-                failed: { tags: ['failed'], on: { RETRY: 'running' } },
-              },
-            },
-            installEastwestGateway: {
-              meta: { step: 'install-eastwest-gateway' },
-              initial: 'running',
-              states: {
-                running: {
-                  tags: ['busy'],
-                  invoke: {
-                    src: 'installEastwestGateway',
-                    input: ({ context }) => primaryStep(context, 'install-eastwest-gateway'),
-                    onDone: {
-                      target: '#install.installing.primary.awaitGatewayAddress',
-                      // The wait's deadline lives in context, so it survives a restore (timers do not).
-                      actions: [
-                        assign({ gatewayDeadline: ({ context, event }) => event.output.finishedAt + context.gatewayTimeoutMs, gatewayObservation: undefined }),
-                        succeeded('install-eastwest-gateway'),
-                      ],
-                    },
-                    onError: { target: 'failed', actions: failed('install-eastwest-gateway') },
-                  },
-                },
-                failed: { tags: ['failed'], on: { RETRY: 'running' } },
-              },
-            },
-            awaitGatewayAddress: {
-              meta: { step: 'await-gateway-address' },
-              initial: 'probing',
-              states: {
-                probing: {
-                  tags: ['busy'],
-                  invoke: {
-                    src: 'probeGatewayAddress',
-                    input: ({ context }) => primaryStep(context, 'await-gateway-address'),
-                    onDone: { target: 'judging', actions: assign({ gatewayObservation: ({ event }) => event.output }) },
-                    onError: { target: 'failed', actions: failed('await-gateway-address') },
-                  },
-                },
-                judging: {
-                  always: [
-                    {
-                      guard: 'gatewayIpReady',
-                      target: '#install.installing.primary.exposeIstiod',
-                      actions: [
-                        assign({ discoveryAddress: ({ context }) => context.gatewayObservation?.ip }),
-                        'announceDiscoveryAddress',
-                        succeeded('await-gateway-address'),
-                      ],
-                    },
-                    { guard: 'gatewayHostnameOnly', target: 'failed', actions: failedWith('await-gateway-address', gatewayHostnameOnly) },
-                    { guard: 'gatewayDeadlinePassed', target: 'failed', actions: failedWith('await-gateway-address', gatewayNoAddress) },
-                    { target: 'waiting' },
-                  ],
-                },
-                waiting: {
-                  tags: ['busy'],
-                  invoke: {
-                    src: 'pause',
-                    input: ({ context }) => ({
-                      ms: context.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS,
-                      step: 'await-gateway-address' as const,
-                      cluster: context.primary.name,
-                    }),
-                    onDone: 'probing',
-                  },
-                },
-                failed: {
-                  tags: ['failed'],
-                  on: {
-                    RETRY: {
-                      target: 'probing',
-                      actions: assign({
-                        gatewayDeadline: ({ event }) => event.at + event.gatewayTimeoutMs,
-                        gatewayTimeoutMs: ({ event }) => event.gatewayTimeoutMs,
-                      }),
-                    },
-                  },
-                },
-              },
-            },
-            exposeIstiod: {
-              meta: { step: 'expose-istiod' },
-              initial: 'running',
-              states: {
-                running: {
-                  tags: ['busy'],
-                  invoke: {
-                    src: 'exposeIstiod',
-                    input: ({ context }) => primaryStep(context, 'expose-istiod'),
-                    onDone: { target: '#install.installing.primary.ready', actions: succeeded('expose-istiod') },
-                    onError: { target: 'failed', actions: failed('expose-istiod') },
-                  },
-                },
-                failed: { tags: ['failed'], on: { RETRY: 'running' } },
-              },
-            },
+                { guard: 'gatewayDeadlinePassed', verdict: (context) => ({ kind: 'gateway-no-address', waitedMs: context.gatewayTimeoutMs }) },
+              ],
+              onRetry: ['restartGatewayDeadline'],
+            }),
+            exposeIstiod: stepState({
+              step: 'expose-istiod',
+              src: 'exposeIstiod',
+              cluster: onPrimary,
+              input: ({ context }) => primaryStep(context, 'expose-istiod'),
+              target: `${PRIMARY}.ready`,
+            }),
             ready: { type: 'final' },
           },
         },
 
-        // One child machine per remote (remoteMachine above), all running side by side.
+        // One child machine per remote (remoteMachine below), all running side by side.
         remotes: {
           initial: 'attaching',
           states: {
@@ -436,6 +209,92 @@ export const installMachine = setup({
     installed: { type: 'final' },
   },
 });
+
+// ---- One remote cluster: its namespace, the annotation, the remote profile, then the remote secret. ----
+// (Function declarations: remoteMachine is built at the top of the module, before the install.)
+
+function remoteStep(context: RemoteContext, step: StepId): RemoteStepInput {
+  return {
+    runId: context.runId,
+    step,
+    cluster: context.remote.name,
+    context: context.remote.context,
+    primary: context.primary,
+    network: context.network,
+    ...withValues({ revision: context.revision, istioVersion: context.istioVersion, discoveryAddress: context.discoveryAddress }),
+  };
+}
+
+function onRemote(context: RemoteContext): string {
+  return context.remote.name;
+}
+
+function defineRemoteMachine() {
+  return setup({
+    types: {} as { context: RemoteContext; input: RemoteInput; events: RemoteEvent },
+    actors: {
+      createRemoteNamespace: placeholder<StepDone, RemoteStepInput>('createRemoteNamespace'),
+      annotateRemoteNamespace: placeholder<AnnotationObservation, RemoteStepInput>('annotateRemoteNamespace'),
+      installRemote: placeholder<StepDone, RemoteStepInput>('installRemote'),
+      attachRemote: placeholder<StepDone, RemoteStepInput>('attachRemote'),
+    },
+    actions: {
+      ...journalActions<RemoteContext, RemoteEvent>(),
+      rememberAnnotation: assign({ annotatedFor: ({ event }) => outputOf<AnnotationObservation>(event).controlPlaneClusters ?? undefined }),
+      announceAttached: sendParent(({ context }: { context: RemoteContext }) => ({ type: 'REMOTE_ATTACHED', name: context.remote.name })),
+    },
+    guards: {
+      // The primary's east-west gateway address reached this remote: the remote profile can point at it.
+      discoveryAddressKnown: ({ context }) => typeof context.discoveryAddress === 'string' && context.discoveryAddress.length > 0,
+      // topology.istio.io/controlPlaneClusters=<primary> was observed on the remote's istio-system.
+      remoteNamespaceAnnotated: ({ context }) => context.annotatedFor === context.primary.name,
+    },
+  }).createMachine({
+    id: 'remote',
+    context: ({ input }) => ({ ...input }),
+    // The address may arrive while this remote is still busy with its namespace: keep it for later.
+    on: { DISCOVERY_ADDRESS_READY: { actions: assign({ discoveryAddress: ({ event }) => event.address }) } },
+    initial: 'createRemoteNamespace',
+    states: {
+      createRemoteNamespace: stepState({
+        step: 'create-remote-namespace',
+        src: 'createRemoteNamespace',
+        cluster: onRemote,
+        input: ({ context }) => remoteStep(context, 'create-remote-namespace'),
+        target: '#remote.annotateRemoteNamespace',
+      }),
+      annotateRemoteNamespace: stepState({
+        step: 'annotate-remote-namespace',
+        src: 'annotateRemoteNamespace',
+        cluster: onRemote,
+        input: ({ context }) => remoteStep(context, 'annotate-remote-namespace'),
+        target: '#remote.awaitingDiscoveryAddress',
+        onSuccess: ['rememberAnnotation'],
+      }),
+      // install-remote starts only when both guards hold.
+      awaitingDiscoveryAddress: {
+        tags: ['waiting'],
+        always: { guard: and(['discoveryAddressKnown', 'remoteNamespaceAnnotated']), target: 'installRemote' },
+      },
+      installRemote: stepState({
+        step: 'install-remote',
+        src: 'installRemote',
+        cluster: onRemote,
+        input: ({ context }) => remoteStep(context, 'install-remote'),
+        target: '#remote.attachRemote',
+      }),
+      attachRemote: stepState({
+        step: 'attach-remote',
+        src: 'attachRemote',
+        cluster: onRemote,
+        input: ({ context }) => remoteStep(context, 'attach-remote'),
+        target: '#remote.attached',
+        onSuccess: ['announceAttached'],
+      }),
+      attached: { type: 'final' },
+    },
+  });
+}
 
 export type InstallMachine = typeof installMachine;
 export type RemoteMachine = typeof remoteMachine;

@@ -1,10 +1,22 @@
-// The shape every step state shares: `running` invokes the step's actor, `failed` waits for RETRY.
-// Pure data for createMachine; the journal actions it names are bound by the engine.
-import type { EventObject } from 'xstate';
+// What every step state shares: `running` invokes the step's actor and records its outcome, `failed` waits
+// for RETRY; a polling step probes, judges what it saw, pauses and probes again. Pure data for
+// createMachine, plus the journal actions every machine declares and the engine binds.
+import { assign, type EventObject } from 'xstate';
 import type { StepId } from './steps.js';
-import type { ClusterRef, ClusterRole, ClusterStepInput, FollowUpInput, StepFailure, StepOutcomeParams } from './types.js';
+import type {
+  ClusterRef,
+  ClusterRole,
+  ClusterStepInput,
+  FailureMemory,
+  FollowUpInput,
+  MachineFailure,
+  PreflightInput,
+  StepFailure,
+  StepOutcomeParams,
+  Verdict,
+} from './types.js';
 
-export type FailureParams = StepOutcomeParams & { failure: StepFailure };
+export type FailureParams = StepOutcomeParams & { failure: MachineFailure };
 
 // The failure a step actor rejected with: the engine rejects with the JSON-safe StepFailure it journals.
 export function failureOf(error: unknown): StepFailure {
@@ -19,6 +31,23 @@ export function errorOf(event: EventObject): unknown {
   return (event as { error?: unknown }).error;
 }
 
+// What the step actor finished with, for the named actions of its success transition.
+export function outputOf<T>(event: EventObject): T {
+  return (event as { output?: T }).output as T;
+}
+
+// The journal actions of every machine: the engine binds the two record actions; rememberFailure keeps
+// the failure in context, so a restored run still knows where and why it stopped.
+export function journalActions<C extends FailureMemory, E extends EventObject>() {
+  return {
+    recordStepSucceeded: (_: unknown, _params: StepOutcomeParams) => {},
+    recordStepFailed: (_: unknown, _params: StepOutcomeParams) => {},
+    rememberFailure: assign<C, E, FailureParams, E, never>(
+      (_, params) => ({ lastFailure: { ...params.failure, step: params.step, cluster: params.cluster } }) as Partial<C>,
+    ),
+  };
+}
+
 export const succeededOn = <C>(step: StepId, cluster: (context: C) => string) => ({
   type: 'recordStepSucceeded' as const,
   params: ({ context }: { context: C }): StepOutcomeParams => ({ step, cluster: cluster(context) }),
@@ -28,7 +57,7 @@ export const succeededOn = <C>(step: StepId, cluster: (context: C) => string) =>
 export const failedOn = <C>(
   step: StepId,
   cluster: (context: C) => string,
-  describe: (context: C, error: unknown) => StepFailure = (_, error) => failureOf(error),
+  describe: (context: C, error: unknown) => MachineFailure = (_, error) => failureOf(error),
 ) => {
   const params = ({ context, event }: { context: C; event: EventObject }): FailureParams => ({
     step,
@@ -41,15 +70,19 @@ export const failedOn = <C>(
   ];
 };
 
-// A step state: invoke `src` with `input`; on success record it, run `onSuccess` and go to `target`.
-export function stepState<C, S extends string, I, const A extends string = never>(spec: {
+interface StepSpec<C, S extends string, I, A extends string> {
   step: StepId;
+  // The actor that does the step's work.
   src: S;
   cluster: (context: C) => string;
   input: (args: { context: C }) => I;
   target: string;
+  // Named actions run after success is recorded (they read the actor's output with outputOf).
   onSuccess?: readonly A[];
-}) {
+}
+
+// A step state: invoke `src` with `input`; on success record it, run `onSuccess` and go to `target`.
+export function stepState<C, S extends string, I, const A extends string = never>(spec: StepSpec<C, S, I, A>) {
   return {
     meta: { step: spec.step },
     initial: 'running' as const,
@@ -68,6 +101,74 @@ export function stepState<C, S extends string, I, const A extends string = never
   };
 }
 
+interface PollSpec<C, S extends string, I, A extends string, P extends string, PI, G extends string, R extends string> extends StepSpec<C, S, I, A> {
+  // Named action that keeps what the probe saw, for the guards to judge.
+  remember: R;
+  // The actor that waits between probes, and its input.
+  pause: P;
+  pauseInput: (args: { context: C }) => PI;
+  // The guard that ends the wait in success; `target` and `onSuccess` apply to it.
+  done: G;
+  // Guards that end the wait in failure, each with the verdict it records.
+  verdicts: ReadonlyArray<{ guard: G; verdict: (context: C) => Verdict }>;
+  // Named actions a RETRY runs before probing again (a new deadline).
+  onRetry: readonly A[];
+}
+
+// A step that waits for something to appear: probe, judge (done, a failing verdict, or not yet), pause, probe.
+export function pollingStepState<C, S extends string, I, const A extends string, P extends string, PI, const G extends string, const R extends string>(
+  spec: PollSpec<C, S, I, A, P, PI, G, R>,
+) {
+  return {
+    meta: { step: spec.step },
+    initial: 'probing' as const,
+    states: {
+      probing: {
+        tags: ['busy'],
+        invoke: {
+          src: spec.src,
+          input: spec.input,
+          onDone: { target: 'judging', actions: [spec.remember] },
+          onError: { target: 'failed', actions: failedOn<C>(spec.step, spec.cluster) },
+        },
+      },
+      judging: {
+        always: [
+          { guard: spec.done, target: spec.target, actions: [...(spec.onSuccess ?? []), succeededOn<C>(spec.step, spec.cluster)] },
+          ...spec.verdicts.map((v) => ({
+            guard: v.guard,
+            target: 'failed',
+            actions: failedOn<C>(spec.step, spec.cluster, (context) => ({ verdict: v.verdict(context), retryable: false })),
+          })),
+          { target: 'waiting' },
+        ],
+      },
+      waiting: { tags: ['busy'], invoke: { src: spec.pause, input: spec.pauseInput, onDone: 'probing' } },
+      failed: { tags: ['failed'], on: { RETRY: { target: 'probing', actions: [...spec.onRetry] } } },
+    },
+  };
+}
+
+// The fields that have a value: optional inputs are left out, never set to undefined or ''.
+export function withValues<T extends Record<string, string | undefined>>(fields: T): { [K in keyof T]?: string } {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== '')) as { [K in keyof T]?: string };
+}
+
+// The input of preflight, which spans every cluster ('*') and starts from the primary's context.
+export function preflightInput(
+  context: { runId: string; primary: ClusterRef; remotes: ClusterRef[] },
+  checks: Pick<PreflightInput, 'checkRemoteServers' | 'recordInventory'> = {},
+): PreflightInput {
+  return {
+    runId: context.runId,
+    step: 'preflight',
+    cluster: '*',
+    context: context.primary.context,
+    clusters: [context.primary, ...context.remotes],
+    ...checks,
+  };
+}
+
 // The input of a verify or uninstall step on one cluster (a child's own, or the primary for the parent).
 export function clusterStepInput(context: FollowUpInput, step: StepId, cluster: ClusterRef, role: ClusterRole): ClusterStepInput {
   return {
@@ -78,6 +179,6 @@ export function clusterStepInput(context: FollowUpInput, step: StepId, cluster: 
     role,
     primary: context.primary,
     remotes: context.remotes,
-    ...(context.revision ? { revision: context.revision } : {}),
+    ...withValues({ revision: context.revision }),
   };
 }

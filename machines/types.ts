@@ -1,4 +1,4 @@
-// Context, input, event and actor I/O types of the install machine. JSON-safe only: they are persisted.
+// Context, input, event and actor I/O types of the machines. JSON-safe only: they are persisted.
 import type { StepId } from './steps.js';
 
 export interface ClusterRef {
@@ -11,6 +11,17 @@ export interface StepFailure {
   message: string;
   hint?: string;
   retryable: boolean;
+}
+
+// What a machine decided from what it observed, when no step threw: the facts, which the engine words.
+export type Verdict = { kind: 'gateway-hostname-only'; hostname: string; remotes: string[] } | { kind: 'gateway-no-address'; waitedMs: number };
+
+// A failure as a machine keeps it: one a step threw, or a verdict.
+export type MachineFailure = StepFailure | { verdict: Verdict; retryable: false };
+
+// The last failure, kept in context so a restored run still knows where and why it stopped.
+export interface FailureMemory {
+  lastFailure?: MachineFailure & { step: StepId; cluster: string };
 }
 
 export interface InstallInput {
@@ -78,13 +89,12 @@ export interface PreflightInput extends StepInput {
   recordInventory?: boolean;
 }
 
-export interface InstallContext extends InstallInput {
+export interface InstallContext extends InstallInput, FailureMemory {
   istioVersion?: string;
   discoveryAddress?: string;
   gatewayDeadline?: number;
   gatewayObservation?: GatewayObservation | undefined;
   attachedRemotes: string[];
-  lastFailure?: StepFailure & { step: StepId; cluster: string };
 }
 
 // RETRY carries the time it was sent and the gateway timeout in force, so the machine never reads a clock.
@@ -99,10 +109,9 @@ export interface RemoteInput {
   istioVersion?: string;
 }
 
-export interface RemoteContext extends RemoteInput {
+export interface RemoteContext extends RemoteInput, FailureMemory {
   discoveryAddress?: string;
   annotatedFor?: string;
-  lastFailure?: StepFailure & { step: StepId; cluster: string };
 }
 
 export type RemoteEvent = { type: 'DISCOVERY_ADDRESS_READY'; address: string } | { type: 'RETRY'; at: number; gatewayTimeoutMs: number };
@@ -111,7 +120,7 @@ export type RemoteEvent = { type: 'DISCOVERY_ADDRESS_READY'; address: string } |
 export interface StepOutcomeParams {
   step: StepId;
   cluster: string;
-  failure?: StepFailure;
+  failure?: MachineFailure;
 }
 
 // ---- install: the optional trust step ----
@@ -140,15 +149,13 @@ export interface FollowUpInput {
   revision?: string;
 }
 
-export interface VerifyContext extends FollowUpInput {
+export interface VerifyContext extends FollowUpInput, FailureMemory {
   samplesReady: string[];
   verified: string[];
-  lastFailure?: StepFailure & { step: StepId; cluster: string };
 }
 
-export interface UninstallContext extends FollowUpInput {
+export interface UninstallContext extends FollowUpInput, FailureMemory {
   removedRemotes: string[];
-  lastFailure?: StepFailure & { step: StepId; cluster: string };
 }
 
 export interface ClusterChildInput extends FollowUpInput {
@@ -156,9 +163,8 @@ export interface ClusterChildInput extends FollowUpInput {
   role: ClusterRole;
 }
 
-export interface ClusterChildContext extends ClusterChildInput {
+export interface ClusterChildContext extends ClusterChildInput, FailureMemory {
   peersReady: boolean;
-  lastFailure?: StepFailure & { step: StepId; cluster: string };
 }
 
 // What check-traffic saw: the versions that answered and how many requests it took.

@@ -3,7 +3,7 @@
 // Pure: step actors and journal actions are bound by the engine with .provide().
 import { and, assign, enqueueActions, sendParent, setup } from 'xstate';
 import { placeholder } from './placeholders.js';
-import { clusterStepInput, type FailureParams, stepState } from './step-state.js';
+import { clusterStepInput, journalActions, preflightInput, stepState, withValues } from './step-state.js';
 import type { StepId } from './steps.js';
 import type {
   ClusterChildContext,
@@ -15,7 +15,6 @@ import type {
   PreflightInput,
   PreflightOutput,
   StepDone,
-  StepOutcomeParams,
   UninstallContext,
 } from './types.js';
 
@@ -43,9 +42,7 @@ export const remoteRemovalMachine = setup({
     uninstallRemote: placeholder<StepDone, ClusterStepInput>('uninstallRemote'),
   },
   actions: {
-    recordStepSucceeded: (_, _params: StepOutcomeParams) => {},
-    recordStepFailed: (_, _params: StepOutcomeParams) => {},
-    rememberFailure: assign((_, params: FailureParams) => ({ lastFailure: { ...params.failure, step: params.step, cluster: params.cluster } })),
+    ...journalActions<ClusterChildContext, ClusterChildEvent>(),
     announceRemoved: sendParent(({ context }: { context: ClusterChildContext }) => ({ type: 'REMOTE_REMOVED', name: context.cluster.name })),
   },
 }).createMachine({
@@ -92,9 +89,7 @@ export const uninstallMachine = setup({
     remoteRemoval: remoteRemovalMachine,
   },
   actions: {
-    recordStepSucceeded: (_, _params: StepOutcomeParams) => {},
-    recordStepFailed: (_, _params: StepOutcomeParams) => {},
-    rememberFailure: assign((_, params: FailureParams) => ({ lastFailure: { ...params.failure, step: params.step, cluster: params.cluster } })),
+    ...journalActions<UninstallContext, FollowUpEvent>(),
     spawnRemovals: enqueueActions(({ context, enqueue }) => {
       for (const remote of context.remotes) {
         enqueue.spawnChild('remoteRemoval', {
@@ -105,7 +100,7 @@ export const uninstallMachine = setup({
             remotes: context.remotes,
             cluster: remote,
             role: 'remote',
-            ...(context.revision ? { revision: context.revision } : {}),
+            ...withValues({ revision: context.revision }),
           },
         });
       }
@@ -127,13 +122,7 @@ export const uninstallMachine = setup({
       step: 'preflight',
       src: 'preflight',
       cluster: (_: UninstallContext) => '*',
-      input: ({ context }) => ({
-        runId: context.runId,
-        step: 'preflight' as const,
-        cluster: '*',
-        context: context.primary.context,
-        clusters: [context.primary, ...context.remotes],
-      }),
+      input: ({ context }) => preflightInput(context),
       target: '#uninstall.removing',
     }),
     removing: {

@@ -3,7 +3,7 @@
 // reach both versions. Pure: step actors and journal actions are bound by the engine with .provide().
 import { assign, enqueueActions, sendParent, setup } from 'xstate';
 import { placeholder } from './placeholders.js';
-import { clusterStepInput, type FailureParams, stepState } from './step-state.js';
+import { clusterStepInput, journalActions, preflightInput, stepState, withValues } from './step-state.js';
 import type { StepId } from './steps.js';
 import type {
   ClusterChildContext,
@@ -15,7 +15,6 @@ import type {
   PreflightInput,
   PreflightOutput,
   StepDone,
-  StepOutcomeParams,
   TrafficOutcome,
   VerifyContext,
 } from './types.js';
@@ -42,9 +41,7 @@ export const sampleClusterMachine = setup({
     checkTraffic: placeholder<TrafficOutcome, ClusterStepInput>('checkTraffic'),
   },
   actions: {
-    recordStepSucceeded: (_, _params: StepOutcomeParams) => {},
-    recordStepFailed: (_, _params: StepOutcomeParams) => {},
-    rememberFailure: assign((_, params: FailureParams) => ({ lastFailure: { ...params.failure, step: params.step, cluster: params.cluster } })),
+    ...journalActions<ClusterChildContext, ClusterChildEvent>(),
     announceSampleReady: sendParent(({ context }: { context: ClusterChildContext }) => ({ type: 'SAMPLE_READY', name: context.cluster.name })),
     announceVerified: sendParent(({ context }: { context: ClusterChildContext }) => ({ type: 'CLUSTER_VERIFIED', name: context.cluster.name })),
   },
@@ -109,9 +106,7 @@ export const verifyMachine = setup({
     sampleCluster: sampleClusterMachine,
   },
   actions: {
-    recordStepSucceeded: (_, _params: StepOutcomeParams) => {},
-    recordStepFailed: (_, _params: StepOutcomeParams) => {},
-    rememberFailure: assign((_, params: FailureParams) => ({ lastFailure: { ...params.failure, step: params.step, cluster: params.cluster } })),
+    ...journalActions<VerifyContext, FollowUpEvent>(),
     spawnClusters: enqueueActions(({ context, enqueue }) => {
       for (const cluster of clustersOf(context)) {
         const role = cluster.name === context.primary.name ? ('primary' as const) : ('remote' as const);
@@ -123,7 +118,7 @@ export const verifyMachine = setup({
             remotes: context.remotes,
             cluster,
             role,
-            ...(context.revision ? { revision: context.revision } : {}),
+            ...withValues({ revision: context.revision }),
           },
         });
       }
@@ -148,13 +143,7 @@ export const verifyMachine = setup({
       step: 'preflight',
       src: 'preflight',
       cluster: (_: VerifyContext) => '*',
-      input: ({ context }) => ({
-        runId: context.runId,
-        step: 'preflight' as const,
-        cluster: '*',
-        context: context.primary.context,
-        clusters: clustersOf(context),
-      }),
+      input: ({ context }) => preflightInput(context),
       target: '#verify.checkRemoteClusters',
     }),
     checkRemoteClusters: stepState({

@@ -14,7 +14,8 @@ describe('mesh-run graph', () => {
     expect(out).toContain(': [gatewayIpReady]');
     expect(out).toContain(': [gatewayHostnameOnly]');
     expect(out).toContain(': [gatewayDeadlinePassed]');
-    expect(out).toContain('[gatewayIpReady ∧ remoteNamespaceAnnotated]');
+    // The remote waits on what it was told (the address), not on the gateway itself.
+    expect(out).toContain('[discoveryAddressKnown ∧ remoteNamespaceAnnotated]');
     expect(out).toContain('each remote cluster (one child machine per remote)');
     expect(out).toMatch(/\n\s+--\n/);
     expect(out).toContain('error / RETRY');

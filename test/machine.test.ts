@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, type Snapshot } from 'xstate';
+import { wordFailure } from '../engine/verdicts.js';
 import { installMachine, remoteMachine } from '../machines/install-machine.js';
 import type { GatewayObservation, InstallInput } from '../machines/types.js';
 
@@ -95,13 +96,18 @@ describe('the install machine (fake actors)', () => {
     const hostname = createActor(machineWith({ calls: [], gateway: () => ({ hostname: 'x.elb.amazonaws.com', observedAt: 1 }) }), { input }).start();
     await settle();
     expect(hostname.getSnapshot().hasTag('failed')).toBe(true);
-    expect(hostname.getSnapshot().context.lastFailure).toMatchObject({ step: 'await-gateway-address', message: expect.stringContaining('EKS') });
+    // The machine keeps the facts; the engine words them.
+    const hostnameOnly = hostname.getSnapshot().context.lastFailure;
+    expect(hostnameOnly).toMatchObject({ step: 'await-gateway-address', verdict: { kind: 'gateway-hostname-only', hostname: 'x.elb.amazonaws.com' } });
+    expect(hostnameOnly && wordFailure(hostnameOnly, 'mr-1').message).toContain('EKS');
 
     // The deadline (finishedAt 1000 + 60 s) lives in context; an observation after it fails the step.
     const late = createActor(machineWith({ calls: [], gateway: () => ({ observedAt: 61_000 }) }), { input }).start();
     await settle();
     expect(late.getSnapshot().context.gatewayDeadline).toBe(61_000);
-    expect(late.getSnapshot().context.lastFailure?.hint).toContain('MetalLB');
+    const noAddress = late.getSnapshot().context.lastFailure;
+    expect(noAddress).toMatchObject({ verdict: { kind: 'gateway-no-address', waitedMs: 60_000 } });
+    expect(noAddress && wordFailure(noAddress, 'mr-1').hint).toContain('MetalLB');
   });
 
   it('restores a persisted snapshot: finished steps stay finished, the in-flight one runs again', async () => {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runIdFrom, startCli, tempDir } from './support/cli.js';
@@ -52,6 +52,29 @@ describe('signals', () => {
     expect(attemptsOf(journal, 'install-primary', 'cluster1').map((a) => a.outcome)).toEqual(['interrupted']);
     expect(journal.events.map((e) => e.type)).toEqual(['started', 'interrupted']);
     expect(result.stderr).toContain(`continue with: mesh-run resume ${id}`);
+  });
+
+  it('a second SIGINT leaves at once: a tool that ignores SIGTERM is killed, exit 130, the run resumable', async () => {
+    const marker = `mesh-run-stuck-istioctl-${randomUUID().slice(0, 8)}`;
+    const dir = join(tmp.dir, 'stuck');
+    mkdirSync(dir);
+    const tools = writeFakeTools(dir, marker, undefined, { ignoreTerm: true });
+    const config = join(dir, 'fake.yaml');
+    writeFileSync(config, `tools: {kubectl: ${tools.kubectl}, istioctl: ${tools.istioctl}}\n`);
+    const db = join(dir, 'twice.db');
+    const { child, done } = startCli(['install', '--config', config, '--db', db]);
+    await until(() => processesNamed(marker).length > 0);
+    child.kill('SIGINT');
+    // The first signal saved the run; the stuck tool would hold the exit for 5 s until SIGKILL.
+    await until(() => peek<{ status: string }>(db, 'SELECT status FROM runs')?.[0]?.status === 'interrupted');
+    const second = Date.now();
+    child.kill('SIGINT');
+    const result = await done;
+    expect(Date.now() - second).toBeLessThan(4000);
+    expect(result.code).toBe(130);
+    expect(processesNamed(marker)).toEqual([]);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect((await readJournal(db, runIdFrom(result))).run.status).toBe('interrupted');
   });
 
   it('SIGTERM during a dry run: exit 143, and resume finishes the run', async () => {

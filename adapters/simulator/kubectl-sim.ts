@@ -369,9 +369,9 @@ function exec(
   if (container && !containers.includes(container)) return fail(`error: unable to upgrade connection: container not found ("${container}")`);
   if (command[0] !== 'curl') return fail(`error: the simulator runs only curl in pods (got "${command[0] ?? ''}")`);
   const url = command.filter((a) => !a.startsWith('-')).slice(1)[0] ?? '';
-  const m = /^(?:https?:\/\/)?([a-z0-9-]+)\.([a-z0-9-]+)(?::(\d+))?(\/\S*)?$/.exec(url);
-  if (!m) return { exitCode: 3, stdout: '', stderr: `curl: (3) URL rejected: Malformed input to a URL function\ncommand terminated with exit code 3\n` };
-  const [, service, ns] = m as unknown as [string, string, string];
+  const address = /^(?:https?:\/\/)?(?<service>[a-z0-9-]+)\.(?<ns>[a-z0-9-]+)(?::\d+)?(?:\/\S*)?$/.exec(url)?.groups;
+  if (!address) return { exitCode: 3, stdout: '', stderr: `curl: (3) URL rejected: Malformed input to a URL function\ncommand terminated with exit code 3\n` };
+  const { service = '', ns = '' } = address;
   const svcType = resourceType('service') as ResourceType;
   if (!cluster.get(svcType, ns, service))
     return { exitCode: 6, stdout: '', stderr: `curl: (6) Could not resolve host: ${service}.${ns}\ncommand terminated with exit code 6\n` };

@@ -5,7 +5,7 @@ import 'reflect-metadata';
 import { createPrivateKey, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+x509.cryptoProvider.set(globalThis.crypto);
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -73,7 +73,7 @@ export async function generateRoot(options: CaOptions): Promise<RootCa> {
 // An intermediate CA for one cluster's istiod, signed by the root; cert-chain.pem is intermediate + root.
 export async function generateIntermediate(root: RootCa, cluster: string, options: CaOptions): Promise<CaBundle> {
   const rootCert = new x509.X509Certificate(root.certPem);
-  const rootKeySize = (rootCert.publicKey.algorithm as unknown as webcrypto.RsaHashedKeyAlgorithm).modulusLength ?? options.keySize;
+  const rootKeySize = (rootCert.publicKey.algorithm as webcrypto.RsaHashedKeyAlgorithm).modulusLength ?? options.keySize;
   const signingKey = await importKey(root.keyPem, rootKeySize);
   const alg = algorithm(options.keySize);
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;

@@ -16,7 +16,13 @@ export class TrustMaterialError extends Error {}
 // Istio's tools/certs layout: <dir>/<cluster>/{ca-cert,ca-key,root-cert,cert-chain}.pem.
 function readBundle(dir: string): CaBundle | undefined {
   if (!BUNDLE_FILES.every((f) => existsSync(join(dir, f)))) return undefined;
-  return Object.fromEntries(BUNDLE_FILES.map((f) => [f, readFileSync(join(dir, f), 'utf8')])) as unknown as CaBundle;
+  const read = (file: keyof CaBundle) => readFileSync(join(dir, file), 'utf8');
+  return {
+    'ca-cert.pem': read('ca-cert.pem'),
+    'ca-key.pem': read('ca-key.pem'),
+    'root-cert.pem': read('root-cert.pem'),
+    'cert-chain.pem': read('cert-chain.pem'),
+  };
 }
 
 // The CA files the user pointed at; checked before anything runs.

@@ -342,14 +342,15 @@ export function createSqliteRunStore(db: Db): RunStore {
 
   const errorJson = (error: ErrorInfo | null | undefined): string | null => (error ? JSON.stringify(error) : null);
   // History filters combine freely; each distinct combination is prepared once and reused.
-  const statements = new Map<string, Database.Statement>();
-  const cachedStatement = <R>(sql: string): Database.Statement<[Record<string, string | number>], R> => {
+  type Named = [Record<string, string | number>];
+  const statements = new Map<string, Database.Statement<Named, unknown>>();
+  const cachedStatement = <R>(sql: string): Database.Statement<Named, R> => {
     let statement = statements.get(sql);
     if (!statement) {
-      statement = db.prepare(sql);
+      statement = db.prepare<Named, unknown>(sql);
       statements.set(sql, statement);
     }
-    return statement as unknown as Database.Statement<[Record<string, string | number>], R>;
+    return statement as Database.Statement<Named, R>;
   };
 
   // The live run (not `runId`) that holds one of `keys`: running, with a fresh heartbeat and a live holder.

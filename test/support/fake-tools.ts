@@ -2,8 +2,14 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-// Writes the scripts into `dir`; `istioctl install` sleeps under a recognisable name so tests can find orphans.
-export function writeFakeTools(dir: string, marker: string, server = 'https://10.20.0.2:6443'): { kubectl: string; istioctl: string } {
+// Writes the scripts into `dir`; `istioctl install` sleeps under a recognisable name so tests can find orphans
+// (and, with ignoreTerm, shrugs off SIGTERM as a stuck tool would).
+export function writeFakeTools(
+  dir: string,
+  marker: string,
+  server = 'https://10.20.0.2:6443',
+  options: { ignoreTerm?: boolean } = {},
+): { kubectl: string; istioctl: string } {
   const kubectl = join(dir, 'kubectl');
   const istioctl = join(dir, 'istioctl');
   writeFileSync(
@@ -24,7 +30,7 @@ esac
     `#!/usr/bin/env bash
 case "$1" in
   version) echo '{"clientVersion":{"version":"1.27.3"}}' ;;
-  install) exec -a ${marker} sleep 30 ;;
+  install) ${options.ignoreTerm ? "trap '' TERM; " : ''}exec -a ${marker} sleep 30 ;;
   *) echo "fake istioctl: $*" >&2; exit 1 ;;
 esac
 `,
