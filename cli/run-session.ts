@@ -1,11 +1,11 @@
 // Runs a run verb (install, verify, uninstall, resume) to its end: progress, the run-id line, signals, the
 // final report and exit code, and the store closed whatever happens.
 
-import type { ProgressListener } from '../engine/progress-events.js';
-import { runConfig } from '../engine/run-config.js';
 import type { FinishedRun, PreparedRun } from '../engine/run-service.js';
-import { slotsOfRun } from '../engine/run-slots.js';
-import { runView, slotViews } from '../engine/status-view.js';
+import type { ProgressListener } from '../engine/runtime/progress-events.js';
+import { runConfig } from '../engine/views/run-config.js';
+import { slotsOfRun } from '../engine/views/run-slots.js';
+import { runView, slotViews } from '../engine/views/status-view.js';
 import { ALL_CLUSTERS, slotLabel } from '../machines/steps.js';
 import { ExitCode } from '../shared/errors.js';
 import type { RunRecord } from '../store/contract.js';

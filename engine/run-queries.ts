@@ -3,10 +3,10 @@
 import type { StepId } from '../machines/steps.js';
 import type { AttemptOutcome, RunKind } from '../shared/model.js';
 import type { AttemptRecord, HistoryFilter, RunEventRecord, RunRecord, RunStore } from '../store/contract.js';
-import { isLeaseStale } from './lease.js';
-import { findRun } from './run-lookup.js';
-import { type RunView, runView, type SlotView, type StepMark, slotViews, stepMarks } from './status-view.js';
-import { buildTimeline, type Timeline } from './timeline.js';
+import { isLeaseStale } from './runtime/lease.js';
+import { findRun } from './views/run-lookup.js';
+import { type RunView, runView, type SlotView, type StepMark, slotViews, stepMarks } from './views/status-view.js';
+import { buildTimeline, type Timeline } from './views/timeline.js';
 
 export interface RunStatusView {
   run: RunView;

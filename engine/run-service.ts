@@ -11,20 +11,20 @@ import { InternalError, NotResumableError, PreconditionError, UsageError } from 
 import type { MeshConfig, RunMode } from '../shared/model.js';
 import { count } from '../shared/words.js';
 import type { AttemptRecord, NewRun, RunRecord, RunStore, Store, WorldSeed } from '../store/contract.js';
+import { checkEnvironment, checkOwnership } from './activities/environment-check.js';
+import { Inventory } from './activities/inventory.js';
+import { sampleManifest } from './activities/sample-manifests.js';
+import { bundleFromFiles, checkReusableBundle, TrustMaterialError } from './activities/trust/material.js';
 import { faultSeed, newWorldSeed, openStore, realTools, resimulate, type StoreLocation, storeExists, toolsFor, worldSettings } from './composition.js';
-import { hashText, type LoadedConfig, loadConfig, parseConfigText, readConfigFile } from './config.js';
-import { checkEnvironment, checkOwnership } from './environment-check.js';
-import { parseFaultSpec } from './fault-specs.js';
-import { Inventory } from './inventory.js';
-import { holderAlive, isLeaseStale, LEASE_STALE_MS } from './lease.js';
-import type { ProgressListener } from './progress-events.js';
-import { maybeRunConfig, runConfig } from './run-config.js';
-import { clustersBusy, currentOperator, leaseFor, RunDriver, type RunOutcome } from './run-driver.js';
-import { newRunId } from './run-ids.js';
-import { checkRunIdFormat, findRun } from './run-lookup.js';
-import { sampleManifest } from './sample-manifests.js';
-import { bundleFromFiles, checkReusableBundle, TrustMaterialError } from './trust/material.js';
-import { restorable, workflowOf } from './workflows.js';
+import { parseFaultSpec } from './config/fault-specs.js';
+import { hashText, type LoadedConfig, loadConfig, parseConfigText, readConfigFile } from './config/mesh-config.js';
+import { holderAlive, isLeaseStale, LEASE_STALE_MS } from './runtime/lease.js';
+import type { ProgressListener } from './runtime/progress-events.js';
+import { clustersBusy, currentOperator, leaseFor, RunDriver, type RunOutcome } from './runtime/run-driver.js';
+import { newRunId } from './runtime/run-ids.js';
+import { restorable, workflowOf } from './runtime/workflows.js';
+import { maybeRunConfig, runConfig } from './views/run-config.js';
+import { checkRunIdFormat, findRun } from './views/run-lookup.js';
 
 export type { SimulationOptions } from '../adapters/simulator/setup.js';
 

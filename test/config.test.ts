@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig, parseConfigText } from '../engine/config.js';
+import { loadConfig, parseConfigText } from '../engine/config/mesh-config.js';
 import { ConfigError } from '../shared/errors.js';
 import { runCli, tempDir } from './support/cli.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, type Snapshot } from 'xstate';
-import { wordFailure } from '../engine/verdicts.js';
+import { wordFailure } from '../engine/runtime/verdicts.js';
 import { installMachine, remoteMachine } from '../machines/install-machine.js';
 import type { GatewayObservation, InstallInput } from '../machines/types.js';
 

@@ -137,7 +137,8 @@ describe('plan scripts run against the simulator', () => {
     // Everything is gone already: each check tolerates NotFound, each delete is guarded.
     const again = w.run(['bash', await script('uninstall', w.config)]);
     expect(again.status, again.stderr).toBe(0);
-  });
+    // Hundreds of tool processes, each a Node start: a correctness test, given room on a busy machine.
+  }, 240_000);
 
   it('the uninstall script refuses an Istio mesh-run did not install, and keeps a sample namespace it did not create', async () => {
     const w = await world('guards');
@@ -155,5 +156,5 @@ describe('plan scripts run against the simulator', () => {
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('cluster cluster2 (context cluster2) holds an Istio install that mesh-run did not make; not purging it');
     expect((await w.objects()).join('\n')).toMatch(/cluster2 MutatingWebhookConfiguration \/istio-sidecar-injector/);
-  });
+  }, 240_000);
 });

@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isTransient } from '../engine/failures.js';
-import { backoffDelay } from '../engine/retry.js';
+import { isTransient } from '../engine/activities/failures.js';
+import { backoffDelay } from '../engine/runtime/retry.js';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 import { attemptsOf, readJournal } from './support/journal.js';
 

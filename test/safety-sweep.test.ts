@@ -257,7 +257,7 @@ describe('smaller ones', () => {
 
 describe('messages', () => {
   it('hints follow from the error seen (istioctl remote-clusters)', async () => {
-    const { remoteClustersHint } = await import('../engine/verify-activities.js');
+    const { remoteClustersHint } = await import('../engine/activities/verify.js');
     expect(
       remoteClustersHint(
         'Error: failed to execute command on istiod-6c9d8f7b5-x2kqp: no forward found for port 15014 in pod istiod-6c9d8f7b5-x2kqp',

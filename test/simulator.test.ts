@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { eastwestGatewayOperator, primaryOperator } from '../engine/manifests.js';
+import { eastwestGatewayOperator, primaryOperator } from '../engine/activities/manifests.js';
 import { type SimHarness, simHarness } from './support/sim.js';
 
 let h: SimHarness;

@@ -2,7 +2,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseConfigText } from '../engine/config.js';
+import { parseConfigText } from '../engine/config/mesh-config.js';
 import { PreconditionError } from '../shared/errors.js';
 import { withDefaults } from '../shared/model.js';
 import { openSqliteStore } from '../store/sqlite/index.js';

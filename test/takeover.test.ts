@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processStart, processState } from '../adapters/processes.js';
-import { holderAlive, OWN_PROCESS_START } from '../engine/lease.js';
+import { holderAlive, OWN_PROCESS_START } from '../engine/runtime/lease.js';
 import { CLI, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
 import { writeFakeTools } from './support/fake-tools.js';
 import { peek, readJournal } from './support/journal.js';

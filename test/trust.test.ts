@@ -7,10 +7,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../engine/config.js';
-import type { StepRuntime } from '../engine/step-runtime.js';
-import { generateIntermediate, generateRoot } from '../engine/trust/ca.js';
-import { establishTrust } from '../engine/trust/trust-activity.js';
+import type { StepRuntime } from '../engine/activities/step-runtime.js';
+import { generateIntermediate, generateRoot } from '../engine/activities/trust/ca.js';
+import { establishTrust } from '../engine/activities/trust/trust-activity.js';
+import { loadConfig } from '../engine/config/mesh-config.js';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 import { attemptsOf, readJournal } from './support/journal.js';
 import { simHarness } from './support/sim.js';

@@ -1,7 +1,7 @@
 // mesh-run graph: the machine as a diagram, generated from its definition; --run marks a run's progress.
 import { Command, Option } from 'commander';
-import { checkRunIdFormat } from '../../engine/run-lookup.js';
 import { runProgress } from '../../engine/run-queries.js';
+import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
 import { RUN_KINDS, type RunKind } from '../../machines/steps.js';
 import { UsageError } from '../../shared/errors.js';
 import { withArticle } from '../../shared/words.js';
@@ -17,7 +17,7 @@ export function graphCommand(streams: Streams): Command {
     .option('--run <id>', "mark a run's completed, failed and current steps")
     .addOption(dbOption())
     .action(async (options: { format: 'mermaid' | 'dot'; run?: string; db?: string; kind?: RunKind }) => {
-      const { machineGraph } = await import('../../engine/machine-graph.js');
+      const { machineGraph } = await import('../../engine/views/machine-graph.js');
       let marks = new Map();
       let kind: RunKind = options.kind ?? 'install';
       if (options.run !== undefined) {

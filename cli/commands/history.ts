@@ -1,8 +1,8 @@
 // mesh-run history: one query over the journal, filters that combine; table, JSON or CSV.
 import { Command, Option } from 'commander';
-import { checkRunIdFormat } from '../../engine/run-lookup.js';
+import { parseTimeBound } from '../../engine/config/time-filters.js';
 import { type HistoryQuery, historyActions, historyAttempts } from '../../engine/run-queries.js';
-import { parseTimeBound } from '../../engine/time-filters.js';
+import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
 import { clusterFromLabel, clusterLabel, isRunKind, isStepId, RUN_KINDS, STEP_IDS, slotLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
 import { UsageError } from '../../shared/errors.js';

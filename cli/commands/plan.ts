@@ -14,7 +14,7 @@ export function planCommand(streams: Streams): Command {
     .addHelpText('after', '\nverify and uninstall are rehearsed on simulated clusters that first went through install (and verify).')
     .action(async (kind: string, options: { config?: string; format: 'text' | 'sh' | 'json' }) => {
       if (!isRunKind(kind)) throw new UsageError(`plan ${kind.slice(0, 40)}: unknown run kind; choose one of ${RUN_KINDS.join(', ')}`);
-      const [{ loadConfig }, { planRun }] = await Promise.all([import('../../engine/config.js'), import('../../engine/plan.js')]);
+      const [{ loadConfig }, { planRun }] = await Promise.all([import('../../engine/config/mesh-config.js'), import('../../engine/views/plan.js')]);
       const { config } = loadConfig(options.config);
       const plan = await planRun(kind, config);
       streams.stdout.write(options.format === 'json' ? planJson(plan) : options.format === 'sh' ? planScript(plan, config) : planText(plan));

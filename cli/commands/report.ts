@@ -1,8 +1,8 @@
 // mesh-run report <id> --html FILE: one self-contained HTML page for a run.
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { checkRunIdFormat } from '../../engine/run-lookup.js';
 import { runReport } from '../../engine/run-queries.js';
+import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
 import { PreconditionError, UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
@@ -15,7 +15,7 @@ export function reportCommand(streams: Streams): Command {
     .requiredOption('--html <file>', 'where to write the page')
     .addOption(dbOption())
     .action(async (id: string, options: { html: string; db?: string }) => {
-      const { machineGraph } = await import('../../engine/machine-graph.js');
+      const { machineGraph } = await import('../../engine/views/machine-graph.js');
       checkRunIdFormat(id);
       const report = await withStore(options, (runs) => runReport(runs, id));
       const html = reportHtml(report.timeline, machineGraph(report.run.kind), report.marks);

@@ -1,8 +1,8 @@
 // mesh-run show <id> (one run's timeline with its commands) and mesh-run logs <id> (their output tails).
 import { Command } from 'commander';
-import { checkRunIdFormat } from '../../engine/run-lookup.js';
 import { runTimeline } from '../../engine/run-queries.js';
-import type { Timeline } from '../../engine/timeline.js';
+import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
+import type { Timeline } from '../../engine/views/timeline.js';
 import { clusterFromLabel, isStepId, STEP_IDS, slotLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
 import { UsageError } from '../../shared/errors.js';

@@ -1,7 +1,7 @@
 // mesh-run status <id> and mesh-run runs: read the journal, never touch a cluster.
 import { Command, Option } from 'commander';
-import { checkRunIdFormat } from '../../engine/run-lookup.js';
 import { recentRuns, runStatus } from '../../engine/run-queries.js';
+import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
 import { UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';

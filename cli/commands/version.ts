@@ -9,7 +9,10 @@ export function versionCommand(streams: Streams, version: string): Command {
     .option('--json', 'one JSON document on stdout')
     .addHelpText('after', '\nExample:\n  mesh-run version --json\n\nExit codes: 0 (a tool that is missing is reported, not an error), 2 bad input.')
     .action(async (options: { config?: string; json?: boolean }) => {
-      const [{ loadConfig }, { toolVersions }] = await Promise.all([import('../../engine/config.js'), import('../../engine/tool-versions.js')]);
+      const [{ loadConfig }, { toolVersions }] = await Promise.all([
+        import('../../engine/config/mesh-config.js'),
+        import('../../engine/activities/tool-versions.js'),
+      ]);
       const tools = await toolVersions(loadConfig(options.config).config.tools);
       const doc = { meshRun: version, node: process.version, tools };
       if (options.json) {

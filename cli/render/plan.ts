@@ -1,7 +1,7 @@
 // Renders a plan: text for reading, JSON for tools, and a bash script a person could run by hand.
 import type { Command } from '../../adapters/cluster-tools.js';
-import { OWNING_RESOURCE } from '../../engine/mesh-inventory.js';
-import type { Plan, PlannedCommand } from '../../engine/plan.js';
+import { OWNING_RESOURCE } from '../../engine/activities/mesh-inventory.js';
+import type { Plan, PlannedCommand } from '../../engine/views/plan.js';
 import { slotLabel } from '../../machines/steps.js';
 import type { MeshConfig } from '../../shared/model.js';
 import { displayArgv } from './argv.js';

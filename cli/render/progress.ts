@@ -1,6 +1,6 @@
 // Progress of a run on stderr: a live block on a terminal, one line per transition otherwise, NDJSON with --json.
 
-import type { ProgressEvent, ProgressListener } from '../../engine/progress-events.js';
+import type { ProgressEvent, ProgressListener } from '../../engine/runtime/progress-events.js';
 import { type StepId, slotLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
 import { painter } from '../output.js';

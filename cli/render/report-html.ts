@@ -1,10 +1,10 @@
 // One self-contained HTML page for a run: summary, the state diagram with progress marked, a Gantt timeline
 // of attempts per cluster, and the commands. Inline CSS and SVG only: it opens with no network at all.
 
-import { allNodes, type GraphNode, type MachineGraph } from '../../engine/graph-model.js';
-import { maybeRunConfig } from '../../engine/run-config.js';
-import type { StepMark } from '../../engine/status-view.js';
-import type { Timeline } from '../../engine/timeline.js';
+import { allNodes, type GraphNode, type MachineGraph } from '../../engine/views/graph-model.js';
+import { maybeRunConfig } from '../../engine/views/run-config.js';
+import type { StepMark } from '../../engine/views/status-view.js';
+import type { Timeline } from '../../engine/views/timeline.js';
 import { ALL_CLUSTERS, type StepId, slotLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
 import { displayArgv } from './argv.js';

@@ -1,6 +1,6 @@
 // Renders a run's status and the runs list for people.
 
-import type { RunView, SlotView } from '../../engine/status-view.js';
+import type { RunView, SlotView } from '../../engine/views/status-view.js';
 import { clusterLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
 import { painter, type Style } from '../output.js';

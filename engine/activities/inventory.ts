@@ -1,0 +1,72 @@
+// What existed on the clusters before mesh-run changed anything, as the runs recorded it: uninstall keeps
+// what was there before (a namespace, a CA, a user's labels) and restores the values a step replaced.
+import type { Observation } from '../../store/contract.js';
+
+// The label mesh-run puts on what it creates (namespaces, the sample, cacerts): whose it is, on the cluster itself.
+export const MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MESH_RUN = 'mesh-run';
+
+export const SUBJECTS = {
+  istioSystem: 'namespace/istio-system',
+  cacerts: 'secret/istio-system/cacerts',
+  // The service-account token secret istioctl create-remote-secret makes in the remote.
+  readerToken: 'secret/istio-system/istio-reader-service-account-istio-remote-secret-token',
+  sample: 'namespace/sample',
+} as const;
+
+// Labels and annotations of a namespace that a step may set, recorded with their earlier values.
+export const TOUCHED = {
+  controlPlaneClusters: 'annotation:topology.istio.io/controlPlaneClusters',
+  injection: 'label:istio-injection',
+} as const;
+
+export type ObservationInput = Omit<Observation, 'runId' | 'at'>;
+
+export class Inventory {
+  private readonly first = new Map<string, Observation>();
+  readonly sources: readonly string[];
+
+  // `observations` oldest first: the earliest observation of a (cluster, subject) is what existed before.
+  constructor(observations: readonly Observation[], sources: readonly string[] = []) {
+    for (const o of observations) {
+      const key = `${o.cluster}\0${o.subject}`;
+      if (!this.first.has(key)) this.first.set(key, o);
+    }
+    this.sources = sources;
+  }
+
+  static empty(): Inventory {
+    return new Inventory([]);
+  }
+
+  before(cluster: string, subject: string): Observation | undefined {
+    return this.first.get(`${cluster}\0${subject}`);
+  }
+
+  // Whether an object that exists now was there before mesh-run: the record says so, or (no record)
+  // it lacks mesh-run's label.
+  preexisting(cluster: string, subject: string, labelledByMeshRun: boolean): boolean {
+    const seen = this.before(cluster, subject);
+    if (seen) return seen.present && seen.owner !== 'mesh-run';
+    return !labelledByMeshRun;
+  }
+
+  // The value a label or annotation had before mesh-run set it: undefined when it was unset,
+  // 'unknown' when nothing was recorded.
+  earlierValue(cluster: string, subject: string, key: string): { known: boolean; value: string | undefined } {
+    const seen = this.before(cluster, subject);
+    if (!seen) return { known: false, value: undefined };
+    return { known: true, value: seen.detail?.[key] };
+  }
+}
+
+// The labels and annotations of `TOUCHED` as an observation's detail.
+export function touchedMetadata(metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined): Record<string, string> {
+  const detail: Record<string, string> = {};
+  for (const key of Object.values(TOUCHED)) {
+    const [kind, name] = key.split(/:(.*)/s) as [string, string];
+    const value = (kind === 'label' ? metadata?.labels : metadata?.annotations)?.[name];
+    if (value !== undefined) detail[key] = value;
+  }
+  return detail;
+}

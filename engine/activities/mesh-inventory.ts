@@ -1,0 +1,52 @@
+// What Istio a cluster holds, read through kubectl: for uninstall's "is it gone?" and its ownership check.
+import type { CommandPurpose } from '../../adapters/cluster-tools.js';
+import { commandFailed } from './failures.js';
+import { ISTIO_SYSTEM } from './install.js';
+import { getJson, isNotFound } from './kube-ops.js';
+import { kubectl, type StepRuntime } from './step-runtime.js';
+
+// The label istioctl puts on what it installs: the IstioOperator that owns it.
+export const OWNING_RESOURCE = 'install.operator.istio.io/owning-resource';
+// mesh-run names its IstioOperators mesh-run-primary[-rev] and mesh-run-remote[-rev].
+export const MESH_RUN_OWNER = /^mesh-run-/;
+
+interface NamedList {
+  items?: Array<{ metadata?: { name?: string; labels?: Record<string, string> } }>;
+}
+
+const ISTIO_CRD = /\.istio\.io$/;
+const ISTIO_WEBHOOK = /^istio/;
+
+async function list(rt: StepRuntime, context: string, resource: string, purpose: CommandPurpose): Promise<NamedList['items']> {
+  const result = await rt.run(kubectl(context, ['get', resource, '-o', 'json'], purpose));
+  if (isNotFound(result)) return [];
+  if (result.exitCode !== 0) throw commandFailed(`kubectl get ${resource}`, result);
+  return (JSON.parse(result.stdout) as NamedList).items ?? [];
+}
+
+// Istio objects left on a cluster, as kind/name: the istio-system namespace, Istio CRDs and webhooks.
+export async function istioLeftovers(rt: StepRuntime, context: string, purpose: CommandPurpose): Promise<string[]> {
+  const out: string[] = [];
+  if (await getJson<object>(rt, context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, purpose)) out.push(`namespace/${ISTIO_SYSTEM}`);
+  for (const crd of (await list(rt, context, 'customresourcedefinitions', purpose)) ?? []) {
+    if (ISTIO_CRD.test(crd.metadata?.name ?? '')) out.push(`crd/${crd.metadata?.name}`);
+  }
+  for (const kind of ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations']) {
+    for (const hook of (await list(rt, context, kind, purpose)) ?? []) {
+      if (ISTIO_WEBHOOK.test(hook.metadata?.name ?? '')) out.push(`${kind.replace(/s$/, '')}/${hook.metadata?.name}`);
+    }
+  }
+  return out;
+}
+
+// The owners (IstioOperator names) of the Istio webhooks on a cluster; empty when it has none.
+export async function istioOwners(rt: StepRuntime, context: string): Promise<string[]> {
+  const owners = new Set<string>();
+  for (const kind of ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations']) {
+    for (const hook of (await list(rt, context, kind, 'check')) ?? []) {
+      if (!ISTIO_WEBHOOK.test(hook.metadata?.name ?? '')) continue;
+      owners.add(hook.metadata?.labels?.[OWNING_RESOURCE] ?? '(no owner label)');
+    }
+  }
+  return [...owners];
+}

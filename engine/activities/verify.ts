@@ -1,0 +1,240 @@
+// The verify page's checks, each idempotent and bounded by verify.timeout: observe, act if needed, verify.
+import type { ClusterStepInput, StepDone, TrafficOutcome } from '../../machines/types.js';
+import { formatDuration } from '../../shared/durations.js';
+import { StepError } from '../../shared/errors.js';
+import { sleep } from '../../shared/sleep.js';
+import { count } from '../../shared/words.js';
+import { commandFailed } from './failures.js';
+import type { ActivityDeps } from './install.js';
+import { MESH_RUN, SUBJECTS, touchedMetadata } from './inventory.js';
+import { commandTimeoutSeconds, getJson, isMeshRuns, mustSucceed, type NamespaceJson } from './kube-ops.js';
+import { injectorWebhookName } from './manifests.js';
+import { CURL_CONTAINER, HELLOWORLD_PORT, SAMPLE_NAMESPACE, sampleManifest, sampleNamespace, versionFor } from './sample-manifests.js';
+import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
+
+// The Istio doc tests retry each check every second.
+const POLL_MS = 1000;
+// Requests sent back to back before check-traffic pauses for POLL_MS.
+const TRAFFIC_BURST = 10;
+
+// Runs `probe` until it reports done or the verify timeout passes; returns its last word either way.
+// `burst` probes go back to back before the pause: successive requests spread over endpoints.
+async function poll<T>(
+  rt: StepRuntime,
+  deps: ActivityDeps,
+  probe: () => Promise<{ done: boolean; value: T }>,
+  burst = 1,
+): Promise<{ done: boolean; value: T }> {
+  const deadline = rt.now() + deps.config.verify.timeoutMs;
+  for (let n = 1; ; n++) {
+    const seen = await probe();
+    if (seen.done || rt.now() >= deadline) return seen;
+    if (n % burst === 0) await sleep(Math.min(POLL_MS, Math.max(1, deadline - rt.now())), rt.signal);
+  }
+}
+
+function verifySeconds(deps: ActivityDeps): number {
+  return Math.max(1, Math.round(deps.config.verify.timeoutMs / 1000));
+}
+
+const STATUSES = new Set(['synced', 'syncing', 'timeout', 'closed']);
+
+// `istioctl remote-clusters` rows as name -> status (the SECRET column is empty for the primary itself).
+export function parseRemoteClusters(stdout: string): Map<string, string> {
+  const rows = new Map<string, string>();
+  for (const line of stdout.split('\n').slice(1)) {
+    const tokens = line.trim().split(/\s+/);
+    const status = tokens.find((t) => STATUSES.has(t));
+    if (tokens[0] && status) rows.set(tokens[0], status);
+  }
+  return rows;
+}
+
+// What to do about a failed istioctl remote-clusters, read from what it said: it reaches istiod through
+// a port-forward to the istiod pod, and each way that can fail has its own cause.
+export function remoteClustersHint(output: string, cluster: string): string {
+  if (/no forward found for port/i.test(output)) {
+    return `the istiod pod on ${cluster} is simulated (kwok): nothing listens behind it, so istioctl's port-forward to it finds no target; this check needs a real istiod`;
+  }
+  if (/unable to find any istiod instances|no running istiod/i.test(output))
+    return `no istiod runs on ${cluster}: install the control plane there ("mesh-run install"), then verify again`;
+  if (/unable to upgrade connection|error upgrading connection|port-?forward.*(failed|refused)|pod is not running/i.test(output)) {
+    return `the kubelet on ${cluster} could not open the port-forward to istiod's pod: check the pod is Running ("kubectl -n istio-system get pods -l app=istiod") and that port-forwarding is allowed`;
+  }
+  if (/connection refused|connection reset|i\/o timeout/i.test(output))
+    return `istiod on ${cluster} did not answer on its debug port (15014): check it is ready ("kubectl -n istio-system get pods -l app=istiod")`;
+  if (/forbidden|unauthorized/i.test(output))
+    return `your credentials on ${cluster} may not port-forward to pods in istio-system: ask for pods/portforward there`;
+  return `istioctl asks istiod through a port-forward to its pod: check that istiod runs and is ready on ${cluster} ("kubectl -n istio-system get pods -l app=istiod")`;
+}
+
+// check-remote-clusters: the primary's istiod lists every remote as synced.
+export async function checkRemoteClusters(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
+  const seen = await poll(rt, deps, async () => {
+    const result = await rt.run({
+      ...istioctl(input.context, ['remote-clusters', ...(input.revision ? [`--revision=${input.revision}`] : [])], 'verify'),
+      expectation: `${input.remotes.map((r) => r.name).join(', ')} listed as synced`,
+      check: { patterns: input.remotes.map((r) => `^${r.name}[[:space:]].*[[:space:]]synced([[:space:]]|$)`), seconds: verifySeconds(deps) },
+    });
+    // A failing istioctl is not "not synced yet": it fails the step (transient errors are retried by policy).
+    if (result.exitCode !== 0)
+      throw commandFailed(`istioctl remote-clusters on ${input.cluster}`, result, remoteClustersHint(`${result.stderr}\n${result.stdout}`, input.cluster));
+    const rows = parseRemoteClusters(result.stdout);
+    const pending = input.remotes.filter((r) => rows.get(r.name) !== 'synced').map((r) => `${r.name} ${rows.get(r.name) ?? 'missing'}`);
+    if (pending.length > 0) rt.note(`not synced yet: ${pending.join(', ')}`);
+    return { done: pending.length === 0, value: rows };
+  });
+  if (seen.done) return { finishedAt: rt.now() };
+  const rows = seen.value;
+  const bad = input.remotes.filter((r) => rows.get(r.name) !== 'synced').map((r) => `${r.name} ${rows.get(r.name) ?? 'missing'}`);
+  const timedOut = input.remotes.some((r) => rows.get(r.name) === 'timeout');
+  throw new StepError(`istiod on ${input.cluster} does not see every remote synced after ${formatDuration(deps.config.verify.timeoutMs)}: ${bad.join(', ')}`, {
+    hint: timedOut
+      ? "istiod cannot reach that remote's API server: check remotes[].apiServer (the address in the remote secret)"
+      : 'a missing remote has no remote secret on the primary: resume or re-run "mesh-run install" to attach it',
+  });
+}
+
+// check-injector-ca: the primary patched the remote's injector webhook with its CA (failure mode: empty caBundle).
+export async function checkInjectorCa(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
+  const webhook = injectorWebhookName(input.revision);
+  const seen = await poll(rt, deps, async () => {
+    const result = await rt.run({
+      ...kubectl(input.context, ['get', 'mutatingwebhookconfiguration', webhook, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'], 'verify'),
+      expectation: 'a non-empty caBundle (patched by the primary)',
+      check: { patterns: ['.'], seconds: verifySeconds(deps) },
+    });
+    if (result.exitCode !== 0) throw commandFailed(`kubectl get mutatingwebhookconfiguration ${webhook} on ${input.cluster}`, result);
+    const done = result.stdout.trim().length > 0;
+    if (!done) rt.note('caBundle still empty');
+    return { done, value: undefined };
+  });
+  if (!seen.done) {
+    throw new StepError(
+      `the injector webhook ${webhook} on ${input.cluster} still has an empty caBundle after ${formatDuration(deps.config.verify.timeoutMs)}: the primary has not taken charge of this remote`,
+      {
+        hint: `check the ${'topology.istio.io/controlPlaneClusters'} annotation on ${input.cluster}'s istio-system, the remote secret on ${input.primary.name}, and EXTERNAL_ISTIOD on ${input.primary.name}'s istiod`,
+      },
+    );
+  }
+  return { finishedAt: rt.now() };
+}
+
+// deploy-sample: namespace sample (labelled for injection), the helloworld Service, this cluster's version, curl.
+export async function deploySample(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
+  const existing = await getJson<NamespaceJson>(rt, input.context, ['namespace', SAMPLE_NAMESPACE], `namespace ${SAMPLE_NAMESPACE}`);
+  // A sample namespace that was there before verify stays at uninstall, with its labels as they were.
+  await rt.observe({
+    cluster: input.cluster,
+    subject: SUBJECTS.sample,
+    present: existing !== undefined,
+    owner: isMeshRuns(existing) ? MESH_RUN : null,
+    detail: existing ? touchedMetadata(existing.metadata) : null,
+  });
+  if (!existing) {
+    const created = await rt.run(kubectl(input.context, ['create', '-f', '-'], 'act-if-missing', sampleNamespace()));
+    if (created.exitCode !== 0 && !/AlreadyExists/.test(created.stderr))
+      throw commandFailed(`kubectl create namespace ${SAMPLE_NAMESPACE} on ${input.cluster}`, created);
+  } else if (existing.metadata?.labels?.['istio-injection'] !== 'enabled') {
+    const previous = existing.metadata?.labels?.['istio-injection'];
+    if (previous !== undefined)
+      await rt.report('overwrote', `label istio-injection on namespace ${SAMPLE_NAMESPACE} of ${input.cluster}: "${previous}" -> "enabled"`);
+    await mustSucceed(
+      rt,
+      kubectl(input.context, ['label', 'namespace', SAMPLE_NAMESPACE, 'istio-injection=enabled', '--overwrite'], 'act'),
+      `kubectl label namespace ${SAMPLE_NAMESPACE} on ${input.cluster}`,
+    );
+  }
+  const manifest = sampleManifest(versionFor(input.role), deps.config.verify.samplesDir);
+  await mustSucceed(
+    rt,
+    kubectl(input.context, ['apply', '-n', SAMPLE_NAMESPACE, '-f', '-'], 'act', manifest),
+    `kubectl apply of the sample on ${input.cluster}`,
+  );
+  return { finishedAt: rt.now() };
+}
+
+interface PodList {
+  items?: Array<{ metadata?: { name?: string }; spec?: { containers?: Array<{ name: string }> }; status?: { phase?: string } }>;
+}
+
+// await-sample: both rollouts finish, and the pods carry a sidecar (the doc's READY 2/2).
+export async function awaitSample(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
+  const seconds = commandTimeoutSeconds(deps.config);
+  for (const name of [`helloworld-${versionFor(input.role)}`, 'curl']) {
+    await mustSucceed(
+      rt,
+      kubectl(input.context, ['-n', SAMPLE_NAMESPACE, 'rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], 'wait'),
+      `rollout of deployment ${name} in ${SAMPLE_NAMESPACE} on ${input.cluster}`,
+      input.role === 'remote'
+        ? `pods in a remote are injected by ${input.primary.name}'s istiod: "kubectl -n ${SAMPLE_NAMESPACE} describe replicaset" shows webhook errors`
+        : undefined,
+    );
+  }
+  const pods = await getJson<PodList>(rt, input.context, ['pods', '-n', SAMPLE_NAMESPACE], `pods in ${SAMPLE_NAMESPACE}`, 'verify');
+  const bare = (pods?.items ?? []).filter((p) => !(p.spec?.containers ?? []).some((c) => c.name === 'istio-proxy')).map((p) => p.metadata?.name ?? '?');
+  if (bare.length > 0) {
+    throw new StepError(`pods ${bare.join(', ')} in ${SAMPLE_NAMESPACE} on ${input.cluster} run without an istio-proxy sidecar`, {
+      hint: `namespace ${SAMPLE_NAMESPACE} must carry istio-injection=enabled before the pods start; delete the pods to re-inject them, then resume`,
+    });
+  }
+  return { finishedAt: rt.now() };
+}
+
+const HELLO = /Hello version: (v\d+), instance: (\S+)/;
+
+// check-traffic: curl from this cluster until every version has answered (v1 from the primary, v2 from remotes).
+export async function checkTraffic(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<TrafficOutcome> {
+  const pod = await mustSucceed(
+    rt,
+    kubectl(input.context, ['get', 'pods', '-n', SAMPLE_NAMESPACE, '-l', 'app=curl', '-o', 'jsonpath={.items[0].metadata.name}'], 'observe'),
+    `finding the curl pod on ${input.cluster}`,
+  );
+  const podName = pod.stdout.trim();
+  if (!podName) throw new StepError(`no curl pod in ${SAMPLE_NAMESPACE} on ${input.cluster}`, { retryable: true });
+  const wanted = new Set(['v1', ...(input.remotes.length > 0 ? ['v2'] : [])]);
+  const versions: Record<string, number> = {};
+  let requests = 0;
+  let lastError = '';
+  const seen = await poll(
+    rt,
+    deps,
+    async () => {
+      requests += 1;
+      const request = kubectl(
+        input.context,
+        ['exec', '-n', SAMPLE_NAMESPACE, '-c', CURL_CONTAINER, podName, '--', 'curl', '-sS', `helloworld.${SAMPLE_NAMESPACE}:${HELLOWORLD_PORT}/hello`],
+        'verify',
+      );
+      const result = await rt.run({
+        ...request,
+        expectation: `repeated until ${[...wanted].map((v) => `"Hello version: ${v}"`).join(' and ')} have answered`,
+        check: { patterns: [...wanted].map((v) => `Hello version: ${v},`), seconds: verifySeconds(deps), accumulate: true },
+      });
+      const m = HELLO.exec(result.stdout);
+      if (result.exitCode === 0 && m) versions[m[1] as string] = (versions[m[1] as string] ?? 0) + 1;
+      else lastError = (result.stderr || result.stdout).trim().split('\n')[0] ?? '';
+      const done = [...wanted].every((v) => versions[v]);
+      if (!done) rt.note(`${count(requests, 'request')} so far, answers: ${Object.keys(versions).join(', ') || 'none'}`);
+      return { done, value: undefined };
+    },
+    TRAFFIC_BURST,
+  );
+  const tally =
+    Object.entries(versions)
+      .map(([v, n]) => `${v} x${n}`)
+      .join(', ') || 'none';
+  if (!seen.done) {
+    const missing = [...wanted].filter((v) => !versions[v]);
+    throw new StepError(
+      `from ${input.cluster}, ${missing.join(' and ')} never answered in ${count(requests, 'request')} over ${formatDuration(deps.config.verify.timeoutMs)} (answers: ${tally})${lastError ? `; last error: ${lastError}` : ''}`,
+      {
+        hint: missing.includes('v2')
+          ? `v2 runs in the remotes: check they are attached (istioctl remote-clusters on ${input.primary.name})`
+          : `v1 runs in ${input.primary.name}: check its helloworld-v1 pod`,
+      },
+    );
+  }
+  rt.note(`answers from ${input.cluster}: ${tally} in ${count(requests, 'request')}`, 'info');
+  return { versions, requests, finishedAt: rt.now() };
+}

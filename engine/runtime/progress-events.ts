@@ -1,0 +1,27 @@
+// Events the engine reports while a run moves; renderers (TTY, lines, NDJSON) subscribe to them.
+import type { StepId } from '../../machines/steps.js';
+import type { RunStatus } from '../../shared/model.js';
+
+export type ProgressEvent =
+  | {
+      type: 'run';
+      runId: string;
+      status: RunStatus | 'resumed' | 'started';
+      at: number;
+      mode: 'dry-run' | 'real';
+      error?: { message: string; hint?: string; step?: string; cluster?: string };
+    }
+  | {
+      type: 'step';
+      runId: string;
+      step: StepId;
+      cluster: string;
+      status: 'running' | 'succeeded' | 'failed' | 'retrying';
+      attempt: number;
+      at: number;
+      error?: { message: string; hint?: string };
+      retryInMs?: number;
+    }
+  | { type: 'note'; runId: string; step: StepId; cluster: string; message: string; at: number; kind?: 'wait' | 'info' | 'warn' };
+
+export type ProgressListener = (event: ProgressEvent) => void;

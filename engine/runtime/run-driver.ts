@@ -1,0 +1,659 @@
+// Drives one run: binds the pure machine to activities and the journal, persists every transition,
+// holds the run's lease, and ends the run as succeeded, failed or interrupted.
+
+import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { hostname, userInfo } from 'node:os';
+import { type AnyMachineSnapshot, type AnyStateMachine, createActor, fromPromise, type Snapshot, type Actor as XActor } from 'xstate';
+import type { ClusterTools, RunOptions, SpawnedProcess } from '../../adapters/cluster-tools.js';
+import { processesOfRun, processState, startedOnThisBoot, stopProcessGroup } from '../../adapters/processes.js';
+import { redact } from '../../adapters/redact.js';
+import { DEFAULT_GATEWAY_POLL_MS } from '../../machines/install-machine.js';
+import type { StepId } from '../../machines/steps.js';
+import { slotLabel, stepInfo } from '../../machines/steps.js';
+import type { FailureMemory, StepFailure, StepInput, StepOutcomeParams } from '../../machines/types.js';
+import { PreconditionError, StoreError, toStepFailure } from '../../shared/errors.js';
+import type { MeshConfig, RunStatus } from '../../shared/model.js';
+import { sleep } from '../../shared/sleep.js';
+import type { Actor, AttemptClose, AttemptRecord, ClusterHolder, ErrorInfo, LeaseHolder, RunRecord, RunStore } from '../../store/contract.js';
+import { crashPoint } from '../../store/crash-points.js';
+import type { ActivityDeps } from '../activities/install.js';
+import { Inventory } from '../activities/inventory.js';
+import type { StepRuntime } from '../activities/step-runtime.js';
+import { CommandJournal } from './command-journal.js';
+import { holderAlive, LEASE_STALE_MS, OWN_PROCESS_START } from './lease.js';
+import type { ProgressListener } from './progress-events.js';
+import { backoffDelay } from './retry.js';
+import { Semaphore } from './semaphore.js';
+import { wordFailure } from './verdicts.js';
+import { type Activity, type StepBinder, type Workflow, workflowOf } from './workflows.js';
+import { WriteQueue } from './write-queue.js';
+
+export interface RunOutcome {
+  status: RunStatus;
+  error?: ErrorInfo;
+  // The journal could not be written: the run stopped where it stood (exit 3).
+  storeError?: StoreError;
+}
+
+export interface DriverOptions {
+  store: RunStore;
+  tools: ClusterTools;
+  config: MeshConfig;
+  run: RunRecord;
+  operator?: Actor;
+  listener?: ProgressListener;
+  now?: () => number;
+  leaseStaleMs?: number;
+  heartbeatMs?: number;
+  // How often the gateway wait polls (simulated runs at a time scale poll faster).
+  gatewayPollMs?: number;
+  // What existed before mesh-run acted (uninstall keeps it), and uninstall --force.
+  inventory?: Inventory;
+  force?: boolean;
+  // The lease token the run was created with (its lease is already held), and the clusters it claims.
+  leaseToken?: string;
+  claimKeys?: readonly string[];
+}
+
+// The lease a driver holds: who it is, and when it last said so.
+export function leaseFor(operator: Actor, token: string, now: number): LeaseHolder {
+  return {
+    token,
+    pid: operator.pid,
+    host: operator.host,
+    user: operator.user,
+    heartbeat: now,
+    procStart: operator.pid === process.pid ? OWN_PROCESS_START : null,
+  };
+}
+
+// The error for clusters another live run holds: exit 3, naming that run and where it is driven.
+export function clustersBusy(busy: ClusterHolder, now: number, doing: string): PreconditionError {
+  const simulated = busy.key.startsWith('world:');
+  const where = simulated ? 'these simulated clusters' : `context "${busy.key.slice('context:'.length)}"`;
+  const age = Math.round((now - busy.lease.heartbeat) / 1000);
+  return new PreconditionError(
+    'clusters-busy',
+    `run ${busy.runId} (${busy.kind}) is still running on ${where} (pid ${busy.lease.pid} on ${busy.lease.host}, heartbeat ${age}s ago); wait for it to finish before ${doing} ${simulated ? 'them' : 'it'}`,
+    {
+      hint: `"mesh-run status ${busy.runId}" shows where it is; a holder that died stops counting at once (or after ${LEASE_STALE_MS / 1000} s without a heartbeat)`,
+    },
+  );
+}
+
+// The process and person driving a run, for leases and the audit trail.
+export function currentOperator(): Actor {
+  let user = process.env.USER ?? 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (containers): keep $USER
+  }
+  return { user, host: hostname(), pid: process.pid };
+}
+
+export class RunDriver {
+  private readonly store: RunStore;
+  private readonly tools: ClusterTools;
+  private readonly config: MeshConfig;
+  private readonly run: RunRecord;
+  private readonly runId: string;
+  private readonly mode: 'dry-run' | 'real';
+  private readonly operator: Actor;
+  private readonly listener: ProgressListener;
+  private readonly now: () => number;
+  private readonly leaseStaleMs: number;
+  private readonly heartbeatMs: number;
+  private readonly leaseToken: string;
+  // The lease (and the clusters) were taken with the run's creation, in one transaction.
+  private readonly preClaimed: boolean;
+  private readonly claimKeys: readonly string[];
+  private readonly gatewayPollMs: number;
+  private readonly remoteSlots: Semaphore;
+  private readonly workflow: Workflow;
+  private readonly deps: ActivityDeps;
+  private readonly writes = new WriteQueue();
+  private actor: XActor<AnyStateMachine> | undefined;
+  private pendingCloses: AttemptClose[] = [];
+  // The attempt each (step, cluster) has open in this process; resume closed every older one first.
+  private readonly openAttempts = new Map<string, AttemptRecord>();
+  // Reports already journaled in this run (a step re-run after a crash reports once).
+  private readonly reported = new Set<string>();
+  private flushQueued = false;
+  private closing = false;
+  private finished = false;
+  private claimed = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly inflight = new Set<Promise<unknown>>();
+  // Process groups of the real tool commands running now.
+  private readonly liveGroups = new Set<number>();
+  private readonly commands: CommandJournal;
+  private resolveOutcome!: (outcome: RunOutcome) => void;
+  readonly outcome: Promise<RunOutcome>;
+
+  constructor(options: DriverOptions) {
+    this.store = options.store;
+    this.tools = options.tools;
+    this.config = options.config;
+    this.run = options.run;
+    this.runId = options.run.id;
+    this.mode = options.run.mode;
+    this.workflow = workflowOf(options.run.kind);
+    this.leaseToken = options.leaseToken ?? randomUUID();
+    this.preClaimed = options.leaseToken !== undefined;
+    this.claimKeys = options.claimKeys ?? [];
+    this.operator = options.operator ?? currentOperator();
+    this.listener = options.listener ?? (() => {});
+    this.now = options.now ?? Date.now;
+    this.leaseStaleMs = options.leaseStaleMs ?? LEASE_STALE_MS;
+    this.heartbeatMs = options.heartbeatMs ?? 5_000;
+    this.gatewayPollMs = options.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS;
+    this.remoteSlots = new Semaphore(this.config.maxParallelRemotes);
+    this.deps = { config: this.config, inventory: options.inventory ?? Inventory.empty(), force: options.force ?? false };
+    this.commands = new CommandJournal(this.store, this.writes, this.runId, this.now, (error) => this.storeFailed(error));
+    this.outcome = new Promise((resolve) => {
+      this.resolveOutcome = resolve;
+    });
+  }
+
+  // Takes the run's lease and its claim on its clusters (exit 3 when a live process holds either);
+  // start and resume do it if not done yet.
+  async claim(): Promise<void> {
+    if (this.claimed) return;
+    this.claimed = true;
+    if (!this.preClaimed) {
+      const result = await this.store.acquireLease(
+        this.runId,
+        leaseFor(this.operator, this.leaseToken, this.now()),
+        this.leaseStaleMs,
+        holderAlive,
+        this.claimKeys,
+      );
+      if (!result.acquired) {
+        this.claimed = false;
+        if ('busy' in result) throw clustersBusy(result.busy, this.now(), 'resuming this run on');
+        const h = result.holder;
+        const age = Math.round((this.now() - h.heartbeat) / 1000);
+        throw new PreconditionError(
+          'run-locked',
+          `run ${this.runId} is being driven by pid ${h.pid} on ${h.host} (user ${h.user}, last heartbeat ${age}s ago)`,
+          {
+            hint: 'wait for it to finish, or stop that process first; a holder that died is taken over automatically',
+          },
+        );
+      }
+      if (result.tookOverFrom) {
+        const h = result.tookOverFrom;
+        await this.store.addEvent(this.runId, 'lease-taken-over', this.operator, this.now(), `from pid ${h.pid} on ${h.host} (user ${h.user})`);
+      }
+    }
+    this.heartbeat = setInterval(() => {
+      if (this.finished) return;
+      this.store.heartbeat(this.runId, this.leaseToken, this.now()).then(
+        (held) => {
+          if (!held) void this.interrupt('lease-lost');
+        },
+        (error) => this.storeFailed(error),
+      );
+    }, this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  // Starts a new run from the machine's initial state.
+  async start(): Promise<RunOutcome> {
+    await this.claim();
+    this.listener({ type: 'run', runId: this.runId, status: 'started', at: this.now(), mode: this.mode });
+    this.launch(undefined);
+    return this.outcome;
+  }
+
+  // Continues the run from its last persisted snapshot (as read when it was prepared): failed steps are
+  // retried, finished ones are not.
+  async resume(forcedDetail?: string): Promise<RunOutcome> {
+    await this.claim();
+    // Tool processes a killed driver left behind must not race the ones this driver starts.
+    if (this.mode === 'real') await this.stopOrphans();
+    const at = this.now();
+    if (forcedDetail) await this.store.addEvent(this.runId, 'forced', this.operator, at, forcedDetail);
+    await this.store.beginResume(
+      this.runId,
+      'the process running this attempt stopped before it finished; resumed',
+      this.operator,
+      at,
+      `from ${this.run.status}`,
+    );
+    for (const e of await this.store.listEvents(this.runId)) if (e.step) this.reported.add(reportKey(e.type, e.detail ?? '', e.step, e.cluster ?? ''));
+    this.listener({ type: 'run', runId: this.runId, status: 'resumed', at, mode: this.mode });
+    const raw = this.run.snapshot?.trim();
+    const snapshot = raw && raw !== 'null' ? (JSON.parse(raw) as Snapshot<unknown>) : undefined;
+    this.launch(snapshot);
+    return this.outcome;
+  }
+
+  // Stops the tool processes of this run that are still running without a driver, and journals each one.
+  private async stopOrphans(): Promise<void> {
+    const recorded = (await this.store.listCommands(this.runId)).filter((c) => c.endedAt === null && c.pid !== null);
+    const found = new Map<number, { pgid: number; command: string }>();
+    for (const c of recorded) {
+      const command = c.argv.slice(0, 4).join(' ');
+      if (!startedOnThisBoot(c.procStart)) {
+        if (c.procStart) {
+          await this.store.addEvent(
+            this.runId,
+            'orphan-unreachable',
+            this.operator,
+            this.now(),
+            `${command} (pid ${c.pid}) was started on another machine or before a reboot; it cannot be checked from here`,
+          );
+        }
+        continue;
+      }
+      if (processState(c.pid as number, c.procStart) === 'alive') found.set(c.pid as number, { pgid: c.pgid ?? (c.pid as number), command });
+    }
+    for (const p of processesOfRun(this.runId)) if (!found.has(p.pid)) found.set(p.pid, { pgid: p.pgid, command: p.command });
+    for (const [pid, p] of found) {
+      await stopProcessGroup(p.pgid);
+      await this.store.addEvent(
+        this.runId,
+        'orphan-stopped',
+        this.operator,
+        this.now(),
+        `stopped ${p.command} (pid ${pid}, process group ${p.pgid}), left running by the driver that died`,
+      );
+    }
+  }
+
+  // Kills every tool process this driver started, at once (the user insisted on leaving).
+  killChildren(): void {
+    for (const pgid of this.liveGroups) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  // Stops the run on a signal: persists where it stands, stops child processes, marks it interrupted.
+  async interrupt(signal: 'SIGINT' | 'SIGTERM' | 'lease-lost'): Promise<void> {
+    if (this.finished) return;
+    await this.flush();
+    if (this.finished) return;
+    this.closing = true;
+    this.commands.close();
+    this.finished = true;
+    const at = this.now();
+    let open: AttemptRecord[] = [];
+    try {
+      open = (await this.store.listAttempts(this.runId)).filter((a) => a.outcome === 'running');
+    } catch {
+      // an unreadable journal still lets us stop the children
+    }
+    const where = open.map((a) => slotLabel(a.step, a.cluster)).join(', ') || 'between steps';
+    const error: ErrorInfo = { message: `interrupted by ${signal} during ${where}`, ...(open[0] ? { step: open[0].step, cluster: open[0].cluster } : {}) };
+    try {
+      await this.writes.push(() => this.store.endRun(this.runId, 'interrupted', this.operator, at, error, `${signal} during ${where}`));
+    } catch {
+      // the journal may be unwritable; the attempts stay open and the next resume closes them
+    }
+    this.actor?.stop();
+    // Wait for killed children to exit (execa escalates to SIGKILL after 5 s), so none outlive us.
+    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 8000).unref())]);
+    await this.endLease();
+    this.listener({ type: 'run', runId: this.runId, status: 'interrupted', at, mode: this.mode, error });
+    this.resolveOutcome({ status: 'interrupted', error });
+  }
+
+  private async endLease(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    try {
+      await this.store.releaseLease(this.runId, this.leaseToken);
+    } catch {
+      // an unwritable journal: the lease goes stale by itself and the next resume takes it over
+    }
+  }
+
+  private launch(snapshot: Snapshot<unknown> | undefined): void {
+    const machine = this.bindMachine();
+    // A restored snapshot carries its own context; the input only seeds a fresh run.
+    const actor = createActor(machine, {
+      input: this.workflow.input(this.runId, this.config, this.gatewayPollMs),
+      ...(snapshot ? { snapshot: snapshot as never } : {}),
+      inspect: (e) => this.onInspect(e.type),
+    });
+    this.actor = actor;
+    actor.subscribe({
+      error: (error) => void this.finish('failed', { message: `internal error in the workflow: ${error instanceof Error ? error.message : String(error)}` }),
+    });
+    actor.start();
+    if (snapshot && this.anyTag('failed')) {
+      actor.send({ type: 'RETRY', at: this.now(), gatewayTimeoutMs: this.config.timeouts.gatewayAddressMs });
+    }
+    this.scheduleFlush();
+  }
+
+  private bindMachine(): AnyStateMachine {
+    const step: StepBinder = <I extends StepInput, O>(fn: Activity<I, O>) =>
+      fromPromise<O, I>(({ input, signal }) => this.executeStep(input, signal, (rt) => fn(rt, input, this.deps)));
+    return this.workflow.bind(step, {
+      recordStepSucceeded: (_: unknown, params: StepOutcomeParams) => this.onStepOutcome(params, 'succeeded'),
+      recordStepFailed: (_: unknown, params: StepOutcomeParams) => this.onStepOutcome(params, 'failed'),
+    });
+  }
+
+  private onInspect(type: string): void {
+    if (type === '@xstate.snapshot') this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushQueued || this.closing) return;
+    this.flushQueued = true;
+    // One write per turn of the event loop, however many actors moved in it; a step about to run its
+    // first command writes before it (openAttempt), so no side effect ever outruns its transition.
+    setImmediate(() => {
+      this.flushQueued = false;
+      void this.flush();
+    });
+  }
+
+  // Queues the snapshot with the journal rows its transition produced (one transaction), after the
+  // command results recorded so far, so a transition never outruns the commands behind it.
+  private async flush(): Promise<void> {
+    if (this.closing || !this.actor) return;
+    void this.commands.flush();
+    const closes = this.pendingCloses.splice(0);
+    const snapshot = JSON.stringify(this.actor.getPersistedSnapshot());
+    try {
+      await this.writes.push(() => this.store.commitTransition(this.runId, snapshot, closes, this.now()));
+    } catch (error) {
+      this.storeFailed(error);
+      return;
+    }
+    await this.checkSettled();
+  }
+
+  // The journal refused a write. The run stops where the last committed snapshot left it (no step is blamed
+  // for the journal), is marked interrupted if the journal takes that one write, and says which it is.
+  private storeFailed(error: unknown): void {
+    if (this.finished) return;
+    if (!(error instanceof StoreError)) throw error;
+    this.writes.close(error);
+    this.finished = true;
+    this.closing = true;
+    this.commands.close();
+    this.actor?.stop();
+    void this.stopForStore(error);
+  }
+
+  private async stopForStore(error: StoreError): Promise<void> {
+    const at = this.now();
+    let recorded = 'it is still recorded as running';
+    // A busy database would make this write wait as long again: stop now, the next resume takes over.
+    if (!error.busy) {
+      try {
+        await this.store.endRun(this.runId, 'interrupted', this.operator, at, { message: `stopped: ${error.message}` }, 'the journal refused a write');
+        recorded = 'it is recorded as interrupted';
+      } catch {
+        // the journal still refuses: the lease goes stale with this process, and resume takes the run over
+      }
+    }
+    await this.endLease();
+    const resume = `"mesh-run resume ${this.runId}"`;
+    const hint = error.busy
+      ? `when the other process lets go of the database, continue with ${resume}`
+      : `${error.hint ? `${error.hint.replace(/, then "mesh-run resume" the run$/, '')}; then ` : ''}continue with ${resume}`;
+    const stopped = new StoreError(`run ${this.runId} stopped: ${error.message}; ${recorded}`, { hint, cause: error });
+    const info: ErrorInfo = { message: stopped.message, ...(stopped.hint ? { hint: stopped.hint } : {}) };
+    this.listener({ type: 'run', runId: this.runId, status: 'interrupted', at, mode: this.mode, error: info });
+    this.resolveOutcome({ status: 'interrupted', error: info, storeError: stopped });
+  }
+
+  private machineSnapshots(): AnyMachineSnapshot[] {
+    if (!this.actor) return [];
+    const root: AnyMachineSnapshot = this.actor.getSnapshot();
+    const children = Object.values(root.children as Record<string, { getSnapshot(): unknown } | undefined>)
+      .map((c) => c?.getSnapshot() as AnyMachineSnapshot | undefined)
+      .filter((s): s is AnyMachineSnapshot => !!s && typeof (s as { hasTag?: unknown }).hasTag === 'function');
+    return [root, ...children];
+  }
+
+  private anyTag(tag: string): boolean {
+    return this.machineSnapshots().some((s) => s.status === 'active' && s.hasTag(tag));
+  }
+
+  // A run is over when the machine is done, or when nothing is running any more and something failed.
+  private async checkSettled(): Promise<void> {
+    if (this.finished || !this.actor) return;
+    if (this.actor.getSnapshot().status === 'done') return this.finish('succeeded');
+    if (this.anyTag('busy')) return;
+    const failure = this.machineSnapshots()
+      .filter((s) => s.hasTag('failed'))
+      .map((s) => (s.context as FailureMemory).lastFailure)
+      .find((f) => f !== undefined);
+    if (failure) {
+      const { message, hint } = wordFailure(failure, this.runId);
+      return this.finish('failed', { message, step: failure.step, cluster: failure.cluster, ...(hint ? { hint } : {}) });
+    }
+    return this.finish('failed', { message: 'the workflow stopped with no step running and none failed (internal error)' });
+  }
+
+  private async finish(status: RunStatus, error?: ErrorInfo): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    // The results of the last commands go to the journal before the run is over.
+    void this.commands.flush();
+    this.closing = true;
+    this.commands.close();
+    const at = this.now();
+    try {
+      await this.writes.push(() => this.store.endRun(this.runId, status as Exclude<RunStatus, 'running'>, this.operator, at, error ?? null, error?.message));
+    } catch (storeError) {
+      this.finished = false;
+      this.storeFailed(storeError);
+      return;
+    }
+    this.actor?.stop();
+    await this.endLease();
+    this.listener({ type: 'run', runId: this.runId, status, at, mode: this.mode, ...(error ? { error } : {}) });
+    this.resolveOutcome(error ? { status, error } : { status });
+  }
+
+  private onStepOutcome(params: StepOutcomeParams, outcome: 'succeeded' | 'failed'): void {
+    const at = this.now();
+    const failure = params.failure ? redactFailure(wordFailure(params.failure, this.runId)) : undefined;
+    this.pendingCloses.push({ step: params.step, cluster: params.cluster, outcome, at, ...(failure ? { error: failure } : {}) });
+    const key = slotKey(params);
+    const open = this.openAttempts.get(key);
+    this.openAttempts.delete(key);
+    this.listener({
+      type: 'step',
+      runId: this.runId,
+      step: params.step,
+      cluster: params.cluster,
+      status: outcome,
+      attempt: open?.attempt ?? 0,
+      at,
+      ...(failure ? { error: failure } : {}),
+    });
+    this.scheduleFlush();
+  }
+
+  // Runs one step invocation: opens (or continues) its attempt, retries transient failures per policy.
+  private async executeStep<T>(input: StepInput, signal: AbortSignal, body: (rt: StepRuntime) => Promise<T>): Promise<T> {
+    // Let the transition that invoked us finish, so the snapshot we persist shows this step in flight.
+    await new Promise((resolve) => setImmediate(resolve));
+    // Per-cluster steps share a bounded number of slots (maxParallelRemotes); waiting for one is not an attempt.
+    const scope = stepInfo(input.step).scope;
+    if (scope !== 'remote' && scope !== 'each') return this.executeAttempts(input, signal, body);
+    await this.remoteSlots.acquire(signal);
+    try {
+      return await this.executeAttempts(input, signal, body);
+    } finally {
+      this.remoteSlots.release();
+    }
+  }
+
+  private async executeAttempts<T>(input: StepInput, signal: AbortSignal, body: (rt: StepRuntime) => Promise<T>): Promise<T> {
+    // One signal serves every command of the step, and preflight runs one per cluster at once.
+    setMaxListeners(0, signal);
+    const policy = this.config.retry;
+    for (let tries = 1; ; tries++) {
+      if (signal.aborted || this.closing) throw signal.reason ?? new Error('run is stopping');
+      let attempt: AttemptRecord;
+      try {
+        attempt = await this.openAttempt(input);
+      } catch (error) {
+        if (error instanceof StoreError) this.storeFailed(error);
+        throw error;
+      }
+      try {
+        return await body(this.runtime(attempt, input, signal));
+      } catch (error) {
+        if (error instanceof StoreError) this.storeFailed(error);
+        if (signal.aborted || this.closing) throw error;
+        const failure = redactFailure(toStepFailure(error));
+        if (!failure.retryable || tries >= policy.attempts) throw failure;
+        const delay = backoffDelay(policy, tries + 1);
+        this.openAttempts.delete(slotKey(input));
+        await this.writes.push(() => this.store.closeAttempt(attempt.id, 'failed', failure, this.now()));
+        this.listener({
+          type: 'step',
+          runId: this.runId,
+          step: input.step,
+          cluster: input.cluster,
+          status: 'retrying',
+          attempt: attempt.attempt,
+          at: this.now(),
+          error: failure,
+          retryInMs: delay,
+        });
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  // The attempt of this step, opened (with the snapshot as it stands and the attempts closed since the last
+  // write, in one transaction) before the step's first command.
+  private async openAttempt(input: StepInput): Promise<AttemptRecord> {
+    const open = this.openAttempts.get(slotKey(input));
+    if (open) return open;
+    void this.commands.flush();
+    if (this.closing) throw new Error('run is stopping');
+    const snapshot = this.actor ? JSON.stringify(this.actor.getPersistedSnapshot()) : null;
+    const closes = this.pendingCloses.splice(0);
+    const slot = { step: input.step, cluster: input.cluster, context: input.step === 'preflight' ? null : input.context };
+    const created = await this.writes.push(() => this.store.openAttempt(this.runId, snapshot, slot, this.now(), closes));
+    this.openAttempts.set(slotKey(input), created);
+    this.listener({
+      type: 'step',
+      runId: this.runId,
+      step: input.step,
+      cluster: input.cluster,
+      status: 'running',
+      attempt: created.attempt,
+      at: created.startedAt,
+    });
+    return created;
+  }
+
+  private runtime(attempt: AttemptRecord, input: StepInput, signal: AbortSignal): StepRuntime {
+    const base = { signal, timeoutMs: this.config.timeouts.commandMs, step: input.step as StepId, cluster: input.cluster, runId: this.runId };
+    // Each started process is journaled with its command, and remembered until it ends.
+    const spawned = (ids: Partial<Record<'command' | 'source' | 'sink', number>>, groups: number[]): RunOptions => ({
+      ...base,
+      onSpawn: (role, proc: SpawnedProcess) => {
+        this.liveGroups.add(proc.pgid);
+        groups.push(proc.pgid);
+        const id = ids[role];
+        if (id !== undefined) this.commands.spawned(id, proc);
+      },
+    });
+    const forget = (groups: number[]) => {
+      for (const g of groups) this.liveGroups.delete(g);
+    };
+    const note = (message: string, kind: 'wait' | 'info' | 'warn') =>
+      this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message, at: this.now(), kind });
+    return {
+      signal,
+      now: this.now,
+      note: (message, kind = 'wait') => note(redact(message), kind),
+      observe: (o) => this.journal(() => this.store.recordObservations([{ ...o, runId: this.runId, at: this.now() }])),
+      report: async (type, detail) => {
+        const text = redact(detail);
+        const key = reportKey(type, text, input.step, input.cluster);
+        if (!this.reported.has(key)) {
+          this.reported.add(key);
+          await this.journal(() => this.store.addEvent(this.runId, type, this.operator, this.now(), text, { step: input.step, cluster: input.cluster }));
+        }
+        note(text, type === 'overwrote' || type === 'deleted-preexisting' ? 'warn' : 'info');
+      },
+      run: (command) =>
+        this.track(async () => {
+          const id = await this.commands.start(attempt.id, command);
+          const started = this.now();
+          const groups: number[] = [];
+          try {
+            crashPoint('before-command');
+            const result = await this.tools.run(command, spawned({ command: id }, groups)).finally(() => forget(groups));
+            crashPoint('after-command');
+            this.commands.finish(id, started, result.exitCode, result.stdout, result.stderr);
+            return result;
+          } catch (error) {
+            this.commands.finish(id, started, -1, '', error instanceof Error ? error.message : String(error));
+            throw error;
+          }
+        }),
+      pipe: (source, sink) =>
+        this.track(async () => {
+          const [sourceId, sinkId] = await Promise.all([this.commands.start(attempt.id, source), this.commands.start(attempt.id, sink)]);
+          const started = this.now();
+          const groups: number[] = [];
+          try {
+            crashPoint('before-command');
+            const result = await this.tools.pipe(source, sink, spawned({ source: sourceId, sink: sinkId }, groups)).finally(() => forget(groups));
+            crashPoint('after-command');
+            this.commands.finish(sourceId, started, result.source.exitCode, `(stdout streamed to ${sink.tool}; not recorded)`, result.source.stderr);
+            this.commands.finish(sinkId, started, result.sink.exitCode, result.sink.stdout, result.sink.stderr);
+            return result;
+          } catch (error) {
+            const message = error instanceof Error ? error.message : String(error);
+            this.commands.finish(sourceId, started, -1, '', message);
+            this.commands.finish(sinkId, started, -1, '', message);
+            throw error;
+          }
+        }),
+    };
+  }
+
+  // A journal write from inside a step, in order with the others: a store that refuses it stops the run
+  // (resumable), not the step.
+  private async journal(write: () => Promise<void>): Promise<void> {
+    try {
+      await this.writes.push(write);
+    } catch (error) {
+      if (error instanceof StoreError) this.storeFailed(error);
+      throw error;
+    }
+  }
+
+  private track<T>(fn: () => Promise<T>): Promise<T> {
+    const promise = fn();
+    this.inflight.add(promise);
+    const forget = () => this.inflight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+}
+
+function slotKey(slot: { step: string; cluster: string }): string {
+  return `${slot.step}@${slot.cluster}`;
+}
+
+function reportKey(type: string, detail: string, step: string, cluster: string): string {
+  return `${type}\0${step}\0${cluster}\0${detail}`;
+}
+
+function redactFailure(failure: StepFailure): StepFailure {
+  return { ...failure, message: redact(failure.message), ...(failure.hint ? { hint: redact(failure.hint) } : {}) };
+}

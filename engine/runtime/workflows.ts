@@ -1,0 +1,173 @@
+// Each run kind's machine bound to its step activities: the one place that knows which activity
+// fills which actor. The driver runs whichever workflow a run's kind names.
+import { type AnyStateMachine, createActor, fromPromise } from 'xstate';
+import { DEFAULT_GATEWAY_POLL_MS, INSTALL_MACHINE_VERSION, installMachine, remoteMachine } from '../../machines/install-machine.js';
+import type { RunKind, StepId } from '../../machines/steps.js';
+import type { FollowUpInput, InstallInput, StepInput, StepOutcomeParams } from '../../machines/types.js';
+import { remoteRemovalMachine, UNINSTALL_MACHINE_VERSION, uninstallMachine } from '../../machines/uninstall-machine.js';
+import { sampleClusterMachine, VERIFY_MACHINE_VERSION, verifyMachine } from '../../machines/verify-machine.js';
+import type { MeshConfig, RunKind as StoredRunKind } from '../../shared/model.js';
+import { sleep } from '../../shared/sleep.js';
+import type { ActivityDeps } from '../activities/install.js';
+import * as install from '../activities/install.js';
+import type { StepRuntime } from '../activities/step-runtime.js';
+import { establishTrust } from '../activities/trust/trust-activity.js';
+import * as uninstall from '../activities/uninstall.js';
+import * as verify from '../activities/verify.js';
+
+// machines/ and shared/ each list the run kinds (machines/ imports nothing outside itself): the compiler
+// holds the two lists equal.
+const kindsAgree: [RunKind] extends [StoredRunKind] ? ([StoredRunKind] extends [RunKind] ? true : never) : never = true;
+void kindsAgree;
+
+export type Activity<I, O> = (rt: StepRuntime, input: I, deps: ActivityDeps) => Promise<O>;
+
+// Turns an activity into a promise actor that runs it as a journaled, retried step.
+export type StepBinder = <I extends StepInput, O>(activity: Activity<I, O>) => ReturnType<typeof fromPromise<O, I>>;
+
+export interface JournalActions {
+  recordStepSucceeded: (_: unknown, params: StepOutcomeParams) => void;
+  recordStepFailed: (_: unknown, params: StepOutcomeParams) => void;
+}
+
+export interface Workflow {
+  kind: RunKind;
+  // Bumped when a change makes older persisted snapshots of this kind unsafe to restore.
+  version: number;
+  // The pure machine, for graphs and reports.
+  machine: AnyStateMachine;
+  // The child machine it spawns, the state it is spawned in, and what one child stands for (graphs).
+  child: { machine: AnyStateMachine; spawnedIn: string; label: string };
+  bind(step: StepBinder, journal: JournalActions): AnyStateMachine;
+  input(runId: string, config: MeshConfig, gatewayPollMs: number): unknown;
+}
+
+export function installInput(runId: string, config: MeshConfig, gatewayPollMs = DEFAULT_GATEWAY_POLL_MS): InstallInput {
+  return {
+    gatewayPollMs,
+    runId,
+    meshID: config.meshID,
+    network: config.network,
+    ...(config.revision ? { revision: config.revision } : {}),
+    ...(config.trust ? { trust: true } : {}),
+    primary: config.primary,
+    remotes: config.remotes.map((r) => ({ name: r.name, context: r.context })),
+    gatewayTimeoutMs: config.timeouts.gatewayAddressMs,
+  };
+}
+
+function followUpInput(runId: string, config: MeshConfig): FollowUpInput {
+  return {
+    runId,
+    primary: config.primary,
+    remotes: config.remotes.map((r) => ({ name: r.name, context: r.context })),
+    ...(config.revision ? { revision: config.revision } : {}),
+  };
+}
+
+const pause = fromPromise<void, { ms: number; step: StepId; cluster: string }>(({ input, signal }) => sleep(input.ms, signal));
+
+export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
+  install: {
+    kind: 'install',
+    version: INSTALL_MACHINE_VERSION,
+    machine: installMachine,
+    child: {
+      machine: remoteMachine,
+      spawnedIn: 'install.installing.remotes.attaching',
+      label: 'each remote cluster (one child machine per remote)',
+    },
+    bind: (step, journal) => {
+      const remote = remoteMachine.provide({
+        actors: {
+          createRemoteNamespace: step(install.createRemoteNamespace),
+          annotateRemoteNamespace: step(install.annotateRemoteNamespace),
+          installRemote: step(install.installRemote),
+          attachRemote: step(install.attachRemote),
+        },
+        actions: journal,
+      });
+      return installMachine.provide({
+        actors: {
+          preflight: step(install.preflight),
+          establishTrust: step(establishTrust),
+          installPrimary: step(install.installPrimary),
+          installEastwestGateway: step(install.installEastwestGateway),
+          probeGatewayAddress: step(install.probeGatewayAddress),
+          exposeIstiod: step(install.exposeIstiodStep),
+          pause,
+          remote,
+        },
+        actions: journal,
+      });
+    },
+    input: installInput,
+  },
+  verify: {
+    kind: 'verify',
+    version: VERIFY_MACHINE_VERSION,
+    machine: verifyMachine,
+    child: { machine: sampleClusterMachine, spawnedIn: 'verify.sampling', label: 'each cluster (one child machine per cluster)' },
+    bind: (step, journal) => {
+      const sampleCluster = sampleClusterMachine.provide({
+        actors: {
+          checkInjectorCa: step(verify.checkInjectorCa),
+          deploySample: step(verify.deploySample),
+          awaitSample: step(verify.awaitSample),
+          checkTraffic: step(verify.checkTraffic),
+        },
+        actions: journal,
+      });
+      return verifyMachine.provide({
+        actors: { preflight: step(install.preflight), checkRemoteClusters: step(verify.checkRemoteClusters), sampleCluster },
+        actions: journal,
+      });
+    },
+    input: (runId, config) => followUpInput(runId, config),
+  },
+  uninstall: {
+    kind: 'uninstall',
+    version: UNINSTALL_MACHINE_VERSION,
+    machine: uninstallMachine,
+    child: {
+      machine: remoteRemovalMachine,
+      spawnedIn: 'uninstall.removing.remotes.removing',
+      label: 'each remote cluster (one child machine per remote)',
+    },
+    bind: (step, journal) => {
+      const remoteRemoval = remoteRemovalMachine.provide({
+        actors: { removeSample: step(uninstall.removeSample), detachRemote: step(uninstall.detachRemote), uninstallRemote: step(uninstall.uninstallRemote) },
+        actions: journal,
+      });
+      return uninstallMachine.provide({
+        actors: {
+          preflight: step(install.preflight),
+          removeSample: step(uninstall.removeSample),
+          uninstallPrimary: step(uninstall.uninstallPrimary),
+          remoteRemoval,
+        },
+        actions: journal,
+      });
+    },
+    input: (runId, config) => followUpInput(runId, config),
+  },
+};
+
+export function workflowOf(kind: string): Workflow {
+  const found = (WORKFLOWS as Record<string, Workflow | undefined>)[kind];
+  if (!found) throw new Error(`unknown run kind "${kind}"`);
+  return found;
+}
+
+// Whether a persisted snapshot restores into this kind's machine (without starting anything).
+export function restorable(kind: RunKind, snapshot: unknown): boolean {
+  if (typeof snapshot !== 'object' || snapshot === null) return false;
+  const { status, value } = snapshot as { status?: unknown; value?: unknown };
+  if (typeof status !== 'string' || value === undefined || value === null) return false;
+  try {
+    const actor = createActor(WORKFLOWS[kind].machine, { snapshot: snapshot as never });
+    return actor.getSnapshot().status === status;
+  } catch {
+    return false;
+  }
+}

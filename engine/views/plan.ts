@@ -1,0 +1,124 @@
+// `mesh-run plan`: the commands a run with this config would issue, obtained by rehearsing the real
+// workflow (same machine, same step activities) against fresh simulated clusters in memory.
+// Plan and execution therefore cannot drift: they are one code path.
+import type { ClusterTools, Command } from '../../adapters/cluster-tools.js';
+import type { RunKind, StepId } from '../../machines/steps.js';
+import { InternalError } from '../../shared/errors.js';
+import type { MeshConfig } from '../../shared/model.js';
+import { newWorldSeed, openStore, toolsFor } from '../composition.js';
+import { LEASE_STALE_MS } from '../runtime/lease.js';
+import { leaseFor, RunDriver } from '../runtime/run-driver.js';
+import { workflowOf } from '../runtime/workflows.js';
+import { slotsFor } from './run-slots.js';
+
+export interface PlannedCommand {
+  step: StepId;
+  cluster: string;
+  command: Command;
+  // Set for a pipe: the command the first one's stdout is streamed into.
+  pipeTo?: Command;
+  // The rehearsal found the object missing (NotFound): for a check after a delete, that is the point.
+  absent?: boolean;
+}
+
+export interface Plan {
+  kind: RunKind;
+  commands: PlannedCommand[];
+  // The gateway address the rehearsal saw; a script refers to it as ${DISCOVERY_ADDRESS} instead.
+  rehearsedAddress?: string;
+}
+
+const PLAN_RUN = 'mr-plan';
+
+// What a plan shows instead of the rehearsal's pod names, which mean nothing on real clusters.
+export const POD_PLACEHOLDER = (selector: string) => `<pod of ${selector}>`;
+
+// kubectl exec into a pod the step looked up first: the pod becomes a placeholder naming how it is found.
+function withoutRehearsedPod(command: Command, lookups: ReadonlyMap<string, string>): Command {
+  const dash = command.args.indexOf('--');
+  if (command.tool !== 'kubectl' || !command.args.includes('exec') || dash < 1) return command;
+  const pod = command.args[dash - 1] as string;
+  const selector = lookups.get(pod);
+  if (!selector) return command;
+  return { ...command, args: command.args.map((a, i) => (i === dash - 1 ? POD_PLACEHOLDER(selector) : a)) };
+}
+
+function recording(inner: ClusterTools, out: PlannedCommand[], plan: Plan): ClusterTools {
+  // Pods the rehearsal looked up by label (kubectl get pods -l ... -o jsonpath=...name): name -> selector.
+  const lookups = new Map<string, string>();
+  return {
+    mode: inner.mode,
+    async run(command, options) {
+      const planned: PlannedCommand = { step: options.step, cluster: options.cluster, command: withoutRehearsedPod(command, lookups) };
+      out.push(planned);
+      const result = await inner.run(command, options);
+      if (result.exitCode !== 0 && /\(NotFound\)|not found/i.test(result.stderr)) planned.absent = true;
+      const selector = command.args[command.args.indexOf('-l') + 1];
+      if (command.args.includes('pods') && command.args.includes('-l') && selector && result.exitCode === 0) lookups.set(result.stdout.trim(), selector);
+      if (command.waitFor && result.exitCode === 0) {
+        const ip = (JSON.parse(result.stdout) as { status?: { loadBalancer?: { ingress?: Array<{ ip?: string }> } } }).status?.loadBalancer?.ingress?.[0]?.ip;
+        if (ip) plan.rehearsedAddress = ip;
+      }
+      return result;
+    },
+    pipe(source, sink, options) {
+      out.push({ step: options.step, cluster: options.cluster, command: source, pipeTo: sink });
+      return inner.pipe(source, sink, options);
+    },
+  };
+}
+
+// Rehearses a run of `kind`: verify and uninstall first rehearse what they follow (install, then verify),
+// unrecorded, so they meet the mesh they would meet for real.
+export async function planRun(kind: RunKind, config: MeshConfig): Promise<Plan> {
+  const store = openStore({ kind: 'sqlite', path: ':memory:' }, 'create');
+  try {
+    const now = Date.now();
+    const operator = { user: 'plan', host: 'plan', pid: process.pid };
+    const before: RunKind[] = kind === 'install' ? [] : kind === 'verify' ? ['install'] : ['install', 'verify'];
+    const plan: Plan = { kind, commands: [] };
+    for (const [i, step] of [...before, kind].entries()) {
+      const id = `${PLAN_RUN}-${i}`;
+      const recorded = step === kind;
+      const leaseToken = `plan-${i}`;
+      // The first rehearsal creates the simulated clusters; the ones after it act on them.
+      const seed = i === 0 ? newWorldSeed(PLAN_RUN, config, { loadBalancerDelayMs: 0 }, [], now) : undefined;
+      const claim = { lease: leaseFor(operator, leaseToken, now), keys: [], staleAfterMs: LEASE_STALE_MS, isAlive: () => true };
+      await store.runs.createRun(
+        {
+          id,
+          kind: step,
+          topology: 'primary-remote',
+          mode: 'dry-run',
+          config,
+          configHash: 'plan',
+          configPath: null,
+          createdAt: now,
+          machineVersion: workflowOf(step).version,
+          simWorld: PLAN_RUN,
+        },
+        operator,
+        claim,
+        seed,
+      );
+      const run = await store.runs.getRun(id);
+      if (!run) throw new InternalError(`the rehearsal run ${id} does not read back`);
+      const inner = await toolsFor('dry-run', config, store, PLAN_RUN);
+      const tools = recorded ? recording(inner, plan.commands, plan) : inner;
+      const driver = new RunDriver({ store: store.runs, tools, config, run, operator, leaseToken });
+      const outcome = await driver.start();
+      if (outcome.status !== 'succeeded')
+        throw new InternalError(`the rehearsal of ${step} with this config did not succeed: ${outcome.error?.message ?? outcome.status}`);
+    }
+    // Regions ran side by side; a plan reads best in page order, per step and cluster (a stable sort).
+    const order = slotsFor(kind, config).map((s) => `${s.step}@${s.cluster}`);
+    plan.commands.sort((a, b) => order.indexOf(`${a.step}@${a.cluster}`) - order.indexOf(`${b.step}@${b.cluster}`));
+    return plan;
+  } finally {
+    await store.close();
+  }
+}
+
+export function planInstall(config: MeshConfig): Promise<Plan> {
+  return planRun('install', config);
+}

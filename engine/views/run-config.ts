@@ -1,0 +1,25 @@
+// A recorded run's config (parsed once by the store, with the defaults newer mesh-runs added). A row whose
+// config does not parse is a damaged run: views show it as such, and nothing acts on it.
+import { NotResumableError } from '../../shared/errors.js';
+import type { MeshConfig } from '../../shared/model.js';
+import type { RunRecord } from '../../store/contract.js';
+
+// The run's config, or undefined when its row is damaged.
+export function maybeRunConfig(run: RunRecord): MeshConfig | undefined {
+  return run.config ?? undefined;
+}
+
+// The run's config; a damaged one stops the command (exit 4) before anything acts on it.
+export function runConfig(run: RunRecord): MeshConfig {
+  if (!run.config) {
+    throw new NotResumableError('run-damaged', `run ${run.id} cannot be used: its recorded config is damaged`, {
+      hint: 'start a new run with the config file; "mesh-run runs" lists it as damaged',
+    });
+  }
+  return run.config;
+}
+
+// What is wrong with a run's row, for views: its kind, its config, its recorded error.
+export function damageOf(run: RunRecord): string[] {
+  return [...run.damaged];
+}

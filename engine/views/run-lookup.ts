@@ -1,0 +1,22 @@
+// Finding a run by id or unique prefix, and rejecting text that cannot be an id.
+
+import { NotResumableError, UsageError } from '../../shared/errors.js';
+import type { RunRecord, RunStore } from '../../store/contract.js';
+
+// Rejects text that cannot be a run id before any file is opened.
+export function checkRunIdFormat(idOrPrefix: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/.test(idOrPrefix))
+    throw new UsageError(`"${idOrPrefix.slice(0, 40)}" is not a run id (ids look like mr-k3x9p2qa); "mesh-run runs" lists them`);
+}
+
+// Finds a run by its id or a unique prefix of it.
+export async function findRun(store: RunStore, idOrPrefix: string): Promise<RunRecord> {
+  checkRunIdFormat(idOrPrefix);
+  const exact = await store.getRun(idOrPrefix);
+  if (exact) return exact;
+  const ids = await store.findRunIds(idOrPrefix, 3);
+  const only = ids.length === 1 ? await store.getRun(ids[0] as string) : undefined;
+  if (only) return only;
+  if (ids.length > 1) throw new UsageError(`run id "${idOrPrefix}" is ambiguous (${ids.join(', ')}...); type more of it`);
+  throw new NotResumableError('run-not-found', `no run "${idOrPrefix}" in this database; "mesh-run runs" lists them`);
+}
