@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
-import { MEAN_MS, modelledDuration } from '../adapters/simulator/latency-model.js';
+import { MEAN_MS, modelledDuration } from '../adapters/simulator/setup.js';
 import * as activities from '../engine/activities/install.js';
 import type { StepRuntime } from '../engine/activities/step-runtime.js';
 import { generateIntermediate, generateRoot } from '../engine/activities/trust/ca.js';

@@ -2,15 +2,15 @@
 // the planner and the bench get what they need from here; nothing else builds a store or a ClusterTools.
 import { existsSync } from 'node:fs';
 import type { ClusterTools } from '../adapters/cluster-tools.js';
-import type { FaultSpec } from '../adapters/simulator/faults.js';
-import { faultRows, resimulated, type SimulationOptions, simulatedWorld } from '../adapters/simulator/setup.js';
+import { type FaultSpec, faultRows, resimulated, type SimulationOptions, simulatedWorld } from '../adapters/simulator/setup.js';
 import { readWorld, type WorldSettings, writeWorld } from '../adapters/simulator/world.js';
 import type { MeshConfig, RunMode } from '../shared/model.js';
 import type { Store, WorldSeed } from '../store/contract.js';
 import { defaultDbPath } from '../store/db-path.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 
-export type { SimulationOptions } from '../adapters/simulator/setup.js';
+export type { FaultSpec, SimulationOptions } from '../adapters/simulator/setup.js';
+export { changesLoadBalancer } from '../adapters/simulator/setup.js';
 
 // Where the journal lives: an SQLite file (the embedded default), or ':memory:' for a rehearsal.
 export interface StoreLocation {

@@ -3,8 +3,6 @@
 // come from the composition root.
 import { randomUUID } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
-import type { FaultSpec } from '../adapters/simulator/faults.js';
-import { changesLoadBalancer, type SimulationOptions } from '../adapters/simulator/setup.js';
 import { DEFAULT_GATEWAY_POLL_MS } from '../machines/install-machine.js';
 import { slotLabel } from '../machines/steps.js';
 import { InternalError, NotResumableError, PreconditionError, UsageError } from '../shared/errors.js';
@@ -15,7 +13,20 @@ import { checkEnvironment, checkOwnership } from './activities/environment-check
 import { Inventory } from './activities/inventory.js';
 import { sampleManifest } from './activities/sample-manifests.js';
 import { bundleFromFiles, checkReusableBundle, TrustMaterialError } from './activities/trust/material.js';
-import { faultSeed, newWorldSeed, openStore, realTools, resimulate, type StoreLocation, storeExists, toolsFor, worldSettings } from './composition.js';
+import {
+  changesLoadBalancer,
+  type FaultSpec,
+  faultSeed,
+  newWorldSeed,
+  openStore,
+  realTools,
+  resimulate,
+  type SimulationOptions,
+  type StoreLocation,
+  storeExists,
+  toolsFor,
+  worldSettings,
+} from './composition.js';
 import { parseFaultSpec } from './config/fault-specs.js';
 import { hashText, type LoadedConfig, loadConfig, parseConfigText, readConfigFile } from './config/mesh-config.js';
 import { holderAlive, isLeaseStale, LEASE_STALE_MS } from './runtime/lease.js';
@@ -26,7 +37,7 @@ import { restorable, workflowOf } from './runtime/workflows.js';
 import { maybeRunConfig, runConfig } from './views/run-config.js';
 import { checkRunIdFormat, findRun } from './views/run-lookup.js';
 
-export type { SimulationOptions } from '../adapters/simulator/setup.js';
+export type { SimulationOptions } from './composition.js';
 
 // The gateway wait polls once a second; a time-scaled simulation polls proportionally faster.
 function pollFor(timeScale: number | undefined): number {

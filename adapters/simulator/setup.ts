@@ -1,8 +1,14 @@
 // How a dry run's simulated clusters are set up: their load balancer, their command latency, the failures
-// injected into them. The options come from the CLI; the settings are stored with the run.
+// injected into them. The options come from the CLI; the settings are stored with the run. This module and
+// simulated-tools.ts are the simulator's face: nothing outside adapters/ reaches further in.
 import type { SimFault } from '../../store/contract.js';
 import type { FaultSpec } from './faults.js';
 import { MEAN_MS } from './latency-model.js';
+
+export type { FaultKind, FaultSpec } from './faults.js';
+// The latency model's figures, for the bench's critical path.
+export { MEAN_MS, modelledDuration } from './latency-model.js';
+
 import { type LoadBalancerMode, newWorldSettings, type WorldSettings, withLoadBalancer } from './world.js';
 
 export interface SimulationOptions {

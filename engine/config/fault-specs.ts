@@ -1,5 +1,5 @@
 // Parses --inject-failure <step>[@cluster][:count][:transient|permanent] against a config.
-import type { FaultSpec } from '../../adapters/simulator/faults.js';
+import type { FaultSpec } from '../../adapters/simulator/setup.js';
 import { clustersOf, isStepId, type RunKind, stepIdsOf, stepInfo } from '../../machines/steps.js';
 import { UsageError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
