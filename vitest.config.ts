@@ -9,5 +9,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // CLI tests spawn mesh-run processes; two workers match the two cores of our machines.
     maxWorkers: 2,
+    // A private PostgreSQL server for the PostgreSQL store tests (each file uses its own schema).
+    globalSetup: ['test/support/pg-global-setup.ts'],
   },
 });

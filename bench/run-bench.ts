@@ -83,7 +83,7 @@ function criticalPath(plan: PlannedCommand[], config: MeshConfig, seed: string):
 
 // The Istio page run strictly in its order, one step after another, on the same simulator.
 async function sequentialBaseline(config: MeshConfig, seed: string): Promise<number> {
-  const store = openStore(sqlite(':memory:'), 'create');
+  const store = await openStore(sqlite(':memory:'), 'create');
   // The world is created the way a run creates it (with a bench run that holds nothing).
   // Its latency model is seeded by the world's id, as the critical path's is.
   const settings = newWorldSeed(seed, config, { realisticLatency: { timeScale: TIME_SCALE } }, [], Date.now());
@@ -187,7 +187,7 @@ async function overhead(): Promise<void> {
       if (finished.outcome.status !== 'succeeded') throw new Error('overhead run failed');
       // The same workflow journals the same commands on either store; count them where they outlive the run.
       if (dbPath !== ':memory:') {
-        const reader = openStore(sqlite(dbPath), 'read-only');
+        const reader = await openStore(sqlite(dbPath), 'read-only');
         commands = (await reader.runs.listCommands(prepared.run.id)).length;
         await reader.close();
       }
@@ -334,7 +334,7 @@ async function historyAtScale(): Promise<void> {
   const { n } = db.prepare('SELECT COUNT(*) AS n FROM step_attempts').get() as { n: number };
   db.close();
   out('fill', `${n} step attempts in ${ms(performance.now() - started)}`, '', '', '', '');
-  const { runs: store, close } = openStore(sqlite(path), 'existing');
+  const { runs: store, close } = await openStore(sqlite(path), 'existing');
   const now = Date.now();
   const timed = async (label: string, fn: () => Promise<unknown>) => {
     await fn();

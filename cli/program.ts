@@ -12,6 +12,7 @@ import { resumeCommand } from './commands/resume.js';
 import { logsCommand, showCommand } from './commands/show.js';
 import { runsCommand, statusCommand } from './commands/status.js';
 import { versionCommand } from './commands/version.js';
+import { storeOption } from './common.js';
 import { ExitRequest } from './exit.js';
 import { painter, type Streams } from './output.js';
 
@@ -74,7 +75,13 @@ export function buildProgram(streams: Streams): Command {
     .version(version(), '-V, --version')
     .showSuggestionAfterError(false)
     .configureOutput(output)
-    .exitOverride();
+    .addOption(storeOption())
+    .exitOverride()
+    // --store is global: every verb sees it among its own options.
+    .hook('preAction', (root, verb) => {
+      const store = root.opts().store as string | undefined;
+      if (store !== undefined && verb.getOptionValue('store') === undefined) verb.setOptionValue('store', store);
+    });
   for (const command of [
     installCommand(streams),
     followUpCommand('verify', streams),
@@ -90,7 +97,7 @@ export function buildProgram(streams: Streams): Command {
     reportCommand(streams),
     versionCommand(streams, version()),
   ]) {
-    program.addCommand(command.exitOverride().showSuggestionAfterError(false).configureOutput(output));
+    program.addCommand(command.exitOverride().showSuggestionAfterError(false).configureOutput(output).configureHelp({ showGlobalOptions: true }));
   }
   return program;
 }

@@ -6,34 +6,38 @@ import { type FaultSpec, faultRows, resimulated, type SimulationOptions, simulat
 import { readWorld, type WorldSettings, writeWorld } from '../adapters/simulator/world.js';
 import type { MeshConfig, RunMode } from '../shared/model.js';
 import type { Store, WorldSeed } from '../store/contract.js';
-import { defaultDbPath } from '../store/db-path.js';
+import { resolveStoreLocation, type StoreLocation } from '../store/location.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 
 export type { FaultSpec, SimulationOptions } from '../adapters/simulator/setup.js';
 export { changesLoadBalancer } from '../adapters/simulator/setup.js';
-
-// Where the journal lives: an SQLite file (the embedded default), or ':memory:' for a rehearsal.
-export interface StoreLocation {
-  kind: 'sqlite';
-  path: string;
-}
+export type { StoreLocation } from '../store/location.js';
 
 // How a command uses the store: to write (creating it if missing), to write one that must exist, to read.
 export type StoreAccess = 'create' | 'existing' | 'read-only';
 
-// --db, else $MESH_RUN_DB, else the XDG state directory.
-export function storeLocation(options: { db?: string | undefined }, env: Record<string, string | undefined> = process.env): StoreLocation {
-  return { kind: 'sqlite', path: options.db ?? defaultDbPath(env) };
+// The store the flags and the environment name: --store or --db, else $MESH_RUN_STORE, else $MESH_RUN_DB,
+// else the SQLite file in the XDG state directory.
+export function storeLocation(
+  options: { db?: string | undefined; store?: string | undefined },
+  env: Record<string, string | undefined> = process.env,
+): StoreLocation {
+  return resolveStoreLocation(options, env);
 }
 
 // Whether the store is there already (verbs that find nothing to act on leave no empty database behind).
-export function storeExists(location: StoreLocation): boolean {
-  return location.path === ':memory:' || existsSync(location.path);
+export async function storeExists(location: StoreLocation): Promise<boolean> {
+  if (location.kind === 'sqlite') return location.path === ':memory:' || existsSync(location.path);
+  const { postgresStoreExists } = await import('../store/postgres/index.js');
+  return postgresStoreExists(location);
 }
 
-// Opens the store as the command needs it; read-only access never creates, migrates or changes it.
-export function openStore(location: StoreLocation, access: StoreAccess): Store {
-  return openSqliteStore(location.path, { mustExist: access === 'existing', readOnly: access === 'read-only' });
+// Opens the store as the command needs it; read-only access never creates, migrates or changes it. The
+// PostgreSQL client loads only when a PostgreSQL store is named.
+export async function openStore(location: StoreLocation, access: StoreAccess): Promise<Store> {
+  if (location.kind === 'sqlite') return openSqliteStore(location.path, { mustExist: access === 'existing', readOnly: access === 'read-only' });
+  const { openPostgresStore } = await import('../store/postgres/index.js');
+  return openPostgresStore(location, { access });
 }
 
 // The real kubectl and istioctl (checks before a run exists use them too). Tools load on first use, so

@@ -84,7 +84,7 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
   }
   checkTrustFiles(loaded.config);
   if (!request.dryRun) await checkEnvironment(loaded.config, await realTools(loaded.config));
-  const store = openStore(request.store, 'create');
+  const store = await openStore(request.store, 'create');
   try {
     const runId = newRunId();
     const now = Date.now();
@@ -300,7 +300,7 @@ function resumedConfig(run: RunRecord, force: boolean, env: Record<string, strin
 // ready to begin.
 export async function prepareResume(request: ResumeRequest, listener?: ProgressListener): Promise<PreparedRun> {
   checkRunIdFormat(request.id);
-  const store = openStore(request.store, 'existing');
+  const store = await openStore(request.store, 'existing');
   try {
     const run = await findRun(store.runs, request.id);
     checkResumable(run, (await store.runs.listAttempts(run.id)).length);
@@ -449,7 +449,11 @@ export async function prepareFollowUp(request: FollowUpRequest, listener?: Progr
   // A config file is checked before any database is touched; a run's recorded config once it is read.
   const early = loaded ? checkFollowUpInput(request, loaded.config, request.dryRun ? 'dry-run' : 'real') : undefined;
   let store: Store | undefined =
-    request.runRef !== undefined ? openStore(request.store, 'existing') : storeExists(request.store) ? openStore(request.store, 'create') : undefined;
+    request.runRef !== undefined
+      ? await openStore(request.store, 'existing')
+      : (await storeExists(request.store))
+        ? await openStore(request.store, 'create')
+        : undefined;
   try {
     const target = loaded ? await latestTarget(request, store?.runs, loaded) : await namedTarget(request, (store as Store).runs, request.runRef as string);
     const faults = early ?? checkFollowUpInput(request, target.config, target.mode);
@@ -463,7 +467,7 @@ export async function prepareFollowUp(request: FollowUpRequest, listener?: Progr
       // New simulated clusters are empty: nothing there to own.
       await checkOwnership(target.config, await toolsFor('dry-run', target.config, store, world));
     }
-    store ??= openStore(request.store, 'create');
+    store ??= await openStore(request.store, 'create');
     const now = Date.now();
     const seed = target.mode === 'real' ? undefined : target.world ? faultSeed(world, faults) : newWorldSeed(world, target.config, {}, faults, now);
     const forced = `${FORCED_UNINSTALL}: the ownership check was skipped, and what existed before mesh-run is removed too`;

@@ -2,15 +2,18 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openStore } from '../engine/composition.js';
 import { parseConfigText } from '../engine/config/mesh-config.js';
 import { PreconditionError } from '../shared/errors.js';
 import { withDefaults } from '../shared/model.js';
+import { parseStoreLocation } from '../store/location.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import { SCHEMA_VERSION } from '../store/sqlite/migrations.js';
 import { openDb } from '../store/sqlite/open-db.js';
 import { createSqliteRunStore } from '../store/sqlite/run-store.js';
 import { runCli, tempDir } from './support/cli.js';
 import { storeContract } from './support/store-contract.js';
+import { freshSchema, havePostgres, postgresUrl } from './support/stores.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -19,6 +22,8 @@ const operator = { user: 'alice', host: 'laptop', pid: 1 };
 const lease = { token: 't', pid: 1, host: 'laptop', user: 'alice', heartbeat: 1 };
 
 storeContract('SQLite in memory', async () => openSqliteStore(':memory:'));
+if (havePostgres()) storeContract('PostgreSQL', async () => openStore(parseStoreLocation(postgresUrl(freshSchema('contract')) as string, 'test'), 'create'));
+else it.skip('the store contract on PostgreSQL (PostgreSQL is not installed here)', () => {});
 storeContract('SQLite file (WAL)', async () => openSqliteStore(join(tmp.dir, `contract-${Math.random().toString(36).slice(2)}.db`)));
 
 describe('the SQLite store', () => {

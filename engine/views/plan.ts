@@ -71,7 +71,7 @@ function recording(inner: ClusterTools, out: PlannedCommand[], plan: Plan): Clus
 // Rehearses a run of `kind`: verify and uninstall first rehearse what they follow (install, then verify),
 // unrecorded, so they meet the mesh they would meet for real.
 export async function planRun(kind: RunKind, config: MeshConfig): Promise<Plan> {
-  const store = openStore({ kind: 'sqlite', path: ':memory:' }, 'create');
+  const store = await openStore({ kind: 'sqlite', path: ':memory:' }, 'create');
   try {
     const now = Date.now();
     const operator = { user: 'plan', host: 'plan', pid: process.pid };

@@ -1,7 +1,8 @@
 // Reads a mesh-run database the way the tests need: runs, attempts, commands, simulated objects.
 import Database from 'better-sqlite3';
+import { openStore } from '../../engine/composition.js';
 import type { AttemptRecord, CommandRecord, RunRecord } from '../../store/contract.js';
-import { openSqliteStore } from '../../store/sqlite/index.js';
+import { parseStoreLocation } from '../../store/location.js';
 
 export interface Journal {
   run: RunRecord;
@@ -12,8 +13,9 @@ export interface Journal {
   cluster: Record<string, string[]>;
 }
 
-export async function readJournal(dbPath: string, runId: string): Promise<Journal> {
-  const store = openSqliteStore(dbPath, { mustExist: true });
+// `where`: an SQLite path or a store URL.
+export async function readJournal(where: string, runId: string): Promise<Journal> {
+  const store = await openStore(parseStoreLocation(where, 'test'), 'existing');
   try {
     const run = await store.runs.getRun(runId);
     if (!run) throw new Error(`no run ${runId}`);

@@ -1,0 +1,513 @@
+// The RunStore contract on PostgreSQL: one transaction per operation on a small pool, group-committed command
+// rows, and leases that hold across machines. A driver's lease and its claim on clusters are rows (who, where,
+// heartbeat) plus session advisory locks on a dedicated connection: a holder that dies or loses the database
+// frees its locks at once, and a lock this session could take means no live session holds it.
+import type pg from 'pg';
+import type {
+  Actor,
+  AttemptClose,
+  ClaimRequest,
+  ClusterHolder,
+  CommandSpawn,
+  CreateResult,
+  ErrorInfo,
+  HistoryFilter,
+  LeaseHolder,
+  LeaseResult,
+  NewRun,
+  RunStore,
+  WorldSeed,
+} from '../contract.js';
+import { crashPoint } from '../crash-points.js';
+import { claimCounts, type Liveness, leaseRefused } from '../lease-rules.js';
+import type { PostgresLocation } from '../location.js';
+import {
+  type AttemptRow,
+  type CommandRow,
+  type EventRow,
+  type ObservationRow,
+  type RunRow,
+  toAttempt,
+  toCommand,
+  toEvent,
+  toObservation,
+  toRun,
+} from '../rows.js';
+import { asPgStoreError, LockSession, type Queryable, transaction } from './connection.js';
+
+const EVENT_COLUMNS = 'id, run_id, at, type, actor_user AS "user", actor_host AS host, actor_pid AS pid, detail, step, cluster';
+
+// The channel a store notifies when a run changes (status --watch, logs --follow listen on it).
+export function changeChannel(schema: string): string {
+  return `mesh_run_${schema}`;
+}
+
+export function runLockName(schema: string, runId: string): string {
+  return `${schema}:run:${runId}`;
+}
+
+function claimLockName(schema: string, key: string): string {
+  return `${schema}:claim:${key}`;
+}
+
+export interface PgRunStore extends RunStore {
+  // Lets go of every lock this process holds (closing the store).
+  closeLocks(): Promise<void>;
+}
+
+export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgRunStore {
+  const s = `"${location.schema}"`;
+  const locks = new LockSession(location);
+  // The lock names each run of this process holds, to let go of them with its lease.
+  const heldFor = new Map<string, string[]>();
+  const channel = changeChannel(location.schema);
+  const errorJson = (error: ErrorInfo | null | undefined): string | null => (error ? JSON.stringify(error) : null);
+
+  const notify = (db: Queryable, runIds: Iterable<string>) =>
+    Promise.all([...new Set(runIds)].map((id) => db.query('SELECT pg_notify($1, $2)', [channel, id])));
+
+  const getRun = async (db: Queryable, id: string, forUpdate = false) => {
+    const { rows } = await db.query<RunRow>(`SELECT * FROM ${s}.runs WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
+    return rows[0] ? toRun(rows[0]) : undefined;
+  };
+
+  const insertEvent = (
+    db: Queryable,
+    runId: string,
+    at: number,
+    type: string,
+    actor: Actor,
+    detail: string | null,
+    where?: { step: string; cluster: string },
+  ) =>
+    db.query(
+      `INSERT INTO ${s}.run_events (run_id, at, type, actor_user, actor_host, actor_pid, detail, step, cluster) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [runId, at, type, actor.user, actor.host, actor.pid, detail, where?.step ?? null, where?.cluster ?? null],
+    );
+
+  const closeOpenAttempts = async (db: Queryable, runId: string, closes: readonly AttemptClose[]) => {
+    for (const c of closes) {
+      await db.query(
+        `UPDATE ${s}.step_attempts SET outcome = $1, ended_at = $2, error = $3
+         WHERE id = (SELECT id FROM ${s}.step_attempts WHERE run_id = $4 AND step = $5 AND cluster = $6 AND outcome = 'running' ORDER BY attempt DESC LIMIT 1)`,
+        [c.outcome, c.at, errorJson(c.error), runId, c.step, c.cluster],
+      );
+    }
+  };
+
+  const setLease = (db: Queryable, runId: string, l: LeaseHolder) =>
+    db.query(
+      `UPDATE ${s}.runs SET lease_token = $1, lease_pid = $2, lease_host = $3, lease_user = $4, lease_heartbeat = $5, lease_proc_start = $6 WHERE id = $7`,
+      [l.token, l.pid, l.host, l.user, l.heartbeat, l.procStart ?? null, runId],
+    );
+
+  // The live run (not `runId`) that holds one of `keys`; `live(key)` judges its holder.
+  const heldElsewhere = async (db: Queryable, runId: string, keys: readonly string[], live: (key: string) => Liveness): Promise<ClusterHolder | undefined> => {
+    for (const key of keys) {
+      const { rows } = await db.query<{ run_id: string }>(`SELECT run_id FROM ${s}.cluster_claims WHERE key = $1`, [key]);
+      const holder = rows[0]?.run_id;
+      if (!holder || holder === runId) continue;
+      const other = await getRun(db, holder);
+      if (claimCounts(other, live(key))) return { runId: other.id, kind: other.kind, key, lease: other.lease };
+    }
+    return undefined;
+  };
+
+  // Who holds a lock this session could not take: the run that claims the key, as recorded.
+  const claimHolder = async (key: string): Promise<ClusterHolder> => {
+    const { rows } = await pool.query<{ run_id: string }>(`SELECT run_id FROM ${s}.cluster_claims WHERE key = $1`, [key]);
+    const run = rows[0] ? await getRun(pool, rows[0].run_id) : undefined;
+    const lease: LeaseHolder = run?.lease ?? { token: '', pid: 0, host: 'another process', user: 'unknown', heartbeat: Date.now() };
+    return { runId: run?.id ?? 'unknown', kind: run?.kind ?? 'install', key, lease };
+  };
+
+  // Takes the advisory locks of a run and its claim keys. A lock this session just took means no live session
+  // held it: a holder recorded for it is gone, whatever its heartbeat says. One it already held (this
+  // process) is judged by the rows, as on SQLite.
+  const takeLocks = async (runId: string, keys: readonly string[]) => {
+    const names = [runLockName(location.schema, runId), ...keys.map((k) => claimLockName(location.schema, k))];
+    const { taken, refused } = await locks.take(names);
+    const fresh = new Set(taken);
+    return { names, taken, refused, fresh };
+  };
+
+  const judge = (fresh: Set<string>, name: string, now: number, staleAfterMs: number, isAlive: (h: LeaseHolder) => boolean): Liveness => ({
+    now,
+    staleAfterMs,
+    isAlive: fresh.has(name) ? () => false : isAlive,
+  });
+
+  const remember = (runId: string, names: readonly string[]) => heldFor.set(runId, [...new Set([...(heldFor.get(runId) ?? []), ...names])]);
+
+  const store: PgRunStore = {
+    async createRun(run: NewRun, actor: Actor, claim: ClaimRequest, seed?: WorldSeed): Promise<CreateResult> {
+      const { names, taken, refused, fresh } = await takeLocks(run.id, claim.keys);
+      if (refused) return { created: false, busy: await claimHolder(refused.slice(`${location.schema}:claim:`.length)) };
+      const result = await transaction(pool, async (db): Promise<CreateResult> => {
+        const busy = await heldElsewhere(db, run.id, claim.keys, (key) =>
+          judge(fresh, claimLockName(location.schema, key), claim.lease.heartbeat, claim.staleAfterMs, claim.isAlive),
+        );
+        if (busy) return { created: false, busy };
+        if (seed?.world) {
+          await db.query(
+            `INSERT INTO ${s}.sim_worlds (id, settings_json) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET settings_json = excluded.settings_json, version = ${s}.sim_worlds.version + 1`,
+            [seed.world.id, seed.world.settingsJson],
+          );
+        }
+        for (const f of seed?.faults ?? []) {
+          await db.query(`INSERT INTO ${s}.sim_faults (world, step, cluster, remaining, kind) VALUES ($1, $2, $3, $4, $5)`, [
+            seed?.faultWorld,
+            f.step,
+            f.cluster,
+            f.remaining,
+            f.kind,
+          ]);
+        }
+        if (seed && seed.faults.length > 0 && !seed.world) await db.query(`UPDATE ${s}.sim_worlds SET version = version + 1 WHERE id = $1`, [seed.faultWorld]);
+        await db.query(
+          `INSERT INTO ${s}.runs (id, kind, topology, mode, status, config_json, config_hash, config_path, created_at, updated_at, machine_version, target_run, sim_world)
+           VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $8, $9, $10, $11)`,
+          [
+            run.id,
+            run.kind,
+            run.topology,
+            run.mode,
+            JSON.stringify(run.config),
+            run.configHash,
+            run.configPath,
+            run.createdAt,
+            run.machineVersion,
+            run.targetRun ?? null,
+            run.simWorld ?? null,
+          ],
+        );
+        await insertEvent(db, run.id, run.createdAt, 'started', actor, null);
+        for (const e of run.events ?? []) await insertEvent(db, run.id, run.createdAt, e.type, actor, e.detail);
+        await setLease(db, run.id, claim.lease);
+        for (const key of claim.keys) {
+          await db.query(
+            `INSERT INTO ${s}.cluster_claims (key, run_id, at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, at = excluded.at`,
+            [key, run.id, run.createdAt],
+          );
+        }
+        await notify(db, [run.id]);
+        return { created: true };
+      });
+      if (!result.created) {
+        await locks.release(taken);
+        return result;
+      }
+      remember(run.id, names);
+      crashPoint('journal-write');
+      return result;
+    },
+
+    getRun: (id) => getRun(pool, id),
+
+    async findRunIds(prefix, limit) {
+      const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
+      const { rows } = await pool.query<{ id: string }>(
+        `SELECT id FROM ${s}.runs WHERE id LIKE $1 ESCAPE '\\' ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT $2`,
+        [`${escaped}%`, limit],
+      );
+      return rows.map((r) => r.id);
+    },
+
+    async listRuns(limit) {
+      const { rows } = await pool.query<RunRow>(`SELECT * FROM ${s}.runs ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT $1`, [limit]);
+      return rows.map(toRun);
+    },
+
+    async listRunsTargeting(runId) {
+      const { rows } = await pool.query<RunRow>(`SELECT * FROM ${s}.runs WHERE target_run = $1 ORDER BY created_at, id COLLATE "C"`, [runId]);
+      return rows.map(toRun);
+    },
+
+    async updateRunConfig(runId, config, configHash) {
+      await pool.query(`UPDATE ${s}.runs SET config_json = $1, config_hash = $2 WHERE id = $3`, [JSON.stringify(config), configHash, runId]);
+      crashPoint('journal-write');
+    },
+
+    async commitTransition(runId, snapshotJson, closes, at) {
+      await transaction(pool, async (db) => {
+        await db.query(`UPDATE ${s}.runs SET snapshot_json = $1, updated_at = $2 WHERE id = $3`, [snapshotJson, at, runId]);
+        if (closes.length > 0) crashPoint('in-transaction');
+        await closeOpenAttempts(db, runId, closes);
+        if (closes.length > 0) await notify(db, [runId]);
+      });
+      if (closes.length > 0) crashPoint('journal-write');
+    },
+
+    async openAttempt(runId, snapshotJson, slot, at, closes = []) {
+      const attempt = await transaction(pool, async (db) => {
+        if (snapshotJson !== null) await db.query(`UPDATE ${s}.runs SET snapshot_json = $1, updated_at = $2 WHERE id = $3`, [snapshotJson, at, runId]);
+        await closeOpenAttempts(db, runId, closes);
+        const { rows } = await db.query<AttemptRow>(
+          `INSERT INTO ${s}.step_attempts (run_id, step, cluster, context, attempt, started_at, outcome)
+           VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM ${s}.step_attempts WHERE run_id = $1 AND step = $2 AND cluster = $3), $5, 'running')
+           RETURNING *`,
+          [runId, slot.step, slot.cluster, slot.context, at],
+        );
+        await notify(db, [runId]);
+        crashPoint('in-transaction');
+        return toAttempt(rows[0] as AttemptRow);
+      });
+      crashPoint('journal-write');
+      return attempt;
+    },
+
+    async closeAttempt(attemptId, outcome, error, at) {
+      await transaction(pool, async (db) => {
+        const { rows } = await db.query<{ run_id: string }>(
+          `UPDATE ${s}.step_attempts SET outcome = $1, ended_at = $2, error = $3 WHERE id = $4 AND outcome = 'running' RETURNING run_id`,
+          [outcome, at, errorJson(error), attemptId],
+        );
+        await notify(
+          db,
+          rows.map((r) => r.run_id),
+        );
+      });
+      crashPoint('journal-write');
+    },
+
+    async beginResume(runId, reason, actor, at, detail) {
+      await transaction(pool, async (db) => {
+        await db.query(`UPDATE ${s}.commands SET ended_at = $1 WHERE run_id = $2 AND ended_at IS NULL`, [at, runId]);
+        await db.query(`UPDATE ${s}.step_attempts SET outcome = 'interrupted', ended_at = $1, error = $2 WHERE run_id = $3 AND outcome = 'running'`, [
+          at,
+          JSON.stringify({ message: reason }),
+          runId,
+        ]);
+        await db.query(`UPDATE ${s}.runs SET status = 'running', updated_at = $1, finished_at = NULL, error_json = NULL WHERE id = $2`, [at, runId]);
+        crashPoint('in-transaction');
+        await insertEvent(db, runId, at, 'resumed', actor, detail ?? null);
+        await notify(db, [runId]);
+      });
+      crashPoint('journal-write');
+    },
+
+    async endRun(runId, status, actor, at, error, detail) {
+      await transaction(pool, async (db) => {
+        if (status === 'interrupted') {
+          await db.query(`UPDATE ${s}.commands SET ended_at = $1 WHERE run_id = $2 AND ended_at IS NULL`, [at, runId]);
+          await db.query(`UPDATE ${s}.step_attempts SET outcome = 'interrupted', ended_at = $1, error = $2 WHERE run_id = $3 AND outcome = 'running'`, [
+            at,
+            JSON.stringify({ message: error?.message ?? 'interrupted' }),
+            runId,
+          ]);
+        }
+        await db.query(`UPDATE ${s}.runs SET status = $1, updated_at = $2, finished_at = $2, error_json = $3 WHERE id = $4`, [
+          status,
+          at,
+          errorJson(error),
+          runId,
+        ]);
+        // A run that is over (or interrupted) holds no clusters any more.
+        await db.query(`DELETE FROM ${s}.cluster_claims WHERE run_id = $1`, [runId]);
+        crashPoint('in-transaction');
+        await insertEvent(db, runId, at, status, actor, detail ?? null);
+        await notify(db, [runId]);
+      });
+      crashPoint('journal-write');
+    },
+
+    async listAttempts(runId) {
+      const { rows } = await pool.query<AttemptRow>(`SELECT * FROM ${s}.step_attempts WHERE run_id = $1 ORDER BY started_at, id`, [runId]);
+      return rows.map(toAttempt);
+    },
+
+    async journalCommands(starts, finishes, spawns: readonly CommandSpawn[] = []) {
+      if (starts.length === 0 && finishes.length === 0 && spawns.length === 0) return [];
+      const ids = await transaction(pool, async (db) => {
+        const created: number[] = [];
+        for (const c of starts) {
+          const { rows } = await db.query<{ id: number }>(
+            `INSERT INTO ${s}.commands (run_id, attempt_id, tool, argv_json, context, started_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+            [c.runId, c.attemptId, c.tool, JSON.stringify(c.argv), c.context, c.at],
+          );
+          created.push((rows[0] as { id: number }).id);
+        }
+        for (const p of spawns)
+          await db.query(`UPDATE ${s}.commands SET pid = $1, pgid = $2, proc_start = $3 WHERE id = $4`, [p.pid, p.pgid, p.procStart, p.id]);
+        const finished: string[] = [];
+        for (const r of finishes) {
+          const { rows } = await db.query<{ run_id: string }>(
+            `UPDATE ${s}.commands SET ended_at = $1, exit_code = $2, duration_ms = $3, stdout_tail = $4, stderr_tail = $5 WHERE id = $6 RETURNING run_id`,
+            [r.at, r.exitCode, r.durationMs, r.stdoutTail, r.stderrTail, r.id],
+          );
+          finished.push(...rows.map((row) => row.run_id));
+        }
+        crashPoint('in-transaction');
+        await notify(db, [...starts.map((c) => c.runId), ...finished]);
+        return created;
+      });
+      crashPoint('journal-write');
+      return ids;
+    },
+
+    async listCommands(runId) {
+      const { rows } = await pool.query<CommandRow>(`SELECT * FROM ${s}.commands WHERE run_id = $1 ORDER BY id`, [runId]);
+      return rows.map(toCommand);
+    },
+
+    async addEvent(runId, type, actor, at, detail, where) {
+      await transaction(pool, async (db) => {
+        await insertEvent(db, runId, at, type, actor, detail ?? null, where);
+        await notify(db, [runId]);
+      });
+      crashPoint('journal-write');
+    },
+
+    async listEvents(runId) {
+      const { rows } = await pool.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM ${s}.run_events WHERE run_id = $1 ORDER BY id`, [runId]);
+      return rows.map(toEvent);
+    },
+
+    async recordObservations(observations) {
+      if (observations.length === 0) return;
+      await transaction(pool, async (db) => {
+        for (const o of observations) {
+          await db.query(
+            `INSERT INTO ${s}.observations (run_id, cluster, subject, present, owner, detail, at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (run_id, cluster, subject) DO NOTHING`,
+            [o.runId, o.cluster, o.subject, o.present, o.owner, o.detail ? JSON.stringify(o.detail) : null, o.at],
+          );
+        }
+      });
+      crashPoint('journal-write');
+    },
+
+    async listObservations(runIds) {
+      if (runIds.length === 0) return [];
+      const { rows } = await pool.query<ObservationRow>(
+        `SELECT run_id, cluster, subject, present, owner, detail, at FROM ${s}.observations WHERE run_id = ANY($1::text[]) ORDER BY at, id`,
+        [runIds],
+      );
+      return rows.map(toObservation);
+    },
+
+    async queryAttempts(filter: HistoryFilter) {
+      const { where, params } = conditions(filter, {
+        runId: (p) => `run_id = ${p}`,
+        cluster: (p) => `cluster = ${p}`,
+        step: (p) => `step = ${p}`,
+        outcome: (p) => `outcome = ${p}`,
+        since: (p) => `started_at >= ${p}`,
+        until: (p) => `started_at < ${p}`,
+        kind: (p) => `run_id IN (SELECT id FROM ${s}.runs WHERE kind = ${p})`,
+      });
+      const { rows } = await pool.query<AttemptRow>(`SELECT * FROM ${s}.step_attempts ${where} ORDER BY started_at DESC, id DESC LIMIT $${params.length + 1}`, [
+        ...params,
+        filter.limit,
+      ]);
+      return rows.map(toAttempt);
+    },
+
+    async queryEvents(filter) {
+      const { where, params } = conditions(filter, {
+        runId: (p) => `run_id = ${p}`,
+        since: (p) => `at >= ${p}`,
+        until: (p) => `at < ${p}`,
+        kind: (p) => `run_id IN (SELECT id FROM ${s}.runs WHERE kind = ${p})`,
+      });
+      const { rows } = await pool.query<EventRow>(
+        `SELECT ${EVENT_COLUMNS} FROM ${s}.run_events ${where} ORDER BY at DESC, id DESC LIMIT $${params.length + 1}`,
+        [...params, filter.limit],
+      );
+      return rows.map(toEvent);
+    },
+
+    async acquireLease(runId, candidate, staleAfterMs, isAlive, keys = []): Promise<LeaseResult> {
+      const { names, taken, refused, fresh } = await takeLocks(runId, keys);
+      if (refused) {
+        if (refused === runLockName(location.schema, runId)) {
+          const held = (await getRun(pool, runId))?.lease;
+          return { acquired: false, holder: held ?? { token: '', pid: 0, host: 'another process', user: 'unknown', heartbeat: Date.now() } };
+        }
+        return { acquired: false, busy: await claimHolder(refused.slice(`${location.schema}:claim:`.length)) };
+      }
+      const result = await transaction(pool, async (db): Promise<LeaseResult> => {
+        const run = await getRun(db, runId, true);
+        if (!run) throw new Error(`run ${runId} vanished while taking its lease`);
+        const current = run.lease;
+        const own = judge(fresh, runLockName(location.schema, runId), candidate.heartbeat, staleAfterMs, isAlive);
+        if (current && leaseRefused(current, candidate, own)) return { acquired: false, holder: current };
+        const busy = await heldElsewhere(db, runId, keys, (key) =>
+          judge(fresh, claimLockName(location.schema, key), candidate.heartbeat, staleAfterMs, isAlive),
+        );
+        if (busy) return { acquired: false, busy };
+        for (const key of keys) {
+          await db.query(
+            `INSERT INTO ${s}.cluster_claims (key, run_id, at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET run_id = excluded.run_id, at = excluded.at`,
+            [key, runId, candidate.heartbeat],
+          );
+        }
+        await setLease(db, runId, candidate);
+        await notify(db, [runId]);
+        return current !== null && current.token !== candidate.token ? { acquired: true, tookOverFrom: current } : { acquired: true };
+      });
+      if (!result.acquired) {
+        await locks.release(taken);
+        return result;
+      }
+      remember(runId, names);
+      return result;
+    },
+
+    async heartbeat(runId, token, at) {
+      // The locks went with a lost session: this driver no longer holds the run, whatever the row says.
+      locks.check();
+      const { rowCount } = await pool.query(`UPDATE ${s}.runs SET lease_heartbeat = $1 WHERE id = $2 AND lease_token = $3`, [at, runId, token]);
+      return rowCount === 1;
+    },
+
+    async releaseLease(runId, token) {
+      await transaction(pool, async (db) => {
+        const { rowCount } = await db.query(
+          `UPDATE ${s}.runs SET lease_token = NULL, lease_pid = NULL, lease_host = NULL, lease_user = NULL, lease_heartbeat = NULL, lease_proc_start = NULL
+           WHERE id = $1 AND lease_token = $2`,
+          [runId, token],
+        );
+        if (rowCount) await db.query(`DELETE FROM ${s}.cluster_claims WHERE run_id = $1`, [runId]);
+      });
+      const names = heldFor.get(runId) ?? [];
+      heldFor.delete(runId);
+      await locks.release(names);
+    },
+
+    closeLocks: () => locks.close(),
+  };
+  return guardedPg(store, location);
+}
+
+// WHERE clauses of a history query, one per filter field that is set, numbered $1, $2 ...
+function conditions<F extends { limit: number }>(
+  filter: F,
+  clauses: Partial<Record<keyof F, (placeholder: string) => string>>,
+): { where: string; params: Array<string | number> } {
+  const params: Array<string | number> = [];
+  const parts: string[] = [];
+  for (const [field, clause] of Object.entries(clauses) as Array<[string, (p: string) => string]>) {
+    const value = (filter as Record<string, unknown>)[field];
+    if (value === undefined) continue;
+    params.push(value as string | number);
+    parts.push(clause(`$${params.length}`));
+  }
+  return { where: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+// Every method's errors in mesh-run's words (a StoreError saying what happened and what to do).
+export function guardedPg<T extends object>(target: T, location: PostgresLocation): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(target)) {
+    if (typeof value !== 'function') continue;
+    wrapped[name] = async (...args: unknown[]) => {
+      try {
+        return await (value as (...a: unknown[]) => Promise<unknown>)(...args);
+      } catch (error) {
+        throw asPgStoreError(error, location);
+      }
+    };
+  }
+  return wrapped as T;
+}

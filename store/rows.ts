@@ -1,0 +1,197 @@
+// Rows as both backends store them, and the records the contract returns: decoded once, here. A row that
+// does not read back whole (a config or error that does not parse, a kind this mesh-run does not know) is
+// returned marked damaged, so one bad row never hides the rest.
+import { isRunKind, type MeshConfig, type RunStatus, withDefaults } from '../shared/model.js';
+import type { AttemptRecord, CommandRecord, ErrorInfo, Observation, RunEventRecord, RunRecord } from './contract.js';
+
+export interface RunRow {
+  id: string;
+  kind: string;
+  topology: string;
+  mode: 'dry-run' | 'real';
+  status: RunStatus;
+  config_json: string;
+  config_hash: string;
+  config_path: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+  machine_version: number;
+  snapshot_json: string | null;
+  error_json: string | null;
+  lease_token: string | null;
+  lease_pid: number | null;
+  lease_host: string | null;
+  lease_user: string | null;
+  lease_heartbeat: number | null;
+  target_run: string | null;
+  sim_world: string | null;
+  lease_proc_start: string | null;
+}
+
+export interface AttemptRow {
+  id: number;
+  run_id: string;
+  step: string;
+  cluster: string;
+  context: string | null;
+  attempt: number;
+  started_at: number;
+  ended_at: number | null;
+  outcome: AttemptRecord['outcome'];
+  error: string | null;
+}
+
+export interface CommandRow {
+  id: number;
+  run_id: string;
+  attempt_id: number | null;
+  tool: string;
+  argv_json: string;
+  context: string | null;
+  started_at: number;
+  ended_at: number | null;
+  exit_code: number | null;
+  duration_ms: number | null;
+  stdout_tail: string | null;
+  stderr_tail: string | null;
+  pid: number | null;
+  pgid: number | null;
+  proc_start: string | null;
+}
+
+export interface ObservationRow {
+  run_id: string;
+  cluster: string;
+  subject: string;
+  present: number | boolean;
+  owner: string | null;
+  detail: string | null;
+  at: number;
+}
+
+export interface EventRow {
+  id: number;
+  run_id: string;
+  at: number;
+  type: string;
+  user: string | null;
+  host: string | null;
+  pid: number | null;
+  detail: string | null;
+  step: string | null;
+  cluster: string | null;
+}
+
+// The recorded error of a run; a damaged one becomes a placeholder, never an exception for every reader.
+function parseError(json: string | null): { error: ErrorInfo | null; damaged: boolean } {
+  if (!json) return { error: null, damaged: false };
+  try {
+    const error = JSON.parse(json) as ErrorInfo;
+    if (error && typeof error === 'object' && typeof error.message === 'string') return { error, damaged: false };
+  } catch {
+    // fall through
+  }
+  return { error: { message: '(the recorded error is damaged)' }, damaged: true };
+}
+
+// The config as recorded, with the defaults newer versions added; null when it does not parse.
+function parseConfig(json: string): MeshConfig | null {
+  try {
+    const raw = JSON.parse(json) as MeshConfig | null;
+    return raw && typeof raw === 'object' && raw.primary && Array.isArray(raw.remotes) ? withDefaults(raw) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function toRun(row: RunRow): RunRecord {
+  const recorded = parseError(row.error_json);
+  const config = parseConfig(row.config_json);
+  const damaged: RunRecord['damaged'] = [];
+  if (!isRunKind(row.kind)) damaged.push('kind');
+  if (!config) damaged.push('config');
+  if (recorded.damaged) damaged.push('error');
+  return {
+    id: row.id,
+    kind: isRunKind(row.kind) ? row.kind : 'install',
+    storedKind: row.kind,
+    topology: row.topology,
+    mode: row.mode,
+    status: row.status,
+    config,
+    configHash: row.config_hash,
+    configPath: row.config_path,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    finishedAt: row.finished_at,
+    machineVersion: row.machine_version,
+    snapshot: row.snapshot_json,
+    error: recorded.error,
+    damaged,
+    lease:
+      row.lease_token && row.lease_pid !== null && row.lease_heartbeat !== null
+        ? {
+            token: row.lease_token,
+            pid: row.lease_pid,
+            host: row.lease_host ?? '',
+            user: row.lease_user ?? '',
+            heartbeat: row.lease_heartbeat,
+            procStart: row.lease_proc_start ?? null,
+          }
+        : null,
+    targetRun: row.target_run ?? null,
+    simWorld: row.sim_world ?? row.id,
+  };
+}
+
+export function toAttempt(row: AttemptRow): AttemptRecord {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    step: row.step,
+    cluster: row.cluster,
+    context: row.context,
+    attempt: row.attempt,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    outcome: row.outcome,
+    error: row.error ? (JSON.parse(row.error) as ErrorInfo) : null,
+  };
+}
+
+export function toCommand(row: CommandRow): CommandRecord {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    attemptId: row.attempt_id,
+    tool: row.tool,
+    argv: JSON.parse(row.argv_json) as string[],
+    context: row.context,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    exitCode: row.exit_code,
+    durationMs: row.duration_ms,
+    stdoutTail: row.stdout_tail,
+    stderrTail: row.stderr_tail,
+    pid: row.pid ?? null,
+    pgid: row.pgid ?? null,
+    procStart: row.proc_start ?? null,
+  };
+}
+
+export function toEvent({ run_id, ...rest }: EventRow): RunEventRecord {
+  return { ...rest, runId: run_id, step: rest.step ?? null, cluster: rest.cluster ?? null };
+}
+
+export function toObservation(row: ObservationRow): Observation {
+  return {
+    runId: row.run_id,
+    cluster: row.cluster,
+    subject: row.subject,
+    present: row.present === 1 || row.present === true,
+    owner: row.owner,
+    detail: row.detail ? (JSON.parse(row.detail) as Record<string, string>) : null,
+    at: row.at,
+  };
+}
