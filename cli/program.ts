@@ -11,6 +11,8 @@ import { reportCommand } from './commands/report.js';
 import { resumeCommand } from './commands/resume.js';
 import { logsCommand, showCommand } from './commands/show.js';
 import { runsCommand, statusCommand } from './commands/status.js';
+import { storeCommand } from './commands/store.js';
+import { unlockCommand } from './commands/unlock.js';
 import { versionCommand } from './commands/version.js';
 import { storeOption } from './common.js';
 import { ExitRequest } from './exit.js';
@@ -25,8 +27,9 @@ function version(): string {
   }
 }
 
-// Verbs that drive a run: their exit code is the run's, whatever became of their output.
-export const RUN_VERBS: ReadonlySet<string> = new Set(['install', 'verify', 'uninstall', 'resume']);
+// Verbs that change something (drive a run, unlock one, copy a store): their exit code says what happened,
+// whatever became of their output.
+export const ACTING_VERBS: ReadonlySet<string> = new Set(['install', 'verify', 'uninstall', 'resume', 'unlock', 'store']);
 
 // Verbs that only read: the only ones offered as "did you mean", so a typo never leads to a verb that
 // changes clusters.
@@ -95,6 +98,8 @@ export function buildProgram(streams: Streams): Command {
     graphCommand(streams),
     planCommand(streams),
     reportCommand(streams),
+    unlockCommand(streams),
+    storeCommand(streams),
     versionCommand(streams, version()),
   ]) {
     program.addCommand(command.exitOverride().showSuggestionAfterError(false).configureOutput(output).configureHelp({ showGlobalOptions: true }));

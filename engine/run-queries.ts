@@ -2,7 +2,7 @@
 // marks, history. Each takes the run store (opened read-only by the caller) and returns a read model.
 import type { StepId } from '../machines/steps.js';
 import type { AttemptOutcome, RunKind } from '../shared/model.js';
-import type { AttemptRecord, HistoryFilter, RunEventRecord, RunRecord, RunStore } from '../store/contract.js';
+import type { AttemptRecord, CommandRecord, HistoryFilter, RunEventRecord, RunRecord, RunStore } from '../store/contract.js';
 import { isLeaseStale } from './runtime/lease.js';
 import { findRun } from './views/run-lookup.js';
 import { type RunView, runView, type SlotView, type StepMark, slotViews, stepMarks } from './views/status-view.js';
@@ -29,6 +29,84 @@ export async function recentRuns(runs: RunStore, limit: number, now = Date.now()
       return runView(run, attempts, now, (r) => isLeaseStale(r, now), events);
     }),
   );
+}
+
+// Waits for the run to change (in any process), or `everyMs` to pass: a stale lease shows by time alone.
+async function changes(runs: RunStore, runId: string, signal: AbortSignal, each: () => Promise<boolean>, everyMs = 2000): Promise<void> {
+  let wake: (() => void) | undefined;
+  let pending = false;
+  const stop = await runs.watchRun(runId, () => {
+    pending = true;
+    wake?.();
+  });
+  const onAbort = () => wake?.();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      if (signal.aborted || !(await each())) return;
+      if (!pending) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, everyMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      wake = undefined;
+      pending = false;
+      // A burst of commits arrives as one change.
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    await stop();
+  }
+}
+
+// status --watch: the run's status now and after every change, until it stops running (or its driver is
+// gone, or `signal` aborts). Returns the last view.
+export async function watchRunStatus(runs: RunStore, ref: string, show: (view: RunStatusView) => void, signal: AbortSignal): Promise<RunStatusView> {
+  const run = await findRun(runs, ref);
+  let last = await runStatus(runs, run.id);
+  show(last);
+  let shown = JSON.stringify(last);
+  await changes(runs, run.id, signal, async () => {
+    const now = await runStatus(runs, run.id);
+    const text = JSON.stringify(now);
+    if (text !== shown) {
+      show(now);
+      shown = text;
+    }
+    last = now;
+    return now.run.status === 'running' && !now.run.stale;
+  });
+  return last;
+}
+
+// logs --follow: each command's output once it has finished, in order, until the run stops running.
+export async function followRunCommands(
+  runs: RunStore,
+  ref: string,
+  show: (command: CommandRecord, attempt: AttemptRecord | undefined) => void,
+  signal: AbortSignal,
+): Promise<RunRecord> {
+  let run = await findRun(runs, ref);
+  const shown = new Set<number>();
+  await changes(runs, run.id, signal, async () => {
+    const [commands, attempts, now] = await Promise.all([runs.listCommands(run.id), runs.listAttempts(run.id), runs.getRun(run.id)]);
+    for (const c of commands) {
+      if (c.endedAt === null || shown.has(c.id)) continue;
+      shown.add(c.id);
+      show(
+        c,
+        attempts.find((a) => a.id === c.attemptId),
+      );
+    }
+    run = now ?? run;
+    return run.status === 'running' && !isLeaseStale(run);
+  });
+  return run;
 }
 
 // One run's timeline: events, and each slot's attempts with the commands they ran.

@@ -263,6 +263,48 @@ export interface RunStore {
   heartbeat(runId: string, token: string, at: number): Promise<boolean>;
   // Lets go of the lease and the run's claims (only the holder with this token can).
   releaseLease(runId: string, token: string): Promise<void>;
+  // mesh-run unlock: an operator lets go of a lease whose holder is gone, if `token` still holds it. One
+  // transaction: the lease and the run's claims cleared, an "unlocked" event naming who did it. 'connected':
+  // the holder's database session still holds the run's lock (it is not gone), and nothing was changed.
+  breakLease(runId: string, token: string, actor: Actor, at: number, detail: string): Promise<'released' | 'changed' | 'connected'>;
+
+  // Calls `onChange` when the run changes, in this process or another (status --watch, logs --follow);
+  // resolves to the function that stops watching.
+  watchRun(runId: string, onChange: () => void): Promise<() => Promise<void>>;
+
+  // A run with everything recorded about it, as stored (for mesh-run store copy); undefined if absent.
+  exportRun(runId: string): Promise<RunExport | undefined>;
+  // Records an exported run under its id, in one transaction (its rows get new ids here); no lease.
+  importRun(data: RunExport): Promise<void>;
+}
+
+// A run row as stored, every field raw (a damaged config or kind is copied as it is).
+export interface StoredRun {
+  id: string;
+  kind: string;
+  topology: string;
+  mode: RunMode;
+  status: RunStatus;
+  configJson: string;
+  configHash: string;
+  configPath: string | null;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+  machineVersion: number;
+  snapshotJson: string | null;
+  errorJson: string | null;
+  targetRun: string | null;
+  simWorld: string | null;
+}
+
+export interface RunExport {
+  run: StoredRun;
+  attempts: AttemptRecord[];
+  // attemptId refers to the ids in `attempts`.
+  commands: CommandRecord[];
+  events: RunEventRecord[];
+  observations: Observation[];
 }
 
 // ---- the simulated clusters of dry runs ----
@@ -299,6 +341,18 @@ export interface WorldStore {
   faults(world: string): Promise<SimFault[]>;
   // Runs `fn` over the world's objects as one atomic unit, as an API server applies one request.
   transact<T>(world: string, fn: (objects: WorldObjects) => T): Promise<T>;
+  // A world whole (settings, objects, faults), for mesh-run store copy; undefined if absent.
+  exportWorld(world: string): Promise<WorldExport | undefined>;
+  // Replaces the world with this one, in one transaction.
+  importWorld(data: WorldExport): Promise<void>;
+}
+
+export interface WorldExport {
+  id: string;
+  settingsJson: string;
+  // Ordered by context, kind, namespace, name.
+  objects: Array<SimObjectKey & { bodyJson: string }>;
+  faults: Array<Omit<SimFault, 'id'>>;
 }
 
 // A store backend: the journal, the simulated worlds, and the one way to let go of both.

@@ -2,7 +2,7 @@
 // does not read back whole (a config or error that does not parse, a kind this mesh-run does not know) is
 // returned marked damaged, so one bad row never hides the rest.
 import { isRunKind, type MeshConfig, type RunStatus, withDefaults } from '../shared/model.js';
-import type { AttemptRecord, CommandRecord, ErrorInfo, Observation, RunEventRecord, RunRecord } from './contract.js';
+import type { AttemptRecord, CommandRecord, ErrorInfo, Observation, RunEventRecord, RunRecord, StoredRun } from './contract.js';
 
 export interface RunRow {
   id: string;
@@ -142,6 +142,28 @@ export function toRun(row: RunRow): RunRecord {
         : null,
     targetRun: row.target_run ?? null,
     simWorld: row.sim_world ?? row.id,
+  };
+}
+
+// The row as stored, for copying between stores.
+export function toStoredRun(row: RunRow): StoredRun {
+  return {
+    id: row.id,
+    kind: row.kind,
+    topology: row.topology,
+    mode: row.mode,
+    status: row.status,
+    configJson: row.config_json,
+    configHash: row.config_hash,
+    configPath: row.config_path,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    finishedAt: row.finished_at,
+    machineVersion: row.machine_version,
+    snapshotJson: row.snapshot_json,
+    errorJson: row.error_json,
+    targetRun: row.target_run ?? null,
+    simWorld: row.sim_world ?? null,
   };
 }
 

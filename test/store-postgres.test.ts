@@ -96,6 +96,8 @@ describe.skipIf(!havePostgres())('the PostgreSQL store', () => {
       acquired: false,
       holder: { token: 'a' },
     });
+    // Nor may an operator unlock it: its session is connected, so it is not gone.
+    expect(await b.runs.breakLease('mr-locka001', 'a', BOB, now, 'x')).toBe('connected');
     // The holder's connection goes (a crash, a lost network): its row still looks alive, but the lock is free.
     await a.close();
     const taken = await b.runs.acquireLease('mr-locka001', lease('b', BOB, now + 1), 30_000, () => true, ['context:east']);
@@ -111,7 +113,7 @@ describe.skipIf(!havePostgres())('the PostgreSQL store', () => {
     expect(await store.runs.heartbeat('mr-cut00001', 'a', now + 1)).toBe(true);
     await raw(
       schema,
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mesh-run' AND pid <> pg_backend_pid() AND query LIKE '%advisory%'",
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'mesh-run:%' AND pid <> pg_backend_pid() AND query LIKE '%advisory%'",
     );
     await new Promise((r) => setTimeout(r, 200));
     const beat = store.runs.heartbeat('mr-cut00001', 'a', now + 2);

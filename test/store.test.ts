@@ -21,10 +21,17 @@ afterAll(() => tmp.cleanup());
 const operator = { user: 'alice', host: 'laptop', pid: 1 };
 const lease = { token: 't', pid: 1, host: 'laptop', user: 'alice', heartbeat: 1 };
 
-storeContract('SQLite in memory', async () => openSqliteStore(':memory:'));
-if (havePostgres()) storeContract('PostgreSQL', async () => openStore(parseStoreLocation(postgresUrl(freshSchema('contract')) as string, 'test'), 'create'));
-else it.skip('the store contract on PostgreSQL (PostgreSQL is not installed here)', () => {});
-storeContract('SQLite file (WAL)', async () => openSqliteStore(join(tmp.dir, `contract-${Math.random().toString(36).slice(2)}.db`)));
+storeContract('SQLite in memory', () => ({ open: async () => openSqliteStore(':memory:'), shared: false }));
+storeContract('SQLite file (WAL)', () => {
+  const path = join(tmp.dir, `contract-${Math.random().toString(36).slice(2)}.db`);
+  return { open: async () => openSqliteStore(path), shared: true };
+});
+if (havePostgres()) {
+  storeContract('PostgreSQL', () => {
+    const url = postgresUrl(freshSchema('contract')) as string;
+    return { open: () => openStore(parseStoreLocation(url, 'test'), 'create'), shared: true };
+  });
+} else it.skip('the store contract on PostgreSQL (PostgreSQL is not installed here)', () => {});
 
 describe('the SQLite store', () => {
   it('creates the database and its WAL files with mode 0600, in WAL mode with synchronous=FULL', async () => {

@@ -1,12 +1,13 @@
 // mesh-run show <id> (one run's timeline with its commands) and mesh-run logs <id> (their output tails).
 import { Command } from 'commander';
-import { runTimeline } from '../../engine/run-queries.js';
+import { followRunCommands, runTimeline } from '../../engine/run-queries.js';
 import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
 import type { Timeline } from '../../engine/views/timeline.js';
 import { clusterFromLabel, isStepId, STEP_IDS, slotLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
-import { UsageError } from '../../shared/errors.js';
+import { ExitCode, UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
+import { ExitRequest } from '../exit.js';
 import { painter, type Streams } from '../output.js';
 import { displayArgv } from '../render/argv.js';
 
@@ -15,6 +16,7 @@ interface ShowOptions {
   json?: boolean;
   step?: string;
   cluster?: string;
+  follow?: boolean;
 }
 
 function loadTimeline(id: string, options: ShowOptions): Promise<Timeline> {
@@ -65,37 +67,70 @@ export function showCommand(streams: Streams): Command {
     });
 }
 
+// One command as logs prints it: a header line, its stdout tail, its stderr tail marked.
+function commandBlock(
+  where: string,
+  attempt: number,
+  c: { argv: string[]; startedAt: number; exitCode: number | null; stdoutTail: string | null; stderrTail: string | null },
+): string[] {
+  const out = [`==> ${where} #${attempt} ${clock(c.startedAt)}: $ ${displayArgv(c.argv)} (${c.exitCode === null ? 'no exit recorded' : `exit ${c.exitCode}`})`];
+  if (c.stdoutTail) out.push(c.stdoutTail.trimEnd());
+  if (c.stderrTail)
+    out.push(
+      ...c.stderrTail
+        .trimEnd()
+        .split('\n')
+        .map((l) => `stderr: ${l}`),
+    );
+  return out;
+}
+
 export function logsCommand(streams: Streams): Command {
   return new Command('logs')
     .description("the redacted output tails the journal kept for a run's commands")
     .argument('<id>', 'run id (or a unique prefix of it)')
     .option('--step <id>', `only this step: ${STEP_IDS.join(', ')}`)
     .option('--cluster <name>', 'only this cluster')
+    .option('-f, --follow', 'keep printing commands as they finish (the run driven here or on any other machine), until it ends')
     .addOption(dbOption())
     .action(async (id: string, options: ShowOptions) => {
       if (options.step !== undefined && !isStepId(options.step))
         throw new UsageError(`--step "${options.step}": unknown step; steps are ${STEP_IDS.join(', ')}`);
+      const cluster = options.cluster !== undefined ? clusterFromLabel(options.cluster) : undefined;
+      const wanted = (step: string, on: string) => (!options.step || step === options.step) && (cluster === undefined || on === cluster);
+      if (options.follow) return follow(id, options, streams, wanted);
       const t = await loadTimeline(id, options);
       const out: string[] = [];
       for (const slot of t.slots) {
-        if (options.step && slot.step !== options.step) continue;
-        if (options.cluster && slot.cluster !== clusterFromLabel(options.cluster)) continue;
-        for (const a of slot.attempts) {
-          for (const c of a.commands) {
-            out.push(
-              `==> ${label(slot.step, slot.cluster)} #${a.attempt} ${clock(c.startedAt)}: $ ${displayArgv(c.argv)} (${c.exitCode === null ? 'no exit recorded' : `exit ${c.exitCode}`})`,
-            );
-            if (c.stdoutTail) out.push(c.stdoutTail.trimEnd());
-            if (c.stderrTail)
-              out.push(
-                ...c.stderrTail
-                  .trimEnd()
-                  .split('\n')
-                  .map((l) => `stderr: ${l}`),
-              );
-          }
-        }
+        if (!wanted(slot.step, slot.cluster)) continue;
+        for (const a of slot.attempts) for (const c of a.commands) out.push(...commandBlock(label(slot.step, slot.cluster), a.attempt, c));
       }
       streams.stdout.write(out.length ? `${out.join('\n')}\n` : 'no commands match\n');
     });
+}
+
+async function follow(id: string, options: ShowOptions, streams: Streams, wanted: (step: string, cluster: string) => boolean): Promise<void> {
+  checkRunIdFormat(id);
+  const stopping = new AbortController();
+  const stop = () => stopping.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const run = await withStore(options, (runs) =>
+      followRunCommands(
+        runs,
+        id,
+        (c, attempt) => {
+          if (!attempt || !wanted(attempt.step, attempt.cluster)) return;
+          streams.stdout.write(`${commandBlock(label(attempt.step, attempt.cluster), attempt.attempt, c).join('\n')}\n`);
+        },
+        stopping.signal,
+      ),
+    );
+    if (stopping.signal.aborted) throw new ExitRequest(ExitCode.sigint);
+    streams.stderr.write(`run ${run.id} ${run.status === 'running' ? `is no longer driven; "mesh-run resume ${run.id}" continues it` : run.status}\n`);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
 }

@@ -1,5 +1,6 @@
 // Connections to a PostgreSQL store: a small pool for the journal, one dedicated session for the advisory
 // locks a driver holds (a session that dies frees them at once), transactions, and errors in mesh-run's words.
+import { hostname } from 'node:os';
 import pg from 'pg';
 import { PreconditionError, StoreError } from '../../shared/errors.js';
 import type { PostgresLocation } from '../location.js';
@@ -15,8 +16,12 @@ const types = {
     oid === INT8 ? NUMERIC_INT8 : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 };
 
+// Sessions say whose they are (pg_stat_activity): "mesh-run:<pid>@<host>", so a lock's holder can be named
+// even before its lease row is written.
+export const SESSION_NAME = `mesh-run:${process.pid}@${hostname()}`.slice(0, 63);
+
 export function clientConfig(location: PostgresLocation): pg.ClientConfig {
-  return { connectionString: location.connectionString, types, application_name: 'mesh-run', connectionTimeoutMillis: 10_000 };
+  return { connectionString: location.connectionString, types, application_name: SESSION_NAME, connectionTimeoutMillis: 10_000 };
 }
 
 export function createPool(location: PostgresLocation): pg.Pool {
@@ -159,12 +164,21 @@ export class LockSession {
 
   // Whether some session (this one included) holds the lock.
   static async heldAnywhere(db: Queryable, name: string): Promise<boolean> {
-    const { rows } = await db.query<{ held: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-         AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)) AS held`,
+    return (await LockSession.holderOf(db, name)) !== undefined;
+  }
+
+  // The session holding the lock, as it named itself (pid and host of its mesh-run), if any holds it.
+  static async holderOf(db: Queryable, name: string): Promise<{ pid: number; host: string } | undefined> {
+    const { rows } = await db.query<{ application_name: string | null }>(
+      `SELECT a.application_name FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+         AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($1, 0)
+       LIMIT 1`,
       [name],
     );
-    return rows[0]?.held ?? false;
+    if (rows.length === 0) return undefined;
+    const m = /^mesh-run:(\d+)@(.*)$/.exec(rows[0]?.application_name ?? '');
+    return m ? { pid: Number(m[1]), host: m[2] as string } : { pid: 0, host: 'another session' };
   }
 
   async close(): Promise<void> {

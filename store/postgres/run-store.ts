@@ -2,7 +2,7 @@
 // rows, and leases that hold across machines. A driver's lease and its claim on clusters are rows (who, where,
 // heartbeat) plus session advisory locks on a dedicated connection: a holder that dies or loses the database
 // frees its locks at once, and a lock this session could take means no live session holds it.
-import type pg from 'pg';
+import pg from 'pg';
 import type {
   Actor,
   AttemptClose,
@@ -32,8 +32,9 @@ import {
   toEvent,
   toObservation,
   toRun,
+  toStoredRun,
 } from '../rows.js';
-import { asPgStoreError, LockSession, type Queryable, transaction } from './connection.js';
+import { asPgStoreError, clientConfig, LockSession, type Queryable, transaction } from './connection.js';
 
 const EVENT_COLUMNS = 'id, run_id, at, type, actor_user AS "user", actor_host AS host, actor_pid AS pid, detail, step, cluster';
 
@@ -113,12 +114,18 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
     return undefined;
   };
 
+  // A holder known only by the session holding its lock (its lease row is not written yet).
+  const sessionHolder = async (name: string): Promise<LeaseHolder> => {
+    const session = await LockSession.holderOf(pool, name);
+    return { token: '', pid: session?.pid ?? 0, host: session?.host ?? 'another session', user: 'unknown', heartbeat: Date.now() };
+  };
+
   // Who holds a lock this session could not take: the run that claims the key, as recorded.
   const claimHolder = async (key: string): Promise<ClusterHolder> => {
     const { rows } = await pool.query<{ run_id: string }>(`SELECT run_id FROM ${s}.cluster_claims WHERE key = $1`, [key]);
     const run = rows[0] ? await getRun(pool, rows[0].run_id) : undefined;
-    const lease: LeaseHolder = run?.lease ?? { token: '', pid: 0, host: 'another process', user: 'unknown', heartbeat: Date.now() };
-    return { runId: run?.id ?? 'unknown', kind: run?.kind ?? 'install', key, lease };
+    const lease = run?.lease ?? (await sessionHolder(claimLockName(location.schema, key)));
+    return { runId: run?.id ?? 'a run being created', kind: run?.kind ?? 'install', key, lease };
   };
 
   // Takes the advisory locks of a run and its claim keys. A lock this session just took means no live session
@@ -422,7 +429,7 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
       if (refused) {
         if (refused === runLockName(location.schema, runId)) {
           const held = (await getRun(pool, runId))?.lease;
-          return { acquired: false, holder: held ?? { token: '', pid: 0, host: 'another process', user: 'unknown', heartbeat: Date.now() } };
+          return { acquired: false, holder: held ?? (await sessionHolder(refused)) };
         }
         return { acquired: false, busy: await claimHolder(refused.slice(`${location.schema}:claim:`.length)) };
       }
@@ -473,6 +480,127 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
       const names = heldFor.get(runId) ?? [];
       heldFor.delete(runId);
       await locks.release(names);
+    },
+
+    async breakLease(runId, token, actor, at, detail) {
+      // A holder whose session still holds the run's lock is connected: not gone, whatever its heartbeat.
+      const name = runLockName(location.schema, runId);
+      if (!locks.holds(name) && (await LockSession.heldAnywhere(pool, name))) return 'connected';
+      return transaction(pool, async (db) => {
+        const { rowCount } = await db.query(
+          `UPDATE ${s}.runs SET lease_token = NULL, lease_pid = NULL, lease_host = NULL, lease_user = NULL, lease_heartbeat = NULL, lease_proc_start = NULL
+           WHERE id = $1 AND lease_token = $2`,
+          [runId, token],
+        );
+        if (!rowCount) return 'changed' as const;
+        await db.query(`DELETE FROM ${s}.cluster_claims WHERE run_id = $1`, [runId]);
+        await insertEvent(db, runId, at, 'unlocked', actor, detail);
+        await notify(db, [runId]);
+        return 'released' as const;
+      });
+    },
+
+    async watchRun(runId, onChange) {
+      // LISTEN needs a connection of its own, held while watching.
+      const client = new pg.Client(clientConfig(location));
+      client.on('error', () => undefined);
+      await client.connect();
+      client.on('notification', (message) => {
+        if (message.payload === runId) onChange();
+      });
+      await client.query(`LISTEN ${channel}`);
+      return async () => {
+        await client.end().catch(() => undefined);
+      };
+    },
+
+    async exportRun(runId) {
+      const { rows } = await pool.query<RunRow>(`SELECT * FROM ${s}.runs WHERE id = $1`, [runId]);
+      if (!rows[0]) return undefined;
+      const [attempts, commands, events, observations] = await Promise.all([
+        pool.query<AttemptRow>(`SELECT * FROM ${s}.step_attempts WHERE run_id = $1 ORDER BY started_at, id`, [runId]),
+        pool.query<CommandRow>(`SELECT * FROM ${s}.commands WHERE run_id = $1 ORDER BY id`, [runId]),
+        pool.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM ${s}.run_events WHERE run_id = $1 ORDER BY id`, [runId]),
+        pool.query<ObservationRow>(`SELECT run_id, cluster, subject, present, owner, detail, at FROM ${s}.observations WHERE run_id = $1 ORDER BY id`, [runId]),
+      ]);
+      return {
+        run: toStoredRun(rows[0]),
+        attempts: attempts.rows.map(toAttempt),
+        commands: commands.rows.map(toCommand),
+        events: events.rows.map(toEvent),
+        observations: observations.rows.map(toObservation),
+      };
+    },
+
+    async importRun(data) {
+      await transaction(pool, async (db) => {
+        const r = data.run;
+        await db.query(
+          `INSERT INTO ${s}.runs (id, kind, topology, mode, status, config_json, config_hash, config_path, created_at, updated_at, finished_at, machine_version, snapshot_json, error_json, target_run, sim_world)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+          [
+            r.id,
+            r.kind,
+            r.topology,
+            r.mode,
+            r.status,
+            r.configJson,
+            r.configHash,
+            r.configPath,
+            r.createdAt,
+            r.updatedAt,
+            r.finishedAt,
+            r.machineVersion,
+            r.snapshotJson,
+            r.errorJson,
+            r.targetRun,
+            r.simWorld,
+          ],
+        );
+        const attemptIds = new Map<number, number>();
+        for (const a of data.attempts) {
+          const { rows } = await db.query<{ id: number }>(
+            `INSERT INTO ${s}.step_attempts (run_id, step, cluster, context, attempt, started_at, ended_at, outcome, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+            [r.id, a.step, a.cluster, a.context, a.attempt, a.startedAt, a.endedAt, a.outcome, a.error ? JSON.stringify(a.error) : null],
+          );
+          attemptIds.set(a.id, (rows[0] as { id: number }).id);
+        }
+        for (const c of data.commands) {
+          await db.query(
+            `INSERT INTO ${s}.commands (run_id, attempt_id, tool, argv_json, context, started_at, ended_at, exit_code, duration_ms, stdout_tail, stderr_tail, pid, pgid, proc_start)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+            [
+              r.id,
+              c.attemptId === null ? null : (attemptIds.get(c.attemptId) ?? null),
+              c.tool,
+              JSON.stringify(c.argv),
+              c.context,
+              c.startedAt,
+              c.endedAt,
+              c.exitCode,
+              c.durationMs,
+              c.stdoutTail,
+              c.stderrTail,
+              c.pid,
+              c.pgid,
+              c.procStart,
+            ],
+          );
+        }
+        for (const e of data.events) {
+          await db.query(
+            `INSERT INTO ${s}.run_events (run_id, at, type, actor_user, actor_host, actor_pid, detail, step, cluster) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+            [r.id, e.at, e.type, e.user, e.host, e.pid, e.detail, e.step, e.cluster],
+          );
+        }
+        for (const o of data.observations) {
+          await db.query(
+            `INSERT INTO ${s}.observations (run_id, cluster, subject, present, owner, detail, at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, cluster, subject) DO NOTHING`,
+            [r.id, o.cluster, o.subject, o.present, o.owner, o.detail ? JSON.stringify(o.detail) : null, o.at],
+          );
+        }
+        await notify(db, [r.id]);
+      });
     },
 
     closeLocks: () => locks.close(),

@@ -57,6 +57,52 @@ export function createPgWorldStore(pool: pg.Pool, location: PostgresLocation): W
       const { rows } = await pool.query<SimFault>(`SELECT id, step, cluster, remaining, kind FROM ${s}.sim_faults WHERE world = $1 ORDER BY id`, [world]);
       return rows;
     },
+    async exportWorld(world) {
+      const { rows } = await pool.query<{ settings_json: string }>(`SELECT settings_json FROM ${s}.sim_worlds WHERE id = $1`, [world]);
+      if (!rows[0]) return undefined;
+      const objects = await pool.query<{ context: string; kind: string; namespace: string; name: string; body_json: string }>(
+        `SELECT context, kind, namespace, name, body_json FROM ${s}.sim_objects WHERE world = $1
+         ORDER BY context COLLATE "C", kind COLLATE "C", namespace COLLATE "C", name COLLATE "C"`,
+        [world],
+      );
+      const faults = await pool.query<SimFault>(`SELECT id, step, cluster, remaining, kind FROM ${s}.sim_faults WHERE world = $1 ORDER BY id`, [world]);
+      return {
+        id: world,
+        settingsJson: rows[0].settings_json,
+        objects: objects.rows.map((r) => ({ context: r.context, kind: r.kind, namespace: r.namespace, name: r.name, bodyJson: r.body_json })),
+        faults: faults.rows.map(({ id: _id, ...f }) => f),
+      };
+    },
+    async importWorld(data) {
+      await transaction(pool, async (db) => {
+        await db.query(
+          `INSERT INTO ${s}.sim_worlds (id, settings_json) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET settings_json = excluded.settings_json, version = ${s}.sim_worlds.version + 1`,
+          [data.id, data.settingsJson],
+        );
+        await db.query(`DELETE FROM ${s}.sim_objects WHERE world = $1`, [data.id]);
+        await db.query(`DELETE FROM ${s}.sim_faults WHERE world = $1`, [data.id]);
+        for (const o of data.objects) {
+          await db.query(`INSERT INTO ${s}.sim_objects (world, context, kind, namespace, name, body_json) VALUES ($1, $2, $3, $4, $5, $6)`, [
+            data.id,
+            o.context,
+            o.kind,
+            o.namespace,
+            o.name,
+            o.bodyJson,
+          ]);
+        }
+        for (const f of data.faults) {
+          await db.query(`INSERT INTO ${s}.sim_faults (world, step, cluster, remaining, kind) VALUES ($1, $2, $3, $4, $5)`, [
+            data.id,
+            f.step,
+            f.cluster,
+            f.remaining,
+            f.kind,
+          ]);
+        }
+      });
+      cache.delete(data.id);
+    },
     transact<T>(world: string, fn: (objects: WorldObjects) => T): Promise<T> {
       return transaction(pool, async (db) => {
         const { rows } = await db.query<{ settings_json: string; version: number }>(

@@ -32,6 +32,7 @@ import {
   toEvent,
   toObservation,
   toRun,
+  toStoredRun,
 } from '../rows.js';
 import { type Db, diskFullNote } from './open-db.js';
 
@@ -373,6 +374,116 @@ export function createSqliteRunStore(db: Db): RunStore {
       releaseLease(runId, token) {
         db.transaction(() => {
           if (s.release.run(runId, token).changes > 0) s.unclaim.run(runId);
+        }).immediate();
+      },
+      breakLease(runId, token, actor, at, detail) {
+        return db
+          .transaction((): 'released' | 'changed' => {
+            if (s.release.run(runId, token).changes === 0) return 'changed';
+            s.unclaim.run(runId);
+            s.insertEvent.run(runId, at, 'unlocked', actor.user, actor.host, actor.pid, detail, null, null);
+            return 'released';
+          })
+          .immediate();
+      },
+      watchRun(_runId, onChange) {
+        // data_version moves whenever another connection commits: re-read then (every change, any run).
+        let seen = db.pragma('data_version', { simple: true });
+        const timer = setInterval(() => {
+          try {
+            const now = db.pragma('data_version', { simple: true });
+            if (now !== seen) {
+              seen = now;
+              onChange();
+            }
+          } catch {
+            // the next read reports a broken database
+          }
+        }, 250);
+        return async () => clearInterval(timer);
+      },
+      exportRun(runId) {
+        const row = s.getRun.get(runId);
+        if (!row) return undefined;
+        return {
+          run: toStoredRun(row),
+          attempts: s.listAttempts.all(runId).map(toAttempt),
+          commands: s.listCommands.all(runId).map(toCommand),
+          events: s.listEvents.all(runId).map(toEvent),
+          observations: (
+            db
+              .prepare('SELECT run_id, cluster, subject, present, owner, detail, at FROM observations WHERE run_id = ? ORDER BY id')
+              .all(runId) as ObservationRow[]
+          ).map(toObservation),
+        };
+      },
+      importRun(data) {
+        db.transaction(() => {
+          const r = data.run;
+          db.prepare(
+            `INSERT INTO runs (id, kind, topology, mode, status, config_json, config_hash, config_path, created_at, updated_at, finished_at, machine_version, snapshot_json, error_json, target_run, sim_world)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          ).run(
+            r.id,
+            r.kind,
+            r.topology,
+            r.mode,
+            r.status,
+            r.configJson,
+            r.configHash,
+            r.configPath,
+            r.createdAt,
+            r.updatedAt,
+            r.finishedAt,
+            r.machineVersion,
+            r.snapshotJson,
+            r.errorJson,
+            r.targetRun,
+            r.simWorld,
+          );
+          const attemptIds = new Map<number, number>();
+          const insertAttempt = db.prepare(
+            'INSERT INTO step_attempts (run_id, step, cluster, context, attempt, started_at, ended_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          );
+          for (const a of data.attempts) {
+            const info = insertAttempt.run(
+              r.id,
+              a.step,
+              a.cluster,
+              a.context,
+              a.attempt,
+              a.startedAt,
+              a.endedAt,
+              a.outcome,
+              a.error ? JSON.stringify(a.error) : null,
+            );
+            attemptIds.set(a.id, Number(info.lastInsertRowid));
+          }
+          const insertCommand = db.prepare(
+            `INSERT INTO commands (run_id, attempt_id, tool, argv_json, context, started_at, ended_at, exit_code, duration_ms, stdout_tail, stderr_tail, pid, pgid, proc_start)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          );
+          for (const c of data.commands) {
+            insertCommand.run(
+              r.id,
+              c.attemptId === null ? null : (attemptIds.get(c.attemptId) ?? null),
+              c.tool,
+              JSON.stringify(c.argv),
+              c.context,
+              c.startedAt,
+              c.endedAt,
+              c.exitCode,
+              c.durationMs,
+              c.stdoutTail,
+              c.stderrTail,
+              c.pid,
+              c.pgid,
+              c.procStart,
+            );
+          }
+          for (const e of data.events) s.insertEvent.run(r.id, e.at, e.type, e.user, e.host, e.pid, e.detail, e.step, e.cluster);
+          for (const o of data.observations)
+            s.insertObservation.run(r.id, o.cluster, o.subject, o.present ? 1 : 0, o.owner, o.detail ? JSON.stringify(o.detail) : null, o.at);
         }).immediate();
       },
     },

@@ -27,6 +27,12 @@ export function createSqliteWorldStore(db: Db): WorldStore {
       `SELECT id, step, cluster, remaining, kind FROM sim_faults WHERE world = ? AND step = ? AND (cluster IS NULL OR cluster = ?) AND remaining > 0 ORDER BY id LIMIT 1`,
     ),
     useFault: db.prepare('UPDATE sim_faults SET remaining = remaining - 1 WHERE id = ?'),
+    allObjects: db.prepare<[string], ObjectRow>(
+      'SELECT context, kind, namespace, name, body_json FROM sim_objects WHERE world = ? ORDER BY context, kind, namespace, name',
+    ),
+    clearObjects: db.prepare('DELETE FROM sim_objects WHERE world = ?'),
+    clearFaults: db.prepare('DELETE FROM sim_faults WHERE world = ?'),
+    addFault: db.prepare('INSERT INTO sim_faults (world, step, cluster, remaining, kind) VALUES (?, ?, ?, ?, ?)'),
   };
 
   // One world's objects, read and written inside the caller's transaction.
@@ -57,6 +63,29 @@ export function createSqliteWorldStore(db: Db): WorldStore {
       putWorld: (world, json) => void s.putWorld.run(world, json),
       faults: (world) => s.faults.all(world),
       transact: <T>(world: string, fn: (objects: WorldObjects) => T) => db.transaction(() => fn(view(world))).immediate(),
+      exportWorld: (world) => {
+        const settingsJson = s.getWorld.get(world)?.settings_json;
+        if (settingsJson === undefined) return undefined;
+        const objects = (s.allObjects.all(world) as ObjectRow[]).map((r) => ({
+          context: r.context,
+          kind: r.kind,
+          namespace: r.namespace,
+          name: r.name,
+          bodyJson: r.body_json,
+        }));
+        const faults = s.faults.all(world).map(({ id: _id, ...f }) => f);
+        return { id: world, settingsJson, objects, faults };
+      },
+      importWorld: (data) =>
+        db
+          .transaction(() => {
+            s.putWorld.run(data.id, data.settingsJson);
+            s.clearObjects.run(data.id);
+            s.clearFaults.run(data.id);
+            for (const o of data.objects) s.put.run(data.id, o.context, o.kind, o.namespace, o.name, o.bodyJson);
+            for (const f of data.faults) s.addFault.run(data.id, f.step, f.cluster, f.remaining, f.kind);
+          })
+          .immediate(),
     },
     db.name,
   );

@@ -39,14 +39,29 @@ function claim(token: string, actor: Actor, at: number, keys: string[], alive = 
   return { lease: holder(token, actor, at), keys, staleAfterMs: 30_000, isAlive: () => alive };
 }
 
-export function storeContract(backend: string, open: () => Promise<Store>): void {
+// Where a backend keeps a store: open() gives a handle; with `shared`, a second handle (another process,
+// in effect) sees what the first wrote.
+export interface StorePlace {
+  open(): Promise<Store>;
+  shared: boolean;
+}
+
+export function storeContract(backend: string, place: () => StorePlace): void {
   describe(`the store contract: ${backend}`, () => {
     let store: Store;
+    let here: StorePlace;
     const opened: Store[] = [];
     const fresh = async () => {
-      store = await open();
+      here = place();
+      store = await here.open();
       opened.push(store);
       return store;
+    };
+    // Another handle on the same store (as another process would have).
+    const another = async () => {
+      const second = await here.open();
+      opened.push(second);
+      return second;
     };
     afterEach(async () => {
       for (const s of opened.splice(0)) await s.close();
@@ -383,6 +398,97 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
       const run = await store.runs.getRun('mr-conf0001');
       expect(run?.configHash).toBe('new-hash');
       expect(run?.config?.timeouts.gatewayAddressMs).toBe(180_000);
+    });
+
+    it('lets an operator break a lease whose holder is gone: only the token it saw, journaled, claims freed', async () => {
+      await fresh();
+      await store.runs.createRun(newRun('mr-break001', 1000), ALICE, claim('a', ALICE, 1000, ['context:ctx1']));
+      expect(await store.runs.breakLease('mr-break001', 'not-the-token', BOB, 2000, 'x')).toBe('changed');
+      expect((await store.runs.getRun('mr-break001'))?.lease?.token).toBe('a');
+      expect(await store.runs.breakLease('mr-break001', 'a', BOB, 2000, 'holder pid 101 on laptop (user alice) was gone')).toBe('released');
+      expect((await store.runs.getRun('mr-break001'))?.lease).toBeNull();
+      const events = await store.runs.listEvents('mr-break001');
+      expect(events.at(-1)).toMatchObject({ type: 'unlocked', user: 'bob', host: 'desk', detail: 'holder pid 101 on laptop (user alice) was gone' });
+      // Its clusters are free, although the run still says running.
+      expect(await store.runs.createRun(newRun('mr-break002', 2001), BOB, claim('b', BOB, 2001, ['context:ctx1']))).toEqual({ created: true });
+    });
+
+    it('tells a watcher when another handle changes the run, and stops when asked', async (ctx) => {
+      await fresh();
+      // One in-memory database cannot have a second handle.
+      if (!here.shared) ctx.skip();
+      await created('mr-watch001', 1000);
+      const writer = await another();
+      let calls = 0;
+      const stop = await store.runs.watchRun('mr-watch001', () => {
+        calls++;
+      });
+      await writer.runs.addEvent('mr-watch001', 'kept', BOB, 1001, 'something');
+      const deadline = Date.now() + 5000;
+      while (calls === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(calls).toBeGreaterThan(0);
+      await stop();
+      const after = calls;
+      await writer.runs.addEvent('mr-watch001', 'kept', BOB, 1002, 'again');
+      await new Promise((r) => setTimeout(r, 600));
+      expect(calls).toBe(after);
+    });
+
+    it('exports a run with all it recorded, and imports it elsewhere unchanged (new row ids, same content)', async () => {
+      await fresh();
+      await created('mr-copy0001', 1000, { configPath: '/etc/mesh.yaml' });
+      const attempt = await store.runs.openAttempt('mr-copy0001', '{"s":1}', { step: 'install-primary', cluster: 'cluster1', context: 'ctx1' }, 1001);
+      const [cmd] = await store.runs.journalCommands(
+        [{ runId: 'mr-copy0001', attemptId: attempt.id, tool: 'istioctl', argv: ['install', '-y'], context: 'ctx1', at: 1002 }],
+        [],
+      );
+      await store.runs.journalCommands([], [{ id: cmd as number, exitCode: 0, durationMs: 3, stdoutTail: 'ok', stderrTail: '', at: 1005 }]);
+      await store.runs.commitTransition('mr-copy0001', '{"s":2}', [{ step: 'install-primary', cluster: 'cluster1', outcome: 'succeeded', at: 1006 }], 1006);
+      await store.runs.recordObservations([
+        { runId: 'mr-copy0001', cluster: 'cluster1', subject: 'namespace/istio-system', present: true, owner: null, detail: { a: 'b' }, at: 1001 },
+      ]);
+      await store.runs.endRun('mr-copy0001', 'succeeded', ALICE, 1007, null);
+      const exported = await store.runs.exportRun('mr-copy0001');
+      expect(exported?.run).toMatchObject({ id: 'mr-copy0001', kind: 'install', status: 'succeeded', snapshotJson: '{"s":2}', configPath: '/etc/mesh.yaml' });
+      expect(await store.runs.exportRun('mr-nothere')).toBeUndefined();
+      const target = await place().open();
+      opened.push(target);
+      await target.runs.importRun(exported as NonNullable<typeof exported>);
+      const again = await target.runs.exportRun('mr-copy0001');
+      const withoutIds = (e: typeof exported) => ({
+        run: e?.run,
+        attempts: e?.attempts.map(({ id: _id, ...a }) => a),
+        commands: e?.commands.map(({ id: _id, attemptId, ...c }) => ({ ...c, attempt: e.attempts.findIndex((a) => a.id === attemptId) })),
+        events: e?.events.map(({ id: _id, ...ev }) => ev),
+        observations: e?.observations,
+      });
+      expect(withoutIds(again)).toEqual(withoutIds(exported));
+      expect((await target.runs.getRun('mr-copy0001'))?.lease).toBeNull();
+    });
+
+    it('exports a simulated world whole and imports it in place of another', async () => {
+      await fresh();
+      await store.worlds.putWorld('w1', '{"lb":"ip"}');
+      await store.worlds.transact('w1', (o) => {
+        o.put({ context: 'c2', kind: 'Namespace', namespace: '', name: 'istio-system' }, '{"n":1}');
+        o.put({ context: 'c1', kind: 'Secret', namespace: 'istio-system', name: 'cacerts' }, '{"s":1}');
+      });
+      await store.runs.createRun(newRun('mr-wexp0001', 1000, { simWorld: 'w1' }), ALICE, claim('a', ALICE, 1000, []), {
+        world: null,
+        faults: [{ step: 'install-remote', cluster: null, remaining: 2, kind: 'transient' }],
+        faultWorld: 'w1',
+      });
+      const world = await store.worlds.exportWorld('w1');
+      expect(world?.objects.map((o) => `${o.context}/${o.kind}/${o.name}`)).toEqual(['c1/Secret/cacerts', 'c2/Namespace/istio-system']);
+      expect(world?.faults).toEqual([{ step: 'install-remote', cluster: null, remaining: 2, kind: 'transient' }]);
+      expect(await store.worlds.exportWorld('nope')).toBeUndefined();
+      const target = await place().open();
+      opened.push(target);
+      await target.worlds.putWorld('w1', '{"old":true}');
+      await target.worlds.transact('w1', (o) => o.put({ context: 'c9', kind: 'Pod', namespace: 'x', name: 'stale' }, '{}'));
+      await target.worlds.importWorld(world as NonNullable<typeof world>);
+      expect(await target.worlds.exportWorld('w1')).toEqual(world);
+      expect(await target.worlds.transact('w1', (o) => o.list('c9'))).toEqual([]);
     });
   });
 }

@@ -1,0 +1,134 @@
+// Operator actions on the store itself: unlock a run whose driver is gone, and copy history between stores
+// (a laptop's SQLite into the team's PostgreSQL).
+import { hostname } from 'node:os';
+import { NotResumableError, PreconditionError, UsageError } from '../shared/errors.js';
+import type { LeaseHolder, RunExport, Store, WorldExport } from '../store/contract.js';
+import { openStore, type StoreLocation } from './composition.js';
+import { holderAlive } from './runtime/lease.js';
+import { currentOperator } from './runtime/run-driver.js';
+import { checkRunIdFormat, findRun } from './views/run-lookup.js';
+
+export interface UnlockRequest {
+  id: string;
+  store: StoreLocation;
+  // Asks the operator to confirm what is about to happen (the CLI: a prompt, or --yes).
+  confirm: (question: string) => Promise<boolean>;
+}
+
+export interface UnlockResult {
+  runId: string;
+  // The holder whose lease was released; undefined when the run held none.
+  released?: LeaseHolder;
+}
+
+function describeHolder(h: LeaseHolder, now: number): string {
+  return `pid ${h.pid} on ${h.host} (user ${h.user}, last heartbeat ${Math.round((now - h.heartbeat) / 1000)}s ago)`;
+}
+
+// mesh-run unlock: releases the lease of a run whose driver is gone, after the operator confirms; the
+// action is journaled with who did it. A holder known to be alive (on this host, or still connected to a
+// PostgreSQL store) is refused: stop it first.
+export async function unlockRun(request: UnlockRequest): Promise<UnlockResult> {
+  checkRunIdFormat(request.id);
+  const store = await openStore(request.store, 'existing');
+  try {
+    const run = await findRun(store.runs, request.id);
+    const holder = run.lease;
+    if (!holder) return { runId: run.id };
+    const now = Date.now();
+    const who = describeHolder(holder, now);
+    if (holder.host === hostname() && holderAlive(holder)) {
+      throw new PreconditionError('holder-alive', `run ${run.id} is held by ${who}, which is alive on this host`, {
+        hint: `let it finish, or stop it (kill ${holder.pid}) and run "mesh-run resume ${run.id}"; unlock is for holders that are gone`,
+      });
+    }
+    const question = `Release the lease of run ${run.id} (${run.kind}, ${run.status}) held by ${who}? Only do this if that process is gone: two drivers on one run would act on the clusters twice.`;
+    if (!(await request.confirm(question))) throw new UsageError('unlock not confirmed: nothing was changed');
+    const operator = currentOperator();
+    const outcome = await store.runs.breakLease(run.id, holder.token, operator, now, `released the lease of ${who}`);
+    if (outcome === 'connected') {
+      throw new PreconditionError('holder-connected', `run ${run.id} is held by ${who}, whose database session is still open: it is not gone`, {
+        hint: 'stop that process (its session then ends and frees the run at once), or let it finish',
+      });
+    }
+    if (outcome === 'changed') {
+      throw new PreconditionError('lease-changed', `the lease of run ${run.id} changed while asking (another driver took it); nothing was changed`, {
+        hint: `"mesh-run status ${run.id}" shows who holds it now`,
+      });
+    }
+    return { runId: run.id, released: holder };
+  } finally {
+    await store.close();
+  }
+}
+
+export interface CopyReport {
+  copied: string[];
+  // Runs the target already had, identical.
+  present: string[];
+  worlds: string[];
+}
+
+// A run's content without the row ids a store assigns (commands point at their attempt by position).
+function content(data: RunExport): string {
+  return JSON.stringify({
+    run: data.run,
+    attempts: data.attempts.map(({ id: _id, ...a }) => a),
+    commands: data.commands.map(({ id: _id, attemptId, ...c }) => ({ ...c, attempt: data.attempts.findIndex((a) => a.id === attemptId) })),
+    events: data.events.map(({ id: _id, ...e }) => e),
+    observations: data.observations,
+  });
+}
+
+const everyRun = (store: Store) => store.runs.findRunIds('', Number.MAX_SAFE_INTEGER);
+
+// mesh-run store copy: every run of `from` (with its attempts, commands, events, observations and simulated
+// world) into `to`. Idempotent by run id: a run `to` already has, identical, is left alone; one that differs
+// stops the copy before anything is written.
+export async function copyStore(fromLocation: StoreLocation, toLocation: StoreLocation): Promise<CopyReport> {
+  const from = await openStore(fromLocation, 'read-only');
+  try {
+    const to = await openStore(toLocation, 'create');
+    try {
+      const ids = await everyRun(from);
+      const missing: RunExport[] = [];
+      const present: string[] = [];
+      const differing: string[] = [];
+      for (const id of ids) {
+        const source = (await from.runs.exportRun(id)) as RunExport;
+        const there = await to.runs.exportRun(id);
+        if (!there) missing.push(source);
+        else if (content(there) === content(source)) present.push(id);
+        else differing.push(id);
+      }
+      if (differing.length > 0) {
+        throw new NotResumableError(
+          'copy-conflict',
+          `the target already has ${differing.length === 1 ? 'run' : 'runs'} ${differing.slice(0, 5).join(', ')}${differing.length > 5 ? ' …' : ''} with different content; nothing was copied`,
+          { hint: 'a run is copied once it is over; copy into another store (or schema), or leave those runs out' },
+        );
+      }
+      // The simulated worlds of the copied dry runs, as the source has them now (the newest state).
+      const worlds = new Map<string, WorldExport>();
+      for (const data of missing) {
+        if (data.run.mode !== 'dry-run') continue;
+        const world = data.run.simWorld ?? data.run.id;
+        if (worlds.has(world)) continue;
+        const exported = await from.worlds.exportWorld(world);
+        if (exported) worlds.set(world, exported);
+      }
+      for (const world of worlds.values()) await to.worlds.importWorld(world);
+      // Oldest first: a verify or uninstall arrives after the install it names.
+      for (const data of [...missing].sort((a, b) => a.run.createdAt - b.run.createdAt)) await to.runs.importRun(data);
+      return { copied: missing.map((d) => d.run.id), present, worlds: [...worlds.keys()] };
+    } finally {
+      await to.close();
+    }
+  } finally {
+    await from.close();
+  }
+}
+
+export function sameStore(a: StoreLocation, b: StoreLocation): boolean {
+  return a.kind === 'sqlite' && b.kind === 'sqlite' ? a.path === b.path : a.kind === 'postgres' && b.kind === 'postgres' && a.display === b.display;
+}
