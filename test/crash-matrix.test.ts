@@ -3,21 +3,32 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDb } from '../store/sqlite/open-db.js';
+import { openStore } from '../engine/composition.js';
+import type { Store } from '../store/contract.js';
+import { parseStoreLocation } from '../store/location.js';
 import { runCli, tempDir } from './support/cli.js';
 import { readJournal } from './support/journal.js';
+import { freshSchema, havePostgres, postgresUrl } from './support/stores.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 const ARGS = ['install', '--dry-run', '--sim-lb-delay', '0', '-q'];
 
-// The run of this kind in the database (there is at most one per kind in these tests).
-function onlyRunId(db: string, kind = 'install'): string | undefined {
-  if (!existsSync(db)) return undefined;
-  const handle = openDb(db, { mustExist: true });
-  const row = handle.prepare('SELECT id FROM runs WHERE kind = ?').get(kind) as { id: string } | undefined;
-  handle.close();
-  return row?.id;
+// The run of this kind in the store (there is at most one per kind in these tests); undefined when the
+// store, or the run, was never created.
+async function onlyRunId(where: string, kind = 'install'): Promise<string | undefined> {
+  if (!where.startsWith('postgres') && !existsSync(where)) return undefined;
+  let store: Store;
+  try {
+    store = await openStore(parseStoreLocation(where, 'test'), 'read-only');
+  } catch {
+    return undefined;
+  }
+  try {
+    return (await store.runs.listRuns(100)).find((r) => r.kind === kind)?.id;
+  } finally {
+    await store.close();
+  }
 }
 
 function copyDb(from: string, to: string): void {
@@ -27,10 +38,12 @@ function copyDb(from: string, to: string): void {
 }
 
 // Kills `args` at crash point n, resumes (killed once more at the same point), and checks the end state.
+// `db` is an SQLite path or a store URL.
 async function crashAndResume(args: string[], db: string, kind: string, n: number, expected: unknown): Promise<void> {
-  const first = await runCli([...args, '--db', db], { env: { MESH_RUN_CRASH_AT: String(n) } });
+  const at = db.startsWith('postgres') ? ['--store', db] : ['--db', db];
+  const first = await runCli([...args, ...at], { env: { MESH_RUN_CRASH_AT: String(n) } });
   if (first.signal !== 'SIGKILL') throw new Error(`point ${n} did not kill the run (exit ${first.code})`);
-  const id = onlyRunId(db, kind);
+  const id = await onlyRunId(db, kind);
   // Killed before the run was recorded: nothing was created anywhere, nothing to resume.
   if (!id) return;
   const atCrash = await readJournal(db, id);
@@ -38,7 +51,7 @@ async function crashAndResume(args: string[], db: string, kind: string, n: numbe
   let finished = atCrash.run.status === 'succeeded';
   for (let round = 0; round < 4 && !finished; round++) {
     const env = round === 0 ? { MESH_RUN_CRASH_AT: String(n) } : {};
-    const resumed = await runCli(['resume', id, '--db', db, '-q'], { env });
+    const resumed = await runCli(['resume', id, ...at, '-q'], { env });
     finished = resumed.code === 0 || (resumed.code === 4 && resumed.stderr.includes('already succeeded'));
     if (!finished && resumed.signal !== 'SIGKILL') throw new Error(`point ${n}: resume exited ${resumed.code}: ${resumed.stderr}`);
   }
@@ -87,7 +100,7 @@ describe.concurrent('crash anywhere, resume', () => {
     const referenceDb = join(tmp.dir, 'reference.db');
     const reference = await runCli([...ARGS, '--db', referenceDb], { env: { MESH_RUN_CRASH_TRACE: trace } });
     expect(reference.code).toBe(0);
-    const referenceId = onlyRunId(referenceDb) as string;
+    const referenceId = (await onlyRunId(referenceDb)) as string;
     const expected = (await readJournal(referenceDb, referenceId)).cluster;
     const points = readFileSync(trace, 'utf8').trim().split('\n');
     expect(points.length).toBeGreaterThan(50);
@@ -120,14 +133,14 @@ describe.concurrent('crash anywhere, resume', () => {
     async (kind) => {
       const template = join(tmp.dir, `${kind}-template.db`);
       expect((await runCli([...ARGS, '--db', template])).code).toBe(0);
-      const install = onlyRunId(template) as string;
+      const install = (await onlyRunId(template)) as string;
       if (kind === 'uninstall') expect((await runCli(['verify', '--run', install, '-q', '--db', template])).code).toBe(0);
       const args = [kind, '--run', install, '-q'];
       const referenceDb = join(tmp.dir, `${kind}-reference.db`);
       copyDb(template, referenceDb);
       const trace = join(tmp.dir, `${kind}-trace.txt`);
       expect((await runCli([...args, '--db', referenceDb], { env: { MESH_RUN_CRASH_TRACE: trace } })).code).toBe(0);
-      const expected = (await readJournal(referenceDb, onlyRunId(referenceDb, kind) as string)).cluster;
+      const expected = (await readJournal(referenceDb, (await onlyRunId(referenceDb, kind)) as string)).cluster;
       const points = readFileSync(trace, 'utf8').trim().split('\n');
       expect(points.length).toBeGreaterThan(20);
       const every = process.env.MESH_RUN_CRASH_ALL === '1' ? 1 : 3;
@@ -148,6 +161,36 @@ describe.concurrent('crash anywhere, resume', () => {
       console.log(
         `${kind} crash points: ${chosen.length} of ${points.length} tried${every > 1 ? ` (every third; MESH_RUN_CRASH_ALL=1 tries all)` : ''}, ${passed} passed`,
       );
+      expect(failures).toEqual([]);
+      expect(passed).toBe(chosen.length);
+    },
+    600_000,
+  );
+
+  // The same kill-anywhere promise with the journal in PostgreSQL (each point in a schema of its own):
+  // every third point, as for verify and uninstall (MESH_RUN_CRASH_ALL=1 tries all).
+  it.skipIf(!havePostgres())(
+    'every crash point of an install with a PostgreSQL store resumes to the uninterrupted end state',
+    async () => {
+      const trace = join(tmp.dir, 'pg-trace.txt');
+      const reference = postgresUrl(freshSchema('crashref')) as string;
+      expect((await runCli([...ARGS, '--store', reference], { env: { MESH_RUN_CRASH_TRACE: trace } })).code).toBe(0);
+      const expected = (await readJournal(reference, (await onlyRunId(reference)) as string)).cluster;
+      const points = readFileSync(trace, 'utf8').trim().split('\n');
+      expect(points.length).toBeGreaterThan(50);
+      const every = process.env.MESH_RUN_CRASH_ALL === '1' ? 1 : 3;
+      const chosen = points.map((_, i) => i + 1).filter((n) => n % every === 1 % every);
+      const failures: string[] = [];
+      let passed = 0;
+      await pool(chosen, 2, async (n) => {
+        try {
+          await crashAndResume(ARGS, postgresUrl(freshSchema(`crash${n}`)) as string, 'install', n, expected);
+          passed++;
+        } catch (error) {
+          failures.push(`point ${n} (${points[n - 1]}): ${(error as Error).message.split('\n')[0]}`);
+        }
+      });
+      console.log(`PostgreSQL crash points: ${chosen.length} of ${points.length} tried${every > 1 ? ' (every third)' : ''}, ${passed} passed`);
       expect(failures).toEqual([]);
       expect(passed).toBe(chosen.length);
     },

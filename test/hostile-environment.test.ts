@@ -10,6 +10,7 @@ import { CLI, type CliResult, runCli, runIdFrom, startCli, tempDir } from './sup
 import { writeFakeTools } from './support/fake-tools.js';
 import { mkfifoSync } from './support/fifo.js';
 import { peek, readJournal } from './support/journal.js';
+import { type Backend, havePostgres, newStore } from './support/stores.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -17,6 +18,7 @@ let dbCount = 0;
 const freshDb = () => join(tmp.dir, `hostile-${dbCount++}.db`);
 const FAST = ['--dry-run', '--sim-lb-delay', '0', '-q'];
 const SQLITE = createRequire(import.meta.url).resolve('better-sqlite3');
+const backends: Backend[] = havePostgres() ? ['sqlite', 'postgres'] : ['sqlite'];
 
 async function ok(args: string[]): Promise<CliResult> {
   const result = await runCli(args);
@@ -32,14 +34,14 @@ function holdWriteLock(db: string, ms: number): Promise<{ released: Promise<void
   return new Promise((resolve) => child.stdout?.once('data', () => resolve({ released })));
 }
 
-describe('one run at a time on a set of clusters', () => {
+describe.each(backends)('one run at a time on a set of clusters (%s)', (backend) => {
   it.each([
     ['uninstall', ['uninstall', '--dry-run', '-q']],
     ['verify', ['verify', '--dry-run', '-q']],
   ])('four %s runs started together on one mesh: exactly one proceeds, the others exit 3 naming it', async (_kind, args) => {
-    const db = freshDb();
-    await ok(['install', ...FAST, '--sim-latency', '50ms', '--db', db]);
-    const results = await Promise.all(Array.from({ length: 4 }, () => runCli([...args, '--db', db])));
+    const store = newStore(backend, tmp.dir, 'four');
+    await ok(['install', ...FAST, '--sim-latency', '50ms', ...store.args]);
+    const results = await Promise.all(Array.from({ length: 4 }, () => runCli([...args, ...store.args])));
     const winners = results.filter((r) => r.code === 0);
     const refused = results.filter((r) => r.code === 3);
     expect(winners, results.map((r) => r.stderr).join('\n---\n')).toHaveLength(1);
@@ -47,26 +49,43 @@ describe('one run at a time on a set of clusters', () => {
     const winner = runIdFrom(winners[0] as CliResult);
     for (const r of refused) expect(r.stderr).toMatch(new RegExp(`^mesh-run: error: run ${winner} \\(\\w+\\) is still running on these simulated clusters`));
     // The refused ones left nothing behind: only the install and the winner are in the journal.
-    expect(JSON.parse((await ok(['runs', '--json', '--db', db])).stdout)).toHaveLength(2);
+    expect(JSON.parse((await ok(['runs', '--json', ...store.args])).stdout)).toHaveLength(2);
   });
 
   it('a verify and an uninstall started together: one runs, the other is refused (no half-deleted sample)', async () => {
-    const db = freshDb();
-    await ok(['install', ...FAST, '--db', db]);
-    const [verify, uninstall] = await Promise.all([runCli(['verify', '--dry-run', '-q', '--db', db]), runCli(['uninstall', '--dry-run', '-q', '--db', db])]);
+    const store = newStore(backend, tmp.dir, 'pair');
+    await ok(['install', ...FAST, ...store.args]);
+    const [verify, uninstall] = await Promise.all([
+      runCli(['verify', '--dry-run', '-q', ...store.args]),
+      runCli(['uninstall', '--dry-run', '-q', ...store.args]),
+    ]);
     expect([verify.code, uninstall.code].sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([0, 3]);
     expect(`${verify.stderr}${uninstall.stderr}`).not.toContain('not found');
   });
 
   it('three real installs on the same contexts: one proceeds, the others exit 3 naming it', async () => {
-    const marker = `mesh-run-contend-${process.pid}`;
-    const tools = writeFakeTools(tmp.dir, marker);
-    const config = join(tmp.dir, 'contend.yaml');
+    const marker = `mesh-run-contend-${process.pid}-${backend}`;
+    const dir = join(tmp.dir, `contend-${backend}`);
+    mkdirSync(dir, { recursive: true });
+    const tools = writeFakeTools(dir, marker);
+    const config = join(dir, 'contend.yaml');
     writeFileSync(config, `tools: {kubectl: ${tools.kubectl}, istioctl: ${tools.istioctl}}\n`);
-    const db = freshDb();
-    const started = Array.from({ length: 3 }, () => startCli(['install', '--config', config, '--db', db, '-q']));
+    const store = newStore(backend, tmp.dir, 'contend');
+    const started = Array.from({ length: 3 }, () => {
+      let out = '';
+      const s = startCli(['install', '--config', config, ...store.args, '-q']);
+      s.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      return { ...s, output: () => out };
+    });
     const deadline = Date.now() + 30_000;
-    while ((peek<{ n: number }>(db, "SELECT COUNT(*) AS n FROM step_attempts WHERE step = 'install-primary'")?.[0]?.n ?? 0) === 0) {
+    const reachedPrimary = async () => {
+      for (const s of started) {
+        const id = /^run (mr-[a-z0-9]+)/m.exec(s.output())?.[1];
+        if (id && (await readJournal(store.where, id).catch(() => undefined))?.attempts.some((a) => a.step === 'install-primary')) return true;
+      }
+      return false;
+    };
+    while (!(await reachedPrimary())) {
       if (Date.now() > deadline) throw new Error('no install reached install-primary');
       await new Promise((r) => setTimeout(r, 50));
     }

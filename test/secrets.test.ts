@@ -1,14 +1,17 @@
 // The remote secret's bearer token is a cluster-wide credential: it must never reach the journal, the
 // output, or a second copy in the cluster, on any path (install, verify, uninstall, failures, resumes).
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
 import { redact, redactArgv, redactedTail } from '../adapters/redact.js';
+import { type PostgresLocation, parseStoreLocation } from '../store/location.js';
 import { type CliResult, runCli, runIdFrom, tempDir } from './support/cli.js';
 import { readJournal } from './support/journal.js';
 import { withSimTools } from './support/sim.js';
+import { type Backend, havePostgres, newStore } from './support/stores.js';
 import { findLeak, needlesFor } from './support/token-scan.js';
 
 const tmp = tempDir();
@@ -19,6 +22,7 @@ const TOKEN = `${b64('{"alg":"RS256","kid":"test"}')}.${b64('{"sub":"system:serv
 const NEEDLES = needlesFor(TOKEN);
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const env = { MESH_RUN_SIM_TOKEN: TOKEN };
+const backends: Backend[] = havePostgres() ? ['sqlite', 'postgres'] : ['sqlite'];
 
 // Runs commands on a dry run's simulated clusters the way an operator with kubectl would.
 async function onSim(db: string, world: string, run: (tools: ClusterTools, at: (context: string) => Command['context']) => Promise<void>): Promise<void> {
@@ -64,12 +68,35 @@ function expectNoLeak(label: string, text: string | Buffer): void {
   expect(leak, `${label}: the token (or its base64 form) at offset ${leak?.at}: ${leak?.slice}`).toBeUndefined();
 }
 
-describe('the remote secret bearer token', () => {
-  it('appears in no output, database file, WAL or view, across every verb and step, with and without a last-applied copy', async () => {
-    const db = join(tmp.dir, 'secrets.db');
+// Everything a PostgreSQL store holds in its schema, as text, and the server's write-ahead log.
+async function postgresContents(url: string): Promise<Array<[string, string | Buffer]>> {
+  const location = parseStoreLocation(url, 'test') as PostgresLocation;
+  const client = new pg.Client({ connectionString: location.connectionString });
+  await client.connect();
+  try {
+    const tables = await client.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = $1', [location.schema]);
+    const dumped: Array<[string, string | Buffer]> = [];
+    for (const { table_name } of tables.rows) {
+      const rows = await client.query<{ row: string }>(`SELECT row_to_json(t)::text AS row FROM "${location.schema}"."${table_name}" t`);
+      dumped.push([`table ${table_name}`, rows.rows.map((r) => r.row).join('\n')]);
+    }
+    expect(dumped.length).toBeGreaterThan(5);
+    const wal = join(inject('pgSocket'), 'data', 'pg_wal');
+    await client.query('SELECT pg_switch_wal()');
+    for (const file of readdirSync(wal).filter((f) => /^[0-9A-F]{24}$/.test(f))) dumped.push([`pg_wal/${file}`, readFileSync(join(wal, file))]);
+    return dumped;
+  } finally {
+    await client.end();
+  }
+}
+
+describe.each(backends)('the remote secret bearer token (%s)', (backend) => {
+  it('appears in no output, store, WAL or view, across every verb and step, with and without a last-applied copy', async () => {
+    const store = newStore(backend, tmp.dir, 'secrets');
+    const db = store.where;
     const outputs: Array<[string, string]> = [];
     const cli = async (args: string[]): Promise<CliResult> => {
-      const result = await runCli([...args, '--db', db], { env });
+      const result = await runCli([...args, ...store.args], { env });
       outputs.push([`${args.join(' ')} (stdout)`, result.stdout], [`${args.join(' ')} (stderr)`, result.stderr]);
       return result;
     };
@@ -134,15 +161,23 @@ describe('the remote secret bearer token', () => {
     for (const kind of ['install', 'verify', 'uninstall']) for (const format of ['text', 'sh', 'json']) await cli(['plan', kind, '--format', format]);
 
     for (const [label, text] of outputs) expectNoLeak(label, text);
-    for (const file of [db, `${db}-wal`, `${db}-shm`]) {
-      if (!existsSync(file)) continue;
-      expectNoLeak(file, readFileSync(file));
-      expect(statSync(file).mode & 0o777).toBe(0o600);
+    if (backend === 'sqlite') {
+      for (const file of [db, `${db}-wal`, `${db}-shm`]) {
+        if (!existsSync(file)) continue;
+        expectNoLeak(file, readFileSync(file));
+        expect(statSync(file).mode & 0o777).toBe(0o600);
+      }
+    } else {
+      for (const [label, contents] of await postgresContents(db)) expectNoLeak(label, contents);
     }
-    // The token was really there to leak: the simulated primary handed it out on every read.
+    // The token was really there to leak: the simulated primary handed it out on every read, and the
+    // scan finds it where it is.
     expect(outputs.length).toBeGreaterThan(100);
+    expect(findLeak(`x${Buffer.from(TOKEN).toString('base64').slice(30, 55)}y`, NEEDLES)).toBeDefined();
   });
+});
 
+describe('the remote secret bearer token', () => {
   it('detach-remote looks at the secret by name only, so a secret without a last-applied copy cannot leak', async () => {
     const db = join(tmp.dir, 'detach.db');
     const install = await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '-q', '--db', db], { env });

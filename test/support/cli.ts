@@ -18,10 +18,12 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   cwd?: string;
   input?: string;
+  // Runs the CLI as if on another machine: in a UTS namespace of its own with this host name (needs root).
+  host?: string;
 }
 
 function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', CTX_CLUSTER1: '', CTX_CLUSTER2: '', MESH_RUN_DB: '' };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', CTX_CLUSTER1: '', CTX_CLUSTER2: '', MESH_RUN_DB: '', MESH_RUN_STORE: '' };
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
     else env[k] = v;
@@ -31,7 +33,11 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
 
 // Starts the CLI; the caller decides when to wait for it or kill it.
 export function startCli(args: readonly string[], options: CliOptions = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: childEnv(options.env), cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  // unshare and sh exec into node, so the child's pid is mesh-run's.
+  const argv = options.host
+    ? ['unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', options.host, process.execPath, CLI, ...args]
+    : [process.execPath, CLI, ...args];
+  const child = spawn(argv[0] as string, argv.slice(1), { env: childEnv(options.env), cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -3,8 +3,10 @@
 import type { ClusterTools, Command, CommandResult, RunOptions } from '../../adapters/cluster-tools.js';
 import { createSimulatedTools } from '../../adapters/simulator/simulated-tools.js';
 import { type LoadBalancerMode, newWorldSettings, writeWorld } from '../../adapters/simulator/world.js';
+import { openStore } from '../../engine/composition.js';
 import type { StepId } from '../../machines/steps.js';
 import type { SimObjectKey, Store } from '../../store/contract.js';
+import { parseStoreLocation } from '../../store/location.js';
 import { openSqliteStore } from '../../store/sqlite/index.js';
 
 const CLUSTERS = [
@@ -38,9 +40,9 @@ export async function simHarness(lb: LoadBalancerMode = 'ip', delayMs = 0): Prom
   };
 }
 
-// Runs `fn` with the simulated tools of a dry run's world in the database at `db`.
-export async function withSimTools<T>(db: string, world: string, fn: (tools: ClusterTools) => Promise<T>): Promise<T> {
-  const store = openSqliteStore(db, { mustExist: true });
+// Runs `fn` with the simulated tools of a dry run's world in the store at `where` (an SQLite path or a URL).
+export async function withSimTools<T>(where: string, world: string, fn: (tools: ClusterTools) => Promise<T>): Promise<T> {
+  const store = await openStore(parseStoreLocation(where, 'test'), 'existing');
   try {
     return await fn(createSimulatedTools({ store: store.worlds, world }));
   } finally {

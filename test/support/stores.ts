@@ -23,7 +23,7 @@ export function freshSchema(prefix = 't'): string {
 // A new, empty store of this backend: an SQLite file in `dir`, or a new schema; `args` selects it on the CLI.
 export function newStore(backend: Backend, dir: string, name: string): { where: string; args: string[] } {
   if (backend === 'sqlite') {
-    const path = join(dir, `${name}.db`);
+    const path = join(dir, `${name}-${randomBytes(4).toString('hex')}.db`);
     return { where: path, args: ['--db', path] };
   }
   const url = postgresUrl(freshSchema(name.replace(/[^a-z0-9_]/g, '_').slice(0, 30)));

@@ -29,12 +29,19 @@ export function needlesFor(secret: string): Needles {
   return { slices };
 }
 
+// Every needle is made of these characters (a JWT's and base64's, plain or URL-safe), so a needle can only
+// occur inside a run of them: only those runs are searched (the same answer, much faster on binary files).
+const TOKEN_CHARS = /[A-Za-z0-9+/_.-]{20,}/g;
+
 // The first place where any needle occurs in `haystack`, or undefined.
 export function findLeak(haystack: string | Buffer, needles: Needles): { at: number; slice: string } | undefined {
   const text = typeof haystack === 'string' ? haystack : haystack.toString('latin1');
-  for (let i = 0; i + SLICE <= text.length; i++) {
-    const slice = text.slice(i, i + SLICE);
-    if (needles.slices.has(slice)) return { at: i, slice };
+  for (const run of text.matchAll(TOKEN_CHARS)) {
+    const start = run.index ?? 0;
+    for (let i = 0; i + SLICE <= run[0].length; i++) {
+      const slice = run[0].slice(i, i + SLICE);
+      if (needles.slices.has(slice)) return { at: start + i, slice };
+    }
   }
   return undefined;
 }
