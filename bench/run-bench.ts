@@ -1,11 +1,12 @@
 // npm run bench: the engine's schedule against the critical path, its own overhead, resume, start-up,
 // memory, and history queries on a large journal. Prints figures; asserts nothing.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
 import { MEAN_MS, modelledDuration } from '../adapters/simulator/setup.js';
 import * as activities from '../engine/activities/install.js';
@@ -18,7 +19,9 @@ import { type PlannedCommand, planInstall } from '../engine/views/plan.js';
 import type { StepId } from '../machines/steps.js';
 import type { MeshConfig } from '../shared/model.js';
 import { sleep } from '../shared/sleep.js';
+import { parseStoreLocation } from '../store/location.js';
 import { openDb } from '../store/sqlite/open-db.js';
+import { type PgServer, postgresBinaries, startPostgres } from './local-postgres.js';
 
 const TIME_SCALE = Number(process.env.MESH_RUN_BENCH_SCALE ?? 0.01);
 const work = mkdtempSync(join(tmpdir(), 'mesh-run-bench-'));
@@ -26,6 +29,15 @@ const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const rows: string[][] = [];
 const out = (...cells: Array<string | number>) => rows.push(cells.map(String));
 const sqlite = (path: string): StoreLocation => ({ kind: 'sqlite', path });
+
+// A durable local PostgreSQL (fsync on, as a team's would run), started on first use; none where PostgreSQL
+// is not installed (its rows are left out).
+let pgServer: PgServer | undefined;
+function postgres(): PgServer | undefined {
+  if (!pgServer && postgresBinaries()) pgServer = startPostgres({ durable: true });
+  return pgServer;
+}
+const postgresAt = (server: PgServer, schema: string) => parseStoreLocation(server.url(schema), 'bench') as StoreLocation & { kind: 'postgres' };
 const ms = (n: number) => `${n.toFixed(n < 10 ? 2 : 0)} ms`;
 
 function configFor(remotes: number, extra = ''): string {
@@ -173,21 +185,24 @@ async function overhead(): Promise<void> {
   out('store', 'wall time', 'transitions', 'per transition', '', '');
   const path = configFor(16);
   let commands = 0;
-  for (const [label, dbPath] of [
-    ['durable SQLite (WAL, synchronous=FULL)', join(work, 'overhead.db')],
-    ['in-memory SQLite', ':memory:'],
-  ] as const) {
+  const stores: Array<[string, StoreLocation]> = [
+    ['durable SQLite (WAL, synchronous=FULL)', sqlite(join(work, 'overhead.db'))],
+    ['in-memory SQLite', sqlite(':memory:')],
+  ];
+  const pg = postgres();
+  if (pg) stores.push(['durable PostgreSQL (local server, fsync on, Unix socket)', postgresAt(pg, 'overhead')]);
+  for (const [label, location] of stores) {
     // Warm once, then measure.
     for (let i = 0; i < 2; i++) {
       const started = performance.now();
-      const prepared = await prepareInstall({ configPath: path, dryRun: true, injections: [], simulation: { loadBalancerDelayMs: 0 }, store: sqlite(dbPath) });
+      const prepared = await prepareInstall({ configPath: path, dryRun: true, injections: [], simulation: { loadBalancerDelayMs: 0 }, store: location });
       const finished = await prepared.begin();
       const elapsed = performance.now() - started;
       await prepared.close();
       if (finished.outcome.status !== 'succeeded') throw new Error('overhead run failed');
       // The same workflow journals the same commands on either store; count them where they outlive the run.
-      if (dbPath !== ':memory:') {
-        const reader = await openStore(sqlite(dbPath), 'read-only');
+      if (location.kind === 'postgres' || location.path !== ':memory:') {
+        const reader = await openStore(location, 'read-only');
         commands = (await reader.runs.listCommands(prepared.run.id)).length;
         await reader.close();
       }
@@ -334,8 +349,25 @@ async function historyAtScale(): Promise<void> {
   const { n } = db.prepare('SELECT COUNT(*) AS n FROM step_attempts').get() as { n: number };
   db.close();
   out('fill', `${n} step attempts in ${ms(performance.now() - started)}`, '', '', '', '');
-  const { runs: store, close } = await openStore(sqlite(path), 'existing');
+  const sqliteTimes = await historyQueries(sqlite(path), 'mr-b0001000');
+  const pg = postgres();
+  let pgTimes: Map<string, number> | undefined;
+  if (pg) {
+    const location = postgresAt(pg, 'history');
+    const filled = performance.now();
+    const n = await fillPostgresHistory(location, runsCount, t0);
+    out('fill (PostgreSQL)', `${n} step attempts in ${ms(performance.now() - filled)}`, '', '', '', '');
+    pgTimes = await historyQueries(location, `mr-b${(1000).toString(36).padStart(7, '0')}`);
+  }
+  out('query', 'SQLite p50', pg ? 'PostgreSQL p50' : '', '', '', '');
+  for (const [label, t] of sqliteTimes) out(label, ms(t), pgTimes ? ms(pgTimes.get(label) as number) : '', '', '', '');
+}
+
+// The history queries behind the audit verbs, each the median (p50) of 9 after a warm-up.
+async function historyQueries(location: StoreLocation, someRun: string): Promise<Map<string, number>> {
+  const { runs: store, close } = await openStore(location, 'existing');
   const now = Date.now();
+  const results = new Map<string, number>();
   const timed = async (label: string, fn: () => Promise<unknown>) => {
     await fn();
     const times: number[] = [];
@@ -344,7 +376,7 @@ async function historyAtScale(): Promise<void> {
       await fn();
       times.push(performance.now() - t);
     }
-    out(label, ms(times.sort((a, b) => a - b)[4] as number), '', '', '', '');
+    results.set(label, times.sort((a, b) => a - b)[4] as number);
   };
   await timed('history --limit 100 (newest)', () => store.queryAttempts({ limit: 100 }));
   await timed('history --cluster cluster7 --since 7d', () => store.queryAttempts({ cluster: 'cluster7', since: now - 7 * 86_400_000, limit: 100 }));
@@ -352,10 +384,89 @@ async function historyAtScale(): Promise<void> {
   await timed('history --step install-remote --cluster cluster3 --status failed', () =>
     store.queryAttempts({ step: 'install-remote', cluster: 'cluster3', outcome: 'failed', limit: 100 }),
   );
-  await timed('history --run <id>', () => store.queryAttempts({ runId: 'mr-b0001000', limit: 100 }));
+  await timed('history --run <id>', () => store.queryAttempts({ runId: someRun, limit: 100 }));
   await timed('history --actions --since 24h', () => store.queryEvents({ since: now - 86_400_000, limit: 100 }));
   await timed('runs (50 newest, with their attempts)', async () => Promise.all((await store.listRuns(50)).map((r) => store.listAttempts(r.id))));
   await close();
+  return results;
+}
+
+// The same journal as the SQLite fill, generated inside PostgreSQL (runs 0..n-1, one a minute, every 17th
+// failing once at install-remote and retried).
+async function fillPostgresHistory(location: StoreLocation & { kind: 'postgres' }, runsCount: number, t0: number): Promise<number> {
+  const store = await openStore(location, 'create');
+  await store.close();
+  const client = new pg.Client({ connectionString: location.connectionString });
+  await client.connect();
+  const s = `"${location.schema}"`;
+  const id = `'mr-b' || lpad(${base36Sql('i')}, 7, '0')`;
+  const remote = `'cluster' || (2 + i % 20)`;
+  try {
+    await client.query(
+      `INSERT INTO ${s}.runs (id, kind, topology, mode, status, config_json, config_hash, created_at, updated_at, finished_at, machine_version)
+       SELECT ${id}, 'install', 'primary-remote', 'dry-run', CASE WHEN i % 17 = 0 THEN 'failed' ELSE 'succeeded' END,
+              '{"primary":{"name":"cluster1"},"remotes":[{"name":"' || ${remote} || '"}]}', 'h', $1 + i * 60000, $1 + i * 60000 + 300000, $1 + i * 60000 + 300000, 1
+       FROM generate_series(0, $2 - 1) AS i`,
+      [t0, runsCount],
+    );
+    await client.query(
+      `INSERT INTO ${s}.step_attempts (run_id, step, cluster, context, attempt, started_at, ended_at, outcome, error)
+       SELECT ${id}, st.step,
+              CASE st.scope WHEN '*' THEN '*' WHEN 'p' THEN 'cluster1' ELSE ${remote} END,
+              CASE st.scope WHEN '*' THEN NULL WHEN 'p' THEN 'cluster1' ELSE ${remote} END,
+              1, $1 + i * 60000 + st.n * 1000, $1 + i * 60000 + st.n * 1000 + 900,
+              CASE WHEN i % 17 = 0 AND st.step = 'install-remote' THEN 'failed' ELSE 'succeeded' END,
+              CASE WHEN i % 17 = 0 AND st.step = 'install-remote' THEN '{"message":"forbidden"}' END
+       FROM generate_series(0, $2 - 1) AS i
+       CROSS JOIN (VALUES (0, 'preflight', '*'), (1, 'install-primary', 'p'), (2, 'install-eastwest-gateway', 'p'), (3, 'await-gateway-address', 'p'),
+                          (4, 'expose-istiod', 'p'), (5, 'create-remote-namespace', 'r'), (6, 'annotate-remote-namespace', 'r'), (7, 'install-remote', 'r'),
+                          (8, 'attach-remote', 'r')) AS st (n, step, scope)`,
+      [t0, runsCount],
+    );
+    await client.query(
+      `INSERT INTO ${s}.step_attempts (run_id, step, cluster, context, attempt, started_at, ended_at, outcome, error)
+       SELECT ${id}, 'install-remote', ${remote}, ${remote}, 2, $1 + i * 60000 + 9000, $1 + i * 60000 + 9900, 'succeeded', NULL
+       FROM generate_series(0, $2 - 1) AS i WHERE i % 17 = 0`,
+      [t0, runsCount],
+    );
+    await client.query(`ANALYZE ${s}.runs, ${s}.step_attempts`);
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${s}.step_attempts`);
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
+}
+
+// An integer's base-36 digits in SQL, as JavaScript's toString(36) writes them (ids match the SQLite fill).
+function base36Sql(column: string): string {
+  const digits = Array.from({ length: 7 }, (_, k) => `substr('0123456789abcdefghijklmnopqrstuvwxyz', (${column} / ${36 ** k})::bigint % 36 + 1, 1)`);
+  return `ltrim(${digits.reverse().join(' || ')}, '0')`;
+}
+
+// 8 drivers on 8 runs sharing one store, each a mesh-run process, against one run alone on that store.
+async function team(): Promise<void> {
+  out('section', `8 drivers on 8 runs sharing one store (CLI processes, 2 remotes, realistic latency, time scale ${TIME_SCALE})`, '', '', '', '');
+  out('store', 'one run alone', '8 at once (slowest)', 'slowdown', '', '');
+  const config = configFor(2);
+  const cliRun = (where: string[]) =>
+    new Promise<number>((resolve, reject) => {
+      const started = performance.now();
+      const child = spawn(
+        process.execPath,
+        [cli, 'install', '--config', config, '--dry-run', '--sim-latency', 'realistic', '--time-scale', String(TIME_SCALE), '-q', ...where],
+        { stdio: 'ignore' },
+      );
+      child.on('close', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`install exited ${code}`))));
+    });
+  const stores: Array<[string, string[]]> = [['SQLite file', ['--db', join(work, 'team.db')]]];
+  const pg = postgres();
+  if (pg) stores.push(['PostgreSQL (local server)', ['--store', pg.url('team')]]);
+  for (const [label, where] of stores) {
+    await cliRun(where);
+    const alone = await cliRun(where);
+    const together = Math.max(...(await Promise.all(Array.from({ length: 8 }, () => cliRun(where)))));
+    out(label, ms(alone), ms(together), `${(together / alone).toFixed(2)}x`, '', '');
+  }
 }
 
 const only = process.argv[2];
@@ -366,7 +477,9 @@ try {
   if (!only || only === 'lifecycle') await lifecycle();
   if (!only || only === 'startup') await startup();
   if (!only || only === 'history') await historyAtScale();
+  if (!only || only === 'team') await team();
 } finally {
+  pgServer?.destroy();
   rmSync(work, { recursive: true, force: true });
 }
 for (const r of rows) {

@@ -39,13 +39,15 @@ function copyDb(from: string, to: string): void {
 
 // Kills `args` at crash point n, resumes (killed once more at the same point), and checks the end state.
 // `db` is an SQLite path or a store URL.
-async function crashAndResume(args: string[], db: string, kind: string, n: number, expected: unknown): Promise<void> {
+// With `mayMiss`, a run that never reached point n (it finished first) is reported as such, not as a failure.
+async function crashAndResume(args: string[], db: string, kind: string, n: number, expected: unknown, mayMiss = false): Promise<'resumed' | 'not reached'> {
   const at = db.startsWith('postgres') ? ['--store', db] : ['--db', db];
   const first = await runCli([...args, ...at], { env: { MESH_RUN_CRASH_AT: String(n) } });
+  if (first.code === 0 && mayMiss) return 'not reached';
   if (first.signal !== 'SIGKILL') throw new Error(`point ${n} did not kill the run (exit ${first.code})`);
   const id = await onlyRunId(db, kind);
   // Killed before the run was recorded: nothing was created anywhere, nothing to resume.
-  if (!id) return;
+  if (!id) return 'resumed';
   const atCrash = await readJournal(db, id);
   const finishedAtCrash = new Map(atCrash.attempts.filter((a) => a.outcome === 'succeeded').map((a) => [`${a.step}@${a.cluster}`, a.id]));
   let finished = atCrash.run.status === 'succeeded';
@@ -83,6 +85,7 @@ async function crashAndResume(args: string[], db: string, kind: string, n: numbe
   ).toEqual([]);
   expect(end.events[0]?.type).toBe('started');
   expect(end.events.at(-1)?.type).toBe('succeeded');
+  return 'resumed';
 }
 
 async function pool<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -182,17 +185,23 @@ describe.concurrent('crash anywhere, resume', () => {
       const chosen = points.map((_, i) => i + 1).filter((n) => n % every === 1 % every);
       const failures: string[] = [];
       let passed = 0;
+      let missed = 0;
+      // Transitions coalesce per turn of the event loop, and network round trips move those turns: a run
+      // may commit a few transitions fewer than the reference, so its last points may not exist.
       await pool(chosen, 2, async (n) => {
         try {
-          await crashAndResume(ARGS, postgresUrl(freshSchema(`crash${n}`)) as string, 'install', n, expected);
-          passed++;
+          if ((await crashAndResume(ARGS, postgresUrl(freshSchema(`crash${n}`)) as string, 'install', n, expected, true)) === 'resumed') passed++;
+          else missed++;
         } catch (error) {
           failures.push(`point ${n} (${points[n - 1]}): ${(error as Error).message.split('\n')[0]}`);
         }
       });
-      console.log(`PostgreSQL crash points: ${chosen.length} of ${points.length} tried${every > 1 ? ' (every third)' : ''}, ${passed} passed`);
+      console.log(
+        `PostgreSQL crash points: ${chosen.length} of ${points.length} tried${every > 1 ? ' (every third)' : ''}, ${passed} resumed, ${missed} not reached (the run finished first)`,
+      );
       expect(failures).toEqual([]);
-      expect(passed).toBe(chosen.length);
+      expect(passed + missed).toBe(chosen.length);
+      expect(missed).toBeLessThan(chosen.length / 10);
     },
     600_000,
   );
