@@ -43,6 +43,25 @@ export function changeChannel(schema: string): string {
   return `mesh_run_${schema}`;
 }
 
+// Closes the open attempt of each (step, cluster) given ($4..$8, in arrays) and notifies ($9) when $10;
+// used with the run's id in $3.
+const closesCte = (s: string) => `closed AS (
+           UPDATE ${s}.step_attempts a SET outcome = u.outcome, ended_at = u.at, error = u.error
+           FROM unnest($4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[]) AS u (step, cluster, outcome, at, error)
+           WHERE a.id = (SELECT id FROM ${s}.step_attempts WHERE run_id = $3 AND step = u.step AND cluster = u.cluster AND outcome = 'running' ORDER BY attempt DESC LIMIT 1)
+           RETURNING a.id),
+         notified AS (SELECT pg_notify($9, $3) WHERE $10::boolean)`;
+
+function closeParams(closes: readonly AttemptClose[]): unknown[] {
+  return [
+    closes.map((c) => c.step),
+    closes.map((c) => c.cluster),
+    closes.map((c) => c.outcome),
+    closes.map((c) => c.at),
+    closes.map((c) => (c.error ? JSON.stringify(c.error) : null)),
+  ];
+}
+
 export function runLockName(schema: string, runId: string): string {
   return `${schema}:run:${runId}`;
 }
@@ -62,6 +81,7 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
   // The lock names each run of this process holds, to let go of them with its lease.
   const heldFor = new Map<string, string[]>();
   const channel = changeChannel(location.schema);
+  const CLOSES_CTE = closesCte(s);
   const errorJson = (error: ErrorInfo | null | undefined): string | null => (error ? JSON.stringify(error) : null);
 
   const notify = (db: Queryable, runIds: Iterable<string>) =>
@@ -85,16 +105,6 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
       `INSERT INTO ${s}.run_events (run_id, at, type, actor_user, actor_host, actor_pid, detail, step, cluster) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [runId, at, type, actor.user, actor.host, actor.pid, detail, where?.step ?? null, where?.cluster ?? null],
     );
-
-  const closeOpenAttempts = async (db: Queryable, runId: string, closes: readonly AttemptClose[]) => {
-    for (const c of closes) {
-      await db.query(
-        `UPDATE ${s}.step_attempts SET outcome = $1, ended_at = $2, error = $3
-         WHERE id = (SELECT id FROM ${s}.step_attempts WHERE run_id = $4 AND step = $5 AND cluster = $6 AND outcome = 'running' ORDER BY attempt DESC LIMIT 1)`,
-        [c.outcome, c.at, errorJson(c.error), runId, c.step, c.cluster],
-      );
-    }
-  };
 
   const setLease = (db: Queryable, runId: string, l: LeaseHolder) =>
     db.query(
@@ -235,32 +245,29 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
       crashPoint('journal-write');
     },
 
+    // One statement each (an implicit transaction): the snapshot, the attempts closed, the new attempt.
     async commitTransition(runId, snapshotJson, closes, at) {
-      await transaction(pool, async (db) => {
-        await db.query(`UPDATE ${s}.runs SET snapshot_json = $1, updated_at = $2 WHERE id = $3`, [snapshotJson, at, runId]);
-        if (closes.length > 0) crashPoint('in-transaction');
-        await closeOpenAttempts(db, runId, closes);
-        if (closes.length > 0) await notify(db, [runId]);
-      });
+      await pool.query(
+        `WITH saved AS (UPDATE ${s}.runs SET snapshot_json = $1, updated_at = $2 WHERE id = $3),
+         ${CLOSES_CTE}
+         SELECT (SELECT count(*) FROM closed) AS closed, (SELECT count(*) FROM notified) AS notified`,
+        [snapshotJson, at, runId, ...closeParams(closes), channel, closes.length > 0],
+      );
       if (closes.length > 0) crashPoint('journal-write');
     },
 
     async openAttempt(runId, snapshotJson, slot, at, closes = []) {
-      const attempt = await transaction(pool, async (db) => {
-        if (snapshotJson !== null) await db.query(`UPDATE ${s}.runs SET snapshot_json = $1, updated_at = $2 WHERE id = $3`, [snapshotJson, at, runId]);
-        await closeOpenAttempts(db, runId, closes);
-        const { rows } = await db.query<AttemptRow>(
-          `INSERT INTO ${s}.step_attempts (run_id, step, cluster, context, attempt, started_at, outcome)
-           VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM ${s}.step_attempts WHERE run_id = $1 AND step = $2 AND cluster = $3), $5, 'running')
-           RETURNING *`,
-          [runId, slot.step, slot.cluster, slot.context, at],
-        );
-        await notify(db, [runId]);
-        crashPoint('in-transaction');
-        return toAttempt(rows[0] as AttemptRow);
-      });
+      const { rows } = await pool.query<AttemptRow>(
+        `WITH saved AS (UPDATE ${s}.runs SET snapshot_json = $1, updated_at = $2 WHERE id = $3 AND $1::text IS NOT NULL),
+         ${CLOSES_CTE},
+         opened AS (INSERT INTO ${s}.step_attempts (run_id, step, cluster, context, attempt, started_at, outcome)
+                    VALUES ($3, $11, $12, $13, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM ${s}.step_attempts WHERE run_id = $3 AND step = $11 AND cluster = $12), $2, 'running')
+                    RETURNING *)
+         SELECT opened.*, (SELECT count(*) FROM closed) AS closed_count, (SELECT count(*) FROM notified) AS notified_count FROM opened`,
+        [snapshotJson, at, runId, ...closeParams(closes), channel, true, slot.step, slot.cluster, slot.context],
+      );
       crashPoint('journal-write');
-      return attempt;
+      return toAttempt(rows[0] as AttemptRow);
     },
 
     async closeAttempt(attemptId, outcome, error, at) {
@@ -323,33 +330,58 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
       return rows.map(toAttempt);
     },
 
+    // One statement for the whole group: new rows (their ids come back in the order given), processes
+    // started, results. A spawn and a result of the same command in one group land as one update.
     async journalCommands(starts, finishes, spawns: readonly CommandSpawn[] = []) {
       if (starts.length === 0 && finishes.length === 0 && spawns.length === 0) return [];
-      const ids = await transaction(pool, async (db) => {
-        const created: number[] = [];
-        for (const c of starts) {
-          const { rows } = await db.query<{ id: number }>(
-            `INSERT INTO ${s}.commands (run_id, attempt_id, tool, argv_json, context, started_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-            [c.runId, c.attemptId, c.tool, JSON.stringify(c.argv), c.context, c.at],
-          );
-          created.push((rows[0] as { id: number }).id);
-        }
-        for (const p of spawns)
-          await db.query(`UPDATE ${s}.commands SET pid = $1, pgid = $2, proc_start = $3 WHERE id = $4`, [p.pid, p.pgid, p.procStart, p.id]);
-        const finished: string[] = [];
-        for (const r of finishes) {
-          const { rows } = await db.query<{ run_id: string }>(
-            `UPDATE ${s}.commands SET ended_at = $1, exit_code = $2, duration_ms = $3, stdout_tail = $4, stderr_tail = $5 WHERE id = $6 RETURNING run_id`,
-            [r.at, r.exitCode, r.durationMs, r.stdoutTail, r.stderrTail, r.id],
-          );
-          finished.push(...rows.map((row) => row.run_id));
-        }
-        crashPoint('in-transaction');
-        await notify(db, [...starts.map((c) => c.runId), ...finished]);
-        return created;
-      });
+      const spawned = new Map(spawns.map((p) => [p.id, p]));
+      const done = finishes.map((f) => ({ ...f, spawn: spawned.get(f.id) }));
+      for (const f of finishes) spawned.delete(f.id);
+      const alone = [...spawned.values()];
+      const { rows } = await pool.query<{ ids: number[] }>(
+        `WITH started AS (
+           INSERT INTO ${s}.commands (run_id, attempt_id, tool, argv_json, context, started_at)
+           SELECT u.run_id, u.attempt_id, u.tool, u.argv, u.context, u.at
+           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY AS u (run_id, attempt_id, tool, argv, context, at, n)
+           ORDER BY u.n
+           RETURNING id, run_id),
+         spawned AS (
+           UPDATE ${s}.commands c SET pid = u.pid, pgid = u.pgid, proc_start = u.proc_start
+           FROM unnest($7::bigint[], $8::int[], $9::int[], $10::text[]) AS u (id, pid, pgid, proc_start) WHERE c.id = u.id),
+         finished AS (
+           UPDATE ${s}.commands c SET ended_at = u.at, exit_code = u.code, duration_ms = u.duration, stdout_tail = u.out, stderr_tail = u.err,
+             pid = COALESCE(u.pid, c.pid), pgid = COALESCE(u.pgid, c.pgid), proc_start = COALESCE(u.proc_start, c.proc_start)
+           FROM unnest($11::bigint[], $12::bigint[], $13::int[], $14::bigint[], $15::text[], $16::text[], $17::int[], $18::int[], $19::text[])
+             AS u (id, at, code, duration, out, err, pid, pgid, proc_start)
+           WHERE c.id = u.id
+           RETURNING c.run_id),
+         notified AS (SELECT pg_notify($20, r.run_id) FROM (SELECT run_id FROM started UNION SELECT run_id FROM finished) AS r)
+         SELECT ARRAY(SELECT id FROM started ORDER BY id) AS ids, (SELECT count(*) FROM notified) AS notified`,
+        [
+          starts.map((c) => c.runId),
+          starts.map((c) => c.attemptId),
+          starts.map((c) => c.tool),
+          starts.map((c) => JSON.stringify(c.argv)),
+          starts.map((c) => c.context),
+          starts.map((c) => c.at),
+          alone.map((p) => p.id),
+          alone.map((p) => p.pid),
+          alone.map((p) => p.pgid),
+          alone.map((p) => p.procStart),
+          done.map((f) => f.id),
+          done.map((f) => f.at),
+          done.map((f) => f.exitCode),
+          done.map((f) => f.durationMs),
+          done.map((f) => f.stdoutTail),
+          done.map((f) => f.stderrTail),
+          done.map((f) => f.spawn?.pid ?? null),
+          done.map((f) => f.spawn?.pgid ?? null),
+          done.map((f) => f.spawn?.procStart ?? null),
+          channel,
+        ],
+      );
       crashPoint('journal-write');
-      return ids;
+      return (rows[0]?.ids ?? []).map(Number);
     },
 
     async listCommands(runId) {

@@ -1,8 +1,9 @@
-// The simulated clusters of dry runs on PostgreSQL. A simulated API call is one transaction that locks its
-// world's row (calls on one world take turns, as on one API server), works on the world's objects in memory,
-// and writes back what it changed. The objects are cached per world and reloaded only when another process
-// moved the world's version on.
+// The simulated clusters of dry runs on PostgreSQL. A simulated API call works on the world's objects in
+// memory (cached per world, reloaded only when another process moved the world's version on) and writes what
+// it changed in one statement that moves the version on only if nobody else did: calls on one world are
+// atomic and take turns, as on one API server.
 import type pg from 'pg';
+import { StoreError } from '../../shared/errors.js';
 import type { SimFault, SimObjectKey, WorldObjects, WorldStore } from '../contract.js';
 import type { PostgresLocation } from '../location.js';
 import { transaction } from './connection.js';
@@ -13,6 +14,49 @@ type Stored = SimObjectKey & { bodyJson: string };
 interface CachedWorld {
   version: number;
   objects: Map<string, Stored>;
+  faults: SimFault[];
+}
+
+const EMPTY: CachedWorld = { version: -1, objects: new Map(), faults: [] };
+
+// One simulated API call over a world as of `base`: what it returned, the objects it wrote (null: removed)
+// and the injected failures it used (id -> times). Nothing is written here.
+function runOver<T>(base: CachedWorld, settings: string | undefined, fn: (objects: WorldObjects) => T) {
+  const written = new Map<string, Stored | null>();
+  const used = new Map<number, number>();
+  const current = (key: string) => (written.has(key) ? (written.get(key) ?? undefined) : base.objects.get(key));
+  const objects: WorldObjects = {
+    settings: () => settings,
+    get: (k) => current(keyOf(k))?.bodyJson,
+    put: (k, bodyJson) => void written.set(keyOf(k), { context: k.context, kind: k.kind, namespace: k.namespace, name: k.name, bodyJson }),
+    remove: (k) => void written.set(keyOf(k), null),
+    list: (context, kind) => {
+      const keys = new Set([...base.objects.keys(), ...written.keys()]);
+      return [...keys]
+        .map((key) => current(key))
+        .filter((o): o is Stored => o !== undefined && o.context === context && (kind === undefined || o.kind === kind))
+        .sort(byKindNamespaceName)
+        .map((o) => ({ ...o }));
+    },
+    takeFault: (step, cluster) => {
+      const fault = base.faults.find((f) => f.step === step && (f.cluster === null || f.cluster === cluster) && f.remaining - (used.get(f.id) ?? 0) > 0);
+      if (!fault) return undefined;
+      const left = fault.remaining - (used.get(fault.id) ?? 0);
+      used.set(fault.id, (used.get(fault.id) ?? 0) + 1);
+      return { ...fault, remaining: left };
+    },
+  };
+  return { result: fn(objects), written, used };
+}
+
+// The world after a call committed: what the cache holds from then on.
+function applied(base: CachedWorld, version: number, written: Map<string, Stored | null>, used: Map<number, number>): CachedWorld {
+  const objects = new Map(base.objects);
+  for (const [key, value] of written) {
+    if (value === null) objects.delete(key);
+    else objects.set(key, value);
+  }
+  return { version, objects, faults: base.faults.map((f) => ({ ...f, remaining: f.remaining - (used.get(f.id) ?? 0) })) };
 }
 
 const keyOf = (k: SimObjectKey) => JSON.stringify([k.context, k.kind, k.namespace, k.name]);
@@ -24,23 +68,6 @@ const byKindNamespaceName = (a: Stored, b: Stored) =>
 export function createPgWorldStore(pool: pg.Pool, location: PostgresLocation): WorldStore {
   const s = `"${location.schema}"`;
   const cache = new Map<string, CachedWorld>();
-
-  const load = async (db: pg.PoolClient, world: string, version: number): Promise<CachedWorld> => {
-    const hit = cache.get(world);
-    if (hit && hit.version === version) return hit;
-    const { rows } = await db.query<{ context: string; kind: string; namespace: string; name: string; body_json: string }>(
-      `SELECT context, kind, namespace, name, body_json FROM ${s}.sim_objects WHERE world = $1`,
-      [world],
-    );
-    const objects = new Map<string, Stored>();
-    for (const r of rows) {
-      const stored = { context: r.context, kind: r.kind, namespace: r.namespace, name: r.name, bodyJson: r.body_json };
-      objects.set(keyOf(stored), stored);
-    }
-    const loaded = { version, objects };
-    cache.set(world, loaded);
-    return loaded;
-  };
 
   const store: WorldStore = {
     async getWorld(world) {
@@ -103,84 +130,86 @@ export function createPgWorldStore(pool: pg.Pool, location: PostgresLocation): W
       });
       cache.delete(data.id);
     },
-    transact<T>(world: string, fn: (objects: WorldObjects) => T): Promise<T> {
-      return transaction(pool, async (db) => {
-        const { rows } = await db.query<{ settings_json: string; version: number }>(
-          `SELECT settings_json, version FROM ${s}.sim_worlds WHERE id = $1 FOR UPDATE`,
-          [world],
-        );
-        const settings = rows[0]?.settings_json;
-        const base = rows[0] ? await load(db, world, rows[0].version) : { version: -1, objects: new Map<string, Stored>() };
-        const { rows: faultRows } = await db.query<SimFault>(
-          `SELECT id, step, cluster, remaining, kind FROM ${s}.sim_faults WHERE world = $1 AND remaining > 0 ORDER BY id`,
-          [world],
-        );
-        // What this call changed: written back only if it returns (a throw changes nothing, as on SQLite).
-        const written = new Map<string, Stored | null>();
-        const used: number[] = [];
-        const current = (key: string) => (written.has(key) ? (written.get(key) ?? undefined) : base.objects.get(key));
-        const objects: WorldObjects = {
-          settings: () => settings,
-          get: (k) => current(keyOf(k))?.bodyJson,
-          put: (k, bodyJson) => void written.set(keyOf(k), { context: k.context, kind: k.kind, namespace: k.namespace, name: k.name, bodyJson }),
-          remove: (k) => void written.set(keyOf(k), null),
-          list: (context, kind) => {
-            const keys = new Set([...base.objects.keys(), ...written.keys()]);
-            return [...keys]
-              .map((key) => current(key))
-              .filter((o): o is Stored => o !== undefined && o.context === context && (kind === undefined || o.kind === kind))
-              .sort(byKindNamespaceName)
-              .map((o) => ({ ...o }));
-          },
-          takeFault: (step, cluster) => {
-            const fault = faultRows.find((f) => f.step === step && (f.cluster === null || f.cluster === cluster) && f.remaining > 0 && !used.includes(f.id));
-            if (fault) used.push(fault.id);
-            return fault;
-          },
-        };
-        const result = fn(objects);
-        if (written.size === 0 && used.length === 0) return { result, next: undefined };
-        for (const [key, value] of written) {
-          const [context, kind, namespace, name] = JSON.parse(key) as [string, string, string, string];
-          if (value === null) {
-            await db.query(`DELETE FROM ${s}.sim_objects WHERE world = $1 AND context = $2 AND kind = $3 AND namespace = $4 AND name = $5`, [
-              world,
-              context,
-              kind,
-              namespace,
-              name,
-            ]);
-          } else {
-            await db.query(
-              `INSERT INTO ${s}.sim_objects (world, context, kind, namespace, name, body_json) VALUES ($1, $2, $3, $4, $5, $6)
-               ON CONFLICT (world, context, kind, namespace, name) DO UPDATE SET body_json = excluded.body_json`,
-              [world, context, kind, namespace, name, value.bodyJson],
-            );
-          }
-        }
-        for (const id of used) await db.query(`UPDATE ${s}.sim_faults SET remaining = remaining - 1 WHERE id = $1`, [id]);
-        if (!rows[0]) return { result, next: undefined };
-        const { rows: bumped } = await db.query<{ version: number }>(`UPDATE ${s}.sim_worlds SET version = version + 1 WHERE id = $1 RETURNING version`, [
+    // Optimistic: the call runs on the cached world (one round trip to see its version); only a call that
+    // changed something writes, in one statement that also checks nobody moved the world meanwhile; if someone
+    // did, the call runs again on the world as it now is.
+    async transact<T>(world: string, fn: (objects: WorldObjects) => T): Promise<T> {
+      for (let attempt = 1; ; attempt++) {
+        const { rows } = await pool.query<{ settings_json: string; version: number }>(`SELECT settings_json, version FROM ${s}.sim_worlds WHERE id = $1`, [
           world,
         ]);
-        const objectsAfter = new Map(base.objects);
-        for (const [key, value] of written) {
-          if (value === null) objectsAfter.delete(key);
-          else objectsAfter.set(key, value);
+        const head = rows[0];
+        const base = head ? await load(world, head.version) : EMPTY;
+        const call = runOver(base, head?.settings_json, fn);
+        if (call.written.size === 0 && call.used.size === 0) return call.result;
+        if (!head) throw new Error(`simulated world ${world} does not exist`);
+        const version = await writeIfUnchanged(world, head.version, call.written, call.used);
+        if (version !== undefined) {
+          cache.set(world, applied(base, version, call.written, call.used));
+          return call.result;
         }
-        return { result, next: { version: (bumped[0] as { version: number }).version, objects: objectsAfter } };
-      }).then(
-        // The cache follows the world only once the call committed.
-        ({ result, next }) => {
-          if (next) cache.set(world, next);
-          return result;
-        },
-        (error) => {
-          cache.delete(world);
-          throw error;
-        },
-      );
+        cache.delete(world);
+        if (attempt >= 100) throw new StoreError(`the simulated world ${world} kept changing under this call (${attempt} tries)`, { busy: true });
+      }
     },
   };
+
+  // The world's objects and faults at `version`, from the cache or the database.
+  async function load(world: string, version: number): Promise<CachedWorld> {
+    const hit = cache.get(world);
+    if (hit && hit.version === version) return hit;
+    const [objects, faults] = await Promise.all([
+      pool.query<{ context: string; kind: string; namespace: string; name: string; body_json: string }>(
+        `SELECT context, kind, namespace, name, body_json FROM ${s}.sim_objects WHERE world = $1`,
+        [world],
+      ),
+      pool.query<SimFault>(`SELECT id, step, cluster, remaining, kind FROM ${s}.sim_faults WHERE world = $1 ORDER BY id`, [world]),
+    ]);
+    const loaded: CachedWorld = { version, objects: new Map(), faults: faults.rows };
+    for (const r of objects.rows) {
+      const stored = { context: r.context, kind: r.kind, namespace: r.namespace, name: r.name, bodyJson: r.body_json };
+      loaded.objects.set(keyOf(stored), stored);
+    }
+    cache.set(world, loaded);
+    return loaded;
+  }
+
+  // One statement: the world's version moves on only if it is still `version`, and the changes land with it.
+  async function writeIfUnchanged(world: string, version: number, written: Map<string, Stored | null>, used: Map<number, number>): Promise<number | undefined> {
+    const removed = [...written].filter(([, v]) => v === null).map(([k]) => JSON.parse(k) as [string, string, string, string]);
+    const put = [...written.values()].filter((v): v is Stored => v !== null);
+    const faults = [...used].flatMap(([id, n]) => Array<number>(n).fill(id));
+    const column = <R>(rows: R[], pick: (r: R) => string) => rows.map(pick);
+    const { rows } = await pool.query<{ version: number }>(
+      `WITH v AS (UPDATE ${s}.sim_worlds SET version = version + 1 WHERE id = $1 AND version = $2 RETURNING version),
+       gone AS (DELETE FROM ${s}.sim_objects o USING unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS d (context, kind, namespace, name)
+                WHERE EXISTS (SELECT 1 FROM v) AND o.world = $1 AND o.context = d.context AND o.kind = d.kind AND o.namespace = d.namespace AND o.name = d.name),
+       kept AS (INSERT INTO ${s}.sim_objects (world, context, kind, namespace, name, body_json)
+                SELECT $1, u.context, u.kind, u.namespace, u.name, u.body
+                FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS u (context, kind, namespace, name, body)
+                WHERE EXISTS (SELECT 1 FROM v)
+                ON CONFLICT (world, context, kind, namespace, name) DO UPDATE SET body_json = excluded.body_json),
+       used AS (UPDATE ${s}.sim_faults f SET remaining = f.remaining - u.n
+                FROM (SELECT id, count(*)::int AS n FROM unnest($12::bigint[]) AS t (id) GROUP BY id) AS u
+                WHERE f.id = u.id AND EXISTS (SELECT 1 FROM v))
+       SELECT version FROM v`,
+      [
+        world,
+        version,
+        column(removed, (r) => r[0]),
+        column(removed, (r) => r[1]),
+        column(removed, (r) => r[2]),
+        column(removed, (r) => r[3]),
+        column(put, (o) => o.context),
+        column(put, (o) => o.kind),
+        column(put, (o) => o.namespace),
+        column(put, (o) => o.name),
+        column(put, (o) => o.bodyJson),
+        faults,
+      ],
+    );
+    return rows[0]?.version;
+  }
+
   return guardedPg(store, location);
 }
