@@ -296,7 +296,8 @@ async function startup(): Promise<void> {
 }
 
 async function historyAtScale(): Promise<void> {
-  const runsCount = Number(process.env.MESH_RUN_BENCH_RUNS ?? 100_000);
+  // 111,000 runs of 9 steps (every 17th retried once) make just over a million step attempts.
+  const runsCount = Number(process.env.MESH_RUN_BENCH_RUNS ?? 111_000);
   out('section', `history on a large journal: ${runsCount} runs`, '', '', '', '');
   const path = join(work, 'history.db');
   const db = openDb(path);
@@ -405,7 +406,7 @@ async function fillPostgresHistory(location: StoreLocation & { kind: 'postgres' 
     await client.query(
       `INSERT INTO ${s}.runs (id, kind, topology, mode, status, config_json, config_hash, created_at, updated_at, finished_at, machine_version)
        SELECT ${id}, 'install', 'primary-remote', 'dry-run', CASE WHEN i % 17 = 0 THEN 'failed' ELSE 'succeeded' END,
-              '{"primary":{"name":"cluster1"},"remotes":[{"name":"' || ${remote} || '"}]}', 'h', $1 + i * 60000, $1 + i * 60000 + 300000, $1 + i * 60000 + 300000, 1
+              '{"primary":{"name":"cluster1"},"remotes":[{"name":"' || ${remote} || '"}]}', 'h', $1::bigint + i::bigint * 60000, $1::bigint + i::bigint * 60000 + 300000, $1::bigint + i::bigint * 60000 + 300000, 1
        FROM generate_series(0, $2 - 1) AS i`,
       [t0, runsCount],
     );
@@ -414,7 +415,7 @@ async function fillPostgresHistory(location: StoreLocation & { kind: 'postgres' 
        SELECT ${id}, st.step,
               CASE st.scope WHEN '*' THEN '*' WHEN 'p' THEN 'cluster1' ELSE ${remote} END,
               CASE st.scope WHEN '*' THEN NULL WHEN 'p' THEN 'cluster1' ELSE ${remote} END,
-              1, $1 + i * 60000 + st.n * 1000, $1 + i * 60000 + st.n * 1000 + 900,
+              1, $1::bigint + i::bigint * 60000 + st.n * 1000, $1::bigint + i::bigint * 60000 + st.n * 1000 + 900,
               CASE WHEN i % 17 = 0 AND st.step = 'install-remote' THEN 'failed' ELSE 'succeeded' END,
               CASE WHEN i % 17 = 0 AND st.step = 'install-remote' THEN '{"message":"forbidden"}' END
        FROM generate_series(0, $2 - 1) AS i
@@ -425,7 +426,7 @@ async function fillPostgresHistory(location: StoreLocation & { kind: 'postgres' 
     );
     await client.query(
       `INSERT INTO ${s}.step_attempts (run_id, step, cluster, context, attempt, started_at, ended_at, outcome, error)
-       SELECT ${id}, 'install-remote', ${remote}, ${remote}, 2, $1 + i * 60000 + 9000, $1 + i * 60000 + 9900, 'succeeded', NULL
+       SELECT ${id}, 'install-remote', ${remote}, ${remote}, 2, $1::bigint + i::bigint * 60000 + 9000, $1::bigint + i::bigint * 60000 + 9900, 'succeeded', NULL
        FROM generate_series(0, $2 - 1) AS i WHERE i % 17 = 0`,
       [t0, runsCount],
     );
@@ -439,7 +440,7 @@ async function fillPostgresHistory(location: StoreLocation & { kind: 'postgres' 
 
 // An integer's base-36 digits in SQL, as JavaScript's toString(36) writes them (ids match the SQLite fill).
 function base36Sql(column: string): string {
-  const digits = Array.from({ length: 7 }, (_, k) => `substr('0123456789abcdefghijklmnopqrstuvwxyz', (${column} / ${36 ** k})::bigint % 36 + 1, 1)`);
+  const digits = Array.from({ length: 7 }, (_, k) => `substr('0123456789abcdefghijklmnopqrstuvwxyz'::text, ((${column} / ${36 ** k})::bigint % 36 + 1)::int, 1)`);
   return `ltrim(${digits.reverse().join(' || ')}, '0')`;
 }
 
