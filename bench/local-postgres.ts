@@ -2,7 +2,7 @@
 // Unix socket only, stopped afterwards. initdb and pg_ctl refuse to run as root, so as root they run as the
 // postgres user (Debian's package creates it), in a directory that user owns.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -51,6 +51,9 @@ export function startPostgres(options: { durable?: boolean } = {}): PgServer {
     if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr || result.stdout}`);
   };
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C']);
+  // Every role logs in without a password, except mesh_pw (the tests' password logins).
+  writeFileSync(join(data, 'pg_hba.conf'), 'local all mesh_pw scram-sha-256\nlocal all all trust\n');
+  if (owner) chownSync(join(data, 'pg_hba.conf'), owner.uid, owner.gid);
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   // Tests do not need a server that survives a power cut; the bench asks for one that fsyncs.
   const settings = options.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';

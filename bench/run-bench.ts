@@ -440,7 +440,10 @@ async function fillPostgresHistory(location: StoreLocation & { kind: 'postgres' 
 
 // An integer's base-36 digits in SQL, as JavaScript's toString(36) writes them (ids match the SQLite fill).
 function base36Sql(column: string): string {
-  const digits = Array.from({ length: 7 }, (_, k) => `substr('0123456789abcdefghijklmnopqrstuvwxyz'::text, ((${column} / ${36 ** k})::bigint % 36 + 1)::int, 1)`);
+  const digits = Array.from(
+    { length: 7 },
+    (_, k) => `substr('0123456789abcdefghijklmnopqrstuvwxyz'::text, ((${column} / ${36 ** k})::bigint % 36 + 1)::int, 1)`,
+  );
   return `ltrim(${digits.reverse().join(' || ')}, '0')`;
 }
 

@@ -1,5 +1,8 @@
 // What only a PostgreSQL store has to prove: migrations that race, locks that hold across sessions and
 // vanish with them, a schema of its own, and a URL's password never shown.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../engine/composition.js';
@@ -119,6 +122,37 @@ describe.skipIf(!havePostgres())('the PostgreSQL store', () => {
     const beat = store.runs.heartbeat('mr-cut00001', 'a', now + 2);
     await expect(beat).rejects.toBeInstanceOf(StoreError);
     await expect(beat).rejects.toThrow(/lost the connection to the store postgresql:\/\/.* that holds this run's lock/);
+  });
+
+  it('logs in with a password from the URL, PGPASSWORD or a private password file, and never shows it', async () => {
+    const admin = freshSchema('pwadmin');
+    const secret = `pw-${freshSchema('x').slice(2)}`;
+    await raw(admin, "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mesh_pw') THEN CREATE ROLE mesh_pw LOGIN; END IF; END $$");
+    await raw(admin, `ALTER ROLE mesh_pw PASSWORD '${secret}'`);
+    await raw(admin, 'GRANT CREATE ON DATABASE postgres TO mesh_pw');
+    const base = (postgresUrl(freshSchema('pw')) as string).replace('postgresql://postgres@', 'postgresql://mesh_pw@');
+    const host = new URLSearchParams(base.slice(base.indexOf('?') + 1));
+    // A password file (0600, as libpq demands), matched as localhost for a Unix socket.
+    const passfile = join(tmp.dir, 'pgpass');
+    writeFileSync(passfile, `localhost:${host.get('port')}:postgres:mesh_pw:${secret}\n`, { mode: 0o600 });
+    const viaFile = await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '-q', '--store', base], { env: { PGPASSFILE: passfile } });
+    expect(viaFile.code, viaFile.stderr).toBe(0);
+    const viaEnv = await runCli(['runs', '--store', base], { env: { PGPASSWORD: secret } });
+    expect(viaEnv.code, viaEnv.stderr).toBe(0);
+    const inUrl = base.replace('mesh_pw@', `mesh_pw:${secret}@`);
+    const failed = await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '--inject-failure', 'attach-remote', '--store', inUrl]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('continue with: mesh-run resume mr-');
+    expect(failed.stderr).toContain('--store');
+    expect(failed.stderr + failed.stdout).not.toContain(secret);
+    // A wrong password: exit 3, the login refused, no password anywhere.
+    const wrong = await runCli(['runs', '--store', base], { env: { PGPASSWORD: 'not-it-42' } });
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toMatch(/refused the login/);
+    expect(wrong.stderr).not.toMatch(/not-it-42|pw-/);
+    const none = await runCli(['runs', '--store', base], { env: { PGPASSFILE: join(tmp.dir, 'absent') } });
+    expect(none.code).toBe(3);
+    expect(none.stderr).toMatch(/refused the login/);
   });
 
   it('never shows a password: URLs are masked in every message', async () => {

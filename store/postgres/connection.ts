@@ -1,7 +1,9 @@
 // Connections to a PostgreSQL store: a small pool for the journal, one dedicated session for the advisory
 // locks a driver holds (a session that dies frees them at once), transactions, and errors in mesh-run's words.
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import pg from 'pg';
+import { parseIntoClientConfig } from 'pg-connection-string';
+import pgpass from 'pgpass';
 import { PreconditionError, StoreError } from '../../shared/errors.js';
 import type { PostgresLocation } from '../location.js';
 
@@ -20,8 +22,37 @@ const types = {
 // even before its lease row is written.
 export const SESSION_NAME = `mesh-run:${process.pid}@${hostname()}`.slice(0, 63);
 
+// The password as libpq finds it: in the URL, else $PGPASSWORD, else the password file ($PGPASSFILE or
+// ~/.pgpass, used only when it is private). Looked up by us, so node-postgres has nothing to warn about.
+function passwordLookup(config: pg.ClientConfig): (() => Promise<string>) | undefined {
+  if (config.password || process.env.PGPASSWORD !== undefined) return undefined;
+  const host = config.host ?? process.env.PGHOST ?? 'localhost';
+  return () =>
+    new Promise<string>((resolve) =>
+      pgpass(
+        {
+          // libpq matches a Unix socket directory as "localhost" in the password file.
+          host: host.startsWith('/') ? 'localhost' : host,
+          port: config.port ?? process.env.PGPORT ?? 5432,
+          database: config.database ?? process.env.PGDATABASE ?? null,
+          user: config.user ?? process.env.PGUSER ?? userInfo().username,
+        },
+        (found) => resolve(found ?? ''),
+      ),
+    );
+}
+
+// The URL's settings as node-postgres takes them (a URL without a password must not blank the lookup).
 export function clientConfig(location: PostgresLocation): pg.ClientConfig {
-  return { connectionString: location.connectionString, types, application_name: SESSION_NAME, connectionTimeoutMillis: 10_000 };
+  const { password, ...fromUrl } = parseIntoClientConfig(location.connectionString);
+  const lookup = passwordLookup({ ...fromUrl, ...(password ? { password } : {}) });
+  return {
+    ...fromUrl,
+    ...(password ? { password } : lookup ? { password: lookup } : {}),
+    types,
+    application_name: SESSION_NAME,
+    connectionTimeoutMillis: 10_000,
+  };
 }
 
 export function createPool(location: PostgresLocation): pg.Pool {
@@ -50,7 +81,7 @@ export function asPgStoreError(error: unknown, location: PostgresLocation): unkn
       cause: error,
     });
   }
-  if (code === '28P01' || code === '28000') {
+  if (code === '28P01' || code === '28000' || /SASL|password must be|no password/i.test(error.message)) {
     return new StoreError(`${where} refused the login: ${error.message}`, {
       hint: 'check the user and password (in the URL, or PGPASSWORD / PGPASSFILE) and pg_hba.conf',
       cause: error,
