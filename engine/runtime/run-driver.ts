@@ -73,6 +73,14 @@ export function clustersBusy(busy: ClusterHolder, now: number, doing: string): P
   const simulated = busy.key.startsWith('world:');
   const where = simulated ? 'these simulated clusters' : `context "${busy.key.slice('context:'.length)}"`;
   const age = Math.round((now - busy.lease.heartbeat) / 1000);
+  // A run whose row is not committed yet is known only by the process creating it.
+  if (busy.runId === '') {
+    return new PreconditionError(
+      'clusters-busy',
+      `another run is starting on ${where} (pid ${busy.lease.pid} on ${busy.lease.host}); wait for it to finish before ${doing} ${simulated ? 'them' : 'it'}`,
+      { hint: '"mesh-run runs" lists it once it has started' },
+    );
+  }
   return new PreconditionError(
     'clusters-busy',
     `run ${busy.runId} (${busy.kind}) is still running on ${where} (pid ${busy.lease.pid} on ${busy.lease.host}, heartbeat ${age}s ago); wait for it to finish before ${doing} ${simulated ? 'them' : 'it'}`,

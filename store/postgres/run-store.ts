@@ -130,12 +130,27 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
     return { token: '', pid: session?.pid ?? 0, host: session?.host ?? 'another session', user: 'unknown', heartbeat: Date.now() };
   };
 
-  // Who holds a lock this session could not take: the run that claims the key, as recorded.
+  // Who holds a run's lock: the lease row once the holder has written it (it takes the lock first, so a row
+  // that still names an earlier, silent holder is waited on a little).
+  const runHolder = async (runId: string, lock: string, staleAfterMs: number): Promise<LeaseHolder> => {
+    for (let tries = 0; tries < 30; tries++) {
+      const lease = (await getRun(pool, runId))?.lease;
+      if (lease && Date.now() - lease.heartbeat <= staleAfterMs) return lease;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return sessionHolder(lock);
+  };
+
+  // Who holds a lock this session could not take: the run that claims the key, as recorded. A run being
+  // created holds the lock a moment before its row commits: wait for the row a little.
   const claimHolder = async (key: string): Promise<ClusterHolder> => {
-    const { rows } = await pool.query<{ run_id: string }>(`SELECT run_id FROM ${s}.cluster_claims WHERE key = $1`, [key]);
-    const run = rows[0] ? await getRun(pool, rows[0].run_id) : undefined;
-    const lease = run?.lease ?? (await sessionHolder(claimLockName(location.schema, key)));
-    return { runId: run?.id ?? 'a run being created', kind: run?.kind ?? 'install', key, lease };
+    for (let tries = 0; tries < 30; tries++) {
+      const { rows } = await pool.query<{ run_id: string }>(`SELECT run_id FROM ${s}.cluster_claims WHERE key = $1`, [key]);
+      const run = rows[0] ? await getRun(pool, rows[0].run_id) : undefined;
+      if (run?.lease) return { runId: run.id, kind: run.kind, key, lease: run.lease };
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return { runId: '', kind: 'install', key, lease: await sessionHolder(claimLockName(location.schema, key)) };
   };
 
   // Takes the advisory locks of a run and its claim keys. A lock this session just took means no live session
@@ -459,10 +474,7 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
     async acquireLease(runId, candidate, staleAfterMs, isAlive, keys = []): Promise<LeaseResult> {
       const { names, taken, refused, fresh } = await takeLocks(runId, keys);
       if (refused) {
-        if (refused === runLockName(location.schema, runId)) {
-          const held = (await getRun(pool, runId))?.lease;
-          return { acquired: false, holder: held ?? (await sessionHolder(refused)) };
-        }
+        if (refused === runLockName(location.schema, runId)) return { acquired: false, holder: await runHolder(runId, refused, staleAfterMs) };
         return { acquired: false, busy: await claimHolder(refused.slice(`${location.schema}:claim:`.length)) };
       }
       const result = await transaction(pool, async (db): Promise<LeaseResult> => {
