@@ -5,11 +5,11 @@ import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
 import type { Timeline } from '../../engine/views/timeline.js';
 import { clusterFromLabel, isStepId, STEP_IDS, slotLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
-import { ExitCode, UsageError } from '../../shared/errors.js';
+import { UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
-import { ExitRequest } from '../exit.js';
 import { painter, type Streams } from '../output.js';
 import { displayArgv } from '../render/argv.js';
+import { untilInterrupted } from '../until-interrupted.js';
 
 interface ShowOptions {
   db?: string;
@@ -111,12 +111,8 @@ export function logsCommand(streams: Streams): Command {
 
 async function follow(id: string, options: ShowOptions, streams: Streams, wanted: (step: string, cluster: string) => boolean): Promise<void> {
   checkRunIdFormat(id);
-  const stopping = new AbortController();
-  const stop = () => stopping.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    const run = await withStore(options, (runs) =>
+  const run = await untilInterrupted((signal) =>
+    withStore(options, (runs) =>
       followRunCommands(
         runs,
         id,
@@ -124,13 +120,9 @@ async function follow(id: string, options: ShowOptions, streams: Streams, wanted
           if (!attempt || !wanted(attempt.step, attempt.cluster)) return;
           streams.stdout.write(`${commandBlock(label(attempt.step, attempt.cluster), attempt.attempt, c).join('\n')}\n`);
         },
-        stopping.signal,
+        signal,
       ),
-    );
-    if (stopping.signal.aborted) throw new ExitRequest(ExitCode.sigint);
-    streams.stderr.write(`run ${run.id} ${run.status === 'running' ? `is no longer driven; "mesh-run resume ${run.id}" continues it` : run.status}\n`);
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
+    ),
+  );
+  streams.stderr.write(`run ${run.id} ${run.status === 'running' ? `is no longer driven; "mesh-run resume ${run.id}" continues it` : run.status}\n`);
 }

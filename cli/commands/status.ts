@@ -2,11 +2,11 @@
 import { Command, Option } from 'commander';
 import { recentRuns, runStatus, watchRunStatus } from '../../engine/run-queries.js';
 import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
-import { ExitCode, UsageError } from '../../shared/errors.js';
+import { UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
-import { ExitRequest } from '../exit.js';
 import type { Streams } from '../output.js';
 import { renderRunStatus, renderRuns } from '../render/status.js';
+import { untilInterrupted } from '../until-interrupted.js';
 
 interface ReadOptions {
   db?: string;
@@ -38,12 +38,8 @@ export function statusCommand(streams: Streams): Command {
 // Redraws the status on a terminal; elsewhere prints each new state under a time line (JSON: one per line).
 async function watchStatus(id: string, options: ReadOptions, streams: Streams): Promise<void> {
   const redraw = !options.json && Boolean((streams.stdout as NodeJS.WriteStream).isTTY);
-  const stopping = new AbortController();
-  const stop = () => stopping.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    const last = await withStore(options, (runs) =>
+  const last = await untilInterrupted((signal) =>
+    withStore(options, (runs) =>
       watchRunStatus(
         runs,
         id,
@@ -52,17 +48,13 @@ async function watchStatus(id: string, options: ReadOptions, streams: Streams): 
           else if (redraw) streams.stdout.write(`\x1b[H\x1b[2J${renderRunStatus(streams.stdout, view.run, view.steps)}`);
           else streams.stdout.write(`-- ${new Date().toISOString().slice(11, 19)}\n${renderRunStatus(streams.stdout, view.run, view.steps)}\n`);
         },
-        stopping.signal,
+        signal,
       ),
-    );
-    if (stopping.signal.aborted) throw new ExitRequest(ExitCode.sigint);
-    if (!options.json) {
-      const end = last.run.status === 'running' ? `its driver is gone; "mesh-run resume ${last.run.id}" continues it` : `${last.run.status}`;
-      streams.stderr.write(`run ${last.run.id} ${end}\n`);
-    }
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    ),
+  );
+  if (!options.json) {
+    const end = last.run.status === 'running' ? `its driver is gone; "mesh-run resume ${last.run.id}" continues it` : `${last.run.status}`;
+    streams.stderr.write(`run ${last.run.id} ${end}\n`);
   }
 }
 
