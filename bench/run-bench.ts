@@ -17,7 +17,7 @@ import { loadConfig } from '../engine/config/mesh-config.js';
 import { prepareFollowUp, prepareInstall, prepareResume } from '../engine/run-service.js';
 import { type PlannedCommand, planInstall } from '../engine/views/plan.js';
 import type { StepId } from '../machines/steps.js';
-import type { MeshConfig } from '../shared/model.js';
+import { type MeshCluster, type MeshConfig, primariesOf, remotesOf } from '../shared/model.js';
 import { sleep } from '../shared/sleep.js';
 import { parseStoreLocation } from '../store/location.js';
 import { openDb } from '../store/sqlite/open-db.js';
@@ -78,7 +78,7 @@ function criticalPath(plan: PlannedCommand[], config: MeshConfig, seed: string):
     const inSequence = commands.filter((p) => !together.includes(p));
     return inSequence.reduce((t, p) => t + cost(p.command), 0) + Math.max(0, ...together.map((p) => cost(p.command)));
   };
-  const primary = config.primary.name;
+  const primary = (primariesOf(config)[0] as MeshCluster).name;
   const pre = d('preflight', '*');
   const p1 = pre + d('install-primary', primary);
   const ewInstall = slot('install-eastwest-gateway', primary)[0] as PlannedCommand;
@@ -86,7 +86,7 @@ function criticalPath(plan: PlannedCommand[], config: MeshConfig, seed: string):
   const lbReady = p1 + cost(ewInstall.command) + MEAN_MS.loadBalancerAddress * TIME_SCALE;
   const p3 = Math.max(p2, lbReady) + d('await-gateway-address', primary);
   let end = p3 + d('expose-istiod', primary);
-  for (const r of config.remotes) {
+  for (const r of remotesOf(config)) {
     const annotated = pre + d('create-remote-namespace', r.name) + d('annotate-remote-namespace', r.name);
     end = Math.max(end, Math.max(p3, annotated) + d('install-remote', r.name) + d('attach-remote', r.name));
   }
@@ -131,11 +131,11 @@ async function sequentialBaseline(config: MeshConfig, seed: string): Promise<num
     pipe: (a, b) => tools.pipe(a, b, { signal, timeoutMs: 600_000, step, cluster }),
   });
   const deps = { config };
-  const p = config.primary;
-  const base = { runId: 'baseline', meshID: config.meshID, network: config.network, cluster: p.name, context: p.context };
+  const p = primariesOf(config)[0] as MeshCluster;
+  const base = { runId: 'baseline', meshID: config.meshID, network: p.network, cluster: p.name, context: p.context };
   const started = performance.now();
-  const pf = await activities.preflight(rt('preflight', '*'), { ...base, step: 'preflight', cluster: '*', clusters: [p, ...config.remotes] }, deps);
-  const primaryInput = { ...base, istioVersion: pf.istioVersion };
+  const pf = await activities.preflight(rt('preflight', '*'), { ...base, step: 'preflight', cluster: '*', clusters: config.clusters }, deps);
+  const primaryInput = { ...base, istioVersion: pf.istioVersion, external: true };
   await activities.installPrimary(rt('install-primary', p.name), { ...primaryInput, step: 'install-primary' }, deps);
   await activities.installEastwestGateway(rt('install-eastwest-gateway', p.name), { ...primaryInput, step: 'install-eastwest-gateway' }, deps);
   let ip: string | undefined;
@@ -144,13 +144,14 @@ async function sequentialBaseline(config: MeshConfig, seed: string): Promise<num
     if (!ip) await sleep(Math.max(5, 1000 * TIME_SCALE), signal);
   }
   await activities.exposeIstiodStep(rt('expose-istiod', p.name), { ...primaryInput, step: 'expose-istiod' });
-  for (const r of config.remotes) {
+  for (const r of remotesOf(config)) {
     const input = {
       runId: 'baseline',
+      meshID: config.meshID,
       cluster: r.name,
       context: r.context,
-      primary: p,
-      network: config.network,
+      primary: { name: p.name, context: p.context },
+      network: r.network,
       istioVersion: pf.istioVersion,
       discoveryAddress: ip,
     };

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, MeshRunError } from '../shared/errors.js';
+import { configCommand } from './commands/config.js';
 import { followUpCommand } from './commands/follow-up.js';
 import { graphCommand } from './commands/graph.js';
 import { historyCommand } from './commands/history.js';
@@ -33,7 +34,7 @@ export const ACTING_VERBS: ReadonlySet<string> = new Set(['install', 'verify', '
 
 // Verbs that only read: the only ones offered as "did you mean", so a typo never leads to a verb that
 // changes clusters.
-const READ_ONLY_VERBS = ['status', 'runs', 'history', 'show', 'logs', 'graph', 'plan', 'report', 'version'];
+const READ_ONLY_VERBS = ['status', 'runs', 'history', 'show', 'logs', 'graph', 'plan', 'report', 'config', 'version'];
 
 // commander's messages in mesh-run's one error style, with suggestions limited to read-only verbs.
 function outputError(streams: Streams): (message: string, write: (s: string) => void) => void {
@@ -74,7 +75,7 @@ function distance(a: string, b: string): number {
 export function buildProgram(streams: Streams): Command {
   const output = { writeOut: (s: string) => streams.stdout.write(s), writeErr: (s: string) => streams.stderr.write(s), outputError: outputError(streams) };
   const program = new Command('mesh-run')
-    .description('Resumable, journaled Istio multicluster runs (primary-remote): install, verify, uninstall.')
+    .description('Resumable, journaled Istio multicluster runs (primary-remote, multi-primary, multi-network, mixed): install, verify, uninstall.')
     .version(version(), '-V, --version')
     .showSuggestionAfterError(false)
     .configureOutput(output)
@@ -100,6 +101,7 @@ export function buildProgram(streams: Streams): Command {
     reportCommand(streams),
     unlockCommand(streams),
     storeCommand(streams),
+    configCommand(streams),
     versionCommand(streams, version()),
   ]) {
     program.addCommand(command.exitOverride().showSuggestionAfterError(false).configureOutput(output).configureHelp({ showGlobalOptions: true }));

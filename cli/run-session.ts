@@ -1,6 +1,7 @@
 // Runs a run verb (install, verify, uninstall, resume) to its end: progress, the run-id line, signals, the
 // final report and exit code, and the store closed whatever happens.
 
+import { describeMesh } from '../engine/config/mesh-shape.js';
 import type { FinishedRun, PreparedRun } from '../engine/run-service.js';
 import type { ProgressListener } from '../engine/runtime/progress-events.js';
 import { runConfig } from '../engine/views/run-config.js';
@@ -120,9 +121,16 @@ async function runSession(prepared: PreparedRun, options: SessionOptions): Promi
 // What a finished run achieved, in the words of its kind.
 function successLine(run: RunRecord): string {
   const config = runConfig(run);
-  const remotes = config.remotes.map((r) => r.name).join(', ');
-  if (run.kind === 'verify')
-    return `mesh verified: requests from ${[config.primary.name, ...config.remotes.map((r) => r.name)].join(', ')} reached helloworld v1 and v2`;
-  if (run.kind === 'uninstall') return `mesh removed: no Istio left on ${config.primary.name}, ${remotes}`;
-  return `mesh installed: ${remotes} attached to ${config.primary.name}`;
+  const names = config.clusters.map((c) => c.name).join(', ');
+  if (run.kind === 'verify') {
+    const versions = [...new Set(config.clusters.length > 1 ? ['v1', 'v2'] : ['v1'])].join(' and ');
+    return `mesh verified: requests from ${names} reached helloworld ${versions}`;
+  }
+  if (run.kind === 'uninstall') return `mesh removed: no Istio left on ${names}`;
+  const remotes = config.clusters.filter((c) => c.role === 'remote');
+  const primaries = config.clusters.filter((c) => c.role === 'primary');
+  // The page's own words for its topology; a fleet is summed up.
+  if (primaries.length === 1 && remotes.length > 0 && remotes.every((r) => r.network === primaries[0]?.network))
+    return `mesh installed: ${remotes.map((r) => r.name).join(', ')} attached to ${primaries[0]?.name}`;
+  return `mesh installed: ${describeMesh(config)} (${names})`;
 }

@@ -57,7 +57,7 @@ export async function toolsFor(mode: RunMode, config: MeshConfig, store: Store, 
 // A new simulated world (and its injected failures), to be created with the run that uses it.
 export function newWorldSeed(id: string, config: MeshConfig, options: SimulationOptions, faults: readonly FaultSpec[], now: number): WorldSeed {
   return {
-    world: { id, settingsJson: JSON.stringify(simulatedWorld([config.primary, ...config.remotes], options, id, now)) },
+    world: { id, settingsJson: JSON.stringify(simulatedWorld(config.clusters, options, id, now)) },
     faults: faultRows(faults),
     faultWorld: id,
   };

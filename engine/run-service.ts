@@ -6,7 +6,7 @@ import { resolve as resolvePath } from 'node:path';
 import { DEFAULT_GATEWAY_POLL_MS } from '../machines/install-machine.js';
 import { slotLabel } from '../machines/steps.js';
 import { InternalError, NotResumableError, PreconditionError, UsageError } from '../shared/errors.js';
-import type { MeshConfig, RunMode } from '../shared/model.js';
+import { type MeshConfig, primariesOf, type RunMode } from '../shared/model.js';
 import { count } from '../shared/words.js';
 import type { AttemptRecord, NewRun, RunRecord, RunStore, Store, WorldSeed } from '../store/contract.js';
 import { checkEnvironment, checkOwnership } from './activities/environment-check.js';
@@ -29,6 +29,7 @@ import {
 } from './composition.js';
 import { parseFaultSpec } from './config/fault-specs.js';
 import { hashText, type LoadedConfig, loadConfig, parseConfigText, readConfigFile } from './config/mesh-config.js';
+import { meshTopology } from './config/mesh-shape.js';
 import { holderAlive, isLeaseStale, LEASE_STALE_MS } from './runtime/lease.js';
 import type { ProgressListener } from './runtime/progress-events.js';
 import { clustersBusy, currentOperator, leaseFor, RunDriver, type RunOutcome } from './runtime/run-driver.js';
@@ -95,7 +96,7 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
       {
         id: runId,
         kind: 'install',
-        topology: 'primary-remote',
+        topology: meshTopology(loaded.config),
         mode,
         config: loaded.config,
         configHash: loaded.hash,
@@ -198,8 +199,10 @@ function checkTrustFiles(config: MeshConfig): void {
   const dir = trust.source === 'files' ? trust.caDir : trust.outputDir;
   if (!dir) return;
   try {
-    if (trust.source === 'files') bundleFromFiles(dir, config.primary.name);
-    else checkReusableBundle(dir, config.primary.name);
+    for (const primary of primariesOf(config)) {
+      if (trust.source === 'files') bundleFromFiles(dir, primary.name);
+      else checkReusableBundle(dir, primary.name);
+    }
   } catch (error) {
     if (error instanceof TrustMaterialError) throw new UsageError(error.message);
     throw error;
@@ -359,17 +362,15 @@ interface FollowUpTarget {
 
 // The clusters a run claims while it is driven: real kube contexts, or the simulated world it acts on.
 function clusterKeys(mode: RunMode, config: MeshConfig, world: string): string[] {
-  return mode === 'dry-run' ? [`world:${world}`] : [config.primary, ...config.remotes].map((c) => `context:${c.context}`);
+  return mode === 'dry-run' ? [`world:${world}`] : config.clusters.map((c) => `context:${c.context}`);
 }
 
 // The names and contexts that say two configs are about the same clusters.
 function identity(config: MeshConfig): string {
   return JSON.stringify({
     meshID: config.meshID,
-    network: config.network,
     revision: config.revision ?? null,
-    primary: config.primary,
-    remotes: config.remotes.map((r) => ({ name: r.name, context: r.context })),
+    clusters: config.clusters.map((c) => ({ name: c.name, context: c.context, role: c.role, network: c.network, controlPlane: c.controlPlane ?? null })),
   });
 }
 
@@ -476,7 +477,7 @@ export async function prepareFollowUp(request: FollowUpRequest, listener?: Progr
       {
         id: runId,
         kind: request.kind,
-        topology: 'primary-remote',
+        topology: meshTopology(target.config),
         mode: target.mode,
         config: target.config,
         configHash: target.hash,

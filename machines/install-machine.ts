@@ -1,275 +1,410 @@
-// The Istio "Install Primary-Remote" flow as one XState machine, top to bottom: preflight, then the primary
-// and every remote side by side; each remote is a child machine, defined after the whole install.
-// Pure: no I/O and no prose. Step actors and journal actions are placeholders bound by the engine with
-// .provide(); failures the machine decides are verdicts, which the engine words.
+// Istio's multicluster install as one XState machine, for every topology: preflight, then one child per
+// cluster, side by side. What each child does follows from the mesh's shape (machines/topology.ts): a primary
+// labels its network, installs its control plane, its east-west gateway, and exposes istiod and services as
+// the mesh needs; a remote prepares its namespace, waits for its primary's address, installs the remote profile
+// and attaches; every cluster's secret reaches every other primary. The children are defined below the parent.
+// Pure: no I/O and no prose. Step actors and journal actions are placeholders bound by the engine.
 import { and, assign, enqueueActions, sendParent, setup } from 'xstate';
 import { placeholder } from './placeholders.js';
 import { journalActions, outputOf, pollingStepState, preflightInput, stepState, withValues } from './step-state.js';
 import type { StepId } from './steps.js';
+import { memberPlan, primariesOf } from './topology.js';
 import type {
   AnnotationObservation,
+  ExchangeStepInput,
   GatewayObservation,
   InstallContext,
   InstallEvent,
   InstallInput,
+  MemberContext,
+  MemberEvent,
+  MemberInput,
+  MemberStepInput,
   PreflightInput,
   PreflightOutput,
   PrimaryStepInput,
-  RemoteContext,
-  RemoteEvent,
-  RemoteInput,
   RemoteStepInput,
   StepDone,
   TrustOutcome,
 } from './types.js';
 
-// Bumped when a change makes older persisted snapshots unsafe to restore.
-export const INSTALL_MACHINE_VERSION = 1;
+// Bumped when a change makes older persisted snapshots unsafe to restore (2: one child per cluster).
+export const INSTALL_MACHINE_VERSION = 2;
 
-// How often the gateway address is polled while waiting (the Istio doc test polls every second).
+// How often a gateway address is polled while waiting (the Istio doc test polls every second).
 export const DEFAULT_GATEWAY_POLL_MS = 1000;
 
-export function remoteActorId(name: string): string {
-  return `remote-${name}`;
+export function memberActorId(name: string): string {
+  return `member-${name}`;
 }
 
-// The region each remote runs in (defineRemoteMachine, below the install).
+// The two kinds of child (defined below the install).
+export const primaryMachine = definePrimaryMachine();
 export const remoteMachine = defineRemoteMachine();
 
-// ---- The whole install: preflight, then the primary and every remote side by side. ----
-
-const primaryStep = (context: InstallContext, step: StepId): PrimaryStepInput => ({
-  runId: context.runId,
-  step,
-  cluster: context.primary.name,
-  context: context.primary.context,
-  meshID: context.meshID,
-  network: context.network,
-  ...withValues({ revision: context.revision, istioVersion: context.istioVersion }),
-});
-
-const onPrimary = (context: InstallContext) => context.primary.name;
-const PRIMARY = '#install.installing.primary';
+// ---- The whole install: preflight, then every cluster's child. ----
 
 export const installMachine = setup({
   types: {} as { context: InstallContext; input: InstallInput; events: InstallEvent },
-  actors: {
-    preflight: placeholder<PreflightOutput, PreflightInput>('preflight'),
-    installPrimary: placeholder<StepDone, PrimaryStepInput>('installPrimary'),
-    installEastwestGateway: placeholder<StepDone, PrimaryStepInput>('installEastwestGateway'),
-    probeGatewayAddress: placeholder<GatewayObservation, PrimaryStepInput>('probeGatewayAddress'),
-    pause: placeholder<void, { ms: number; step: StepId; cluster: string }>('pause'),
-    exposeIstiod: placeholder<StepDone, PrimaryStepInput>('exposeIstiod'),
-    establishTrust: placeholder<TrustOutcome, PrimaryStepInput>('establishTrust'),
-    remote: remoteMachine,
-  },
+  actors: { preflight: placeholder<PreflightOutput, PreflightInput>('preflight'), primary: primaryMachine, remote: remoteMachine },
   actions: {
     ...journalActions<InstallContext, InstallEvent>(),
     rememberIstioVersion: assign({ istioVersion: ({ event }) => outputOf<PreflightOutput>(event).istioVersion }),
-    // The wait's deadline lives in context, so it survives a restore (timers do not).
-    startGatewayDeadline: assign({
-      gatewayDeadline: ({ context, event }) => outputOf<StepDone>(event).finishedAt + context.gatewayTimeoutMs,
-      gatewayObservation: undefined,
-    }),
-    // A retry waits as long again, with the timeout in force when it was sent.
-    restartGatewayDeadline: assign(({ context, event }) =>
-      event.type === 'RETRY' ? { gatewayDeadline: event.at + event.gatewayTimeoutMs, gatewayTimeoutMs: event.gatewayTimeoutMs } : context,
-    ),
-    rememberGatewayObservation: assign({ gatewayObservation: ({ event }) => outputOf<GatewayObservation>(event) }),
-    useGatewayIp: assign({ discoveryAddress: ({ context }) => context.gatewayObservation?.ip }),
-    spawnRemotes: enqueueActions(({ context, enqueue }) => {
-      const { runId, primary, network, revision, istioVersion } = context;
-      for (const remote of context.remotes) {
-        const input: RemoteInput = { runId, remote, primary, network, ...withValues({ revision, istioVersion }) };
-        enqueue.spawnChild('remote', { id: remoteActorId(remote.name), input });
+    spawnMembers: enqueueActions(({ context, enqueue }) => {
+      const shape = { members: context.members, trust: Boolean(context.trust) };
+      for (const member of context.members) {
+        const plane = member.role === 'remote' ? context.members.find((m) => m.name === member.controlPlane) : undefined;
+        const ref = (m: typeof member) => ({ name: m.name, context: m.context, role: m.role, network: m.network });
+        const input: MemberInput = {
+          runId: context.runId,
+          meshID: context.meshID,
+          ...withValues({ revision: context.revision, istioVersion: context.istioVersion }),
+          cluster: ref(member),
+          ...(plane ? { controlPlane: ref(plane) } : {}),
+          plan: memberPlan(shape, member.name),
+          gatewayTimeoutMs: context.gatewayTimeoutMs,
+          gatewayPollMs: context.gatewayPollMs,
+        };
+        enqueue.spawnChild(member.role === 'primary' ? 'primary' : 'remote', { id: memberActorId(member.name), input });
       }
     }),
-    announceDiscoveryAddress: enqueueActions(({ context, enqueue }) => {
-      for (const remote of context.remotes) {
-        if (context.attachedRemotes.includes(remote.name) || !context.discoveryAddress) continue;
-        enqueue.sendTo(remoteActorId(remote.name), { type: 'DISCOVERY_ADDRESS_READY', address: context.discoveryAddress });
+    // A primary's control plane is up: every child waiting to exchange secrets hears of it.
+    announcePrimaryInstalled: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'PRIMARY_INSTALLED') return;
+      for (const m of context.members) if (!context.finished.includes(m.name)) enqueue.sendTo(memberActorId(m.name), event);
+    }),
+    // A primary's address reaches the remotes it serves.
+    announceAddress: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'DISCOVERY_ADDRESS_READY') return;
+      for (const m of context.members) {
+        if (m.role !== 'remote' || m.controlPlane !== event.primary || context.finished.includes(m.name)) continue;
+        enqueue.sendTo(memberActorId(m.name), { type: 'DISCOVERY_ADDRESS_READY', address: event.address });
       }
     }),
     forwardRetry: enqueueActions(({ context, event, enqueue }) => {
-      for (const remote of context.remotes) if (!context.attachedRemotes.includes(remote.name)) enqueue.sendTo(remoteActorId(remote.name), event);
+      for (const m of context.members) if (!context.finished.includes(m.name)) enqueue.sendTo(memberActorId(m.name), event);
     }),
   },
   guards: {
-    // The config has a trust: section: cacerts must exist before istiod starts.
-    trustConfigured: ({ context }) => Boolean(context.trust),
-    // status.loadBalancer.ingress[0].ip is set on the east-west gateway service.
-    gatewayIpReady: ({ context }) => Boolean(context.gatewayObservation?.ip),
-    // Only a hostname: the EKS case, which this topology cannot use.
-    gatewayHostnameOnly: ({ context }) => !context.gatewayObservation?.ip && Boolean(context.gatewayObservation?.hostname),
-    gatewayDeadlinePassed: ({ context }) => (context.gatewayObservation?.observedAt ?? 0) >= (context.gatewayDeadline ?? 0),
-    allRemotesAttached: ({ context }) => context.remotes.every((r) => context.attachedRemotes.includes(r.name)),
+    everyMemberDone: ({ context }) => context.members.every((m) => context.finished.includes(m.name)),
   },
 }).createMachine({
   id: 'install',
-  context: ({ input }) => ({ ...input, attachedRemotes: [] }),
+  context: ({ input }) => ({ ...input, primariesInstalled: [], addresses: {}, finished: [] }),
   initial: 'preflight',
   states: {
     preflight: stepState({
       step: 'preflight',
       src: 'preflight',
       cluster: (_: InstallContext) => '*',
-      input: ({ context }) => preflightInput(context, { checkRemoteServers: true, recordInventory: true }),
+      input: ({ context }) => preflightInput(context, { checkRemoteServers: primariesOf(context).length > 0, recordInventory: true }),
       target: '#install.installing',
       onSuccess: ['rememberIstioVersion'],
     }),
-
+    // One child per cluster (primaryMachine and remoteMachine below), all side by side.
     installing: {
-      type: 'parallel',
-      entry: 'spawnRemotes',
-      states: {
-        primary: {
-          initial: 'trustDecision',
-          states: {
-            trustDecision: { always: [{ guard: 'trustConfigured', target: 'establishTrust' }, { target: 'installPrimary' }] },
-            // Istio's plugin CA: the cacerts secret is read only when istiod starts.
-            establishTrust: stepState({
-              step: 'establish-trust',
-              src: 'establishTrust',
-              cluster: onPrimary,
-              input: ({ context }) => primaryStep(context, 'establish-trust'),
-              target: `${PRIMARY}.installPrimary`,
-            }),
-            installPrimary: stepState({
-              step: 'install-primary',
-              src: 'installPrimary',
-              cluster: onPrimary,
-              input: ({ context }) => primaryStep(context, 'install-primary'),
-              target: `${PRIMARY}.installEastwestGateway`,
-            }),
-            installEastwestGateway: stepState({
-              step: 'install-eastwest-gateway',
-              src: 'installEastwestGateway',
-              cluster: onPrimary,
-              input: ({ context }) => primaryStep(context, 'install-eastwest-gateway'),
-              target: `${PRIMARY}.awaitGatewayAddress`,
-              onSuccess: ['startGatewayDeadline'],
-            }),
-            awaitGatewayAddress: pollingStepState({
-              step: 'await-gateway-address',
-              src: 'probeGatewayAddress',
-              cluster: onPrimary,
-              input: ({ context }) => primaryStep(context, 'await-gateway-address'),
-              remember: 'rememberGatewayObservation',
-              pause: 'pause',
-              pauseInput: ({ context }) => ({
-                ms: context.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS,
-                step: 'await-gateway-address' as const,
-                cluster: context.primary.name,
-              }),
-              done: 'gatewayIpReady',
-              target: `${PRIMARY}.exposeIstiod`,
-              onSuccess: ['useGatewayIp', 'announceDiscoveryAddress'],
-              verdicts: [
-                {
-                  guard: 'gatewayHostnameOnly',
-                  verdict: (context) => ({
-                    kind: 'gateway-hostname-only',
-                    hostname: context.gatewayObservation?.hostname ?? '',
-                    remotes: context.remotes.map((r) => r.name),
-                  }),
-                },
-                { guard: 'gatewayDeadlinePassed', verdict: (context) => ({ kind: 'gateway-no-address', waitedMs: context.gatewayTimeoutMs }) },
-              ],
-              onRetry: ['restartGatewayDeadline'],
-            }),
-            exposeIstiod: stepState({
-              step: 'expose-istiod',
-              src: 'exposeIstiod',
-              cluster: onPrimary,
-              input: ({ context }) => primaryStep(context, 'expose-istiod'),
-              target: `${PRIMARY}.ready`,
-            }),
-            ready: { type: 'final' },
-          },
+      entry: 'spawnMembers',
+      always: { guard: 'everyMemberDone', target: 'installed' },
+      on: {
+        PRIMARY_INSTALLED: {
+          actions: [
+            assign({ primariesInstalled: ({ context, event }) => [...new Set([...context.primariesInstalled, event.name])] }),
+            'announcePrimaryInstalled',
+          ],
         },
-
-        // One child machine per remote (remoteMachine below), all running side by side.
-        remotes: {
-          initial: 'attaching',
-          states: {
-            attaching: {
-              always: { guard: 'allRemotesAttached', target: 'attached' },
-              on: {
-                REMOTE_ATTACHED: { actions: assign({ attachedRemotes: ({ context, event }) => [...new Set([...context.attachedRemotes, event.name])] }) },
-                RETRY: { actions: 'forwardRetry' },
-              },
-            },
-            attached: { type: 'final' },
-          },
+        DISCOVERY_ADDRESS_READY: {
+          actions: [assign({ addresses: ({ context, event }) => ({ ...context.addresses, [event.primary]: event.address }) }), 'announceAddress'],
         },
+        MEMBER_DONE: { actions: assign({ finished: ({ context, event }) => [...new Set([...context.finished, event.name])] }) },
+        RETRY: { actions: 'forwardRetry' },
       },
-      onDone: 'installed',
     },
-
     installed: { type: 'final' },
   },
 });
 
-// ---- One remote cluster: its namespace, the annotation, the remote profile, then the remote secret. ----
-// (Function declarations: remoteMachine is built at the top of the module, before the install.)
+// ---- What both kinds of child share: the step inputs, the gateway wait, secrets to other primaries. ----
 
-function remoteStep(context: RemoteContext, step: StepId): RemoteStepInput {
+function memberStep(context: MemberContext, step: StepId): MemberStepInput {
   return {
     runId: context.runId,
     step,
-    cluster: context.remote.name,
-    context: context.remote.context,
-    primary: context.primary,
-    network: context.network,
-    ...withValues({ revision: context.revision, istioVersion: context.istioVersion, discoveryAddress: context.discoveryAddress }),
+    cluster: context.cluster.name,
+    context: context.cluster.context,
+    meshID: context.meshID,
+    network: context.cluster.network,
+    ...withValues({ revision: context.revision, istioVersion: context.istioVersion }),
   };
 }
 
-function onRemote(context: RemoteContext): string {
-  return context.remote.name;
+function onMember(context: MemberContext): string {
+  return context.cluster.name;
 }
 
-function defineRemoteMachine() {
+function memberActions() {
+  return {
+    ...journalActions<MemberContext, MemberEvent>(),
+    // A gateway wait's deadline lives in context, so it survives a restore (timers do not).
+    startGatewayDeadline: assign<MemberContext, MemberEvent, undefined, MemberEvent, never>(({ context, event }) => ({
+      gatewayDeadline: outputOf<StepDone>(event).finishedAt + context.gatewayTimeoutMs,
+      gatewayObservation: undefined,
+    })),
+    restartGatewayDeadline: assign<MemberContext, MemberEvent, undefined, MemberEvent, never>(({ context, event }) =>
+      event.type === 'RETRY' ? { gatewayDeadline: event.at + event.gatewayTimeoutMs, gatewayTimeoutMs: event.gatewayTimeoutMs } : context,
+    ),
+    rememberGatewayObservation: assign<MemberContext, MemberEvent, undefined, MemberEvent, never>(({ event }) => ({
+      gatewayObservation: outputOf<GatewayObservation>(event),
+    })),
+    rememberPrimaryInstalled: assign<MemberContext, MemberEvent, undefined, MemberEvent, never>(({ context, event }) =>
+      event.type === 'PRIMARY_INSTALLED' ? { primariesInstalled: [...new Set([...context.primariesInstalled, event.name])] } : context,
+    ),
+    announceDone: sendParent<MemberContext, MemberEvent, undefined, InstallEvent, MemberEvent>(({ context }) => ({
+      type: 'MEMBER_DONE',
+      name: context.cluster.name,
+    })),
+  };
+}
+
+function memberGuards() {
+  return {
+    // status.loadBalancer.ingress[0].ip is set on this cluster's east-west gateway service.
+    gatewayIpReady: ({ context }: { context: MemberContext }) => Boolean(context.gatewayObservation?.ip),
+    // Only a hostname: the EKS case, which remotes and cross-network traffic cannot use.
+    gatewayHostnameOnly: ({ context }: { context: MemberContext }) => !context.gatewayObservation?.ip && Boolean(context.gatewayObservation?.hostname),
+    gatewayDeadlinePassed: ({ context }: { context: MemberContext }) => (context.gatewayObservation?.observedAt ?? 0) >= (context.gatewayDeadline ?? 0),
+    // The primaries this cluster's secret goes to run their control planes (istio-system is theirs).
+    secretHoldersInstalled: ({ context }: { context: MemberContext }) => context.plan.exchangeTargets.every((t) => context.primariesInstalled.includes(t.name)),
+  };
+}
+
+// install-eastwest-gateway and the wait for its address, as both kinds of child run them; `then` follows.
+function gatewayStates<const A extends string = never>(id: 'primary' | 'remote', then: string, onAddress: readonly A[]) {
+  return {
+    installEastwestGateway: stepState({
+      step: 'install-eastwest-gateway',
+      src: 'installEastwestGateway',
+      cluster: onMember,
+      input: ({ context }: { context: MemberContext }) => memberStep(context, 'install-eastwest-gateway'),
+      target: `#${id}.awaitGatewayAddress`,
+      onSuccess: ['startGatewayDeadline'],
+    }),
+    awaitGatewayAddress: pollingStepState({
+      step: 'await-gateway-address',
+      src: 'probeGatewayAddress',
+      cluster: onMember,
+      input: ({ context }: { context: MemberContext }) => memberStep(context, 'await-gateway-address'),
+      remember: 'rememberGatewayObservation',
+      pause: 'pause',
+      pauseInput: ({ context }: { context: MemberContext }) => ({
+        ms: context.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS,
+        step: 'await-gateway-address' as const,
+        cluster: context.cluster.name,
+      }),
+      done: 'gatewayIpReady',
+      target: `#${id}.${then}`,
+      onSuccess: onAddress,
+      verdicts: [
+        {
+          guard: 'gatewayHostnameOnly',
+          verdict: (context: MemberContext) => ({
+            kind: 'gateway-hostname-only',
+            cluster: context.cluster.name,
+            hostname: context.gatewayObservation?.hostname ?? '',
+            remotes: context.plan.remotes,
+          }),
+        },
+        {
+          guard: 'gatewayDeadlinePassed',
+          verdict: (context: MemberContext) => ({ kind: 'gateway-no-address', cluster: context.cluster.name, waitedMs: context.gatewayTimeoutMs }),
+        },
+      ],
+      onRetry: ['restartGatewayDeadline'],
+    }),
+  };
+}
+
+// exchange-secret once the primaries it goes to run their control planes; then the child is done.
+function exchangeStates(id: 'primary' | 'remote') {
+  return {
+    exchangeDecision: { always: [{ guard: 'exchangesSecret' as const, target: 'awaitingSecretHolders' }, { target: 'done' }] },
+    awaitingSecretHolders: { tags: ['waiting'], always: { guard: 'secretHoldersInstalled' as const, target: 'exchangeSecret' } },
+    exchangeSecret: stepState({
+      step: 'exchange-secret',
+      src: 'exchangeSecret',
+      cluster: onMember,
+      input: ({ context }: { context: MemberContext }): ExchangeStepInput => ({
+        ...memberStep(context, 'exchange-secret'),
+        holders: context.plan.exchangeTargets,
+      }),
+      target: `#${id}.done`,
+    }),
+    done: { type: 'final' as const, entry: 'announceDone' as const },
+  };
+}
+
+function memberActors() {
+  return {
+    installEastwestGateway: placeholder<StepDone, MemberStepInput>('installEastwestGateway'),
+    probeGatewayAddress: placeholder<GatewayObservation, MemberStepInput>('probeGatewayAddress'),
+    pause: placeholder<void, { ms: number; step: StepId; cluster: string }>('pause'),
+    labelNetwork: placeholder<StepDone, MemberStepInput>('labelNetwork'),
+    exchangeSecret: placeholder<StepDone, ExchangeStepInput>('exchangeSecret'),
+  };
+}
+
+// ---- A primary: network label, cacerts, control plane, gateway, expose istiod and services. ----
+
+function definePrimaryMachine() {
+  const primaryStep = (context: MemberContext, step: StepId): PrimaryStepInput => ({ ...memberStep(context, step), external: context.plan.remotes.length > 0 });
   return setup({
-    types: {} as { context: RemoteContext; input: RemoteInput; events: RemoteEvent },
+    types: {} as { context: MemberContext; input: MemberInput; events: MemberEvent },
     actors: {
+      ...memberActors(),
+      establishTrust: placeholder<TrustOutcome, PrimaryStepInput>('establishTrust'),
+      installPrimary: placeholder<StepDone, PrimaryStepInput>('installPrimary'),
+      exposeIstiod: placeholder<StepDone, PrimaryStepInput>('exposeIstiod'),
+      exposeServices: placeholder<StepDone, PrimaryStepInput>('exposeServices'),
+    },
+    actions: {
+      ...memberActions(),
+      announcePrimaryInstalled: sendParent<MemberContext, MemberEvent, undefined, InstallEvent, MemberEvent>(({ context }) => ({
+        type: 'PRIMARY_INSTALLED',
+        name: context.cluster.name,
+      })),
+      useGatewayIp: assign({ discoveryAddress: ({ context }) => context.gatewayObservation?.ip }),
+      announceAddress: sendParent<MemberContext, MemberEvent, undefined, InstallEvent, MemberEvent>(({ context }) => ({
+        type: 'DISCOVERY_ADDRESS_READY',
+        primary: context.cluster.name,
+        address: context.gatewayObservation?.ip ?? '',
+      })),
+    },
+    guards: {
+      ...memberGuards(),
+      labelsNetwork: ({ context }) => context.plan.labelsNetwork,
+      establishesTrust: ({ context }) => context.plan.establishesTrust,
+      needsGateway: ({ context }) => context.plan.needsGateway,
+      exposesIstiod: ({ context }) => context.plan.exposesIstiod,
+      exposesServices: ({ context }) => context.plan.exposesServices,
+      exchangesSecret: ({ context }) => context.plan.exchangeTargets.length > 0,
+    },
+  }).createMachine({
+    id: 'primary',
+    context: ({ input }) => ({ ...input, primariesInstalled: [] }),
+    on: { PRIMARY_INSTALLED: { actions: 'rememberPrimaryInstalled' } },
+    initial: 'labelDecision',
+    states: {
+      labelDecision: { always: [{ guard: 'labelsNetwork', target: 'labelNetwork' }, { target: 'trustDecision' }] },
+      // topology.istio.io/network on istio-system before the control plane starts.
+      labelNetwork: stepState({
+        step: 'label-network',
+        src: 'labelNetwork',
+        cluster: onMember,
+        input: ({ context }) => memberStep(context, 'label-network'),
+        target: '#primary.trustDecision',
+      }),
+      trustDecision: { always: [{ guard: 'establishesTrust', target: 'establishTrust' }, { target: 'installPrimary' }] },
+      // Istio's plugin CA: the cacerts secret is read only when istiod starts.
+      establishTrust: stepState({
+        step: 'establish-trust',
+        src: 'establishTrust',
+        cluster: onMember,
+        input: ({ context }) => primaryStep(context, 'establish-trust'),
+        target: '#primary.installPrimary',
+      }),
+      installPrimary: stepState({
+        step: 'install-primary',
+        src: 'installPrimary',
+        cluster: onMember,
+        input: ({ context }) => primaryStep(context, 'install-primary'),
+        target: '#primary.gatewayDecision',
+        onSuccess: ['announcePrimaryInstalled'],
+      }),
+      gatewayDecision: { always: [{ guard: 'needsGateway', target: 'installEastwestGateway' }, { target: 'exposeIstiodDecision' }] },
+      ...gatewayStates('primary', 'exposeIstiodDecision', ['useGatewayIp', 'announceAddress']),
+      exposeIstiodDecision: { always: [{ guard: 'exposesIstiod', target: 'exposeIstiod' }, { target: 'exposeServicesDecision' }] },
+      exposeIstiod: stepState({
+        step: 'expose-istiod',
+        src: 'exposeIstiod',
+        cluster: onMember,
+        input: ({ context }) => primaryStep(context, 'expose-istiod'),
+        target: '#primary.exposeServicesDecision',
+      }),
+      exposeServicesDecision: { always: [{ guard: 'exposesServices', target: 'exposeServices' }, { target: 'exchangeDecision' }] },
+      exposeServices: stepState({
+        step: 'expose-services',
+        src: 'exposeServices',
+        cluster: onMember,
+        input: ({ context }) => primaryStep(context, 'expose-services'),
+        target: '#primary.exchangeDecision',
+      }),
+      ...exchangeStates('primary'),
+    },
+  });
+}
+
+// ---- A remote: its namespace, the annotation, its network, the remote profile, its secret, its gateway. ----
+
+function defineRemoteMachine() {
+  const remoteStep = (context: MemberContext, step: StepId): RemoteStepInput => ({
+    ...memberStep(context, step),
+    primary: { name: context.controlPlane?.name ?? '', context: context.controlPlane?.context ?? '' },
+    ...withValues({ discoveryAddress: context.discoveryAddress }),
+  });
+  return setup({
+    types: {} as { context: MemberContext; input: MemberInput; events: MemberEvent },
+    actors: {
+      ...memberActors(),
       createRemoteNamespace: placeholder<StepDone, RemoteStepInput>('createRemoteNamespace'),
       annotateRemoteNamespace: placeholder<AnnotationObservation, RemoteStepInput>('annotateRemoteNamespace'),
       installRemote: placeholder<StepDone, RemoteStepInput>('installRemote'),
       attachRemote: placeholder<StepDone, RemoteStepInput>('attachRemote'),
     },
     actions: {
-      ...journalActions<RemoteContext, RemoteEvent>(),
+      ...memberActions(),
       rememberAnnotation: assign({ annotatedFor: ({ event }) => outputOf<AnnotationObservation>(event).controlPlaneClusters ?? undefined }),
-      announceAttached: sendParent(({ context }: { context: RemoteContext }) => ({ type: 'REMOTE_ATTACHED', name: context.remote.name })),
     },
     guards: {
-      // The primary's east-west gateway address reached this remote: the remote profile can point at it.
+      ...memberGuards(),
+      labelsNetwork: ({ context }) => context.plan.labelsNetwork,
+      needsGateway: ({ context }) => context.plan.needsGateway,
+      exchangesSecret: ({ context }) => context.plan.exchangeTargets.length > 0,
+      // Its primary's east-west gateway address reached this remote: the remote profile can point at it.
       discoveryAddressKnown: ({ context }) => typeof context.discoveryAddress === 'string' && context.discoveryAddress.length > 0,
-      // topology.istio.io/controlPlaneClusters=<primary> was observed on the remote's istio-system.
-      remoteNamespaceAnnotated: ({ context }) => context.annotatedFor === context.primary.name,
+      // topology.istio.io/controlPlaneClusters=<its primary> was observed on the remote's istio-system.
+      remoteNamespaceAnnotated: ({ context }) => context.annotatedFor === context.controlPlane?.name,
     },
   }).createMachine({
     id: 'remote',
-    context: ({ input }) => ({ ...input }),
+    context: ({ input }) => ({ ...input, primariesInstalled: [] }),
     // The address may arrive while this remote is still busy with its namespace: keep it for later.
-    on: { DISCOVERY_ADDRESS_READY: { actions: assign({ discoveryAddress: ({ event }) => event.address }) } },
+    on: {
+      DISCOVERY_ADDRESS_READY: { actions: assign({ discoveryAddress: ({ event }) => event.address }) },
+      PRIMARY_INSTALLED: { actions: 'rememberPrimaryInstalled' },
+    },
     initial: 'createRemoteNamespace',
     states: {
       createRemoteNamespace: stepState({
         step: 'create-remote-namespace',
         src: 'createRemoteNamespace',
-        cluster: onRemote,
+        cluster: onMember,
         input: ({ context }) => remoteStep(context, 'create-remote-namespace'),
         target: '#remote.annotateRemoteNamespace',
       }),
       annotateRemoteNamespace: stepState({
         step: 'annotate-remote-namespace',
         src: 'annotateRemoteNamespace',
-        cluster: onRemote,
+        cluster: onMember,
         input: ({ context }) => remoteStep(context, 'annotate-remote-namespace'),
-        target: '#remote.awaitingDiscoveryAddress',
+        target: '#remote.labelDecision',
         onSuccess: ['rememberAnnotation'],
+      }),
+      labelDecision: { always: [{ guard: 'labelsNetwork', target: 'labelNetwork' }, { target: 'awaitingDiscoveryAddress' }] },
+      labelNetwork: stepState({
+        step: 'label-network',
+        src: 'labelNetwork',
+        cluster: onMember,
+        input: ({ context }) => memberStep(context, 'label-network'),
+        target: '#remote.awaitingDiscoveryAddress',
       }),
       // install-remote starts only when both guards hold.
       awaitingDiscoveryAddress: {
@@ -279,22 +414,25 @@ function defineRemoteMachine() {
       installRemote: stepState({
         step: 'install-remote',
         src: 'installRemote',
-        cluster: onRemote,
+        cluster: onMember,
         input: ({ context }) => remoteStep(context, 'install-remote'),
         target: '#remote.attachRemote',
       }),
       attachRemote: stepState({
         step: 'attach-remote',
         src: 'attachRemote',
-        cluster: onRemote,
+        cluster: onMember,
         input: ({ context }) => remoteStep(context, 'attach-remote'),
-        target: '#remote.attached',
-        onSuccess: ['announceAttached'],
+        target: '#remote.gatewayDecision',
       }),
-      attached: { type: 'final' },
+      // On another network than its primary, the remote carries its own gateway, once its primary sees it.
+      gatewayDecision: { always: [{ guard: 'needsGateway', target: 'installEastwestGateway' }, { target: 'exchangeDecision' }] },
+      ...gatewayStates('remote', 'exchangeDecision', []),
+      ...exchangeStates('remote'),
     },
   });
 }
 
 export type InstallMachine = typeof installMachine;
+export type PrimaryMachine = typeof primaryMachine;
 export type RemoteMachine = typeof remoteMachine;

@@ -3,9 +3,10 @@
 // createMachine, plus the journal actions every machine declares and the engine binds.
 import { assign, type EventObject } from 'xstate';
 import type { StepId } from './steps.js';
+import { followUpPlan } from './topology.js';
 import type {
+  ClusterChildInput,
   ClusterRef,
-  ClusterRole,
   ClusterStepInput,
   FailureMemory,
   FollowUpInput,
@@ -101,7 +102,8 @@ export function stepState<C, S extends string, I, const A extends string = never
   };
 }
 
-interface PollSpec<C, S extends string, I, A extends string, P extends string, PI, G extends string, R extends string> extends StepSpec<C, S, I, A> {
+interface PollSpec<C, S extends string, I, A extends string, P extends string, PI, G extends string, R extends string, T extends string>
+  extends StepSpec<C, S, I, A> {
   // Named action that keeps what the probe saw, for the guards to judge.
   remember: R;
   // The actor that waits between probes, and its input.
@@ -112,13 +114,21 @@ interface PollSpec<C, S extends string, I, A extends string, P extends string, P
   // Guards that end the wait in failure, each with the verdict it records.
   verdicts: ReadonlyArray<{ guard: G; verdict: (context: C) => Verdict }>;
   // Named actions a RETRY runs before probing again (a new deadline).
-  onRetry: readonly A[];
+  onRetry: readonly T[];
 }
 
 // A step that waits for something to appear: probe, judge (done, a failing verdict, or not yet), pause, probe.
-export function pollingStepState<C, S extends string, I, const A extends string, P extends string, PI, const G extends string, const R extends string>(
-  spec: PollSpec<C, S, I, A, P, PI, G, R>,
-) {
+export function pollingStepState<
+  C,
+  S extends string,
+  I,
+  const A extends string,
+  P extends string,
+  PI,
+  const G extends string,
+  const R extends string,
+  const T extends string,
+>(spec: PollSpec<C, S, I, A, P, PI, G, R, T>) {
   return {
     meta: { step: spec.step },
     initial: 'probing' as const,
@@ -154,31 +164,40 @@ export function withValues<T extends Record<string, string | undefined>>(fields:
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== '')) as { [K in keyof T]?: string };
 }
 
-// The input of preflight, which spans every cluster ('*') and starts from the primary's context.
+// The input of preflight, which spans every cluster ('*').
 export function preflightInput(
-  context: { runId: string; primary: ClusterRef; remotes: ClusterRef[] },
+  context: { runId: string; members: readonly ClusterRef[] },
   checks: Pick<PreflightInput, 'checkRemoteServers' | 'recordInventory'> = {},
 ): PreflightInput {
-  return {
-    runId: context.runId,
-    step: 'preflight',
-    cluster: '*',
-    context: context.primary.context,
-    clusters: [context.primary, ...context.remotes],
-    ...checks,
-  };
+  const clusters = context.members.map((m) => ({ name: m.name, context: m.context }));
+  return { runId: context.runId, step: 'preflight', cluster: '*', context: clusters[0]?.context ?? '', clusters, ...checks };
 }
 
-// The input of a verify or uninstall step on one cluster (a child's own, or the primary for the parent).
-export function clusterStepInput(context: FollowUpInput, step: StepId, cluster: ClusterRef, role: ClusterRole): ClusterStepInput {
+// The input of a verify or uninstall step on a cluster's child.
+export function childStepInput(context: ClusterChildInput, step: StepId): ClusterStepInput {
   return {
     runId: context.runId,
     step,
-    cluster: cluster.name,
-    context: cluster.context,
-    role,
-    primary: context.primary,
-    remotes: context.remotes,
+    cluster: context.cluster.name,
+    context: context.cluster.context,
+    role: context.cluster.role,
     ...withValues({ revision: context.revision }),
+    ...context.step,
   };
+}
+
+// Each member's child input of a verify or uninstall run, from the mesh's shape.
+export function childInputs(input: FollowUpInput): ClusterChildInput[] {
+  const shape = { members: input.members };
+  const detachers = input.members.filter((m) => followUpPlan(shape, m.name).holders.length > 0).map((m) => m.name);
+  // A primary waits for the remotes its istiod serves (uninstalling it first would strand them).
+  const remotesOf = (primary: string) => input.members.filter((m) => m.role === 'remote' && m.controlPlane === primary).map((m) => m.name);
+  return input.members.map((m) => ({
+    runId: input.runId,
+    ...withValues({ revision: input.revision }),
+    cluster: { name: m.name, context: m.context, role: m.role, network: m.network },
+    step: followUpPlan(shape, m.name),
+    detachers,
+    remotes: m.role === 'primary' ? remotesOf(m.name) : [],
+  }));
 }

@@ -1,4 +1,16 @@
-// The canonical step ids of each run kind, in the order the Istio pages run them. Data only.
+// The canonical step ids of each run kind, in the order the Istio pages run them, and on which clusters of a
+// mesh each runs (machines/topology.ts says what each shape asks).
+import {
+  exchangeTargetsOf,
+  exposesIstiod,
+  exposesServices,
+  labelsNetwork,
+  type MeshMember,
+  type MeshShape,
+  needsGateway,
+  secretHoldersOf,
+  watchedBy,
+} from './topology.js';
 
 // What a run does: the install page, its verify page, or its cleanup section.
 export const RUN_KINDS = ['install', 'verify', 'uninstall'] as const;
@@ -6,15 +18,18 @@ export type RunKind = (typeof RUN_KINDS)[number];
 
 export const INSTALL_STEP_IDS = [
   'preflight',
+  'label-network',
   'establish-trust',
   'install-primary',
   'install-eastwest-gateway',
   'await-gateway-address',
   'expose-istiod',
+  'expose-services',
   'create-remote-namespace',
   'annotate-remote-namespace',
   'install-remote',
   'attach-remote',
+  'exchange-secret',
 ] as const;
 
 export const VERIFY_STEP_IDS = ['check-remote-clusters', 'check-injector-ca', 'deploy-sample', 'await-sample', 'check-traffic'] as const;
@@ -25,15 +40,18 @@ export const STEP_IDS = [...INSTALL_STEP_IDS, ...VERIFY_STEP_IDS, ...UNINSTALL_S
 
 export type StepId = (typeof STEP_IDS)[number];
 
-// Where a step runs: on every cluster at once, on the primary, once per remote, or once per cluster.
+// Where a step runs: on every cluster at once, on primaries, on remotes, or on any cluster the mesh's shape
+// asks it of ('each'); `runsOn` narrows it per cluster.
 export type StepScope = 'all' | 'primary' | 'remote' | 'each';
 
 export interface StepInfo {
   id: StepId;
   scope: StepScope;
   title: string;
-  // Runs only when the config asks for it (establish-trust: a `trust:` section).
-  optional?: 'trust';
+  // Whether the step runs on this member of this mesh (absent: on every member its scope names).
+  runsOn?: (shape: MeshShape, member: MeshMember) => boolean;
+  // The topologies it appears in, for people (the README's step table).
+  appearsIn?: string;
 }
 
 const PREFLIGHT: StepInfo = { id: 'preflight', scope: 'all', title: 'Check tools and kube contexts' };
@@ -41,19 +59,69 @@ const PREFLIGHT: StepInfo = { id: 'preflight', scope: 'all', title: 'Check tools
 export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
   install: [
     PREFLIGHT,
-    { id: 'establish-trust', scope: 'primary', title: 'Create the cacerts secret (common root of trust)', optional: 'trust' },
+    {
+      id: 'label-network',
+      scope: 'each',
+      title: 'Label istio-system with its network',
+      runsOn: (shape, m) => labelsNetwork(shape, m.name),
+      appearsIn: 'multi-network',
+    },
+    {
+      id: 'establish-trust',
+      scope: 'primary',
+      title: 'Create the cacerts secret (common root of trust)',
+      runsOn: (shape) => Boolean(shape.trust),
+      appearsIn: 'with trust:',
+    },
     { id: 'install-primary', scope: 'primary', title: 'Install the control plane (istioctl install)' },
-    { id: 'install-eastwest-gateway', scope: 'primary', title: 'Install the east-west gateway' },
-    { id: 'await-gateway-address', scope: 'primary', title: 'Wait for the gateway load-balancer IP' },
-    { id: 'expose-istiod', scope: 'primary', title: 'Expose istiod through the gateway' },
+    {
+      id: 'install-eastwest-gateway',
+      scope: 'each',
+      title: 'Install the east-west gateway',
+      runsOn: (shape, m) => needsGateway(shape, m.name),
+      appearsIn: 'primaries with remotes; every network of a multi-network mesh',
+    },
+    {
+      id: 'await-gateway-address',
+      scope: 'each',
+      title: 'Wait for the gateway load-balancer IP',
+      runsOn: (shape, m) => needsGateway(shape, m.name),
+      appearsIn: 'where a gateway is installed',
+    },
+    {
+      id: 'expose-istiod',
+      scope: 'primary',
+      title: 'Expose istiod through the gateway',
+      runsOn: (shape, m) => exposesIstiod(shape, m.name),
+      appearsIn: 'primaries with remotes',
+    },
+    {
+      id: 'expose-services',
+      scope: 'primary',
+      title: 'Expose services through the gateway (port 15443)',
+      runsOn: (shape, m) => exposesServices(shape, m.name),
+      appearsIn: 'multi-network',
+    },
     { id: 'create-remote-namespace', scope: 'remote', title: 'Create istio-system on the remote' },
     { id: 'annotate-remote-namespace', scope: 'remote', title: 'Annotate the remote control-plane cluster' },
     { id: 'install-remote', scope: 'remote', title: 'Install the remote profile' },
-    { id: 'attach-remote', scope: 'remote', title: 'Attach the remote (remote secret)' },
+    { id: 'attach-remote', scope: 'remote', title: 'Attach the remote (its secret on its primary)' },
+    {
+      id: 'exchange-secret',
+      scope: 'each',
+      title: "This cluster's secret on every other primary",
+      runsOn: (shape, m) => exchangeTargetsOf(shape, m.name).length > 0,
+      appearsIn: 'several primaries',
+    },
   ],
   verify: [
     PREFLIGHT,
-    { id: 'check-remote-clusters', scope: 'primary', title: 'istioctl remote-clusters shows every remote synced' },
+    {
+      id: 'check-remote-clusters',
+      scope: 'primary',
+      title: 'istioctl remote-clusters shows every other cluster synced',
+      runsOn: (shape, m) => watchedBy(shape, m.name).length > 0,
+    },
     { id: 'check-injector-ca', scope: 'remote', title: "The remote's injector webhook has a caBundle" },
     { id: 'deploy-sample', scope: 'each', title: 'Deploy helloworld and curl in namespace sample' },
     { id: 'await-sample', scope: 'each', title: 'Wait for the sample rollouts' },
@@ -62,7 +130,12 @@ export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
   uninstall: [
     PREFLIGHT,
     { id: 'remove-sample', scope: 'each', title: 'Delete the sample namespace verify created' },
-    { id: 'detach-remote', scope: 'remote', title: "Remove the remote's secret from the primary" },
+    {
+      id: 'detach-remote',
+      scope: 'each',
+      title: "Remove this cluster's secret from every primary",
+      runsOn: (shape, m) => secretHoldersOf(shape, m.name).length > 0,
+    },
     { id: 'uninstall-remote', scope: 'remote', title: 'istioctl uninstall --purge and delete istio-system on the remote' },
     { id: 'uninstall-primary', scope: 'primary', title: 'istioctl uninstall --purge and delete istio-system on the primary' },
   ],
@@ -108,27 +181,16 @@ export function stepIdsOf(kind: RunKind): StepId[] {
   return WORKFLOW_STEPS[kind].map((s) => s.id);
 }
 
-export interface SlotClusters {
-  primary: string;
-  remotes: readonly string[];
-  // Whether optional steps are part of this run.
-  trust?: boolean;
-}
-
-// The clusters a step of this scope runs on.
-export function clustersOf(scope: StepScope, clusters: SlotClusters): string[] {
-  if (scope === 'all') return [ALL_CLUSTERS];
-  if (scope === 'primary') return [clusters.primary];
-  if (scope === 'remote') return [...clusters.remotes];
-  return [clusters.primary, ...clusters.remotes];
+// The clusters a step runs on in this mesh, in the order the config lists them.
+export function clustersOfStep(info: StepInfo, shape: MeshShape): string[] {
+  if (info.scope === 'all') return [ALL_CLUSTERS];
+  return shape.members
+    .filter((m) => (info.scope === 'primary' ? m.role === 'primary' : info.scope === 'remote' ? m.role === 'remote' : true))
+    .filter((m) => info.runsOn?.(shape, m) ?? true)
+    .map((m) => m.name);
 }
 
 // Every (step, cluster) pair a run of this kind goes through, in page order.
-export function stepSlots(kind: RunKind, clusters: SlotClusters): Array<{ step: StepId; cluster: string }> {
-  const slots: Array<{ step: StepId; cluster: string }> = [];
-  for (const info of WORKFLOW_STEPS[kind]) {
-    if (info.optional === 'trust' && !clusters.trust) continue;
-    for (const cluster of clustersOf(info.scope, clusters)) slots.push({ step: info.id, cluster });
-  }
-  return slots;
+export function stepSlots(kind: RunKind, shape: MeshShape): Array<{ step: StepId; cluster: string }> {
+  return WORKFLOW_STEPS[kind].flatMap((info) => clustersOfStep(info, shape).map((cluster) => ({ step: info.id, cluster })));
 }

@@ -1,9 +1,18 @@
 // Context, input, event and actor I/O types of the machines. JSON-safe only: they are persisted.
 import type { StepId } from './steps.js';
+import type { ClusterRole, MeshMember } from './topology.js';
+
+export type { ClusterRole, MeshMember } from './topology.js';
 
 export interface ClusterRef {
   name: string;
   context: string;
+}
+
+// A cluster with what the flows need of it: its role and its network.
+export interface MemberRef extends ClusterRef {
+  role: ClusterRole;
+  network: string;
 }
 
 // A step failure as stored in context and journal; steps throw this shape.
@@ -14,7 +23,9 @@ export interface StepFailure {
 }
 
 // What a machine decided from what it observed, when no step threw: the facts, which the engine words.
-export type Verdict = { kind: 'gateway-hostname-only'; hostname: string; remotes: string[] } | { kind: 'gateway-no-address'; waitedMs: number };
+export type Verdict =
+  | { kind: 'gateway-hostname-only'; cluster: string; hostname: string; remotes: string[] }
+  | { kind: 'gateway-no-address'; cluster: string; waitedMs: number };
 
 // A failure as a machine keeps it: one a step threw, or a verdict.
 export type MachineFailure = StepFailure | { verdict: Verdict; retryable: false };
@@ -24,19 +35,80 @@ export interface FailureMemory {
   lastFailure?: MachineFailure & { step: StepId; cluster: string };
 }
 
+// RETRY carries the time it was sent and the gateway timeout in force, so no machine ever reads a clock.
+export type RetryEvent = { type: 'RETRY'; at: number; gatewayTimeoutMs: number };
+
+// ---- install: a parent over one child per cluster ----
+
 export interface InstallInput {
   runId: string;
-  // A trust: section is configured: establish-trust runs before the control plane.
-  trust?: boolean;
   meshID: string;
-  network: string;
   revision?: string;
-  primary: ClusterRef;
-  remotes: ClusterRef[];
+  // A trust: section is configured: establish-trust runs on every primary before its control plane.
+  trust?: boolean;
+  members: MeshMember[];
   gatewayTimeoutMs: number;
-  // How often the gateway address is polled while waiting.
+  // How often a gateway address is polled while waiting.
   gatewayPollMs: number;
 }
+
+export interface InstallContext extends InstallInput, FailureMemory {
+  istioVersion?: string;
+  // Primaries whose control plane is up (other clusters wait on them to exchange secrets).
+  primariesInstalled: string[];
+  // Each primary's discovery address, once its gateway has one (its remotes point at it).
+  addresses: Record<string, string>;
+  // Clusters whose child finished.
+  finished: string[];
+}
+
+export type InstallEvent =
+  | RetryEvent
+  | { type: 'PRIMARY_INSTALLED'; name: string }
+  | { type: 'DISCOVERY_ADDRESS_READY'; primary: string; address: string }
+  | { type: 'MEMBER_DONE'; name: string };
+
+// What one cluster does in this mesh, decided by the parent from the mesh's shape (machines/topology.ts).
+export interface MemberPlan {
+  labelsNetwork: boolean;
+  establishesTrust: boolean;
+  needsGateway: boolean;
+  exposesIstiod: boolean;
+  exposesServices: boolean;
+  // The primaries this cluster's secret goes to beyond its own control plane (exchange-secret).
+  exchangeTargets: ClusterRef[];
+  // The other primaries of the mesh (exchange-secret waits for their control planes).
+  otherPrimaries: string[];
+  // A primary's remotes (a hostname-only gateway strands them).
+  remotes: string[];
+}
+
+// One cluster's child of the install: the same input for a primary and for a remote.
+export interface MemberInput {
+  runId: string;
+  meshID: string;
+  revision?: string;
+  istioVersion?: string;
+  cluster: MemberRef;
+  // A remote: the primary that serves it.
+  controlPlane?: MemberRef;
+  plan: MemberPlan;
+  gatewayTimeoutMs: number;
+  gatewayPollMs: number;
+}
+
+export interface MemberContext extends MemberInput, FailureMemory {
+  primariesInstalled: string[];
+  // A remote: its primary's discovery address, once known.
+  discoveryAddress?: string;
+  // A remote: the control plane its istio-system was seen annotated with.
+  annotatedFor?: string;
+  // This cluster's gateway wait.
+  gatewayDeadline?: number;
+  gatewayObservation?: GatewayObservation | undefined;
+}
+
+export type MemberEvent = RetryEvent | { type: 'PRIMARY_INSTALLED'; name: string } | { type: 'DISCOVERY_ADDRESS_READY'; address: string };
 
 export interface PreflightOutput {
   istioVersion: string;
@@ -66,55 +138,36 @@ export interface StepInput {
   context: string;
 }
 
-export interface PrimaryStepInput extends StepInput {
+// A step of the install on one cluster: the mesh's identity and this cluster's place in it.
+export interface MemberStepInput extends StepInput {
   meshID: string;
   network: string;
   revision?: string;
   istioVersion?: string;
 }
 
-export interface RemoteStepInput extends StepInput {
+export interface PrimaryStepInput extends MemberStepInput {
+  // A primary with remotes runs an external istiod (it serves clusters beyond its own).
+  external: boolean;
+}
+
+export interface RemoteStepInput extends MemberStepInput {
   primary: ClusterRef;
-  network: string;
-  revision?: string;
-  istioVersion?: string;
   discoveryAddress?: string;
+}
+
+// exchange-secret: this cluster's remote secret, applied on each of these primaries.
+export interface ExchangeStepInput extends MemberStepInput {
+  holders: ClusterRef[];
 }
 
 export interface PreflightInput extends StepInput {
   clusters: ClusterRef[];
-  // Install only: refuse remotes whose API server (as the remote secret would carry it) is a loopback address.
+  // Install only: refuse clusters whose API server (as the remote secret would carry it) is a loopback address.
   checkRemoteServers?: boolean;
   // Install only: journal what exists before anything changes (uninstall keeps it).
   recordInventory?: boolean;
 }
-
-export interface InstallContext extends InstallInput, FailureMemory {
-  istioVersion?: string;
-  discoveryAddress?: string;
-  gatewayDeadline?: number;
-  gatewayObservation?: GatewayObservation | undefined;
-  attachedRemotes: string[];
-}
-
-// RETRY carries the time it was sent and the gateway timeout in force, so the machine never reads a clock.
-export type InstallEvent = { type: 'RETRY'; at: number; gatewayTimeoutMs: number } | { type: 'REMOTE_ATTACHED'; name: string };
-
-export interface RemoteInput {
-  runId: string;
-  remote: ClusterRef;
-  primary: ClusterRef;
-  network: string;
-  revision?: string;
-  istioVersion?: string;
-}
-
-export interface RemoteContext extends RemoteInput, FailureMemory {
-  discoveryAddress?: string;
-  annotatedFor?: string;
-}
-
-export type RemoteEvent = { type: 'DISCOVERY_ADDRESS_READY'; address: string } | { type: 'RETRY'; at: number; gatewayTimeoutMs: number };
 
 // The parameters of the journal actions a transition fires.
 export interface StepOutcomeParams {
@@ -130,23 +183,27 @@ export interface TrustOutcome {
   finishedAt: number;
 }
 
-// ---- verify and uninstall: work per cluster, in child machines ----
-
-export type ClusterRole = 'primary' | 'remote';
+// ---- verify and uninstall: a parent over one child per cluster ----
 
 // Input of a step that runs on one cluster of a verify or uninstall run.
 export interface ClusterStepInput extends StepInput {
   role: ClusterRole;
-  primary: ClusterRef;
-  remotes: ClusterRef[];
   revision?: string;
+  // A remote: the primary that serves it.
+  primary?: ClusterRef;
+  // A primary: the clusters its istiod must report synced.
+  watches: ClusterRef[];
+  // The primaries holding this cluster's remote secret.
+  holders: ClusterRef[];
+  // The helloworld version this cluster runs, and the versions every cluster must reach.
+  sampleVersion: 'v1' | 'v2';
+  versions: Array<'v1' | 'v2'>;
 }
 
 export interface FollowUpInput {
   runId: string;
-  primary: ClusterRef;
-  remotes: ClusterRef[];
   revision?: string;
+  members: MeshMember[];
 }
 
 export interface VerifyContext extends FollowUpInput, FailureMemory {
@@ -155,16 +212,27 @@ export interface VerifyContext extends FollowUpInput, FailureMemory {
 }
 
 export interface UninstallContext extends FollowUpInput, FailureMemory {
+  detached: string[];
   removedRemotes: string[];
+  finished: string[];
 }
 
-export interface ClusterChildInput extends FollowUpInput {
-  cluster: ClusterRef;
-  role: ClusterRole;
+// One cluster's child of a verify or uninstall run.
+export interface ClusterChildInput {
+  runId: string;
+  revision?: string;
+  cluster: MemberRef;
+  step: Omit<ClusterStepInput, 'step' | 'runId' | 'cluster' | 'context' | 'role' | 'revision'>;
+  // Uninstall: clusters whose secrets must be gone (everywhere) before any Istio is removed; the remotes of
+  // a primary's own remotes, which go before it.
+  detachers: string[];
+  remotes: string[];
 }
 
 export interface ClusterChildContext extends ClusterChildInput, FailureMemory {
   peersReady: boolean;
+  detached: string[];
+  removedRemotes: string[];
 }
 
 // What check-traffic saw: the versions that answered and how many requests it took.
@@ -175,9 +243,11 @@ export interface TrafficOutcome {
 }
 
 export type FollowUpEvent =
-  | { type: 'RETRY'; at: number; gatewayTimeoutMs: number }
+  | RetryEvent
   | { type: 'SAMPLE_READY'; name: string }
   | { type: 'CLUSTER_VERIFIED'; name: string }
-  | { type: 'REMOTE_REMOVED'; name: string };
+  | { type: 'DETACHED'; name: string }
+  | { type: 'REMOTE_REMOVED'; name: string }
+  | { type: 'MEMBER_DONE'; name: string };
 
-export type ClusterChildEvent = { type: 'RETRY'; at: number; gatewayTimeoutMs: number } | { type: 'PEERS_READY' };
+export type ClusterChildEvent = RetryEvent | { type: 'PEERS_READY' } | { type: 'DETACHED'; name: string } | { type: 'REMOTE_REMOVED'; name: string };

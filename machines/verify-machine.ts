@@ -1,10 +1,10 @@
-// The Istio verify page as one XState machine: the control plane sees every remote, then per cluster the
-// helloworld sample (v1 on the primary, v2 on remotes) and curl, then traffic from every cluster must
-// reach both versions. Pure: step actors and journal actions are bound by the engine with .provide().
+// Istio's verify page as one XState machine, for every topology: each primary's istiod sees every other
+// cluster synced, each remote's injector has a CA, then per cluster the helloworld sample (a version per
+// cluster, so that each must reach one that runs elsewhere) and curl; requests go out only once every cluster
+// runs its sample. Pure: step actors and journal actions are bound by the engine with .provide().
 import { assign, enqueueActions, sendParent, setup } from 'xstate';
 import { placeholder } from './placeholders.js';
-import { clusterStepInput, journalActions, preflightInput, stepState, withValues } from './step-state.js';
-import type { StepId } from './steps.js';
+import { childInputs, childStepInput, journalActions, preflightInput, stepState } from './step-state.js';
 import type {
   ClusterChildContext,
   ClusterChildEvent,
@@ -19,22 +19,23 @@ import type {
   VerifyContext,
 } from './types.js';
 
-export const VERIFY_MACHINE_VERSION = 1;
+export const VERIFY_MACHINE_VERSION = 2;
 
 export function sampleActorId(name: string): string {
   return `sample-${name}`;
 }
 
-const clusterStep = (context: ClusterChildContext, step: StepId): ClusterStepInput => clusterStepInput(context, step, context.cluster, context.role);
 const onCluster = (context: ClusterChildContext) => context.cluster.name;
 
 // ---------------------------------------------------------------------------------------------
-// One cluster: (remote: the injector has a CA), deploy the sample, wait for it, then send requests.
+// One cluster: (a primary: its istiod sees the others; a remote: its injector has a CA), deploy the
+// sample, wait for it, then send requests once every cluster runs its own.
 // ---------------------------------------------------------------------------------------------
 
 export const sampleClusterMachine = setup({
   types: {} as { context: ClusterChildContext; input: ClusterChildInput; events: ClusterChildEvent },
   actors: {
+    checkRemoteClusters: placeholder<StepDone, ClusterStepInput>('checkRemoteClusters'),
     checkInjectorCa: placeholder<StepDone, ClusterStepInput>('checkInjectorCa'),
     deploySample: placeholder<StepDone, ClusterStepInput>('deploySample'),
     awaitSample: placeholder<StepDone, ClusterStepInput>('awaitSample'),
@@ -46,36 +47,47 @@ export const sampleClusterMachine = setup({
     announceVerified: sendParent(({ context }: { context: ClusterChildContext }) => ({ type: 'CLUSTER_VERIFIED', name: context.cluster.name })),
   },
   guards: {
-    isRemote: ({ context }) => context.role === 'remote',
-    // Every cluster runs its sample: requests can now reach both versions.
+    isRemote: ({ context }) => context.cluster.role === 'remote',
+    // A primary that serves or peers with other clusters: its istiod must see them.
+    watchesOthers: ({ context }) => context.cluster.role === 'primary' && context.step.watches.length > 0,
+    // Every cluster runs its sample: requests can now reach every version.
     peersReady: ({ context }) => context.peersReady,
   },
 }).createMachine({
   id: 'sample',
-  context: ({ input }) => ({ ...input, peersReady: false }),
+  context: ({ input }) => ({ ...input, peersReady: false, detached: [], removedRemotes: [] }),
   on: { PEERS_READY: { actions: assign({ peersReady: true }) } },
   initial: 'start',
   states: {
-    start: { always: [{ guard: 'isRemote', target: 'checkInjectorCa' }, { target: 'deploySample' }] },
+    start: {
+      always: [{ guard: 'watchesOthers', target: 'checkRemoteClusters' }, { guard: 'isRemote', target: 'checkInjectorCa' }, { target: 'deploySample' }],
+    },
+    checkRemoteClusters: stepState({
+      step: 'check-remote-clusters',
+      src: 'checkRemoteClusters',
+      cluster: onCluster,
+      input: ({ context }) => childStepInput(context, 'check-remote-clusters'),
+      target: '#sample.deploySample',
+    }),
     checkInjectorCa: stepState({
       step: 'check-injector-ca',
       src: 'checkInjectorCa',
       cluster: onCluster,
-      input: ({ context }) => clusterStep(context, 'check-injector-ca'),
+      input: ({ context }) => childStepInput(context, 'check-injector-ca'),
       target: '#sample.deploySample',
     }),
     deploySample: stepState({
       step: 'deploy-sample',
       src: 'deploySample',
       cluster: onCluster,
-      input: ({ context }) => clusterStep(context, 'deploy-sample'),
+      input: ({ context }) => childStepInput(context, 'deploy-sample'),
       target: '#sample.awaitSample',
     }),
     awaitSample: stepState({
       step: 'await-sample',
       src: 'awaitSample',
       cluster: onCluster,
-      input: ({ context }) => clusterStep(context, 'await-sample'),
+      input: ({ context }) => childStepInput(context, 'await-sample'),
       target: '#sample.awaitingPeers',
       onSuccess: ['announceSampleReady'],
     }),
@@ -84,7 +96,7 @@ export const sampleClusterMachine = setup({
       step: 'check-traffic',
       src: 'checkTraffic',
       cluster: onCluster,
-      input: ({ context }) => clusterStep(context, 'check-traffic'),
+      input: ({ context }) => childStepInput(context, 'check-traffic'),
       target: '#sample.verified',
       onSuccess: ['announceVerified'],
     }),
@@ -96,43 +108,27 @@ export const sampleClusterMachine = setup({
 // The whole verify run.
 // ---------------------------------------------------------------------------------------------
 
-const clustersOf = (context: VerifyContext) => [context.primary, ...context.remotes];
-
 export const verifyMachine = setup({
   types: {} as { context: VerifyContext; input: FollowUpInput; events: FollowUpEvent },
   actors: {
     preflight: placeholder<PreflightOutput, PreflightInput>('preflight'),
-    checkRemoteClusters: placeholder<StepDone, ClusterStepInput>('checkRemoteClusters'),
     sampleCluster: sampleClusterMachine,
   },
   actions: {
     ...journalActions<VerifyContext, FollowUpEvent>(),
     spawnClusters: enqueueActions(({ context, enqueue }) => {
-      for (const cluster of clustersOf(context)) {
-        const role = cluster.name === context.primary.name ? ('primary' as const) : ('remote' as const);
-        enqueue.spawnChild('sampleCluster', {
-          id: sampleActorId(cluster.name),
-          input: {
-            runId: context.runId,
-            primary: context.primary,
-            remotes: context.remotes,
-            cluster,
-            role,
-            ...withValues({ revision: context.revision }),
-          },
-        });
-      }
+      for (const input of childInputs(context)) enqueue.spawnChild('sampleCluster', { id: sampleActorId(input.cluster.name), input });
     }),
     announcePeersReady: enqueueActions(({ context, enqueue }) => {
-      for (const cluster of clustersOf(context)) enqueue.sendTo(sampleActorId(cluster.name), { type: 'PEERS_READY' });
+      for (const m of context.members) enqueue.sendTo(sampleActorId(m.name), { type: 'PEERS_READY' });
     }),
     forwardRetry: enqueueActions(({ context, event, enqueue }) => {
-      for (const cluster of clustersOf(context)) if (!context.verified.includes(cluster.name)) enqueue.sendTo(sampleActorId(cluster.name), event);
+      for (const m of context.members) if (!context.verified.includes(m.name)) enqueue.sendTo(sampleActorId(m.name), event);
     }),
   },
   guards: {
-    allSamplesReady: ({ context }) => clustersOf(context).every((c) => context.samplesReady.includes(c.name)),
-    allClustersVerified: ({ context }) => clustersOf(context).every((c) => context.verified.includes(c.name)),
+    allSamplesReady: ({ context }) => context.members.every((m) => context.samplesReady.includes(m.name)),
+    allClustersVerified: ({ context }) => context.members.every((m) => context.verified.includes(m.name)),
   },
 }).createMachine({
   id: 'verify',
@@ -144,13 +140,6 @@ export const verifyMachine = setup({
       src: 'preflight',
       cluster: (_: VerifyContext) => '*',
       input: ({ context }) => preflightInput(context),
-      target: '#verify.checkRemoteClusters',
-    }),
-    checkRemoteClusters: stepState({
-      step: 'check-remote-clusters',
-      src: 'checkRemoteClusters',
-      cluster: (context: VerifyContext) => context.primary.name,
-      input: ({ context }) => clusterStepInput(context, 'check-remote-clusters', context.primary, 'primary'),
       target: '#verify.sampling',
     }),
     // One child per cluster (sampleClusterMachine above), side by side.

@@ -19,8 +19,13 @@ export interface ClusterRef {
   context: string;
 }
 
-export interface RemoteRef extends ClusterRef {
-  // The API server address written into the remote secret (istioctl create-remote-secret --server).
+// One cluster of the mesh: its role, its network, and for a remote the primary that serves it.
+export interface MeshCluster extends ClusterRef {
+  role: 'primary' | 'remote';
+  network: string;
+  // A remote: the primary whose istiod serves it.
+  controlPlane?: string;
+  // The API server address written into this cluster's remote secret (istioctl create-remote-secret --server).
   apiServer?: string;
 }
 
@@ -33,9 +38,10 @@ export interface RetryPolicy {
 
 export interface MeshConfig {
   meshID: string;
-  network: string;
-  primary: ClusterRef;
-  remotes: RemoteRef[];
+  // Every cluster of the mesh, in the order the config lists them (primaries first in the primary/remotes form).
+  clusters: MeshCluster[];
+  // How the config file named them: a clusters: list, or (absent) primary: and remotes: (messages name fields so).
+  form?: 'clusters';
   revision?: string;
   timeouts: { gatewayAddressMs: number; commandMs: number };
   retry: RetryPolicy;
@@ -62,7 +68,50 @@ export interface VerifyConfig {
 // Istio's doc tests retry each request for up to 120 s.
 export const DEFAULT_VERIFY_TIMEOUT = '2m';
 
-// A config as recorded by an older mesh-run may lack newer sections; fill them with their defaults.
+// How an older mesh-run recorded the mesh: one primary, its remotes, one network.
+interface RecordedPrimaryRemote {
+  network?: string;
+  primary?: ClusterRef;
+  remotes?: Array<ClusterRef & { apiServer?: string }>;
+}
+
+// A config as recorded by an older mesh-run may lack newer sections, or name its clusters the old way; give it
+// the shape and the defaults of this one.
 export function withDefaults(config: MeshConfig): MeshConfig {
-  return { ...config, verify: config.verify ?? { timeoutMs: parseDuration(DEFAULT_VERIFY_TIMEOUT) as number } };
+  const recorded = config as MeshConfig & RecordedPrimaryRemote;
+  let clusters = recorded.clusters;
+  if (!Array.isArray(clusters) && recorded.primary && Array.isArray(recorded.remotes)) {
+    const network = recorded.network ?? 'network1';
+    const primary = recorded.primary;
+    clusters = [
+      { name: primary.name, context: primary.context, role: 'primary', network },
+      ...recorded.remotes.map(
+        (r): MeshCluster => ({
+          name: r.name,
+          context: r.context,
+          role: 'remote',
+          network,
+          controlPlane: primary.name,
+          ...(r.apiServer ? { apiServer: r.apiServer } : {}),
+        }),
+      ),
+    ];
+  }
+  const { network: _n, primary: _p, remotes: _r, ...rest } = recorded;
+  return { ...rest, clusters, verify: config.verify ?? { timeoutMs: parseDuration(DEFAULT_VERIFY_TIMEOUT) as number } };
+}
+
+// Where a cluster's field is in the config file: clusters[2].context, or primary.context / remotes[0].context.
+export function clusterField(config: Pick<MeshConfig, 'clusters' | 'form'>, name: string, field: string): string {
+  const index = config.clusters.findIndex((c) => c.name === name);
+  if (config.form === 'clusters') return `clusters[${index}].${field}`;
+  return index === 0 ? `primary.${field}` : `remotes[${index - 1}].${field}`;
+}
+
+export function primariesOf(config: Pick<MeshConfig, 'clusters'>): MeshCluster[] {
+  return config.clusters.filter((c) => c.role === 'primary');
+}
+
+export function remotesOf(config: Pick<MeshConfig, 'clusters'>): MeshCluster[] {
+  return config.clusters.filter((c) => c.role === 'remote');
 }

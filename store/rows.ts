@@ -98,8 +98,12 @@ function parseError(json: string | null): { error: ErrorInfo | null; damaged: bo
 // The config as recorded, with the defaults newer versions added; null when it does not parse.
 function parseConfig(json: string): MeshConfig | null {
   try {
-    const raw = JSON.parse(json) as MeshConfig | null;
-    return raw && typeof raw === 'object' && raw.primary && Array.isArray(raw.remotes) ? withDefaults(raw) : null;
+    const raw = JSON.parse(json) as (MeshConfig & { primary?: unknown; remotes?: unknown }) | null;
+    if (!raw || typeof raw !== 'object') return null;
+    // This mesh-run's clusters list, or the primary/remotes an older one recorded.
+    if (!Array.isArray(raw.clusters) && !(raw.primary && Array.isArray(raw.remotes))) return null;
+    const config = withDefaults(raw);
+    return config.clusters.length > 0 ? config : null;
   } catch {
     return null;
   }

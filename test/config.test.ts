@@ -20,9 +20,10 @@ describe('config defaults', () => {
     const config = loadConfig(undefined, {}).config;
     expect(config).toMatchObject({
       meshID: 'mesh1',
-      network: 'network1',
-      primary: { name: 'cluster1', context: 'cluster1' },
-      remotes: [{ name: 'cluster2', context: 'cluster2' }],
+      clusters: [
+        { name: 'cluster1', context: 'cluster1', role: 'primary', network: 'network1' },
+        { name: 'cluster2', context: 'cluster2', role: 'remote', network: 'network1', controlPlane: 'cluster1' },
+      ],
       timeouts: { gatewayAddressMs: 300_000, commandMs: 600_000 },
       retry: { attempts: 3, initialDelayMs: 1000, maxDelayMs: 30_000, factor: 2 },
       tools: { kubectl: 'kubectl', istioctl: 'istioctl' },
@@ -60,13 +61,24 @@ describe('config defaults', () => {
 
   it('takes the contexts from CTX_CLUSTER1 and CTX_CLUSTER2 like the Istio docs', () => {
     const config = loadConfig(undefined, { CTX_CLUSTER1: 'kind-east', CTX_CLUSTER2: 'kind-west' }).config;
-    expect(config.primary.context).toBe('kind-east');
-    expect(config.remotes[0]?.context).toBe('kind-west');
+    expect(config.clusters.map((c) => [c.name, c.role, c.context])).toEqual([
+      ['cluster1', 'primary', 'kind-east'],
+      ['cluster2', 'remote', 'kind-west'],
+    ]);
+  });
+
+  it('reads the clusters: form: roles, per-cluster networks over the default, the only primary as control plane', () => {
+    const config = parseConfigText('network: n1\nclusters:\n  - {name: a, role: primary}\n  - {name: b, role: remote, network: n2}\n', {}, 'mesh.yaml');
+    expect(config.clusters).toEqual([
+      { name: 'a', context: 'a', role: 'primary', network: 'n1' },
+      { name: 'b', context: 'b', role: 'remote', network: 'n2', controlPlane: 'a' },
+    ]);
+    expect(config.form).toBe('clusters');
   });
 
   it('accepts the shipped example', () => {
     const config = loadConfig(new URL('../examples/primary-remote.yaml', import.meta.url).pathname, {}).config;
-    expect(config.remotes.map((r) => r.name)).toEqual(['cluster2']);
+    expect(config.clusters.filter((c) => c.role === 'remote').map((r) => r.name)).toEqual(['cluster2']);
   });
 });
 
@@ -113,6 +125,45 @@ describe('config validation: one line per problem, naming the field', () => {
     ['unknown trust key', 'trust: {outputdir: ./c}', /^mesh\.yaml: trust\.outputdir: unknown field; did you mean "outputDir"\?/],
     ['bad verify timeout', 'verify: {timeout: later}', /^mesh\.yaml: verify\.timeout: "later" is not a duration/],
     ['trust not a mapping', 'trust: [a]', /^mesh\.yaml: trust: expected a mapping/],
+    // The clusters: form, where a topology follows from roles and networks.
+    ['cluster without a role', 'clusters: [{name: a}]', /^mesh\.yaml: clusters\[0\]\.role: missing; write "primary"/],
+    ['no primary', 'clusters: [{name: a, role: remote}]', /^mesh\.yaml: clusters: no primary: at least one cluster must have role: primary/],
+    [
+      'remote without its primary among several',
+      'clusters: [{name: a, role: primary}, {name: b, role: primary}, {name: c, role: remote}]\ntrust: {outputDir: ./c}',
+      /^mesh\.yaml: clusters\[2\]\.controlPlane: missing; with several primaries each remote names the one that serves it \(a, b\)/,
+    ],
+    [
+      'remote served by a remote',
+      'clusters: [{name: a, role: primary}, {name: b, role: remote}, {name: c, role: remote, controlPlane: b}]',
+      /^mesh\.yaml: clusters\[2\]\.controlPlane: "b" is a remote; a remote is served by a primary \(a\)/,
+    ],
+    [
+      'remote served by nobody',
+      'clusters: [{name: a, role: primary}, {name: c, role: remote, controlPlane: z}]',
+      /^mesh\.yaml: clusters\[1\]\.controlPlane: "z" is not a cluster of this mesh/,
+    ],
+    [
+      'primary naming a control plane',
+      'clusters: [{name: a, role: primary}, {name: b, role: primary, controlPlane: a}]\ntrust: {outputDir: ./c}',
+      /^mesh\.yaml: clusters\[1\]\.controlPlane: only a remote names a control plane/,
+    ],
+    [
+      'two clusters on one context',
+      'clusters: [{name: a, role: primary, context: k}, {name: b, role: remote, context: k}]',
+      /^mesh\.yaml: clusters\[1\]\.context: "k" is already the context of clusters\[0\]\.context/,
+    ],
+    ['both forms', 'clusters: [{name: a, role: primary}]\nprimary: {name: a}', /^mesh\.yaml: clusters: give either clusters or primary\/remotes, not both/],
+    [
+      'several primaries without a shared root',
+      'clusters: [{name: a, role: primary}, {name: b, role: primary}]',
+      /^mesh\.yaml: trust: 2 primaries need one root of trust; add trust: \{outputDir: \.\/certs\}/,
+    ],
+    [
+      'several primaries with a root kept only in memory',
+      'clusters: [{name: a, role: primary}, {name: b, role: primary}]\ntrust: generate',
+      /^mesh\.yaml: trust\.outputDir: missing; with several primaries the generated root must be kept/,
+    ],
   ];
 
   it.each(cases)('%s', (_, yaml, expected) => {

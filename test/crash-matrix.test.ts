@@ -1,6 +1,6 @@
 // Crash-anywhere: kill a dry run with SIGKILL at every journal write and named point, resume, and check
 // that it ends where an uninterrupted run ends, with a complete journal and no finished step run twice.
-import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../engine/composition.js';
@@ -97,6 +97,30 @@ async function pool<T>(items: readonly T[], size: number, fn: (item: T) => Promi
   );
 }
 
+// Every `every`-th crash point (1-based), or all of them with MESH_RUN_CRASH_ALL=1.
+function sample(points: readonly string[], every: number): number[] {
+  const step = process.env.MESH_RUN_CRASH_ALL === '1' ? 1 : every;
+  return points.map((_, i) => i + 1).filter((n) => n % step === 1 % step);
+}
+
+// Tries each chosen point, two at a time; a failure is kept as one line naming the point and its kind.
+async function tryPoints(
+  chosen: readonly number[],
+  points: readonly string[],
+  attempt: (n: number) => Promise<'resumed' | 'not reached'>,
+): Promise<{ resumed: number; missed: number; failures: string[] }> {
+  const tally = { resumed: 0, missed: 0, failures: [] as string[] };
+  await pool(chosen, 2, async (n) => {
+    try {
+      if ((await attempt(n)) === 'resumed') tally.resumed++;
+      else tally.missed++;
+    } catch (error) {
+      tally.failures.push(`point ${n} (${points[n - 1]}): ${(error as Error).message.split('\n')[0]}`);
+    }
+  });
+  return tally;
+}
+
 describe.concurrent('crash anywhere, resume', () => {
   it('every crash point resumes to the uninterrupted end state', async () => {
     const trace = join(tmp.dir, 'trace.txt');
@@ -109,23 +133,14 @@ describe.concurrent('crash anywhere, resume', () => {
     expect(points.length).toBeGreaterThan(50);
     for (const kind of ['journal-write', 'in-transaction', 'before-command', 'after-command']) expect(points).toContain(kind);
 
-    const failures: string[] = [];
-    let passed = 0;
-    await pool(
+    const tally = await tryPoints(
       points.map((_, i) => i + 1),
-      2,
-      async (n) => {
-        try {
-          await crashAndResume(ARGS, join(tmp.dir, `crash-${n}.db`), 'install', n, expected);
-          passed++;
-        } catch (error) {
-          failures.push(`point ${n} (${points[n - 1]}): ${(error as Error).message.split('\n')[0]}`);
-        }
-      },
+      points,
+      (n) => crashAndResume(ARGS, join(tmp.dir, `crash-${n}.db`), 'install', n, expected),
     );
-    console.log(`crash points: ${points.length} tried, ${passed} passed`);
-    expect(failures).toEqual([]);
-    expect(passed).toBe(points.length);
+    console.log(`crash points: ${points.length} tried, ${tally.resumed} passed`);
+    expect(tally.failures).toEqual([]);
+    expect(tally.resumed).toBe(points.length);
   }, 600_000);
 
   // verify and uninstall act on an installed mesh: each point starts from a copy of one prepared database.
@@ -146,29 +161,45 @@ describe.concurrent('crash anywhere, resume', () => {
       const expected = (await readJournal(referenceDb, (await onlyRunId(referenceDb, kind)) as string)).cluster;
       const points = readFileSync(trace, 'utf8').trim().split('\n');
       expect(points.length).toBeGreaterThan(20);
-      const every = process.env.MESH_RUN_CRASH_ALL === '1' ? 1 : 3;
-      const chosen = points.map((_, i) => i + 1).filter((n) => n % every === 1 % every);
-
-      const failures: string[] = [];
-      let passed = 0;
-      await pool(chosen, 2, async (n) => {
+      const chosen = sample(points, 3);
+      const tally = await tryPoints(chosen, points, async (n) => {
         const db = join(tmp.dir, `${kind}-crash-${n}.db`);
-        try {
-          copyDb(template, db);
-          await crashAndResume(args, db, kind, n, expected);
-          passed++;
-        } catch (error) {
-          failures.push(`point ${n} (${points[n - 1]}): ${(error as Error).message.split('\n')[0]}`);
-        }
+        copyDb(template, db);
+        return crashAndResume(args, db, kind, n, expected);
       });
       console.log(
-        `${kind} crash points: ${chosen.length} of ${points.length} tried${every > 1 ? ` (every third; MESH_RUN_CRASH_ALL=1 tries all)` : ''}, ${passed} passed`,
+        `${kind} crash points: ${chosen.length} of ${points.length} tried${chosen.length < points.length ? ' (every third; MESH_RUN_CRASH_ALL=1 tries all)' : ''}, ${tally.resumed} passed`,
       );
-      expect(failures).toEqual([]);
-      expect(passed).toBe(chosen.length);
+      expect(tally.failures).toEqual([]);
+      expect(tally.resumed).toBe(chosen.length);
     },
     600_000,
   );
+
+  // The other topologies run the same driver with more children and more steps: the mixed fleet (two
+  // primaries on two networks, three remotes, a generated root kept on disk) covers every step kind. Every
+  // fifth point by default (MESH_RUN_CRASH_ALL=1 tries all).
+  it('every crash point of a mixed-fleet install resumes to the uninterrupted end state', async () => {
+    const dir = join(tmp.dir, 'fleet');
+    cpSync(new URL('../examples', import.meta.url).pathname, dir, { recursive: true });
+    const args = [...ARGS, '-c', join(dir, 'mixed-fleet.yaml')];
+    const trace = join(tmp.dir, 'fleet-trace.txt');
+    const referenceDb = join(tmp.dir, 'fleet-reference.db');
+    expect((await runCli([...args, '--db', referenceDb], { env: { MESH_RUN_CRASH_TRACE: trace } })).code).toBe(0);
+    const expected = (await readJournal(referenceDb, (await onlyRunId(referenceDb)) as string)).cluster;
+    expect(Object.keys(expected).sort()).toEqual(['east-1', 'east-2', 'east-3', 'west-1', 'west-2']);
+    const points = readFileSync(trace, 'utf8').trim().split('\n');
+    const chosen = sample(points, 5);
+    // Five children commit in whatever order the event loop turns: a run may make a few journal writes
+    // fewer than the reference, so its last points may not exist (reported, not failed).
+    const tally = await tryPoints(chosen, points, (n) => crashAndResume(args, join(tmp.dir, `fleet-crash-${n}.db`), 'install', n, expected, true));
+    console.log(
+      `mixed-fleet crash points: ${chosen.length} of ${points.length} tried${chosen.length < points.length ? ' (every fifth)' : ''}, ${tally.resumed} resumed, ${tally.missed} not reached (the run finished first)`,
+    );
+    expect(tally.failures).toEqual([]);
+    expect(tally.resumed + tally.missed).toBe(chosen.length);
+    expect(tally.missed).toBeLessThan(chosen.length / 5);
+  }, 600_000);
 
   // The same kill-anywhere promise with the journal in PostgreSQL (each point in a schema of its own):
   // every third point, as for verify and uninstall (MESH_RUN_CRASH_ALL=1 tries all).
@@ -181,27 +212,16 @@ describe.concurrent('crash anywhere, resume', () => {
       const expected = (await readJournal(reference, (await onlyRunId(reference)) as string)).cluster;
       const points = readFileSync(trace, 'utf8').trim().split('\n');
       expect(points.length).toBeGreaterThan(50);
-      const every = process.env.MESH_RUN_CRASH_ALL === '1' ? 1 : 3;
-      const chosen = points.map((_, i) => i + 1).filter((n) => n % every === 1 % every);
-      const failures: string[] = [];
-      let passed = 0;
-      let missed = 0;
+      const chosen = sample(points, 3);
       // Transitions coalesce per turn of the event loop, and network round trips move those turns: a run
       // may commit a few transitions fewer than the reference, so its last points may not exist.
-      await pool(chosen, 2, async (n) => {
-        try {
-          if ((await crashAndResume(ARGS, postgresUrl(freshSchema(`crash${n}`)) as string, 'install', n, expected, true)) === 'resumed') passed++;
-          else missed++;
-        } catch (error) {
-          failures.push(`point ${n} (${points[n - 1]}): ${(error as Error).message.split('\n')[0]}`);
-        }
-      });
+      const tally = await tryPoints(chosen, points, (n) => crashAndResume(ARGS, postgresUrl(freshSchema(`crash${n}`)) as string, 'install', n, expected, true));
       console.log(
-        `PostgreSQL crash points: ${chosen.length} of ${points.length} tried${every > 1 ? ' (every third)' : ''}, ${passed} resumed, ${missed} not reached (the run finished first)`,
+        `PostgreSQL crash points: ${chosen.length} of ${points.length} tried${chosen.length < points.length ? ' (every third)' : ''}, ${tally.resumed} resumed, ${tally.missed} not reached (the run finished first)`,
       );
-      expect(failures).toEqual([]);
-      expect(passed + missed).toBe(chosen.length);
-      expect(missed).toBeLessThan(chosen.length / 10);
+      expect(tally.failures).toEqual([]);
+      expect(tally.resumed + tally.missed).toBe(chosen.length);
+      expect(tally.missed).toBeLessThan(chosen.length / 10);
     },
     600_000,
   );

@@ -2,15 +2,20 @@
 import { describe, expect, it } from 'vitest';
 import { type AnyStateMachine, createActor, fromPromise } from 'xstate';
 import type { FollowUpInput } from '../machines/types.js';
-import { remoteRemovalMachine, uninstallMachine } from '../machines/uninstall-machine.js';
+import { removalMachine, uninstallMachine } from '../machines/uninstall-machine.js';
 import { sampleClusterMachine, verifyMachine } from '../machines/verify-machine.js';
+import { primaryRemote } from './support/shapes.js';
 
-const input: FollowUpInput = {
+const input: FollowUpInput = { runId: 'mr-t', members: [...primaryRemote('cluster1', ['cluster2', 'cluster3']).members] };
+
+// Two primaries, each with a remote.
+const twoPlanes: FollowUpInput = {
   runId: 'mr-t',
-  primary: { name: 'cluster1', context: 'c1' },
-  remotes: [
-    { name: 'cluster2', context: 'c2' },
-    { name: 'cluster3', context: 'c3' },
+  members: [
+    { name: 'east', context: 'east', role: 'primary', network: 'n1' },
+    { name: 'west', context: 'west', role: 'primary', network: 'n1' },
+    { name: 'east-r', context: 'east-r', role: 'remote', network: 'n1', controlPlane: 'east' },
+    { name: 'west-r', context: 'west-r', role: 'remote', network: 'n1', controlPlane: 'west' },
   ],
 };
 
@@ -40,6 +45,7 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
 function verifyWith(script: Script, hold: string[] = []): AnyStateMachine {
   const child = sampleClusterMachine.provide({
     actors: {
+      checkRemoteClusters: fakeStep('checkRemoteClusters', script, hold),
       checkInjectorCa: fakeStep('checkInjectorCa', script, hold),
       deploySample: fakeStep('deploySample', script, hold),
       awaitSample: fakeStep('awaitSample', script, hold),
@@ -47,25 +53,21 @@ function verifyWith(script: Script, hold: string[] = []): AnyStateMachine {
     } as never,
   });
   return verifyMachine.provide({
-    actors: { preflight: fakeStep('preflight', script), checkRemoteClusters: fakeStep('checkRemoteClusters', script, hold), sampleCluster: child } as never,
+    actors: { preflight: fakeStep('preflight', script), sampleCluster: child } as never,
   }) as unknown as AnyStateMachine;
 }
 
 function uninstallWith(script: Script, hold: string[] = []): AnyStateMachine {
-  const child = remoteRemovalMachine.provide({
+  const child = removalMachine.provide({
     actors: {
       removeSample: fakeStep('removeSample', script, hold),
       detachRemote: fakeStep('detachRemote', script, hold),
       uninstallRemote: fakeStep('uninstallRemote', script, hold),
+      uninstallPrimary: fakeStep('uninstallPrimary', script, hold),
     } as never,
   });
   return uninstallMachine.provide({
-    actors: {
-      preflight: fakeStep('preflight', script),
-      removeSample: fakeStep('removeSample', script, hold),
-      uninstallPrimary: fakeStep('uninstallPrimary', script, hold),
-      remoteRemoval: child,
-    } as never,
+    actors: { preflight: fakeStep('preflight', script), removal: child } as never,
   }) as unknown as AnyStateMachine;
 }
 
@@ -128,6 +130,23 @@ describe('uninstall machine', () => {
     expect(script.calls.filter((c) => c === 'uninstallRemote@cluster2')).toHaveLength(2);
     expect(script.calls.filter((c) => c === 'uninstallRemote@cluster3')).toHaveLength(1);
     expect(script.calls.at(-1)).toBe('uninstallPrimary@cluster1');
+    expect(actor.getSnapshot().status).toBe('done');
+  });
+
+  it('with two primaries, removes every secret first, and each primary only after its own remote', async () => {
+    const script: Script = { calls: [], held: new Map() };
+    const actor = createActor(uninstallWith(script, ['uninstallRemote@west-r']), { input: twoPlanes }).start();
+    await settle();
+    const order = script.calls;
+    // Every cluster's secrets leave every primary before any Istio goes.
+    const lastDetach = Math.max(...['east', 'west', 'east-r', 'west-r'].map((c) => order.indexOf(`detachRemote@${c}`)));
+    for (const c of ['uninstallRemote@east-r', 'uninstallPrimary@east']) expect(order.indexOf(c), c).toBeGreaterThan(lastDetach);
+    // west waits for west-r (held); east did not wait for it.
+    expect(order).toContain('uninstallPrimary@east');
+    expect(order).not.toContain('uninstallPrimary@west');
+    script.held.get('uninstallRemote@west-r')?.();
+    await settle();
+    expect(order.at(-1)).toBe('uninstallPrimary@west');
     expect(actor.getSnapshot().status).toBe('done');
   });
 });

@@ -7,7 +7,7 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
 describe('mesh-run graph', () => {
-  it('draws every step, the guards on their edges and the parallel remote region, from the machine itself', async () => {
+  it('draws every step, the guards on their edges and the per-cluster children, from the machine itself', async () => {
     const out = (await runCli(['graph'])).stdout;
     expect(out.startsWith('stateDiagram-v2\n')).toBe(true);
     for (const step of INSTALL_STEP_IDS) expect(out).toContain(`state "${step}"`);
@@ -16,7 +16,11 @@ describe('mesh-run graph', () => {
     expect(out).toContain(': [gatewayDeadlinePassed]');
     // The remote waits on what it was told (the address), not on the gateway itself.
     expect(out).toContain('[discoveryAddressKnown ∧ remoteNamespaceAnnotated]');
-    expect(out).toContain('each remote cluster (one child machine per remote)');
+    expect(out).toContain('each primary (one child machine per primary)');
+    expect(out).toContain('each remote (one child machine per remote)');
+    // What the mesh's shape decides, as guards: e.g. only multi-network meshes label istio-system.
+    expect(out).toContain(': [labelsNetwork]');
+    expect(out).toContain(': [secretHoldersInstalled]');
     expect(out).toMatch(/\n\s+--\n/);
     expect(out).toContain('error / RETRY');
   });
@@ -35,8 +39,8 @@ describe('mesh-run graph', () => {
     const id = runIdFrom(await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '--inject-failure', 'install-eastwest-gateway', '-q', '--db', db]));
     const out = (await runCli(['graph', '--run', id, '--db', db])).stdout;
     expect(out).toContain('class install_preflight done');
-    expect(out).toContain('class install_installing_primary_installEastwestGateway failed');
-    expect(out).toContain('class each_remote_annotateRemoteNamespace done');
-    expect(out).not.toMatch(/class each_remote_installRemote/);
+    expect(out).toContain('class each1_primary_installEastwestGateway failed');
+    expect(out).toContain('class each2_remote_annotateRemoteNamespace done');
+    expect(out).not.toMatch(/class each2_remote_installRemote/);
   });
 });

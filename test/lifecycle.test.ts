@@ -7,6 +7,7 @@ import { stepSlots, UNINSTALL_STEP_IDS, VERIFY_STEP_IDS } from '../machines/step
 import { type CliResult, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
 import { writeFakeTools } from './support/fake-tools.js';
 import { attemptsOf, peek, readJournal } from './support/journal.js';
+import { primaryRemote } from './support/shapes.js';
 import { simCommand } from './support/sim.js';
 
 const tmp = tempDir();
@@ -14,7 +15,7 @@ afterAll(() => tmp.cleanup());
 let dbCount = 0;
 const freshDb = () => join(tmp.dir, `life-${dbCount++}.db`);
 const FAST = ['--dry-run', '--sim-lb-delay', '0', '-q'];
-const CLUSTERS = { primary: 'cluster1', remotes: ['cluster2'] };
+const CLUSTERS = primaryRemote();
 
 async function installed(db: string, extra: string[] = []): Promise<string> {
   const result = await runCli(['install', ...FAST, '--db', db, ...extra]);

@@ -68,10 +68,10 @@ describe('mesh-run plan', () => {
     expect(script).toContain('set -euo pipefail');
     expect(script).toContain("/nonexistent/istioctl install --context=cluster1 -y -f - <<'MANIFEST_2'");
     expect(script).toMatch(
-      /for _ in \$\(seq 1 300\); do\n {2}DISCOVERY_ADDRESS="\$\(\/nonexistent\/kubectl --context=cluster1 get -n istio-system service istio-eastwestgateway -o 'jsonpath=\{\.status\.loadBalancer\.ingress\[0\]\.ip\}'/,
+      /for _ in \$\(seq 1 300\); do\n {2}GATEWAY_ADDRESS_CLUSTER1="\$\(\/nonexistent\/kubectl --context=cluster1 get -n istio-system service istio-eastwestgateway -o 'jsonpath=\{\.status\.loadBalancer\.ingress\[0\]\.ip\}'/,
     );
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the script's shell variable
-    expect(script).toContain('remotePilotAddress: ${DISCOVERY_ADDRESS}');
+    expect(script).toContain('remotePilotAddress: ${GATEWAY_ADDRESS_CLUSTER1}');
     expect(script).toContain(
       "/nonexistent/kubectl --context=cluster3 get namespace istio-system -o json >/dev/null 2>&1 || /nonexistent/kubectl --context=cluster3 create -f - <<'MANIFEST_",
     );

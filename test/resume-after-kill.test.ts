@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { stepSlots } from '../machines/steps.js';
 import { runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
 import { attemptsOf, peek, readJournal } from './support/journal.js';
+import { primaryRemote } from './support/shapes.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -57,7 +58,7 @@ describe('a dry run killed with SIGKILL in the middle of a step', () => {
       expect(after.run.status).toBe('succeeded');
       expect(after.cluster).toEqual(expected);
       // Nothing that had finished ran again; the killed attempt is closed as interrupted, then retried.
-      for (const slot of stepSlots('install', { primary: 'cluster1', remotes: ['cluster2'] })) {
+      for (const slot of stepSlots('install', primaryRemote())) {
         const outcomes = attemptsOf(after, slot.step, slot.cluster).map((a) => a.outcome);
         if (finishedBefore.includes(`${slot.step}@${slot.cluster}`)) expect(outcomes, slot.step).toEqual(['succeeded']);
         else expect(outcomes.at(-1), slot.step).toBe('succeeded');

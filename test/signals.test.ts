@@ -28,8 +28,9 @@ async function until(predicate: () => boolean, timeoutMs = 15_000): Promise<void
   }
 }
 
-function openAttemptStep(db: string): string | undefined {
-  return peek<{ step: string }>(db, `SELECT step FROM step_attempts WHERE outcome = 'running' ORDER BY id DESC LIMIT 1`)?.[0]?.step;
+// The steps running now (clusters run side by side, so there may be several).
+function openAttemptSteps(db: string): string[] {
+  return (peek<{ step: string }>(db, `SELECT step FROM step_attempts WHERE outcome = 'running'`) ?? []).map((r) => r.step);
 }
 
 describe('signals', () => {
@@ -80,7 +81,7 @@ describe('signals', () => {
   it('SIGTERM during a dry run: exit 143, and resume finishes the run', async () => {
     const db = join(tmp.dir, 'sigterm.db');
     const { child, done } = startCli(['install', '--dry-run', '--sim-lb-delay', '0', '--sim-latency', '400ms', '-q', '--db', db]);
-    await until(() => openAttemptStep(db) === 'install-primary');
+    await until(() => openAttemptSteps(db).includes('install-primary'));
     child.kill('SIGTERM');
     const result = await done;
     expect(result.code).toBe(143);

@@ -237,7 +237,15 @@ describe('install with trust:', () => {
       };
       const config = loadConfig(undefined).config;
       const deps = { config: { ...config, trust: { source: 'generate' as const, keySize: 2048 as const, rootDays: 10, intermediateDays: 5 } } };
-      const input = { runId: 'r', step: 'establish-trust' as const, cluster: 'cluster1', context: 'cluster1', meshID: 'mesh1', network: 'network1' };
+      const input = {
+        runId: 'r',
+        step: 'establish-trust' as const,
+        cluster: 'cluster1',
+        context: 'cluster1',
+        meshID: 'mesh1',
+        network: 'network1',
+        external: true,
+      };
       const first = await establishTrust(rt, input, deps);
       const again = await establishTrust(rt, input, deps);
       expect(again.fingerprint).toBe(first.fingerprint);

@@ -123,8 +123,61 @@ function hasSidecar(pod: KubeObject): boolean {
   return ((pod.spec as { containers?: Array<{ name: string }> } | undefined)?.containers ?? []).some((c) => c.name === 'istio-proxy');
 }
 
+const NETWORK_LABEL = 'topology.istio.io/network';
+const DEFAULT_NETWORK = 'network1';
+
+// The network a cluster's pods are really on.
+function wiredNetwork(world: WorldView, cluster: SimCluster): string {
+  return world.settings.contexts.find((c) => c.name === cluster.context.name)?.network ?? DEFAULT_NETWORK;
+}
+
+// The network istiod believes a cluster is on: its istio-system's label (unlabelled: the caller's own).
+function labelledNetwork(cluster: SimCluster): string | undefined {
+  return cluster.get(t('namespace'), '', ISTIO_SYSTEM)?.metadata.labels?.[NETWORK_LABEL];
+}
+
+// A network's pods are reachable from outside it through an east-west gateway on that network that has a
+// load-balancer address and whose control plane serves the cross-network Gateway (15443, AUTO_PASSTHROUGH).
+function servesNetwork(world: WorldView, network: string): boolean {
+  return world.settings.contexts.some((ctx) => {
+    const gatewayCluster = world.cluster(ctx.name);
+    if (!gatewayCluster || (ctx.network ?? DEFAULT_NETWORK) !== network) return false;
+    const svc = gatewayCluster.get(t('service'), ISTIO_SYSTEM, 'istio-eastwestgateway');
+    const ip = (svc?.status as { loadBalancer?: { ingress?: Array<{ ip?: string }> } } | undefined)?.loadBalancer?.ingress?.[0]?.ip;
+    const configCluster = controlPlaneOf(world, gatewayCluster);
+    return Boolean(ip && configCluster?.get(t('gateway.networking.istio.io'), ISTIO_SYSTEM, 'cross-network-gateway'));
+  });
+}
+
+// The root a control plane signs workload certificates under: the cacerts it was given (the simulator keeps
+// a digest of each value), else a self-signed root of its own.
+function rootOf(primary: SimCluster): string {
+  const cacerts = primary.get(t('secret'), ISTIO_SYSTEM, 'cacerts');
+  return (cacerts?.data as Record<string, string> | undefined)?.['root-cert.pem'] ?? `self-signed:${primary.context.cluster}`;
+}
+
+// Sidecars served by two different istiods complete mTLS only when both sign under one root.
+function sameRoot(world: WorldView, from: SimCluster, to: SimCluster): boolean {
+  const a = controlPlaneOf(world, from);
+  const b = controlPlaneOf(world, to);
+  if (!a || !b) return false;
+  return a === b || rootOf(a) === rootOf(b);
+}
+
+// Whether a sidecar on `from` reaches pods on `to`: on one network directly; across networks only when
+// istiod knows `to` is elsewhere (its istio-system carries its network) and that network has a serving
+// gateway. Without the label istiod hands out pod IPs the caller cannot route to.
+function routable(world: WorldView, from: SimCluster, to: SimCluster): boolean {
+  if (!sameRoot(world, from, to)) return false;
+  const network = wiredNetwork(world, to);
+  if (network === wiredNetwork(world, from)) return true;
+  const believed = labelledNetwork(to);
+  return believed === network && believed !== labelledNetwork(from) && servesNetwork(world, network);
+}
+
 // The helloworld pods a request from `from` can reach: through the mesh, every cluster its control
-// plane knows (itself and the remotes whose secrets it holds); without a sidecar, only its own cluster.
+// plane knows (itself and the clusters whose secrets it holds) that the network lets it reach; without
+// a sidecar, only its own cluster.
 // undefined: the sidecar has no control plane (istiod no longer reads this remote) and resets connections.
 export function reachableEndpoints(world: WorldView, from: SimCluster, pod: KubeObject, service: string, namespace: string): KubeObject[] | undefined {
   const local = (c: SimCluster) => c.list(t('pod'), namespace).filter((p) => p.metadata.labels?.app === service);
@@ -137,5 +190,5 @@ export function reachableEndpoints(world: WorldView, from: SimCluster, pod: Kube
       .map((s) => contextOfCluster(world, s.name))
       .filter((c): c is SimCluster => c !== undefined),
   ];
-  return known.flatMap(local);
+  return [...new Set([from, ...known])].filter((c) => c === from || routable(world, from, c)).flatMap(local);
 }

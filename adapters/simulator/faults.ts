@@ -24,12 +24,16 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
     case 'await-gateway-address':
       return command.tool === 'kubectl' && a0 === 'get';
     case 'expose-istiod':
+    case 'expose-services':
       return command.tool === 'kubectl' && a0 === 'apply';
+    case 'label-network':
+      return command.tool === 'kubectl' && a0 === 'label';
     case 'create-remote-namespace':
       return command.tool === 'kubectl' && a0 === 'create';
     case 'annotate-remote-namespace':
       return command.tool === 'kubectl' && a0 === 'annotate';
     case 'attach-remote':
+    case 'exchange-secret':
       return command.tool === 'istioctl' && a0 === 'create-remote-secret';
     case 'establish-trust':
       return command.tool === 'kubectl' && a0 === 'create' && command.sensitiveStdin === true;
@@ -80,7 +84,8 @@ function transientText(step: StepId, command: Command): string {
   if (faultAppliesEffect(step)) {
     return `✘ Istiod encountered an error: failed to wait for resource: etcdserver: request timed out\nError: failed to install manifests: errors occurred during operation`;
   }
-  if (step === 'attach-remote') return 'error: could not get access token to read resources from local kube-apiserver: timed out waiting for the condition';
+  if (step === 'attach-remote' || step === 'exchange-secret')
+    return 'error: could not get access token to read resources from local kube-apiserver: timed out waiting for the condition';
   return `Unable to connect to the server: dial tcp 10.${command.context.length % 200}.0.1:6443: i/o timeout`;
 }
 
@@ -97,7 +102,10 @@ function permanentText(step: StepId, command: Command): string {
     case 'await-gateway-address':
       return `Error from server (Forbidden): services "istio-eastwestgateway" is forbidden: User "${USER}" cannot get resource "services" in API group "" in the namespace "istio-system"`;
     case 'expose-istiod':
+    case 'expose-services':
       return `Error from server (Forbidden): error when creating "STDIN": gateways.networking.istio.io is forbidden: User "${USER}" cannot create resource "gateways" in API group "networking.istio.io" in the namespace "istio-system"`;
+    case 'label-network':
+      return `Error from server (Forbidden): namespaces "istio-system" is forbidden: User "${USER}" cannot patch resource "namespaces" in API group "" in the namespace "istio-system"`;
     case 'create-remote-namespace':
       return `Error from server (Forbidden): namespaces is forbidden: User "${USER}" cannot create resource "namespaces" in API group "" at the cluster scope`;
     case 'annotate-remote-namespace':
@@ -122,6 +130,7 @@ function permanentText(step: StepId, command: Command): string {
     case 'uninstall-primary':
       return `Error: failed to delete resources: customresourcedefinitions.apiextensions.k8s.io is forbidden: User "${USER}" cannot delete resource "customresourcedefinitions" in API group "apiextensions.k8s.io" at the cluster scope`;
     case 'attach-remote':
+    case 'exchange-secret':
       return `Error: could not get access token to read resources from local kube-apiserver: serviceaccounts "istio-reader-service-account" is forbidden: User "${USER}" cannot get resource "serviceaccounts" in API group "" in the namespace "istio-system" (context ${command.context})`;
   }
 }

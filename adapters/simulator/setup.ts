@@ -24,7 +24,7 @@ const DEFAULT_LB_DELAY_MS = 1500;
 
 // The settings of a new simulated world for these clusters, as the options ask.
 export function simulatedWorld(
-  clusters: ReadonlyArray<{ name: string; context: string }>,
+  clusters: ReadonlyArray<{ name: string; context: string; network?: string }>,
   options: SimulationOptions,
   seed: string,
   now: number,

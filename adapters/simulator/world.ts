@@ -8,6 +8,8 @@ export interface SimContext {
   name: string;
   cluster: string;
   server: string;
+  // The network its pods are on, as the wires are (absent in worlds made before networks: all on one).
+  network?: string;
 }
 
 export interface WorldSettings {
@@ -30,9 +32,18 @@ export interface WorldOptions {
 }
 
 // The settings of a new world with these clusters (each its own context and API server address).
-export function newWorldSettings(clusters: ReadonlyArray<{ name: string; context: string }>, options: WorldOptions, now: number): WorldSettings {
+export function newWorldSettings(
+  clusters: ReadonlyArray<{ name: string; context: string; network?: string }>,
+  options: WorldOptions,
+  now: number,
+): WorldSettings {
   return {
-    contexts: clusters.map((c, i) => ({ name: c.context, cluster: c.name, server: `https://10.${10 + i}.0.1:6443` })),
+    contexts: clusters.map((c, i) => ({
+      name: c.context,
+      cluster: c.name,
+      server: `https://10.${10 + i}.0.1:6443`,
+      ...(c.network ? { network: c.network } : {}),
+    })),
     loadBalancer: { ...options.loadBalancer, changedAt: now },
     commandLatencyMs: options.commandLatencyMs ?? 0,
     ...(options.latencyModel ? { latencyModel: options.latencyModel } : {}),

@@ -21,7 +21,7 @@ interface InstallOptions {
 
 export function installCommand(streams: Streams): Command {
   return new Command('install')
-    .description('install Istio primary-remote across the configured clusters, as a resumable run')
+    .description('install the configured Istio multicluster mesh (any topology the config describes), as a resumable run')
     .option('-c, --config <file>', 'YAML config (default: the Istio page: cluster1 primary, cluster2 remote, mesh1, network1)')
     .option('--dry-run', 'run against simulated clusters kept in the database; nothing real is touched')
     .option(

@@ -1,6 +1,7 @@
 // Renders a plan: text for reading, JSON for tools, and a bash script a person could run by hand.
 import type { Command } from '../../adapters/cluster-tools.js';
 import { OWNING_RESOURCE } from '../../engine/activities/mesh-inventory.js';
+import { describeMesh } from '../../engine/config/mesh-shape.js';
 import type { Plan, PlannedCommand } from '../../engine/views/plan.js';
 import { slotLabel } from '../../machines/steps.js';
 import type { MeshConfig } from '../../shared/model.js';
@@ -82,7 +83,7 @@ function checkLoop(line: string, check: NonNullable<Command['check']>, expectati
 // install (istioctl labels its webhooks with the IstioOperator that owns them; mesh-run's are mesh-run-*).
 function ownershipCheck(config: MeshConfig): string[] {
   const lines = ['# Refuse to purge an Istio install that mesh-run did not make (its webhooks are owned by mesh-run-* IstioOperators).'];
-  for (const cluster of [config.primary, ...config.remotes]) {
+  for (const cluster of config.clusters) {
     for (const kind of ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations']) {
       const probe = displayArgv([
         config.tools.kubectl,
@@ -107,11 +108,10 @@ function ownershipCheck(config: MeshConfig): string[] {
 export function planScript(plan: Plan, config: MeshConfig): string {
   const quote = (argv: string[]) => displayArgv(argv);
   const tool = (c: Command) => [config.tools[c.tool], ...c.args];
-  const address = plan.rehearsedAddress;
   const out: string[] = [
     '#!/usr/bin/env bash',
-    `# Istio primary-remote: ${config.primary.name} (context ${config.primary.context}) runs the control plane;`,
-    `# remote(s): ${config.remotes.map((r) => `${r.name} (context ${r.context})`).join(', ')}. Mesh ${config.meshID}, network ${config.network}${config.revision ? `, revision ${config.revision}` : ''}.`,
+    `# Istio ${describeMesh(config)}; mesh ${config.meshID}${config.revision ? `, revision ${config.revision}` : ''}.`,
+    ...config.clusters.map((c) => `#   ${c.name} (context ${c.context}): ${c.role}${c.controlPlane ? ` of ${c.controlPlane}` : ''}, network ${c.network}`),
     '# Written by "mesh-run plan --format sh" from the same step definitions mesh-run executes.',
     'set -euo pipefail',
     '',
@@ -138,7 +138,7 @@ export function planScript(plan: Plan, config: MeshConfig): string {
           `  [ -n "$${v}" ] && break`,
           '  sleep 1',
           'done',
-          `[ -n "$${v}" ] || { echo "no load-balancer IP for the east-west gateway; install a load-balancer provider (e.g. MetalLB)" >&2; exit 1; }`,
+          `[ -n "$${v}" ] || { echo ${displayArgv([`no load-balancer IP for the east-west gateway on ${p.cluster}; install a load-balancer provider (e.g. MetalLB)`])} >&2; exit 1; }`,
           `echo "${v}=$${v}"`,
         );
         continue;
@@ -192,9 +192,10 @@ export function planScript(plan: Plan, config: MeshConfig): string {
       }
       if (c.stdin !== undefined) {
         const tag = `MANIFEST_${++heredoc}`;
-        const usesAddress = address !== undefined && c.stdin.includes(address);
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell variable the script sets above
-        const body = usesAddress ? c.stdin.split(address as string).join('${DISCOVERY_ADDRESS}') : c.stdin;
+        // A gateway address the rehearsal saw becomes the shell variable its wait loop filled.
+        let body = c.stdin;
+        for (const [ip, variable] of Object.entries(plan.rehearsedAddresses)) body = body.split(ip).join(`\${${variable}}`);
+        const usesAddress = body !== c.stdin;
         out.push(`${line} <<${usesAddress ? tag : `'${tag}'`}`, body.trimEnd(), tag);
       } else {
         out.push(line);

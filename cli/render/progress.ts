@@ -116,7 +116,9 @@ export function createProgressRenderer(
   const line = (event: ProgressEvent) => {
     if (event.type === 'run') {
       const text =
-        event.status === 'started' || event.status === 'resumed' ? `run ${event.runId} ${event.status} (${event.mode})` : `run ${event.runId} ${event.status}`;
+        event.status === 'started' || event.status === 'resumed'
+          ? `run ${event.runId} ${event.status} (${event.mode}${event.mesh ? `; ${event.mesh}` : ''})`
+          : `run ${event.runId} ${event.status}`;
       stream.write(`${clock(event.at)} ${text}\n`);
       return;
     }

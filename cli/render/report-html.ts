@@ -3,11 +3,12 @@
 
 import { allNodes, type GraphNode, type MachineGraph } from '../../engine/views/graph-model.js';
 import { maybeRunConfig } from '../../engine/views/run-config.js';
-import type { StepMark } from '../../engine/views/status-view.js';
+import { clusterSummaryOf, type StepMark } from '../../engine/views/status-view.js';
 import type { Timeline } from '../../engine/views/timeline.js';
 import { ALL_CLUSTERS, type StepId, slotLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
 import { displayArgv } from './argv.js';
+import { clusterSummary } from './status.js';
 
 const esc = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 const iso = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
@@ -162,7 +163,8 @@ function commandsSection(t: Timeline): string {
 
 export function reportHtml(t: Timeline, graph: MachineGraph, marks: ReadonlyMap<StepId, StepMark>): string {
   const r = t.run;
-  const config = maybeRunConfig(r) ?? { primary: { name: '?' }, remotes: [], meshID: '?', network: '?' };
+  const config = maybeRunConfig(r);
+  const mesh = config ? `${clusterSummary(clusterSummaryOf(config))} · mesh ${config.meshID}` : 'config unreadable';
   const attempts = t.slots.reduce((n, s) => n + s.attempts.length, 0);
   const failedAttempts = t.slots.reduce((n, s) => n + s.attempts.filter((a) => a.outcome === 'failed').length, 0);
   const duration = (r.finishedAt ?? r.updatedAt) - r.createdAt;
@@ -190,7 +192,7 @@ details{margin:6px 0;border:1px solid #e9ecef;border-radius:6px;padding:4px 10px
 .legend span{margin-right:14px}.legend i{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:4px;vertical-align:-1px}
 </style></head><body>
 <h1>mesh-run run <code>${esc(r.id)}</code> <span class="status ${esc(r.status)}">${esc(r.status)}</span></h1>
-<div class="muted">${esc(r.kind)} ${esc(r.topology)} (${esc(r.mode)}) · primary ${esc(config.primary.name)} · remotes ${esc(config.remotes.map((x) => x.name).join(', '))} · mesh ${esc(config.meshID)}, network ${esc(config.network)}</div>
+<div class="muted">${esc(r.kind)} ${esc(r.topology)} (${esc(r.mode)}) · ${esc(mesh)}</div>
 <dl>
 <dt>started</dt><dd>${iso(r.createdAt)}</dd>
 <dt>${r.finishedAt ? 'finished' : 'last update'}</dt><dd>${iso(r.finishedAt ?? r.updatedAt)} (${formatDuration(duration)})</dd>

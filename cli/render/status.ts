@@ -1,6 +1,6 @@
 // Renders a run's status and the runs list for people.
 
-import type { RunView, SlotView } from '../../engine/views/status-view.js';
+import type { ClusterSummary, RunView, SlotView } from '../../engine/views/status-view.js';
 import { clusterLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
 import { painter, type Style } from '../output.js';
@@ -27,7 +27,7 @@ export function renderRunStatus(stream: NodeJS.WriteStream, run: RunView, slots:
   const head = [
     `run       ${run.id}  (${run.kind} ${run.topology}, ${run.mode})`,
     `status    ${status}`,
-    `clusters  primary ${run.clusters.primary}; remotes ${firstFew(run.clusters.remotes, 8)}${run.targetRun ? `   (acts on run ${run.targetRun})` : ''}`,
+    `clusters  ${clusterLine(run.clusters)}${run.targetRun ? `   (acts on run ${run.targetRun})` : ''}`,
     `started   ${time(run.createdAt)}   ${run.finishedAt ? `finished ${time(run.finishedAt)}` : `updated ${time(run.updatedAt)}`}   (${durations(run)})`,
   ];
   if (run.lease && run.status === 'running')
@@ -78,9 +78,22 @@ export function renderRuns(stream: NodeJS.WriteStream, runs: readonly RunView[])
   return `${table(['RUN', 'KIND', 'STATUS', 'MODE', 'CLUSTERS', 'STARTED', 'ACTIVE', 'AT STEP'], rows)}\n`;
 }
 
-// A runs row's CLUSTERS cell stays narrow however many remotes a run has.
-export function clusterSummary(clusters: { primary: string; remotes: readonly string[] }): string {
-  return clusters.remotes.length > 3 ? `${clusters.primary} -> ${clusters.remotes.length} remotes` : `${clusters.primary} -> ${clusters.remotes.join(',')}`;
+// A runs row's CLUSTERS cell stays narrow however many clusters a run has: "cluster1 -> cluster2",
+// "east+west", "east+west -> 4 remotes", "3 primaries (2 networks)".
+export function clusterSummary(clusters: ClusterSummary): string {
+  const { primaries, remotes, networks } = clusters;
+  const head = primaries.length > 3 ? `${primaries.length} primaries` : primaries.join('+');
+  const tail = remotes.length === 0 ? '' : remotes.length > 3 ? ` -> ${remotes.length} remotes` : ` -> ${remotes.join(',')}`;
+  return `${head}${tail}${networks.length > 1 ? ` (${networks.length} networks)` : ''}`;
+}
+
+// The status header's line: what each cluster is, and the topology when it is not the page's.
+function clusterLine(clusters: ClusterSummary): string {
+  const { primaries, remotes, networks, topology } = clusters;
+  const parts = [`${primaries.length === 1 ? 'primary' : 'primaries'} ${firstFew(primaries, 8)}`];
+  if (remotes.length > 0) parts.push(`remotes ${firstFew(remotes, 8)}`);
+  if (networks.length > 1) parts.push(`networks ${firstFew(networks, 8)}`);
+  return `${parts.join('; ')}${topology === 'primary-remote' ? '' : `   (${topology})`}`;
 }
 
 function firstFew(names: readonly string[], n: number): string {

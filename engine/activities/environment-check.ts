@@ -30,7 +30,14 @@ export async function checkEnvironment(config: MeshConfig, tools: ClusterTools, 
   try {
     await preflight(
       directRuntime(config, tools),
-      { runId: '', step: 'preflight', cluster: '*', context: config.primary.context, clusters: [config.primary, ...config.remotes], checkRemoteServers },
+      {
+        runId: '',
+        step: 'preflight',
+        cluster: '*',
+        context: config.clusters[0]?.context ?? '',
+        clusters: config.clusters.map((c) => ({ name: c.name, context: c.context })),
+        checkRemoteServers,
+      },
       { config },
     );
   } catch (error) {
@@ -42,7 +49,7 @@ export async function checkEnvironment(config: MeshConfig, tools: ClusterTools, 
 // Uninstall removes every Istio on its clusters (--purge): refuse clusters whose Istio mesh-run did not install.
 export async function checkOwnership(config: MeshConfig, tools: ClusterTools): Promise<void> {
   const rt = directRuntime(config, tools);
-  for (const cluster of [config.primary, ...config.remotes]) {
+  for (const cluster of config.clusters) {
     let owners: string[];
     try {
       owners = await istioOwners(rt, cluster.context);

@@ -1,10 +1,13 @@
 // The steps of the Istio page, each idempotent: observe, act only if needed, verify.
 // They speak to clusters only through StepRuntime, so the same code drives real and simulated clusters.
 import type { CommandPurpose } from '../../adapters/cluster-tools.js';
+import { secretHoldersOf } from '../../machines/topology.js';
 import type {
   AnnotationObservation,
   ClusterRef,
+  ExchangeStepInput,
   GatewayObservation,
+  MemberStepInput,
   PreflightInput,
   PreflightOutput,
   PrimaryStepInput,
@@ -12,7 +15,7 @@ import type {
   StepDone,
 } from '../../machines/types.js';
 import { StepError } from '../../shared/errors.js';
-import type { MeshConfig } from '../../shared/model.js';
+import { clusterField, type MeshConfig } from '../../shared/model.js';
 import { commandFailed, errorSummary, isTransient } from './failures.js';
 import type { Inventory } from './inventory.js';
 import { MANAGED_BY, MESH_RUN, SUBJECTS, touchedMetadata } from './inventory.js';
@@ -28,11 +31,20 @@ import {
   mustSucceed,
   type NamespaceJson,
 } from './kube-ops.js';
-import { eastwestGatewayOperator, exposeIstiod, injectorWebhookName, istiodVirtualServiceName, primaryOperator, remoteOperator } from './manifests.js';
+import {
+  eastwestGatewayOperator,
+  exposeIstiod,
+  exposeServices,
+  injectorWebhookName,
+  istiodVirtualServiceName,
+  primaryOperator,
+  remoteOperator,
+} from './manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
 export const ISTIO_SYSTEM = 'istio-system';
 export const CONTROL_PLANE_ANNOTATION = 'topology.istio.io/controlPlaneClusters';
+export const NETWORK_LABEL = 'topology.istio.io/network';
 export const GATEWAY_SERVICE = 'istio-eastwestgateway';
 export const CACERTS = 'cacerts';
 // The service-account token secret istioctl create-remote-secret creates in a remote.
@@ -86,8 +98,7 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
   });
   const names = known ? [...known] : [];
   for (const cluster of known ? input.clusters.filter((c) => !known?.has(c.context)) : []) {
-    const field =
-      cluster.name === deps.config.primary.name ? 'primary.context' : `remotes[${deps.config.remotes.findIndex((r) => r.name === cluster.name)}].context`;
+    const field = clusterField(deps.config, cluster.name, 'context');
     problems.push(
       `kube context "${cluster.context}" (cluster ${cluster.name}) not found in the kubeconfig (it has: ${names.slice(0, 10).join(', ') || 'none'}); set ${field} in the config (or CTX_CLUSTER1/CTX_CLUSTER2)`,
     );
@@ -121,26 +132,28 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
       }),
     ),
   );
-  // The remote secret carries the API server address the primary's istiod will dial. A loopback address
-  // (kind, kwok, minikube) reaches the primary itself, not the remote: refuse unless the config names one.
-  for (const remote of input.checkRemoteServers ? deps.config.remotes.filter((r) => known?.has(r.context)) : []) {
-    if (remote.apiServer) continue;
+  // A remote secret carries the API server address the primaries' istiod will dial. A loopback address
+  // (kind, kwok, minikube) reaches the primary itself, not that cluster: refuse unless the config names one.
+  const shape = { members: deps.config.clusters };
+  const dialled = deps.config.clusters.filter((c) => secretHoldersOf(shape, c.name).length > 0 && known?.has(c.context));
+  for (const cluster of input.checkRemoteServers ? dialled : []) {
+    if (cluster.apiServer) continue;
     await attempt(async () => {
       const view = await mustSucceed(
         rt,
         {
           tool: 'kubectl',
-          args: ['config', 'view', '--minify', `--context=${remote.context}`, '-o', 'jsonpath={.clusters[0].cluster.server}'],
-          context: remote.context,
+          args: ['config', 'view', '--minify', `--context=${cluster.context}`, '-o', 'jsonpath={.clusters[0].cluster.server}'],
+          context: cluster.context,
           purpose: 'check',
         },
-        `reading the API server of context "${remote.context}"`,
+        `reading the API server of context "${cluster.context}"`,
       );
       const server = view.stdout.trim();
       if (LOOPBACK_SERVER.test(server)) {
-        const index = deps.config.remotes.indexOf(remote);
+        const holders = secretHoldersOf(shape, cluster.name).map((h) => h.name);
         throw new StepError(
-          `the kubeconfig gives ${remote.name}'s API server as ${server}, which istiod in ${deps.config.primary.name} cannot reach (it is that pod's own loopback); set remotes[${index}].apiServer to an address the primary's pods can reach (for kind: https://<control-plane container IP>:6443), passed to create-remote-secret as --server`,
+          `the kubeconfig gives ${cluster.name}'s API server as ${server}, which istiod in ${holders.join(', ')} cannot reach (it is that pod's own loopback); set ${clusterField(deps.config, cluster.name, 'apiServer')} to an address the primary's pods can reach (for kind: https://<control-plane container IP>:6443), passed to create-remote-secret as --server`,
         );
       }
     });
@@ -153,14 +166,21 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
       ...(problems.length > 1 ? { hint: `${problems.length} problems, one per line: fix them, then run again` } : {}),
     });
   }
-  if (input.recordInventory) await Promise.all(input.clusters.map((cluster) => takeInventory(rt, cluster, cluster.name === deps.config.primary.name)));
+  if (input.recordInventory) {
+    await Promise.all(
+      input.clusters.map((cluster) => {
+        const member = deps.config.clusters.find((c) => c.name === cluster.name);
+        return takeInventory(rt, cluster, { primary: member?.role === 'primary', givesSecret: secretHoldersOf(shape, cluster.name).length > 0 });
+      }),
+    );
+  }
   return { istioVersion, finishedAt: rt.now() };
 }
 
 // Journals what a cluster holds before the install changes anything: istio-system (whose, and the values of
-// the labels and annotations steps set), the primary's cacerts, a remote's reader token secret. Secrets are
-// looked at by name and label only.
-async function takeInventory(rt: StepRuntime, cluster: ClusterRef, primary: boolean): Promise<void> {
+// the labels and annotations steps set), a primary's cacerts, the reader token secret of a cluster whose
+// remote secret will be made. Secrets are looked at by name and label only.
+async function takeInventory(rt: StepRuntime, cluster: ClusterRef, role: { primary: boolean; givesSecret: boolean }): Promise<void> {
   const ns = await getJson<NamespaceJson>(rt, cluster.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, 'observe');
   await rt.observe({
     cluster: cluster.name,
@@ -169,10 +189,11 @@ async function takeInventory(rt: StepRuntime, cluster: ClusterRef, primary: bool
     owner: isMeshRuns(ns) ? MESH_RUN : null,
     detail: ns ? touchedMetadata(ns.metadata) : null,
   });
-  if (primary) {
+  if (role.primary) {
     const ca = await labelValue(rt, cluster.context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], MANAGED_BY, `secret ${CACERTS}`, 'observe');
     await rt.observe({ cluster: cluster.name, subject: SUBJECTS.cacerts, present: ca.exists, owner: ca.value === MESH_RUN ? MESH_RUN : null, detail: null });
-  } else {
+  }
+  if (role.givesSecret) {
     const present = await exists(rt, cluster.context, ['secret', READER_TOKEN, '-n', ISTIO_SYSTEM], `secret ${READER_TOKEN}`);
     await rt.observe({ cluster: cluster.name, subject: SUBJECTS.readerToken, present, owner: null, detail: null });
   }
@@ -188,7 +209,7 @@ async function waitForDeployment(rt: StepRuntime, context: string, name: string,
 
 // install-primary: istioctl install is a convergent apply; the named IstioOperator keeps re-runs from pruning the gateway.
 export async function installPrimary(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps): Promise<StepDone> {
-  const manifest = primaryOperator(input.cluster, { meshID: input.meshID, network: input.network, ...opt(input) });
+  const manifest = primaryOperator(input.cluster, { meshID: input.meshID, network: input.network, ...opt(input) }, input.external);
   // istioctl would create istio-system unlabelled; created here, it says it is mesh-run's (uninstall may remove it).
   await createNamespaceIfMissing(rt, input.context, ISTIO_SYSTEM, input.cluster);
   await mustSucceed(rt, istioctl(input.context, ['install', '-y', '-f', '-'], 'act', manifest), `istioctl install on ${input.cluster}`);
@@ -197,7 +218,7 @@ export async function installPrimary(rt: StepRuntime, input: PrimaryStepInput, d
 }
 
 // install-eastwest-gateway: the gateway IstioOperator (gen-eastwest-gateway.sh's output), then its rollout.
-export async function installEastwestGateway(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps): Promise<StepDone> {
+export async function installEastwestGateway(rt: StepRuntime, input: MemberStepInput, deps: ActivityDeps): Promise<StepDone> {
   const manifest = eastwestGatewayOperator({ meshID: input.meshID, network: input.network, ...opt(input) });
   await mustSucceed(
     rt,
@@ -213,13 +234,16 @@ interface ServiceJson {
   status?: { loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string }> } };
 }
 
+// The shell variable a plan script keeps a cluster's gateway address in: GATEWAY_ADDRESS_CLUSTER1.
+export const addressVariable = (cluster: string) => `GATEWAY_ADDRESS_${cluster.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+
 // One look at the gateway service's load-balancer status; the machine decides what it means.
-export async function probeGatewayAddress(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps): Promise<GatewayObservation> {
+export async function probeGatewayAddress(rt: StepRuntime, input: MemberStepInput, deps: ActivityDeps): Promise<GatewayObservation> {
   const probe = {
     ...kubectl(input.context, ['get', '-n', ISTIO_SYSTEM, 'service', GATEWAY_SERVICE, '-o', 'json'], 'wait'),
     waitFor: {
       jsonpath: '{.status.loadBalancer.ingress[0].ip}',
-      variable: 'DISCOVERY_ADDRESS',
+      variable: addressVariable(input.cluster),
       timeoutSeconds: Math.round(deps.config.timeouts.gatewayAddressMs / 1000),
     },
   };
@@ -233,7 +257,7 @@ export async function probeGatewayAddress(rt: StepRuntime, input: PrimaryStepInp
   }
   if (svc.spec?.type !== 'LoadBalancer') {
     throw new StepError(
-      `service ${GATEWAY_SERVICE} on ${input.cluster} is of type ${svc.spec?.type ?? 'unknown'}, not LoadBalancer; primary-remote on one network needs a load-balancer IP`,
+      `service ${GATEWAY_SERVICE} on ${input.cluster} is of type ${svc.spec?.type ?? 'unknown'}, not LoadBalancer; the other clusters reach this one through a load-balancer IP`,
     );
   }
   const ingress = svc.status?.loadBalancer?.ingress?.[0];
@@ -245,30 +269,56 @@ export async function probeGatewayAddress(rt: StepRuntime, input: PrimaryStepInp
 }
 
 // expose-istiod: Gateway istiod-gateway and VirtualService istiod-vs through kubectl apply (convergent).
-export async function exposeIstiodStep(rt: StepRuntime, input: PrimaryStepInput): Promise<StepDone> {
+export function exposeIstiodStep(rt: StepRuntime, input: PrimaryStepInput): Promise<StepDone> {
   const manifest = exposeIstiod({ meshID: input.meshID, network: input.network, ...opt(input) });
+  const objects = ['gateway.networking.istio.io/istiod-gateway', `virtualservice.networking.istio.io/${istiodVirtualServiceName(input.revision)}`];
+  return applyAndConfirm(rt, input, { what: 'expose-istiod', manifest, objects });
+}
+
+// expose-services: the cross-network Gateway (port 15443, AUTO_PASSTHROUGH, *.local) through kubectl apply.
+export function exposeServicesStep(rt: StepRuntime, input: PrimaryStepInput): Promise<StepDone> {
+  const manifest = exposeServices({ meshID: input.meshID, network: input.network, ...opt(input) });
+  return applyAndConfirm(rt, input, { what: 'expose-services', manifest, objects: ['gateway.networking.istio.io/cross-network-gateway'] });
+}
+
+// Applies a manifest into istio-system (apply converges), then reads its objects back by name.
+async function applyAndConfirm(rt: StepRuntime, input: PrimaryStepInput, step: { what: string; manifest: string; objects: string[] }): Promise<StepDone> {
   await mustSucceed(
     rt,
-    kubectl(input.context, ['apply', '-n', ISTIO_SYSTEM, '-f', '-'], 'act', manifest),
-    `kubectl apply of expose-istiod on ${input.cluster}`,
+    kubectl(input.context, ['apply', '-n', ISTIO_SYSTEM, '-f', '-'], 'act', step.manifest),
+    `kubectl apply of ${step.what} on ${input.cluster}`,
   );
   await mustSucceed(
     rt,
-    kubectl(
-      input.context,
-      [
-        '-n',
-        ISTIO_SYSTEM,
-        'get',
-        'gateway.networking.istio.io/istiod-gateway',
-        `virtualservice.networking.istio.io/${istiodVirtualServiceName(input.revision)}`,
-        '-o',
-        'name',
-      ],
-      'verify',
-    ),
-    'verifying istiod-gateway and its VirtualService',
+    kubectl(input.context, ['-n', ISTIO_SYSTEM, 'get', ...step.objects, '-o', 'name'], 'verify'),
+    `verifying ${step.objects.map((o) => o.split('/')[1]).join(' and ')}`,
   );
+  return { finishedAt: rt.now() };
+}
+
+// label-network: istio-system (created if missing, as mesh-run's) labelled with the cluster's network, before
+// Istio is installed there; a different value it replaces is journaled first.
+export async function labelNetwork(rt: StepRuntime, input: MemberStepInput): Promise<StepDone> {
+  await createNamespaceIfMissing(rt, input.context, ISTIO_SYSTEM, input.cluster);
+  const read = async (purpose: CommandPurpose) =>
+    (await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, purpose))?.metadata?.labels?.[NETWORK_LABEL];
+  const before = await read('observe');
+  if (before !== undefined && before !== input.network) {
+    await rt.report('overwrote', `label ${NETWORK_LABEL} on namespace ${ISTIO_SYSTEM} of ${input.cluster}: "${before}" -> "${input.network}"`);
+  }
+  if (before !== input.network) {
+    await mustSucceed(
+      rt,
+      kubectl(input.context, ['label', 'namespace', ISTIO_SYSTEM, `${NETWORK_LABEL}=${input.network}`, '--overwrite'], 'act'),
+      `kubectl label namespace ${ISTIO_SYSTEM} on ${input.cluster}`,
+    );
+  }
+  const after = await read('verify');
+  if (after !== input.network) {
+    throw new StepError(`${NETWORK_LABEL} on ${input.cluster}'s ${ISTIO_SYSTEM} reads "${after ?? ''}" after labelling, expected "${input.network}"`, {
+      retryable: true,
+    });
+  }
   return { finishedAt: rt.now() };
 }
 
@@ -333,57 +383,68 @@ export async function installRemote(rt: StepRuntime, input: RemoteStepInput): Pr
 // The annotation kubectl's client-side apply writes: a full copy of the object, a Secret's token included.
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
-// attach-remote: create-remote-secret streamed into a server-side apply on the primary; the token is never
-// captured, and the cluster keeps one copy of it (no last-applied annotation).
+// attach-remote: the remote's secret on the primary that serves it.
 export async function attachRemote(rt: StepRuntime, input: RemoteStepInput, deps: ActivityDeps): Promise<StepDone> {
-  const apiServer = deps.config.remotes.find((r) => r.name === input.cluster)?.apiServer;
-  const secret = remoteSecretName(input.cluster);
-  const source = istioctl(
-    input.context,
-    ['create-remote-secret', `--name=${input.cluster}`, '-n', ISTIO_SYSTEM, ...(apiServer ? [`--server=${apiServer}`] : [])],
+  await applyRemoteSecret(rt, { name: input.cluster, context: input.context }, input.primary, deps);
+  return { finishedAt: rt.now() };
+}
+
+// exchange-secret: this cluster's secret on every other primary (each control plane sees the whole mesh).
+export async function exchangeSecret(rt: StepRuntime, input: ExchangeStepInput, deps: ActivityDeps): Promise<StepDone> {
+  for (const holder of input.holders) await applyRemoteSecret(rt, { name: input.cluster, context: input.context }, holder, deps);
+  return { finishedAt: rt.now() };
+}
+
+// create-remote-secret of `source` streamed into a server-side apply on `holder`; the token is never
+// captured, and the holder keeps one copy of it (no last-applied annotation).
+async function applyRemoteSecret(rt: StepRuntime, source: ClusterRef, holder: ClusterRef, deps: ActivityDeps): Promise<void> {
+  const apiServer = deps.config.clusters.find((c) => c.name === source.name)?.apiServer;
+  const secret = remoteSecretName(source.name);
+  const producer = istioctl(
+    source.context,
+    ['create-remote-secret', `--name=${source.name}`, '-n', ISTIO_SYSTEM, ...(apiServer ? [`--server=${apiServer}`] : [])],
     'act',
   );
   // Server-side apply: no last-applied copy of the token; mesh-run owns the secret, so it takes over
   // fields another manager (an earlier client-side apply) set, instead of stopping at the conflict.
-  const sink = kubectl(input.primary.context, ['apply', '--server-side', '--field-manager=mesh-run', '--force-conflicts', '-f', '-'], 'act');
-  const { source: produced, sink: applied } = await rt.pipe(source, sink);
+  const sink = kubectl(holder.context, ['apply', '--server-side', '--field-manager=mesh-run', '--force-conflicts', '-f', '-'], 'act');
+  const { source: produced, sink: applied } = await rt.pipe(producer, sink);
   if (produced.exitCode !== 0)
-    throw commandFailed(`istioctl create-remote-secret for ${input.cluster}`, { exitCode: produced.exitCode, stderr: produced.stderr });
-  if (applied.exitCode !== 0) throw commandFailed(`kubectl apply of the remote secret on ${input.primary.name}`, applied);
+    throw commandFailed(`istioctl create-remote-secret for ${source.name}`, { exitCode: produced.exitCode, stderr: produced.stderr });
+  if (applied.exitCode !== 0) throw commandFailed(`kubectl apply of the remote secret of ${source.name} on ${holder.name}`, applied);
   const warning = /warn: server in Kubeconfig is (\S+?)\.? This/.exec(produced.stderr);
   if (warning && !apiServer) {
-    throw new StepError(`the remote secret for ${input.cluster} points at ${warning[1]}, which pods in ${input.primary.name} cannot reach`, {
-      hint: `set remotes[].apiServer for ${input.cluster} to an address the primary can reach (it is passed as --server), then resume with --force`,
+    throw new StepError(`the remote secret for ${source.name} points at ${warning[1]}, which pods in ${holder.name} cannot reach`, {
+      hint: `set ${clusterField(deps.config, source.name, 'apiServer')} to an address ${holder.name} can reach (it is passed as --server), then resume with --force`,
     });
   }
   // A secret applied client-side before (an older mesh-run, or by hand) still carries the copy: drop it.
   const where = ['-n', ISTIO_SYSTEM, 'secret', secret];
-  const keys = await annotationKeys(rt, input.primary.context, where, `secret ${secret}`, 'observe');
+  const keys = await annotationKeys(rt, holder.context, where, `secret ${secret}`, 'observe');
   if (keys?.includes(LAST_APPLIED)) {
     await mustSucceed(
       rt,
-      kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'annotate', 'secret', secret, `${LAST_APPLIED}-`], 'act'),
-      `removing the last-applied copy of secret ${secret} on ${input.primary.name}`,
+      kubectl(holder.context, ['-n', ISTIO_SYSTEM, 'annotate', 'secret', secret, `${LAST_APPLIED}-`], 'act'),
+      `removing the last-applied copy of secret ${secret} on ${holder.name}`,
     );
-    rt.note(`secret ${secret} on ${input.primary.name} carried a last-applied copy of the token (an earlier client-side apply); removed`, 'info');
+    rt.note(`secret ${secret} on ${holder.name} carried a last-applied copy of the token (an earlier client-side apply); removed`, 'info');
   }
   const secrets = await mustSucceed(
     rt,
-    kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'get', 'secret', '-l', 'istio/multiCluster=true', '-o', 'name'], 'verify'),
-    `listing remote secrets on ${input.primary.name}`,
+    kubectl(holder.context, ['-n', ISTIO_SYSTEM, 'get', 'secret', '-l', 'istio/multiCluster=true', '-o', 'name'], 'verify'),
+    `listing remote secrets on ${holder.name}`,
   );
   if (!secrets.stdout.split('\n').includes(`secret/${secret}`)) {
-    throw new StepError(`secret ${secret} with label istio/multiCluster=true is not in ${ISTIO_SYSTEM} of ${input.primary.name} after applying it`, {
+    throw new StepError(`secret ${secret} with label istio/multiCluster=true is not in ${ISTIO_SYSTEM} of ${holder.name} after applying it`, {
       retryable: true,
     });
   }
-  if ((await annotationKeys(rt, input.primary.context, where, `secret ${secret}`, 'verify'))?.includes(LAST_APPLIED)) {
-    throw new StepError(`secret ${secret} on ${input.primary.name} still carries a last-applied copy of the token after removing it`, { retryable: true });
+  if ((await annotationKeys(rt, holder.context, where, `secret ${secret}`, 'verify'))?.includes(LAST_APPLIED)) {
+    throw new StepError(`secret ${secret} on ${holder.name} still carries a last-applied copy of the token after removing it`, { retryable: true });
   }
-  return { finishedAt: rt.now() };
 }
 
-// The secret create-remote-secret writes for a remote, in istio-system of its primary.
+// The secret create-remote-secret writes for a cluster, in istio-system of each primary that holds it.
 export function remoteSecretName(remote: string): string {
   return `istio-remote-secret-${remote}`;
 }

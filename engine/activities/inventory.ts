@@ -18,6 +18,7 @@ export const SUBJECTS = {
 export const TOUCHED = {
   controlPlaneClusters: 'annotation:topology.istio.io/controlPlaneClusters',
   injection: 'label:istio-injection',
+  network: 'label:topology.istio.io/network',
 } as const;
 
 export type ObservationInput = Omit<Observation, 'runId' | 'at'>;

@@ -23,13 +23,14 @@ function toYaml(docs: unknown[]): string {
   return docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
 }
 
-// The primary's IstioOperator. Named, so that re-running it never prunes the east-west gateway.
-export function primaryOperator(cluster: string, id: MeshIdentity): string {
-  const values: Record<string, unknown> = {
-    global: { meshID: id.meshID, multiCluster: { clusterName: cluster }, network: id.network, externalIstiod: true },
-  };
+// A primary's IstioOperator. Named, so that re-running it never prunes the east-west gateway. `external`: it
+// serves remotes (primary-remote), so istiod runs in external mode; a primary of a multi-primary mesh does not.
+export function primaryOperator(cluster: string, id: MeshIdentity, external = true): string {
+  const global: Record<string, unknown> = { meshID: id.meshID, multiCluster: { clusterName: cluster }, network: id.network };
+  if (external) global.externalIstiod = true;
+  const values: Record<string, unknown> = { global };
   // Before 1.23 global.externalIstiod did not set istiod's EXTERNAL_ISTIOD; the docs of that era set it directly.
-  if (!atLeastMinor(id.istioVersion, 23)) values.pilot = { env: { EXTERNAL_ISTIOD: true } };
+  if (external && !atLeastMinor(id.istioVersion, 23)) values.pilot = { env: { EXTERNAL_ISTIOD: true } };
   return toYaml([
     {
       apiVersion: IOP_API,
@@ -106,6 +107,23 @@ export function exposeIstiod(id: MeshIdentity): string {
       kind: 'VirtualService',
       metadata: { name: istiodVirtualServiceName(id.revision) },
       spec: { hosts: ['*'], gateways: ['istiod-gateway'], tls: [route(15012, 15012), route(15017, 443)] },
+    },
+  ]);
+}
+
+// expose-services.yaml: the east-west gateway passes mTLS traffic for every *.local service through, so
+// workloads on other networks reach this network's services (port 15443, AUTO_PASSTHROUGH).
+export function exposeServices(id: MeshIdentity): string {
+  const api = atLeastMinor(id.istioVersion, 22) ? 'networking.istio.io/v1' : 'networking.istio.io/v1beta1';
+  return toYaml([
+    {
+      apiVersion: api,
+      kind: 'Gateway',
+      metadata: { name: 'cross-network-gateway' },
+      spec: {
+        selector: { istio: 'eastwestgateway' },
+        servers: [{ port: { number: 15443, name: 'tls', protocol: 'TLS' }, tls: { mode: 'AUTO_PASSTHROUGH' }, hosts: ['*.local'] }],
+      },
     },
   ]);
 }

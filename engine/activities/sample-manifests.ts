@@ -20,11 +20,6 @@ export const SAMPLE_OBJECTS: ReadonlyArray<readonly [string, string]> = [
   ['serviceaccount', 'curl'],
 ];
 
-// v1 runs on the primary, v2 on every remote (the verify page's split).
-export function versionFor(role: 'primary' | 'remote'): 'v1' | 'v2' {
-  return role === 'primary' ? 'v1' : 'v2';
-}
-
 type Doc = Record<string, unknown> & { kind?: string; metadata?: { name?: string; labels?: Record<string, string> } };
 
 // The namespace, created with its labels in one request so a re-run can tell it is ours.

@@ -110,19 +110,20 @@ async function expectGone(rt: StepRuntime, input: { context: string; cluster: st
   }
 }
 
-// detach-remote: the remote's secret leaves the primary first, so istiod stops watching a cluster being emptied.
-// The secret is looked at by name only: its data is the remote's bearer token.
+// detach-remote: this cluster's secret leaves every primary holding it first, so no istiod watches (or routes
+// into) a cluster being emptied. The secret is looked at by name only: its data is the cluster's bearer token.
 export async function detachRemote(rt: StepRuntime, input: ClusterStepInput): Promise<StepDone> {
   const name = remoteSecretName(input.cluster);
   const args = ['-n', ISTIO_SYSTEM, 'secret', name];
-  if (await exists(rt, input.primary.context, args, `secret ${name}`)) {
+  for (const holder of input.holders) {
+    if (!(await exists(rt, holder.context, args, `secret ${name}`))) continue;
     await mustSucceed(
       rt,
-      kubectl(input.primary.context, ['-n', ISTIO_SYSTEM, 'delete', 'secret', name, '--ignore-not-found'], 'act'),
-      `kubectl delete secret ${name} on ${input.primary.name}`,
+      kubectl(holder.context, ['-n', ISTIO_SYSTEM, 'delete', 'secret', name, '--ignore-not-found'], 'act'),
+      `kubectl delete secret ${name} on ${holder.name}`,
     );
-    if (await exists(rt, input.primary.context, args, `secret ${name}`, 'verify')) {
-      throw new StepError(`secret ${ISTIO_SYSTEM}/${name} on ${input.primary.name} is still there after deleting it`, { retryable: true });
+    if (await exists(rt, holder.context, args, `secret ${name}`, 'verify')) {
+      throw new StepError(`secret ${ISTIO_SYSTEM}/${name} on ${holder.name} is still there after deleting it`, { retryable: true });
     }
   }
   return { finishedAt: rt.now() };

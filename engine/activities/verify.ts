@@ -2,6 +2,7 @@
 import type { ClusterStepInput, StepDone, TrafficOutcome } from '../../machines/types.js';
 import { formatDuration } from '../../shared/durations.js';
 import { StepError } from '../../shared/errors.js';
+import { type MeshConfig, primariesOf } from '../../shared/model.js';
 import { sleep } from '../../shared/sleep.js';
 import { count } from '../../shared/words.js';
 import { commandFailed } from './failures.js';
@@ -9,7 +10,7 @@ import type { ActivityDeps } from './install.js';
 import { MESH_RUN, SUBJECTS, touchedMetadata } from './inventory.js';
 import { commandTimeoutSeconds, getJson, isMeshRuns, mustSucceed, type NamespaceJson } from './kube-ops.js';
 import { injectorWebhookName } from './manifests.js';
-import { CURL_CONTAINER, HELLOWORLD_PORT, SAMPLE_NAMESPACE, sampleManifest, sampleNamespace, versionFor } from './sample-manifests.js';
+import { CURL_CONTAINER, HELLOWORLD_PORT, SAMPLE_NAMESPACE, sampleManifest, sampleNamespace } from './sample-manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
 // The Istio doc tests retry each check every second.
@@ -68,30 +69,30 @@ export function remoteClustersHint(output: string, cluster: string): string {
   return `istioctl asks istiod through a port-forward to its pod: check that istiod runs and is ready on ${cluster} ("kubectl -n istio-system get pods -l app=istiod")`;
 }
 
-// check-remote-clusters: the primary's istiod lists every remote as synced.
+// check-remote-clusters: the primary's istiod lists every other cluster it must see as synced.
 export async function checkRemoteClusters(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
   const seen = await poll(rt, deps, async () => {
     const result = await rt.run({
       ...istioctl(input.context, ['remote-clusters', ...(input.revision ? [`--revision=${input.revision}`] : [])], 'verify'),
-      expectation: `${input.remotes.map((r) => r.name).join(', ')} listed as synced`,
-      check: { patterns: input.remotes.map((r) => `^${r.name}[[:space:]].*[[:space:]]synced([[:space:]]|$)`), seconds: verifySeconds(deps) },
+      expectation: `${input.watches.map((r) => r.name).join(', ')} listed as synced`,
+      check: { patterns: input.watches.map((r) => `^${r.name}[[:space:]].*[[:space:]]synced([[:space:]]|$)`), seconds: verifySeconds(deps) },
     });
     // A failing istioctl is not "not synced yet": it fails the step (transient errors are retried by policy).
     if (result.exitCode !== 0)
       throw commandFailed(`istioctl remote-clusters on ${input.cluster}`, result, remoteClustersHint(`${result.stderr}\n${result.stdout}`, input.cluster));
     const rows = parseRemoteClusters(result.stdout);
-    const pending = input.remotes.filter((r) => rows.get(r.name) !== 'synced').map((r) => `${r.name} ${rows.get(r.name) ?? 'missing'}`);
+    const pending = input.watches.filter((r) => rows.get(r.name) !== 'synced').map((r) => `${r.name} ${rows.get(r.name) ?? 'missing'}`);
     if (pending.length > 0) rt.note(`not synced yet: ${pending.join(', ')}`);
     return { done: pending.length === 0, value: rows };
   });
   if (seen.done) return { finishedAt: rt.now() };
   const rows = seen.value;
-  const bad = input.remotes.filter((r) => rows.get(r.name) !== 'synced').map((r) => `${r.name} ${rows.get(r.name) ?? 'missing'}`);
-  const timedOut = input.remotes.some((r) => rows.get(r.name) === 'timeout');
-  throw new StepError(`istiod on ${input.cluster} does not see every remote synced after ${formatDuration(deps.config.verify.timeoutMs)}: ${bad.join(', ')}`, {
+  const bad = input.watches.filter((r) => rows.get(r.name) !== 'synced').map((r) => `${r.name} ${rows.get(r.name) ?? 'missing'}`);
+  const timedOut = input.watches.some((r) => rows.get(r.name) === 'timeout');
+  throw new StepError(`istiod on ${input.cluster} does not see every cluster synced after ${formatDuration(deps.config.verify.timeoutMs)}: ${bad.join(', ')}`, {
     hint: timedOut
-      ? "istiod cannot reach that remote's API server: check remotes[].apiServer (the address in the remote secret)"
-      : 'a missing remote has no remote secret on the primary: resume or re-run "mesh-run install" to attach it',
+      ? "istiod cannot reach that cluster's API server: check its apiServer in the config (the address in its remote secret)"
+      : `a missing cluster has no remote secret on ${input.cluster}: resume or re-run "mesh-run install" to attach it`,
   });
 }
 
@@ -113,7 +114,7 @@ export async function checkInjectorCa(rt: StepRuntime, input: ClusterStepInput, 
     throw new StepError(
       `the injector webhook ${webhook} on ${input.cluster} still has an empty caBundle after ${formatDuration(deps.config.verify.timeoutMs)}: the primary has not taken charge of this remote`,
       {
-        hint: `check the ${'topology.istio.io/controlPlaneClusters'} annotation on ${input.cluster}'s istio-system, the remote secret on ${input.primary.name}, and EXTERNAL_ISTIOD on ${input.primary.name}'s istiod`,
+        hint: `check the ${'topology.istio.io/controlPlaneClusters'} annotation on ${input.cluster}'s istio-system, the remote secret on ${input.primary?.name ?? 'its primary'}, and EXTERNAL_ISTIOD on ${input.primary?.name ?? 'its primary'}'s istiod`,
       },
     );
   }
@@ -145,7 +146,7 @@ export async function deploySample(rt: StepRuntime, input: ClusterStepInput, dep
       `kubectl label namespace ${SAMPLE_NAMESPACE} on ${input.cluster}`,
     );
   }
-  const manifest = sampleManifest(versionFor(input.role), deps.config.verify.samplesDir);
+  const manifest = sampleManifest(input.sampleVersion, deps.config.verify.samplesDir);
   await mustSucceed(
     rt,
     kubectl(input.context, ['apply', '-n', SAMPLE_NAMESPACE, '-f', '-'], 'act', manifest),
@@ -161,13 +162,13 @@ interface PodList {
 // await-sample: both rollouts finish, and the pods carry a sidecar (the doc's READY 2/2).
 export async function awaitSample(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
   const seconds = commandTimeoutSeconds(deps.config);
-  for (const name of [`helloworld-${versionFor(input.role)}`, 'curl']) {
+  for (const name of [`helloworld-${input.sampleVersion}`, 'curl']) {
     await mustSucceed(
       rt,
       kubectl(input.context, ['-n', SAMPLE_NAMESPACE, 'rollout', 'status', `deployment/${name}`, `--timeout=${seconds}s`], 'wait'),
       `rollout of deployment ${name} in ${SAMPLE_NAMESPACE} on ${input.cluster}`,
       input.role === 'remote'
-        ? `pods in a remote are injected by ${input.primary.name}'s istiod: "kubectl -n ${SAMPLE_NAMESPACE} describe replicaset" shows webhook errors`
+        ? `pods in a remote are injected by ${input.primary?.name ?? 'its primary'}'s istiod: "kubectl -n ${SAMPLE_NAMESPACE} describe replicaset" shows webhook errors`
         : undefined,
     );
   }
@@ -183,7 +184,7 @@ export async function awaitSample(rt: StepRuntime, input: ClusterStepInput, deps
 
 const HELLO = /Hello version: (v\d+), instance: (\S+)/;
 
-// check-traffic: curl from this cluster until every version has answered (v1 from the primary, v2 from remotes).
+// check-traffic: curl from this cluster until every version has answered (each runs somewhere else too).
 export async function checkTraffic(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<TrafficOutcome> {
   const pod = await mustSucceed(
     rt,
@@ -192,7 +193,7 @@ export async function checkTraffic(rt: StepRuntime, input: ClusterStepInput, dep
   );
   const podName = pod.stdout.trim();
   if (!podName) throw new StepError(`no curl pod in ${SAMPLE_NAMESPACE} on ${input.cluster}`, { retryable: true });
-  const wanted = new Set(['v1', ...(input.remotes.length > 0 ? ['v2'] : [])]);
+  const wanted = new Set<string>(input.versions);
   const versions: Record<string, number> = {};
   let requests = 0;
   let lastError = '';
@@ -222,6 +223,7 @@ export async function checkTraffic(rt: StepRuntime, input: ClusterStepInput, dep
   );
   const tally =
     Object.entries(versions)
+      .sort(([a], [b]) => a.localeCompare(b))
       .map(([v, n]) => `${v} x${n}`)
       .join(', ') || 'none';
   if (!seen.done) {
@@ -229,12 +231,22 @@ export async function checkTraffic(rt: StepRuntime, input: ClusterStepInput, dep
     throw new StepError(
       `from ${input.cluster}, ${missing.join(' and ')} never answered in ${count(requests, 'request')} over ${formatDuration(deps.config.verify.timeoutMs)} (answers: ${tally})${lastError ? `; last error: ${lastError}` : ''}`,
       {
-        hint: missing.includes('v2')
-          ? `v2 runs in the remotes: check they are attached (istioctl remote-clusters on ${input.primary.name})`
-          : `v1 runs in ${input.primary.name}: check its helloworld-v1 pod`,
+        hint: trafficHint(input, missing, deps.config),
       },
     );
   }
   rt.note(`answers from ${input.cluster}: ${tally} in ${count(requests, 'request')}`, 'info');
   return { versions, requests, finishedAt: rt.now() };
+}
+
+// Where to look when a version never answered, for this mesh's shape.
+function trafficHint(input: ClusterStepInput, missing: readonly string[], config: MeshConfig): string {
+  const plane = input.role === 'remote' ? (input.primary?.name ?? 'its primary') : input.cluster;
+  const checks = [`that this cluster's control plane sees them (istioctl remote-clusters on ${plane})`];
+  if (new Set(config.clusters.map((c) => c.network)).size > 1)
+    checks.push(
+      'that every east-west gateway has an address, that expose-services is applied, and that each istio-system carries its topology.istio.io/network label',
+    );
+  if (primariesOf(config).length > 1) checks.push('that every primary signs under the same root (the cacerts secret in istio-system)');
+  return `${missing.join(' and ')} ${missing.length > 1 ? 'run' : 'runs'} on other clusters: check ${checks.join('; ')}`;
 }

@@ -1,8 +1,9 @@
 // Parses --inject-failure <step>[@cluster][:count][:transient|permanent] against a config.
 import type { FaultSpec } from '../../adapters/simulator/setup.js';
-import { clustersOf, isStepId, type RunKind, stepIdsOf, stepInfo } from '../../machines/steps.js';
+import { clustersOfStep, isStepId, type RunKind, stepIdsOf, stepInfo } from '../../machines/steps.js';
 import { UsageError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
+import { shapeOf } from './mesh-shape.js';
 
 const SPEC = /^(?<step>[a-z-]+)(?:@(?<cluster>[^:]+))?(?::(?<count>\d+))?(?::(?<kind>transient|permanent))?$/;
 
@@ -14,11 +15,14 @@ export function parseFaultSpec(text: string, config: MeshConfig, runKind: RunKin
   if (!isStepId(step) || !steps.includes(step))
     throw new UsageError(`--inject-failure "${text}": ${runKind} has no step "${step}"; its steps are ${steps.join(', ')}`);
   const info = stepInfo(step);
-  if (info.optional === 'trust' && !config.trust) throw new UsageError(`--inject-failure "${text}": ${step} runs only when the config has a trust: section`);
-  const scope = info.scope;
+  const shape = shapeOf(config);
+  const runsOn = clustersOfStep(info, shape);
+  if (runsOn.length === 0) {
+    const why = step === 'establish-trust' ? 'the config has a trust: section' : `the mesh needs it (${info.appearsIn ?? 'not this topology'})`;
+    throw new UsageError(`--inject-failure "${text}": ${step} runs only when ${why}`);
+  }
   if (cluster !== undefined) {
-    const clusters = { primary: config.primary.name, remotes: config.remotes.map((r) => r.name) };
-    const names = scope === 'all' ? [clusters.primary, ...clusters.remotes] : clustersOf(scope, clusters);
+    const names = info.scope === 'all' ? config.clusters.map((c) => c.name) : runsOn;
     if (!names.includes(cluster))
       throw new UsageError(`--inject-failure "${text}": step ${step} does not run on cluster "${cluster}"; it runs on ${names.join(', ')}`);
   }

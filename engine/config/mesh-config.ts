@@ -8,13 +8,24 @@ import { ConfigError, UsageError } from '../../shared/errors.js';
 import {
   type ClusterRef,
   DEFAULT_VERIFY_TIMEOUT,
+  type MeshCluster,
   type MeshConfig,
-  type RemoteRef,
   type RetryPolicy,
   type TrustConfig,
   type VerifyConfig,
 } from '../../shared/model.js';
 import { derivedNames } from '../activities/manifests.js';
+import {
+  API_SERVER_URL,
+  boundsOf,
+  CONFIG_SCHEMA,
+  DNS1123_LABEL as DNS1123,
+  fieldNode,
+  fieldsOf,
+  LABEL_VALUE as LABEL,
+  MAX_CLUSTERS,
+  MESH_CLUSTER,
+} from './schema.js';
 
 export interface LoadedConfig {
   config: MeshConfig;
@@ -24,18 +35,23 @@ export interface LoadedConfig {
   hash: string;
 }
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const DNS1123_LABEL = new RegExp(DNS1123);
+const LABEL_VALUE = new RegExp(LABEL);
 const CONTROL_OR_SPACE = /[\s\p{Cc}]/u;
 
-const TOP_KEYS = ['meshID', 'network', 'primary', 'remotes', 'revision', 'timeouts', 'retry', 'tools', 'maxParallelRemotes', 'trust', 'verify'] as const;
-const TRUST_KEYS = ['caDir', 'outputDir', 'keySize', 'rootDays', 'intermediateDays'] as const;
-const VERIFY_KEYS = ['samplesDir', 'timeout'] as const;
-const CLUSTER_KEYS = ['name', 'context'] as const;
-const REMOTE_KEYS = ['name', 'context', 'apiServer'] as const;
-const TIMEOUT_KEYS = ['gatewayAddress', 'command'] as const;
-const RETRY_KEYS = ['attempts', 'initialDelay', 'maxDelay', 'factor'] as const;
+// The fields each section allows, from the schema editors get (engine/config/schema.ts).
+const TOP_KEYS = fieldsOf(CONFIG_SCHEMA);
+const TRUST_KEYS = fieldsOf(fieldNode('trust'));
+const VERIFY_KEYS = fieldsOf(fieldNode('verify'));
+const CLUSTER_KEYS = fieldsOf(fieldNode('primary'));
+const REMOTE_KEYS = fieldsOf(fieldNode('remotes', 'items'));
+const MESH_CLUSTER_KEYS = fieldsOf(MESH_CLUSTER);
+const TIMEOUT_KEYS = fieldsOf(fieldNode('timeouts'));
+const RETRY_KEYS = fieldsOf(fieldNode('retry'));
 const TOOL_KEYS = ['kubectl', 'istioctl'] as const;
+const ATTEMPTS = boundsOf('retry', 'attempts');
+const FACTOR = boundsOf('retry', 'factor');
+const PARALLEL = boundsOf('maxParallelRemotes');
 
 export const DEFAULTS = {
   meshID: 'mesh1',
@@ -335,43 +351,7 @@ export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfi
   const network = readString(raw.network, 'network', problems, DEFAULTS.network);
   checkLabelValue(network, 'network', problems);
 
-  const primary = readCluster(raw.primary, 'primary', problems, { name: 'cluster1', context: env.CTX_CLUSTER1 || undefined }, CLUSTER_KEYS);
-
-  const remotes: RemoteRef[] = [];
-  if (raw.remotes === undefined) {
-    remotes.push(readCluster(undefined, 'remotes[0]', problems, { name: 'cluster2', context: env.CTX_CLUSTER2 || undefined }, REMOTE_KEYS));
-  } else if (!Array.isArray(raw.remotes) || raw.remotes.length === 0) {
-    problems.add('remotes', `expected a non-empty list of {name, context}, got ${Array.isArray(raw.remotes) ? 'an empty list' : describe(raw.remotes)}`);
-  } else if (raw.remotes.length > 256) {
-    problems.add('remotes', `${raw.remotes.length} remotes is more than the 256 mesh-run supports; split the mesh into several runs`);
-  } else {
-    raw.remotes.forEach((entry: unknown, i: number) => {
-      const field = `remotes[${i}]`;
-      const fallbackName = i === 0 ? 'cluster2' : `cluster${i + 2}`;
-      const ctxDefault = i === 0 ? env.CTX_CLUSTER2 || undefined : undefined;
-      const remote = readCluster(entry, field, problems, { name: fallbackName, context: ctxDefault }, REMOTE_KEYS);
-      const result: RemoteRef = { name: remote.name, context: remote.context };
-      if (remote.apiServer !== undefined) {
-        if (typeof remote.apiServer !== 'string' || !/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(remote.apiServer)) {
-          problems.add(`${field}.apiServer`, `${describe(remote.apiServer)} is not an API server URL; write it like "https://10.0.0.12:6443"`);
-        } else {
-          result.apiServer = remote.apiServer;
-        }
-      }
-      remotes.push(result);
-    });
-  }
-
-  const seenNames = new Map<string, string>([[primary.name, 'primary.name']]);
-  const seenContexts = new Map<string, string>([[primary.context, 'primary.context']]);
-  remotes.forEach((remote, i) => {
-    const nameOwner = seenNames.get(remote.name);
-    if (nameOwner) problems.add(`remotes[${i}].name`, `"${remote.name}" is already used by ${nameOwner}; every cluster needs a unique name`);
-    else seenNames.set(remote.name, `remotes[${i}].name`);
-    const ctxOwner = seenContexts.get(remote.context);
-    if (ctxOwner) problems.add(`remotes[${i}].context`, `"${remote.context}" is already the context of ${ctxOwner}; each cluster needs its own kube context`);
-    else seenContexts.set(remote.context, `remotes[${i}].context`);
-  });
+  const clusters = raw.clusters !== undefined ? readMeshClusters(raw, network, problems) : readPrimaryRemote(raw, network, env, problems);
 
   let revision: string | undefined;
   if (raw.revision !== undefined && raw.revision !== null && raw.revision !== '') {
@@ -399,14 +379,19 @@ export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfi
   const retryRaw = readSection(raw, 'retry', RETRY_KEYS, problems);
   let attempts: number = DEFAULTS.retry.attempts;
   if (retryRaw.attempts !== undefined) {
-    if (typeof retryRaw.attempts !== 'number' || !Number.isInteger(retryRaw.attempts) || retryRaw.attempts < 1 || retryRaw.attempts > 20) {
-      problems.add('retry.attempts', `${describe(retryRaw.attempts)} is not a whole number from 1 to 20 (1 means no retry)`);
+    if (
+      typeof retryRaw.attempts !== 'number' ||
+      !Number.isInteger(retryRaw.attempts) ||
+      retryRaw.attempts < ATTEMPTS.minimum ||
+      retryRaw.attempts > ATTEMPTS.maximum
+    ) {
+      problems.add('retry.attempts', `${describe(retryRaw.attempts)} is not a whole number from ${ATTEMPTS.minimum} to ${ATTEMPTS.maximum} (1 means no retry)`);
     } else attempts = retryRaw.attempts;
   }
   let factor: number = DEFAULTS.retry.factor;
   if (retryRaw.factor !== undefined) {
-    if (typeof retryRaw.factor !== 'number' || !(retryRaw.factor >= 1 && retryRaw.factor <= 10)) {
-      problems.add('retry.factor', `${describe(retryRaw.factor)} is not a number from 1 to 10`);
+    if (typeof retryRaw.factor !== 'number' || !(retryRaw.factor >= FACTOR.minimum && retryRaw.factor <= FACTOR.maximum)) {
+      problems.add('retry.factor', `${describe(retryRaw.factor)} is not a number from ${FACTOR.minimum} to ${FACTOR.maximum}`);
     } else factor = retryRaw.factor;
   }
   const retry: RetryPolicy = {
@@ -429,12 +414,18 @@ export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfi
 
   let maxParallelRemotes: number = DEFAULTS.maxParallelRemotes;
   if (raw.maxParallelRemotes !== undefined) {
-    if (typeof raw.maxParallelRemotes !== 'number' || !Number.isInteger(raw.maxParallelRemotes) || raw.maxParallelRemotes < 1 || raw.maxParallelRemotes > 256) {
-      problems.add('maxParallelRemotes', `${describe(raw.maxParallelRemotes)} is not a whole number from 1 to 256`);
+    if (
+      typeof raw.maxParallelRemotes !== 'number' ||
+      !Number.isInteger(raw.maxParallelRemotes) ||
+      raw.maxParallelRemotes < PARALLEL.minimum ||
+      raw.maxParallelRemotes > PARALLEL.maximum
+    ) {
+      problems.add('maxParallelRemotes', `${describe(raw.maxParallelRemotes)} is not a whole number from ${PARALLEL.minimum} to ${PARALLEL.maximum}`);
     } else maxParallelRemotes = raw.maxParallelRemotes;
   }
 
   const trust = readTrust(raw, source, problems);
+  checkSharedTrust(clusters, trust, problems);
   const verifyRaw = readSection(raw, 'verify', VERIFY_KEYS, problems);
   const verify: VerifyConfig = { timeoutMs: readDuration(verifyRaw.timeout, 'verify.timeout', problems, DEFAULTS.verifyTimeout, 3_600_000) };
   if (verifyRaw.samplesDir !== undefined) {
@@ -448,14 +439,149 @@ export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfi
     ...(trust ? { trust } : {}),
     verify,
     meshID,
-    network,
-    primary: { name: primary.name, context: primary.context },
-    remotes,
+    clusters,
+    ...(raw.clusters !== undefined ? { form: 'clusters' as const } : {}),
     ...(revision ? { revision } : {}),
     timeouts,
     retry,
     tools,
   };
+}
+
+// The primary-remote form (primary:, remotes:, one network), as the Istio page writes it; CTX_CLUSTER1 and
+// CTX_CLUSTER2 give the contexts, as in the page's commands.
+function readPrimaryRemote(raw: Record<string, unknown>, network: string, env: Env, problems: Problems): MeshCluster[] {
+  const primary = readCluster(raw.primary, 'primary', problems, { name: 'cluster1', context: env.CTX_CLUSTER1 || undefined }, CLUSTER_KEYS);
+  const remotes: MeshCluster[] = [];
+  const asRemote = (cluster: ClusterRef, apiServer: unknown, field: string): MeshCluster => {
+    const remote: MeshCluster = { name: cluster.name, context: cluster.context, role: 'remote', network, controlPlane: primary.name };
+    const server = readApiServer(apiServer, field, problems);
+    if (server) remote.apiServer = server;
+    return remote;
+  };
+  if (raw.remotes === undefined) {
+    remotes.push(
+      asRemote(
+        readCluster(undefined, 'remotes[0]', problems, { name: 'cluster2', context: env.CTX_CLUSTER2 || undefined }, REMOTE_KEYS),
+        undefined,
+        'remotes[0]',
+      ),
+    );
+  } else if (!Array.isArray(raw.remotes) || raw.remotes.length === 0) {
+    problems.add('remotes', `expected a non-empty list of {name, context}, got ${Array.isArray(raw.remotes) ? 'an empty list' : describe(raw.remotes)}`);
+  } else if (raw.remotes.length > MAX_CLUSTERS - 1) {
+    problems.add('remotes', `${raw.remotes.length} remotes is more than the ${MAX_CLUSTERS - 1} mesh-run supports; split the mesh into several runs`);
+  } else {
+    raw.remotes.forEach((entry: unknown, i: number) => {
+      const field = `remotes[${i}]`;
+      const fallbackName = i === 0 ? 'cluster2' : `cluster${i + 2}`;
+      const ctxDefault = i === 0 ? env.CTX_CLUSTER2 || undefined : undefined;
+      const remote = readCluster(entry, field, problems, { name: fallbackName, context: ctxDefault }, REMOTE_KEYS);
+      remotes.push(asRemote(remote, remote.apiServer, field));
+    });
+  }
+  const clusters: MeshCluster[] = [{ name: primary.name, context: primary.context, role: 'primary', network }, ...remotes];
+  checkUnique(clusters, (i) => (i === 0 ? 'primary' : `remotes[${i - 1}]`), problems);
+  return clusters;
+}
+
+// The clusters: form: every cluster with its role and network, remotes naming their primary.
+function readMeshClusters(raw: Record<string, unknown>, network: string, problems: Problems): MeshCluster[] {
+  if (raw.primary !== undefined || raw.remotes !== undefined) {
+    problems.add('clusters', 'give either clusters or primary/remotes, not both; clusters can say everything primary/remotes can');
+  }
+  const list = raw.clusters;
+  if (!Array.isArray(list) || list.length === 0) {
+    problems.add('clusters', `expected a non-empty list of clusters ({name, role, ...}), got ${Array.isArray(list) ? 'an empty list' : describe(list)}`);
+    return [];
+  }
+  if (list.length > MAX_CLUSTERS) {
+    problems.add('clusters', `${list.length} clusters is more than the ${MAX_CLUSTERS} mesh-run supports; split the mesh`);
+    return [];
+  }
+  const clusters: MeshCluster[] = list.map((entry: unknown, i: number) => {
+    const field = `clusters[${i}]`;
+    if (!isRecord(entry)) {
+      problems.add(field, `expected a mapping with name and role, got ${describe(entry)}`);
+      return { name: `cluster${i + 1}`, context: `cluster${i + 1}`, role: 'primary', network };
+    }
+    const cluster = readCluster(entry, field, problems, { name: `cluster${i + 1}`, context: undefined }, MESH_CLUSTER_KEYS);
+    if (entry.name === undefined) problems.add(`${field}.name`, 'missing; every cluster needs a name (the clusterName Istio uses)');
+    let role: 'primary' | 'remote' = 'primary';
+    if (entry.role !== 'primary' && entry.role !== 'remote') {
+      problems.add(`${field}.role`, `${entry.role === undefined ? 'missing' : describe(entry.role)}; write "primary" (it runs a control plane) or "remote"`);
+    } else role = entry.role;
+    const own = readString(entry.network, `${field}.network`, problems, network);
+    if (entry.network !== undefined) checkLabelValue(own, `${field}.network`, problems);
+    const result: MeshCluster = { name: cluster.name, context: cluster.context, role, network: own };
+    if (entry.controlPlane !== undefined) {
+      const plane = readString(entry.controlPlane, `${field}.controlPlane`, problems, '');
+      if (role === 'primary')
+        problems.add(`${field}.controlPlane`, 'only a remote names a control plane; a primary runs its own: remove it, or make the cluster a remote');
+      else if (plane) result.controlPlane = plane;
+    }
+    const server = readApiServer(entry.apiServer, field, problems);
+    if (server) result.apiServer = server;
+    return result;
+  });
+  checkUnique(clusters, (i) => `clusters[${i}]`, problems);
+  const primaries = clusters.filter((c) => c.role === 'primary').map((c) => c.name);
+  if (primaries.length === 0 && clusters.length > 0)
+    problems.add('clusters', 'no primary: at least one cluster must have role: primary (it runs the control plane)');
+  clusters.forEach((c, i) => {
+    if (c.role !== 'remote' || primaries.length === 0) return;
+    const field = `clusters[${i}].controlPlane`;
+    if (c.controlPlane === undefined) {
+      if (primaries.length === 1) c.controlPlane = primaries[0] as string;
+      else problems.add(field, `missing; with several primaries each remote names the one that serves it (${primaries.join(', ')})`);
+      return;
+    }
+    const target = clusters.find((x) => x.name === c.controlPlane);
+    if (!target) problems.add(field, `"${c.controlPlane}" is not a cluster of this mesh; name one of its primaries (${primaries.join(', ')})`);
+    else if (target.role !== 'primary') problems.add(field, `"${c.controlPlane}" is a remote; a remote is served by a primary (${primaries.join(', ')})`);
+  });
+  return clusters;
+}
+
+// Several control planes trust each other's workloads only under one root (Istio's "plug in CA certificates").
+// A generated root must outlive the process that made it: a resumed run gives the next primary an
+// intermediate of the same root, which it reads back from outputDir.
+function checkSharedTrust(clusters: readonly MeshCluster[], trust: TrustConfig | undefined, problems: Problems): void {
+  const primaries = clusters.filter((c) => c.role === 'primary').length;
+  if (primaries < 2) return;
+  if (!trust)
+    problems.add(
+      'trust',
+      `${primaries} primaries need one root of trust; add trust: {outputDir: ./certs} to generate it, or trust: {caDir: <dir>} for your own CA`,
+    );
+  else if (trust.source === 'generate' && !trust.outputDir)
+    problems.add(
+      'trust.outputDir',
+      'missing; with several primaries the generated root must be kept so every primary (and a resumed run) signs under it: add outputDir: ./certs',
+    );
+}
+
+// Names and contexts are each the mesh's own: one cluster, one name, one kube context.
+function checkUnique(clusters: readonly MeshCluster[], fieldOf: (i: number) => string, problems: Problems): void {
+  const names = new Map<string, string>();
+  const contexts = new Map<string, string>();
+  clusters.forEach((c, i) => {
+    const nameOwner = names.get(c.name);
+    if (nameOwner) problems.add(`${fieldOf(i)}.name`, `"${c.name}" is already used by ${nameOwner}; every cluster needs a unique name`);
+    else names.set(c.name, `${fieldOf(i)}.name`);
+    const ctxOwner = contexts.get(c.context);
+    if (ctxOwner) problems.add(`${fieldOf(i)}.context`, `"${c.context}" is already the context of ${ctxOwner}; each cluster needs its own kube context`);
+    else contexts.set(c.context, `${fieldOf(i)}.context`);
+  });
+}
+
+function readApiServer(value: unknown, field: string, problems: Problems): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !new RegExp(API_SERVER_URL).test(value)) {
+    problems.add(`${field}.apiServer`, `${describe(value)} is not an API server URL; write it like "https://10.0.0.12:6443"`);
+    return undefined;
+  }
+  return value;
 }
 
 // A directory named in the config, resolved against the config file's directory (the cwd without a file).

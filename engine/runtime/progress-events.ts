@@ -9,6 +9,8 @@ export type ProgressEvent =
       status: RunStatus | 'resumed' | 'started';
       at: number;
       mode: 'dry-run' | 'real';
+      // On start and resume: the mesh as mesh-run derived it ("mixed: 2 primaries, 3 remotes, 2 networks").
+      mesh?: string;
       error?: { message: string; hint?: string; step?: string; cluster?: string };
     }
   | {

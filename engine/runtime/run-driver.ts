@@ -20,6 +20,7 @@ import { crashPoint } from '../../store/crash-points.js';
 import type { ActivityDeps } from '../activities/install.js';
 import { Inventory } from '../activities/inventory.js';
 import type { StepRuntime } from '../activities/step-runtime.js';
+import { describeMesh } from '../config/mesh-shape.js';
 import { CommandJournal } from './command-journal.js';
 import { holderAlive, LEASE_STALE_MS, OWN_PROCESS_START } from './lease.js';
 import type { ProgressListener } from './progress-events.js';
@@ -211,7 +212,7 @@ export class RunDriver {
   // Starts a new run from the machine's initial state.
   async start(): Promise<RunOutcome> {
     await this.claim();
-    this.listener({ type: 'run', runId: this.runId, status: 'started', at: this.now(), mode: this.mode });
+    this.listener({ type: 'run', runId: this.runId, status: 'started', at: this.now(), mode: this.mode, mesh: describeMesh(this.config) });
     this.launch(undefined);
     return this.outcome;
   }
@@ -232,7 +233,7 @@ export class RunDriver {
       `from ${this.run.status}`,
     );
     for (const e of await this.store.listEvents(this.runId)) if (e.step) this.reported.add(reportKey(e.type, e.detail ?? '', e.step, e.cluster ?? ''));
-    this.listener({ type: 'run', runId: this.runId, status: 'resumed', at, mode: this.mode });
+    this.listener({ type: 'run', runId: this.runId, status: 'resumed', at, mode: this.mode, mesh: describeMesh(this.config) });
     const raw = this.run.snapshot?.trim();
     const snapshot = raw && raw !== 'null' ? (JSON.parse(raw) as Snapshot<unknown>) : undefined;
     this.launch(snapshot);

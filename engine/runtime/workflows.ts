@@ -1,10 +1,10 @@
 // Each run kind's machine bound to its step activities: the one place that knows which activity
 // fills which actor. The driver runs whichever workflow a run's kind names.
 import { type AnyStateMachine, createActor, fromPromise } from 'xstate';
-import { DEFAULT_GATEWAY_POLL_MS, INSTALL_MACHINE_VERSION, installMachine, remoteMachine } from '../../machines/install-machine.js';
+import { DEFAULT_GATEWAY_POLL_MS, INSTALL_MACHINE_VERSION, installMachine, primaryMachine, remoteMachine } from '../../machines/install-machine.js';
 import type { RunKind, StepId } from '../../machines/steps.js';
 import type { FollowUpInput, InstallInput, StepInput, StepOutcomeParams } from '../../machines/types.js';
-import { remoteRemovalMachine, UNINSTALL_MACHINE_VERSION, uninstallMachine } from '../../machines/uninstall-machine.js';
+import { removalMachine, UNINSTALL_MACHINE_VERSION, uninstallMachine } from '../../machines/uninstall-machine.js';
 import { sampleClusterMachine, VERIFY_MACHINE_VERSION, verifyMachine } from '../../machines/verify-machine.js';
 import type { MeshConfig, RunKind as StoredRunKind } from '../../shared/model.js';
 import { sleep } from '../../shared/sleep.js';
@@ -14,6 +14,7 @@ import type { StepRuntime } from '../activities/step-runtime.js';
 import { establishTrust } from '../activities/trust/trust-activity.js';
 import * as uninstall from '../activities/uninstall.js';
 import * as verify from '../activities/verify.js';
+import { membersOf } from '../config/mesh-shape.js';
 
 // machines/ and shared/ each list the run kinds (machines/ imports nothing outside itself): the compiler
 // holds the two lists equal.
@@ -36,8 +37,8 @@ export interface Workflow {
   version: number;
   // The pure machine, for graphs and reports.
   machine: AnyStateMachine;
-  // The child machine it spawns, the state it is spawned in, and what one child stands for (graphs).
-  child: { machine: AnyStateMachine; spawnedIn: string; label: string };
+  // The child machines it spawns, the state each is spawned in, and what one child stands for (graphs).
+  children: Array<{ machine: AnyStateMachine; spawnedIn: string; label: string }>;
   bind(step: StepBinder, journal: JournalActions): AnyStateMachine;
   input(runId: string, config: MeshConfig, gatewayPollMs: number): unknown;
 }
@@ -47,22 +48,15 @@ export function installInput(runId: string, config: MeshConfig, gatewayPollMs = 
     gatewayPollMs,
     runId,
     meshID: config.meshID,
-    network: config.network,
     ...(config.revision ? { revision: config.revision } : {}),
     ...(config.trust ? { trust: true } : {}),
-    primary: config.primary,
-    remotes: config.remotes.map((r) => ({ name: r.name, context: r.context })),
+    members: membersOf(config),
     gatewayTimeoutMs: config.timeouts.gatewayAddressMs,
   };
 }
 
 function followUpInput(runId: string, config: MeshConfig): FollowUpInput {
-  return {
-    runId,
-    primary: config.primary,
-    remotes: config.remotes.map((r) => ({ name: r.name, context: r.context })),
-    ...(config.revision ? { revision: config.revision } : {}),
-  };
+  return { runId, members: membersOf(config), ...(config.revision ? { revision: config.revision } : {}) };
 }
 
 const pause = fromPromise<void, { ms: number; step: StepId; cluster: string }>(({ input, signal }) => sleep(input.ms, signal));
@@ -72,14 +66,31 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
     kind: 'install',
     version: INSTALL_MACHINE_VERSION,
     machine: installMachine,
-    child: {
-      machine: remoteMachine,
-      spawnedIn: 'install.installing.remotes.attaching',
-      label: 'each remote cluster (one child machine per remote)',
-    },
+    children: [
+      { machine: primaryMachine, spawnedIn: 'install.installing', label: 'each primary (one child machine per primary)' },
+      { machine: remoteMachine, spawnedIn: 'install.installing', label: 'each remote (one child machine per remote)' },
+    ],
     bind: (step, journal) => {
+      const shared = {
+        installEastwestGateway: step(install.installEastwestGateway),
+        probeGatewayAddress: step(install.probeGatewayAddress),
+        labelNetwork: step(install.labelNetwork),
+        exchangeSecret: step(install.exchangeSecret),
+        pause,
+      };
+      const primary = primaryMachine.provide({
+        actors: {
+          ...shared,
+          establishTrust: step(establishTrust),
+          installPrimary: step(install.installPrimary),
+          exposeIstiod: step(install.exposeIstiodStep),
+          exposeServices: step(install.exposeServicesStep),
+        },
+        actions: journal,
+      });
       const remote = remoteMachine.provide({
         actors: {
+          ...shared,
           createRemoteNamespace: step(install.createRemoteNamespace),
           annotateRemoteNamespace: step(install.annotateRemoteNamespace),
           installRemote: step(install.installRemote),
@@ -87,19 +98,7 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
         },
         actions: journal,
       });
-      return installMachine.provide({
-        actors: {
-          preflight: step(install.preflight),
-          establishTrust: step(establishTrust),
-          installPrimary: step(install.installPrimary),
-          installEastwestGateway: step(install.installEastwestGateway),
-          probeGatewayAddress: step(install.probeGatewayAddress),
-          exposeIstiod: step(install.exposeIstiodStep),
-          pause,
-          remote,
-        },
-        actions: journal,
-      });
+      return installMachine.provide({ actors: { preflight: step(install.preflight), primary, remote }, actions: journal });
     },
     input: installInput,
   },
@@ -107,10 +106,11 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
     kind: 'verify',
     version: VERIFY_MACHINE_VERSION,
     machine: verifyMachine,
-    child: { machine: sampleClusterMachine, spawnedIn: 'verify.sampling', label: 'each cluster (one child machine per cluster)' },
+    children: [{ machine: sampleClusterMachine, spawnedIn: 'verify.sampling', label: 'each cluster (one child machine per cluster)' }],
     bind: (step, journal) => {
       const sampleCluster = sampleClusterMachine.provide({
         actors: {
+          checkRemoteClusters: step(verify.checkRemoteClusters),
           checkInjectorCa: step(verify.checkInjectorCa),
           deploySample: step(verify.deploySample),
           awaitSample: step(verify.awaitSample),
@@ -118,10 +118,7 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
         },
         actions: journal,
       });
-      return verifyMachine.provide({
-        actors: { preflight: step(install.preflight), checkRemoteClusters: step(verify.checkRemoteClusters), sampleCluster },
-        actions: journal,
-      });
+      return verifyMachine.provide({ actors: { preflight: step(install.preflight), sampleCluster }, actions: journal });
     },
     input: (runId, config) => followUpInput(runId, config),
   },
@@ -129,25 +126,18 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
     kind: 'uninstall',
     version: UNINSTALL_MACHINE_VERSION,
     machine: uninstallMachine,
-    child: {
-      machine: remoteRemovalMachine,
-      spawnedIn: 'uninstall.removing.remotes.removing',
-      label: 'each remote cluster (one child machine per remote)',
-    },
+    children: [{ machine: removalMachine, spawnedIn: 'uninstall.removing', label: 'each cluster (one child machine per cluster)' }],
     bind: (step, journal) => {
-      const remoteRemoval = remoteRemovalMachine.provide({
-        actors: { removeSample: step(uninstall.removeSample), detachRemote: step(uninstall.detachRemote), uninstallRemote: step(uninstall.uninstallRemote) },
-        actions: journal,
-      });
-      return uninstallMachine.provide({
+      const removal = removalMachine.provide({
         actors: {
-          preflight: step(install.preflight),
           removeSample: step(uninstall.removeSample),
+          detachRemote: step(uninstall.detachRemote),
+          uninstallRemote: step(uninstall.uninstallRemote),
           uninstallPrimary: step(uninstall.uninstallPrimary),
-          remoteRemoval,
         },
         actions: journal,
       });
+      return uninstallMachine.provide({ actors: { preflight: step(install.preflight), removal }, actions: journal });
     },
     input: (runId, config) => followUpInput(runId, config),
   },

@@ -91,13 +91,19 @@ function build(machine: AnyStateMachine, prefix: string): MachineGraph {
   return { root, edges };
 }
 
-// The whole flow of a run kind: its machine, with the per-cluster child machine inside the state that spawns it.
+// The whole flow of a run kind: its machine, with each per-cluster child machine inside the state that spawns it.
 export function machineGraph(kind: RunKind = 'install'): MachineGraph {
   const workflow = WORKFLOWS[kind];
   const main = build(workflow.machine, '');
-  const child = build(workflow.child.machine, `${CHILD_PREFIX}:`);
-  child.root.label = workflow.child.label;
-  const host = findNode(main.root, workflow.child.spawnedIn);
-  if (host) host.children.push(child.root);
-  return { root: main.root, edges: [...main.edges, ...child.edges] };
+  const edges = [...main.edges];
+  workflow.children.forEach((spec, i) => {
+    const child = build(spec.machine, `${CHILD_PREFIX}${workflow.children.length > 1 ? i + 1 : ''}:`);
+    child.root.label = spec.label;
+    const host = findNode(main.root, spec.spawnedIn);
+    host?.children.push(child.root);
+    // The children run side by side, one per cluster.
+    if (host) host.parallel = true;
+    edges.push(...child.edges);
+  });
+  return { root: main.root, edges };
 }

@@ -6,6 +6,7 @@ import type { RunKind, StepId } from '../../machines/steps.js';
 import { InternalError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
 import { newWorldSeed, openStore, toolsFor } from '../composition.js';
+import { meshTopology } from '../config/mesh-shape.js';
 import { LEASE_STALE_MS } from '../runtime/lease.js';
 import { leaseFor, RunDriver } from '../runtime/run-driver.js';
 import { workflowOf } from '../runtime/workflows.js';
@@ -24,8 +25,8 @@ export interface PlannedCommand {
 export interface Plan {
   kind: RunKind;
   commands: PlannedCommand[];
-  // The gateway address the rehearsal saw; a script refers to it as ${DISCOVERY_ADDRESS} instead.
-  rehearsedAddress?: string;
+  // The gateway addresses the rehearsal saw, each with the shell variable a script reads it from instead.
+  rehearsedAddresses: Record<string, string>;
 }
 
 const PLAN_RUN = 'mr-plan';
@@ -57,7 +58,7 @@ function recording(inner: ClusterTools, out: PlannedCommand[], plan: Plan): Clus
       if (command.args.includes('pods') && command.args.includes('-l') && selector && result.exitCode === 0) lookups.set(result.stdout.trim(), selector);
       if (command.waitFor && result.exitCode === 0) {
         const ip = (JSON.parse(result.stdout) as { status?: { loadBalancer?: { ingress?: Array<{ ip?: string }> } } }).status?.loadBalancer?.ingress?.[0]?.ip;
-        if (ip) plan.rehearsedAddress = ip;
+        if (ip) plan.rehearsedAddresses[ip] = command.waitFor.variable;
       }
       return result;
     },
@@ -76,7 +77,7 @@ export async function planRun(kind: RunKind, config: MeshConfig): Promise<Plan> 
     const now = Date.now();
     const operator = { user: 'plan', host: 'plan', pid: process.pid };
     const before: RunKind[] = kind === 'install' ? [] : kind === 'verify' ? ['install'] : ['install', 'verify'];
-    const plan: Plan = { kind, commands: [] };
+    const plan: Plan = { kind, commands: [], rehearsedAddresses: {} };
     for (const [i, step] of [...before, kind].entries()) {
       const id = `${PLAN_RUN}-${i}`;
       const recorded = step === kind;
@@ -88,7 +89,7 @@ export async function planRun(kind: RunKind, config: MeshConfig): Promise<Plan> 
         {
           id,
           kind: step,
-          topology: 'primary-remote',
+          topology: meshTopology(config),
           mode: 'dry-run',
           config,
           configHash: 'plan',

@@ -2,11 +2,12 @@
 import { isRunKind, type RunKind, type StepId, stepSlots } from '../../machines/steps.js';
 import type { MeshConfig } from '../../shared/model.js';
 import type { RunRecord } from '../../store/contract.js';
+import { shapeOf } from '../config/mesh-shape.js';
 import { maybeRunConfig } from './run-config.js';
 
-export function slotsFor(kind: string, config: Pick<MeshConfig, 'primary' | 'remotes' | 'trust'>): Array<{ step: StepId; cluster: string }> {
+export function slotsFor(kind: string, config: Pick<MeshConfig, 'clusters' | 'trust'>): Array<{ step: StepId; cluster: string }> {
   const known: RunKind = isRunKind(kind) ? kind : 'install';
-  return stepSlots(known, { primary: config.primary.name, remotes: config.remotes.map((r) => r.name), trust: Boolean(config.trust) });
+  return stepSlots(known, shapeOf(config));
 }
 
 export function slotsOfRun(run: RunRecord): Array<{ step: StepId; cluster: string }> {

@@ -1,7 +1,9 @@
 // Read models for `status` and `runs`: what each step did on each cluster, from the journal alone.
 import { type StepId, slotLabel } from '../../machines/steps.js';
-import type { RunStatus } from '../../shared/model.js';
+import { topologyName } from '../../machines/topology.js';
+import type { MeshConfig, RunStatus } from '../../shared/model.js';
 import type { AttemptRecord, ErrorInfo, LeaseHolder, RunEventRecord, RunRecord } from '../../store/contract.js';
+import { shapeOf } from '../config/mesh-shape.js';
 import { damageOf, maybeRunConfig } from './run-config.js';
 import { slotsFor } from './run-slots.js';
 
@@ -34,7 +36,7 @@ export interface RunView {
   durationMs: number;
   // Time some driver was working on the run: resumes do not count the time the run sat waiting.
   activeMs: number;
-  clusters: { primary: string; remotes: string[] };
+  clusters: ClusterSummary;
   error: ErrorInfo | null;
   lease: (Omit<LeaseHolder, 'token' | 'heartbeat'> & { heartbeat: string }) | null;
   currentStep: string | null;
@@ -44,6 +46,23 @@ export interface RunView {
   damaged: string[];
   // What steps reported (a value replaced, something kept) and takeovers: the run's notes for people.
   notices: NoticeView[];
+}
+
+// The mesh a run acts on, for a status header or a CLUSTERS cell.
+export interface ClusterSummary {
+  primaries: string[];
+  remotes: string[];
+  networks: string[];
+  topology: string;
+}
+
+export function clusterSummaryOf(config: MeshConfig): ClusterSummary {
+  return {
+    primaries: config.clusters.filter((c) => c.role === 'primary').map((c) => c.name),
+    remotes: config.clusters.filter((c) => c.role === 'remote').map((c) => c.name),
+    networks: [...new Set(config.clusters.map((c) => c.network))],
+    topology: topologyName(shapeOf(config)),
+  };
 }
 
 export interface NoticeView {
@@ -84,7 +103,7 @@ export function runView(
     finishedAt: iso(run.finishedAt),
     durationMs: end - run.createdAt,
     activeMs: activeTime(run, events, attempts, end),
-    clusters: config ? { primary: config.primary.name, remotes: config.remotes.map((r) => r.name) } : { primary: '?', remotes: [] },
+    clusters: config ? clusterSummaryOf(config) : { primaries: ['?'], remotes: [], networks: [], topology: '?' },
     damaged: damageOf(run),
     error: run.error,
     lease: run.lease ? { pid: run.lease.pid, host: run.lease.host, user: run.lease.user, heartbeat: iso(run.lease.heartbeat) as string } : null,

@@ -21,7 +21,7 @@ export async function readJournal(where: string, runId: string): Promise<Journal
     if (!run) throw new Error(`no run ${runId}`);
     const cluster = await store.worlds.transact(run.simWorld, (objects) => {
       const found: Record<string, string[]> = {};
-      for (const context of ['cluster1', 'cluster2', 'cluster3', 'cluster4']) {
+      for (const context of (run.config?.clusters ?? []).map((c) => c.context)) {
         const listed = objects.list(context).map((o) => normalise(o.bodyJson));
         if (listed.length > 0) found[context] = listed.sort();
       }

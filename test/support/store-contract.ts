@@ -8,9 +8,10 @@ const ALICE: Actor = { user: 'alice', host: 'laptop', pid: 101 };
 const BOB: Actor = { user: 'bob', host: 'desk', pid: 202 };
 const CONFIG: MeshConfig = {
   meshID: 'mesh1',
-  network: 'network1',
-  primary: { name: 'cluster1', context: 'ctx1' },
-  remotes: [{ name: 'cluster2', context: 'ctx2' }],
+  clusters: [
+    { name: 'cluster1', context: 'ctx1', role: 'primary', network: 'network1' },
+    { name: 'cluster2', context: 'ctx2', role: 'remote', network: 'network1', controlPlane: 'cluster1' },
+  ],
   timeouts: { gatewayAddressMs: 120_000, commandMs: 600_000 },
   retry: { attempts: 3, initialDelayMs: 1000, maxDelayMs: 30_000, factor: 2 },
   tools: { kubectl: 'kubectl', istioctl: 'istioctl' },

@@ -2,7 +2,7 @@
 // Generated keys stay in memory unless trust.outputDir names a directory; there they are written 0600,
 // and a re-run (or a resumed run) reuses them instead of minting a different CA.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { TrustConfig } from '../../../shared/model.js';
 import { bundleProblem, type CaBundle, type RootCa } from './ca-files.js';
 
@@ -47,7 +47,20 @@ function writePrivate(path: string, text: string, mode: number): void {
   renameSync(tmp, path);
 }
 
-async function rootIn(dir: string, trust: Extract<TrustConfig, { source: 'generate' }>): Promise<RootCa> {
+// Several primaries of one run ask for the root at once: they must all get the same one, made once.
+const rootsMaking = new Map<string, Promise<RootCa>>();
+
+function rootIn(dir: string, trust: Extract<TrustConfig, { source: 'generate' }>): Promise<RootCa> {
+  const key = resolve(dir);
+  let making = rootsMaking.get(key);
+  if (!making) {
+    making = loadOrMakeRoot(dir, trust).finally(() => rootsMaking.delete(key));
+    rootsMaking.set(key, making);
+  }
+  return making;
+}
+
+async function loadOrMakeRoot(dir: string, trust: Extract<TrustConfig, { source: 'generate' }>): Promise<RootCa> {
   const certPath = join(dir, 'root-cert.pem');
   const keyPath = join(dir, 'root-key.pem');
   if (existsSync(certPath) && existsSync(keyPath)) return { certPem: readFileSync(certPath, 'utf8'), keyPem: readFileSync(keyPath, 'utf8') };

@@ -1,0 +1,154 @@
+// What a mesh's shape asks of each cluster, from Istio's multicluster pages: which clusters run a control
+// plane, which need an east-west gateway, which expose istiod or services, and where each cluster's remote
+// secret must go. Pure functions over the cluster list; the workflows, the step table and the views derive
+// everything from here, so every topology is one set of rules rather than one flow per page.
+
+export type ClusterRole = 'primary' | 'remote';
+
+export interface MeshMember {
+  name: string;
+  context: string;
+  role: ClusterRole;
+  network: string;
+  // A remote: the primary whose istiod serves it.
+  controlPlane?: string;
+}
+
+export interface MeshShape {
+  members: readonly MeshMember[];
+  // A trust: section: each primary gets the common root's intermediate before istiod starts.
+  trust?: boolean;
+}
+
+export function primariesOf(shape: MeshShape): MeshMember[] {
+  return shape.members.filter((m) => m.role === 'primary');
+}
+
+export function remotesOf(shape: MeshShape, primary?: string): MeshMember[] {
+  return shape.members.filter((m) => m.role === 'remote' && (primary === undefined || m.controlPlane === primary));
+}
+
+export function memberNamed(shape: MeshShape, name: string): MeshMember | undefined {
+  return shape.members.find((m) => m.name === name);
+}
+
+// The primary whose istiod serves `name` (a primary serves itself).
+export function controlPlaneOf(shape: MeshShape, name: string): MeshMember | undefined {
+  const member = memberNamed(shape, name);
+  if (!member) return undefined;
+  return member.role === 'primary' ? member : memberNamed(shape, member.controlPlane ?? '');
+}
+
+export function networksOf(shape: MeshShape): string[] {
+  return [...new Set(shape.members.map((m) => m.network))];
+}
+
+// More than one network: clusters reach each other's workloads through east-west gateways.
+export function isMultiNetwork(shape: MeshShape): boolean {
+  return networksOf(shape).length > 1;
+}
+
+// A primary with remotes exposes istiod through its gateway; on several networks every primary's network
+// needs one for workload traffic; a remote on another network than its primary carries its own.
+export function needsGateway(shape: MeshShape, name: string): boolean {
+  const member = memberNamed(shape, name);
+  if (!member) return false;
+  if (member.role === 'primary') return remotesOf(shape, name).length > 0 || isMultiNetwork(shape);
+  return member.network !== controlPlaneOf(shape, name)?.network;
+}
+
+export function exposesIstiod(shape: MeshShape, name: string): boolean {
+  return memberNamed(shape, name)?.role === 'primary' && remotesOf(shape, name).length > 0;
+}
+
+// The expose-services Gateway (port 15443, AUTO_PASSTHROUGH) goes to every primary of a multi-network mesh.
+export function exposesServices(shape: MeshShape, name: string): boolean {
+  return memberNamed(shape, name)?.role === 'primary' && isMultiNetwork(shape);
+}
+
+// istio-system is labelled with its network before Istio is installed, on every cluster of a multi-network mesh.
+export function labelsNetwork(shape: MeshShape, name: string): boolean {
+  return memberNamed(shape, name) !== undefined && isMultiNetwork(shape);
+}
+
+// Every primary but the cluster itself holds the cluster's remote secret: each control plane sees the whole mesh.
+export function secretHoldersOf(shape: MeshShape, name: string): MeshMember[] {
+  return primariesOf(shape).filter((p) => p.name !== name);
+}
+
+// The holders attach-remote does not cover (a remote's own primary): the clusters exchange-secret serves.
+export function exchangeTargetsOf(shape: MeshShape, name: string): MeshMember[] {
+  const own = memberNamed(shape, name)?.role === 'remote' ? memberNamed(shape, name)?.controlPlane : undefined;
+  return secretHoldersOf(shape, name).filter((p) => p.name !== own);
+}
+
+// The clusters a primary's istiod must report synced: every other cluster of the mesh.
+export function watchedBy(shape: MeshShape, primary: string): MeshMember[] {
+  return memberNamed(shape, primary)?.role === 'primary' ? shape.members.filter((m) => m.name !== primary) : [];
+}
+
+export type TopologyName = 'primary-remote' | 'multi-primary' | 'primary-remote multi-network' | 'multi-primary multi-network' | 'mixed';
+
+// Which of Istio's pages the mesh is, or a mixed fleet (several primaries with remotes).
+export function topologyName(shape: MeshShape): TopologyName {
+  const primaries = primariesOf(shape).length;
+  const remotes = remotesOf(shape).length;
+  const network = isMultiNetwork(shape) ? ' multi-network' : '';
+  if (primaries > 1 && remotes > 0) return 'mixed';
+  if (primaries > 1) return `multi-primary${network}` as TopologyName;
+  return `primary-remote${network}` as TopologyName;
+}
+
+const counted = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+// "2 primaries, 3 remotes, 2 networks".
+export function describeShape(shape: MeshShape): string {
+  const primaries = primariesOf(shape).length;
+  return [
+    `${primaries} ${primaries === 1 ? 'primary' : 'primaries'}`,
+    counted(remotesOf(shape).length, 'remote'),
+    counted(networksOf(shape).length, 'network'),
+  ].join(', ');
+}
+
+// What one member does in this mesh (the install parent hands it to the member's child machine).
+export function memberPlan(shape: MeshShape, name: string) {
+  const member = memberNamed(shape, name);
+  return {
+    labelsNetwork: labelsNetwork(shape, name),
+    establishesTrust: member?.role === 'primary' && Boolean(shape.trust),
+    needsGateway: needsGateway(shape, name),
+    exposesIstiod: exposesIstiod(shape, name),
+    exposesServices: exposesServices(shape, name),
+    exchangeTargets: exchangeTargetsOf(shape, name).map((p) => ({ name: p.name, context: p.context })),
+    otherPrimaries: primariesOf(shape)
+      .filter((p) => p.name !== name)
+      .map((p) => p.name),
+    remotes: remotesOf(shape, name).map((r) => r.name),
+  };
+}
+
+// Which helloworld version a cluster runs in verify: on one network, v1 on the first primary and v2
+// everywhere else; on several, v1 on the first primary's network and v2 on the others, so that every cluster
+// must reach a version that runs only somewhere else (across a network, where there is one).
+export function sampleVersionOf(shape: MeshShape, name: string): 'v1' | 'v2' {
+  const first = primariesOf(shape)[0];
+  const member = memberNamed(shape, name);
+  if (!first || !member) return 'v1';
+  if (isMultiNetwork(shape)) return member.network === first.network ? 'v1' : 'v2';
+  return member.name === first.name ? 'v1' : 'v2';
+}
+
+// What one member does in a verify or uninstall run.
+export function followUpPlan(shape: MeshShape, name: string) {
+  const ref = (m: MeshMember) => ({ name: m.name, context: m.context });
+  const plane = controlPlaneOf(shape, name);
+  const versions = [...new Set(shape.members.map((m) => sampleVersionOf(shape, m.name)))].sort();
+  return {
+    ...(memberNamed(shape, name)?.role === 'remote' && plane ? { primary: ref(plane) } : {}),
+    watches: watchedBy(shape, name).map(ref),
+    holders: secretHoldersOf(shape, name).map(ref),
+    sampleVersion: sampleVersionOf(shape, name),
+    versions,
+  };
+}
