@@ -136,15 +136,16 @@ describe('primary-remote on real API servers', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(orphan, 'istioctl install never started').toBeDefined();
+    // Held still (SIGSTOP) first, istioctl cannot finish, or die of a broken pipe, in the moment after mesh-run
+    // dies, as one waiting silently for readiness would not.
+    process.kill(orphan?.pid ?? 0, 'SIGSTOP');
     child.kill('SIGKILL');
     const killed = await done;
     outputs.push(killed.stdout, killed.stderr);
     expect(killed.signal).toBe('SIGKILL');
     const id = runIdFrom(killed);
-    // Killing mesh-run does not kill the real istioctl it started. Held still (SIGSTOP), it cannot die of a
-    // broken pipe before the resume either, as one waiting silently for readiness would not.
+    // Killing mesh-run does not kill the real istioctl it started.
     expect(processState(orphan?.pid ?? 0, orphan?.proc_start)).toBe('alive');
-    process.kill(orphan?.pid ?? 0, 'SIGSTOP');
     const resumed = await cli(['resume', id]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(processState(orphan?.pid ?? 0, orphan?.proc_start)).not.toBe('alive');

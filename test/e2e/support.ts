@@ -1,6 +1,6 @@
 // Helpers for the real-cluster suite: kubectl against the harness kubeconfig, the mesh-run config it needs.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,6 +20,22 @@ export function kubectl(context: string, args: string[]): string {
 
 export function kubectlJson<T>(context: string, args: string[]): T {
   return JSON.parse(kubectl(context, [...args, '-o', 'json'])) as T;
+}
+
+// The clusters the harness brought up and the network each is on (up.sh writes them).
+export function harnessClusters(): Array<{ name: string; network: string }> {
+  return readFileSync(join(STATE, 'clusters'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [name = '', network = ''] = line.split(' ');
+      return { name, network };
+    });
+}
+
+// A cluster's API server as its kubeconfig names it (loopback here: configs name it as apiServer).
+export function apiServerOf(context: string): string {
+  return kubectl(context, ['config', 'view', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}']).trim();
 }
 
 export function setLoadBalancer(mode: string): void {

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Brings up two real Kubernetes control planes (kwok binary runtime: etcd, kube-apiserver, controller-manager,
-# scheduler; nodes and pods simulated by kwok) as contexts cluster1 and cluster2 in a kubeconfig of its own,
-# plus stand-ins for a load balancer and for the webhook answers a real data plane would give. Idempotent: a second call with the clusters up returns at once.
+# Brings up real Kubernetes control planes (kwok binary runtime: etcd, kube-apiserver, controller-manager,
+# scheduler; nodes and pods simulated by kwok) as contexts cluster1..clusterN in a kubeconfig of its own,
+# plus stand-ins for a load balancer and for the webhook answers a real data plane would give. Idempotent: a
+# second call with the clusters up returns at once.
+#   MESH_RUN_E2E_CLUSTERS   how many clusters (default 4: the suite's mixed fleet needs four)
+#   MESH_RUN_E2E_NETWORKS   the network of each, in order (default: network1 network2 network1 network2 ...)
+# The clusters and their networks are written to $STATE/clusters ("name network" per line) for the suite.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.sh
@@ -29,7 +33,17 @@ export KWOK_ETCD_BINARY="$(command -v etcd)"
 # Every component listens on loopback only.
 printf 'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokctlConfiguration\noptions:\n  bindAddress: 127.0.0.1\n' > "$STATE/kwokctl.yaml"
 
-for c in cluster1 cluster2; do
+count="${MESH_RUN_E2E_CLUSTERS:-4}"
+case "$count" in ''|*[!0-9]*) echo "MESH_RUN_E2E_CLUSTERS must be a whole number, got: $count" >&2; exit 2 ;; esac
+read -r -a networks <<< "${MESH_RUN_E2E_NETWORKS:-}"
+clusters=()
+: > "$STATE/clusters"
+for i in $(seq 1 "$count"); do
+  clusters+=("cluster$i")
+  echo "cluster$i ${networks[$((i - 1))]:-network$(( (i - 1) % 2 + 1 ))}" >> "$STATE/clusters"
+done
+
+for c in "${clusters[@]}"; do
   if kubectl --context "$c" get --raw /readyz >/dev/null 2>&1; then
     log "$c is already up"
     continue
@@ -61,7 +75,7 @@ echo "${MESH_RUN_E2E_LB:-ip 500}" > "$STATE/lb-mode"
 if [ -f "$STATE/lb.pid" ] && kill -0 "$(cat "$STATE/lb.pid")" 2>/dev/null; then
   log "stand-ins already running"
 else
-  nohup node "$here/cluster-standins.mjs" "$KUBECONFIG" "$STATE/lb-mode" cluster1 cluster2 >"$STATE/standins.log" 2>&1 &
+  nohup node "$here/cluster-standins.mjs" "$KUBECONFIG" "$STATE/lb-mode" "${clusters[@]}" >"$STATE/standins.log" 2>&1 &
   echo $! > "$STATE/lb.pid"
 fi
 log "ready in $(( $(date +%s) - started ))s: KUBECONFIG=$KUBECONFIG"
