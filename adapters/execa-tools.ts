@@ -7,6 +7,8 @@ import { processStart, RUN_MARKER } from './processes.js';
 export interface ToolPaths {
   kubectl: string;
   istioctl: string;
+  // Given to every child as KUBECONFIG (absent: the child inherits the environment's).
+  kubeconfig?: string;
 }
 
 const MAX_BUFFER = 64 * 1024 * 1024;
@@ -14,7 +16,7 @@ const MAX_BUFFER = 64 * 1024 * 1024;
 // Options shared by every child: no shell, killed on abort or timeout, SIGKILL 5 s after SIGTERM. Each
 // child leads its own process group and carries the run id in its environment, so a driver that takes over
 // after this one was killed can find and stop what it left running.
-function baseOptions(options: RunOptions) {
+function baseOptions(options: RunOptions, paths: ToolPaths) {
   return {
     reject: false,
     shell: false,
@@ -24,7 +26,7 @@ function baseOptions(options: RunOptions) {
     maxBuffer: MAX_BUFFER,
     stripFinalNewline: false,
     detached: true,
-    env: { NO_COLOR: '1', ...(options.runId ? { [RUN_MARKER]: options.runId } : {}) },
+    env: { NO_COLOR: '1', ...(paths.kubeconfig ? { KUBECONFIG: paths.kubeconfig } : {}), ...(options.runId ? { [RUN_MARKER]: options.runId } : {}) },
   } as const;
 }
 
@@ -63,8 +65,8 @@ export function createExecaTools(paths: ToolPaths): ClusterTools {
   // Input is written to the child's stdin and closed; without it the child gets no stdin at all.
   const spawn = (command: Command, options: RunOptions) =>
     command.stdin !== undefined
-      ? execa(paths[command.tool], [...command.args], { ...baseOptions(options), input: command.stdin })
-      : execa(paths[command.tool], [...command.args], { ...baseOptions(options), stdin: 'ignore' });
+      ? execa(paths[command.tool], [...command.args], { ...baseOptions(options, paths), input: command.stdin })
+      : execa(paths[command.tool], [...command.args], { ...baseOptions(options, paths), stdin: 'ignore' });
 
   return {
     mode: 'real',
@@ -79,13 +81,13 @@ export function createExecaTools(paths: ToolPaths): ClusterTools {
     async pipe(source, sink, options) {
       // The source's stdout is a bearer-token kubeconfig: stream it into the sink, never buffer it.
       const producer = execa(paths[source.tool], [...source.args], {
-        ...baseOptions(options),
+        ...baseOptions(options, paths),
         stdin: 'ignore',
         stdout: 'pipe',
         buffer: { stdout: false, stderr: true },
       });
       const consumer = execa(paths[sink.tool], [...sink.args], {
-        ...baseOptions(options),
+        ...baseOptions(options, paths),
         stdin: 'pipe',
       });
       reportSpawn(producer, 'source', options);

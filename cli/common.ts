@@ -1,5 +1,5 @@
 // Options and helpers shared by the verbs.
-import { Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { openStore, storeLocation } from '../engine/composition.js';
 import { parseDuration } from '../shared/durations.js';
 import { UsageError } from '../shared/errors.js';
@@ -13,6 +13,33 @@ export interface CommonOptions {
   store?: string;
   json?: boolean;
 }
+
+// --context <cluster>=<context> (repeatable) and --kubeconfig: they override the config file.
+export interface ClusterFlags {
+  context?: string[];
+  kubeconfig?: string;
+}
+
+export function addClusterOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--context <cluster=context>', 'the kube context of a cluster, overriding the config and CTX_* (repeatable)').argParser(collect))
+    .addOption(new Option('--kubeconfig <file>', 'the kubeconfig every kubectl and istioctl reads (overrides tools.kubeconfig and $KUBECONFIG)'));
+}
+
+// A repeatable option's values (commander would print a default of [] in the help).
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function overridesOf(flags: ClusterFlags): { contexts: string[]; kubeconfig?: string } {
+  return { contexts: flags.context ?? [], ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}) };
+}
+
+// The precedence of the cluster settings, for every verb's help that takes them.
+export const CONTEXT_PRECEDENCE = `Contexts and kubeconfig, highest first: --context <cluster>=<context> and --kubeconfig; the config file
+(clusters[].context, or primary.context/remotes[].context; tools.kubeconfig); CTX_CLUSTER1 and CTX_CLUSTER2
+(the Istio page's variables, for cluster1 and cluster2); the defaults (a context named like the cluster;
+$KUBECONFIG, else ~/.kube/config).`;
 
 export function dbOption(): Option {
   return new Option('--db <file>', 'SQLite journal (default: $MESH_RUN_STORE, else $MESH_RUN_DB, else $XDG_STATE_HOME/mesh-run/mesh-run.db)');

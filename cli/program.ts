@@ -2,12 +2,16 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, MeshRunError } from '../shared/errors.js';
+import { cancelCommand } from './commands/cancel.js';
+import { complete, completionCommand } from './commands/completion.js';
 import { configCommand } from './commands/config.js';
 import { followUpCommand } from './commands/follow-up.js';
 import { graphCommand } from './commands/graph.js';
 import { historyCommand } from './commands/history.js';
+import { initCommand } from './commands/init.js';
 import { installCommand } from './commands/install.js';
 import { planCommand } from './commands/plan.js';
+import { precheckCommand } from './commands/precheck.js';
 import { reportCommand } from './commands/report.js';
 import { resumeCommand } from './commands/resume.js';
 import { logsCommand, showCommand } from './commands/show.js';
@@ -30,11 +34,11 @@ function version(): string {
 
 // Verbs that change something (drive a run, unlock one, copy a store): their exit code says what happened,
 // whatever became of their output.
-export const ACTING_VERBS: ReadonlySet<string> = new Set(['install', 'verify', 'uninstall', 'resume', 'unlock', 'store']);
+export const ACTING_VERBS: ReadonlySet<string> = new Set(['install', 'verify', 'uninstall', 'resume', 'cancel', 'unlock', 'store', 'init']);
 
 // Verbs that only read: the only ones offered as "did you mean", so a typo never leads to a verb that
 // changes clusters.
-const READ_ONLY_VERBS = ['status', 'runs', 'history', 'show', 'logs', 'graph', 'plan', 'report', 'config', 'version'];
+const READ_ONLY_VERBS = ['precheck', 'status', 'runs', 'history', 'show', 'logs', 'graph', 'plan', 'report', 'config', 'version', 'completion'];
 
 // commander's messages in mesh-run's one error style, with suggestions limited to read-only verbs.
 function outputError(streams: Streams): (message: string, write: (s: string) => void) => void {
@@ -87,6 +91,7 @@ export function buildProgram(streams: Streams): Command {
       if (store !== undefined && verb.getOptionValue('store') === undefined) verb.setOptionValue('store', store);
     });
   for (const command of [
+    precheckCommand(streams),
     installCommand(streams),
     followUpCommand('verify', streams),
     followUpCommand('uninstall', streams),
@@ -99,10 +104,13 @@ export function buildProgram(streams: Streams): Command {
     graphCommand(streams),
     planCommand(streams),
     reportCommand(streams),
+    cancelCommand(streams),
     unlockCommand(streams),
     storeCommand(streams),
     configCommand(streams),
+    initCommand(streams),
     versionCommand(streams, version()),
+    completionCommand(streams),
   ]) {
     program.addCommand(command.exitOverride().showSuggestionAfterError(false).configureOutput(output).configureHelp({ showGlobalOptions: true }));
   }
@@ -138,6 +146,11 @@ function report(error: unknown, streams: Streams, json: boolean): number {
 
 export async function main(argv: readonly string[], streams: Streams): Promise<number> {
   const program = buildProgram(streams);
+  // The completion scripts' entry point: not a verb, so help never lists it and commander never parses it.
+  if (argv[0] === '__complete') {
+    await complete(program, argv.slice(1), streams);
+    return ExitCode.ok;
+  }
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return ExitCode.ok;

@@ -41,6 +41,8 @@ export async function runVerb(
   try {
     progress = createProgressRenderer(streams.stderr, progressMode(streams.stderr, json, Boolean(options.quiet)), slotsOfRun(prepared.run));
     if (!json) streams.stdout.write(`${headline(prepared.run)}\n`);
+    const paint = painter(streams.stderr);
+    if (!json && !options.quiet) for (const w of prepared.warnings ?? []) streams.stderr.write(`${paint('yellow', 'warning:')} ${w}\n`);
     await runSession(prepared, { json, streams, progress, resumeHint: resumeHint(options) });
   } finally {
     await prepared.close();

@@ -3,6 +3,7 @@
 // come from the composition root.
 import { randomUUID } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
+import type { ClusterTools } from '../adapters/cluster-tools.js';
 import { DEFAULT_GATEWAY_POLL_MS } from '../machines/install-machine.js';
 import { slotLabel } from '../machines/steps.js';
 import { InternalError, NotResumableError, PreconditionError, UsageError } from '../shared/errors.js';
@@ -11,6 +12,7 @@ import { count } from '../shared/words.js';
 import type { AttemptRecord, NewRun, RunRecord, RunStore, Store, WorldSeed } from '../store/contract.js';
 import { checkEnvironment, checkOwnership } from './activities/environment-check.js';
 import { Inventory } from './activities/inventory.js';
+import { precheck } from './activities/precheck.js';
 import { sampleManifest } from './activities/sample-manifests.js';
 import { bundleFromFiles, checkReusableBundle, TrustMaterialError } from './activities/trust/material.js';
 import {
@@ -30,13 +32,17 @@ import {
 import { parseFaultSpec } from './config/fault-specs.js';
 import { hashText, type LoadedConfig, loadConfig, parseConfigText, readConfigFile } from './config/mesh-config.js';
 import { meshTopology } from './config/mesh-shape.js';
+import { applyOverrides, type ConfigOverrides, hasOverrides } from './config/overrides.js';
 import { holderAlive, isLeaseStale, LEASE_STALE_MS } from './runtime/lease.js';
 import type { ProgressListener } from './runtime/progress-events.js';
+import { planRerun } from './runtime/rerun-plan.js';
 import { clustersBusy, currentOperator, leaseFor, RunDriver, type RunOutcome } from './runtime/run-driver.js';
 import { newRunId } from './runtime/run-ids.js';
 import { restorable, workflowOf } from './runtime/workflows.js';
+import { removalSummary } from './views/removal-summary.js';
 import { maybeRunConfig, runConfig } from './views/run-config.js';
 import { checkRunIdFormat, findRun } from './views/run-lookup.js';
+import { slotsFor } from './views/run-slots.js';
 
 export type { SimulationOptions } from './composition.js';
 
@@ -70,6 +76,8 @@ export interface PreparedRun {
   driver: RunDriver;
   // Set when resume --force accepted a changed or missing config file.
   forcedDetail?: string;
+  // What the precheck found that does not block the run (a real install), for the operator to read.
+  warnings?: string[];
   // Drives the run to its end (start, or resume from its saved state).
   begin(): Promise<FinishedRun>;
   close(): Promise<void>;
@@ -84,7 +92,8 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
     throw new UsageError('--inject-failure and --sim-* options only apply to simulated clusters; add --dry-run');
   }
   checkTrustFiles(loaded.config);
-  if (!request.dryRun) await checkEnvironment(loaded.config, await realTools(loaded.config));
+  // A real install runs every precheck first: any problem refuses it (exit 3, nothing recorded).
+  const warnings = request.dryRun ? [] : await precheckInstall(loaded.config, await realTools(loaded.config));
   const store = await openStore(request.store, 'create');
   try {
     const runId = newRunId();
@@ -119,7 +128,7 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
       claimKeys,
       ...(listener ? { listener } : {}),
     });
-    return prepared(store, run, driver, () => driver.start());
+    return prepared(store, run, driver, () => driver.start(), undefined, warnings);
   } catch (error) {
     await store.close();
     throw error;
@@ -142,11 +151,33 @@ async function claimNewRun(store: Store, run: NewRun, world: string, doing: stri
 
 // A prepared run: begin() drives it to its end and reads back how it ended, so no caller reads the store
 // after the driver let go of it.
-function prepared(store: Store, run: RunRecord, driver: RunDriver, drive: () => Promise<RunOutcome>, forcedDetail?: string): PreparedRun {
+// The precheck of a real install: its problems refuse the install (one line each), its warnings are returned.
+async function precheckInstall(config: MeshConfig, tools: ClusterTools): Promise<string[]> {
+  const { findings } = await precheck(config, tools);
+  const problems = findings.filter((f) => f.level === 'problem');
+  if (problems.length > 0) {
+    const hint =
+      problems.length > 1
+        ? `${problems.length} problems, one per line: fix them, then run again ("mesh-run precheck" gives a hint for each)`
+        : problems[0]?.hint;
+    throw new PreconditionError('preflight', problems.map((p) => p.message).join('\n'), hint ? { hint } : {});
+  }
+  return findings.map((f) => `${f.cluster ? `${f.cluster}: ` : ''}${f.message}`);
+}
+
+function prepared(
+  store: Store,
+  run: RunRecord,
+  driver: RunDriver,
+  drive: () => Promise<RunOutcome>,
+  forcedDetail?: string,
+  warnings: string[] = [],
+): PreparedRun {
   return {
     run,
     driver,
     ...(forcedDetail ? { forcedDetail } : {}),
+    ...(warnings.length > 0 ? { warnings } : {}),
     async begin() {
       const outcome = await drive();
       // A journal that refused a write is not read again: the outcome says what happened.
@@ -215,6 +246,9 @@ export interface ResumeRequest {
   force: boolean;
   simulation: SimulationOptions;
   env?: Record<string, string | undefined>;
+  // resume --from <step>[@cluster]: run that step and every later one again (a succeeded run too), why.
+  from?: string;
+  reason?: string;
 }
 
 // What resume --force may change in a run's config: timeouts, retries, tools and parallelism (and verify's
@@ -238,10 +272,10 @@ function refuseUnappliable(stored: MeshConfig, fresh: MeshConfig, path: string, 
 }
 
 // The run's refusals, in the order a user fixes them: finished, unknown, damaged, another version.
-function checkResumable(run: RunRecord, attempts: number): void {
-  if (run.status === 'succeeded')
+function checkResumable(run: RunRecord, attempts: number, rerun = false): void {
+  if (run.status === 'succeeded' && !rerun)
     throw new NotResumableError('run-succeeded', `run ${run.id} already succeeded; there is nothing to resume`, {
-      hint: `start a new run with "mesh-run ${run.kind}" to re-apply`,
+      hint: `run steps again with "mesh-run resume ${run.id} --from <step>", or start a new run with "mesh-run ${run.kind}"`,
     });
   if (run.damaged.includes('kind'))
     throw new NotResumableError('run-kind', `run ${run.id} is of a kind this mesh-run does not know ("${run.storedKind.slice(0, 40)}")`, {
@@ -306,7 +340,8 @@ export async function prepareResume(request: ResumeRequest, listener?: ProgressL
   const store = await openStore(request.store, 'existing');
   try {
     const run = await findRun(store.runs, request.id);
-    checkResumable(run, (await store.runs.listAttempts(run.id)).length);
+    const attempts = await store.runs.listAttempts(run.id);
+    checkResumable(run, attempts.length, request.from !== undefined);
     if (run.mode === 'real' && changesLoadBalancer(request.simulation)) {
       throw new UsageError(`--sim-* options apply to dry runs only; run ${run.id} is against real clusters`);
     }
@@ -314,12 +349,14 @@ export async function prepareResume(request: ResumeRequest, listener?: ProgressL
     const world = run.mode === 'dry-run' ? await worldSettings(store, run.simWorld) : undefined;
     if (run.mode === 'dry-run' && !world)
       throw new NotResumableError('sim-missing', `the simulated clusters of dry run ${run.id} are missing from the database`);
+    const rerun = request.from === undefined ? undefined : planRerun(run.id, run.kind, request.from, slotsFor(run.kind, settled.config), attempts);
     const driver = new RunDriver({
       store: store.runs,
       tools: await toolsFor(run.mode, settled.config, store, run.simWorld),
       config: settled.config,
       run,
       operator: currentOperator(),
+      ...(rerun ? { replay: rerun.replay } : {}),
       gatewayPollMs: pollFor(world?.latencyModel?.timeScale),
       claimKeys: clusterKeys(run.mode, settled.config, run.simWorld),
       ...(await followUpDeps(store.runs, run)),
@@ -330,6 +367,10 @@ export async function prepareResume(request: ResumeRequest, listener?: ProgressL
     // Only the holder changes the run: its config (--force accepted a new one), its simulated load balancer.
     if (settled.replacement) await store.runs.updateRunConfig(run.id, settled.replacement.config, settled.replacement.hash);
     if (world) await resimulate(store, run.simWorld, world, request.simulation, Date.now());
+    if (rerun) {
+      const detail = `--from ${request.from}${request.reason ? ` (${request.reason})` : ''}: runs again ${rerun.rerun.join(', ')}`;
+      return prepared(store, run, driver, () => driver.rerun(detail), settled.detail);
+    }
     return prepared(store, run, driver, () => driver.resume(settled.detail), settled.detail);
   } catch (error) {
     await store.close();
@@ -348,6 +389,10 @@ export interface FollowUpRequest {
   force: boolean;
   store: StoreLocation;
   env?: Record<string, string | undefined>;
+  // --context and --kubeconfig (with a config file, not with --run).
+  overrides?: ConfigOverrides;
+  // A real uninstall asks before it deletes anything (the CLI: a prompt, or --yes); absent: no question.
+  confirm?: (summary: string[]) => Promise<boolean>;
 }
 
 interface FollowUpTarget {
@@ -446,7 +491,10 @@ export async function prepareFollowUp(request: FollowUpRequest, listener?: Progr
     throw new UsageError('--run and --config: give one of them (--run reuses the config recorded by that run)');
   if (request.force && request.kind !== 'uninstall') throw new UsageError('--force applies to uninstall only');
   if (request.runRef !== undefined) checkRunIdFormat(request.runRef);
-  const loaded = request.runRef === undefined ? loadConfig(request.configPath, request.env ?? process.env) : undefined;
+  if (request.runRef !== undefined && request.overrides && hasOverrides(request.overrides)) {
+    throw new UsageError('--context and --kubeconfig go with --config: --run acts with the contexts that run recorded');
+  }
+  const loaded = request.runRef === undefined ? applyOverrides(loadConfig(request.configPath, request.env ?? process.env), request.overrides ?? {}) : undefined;
   // A config file is checked before any database is touched; a run's recorded config once it is read.
   const early = loaded ? checkFollowUpInput(request, loaded.config, request.dryRun ? 'dry-run' : 'real') : undefined;
   let store: Store | undefined =
@@ -464,6 +512,9 @@ export async function prepareFollowUp(request: FollowUpRequest, listener?: Progr
       const tools = await realTools(target.config);
       await checkEnvironment(target.config, tools, false);
       if (request.kind === 'uninstall' && !request.force) await checkOwnership(target.config, tools);
+      if (request.kind === 'uninstall' && request.confirm && !(await request.confirm(removalSummary(target.config, request.force)))) {
+        throw new UsageError('uninstall not confirmed: nothing was changed');
+      }
     } else if (request.kind === 'uninstall' && !request.force && target.world && store) {
       // New simulated clusters are empty: nothing there to own.
       await checkOwnership(target.config, await toolsFor('dry-run', target.config, store, world));

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { NotResumableError, PreconditionError, UsageError } from '../shared/errors.js';
 import type { LeaseHolder, RunExport, Store, WorldExport } from '../store/contract.js';
 import { openStore, type StoreLocation } from './composition.js';
-import { holderAlive } from './runtime/lease.js';
+import { holderAlive, isLeaseStale } from './runtime/lease.js';
 import { currentOperator } from './runtime/run-driver.js';
 import { checkRunIdFormat, findRun } from './views/run-lookup.js';
 
@@ -57,6 +57,58 @@ export async function unlockRun(request: UnlockRequest): Promise<UnlockResult> {
       });
     }
     return { runId: run.id, released: holder };
+  } finally {
+    await store.close();
+  }
+}
+
+export interface CancelRequest {
+  id: string;
+  store: StoreLocation;
+  // How long to wait for the driver to stop the run.
+  waitMs: number;
+}
+
+export interface CancelResult {
+  runId: string;
+  // interrupted: the driver stopped it; finished: it ended on its own first; waiting: still running after waitMs.
+  outcome: 'interrupted' | 'finished' | 'waiting';
+  status: string;
+  holder: LeaseHolder;
+}
+
+// mesh-run cancel: asks the live driver of a run, on whatever host, to stop it, through the journal (an
+// operator action with who asked); the driver stops its commands and ends the run as interrupted.
+export async function cancelRun(request: CancelRequest): Promise<CancelResult> {
+  checkRunIdFormat(request.id);
+  const store = await openStore(request.store, 'existing');
+  try {
+    const run = await findRun(store.runs, request.id);
+    const holder = run.lease;
+    if (run.status !== 'running' || !holder) {
+      throw new PreconditionError('not-running', `run ${run.id} is ${run.status}, not running: there is nothing to cancel`, {
+        hint: run.status === 'succeeded' ? `"mesh-run status ${run.id}" shows how it ended` : `"mesh-run resume ${run.id}" continues it`,
+      });
+    }
+    const now = Date.now();
+    if (isLeaseStale(run, now) || (holder.host === hostname() && !holderAlive(holder))) {
+      throw new PreconditionError('driver-gone', `run ${run.id} has no live driver (${describeHolder(holder, now)} is gone): nothing is running to cancel`, {
+        hint: `"mesh-run resume ${run.id}" continues it; the next resume takes it over`,
+      });
+    }
+    const operator = currentOperator();
+    await store.runs.addEvent(run.id, 'cancel-requested', operator, now, `by ${operator.user}@${operator.host}`);
+    const deadline = Date.now() + request.waitMs;
+    for (;;) {
+      const current = await store.runs.getRun(run.id);
+      const status = current?.status ?? 'unknown';
+      if (status !== 'running') {
+        const cancelled = (await store.runs.listEvents(run.id)).some((e) => e.type === 'interrupted' && e.detail?.startsWith('cancelled by'));
+        return { runId: run.id, outcome: cancelled ? 'interrupted' : 'finished', status, holder };
+      }
+      if (Date.now() >= deadline) return { runId: run.id, outcome: 'waiting', status, holder };
+      await new Promise((r) => setTimeout(r, 100));
+    }
   } finally {
     await store.close();
   }

@@ -45,7 +45,8 @@ export interface MeshConfig {
   revision?: string;
   timeouts: { gatewayAddressMs: number; commandMs: number };
   retry: RetryPolicy;
-  tools: { kubectl: string; istioctl: string };
+  // kubeconfig: the file every kubectl and istioctl reads (absent: $KUBECONFIG, else ~/.kube/config).
+  tools: { kubectl: string; istioctl: string; kubeconfig?: string };
   // How many remotes may run steps at the same time (each is one more client of the primary's API server).
   maxParallelRemotes: number;
   // A common root of trust, created before istiod (absent: istiod signs with its own self-signed root).

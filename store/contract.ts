@@ -77,6 +77,8 @@ export interface AttemptRecord {
   endedAt: number | null;
   outcome: AttemptOutcome;
   error: ErrorInfo | null;
+  // What a succeeded attempt's step returned (JSON, redacted), replayed by resume --from.
+  output?: string | null;
 }
 
 export interface CommandRecord {
@@ -162,6 +164,8 @@ export interface AttemptClose {
   cluster: string;
   outcome: 'succeeded' | 'failed';
   error?: ErrorInfo;
+  // JSON of what the step returned (succeeded attempts).
+  output?: string;
   at: number;
 }
 

@@ -40,6 +40,8 @@ export interface AttemptRow {
   ended_at: number | null;
   outcome: AttemptRecord['outcome'];
   error: string | null;
+  // Absent in rows read before the column existed (none: migrations add it first).
+  output?: string | null;
 }
 
 export interface CommandRow {
@@ -183,6 +185,7 @@ export function toAttempt(row: AttemptRow): AttemptRecord {
     endedAt: row.ended_at,
     outcome: row.outcome,
     error: row.error ? (JSON.parse(row.error) as ErrorInfo) : null,
+    ...(row.output ? { output: row.output } : {}),
   };
 }
 

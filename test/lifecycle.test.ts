@@ -208,7 +208,8 @@ describe('install, verify, uninstall on simulated clusters', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     for (const verb of ['install', 'uninstall']) {
-      const refused = await runCli([verb, '--config', config, '--db', db]);
+      // uninstall asks first (--yes answers): the busy contexts refuse it all the same, with nothing changed.
+      const refused = await runCli([verb, '--config', config, '--db', db, ...(verb === 'uninstall' ? ['--yes'] : [])]);
       expect(refused.code, `${verb}: ${refused.stderr}`).toBe(3);
       expect(refused.stderr).toMatch(/^mesh-run: error: run mr-[a-z0-9]+ \(install\) is still running on context "cluster[12]"/);
     }

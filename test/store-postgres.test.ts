@@ -11,6 +11,7 @@ import { StoreError } from '../shared/errors.js';
 import { withDefaults } from '../shared/model.js';
 import type { ClaimRequest, LeaseHolder, NewRun, Store } from '../store/contract.js';
 import { type PostgresLocation, parseStoreLocation } from '../store/location.js';
+import { PG_MIGRATIONS } from '../store/postgres/migrations.js';
 import { runCli, tempDir } from './support/cli.js';
 import { freshSchema, havePostgres, postgresUrl } from './support/stores.js';
 
@@ -65,7 +66,7 @@ describe.skipIf(!havePostgres())('the PostgreSQL store', () => {
     const schema = freshSchema('race');
     await Promise.all(Array.from({ length: 6 }, () => open(schema)));
     const versions = await raw<{ version: number }>(schema, `SELECT version FROM "${schema}".schema_version`);
-    expect(versions).toEqual([{ version: 1 }]);
+    expect(versions).toEqual(PG_MIGRATIONS.map((m) => ({ version: m.version })));
     const tables = await raw<{ table_name: string }>(schema, 'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [
       schema,
     ]);

@@ -241,6 +241,13 @@ export function runIstioctl(env: IstioctlEnv, args: readonly string[], stdin: st
   if (verb === 'create-remote-secret') return createRemoteSecret(cluster, flags);
   if (verb === 'uninstall') return uninstall(cluster, flags, stdin);
   if (verb === 'remote-clusters') return remoteClusters(env, cluster);
+  if (verb === 'x' && positionals[1] === 'precheck') {
+    if (env.settings.contexts.find((c) => c.name === contextName)?.unreachable) return fail('Error: failed to get the Kubernetes version: i/o timeout');
+    return ok(
+      '',
+      '✔ No issues found when checking the cluster. Istio is safe to install or upgrade!\n  To get started, check out https://istio.io/latest/docs/setup/getting-started/\n',
+    );
+  }
   return { exitCode: 64, stdout: '', stderr: `Error: unknown command "${verb ?? ''}" for "istioctl"\n` };
 }
 

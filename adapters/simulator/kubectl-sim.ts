@@ -99,6 +99,10 @@ function notFound(type: ResourceType, name: string): string {
   return `Error from server (NotFound): ${pluralOf(type)} "${name}" not found`;
 }
 
+function serverHost(env: KubectlEnv, context: string): string {
+  return (env.settings.contexts.find((c) => c.name === context)?.server ?? '').replace(/^https?:\/\//, '');
+}
+
 // Runs one kubectl command against the simulated clusters.
 export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: string | undefined): CommandResult {
   const parsed = parseArgs(args, VALUED, ALIASES);
@@ -113,9 +117,15 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
     const name = flags.get('context') ?? env.settings.contexts[0]?.name ?? '';
     const ctx = env.settings.contexts.find((c) => c.name === name);
     if (!ctx) return fail(`error: context "${name}" does not exist`);
+    const user = ctx.user?.exec
+      ? { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: ctx.user.exec } }
+      : ctx.user?.authProvider
+        ? { 'auth-provider': { name: ctx.user.authProvider } }
+        : { 'client-certificate-data': 'DATA+OMITTED' };
     const view = {
       clusters: [{ name: ctx.name, cluster: { server: ctx.server } }],
       contexts: [{ name: ctx.name, context: { cluster: ctx.name, user: ctx.name } }],
+      users: [{ name: ctx.name, user }],
       'current-context': ctx.name,
     };
     const output = flags.get('output');
@@ -128,6 +138,8 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
   const contextName = flags.get('context') ?? env.settings.contexts[0]?.name ?? '';
   const cluster = env.cluster(contextName);
   if (!cluster) return fail(`error: context "${contextName}" does not exist`);
+  const unreachable = env.settings.contexts.find((c) => c.name === contextName)?.unreachable;
+  if (unreachable) return fail(`Unable to connect to the server: dial tcp ${serverHost(env, contextName)}: i/o timeout`);
   const namespace = flags.get('namespace') ?? 'default';
 
   switch (verb) {

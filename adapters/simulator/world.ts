@@ -10,6 +10,10 @@ export interface SimContext {
   server: string;
   // The network its pods are on, as the wires are (absent in worlds made before networks: all on one).
   network?: string;
+  // How its kubeconfig user authenticates (absent: a client certificate).
+  user?: { exec?: string; authProvider?: string };
+  // Its API server does not answer (a stopped cluster, a closed firewall).
+  unreachable?: boolean;
 }
 
 export interface WorldSettings {

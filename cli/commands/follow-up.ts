@@ -1,16 +1,18 @@
 // mesh-run verify and mesh-run uninstall: resumable runs that act on the mesh an install made.
 import { Command } from 'commander';
 import { storeLocation } from '../../engine/composition.js';
-import { dbOption } from '../common.js';
+import { addClusterOptions, type ClusterFlags, CONTEXT_PRECEDENCE, collect, dbOption, overridesOf } from '../common.js';
+import { confirm } from '../confirm.js';
 import type { Streams } from '../output.js';
 import { runVerb } from '../run-session.js';
 
-interface FollowUpOptions {
+interface FollowUpOptions extends ClusterFlags {
   run?: string;
   config?: string;
   dryRun?: boolean;
-  injectFailure: string[];
+  injectFailure?: string[];
   force?: boolean;
+  yes?: boolean;
   db?: string;
   json?: boolean;
   quiet?: boolean;
@@ -27,7 +29,8 @@ const ABOUT = {
   uninstall: {
     description: 'remove what install (and verify) created: istioctl uninstall --purge and istio-system on every cluster, remotes first, as a resumable run',
     examples: `  mesh-run uninstall --run mr-k3x9p2qa               the clusters of that install run (dry or real)
-  mesh-run uninstall --config mesh.yaml              real clusters from your kubeconfig
+  mesh-run uninstall --config mesh.yaml              real clusters from your kubeconfig (asks first)
+  mesh-run uninstall --config mesh.yaml --yes        the same without asking (CI; required without a terminal)
   mesh-run uninstall --config mesh.yaml --force      also purge an Istio that mesh-run did not install`,
     exits: '0 removed',
   },
@@ -40,20 +43,20 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
     .option('--run <id>', 'act on the clusters and config of this install run (or a unique prefix of its id)')
     .option('-c, --config <file>', 'YAML config (default: the Istio page: cluster1 primary, cluster2 remote)')
     .option('--dry-run', 'act on simulated clusters (those of the latest dry-run install with the same clusters)')
-    .option(
-      '--inject-failure <spec>',
-      'dry run: make <step>[@cluster][:count][:transient] fail (repeatable)',
-      (v: string, acc: string[]) => [...acc, v],
-      [] as string[],
-    );
-  if (kind === 'uninstall') command.option('--force', 'remove Istio even where mesh-run did not install it (the ownership check is skipped, and journaled)');
+    .option('--inject-failure <spec>', 'dry run: make <step>[@cluster][:count][:transient] fail (repeatable)', collect);
+  addClusterOptions(command);
+  if (kind === 'uninstall') {
+    command
+      .option('--force', 'remove Istio even where mesh-run did not install it (the ownership check is skipped, and journaled)')
+      .option('-y, --yes', 'real clusters: do not ask before deleting (required without a terminal); dry runs never ask');
+  }
   return command
     .addOption(dbOption())
     .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
     .option('-q, --quiet', 'no progress output, only the result')
     .addHelpText(
       'after',
-      `\nExamples:\n${about.examples}\n\nExit codes: ${about.exits}, 1 run failed (resumable with "mesh-run resume"), 2 bad input,\n3 environment or store problem (clusters another live run is using${kind === 'uninstall' ? ', an Istio mesh-run did not install' : ''}),\n130/143 interrupted by SIGINT/SIGTERM (resumable).`,
+      `\nExamples:\n${about.examples}\n\n${CONTEXT_PRECEDENCE}\n--context and --kubeconfig go with --config; --run uses what that run recorded.\n\nExit codes: ${about.exits}, 1 run failed (resumable with "mesh-run resume"), 2 bad input${kind === 'uninstall' ? ' or a real uninstall not confirmed (nothing changed)' : ''},\n3 environment or store problem (clusters another live run is using${kind === 'uninstall' ? ', an Istio mesh-run did not install' : ''}),\n130/143 interrupted by SIGINT/SIGTERM (resumable).`,
     )
     .action(async (options: FollowUpOptions) => {
       const { prepareFollowUp } = await import('../../engine/run-service.js');
@@ -62,9 +65,19 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
         ...(options.run !== undefined ? { runRef: options.run } : {}),
         ...(options.config !== undefined ? { configPath: options.config } : {}),
         dryRun: Boolean(options.dryRun),
-        injections: options.injectFailure,
+        injections: options.injectFailure ?? [],
+        overrides: overridesOf(options),
         force: Boolean(options.force),
         store: storeLocation(options),
+        ...(kind === 'uninstall'
+          ? {
+              confirm: (summary: string[]) =>
+                confirm(`${summary.join('\n')}\nDelete these?`, streams, {
+                  yes: Boolean(options.yes),
+                  refusal: 'uninstall of real clusters deletes Istio from them: confirm on a terminal, or pass --yes',
+                }),
+            }
+          : {}),
       };
       await runVerb(
         streams,

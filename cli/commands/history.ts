@@ -9,10 +9,11 @@ import { UsageError } from '../../shared/errors.js';
 import type { AttemptRecord } from '../../store/contract.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
+import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
 import { csv } from '../render/csv.js';
 import { table } from '../render/table.js';
 
-interface HistoryOptions {
+interface HistoryOptions extends OutputFlags {
   run?: string;
   cluster?: string;
   step?: string;
@@ -21,38 +22,46 @@ interface HistoryOptions {
   until?: string;
   limit: string;
   actions?: boolean;
-  json?: boolean;
-  csv?: boolean;
   db?: string;
   kind?: string;
 }
 
+const HISTORY_FORMATS = ['table', 'json', 'yaml', 'csv'] as const;
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function historyCommand(streams: Streams): Command {
-  return new Command('history')
-    .description('what ran, where, when, with what result: step attempts (or operator actions) across runs')
-    .option('--run <id>', 'one run (id or unique prefix)')
-    .addOption(new Option('--kind <kind>', 'runs of one kind').choices(RUN_KINDS))
-    .option('--cluster <name>', 'attempts on this cluster ("all" for steps that span all clusters)')
-    .option('--step <id>', `one step: ${STEP_IDS.join(', ')}`)
-    .addOption(new Option('--status <outcome>', 'attempt outcome').choices(['succeeded', 'failed', 'running', 'interrupted']))
-    .option('--since <when>', 'started at or after: a duration back from now (24h, 7d) or an ISO date')
-    .option('--until <when>', 'started before: a duration back from now or an ISO date')
-    .option('--limit <n>', 'at most this many rows, newest first', '100')
-    .option('--actions', 'list operator actions instead: who started, resumed, forced or interrupted runs')
-    .option('--json', 'one JSON array on stdout')
-    .option('--csv', 'CSV on stdout')
-    .addOption(dbOption())
+  return addOutputOption(
+    new Command('history')
+      .description('what ran, where, when, with what result: step attempts (or operator actions) across runs')
+      .option('--run <id>', 'one run (id or unique prefix)')
+      .addOption(new Option('--kind <kind>', 'runs of one kind').choices(RUN_KINDS))
+      .option('--cluster <name>', 'attempts on this cluster ("all" for steps that span all clusters)')
+      .option('--step <id>', `one step: ${STEP_IDS.join(', ')}`)
+      .addOption(new Option('--status <outcome>', 'attempt outcome').choices(['succeeded', 'failed', 'running', 'interrupted']))
+      .option('--since <when>', 'started at or after: a duration back from now (24h, 7d) or an ISO date')
+      .option('--until <when>', 'started before: a duration back from now or an ISO date')
+      .option('--limit <n>', 'at most this many rows, newest first', '100')
+      .option('--actions', 'list operator actions instead: who started, resumed, forced, cancelled or re-ran runs')
+      .addOption(dbOption()),
+    HISTORY_FORMATS,
+  )
+    .addOption(new Option('--csv', 'the same as -o csv').hideHelp())
     .addHelpText(
       'after',
-      '\nExample: what did we run against cluster2 last week, and what failed?\n  mesh-run history --cluster cluster2 --since 7d --status failed',
+      `
+Examples:
+  mesh-run history --cluster cluster2 --since 7d --status failed   what failed on cluster2 last week
+  mesh-run history --actions --run mr-k3x9p2qa                     who started, resumed or cancelled it
+  mesh-run history --since 30d -o csv > attempts.csv
+
+Exit codes: 0 listed (also when nothing matches), 2 bad input, 3 store problem, 4 no such run.`,
     )
     .action(async (options: HistoryOptions) => {
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000)
         throw new UsageError(`--limit "${options.limit}": expected a whole number from 1 to 1000000`);
-      if (options.json && options.csv) throw new UsageError('--json and --csv: choose one output format');
+      const format = formatOf(options, HISTORY_FORMATS);
       if (options.step !== undefined && !isStepId(options.step))
         throw new UsageError(`--step "${options.step}": unknown step; steps are ${STEP_IDS.join(', ')}`);
       if (options.run !== undefined) checkRunIdFormat(options.run);
@@ -88,8 +97,8 @@ export function historyCommand(streams: Streams): Command {
           where: e.step ? slotLabel(e.step, e.cluster ?? '') : null,
           detail: e.detail,
         }));
-        if (options.json) streams.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-        else if (options.csv)
+        if (format === 'json' || format === 'yaml') streams.stdout.write(renderDocument(rows, format));
+        else if (format === 'csv')
           streams.stdout.write(
             csv(
               ['at', 'run', 'action', 'user', 'host', 'pid', 'where', 'detail'],
@@ -117,8 +126,8 @@ export function historyCommand(streams: Streams): Command {
         outcome: a.outcome,
         error: a.error?.message ?? null,
       }));
-      if (options.json) streams.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-      else if (options.csv)
+      if (format === 'json' || format === 'yaml') streams.stdout.write(renderDocument(rows, format));
+      else if (format === 'csv')
         streams.stdout.write(
           csv(
             ['run', 'cluster', 'context', 'step', 'attempt', 'started_at', 'duration_ms', 'outcome', 'error'],

@@ -2,14 +2,14 @@
 import { Command, Option } from 'commander';
 import { storeLocation } from '../../engine/composition.js';
 import { UsageError } from '../../shared/errors.js';
-import { dbOption, LB_MODES, parseDelayOption } from '../common.js';
+import { addClusterOptions, type ClusterFlags, CONTEXT_PRECEDENCE, collect, dbOption, LB_MODES, overridesOf, parseDelayOption } from '../common.js';
 import type { Streams } from '../output.js';
 import { runVerb } from '../run-session.js';
 
-interface InstallOptions {
+interface InstallOptions extends ClusterFlags {
   config?: string;
   dryRun?: boolean;
-  injectFailure: string[];
+  injectFailure?: string[];
   simLb?: 'ip' | 'hostname' | 'none';
   simLbDelay?: string;
   simLatency?: string;
@@ -20,16 +20,13 @@ interface InstallOptions {
 }
 
 export function installCommand(streams: Streams): Command {
-  return new Command('install')
-    .description('install the configured Istio multicluster mesh (any topology the config describes), as a resumable run')
-    .option('-c, --config <file>', 'YAML config (default: the Istio page: cluster1 primary, cluster2 remote, mesh1, network1)')
-    .option('--dry-run', 'run against simulated clusters kept in the database; nothing real is touched')
-    .option(
-      '--inject-failure <spec>',
-      'dry run: make <step>[@cluster][:count][:transient] fail (repeatable)',
-      (v: string, acc: string[]) => [...acc, v],
-      [] as string[],
-    )
+  return addClusterOptions(
+    new Command('install')
+      .description('install the configured Istio multicluster mesh (any topology the config describes), as a resumable run')
+      .option('-c, --config <file>', 'YAML config (default: the Istio page: cluster1 primary, cluster2 remote, mesh1, network1)')
+      .option('--dry-run', 'run against simulated clusters kept in the database; nothing real is touched'),
+  )
+    .option('--inject-failure <spec>', 'dry run: make <step>[@cluster][:count][:transient] fail (repeatable)', collect)
     .addOption(new Option('--sim-lb <mode>', 'dry run: what the load balancer gives the gateway').choices(LB_MODES))
     .option('--sim-lb-delay <duration>', 'dry run: how long the load balancer takes (default 1.5s)')
     .option('--sim-latency <duration|realistic>', 'dry run: how long each simulated command takes (default 0), or "realistic" (durations of real installs)')
@@ -44,13 +41,21 @@ Examples:
   mesh-run install --dry-run                          simulated cluster1 + cluster2
   mesh-run install --dry-run --inject-failure install-remote@cluster2
   mesh-run install --config mesh.yaml                 real clusters from your kubeconfig
+  mesh-run install -c mesh.yaml --context cluster1=kind-east --context cluster2=kind-west
+  mesh-run install --kubeconfig ~/.kube/lab.yaml      every context from that file
+
+${CONTEXT_PRECEDENCE}
 
 Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or store problem,
 130/143 interrupted by SIGINT/SIGTERM (resumable).`,
     )
     .action(async (options: InstallOptions) => {
       // The engine (xstate, execa, yaml) loads only when a command needs it: start-up stays light.
-      const [{ loadConfig }, { prepareInstall }] = await Promise.all([import('../../engine/config/mesh-config.js'), import('../../engine/run-service.js')]);
+      const [{ loadConfig }, { applyOverrides }, { prepareInstall }] = await Promise.all([
+        import('../../engine/config/mesh-config.js'),
+        import('../../engine/config/overrides.js'),
+        import('../../engine/run-service.js'),
+      ]);
       const lbDelay = parseDelayOption(options.simLbDelay, '--sim-lb-delay');
       const realistic = options.simLatency === 'realistic';
       const latency = realistic ? undefined : parseDelayOption(options.simLatency, '--sim-latency');
@@ -64,7 +69,7 @@ Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or
         ...(latency !== undefined ? { commandLatencyMs: latency } : {}),
         ...(realistic ? { realisticLatency: { timeScale } } : {}),
       };
-      const loaded = loadConfig(options.config);
+      const loaded = applyOverrides(loadConfig(options.config), overridesOf(options));
       await runVerb(
         streams,
         options,
@@ -74,7 +79,7 @@ Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or
               ...(options.config ? { configPath: options.config } : {}),
               loaded,
               dryRun: Boolean(options.dryRun),
-              injections: options.injectFailure,
+              injections: options.injectFailure ?? [],
               simulation,
               store: storeLocation(options),
             },

@@ -8,12 +8,12 @@ import { formatDuration } from '../../shared/durations.js';
 import { UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
 import { painter, type Streams } from '../output.js';
+import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
 import { displayArgv } from '../render/argv.js';
 import { untilInterrupted } from '../until-interrupted.js';
 
-interface ShowOptions {
+interface ShowOptions extends OutputFlags {
   db?: string;
-  json?: boolean;
   step?: string;
   cluster?: string;
   follow?: boolean;
@@ -24,22 +24,37 @@ function loadTimeline(id: string, options: ShowOptions): Promise<Timeline> {
   return withStore(options, (runs) => runTimeline(runs, id));
 }
 
+const SHOW_FORMATS = ['table', 'json', 'yaml'] as const;
+const LOGS_FORMATS = ['text', 'json'] as const;
+
 const clock = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 const label = slotLabel;
 
 export function showCommand(streams: Streams): Command {
-  return new Command('show')
-    .description("one run's timeline: each step per cluster, its attempts, and the commands they ran (redacted)")
-    .argument('<id>', 'run id (or a unique prefix of it)')
-    .addOption(dbOption())
-    .option('--json', 'one JSON document on stdout')
+  return addOutputOption(
+    new Command('show')
+      .description("one run's timeline: each step per cluster, its attempts, and the commands they ran (redacted)")
+      .argument('<id>', 'run id (or a unique prefix of it)')
+      .addOption(dbOption()),
+    SHOW_FORMATS,
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mesh-run show mr-k3x9p2qa                   every step, attempt and command of the run
+  mesh-run show mr-k3x9p2qa -o json | jq '.steps[] | select(.attempts | length > 1)'
+
+Exit codes: 0 shown, 2 bad input, 3 store problem, 4 no such run.`,
+    )
     .action(async (id: string, options: ShowOptions) => {
+      const format = formatOf(options, SHOW_FORMATS);
       const t = await loadTimeline(id, options);
-      if (options.json) {
+      if (format !== 'table') {
         // The saved machine state and the lease token are the engine's, not the reader's.
         const { snapshot: _s, lease: _l, storedKind, ...run } = t.run;
         const shown = run.damaged.includes('kind') ? { ...run, kind: storedKind } : run;
-        streams.stdout.write(`${JSON.stringify({ run: shown, events: t.events, steps: t.slots }, null, 2)}\n`);
+        streams.stdout.write(renderDocument({ run: shown, events: t.events, steps: t.slots }, format));
         return;
       }
       const paint = painter(streams.stdout);
@@ -86,30 +101,66 @@ function commandBlock(
 }
 
 export function logsCommand(streams: Streams): Command {
-  return new Command('logs')
-    .description("the redacted output tails the journal kept for a run's commands")
-    .argument('<id>', 'run id (or a unique prefix of it)')
-    .option('--step <id>', `only this step: ${STEP_IDS.join(', ')}`)
-    .option('--cluster <name>', 'only this cluster')
-    .option('-f, --follow', 'keep printing commands as they finish (the run driven here or on any other machine), until it ends')
-    .addOption(dbOption())
+  return addOutputOption(
+    new Command('logs')
+      .description("the redacted output tails the journal kept for a run's commands")
+      .argument('<id>', 'run id (or a unique prefix of it)')
+      .option('--step <id>', `only this step: ${STEP_IDS.join(', ')}`)
+      .option('--cluster <name>', 'only this cluster')
+      .option('-f, --follow', 'keep printing commands as they finish (the run driven here or on any other machine), until it ends')
+      .addOption(dbOption()),
+    LOGS_FORMATS,
+    'output format (json: one object per command, per line)',
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mesh-run logs mr-k3x9p2qa --step install-remote --cluster cluster2
+  mesh-run logs mr-k3x9p2qa --follow          as commands finish, until the run ends
+  mesh-run logs mr-k3x9p2qa -o json | jq -r 'select(.exitCode != 0) | .argv | join(" ")'
+
+Exit codes: 0 shown, 2 bad input, 3 store problem, 4 no such run.`,
+    )
     .action(async (id: string, options: ShowOptions) => {
+      const format = formatOf(options, LOGS_FORMATS);
       if (options.step !== undefined && !isStepId(options.step))
         throw new UsageError(`--step "${options.step}": unknown step; steps are ${STEP_IDS.join(', ')}`);
       const cluster = options.cluster !== undefined ? clusterFromLabel(options.cluster) : undefined;
       const wanted = (step: string, on: string) => (!options.step || step === options.step) && (cluster === undefined || on === cluster);
-      if (options.follow) return follow(id, options, streams, wanted);
+      if (options.follow) return follow(id, options, format, streams, wanted);
       const t = await loadTimeline(id, options);
       const out: string[] = [];
       for (const slot of t.slots) {
         if (!wanted(slot.step, slot.cluster)) continue;
-        for (const a of slot.attempts) for (const c of a.commands) out.push(...commandBlock(label(slot.step, slot.cluster), a.attempt, c));
+        for (const a of slot.attempts)
+          for (const c of a.commands)
+            out.push(...(format === 'json' ? [commandJson(slot, a.attempt, c)] : commandBlock(label(slot.step, slot.cluster), a.attempt, c)));
       }
-      streams.stdout.write(out.length ? `${out.join('\n')}\n` : 'no commands match\n');
+      streams.stdout.write(out.length ? `${out.join('\n')}\n` : format === 'json' ? '' : 'no commands match\n');
     });
 }
 
-async function follow(id: string, options: ShowOptions, streams: Streams, wanted: (step: string, cluster: string) => boolean): Promise<void> {
+// One command as a JSON line (logs -o json): where it ran, what, and its redacted output tails.
+function commandJson(
+  slot: { step: string; cluster: string },
+  attempt: number,
+  c: { argv: string[]; startedAt: number; exitCode: number | null; durationMs?: number | null; stdoutTail: string | null; stderrTail: string | null },
+): string {
+  return JSON.stringify({
+    step: slot.step,
+    cluster: slot.cluster,
+    attempt,
+    argv: c.argv,
+    startedAt: new Date(c.startedAt).toISOString(),
+    exitCode: c.exitCode,
+    durationMs: c.durationMs ?? null,
+    stdout: c.stdoutTail,
+    stderr: c.stderrTail,
+  });
+}
+
+async function follow(id: string, options: ShowOptions, format: string, streams: Streams, wanted: (step: string, cluster: string) => boolean): Promise<void> {
   checkRunIdFormat(id);
   const run = await untilInterrupted((signal) =>
     withStore(options, (runs) =>
@@ -118,7 +169,9 @@ async function follow(id: string, options: ShowOptions, streams: Streams, wanted
         id,
         (c, attempt) => {
           if (!attempt || !wanted(attempt.step, attempt.cluster)) return;
-          streams.stdout.write(`${commandBlock(label(attempt.step, attempt.cluster), attempt.attempt, c).join('\n')}\n`);
+          const text =
+            format === 'json' ? commandJson(attempt, attempt.attempt, c) : commandBlock(label(attempt.step, attempt.cluster), attempt.attempt, c).join('\n');
+          streams.stdout.write(`${text}\n`);
         },
         signal,
       ),

@@ -5,46 +5,58 @@ import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
 import { UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
-import { renderRunStatus, renderRuns } from '../render/status.js';
+import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
+import { renderRunStatus, renderRuns, runsCsv } from '../render/status.js';
 import { untilInterrupted } from '../until-interrupted.js';
 
-interface ReadOptions {
+interface ReadOptions extends OutputFlags {
   db?: string;
-  json?: boolean;
   limit?: string;
   watch?: boolean;
 }
 
 export function statusCommand(streams: Streams): Command {
-  return new Command('status')
-    .description("a run's status, and per step and cluster: status, attempts, times, last error")
-    .argument('<id>', 'run id (or a unique prefix of it)')
-    .addOption(dbOption())
-    .option('--json', 'one JSON document on stdout (with --watch: one per line, per change)')
+  return addOutputOption(
+    new Command('status')
+      .description("a run's status, and per step and cluster: status, attempts, times, last error")
+      .argument('<id>', 'run id (or a unique prefix of it)')
+      .addOption(dbOption()),
+    STATUS_FORMATS,
+    'output format (with --watch, json is one document per line, per change)',
+  )
     .option('-w, --watch', 'keep showing it as it changes, driven from here or any other machine, until the run ends')
     .addHelpText(
       'after',
-      '\nExample: follow a run CI is driving, from a laptop sharing its store\n  mesh-run status mr-k3x9p2qa --watch --store postgres://mesh@db.internal/mesh',
+      `
+Examples:
+  mesh-run status mr-k3x9p2qa                 where the run stands, per step and cluster
+  mesh-run status mr-k3x9p2qa -o yaml
+  mesh-run status mr-k3x9p2qa --watch --store postgres://mesh@db.internal/mesh
+                                              follow a run CI is driving, from a laptop sharing its store
+
+Exit codes: 0 shown, 2 bad input, 3 store problem, 4 no such run.`,
     )
     .action(async (id: string, options: ReadOptions) => {
       checkRunIdFormat(id);
-      if (options.watch) return watchStatus(id, options, streams);
+      const format = formatOf(options, STATUS_FORMATS);
+      if (options.watch) return watchStatus(id, options, format, streams);
       const status = await withStore(options, (runs) => runStatus(runs, id));
-      if (options.json) streams.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      if (format !== 'table') streams.stdout.write(renderDocument(status, format));
       else streams.stdout.write(renderRunStatus(streams.stdout, status.run, status.steps));
     });
 }
 
 // Redraws the status on a terminal; elsewhere prints each new state under a time line (JSON: one per line).
-async function watchStatus(id: string, options: ReadOptions, streams: Streams): Promise<void> {
-  const redraw = !options.json && Boolean((streams.stdout as NodeJS.WriteStream).isTTY);
+async function watchStatus(id: string, options: ReadOptions, format: string, streams: Streams): Promise<void> {
+  const redraw = format === 'table' && Boolean((streams.stdout as NodeJS.WriteStream).isTTY);
   const last = await untilInterrupted((signal) =>
     withStore(options, (runs) =>
       watchRunStatus(
         runs,
         id,
         (view) => {
-          if (options.json) streams.stdout.write(`${JSON.stringify(view)}\n`);
+          if (format === 'json') streams.stdout.write(`${JSON.stringify(view)}\n`);
+          else if (format === 'yaml') streams.stdout.write(`---\n${renderDocument(view, 'yaml')}`);
           else if (redraw) streams.stdout.write(`\x1b[H\x1b[2J${renderRunStatus(streams.stdout, view.run, view.steps)}`);
           else streams.stdout.write(`-- ${new Date().toISOString().slice(11, 19)}\n${renderRunStatus(streams.stdout, view.run, view.steps)}\n`);
         },
@@ -52,24 +64,40 @@ async function watchStatus(id: string, options: ReadOptions, streams: Streams): 
       ),
     ),
   );
-  if (!options.json) {
+  if (format === 'table') {
     const end = last.run.status === 'running' ? `its driver is gone; "mesh-run resume ${last.run.id}" continues it` : `${last.run.status}`;
     streams.stderr.write(`run ${last.run.id} ${end}\n`);
   }
 }
 
+const STATUS_FORMATS = ['table', 'json', 'yaml'] as const;
+const RUNS_FORMATS = ['table', 'json', 'yaml', 'csv'] as const;
+
 export function runsCommand(streams: Streams): Command {
-  return new Command('runs')
-    .description('the runs in the journal, newest first')
-    .addOption(dbOption())
-    .addOption(new Option('--limit <n>', 'how many runs to list').default('50'))
-    .option('--json', 'one JSON array on stdout')
+  return addOutputOption(
+    new Command('runs')
+      .description('the runs in the journal, newest first')
+      .addOption(dbOption())
+      .addOption(new Option('--limit <n>', 'how many runs to list').default('50')),
+    RUNS_FORMATS,
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mesh-run runs                               the latest 50 runs
+  mesh-run runs --limit 500 -o csv > runs.csv
+
+Exit codes: 0 listed, 2 bad input, 3 store problem.`,
+    )
     .action(async (options: ReadOptions) => {
+      const format = formatOf(options, RUNS_FORMATS);
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100_000)
         throw new UsageError(`--limit "${options.limit}": expected a whole number from 1 to 100000`);
       const views = await withStore(options, (runs) => recentRuns(runs, limit));
-      if (options.json) streams.stdout.write(`${JSON.stringify(views, null, 2)}\n`);
+      if (format === 'csv') streams.stdout.write(runsCsv(views));
+      else if (format !== 'table') streams.stdout.write(renderDocument(views, format));
       else streams.stdout.write(renderRuns(streams.stdout, views));
     });
 }

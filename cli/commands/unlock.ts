@@ -1,8 +1,7 @@
 // mesh-run unlock <id>: release the lease of a run whose driver is gone (modelled on terraform force-unlock).
-import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
-import { UsageError } from '../../shared/errors.js';
 import { dbOption } from '../common.js';
+import { confirm } from '../confirm.js';
 import type { Streams } from '../output.js';
 
 interface UnlockOptions {
@@ -10,19 +9,6 @@ interface UnlockOptions {
   store?: string;
   yes?: boolean;
   json?: boolean;
-}
-
-// Asks on the terminal; only "yes" confirms. Without a terminal, --yes is the only way to confirm.
-async function ask(question: string, streams: Streams, yes: boolean): Promise<boolean> {
-  if (yes) return true;
-  if (!process.stdin.isTTY) throw new UsageError('unlock changes who may drive a run: confirm on a terminal, or pass --yes');
-  const prompt = createInterface({ input: process.stdin, output: streams.stderr });
-  try {
-    const answer = await prompt.question(`${question}\n  Only 'yes' will be accepted to confirm: `);
-    return answer.trim() === 'yes';
-  } finally {
-    prompt.close();
-  }
 }
 
 export function unlockCommand(streams: Streams): Command {
@@ -35,6 +21,10 @@ export function unlockCommand(streams: Streams): Command {
     .addHelpText(
       'after',
       `
+Examples:
+  mesh-run unlock mr-k3x9p2qa                 asks, then releases the lease of a driver that is gone
+  mesh-run unlock mr-k3x9p2qa --yes           the same without asking (no terminal, CI)
+
 A driver that dies is taken over automatically (at once on PostgreSQL, when its session ends; on SQLite when
 its pid is gone on this host, or after 30 s without a heartbeat). unlock is for the rest: a holder on another
 machine that will never come back. A holder known to be alive is refused.
@@ -44,7 +34,12 @@ Exit codes: 0 released (or there was no lease), 2 not confirmed, 3 the holder is
     )
     .action(async (id: string, options: UnlockOptions) => {
       const [{ unlockRun }, { storeLocation }] = await Promise.all([import('../../engine/store-service.js'), import('../../engine/composition.js')]);
-      const result = await unlockRun({ id, store: storeLocation(options), confirm: (question) => ask(question, streams, Boolean(options.yes)) });
+      const result = await unlockRun({
+        id,
+        store: storeLocation(options),
+        confirm: (question) =>
+          confirm(question, streams, { yes: Boolean(options.yes), refusal: 'unlock changes who may drive a run: confirm on a terminal, or pass --yes' }),
+      });
       if (options.json) {
         streams.stdout.write(`${JSON.stringify({ run: result.runId, released: result.released ?? null }, null, 2)}\n`);
         return;

@@ -15,6 +15,9 @@ interface SlotState {
   startedAt?: number;
   endedAt?: number;
   note?: string;
+  // A wait with a deadline: redrawn with the time waited and left.
+  since?: number;
+  deadline?: number;
   error?: string;
 }
 
@@ -31,6 +34,13 @@ export function progressMode(stream: NodeJS.WriteStream, json: boolean, quiet: b
 }
 
 const clock = (at: number) => new Date(at).toISOString().slice(11, 19);
+
+// "waited 1m 5s; gives up at 12:34:56, in 3m 55s"
+function waited(wait: { since?: number | undefined; deadline?: number | undefined; at: number }, now: number): string {
+  const since = wait.since ?? wait.at;
+  const deadline = wait.deadline as number;
+  return `waited ${formatDuration(Math.max(0, now - since))}; gives up at ${clock(deadline)}, in ${formatDuration(Math.max(0, deadline - now))}`;
+}
 const label = slotLabel;
 
 export function createProgressRenderer(
@@ -51,6 +61,10 @@ export function createProgressRenderer(
     states.set(key, state);
     if (event.type === 'note') {
       state.note = event.message;
+      if (event.deadline !== undefined) {
+        state.deadline = event.deadline;
+        state.since = event.since ?? event.at;
+      }
       return;
     }
     state.status = event.status;
@@ -60,6 +74,7 @@ export function createProgressRenderer(
       delete state.endedAt;
       delete state.error;
       delete state.note;
+      delete state.deadline;
     } else if (event.status === 'retrying') {
       state.error = `${event.error?.message ?? ''} (retry in ${formatDuration(event.retryInMs ?? 0)})`;
     } else {
@@ -92,7 +107,9 @@ export function createProgressRenderer(
     const now = Date.now();
     const lines = [...states.values()].map((s) => {
       const elapsed = s.startedAt ? formatDuration((s.endedAt ?? now) - s.startedAt) : '';
-      const extra = s.status === 'failed' || s.status === 'retrying' ? paint('red', s.error ?? '') : s.note ? paint('dim', s.note) : '';
+      const note =
+        s.note && s.deadline !== undefined && s.status === 'running' ? `${s.note} (${waited({ at: now, since: s.since, deadline: s.deadline }, now)})` : s.note;
+      const extra = s.status === 'failed' || s.status === 'retrying' ? paint('red', s.error ?? '') : note ? paint('dim', note) : '';
       const attempt = s.attempt > 1 ? paint('yellow', ` (attempt ${s.attempt})`) : '';
       return fitWidth(`${symbol(s, frame)} ${label(s.step, s.cluster).padEnd(36)} ${elapsed.padStart(7)}${attempt} ${extra}`, width);
     });
@@ -132,12 +149,14 @@ export function createProgressRenderer(
       return;
     }
     if (event.type === 'note') {
-      // A long wait reports itself every 10 s, not on every probe.
-      const previous = lastNote.get(key) ?? 0;
-      if (event.at - previous < 10_000) return;
+      // A wait says so once, then once a minute (not on every probe), with how long it has waited and
+      // when it gives up.
+      const previous = lastNote.get(key);
+      if (previous !== undefined && event.at - previous < 60_000) return;
       lastNote.set(key, event.at);
-      const started = states.get(key)?.startedAt ?? event.at;
-      stream.write(`${clock(event.at)} ${key} waiting: ${event.message} (${formatDuration(event.at - started)})\n`);
+      const started = event.since ?? states.get(key)?.startedAt ?? event.at;
+      const how = event.deadline !== undefined ? waited(event, event.at) : formatDuration(event.at - started);
+      stream.write(`${clock(event.at)} ${key} waiting: ${event.message} (${how})\n`);
       return;
     }
     const state = states.get(key);

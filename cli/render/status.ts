@@ -4,6 +4,7 @@ import type { ClusterSummary, RunView, SlotView } from '../../engine/views/statu
 import { clusterLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
 import { painter, type Style } from '../output.js';
+import { csv } from './csv.js';
 import { table } from './table.js';
 
 const STATUS_STYLE: Record<string, Style> = { succeeded: 'green', failed: 'red', running: 'cyan', interrupted: 'yellow', pending: 'dim' };
@@ -76,6 +77,26 @@ export function renderRuns(stream: NodeJS.WriteStream, runs: readonly RunView[])
     r.status === 'succeeded' ? '' : (r.currentStep ?? ''),
   ]);
   return `${table(['RUN', 'KIND', 'STATUS', 'MODE', 'CLUSTERS', 'STARTED', 'ACTIVE', 'AT STEP'], rows)}\n`;
+}
+
+// The runs list as CSV: the table's columns, plain values (ISO times, milliseconds).
+export function runsCsv(runs: readonly RunView[]): string {
+  return csv(
+    ['run', 'kind', 'status', 'mode', 'topology', 'primaries', 'remotes', 'networks', 'started', 'active_ms', 'at_step'],
+    runs.map((r) => [
+      r.id,
+      r.kind,
+      r.status,
+      r.mode,
+      r.clusters.topology,
+      r.clusters.primaries.join(' '),
+      r.clusters.remotes.join(' '),
+      r.clusters.networks.join(' '),
+      new Date(r.createdAt).toISOString(),
+      r.activeMs,
+      r.status === 'succeeded' ? '' : (r.currentStep ?? ''),
+    ]),
+  );
 }
 
 // A runs row's CLUSTERS cell stays narrow however many clusters a run has: "cluster1 -> cluster2",

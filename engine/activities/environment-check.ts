@@ -9,7 +9,8 @@ import { preflight } from './install.js';
 import { istioOwners, MESH_RUN_OWNER } from './mesh-inventory.js';
 import type { StepRuntime } from './step-runtime.js';
 
-function directRuntime(config: MeshConfig, tools: ClusterTools): StepRuntime {
+// A step runtime that journals nothing: checks made before any run is recorded.
+export function directRuntime(config: MeshConfig, tools: ClusterTools): StepRuntime {
   const signal = new AbortController().signal;
   // Preflight asks every cluster at once, all under this one signal.
   setMaxListeners(0, signal);

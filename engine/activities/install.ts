@@ -100,7 +100,7 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
   for (const cluster of known ? input.clusters.filter((c) => !known?.has(c.context)) : []) {
     const field = clusterField(deps.config, cluster.name, 'context');
     problems.push(
-      `kube context "${cluster.context}" (cluster ${cluster.name}) not found in the kubeconfig (it has: ${names.slice(0, 10).join(', ') || 'none'}); set ${field} in the config (or CTX_CLUSTER1/CTX_CLUSTER2)`,
+      `kube context "${cluster.context}" (cluster ${cluster.name}) not found in the kubeconfig (it has: ${names.slice(0, 10).join(', ') || 'none'}); set ${field} in the config, or pass --context ${cluster.name}=<context>${deps.config.form === 'clusters' ? '' : ' (or CTX_CLUSTER1/CTX_CLUSTER2)'}`,
     );
   }
   let istioVersion: string | undefined;

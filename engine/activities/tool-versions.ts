@@ -2,6 +2,9 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { execa } from 'execa';
+import type { ClusterTools } from '../../adapters/cluster-tools.js';
+import type { MeshConfig } from '../../shared/model.js';
+import { kubectl } from './step-runtime.js';
 
 export interface ToolVersion {
   tool: 'kubectl' | 'istioctl';
@@ -50,6 +53,55 @@ export async function toolVersions(paths: { kubectl: string; istioctl: string })
       const result = await execa(path, [...ARGS[tool]], { reject: false, timeout: 20_000, stdin: 'ignore' });
       const version = result.exitCode === 0 ? parse(String(result.stdout)) : null;
       return version ? { tool, path, version } : { tool, path, version: null, error: `could not read its version (exit ${result.exitCode ?? '?'})` };
+    }),
+  );
+}
+
+export interface ClusterVersion {
+  cluster: string;
+  context: string;
+  kubernetes: string | null;
+  // The revisions of istiod found in istio-system, from their images' tags ([] when there is no istiod).
+  istio: string[];
+  error?: string;
+}
+
+// Each cluster's Kubernetes version and the Istio its istiod deployments run (read-only; no pod is reached).
+export async function clusterVersions(config: MeshConfig, tools: ClusterTools): Promise<ClusterVersion[]> {
+  const options = { signal: AbortSignal.timeout(30_000), timeoutMs: 20_000, step: 'preflight' as const, cluster: '*' };
+  return Promise.all(
+    config.clusters.map(async (c) => {
+      const server = await tools.run(kubectl(c.context, ['version', '-o', 'json', '--request-timeout=10s'], 'observe'), options);
+      let kubernetes: string | null = null;
+      try {
+        kubernetes = (JSON.parse(server.stdout) as { serverVersion?: { gitVersion?: string } }).serverVersion?.gitVersion ?? null;
+      } catch {
+        // no answer from the API server: reported below
+      }
+      if (!kubernetes) {
+        const why = server.stderr.trim().split('\n').at(-1) ?? `exit ${server.exitCode}`;
+        return { cluster: c.name, context: c.context, kubernetes: null, istio: [], error: why.slice(0, 200) };
+      }
+      const images = await tools.run(
+        kubectl(
+          c.context,
+          ['-n', 'istio-system', 'get', 'deployments', '-l', 'app=istiod', '-o', 'jsonpath={.items[*].spec.template.spec.containers[0].image}'],
+          'observe',
+        ),
+        options,
+      );
+      const istio =
+        images.exitCode === 0
+          ? [
+              ...new Set(
+                images.stdout
+                  .split(/\s+/)
+                  .filter(Boolean)
+                  .map((i) => i.split(':').at(-1) as string),
+              ),
+            ]
+          : [];
+      return { cluster: c.name, context: c.context, kubernetes, istio };
     }),
   );
 }

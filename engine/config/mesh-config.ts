@@ -336,6 +336,11 @@ function readSection(raw: Record<string, unknown>, name: string, keys: readonly 
   return value;
 }
 
+// A file path a person could mean: not empty, no control characters, not an option.
+export function isPathLike(value: string): boolean {
+  return value.length > 0 && value.length <= 4096 && !/[\p{Cc}]/u.test(value) && !value.startsWith('-');
+}
+
 // Applies defaults and validation rules to a parsed document.
 export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfig {
   const problems = new Problems(source);
@@ -401,10 +406,13 @@ export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfi
     maxDelayMs: readDuration(retryRaw.maxDelay, 'retry.maxDelay', problems, DEFAULTS.retry.maxDelay, 3_600_000),
   };
 
-  const toolsRaw = readSection(raw, 'tools', TOOL_KEYS, problems);
+  const toolsRaw = readSection(raw, 'tools', [...TOOL_KEYS, 'kubeconfig'], problems);
+  const kubeconfig = toolsRaw.kubeconfig === undefined ? undefined : readString(toolsRaw.kubeconfig, 'tools.kubeconfig', problems, '');
+  if (kubeconfig !== undefined && !isPathLike(kubeconfig)) problems.add('tools.kubeconfig', `${describe(kubeconfig)} is not a file path`);
   const tools = {
     kubectl: readString(toolsRaw.kubectl, 'tools.kubectl', problems, 'kubectl'),
     istioctl: readString(toolsRaw.istioctl, 'tools.istioctl', problems, 'istioctl'),
+    ...(kubeconfig ? { kubeconfig } : {}),
   };
   for (const key of TOOL_KEYS) {
     const value = tools[key];

@@ -101,8 +101,12 @@ export const CONFIG_SCHEMA: SchemaNode & { type: 'object' } = {
     },
     tools: {
       type: 'object',
-      description: 'the kubectl and istioctl to run (default: found on PATH)',
-      properties: { kubectl: path('kubectl: a program name or path'), istioctl: path('istioctl: a program name or path') },
+      description: 'the kubectl and istioctl to run (default: found on PATH), and the kubeconfig they read',
+      properties: {
+        kubectl: path('kubectl: a program name or path'),
+        istioctl: path('istioctl: a program name or path'),
+        kubeconfig: path('the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config); --kubeconfig overrides it'),
+      },
     },
     maxParallelRemotes: {
       type: 'integer',

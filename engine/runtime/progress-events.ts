@@ -24,6 +24,17 @@ export type ProgressEvent =
       error?: { message: string; hint?: string };
       retryInMs?: number;
     }
-  | { type: 'note'; runId: string; step: StepId; cluster: string; message: string; at: number; kind?: 'wait' | 'info' | 'warn' };
+  | {
+      type: 'note';
+      runId: string;
+      step: StepId;
+      cluster: string;
+      message: string;
+      at: number;
+      kind?: 'wait' | 'info' | 'warn';
+      // A wait: when its attempt started waiting, and when it gives up (absent: no deadline of its own).
+      since?: number;
+      deadline?: number;
+    };
 
 export type ProgressListener = (event: ProgressEvent) => void;

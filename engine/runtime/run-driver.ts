@@ -24,6 +24,7 @@ import { describeMesh } from '../config/mesh-shape.js';
 import { CommandJournal } from './command-journal.js';
 import { holderAlive, LEASE_STALE_MS, OWN_PROCESS_START } from './lease.js';
 import type { ProgressListener } from './progress-events.js';
+import { slotKey } from './rerun-plan.js';
 import { backoffDelay } from './retry.js';
 import { Semaphore } from './semaphore.js';
 import { wordFailure } from './verdicts.js';
@@ -55,6 +56,8 @@ export interface DriverOptions {
   // The lease token the run was created with (its lease is already held), and the clusters it claims.
   leaseToken?: string;
   claimKeys?: readonly string[];
+  // resume --from: what the steps before the chosen one returned (slot -> JSON), replayed instead of run.
+  replay?: ReadonlyMap<string, string>;
 }
 
 // The lease a driver holds: who it is, and when it last said so.
@@ -134,10 +137,18 @@ export class RunDriver {
   private finished = false;
   private claimed = false;
   private heartbeat: NodeJS.Timeout | undefined;
+  // mesh-run cancel, from any process: the store tells the driver, which stops the run.
+  private stopWatching: (() => Promise<void>) | undefined;
+  private checkingCancel = false;
   private readonly inflight = new Set<Promise<unknown>>();
   // Process groups of the real tool commands running now.
   private readonly liveGroups = new Set<number>();
   private readonly commands: CommandJournal;
+  // resume --from: recorded results still to replay, and the slots replayed (they open no attempt).
+  private readonly replay: Map<string, string>;
+  private readonly replayed = new Set<string>();
+  // What each slot's step returned last in this process, kept with its attempt when it succeeds.
+  private readonly outputs = new Map<string, string>();
   private resolveOutcome!: (outcome: RunOutcome) => void;
   readonly outcome: Promise<RunOutcome>;
 
@@ -160,6 +171,7 @@ export class RunDriver {
     this.gatewayPollMs = options.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS;
     this.remoteSlots = new Semaphore(this.config.maxParallelRemotes);
     this.deps = { config: this.config, inventory: options.inventory ?? Inventory.empty(), force: options.force ?? false };
+    this.replay = new Map(options.replay ?? []);
     this.commands = new CommandJournal(this.store, this.writes, this.runId, this.now, (error) => this.storeFailed(error));
     this.outcome = new Promise((resolve) => {
       this.resolveOutcome = resolve;
@@ -205,8 +217,30 @@ export class RunDriver {
         },
         (error) => this.storeFailed(error),
       );
+      void this.checkCancel();
     }, this.heartbeatMs);
     this.heartbeat.unref();
+    try {
+      this.stopWatching = await this.store.watchRun(this.runId, () => void this.checkCancel());
+    } catch {
+      // no watcher (a store that cannot notify): the heartbeat still looks for a cancel request
+    }
+  }
+
+  // Stops the run when someone asked (mesh-run cancel) since this driver took it up.
+  private async checkCancel(): Promise<void> {
+    if (this.finished || this.checkingCancel) return;
+    this.checkingCancel = true;
+    try {
+      const events = await this.store.listEvents(this.runId);
+      const since = events.findLastIndex((e) => e.type === 'started' || e.type === 'resumed');
+      const request = events.slice(since + 1).find((e) => e.type === 'cancel-requested');
+      if (request) await this.interrupt('cancel', `cancelled by ${request.user ?? 'unknown'}@${request.host ?? 'unknown'}`);
+    } catch {
+      // an unreadable journal is the heartbeat's to report
+    } finally {
+      this.checkingCancel = false;
+    }
   }
 
   // Starts a new run from the machine's initial state.
@@ -220,11 +254,29 @@ export class RunDriver {
   // Continues the run from its last persisted snapshot (as read when it was prepared): failed steps are
   // retried, finished ones are not.
   async resume(forcedDetail?: string): Promise<RunOutcome> {
+    const raw = this.run.snapshot?.trim();
+    const snapshot = raw && raw !== 'null' ? (JSON.parse(raw) as Snapshot<unknown>) : undefined;
+    await this.reopen(forcedDetail ? { type: 'forced', detail: forcedDetail } : undefined);
+    this.launch(snapshot);
+    return this.outcome;
+  }
+
+  // resume --from: runs the machine again from its start; the steps before the chosen one return what they
+  // returned last time (no command, no attempt), the chosen one and every later one run again. Journaled
+  // as an operator action.
+  async rerun(detail: string): Promise<RunOutcome> {
+    await this.reopen({ type: 'rerun-from', detail });
+    this.launch(undefined);
+    return this.outcome;
+  }
+
+  // What resume and rerun share: the lease, no orphan left running, the run back to running (with why).
+  private async reopen(action?: { type: 'forced' | 'rerun-from'; detail: string }): Promise<void> {
     await this.claim();
     // Tool processes a killed driver left behind must not race the ones this driver starts.
     if (this.mode === 'real') await this.stopOrphans();
     const at = this.now();
-    if (forcedDetail) await this.store.addEvent(this.runId, 'forced', this.operator, at, forcedDetail);
+    if (action?.type === 'forced') await this.store.addEvent(this.runId, 'forced', this.operator, at, action.detail);
     await this.store.beginResume(
       this.runId,
       'the process running this attempt stopped before it finished; resumed',
@@ -232,12 +284,9 @@ export class RunDriver {
       at,
       `from ${this.run.status}`,
     );
+    if (action?.type === 'rerun-from') await this.store.addEvent(this.runId, 'rerun-from', this.operator, at, action.detail);
     for (const e of await this.store.listEvents(this.runId)) if (e.step) this.reported.add(reportKey(e.type, e.detail ?? '', e.step, e.cluster ?? ''));
     this.listener({ type: 'run', runId: this.runId, status: 'resumed', at, mode: this.mode, mesh: describeMesh(this.config) });
-    const raw = this.run.snapshot?.trim();
-    const snapshot = raw && raw !== 'null' ? (JSON.parse(raw) as Snapshot<unknown>) : undefined;
-    this.launch(snapshot);
-    return this.outcome;
   }
 
   // Stops the tool processes of this run that are still running without a driver, and journals each one.
@@ -285,7 +334,7 @@ export class RunDriver {
   }
 
   // Stops the run on a signal: persists where it stands, stops child processes, marks it interrupted.
-  async interrupt(signal: 'SIGINT' | 'SIGTERM' | 'lease-lost'): Promise<void> {
+  async interrupt(signal: 'SIGINT' | 'SIGTERM' | 'lease-lost' | 'cancel', cancelledBy?: string): Promise<void> {
     if (this.finished) return;
     await this.flush();
     if (this.finished) return;
@@ -300,9 +349,10 @@ export class RunDriver {
       // an unreadable journal still lets us stop the children
     }
     const where = open.map((a) => slotLabel(a.step, a.cluster)).join(', ') || 'between steps';
-    const error: ErrorInfo = { message: `interrupted by ${signal} during ${where}`, ...(open[0] ? { step: open[0].step, cluster: open[0].cluster } : {}) };
+    const cause = cancelledBy ?? `interrupted by ${signal}`;
+    const error: ErrorInfo = { message: `${cause} during ${where}`, ...(open[0] ? { step: open[0].step, cluster: open[0].cluster } : {}) };
     try {
-      await this.writes.push(() => this.store.endRun(this.runId, 'interrupted', this.operator, at, error, `${signal} during ${where}`));
+      await this.writes.push(() => this.store.endRun(this.runId, 'interrupted', this.operator, at, error, `${cancelledBy ?? signal} during ${where}`));
     } catch {
       // the journal may be unwritable; the attempts stay open and the next resume closes them
     }
@@ -316,6 +366,7 @@ export class RunDriver {
 
   private async endLease(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.stopWatching?.().catch(() => undefined);
     try {
       await this.store.releaseLease(this.runId, this.leaseToken);
     } catch {
@@ -344,11 +395,32 @@ export class RunDriver {
 
   private bindMachine(): AnyStateMachine {
     const step: StepBinder = <I extends StepInput, O>(fn: Activity<I, O>) =>
-      fromPromise<O, I>(({ input, signal }) => this.executeStep(input, signal, (rt) => fn(rt, input, this.deps)));
+      fromPromise<O, I>(({ input, signal }) => {
+        const recorded = this.replayedOutput(input);
+        if (recorded) return Promise.resolve(recorded.output as O);
+        return this.executeStep(input, signal, async (rt) => {
+          const output = await fn(rt, input, this.deps);
+          this.outputs.set(slotKey(input), redact(JSON.stringify(output ?? null)));
+          return output;
+        });
+      });
     return this.workflow.bind(step, {
       recordStepSucceeded: (_: unknown, params: StepOutcomeParams) => this.onStepOutcome(params, 'succeeded'),
       recordStepFailed: (_: unknown, params: StepOutcomeParams) => this.onStepOutcome(params, 'failed'),
     });
+  }
+
+  // The recorded result of a slot resume --from replays (once), if it is one.
+  private replayedOutput(input: StepInput): { output: unknown } | undefined {
+    const key = slotKey(input);
+    const json = this.replay.get(key);
+    if (json === undefined) return undefined;
+    this.replay.delete(key);
+    this.replayed.add(key);
+    const output = JSON.parse(json) as unknown;
+    // Deadlines count from when a step finished: a replayed step finishes now.
+    if (output && typeof output === 'object' && 'finishedAt' in output) return { output: { ...output, finishedAt: this.now() } };
+    return { output };
   }
 
   private onInspect(type: string): void {
@@ -469,9 +541,16 @@ export class RunDriver {
   }
 
   private onStepOutcome(params: StepOutcomeParams, outcome: 'succeeded' | 'failed'): void {
+    // A replayed step's attempt is the one that succeeded before: nothing to close, nothing to report.
+    if (this.replayed.delete(slotKey(params))) {
+      this.scheduleFlush();
+      return;
+    }
     const at = this.now();
+    const output = outcome === 'succeeded' ? this.outputs.get(slotKey(params)) : undefined;
+    this.outputs.delete(slotKey(params));
     const failure = params.failure ? redactFailure(wordFailure(params.failure, this.runId)) : undefined;
-    this.pendingCloses.push({ step: params.step, cluster: params.cluster, outcome, at, ...(failure ? { error: failure } : {}) });
+    this.pendingCloses.push({ step: params.step, cluster: params.cluster, outcome, at, ...(failure ? { error: failure } : {}), ...(output ? { output } : {}) });
     const key = slotKey(params);
     const open = this.openAttempts.get(key);
     this.openAttempts.delete(key);
@@ -581,8 +660,11 @@ export class RunDriver {
     const forget = (groups: number[]) => {
       for (const g of groups) this.liveGroups.delete(g);
     };
-    const note = (message: string, kind: 'wait' | 'info' | 'warn') =>
-      this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message, at: this.now(), kind });
+    const note = (message: string, kind: 'wait' | 'info' | 'warn') => {
+      const budget = kind === 'wait' ? this.waitBudget(input.step as StepId) : undefined;
+      const wait = budget !== undefined ? { since: attempt.startedAt, deadline: attempt.startedAt + budget } : {};
+      this.listener({ type: 'note', runId: this.runId, step: input.step, cluster: input.cluster, message, at: this.now(), kind, ...wait });
+    };
     return {
       signal,
       now: this.now,
@@ -635,6 +717,14 @@ export class RunDriver {
     };
   }
 
+  // How long a step may wait for what it waits on (its deadline, for the progress display).
+  private waitBudget(step: StepId): number | undefined {
+    if (step === 'await-gateway-address') return this.config.timeouts.gatewayAddressMs;
+    if (['check-remote-clusters', 'check-injector-ca', 'await-sample', 'check-traffic'].includes(step)) return this.config.verify.timeoutMs;
+    if (step === 'uninstall-primary' || step === 'uninstall-remote') return this.config.timeouts.commandMs;
+    return undefined;
+  }
+
   // A journal write from inside a step, in order with the others: a store that refuses it stops the run
   // (resumable), not the step.
   private async journal(write: () => Promise<void>): Promise<void> {
@@ -653,10 +743,6 @@ export class RunDriver {
     promise.then(forget, forget);
     return promise;
   }
-}
-
-function slotKey(slot: { step: string; cluster: string }): string {
-  return `${slot.step}@${slot.cluster}`;
 }
 
 function reportKey(type: string, detail: string, step: string, cluster: string): string {

@@ -140,6 +140,13 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX sim_faults_world ON {s}.sim_faults (world, id);
     `,
   },
+  {
+    version: 2,
+    name: 'what a succeeded step returned, for resume --from to replay',
+    sql: `
+      ALTER TABLE {s}.step_attempts ADD COLUMN output TEXT;  -- JSON, redacted; never a secret's data
+    `,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;

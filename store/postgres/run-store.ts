@@ -43,14 +43,14 @@ export function changeChannel(schema: string): string {
   return `mesh_run_${schema}`;
 }
 
-// Closes the open attempt of each (step, cluster) given ($4..$8, in arrays) and notifies ($9) when $10;
+// Closes the open attempt of each (step, cluster) given ($4..$9, in arrays) and notifies ($10) when $11;
 // used with the run's id in $3.
 const closesCte = (s: string) => `closed AS (
-           UPDATE ${s}.step_attempts a SET outcome = u.outcome, ended_at = u.at, error = u.error
-           FROM unnest($4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[]) AS u (step, cluster, outcome, at, error)
+           UPDATE ${s}.step_attempts a SET outcome = u.outcome, ended_at = u.at, error = u.error, output = u.output
+           FROM unnest($4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[]) AS u (step, cluster, outcome, at, error, output)
            WHERE a.id = (SELECT id FROM ${s}.step_attempts WHERE run_id = $3 AND step = u.step AND cluster = u.cluster AND outcome = 'running' ORDER BY attempt DESC LIMIT 1)
            RETURNING a.id),
-         notified AS (SELECT pg_notify($9, $3) WHERE $10::boolean)`;
+         notified AS (SELECT pg_notify($10, $3) WHERE $11::boolean)`;
 
 function closeParams(closes: readonly AttemptClose[]): unknown[] {
   return [
@@ -59,6 +59,7 @@ function closeParams(closes: readonly AttemptClose[]): unknown[] {
     closes.map((c) => c.outcome),
     closes.map((c) => c.at),
     closes.map((c) => (c.error ? JSON.stringify(c.error) : null)),
+    closes.map((c) => c.output ?? null),
   ];
 }
 
@@ -276,7 +277,7 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
         `WITH saved AS (UPDATE ${s}.runs SET snapshot_json = $1, updated_at = $2 WHERE id = $3 AND $1::text IS NOT NULL),
          ${CLOSES_CTE},
          opened AS (INSERT INTO ${s}.step_attempts (run_id, step, cluster, context, attempt, started_at, outcome)
-                    VALUES ($3, $11, $12, $13, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM ${s}.step_attempts WHERE run_id = $3 AND step = $11 AND cluster = $12), $2, 'running')
+                    VALUES ($3, $12, $13, $14, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM ${s}.step_attempts WHERE run_id = $3 AND step = $12 AND cluster = $13), $2, 'running')
                     RETURNING *)
          SELECT opened.*, (SELECT count(*) FROM closed) AS closed_count, (SELECT count(*) FROM notified) AS notified_count FROM opened`,
         [snapshotJson, at, runId, ...closeParams(closes), channel, true, slot.step, slot.cluster, slot.context],
@@ -604,8 +605,8 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
         const attemptIds = new Map<number, number>();
         for (const a of data.attempts) {
           const { rows } = await db.query<{ id: number }>(
-            `INSERT INTO ${s}.step_attempts (run_id, step, cluster, context, attempt, started_at, ended_at, outcome, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-            [r.id, a.step, a.cluster, a.context, a.attempt, a.startedAt, a.endedAt, a.outcome, a.error ? JSON.stringify(a.error) : null],
+            `INSERT INTO ${s}.step_attempts (run_id, step, cluster, context, attempt, started_at, ended_at, outcome, error, output) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+            [r.id, a.step, a.cluster, a.context, a.attempt, a.startedAt, a.endedAt, a.outcome, a.error ? JSON.stringify(a.error) : null, a.output ?? null],
           );
           attemptIds.set(a.id, (rows[0] as { id: number }).id);
         }

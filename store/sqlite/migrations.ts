@@ -156,6 +156,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX cluster_claims_run ON cluster_claims (run_id);
     `,
   },
+  {
+    version: 6,
+    name: 'what a succeeded step returned, for resume --from to replay',
+    sql: `
+      ALTER TABLE step_attempts ADD COLUMN output TEXT;  -- JSON, redacted; never a secret's data
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

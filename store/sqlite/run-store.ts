@@ -115,7 +115,7 @@ export function createSqliteRunStore(db: Db): RunStore {
     findIds: db.prepare<[string, number], { id: string }>(`SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC LIMIT ?`),
     listRuns: db.prepare<[number], RunRow>('SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?'),
     saveSnapshot: db.prepare('UPDATE runs SET snapshot_json = ?, updated_at = ? WHERE id = ?'),
-    closeOpenAttempt: db.prepare(`UPDATE step_attempts SET outcome = ?, ended_at = ?, error = ?
+    closeOpenAttempt: db.prepare(`UPDATE step_attempts SET outcome = ?, ended_at = ?, error = ?, output = ?
       WHERE id = (SELECT id FROM step_attempts WHERE run_id = ? AND step = ? AND cluster = ? AND outcome = 'running' ORDER BY attempt DESC LIMIT 1)`),
     nextAttempt: db.prepare<[string, string, string], { n: number }>(
       'SELECT COALESCE(MAX(attempt), 0) + 1 AS n FROM step_attempts WHERE run_id = ? AND step = ? AND cluster = ?',
@@ -235,7 +235,7 @@ export function createSqliteRunStore(db: Db): RunStore {
         db.transaction(() => {
           s.saveSnapshot.run(snapshotJson, at, runId);
           if (closes.length > 0) crashPoint('in-transaction');
-          for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), runId, c.step, c.cluster);
+          for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), c.output ?? null, runId, c.step, c.cluster);
         }).immediate();
         if (closes.length > 0) crashPoint('journal-write');
       },
@@ -243,7 +243,7 @@ export function createSqliteRunStore(db: Db): RunStore {
         const attempt = db
           .transaction(() => {
             if (snapshotJson !== null) s.saveSnapshot.run(snapshotJson, at, runId);
-            for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), runId, c.step, c.cluster);
+            for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), c.output ?? null, runId, c.step, c.cluster);
             const created = insertAttempt(runId, slot, at);
             crashPoint('in-transaction');
             return created;
@@ -443,7 +443,7 @@ export function createSqliteRunStore(db: Db): RunStore {
           );
           const attemptIds = new Map<number, number>();
           const insertAttempt = db.prepare(
-            'INSERT INTO step_attempts (run_id, step, cluster, context, attempt, started_at, ended_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            'INSERT INTO step_attempts (run_id, step, cluster, context, attempt, started_at, ended_at, outcome, error, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
           );
           for (const a of data.attempts) {
             const info = insertAttempt.run(
@@ -456,6 +456,7 @@ export function createSqliteRunStore(db: Db): RunStore {
               a.endedAt,
               a.outcome,
               a.error ? JSON.stringify(a.error) : null,
+              a.output ?? null,
             );
             attemptIds.set(a.id, Number(info.lastInsertRowid));
           }

@@ -7,7 +7,7 @@ import { processState } from '../../adapters/processes.js';
 import { runCli, runIdFrom, startCli, tempDir } from '../support/cli.js';
 import { peek, readJournal } from '../support/journal.js';
 import { findLeak, needlesFor } from '../support/token-scan.js';
-import { applyRemoteSecretClientSide, env, kubectl, kubectlJson, setLoadBalancer, writeConfig } from './support.js';
+import { applyRemoteSecretClientSide, env, istioctlPath, kubectl, kubectlJson, setLoadBalancer, writeConfig } from './support.js';
 
 const tmp = tempDir('mesh-run-e2e-test-');
 const db = join(tmp.dir, 'e2e.db');
@@ -19,6 +19,13 @@ afterAll(() => tmp.cleanup());
 
 async function cli(args: string[]) {
   const result = await runCli([...args, '--db', db], { env });
+  outputs.push(result.stdout, result.stderr);
+  return result;
+}
+
+// A verb that opens no store (precheck).
+async function storeless(args: string[]) {
+  const result = await runCli(args, { env });
   outputs.push(result.stdout, result.stderr);
   return result;
 }
@@ -192,6 +199,43 @@ describe('primary-remote on real API servers', () => {
     expect(JSON.parse((await cli(['runs', '--json'])).stdout)).toHaveLength(before);
   });
 
+  it('precheck on real API servers finds the loopback address and an Istio someone else installed, at once', async () => {
+    // cluster3 and cluster4 are not part of this mesh: a foreign Istio's webhook on cluster3.
+    const hook = join(tmp.dir, 'foreign-webhook.json');
+    writeFileSync(
+      hook,
+      JSON.stringify({
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'MutatingWebhookConfiguration',
+        metadata: { name: 'istio-sidecar-injector-foreign', labels: { 'install.operator.istio.io/owning-resource': 'installed-state' } },
+        webhooks: [],
+      }),
+    );
+    kubectl('cluster3', ['apply', '-f', hook]);
+    try {
+      const other = join(tmp.dir, 'other.yaml');
+      writeFileSync(
+        other,
+        `primary: {name: cluster3, context: cluster3}\nremotes: [{name: cluster4, context: cluster4}]\ntools: {istioctl: ${istioctlPath()}}\n`,
+      );
+      const checked = await storeless(['precheck', '--config', other]);
+      expect(checked.code, checked.stdout).toBe(3);
+      expect(checked.stdout).toMatch(/the kubeconfig gives cluster4's API server as https:\/\/127\.0\.0\.1:\d+/);
+      expect(checked.stdout).toContain('cluster3 already runs an Istio that mesh-run did not install (owner: installed-state)');
+      // The mesh-run install on cluster1 is named as such, not as a problem.
+      const own = await storeless(['precheck', '--config', config, '-o', 'json']);
+      const findings = (JSON.parse(own.stdout) as { findings: Array<{ check: string; level: string; cluster?: string }> }).findings;
+      expect(
+        findings
+          .filter((f) => f.check === 'existing-istio')
+          .map((f) => `${f.cluster}:${f.level}`)
+          .sort(),
+      ).toEqual(['cluster1:warning', 'cluster2:warning']);
+    } finally {
+      kubectl('cluster3', ['delete', 'mutatingwebhookconfiguration', 'istio-sidecar-injector-foreign']);
+    }
+  });
+
   it('verify runs the real istioctl remote-clusters, which needs a live istiod pod: kwok has none, so it stops there, resumable', async () => {
     const failed = await cli(['verify', '--config', config]);
     expect(failed.code, failed.stderr).toBe(1);
@@ -210,7 +254,7 @@ describe('primary-remote on real API servers', () => {
     const owner = kubectlJson<{ metadata: { labels: Record<string, string> } }>('cluster2', ['get', 'mutatingwebhookconfiguration', 'istio-sidecar-injector'])
       .metadata.labels['install.operator.istio.io/owning-resource'];
     expect(owner).toBe('mesh-run-remote');
-    const removed = await cli(['uninstall', '--run', install?.id ?? '']);
+    const removed = await cli(['uninstall', '--yes', '--run', install?.id ?? '']);
     expect(removed.code, removed.stderr).toBe(0);
     for (const context of ['cluster1', 'cluster2']) {
       const names = (args: string[]) =>
@@ -231,7 +275,7 @@ describe('primary-remote on real API servers', () => {
         context,
       ).toEqual([]);
     }
-    const again = await cli(['uninstall', '--config', config]);
+    const again = await cli(['uninstall', '--yes', '--config', config]);
     expect(again.code, again.stderr).toBe(0);
     const journal = await readJournal(db, runIdFrom(again));
     expect(journal.commands.filter((c) => c.argv.includes('uninstall') || c.argv.includes('delete')).map((c) => c.argv.join(' '))).toEqual([]);
@@ -243,7 +287,7 @@ describe('primary-remote on real API servers', () => {
     try {
       const installed = await cli(['install', '--config', config]);
       expect(installed.code, installed.stderr).toBe(0);
-      const removed = await cli(['uninstall', '--config', config]);
+      const removed = await cli(['uninstall', '--yes', '--config', config]);
       expect(removed.code, removed.stderr).toBe(0);
       expect(removed.stderr).toContain('namespace istio-system on cluster1 existed before mesh-run');
       expect(kubectl('cluster1', ['get', 'namespaces', '-o', 'name'])).toContain('namespace/istio-system');
@@ -289,7 +333,7 @@ describe('primary-remote on real API servers', () => {
     const key = readFileSync(join(certs, 'cluster1', 'ca-key.pem'), 'utf8').split('\n')[5] as string;
     for (const file of [db, `${db}-wal`]) if (existsSync(file)) expect(readFileSync(file).includes(Buffer.from(key)), file).toBe(false);
 
-    const removed = await cli(['uninstall', '--config', trusted]);
+    const removed = await cli(['uninstall', '--yes', '--config', trusted]);
     expect(removed.code, removed.stderr).toBe(0);
     expect(kubectl('cluster1', ['get', 'namespaces', '-o', 'name'])).not.toContain('namespace/istio-system');
   });

@@ -101,7 +101,7 @@ describe('multi-primary multi-network on real API servers', () => {
   });
 
   it('uninstall removes both secrets first, then both control planes, and leaves no Istio', async () => {
-    const removed = await cli(['uninstall', '--config', config]);
+    const removed = await cli(['uninstall', '--yes', '--config', config]);
     expect(removed.code, removed.stderr).toBe(0);
     const journal = await readJournal(db, runIdFrom(removed));
     const order = journal.attempts.map((a) => `${a.step}@${a.cluster}`);
@@ -203,7 +203,7 @@ describe('a mixed fleet on real API servers: 2 primaries, 1 remote each, 2 netwo
     expect(again.code, again.stderr).toBe(0);
     const creates = (await readJournal(db, runIdFrom(again))).commands.filter((c) => c.argv.includes('create') && !c.argv.includes('create-remote-secret'));
     expect(creates.map((c) => c.argv.join(' '))).toEqual([]);
-    const removed = await cli(['uninstall', '--config', config]);
+    const removed = await cli(['uninstall', '--yes', '--config', config]);
     expect(removed.code, removed.stderr).toBe(0);
     for (const c of clusters) {
       expect(names(c.name, ['get', 'namespaces']), c.name).not.toContain('namespace/istio-system');

@@ -17,6 +17,7 @@ export function writeFakeTools(
     `#!/usr/bin/env bash
 case "$*" in
   *"config get-contexts"*) printf 'cluster1\\ncluster2\\n' ;;
+  *"config view"*"users[0]"*) printf '|' ;;
   *"config view"*) printf '${server}' ;;
   *" version "*|*" version") echo '{"serverVersion":{"gitVersion":"v1.33.5"}}' ;;
   *" get "*) echo 'Error from server (NotFound): not found' >&2; exit 1 ;;
@@ -30,6 +31,7 @@ esac
     `#!/usr/bin/env bash
 case "$1" in
   version) echo '{"clientVersion":{"version":"1.27.3"}}' ;;
+  x) echo '✔ No issues found when checking the cluster. Istio is safe to install or upgrade!' >&2 ;;
   install) ${options.ignoreTerm ? "trap '' TERM; " : ''}exec -a ${marker} sleep 30 ;;
   *) echo "fake istioctl: $*" >&2; exit 1 ;;
 esac

@@ -1,0 +1,20 @@
+// What a real uninstall is about to delete, per cluster, for the operator to confirm before anything runs.
+import { clustersOfStep, WORKFLOW_STEPS } from '../../machines/steps.js';
+import type { MeshConfig } from '../../shared/model.js';
+import { shapeOf } from '../config/mesh-shape.js';
+
+export function removalSummary(config: MeshConfig, force: boolean): string[] {
+  const shape = shapeOf(config);
+  const lines = [`uninstall removes mesh ${config.meshID} from ${config.clusters.length} real clusters:`];
+  for (const cluster of config.clusters) {
+    const steps = WORKFLOW_STEPS.uninstall.filter((info) => clustersOfStep(info, shape).includes(cluster.name));
+    lines.push(`  ${cluster.name} (context ${cluster.context}, ${cluster.role}):`);
+    for (const info of steps) lines.push(`    - ${info.title}`);
+  }
+  lines.push(
+    force
+      ? '--force: what existed before mesh-run installed (istio-system, cacerts, a sample namespace, labels) is deleted too.'
+      : 'What existed before mesh-run installed (istio-system, cacerts, a sample namespace, labels) is kept.',
+  );
+  return lines;
+}

@@ -1,0 +1,90 @@
+// mesh-run init writes a starting config; the npm package carries what the README names, so an installed
+// copy (npm pack, then a global install of the tarball) runs init and a dry-run install from anywhere.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { runCli, tempDir } from './support/cli.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const ROOT = new URL('..', import.meta.url).pathname;
+
+describe('mesh-run init', () => {
+  it.each(['primary-remote', 'primary-remote-multi-network', 'multi-primary', 'multi-primary-multi-network', 'mixed-fleet'])(
+    '--topology %s writes a config that checks, with the contexts given',
+    async (topology) => {
+      const dir = join(tmp.dir, topology);
+      mkdirSync(dir);
+      const clusters = (
+        JSON.parse((await runCli(['config', 'check', '-c', join(ROOT, 'examples', `${topology}.yaml`), '-o', 'json'])).stdout) as {
+          clusters: Array<{ name: string }>;
+        }
+      ).clusters.map((c) => c.name);
+      const contexts = clusters.map((name) => `${name}=ctx-${name}`);
+      const init = await runCli(['init', '--topology', topology, ...contexts.flatMap((c) => ['--context', c])], { cwd: dir });
+      expect(init.code, init.stderr).toBe(0);
+      expect(init.stdout).toContain(`wrote mesh.yaml (${topology})`);
+      const text = readFileSync(join(dir, 'mesh.yaml'), 'utf8');
+      expect(text).toMatch(/^# yaml-language-server: \$schema=\/.*examples\/mesh-run\.schema\.json$/m);
+      expect(text.split('\n').filter((l) => l.trim().startsWith('#')).length).toBeGreaterThan(2);
+      const check = await runCli(['config', 'check', '-c', join(dir, 'mesh.yaml'), '-o', 'json'], { cwd: dir });
+      expect(check.code, check.stderr).toBe(0);
+      const checked = JSON.parse(check.stdout) as { clusters: Array<{ name: string; context: string }> };
+      for (const c of checked.clusters) expect(c.context).toBe(`ctx-${c.name}`);
+    },
+  );
+
+  it('never overwrites a file without --force, and refuses a cluster the topology does not have', async () => {
+    const dir = join(tmp.dir, 'exists');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'mesh.yaml'), 'meshID: mine\n');
+    const refused = await runCli(['init'], { cwd: dir });
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('mesh.yaml exists; mesh-run init never overwrites a file');
+    expect(readFileSync(join(dir, 'mesh.yaml'), 'utf8')).toBe('meshID: mine\n');
+    const forced = await runCli(['init', '--force'], { cwd: dir });
+    expect(forced.code).toBe(0);
+    expect(parse(readFileSync(join(dir, 'mesh.yaml'), 'utf8')).meshID).toBe('mesh1');
+    const unknown = await runCli(['init', '-o', 'other.yaml', '--context', 'east=x'], { cwd: dir });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('the primary-remote starter has no cluster "east"; its clusters: cluster1, cluster2');
+    expect(existsSync(join(dir, 'other.yaml'))).toBe(false);
+  });
+});
+
+describe('the npm package', () => {
+  it('installed from its tarball into a fresh prefix, runs init and a dry-run install from another directory', () => {
+    const packed = join(tmp.dir, 'packed');
+    mkdirSync(packed);
+    execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', packed], { cwd: ROOT, stdio: 'pipe' });
+    const tarball = join(packed, readdirSync(packed).find((f) => f.endsWith('.tgz')) as string);
+    const prefix = join(tmp.dir, 'prefix');
+    const install = spawnSync('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', tarball], { encoding: 'utf8' });
+    expect(install.status, install.stderr).toBe(0);
+    const bin = join(prefix, 'bin', 'mesh-run');
+    const installed = join(prefix, 'lib', 'node_modules', 'mesh-run');
+
+    // Every docs/ and examples/ file the README names is in the installed copy.
+    const named = [
+      ...new Set(
+        [...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/\b((?:docs|examples)\/[\w.-]+\.(?:md|yaml|json|png))/g)].map((m) => m[1] as string),
+      ),
+    ];
+    expect(named.length).toBeGreaterThan(3);
+    for (const file of named) expect(existsSync(join(installed, file)), file).toBe(true);
+
+    const work = join(tmp.dir, 'elsewhere');
+    mkdirSync(work);
+    const env = { ...process.env, MESH_RUN_DB: join(work, 'journal.db'), NO_COLOR: '1', CTX_CLUSTER1: '', CTX_CLUSTER2: '' };
+    const init = spawnSync(bin, ['init', '--context', 'cluster2=east-2'], { cwd: work, env, encoding: 'utf8' });
+    expect(init.status, init.stderr).toBe(0);
+    expect(readFileSync(join(work, 'mesh.yaml'), 'utf8')).toContain(`$schema=${installed}/examples/mesh-run.schema.json`);
+    const run = spawnSync(bin, ['install', '--dry-run', '-c', 'mesh.yaml', '--sim-lb-delay', '0', '-q'], { cwd: work, env, encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain('mesh installed: cluster2 attached to cluster1');
+    const shown = spawnSync(bin, ['runs', '-o', 'json'], { cwd: work, env, encoding: 'utf8' });
+    expect((JSON.parse(shown.stdout) as Array<{ clusters: { remotes: string[] } }>)[0]?.clusters.remotes).toEqual(['cluster2']);
+  }, 300_000);
+});

@@ -1,0 +1,163 @@
+// The everyday controls: one -o flag on the read verbs (--json its alias), help with examples and exit
+// codes everywhere, report's default file, and shell completion that knows verbs, flags, steps and run ids.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { CLI, runCli, runIdFrom, tempDir } from './support/cli.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const db = join(tmp.dir, 'journal.db');
+let id = '';
+
+beforeAll(async () => {
+  const installed = await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '-q', '--db', db]);
+  expect(installed.code, installed.stderr).toBe(0);
+  id = runIdFrom(installed);
+});
+
+describe('help', () => {
+  it('every verb and subcommand has examples and exit codes, and no "(default: [])"', async () => {
+    const top = await runCli(['--help']);
+    const verbs = [...top.stdout.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1] as string).filter((v) => v !== 'help');
+    expect(verbs).toEqual(expect.arrayContaining(['install', 'resume', 'cancel', 'completion', 'version', 'config']));
+    expect(top.stdout).not.toContain('__complete');
+    const pages = [...verbs.map((v) => [v]), ['config', 'check'], ['config', 'schema'], ['store', 'copy']];
+    for (const page of pages) {
+      const help = await runCli([...page, '--help']);
+      expect(help.code, page.join(' ')).toBe(0);
+      expect(help.stdout, page.join(' ')).toMatch(/Examples?:/);
+      expect(help.stdout, page.join(' ')).toMatch(/Exit codes/);
+      expect(help.stdout, page.join(' ')).not.toContain('(default: [])');
+    }
+  });
+});
+
+describe('-o, --output', () => {
+  it.each([
+    ['status', () => ['status', id]],
+    ['runs', () => ['runs']],
+    ['history', () => ['history', '--run', id]],
+    ['show', () => ['show', id]],
+  ])('%s: -o json is --json, -o yaml is the same document', async (_verb, args) => {
+    const json = await runCli([...args(), '-o', 'json', '--db', db]);
+    const alias = await runCli([...args(), '--json', '--db', db]);
+    const yaml = await runCli([...args(), '-o', 'yaml', '--db', db]);
+    expect(json.code, json.stderr).toBe(0);
+    expect(alias.stdout).toBe(json.stdout);
+    expect(parse(yaml.stdout)).toEqual(JSON.parse(json.stdout));
+  });
+
+  it('runs and history write CSV; two formats at once are refused with exit 2', async () => {
+    const runs = await runCli(['runs', '-o', 'csv', '--db', db]);
+    expect(runs.stdout.split('\r\n')[0]).toBe('run,kind,status,mode,topology,primaries,remotes,networks,started,active_ms,at_step');
+    expect(runs.stdout).toContain(`${id},install,succeeded,dry-run,primary-remote,cluster1,cluster2,network1,`);
+    const both = await runCli(['history', '--json', '-o', 'csv', '--db', db]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('-o csv and --json: choose one output format');
+    const unsupported = await runCli(['status', id, '-o', 'csv', '--db', db]);
+    expect(unsupported.code).toBe(2);
+  });
+
+  it('logs -o json prints one object per command', async () => {
+    const logs = await runCli(['logs', id, '--step', 'install-remote', '-o', 'json', '--db', db]);
+    const lines = logs.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { step: string; cluster: string; argv: string[]; exitCode: number });
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => l.step === 'install-remote' && l.cluster === 'cluster2' && ['istioctl', 'kubectl'].includes(l.argv[0] as string))).toBe(true);
+  });
+
+  it('plan, graph and config check take -o too; plan keeps --format', async () => {
+    const sh = await runCli(['plan', '-o', 'sh']);
+    expect((await runCli(['plan', '--format', 'sh'])).stdout).toBe(sh.stdout);
+    expect(sh.stdout.startsWith('#!/usr/bin/env bash')).toBe(true);
+    expect(parse((await runCli(['plan', '-o', 'yaml'])).stdout)).toEqual(JSON.parse((await runCli(['plan', '-o', 'json'])).stdout));
+    expect((await runCli(['graph', '-o', 'dot'])).stdout).toMatch(/^digraph/);
+    expect(parse((await runCli(['config', 'check', '-o', 'yaml'])).stdout)).toEqual(JSON.parse((await runCli(['config', 'check', '--json'])).stdout));
+  });
+
+  it('report writes <id>.html here by default, or the file -o names', async () => {
+    const dir = join(tmp.dir, 'reports');
+    mkdirSync(dir);
+    const byDefault = await runCli(['report', id, '--db', db], { cwd: dir });
+    expect(byDefault.code, byDefault.stderr).toBe(0);
+    expect(byDefault.stdout).toBe(`wrote ${id}.html (run ${id})\n`);
+    expect(readFileSync(join(dir, `${id}.html`), 'utf8')).toContain('<html');
+    const named = await runCli(['report', id, '-o', join(dir, 'r.html'), '--db', db]);
+    expect(named.code).toBe(0);
+    expect(existsSync(join(dir, 'r.html'))).toBe(true);
+  });
+});
+
+describe('waits', () => {
+  it('say what they wait for, how long they have waited, and when they give up', async () => {
+    const wait = await runCli(['install', '--dry-run', '--sim-lb-delay', '2s', '--db', join(tmp.dir, 'wait.db')]);
+    expect(wait.code, wait.stderr).toBe(0);
+    expect(wait.stderr).toMatch(
+      /\d\d:\d\d:\d\d await-gateway-address@cluster1 waiting: no load-balancer address yet \(waited \d+(ms|\.\ds); gives up at \d\d:\d\d:\d\d, in [45]m\d\ds\)/,
+    );
+    // One line when the wait starts, then one a minute: a 2-second wait prints one.
+    expect(wait.stderr.match(/waiting: no load-balancer address yet/g)).toHaveLength(1);
+  });
+});
+
+describe('completion', () => {
+  const complete = async (...words: string[]) => (await runCli(['__complete', ...words])).stdout.trim().split('\n');
+
+  it('offers verbs, flags, formats, step ids and run ids from the journal', async () => {
+    expect(await complete('')).toEqual(expect.arrayContaining(['install', 'resume', 'cancel', 'status', 'completion']));
+    expect(await complete('status', '--')).toEqual(expect.arrayContaining(['--output', '--watch', '--db', '--store']));
+    expect(await complete('status', id, '-o', '')).toEqual(['table', 'json', 'yaml']);
+    expect(await complete('resume', id, '--from', '')).toEqual(expect.arrayContaining(['preflight', 'install-remote', 'attach-remote']));
+    expect(await complete('status', '--db', db, 'mr-')).toEqual([id]);
+    expect(await complete('install', '--config', '')).toEqual([':file']);
+    expect(await complete('completion', '')).toEqual(['bash', 'zsh', 'fish']);
+    expect(await complete('config', '')).toEqual(['check', 'schema']);
+  });
+
+  it.each(['bash', 'zsh', 'fish'])('the %s script parses (where that shell is installed)', async (shell) => {
+    const script = await runCli(['completion', shell]);
+    expect(script.code).toBe(0);
+    const have = spawnSync(shell, ['-c', 'true']).status === 0;
+    if (!have) {
+      expect(script.stdout).toContain('__complete');
+      return;
+    }
+    const file = join(tmp.dir, `completion.${shell}`);
+    writeFileSync(file, script.stdout);
+    const checked = spawnSync(shell, shell === 'fish' ? ['--no-execute', file] : ['-n', file], { encoding: 'utf8' });
+    expect(checked.status, checked.stderr).toBe(0);
+  });
+
+  it.runIf(spawnSync('tmux', ['-V']).status === 0)(
+    'completes a run id in a real bash session (tmux)',
+    async () => {
+      const bin = join(tmp.dir, 'bin');
+      mkdirSync(bin, { recursive: true });
+      writeFileSync(join(bin, 'mesh-run'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
+      chmodSync(join(bin, 'mesh-run'), 0o755);
+      const rc = join(tmp.dir, 'bashrc');
+      writeFileSync(rc, `export PATH="${bin}:$PATH" MESH_RUN_DB="${db}" PS1='$ '\neval "$(mesh-run completion bash)"\n`);
+      const session = `mesh-run-completion-${process.pid}`;
+      const tmux = (...args: string[]) => spawnSync('tmux', args, { encoding: 'utf8' });
+      tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '20', `bash --noprofile --rcfile ${rc} -i`);
+      try {
+        await new Promise((r) => setTimeout(r, 800));
+        tmux('send-keys', '-t', session, `mesh-run status ${id.slice(0, 5)}`, 'Tab');
+        let screen = '';
+        for (let i = 0; i < 50 && !screen.includes(`mesh-run status ${id}`); i++) {
+          await new Promise((r) => setTimeout(r, 200));
+          screen = tmux('capture-pane', '-p', '-t', session).stdout;
+        }
+        expect(screen).toContain(`mesh-run status ${id}`);
+      } finally {
+        tmux('kill-session', '-t', session);
+      }
+    },
+    30_000,
+  );
+});
