@@ -10,10 +10,12 @@ import { graphCommand } from './commands/graph.js';
 import { historyCommand } from './commands/history.js';
 import { initCommand } from './commands/init.js';
 import { installCommand } from './commands/install.js';
+import { meshCommand, meshesCommand } from './commands/meshes.js';
 import { planCommand } from './commands/plan.js';
 import { precheckCommand } from './commands/precheck.js';
 import { reportCommand } from './commands/report.js';
 import { resumeCommand } from './commands/resume.js';
+import { secretsCommand } from './commands/secrets.js';
 import { logsCommand, showCommand } from './commands/show.js';
 import { runsCommand, statusCommand } from './commands/status.js';
 import { storeCommand } from './commands/store.js';
@@ -38,7 +40,23 @@ export const ACTING_VERBS: ReadonlySet<string> = new Set(['install', 'verify', '
 
 // Verbs that only read: the only ones offered as "did you mean", so a typo never leads to a verb that
 // changes clusters.
-const READ_ONLY_VERBS = ['precheck', 'status', 'runs', 'history', 'show', 'logs', 'graph', 'plan', 'report', 'config', 'version', 'completion'];
+const READ_ONLY_VERBS = [
+  'precheck',
+  'secrets',
+  'status',
+  'runs',
+  'meshes',
+  'mesh',
+  'history',
+  'show',
+  'logs',
+  'graph',
+  'plan',
+  'report',
+  'config',
+  'version',
+  'completion',
+];
 
 // commander's messages in mesh-run's one error style, with suggestions limited to read-only verbs.
 function outputError(streams: Streams): (message: string, write: (s: string) => void) => void {
@@ -98,6 +116,8 @@ export function buildProgram(streams: Streams): Command {
     resumeCommand(streams),
     statusCommand(streams),
     runsCommand(streams),
+    meshesCommand(streams),
+    meshCommand(streams),
     historyCommand(streams),
     showCommand(streams),
     logsCommand(streams),
@@ -107,6 +127,7 @@ export function buildProgram(streams: Streams): Command {
     cancelCommand(streams),
     unlockCommand(streams),
     storeCommand(streams),
+    secretsCommand(streams),
     configCommand(streams),
     initCommand(streams),
     versionCommand(streams, version()),

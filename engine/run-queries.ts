@@ -4,6 +4,7 @@ import type { StepId } from '../machines/steps.js';
 import type { AttemptOutcome, RunKind } from '../shared/model.js';
 import type { AttemptRecord, CommandRecord, HistoryFilter, RunEventRecord, RunRecord, RunStore } from '../store/contract.js';
 import { isLeaseStale } from './runtime/lease.js';
+import { findMesh, type MeshRecord, meshRecords } from './views/mesh-records.js';
 import { findRun } from './views/run-lookup.js';
 import { type RunView, runView, type SlotView, type StepMark, slotViews, stepMarks } from './views/status-view.js';
 import { buildTimeline, type Timeline } from './views/timeline.js';
@@ -172,4 +173,35 @@ export async function historyAttempts(runs: RunStore, query: HistoryQuery): Prom
 // Operator actions across runs (started, resumed, forced, interrupted ...), newest first.
 export async function historyActions(runs: RunStore, query: HistoryQuery): Promise<RunEventRecord[]> {
   return runs.queryEvents(await baseFilter(runs, query));
+}
+
+// Every mesh the journal knows, newest activity first (runs beyond the newest 100,000 are not read).
+export async function listMeshes(runs: RunStore): Promise<MeshRecord[]> {
+  return meshRecords(await runs.listRuns(100_000));
+}
+
+export interface MeshDetail {
+  mesh: MeshRecord;
+  // Per cluster: the last run that ran a step there, and how that step ended.
+  clusters: Array<MeshRecord['clusters'][number] & { lastRun?: { id: string; kind: string; step: string; outcome: string; at: number } }>;
+}
+
+// One mesh, with the last run that touched each of its clusters.
+export async function meshDetail(runs: RunStore, ref: string): Promise<MeshDetail> {
+  const mesh = findMesh(await listMeshes(runs), ref);
+  const last = new Map<string, NonNullable<MeshDetail['clusters'][number]['lastRun']>>();
+  for (const run of mesh.runs) {
+    for (const attempt of await runs.listAttempts(run.id)) {
+      const seen = last.get(attempt.cluster);
+      if (!seen || seen.at <= attempt.startedAt)
+        last.set(attempt.cluster, { id: run.id, kind: run.kind, step: attempt.step, outcome: attempt.outcome, at: attempt.startedAt });
+    }
+  }
+  return {
+    mesh,
+    clusters: mesh.clusters.map((c) => {
+      const lastRun = last.get(c.name);
+      return lastRun ? { ...c, lastRun } : c;
+    }),
+  };
 }

@@ -33,12 +33,14 @@ import { parseFaultSpec } from './config/fault-specs.js';
 import { hashText, type LoadedConfig, loadConfig, parseConfigText, readConfigFile } from './config/mesh-config.js';
 import { meshTopology } from './config/mesh-shape.js';
 import { applyOverrides, type ConfigOverrides, hasOverrides } from './config/overrides.js';
+import { listMeshes } from './run-queries.js';
 import { holderAlive, isLeaseStale, LEASE_STALE_MS } from './runtime/lease.js';
 import type { ProgressListener } from './runtime/progress-events.js';
 import { planRerun } from './runtime/rerun-plan.js';
 import { clustersBusy, currentOperator, leaseFor, RunDriver, type RunOutcome } from './runtime/run-driver.js';
 import { newRunId } from './runtime/run-ids.js';
 import { restorable, workflowOf } from './runtime/workflows.js';
+import { findMesh } from './views/mesh-records.js';
 import { removalSummary } from './views/removal-summary.js';
 import { maybeRunConfig, runConfig } from './views/run-config.js';
 import { checkRunIdFormat, findRun } from './views/run-lookup.js';
@@ -149,8 +151,19 @@ async function claimNewRun(store: Store, run: NewRun, world: string, doing: stri
   return { run: recorded, leaseToken, claimKeys, operator };
 }
 
-// A prepared run: begin() drives it to its end and reads back how it ended, so no caller reads the store
-// after the driver let go of it.
+// --mesh names the install run that stands for the mesh; the rest is as --run.
+async function withMeshTarget(request: FollowUpRequest): Promise<FollowUpRequest> {
+  if (request.runRef !== undefined || request.configPath !== undefined) throw new UsageError('--mesh, --run and --config: give one of them');
+  const store = await openStore(request.store, 'read-only');
+  try {
+    const mesh = findMesh(await listMeshes(store.runs), request.meshRef as string);
+    const { meshRef: _mesh, ...rest } = request;
+    return { ...rest, runRef: mesh.install };
+  } finally {
+    await store.close();
+  }
+}
+
 // The precheck of a real install: its problems refuse the install (one line each), its warnings are returned.
 async function precheckInstall(config: MeshConfig, tools: ClusterTools): Promise<string[]> {
   const { findings } = await precheck(config, tools);
@@ -165,6 +178,8 @@ async function precheckInstall(config: MeshConfig, tools: ClusterTools): Promise
   return findings.map((f) => `${f.cluster ? `${f.cluster}: ` : ''}${f.message}`);
 }
 
+// A prepared run: begin() drives it to its end and reads back how it ended, so no caller reads the store
+// after the driver let go of it.
 function prepared(
   store: Store,
   run: RunRecord,
@@ -382,6 +397,8 @@ export interface FollowUpRequest {
   kind: 'verify' | 'uninstall';
   // --run: the install run (or a run that acted on it) whose clusters and config to use.
   runRef?: string;
+  // --mesh: a mesh of the journal (its latest successful install stands for it).
+  meshRef?: string;
   configPath?: string;
   dryRun: boolean;
   injections: string[];
@@ -486,7 +503,8 @@ function checkFollowUpInput(request: FollowUpRequest, config: MeshConfig, mode: 
 
 // Validates a verify or uninstall request, checks the clusters, records the run; returns it ready to begin.
 // Nothing is written (not even an empty database) until every check has passed.
-export async function prepareFollowUp(request: FollowUpRequest, listener?: ProgressListener): Promise<PreparedRun> {
+export async function prepareFollowUp(given: FollowUpRequest, listener?: ProgressListener): Promise<PreparedRun> {
+  const request = given.meshRef !== undefined ? await withMeshTarget(given) : given;
   if (request.runRef !== undefined && request.configPath !== undefined)
     throw new UsageError('--run and --config: give one of them (--run reuses the config recorded by that run)');
   if (request.force && request.kind !== 'uninstall') throw new UsageError('--force applies to uninstall only');

@@ -127,6 +127,9 @@ describe.each(backends)('the remote secret bearer token (%s)', (backend) => {
     const vfail = await cli(['verify', '--run', installId, '--inject-failure', 'check-remote-clusters']);
     expect(vfail.code).toBe(1);
     expect((await cli(['resume', runIdFrom(vfail)])).code).toBe(0);
+    // The audit reads the secrets' data (in memory) and must print none of it.
+    expect((await cli(['secrets', 'audit', '--run', installId])).code).toBe(0);
+    expect((await cli(['secrets', 'audit', '--run', installId, '-o', 'yaml'])).code).toBe(0);
 
     // The copy comes back (an older client-side apply) before the mesh is removed.
     await applyClientSide(db, installId);
@@ -174,7 +177,7 @@ describe.each(backends)('the remote secret bearer token (%s)', (backend) => {
     // scan finds it where it is.
     expect(outputs.length).toBeGreaterThan(100);
     expect(findLeak(`x${Buffer.from(TOKEN).toString('base64').slice(30, 55)}y`, NEEDLES)).toBeDefined();
-  });
+  }, 240_000);
 });
 
 describe('the remote secret bearer token', () => {

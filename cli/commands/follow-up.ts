@@ -8,6 +8,7 @@ import { runVerb } from '../run-session.js';
 
 interface FollowUpOptions extends ClusterFlags {
   run?: string;
+  mesh?: string;
   config?: string;
   dryRun?: boolean;
   injectFailure?: string[];
@@ -41,6 +42,7 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
   const command = new Command(kind)
     .description(about.description)
     .option('--run <id>', 'act on the clusters and config of this install run (or a unique prefix of its id)')
+    .option('--mesh <mesh>', 'act on this mesh of the journal (see "mesh-run meshes"): its latest successful install')
     .option('-c, --config <file>', 'YAML config (default: the Istio page: cluster1 primary, cluster2 remote)')
     .option('--dry-run', 'act on simulated clusters (those of the latest dry-run install with the same clusters)')
     .option('--inject-failure <spec>', 'dry run: make <step>[@cluster][:count][:transient] fail (repeatable)', collect);
@@ -63,6 +65,7 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
       const request = {
         kind,
         ...(options.run !== undefined ? { runRef: options.run } : {}),
+        ...(options.mesh !== undefined ? { meshRef: options.mesh } : {}),
         ...(options.config !== undefined ? { configPath: options.config } : {}),
         dryRun: Boolean(options.dryRun),
         injections: options.injectFailure ?? [],

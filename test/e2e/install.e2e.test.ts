@@ -236,6 +236,35 @@ describe('primary-remote on real API servers', () => {
     }
   });
 
+  it('secrets audit reads the real remote secret: a token for cluster2, its loopback server flagged, no token printed', async () => {
+    const audit = await cli(['secrets', 'audit', '--config', config, '-o', 'json']);
+    // kwok's API servers listen on the host's loopback, so the secret's server is one: istiod in a pod could
+    // not dial it, and the audit says so (exit 3). istiod cannot be asked on kwok: its view is "unknown".
+    expect(audit.code, audit.stdout + audit.stderr).toBe(3);
+    const doc = JSON.parse(audit.stdout) as {
+      secrets: Array<{
+        holder: string;
+        cluster: string;
+        credential: string;
+        server: string;
+        synced: string;
+        fingerprint: string;
+        findings: Array<{ message: string }>;
+      }>;
+      missing: unknown[];
+    };
+    expect(doc.missing).toEqual([]);
+    expect(doc.secrets).toHaveLength(1);
+    const [secret] = doc.secrets;
+    expect(secret).toMatchObject({ holder: 'cluster1', cluster: 'cluster2', credential: 'token', synced: 'unknown' });
+    expect(readFileSync(config, 'utf8')).toContain(`apiServer: "${secret?.server}"`);
+    expect(secret?.fingerprint).toMatch(/^[0-9a-f]{12}$/);
+    expect(secret?.findings.map((f) => f.message)).toEqual([
+      `server ${secret?.server} is the primary pod's own loopback, not cluster2`,
+      'the token never expires (a legacy service-account token secret); rotate it on a schedule',
+    ]);
+  });
+
   it('verify runs the real istioctl remote-clusters, which needs a live istiod pod: kwok has none, so it stops there, resumable', async () => {
     const failed = await cli(['verify', '--config', config]);
     expect(failed.code, failed.stderr).toBe(1);

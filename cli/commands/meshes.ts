@@ -1,0 +1,109 @@
+// mesh-run meshes and mesh-run mesh show: the meshes the journal knows, read from their runs.
+import { Command } from 'commander';
+import { listMeshes, meshDetail } from '../../engine/run-queries.js';
+import { formatDuration } from '../../shared/durations.js';
+import { dbOption, withStore } from '../common.js';
+import type { Streams } from '../output.js';
+import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
+import { table } from '../render/table.js';
+
+const FORMATS = ['table', 'json', 'yaml'] as const;
+const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+
+interface MeshOptions extends OutputFlags {
+  db?: string;
+  store?: string;
+}
+
+export function meshesCommand(streams: Streams): Command {
+  return addOutputOption(
+    new Command('meshes').description('the meshes in the journal: what each install made, and the runs since').addOption(dbOption()),
+    FORMATS,
+  )
+    .addHelpText(
+      'after',
+      `
+A mesh is what an install made: its meshID on its clusters (the same kube contexts, or for a dry run the same
+simulated clusters), with every verify and uninstall run since. Two meshes with one meshID are told apart as
+<meshID>@<the install run that made it>; --mesh takes either form.
+
+Examples:
+  mesh-run meshes
+  mesh-run mesh show mesh1
+
+Exit codes: 0 listed, 2 bad input, 3 store problem.`,
+    )
+    .action(async (options: MeshOptions) => {
+      const format = formatOf(options, FORMATS);
+      const meshes = await withStore(options, (runs) => listMeshes(runs));
+      if (format !== 'table') {
+        streams.stdout.write(renderDocument(meshes, format));
+        return;
+      }
+      if (meshes.length === 0) {
+        streams.stdout.write('no meshes yet; make one with "mesh-run install --dry-run"\n');
+        return;
+      }
+      const rows = meshes.map((m) => {
+        const last = m.runs.at(-1);
+        return [
+          m.name,
+          m.state,
+          m.mode,
+          m.topology,
+          String(m.clusters.length),
+          m.createdBy,
+          last ? `${last.id} ${last.kind} ${last.status}` : '',
+          String(m.runs.length),
+        ];
+      });
+      streams.stdout.write(`${table(['MESH', 'STATE', 'MODE', 'TOPOLOGY', 'CLUSTERS', 'CREATED BY', 'LAST RUN', 'RUNS'], rows)}\n`);
+    });
+}
+
+export function meshCommand(streams: Streams): Command {
+  const mesh = new Command('mesh')
+    .description('one mesh: its members and the runs that touched them')
+    .addHelpText('after', '\nExample:\n  mesh-run mesh show mesh1\n\nExit codes: see mesh-run mesh show --help.');
+  const show = mesh
+    .command('show')
+    .description('the current membership and, per cluster, the last run that touched it')
+    .argument('<mesh>', 'a mesh name from "mesh-run meshes"');
+  addOutputOption(show, FORMATS)
+    .addOption(dbOption())
+    .addHelpText('after', '\nExample:\n  mesh-run mesh show mesh1 -o json\n\nExit codes: 0 shown, 2 bad input, 3 store problem, 4 no such mesh.')
+    .action(async (ref: string, options: MeshOptions) => {
+      const format = formatOf(options, FORMATS);
+      const detail = await withStore(options, (runs) => meshDetail(runs, ref));
+      if (format !== 'table') {
+        streams.stdout.write(renderDocument(detail, format));
+        return;
+      }
+      const m = detail.mesh;
+      const lines = [
+        `mesh      ${m.name}  (${m.topology}, ${m.mode}, ${m.state})`,
+        `made by   ${m.createdBy}; members from ${m.install}; ${m.runs.length} runs`,
+        '',
+        table(
+          ['CLUSTER', 'ROLE', 'NETWORK', 'CONTEXT', 'LAST RUN', 'LAST STEP', 'OUTCOME', 'AT'],
+          detail.clusters.map((c) => [
+            c.name,
+            c.role,
+            c.network,
+            c.context,
+            c.lastRun ? `${c.lastRun.id} (${c.lastRun.kind})` : '-',
+            c.lastRun?.step ?? '',
+            c.lastRun?.outcome ?? '',
+            c.lastRun ? when(c.lastRun.at) : '',
+          ]),
+        ),
+        '',
+        table(
+          ['RUN', 'KIND', 'STATUS', 'STARTED', 'AGO'],
+          m.runs.map((r) => [r.id, r.kind, r.status, when(r.createdAt), formatDuration(Date.now() - r.createdAt)]),
+        ),
+      ];
+      streams.stdout.write(`${lines.join('\n')}\n`);
+    });
+  return mesh;
+}

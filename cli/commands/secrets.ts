@@ -1,0 +1,78 @@
+// mesh-run secrets audit: the remote secrets of a mesh, as istiod uses them.
+import { Command } from 'commander';
+import { storeLocation } from '../../engine/composition.js';
+import { ExitCode } from '../../shared/errors.js';
+import { addClusterOptions, type ClusterFlags, dbOption, overridesOf } from '../common.js';
+import { ExitRequest } from '../exit.js';
+import { painter, type Streams } from '../output.js';
+import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
+import { table } from '../render/table.js';
+
+const FORMATS = ['table', 'json', 'yaml'] as const;
+
+interface AuditOptions extends ClusterFlags, OutputFlags {
+  run?: string;
+  mesh?: string;
+  config?: string;
+  db?: string;
+  store?: string;
+}
+
+export function secretsCommand(streams: Streams): Command {
+  const secrets = new Command('secrets')
+    .description('the remote secrets of a mesh: audit what each primary holds')
+    .addHelpText('after', '\nExample:\n  mesh-run secrets audit --run mr-k3x9p2qa\n\nExit codes: see mesh-run secrets audit --help.');
+  const audit = secrets
+    .command('audit')
+    .description('every remote secret on every primary: credential type, token age and expiry, server address, label, istiod sync')
+    .option('--mesh <mesh>', 'a mesh of the journal (see "mesh-run meshes")')
+    .option('--run <id>', 'the mesh of this install run (dry or real; or a unique prefix of its id)')
+    .option('-c, --config <file>', 'the real clusters of this config');
+  addOutputOption(addClusterOptions(audit), FORMATS)
+    .addOption(dbOption())
+    .addHelpText(
+      'after',
+      `
+The tokens are read in memory only: their claims and a fingerprint (a hash prefix) are shown, never a value.
+
+Examples:
+  mesh-run secrets audit --mesh mesh1
+  mesh-run secrets audit --run mr-k3x9p2qa
+  mesh-run secrets audit -c mesh.yaml -o json
+
+Exit codes: 0 every secret is usable, 2 bad input, 3 a secret is missing, unusable or not synced, 4 no such run.`,
+    )
+    .action(async (options: AuditOptions) => {
+      const format = formatOf(options, FORMATS);
+      const { auditSecrets } = await import('../../engine/audit-service.js');
+      const report = await auditSecrets({
+        ...(options.run !== undefined ? { runRef: options.run } : {}),
+        ...(options.mesh !== undefined ? { meshRef: options.mesh } : {}),
+        ...(options.config !== undefined ? { configPath: options.config } : {}),
+        overrides: overridesOf(options),
+        store: storeLocation(options),
+      });
+      const problems = report.missing.length + report.secrets.flatMap((s) => s.findings).filter((f) => f.level === 'problem').length;
+      if (format !== 'table') streams.stdout.write(renderDocument({ ok: problems === 0, problems, ...report }, format));
+      else {
+        const paint = painter(streams.stdout);
+        const rows = report.secrets.map((s) => [
+          s.holder,
+          s.cluster,
+          s.credential,
+          s.fingerprint ?? '',
+          s.ageDays !== undefined ? `${s.ageDays}d` : '?',
+          s.expiresAt === undefined ? '' : s.expiresAt === null ? 'never' : s.expiresAt.slice(0, 10),
+          s.server,
+          s.synced,
+        ]);
+        const lines = [`remote secrets on ${report.target}:`, table(['PRIMARY', 'CLUSTER', 'CREDENTIAL', 'TOKEN', 'AGE', 'EXPIRES', 'SERVER', 'ISTIOD'], rows)];
+        for (const s of report.secrets)
+          for (const f of s.findings) lines.push(`${f.level === 'problem' ? paint('red', '✖') : paint('yellow', '!')} ${s.holder}/${s.secret}: ${f.message}`);
+        for (const m of report.missing) lines.push(`${paint('red', '✖')} ${m.holder} holds no secret for ${m.cluster}: istiod there cannot see it`);
+        streams.stdout.write(`${lines.join('\n')}\n`);
+      }
+      if (problems > 0) throw new ExitRequest(ExitCode.precondition);
+    });
+  return secrets;
+}

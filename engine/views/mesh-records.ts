@@ -1,0 +1,99 @@
+// Meshes as records, read from the journal: a mesh is what an install made (the same meshID on the same
+// clusters: the same kube contexts, or for a dry run the same simulated world), with every run since that acted
+// on it. Derived, not stored: the journal is the one source, so a mesh can never disagree with its runs.
+
+import { NotResumableError, UsageError } from '../../shared/errors.js';
+import type { MeshConfig } from '../../shared/model.js';
+import type { RunRecord } from '../../store/contract.js';
+import { meshTopology } from '../config/mesh-shape.js';
+import { maybeRunConfig } from './run-config.js';
+
+export interface MeshRecord {
+  // What --mesh takes: the meshID, or meshID@<install run id> when two meshes share a meshID.
+  name: string;
+  meshID: string;
+  mode: 'dry-run' | 'real';
+  topology: string;
+  clusters: Array<{ name: string; context: string; role: string; network: string }>;
+  // installed: an install succeeded and no uninstall since; removed: an uninstall succeeded after it;
+  // incomplete: no install of it has succeeded yet.
+  state: 'installed' | 'removed' | 'incomplete';
+  // The install that made it, the install its membership comes from, and every run of it, oldest first.
+  createdBy: string;
+  install: string;
+  runs: Array<{ id: string; kind: string; status: string; createdAt: number }>;
+}
+
+function identity(run: RunRecord, config: MeshConfig): string {
+  const where =
+    run.mode === 'dry-run'
+      ? `world:${run.simWorld}`
+      : config.clusters
+          .map((c) => c.context)
+          .sort()
+          .join(',');
+  return `${run.mode}|${config.meshID}|${where}`;
+}
+
+export function meshRecords(all: readonly RunRecord[]): MeshRecord[] {
+  const runs = [...all].sort((a, b) => a.createdAt - b.createdAt);
+  const groups = new Map<string, { installs: RunRecord[]; others: RunRecord[]; config: MeshConfig }>();
+  const groupOfInstall = new Map<string, string>();
+  for (const run of runs) {
+    if (run.kind !== 'install') continue;
+    const config = maybeRunConfig(run);
+    if (!config) continue;
+    const key = identity(run, config);
+    const group = groups.get(key) ?? { installs: [], others: [], config };
+    group.installs.push(run);
+    groups.set(key, group);
+    groupOfInstall.set(run.id, key);
+  }
+  for (const run of runs) {
+    if (run.kind === 'install' || !run.targetRun) continue;
+    const key = groupOfInstall.get(run.targetRun);
+    if (key) groups.get(key)?.others.push(run);
+  }
+  const records = [...groups.values()].map((g) => {
+    const succeeded = g.installs.filter((r) => r.status === 'succeeded');
+    const membership = succeeded.at(-1) ?? (g.installs.at(-1) as RunRecord);
+    const config = maybeRunConfig(membership) ?? g.config;
+    const lastInstall = succeeded.at(-1)?.createdAt ?? Number.NEGATIVE_INFINITY;
+    const removed = g.others.some((r) => r.kind === 'uninstall' && r.status === 'succeeded' && r.createdAt > lastInstall);
+    const every = [...g.installs, ...g.others].sort((a, b) => a.createdAt - b.createdAt);
+    return {
+      name: config.meshID,
+      meshID: config.meshID,
+      mode: membership.mode,
+      topology: meshTopology(config),
+      clusters: config.clusters.map((c) => ({ name: c.name, context: c.context, role: c.role, network: c.network })),
+      state: succeeded.length === 0 ? 'incomplete' : removed ? 'removed' : 'installed',
+      createdBy: (g.installs[0] as RunRecord).id,
+      install: membership.id,
+      runs: every.map((r) => ({ id: r.id, kind: r.kind, status: r.status, createdAt: r.createdAt })),
+    } satisfies MeshRecord;
+  });
+  // A meshID two meshes share is told apart by the install that made each.
+  const count = new Map<string, number>();
+  for (const r of records) count.set(r.meshID, (count.get(r.meshID) ?? 0) + 1);
+  for (const r of records) if ((count.get(r.meshID) ?? 0) > 1) r.name = `${r.meshID}@${r.createdBy}`;
+  // Newest activity first.
+  return records.sort((a, b) => (b.runs.at(-1)?.createdAt ?? 0) - (a.runs.at(-1)?.createdAt ?? 0));
+}
+
+// The mesh --mesh names: its name, or a meshID that only one mesh has, or meshID@<a prefix of its install>.
+export function findMesh(records: readonly MeshRecord[], ref: string): MeshRecord {
+  const exact = records.find((r) => r.name === ref);
+  if (exact) return exact;
+  const [meshID, prefix] = ref.split('@');
+  const candidates = records.filter((r) => r.meshID === meshID && (prefix === undefined || r.createdBy.startsWith(prefix)));
+  if (candidates.length === 1) return candidates[0] as MeshRecord;
+  if (candidates.length > 1) {
+    throw new UsageError(`--mesh ${ref}: ${candidates.length} meshes are called ${meshID}: ${candidates.map((c) => c.name).join(', ')}; name one of them`);
+  }
+  const known = records.map((r) => r.name);
+  throw new NotResumableError(
+    'mesh-not-found',
+    `no mesh "${ref}" in this journal; ${known.length > 0 ? `it has ${known.slice(0, 10).join(', ')}` : 'install one first'} ("mesh-run meshes" lists them)`,
+  );
+}
