@@ -50,6 +50,16 @@ describe('-o, --output', () => {
     expect(parse(yaml.stdout)).toEqual(JSON.parse(json.stdout));
   });
 
+  it('show counts the tool processes each attempt spawned, and the run in all', async () => {
+    const doc = JSON.parse((await runCli(['show', id, '-o', 'json', '--db', db])).stdout) as { steps: Array<{ attempts: Array<{ commands: unknown[] }> }> };
+    const total = doc.steps.flatMap((s) => s.attempts).reduce((n, a) => n + a.commands.length, 0);
+    expect(total).toBeGreaterThan(10);
+    const text = (await runCli(['show', id, '--db', db])).stdout;
+    expect(text.split('\n')[0]).toMatch(new RegExp(`succeeded  ${total} tool processes$`));
+    // install-remote: istioctl install, then the webhook read back.
+    expect(text).toMatch(/install-remote@cluster2\n {2}#1 succeeded +\S+ \S+ +\S+ +\d+ process(es)?/);
+  });
+
   it('runs and history write CSV; two formats at once are refused with exit 2', async () => {
     const runs = await runCli(['runs', '-o', 'csv', '--db', db]);
     expect(runs.stdout.split('\r\n')[0]).toBe('run,kind,status,mode,topology,primaries,remotes,networks,started,active_ms,at_step');

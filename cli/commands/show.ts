@@ -59,7 +59,10 @@ Exit codes: 0 shown, 2 bad input, 3 store problem, 4 no such run.`,
       }
       const paint = painter(streams.stdout);
       const color = { succeeded: 'green', failed: 'red', running: 'cyan', interrupted: 'yellow' } as const;
-      const lines: string[] = [`run ${t.run.id}  (${t.run.kind} ${t.run.topology}, ${t.run.mode})  ${paint(color[t.run.status], t.run.status)}`];
+      const spawned = t.slots.reduce((n, slot) => n + slot.attempts.reduce((m, a) => m + a.commands.length, 0), 0);
+      const lines: string[] = [
+        `run ${t.run.id}  (${t.run.kind} ${t.run.topology}, ${t.run.mode})  ${paint(color[t.run.status], t.run.status)}  ${spawned} tool processes`,
+      ];
       for (const e of t.events)
         lines.push(
           `  ${clock(e.at)}  ${e.type.padEnd(19)} by ${e.user ?? '?'}@${e.host ?? '?'} (pid ${e.pid ?? '?'})${e.step ? `  ${label(e.step, e.cluster ?? '')}:` : ''}${e.detail ? `  ${e.detail}` : ''}`,
@@ -69,8 +72,10 @@ Exit codes: 0 shown, 2 bad input, 3 store problem, 4 no such run.`,
         if (slot.attempts.length === 0) lines.push(paint('dim', '  not started'));
         for (const a of slot.attempts) {
           const duration = a.endedAt === null ? 'open' : formatDuration(a.endedAt - a.startedAt);
+          // Every recorded command is one kubectl or istioctl process (a pipe records both ends).
+          const processes = a.commands.length === 1 ? '1 process' : `${a.commands.length} processes`;
           lines.push(
-            `  #${a.attempt} ${paint(color[a.outcome], a.outcome.padEnd(11))} ${clock(a.startedAt)}  ${duration}${a.error ? `  ${a.error.message}` : ''}`,
+            `  #${a.attempt} ${paint(color[a.outcome], a.outcome.padEnd(11))} ${clock(a.startedAt)}  ${duration}  ${processes}${a.error ? `  ${a.error.message}` : ''}`,
           );
           for (const c of a.commands) {
             const exit = c.exitCode === null ? 'no exit recorded' : `exit ${c.exitCode}`;
