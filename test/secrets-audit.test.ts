@@ -79,6 +79,7 @@ describe('auditing remote secrets', () => {
       west: { secrets: [remoteSecret('east', { token: expired }, 'https://10.0.0.1:6443', false)] },
     });
     const report = await auditRemoteSecrets(config, tools, now);
+    expect(report.unreadable).toEqual([]);
     const row = (holder: string, cluster: string) => report.secrets.find((s) => s.holder === holder && s.cluster === cluster);
     expect(row('east', 'west')).toMatchObject({ credential: 'token', ageDays: 40, expiresAt: '2027-09-28T00:00:00.000Z', synced: 'synced', findings: [] });
     expect(row('east', 'west')?.subject).toBe('system:serviceaccount:istio-system:istio-reader-service-account');
@@ -98,6 +99,10 @@ describe('auditing remote secrets', () => {
       { holder: 'west', cluster: 'r1' },
       { holder: 'west', cluster: 'r2' },
     ]);
+    // A primary that cannot be asked is named as such, and its secrets are not called missing.
+    const blind = await auditRemoteSecrets(config, fakeTools({ east: { secrets: [] } }), now);
+    expect(blind.unreadable).toEqual([{ holder: 'west', error: 'no such context' }]);
+    expect(blind.missing.every((m) => m.holder === 'east')).toBe(true);
     const text = JSON.stringify(report);
     for (const token of [fresh, soon, expired]) expect(findLeak(text, needlesFor(token))).toBeUndefined();
   });

@@ -52,7 +52,7 @@ Exit codes: 0 every secret is usable, 2 bad input, 3 a secret is missing, unusab
         overrides: overridesOf(options),
         store: storeLocation(options),
       });
-      const problems = report.missing.length + report.secrets.flatMap((s) => s.findings).filter((f) => f.level === 'problem').length;
+      const problems = report.missing.length + report.unreadable.length + report.secrets.flatMap((s) => s.findings).filter((f) => f.level === 'problem').length;
       if (format !== 'table') streams.stdout.write(renderDocument({ ok: problems === 0, problems, ...report }, format));
       else {
         const paint = painter(streams.stdout);
@@ -70,6 +70,7 @@ Exit codes: 0 every secret is usable, 2 bad input, 3 a secret is missing, unusab
         for (const s of report.secrets)
           for (const f of s.findings) lines.push(`${f.level === 'problem' ? paint('red', '✖') : paint('yellow', '!')} ${s.holder}/${s.secret}: ${f.message}`);
         for (const m of report.missing) lines.push(`${paint('red', '✖')} ${m.holder} holds no secret for ${m.cluster}: istiod there cannot see it`);
+        for (const u of report.unreadable) lines.push(`${paint('red', '✖')} cannot list the remote secrets on ${u.holder}: ${u.error}`);
         streams.stdout.write(`${lines.join('\n')}\n`);
       }
       if (problems > 0) throw new ExitRequest(ExitCode.precondition);

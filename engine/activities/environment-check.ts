@@ -2,7 +2,7 @@
 // Whatever it finds wrong (missing tools, unknown or silent contexts, a loopback API server) is an
 // environment problem: exit 3, no run created, nothing changed in any cluster.
 import { setMaxListeners } from 'node:events';
-import type { ClusterTools } from '../../adapters/cluster-tools.js';
+import type { ClusterTools, Command, CommandResult } from '../../adapters/cluster-tools.js';
 import { PreconditionError, StepError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
 import { preflight } from './install.js';
@@ -23,6 +23,19 @@ export function directRuntime(config: MeshConfig, tools: ClusterTools): StepRunt
     report: async () => {},
     run: (command) => tools.run(command, options),
     pipe: (source, sink) => tools.pipe(source, sink, options),
+  };
+}
+
+// A probe that cannot run (a tool missing, a timeout) answers like a failed command, for checks that report
+// what they could not learn rather than stop at it.
+export function probing(rt: StepRuntime): (command: Command) => Promise<CommandResult> {
+  return async (command) => {
+    try {
+      return await rt.run(command);
+    } catch (error) {
+      if (error instanceof StepError) return { exitCode: -1, stdout: '', stderr: error.message };
+      throw error;
+    }
   };
 }
 

@@ -1,10 +1,10 @@
 // mesh-run precheck: everything that would stop or spoil an install, found in one pass and reported at once
 // (one finding per line, each with what to do). Reads only; never a Secret's data.
-import type { ClusterTools, Command, CommandResult } from '../../adapters/cluster-tools.js';
+import type { ClusterTools } from '../../adapters/cluster-tools.js';
 import { needsGateway, secretHoldersOf } from '../../machines/topology.js';
 import { StepError } from '../../shared/errors.js';
 import type { MeshCluster, MeshConfig } from '../../shared/model.js';
-import { directRuntime } from './environment-check.js';
+import { directRuntime, probing } from './environment-check.js';
 import { preflight } from './install.js';
 import { istioOwners, MESH_RUN_OWNER } from './mesh-inventory.js';
 import { istioctl, kubectl } from './step-runtime.js';
@@ -29,15 +29,8 @@ const minorOf = (version: string | undefined) => Number(/^v?1\.(\d+)/.exec(versi
 
 export async function precheck(config: MeshConfig, tools: ClusterTools): Promise<PrecheckReport> {
   const rt = directRuntime(config, tools);
-  // A probe that cannot run (a tool missing, a timeout) answers like a failed command: preflight said why.
-  const probe = async (command: Command): Promise<CommandResult> => {
-    try {
-      return await rt.run(command);
-    } catch (error) {
-      if (error instanceof StepError) return { exitCode: -1, stdout: '', stderr: error.message };
-      throw error;
-    }
-  };
+  // A probe that cannot run answers like a failed command: preflight already said why.
+  const probe = probing(rt);
   const findings: Finding[] = [];
   const checked = ['kube contexts', 'API servers answer', 'istioctl version', 'remote API server addresses'];
   // The checks install's preflight step runs: tools, contexts, API servers, loopback addresses.

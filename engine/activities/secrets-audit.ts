@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import type { ClusterTools } from '../../adapters/cluster-tools.js';
 import { secretHoldersOf } from '../../machines/topology.js';
 import type { MeshConfig } from '../../shared/model.js';
-import { directRuntime } from './environment-check.js';
+import { directRuntime, probing } from './environment-check.js';
 import { ISTIO_SYSTEM } from './install.js';
 import { istioctl, kubectl } from './step-runtime.js';
 
@@ -40,6 +40,8 @@ export interface SecretsAuditReport {
   secrets: RemoteSecretAudit[];
   // Secrets the topology calls for that no primary holds.
   missing: Array<{ holder: string; cluster: string }>;
+  // Primaries whose secrets could not be listed (what they hold is not known, so not reported missing).
+  unreadable: Array<{ holder: string; error: string }>;
 }
 
 interface SecretList {
@@ -83,22 +85,27 @@ function syncStatus(text: string): Map<string, string> {
 
 export async function auditRemoteSecrets(config: MeshConfig, tools: ClusterTools, now = Date.now()): Promise<SecretsAuditReport> {
   const rt = directRuntime(config, tools);
+  // A missing tool or a silent cluster is reported per primary, not thrown.
+  const probe = probing(rt);
   const shape = { members: config.clusters };
   const primaries = config.clusters.filter((c) => c.role === 'primary');
   const secrets: RemoteSecretAudit[] = [];
   const held = new Set<string>();
+  const unreadable: SecretsAuditReport['unreadable'] = [];
   await Promise.all(
     primaries.map(async (primary) => {
       const [listed, synced] = await Promise.all([
-        rt.run(kubectl(primary.context, ['-n', ISTIO_SYSTEM, 'get', 'secrets', '-l', `${MULTICLUSTER_LABEL}=true`, '-o', 'json'], 'observe')),
-        rt.run(istioctl(primary.context, ['remote-clusters'], 'observe')),
+        probe(kubectl(primary.context, ['-n', ISTIO_SYSTEM, 'get', 'secrets', '-l', `${MULTICLUSTER_LABEL}=true`, '-o', 'json'], 'observe')),
+        probe(istioctl(primary.context, ['remote-clusters'], 'observe')),
       ]);
       const status = synced.exitCode === 0 ? syncStatus(synced.stdout) : undefined;
       let items: SecretList['items'] = [];
       try {
-        items = listed.exitCode === 0 ? ((JSON.parse(listed.stdout) as SecretList).items ?? []) : [];
-      } catch {
-        items = [];
+        if (listed.exitCode !== 0) throw new Error(listed.stderr.trim().split('\n').at(-1) || `kubectl exited ${listed.exitCode}`);
+        items = (JSON.parse(listed.stdout) as SecretList).items ?? [];
+      } catch (error) {
+        unreadable.push({ holder: primary.name, error: (error as Error).message.slice(0, 200) });
+        return;
       }
       for (const item of items ?? []) {
         for (const [cluster, encoded] of Object.entries(item.data ?? {})) {
@@ -162,9 +169,9 @@ export async function auditRemoteSecrets(config: MeshConfig, tools: ClusterTools
   );
   const missing = config.clusters.flatMap((c) =>
     secretHoldersOf(shape, c.name)
-      .filter((h) => !held.has(`${h.name}\0${c.name}`))
+      .filter((h) => !held.has(`${h.name}\0${c.name}`) && !unreadable.some((u) => u.holder === h.name))
       .map((h) => ({ holder: h.name, cluster: c.name })),
   );
   secrets.sort((a, b) => a.holder.localeCompare(b.holder) || a.cluster.localeCompare(b.cluster));
-  return { secrets, missing };
+  return { secrets, missing, unreadable };
 }
