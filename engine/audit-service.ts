@@ -5,10 +5,9 @@ import { auditRemoteSecrets, type SecretsAuditReport } from './activities/secret
 import { openStore, realTools, type StoreLocation, toolsFor } from './composition.js';
 import { loadConfig } from './config/mesh-config.js';
 import { applyOverrides, type ConfigOverrides } from './config/overrides.js';
-import { listMeshes } from './run-queries.js';
-import { findMesh } from './views/mesh-records.js';
+import { meshInstall } from './run-queries.js';
 import { runConfig } from './views/run-config.js';
-import { checkRunIdFormat, findRun } from './views/run-lookup.js';
+import { checkRunIdFormat, installRunOf } from './views/run-lookup.js';
 
 export interface AuditRequest {
   runRef?: string;
@@ -28,9 +27,8 @@ export async function auditSecrets(request: AuditRequest): Promise<SecretsAuditR
   if (request.runRef !== undefined) checkRunIdFormat(request.runRef);
   const store = await openStore(request.store, 'read-only');
   try {
-    const ref = request.meshRef !== undefined ? findMesh(await listMeshes(store.runs), request.meshRef).install : (request.runRef as string);
-    let run = await findRun(store.runs, ref);
-    if (run.kind !== 'install' && run.targetRun) run = (await store.runs.getRun(run.targetRun)) ?? run;
+    const ref = request.meshRef !== undefined ? await meshInstall(store.runs, request.meshRef) : (request.runRef as string);
+    const run = await installRunOf(store.runs, ref);
     const config = runConfig(run);
     const tools = await toolsFor(run.mode, config, store, run.simWorld);
     return { target: `the ${run.mode === 'dry-run' ? 'simulated ' : ''}clusters of run ${run.id}`, ...(await auditRemoteSecrets(config, tools)) };

@@ -180,6 +180,11 @@ export async function listMeshes(runs: RunStore): Promise<MeshRecord[]> {
   return meshRecords(await runs.listRuns(100_000));
 }
 
+// The install run that stands for a mesh (its latest successful one), for --mesh.
+export async function meshInstall(runs: RunStore, ref: string): Promise<string> {
+  return findMesh(await listMeshes(runs), ref).install;
+}
+
 export interface MeshDetail {
   mesh: MeshRecord;
   // Per cluster: the last run that ran a step there, and how that step ended.

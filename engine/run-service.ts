@@ -33,17 +33,16 @@ import { parseFaultSpec } from './config/fault-specs.js';
 import { hashText, type LoadedConfig, loadConfig, parseConfigText, readConfigFile } from './config/mesh-config.js';
 import { meshTopology } from './config/mesh-shape.js';
 import { applyOverrides, type ConfigOverrides, hasOverrides } from './config/overrides.js';
-import { listMeshes } from './run-queries.js';
+import { meshInstall } from './run-queries.js';
 import { holderAlive, isLeaseStale, LEASE_STALE_MS } from './runtime/lease.js';
 import type { ProgressListener } from './runtime/progress-events.js';
 import { planRerun } from './runtime/rerun-plan.js';
 import { clustersBusy, currentOperator, leaseFor, RunDriver, type RunOutcome } from './runtime/run-driver.js';
 import { newRunId } from './runtime/run-ids.js';
 import { restorable, workflowOf } from './runtime/workflows.js';
-import { findMesh } from './views/mesh-records.js';
 import { removalSummary } from './views/removal-summary.js';
 import { maybeRunConfig, runConfig } from './views/run-config.js';
-import { checkRunIdFormat, findRun } from './views/run-lookup.js';
+import { checkRunIdFormat, findRun, installRunOf } from './views/run-lookup.js';
 import { slotsFor } from './views/run-slots.js';
 
 export type { SimulationOptions } from './composition.js';
@@ -156,9 +155,8 @@ async function withMeshTarget(request: FollowUpRequest): Promise<FollowUpRequest
   if (request.runRef !== undefined || request.configPath !== undefined) throw new UsageError('--mesh, --run and --config: give one of them');
   const store = await openStore(request.store, 'read-only');
   try {
-    const mesh = findMesh(await listMeshes(store.runs), request.meshRef as string);
-    const { meshRef: _mesh, ...rest } = request;
-    return { ...rest, runRef: mesh.install };
+    const { meshRef, ...rest } = request;
+    return { ...rest, runRef: await meshInstall(store.runs, meshRef as string) };
   } finally {
     await store.close();
   }
@@ -438,8 +436,7 @@ function identity(config: MeshConfig): string {
 
 // The install named by --run (or the install a named verify or uninstall acted on).
 async function namedTarget(request: FollowUpRequest, runs: RunStore, ref: string): Promise<FollowUpTarget> {
-  let run = await findRun(runs, ref);
-  if (run.kind !== 'install' && run.targetRun) run = (await runs.getRun(run.targetRun)) ?? run;
+  const run = await installRunOf(runs, ref);
   if (request.dryRun && run.mode === 'real') throw new UsageError(`--dry-run: run ${run.id} installed real clusters; drop --dry-run to ${request.kind} them`);
   if (request.kind === 'verify') refuseUnfinishedInstall(run);
   return {

@@ -32,7 +32,10 @@ Examples:
 Exit codes: 0 written, 2 bad input, 3 the file exists (and no --force) or cannot be written.`,
     )
     .action(async (options: InitOptions) => {
-      const { STARTER_TOPOLOGIES, starterClusters, starterConfig } = await import('../../engine/config/starter.js');
+      const [{ STARTER_TOPOLOGIES, starterClusters, starterConfig }, { parseContextFlags }] = await Promise.all([
+        import('../../engine/config/starter.js'),
+        import('../../engine/config/overrides.js'),
+      ]);
       const topology = STARTER_TOPOLOGIES.find((t) => t === options.topology);
       if (!topology) throw new UsageError(`--topology ${options.topology}: choose one of ${STARTER_TOPOLOGIES.join(', ')}`);
       if (existsSync(options.output) && !options.force) {
@@ -40,17 +43,16 @@ Exit codes: 0 written, 2 bad input, 3 the file exists (and no --force) or cannot
           hint: 'pass --force to replace it, or -o to write another file',
         });
       }
-      const contexts = new Map<string, string>();
-      for (const flag of options.context ?? []) {
-        const at = flag.indexOf('=');
-        if (at <= 0 || at === flag.length - 1)
-          throw new UsageError(`--context "${flag}": expected <cluster>=<kube context>, e.g. --context cluster2=kind-east`);
-        contexts.set(flag.slice(0, at), flag.slice(at + 1));
-      }
+      const clusters = starterClusters(topology);
+      const contexts = parseContextFlags(
+        options.context ?? [],
+        clusters.map((c) => c.name),
+        `the ${topology} starter`,
+      );
       if (contexts.size === 0 && process.stdin.isTTY) {
         const prompt = createInterface({ input: process.stdin, output: streams.stderr });
         try {
-          for (const c of starterClusters(topology)) {
+          for (const c of clusters) {
             const answer = (await prompt.question(`kube context of ${c.name} (${c.role}) [${c.context}]: `)).trim();
             if (answer) contexts.set(c.name, answer);
           }

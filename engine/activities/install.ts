@@ -60,7 +60,7 @@ export interface ActivityDeps {
   force?: boolean;
 }
 
-const LOOPBACK_SERVER = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i;
+export const LOOPBACK_SERVER = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i;
 
 function parseIstioVersion(stdout: string): string | undefined {
   try {

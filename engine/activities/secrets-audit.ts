@@ -10,10 +10,9 @@ import type { ClusterTools } from '../../adapters/cluster-tools.js';
 import { secretHoldersOf } from '../../machines/topology.js';
 import type { MeshConfig } from '../../shared/model.js';
 import { directRuntime, probing } from './environment-check.js';
-import { ISTIO_SYSTEM } from './install.js';
+import { ISTIO_SYSTEM, LOOPBACK_SERVER } from './install.js';
 import { istioctl, kubectl } from './step-runtime.js';
 
-const LOOPBACK = /^https?:\/\/(127\.|localhost|\[::1\])/;
 const MULTICLUSTER_LABEL = 'istio/multiCluster';
 const DAY = 86_400_000;
 
@@ -138,7 +137,7 @@ export async function auditRemoteSecrets(config: MeshConfig, tools: ClusterTools
               message: `an ${credential} credential istiod cannot run (istio#58335): recreate it with a service-account token`,
             });
           if (credential === 'none') findings.push({ level: 'problem', message: 'no credential: istiod cannot read this cluster' });
-          if (LOOPBACK.test(server)) findings.push({ level: 'problem', message: `server ${server} is the primary pod's own loopback, not ${cluster}` });
+          if (LOOPBACK_SERVER.test(server)) findings.push({ level: 'problem', message: `server ${server} is the primary pod's own loopback, not ${cluster}` });
           if (item.metadata?.labels?.[MULTICLUSTER_LABEL] !== 'true')
             findings.push({ level: 'problem', message: `not labelled ${MULTICLUSTER_LABEL}=true: istiod ignores it` });
           if (credential === 'token' && claims.exp === undefined)

@@ -12,21 +12,30 @@ export function hasOverrides(overrides: ConfigOverrides): boolean {
   return (overrides.contexts?.length ?? 0) > 0 || overrides.kubeconfig !== undefined;
 }
 
-export function applyOverrides(loaded: LoadedConfig, overrides: ConfigOverrides): LoadedConfig {
-  if (!hasOverrides(overrides)) return loaded;
-  const names = loaded.config.clusters.map((c) => c.name);
+// --context values as cluster -> context, each well formed and given once; `known` names the clusters there
+// are (with `where` saying whose they are, for the message).
+export function parseContextFlags(flags: readonly string[], known: readonly string[], where = 'the config'): Map<string, string> {
   const contexts = new Map<string, string>();
-  for (const flag of overrides.contexts ?? []) {
+  for (const flag of flags) {
     const at = flag.indexOf('=');
     const name = flag.slice(0, at);
     const context = flag.slice(at + 1);
     if (at <= 0 || !isPathLike(context)) {
       throw new UsageError(`--context "${flag}": expected <cluster>=<kube context>, e.g. --context cluster2=kind-east`);
     }
-    if (!names.includes(name)) throw new UsageError(`--context ${name}=${context}: the config has no cluster "${name}"; its clusters: ${names.join(', ')}`);
+    if (!known.includes(name)) throw new UsageError(`--context ${name}=${context}: ${where} has no cluster "${name}"; its clusters: ${known.join(', ')}`);
     if (contexts.has(name)) throw new UsageError(`--context ${name}: given twice (${contexts.get(name)}, ${context}); give each cluster one context`);
     contexts.set(name, context);
   }
+  return contexts;
+}
+
+export function applyOverrides(loaded: LoadedConfig, overrides: ConfigOverrides): LoadedConfig {
+  if (!hasOverrides(overrides)) return loaded;
+  const contexts = parseContextFlags(
+    overrides.contexts ?? [],
+    loaded.config.clusters.map((c) => c.name),
+  );
   if (overrides.kubeconfig !== undefined && !isPathLike(overrides.kubeconfig)) {
     throw new UsageError(`--kubeconfig "${overrides.kubeconfig}": expected the path of a kubeconfig file`);
   }

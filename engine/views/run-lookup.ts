@@ -20,3 +20,9 @@ export async function findRun(store: RunStore, idOrPrefix: string): Promise<RunR
   if (ids.length > 1) throw new UsageError(`run id "${idOrPrefix}" is ambiguous (${ids.join(', ')}...); type more of it`);
   throw new NotResumableError('run-not-found', `no run "${idOrPrefix}" in this database; "mesh-run runs" lists them`);
 }
+
+// The install run a reference stands for: that run, or the install a verify or uninstall run acted on.
+export async function installRunOf(store: RunStore, idOrPrefix: string): Promise<RunRecord> {
+  const run = await findRun(store, idOrPrefix);
+  return run.kind !== 'install' && run.targetRun ? ((await store.getRun(run.targetRun)) ?? run) : run;
+}
