@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, MeshRunError } from '../shared/errors.js';
 import { cancelCommand } from './commands/cancel.js';
+import { clusterCommand } from './commands/cluster.js';
 import { complete, completionCommand } from './commands/completion.js';
 import { configCommand } from './commands/config.js';
 import { followUpCommand } from './commands/follow-up.js';
@@ -36,7 +37,7 @@ function version(): string {
 
 // Verbs that change something (drive a run, unlock one, copy a store): their exit code says what happened,
 // whatever became of their output.
-export const ACTING_VERBS: ReadonlySet<string> = new Set(['install', 'verify', 'uninstall', 'resume', 'cancel', 'unlock', 'store', 'init']);
+export const ACTING_VERBS: ReadonlySet<string> = new Set(['install', 'verify', 'uninstall', 'cluster', 'resume', 'cancel', 'unlock', 'store', 'init']);
 
 // Verbs that only read: the only ones offered as "did you mean", so a typo never leads to a verb that
 // changes clusters.
@@ -113,6 +114,7 @@ export function buildProgram(streams: Streams): Command {
     installCommand(streams),
     followUpCommand('verify', streams),
     followUpCommand('uninstall', streams),
+    clusterCommand(streams),
     resumeCommand(streams),
     statusCommand(streams),
     runsCommand(streams),

@@ -4,7 +4,7 @@
 import { describeMesh } from '../engine/config/mesh-shape.js';
 import type { FinishedRun, PreparedRun } from '../engine/run-service.js';
 import type { ProgressListener } from '../engine/runtime/progress-events.js';
-import { runConfig } from '../engine/views/run-config.js';
+import { membershipConfig, runConfig } from '../engine/views/run-config.js';
 import { slotsOfRun } from '../engine/views/run-slots.js';
 import { runView, slotViews } from '../engine/views/status-view.js';
 import { ALL_CLUSTERS, slotLabel } from '../machines/steps.js';
@@ -129,6 +129,11 @@ function successLine(run: RunRecord): string {
     return `mesh verified: requests from ${names} reached helloworld ${versions}`;
   }
   if (run.kind === 'uninstall') return `mesh removed: no Istio left on ${names}`;
+  if (run.kind === 'cluster-add' || run.kind === 'cluster-remove') {
+    const after = membershipConfig(run);
+    const verb = run.kind === 'cluster-add' ? 'joined' : 'left';
+    return `${config.subject} ${verb} mesh ${config.meshID}: ${describeMesh(after)} (${after.clusters.map((c) => c.name).join(', ')})`;
+  }
   const remotes = config.clusters.filter((c) => c.role === 'remote');
   const primaries = config.clusters.filter((c) => c.role === 'primary');
   // The page's own words for its topology; a fleet is summed up.

@@ -6,7 +6,7 @@ import { openStore, realTools, type StoreLocation, toolsFor } from './compositio
 import { loadConfig } from './config/mesh-config.js';
 import { applyOverrides, type ConfigOverrides } from './config/overrides.js';
 import { meshInstall } from './run-queries.js';
-import { runConfig } from './views/run-config.js';
+import { membershipConfig } from './views/run-config.js';
 import { checkRunIdFormat, installRunOf } from './views/run-lookup.js';
 
 export interface AuditRequest {
@@ -29,7 +29,7 @@ export async function auditSecrets(request: AuditRequest): Promise<SecretsAuditR
   try {
     const ref = request.meshRef !== undefined ? await meshInstall(store.runs, request.meshRef) : (request.runRef as string);
     const run = await installRunOf(store.runs, ref);
-    const config = runConfig(run);
+    const config = membershipConfig(run);
     const tools = await toolsFor(run.mode, config, store, run.simWorld);
     return { target: `the ${run.mode === 'dry-run' ? 'simulated ' : ''}clusters of run ${run.id}`, ...(await auditRemoteSecrets(config, tools)) };
   } finally {

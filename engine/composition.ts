@@ -2,7 +2,7 @@
 // the planner and the bench get what they need from here; nothing else builds a store or a ClusterTools.
 import { existsSync } from 'node:fs';
 import type { ClusterTools } from '../adapters/cluster-tools.js';
-import { type FaultSpec, faultRows, resimulated, type SimulationOptions, simulatedWorld } from '../adapters/simulator/setup.js';
+import { type FaultSpec, faultRows, resimulated, type SimulationOptions, simulatedWorld, withClusters } from '../adapters/simulator/setup.js';
 import { readWorld, type WorldSettings, writeWorld } from '../adapters/simulator/world.js';
 import type { MeshConfig, RunMode } from '../shared/model.js';
 import type { Store, WorldSeed } from '../store/contract.js';
@@ -77,4 +77,10 @@ export function worldSettings(store: Store, world: string): Promise<WorldSetting
 export async function resimulate(store: Store, world: string, settings: WorldSettings, options: SimulationOptions, now: number): Promise<void> {
   const changed = resimulated(settings, options, now);
   if (changed !== settings) await writeWorld(store.worlds, world, changed);
+}
+
+// A cluster joining a simulated mesh: its world gains a context for it (kept if it has one already).
+export async function growWorld(store: Store, world: string, settings: WorldSettings, clusters: MeshConfig['clusters']): Promise<void> {
+  const grown = withClusters(settings, clusters);
+  if (grown !== settings) await writeWorld(store.worlds, world, grown);
 }

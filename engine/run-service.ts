@@ -41,8 +41,8 @@ import { clustersBusy, currentOperator, leaseFor, RunDriver, type RunOutcome } f
 import { newRunId } from './runtime/run-ids.js';
 import { restorable, workflowOf } from './runtime/workflows.js';
 import { removalSummary } from './views/removal-summary.js';
-import { maybeRunConfig, runConfig } from './views/run-config.js';
-import { checkRunIdFormat, findRun, installRunOf } from './views/run-lookup.js';
+import { maybeRunConfig, membershipConfig, runConfig } from './views/run-config.js';
+import { checkRunIdFormat, findRun, installRunOf, lineageOf } from './views/run-lookup.js';
 import { slotsFor } from './views/run-slots.js';
 
 export type { SimulationOptions } from './composition.js';
@@ -138,7 +138,7 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
 
 // Records a new run with its lease and its claim on its clusters (and a dry run's world), in one
 // transaction; exit 3 naming the run that holds them when another live run does.
-async function claimNewRun(store: Store, run: NewRun, world: string, doing: string, seed?: WorldSeed) {
+export async function claimNewRun(store: Store, run: NewRun, world: string, doing: string, seed?: WorldSeed) {
   const operator = currentOperator();
   const leaseToken = randomUUID();
   const claimKeys = clusterKeys(run.mode, run.config, world);
@@ -178,7 +178,7 @@ async function precheckInstall(config: MeshConfig, tools: ClusterTools): Promise
 
 // A prepared run: begin() drives it to its end and reads back how it ended, so no caller reads the store
 // after the driver let go of it.
-function prepared(
+export function prepared(
   store: Store,
   run: RunRecord,
   driver: RunDriver,
@@ -223,16 +223,20 @@ function checkSavedState(run: RunRecord, attempts: number): void {
   if (!restorable(run.kind, snapshot)) throw damaged("it does not fit this run's workflow");
 }
 
-const FORCED_UNINSTALL = 'uninstall --force';
+export const FORCED_UNINSTALL = 'uninstall --force';
 
-// What an uninstall run needs besides its config: what existed before mesh-run acted, as the install it
-// acts on and the verify runs of that install recorded it, and whether it was started with --force.
-async function followUpDeps(store: RunStore, run: RunRecord): Promise<{ inventory?: Inventory; force?: boolean }> {
-  if (run.kind !== 'uninstall') return {};
+// What an uninstall (or cluster remove) needs besides its config: what existed before mesh-run acted, as the
+// runs that made the mesh (its install and every cluster add since) and their verify runs recorded it, and
+// whether it was started with --force.
+export async function followUpDeps(store: RunStore, run: RunRecord): Promise<{ inventory?: Inventory; force?: boolean }> {
+  if (run.kind !== 'uninstall' && run.kind !== 'cluster-remove') return {};
   const force = (await store.listEvents(run.id)).some((e) => e.type === 'forced' && (e.detail ?? '').startsWith(FORCED_UNINSTALL));
   if (!run.targetRun) return { force };
-  const verifies = (await store.listRunsTargeting(run.targetRun)).filter((r) => r.kind === 'verify').map((r) => r.id);
-  const observations = await store.listObservations([run.targetRun, ...verifies]);
+  const target = await store.getRun(run.targetRun);
+  const lineage = target ? (await lineageOf(store, target)).map((r) => r.id) : [run.targetRun];
+  const targeting = (await Promise.all(lineage.map((id) => store.listRunsTargeting(id)))).flat();
+  const verifies = targeting.filter((r) => r.kind === 'verify').map((r) => r.id);
+  const observations = await store.listObservations([...lineage, ...verifies]);
   return { force, inventory: new Inventory(observations, [...new Set(observations.map((o) => o.runId))]) };
 }
 
@@ -421,7 +425,7 @@ interface FollowUpTarget {
 }
 
 // The clusters a run claims while it is driven: real kube contexts, or the simulated world it acts on.
-function clusterKeys(mode: RunMode, config: MeshConfig, world: string): string[] {
+export function clusterKeys(mode: RunMode, config: MeshConfig, world: string): string[] {
   return mode === 'dry-run' ? [`world:${world}`] : config.clusters.map((c) => `context:${c.context}`);
 }
 
@@ -440,7 +444,7 @@ async function namedTarget(request: FollowUpRequest, runs: RunStore, ref: string
   if (request.dryRun && run.mode === 'real') throw new UsageError(`--dry-run: run ${run.id} installed real clusters; drop --dry-run to ${request.kind} them`);
   if (request.kind === 'verify') refuseUnfinishedInstall(run);
   return {
-    config: runConfig(run),
+    config: membershipConfig(run),
     hash: run.configHash,
     configPath: null,
     mode: run.mode,

@@ -20,6 +20,7 @@ import type {
   MemberEvent,
   MemberInput,
   MemberStepInput,
+  MeshMember,
   PreflightInput,
   PreflightOutput,
   PrimaryStepInput,
@@ -51,21 +52,8 @@ export const installMachine = setup({
     ...journalActions<InstallContext, InstallEvent>(),
     rememberIstioVersion: assign({ istioVersion: ({ event }) => outputOf<PreflightOutput>(event).istioVersion }),
     spawnMembers: enqueueActions(({ context, enqueue }) => {
-      const shape = { members: context.members, trust: Boolean(context.trust) };
       for (const member of context.members) {
-        const plane = member.role === 'remote' ? context.members.find((m) => m.name === member.controlPlane) : undefined;
-        const ref = (m: typeof member) => ({ name: m.name, context: m.context, role: m.role, network: m.network });
-        const input: MemberInput = {
-          runId: context.runId,
-          meshID: context.meshID,
-          ...withValues({ revision: context.revision, istioVersion: context.istioVersion }),
-          cluster: ref(member),
-          ...(plane ? { controlPlane: ref(plane) } : {}),
-          plan: memberPlan(shape, member.name),
-          gatewayTimeoutMs: context.gatewayTimeoutMs,
-          gatewayPollMs: context.gatewayPollMs,
-        };
-        enqueue.spawnChild(member.role === 'primary' ? 'primary' : 'remote', { id: memberActorId(member.name), input });
+        enqueue.spawnChild(member.role === 'primary' ? 'primary' : 'remote', { id: memberActorId(member.name), input: memberInput(context, member) });
       }
     }),
     // A primary's control plane is up: every child waiting to exchange secrets hears of it.
@@ -122,6 +110,23 @@ export const installMachine = setup({
     installed: { type: 'final' },
   },
 });
+
+// One cluster's child input: its place in the mesh, decided from the mesh's shape.
+export function memberInput(context: InstallInput & { istioVersion?: string }, member: MeshMember): MemberInput {
+  const shape = { members: context.members, trust: Boolean(context.trust) };
+  const plane = member.role === 'remote' ? context.members.find((m) => m.name === member.controlPlane) : undefined;
+  const ref = (m: MeshMember) => ({ name: m.name, context: m.context, role: m.role, network: m.network });
+  return {
+    runId: context.runId,
+    meshID: context.meshID,
+    ...withValues({ revision: context.revision, istioVersion: context.istioVersion }),
+    cluster: ref(member),
+    ...(plane ? { controlPlane: ref(plane) } : {}),
+    plan: memberPlan(shape, member.name),
+    gatewayTimeoutMs: context.gatewayTimeoutMs,
+    gatewayPollMs: context.gatewayPollMs,
+  };
+}
 
 // ---- What both kinds of child share: the step inputs, the gateway wait, secrets to other primaries. ----
 
@@ -289,7 +294,7 @@ function definePrimaryMachine() {
     },
   }).createMachine({
     id: 'primary',
-    context: ({ input }) => ({ ...input, primariesInstalled: [] }),
+    context: ({ input }) => ({ ...input, primariesInstalled: input.primariesInstalled ?? [] }),
     on: { PRIMARY_INSTALLED: { actions: 'rememberPrimaryInstalled' } },
     initial: 'labelDecision',
     states: {
@@ -375,7 +380,7 @@ function defineRemoteMachine() {
     },
   }).createMachine({
     id: 'remote',
-    context: ({ input }) => ({ ...input, primariesInstalled: [] }),
+    context: ({ input }) => ({ ...input, primariesInstalled: input.primariesInstalled ?? [] }),
     // The address may arrive while this remote is still busy with its namespace: keep it for later.
     on: {
       DISCOVERY_ADDRESS_READY: { actions: assign({ discoveryAddress: ({ event }) => event.address }) },

@@ -167,7 +167,7 @@ export function withValues<T extends Record<string, string | undefined>>(fields:
 // The input of preflight, which spans every cluster ('*').
 export function preflightInput(
   context: { runId: string; members: readonly ClusterRef[] },
-  checks: Pick<PreflightInput, 'checkRemoteServers' | 'recordInventory'> = {},
+  checks: Pick<PreflightInput, 'checkRemoteServers' | 'recordInventory' | 'inventoryOf'> = {},
 ): PreflightInput {
   const clusters = context.members.map((m) => ({ name: m.name, context: m.context }));
   return { runId: context.runId, step: 'preflight', cluster: '*', context: clusters[0]?.context ?? '', clusters, ...checks };

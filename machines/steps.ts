@@ -9,11 +9,13 @@ import {
   type MeshShape,
   needsGateway,
   secretHoldersOf,
+  secretsHeldBy,
   watchedBy,
 } from './topology.js';
 
-// What a run does: the install page, its verify page, or its cleanup section.
-export const RUN_KINDS = ['install', 'verify', 'uninstall'] as const;
+// What a run does: the install page, its verify page, its cleanup section; or on day 2, one cluster joining or
+// leaving an installed mesh.
+export const RUN_KINDS = ['install', 'verify', 'uninstall', 'cluster-add', 'cluster-remove'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 export const INSTALL_STEP_IDS = [
@@ -36,7 +38,11 @@ export const VERIFY_STEP_IDS = ['check-remote-clusters', 'check-injector-ca', 'd
 
 export const UNINSTALL_STEP_IDS = ['remove-sample', 'detach-remote', 'uninstall-remote', 'uninstall-primary'] as const;
 
-export const STEP_IDS = [...INSTALL_STEP_IDS, ...VERIFY_STEP_IDS, ...UNINSTALL_STEP_IDS] as const;
+// Day 2 only: a joining remote reads its primary's gateway address, a joining primary receives every other
+// cluster's secret, a leaving primary gives the secrets it holds back.
+export const MEMBERSHIP_STEP_IDS = ['read-discovery-address', 'receive-secrets', 'release-secrets'] as const;
+
+export const STEP_IDS = [...INSTALL_STEP_IDS, ...VERIFY_STEP_IDS, ...UNINSTALL_STEP_IDS, ...MEMBERSHIP_STEP_IDS] as const;
 
 export type StepId = (typeof STEP_IDS)[number];
 
@@ -56,64 +62,87 @@ export interface StepInfo {
 
 const PREFLIGHT: StepInfo = { id: 'preflight', scope: 'all', title: 'Check tools and kube contexts' };
 
+// An install or uninstall step narrowed to the cluster a cluster add or remove is about.
+function onSubject(info: StepInfo): StepInfo {
+  return { ...info, runsOn: (shape, m) => m.name === shape.subject && (info.runsOn?.(shape, m) ?? true) };
+}
+
+const INSTALL_STEPS: readonly StepInfo[] = [
+  PREFLIGHT,
+  {
+    id: 'label-network',
+    scope: 'each',
+    title: 'Label istio-system with its network',
+    runsOn: (shape, m) => labelsNetwork(shape, m.name),
+    appearsIn: 'multi-network',
+  },
+  {
+    id: 'establish-trust',
+    scope: 'primary',
+    title: 'Create the cacerts secret (common root of trust)',
+    runsOn: (shape) => Boolean(shape.trust),
+    appearsIn: 'with trust:',
+  },
+  { id: 'install-primary', scope: 'primary', title: 'Install the control plane (istioctl install)' },
+  {
+    id: 'install-eastwest-gateway',
+    scope: 'each',
+    title: 'Install the east-west gateway',
+    runsOn: (shape, m) => needsGateway(shape, m.name),
+    appearsIn: 'primaries with remotes; every network of a multi-network mesh',
+  },
+  {
+    id: 'await-gateway-address',
+    scope: 'each',
+    title: 'Wait for the gateway load-balancer IP',
+    runsOn: (shape, m) => needsGateway(shape, m.name),
+    appearsIn: 'where a gateway is installed',
+  },
+  {
+    id: 'expose-istiod',
+    scope: 'primary',
+    title: 'Expose istiod through the gateway',
+    runsOn: (shape, m) => exposesIstiod(shape, m.name),
+    appearsIn: 'primaries with remotes',
+  },
+  {
+    id: 'expose-services',
+    scope: 'primary',
+    title: 'Expose services through the gateway (port 15443)',
+    runsOn: (shape, m) => exposesServices(shape, m.name),
+    appearsIn: 'multi-network',
+  },
+  { id: 'create-remote-namespace', scope: 'remote', title: 'Create istio-system on the remote' },
+  { id: 'annotate-remote-namespace', scope: 'remote', title: 'Annotate the remote control-plane cluster' },
+  { id: 'install-remote', scope: 'remote', title: 'Install the remote profile' },
+  { id: 'attach-remote', scope: 'remote', title: 'Attach the remote (its secret on its primary)' },
+  {
+    id: 'exchange-secret',
+    scope: 'each',
+    title: "This cluster's secret on every other primary",
+    runsOn: (shape, m) => exchangeTargetsOf(shape, m.name).length > 0,
+    appearsIn: 'several primaries',
+  },
+];
+
+const UNINSTALL_STEPS: readonly StepInfo[] = [
+  PREFLIGHT,
+  { id: 'remove-sample', scope: 'each', title: 'Delete the sample namespace verify created' },
+  {
+    id: 'detach-remote',
+    scope: 'each',
+    title: "Remove this cluster's secret from every primary",
+    runsOn: (shape, m) => secretHoldersOf(shape, m.name).length > 0,
+  },
+  { id: 'uninstall-remote', scope: 'remote', title: 'istioctl uninstall --purge and delete istio-system on the remote' },
+  { id: 'uninstall-primary', scope: 'primary', title: 'istioctl uninstall --purge and delete istio-system on the primary' },
+];
+
+const isSubject = (shape: MeshShape, m: MeshMember) => m.name === shape.subject;
+const subjectOf = (shape: MeshShape) => shape.members.find((m) => m.name === shape.subject);
+
 export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
-  install: [
-    PREFLIGHT,
-    {
-      id: 'label-network',
-      scope: 'each',
-      title: 'Label istio-system with its network',
-      runsOn: (shape, m) => labelsNetwork(shape, m.name),
-      appearsIn: 'multi-network',
-    },
-    {
-      id: 'establish-trust',
-      scope: 'primary',
-      title: 'Create the cacerts secret (common root of trust)',
-      runsOn: (shape) => Boolean(shape.trust),
-      appearsIn: 'with trust:',
-    },
-    { id: 'install-primary', scope: 'primary', title: 'Install the control plane (istioctl install)' },
-    {
-      id: 'install-eastwest-gateway',
-      scope: 'each',
-      title: 'Install the east-west gateway',
-      runsOn: (shape, m) => needsGateway(shape, m.name),
-      appearsIn: 'primaries with remotes; every network of a multi-network mesh',
-    },
-    {
-      id: 'await-gateway-address',
-      scope: 'each',
-      title: 'Wait for the gateway load-balancer IP',
-      runsOn: (shape, m) => needsGateway(shape, m.name),
-      appearsIn: 'where a gateway is installed',
-    },
-    {
-      id: 'expose-istiod',
-      scope: 'primary',
-      title: 'Expose istiod through the gateway',
-      runsOn: (shape, m) => exposesIstiod(shape, m.name),
-      appearsIn: 'primaries with remotes',
-    },
-    {
-      id: 'expose-services',
-      scope: 'primary',
-      title: 'Expose services through the gateway (port 15443)',
-      runsOn: (shape, m) => exposesServices(shape, m.name),
-      appearsIn: 'multi-network',
-    },
-    { id: 'create-remote-namespace', scope: 'remote', title: 'Create istio-system on the remote' },
-    { id: 'annotate-remote-namespace', scope: 'remote', title: 'Annotate the remote control-plane cluster' },
-    { id: 'install-remote', scope: 'remote', title: 'Install the remote profile' },
-    { id: 'attach-remote', scope: 'remote', title: 'Attach the remote (its secret on its primary)' },
-    {
-      id: 'exchange-secret',
-      scope: 'each',
-      title: "This cluster's secret on every other primary",
-      runsOn: (shape, m) => exchangeTargetsOf(shape, m.name).length > 0,
-      appearsIn: 'several primaries',
-    },
-  ],
+  install: INSTALL_STEPS,
   verify: [
     PREFLIGHT,
     {
@@ -127,17 +156,33 @@ export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
     { id: 'await-sample', scope: 'each', title: 'Wait for the sample rollouts' },
     { id: 'check-traffic', scope: 'each', title: 'Requests reach both versions from this cluster' },
   ],
-  uninstall: [
+  uninstall: UNINSTALL_STEPS,
+  'cluster-add': [
     PREFLIGHT,
-    { id: 'remove-sample', scope: 'each', title: 'Delete the sample namespace verify created' },
     {
-      id: 'detach-remote',
-      scope: 'each',
-      title: "Remove this cluster's secret from every primary",
-      runsOn: (shape, m) => secretHoldersOf(shape, m.name).length > 0,
+      id: 'read-discovery-address',
+      scope: 'primary',
+      title: "Read the joining remote's primary gateway address",
+      runsOn: (shape, m) => subjectOf(shape)?.controlPlane === m.name,
     },
-    { id: 'uninstall-remote', scope: 'remote', title: 'istioctl uninstall --purge and delete istio-system on the remote' },
-    { id: 'uninstall-primary', scope: 'primary', title: 'istioctl uninstall --purge and delete istio-system on the primary' },
+    ...INSTALL_STEPS.filter((info) => info.id !== 'preflight').map(onSubject),
+    {
+      id: 'receive-secrets',
+      scope: 'primary',
+      title: "Every other cluster's secret on the joining primary",
+      runsOn: (shape, m) => isSubject(shape, m) && secretsHeldBy(shape, m.name).length > 0,
+    },
+  ],
+  'cluster-remove': [
+    PREFLIGHT,
+    ...UNINSTALL_STEPS.filter((info) => info.id === 'remove-sample' || info.id === 'detach-remote').map(onSubject),
+    {
+      id: 'release-secrets',
+      scope: 'primary',
+      title: "Delete the other clusters' secrets the leaving primary holds",
+      runsOn: (shape, m) => isSubject(shape, m) && secretsHeldBy(shape, m.name).length > 0,
+    },
+    ...UNINSTALL_STEPS.filter((info) => info.id === 'uninstall-remote' || info.id === 'uninstall-primary').map(onSubject),
   ],
 };
 

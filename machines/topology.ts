@@ -18,6 +18,8 @@ export interface MeshShape {
   members: readonly MeshMember[];
   // A trust: section: each primary gets the common root's intermediate before istiod starts.
   trust?: boolean;
+  // A cluster add or remove run: the cluster joining or leaving (a member of `members` either way).
+  subject?: string;
 }
 
 export function primariesOf(shape: MeshShape): MeshMember[] {
@@ -151,4 +153,55 @@ export function followUpPlan(shape: MeshShape, name: string) {
     sampleVersion: sampleVersionOf(shape, name),
     versions,
   };
+}
+
+// ---- Day 2: a cluster joins or leaves a mesh that is already installed. ----
+
+// What a member does in the mesh, as far as its own installed objects go (its secrets' holders aside):
+// a cluster add must not change any of it on the clusters already there, or it would be a reinstall.
+function installedRole(shape: MeshShape, name: string): string {
+  const plan = memberPlan(shape, name);
+  return JSON.stringify([plan.labelsNetwork, plan.establishesTrust, plan.needsGateway, plan.exposesIstiod, plan.exposesServices]);
+}
+
+// Why `joining` cannot join `before` without changing what the clusters already there run (empty: it can).
+export function joinProblems(before: MeshShape, joining: MeshMember): string[] {
+  const after: MeshShape = { ...before, members: [...before.members, joining] };
+  const problems: string[] = [];
+  if (joining.role === 'remote') {
+    const plane = memberNamed(before, joining.controlPlane ?? '');
+    if (plane && !exposesIstiod(before, plane.name))
+      problems.push(
+        `${plane.name} runs its control plane for itself only (installed without remotes, so istiod is neither external nor exposed through a gateway); a remote needs a primary that already serves remotes`,
+      );
+  }
+  if (isMultiNetwork(after) && !isMultiNetwork(before))
+    problems.push(
+      `network ${joining.network} would make this one-network mesh multi-network, which changes every cluster already in it (network labels, gateways, exposed services); join it on network ${networksOf(before)[0] ?? ''}`,
+    );
+  if (problems.length > 0) return problems;
+  for (const m of before.members) {
+    if (installedRole(before, m.name) !== installedRole(after, m.name))
+      problems.push(`${m.name} would need a different installation in the grown mesh (a gateway or an exposed service it does not have)`);
+  }
+  return problems;
+}
+
+// The clusters whose secrets a joining primary must hold: every member already there.
+export function secretsHeldBy(shape: MeshShape, primary: string): MeshMember[] {
+  return memberNamed(shape, primary)?.role === 'primary' ? shape.members.filter((m) => m.name !== primary) : [];
+}
+
+// Why `leaving` cannot leave (empty: it can): the last primary, or a primary that still serves remotes.
+export function leaveProblems(shape: MeshShape, leaving: string): string[] {
+  const member = memberNamed(shape, leaving);
+  if (!member) return [];
+  if (member.role !== 'primary') return [];
+  if (primariesOf(shape).length === 1) return [`${leaving} is the mesh's last primary; removing it would leave no control plane: uninstall the mesh instead`];
+  const served = remotesOf(shape, leaving).map((r) => r.name);
+  if (served.length > 0)
+    return [
+      `${leaving} still serves ${served.join(', ')}; remove ${served.length === 1 ? 'that remote' : 'those remotes'} first (mesh-run cluster remove --name ${served[0]})`,
+    ];
+  return [];
 }

@@ -95,6 +95,9 @@ export interface MemberInput {
   plan: MemberPlan;
   gatewayTimeoutMs: number;
   gatewayPollMs: number;
+  // A cluster joining an installed mesh: the primaries already running, and its primary's address.
+  primariesInstalled?: string[];
+  discoveryAddress?: string;
 }
 
 export interface MemberContext extends MemberInput, FailureMemory {
@@ -167,6 +170,8 @@ export interface PreflightInput extends StepInput {
   checkRemoteServers?: boolean;
   // Install only: journal what exists before anything changes (uninstall keeps it).
   recordInventory?: boolean;
+  // With recordInventory: only these clusters (a cluster add records the joining cluster's alone).
+  inventoryOf?: string[];
 }
 
 // The parameters of the journal actions a transition fires.
@@ -251,3 +256,39 @@ export type FollowUpEvent =
   | { type: 'MEMBER_DONE'; name: string };
 
 export type ClusterChildEvent = RetryEvent | { type: 'PEERS_READY' } | { type: 'DETACHED'; name: string } | { type: 'REMOTE_REMOVED'; name: string };
+
+// ---- day 2: one cluster joins (cluster-add) or leaves (cluster-remove) an installed mesh ----
+
+// The grown mesh's members, and the one joining.
+export interface JoinInput extends InstallInput {
+  subject: string;
+}
+
+export interface JoinContext extends JoinInput, FailureMemory {
+  istioVersion?: string;
+  // A joining remote: its primary's east-west gateway address, read before its child starts.
+  discoveryAddress?: string;
+  finished: string[];
+}
+
+export interface DiscoveryAddress {
+  address: string;
+  finishedAt: number;
+}
+
+// receive-secrets: the secrets of `sources` applied on this (joining) primary.
+export interface ReceiveStepInput extends MemberStepInput {
+  sources: ClusterRef[];
+}
+
+// The mesh as it stands, and the member leaving it.
+export interface LeaveInput extends FollowUpInput {
+  subject: string;
+}
+
+export interface LeaveContext extends LeaveInput, FailureMemory {}
+
+// release-secrets: the secrets of `sources` deleted from this (leaving) primary.
+export interface ReleaseStepInput extends ClusterStepInput {
+  sources: ClusterRef[];
+}

@@ -176,6 +176,38 @@ describe.concurrent('crash anywhere, resume', () => {
     600_000,
   );
 
+  // Day 2: a remote joins the installed page mesh, and (from a mesh it joined) leaves it again. Every third
+  // point, as for verify and uninstall.
+  it.each(['cluster-add', 'cluster-remove'])(
+    'every crash point of %s resumes to the uninterrupted end state',
+    async (kind) => {
+      const template = join(tmp.dir, `${kind}-template.db`);
+      expect((await runCli([...ARGS, '--db', template])).code).toBe(0);
+      const add = ['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster3', '--context', 'cluster3', '-q'];
+      if (kind === 'cluster-remove') expect((await runCli([...add, '--db', template])).code).toBe(0);
+      const args = kind === 'cluster-add' ? add : ['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster3', '-q'];
+      const referenceDb = join(tmp.dir, `${kind}-reference.db`);
+      copyDb(template, referenceDb);
+      const trace = join(tmp.dir, `${kind}-trace.txt`);
+      expect((await runCli([...args, '--db', referenceDb], { env: { MESH_RUN_CRASH_TRACE: trace } })).code).toBe(0);
+      const expected = (await readJournal(referenceDb, (await onlyRunId(referenceDb, kind)) as string)).cluster;
+      expect(Object.keys(expected).sort()).toEqual(kind === 'cluster-add' ? ['cluster1', 'cluster2', 'cluster3'] : ['cluster1', 'cluster2']);
+      const points = readFileSync(trace, 'utf8').trim().split('\n');
+      const chosen = sample(points, 3);
+      const tally = await tryPoints(chosen, points, async (n) => {
+        const db = join(tmp.dir, `${kind}-crash-${n}.db`);
+        copyDb(template, db);
+        return crashAndResume(args, db, kind, n, expected);
+      });
+      console.log(
+        `${kind} crash points: ${chosen.length} of ${points.length} tried${chosen.length < points.length ? ' (every third; MESH_RUN_CRASH_ALL=1 tries all)' : ''}, ${tally.resumed} passed`,
+      );
+      expect(tally.failures).toEqual([]);
+      expect(tally.resumed).toBe(chosen.length);
+    },
+    600_000,
+  );
+
   // The other topologies run the same driver with more children and more steps: the mixed fleet (two
   // primaries on two networks, three remotes, a generated root kept on disk) covers every step kind. Every
   // fifth point by default (MESH_RUN_CRASH_ALL=1 tries all).

@@ -22,6 +22,7 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
     case 'install-remote':
       return command.tool === 'istioctl' && a0 === 'install';
     case 'await-gateway-address':
+    case 'read-discovery-address':
       return command.tool === 'kubectl' && a0 === 'get';
     case 'expose-istiod':
     case 'expose-services':
@@ -34,6 +35,7 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
       return command.tool === 'kubectl' && a0 === 'annotate';
     case 'attach-remote':
     case 'exchange-secret':
+    case 'receive-secrets':
       return command.tool === 'istioctl' && a0 === 'create-remote-secret';
     case 'establish-trust':
       return command.tool === 'kubectl' && a0 === 'create' && command.sensitiveStdin === true;
@@ -42,6 +44,7 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
     case 'check-injector-ca':
     case 'remove-sample':
     case 'detach-remote':
+    case 'release-secrets':
       return command.tool === 'kubectl' && a0 === 'get';
     case 'deploy-sample':
       return command.tool === 'kubectl' && a0 === 'apply';
@@ -84,7 +87,7 @@ function transientText(step: StepId, command: Command): string {
   if (faultAppliesEffect(step)) {
     return `✘ Istiod encountered an error: failed to wait for resource: etcdserver: request timed out\nError: failed to install manifests: errors occurred during operation`;
   }
-  if (step === 'attach-remote' || step === 'exchange-secret')
+  if (step === 'attach-remote' || step === 'exchange-secret' || step === 'receive-secrets')
     return 'error: could not get access token to read resources from local kube-apiserver: timed out waiting for the condition';
   return `Unable to connect to the server: dial tcp 10.${command.context.length % 200}.0.1:6443: i/o timeout`;
 }
@@ -100,6 +103,7 @@ function permanentText(step: StepId, command: Command): string {
     case 'install-remote':
       return `✘ Istio core encountered an error: failed to update resource with server-side apply for obj MutatingWebhookConfiguration//istio-sidecar-injector: mutatingwebhookconfigurations.admissionregistration.k8s.io "istio-sidecar-injector" is forbidden: User "${USER}" cannot patch resource "mutatingwebhookconfigurations" in API group "admissionregistration.k8s.io" at the cluster scope\nError: failed to install manifests: errors occurred during operation`;
     case 'await-gateway-address':
+    case 'read-discovery-address':
       return `Error from server (Forbidden): services "istio-eastwestgateway" is forbidden: User "${USER}" cannot get resource "services" in API group "" in the namespace "istio-system"`;
     case 'expose-istiod':
     case 'expose-services':
@@ -125,12 +129,14 @@ function permanentText(step: StepId, command: Command): string {
     case 'remove-sample':
       return `Error from server (Forbidden): namespaces "sample" is forbidden: User "${USER}" cannot get resource "namespaces" in API group "" in the namespace "sample"`;
     case 'detach-remote':
+    case 'release-secrets':
       return `Error from server (Forbidden): secrets is forbidden: User "${USER}" cannot get resource "secrets" in API group "" in the namespace "istio-system"`;
     case 'uninstall-remote':
     case 'uninstall-primary':
       return `Error: failed to delete resources: customresourcedefinitions.apiextensions.k8s.io is forbidden: User "${USER}" cannot delete resource "customresourcedefinitions" in API group "apiextensions.k8s.io" at the cluster scope`;
     case 'attach-remote':
     case 'exchange-secret':
+    case 'receive-secrets':
       return `Error: could not get access token to read resources from local kube-apiserver: serviceaccounts "istio-reader-service-account" is forbidden: User "${USER}" cannot get resource "serviceaccounts" in API group "" in the namespace "istio-system" (context ${command.context})`;
   }
 }

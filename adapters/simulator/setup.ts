@@ -11,6 +11,8 @@ export { MEAN_MS, modelledDuration } from './latency-model.js';
 
 import { type LoadBalancerMode, newWorldSettings, type WorldSettings, withLoadBalancer } from './world.js';
 
+export { withClusters } from './world.js';
+
 export interface SimulationOptions {
   loadBalancer?: LoadBalancerMode;
   loadBalancerDelayMs?: number;

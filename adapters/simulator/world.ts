@@ -56,6 +56,23 @@ export function newWorldSettings(
   };
 }
 
+// The same world with a context (and API server) for each of these clusters it lacks: a cluster joins a
+// simulated mesh as a new cluster of its world.
+export function withClusters(settings: WorldSettings, clusters: ReadonlyArray<{ name: string; context: string; network?: string }>): WorldSettings {
+  const missing = clusters.filter((c) => !settings.contexts.some((x) => x.name === c.context));
+  if (missing.length === 0) return settings;
+  const used = new Set(settings.contexts.map((c) => c.server));
+  let next = settings.contexts.length;
+  const server = () => {
+    while (used.has(`https://10.${10 + next}.0.1:6443`)) next++;
+    const address = `https://10.${10 + next}.0.1:6443`;
+    used.add(address);
+    return address;
+  };
+  const added = missing.map((c) => ({ name: c.context, cluster: c.name, server: server(), ...(c.network ? { network: c.network } : {}) }));
+  return { ...settings, contexts: [...settings.contexts, ...added] };
+}
+
 export function parseWorldSettings(json: string | undefined): WorldSettings | undefined {
   return json ? (JSON.parse(json) as WorldSettings) : undefined;
 }

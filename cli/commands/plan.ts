@@ -1,8 +1,10 @@
 // mesh-run plan: the commands a run with this config would issue, without touching any cluster.
 import { Command, Option } from 'commander';
+import { storeLocation } from '../../engine/composition.js';
 import { isRunKind, RUN_KINDS } from '../../machines/steps.js';
 import { UsageError } from '../../shared/errors.js';
-import { addClusterOptions, type ClusterFlags, overridesOf } from '../common.js';
+import type { MeshConfig } from '../../shared/model.js';
+import { addClusterOptions, type ClusterFlags, dbOption, overridesOf } from '../common.js';
 import type { Streams } from '../output.js';
 import { formatOf, type OutputFlags, renderDocument } from '../output-format.js';
 
@@ -15,7 +17,14 @@ export function planCommand(streams: Streams): Command {
     new Command('plan')
       .description('the commands a run with this config would issue, in order, per cluster; touches no cluster')
       .argument('[kind]', `what to plan: ${RUN_KINDS.join(', ')}`, 'install')
-      .option('-c, --config <file>', 'YAML config (default: the Istio page defaults)'),
+      .option('-c, --config <file>', 'YAML config (default: the Istio page defaults)')
+      .option('--mesh <mesh>', 'cluster-add, cluster-remove: the mesh of the journal to change (instead of --config)')
+      .option('--name <cluster>', 'cluster-add, cluster-remove: the cluster joining or leaving')
+      .addOption(new Option('--role <role>', 'cluster-add: its role (default remote)').choices(['remote', 'primary']))
+      .option('--network <network>', "cluster-add: its network (default: its control plane's)")
+      .option('--control-plane <primary>', 'cluster-add: the primary that serves it')
+      .option('--api-server <url>', 'cluster-add: the API server address its remote secret carries')
+      .addOption(dbOption()),
   )
     .addOption(new Option('-o, --output <format>', 'text, sh (a bash script to run by hand), json or yaml (default text)').choices(PLAN_FORMATS))
     .option('--json', 'the same as -o json')
@@ -29,18 +38,16 @@ Examples:
   mesh-run plan                                   the Istio page's install, step by step
   mesh-run plan uninstall -c examples/multi-primary.yaml
   mesh-run plan -o sh -c mesh.yaml > install.sh        the same commands as a script to run by hand
+  mesh-run plan cluster-add --mesh mesh1 --name cluster3 --context kind-cluster3
+  mesh-run plan cluster-remove -c mesh.yaml --name cluster2
 
 Exit codes: 0 planned, 2 bad input (an unknown kind, a config problem).`,
     )
-    .action(async (kind: string, options: ClusterFlags & OutputFlags & { config?: string }) => {
+    .action(async (kind: string, options: PlanOptions) => {
       const format = formatOf(options, PLAN_FORMATS);
       if (!isRunKind(kind)) throw new UsageError(`plan ${kind.slice(0, 40)}: unknown run kind; choose one of ${RUN_KINDS.join(', ')}`);
-      const [{ loadConfig }, { applyOverrides }, { planRun }] = await Promise.all([
-        import('../../engine/config/mesh-config.js'),
-        import('../../engine/config/overrides.js'),
-        import('../../engine/views/plan.js'),
-      ]);
-      const { config } = applyOverrides(loadConfig(options.config), overridesOf(options));
+      const { planRun } = await import('../../engine/views/plan.js');
+      const config = await plannedConfig(kind, options);
       const plan = await planRun(kind, config);
       streams.stdout.write(
         format === 'json'
@@ -52,4 +59,61 @@ Exit codes: 0 planned, 2 bad input (an unknown kind, a config problem).`,
               : planText(plan),
       );
     });
+}
+
+interface PlanOptions extends ClusterFlags, OutputFlags {
+  config?: string;
+  mesh?: string;
+  name?: string;
+  role?: 'primary' | 'remote';
+  network?: string;
+  controlPlane?: string;
+  apiServer?: string;
+  db?: string;
+  store?: string;
+}
+
+// The config the plan rehearses: the file (or the page's defaults) with the flags applied; for a cluster add
+// or remove, the mesh (the file, or --mesh from the journal) with the change. A cluster add's own context is
+// --context <context>, or --context <name>=<context>.
+async function plannedConfig(kind: string, options: PlanOptions) {
+  const membership = kind === 'cluster-add' || kind === 'cluster-remove';
+  const changeFlags = ['mesh', 'name', 'role', 'network', 'controlPlane', 'apiServer'] as const;
+  const given = changeFlags.filter((f) => options[f] !== undefined);
+  if (!membership && given.length > 0) throw new UsageError(`--${given[0]}: goes with plan cluster-add or plan cluster-remove`);
+  if (!membership) {
+    const [{ loadConfig }, { applyOverrides }] = await Promise.all([import('../../engine/config/mesh-config.js'), import('../../engine/config/overrides.js')]);
+    return applyOverrides(loadConfig(options.config), overridesOf(options)).config;
+  }
+  if (options.name === undefined)
+    throw new UsageError(`plan ${kind}: --name <cluster> is required (the cluster ${kind === 'cluster-add' ? 'joining' : 'leaving'})`);
+  if (options.mesh !== undefined && options.config !== undefined) throw new UsageError('--mesh and --config: give one of them');
+  const name = options.name;
+  const flags = overridesOf(options);
+  const own = flags.contexts.filter((c) => !c.includes('=') || c.startsWith(`${name}=`));
+  const rest = { ...flags, contexts: flags.contexts.filter((c) => !own.includes(c)) };
+  const { joinedConfig, leavingConfig, meshConfigOf } = await import('../../engine/membership-service.js');
+  let base: MeshConfig;
+  if (options.mesh !== undefined) {
+    if (rest.contexts.length > 0 || rest.kubeconfig !== undefined)
+      throw new UsageError('--context <cluster>=<context> and --kubeconfig go with --config; --mesh uses what the journal recorded');
+    base = await meshConfigOf(options.mesh, storeLocation(options));
+  } else {
+    const [{ loadConfig }, { applyOverrides }] = await Promise.all([import('../../engine/config/mesh-config.js'), import('../../engine/config/overrides.js')]);
+    base = applyOverrides(loadConfig(options.config), rest).config;
+  }
+  if (kind === 'cluster-remove') {
+    if (own.length > 0) throw new UsageError(`--context ${own[0]}: plan cluster-remove takes the contexts of the mesh as they are`);
+    return leavingConfig(base, name);
+  }
+  if (own.length > 1) throw new UsageError(`--context: ${name} is given ${own.length} contexts; give it one`);
+  const context = own[0]?.replace(`${name}=`, '') ?? name;
+  return joinedConfig(base, {
+    name,
+    context,
+    role: options.role ?? 'remote',
+    ...(options.network !== undefined ? { network: options.network } : {}),
+    ...(options.controlPlane !== undefined ? { controlPlane: options.controlPlane } : {}),
+    ...(options.apiServer !== undefined ? { apiServer: options.apiServer } : {}),
+  });
 }

@@ -5,12 +5,14 @@ import { secretHoldersOf } from '../../machines/topology.js';
 import type {
   AnnotationObservation,
   ClusterRef,
+  DiscoveryAddress,
   ExchangeStepInput,
   GatewayObservation,
   MemberStepInput,
   PreflightInput,
   PreflightOutput,
   PrimaryStepInput,
+  ReceiveStepInput,
   RemoteStepInput,
   StepDone,
 } from '../../machines/types.js';
@@ -168,10 +170,12 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
   }
   if (input.recordInventory) {
     await Promise.all(
-      input.clusters.map((cluster) => {
-        const member = deps.config.clusters.find((c) => c.name === cluster.name);
-        return takeInventory(rt, cluster, { primary: member?.role === 'primary', givesSecret: secretHoldersOf(shape, cluster.name).length > 0 });
-      }),
+      input.clusters
+        .filter((cluster) => input.inventoryOf?.includes(cluster.name) ?? true)
+        .map((cluster) => {
+          const member = deps.config.clusters.find((c) => c.name === cluster.name);
+          return takeInventory(rt, cluster, { primary: member?.role === 'primary', givesSecret: secretHoldersOf(shape, cluster.name).length > 0 });
+        }),
     );
   }
   return { istioVersion, finishedAt: rt.now() };
@@ -393,6 +397,23 @@ export async function attachRemote(rt: StepRuntime, input: RemoteStepInput, deps
 export async function exchangeSecret(rt: StepRuntime, input: ExchangeStepInput, deps: ActivityDeps): Promise<StepDone> {
   for (const holder of input.holders) await applyRemoteSecret(rt, { name: input.cluster, context: input.context }, holder, deps);
   return { finishedAt: rt.now() };
+}
+
+// receive-secrets: a primary joining an installed mesh holds every other cluster's secret, as the others do.
+export async function receiveSecrets(rt: StepRuntime, input: ReceiveStepInput, deps: ActivityDeps): Promise<StepDone> {
+  for (const source of input.sources) await applyRemoteSecret(rt, source, { name: input.cluster, context: input.context }, deps);
+  return { finishedAt: rt.now() };
+}
+
+// read-discovery-address: the address of a primary's east-west gateway, which a joining remote points at.
+// The gateway was there when the primary was installed: no address now is a failure, not a wait.
+export async function readDiscoveryAddress(rt: StepRuntime, input: MemberStepInput, deps: ActivityDeps): Promise<DiscoveryAddress> {
+  const seen = await probeGatewayAddress(rt, input, deps);
+  if (seen.ip) return { address: seen.ip, finishedAt: rt.now() };
+  throw new StepError(
+    `the east-west gateway of ${input.cluster} has ${seen.hostname ? `only a hostname (${seen.hostname})` : 'no load-balancer address'}; a joining remote reaches istiod through its IP`,
+    { retryable: true, hint: `check service ${GATEWAY_SERVICE} in ${ISTIO_SYSTEM} on ${input.cluster}, then resume` },
+  );
 }
 
 // create-remote-secret of `source` streamed into a server-side apply on `holder`; the token is never

@@ -4,7 +4,7 @@
 // with the labels and annotations a step replaced set back; --force removes it too, and says what.
 
 import type { Command } from '../../adapters/cluster-tools.js';
-import type { ClusterStepInput, StepDone } from '../../machines/types.js';
+import type { ClusterRef, ClusterStepInput, ReleaseStepInput, StepDone } from '../../machines/types.js';
 import { StepError } from '../../shared/errors.js';
 import { sleep } from '../../shared/sleep.js';
 import { commandFailed } from './failures.js';
@@ -113,20 +113,30 @@ async function expectGone(rt: StepRuntime, input: { context: string; cluster: st
 // detach-remote: this cluster's secret leaves every primary holding it first, so no istiod watches (or routes
 // into) a cluster being emptied. The secret is looked at by name only: its data is the cluster's bearer token.
 export async function detachRemote(rt: StepRuntime, input: ClusterStepInput): Promise<StepDone> {
-  const name = remoteSecretName(input.cluster);
-  const args = ['-n', ISTIO_SYSTEM, 'secret', name];
-  for (const holder of input.holders) {
-    if (!(await exists(rt, holder.context, args, `secret ${name}`))) continue;
-    await mustSucceed(
-      rt,
-      kubectl(holder.context, ['-n', ISTIO_SYSTEM, 'delete', 'secret', name, '--ignore-not-found'], 'act'),
-      `kubectl delete secret ${name} on ${holder.name}`,
-    );
-    if (await exists(rt, holder.context, args, `secret ${name}`, 'verify')) {
-      throw new StepError(`secret ${ISTIO_SYSTEM}/${name} on ${holder.name} is still there after deleting it`, { retryable: true });
-    }
-  }
+  for (const holder of input.holders) await deleteRemoteSecret(rt, input.cluster, holder);
   return { finishedAt: rt.now() };
+}
+
+// release-secrets: a primary leaving the mesh gives up its copies of the other clusters' credentials first,
+// even where its istio-system existed before mesh-run and stays.
+export async function releaseSecrets(rt: StepRuntime, input: ReleaseStepInput): Promise<StepDone> {
+  for (const source of input.sources) await deleteRemoteSecret(rt, source.name, { name: input.cluster, context: input.context });
+  return { finishedAt: rt.now() };
+}
+
+// The remote secret of `source` gone from `holder`: looked at by name only, deleted if there, checked gone.
+async function deleteRemoteSecret(rt: StepRuntime, source: string, holder: ClusterRef): Promise<void> {
+  const name = remoteSecretName(source);
+  const args = ['-n', ISTIO_SYSTEM, 'secret', name];
+  if (!(await exists(rt, holder.context, args, `secret ${name}`))) return;
+  await mustSucceed(
+    rt,
+    kubectl(holder.context, ['-n', ISTIO_SYSTEM, 'delete', 'secret', name, '--ignore-not-found'], 'act'),
+    `kubectl delete secret ${name} on ${holder.name}`,
+  );
+  if (await exists(rt, holder.context, args, `secret ${name}`, 'verify')) {
+    throw new StepError(`secret ${ISTIO_SYSTEM}/${name} on ${holder.name} is still there after deleting it`, { retryable: true });
+  }
 }
 
 // istioctl uninstall --purge (every revision, CRDs and webhooks included), then istio-system itself when

@@ -1,6 +1,6 @@
 // Parses --inject-failure <step>[@cluster][:count][:transient|permanent] against a config.
 import type { FaultSpec } from '../../adapters/simulator/setup.js';
-import { clustersOfStep, isStepId, type RunKind, stepIdsOf, stepInfo } from '../../machines/steps.js';
+import { clustersOfStep, isStepId, type RunKind, stepIdsOf, stepInfo, WORKFLOW_STEPS } from '../../machines/steps.js';
 import { UsageError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
 import { shapeOf } from './mesh-shape.js';
@@ -14,7 +14,7 @@ export function parseFaultSpec(text: string, config: MeshConfig, runKind: RunKin
   const steps = stepIdsOf(runKind);
   if (!isStepId(step) || !steps.includes(step))
     throw new UsageError(`--inject-failure "${text}": ${runKind} has no step "${step}"; its steps are ${steps.join(', ')}`);
-  const info = stepInfo(step);
+  const info = WORKFLOW_STEPS[runKind].find((s) => s.id === step) ?? stepInfo(step);
   const shape = shapeOf(config);
   const runsOn = clustersOfStep(info, shape);
   if (runsOn.length === 0) {

@@ -12,8 +12,8 @@ export function membersOf(config: Pick<MeshConfig, 'clusters'>): MeshMember[] {
   }));
 }
 
-export function shapeOf(config: Pick<MeshConfig, 'clusters' | 'trust'>): MeshShape {
-  return { members: membersOf(config), trust: Boolean(config.trust) };
+export function shapeOf(config: Pick<MeshConfig, 'clusters' | 'trust' | 'subject'>): MeshShape {
+  return { members: membersOf(config), trust: Boolean(config.trust), ...(config.subject ? { subject: config.subject } : {}) };
 }
 
 // "multi-primary multi-network: 2 primaries, 0 remotes, 2 networks".

@@ -2,6 +2,7 @@
 // fills which actor. The driver runs whichever workflow a run's kind names.
 import { type AnyStateMachine, createActor, fromPromise } from 'xstate';
 import { DEFAULT_GATEWAY_POLL_MS, INSTALL_MACHINE_VERSION, installMachine, primaryMachine, remoteMachine } from '../../machines/install-machine.js';
+import { joinMachine, leaveMachine, MEMBERSHIP_MACHINE_VERSION } from '../../machines/membership-machine.js';
 import type { RunKind, StepId } from '../../machines/steps.js';
 import type { FollowUpInput, InstallInput, StepInput, StepOutcomeParams } from '../../machines/types.js';
 import { removalMachine, UNINSTALL_MACHINE_VERSION, uninstallMachine } from '../../machines/uninstall-machine.js';
@@ -59,6 +60,38 @@ function followUpInput(runId: string, config: MeshConfig): FollowUpInput {
   return { runId, members: membersOf(config), ...(config.revision ? { revision: config.revision } : {}) };
 }
 
+// The install's two kinds of child with their step activities (a cluster add spawns them too).
+function boundMembers(step: StepBinder, journal: JournalActions) {
+  const shared = {
+    installEastwestGateway: step(install.installEastwestGateway),
+    probeGatewayAddress: step(install.probeGatewayAddress),
+    labelNetwork: step(install.labelNetwork),
+    exchangeSecret: step(install.exchangeSecret),
+    pause,
+  };
+  const primary = primaryMachine.provide({
+    actors: {
+      ...shared,
+      establishTrust: step(establishTrust),
+      installPrimary: step(install.installPrimary),
+      exposeIstiod: step(install.exposeIstiodStep),
+      exposeServices: step(install.exposeServicesStep),
+    },
+    actions: journal,
+  });
+  const remote = remoteMachine.provide({
+    actors: {
+      ...shared,
+      createRemoteNamespace: step(install.createRemoteNamespace),
+      annotateRemoteNamespace: step(install.annotateRemoteNamespace),
+      installRemote: step(install.installRemote),
+      attachRemote: step(install.attachRemote),
+    },
+    actions: journal,
+  });
+  return { primary, remote };
+}
+
 const pause = fromPromise<void, { ms: number; step: StepId; cluster: string }>(({ input, signal }) => sleep(input.ms, signal));
 
 export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
@@ -71,33 +104,7 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
       { machine: remoteMachine, spawnedIn: 'install.installing', label: 'each remote (one child machine per remote)' },
     ],
     bind: (step, journal) => {
-      const shared = {
-        installEastwestGateway: step(install.installEastwestGateway),
-        probeGatewayAddress: step(install.probeGatewayAddress),
-        labelNetwork: step(install.labelNetwork),
-        exchangeSecret: step(install.exchangeSecret),
-        pause,
-      };
-      const primary = primaryMachine.provide({
-        actors: {
-          ...shared,
-          establishTrust: step(establishTrust),
-          installPrimary: step(install.installPrimary),
-          exposeIstiod: step(install.exposeIstiodStep),
-          exposeServices: step(install.exposeServicesStep),
-        },
-        actions: journal,
-      });
-      const remote = remoteMachine.provide({
-        actors: {
-          ...shared,
-          createRemoteNamespace: step(install.createRemoteNamespace),
-          annotateRemoteNamespace: step(install.annotateRemoteNamespace),
-          installRemote: step(install.installRemote),
-          attachRemote: step(install.attachRemote),
-        },
-        actions: journal,
-      });
+      const { primary, remote } = boundMembers(step, journal);
       return installMachine.provide({ actors: { preflight: step(install.preflight), primary, remote }, actions: journal });
     },
     input: installInput,
@@ -141,7 +148,55 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
     },
     input: (runId, config) => followUpInput(runId, config),
   },
+  'cluster-add': {
+    kind: 'cluster-add',
+    version: MEMBERSHIP_MACHINE_VERSION,
+    machine: joinMachine,
+    children: [
+      { machine: primaryMachine, spawnedIn: 'cluster-add.joining', label: 'a joining primary' },
+      { machine: remoteMachine, spawnedIn: 'cluster-add.joining', label: 'a joining remote' },
+    ],
+    bind: (step, journal) => {
+      const { primary, remote } = boundMembers(step, journal);
+      return joinMachine.provide({
+        actors: {
+          preflight: step(install.preflight),
+          readDiscoveryAddress: step(install.readDiscoveryAddress),
+          receiveSecrets: step(install.receiveSecrets),
+          primary,
+          remote,
+        },
+        actions: journal,
+      });
+    },
+    input: (runId, config, gatewayPollMs) => ({ ...installInput(runId, config, gatewayPollMs), subject: subjectOf(config) }),
+  },
+  'cluster-remove': {
+    kind: 'cluster-remove',
+    version: MEMBERSHIP_MACHINE_VERSION,
+    machine: leaveMachine,
+    children: [],
+    bind: (step, journal) =>
+      leaveMachine.provide({
+        actors: {
+          preflight: step(install.preflight),
+          removeSample: step(uninstall.removeSample),
+          detachRemote: step(uninstall.detachRemote),
+          releaseSecrets: step(uninstall.releaseSecrets),
+          uninstallRemote: step(uninstall.uninstallRemote),
+          uninstallPrimary: step(uninstall.uninstallPrimary),
+        },
+        actions: journal,
+      }),
+    input: (runId, config) => ({ ...followUpInput(runId, config), subject: subjectOf(config) }),
+  },
 };
+
+// The cluster a cluster add or remove is about, as its run recorded it.
+function subjectOf(config: MeshConfig): string {
+  if (!config.subject) throw new Error('a cluster-add or cluster-remove run without the cluster it is about');
+  return config.subject;
+}
 
 export function workflowOf(kind: string): Workflow {
   const found = (WORKFLOWS as Record<string, Workflow | undefined>)[kind];

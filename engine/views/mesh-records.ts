@@ -6,7 +6,8 @@ import { NotResumableError, UsageError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
 import type { RunRecord } from '../../store/contract.js';
 import { meshTopology } from '../config/mesh-shape.js';
-import { maybeRunConfig } from './run-config.js';
+import { maybeRunConfig, membershipConfig } from './run-config.js';
+import { MEMBERSHIP_KINDS } from './run-lookup.js';
 
 export interface MeshRecord {
   // What --mesh takes: the meshID, or meshID@<install run id> when two meshes share a meshID.
@@ -18,7 +19,8 @@ export interface MeshRecord {
   // installed: an install succeeded and no uninstall since; removed: an uninstall succeeded after it;
   // incomplete: no install of it has succeeded yet.
   state: 'installed' | 'removed' | 'incomplete';
-  // The install that made it, the install its membership comes from, and every run of it, oldest first.
+  // The install that made it, the run its membership comes from (the latest install, cluster add or remove
+  // that succeeded), and every run of it, oldest first.
   createdBy: string;
   install: string;
   runs: Array<{ id: string; kind: string; status: string; createdAt: number }>;
@@ -37,38 +39,42 @@ function identity(run: RunRecord, config: MeshConfig): string {
 
 export function meshRecords(all: readonly RunRecord[]): MeshRecord[] {
   const runs = [...all].sort((a, b) => a.createdAt - b.createdAt);
-  const groups = new Map<string, { installs: RunRecord[]; others: RunRecord[]; config: MeshConfig }>();
-  const groupOfInstall = new Map<string, string>();
+  const groups = new Map<string, { members: RunRecord[]; others: RunRecord[]; config: MeshConfig }>();
+  // Which mesh each membership run (an install, a cluster add or remove) belongs to.
+  const groupOf = new Map<string, string>();
   for (const run of runs) {
-    if (run.kind !== 'install') continue;
+    if (!MEMBERSHIP_KINDS.has(run.kind)) continue;
     const config = maybeRunConfig(run);
     if (!config) continue;
-    const key = identity(run, config);
-    const group = groups.get(key) ?? { installs: [], others: [], config };
-    group.installs.push(run);
+    // An install is a mesh of its own clusters; a day-2 run belongs to the mesh of the run it changed.
+    const key = run.kind === 'install' ? identity(run, config) : run.targetRun ? groupOf.get(run.targetRun) : undefined;
+    if (key === undefined) continue;
+    const group = groups.get(key) ?? { members: [], others: [], config };
+    group.members.push(run);
     groups.set(key, group);
-    groupOfInstall.set(run.id, key);
+    groupOf.set(run.id, key);
   }
   for (const run of runs) {
-    if (run.kind === 'install' || !run.targetRun) continue;
-    const key = groupOfInstall.get(run.targetRun);
+    if (MEMBERSHIP_KINDS.has(run.kind) || !run.targetRun) continue;
+    const key = groupOf.get(run.targetRun);
     if (key) groups.get(key)?.others.push(run);
   }
   const records = [...groups.values()].map((g) => {
-    const succeeded = g.installs.filter((r) => r.status === 'succeeded');
-    const membership = succeeded.at(-1) ?? (g.installs.at(-1) as RunRecord);
-    const config = maybeRunConfig(membership) ?? g.config;
-    const lastInstall = succeeded.at(-1)?.createdAt ?? Number.NEGATIVE_INFINITY;
-    const removed = g.others.some((r) => r.kind === 'uninstall' && r.status === 'succeeded' && r.createdAt > lastInstall);
-    const every = [...g.installs, ...g.others].sort((a, b) => a.createdAt - b.createdAt);
+    const installs = g.members.filter((r) => r.kind === 'install');
+    const succeeded = g.members.filter((r) => r.status === 'succeeded');
+    const membership = succeeded.at(-1) ?? (g.members.at(-1) as RunRecord);
+    const config = maybeRunConfig(membership) ? membershipConfig(membership) : g.config;
+    const lastChange = succeeded.at(-1)?.createdAt ?? Number.NEGATIVE_INFINITY;
+    const removed = g.others.some((r) => r.kind === 'uninstall' && r.status === 'succeeded' && r.createdAt > lastChange);
+    const every = [...g.members, ...g.others].sort((a, b) => a.createdAt - b.createdAt);
     return {
       name: config.meshID,
       meshID: config.meshID,
       mode: membership.mode,
       topology: meshTopology(config),
       clusters: config.clusters.map((c) => ({ name: c.name, context: c.context, role: c.role, network: c.network })),
-      state: succeeded.length === 0 ? 'incomplete' : removed ? 'removed' : 'installed',
-      createdBy: (g.installs[0] as RunRecord).id,
+      state: !installs.some((r) => r.status === 'succeeded') ? 'incomplete' : removed ? 'removed' : 'installed',
+      createdBy: (installs[0] ?? membership).id,
       install: membership.id,
       runs: every.map((r) => ({ id: r.id, kind: r.kind, status: r.status, createdAt: r.createdAt })),
     } satisfies MeshRecord;

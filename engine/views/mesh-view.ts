@@ -15,7 +15,7 @@ export interface ClusterView {
   exposesIstiod: boolean;
   // The primaries that will hold this cluster's remote secret (their istiod reads this cluster).
   secretOn: string[];
-  steps: Record<RunKind, string[]>;
+  steps: Record<'install' | 'verify' | 'uninstall', string[]>;
 }
 
 export interface MeshView {

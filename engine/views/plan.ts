@@ -69,21 +69,32 @@ function recording(inner: ClusterTools, out: PlannedCommand[], plan: Plan): Clus
   };
 }
 
-// Rehearses a run of `kind`: verify and uninstall first rehearse what they follow (install, then verify),
-// unrecorded, so they meet the mesh they would meet for real.
-export async function planRun(kind: RunKind, config: MeshConfig): Promise<Plan> {
+// Rehearses a run of `kind`: the others first rehearse what they follow (install, then verify), unrecorded,
+// so they meet the mesh they would meet for real.
+const isMembership = (kind: RunKind) => kind === 'cluster-add' || kind === 'cluster-remove';
+
+// The mesh a cluster add or remove starts from (a cluster add's config is the mesh it grows into).
+function baseOf(config: MeshConfig, kind: RunKind): MeshConfig {
+  if (!isMembership(kind)) return config;
+  const { subject, ...rest } = config;
+  return kind === 'cluster-add' ? { ...rest, clusters: rest.clusters.filter((c) => c.name !== subject) } : rest;
+}
+
+export async function planRun(kind: RunKind, changed: MeshConfig): Promise<Plan> {
   const store = await openStore({ kind: 'sqlite', path: ':memory:' }, 'create');
   try {
     const now = Date.now();
     const operator = { user: 'plan', host: 'plan', pid: process.pid };
-    const before: RunKind[] = kind === 'install' ? [] : kind === 'verify' ? ['install'] : ['install', 'verify'];
+    const before: RunKind[] = kind === 'install' ? [] : kind === 'uninstall' ? ['install', 'verify'] : ['install'];
     const plan: Plan = { kind, commands: [], rehearsedAddresses: {} };
     for (const [i, step] of [...before, kind].entries()) {
       const id = `${PLAN_RUN}-${i}`;
       const recorded = step === kind;
+      // A cluster add or remove acts on the mesh installed before it: without the cluster joining.
+      const config = recorded ? changed : baseOf(changed, kind);
       const leaseToken = `plan-${i}`;
       // The first rehearsal creates the simulated clusters; the ones after it act on them.
-      const seed = i === 0 ? newWorldSeed(PLAN_RUN, config, { loadBalancerDelayMs: 0 }, [], now) : undefined;
+      const seed = i === 0 ? newWorldSeed(PLAN_RUN, changed, { loadBalancerDelayMs: 0 }, [], now) : undefined;
       const claim = { lease: leaseFor(operator, leaseToken, now), keys: [], staleAfterMs: LEASE_STALE_MS, isAlive: () => true };
       await store.runs.createRun(
         {
@@ -112,7 +123,7 @@ export async function planRun(kind: RunKind, config: MeshConfig): Promise<Plan> 
         throw new InternalError(`the rehearsal of ${step} with this config did not succeed: ${outcome.error?.message ?? outcome.status}`);
     }
     // Regions ran side by side; a plan reads best in page order, per step and cluster (a stable sort).
-    const order = slotsFor(kind, config).map((s) => `${s.step}@${s.cluster}`);
+    const order = slotsFor(kind, changed).map((s) => `${s.step}@${s.cluster}`);
     plan.commands.sort((a, b) => order.indexOf(`${a.step}@${a.cluster}`) - order.indexOf(`${b.step}@${b.cluster}`));
     return plan;
   } finally {

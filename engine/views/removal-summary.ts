@@ -3,11 +3,17 @@ import { clustersOfStep, WORKFLOW_STEPS } from '../../machines/steps.js';
 import type { MeshConfig } from '../../shared/model.js';
 import { shapeOf } from '../config/mesh-shape.js';
 
-export function removalSummary(config: MeshConfig, force: boolean): string[] {
+// A cluster remove (the config names the cluster leaving) lists that cluster's steps only.
+export function removalSummary(config: MeshConfig, force: boolean, kind: 'uninstall' | 'cluster-remove' = 'uninstall'): string[] {
   const shape = shapeOf(config);
-  const lines = [`uninstall removes mesh ${config.meshID} from ${config.clusters.length} real clusters:`];
-  for (const cluster of config.clusters) {
-    const steps = WORKFLOW_STEPS.uninstall.filter((info) => clustersOfStep(info, shape).includes(cluster.name));
+  const clusters = kind === 'uninstall' ? config.clusters : config.clusters.filter((c) => c.name === config.subject);
+  const lines = [
+    kind === 'uninstall'
+      ? `uninstall removes mesh ${config.meshID} from ${config.clusters.length} real clusters:`
+      : `cluster remove takes ${config.subject} out of mesh ${config.meshID}:`,
+  ];
+  for (const cluster of clusters) {
+    const steps = WORKFLOW_STEPS[kind].filter((info) => clustersOfStep(info, shape).includes(cluster.name));
     lines.push(`  ${cluster.name} (context ${cluster.context}, ${cluster.role}):`);
     for (const info of steps) lines.push(`    - ${info.title}`);
   }

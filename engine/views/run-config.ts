@@ -23,3 +23,11 @@ export function runConfig(run: RunRecord): MeshConfig {
 export function damageOf(run: RunRecord): string[] {
   return [...run.damaged];
 }
+
+// The mesh's membership after a run: an install's clusters; a cluster add's grown mesh; the mesh a cluster
+// remove leaves behind. Without the subject field, which only says what a day-2 run was about.
+export function membershipConfig(run: RunRecord): MeshConfig {
+  const { subject, ...config } = runConfig(run);
+  if (run.kind === 'cluster-remove' && subject) return { ...config, clusters: config.clusters.filter((c) => c.name !== subject) };
+  return config;
+}

@@ -21,8 +21,24 @@ export async function findRun(store: RunStore, idOrPrefix: string): Promise<RunR
   throw new NotResumableError('run-not-found', `no run "${idOrPrefix}" in this database; "mesh-run runs" lists them`);
 }
 
-// The install run a reference stands for: that run, or the install a verify or uninstall run acted on.
+// The runs that decide a mesh's membership: the install that made it, and each cluster add or remove since.
+export const MEMBERSHIP_KINDS: ReadonlySet<string> = new Set(['install', 'cluster-add', 'cluster-remove']);
+
+// The membership run a reference stands for: that run, or the one a verify or uninstall run acted on.
 export async function installRunOf(store: RunStore, idOrPrefix: string): Promise<RunRecord> {
   const run = await findRun(store, idOrPrefix);
-  return run.kind !== 'install' && run.targetRun ? ((await store.getRun(run.targetRun)) ?? run) : run;
+  return !MEMBERSHIP_KINDS.has(run.kind) && run.targetRun ? ((await store.getRun(run.targetRun)) ?? run) : run;
+}
+
+// A membership run and the ones it grew from, back to the install: newest first.
+export async function lineageOf(store: RunStore, run: RunRecord): Promise<RunRecord[]> {
+  const chain = [run];
+  let current = run;
+  while (current.kind !== 'install' && current.targetRun && chain.length < 10_000) {
+    const parent = await store.getRun(current.targetRun);
+    if (!parent || !MEMBERSHIP_KINDS.has(parent.kind)) break;
+    chain.push(parent);
+    current = parent;
+  }
+  return chain;
 }

@@ -1,0 +1,187 @@
+// The operations behind cluster add and cluster remove: one cluster joins or leaves a mesh of the journal,
+// as a resumable run of its own. Everything is checked before anything is written: the mesh, the cluster,
+// whether the mesh's shape allows the change; a dry-run mesh changes only its simulated world.
+import { joinProblems, leaveProblems } from '../machines/topology.js';
+import { PreconditionError, UsageError } from '../shared/errors.js';
+import type { MeshConfig, RunMode } from '../shared/model.js';
+import type { RunRecord, Store } from '../store/contract.js';
+import { checkEnvironment, checkOwnership } from './activities/environment-check.js';
+import { faultSeed, growWorld, openStore, realTools, type StoreLocation, toolsFor, worldSettings } from './composition.js';
+import { parseFaultSpec } from './config/fault-specs.js';
+import { type JoiningCluster, withClusterAdded } from './config/mesh-config.js';
+import { meshTopology, shapeOf } from './config/mesh-shape.js';
+import { listMeshes } from './run-queries.js';
+import { claimNewRun, FORCED_UNINSTALL, followUpDeps, type PreparedRun, prepared } from './run-service.js';
+import type { ProgressListener } from './runtime/progress-events.js';
+import { RunDriver } from './runtime/run-driver.js';
+import { newRunId } from './runtime/run-ids.js';
+import { workflowOf } from './runtime/workflows.js';
+import { findMesh, type MeshRecord } from './views/mesh-records.js';
+import { removalSummary } from './views/removal-summary.js';
+import { membershipConfig } from './views/run-config.js';
+
+export interface ClusterAddRequest {
+  meshRef: string;
+  cluster: JoiningCluster;
+  injections: string[];
+  store: StoreLocation;
+}
+
+export interface ClusterRemoveRequest {
+  meshRef: string;
+  name: string;
+  injections: string[];
+  // Remove its Istio even where mesh-run did not install it.
+  force: boolean;
+  store: StoreLocation;
+  // A real cluster remove asks before it deletes anything (absent: no question).
+  confirm?: (summary: string[]) => Promise<boolean>;
+}
+
+// The config of a cluster add: the mesh grown by `joining` (checked as a config file is), naming it. Refused
+// (exit 2) when the clusters already there would have to change for it.
+export function joinedConfig(config: MeshConfig, joining: JoiningCluster, meshName = config.meshID): MeshConfig {
+  const grown: MeshConfig = { ...withClusterAdded(config, joining), subject: joining.name };
+  const member = shapeOf(grown).members.find((m) => m.name === joining.name);
+  const problems = member ? joinProblems(shapeOf(config), member) : [];
+  if (problems.length > 0) throw new UsageError(`cluster add ${joining.name} to mesh ${meshName}: ${problems.join('; ')}`);
+  return grown;
+}
+
+// The config of a cluster remove: the mesh as it stands, naming the cluster leaving. Refused when it is not a
+// member (exit 2), or when the mesh needs it (exit 3: its last primary, a primary serving remotes).
+export function leavingConfig(config: MeshConfig, name: string, meshName = config.meshID): MeshConfig {
+  if (!config.clusters.some((c) => c.name === name)) {
+    throw new UsageError(`--name ${name}: mesh ${meshName} has no such cluster; its clusters are ${config.clusters.map((c) => c.name).join(', ')}`);
+  }
+  const problems = leaveProblems(shapeOf(config), name);
+  if (problems.length > 0) throw new PreconditionError('cluster-needed', `cluster remove ${name}: ${problems.join('; ')}`);
+  return { ...config, subject: name };
+}
+
+// The membership of a mesh of the journal, as plan cluster-add and cluster-remove start from it.
+export async function meshConfigOf(meshRef: string, location: StoreLocation): Promise<MeshConfig> {
+  const store = await openStore(location, 'read-only');
+  try {
+    return (await installedMesh(store, meshRef, 'plan a change of')).config;
+  } finally {
+    await store.close();
+  }
+}
+
+// The mesh named, installed, and the run its membership comes from.
+async function installedMesh(store: Store, ref: string, verb: string): Promise<{ mesh: MeshRecord; run: RunRecord; config: MeshConfig }> {
+  const mesh = findMesh(await listMeshes(store.runs), ref);
+  if (mesh.state !== 'installed') {
+    throw new PreconditionError(
+      'mesh-not-installed',
+      `mesh ${mesh.name} is ${mesh.state === 'removed' ? 'uninstalled' : 'not installed yet (no install of it succeeded)'}: there is nothing to ${verb}`,
+      {
+        hint: mesh.state === 'removed' ? 'install it again first' : `finish its install first ("mesh-run resume ${mesh.install}")`,
+      },
+    );
+  }
+  const run = await store.runs.getRun(mesh.install);
+  if (!run) throw new PreconditionError('mesh-not-installed', `run ${mesh.install} of mesh ${mesh.name} is missing from the journal`);
+  return { mesh, run, config: membershipConfig(run) };
+}
+
+// The run of a day-2 change, recorded with its claim on the mesh's clusters (or its world), ready to begin.
+async function startChange(
+  store: Store,
+  base: RunRecord,
+  kind: 'cluster-add' | 'cluster-remove',
+  config: MeshConfig,
+  faults: ReturnType<typeof parseFaultSpec>[],
+  listener: ProgressListener | undefined,
+  events: Array<{ type: string; detail: string }> = [],
+): Promise<PreparedRun> {
+  const runId = newRunId();
+  const world = base.mode === 'dry-run' ? base.simWorld : runId;
+  const now = Date.now();
+  const { run, leaseToken, claimKeys, operator } = await claimNewRun(
+    store,
+    {
+      id: runId,
+      kind,
+      topology: meshTopology(config),
+      mode: base.mode,
+      config,
+      configHash: base.configHash,
+      configPath: null,
+      createdAt: now,
+      machineVersion: workflowOf(kind).version,
+      targetRun: base.id,
+      simWorld: base.mode === 'dry-run' ? world : null,
+      ...(events.length > 0 ? { events } : {}),
+    },
+    world,
+    kind === 'cluster-add' ? `adding ${config.subject} to` : `removing ${config.subject} from`,
+    base.mode === 'dry-run' ? faultSeed(world, faults) : undefined,
+  );
+  const driver = new RunDriver({
+    store: store.runs,
+    tools: await toolsFor(base.mode, config, store, world),
+    config,
+    run,
+    operator,
+    leaseToken,
+    claimKeys,
+    ...(await followUpDeps(store.runs, run)),
+    ...(listener ? { listener } : {}),
+  });
+  return prepared(store, run, driver, () => driver.start());
+}
+
+function faultsFor(injections: readonly string[], config: MeshConfig, kind: 'cluster-add' | 'cluster-remove', mode: RunMode) {
+  const faults = injections.map((spec) => parseFaultSpec(spec, config, kind));
+  if (mode === 'real' && faults.length > 0) throw new UsageError('--inject-failure only applies to simulated clusters; this mesh was installed on real ones');
+  return faults;
+}
+
+// cluster add: checks the joining cluster against the mesh, then records the run (its config: the grown mesh).
+export async function prepareClusterAdd(request: ClusterAddRequest, listener?: ProgressListener): Promise<PreparedRun> {
+  const store = await openStore(request.store, 'existing');
+  try {
+    const { mesh, run: base, config } = await installedMesh(store, request.meshRef, 'add a cluster to');
+    const grown = joinedConfig(config, request.cluster, mesh.name);
+    const faults = faultsFor(request.injections, grown, 'cluster-add', base.mode);
+    if (base.mode === 'real') {
+      await checkEnvironment(grown, await realTools(grown), false);
+    } else {
+      const world = await worldSettings(store, base.simWorld);
+      if (!world) throw new PreconditionError('sim-missing', `the simulated clusters of mesh ${mesh.name} are missing from the database`);
+      await growWorld(store, base.simWorld, world, grown.clusters);
+    }
+    return await startChange(store, base, 'cluster-add', grown, faults, listener);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+// cluster remove: refuses what would strand the mesh (its last primary, a primary that serves remotes), then
+// records the run (its config: the mesh as it stands, naming the cluster leaving).
+export async function prepareClusterRemove(request: ClusterRemoveRequest, listener?: ProgressListener): Promise<PreparedRun> {
+  const store = await openStore(request.store, 'existing');
+  try {
+    const { mesh, run: base, config } = await installedMesh(store, request.meshRef, 'remove a cluster from');
+    const current = leavingConfig(config, request.name, mesh.name);
+    const leaving = current.clusters.find((c) => c.name === request.name) as MeshConfig['clusters'][number];
+    const faults = faultsFor(request.injections, current, 'cluster-remove', base.mode);
+    const alone = { ...current, clusters: [leaving] };
+    const tools = await toolsFor(base.mode, current, store, base.simWorld);
+    if (base.mode === 'real') await checkEnvironment(current, await realTools(current), false);
+    if (!request.force) await checkOwnership(alone, tools);
+    if (base.mode === 'real' && request.confirm && !(await request.confirm(removalSummary(current, request.force, 'cluster-remove')))) {
+      throw new UsageError('cluster remove not confirmed: nothing was changed');
+    }
+    const forced = request.force
+      ? [{ type: 'forced', detail: `${FORCED_UNINSTALL}: the ownership check of ${request.name} was skipped, and what existed before mesh-run is removed too` }]
+      : [];
+    return await startChange(store, base, 'cluster-remove', current, faults, listener, forced);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,321 @@
+// Day 2 on simulated clusters: a cluster joins an installed mesh (cluster add) and leaves it (cluster
+// remove), each a resumable run of its own; the mesh's record follows only what succeeded.
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { readJournal } from './support/journal.js';
+import { withSimTools } from './support/sim.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const FAST = ['--dry-run', '--sim-lb-delay', '0', '-q'];
+
+interface Mesh {
+  name: string;
+  state: string;
+  topology: string;
+  install: string;
+  clusters: Array<{ name: string; role: string; network: string; context: string }>;
+  runs: Array<{ id: string; kind: string; status: string }>;
+}
+
+function examples(name: string): string {
+  const dir = join(tmp.dir, name);
+  cpSync(new URL('../examples', import.meta.url).pathname, dir, { recursive: true });
+  return dir;
+}
+
+async function meshes(db: string): Promise<Mesh[]> {
+  const listed = await runCli(['meshes', '-o', 'json', '--db', db]);
+  expect(listed.code, listed.stderr).toBe(0);
+  return JSON.parse(listed.stdout) as Mesh[];
+}
+
+// The remote secrets each primary holds, by name (istio-remote-secret-<cluster>), in the run's world.
+async function remoteSecrets(db: string, runId: string, contexts: readonly string[]): Promise<Record<string, string[]>> {
+  const { run } = await readJournal(db, runId);
+  return withSimTools(db, run.simWorld, async (tools) => {
+    const held: Record<string, string[]> = {};
+    for (const context of contexts) {
+      const listed = await tools.run(
+        { tool: 'kubectl', args: [`--context=${context}`, '-n', 'istio-system', 'get', 'secrets', '-l', 'istio/multiCluster=true', '-o', 'name'], context },
+        { signal: new AbortController().signal, timeoutMs: 10_000, step: 'preflight', cluster: '*' },
+      );
+      held[context] = listed.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.replace('secret/istio-remote-secret-', ''))
+        .sort();
+    }
+    return held;
+  });
+}
+
+describe('cluster add and cluster remove', () => {
+  it('grows a primary-remote mesh by a remote, verifies all three clusters, and shrinks it back; the record follows', async () => {
+    const db = join(tmp.dir, 'page.db');
+    const at = ['--db', db];
+    const install = runIdFrom(await runCli(['install', ...FAST, ...at]));
+
+    const added = await runCli(['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster3', '--context', 'ctx-3', '-q', ...at]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toContain('cluster3 joined mesh mesh1: primary-remote: 1 primary, 2 remotes, 1 network');
+    const add = runIdFrom(added);
+    const journal = await readJournal(db, add);
+    // Only the joining cluster's steps, and the read of its primary's gateway address: nothing re-runs on the rest.
+    expect(journal.attempts.map((a) => `${a.step}@${a.cluster}`)).toEqual([
+      'preflight@*',
+      'read-discovery-address@cluster1',
+      'create-remote-namespace@cluster3',
+      'annotate-remote-namespace@cluster3',
+      'install-remote@cluster3',
+      'attach-remote@cluster3',
+    ]);
+    // The rest of the mesh is only read, but for the joining cluster's secret applied on its primary.
+    const onRest = journal.commands.filter((c) => c.context !== 'ctx-3' && c.context !== null && c.context !== '');
+    const writes = onRest.filter((c) => /\b(apply|create|delete|annotate|label|install|uninstall)\b/.test(c.argv.join(' ')));
+    expect(writes.map((c) => c.argv.slice(0, 3).join(' '))).toEqual(['kubectl --context=cluster1 apply']);
+
+    const [grown] = await meshes(db);
+    expect(grown).toMatchObject({ name: 'mesh1', state: 'installed', install: add });
+    expect(grown?.clusters.map((c) => `${c.name}:${c.role}:${c.context}`)).toEqual([
+      'cluster1:primary:cluster1',
+      'cluster2:remote:cluster2',
+      'cluster3:remote:ctx-3',
+    ]);
+    expect(await remoteSecrets(db, add, ['cluster1'])).toEqual({ cluster1: ['cluster2', 'cluster3'] });
+
+    const verified = await runCli(['verify', '--mesh', 'mesh1', '-q', ...at]);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stdout).toContain('requests from cluster1, cluster2, cluster3 reached helloworld v1 and v2');
+
+    const removed = await runCli(['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster3', '-q', ...at]);
+    expect(removed.code, removed.stderr).toBe(0);
+    const remove = runIdFrom(removed);
+    expect((await readJournal(db, remove)).attempts.map((a) => `${a.step}@${a.cluster}`)).toEqual([
+      'preflight@*',
+      'remove-sample@cluster3',
+      'detach-remote@cluster3',
+      'uninstall-remote@cluster3',
+    ]);
+    // cluster3 is empty; the rest of the mesh keeps what it had (verify's sample included).
+    const after = await readJournal(db, remove);
+    expect(after.cluster['ctx-3']).toBeUndefined();
+    expect(after.cluster.cluster2?.some((o) => o.includes('"namespace":"sample"') || o.includes('"name":"sample"'))).toBe(true);
+    expect(await remoteSecrets(db, remove, ['cluster1'])).toEqual({ cluster1: ['cluster2'] });
+
+    const [shrunk] = await meshes(db);
+    expect(shrunk?.clusters.map((c) => c.name)).toEqual(['cluster1', 'cluster2']);
+    expect(shrunk?.runs.map((r) => `${r.kind}:${r.status}`)).toEqual([
+      'install:succeeded',
+      'cluster-add:succeeded',
+      'verify:succeeded',
+      'cluster-remove:succeeded',
+    ]);
+    const history = await runCli(['history', '--kind', 'cluster-add', ...at]);
+    expect(history.code, history.stderr).toBe(0);
+    expect(history.stdout).toContain('attach-remote');
+    expect(history.stdout).toContain('cluster3');
+
+    // The mesh as it now stands is uninstalled whole.
+    const gone = await runCli(['uninstall', '--mesh', 'mesh1', '-q', ...at]);
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(gone.stdout).toContain(`(uninstall of ${remove})`);
+    expect((await meshes(db))[0]).toMatchObject({ state: 'removed' });
+    void install;
+  }, 120_000);
+
+  it('a primary joins a multi-primary multi-network mesh: its secret on every primary, every secret on it; leaving takes both back', async () => {
+    const dir = examples('multi');
+    const db = join(dir, 'journal.db');
+    const at = ['--db', db];
+    expect((await runCli(['install', ...FAST, '-c', join(dir, 'multi-primary-multi-network.yaml'), ...at])).code).toBe(0);
+    const added = await runCli([
+      'cluster',
+      'add',
+      '--mesh',
+      'mesh1',
+      '--name',
+      'cluster3',
+      '--context',
+      'cluster3',
+      '--role',
+      'primary',
+      '--network',
+      'network3',
+      '-q',
+      ...at,
+    ]);
+    expect(added.code, added.stderr).toBe(0);
+    const add = runIdFrom(added);
+    const slots = (await readJournal(db, add)).attempts.map((a) => `${a.step}@${a.cluster}`);
+    expect(slots).toEqual([
+      'preflight@*',
+      'label-network@cluster3',
+      'establish-trust@cluster3',
+      'install-primary@cluster3',
+      'install-eastwest-gateway@cluster3',
+      'await-gateway-address@cluster3',
+      'expose-services@cluster3',
+      'exchange-secret@cluster3',
+      'receive-secrets@cluster3',
+    ]);
+    const all = ['cluster1', 'cluster2', 'cluster3'];
+    expect(await remoteSecrets(db, add, all)).toEqual({
+      cluster1: ['cluster2', 'cluster3'],
+      cluster2: ['cluster1', 'cluster3'],
+      cluster3: ['cluster1', 'cluster2'],
+    });
+    const verified = await runCli(['verify', '--mesh', 'mesh1', '-q', ...at]);
+    expect(verified.code, verified.stderr).toBe(0);
+
+    const removed = await runCli(['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster3', '-q', ...at]);
+    expect(removed.code, removed.stderr).toBe(0);
+    const remove = runIdFrom(removed);
+    expect((await readJournal(db, remove)).attempts.map((a) => `${a.step}@${a.cluster}`)).toEqual([
+      'preflight@*',
+      'remove-sample@cluster3',
+      'detach-remote@cluster3',
+      'release-secrets@cluster3',
+      'uninstall-primary@cluster3',
+    ]);
+    expect(await remoteSecrets(db, remove, all)).toEqual({ cluster1: ['cluster2'], cluster2: ['cluster1'], cluster3: [] });
+    expect((await runCli(['verify', '--mesh', 'mesh1', '-q', ...at])).code).toBe(0);
+  }, 120_000);
+
+  it('refuses, changing nothing, what the mesh cannot take: bad flags (exit 2), the last primary or one serving remotes (exit 3)', async () => {
+    const dir = examples('refusals');
+    const db = join(dir, 'journal.db');
+    const at = ['--db', db];
+    expect((await runCli(['install', ...FAST, ...at])).code).toBe(0);
+    const fleet = runIdFrom(await runCli(['install', ...FAST, '-c', join(dir, 'mixed-fleet.yaml'), ...at]));
+    const runsBefore = (await runCli(['runs', '-o', 'json', ...at])).stdout;
+    const cases: Array<[string[], number, string]> = [
+      [['add', '--mesh', 'mesh1', '--name', 'cluster2', '--context', 'x'], 2, '--name: "cluster2" is already used by cluster cluster2'],
+      [['add', '--mesh', 'mesh1', '--name', 'c4', '--context', 'cluster1'], 2, '--context: "cluster1" is already the context of cluster cluster1'],
+      [['add', '--mesh', 'mesh1', '--name', 'Bad_Name', '--context', 'x'], 2, '--name: "Bad_Name" is not a DNS-1123 label'],
+      [['add', '--mesh', 'mesh1', '--name', 'c4', '--context', 'c4', '--role', 'primary'], 2, 'installed without a trust: section'],
+      [['add', '--mesh', 'mesh1', '--name', 'c4', '--context', 'c4', '--network', 'net2'], 2, 'would make this one-network mesh multi-network'],
+      [['add', '--mesh', 'mesh1', '--name', 'c4', '--context', 'c4', '--control-plane', 'cluster2'], 2, '"cluster2" is a remote'],
+      [['add', '--mesh', 'nosuch', '--name', 'c4', '--context', 'c4'], 4, 'no mesh "nosuch"'],
+      [['add', '--mesh', 'fleet', '--name', 'c4', '--context', 'c4', '--control-plane', 'west-1', '--inject-failure', 'install-primary'], 2, 'runs only when'],
+      [['remove', '--mesh', 'mesh1', '--name', 'cluster1'], 3, "cluster1 is the mesh's last primary"],
+      [['remove', '--mesh', 'fleet', '--name', 'east-1'], 3, 'east-1 still serves east-2, east-3; remove those remotes first'],
+      [['remove', '--mesh', 'mesh1', '--name', 'cluster9'], 2, '--name cluster9: mesh mesh1 has no such cluster; its clusters are cluster1, cluster2'],
+    ];
+    for (const [args, code, message] of cases) {
+      const result = await runCli(['cluster', ...args, '-q', ...at]);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(code);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect((await runCli(['runs', '-o', 'json', ...at])).stdout).toBe(runsBefore);
+    // The fleet takes a remote on its primary that serves remotes, on a network it already has.
+    const joined = await runCli([
+      'cluster',
+      'add',
+      '--mesh',
+      'fleet',
+      '--name',
+      'west-3',
+      '--context',
+      'west-3',
+      '--control-plane',
+      'west-1',
+      '--network',
+      'west',
+      '-q',
+      ...at,
+    ]);
+    expect(joined.code, joined.stderr).toBe(0);
+    expect((await meshes(db)).find((m) => m.name === 'fleet')?.clusters.map((c) => c.name)).toContain('west-3');
+    void fleet;
+  }, 120_000);
+
+  it('a cluster add that fails leaves the record as it was; resume finishes it and only then the mesh grows', async () => {
+    const db = join(tmp.dir, 'failing.db');
+    const at = ['--db', db];
+    expect((await runCli(['install', ...FAST, ...at])).code).toBe(0);
+    const failed = await runCli([
+      'cluster',
+      'add',
+      '--mesh',
+      'mesh1',
+      '--name',
+      'cluster3',
+      '--context',
+      'cluster3',
+      '--inject-failure',
+      'install-remote:1',
+      '-q',
+      ...at,
+    ]);
+    expect(failed.code).toBe(1);
+    const add = runIdFrom(failed);
+    expect((await meshes(db))[0]?.clusters.map((c) => c.name)).toEqual(['cluster1', 'cluster2']);
+    // verify acts on the mesh as recorded: two clusters.
+    const verified = await runCli(['verify', '--mesh', 'mesh1', '-q', ...at]);
+    expect(verified.stdout).toContain('requests from cluster1, cluster2 reached');
+    const resumed = await runCli(['resume', add, '-q', ...at]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect((await meshes(db))[0]?.clusters.map((c) => c.name)).toEqual(['cluster1', 'cluster2', 'cluster3']);
+  }, 120_000);
+
+  it('fails at every step of both verbs, by injection, and resumes to the same end state', async () => {
+    const dir = examples('faults');
+    const config = join(dir, 'multi-primary-multi-network.yaml');
+    const addArgs = ['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster3', '--context', 'cluster3', '--role', 'primary', '--network', 'network3'];
+    const removeArgs = ['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster3'];
+    const addSteps = [
+      'preflight',
+      'label-network',
+      'establish-trust',
+      'install-primary',
+      'install-eastwest-gateway',
+      'await-gateway-address',
+      'expose-services',
+      'exchange-secret',
+      'receive-secrets',
+    ];
+    const removeSteps = ['preflight', 'remove-sample', 'detach-remote', 'release-secrets', 'uninstall-primary'];
+    const ends: string[] = [];
+    for (const [i, step] of addSteps.entries()) {
+      const db = join(dir, `add-${i}.db`);
+      const at = ['--db', db];
+      expect((await runCli(['install', ...FAST, '-c', config, ...at])).code).toBe(0);
+      const failed = await runCli([...addArgs, '--inject-failure', step, '-q', ...at]);
+      expect(failed.code, `${step}: ${failed.stderr}`).toBe(1);
+      expect(failed.stderr).toContain(step);
+      const id = runIdFrom(failed);
+      const resumed = await runCli(['resume', id, '-q', ...at]);
+      expect(resumed.code, `${step}: ${resumed.stderr}`).toBe(0);
+      ends.push(JSON.stringify((await readJournal(db, id)).cluster));
+      // Leaving, failing at each of its steps in turn (one per grown mesh, round robin).
+      const leaveStep = removeSteps[i % removeSteps.length] as string;
+      const leave = await runCli([...removeArgs, '--inject-failure', leaveStep, '-q', ...at]);
+      expect(leave.code, `${leaveStep}: ${leave.stderr}`).toBe(1);
+      const leaveId = runIdFrom(leave);
+      expect((await runCli(['resume', leaveId, '-q', ...at])).code).toBe(0);
+      expect(await remoteSecrets(db, leaveId, ['cluster1', 'cluster2', 'cluster3'])).toEqual({ cluster1: ['cluster2'], cluster2: ['cluster1'], cluster3: [] });
+    }
+    expect(new Set(ends).size).toBe(1);
+  }, 300_000);
+
+  it('plan cluster-add and plan cluster-remove show the commands, from a config file or from the journal', async () => {
+    const db = join(tmp.dir, 'plan.db');
+    expect((await runCli(['install', ...FAST, '--db', db])).code).toBe(0);
+    const fromJournal = await runCli(['plan', 'cluster-add', '--mesh', 'mesh1', '--name', 'cluster3', '--context', 'kind-c3', '--db', db]);
+    expect(fromJournal.code, fromJournal.stderr).toBe(0);
+    expect(fromJournal.stdout).toContain('istioctl create-remote-secret --context=kind-c3 --name=cluster3 -n istio-system | kubectl --context=cluster1 apply');
+    expect(fromJournal.stdout).not.toContain('install-primary');
+    const script = await runCli(['plan', 'cluster-remove', '--name', 'cluster2', '-o', 'sh']);
+    expect(script.code, script.stderr).toBe(0);
+    expect(script.stdout).toContain('kubectl --context=cluster1 -n istio-system delete secret istio-remote-secret-cluster2');
+    expect(script.stdout).toContain('istioctl uninstall --context=cluster2 -y --purge');
+    expect(script.stdout).not.toContain('--context=cluster1 -y --purge');
+    const wrong = await runCli(['plan', 'install', '--name', 'x']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('--name: goes with plan cluster-add or plan cluster-remove');
+  }, 60_000);
+});
