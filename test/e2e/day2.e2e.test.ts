@@ -1,0 +1,144 @@
+// Day 2 against real Kubernetes control planes (kwok) with a real istioctl: a primary-remote mesh grows by a
+// third cluster with cluster add and shrinks back with cluster remove, each a run of its own. Leaves the
+// clusters empty, as it found them.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli, runIdFrom, tempDir } from '../support/cli.js';
+import { readJournal } from '../support/journal.js';
+import { findLeak, needlesFor } from '../support/token-scan.js';
+import { apiServerOf, env, istioctlPath, kubectl, kubectlJson, setLoadBalancer } from './support.js';
+
+const tmp = tempDir('mesh-run-e2e-day2-');
+const db = join(tmp.dir, 'day2.db');
+const outputs: string[] = [];
+afterAll(() => tmp.cleanup());
+
+async function cli(args: string[]) {
+  const result = await runCli([...args, '--db', db], { env });
+  outputs.push(result.stdout, result.stderr);
+  return result;
+}
+
+const names = (context: string, args: string[]) =>
+  kubectl(context, [...args, '-o', 'name'])
+    .split('\n')
+    .filter(Boolean);
+
+// The reader token a primary holds for a cluster, as the API server returns it (read by the test only).
+function tokenIn(holder: string, of: string): string {
+  const data = kubectl(holder, ['-n', 'istio-system', 'get', 'secret', `istio-remote-secret-${of}`, '-o', `jsonpath={.data.${of}}`]);
+  return /token: (\S+)/.exec(Buffer.from(data, 'base64').toString('utf8'))?.[1] ?? '';
+}
+
+describe('a living mesh on real API servers: cluster add and cluster remove', () => {
+  const config = join(tmp.dir, 'mesh.yaml');
+  const tokens: string[] = [];
+
+  it('installs cluster1 with remote cluster2, then cluster add brings in cluster3 with only its own steps', async () => {
+    setLoadBalancer('ip 0');
+    writeFileSync(
+      config,
+      [
+        'meshID: day2',
+        'clusters:',
+        '  - {name: cluster1, context: cluster1, role: primary}',
+        `  - {name: cluster2, context: cluster2, role: remote, apiServer: "${apiServerOf('cluster2')}"}`,
+        'timeouts: {gatewayAddress: 90s, command: 4m}',
+        `tools: {istioctl: ${istioctlPath()}}`,
+        '',
+      ].join('\n'),
+    );
+    const installed = await cli(['install', '--config', config]);
+    expect(installed.code, installed.stderr).toBe(0);
+    const before = kubectlJson<{ metadata: { resourceVersion: string } }>('cluster2', ['get', 'namespace', 'istio-system']).metadata.resourceVersion;
+
+    const added = await cli(['cluster', 'add', '--mesh', 'day2', '--name', 'cluster3', '--context', 'cluster3', '--api-server', apiServerOf('cluster3')]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toContain('cluster3 joined mesh day2: primary-remote: 1 primary, 2 remotes, 1 network');
+    const journal = await readJournal(db, runIdFrom(added));
+    expect(journal.attempts.map((a) => `${a.step}@${a.cluster}`)).toEqual([
+      'preflight@*',
+      'read-discovery-address@cluster1',
+      'create-remote-namespace@cluster3',
+      'annotate-remote-namespace@cluster3',
+      'install-remote@cluster3',
+      'attach-remote@cluster3',
+    ]);
+    // cluster2 was not touched at all; cluster3 is a remote of cluster1 as the page makes one.
+    expect(journal.commands.filter((c) => c.context === 'cluster2')).toEqual([]);
+    expect(kubectlJson<{ metadata: { resourceVersion: string } }>('cluster2', ['get', 'namespace', 'istio-system']).metadata.resourceVersion).toBe(before);
+    const ns = kubectlJson<{ metadata: { annotations: Record<string, string> } }>('cluster3', ['get', 'namespace', 'istio-system']);
+    expect(ns.metadata.annotations['topology.istio.io/controlPlaneClusters']).toBe('cluster1');
+    expect(names('cluster3', ['get', 'mutatingwebhookconfigurations'])).toContain(
+      'mutatingwebhookconfiguration.admissionregistration.k8s.io/istio-sidecar-injector',
+    );
+    expect(names('cluster1', ['-n', 'istio-system', 'get', 'secrets', '-l', 'istio/multiCluster=true']).sort()).toEqual([
+      'secret/istio-remote-secret-cluster2',
+      'secret/istio-remote-secret-cluster3',
+    ]);
+    const kubeconfig = Buffer.from(
+      kubectl('cluster1', ['-n', 'istio-system', 'get', 'secret', 'istio-remote-secret-cluster3', '-o', 'jsonpath={.data.cluster3}']),
+      'base64',
+    ).toString('utf8');
+    expect(kubeconfig).toContain(`server: ${apiServerOf('cluster3')}`);
+    tokens.push(tokenIn('cluster1', 'cluster2'), tokenIn('cluster1', 'cluster3'));
+
+    const shown = await cli(['mesh', 'show', 'day2', '-o', 'json']);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect((JSON.parse(shown.stdout) as { mesh: { clusters: Array<{ name: string }> } }).mesh.clusters.map((c) => c.name)).toEqual([
+      'cluster1',
+      'cluster2',
+      'cluster3',
+    ]);
+  });
+
+  it('cluster remove takes cluster3 out: its secret off cluster1 first, then its Istio; the rest stays', async () => {
+    const removed = await cli(['cluster', 'remove', '--mesh', 'day2', '--name', 'cluster3', '--yes']);
+    expect(removed.code, removed.stderr).toBe(0);
+    const journal = await readJournal(db, runIdFrom(removed));
+    const order = journal.commands.map((c) => c.argv.join(' '));
+    const detach = order.findIndex((c) => c.includes('delete secret istio-remote-secret-cluster3'));
+    const purge = order.findIndex((c) => c.includes('uninstall') && c.includes('--purge'));
+    expect(detach).toBeGreaterThanOrEqual(0);
+    expect(purge).toBeGreaterThan(detach);
+    expect(names('cluster3', ['get', 'namespaces'])).not.toContain('namespace/istio-system');
+    expect(names('cluster3', ['get', 'mutatingwebhookconfigurations']).filter((n) => n.includes('istio'))).toEqual([]);
+    expect(names('cluster1', ['-n', 'istio-system', 'get', 'secrets', '-l', 'istio/multiCluster=true'])).toEqual(['secret/istio-remote-secret-cluster2']);
+    expect(names('cluster2', ['get', 'mutatingwebhookconfigurations'])).toContain(
+      'mutatingwebhookconfiguration.admissionregistration.k8s.io/istio-sidecar-injector',
+    );
+
+    const refused = await cli(['cluster', 'remove', '--mesh', 'day2', '--name', 'cluster1', '--yes']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain("cluster1 is the mesh's last primary");
+    const meshes = JSON.parse((await cli(['meshes', '-o', 'json'])).stdout) as Array<{
+      name: string;
+      clusters: Array<{ name: string }>;
+      runs: Array<{ kind: string }>;
+    }>;
+    const mesh = meshes.find((m) => m.name === 'day2');
+    expect(mesh?.clusters.map((c) => c.name)).toEqual(['cluster1', 'cluster2']);
+    expect(mesh?.runs.map((r) => r.kind)).toEqual(['install', 'cluster-add', 'cluster-remove']);
+  });
+
+  it('uninstall --mesh removes what is left, and no reader token reached the database or any output', async () => {
+    const removed = await cli(['uninstall', '--mesh', 'day2', '--yes']);
+    expect(removed.code, removed.stderr).toBe(0);
+    for (const context of ['cluster1', 'cluster2', 'cluster3']) expect(names(context, ['get', 'namespaces']), context).not.toContain('namespace/istio-system');
+    expect(tokens.every((t) => t.length > 100)).toBe(true);
+    const runs = JSON.parse((await cli(['runs', '--json'])).stdout) as Array<{ id: string }>;
+    for (const { id } of runs)
+      for (const args of [
+        ['show', id, '--json'],
+        ['logs', id],
+      ])
+        await cli(args);
+    await cli(['history', '--json']);
+    for (const token of tokens) {
+      const needles = needlesFor(token);
+      for (const [i, text] of outputs.entries()) expect(findLeak(text, needles), `output ${i}`).toBeUndefined();
+      for (const file of [db, `${db}-wal`]) if (existsSync(file)) expect(findLeak(readFileSync(file), needles), file).toBeUndefined();
+    }
+  });
+});
