@@ -14,8 +14,10 @@ export interface Command {
   context: string;
   // Text written to stdin (manifests).
   stdin?: string;
-  // stdin carries private keys (the cacerts secret): never journaled, shown or stored by the simulator.
+  // stdin carries private keys (the cacerts secret) or a token: never journaled, shown or stored by the simulator.
   sensitiveStdin?: boolean;
+  // stdout carries secret data (a token read to fingerprint it): kept in the step's memory, never journaled.
+  sensitiveStdout?: boolean;
   purpose?: CommandPurpose;
   // For a check: what its output must show, in words, and as extended regexps every one of which must match
   // (scripts retry the command until they do; `accumulate`: over the outputs of all tries, as for traffic).

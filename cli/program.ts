@@ -37,13 +37,23 @@ function version(): string {
 
 // Verbs that change something (drive a run, unlock one, copy a store): their exit code says what happened,
 // whatever became of their output.
-export const ACTING_VERBS: ReadonlySet<string> = new Set(['install', 'verify', 'uninstall', 'cluster', 'resume', 'cancel', 'unlock', 'store', 'init']);
+export const ACTING_VERBS: ReadonlySet<string> = new Set([
+  'install',
+  'verify',
+  'uninstall',
+  'cluster',
+  'secrets',
+  'resume',
+  'cancel',
+  'unlock',
+  'store',
+  'init',
+]);
 
 // Verbs that only read: the only ones offered as "did you mean", so a typo never leads to a verb that
 // changes clusters.
 const READ_ONLY_VERBS = [
   'precheck',
-  'secrets',
   'status',
   'runs',
   'meshes',

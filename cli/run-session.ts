@@ -129,6 +129,12 @@ function successLine(run: RunRecord): string {
     return `mesh verified: requests from ${names} reached helloworld ${versions}`;
   }
   if (run.kind === 'uninstall') return `mesh removed: no Istio left on ${names}`;
+  if (run.kind === 'secrets-rotate') {
+    const rotated = config.subject
+      ? [config.subject]
+      : config.clusters.filter((c) => config.clusters.some((p) => p.role === 'primary' && p.name !== c.name)).map((c) => c.name);
+    return `secrets rotated: new tokens for ${rotated.join(', ')} in use on every primary holding them, the old ones revoked${config.skipSyncGate ? ' (istiod sync not checked: --skip-sync-gate)' : ''}`;
+  }
   if (run.kind === 'cluster-add' || run.kind === 'cluster-remove') {
     const after = membershipConfig(run);
     const verb = run.kind === 'cluster-add' ? 'joined' : 'left';

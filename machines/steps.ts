@@ -14,8 +14,8 @@ import {
 } from './topology.js';
 
 // What a run does: the install page, its verify page, its cleanup section; or on day 2, one cluster joining or
-// leaving an installed mesh.
-export const RUN_KINDS = ['install', 'verify', 'uninstall', 'cluster-add', 'cluster-remove'] as const;
+// leaving an installed mesh, or its remote secrets' tokens rotated.
+export const RUN_KINDS = ['install', 'verify', 'uninstall', 'cluster-add', 'cluster-remove', 'secrets-rotate'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 export const INSTALL_STEP_IDS = [
@@ -42,7 +42,9 @@ export const UNINSTALL_STEP_IDS = ['remove-sample', 'detach-remote', 'uninstall-
 // cluster's secret, a leaving primary gives the secrets it holds back.
 export const MEMBERSHIP_STEP_IDS = ['read-discovery-address', 'receive-secrets', 'release-secrets'] as const;
 
-export const STEP_IDS = [...INSTALL_STEP_IDS, ...VERIFY_STEP_IDS, ...UNINSTALL_STEP_IDS, ...MEMBERSHIP_STEP_IDS] as const;
+export const ROTATION_STEP_IDS = ['mint-token', 'swap-secret', 'await-synced', 'revoke-token'] as const;
+
+export const STEP_IDS = [...INSTALL_STEP_IDS, ...VERIFY_STEP_IDS, ...UNINSTALL_STEP_IDS, ...MEMBERSHIP_STEP_IDS, ...ROTATION_STEP_IDS] as const;
 
 export type StepId = (typeof STEP_IDS)[number];
 
@@ -139,6 +141,8 @@ const UNINSTALL_STEPS: readonly StepInfo[] = [
 ];
 
 const isSubject = (shape: MeshShape, m: MeshMember) => m.name === shape.subject;
+// secrets rotate: every cluster some primary holds the secret of (or the one asked for).
+const isRotated = (shape: MeshShape, m: MeshMember) => secretHoldersOf(shape, m.name).length > 0 && (shape.subject === undefined || isSubject(shape, m));
 const subjectOf = (shape: MeshShape) => shape.members.find((m) => m.name === shape.subject);
 
 export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
@@ -183,6 +187,13 @@ export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
       runsOn: (shape, m) => isSubject(shape, m) && secretsHeldBy(shape, m.name).length > 0,
     },
     ...UNINSTALL_STEPS.filter((info) => info.id === 'uninstall-remote' || info.id === 'uninstall-primary').map(onSubject),
+  ],
+  'secrets-rotate': [
+    PREFLIGHT,
+    { id: 'mint-token', scope: 'each', title: 'Create a new token for the reader service account', runsOn: isRotated },
+    { id: 'swap-secret', scope: 'each', title: 'Apply the remote secret with the new token on every primary holding it', runsOn: isRotated },
+    { id: 'await-synced', scope: 'each', title: 'Every holding istiod reports the cluster synced', runsOn: isRotated },
+    { id: 'revoke-token', scope: 'each', title: 'Delete the old token; the API server refuses it', runsOn: isRotated },
   ],
 };
 

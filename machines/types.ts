@@ -292,3 +292,53 @@ export interface LeaveContext extends LeaveInput, FailureMemory {}
 export interface ReleaseStepInput extends ClusterStepInput {
   sources: ClusterRef[];
 }
+
+// ---- secrets rotate: per cluster whose secret primaries hold, a new token swapped in, the old one revoked ----
+
+export interface RotateInput {
+  runId: string;
+  revision?: string;
+  members: MeshMember[];
+  // Only this cluster's secret (absent: every cluster's).
+  subject?: string;
+  // How long the gate waits for every holding istiod to report the cluster synced.
+  syncTimeoutMs: number;
+  // --skip-sync-gate: the gate is not checked (said so in the journal), as where no istiod runs.
+  skipSyncGate?: boolean;
+}
+
+export interface RotateContext extends RotateInput, FailureMemory {
+  finished: string[];
+}
+
+export type RotateEvent = RetryEvent | { type: 'MEMBER_DONE'; name: string };
+
+// What mint-token made and found: the new token's secret, and the token secrets the holders used until now.
+// Fingerprints only (a hash prefix of each token): the tokens never leave the step's memory.
+export interface MintedToken {
+  secret: string;
+  fingerprint: string;
+  previous: Array<{ secret: string; fingerprint: string }>;
+  finishedAt: number;
+}
+
+export interface RotationChildInput {
+  runId: string;
+  revision?: string;
+  cluster: ClusterRef;
+  holders: ClusterRef[];
+  syncTimeoutMs: number;
+  skipSyncGate?: boolean;
+}
+
+export interface RotationChildContext extends RotationChildInput, FailureMemory {
+  minted?: MintedToken;
+}
+
+export interface RotationStepInput extends StepInput {
+  revision?: string;
+  holders: ClusterRef[];
+  syncTimeoutMs: number;
+  skipSyncGate?: boolean;
+  minted?: MintedToken;
+}

@@ -176,22 +176,27 @@ describe.concurrent('crash anywhere, resume', () => {
     600_000,
   );
 
-  // Day 2: a remote joins the installed page mesh, and (from a mesh it joined) leaves it again. Every third
-  // point, as for verify and uninstall.
-  it.each(['cluster-add', 'cluster-remove'])(
+  // Day 2: a remote joins the installed page mesh; from the mesh it joined, it leaves again, or both remotes'
+  // tokens are rotated. Every third point, as for verify and uninstall.
+  it.each(['cluster-add', 'cluster-remove', 'secrets-rotate'])(
     'every crash point of %s resumes to the uninterrupted end state',
     async (kind) => {
       const template = join(tmp.dir, `${kind}-template.db`);
       expect((await runCli([...ARGS, '--db', template])).code).toBe(0);
       const add = ['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster3', '--context', 'cluster3', '-q'];
-      if (kind === 'cluster-remove') expect((await runCli([...add, '--db', template])).code).toBe(0);
-      const args = kind === 'cluster-add' ? add : ['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster3', '-q'];
+      if (kind !== 'cluster-add') expect((await runCli([...add, '--db', template])).code).toBe(0);
+      const args =
+        kind === 'cluster-add'
+          ? add
+          : kind === 'cluster-remove'
+            ? ['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster3', '-q']
+            : ['secrets', 'rotate', '--mesh', 'mesh1', '-q'];
       const referenceDb = join(tmp.dir, `${kind}-reference.db`);
       copyDb(template, referenceDb);
       const trace = join(tmp.dir, `${kind}-trace.txt`);
       expect((await runCli([...args, '--db', referenceDb], { env: { MESH_RUN_CRASH_TRACE: trace } })).code).toBe(0);
       const expected = (await readJournal(referenceDb, (await onlyRunId(referenceDb, kind)) as string)).cluster;
-      expect(Object.keys(expected).sort()).toEqual(kind === 'cluster-add' ? ['cluster1', 'cluster2', 'cluster3'] : ['cluster1', 'cluster2']);
+      expect(Object.keys(expected).sort()).toEqual(kind === 'cluster-remove' ? ['cluster1', 'cluster2'] : ['cluster1', 'cluster2', 'cluster3']);
       const points = readFileSync(trace, 'utf8').trim().split('\n');
       const chosen = sample(points, 3);
       const tally = await tryPoints(chosen, points, async (n) => {

@@ -23,7 +23,13 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
       return command.tool === 'istioctl' && a0 === 'install';
     case 'await-gateway-address':
     case 'read-discovery-address':
+    case 'mint-token':
+    case 'revoke-token':
       return command.tool === 'kubectl' && a0 === 'get';
+    case 'swap-secret':
+      return command.tool === 'istioctl' && a0 === 'create-remote-secret';
+    case 'await-synced':
+      return command.tool === 'istioctl' && a0 === 'remote-clusters';
     case 'expose-istiod':
     case 'expose-services':
       return command.tool === 'kubectl' && a0 === 'apply';
@@ -87,7 +93,7 @@ function transientText(step: StepId, command: Command): string {
   if (faultAppliesEffect(step)) {
     return `✘ Istiod encountered an error: failed to wait for resource: etcdserver: request timed out\nError: failed to install manifests: errors occurred during operation`;
   }
-  if (step === 'attach-remote' || step === 'exchange-secret' || step === 'receive-secrets')
+  if (step === 'attach-remote' || step === 'exchange-secret' || step === 'receive-secrets' || step === 'swap-secret')
     return 'error: could not get access token to read resources from local kube-apiserver: timed out waiting for the condition';
   return `Unable to connect to the server: dial tcp 10.${command.context.length % 200}.0.1:6443: i/o timeout`;
 }
@@ -117,6 +123,7 @@ function permanentText(step: StepId, command: Command): string {
     case 'establish-trust':
       return `Error from server (Forbidden): error when creating "STDIN": secrets is forbidden: User "${USER}" cannot create resource "secrets" in API group "" in the namespace "istio-system"`;
     case 'check-remote-clusters':
+    case 'await-synced':
       return 'Error: unable to find any Istiod instances';
     case 'check-injector-ca':
       return `Error from server (Forbidden): mutatingwebhookconfigurations.admissionregistration.k8s.io "istio-sidecar-injector" is forbidden: User "${USER}" cannot get resource "mutatingwebhookconfigurations" in API group "admissionregistration.k8s.io" at the cluster scope`;
@@ -130,6 +137,8 @@ function permanentText(step: StepId, command: Command): string {
       return `Error from server (Forbidden): namespaces "sample" is forbidden: User "${USER}" cannot get resource "namespaces" in API group "" in the namespace "sample"`;
     case 'detach-remote':
     case 'release-secrets':
+    case 'mint-token':
+    case 'revoke-token':
       return `Error from server (Forbidden): secrets is forbidden: User "${USER}" cannot get resource "secrets" in API group "" in the namespace "istio-system"`;
     case 'uninstall-remote':
     case 'uninstall-primary':
@@ -137,6 +146,7 @@ function permanentText(step: StepId, command: Command): string {
     case 'attach-remote':
     case 'exchange-secret':
     case 'receive-secrets':
+    case 'swap-secret':
       return `Error: could not get access token to read resources from local kube-apiserver: serviceaccounts "istio-reader-service-account" is forbidden: User "${USER}" cannot get resource "serviceaccounts" in API group "" in the namespace "istio-system" (context ${command.context})`;
   }
 }

@@ -5,7 +5,8 @@ import { isTrue, parseArgs } from './argv.js';
 import { istiodsOn, remoteSecretsOn } from './controllers.js';
 import type { KubeObject } from './objects.js';
 import { invalidReason, resourceType, typeOfKind } from './objects.js';
-import type { SimCluster } from './sim-cluster.js';
+import { READER_TOKEN_SECRET } from './secret-data.js';
+import { SA_NAME_ANNOTATION, SA_TOKEN_TYPE, type SimCluster } from './sim-cluster.js';
 import type { WorldSettings } from './world.js';
 
 const VALUED = new Set([
@@ -21,6 +22,7 @@ const VALUED = new Set([
   'remote',
   'readiness-timeout',
   'set',
+  'secret-name',
 ]);
 const ALIASES = { f: 'filename', n: 'namespace', i: 'istioNamespace', o: 'output', r: 'revision', y: 'skip-confirmation', s: 'set' };
 
@@ -313,19 +315,11 @@ function createRemoteSecret(cluster: SimCluster, flags: Map<string, string>): Co
   if (saType && !cluster.get(saType, ns, 'istio-reader-service-account')) {
     cluster.put({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'istio-reader-service-account', namespace: ns } });
   }
-  // The token controller fills the service-account token secret istioctl creates (or reuses).
-  const token = cluster.readerToken();
-  cluster.put({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    type: 'kubernetes.io/service-account-token',
-    metadata: {
-      name: 'istio-reader-service-account-istio-remote-secret-token',
-      namespace: ns,
-      annotations: { 'kubernetes.io/service-account.name': 'istio-reader-service-account' },
-    },
-    stringData: { token, 'ca.crt': `simulated CA of ${name}` },
-  });
+  // The token: from --secret-name, else from the first service-account token secret of the reader account
+  // (by name, as the API server lists them), else from the secret istioctl creates for it.
+  const tokenSecret = readerTokenSecret(cluster, ns, flags.get('secret-name'));
+  if ('error' in tokenSecret) return fail(tokenSecret.error);
+  const token = tokenSecret.token;
   const server = flags.get('server') ?? cluster.context.server;
   let stderr = '';
   if (/127\.0\.0\.1|localhost/.test(server)) {
@@ -379,6 +373,49 @@ function uninstall(cluster: SimCluster, flags: Map<string, string>, stdin: strin
 }
 
 // istioctl remote-clusters: each istiod's view of the clusters it reads (its own and its remote secrets).
+const READER = 'istio-reader-service-account';
+
+function readerTokenSecret(cluster: SimCluster, ns: string, wanted: string | undefined): { token: string } | { error: string } {
+  const secretType = resourceType('secret');
+  const ours = (s: KubeObject) => s.type === SA_TOKEN_TYPE && s.metadata.annotations?.[SA_NAME_ANNOTATION] === READER;
+  const tokenOf = (s: KubeObject | undefined) => {
+    const data = (s?.data as Record<string, string> | undefined)?.token;
+    return data ? Buffer.from(data, 'base64').toString('utf8') : undefined;
+  };
+  if (wanted !== undefined) {
+    const secret = secretType ? cluster.get(secretType, ns, wanted) : undefined;
+    if (!secret) return { error: `Error: could not get access token to read resources from local kube-apiserver: secrets "${wanted}" not found` };
+    if (!ours(secret)) return { error: `Error: secret ${ns}/${wanted} is not a token of ServiceAccount ${READER}` };
+    const token = tokenOf(secret);
+    return token ? { token } : { error: `Error: secret ${ns}/${wanted} has no token yet` };
+  }
+  const existing = (secretType ? cluster.list(secretType, ns) : []).filter(ours).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))[0];
+  const reused = tokenOf(existing);
+  if (reused) return { token: reused };
+  cluster.put({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: SA_TOKEN_TYPE,
+    metadata: { name: READER_TOKEN_SECRET, namespace: ns, annotations: { [SA_NAME_ANNOTATION]: READER } },
+  });
+  const token = tokenOf(secretType ? cluster.get(secretType, ns, READER_TOKEN_SECRET) : undefined);
+  return token ? { token } : { error: `Error: timed out waiting for the token of secret ${ns}/${READER_TOKEN_SECRET}` };
+}
+
+// The bearer token in a remote secret's kubeconfig.
+function tokenIn(secret: KubeObject): string | undefined {
+  for (const value of Object.values((secret.data as Record<string, string> | undefined) ?? {})) {
+    try {
+      const config = parseYaml(Buffer.from(value, 'base64').toString('utf8')) as { users?: Array<{ user?: { token?: string } }> };
+      const token = config?.users?.[0]?.user?.token;
+      if (token) return token;
+    } catch {
+      // not a kubeconfig
+    }
+  }
+  return undefined;
+}
+
 function remoteClusters(env: IstioctlEnv, cluster: SimCluster): CommandResult {
   const istiods = istiodsOn(cluster);
   if (istiods.length === 0) return fail('Error: unable to find any Istiod instances');
@@ -387,8 +424,12 @@ function remoteClusters(env: IstioctlEnv, cluster: SimCluster): CommandResult {
     const pod = `${istiod.name}-5d8f9c7b6-x2kqp`;
     rows.push([istiod.clusterId, '', 'synced', pod]);
     for (const remote of remoteSecretsOn(cluster)) {
-      const reachable = env.settings.contexts.some((c) => c.cluster === remote.name && !/127\.0\.0\.1|localhost/.test(c.server));
-      rows.push([remote.name, remote.secret, reachable ? 'synced' : 'timeout', pod]);
+      const target = env.settings.contexts.find((c) => c.cluster === remote.name && !/127\.0\.0\.1|localhost/.test(c.server));
+      // istiod reads the remote with the secret's token: a revoked one leaves its informers unsynced.
+      const held = cluster.get(resourceType('secret') as NonNullable<ReturnType<typeof resourceType>>, 'istio-system', remote.secret.split('/')[1] ?? '');
+      const token = held ? tokenIn(held) : undefined;
+      const accepted = target !== undefined && token !== undefined && (env.cluster(target.name)?.accepts(token) ?? false);
+      rows.push([remote.name, remote.secret, accepted ? 'synced' : 'timeout', pod]);
     }
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];

@@ -2,10 +2,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { WorldObjects } from '../../store/contract.js';
 import { type KubeObject, pluralOf, type ResourceType, resourceTypes, typeOfKind } from './objects.js';
-import { normaliseSecret, sealSecret, serviceAccountToken, type TokenTable, unsealSecret } from './secret-data.js';
+import { normaliseSecret, READER_TOKEN_SECRET, sealSecret, serviceAccountToken, type TokenTable, tokenOrigin, unsealSecret } from './secret-data.js';
 import type { SimContext, WorldSettings } from './world.js';
 
 export type ApplyOutcome = 'created' | 'configured' | 'unchanged';
+
+export const SA_TOKEN_TYPE = 'kubernetes.io/service-account-token';
+export const SA_NAME_ANNOTATION = 'kubernetes.io/service-account.name';
 
 function stable(value: unknown): string {
   return JSON.stringify(value, (_, v: unknown) =>
@@ -33,18 +36,35 @@ export class SimCluster {
     return this.settings.contexts.map((c) => [c.name, serviceAccountToken(this.world, c.name)] as const);
   }
 
-  // The token this cluster's API server mints for istio-reader-service-account.
+  // The token this cluster's API server mints for istio-reader-service-account into istioctl's secret.
   readerToken(): string {
     return serviceAccountToken(this.world, this.context.name);
   }
 
+  // Which cluster and token secret of this world minted `token` (undefined: none did).
+  tokenOrigin(token: string): { context: string; secret: string } | undefined {
+    return tokenOrigin(this.world, token, this.tokens());
+  }
+
+  // The API server's legacy token authenticator: a token is good while the secret it was minted into still
+  // holds it (deleting the secret revokes it).
+  accepts(token: string): boolean {
+    // istioctl's token first: a pinned test token is every cluster's, so the table alone cannot tell whose.
+    const origin = token === this.readerToken() ? { context: this.context.name, secret: READER_TOKEN_SECRET } : tokenOrigin(this.world, token, []);
+    if (!origin || origin.context !== this.context.name) return false;
+    const type = typeOfKind('Secret') as ResourceType;
+    const secret = this.list(type).find((s) => s.metadata.name === origin.secret && s.type === SA_TOKEN_TYPE);
+    const held = (secret?.data as Record<string, string> | undefined)?.token;
+    return held !== undefined && Buffer.from(held, 'base64').toString('utf8') === token;
+  }
+
   private read(json: string): KubeObject {
     const obj = JSON.parse(json) as KubeObject;
-    return obj.kind === 'Secret' ? unsealSecret(obj, this.tokens()) : obj;
+    return obj.kind === 'Secret' ? unsealSecret(obj, this.tokens(), this.world) : obj;
   }
 
   private write(kind: string, namespace: string, name: string, obj: KubeObject): void {
-    const stored = obj.kind === 'Secret' ? sealSecret(obj, this.tokens()) : obj;
+    const stored = obj.kind === 'Secret' ? sealSecret(obj, this.tokens(), this.world) : obj;
     this.store.put(this.key(kind, namespace, name), JSON.stringify(stored));
   }
 
@@ -69,7 +89,7 @@ export class SimCluster {
     const type = typeOfKind(input.kind);
     if (!type) throw new Error(`unsupported kind ${input.kind}`);
     const namespace = type.namespaced ? (input.metadata.namespace ?? 'default') : '';
-    const obj = normaliseSecret({ ...input, metadata: { ...input.metadata, ...(type.namespaced ? { namespace } : {}) } });
+    const obj = this.withToken(normaliseSecret({ ...input, metadata: { ...input.metadata, ...(type.namespaced ? { namespace } : {}) } }));
     if (!type.namespaced) delete obj.metadata.namespace;
     const existing = this.get(type, namespace, obj.metadata.name);
     const strip = (o: KubeObject) => {
@@ -90,6 +110,18 @@ export class SimCluster {
     };
     this.write(type.kind, namespace, obj.metadata.name, merged);
     return existing ? 'configured' : 'created';
+  }
+
+  // The token controller: a service-account token secret whose service account exists gets its token and CA.
+  private withToken(obj: KubeObject): KubeObject {
+    if (obj.kind !== 'Secret' || obj.type !== SA_TOKEN_TYPE) return obj;
+    const data = (obj.data as Record<string, string> | undefined) ?? {};
+    const account = obj.metadata.annotations?.[SA_NAME_ANNOTATION];
+    const namespace = obj.metadata.namespace ?? 'default';
+    if (data.token || !account || !this.get(typeOfKind('ServiceAccount') as ResourceType, namespace, account)) return obj;
+    const token = serviceAccountToken(this.world, this.context.name, obj.metadata.name);
+    const b64 = (v: string) => Buffer.from(v).toString('base64');
+    return { ...obj, data: { ...data, token: b64(token), 'ca.crt': b64(`simulated CA of ${this.context.cluster}`), namespace: b64(namespace) } };
   }
 
   // Writes an object as it is (status updates by controllers).

@@ -92,7 +92,7 @@ async function plannedConfig(kind: string, options: PlanOptions) {
   const flags = overridesOf(options);
   const own = flags.contexts.filter((c) => !c.includes('=') || c.startsWith(`${name}=`));
   const rest = { ...flags, contexts: flags.contexts.filter((c) => !own.includes(c)) };
-  const { joinedConfig, leavingConfig, meshConfigOf } = await import('../../engine/membership-service.js');
+  const { joinedConfig, leavingConfig, meshConfigOf } = await import('../../engine/day2-service.js');
   let base: MeshConfig;
   if (options.mesh !== undefined) {
     if (rest.contexts.length > 0 || rest.kubeconfig !== undefined)

@@ -1,12 +1,13 @@
-// mesh-run secrets audit: the remote secrets of a mesh, as istiod uses them.
+// mesh-run secrets audit | rotate: the remote secrets of a mesh, as istiod uses them, and their tokens renewed.
 import { Command } from 'commander';
 import { storeLocation } from '../../engine/composition.js';
 import { ExitCode } from '../../shared/errors.js';
-import { addClusterOptions, type ClusterFlags, dbOption, overridesOf } from '../common.js';
+import { addClusterOptions, type ClusterFlags, collect, dbOption, overridesOf } from '../common.js';
 import { ExitRequest } from '../exit.js';
 import { painter, type Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
 import { table } from '../render/table.js';
+import { runVerb } from '../run-session.js';
 
 const FORMATS = ['table', 'json', 'yaml'] as const;
 
@@ -20,8 +21,11 @@ interface AuditOptions extends ClusterFlags, OutputFlags {
 
 export function secretsCommand(streams: Streams): Command {
   const secrets = new Command('secrets')
-    .description('the remote secrets of a mesh: audit what each primary holds')
-    .addHelpText('after', '\nExample:\n  mesh-run secrets audit --run mr-k3x9p2qa\n\nExit codes: see mesh-run secrets audit --help.');
+    .description('the remote secrets of a mesh: audit what each primary holds, rotate their tokens')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mesh-run secrets audit --run mr-k3x9p2qa\n  mesh-run secrets rotate --mesh mesh1\n\nExit codes: see mesh-run secrets audit --help and mesh-run secrets rotate --help.',
+    );
   const audit = secrets
     .command('audit')
     .description('every remote secret on every primary: credential type, token age and expiry, server address, label, istiod sync')
@@ -75,5 +79,57 @@ Exit codes: 0 every secret is usable, 2 bad input, 3 a secret is missing, unusab
       }
       if (problems > 0) throw new ExitRequest(ExitCode.precondition);
     });
+  secrets
+    .command('rotate')
+    .description(
+      "a new token for every remote secret (or one cluster's), swapped in with no moment when istiod lacks a working one: new token, secret replaced on every primary, istiod synced, then the old token revoked and seen refused; a resumable run",
+    )
+    .requiredOption('--mesh <mesh>', 'the mesh (see "mesh-run meshes")')
+    .option('--cluster <cluster>', "only this cluster's secret (default: every cluster whose secret primaries hold)")
+    .option('--skip-sync-gate', 'revoke the old token without istiod reporting the cluster synced with the new one (where no istiod can be asked); journaled')
+    .option('--inject-failure <spec>', 'dry-run mesh: make <step>[@cluster][:count][:transient] fail (repeatable)', collect)
+    .addOption(dbOption())
+    .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
+    .option('-q, --quiet', 'no progress output, only the result')
+    .addHelpText(
+      'after',
+      `
+Tokens never reach the journal: only their fingerprints (a hash prefix), as "mesh-run secrets audit" shows them.
+A failure before the old token is revoked leaves it valid: resume continues. After it, the new secret stays.
+
+Examples:
+  mesh-run secrets rotate --mesh mesh1
+  mesh-run secrets rotate --mesh fleet --cluster east-2
+
+Exit codes: 0 rotated, 1 run failed (resumable with "mesh-run resume"), 2 bad input (nothing changed),
+3 the mesh is not installed or its clusters are in use by another live run, 130/143 interrupted (resumable).`,
+    )
+    .action(async (options: RotateOptions) => {
+      const { prepareSecretsRotate } = await import('../../engine/day2-service.js');
+      const request = {
+        meshRef: options.mesh,
+        ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
+        skipSyncGate: Boolean(options.skipSyncGate),
+        injections: options.injectFailure ?? [],
+        store: storeLocation(options),
+      };
+      await runVerb(
+        streams,
+        options,
+        (listener) => prepareSecretsRotate(request, listener),
+        (run) => `run ${run.id} (secrets rotate on mesh ${options.mesh})`,
+      );
+    });
   return secrets;
+}
+
+interface RotateOptions {
+  mesh: string;
+  cluster?: string;
+  skipSyncGate?: boolean;
+  injectFailure?: string[];
+  db?: string;
+  store?: string;
+  json?: boolean;
+  quiet?: boolean;
 }

@@ -48,7 +48,7 @@ export function renderRunStatus(stream: NodeJS.WriteStream, run: RunView, slots:
   if (run.notices.length > 0) {
     tail.push('', 'notes');
     for (const n of run.notices) {
-      const style: Style = n.type === 'overwrote' || n.type === 'deleted-preexisting' ? 'yellow' : 'dim';
+      const style: Style = n.type === 'overwrote' || n.type === 'deleted-preexisting' || n.type === 'gate-skipped' ? 'yellow' : 'dim';
       tail.push(`  ${time(n.at)}  ${paint(style, n.type.padEnd(19))} ${n.where ? `${n.where}: ` : ''}${n.detail}`);
     }
   }

@@ -418,12 +418,21 @@ export async function readDiscoveryAddress(rt: StepRuntime, input: MemberStepInp
 
 // create-remote-secret of `source` streamed into a server-side apply on `holder`; the token is never
 // captured, and the holder keeps one copy of it (no last-applied annotation).
-async function applyRemoteSecret(rt: StepRuntime, source: ClusterRef, holder: ClusterRef, deps: ActivityDeps): Promise<void> {
+// `tokenSecret`: the service-account token secret whose token the remote secret carries (secrets rotate);
+// absent, istioctl picks the reader account's first one, or makes one.
+export async function applyRemoteSecret(rt: StepRuntime, source: ClusterRef, holder: ClusterRef, deps: ActivityDeps, tokenSecret?: string): Promise<void> {
   const apiServer = deps.config.clusters.find((c) => c.name === source.name)?.apiServer;
   const secret = remoteSecretName(source.name);
   const producer = istioctl(
     source.context,
-    ['create-remote-secret', `--name=${source.name}`, '-n', ISTIO_SYSTEM, ...(apiServer ? [`--server=${apiServer}`] : [])],
+    [
+      'create-remote-secret',
+      `--name=${source.name}`,
+      '-n',
+      ISTIO_SYSTEM,
+      ...(apiServer ? [`--server=${apiServer}`] : []),
+      ...(tokenSecret ? [`--secret-name=${tokenSecret}`] : []),
+    ],
     'act',
   );
   // Server-side apply: no last-applied copy of the token; mesh-run owns the secret, so it takes over

@@ -55,6 +55,11 @@ interface Kubeconfig {
   users?: Array<{ user?: { token?: string; exec?: { command?: string }; 'auth-provider'?: { name?: string }; 'client-certificate-data'?: string } }>;
 }
 
+// What the audit and the journal show of a token: a prefix of its hash, never the token.
+export function tokenFingerprint(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 12);
+}
+
 // The claims of a JWT, decoded (not verified: the API server is the one that checks it).
 function claimsOf(token: string): { iat?: number; exp?: number; sub?: string } {
   try {
@@ -66,7 +71,7 @@ function claimsOf(token: string): { iat?: number; exp?: number; sub?: string } {
 }
 
 // NAME -> STATUS from istioctl remote-clusters (undefined when istiod cannot be asked).
-function syncStatus(text: string): Map<string, string> {
+export function syncStatus(text: string): Map<string, string> {
   const lines = text.trim().split('\n');
   const header = (lines[0] ?? '').split(/\s+/);
   const name = header.indexOf('NAME');
@@ -154,7 +159,7 @@ export async function auditRemoteSecrets(config: MeshConfig, tools: ClusterTools
             namespace: item.metadata?.namespace ?? ISTIO_SYSTEM,
             labelled: item.metadata?.labels?.[MULTICLUSTER_LABEL] === 'true',
             credential,
-            ...(token ? { fingerprint: createHash('sha256').update(token).digest('hex').slice(0, 12) } : {}),
+            ...(token ? { fingerprint: tokenFingerprint(token) } : {}),
             ...(claims.sub ? { subject: claims.sub } : {}),
             ...(issued !== undefined && !Number.isNaN(issued) ? { issuedAt: new Date(issued).toISOString(), ageDays: Math.floor((now - issued) / DAY) } : {}),
             ...(credential === 'token' ? { expiresAt: claims.exp !== undefined ? new Date(claims.exp * 1000).toISOString() : null } : {}),

@@ -17,8 +17,9 @@ export interface StepRuntime {
   now(): number;
 }
 
-// What a step reports: a value it replaced (warning), something it kept, or removed although it was there before.
-export type ReportType = 'overwrote' | 'kept' | 'deleted-preexisting' | 'restored';
+// What a step reports: a value it replaced (warning), something it kept, or removed although it was there
+// before; for secrets rotate, the token it minted, the old one revoked, a gate it was told to skip (warning).
+export type ReportType = 'overwrote' | 'kept' | 'deleted-preexisting' | 'restored' | 'token-minted' | 'revoked' | 'gate-skipped';
 
 // kubectl argv with the context first, the way the Istio docs write it.
 export function kubectl(context: string, args: readonly string[], purpose: CommandPurpose, stdin?: string): Command {

@@ -13,6 +13,7 @@ import { CACERTS, ISTIO_SYSTEM, READER_TOKEN, remoteSecretName } from './install
 import { Inventory, MANAGED_BY, MESH_RUN, SUBJECTS, TOUCHED } from './inventory.js';
 import { commandTimeoutSeconds, exists, getJson, isMeshRuns, isNotFound, labelValue, mustSucceed, type NamespaceJson, ownerProbe } from './kube-ops.js';
 import { istioLeftovers } from './mesh-inventory.js';
+import { ROTATED_TOKEN_PREFIX } from './rotation.js';
 import { SAMPLE_NAMESPACE, SAMPLE_OBJECTS } from './sample-manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
@@ -214,6 +215,16 @@ async function oursInKept(rt: StepRuntime, input: ClusterStepInput, inventory: I
   const seen = inventory.before(input.cluster, SUBJECTS.readerToken);
   if (seen && !seen.present && (await exists(rt, input.context, ['secret', READER_TOKEN, '-n', ISTIO_SYSTEM], `secret ${READER_TOKEN}`)))
     ours.push(READER_TOKEN);
+  // The tokens secrets rotate minted carry mesh-run's label (listed by name only).
+  const labelled = await mustSucceed(
+    rt,
+    kubectl(input.context, ['-n', ISTIO_SYSTEM, 'get', 'secrets', '-l', `${MANAGED_BY}=${MESH_RUN}`, '-o', 'name'], 'observe'),
+    `listing mesh-run's secrets in ${ISTIO_SYSTEM} on ${input.cluster}`,
+  );
+  for (const line of labelled.stdout.split('\n')) {
+    const name = line.trim().replace(/^secret\//, '');
+    if (name.startsWith(ROTATED_TOKEN_PREFIX)) ours.push(name);
+  }
   return ours;
 }
 

@@ -38,6 +38,9 @@ export interface RunOutcome {
   storeError?: StoreError;
 }
 
+// What the journal keeps of a command whose output is secret data.
+const WITHHELD_STDOUT = '(secret data, read in memory; not recorded)';
+
 export interface DriverOptions {
   store: RunStore;
   tools: ClusterTools;
@@ -677,7 +680,7 @@ export class RunDriver {
           this.reported.add(key);
           await this.journal(() => this.store.addEvent(this.runId, type, this.operator, this.now(), text, { step: input.step, cluster: input.cluster }));
         }
-        note(text, type === 'overwrote' || type === 'deleted-preexisting' ? 'warn' : 'info');
+        note(text, type === 'overwrote' || type === 'deleted-preexisting' || type === 'gate-skipped' ? 'warn' : 'info');
       },
       run: (command) =>
         this.track(async () => {
@@ -688,7 +691,7 @@ export class RunDriver {
             crashPoint('before-command');
             const result = await this.tools.run(command, spawned({ command: id }, groups)).finally(() => forget(groups));
             crashPoint('after-command');
-            this.commands.finish(id, started, result.exitCode, result.stdout, result.stderr);
+            this.commands.finish(id, started, result.exitCode, command.sensitiveStdout ? WITHHELD_STDOUT : result.stdout, result.stderr);
             return result;
           } catch (error) {
             this.commands.finish(id, started, -1, '', error instanceof Error ? error.message : String(error));

@@ -3,14 +3,16 @@
 import { type AnyStateMachine, createActor, fromPromise } from 'xstate';
 import { DEFAULT_GATEWAY_POLL_MS, INSTALL_MACHINE_VERSION, installMachine, primaryMachine, remoteMachine } from '../../machines/install-machine.js';
 import { joinMachine, leaveMachine, MEMBERSHIP_MACHINE_VERSION } from '../../machines/membership-machine.js';
+import { ROTATION_MACHINE_VERSION, rotateMachine, rotationMachine } from '../../machines/rotation-machine.js';
 import type { RunKind, StepId } from '../../machines/steps.js';
-import type { FollowUpInput, InstallInput, StepInput, StepOutcomeParams } from '../../machines/types.js';
+import type { FollowUpInput, InstallInput, RotateInput, StepInput, StepOutcomeParams } from '../../machines/types.js';
 import { removalMachine, UNINSTALL_MACHINE_VERSION, uninstallMachine } from '../../machines/uninstall-machine.js';
 import { sampleClusterMachine, VERIFY_MACHINE_VERSION, verifyMachine } from '../../machines/verify-machine.js';
 import type { MeshConfig, RunKind as StoredRunKind } from '../../shared/model.js';
 import { sleep } from '../../shared/sleep.js';
 import type { ActivityDeps } from '../activities/install.js';
 import * as install from '../activities/install.js';
+import * as rotation_ from '../activities/rotation.js';
 import type { StepRuntime } from '../activities/step-runtime.js';
 import { establishTrust } from '../activities/trust/trust-activity.js';
 import * as uninstall from '../activities/uninstall.js';
@@ -190,9 +192,34 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
       }),
     input: (runId, config) => ({ ...followUpInput(runId, config), subject: subjectOf(config) }),
   },
+  'secrets-rotate': {
+    kind: 'secrets-rotate',
+    version: ROTATION_MACHINE_VERSION,
+    machine: rotateMachine,
+    children: [{ machine: rotationMachine, spawnedIn: 'secrets-rotate.rotating', label: 'each cluster whose secret primaries hold' }],
+    bind: (step, journal) => {
+      const rotation = rotationMachine.provide({
+        actors: {
+          mintToken: step(rotation_.mintToken),
+          swapSecret: step(rotation_.swapSecret),
+          awaitSynced: step(rotation_.awaitSynced),
+          revokeToken: step(rotation_.revokeToken),
+        },
+        actions: journal,
+      });
+      return rotateMachine.provide({ actors: { preflight: step(install.preflight), rotation }, actions: journal });
+    },
+    input: (runId, config): RotateInput => ({
+      ...followUpInput(runId, config),
+      ...(config.subject ? { subject: config.subject } : {}),
+      syncTimeoutMs: config.verify.timeoutMs,
+      ...(config.skipSyncGate ? { skipSyncGate: true } : {}),
+    }),
+  },
 };
 
 // The cluster a cluster add or remove is about, as its run recorded it.
+
 function subjectOf(config: MeshConfig): string {
   if (!config.subject) throw new Error('a cluster-add or cluster-remove run without the cluster it is about');
   return config.subject;

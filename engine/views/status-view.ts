@@ -73,7 +73,19 @@ export interface NoticeView {
 }
 
 // Run events that are notes for a reader rather than the run's own life (started, resumed, ended).
-const NOTICE_TYPES = new Set(['overwrote', 'kept', 'restored', 'deleted-preexisting', 'orphan-stopped', 'orphan-unreachable', 'lease-taken-over', 'forced']);
+const NOTICE_TYPES = new Set([
+  'overwrote',
+  'kept',
+  'restored',
+  'deleted-preexisting',
+  'token-minted',
+  'revoked',
+  'gate-skipped',
+  'orphan-stopped',
+  'orphan-unreachable',
+  'lease-taken-over',
+  'forced',
+]);
 
 // Events that begin and end a driver's work on a run.
 const SESSION_START = new Set(['started', 'resumed']);

@@ -1,7 +1,8 @@
-// The operations behind cluster add and cluster remove: one cluster joins or leaves a mesh of the journal,
-// as a resumable run of its own. Everything is checked before anything is written: the mesh, the cluster,
-// whether the mesh's shape allows the change; a dry-run mesh changes only its simulated world.
-import { joinProblems, leaveProblems } from '../machines/topology.js';
+// The operations behind the day-2 verbs, each a resumable run of its own on a mesh of the journal: a cluster
+// joins (cluster add) or leaves (cluster remove), or the remote secrets' tokens are rotated (secrets rotate).
+// Everything is checked before anything is written: the mesh, the cluster, whether the mesh's shape allows
+// the change; a dry-run mesh changes only its simulated world.
+import { joinProblems, leaveProblems, secretHoldersOf } from '../machines/topology.js';
 import { PreconditionError, UsageError } from '../shared/errors.js';
 import type { MeshConfig, RunMode } from '../shared/model.js';
 import type { RunRecord, Store } from '../store/contract.js';
@@ -23,6 +24,16 @@ import { membershipConfig } from './views/run-config.js';
 export interface ClusterAddRequest {
   meshRef: string;
   cluster: JoiningCluster;
+  injections: string[];
+  store: StoreLocation;
+}
+
+export interface SecretsRotateRequest {
+  meshRef: string;
+  // Only this cluster's secret (absent: every cluster's).
+  cluster?: string;
+  // Do not wait for istiod to report synced before revoking (where no istiod can be asked); journaled.
+  skipSyncGate: boolean;
   injections: string[];
   store: StoreLocation;
 }
@@ -90,7 +101,7 @@ async function installedMesh(store: Store, ref: string, verb: string): Promise<{
 async function startChange(
   store: Store,
   base: RunRecord,
-  kind: 'cluster-add' | 'cluster-remove',
+  kind: Day2Kind,
   config: MeshConfig,
   faults: ReturnType<typeof parseFaultSpec>[],
   listener: ProgressListener | undefined,
@@ -116,7 +127,7 @@ async function startChange(
       ...(events.length > 0 ? { events } : {}),
     },
     world,
-    kind === 'cluster-add' ? `adding ${config.subject} to` : `removing ${config.subject} from`,
+    kind === 'cluster-add' ? `adding ${config.subject} to` : kind === 'cluster-remove' ? `removing ${config.subject} from` : 'rotating secrets on',
     base.mode === 'dry-run' ? faultSeed(world, faults) : undefined,
   );
   const driver = new RunDriver({
@@ -133,7 +144,9 @@ async function startChange(
   return prepared(store, run, driver, () => driver.start());
 }
 
-function faultsFor(injections: readonly string[], config: MeshConfig, kind: 'cluster-add' | 'cluster-remove', mode: RunMode) {
+type Day2Kind = 'cluster-add' | 'cluster-remove' | 'secrets-rotate';
+
+function faultsFor(injections: readonly string[], config: MeshConfig, kind: Day2Kind, mode: RunMode) {
   const faults = injections.map((spec) => parseFaultSpec(spec, config, kind));
   if (mode === 'real' && faults.length > 0) throw new UsageError('--inject-failure only applies to simulated clusters; this mesh was installed on real ones');
   return faults;
@@ -180,6 +193,37 @@ export async function prepareClusterRemove(request: ClusterRemoveRequest, listen
       ? [{ type: 'forced', detail: `${FORCED_UNINSTALL}: the ownership check of ${request.name} was skipped, and what existed before mesh-run is removed too` }]
       : [];
     return await startChange(store, base, 'cluster-remove', current, faults, listener, forced);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+// secrets rotate: every remote secret of the mesh (or one cluster's) gets a new token; the run's config is
+// the mesh as it stands, naming the cluster when one is asked for.
+export async function prepareSecretsRotate(request: SecretsRotateRequest, listener?: ProgressListener): Promise<PreparedRun> {
+  const store = await openStore(request.store, 'existing');
+  try {
+    const { mesh, run: base, config } = await installedMesh(store, request.meshRef, 'rotate secrets of');
+    if (request.cluster !== undefined) {
+      const shape = shapeOf(config);
+      const held = shape.members.filter((m) => secretHoldersOf(shape, m.name).length > 0).map((m) => m.name);
+      if (!held.includes(request.cluster))
+        throw new UsageError(
+          `--cluster ${request.cluster}: ${config.clusters.some((c) => c.name === request.cluster) ? `no primary of mesh ${mesh.name} holds its secret` : `mesh ${mesh.name} has no such cluster`}; the clusters whose secrets can be rotated are ${held.join(', ') || 'none'}`,
+        );
+    }
+    const rotated: MeshConfig = {
+      ...config,
+      ...(request.cluster !== undefined ? { subject: request.cluster } : {}),
+      ...(request.skipSyncGate ? { skipSyncGate: true } : {}),
+    };
+    const faults = faultsFor(request.injections, rotated, 'secrets-rotate', base.mode);
+    if (base.mode === 'real') await checkEnvironment(rotated, await realTools(rotated), false);
+    const events = request.skipSyncGate
+      ? [{ type: 'forced', detail: '--skip-sync-gate: old tokens are revoked without istiod reporting the clusters synced with the new ones' }]
+      : [];
+    return await startChange(store, base, 'secrets-rotate', rotated, faults, listener, events);
   } catch (error) {
     await store.close();
     throw error;

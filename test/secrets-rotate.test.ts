@@ -1,0 +1,200 @@
+// secrets rotate on simulated clusters: a new token per remote secret, swapped in on every holder, gated on
+// istiod reporting the cluster synced, then the old token revoked and refused. Neither token is ever written
+// anywhere mesh-run writes.
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { serviceAccountToken } from '../adapters/simulator/secret-data.js';
+import { rotatedSecretName } from '../engine/activities/rotation.js';
+import { tokenFingerprint } from '../engine/activities/secrets-audit.js';
+import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { readJournal } from './support/journal.js';
+import { withSimTools } from './support/sim.js';
+import { findLeak, needlesFor } from './support/token-scan.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const FAST = ['--dry-run', '--sim-lb-delay', '0', '-q'];
+
+const b64 = (v: string | Buffer) => Buffer.from(v).toString('base64url');
+// The first token each simulated cluster mints (istioctl's); the rotated ones derive from it.
+const TOKEN = `${b64('{"alg":"RS256","kid":"rotate"}')}.${b64('{"sub":"system:serviceaccount:istio-system:istio-reader-service-account"}')}.${b64(randomBytes(96))}`;
+const env = { MESH_RUN_SIM_TOKEN: TOKEN };
+
+async function cli(args: string[], outputs?: string[]) {
+  const result = await runCli(args, { env });
+  outputs?.push(result.stdout, result.stderr);
+  return result;
+}
+
+interface Audit {
+  secrets: Array<{ holder: string; cluster: string; fingerprint: string; synced: string }>;
+}
+
+async function audit(db: string): Promise<Map<string, Audit['secrets'][number]>> {
+  const result = await cli(['secrets', 'audit', '--mesh', 'mesh1', '-o', 'json', '--db', db]);
+  const report = JSON.parse(result.stdout) as Audit;
+  return new Map(report.secrets.map((s) => [`${s.holder}<-${s.cluster}`, s]));
+}
+
+// What the cluster's API server answers to `token` (a kubeconfig on stdin, as an attacker holding it would).
+async function presents(db: string, world: string, context: string, server: string, token: string): Promise<'accepted' | 'refused'> {
+  const previous = process.env.MESH_RUN_SIM_TOKEN;
+  process.env.MESH_RUN_SIM_TOKEN = TOKEN;
+  try {
+    return await withSimTools(db, world, async (tools) => {
+      const kubeconfig = `clusters: [{name: c, cluster: {server: "${server}"}}]\nusers: [{name: c, user: {token: "${token}"}}]\n`;
+      const result = await tools.run(
+        { tool: 'kubectl', args: ['--kubeconfig=/dev/stdin', 'get', '--raw', '/api'], context, stdin: kubeconfig },
+        { signal: new AbortController().signal, timeoutMs: 10_000, step: 'preflight', cluster: '*' },
+      );
+      if (result.exitCode === 0) return 'accepted';
+      expect(result.stderr).toContain('Unauthorized');
+      return 'refused';
+    });
+  } finally {
+    if (previous === undefined) delete process.env.MESH_RUN_SIM_TOKEN;
+    else process.env.MESH_RUN_SIM_TOKEN = previous;
+  }
+}
+
+// The token the rotation away from `replaced` mints on the cluster.
+function tokenFor(world: string, context: string, replaced: string): string {
+  const previous = process.env.MESH_RUN_SIM_TOKEN;
+  process.env.MESH_RUN_SIM_TOKEN = TOKEN;
+  try {
+    return serviceAccountToken(world, context, rotatedSecretName([tokenFingerprint(replaced)]));
+  } finally {
+    if (previous === undefined) delete process.env.MESH_RUN_SIM_TOKEN;
+    else process.env.MESH_RUN_SIM_TOKEN = previous;
+  }
+}
+
+const SERVER2 = 'https://10.11.0.1:6443';
+
+describe('secrets rotate', () => {
+  it('swaps a new token in on the primary, gates on istiod, revokes the old one; no token is written anywhere', async () => {
+    const db = join(tmp.dir, 'page.db');
+    const at = ['--db', db];
+    const outputs: string[] = [];
+    const install = runIdFrom(await cli(['install', ...FAST, ...at], outputs));
+    const world = (await readJournal(db, install)).run.simWorld;
+    const before = (await audit(db)).get('cluster1<-cluster2');
+    expect(before?.fingerprint).toBe(tokenFingerprint(TOKEN));
+    expect(await presents(db, world, 'cluster2', SERVER2, TOKEN)).toBe('accepted');
+
+    const rotated = await cli(['secrets', 'rotate', '--mesh', 'mesh1', ...at], outputs);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const id = runIdFrom(rotated);
+    const journal = await readJournal(db, id);
+    expect(journal.attempts.map((a) => `${a.step}@${a.cluster}`)).toEqual([
+      'preflight@*',
+      'mint-token@cluster2',
+      'swap-secret@cluster2',
+      'await-synced@cluster2',
+      'revoke-token@cluster2',
+    ]);
+    const fresh = tokenFor(world, 'cluster2', TOKEN);
+    const after = (await audit(db)).get('cluster1<-cluster2');
+    expect(after).toMatchObject({ fingerprint: tokenFingerprint(fresh), synced: 'synced' });
+    expect(await presents(db, world, 'cluster2', SERVER2, TOKEN)).toBe('refused');
+    expect(await presents(db, world, 'cluster2', SERVER2, fresh)).toBe('accepted');
+    // The journal says what happened in fingerprints.
+    const details = journal.events.map((e) => e.detail ?? '').join('\n');
+    expect(details).toContain(`new token ${tokenFingerprint(fresh)}`);
+    expect(details).toContain(`old token ${tokenFingerprint(TOKEN)} (secret istio-reader-service-account-istio-remote-secret-token) deleted on cluster2`);
+    // The mesh still works, its record lists the run, and a re-run of install keeps the new token.
+    expect((await cli(['verify', '--mesh', 'mesh1', '-q', ...at], outputs)).code).toBe(0);
+    const again = await cli(['resume', install, '--from', 'attach-remote@cluster2', '-q', ...at], outputs);
+    expect(again.code, again.stderr).toBe(0);
+    expect((await audit(db)).get('cluster1<-cluster2')?.fingerprint).toBe(tokenFingerprint(fresh));
+    const meshes = JSON.parse((await cli(['meshes', '-o', 'json', ...at])).stdout) as Array<{ runs: Array<{ kind: string }> }>;
+    expect(meshes[0]?.runs.map((r) => r.kind)).toEqual(['install', 'secrets-rotate', 'verify']);
+
+    for (const args of [
+      ['show', id, '--json'],
+      ['logs', id],
+      ['history', '--json'],
+      ['status', id, '--json'],
+    ])
+      await cli([...args, ...at], outputs);
+    // A token's header and claims are public words (its account's name, which secret names repeat); its
+    // signature is what makes it a credential, and any copy of the token carries it: that is searched for.
+    for (const token of [TOKEN, fresh]) {
+      const needles = needlesFor(token.split('.')[2] as string);
+      for (const [i, text] of outputs.entries()) expect(findLeak(text, needles), `output ${i}`).toBeUndefined();
+      for (const file of [db, `${db}-wal`]) if (existsSync(file)) expect(findLeak(readFileSync(file), needles), file).toBeUndefined();
+    }
+  }, 120_000);
+
+  it('on a multi-primary mesh rotates every secret, or only the one --cluster names', async () => {
+    const dir = join(tmp.dir, 'multi');
+    cpSync(new URL('../examples', import.meta.url).pathname, dir, { recursive: true });
+    const db = join(dir, 'journal.db');
+    const at = ['--db', db];
+    expect((await cli(['install', ...FAST, '-c', join(dir, 'multi-primary.yaml'), ...at])).code).toBe(0);
+    const start = await audit(db);
+    const one = await cli(['secrets', 'rotate', '--mesh', 'mesh1', '--cluster', 'cluster1', '-q', ...at]);
+    expect(one.code, one.stderr).toBe(0);
+    const mid = await audit(db);
+    expect(mid.get('cluster2<-cluster1')?.fingerprint).not.toBe(start.get('cluster2<-cluster1')?.fingerprint);
+    expect(mid.get('cluster1<-cluster2')?.fingerprint).toBe(start.get('cluster1<-cluster2')?.fingerprint);
+    const all = await cli(['secrets', 'rotate', '--mesh', 'mesh1', '-q', ...at]);
+    expect(all.code, all.stderr).toBe(0);
+    const end = await audit(db);
+    for (const key of ['cluster2<-cluster1', 'cluster1<-cluster2']) {
+      expect(end.get(key)?.fingerprint, key).not.toBe(mid.get(key)?.fingerprint);
+      expect(end.get(key)?.synced, key).toBe('synced');
+    }
+    expect((await cli(['verify', '--mesh', 'mesh1', '-q', ...at])).code).toBe(0);
+    // Uninstall takes the minted token secrets with everything else.
+    expect((await cli(['uninstall', '--mesh', 'mesh1', '-q', ...at])).code).toBe(0);
+
+    const refused = await cli(['secrets', 'rotate', '--mesh', 'mesh1', '--cluster', 'cluster9', ...at]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('mesh1 is uninstalled');
+  }, 120_000);
+
+  it('a failure before revocation leaves the old token valid and in use where it was; after it, the new secret stays', async () => {
+    const steps = ['mint-token', 'swap-secret', 'await-synced', 'revoke-token'] as const;
+    for (const step of steps) {
+      const db = join(tmp.dir, `fail-${step}.db`);
+      const at = ['--db', db];
+      const install = runIdFrom(await cli(['install', ...FAST, ...at]));
+      const world = (await readJournal(db, install)).run.simWorld;
+      const failed = await cli(['secrets', 'rotate', '--mesh', 'mesh1', '--inject-failure', step, '-q', ...at]);
+      expect(failed.code, `${step}: ${failed.stderr}`).toBe(1);
+      expect(failed.stderr).toContain(`failed at ${step}@cluster2`);
+      const id = runIdFrom(failed);
+      const fresh = tokenFor(world, 'cluster2', TOKEN);
+      // The old token is still valid until revoke-token; the holder uses the new one from swap-secret on.
+      expect(await presents(db, world, 'cluster2', SERVER2, TOKEN), step).toBe('accepted');
+      const held = (await audit(db)).get('cluster1<-cluster2');
+      expect(held?.fingerprint, step).toBe(step === 'mint-token' || step === 'swap-secret' ? tokenFingerprint(TOKEN) : tokenFingerprint(fresh));
+      expect(held?.synced, step).toBe('synced');
+      const resumed = await cli(['resume', id, '-q', ...at]);
+      expect(resumed.code, `${step}: ${resumed.stderr}`).toBe(0);
+      expect(await presents(db, world, 'cluster2', SERVER2, TOKEN), step).toBe('refused');
+      expect((await audit(db)).get('cluster1<-cluster2')?.fingerprint, step).toBe(tokenFingerprint(fresh));
+    }
+  }, 180_000);
+
+  it('refuses bad input with one line and exit 2, recording nothing', async () => {
+    const db = join(tmp.dir, 'refusals.db');
+    const at = ['--db', db];
+    expect((await cli(['install', ...FAST, ...at])).code).toBe(0);
+    const runs = (await cli(['runs', '-o', 'json', ...at])).stdout;
+    for (const [args, message] of [
+      [['--cluster', 'cluster1'], '--cluster cluster1: no primary of mesh mesh1 holds its secret; the clusters whose secrets can be rotated are cluster2'],
+      [['--cluster', 'nope'], '--cluster nope: mesh mesh1 has no such cluster'],
+      [['--inject-failure', 'install-primary'], 'secrets-rotate has no step "install-primary"'],
+    ] as const) {
+      const result = await cli(['secrets', 'rotate', '--mesh', 'mesh1', ...args, ...at]);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect((await cli(['runs', '-o', 'json', ...at])).stdout).toBe(runs);
+  }, 60_000);
+});
