@@ -62,9 +62,23 @@ export interface RunOptions {
   onSpawn?: (role: 'command' | 'source' | 'sink', process: SpawnedProcess) => void;
 }
 
+// A bearer token to present to an API server on its own, as anyone holding it could (secrets rotate checks
+// the old one is refused): the server and its CA as a kubeconfig names them.
+export interface TokenProbe {
+  server: string;
+  // certificate-authority-data (base64 PEM); absent: the system's roots.
+  caData?: string;
+  token: string;
+}
+
+// The HTTP status the API server answered GET /api with (401: it refused the token), or why it could not be asked.
+export type TokenAnswer = { status: number } | { error: string };
+
 export interface ClusterTools {
   readonly mode: 'real' | 'dry-run';
   run(command: Command, options: RunOptions): Promise<CommandResult>;
   // Runs `source` with its stdout streamed straight into `sink`'s stdin; the stream is never buffered for logs.
   pipe(source: Command, sink: Command, options: RunOptions): Promise<{ source: SourceResult; sink: CommandResult }>;
+  // Presents a token in a request header, from this process: the token is in no argv, file or pipe.
+  presentToken(probe: TokenProbe, options: Pick<RunOptions, 'signal' | 'timeoutMs'>): Promise<TokenAnswer>;
 }

@@ -3,6 +3,7 @@ import { execa } from 'execa';
 import { ToolError } from '../shared/errors.js';
 import type { ClusterTools, Command, CommandResult, RunOptions, SourceResult } from './cluster-tools.js';
 import { processStart, RUN_MARKER } from './processes.js';
+import { presentTokenOverHttps } from './token-probe.js';
 
 export interface ToolPaths {
   kubectl: string;
@@ -70,6 +71,7 @@ export function createExecaTools(paths: ToolPaths): ClusterTools {
 
   return {
     mode: 'real',
+    presentToken: presentTokenOverHttps,
     async run(command, options): Promise<CommandResult> {
       const child = spawn(command, options);
       reportSpawn(child, 'command', options);

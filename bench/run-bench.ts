@@ -128,6 +128,7 @@ async function sequentialBaseline(config: MeshConfig, seed: string): Promise<num
     observe: async () => {},
     report: async () => {},
     run: (c) => tools.run(c, { signal, timeoutMs: 600_000, step, cluster }),
+    presentToken: (probe) => tools.presentToken(probe, { signal, timeoutMs: 600_000 }),
     pipe: (a, b) => tools.pipe(a, b, { signal, timeoutMs: 600_000, step, cluster }),
   });
   const deps = { config };

@@ -234,6 +234,7 @@ describe('install with trust:', () => {
         report: async () => {},
         run: (command) => sim.tools.run(command, { signal, timeoutMs: 10_000, step: 'establish-trust', cluster: 'cluster1' }),
         pipe: () => Promise.reject(new Error('no pipes here')),
+        presentToken: () => Promise.reject(new Error('no tokens here')),
       };
       const config = loadConfig(undefined).config;
       const deps = { config: { ...config, trust: { source: 'generate' as const, keySize: 2048 as const, rootDays: 10, intermediateDays: 5 } } };

@@ -1,5 +1,5 @@
 // kubectl as the simulator answers it: the subset of verbs mesh-run uses, with kubectl's messages and exit codes.
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue, parseArgs } from './argv.js';
 import { reachableEndpoints, reconcileDeployments, syncRemoteWebhooks } from './controllers.js';
@@ -115,27 +115,6 @@ function serverHost(env: KubectlEnv, context: string): string {
   return (env.settings.contexts.find((c) => c.name === context)?.server ?? '').replace(/^https?:\/\//, '');
 }
 
-// kubectl --kubeconfig=/dev/stdin get --raw <path>: the API server behind the kubeconfig's server authenticates
-// its bearer token (401 for one it does not accept, as for a revoked token).
-function withStdinKubeconfig(env: KubectlEnv, text: string, raw: string | undefined): CommandResult {
-  let config: { clusters?: Array<{ cluster?: { server?: string } }>; users?: Array<{ user?: { token?: string } }> } | undefined;
-  try {
-    config = parseYaml(text) as typeof config;
-  } catch {
-    return fail('error: error loading config file "/dev/stdin": yaml: could not parse');
-  }
-  const server = config?.clusters?.[0]?.cluster?.server ?? '';
-  const context = env.settings.contexts.find((c) => c.server === server);
-  const cluster = context ? env.cluster(context.name) : undefined;
-  if (!context || !cluster || context.unreachable) return fail(`Unable to connect to the server: dial tcp ${server.replace(/^https?:\/\//, '')}: i/o timeout`);
-  const token = config?.users?.[0]?.user?.token;
-  if (!token || !cluster.accepts(token)) return fail('error: You must be logged in to the server (Unauthorized)');
-  if (raw !== '/api') return fail('error: the simulator answers "get --raw /api" only with a kubeconfig on stdin');
-  return ok(
-    `${JSON.stringify({ kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: server.replace(/^https?:\/\//, '') }] })}\n`,
-  );
-}
-
 // Runs one kubectl command against the simulated clusters.
 export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: string | undefined): CommandResult {
   const parsed = parseArgs(args, VALUED, ALIASES);
@@ -167,9 +146,6 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
   if (verb === 'version' && isTrue(flags, 'client')) {
     return ok(`${JSON.stringify({ clientVersion: { gitVersion: 'v1.32.3', major: '1', minor: '32' } }, null, 2)}\n`);
   }
-
-  // A kubeconfig on stdin (a credential to try, as rotation checks a revoked token): its server, its token.
-  if (flags.get('kubeconfig') === '/dev/stdin') return withStdinKubeconfig(env, stdin ?? '', flags.get('raw'));
 
   const contextName = flags.get('context') ?? env.settings.contexts[0]?.name ?? '';
   const cluster = env.cluster(contextName);

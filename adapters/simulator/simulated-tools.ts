@@ -74,5 +74,16 @@ export function createSimulatedTools({ store, world, now = Date.now }: Simulated
         return { source: { exitCode: produced.exitCode, stderr: produced.stderr }, sink: consumed };
       });
     },
+    // The API server behind `server` authenticates the token as the real one's legacy token authenticator does.
+    presentToken: async (probe, options) => {
+      abortIfNeeded(options.signal);
+      await new Promise((resolve) => setImmediate(resolve));
+      return store.transact(world, (objects) => {
+        const current = settingsOf(objects.settings(), world);
+        const ctx = current.contexts.find((c) => c.server === probe.server);
+        if (!ctx || ctx.unreachable) return { error: `dial tcp ${probe.server.replace(/^https?:\/\//, '')}: i/o timeout` };
+        return { status: new SimCluster(objects, world, ctx, current, now).accepts(probe.token) ? 200 : 401 };
+      });
+    },
   };
 }

@@ -24,12 +24,8 @@ const argvOf = (c: Command) => [c.tool, ...c.args];
 
 const WITHHELD = 'withheld: carries private keys';
 
-// secrets rotate presents the old token to its API server: a kubeconfig on stdin that no plan may hold.
-const isTokenProbe = (c: Command) => c.args.includes('--kubeconfig=/dev/stdin');
-
 function stdinNote(c: Command): string {
   if (c.stdin === undefined) return '';
-  if (c.sensitiveStdin && isTokenProbe(c)) return '   (stdin: a kubeconfig with the old token; withheld: carries a credential)';
   if (c.sensitiveStdin) return `   (stdin: Secret cacerts with the CA files; ${WITHHELD})`;
   const kinds = [...c.stdin.matchAll(/^kind: (\S+)/gm)].map((m) => m[1]);
   const names = [...c.stdin.matchAll(/^metadata:\n {2}name: (\S+)/gm)].map((m) => m[1]);
@@ -144,13 +140,6 @@ export function planScript(plan: Plan, config: MeshConfig): string {
           'done',
           `[ -n "$${v}" ] || { echo ${displayArgv([`no load-balancer IP for the east-west gateway on ${p.cluster}; install a load-balancer provider (e.g. MetalLB)`])} >&2; exit 1; }`,
           `echo "${v}=$${v}"`,
-        );
-        continue;
-      }
-      if (c.sensitiveStdin && isTokenProbe(c)) {
-        out.push(
-          `# the old token is presented to ${p.cluster}'s API server until it answers 401: a kubeconfig holding it, on stdin,`,
-          `# to ${displayArgv(argvOf(c))} (a script cannot hold the token; check by hand)`,
         );
         continue;
       }

@@ -23,6 +23,7 @@ export function directRuntime(config: MeshConfig, tools: ClusterTools): StepRunt
     report: async () => {},
     run: (command) => tools.run(command, options),
     pipe: (source, sink) => tools.pipe(source, sink, options),
+    presentToken: (probe) => tools.presentToken(probe, options),
   };
 }
 

@@ -1,9 +1,9 @@
 // The steps of secrets rotate. Tokens are read only where a step must know which one is in use (to name the
 // old one, to check the swap, to see the old one refused): into the step's memory, by commands whose output
-// the journal never keeps; what is journaled is a fingerprint (a prefix of the token's hash).
+// the journal never keeps, or (the old token, to see it refused) in a request header from this process; what is
+// journaled is a fingerprint (a prefix of the token's hash).
 import { createHash } from 'node:crypto';
 import { parse, stringify } from 'yaml';
-import type { Command } from '../../adapters/cluster-tools.js';
 import type { ClusterRef, MintedToken, RotationStepInput, StepDone } from '../../machines/types.js';
 import { StepError } from '../../shared/errors.js';
 import { sleep } from '../../shared/sleep.js';
@@ -28,6 +28,7 @@ interface SecretJson {
 }
 
 interface Kubeconfig {
+  clusters?: Array<{ cluster?: { server?: string; 'certificate-authority-data'?: string } }>;
   users?: Array<{ user?: { token?: string } }>;
 }
 
@@ -228,34 +229,30 @@ export async function revokeToken(rt: StepRuntime, input: RotationStepInput): Pr
   return { finishedAt: rt.now() };
 }
 
-// Presents `token` to the cluster's API server (a kubeconfig on stdin, as the holders' secret has it) until
-// it answers 401.
+// Presents `token` to the cluster's API server (its address and CA as the holders' kubeconfig names them)
+// until it answers 401. The token goes in a request header from this process: in no argv, file or pipe.
 async function expectRefused(rt: StepRuntime, input: RotationStepInput, base: Kubeconfig | undefined, token: string, fingerprint: string): Promise<void> {
-  if (!base) throw new StepError(`no holder's kubeconfig for ${input.cluster} to present the old token with (internal error)`);
-  const users = (base.users ?? []).map((u) => ({ ...u, user: { token } }));
-  const probe: Command = {
-    tool: 'kubectl',
-    args: ['--kubeconfig=/dev/stdin', 'get', '--raw', '/api', '--request-timeout=10s'],
-    context: input.context,
-    purpose: 'verify',
-    stdin: stringify({ ...base, users }),
-    sensitiveStdin: true,
-    expectation: 'Unauthorized',
-  };
+  const cluster = base?.clusters?.[0]?.cluster;
+  if (!cluster?.server) throw new StepError(`no holder's kubeconfig for ${input.cluster} names its API server to present the old token to (internal error)`);
+  const probe = { server: cluster.server, token, ...(cluster['certificate-authority-data'] ? { caData: cluster['certificate-authority-data'] } : {}) };
   const deadline = rt.now() + TOKEN_WAIT_MS;
   for (;;) {
-    const result = await rt.run(probe);
-    if (result.exitCode !== 0 && /Unauthorized|must be logged in/i.test(result.stderr)) return;
-    if (result.exitCode !== 0) throw commandFailed(`presenting the old token to ${input.cluster}'s API server`, result);
+    const answer = await rt.presentToken(probe);
+    if ('error' in answer)
+      throw new StepError(`presenting the old token to ${input.cluster}'s API server (${cluster.server}) failed: ${answer.error}`, {
+        retryable: true,
+        hint: `the old token's secret is gone already; resume once ${cluster.server} answers to check it is refused`,
+      });
+    if (answer.status === 401) return;
     if (rt.now() >= deadline)
       throw new StepError(
-        `the API server of ${input.cluster} still accepts the old token ${fingerprint} ${TOKEN_WAIT_MS / 1000}s after its secret was deleted`,
+        `the API server of ${input.cluster} still accepts the old token ${fingerprint} (HTTP ${answer.status}) ${TOKEN_WAIT_MS / 1000}s after its secret was deleted`,
         {
           retryable: true,
           hint: 'its authentication cache may hold it; resume to check again',
         },
       );
-    rt.note(`the API server of ${input.cluster} still accepts the old token (cached); asking again`);
+    rt.note(`the API server of ${input.cluster} still accepts the old token (HTTP ${answer.status}, cached); asking again`);
     await sleep(POLL_MS, rt.signal);
   }
 }

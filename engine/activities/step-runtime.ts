@@ -1,5 +1,5 @@
 // What a step activity may do: run journaled commands on its clusters, and notice cancellation.
-import type { Command, CommandPurpose, CommandResult, SourceResult } from '../../adapters/cluster-tools.js';
+import type { Command, CommandPurpose, CommandResult, SourceResult, TokenAnswer, TokenProbe } from '../../adapters/cluster-tools.js';
 import type { ObservationInput } from './inventory.js';
 
 export interface StepRuntime {
@@ -7,6 +7,8 @@ export interface StepRuntime {
   run(command: Command): Promise<CommandResult>;
   // Streams `source`'s stdout into `sink`; the streamed bytes are never journaled or returned.
   pipe(source: Command, sink: Command): Promise<{ source: SourceResult; sink: CommandResult }>;
+  // Presents a bearer token to an API server from this process (no tool, no argv, no file).
+  presentToken(probe: TokenProbe): Promise<TokenAnswer>;
   // Reports a wait in progress ("no address yet"), or with 'info' a finding worth showing (CA fingerprint, answers).
   note(message: string, kind?: 'wait' | 'info'): void;
   // Journals what existed before this run changed anything (the first observation per run counts).

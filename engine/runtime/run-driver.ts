@@ -717,6 +717,7 @@ export class RunDriver {
             throw error;
           }
         }),
+      presentToken: (probe) => this.track(() => this.tools.presentToken(probe, { signal, timeoutMs: Math.min(base.timeoutMs, 30_000) })),
     };
   }
 

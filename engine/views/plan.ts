@@ -66,6 +66,7 @@ function recording(inner: ClusterTools, out: PlannedCommand[], plan: Plan): Clus
       out.push({ step: options.step, cluster: options.cluster, command: source, pipeTo: sink });
       return inner.pipe(source, sink, options);
     },
+    presentToken: (probe, options) => inner.presentToken(probe, options),
   };
 }
 
