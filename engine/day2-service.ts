@@ -3,17 +3,18 @@
 // Everything is checked before anything is written: the mesh, the cluster, whether the mesh's shape allows
 // the change; a dry-run mesh changes only its simulated world.
 import { joinProblems, leaveProblems, secretHoldersOf } from '../machines/topology.js';
-import { PreconditionError, UsageError } from '../shared/errors.js';
+import { InternalError, PreconditionError, UsageError } from '../shared/errors.js';
 import type { MeshConfig, RunMode } from '../shared/model.js';
 import type { RunRecord, Store } from '../store/contract.js';
 import { checkEnvironment, checkOwnership } from './activities/environment-check.js';
-import { faultSeed, growWorld, openStore, realTools, type StoreLocation, toolsFor, worldSettings } from './composition.js';
+import { faultSeed, growWorld, newWorldSeed, openStore, realTools, type StoreLocation, toolsFor, worldSettings } from './composition.js';
 import { parseFaultSpec } from './config/fault-specs.js';
 import { type JoiningCluster, withClusterAdded } from './config/mesh-config.js';
 import { meshTopology, shapeOf } from './config/mesh-shape.js';
 import { listMeshes } from './run-queries.js';
 import { claimNewRun, FORCED_UNINSTALL, followUpDeps, type PreparedRun, prepared } from './run-service.js';
 import type { ProgressListener } from './runtime/progress-events.js';
+import { driveUnrecorded } from './runtime/rehearsal.js';
 import { RunDriver } from './runtime/run-driver.js';
 import { newRunId } from './runtime/run-ids.js';
 import { workflowOf } from './runtime/workflows.js';
@@ -24,12 +25,16 @@ import { membershipConfig } from './views/run-config.js';
 export interface ClusterAddRequest {
   meshRef: string;
   cluster: JoiningCluster;
+  // A real mesh: rehearse on a simulated copy of it instead.
+  dryRun?: boolean;
   injections: string[];
   store: StoreLocation;
 }
 
 export interface SecretsRotateRequest {
   meshRef: string;
+  // A real mesh: rehearse on a simulated copy of it instead.
+  dryRun?: boolean;
   // Only this cluster's secret (absent: every cluster's).
   cluster?: string;
   // Do not wait for istiod to report synced before revoking (where no istiod can be asked); journaled.
@@ -41,6 +46,8 @@ export interface SecretsRotateRequest {
 export interface ClusterRemoveRequest {
   meshRef: string;
   name: string;
+  // A real mesh: rehearse on a simulated copy of it instead.
+  dryRun?: boolean;
   injections: string[];
   // Remove its Istio even where mesh-run did not install it.
   force: boolean;
@@ -97,10 +104,46 @@ async function installedMesh(store: Store, ref: string, verb: string): Promise<{
   return { mesh, run, config: membershipConfig(run) };
 }
 
+// Where a day-2 run acts: the real clusters of a real mesh, the simulated world of a dry-run mesh, or (--dry-run
+// on a real mesh) a simulated copy of it made for the run.
+interface Target {
+  mode: RunMode;
+  // The simulated world (dry runs).
+  world?: string;
+  // A copy made for this run: its world is new, and the run says so.
+  rehearsal?: boolean;
+}
+
+function targetOf(base: RunRecord): Target {
+  return base.mode === 'dry-run' ? { mode: 'dry-run', world: base.simWorld } : { mode: 'real' };
+}
+
+// --dry-run on a real mesh: a new simulated world holding the mesh as its journal records it (its membership
+// installed there by a run journaled nowhere). The real clusters are not asked anything.
+async function rehearsalOf(store: Store, mesh: MeshConfig, clusters: MeshConfig['clusters']): Promise<Target> {
+  const world = newRunId();
+  const seed = newWorldSeed(world, { ...mesh, clusters }, { loadBalancerDelayMs: 0 }, [], Date.now());
+  if (!seed.world) throw new InternalError('a new simulated world without settings');
+  await store.worlds.putWorld(world, seed.world.settingsJson);
+  const scratch = await openStore({ kind: 'sqlite', path: ':memory:' }, 'create');
+  try {
+    await driveUnrecorded(scratch, `rehearsal-${world}`, 'install', mesh, await toolsFor('dry-run', mesh, store, world), world);
+  } finally {
+    await scratch.close();
+  }
+  return { mode: 'dry-run', world, rehearsal: true };
+}
+
+// Where the request asks the run to act (a rehearsal copy is made only once the request has passed its checks).
+function wantsRehearsal(base: RunRecord, dryRun: boolean | undefined): boolean {
+  return Boolean(dryRun) && base.mode === 'real';
+}
+
 // The run of a day-2 change, recorded with its claim on the mesh's clusters (or its world), ready to begin.
 async function startChange(
   store: Store,
   base: RunRecord,
+  target: Target,
   kind: Day2Kind,
   config: MeshConfig,
   faults: ReturnType<typeof parseFaultSpec>[],
@@ -108,31 +151,34 @@ async function startChange(
   events: Array<{ type: string; detail: string }> = [],
 ): Promise<PreparedRun> {
   const runId = newRunId();
-  const world = base.mode === 'dry-run' ? base.simWorld : runId;
+  const world = target.world ?? runId;
   const now = Date.now();
+  const rehearsed = target.rehearsal
+    ? [{ type: 'rehearsal', detail: `--dry-run: on a simulated copy of real mesh ${config.meshID} as run ${base.id} left it; no real cluster is touched` }]
+    : [];
   const { run, leaseToken, claimKeys, operator } = await claimNewRun(
     store,
     {
       id: runId,
       kind,
       topology: meshTopology(config),
-      mode: base.mode,
+      mode: target.mode,
       config,
       configHash: base.configHash,
       configPath: null,
       createdAt: now,
       machineVersion: workflowOf(kind).version,
       targetRun: base.id,
-      simWorld: base.mode === 'dry-run' ? world : null,
-      ...(events.length > 0 ? { events } : {}),
+      simWorld: target.mode === 'dry-run' ? world : null,
+      ...(events.length + rehearsed.length > 0 ? { events: [...rehearsed, ...events] } : {}),
     },
     world,
     kind === 'cluster-add' ? `adding ${config.subject} to` : kind === 'cluster-remove' ? `removing ${config.subject} from` : 'rotating secrets on',
-    base.mode === 'dry-run' ? faultSeed(world, faults) : undefined,
+    target.mode === 'dry-run' ? faultSeed(world, faults) : undefined,
   );
   const driver = new RunDriver({
     store: store.runs,
-    tools: await toolsFor(base.mode, config, store, world),
+    tools: await toolsFor(target.mode, config, store, world),
     config,
     run,
     operator,
@@ -148,7 +194,10 @@ type Day2Kind = 'cluster-add' | 'cluster-remove' | 'secrets-rotate';
 
 function faultsFor(injections: readonly string[], config: MeshConfig, kind: Day2Kind, mode: RunMode) {
   const faults = injections.map((spec) => parseFaultSpec(spec, config, kind));
-  if (mode === 'real' && faults.length > 0) throw new UsageError('--inject-failure only applies to simulated clusters; this mesh was installed on real ones');
+  if (mode === 'real' && faults.length > 0)
+    throw new UsageError(
+      '--inject-failure only applies to simulated clusters; this mesh was installed on real ones (add --dry-run to rehearse on a simulated copy)',
+    );
   return faults;
 }
 
@@ -158,15 +207,17 @@ export async function prepareClusterAdd(request: ClusterAddRequest, listener?: P
   try {
     const { mesh, run: base, config } = await installedMesh(store, request.meshRef, 'add a cluster to');
     const grown = joinedConfig(config, request.cluster, mesh.name);
-    const faults = faultsFor(request.injections, grown, 'cluster-add', base.mode);
-    if (base.mode === 'real') {
-      await checkEnvironment(grown, await realTools(grown), false);
-    } else {
+    const rehearse = wantsRehearsal(base, request.dryRun);
+    const faults = faultsFor(request.injections, grown, 'cluster-add', rehearse ? 'dry-run' : base.mode);
+    let target = targetOf(base);
+    if (rehearse) target = await rehearsalOf(store, config, grown.clusters);
+    else if (base.mode === 'real') await checkEnvironment(grown, await realTools(grown), false);
+    else {
       const world = await worldSettings(store, base.simWorld);
       if (!world) throw new PreconditionError('sim-missing', `the simulated clusters of mesh ${mesh.name} are missing from the database`);
       await growWorld(store, base.simWorld, world, grown.clusters);
     }
-    return await startChange(store, base, 'cluster-add', grown, faults, listener);
+    return await startChange(store, base, target, 'cluster-add', grown, faults, listener);
   } catch (error) {
     await store.close();
     throw error;
@@ -181,18 +232,20 @@ export async function prepareClusterRemove(request: ClusterRemoveRequest, listen
     const { mesh, run: base, config } = await installedMesh(store, request.meshRef, 'remove a cluster from');
     const current = leavingConfig(config, request.name, mesh.name);
     const leaving = current.clusters.find((c) => c.name === request.name) as MeshConfig['clusters'][number];
-    const faults = faultsFor(request.injections, current, 'cluster-remove', base.mode);
+    const rehearse = wantsRehearsal(base, request.dryRun);
+    const faults = faultsFor(request.injections, current, 'cluster-remove', rehearse ? 'dry-run' : base.mode);
+    const target = rehearse ? await rehearsalOf(store, config, config.clusters) : targetOf(base);
     const alone = { ...current, clusters: [leaving] };
-    const tools = await toolsFor(base.mode, current, store, base.simWorld);
-    if (base.mode === 'real') await checkEnvironment(current, await realTools(current), false);
+    const tools = await toolsFor(target.mode, current, store, target.world ?? '');
+    if (target.mode === 'real') await checkEnvironment(current, await realTools(current), false);
     if (!request.force) await checkOwnership(alone, tools);
-    if (base.mode === 'real' && request.confirm && !(await request.confirm(removalSummary(current, request.force, 'cluster-remove')))) {
+    if (target.mode === 'real' && request.confirm && !(await request.confirm(removalSummary(current, request.force, 'cluster-remove')))) {
       throw new UsageError('cluster remove not confirmed: nothing was changed');
     }
     const forced = request.force
       ? [{ type: 'forced', detail: `${FORCED_UNINSTALL}: the ownership check of ${request.name} was skipped, and what existed before mesh-run is removed too` }]
       : [];
-    return await startChange(store, base, 'cluster-remove', current, faults, listener, forced);
+    return await startChange(store, base, target, 'cluster-remove', current, faults, listener, forced);
   } catch (error) {
     await store.close();
     throw error;
@@ -218,12 +271,14 @@ export async function prepareSecretsRotate(request: SecretsRotateRequest, listen
       ...(request.cluster !== undefined ? { subject: request.cluster } : {}),
       ...(request.skipSyncGate ? { skipSyncGate: true } : {}),
     };
-    const faults = faultsFor(request.injections, rotated, 'secrets-rotate', base.mode);
-    if (base.mode === 'real') await checkEnvironment(rotated, await realTools(rotated), false);
+    const rehearse = wantsRehearsal(base, request.dryRun);
+    const faults = faultsFor(request.injections, rotated, 'secrets-rotate', rehearse ? 'dry-run' : base.mode);
+    const target = rehearse ? await rehearsalOf(store, config, config.clusters) : targetOf(base);
+    if (target.mode === 'real') await checkEnvironment(rotated, await realTools(rotated), false);
     const events = request.skipSyncGate
       ? [{ type: 'forced', detail: '--skip-sync-gate: old tokens are revoked without istiod reporting the clusters synced with the new ones' }]
       : [];
-    return await startChange(store, base, 'secrets-rotate', rotated, faults, listener, events);
+    return await startChange(store, base, target, 'secrets-rotate', rotated, faults, listener, events);
   } catch (error) {
     await store.close();
     throw error;

@@ -319,3 +319,99 @@ describe('cluster add and cluster remove', () => {
     expect(wrong.stderr).toContain('--name: goes with plan cluster-add or plan cluster-remove');
   }, 60_000);
 });
+
+// A mesh of real clusters as the journal records it, without the clusters: its tools point nowhere, so any
+// real command would fail loudly.
+async function recordRealMesh(db: string): Promise<string> {
+  const { openStore } = await import('../engine/composition.js');
+  const { parseConfigText } = await import('../engine/config/mesh-config.js');
+  const { leaseFor } = await import('../engine/runtime/run-driver.js');
+  const { workflowOf } = await import('../engine/runtime/workflows.js');
+  const { parseStoreLocation } = await import('../store/location.js');
+  const store = await openStore(parseStoreLocation(db, 'test'), 'create');
+  try {
+    const config = parseConfigText(
+      'meshID: prod\nclusters:\n  - {name: east, context: ctx-east, role: primary}\n  - {name: west, context: ctx-west, role: remote}\ntools: {kubectl: /nonexistent/kubectl, istioctl: /nonexistent/istioctl}\n',
+      {},
+      'prod.yaml',
+    );
+    const actor = { user: 'test', host: 'test', pid: 1 };
+    const now = Date.now();
+    const id = 'mr-realprod1';
+    const claim = { lease: leaseFor(actor, 'token', now), keys: ['context:ctx-east', 'context:ctx-west'], staleAfterMs: 1000, isAlive: () => false };
+    await store.runs.createRun(
+      {
+        id,
+        kind: 'install',
+        topology: 'primary-remote',
+        mode: 'real',
+        config,
+        configHash: 'h',
+        configPath: null,
+        createdAt: now,
+        machineVersion: workflowOf('install').version,
+      },
+      actor,
+      claim,
+    );
+    await store.runs.endRun(id, 'succeeded', actor, now + 1, null);
+    return id;
+  } finally {
+    await store.close();
+  }
+}
+
+describe('--dry-run on a real mesh', () => {
+  it('rehearses cluster add, secrets rotate and cluster remove on a simulated copy; the real mesh and its record stay as they were', async () => {
+    const db = join(tmp.dir, 'real.db');
+    const at = ['--db', db];
+    const install = await recordRealMesh(db);
+    const real = async () => (await meshes(db)).find((m) => m.name === 'prod') as Mesh;
+    expect((await real()).clusters.map((c) => c.name)).toEqual(['east', 'west']);
+
+    // Without --dry-run the real tools are asked (and here there are none): refused, nothing recorded.
+    const refused = await runCli(['cluster', 'add', '--mesh', 'prod', '--name', 'south', '--context', 'ctx-south', '-q', ...at]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('not found');
+
+    const added = await runCli([
+      'cluster',
+      'add',
+      '--mesh',
+      'prod',
+      '--name',
+      'south',
+      '--context',
+      'ctx-south',
+      '--dry-run',
+      '--inject-failure',
+      'install-remote:1:transient',
+      ...at,
+    ]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toContain('; a rehearsal on simulated clusters)');
+    const add = runIdFrom(added);
+    const journal = await readJournal(db, add);
+    expect(journal.run.mode).toBe('dry-run');
+    expect(journal.events.map((e) => e.detail ?? '')).toContain(
+      `--dry-run: on a simulated copy of real mesh prod as run ${install} left it; no real cluster is touched`,
+    );
+    // The copy held the mesh as recorded: the joining remote found its primary's gateway and control plane.
+    expect(journal.attempts.filter((a) => a.outcome === 'succeeded').map((a) => `${a.step}@${a.cluster}`)).toContain('read-discovery-address@east');
+    expect(Object.keys(journal.cluster).sort()).toEqual(['ctx-east', 'ctx-south', 'ctx-west']);
+    expect(journal.commands.every((c) => !c.argv[0]?.startsWith('/nonexistent'))).toBe(true);
+
+    for (const args of [
+      ['secrets', 'rotate', '--mesh', 'prod', '--dry-run', '-q'],
+      ['cluster', 'remove', '--mesh', 'prod', '--name', 'west', '--dry-run', '-q'],
+    ]) {
+      const rehearsed = await runCli([...args, ...at]);
+      expect(rehearsed.code, `${args.join(' ')}: ${rehearsed.stderr}`).toBe(0);
+    }
+    // The real mesh's membership is what the real runs made; the rehearsals are listed among its runs.
+    const after = await real();
+    expect(after).toMatchObject({ install, mode: 'real', state: 'installed' });
+    expect(after.clusters.map((c) => c.name)).toEqual(['east', 'west']);
+    expect(after.runs.map((r) => r.kind)).toEqual(['install', 'cluster-add', 'secrets-rotate', 'cluster-remove']);
+  }, 120_000);
+});

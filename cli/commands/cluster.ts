@@ -15,6 +15,7 @@ interface ChangeOptions {
   controlPlane?: string;
   apiServer?: string;
   injectFailure?: string[];
+  dryRun?: boolean;
   force?: boolean;
   yes?: boolean;
   db?: string;
@@ -27,11 +28,17 @@ const EXITS = `Exit codes: 0 done, 1 run failed (resumable with "mesh-run resume
 3 the mesh cannot take the change (not installed, a primary still serving remotes) or clusters another live run is using,
 130/143 interrupted by SIGINT/SIGTERM (resumable).`;
 
+// The headline's note for a rehearsal: --dry-run on a mesh of real clusters.
+export function rehearsed(run: { mode: string }, options: { dryRun?: boolean }): string {
+  return options.dryRun && run.mode === 'dry-run' ? '; a rehearsal on simulated clusters' : '';
+}
+
 function common(command: Command): Command {
   return command
     .requiredOption('--mesh <mesh>', 'the mesh (see "mesh-run meshes")')
     .requiredOption('--name <cluster>', 'the cluster (its clusterName in Istio)')
-    .option('--inject-failure <spec>', 'dry-run mesh: make <step>[@cluster][:count][:transient] fail (repeatable)', collect)
+    .option('--dry-run', 'a real mesh: rehearse on a simulated copy of it as the journal records it (no real cluster is touched)')
+    .option('--inject-failure <spec>', 'simulated clusters: make <step>[@cluster][:count][:transient] fail (repeatable)', collect)
     .addOption(dbOption())
     .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
     .option('-q, --quiet', 'no progress output, only the result');
@@ -50,7 +57,7 @@ function addCommand(streams: Streams): Command {
     .option('--api-server <url>', 'the API server address its remote secret carries (when the kubeconfig one is unreachable from the primaries)')
     .addHelpText(
       'after',
-      `\nExamples:\n  mesh-run cluster add --mesh mesh1 --name cluster3 --context kind-cluster3\n  mesh-run cluster add --mesh fleet --name east-2 --context east-2 --role primary --network east\n  mesh-run plan cluster-add --mesh mesh1 --name cluster3 --context kind-cluster3   the commands, without running them\n\n${EXITS}`,
+      `\nExamples:\n  mesh-run cluster add --mesh mesh1 --name cluster3 --context kind-cluster3\n  mesh-run cluster add --mesh fleet --name east-2 --context east-2 --role primary --network east\n  mesh-run cluster add --mesh prod --name cluster3 --context c3 --dry-run     rehearse on a simulated copy of real mesh prod\n  mesh-run plan cluster-add --mesh mesh1 --name cluster3 --context kind-cluster3   the commands, without running them\n\n${EXITS}`,
     )
     .action(async (options: ChangeOptions) => {
       const { prepareClusterAdd } = await import('../../engine/day2-service.js');
@@ -65,13 +72,14 @@ function addCommand(streams: Streams): Command {
           ...(options.apiServer !== undefined ? { apiServer: options.apiServer } : {}),
         },
         injections: options.injectFailure ?? [],
+        dryRun: Boolean(options.dryRun),
         store: storeLocation(options),
       };
       await runVerb(
         streams,
         options,
         (listener) => prepareClusterAdd(request, listener),
-        (run) => `run ${run.id} (cluster add of ${options.name} to mesh ${options.mesh})`,
+        (run) => `run ${run.id} (cluster add of ${options.name} to mesh ${options.mesh}${rehearsed(run, options)})`,
       );
     });
 }
@@ -94,6 +102,7 @@ function removeCommand(streams: Streams): Command {
         meshRef: options.mesh,
         name: options.name,
         injections: options.injectFailure ?? [],
+        dryRun: Boolean(options.dryRun),
         force: Boolean(options.force),
         store: storeLocation(options),
         confirm: (summary: string[]) =>
@@ -106,7 +115,7 @@ function removeCommand(streams: Streams): Command {
         streams,
         options,
         (listener) => prepareClusterRemove(request, listener),
-        (run) => `run ${run.id} (cluster remove of ${options.name} from mesh ${options.mesh})`,
+        (run) => `run ${run.id} (cluster remove of ${options.name} from mesh ${options.mesh}${rehearsed(run, options)})`,
       );
     });
 }

@@ -8,6 +8,7 @@ import { painter, type Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
 import { table } from '../render/table.js';
 import { runVerb } from '../run-session.js';
+import { rehearsed } from './cluster.js';
 
 const FORMATS = ['table', 'json', 'yaml'] as const;
 
@@ -87,7 +88,8 @@ Exit codes: 0 every secret is usable, 2 bad input, 3 a secret is missing, unusab
     .requiredOption('--mesh <mesh>', 'the mesh (see "mesh-run meshes")')
     .option('--cluster <cluster>', "only this cluster's secret (default: every cluster whose secret primaries hold)")
     .option('--skip-sync-gate', 'revoke the old token without istiod reporting the cluster synced with the new one (where no istiod can be asked); journaled')
-    .option('--inject-failure <spec>', 'dry-run mesh: make <step>[@cluster][:count][:transient] fail (repeatable)', collect)
+    .option('--dry-run', 'a real mesh: rehearse on a simulated copy of it as the journal records it (no real cluster is touched)')
+    .option('--inject-failure <spec>', 'simulated clusters: make <step>[@cluster][:count][:transient] fail (repeatable)', collect)
     .addOption(dbOption())
     .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
     .option('-q, --quiet', 'no progress output, only the result')
@@ -100,6 +102,7 @@ A failure before the old token is revoked leaves it valid: resume continues. Aft
 Examples:
   mesh-run secrets rotate --mesh mesh1
   mesh-run secrets rotate --mesh fleet --cluster east-2
+  mesh-run secrets rotate --mesh prod --dry-run           rehearse on a simulated copy of real mesh prod
 
 Exit codes: 0 rotated, 1 run failed (resumable with "mesh-run resume"), 2 bad input (nothing changed),
 3 the mesh is not installed or its clusters are in use by another live run, 130/143 interrupted (resumable).`,
@@ -110,6 +113,7 @@ Exit codes: 0 rotated, 1 run failed (resumable with "mesh-run resume"), 2 bad in
         meshRef: options.mesh,
         ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
         skipSyncGate: Boolean(options.skipSyncGate),
+        dryRun: Boolean(options.dryRun),
         injections: options.injectFailure ?? [],
         store: storeLocation(options),
       };
@@ -117,7 +121,7 @@ Exit codes: 0 rotated, 1 run failed (resumable with "mesh-run resume"), 2 bad in
         streams,
         options,
         (listener) => prepareSecretsRotate(request, listener),
-        (run) => `run ${run.id} (secrets rotate on mesh ${options.mesh})`,
+        (run) => `run ${run.id} (secrets rotate on mesh ${options.mesh}${rehearsed(run, options)})`,
       );
     });
   return secrets;
@@ -127,6 +131,7 @@ interface RotateOptions {
   mesh: string;
   cluster?: string;
   skipSyncGate?: boolean;
+  dryRun?: boolean;
   injectFailure?: string[];
   db?: string;
   store?: string;

@@ -42,8 +42,12 @@ export function meshRecords(all: readonly RunRecord[]): MeshRecord[] {
   const groups = new Map<string, { members: RunRecord[]; others: RunRecord[]; config: MeshConfig }>();
   // Which mesh each membership run (an install, a cluster add or remove) belongs to.
   const groupOf = new Map<string, string>();
+  const modeOf = new Map(runs.map((r) => [r.id, r.mode]));
+  // A day-2 run changes the mesh of the run it targets, unless it rehearsed on a simulated copy of a real one.
+  const changes = (run: RunRecord) =>
+    MEMBERSHIP_KINDS.has(run.kind) && (run.kind === 'install' || (run.targetRun !== null && modeOf.get(run.targetRun) === run.mode));
   for (const run of runs) {
-    if (!MEMBERSHIP_KINDS.has(run.kind)) continue;
+    if (!changes(run)) continue;
     const config = maybeRunConfig(run);
     if (!config) continue;
     // An install is a mesh of its own clusters; a day-2 run belongs to the mesh of the run it changed.
@@ -55,7 +59,7 @@ export function meshRecords(all: readonly RunRecord[]): MeshRecord[] {
     groupOf.set(run.id, key);
   }
   for (const run of runs) {
-    if (MEMBERSHIP_KINDS.has(run.kind) || !run.targetRun) continue;
+    if (groupOf.has(run.id) || !run.targetRun) continue;
     const key = groupOf.get(run.targetRun);
     if (key) groups.get(key)?.others.push(run);
   }

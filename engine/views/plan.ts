@@ -3,13 +3,9 @@
 // Plan and execution therefore cannot drift: they are one code path.
 import type { ClusterTools, Command } from '../../adapters/cluster-tools.js';
 import type { RunKind, StepId } from '../../machines/steps.js';
-import { InternalError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
 import { newWorldSeed, openStore, toolsFor } from '../composition.js';
-import { meshTopology } from '../config/mesh-shape.js';
-import { LEASE_STALE_MS } from '../runtime/lease.js';
-import { leaseFor, RunDriver } from '../runtime/run-driver.js';
-import { workflowOf } from '../runtime/workflows.js';
+import { driveUnrecorded } from '../runtime/rehearsal.js';
 import { slotsFor } from './run-slots.js';
 
 export interface PlannedCommand {
@@ -85,43 +81,15 @@ export async function planRun(kind: RunKind, changed: MeshConfig): Promise<Plan>
   const store = await openStore({ kind: 'sqlite', path: ':memory:' }, 'create');
   try {
     const now = Date.now();
-    const operator = { user: 'plan', host: 'plan', pid: process.pid };
     const before: RunKind[] = kind === 'install' ? [] : kind === 'uninstall' ? ['install', 'verify'] : ['install'];
     const plan: Plan = { kind, commands: [], rehearsedAddresses: {} };
     for (const [i, step] of [...before, kind].entries()) {
-      const id = `${PLAN_RUN}-${i}`;
-      const recorded = step === kind;
       // A cluster add or remove acts on the mesh installed before it: without the cluster joining.
-      const config = recorded ? changed : baseOf(changed, kind);
-      const leaseToken = `plan-${i}`;
+      const config = step === kind ? changed : baseOf(changed, kind);
       // The first rehearsal creates the simulated clusters; the ones after it act on them.
       const seed = i === 0 ? newWorldSeed(PLAN_RUN, changed, { loadBalancerDelayMs: 0 }, [], now) : undefined;
-      const claim = { lease: leaseFor(operator, leaseToken, now), keys: [], staleAfterMs: LEASE_STALE_MS, isAlive: () => true };
-      await store.runs.createRun(
-        {
-          id,
-          kind: step,
-          topology: meshTopology(config),
-          mode: 'dry-run',
-          config,
-          configHash: 'plan',
-          configPath: null,
-          createdAt: now,
-          machineVersion: workflowOf(step).version,
-          simWorld: PLAN_RUN,
-        },
-        operator,
-        claim,
-        seed,
-      );
-      const run = await store.runs.getRun(id);
-      if (!run) throw new InternalError(`the rehearsal run ${id} does not read back`);
       const inner = await toolsFor('dry-run', config, store, PLAN_RUN);
-      const tools = recorded ? recording(inner, plan.commands, plan) : inner;
-      const driver = new RunDriver({ store: store.runs, tools, config, run, operator, leaseToken });
-      const outcome = await driver.start();
-      if (outcome.status !== 'succeeded')
-        throw new InternalError(`the rehearsal of ${step} with this config did not succeed: ${outcome.error?.message ?? outcome.status}`);
+      await driveUnrecorded(store, `${PLAN_RUN}-${i}`, step, config, step === kind ? recording(inner, plan.commands, plan) : inner, PLAN_RUN, seed);
     }
     // Regions ran side by side; a plan reads best in page order, per step and cluster (a stable sort).
     const order = slotsFor(kind, changed).map((s) => `${s.step}@${s.cluster}`);

@@ -1,0 +1,53 @@
+// A run driven against simulated clusters and journaled nowhere that lasts: its journal is a scratch store
+// (in memory), its clusters a simulated world that may live elsewhere. `plan` rehearses what a run follows
+// this way, and a dry run of a day-2 verb on a real mesh rebuilds the mesh's recorded state like this.
+import type { ClusterTools } from '../../adapters/cluster-tools.js';
+import type { RunKind } from '../../machines/steps.js';
+import { InternalError } from '../../shared/errors.js';
+import type { MeshConfig } from '../../shared/model.js';
+import type { Store, WorldSeed } from '../../store/contract.js';
+import { meshTopology } from '../config/mesh-shape.js';
+import { LEASE_STALE_MS } from './lease.js';
+import { leaseFor, RunDriver } from './run-driver.js';
+import { workflowOf } from './workflows.js';
+
+const OPERATOR = { user: 'rehearsal', host: 'rehearsal', pid: process.pid };
+
+// Drives a run of `kind` with `config` to success on `tools`, journaled in `scratch` as run `id`; `seed`
+// creates its world in `scratch` when the tools act on a world kept there.
+export async function driveUnrecorded(
+  scratch: Store,
+  id: string,
+  kind: RunKind,
+  config: MeshConfig,
+  tools: ClusterTools,
+  world: string,
+  seed?: WorldSeed,
+): Promise<void> {
+  const now = Date.now();
+  const leaseToken = `${id}-lease`;
+  const claim = { lease: leaseFor(OPERATOR, leaseToken, now), keys: [], staleAfterMs: LEASE_STALE_MS, isAlive: () => true };
+  await scratch.runs.createRun(
+    {
+      id,
+      kind,
+      topology: meshTopology(config),
+      mode: 'dry-run',
+      config,
+      configHash: 'rehearsal',
+      configPath: null,
+      createdAt: now,
+      machineVersion: workflowOf(kind).version,
+      simWorld: world,
+    },
+    OPERATOR,
+    claim,
+    seed,
+  );
+  const run = await scratch.runs.getRun(id);
+  if (!run) throw new InternalError(`the rehearsal run ${id} does not read back`);
+  const driver = new RunDriver({ store: scratch.runs, tools, config, run, operator: OPERATOR, leaseToken });
+  const outcome = await driver.start();
+  if (outcome.status !== 'succeeded')
+    throw new InternalError(`the rehearsal of ${kind} with this config did not succeed: ${outcome.error?.message ?? outcome.status}`);
+}
