@@ -7,6 +7,7 @@ import { InternalError, PreconditionError, UsageError } from '../shared/errors.j
 import type { MeshConfig, RunMode } from '../shared/model.js';
 import type { RunRecord, Store } from '../store/contract.js';
 import { checkEnvironment, checkOwnership } from './activities/environment-check.js';
+import { precheck } from './activities/precheck.js';
 import { faultSeed, growWorld, newWorldSeed, openStore, realTools, type StoreLocation, toolsFor, worldSettings } from './composition.js';
 import { parseFaultSpec } from './config/fault-specs.js';
 import { type JoiningCluster, withClusterAdded } from './config/mesh-config.js';
@@ -85,6 +86,23 @@ export async function meshConfigOf(meshRef: string, location: StoreLocation): Pr
   } finally {
     await store.close();
   }
+}
+
+// A real cluster add runs install's precheck on the grown mesh first: a problem of the joining cluster (an
+// Istio someone else installed, a loopback server, a plugin credential, no load balancer where it needs one)
+// or of the whole mesh refuses it (exit 3); what it finds on the clusters already there is a warning (they
+// run mesh-run's Istio, as they should).
+async function precheckJoining(grown: MeshConfig, joining: string): Promise<string[]> {
+  const { findings } = await precheck(grown, await realTools(grown));
+  const blocking = findings.filter((f) => f.level === 'problem' && (f.cluster === undefined || f.cluster === joining));
+  if (blocking.length > 0) {
+    const hint =
+      blocking.length > 1
+        ? `${blocking.length} problems, one per line: fix them, then run again ("mesh-run precheck" gives a hint for each)`
+        : blocking[0]?.hint;
+    throw new PreconditionError('preflight', blocking.map((p) => `${p.cluster ? `${p.cluster}: ` : ''}${p.message}`).join('\n'), hint ? { hint } : {});
+  }
+  return findings.filter((f) => !blocking.includes(f)).map((f) => `${f.cluster ? `${f.cluster}: ` : ''}${f.message}`);
 }
 
 // The mesh named, installed, and the run its membership comes from.
@@ -210,14 +228,16 @@ export async function prepareClusterAdd(request: ClusterAddRequest, listener?: P
     const rehearse = wantsRehearsal(base, request.dryRun);
     const faults = faultsFor(request.injections, grown, 'cluster-add', rehearse ? 'dry-run' : base.mode);
     let target = targetOf(base);
+    let warnings: string[] = [];
     if (rehearse) target = await rehearsalOf(store, config, grown.clusters);
-    else if (base.mode === 'real') await checkEnvironment(grown, await realTools(grown), false);
+    else if (base.mode === 'real') warnings = await precheckJoining(grown, request.cluster.name);
     else {
       const world = await worldSettings(store, base.simWorld);
       if (!world) throw new PreconditionError('sim-missing', `the simulated clusters of mesh ${mesh.name} are missing from the database`);
       await growWorld(store, base.simWorld, world, grown.clusters);
     }
-    return await startChange(store, base, target, 'cluster-add', grown, faults, listener);
+    const started = await startChange(store, base, target, 'cluster-add', grown, faults, listener);
+    return warnings.length > 0 ? { ...started, warnings } : started;
   } catch (error) {
     await store.close();
     throw error;

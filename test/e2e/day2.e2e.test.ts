@@ -68,6 +68,13 @@ describe('a living mesh on real API servers: cluster add, cluster remove, secret
     expect(installed.code, installed.stderr).toBe(0);
     const before = kubectlJson<{ metadata: { resourceVersion: string } }>('cluster2', ['get', 'namespace', 'istio-system']).metadata.resourceVersion;
 
+    // install's precheck runs first: cluster3's kubeconfig server is loopback, which cluster1's istiod cannot dial.
+    const runsBefore = (await cli(['runs', '--json'])).stdout;
+    const loopback = await cli(['cluster', 'add', '--mesh', 'day2', '--name', 'cluster3', '--context', 'cluster3']);
+    expect(loopback.code, loopback.stderr).toBe(3);
+    expect(loopback.stderr).toMatch(/cluster3: .*loopback/);
+    expect((await cli(['runs', '--json'])).stdout).toBe(runsBefore);
+
     const added = await cli(['cluster', 'add', '--mesh', 'day2', '--name', 'cluster3', '--context', 'cluster3', '--api-server', apiServerOf('cluster3')]);
     expect(added.code, added.stderr).toBe(0);
     expect(added.stdout).toContain('cluster3 joined mesh day2: primary-remote: 1 primary, 2 remotes, 1 network');
