@@ -272,6 +272,24 @@ export async function prepareClusterRemove(request: ClusterRemoveRequest, listen
   }
 }
 
+// A rotation that stopped may have swapped new tokens in and not yet revoked the old ones, which only it knows:
+// a new rotation would leave those valid. It is finished first (exit 3, naming it).
+async function refuseUnfinishedRotation(store: Store, mesh: MeshRecord): Promise<void> {
+  for (const { id, kind, status } of [...mesh.runs].reverse()) {
+    if (kind !== 'secrets-rotate' || (status !== 'failed' && status !== 'interrupted')) continue;
+    const run = await store.runs.getRun(id);
+    if (run?.mode !== mesh.mode) continue;
+    const at = run.error?.step ? ` at ${run.error.step}${run.error.cluster && run.error.cluster !== '*' ? `@${run.error.cluster}` : ''}` : '';
+    throw new PreconditionError(
+      'rotation-unfinished',
+      `secrets rotate run ${id} of mesh ${mesh.name} ${status}${at}: its old tokens may still be valid, and only it knows which`,
+      {
+        hint: `finish it first: mesh-run resume ${id}${run.error?.step === 'await-synced' ? ' (add --skip-sync-gate where no istiod can be asked)' : ''}`,
+      },
+    );
+  }
+}
+
 // secrets rotate: every remote secret of the mesh (or one cluster's) gets a new token; the run's config is
 // the mesh as it stands, naming the cluster when one is asked for.
 export async function prepareSecretsRotate(request: SecretsRotateRequest, listener?: ProgressListener): Promise<PreparedRun> {
@@ -292,6 +310,7 @@ export async function prepareSecretsRotate(request: SecretsRotateRequest, listen
       ...(request.skipSyncGate ? { skipSyncGate: true } : {}),
     };
     const rehearse = wantsRehearsal(base, request.dryRun);
+    if (!rehearse) await refuseUnfinishedRotation(store, mesh);
     const faults = faultsFor(request.injections, rotated, 'secrets-rotate', rehearse ? 'dry-run' : base.mode);
     const target = rehearse ? await rehearsalOf(store, config, config.clusters) : targetOf(base);
     if (target.mode === 'real') await checkEnvironment(rotated, await realTools(rotated), false);

@@ -265,6 +265,8 @@ export interface ResumeRequest {
   env?: Record<string, string | undefined>;
   // resume --from <step>[@cluster]: run that step and every later one again (a succeeded run too), why.
   from?: string;
+  // A secrets rotate: go on without the sync gate from now on (journaled).
+  skipSyncGate?: boolean;
   reason?: string;
 }
 
@@ -350,6 +352,16 @@ function resumedConfig(run: RunRecord, force: boolean, env: Record<string, strin
   };
 }
 
+// resume --skip-sync-gate: a secrets rotate goes on without its gate; the run records the change as its config.
+function withSkippedGate(run: RunRecord, settled: ResumedConfig, skip: boolean | undefined): ResumedConfig {
+  if (!skip) return settled;
+  if (run.kind !== 'secrets-rotate')
+    throw new UsageError(`--skip-sync-gate goes with a secrets rotate run; run ${run.id} is ${run.kind === 'install' ? 'an' : 'a'} ${run.kind}`);
+  const config = { ...settled.config, skipSyncGate: true };
+  const detail = '--skip-sync-gate: old tokens are revoked without istiod reporting the clusters synced with the new ones';
+  return { config, replacement: { config, hash: run.configHash }, detail: settled.detail ? `${settled.detail}; ${detail}` : `forced: ${detail}` };
+}
+
 // Checks that a run may be resumed, settles which config it continues with, takes its lease; returns it
 // ready to begin.
 export async function prepareResume(request: ResumeRequest, listener?: ProgressListener): Promise<PreparedRun> {
@@ -358,11 +370,13 @@ export async function prepareResume(request: ResumeRequest, listener?: ProgressL
   try {
     const run = await findRun(store.runs, request.id);
     const attempts = await store.runs.listAttempts(run.id);
+    // Bad input before the run's state: --skip-sync-gate names a step only secrets rotate has.
+    if (request.skipSyncGate) withSkippedGate(run, { config: runConfig(run) }, true);
     checkResumable(run, attempts.length, request.from !== undefined);
     if (run.mode === 'real' && changesLoadBalancer(request.simulation)) {
       throw new UsageError(`--sim-* options apply to dry runs only; run ${run.id} is against real clusters`);
     }
-    const settled = resumedConfig(run, request.force, request.env ?? process.env);
+    const settled = withSkippedGate(run, resumedConfig(run, request.force, request.env ?? process.env), request.skipSyncGate);
     const world = run.mode === 'dry-run' ? await worldSettings(store, run.simWorld) : undefined;
     if (run.mode === 'dry-run' && !world)
       throw new NotResumableError('sim-missing', `the simulated clusters of dry run ${run.id} are missing from the database`);

@@ -175,6 +175,27 @@ describe('secrets rotate', () => {
     }
   }, 180_000);
 
+  it('a rotation stopped at its gate is finished before another starts, if need be without the gate', async () => {
+    const db = join(tmp.dir, 'gate.db');
+    const at = ['--db', db];
+    const install = runIdFrom(await cli(['install', ...FAST, ...at]));
+    const world = (await readJournal(db, install)).run.simWorld;
+    const stopped = await cli(['secrets', 'rotate', '--mesh', 'mesh1', '--inject-failure', 'await-synced', '-q', ...at]);
+    expect(stopped.code).toBe(1);
+    const id = runIdFrom(stopped);
+    const again = await cli(['secrets', 'rotate', '--mesh', 'mesh1', '-q', ...at]);
+    expect(again.code).toBe(3);
+    expect(again.stderr).toContain(`secrets rotate run ${id} of mesh mesh1 failed at await-synced@cluster2: its old tokens may still be valid`);
+    expect(again.stderr).toContain(`hint: finish it first: mesh-run resume ${id} (add --skip-sync-gate where no istiod can be asked)`);
+    expect((await cli(['resume', install, '--skip-sync-gate', ...at])).code).toBe(2);
+    const finished = await cli(['resume', id, '--skip-sync-gate', ...at]);
+    expect(finished.code, finished.stderr).toBe(0);
+    expect(finished.stderr).toContain('--skip-sync-gate: whether istiod on cluster1 reads cluster2 with the new token was not checked');
+    expect((await readJournal(db, id)).events.map((e) => e.type)).toContain('forced');
+    expect(await presents(db, world, SERVER2, TOKEN)).toBe('refused');
+    expect((await cli(['secrets', 'rotate', '--mesh', 'mesh1', '-q', ...at])).code).toBe(0);
+  }, 60_000);
+
   it('refuses bad input with one line and exit 2, recording nothing', async () => {
     const db = join(tmp.dir, 'refusals.db');
     const at = ['--db', db];

@@ -8,6 +8,7 @@ import { runVerb } from '../run-session.js';
 
 interface ResumeOptions {
   force?: boolean;
+  skipSyncGate?: boolean;
   from?: string;
   reason?: string;
   simLb?: 'ip' | 'hostname' | 'none';
@@ -27,6 +28,7 @@ export function resumeCommand(streams: Streams): Command {
     )
     .option('--reason <text>', 'why, for the journal (with --from)')
     .option('--force', 'resume even though the config file changed (names and contexts must not)')
+    .option('--skip-sync-gate', 'secrets rotate: go on without istiod reporting synced (where no istiod can be asked); journaled')
     .addOption(new Option('--sim-lb <mode>', 'dry run: change what the simulated load balancer gives (e.g. after "installing MetalLB")').choices(LB_MODES))
     .option('--sim-lb-delay <duration>', 'dry run: how long the simulated load balancer takes')
     .addOption(dbOption())
@@ -40,6 +42,7 @@ Examples:
   mesh-run resume mr-k3x9p2qa --from install-remote@cluster2 --reason "webhook edited by hand"
                                                       run that step and every later one again
   mesh-run resume mr-k3x9p2qa --force                 continue with the config file as it is now
+  mesh-run resume mr-k3x9p2qa --skip-sync-gate        a secrets rotate stopped at its gate where no istiod runs
 
 With --from, the steps before the chosen one are not run: the results they recorded are replayed. "After"
 is the order the journal recorded; steps are idempotent, so running one again is safe.
@@ -62,6 +65,7 @@ and no --from was given, or its saved state is unusable), 130/143 interrupted (r
               id,
               store: storeLocation(options),
               force: Boolean(options.force),
+              ...(options.skipSyncGate ? { skipSyncGate: true } : {}),
               simulation,
               ...(options.from !== undefined ? { from: options.from } : {}),
               ...(options.reason !== undefined ? { reason: options.reason } : {}),

@@ -177,6 +177,14 @@ describe('a living mesh on real API servers: cluster add, cluster remove, secret
     tokens.push(swapped);
     expect(answers('cluster2', fresh)).toBe('accepted');
     expect(answers('cluster2', swapped)).toBe('accepted');
+    // Another rotation now would leave the stopped one's old token valid: it is finished first, without the gate.
+    const refused = await cli(['secrets', 'rotate', '--mesh', 'day2', '--skip-sync-gate']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain(`mesh-run resume ${runIdFrom(gated)} (add --skip-sync-gate`);
+    const finished = await cli(['resume', runIdFrom(gated), '--skip-sync-gate']);
+    expect(finished.code, finished.stderr).toBe(0);
+    expect(answers('cluster2', fresh)).toBe('refused');
+    expect(answers('cluster2', swapped)).toBe('accepted');
   });
 
   it('uninstall --mesh removes what is left, and no reader token reached the database or any output', async () => {
