@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 import { readJournal } from './support/journal.js';
 import { withSimTools } from './support/sim.js';
+import { havePostgres, newStore } from './support/stores.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -414,4 +415,27 @@ describe('--dry-run on a real mesh', () => {
     expect(after.clusters.map((c) => c.name)).toEqual(['east', 'west']);
     expect(after.runs.map((r) => r.kind)).toEqual(['install', 'cluster-add', 'secrets-rotate', 'cluster-remove']);
   }, 120_000);
+});
+
+describe('day 2 on a PostgreSQL store', () => {
+  it.skipIf(!havePostgres())(
+    'cluster add, secrets rotate, cluster remove and verify --mesh, with the journal in PostgreSQL',
+    async () => {
+      const { args: at } = newStore('postgres', tmp.dir, 'day2');
+      expect((await runCli(['install', ...FAST, ...at])).code).toBe(0);
+      for (const args of [
+        ['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster3', '--context', 'cluster3', '-q'],
+        ['secrets', 'rotate', '--mesh', 'mesh1', '-q'],
+        ['verify', '--mesh', 'mesh1', '-q'],
+        ['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster3', '-q'],
+      ]) {
+        const result = await runCli([...args, ...at]);
+        expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+      }
+      const listed = JSON.parse((await runCli(['meshes', '-o', 'json', ...at])).stdout) as Mesh[];
+      expect(listed[0]?.clusters.map((c) => c.name)).toEqual(['cluster1', 'cluster2']);
+      expect(listed[0]?.runs.map((r) => r.kind)).toEqual(['install', 'cluster-add', 'secrets-rotate', 'verify', 'cluster-remove']);
+    },
+    120_000,
+  );
 });
