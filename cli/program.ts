@@ -1,6 +1,6 @@
 // The mesh-run program: parses, calls the engine, renders, and maps errors to exit codes.
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, type OutputConfiguration } from 'commander';
 import { ExitCode, MeshRunError } from '../shared/errors.js';
 import { cancelCommand } from './commands/cancel.js';
 import { clusterCommand } from './commands/cluster.js';
@@ -105,6 +105,13 @@ function distance(a: string, b: string): number {
   return row[b.length] as number;
 }
 
+// A verb and every subcommand under it (cluster add, secrets rotate, mesh show): commander's errors in
+// mesh-run's style and exit code (2 for bad input), help with the global options.
+function inOurStyle(command: Command, output: OutputConfiguration): Command {
+  for (const sub of command.commands) inOurStyle(sub, output);
+  return command.exitOverride().showSuggestionAfterError(false).configureOutput(output).configureHelp({ showGlobalOptions: true });
+}
+
 export function buildProgram(streams: Streams): Command {
   const output = { writeOut: (s: string) => streams.stdout.write(s), writeErr: (s: string) => streams.stderr.write(s), outputError: outputError(streams) };
   const program = new Command('mesh-run')
@@ -145,7 +152,7 @@ export function buildProgram(streams: Streams): Command {
     versionCommand(streams, version()),
     completionCommand(streams),
   ]) {
-    program.addCommand(command.exitOverride().showSuggestionAfterError(false).configureOutput(output).configureHelp({ showGlobalOptions: true }));
+    program.addCommand(inOurStyle(command, output));
   }
   return program;
 }

@@ -234,6 +234,19 @@ describe('cluster add and cluster remove', () => {
     void fleet;
   }, 120_000);
 
+  it("subcommands' usage errors are one line in mesh-run's style, exit 2", async () => {
+    for (const [args, message] of [
+      [['cluster', 'add'], "mesh-run: error: required option '--mesh <mesh>' not specified"],
+      [['cluster', 'remove', '--mesh', 'm'], "mesh-run: error: required option '--name <cluster>' not specified"],
+      [['secrets', 'audit', '--bogus'], "mesh-run: error: unknown option '--bogus'"],
+      [['mesh', 'show'], "mesh-run: error: missing required argument 'mesh'"],
+    ] as const) {
+      const result = await runCli([...args]);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr.trim()).toBe(message);
+    }
+  });
+
   it('a cluster add that fails leaves the record as it was; resume finishes it and only then the mesh grows', async () => {
     const db = join(tmp.dir, 'failing.db');
     const at = ['--db', db];
