@@ -91,7 +91,8 @@ function ownershipCheck(config: MeshConfig): string[] {
         'get',
         kind,
         '-o',
-        `jsonpath={range .items[*]}{.metadata.name}{" "}{.metadata.labels.${OWNING_RESOURCE.replace(/\./g, '\\.')}}{"\n"}{end}`,
+        // kubectl's jsonpath takes the two characters \n for a newline; a real one inside the quotes it rejects.
+        `jsonpath={range .items[*]}{.metadata.name}{" "}{.metadata.labels.${OWNING_RESOURCE.replace(/\./g, '\\.')}}{"\\n"}{end}`,
       ]);
       lines.push(
         `owners="$(${probe})"`,
