@@ -8,19 +8,7 @@ import { LAST_APPLIED } from './secret-data.js';
 import type { SimCluster } from './sim-cluster.js';
 import type { WorldSettings } from './world.js';
 
-const VALUED = new Set([
-  'context',
-  'namespace',
-  'output',
-  'filename',
-  'selector',
-  'timeout',
-  'request-timeout',
-  'kubeconfig',
-  'container',
-  'field-manager',
-  'raw',
-]);
+const VALUED = new Set(['context', 'namespace', 'output', 'filename', 'selector', 'timeout', 'request-timeout', 'kubeconfig', 'container', 'field-manager']);
 const ALIASES = { n: 'namespace', o: 'output', f: 'filename', l: 'selector', A: 'all-namespaces', c: 'container' };
 
 export interface KubectlEnv {
@@ -121,6 +109,9 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
   if ('error' in parsed) return fail(`error: ${parsed.error}\nSee 'kubectl --help' for usage.`);
   const { positionals, flags, rest } = parsed;
   const verb = positionals[0];
+  // kubectl's jsonpath parser takes \n (two characters) in a {"..."} literal; a real newline there it refuses.
+  const template = flags.get('output')?.startsWith('jsonpath=') ? (flags.get('output') as string).slice('jsonpath='.length) : undefined;
+  if (template !== undefined && /\{"[^"]*\n[^"]*"\}/.test(template)) return fail(`error: error parsing jsonpath ${template}, unterminated quoted string`);
 
   if (verb === 'config' && positionals[1] === 'get-contexts') {
     return ok(env.settings.contexts.map((c) => `${c.name}\n`).join(''));
