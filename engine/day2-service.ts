@@ -13,10 +13,9 @@ import { parseFaultSpec } from './config/fault-specs.js';
 import { type JoiningCluster, withClusterAdded } from './config/mesh-config.js';
 import { meshTopology, shapeOf } from './config/mesh-shape.js';
 import { listMeshes } from './run-queries.js';
-import { claimNewRun, FORCED_UNINSTALL, followUpDeps, type PreparedRun, prepared } from './run-service.js';
+import { claimNewRun, FORCED_UNINSTALL, type PreparedRun, preparedNewRun } from './run-service.js';
 import type { ProgressListener } from './runtime/progress-events.js';
 import { driveUnrecorded } from './runtime/rehearsal.js';
-import { RunDriver } from './runtime/run-driver.js';
 import { newRunId } from './runtime/run-ids.js';
 import { workflowOf } from './runtime/workflows.js';
 import { findMesh, type MeshRecord } from './views/mesh-records.js';
@@ -174,7 +173,7 @@ async function startChange(
   const rehearsed = target.rehearsal
     ? [{ type: 'rehearsal', detail: `--dry-run: on a simulated copy of real mesh ${config.meshID} as run ${base.id} left it; no real cluster is touched` }]
     : [];
-  const { run, leaseToken, claimKeys, operator } = await claimNewRun(
+  const claimed = await claimNewRun(
     store,
     {
       id: runId,
@@ -194,18 +193,7 @@ async function startChange(
     kind === 'cluster-add' ? `adding ${config.subject} to` : kind === 'cluster-remove' ? `removing ${config.subject} from` : 'rotating secrets on',
     target.mode === 'dry-run' ? faultSeed(world, faults) : undefined,
   );
-  const driver = new RunDriver({
-    store: store.runs,
-    tools: await toolsFor(target.mode, config, store, world),
-    config,
-    run,
-    operator,
-    leaseToken,
-    claimKeys,
-    ...(await followUpDeps(store.runs, run)),
-    ...(listener ? { listener } : {}),
-  });
-  return prepared(store, run, driver, () => driver.start());
+  return preparedNewRun(store, claimed, config, world, listener ? { listener } : {});
 }
 
 type Day2Kind = 'cluster-add' | 'cluster-remove' | 'secrets-rotate';

@@ -101,7 +101,7 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
     const now = Date.now();
     const mode: RunMode = request.dryRun ? 'dry-run' : 'real';
     const seed = request.dryRun ? newWorldSeed(runId, loaded.config, request.simulation, faults, now) : undefined;
-    const { run, leaseToken, claimKeys, operator } = await claimNewRun(
+    const claimed = await claimNewRun(
       store,
       {
         id: runId,
@@ -118,18 +118,11 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
       'installing on',
       seed,
     );
-    const driver = new RunDriver({
-      store: store.runs,
-      tools: await toolsFor(mode, loaded.config, store, runId),
-      config: loaded.config,
-      run,
-      operator,
+    return await preparedNewRun(store, claimed, loaded.config, runId, {
       gatewayPollMs: pollFor(request.simulation.realisticLatency?.timeScale),
-      leaseToken,
-      claimKeys,
+      warnings,
       ...(listener ? { listener } : {}),
     });
-    return prepared(store, run, driver, () => driver.start(), undefined, warnings);
   } catch (error) {
     await store.close();
     throw error;
@@ -148,6 +141,33 @@ export async function claimNewRun(store: Store, run: NewRun, world: string, doin
   const recorded = await store.runs.getRun(run.id);
   if (!recorded) throw new InternalError(`run ${run.id} was recorded but does not read back`);
   return { run: recorded, leaseToken, claimKeys, operator };
+}
+
+export type ClaimedRun = Awaited<ReturnType<typeof claimNewRun>>;
+
+// A run just recorded with its claim, ready to begin: its driver over the tools of its mode (a dry run's
+// world), with what an uninstall-like run must know of what existed before.
+export async function preparedNewRun(
+  store: Store,
+  claimed: ClaimedRun,
+  config: MeshConfig,
+  world: string,
+  options: { listener?: ProgressListener; gatewayPollMs?: number; warnings?: string[] } = {},
+): Promise<PreparedRun> {
+  const { run, leaseToken, claimKeys, operator } = claimed;
+  const driver = new RunDriver({
+    store: store.runs,
+    tools: await toolsFor(run.mode, config, store, world),
+    config,
+    run,
+    operator,
+    leaseToken,
+    claimKeys,
+    ...(options.gatewayPollMs !== undefined ? { gatewayPollMs: options.gatewayPollMs } : {}),
+    ...(await followUpDeps(store.runs, run)),
+    ...(options.listener ? { listener: options.listener } : {}),
+  });
+  return prepared(store, run, driver, () => driver.start(), undefined, options.warnings);
 }
 
 // --mesh names the install run that stands for the mesh; the rest is as --run.
@@ -178,7 +198,7 @@ async function precheckInstall(config: MeshConfig, tools: ClusterTools): Promise
 
 // A prepared run: begin() drives it to its end and reads back how it ended, so no caller reads the store
 // after the driver let go of it.
-export function prepared(
+function prepared(
   store: Store,
   run: RunRecord,
   driver: RunDriver,
@@ -228,7 +248,7 @@ export const FORCED_UNINSTALL = 'uninstall --force';
 // What an uninstall (or cluster remove) needs besides its config: what existed before mesh-run acted, as the
 // runs that made the mesh (its install and every cluster add since) and their verify runs recorded it, and
 // whether it was started with --force.
-export async function followUpDeps(store: RunStore, run: RunRecord): Promise<{ inventory?: Inventory; force?: boolean }> {
+async function followUpDeps(store: RunStore, run: RunRecord): Promise<{ inventory?: Inventory; force?: boolean }> {
   if (run.kind !== 'uninstall' && run.kind !== 'cluster-remove') return {};
   const force = (await store.listEvents(run.id)).some((e) => e.type === 'forced' && (e.detail ?? '').startsWith(FORCED_UNINSTALL));
   if (!run.targetRun) return { force };
@@ -439,7 +459,7 @@ interface FollowUpTarget {
 }
 
 // The clusters a run claims while it is driven: real kube contexts, or the simulated world it acts on.
-export function clusterKeys(mode: RunMode, config: MeshConfig, world: string): string[] {
+function clusterKeys(mode: RunMode, config: MeshConfig, world: string): string[] {
   return mode === 'dry-run' ? [`world:${world}`] : config.clusters.map((c) => `context:${c.context}`);
 }
 
@@ -556,7 +576,7 @@ export async function prepareFollowUp(given: FollowUpRequest, listener?: Progres
     const now = Date.now();
     const seed = target.mode === 'real' ? undefined : target.world ? faultSeed(world, faults) : newWorldSeed(world, target.config, {}, faults, now);
     const forced = `${FORCED_UNINSTALL}: the ownership check was skipped, and what existed before mesh-run is removed too`;
-    const { run, leaseToken, claimKeys, operator } = await claimNewRun(
+    const claimed = await claimNewRun(
       store,
       {
         id: runId,
@@ -576,18 +596,7 @@ export async function prepareFollowUp(given: FollowUpRequest, listener?: Progres
       request.kind === 'verify' ? 'verifying' : 'removing the mesh on',
       seed,
     );
-    const driver = new RunDriver({
-      store: store.runs,
-      tools: await toolsFor(target.mode, target.config, store, world),
-      config: target.config,
-      run,
-      operator,
-      leaseToken,
-      claimKeys,
-      ...(await followUpDeps(store.runs, run)),
-      ...(listener ? { listener } : {}),
-    });
-    return prepared(store, run, driver, () => driver.start());
+    return await preparedNewRun(store, claimed, target.config, world, listener ? { listener } : {});
   } catch (error) {
     await store?.close();
     throw error;
