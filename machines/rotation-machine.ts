@@ -42,7 +42,6 @@ function rotationStep(context: RotationChildContext, step: RotationStepInput['st
     context: context.cluster.context,
     holders: context.holders,
     syncTimeoutMs: context.syncTimeoutMs,
-    ...(context.skipSyncGate ? { skipSyncGate: true } : {}),
     ...(context.minted ? { minted: context.minted } : {}),
     ...withValues({ revision: context.revision }),
   };
@@ -118,7 +117,6 @@ export const rotateMachine = setup({
           cluster: { name: member.name, context: member.context },
           holders: secretHoldersOf(context, member.name).map((h) => ({ name: h.name, context: h.context })),
           syncTimeoutMs: context.syncTimeoutMs,
-          ...(context.skipSyncGate ? { skipSyncGate: true } : {}),
         };
         enqueue.spawnChild('rotation', { id: rotationActorId(member.name), input });
       }

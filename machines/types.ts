@@ -303,8 +303,6 @@ export interface RotateInput {
   subject?: string;
   // How long the gate waits for every holding istiod to report the cluster synced.
   syncTimeoutMs: number;
-  // --skip-sync-gate: the gate is not checked (said so in the journal), as where no istiod runs.
-  skipSyncGate?: boolean;
 }
 
 export interface RotateContext extends RotateInput, FailureMemory {
@@ -328,7 +326,6 @@ export interface RotationChildInput {
   cluster: ClusterRef;
   holders: ClusterRef[];
   syncTimeoutMs: number;
-  skipSyncGate?: boolean;
 }
 
 export interface RotationChildContext extends RotationChildInput, FailureMemory {
@@ -339,6 +336,5 @@ export interface RotationStepInput extends StepInput {
   revision?: string;
   holders: ClusterRef[];
   syncTimeoutMs: number;
-  skipSyncGate?: boolean;
   minted?: MintedToken;
 }

@@ -157,8 +157,8 @@ export async function swapSecret(rt: StepRuntime, input: RotationStepInput, deps
 // await-synced: the gate. Every holding istiod must report the cluster synced (with the new token in place)
 // before the old token goes.
 export async function awaitSynced(rt: StepRuntime, input: RotationStepInput, deps: ActivityDeps): Promise<StepDone> {
-  // Asked at the start, or by resume --skip-sync-gate (which changes the run's config, not its machine).
-  if (input.skipSyncGate || deps.config.skipSyncGate) {
+  // The run's config says so: asked at the start, or by resume --skip-sync-gate (which updates that config).
+  if (deps.config.skipSyncGate) {
     await rt.report(
       'gate-skipped',
       `--skip-sync-gate: whether istiod on ${input.holders.map((h) => h.name).join(', ')} reads ${input.cluster} with the new token was not checked`,

@@ -213,7 +213,6 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
       ...followUpInput(runId, config),
       ...(config.subject ? { subject: config.subject } : {}),
       syncTimeoutMs: config.verify.timeoutMs,
-      ...(config.skipSyncGate ? { skipSyncGate: true } : {}),
     }),
   },
 };
