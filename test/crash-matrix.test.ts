@@ -143,61 +143,39 @@ describe.concurrent('crash anywhere, resume', () => {
     expect(tally.resumed).toBe(points.length);
   }, 600_000);
 
-  // verify and uninstall act on an installed mesh: each point starts from a copy of one prepared database.
-  // They share the driver the install matrix covers point by point, so by default every third point is
-  // tried (each step still dies in several phases); MESH_RUN_CRASH_ALL=1 tries them all.
-  it.each(['verify', 'uninstall'])(
+  // verify and uninstall act on an installed mesh; on day 2 a remote joins it (cluster-add), and from the mesh
+  // it joined leaves again or has both remotes' tokens rotated. Each point starts from a copy of one prepared
+  // database. They share the driver the install matrix covers point by point, so by default every third
+  // point is tried (each step still dies in several phases); MESH_RUN_CRASH_ALL=1 tries them all.
+  const ADD = ['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster3', '--context', 'cluster3', '-q'];
+  const AFTER_INSTALL: Record<string, { before: (install: string) => string[][]; args: (install: string) => string[]; clusters?: string[] }> = {
+    verify: { before: () => [], args: (install) => ['verify', '--run', install, '-q'] },
+    uninstall: { before: (install) => [['verify', '--run', install, '-q']], args: (install) => ['uninstall', '--run', install, '-q'] },
+    'cluster-add': { before: () => [], args: () => ADD, clusters: ['cluster1', 'cluster2', 'cluster3'] },
+    'cluster-remove': {
+      before: () => [ADD],
+      args: () => ['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster3', '-q'],
+      clusters: ['cluster1', 'cluster2'],
+    },
+    'secrets-rotate': { before: () => [ADD], args: () => ['secrets', 'rotate', '--mesh', 'mesh1', '-q'], clusters: ['cluster1', 'cluster2', 'cluster3'] },
+  };
+  it.each(Object.keys(AFTER_INSTALL))(
     'every crash point of %s resumes to the uninterrupted end state',
     async (kind) => {
+      const plan = AFTER_INSTALL[kind] as (typeof AFTER_INSTALL)[string];
       const template = join(tmp.dir, `${kind}-template.db`);
       expect((await runCli([...ARGS, '--db', template])).code).toBe(0);
       const install = (await onlyRunId(template)) as string;
-      if (kind === 'uninstall') expect((await runCli(['verify', '--run', install, '-q', '--db', template])).code).toBe(0);
-      const args = [kind, '--run', install, '-q'];
+      for (const step of plan.before(install)) expect((await runCli([...step, '--db', template])).code).toBe(0);
+      const args = plan.args(install);
       const referenceDb = join(tmp.dir, `${kind}-reference.db`);
       copyDb(template, referenceDb);
       const trace = join(tmp.dir, `${kind}-trace.txt`);
       expect((await runCli([...args, '--db', referenceDb], { env: { MESH_RUN_CRASH_TRACE: trace } })).code).toBe(0);
       const expected = (await readJournal(referenceDb, (await onlyRunId(referenceDb, kind)) as string)).cluster;
+      if (plan.clusters) expect(Object.keys(expected).sort()).toEqual(plan.clusters);
       const points = readFileSync(trace, 'utf8').trim().split('\n');
       expect(points.length).toBeGreaterThan(20);
-      const chosen = sample(points, 3);
-      const tally = await tryPoints(chosen, points, async (n) => {
-        const db = join(tmp.dir, `${kind}-crash-${n}.db`);
-        copyDb(template, db);
-        return crashAndResume(args, db, kind, n, expected);
-      });
-      console.log(
-        `${kind} crash points: ${chosen.length} of ${points.length} tried${chosen.length < points.length ? ' (every third; MESH_RUN_CRASH_ALL=1 tries all)' : ''}, ${tally.resumed} passed`,
-      );
-      expect(tally.failures).toEqual([]);
-      expect(tally.resumed).toBe(chosen.length);
-    },
-    600_000,
-  );
-
-  // Day 2: a remote joins the installed page mesh; from the mesh it joined, it leaves again, or both remotes'
-  // tokens are rotated. Every third point, as for verify and uninstall.
-  it.each(['cluster-add', 'cluster-remove', 'secrets-rotate'])(
-    'every crash point of %s resumes to the uninterrupted end state',
-    async (kind) => {
-      const template = join(tmp.dir, `${kind}-template.db`);
-      expect((await runCli([...ARGS, '--db', template])).code).toBe(0);
-      const add = ['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster3', '--context', 'cluster3', '-q'];
-      if (kind !== 'cluster-add') expect((await runCli([...add, '--db', template])).code).toBe(0);
-      const args =
-        kind === 'cluster-add'
-          ? add
-          : kind === 'cluster-remove'
-            ? ['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster3', '-q']
-            : ['secrets', 'rotate', '--mesh', 'mesh1', '-q'];
-      const referenceDb = join(tmp.dir, `${kind}-reference.db`);
-      copyDb(template, referenceDb);
-      const trace = join(tmp.dir, `${kind}-trace.txt`);
-      expect((await runCli([...args, '--db', referenceDb], { env: { MESH_RUN_CRASH_TRACE: trace } })).code).toBe(0);
-      const expected = (await readJournal(referenceDb, (await onlyRunId(referenceDb, kind)) as string)).cluster;
-      expect(Object.keys(expected).sort()).toEqual(kind === 'cluster-remove' ? ['cluster1', 'cluster2'] : ['cluster1', 'cluster2', 'cluster3']);
-      const points = readFileSync(trace, 'utf8').trim().split('\n');
       const chosen = sample(points, 3);
       const tally = await tryPoints(chosen, points, async (n) => {
         const db = join(tmp.dir, `${kind}-crash-${n}.db`);
