@@ -52,15 +52,29 @@ describe.each(backends)('one run at a time on a set of clusters (%s)', (backend)
     expect(JSON.parse((await ok(['runs', '--json', ...store.args])).stdout)).toHaveLength(2);
   });
 
-  it('a verify and an uninstall started together: one runs, the other is refused (no half-deleted sample)', async () => {
-    const store = newStore(backend, tmp.dir, 'pair');
-    await ok(['install', ...FAST, ...store.args]);
-    const [verify, uninstall] = await Promise.all([
-      runCli(['verify', '--dry-run', '-q', ...store.args]),
-      runCli(['uninstall', '--dry-run', '-q', ...store.args]),
-    ]);
-    expect([verify.code, uninstall.code].sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([0, 3]);
-    expect(`${verify.stderr}${uninstall.stderr}`).not.toContain('not found');
+  // The first holds the clusters (it is seen running in the store) when the second starts, so the lock is what
+  // decides, not which process the machine happened to start sooner.
+  it.each([
+    ['verify', 'uninstall'],
+    ['uninstall', 'verify'],
+  ])('while a %s run holds the clusters, a %s started meanwhile is refused naming it; the first ends well (no half-deleted sample)', async (first, second) => {
+    const store = newStore(backend, tmp.dir, `pair-${first}`);
+    await ok(['install', ...FAST, '--sim-latency', '300ms', ...store.args]);
+    const holder = startCli([first, '--dry-run', '-q', ...store.args]);
+    const deadline = Date.now() + 30_000;
+    const running = async () => {
+      const runs = JSON.parse((await ok(['runs', '--json', ...store.args])).stdout) as Array<{ kind: string; status: string }>;
+      return runs.some((r) => r.kind === first && r.status === 'running');
+    };
+    while (!(await running())) {
+      if (Date.now() > deadline) throw new Error(`the ${first} run never showed as running`);
+    }
+    const refused = await runCli([second, '--dry-run', '-q', ...store.args]);
+    const held = await holder.done;
+    expect(held.code, held.stderr).toBe(0);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toMatch(new RegExp(`^mesh-run: error: run ${runIdFrom(held)} \\(${first}\\) is still running on these simulated clusters`));
+    expect(`${held.stderr}${refused.stderr}`).not.toContain('not found');
   });
 
   it('three real installs on the same contexts: one proceeds, the others exit 3 naming it', async () => {

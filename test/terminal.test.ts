@@ -2,7 +2,7 @@
 // redrawn in place (never stacked), and a Ctrl-C message that the display does not draw over.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, tempDir } from './support/cli.js';
 import { peek } from './support/journal.js';
 
@@ -31,6 +31,12 @@ function screen(session: string): string[] {
 }
 
 describe.skipIf(!haveTmux)('the live display in a terminal', () => {
+  // tmux's server exits with its last session; a new session started as it exits fails ("server exited
+  // unexpectedly"), so one idle session keeps the server up between the tests.
+  beforeAll(() => {
+    tmux(['new-session', '-d', '-s', 'keepalive', 'sleep 3600']);
+  });
+
   it.each([20, 80, 200])('at %i columns, cuts every row to the width and redraws it in place', async (columns) => {
     const db = join(tmp.dir, `pty-${columns}.db`);
     const session = `cols${columns}`;
