@@ -245,11 +245,11 @@ function checkSavedState(run: RunRecord, attempts: number): void {
 
 export const FORCED_UNINSTALL = 'uninstall --force';
 
-// What an uninstall (or cluster remove) needs besides its config: what existed before mesh-run acted, as the
-// runs that made the mesh (its install and every cluster add since) and their verify runs recorded it, and
-// whether it was started with --force.
+// What an uninstall, cluster remove or secrets rotate needs besides its config: what existed before mesh-run
+// acted, as the runs that made the mesh (its install and every cluster add since) and their verify runs
+// recorded it, and whether it was started with --force.
 async function followUpDeps(store: RunStore, run: RunRecord): Promise<{ inventory?: Inventory; force?: boolean }> {
-  if (run.kind !== 'uninstall' && run.kind !== 'cluster-remove') return {};
+  if (run.kind !== 'uninstall' && run.kind !== 'cluster-remove' && run.kind !== 'secrets-rotate') return {};
   const force = (await store.listEvents(run.id)).some((e) => e.type === 'forced' && (e.detail ?? '').startsWith(FORCED_UNINSTALL));
   if (!run.targetRun) return { force };
   const target = await store.getRun(run.targetRun);

@@ -10,7 +10,7 @@ import { rotatedSecretName } from '../engine/activities/rotation.js';
 import { tokenFingerprint } from '../engine/activities/secrets-audit.js';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 import { readJournal } from './support/journal.js';
-import { withSimTools } from './support/sim.js';
+import { simCommand, withSimTools } from './support/sim.js';
 import { findLeak, needlesFor } from './support/token-scan.js';
 
 const tmp = tempDir();
@@ -54,12 +54,12 @@ async function presents(db: string, world: string, server: string, token: string
   }
 }
 
-// The token the rotation away from `replaced` mints on the cluster.
-function tokenFor(world: string, context: string, replaced: string): string {
+// The token the rotation away from `replaced` mints on the cluster (or, `named`, the token of that secret).
+function tokenFor(world: string, context: string, replaced: string, named = false): string {
   const previous = process.env.MESH_RUN_SIM_TOKEN;
   process.env.MESH_RUN_SIM_TOKEN = TOKEN;
   try {
-    return serviceAccountToken(world, context, rotatedSecretName([tokenFingerprint(replaced)]));
+    return serviceAccountToken(world, context, named ? replaced : rotatedSecretName([tokenFingerprint(replaced)]));
   } finally {
     if (previous === undefined) delete process.env.MESH_RUN_SIM_TOKEN;
     else process.env.MESH_RUN_SIM_TOKEN = previous;
@@ -195,6 +195,42 @@ describe('secrets rotate', () => {
     expect(await presents(db, world, SERVER2, TOKEN)).toBe('refused');
     expect((await cli(['secrets', 'rotate', '--mesh', 'mesh1', '-q', ...at])).code).toBe(0);
   }, 60_000);
+
+  it("keeps a reader token secret that was there before the install (istioctl reused it): the swap happens, the user's token is not revoked", async () => {
+    const db = join(tmp.dir, 'users-token.db');
+    const at = ['--db', db];
+    const failed = await cli(['install', ...FAST, '--inject-failure', 'preflight', ...at]);
+    const install = runIdFrom(failed);
+    // Before mesh-run: the reader account (an earlier Istio's) and a token secret of it that a user made on
+    // cluster2, which istioctl then reuses.
+    const USERS = 'a-reader-token';
+    await simCommand(db, install, 'cluster2', ['create', 'namespace', 'istio-system']);
+    const manifest = `apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: istio-reader-service-account\n  namespace: istio-system\n---\napiVersion: v1\nkind: Secret\ntype: kubernetes.io/service-account-token\nmetadata:\n  name: ${USERS}\n  namespace: istio-system\n  annotations:\n    kubernetes.io/service-account.name: istio-reader-service-account\n`;
+    expect((await simCommand(db, install, 'cluster2', ['apply', '-f', '-'], { stdin: manifest })).exitCode).toBe(0);
+    expect((await cli(['resume', install, '-q', ...at])).code).toBe(0);
+    const users = tokenFor(install, 'cluster2', USERS, true);
+    expect((await audit(db)).get('cluster1<-cluster2')?.fingerprint).toBe(tokenFingerprint(users));
+
+    const rotated = await cli(['secrets', 'rotate', '--mesh', 'mesh1', ...at]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const fresh = tokenFor(install, 'cluster2', users);
+    expect((await audit(db)).get('cluster1<-cluster2')).toMatchObject({ fingerprint: tokenFingerprint(fresh), synced: 'synced' });
+    // The user's secret and token stay; the run says so, with the command that revokes it.
+    const left = await simCommand(db, install, 'cluster2', ['get', 'secret', USERS, '-n', 'istio-system', '-o', 'name']);
+    expect(left.stdout.trim()).toBe(`secret/${USERS}`);
+    expect(await presents(db, install, SERVER2, users)).toBe('accepted');
+    expect(rotated.stderr).toContain(
+      `secret ${USERS} on cluster2 (old token ${tokenFingerprint(users)}) was there before mesh-run, so its token stays valid; no holder uses it now. Revoke it once nothing else does: kubectl --context cluster2 -n istio-system delete secret ${USERS}`,
+    );
+    // A second rotation revokes the token the first one minted: that secret is mesh-run's.
+    const again = await cli(['secrets', 'rotate', '--mesh', 'mesh1', ...at]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await presents(db, install, SERVER2, fresh)).toBe('refused');
+    expect(await presents(db, install, SERVER2, users)).toBe('accepted');
+    // Uninstall keeps it too, with the istio-system it was in.
+    expect((await cli(['uninstall', '--mesh', 'mesh1', '-q', ...at])).code).toBe(0);
+    expect((await simCommand(db, install, 'cluster2', ['get', 'secret', USERS, '-n', 'istio-system', '-o', 'name'])).stdout.trim()).toBe(`secret/${USERS}`);
+  }, 120_000);
 
   it('refuses bad input with one line and exit 2, recording nothing', async () => {
     const db = join(tmp.dir, 'refusals.db');

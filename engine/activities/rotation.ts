@@ -8,8 +8,8 @@ import type { ClusterRef, MintedToken, RotationStepInput, StepDone } from '../..
 import { StepError } from '../../shared/errors.js';
 import { sleep } from '../../shared/sleep.js';
 import { commandFailed } from './failures.js';
-import { type ActivityDeps, applyRemoteSecret, ISTIO_SYSTEM, remoteSecretName } from './install.js';
-import { MANAGED_BY, MESH_RUN } from './inventory.js';
+import { type ActivityDeps, applyRemoteSecret, ISTIO_SYSTEM, READER_TOKEN, remoteSecretName } from './install.js';
+import { Inventory, MANAGED_BY, MESH_RUN, SUBJECTS } from './inventory.js';
 import { mustSucceed } from './kube-ops.js';
 import { syncStatus, tokenFingerprint } from './secrets-audit.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
@@ -23,7 +23,7 @@ const POLL_MS = 1_000;
 
 interface SecretJson {
   type?: string;
-  metadata?: { name?: string; annotations?: Record<string, string> };
+  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   data?: Record<string, string>;
 }
 
@@ -194,9 +194,19 @@ export async function awaitSynced(rt: StepRuntime, input: RotationStepInput, dep
   }
 }
 
+// Whether mesh-run made this token secret: a rotation's (mesh-run's label), or the one istioctl made for the
+// install's remote secret where the install found none (istioctl reuses any token secret of the account, so
+// one a user made before is the user's, and other tools may hold its token).
+function madeByMeshRun(secret: SecretJson, cluster: string, inventory: Inventory): boolean {
+  if (secret.metadata?.labels?.[MANAGED_BY] === MESH_RUN) return true;
+  const before = inventory.before(cluster, SUBJECTS.readerToken);
+  return secret.metadata?.name === READER_TOKEN && before !== undefined && !before.present;
+}
+
 // revoke-token: each token the holders used before is deleted with its secret, then presented to the API
-// server until it is refused. A token secret that now holds another token, or one a holder still uses, is kept.
-export async function revokeToken(rt: StepRuntime, input: RotationStepInput): Promise<StepDone> {
+// server until it is refused. A token secret that now holds another token, or one a holder still uses, is kept;
+// so is one mesh-run did not make (reported, with the command that revokes it).
+export async function revokeToken(rt: StepRuntime, input: RotationStepInput, deps: ActivityDeps): Promise<StepDone> {
   const minted = mintedOf(input);
   const held = await heldTokens(rt, input.cluster, input.holders);
   const probeBase = [...held.values()][0]?.config;
@@ -217,6 +227,13 @@ export async function revokeToken(rt: StepRuntime, input: RotationStepInput): Pr
     const users = [...held.entries()].filter(([, h]) => tokenFingerprint(h.token) === old.fingerprint).map(([name]) => name);
     if (users.length > 0)
       throw new StepError(`${users.join(', ')} still read ${input.cluster} with token ${old.fingerprint}: not revoking it`, { retryable: true });
+    if (!madeByMeshRun(secret, input.cluster, deps.inventory ?? Inventory.empty())) {
+      await rt.report(
+        'kept',
+        `secret ${old.secret} on ${input.cluster} (old token ${old.fingerprint}) was there before mesh-run, so its token stays valid; no holder uses it now. Revoke it once nothing else does: kubectl --context ${input.context} -n ${ISTIO_SYSTEM} delete secret ${old.secret}`,
+      );
+      continue;
+    }
     await mustSucceed(
       rt,
       kubectl(input.context, ['delete', 'secret', old.secret, '-n', ISTIO_SYSTEM, '--ignore-not-found'], 'act'),
