@@ -18,6 +18,8 @@ function stable(value: unknown): string {
   );
 }
 
+const tokenTables = new WeakMap<WorldSettings, { world: string; pinned: string | undefined; table: TokenTable }>();
+
 export class SimCluster {
   constructor(
     private readonly store: WorldObjects,
@@ -31,9 +33,14 @@ export class SimCluster {
     return { context: this.context.name, kind, namespace, name };
   }
 
-  // The service-account tokens of every cluster in this world (they may appear in this cluster's Secrets).
+  // The service-account tokens of every cluster in this world (they may appear in this cluster's Secrets):
+  // one table per world and settings, as each Secret read or written needs it.
   private tokens(): TokenTable {
-    return this.settings.contexts.map((c) => [c.name, serviceAccountToken(this.world, c.name)] as const);
+    const known = tokenTables.get(this.settings);
+    if (known?.world === this.world && known.pinned === process.env.MESH_RUN_SIM_TOKEN) return known.table;
+    const table = this.settings.contexts.map((c) => [c.name, serviceAccountToken(this.world, c.name)] as const);
+    tokenTables.set(this.settings, { world: this.world, pinned: process.env.MESH_RUN_SIM_TOKEN, table });
+    return table;
   }
 
   // The token this cluster's API server mints for istio-reader-service-account into istioctl's secret.

@@ -73,8 +73,22 @@ export function withClusters(settings: WorldSettings, clusters: ReadonlyArray<{ 
   return { ...settings, contexts: [...settings.contexts, ...added] };
 }
 
+// Every simulated command reads its world's settings; with a thousand clusters parsing them each time costs
+// more than the command. The last text parsed is kept, frozen, so a caller can only derive new settings.
+let parsed: { json: string; settings: WorldSettings } | undefined;
+
 export function parseWorldSettings(json: string | undefined): WorldSettings | undefined {
-  return json ? (JSON.parse(json) as WorldSettings) : undefined;
+  if (!json) return undefined;
+  if (parsed?.json !== json) parsed = { json, settings: deepFreeze(JSON.parse(json) as WorldSettings) };
+  return parsed.settings;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 // Creates (or replaces) a world's settings.
