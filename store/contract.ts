@@ -2,7 +2,9 @@
 // attempts, commands, events, observations, leases and claims, and the simulated clusters of dry runs.
 // Asynchronous, so a networked database can implement it as well as SQLite does; its behaviour is pinned by
 // the contract suite in test/support/store-contract.ts, which any backend runs.
+
 import type { AttemptOutcome, MeshConfig, RunKind, RunMode, RunStatus } from '../shared/model.js';
+import type { SnapshotWrite } from './snapshot-parts.js';
 
 export interface ErrorInfo {
   message: string;
@@ -37,7 +39,8 @@ export interface RunRecord {
   updatedAt: number;
   finishedAt: number | null;
   machineVersion: number;
-  // The machine's persisted snapshot, as JSON; the engine checks it restores before resuming.
+  // The machine's persisted snapshot, as JSON; the engine checks it restores before resuming. getRun puts
+  // its parts together; runs from listings carry the root's part only (no reader of a list restores one).
   snapshot: string | null;
   error: ErrorInfo | null;
   lease: LeaseHolder | null;
@@ -222,12 +225,12 @@ export interface RunStore {
   // The config a run continues with (resume --force accepted a changed file).
   updateRunConfig(runId: string, config: MeshConfig, configHash: string): Promise<void>;
 
-  // One transaction: the machine snapshot plus the attempts its transition closed.
-  commitTransition(runId: string, snapshot: string, closes: readonly AttemptClose[], at: number): Promise<void>;
+  // One transaction: the parts of the machine snapshot that changed, plus the attempts its transition closed.
+  commitTransition(runId: string, snapshot: SnapshotWrite, closes: readonly AttemptClose[], at: number): Promise<void>;
   // One transaction: the snapshot as it stands, attempts closed since the last write, and a new attempt row.
   openAttempt(
     runId: string,
-    snapshot: string | null,
+    snapshot: SnapshotWrite | null,
     slot: { step: string; cluster: string; context: string | null },
     at: number,
     closes?: readonly AttemptClose[],

@@ -27,6 +27,7 @@ import type { ProgressListener } from './progress-events.js';
 import { slotKey } from './rerun-plan.js';
 import { backoffDelay } from './retry.js';
 import { Semaphore } from './semaphore.js';
+import { SnapshotWriter } from './snapshot-writer.js';
 import { wordFailure } from './verdicts.js';
 import { type Activity, type StepBinder, type Workflow, workflowOf } from './workflows.js';
 import { WriteQueue } from './write-queue.js';
@@ -133,6 +134,8 @@ export class RunDriver {
   private pendingCloses: AttemptClose[] = [];
   // The attempt each (step, cluster) has open in this process; resume closed every older one first.
   private readonly openAttempts = new Map<string, AttemptRecord>();
+  // What the last snapshot write held: each write carries only what changed since.
+  private readonly snapshots = new SnapshotWriter();
   // Reports already journaled in this run (a step re-run after a crash reports once).
   private readonly reported = new Set<string>();
   private flushQueued = false;
@@ -447,7 +450,7 @@ export class RunDriver {
     if (this.closing || !this.actor) return;
     void this.commands.flush();
     const closes = this.pendingCloses.splice(0);
-    const snapshot = JSON.stringify(this.actor.getPersistedSnapshot());
+    const snapshot = this.snapshots.next(this.actor);
     try {
       await this.writes.push(() => this.store.commitTransition(this.runId, snapshot, closes, this.now()));
     } catch (error) {
@@ -631,7 +634,7 @@ export class RunDriver {
     if (open) return open;
     void this.commands.flush();
     if (this.closing) throw new Error('run is stopping');
-    const snapshot = this.actor ? JSON.stringify(this.actor.getPersistedSnapshot()) : null;
+    const snapshot = this.actor ? this.snapshots.next(this.actor) : null;
     const closes = this.pendingCloses.splice(0);
     const slot = { step: input.step, cluster: input.cluster, context: input.step === 'preflight' ? null : input.context };
     const created = await this.writes.push(() => this.store.openAttempt(this.runId, snapshot, slot, this.now(), closes));

@@ -147,6 +147,18 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       ALTER TABLE {s}.step_attempts ADD COLUMN output TEXT;  -- JSON, redacted; never a secret's data
     `,
   },
+  {
+    version: 3,
+    name: 'snapshots in parts: a transition writes only the child machines that moved',
+    sql: `
+      CREATE TABLE {s}.run_snapshot_parts (
+        run_id  TEXT NOT NULL REFERENCES {s}.runs (id) ON DELETE CASCADE,
+        part    TEXT NOT NULL,
+        json    TEXT NOT NULL,
+        PRIMARY KEY (run_id, part)
+      );
+    `,
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;

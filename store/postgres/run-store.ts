@@ -34,6 +34,7 @@ import {
   toRun,
   toStoredRun,
 } from '../rows.js';
+import { assembleSnapshot, hasPartRefs, type SnapshotWrite } from '../snapshot-parts.js';
 import { asPgStoreError, clientConfig, LockSession, type Queryable, transaction } from './connection.js';
 
 const EVENT_COLUMNS = 'id, run_id, at, type, actor_user AS "user", actor_host AS host, actor_pid AS pid, detail, step, cluster';
@@ -51,6 +52,20 @@ const closesCte = (s: string) => `closed AS (
            WHERE a.id = (SELECT id FROM ${s}.step_attempts WHERE run_id = $3 AND step = u.step AND cluster = u.cluster AND outcome = 'running' ORDER BY attempt DESC LIMIT 1)
            RETURNING a.id),
          notified AS (SELECT pg_notify($10, $3) WHERE $11::boolean)`;
+
+// The parts a snapshot write saves and drops, after the statement's other parameters ($first on).
+const partsCte = (s: string, first: number) => `saved_parts AS (
+           INSERT INTO ${s}.run_snapshot_parts (run_id, part, json)
+           SELECT $3, p.part, p.json FROM unnest($${first}::text[], $${first + 1}::text[]) AS p (part, json)
+           ON CONFLICT (run_id, part) DO UPDATE SET json = EXCLUDED.json RETURNING part),
+         dropped_parts AS (
+           DELETE FROM ${s}.run_snapshot_parts WHERE run_id = $3
+             AND (part = ANY($${first + 2}::text[]) OR ($${first + 3}::boolean AND NOT (part = ANY($${first}::text[]))))
+           RETURNING part)`;
+
+function partParams(snapshot: SnapshotWrite | null): unknown[] {
+  return [snapshot?.parts.map(([id]) => id) ?? [], snapshot?.parts.map(([, json]) => json) ?? [], snapshot?.dropped ?? [], snapshot?.full ?? false];
+}
 
 function closeParams(closes: readonly AttemptClose[]): unknown[] {
   return [
@@ -91,6 +106,13 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
   const getRun = async (db: Queryable, id: string, forUpdate = false) => {
     const { rows } = await db.query<RunRow>(`SELECT * FROM ${s}.runs WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
     return rows[0] ? toRun(rows[0]) : undefined;
+  };
+
+  // The row with its snapshot's parts put back.
+  const whole = async (db: Queryable, row: RunRow): Promise<RunRow> => {
+    if (!hasPartRefs(row.snapshot_json)) return row;
+    const { rows } = await db.query<{ part: string; json: string }>(`SELECT part, json FROM ${s}.run_snapshot_parts WHERE run_id = $1`, [row.id]);
+    return { ...row, snapshot_json: assembleSnapshot(row.snapshot_json, new Map(rows.map((p) => [p.part, p.json]))) };
   };
 
   const insertEvent = (
@@ -235,7 +257,10 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
       return result;
     },
 
-    getRun: (id) => getRun(pool, id),
+    async getRun(id) {
+      const { rows } = await pool.query<RunRow>(`SELECT * FROM ${s}.runs WHERE id = $1`, [id]);
+      return rows[0] ? toRun(await whole(pool, rows[0])) : undefined;
+    },
 
     async findRunIds(prefix, limit) {
       const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -262,25 +287,39 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
     },
 
     // One statement each (an implicit transaction): the snapshot, the attempts closed, the new attempt.
-    async commitTransition(runId, snapshotJson, closes, at) {
+    async commitTransition(runId, snapshot, closes, at) {
       await pool.query(
-        `WITH saved AS (UPDATE ${s}.runs SET snapshot_json = $1, updated_at = $2 WHERE id = $3),
-         ${CLOSES_CTE}
+        `WITH saved AS (UPDATE ${s}.runs SET snapshot_json = COALESCE($1, snapshot_json), updated_at = $2 WHERE id = $3),
+         ${CLOSES_CTE},
+         ${partsCte(s, 12)}
          SELECT (SELECT count(*) FROM closed) AS closed, (SELECT count(*) FROM notified) AS notified`,
-        [snapshotJson, at, runId, ...closeParams(closes), channel, closes.length > 0],
+        [snapshot.root ?? null, at, runId, ...closeParams(closes), channel, closes.length > 0, ...partParams(snapshot)],
       );
       if (closes.length > 0) crashPoint('journal-write');
     },
 
-    async openAttempt(runId, snapshotJson, slot, at, closes = []) {
+    async openAttempt(runId, snapshot, slot, at, closes = []) {
       const { rows } = await pool.query<AttemptRow>(
-        `WITH saved AS (UPDATE ${s}.runs SET snapshot_json = $1, updated_at = $2 WHERE id = $3 AND $1::text IS NOT NULL),
+        `WITH saved AS (UPDATE ${s}.runs SET snapshot_json = COALESCE($1, snapshot_json), updated_at = $2 WHERE id = $3 AND $19::boolean),
          ${CLOSES_CTE},
+         ${partsCte(s, 15)},
          opened AS (INSERT INTO ${s}.step_attempts (run_id, step, cluster, context, attempt, started_at, outcome)
                     VALUES ($3, $12, $13, $14, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM ${s}.step_attempts WHERE run_id = $3 AND step = $12 AND cluster = $13), $2, 'running')
                     RETURNING *)
          SELECT opened.*, (SELECT count(*) FROM closed) AS closed_count, (SELECT count(*) FROM notified) AS notified_count FROM opened`,
-        [snapshotJson, at, runId, ...closeParams(closes), channel, true, slot.step, slot.cluster, slot.context],
+        [
+          snapshot?.root ?? null,
+          at,
+          runId,
+          ...closeParams(closes),
+          channel,
+          true,
+          slot.step,
+          slot.cluster,
+          slot.context,
+          ...partParams(snapshot),
+          snapshot !== null,
+        ],
       );
       crashPoint('journal-write');
       return toAttempt(rows[0] as AttemptRow);
@@ -569,7 +608,7 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
         pool.query<ObservationRow>(`SELECT run_id, cluster, subject, present, owner, detail, at FROM ${s}.observations WHERE run_id = $1 ORDER BY id`, [runId]),
       ]);
       return {
-        run: toStoredRun(rows[0]),
+        run: toStoredRun(await whole(pool, rows[0])),
         attempts: attempts.rows.map(toAttempt),
         commands: commands.rows.map(toCommand),
         events: events.rows.map(toEvent),

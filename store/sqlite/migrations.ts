@@ -163,6 +163,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE step_attempts ADD COLUMN output TEXT;  -- JSON, redacted; never a secret's data
     `,
   },
+  {
+    version: 7,
+    name: 'snapshots in parts: a transition writes only the child machines that moved',
+    sql: `
+      CREATE TABLE run_snapshot_parts (
+        run_id  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        part    TEXT NOT NULL,                     -- the child actor's id in the root snapshot
+        json    TEXT NOT NULL,
+        PRIMARY KEY (run_id, part)
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

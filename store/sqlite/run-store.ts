@@ -34,6 +34,7 @@ import {
   toRun,
   toStoredRun,
 } from '../rows.js';
+import { assembleSnapshot, hasPartRefs, type SnapshotWrite } from '../snapshot-parts.js';
 import { type Db, diskFullNote } from './open-db.js';
 
 // Turns SQLite's errors into StoreErrors that say what happened and what to do.
@@ -114,7 +115,11 @@ export function createSqliteRunStore(db: Db): RunStore {
     getRun: db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?'),
     findIds: db.prepare<[string, number], { id: string }>(`SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC LIMIT ?`),
     listRuns: db.prepare<[number], RunRow>('SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?'),
-    saveSnapshot: db.prepare('UPDATE runs SET snapshot_json = ?, updated_at = ? WHERE id = ?'),
+    saveSnapshot: db.prepare('UPDATE runs SET snapshot_json = COALESCE(?, snapshot_json), updated_at = ? WHERE id = ?'),
+    savePart: db.prepare('INSERT INTO run_snapshot_parts (run_id, part, json) VALUES (?, ?, ?) ON CONFLICT (run_id, part) DO UPDATE SET json = excluded.json'),
+    dropPart: db.prepare('DELETE FROM run_snapshot_parts WHERE run_id = ? AND part = ?'),
+    dropParts: db.prepare('DELETE FROM run_snapshot_parts WHERE run_id = ?'),
+    listParts: db.prepare<[string], { part: string; json: string }>('SELECT part, json FROM run_snapshot_parts WHERE run_id = ?'),
     closeOpenAttempt: db.prepare(`UPDATE step_attempts SET outcome = ?, ended_at = ?, error = ?, output = ?
       WHERE id = (SELECT id FROM step_attempts WHERE run_id = ? AND step = ? AND cluster = ? AND outcome = 'running' ORDER BY attempt DESC LIMIT 1)`),
     nextAttempt: db.prepare<[string, string, string], { n: number }>(
@@ -181,6 +186,18 @@ export function createSqliteRunStore(db: Db): RunStore {
     return undefined;
   };
 
+  // The row with its snapshot's parts put back.
+  const whole = (row: RunRow): RunRow =>
+    hasPartRefs(row.snapshot_json)
+      ? { ...row, snapshot_json: assembleSnapshot(row.snapshot_json, new Map(s.listParts.all(row.id).map((p) => [p.part, p.json]))) }
+      : row;
+  const saveSnapshot = (runId: string, snapshot: SnapshotWrite, at: number) => {
+    s.saveSnapshot.run(snapshot.root ?? null, at, runId);
+    if (snapshot.full) s.dropParts.run(runId);
+    for (const id of snapshot.dropped) s.dropPart.run(runId, id);
+    for (const [id, json] of snapshot.parts) s.savePart.run(runId, id, json);
+  };
+
   const insertAttempt = (runId: string, slot: { step: string; cluster: string; context: string | null }, at: number): AttemptRecord => {
     const { n } = s.nextAttempt.get(runId, slot.step, slot.cluster) as { n: number };
     const info = s.insertAttempt.run(runId, slot.step, slot.cluster, slot.context, n, at);
@@ -222,7 +239,7 @@ export function createSqliteRunStore(db: Db): RunStore {
       },
       getRun(id) {
         const row = s.getRun.get(id);
-        return row ? toRun(row) : undefined;
+        return row ? toRun(whole(row)) : undefined;
       },
       findRunIds(prefix, limit) {
         const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -231,18 +248,18 @@ export function createSqliteRunStore(db: Db): RunStore {
       listRuns(limit) {
         return s.listRuns.all(limit).map(toRun);
       },
-      commitTransition(runId, snapshotJson, closes: readonly AttemptClose[], at) {
+      commitTransition(runId, snapshot, closes: readonly AttemptClose[], at) {
         db.transaction(() => {
-          s.saveSnapshot.run(snapshotJson, at, runId);
+          saveSnapshot(runId, snapshot, at);
           if (closes.length > 0) crashPoint('in-transaction');
           for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), c.output ?? null, runId, c.step, c.cluster);
         }).immediate();
         if (closes.length > 0) crashPoint('journal-write');
       },
-      openAttempt(runId, snapshotJson, slot, at, closes = []) {
+      openAttempt(runId, snapshot, slot, at, closes = []) {
         const attempt = db
           .transaction(() => {
-            if (snapshotJson !== null) s.saveSnapshot.run(snapshotJson, at, runId);
+            if (snapshot !== null) saveSnapshot(runId, snapshot, at);
             for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), c.output ?? null, runId, c.step, c.cluster);
             const created = insertAttempt(runId, slot, at);
             crashPoint('in-transaction');
@@ -406,7 +423,7 @@ export function createSqliteRunStore(db: Db): RunStore {
         const row = s.getRun.get(runId);
         if (!row) return undefined;
         return {
-          run: toStoredRun(row),
+          run: toStoredRun(whole(row)),
           attempts: s.listAttempts.all(runId).map(toAttempt),
           commands: s.listCommands.all(runId).map(toCommand),
           events: s.listEvents.all(runId).map(toEvent),

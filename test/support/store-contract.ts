@@ -1,8 +1,10 @@
 // The store contract as tests: every backend (SQLite now, PostgreSQL next) runs this suite and must pass it
 // unchanged. Each test opens a fresh, empty store.
+
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MeshConfig } from '../../shared/model.js';
 import type { Actor, ClaimRequest, LeaseHolder, NewRun, Store } from '../../store/contract.js';
+import { wholeSnapshot } from '../../store/snapshot-parts.js';
 
 const ALICE: Actor = { user: 'alice', host: 'laptop', pid: 101 };
 const BOB: Actor = { user: 'bob', host: 'desk', pid: 202 };
@@ -217,13 +219,18 @@ export function storeContract(backend: string, place: () => StorePlace): void {
       await fresh();
       await created('mr-att00001', 1);
       const slot = { step: 'install-primary', cluster: 'cluster1', context: 'ctx1' };
-      const a1 = await store.runs.openAttempt('mr-att00001', '{"s":1}', slot, 10);
+      const a1 = await store.runs.openAttempt('mr-att00001', wholeSnapshot('{"s":1}'), slot, 10);
       expect(a1).toMatchObject({ attempt: 1, outcome: 'running', startedAt: 10, endedAt: null, context: 'ctx1' });
       await store.runs.closeAttempt(a1.id, 'failed', { message: 'boom', hint: 'retry' }, 11);
       const a2 = await store.runs.openAttempt('mr-att00001', null, slot, 12);
       expect(a2.attempt).toBe(2);
       expect((await store.runs.openAttempt('mr-att00001', null, { ...slot, cluster: 'cluster9' }, 12)).attempt).toBe(1);
-      await store.runs.commitTransition('mr-att00001', '{"s":2}', [{ step: 'install-primary', cluster: 'cluster1', outcome: 'succeeded', at: 13 }], 13);
+      await store.runs.commitTransition(
+        'mr-att00001',
+        wholeSnapshot('{"s":2}'),
+        [{ step: 'install-primary', cluster: 'cluster1', outcome: 'succeeded', at: 13 }],
+        13,
+      );
       const attempts = await store.runs.listAttempts('mr-att00001');
       expect(attempts.map((a) => [a.cluster, a.attempt, a.outcome, a.endedAt, a.error?.message ?? null])).toEqual([
         ['cluster1', 1, 'failed', 11, 'boom'],
@@ -232,7 +239,7 @@ export function storeContract(backend: string, place: () => StorePlace): void {
       ]);
       expect((await store.runs.getRun('mr-att00001'))?.snapshot).toBe('{"s":2}');
       // openAttempt with a snapshot saves it, and closes what the transition before it closed.
-      await store.runs.openAttempt('mr-att00001', '{"s":3}', { ...slot, step: 'expose-istiod' }, 20, [
+      await store.runs.openAttempt('mr-att00001', wholeSnapshot('{"s":3}'), { ...slot, step: 'expose-istiod' }, 20, [
         { step: 'install-primary', cluster: 'cluster9', outcome: 'failed', error: { message: 'no' }, at: 19 },
       ]);
       expect((await store.runs.listAttempts('mr-att00001')).find((a) => a.cluster === 'cluster9')).toMatchObject({ outcome: 'failed', endedAt: 19 });
@@ -435,16 +442,62 @@ export function storeContract(backend: string, place: () => StorePlace): void {
       expect(calls).toBe(after);
     });
 
+    it('keeps a snapshot in parts: a write changes only the parts it names, and getRun and export put them back', async () => {
+      await fresh();
+      await created('mr-parts001', 1);
+      const slot = { step: 'install-primary', cluster: 'cluster1', context: 'ctx1' };
+      const root = (n: number, ids: string[]) =>
+        JSON.stringify({ value: n, children: Object.fromEntries(ids.map((id) => [id, { src: 'member', snapshot: { $part: id } }])) });
+      const whole = async () => JSON.parse((await store.runs.getRun('mr-parts001'))?.snapshot ?? 'null');
+      await store.runs.openAttempt(
+        'mr-parts001',
+        {
+          root: root(1, ['a', 'b']),
+          parts: [
+            ['a', '{"x":1}'],
+            ['b', '{"y":1}'],
+          ],
+          dropped: [],
+          full: true,
+        },
+        slot,
+        2,
+      );
+      expect(await whole()).toEqual({ value: 1, children: { a: { src: 'member', snapshot: { x: 1 } }, b: { src: 'member', snapshot: { y: 1 } } } });
+      // Only b moved: the root and a stay as written.
+      await store.runs.commitTransition('mr-parts001', { root: undefined, parts: [['b', '{"y":2}']], dropped: [], full: false }, [], 3);
+      expect(await whole()).toEqual({ value: 1, children: { a: { src: 'member', snapshot: { x: 1 } }, b: { src: 'member', snapshot: { y: 2 } } } });
+      // a went away; then a new driver writes everything again, and parts it does not name are gone.
+      await store.runs.commitTransition('mr-parts001', { root: root(2, ['b']), parts: [], dropped: ['a'], full: false }, [], 4);
+      expect(await whole()).toEqual({ value: 2, children: { b: { src: 'member', snapshot: { y: 2 } } } });
+      await store.runs.commitTransition('mr-parts001', { root: root(3, ['c']), parts: [['c', '{"z":3}']], dropped: [], full: true }, [], 5);
+      expect(await whole()).toEqual({ value: 3, children: { c: { src: 'member', snapshot: { z: 3 } } } });
+      expect(JSON.parse((await store.runs.exportRun('mr-parts001'))?.run.snapshotJson ?? 'null')).toEqual(await whole());
+      // A reference whose part is missing stays a reference: the engine's restore check calls that damaged.
+      await store.runs.commitTransition('mr-parts001', { root: root(4, ['b']), parts: [], dropped: [], full: true }, [], 6);
+      expect(await whole()).toEqual({ value: 4, children: { b: { src: 'member', snapshot: { $part: 'b' } } } });
+    });
+
     it('exports a run with all it recorded, and imports it elsewhere unchanged (new row ids, same content)', async () => {
       await fresh();
       await created('mr-copy0001', 1000, { configPath: '/etc/mesh.yaml' });
-      const attempt = await store.runs.openAttempt('mr-copy0001', '{"s":1}', { step: 'install-primary', cluster: 'cluster1', context: 'ctx1' }, 1001);
+      const attempt = await store.runs.openAttempt(
+        'mr-copy0001',
+        wholeSnapshot('{"s":1}'),
+        { step: 'install-primary', cluster: 'cluster1', context: 'ctx1' },
+        1001,
+      );
       const [cmd] = await store.runs.journalCommands(
         [{ runId: 'mr-copy0001', attemptId: attempt.id, tool: 'istioctl', argv: ['install', '-y'], context: 'ctx1', at: 1002 }],
         [],
       );
       await store.runs.journalCommands([], [{ id: cmd as number, exitCode: 0, durationMs: 3, stdoutTail: 'ok', stderrTail: '', at: 1005 }]);
-      await store.runs.commitTransition('mr-copy0001', '{"s":2}', [{ step: 'install-primary', cluster: 'cluster1', outcome: 'succeeded', at: 1006 }], 1006);
+      await store.runs.commitTransition(
+        'mr-copy0001',
+        wholeSnapshot('{"s":2}'),
+        [{ step: 'install-primary', cluster: 'cluster1', outcome: 'succeeded', at: 1006 }],
+        1006,
+      );
       await store.runs.recordObservations([
         { runId: 'mr-copy0001', cluster: 'cluster1', subject: 'namespace/istio-system', present: true, owner: null, detail: { a: 'b' }, at: 1001 },
       ]);
