@@ -448,29 +448,25 @@ export async function applyRemoteSecret(rt: StepRuntime, source: ClusterRef, hol
       hint: `set ${clusterField(deps.config, source.name, 'apiServer')} to an address ${holder.name} can reach (it is passed as --server), then resume with --force`,
     });
   }
-  // A secret applied client-side before (an older mesh-run, or by hand) still carries the copy: drop it.
+  // The secret as istiod selects it (by its label), read by name: a fleet's other secrets are not listed.
   const where = ['-n', ISTIO_SYSTEM, 'secret', secret];
-  const keys = await annotationKeys(rt, holder.context, where, `secret ${secret}`, 'observe');
-  if (keys?.includes(LAST_APPLIED)) {
+  const label = await labelValue(rt, holder.context, where, 'istio/multiCluster', `secret ${secret}`, 'verify');
+  if (label.value !== 'true') {
+    throw new StepError(`secret ${secret} with label istio/multiCluster=true is not in ${ISTIO_SYSTEM} of ${holder.name} after applying it`, {
+      retryable: true,
+    });
+  }
+  // A secret applied client-side before (an older mesh-run, or by hand) still carries the copy: drop it.
+  if ((await annotationKeys(rt, holder.context, where, `secret ${secret}`, 'verify'))?.includes(LAST_APPLIED)) {
     await mustSucceed(
       rt,
       kubectl(holder.context, ['-n', ISTIO_SYSTEM, 'annotate', 'secret', secret, `${LAST_APPLIED}-`], 'act'),
       `removing the last-applied copy of secret ${secret} on ${holder.name}`,
     );
     rt.note(`secret ${secret} on ${holder.name} carried a last-applied copy of the token (an earlier client-side apply); removed`, 'info');
-  }
-  const secrets = await mustSucceed(
-    rt,
-    kubectl(holder.context, ['-n', ISTIO_SYSTEM, 'get', 'secret', '-l', 'istio/multiCluster=true', '-o', 'name'], 'verify'),
-    `listing remote secrets on ${holder.name}`,
-  );
-  if (!secrets.stdout.split('\n').includes(`secret/${secret}`)) {
-    throw new StepError(`secret ${secret} with label istio/multiCluster=true is not in ${ISTIO_SYSTEM} of ${holder.name} after applying it`, {
-      retryable: true,
-    });
-  }
-  if ((await annotationKeys(rt, holder.context, where, `secret ${secret}`, 'verify'))?.includes(LAST_APPLIED)) {
-    throw new StepError(`secret ${secret} on ${holder.name} still carries a last-applied copy of the token after removing it`, { retryable: true });
+    if ((await annotationKeys(rt, holder.context, where, `secret ${secret}`, 'verify'))?.includes(LAST_APPLIED)) {
+      throw new StepError(`secret ${secret} on ${holder.name} still carries a last-applied copy of the token after removing it`, { retryable: true });
+    }
   }
 }
 
