@@ -6,6 +6,7 @@ import { joinProblems, leaveProblems, secretHoldersOf } from '../machines/topolo
 import { InternalError, PreconditionError, UsageError } from '../shared/errors.js';
 import type { MeshConfig, RunMode } from '../shared/model.js';
 import type { RunRecord, Store } from '../store/contract.js';
+import { AnswerBook } from './activities/answer-book.js';
 import { checkEnvironment, checkOwnership } from './activities/environment-check.js';
 import { precheck } from './activities/precheck.js';
 import { faultSeed, growWorld, newWorldSeed, openStore, realTools, type StoreLocation, toolsFor, worldSettings } from './composition.js';
@@ -91,8 +92,8 @@ export async function meshConfigOf(meshRef: string, location: StoreLocation): Pr
 // Istio someone else installed, a loopback server, a plugin credential, no load balancer where it needs one)
 // or of the whole mesh refuses it (exit 3); what it finds on the clusters already there is a warning (they
 // run mesh-run's Istio, as they should).
-async function precheckJoining(grown: MeshConfig, joining: string): Promise<string[]> {
-  const { findings } = await precheck(grown, await realTools(grown));
+async function precheckJoining(grown: MeshConfig, joining: string, book: AnswerBook): Promise<string[]> {
+  const { findings } = await precheck(grown, await realTools(grown), book);
   const blocking = findings.filter((f) => f.level === 'problem' && (f.cluster === undefined || f.cluster === joining));
   if (blocking.length > 0) {
     const hint =
@@ -166,6 +167,7 @@ async function startChange(
   faults: ReturnType<typeof parseFaultSpec>[],
   listener: ProgressListener | undefined,
   events: Array<{ type: string; detail: string }> = [],
+  answers?: AnswerBook,
 ): Promise<PreparedRun> {
   const runId = newRunId();
   const world = target.world ?? runId;
@@ -193,7 +195,7 @@ async function startChange(
     kind === 'cluster-add' ? `adding ${config.subject} to` : kind === 'cluster-remove' ? `removing ${config.subject} from` : 'rotating secrets on',
     target.mode === 'dry-run' ? faultSeed(world, faults) : undefined,
   );
-  return preparedNewRun(store, claimed, config, world, listener ? { listener } : {});
+  return preparedNewRun(store, claimed, config, world, { ...(listener ? { listener } : {}), ...(answers ? { answers } : {}) });
 }
 
 type Day2Kind = 'cluster-add' | 'cluster-remove' | 'secrets-rotate';
@@ -217,14 +219,16 @@ export async function prepareClusterAdd(request: ClusterAddRequest, listener?: P
     const faults = faultsFor(request.injections, grown, 'cluster-add', rehearse ? 'dry-run' : base.mode);
     let target = targetOf(base);
     let warnings: string[] = [];
+    // The precheck's answers serve the run's preflight step (no check asked twice).
+    const answers = new AnswerBook();
     if (rehearse) target = await rehearsalOf(store, config, grown.clusters);
-    else if (base.mode === 'real') warnings = await precheckJoining(grown, request.cluster.name);
+    else if (base.mode === 'real') warnings = await precheckJoining(grown, request.cluster.name, answers);
     else {
       const world = await worldSettings(store, base.simWorld);
       if (!world) throw new PreconditionError('sim-missing', `the simulated clusters of mesh ${mesh.name} are missing from the database`);
       await growWorld(store, base.simWorld, world, grown.clusters);
     }
-    const started = await startChange(store, base, target, 'cluster-add', grown, faults, listener);
+    const started = await startChange(store, base, target, 'cluster-add', grown, faults, listener, [], answers);
     return warnings.length > 0 ? { ...started, warnings } : started;
   } catch (error) {
     await store.close();

@@ -10,6 +10,7 @@ import { InternalError, NotResumableError, PreconditionError, UsageError } from 
 import { type MeshConfig, primariesOf, type RunMode } from '../shared/model.js';
 import { count } from '../shared/words.js';
 import type { AttemptRecord, NewRun, RunRecord, RunStore, Store, WorldSeed } from '../store/contract.js';
+import { AnswerBook } from './activities/answer-book.js';
 import { checkEnvironment, checkOwnership } from './activities/environment-check.js';
 import { Inventory } from './activities/inventory.js';
 import { precheck } from './activities/precheck.js';
@@ -94,7 +95,9 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
   }
   checkTrustFiles(loaded.config);
   // A real install runs every precheck first: any problem refuses it (exit 3, nothing recorded).
-  const warnings = request.dryRun ? [] : await precheckInstall(loaded.config, await realTools(loaded.config));
+  // Its answers serve the run's preflight step, which then asks the clusters nothing the precheck just asked.
+  const answers = new AnswerBook();
+  const warnings = request.dryRun ? [] : await precheckInstall(loaded.config, await realTools(loaded.config), answers);
   const store = await openStore(request.store, 'create');
   try {
     const runId = newRunId();
@@ -121,6 +124,7 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
     return await preparedNewRun(store, claimed, loaded.config, runId, {
       gatewayPollMs: pollFor(request.simulation.realisticLatency?.timeScale),
       warnings,
+      answers,
       ...(listener ? { listener } : {}),
     });
   } catch (error) {
@@ -152,7 +156,7 @@ export async function preparedNewRun(
   claimed: ClaimedRun,
   config: MeshConfig,
   world: string,
-  options: { listener?: ProgressListener; gatewayPollMs?: number; warnings?: string[] } = {},
+  options: { listener?: ProgressListener; gatewayPollMs?: number; warnings?: string[]; answers?: AnswerBook } = {},
 ): Promise<PreparedRun> {
   const { run, leaseToken, claimKeys, operator } = claimed;
   const driver = new RunDriver({
@@ -166,6 +170,7 @@ export async function preparedNewRun(
     ...(options.gatewayPollMs !== undefined ? { gatewayPollMs: options.gatewayPollMs } : {}),
     ...(await followUpDeps(store.runs, run)),
     ...(options.listener ? { listener: options.listener } : {}),
+    ...(options.answers ? { answers: options.answers } : {}),
   });
   return prepared(store, run, driver, () => driver.start(), undefined, options.warnings);
 }
@@ -183,8 +188,8 @@ async function withMeshTarget(request: FollowUpRequest): Promise<FollowUpRequest
 }
 
 // The precheck of a real install: its problems refuse the install (one line each), its warnings are returned.
-async function precheckInstall(config: MeshConfig, tools: ClusterTools): Promise<string[]> {
-  const { findings } = await precheck(config, tools);
+async function precheckInstall(config: MeshConfig, tools: ClusterTools, book?: AnswerBook): Promise<string[]> {
+  const { findings } = await precheck(config, tools, book);
   const problems = findings.filter((f) => f.level === 'problem');
   if (problems.length > 0) {
     const hint =

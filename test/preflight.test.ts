@@ -1,8 +1,9 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from './support/cli.js';
+import { runCli, runIdFrom, tempDir } from './support/cli.js';
 import { writeFakeTools } from './support/fake-tools.js';
+import { readJournal } from './support/journal.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -37,6 +38,39 @@ describe('preflight against real tools, before a run is recorded', () => {
     const result = await runCli(['install', '--config', config, '--db', join(tmp.dir, 'ctx.db')]);
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('kube context "east" (cluster cluster1) not found in the kubeconfig (it has: cluster1, cluster2)');
+  });
+});
+
+describe('a real install asks the clusters each environment question once', () => {
+  it("the precheck's answers are the preflight step's: journaled under it, with the times they were asked, not asked again", async () => {
+    const dir = join(tmp.dir, 'once');
+    mkdirSync(dir, { recursive: true });
+    const log = join(dir, 'calls.log');
+    const tools = writeFakeTools(dir, `mesh-run-once-${process.pid}`, 'https://10.20.0.2:6443', { log });
+    const config = join(dir, 'once.yaml');
+    // istioctl install (a 30 s sleep here) times out: the run stops at install-primary, after its preflight.
+    writeFileSync(config, `tools: {kubectl: ${tools.kubectl}, istioctl: ${tools.istioctl}}\ntimeouts: {command: 2s}\n`);
+    const db = join(dir, 'once.db');
+    const result = await runCli(['install', '--config', config, '--db', db, '-q']);
+    expect(result.code, result.stderr).toBe(1);
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    const count = (pattern: RegExp) => calls.filter((c) => pattern.test(c)).length;
+    expect(count(/^kubectl config get-contexts/)).toBe(1);
+    expect(count(/^istioctl version/)).toBe(1);
+    for (const ctx of ['cluster1', 'cluster2']) expect(count(new RegExp(`^kubectl --context=${ctx} version`)), ctx).toBe(1);
+    const journal = await readJournal(db, runIdFrom(result));
+    const preflight = journal.attempts.find((a) => a.step === 'preflight');
+    // Asked by the precheck, before the run (and its preflight attempt) was recorded; the inventory the step
+    // takes afterwards is its own.
+    const answered = journal.commands.filter((c) => c.attemptId === preflight?.id && c.startedAt < journal.run.createdAt);
+    expect(answered.map((c) => c.argv.slice(0, 3).join(' ')).sort()).toEqual([
+      'istioctl version --remote=false',
+      'kubectl --context=cluster1 version',
+      'kubectl --context=cluster2 version',
+      'kubectl config get-contexts',
+      'kubectl config view',
+    ]);
+    for (const c of answered) expect(c.exitCode, c.argv.join(' ')).toBe(0);
   });
 });
 

@@ -5,12 +5,14 @@ import { setMaxListeners } from 'node:events';
 import type { ClusterTools, Command, CommandResult } from '../../adapters/cluster-tools.js';
 import { PreconditionError, StepError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
+import { type AnswerBook, askOnce } from './answer-book.js';
 import { preflight } from './install.js';
 import { istioOwners, MESH_RUN_OWNER } from './mesh-inventory.js';
 import type { StepRuntime } from './step-runtime.js';
 
-// A step runtime that journals nothing: checks made before any run is recorded.
-export function directRuntime(config: MeshConfig, tools: ClusterTools): StepRuntime {
+// A step runtime that journals nothing: checks made before any run is recorded. `book` keeps their answers
+// for the run's own preflight; the same check asked twice gets one process.
+export function directRuntime(config: MeshConfig, tools: ClusterTools, book?: AnswerBook): StepRuntime {
   const signal = new AbortController().signal;
   // Preflight asks every cluster at once, all under this one signal.
   setMaxListeners(0, signal);
@@ -21,7 +23,12 @@ export function directRuntime(config: MeshConfig, tools: ClusterTools): StepRunt
     note: () => {},
     observe: async () => {},
     report: async () => {},
-    run: (command) => tools.run(command, options),
+    run: askOnce(async (command) => {
+      const startedAt = Date.now();
+      const result = await tools.run(command, options);
+      book?.record(command, { result, startedAt, endedAt: Date.now() });
+      return result;
+    }),
     pipe: (source, sink) => tools.pipe(source, sink, options),
     presentToken: (probe) => tools.presentToken(probe, options),
   };

@@ -4,6 +4,7 @@ import type { ClusterTools } from '../../adapters/cluster-tools.js';
 import { needsGateway, secretHoldersOf } from '../../machines/topology.js';
 import { StepError } from '../../shared/errors.js';
 import type { MeshCluster, MeshConfig } from '../../shared/model.js';
+import type { AnswerBook } from './answer-book.js';
 import { directRuntime, probing } from './environment-check.js';
 import { preflight } from './install.js';
 import { istioOwners, MESH_RUN_OWNER } from './mesh-inventory.js';
@@ -27,8 +28,9 @@ export interface PrecheckReport {
 
 const minorOf = (version: string | undefined) => Number(/^v?1\.(\d+)/.exec(version ?? '')?.[1] ?? Number.NaN);
 
-export async function precheck(config: MeshConfig, tools: ClusterTools): Promise<PrecheckReport> {
-  const rt = directRuntime(config, tools);
+// `book`: keeps the answers of the checks for the run the precheck clears (its preflight step).
+export async function precheck(config: MeshConfig, tools: ClusterTools, book?: AnswerBook): Promise<PrecheckReport> {
+  const rt = directRuntime(config, tools, book);
   // A probe that cannot run answers like a failed command: preflight already said why.
   const probe = probing(rt);
   const findings: Finding[] = [];

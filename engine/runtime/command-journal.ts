@@ -28,7 +28,8 @@ export class CommandJournal {
   ) {}
 
   // Resolves with the command's row id once the row is committed.
-  start(attemptId: number, command: Command): Promise<number> {
+  // `at`: when it started, for a command that ran before its run was recorded (a precheck's check).
+  start(attemptId: number, command: Command, at = this.now()): Promise<number> {
     if (this.closed) return Promise.reject(new Error('run is stopping'));
     return new Promise((resolve, reject) => {
       this.starts.push({
@@ -38,7 +39,7 @@ export class CommandJournal {
           tool: command.tool,
           argv: redactArgv([command.tool, ...command.args]),
           context: command.context || null,
-          at: this.now(),
+          at,
         },
         resolve,
         reject,
@@ -55,9 +56,8 @@ export class CommandJournal {
   }
 
   // Records a command's result (redacted) with the next batch.
-  finish(id: number, started: number, exitCode: number, stdout: string, stderr: string): void {
+  finish(id: number, started: number, exitCode: number, stdout: string, stderr: string, at = this.now()): void {
     if (this.closed) return;
-    const at = this.now();
     this.finishes.push({ id, exitCode, durationMs: at - started, stdoutTail: redactedTail(stdout), stderrTail: redactedTail(stderr), at });
     this.schedule();
   }

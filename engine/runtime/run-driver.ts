@@ -17,6 +17,7 @@ import type { MeshConfig, RunStatus } from '../../shared/model.js';
 import { sleep } from '../../shared/sleep.js';
 import type { Actor, AttemptClose, AttemptRecord, ClusterHolder, ErrorInfo, LeaseHolder, RunRecord, RunStore } from '../../store/contract.js';
 import { crashPoint } from '../../store/crash-points.js';
+import type { AnswerBook } from '../activities/answer-book.js';
 import type { ActivityDeps } from '../activities/install.js';
 import { Inventory } from '../activities/inventory.js';
 import type { StepRuntime } from '../activities/step-runtime.js';
@@ -62,6 +63,8 @@ export interface DriverOptions {
   claimKeys?: readonly string[];
   // resume --from: what the steps before the chosen one returned (slot -> JSON), replayed instead of run.
   replay?: ReadonlyMap<string, string>;
+  // What the precheck just asked (a real install): the preflight step journals those answers, not new processes.
+  answers?: AnswerBook;
 }
 
 // The lease a driver holds: who it is, and when it last said so.
@@ -155,6 +158,7 @@ export class RunDriver {
   private readonly replayed = new Set<string>();
   // What each slot's step returned last in this process, kept with its attempt when it succeeds.
   private readonly outputs = new Map<string, string>();
+  private readonly answers: AnswerBook | undefined;
   private resolveOutcome!: (outcome: RunOutcome) => void;
   readonly outcome: Promise<RunOutcome>;
 
@@ -178,6 +182,7 @@ export class RunDriver {
     this.remoteSlots = new Semaphore(this.config.maxParallelRemotes);
     this.deps = { config: this.config, inventory: options.inventory ?? Inventory.empty(), force: options.force ?? false };
     this.replay = new Map(options.replay ?? []);
+    this.answers = options.answers;
     this.commands = new CommandJournal(this.store, this.writes, this.runId, this.now, (error) => this.storeFailed(error));
     this.outcome = new Promise((resolve) => {
       this.resolveOutcome = resolve;
@@ -687,6 +692,12 @@ export class RunDriver {
       },
       run: (command) =>
         this.track(async () => {
+          const answered = input.step === 'preflight' ? this.answers?.take(command, this.now()) : undefined;
+          if (answered) {
+            const id = await this.commands.start(attempt.id, command, answered.startedAt);
+            this.commands.finish(id, answered.startedAt, answered.result.exitCode, answered.result.stdout, answered.result.stderr, answered.endedAt);
+            return answered.result;
+          }
           const id = await this.commands.start(attempt.id, command);
           const started = this.now();
           const groups: number[] = [];

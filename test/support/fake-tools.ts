@@ -2,19 +2,20 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-// Writes the scripts into `dir`; `istioctl install` sleeps under a recognisable name so tests can find orphans
+// Writes the scripts into `dir` (with `log`, each appends its argv to that file); `istioctl install` sleeps under a recognisable name so tests can find orphans
 // (and, with ignoreTerm, shrugs off SIGTERM as a stuck tool would).
 export function writeFakeTools(
   dir: string,
   marker: string,
   server = 'https://10.20.0.2:6443',
-  options: { ignoreTerm?: boolean } = {},
+  options: { ignoreTerm?: boolean; log?: string } = {},
 ): { kubectl: string; istioctl: string } {
   const kubectl = join(dir, 'kubectl');
   const istioctl = join(dir, 'istioctl');
   writeFileSync(
     kubectl,
     `#!/usr/bin/env bash
+${options.log ? `echo "kubectl $*" >> '${options.log}'` : ''}
 case "$*" in
   *"config get-contexts"*) printf 'cluster1\\ncluster2\\n' ;;
   *"config view"*"users[0]"*) printf '|' ;;
@@ -29,6 +30,7 @@ esac
   writeFileSync(
     istioctl,
     `#!/usr/bin/env bash
+${options.log ? `echo "istioctl $*" >> '${options.log}'` : ''}
 case "$1" in
   version) echo '{"clientVersion":{"version":"1.27.3"}}' ;;
   x) echo '✔ No issues found when checking the cluster. Istio is safe to install or upgrade!' >&2 ;;
