@@ -205,6 +205,15 @@ function splitTarget(positionals: string[]): Array<{ type: ResourceType; name?: 
       return type ? { type, name: n } : { error: `error: the server doesn't have a resource type "${t}"` };
     });
   }
+  // Several types at once (kubectl get crd,mutatingwebhookconfigurations): every object of each, no names.
+  const kinds = (positionals[0] as string).split(',');
+  if (kinds.length > 1) {
+    if (positionals.length > 1) return [{ error: 'error: arguments in resource/name form must have a single resource and name' }];
+    return kinds.map((k) => {
+      const type = resourceType(k);
+      return type ? { type } : { error: `error: the server doesn't have a resource type "${k}"` };
+    });
+  }
   const type = resourceType(positionals[0] as string);
   if (!type) return [{ error: `error: the server doesn't have a resource type "${positionals[0]}"` }];
   const names = positionals.slice(1);

@@ -10,29 +10,34 @@ export const OWNING_RESOURCE = 'install.operator.istio.io/owning-resource';
 // mesh-run names its IstioOperators mesh-run-primary[-rev] and mesh-run-remote[-rev].
 export const MESH_RUN_OWNER = /^mesh-run-/;
 
-interface NamedList {
-  items?: Array<{ metadata?: { name?: string; labels?: Record<string, string> } }>;
-}
-
 const ISTIO_CRD = /\.istio\.io$/;
 const ISTIO_WEBHOOK = /^istio/;
 
-async function list(rt: StepRuntime, context: string, resource: string, purpose: CommandPurpose): Promise<NamedList['items']> {
-  const result = await rt.run(kubectl(context, ['get', resource, '-o', 'json'], purpose));
-  if (isNotFound(result)) return [];
-  if (result.exitCode !== 0) throw commandFailed(`kubectl get ${resource}`, result);
-  return (JSON.parse(result.stdout) as NamedList).items ?? [];
+interface KindedList {
+  items?: Array<{ kind?: string; metadata?: { name?: string; labels?: Record<string, string> } }>;
 }
+
+// Every object of these cluster-scoped kinds, in one kubectl process.
+async function list(rt: StepRuntime, context: string, resources: readonly string[], purpose: CommandPurpose): Promise<NonNullable<KindedList['items']>> {
+  const result = await rt.run(kubectl(context, ['get', resources.join(','), '-o', 'json'], purpose));
+  if (isNotFound(result)) return [];
+  if (result.exitCode !== 0) throw commandFailed(`kubectl get ${resources.join(',')}`, result);
+  return (JSON.parse(result.stdout) as KindedList).items ?? [];
+}
+
+const WEBHOOK_KINDS = ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'] as const;
+const kindName = (kind: string | undefined) => (kind ?? '').toLowerCase();
 
 // Istio objects left on a cluster, as kind/name: the istio-system namespace, Istio CRDs and webhooks.
 export async function istioLeftovers(rt: StepRuntime, context: string, purpose: CommandPurpose): Promise<string[]> {
   const out: string[] = [];
   if (await getJson<object>(rt, context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, purpose)) out.push(`namespace/${ISTIO_SYSTEM}`);
-  for (const crd of (await list(rt, context, 'customresourcedefinitions', purpose)) ?? []) {
+  const found = await list(rt, context, ['customresourcedefinitions', ...WEBHOOK_KINDS], purpose);
+  for (const crd of found.filter((o) => kindName(o.kind) === 'customresourcedefinition')) {
     if (ISTIO_CRD.test(crd.metadata?.name ?? '')) out.push(`crd/${crd.metadata?.name}`);
   }
-  for (const kind of ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations']) {
-    for (const hook of (await list(rt, context, kind, purpose)) ?? []) {
+  for (const kind of WEBHOOK_KINDS) {
+    for (const hook of found.filter((o) => `${kindName(o.kind)}s` === kind)) {
       if (ISTIO_WEBHOOK.test(hook.metadata?.name ?? '')) out.push(`${kind.replace(/s$/, '')}/${hook.metadata?.name}`);
     }
   }
@@ -42,11 +47,9 @@ export async function istioLeftovers(rt: StepRuntime, context: string, purpose: 
 // The owners (IstioOperator names) of the Istio webhooks on a cluster; empty when it has none.
 export async function istioOwners(rt: StepRuntime, context: string): Promise<string[]> {
   const owners = new Set<string>();
-  for (const kind of ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations']) {
-    for (const hook of (await list(rt, context, kind, 'check')) ?? []) {
-      if (!ISTIO_WEBHOOK.test(hook.metadata?.name ?? '')) continue;
-      owners.add(hook.metadata?.labels?.[OWNING_RESOURCE] ?? '(no owner label)');
-    }
+  for (const hook of await list(rt, context, WEBHOOK_KINDS, 'check')) {
+    if (!ISTIO_WEBHOOK.test(hook.metadata?.name ?? '')) continue;
+    owners.add(hook.metadata?.labels?.[OWNING_RESOURCE] ?? '(no owner label)');
   }
   return [...owners];
 }
