@@ -114,6 +114,11 @@ describe('config validation: one line per problem, naming the field', () => {
     ['not a mapping', '- a\n- b', /^mesh\.yaml: the document must be a mapping/],
     ['YAML syntax', 'meshID: [unclosed', /^mesh\.yaml: line 1, column \d+: .*; fix the YAML syntax/],
     ['duplicate keys', 'meshID: a\nmeshID: b', /^mesh\.yaml: line 2, column 1: Map keys must be unique/],
+    [
+      'more remotes than a run takes',
+      `remotes: [${Array.from({ length: 1025 }, (_, i) => `{name: r${i}}`).join(', ')}]`,
+      /^mesh\.yaml: remotes: 1025 remotes is more than the 1024 mesh-run supports; split the mesh into several runs/,
+    ],
     ['maxParallelRemotes out of range', 'maxParallelRemotes: 0', /^mesh\.yaml: maxParallelRemotes: 0 is not a whole number from 1 to 256/],
     ['weak trust key', 'trust: {keySize: 1024}', /^mesh\.yaml: trust\.keySize: 1024 is not an RSA key size: 2048, 3072 or 4096/],
     [
@@ -165,6 +170,12 @@ describe('config validation: one line per problem, naming the field', () => {
       /^mesh\.yaml: trust\.outputDir: missing; with several primaries the generated root must be kept/,
     ],
   ];
+
+  it('takes a fleet of 1024 remotes (contexts named as the clusters)', () => {
+    const yaml = `remotes: [${Array.from({ length: 1024 }, (_, i) => `{name: r${i}}`).join(', ')}]\nmaxParallelRemotes: 256`;
+    expect(problems(yaml)).toEqual([]);
+    expect(parseConfigText(yaml, {}, 'mesh.yaml').clusters).toHaveLength(1025);
+  });
 
   it.each(cases)('%s', (_, yaml, expected) => {
     let found: string[] = [];

@@ -170,9 +170,12 @@ export class SimCluster {
         return;
       }
       const clusterIndex = this.settings.contexts.findIndex((c) => c.name === this.context.name);
+      // 172.18.<n>.x for the n-th cluster, on into 172.19, 172.20 ... past the 255th.
+      const block = clusterIndex + 1;
+      const prefix = `172.${18 + Math.floor(block / 256)}.${block % 256}`;
       let host = 200 + ((createHash('sha256').update(`${svc.metadata.namespace}/${svc.metadata.name}`).digest()[0] as number) % 50);
-      while (taken.has(`172.18.${clusterIndex + 1}.${host}`)) host = host === 249 ? 200 : host + 1;
-      const ip = `172.18.${clusterIndex + 1}.${host}`;
+      while (taken.has(`${prefix}.${host}`)) host = host === 249 ? 200 : host + 1;
+      const ip = `${prefix}.${host}`;
       if (lb.mode === 'ip') taken.add(ip);
       const ingress =
         lb.mode === 'ip'

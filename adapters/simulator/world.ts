@@ -35,6 +35,12 @@ export interface WorldOptions {
   latencyModel?: LatencyModel;
 }
 
+// The API server of the i-th cluster of a world: 10.10.0.1, 10.11.0.1 ... 10.255.0.1, then 10.10.1.1 on (a
+// fleet of up to 1025 clusters keeps every octet valid, and the first 246 keep the addresses they always had).
+function serverAddress(i: number): string {
+  return `https://10.${10 + (i % 246)}.${Math.floor(i / 246)}.1:6443`;
+}
+
 // The settings of a new world with these clusters (each its own context and API server address).
 export function newWorldSettings(
   clusters: ReadonlyArray<{ name: string; context: string; network?: string }>,
@@ -45,7 +51,7 @@ export function newWorldSettings(
     contexts: clusters.map((c, i) => ({
       name: c.context,
       cluster: c.name,
-      server: `https://10.${10 + i}.0.1:6443`,
+      server: serverAddress(i),
       ...(c.network ? { network: c.network } : {}),
     })),
     loadBalancer: { ...options.loadBalancer, changedAt: now },
@@ -64,8 +70,8 @@ export function withClusters(settings: WorldSettings, clusters: ReadonlyArray<{ 
   const used = new Set(settings.contexts.map((c) => c.server));
   let next = settings.contexts.length;
   const server = () => {
-    while (used.has(`https://10.${10 + next}.0.1:6443`)) next++;
-    const address = `https://10.${10 + next}.0.1:6443`;
+    while (used.has(serverAddress(next))) next++;
+    const address = serverAddress(next);
     used.add(address);
     return address;
   };

@@ -14,7 +14,9 @@ export const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 export const LABEL_VALUE = '^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$';
 export const DURATION = '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$';
 export const API_SERVER_URL = '^https://[^\\s/]+(:[0-9]+)?/?$';
-export const MAX_CLUSTERS = 257;
+// 1024 remotes and their primary: fleets of that size exist, and a run's cost per transition does not grow
+// with it (snapshots are written in parts).
+export const MAX_CLUSTERS = 1025;
 
 const duration = (description: string, example: string): SchemaNode => ({ type: 'string', description, pattern: DURATION, examples: [example] });
 const path = (description: string): SchemaNode => ({ type: 'string', description, minLength: 1, maxLength: 4096 });
