@@ -30,12 +30,6 @@ export class AnswerBook {
     const answer = list?.shift();
     return answer && now - answer.endedAt <= FRESH_MS ? answer : undefined;
   }
-
-  get size(): number {
-    let n = 0;
-    for (const list of this.answers.values()) n += list.length;
-    return n;
-  }
 }
 
 // The same check asked twice in one precheck gets the first answer (both askers wait for one process).

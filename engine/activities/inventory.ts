@@ -44,6 +44,13 @@ export class Inventory {
     return this.first.get(`${cluster}\0${subject}`);
   }
 
+  // Whether the record says the object was absent before mesh-run acted (so what is there now came with
+  // mesh-run, possibly made by istioctl for it). No record: not known, so not claimed.
+  absentBefore(cluster: string, subject: string): boolean {
+    const seen = this.before(cluster, subject);
+    return seen !== undefined && !seen.present;
+  }
+
   // Whether an object that exists now was there before mesh-run: the record says so, or (no record)
   // it lacks mesh-run's label.
   preexisting(cluster: string, subject: string, labelledByMeshRun: boolean): boolean {

@@ -199,8 +199,7 @@ export async function awaitSynced(rt: StepRuntime, input: RotationStepInput, dep
 // one a user made before is the user's, and other tools may hold its token).
 function madeByMeshRun(secret: SecretJson, cluster: string, inventory: Inventory): boolean {
   if (secret.metadata?.labels?.[MANAGED_BY] === MESH_RUN) return true;
-  const before = inventory.before(cluster, SUBJECTS.readerToken);
-  return secret.metadata?.name === READER_TOKEN && before !== undefined && !before.present;
+  return secret.metadata?.name === READER_TOKEN && inventory.absentBefore(cluster, SUBJECTS.readerToken);
 }
 
 // revoke-token: each token the holders used before is deleted with its secret, then presented to the API

@@ -212,8 +212,10 @@ async function oursInKept(rt: StepRuntime, input: ClusterStepInput, inventory: I
   const ca = await labelValue(rt, input.context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], MANAGED_BY, `secret ${CACERTS}`, 'observe');
   if (ca.exists && ca.value === MESH_RUN && !inventory.preexisting(input.cluster, SUBJECTS.cacerts, true)) ours.push(CACERTS);
   // The reader token secret is istioctl's, made for mesh-run's remote secret: remove it unless it was there before.
-  const seen = inventory.before(input.cluster, SUBJECTS.readerToken);
-  if (seen && !seen.present && (await exists(rt, input.context, ['secret', READER_TOKEN, '-n', ISTIO_SYSTEM], `secret ${READER_TOKEN}`)))
+  if (
+    inventory.absentBefore(input.cluster, SUBJECTS.readerToken) &&
+    (await exists(rt, input.context, ['secret', READER_TOKEN, '-n', ISTIO_SYSTEM], `secret ${READER_TOKEN}`))
+  )
     ours.push(READER_TOKEN);
   // The tokens secrets rotate minted carry mesh-run's label (listed by name only).
   const labelled = await mustSucceed(
