@@ -69,10 +69,19 @@ export interface TokenProbe {
   // certificate-authority-data (base64 PEM); absent: the system's roots.
   caData?: string;
   token: string;
+  // Also ask, as the token's subject, whether it may do this (a SelfSubjectAccessReview, cluster-wide).
+  access?: AccessQuestion;
 }
 
-// The HTTP status the API server answered GET /api with (401: it refused the token), or why it could not be asked.
-export type TokenAnswer = { status: number } | { error: string };
+export interface AccessQuestion {
+  verb: string;
+  group: string;
+  resource: string;
+}
+
+// The HTTP status the API server answered GET /api with (401: it refused the token), and when the probe asked
+// about access and the token was accepted, the review's answer; or why the server could not be asked.
+export type TokenAnswer = { status: number; allowed?: boolean } | { error: string };
 
 export interface ClusterTools {
   readonly mode: 'real' | 'dry-run';

@@ -9,6 +9,7 @@ import { writeFakeTools } from './support/fake-tools.js';
 import { attemptsOf, peek, readJournal } from './support/journal.js';
 import { primaryRemote } from './support/shapes.js';
 import { simCommand } from './support/sim.js';
+import { findLeak, needlesFor } from './support/token-scan.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -242,7 +243,37 @@ describe('install, verify, uninstall on simulated clusters', () => {
     const failed = await runCli(['verify', '--run', install, '--db', db, '-q']);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain('failed at check-remote-clusters');
-    expect(failed.stderr).toContain('cluster2 missing');
+    expect(failed.stderr).toContain('cluster2 missing: cluster1 holds no remote secret for cluster2 (istio-system/istio-remote-secret-cluster2)');
+  });
+
+  it('names why istiod does not see a remote: its token revoked on the remote is refused there (HTTP 401)', async () => {
+    const db = freshDb();
+    const config = join(tmp.dir, 'short-verify.yaml');
+    writeFileSync(config, 'verify: {timeout: 1s}\n');
+    const install = await installed(db, ['--config', config]);
+    const kubeconfig = (
+      await simKubectl(db, install, 'cluster1', ['-n', 'istio-system', 'get', 'secret', 'istio-remote-secret-cluster2', '-o', 'jsonpath={.data.cluster2}'])
+    ).stdout;
+    const token = /token: (\S+)/.exec(Buffer.from(kubeconfig, 'base64').toString('utf8'))?.[1] ?? '';
+    expect(token.length).toBeGreaterThan(20);
+    const revoked = await simKubectl(db, install, 'cluster2', [
+      '-n',
+      'istio-system',
+      'delete',
+      'secret',
+      'istio-reader-service-account-istio-remote-secret-token',
+    ]);
+    expect(revoked.exitCode, revoked.stderr).toBe(0);
+    const failed = await runCli(['verify', '--run', install, '--db', db, '-q']);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(
+      /failed at check-remote-clusters@cluster1: istiod on cluster1 does not see every cluster synced after 1.0s; cluster2 timeout: cluster2's API server refuses the token in the remote secret on cluster1 \(HTTP 401\)/,
+    );
+    expect(failed.stderr).toContain('hint: run "mesh-run secrets rotate --cluster cluster2" to give istiod a new token');
+    // The diagnosis read the secret and presented its token, but the token reached neither output nor store.
+    const needles = needlesFor(token);
+    expect(findLeak(failed.stdout + failed.stderr, needles)).toBeUndefined();
+    expect(findLeak(readFileSync(db), needles)).toBeUndefined();
   });
 
   it('rejects bad verify and uninstall input with one line and exit 2, recording nothing', async () => {

@@ -47,6 +47,19 @@ describe('simulated kubectl', () => {
     expect(flag.stderr).toContain('unknown flag: --frobnicate');
   });
 
+  it("lists nodes with kwok's mark, which verify reads before it deploys the sample", async () => {
+    h = await simHarness();
+    const { NODES_QUERY, simulatedNodes } = await import('../engine/activities/verify.js');
+    const node = (name: string, fake: boolean) =>
+      `apiVersion: v1\nkind: Node\nmetadata: {name: ${name}${fake ? ', annotations: {kwok.x-k8s.io/node: fake}' : ''}}\n`;
+    const nodes = async () => simulatedNodes((await h.run('kubectl', ['--context=cluster1', ...NODES_QUERY])).stdout);
+    expect(await nodes()).toEqual({ all: 0, simulated: 0 });
+    await h.run('kubectl', ['--context=cluster1', 'apply', '-f', '-'], `${node('n0', true)}---\n${node('n1', true)}`);
+    expect(await nodes()).toEqual({ all: 2, simulated: 2 });
+    await h.run('kubectl', ['--context=cluster1', 'apply', '-f', '-'], node('n2', false));
+    expect(await nodes()).toEqual({ all: 3, simulated: 2 });
+  });
+
   it('applies manifests idempotently: created, then unchanged, then configured', async () => {
     h = await simHarness();
     await h.run('kubectl', ['--context=cluster1', 'create', 'namespace', 'istio-system']);

@@ -28,9 +28,9 @@ export function jsonpath(obj: unknown, template: string): string {
     const items = (range[1] as string).split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), obj);
     return Array.isArray(items) ? items.map((item) => jsonpath(item, range[2] as string)).join('') : '';
   }
-  // {"text"}: a literal, with \n for a newline.
+  // {"text"}: a literal, with \n for a newline and \t for a tab.
   const newline = '\u{E000}';
-  template = template.replace(/\{"((?:[^"\\]|\\.)*)"\}/g, (_, text: string) => text.replace(/\\n/g, newline));
+  template = template.replace(/\{"((?:[^"\\]|\\.)*)"\}/g, (_, text: string) => text.replace(/\\n/g, newline).replace(/\\t/g, '\t'));
   return jsonpathFields(obj, template).replaceAll(newline, '\n');
 }
 

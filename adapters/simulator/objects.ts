@@ -25,6 +25,7 @@ export interface ResourceType {
 
 const TYPES: Array<ResourceType & { aliases: string[] }> = [
   { kind: 'Namespace', apiVersion: 'v1', resource: 'namespace', namespaced: false, aliases: ['namespace', 'namespaces', 'ns'] },
+  { kind: 'Node', apiVersion: 'v1', resource: 'node', namespaced: false, aliases: ['node', 'nodes', 'no'] },
   { kind: 'Service', apiVersion: 'v1', resource: 'service', namespaced: true, aliases: ['service', 'services', 'svc'] },
   { kind: 'Secret', apiVersion: 'v1', resource: 'secret', namespaced: true, aliases: ['secret', 'secrets'] },
   { kind: 'ServiceAccount', apiVersion: 'v1', resource: 'serviceaccount', namespaced: true, aliases: ['serviceaccount', 'serviceaccounts', 'sa'] },

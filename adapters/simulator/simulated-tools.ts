@@ -82,7 +82,9 @@ export function createSimulatedTools({ store, world, now = Date.now }: Simulated
         const current = settingsOf(objects.settings(), world);
         const ctx = current.contexts.find((c) => c.server === probe.server);
         if (!ctx || ctx.unreachable) return { error: `dial tcp ${probe.server.replace(/^https?:\/\//, '')}: i/o timeout` };
-        return { status: new SimCluster(objects, world, ctx, current, now).accepts(probe.token) ? 200 : 401 };
+        if (!new SimCluster(objects, world, ctx, current, now).accepts(probe.token)) return { status: 401 };
+        // The simulator models no RBAC: a token it accepts may read what istiod reads.
+        return probe.access ? { status: 200, allowed: true } : { status: 200 };
       });
     },
   };

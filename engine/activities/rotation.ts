@@ -3,7 +3,7 @@
 // the journal never keeps, or (the old token, to see it refused) in a request header from this process; what is
 // journaled is a fingerprint (a prefix of the token's hash).
 import { createHash } from 'node:crypto';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import type { ClusterRef, MintedToken, RotationStepInput, StepDone } from '../../machines/types.js';
 import { StepError } from '../../shared/errors.js';
 import { sleep } from '../../shared/sleep.js';
@@ -11,6 +11,7 @@ import { commandFailed } from './failures.js';
 import { type ActivityDeps, applyRemoteSecret, ISTIO_SYSTEM, READER_TOKEN, remoteSecretName } from './install.js';
 import { Inventory, MANAGED_BY, MESH_RUN, SUBJECTS } from './inventory.js';
 import { mustSucceed } from './kube-ops.js';
+import { type Kubeconfig, kubeconfigOf, readSecret, type SecretJson, tokenOf, tokenProbe } from './secret-read.js';
 import { syncStatus, tokenFingerprint } from './secrets-audit.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
@@ -20,17 +21,6 @@ const SA_NAME = 'kubernetes.io/service-account.name';
 // How long the token controller may take to fill a new token secret, and the API server to refuse a deleted one.
 const TOKEN_WAIT_MS = 30_000;
 const POLL_MS = 1_000;
-
-interface SecretJson {
-  type?: string;
-  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  data?: Record<string, string>;
-}
-
-interface Kubeconfig {
-  clusters?: Array<{ cluster?: { server?: string; 'certificate-authority-data'?: string } }>;
-  users?: Array<{ user?: { token?: string } }>;
-}
 
 // The token secrets secrets rotate makes (uninstall removes them with the rest of mesh-run's).
 export const ROTATED_TOKEN_PREFIX = `${READER}-token-`;
@@ -43,32 +33,6 @@ export function rotatedSecretName(replacing: readonly string[]): string {
     .digest('hex')
     .slice(0, 10);
   return `${ROTATED_TOKEN_PREFIX}${digest}`;
-}
-
-// A Secret read whole, data included: only into this step's memory.
-async function readSecret(rt: StepRuntime, context: string, name: string, where: string): Promise<SecretJson | undefined> {
-  const result = await rt.run({ ...kubectl(context, ['get', 'secret', name, '-n', ISTIO_SYSTEM, '-o', 'json'], 'observe'), sensitiveStdout: true });
-  if (result.exitCode !== 0) {
-    if (/\(NotFound\)|not found/i.test(result.stderr)) return undefined;
-    throw commandFailed(`kubectl get secret ${name} on ${where}`, result);
-  }
-  return JSON.parse(result.stdout) as SecretJson;
-}
-
-const decode = (value: string | undefined) => (value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8'));
-
-// The token of a service-account token secret.
-function tokenOf(secret: SecretJson | undefined): string | undefined {
-  return decode(secret?.data?.token);
-}
-
-// The remote secret's kubeconfig and the token in it.
-function kubeconfigOf(secret: SecretJson | undefined, cluster: string): { config: Kubeconfig; token?: string } | undefined {
-  const text = decode(secret?.data?.[cluster]);
-  if (text === undefined) return undefined;
-  const config = parse(text) as Kubeconfig;
-  const token = config?.users?.[0]?.user?.token;
-  return token ? { config, token } : { config };
 }
 
 // The token each holder's remote secret of `cluster` carries now.
@@ -249,16 +213,15 @@ export async function revokeToken(rt: StepRuntime, input: RotationStepInput, dep
 // Presents `token` to the cluster's API server (its address and CA as the holders' kubeconfig names them)
 // until it answers 401. The token goes in a request header from this process: in no argv, file or pipe.
 async function expectRefused(rt: StepRuntime, input: RotationStepInput, base: Kubeconfig | undefined, token: string, fingerprint: string): Promise<void> {
-  const cluster = base?.clusters?.[0]?.cluster;
-  if (!cluster?.server) throw new StepError(`no holder's kubeconfig for ${input.cluster} names its API server to present the old token to (internal error)`);
-  const probe = { server: cluster.server, token, ...(cluster['certificate-authority-data'] ? { caData: cluster['certificate-authority-data'] } : {}) };
+  const probe = tokenProbe(base, token);
+  if (!probe) throw new StepError(`no holder's kubeconfig for ${input.cluster} names its API server to present the old token to (internal error)`);
   const deadline = rt.now() + TOKEN_WAIT_MS;
   for (;;) {
     const answer = await rt.presentToken(probe);
     if ('error' in answer)
-      throw new StepError(`presenting the old token to ${input.cluster}'s API server (${cluster.server}) failed: ${answer.error}`, {
+      throw new StepError(`presenting the old token to ${input.cluster}'s API server (${probe.server}) failed: ${answer.error}`, {
         retryable: true,
-        hint: `the old token's secret is gone already; resume once ${cluster.server} answers to check it is refused`,
+        hint: `the old token's secret is gone already; resume once ${probe.server} answers to check it is refused`,
       });
     if (answer.status === 401) return;
     if (rt.now() >= deadline)

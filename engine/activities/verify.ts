@@ -12,6 +12,7 @@ import { commandTimeoutSeconds, getJson, isMeshRuns, mustSucceed, type Namespace
 import { injectorWebhookName } from './manifests.js';
 import { CURL_CONTAINER, HELLOWORLD_PORT, SAMPLE_NAMESPACE, sampleManifest, sampleNamespace } from './sample-manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
+import { diagnoseUnsynced } from './sync-diagnosis.js';
 
 // The Istio doc tests retry each check every second.
 const POLL_MS = 1000;
@@ -86,14 +87,21 @@ export async function checkRemoteClusters(rt: StepRuntime, input: ClusterStepInp
     return { done: pending.length === 0, value: rows };
   });
   if (seen.done) return { finishedAt: rt.now() };
+  // Each cluster istiod does not see, with the cause found by meeting it as istiod does (its remote secret).
   const rows = seen.value;
-  const bad = input.watches.filter((r) => rows.get(r.name) !== 'synced').map((r) => `${r.name} ${rows.get(r.name) ?? 'missing'}`);
-  const timedOut = input.watches.some((r) => rows.get(r.name) === 'timeout');
-  throw new StepError(`istiod on ${input.cluster} does not see every cluster synced after ${formatDuration(deps.config.verify.timeoutMs)}: ${bad.join(', ')}`, {
-    hint: timedOut
-      ? "istiod cannot reach that cluster's API server: check its apiServer in the config (the address in its remote secret)"
-      : `a missing cluster has no remote secret on ${input.cluster}: resume or re-run "mesh-run install" to attach it`,
-  });
+  const causes: string[] = [];
+  const hints: string[] = [];
+  for (const watched of input.watches.filter((r) => rows.get(r.name) !== 'synced')) {
+    const found = await diagnoseUnsynced(rt, { name: input.cluster, context: input.context }, watched.name);
+    causes.push(`${watched.name} ${rows.get(watched.name) ?? 'missing'}: ${found.cause}`);
+    hints.push(found.hint);
+  }
+  throw new StepError(
+    `istiod on ${input.cluster} does not see every cluster synced after ${formatDuration(deps.config.verify.timeoutMs)}; ${causes.join('; ')}`,
+    {
+      hint: [...new Set(hints)].join('; '),
+    },
+  );
 }
 
 // check-injector-ca: the primary patched the remote's injector webhook with its CA (failure mode: empty caBundle).
@@ -121,8 +129,43 @@ export async function checkInjectorCa(rt: StepRuntime, input: ClusterStepInput, 
   return { finishedAt: rt.now() };
 }
 
+// kwok marks the nodes it simulates with this annotation; their pods are API objects that run no container.
+const SIMULATED_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
+
+// Every node's name and kwok mark, one "name<TAB>mark" line each: no node's other data is read.
+export const NODES_QUERY = [
+  'get',
+  'nodes',
+  '-o',
+  `jsonpath={range .items[*]}{.metadata.name}{"\\t"}{.metadata.annotations.${SIMULATED_NODE_ANNOTATION.replaceAll('.', '\\.')}}{"\\n"}{end}`,
+];
+
+// How many nodes a pod could land on, and how many of them kwok simulates, from NODES_QUERY's answer.
+export function simulatedNodes(listing: string): { all: number; simulated: number } {
+  const rows = listing
+    .split('\n')
+    .map((line) => line.split('\t'))
+    .filter(([name]) => name);
+  return { all: rows.length, simulated: rows.filter(([, mark]) => mark === 'fake').length };
+}
+
+// The data-plane checks need pods that run. On a cluster whose every node is simulated, the sample could
+// never start: say so in one line before creating anything, rather than time out at await-sample.
+async function refuseSimulatedNodes(rt: StepRuntime, input: ClusterStepInput): Promise<void> {
+  const listing = await mustSucceed(rt, kubectl(input.context, NODES_QUERY, 'observe'), `kubectl get nodes on ${input.cluster}`);
+  const { all, simulated } = simulatedNodes(listing.stdout);
+  if (all === 0 || simulated < all) return;
+  throw new StepError(
+    `the data-plane checks cannot pass on ${input.cluster}: its ${count(all, 'node')} ${all === 1 ? 'is' : 'are'} simulated by kwok (annotation ${SIMULATED_NODE_ANNOTATION}=fake), so no pod there runs a container; the control-plane checks before this one ran for real`,
+    {
+      hint: `run verify against clusters with real nodes to check the sample and traffic; nothing was deployed on ${input.cluster}`,
+    },
+  );
+}
+
 // deploy-sample: namespace sample (labelled for injection), the helloworld Service, this cluster's version, curl.
 export async function deploySample(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
+  await refuseSimulatedNodes(rt, input);
   const existing = await getJson<NamespaceJson>(rt, input.context, ['namespace', SAMPLE_NAMESPACE], `namespace ${SAMPLE_NAMESPACE}`);
   // A sample namespace that was there before verify stays at uninstall, with its labels as they were.
   await rt.observe({

@@ -57,9 +57,22 @@ export function writeConfig(dir: string, extra = ''): string {
 export const env = { KUBECONFIG };
 
 // The remote secret applied the way the Istio page writes it: create-remote-secret piped into a
-// client-side kubectl apply (which copies the whole secret into its last-applied annotation).
-export function applyRemoteSecretClientSide(): void {
-  const script = `"$ISTIOCTL" create-remote-secret --kubeconfig "$KUBECONFIG" --context=cluster2 --name=cluster2 -n istio-system --server="$SERVER" | kubectl --kubeconfig "$KUBECONFIG" --context=cluster1 apply -f - >/dev/null`;
-  const server = kubectl('cluster2', ['config', 'view', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}']).trim();
-  execFileSync('bash', ['-c', script], { env: { ...process.env, ISTIOCTL: istioctlPath(), KUBECONFIG, SERVER: server }, stdio: ['ignore', 'ignore', 'pipe'] });
+// client-side kubectl apply (which copies the whole secret into its last-applied annotation). A test can
+// break it on purpose: another server address, or the token of another service account.
+export function applyRemoteSecretClientSide(options: { server?: string; serviceAccount?: string } = {}): void {
+  const account = options.serviceAccount ? ' --service-account="$ACCOUNT" --create-service-account=false' : '';
+  const script = `"$ISTIOCTL" create-remote-secret --kubeconfig "$KUBECONFIG" --context=cluster2 --name=cluster2 -n istio-system --server="$SERVER"${account} | kubectl --kubeconfig "$KUBECONFIG" --context=cluster1 apply -f - >/dev/null`;
+  const server = options.server ?? kubectl('cluster2', ['config', 'view', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}']).trim();
+  execFileSync('bash', ['-c', script], {
+    env: { ...process.env, ISTIOCTL: istioctlPath(), KUBECONFIG, SERVER: server, ACCOUNT: options.serviceAccount ?? '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}
+
+// What the real istiod on `context` says of the clusters it reads (istioctl port-forwards to its pod).
+export function remoteClusters(context: string): string {
+  return execFileSync(istioctlPath(), ['remote-clusters', '--kubeconfig', KUBECONFIG, '--context', context], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Builds (or reuses) the upstream binaries the e2e suite runs: kube-apiserver, kube-controller-manager,
-# kube-scheduler (through a generated wrapper module), kwok, kwokctl and istioctl. Go builds only upstream code.
+# kube-scheduler (through a generated wrapper module), kwok, kwokctl, istioctl and pilot-discovery (istiod).
+# Go builds only upstream code.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.sh
 source "$here/versions.sh"
-mkdir -p "$K8S_BIN" "$KWOK_BIN" "$ISTIO_BIN"
+mkdir -p "$K8S_BIN" "$KWOK_BIN" "$ISTIO_BIN" "$PILOT_BIN"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
 log() { printf '%s e2e-build: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 started=$(date +%s)
 
 have() { [ -x "$1" ]; }
+P=istio.io/istio/pkg/version
+# Both Istio binaries report the pinned version (istioctl compares its own with istiod's).
+ISTIO_LDFLAGS="-s -w -X $P.buildVersion=$ISTIO_VERSION -X $P.buildTag=$ISTIO_VERSION -X $P.buildHub=docker.io/istio -X $P.buildStatus=Clean"
 
 if have "$K8S_BIN/kube-apiserver" && have "$K8S_BIN/kube-controller-manager" && have "$K8S_BIN/kube-scheduler"; then
   log "kubernetes $K8S_VERSION cached in $K8S_BIN"
@@ -59,10 +63,17 @@ if have "$ISTIO_BIN/istioctl"; then
 else
   t0=$(date +%s)
   log "building istioctl $ISTIO_VERSION"
-  P=istio.io/istio/pkg/version
-  GOBIN="$ISTIO_BIN" go install -ldflags "-s -w -X $P.buildVersion=$ISTIO_VERSION -X $P.buildTag=$ISTIO_VERSION -X $P.buildHub=docker.io/istio -X $P.buildStatus=Clean" \
-    "istio.io/istio/istioctl/cmd/istioctl@$ISTIO_MODULE_VERSION"
+  GOBIN="$ISTIO_BIN" go install -ldflags "$ISTIO_LDFLAGS" "istio.io/istio/istioctl/cmd/istioctl@$ISTIO_MODULE_VERSION"
   log "istioctl built in $(( $(date +%s) - t0 ))s"
+fi
+
+if have "$PILOT_BIN/pilot-discovery"; then
+  log "pilot-discovery $ISTIO_VERSION cached"
+else
+  t0=$(date +%s)
+  log "building pilot-discovery (istiod) $ISTIO_VERSION"
+  GOBIN="$PILOT_BIN" go install -ldflags "$ISTIO_LDFLAGS" "istio.io/istio/pilot/cmd/pilot-discovery@$ISTIO_MODULE_VERSION"
+  log "pilot-discovery built in $(( $(date +%s) - t0 ))s"
 fi
 
 log "binaries ready in $E2E_CACHE ($(( $(date +%s) - started ))s)"

@@ -2,13 +2,28 @@
 // 1. A load-balancer provider (the role MetalLB plays on kind): LoadBalancer services get an address through the
 //    status subresource. Its mode is read from a file on every pass, so a test can switch it:
 //    "ip <delayMs>", "hostname <delayMs>" or "none".
-// 2. Istio's injection webhooks are set to failurePolicy Ignore: no istiod pod really runs to answer them, and
-//    with Fail the API server would refuse every pod a webhook selects (the east-west gateway's included).
+// 2. Istio's injection webhooks are set to failurePolicy Ignore: the API server calls them at the istiod pod's
+//    address, where nothing listens (the real istiod below is on loopback), and with Fail it would refuse every
+//    pod a webhook selects (the east-west gateway's included).
 //    Test-only surgery on the test clusters; mesh-run itself never touches webhooks.
+// 3. The kubelet's part for istiod pods: a real istiod process behind each (real-istiod.mjs), when
+//    MESH_RUN_E2E_PILOT names a pilot-discovery binary.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { startIstiodRunner } from './real-istiod.mjs';
 
 const [kubeconfig, modeFile, ...contexts] = process.argv.slice(2);
+const stamp = () => new Date().toISOString().slice(11, 19);
+const istiods = process.env.MESH_RUN_E2E_PILOT
+  ? startIstiodRunner({
+      kubeconfig,
+      contexts,
+      stateDir: dirname(modeFile),
+      binary: process.env.MESH_RUN_E2E_PILOT,
+      log: (line) => console.log(`${stamp()} ${line}`),
+    })
+  : undefined;
 const kubectl = (context, args) =>
   execFileSync('kubectl', ['--kubeconfig', kubeconfig, '--context', context, ...args], {
     encoding: 'utf8',
@@ -81,6 +96,9 @@ function relaxWebhooks() {
   }
 }
 
-process.on('SIGTERM', () => process.exit(0));
+process.on('SIGTERM', () => {
+  istiods?.stopAll();
+  process.exit(0);
+});
 setInterval(relaxWebhooks, 300);
 setInterval(pass, 300);

@@ -14,5 +14,8 @@ if [ -x "$KWOK_BIN/kwokctl" ]; then
 fi
 # Anything still running from our state directory (a crashed kwokctl leaves its children).
 pkill -f "$STATE/kwok" 2>/dev/null
+# The real istiod processes the stand-ins started (their --kubeconfig lies under $STATE/istiod). SIGKILL: with
+# its API server gone, istiod's graceful shutdown can wait on it for long.
+pkill -KILL -f "$STATE/istiod" 2>/dev/null
 rm -rf "$STATE"
 echo "e2e-down: stopped" >&2

@@ -30,8 +30,9 @@ export KWOK_KUBE_CONTROLLER_MANAGER_BINARY="$K8S_BIN/kube-controller-manager"
 export KWOK_KUBE_SCHEDULER_BINARY="$K8S_BIN/kube-scheduler"
 export KWOK_CONTROLLER_BINARY="$KWOK_BIN/kwok"
 export KWOK_ETCD_BINARY="$(command -v etcd)"
-# Every component listens on loopback only.
-printf 'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokctlConfiguration\noptions:\n  bindAddress: 127.0.0.1\n' > "$STATE/kwokctl.yaml"
+# Every component listens on loopback only. kwok watches ClusterPortForward objects, through which the
+# stand-ins route port-forwards to istiod pods onto the real istiod processes.
+printf 'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokctlConfiguration\noptions:\n  bindAddress: 127.0.0.1\n  enableCRDs: [ClusterPortForward]\n' > "$STATE/kwokctl.yaml"
 
 count="${MESH_RUN_E2E_CLUSTERS:-4}"
 case "$count" in ''|*[!0-9]*) echo "MESH_RUN_E2E_CLUSTERS must be a whole number, got: $count" >&2; exit 2 ;; esac
@@ -75,7 +76,7 @@ echo "${MESH_RUN_E2E_LB:-ip 500}" > "$STATE/lb-mode"
 if [ -f "$STATE/lb.pid" ] && kill -0 "$(cat "$STATE/lb.pid")" 2>/dev/null; then
   log "stand-ins already running"
 else
-  nohup node "$here/cluster-standins.mjs" "$KUBECONFIG" "$STATE/lb-mode" "${clusters[@]}" >"$STATE/standins.log" 2>&1 &
+  MESH_RUN_E2E_PILOT="$PILOT_BIN/pilot-discovery" nohup node "$here/cluster-standins.mjs" "$KUBECONFIG" "$STATE/lb-mode" "${clusters[@]}" >"$STATE/standins.log" 2>&1 &
   echo $! > "$STATE/lb.pid"
 fi
 log "ready in $(( $(date +%s) - started ))s: KUBECONFIG=$KUBECONFIG"

@@ -10,3 +10,5 @@ E2E_CACHE="${MESH_RUN_E2E_CACHE:-$HOME/.cache/mesh-run-e2e}"
 K8S_BIN="$E2E_CACHE/kubernetes-$K8S_VERSION"
 KWOK_BIN="$E2E_CACHE/kwok-$KWOK_VERSION"
 ISTIO_BIN="$E2E_CACHE/istioctl-$ISTIO_VERSION"
+# istiod's binary, from the same Istio module as istioctl (its own folder: an istioctl cache stays valid).
+PILOT_BIN="$E2E_CACHE/pilot-discovery-$ISTIO_VERSION"
