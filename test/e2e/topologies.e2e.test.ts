@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, tempDir } from '../support/cli.js';
 import { readJournal } from '../support/journal.js';
 import { findLeak, needlesFor } from '../support/token-scan.js';
-import { apiServerOf, env, harnessClusters, istioctlPath, kubectl, kubectlJson, setLoadBalancer } from './support.js';
+import { apiServerOf, env, harnessClusters, istioctlPath, kubectl, kubectlJson, remoteClusters, setLoadBalancer } from './support.js';
 
 const tmp = tempDir('mesh-run-e2e-topo-');
 const db = join(tmp.dir, 'topo.db');
@@ -98,6 +98,29 @@ describe('multi-primary multi-network on real API servers', () => {
     // Every act was skipped or was an idempotent apply/label of what is already there.
     const creates = journal.commands.filter((c) => c.argv.includes('create') && !c.argv.includes('create-remote-secret'));
     expect(creates.map((c) => c.argv.join(' '))).toEqual([]);
+  });
+
+  it("verify: each primary's real istiod reads the other through its secret and signs with the root mesh-run plugged in", async () => {
+    const verified = await cli(['verify', '--config', config]);
+    // kwok's nodes run no containers: the data-plane checks stop the run, in one line.
+    expect(verified.code).toBe(1);
+    expect(verified.stderr).toMatch(/failed at deploy-sample@cluster[12]: the data-plane checks cannot pass on cluster[12]: its 2 nodes are simulated by kwok/);
+    const journal = await readJournal(db, runIdFrom(verified));
+    expect(
+      journal.attempts
+        .filter((a) => a.step === 'check-remote-clusters')
+        .map((a) => `${a.cluster}:${a.outcome}`)
+        .sort(),
+    ).toEqual(['cluster1:succeeded', 'cluster2:succeeded']);
+    for (const [context, other] of [
+      ['cluster1', 'cluster2'],
+      ['cluster2', 'cluster1'],
+    ] as const) {
+      expect(remoteClusters(context)).toMatch(new RegExp(`^${other}\\s+istio-system/istio-remote-secret-${other}\\s+synced\\s+istiod-`, 'm'));
+      // istiod publishes the root it signs under: the one in the cacerts secret, not a self-signed one of its own.
+      const published = kubectl(context, ['-n', 'istio-system', 'get', 'configmap', 'istio-ca-root-cert', '-o', 'jsonpath={.data.root-cert\\.pem}']);
+      expect(published.trim()).toBe(readFileSync(join(certs, context, 'root-cert.pem'), 'utf8').trim());
+    }
   });
 
   it('uninstall removes both secrets first, then both control planes, and leaves no Istio', async () => {

@@ -7,7 +7,8 @@
 // Where each setting comes from (all read from the pod the installed Deployment made, none invented here):
 //   argv          the pod's container args (discovery --monitoringAddr=:15014 --domain ...), then listen
 //                 addresses moved to free loopback ports (a later flag wins in pilot-discovery's parser) and
-//                 --kubeconfig for this cluster (in a pod, istiod uses its service account instead)
+//                 --kubeconfig: this cluster's address and CA with a token of the pod's service account, so istiod
+//                 has exactly the rights the install granted it
 //   environment   the container's env: literal values as they are; fieldRefs resolved from the pod
 //                 (POD_NAME, POD_NAMESPACE, SERVICE_ACCOUNT...); resource fieldRefs (GOMAXPROCS, GOMEMLIMIT)
 //                 replaced by small local limits. REVISION, CLUSTER_ID, EXTERNAL_ISTIOD, PILOT_* come from here.
@@ -16,7 +17,7 @@
 //                 directory at its mountPath, as a kubelet would mount it (optional volumes may be absent);
 //                 a secret volume (cacerts, the plugged-in CA) likewise, read by the harness as a kubelet
 //                 reads it; emptyDir volumes become empty folders. Projected service-account tokens are not
-//                 written: istiod uses the kubeconfig for its own API calls.
+//                 written as such: the kubeconfig carries one (see serviceAccountKubeconfig).
 //   ports         15014 (debug and metrics: istioctl remote-clusters, version), 15010/15012 (xDS), 15017
 //                 (webhooks), 8080 (http debug): each forwarded from the pod's port to the process.
 import { execFileSync, spawn } from 'node:child_process';
@@ -100,6 +101,24 @@ export function startIstiodRunner({ kubeconfig, contexts, stateDir, binary, log 
     }
   }
 
+  // In a pod, istiod calls its API server as its service account; so it does here: a token for that account
+  // (TokenRequest, as the kubelet's projected volume gets one) and the cluster's address and CA. What istiod may
+  // do is what the ClusterRoles the install created grant it, no more.
+  function serviceAccountKubeconfig(context, pod) {
+    const view = JSON.parse(kubectl(context, ['config', 'view', '--minify', '--flatten', '--context', context, '-o', 'json']));
+    const cluster = view.clusters[0].cluster;
+    const account = pod.spec.serviceAccountName ?? 'default';
+    const token = kubectl(context, ['-n', pod.metadata.namespace, 'create', 'token', account, '--duration=24h']).trim();
+    return JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: context, cluster: { server: cluster.server, 'certificate-authority-data': cluster['certificate-authority-data'] } }],
+      users: [{ name: account, user: { token } }],
+      contexts: [{ name: context, context: { cluster: context, user: account, namespace: pod.metadata.namespace } }],
+      'current-context': context,
+    });
+  }
+
   function environment(pod, container) {
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, GOMAXPROCS: '2', GOMEMLIMIT: '512MiB' };
     for (const entry of container.env ?? []) {
@@ -121,7 +140,7 @@ export function startIstiodRunner({ kubeconfig, contexts, stateDir, binary, log 
     mkdirSync(workdir, { recursive: true });
     mountVolumes(context, pod, container, workdir);
     const kube = join(workdir, 'kubeconfig');
-    writeFileSync(kube, kubectl(context, ['config', 'view', '--minify', '--flatten', '--context', context]), { mode: 0o600 });
+    writeFileSync(kube, serviceAccountKubeconfig(context, pod), { mode: 0o600 });
     const ports = {};
     for (const podPort of Object.keys(PORT_FLAGS)) ports[podPort] = await freePort();
     const args = [...(container.args ?? ['discovery'])];
