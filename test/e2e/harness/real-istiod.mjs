@@ -20,6 +20,15 @@
 //                 written as such: the kubeconfig carries one (see serviceAccountKubeconfig).
 //   ports         15014 (debug and metrics: istioctl remote-clusters, version), 15010/15012 (xDS), 15017
 //                 (webhooks), 8080 (http debug): each forwarded from the pod's port to the process.
+//
+// Why this reaches what the suite checks (Istio source at the pinned module version):
+//   istioctl/pkg/proxyconfig/clusters.go    remote-clusters GETs debug/clusterz from every Running app=istiod pod
+//   pkg/kube/client.go AllDiscoveryDo       ... through a port-forward to the pod's prometheus.io/port (15014)
+//   pilot/pkg/bootstrap/server.go           the debug handlers are served on the monitoring mux (--monitoringAddr)
+//   pilot/pkg/serviceregistry/kube/controller/multicluster.go
+//                                           with EXTERNAL_ISTIOD=true, istiod leads a remote whose istio-system
+//                                           names it in topology.istio.io/controlPlaneClusters and patches that
+//                                           remote's injector caBundle (the suite's check-injector-ca)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
