@@ -58,22 +58,20 @@ else
   log "kwok built in $(( $(date +%s) - t0 ))s"
 fi
 
-if have "$ISTIO_BIN/istioctl"; then
-  log "istioctl $ISTIO_VERSION cached"
-else
+# One binary of the pinned Istio module into its own folder: istio_binary <folder> <command package path>.
+istio_binary() {
+  local dir="$1" name="${2##*/}"
+  if have "$dir/$name"; then
+    log "$name $ISTIO_VERSION cached"
+    return
+  fi
+  local t0
   t0=$(date +%s)
-  log "building istioctl $ISTIO_VERSION"
-  GOBIN="$ISTIO_BIN" go install -ldflags "$ISTIO_LDFLAGS" "istio.io/istio/istioctl/cmd/istioctl@$ISTIO_MODULE_VERSION"
-  log "istioctl built in $(( $(date +%s) - t0 ))s"
-fi
-
-if have "$PILOT_BIN/pilot-discovery"; then
-  log "pilot-discovery $ISTIO_VERSION cached"
-else
-  t0=$(date +%s)
-  log "building pilot-discovery (istiod) $ISTIO_VERSION"
-  GOBIN="$PILOT_BIN" go install -ldflags "$ISTIO_LDFLAGS" "istio.io/istio/pilot/cmd/pilot-discovery@$ISTIO_MODULE_VERSION"
-  log "pilot-discovery built in $(( $(date +%s) - t0 ))s"
-fi
+  log "building $name $ISTIO_VERSION"
+  GOBIN="$dir" go install -ldflags "$ISTIO_LDFLAGS" "istio.io/istio/$2@$ISTIO_MODULE_VERSION"
+  log "$name built in $(( $(date +%s) - t0 ))s"
+}
+istio_binary "$ISTIO_BIN" istioctl/cmd/istioctl
+istio_binary "$PILOT_BIN" pilot/cmd/pilot-discovery
 
 log "binaries ready in $E2E_CACHE ($(( $(date +%s) - started ))s)"
