@@ -250,3 +250,16 @@ describe('secrets rotate', () => {
     expect((await cli(['runs', '-o', 'json', ...at])).stdout).toBe(runs);
   }, 60_000);
 });
+
+describe('reading a remote secret', () => {
+  it('takes a kubeconfig that does not parse as one with no token, so no parser message can quote the token', async () => {
+    const { kubeconfigOf } = await import('../engine/activities/secret-read.js');
+    const token = randomBytes(24).toString('hex');
+    const broken = `users:\n- user: {token: ${token}\n  bad: [\n`;
+    const secret = { data: { cluster2: Buffer.from(broken).toString('base64') } };
+    expect(kubeconfigOf(secret, 'cluster2')).toEqual({ config: {} });
+    const fine = `clusters: [{cluster: {server: "https://10.0.0.2:6443"}}]\nusers: [{user: {token: ${token}}}]\n`;
+    expect(kubeconfigOf({ data: { cluster2: Buffer.from(fine).toString('base64') } }, 'cluster2')?.token).toBe(token);
+    expect(kubeconfigOf(secret, 'cluster3')).toBeUndefined();
+  });
+});

@@ -35,11 +35,17 @@ export function tokenOf(secret: SecretJson | undefined): string | undefined {
   return decode(secret?.data?.token);
 }
 
-// The remote secret's kubeconfig and the token in it.
+// The remote secret's kubeconfig and the token in it. A kubeconfig that does not parse gives an empty one:
+// the parser's error quotes the lines around the fault, which would carry the token into a message.
 export function kubeconfigOf(secret: SecretJson | undefined, cluster: string): { config: Kubeconfig; token?: string } | undefined {
   const text = decode(secret?.data?.[cluster]);
   if (text === undefined) return undefined;
-  const config = parse(text) as Kubeconfig;
+  let config: Kubeconfig;
+  try {
+    config = parse(text) as Kubeconfig;
+  } catch {
+    return { config: {} };
+  }
   const token = config?.users?.[0]?.user?.token;
   return token ? { config, token } : { config };
 }

@@ -28,7 +28,7 @@ export async function diagnoseUnsynced(rt: StepRuntime, holder: { name: string; 
   const probe = found.token ? tokenProbe(found.config, found.token) : undefined;
   if (!probe) {
     return {
-      cause: `the remote secret for ${cluster} on ${holder.name} carries no bearer token to check (another credential type)`,
+      cause: `the remote secret for ${cluster} on ${holder.name} carries no bearer token to check (another credential type, or a kubeconfig that does not parse)`,
       hint: `run "mesh-run secrets audit" to see what it carries`,
     };
   }
