@@ -21,6 +21,7 @@ import { logsCommand, showCommand } from './commands/show.js';
 import { runsCommand, statusCommand } from './commands/status.js';
 import { storeCommand } from './commands/store.js';
 import { unlockCommand } from './commands/unlock.js';
+import { upgradeCommand } from './commands/upgrade.js';
 import { versionCommand } from './commands/version.js';
 import { storeOption } from './common.js';
 import { ExitRequest } from './exit.js';
@@ -132,6 +133,7 @@ export function buildProgram(streams: Streams): Command {
     followUpCommand('verify', streams),
     followUpCommand('uninstall', streams),
     clusterCommand(streams),
+    upgradeCommand(streams),
     resumeCommand(streams),
     statusCommand(streams),
     runsCommand(streams),

@@ -135,6 +135,13 @@ function successLine(run: RunRecord): string {
       : config.clusters.filter((c) => config.clusters.some((p) => p.role === 'primary' && p.name !== c.name)).map((c) => c.name);
     return `secrets rotated: new tokens for ${rotated.join(', ')} in use on every primary holding them, the old ones revoked${config.skipSyncGate ? ' (istiod sync not checked: --skip-sync-gate)' : ''}`;
   }
+  if (run.kind === 'upgrade' && config.upgrade) {
+    const { from, to, keepOld, skipProxyGate } = config.upgrade;
+    return `mesh ${config.meshID} upgraded: revision ${to} serves ${names}, the default tag points at it, revision ${from} ${keepOld ? 'kept (--keep-old)' : 'removed'}${skipProxyGate ? ' (proxies not checked: --skip-proxy-gate)' : ''}`;
+  }
+  if (run.kind === 'upgrade-rollback' && config.upgrade) {
+    return `upgrade ${config.upgrade.rollbackOf} rolled back: revision ${config.upgrade.from} serves ${names} again, revision ${config.upgrade.to} removed`;
+  }
   if (run.kind === 'cluster-add' || run.kind === 'cluster-remove') {
     const after = membershipConfig(run);
     const verb = run.kind === 'cluster-add' ? 'joined' : 'left';

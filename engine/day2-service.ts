@@ -106,7 +106,7 @@ async function precheckJoining(grown: MeshConfig, joining: string, book: AnswerB
 }
 
 // The mesh named, installed, and the run its membership comes from.
-async function installedMesh(store: Store, ref: string, verb: string): Promise<{ mesh: MeshRecord; run: RunRecord; config: MeshConfig }> {
+export async function installedMesh(store: Store, ref: string, verb: string): Promise<{ mesh: MeshRecord; run: RunRecord; config: MeshConfig }> {
   const mesh = findMesh(await listMeshes(store.runs), ref);
   if (mesh.state !== 'installed') {
     throw new PreconditionError(
@@ -124,7 +124,7 @@ async function installedMesh(store: Store, ref: string, verb: string): Promise<{
 
 // Where a day-2 run acts: the real clusters of a real mesh, the simulated world of a dry-run mesh, or (--dry-run
 // on a real mesh) a simulated copy of it made for the run.
-interface Target {
+export interface Target {
   mode: RunMode;
   // The simulated world (dry runs).
   world?: string;
@@ -132,13 +132,13 @@ interface Target {
   rehearsal?: boolean;
 }
 
-function targetOf(base: RunRecord): Target {
+export function targetOf(base: RunRecord): Target {
   return base.mode === 'dry-run' ? { mode: 'dry-run', world: base.simWorld } : { mode: 'real' };
 }
 
 // --dry-run on a real mesh: a new simulated world holding the mesh as its journal records it (its membership
 // installed there by a run journaled nowhere). The real clusters are not asked anything.
-async function rehearsalOf(store: Store, mesh: MeshConfig, clusters: MeshConfig['clusters']): Promise<Target> {
+export async function rehearsalOf(store: Store, mesh: MeshConfig, clusters: MeshConfig['clusters']): Promise<Target> {
   const world = newRunId();
   const seed = newWorldSeed(world, { ...mesh, clusters }, { loadBalancerDelayMs: 0 }, [], Date.now());
   if (!seed.world) throw new InternalError('a new simulated world without settings');
@@ -153,12 +153,12 @@ async function rehearsalOf(store: Store, mesh: MeshConfig, clusters: MeshConfig[
 }
 
 // Where the request asks the run to act (a rehearsal copy is made only once the request has passed its checks).
-function wantsRehearsal(base: RunRecord, dryRun: boolean | undefined): boolean {
+export function wantsRehearsal(base: RunRecord, dryRun: boolean | undefined): boolean {
   return Boolean(dryRun) && base.mode === 'real';
 }
 
 // The run of a day-2 change, recorded with its claim on the mesh's clusters (or its world), ready to begin.
-async function startChange(
+export async function startChange(
   store: Store,
   base: RunRecord,
   target: Target,
@@ -192,15 +192,24 @@ async function startChange(
       ...(events.length + rehearsed.length > 0 ? { events: [...rehearsed, ...events] } : {}),
     },
     world,
-    kind === 'cluster-add' ? `adding ${config.subject} to` : kind === 'cluster-remove' ? `removing ${config.subject} from` : 'rotating secrets on',
+    CLAIM_VERBS[kind](config),
     target.mode === 'dry-run' ? faultSeed(world, faults) : undefined,
   );
   return preparedNewRun(store, claimed, config, world, { ...(listener ? { listener } : {}), ...(answers ? { answers } : {}) });
 }
 
-type Day2Kind = 'cluster-add' | 'cluster-remove' | 'secrets-rotate';
+// What a day-2 run is doing to the clusters it claims, for the message of another run that finds them busy.
+const CLAIM_VERBS: Record<Day2Kind, (config: MeshConfig) => string> = {
+  'cluster-add': (config) => `adding ${config.subject} to`,
+  'cluster-remove': (config) => `removing ${config.subject} from`,
+  'secrets-rotate': () => 'rotating secrets on',
+  upgrade: (config) => `upgrading to revision ${config.upgrade?.to}`,
+  'upgrade-rollback': (config) => `rolling back the upgrade to ${config.upgrade?.to} on`,
+};
 
-function faultsFor(injections: readonly string[], config: MeshConfig, kind: Day2Kind, mode: RunMode) {
+export type Day2Kind = 'cluster-add' | 'cluster-remove' | 'secrets-rotate' | 'upgrade' | 'upgrade-rollback';
+
+export function faultsFor(injections: readonly string[], config: MeshConfig, kind: Day2Kind, mode: RunMode) {
   const faults = injections.map((spec) => parseFaultSpec(spec, config, kind));
   if (mode === 'real' && faults.length > 0)
     throw new UsageError(

@@ -254,6 +254,11 @@ export const FORCED_UNINSTALL = 'uninstall --force';
 // acted, as the runs that made the mesh (its install and every cluster add since) and their verify runs
 // recorded it, and whether it was started with --force.
 async function followUpDeps(store: RunStore, run: RunRecord): Promise<{ inventory?: Inventory; force?: boolean }> {
+  // A rollback puts back what its upgrade recorded before each change.
+  if (run.kind === 'upgrade-rollback' && run.targetRun) {
+    const observations = await store.listObservations([run.targetRun]);
+    return { inventory: new Inventory(observations, [run.targetRun]) };
+  }
   if (run.kind !== 'uninstall' && run.kind !== 'cluster-remove' && run.kind !== 'secrets-rotate') return {};
   const force = (await store.listEvents(run.id)).some((e) => e.type === 'forced' && (e.detail ?? '').startsWith(FORCED_UNINSTALL));
   if (!run.targetRun) return { force };
@@ -292,6 +297,8 @@ export interface ResumeRequest {
   from?: string;
   // A secrets rotate: go on without the sync gate from now on (journaled).
   skipSyncGate?: boolean;
+  // An upgrade: go on without the waves' proxy gate from now on (journaled).
+  skipProxyGate?: boolean;
   reason?: string;
 }
 
@@ -377,6 +384,17 @@ function resumedConfig(run: RunRecord, force: boolean, env: Record<string, strin
   };
 }
 
+// resume --skip-proxy-gate: an upgrade's waves go on without their proxy gate; recorded as the run's config.
+function withSkippedProxyGate(run: RunRecord, settled: ResumedConfig, skip: boolean | undefined): ResumedConfig {
+  if (!skip) return settled;
+  const spec = settled.config.upgrade;
+  if (run.kind !== 'upgrade' || !spec)
+    throw new UsageError(`--skip-proxy-gate goes with an upgrade run; run ${run.id} is ${run.kind === 'install' ? 'an' : 'a'} ${run.kind}`);
+  const config = { ...settled.config, upgrade: { ...spec, skipProxyGate: true } };
+  const detail = '--skip-proxy-gate: the remaining waves go on without checking that their proxies connect to the new revision';
+  return { config, replacement: { config, hash: run.configHash }, detail: settled.detail ? `${settled.detail}; ${detail}` : `forced: ${detail}` };
+}
+
 // resume --skip-sync-gate: a secrets rotate goes on without its gate; the run records the change as its config.
 function withSkippedGate(run: RunRecord, settled: ResumedConfig, skip: boolean | undefined): ResumedConfig {
   if (!skip) return settled;
@@ -397,15 +415,20 @@ export async function prepareResume(request: ResumeRequest, listener?: ProgressL
     const attempts = await store.runs.listAttempts(run.id);
     // Bad input before the run's state: --skip-sync-gate names a step only secrets rotate has.
     if (request.skipSyncGate) withSkippedGate(run, { config: runConfig(run) }, true);
+    if (request.skipProxyGate) withSkippedProxyGate(run, { config: runConfig(run) }, true);
     checkResumable(run, attempts.length, request.from !== undefined);
     if (run.mode === 'real' && changesLoadBalancer(request.simulation)) {
       throw new UsageError(`--sim-* options apply to dry runs only; run ${run.id} is against real clusters`);
     }
-    const settled = withSkippedGate(run, resumedConfig(run, request.force, request.env ?? process.env), request.skipSyncGate);
+    const settled = withSkippedProxyGate(
+      run,
+      withSkippedGate(run, resumedConfig(run, request.force, request.env ?? process.env), request.skipSyncGate),
+      request.skipProxyGate,
+    );
     const world = run.mode === 'dry-run' ? await worldSettings(store, run.simWorld) : undefined;
     if (run.mode === 'dry-run' && !world)
       throw new NotResumableError('sim-missing', `the simulated clusters of dry run ${run.id} are missing from the database`);
-    const rerun = request.from === undefined ? undefined : planRerun(run.id, run.kind, request.from, slotsFor(run.kind, settled.config), attempts);
+    const rerun = request.from === undefined ? undefined : planRerun(run.id, run.kind, request.from, slotsFor(run.kind, settled.config, attempts), attempts);
     const driver = new RunDriver({
       store: store.runs,
       tools: await toolsFor(run.mode, settled.config, store, run.simWorld),

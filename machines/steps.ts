@@ -14,8 +14,8 @@ import {
 } from './topology.js';
 
 // What a run does: the install page, its verify page, its cleanup section; or on day 2, one cluster joining or
-// leaving an installed mesh, or its remote secrets' tokens rotated.
-export const RUN_KINDS = ['install', 'verify', 'uninstall', 'cluster-add', 'cluster-remove', 'secrets-rotate'] as const;
+// leaving an installed mesh, its remote secrets' tokens rotated, a canary upgrade to a new revision or its rollback.
+export const RUN_KINDS = ['install', 'verify', 'uninstall', 'cluster-add', 'cluster-remove', 'secrets-rotate', 'upgrade', 'upgrade-rollback'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 export const INSTALL_STEP_IDS = [
@@ -44,13 +44,39 @@ export const MEMBERSHIP_STEP_IDS = ['read-discovery-address', 'receive-secrets',
 
 export const ROTATION_STEP_IDS = ['mint-token', 'swap-secret', 'await-synced', 'revoke-token'] as const;
 
-export const STEP_IDS = [...INSTALL_STEP_IDS, ...VERIFY_STEP_IDS, ...UNINSTALL_STEP_IDS, ...MEMBERSHIP_STEP_IDS, ...ROTATION_STEP_IDS] as const;
+// A canary upgrade in the documented order (istio.io setup/upgrade/canary, extended to remotes), then its rollback's.
+export const UPGRADE_STEP_IDS = [
+  'precheck-upgrade',
+  'install-revision',
+  'expose-istiod-revision',
+  'install-remote-revision',
+  'await-revision-synced',
+  'select-namespaces',
+  'move-wave',
+  'await-wave',
+  'upgrade-gateway',
+  'flip-tag',
+  'remove-old-revision',
+] as const;
+
+export const ROLLBACK_STEP_IDS = ['restore-tag', 'restore-gateway', 'restore-namespaces', 'remove-remote-revision', 'remove-new-revision'] as const;
+
+export const STEP_IDS = [
+  ...INSTALL_STEP_IDS,
+  ...VERIFY_STEP_IDS,
+  ...UNINSTALL_STEP_IDS,
+  ...MEMBERSHIP_STEP_IDS,
+  ...ROTATION_STEP_IDS,
+  ...UPGRADE_STEP_IDS,
+  ...ROLLBACK_STEP_IDS,
+] as const;
 
 export type StepId = (typeof STEP_IDS)[number];
 
 // Where a step runs: on every cluster at once, on primaries, on remotes, or on any cluster the mesh's shape
-// asks it of ('each'); `runsOn` narrows it per cluster.
-export type StepScope = 'all' | 'primary' | 'remote' | 'each';
+// asks it of ('each'); `runsOn` narrows it per cluster. A 'wave' step runs once per data-plane wave of an
+// upgrade ('wave-1', 'wave-2'...): how many there are is decided while the run runs (select-namespaces).
+export type StepScope = 'all' | 'primary' | 'remote' | 'each' | 'wave';
 
 export interface StepInfo {
   id: StepId;
@@ -145,6 +171,58 @@ const isSubject = (shape: MeshShape, m: MeshMember) => m.name === shape.subject;
 const isRotated = (shape: MeshShape, m: MeshMember) => secretHoldersOf(shape, m.name).length > 0 && (shape.subject === undefined || isSubject(shape, m));
 const subjectOf = (shape: MeshShape) => shape.members.find((m) => m.name === shape.subject);
 
+// A primary's ingress gateway comes with its control plane; an east-west gateway where the topology needs one.
+const hasGateways = (shape: MeshShape, m: MeshMember) => m.role === 'primary' || needsGateway(shape, m.name);
+
+const UPGRADE_STEPS: readonly StepInfo[] = [
+  PREFLIGHT,
+  { id: 'precheck-upgrade', scope: 'all', title: 'istioctl x precheck, version skew, every remote synced' },
+  { id: 'install-revision', scope: 'primary', title: 'Install the new revision beside the old one (istioctl install)' },
+  {
+    id: 'expose-istiod-revision',
+    scope: 'primary',
+    title: "Expose the new revision's istiod through the gateway (expose-istiod-rev)",
+    runsOn: (shape, m) => exposesIstiod(shape, m.name),
+  },
+  { id: 'install-remote-revision', scope: 'remote', title: 'Install the remote profile of the new revision' },
+  {
+    id: 'await-revision-synced',
+    scope: 'primary',
+    title: "The new revision's istiod reports every other cluster synced",
+    runsOn: (shape, m) => watchedBy(shape, m.name).length > 0,
+  },
+  { id: 'select-namespaces', scope: 'all', title: 'Choose the namespaces to move, record their labels, cut them into waves' },
+  { id: 'move-wave', scope: 'wave', title: "Relabel a wave's namespaces to the new revision, restart their deployments" },
+  { id: 'await-wave', scope: 'wave', title: "Every restarted proxy of the wave is connected to the new revision's istiod" },
+  {
+    id: 'upgrade-gateway',
+    scope: 'each',
+    title: "Upgrade the gateways in place: a primary's ingress gateway, and the east-west gateway where there is one",
+    runsOn: hasGateways,
+  },
+  { id: 'flip-tag', scope: 'each', title: 'Point the default tag at the new revision (istioctl tag set default)' },
+  {
+    id: 'remove-old-revision',
+    scope: 'each',
+    title: 'Remove the old revision (istioctl uninstall --revision)',
+    runsOn: (shape) => !shape.keepOld,
+  },
+];
+
+const ROLLBACK_STEPS: readonly StepInfo[] = [
+  PREFLIGHT,
+  { id: 'restore-tag', scope: 'each', title: 'Point the default tag back where it pointed before the upgrade' },
+  {
+    id: 'restore-gateway',
+    scope: 'each',
+    title: 'Put the gateways back on the old revision',
+    runsOn: hasGateways,
+  },
+  { id: 'restore-namespaces', scope: 'all', title: 'Put back the labels the upgrade moved, restart those deployments' },
+  { id: 'remove-remote-revision', scope: 'remote', title: "Remove the new revision's remote profile" },
+  { id: 'remove-new-revision', scope: 'primary', title: "Remove the new revision's control plane and its istiod route" },
+];
+
 export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
   install: INSTALL_STEPS,
   verify: [
@@ -195,6 +273,8 @@ export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
     { id: 'await-synced', scope: 'each', title: 'Every holding istiod reports the cluster synced', runsOn: isRotated },
     { id: 'revoke-token', scope: 'each', title: 'Delete the old token; the API server refuses it', runsOn: isRotated },
   ],
+  upgrade: UPGRADE_STEPS,
+  'upgrade-rollback': ROLLBACK_STEPS,
 };
 
 // The cluster label used in the journal for steps that span all clusters.
@@ -240,13 +320,32 @@ export function stepIdsOf(kind: RunKind): StepId[] {
 // The clusters a step runs on in this mesh, in the order the config lists them.
 export function clustersOfStep(info: StepInfo, shape: MeshShape): string[] {
   if (info.scope === 'all') return [ALL_CLUSTERS];
+  if (info.scope === 'wave') return [];
   return shape.members
     .filter((m) => (info.scope === 'primary' ? m.role === 'primary' : info.scope === 'remote' ? m.role === 'remote' : true))
     .filter((m) => info.runsOn?.(shape, m) ?? true)
     .map((m) => m.name);
 }
 
-// Every (step, cluster) pair a run of this kind goes through, in page order.
-export function stepSlots(kind: RunKind, shape: MeshShape): Array<{ step: StepId; cluster: string }> {
-  return WORKFLOW_STEPS[kind].flatMap((info) => clustersOfStep(info, shape).map((cluster) => ({ step: info.id, cluster })));
+// The label of an upgrade's n-th data-plane wave (1-based), in the journal's cluster column.
+export function waveLabel(n: number): string {
+  return `wave-${n}`;
+}
+
+export function waveNumber(label: string): number | undefined {
+  const n = /^wave-(\d+)$/.exec(label)?.[1];
+  return n === undefined ? undefined : Number(n);
+}
+
+// Every (step, cluster) pair a run of this kind goes through, in page order; an upgrade's waves, known once
+// the run has chosen them, are `waves` of them.
+export function stepSlots(kind: RunKind, shape: MeshShape, waves = 0): Array<{ step: StepId; cluster: string }> {
+  const infos = WORKFLOW_STEPS[kind];
+  const waveSteps = infos.filter((info) => info.scope === 'wave');
+  return infos.flatMap((info) => {
+    if (info.scope !== 'wave') return clustersOfStep(info, shape).map((cluster) => ({ step: info.id, cluster }));
+    // Wave steps go wave by wave (move-wave@wave-1, await-wave@wave-1, move-wave@wave-2...): placed at the first.
+    if (info !== waveSteps[0]) return [];
+    return Array.from({ length: waves }, (_, i) => waveSteps.map((w) => ({ step: w.id, cluster: waveLabel(i + 1) }))).flat();
+  });
 }

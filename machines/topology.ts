@@ -20,6 +20,8 @@ export interface MeshShape {
   trust?: boolean;
   // A cluster add or remove run: the cluster joining or leaving (a member of `members` either way).
   subject?: string;
+  // An upgrade that keeps the old revision installed (upgrade --keep-old).
+  keepOld?: boolean;
 }
 
 export function primariesOf(shape: MeshShape): MeshMember[] {

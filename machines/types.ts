@@ -338,3 +338,64 @@ export interface RotationStepInput extends StepInput {
   syncTimeoutMs: number;
   minted?: MintedToken;
 }
+
+// ---- upgrade: a canary upgrade, phase by phase, cluster by cluster, wave by wave; and its rollback ----
+
+export interface UpgradeInput {
+  runId: string;
+  meshID: string;
+  // The revision the mesh runs now, and the one it moves to.
+  from: string;
+  to: string;
+  members: MeshMember[];
+  // The upgrade keeps the old revision installed at the end.
+  keepOld: boolean;
+  gateTimeoutMs: number;
+}
+
+// One namespace a wave moves: where it is, and its labels before the upgrade touched it.
+export interface WaveNamespace {
+  cluster: string;
+  context: string;
+  namespace: string;
+}
+
+export interface UpgradeContext extends UpgradeInput, FailureMemory {
+  // Where the current phase is in its list of clusters (or of waves).
+  cursor: number;
+  // The data-plane waves, as select-namespaces cut them.
+  waves: WaveNamespace[][];
+}
+
+export type UpgradeEvent = RetryEvent;
+
+// Input of every upgrade and rollback step: the mesh's revisions, this cluster's place, and for the
+// mesh-wide steps every member; a wave step its namespaces.
+export interface UpgradeStepInput extends StepInput {
+  meshID: string;
+  from: string;
+  to: string;
+  members: MeshMember[];
+  gateTimeoutMs: number;
+  member?: MeshMember;
+  // A primary with remotes runs an external istiod.
+  external?: boolean;
+  discoveryAddress?: string;
+  wave?: WaveNamespace[];
+}
+
+export interface WavePlan {
+  waves: WaveNamespace[][];
+  finishedAt: number;
+}
+
+export interface UpgradeAddress {
+  address: string;
+  finishedAt: number;
+}
+
+export interface RollbackInput extends UpgradeInput {}
+
+export interface RollbackContext extends RollbackInput, FailureMemory {
+  cursor: number;
+}

@@ -1,6 +1,6 @@
 // Crash-anywhere: kill a dry run with SIGKILL at every journal write and named point, resume, and check
 // that it ends where an uninterrupted run ends, with a complete journal and no finished step run twice.
-import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../engine/composition.js';
@@ -214,6 +214,39 @@ describe.concurrent('crash anywhere, resume', () => {
     expect(tally.failures).toEqual([]);
     expect(tally.resumed + tally.missed).toBe(chosen.length);
     expect(tally.missed).toBeLessThan(chosen.length / 5);
+  }, 600_000);
+
+  // A canary upgrade walks phases, clusters and waves with a cursor in its context: killed anywhere, it resumes
+  // to the same end state (the old revision gone, every proxy moved) without running a finished turn again.
+  // Every fourth point by default (MESH_RUN_CRASH_ALL=1 tries all).
+  it('every crash point of an upgrade resumes to the uninterrupted end state', async () => {
+    const config = join(tmp.dir, 'upgrade.yaml');
+    writeFileSync(
+      config,
+      'meshID: mesh1\nrevision: a\nclusters:\n  - { name: cluster1, context: cluster1, role: primary }\n  - { name: cluster2, context: cluster2, role: remote, controlPlane: cluster1 }\n',
+    );
+    const template = join(tmp.dir, 'upgrade-template.db');
+    expect((await runCli([...ARGS, '-c', config, '--db', template])).code).toBe(0);
+    expect((await runCli(['verify', '--mesh', 'mesh1', '-q', '--db', template])).code).toBe(0);
+    const args = ['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--wave-size', '1', '-q'];
+    const referenceDb = join(tmp.dir, 'upgrade-reference.db');
+    copyDb(template, referenceDb);
+    const trace = join(tmp.dir, 'upgrade-trace.txt');
+    expect((await runCli([...args, '--db', referenceDb], { env: { MESH_RUN_CRASH_TRACE: trace } })).code).toBe(0);
+    const expected = (await readJournal(referenceDb, (await onlyRunId(referenceDb, 'upgrade')) as string)).cluster;
+    const points = readFileSync(trace, 'utf8').trim().split('\n');
+    expect(points.length).toBeGreaterThan(50);
+    const chosen = sample(points, 4);
+    const tally = await tryPoints(chosen, points, async (n) => {
+      const db = join(tmp.dir, `upgrade-crash-${n}.db`);
+      copyDb(template, db);
+      return crashAndResume(args, db, 'upgrade', n, expected);
+    });
+    console.log(
+      `upgrade crash points: ${chosen.length} of ${points.length} tried${chosen.length < points.length ? ' (every fourth)' : ''}, ${tally.resumed} passed`,
+    );
+    expect(tally.failures).toEqual([]);
+    expect(tally.resumed).toBe(chosen.length);
   }, 600_000);
 
   // The same kill-anywhere promise with the journal in PostgreSQL (each point in a schema of its own):

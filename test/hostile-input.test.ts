@@ -186,8 +186,8 @@ function argumentCases(): string[][] {
     ['uninstall', '--config'],
     ['verify', '--inject-failure', 'check-traffic'],
     ['plan', 'reinstall'],
-    ['graph', '--kind', 'upgrade'],
-    ['history', '--kind', 'upgrade'],
+    ['graph', '--kind', 'migrate'],
+    ['history', '--kind', 'migrate'],
   );
   return cases;
 }

@@ -2,6 +2,7 @@
 // (patching their injector's caBundle), Deployments creating pods (injected or not), and the mesh
 // routing a request to whichever helloworld endpoints the caller's control plane knows about.
 import { createHash } from 'node:crypto';
+import { injectorFor } from './injectors.js';
 import type { KubeObject } from './objects.js';
 import { type ResourceType, resourceType } from './objects.js';
 import type { SimCluster } from './sim-cluster.js';
@@ -82,7 +83,15 @@ function shortHash(text: string, length: number): string {
     .slice(0, length);
 }
 
-type PodTemplate = { metadata?: { labels?: Record<string, string> }; spec?: { containers?: Array<{ name: string; image?: string }> } };
+// The annotation kubectl rollout restart sets on a Deployment's pod template.
+export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+// Which Deployment a simulated pod belongs to (the simulator has no ReplicaSets to own it).
+const OWNED_BY = 'sim.mesh-run.dev/deployment';
+
+type PodTemplate = {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: { containers?: Array<{ name: string; image?: string }> };
+};
 
 // Deployments the simulator has not started yet get their pod, injected when the namespace asks for it
 // and a working injector exists; with an injector whose caBundle is empty, pod creation fails (x509).
@@ -92,8 +101,10 @@ export function reconcileDeployments(world: WorldView, cluster: SimCluster, name
   if (pending.length === 0) return;
   syncRemoteWebhooks(world, cluster);
   const ns = cluster.get(t('namespace'), '', namespace);
-  const wantsSidecar = ns?.metadata.labels?.['istio-injection'] === 'enabled';
-  const injector = cluster.list(t('mutatingwebhookconfiguration')).find((h) => /^istio-sidecar-injector/.test(h.metadata.name));
+  // The namespace's labels choose the injector (a revision, a tag, or the default one) and so the proxy's revision.
+  const chosen = injectorFor(cluster, ns);
+  const wantsSidecar = ns?.metadata.labels?.['istio-injection'] === 'enabled' || ns?.metadata.labels?.['istio.io/rev'] !== undefined;
+  const injector = chosen?.hook;
   const injectorReady = Boolean(
     injector && ((injector.webhooks as Array<{ clientConfig?: { caBundle?: string } }> | undefined) ?? []).every((w) => w.clientConfig?.caBundle),
   );
@@ -101,15 +112,24 @@ export function reconcileDeployments(world: WorldView, cluster: SimCluster, name
     // The webhook fails closed: without a CA the API server refuses the pod (x509: unknown authority).
     if (wantsSidecar && injector && !injectorReady) continue;
     const template = (deployment.spec as { template?: PodTemplate } | undefined)?.template ?? {};
-    const containers = [...(template.spec?.containers ?? []), ...(wantsSidecar && injector ? [{ name: 'istio-proxy', image: 'docker.io/istio/proxyv2' }] : [])];
-    const replicaSet = shortHash(`${cluster.context.name}/${namespace}/${deployment.metadata.name}`, 10);
+    const injected = wantsSidecar && chosen !== undefined;
+    const containers = [...(template.spec?.containers ?? []), ...(injected ? [{ name: 'istio-proxy', image: 'docker.io/istio/proxyv2' }] : [])];
+    // A restart (kubectl rollout restart) changes the template, so the new ReplicaSet and its pod get new names.
+    const restartedAt = template.metadata?.annotations?.[RESTARTED_AT] ?? '';
+    const replicaSet = shortHash(`${cluster.context.name}/${namespace}/${deployment.metadata.name}${restartedAt ? `/${restartedAt}` : ''}`, 10);
+    for (const old of cluster.list(t('pod'), namespace)) if (old.metadata.labels?.[OWNED_BY] === deployment.metadata.name) cluster.remove(old);
     const pod: KubeObject = {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: {
         name: `${deployment.metadata.name}-${replicaSet}-${shortHash(`${replicaSet}/0`, 5)}`,
         namespace,
-        labels: { ...(template.metadata?.labels ?? {}), 'pod-template-hash': replicaSet },
+        labels: {
+          ...(template.metadata?.labels ?? {}),
+          'pod-template-hash': replicaSet,
+          [OWNED_BY]: deployment.metadata.name,
+          ...(injected ? { 'istio.io/rev': chosen.revision } : {}),
+        },
       },
       spec: { containers },
       status: { phase: 'Running', containerStatuses: containers.map((c) => ({ name: c.name, ready: true })) },

@@ -13,7 +13,7 @@ export interface FaultSpec {
 
 // The command of each step that an injected failure hits: the step's action, or its first probe.
 export function isFaultPoint(step: StepId, command: Command): boolean {
-  const [a0] = verbOf(command);
+  const [a0, a1] = verbOf(command);
   switch (step) {
     case 'preflight':
       return command.tool === 'kubectl' && a0 === 'version' && !command.args.includes('--client');
@@ -61,7 +61,31 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
       return command.tool === 'kubectl' && a0 === 'get';
     case 'uninstall-remote':
     case 'uninstall-primary':
+    case 'remove-old-revision':
+    case 'remove-remote-revision':
+    case 'remove-new-revision':
       return command.tool === 'istioctl' && a0 === 'uninstall';
+    case 'precheck-upgrade':
+      return command.tool === 'istioctl' && a0 === 'x';
+    case 'install-revision':
+    case 'install-remote-revision':
+    case 'upgrade-gateway':
+    case 'restore-gateway':
+      return command.tool === 'istioctl' && a0 === 'install';
+    case 'expose-istiod-revision':
+      return command.tool === 'kubectl' && a0 === 'apply';
+    case 'await-revision-synced':
+      return command.tool === 'istioctl' && a0 === 'remote-clusters';
+    case 'select-namespaces':
+      return command.tool === 'kubectl' && a0 === 'get';
+    case 'move-wave':
+    case 'restore-namespaces':
+      return command.tool === 'kubectl' && a0 === 'label';
+    case 'await-wave':
+      return command.tool === 'istioctl' && a0 === 'proxy-status';
+    case 'flip-tag':
+    case 'restore-tag':
+      return command.tool === 'istioctl' && a0 === 'tag' && a1 !== 'list';
   }
 }
 
@@ -76,7 +100,14 @@ export function faultAppliesEffect(step: StepId): boolean {
     step === 'install-eastwest-gateway' ||
     step === 'install-remote' ||
     step === 'uninstall-remote' ||
-    step === 'uninstall-primary'
+    step === 'uninstall-primary' ||
+    step === 'install-revision' ||
+    step === 'install-remote-revision' ||
+    step === 'upgrade-gateway' ||
+    step === 'restore-gateway' ||
+    step === 'remove-old-revision' ||
+    step === 'remove-remote-revision' ||
+    step === 'remove-new-revision'
   );
 }
 
@@ -89,7 +120,8 @@ export function faultResult(step: StepId, kind: FaultKind, command: Command): Co
 }
 
 function transientText(step: StepId, command: Command): string {
-  if (step === 'uninstall-remote' || step === 'uninstall-primary') return 'Error: failed to delete resources: etcdserver: request timed out';
+  if (step === 'uninstall-remote' || step === 'uninstall-primary' || step.startsWith('remove-'))
+    return 'Error: failed to delete resources: etcdserver: request timed out';
   if (faultAppliesEffect(step)) {
     return `✘ Istiod encountered an error: failed to wait for resource: etcdserver: request timed out\nError: failed to install manifests: errors occurred during operation`;
   }
@@ -143,6 +175,33 @@ function permanentText(step: StepId, command: Command): string {
     case 'uninstall-remote':
     case 'uninstall-primary':
       return `Error: failed to delete resources: customresourcedefinitions.apiextensions.k8s.io is forbidden: User "${USER}" cannot delete resource "customresourcedefinitions" in API group "apiextensions.k8s.io" at the cluster scope`;
+    case 'precheck-upgrade':
+      return 'Error: 1 error occurred:\n\t* IST0158 (Namespace istio-system) the istio-system namespace has a failing webhook: istio-validator-istio-system';
+    case 'install-revision':
+      return `✘ Istiod encountered an error: failed to wait for resource: resources not ready after 5m0s: Deployment/istio-system/istiod (container failed to start: ImagePullBackOff: Back-off pulling image "docker.io/istio/pilot")\nError: failed to install manifests: errors occurred during operation`;
+    case 'install-remote-revision':
+      return `✘ Istio core encountered an error: failed to update resource with server-side apply for obj MutatingWebhookConfiguration//istio-sidecar-injector: mutatingwebhookconfigurations.admissionregistration.k8s.io is forbidden: User "${USER}" cannot patch resource "mutatingwebhookconfigurations" in API group "admissionregistration.k8s.io" at the cluster scope\nError: failed to install manifests: errors occurred during operation`;
+    case 'upgrade-gateway':
+    case 'restore-gateway':
+      return `✘ Ingress gateways encountered an error: failed to wait for resource: resources not ready after 5m0s: Deployment/istio-system/istio-eastwestgateway (container failed to start: ImagePullBackOff: Back-off pulling image "docker.io/istio/proxyv2")\nError: failed to install manifests: errors occurred during operation`;
+    case 'expose-istiod-revision':
+      return `Error from server (Forbidden): error when creating "STDIN": virtualservices.networking.istio.io is forbidden: User "${USER}" cannot create resource "virtualservices" in API group "networking.istio.io" in the namespace "istio-system"`;
+    case 'await-revision-synced':
+      return `Error: failure running port forward process: pods "istiod-b-5d8f9c7b6-x2kqp" is forbidden: User "${USER}" cannot create resource "pods/portforward" in API group "" in the namespace "istio-system"`;
+    case 'select-namespaces':
+      return `Error from server (Forbidden): namespaces is forbidden: User "${USER}" cannot list resource "namespaces" in API group "" at the cluster scope`;
+    case 'move-wave':
+    case 'restore-namespaces':
+      return `Error from server (Forbidden): namespaces "${command.args.filter((a) => !a.startsWith('-'))[2] ?? 'default'}" is forbidden: User "${USER}" cannot patch resource "namespaces" in API group "" in the namespace "${command.args.filter((a) => !a.startsWith('-'))[2] ?? 'default'}"`;
+    case 'await-wave':
+      return 'Error: failed to get proxy infos: unable to find any Istiod instances';
+    case 'flip-tag':
+    case 'restore-tag':
+      return `Error: failed to apply tag webhook MutatingWebhookConfiguration to cluster: mutatingwebhookconfigurations.admissionregistration.k8s.io is forbidden: User "${USER}" cannot create resource "mutatingwebhookconfigurations" in API group "admissionregistration.k8s.io" at the cluster scope`;
+    case 'remove-old-revision':
+    case 'remove-remote-revision':
+    case 'remove-new-revision':
+      return `Error: failed to delete resources: deployments.apps is forbidden: User "${USER}" cannot delete resource "deployments" in API group "apps" in the namespace "istio-system"`;
     case 'attach-remote':
     case 'exchange-secret':
     case 'receive-secrets':

@@ -5,6 +5,7 @@ import { isTrue, parseArgs } from './argv.js';
 import { istiodsOn, remoteSecretsOn } from './controllers.js';
 import type { KubeObject } from './objects.js';
 import { invalidReason, resourceType, typeOfKind } from './objects.js';
+import { proxyStatus, tagCommand } from './revisions.js';
 import { READER_TOKEN_SECRET } from './secret-data.js';
 import { SA_NAME_ANNOTATION, SA_TOKEN_TYPE, type SimCluster } from './sim-cluster.js';
 import type { WorldSettings } from './world.js';
@@ -32,6 +33,9 @@ export interface IstioctlEnv {
 }
 
 const MANAGED = 'operator.istio.io/managed';
+const COMPONENT = 'operator.istio.io/component';
+// What istioctl uninstall --revision removes (operator/pkg/uninstall/prune.go): never the base chart.
+const REVISIONED_COMPONENTS = new Set(['Pilot', 'IngressGateways', 'EgressGateways']);
 const OWNER = 'install.operator.istio.io/owning-resource';
 const REV = 'istio.io/rev';
 
@@ -75,11 +79,18 @@ export function renderIstioOperator(iop: IstioOperator, version: string): { obje
   const ns = 'istio-system';
   const objects: KubeObject[] = [];
   const components: string[] = [];
-  const deployment = (name: string, env: Record<string, string>, extraLabels: Record<string, string> = {}): KubeObject => ({
+  const deployment = (name: string, env: Record<string, string>, extraLabels: Record<string, string> = {}, image = 'pilot'): KubeObject => ({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name, namespace: ns, labels: labels({ app: name, ...extraLabels }) },
-    spec: { replicas: 1, template: { spec: { containers: [{ name: 'discovery', env: Object.entries(env).map(([n, v]) => ({ name: n, value: v })) }] } } },
+    spec: {
+      replicas: 1,
+      template: {
+        spec: {
+          containers: [{ name: 'discovery', image: `docker.io/istio/${image}:${version}`, env: Object.entries(env).map(([n, v]) => ({ name: n, value: v })) }],
+        },
+      },
+    },
     status: { replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1 },
   });
 
@@ -147,13 +158,16 @@ export function renderIstioOperator(iop: IstioOperator, version: string): { obje
   }
 
   const gateways = [...(iop.spec?.components?.ingressGateways ?? [])];
-  if (profile === 'default' || profile === 'demo')
+  // The profile's ingress gateway, unless the IstioOperator names it (to disable or shape it).
+  if ((profile === 'default' || profile === 'demo') && !gateways.some((g) => g.name === 'istio-ingressgateway'))
     gateways.unshift({ name: 'istio-ingressgateway', enabled: true, label: { istio: 'ingressgateway', app: 'istio-ingressgateway' } });
   const enabled = gateways.filter((g) => g.enabled !== false);
+  const gatewayNames = new Set<string>();
   if (enabled.length > 0) components.push('Ingress gateways');
   for (const gw of enabled) {
     const env = Object.fromEntries((gw.k8s?.env ?? []).map((e) => [e.name, e.value]));
-    objects.push(deployment(gw.name, env, gw.label ?? {}));
+    objects.push(deployment(gw.name, env, gw.label ?? {}, 'proxyv2'));
+    gatewayNames.add(gw.name);
     const ports = gw.k8s?.service?.ports ?? [
       { name: 'http2', port: 80, targetPort: 8080 },
       { name: 'https', port: 443, targetPort: 8443 },
@@ -214,6 +228,11 @@ export function renderIstioOperator(iop: IstioOperator, version: string): { obje
       ],
     });
   }
+  for (const obj of objects) {
+    const base = obj.kind === 'CustomResourceDefinition' || obj.kind === 'ServiceAccount';
+    const component = base ? 'Base' : gatewayNames.has(obj.metadata.name) ? 'IngressGateways' : 'Pilot';
+    obj.metadata.labels = { ...obj.metadata.labels, [COMPONENT]: component };
+  }
   return { objects, components };
 }
 
@@ -242,7 +261,9 @@ export function runIstioctl(env: IstioctlEnv, args: readonly string[], stdin: st
   if (verb === 'install') return install(cluster, flags, stdin, version);
   if (verb === 'create-remote-secret') return createRemoteSecret(cluster, flags);
   if (verb === 'uninstall') return uninstall(cluster, flags, stdin);
-  if (verb === 'remote-clusters') return remoteClusters(env, cluster);
+  if (verb === 'remote-clusters') return remoteClusters(env, cluster, flags.get('revision'));
+  if (verb === 'proxy-status') return proxyStatus(env, cluster, flags.get('revision'), version);
+  if (verb === 'tag') return tagCommand(cluster, positionals, flags, isTrue(flags, 'skip-confirmation'), isTrue(flags, 'overwrite'));
   if (verb === 'x' && positionals[1] === 'precheck') {
     if (env.settings.contexts.find((c) => c.name === contextName)?.unreachable) return fail('Error: failed to get the Kubernetes version: i/o timeout');
     return ok(
@@ -356,6 +377,10 @@ function uninstall(cluster: SimCluster, flags: Map<string, string>, stdin: strin
   if (!purge && revision === undefined && flags.get('filename') === undefined) {
     return fail('Error: at least one of the --revision (or --set revision=<revision>), --filename or --purge flags must be set');
   }
+  if (revision !== undefined && revision !== '') {
+    const known = cluster.all().some((o) => (o.kind === 'MutatingWebhookConfiguration' || o.kind === 'Service') && o.metadata.labels?.[REV] === revision);
+    if (!known) return fail('Error: could not find target revision');
+  }
   if (!isTrue(flags, 'skip-confirmation')) {
     const prompt = purge ? 'All Istio resources will be pruned from the cluster\nProceed? (y/N) ' : 'Proceed? (y/N) ';
     if (!/^y(es)?\s*$/i.test(stdin ?? '')) return { exitCode: 1, stdout: `${prompt}Cancelled.\n`, stderr: '' };
@@ -365,7 +390,7 @@ function uninstall(cluster: SimCluster, flags: Map<string, string>, stdin: strin
     const labels = obj.metadata.labels ?? {};
     const installed = labels[MANAGED] === 'Reconcile' || labels[OWNER] !== undefined;
     if (!installed || obj.kind === 'Namespace') continue;
-    if (!purge && (labels[REV] ?? 'default') !== (revision || 'default')) continue;
+    if (!purge && ((labels[REV] ?? 'default') !== (revision || 'default') || !REVISIONED_COMPONENTS.has(labels[COMPONENT] ?? ''))) continue;
     cluster.remove(obj);
     lines.push(`  Removed ${obj.kind}:${obj.metadata.namespace ?? ''}:${obj.metadata.name}.`);
   }
@@ -416,20 +441,22 @@ function tokenIn(secret: KubeObject): string | undefined {
   return undefined;
 }
 
-function remoteClusters(env: IstioctlEnv, cluster: SimCluster): CommandResult {
-  const istiods = istiodsOn(cluster);
+// With --revision, only that revision's istiods answer (as istioctl asks that revision's pods).
+function remoteClusters(env: IstioctlEnv, cluster: SimCluster, revision: string | undefined): CommandResult {
+  const revisionOf = (name: string) => (name === 'istiod' ? 'default' : name.slice('istiod-'.length));
+  const istiods = istiodsOn(cluster).filter((i) => revision === undefined || revisionOf(i.name) === revision);
   if (istiods.length === 0) return fail('Error: unable to find any Istiod instances');
-  const rows: string[][] = [['NAME', 'SECRET', 'STATUS', 'ISTIOD']];
+  const rows: string[][] = [['NAME', 'SECRET', 'STATUS', 'ISTIOD', 'REVISION']];
   for (const istiod of istiods) {
     const pod = `${istiod.name}-5d8f9c7b6-x2kqp`;
-    rows.push([istiod.clusterId, '', 'synced', pod]);
+    rows.push([istiod.clusterId, '', 'synced', pod, revisionOf(istiod.name)]);
     for (const remote of remoteSecretsOn(cluster)) {
       const target = env.settings.contexts.find((c) => c.cluster === remote.name && !/127\.0\.0\.1|localhost/.test(c.server));
       // istiod reads the remote with the secret's token: a revoked one leaves its informers unsynced.
       const held = cluster.get(resourceType('secret') as NonNullable<ReturnType<typeof resourceType>>, 'istio-system', remote.secret.split('/')[1] ?? '');
       const token = held ? tokenIn(held) : undefined;
       const accepted = target !== undefined && token !== undefined && (env.cluster(target.name)?.accepts(token) ?? false);
-      rows.push([remote.name, remote.secret, accepted ? 'synced' : 'timeout', pod]);
+      rows.push([remote.name, remote.secret, accepted ? 'synced' : 'timeout', pod, revisionOf(istiod.name)]);
     }
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];

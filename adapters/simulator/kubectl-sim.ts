@@ -2,7 +2,7 @@
 import { parseAllDocuments } from 'yaml';
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue, parseArgs } from './argv.js';
-import { reachableEndpoints, reconcileDeployments, syncRemoteWebhooks } from './controllers.js';
+import { RESTARTED_AT, reachableEndpoints, reconcileDeployments, syncRemoteWebhooks } from './controllers.js';
 import { invalidReason, type KubeObject, nameOf, pluralOf, type ResourceType, resourceType, typeOfKind } from './objects.js';
 import { LAST_APPLIED } from './secret-data.js';
 import type { SimCluster } from './sim-cluster.js';
@@ -182,6 +182,11 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
       );
     }
     case 'rollout':
+      if (positionals[1] === 'restart') {
+        const restarted = rolloutRestart(cluster, positionals.slice(2), namespace);
+        reconcileDeployments(env, cluster, namespace);
+        return restarted;
+      }
       reconcileDeployments(env, cluster, namespace);
       return rolloutStatus(cluster, positionals.slice(1), namespace);
     case 'label':
@@ -228,7 +233,8 @@ function get(cluster: SimCluster, positionals: string[], namespace: string, flag
   for (const target of targets) {
     if ('error' in target) return fail(target.error);
     if (target.name === undefined) {
-      for (const obj of cluster.list(target.type, namespace)) if (matchesSelector(obj, flags.get('selector'))) found.push({ type: target.type, obj });
+      const scope = isTrue(flags, 'all-namespaces') ? undefined : namespace;
+      for (const obj of cluster.list(target.type, scope)) if (matchesSelector(obj, flags.get('selector'))) found.push({ type: target.type, obj });
       continue;
     }
     const obj = cluster.get(target.type, namespace, target.name);
@@ -479,6 +485,30 @@ function apply(cluster: SimCluster, manifest: string, namespace: string | undefi
     if (Object.keys(annotations).length > 0) applied.metadata.annotations = annotations;
     const outcome = cluster.put(applied);
     lines.push(`${nameOf(type, doc.metadata.name)} ${mode.serverSide ? 'serverside-applied' : outcome}\n`);
+  }
+  return ok(lines.join(''));
+}
+
+// kubectl rollout restart deployment[/name]: a new pod-template annotation, so the controller replaces the pods
+// (and the injector, as the namespace's labels say now, injects the new ones).
+function rolloutRestart(cluster: SimCluster, positionals: string[], namespace: string): CommandResult {
+  const target = positionals[0] ?? '';
+  const [typeName, name] = target.includes('/') ? (target.split('/') as [string, string]) : [target, positionals[1]];
+  const type = resourceType(typeName);
+  if (type?.kind !== 'Deployment') return fail(`error: the simulator restarts deployments only`);
+  const chosen = name ? [cluster.get(type, namespace, name)].filter((d): d is KubeObject => d !== undefined) : cluster.list(type, namespace);
+  if (name && chosen.length === 0) return fail(notFound(type, name));
+  if (chosen.length === 0) return fail(`error: no deployments found in ${namespace} namespace.`);
+  const lines: string[] = [];
+  for (const deployment of chosen) {
+    const spec = (deployment.spec ?? {}) as { template?: { metadata?: { annotations?: Record<string, string> } } };
+    const template = spec.template ?? {};
+    // kubectl writes the time; the simulator counts restarts, so a world's end state is reproducible.
+    const previous = /^restart-(\d+)$/.exec(template.metadata?.annotations?.[RESTARTED_AT] ?? '')?.[1];
+    const annotations = { ...(template.metadata?.annotations ?? {}), [RESTARTED_AT]: `restart-${Number(previous ?? 0) + 1}` };
+    const { status: _status, ...rest } = deployment;
+    cluster.replace({ ...rest, spec: { ...spec, template: { ...template, metadata: { ...template.metadata, annotations } } } });
+    lines.push(`deployment.apps/${deployment.metadata.name} restarted\n`);
   }
   return ok(lines.join(''));
 }

@@ -1,4 +1,6 @@
 // ClusterTools over simulated clusters kept in the store: the dry run behaves like kubectl and istioctl would.
+
+import { waveNumber } from '../../machines/steps.js';
 import { sleep } from '../../shared/sleep.js';
 import type { WorldObjects, WorldStore } from '../../store/contract.js';
 import type { ClusterTools, Command, CommandResult, RunOptions } from '../cluster-tools.js';
@@ -40,7 +42,8 @@ export function createSimulatedTools({ store, world, now = Date.now }: Simulated
     const run = () => (command.tool === 'kubectl' ? runKubectl(env, command.args, command.stdin) : runIstioctl(env, command.args, command.stdin));
     if (isFaultPoint(options.step, command)) {
       const target = current.contexts.find((c) => c.name === command.context);
-      const fault = objects.takeFault(options.step, target?.cluster ?? options.cluster);
+      // An upgrade's wave steps are named by wave (await-wave@wave-2), whichever clusters their commands reach.
+      const fault = objects.takeFault(options.step, waveNumber(options.cluster) !== undefined ? options.cluster : (target?.cluster ?? options.cluster));
       if (fault) {
         if (faultAppliesEffect(options.step)) run();
         return faultResult(options.step, fault.kind, command);

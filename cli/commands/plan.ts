@@ -24,6 +24,10 @@ export function planCommand(streams: Streams): Command {
       .option('--network <network>', "cluster-add: its network (default: its control plane's)")
       .option('--control-plane <primary>', 'cluster-add: the primary that serves it')
       .option('--api-server <url>', 'cluster-add: the API server address its remote secret carries')
+      .option('--revision <rev>', 'upgrade, upgrade-rollback: the new revision')
+      .option('--namespaces <selector>', 'upgrade: the namespaces to move (default: every one the old revision injects)')
+      .option('--wave-size <n>', 'upgrade: namespaces per wave (default 5)')
+      .option('--keep-old', 'upgrade: keep the old revision installed')
       .addOption(dbOption()),
   )
     .addOption(new Option('-o, --output <format>', 'text, sh (a bash script to run by hand), json or yaml (default text)').choices(PLAN_FORMATS))
@@ -40,6 +44,8 @@ Examples:
   mesh-run plan -o sh -c mesh.yaml > install.sh        the same commands as a script to run by hand
   mesh-run plan cluster-add --mesh mesh1 --name cluster3 --context kind-cluster3
   mesh-run plan cluster-remove -c mesh.yaml --name cluster2
+  mesh-run plan upgrade --mesh mesh1 --revision 1-31-0 -o sh
+  mesh-run plan upgrade-rollback --mesh mesh1 --revision 1-31-0   what undoing that upgrade runs
 
 Exit codes: 0 planned, 2 bad input (an unknown kind, a config problem).`,
     )
@@ -69,6 +75,10 @@ interface PlanOptions extends ClusterFlags, OutputFlags {
   network?: string;
   controlPlane?: string;
   apiServer?: string;
+  revision?: string;
+  namespaces?: string;
+  waveSize?: string;
+  keepOld?: boolean;
   db?: string;
   store?: string;
 }
@@ -77,8 +87,12 @@ interface PlanOptions extends ClusterFlags, OutputFlags {
 // or remove, the mesh (the file, or --mesh from the journal) with the change. A cluster add's own context is
 // --context <context>, or --context <name>=<context>.
 async function plannedConfig(kind: string, options: PlanOptions) {
+  if (kind === 'upgrade' || kind === 'upgrade-rollback') return plannedUpgrade(kind, options);
+  const upgradeFlags = (['revision', 'namespaces', 'waveSize', 'keepOld'] as const).filter((f) => options[f] !== undefined);
+  if (upgradeFlags.length > 0) throw new UsageError(`--${upgradeFlags[0]?.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: goes with plan upgrade`);
   const membership = kind === 'cluster-add' || kind === 'cluster-remove';
   const changeFlags = ['mesh', 'name', 'role', 'network', 'controlPlane', 'apiServer'] as const;
+
   const given = changeFlags.filter((f) => options[f] !== undefined);
   if (!membership && given.length > 0) throw new UsageError(`--${given[0]}: goes with plan cluster-add or plan cluster-remove`);
   if (!membership) {
@@ -115,5 +129,27 @@ async function plannedConfig(kind: string, options: PlanOptions) {
     ...(options.network !== undefined ? { network: options.network } : {}),
     ...(options.controlPlane !== undefined ? { controlPlane: options.controlPlane } : {}),
     ...(options.apiServer !== undefined ? { apiServer: options.apiServer } : {}),
+  });
+}
+
+// plan upgrade | upgrade-rollback: the mesh (--mesh from the journal, or the config file) moving to --revision.
+async function plannedUpgrade(kind: 'upgrade' | 'upgrade-rollback', options: PlanOptions): Promise<MeshConfig> {
+  if (options.revision === undefined) throw new UsageError(`plan ${kind}: --revision <rev> is required (the revision upgraded to)`);
+  if (options.mesh !== undefined && options.config !== undefined) throw new UsageError('--mesh and --config: give one of them');
+  const { plannedUpgradeConfig, DEFAULT_WAVE_SIZE } = await import('../../engine/upgrade-service.js');
+  let base: MeshConfig;
+  if (options.mesh !== undefined) {
+    const { meshConfigOf } = await import('../../engine/day2-service.js');
+    base = await meshConfigOf(options.mesh, storeLocation(options));
+  } else {
+    const [{ loadConfig }, { applyOverrides }] = await Promise.all([import('../../engine/config/mesh-config.js'), import('../../engine/config/overrides.js')]);
+    base = applyOverrides(loadConfig(options.config), overridesOf(options)).config;
+  }
+  const waveSize = options.waveSize === undefined ? DEFAULT_WAVE_SIZE : /^\d+$/.test(options.waveSize) ? Number(options.waveSize) : Number.NaN;
+  return plannedUpgradeConfig(base, kind, {
+    revision: options.revision,
+    ...(options.namespaces !== undefined ? { namespaces: options.namespaces } : {}),
+    waveSize,
+    keepOld: Boolean(options.keepOld),
   });
 }

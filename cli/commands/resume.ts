@@ -9,6 +9,7 @@ import { runVerb } from '../run-session.js';
 interface ResumeOptions {
   force?: boolean;
   skipSyncGate?: boolean;
+  skipProxyGate?: boolean;
   from?: string;
   reason?: string;
   simLb?: 'ip' | 'hostname' | 'none';
@@ -29,6 +30,7 @@ export function resumeCommand(streams: Streams): Command {
     .option('--reason <text>', 'why, for the journal (with --from)')
     .option('--force', 'resume even though the config file changed (names and contexts must not)')
     .option('--skip-sync-gate', 'secrets rotate: go on without istiod reporting synced (where no istiod can be asked); journaled')
+    .option('--skip-proxy-gate', 'upgrade: the remaining waves go on without checking their proxies (where no proxy can run); journaled')
     .addOption(new Option('--sim-lb <mode>', 'dry run: change what the simulated load balancer gives (e.g. after "installing MetalLB")').choices(LB_MODES))
     .option('--sim-lb-delay <duration>', 'dry run: how long the simulated load balancer takes')
     .addOption(dbOption())
@@ -43,6 +45,7 @@ Examples:
                                                       run that step and every later one again
   mesh-run resume mr-k3x9p2qa --force                 continue with the config file as it is now
   mesh-run resume mr-k3x9p2qa --skip-sync-gate        a secrets rotate stopped at its gate where no istiod runs
+  mesh-run resume mr-k3x9p2qa --skip-proxy-gate       an upgrade stopped at a wave's gate where no proxy can run
 
 With --from, the steps before the chosen one are not run: the results they recorded are replayed. "After"
 is the order the journal recorded; steps are idempotent, so running one again is safe.
@@ -66,6 +69,7 @@ and no --from was given, or its saved state is unusable), 130/143 interrupted (r
               store: storeLocation(options),
               force: Boolean(options.force),
               ...(options.skipSyncGate ? { skipSyncGate: true } : {}),
+              ...(options.skipProxyGate ? { skipProxyGate: true } : {}),
               simulation,
               ...(options.from !== undefined ? { from: options.from } : {}),
               ...(options.reason !== undefined ? { reason: options.reason } : {}),

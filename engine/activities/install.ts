@@ -64,7 +64,7 @@ export interface ActivityDeps {
 
 export const LOOPBACK_SERVER = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i;
 
-function parseIstioVersion(stdout: string): string | undefined {
+export function parseIstioVersion(stdout: string): string | undefined {
   try {
     const parsed = JSON.parse(stdout) as { clientVersion?: { version?: string } };
     if (parsed.clientVersion?.version) return parsed.clientVersion.version;
@@ -212,8 +212,9 @@ async function waitForDeployment(rt: StepRuntime, context: string, name: string,
 }
 
 // install-primary: istioctl install is a convergent apply; the named IstioOperator keeps re-runs from pruning the gateway.
-export async function installPrimary(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps): Promise<StepDone> {
-  const manifest = primaryOperator(input.cluster, { meshID: input.meshID, network: input.network, ...opt(input) }, input.external);
+// `ingress: false`: the control plane alone (an upgrade's new revision; its gateways move later).
+export async function installPrimary(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps, ingress = true): Promise<StepDone> {
+  const manifest = primaryOperator(input.cluster, { meshID: input.meshID, network: input.network, ...opt(input) }, input.external, ingress);
   // istioctl would create istio-system unlabelled; created here, it says it is mesh-run's (uninstall may remove it).
   await createNamespaceIfMissing(rt, input.context, ISTIO_SYSTEM, input.cluster);
   await mustSucceed(rt, istioctl(input.context, ['install', '-y', '-f', '-'], 'act', manifest), `istioctl install on ${input.cluster}`);

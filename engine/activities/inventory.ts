@@ -14,10 +14,19 @@ export const SUBJECTS = {
   sample: 'namespace/sample',
 } as const;
 
+// What an upgrade replaces, journaled before it acts (its rollback puts these back): a moved namespace's
+// istio-injection and istio.io/rev labels, the default tag's revision, the east-west gateway's revision.
+export const UPGRADE_SUBJECTS = {
+  namespace: (name: string) => `upgrade/namespace/${name}`,
+  defaultTag: 'upgrade/tag/default',
+  gateway: (name: string) => `upgrade/gateway/${name}`,
+} as const;
+
 // Labels and annotations of a namespace that a step may set, recorded with their earlier values.
 export const TOUCHED = {
   controlPlaneClusters: 'annotation:topology.istio.io/controlPlaneClusters',
   injection: 'label:istio-injection',
+  revision: 'label:istio.io/rev',
   network: 'label:topology.istio.io/network',
 } as const;
 
@@ -38,6 +47,11 @@ export class Inventory {
 
   static empty(): Inventory {
     return new Inventory([]);
+  }
+
+  // The first observation of every (cluster, subject) whose subject starts with `prefix`, in journal order.
+  withSubjectPrefix(prefix: string): Observation[] {
+    return [...this.first.values()].filter((o) => o.subject.startsWith(prefix));
   }
 
   before(cluster: string, subject: string): Observation | undefined {

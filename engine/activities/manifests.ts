@@ -25,7 +25,9 @@ function toYaml(docs: unknown[]): string {
 
 // A primary's IstioOperator. Named, so that re-running it never prunes the east-west gateway. `external`: it
 // serves remotes (primary-remote), so istiod runs in external mode; a primary of a multi-primary mesh does not.
-export function primaryOperator(cluster: string, id: MeshIdentity, external = true): string {
+// `ingress: false`: the control plane alone (a canary revision beside the old one leaves the ingress gateway to
+// its own phase, as Istio upgrades gateways in place).
+export function primaryOperator(cluster: string, id: MeshIdentity, external = true, ingress = true): string {
   const global: Record<string, unknown> = { meshID: id.meshID, multiCluster: { clusterName: cluster }, network: id.network };
   if (external) global.externalIstiod = true;
   const values: Record<string, unknown> = { global };
@@ -36,10 +38,16 @@ export function primaryOperator(cluster: string, id: MeshIdentity, external = tr
       apiVersion: IOP_API,
       kind: 'IstioOperator',
       metadata: { name: primaryOperatorName(id.revision) },
-      spec: { ...(id.revision ? { revision: id.revision } : {}), values },
+      spec: {
+        ...(id.revision ? { revision: id.revision } : {}),
+        ...(ingress ? {} : { components: { ingressGateways: [{ name: INGRESS_GATEWAY, enabled: false }] } }),
+        values,
+      },
     },
   ]);
 }
+
+export const INGRESS_GATEWAY = 'istio-ingressgateway';
 
 export function primaryOperatorName(revision?: string): string {
   return revision ? `mesh-run-primary-${revision}` : 'mesh-run-primary';

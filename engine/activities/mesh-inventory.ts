@@ -44,12 +44,36 @@ export async function istioLeftovers(rt: StepRuntime, context: string, purpose: 
   return out;
 }
 
+const REV = 'istio.io/rev';
+const TAG = 'istio.io/tag';
+
+// Revision tags (istioctl tag set) carry no owner: they belong to whoever installed the revision they point at.
+// A tag whose revision is gone points at nothing and is counted too.
+function tagsOfMeshRunRevisions(hooks: NonNullable<KindedList['items']>): string[] {
+  const revisionOf = (h: (typeof hooks)[number]) => h.metadata?.labels?.[REV] ?? 'default';
+  const installed = hooks.filter((h) => h.metadata?.labels?.[TAG] === undefined && ISTIO_WEBHOOK.test(h.metadata?.name ?? ''));
+  const ours = new Set(installed.filter((h) => MESH_RUN_OWNER.test(h.metadata?.labels?.[OWNING_RESOURCE] ?? '')).map(revisionOf));
+  const served = new Set(installed.map(revisionOf));
+  return hooks
+    .filter((h) => h.metadata?.labels?.[TAG] !== undefined && (ours.has(revisionOf(h)) || !served.has(revisionOf(h))))
+    .map((h) => h.metadata?.labels?.[TAG] as string);
+}
+
 // The owners (IstioOperator names) of the Istio webhooks on a cluster; empty when it has none.
 export async function istioOwners(rt: StepRuntime, context: string): Promise<string[]> {
   const owners = new Set<string>();
-  for (const hook of await list(rt, context, WEBHOOK_KINDS, 'check')) {
+  const hooks = await list(rt, context, WEBHOOK_KINDS, 'check');
+  const ourTags = new Set(tagsOfMeshRunRevisions(hooks));
+  for (const hook of hooks) {
     if (!ISTIO_WEBHOOK.test(hook.metadata?.name ?? '')) continue;
+    if (ourTags.has(hook.metadata?.labels?.[TAG] ?? '\0')) continue;
     owners.add(hook.metadata?.labels?.[OWNING_RESOURCE] ?? '(no owner label)');
   }
   return [...owners];
+}
+
+// The revision tags pointing at revisions mesh-run installed (an upgrade sets them); istioctl uninstall --purge
+// leaves them, as it removes only what istioctl installed.
+export async function meshRunTags(rt: StepRuntime, context: string): Promise<string[]> {
+  return tagsOfMeshRunRevisions(await list(rt, context, ['mutatingwebhookconfigurations'], 'observe'));
 }

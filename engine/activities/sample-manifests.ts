@@ -22,12 +22,19 @@ export const SAMPLE_OBJECTS: ReadonlyArray<readonly [string, string]> = [
 
 type Doc = Record<string, unknown> & { kind?: string; metadata?: { name?: string; labels?: Record<string, string> } };
 
+// The labels that make a namespace's pods injected: a revisioned control plane injects only namespaces that
+// name it (istio.io/rev, without istio-injection, which would take precedence); the default one istio-injection.
+export function injectionLabels(revision: string | undefined): Record<string, string | undefined> {
+  return revision ? { 'istio.io/rev': revision, 'istio-injection': undefined } : { 'istio-injection': 'enabled' };
+}
+
 // The namespace, created with its labels in one request so a re-run can tell it is ours.
-export function sampleNamespace(): string {
+export function sampleNamespace(revision?: string): string {
+  const injection = Object.fromEntries(Object.entries(injectionLabels(revision)).filter(([, v]) => v !== undefined));
   return stringify({
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: SAMPLE_NAMESPACE, labels: { [MANAGED_BY]: MESH_RUN, 'istio-injection': 'enabled' } },
+    metadata: { name: SAMPLE_NAMESPACE, labels: { [MANAGED_BY]: MESH_RUN, ...injection } },
   });
 }
 

@@ -12,7 +12,7 @@ import type { ActivityDeps } from './install.js';
 import { CACERTS, ISTIO_SYSTEM, READER_TOKEN, remoteSecretName } from './install.js';
 import { Inventory, MANAGED_BY, MESH_RUN, SUBJECTS, TOUCHED } from './inventory.js';
 import { commandTimeoutSeconds, exists, getJson, isMeshRuns, isNotFound, labelValue, mustSucceed, type NamespaceJson, ownerProbe } from './kube-ops.js';
-import { istioLeftovers } from './mesh-inventory.js';
+import { istioLeftovers, meshRunTags } from './mesh-inventory.js';
 import { ROTATED_TOKEN_PREFIX } from './rotation.js';
 import { SAMPLE_NAMESPACE, SAMPLE_OBJECTS } from './sample-manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
@@ -152,6 +152,9 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
     return { finishedAt: rt.now() };
   }
   if (before.some((item) => !item.startsWith('namespace/'))) {
+    for (const tag of await meshRunTags(rt, input.context)) {
+      await mustSucceed(rt, istioctl(input.context, ['tag', 'remove', tag, '-y'], 'act'), `istioctl tag remove ${tag} on ${input.cluster}`);
+    }
     await mustSucceed(rt, istioctl(input.context, ['uninstall', '-y', '--purge'], 'act'), `istioctl uninstall --purge on ${input.cluster}`);
   }
   if (keep) {

@@ -10,7 +10,7 @@ import type { ActivityDeps } from './install.js';
 import { MESH_RUN, SUBJECTS, touchedMetadata } from './inventory.js';
 import { commandTimeoutSeconds, getJson, isMeshRuns, mustSucceed, type NamespaceJson } from './kube-ops.js';
 import { injectorWebhookName } from './manifests.js';
-import { CURL_CONTAINER, HELLOWORLD_PORT, SAMPLE_NAMESPACE, sampleManifest, sampleNamespace } from './sample-manifests.js';
+import { CURL_CONTAINER, HELLOWORLD_PORT, injectionLabels, SAMPLE_NAMESPACE, sampleManifest, sampleNamespace } from './sample-manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 import { diagnoseUnsynced } from './sync-diagnosis.js';
 
@@ -130,7 +130,7 @@ export async function checkInjectorCa(rt: StepRuntime, input: ClusterStepInput, 
 }
 
 // kwok marks the nodes it simulates with this annotation; their pods are API objects that run no container.
-const SIMULATED_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
+export const SIMULATED_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 
 // Every node's name and kwok mark, one "name<TAB>mark" line each: no node's other data is read.
 export const NODES_QUERY = [
@@ -176,18 +176,30 @@ export async function deploySample(rt: StepRuntime, input: ClusterStepInput, dep
     detail: existing ? touchedMetadata(existing.metadata) : null,
   });
   if (!existing) {
-    const created = await rt.run(kubectl(input.context, ['create', '-f', '-'], 'act-if-missing', sampleNamespace()));
+    const created = await rt.run(kubectl(input.context, ['create', '-f', '-'], 'act-if-missing', sampleNamespace(input.revision)));
     if (created.exitCode !== 0 && !/AlreadyExists/.test(created.stderr))
       throw commandFailed(`kubectl create namespace ${SAMPLE_NAMESPACE} on ${input.cluster}`, created);
-  } else if (existing.metadata?.labels?.['istio-injection'] !== 'enabled') {
-    const previous = existing.metadata?.labels?.['istio-injection'];
-    if (previous !== undefined)
-      await rt.report('overwrote', `label istio-injection on namespace ${SAMPLE_NAMESPACE} of ${input.cluster}: "${previous}" -> "enabled"`);
-    await mustSucceed(
-      rt,
-      kubectl(input.context, ['label', 'namespace', SAMPLE_NAMESPACE, 'istio-injection=enabled', '--overwrite'], 'act'),
-      `kubectl label namespace ${SAMPLE_NAMESPACE} on ${input.cluster}`,
-    );
+  } else {
+    const labels = existing.metadata?.labels ?? {};
+    const changes = Object.entries(injectionLabels(input.revision)).filter(([key, value]) => labels[key] !== value);
+    for (const [key, value] of changes) {
+      if (labels[key] !== undefined)
+        await rt.report(
+          'overwrote',
+          `label ${key} on namespace ${SAMPLE_NAMESPACE} of ${input.cluster}: "${labels[key]}" -> ${value === undefined ? 'removed' : `"${value}"`}`,
+        );
+    }
+    if (changes.length > 0) {
+      await mustSucceed(
+        rt,
+        kubectl(
+          input.context,
+          ['label', 'namespace', SAMPLE_NAMESPACE, ...changes.map(([key, value]) => (value === undefined ? `${key}-` : `${key}=${value}`)), '--overwrite'],
+          'act',
+        ),
+        `kubectl label namespace ${SAMPLE_NAMESPACE} on ${input.cluster}`,
+      );
+    }
   }
   const manifest = sampleManifest(input.sampleVersion, deps.config.verify.samplesDir);
   await mustSucceed(
@@ -219,7 +231,7 @@ export async function awaitSample(rt: StepRuntime, input: ClusterStepInput, deps
   const bare = (pods?.items ?? []).filter((p) => !(p.spec?.containers ?? []).some((c) => c.name === 'istio-proxy')).map((p) => p.metadata?.name ?? '?');
   if (bare.length > 0) {
     throw new StepError(`pods ${bare.join(', ')} in ${SAMPLE_NAMESPACE} on ${input.cluster} run without an istio-proxy sidecar`, {
-      hint: `namespace ${SAMPLE_NAMESPACE} must carry istio-injection=enabled before the pods start; delete the pods to re-inject them, then resume`,
+      hint: `namespace ${SAMPLE_NAMESPACE} must carry ${input.revision ? `istio.io/rev=${input.revision}` : 'istio-injection=enabled'} before the pods start; delete the pods to re-inject them, then resume`,
     });
   }
   return { finishedAt: rt.now() };

@@ -1,6 +1,6 @@
 // Parses --inject-failure <step>[@cluster][:count][:transient|permanent] against a config.
 import type { FaultSpec } from '../../adapters/simulator/setup.js';
-import { clustersOfStep, isStepId, type RunKind, stepIdsOf, stepInfo, WORKFLOW_STEPS } from '../../machines/steps.js';
+import { clustersOfStep, isStepId, type RunKind, stepIdsOf, stepInfo, WORKFLOW_STEPS, waveNumber } from '../../machines/steps.js';
 import { UsageError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
 import { shapeOf } from './mesh-shape.js';
@@ -17,11 +17,14 @@ export function parseFaultSpec(text: string, config: MeshConfig, runKind: RunKin
   const info = WORKFLOW_STEPS[runKind].find((s) => s.id === step) ?? stepInfo(step);
   const shape = shapeOf(config);
   const runsOn = clustersOfStep(info, shape);
-  if (runsOn.length === 0) {
+  if (info.scope === 'wave') {
+    if (cluster !== undefined && waveNumber(cluster) === undefined)
+      throw new UsageError(`--inject-failure "${text}": ${step} runs once per wave; name one as ${step}@wave-<n>, e.g. ${step}@wave-2`);
+  } else if (runsOn.length === 0) {
     const why = step === 'establish-trust' ? 'the config has a trust: section' : `the mesh needs it (${info.appearsIn ?? 'not this topology'})`;
     throw new UsageError(`--inject-failure "${text}": ${step} runs only when ${why}`);
   }
-  if (cluster !== undefined) {
+  if (cluster !== undefined && info.scope !== 'wave') {
     const names = info.scope === 'all' ? config.clusters.map((c) => c.name) : runsOn;
     if (!names.includes(cluster))
       throw new UsageError(`--inject-failure "${text}": step ${step} does not run on cluster "${cluster}"; it runs on ${names.join(', ')}`);

@@ -12,8 +12,13 @@ export function membersOf(config: Pick<MeshConfig, 'clusters'>): MeshMember[] {
   }));
 }
 
-export function shapeOf(config: Pick<MeshConfig, 'clusters' | 'trust' | 'subject'>): MeshShape {
-  return { members: membersOf(config), trust: Boolean(config.trust), ...(config.subject ? { subject: config.subject } : {}) };
+export function shapeOf(config: Pick<MeshConfig, 'clusters' | 'trust' | 'subject' | 'upgrade'>): MeshShape {
+  return {
+    members: membersOf(config),
+    trust: Boolean(config.trust),
+    ...(config.subject ? { subject: config.subject } : {}),
+    ...(config.upgrade?.keepOld ? { keepOld: true } : {}),
+  };
 }
 
 // "multi-primary multi-network: 2 primaries, 0 remotes, 2 networks".

@@ -6,6 +6,7 @@ import type { RunKind } from '../../machines/steps.js';
 import { InternalError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
 import type { Store, WorldSeed } from '../../store/contract.js';
+import { Inventory } from '../activities/inventory.js';
 import { meshTopology } from '../config/mesh-shape.js';
 import { LEASE_STALE_MS } from './lease.js';
 import { leaseFor, RunDriver } from './run-driver.js';
@@ -23,6 +24,8 @@ export async function driveUnrecorded(
   tools: ClusterTools,
   world: string,
   seed?: WorldSeed,
+  // What a rollback puts back: the observations of the run it reverses (in `scratch` too).
+  reverses?: string,
 ): Promise<void> {
   const now = Date.now();
   const leaseToken = `${id}-lease`;
@@ -46,7 +49,8 @@ export async function driveUnrecorded(
   );
   const run = await scratch.runs.getRun(id);
   if (!run) throw new InternalError(`the rehearsal run ${id} does not read back`);
-  const driver = new RunDriver({ store: scratch.runs, tools, config, run, operator: OPERATOR, leaseToken });
+  const inventory = reverses ? new Inventory(await scratch.runs.listObservations([reverses]), [reverses]) : undefined;
+  const driver = new RunDriver({ store: scratch.runs, tools, config, run, operator: OPERATOR, leaseToken, ...(inventory ? { inventory } : {}) });
   const outcome = await driver.start();
   if (outcome.status !== 'succeeded')
     throw new InternalError(`the rehearsal of ${kind} with this config did not succeed: ${outcome.error?.message ?? outcome.status}`);

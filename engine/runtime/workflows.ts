@@ -5,8 +5,9 @@ import { DEFAULT_GATEWAY_POLL_MS, INSTALL_MACHINE_VERSION, installMachine, prima
 import { joinMachine, leaveMachine, MEMBERSHIP_MACHINE_VERSION } from '../../machines/membership-machine.js';
 import { ROTATION_MACHINE_VERSION, rotateMachine, rotationMachine } from '../../machines/rotation-machine.js';
 import type { RunKind, StepId } from '../../machines/steps.js';
-import type { FollowUpInput, InstallInput, RotateInput, StepInput, StepOutcomeParams } from '../../machines/types.js';
+import type { FollowUpInput, InstallInput, RotateInput, StepInput, StepOutcomeParams, UpgradeInput } from '../../machines/types.js';
 import { removalMachine, UNINSTALL_MACHINE_VERSION, uninstallMachine } from '../../machines/uninstall-machine.js';
+import { rollbackMachine, UPGRADE_MACHINE_VERSION, upgradeMachine } from '../../machines/upgrade-machine.js';
 import { sampleClusterMachine, VERIFY_MACHINE_VERSION, verifyMachine } from '../../machines/verify-machine.js';
 import type { MeshConfig, RunKind as StoredRunKind } from '../../shared/model.js';
 import { sleep } from '../../shared/sleep.js';
@@ -16,6 +17,7 @@ import * as rotation_ from '../activities/rotation.js';
 import type { StepRuntime } from '../activities/step-runtime.js';
 import { establishTrust } from '../activities/trust/trust-activity.js';
 import * as uninstall from '../activities/uninstall.js';
+import * as upgrade from '../activities/upgrade.js';
 import * as verify from '../activities/verify.js';
 import { membersOf } from '../config/mesh-shape.js';
 
@@ -215,7 +217,66 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
       syncTimeoutMs: config.verify.timeoutMs,
     }),
   },
+  upgrade: {
+    kind: 'upgrade',
+    version: UPGRADE_MACHINE_VERSION,
+    machine: upgradeMachine,
+    children: [],
+    bind: (step, journal) =>
+      upgradeMachine.provide({
+        actors: {
+          preflight: step(install.preflight),
+          precheckUpgrade: step(upgrade.precheckUpgrade),
+          installRevision: step(upgrade.installRevision),
+          exposeIstiodRevision: step(upgrade.exposeIstiodRevision),
+          installRemoteRevision: step(upgrade.installRemoteRevision),
+          awaitRevisionSynced: step(upgrade.awaitRevisionSynced),
+          selectNamespaces: step(upgrade.selectNamespaces),
+          moveWave: step(upgrade.moveWave),
+          awaitWave: step(upgrade.awaitWave),
+          upgradeGateway: step(upgrade.upgradeGateway),
+          flipTag: step(upgrade.flipTag),
+          removeOldRevision: step(upgrade.removeOldRevision),
+        },
+        actions: journal,
+      }),
+    input: upgradeInput,
+  },
+  'upgrade-rollback': {
+    kind: 'upgrade-rollback',
+    version: UPGRADE_MACHINE_VERSION,
+    machine: rollbackMachine,
+    children: [],
+    bind: (step, journal) =>
+      rollbackMachine.provide({
+        actors: {
+          preflight: step(install.preflight),
+          restoreTag: step(upgrade.restoreTag),
+          restoreGateway: step(upgrade.restoreGateway),
+          restoreNamespaces: step(upgrade.restoreNamespaces),
+          removeRemoteRevision: step(upgrade.removeRemoteRevision),
+          removeNewRevision: step(upgrade.removeNewRevision),
+        },
+        actions: journal,
+      }),
+    input: upgradeInput,
+  },
 };
+
+// An upgrade's or rollback's input: the revisions, as the run recorded them.
+function upgradeInput(runId: string, config: MeshConfig): UpgradeInput {
+  const spec = config.upgrade;
+  if (!spec) throw new Error('an upgrade run without its upgrade: section');
+  return {
+    runId,
+    meshID: config.meshID,
+    from: spec.from,
+    to: spec.to,
+    members: membersOf(config),
+    keepOld: spec.keepOld,
+    gateTimeoutMs: spec.gateTimeoutMs,
+  };
+}
 
 // The cluster a cluster add or remove is about, as its run recorded it.
 

@@ -77,22 +77,41 @@ function baseOf(config: MeshConfig, kind: RunKind): MeshConfig {
   return kind === 'cluster-add' ? { ...rest, clusters: rest.clusters.filter((c) => c.name !== subject) } : rest;
 }
 
+// What each kind rehearses first, so it meets the mesh it would meet for real: an upgrade a verified mesh (its
+// sample is a workload to move), a rollback an upgrade that kept the old revision.
+function rehearsedBefore(kind: RunKind): RunKind[] {
+  if (kind === 'install') return [];
+  if (kind === 'uninstall' || kind === 'upgrade') return ['install', 'verify'];
+  if (kind === 'upgrade-rollback') return ['install', 'verify', 'upgrade'];
+  return ['install'];
+}
+
+// The config of a rehearsed step before an upgrade or its rollback: the mesh on the old revision, then the
+// upgrade (keeping the old revision, which a rollback needs).
+function upgradeStepConfig(changed: MeshConfig, step: RunKind): MeshConfig {
+  const spec = changed.upgrade;
+  if (!spec) return changed;
+  const { upgrade: _upgrade, ...base } = changed;
+  if (step === 'upgrade') return { ...base, revision: spec.to, upgrade: { ...spec, keepOld: true } };
+  return { ...base, revision: spec.from };
+}
+
 export async function planRun(kind: RunKind, changed: MeshConfig): Promise<Plan> {
   const store = await openStore({ kind: 'sqlite', path: ':memory:' }, 'create');
   try {
     const now = Date.now();
-    const before: RunKind[] = kind === 'install' ? [] : kind === 'uninstall' ? ['install', 'verify'] : ['install'];
     const plan: Plan = { kind, commands: [], rehearsedAddresses: {} };
-    for (const [i, step] of [...before, kind].entries()) {
+    for (const [i, step] of [...rehearsedBefore(kind), kind].entries()) {
       // A cluster add or remove acts on the mesh installed before it: without the cluster joining.
-      const config = step === kind ? changed : baseOf(changed, kind);
+      const config = step === kind ? changed : changed.upgrade ? upgradeStepConfig(changed, step) : baseOf(changed, kind);
       // The first rehearsal creates the simulated clusters; the ones after it act on them.
-      const seed = i === 0 ? newWorldSeed(PLAN_RUN, changed, { loadBalancerDelayMs: 0 }, [], now) : undefined;
+      const seed = i === 0 ? newWorldSeed(PLAN_RUN, { ...changed, ...upgradeStepConfig(changed, 'install') }, { loadBalancerDelayMs: 0 }, [], now) : undefined;
       const inner = await toolsFor('dry-run', config, store, PLAN_RUN);
-      await driveUnrecorded(store, `${PLAN_RUN}-${i}`, step, config, step === kind ? recording(inner, plan.commands, plan) : inner, PLAN_RUN, seed);
+      const tools = step === kind ? recording(inner, plan.commands, plan) : inner;
+      await driveUnrecorded(store, `${PLAN_RUN}-${i}`, step, config, tools, PLAN_RUN, seed, step === 'upgrade-rollback' ? `${PLAN_RUN}-${i - 1}` : undefined);
     }
     // Regions ran side by side; a plan reads best in page order, per step and cluster (a stable sort).
-    const order = slotsFor(kind, changed).map((s) => `${s.step}@${s.cluster}`);
+    const order = slotsFor(kind, changed, plan.commands).map((s) => `${s.step}@${s.cluster}`);
     plan.commands.sort((a, b) => order.indexOf(`${a.step}@${a.cluster}`) - order.indexOf(`${b.step}@${b.cluster}`));
     return plan;
   } finally {

@@ -25,9 +25,10 @@ export function damageOf(run: RunRecord): string[] {
 }
 
 // The mesh's membership after a run: an install's clusters; a cluster add's grown mesh; the mesh a cluster
-// remove leaves behind. Without the subject field, which only says what a day-2 run was about.
+// remove leaves behind; after an upgrade (or its rollback) the revision it left running. Without the fields
+// that only say what a day-2 run was about.
 export function membershipConfig(run: RunRecord): MeshConfig {
-  const { subject, ...config } = runConfig(run);
+  const { subject, upgrade: _upgrade, skipSyncGate: _skip, ...config } = runConfig(run);
   if (run.kind === 'cluster-remove' && subject) return { ...config, clusters: config.clusters.filter((c) => c.name !== subject) };
   return config;
 }

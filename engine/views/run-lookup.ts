@@ -22,7 +22,8 @@ export async function findRun(store: RunStore, idOrPrefix: string): Promise<RunR
 }
 
 // The runs that decide a mesh's membership: the install that made it, and each cluster add or remove since.
-export const MEMBERSHIP_KINDS: ReadonlySet<string> = new Set(['install', 'cluster-add', 'cluster-remove']);
+// An upgrade and its rollback change the revision the mesh runs: its config from then on.
+export const MEMBERSHIP_KINDS: ReadonlySet<string> = new Set(['install', 'cluster-add', 'cluster-remove', 'upgrade', 'upgrade-rollback']);
 
 // The membership run a reference stands for: that run, or the one a verify or uninstall run acted on.
 export async function installRunOf(store: RunStore, idOrPrefix: string): Promise<RunRecord> {

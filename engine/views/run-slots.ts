@@ -1,13 +1,19 @@
 // The (step, cluster) slots of a recorded run, from its kind and the config it ran with.
-import { isRunKind, type RunKind, type StepId, stepSlots } from '../../machines/steps.js';
+import { isRunKind, type RunKind, type StepId, stepSlots, waveNumber } from '../../machines/steps.js';
 import type { MeshConfig } from '../../shared/model.js';
 import type { RunRecord } from '../../store/contract.js';
 import { shapeOf } from '../config/mesh-shape.js';
 import { maybeRunConfig } from './run-config.js';
 
-export function slotsFor(kind: string, config: Pick<MeshConfig, 'clusters' | 'trust'>): Array<{ step: StepId; cluster: string }> {
+// `attempts`: the run's journal, which says how many waves an upgrade cut (they are known once it ran).
+export function slotsFor(
+  kind: string,
+  config: Pick<MeshConfig, 'clusters' | 'trust' | 'upgrade'>,
+  attempts: ReadonlyArray<{ cluster: string }> = [],
+): Array<{ step: StepId; cluster: string }> {
   const known: RunKind = isRunKind(kind) ? kind : 'install';
-  return stepSlots(known, shapeOf(config));
+  const waves = Math.max(0, ...attempts.map((a) => waveNumber(a.cluster) ?? 0));
+  return stepSlots(known, shapeOf(config), waves);
 }
 
 export function slotsOfRun(run: RunRecord): Array<{ step: StepId; cluster: string }> {

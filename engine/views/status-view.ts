@@ -175,7 +175,7 @@ function activeTime(run: RunRecord, events: readonly RunEventRecord[], attempts:
 // One row per (step, cluster) the run goes through, in page order.
 export function slotViews(run: RunRecord, attempts: readonly AttemptRecord[]): SlotView[] {
   const config = maybeRunConfig(run);
-  return (config ? slotsFor(run.kind, config) : []).map(({ step, cluster }) => {
+  return (config ? slotsFor(run.kind, config, attempts) : []).map(({ step, cluster }) => {
     const mine = attempts.filter((a) => a.step === step && a.cluster === cluster);
     const last = mine[mine.length - 1];
     const status: SlotStatus = last ? last.outcome : 'pending';

@@ -57,7 +57,7 @@ export function buildTimeline(
     });
     byAttempt.set(c.attemptId, list);
   }
-  const slots = (config ? slotsFor(run.kind, config) : []).map(({ step, cluster }) => ({
+  const slots = (config ? slotsFor(run.kind, config, attempts) : []).map(({ step, cluster }) => ({
     step,
     cluster,
     attempts: attempts

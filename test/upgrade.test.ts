@@ -1,0 +1,275 @@
+// Canary upgrades on simulated clusters: a 3-cluster mesh moves from revision a to b phase by phase, a wave
+// that fails its gate stops the run and resume continues from that wave; a rollback from any phase puts back
+// exactly what the upgrade found; bad input is refused before anything is recorded.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { readJournal } from './support/journal.js';
+import { simCommand } from './support/sim.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+const CONTEXTS = ['ctx1', 'ctx2', 'ctx3'];
+const CONFIG = `meshID: mesh1
+revision: a
+clusters:
+  - { name: cluster1, context: ctx1, role: primary, network: network1 }
+  - { name: cluster2, context: ctx2, role: remote, controlPlane: cluster1, network: network1 }
+  - { name: cluster3, context: ctx3, role: remote, controlPlane: cluster1, network: network1 }
+`;
+const NO_REVISION = CONFIG.replace('revision: a\n', '');
+
+// A mesh installed (revision a) and verified, with one more injected workload namespace on cluster2.
+async function installedMesh(name: string, config = CONFIG): Promise<{ db: string; world: string }> {
+  const file = join(tmp.dir, `${name}.yaml`);
+  writeFileSync(file, config);
+  const db = join(tmp.dir, `${name}.db`);
+  const install = await runCli(['install', '-c', file, '--dry-run', '--sim-lb-delay', '0', '-q', '--db', db]);
+  expect(install.code, install.stderr).toBe(0);
+  expect((await runCli(['verify', '--mesh', 'mesh1', '-q', '--db', db])).code).toBe(0);
+  const world = (await readJournal(db, runIdFrom(install))).run.simWorld;
+  const ns = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: payments\n  labels: { istio.io/rev: a, team: payments }\n';
+  const app =
+    'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: api, namespace: payments }\nspec:\n  selector: { matchLabels: { app: api } }\n  template:\n    metadata: { labels: { app: api } }\n    spec: { containers: [{ name: api, image: api:1 }] }\n';
+  expect((await simCommand(db, world, 'ctx2', ['apply', '-f', '-'], { stdin: `${ns}---\n${app}` })).exitCode).toBe(0);
+  // Its pod starts (injected by a) before anything else happens.
+  expect((await simCommand(db, world, 'ctx2', ['get', 'pods', '-n', 'payments'])).exitCode).toBe(0);
+  return { db, world };
+}
+
+async function kube(db: string, world: string, context: string, args: string[]) {
+  const result = await simCommand(db, world, context, [...args, '-o', 'json']);
+  return JSON.parse(result.stdout || '{}') as { items?: Array<{ metadata: { name: string; namespace?: string; labels?: Record<string, string> } }> };
+}
+
+// Everything an upgrade may change on a cluster, but the pods it restarts: namespaces with their labels, the
+// webhooks (revisions and tags), istio-system's deployments and services with their revision labels.
+async function meshState(db: string, world: string): Promise<Record<string, string[]>> {
+  const state: Record<string, string[]> = {};
+  for (const ctx of CONTEXTS) {
+    const rows: string[] = [];
+    for (const ns of (await kube(db, world, ctx, ['get', 'namespaces'])).items ?? [])
+      rows.push(`ns ${ns.metadata.name} ${JSON.stringify(ns.metadata.labels ?? {})}`);
+    for (const hook of (await kube(db, world, ctx, ['get', 'mutatingwebhookconfigurations'])).items ?? [])
+      rows.push(`webhook ${hook.metadata.name} rev=${hook.metadata.labels?.['istio.io/rev']} tag=${hook.metadata.labels?.['istio.io/tag']}`);
+    for (const kind of ['deployments', 'services'])
+      for (const o of (await kube(db, world, ctx, ['get', kind, '-n', 'istio-system'])).items ?? [])
+        rows.push(`${kind} ${o.metadata.name} rev=${o.metadata.labels?.['istio.io/rev']}`);
+    state[ctx] = rows.sort();
+  }
+  return state;
+}
+
+// namespace/pod -> the revision of its proxy ("none" without one), on every cluster.
+async function proxies(db: string, world: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const ctx of CONTEXTS) {
+    const pods = (await kube(db, world, ctx, ['get', 'pods', '-A'])).items ?? [];
+    for (const p of pods) out[`${ctx}/${p.metadata.namespace}/${p.metadata.labels?.app}`] = p.metadata.labels?.['istio.io/rev'] ?? 'none';
+  }
+  return out;
+}
+
+async function runsIn(db: string): Promise<number> {
+  const listed = await runCli(['runs', '--json', '--db', db]);
+  return (JSON.parse(listed.stdout) as unknown[]).length;
+}
+
+describe.concurrent('mesh-run upgrade on simulated clusters', () => {
+  it('upgrades a 3-cluster mesh from a to b; a wave that fails its gate stops the run and resume continues from it', async () => {
+    const { db, world } = await installedMesh('waves');
+    const failed = await runCli([
+      'upgrade',
+      '--mesh',
+      'mesh1',
+      '--revision',
+      'b',
+      '--wave-size',
+      '1',
+      '--inject-failure',
+      'await-wave@wave-2',
+      '-q',
+      '--db',
+      db,
+    ]);
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toContain('failed at await-wave@wave-2');
+    const id = runIdFrom(failed);
+    // Four namespaces in four waves (sample on every cluster, payments on cluster2), in cluster order.
+    const stopped = await proxies(db, world);
+    expect(stopped['ctx1/sample/helloworld']).toBe('b');
+    expect(stopped['ctx2/payments/api']).toBe('b');
+    expect(stopped['ctx2/sample/helloworld']).toBe('a');
+    expect(stopped['ctx3/sample/helloworld']).toBe('a');
+    const resumed = await runCli(['resume', id, '-q', '--db', db]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('upgraded: revision b serves cluster1, cluster2, cluster3');
+    const journal = await readJournal(db, id);
+    const slots = (step: string, cluster: string) => journal.attempts.filter((a) => a.step === step && a.cluster === cluster).map((a) => a.outcome);
+    expect(slots('move-wave', 'wave-1')).toEqual(['succeeded']);
+    expect(slots('move-wave', 'wave-2')).toEqual(['succeeded']);
+    expect(slots('await-wave', 'wave-2')).toEqual(['failed', 'succeeded']);
+    expect(slots('await-wave', 'wave-4')).toEqual(['succeeded']);
+    expect(slots('remove-old-revision', 'cluster1')).toEqual(['succeeded']);
+    // Every proxy runs b; a is gone; the default tag points at b on every cluster; the remotes inject with b.
+    expect(new Set(Object.values(await proxies(db, world)))).toEqual(new Set(['b']));
+    const state = await meshState(db, world);
+    expect(state.ctx1).toContain('deployments istiod-b rev=b');
+    expect(state.ctx1?.some((r) => r.includes('istiod-a'))).toBe(false);
+    for (const ctx of CONTEXTS) expect(state[ctx]).toContain('webhook istio-revision-tag-default rev=b tag=default');
+    for (const ctx of ['ctx2', 'ctx3']) {
+      expect(state[ctx]).toContain('webhook istio-sidecar-injector-b rev=b tag=undefined');
+      expect(state[ctx]?.some((r) => r.startsWith('webhook istio-sidecar-injector-a'))).toBe(false);
+    }
+    expect(state.ctx1).toContain('deployments istio-eastwestgateway rev=b');
+    const status = await simCommand(db, world, 'ctx1', ['proxy-status', '--revision=b'], { tool: 'istioctl' });
+    expect(status.stdout).toMatch(/api-\S+\.payments\s+cluster2\s.*istiod-b-/);
+    // The mesh runs b now: verify checks it, and the mesh's record says so.
+    const verified = await runCli(['verify', '--mesh', 'mesh1', '-q', '--db', db]);
+    expect(verified.code, verified.stderr).toBe(0);
+    const shown = await runCli(['mesh', 'show', 'mesh1', '--json', '--db', db]);
+    expect(shown.stdout).toContain(id);
+    // Rollback is refused now that a is removed, with the reason and nothing recorded.
+    const before = await runsIn(db);
+    const refused = await runCli(['upgrade', 'rollback', id, '--db', db]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('began removing revision a');
+    expect(refused.stderr).not.toMatch(/\n\s+at /);
+    expect(await runsIn(db)).toBe(before);
+    // And uninstall removes everything, the tag webhooks mesh-run's upgrade set included.
+    const removed = await runCli(['uninstall', '--mesh', 'mesh1', '-q', '--db', db]);
+    expect(removed.code, removed.stderr).toBe(0);
+    for (const ctx of CONTEXTS) expect((await kube(db, world, ctx, ['get', 'mutatingwebhookconfigurations'])).items ?? []).toEqual([]);
+  }, 120_000);
+
+  it('rolls back an upgrade stopped in its waves: labels, tags, gateway and revisions as they were, and the mesh verifies on a', async () => {
+    const { db, world } = await installedMesh('rollback');
+    const before = await meshState(db, world);
+    const proxiesBefore = await proxies(db, world);
+    const failed = await runCli([
+      'upgrade',
+      '--mesh',
+      'mesh1',
+      '--revision',
+      'b',
+      '--wave-size',
+      '2',
+      '--inject-failure',
+      'await-wave@wave-2',
+      '-q',
+      '--db',
+      db,
+    ]);
+    expect(failed.code).toBe(1);
+    const id = runIdFrom(failed);
+    expect(await meshState(db, world)).not.toEqual(before);
+    // A new upgrade is refused while this one is unfinished.
+    const again = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'c', '--db', db]);
+    expect(again.code).toBe(3);
+    expect(again.stderr).toContain('between two revisions');
+    const rolled = await runCli(['upgrade', 'rollback', id, '--db', db]);
+    expect(rolled.code, rolled.stderr).toBe(0);
+    expect(rolled.stdout).toContain(`upgrade ${id} rolled back: revision a serves cluster1, cluster2, cluster3 again`);
+    expect(rolled.stderr).toContain('restore-namespaces succeeded');
+    expect(await meshState(db, world)).toEqual(before);
+    expect(await proxies(db, world)).toEqual(proxiesBefore);
+    expect((await runCli(['verify', '--mesh', 'mesh1', '-q', '--db', db])).code).toBe(0);
+    // Rolled back once is enough.
+    const twice = await runCli(['upgrade', 'rollback', id, '--db', db]);
+    expect(twice.code).toBe(3);
+    expect(twice.stderr).toContain('rolled back already');
+  }, 120_000);
+
+  it('a rollback from every phase puts back exactly what the upgrade found', async () => {
+    const points = [
+      'precheck-upgrade',
+      'install-revision@cluster1',
+      'install-remote-revision@cluster3',
+      'await-revision-synced@cluster1',
+      'move-wave@wave-1',
+      'upgrade-gateway@cluster1',
+      'flip-tag@cluster3',
+    ];
+    for (const point of points) {
+      const { db, world } = await installedMesh(`phase-${point.replace(/[@]/g, '-')}`);
+      const before = await meshState(db, world);
+      const failed = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--inject-failure', point, '-q', '--db', db]);
+      expect(failed.code, point).toBe(1);
+      expect(failed.stderr, point).toContain(`failed at ${point}`);
+      const rolled = await runCli(['upgrade', 'rollback', runIdFrom(failed), '-q', '--db', db]);
+      expect(rolled.code, `${point}: ${rolled.stderr}`).toBe(0);
+      expect(await meshState(db, world), point).toEqual(before);
+    }
+  }, 300_000);
+
+  it('--keep-old keeps revision a, and a rollback stays possible after success', async () => {
+    const { db, world } = await installedMesh('keep');
+    const before = await meshState(db, world);
+    const done = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--keep-old', '-q', '--db', db]);
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toContain('revision a kept (--keep-old)');
+    const journal = await readJournal(db, runIdFrom(done));
+    expect(journal.attempts.some((a) => a.step === 'remove-old-revision')).toBe(false);
+    expect((await meshState(db, world)).ctx1).toContain('deployments istiod-a rev=a');
+    const rolled = await runCli(['upgrade', 'rollback', runIdFrom(done), '-q', '--db', db]);
+    expect(rolled.code, rolled.stderr).toBe(0);
+    expect(await meshState(db, world)).toEqual(before);
+  }, 120_000);
+
+  it('refuses bad input with one line and exit 2, and a mesh without a revision with exit 3; nothing is recorded', async () => {
+    const { db } = await installedMesh('input');
+    const runs = await runsIn(db);
+    const cases: Array<[string[], number, RegExp]> = [
+      [['--revision', '1.31.0'], 2, /--revision "1\.31\.0" is not a revision name.*1-31-0/],
+      [['--revision', 'a'], 2, /already runs revision a/],
+      [['--revision', 'b', '--wave-size', '0'], 2, /--wave-size 0/],
+      [['--revision', 'b', '--namespaces', 'team in (x'], 2, /--namespaces .* is not a label selector/],
+      [['--revision', 'b', '--gate-timeout', 'soon'], 2, /--gate-timeout soon/],
+      [['--revision', 'b', '--istioctl', '/nonexistent/istioctl'], 2, /--istioctl \/nonexistent\/istioctl: no such file/],
+      [['--revision', 'b', '--inject-failure', 'await-wave@cluster2'], 2, /await-wave runs once per wave/],
+    ];
+    for (const [args, code, message] of cases) {
+      const result = await runCli(['upgrade', '--mesh', 'mesh1', ...args, '--db', db]);
+      expect(result.code, args.join(' ')).toBe(code);
+      expect(result.stderr, args.join(' ')).toMatch(message);
+      expect(
+        result.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => !l.includes('hint:')).length,
+        args.join(' '),
+      ).toBe(1);
+    }
+    expect(await runsIn(db)).toBe(runs);
+    const plain = await installedMesh('plain', NO_REVISION);
+    const refused = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--db', plain.db]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain("runs Istio's default revision");
+  }, 120_000);
+
+  it('plans an upgrade and its rollback without touching anything, in every format', async () => {
+    const file = join(tmp.dir, 'plan.yaml');
+    writeFileSync(file, CONFIG);
+    const text = await runCli(['plan', 'upgrade', '-c', file, '--revision', 'b', '--wave-size', '2']);
+    expect(text.code, text.stderr).toBe(0);
+    for (const step of [
+      'precheck-upgrade',
+      'install-revision@cluster1',
+      'await-revision-synced@cluster1',
+      'move-wave@wave-1',
+      'await-wave@wave-2',
+      'flip-tag@cluster3',
+    ])
+      expect(text.stdout).toContain(step);
+    expect(text.stdout).toContain('istioctl tag --context=ctx1 set default --revision=b --overwrite -y');
+    expect(text.stdout).toContain('istioctl uninstall --context=ctx1 --revision=a -y');
+    const sh = await runCli(['plan', 'upgrade', '-c', file, '--revision', 'b', '-o', 'sh']);
+    expect(sh.stdout).toMatch(/^#!/);
+    const json = JSON.parse((await runCli(['plan', 'upgrade-rollback', '-c', file, '--revision', 'b', '--json'])).stdout) as Array<{ step: string }>;
+    expect(new Set(json.map((c) => c.step))).toEqual(
+      new Set(['preflight', 'restore-tag', 'restore-gateway', 'restore-namespaces', 'remove-remote-revision', 'remove-new-revision']),
+    );
+  }, 120_000);
+});
