@@ -80,6 +80,9 @@ async function runsIn(db: string): Promise<number> {
 describe.concurrent('mesh-run upgrade on simulated clusters', () => {
   it('upgrades a 3-cluster mesh from a to b; a wave that fails its gate stops the run and resume continues from it', async () => {
     const { db, world } = await installedMesh('waves');
+    // A namespace asking for the default revision, on a mesh with no default tag: a injects nothing there.
+    const legacy = 'apiVersion: v1\nkind: Namespace\nmetadata: { name: legacy, labels: { istio-injection: enabled } }\n';
+    expect((await simCommand(db, world, 'ctx3', ['apply', '-f', '-'], { stdin: legacy })).exitCode).toBe(0);
     const failed = await runCli([
       'upgrade',
       '--mesh',
@@ -124,6 +127,9 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
       expect(state[ctx]?.some((r) => r.startsWith('webhook istio-sidecar-injector-a'))).toBe(false);
     }
     expect(state.ctx1).toContain('deployments istio-eastwestgateway rev=b');
+    // The upgrade moved only what a injected.
+    const legacyNow = (await kube(db, world, 'ctx3', ['get', 'namespace', 'legacy'])) as unknown as { metadata: { labels: Record<string, string> } };
+    expect(legacyNow.metadata.labels).toEqual({ 'istio-injection': 'enabled' });
     const status = await simCommand(db, world, 'ctx1', ['proxy-status', '--revision=b'], { tool: 'istioctl' });
     expect(status.stdout).toMatch(/api-\S+\.payments\s+cluster2\s.*istiod-b-/);
     // The mesh runs b now: verify checks it, and the mesh's record says so.

@@ -198,12 +198,14 @@ export async function awaitRevisionSynced(rt: StepRuntime, input: UpgradeStepInp
   }
 }
 
-function chosenNamespace(ns: NamespaceItem, input: UpgradeStepInput, selector: string | undefined): boolean {
+// Whether the upgrade moves a namespace: the selector chose it, or the old revision injects it (istio.io/rev names
+// it, or istio-injection=enabled where the default tag points at it; a re-run also finds those already moved).
+function chosenNamespace(ns: NamespaceItem, input: UpgradeStepInput, selector: string | undefined, defaultIsOld: boolean): boolean {
   const name = ns.metadata?.name ?? '';
   if (name === ISTIO_SYSTEM || name.startsWith('kube-')) return false;
   if (selector) return true;
   const labels = ns.metadata?.labels ?? {};
-  return labels[INJECTION] === 'enabled' || labels[REV] === input.from || labels[REV] === input.to;
+  return (labels[INJECTION] === 'enabled' && defaultIsOld) || labels[REV] === input.from || labels[REV] === input.to;
 }
 
 // select-namespaces: on every cluster, the namespaces to move (the --namespaces selector, or every one the old
@@ -220,7 +222,8 @@ export async function selectNamespaces(rt: StepRuntime, input: UpgradeStepInput,
       'namespaces',
       'observe',
     );
-    const names = (listed?.items ?? []).filter((ns) => chosenNamespace(ns, input, spec.namespaces));
+    const defaultIsOld = spec.namespaces === undefined && (await defaultTag(rt, m)) === input.from;
+    const names = (listed?.items ?? []).filter((ns) => chosenNamespace(ns, input, spec.namespaces, defaultIsOld));
     for (const ns of names.sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))) {
       const name = ns.metadata?.name ?? '';
       const labels = ns.metadata?.labels ?? {};
