@@ -369,7 +369,7 @@ async function waveProblems(rt: StepRuntime, input: UpgradeStepInput, wave: Wave
 }
 
 // Pods can only connect where they run: on a cluster whose every node kwok simulates, no proxy ever starts.
-async function refuseSimulatedWave(rt: StepRuntime, wave: WaveNamespace[], label: string): Promise<void> {
+async function refuseSimulatedWave(rt: StepRuntime, wave: WaveNamespace[], label: string, runId: string): Promise<void> {
   for (const cluster of [...new Set(wave.map((w) => w.cluster))]) {
     const where = wave.find((w) => w.cluster === cluster) as WaveNamespace;
     if ((await podsOf(rt, where)).length === 0) continue;
@@ -378,7 +378,9 @@ async function refuseSimulatedWave(rt: StepRuntime, wave: WaveNamespace[], label
     if (all > 0 && simulated === all) {
       throw new StepError(
         `the proxy gate of ${label} cannot be checked on ${cluster}: its ${count(all, 'node')} ${all === 1 ? 'is' : 'are'} simulated by kwok (annotation ${SIMULATED_NODE_ANNOTATION}=fake), so no proxy there ever connects to istiod`,
-        { hint: 'on such clusters, resume with --skip-proxy-gate (the run journals that the gate was not checked)' },
+        {
+          hint: `on such clusters, "mesh-run resume ${runId} --skip-proxy-gate" goes on (the run journals that the gate was not checked); "mesh-run upgrade rollback ${runId}" undoes the upgrade`,
+        },
       );
     }
   }
@@ -393,7 +395,7 @@ export async function awaitWave(rt: StepRuntime, input: UpgradeStepInput, deps: 
     await rt.report('gate-skipped', `--skip-proxy-gate: whether the proxies of ${input.cluster} (${named}) connect to revision ${input.to} was not checked`);
     return { finishedAt: rt.now() };
   }
-  await refuseSimulatedWave(rt, wave, input.cluster);
+  await refuseSimulatedWave(rt, wave, input.cluster, input.runId);
   const deadline = rt.now() + input.gateTimeoutMs;
   for (;;) {
     const problems = await waveProblems(rt, input, wave);
@@ -551,7 +553,8 @@ async function removeRevision(rt: StepRuntime, member: MeshMember, revision: str
   if (left !== undefined) throw new StepError(`deployment ${istiodName(revision)} is still on ${member.name} after istioctl uninstall`, { retryable: true });
 }
 
-// Pods still injected by a revision on a cluster (they would lose their control plane with it).
+// Pods still running a revision's proxy on a cluster, sidecars and gateways (they would lose their control plane
+// with it). istiod's own pods carry the revision label too, without a proxy.
 async function podsOnRevision(rt: StepRuntime, member: MeshMember, revision: string): Promise<string[]> {
   const listed = await getJson<{ items?: Array<PodItem & { metadata?: { namespace?: string } }> }>(
     rt,
@@ -560,7 +563,9 @@ async function podsOnRevision(rt: StepRuntime, member: MeshMember, revision: str
     'pods',
     'check',
   );
-  return (listed?.items ?? []).map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`);
+  return (listed?.items ?? [])
+    .filter((p) => (p.spec?.containers ?? []).some((c) => c.name === 'istio-proxy'))
+    .map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`);
 }
 
 // remove-old-revision: only after every gate held, and only when no pod still runs the old revision's proxy.
