@@ -150,6 +150,29 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     for (const ctx of CONTEXTS) expect((await kube(db, world, ctx, ['get', 'mutatingwebhookconfigurations'])).items ?? []).toEqual([]);
   }, 120_000);
 
+  it('a wave whose pods do not come up on b fails its gate naming them; once fixed, resume continues from that wave', async () => {
+    const { db, world } = await installedMesh('gate');
+    // A pod no deployment owns: a restart does not replace it, so it keeps a's proxy.
+    const bare =
+      'apiVersion: v1\nkind: Pod\nmetadata: { name: batch, namespace: payments, labels: { app: batch, istio.io/rev: a } }\nspec: { containers: [{ name: batch, image: batch:1 }, { name: istio-proxy, image: proxyv2 }] }\n';
+    expect((await simCommand(db, world, 'ctx2', ['apply', '-f', '-'], { stdin: bare })).exitCode).toBe(0);
+    const failed = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--wave-size', '1', '--gate-timeout', '2s', '--db', db]);
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toMatch(
+      /failed at await-wave@wave-2: wave-2 \(cluster2\/payments\) is not on revision b after 2s: cluster2\/payments\/batch: proxy of revision a/,
+    );
+    expect(failed.stderr).toContain('continues from this wave');
+    const id = runIdFrom(failed);
+    expect((await simCommand(db, world, 'ctx2', ['delete', 'pod', 'batch', '-n', 'payments'])).exitCode).toBe(0);
+    const resumed = await runCli(['resume', id, '--db', db]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const journal = await readJournal(db, id);
+    const outcomes = (step: string, cluster: string) => journal.attempts.filter((a) => a.step === step && a.cluster === cluster).map((a) => a.outcome);
+    expect(outcomes('await-wave', 'wave-2')).toEqual(['failed', 'succeeded']);
+    expect(outcomes('move-wave', 'wave-2')).toEqual(['succeeded']);
+    expect(outcomes('move-wave', 'wave-1')).toEqual(['succeeded']);
+  }, 120_000);
+
   it('rolls back an upgrade stopped in its waves: labels, tags, gateway and revisions as they were, and the mesh verifies on a', async () => {
     const { db, world } = await installedMesh('rollback');
     const before = await meshState(db, world);

@@ -188,7 +188,7 @@ export async function awaitRevisionSynced(rt: StepRuntime, input: UpgradeStepInp
           ? `no istiod of revision ${input.to} answers on ${member.name} after ${Math.round(input.gateTimeoutMs / 1000)}s`
           : `istiod ${input.to} on ${member.name} does not report ${pending.map((p) => `${p} (${status.get(p) ?? 'not listed'})`).join(', ')} synced after ${Math.round(input.gateTimeoutMs / 1000)}s`,
         {
-          retryable: true,
+          retryable: false,
           hint: `no workload has moved yet; check istiod-${input.to}'s log on ${member.name}, then resume, or roll back with "mesh-run upgrade rollback ${input.runId}"`,
         },
       );
@@ -404,7 +404,8 @@ export async function awaitWave(rt: StepRuntime, input: UpgradeStepInput, deps: 
       throw new StepError(
         `${input.cluster} (${named}) is not on revision ${input.to} after ${Math.round(input.gateTimeoutMs / 1000)}s: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`,
         {
-          retryable: true,
+          // The gate already waited its whole timeout: retrying would only wait again. The person decides.
+          retryable: false,
           hint: `the namespaces of earlier waves are on ${input.to}, later ones still on ${input.from}; fix the pods, then "mesh-run resume ${input.runId}" continues from this wave, or "mesh-run upgrade rollback ${input.runId}" moves everything back`,
         },
       );
