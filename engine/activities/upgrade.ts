@@ -257,18 +257,18 @@ async function podsOf(rt: StepRuntime, where: WaveNamespace): Promise<PodItem[]>
 }
 
 // Relabels a namespace (only what differs) and restarts its deployments unless every pod already runs the
-// revision wanted; then waits for the rollouts.
+// revision wanted; then waits for the rollouts. Returns what it changed, in words ('' when nothing).
 export async function relabelAndRestart(
   rt: StepRuntime,
   where: WaveNamespace,
   labels: Record<string, string | undefined>,
   revision: string,
   deps: ActivityDeps,
-) {
+): Promise<string> {
   const ns = await getJson<NamespaceItem>(rt, where.context, ['namespace', where.namespace], `namespace ${where.namespace}`, 'observe');
   if (!ns) {
     rt.note(`namespace ${where.namespace} is gone from ${where.cluster}; nothing to move`, 'info');
-    return;
+    return '';
   }
   const current = ns.metadata?.labels ?? {};
   const changes = Object.entries(labels)
@@ -305,6 +305,11 @@ export async function relabelAndRestart(
       `rollout of ${where.namespace}/${name} on ${where.cluster}`,
     );
   }
+  const said = [
+    ...(changes.length > 0 ? [`labels ${changes.join(' ')}`] : []),
+    ...(stale.length > 0 ? [`restarted ${stale.map((d) => d.metadata?.name).join(', ')}`] : []),
+  ];
+  return said.length > 0 ? `namespace ${where.namespace} on ${where.cluster}: ${said.join('; ')}` : '';
 }
 
 function waveOf(input: UpgradeStepInput): WaveNamespace[] {
@@ -315,7 +320,10 @@ function waveOf(input: UpgradeStepInput): WaveNamespace[] {
 // move-wave: the wave's namespaces relabelled to the new revision (istio-injection- istio.io/rev=<new>), their
 // deployments restarted so the new revision's injector puts its proxy in.
 export async function moveWave(rt: StepRuntime, input: UpgradeStepInput, deps: ActivityDeps): Promise<StepDone> {
-  for (const where of waveOf(input)) await relabelAndRestart(rt, where, { [INJECTION]: undefined, [REV]: input.to }, input.to, deps);
+  for (const where of waveOf(input)) {
+    const done = await relabelAndRestart(rt, where, { [INJECTION]: undefined, [REV]: input.to }, input.to, deps);
+    if (done) rt.note(done, 'info');
+  }
   return { finishedAt: rt.now() };
 }
 
@@ -626,7 +634,8 @@ export async function restoreNamespaces(rt: StepRuntime, input: UpgradeStepInput
     if (!member) continue;
     const namespace = seen.subject.slice(UPGRADE_SUBJECTS.namespace('').length);
     const labels = { [INJECTION]: seen.detail?.[`label:${INJECTION}`], [REV]: seen.detail?.[`label:${REV}`] };
-    await relabelAndRestart(rt, { cluster: member.name, context: member.context, namespace }, labels, labels[REV] ?? input.from, deps);
+    const done = await relabelAndRestart(rt, { cluster: member.name, context: member.context, namespace }, labels, labels[REV] ?? input.from, deps);
+    if (done) await rt.report('restored', `${done} (as the upgrade found it)`);
   }
   return { finishedAt: rt.now() };
 }
