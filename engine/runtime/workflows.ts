@@ -18,6 +18,7 @@ import type { StepRuntime } from '../activities/step-runtime.js';
 import { establishTrust } from '../activities/trust/trust-activity.js';
 import * as uninstall from '../activities/uninstall.js';
 import * as upgrade from '../activities/upgrade.js';
+import * as rollback from '../activities/upgrade-rollback.js';
 import * as verify from '../activities/verify.js';
 import { membersOf } from '../config/mesh-shape.js';
 
@@ -251,11 +252,11 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
       rollbackMachine.provide({
         actors: {
           preflight: step(install.preflight),
-          restoreTag: step(upgrade.restoreTag),
-          restoreGateway: step(upgrade.restoreGateway),
-          restoreNamespaces: step(upgrade.restoreNamespaces),
-          removeRemoteRevision: step(upgrade.removeRemoteRevision),
-          removeNewRevision: step(upgrade.removeNewRevision),
+          restoreTag: step(rollback.restoreTag),
+          restoreGateway: step(rollback.restoreGateway),
+          restoreNamespaces: step(rollback.restoreNamespaces),
+          removeRemoteRevision: step(rollback.removeRemoteRevision),
+          removeNewRevision: step(rollback.removeNewRevision),
         },
         actions: journal,
       }),
