@@ -3,6 +3,7 @@
 import { needsGateway } from '../../machines/topology.js';
 import type { MemberStepInput, MeshMember, StepDone, UpgradeStepInput, WaveNamespace } from '../../machines/types.js';
 import { StepError } from '../../shared/errors.js';
+import { sleep } from '../../shared/sleep.js';
 import { type ActivityDeps, GATEWAY_SERVICE, ISTIO_SYSTEM, installEastwestGateway, installPrimary } from './install.js';
 import { UPGRADE_SUBJECTS } from './inventory.js';
 import { commandTimeoutSeconds, getJson, mustSucceed } from './kube-ops.js';
@@ -10,6 +11,8 @@ import { INGRESS_GATEWAY, istiodVirtualServiceName } from './manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
 export const REV = 'istio.io/rev';
+// How long a removed revision's istiod Deployment may take to disappear from the API server.
+const GONE_WAIT_MS = 60_000;
 export const INJECTION = 'istio-injection';
 
 export interface NamespaceItem {
@@ -208,14 +211,24 @@ export async function removeRevision(rt: StepRuntime, member: MeshMember, revisi
     istioctl(member.context, ['uninstall', `--revision=${revision}`, '-y'], 'act'),
     `istioctl uninstall --revision=${revision} on ${member.name}`,
   );
-  const left = await getJson<unknown>(
-    rt,
-    member.context,
-    ['-n', ISTIO_SYSTEM, 'deployment', istiodName(revision)],
-    `deployment ${istiodName(revision)}`,
-    'verify',
-  );
-  if (left !== undefined) throw new StepError(`deployment ${istiodName(revision)} is still on ${member.name} after istioctl uninstall`, { retryable: true });
+  // The API server may still show the Deployment while its deletion finishes (foreground, finalizers).
+  const deadline = rt.now() + GONE_WAIT_MS;
+  for (;;) {
+    const left = await getJson<unknown>(
+      rt,
+      member.context,
+      ['-n', ISTIO_SYSTEM, 'deployment', istiodName(revision)],
+      `deployment ${istiodName(revision)}`,
+      'verify',
+    );
+    if (left === undefined) return;
+    if (rt.now() >= deadline)
+      throw new StepError(`deployment ${istiodName(revision)} is still on ${member.name} ${GONE_WAIT_MS / 1000}s after istioctl uninstall`, {
+        retryable: true,
+      });
+    rt.note(`waiting for deployment ${istiodName(revision)} on ${member.name} to be gone`);
+    await sleep(1_000, rt.signal);
+  }
 }
 
 // Pods still running a revision's proxy on a cluster, sidecars and gateways (they would lose their control plane
