@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 import { readJournal } from './support/journal.js';
+import { PROD, recordRealMesh } from './support/real-mesh.js';
 import { withSimTools } from './support/sim.js';
 import { havePostgres, newStore } from './support/stores.js';
 
@@ -334,52 +335,11 @@ describe('cluster add and cluster remove', () => {
   }, 60_000);
 });
 
-// A mesh of real clusters as the journal records it, without the clusters: its tools point nowhere, so any
-// real command would fail loudly.
-async function recordRealMesh(db: string): Promise<string> {
-  const { openStore } = await import('../engine/composition.js');
-  const { parseConfigText } = await import('../engine/config/mesh-config.js');
-  const { leaseFor } = await import('../engine/runtime/run-driver.js');
-  const { workflowOf } = await import('../engine/runtime/workflows.js');
-  const { parseStoreLocation } = await import('../store/location.js');
-  const store = await openStore(parseStoreLocation(db, 'test'), 'create');
-  try {
-    const config = parseConfigText(
-      'meshID: prod\nclusters:\n  - {name: east, context: ctx-east, role: primary}\n  - {name: west, context: ctx-west, role: remote}\ntools: {kubectl: /nonexistent/kubectl, istioctl: /nonexistent/istioctl}\n',
-      {},
-      'prod.yaml',
-    );
-    const actor = { user: 'test', host: 'test', pid: 1 };
-    const now = Date.now();
-    const id = 'mr-realprod1';
-    const claim = { lease: leaseFor(actor, 'token', now), keys: ['context:ctx-east', 'context:ctx-west'], staleAfterMs: 1000, isAlive: () => false };
-    await store.runs.createRun(
-      {
-        id,
-        kind: 'install',
-        topology: 'primary-remote',
-        mode: 'real',
-        config,
-        configHash: 'h',
-        configPath: null,
-        createdAt: now,
-        machineVersion: workflowOf('install').version,
-      },
-      actor,
-      claim,
-    );
-    await store.runs.endRun(id, 'succeeded', actor, now + 1, null);
-    return id;
-  } finally {
-    await store.close();
-  }
-}
-
 describe('--dry-run on a real mesh', () => {
   it('rehearses cluster add, secrets rotate and cluster remove on a simulated copy; the real mesh and its record stay as they were', async () => {
     const db = join(tmp.dir, 'real.db');
     const at = ['--db', db];
-    const install = await recordRealMesh(db);
+    const install = await recordRealMesh(db, PROD);
     const real = async () => (await meshes(db)).find((m) => m.name === 'prod') as Mesh;
     expect((await real()).clusters.map((c) => c.name)).toEqual(['east', 'west']);
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 import { readJournal } from './support/journal.js';
+import { PROD, recordRealMesh } from './support/real-mesh.js';
 import { simCommand } from './support/sim.js';
 
 const tmp = tempDir();
@@ -276,6 +277,28 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     const refused = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--db', plain.db]);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toContain("runs Istio's default revision");
+  }, 120_000);
+
+  it('--dry-run on a real mesh rehearses the upgrade and its rollback on a simulated copy; the real mesh stays on a', async () => {
+    const db = join(tmp.dir, 'real.db');
+    const install = await recordRealMesh(db, `revision: a\n${PROD}`);
+    const runs = await runsIn(db);
+    // Without --dry-run the real tools are asked (and here there are none): refused, nothing recorded.
+    const refused = await runCli(['upgrade', '--mesh', 'prod', '--revision', 'b', '-q', '--db', db]);
+    expect(refused.code).toBe(3);
+    expect(await runsIn(db)).toBe(runs);
+    const rehearsed = await runCli(['upgrade', '--mesh', 'prod', '--revision', 'b', '--keep-old', '--dry-run', '-q', '--db', db]);
+    expect(rehearsed.code, rehearsed.stderr).toBe(0);
+    expect(rehearsed.stdout).toContain('; a rehearsal on simulated clusters)');
+    const journal = await readJournal(db, runIdFrom(rehearsed));
+    expect(journal.run.mode).toBe('dry-run');
+    expect(journal.commands.every((c) => !c.argv[0]?.startsWith('/nonexistent'))).toBe(true);
+    // Its rollback acts on the same simulated copy.
+    const rolled = await runCli(['upgrade', 'rollback', runIdFrom(rehearsed), '-q', '--db', db]);
+    expect(rolled.code, rolled.stderr).toBe(0);
+    expect((await readJournal(db, runIdFrom(rolled))).run.simWorld).toBe(journal.run.simWorld);
+    const shown = JSON.parse((await runCli(['meshes', '--json', '--db', db])).stdout) as Array<{ name: string; install: string }>;
+    expect(shown.find((m) => m.name === 'prod')?.install).toBe(install);
   }, 120_000);
 
   it('plans an upgrade and its rollback without touching anything, in every format', async () => {
