@@ -218,7 +218,9 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
       'install-revision@cluster1',
       'install-remote-revision@cluster3',
       'await-revision-synced@cluster1',
+      'select-namespaces',
       'move-wave@wave-1',
+      'await-wave@wave-1',
       'upgrade-gateway@cluster1',
       'flip-tag@cluster3',
     ];
@@ -231,6 +233,34 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
       const rolled = await runCli(['upgrade', 'rollback', runIdFrom(failed), '-q', '--db', db]);
       expect(rolled.code, `${point}: ${rolled.stderr}`).toBe(0);
       expect(await meshState(db, world), point).toEqual(before);
+    }
+  }, 300_000);
+
+  it('a failure injected at any phase stops the upgrade there; resume finishes it to the same end state as an uninterrupted upgrade', async () => {
+    const reference = await installedMesh('resume-reference');
+    expect((await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '-q', '--db', reference.db])).code).toBe(0);
+    const expected = await meshState(reference.db, reference.world);
+    const points = [
+      'precheck-upgrade',
+      'install-revision@cluster1',
+      'expose-istiod-revision@cluster1',
+      'install-remote-revision@cluster2',
+      'await-revision-synced@cluster1',
+      'select-namespaces',
+      'move-wave@wave-1',
+      'await-wave@wave-1',
+      'upgrade-gateway@cluster1',
+      'flip-tag@cluster2',
+      'remove-old-revision@cluster3',
+    ];
+    for (const point of points) {
+      const { db, world } = await installedMesh(`resume-${point.replace(/[@]/g, '-')}`);
+      const failed = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--inject-failure', point, '-q', '--db', db]);
+      expect(failed.code, point).toBe(1);
+      expect(failed.stderr, point).toContain(`failed at ${point}`);
+      const resumed = await runCli(['resume', runIdFrom(failed), '-q', '--db', db]);
+      expect(resumed.code, `${point}: ${resumed.stderr}`).toBe(0);
+      expect(await meshState(db, world), point).toEqual(expected);
     }
   }, 300_000);
 
