@@ -48,15 +48,12 @@ const REV = 'istio.io/rev';
 const TAG = 'istio.io/tag';
 
 // Revision tags (istioctl tag set) carry no owner: they belong to whoever installed the revision they point at.
-// A tag whose revision is gone points at nothing and is counted too.
+// (Uninstall removes them before the purge, while their revision still says whose they are.)
 function tagsOfMeshRunRevisions(hooks: NonNullable<KindedList['items']>): string[] {
   const revisionOf = (h: (typeof hooks)[number]) => h.metadata?.labels?.[REV] ?? 'default';
   const installed = hooks.filter((h) => h.metadata?.labels?.[TAG] === undefined && ISTIO_WEBHOOK.test(h.metadata?.name ?? ''));
   const ours = new Set(installed.filter((h) => MESH_RUN_OWNER.test(h.metadata?.labels?.[OWNING_RESOURCE] ?? '')).map(revisionOf));
-  const served = new Set(installed.map(revisionOf));
-  return hooks
-    .filter((h) => h.metadata?.labels?.[TAG] !== undefined && (ours.has(revisionOf(h)) || !served.has(revisionOf(h))))
-    .map((h) => h.metadata?.labels?.[TAG] as string);
+  return hooks.filter((h) => h.metadata?.labels?.[TAG] !== undefined && ours.has(revisionOf(h))).map((h) => h.metadata?.labels?.[TAG] as string);
 }
 
 // The owners (IstioOperator names) of the Istio webhooks on a cluster; empty when it has none.

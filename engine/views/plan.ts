@@ -105,7 +105,7 @@ export async function planRun(kind: RunKind, changed: MeshConfig): Promise<Plan>
       // A cluster add or remove acts on the mesh installed before it: without the cluster joining.
       const config = step === kind ? changed : changed.upgrade ? upgradeStepConfig(changed, step) : baseOf(changed, kind);
       // The first rehearsal creates the simulated clusters; the ones after it act on them.
-      const seed = i === 0 ? newWorldSeed(PLAN_RUN, { ...changed, ...upgradeStepConfig(changed, 'install') }, { loadBalancerDelayMs: 0 }, [], now) : undefined;
+      const seed = i === 0 ? newWorldSeed(PLAN_RUN, upgradeStepConfig(changed, 'install'), { loadBalancerDelayMs: 0 }, [], now) : undefined;
       const inner = await toolsFor('dry-run', config, store, PLAN_RUN);
       const tools = step === kind ? recording(inner, plan.commands, plan) : inner;
       await driveUnrecorded(store, `${PLAN_RUN}-${i}`, step, config, tools, PLAN_RUN, seed, step === 'upgrade-rollback' ? `${PLAN_RUN}-${i - 1}` : undefined);
