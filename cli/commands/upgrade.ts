@@ -49,16 +49,23 @@ function duration(text: string, flag: string): number {
   return ms;
 }
 
-function rollbackCommand(streams: Streams): Command {
-  return new Command('rollback')
-    .description(
-      "undo an upgrade that has not removed its old revision: the default tag, the gateways and every moved namespace back as the upgrade recorded them, then the new revision's remotes and control planes removed; a resumable run",
-    )
-    .argument('<run>', 'the upgrade run (its id or a unique prefix)')
+// What every run of these verbs takes: failures injected on simulated clusters, the store, the output form.
+function runOptions(command: Command): Command {
+  return command
     .option('--inject-failure <spec>', 'simulated clusters: make <step>[@cluster][:count][:transient] fail (repeatable)', collect)
     .addOption(dbOption())
     .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
-    .option('-q, --quiet', 'no progress output, only the result')
+    .option('-q, --quiet', 'no progress output, only the result');
+}
+
+function rollbackCommand(streams: Streams): Command {
+  return runOptions(
+    new Command('rollback')
+      .description(
+        "undo an upgrade that has not removed its old revision: the default tag, the gateways and every moved namespace back as the upgrade recorded them, then the new revision's remotes and control planes removed; a resumable run",
+      )
+      .argument('<run>', 'the upgrade run (its id or a unique prefix)'),
+  )
     .addHelpText(
       'after',
       `
@@ -106,11 +113,8 @@ export function upgradeCommand(streams: Streams): Command {
     .option('--gate-timeout <duration>', 'how long each gate (new istiod synced, a wave connected) keeps trying', '5m')
     .option('--keep-old', 'keep the old revision installed at the end (a later rollback stays possible)')
     .option('--skip-proxy-gate', "do not check that each wave's proxies connect to the new revision (where no proxy can run, e.g. kwok); journaled")
-    .option('--dry-run', 'a real mesh: rehearse on a simulated copy of it as the journal records it (no real cluster is touched)')
-    .option('--inject-failure <spec>', 'simulated clusters: make <step>[@cluster][:count][:transient] fail (repeatable)', collect)
-    .addOption(dbOption())
-    .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
-    .option('-q, --quiet', 'no progress output, only the result')
+    .option('--dry-run', 'a real mesh: rehearse on a simulated copy of it as the journal records it (no real cluster is touched)');
+  runOptions(upgrade)
     .addHelpText(
       'after',
       `
