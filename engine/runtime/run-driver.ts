@@ -535,10 +535,15 @@ export class RunDriver {
     this.finished = true;
     // The results of the last commands go to the journal before the run is over.
     void this.commands.flush();
+    // So do the steps that ended since the last write: the machine may reach its end while that write is
+    // in flight, and the flush their outcome scheduled would find the run closing.
+    const closes = this.pendingCloses.splice(0);
+    const snapshot = this.actor ? this.snapshots.next(this.actor) : undefined;
     this.closing = true;
     this.commands.close();
     const at = this.now();
     try {
+      if (snapshot) await this.writes.push(() => this.store.commitTransition(this.runId, snapshot, closes, at));
       await this.writes.push(() => this.store.endRun(this.runId, status as Exclude<RunStatus, 'running'>, this.operator, at, error ?? null, error?.message));
     } catch (storeError) {
       this.finished = false;
