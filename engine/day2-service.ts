@@ -225,6 +225,7 @@ export async function prepareClusterAdd(request: ClusterAddRequest, listener?: P
     const { mesh, run: base, config } = await installedMesh(store, request.meshRef, 'add a cluster to');
     const grown = joinedConfig(config, request.cluster, mesh.name);
     const rehearse = wantsRehearsal(base, request.dryRun);
+    if (!rehearse) await refuseUnfinishedUpgrade(store, mesh);
     const faults = faultsFor(request.injections, grown, 'cluster-add', rehearse ? 'dry-run' : base.mode);
     let target = targetOf(base);
     let warnings: string[] = [];
@@ -254,6 +255,7 @@ export async function prepareClusterRemove(request: ClusterRemoveRequest, listen
     const current = leavingConfig(config, request.name, mesh.name);
     const leaving = current.clusters.find((c) => c.name === request.name) as MeshConfig['clusters'][number];
     const rehearse = wantsRehearsal(base, request.dryRun);
+    if (!rehearse) await refuseUnfinishedUpgrade(store, mesh);
     const faults = faultsFor(request.injections, current, 'cluster-remove', rehearse ? 'dry-run' : base.mode);
     const target = rehearse ? await rehearsalOf(store, config, config.clusters) : targetOf(base);
     const alone = { ...current, clusters: [leaving] };
@@ -270,6 +272,28 @@ export async function prepareClusterRemove(request: ClusterRemoveRequest, listen
   } catch (error) {
     await store.close();
     throw error;
+  }
+}
+
+// An upgrade or rollback of this mesh that stopped holds the mesh between two revisions: another upgrade, a
+// cluster joining or leaving, or new tokens would act on one of them only. It is finished first (exit 3,
+// naming it). A rehearsal on a simulated copy of a real mesh changed nothing and does not count.
+export async function refuseUnfinishedUpgrade(store: Store, mesh: MeshRecord): Promise<void> {
+  for (const { id, kind, status } of [...mesh.runs].reverse()) {
+    if (kind !== 'upgrade' && kind !== 'upgrade-rollback') continue;
+    const run = await store.runs.getRun(id);
+    if (run?.mode !== mesh.mode) continue;
+    if (status === 'succeeded') return;
+    if (status !== 'failed' && status !== 'interrupted') continue;
+    const at = run.error?.step ? ` at ${run.error.step}${run.error.cluster && run.error.cluster !== '*' ? `@${run.error.cluster}` : ''}` : '';
+    throw new PreconditionError(
+      'upgrade-unfinished',
+      `${kind === 'upgrade' ? 'upgrade' : 'rollback'} run ${id} of mesh ${mesh.name} ${status}${at}: the mesh is between two revisions`,
+      {
+        hint:
+          kind === 'upgrade' ? `finish it ("mesh-run resume ${id}") or undo it ("mesh-run upgrade rollback ${id}")` : `finish it first: mesh-run resume ${id}`,
+      },
+    );
   }
 }
 
@@ -311,7 +335,10 @@ export async function prepareSecretsRotate(request: SecretsRotateRequest, listen
       ...(request.skipSyncGate ? { skipSyncGate: true } : {}),
     };
     const rehearse = wantsRehearsal(base, request.dryRun);
-    if (!rehearse) await refuseUnfinishedRotation(store, mesh);
+    if (!rehearse) {
+      await refuseUnfinishedUpgrade(store, mesh);
+      await refuseUnfinishedRotation(store, mesh);
+    }
     const faults = faultsFor(request.injections, rotated, 'secrets-rotate', rehearse ? 'dry-run' : base.mode);
     const target = rehearse ? await rehearsalOf(store, config, config.clusters) : targetOf(base);
     if (target.mode === 'real') await checkEnvironment(rotated, await realTools(rotated), false);

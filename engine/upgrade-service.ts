@@ -10,10 +10,9 @@ import type { RunRecord, Store } from '../store/contract.js';
 import { checkEnvironment } from './activities/environment-check.js';
 import { derivedNames } from './activities/manifests.js';
 import { openStore, realTools, type StoreLocation } from './composition.js';
-import { faultsFor, installedMesh, rehearsalOf, startChange, targetOf, wantsRehearsal } from './day2-service.js';
+import { faultsFor, installedMesh, refuseUnfinishedUpgrade, rehearsalOf, startChange, targetOf, wantsRehearsal } from './day2-service.js';
 import type { PreparedRun } from './run-service.js';
 import type { ProgressListener } from './runtime/progress-events.js';
-import type { MeshRecord } from './views/mesh-records.js';
 import { membershipConfig, runConfig } from './views/run-config.js';
 import { findRun } from './views/run-lookup.js';
 
@@ -98,25 +97,6 @@ export function plannedUpgradeConfig(
   return kind === 'upgrade' ? { ...base, revision: request.revision, upgrade: spec } : { ...base, upgrade: { ...spec, rollbackOf: 'the upgrade' } };
 }
 
-// An upgrade or rollback of this mesh that stopped holds the mesh between two revisions: finish it first.
-async function refuseUnfinished(store: Store, mesh: MeshRecord): Promise<void> {
-  for (const { id, kind, status } of [...mesh.runs].reverse()) {
-    if (kind !== 'upgrade' && kind !== 'upgrade-rollback') continue;
-    if (status === 'succeeded') return;
-    if (status !== 'failed' && status !== 'interrupted') continue;
-    const run = await store.runs.getRun(id);
-    const at = run?.error?.step ? ` at ${run.error.step}${run.error.cluster && run.error.cluster !== '*' ? `@${run.error.cluster}` : ''}` : '';
-    throw new PreconditionError(
-      'upgrade-unfinished',
-      `${kind === 'upgrade' ? 'upgrade' : 'rollback'} run ${id} of mesh ${mesh.name} ${status}${at}: the mesh is between two revisions`,
-      {
-        hint:
-          kind === 'upgrade' ? `finish it ("mesh-run resume ${id}") or undo it ("mesh-run upgrade rollback ${id}")` : `finish it first: mesh-run resume ${id}`,
-      },
-    );
-  }
-}
-
 // upgrade: the mesh as it stands moving to a new revision; the run's config names both revisions.
 export async function prepareUpgrade(request: UpgradeRequest, listener?: ProgressListener): Promise<PreparedRun> {
   const store = await openStore(request.store, 'existing');
@@ -149,7 +129,7 @@ export async function prepareUpgrade(request: UpgradeRequest, listener?: Progres
       upgrade: spec,
     };
     const rehearse = wantsRehearsal(base, request.dryRun);
-    if (!rehearse) await refuseUnfinished(store, mesh);
+    if (!rehearse) await refuseUnfinishedUpgrade(store, mesh);
     const faults = faultsFor(request.injections, upgraded, 'upgrade', rehearse ? 'dry-run' : base.mode);
     const target = rehearse ? await rehearsalOf(store, config, config.clusters) : targetOf(base);
     if (target.mode === 'real') await checkEnvironment(upgraded, await realTools(upgraded), false);

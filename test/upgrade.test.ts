@@ -195,10 +195,25 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     expect(failed.code).toBe(1);
     const id = runIdFrom(failed);
     expect(await meshState(db, world)).not.toEqual(before);
-    // A new upgrade is refused while this one is unfinished.
-    const again = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'c', '--db', db]);
-    expect(again.code).toBe(3);
-    expect(again.stderr).toContain('between two revisions');
+    // A new upgrade is refused while this one is unfinished, and so is every day-2 verb that would act on one
+    // revision only; nothing is recorded and nothing changes.
+    const runs = await runsIn(db);
+    const stopped = await meshState(db, world);
+    for (const verb of [
+      ['upgrade', '--mesh', 'mesh1', '--revision', 'c'],
+      ['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster4', '--context', 'ctx4'],
+      ['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster3'],
+      ['secrets', 'rotate', '--mesh', 'mesh1'],
+    ]) {
+      const again = await runCli([...verb, '--db', db]);
+      expect(again.code, verb.join(' ')).toBe(3);
+      expect(again.stderr.trim().split('\n')[0]).toBe(
+        `mesh-run: error: upgrade run ${id} of mesh mesh1 failed at await-wave@wave-2: the mesh is between two revisions`,
+      );
+      expect(again.stderr).toContain(`mesh-run upgrade rollback ${id}`);
+    }
+    expect(await runsIn(db)).toBe(runs);
+    expect(await meshState(db, world)).toEqual(stopped);
     const rolled = await runCli(['upgrade', 'rollback', id, '--db', db]);
     expect(rolled.code, rolled.stderr).toBe(0);
     expect(rolled.stdout).toContain(`upgrade ${id} rolled back: revision a serves cluster1, cluster2, cluster3 again`);
@@ -329,6 +344,24 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     expect((await readJournal(db, runIdFrom(rolled))).run.simWorld).toBe(journal.run.simWorld);
     const shown = JSON.parse((await runCli(['meshes', '--json', '--db', db])).stdout) as Array<{ name: string; install: string }>;
     expect(shown.find((m) => m.name === 'prod')?.install).toBe(install);
+    // A rehearsal that failed changed nothing real: it does not hold the real mesh between two revisions.
+    const failedRehearsal = await runCli([
+      'upgrade',
+      '--mesh',
+      'prod',
+      '--revision',
+      'c',
+      '--dry-run',
+      '--inject-failure',
+      'install-revision',
+      '-q',
+      '--db',
+      db,
+    ]);
+    expect(failedRehearsal.code).toBe(1);
+    const real = await runCli(['upgrade', '--mesh', 'prod', '--revision', 'c', '-q', '--db', db]);
+    expect(real.code).toBe(3);
+    expect(real.stderr).not.toContain('between two revisions');
   }, 120_000);
 
   it('plans an upgrade and its rollback without touching anything, in every format', async () => {
