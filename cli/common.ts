@@ -45,6 +45,16 @@ export function dbOption(): Option {
   return new Option('--db <file>', 'SQLite journal (default: $MESH_RUN_STORE, else $MESH_RUN_DB, else $XDG_STATE_HOME/mesh-run/mesh-run.db)');
 }
 
+// What every day-2 run (cluster add|remove, secrets rotate, upgrade and its rollback) takes: failures injected
+// on simulated clusters, the store, the output form.
+export function dayTwoRunOptions(command: Command): Command {
+  return command
+    .option('--inject-failure <spec>', 'simulated clusters: make <step>[@cluster][:count][:transient] fail (repeatable)', collect)
+    .addOption(dbOption())
+    .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
+    .option('-q, --quiet', 'no progress output, only the result');
+}
+
 export function storeOption(): Option {
   return new Option(
     '--store <url>',

@@ -1,7 +1,7 @@
 // mesh-run cluster add | remove: one cluster joins or leaves a mesh of the journal, as a resumable run.
 import { Command, Option } from 'commander';
 import { storeLocation } from '../../engine/composition.js';
-import { collect, dbOption } from '../common.js';
+import { dayTwoRunOptions } from '../common.js';
 import { confirm } from '../confirm.js';
 import type { Streams } from '../output.js';
 import { runVerb } from '../run-session.js';
@@ -34,14 +34,12 @@ export function rehearsed(run: { mode: string }, options: { dryRun?: boolean }):
 }
 
 function common(command: Command): Command {
-  return command
-    .requiredOption('--mesh <mesh>', 'the mesh (see "mesh-run meshes")')
-    .requiredOption('--name <cluster>', 'the cluster (its clusterName in Istio)')
-    .option('--dry-run', 'a real mesh: rehearse on a simulated copy of it as the journal records it (no real cluster is touched)')
-    .option('--inject-failure <spec>', 'simulated clusters: make <step>[@cluster][:count][:transient] fail (repeatable)', collect)
-    .addOption(dbOption())
-    .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
-    .option('-q, --quiet', 'no progress output, only the result');
+  return dayTwoRunOptions(
+    command
+      .requiredOption('--mesh <mesh>', 'the mesh (see "mesh-run meshes")')
+      .requiredOption('--name <cluster>', 'the cluster (its clusterName in Istio)')
+      .option('--dry-run', 'a real mesh: rehearse on a simulated copy of it as the journal records it (no real cluster is touched)'),
+  );
 }
 
 function addCommand(streams: Streams): Command {

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { storeLocation } from '../../engine/composition.js';
 import { ExitCode } from '../../shared/errors.js';
-import { addClusterOptions, type ClusterFlags, collect, dbOption, overridesOf } from '../common.js';
+import { addClusterOptions, type ClusterFlags, dayTwoRunOptions, dbOption, overridesOf } from '../common.js';
 import { ExitRequest } from '../exit.js';
 import { painter, type Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
@@ -80,19 +80,17 @@ Exit codes: 0 every secret is usable, 2 bad input, 3 a secret is missing, unusab
       }
       if (problems > 0) throw new ExitRequest(ExitCode.precondition);
     });
-  secrets
-    .command('rotate')
-    .description(
-      "a new token for every remote secret (or one cluster's), swapped in with no moment when istiod lacks a working one: new token, secret replaced on every primary, istiod synced, then the old token revoked and seen refused; a resumable run",
-    )
-    .requiredOption('--mesh <mesh>', 'the mesh (see "mesh-run meshes")')
-    .option('--cluster <cluster>', "only this cluster's secret (default: every cluster whose secret primaries hold)")
-    .option('--skip-sync-gate', 'revoke the old token without istiod reporting the cluster synced with the new one (where no istiod can be asked); journaled')
-    .option('--dry-run', 'a real mesh: rehearse on a simulated copy of it as the journal records it (no real cluster is touched)')
-    .option('--inject-failure <spec>', 'simulated clusters: make <step>[@cluster][:count][:transient] fail (repeatable)', collect)
-    .addOption(dbOption())
-    .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
-    .option('-q, --quiet', 'no progress output, only the result')
+  dayTwoRunOptions(
+    secrets
+      .command('rotate')
+      .description(
+        "a new token for every remote secret (or one cluster's), swapped in with no moment when istiod lacks a working one: new token, secret replaced on every primary, istiod synced, then the old token revoked and seen refused; a resumable run",
+      )
+      .requiredOption('--mesh <mesh>', 'the mesh (see "mesh-run meshes")')
+      .option('--cluster <cluster>', "only this cluster's secret (default: every cluster whose secret primaries hold)")
+      .option('--skip-sync-gate', 'revoke the old token without istiod reporting the cluster synced with the new one (where no istiod can be asked); journaled')
+      .option('--dry-run', 'a real mesh: rehearse on a simulated copy of it as the journal records it (no real cluster is touched)'),
+  )
     .addHelpText(
       'after',
       `

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { storeLocation } from '../../engine/composition.js';
 import { parseDuration } from '../../shared/durations.js';
 import { UsageError } from '../../shared/errors.js';
-import { collect, dbOption } from '../common.js';
+import { dayTwoRunOptions } from '../common.js';
 import type { Streams } from '../output.js';
 import { runVerb } from '../run-session.js';
 import { rehearsed } from './cluster.js';
@@ -49,17 +49,8 @@ function duration(text: string, flag: string): number {
   return ms;
 }
 
-// What every run of these verbs takes: failures injected on simulated clusters, the store, the output form.
-function runOptions(command: Command): Command {
-  return command
-    .option('--inject-failure <spec>', 'simulated clusters: make <step>[@cluster][:count][:transient] fail (repeatable)', collect)
-    .addOption(dbOption())
-    .option('--json', 'one JSON document on stdout; NDJSON progress events on stderr')
-    .option('-q, --quiet', 'no progress output, only the result');
-}
-
 function rollbackCommand(streams: Streams): Command {
-  return runOptions(
+  return dayTwoRunOptions(
     new Command('rollback')
       .description(
         "undo an upgrade that has not removed its old revision: the default tag, the gateways and every moved namespace back as the upgrade recorded them, then the new revision's remotes and control planes removed; a resumable run",
@@ -114,7 +105,7 @@ export function upgradeCommand(streams: Streams): Command {
     .option('--keep-old', 'keep the old revision installed at the end (a later rollback stays possible)')
     .option('--skip-proxy-gate', "do not check that each wave's proxies connect to the new revision (where no proxy can run, e.g. kwok); journaled")
     .option('--dry-run', 'a real mesh: rehearse on a simulated copy of it as the journal records it (no real cluster is touched)');
-  runOptions(upgrade)
+  dayTwoRunOptions(upgrade)
     .addHelpText(
       'after',
       `
