@@ -2,13 +2,13 @@
 // third cluster with cluster add, shrinks back with cluster remove, and has its remote secret's token
 // rotated, each a run of its own. Leaves the clusters empty, as it found them.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, tempDir } from '../support/cli.js';
 import { readJournal } from '../support/journal.js';
 import { findLeak, needlesFor } from '../support/token-scan.js';
-import { apiServerOf, env, istioctlPath, kubectl, kubectlJson, remoteClusters, setLoadBalancer } from './support.js';
+import { apiServerOf, env, kubectl, kubectlJson, remoteClusters, setLoadBalancer, writeTwoClusterMesh } from './support.js';
 
 const tmp = tempDir('mesh-run-e2e-day2-');
 const db = join(tmp.dir, 'day2.db');
@@ -52,18 +52,7 @@ describe('a living mesh on real API servers: cluster add, cluster remove, secret
 
   it('installs cluster1 with remote cluster2, then cluster add brings in cluster3 with only its own steps', async () => {
     setLoadBalancer('ip 0');
-    writeFileSync(
-      config,
-      [
-        'meshID: day2',
-        'clusters:',
-        '  - {name: cluster1, context: cluster1, role: primary}',
-        `  - {name: cluster2, context: cluster2, role: remote, apiServer: "${apiServerOf('cluster2')}"}`,
-        'timeouts: {gatewayAddress: 90s, command: 4m}',
-        `tools: {istioctl: ${istioctlPath()}}`,
-        '',
-      ].join('\n'),
-    );
+    writeTwoClusterMesh(config, 'day2');
     const installed = await cli(['install', '--config', config]);
     expect(installed.code, installed.stderr).toBe(0);
     const before = kubectlJson<{ metadata: { resourceVersion: string } }>('cluster2', ['get', 'namespace', 'istio-system']).metadata.resourceVersion;

@@ -54,6 +54,24 @@ export function writeConfig(dir: string, extra = ''): string {
   return file;
 }
 
+// A mesh of primary cluster1 and remote cluster2 (addressed explicitly, as writeConfig does), written to
+// `file`: the starting point the day-2 and upgrade suites grow or move from. `extra` lines go after meshID.
+export function writeTwoClusterMesh(file: string, meshID: string, extra: string[] = []): void {
+  writeFileSync(
+    file,
+    [
+      `meshID: ${meshID}`,
+      ...extra,
+      'clusters:',
+      '  - {name: cluster1, context: cluster1, role: primary}',
+      `  - {name: cluster2, context: cluster2, role: remote, apiServer: "${apiServerOf('cluster2')}"}`,
+      'timeouts: {gatewayAddress: 90s, command: 4m}',
+      `tools: {istioctl: ${istioctlPath()}}`,
+      '',
+    ].join('\n'),
+  );
+}
+
 export const env = { KUBECONFIG };
 
 // The remote secret applied the way the Istio page writes it: create-remote-secret piped into a

@@ -3,12 +3,11 @@
 // checked where kwok runs no containers; the upgrade is rolled back from there; a second upgrade (to c, with
 // --skip-proxy-gate given explicitly) runs to the end and removes a. Leaves the clusters empty.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, tempDir } from '../support/cli.js';
 import { readJournal } from '../support/journal.js';
-import { apiServerOf, env, istioctlPath, KUBECONFIG, kubectl, kubectlJson, setLoadBalancer } from './support.js';
+import { env, istioctlPath, KUBECONFIG, kubectl, kubectlJson, setLoadBalancer, writeTwoClusterMesh } from './support.js';
 
 const tmp = tempDir('mesh-run-e2e-upgrade-');
 const db = join(tmp.dir, 'upgrade.db');
@@ -58,19 +57,7 @@ describe('a canary upgrade on real API servers', () => {
 
   it('installs revision a; an upgrade to b runs its control-plane phases for real and stops at the first wave, whose proxies kwok cannot run', async () => {
     setLoadBalancer('ip 0');
-    writeFileSync(
-      config,
-      [
-        'meshID: canary',
-        'revision: a',
-        'clusters:',
-        '  - {name: cluster1, context: cluster1, role: primary}',
-        `  - {name: cluster2, context: cluster2, role: remote, apiServer: "${apiServerOf('cluster2')}"}`,
-        'timeouts: {gatewayAddress: 90s, command: 4m}',
-        `tools: {istioctl: ${istioctlPath()}}`,
-        '',
-      ].join('\n'),
-    );
+    writeTwoClusterMesh(config, 'canary', ['revision: a']);
     expect((await cli(['install', '--config', config, '-q'])).code).toBe(0);
     // A workload namespace on the remote, injected by a (kwok runs its pod without containers).
     apply(
