@@ -275,42 +275,42 @@ export async function prepareClusterRemove(request: ClusterRemoveRequest, listen
   }
 }
 
-// An upgrade or rollback of this mesh that stopped holds the mesh between two revisions: another upgrade, a
-// cluster joining or leaving, or new tokens would act on one of them only. It is finished first (exit 3,
-// naming it). A rehearsal on a simulated copy of a real mesh changed nothing and does not count.
+// An upgrade or rollback of this mesh that is not over holds the mesh between two revisions: another upgrade,
+// a cluster joining or leaving, or new tokens would act on one of them only. It is finished first (exit 3,
+// naming it), also when it is still recorded as running (its process may have been killed). A rehearsal on a
+// simulated copy of a real mesh changed nothing and does not count.
 export async function refuseUnfinishedUpgrade(store: Store, mesh: MeshRecord): Promise<void> {
   for (const { id, kind, status } of [...mesh.runs].reverse()) {
     if (kind !== 'upgrade' && kind !== 'upgrade-rollback') continue;
     const run = await store.runs.getRun(id);
     if (run?.mode !== mesh.mode) continue;
     if (status === 'succeeded') return;
-    if (status !== 'failed' && status !== 'interrupted') continue;
+    if (status !== 'failed' && status !== 'interrupted' && status !== 'running') continue;
     const at = run.error?.step ? ` at ${run.error.step}${run.error.cluster && run.error.cluster !== '*' ? `@${run.error.cluster}` : ''}` : '';
+    const finish =
+      kind === 'upgrade' ? `finish it ("mesh-run resume ${id}") or undo it ("mesh-run upgrade rollback ${id}")` : `finish it first: mesh-run resume ${id}`;
     throw new PreconditionError(
       'upgrade-unfinished',
-      `${kind === 'upgrade' ? 'upgrade' : 'rollback'} run ${id} of mesh ${mesh.name} ${status}${at}: the mesh is between two revisions`,
-      {
-        hint:
-          kind === 'upgrade' ? `finish it ("mesh-run resume ${id}") or undo it ("mesh-run upgrade rollback ${id}")` : `finish it first: mesh-run resume ${id}`,
-      },
+      `${kind === 'upgrade' ? 'upgrade' : 'rollback'} run ${id} of mesh ${mesh.name} ${status === 'running' ? 'is running' : status}${at}: the mesh is between two revisions`,
+      { hint: status === 'running' ? `wait for it to end; if its process was killed, ${finish}` : finish },
     );
   }
 }
 
-// A rotation that stopped may have swapped new tokens in and not yet revoked the old ones, which only it knows:
-// a new rotation would leave those valid. It is finished first (exit 3, naming it).
+// A rotation that is not over may have swapped new tokens in and not yet revoked the old ones, which only it
+// knows: a new rotation would leave those valid. It is finished first (exit 3, naming it), also when it is
+// still recorded as running (its process may have been killed).
 async function refuseUnfinishedRotation(store: Store, mesh: MeshRecord): Promise<void> {
   for (const { id, kind, status } of [...mesh.runs].reverse()) {
-    if (kind !== 'secrets-rotate' || (status !== 'failed' && status !== 'interrupted')) continue;
+    if (kind !== 'secrets-rotate' || (status !== 'failed' && status !== 'interrupted' && status !== 'running')) continue;
     const run = await store.runs.getRun(id);
     if (run?.mode !== mesh.mode) continue;
     const at = run.error?.step ? ` at ${run.error.step}${run.error.cluster && run.error.cluster !== '*' ? `@${run.error.cluster}` : ''}` : '';
+    const finish = `finish it first: mesh-run resume ${id}${run.error?.step === 'await-synced' ? ' (add --skip-sync-gate where no istiod can be asked)' : ''}`;
     throw new PreconditionError(
       'rotation-unfinished',
-      `secrets rotate run ${id} of mesh ${mesh.name} ${status}${at}: its old tokens may still be valid, and only it knows which`,
-      {
-        hint: `finish it first: mesh-run resume ${id}${run.error?.step === 'await-synced' ? ' (add --skip-sync-gate where no istiod can be asked)' : ''}`,
-      },
+      `secrets rotate run ${id} of mesh ${mesh.name} ${status === 'running' ? 'is running' : status}${at}: its old tokens may still be valid, and only it knows which`,
+      { hint: status === 'running' ? `wait for it to end; if its process was killed, ${finish}` : finish },
     );
   }
 }

@@ -196,6 +196,21 @@ describe('secrets rotate', () => {
     expect((await cli(['secrets', 'rotate', '--mesh', 'mesh1', '-q', ...at])).code).toBe(0);
   }, 60_000);
 
+  it('a rotation killed mid-run (still recorded as running) is finished before another starts', async () => {
+    const db = join(tmp.dir, 'killed.db');
+    const at = ['--db', db];
+    expect((await cli(['install', ...FAST, ...at])).code).toBe(0);
+    const killed = await runCli(['secrets', 'rotate', '--mesh', 'mesh1', '-q', ...at], { env: { ...env, MESH_RUN_CRASH_AT: 'after-command:3' } });
+    expect(killed.signal).toBe('SIGKILL');
+    const id = runIdFrom(killed);
+    const again = await cli(['secrets', 'rotate', '--mesh', 'mesh1', '-q', ...at]);
+    expect(again.code).toBe(3);
+    expect(again.stderr).toContain(`secrets rotate run ${id} of mesh mesh1 is running: its old tokens may still be valid`);
+    expect(again.stderr).toContain(`if its process was killed, finish it first: mesh-run resume ${id}`);
+    expect((await cli(['resume', id, '-q', ...at])).code).toBe(0);
+    expect((await cli(['secrets', 'rotate', '--mesh', 'mesh1', '-q', ...at])).code).toBe(0);
+  }, 60_000);
+
   it("keeps a reader token secret that was there before the install (istioctl reused it): the swap happens, the user's token is not revoked", async () => {
     const db = join(tmp.dir, 'users-token.db');
     const at = ['--db', db];

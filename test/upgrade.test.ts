@@ -279,6 +279,22 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     }
   }, 300_000);
 
+  it('an upgrade killed mid-run (still recorded as running) holds the mesh too; once resumed, day-2 verbs go on', async () => {
+    const { db } = await installedMesh('killed');
+    const killed = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '-q', '--db', db], { env: { MESH_RUN_CRASH_AT: 'after-command:30' } });
+    expect(killed.signal).toBe('SIGKILL');
+    const id = runIdFrom(killed);
+    const runs = await runsIn(db);
+    const add = await runCli(['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster4', '--context', 'ctx4', '--db', db]);
+    expect(add.code).toBe(3);
+    expect(add.stderr).toContain(`upgrade run ${id} of mesh mesh1 is running: the mesh is between two revisions`);
+    expect(add.stderr).toContain(`if its process was killed, finish it ("mesh-run resume ${id}")`);
+    expect(await runsIn(db)).toBe(runs);
+    expect((await runCli(['resume', id, '-q', '--db', db])).code).toBe(0);
+    const rotated = await runCli(['secrets', 'rotate', '--mesh', 'mesh1', '-q', '--db', db]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+  }, 120_000);
+
   it('--keep-old keeps revision a, and a rollback stays possible after success', async () => {
     const { db, world } = await installedMesh('keep');
     const before = await meshState(db, world);
