@@ -405,6 +405,21 @@ function withSkippedGate(run: RunRecord, settled: ResumedConfig, skip: boolean |
   return { config, replacement: { config, hash: run.configHash }, detail: settled.detail ? `${settled.detail}; ${detail}` : `forced: ${detail}` };
 }
 
+// An upgrade that a rollback took back (or is taking back) has nothing left to continue: its new revision is
+// gone, and its waves would move namespaces to a revision no injector serves.
+async function refuseRolledBack(store: RunStore, upgrade: RunRecord): Promise<void> {
+  const rollback = (await store.listRunsTargeting(upgrade.id)).filter((r) => r.kind === 'upgrade-rollback' && r.mode === upgrade.mode).at(-1);
+  if (!rollback) return;
+  const meshID = runConfig(upgrade).meshID;
+  if (rollback.status === 'succeeded')
+    throw new NotResumableError('rolled-back', `upgrade ${upgrade.id} was rolled back by run ${rollback.id}; there is nothing to resume`, {
+      hint: `start a new upgrade: mesh-run upgrade --mesh ${meshID} --revision <revision>`,
+    });
+  throw new NotResumableError('rollback-begun', `rollback run ${rollback.id} of upgrade ${upgrade.id} began (${rollback.status}): the upgrade cannot go on`, {
+    hint: `finish the rollback: mesh-run resume ${rollback.id}`,
+  });
+}
+
 // Checks that a run may be resumed, settles which config it continues with, takes its lease; returns it
 // ready to begin.
 export async function prepareResume(request: ResumeRequest, listener?: ProgressListener): Promise<PreparedRun> {
@@ -417,6 +432,7 @@ export async function prepareResume(request: ResumeRequest, listener?: ProgressL
     if (request.skipSyncGate) withSkippedGate(run, { config: runConfig(run) }, true);
     if (request.skipProxyGate) withSkippedProxyGate(run, { config: runConfig(run) }, true);
     checkResumable(run, attempts.length, request.from !== undefined);
+    if (run.kind === 'upgrade') await refuseRolledBack(store.runs, run);
     if (run.mode === 'real' && changesLoadBalancer(request.simulation)) {
       throw new UsageError(`--sim-* options apply to dry runs only; run ${run.id} is against real clusters`);
     }

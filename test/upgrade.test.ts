@@ -221,10 +221,17 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     expect(await meshState(db, world)).toEqual(before);
     expect(await proxies(db, world)).toEqual(proxiesBefore);
     expect((await runCli(['verify', '--mesh', 'mesh1', '-q', '--db', db])).code).toBe(0);
-    // Rolled back once is enough.
+    // Rolled back once is enough, and the upgrade itself has nothing left to resume: its waves would move
+    // namespaces to a revision no injector serves any more.
     const twice = await runCli(['upgrade', 'rollback', id, '--db', db]);
     expect(twice.code).toBe(3);
     expect(twice.stderr).toContain('rolled back already');
+    const rolledBack = await meshState(db, world);
+    const resumed = await runCli(['resume', id, '--db', db]);
+    expect(resumed.code).toBe(4);
+    expect(resumed.stderr).toContain(`upgrade ${id} was rolled back by run ${runIdFrom(rolled)}; there is nothing to resume`);
+    expect((await runCli(['resume', id, '--from', 'move-wave', '--db', db])).code).toBe(4);
+    expect(await meshState(db, world)).toEqual(rolledBack);
   }, 120_000);
 
   it('a rollback from every phase puts back exactly what the upgrade found', async () => {
