@@ -2,6 +2,7 @@
 // joins (cluster add) or leaves (cluster remove), or the remote secrets' tokens are rotated (secrets rotate).
 // Everything is checked before anything is written: the mesh, the cluster, whether the mesh's shape allows
 // the change; a dry-run mesh changes only its simulated world.
+import { ALL_CLUSTERS, slotLabel } from '../machines/steps.js';
 import { joinProblems, leaveProblems, secretHoldersOf } from '../machines/topology.js';
 import { InternalError, PreconditionError, UsageError } from '../shared/errors.js';
 import type { MeshConfig, RunMode } from '../shared/model.js';
@@ -275,6 +276,11 @@ export async function prepareClusterRemove(request: ClusterRemoveRequest, listen
   }
 }
 
+// " at <step>@<cluster>", where a run that stopped says it stopped ('' when it names no step).
+function stoppedAt(run: RunRecord): string {
+  return run.error?.step ? ` at ${slotLabel(run.error.step, run.error.cluster || ALL_CLUSTERS)}` : '';
+}
+
 // An upgrade or rollback of this mesh that is not over holds the mesh between two revisions: another upgrade,
 // a cluster joining or leaving, or new tokens would act on one of them only. It is finished first (exit 3,
 // naming it), also when it is still recorded as running (its process may have been killed). A rehearsal on a
@@ -286,7 +292,7 @@ export async function refuseUnfinishedUpgrade(store: Store, mesh: MeshRecord): P
     if (run?.mode !== mesh.mode) continue;
     if (status === 'succeeded') return;
     if (status !== 'failed' && status !== 'interrupted' && status !== 'running') continue;
-    const at = run.error?.step ? ` at ${run.error.step}${run.error.cluster && run.error.cluster !== '*' ? `@${run.error.cluster}` : ''}` : '';
+    const at = stoppedAt(run);
     const finish =
       kind === 'upgrade' ? `finish it ("mesh-run resume ${id}") or undo it ("mesh-run upgrade rollback ${id}")` : `finish it first: mesh-run resume ${id}`;
     throw new PreconditionError(
@@ -305,7 +311,7 @@ async function refuseUnfinishedRotation(store: Store, mesh: MeshRecord): Promise
     if (kind !== 'secrets-rotate' || (status !== 'failed' && status !== 'interrupted' && status !== 'running')) continue;
     const run = await store.runs.getRun(id);
     if (run?.mode !== mesh.mode) continue;
-    const at = run.error?.step ? ` at ${run.error.step}${run.error.cluster && run.error.cluster !== '*' ? `@${run.error.cluster}` : ''}` : '';
+    const at = stoppedAt(run);
     const finish = `finish it first: mesh-run resume ${id}${run.error?.step === 'await-synced' ? ' (add --skip-sync-gate where no istiod can be asked)' : ''}`;
     throw new PreconditionError(
       'rotation-unfinished',

@@ -73,6 +73,14 @@ async function proxies(db: string, world: string): Promise<Record<string, string
   return out;
 }
 
+// An upgrade of mesh1 to b with a failure injected at `point`: it must stop there (exit 1).
+async function upgradeFailingAt(db: string, point: string) {
+  const failed = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--inject-failure', point, '-q', '--db', db]);
+  expect(failed.code, point).toBe(1);
+  expect(failed.stderr, point).toContain(`failed at ${point}`);
+  return failed;
+}
+
 async function runsIn(db: string): Promise<number> {
   const listed = await runCli(['runs', '--json', '--db', db]);
   return (JSON.parse(listed.stdout) as unknown[]).length;
@@ -249,9 +257,7 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     for (const point of points) {
       const { db, world } = await installedMesh(`phase-${point.replace(/[@]/g, '-')}`);
       const before = await meshState(db, world);
-      const failed = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--inject-failure', point, '-q', '--db', db]);
-      expect(failed.code, point).toBe(1);
-      expect(failed.stderr, point).toContain(`failed at ${point}`);
+      const failed = await upgradeFailingAt(db, point);
       const rolled = await runCli(['upgrade', 'rollback', runIdFrom(failed), '-q', '--db', db]);
       expect(rolled.code, `${point}: ${rolled.stderr}`).toBe(0);
       expect(await meshState(db, world), point).toEqual(before);
@@ -277,9 +283,7 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     ];
     for (const point of points) {
       const { db, world } = await installedMesh(`resume-${point.replace(/[@]/g, '-')}`);
-      const failed = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--inject-failure', point, '-q', '--db', db]);
-      expect(failed.code, point).toBe(1);
-      expect(failed.stderr, point).toContain(`failed at ${point}`);
+      const failed = await upgradeFailingAt(db, point);
       const resumed = await runCli(['resume', runIdFrom(failed), '-q', '--db', db]);
       expect(resumed.code, `${point}: ${resumed.stderr}`).toBe(0);
       expect(await meshState(db, world), point).toEqual(expected);

@@ -7,7 +7,7 @@ import { sleep } from '../../shared/sleep.js';
 import { type ActivityDeps, GATEWAY_SERVICE, ISTIO_SYSTEM, installEastwestGateway, installPrimary } from './install.js';
 import { UPGRADE_SUBJECTS } from './inventory.js';
 import { commandTimeoutSeconds, getJson, mustSucceed } from './kube-ops.js';
-import { INGRESS_GATEWAY, istiodVirtualServiceName } from './manifests.js';
+import { INGRESS_GATEWAY, injectorWebhookName, istiodVirtualServiceName } from './manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
 export const REV = 'istio.io/rev';
@@ -193,16 +193,13 @@ export async function removeRevision(rt: StepRuntime, member: MeshMember, revisi
     );
   }
   // istioctl refuses a revision it cannot find ("could not find target revision"): a re-run finds it gone.
-  const injector = revision === 'default' ? 'istio-sidecar-injector' : `istio-sidecar-injector-${revision}`;
+  const injector = injectorWebhookName(revision === 'default' ? undefined : revision);
+  const istiod = istiodName(revision);
+  const istiodDeployment = (phase: 'observe' | 'verify') =>
+    getJson<unknown>(rt, member.context, ['-n', ISTIO_SYSTEM, 'deployment', istiod], `deployment ${istiod}`, phase);
   const present = await getJson<unknown>(rt, member.context, ['mutatingwebhookconfiguration', injector], `mutatingwebhookconfiguration ${injector}`, 'observe');
-  const istiod = await getJson<unknown>(
-    rt,
-    member.context,
-    ['-n', ISTIO_SYSTEM, 'deployment', istiodName(revision)],
-    `deployment ${istiodName(revision)}`,
-    'observe',
-  );
-  if (present === undefined && istiod === undefined) {
+  const running = await istiodDeployment('observe');
+  if (present === undefined && running === undefined) {
     rt.note(`revision ${revision} is not installed on ${member.name}`, 'info');
     return;
   }
@@ -214,19 +211,10 @@ export async function removeRevision(rt: StepRuntime, member: MeshMember, revisi
   // The API server may still show the Deployment while its deletion finishes (foreground, finalizers).
   const deadline = rt.now() + GONE_WAIT_MS;
   for (;;) {
-    const left = await getJson<unknown>(
-      rt,
-      member.context,
-      ['-n', ISTIO_SYSTEM, 'deployment', istiodName(revision)],
-      `deployment ${istiodName(revision)}`,
-      'verify',
-    );
-    if (left === undefined) return;
+    if ((await istiodDeployment('verify')) === undefined) return;
     if (rt.now() >= deadline)
-      throw new StepError(`deployment ${istiodName(revision)} is still on ${member.name} ${GONE_WAIT_MS / 1000}s after istioctl uninstall`, {
-        retryable: true,
-      });
-    rt.note(`waiting for deployment ${istiodName(revision)} on ${member.name} to be gone`);
+      throw new StepError(`deployment ${istiod} is still on ${member.name} ${GONE_WAIT_MS / 1000}s after istioctl uninstall`, { retryable: true });
+    rt.note(`waiting for deployment ${istiod} on ${member.name} to be gone`);
     await sleep(1_000, rt.signal);
   }
 }
