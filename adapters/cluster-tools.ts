@@ -58,6 +58,8 @@ export interface RunOptions {
   cluster: string;
   // The run the command belongs to: real processes carry it in their environment.
   runId?: string;
+  // The lease its driver holds the run with: simulated clusters take a command only while it holds.
+  leaseToken?: string;
   // Called once a real process has started (a pipe's source and sink each call it).
   onSpawn?: (role: 'command' | 'source' | 'sink', process: SpawnedProcess) => void;
 }
@@ -89,5 +91,5 @@ export interface ClusterTools {
   // Runs `source` with its stdout streamed straight into `sink`'s stdin; the stream is never buffered for logs.
   pipe(source: Command, sink: Command, options: RunOptions): Promise<{ source: SourceResult; sink: CommandResult }>;
   // Presents a token in a request header, from this process: the token is in no argv, file or pipe.
-  presentToken(probe: TokenProbe, options: Pick<RunOptions, 'signal' | 'timeoutMs'>): Promise<TokenAnswer>;
+  presentToken(probe: TokenProbe, options: Pick<RunOptions, 'signal' | 'timeoutMs' | 'runId' | 'leaseToken'>): Promise<TokenAnswer>;
 }

@@ -3,8 +3,9 @@
 import { hostname } from 'node:os';
 import { NotResumableError, PreconditionError, UsageError } from '../shared/errors.js';
 import type { LeaseHolder, RunExport, Store, WorldExport } from '../store/contract.js';
+import { assembleSnapshot } from '../store/snapshot-parts.js';
 import { openStore, type StoreLocation } from './composition.js';
-import { holderAlive, isLeaseStale } from './runtime/lease.js';
+import { describeHolder, holderAlive, isLeaseStale } from './runtime/lease.js';
 import { currentOperator } from './runtime/run-driver.js';
 import { checkRunIdFormat, findRun } from './views/run-lookup.js';
 
@@ -19,10 +20,6 @@ export interface UnlockResult {
   runId: string;
   // The holder whose lease was released; undefined when the run held none.
   released?: LeaseHolder;
-}
-
-function describeHolder(h: LeaseHolder, now: number): string {
-  return `pid ${h.pid} on ${h.host} (user ${h.user}, last heartbeat ${Math.round((now - h.heartbeat) / 1000)}s ago)`;
 }
 
 // mesh-run unlock: releases the lease of a run whose driver is gone, after the operator confirms; the
@@ -97,7 +94,7 @@ export async function cancelRun(request: CancelRequest): Promise<CancelResult> {
       });
     }
     const operator = currentOperator();
-    await store.runs.addEvent(run.id, 'cancel-requested', operator, now, `by ${operator.user}@${operator.host}`);
+    await store.runs.addEvent(run.id, null, 'cancel-requested', operator, now, `by ${operator.user}@${operator.host}`);
     const deadline = Date.now() + request.waitMs;
     for (;;) {
       const current = await store.runs.getRun(run.id);
@@ -121,10 +118,12 @@ export interface CopyReport {
   worlds: string[];
 }
 
-// A run's content without the row ids a store assigns (commands point at their attempt by position).
+// A run's content without the row ids a store assigns (commands point at their attempt by position), its
+// snapshot whole (however it is split into parts).
 function content(data: RunExport): string {
+  const snapshotJson = data.run.snapshotJson && assembleSnapshot(data.run.snapshotJson, new Map(data.parts.map((p) => [p.part, p.json])));
   return JSON.stringify({
-    run: data.run,
+    run: { ...data.run, snapshotJson },
     attempts: data.attempts.map(({ id: _id, ...a }) => a),
     commands: data.commands.map(({ id: _id, attemptId, ...c }) => ({ ...c, attempt: data.attempts.findIndex((a) => a.id === attemptId) })),
     events: data.events.map(({ id: _id, ...e }) => e),

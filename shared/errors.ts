@@ -78,6 +78,37 @@ export class StoreError extends PreconditionError {
   }
 }
 
+// Who holds a run's lease now, as a fenced write found it.
+export interface CurrentHolder {
+  pid: number;
+  host: string;
+  user: string;
+}
+
+// A write made under a lease that no longer holds the run: another driver took the run over, or it ended
+// and let go. The store wrote nothing; the driver that gets this stops and changes nothing more (exit 3).
+export class FencedError extends PreconditionError {
+  readonly runId: string;
+  // null: nobody holds the run now (it ended, or an operator unlocked it).
+  readonly holder: CurrentHolder | null;
+  // The run's status as the refused write found it.
+  readonly runStatus: string;
+  constructor(runId: string, holder: CurrentHolder | null, runStatus: string, message?: string) {
+    const who = holder ? `pid ${holder.pid} on ${holder.host} (user ${holder.user})` : undefined;
+    super(
+      'lease-lost',
+      message ??
+        (who
+          ? `run ${runId} was taken over by ${who}; this process stopped and changed nothing more`
+          : `run ${runId} is no longer held by this process (it is ${runStatus} now); this process stopped and changed nothing more`),
+      { hint: `"mesh-run status ${runId}" shows where the run stands` },
+    );
+    this.runId = runId;
+    this.holder = holder;
+    this.runStatus = runStatus;
+  }
+}
+
 // The run exists but cannot be resumed as asked (already succeeded, config changed, unknown id).
 export class NotResumableError extends MeshRunError {
   constructor(code: string, message: string, options: ErrorOptions = {}) {

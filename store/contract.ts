@@ -212,6 +212,13 @@ export interface WorldSeed {
 
 export type CreateResult = { created: true } | { created: false; busy: ClusterHolder };
 
+// The lease token a driver writes under. Every write that changes a run takes it: the write commits only
+// while that token still holds the run (checked in the same transaction, so a takeover committed first
+// refuses it and one committed after waits for it), else nothing is written and FencedError is thrown. Each
+// lease grant has a token of its own, so a driver that lost the run can never write again: the journal is
+// the lock service, and it fences by the current holder rather than by comparing numbers.
+export type Fence = string;
+
 export interface RunStore {
   // One transaction: the run, its "started" event, its lease, its claim on its clusters, and (dry runs)
   // its simulated world and injected faults; or nothing at all when a live run holds one of the clusters.
@@ -223,34 +230,52 @@ export interface RunStore {
   // Runs that act on `runId` (verify and uninstall runs naming it as their target), oldest first.
   listRunsTargeting(runId: string): Promise<RunRecord[]>;
   // The config a run continues with (resume --force accepted a changed file).
-  updateRunConfig(runId: string, config: MeshConfig, configHash: string): Promise<void>;
+  updateRunConfig(runId: string, fence: Fence, config: MeshConfig, configHash: string): Promise<void>;
 
   // One transaction: the parts of the machine snapshot that changed, plus the attempts its transition closed.
-  commitTransition(runId: string, snapshot: SnapshotWrite, closes: readonly AttemptClose[], at: number): Promise<void>;
+  commitTransition(runId: string, fence: Fence, snapshot: SnapshotWrite, closes: readonly AttemptClose[], at: number): Promise<void>;
   // One transaction: the snapshot as it stands, attempts closed since the last write, and a new attempt row.
   openAttempt(
     runId: string,
+    fence: Fence,
     snapshot: SnapshotWrite | null,
     slot: { step: string; cluster: string; context: string | null },
     at: number,
     closes?: readonly AttemptClose[],
   ): Promise<AttemptRecord>;
   // Closes an attempt outside a transition (a failed try the retry policy repeats).
-  closeAttempt(attemptId: number, outcome: 'failed' | 'interrupted', error: ErrorInfo | null, at: number): Promise<void>;
+  closeAttempt(runId: string, fence: Fence, attemptId: number, outcome: 'failed' | 'interrupted', error: ErrorInfo | null, at: number): Promise<void>;
   // One transaction: open attempts and commands closed as interrupted, the run back to running, a "resumed" event.
-  beginResume(runId: string, reason: string, actor: Actor, at: number, detail?: string): Promise<void>;
-  // One transaction: the run's final (or interrupted) status, the event that says who ended it, its claims let go.
-  endRun(runId: string, status: Exclude<RunStatus, 'running'>, actor: Actor, at: number, error: ErrorInfo | null, detail?: string): Promise<void>;
+  beginResume(runId: string, fence: Fence, reason: string, actor: Actor, at: number, detail?: string): Promise<void>;
+  // One transaction: the run's final (or interrupted) status, the event that says who ended it, and the lease
+  // and the run's claims let go: no other driver can take the run between its end and its release.
+  endRun(runId: string, fence: Fence, status: Exclude<RunStatus, 'running'>, actor: Actor, at: number, error: ErrorInfo | null, detail?: string): Promise<void>;
   listAttempts(runId: string): Promise<AttemptRecord[]>;
 
-  // One transaction for many command rows (group commit): new rows, processes started, results. Returns the new ids.
-  journalCommands(starts: readonly NewCommand[], finishes: readonly CommandFinish[], spawns?: readonly CommandSpawn[]): Promise<number[]>;
+  // One transaction for many command rows of one run (group commit): new rows, processes started, results.
+  // Returns the new ids. A command starts only once its row is in: this is the fence every command passes.
+  journalCommands(
+    runId: string,
+    fence: Fence,
+    starts: readonly NewCommand[],
+    finishes: readonly CommandFinish[],
+    spawns?: readonly CommandSpawn[],
+  ): Promise<number[]>;
   listCommands(runId: string): Promise<CommandRecord[]>;
 
-  addEvent(runId: string, type: string, actor: Actor, at: number, detail?: string, where?: { step: string; cluster: string }): Promise<void>;
+  // `fence` null: an operator's request that needs no lease (cancel-requested); a driver's events pass theirs.
+  addEvent(
+    runId: string,
+    fence: Fence | null,
+    type: string,
+    actor: Actor,
+    at: number,
+    detail?: string,
+    where?: { step: string; cluster: string },
+  ): Promise<void>;
   listEvents(runId: string): Promise<RunEventRecord[]>;
   // Keeps the first observation of each (run, cluster, subject); later ones are ignored.
-  recordObservations(observations: readonly Observation[]): Promise<void>;
+  recordObservations(runId: string, fence: Fence, observations: readonly Observation[]): Promise<void>;
   // The observations of these runs, oldest first.
   listObservations(runIds: readonly string[]): Promise<Observation[]>;
 
@@ -270,6 +295,10 @@ export interface RunStore {
   heartbeat(runId: string, token: string, at: number): Promise<boolean>;
   // Lets go of the lease and the run's claims (only the holder with this token can).
   releaseLease(runId: string, token: string): Promise<void>;
+  // Calls `onLost` at once if this process loses what holds the run's lease beside its row (PostgreSQL: the
+  // session holding its advisory lock died), so a driver stops before its next command, not at its next
+  // heartbeat. Resolves to the function that stops watching. SQLite has no such session: it never calls.
+  watchLease(runId: string, onLost: (error: Error) => void): Promise<() => void>;
   // mesh-run unlock: an operator lets go of a lease whose holder is gone, if `token` still holds it. One
   // transaction: the lease and the run's claims cleared, an "unlocked" event naming who did it. 'connected':
   // the holder's database session still holds the run's lock (it is not gone), and nothing was changed.
@@ -279,9 +308,11 @@ export interface RunStore {
   // resolves to the function that stops watching.
   watchRun(runId: string, onChange: () => void): Promise<() => Promise<void>>;
 
-  // A run with everything recorded about it, as stored (for mesh-run store copy); undefined if absent.
+  // A run with everything recorded about it, as stored, its snapshot in its parts (for mesh-run store copy);
+  // undefined if absent.
   exportRun(runId: string): Promise<RunExport | undefined>;
-  // Records an exported run under its id, in one transaction (its rows get new ids here); no lease.
+  // Records an exported run under its id, in one transaction, snapshot parts and all (its rows get new ids
+  // here); no lease.
   importRun(data: RunExport): Promise<void>;
 }
 
@@ -299,6 +330,7 @@ export interface StoredRun {
   updatedAt: number;
   finishedAt: number | null;
   machineVersion: number;
+  // The snapshot's root part as stored: each child's snapshot a {"$part": id} reference when it has parts.
   snapshotJson: string | null;
   errorJson: string | null;
   targetRun: string | null;
@@ -307,6 +339,8 @@ export interface StoredRun {
 
 export interface RunExport {
   run: StoredRun;
+  // The snapshot's parts as stored, by part id (store/snapshot-parts.ts puts them back together).
+  parts: Array<{ part: string; json: string }>;
   attempts: AttemptRecord[];
   // attemptId refers to the ids in `attempts`.
   commands: CommandRecord[];
@@ -346,12 +380,20 @@ export interface WorldStore {
   getWorld(world: string): Promise<string | undefined>;
   putWorld(world: string, settingsJson: string): Promise<void>;
   faults(world: string): Promise<SimFault[]>;
-  // Runs `fn` over the world's objects as one atomic unit, as an API server applies one request.
-  transact<T>(world: string, fn: (objects: WorldObjects) => T): Promise<T>;
+  // Runs `fn` over the world's objects as one atomic unit, as an API server applies one request. With a
+  // lease (a driver's command), it runs only while that lease holds the run, in the same transaction:
+  // FencedError otherwise, and the world is untouched.
+  transact<T>(world: string, fn: (objects: WorldObjects) => T, lease?: WorldLease): Promise<T>;
   // A world whole (settings, objects, faults), for mesh-run store copy; undefined if absent.
   exportWorld(world: string): Promise<WorldExport | undefined>;
   // Replaces the world with this one, in one transaction.
   importWorld(data: WorldExport): Promise<void>;
+}
+
+// The run a simulated call is made for, and the lease its driver holds.
+export interface WorldLease {
+  runId: string;
+  fence: Fence;
 }
 
 export interface WorldExport {

@@ -1,6 +1,7 @@
 // Rows as both backends store them, and the records the contract returns: decoded once, here. A row that
 // does not read back whole (a config or error that does not parse, a kind this mesh-run does not know) is
 // returned marked damaged, so one bad row never hides the rest.
+import { FencedError } from '../shared/errors.js';
 import { isRunKind, type MeshConfig, type RunStatus, withDefaults } from '../shared/model.js';
 import type { AttemptRecord, CommandRecord, ErrorInfo, Observation, RunEventRecord, RunRecord, StoredRun } from './contract.js';
 
@@ -223,4 +224,14 @@ export function toObservation(row: ObservationRow): Observation {
     detail: row.detail ? (JSON.parse(row.detail) as Record<string, string>) : null,
     at: row.at,
   };
+}
+
+// The columns that say who holds a run, as a fenced write reads them.
+export type LeaseRow = Pick<RunRow, 'status' | 'lease_token' | 'lease_pid' | 'lease_host' | 'lease_user'>;
+export const LEASE_COLUMNS = 'status, lease_token, lease_pid, lease_host, lease_user';
+
+// The refusal of a write whose lease no longer holds the run, naming who holds it now (if anyone).
+export function fencedBy(runId: string, row: LeaseRow | undefined): FencedError {
+  const holder = row?.lease_token ? { pid: row.lease_pid ?? 0, host: row.lease_host ?? 'unknown', user: row.lease_user ?? 'unknown' } : null;
+  return new FencedError(runId, holder, row?.status ?? 'gone');
 }

@@ -27,13 +27,13 @@ class Completions {
 // A write that ends a step answers right after the next command anywhere completes, in the same turn of
 // the event loop: as a remote server's reply can arrive together with the result that ends another step.
 function closesAnswerWithCommands(store: Store, completions: Completions): Store {
-  const commitTransition: RunStore['commitTransition'] = async (runId, snapshot, closes, at) => {
+  const commitTransition: RunStore['commitTransition'] = async (runId, fence, snapshot, closes, at) => {
     if (closes.length > 0) {
       await completions.next(100);
       // Let what that command's result sets off run first (it takes a few promise turns, no timer).
       for (let i = 0; i < 200; i++) await Promise.resolve();
     }
-    return store.runs.commitTransition(runId, snapshot, closes, at);
+    return store.runs.commitTransition(runId, fence, snapshot, closes, at);
   };
   return { ...store, runs: Object.assign(Object.create(store.runs), { commitTransition }) };
 }

@@ -2,12 +2,13 @@
 // vanish with them, a schema of its own, and a URL's password never shown.
 
 import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../engine/composition.js';
 import { parseConfigText } from '../engine/config/mesh-config.js';
-import { StoreError } from '../shared/errors.js';
+import { FencedError, StoreError } from '../shared/errors.js';
 import { withDefaults } from '../shared/model.js';
 import type { ClaimRequest, LeaseHolder, NewRun, Store } from '../store/contract.js';
 import { type PostgresLocation, parseStoreLocation } from '../store/location.js';
@@ -109,20 +110,100 @@ describe.skipIf(!havePostgres())('the PostgreSQL store', () => {
     expect(await b.runs.createRun(newRun('mr-lockb002', now + 2), BOB, claim('c', BOB, now + 2, ['context:west']))).toEqual({ created: true });
   });
 
-  it('a driver whose lock session is cut off learns it at its next heartbeat (and stops: exit 3)', async () => {
+  it('a driver whose lock session is cut off learns it at once: told, and refused its next command and heartbeat', async () => {
     const schema = freshSchema('cut');
     const store = await open(schema);
     const now = Date.now();
     await store.runs.createRun(newRun('mr-cut00001', now), ALICE, claim('a', ALICE, now, ['context:east']));
     expect(await store.runs.heartbeat('mr-cut00001', 'a', now + 1)).toBe(true);
+    const attempt = await store.runs.openAttempt('mr-cut00001', 'a', null, { step: 'install-primary', cluster: 'c1', context: 'east' }, now + 1);
+    const told: Error[] = [];
+    const stop = await store.runs.watchLease('mr-cut00001', (error) => told.push(error));
     await raw(
       schema,
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'mesh-run:%' AND pid <> pg_backend_pid() AND query LIKE '%advisory%'",
     );
-    await new Promise((r) => setTimeout(r, 200));
+    // pg reports a terminated session within milliseconds (57P01, then 'end'): no heartbeat needed.
+    for (let i = 0; i < 100 && told.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(told.map((e) => e.message)).toEqual([expect.stringMatching(/lost the connection to the store .* that holds this run's lock/)]);
+    stop();
+    // No command gets a row any more (a command starts only once its row is in), nor a new attempt.
+    const command = { runId: 'mr-cut00001', attemptId: attempt.id, tool: 'kubectl', argv: ['get'], context: 'east', at: now + 2 };
+    await expect(store.runs.journalCommands('mr-cut00001', 'a', [command], [])).rejects.toBeInstanceOf(StoreError);
+    await expect(store.runs.openAttempt('mr-cut00001', 'a', null, { step: 'attach-remote', cluster: 'c2', context: 'west' }, now + 2)).rejects.toBeInstanceOf(
+      StoreError,
+    );
+    expect(await store.runs.listCommands('mr-cut00001')).toEqual([]);
     const beat = store.runs.heartbeat('mr-cut00001', 'a', now + 2);
     await expect(beat).rejects.toBeInstanceOf(StoreError);
     await expect(beat).rejects.toThrow(/lost the connection to the store postgresql:\/\/.* that holds this run's lock/);
+  });
+
+  // lifecycle-next.md (5): without a lock on the run's row, a stale-token INSERT can commit beside a takeover.
+  it('a write under an old lease waits for a takeover in flight, then writes nothing; a takeover waits for a write in flight', async () => {
+    const schema = freshSchema('fence');
+    const store = await open(schema);
+    const now = Date.now();
+    await store.runs.createRun(newRun('mr-fence002', now), ALICE, claim('a', ALICE, now, []));
+    const attempt = await store.runs.openAttempt('mr-fence002', 'a', null, { step: 'install-primary', cluster: 'c1', context: 'east' }, now);
+    const command = (at: number) => ({ runId: 'mr-fence002', attemptId: attempt.id, tool: 'kubectl', argv: ['apply'], context: 'east', at });
+    const client = new pg.Client({ connectionString: location(schema).connectionString });
+    await client.connect();
+    try {
+      // A takeover holds the run's row and has written the new holder, not yet committed.
+      await client.query('BEGIN');
+      await client.query(`SELECT id FROM "${schema}".runs WHERE id = $1 FOR UPDATE`, ['mr-fence002']);
+      await client.query(`UPDATE "${schema}".runs SET lease_token = 'b', lease_pid = 202, lease_host = 'ci-runner', lease_user = 'bob' WHERE id = $1`, [
+        'mr-fence002',
+      ]);
+      const settled: string[] = [];
+      const writes = [
+        store.runs.journalCommands('mr-fence002', 'a', [command(now + 1)], []),
+        store.runs.commitTransition('mr-fence002', 'a', { root: '{"s":2}', parts: [], dropped: [], full: true }, [], now + 1),
+        store.runs.addEvent('mr-fence002', 'a', 'kept', ALICE, now + 1, 'x'),
+      ].map((w, i) =>
+        w.then(
+          () => settled.push(`${i}: written`),
+          (e: unknown) => settled.push(`${i}: ${e instanceof FencedError ? 'fenced' : String(e)}`),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      // They wait for the takeover to end, rather than slip in under the old lease.
+      expect(settled).toEqual([]);
+      await client.query('COMMIT');
+      await Promise.all(writes);
+      expect(settled.sort()).toEqual(['0: fenced', '1: fenced', '2: fenced']);
+      expect(await store.runs.listCommands('mr-fence002')).toEqual([]);
+      expect((await store.runs.getRun('mr-fence002'))?.snapshot).toBeNull();
+      // The other way round: the new holder's write holds the row; a second takeover waits for it to commit.
+      const journaled = store.runs.journalCommands('mr-fence002', 'b', [command(now + 2)], []);
+      await journaled;
+      await client.query('BEGIN');
+      await client.query(`SELECT id FROM "${schema}".runs WHERE id = $1 FOR SHARE`, ['mr-fence002']);
+      const takeover = store.runs.acquireLease('mr-fence002', lease('c', ALICE, now + 60_000), 30_000, () => false);
+      let taken = false;
+      void takeover.then(() => {
+        taken = true;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(taken).toBe(false);
+      await client.query('COMMIT');
+      expect(await takeover).toMatchObject({ acquired: true });
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('names a holder whose session holds the lock by its row, with its real last heartbeat, however old it looks', async () => {
+    const schema = freshSchema('skew');
+    const a = await open(schema);
+    const b = await open(schema);
+    const now = Date.now();
+    // The holder is this process (its session holds the lock), and its clock is ten minutes behind ours.
+    const me = { user: 'alice', host: hostname(), pid: process.pid };
+    await a.runs.createRun(newRun('mr-skew0001', now), me, claim('a', me, now - 600_000, []));
+    const refused = await b.runs.acquireLease('mr-skew0001', lease('b', BOB, now), 30_000, () => false);
+    expect(refused).toMatchObject({ acquired: false, holder: { token: 'a', user: 'alice', pid: process.pid, heartbeat: now - 600_000 } });
   });
 
   it('logs in with a password from the URL, PGPASSWORD or a private password file, and never shows it', async () => {

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processStart, processState } from '../adapters/processes.js';
-import { holderAlive, OWN_PROCESS_START } from '../engine/runtime/lease.js';
+import { describeHolder, holderAlive, OWN_PROCESS_START } from '../engine/runtime/lease.js';
 import { CLI, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
 import { writeFakeTools } from './support/fake-tools.js';
 import { peek, readJournal } from './support/journal.js';
@@ -141,5 +141,18 @@ describe('tool processes a killed driver left running', () => {
     const stopped = events.find((e) => e.type === 'orphan-stopped');
     expect(stopped?.detail).toContain(`pid ${row.pid}`);
     expect(events.map((e) => e.type)).toEqual(['started', 'lease-taken-over', 'orphan-stopped', 'resumed', 'interrupted']);
+  });
+});
+
+describe('a holder in words', () => {
+  it('says how long ago it beat, that the clocks disagree when its beat is ahead, and never shows a made-up heartbeat', () => {
+    const now = 1_000_000;
+    const h = { token: 't', pid: 42, host: 'ci-7', user: 'bob', heartbeat: now - 12_000 };
+    expect(describeHolder(h, now)).toBe('pid 42 on ci-7 (user bob, last heartbeat 12s ago)');
+    expect(describeHolder({ ...h, heartbeat: now + 595_000 }, now)).toBe(
+      "pid 42 on ci-7 (user bob, last heartbeat 595s ahead of this machine's clock (the clocks disagree))",
+    );
+    // Known only by its database session: no heartbeat and no user to show.
+    expect(describeHolder({ ...h, user: 'unknown', heartbeat: 0 }, now)).toBe('pid 42 on ci-7 (no heartbeat recorded yet)');
   });
 });

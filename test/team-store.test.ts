@@ -1,7 +1,11 @@
 // A store several machines share: runs started on one and resumed on another, runs driven side by side,
 // operators' controls (unlock, watch, follow), history moved between stores. Each machine is a mesh-run
 // process with a host name of its own (a UTS namespace); the team store is the tests' PostgreSQL.
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openStore } from '../engine/composition.js';
+import { parseStoreLocation } from '../store/location.js';
 import { type CliResult, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
 import { readJournal } from './support/journal.js';
 import { type Backend, havePostgres, newStore } from './support/stores.js';
@@ -172,6 +176,44 @@ describe.each(backends)('operator controls on %s', (backend) => {
 });
 
 describe.skipIf(!havePostgres())('moving history between stores', () => {
+  it('a failed mixed-fleet run, copied mid-way with its snapshot parts, resumes on the other store and redoes no finished step', async () => {
+    const laptop = newStore('sqlite', tmp.dir, 'fleet-laptop');
+    const team = newStore('postgres', tmp.dir, 'fleet-team');
+    const dir = mkdtempSync(join(tmp.dir, 'fleet-'));
+    const config = join(dir, 'mesh.yaml');
+    copyFileSync('examples/mixed-fleet.yaml', config);
+    const failed = await runCli(['install', ...FAST, '-c', config, '--inject-failure', 'exchange-secret@west-2', ...laptop.args]);
+    expect(failed.code, failed.stderr).toBe(1);
+    const id = runIdFrom(failed);
+    const exported = async (where: string) => {
+      const store = await openStore(parseStoreLocation(where, 'test'), 'read-only');
+      try {
+        return await store.runs.exportRun(id);
+      } finally {
+        await store.close();
+      }
+    };
+    const source = await exported(laptop.where);
+    expect(source?.parts.length).toBeGreaterThan(1);
+    await ok(['store', 'copy', '--from', laptop.where, '--to', team.where]);
+    const copied = await exported(team.where);
+    expect(copied?.parts).toEqual(source?.parts);
+    expect(copied?.run.snapshotJson).toBe(source?.run.snapshotJson);
+
+    await ok(['resume', id, ...team.args, '-q']);
+    const done = (await readJournal(team.where, id)).attempts;
+    const finished = (source?.attempts ?? []).filter((a) => a.outcome === 'succeeded');
+    expect(finished.length).toBeGreaterThan(10);
+    for (const a of finished) {
+      const after = done.filter((b) => b.step === a.step && b.cluster === a.cluster);
+      expect(
+        after.map((b) => [b.attempt, b.outcome]),
+        `${a.step}@${a.cluster}`,
+      ).toEqual([[a.attempt, 'succeeded']]);
+    }
+    expect(done.filter((a) => a.step === 'exchange-secret' && a.cluster === 'west-2').map((a) => a.outcome)).toEqual(['failed', 'succeeded']);
+  });
+
   it("copies a laptop's SQLite into PostgreSQL and back, idempotently; a differing run stops the copy", async () => {
     const laptop = newStore('sqlite', tmp.dir, 'laptop');
     const team = newStore('postgres', tmp.dir, 'team');

@@ -2,7 +2,7 @@
 
 import { waveNumber } from '../../machines/steps.js';
 import { sleep } from '../../shared/sleep.js';
-import type { WorldObjects, WorldStore } from '../../store/contract.js';
+import type { WorldLease, WorldObjects, WorldStore } from '../../store/contract.js';
 import type { ClusterTools, Command, CommandResult, RunOptions } from '../cluster-tools.js';
 import { faultAppliesEffect, faultResult, isFaultPoint } from './faults.js';
 import { runIstioctl } from './istioctl-sim.js';
@@ -15,6 +15,12 @@ export interface SimulatedToolsOptions {
   store: WorldStore;
   world: string;
   now?: () => number;
+}
+
+// A driver's command reaches the world only while the driver's lease holds its run (checked atomically
+// with the call), as the journal row written before it was.
+function leaseOf(options: Pick<RunOptions, 'runId' | 'leaseToken'>): WorldLease | undefined {
+  return options.runId && options.leaseToken ? { runId: options.runId, fence: options.leaseToken } : undefined;
 }
 
 function abortIfNeeded(signal: AbortSignal): void {
@@ -66,29 +72,37 @@ export function createSimulatedTools({ store, world, now = Date.now }: Simulated
     mode: 'dry-run',
     run: async (command, options) => {
       await settle(options, command);
-      return store.transact(world, (objects) => execute(objects, command, options));
+      return store.transact(world, (objects) => execute(objects, command, options), leaseOf(options));
     },
     pipe: async (source, sink, options) => {
       await settle(options, source);
-      return store.transact(world, (objects) => {
-        const produced = execute(objects, source, options);
-        // Like a shell pipe without pipefail: the sink always runs, on whatever the source wrote.
-        const consumed = execute(objects, { ...sink, stdin: produced.stdout }, options);
-        return { source: { exitCode: produced.exitCode, stderr: produced.stderr }, sink: consumed };
-      });
+      return store.transact(
+        world,
+        (objects) => {
+          const produced = execute(objects, source, options);
+          // Like a shell pipe without pipefail: the sink always runs, on whatever the source wrote.
+          const consumed = execute(objects, { ...sink, stdin: produced.stdout }, options);
+          return { source: { exitCode: produced.exitCode, stderr: produced.stderr }, sink: consumed };
+        },
+        leaseOf(options),
+      );
     },
     // The API server behind `server` authenticates the token as the real one's legacy token authenticator does.
     presentToken: async (probe, options) => {
       abortIfNeeded(options.signal);
       await new Promise((resolve) => setImmediate(resolve));
-      return store.transact(world, (objects) => {
-        const current = settingsOf(objects.settings(), world);
-        const ctx = current.contexts.find((c) => c.server === probe.server);
-        if (!ctx || ctx.unreachable) return { error: `dial tcp ${probe.server.replace(/^https?:\/\//, '')}: i/o timeout` };
-        if (!new SimCluster(objects, world, ctx, current, now).accepts(probe.token)) return { status: 401 };
-        // The simulator models no RBAC: a token it accepts may read what istiod reads.
-        return probe.access ? { status: 200, allowed: true } : { status: 200 };
-      });
+      return store.transact(
+        world,
+        (objects) => {
+          const current = settingsOf(objects.settings(), world);
+          const ctx = current.contexts.find((c) => c.server === probe.server);
+          if (!ctx || ctx.unreachable) return { error: `dial tcp ${probe.server.replace(/^https?:\/\//, '')}: i/o timeout` };
+          if (!new SimCluster(objects, world, ctx, current, now).accepts(probe.token)) return { status: 401 };
+          // The simulator models no RBAC: a token it accepts may read what istiod reads.
+          return probe.access ? { status: 200, allowed: true } : { status: 200 };
+        },
+        leaseOf(options),
+      );
     },
   };
 }

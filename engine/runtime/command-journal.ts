@@ -22,8 +22,11 @@ export class CommandJournal {
     private readonly store: RunStore,
     private readonly writes: WriteQueue,
     private readonly runId: string,
+    // The driver's lease token: every batch is written under it, so no command of a driver that lost its
+    // run gets a row, and none starts without one.
+    private readonly fence: () => string,
     private readonly now: () => number,
-    // Called when the store refuses a batch (disk full, read-only...).
+    // Called when the store refuses a batch (disk full, read-only, another driver holds the run...).
     private readonly onStoreError: (error: unknown) => void,
   ) {}
 
@@ -74,6 +77,8 @@ export class CommandJournal {
     return this.writes.push(async () => {
       try {
         const ids = await this.store.journalCommands(
+          this.runId,
+          this.fence(),
           starts.map((s) => s.row),
           finishes,
           spawns,

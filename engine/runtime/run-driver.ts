@@ -12,7 +12,7 @@ import { DEFAULT_GATEWAY_POLL_MS } from '../../machines/install-machine.js';
 import type { StepId } from '../../machines/steps.js';
 import { slotLabel, stepInfo } from '../../machines/steps.js';
 import type { FailureMemory, StepFailure, StepInput, StepOutcomeParams } from '../../machines/types.js';
-import { PreconditionError, StoreError, toStepFailure } from '../../shared/errors.js';
+import { FencedError, PreconditionError, StoreError, toStepFailure } from '../../shared/errors.js';
 import type { MeshConfig, RunStatus } from '../../shared/model.js';
 import { sleep } from '../../shared/sleep.js';
 import type { Actor, AttemptClose, AttemptRecord, ClusterHolder, ErrorInfo, LeaseHolder, RunRecord, RunStore } from '../../store/contract.js';
@@ -23,7 +23,7 @@ import { Inventory } from '../activities/inventory.js';
 import type { StepRuntime } from '../activities/step-runtime.js';
 import { describeMesh } from '../config/mesh-shape.js';
 import { CommandJournal } from './command-journal.js';
-import { holderAlive, LEASE_STALE_MS, OWN_PROCESS_START } from './lease.js';
+import { describeHolder, heartbeatAge, holderAlive, LEASE_STALE_MS, OWN_PROCESS_START } from './lease.js';
 import type { ProgressListener } from './progress-events.js';
 import { slotKey } from './rerun-plan.js';
 import { backoffDelay } from './retry.js';
@@ -36,8 +36,9 @@ import { WriteQueue } from './write-queue.js';
 export interface RunOutcome {
   status: RunStatus;
   error?: ErrorInfo;
-  // The journal could not be written: the run stopped where it stood (exit 3).
-  storeError?: StoreError;
+  // The journal could not be written, or another driver holds the run now: this process stopped where it
+  // stood (exit 3).
+  storeError?: StoreError | FencedError;
 }
 
 // What the journal keeps of a command whose output is secret data.
@@ -58,8 +59,10 @@ export interface DriverOptions {
   // What existed before mesh-run acted (uninstall keeps it), and uninstall --force.
   inventory?: Inventory;
   force?: boolean;
-  // The lease token the run was created with (its lease is already held), and the clusters it claims.
+  // The lease token the run was created (or resumed) with: its lease is already held. `tookOverFrom`: the
+  // holder it replaced, journaled once the driver starts. And the clusters it claims.
   leaseToken?: string;
+  tookOverFrom?: LeaseHolder;
   claimKeys?: readonly string[];
   // resume --from: what the steps before the chosen one returned (slot -> JSON), replayed instead of run.
   replay?: ReadonlyMap<string, string>;
@@ -83,7 +86,6 @@ export function leaseFor(operator: Actor, token: string, now: number): LeaseHold
 export function clustersBusy(busy: ClusterHolder, now: number, doing: string): PreconditionError {
   const simulated = busy.key.startsWith('world:');
   const where = simulated ? 'these simulated clusters' : `context "${busy.key.slice('context:'.length)}"`;
-  const age = Math.round((now - busy.lease.heartbeat) / 1000);
   // A run whose row is not committed yet is known only by the process creating it.
   if (busy.runId === '') {
     return new PreconditionError(
@@ -94,11 +96,30 @@ export function clustersBusy(busy: ClusterHolder, now: number, doing: string): P
   }
   return new PreconditionError(
     'clusters-busy',
-    `run ${busy.runId} (${busy.kind}) is still running on ${where} (pid ${busy.lease.pid} on ${busy.lease.host}, heartbeat ${age}s ago); wait for it to finish before ${doing} ${simulated ? 'them' : 'it'}`,
+    `run ${busy.runId} (${busy.kind}) is still running on ${where} (pid ${busy.lease.pid} on ${busy.lease.host}, ${heartbeatAge(busy.lease.heartbeat, now)}); wait for it to finish before ${doing} ${simulated ? 'them' : 'it'}`,
     {
       hint: `"mesh-run status ${busy.runId}" shows where it is; a holder that died stops counting at once (or after ${LEASE_STALE_MS / 1000} s without a heartbeat)`,
     },
   );
+}
+
+// Takes a run's lease and its claim on its clusters for `operator`, or says who holds them (exit 3).
+export async function takeLease(
+  store: RunStore,
+  runId: string,
+  operator: Actor,
+  keys: readonly string[],
+  now: number,
+  staleAfterMs: number = LEASE_STALE_MS,
+): Promise<{ token: string; tookOverFrom?: LeaseHolder }> {
+  const token = randomUUID();
+  const result = await store.acquireLease(runId, leaseFor(operator, token, now), staleAfterMs, holderAlive, keys);
+  if (result.acquired) return { token, ...(result.tookOverFrom ? { tookOverFrom: result.tookOverFrom } : {}) };
+  if ('busy' in result) throw clustersBusy(result.busy, now, 'resuming this run on');
+  const h = result.holder;
+  throw new PreconditionError('run-locked', `run ${runId} is being driven by ${describeHolder(h, now)}`, {
+    hint: 'wait for it to finish, or stop that process first; a holder that died is taken over automatically',
+  });
 }
 
 // The process and person driving a run, for leases and the audit trail.
@@ -124,7 +145,11 @@ export class RunDriver {
   private readonly now: () => number;
   private readonly leaseStaleMs: number;
   private readonly heartbeatMs: number;
-  private readonly leaseToken: string;
+  private leaseToken: string;
+  private readonly tookOverFrom: LeaseHolder | undefined;
+  private stopLeaseWatch: (() => void) | undefined;
+  // Set once a write found the run held by another driver (or ended): nothing more is written or run.
+  private fenced: FencedError | undefined;
   // The lease (and the clusters) were taken with the run's creation, in one transaction.
   private readonly preClaimed: boolean;
   private readonly claimKeys: readonly string[];
@@ -172,18 +197,27 @@ export class RunDriver {
     this.workflow = workflowOf(options.run.kind);
     this.leaseToken = options.leaseToken ?? randomUUID();
     this.preClaimed = options.leaseToken !== undefined;
+    this.tookOverFrom = options.tookOverFrom;
     this.claimKeys = options.claimKeys ?? [];
     this.operator = options.operator ?? currentOperator();
     this.listener = options.listener ?? (() => {});
     this.now = options.now ?? Date.now;
     this.leaseStaleMs = options.leaseStaleMs ?? LEASE_STALE_MS;
-    this.heartbeatMs = options.heartbeatMs ?? 5_000;
+    // Several heartbeats fit in the stale time, so a live driver never looks stale.
+    this.heartbeatMs = options.heartbeatMs ?? Math.min(5_000, Math.floor(this.leaseStaleMs / 4));
     this.gatewayPollMs = options.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS;
     this.remoteSlots = new Semaphore(this.config.maxParallelRemotes);
     this.deps = { config: this.config, inventory: options.inventory ?? Inventory.empty(), force: options.force ?? false };
     this.replay = new Map(options.replay ?? []);
     this.answers = options.answers;
-    this.commands = new CommandJournal(this.store, this.writes, this.runId, this.now, (error) => this.storeFailed(error));
+    this.commands = new CommandJournal(
+      this.store,
+      this.writes,
+      this.runId,
+      () => this.leaseToken,
+      this.now,
+      (error) => this.storeFailed(error),
+    );
     this.outcome = new Promise((resolve) => {
       this.resolveOutcome = resolve;
     });
@@ -194,37 +228,31 @@ export class RunDriver {
   async claim(): Promise<void> {
     if (this.claimed) return;
     this.claimed = true;
+    let tookOverFrom = this.tookOverFrom;
     if (!this.preClaimed) {
-      const result = await this.store.acquireLease(
-        this.runId,
-        leaseFor(this.operator, this.leaseToken, this.now()),
-        this.leaseStaleMs,
-        holderAlive,
-        this.claimKeys,
-      );
-      if (!result.acquired) {
+      try {
+        const taken = await takeLease(this.store, this.runId, this.operator, this.claimKeys, this.now(), this.leaseStaleMs);
+        this.leaseToken = taken.token;
+        tookOverFrom = taken.tookOverFrom;
+      } catch (error) {
         this.claimed = false;
-        if ('busy' in result) throw clustersBusy(result.busy, this.now(), 'resuming this run on');
-        const h = result.holder;
-        const age = Math.round((this.now() - h.heartbeat) / 1000);
-        throw new PreconditionError(
-          'run-locked',
-          `run ${this.runId} is being driven by pid ${h.pid} on ${h.host} (user ${h.user}, last heartbeat ${age}s ago)`,
-          {
-            hint: 'wait for it to finish, or stop that process first; a holder that died is taken over automatically',
-          },
-        );
-      }
-      if (result.tookOverFrom) {
-        const h = result.tookOverFrom;
-        await this.store.addEvent(this.runId, 'lease-taken-over', this.operator, this.now(), `from pid ${h.pid} on ${h.host} (user ${h.user})`);
+        throw error;
       }
     }
+    // From here on, every write and every command of this driver is fenced by its token.
+    if (tookOverFrom) {
+      const h = tookOverFrom;
+      await this.store.addEvent(this.runId, this.leaseToken, 'lease-taken-over', this.operator, this.now(), `from pid ${h.pid} on ${h.host} (user ${h.user})`);
+    }
+    // A lost lock session (PostgreSQL) stops the run at once, before its next command.
+    this.stopLeaseWatch = await this.store.watchLease(this.runId, (error) =>
+      this.storeFailed(error instanceof StoreError ? error : new StoreError(error.message)),
+    );
     this.heartbeat = setInterval(() => {
       if (this.finished) return;
       this.store.heartbeat(this.runId, this.leaseToken, this.now()).then(
         (held) => {
-          if (!held) void this.interrupt('lease-lost');
+          if (!held) void this.leaseGone();
         },
         (error) => this.storeFailed(error),
       );
@@ -287,15 +315,16 @@ export class RunDriver {
     // Tool processes a killed driver left behind must not race the ones this driver starts.
     if (this.mode === 'real') await this.stopOrphans();
     const at = this.now();
-    if (action?.type === 'forced') await this.store.addEvent(this.runId, 'forced', this.operator, at, action.detail);
+    if (action?.type === 'forced') await this.store.addEvent(this.runId, this.leaseToken, 'forced', this.operator, at, action.detail);
     await this.store.beginResume(
       this.runId,
+      this.leaseToken,
       'the process running this attempt stopped before it finished; resumed',
       this.operator,
       at,
       `from ${this.run.status}`,
     );
-    if (action?.type === 'rerun-from') await this.store.addEvent(this.runId, 'rerun-from', this.operator, at, action.detail);
+    if (action?.type === 'rerun-from') await this.store.addEvent(this.runId, this.leaseToken, 'rerun-from', this.operator, at, action.detail);
     for (const e of await this.store.listEvents(this.runId)) if (e.step) this.reported.add(reportKey(e.type, e.detail ?? '', e.step, e.cluster ?? ''));
     this.listener({ type: 'run', runId: this.runId, status: 'resumed', at, mode: this.mode, mesh: describeMesh(this.config) });
   }
@@ -310,6 +339,7 @@ export class RunDriver {
         if (c.procStart) {
           await this.store.addEvent(
             this.runId,
+            this.leaseToken,
             'orphan-unreachable',
             this.operator,
             this.now(),
@@ -325,6 +355,7 @@ export class RunDriver {
       await stopProcessGroup(p.pgid);
       await this.store.addEvent(
         this.runId,
+        this.leaseToken,
         'orphan-stopped',
         this.operator,
         this.now(),
@@ -345,7 +376,7 @@ export class RunDriver {
   }
 
   // Stops the run on a signal: persists where it stands, stops child processes, marks it interrupted.
-  async interrupt(signal: 'SIGINT' | 'SIGTERM' | 'lease-lost' | 'cancel', cancelledBy?: string): Promise<void> {
+  async interrupt(signal: 'SIGINT' | 'SIGTERM' | 'cancel', cancelledBy?: string): Promise<void> {
     if (this.finished) return;
     await this.flush();
     if (this.finished) return;
@@ -363,8 +394,15 @@ export class RunDriver {
     const cause = cancelledBy ?? `interrupted by ${signal}`;
     const error: ErrorInfo = { message: `${cause} during ${where}`, ...(open[0] ? { step: open[0].step, cluster: open[0].cluster } : {}) };
     try {
-      await this.writes.push(() => this.store.endRun(this.runId, 'interrupted', this.operator, at, error, `${cancelledBy ?? signal} during ${where}`));
-    } catch {
+      await this.writes.push(() =>
+        this.store.endRun(this.runId, this.leaseToken, 'interrupted', this.operator, at, error, `${cancelledBy ?? signal} during ${where}`),
+      );
+    } catch (refused) {
+      // Another driver holds the run now: it is theirs to record; this one only stops.
+      if (refused instanceof FencedError) {
+        this.fencedOut(refused);
+        return;
+      }
       // the journal may be unwritable; the attempts stay open and the next resume closes them
     }
     this.actor?.stop();
@@ -377,7 +415,10 @@ export class RunDriver {
 
   private async endLease(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.stopLeaseWatch?.();
     await this.stopWatching?.().catch(() => undefined);
+    // A fenced driver holds nothing to let go of (its lock session, if any, is closed with the store).
+    if (this.fenced) return;
     try {
       await this.store.releaseLease(this.runId, this.leaseToken);
     } catch {
@@ -457,7 +498,7 @@ export class RunDriver {
     const closes = this.pendingCloses.splice(0);
     const snapshot = this.snapshots.next(this.actor);
     try {
-      await this.writes.push(() => this.store.commitTransition(this.runId, snapshot, closes, this.now()));
+      await this.writes.push(() => this.store.commitTransition(this.runId, this.leaseToken, snapshot, closes, this.now()));
     } catch (error) {
       this.storeFailed(error);
       return;
@@ -468,6 +509,10 @@ export class RunDriver {
   // The journal refused a write. The run stops where the last committed snapshot left it (no step is blamed
   // for the journal), is marked interrupted if the journal takes that one write, and says which it is.
   private storeFailed(error: unknown): void {
+    if (error instanceof FencedError) {
+      this.fencedOut(error);
+      return;
+    }
     if (this.finished) return;
     if (!(error instanceof StoreError)) throw error;
     this.writes.close(error);
@@ -481,13 +526,31 @@ export class RunDriver {
   private async stopForStore(error: StoreError): Promise<void> {
     const at = this.now();
     let recorded = 'it is still recorded as running';
-    // A busy database would make this write wait as long again: stop now, the next resume takes over.
-    if (!error.busy) {
+    // A busy database would make this write wait as long again: stop now, the next resume takes over. Else
+    // try a few times: connections that died under a paused process are replaced by fresh ones, and the
+    // write may learn that another driver took the run over meanwhile.
+    for (let tries = 1; !error.busy && tries <= 3; tries++) {
       try {
-        await this.store.endRun(this.runId, 'interrupted', this.operator, at, { message: `stopped: ${error.message}` }, 'the journal refused a write');
+        await this.store.endRun(
+          this.runId,
+          this.leaseToken,
+          'interrupted',
+          this.operator,
+          at,
+          { message: `stopped: ${error.message}` },
+          'the journal refused a write',
+        );
         recorded = 'it is recorded as interrupted';
-      } catch {
+        break;
+      } catch (refused) {
+        // Another driver took the run over meanwhile (a lost lock session lets it): theirs to record.
+        if (refused instanceof FencedError) {
+          this.fencedOut(refused);
+          return;
+        }
         // the journal still refuses: the lease goes stale with this process, and resume takes the run over
+        if (!(refused instanceof StoreError) || refused.busy) break;
+        await new Promise((resolve) => setTimeout(resolve, 100 * tries));
       }
     }
     await this.endLease();
@@ -499,6 +562,81 @@ export class RunDriver {
     const info: ErrorInfo = { message: stopped.message, ...(stopped.hint ? { hint: stopped.hint } : {}) };
     this.listener({ type: 'run', runId: this.runId, status: 'interrupted', at, mode: this.mode, error: info });
     this.resolveOutcome({ status: 'interrupted', error: info, storeError: stopped });
+  }
+
+  // The heartbeat found the lease held by another token (or by none): another driver took the run over, or
+  // an operator unlocked it.
+  private async leaseGone(): Promise<void> {
+    if (this.fenced) return;
+    let found: FencedError;
+    try {
+      const run = await this.store.getRun(this.runId);
+      const holder = run?.lease && run.lease.token !== this.leaseToken ? run.lease : null;
+      found = new FencedError(this.runId, holder, run?.status ?? 'gone');
+    } catch {
+      found = new FencedError(this.runId, null, 'unknown');
+    }
+    this.fencedOut(found);
+  }
+
+  // Another driver holds the run now (or it ended and let go): stop every command in flight, issue nothing
+  // more and write nothing more, not even this driver's own attempts (they may be the new holder's now).
+  private fencedOut(error: FencedError): void {
+    if (this.fenced) return;
+    this.fenced = error;
+    this.finished = true;
+    this.closing = true;
+    this.writes.close(error);
+    this.commands.close();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.stopLeaseWatch?.();
+    this.actor?.stop();
+    void this.leaveFenced(error);
+  }
+
+  private async leaveFenced(error: FencedError): Promise<void> {
+    await this.stopWatching?.().catch(() => undefined);
+    // The stopped steps' commands end first (execa escalates to SIGKILL after 5 s), so none outlive us.
+    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 8000).unref())]);
+    const stopped = await this.takeoverReport(error);
+    const info: ErrorInfo = { message: stopped.message, ...(stopped.hint ? { hint: stopped.hint } : {}) };
+    this.listener({ type: 'run', runId: this.runId, status: 'interrupted', at: this.now(), mode: this.mode, error: info });
+    this.resolveOutcome({ status: 'interrupted', error: info, storeError: stopped });
+  }
+
+  // Who took the run from this driver, as the journal tells it (read only): the holder the refused write
+  // found, else the last driver or operator that took it up after this one did.
+  private async takeoverReport(error: FencedError): Promise<FencedError> {
+    const tail = 'this process stopped and changed nothing more';
+    if (error.holder) {
+      const h = error.holder;
+      return new FencedError(this.runId, h, error.runStatus, `run ${this.runId} was taken over by pid ${h.pid} on ${h.host} (user ${h.user}); ${tail}`);
+    }
+    try {
+      const events = await this.store.listEvents(this.runId);
+      const mine = (e: { pid: number | null; host: string | null }) => e.pid === this.operator.pid && e.host === this.operator.host;
+      const since = events.findLastIndex((e) => mine(e) && (e.type === 'started' || e.type === 'resumed' || e.type === 'lease-taken-over'));
+      const taker = events.slice(since + 1).findLast((e) => !mine(e) && ['lease-taken-over', 'resumed', 'unlocked'].includes(e.type));
+      const run = await this.store.getRun(this.runId);
+      const now = run ? `; it is ${run.status} now` : '';
+      if (taker?.type === 'unlocked')
+        return new FencedError(
+          this.runId,
+          null,
+          run?.status ?? error.runStatus,
+          `run ${this.runId} was unlocked by ${taker.user}@${taker.host}${now}; ${tail}`,
+        );
+      if (taker)
+        return new FencedError(
+          this.runId,
+          null,
+          run?.status ?? error.runStatus,
+          `run ${this.runId} was taken over by pid ${taker.pid} on ${taker.host} (user ${taker.user})${now}; ${tail}`,
+        );
+    } catch {
+      // the journal cannot be read: say what the refused write knew
+    }
+    return error;
   }
 
   private machineSnapshots(): AnyMachineSnapshot[] {
@@ -543,8 +681,10 @@ export class RunDriver {
     this.commands.close();
     const at = this.now();
     try {
-      if (snapshot) await this.writes.push(() => this.store.commitTransition(this.runId, snapshot, closes, at));
-      await this.writes.push(() => this.store.endRun(this.runId, status as Exclude<RunStatus, 'running'>, this.operator, at, error ?? null, error?.message));
+      if (snapshot) await this.writes.push(() => this.store.commitTransition(this.runId, this.leaseToken, snapshot, closes, at));
+      await this.writes.push(() =>
+        this.store.endRun(this.runId, this.leaseToken, status as Exclude<RunStatus, 'running'>, this.operator, at, error ?? null, error?.message),
+      );
     } catch (storeError) {
       this.finished = false;
       this.storeFailed(storeError);
@@ -608,19 +748,19 @@ export class RunDriver {
       try {
         attempt = await this.openAttempt(input);
       } catch (error) {
-        if (error instanceof StoreError) this.storeFailed(error);
+        if (isJournalError(error)) this.storeFailed(error);
         throw error;
       }
       try {
         return await body(this.runtime(attempt, input, signal));
       } catch (error) {
-        if (error instanceof StoreError) this.storeFailed(error);
+        if (isJournalError(error)) this.storeFailed(error);
         if (signal.aborted || this.closing) throw error;
         const failure = redactFailure(toStepFailure(error));
         if (!failure.retryable || tries >= policy.attempts) throw failure;
         const delay = backoffDelay(policy, tries + 1);
         this.openAttempts.delete(slotKey(input));
-        await this.writes.push(() => this.store.closeAttempt(attempt.id, 'failed', failure, this.now()));
+        await this.writes.push(() => this.store.closeAttempt(this.runId, this.leaseToken, attempt.id, 'failed', failure, this.now()));
         this.listener({
           type: 'step',
           runId: this.runId,
@@ -647,7 +787,7 @@ export class RunDriver {
     const snapshot = this.actor ? this.snapshots.next(this.actor) : null;
     const closes = this.pendingCloses.splice(0);
     const slot = { step: input.step, cluster: input.cluster, context: input.step === 'preflight' ? null : input.context };
-    const created = await this.writes.push(() => this.store.openAttempt(this.runId, snapshot, slot, this.now(), closes));
+    const created = await this.writes.push(() => this.store.openAttempt(this.runId, this.leaseToken, snapshot, slot, this.now(), closes));
     this.openAttempts.set(slotKey(input), created);
     this.listener({
       type: 'step',
@@ -662,7 +802,14 @@ export class RunDriver {
   }
 
   private runtime(attempt: AttemptRecord, input: StepInput, signal: AbortSignal): StepRuntime {
-    const base = { signal, timeoutMs: this.config.timeouts.commandMs, step: input.step as StepId, cluster: input.cluster, runId: this.runId };
+    const base = {
+      signal,
+      timeoutMs: this.config.timeouts.commandMs,
+      step: input.step as StepId,
+      cluster: input.cluster,
+      runId: this.runId,
+      leaseToken: this.leaseToken,
+    };
     // Each started process is journaled with its command, and remembered until it ends.
     const spawned = (ids: Partial<Record<'command' | 'source' | 'sink', number>>, groups: number[]): RunOptions => ({
       ...base,
@@ -685,13 +832,15 @@ export class RunDriver {
       signal,
       now: this.now,
       note: (message, kind = 'wait') => note(redact(message), kind),
-      observe: (o) => this.journal(() => this.store.recordObservations([{ ...o, runId: this.runId, at: this.now() }])),
+      observe: (o) => this.journal(() => this.store.recordObservations(this.runId, this.leaseToken, [{ ...o, runId: this.runId, at: this.now() }])),
       report: async (type, detail) => {
         const text = redact(detail);
         const key = reportKey(type, text, input.step, input.cluster);
         if (!this.reported.has(key)) {
           this.reported.add(key);
-          await this.journal(() => this.store.addEvent(this.runId, type, this.operator, this.now(), text, { step: input.step, cluster: input.cluster }));
+          await this.journal(() =>
+            this.store.addEvent(this.runId, this.leaseToken, type, this.operator, this.now(), text, { step: input.step, cluster: input.cluster }),
+          );
         }
         note(text, type === 'overwrote' || type === 'deleted-preexisting' || type === 'gate-skipped' ? 'warn' : 'info');
       },
@@ -704,6 +853,7 @@ export class RunDriver {
             return answered.result;
           }
           const id = await this.commands.start(attempt.id, command);
+          this.stillDriving();
           const started = this.now();
           const groups: number[] = [];
           try {
@@ -720,6 +870,7 @@ export class RunDriver {
       pipe: (source, sink) =>
         this.track(async () => {
           const [sourceId, sinkId] = await Promise.all([this.commands.start(attempt.id, source), this.commands.start(attempt.id, sink)]);
+          this.stillDriving();
           const started = this.now();
           const groups: number[] = [];
           try {
@@ -736,8 +887,18 @@ export class RunDriver {
             throw error;
           }
         }),
-      presentToken: (probe) => this.track(() => this.tools.presentToken(probe, { signal, timeoutMs: Math.min(base.timeoutMs, 30_000) })),
+      presentToken: (probe) =>
+        this.track(async () => {
+          this.stillDriving();
+          return this.tools.presentToken(probe, { signal, timeoutMs: Math.min(base.timeoutMs, 30_000), runId: this.runId, leaseToken: this.leaseToken });
+        }),
     };
+  }
+
+  // Right before a process starts (its row is in): a driver that lost its run, or is stopping, starts nothing.
+  private stillDriving(): void {
+    if (this.fenced) throw this.fenced;
+    if (this.closing) throw new Error('run is stopping');
   }
 
   // How long a step may wait for what it waits on (its deadline, for the progress display).
@@ -754,7 +915,7 @@ export class RunDriver {
     try {
       await this.writes.push(write);
     } catch (error) {
-      if (error instanceof StoreError) this.storeFailed(error);
+      if (isJournalError(error)) this.storeFailed(error);
       throw error;
     }
   }
@@ -766,6 +927,11 @@ export class RunDriver {
     promise.then(forget, forget);
     return promise;
   }
+}
+
+// An error of the journal, not of the step: it could not be written, or this driver no longer holds the run.
+function isJournalError(error: unknown): error is StoreError | FencedError {
+  return error instanceof StoreError || error instanceof FencedError;
 }
 
 function reportKey(type: string, detail: string, step: string, cluster: string): string {

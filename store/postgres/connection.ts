@@ -57,8 +57,10 @@ export function clientConfig(location: PostgresLocation): pg.ClientConfig {
 
 export function createPool(location: PostgresLocation): pg.Pool {
   const pool = new pg.Pool({ ...clientConfig(location), max: 4, idleTimeoutMillis: 10_000 });
-  // An idle connection the server dropped must not crash the process: the next query reports it.
+  // A connection the server dropped must not crash the process, idle or checked out between queries (a
+  // process paused while its sessions were cut finds them dead when it wakes): the query on it reports it.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
@@ -131,7 +133,10 @@ export class LockSession {
   private client: pg.Client | undefined;
   private connecting: Promise<pg.Client> | undefined;
   private lost: Error | undefined;
+  private closing = false;
   private readonly held = new Set<string>();
+  // Told at once when the session dies while it holds locks (a driver must stop before its next command).
+  private readonly lostListeners = new Set<(error: StoreError) => void>();
 
   constructor(private readonly location: PostgresLocation) {}
 
@@ -139,17 +144,30 @@ export class LockSession {
     if (this.lost) return Promise.reject(this.lostError());
     this.connecting ??= (async () => {
       const client = new pg.Client(clientConfig(this.location));
-      client.on('error', (error) => {
-        this.lost ??= error;
-      });
-      client.on('end', () => {
-        this.lost ??= new Error('Connection terminated');
-      });
+      // The server ends the session (pg_terminate_backend: 57P01, then 'end', within ms) or the socket dies:
+      // its locks are gone with it.
+      client.on('error', (error) => this.sessionLost(error));
+      client.on('end', () => this.sessionLost(new Error('Connection terminated')));
       await client.connect();
       this.client = client;
       return client;
     })();
     return this.connecting;
+  }
+
+  private sessionLost(error: Error): void {
+    if (this.closing || this.lost) return;
+    this.lost = error;
+    if (this.held.size === 0) return;
+    for (const listener of [...this.lostListeners]) listener(this.lostError());
+  }
+
+  // Calls `listener` when the session is lost while holding locks; returns the function that stops it.
+  onLost(listener: (error: StoreError) => void): () => void {
+    this.lostListeners.add(listener);
+    return () => {
+      this.lostListeners.delete(listener);
+    };
   }
 
   private lostError(): StoreError {
@@ -213,6 +231,8 @@ export class LockSession {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    this.lostListeners.clear();
     const client = this.client;
     this.client = undefined;
     this.connecting = undefined;

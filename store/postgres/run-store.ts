@@ -11,6 +11,7 @@ import type {
   CommandSpawn,
   CreateResult,
   ErrorInfo,
+  Fence,
   HistoryFilter,
   LeaseHolder,
   LeaseResult,
@@ -36,6 +37,7 @@ import {
 } from '../rows.js';
 import { assembleSnapshot, hasPartRefs, type SnapshotWrite } from '../snapshot-parts.js';
 import { asPgStoreError, clientConfig, LockSession, type Queryable, transaction } from './connection.js';
+import { fencedOut } from './fence.js';
 
 const EVENT_COLUMNS = 'id, run_id, at, type, actor_user AS "user", actor_host AS host, actor_pid AS pid, detail, step, cluster';
 
@@ -45,21 +47,24 @@ export function changeChannel(schema: string): string {
 }
 
 // Closes the open attempt of each (step, cluster) given ($4..$9, in arrays) and notifies ($10) when $11;
-// used with the run's id in $3.
+// used with the run's id in $3, after a `saved` CTE that updated the run's row under its lease (nothing
+// happens when that found the lease taken).
 const closesCte = (s: string) => `closed AS (
            UPDATE ${s}.step_attempts a SET outcome = u.outcome, ended_at = u.at, error = u.error, output = u.output
            FROM unnest($4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[]) AS u (step, cluster, outcome, at, error, output)
            WHERE a.id = (SELECT id FROM ${s}.step_attempts WHERE run_id = $3 AND step = u.step AND cluster = u.cluster AND outcome = 'running' ORDER BY attempt DESC LIMIT 1)
+             AND EXISTS (SELECT 1 FROM saved)
            RETURNING a.id),
-         notified AS (SELECT pg_notify($10, $3) WHERE $11::boolean)`;
+         notified AS (SELECT pg_notify($10, $3) WHERE $11::boolean AND EXISTS (SELECT 1 FROM saved))`;
 
-// The parts a snapshot write saves and drops, after the statement's other parameters ($first on).
+// The parts a snapshot write saves and drops, after the statement's other parameters ($first on); only
+// when `saved` updated the run under its lease.
 const partsCte = (s: string, first: number) => `saved_parts AS (
            INSERT INTO ${s}.run_snapshot_parts (run_id, part, json)
-           SELECT $3, p.part, p.json FROM unnest($${first}::text[], $${first + 1}::text[]) AS p (part, json)
+           SELECT $3, p.part, p.json FROM unnest($${first}::text[], $${first + 1}::text[]) AS p (part, json) WHERE EXISTS (SELECT 1 FROM saved)
            ON CONFLICT (run_id, part) DO UPDATE SET json = EXCLUDED.json RETURNING part),
          dropped_parts AS (
-           DELETE FROM ${s}.run_snapshot_parts WHERE run_id = $3
+           DELETE FROM ${s}.run_snapshot_parts WHERE run_id = $3 AND EXISTS (SELECT 1 FROM saved)
              AND (part = ANY($${first + 2}::text[]) OR ($${first + 3}::boolean AND NOT (part = ANY($${first}::text[]))))
            RETURNING part)`;
 
@@ -129,6 +134,15 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
       [runId, at, type, actor.user, actor.host, actor.pid, detail, where?.step ?? null, where?.cluster ?? null],
     );
 
+  // One transaction that first locks the run's row and checks `fence` still holds it: a takeover committed
+  // before is seen (nothing is written), one that comes after waits for this transaction to end.
+  const underLease = <T>(runId: string, fence: Fence, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> =>
+    transaction(pool, async (db) => {
+      const { rows } = await db.query<{ lease_token: string | null }>(`SELECT lease_token FROM ${s}.runs WHERE id = $1 FOR NO KEY UPDATE`, [runId]);
+      if (rows[0]?.lease_token !== fence) throw await fencedOut(db, s, runId);
+      return fn(db);
+    });
+
   const setLease = (db: Queryable, runId: string, l: LeaseHolder) =>
     db.query(
       `UPDATE ${s}.runs SET lease_token = $1, lease_pid = $2, lease_host = $3, lease_user = $4, lease_heartbeat = $5, lease_proc_start = $6 WHERE id = $7`,
@@ -147,18 +161,23 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
     return undefined;
   };
 
-  // A holder known only by the session holding its lock (its lease row is not written yet).
+  // A holder known only by the session holding its lock (its lease row is not written yet): no heartbeat
+  // recorded (0), no user known.
   const sessionHolder = async (name: string): Promise<LeaseHolder> => {
     const session = await LockSession.holderOf(pool, name);
-    return { token: '', pid: session?.pid ?? 0, host: session?.host ?? 'another session', user: 'unknown', heartbeat: Date.now() };
+    return { token: '', pid: session?.pid ?? 0, host: session?.host ?? 'another session', user: 'unknown', heartbeat: 0 };
   };
 
   // Who holds a run's lock: the lease row once the holder has written it (it takes the lock first, so a row
-  // that still names an earlier, silent holder is waited on a little).
+  // that still names an earlier, silent holder is waited on a little). A row whose heartbeat looks old but
+  // that names the very process whose session holds the lock is that holder (paused, or its clock behind):
+  // its real last heartbeat is shown.
   const runHolder = async (runId: string, lock: string, staleAfterMs: number): Promise<LeaseHolder> => {
     for (let tries = 0; tries < 30; tries++) {
       const lease = (await getRun(pool, runId))?.lease;
       if (lease && Date.now() - lease.heartbeat <= staleAfterMs) return lease;
+      const session = await LockSession.holderOf(pool, lock);
+      if (lease && session && session.pid === lease.pid && lease.host.startsWith(session.host)) return lease;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     return sessionHolder(lock);
@@ -191,6 +210,13 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
     staleAfterMs,
     isAlive: fresh.has(name) ? () => false : isAlive,
   });
+
+  // Lets go of the advisory locks this process holds for a run (its lease row is cleared already).
+  const letGo = async (runId: string) => {
+    const names = heldFor.get(runId) ?? [];
+    heldFor.delete(runId);
+    await locks.release(names);
+  };
 
   const remember = (runId: string, names: readonly string[]) => heldFor.set(runId, [...new Set([...(heldFor.get(runId) ?? []), ...names])]);
 
@@ -281,30 +307,40 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
       return rows.map(toRun);
     },
 
-    async updateRunConfig(runId, config, configHash) {
-      await pool.query(`UPDATE ${s}.runs SET config_json = $1, config_hash = $2 WHERE id = $3`, [JSON.stringify(config), configHash, runId]);
+    async updateRunConfig(runId, fence, config, configHash) {
+      await underLease(runId, fence, (db) =>
+        db.query(`UPDATE ${s}.runs SET config_json = $1, config_hash = $2 WHERE id = $3`, [JSON.stringify(config), configHash, runId]),
+      );
       crashPoint('journal-write');
     },
 
-    // One statement each (an implicit transaction): the snapshot, the attempts closed, the new attempt.
-    async commitTransition(runId, snapshot, closes, at) {
-      await pool.query(
-        `WITH saved AS (UPDATE ${s}.runs SET snapshot_json = COALESCE($1, snapshot_json), updated_at = $2 WHERE id = $3),
+    // One statement each (an implicit transaction): the snapshot, the attempts closed, the new attempt. The
+    // run's row is updated first, only under its lease (`saved`); every other part depends on it. An UPDATE
+    // re-checks its condition against a takeover that committed while it waited for the row.
+    async commitTransition(runId, fence, snapshot, closes, at) {
+      const { rows } = await pool.query<{ held: number }>(
+        `WITH saved AS (UPDATE ${s}.runs SET snapshot_json = COALESCE($1, snapshot_json), updated_at = $2 WHERE id = $3 AND lease_token = $16 RETURNING id),
          ${CLOSES_CTE},
          ${partsCte(s, 12)}
-         SELECT (SELECT count(*) FROM closed) AS closed, (SELECT count(*) FROM notified) AS notified`,
-        [snapshot.root ?? null, at, runId, ...closeParams(closes), channel, closes.length > 0, ...partParams(snapshot)],
+         SELECT (SELECT count(*) FROM saved) AS held, (SELECT count(*) FROM closed) AS closed, (SELECT count(*) FROM notified) AS notified`,
+        [snapshot.root ?? null, at, runId, ...closeParams(closes), channel, closes.length > 0, ...partParams(snapshot), fence],
       );
+      if (Number(rows[0]?.held) !== 1) throw await fencedOut(pool, s, runId);
       if (closes.length > 0) crashPoint('journal-write');
     },
 
-    async openAttempt(runId, snapshot, slot, at, closes = []) {
+    async openAttempt(runId, fence, snapshot, slot, at, closes = []) {
+      // Its first command follows: not once this process has lost the session that holds the run's lock.
+      locks.check();
       const { rows } = await pool.query<AttemptRow>(
-        `WITH saved AS (UPDATE ${s}.runs SET snapshot_json = COALESCE($1, snapshot_json), updated_at = $2 WHERE id = $3 AND $19::boolean),
+        `WITH saved AS (UPDATE ${s}.runs SET snapshot_json = CASE WHEN $19::boolean THEN COALESCE($1, snapshot_json) ELSE snapshot_json END,
+                          updated_at = CASE WHEN $19::boolean THEN $2 ELSE updated_at END
+                        WHERE id = $3 AND lease_token = $20 RETURNING id),
          ${CLOSES_CTE},
          ${partsCte(s, 15)},
          opened AS (INSERT INTO ${s}.step_attempts (run_id, step, cluster, context, attempt, started_at, outcome)
-                    VALUES ($3, $12, $13, $14, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM ${s}.step_attempts WHERE run_id = $3 AND step = $12 AND cluster = $13), $2, 'running')
+                    SELECT $3, $12, $13, $14, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM ${s}.step_attempts WHERE run_id = $3 AND step = $12 AND cluster = $13), $2, 'running'
+                    WHERE EXISTS (SELECT 1 FROM saved)
                     RETURNING *)
          SELECT opened.*, (SELECT count(*) FROM closed) AS closed_count, (SELECT count(*) FROM notified) AS notified_count FROM opened`,
         [
@@ -319,14 +355,16 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
           slot.context,
           ...partParams(snapshot),
           snapshot !== null,
+          fence,
         ],
       );
+      if (!rows[0]) throw await fencedOut(pool, s, runId);
       crashPoint('journal-write');
-      return toAttempt(rows[0] as AttemptRow);
+      return toAttempt(rows[0]);
     },
 
-    async closeAttempt(attemptId, outcome, error, at) {
-      await transaction(pool, async (db) => {
+    async closeAttempt(runId, fence, attemptId, outcome, error, at) {
+      await underLease(runId, fence, async (db) => {
         const { rows } = await db.query<{ run_id: string }>(
           `UPDATE ${s}.step_attempts SET outcome = $1, ended_at = $2, error = $3 WHERE id = $4 AND outcome = 'running' RETURNING run_id`,
           [outcome, at, errorJson(error), attemptId],
@@ -339,8 +377,8 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
       crashPoint('journal-write');
     },
 
-    async beginResume(runId, reason, actor, at, detail) {
-      await transaction(pool, async (db) => {
+    async beginResume(runId, fence, reason, actor, at, detail) {
+      await underLease(runId, fence, async (db) => {
         await db.query(`UPDATE ${s}.commands SET ended_at = $1 WHERE run_id = $2 AND ended_at IS NULL`, [at, runId]);
         await db.query(`UPDATE ${s}.step_attempts SET outcome = 'interrupted', ended_at = $1, error = $2 WHERE run_id = $3 AND outcome = 'running'`, [
           at,
@@ -355,8 +393,8 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
       crashPoint('journal-write');
     },
 
-    async endRun(runId, status, actor, at, error, detail) {
-      await transaction(pool, async (db) => {
+    async endRun(runId, fence, status, actor, at, error, detail) {
+      await underLease(runId, fence, async (db) => {
         if (status === 'interrupted') {
           await db.query(`UPDATE ${s}.commands SET ended_at = $1 WHERE run_id = $2 AND ended_at IS NULL`, [at, runId]);
           await db.query(`UPDATE ${s}.step_attempts SET outcome = 'interrupted', ended_at = $1, error = $2 WHERE run_id = $3 AND outcome = 'running'`, [
@@ -365,18 +403,20 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
             runId,
           ]);
         }
-        await db.query(`UPDATE ${s}.runs SET status = $1, updated_at = $2, finished_at = $2, error_json = $3 WHERE id = $4`, [
-          status,
-          at,
-          errorJson(error),
-          runId,
-        ]);
-        // A run that is over (or interrupted) holds no clusters any more.
+        // A run that is over (or interrupted) holds no lease and no clusters any more: in the same step, so no
+        // other driver can act on it between its end and its release.
+        await db.query(
+          `UPDATE ${s}.runs SET status = $1, updated_at = $2, finished_at = $2, error_json = $3,
+             lease_token = NULL, lease_pid = NULL, lease_host = NULL, lease_user = NULL, lease_heartbeat = NULL, lease_proc_start = NULL
+           WHERE id = $4`,
+          [status, at, errorJson(error), runId],
+        );
         await db.query(`DELETE FROM ${s}.cluster_claims WHERE run_id = $1`, [runId]);
         crashPoint('in-transaction');
         await insertEvent(db, runId, at, status, actor, detail ?? null);
         await notify(db, [runId]);
       });
+      await letGo(runId);
       crashPoint('journal-write');
     },
 
@@ -387,31 +427,37 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
 
     // One statement for the whole group: new rows (their ids come back in the order given), processes
     // started, results. A spawn and a result of the same command in one group land as one update.
-    async journalCommands(starts, finishes, spawns: readonly CommandSpawn[] = []) {
+    // The run's row is read FOR SHARE under its lease first (`fence`): a takeover waits for this statement,
+    // or this statement, having waited for a takeover, finds the lease taken and writes nothing.
+    async journalCommands(runId, fence, starts, finishes, spawns: readonly CommandSpawn[] = []) {
       if (starts.length === 0 && finishes.length === 0 && spawns.length === 0) return [];
+      // New rows are commands about to start: not once the session holding the run's lock is gone.
+      if (starts.length > 0) locks.check();
       const spawned = new Map(spawns.map((p) => [p.id, p]));
       const done = finishes.map((f) => ({ ...f, spawn: spawned.get(f.id) }));
       for (const f of finishes) spawned.delete(f.id);
       const alone = [...spawned.values()];
-      const { rows } = await pool.query<{ ids: number[] }>(
-        `WITH started AS (
+      const { rows } = await pool.query<{ ids: number[]; held: number }>(
+        `WITH fence AS MATERIALIZED (SELECT id FROM ${s}.runs WHERE id = $21 AND lease_token = $22 FOR SHARE),
+         started AS (
            INSERT INTO ${s}.commands (run_id, attempt_id, tool, argv_json, context, started_at)
            SELECT u.run_id, u.attempt_id, u.tool, u.argv, u.context, u.at
            FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY AS u (run_id, attempt_id, tool, argv, context, at, n)
+           WHERE EXISTS (SELECT 1 FROM fence)
            ORDER BY u.n
            RETURNING id, run_id),
          spawned AS (
            UPDATE ${s}.commands c SET pid = u.pid, pgid = u.pgid, proc_start = u.proc_start
-           FROM unnest($7::bigint[], $8::int[], $9::int[], $10::text[]) AS u (id, pid, pgid, proc_start) WHERE c.id = u.id),
+           FROM unnest($7::bigint[], $8::int[], $9::int[], $10::text[]) AS u (id, pid, pgid, proc_start) WHERE c.id = u.id AND EXISTS (SELECT 1 FROM fence)),
          finished AS (
            UPDATE ${s}.commands c SET ended_at = u.at, exit_code = u.code, duration_ms = u.duration, stdout_tail = u.out, stderr_tail = u.err,
              pid = COALESCE(u.pid, c.pid), pgid = COALESCE(u.pgid, c.pgid), proc_start = COALESCE(u.proc_start, c.proc_start)
            FROM unnest($11::bigint[], $12::bigint[], $13::int[], $14::bigint[], $15::text[], $16::text[], $17::int[], $18::int[], $19::text[])
              AS u (id, at, code, duration, out, err, pid, pgid, proc_start)
-           WHERE c.id = u.id
+           WHERE c.id = u.id AND EXISTS (SELECT 1 FROM fence)
            RETURNING c.run_id),
          notified AS (SELECT pg_notify($20, r.run_id) FROM (SELECT run_id FROM started UNION SELECT run_id FROM finished) AS r)
-         SELECT ARRAY(SELECT id FROM started ORDER BY id) AS ids, (SELECT count(*) FROM notified) AS notified`,
+         SELECT ARRAY(SELECT id FROM started ORDER BY id) AS ids, (SELECT count(*) FROM fence) AS held, (SELECT count(*) FROM notified) AS notified`,
         [
           starts.map((c) => c.runId),
           starts.map((c) => c.attemptId),
@@ -433,8 +479,11 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
           done.map((f) => f.spawn?.pgid ?? null),
           done.map((f) => f.spawn?.procStart ?? null),
           channel,
+          runId,
+          fence,
         ],
       );
+      if (Number(rows[0]?.held) !== 1) throw await fencedOut(pool, s, runId);
       crashPoint('journal-write');
       return (rows[0]?.ids ?? []).map(Number);
     },
@@ -444,11 +493,13 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
       return rows.map(toCommand);
     },
 
-    async addEvent(runId, type, actor, at, detail, where) {
-      await transaction(pool, async (db) => {
+    async addEvent(runId, fence, type, actor, at, detail, where) {
+      const write = async (db: Queryable) => {
         await insertEvent(db, runId, at, type, actor, detail ?? null, where);
         await notify(db, [runId]);
-      });
+      };
+      if (fence === null) await transaction(pool, write);
+      else await underLease(runId, fence, write);
       crashPoint('journal-write');
     },
 
@@ -457,9 +508,9 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
       return rows.map(toEvent);
     },
 
-    async recordObservations(observations) {
+    async recordObservations(runId, fence, observations) {
       if (observations.length === 0) return;
-      await transaction(pool, async (db) => {
+      await underLease(runId, fence, async (db) => {
         for (const o of observations) {
           await db.query(
             `INSERT INTO ${s}.observations (run_id, cluster, subject, present, owner, detail, at) VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -561,9 +612,13 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
         );
         if (rowCount) await db.query(`DELETE FROM ${s}.cluster_claims WHERE run_id = $1`, [runId]);
       });
-      const names = heldFor.get(runId) ?? [];
-      heldFor.delete(runId);
-      await locks.release(names);
+      await letGo(runId);
+    },
+
+    async watchLease(runId, onLost) {
+      return locks.onLost((error) => {
+        if (heldFor.has(runId)) onLost(error);
+      });
     },
 
     async breakLease(runId, token, actor, at, detail) {
@@ -601,14 +656,16 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
     async exportRun(runId) {
       const { rows } = await pool.query<RunRow>(`SELECT * FROM ${s}.runs WHERE id = $1`, [runId]);
       if (!rows[0]) return undefined;
-      const [attempts, commands, events, observations] = await Promise.all([
+      const [parts, attempts, commands, events, observations] = await Promise.all([
+        pool.query<{ part: string; json: string }>(`SELECT part, json FROM ${s}.run_snapshot_parts WHERE run_id = $1 ORDER BY part COLLATE "C"`, [runId]),
         pool.query<AttemptRow>(`SELECT * FROM ${s}.step_attempts WHERE run_id = $1 ORDER BY started_at, id`, [runId]),
         pool.query<CommandRow>(`SELECT * FROM ${s}.commands WHERE run_id = $1 ORDER BY id`, [runId]),
         pool.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM ${s}.run_events WHERE run_id = $1 ORDER BY id`, [runId]),
         pool.query<ObservationRow>(`SELECT run_id, cluster, subject, present, owner, detail, at FROM ${s}.observations WHERE run_id = $1 ORDER BY id`, [runId]),
       ]);
       return {
-        run: toStoredRun(await whole(pool, rows[0])),
+        run: toStoredRun(rows[0]),
+        parts: parts.rows.map((p) => ({ part: p.part, json: p.json })),
         attempts: attempts.rows.map(toAttempt),
         commands: commands.rows.map(toCommand),
         events: events.rows.map(toEvent),
@@ -670,6 +727,13 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
               c.procStart,
             ],
           );
+        }
+        if (data.parts.length > 0) {
+          await db.query(`INSERT INTO ${s}.run_snapshot_parts (run_id, part, json) SELECT $1, p.part, p.json FROM unnest($2::text[], $3::text[]) AS p (part, json)`, [
+            r.id,
+            data.parts.map((p) => p.part),
+            data.parts.map((p) => p.json),
+          ]);
         }
         for (const e of data.events) {
           await db.query(

@@ -4,9 +4,10 @@
 // atomic and take turns, as on one API server.
 import type pg from 'pg';
 import { StoreError } from '../../shared/errors.js';
-import type { SimFault, SimObjectKey, WorldObjects, WorldStore } from '../contract.js';
+import type { SimFault, SimObjectKey, WorldLease, WorldObjects, WorldStore } from '../contract.js';
 import type { PostgresLocation } from '../location.js';
 import { transaction } from './connection.js';
+import { fencedOut } from './fence.js';
 import { guardedPg } from './run-store.js';
 
 type Stored = SimObjectKey & { bodyJson: string };
@@ -132,18 +133,22 @@ export function createPgWorldStore(pool: pg.Pool, location: PostgresLocation): W
     },
     // Optimistic: the call runs on the cached world (one round trip to see its version); only a call that
     // changed something writes, in one statement that also checks nobody moved the world meanwhile; if someone
-    // did, the call runs again on the world as it now is.
-    async transact<T>(world: string, fn: (objects: WorldObjects) => T): Promise<T> {
+    // did, the call runs again on the world as it now is. A driver's call (`lease`) sees its lease with the
+    // version, and its write lands only under that lease (read FOR SHARE in the same statement).
+    async transact<T>(world: string, fn: (objects: WorldObjects) => T, lease?: WorldLease): Promise<T> {
       for (let attempt = 1; ; attempt++) {
-        const { rows } = await pool.query<{ settings_json: string; version: number }>(`SELECT settings_json, version FROM ${s}.sim_worlds WHERE id = $1`, [
-          world,
-        ]);
+        const { rows } = await pool.query<{ settings_json: string; version: number; held: boolean }>(
+          `SELECT settings_json, version, ($2::text IS NULL OR EXISTS (SELECT 1 FROM ${s}.runs WHERE id = $2 AND lease_token = $3)) AS held
+           FROM ${s}.sim_worlds WHERE id = $1`,
+          [world, lease?.runId ?? null, lease?.fence ?? null],
+        );
         const head = rows[0];
+        if (head && !head.held && lease) throw await fencedOut(pool, s, lease.runId);
         const base = head ? await load(world, head.version) : EMPTY;
         const call = runOver(base, head?.settings_json, fn);
         if (call.written.size === 0 && call.used.size === 0) return call.result;
         if (!head) throw new Error(`simulated world ${world} does not exist`);
-        const version = await writeIfUnchanged(world, head.version, call.written, call.used);
+        const version = await writeIfUnchanged(world, head.version, call.written, call.used, lease);
         if (version !== undefined) {
           cache.set(world, applied(base, version, call.written, call.used));
           return call.result;
@@ -175,13 +180,20 @@ export function createPgWorldStore(pool: pg.Pool, location: PostgresLocation): W
   }
 
   // One statement: the world's version moves on only if it is still `version`, and the changes land with it.
-  async function writeIfUnchanged(world: string, version: number, written: Map<string, Stored | null>, used: Map<number, number>): Promise<number | undefined> {
+  async function writeIfUnchanged(
+    world: string,
+    version: number,
+    written: Map<string, Stored | null>,
+    used: Map<number, number>,
+    lease: WorldLease | undefined,
+  ): Promise<number | undefined> {
     const removed = [...written].filter(([, v]) => v === null).map(([k]) => JSON.parse(k) as [string, string, string, string]);
     const put = [...written.values()].filter((v): v is Stored => v !== null);
     const faults = [...used].flatMap(([id, n]) => Array<number>(n).fill(id));
     const column = <R>(rows: R[], pick: (r: R) => string) => rows.map(pick);
     const { rows } = await pool.query<{ version: number }>(
-      `WITH v AS (UPDATE ${s}.sim_worlds SET version = version + 1 WHERE id = $1 AND version = $2 RETURNING version),
+      `WITH fence AS MATERIALIZED (SELECT 1 FROM ${s}.runs WHERE $13::text IS NOT NULL AND id = $13 AND lease_token = $14 FOR SHARE),
+       v AS (UPDATE ${s}.sim_worlds SET version = version + 1 WHERE id = $1 AND version = $2 AND ($13::text IS NULL OR EXISTS (SELECT 1 FROM fence)) RETURNING version),
        gone AS (DELETE FROM ${s}.sim_objects o USING unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS d (context, kind, namespace, name)
                 WHERE EXISTS (SELECT 1 FROM v) AND o.world = $1 AND o.context = d.context AND o.kind = d.kind AND o.namespace = d.namespace AND o.name = d.name),
        kept AS (INSERT INTO ${s}.sim_objects (world, context, kind, namespace, name, body_json)
@@ -206,6 +218,8 @@ export function createPgWorldStore(pool: pg.Pool, location: PostgresLocation): W
         column(put, (o) => o.name),
         column(put, (o) => o.bodyJson),
         faults,
+        lease?.runId ?? null,
+        lease?.fence ?? null,
       ],
     );
     return rows[0]?.version;

@@ -13,6 +13,7 @@ import type {
   CommandSpawn,
   CreateResult,
   ErrorInfo,
+  Fence,
   HistoryFilter,
   LeaseResult,
   NewRun,
@@ -35,6 +36,7 @@ import {
   toStoredRun,
 } from '../rows.js';
 import { assembleSnapshot, hasPartRefs, type SnapshotWrite } from '../snapshot-parts.js';
+import { leaseFence } from './fence.js';
 import { type Db, diskFullNote } from './open-db.js';
 
 // Turns SQLite's errors into StoreErrors that say what happened and what to do.
@@ -119,7 +121,7 @@ export function createSqliteRunStore(db: Db): RunStore {
     savePart: db.prepare('INSERT INTO run_snapshot_parts (run_id, part, json) VALUES (?, ?, ?) ON CONFLICT (run_id, part) DO UPDATE SET json = excluded.json'),
     dropPart: db.prepare('DELETE FROM run_snapshot_parts WHERE run_id = ? AND part = ?'),
     dropParts: db.prepare('DELETE FROM run_snapshot_parts WHERE run_id = ?'),
-    listParts: db.prepare<[string], { part: string; json: string }>('SELECT part, json FROM run_snapshot_parts WHERE run_id = ?'),
+    listParts: db.prepare<[string], { part: string; json: string }>('SELECT part, json FROM run_snapshot_parts WHERE run_id = ? ORDER BY part'),
     closeOpenAttempt: db.prepare(`UPDATE step_attempts SET outcome = ?, ended_at = ?, error = ?, output = ?
       WHERE id = (SELECT id FROM step_attempts WHERE run_id = ? AND step = ? AND cluster = ? AND outcome = 'running' ORDER BY attempt DESC LIMIT 1)`),
     nextAttempt: db.prepare<[string, string, string], { n: number }>(
@@ -162,6 +164,15 @@ export function createSqliteRunStore(db: Db): RunStore {
   };
 
   const errorJson = (error: ErrorInfo | null | undefined): string | null => (error ? JSON.stringify(error) : null);
+  const fenced = leaseFence(db);
+  // One IMMEDIATE transaction that writes only while `fence` holds the run.
+  const underLease = <T>(runId: string, fence: Fence, write: () => T): T =>
+    db
+      .transaction(() => {
+        fenced(runId, fence);
+        return write();
+      })
+      .immediate();
   // History filters combine freely; each distinct combination is prepared once and reused.
   type Named = [Record<string, string | number>];
   const statements = new Map<string, Database.Statement<Named, unknown>>();
@@ -248,91 +259,89 @@ export function createSqliteRunStore(db: Db): RunStore {
       listRuns(limit) {
         return s.listRuns.all(limit).map(toRun);
       },
-      commitTransition(runId, snapshot, closes: readonly AttemptClose[], at) {
-        db.transaction(() => {
+      commitTransition(runId, fence, snapshot, closes: readonly AttemptClose[], at) {
+        underLease(runId, fence, () => {
           saveSnapshot(runId, snapshot, at);
           if (closes.length > 0) crashPoint('in-transaction');
           for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), c.output ?? null, runId, c.step, c.cluster);
-        }).immediate();
+        });
         if (closes.length > 0) crashPoint('journal-write');
       },
-      openAttempt(runId, snapshot, slot, at, closes = []) {
-        const attempt = db
-          .transaction(() => {
-            if (snapshot !== null) saveSnapshot(runId, snapshot, at);
-            for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), c.output ?? null, runId, c.step, c.cluster);
-            const created = insertAttempt(runId, slot, at);
-            crashPoint('in-transaction');
-            return created;
-          })
-          .immediate();
+      openAttempt(runId, fence, snapshot, slot, at, closes = []) {
+        const attempt = underLease(runId, fence, () => {
+          if (snapshot !== null) saveSnapshot(runId, snapshot, at);
+          for (const c of closes) s.closeOpenAttempt.run(c.outcome, c.at, errorJson(c.error), c.output ?? null, runId, c.step, c.cluster);
+          const created = insertAttempt(runId, slot, at);
+          crashPoint('in-transaction');
+          return created;
+        });
         crashPoint('journal-write');
         return attempt;
       },
-      closeAttempt(attemptId, outcome, error, at) {
-        s.closeAttempt.run(outcome, at, errorJson(error), attemptId);
+      closeAttempt(runId, fence, attemptId, outcome, error, at) {
+        underLease(runId, fence, () => s.closeAttempt.run(outcome, at, errorJson(error), attemptId));
         crashPoint('journal-write');
       },
-      updateRunConfig(runId, config, configHash) {
-        s.updateConfig.run(JSON.stringify(config), configHash, runId);
+      updateRunConfig(runId, fence, config, configHash) {
+        underLease(runId, fence, () => s.updateConfig.run(JSON.stringify(config), configHash, runId));
         crashPoint('journal-write');
       },
-      beginResume(runId, reason, actor, at, detail) {
-        db.transaction(() => {
+      beginResume(runId, fence, reason, actor, at, detail) {
+        underLease(runId, fence, () => {
           s.interruptOpenCommands.run(at, runId);
           s.interruptOpen.run(at, JSON.stringify({ message: reason }), runId);
           s.setStatus.run({ id: runId, status: 'running', at, error: null });
           crashPoint('in-transaction');
           s.insertEvent.run(runId, at, 'resumed', actor.user, actor.host, actor.pid, detail ?? null, null, null);
-        }).immediate();
+        });
         crashPoint('journal-write');
       },
-      endRun(runId, status, actor, at, error, detail) {
-        db.transaction(() => {
+      endRun(runId, fence, status, actor, at, error, detail) {
+        underLease(runId, fence, () => {
           if (status === 'interrupted') {
             s.interruptOpenCommands.run(at, runId);
             s.interruptOpen.run(at, JSON.stringify({ message: error?.message ?? 'interrupted' }), runId);
           }
           s.setStatus.run({ id: runId, status, at, error: errorJson(error) });
-          // A run that is over (or interrupted) holds no clusters any more.
+          // A run that is over (or interrupted) holds no clusters and no lease any more: in the same step, so
+          // no other driver can act on it between its end and its release.
+          s.release.run(runId, fence);
           s.unclaim.run(runId);
           crashPoint('in-transaction');
           s.insertEvent.run(runId, at, status, actor.user, actor.host, actor.pid, detail ?? null, null, null);
-        }).immediate();
+        });
         crashPoint('journal-write');
       },
       listAttempts(runId) {
         return s.listAttempts.all(runId).map(toAttempt);
       },
-      journalCommands(starts, finishes, spawns: readonly CommandSpawn[] = []) {
+      journalCommands(runId, fence, starts, finishes, spawns: readonly CommandSpawn[] = []) {
         if (starts.length === 0 && finishes.length === 0 && spawns.length === 0) return [];
-        const ids = db
-          .transaction(() => {
-            const created = starts.map((c) =>
-              Number(s.insertCommand.run(c.runId, c.attemptId, c.tool, JSON.stringify(c.argv), c.context, c.at).lastInsertRowid),
-            );
-            for (const p of spawns) s.spawnCommand.run(p.pid, p.pgid, p.procStart, p.id);
-            for (const r of finishes) s.finishCommand.run(r.at, r.exitCode, r.durationMs, r.stdoutTail, r.stderrTail, r.id);
-            crashPoint('in-transaction');
-            return created;
-          })
-          .immediate();
+        const ids = underLease(runId, fence, () => {
+          const created = starts.map((c) => Number(s.insertCommand.run(c.runId, c.attemptId, c.tool, JSON.stringify(c.argv), c.context, c.at).lastInsertRowid));
+          for (const p of spawns) s.spawnCommand.run(p.pid, p.pgid, p.procStart, p.id);
+          for (const r of finishes) s.finishCommand.run(r.at, r.exitCode, r.durationMs, r.stdoutTail, r.stderrTail, r.id);
+          crashPoint('in-transaction');
+          return created;
+        });
         crashPoint('journal-write');
         return ids;
       },
       listCommands(runId) {
         return s.listCommands.all(runId).map(toCommand);
       },
-      addEvent(runId, type, actor, at, detail, where) {
-        s.insertEvent.run(runId, at, type, actor.user, actor.host, actor.pid, detail ?? null, where?.step ?? null, where?.cluster ?? null);
+      addEvent(runId, fence, type, actor, at, detail, where) {
+        const insert = () => s.insertEvent.run(runId, at, type, actor.user, actor.host, actor.pid, detail ?? null, where?.step ?? null, where?.cluster ?? null);
+        if (fence === null) insert();
+        else underLease(runId, fence, insert);
         crashPoint('journal-write');
       },
-      recordObservations(observations) {
+      recordObservations(runId, fence, observations) {
         if (observations.length === 0) return;
-        db.transaction(() => {
+        underLease(runId, fence, () => {
           for (const o of observations)
             s.insertObservation.run(o.runId, o.cluster, o.subject, o.present ? 1 : 0, o.owner, o.detail ? JSON.stringify(o.detail) : null, o.at);
-        }).immediate();
+        });
         crashPoint('journal-write');
       },
       listObservations(runIds) {
@@ -388,6 +397,10 @@ export function createSqliteRunStore(db: Db): RunStore {
       heartbeat(runId, token, at) {
         return s.heartbeat.run(at, runId, token).changes === 1;
       },
+      watchLease() {
+        // One file, no session: a lost lease shows in the fenced writes and the heartbeat.
+        return () => undefined;
+      },
       releaseLease(runId, token) {
         db.transaction(() => {
           if (s.release.run(runId, token).changes > 0) s.unclaim.run(runId);
@@ -423,7 +436,8 @@ export function createSqliteRunStore(db: Db): RunStore {
         const row = s.getRun.get(runId);
         if (!row) return undefined;
         return {
-          run: toStoredRun(whole(row)),
+          run: toStoredRun(row),
+          parts: s.listParts.all(runId).map((p) => ({ part: p.part, json: p.json })),
           attempts: s.listAttempts.all(runId).map(toAttempt),
           commands: s.listCommands.all(runId).map(toCommand),
           events: s.listEvents.all(runId).map(toEvent),
@@ -499,6 +513,7 @@ export function createSqliteRunStore(db: Db): RunStore {
               c.procStart,
             );
           }
+          for (const p of data.parts) s.savePart.run(r.id, p.part, p.json);
           for (const e of data.events) s.insertEvent.run(r.id, e.at, e.type, e.user, e.host, e.pid, e.detail, e.step, e.cluster);
           for (const o of data.observations)
             s.insertObservation.run(r.id, o.cluster, o.subject, o.present ? 1 : 0, o.owner, o.detail ? JSON.stringify(o.detail) : null, o.at);

@@ -1,6 +1,7 @@
 // The simulated clusters of dry runs (the simulator's "etcd"), in the same SQLite file as the journal.
 // A simulated API call is one IMMEDIATE transaction, atomic like a real one.
-import type { SimFault, SimObjectKey, WorldObjects, WorldStore } from '../contract.js';
+import type { SimFault, SimObjectKey, WorldLease, WorldObjects, WorldStore } from '../contract.js';
+import { leaseFence } from './fence.js';
 import type { Db } from './open-db.js';
 import { guarded } from './run-store.js';
 
@@ -35,6 +36,8 @@ export function createSqliteWorldStore(db: Db): WorldStore {
     addFault: db.prepare('INSERT INTO sim_faults (world, step, cluster, remaining, kind) VALUES (?, ?, ?, ?, ?)'),
   };
 
+  const fenced = leaseFence(db);
+
   // One world's objects, read and written inside the caller's transaction.
   const view = (world: string): WorldObjects => ({
     settings: () => s.getWorld.get(world)?.settings_json,
@@ -62,7 +65,14 @@ export function createSqliteWorldStore(db: Db): WorldStore {
       getWorld: (world) => s.getWorld.get(world)?.settings_json,
       putWorld: (world, json) => void s.putWorld.run(world, json),
       faults: (world) => s.faults.all(world),
-      transact: <T>(world: string, fn: (objects: WorldObjects) => T) => db.transaction(() => fn(view(world))).immediate(),
+      transact: <T>(world: string, fn: (objects: WorldObjects) => T, lease?: WorldLease) =>
+        db
+          .transaction(() => {
+            // A driver's command reaches its simulated clusters only while its lease holds the run.
+            if (lease) fenced(lease.runId, lease.fence);
+            return fn(view(world));
+          })
+          .immediate(),
       exportWorld: (world) => {
         const settingsJson = s.getWorld.get(world)?.settings_json;
         if (settingsJson === undefined) return undefined;

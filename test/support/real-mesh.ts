@@ -33,7 +33,7 @@ export async function recordRealMesh(db: string, configText: string): Promise<st
       actor,
       claim,
     );
-    await store.runs.endRun(id, 'succeeded', actor, now + 1, null);
+    await store.runs.endRun(id, 'token', 'succeeded', actor, now + 1, null);
     return id;
   } finally {
     await store.close();

@@ -2,6 +2,7 @@
 // unchanged. Each test opens a fresh, empty store.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { FencedError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
 import type { Actor, ClaimRequest, LeaseHolder, NewRun, Store } from '../../store/contract.js';
 import { wholeSnapshot } from '../../store/snapshot-parts.js';
@@ -125,7 +126,7 @@ export function storeContract(backend: string, place: () => StorePlace): void {
       // The holder died: its claim no longer counts.
       expect(await store.runs.createRun(newRun('mr-hold0003', 3000), BOB, claim('c', BOB, 3000, ['context:ctx2'], false))).toEqual({ created: true });
       // A run that ended lets go of its clusters.
-      await store.runs.endRun('mr-hold0003', 'succeeded', BOB, 4000, null);
+      await store.runs.endRun('mr-hold0003', 'c', 'succeeded', BOB, 4000, null);
       expect(await store.runs.createRun(newRun('mr-hold0004', 5000), BOB, claim('d', BOB, 5000, ['context:ctx2']))).toEqual({ created: true });
       // A heartbeat older than staleAfterMs no longer counts either.
       expect(await store.runs.createRun(newRun('mr-hold0005', 5000 + 30_001), ALICE, claim('e', ALICE, 5000 + 30_001, ['context:ctx2']))).toEqual({
@@ -219,14 +220,16 @@ export function storeContract(backend: string, place: () => StorePlace): void {
       await fresh();
       await created('mr-att00001', 1);
       const slot = { step: 'install-primary', cluster: 'cluster1', context: 'ctx1' };
-      const a1 = await store.runs.openAttempt('mr-att00001', wholeSnapshot('{"s":1}'), slot, 10);
+      const t = 't-mr-att00001';
+      const a1 = await store.runs.openAttempt('mr-att00001', t, wholeSnapshot('{"s":1}'), slot, 10);
       expect(a1).toMatchObject({ attempt: 1, outcome: 'running', startedAt: 10, endedAt: null, context: 'ctx1' });
-      await store.runs.closeAttempt(a1.id, 'failed', { message: 'boom', hint: 'retry' }, 11);
-      const a2 = await store.runs.openAttempt('mr-att00001', null, slot, 12);
+      await store.runs.closeAttempt('mr-att00001', t, a1.id, 'failed', { message: 'boom', hint: 'retry' }, 11);
+      const a2 = await store.runs.openAttempt('mr-att00001', t, null, slot, 12);
       expect(a2.attempt).toBe(2);
-      expect((await store.runs.openAttempt('mr-att00001', null, { ...slot, cluster: 'cluster9' }, 12)).attempt).toBe(1);
+      expect((await store.runs.openAttempt('mr-att00001', t, null, { ...slot, cluster: 'cluster9' }, 12)).attempt).toBe(1);
       await store.runs.commitTransition(
         'mr-att00001',
+        t,
         wholeSnapshot('{"s":2}'),
         [{ step: 'install-primary', cluster: 'cluster1', outcome: 'succeeded', at: 13 }],
         13,
@@ -239,7 +242,7 @@ export function storeContract(backend: string, place: () => StorePlace): void {
       ]);
       expect((await store.runs.getRun('mr-att00001'))?.snapshot).toBe('{"s":2}');
       // openAttempt with a snapshot saves it, and closes what the transition before it closed.
-      await store.runs.openAttempt('mr-att00001', wholeSnapshot('{"s":3}'), { ...slot, step: 'expose-istiod' }, 20, [
+      await store.runs.openAttempt('mr-att00001', t, wholeSnapshot('{"s":3}'), { ...slot, step: 'expose-istiod' }, 20, [
         { step: 'install-primary', cluster: 'cluster9', outcome: 'failed', error: { message: 'no' }, at: 19 },
       ]);
       expect((await store.runs.listAttempts('mr-att00001')).find((a) => a.cluster === 'cluster9')).toMatchObject({ outcome: 'failed', endedAt: 19 });
@@ -249,9 +252,12 @@ export function storeContract(backend: string, place: () => StorePlace): void {
     it('journals commands in groups, with their processes and results, argv intact', async () => {
       await fresh();
       await created('mr-cmd00001', 1);
-      const attempt = await store.runs.openAttempt('mr-cmd00001', null, { step: 'preflight', cluster: '*', context: null }, 2);
+      const t = 't-mr-cmd00001';
+      const attempt = await store.runs.openAttempt('mr-cmd00001', t, null, { step: 'preflight', cluster: '*', context: null }, 2);
       const argv = ['--context=ctx1', 'get', 'ns', 'a b', 'quote"d', 'ünïcode'];
       const ids = await store.runs.journalCommands(
+        'mr-cmd00001',
+        t,
         [
           { runId: 'mr-cmd00001', attemptId: attempt.id, tool: 'kubectl', argv, context: 'ctx1', at: 3 },
           { runId: 'mr-cmd00001', attemptId: null, tool: 'istioctl', argv: ['version'], context: null, at: 4 },
@@ -259,8 +265,10 @@ export function storeContract(backend: string, place: () => StorePlace): void {
         [],
       );
       expect(ids).toHaveLength(2);
-      expect(await store.runs.journalCommands([], [], [])).toEqual([]);
+      expect(await store.runs.journalCommands('mr-cmd00001', t, [], [], [])).toEqual([]);
       await store.runs.journalCommands(
+        'mr-cmd00001',
+        t,
         [],
         [{ id: ids[0] as number, exitCode: 0, durationMs: 5, stdoutTail: 'ok\n', stderrTail: '', at: 8 }],
         [{ id: ids[1] as number, pid: 4242, pgid: 4242, procStart: 'boot:99' }],
@@ -275,15 +283,25 @@ export function storeContract(backend: string, place: () => StorePlace): void {
     it('resuming closes what was left open as interrupted and says who resumed; ending records status and error', async () => {
       await fresh();
       await created('mr-res00001', 1);
-      await store.runs.openAttempt('mr-res00001', null, { step: 'install-remote', cluster: 'cluster2', context: 'ctx2' }, 2);
-      await store.runs.journalCommands([{ runId: 'mr-res00001', attemptId: null, tool: 'istioctl', argv: ['install'], context: 'ctx2', at: 3 }], []);
-      await store.runs.endRun('mr-res00001', 'failed', ALICE, 4, { message: 'no address', step: 'await-gateway-address', cluster: 'cluster1' }, 'gave up');
+      const t = 't-mr-res00001';
+      await store.runs.openAttempt('mr-res00001', t, null, { step: 'install-remote', cluster: 'cluster2', context: 'ctx2' }, 2);
+      await store.runs.journalCommands(
+        'mr-res00001',
+        t,
+        [{ runId: 'mr-res00001', attemptId: null, tool: 'istioctl', argv: ['install'], context: 'ctx2', at: 3 }],
+        [],
+      );
+      // The driver died: its attempt and command are still open when the next one resumes.
+      await store.runs.endRun('mr-res00001', t, 'failed', ALICE, 4, { message: 'no address', step: 'await-gateway-address', cluster: 'cluster1' }, 'gave up');
       expect(await store.runs.getRun('mr-res00001')).toMatchObject({
         status: 'failed',
         finishedAt: 4,
         error: { message: 'no address', step: 'await-gateway-address' },
+        // Ending a run lets go of its lease in the same step.
+        lease: null,
       });
-      await store.runs.beginResume('mr-res00001', 'the process stopped; resumed', BOB, 10, 'from failed');
+      expect(await store.runs.acquireLease('mr-res00001', holder('b', BOB, 9), 30_000, () => true)).toEqual({ acquired: true });
+      await store.runs.beginResume('mr-res00001', 'b', 'the process stopped; resumed', BOB, 10, 'from failed');
       const run = await store.runs.getRun('mr-res00001');
       expect(run).toMatchObject({ status: 'running', finishedAt: null, error: null });
       expect((await store.runs.listAttempts('mr-res00001'))[0]).toMatchObject({
@@ -292,8 +310,9 @@ export function storeContract(backend: string, place: () => StorePlace): void {
         error: { message: 'the process stopped; resumed' },
       });
       expect((await store.runs.listCommands('mr-res00001'))[0]?.endedAt).toBe(10);
-      await store.runs.endRun('mr-res00001', 'interrupted', BOB, 20, { message: 'SIGINT' });
-      await store.runs.endRun('mr-res00001', 'succeeded', BOB, 30, null);
+      await store.runs.endRun('mr-res00001', 'b', 'interrupted', BOB, 20, { message: 'SIGINT' });
+      expect(await store.runs.acquireLease('mr-res00001', holder('c', BOB, 25), 30_000, () => true)).toEqual({ acquired: true });
+      await store.runs.endRun('mr-res00001', 'c', 'succeeded', BOB, 30, null);
       expect((await store.runs.listEvents('mr-res00001')).map((e) => [e.type, e.user, e.detail])).toEqual([
         ['started', 'alice', null],
         ['failed', 'alice', 'gave up'],
@@ -307,17 +326,18 @@ export function storeContract(backend: string, place: () => StorePlace): void {
     it('keeps step events with where they happened, and the first observation of each subject', async () => {
       await fresh();
       await created('mr-obs00001', 1);
-      await store.runs.addEvent('mr-obs00001', 'kept', ALICE, 5, 'namespace istio-system existed before', { step: 'uninstall-remote', cluster: 'cluster2' });
+      const t = 't-mr-obs00001';
+      await store.runs.addEvent('mr-obs00001', t, 'kept', ALICE, 5, 'namespace istio-system existed before', { step: 'uninstall-remote', cluster: 'cluster2' });
       const events = await store.runs.listEvents('mr-obs00001');
       expect(events[1]).toMatchObject({ runId: 'mr-obs00001', type: 'kept', at: 5, step: 'uninstall-remote', cluster: 'cluster2', pid: 101 });
-      await store.runs.recordObservations([
+      await store.runs.recordObservations('mr-obs00001', t, [
         { runId: 'mr-obs00001', cluster: 'cluster1', subject: 'secret/istio-system/cacerts', present: true, owner: null, detail: null, at: 6 },
         { runId: 'mr-obs00001', cluster: 'cluster2', subject: 'namespace/istio-system', present: false, owner: null, detail: { label: 'x' }, at: 7 },
       ]);
-      await store.runs.recordObservations([
+      await store.runs.recordObservations('mr-obs00001', t, [
         { runId: 'mr-obs00001', cluster: 'cluster1', subject: 'secret/istio-system/cacerts', present: false, owner: 'mesh-run', detail: null, at: 8 },
       ]);
-      await store.runs.recordObservations([]);
+      await store.runs.recordObservations('mr-obs00001', t, []);
       expect(await store.runs.listObservations(['mr-obs00001', 'mr-other'])).toEqual([
         { runId: 'mr-obs00001', cluster: 'cluster1', subject: 'secret/istio-system/cacerts', present: true, owner: null, detail: null, at: 6 },
         { runId: 'mr-obs00001', cluster: 'cluster2', subject: 'namespace/istio-system', present: false, owner: null, detail: { label: 'x' }, at: 7 },
@@ -329,9 +349,10 @@ export function storeContract(backend: string, place: () => StorePlace): void {
       await fresh();
       await created('mr-hist0001', 1000);
       await created('mr-hist0002', 2000, { kind: 'verify' });
-      const open = (run: string, step: string, cluster: string, at: number) => store.runs.openAttempt(run, null, { step, cluster, context: cluster }, at);
+      const open = (run: string, step: string, cluster: string, at: number) =>
+        store.runs.openAttempt(run, `t-${run}`, null, { step, cluster, context: cluster }, at);
       const a = await open('mr-hist0001', 'install-remote', 'cluster2', 100);
-      await store.runs.closeAttempt(a.id, 'failed', { message: 'forbidden' }, 110);
+      await store.runs.closeAttempt('mr-hist0001', 't-mr-hist0001', a.id, 'failed', { message: 'forbidden' }, 110);
       await open('mr-hist0001', 'install-remote', 'cluster2', 200);
       await open('mr-hist0001', 'install-remote', 'cluster3', 300);
       await open('mr-hist0002', 'deploy-samples', 'cluster2', 400);
@@ -343,11 +364,81 @@ export function storeContract(backend: string, place: () => StorePlace): void {
       expect(await q({ step: 'install-remote', since: 150, until: 300, limit: 10 })).toEqual(['mr-hist0001:cluster2:2']);
       expect(await q({ kind: 'verify', limit: 10 })).toEqual(['mr-hist0002:cluster2:1']);
       expect(await q({ runId: 'mr-hist0001', limit: 2 })).toEqual(['mr-hist0001:cluster3:1', 'mr-hist0001:cluster2:2']);
-      await store.runs.addEvent('mr-hist0002', 'forced', BOB, 2500, 'x');
+      await store.runs.addEvent('mr-hist0002', 't-mr-hist0002', 'forced', BOB, 2500, 'x');
       const events = async (filter: Parameters<Store['runs']['queryEvents']>[0]) => (await store.runs.queryEvents(filter)).map((e) => `${e.runId}:${e.type}`);
       expect(await events({ limit: 10 })).toEqual(['mr-hist0002:forced', 'mr-hist0002:started', 'mr-hist0001:started']);
       expect(await events({ kind: 'install', limit: 10 })).toEqual(['mr-hist0001:started']);
       expect(await events({ since: 2000, until: 2500, limit: 10 })).toEqual(['mr-hist0002:started']);
+    });
+
+    it('fences every write by the lease: once another driver holds the run, the old token changes nothing anywhere', async () => {
+      await fresh();
+      const seed = { world: { id: 'mr-fence001', settingsJson: '{"w":1}' }, faults: [], faultWorld: 'mr-fence001' };
+      expect(await store.runs.createRun(newRun('mr-fence001', 1000), ALICE, claim('a', ALICE, 1000, ['world:mr-fence001']), seed)).toEqual({ created: true });
+      const slot = { step: 'install-remote', cluster: 'cluster2', context: 'ctx2' };
+      const attempt = await store.runs.openAttempt('mr-fence001', 'a', wholeSnapshot('{"s":1}'), slot, 1001);
+      const [cmd] = await store.runs.journalCommands(
+        'mr-fence001',
+        'a',
+        [{ runId: 'mr-fence001', attemptId: attempt.id, tool: 'kubectl', argv: ['get'], context: 'ctx2', at: 1002 }],
+        [],
+      );
+      const key = { context: 'ctx2', kind: 'Namespace', namespace: '', name: 'istio-system' };
+      await store.worlds.transact('mr-fence001', (o) => o.put(key, '{"v":1}'), { runId: 'mr-fence001', fence: 'a' });
+      // Alice's driver went silent; Bob takes the run over.
+      expect(await store.runs.acquireLease('mr-fence001', holder('b', BOB, 40_000), 30_000, () => true, ['world:mr-fence001'])).toMatchObject({
+        acquired: true,
+        tookOverFrom: { token: 'a' },
+      });
+      const before = JSON.stringify([await store.runs.exportRun('mr-fence001'), await store.worlds.exportWorld('mr-fence001')]);
+      const close = [{ step: 'install-remote', cluster: 'cluster2', outcome: 'failed' as const, error: { message: 'late' }, at: 41_000 }];
+      const obs = { runId: 'mr-fence001', cluster: 'cluster2', subject: 'namespace/x', present: true, owner: null, detail: null, at: 41_000 };
+      const stale: Array<[string, () => Promise<unknown>]> = [
+        ['commitTransition', () => store.runs.commitTransition('mr-fence001', 'a', wholeSnapshot('{"s":9}'), close, 41_000)],
+        ['openAttempt', () => store.runs.openAttempt('mr-fence001', 'a', wholeSnapshot('{"s":9}'), { ...slot, step: 'attach-remote' }, 41_000, close)],
+        ['openAttempt without snapshot', () => store.runs.openAttempt('mr-fence001', 'a', null, slot, 41_000)],
+        ['closeAttempt', () => store.runs.closeAttempt('mr-fence001', 'a', attempt.id, 'failed', { message: 'late' }, 41_000)],
+        ['beginResume', () => store.runs.beginResume('mr-fence001', 'a', 'late', ALICE, 41_000)],
+        ['endRun', () => store.runs.endRun('mr-fence001', 'a', 'interrupted', ALICE, 41_000, { message: 'lease-lost' })],
+        [
+          'journalCommands (new)',
+          () =>
+            store.runs.journalCommands(
+              'mr-fence001',
+              'a',
+              [{ runId: 'mr-fence001', attemptId: attempt.id, tool: 'kubectl', argv: ['x'], context: 'ctx2', at: 41_000 }],
+              [],
+            ),
+        ],
+        [
+          'journalCommands (result)',
+          () =>
+            store.runs.journalCommands('mr-fence001', 'a', [], [{ id: cmd as number, exitCode: 0, durationMs: 1, stdoutTail: '', stderrTail: '', at: 41_000 }]),
+        ],
+        ['journalCommands (process)', () => store.runs.journalCommands('mr-fence001', 'a', [], [], [{ id: cmd as number, pid: 1, pgid: 1, procStart: null }])],
+        ['addEvent', () => store.runs.addEvent('mr-fence001', 'a', 'kept', ALICE, 41_000, 'x')],
+        ['recordObservations', () => store.runs.recordObservations('mr-fence001', 'a', [obs])],
+        ['updateRunConfig', () => store.runs.updateRunConfig('mr-fence001', 'a', CONFIG, 'other')],
+        ['a simulated command that writes', () => store.worlds.transact('mr-fence001', (o) => o.put(key, '{"v":2}'), { runId: 'mr-fence001', fence: 'a' })],
+        ['a simulated command that reads', () => store.worlds.transact('mr-fence001', (o) => o.get(key), { runId: 'mr-fence001', fence: 'a' })],
+      ];
+      for (const [what, write] of stale) {
+        const refused = await write().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(refused, what).toBeInstanceOf(FencedError);
+        expect((refused as FencedError).holder, what).toEqual({ pid: 202, host: 'desk', user: 'bob' });
+      }
+      expect(JSON.stringify([await store.runs.exportRun('mr-fence001'), await store.worlds.exportWorld('mr-fence001')])).toBe(before);
+      // The holder's token writes; an operator's request needs none.
+      await store.runs.addEvent('mr-fence001', null, 'cancel-requested', ALICE, 42_000, 'by alice@laptop');
+      await store.runs.endRun('mr-fence001', 'b', 'succeeded', BOB, 43_000, null);
+      // Ended: the lease went with the end, in the same step; even its last holder writes nothing more.
+      expect((await store.runs.getRun('mr-fence001'))?.lease).toBeNull();
+      const after = await store.runs.addEvent('mr-fence001', 'b', 'kept', BOB, 44_000, 'x').catch((e: unknown) => e);
+      expect(after).toBeInstanceOf(FencedError);
+      expect(after).toMatchObject({ holder: null, runStatus: 'succeeded' });
     });
 
     it('lets one holder drive a run: a live one keeps it, a dead or silent one is taken over, and says from whom', async () => {
@@ -402,7 +493,7 @@ export function storeContract(backend: string, place: () => StorePlace): void {
       await fresh();
       await created('mr-conf0001', 1);
       const changed = { ...CONFIG, timeouts: { ...CONFIG.timeouts, gatewayAddressMs: 180_000 } };
-      await store.runs.updateRunConfig('mr-conf0001', changed, 'new-hash');
+      await store.runs.updateRunConfig('mr-conf0001', 't-mr-conf0001', changed, 'new-hash');
       const run = await store.runs.getRun('mr-conf0001');
       expect(run?.configHash).toBe('new-hash');
       expect(run?.config?.timeouts.gatewayAddressMs).toBe(180_000);
@@ -431,13 +522,13 @@ export function storeContract(backend: string, place: () => StorePlace): void {
       const stop = await store.runs.watchRun('mr-watch001', () => {
         calls++;
       });
-      await writer.runs.addEvent('mr-watch001', 'kept', BOB, 1001, 'something');
+      await writer.runs.addEvent('mr-watch001', 't-mr-watch001', 'kept', BOB, 1001, 'something');
       const deadline = Date.now() + 5000;
       while (calls === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(calls).toBeGreaterThan(0);
       await stop();
       const after = calls;
-      await writer.runs.addEvent('mr-watch001', 'kept', BOB, 1002, 'again');
+      await writer.runs.addEvent('mr-watch001', 't-mr-watch001', 'kept', BOB, 1002, 'again');
       await new Promise((r) => setTimeout(r, 600));
       expect(calls).toBe(after);
     });
@@ -451,6 +542,7 @@ export function storeContract(backend: string, place: () => StorePlace): void {
       const whole = async () => JSON.parse((await store.runs.getRun('mr-parts001'))?.snapshot ?? 'null');
       await store.runs.openAttempt(
         'mr-parts001',
+        't-mr-parts001',
         {
           root: root(1, ['a', 'b']),
           parts: [
@@ -465,43 +557,56 @@ export function storeContract(backend: string, place: () => StorePlace): void {
       );
       expect(await whole()).toEqual({ value: 1, children: { a: { src: 'member', snapshot: { x: 1 } }, b: { src: 'member', snapshot: { y: 1 } } } });
       // Only b moved: the root and a stay as written.
-      await store.runs.commitTransition('mr-parts001', { root: undefined, parts: [['b', '{"y":2}']], dropped: [], full: false }, [], 3);
+      await store.runs.commitTransition('mr-parts001', 't-mr-parts001', { root: undefined, parts: [['b', '{"y":2}']], dropped: [], full: false }, [], 3);
       expect(await whole()).toEqual({ value: 1, children: { a: { src: 'member', snapshot: { x: 1 } }, b: { src: 'member', snapshot: { y: 2 } } } });
       // a went away; then a new driver writes everything again, and parts it does not name are gone.
-      await store.runs.commitTransition('mr-parts001', { root: root(2, ['b']), parts: [], dropped: ['a'], full: false }, [], 4);
+      await store.runs.commitTransition('mr-parts001', 't-mr-parts001', { root: root(2, ['b']), parts: [], dropped: ['a'], full: false }, [], 4);
       expect(await whole()).toEqual({ value: 2, children: { b: { src: 'member', snapshot: { y: 2 } } } });
-      await store.runs.commitTransition('mr-parts001', { root: root(3, ['c']), parts: [['c', '{"z":3}']], dropped: [], full: true }, [], 5);
+      await store.runs.commitTransition('mr-parts001', 't-mr-parts001', { root: root(3, ['c']), parts: [['c', '{"z":3}']], dropped: [], full: true }, [], 5);
       expect(await whole()).toEqual({ value: 3, children: { c: { src: 'member', snapshot: { z: 3 } } } });
-      expect(JSON.parse((await store.runs.exportRun('mr-parts001'))?.run.snapshotJson ?? 'null')).toEqual(await whole());
+      // Exported as stored, root and parts; a store that imports it keeps them so, and reads the same whole.
+      const exported = await store.runs.exportRun('mr-parts001');
+      expect(JSON.parse(exported?.run.snapshotJson ?? 'null')).toEqual({ value: 3, children: { c: { src: 'member', snapshot: { $part: 'c' } } } });
+      expect(exported?.parts).toEqual([{ part: 'c', json: '{"z":3}' }]);
+      const target = await place().open();
+      opened.push(target);
+      await target.runs.importRun(exported as NonNullable<typeof exported>);
+      expect((await target.runs.exportRun('mr-parts001'))?.parts).toEqual(exported?.parts);
+      expect(JSON.parse((await target.runs.getRun('mr-parts001'))?.snapshot ?? 'null')).toEqual(await whole());
       // A reference whose part is missing stays a reference: the engine's restore check calls that damaged.
-      await store.runs.commitTransition('mr-parts001', { root: root(4, ['b']), parts: [], dropped: [], full: true }, [], 6);
+      await store.runs.commitTransition('mr-parts001', 't-mr-parts001', { root: root(4, ['b']), parts: [], dropped: [], full: true }, [], 6);
       expect(await whole()).toEqual({ value: 4, children: { b: { src: 'member', snapshot: { $part: 'b' } } } });
     });
 
     it('exports a run with all it recorded, and imports it elsewhere unchanged (new row ids, same content)', async () => {
       await fresh();
       await created('mr-copy0001', 1000, { configPath: '/etc/mesh.yaml' });
+      const t = 't-mr-copy0001';
       const attempt = await store.runs.openAttempt(
         'mr-copy0001',
+        t,
         wholeSnapshot('{"s":1}'),
         { step: 'install-primary', cluster: 'cluster1', context: 'ctx1' },
         1001,
       );
       const [cmd] = await store.runs.journalCommands(
+        'mr-copy0001',
+        t,
         [{ runId: 'mr-copy0001', attemptId: attempt.id, tool: 'istioctl', argv: ['install', '-y'], context: 'ctx1', at: 1002 }],
         [],
       );
-      await store.runs.journalCommands([], [{ id: cmd as number, exitCode: 0, durationMs: 3, stdoutTail: 'ok', stderrTail: '', at: 1005 }]);
+      await store.runs.journalCommands('mr-copy0001', t, [], [{ id: cmd as number, exitCode: 0, durationMs: 3, stdoutTail: 'ok', stderrTail: '', at: 1005 }]);
       await store.runs.commitTransition(
         'mr-copy0001',
+        t,
         wholeSnapshot('{"s":2}'),
         [{ step: 'install-primary', cluster: 'cluster1', outcome: 'succeeded', at: 1006 }],
         1006,
       );
-      await store.runs.recordObservations([
+      await store.runs.recordObservations('mr-copy0001', t, [
         { runId: 'mr-copy0001', cluster: 'cluster1', subject: 'namespace/istio-system', present: true, owner: null, detail: { a: 'b' }, at: 1001 },
       ]);
-      await store.runs.endRun('mr-copy0001', 'succeeded', ALICE, 1007, null);
+      await store.runs.endRun('mr-copy0001', t, 'succeeded', ALICE, 1007, null);
       const exported = await store.runs.exportRun('mr-copy0001');
       expect(exported?.run).toMatchObject({ id: 'mr-copy0001', kind: 'install', status: 'succeeded', snapshotJson: '{"s":2}', configPath: '/etc/mesh.yaml' });
       expect(await store.runs.exportRun('mr-nothere')).toBeUndefined();
@@ -511,6 +616,7 @@ export function storeContract(backend: string, place: () => StorePlace): void {
       const again = await target.runs.exportRun('mr-copy0001');
       const withoutIds = (e: typeof exported) => ({
         run: e?.run,
+        parts: e?.parts,
         attempts: e?.attempts.map(({ id: _id, ...a }) => a),
         commands: e?.commands.map(({ id: _id, attemptId, ...c }) => ({ ...c, attempt: e.attempts.findIndex((a) => a.id === attemptId) })),
         events: e?.events.map(({ id: _id, ...ev }) => ev),
