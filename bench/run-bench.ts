@@ -2,7 +2,7 @@
 // memory, and history queries on a large journal. Prints figures; asserts nothing.
 import { spawn, spawnSync } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import type { StepId } from '../machines/steps.js';
 import { type MeshCluster, type MeshConfig, primariesOf, remotesOf } from '../shared/model.js';
 import { sleep } from '../shared/sleep.js';
 import { parseStoreLocation } from '../store/location.js';
+import { dropStamp, integrityProblems } from '../store/sqlite/integrity.js';
 import { openDb } from '../store/sqlite/open-db.js';
 import { type PgServer, postgresBinaries, startPostgres } from './local-postgres.js';
 
@@ -382,6 +383,45 @@ async function historyAtScale(): Promise<void> {
   }
   out('query', 'SQLite p50', pg ? 'PostgreSQL p50' : '', '', '', '');
   for (const [label, t] of sqliteTimes) out(label, ms(t), pgTimes ? ms(pgTimes.get(label) as number) : '', '', '', '');
+  await integrityAtScale(path, n);
+}
+
+// What finding damage costs on the large journal: the checks SQLite offers, and what a writer pays at open
+// (quick_check, unless the file is as the last writer left it: then a stat and a stamp's read).
+async function integrityAtScale(path: string, attempts: number): Promise<void> {
+  const mib = (statSync(path).size / 1048576).toFixed(0);
+  const median3 = (fn: () => void) => {
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      fn();
+      times.push(performance.now() - t);
+    }
+    return times.sort((a, b) => a - b)[1] as number;
+  };
+  const db = openDb(path, { readOnly: true });
+  const quick = median3(() => integrityProblems(db));
+  const full = median3(() => integrityProblems(db, true));
+  const oneTable = median3(() => db.pragma('quick_check(runs)'));
+  db.close();
+  // A writer's open and close: the first finds no stamp and checks; the next finds the file as that one left it.
+  const writerOpen = async () => {
+    const t = performance.now();
+    const store = await openStore(sqlite(path), 'existing');
+    const opened = performance.now() - t;
+    await store.close();
+    return opened;
+  };
+  dropStamp(path);
+  const unstamped = await writerOpen();
+  const stamped = await writerOpen();
+  out('section', `integrity of the large journal: ${attempts} step attempts, ${mib} MiB (median of 3)`, '', '');
+  out('check', 'time', 'what runs it');
+  out('quick_check', ms(quick), 'a writer at open, unless the file is as the last writer left it');
+  out('integrity_check', ms(full), 'mesh-run store check (--quick: quick_check)');
+  out('quick_check of the runs table only', ms(oneTable), 'nothing (damage elsewhere would go unseen)');
+  out('writer open, file changed since the last writer (checks)', ms(unstamped), '');
+  out('writer open, file as the last writer left it (stamp)', ms(stamped), '');
 }
 
 // The history queries behind the audit verbs, each the median (p50) of 9 after a warm-up.
