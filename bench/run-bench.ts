@@ -15,6 +15,7 @@ import { generateIntermediate, generateRoot } from '../engine/activities/trust/c
 import { newWorldSeed, openStore, type StoreLocation, toolsFor } from '../engine/composition.js';
 import { loadConfig } from '../engine/config/mesh-config.js';
 import { prepareFollowUp, prepareInstall, prepareResume } from '../engine/run-service.js';
+import { meshView } from '../engine/views/mesh-view.js';
 import { type PlannedCommand, planInstall } from '../engine/views/plan.js';
 import type { StepId } from '../machines/steps.js';
 import { type MeshCluster, type MeshConfig, primariesOf, remotesOf } from '../shared/model.js';
@@ -507,6 +508,47 @@ function base36Sql(column: string): string {
   return `ltrim(${digits.reverse().join(' || ')}, '0')`;
 }
 
+// A mixed fleet: two primaries on two networks, each serving half the remotes, a third of them on the other network.
+function mixedConfigFor(remotes: number): string {
+  const file = join(work, `mixed-${remotes}.yaml`);
+  const lines = ['meshID: fleet', 'network: east', 'trust: {outputDir: ./certs}', 'clusters:'];
+  lines.push('  - {name: east-1, context: east-1, role: primary}', '  - {name: west-1, context: west-1, role: primary, network: west}');
+  for (let i = 0; i < remotes; i++)
+    lines.push(`  - {name: r${i}, context: r${i}, role: remote, controlPlane: ${i % 2 ? 'east-1' : 'west-1'}, network: ${i % 3 ? 'east' : 'west'}}`);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+// mesh-run config check on the largest fleets: the command as a user runs it (a process, start-up included) and
+// the view it prints alone (load the config, derive the view), each the median of 3.
+async function configCheck(): Promise<void> {
+  out('section', 'config check (median of 3)', '', '', '');
+  out('fleet', 'mesh-run config check', 'load + meshView, in process', '', '');
+  const median3 = async (fn: () => unknown) => {
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      await fn();
+      times.push(performance.now() - t);
+    }
+    return times.sort((a, b) => a - b)[1] as number;
+  };
+  for (const n of [256, 1024]) {
+    for (const [label, path] of [
+      [`primary-remote, ${n} remotes`, configFor(n)],
+      // The same number of clusters (a mesh has at most 1025).
+      [`mixed, 2 primaries, ${n - 1} remotes, 2 networks`, mixedConfigFor(n - 1)],
+    ] as const) {
+      const cliTime = await median3(() => {
+        const r = spawnSync(process.execPath, [cli, 'config', 'check', '-c', path], { stdio: 'ignore' });
+        if (r.status !== 0) throw new Error(`config check of ${label} exited ${r.status}`);
+      });
+      const viewTime = await median3(() => meshView(loadConfig(path).config));
+      out(label, ms(cliTime), ms(viewTime), '', '');
+    }
+  }
+}
+
 // 8 drivers on 8 runs sharing one store, each a mesh-run process, against one run alone on that store.
 async function team(): Promise<void> {
   out('section', `8 drivers on 8 runs sharing one store (CLI processes, 2 remotes, realistic latency, time scale ${TIME_SCALE})`, '', '', '', '');
@@ -540,6 +582,7 @@ try {
   if (!only || only === 'resume') await resumeCost();
   if (!only || only === 'lifecycle') await lifecycle();
   if (!only || only === 'startup') await startup();
+  if (!only || only === 'config-check') await configCheck();
   if (!only || only === 'history') await historyAtScale();
   if (!only || only === 'team') await team();
 } finally {
