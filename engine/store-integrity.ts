@@ -31,7 +31,7 @@ function sqlitePath(location: StoreLocation, flag: string): string {
 
 // Reads every page of the file (integrity_check, or the cheaper quick_check); changes nothing.
 export async function checkStore(location: StoreLocation, options: { quick: boolean }): Promise<CheckReport> {
-  const path = sqlitePath(location, '--db');
+  const path = sqlitePath(location, location.kind === 'sqlite' ? '--db' : '--store');
   const check = options.quick ? 'quick_check' : 'integrity_check';
   const started = performance.now();
   const report = (problems: string[], pages: number): CheckReport => ({
