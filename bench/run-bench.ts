@@ -2,7 +2,7 @@
 // memory, and history queries on a large journal. Prints figures; asserts nothing.
 import { spawn, spawnSync } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,11 +15,13 @@ import { generateIntermediate, generateRoot } from '../engine/activities/trust/c
 import { newWorldSeed, openStore, type StoreLocation, toolsFor } from '../engine/composition.js';
 import { loadConfig } from '../engine/config/mesh-config.js';
 import { prepareFollowUp, prepareInstall, prepareResume } from '../engine/run-service.js';
+import { meshView } from '../engine/views/mesh-view.js';
 import { type PlannedCommand, planInstall } from '../engine/views/plan.js';
 import type { StepId } from '../machines/steps.js';
 import { type MeshCluster, type MeshConfig, primariesOf, remotesOf } from '../shared/model.js';
 import { sleep } from '../shared/sleep.js';
 import { parseStoreLocation } from '../store/location.js';
+import { dropStamp, integrityProblems } from '../store/sqlite/integrity.js';
 import { openDb } from '../store/sqlite/open-db.js';
 import { type PgServer, postgresBinaries, startPostgres } from './local-postgres.js';
 
@@ -382,6 +384,45 @@ async function historyAtScale(): Promise<void> {
   }
   out('query', 'SQLite p50', pg ? 'PostgreSQL p50' : '', '', '', '');
   for (const [label, t] of sqliteTimes) out(label, ms(t), pgTimes ? ms(pgTimes.get(label) as number) : '', '', '', '');
+  await integrityAtScale(path, n);
+}
+
+// What finding damage costs on the large journal: the checks SQLite offers, and what a writer pays at open
+// (quick_check, unless the file is as the last writer left it: then a stat and a stamp's read).
+async function integrityAtScale(path: string, attempts: number): Promise<void> {
+  const mib = (statSync(path).size / 1048576).toFixed(0);
+  const median3 = (fn: () => void) => {
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      fn();
+      times.push(performance.now() - t);
+    }
+    return times.sort((a, b) => a - b)[1] as number;
+  };
+  const db = openDb(path, { readOnly: true });
+  const quick = median3(() => integrityProblems(db));
+  const full = median3(() => integrityProblems(db, true));
+  const oneTable = median3(() => db.pragma('quick_check(runs)'));
+  db.close();
+  // A writer's open and close: the first finds no stamp and checks; the next finds the file as that one left it.
+  const writerOpen = async () => {
+    const t = performance.now();
+    const store = await openStore(sqlite(path), 'existing');
+    const opened = performance.now() - t;
+    await store.close();
+    return opened;
+  };
+  dropStamp(path);
+  const unstamped = await writerOpen();
+  const stamped = await writerOpen();
+  out('section', `integrity of the large journal: ${attempts} step attempts, ${mib} MiB (median of 3)`, '', '');
+  out('check', 'time', 'what runs it');
+  out('quick_check', ms(quick), 'a writer at open, unless the file is as the last writer left it');
+  out('integrity_check', ms(full), 'mesh-run store check (--quick: quick_check)');
+  out('quick_check of the runs table only', ms(oneTable), 'nothing (damage elsewhere would go unseen)');
+  out('writer open, file changed since the last writer (checks)', ms(unstamped), '');
+  out('writer open, file as the last writer left it (stamp)', ms(stamped), '');
 }
 
 // The history queries behind the audit verbs, each the median (p50) of 9 after a warm-up.
@@ -467,6 +508,47 @@ function base36Sql(column: string): string {
   return `ltrim(${digits.reverse().join(' || ')}, '0')`;
 }
 
+// A mixed fleet: two primaries on two networks, each serving half the remotes, a third of them on the other network.
+function mixedConfigFor(remotes: number): string {
+  const file = join(work, `mixed-${remotes}.yaml`);
+  const lines = ['meshID: fleet', 'network: east', 'trust: {outputDir: ./certs}', 'clusters:'];
+  lines.push('  - {name: east-1, context: east-1, role: primary}', '  - {name: west-1, context: west-1, role: primary, network: west}');
+  for (let i = 0; i < remotes; i++)
+    lines.push(`  - {name: r${i}, context: r${i}, role: remote, controlPlane: ${i % 2 ? 'east-1' : 'west-1'}, network: ${i % 3 ? 'east' : 'west'}}`);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+// mesh-run config check on the largest fleets: the command as a user runs it (a process, start-up included) and
+// the view it prints alone (load the config, derive the view), each the median of 3.
+async function configCheck(): Promise<void> {
+  out('section', 'config check (median of 3)', '', '', '');
+  out('fleet', 'mesh-run config check', 'load + meshView, in process', '', '');
+  const median3 = async (fn: () => unknown) => {
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      await fn();
+      times.push(performance.now() - t);
+    }
+    return times.sort((a, b) => a - b)[1] as number;
+  };
+  for (const n of [256, 1024]) {
+    for (const [label, path] of [
+      [`primary-remote, ${n} remotes`, configFor(n)],
+      // The same number of clusters (a mesh has at most 1025).
+      [`mixed, 2 primaries, ${n - 1} remotes, 2 networks`, mixedConfigFor(n - 1)],
+    ] as const) {
+      const cliTime = await median3(() => {
+        const r = spawnSync(process.execPath, [cli, 'config', 'check', '-c', path], { stdio: 'ignore' });
+        if (r.status !== 0) throw new Error(`config check of ${label} exited ${r.status}`);
+      });
+      const viewTime = await median3(() => meshView(loadConfig(path).config));
+      out(label, ms(cliTime), ms(viewTime), '', '');
+    }
+  }
+}
+
 // 8 drivers on 8 runs sharing one store, each a mesh-run process, against one run alone on that store.
 async function team(): Promise<void> {
   out('section', `8 drivers on 8 runs sharing one store (CLI processes, 2 remotes, realistic latency, time scale ${TIME_SCALE})`, '', '', '', '');
@@ -500,6 +582,7 @@ try {
   if (!only || only === 'resume') await resumeCost();
   if (!only || only === 'lifecycle') await lifecycle();
   if (!only || only === 'startup') await startup();
+  if (!only || only === 'config-check') await configCheck();
   if (!only || only === 'history') await historyAtScale();
   if (!only || only === 'team') await team();
 } finally {

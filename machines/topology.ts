@@ -24,16 +24,59 @@ export interface MeshShape {
   keepOld?: boolean;
 }
 
+// The member list indexed once (by name, remotes by primary, networks): every rule below asks it instead of
+// scanning the list, so a rule costs the same for 2 clusters as for 1025, and a view asking every rule of
+// every cluster stays linear in the fleet. Keyed by the members array, which a shape never changes in place.
+interface MeshIndex {
+  byName: Map<string, MeshMember>;
+  primaries: MeshMember[];
+  remotes: MeshMember[];
+  remotesByPrimary: Map<string, MeshMember[]>;
+  networks: string[];
+  // The helloworld versions the members run (computed on first use).
+  versions?: Array<'v1' | 'v2'>;
+}
+
+const indexes = new WeakMap<readonly MeshMember[], MeshIndex>();
+
+function indexOf(shape: MeshShape): MeshIndex {
+  const cached = indexes.get(shape.members);
+  if (cached) return cached;
+  const index: MeshIndex = { byName: new Map(), primaries: [], remotes: [], remotesByPrimary: new Map(), networks: [] };
+  const networks = new Set<string>();
+  for (const m of shape.members) {
+    // The first of a name wins, as a search in list order would find it.
+    if (!index.byName.has(m.name)) index.byName.set(m.name, m);
+    networks.add(m.network);
+    if (m.role === 'primary') index.primaries.push(m);
+    if (m.role !== 'remote') continue;
+    index.remotes.push(m);
+    if (m.controlPlane === undefined) continue;
+    const served = index.remotesByPrimary.get(m.controlPlane);
+    if (served) served.push(m);
+    else index.remotesByPrimary.set(m.controlPlane, [m]);
+  }
+  index.networks = [...networks];
+  indexes.set(shape.members, index);
+  return index;
+}
+
 export function primariesOf(shape: MeshShape): MeshMember[] {
-  return shape.members.filter((m) => m.role === 'primary');
+  return [...indexOf(shape).primaries];
 }
 
 export function remotesOf(shape: MeshShape, primary?: string): MeshMember[] {
-  return shape.members.filter((m) => m.role === 'remote' && (primary === undefined || m.controlPlane === primary));
+  const index = indexOf(shape);
+  return [...(primary === undefined ? index.remotes : (index.remotesByPrimary.get(primary) ?? []))];
+}
+
+// How many remotes `primary` serves, without copying them.
+function servedCount(shape: MeshShape, primary: string): number {
+  return indexOf(shape).remotesByPrimary.get(primary)?.length ?? 0;
 }
 
 export function memberNamed(shape: MeshShape, name: string): MeshMember | undefined {
-  return shape.members.find((m) => m.name === name);
+  return indexOf(shape).byName.get(name);
 }
 
 // The primary whose istiod serves `name` (a primary serves itself).
@@ -44,12 +87,12 @@ export function controlPlaneOf(shape: MeshShape, name: string): MeshMember | und
 }
 
 export function networksOf(shape: MeshShape): string[] {
-  return [...new Set(shape.members.map((m) => m.network))];
+  return [...indexOf(shape).networks];
 }
 
 // More than one network: clusters reach each other's workloads through east-west gateways.
 export function isMultiNetwork(shape: MeshShape): boolean {
-  return networksOf(shape).length > 1;
+  return indexOf(shape).networks.length > 1;
 }
 
 // A primary with remotes exposes istiod through its gateway; on several networks every primary's network
@@ -57,12 +100,12 @@ export function isMultiNetwork(shape: MeshShape): boolean {
 export function needsGateway(shape: MeshShape, name: string): boolean {
   const member = memberNamed(shape, name);
   if (!member) return false;
-  if (member.role === 'primary') return remotesOf(shape, name).length > 0 || isMultiNetwork(shape);
+  if (member.role === 'primary') return servedCount(shape, name) > 0 || isMultiNetwork(shape);
   return member.network !== controlPlaneOf(shape, name)?.network;
 }
 
 export function exposesIstiod(shape: MeshShape, name: string): boolean {
-  return memberNamed(shape, name)?.role === 'primary' && remotesOf(shape, name).length > 0;
+  return memberNamed(shape, name)?.role === 'primary' && servedCount(shape, name) > 0;
 }
 
 // The expose-services Gateway (port 15443, AUTO_PASSTHROUGH) goes to every primary of a multi-network mesh.
@@ -77,7 +120,7 @@ export function labelsNetwork(shape: MeshShape, name: string): boolean {
 
 // Every primary but the cluster itself holds the cluster's remote secret: each control plane sees the whole mesh.
 export function secretHoldersOf(shape: MeshShape, name: string): MeshMember[] {
-  return primariesOf(shape).filter((p) => p.name !== name);
+  return indexOf(shape).primaries.filter((p) => p.name !== name);
 }
 
 // The holders attach-remote does not cover (a remote's own primary): the clusters exchange-secret serves.
@@ -136,18 +179,25 @@ export function memberPlan(shape: MeshShape, name: string) {
 // everywhere else; on several, v1 on the first primary's network and v2 on the others, so that every cluster
 // must reach a version that runs only somewhere else (across a network, where there is one).
 export function sampleVersionOf(shape: MeshShape, name: string): 'v1' | 'v2' {
-  const first = primariesOf(shape)[0];
+  const first = indexOf(shape).primaries[0];
   const member = memberNamed(shape, name);
   if (!first || !member) return 'v1';
   if (isMultiNetwork(shape)) return member.network === first.network ? 'v1' : 'v2';
   return member.name === first.name ? 'v1' : 'v2';
 }
 
+// Every version the mesh's clusters run, sorted (once per member list: each member's plan lists them).
+function sampleVersionsOf(shape: MeshShape): ReadonlyArray<'v1' | 'v2'> {
+  const index = indexOf(shape);
+  index.versions ??= [...new Set(shape.members.map((m) => sampleVersionOf(shape, m.name)))].sort();
+  return index.versions;
+}
+
 // What one member does in a verify or uninstall run.
 export function followUpPlan(shape: MeshShape, name: string) {
   const ref = (m: MeshMember) => ({ name: m.name, context: m.context });
   const plane = controlPlaneOf(shape, name);
-  const versions = [...new Set(shape.members.map((m) => sampleVersionOf(shape, m.name)))].sort();
+  const versions = [...sampleVersionsOf(shape)];
   return {
     ...(memberNamed(shape, name)?.role === 'remote' && plane ? { primary: ref(plane) } : {}),
     watches: watchedBy(shape, name).map(ref),

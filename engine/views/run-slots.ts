@@ -20,3 +20,16 @@ export function slotsOfRun(run: RunRecord): Array<{ step: StepId; cluster: strin
   const config = maybeRunConfig(run);
   return config ? slotsFor(run.kind, config) : [];
 }
+
+// A run's attempts by (step, cluster), each slot's in journal order: asked per slot, a scan of every attempt
+// made a view of a 1024-remote run quadratic.
+export function attemptsBySlot<A extends { step: string; cluster: string }>(attempts: readonly A[]): (step: string, cluster: string) => A[] {
+  const bySlot = new Map<string, A[]>();
+  for (const a of attempts) {
+    const key = `${a.step}\u0000${a.cluster}`;
+    const list = bySlot.get(key);
+    if (list) list.push(a);
+    else bySlot.set(key, [a]);
+  }
+  return (step, cluster) => bySlot.get(`${step}\u0000${cluster}`) ?? [];
+}

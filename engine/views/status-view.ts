@@ -5,7 +5,7 @@ import type { MeshConfig, RunStatus } from '../../shared/model.js';
 import type { AttemptRecord, ErrorInfo, LeaseHolder, RunEventRecord, RunRecord } from '../../store/contract.js';
 import { shapeOf } from '../config/mesh-shape.js';
 import { damageOf, maybeRunConfig } from './run-config.js';
-import { slotsFor } from './run-slots.js';
+import { attemptsBySlot, slotsFor } from './run-slots.js';
 
 // interrupted: the last attempt was cut off (a signal, a killed process); resume runs it again.
 export type SlotStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'interrupted';
@@ -175,8 +175,9 @@ function activeTime(run: RunRecord, events: readonly RunEventRecord[], attempts:
 // One row per (step, cluster) the run goes through, in page order.
 export function slotViews(run: RunRecord, attempts: readonly AttemptRecord[]): SlotView[] {
   const config = maybeRunConfig(run);
+  const of = attemptsBySlot(attempts);
   return (config ? slotsFor(run.kind, config, attempts) : []).map(({ step, cluster }) => {
-    const mine = attempts.filter((a) => a.step === step && a.cluster === cluster);
+    const mine = of(step, cluster);
     const last = mine[mine.length - 1];
     const status: SlotStatus = last ? last.outcome : 'pending';
     const lastError = [...mine].reverse().find((a) => a.error)?.error ?? null;

@@ -2,7 +2,7 @@
 import type { StepId } from '../../machines/steps.js';
 import type { AttemptRecord, CommandRecord, RunEventRecord, RunRecord } from '../../store/contract.js';
 import { maybeRunConfig } from './run-config.js';
-import { slotsFor } from './run-slots.js';
+import { attemptsBySlot, slotsFor } from './run-slots.js';
 
 export interface CommandView {
   argv: string[];
@@ -57,19 +57,18 @@ export function buildTimeline(
     });
     byAttempt.set(c.attemptId, list);
   }
+  const of = attemptsBySlot(attempts);
   const slots = (config ? slotsFor(run.kind, config, attempts) : []).map(({ step, cluster }) => ({
     step,
     cluster,
-    attempts: attempts
-      .filter((a) => a.step === step && a.cluster === cluster)
-      .map((a) => ({
-        attempt: a.attempt,
-        outcome: a.outcome,
-        startedAt: a.startedAt,
-        endedAt: a.endedAt,
-        error: a.error,
-        commands: byAttempt.get(a.id) ?? [],
-      })),
+    attempts: of(step, cluster).map((a) => ({
+      attempt: a.attempt,
+      outcome: a.outcome,
+      startedAt: a.startedAt,
+      endedAt: a.endedAt,
+      error: a.error,
+      commands: byAttempt.get(a.id) ?? [],
+    })),
   }));
   return { run, events: [...events], slots };
 }

@@ -4,6 +4,7 @@ import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, ope
 import { dirname, resolve as resolvePath } from 'node:path';
 import Database from 'better-sqlite3';
 import { PreconditionError } from '../../shared/errors.js';
+import { damagedHint, integrityProblems, isDamage, stampMatches, summarizeProblems } from './integrity.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type Db = Database.Database;
@@ -82,16 +83,23 @@ export function openDb(path: string, options: OpenOptions = {}): Db {
       }
     }
   }
-  let db: Db;
+  let db: Db | undefined;
   try {
     if (path !== ':memory:') checkHeader(path, true);
     db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    // Before anything is written: a write into a damaged file can spread the damage and loses the run it writes.
+    if (path !== ':memory:' && !stampMatches(path)) {
+      const problems = integrityProblems(db);
+      if (problems.length) throw damagedError(path, summarizeProblems(problems));
+    }
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     migrate(db);
   } catch (error) {
+    db?.close();
     if (error instanceof PreconditionError) throw error;
+    if (isDamage(error)) throw damagedError(path, (error as Error).message, error);
     if (/^SQLITE_(BUSY|LOCKED)/.test(String((error as { code?: unknown }).code ?? ''))) {
       throw new PreconditionError('store-busy', `the database ${path} is busy (held by another process)`, {
         hint: 'another mesh-run (or a tool with the file open) holds a write lock; run the command again when it lets go',
@@ -107,6 +115,15 @@ export function openDb(path: string, options: OpenOptions = {}): Db {
     });
   }
   return db;
+}
+
+// The file's pages do not hold what SQLite wrote: nothing is written into it (exit 3), and the hint says how to
+// save what still reads back.
+export function damagedError(path: string, detail: string, cause?: unknown): PreconditionError {
+  return new PreconditionError('store-damaged', `the database ${path} is damaged: ${detail}`, {
+    hint: damagedHint(path),
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 // SQLite keeps -wal and -shm files beside the database, so even reading needs its directory writable (once
@@ -187,6 +204,7 @@ function openReadOnly(path: string): Db {
   } catch (error) {
     db?.close();
     if (error instanceof PreconditionError) throw error;
+    if (isDamage(error)) throw damagedError(path, (error as Error).message, error);
     const dir = unwritableDirectory(path);
     if (dir) throw dir;
     throw new PreconditionError('store-unusable', `cannot read the database ${path}: ${(error as Error).message}`, {

@@ -37,6 +37,7 @@ import {
 } from '../rows.js';
 import { assembleSnapshot, hasPartRefs, type SnapshotWrite } from '../snapshot-parts.js';
 import { leaseFence } from './fence.js';
+import { damagedHint, isDamage } from './integrity.js';
 import { type Db, diskFullNote } from './open-db.js';
 
 // Turns SQLite's errors into StoreErrors that say what happened and what to do.
@@ -51,6 +52,8 @@ export function asStoreError(error: unknown, path: string): unknown {
       busy: true,
     });
   }
+  // A read runs into damage as often as a write: say what the file is, not which of them failed.
+  if (isDamage(error)) return new StoreError(`the database ${path} is damaged: ${error.message} (${code})`, { hint: damagedHint(path), cause: error });
   const full = diskFullNote(path);
   if (full)
     return new StoreError(`cannot write the journal ${path}: ${error.message} (${full})`, {
