@@ -166,3 +166,47 @@ describe.skipIf(!havePostgres())('a paused holder whose session lives, on postgr
     expect((await first.done).code).toBe(0);
   });
 });
+
+describe.skipIf(!havePostgres())('a driver whose lock session dies, on postgres', () => {
+  it('stops at once: a resume started right away drives alone, and no command of the first starts after the cut', async () => {
+    const store = newStore('postgres', tmp.dir, 'fence-cut');
+    // The default stale time, so heartbeats are 5 s apart: the loss must be noticed without one.
+    const first = startCli(['install', '--dry-run', '--sim-lb-delay', '0', '--sim-latency', '250ms', '-q', ...store.args]);
+    let stdout = '';
+    first.child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    const id = await until('the run id', async () => /^run (mr-[a-z0-9]+)/m.exec(stdout)?.[1]);
+    await until('a few commands', async () => ((await commandsOf(store.where, id)) >= 3 ? true : undefined));
+    // Only the session that holds the advisory locks: the driver's journal connections stay up.
+    const pg = (await import('pg')).default;
+    const client = new pg.Client({ connectionString: store.where });
+    await client.connect();
+    let cutAt: number;
+    try {
+      const { rowCount } = await client.query(
+        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND a.application_name LIKE $1",
+        [`mesh-run:${first.child.pid}@%`],
+      );
+      expect(rowCount).toBeGreaterThan(0);
+      cutAt = Date.now();
+    } finally {
+      await client.end();
+    }
+    const second = await runCli(['resume', id, '-q', ...store.args]);
+    const stopped = await first.done;
+    expect(stopped.code, stopped.stderr).toBe(3);
+    expect(stopped.stderr).toMatch(/lost the connection to the store .* that holds this run's lock|was taken over by pid/);
+    expect(second.code, second.stderr).toBe(0);
+    const journal = await readJournal(store.where, id);
+    expect(journal.run.status).toBe('succeeded');
+    // A command the first driver issued after the cut would belong to an attempt opened before the resume.
+    const full = await openStore(parseStoreLocation(store.where, 'test'), 'read-only');
+    try {
+      const resumedAt = (await full.runs.listEvents(id)).find((e) => e.type === 'resumed')?.at as number;
+      const before = new Set(journal.attempts.filter((a) => a.startedAt < resumedAt).map((a) => a.id));
+      // A small allowance for a row committed just before the session's death reached the driver.
+      expect(journal.commands.filter((c) => before.has(c.attemptId as number) && c.startedAt > cutAt + 50)).toEqual([]);
+    } finally {
+      await full.close();
+    }
+  });
+});
