@@ -115,6 +115,33 @@ describe('waits', () => {
   });
 });
 
+describe('typos', () => {
+  it('name the nearest verb, subcommand or option in one line, with where --help lists them; exit 2', async () => {
+    const cases: Array<[string[], string]> = [
+      [['instal'], `unknown command 'instal' (did you mean install?); "mesh-run --help" lists the commands`],
+      [['stauts'], `unknown command 'stauts' (did you mean status?); "mesh-run --help" lists the commands`],
+      [['cluster', 'ad'], `unknown command 'ad' (did you mean cluster add?); "mesh-run cluster --help" lists the commands`],
+      [['mesh', 'shwo', 'x'], `unknown command 'shwo' (did you mean mesh show?); "mesh-run mesh --help" lists the commands`],
+      [['install', '--dryrun'], `unknown option '--dryrun' (did you mean --dry-run?); "mesh-run install --help" lists the options`],
+      [['status', 'mr-x', '--wacth'], `unknown option '--wacth' (did you mean --watch?); "mesh-run status --help" lists the options`],
+      [['history', '--sotre', 'x'], `unknown option '--sotre' (did you mean --store?); "mesh-run history --help" lists the options`],
+      [['install', '--bogus'], `unknown option '--bogus'; "mesh-run install --help" lists the options`],
+      [['runs', '-x'], `unknown option '-x'; "mesh-run runs --help" lists the options`],
+      [['xyzzy'], `unknown command 'xyzzy'; "mesh-run --help" lists the commands`],
+      [
+        ['upgrade', 'rollbak', 'mr-x'],
+        `too many arguments for 'upgrade'. Expected 0 arguments but got 2 (did you mean upgrade rollback?); "mesh-run upgrade --help" lists its usage`,
+      ],
+    ];
+    for (const [argv, message] of cases) {
+      const result = await runCli(argv);
+      expect(result.code, argv.join(' ')).toBe(2);
+      expect(result.stderr, argv.join(' ')).toBe(`mesh-run: error: ${message}\n`);
+      expect(result.stdout).toBe('');
+    }
+  });
+});
+
 describe('completion', () => {
   const complete = async (...words: string[]) => (await runCli(['__complete', ...words])).stdout.trim().split('\n');
 
