@@ -1,10 +1,11 @@
 // The read side of the journal, one query per read verb: status, runs, show and logs, graph and report
 // marks, history. Each takes the run store (opened read-only by the caller) and returns a read model.
-import type { StepId } from '../machines/steps.js';
+import { ALL_CLUSTERS_WORD, type StepId } from '../machines/steps.js';
 import type { AttemptOutcome, RunKind } from '../shared/model.js';
 import type { AttemptRecord, CommandRecord, HistoryFilter, RunEventRecord, RunRecord, RunStore } from '../store/contract.js';
 import { isLeaseStale } from './runtime/lease.js';
 import { findMesh, type MeshRecord, meshRecords } from './views/mesh-records.js';
+import { maybeRunConfig } from './views/run-config.js';
 import { findRun } from './views/run-lookup.js';
 import { type RunView, runView, type SlotView, type StepMark, slotViews, stepMarks } from './views/status-view.js';
 import { buildTimeline, type Timeline } from './views/timeline.js';
@@ -209,4 +210,11 @@ export async function meshDetail(runs: RunStore, ref: string): Promise<MeshDetai
       return lastRun ? { ...c, lastRun } : c;
     }),
   };
+}
+
+// Every cluster the journal's runs name (their configs, newest 100,000 runs), as --cluster takes them.
+export async function journalClusters(runs: RunStore): Promise<string[]> {
+  const names = new Set<string>();
+  for (const run of await runs.listRuns(100_000)) for (const c of maybeRunConfig(run)?.clusters ?? []) names.add(c.name);
+  return [...names, ALL_CLUSTERS_WORD];
 }

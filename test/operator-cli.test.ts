@@ -149,11 +149,73 @@ describe('completion', () => {
     expect(await complete('')).toEqual(expect.arrayContaining(['install', 'resume', 'cancel', 'status', 'completion']));
     expect(await complete('status', '--')).toEqual(expect.arrayContaining(['--output', '--watch', '--db', '--store']));
     expect(await complete('status', id, '-o', '')).toEqual(['table', 'json', 'yaml']);
-    expect(await complete('resume', id, '--from', '')).toEqual(expect.arrayContaining(['preflight', 'install-remote', 'attach-remote']));
+    expect(await complete('resume', id, '--db', db, '--from', '')).toEqual(expect.arrayContaining(['preflight', 'install-remote', 'attach-remote']));
     expect(await complete('status', '--db', db, 'mr-')).toEqual([id]);
     expect(await complete('install', '--config', '')).toEqual([':file']);
     expect(await complete('completion', '')).toEqual(['bash', 'zsh', 'fish']);
     expect(await complete('config', '')).toEqual(['check', 'schema']);
+  });
+
+  it("offers what each position takes: meshes, an upgrade to roll back, the run's own slots, the fault specs a run accepts", async () => {
+    const dir = join(tmp.dir, 'positions');
+    mkdirSync(dir);
+    const journal = join(dir, 'journal.db');
+    writeFileSync(join(dir, 'mesh.yaml'), 'meshID: blue\nrevision: canary\n');
+    const install = runIdFrom(await runCli(['install', '--dry-run', '-c', join(dir, 'mesh.yaml'), '--sim-lb-delay', '0', '-q', '--db', journal]));
+    const upgraded = await runCli(['upgrade', '--mesh', 'blue', '--revision', 'canary2', '--inject-failure', 'precheck-upgrade', '-q', '--db', journal]);
+    expect(upgraded.code, upgraded.stderr).toBe(1);
+    const upgrade = runIdFrom(upgraded);
+    // The verb (and subcommand), the journal, then what was typed after them.
+    const at = (verb: string[], ...rest: string[]) => complete(...verb, '--db', journal, ...rest);
+
+    // Mesh positions and --mesh take mesh names, never run ids.
+    expect(await at(['mesh', 'show'], '')).toEqual(['blue']);
+    for (const verb of [['verify'], ['uninstall'], ['upgrade'], ['secrets', 'rotate'], ['secrets', 'audit'], ['cluster', 'add'], ['plan']])
+      expect(await at(verb, '--mesh', ''), verb.join(' ')).toEqual(['blue']);
+    // upgrade's subcommand, then an upgrade run (not the install) to roll back.
+    expect(await complete('upgrade', '')).toEqual(['rollback']);
+    expect(await at(['upgrade', 'rollback'], '')).toEqual([upgrade]);
+    expect(await at(['upgrade'], '--mesh', 'blue', '--')).toEqual(expect.arrayContaining(['--revision', '--inject-failure']));
+    // --from after resume <id>: that run's steps and slots, not every step id there is.
+    expect(await at(['resume'], install, '--from', '')).toEqual([
+      'preflight',
+      'install-primary',
+      'install-primary@cluster1',
+      'install-eastwest-gateway',
+      'install-eastwest-gateway@cluster1',
+      'await-gateway-address',
+      'await-gateway-address@cluster1',
+      'expose-istiod',
+      'expose-istiod@cluster1',
+      'create-remote-namespace',
+      'create-remote-namespace@cluster2',
+      'annotate-remote-namespace',
+      'annotate-remote-namespace@cluster2',
+      'install-remote',
+      'install-remote@cluster2',
+      'attach-remote',
+      'attach-remote@cluster2',
+    ]);
+    expect(await at(['resume'], upgrade, '--from', '')).toEqual(expect.arrayContaining(['precheck-upgrade', 'install-revision@cluster1', 'flip-tag@cluster2']));
+    expect(await at(['resume'], upgrade, '--from', '')).not.toContain('install-remote');
+    // logs <id> filters: that run's steps and clusters.
+    expect(await at(['logs'], install, '--cluster', '')).toEqual(['cluster1', 'cluster2', 'all']);
+    expect(await at(['logs'], install, '--step', '')).not.toContain('exchange-secret');
+    expect(await at(['history'], '--run', install, '--step', '')).toContain('attach-remote');
+    // --inject-failure: the step[@cluster] forms of the run the verb would start, on its mesh.
+    expect(await at(['install'], '-c', join(dir, 'mesh.yaml'), '--inject-failure', '')).toEqual(
+      expect.arrayContaining(['preflight', 'install-remote', 'install-remote@cluster2', 'attach-remote@cluster2']),
+    );
+    expect(await at(['verify'], '--mesh', 'blue', '--inject-failure', '')).toEqual(
+      expect.arrayContaining(['check-traffic@cluster2', 'check-injector-ca@cluster2']),
+    );
+    expect(await at(['upgrade'], '--mesh', 'blue', '--inject-failure', '')).toEqual(expect.arrayContaining(['install-revision@cluster1', 'await-wave@wave-1']));
+    expect(await at(['upgrade', 'rollback'], upgrade, '--inject-failure', '')).toEqual(expect.arrayContaining(['restore-tag@cluster1', 'remove-new-revision']));
+    expect(await at(['cluster', 'add'], '--mesh', 'blue', '--name', 'c3', '--inject-failure', '')).toEqual(expect.arrayContaining(['install-remote@c3']));
+    expect(await at(['cluster', 'remove'], '--mesh', 'blue', '--name', '')).toEqual(['cluster1', 'cluster2']);
+    expect(await at(['cluster', 'add'], '--mesh', 'blue', '--control-plane', '')).toEqual(['cluster1']);
+    // store copy's --from is a store (a file), not a step.
+    expect(await complete('store', 'copy', '--from', '')).toEqual([':file']);
   });
 
   it.each(['bash', 'zsh', 'fish'])('the %s script parses (where that shell is installed)', async (shell) => {

@@ -1,5 +1,5 @@
 // The (step, cluster) slots of a recorded run, from its kind and the config it ran with.
-import { isRunKind, type RunKind, type StepId, stepSlots, waveNumber } from '../../machines/steps.js';
+import { clusterLabel, isRunKind, type RunKind, type StepId, slotLabel, stepSlots, waveNumber } from '../../machines/steps.js';
 import type { MeshConfig } from '../../shared/model.js';
 import type { RunRecord } from '../../store/contract.js';
 import { shapeOf } from '../config/mesh-shape.js';
@@ -19,4 +19,27 @@ export function slotsFor(
 export function slotsOfRun(run: RunRecord): Array<{ step: StepId; cluster: string }> {
   const config = maybeRunConfig(run);
   return config ? slotsFor(run.kind, config) : [];
+}
+
+// What a run's --step and --cluster filters may name: the steps of its slots and the clusters (as typed:
+// "all" for the steps that span every cluster, wave-<n> for an upgrade's waves), in page order; slots the
+// journal holds beyond its config (a damaged row) count too.
+export function runNames(run: RunRecord, attempts: ReadonlyArray<{ step: string; cluster: string }>): { steps: string[]; clusters: string[] } {
+  const config = maybeRunConfig(run);
+  const slots = [...(config ? slotsFor(run.kind, config, attempts) : []), ...attempts];
+  const clusters = new Set(config?.clusters.map((c) => c.name) ?? []);
+  for (const s of slots) clusters.add(clusterLabel(s.cluster));
+  return { steps: [...new Set(slots.map((s) => s.step))], clusters: [...clusters] };
+}
+
+// What resume --from takes for this run: each step (on every cluster it runs on), then each of its slots.
+export function rerunForms(run: RunRecord, attempts: ReadonlyArray<{ cluster: string }>): string[] {
+  const config = maybeRunConfig(run);
+  if (!config) return [];
+  const forms = new Set<string>();
+  for (const slot of slotsFor(run.kind, config, attempts)) {
+    forms.add(slot.step);
+    forms.add(slotLabel(slot.step, slot.cluster));
+  }
+  return [...forms];
 }
