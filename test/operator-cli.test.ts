@@ -115,6 +115,56 @@ describe('waits', () => {
   });
 });
 
+describe('filters of the read verbs', () => {
+  it('a step or cluster the run (or journal) does not have exits 2 in one line naming the flag, the nearest and the known values', async () => {
+    const at = ['--db', db];
+    const refused: Array<[string[], string]> = [
+      [['logs', id, '--cluster', 'nosuch'], `--cluster "nosuch": run ${id} has no cluster "nosuch"; its clusters: cluster1, cluster2, all`],
+      [
+        ['logs', id, '--cluster', 'clustr2'],
+        `--cluster "clustr2": run ${id} has no cluster "clustr2" (did you mean cluster2?); its clusters: cluster1, cluster2, all`,
+      ],
+      [['logs', id, '--cluster', 'nosuch', '--follow'], `--cluster "nosuch": run ${id} has no cluster "nosuch"; its clusters: cluster1, cluster2, all`],
+      [
+        ['logs', id, '--step', 'instal-remote'],
+        `--step "instal-remote": install run ${id} has no step "instal-remote" (did you mean install-remote?); its steps: `,
+      ],
+      // A step of another topology or kind is not one of this run's.
+      [['logs', id, '--step', 'exchange-secret'], `--step "exchange-secret": install run ${id} has no step "exchange-secret"; its steps: preflight, `],
+      [['history', '--run', id, '--cluster', 'nosuch'], `--cluster "nosuch": run ${id} has no cluster "nosuch"; its clusters: cluster1, cluster2, all`],
+      [['history', '--run', id, '--step', 'check-traffic'], `--step "check-traffic": install run ${id} has no step "check-traffic"; its steps: `],
+      [['history', '--cluster', 'nosuch'], '--cluster "nosuch": the journal has no cluster "nosuch"; its clusters: cluster1, cluster2, all'],
+      [
+        ['history', '--kind', 'verify', '--step', 'install-remote'],
+        '--step "install-remote": a verify run has no step "install-remote"; its steps: preflight, check-remote-clusters',
+      ],
+      [['history', '--step', 'nosuch'], '--step "nosuch": mesh-run has no step "nosuch"; its steps: preflight, '],
+    ];
+    for (const [argv, message] of refused) {
+      const result = await runCli([...argv, ...at]);
+      expect(result.code, argv.join(' ')).toBe(2);
+      expect(result.stdout, argv.join(' ')).toBe('');
+      expect(result.stderr.split('\n').filter(Boolean), argv.join(' ')).toHaveLength(1);
+      expect(result.stderr, argv.join(' ')).toContain(`mesh-run: error: ${message}`);
+    }
+    // Known names that match nothing are an empty answer, not an error.
+    const empty: Array<[string[], string]> = [
+      [['logs', id, '--cluster', 'cluster1', '--step', 'install-remote'], 'no commands match\n'],
+      [['history', '--cluster', 'cluster2', '--status', 'failed'], 'no step attempts match\n'],
+      [['history', '--run', id, '--cluster', 'all', '--step', 'attach-remote'], 'no step attempts match\n'],
+    ];
+    for (const [argv, output] of empty) {
+      const result = await runCli([...argv, ...at]);
+      expect(result.code, `${argv.join(' ')}: ${result.stderr}`).toBe(0);
+      expect(result.stdout).toBe(output);
+    }
+    const some = await runCli(['logs', id, '--cluster', 'all', '--step', 'preflight', ...at]);
+    expect(some.code).toBe(0);
+    expect(some.stdout).toContain('==> preflight #1');
+    expect(some.stdout).not.toContain('@cluster');
+  });
+});
+
 describe('typos', () => {
   it('name the nearest verb, subcommand or option in one line, with where --help lists them; exit 2', async () => {
     const cases: Array<[string[], string]> = [

@@ -1,5 +1,16 @@
 // The (step, cluster) slots of a recorded run, from its kind and the config it ran with.
-import { clusterLabel, isRunKind, type RunKind, type StepId, slotLabel, stepSlots, waveNumber } from '../../machines/steps.js';
+import {
+  clusterFromLabel,
+  clusterLabel,
+  isRunKind,
+  type RunKind,
+  type StepId,
+  slotLabel,
+  stepSlots,
+  WORKFLOW_STEPS,
+  waveNumber,
+} from '../../machines/steps.js';
+import { UnknownFilterError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
 import type { RunRecord } from '../../store/contract.js';
 import { shapeOf } from '../config/mesh-shape.js';
@@ -42,4 +53,28 @@ export function rerunForms(run: RunRecord, attempts: ReadonlyArray<{ cluster: st
     forms.add(slotLabel(slot.step, slot.cluster));
   }
   return [...forms];
+}
+
+// --step and --cluster as typed (a cluster as its label: "all" for the steps that span every cluster).
+export interface SlotFilter {
+  step?: string;
+  cluster?: string;
+}
+
+// The one rule of every read verb's filters: a step or cluster the run does not have is bad input (exit 2),
+// named with its flag, the nearest known value and the known ones; a known one that matches nothing is not.
+// An upgrade's waves are known once it has cut them, so any wave-<n> passes while it runs.
+export function checkRunFilter(run: RunRecord, attempts: ReadonlyArray<{ step: string; cluster: string }>, filter: SlotFilter): void {
+  if (filter.step === undefined && filter.cluster === undefined) return;
+  const names = runNames(run, attempts);
+  if (filter.step !== undefined && !names.steps.includes(filter.step))
+    throw new UnknownFilterError('--step', filter.step, `${run.kind} run ${run.id}`, 'step', names.steps);
+  const cutsWaves = isRunKind(run.kind) && WORKFLOW_STEPS[run.kind].some((s) => s.scope === 'wave');
+  if (filter.cluster !== undefined && !names.clusters.includes(filter.cluster) && !(cutsWaves && waveNumber(filter.cluster) !== undefined))
+    throw new UnknownFilterError('--cluster', filter.cluster, `run ${run.id}`, 'cluster', names.clusters);
+}
+
+// Whether a slot passes the filter.
+export function matchesFilter(filter: SlotFilter, slot: { step: string; cluster: string }): boolean {
+  return (filter.step === undefined || slot.step === filter.step) && (filter.cluster === undefined || slot.cluster === clusterFromLabel(filter.cluster));
 }
