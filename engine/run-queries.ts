@@ -173,8 +173,9 @@ function filterOf(query: HistoryQuery, runId: string | undefined): HistoryFilter
 }
 
 // Step attempts across runs, newest first. --step and --cluster follow the one rule of checkRunFilter: with
-// --run, what that run has; else a step of the kind (or of any kind) and a cluster some run of the journal
-// names, looked for only when nothing matched (the common query stays one query).
+// --run, what that run has; else a step of the kind (or of any kind), and a cluster with an attempt in the
+// journal or named by one of its newest runs. The cluster is looked for only when nothing matched, so the
+// common query stays one query; a refusal costs one indexed query and the newest configs.
 export async function historyAttempts(runs: RunStore, query: HistoryQuery): Promise<AttemptRecord[]> {
   const run = query.runRef !== undefined ? await findRun(runs, query.runRef) : undefined;
   if (run) checkRunFilter(run, await runs.listAttempts(run.id), query);
@@ -238,9 +239,10 @@ export async function meshDetail(runs: RunStore, ref: string): Promise<MeshDetai
   };
 }
 
-// Every cluster the journal's runs name (their configs, newest 100,000 runs), as --cluster takes them.
-export async function journalClusters(runs: RunStore): Promise<string[]> {
+// The clusters the newest runs name (their configs), as --cluster takes them: what completion offers and a
+// refusal lists. Bounded: reading every config of a 100,000-run journal takes seconds.
+export async function journalClusters(runs: RunStore, newest = 1000): Promise<string[]> {
   const names = new Set<string>();
-  for (const run of await runs.listRuns(100_000)) for (const c of maybeRunConfig(run)?.clusters ?? []) names.add(c.name);
+  for (const run of await runs.listRuns(newest)) for (const c of maybeRunConfig(run)?.clusters ?? []) names.add(c.name);
   return [...names, ALL_CLUSTERS_WORD];
 }
