@@ -7,7 +7,6 @@ import type { RunStore } from '../store/contract.js';
 import { openStore, type StoreLocation } from './composition.js';
 import { faultSpecForms } from './config/fault-specs.js';
 import { loadConfig, withClusterAdded } from './config/mesh-config.js';
-import { applyOverrides } from './config/overrides.js';
 import { journalClusters, listMeshes } from './run-queries.js';
 
 import { findMesh } from './views/mesh-records.js';
@@ -56,7 +55,6 @@ export function stepNames(kind?: RunKind): string[] {
 export interface FaultTarget {
   kind: RunKind;
   configPath?: string;
-  contexts?: string[];
   runRef?: string;
   meshRef?: string;
   // cluster add and remove: the cluster joining or leaving (--name), as typed so far.
@@ -76,7 +74,7 @@ export async function faultSpecCandidates(target: FaultTarget): Promise<string[]
 
 async function faultConfig(target: FaultTarget): Promise<MeshConfig> {
   if (target.runRef === undefined && target.meshRef === undefined) {
-    return applyOverrides(loadConfig(target.configPath), { contexts: target.contexts ?? [] }).config;
+    return loadConfig(target.configPath).config;
   }
   const store = await openStore(target.store, 'read-only');
   try {

@@ -166,7 +166,6 @@ function positionOf(root: Command, typed: readonly string[]): Position {
 async function candidates(root: Command, words: readonly string[]): Promise<string[]> {
   const current = words.at(-1) ?? '';
   const at = positionOf(root, words.slice(0, -1));
-
   // --version belongs to mesh-run alone; --store to every verb.
   const globals = root.options.flatMap((o) => (o.long && (at.command === root || o.long !== '--version') ? [o.long] : []));
   if (at.pending) return valuesOf(at.pending, at);
@@ -235,7 +234,6 @@ async function faultSpecs(at: Position, faultSpecCandidates: (target: FaultTarge
     kind,
     store: storeLocation(storeFlags(at)),
     ...(value('--config') !== undefined ? { configPath: value('--config') as string } : {}),
-    ...(value('--context') !== undefined ? { contexts: [value('--context') as string] } : {}),
     ...(runRef !== undefined ? { runRef } : {}),
     ...(value('--mesh') !== undefined ? { meshRef: value('--mesh') as string } : {}),
     ...(name !== undefined
