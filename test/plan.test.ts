@@ -212,5 +212,5 @@ describe("the README's plan lines", () => {
         expect(planned.code, `${argv.join(' ')}: ${planned.stderr}`).toBe(0);
       }
     }
-  }, 120_000);
+  }, 300_000);
 });
