@@ -14,6 +14,7 @@ import type { StepRuntime } from '../engine/activities/step-runtime.js';
 import { generateIntermediate, generateRoot } from '../engine/activities/trust/ca.js';
 import { newWorldSeed, openStore, type StoreLocation, toolsFor } from '../engine/composition.js';
 import { loadConfig } from '../engine/config/mesh-config.js';
+import { historyAttempts, runTimeline } from '../engine/run-queries.js';
 import { prepareFollowUp, prepareInstall, prepareResume } from '../engine/run-service.js';
 import { meshView } from '../engine/views/mesh-view.js';
 import { type PlannedCommand, planInstall } from '../engine/views/plan.js';
@@ -447,6 +448,13 @@ async function historyQueries(location: StoreLocation, someRun: string): Promise
     store.queryAttempts({ step: 'install-remote', cluster: 'cluster3', outcome: 'failed', limit: 100 }),
   );
   await timed('history --run <id>', () => store.queryAttempts({ runId: someRun, limit: 100 }));
+  // The engine's filter rule: a known cluster that matches nothing costs one more query; an unknown one
+  // (refused, exit 2) reads the journal's configs to name the known ones.
+  await timed('history --cluster cluster7 --status interrupted (known, empty)', () =>
+    historyAttempts(store, { cluster: 'cluster7', outcome: 'interrupted', limit: 100 }),
+  );
+  await timed('history --cluster nosuch (unknown: exit 2)', () => historyAttempts(store, { cluster: 'nosuch', limit: 100 }).catch(() => []));
+  await timed('logs <id> --cluster nosuch (unknown: exit 2)', () => runTimeline(store, someRun, { cluster: 'nosuch' }).catch(() => undefined));
   await timed('history --actions --since 24h', () => store.queryEvents({ since: now - 86_400_000, limit: 100 }));
   await timed('runs (50 newest, with their attempts)', async () => Promise.all((await store.listRuns(50)).map((r) => store.listAttempts(r.id))));
   await close();

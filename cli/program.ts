@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, type OutputConfiguration } from 'commander';
 import { ExitCode, MeshRunError } from '../shared/errors.js';
+import { nearest } from '../shared/words.js';
 import { cancelCommand } from './commands/cancel.js';
 import { clusterCommand } from './commands/cluster.js';
 import { complete, completionCommand } from './commands/completion.js';
@@ -51,75 +52,80 @@ export const ACTING_VERBS: ReadonlySet<string> = new Set([
   'init',
 ]);
 
-// Verbs that only read: the only ones offered as "did you mean", so a typo never leads to a verb that
-// changes clusters.
-const READ_ONLY_VERBS = [
-  'precheck',
-  'status',
-  'runs',
-  'meshes',
-  'mesh',
-  'history',
-  'show',
-  'logs',
-  'graph',
-  'plan',
-  'report',
-  'config',
-  'version',
-  'completion',
-];
-
-// commander's messages in mesh-run's one error style, with suggestions limited to read-only verbs.
-function outputError(streams: Streams): (message: string, write: (s: string) => void) => void {
+// commander's messages in mesh-run's one error style, one line each: an unknown verb or option names the
+// nearest one there is, and where --help lists them.
+function outputError(streams: Streams, command: Command): (message: string, write: (s: string) => void) => void {
   return (message) => {
     const paint = painter(streams.stderr);
     const text = message.replace(/^error: /, '').trimEnd();
-    const unknown = /^unknown command '([^']*)'/.exec(text);
-    const suggestion = unknown ? closestVerb(unknown[1] as string) : undefined;
-    const help = unknown ? `${suggestion ? ` (did you mean ${suggestion}?)` : ''}; "mesh-run --help" lists the commands` : '';
-    streams.stderr.write(`${paint('red', 'mesh-run: error:')} ${text}${help}\n`);
+    const more = afterError(text, command);
+    streams.stderr.write(`${paint('red', 'mesh-run: error:')} ${more ? text.replace(/\.$/, '') : text}${more}\n`);
   };
 }
 
-function closestVerb(word: string): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const verb of READ_ONLY_VERBS) {
-    const d = distance(word.toLowerCase(), verb);
-    if (d < bestDistance) [best, bestDistance] = [verb, d];
-  }
-  return best;
+function pathOf(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
 }
 
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0] as number;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const kept = row[j] as number;
-      row[j] = Math.min(kept + 1, (row[j - 1] as number) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = kept;
-    }
+function afterError(text: string, command: Command): string {
+  const verbs = command.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden && c.name() !== 'help');
+  const didYouMean = (word: string | undefined, candidates: string[], prefix = '') => {
+    const found = word === undefined ? undefined : nearest(word, candidates);
+    return found ? ` (did you mean ${prefix}${found}?)` : '';
+  };
+  const unknownCommand = /^unknown command '([^']*)'/.exec(text);
+  if (unknownCommand) {
+    const group = command.parent ? `${pathOf(command)} ` : '';
+    return `${didYouMean(
+      unknownCommand[1],
+      verbs.map((c) => c.name()),
+      group.replace(/^mesh-run /, ''),
+    )}; "${pathOf(command)} --help" lists the commands`;
   }
-  return row[b.length] as number;
+  const unknownOption = /^unknown option '([^']*)'/.exec(text);
+  if (unknownOption) {
+    const word = (unknownOption[1] as string).split('=')[0] as string;
+    const longs = [...command.options, ...(command.parent ? rootOf(command).options : [])].flatMap((o) => (o.hidden || !o.long ? [] : [o.long]));
+    const suggestion = word.startsWith('--') ? didYouMean(word, [...new Set(longs)]) : '';
+    return `${suggestion}; "${pathOf(command)} --help" lists the options`;
+  }
+  // "upgrade rollbak <run>": a mistyped subcommand of a verb that also runs by itself.
+  if (/^too many arguments/.test(text) && verbs.length > 0) {
+    return `${didYouMean(
+      command.args[0],
+      verbs.map((c) => c.name()),
+      `${pathOf(command).replace(/^mesh-run /, '')} `,
+    )}; "${pathOf(command)} --help" lists its usage`;
+  }
+  return '';
+}
+
+function rootOf(command: Command): Command {
+  let c = command;
+  while (c.parent) c = c.parent;
+  return c;
 }
 
 // A verb and every subcommand under it (cluster add, secrets rotate, mesh show): commander's errors in
 // mesh-run's style and exit code (2 for bad input), help with the global options.
-function inOurStyle(command: Command, output: OutputConfiguration): Command {
-  for (const sub of command.commands) inOurStyle(sub, output);
-  return command.exitOverride().showSuggestionAfterError(false).configureOutput(output).configureHelp({ showGlobalOptions: true });
+function inOurStyle(command: Command, output: OutputConfiguration, streams: Streams): Command {
+  for (const sub of command.commands) inOurStyle(sub, output, streams);
+  return command
+    .exitOverride()
+    .showSuggestionAfterError(false)
+    .configureOutput({ ...output, outputError: outputError(streams, command) })
+    .configureHelp({ showGlobalOptions: true });
 }
 
 export function buildProgram(streams: Streams): Command {
-  const output = { writeOut: (s: string) => streams.stdout.write(s), writeErr: (s: string) => streams.stderr.write(s), outputError: outputError(streams) };
-  const program = new Command('mesh-run')
+  const output = { writeOut: (s: string) => streams.stdout.write(s), writeErr: (s: string) => streams.stderr.write(s) };
+  const program: Command = new Command('mesh-run')
     .description('Resumable, journaled Istio multicluster runs (primary-remote, multi-primary, multi-network, mixed): install, verify, uninstall.')
     .version(version(), '-V, --version')
     .showSuggestionAfterError(false)
-    .configureOutput(output)
+    .configureOutput({ ...output, outputError: (message, write) => outputError(streams, program)(message, write) })
     .addOption(storeOption())
     .exitOverride()
     // --store is global: every verb sees it among its own options.
@@ -154,7 +160,7 @@ export function buildProgram(streams: Streams): Command {
     versionCommand(streams, version()),
     completionCommand(streams),
   ]) {
-    program.addCommand(inOurStyle(command, output));
+    program.addCommand(inOurStyle(command, output, streams));
   }
   return program;
 }

@@ -321,23 +321,27 @@ async function refuseUnfinishedRotation(store: Store, mesh: MeshRecord): Promise
   }
 }
 
+// The config of a secrets rotate: the mesh as it stands, naming the one cluster whose secret is rotated when
+// --cluster asks for one (refused, exit 2, when no primary holds that cluster's secret).
+export function rotationConfig(config: MeshConfig, cluster: string | undefined, meshName: string): MeshConfig {
+  if (cluster === undefined) return config;
+  const shape = shapeOf(config);
+  const held = shape.members.filter((m) => secretHoldersOf(shape, m.name).length > 0).map((m) => m.name);
+  if (!held.includes(cluster))
+    throw new UsageError(
+      `--cluster ${cluster}: ${config.clusters.some((c) => c.name === cluster) ? `no primary of mesh ${meshName} holds its secret` : `mesh ${meshName} has no such cluster`}; the clusters whose secrets can be rotated are ${held.join(', ') || 'none'}`,
+    );
+  return { ...config, subject: cluster };
+}
+
 // secrets rotate: every remote secret of the mesh (or one cluster's) gets a new token; the run's config is
 // the mesh as it stands, naming the cluster when one is asked for.
 export async function prepareSecretsRotate(request: SecretsRotateRequest, listener?: ProgressListener): Promise<PreparedRun> {
   const store = await openStore(request.store, 'existing');
   try {
     const { mesh, run: base, config } = await installedMesh(store, request.meshRef, 'rotate secrets of');
-    if (request.cluster !== undefined) {
-      const shape = shapeOf(config);
-      const held = shape.members.filter((m) => secretHoldersOf(shape, m.name).length > 0).map((m) => m.name);
-      if (!held.includes(request.cluster))
-        throw new UsageError(
-          `--cluster ${request.cluster}: ${config.clusters.some((c) => c.name === request.cluster) ? `no primary of mesh ${mesh.name} holds its secret` : `mesh ${mesh.name} has no such cluster`}; the clusters whose secrets can be rotated are ${held.join(', ') || 'none'}`,
-        );
-    }
     const rotated: MeshConfig = {
-      ...config,
-      ...(request.cluster !== undefined ? { subject: request.cluster } : {}),
+      ...rotationConfig(config, request.cluster, mesh.name),
       ...(request.skipSyncGate ? { skipSyncGate: true } : {}),
     };
     const rehearse = wantsRehearsal(base, request.dryRun);

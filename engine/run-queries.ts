@@ -1,11 +1,15 @@
 // The read side of the journal, one query per read verb: status, runs, show and logs, graph and report
 // marks, history. Each takes the run store (opened read-only by the caller) and returns a read model.
-import type { StepId } from '../machines/steps.js';
+import { ALL_CLUSTERS_WORD, clusterFromLabel, isStepId, STEP_IDS, type StepId, stepIdsOf } from '../machines/steps.js';
+import { UnknownFilterError } from '../shared/errors.js';
 import type { AttemptOutcome, RunKind } from '../shared/model.js';
+import { withArticle } from '../shared/words.js';
 import type { AttemptRecord, CommandRecord, HistoryFilter, RunEventRecord, RunRecord, RunStore } from '../store/contract.js';
 import { isLeaseStale } from './runtime/lease.js';
 import { findMesh, type MeshRecord, meshRecords } from './views/mesh-records.js';
+import { maybeRunConfig } from './views/run-config.js';
 import { findRun } from './views/run-lookup.js';
+import { checkRunFilter, matchesFilter, type SlotFilter } from './views/run-slots.js';
 import { type RunView, runView, type SlotView, type StepMark, slotViews, stepMarks } from './views/status-view.js';
 import { buildTimeline, type Timeline } from './views/timeline.js';
 
@@ -85,24 +89,25 @@ export async function watchRunStatus(runs: RunStore, ref: string, show: (view: R
   return last;
 }
 
-// logs --follow: each command's output once it has finished, in order, until the run stops running.
+// logs --follow: each command's output once it has finished, in order, until the run stops running; with a
+// filter, only the commands of the slots it names (checked first, as runTimeline does).
 export async function followRunCommands(
   runs: RunStore,
   ref: string,
-  show: (command: CommandRecord, attempt: AttemptRecord | undefined) => void,
+  show: (command: CommandRecord, attempt: AttemptRecord) => void,
   signal: AbortSignal,
+  filter: SlotFilter = {},
 ): Promise<RunRecord> {
   let run = await findRun(runs, ref);
+  checkRunFilter(run, await runs.listAttempts(run.id), filter);
   const shown = new Set<number>();
   await changes(runs, run.id, signal, async () => {
     const [commands, attempts, now] = await Promise.all([runs.listCommands(run.id), runs.listAttempts(run.id), runs.getRun(run.id)]);
     for (const c of commands) {
       if (c.endedAt === null || shown.has(c.id)) continue;
       shown.add(c.id);
-      show(
-        c,
-        attempts.find((a) => a.id === c.attemptId),
-      );
+      const attempt = attempts.find((a) => a.id === c.attemptId);
+      if (attempt && matchesFilter(filter, attempt)) show(c, attempt);
     }
     run = now ?? run;
     return run.status === 'running' && !isLeaseStale(run);
@@ -110,11 +115,14 @@ export async function followRunCommands(
   return run;
 }
 
-// One run's timeline: events, and each slot's attempts with the commands they ran.
-export async function runTimeline(runs: RunStore, ref: string): Promise<Timeline> {
+// One run's timeline: events, and each slot's attempts with the commands they ran; with a filter, only the
+// slots it names (a step or cluster the run does not have: exit 2).
+export async function runTimeline(runs: RunStore, ref: string, filter: SlotFilter = {}): Promise<Timeline> {
   const run = await findRun(runs, ref);
   const [attempts, commands, events] = await Promise.all([runs.listAttempts(run.id), runs.listCommands(run.id), runs.listEvents(run.id)]);
-  return buildTimeline(run, attempts, commands, events);
+  checkRunFilter(run, attempts, filter);
+  const timeline = buildTimeline(run, attempts, commands, events);
+  return { ...timeline, slots: timeline.slots.filter((slot) => matchesFilter(filter, slot)) };
 }
 
 export interface RunProgress {
@@ -136,12 +144,13 @@ export async function runReport(runs: RunStore, ref: string): Promise<RunProgres
   return { run, marks: stepMarks(slotViews(run, attempts), run.status), timeline: buildTimeline(run, attempts, commands, events) };
 }
 
-// `mesh-run history` filters, as given: the run by id or prefix, bounds already parsed.
+// `mesh-run history` filters, as given: the run by id or prefix, --cluster and --step as typed, bounds
+// already parsed.
 export interface HistoryQuery {
   runRef?: string;
   kind?: RunKind;
   cluster?: string;
-  step?: StepId;
+  step?: string;
   outcome?: AttemptOutcome;
   since?: number;
   until?: number;
@@ -150,6 +159,10 @@ export interface HistoryQuery {
 
 async function baseFilter(runs: RunStore, query: HistoryQuery): Promise<HistoryFilter> {
   const runId = query.runRef !== undefined ? (await findRun(runs, query.runRef)).id : undefined;
+  return filterOf(query, runId);
+}
+
+function filterOf(query: HistoryQuery, runId: string | undefined): HistoryFilter {
   return {
     limit: query.limit,
     ...(runId !== undefined ? { runId } : {}),
@@ -159,15 +172,30 @@ async function baseFilter(runs: RunStore, query: HistoryQuery): Promise<HistoryF
   };
 }
 
-// Step attempts across runs, newest first.
+// Step attempts across runs, newest first. --step and --cluster follow the one rule of checkRunFilter: with
+// --run, what that run has; else a step of the kind (or of any kind), and a cluster with an attempt in the
+// journal or named by one of its newest runs. The cluster is looked for only when nothing matched, so the
+// common query stays one query; a refusal costs one indexed query and the newest configs.
 export async function historyAttempts(runs: RunStore, query: HistoryQuery): Promise<AttemptRecord[]> {
-  const filter = await baseFilter(runs, query);
-  return runs.queryAttempts({
-    ...filter,
-    ...(query.cluster !== undefined ? { cluster: query.cluster } : {}),
-    ...(query.step !== undefined ? { step: query.step } : {}),
+  const run = query.runRef !== undefined ? await findRun(runs, query.runRef) : undefined;
+  if (run) checkRunFilter(run, await runs.listAttempts(run.id), query);
+  else if (query.step !== undefined) {
+    const steps: readonly string[] = query.kind ? stepIdsOf(query.kind) : STEP_IDS;
+    if (!steps.includes(query.step))
+      throw new UnknownFilterError('--step', query.step, query.kind ? `${withArticle(query.kind)} run` : 'mesh-run', 'step', steps);
+  }
+  const cluster = query.cluster !== undefined ? clusterFromLabel(query.cluster) : undefined;
+  const rows = await runs.queryAttempts({
+    ...filterOf(query, run?.id),
+    ...(cluster !== undefined ? { cluster } : {}),
+    ...(query.step !== undefined && isStepId(query.step) ? { step: query.step } : {}),
     ...(query.outcome !== undefined ? { outcome: query.outcome } : {}),
   });
+  if (rows.length === 0 && cluster !== undefined && !run && (await runs.queryAttempts({ cluster, limit: 1 })).length === 0) {
+    const known = await journalClusters(runs);
+    if (!known.includes(query.cluster as string)) throw new UnknownFilterError('--cluster', query.cluster as string, 'the journal', 'cluster', known);
+  }
+  return rows;
 }
 
 // Operator actions across runs (started, resumed, forced, interrupted ...), newest first.
@@ -209,4 +237,12 @@ export async function meshDetail(runs: RunStore, ref: string): Promise<MeshDetai
       return lastRun ? { ...c, lastRun } : c;
     }),
   };
+}
+
+// The clusters the newest runs name (their configs), as --cluster takes them: what completion offers and a
+// refusal lists. Bounded: reading every config of a 100,000-run journal takes seconds.
+export async function journalClusters(runs: RunStore, newest = 1000): Promise<string[]> {
+  const names = new Set<string>();
+  for (const run of await runs.listRuns(newest)) for (const c of maybeRunConfig(run)?.clusters ?? []) names.add(c.name);
+  return [...names, ALL_CLUSTERS_WORD];
 }

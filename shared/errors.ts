@@ -2,6 +2,8 @@
 // do about it, and the exit code the entry point maps it to; each keeps its cause. A step's failure reaches
 // the journal through one converter, toStepFailure.
 
+import { listOf, nearest } from './words.js';
+
 export const ExitCode = {
   ok: 0,
   runFailed: 1,
@@ -49,6 +51,28 @@ export class MeshRunError extends Error {
 export class UsageError extends MeshRunError {
   constructor(message: string, options: ErrorOptions = {}) {
     super('usage', message, ExitCode.usage, options);
+  }
+}
+
+// A filter (--cluster, --step) names what its scope (a run, the journal, a run kind) does not have. One line:
+// the flag, the value, the nearest known value when one is close, and the known values.
+export class UnknownFilterError extends MeshRunError {
+  readonly flag: string;
+  readonly value: string;
+  readonly known: readonly string[];
+  // scope: "run mr-k3x9p2qa", "the journal"; noun: "cluster", "step".
+  constructor(flag: string, value: string, scope: string, noun: string, known: readonly string[]) {
+    const near = nearest(value, known);
+    const shownValue = value.length > 60 ? `${value.slice(0, 59)}…` : value;
+    const shown = known.length > 0 ? `; its ${noun}s: ${listOf(known)}` : `; it has no ${noun}s yet`;
+    super(
+      'unknown-filter',
+      `${flag} "${shownValue}": ${scope} has no ${noun} "${shownValue}"${near ? ` (did you mean ${near}?)` : ''}${shown}`,
+      ExitCode.usage,
+    );
+    this.flag = flag;
+    this.value = value;
+    this.known = known;
   }
 }
 

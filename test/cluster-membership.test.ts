@@ -239,7 +239,7 @@ describe('cluster add and cluster remove', () => {
     for (const [args, message] of [
       [['cluster', 'add'], "mesh-run: error: required option '--mesh <mesh>' not specified"],
       [['cluster', 'remove', '--mesh', 'm'], "mesh-run: error: required option '--name <cluster>' not specified"],
-      [['secrets', 'audit', '--bogus'], "mesh-run: error: unknown option '--bogus'"],
+      [['secrets', 'audit', '--bogus'], 'mesh-run: error: unknown option \'--bogus\'; "mesh-run secrets audit --help" lists the options'],
       [['mesh', 'show'], "mesh-run: error: missing required argument 'mesh'"],
     ] as const) {
       const result = await runCli([...args]);

@@ -1,7 +1,9 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { faultSpecForms, parseFaultSpec } from '../engine/config/fault-specs.js';
 import { loadConfig, parseConfigText } from '../engine/config/mesh-config.js';
+import { RUN_KINDS, stepIdsOf } from '../machines/steps.js';
 import { ConfigError } from '../shared/errors.js';
 import { runCli, tempDir } from './support/cli.js';
 
@@ -253,5 +255,28 @@ describe('bad input on the command line', () => {
     expect(result.stderr).toMatch(message);
     expect(result.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
     expect(existsSync(db)).toBe(false);
+  });
+});
+
+describe('--inject-failure forms (what completion offers)', () => {
+  const examples = ['primary-remote', 'primary-remote-multi-network', 'multi-primary', 'multi-primary-multi-network', 'mixed-fleet'];
+  it.each(examples)('%s: every form offered for every run kind is accepted, and every step it accepts is offered', (example) => {
+    const base = loadConfig(new URL(`../examples/${example}.yaml`, import.meta.url).pathname, {}).config;
+    for (const kind of RUN_KINDS) {
+      // A cluster add or remove names the cluster joining or leaving.
+      const config = kind === 'cluster-add' || kind === 'cluster-remove' ? { ...base, subject: base.clusters.at(-1)?.name as string } : base;
+      const forms = faultSpecForms(config, kind);
+      expect(forms.length, kind).toBeGreaterThan(0);
+      for (const form of forms) expect(() => parseFaultSpec(form, config, kind), `${kind} ${form}`).not.toThrow();
+      for (const step of stepIdsOf(kind)) {
+        let accepted = true;
+        try {
+          parseFaultSpec(step, config, kind);
+        } catch {
+          accepted = false;
+        }
+        expect(forms.includes(step), `${kind} ${step}`).toBe(accepted);
+      }
+    }
   });
 });

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { withContexts } from '../engine/config/starter.js';
 import { runCli, tempDir } from './support/cli.js';
 
 const tmp = tempDir();
@@ -35,6 +36,71 @@ describe('mesh-run init', () => {
       for (const c of checked.clusters) expect(c.context).toBe(`ctx-${c.name}`);
     },
   );
+
+  // A commented line that names an option ("# key: value", at any depth); the editor modeline is not one.
+  const OPTION_LINE = /^(\s*)# ([A-Za-z][A-Za-z0-9]*:(?:\s.*)?)$/;
+  const keysOf = (value: unknown): string[] =>
+    Array.isArray(value)
+      ? value.flatMap(keysOf)
+      : value !== null && typeof value === 'object'
+        ? Object.entries(value).flatMap(([k, v]) => [k, ...keysOf(v)])
+        : [];
+
+  it.each(['primary-remote', 'primary-remote-multi-network', 'multi-primary', 'multi-primary-multi-network', 'mixed-fleet'])(
+    '--topology %s: every commented option line, uncommented where it stands, gives a config that checks',
+    async (topology) => {
+      const dir = join(tmp.dir, `uncomment-${topology}`);
+      mkdirSync(dir);
+      const init = await runCli(['init', '--topology', topology], { cwd: dir });
+      expect(init.code, init.stderr).toBe(0);
+      const lines = readFileSync(join(dir, 'mesh.yaml'), 'utf8').split('\n');
+      const options = lines.flatMap((line, i) => (OPTION_LINE.test(line) && !line.startsWith('# yaml-language-server:') ? [i] : []));
+      if (topology === 'primary-remote') {
+        expect(options.map((i) => (lines[i] as string).trim().split(':')[0])).toEqual(
+          expect.arrayContaining(['# revision', '# apiServer', '# trust', '# verify', '# tools']),
+        );
+      }
+      for (const i of options) {
+        const uncommented = lines.map((line, j) => (j === i ? line.replace(OPTION_LINE, '$1$2') : line));
+        const file = join(dir, `line-${i + 1}.yaml`);
+        writeFileSync(file, uncommented.join('\n'));
+        const check = await runCli(['config', 'check', '-c', file, '-o', 'json'], { cwd: dir });
+        expect(check.code, `line ${i + 1} "${(uncommented[i] as string).trim()}": ${check.stderr}`).toBe(0);
+        // The line became a key of the document (not text inside a scalar).
+        const key = (uncommented[i] as string).trim().split(':')[0] as string;
+        expect(keysOf(parse(uncommented.join('\n'))), `line ${i + 1}`).toContain(key);
+      }
+    },
+  );
+
+  it('sets a context over the one a cluster names, or adds it after its name, quoting what YAML would misread', () => {
+    const contexts = new Map([
+      ['a', 'arn:aws:eks:us-east-1:123456789012:cluster/east'],
+      ['b', 'kind-west'],
+      ['c', 'true'],
+    ]);
+    const text = [
+      'clusters:',
+      '  - {name: a, context: old, role: primary}   # keep me',
+      '  - {name: b, role: remote}',
+      '  - name: c          # c stays',
+      '    role: remote',
+      '# tail',
+      '',
+    ].join('\n');
+    expect(withContexts(text, contexts)).toBe(
+      [
+        'clusters:',
+        '  - {name: a, context: "arn:aws:eks:us-east-1:123456789012:cluster/east", role: primary}   # keep me',
+        '  - {name: b, context: kind-west, role: remote}',
+        '  - name: c          # c stays',
+        '    context: "true"',
+        '    role: remote',
+        '# tail',
+        '',
+      ].join('\n'),
+    );
+  });
 
   it('never overwrites a file without --force, and refuses a cluster the topology does not have', async () => {
     const dir = join(tmp.dir, 'exists');

@@ -115,6 +115,83 @@ describe('waits', () => {
   });
 });
 
+describe('filters of the read verbs', () => {
+  it('a step or cluster the run (or journal) does not have exits 2 in one line naming the flag, the nearest and the known values', async () => {
+    const at = ['--db', db];
+    const refused: Array<[string[], string]> = [
+      [['logs', id, '--cluster', 'nosuch'], `--cluster "nosuch": run ${id} has no cluster "nosuch"; its clusters: cluster1, cluster2, all`],
+      [
+        ['logs', id, '--cluster', 'clustr2'],
+        `--cluster "clustr2": run ${id} has no cluster "clustr2" (did you mean cluster2?); its clusters: cluster1, cluster2, all`,
+      ],
+      [['logs', id, '--cluster', 'nosuch', '--follow'], `--cluster "nosuch": run ${id} has no cluster "nosuch"; its clusters: cluster1, cluster2, all`],
+      [
+        ['logs', id, '--step', 'instal-remote'],
+        `--step "instal-remote": install run ${id} has no step "instal-remote" (did you mean install-remote?); its steps: `,
+      ],
+      // A step of another topology or kind is not one of this run's.
+      [['logs', id, '--step', 'exchange-secret'], `--step "exchange-secret": install run ${id} has no step "exchange-secret"; its steps: preflight, `],
+      [['history', '--run', id, '--cluster', 'nosuch'], `--cluster "nosuch": run ${id} has no cluster "nosuch"; its clusters: cluster1, cluster2, all`],
+      [['history', '--run', id, '--step', 'check-traffic'], `--step "check-traffic": install run ${id} has no step "check-traffic"; its steps: `],
+      [['history', '--cluster', 'nosuch'], '--cluster "nosuch": the journal has no cluster "nosuch"; its clusters: cluster1, cluster2, all'],
+      [
+        ['history', '--kind', 'verify', '--step', 'install-remote'],
+        '--step "install-remote": a verify run has no step "install-remote"; its steps: preflight, check-remote-clusters',
+      ],
+      [['history', '--step', 'nosuch'], '--step "nosuch": mesh-run has no step "nosuch"; its steps: preflight, '],
+    ];
+    for (const [argv, message] of refused) {
+      const result = await runCli([...argv, ...at]);
+      expect(result.code, argv.join(' ')).toBe(2);
+      expect(result.stdout, argv.join(' ')).toBe('');
+      expect(result.stderr.split('\n').filter(Boolean), argv.join(' ')).toHaveLength(1);
+      expect(result.stderr, argv.join(' ')).toContain(`mesh-run: error: ${message}`);
+    }
+    // Known names that match nothing are an empty answer, not an error.
+    const empty: Array<[string[], string]> = [
+      [['logs', id, '--cluster', 'cluster1', '--step', 'install-remote'], 'no commands match\n'],
+      [['history', '--cluster', 'cluster2', '--status', 'failed'], 'no step attempts match\n'],
+      [['history', '--run', id, '--cluster', 'all', '--step', 'attach-remote'], 'no step attempts match\n'],
+    ];
+    for (const [argv, output] of empty) {
+      const result = await runCli([...argv, ...at]);
+      expect(result.code, `${argv.join(' ')}: ${result.stderr}`).toBe(0);
+      expect(result.stdout).toBe(output);
+    }
+    const some = await runCli(['logs', id, '--cluster', 'all', '--step', 'preflight', ...at]);
+    expect(some.code).toBe(0);
+    expect(some.stdout).toContain('==> preflight #1');
+    expect(some.stdout).not.toContain('@cluster');
+  });
+});
+
+describe('typos', () => {
+  it('name the nearest verb, subcommand or option in one line, with where --help lists them; exit 2', async () => {
+    const cases: Array<[string[], string]> = [
+      [['instal'], `unknown command 'instal' (did you mean install?); "mesh-run --help" lists the commands`],
+      [['stauts'], `unknown command 'stauts' (did you mean status?); "mesh-run --help" lists the commands`],
+      [['cluster', 'ad'], `unknown command 'ad' (did you mean cluster add?); "mesh-run cluster --help" lists the commands`],
+      [['mesh', 'shwo', 'x'], `unknown command 'shwo' (did you mean mesh show?); "mesh-run mesh --help" lists the commands`],
+      [['install', '--dryrun'], `unknown option '--dryrun' (did you mean --dry-run?); "mesh-run install --help" lists the options`],
+      [['status', 'mr-x', '--wacth'], `unknown option '--wacth' (did you mean --watch?); "mesh-run status --help" lists the options`],
+      [['history', '--sotre', 'x'], `unknown option '--sotre' (did you mean --store?); "mesh-run history --help" lists the options`],
+      [['install', '--bogus'], `unknown option '--bogus'; "mesh-run install --help" lists the options`],
+      [['runs', '-x'], `unknown option '-x'; "mesh-run runs --help" lists the options`],
+      [['xyzzy'], `unknown command 'xyzzy'; "mesh-run --help" lists the commands`],
+      [
+        ['upgrade', 'rollbak', 'mr-x'],
+        `too many arguments for 'upgrade'. Expected 0 arguments but got 2 (did you mean upgrade rollback?); "mesh-run upgrade --help" lists its usage`,
+      ],
+    ];
+    for (const [argv, message] of cases) {
+      const result = await runCli(argv);
+      expect(result.code, argv.join(' ')).toBe(2);
+      expect(result.stderr, argv.join(' ')).toBe(`mesh-run: error: ${message}\n`);
+      expect(result.stdout).toBe('');
+    }
+  });
+});
+
 describe('completion', () => {
   const complete = async (...words: string[]) => (await runCli(['__complete', ...words])).stdout.trim().split('\n');
 
@@ -122,11 +199,73 @@ describe('completion', () => {
     expect(await complete('')).toEqual(expect.arrayContaining(['install', 'resume', 'cancel', 'status', 'completion']));
     expect(await complete('status', '--')).toEqual(expect.arrayContaining(['--output', '--watch', '--db', '--store']));
     expect(await complete('status', id, '-o', '')).toEqual(['table', 'json', 'yaml']);
-    expect(await complete('resume', id, '--from', '')).toEqual(expect.arrayContaining(['preflight', 'install-remote', 'attach-remote']));
+    expect(await complete('resume', id, '--db', db, '--from', '')).toEqual(expect.arrayContaining(['preflight', 'install-remote', 'attach-remote']));
     expect(await complete('status', '--db', db, 'mr-')).toEqual([id]);
     expect(await complete('install', '--config', '')).toEqual([':file']);
     expect(await complete('completion', '')).toEqual(['bash', 'zsh', 'fish']);
     expect(await complete('config', '')).toEqual(['check', 'schema']);
+  });
+
+  it("offers what each position takes: meshes, an upgrade to roll back, the run's own slots, the fault specs a run accepts", async () => {
+    const dir = join(tmp.dir, 'positions');
+    mkdirSync(dir);
+    const journal = join(dir, 'journal.db');
+    writeFileSync(join(dir, 'mesh.yaml'), 'meshID: blue\nrevision: canary\n');
+    const install = runIdFrom(await runCli(['install', '--dry-run', '-c', join(dir, 'mesh.yaml'), '--sim-lb-delay', '0', '-q', '--db', journal]));
+    const upgraded = await runCli(['upgrade', '--mesh', 'blue', '--revision', 'canary2', '--inject-failure', 'precheck-upgrade', '-q', '--db', journal]);
+    expect(upgraded.code, upgraded.stderr).toBe(1);
+    const upgrade = runIdFrom(upgraded);
+    // The verb (and subcommand), the journal, then what was typed after them.
+    const at = (verb: string[], ...rest: string[]) => complete(...verb, '--db', journal, ...rest);
+
+    // Mesh positions and --mesh take mesh names, never run ids.
+    expect(await at(['mesh', 'show'], '')).toEqual(['blue']);
+    for (const verb of [['verify'], ['uninstall'], ['upgrade'], ['secrets', 'rotate'], ['secrets', 'audit'], ['cluster', 'add'], ['plan']])
+      expect(await at(verb, '--mesh', ''), verb.join(' ')).toEqual(['blue']);
+    // upgrade's subcommand, then an upgrade run (not the install) to roll back.
+    expect(await complete('upgrade', '')).toEqual(['rollback']);
+    expect(await at(['upgrade', 'rollback'], '')).toEqual([upgrade]);
+    expect(await at(['upgrade'], '--mesh', 'blue', '--')).toEqual(expect.arrayContaining(['--revision', '--inject-failure']));
+    // --from after resume <id>: that run's steps and slots, not every step id there is.
+    expect(await at(['resume'], install, '--from', '')).toEqual([
+      'preflight',
+      'install-primary',
+      'install-primary@cluster1',
+      'install-eastwest-gateway',
+      'install-eastwest-gateway@cluster1',
+      'await-gateway-address',
+      'await-gateway-address@cluster1',
+      'expose-istiod',
+      'expose-istiod@cluster1',
+      'create-remote-namespace',
+      'create-remote-namespace@cluster2',
+      'annotate-remote-namespace',
+      'annotate-remote-namespace@cluster2',
+      'install-remote',
+      'install-remote@cluster2',
+      'attach-remote',
+      'attach-remote@cluster2',
+    ]);
+    expect(await at(['resume'], upgrade, '--from', '')).toEqual(expect.arrayContaining(['precheck-upgrade', 'install-revision@cluster1', 'flip-tag@cluster2']));
+    expect(await at(['resume'], upgrade, '--from', '')).not.toContain('install-remote');
+    // logs <id> filters: that run's steps and clusters.
+    expect(await at(['logs'], install, '--cluster', '')).toEqual(['cluster1', 'cluster2', 'all']);
+    expect(await at(['logs'], install, '--step', '')).not.toContain('exchange-secret');
+    expect(await at(['history'], '--run', install, '--step', '')).toContain('attach-remote');
+    // --inject-failure: the step[@cluster] forms of the run the verb would start, on its mesh.
+    expect(await at(['install'], '-c', join(dir, 'mesh.yaml'), '--inject-failure', '')).toEqual(
+      expect.arrayContaining(['preflight', 'install-remote', 'install-remote@cluster2', 'attach-remote@cluster2']),
+    );
+    expect(await at(['verify'], '--mesh', 'blue', '--inject-failure', '')).toEqual(
+      expect.arrayContaining(['check-traffic@cluster2', 'check-injector-ca@cluster2']),
+    );
+    expect(await at(['upgrade'], '--mesh', 'blue', '--inject-failure', '')).toEqual(expect.arrayContaining(['install-revision@cluster1', 'await-wave@wave-1']));
+    expect(await at(['upgrade', 'rollback'], upgrade, '--inject-failure', '')).toEqual(expect.arrayContaining(['restore-tag@cluster1', 'remove-new-revision']));
+    expect(await at(['cluster', 'add'], '--mesh', 'blue', '--name', 'c3', '--inject-failure', '')).toEqual(expect.arrayContaining(['install-remote@c3']));
+    expect(await at(['cluster', 'remove'], '--mesh', 'blue', '--name', '')).toEqual(['cluster1', 'cluster2']);
+    expect(await at(['cluster', 'add'], '--mesh', 'blue', '--control-plane', '')).toEqual(['cluster1']);
+    // store copy's --from is a store (a file), not a step.
+    expect(await complete('store', 'copy', '--from', '')).toEqual([':file']);
   });
 
   it.each(['bash', 'zsh', 'fish'])('the %s script parses (where that shell is installed)', async (shell) => {

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -157,4 +157,60 @@ describe('plan scripts run against the simulator', () => {
     expect(refused.stderr).toContain('cluster cluster2 (context cluster2) holds an Istio install that mesh-run did not make; not purging it');
     expect((await w.objects()).join('\n')).toMatch(/cluster2 MutatingWebhookConfiguration \/istio-sidecar-injector/);
   }, 240_000);
+});
+
+describe("the README's plan lines", () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  // What each kind needs besides the mesh, on the two-cluster mesh of the test (cluster3 joins, cluster2 leaves).
+  const needs: Record<string, string[]> = {
+    'cluster-add': ['--name', 'cluster3', '--context', 'ctx-3'],
+    'cluster-remove': ['--name', 'cluster2'],
+    upgrade: ['--revision', 'canary2'],
+    'upgrade-rollback': ['--revision', 'canary2'],
+  };
+
+  it('every kind the commands table lists plans from -c F and from --mesh M, and every plan command the README shows runs', async () => {
+    const dir = join(tmp.dir, 'readme-plans');
+    mkdirSync(dir);
+    const db = join(dir, 'journal.db');
+    const file = join(dir, 'mesh.yaml');
+    writeFileSync(file, 'meshID: blue\nrevision: canary\n');
+    const installed = await runCli(['install', '--dry-run', '-c', file, '--sim-lb-delay', '0', '-q', '--db', db]);
+    expect(installed.code, installed.stderr).toBe(0);
+
+    const line = /`mesh-run plan \[([^\]]+)\] \[-c F \\\| --mesh M\]([^`]*)`/.exec(readme) ?? [];
+    expect(line.length, 'the commands table has a plan line').toBe(3);
+    const kinds = (line[1] ?? '').split('\\|');
+    expect(kinds.length).toBeGreaterThanOrEqual(8);
+    for (const kind of kinds) {
+      for (const mesh of [
+        ['-c', file],
+        ['--mesh', 'blue'],
+      ]) {
+        const argv = ['plan', kind, ...mesh, ...(needs[kind] ?? []), '--db', db, '-o', 'json'];
+        const planned = await runCli(argv);
+        expect(planned.code, `${argv.join(' ')}: ${planned.stderr}`).toBe(0);
+        expect((JSON.parse(planned.stdout) as unknown[]).length, argv.join(' ')).toBeGreaterThan(0);
+      }
+    }
+    // The table's --cluster C: secrets-rotate of one cluster's secret.
+    if (line[2]?.includes('--cluster C')) {
+      const one = await runCli(['plan', 'secrets-rotate', '--mesh', 'blue', '--cluster', 'cluster2', '--db', db]);
+      expect(one.code, one.stderr).toBe(0);
+    }
+
+    // Every other `mesh-run plan …` the README shows, its placeholders filled in.
+    const shown = [...readme.matchAll(/`(mesh-run plan [^`[]+)`/g)].map((m) => m[1] as string);
+    expect(shown.length).toBeGreaterThanOrEqual(2);
+    for (const text of shown) {
+      const words = text.split(/\s+/).slice(1);
+      for (const kind of (words[1] as string).split('|')) {
+        const argv = words
+          .map((w, i) => (i === 1 ? kind : w))
+          .map((w) => ({ M: 'blue', C: kind === 'cluster-remove' ? 'cluster2' : 'cluster3', CTX: 'ctx-3', R: 'canary2' })[w] ?? w);
+        const planned = await runCli([...argv, '--db', db]);
+        expect(planned.code, `${argv.join(' ')}: ${planned.stderr}`).toBe(0);
+      }
+    }
+  }, 300_000);
 });

@@ -1,8 +1,11 @@
 // mesh-run completion bash|zsh|fish prints a completion script; the scripts ask mesh-run itself what fits
-// (the hidden "__complete" verb), so verbs, flags, step ids, formats and the journal's run ids stay current.
+// (the hidden "__complete" verb), so verbs, flags, formats, the journal's meshes and run ids, a run's own
+// steps and the fault specs a run accepts stay current.
 import { Command, type Option } from 'commander';
-import { RUN_KINDS, STEP_IDS } from '../../machines/steps.js';
+import type { FaultTarget } from '../../engine/completion-queries.js';
+import { isRunKind, RUN_KINDS, type RunKind } from '../../machines/steps.js';
 import { UsageError } from '../../shared/errors.js';
+import type { RunStore } from '../../store/contract.js';
 import type { Streams } from '../output.js';
 
 const SHELLS = ['bash', 'zsh', 'fish'] as const;
@@ -53,7 +56,7 @@ complete -c mesh-run -f -a '(__mesh_run_complete)'
 
 export function completionCommand(streams: Streams): Command {
   return new Command('completion')
-    .description('print a shell completion script (verbs, flags, step ids, run ids from the journal)')
+    .description("print a shell completion script (verbs, flags, meshes and run ids from the journal, a run's own steps, fault specs)")
     .argument('<shell>', `one of ${SHELLS.join(', ')}`)
     .addHelpText(
       'after',
@@ -71,9 +74,34 @@ Exit codes: 0 printed, 2 an unknown shell.`,
     });
 }
 
-// Options whose value names a file, and verbs whose first argument is a run id.
-const FILE_OPTIONS = new Set(['--config', '--db', '--kubeconfig', '--html']);
-const RUN_ID_VERBS = new Set(['resume', 'status', 'show', 'logs', 'report', 'cancel', 'unlock']);
+// Options whose value names a file (store copy's --from and --to, report's and init's -o too).
+const FILE_OPTIONS = new Set(['--config', '--db', '--kubeconfig', '--html', '--istioctl']);
+const FILE_OPTIONS_OF: Record<string, readonly string[]> = { report: ['--output'], init: ['--output'], 'store copy': ['--from', '--to'] };
+// Verbs whose argument is a run id, and the run kind each takes (any, when absent).
+const RUN_ID_VERBS: ReadonlyMap<string, RunKind | undefined> = new Map([
+  ['resume', undefined],
+  ['status', undefined],
+  ['show', undefined],
+  ['logs', undefined],
+  ['report', undefined],
+  ['cancel', undefined],
+  ['unlock', undefined],
+  ['upgrade rollback', 'upgrade'],
+]);
+// The engine's answers, loaded only when a completion needs the journal or a config (start-up stays fast).
+const queries = () => import('../../engine/completion-queries.js');
+
+// The run kind of each verb that takes --inject-failure.
+const FAULT_KINDS: Readonly<Record<string, RunKind>> = {
+  install: 'install',
+  verify: 'verify',
+  uninstall: 'uninstall',
+  'cluster add': 'cluster-add',
+  'cluster remove': 'cluster-remove',
+  'secrets rotate': 'secrets-rotate',
+  upgrade: 'upgrade',
+  'upgrade rollback': 'upgrade-rollback',
+};
 
 // What the scripts call, before commander parses anything ("--" and every flag must reach it as typed):
 // the words typed so far (the last one being completed); one candidate per line, never an error (a
@@ -87,54 +115,148 @@ export async function complete(program: Command, words: readonly string[], strea
   }
 }
 
-async function candidates(root: Command, words: readonly string[]): Promise<string[]> {
-  const typed = words.slice(0, -1);
-  const current = words.at(-1) ?? '';
-  const visible = root.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden && c.name() !== 'help');
-  const verbIndex = typed.findIndex((w) => !w.startsWith('-'));
-  const verb = verbIndex >= 0 ? visible.find((c) => c.name() === typed[verbIndex]) : undefined;
-  const globals = root.options.map((o) => o.long).filter((l): l is string => Boolean(l));
-  if (!verb) return current.startsWith('-') ? globals : visible.map((c) => c.name());
-  // config check / store copy: the sub-verb, then its own options.
-  const sub = verb.commands.length > 0 ? verb.commands.find((c) => c.name() === typed[verbIndex + 1]) : undefined;
-  if (verb.commands.length > 0 && !sub) return verb.commands.map((c) => c.name());
-  const command = sub ?? verb;
-  const previous = typed.at(-1) ?? '';
-  const option = previous.startsWith('-') ? command.options.find((o) => o.long === previous || o.short === previous) : undefined;
-  if (option?.required || option?.optional) return valuesOf(option, typed);
-  if (current.startsWith('-')) return [...command.options.filter((o) => !o.hidden).map((o) => o.long as string), ...globals];
-  const positional = typed.slice(verbIndex + 1 + (sub ? 1 : 0)).filter((w, i, all) => !w.startsWith('-') && !isOptionValue(command, all[i - 1]));
-  if (positional.length > 0) return [];
-  if (command.name() === 'completion') return [...SHELLS];
-  if (command.name() === 'plan') return [...RUN_KINDS];
-  if (RUN_ID_VERBS.has(command.name())) return runIds(typed);
-  return [];
+// Where the typed words put the cursor: the (sub)command, its arguments so far, the options given with their
+// values, and the option whose value is being typed.
+interface Position {
+  command: Command;
+  // "upgrade rollback", "mesh show", "install".
+  path: string;
+  positional: string[];
+  values: Map<string, string>;
+  pending?: Option;
 }
 
-function isOptionValue(command: Command, before: string | undefined): boolean {
-  if (!before?.startsWith('-')) return false;
-  const option = command.options.find((o) => o.long === before || o.short === before);
+function visibleCommands(command: Command): Command[] {
+  return command.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden && c.name() !== 'help');
+}
+
+function optionOf(command: Command, flag: string): Option | undefined {
+  return command.options.find((o) => o.long === flag || o.short === flag);
+}
+
+function takesValue(option: Option | undefined): boolean {
   return Boolean(option?.required || option?.optional);
 }
 
-function valuesOf(option: Option, typed: readonly string[]): Promise<string[]> | string[] {
-  const long = option.long ?? '';
-  if (option.argChoices) return [...option.argChoices];
-  if (FILE_OPTIONS.has(long)) return [FILES];
-  if (long === '--from' || long === '--step') return [...STEP_IDS];
-  if (long === '--run') return runIds(typed);
+function positionOf(root: Command, typed: readonly string[]): Position {
+  let command = root;
+  const names: string[] = [];
+  const positional: string[] = [];
+  const values = new Map<string, string>();
+  for (let i = 0; i < typed.length; i++) {
+    const word = typed[i] as string;
+    if (word.startsWith('-') && word.length > 1) {
+      const [flag, inline] = word.split(/=(.*)/s) as [string, string | undefined];
+      const option = optionOf(command, flag) ?? optionOf(root, flag);
+      if (!option?.long || !takesValue(option)) continue;
+      if (inline !== undefined) values.set(option.long, inline);
+      else if (i + 1 < typed.length) values.set(option.long, typed[++i] as string);
+      else return { command, path: names.join(' '), positional, values, pending: option };
+      continue;
+    }
+    const sub = positional.length === 0 ? visibleCommands(command).find((c) => c.name() === word) : undefined;
+    if (sub) {
+      command = sub;
+      names.push(word);
+    } else positional.push(word);
+  }
+  return { command, path: names.join(' '), positional, values };
+}
+
+async function candidates(root: Command, words: readonly string[]): Promise<string[]> {
+  const current = words.at(-1) ?? '';
+  const at = positionOf(root, words.slice(0, -1));
+  // --version belongs to mesh-run alone; --store to every verb.
+  const globals = root.options.flatMap((o) => (o.long && (at.command === root || o.long !== '--version') ? [o.long] : []));
+  if (at.pending) return valuesOf(at.pending, at);
+  if (current.startsWith('-')) {
+    const own = at.command === root ? [] : at.command.options.filter((o) => !o.hidden).map((o) => o.long as string);
+    return [...new Set([...own, ...globals])];
+  }
+  const subs = visibleCommands(at.command);
+  // A verb with subcommands offers them (upgrade also runs by itself: rollback is what goes there).
+  if (subs.length > 0 && at.positional.length === 0) return subs.map((c) => c.name());
+  if (at.positional.length > 0) return [];
+  if (at.path === 'completion') return [...SHELLS];
+  if (at.path === 'plan') return [...RUN_KINDS];
+  const q = await queries();
+  if (at.path === 'mesh show') return journal(at, q.meshNames);
+  if (RUN_ID_VERBS.has(at.path)) return journal(at, (runs) => q.recentRunIds(runs, 100, RUN_ID_VERBS.get(at.path)));
   return [];
 }
 
-// The newest run ids in the store the typed words name (--db, --store) or the default one.
-async function runIds(typed: readonly string[]): Promise<string[]> {
-  const flagValue = (flag: string) => {
-    const i = typed.lastIndexOf(flag);
-    return i >= 0 ? typed[i + 1] : undefined;
-  };
-  const [{ withStore }, { recentRuns }] = await Promise.all([import('../common.js'), import('../../engine/run-queries.js')]);
-  const db = flagValue('--db');
-  const store = flagValue('--store');
-  const runs = await withStore({ ...(db ? { db } : {}), ...(store ? { store } : {}) }, (r) => recentRuns(r, 100));
-  return runs.map((r) => r.id);
+async function valuesOf(option: Option, at: Position): Promise<string[]> {
+  const long = option.long ?? '';
+  if (option.argChoices) return [...option.argChoices];
+  if (FILE_OPTIONS.has(long) || FILE_OPTIONS_OF[at.path]?.includes(long)) return [FILES];
+  const run = at.path === 'logs' ? at.positional[0] : at.values.get('--run');
+  const mesh = at.values.get('--mesh');
+  const q = await queries();
+  switch (long) {
+    case '--mesh':
+      return journal(at, q.meshNames);
+    case '--run':
+      return journal(at, (runs) => q.recentRunIds(runs, 100));
+    case '--from': {
+      const id = at.path === 'resume' ? at.positional[0] : undefined;
+      return id ? journal(at, (runs) => q.rerunTargets(runs, id)) : [];
+    }
+    case '--step': {
+      if (run) return journal(at, async (runs) => (await q.runFilterNames(runs, run)).steps);
+      const kind = at.values.get('--kind');
+      return q.stepNames(kind !== undefined && isRunKind(kind) ? kind : undefined);
+    }
+    case '--cluster':
+      if (run) return journal(at, async (runs) => (await q.runFilterNames(runs, run)).clusters);
+      if (mesh) return journal(at, (runs) => q.meshClusterNames(runs, mesh));
+      return at.path === 'history' ? journal(at, q.journalClusters) : [];
+    case '--name':
+      return mesh && (at.path === 'cluster remove' || at.path === 'plan') ? journal(at, (runs) => q.meshClusterNames(runs, mesh)) : [];
+    case '--control-plane':
+      return mesh ? journal(at, (runs) => q.meshClusterNames(runs, mesh, 'primary')) : [];
+    case '--inject-failure':
+      return faultSpecs(at, q.faultSpecCandidates);
+    default:
+      return [];
+  }
+}
+
+// What the run this verb would start accepts for --inject-failure.
+async function faultSpecs(at: Position, faultSpecCandidates: (target: FaultTarget) => Promise<string[]>): Promise<string[]> {
+  const kind = FAULT_KINDS[at.path];
+  if (!kind) return [];
+  const { storeLocation } = await import('../../engine/composition.js');
+  const value = (flag: string) => at.values.get(flag);
+  const role = value('--role');
+  const name = value('--name');
+  const runRef = kind === 'upgrade-rollback' ? at.positional[0] : value('--run');
+  return faultSpecCandidates({
+    kind,
+    store: storeLocation(storeFlags(at)),
+    ...(value('--config') !== undefined ? { configPath: value('--config') as string } : {}),
+    ...(runRef !== undefined ? { runRef } : {}),
+    ...(value('--mesh') !== undefined ? { meshRef: value('--mesh') as string } : {}),
+    ...(name !== undefined
+      ? {
+          subject: {
+            name,
+            ...(role === 'primary' || role === 'remote' ? { role } : {}),
+            ...(value('--network') !== undefined ? { network: value('--network') as string } : {}),
+            ...(value('--control-plane') !== undefined ? { controlPlane: value('--control-plane') as string } : {}),
+          },
+        }
+      : {}),
+  });
+}
+
+function storeFlags(at: Position): { db?: string; store?: string } {
+  const db = at.values.get('--db');
+  const store = at.values.get('--store');
+  return { ...(db ? { db } : {}), ...(store ? { store } : {}) };
+}
+
+// Asks the store the typed words name (--db, --store) or the default one.
+async function journal(at: Position, query: (runs: RunStore) => Promise<string[]>): Promise<string[]> {
+  const { withStore } = await import('../common.js');
+  return withStore(storeFlags(at), query);
 }

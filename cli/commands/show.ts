@@ -2,10 +2,10 @@
 import { Command } from 'commander';
 import { followRunCommands, runTimeline } from '../../engine/run-queries.js';
 import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
+import type { SlotFilter } from '../../engine/views/run-slots.js';
 import type { Timeline } from '../../engine/views/timeline.js';
-import { clusterFromLabel, isStepId, STEP_IDS, slotLabel } from '../../machines/steps.js';
+import { slotLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
-import { UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
 import { painter, type Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
@@ -19,9 +19,14 @@ interface ShowOptions extends OutputFlags {
   follow?: boolean;
 }
 
-function loadTimeline(id: string, options: ShowOptions): Promise<Timeline> {
+function loadTimeline(id: string, options: ShowOptions, filter: SlotFilter = {}): Promise<Timeline> {
   checkRunIdFormat(id);
-  return withStore(options, (runs) => runTimeline(runs, id));
+  return withStore(options, (runs) => runTimeline(runs, id, filter));
+}
+
+// --step and --cluster as typed: the engine checks them against the run.
+function filterOf(options: ShowOptions): SlotFilter {
+  return { ...(options.step !== undefined ? { step: options.step } : {}), ...(options.cluster !== undefined ? { cluster: options.cluster } : {}) };
 }
 
 const SHOW_FORMATS = ['table', 'json', 'yaml'] as const;
@@ -110,8 +115,8 @@ export function logsCommand(streams: Streams): Command {
     new Command('logs')
       .description("the redacted output tails the journal kept for a run's commands")
       .argument('<id>', 'run id (or a unique prefix of it)')
-      .option('--step <id>', `only this step: ${STEP_IDS.join(', ')}`)
-      .option('--cluster <name>', 'only this cluster')
+      .option('--step <id>', 'only this step of the run (an unknown one lists those it has)')
+      .option('--cluster <name>', 'only this cluster of the run ("all" for the steps that span all clusters)')
       .option('-f, --follow', 'keep printing commands as they finish (the run driven here or on any other machine), until it ends')
       .addOption(dbOption()),
     LOGS_FORMATS,
@@ -129,15 +134,11 @@ Exit codes: 0 shown, 2 bad input, 3 store problem, 4 no such run.`,
     )
     .action(async (id: string, options: ShowOptions) => {
       const format = formatOf(options, LOGS_FORMATS);
-      if (options.step !== undefined && !isStepId(options.step))
-        throw new UsageError(`--step "${options.step}": unknown step; steps are ${STEP_IDS.join(', ')}`);
-      const cluster = options.cluster !== undefined ? clusterFromLabel(options.cluster) : undefined;
-      const wanted = (step: string, on: string) => (!options.step || step === options.step) && (cluster === undefined || on === cluster);
-      if (options.follow) return follow(id, options, format, streams, wanted);
-      const t = await loadTimeline(id, options);
+      const filter = filterOf(options);
+      if (options.follow) return follow(id, options, format, streams, filter);
+      const t = await loadTimeline(id, options, filter);
       const out: string[] = [];
       for (const slot of t.slots) {
-        if (!wanted(slot.step, slot.cluster)) continue;
         for (const a of slot.attempts)
           for (const c of a.commands)
             out.push(...(format === 'json' ? [commandJson(slot, a.attempt, c)] : commandBlock(label(slot.step, slot.cluster), a.attempt, c)));
@@ -165,7 +166,7 @@ function commandJson(
   });
 }
 
-async function follow(id: string, options: ShowOptions, format: string, streams: Streams, wanted: (step: string, cluster: string) => boolean): Promise<void> {
+async function follow(id: string, options: ShowOptions, format: string, streams: Streams, filter: SlotFilter): Promise<void> {
   checkRunIdFormat(id);
   const run = await untilInterrupted((signal) =>
     withStore(options, (runs) =>
@@ -173,12 +174,12 @@ async function follow(id: string, options: ShowOptions, format: string, streams:
         runs,
         id,
         (c, attempt) => {
-          if (!attempt || !wanted(attempt.step, attempt.cluster)) return;
           const text =
             format === 'json' ? commandJson(attempt, attempt.attempt, c) : commandBlock(label(attempt.step, attempt.cluster), attempt.attempt, c).join('\n');
           streams.stdout.write(`${text}\n`);
         },
         signal,
+        filter,
       ),
     ),
   );

@@ -1,6 +1,6 @@
 // Parses --inject-failure <step>[@cluster][:count][:transient|permanent] against a config.
 import type { FaultSpec } from '../../adapters/simulator/setup.js';
-import { clustersOfStep, isStepId, type RunKind, stepIdsOf, stepInfo, WORKFLOW_STEPS, waveNumber } from '../../machines/steps.js';
+import { clustersOfStep, isStepId, type RunKind, stepIdsOf, stepInfo, WORKFLOW_STEPS, waveLabel, waveNumber } from '../../machines/steps.js';
 import { UsageError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
 import { shapeOf } from './mesh-shape.js';
@@ -32,4 +32,17 @@ export function parseFaultSpec(text: string, config: MeshConfig, runKind: RunKin
   const n = count === undefined ? 1 : Number(count);
   if (!Number.isInteger(n) || n < 1 || n > 100) throw new UsageError(`--inject-failure "${text}": count must be a whole number from 1 to 100`);
   return { step, ...(cluster !== undefined ? { cluster } : {}), count: n, kind: (kind as FaultSpec['kind'] | undefined) ?? 'permanent' };
+}
+
+// Every form --inject-failure accepts for a run of this kind on this mesh (count and kind left off): each step
+// that runs there, and step@cluster for each cluster it runs on; a wave step with its first wave, as the
+// form to copy.
+export function faultSpecForms(config: MeshConfig, runKind: RunKind): string[] {
+  const shape = shapeOf(config);
+  return WORKFLOW_STEPS[runKind].flatMap((info) => {
+    if (info.scope === 'wave') return [info.id, `${info.id}@${waveLabel(1)}`];
+    const on = clustersOfStep(info, shape);
+    if (on.length === 0) return [];
+    return info.scope === 'all' ? [info.id] : [info.id, ...on.map((cluster) => `${info.id}@${cluster}`)];
+  });
 }

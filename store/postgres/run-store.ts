@@ -729,11 +729,10 @@ export function createPgRunStore(pool: pg.Pool, location: PostgresLocation): PgR
           );
         }
         if (data.parts.length > 0) {
-          await db.query(`INSERT INTO ${s}.run_snapshot_parts (run_id, part, json) SELECT $1, p.part, p.json FROM unnest($2::text[], $3::text[]) AS p (part, json)`, [
-            r.id,
-            data.parts.map((p) => p.part),
-            data.parts.map((p) => p.json),
-          ]);
+          await db.query(
+            `INSERT INTO ${s}.run_snapshot_parts (run_id, part, json) SELECT $1, p.part, p.json FROM unnest($2::text[], $3::text[]) AS p (part, json)`,
+            [r.id, data.parts.map((p) => p.part), data.parts.map((p) => p.json)],
+          );
         }
         for (const e of data.events) {
           await db.query(

@@ -1,0 +1,105 @@
+// mesh-run plan's request: which mesh a plan rehearses (a config file, or a mesh of the journal with --mesh,
+// for every kind) and what the kind's flags change in it, checked as the run itself checks them.
+import type { RunKind } from '../machines/steps.js';
+import { UsageError } from '../shared/errors.js';
+import type { MeshConfig } from '../shared/model.js';
+import type { StoreLocation } from './composition.js';
+import { loadConfig } from './config/mesh-config.js';
+import { applyOverrides, type ConfigOverrides, hasOverrides } from './config/overrides.js';
+import { joinedConfig, leavingConfig, meshConfigOf, rotationConfig } from './day2-service.js';
+import { DEFAULT_WAVE_SIZE, plannedUpgradeConfig } from './upgrade-service.js';
+
+// What the flags of one kind change, as typed.
+export interface PlanChange {
+  name?: string;
+  role?: 'primary' | 'remote';
+  network?: string;
+  controlPlane?: string;
+  apiServer?: string;
+  cluster?: string;
+  revision?: string;
+  namespaces?: string;
+  waveSize?: string;
+  keepOld?: boolean;
+}
+
+export interface PlanRequest {
+  kind: RunKind;
+  configPath?: string;
+  meshRef?: string;
+  // --context and --kubeconfig (a cluster add's own context among them: --context <ctx> or <name>=<ctx>).
+  overrides: ConfigOverrides;
+  change: PlanChange;
+  store: StoreLocation;
+}
+
+// Each change flag and the kinds it goes with.
+const CHANGE_FLAGS: ReadonlyArray<{ field: keyof PlanChange; flag: string; kinds: readonly RunKind[] }> = [
+  { field: 'name', flag: '--name', kinds: ['cluster-add', 'cluster-remove'] },
+  { field: 'role', flag: '--role', kinds: ['cluster-add'] },
+  { field: 'network', flag: '--network', kinds: ['cluster-add'] },
+  { field: 'controlPlane', flag: '--control-plane', kinds: ['cluster-add'] },
+  { field: 'apiServer', flag: '--api-server', kinds: ['cluster-add'] },
+  { field: 'cluster', flag: '--cluster', kinds: ['secrets-rotate'] },
+  { field: 'revision', flag: '--revision', kinds: ['upgrade', 'upgrade-rollback'] },
+  { field: 'namespaces', flag: '--namespaces', kinds: ['upgrade', 'upgrade-rollback'] },
+  { field: 'waveSize', flag: '--wave-size', kinds: ['upgrade', 'upgrade-rollback'] },
+  { field: 'keepOld', flag: '--keep-old', kinds: ['upgrade', 'upgrade-rollback'] },
+];
+
+// The config the plan rehearses: the mesh with the change the kind makes, refused (exit 2) as the run would.
+export async function plannedConfig(request: PlanRequest): Promise<MeshConfig> {
+  const { kind, change } = request;
+  for (const { field, flag, kinds } of CHANGE_FLAGS) {
+    if (change[field] !== undefined && !kinds.includes(kind)) throw new UsageError(`${flag}: goes with ${kinds.map((k) => `plan ${k}`).join(' or ')}`);
+  }
+  if (request.meshRef !== undefined && request.configPath !== undefined) throw new UsageError('--mesh and --config: give one of them');
+  if ((kind === 'cluster-add' || kind === 'cluster-remove') && change.name === undefined)
+    throw new UsageError(`plan ${kind}: --name <cluster> is required (the cluster ${kind === 'cluster-add' ? 'joining' : 'leaving'})`);
+  if ((kind === 'upgrade' || kind === 'upgrade-rollback') && change.revision === undefined)
+    throw new UsageError(`plan ${kind}: --revision <rev> is required (the revision upgraded to)`);
+  // A cluster add's own context is not an override of the mesh: it is the joining cluster's.
+  const name = change.name;
+  const contexts = request.overrides.contexts ?? [];
+  const own = name !== undefined ? contexts.filter((c) => !c.includes('=') || c.startsWith(`${name}=`)) : [];
+  if (kind === 'cluster-remove' && own.length > 0) throw new UsageError(`--context ${own[0]}: plan cluster-remove takes the contexts of the mesh as they are`);
+  const overrides = { ...request.overrides, contexts: contexts.filter((c) => !own.includes(c)) };
+  const base = await baseConfig(request, overrides);
+  switch (kind) {
+    case 'cluster-remove':
+      return leavingConfig(base, name as string);
+    case 'cluster-add': {
+      if (own.length > 1) throw new UsageError(`--context: ${name} is given ${own.length} contexts; give it one`);
+      return joinedConfig(base, {
+        name: name as string,
+        context: own[0]?.replace(`${name}=`, '') ?? (name as string),
+        role: change.role ?? 'remote',
+        ...(change.network !== undefined ? { network: change.network } : {}),
+        ...(change.controlPlane !== undefined ? { controlPlane: change.controlPlane } : {}),
+        ...(change.apiServer !== undefined ? { apiServer: change.apiServer } : {}),
+      });
+    }
+    case 'secrets-rotate':
+      return rotationConfig(base, change.cluster, request.meshRef ?? base.meshID);
+    case 'upgrade':
+    case 'upgrade-rollback': {
+      const waveSize = change.waveSize === undefined ? DEFAULT_WAVE_SIZE : /^\d+$/.test(change.waveSize) ? Number(change.waveSize) : Number.NaN;
+      return plannedUpgradeConfig(base, kind, {
+        revision: change.revision as string,
+        ...(change.namespaces !== undefined ? { namespaces: change.namespaces } : {}),
+        waveSize,
+        keepOld: Boolean(change.keepOld),
+      });
+    }
+    default:
+      return base;
+  }
+}
+
+// The mesh as it stands: --mesh from the journal (with the contexts it recorded), or the config file (or the
+// page's defaults) with --context and --kubeconfig applied.
+async function baseConfig(request: PlanRequest, overrides: ConfigOverrides): Promise<MeshConfig> {
+  if (request.meshRef === undefined) return applyOverrides(loadConfig(request.configPath), overrides).config;
+  if (hasOverrides(overrides)) throw new UsageError('--context <cluster>=<context> and --kubeconfig go with --config; --mesh uses what the journal recorded');
+  return meshConfigOf(request.meshRef, request.store);
+}
