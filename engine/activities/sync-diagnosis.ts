@@ -33,6 +33,12 @@ export async function diagnoseUnsynced(rt: StepRuntime, holder: { name: string; 
     };
   }
   const answer = await rt.presentToken({ ...probe, access: ISTIOD_READ });
+  if ('refused' in answer) {
+    return {
+      cause: `the remote secret for ${cluster} on ${holder.name} names its API server as ${probe.server}, and ${answer.refused} (istiod would send it in the clear too)`,
+      hint: `set remotes[].apiServer for ${cluster} to its https:// address, then re-run "mesh-run install" to write the secret again`,
+    };
+  }
   if ('error' in answer) {
     return {
       cause: `${cluster}'s API server at ${probe.server} (the address in its remote secret on ${holder.name}) does not answer: ${answer.error}`,
