@@ -133,7 +133,7 @@ describe('a loopback API server the config names', () => {
     const refused = await runCli(['install', '--config', config, '--db', db]);
     expect(refused.code, refused.stderr).toBe(3);
     expect(refused.stderr).toContain(
-      "remotes[0].apiServer gives cluster2's API server as https://127.0.0.1:6443, a loopback address, but istiod on cluster1 runs behind https://10.20.0.2:6443, not on this machine: it would dial its own pod there; set remotes[0].apiServer to an address cluster1's pods can reach",
+      "remotes[0].apiServer gives cluster2's API server as https://127.0.0.1:6443, a loopback address, but cluster1's API server (https://10.20.0.2:6443) is not on this machine, so istiod there would dial its own pod; set remotes[0].apiServer to an address cluster1's pods can reach",
     );
     expect(existsSync(db)).toBe(false);
 
@@ -164,7 +164,7 @@ describe('a loopback API server the config names', () => {
     const refused = await runCli([...add, '--api-server', 'https://127.0.0.1:6443']);
     expect(refused.code, refused.stderr).toBe(1);
     expect(refused.stderr).toContain(
-      "failed at preflight: --api-server gives cluster3's API server as https://127.0.0.1:6443, a loopback address, but istiod on cluster1 runs behind https://10.10.0.1:6443, not on this machine: it would dial its own pod there; set --api-server to an address cluster1's pods can reach",
+      "failed at preflight: --api-server gives cluster3's API server as https://127.0.0.1:6443, a loopback address, but cluster1's API server (https://10.10.0.1:6443) is not on this machine, so istiod there would dial its own pod; set --api-server to an address cluster1's pods can reach",
     );
     const journal = await readJournal(db, runIdFrom(refused));
     expect(journal.attempts.map((a) => a.step)).toEqual(['preflight']);

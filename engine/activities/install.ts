@@ -174,7 +174,7 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
         const at = await serverOf(holder.context);
         if (isLoopbackServer(at)) continue;
         throw new StepError(
-          `${field} gives ${cluster.name}'s API server as ${server}, a loopback address, but istiod on ${holder.name} runs behind ${at}, not on this machine: it would dial its own pod there; set ${field} to an address ${holder.name}'s pods can reach`,
+          `${field} gives ${cluster.name}'s API server as ${server}, a loopback address, but ${holder.name}'s API server (${at}) is not on this machine, so istiod there would dial its own pod; set ${field} to an address ${holder.name}'s pods can reach`,
         );
       }
     });
