@@ -53,9 +53,9 @@ describe('the e2e harness stops only what it started', () => {
     const result = harness('install_etcd_server', bin, { POLICY_RC_D: policy });
     expect(result.status, result.stderr).toBe(0);
     expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual([
-      'apt-get update -qq',
+      'apt-get -o DPkg::Lock::Timeout=300 update -qq',
       'policy says 101',
-      'apt-get install -y -qq etcd-server',
+      'apt-get -o DPkg::Lock::Timeout=300 install -y -qq etcd-server',
       'policy says 101',
     ]);
     expect(existsSync(policy), 'the policy it added is gone again').toBe(false);

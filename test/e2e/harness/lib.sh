@@ -12,7 +12,9 @@ install_etcd_server() {
     chmod 755 "$policy"
     ours=1
   fi
-  { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; } || status=$?
+  # Another harness may be installing it right now: wait for dpkg's lock rather than fail.
+  { apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null &&
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq etcd-server >/dev/null; } || status=$?
   if [ -n "$ours" ]; then rm -f "$policy"; fi
   return "$status"
 }
@@ -28,8 +30,8 @@ await_nodes_ready() {
   fi
   printf '%s e2e-up: %s: not every node is Ready after %ss:\n' "$(date +%H:%M:%S)" "$context" "$timeout" >&2
   kubectl --context "$context" get nodes -o \
-    'jsonpath={range .items[*]}  {.metadata.name}: Ready={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].message}{"\n"}{end}' >&2 ||
-    true
+    'jsonpath={range .items[*]}  {.metadata.name}: Ready={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].message}{"\n"}{end}' |
+    sed 's/Ready= *$/Ready unset: no kwok controller took the node over/' >&2 || true
   if [ -n "$log" ] && [ -f "$log" ]; then
     printf '  the kwok controller (%s) last said:\n' "$log" >&2
     tail -n 15 "$log" | sed 's/^/    /' >&2
