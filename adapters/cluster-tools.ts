@@ -82,8 +82,9 @@ export interface AccessQuestion {
 }
 
 // The HTTP status the API server answered GET /api with (401: it refused the token), and when the probe asked
-// about access and the token was accepted, the review's answer; or why the server could not be asked.
-export type TokenAnswer = { status: number; allowed?: boolean } | { error: string };
+// about access and the token was accepted, the review's answer; or why the server could not be asked; or why
+// the token was not sent at all (`refused`: nothing left this process).
+export type TokenAnswer = { status: number; allowed?: boolean } | { error: string } | { refused: string };
 
 export interface ClusterTools {
   readonly mode: 'real' | 'dry-run';

@@ -1,11 +1,26 @@
 // The real side of ClusterTools.presentToken: HTTPS requests from this process, the token in their
 // Authorization header. kubectl cannot take a token but in argv (visible to other users) or a kubeconfig file
 // (on disk; /dev/stdin cannot be opened on the socket Node gives a child as stdin), so no tool is run.
-import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AccessQuestion, TokenAnswer, TokenProbe } from './cluster-tools.js';
 
 type Reply = { status: number; body: string } | { error: string };
+
+// A bearer token is a password: it leaves this process only inside TLS. Why `server` may not be sent one
+// (plain http:, or any scheme but https:), or undefined when it may. The simulator applies the same rule.
+export function tokenTransportRefusal(server: string): string | undefined {
+  let protocol: string;
+  try {
+    protocol = new URL(server).protocol;
+  } catch {
+    return undefined; // not a URL: the request itself says so, and nothing is sent
+  }
+  if (protocol === 'https:') return undefined;
+  const shown = server.slice(0, 80);
+  return protocol === 'http:'
+    ? `${shown} is plain HTTP: mesh-run sends a bearer token only over HTTPS, so the token was not sent`
+    : `${shown} is not an https: URL: mesh-run sends a bearer token only over HTTPS, so the token was not sent`;
+}
 
 // One request with the token; a reply's body is read only for a POST (a review's answer, never a Secret).
 function send(probe: TokenProbe, path: string, options: { signal: AbortSignal; timeoutMs: number }, body?: string): Promise<Reply> {
@@ -15,9 +30,10 @@ function send(probe: TokenProbe, path: string, options: { signal: AbortSignal; t
   } catch {
     return Promise.resolve({ error: `"${probe.server.slice(0, 80)}" is not an API server URL` });
   }
-  const request = url.protocol === 'http:' ? httpRequest : httpsRequest;
+  // Checked again on the resolved URL, the one the request goes to.
+  if (url.protocol !== 'https:') return Promise.resolve({ error: tokenTransportRefusal(url.href) ?? `${url.protocol} is not https:` });
   return new Promise((resolve) => {
-    const req = request(
+    const req = httpsRequest(
       url,
       {
         method: body === undefined ? 'GET' : 'POST',
@@ -65,6 +81,8 @@ async function review(probe: TokenProbe, access: AccessQuestion, options: { sign
 }
 
 export async function presentTokenOverHttps(probe: TokenProbe, options: { signal: AbortSignal; timeoutMs: number }): Promise<TokenAnswer> {
+  const refused = tokenTransportRefusal(probe.server);
+  if (refused) return { refused };
   const reply = await send(probe, '/api', options);
   if ('error' in reply) return reply;
   if (reply.status !== 200 || !probe.access) return { status: reply.status };

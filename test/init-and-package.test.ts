@@ -1,7 +1,7 @@
 // mesh-run init writes a starting config; the npm package carries what the README names, so an installed
 // copy (npm pack, then a global install of the tarball) runs init and a dry-run install from anywhere.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -121,6 +121,49 @@ describe('mesh-run init', () => {
 });
 
 describe('the npm package', () => {
+  it("never carries a CA key: after an example with trust: ran in place, npm pack --dry-run lists none; the keys sit 0600 in mesh-run's own directory", async () => {
+    const state = join(tmp.dir, 'state');
+    const examples = join(ROOT, 'examples');
+    // What this test may leave in the tree (an older mesh-run wrote the example's keys into examples/certs).
+    const planted = [join(examples, 'certs'), join(examples, 'stray-key.yaml'), join(examples, 'root-cert.pem'), join(ROOT, 'docs', 'certs')];
+    const before = new Set(planted.filter((p) => existsSync(p)));
+    try {
+      const run = await runCli(
+        ['install', '--dry-run', '-c', join(examples, 'multi-primary.yaml'), '--db', join(tmp.dir, 'keys.db'), '--sim-lb-delay', '0', '-q'],
+        { env: { XDG_STATE_HOME: state } },
+      );
+      expect(run.code, run.stderr).toBe(0);
+      const packedNow = () =>
+        (
+          JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: 'pipe' })) as Array<{
+            files: Array<{ path: string }>;
+          }>
+        )[0]?.files.map((f) => f.path) ?? [];
+      const secretLooking = (files: string[]) => files.filter((f) => /\.(pem|key)$|key|certs\//i.test(f));
+      expect(secretLooking(packedNow())).toEqual([]);
+      expect(existsSync(join(examples, 'certs')), 'the example wrote into the package').toBe(false);
+
+      // The root and the intermediates: in $XDG_STATE_HOME/mesh-run/ca/<meshID>, private to the user.
+      const ca = join(state, 'mesh-run', 'ca', 'mesh1');
+      const mode = (p: string) => statSync(p).mode & 0o777;
+      for (const dir of [join(state, 'mesh-run', 'ca'), ca, join(ca, 'cluster1'), join(ca, 'cluster2')]) expect(mode(dir), dir).toBe(0o700);
+      for (const key of [join(ca, 'root-key.pem'), join(ca, 'cluster1', 'ca-key.pem'), join(ca, 'cluster2', 'ca-key.pem')]) expect(mode(key), key).toBe(0o600);
+
+      // Keys a user put in the tree anyway (their own outputDir: ./certs, a stray file) stay out as well.
+      mkdirSync(join(examples, 'certs', 'cluster1'), { recursive: true });
+      writeFileSync(join(examples, 'certs', 'cluster1', 'ca-key.pem'), 'not a key');
+      writeFileSync(join(examples, 'stray-key.yaml'), 'not a key');
+      writeFileSync(join(examples, 'root-cert.pem'), 'not a cert');
+      mkdirSync(join(ROOT, 'docs', 'certs'), { recursive: true });
+      writeFileSync(join(ROOT, 'docs', 'certs', 'root-key.pem'), 'not a key');
+      const packed = packedNow();
+      expect(secretLooking(packed)).toEqual([]);
+      expect(packed.filter((f) => f.startsWith('examples/')).every((f) => /^examples\/[\w.-]+\.(yaml|json)$/.test(f))).toBe(true);
+    } finally {
+      for (const p of planted) if (!before.has(p)) rmSync(p, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('installed from its tarball into a fresh prefix, runs init and a dry-run install from another directory', () => {
     const packed = join(tmp.dir, 'packed');
     mkdirSync(packed);

@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 import { writeFakeTools } from './support/fake-tools.js';
 import { readJournal } from './support/journal.js';
+import { simCommand } from './support/sim.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -113,5 +114,111 @@ esac
     expect(result.stderr).not.toContain('clientVersion');
     expect(result.stderr).toContain('mesh-run: hint: 4 problems, one per line');
     expect(existsSync(db)).toBe(false);
+  });
+});
+
+// A loopback address a config (or cluster add --api-server) names is what the remote secret carries, and
+// istiod dials it from its pod. Real preflight and a dry run's preflight apply one rule: refused when a primary
+// holding the secret has its API server elsewhere (istiod is not on this machine); taken when every holder is
+// on this machine's loopback too (istiod in this machine's network, as the kwok suite runs it).
+describe('a loopback API server the config names', () => {
+  it('real: refused when the primary is elsewhere (exit 3, nothing written), taken when the primary is on loopback too', async () => {
+    const dir = join(tmp.dir, 'named');
+    mkdirSync(dir, { recursive: true });
+    const far = writeFakeTools(dir, 'unused-marker', 'https://10.20.0.2:6443');
+    const config = join(dir, 'named.yaml');
+    const named = 'remotes: [{name: cluster2, apiServer: "https://127.0.0.1:6443"}]\ntimeouts: {command: 2s}\n';
+    writeFileSync(config, `${named}tools: {kubectl: ${far.kubectl}, istioctl: ${far.istioctl}}\n`);
+    const db = join(dir, 'named.db');
+    const refused = await runCli(['install', '--config', config, '--db', db]);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toContain(
+      "remotes[0].apiServer gives cluster2's API server as https://127.0.0.1:6443, a loopback address, but cluster1's API server (https://10.20.0.2:6443) is not on this machine, so istiod there would dial its own pod; set remotes[0].apiServer to an address cluster1's pods can reach",
+    );
+    expect(existsSync(db)).toBe(false);
+
+    const near = join(dir, 'near');
+    mkdirSync(near);
+    const local = writeFakeTools(near, 'unused-marker', 'https://127.0.0.1:7443');
+    writeFileSync(config, `${named}tools: {kubectl: ${local.kubectl}, istioctl: ${local.istioctl}}\n`);
+    // Past preflight: the fake istioctl install outlives the 2 s command timeout.
+    const taken = await runCli(['install', '--config', config, '--db', db, '-q']);
+    expect(taken.code, taken.stderr).toBe(1);
+    const journal = await readJournal(db, runIdFrom(taken));
+    expect(journal.attempts.find((a) => a.step === 'preflight')?.outcome).toBe('succeeded');
+  });
+
+  it('dry run: cluster add --api-server https://127.0.0.1:6443 fails at preflight as the real one would, and changes nothing', async () => {
+    const dir = join(tmp.dir, 'dry-add');
+    mkdirSync(dir, { recursive: true });
+    const db = join(dir, 'j.db');
+    const FAST = ['--dry-run', '--sim-lb-delay', '0', '-q', '--db', db];
+    const installed = await runCli(['install', ...FAST]);
+    expect(installed.code, installed.stderr).toBe(0);
+    const world = (await readJournal(db, runIdFrom(installed))).run.simWorld as string;
+    const secretsOnPrimary = async () =>
+      (await simCommand(db, world, 'cluster1', ['get', 'secrets', '-n', 'istio-system', '-l', 'istio/multiCluster=true', '-o', 'name'])).stdout;
+    const before = await secretsOnPrimary();
+
+    const add = ['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster3', '--context', 'cluster3', '--role', 'remote', '--db', db, '-q'];
+    const refused = await runCli([...add, '--api-server', 'https://127.0.0.1:6443']);
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toContain(
+      "failed at preflight: --api-server gives cluster3's API server as https://127.0.0.1:6443, a loopback address, but cluster1's API server (https://10.10.0.1:6443) is not on this machine, so istiod there would dial its own pod; set --api-server to an address cluster1's pods can reach",
+    );
+    const journal = await readJournal(db, runIdFrom(refused));
+    expect(journal.attempts.map((a) => a.step)).toEqual(['preflight']);
+    const changing = ['create', 'apply', 'annotate', 'label', 'install', 'patch', 'delete', 'create-remote-secret'];
+    expect(journal.commands.filter((c) => c.argv.some((a) => changing.includes(a))).map((c) => c.argv.join(' '))).toEqual([]);
+    expect(await secretsOnPrimary()).toBe(before);
+    expect((await simCommand(db, world, 'cluster3', ['get', 'namespace', 'istio-system'])).exitCode).toBe(1);
+
+    // The address the cluster has: it joins.
+    const joined = await runCli([...add, '--api-server', 'https://10.12.0.1:6443']);
+    expect(joined.code, joined.stderr).toBe(0);
+  });
+
+  it("dry run: the simulated istiod dials the secret's own address, so a loopback one there never syncs and verify says why", async () => {
+    const dir = join(tmp.dir, 'dry-secret');
+    mkdirSync(dir, { recursive: true });
+    const db = join(dir, 'j.db');
+    const FAST = ['--dry-run', '--sim-lb-delay', '0', '-q', '--db', db];
+    // The token the simulated cluster2 mints for istioctl, pinned so a hand-made secret can carry it.
+    const token = `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from('{"sub":"reader"}').toString('base64url')}.c2ln`;
+    const env = { MESH_RUN_SIM_TOKEN: token };
+    const config = join(dir, 'mesh.yaml');
+    writeFileSync(config, 'verify: {timeout: 3s}\n');
+    const installed = await runCli(['install', ...FAST, '--config', config], { env });
+    expect(installed.code, installed.stderr).toBe(0);
+    const world = (await readJournal(db, runIdFrom(installed))).run.simWorld as string;
+    const secretAt = (server: string) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'istio-remote-secret-cluster2', namespace: 'istio-system', labels: { 'istio/multiCluster': 'true' } },
+        stringData: {
+          cluster2: `apiVersion: v1\nkind: Config\nclusters: [{name: cluster2, cluster: {server: "${server}"}}]\ncontexts: [{name: cluster2, context: {cluster: cluster2, user: cluster2}}]\ncurrent-context: cluster2\nusers: [{name: cluster2, user: {token: "${token}"}}]\n`,
+        },
+      });
+    const put = async (server: string) => {
+      process.env.MESH_RUN_SIM_TOKEN = token;
+      try {
+        const applied = await simCommand(db, world, 'cluster1', ['apply', '--server-side', '--force-conflicts', '-f', '-'], { stdin: secretAt(server) });
+        expect(applied.exitCode, applied.stderr).toBe(0);
+      } finally {
+        delete process.env.MESH_RUN_SIM_TOKEN;
+      }
+    };
+    const verify = ['verify', '--run', runIdFrom(installed), '--db', db, '-q'];
+    await put('https://127.0.0.1:6443');
+    const failed = await runCli(verify, { env });
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toContain(
+      "cluster2's API server at https://127.0.0.1:6443 (the address in its remote secret on cluster1) does not answer: dial tcp 127.0.0.1:6443: i/o timeout; it is a loopback address, so istiod on cluster1 dials its own pod there",
+    );
+    // The same secret at cluster2's own address (same token): synced, verified.
+    await put('https://10.11.0.1:6443');
+    const passed = await runCli(verify, { env });
+    expect(passed.code, passed.stderr).toBe(0);
   });
 });

@@ -45,7 +45,7 @@ async function presents(db: string, world: string, server: string, token: string
   try {
     return await withSimTools(db, world, async (tools) => {
       const answer = await tools.presentToken({ server, token }, { signal: new AbortController().signal, timeoutMs: 10_000 });
-      if ('error' in answer) throw new Error(answer.error);
+      if (!('status' in answer)) throw new Error('error' in answer ? answer.error : answer.refused);
       return answer.status === 401 ? 'refused' : 'accepted';
     });
   } finally {

@@ -1,5 +1,6 @@
 // istioctl as the simulator answers it: install (render, apply, prune), create-remote-secret, version.
 import { parse as parseYaml, stringify } from 'yaml';
+import { isLoopbackServer } from '../../shared/api-server.js';
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue, parseArgs } from './argv.js';
 import { istiodsOn, remoteSecretsOn } from './controllers.js';
@@ -343,7 +344,7 @@ function createRemoteSecret(cluster: SimCluster, flags: Map<string, string>): Co
   const token = tokenSecret.token;
   const server = flags.get('server') ?? cluster.context.server;
   let stderr = '';
-  if (/127\.0\.0\.1|localhost/.test(server)) {
+  if (isLoopbackServer(server)) {
     stderr = `warn: server in Kubeconfig is ${server}. This is likely not reachable from inside the cluster, if you're using Kubernetes in Docker, pass --server with the container IP for the API Server\n`;
   }
   const kubeconfig = stringify({
@@ -427,13 +428,16 @@ function readerTokenSecret(cluster: SimCluster, ns: string, wanted: string | und
   return token ? { token } : { error: `Error: timed out waiting for the token of secret ${ns}/${READER_TOKEN_SECRET}` };
 }
 
-// The bearer token in a remote secret's kubeconfig.
-function tokenIn(secret: KubeObject): string | undefined {
+// The bearer token in a remote secret's kubeconfig, and the API server address istiod dials with it.
+function credentialsIn(secret: KubeObject): { token: string; server: string } | undefined {
   for (const value of Object.values((secret.data as Record<string, string> | undefined) ?? {})) {
     try {
-      const config = parseYaml(Buffer.from(value, 'base64').toString('utf8')) as { users?: Array<{ user?: { token?: string } }> };
+      const config = parseYaml(Buffer.from(value, 'base64').toString('utf8')) as {
+        clusters?: Array<{ cluster?: { server?: string } }>;
+        users?: Array<{ user?: { token?: string } }>;
+      };
       const token = config?.users?.[0]?.user?.token;
-      if (token) return token;
+      if (token) return { token, server: config.clusters?.[0]?.cluster?.server ?? '' };
     } catch {
       // not a kubeconfig
     }
@@ -451,11 +455,16 @@ function remoteClusters(env: IstioctlEnv, cluster: SimCluster, revision: string 
     const pod = `${istiod.name}-5d8f9c7b6-x2kqp`;
     rows.push([istiod.clusterId, '', 'synced', pod, revisionOf(istiod.name)]);
     for (const remote of remoteSecretsOn(cluster)) {
-      const target = env.settings.contexts.find((c) => c.cluster === remote.name && !/127\.0\.0\.1|localhost/.test(c.server));
-      // istiod reads the remote with the secret's token: a revoked one leaves its informers unsynced.
+      const target = env.settings.contexts.find((c) => c.cluster === remote.name);
+      // istiod reads the remote at the secret's address with the secret's token: from its pod a loopback
+      // address is the pod itself, and a revoked token leaves its informers unsynced.
       const held = cluster.get(resourceType('secret') as NonNullable<ReturnType<typeof resourceType>>, 'istio-system', remote.secret.split('/')[1] ?? '');
-      const token = held ? tokenIn(held) : undefined;
-      const accepted = target !== undefined && token !== undefined && (env.cluster(target.name)?.accepts(token) ?? false);
+      const credentials = held ? credentialsIn(held) : undefined;
+      const accepted =
+        target !== undefined &&
+        credentials !== undefined &&
+        !isLoopbackServer(credentials.server || target.server) &&
+        (env.cluster(target.name)?.accepts(credentials.token) ?? false);
       rows.push([remote.name, remote.secret, accepted ? 'synced' : 'timeout', pod, revisionOf(istiod.name)]);
     }
   }

@@ -18,6 +18,10 @@ function stable(value: unknown): string {
   );
 }
 
+// When this process first saw each Service waiting for a load-balancer address, on its monotonic clock (per
+// world, cluster, Service and provider setting).
+const watchedSince = new Map<string, number>();
+
 const tokenTables = new WeakMap<WorldSettings, { world: string; pinned: string | undefined; table: TokenTable }>();
 
 export class SimCluster {
@@ -147,6 +151,23 @@ export class SimCluster {
     }
   }
 
+  // Whether a Service pending since `since` (wall clock) has waited the provider's delay. The wall clock is the
+  // one a process reads, and a run resumed by another process (another machine, a clock set back or forward)
+  // need not agree with the one that made the Service: a wait is also over once this process has watched it
+  // pending for the delay on its monotonic clock. So a clock set back costs at most one delay, never a stall.
+  private waitedEnough(svc: KubeObject, since: number): boolean {
+    const lb = this.settings.loadBalancer;
+    const key = `${this.world}\0${this.context.name}\0${svc.metadata.uid ?? svc.metadata.name}\0${lb.mode}\0${lb.changedAt}`;
+    let watched = watchedSince.get(key);
+    if (watched === undefined) {
+      watched = performance.now();
+      watchedSince.set(key, watched);
+    }
+    const done = Math.max(this.now() - since, performance.now() - watched) >= lb.delayMs;
+    if (done) watchedSince.delete(key);
+    return done;
+  }
+
   // The load-balancer provider: gives LoadBalancer services an address once the configured delay has passed.
   reconcileLoadBalancers(): void {
     const lb = this.settings.loadBalancer;
@@ -164,7 +185,7 @@ export class SimCluster {
       const matches = lb.mode === 'ip' ? Boolean(current?.ip) : lb.mode === 'hostname' ? Boolean(current?.hostname) && !current?.ip : true;
       if (matches) return;
       const created = Date.parse(svc.metadata.creationTimestamp ?? '') || 0;
-      if (this.now() < Math.max(created, lb.changedAt) + lb.delayMs) {
+      if (!this.waitedEnough(svc, Math.max(created, lb.changedAt))) {
         // A provider that changed (hostname -> ip) first withdraws the address it gave, then assigns anew.
         if (current) this.replace({ ...svc, status: { ...status, loadBalancer: {} } });
         return;

@@ -4,6 +4,7 @@ import { waveNumber } from '../../machines/steps.js';
 import { sleep } from '../../shared/sleep.js';
 import type { WorldLease, WorldObjects, WorldStore } from '../../store/contract.js';
 import type { ClusterTools, Command, CommandResult, RunOptions } from '../cluster-tools.js';
+import { tokenTransportRefusal } from '../token-probe.js';
 import { faultAppliesEffect, faultResult, isFaultPoint } from './faults.js';
 import { runIstioctl } from './istioctl-sim.js';
 import { runKubectl } from './kubectl-sim.js';
@@ -90,6 +91,8 @@ export function createSimulatedTools({ store, world, now = Date.now }: Simulated
     // The API server behind `server` authenticates the token as the real one's legacy token authenticator does.
     presentToken: async (probe, options) => {
       abortIfNeeded(options.signal);
+      const refused = tokenTransportRefusal(probe.server);
+      if (refused) return { refused };
       await new Promise((resolve) => setImmediate(resolve));
       return store.transact(
         world,

@@ -16,6 +16,7 @@ import type {
   RemoteStepInput,
   StepDone,
 } from '../../machines/types.js';
+import { isLoopbackServer } from '../../shared/api-server.js';
 import { StepError } from '../../shared/errors.js';
 import { clusterField, type MeshConfig } from '../../shared/model.js';
 import { commandFailed, errorSummary, isTransient } from './failures.js';
@@ -61,8 +62,6 @@ export interface ActivityDeps {
   // uninstall --force: remove what existed before mesh-run too (each removal is reported).
   force?: boolean;
 }
-
-export const LOOPBACK_SERVER = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i;
 
 export function parseIstioVersion(stdout: string): string | undefined {
   try {
@@ -135,27 +134,47 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
     ),
   );
   // A remote secret carries the API server address the primaries' istiod will dial. A loopback address
-  // (kind, kwok, minikube) reaches the primary itself, not that cluster: refuse unless the config names one.
+  // (kind, kwok, minikube) reaches the primary itself, not that cluster: refuse one the kubeconfig gives unless
+  // the config names the address. A loopback address the config names is reachable only by an istiod in this
+  // machine's network, so it is refused too when a primary holding the secret has its API server elsewhere.
   const shape = { members: deps.config.clusters };
   const dialled = deps.config.clusters.filter((c) => secretHoldersOf(shape, c.name).length > 0 && known?.has(c.context));
-  for (const cluster of input.checkRemoteServers ? dialled : []) {
-    if (cluster.apiServer) continue;
-    await attempt(async () => {
-      const view = await mustSucceed(
+  const servers = new Map<string, Promise<string>>();
+  const serverOf = (context: string) => {
+    let found = servers.get(context);
+    if (!found) {
+      found = mustSucceed(
         rt,
         {
           tool: 'kubectl',
-          args: ['config', 'view', '--minify', `--context=${cluster.context}`, '-o', 'jsonpath={.clusters[0].cluster.server}'],
-          context: cluster.context,
+          args: ['config', 'view', '--minify', `--context=${context}`, '-o', 'jsonpath={.clusters[0].cluster.server}'],
+          context,
           purpose: 'check',
         },
-        `reading the API server of context "${cluster.context}"`,
-      );
-      const server = view.stdout.trim();
-      if (LOOPBACK_SERVER.test(server)) {
-        const holders = secretHoldersOf(shape, cluster.name).map((h) => h.name);
+        `reading the API server of context "${context}"`,
+      ).then((view) => view.stdout.trim());
+      servers.set(context, found);
+    }
+    return found;
+  };
+  for (const cluster of input.checkRemoteServers ? dialled : []) {
+    if (cluster.apiServer && !isLoopbackServer(cluster.apiServer)) continue;
+    await attempt(async () => {
+      const server = cluster.apiServer ?? (await serverOf(cluster.context));
+      if (!isLoopbackServer(server)) return;
+      const holders = secretHoldersOf(shape, cluster.name);
+      // A cluster add names the joining cluster's address with a flag, not in a file.
+      const field = deps.config.subject === cluster.name ? '--api-server' : clusterField(deps.config, cluster.name, 'apiServer');
+      if (!cluster.apiServer) {
         throw new StepError(
-          `the kubeconfig gives ${cluster.name}'s API server as ${server}, which istiod in ${holders.join(', ')} cannot reach (it is that pod's own loopback); set ${clusterField(deps.config, cluster.name, 'apiServer')} to an address the primary's pods can reach (for kind: https://<control-plane container IP>:6443), passed to create-remote-secret as --server`,
+          `the kubeconfig gives ${cluster.name}'s API server as ${server}, which istiod in ${holders.map((h) => h.name).join(', ')} cannot reach (it is that pod's own loopback); set ${field} to an address the primary's pods can reach (for kind: https://<control-plane container IP>:6443), passed to create-remote-secret as --server`,
+        );
+      }
+      for (const holder of holders.filter((h) => known?.has(h.context))) {
+        const at = await serverOf(holder.context);
+        if (isLoopbackServer(at)) continue;
+        throw new StepError(
+          `${field} gives ${cluster.name}'s API server as ${server}, a loopback address, but ${holder.name}'s API server (${at}) is not on this machine, so istiod there would dial its own pod; set ${field} to an address ${holder.name}'s pods can reach`,
         );
       }
     });

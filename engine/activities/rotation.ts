@@ -4,6 +4,7 @@
 // journaled is a fingerprint (a prefix of the token's hash).
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
+import { tokenTransportRefusal } from '../../adapters/token-probe.js';
 import type { ClusterRef, MintedToken, RotationStepInput, StepDone } from '../../machines/types.js';
 import { StepError } from '../../shared/errors.js';
 import { sleep } from '../../shared/sleep.js';
@@ -197,6 +198,12 @@ export async function revokeToken(rt: StepRuntime, input: RotationStepInput, dep
       );
       continue;
     }
+    // Once deleted, the old token must be seen refused; over plain HTTP it cannot be presented: stop first.
+    const refused = tokenTransportRefusal(probeBase?.clusters?.[0]?.cluster?.server ?? '');
+    if (refused)
+      throw new StepError(`cannot check the old token ${old.fingerprint} of ${input.cluster} is refused once revoked: ${refused}; nothing was deleted`, {
+        hint: plainHttpHint(input.cluster),
+      });
     await mustSucceed(
       rt,
       kubectl(input.context, ['delete', 'secret', old.secret, '-n', ISTIO_SYSTEM, '--ignore-not-found'], 'act'),
@@ -210,6 +217,10 @@ export async function revokeToken(rt: StepRuntime, input: RotationStepInput, dep
   return { finishedAt: rt.now() };
 }
 
+function plainHttpHint(cluster: string): string {
+  return `the holders' remote secrets address ${cluster} over plain HTTP; set remotes[].apiServer for ${cluster} to its https:// address, re-run "mesh-run install" to write the secrets again, then rotate`;
+}
+
 // Presents `token` to the cluster's API server (its address and CA as the holders' kubeconfig names them)
 // until it answers 401. The token goes in a request header from this process: in no argv, file or pipe.
 async function expectRefused(rt: StepRuntime, input: RotationStepInput, base: Kubeconfig | undefined, token: string, fingerprint: string): Promise<void> {
@@ -218,6 +229,8 @@ async function expectRefused(rt: StepRuntime, input: RotationStepInput, base: Ku
   const deadline = rt.now() + TOKEN_WAIT_MS;
   for (;;) {
     const answer = await rt.presentToken(probe);
+    if ('refused' in answer)
+      throw new StepError(`presenting the old token to ${input.cluster}'s API server: ${answer.refused}`, { hint: plainHttpHint(input.cluster) });
     if ('error' in answer)
       throw new StepError(`presenting the old token to ${input.cluster}'s API server (${probe.server}) failed: ${answer.error}`, {
         retryable: true,

@@ -8,9 +8,10 @@ import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
 import type { ClusterTools } from '../../adapters/cluster-tools.js';
 import { secretHoldersOf } from '../../machines/topology.js';
+import { isLoopbackServer } from '../../shared/api-server.js';
 import type { MeshConfig } from '../../shared/model.js';
 import { directRuntime, probing } from './environment-check.js';
-import { ISTIO_SYSTEM, LOOPBACK_SERVER } from './install.js';
+import { ISTIO_SYSTEM } from './install.js';
 import { istioctl, kubectl } from './step-runtime.js';
 
 const MULTICLUSTER_LABEL = 'istio/multiCluster';
@@ -142,7 +143,7 @@ export async function auditRemoteSecrets(config: MeshConfig, tools: ClusterTools
               message: `an ${credential} credential istiod cannot run (istio#58335): recreate it with a service-account token`,
             });
           if (credential === 'none') findings.push({ level: 'problem', message: 'no credential: istiod cannot read this cluster' });
-          if (LOOPBACK_SERVER.test(server)) findings.push({ level: 'problem', message: `server ${server} is the primary pod's own loopback, not ${cluster}` });
+          if (isLoopbackServer(server)) findings.push({ level: 'problem', message: `server ${server} is the primary pod's own loopback, not ${cluster}` });
           if (item.metadata?.labels?.[MULTICLUSTER_LABEL] !== 'true')
             findings.push({ level: 'problem', message: `not labelled ${MULTICLUSTER_LABEL}=true: istiod ignores it` });
           if (credential === 'token' && claims.exp === undefined)

@@ -2,6 +2,7 @@
 // the address and token its remote secret holds. The secret is read into memory only; the token goes in a
 // request header from this process (ClusterTools.presentToken) and is never printed or journaled.
 import type { AccessQuestion } from '../../adapters/cluster-tools.js';
+import { isLoopbackServer } from '../../shared/api-server.js';
 import { remoteSecretName } from './install.js';
 import { kubeconfigOf, readSecret, tokenProbe } from './secret-read.js';
 import type { StepRuntime } from './step-runtime.js';
@@ -33,9 +34,17 @@ export async function diagnoseUnsynced(rt: StepRuntime, holder: { name: string; 
     };
   }
   const answer = await rt.presentToken({ ...probe, access: ISTIOD_READ });
-  if ('error' in answer) {
+  if ('refused' in answer) {
     return {
-      cause: `${cluster}'s API server at ${probe.server} (the address in its remote secret on ${holder.name}) does not answer: ${answer.error}`,
+      cause: `the remote secret for ${cluster} on ${holder.name} names its API server as ${probe.server}, and ${answer.refused} (istiod would send it in the clear too)`,
+      hint: `set remotes[].apiServer for ${cluster} to its https:// address, then re-run "mesh-run install" to write the secret again`,
+    };
+  }
+  if ('error' in answer) {
+    // From this machine a loopback address reaches this machine; from istiod's pod, the pod itself.
+    const loopback = isLoopbackServer(probe.server) ? `; it is a loopback address, so istiod on ${holder.name} dials its own pod there` : '';
+    return {
+      cause: `${cluster}'s API server at ${probe.server} (the address in its remote secret on ${holder.name}) does not answer: ${answer.error}${loopback}`,
       hint: `set remotes[].apiServer for ${cluster} to an address istiod on ${holder.name} can reach, then re-run "mesh-run install" to write the secret again`,
     };
   }

@@ -22,8 +22,28 @@ export interface CliOptions {
   host?: string;
 }
 
+// mesh-run's per-user directory (a generated CA without outputDir, the default journal) for the CLIs this test
+// process starts: a directory of its own, never the home of whoever runs the tests, removed at exit.
+let stateHome: string | undefined;
+function testStateHome(): string {
+  if (!stateHome) {
+    const dir = mkdtempSync(join(tmpdir(), 'mesh-run-state-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    stateHome = dir;
+  }
+  return stateHome;
+}
+
 function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', CTX_CLUSTER1: '', CTX_CLUSTER2: '', MESH_RUN_DB: '', MESH_RUN_STORE: '' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NO_COLOR: '1',
+    CTX_CLUSTER1: '',
+    CTX_CLUSTER2: '',
+    MESH_RUN_DB: '',
+    MESH_RUN_STORE: '',
+    XDG_STATE_HOME: testStateHome(),
+  };
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
     else env[k] = v;

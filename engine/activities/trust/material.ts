@@ -1,7 +1,8 @@
 // Where the CA of a cluster comes from: the user's files, or a root and intermediate mesh-run generates.
-// Generated keys stay in memory unless trust.outputDir names a directory; there they are written 0600,
-// and a re-run (or a resumed run) reuses them instead of minting a different CA.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// Generated keys stay in memory unless trust.outputDir names a directory (the config loader names mesh-run's
+// own per-user one when several primaries need the root kept); there they are written 0600 in directories
+// made 0700, and a re-run (or a resumed run) reuses them instead of minting a different CA.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TrustConfig } from '../../../shared/model.js';
 import { bundleProblem, type CaBundle, type RootCa } from './ca-files.js';
@@ -41,9 +42,11 @@ export function bundleFromFiles(caDir: string, cluster: string): CaBundle {
 }
 
 function writePrivate(path: string, text: string, mode: number): void {
-  // Written whole or not at all: a crash never leaves half a key that a re-run would trust.
+  // Written whole or not at all: a crash never leaves half a key that a re-run would trust. The temporary file
+  // is new ('wx'): a link planted at its name is not followed, and the mode is the file's from its first byte.
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode });
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, text, { mode, flag: 'wx' });
   renameSync(tmp, path);
 }
 

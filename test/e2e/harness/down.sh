@@ -3,19 +3,22 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/versions.sh"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 STATE="${MESH_RUN_E2E_STATE:-${TMPDIR:-/tmp}/mesh-run-e2e}"
 export KUBECONFIG="$STATE/kubeconfig" KWOK_WORKDIR="$STATE/kwok"
-if [ -f "$STATE/lb.pid" ]; then kill "$(cat "$STATE/lb.pid")" 2>/dev/null; fi
+stop_pid_file "$STATE/lb.pid" "$STATE"
 # Every cluster kwokctl made in our state directory, however many up.sh was asked for.
 if [ -x "$KWOK_BIN/kwokctl" ]; then
   for c in $("$KWOK_BIN/kwokctl" get clusters 2>/dev/null); do
     "$KWOK_BIN/kwokctl" delete cluster --name "$c" --kubeconfig "$KUBECONFIG" >/dev/null 2>&1
   done
 fi
-# Anything still running from our state directory (a crashed kwokctl leaves its children).
-pkill -f "$STATE/kwok" 2>/dev/null
-# The real istiod processes the stand-ins started (their --kubeconfig lies under $STATE/istiod). SIGKILL: with
+# What is still running by the pid files our processes left (a crashed kwokctl leaves its children), each
+# checked to be ours: never a process found by its name, which could be another harness's.
+for f in "$STATE"/kwok/clusters/*/pids/*.pid; do stop_pid_file "$f" "$STATE"; done
+# The real istiod processes the stand-ins started (each wrote $STATE/istiod/<context>/<pod>/pid). SIGKILL: with
 # its API server gone, istiod's graceful shutdown can wait on it for long.
-pkill -KILL -f "$STATE/istiod" 2>/dev/null
+for f in "$STATE"/istiod/*/*/pid; do stop_pid_file "$f" "$STATE" KILL; done
 rm -rf "$STATE"
 echo "e2e-down: stopped" >&2

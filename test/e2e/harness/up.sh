@@ -10,16 +10,16 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.sh
 source "$here/versions.sh"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 STATE="${MESH_RUN_E2E_STATE:-${TMPDIR:-/tmp}/mesh-run-e2e}"
 log() { printf '%s e2e-up: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 started=$(date +%s)
 
 bash "$here/build-binaries.sh"
 if ! command -v etcd >/dev/null 2>&1; then
-  log "installing Debian's etcd-server"
-  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null
-  # Debian starts a system etcd on :2379; the clusters run their own.
-  systemctl stop etcd >/dev/null 2>&1 || service etcd stop >/dev/null 2>&1 || pkill -x etcd || true
+  log "installing Debian's etcd-server (its own service kept from starting)"
+  install_etcd_server
 fi
 
 mkdir -p "$STATE"
@@ -46,6 +46,7 @@ done
 
 for c in "${clusters[@]}"; do
   if kubectl --context "$c" get --raw /readyz >/dev/null 2>&1; then
+    await_nodes_ready "$c" 30 "$KWOK_WORKDIR/clusters/$c/logs/kwok-controller.log" || { log "$c is up but not usable: run npm run e2e:down, then up again"; exit 1; }
     log "$c is already up"
     continue
   fi
@@ -68,6 +69,8 @@ status:
   capacity: {cpu: "32", memory: 256Gi, pods: "110"}
 NODE
   done
+  # Ready only once kwok's controller took the nodes over (it must have started: its port may be taken).
+  await_nodes_ready "$c" 30 "$KWOK_WORKDIR/clusters/$c/logs/kwok-controller.log" || { log "$c: its nodes never became Ready; not ready"; exit 1; }
   log "$c up in $(( $(date +%s) - t0 ))s"
 done
 kubectl config use-context cluster1 >/dev/null
