@@ -1,9 +1,9 @@
 // Where the journal lives: an SQLite file (the embedded default), or a PostgreSQL database shared by a team.
 // Chosen by --store / $MESH_RUN_STORE (a postgres:// URL, a sqlite: URL or a path), or --db / $MESH_RUN_DB
 // (an SQLite path). A URL is only ever shown with its password masked.
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../shared/errors.js';
-import { stateDir } from '../shared/state-dir.js';
 
 export interface SqliteLocation {
   kind: 'sqlite';
@@ -27,7 +27,8 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 // $XDG_STATE_HOME/mesh-run/mesh-run.db (~/.local/state when unset).
 export function defaultDbPath(env: Record<string, string | undefined> = process.env): string {
-  return join(stateDir(env), 'mesh-run.db');
+  const stateHome = env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return join(stateHome, 'mesh-run', 'mesh-run.db');
 }
 
 // The store the flags and the environment name: flags first, then $MESH_RUN_STORE, then $MESH_RUN_DB.

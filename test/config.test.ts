@@ -1,5 +1,4 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { faultSpecForms, parseFaultSpec } from '../engine/config/fault-specs.js';
@@ -165,7 +164,12 @@ describe('config validation: one line per problem, naming the field', () => {
     [
       'several primaries without a shared root',
       'clusters: [{name: a, role: primary}, {name: b, role: primary}]',
-      /^mesh\.yaml: trust: 2 primaries need one root of trust; add trust: \{\} to generate it \(kept in \$XDG_STATE_HOME\/mesh-run\/ca\/<meshID>\)/,
+      /^mesh\.yaml: trust: 2 primaries need one root of trust; add trust: \{outputDir: \.\/certs\}/,
+    ],
+    [
+      'several primaries with a root kept only in memory',
+      'clusters: [{name: a, role: primary}, {name: b, role: primary}]\ntrust: generate',
+      /^mesh\.yaml: trust\.outputDir: missing; with several primaries the generated root must be kept/,
     ],
   ];
 
@@ -195,23 +199,6 @@ describe('config validation: one line per problem, naming the field', () => {
     expect(config.verify).toEqual({ samplesDir: '/opt/istio-1.26.0', timeoutMs: 30_000 });
     expect(parseConfigText('trust: {caDir: ca}\n', {}, '/etc/mesh/mesh.yaml').trust).toEqual({ source: 'files', caDir: '/etc/mesh/ca' });
     expect(parseConfigText('meshID: m\n', {}, '/etc/mesh/mesh.yaml').trust).toBeUndefined();
-  });
-
-  it("keeps a generated root several primaries share in mesh-run's per-user directory, never next to the config", () => {
-    const two = 'meshID: east\nclusters: [{name: a, role: primary}, {name: b, role: primary}]\n';
-    const defaults = { source: 'generate', keySize: 4096, rootDays: 3650, intermediateDays: 730 };
-    for (const trust of ['trust: {}', 'trust: generate', 'trust: {keySize: 4096}']) {
-      expect(parseConfigText(`${two}${trust}\n`, { XDG_STATE_HOME: '/home/u/.state' }, '/repo/mesh.yaml').trust, trust).toEqual({
-        ...defaults,
-        outputDir: '/home/u/.state/mesh-run/ca/east',
-      });
-    }
-    expect(parseConfigText(`${two}trust: {}\n`, { HOME: '/ignored' }, '/repo/mesh.yaml').trust).toMatchObject({
-      outputDir: join(homedir(), '.local', 'state', 'mesh-run', 'ca', 'east'),
-    });
-    // Named: kept there. One primary: in memory, as before.
-    expect(parseConfigText(`${two}trust: {outputDir: certs}\n`, {}, '/repo/mesh.yaml').trust).toMatchObject({ outputDir: '/repo/certs' });
-    expect(parseConfigText('trust: {}\n', { XDG_STATE_HOME: '/home/u/.state' }, '/repo/mesh.yaml').trust).toEqual(defaults);
   });
 
   it('reports every problem at once', () => {

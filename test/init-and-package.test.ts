@@ -121,17 +121,23 @@ describe('mesh-run init', () => {
 });
 
 describe('the npm package', () => {
-  it("never carries a CA key: after an example with trust: ran in place, npm pack --dry-run lists none; the keys sit 0600 in mesh-run's own directory", async () => {
-    const state = join(tmp.dir, 'state');
+  it('never carries a CA key: after an example with trust: ran in place (writing its keys 0600 into examples/certs), npm pack --dry-run lists none', async () => {
     const examples = join(ROOT, 'examples');
-    // What this test may leave in the tree (an older mesh-run wrote the example's keys into examples/certs).
+    // What this test may leave in the tree; what was there before it is left as it was.
     const planted = [join(examples, 'certs'), join(examples, 'stray-key.yaml'), join(examples, 'root-cert.pem'), join(ROOT, 'docs', 'certs')];
     const before = new Set(planted.filter((p) => existsSync(p)));
     try {
-      const run = await runCli(
-        ['install', '--dry-run', '-c', join(examples, 'multi-primary.yaml'), '--db', join(tmp.dir, 'keys.db'), '--sim-lb-delay', '0', '-q'],
-        { env: { XDG_STATE_HOME: state } },
-      );
+      const run = await runCli([
+        'install',
+        '--dry-run',
+        '-c',
+        join(examples, 'multi-primary.yaml'),
+        '--db',
+        join(tmp.dir, 'keys.db'),
+        '--sim-lb-delay',
+        '0',
+        '-q',
+      ]);
       expect(run.code, run.stderr).toBe(0);
       const packedNow = () =>
         (
@@ -140,14 +146,13 @@ describe('the npm package', () => {
           }>
         )[0]?.files.map((f) => f.path) ?? [];
       const secretLooking = (files: string[]) => files.filter((f) => /\.(pem|key)$|key|certs\//i.test(f));
-      expect(secretLooking(packedNow())).toEqual([]);
-      expect(existsSync(join(examples, 'certs')), 'the example wrote into the package').toBe(false);
-
-      // The root and the intermediates: in $XDG_STATE_HOME/mesh-run/ca/<meshID>, private to the user.
-      const ca = join(state, 'mesh-run', 'ca', 'mesh1');
+      // The example's outputDir (./certs) holds the root and the intermediates, private to the user...
+      const ca = join(examples, 'certs');
       const mode = (p: string) => statSync(p).mode & 0o777;
-      for (const dir of [join(state, 'mesh-run', 'ca'), ca, join(ca, 'cluster1'), join(ca, 'cluster2')]) expect(mode(dir), dir).toBe(0o700);
+      for (const dir of [ca, join(ca, 'cluster1'), join(ca, 'cluster2')]) expect(mode(dir), dir).toBe(0o700);
       for (const key of [join(ca, 'root-key.pem'), join(ca, 'cluster1', 'ca-key.pem'), join(ca, 'cluster2', 'ca-key.pem')]) expect(mode(key), key).toBe(0o600);
+      // ...and none of it is packed.
+      expect(secretLooking(packedNow())).toEqual([]);
 
       // Keys a user put in the tree anyway (their own outputDir: ./certs, a stray file) stay out as well.
       mkdirSync(join(examples, 'certs', 'cluster1'), { recursive: true });

@@ -13,7 +13,7 @@ import { simCommand } from './support/sim.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-// The examples are copied; their generated CA goes to the CLI's $XDG_STATE_HOME (test/support/cli.ts).
+// The examples are copied: their trust.outputDir (./certs) is written next to the config.
 const examples = join(tmp.dir, 'examples');
 cpSync(new URL('../examples', import.meta.url).pathname, examples, { recursive: true });
 const example = (name: string) => join(examples, `${name}.yaml`);

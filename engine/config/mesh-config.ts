@@ -1,7 +1,7 @@
 // Loads and validates the mesh-run YAML config: every field optional, the Istio page's values as defaults.
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parseDocument } from 'yaml';
 import { parseDuration } from '../../shared/durations.js';
 import { ConfigError, UsageError } from '../../shared/errors.js';
@@ -14,7 +14,6 @@ import {
   type TrustConfig,
   type VerifyConfig,
 } from '../../shared/model.js';
-import { stateDir } from '../../shared/state-dir.js';
 import { derivedNames } from '../activities/manifests.js';
 import {
   API_SERVER_URL,
@@ -433,7 +432,7 @@ export function resolveConfig(raw: unknown, env: Env, source: string): MeshConfi
     } else maxParallelRemotes = raw.maxParallelRemotes;
   }
 
-  const trust = keptWhereNeeded(readTrust(raw, source, problems), clusters, meshID, env);
+  const trust = readTrust(raw, source, problems);
   checkSharedTrust(clusters, trust, problems);
   const verifyRaw = readSection(raw, 'verify', VERIFY_KEYS, problems);
   const verify: VerifyConfig = { timeoutMs: readDuration(verifyRaw.timeout, 'verify.timeout', problems, DEFAULTS.verifyTimeout, 3_600_000) };
@@ -553,27 +552,21 @@ function readMeshClusters(raw: Record<string, unknown>, network: string, problem
 }
 
 // Several control planes trust each other's workloads only under one root (Istio's "plug in CA certificates").
+// A generated root must outlive the process that made it: a resumed run gives the next primary an
+// intermediate of the same root, which it reads back from outputDir.
 function checkSharedTrust(clusters: readonly MeshCluster[], trust: TrustConfig | undefined, problems: Problems): void {
   const primaries = clusters.filter((c) => c.role === 'primary').length;
   if (primaries < 2) return;
   if (!trust)
     problems.add(
       'trust',
-      `${primaries} primaries need one root of trust; add trust: {} to generate it (kept in $XDG_STATE_HOME/mesh-run/ca/<meshID>), or trust: {caDir: <dir>} for your own CA`,
+      `${primaries} primaries need one root of trust; add trust: {outputDir: ./certs} to generate it, or trust: {caDir: <dir>} for your own CA`,
     );
-}
-
-// A generated root must outlive the process that made it when several primaries sign under it: a resumed run
-// gives the next primary an intermediate of the same root. Without outputDir it is kept in mesh-run's own
-// per-user directory, never next to the config: a config may sit in a repository or in mesh-run's package.
-function keptWhereNeeded(trust: TrustConfig | undefined, clusters: readonly MeshCluster[], meshID: string, env: Env): TrustConfig | undefined {
-  if (trust?.source !== 'generate' || trust.outputDir || clusters.filter((c) => c.role === 'primary').length < 2) return trust;
-  return { ...trust, outputDir: defaultCaDir(meshID, env) };
-}
-
-// $XDG_STATE_HOME/mesh-run/ca/<meshID>: one root per mesh name, private to the user (directories 0700, keys 0600).
-export function defaultCaDir(meshID: string, env: Env = process.env): string {
-  return join(stateDir(env), 'ca', meshID || 'mesh');
+  else if (trust.source === 'generate' && !trust.outputDir)
+    problems.add(
+      'trust.outputDir',
+      'missing; with several primaries the generated root must be kept so every primary (and a resumed run) signs under it: add outputDir: ./certs',
+    );
 }
 
 // Names and contexts are each the mesh's own: one cluster, one name, one kube context.

@@ -124,9 +124,7 @@ export const CONFIG_SCHEMA: SchemaNode & { type: 'object' } = {
           description: "a common root of trust for every primary's istiod: existing CA files (caDir), or generated",
           properties: {
             caDir: path("Istio's tools/certs layout: <caDir>/<cluster>/{ca-cert,ca-key,root-cert,cert-chain}.pem"),
-            outputDir: path(
-              'keep the generated CA here (keys 0600, directories 0700); a re-run reuses it. Unset: in memory with one primary, $XDG_STATE_HOME/mesh-run/ca/<meshID> with several',
-            ),
+            outputDir: path('keep the generated CA here (keys 0600); a re-run reuses it'),
             keySize: { type: 'integer', description: 'RSA key size (default 4096)', minimum: 2048, maximum: 4096, enum: [2048, 3072, 4096] },
             rootDays: { type: 'integer', description: 'root validity in days (default 3650)', minimum: 1, maximum: 36500 },
             intermediateDays: { type: 'integer', description: 'intermediate validity in days (default 730)', minimum: 1, maximum: 36500 },
