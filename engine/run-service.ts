@@ -40,6 +40,7 @@ import type { ProgressListener } from './runtime/progress-events.js';
 import { planRerun } from './runtime/rerun-plan.js';
 import { clustersBusy, currentOperator, leaseFor, RunDriver, type RunOutcome } from './runtime/run-driver.js';
 import { newRunId } from './runtime/run-ids.js';
+import { faultIdsBefore, faultsAdded, withdrawUnfired } from './runtime/unfired-faults.js';
 import { restorable, workflowOf } from './runtime/workflows.js';
 import { removalSummary } from './views/removal-summary.js';
 import { maybeRunConfig, membershipConfig, runConfig } from './views/run-config.js';
@@ -69,6 +70,8 @@ export interface FinishedRun {
   outcome: RunOutcome;
   run: RunRecord | undefined;
   attempts: AttemptRecord[];
+  // A run that succeeded although an --inject-failure it was given never fired: one line per fault.
+  unfiredFaults?: string[];
 }
 
 export interface PreparedRun {
@@ -140,11 +143,13 @@ export async function claimNewRun(store: Store, run: NewRun, world: string, doin
   const leaseToken = randomUUID();
   const claimKeys = clusterKeys(run.mode, run.config, world);
   const claim = { lease: leaseFor(operator, leaseToken, run.createdAt), keys: claimKeys, staleAfterMs: LEASE_STALE_MS, isAlive: holderAlive };
+  const faultsBefore = seed && seed.faults.length > 0 ? await faultIdsBefore(store.worlds, seed.faultWorld) : undefined;
   const result = await store.runs.createRun(run, operator, claim, seed);
   if (!result.created) throw clustersBusy(result.busy, Date.now(), doing);
   const recorded = await store.runs.getRun(run.id);
   if (!recorded) throw new InternalError(`run ${run.id} was recorded but does not read back`);
-  return { run: recorded, leaseToken, claimKeys, operator };
+  const injected = seed && faultsBefore ? await faultsAdded(store.worlds, seed.faultWorld, faultsBefore) : undefined;
+  return { run: recorded, leaseToken, claimKeys, operator, injected };
 }
 
 export type ClaimedRun = Awaited<ReturnType<typeof claimNewRun>>;
@@ -172,7 +177,19 @@ export async function preparedNewRun(
     ...(options.listener ? { listener: options.listener } : {}),
     ...(options.answers ? { answers: options.answers } : {}),
   });
-  return prepared(store, run, driver, () => driver.start(), undefined, options.warnings);
+  const ready = prepared(store, run, driver, () => driver.start(), undefined, options.warnings);
+  const { injected } = claimed;
+  if (!injected) return ready;
+  // A run that succeeded says which of its injected failures never fired (the plan refused those it could).
+  return {
+    ...ready,
+    async begin() {
+      const finished = await ready.begin();
+      if (finished.outcome.status !== 'succeeded') return finished;
+      const unfired = await withdrawUnfired(store.worlds, injected, run.kind, finished.attempts);
+      return unfired.length > 0 ? { ...finished, unfiredFaults: unfired } : finished;
+    },
+  };
 }
 
 // --mesh names the install run that stands for the mesh; the rest is as --run.

@@ -351,6 +351,44 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     expect(refused.stderr).toContain("runs Istio's default revision");
   }, 120_000);
 
+  it('an injected failure that never fires ends the run with exit 2 naming it and why; one the plan lacks is refused before anything is written', async () => {
+    // Installed, never verified: no namespace runs a workload, so the upgrade cuts no waves.
+    const file = join(tmp.dir, 'bare.yaml');
+    writeFileSync(file, CONFIG);
+    const db = join(tmp.dir, 'bare.db');
+    expect((await runCli(['install', '-c', file, '--dry-run', '--sim-lb-delay', '0', '-q', '--db', db])).code).toBe(0);
+    const runs = await runsIn(db);
+    const refused = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--inject-failure', 'install-remote-revision@cluster1', '--db', db]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('step install-remote-revision does not run on cluster "cluster1"');
+    expect(await runsIn(db)).toBe(runs);
+
+    const upgraded = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--inject-failure', 'await-wave@wave-1', '-q', '--db', db]);
+    expect(upgraded.code, upgraded.stderr).toBe(2);
+    expect(upgraded.stdout).toContain('mesh mesh1 upgraded');
+    expect(upgraded.stderr).toContain('--inject-failure await-wave@wave-1 never fired (withdrawn): this upgrade cut no waves (it found no namespace to move)');
+    expect(upgraded.stderr).toContain(`"mesh-run status ${runIdFrom(upgraded)}" lists them`);
+    // --json says the same in its document.
+    const json = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'c', '--inject-failure', 'move-wave', '--json', '--db', db]);
+    expect(json.code, json.stderr).toBe(2);
+    const doc = JSON.parse(json.stdout) as { ok: boolean; run: { status: string }; unfiredFaults: string[] };
+    expect(doc).toMatchObject({ ok: false, run: { status: 'succeeded' } });
+    expect(doc.unfiredFaults).toEqual(['--inject-failure move-wave never fired (withdrawn): this upgrade cut no waves (it found no namespace to move)']);
+    // A step of the whole mesh that leaves the named cluster out: a cluster add asks only the joining cluster
+    // and the primaries.
+    const joined = await runCli([
+      ...['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster4', '--context', 'ctx4', '--role', 'remote', '--network', 'network1'],
+      ...['--inject-failure', 'preflight@cluster2', '-q', '--db', db],
+    ]);
+    expect(joined.code, joined.stderr).toBe(2);
+    expect(joined.stderr).toContain(
+      '--inject-failure preflight@cluster2 never fired (withdrawn): preflight ran, but sent cluster2 none of the commands the fault strikes',
+    );
+    // A fault that fires is quiet about it: the run fails there, as asked.
+    const fired = await upgradeFailingAt(db, 'flip-tag@cluster2');
+    expect(fired.stderr).not.toContain('never fired');
+  }, 120_000);
+
   it('--dry-run on a real mesh rehearses the upgrade and its rollback on a simulated copy; the real mesh stays on a', async () => {
     const db = join(tmp.dir, 'real.db');
     const install = await recordRealMesh(db, `revision: a\n${PROD}`);
