@@ -147,7 +147,7 @@ describe('fitting the display to the height', () => {
     expect(both).toHaveLength(10);
     const tight = fitRows(slots, 5);
     expect(tight).toHaveLength(5);
-    const kept = tight.filter((r) => !isGroupRow(r) && !isMoreRow(r)).map((r) => `${r.step}@${r.cluster}`);
+    const kept = tight.flatMap((r) => (isGroupRow(r) || isMoreRow(r) ? [] : [`${r.step}@${r.cluster}`]));
     expect(kept).toEqual(['s1@c3', 's2@c4']);
     expect(tight.find(isMoreRow)).toEqual({ more: 6, finished: 1, pending: 5 });
   });
