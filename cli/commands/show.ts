@@ -24,7 +24,7 @@ function loadTimeline(id: string, options: ShowOptions): Promise<Timeline> {
   return withStore(options, (runs) => runTimeline(runs, id));
 }
 
-const SHOW_FORMATS = ['table', 'json', 'yaml'] as const;
+const SHOW_FORMATS = ['text', 'json', 'yaml'] as const;
 const LOGS_FORMATS = ['text', 'json'] as const;
 
 const clock = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
@@ -50,7 +50,7 @@ Exit codes: 0 shown, 2 bad input, 3 store problem, 4 no such run.`,
     .action(async (id: string, options: ShowOptions) => {
       const format = formatOf(options, SHOW_FORMATS);
       const t = await loadTimeline(id, options);
-      if (format !== 'table') {
+      if (format !== 'text') {
         // The saved machine state and the lease token are the engine's, not the reader's.
         const { snapshot: _s, lease: _l, storedKind, ...run } = t.run;
         const shown = run.damaged.includes('kind') ? { ...run, kind: storedKind } : run;
