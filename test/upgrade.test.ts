@@ -240,6 +240,13 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     expect(resumed.stderr).toContain(`upgrade ${id} was rolled back by run ${runIdFrom(rolled)}; there is nothing to resume`);
     expect((await runCli(['resume', id, '--from', 'move-wave', '--db', db])).code).toBe(4);
     expect(await meshState(db, world)).toEqual(rolledBack);
+    // runs and status show the upgrade as rolled back (by that run), not as a failure to look into.
+    const listed = (await runCli(['runs', '--db', db])).stdout.split('\n').find((l) => l.startsWith(id));
+    expect(listed).toMatch(new RegExp(`^${id} +upgrade +rolled back +dry-run +cluster1 -> cluster2,cluster3 +\\S+ \\S+ +\\S+$`));
+    expect((await runCli(['runs', '-o', 'csv', '--db', db])).stdout).toContain(`${id},upgrade,rolled-back,`);
+    expect((await runCli(['status', id, '--db', db])).stdout).toContain(`status    rolled back by run ${runIdFrom(rolled)} (it had failed)`);
+    const json = JSON.parse((await runCli(['status', id, '--json', '--db', db])).stdout) as { run: { status: string; rolledBackBy: string } };
+    expect(json.run).toMatchObject({ status: 'failed', rolledBackBy: runIdFrom(rolled) });
   }, 120_000);
 
   it('a rollback from every phase puts back exactly what the upgrade found', async () => {

@@ -24,7 +24,9 @@ export function renderRunStatus(stream: NodeJS.WriteStream, run: RunView, slots:
       ? paint('red', `${run.status}, damaged: its recorded ${run.damaged.join(' and ')} cannot be read`)
       : run.stale
         ? `${paint('yellow', 'running (stale)')}`
-        : paint(STATUS_STYLE[run.status] ?? 'bold', run.status);
+        : run.rolledBackBy
+          ? `${paint('yellow', 'rolled back')} by run ${run.rolledBackBy} (it ${run.status === 'succeeded' ? 'had succeeded' : `had ${run.status}`})`
+          : paint(STATUS_STYLE[run.status] ?? 'bold', run.status);
   const head = [
     `run       ${run.id}  (${run.kind} ${run.topology}, ${run.mode})`,
     `status    ${status}`,
@@ -69,12 +71,14 @@ export function renderRuns(stream: NodeJS.WriteStream, runs: readonly RunView[])
       ? paint('red', `damaged (${r.damaged.join(', ')})`)
       : r.stale
         ? paint('yellow', 'running (stale)')
-        : paint(STATUS_STYLE[r.status] ?? 'bold', r.status),
+        : r.rolledBackBy
+          ? paint('yellow', 'rolled back')
+          : paint(STATUS_STYLE[r.status] ?? 'bold', r.status),
     r.mode,
     clusterSummary(r.clusters),
     time(r.createdAt),
     formatDuration(r.activeMs),
-    r.status === 'succeeded' ? '' : (r.currentStep ?? ''),
+    r.status === 'succeeded' || r.rolledBackBy ? '' : (r.currentStep ?? ''),
   ]);
   return `${table(['RUN', 'KIND', 'STATUS', 'MODE', 'CLUSTERS', 'STARTED', 'ACTIVE', 'AT STEP'], rows)}\n`;
 }
@@ -86,7 +90,7 @@ export function runsCsv(runs: readonly RunView[]): string {
     runs.map((r) => [
       r.id,
       r.kind,
-      r.status,
+      r.rolledBackBy ? 'rolled-back' : r.status,
       r.mode,
       r.clusters.topology,
       r.clusters.primaries.join(' '),
@@ -94,7 +98,7 @@ export function runsCsv(runs: readonly RunView[]): string {
       r.clusters.networks.join(' '),
       new Date(r.createdAt).toISOString(),
       r.activeMs,
-      r.status === 'succeeded' ? '' : (r.currentStep ?? ''),
+      r.status === 'succeeded' || r.rolledBackBy ? '' : (r.currentStep ?? ''),
     ]),
   );
 }
