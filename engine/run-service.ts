@@ -368,6 +368,8 @@ interface ResumedConfig {
   detail?: string;
   // A changed file --force accepted: the run records it as its own.
   replacement?: { config: MeshConfig; hash: string };
+  // What the operator must read before the run goes on (a config file --force did without).
+  warnings?: string[];
 }
 
 function resumedConfig(run: RunRecord, force: boolean, env: Record<string, string | undefined>): ResumedConfig {
@@ -389,7 +391,8 @@ function resumedConfig(run: RunRecord, force: boolean, env: Record<string, strin
   }
   if (text === undefined) {
     const why = problem !== undefined && problem !== 'no such file' ? `cannot be read (${problem})` : 'missing';
-    return { config: stored, detail: `forced: config file ${run.configPath} ${why}; using the recorded configuration` };
+    const warning = `config file ${run.configPath} is ${problem !== undefined && problem !== 'no such file' ? `unreadable (${problem})` : 'gone'}; --force continues with the configuration run ${run.id} recorded when it started`;
+    return { config: stored, detail: `forced: config file ${run.configPath} ${why}; using the recorded configuration`, warnings: [warning] };
   }
   const fresh = parseConfigText(text, env, run.configPath);
   refuseUnappliable(stored, fresh, run.configPath, run.id);
@@ -409,7 +412,7 @@ function withSkippedProxyGate(run: RunRecord, settled: ResumedConfig, skip: bool
     throw new UsageError(`--skip-proxy-gate goes with an upgrade run; run ${run.id} is ${run.kind === 'install' ? 'an' : 'a'} ${run.kind}`);
   const config = { ...settled.config, upgrade: { ...spec, skipProxyGate: true } };
   const detail = '--skip-proxy-gate: the remaining waves go on without checking that their proxies connect to the new revision';
-  return { config, replacement: { config, hash: run.configHash }, detail: settled.detail ? `${settled.detail}; ${detail}` : `forced: ${detail}` };
+  return { ...settled, config, replacement: { config, hash: run.configHash }, detail: settled.detail ? `${settled.detail}; ${detail}` : `forced: ${detail}` };
 }
 
 // resume --skip-sync-gate: a secrets rotate goes on without its gate; the run records the change as its config.
@@ -419,7 +422,7 @@ function withSkippedGate(run: RunRecord, settled: ResumedConfig, skip: boolean |
     throw new UsageError(`--skip-sync-gate goes with a secrets rotate run; run ${run.id} is ${run.kind === 'install' ? 'an' : 'a'} ${run.kind}`);
   const config = { ...settled.config, skipSyncGate: true };
   const detail = '--skip-sync-gate: old tokens are revoked without istiod reporting the clusters synced with the new ones';
-  return { config, replacement: { config, hash: run.configHash }, detail: settled.detail ? `${settled.detail}; ${detail}` : `forced: ${detail}` };
+  return { ...settled, config, replacement: { config, hash: run.configHash }, detail: settled.detail ? `${settled.detail}; ${detail}` : `forced: ${detail}` };
 }
 
 // An upgrade that a rollback took back (or is taking back) has nothing left to continue: its new revision is
@@ -481,9 +484,9 @@ export async function prepareResume(request: ResumeRequest, listener?: ProgressL
     if (world) await resimulate(store, run.simWorld, world, request.simulation, Date.now());
     if (rerun) {
       const detail = `--from ${request.from}${request.reason ? ` (${request.reason})` : ''}: runs again ${rerun.rerun.join(', ')}`;
-      return prepared(store, run, driver, () => driver.rerun(detail), settled.detail);
+      return prepared(store, run, driver, () => driver.rerun(detail), settled.detail, settled.warnings);
     }
-    return prepared(store, run, driver, () => driver.resume(settled.detail), settled.detail);
+    return prepared(store, run, driver, () => driver.resume(settled.detail), settled.detail, settled.warnings);
   } catch (error) {
     await store.close();
     throw error;
