@@ -4,8 +4,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, runIdFrom, tempDir } from './support/cli.js';
-import { readJournal } from './support/journal.js';
+import { runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { peek, readJournal } from './support/journal.js';
 import { PROD, recordRealMesh } from './support/real-mesh.js';
 import { simCommand } from './support/sim.js';
 
@@ -394,6 +394,20 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     // A fault that fires is quiet about it: the run fails there, as asked.
     const fired = await upgradeFailingAt(db, 'flip-tag@cluster2');
     expect(fired.stderr).not.toContain('never fired');
+  }, 120_000);
+
+  it('an upgrade refused because another run is using the clusters says so in a sentence that reads', async () => {
+    const file = join(tmp.dir, 'busy.yaml');
+    writeFileSync(file, CONFIG);
+    const db = join(tmp.dir, 'busy.db');
+    expect((await runCli(['install', '-c', file, '--dry-run', '--sim-lb-delay', '0', '--sim-latency', '300ms', '-q', '--db', db])).code).toBe(0);
+    const verify = startCli(['verify', '--mesh', 'mesh1', '-q', '--db', db]);
+    const running = () => (peek<{ n: number }>(db, "SELECT COUNT(*) AS n FROM runs WHERE kind = 'verify' AND status = 'running'")?.[0]?.n ?? 0) > 0;
+    for (let i = 0; i < 200 && !running(); i++) await new Promise((r) => setTimeout(r, 50));
+    const refused = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'canary2', '--db', db]);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toMatch(/; wait for it to finish before upgrading mesh mesh1 to revision canary2 on them\n/);
+    expect((await verify.done).code).toBe(0);
   }, 120_000);
 
   it('--dry-run on a real mesh rehearses the upgrade and its rollback on a simulated copy; the real mesh stays on a', async () => {
