@@ -25,13 +25,16 @@ export function painter(stream: NodeJS.WriteStream): (style: Style, text: string
 // a full disk ...), if any.
 export interface OutputHealth {
   failure(stream: 'stdout' | 'stderr'): string | undefined;
+  // Everything given to stdout, when asked to keep it (a verb that acts writes little there: its run id and
+  // outcome), so that it can be said again on stderr if stdout failed.
+  keptStdout(): string;
 }
 
 // Output errors are never run errors: once a stream fails, later writes to it are dropped (a run goes on
-// to its end; its exit code still says what happened to the mesh), and the failure is remembered so a
-// read-only command can say its output was lost.
-export function guardOutput(streams: Streams): OutputHealth {
+// to its end), and the failure is remembered so the command can say its output was lost.
+export function guardOutput(streams: Streams, options: { keepStdout?: boolean } = {}): OutputHealth {
   const failures: Partial<Record<'stdout' | 'stderr', string>> = {};
+  let kept = '';
   for (const name of ['stdout', 'stderr'] as const) {
     const stream = streams[name];
     stream.on('error', (error: NodeJS.ErrnoException) => {
@@ -39,6 +42,7 @@ export function guardOutput(streams: Streams): OutputHealth {
     });
     const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
     (stream as { write: (...args: unknown[]) => boolean }).write = (...args: unknown[]) => {
+      if (name === 'stdout' && options.keepStdout) kept += typeof args[0] === 'string' ? args[0] : Buffer.isBuffer(args[0]) ? args[0].toString() : '';
       if (failures[name]) {
         const done = args.find((a) => typeof a === 'function') as (() => void) | undefined;
         if (done) queueMicrotask(done);
@@ -52,5 +56,5 @@ export function guardOutput(streams: Streams): OutputHealth {
       }
     };
   }
-  return { failure: (name) => failures[name] };
+  return { failure: (name) => failures[name], keptStdout: () => kept };
 }

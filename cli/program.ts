@@ -45,6 +45,7 @@ export const ACTING_VERBS: ReadonlySet<string> = new Set([
   'uninstall',
   'cluster',
   'secrets',
+  'upgrade',
   'resume',
   'cancel',
   'unlock',

@@ -85,10 +85,10 @@ async function runSession(prepared: PreparedRun, options: SessionOptions): Promi
     process.off('SIGTERM', sigterm);
     options.progress.stop();
   }
-  const { outcome, run, attempts } = finished;
+  const { outcome, run, attempts, unfiredFaults = [] } = finished;
   if (outcome.storeError) throw outcome.storeError;
   const runId = prepared.run.id;
-  const exitCode =
+  let exitCode: number =
     outcome.status === 'succeeded'
       ? ExitCode.ok
       : outcome.status === 'interrupted'
@@ -96,11 +96,15 @@ async function runSession(prepared: PreparedRun, options: SessionOptions): Promi
           ? ExitCode.sigterm
           : ExitCode.sigint
         : ExitCode.runFailed;
+  // A fault that never fired was bad input only the run could find out (injected faults exist on simulated
+  // clusters only, so exit 2 still means no real cluster changed).
+  if (unfiredFaults.length > 0) exitCode = ExitCode.usage;
   if (options.json) {
     const view = run ? runView(run, attempts, Date.now(), () => false) : undefined;
     const doc = {
-      ok: outcome.status === 'succeeded',
+      ok: exitCode === ExitCode.ok,
       run: view,
+      ...(unfiredFaults.length > 0 ? { unfiredFaults } : {}),
       steps: run ? slotViews(run, attempts) : [],
       ...(outcome.status !== 'succeeded' ? { resume: options.resumeHint(runId) } : {}),
     };
@@ -109,6 +113,11 @@ async function runSession(prepared: PreparedRun, options: SessionOptions): Promi
     const paint = painter(streams.stderr);
     if (outcome.status === 'succeeded') {
       streams.stdout.write(`${paint('green', '✔')} ${run ? successLine(run) : 'done'} (run ${runId})\n`);
+      for (const line of unfiredFaults) streams.stderr.write(`${paint('red', '✖')} ${line}\n`);
+      if (unfiredFaults.length > 0)
+        streams.stderr.write(
+          `  hint: the run succeeded without it, and no later run will meet it; name a step and cluster or wave the run reaches ("mesh-run status ${runId}" lists them)\n`,
+        );
     } else {
       const error = outcome.error;
       const where = error?.step ? ` at ${slotLabel(error.step, error.cluster ?? ALL_CLUSTERS)}` : '';

@@ -199,12 +199,13 @@ export async function startChange(
   return preparedNewRun(store, claimed, config, world, { ...(listener ? { listener } : {}), ...(answers ? { answers } : {}) });
 }
 
-// What a day-2 run is doing to the clusters it claims, for the message of another run that finds them busy.
+// What a day-2 run is doing to the clusters it claims, for the message of another run that finds them busy:
+// "... before <this> them" (or "it"), so each ends where the clusters go.
 const CLAIM_VERBS: Record<Day2Kind, (config: MeshConfig) => string> = {
   'cluster-add': (config) => `adding ${config.subject} to`,
   'cluster-remove': (config) => `removing ${config.subject} from`,
   'secrets-rotate': () => 'rotating secrets on',
-  upgrade: (config) => `upgrading to revision ${config.upgrade?.to}`,
+  upgrade: (config) => `upgrading mesh ${config.meshID} to revision ${config.upgrade?.to} on`,
   'upgrade-rollback': (config) => `rolling back the upgrade to ${config.upgrade?.to} on`,
 };
 

@@ -21,8 +21,14 @@ export interface RunStatusView {
 // One run, found by id or unique prefix: its view and its per-step, per-cluster slots.
 export async function runStatus(runs: RunStore, ref: string, now = Date.now()): Promise<RunStatusView> {
   const run = await findRun(runs, ref);
-  const [attempts, events] = await Promise.all([runs.listAttempts(run.id), runs.listEvents(run.id)]);
-  return { run: runView(run, attempts, now, (r) => isLeaseStale(r, now), events), steps: slotViews(run, attempts) };
+  const [attempts, events, rolledBackBy] = await Promise.all([runs.listAttempts(run.id), runs.listEvents(run.id), rollbackOf(runs, run)]);
+  return {
+    run: withRollback(
+      runView(run, attempts, now, (r) => isLeaseStale(r, now), events),
+      rolledBackBy,
+    ),
+    steps: slotViews(run, attempts),
+  };
 }
 
 // The newest runs, newest first.
@@ -30,11 +36,23 @@ export async function recentRuns(runs: RunStore, limit: number, now = Date.now()
   const list = await runs.listRuns(limit);
   return Promise.all(
     list.map(async (run) => {
-      const [attempts, events] = await Promise.all([runs.listAttempts(run.id), runs.listEvents(run.id)]);
-      return runView(run, attempts, now, (r) => isLeaseStale(r, now), events);
+      const [attempts, events, rolledBackBy] = await Promise.all([runs.listAttempts(run.id), runs.listEvents(run.id), rollbackOf(runs, run)]);
+      return withRollback(
+        runView(run, attempts, now, (r) => isLeaseStale(r, now), events),
+        rolledBackBy,
+      );
     }),
   );
 }
+
+// An upgrade a rollback took back is over as "rolled back", whatever it ended as: the rollback run (an
+// upgrade-rollback targeting it that succeeded) says so.
+async function rollbackOf(runs: RunStore, run: RunRecord): Promise<string | undefined> {
+  if (run.kind !== 'upgrade') return undefined;
+  return (await runs.listRunsTargeting(run.id)).find((r) => r.kind === 'upgrade-rollback' && r.status === 'succeeded')?.id;
+}
+
+const withRollback = (view: RunView, rolledBackBy: string | undefined): RunView => (rolledBackBy ? { ...view, rolledBackBy } : view);
 
 // Waits for the run to change (in any process), or `everyMs` to pass: a stale lease shows by time alone.
 async function changes(runs: RunStore, runId: string, signal: AbortSignal, each: () => Promise<boolean>, everyMs = 2000): Promise<void> {

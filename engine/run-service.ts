@@ -40,6 +40,7 @@ import type { ProgressListener } from './runtime/progress-events.js';
 import { planRerun } from './runtime/rerun-plan.js';
 import { clustersBusy, currentOperator, leaseFor, RunDriver, type RunOutcome, takeLease } from './runtime/run-driver.js';
 import { newRunId } from './runtime/run-ids.js';
+import { faultIdsBefore, faultsAdded, withdrawUnfired } from './runtime/unfired-faults.js';
 import { restorable, workflowOf } from './runtime/workflows.js';
 import { removalSummary } from './views/removal-summary.js';
 import { maybeRunConfig, membershipConfig, runConfig } from './views/run-config.js';
@@ -69,6 +70,8 @@ export interface FinishedRun {
   outcome: RunOutcome;
   run: RunRecord | undefined;
   attempts: AttemptRecord[];
+  // A run that succeeded although an --inject-failure it was given never fired: one line per fault.
+  unfiredFaults?: string[];
 }
 
 export interface PreparedRun {
@@ -140,11 +143,13 @@ export async function claimNewRun(store: Store, run: NewRun, world: string, doin
   const leaseToken = randomUUID();
   const claimKeys = clusterKeys(run.mode, run.config, world);
   const claim = { lease: leaseFor(operator, leaseToken, run.createdAt), keys: claimKeys, staleAfterMs: LEASE_STALE_MS, isAlive: holderAlive };
+  const faultsBefore = seed && seed.faults.length > 0 ? await faultIdsBefore(store.worlds, seed.faultWorld) : undefined;
   const result = await store.runs.createRun(run, operator, claim, seed);
   if (!result.created) throw clustersBusy(result.busy, Date.now(), doing);
   const recorded = await store.runs.getRun(run.id);
   if (!recorded) throw new InternalError(`run ${run.id} was recorded but does not read back`);
-  return { run: recorded, leaseToken, claimKeys, operator };
+  const injected = seed && faultsBefore ? await faultsAdded(store.worlds, seed.faultWorld, faultsBefore) : undefined;
+  return { run: recorded, leaseToken, claimKeys, operator, injected };
 }
 
 export type ClaimedRun = Awaited<ReturnType<typeof claimNewRun>>;
@@ -172,7 +177,19 @@ export async function preparedNewRun(
     ...(options.listener ? { listener: options.listener } : {}),
     ...(options.answers ? { answers: options.answers } : {}),
   });
-  return prepared(store, run, driver, () => driver.start(), undefined, options.warnings);
+  const ready = prepared(store, run, driver, () => driver.start(), undefined, options.warnings);
+  const { injected } = claimed;
+  if (!injected) return ready;
+  // A run that succeeded says which of its injected failures never fired (the plan refused those it could).
+  return {
+    ...ready,
+    async begin() {
+      const finished = await ready.begin();
+      if (finished.outcome.status !== 'succeeded') return finished;
+      const unfired = await withdrawUnfired(store.worlds, injected, run.kind, finished.attempts);
+      return unfired.length > 0 ? { ...finished, unfiredFaults: unfired } : finished;
+    },
+  };
 }
 
 // --mesh names the install run that stands for the mesh; the rest is as --run.
@@ -351,6 +368,8 @@ interface ResumedConfig {
   detail?: string;
   // A changed file --force accepted: the run records it as its own.
   replacement?: { config: MeshConfig; hash: string };
+  // What the operator must read before the run goes on (a config file --force did without).
+  warnings?: string[];
 }
 
 function resumedConfig(run: RunRecord, force: boolean, env: Record<string, string | undefined>): ResumedConfig {
@@ -372,7 +391,8 @@ function resumedConfig(run: RunRecord, force: boolean, env: Record<string, strin
   }
   if (text === undefined) {
     const why = problem !== undefined && problem !== 'no such file' ? `cannot be read (${problem})` : 'missing';
-    return { config: stored, detail: `forced: config file ${run.configPath} ${why}; using the recorded configuration` };
+    const warning = `config file ${run.configPath} is ${problem !== undefined && problem !== 'no such file' ? `unreadable (${problem})` : 'gone'}; --force continues with the configuration run ${run.id} recorded when it started`;
+    return { config: stored, detail: `forced: config file ${run.configPath} ${why}; using the recorded configuration`, warnings: [warning] };
   }
   const fresh = parseConfigText(text, env, run.configPath);
   refuseUnappliable(stored, fresh, run.configPath, run.id);
@@ -392,7 +412,7 @@ function withSkippedProxyGate(run: RunRecord, settled: ResumedConfig, skip: bool
     throw new UsageError(`--skip-proxy-gate goes with an upgrade run; run ${run.id} is ${run.kind === 'install' ? 'an' : 'a'} ${run.kind}`);
   const config = { ...settled.config, upgrade: { ...spec, skipProxyGate: true } };
   const detail = '--skip-proxy-gate: the remaining waves go on without checking that their proxies connect to the new revision';
-  return { config, replacement: { config, hash: run.configHash }, detail: settled.detail ? `${settled.detail}; ${detail}` : `forced: ${detail}` };
+  return { ...settled, config, replacement: { config, hash: run.configHash }, detail: settled.detail ? `${settled.detail}; ${detail}` : `forced: ${detail}` };
 }
 
 // resume --skip-sync-gate: a secrets rotate goes on without its gate; the run records the change as its config.
@@ -402,7 +422,7 @@ function withSkippedGate(run: RunRecord, settled: ResumedConfig, skip: boolean |
     throw new UsageError(`--skip-sync-gate goes with a secrets rotate run; run ${run.id} is ${run.kind === 'install' ? 'an' : 'a'} ${run.kind}`);
   const config = { ...settled.config, skipSyncGate: true };
   const detail = '--skip-sync-gate: old tokens are revoked without istiod reporting the clusters synced with the new ones';
-  return { config, replacement: { config, hash: run.configHash }, detail: settled.detail ? `${settled.detail}; ${detail}` : `forced: ${detail}` };
+  return { ...settled, config, replacement: { config, hash: run.configHash }, detail: settled.detail ? `${settled.detail}; ${detail}` : `forced: ${detail}` };
 }
 
 // An upgrade that a rollback took back (or is taking back) has nothing left to continue: its new revision is
@@ -479,9 +499,9 @@ export async function prepareResume(request: ResumeRequest, listener?: ProgressL
       if (world) await resimulate(store, run.simWorld, world, request.simulation, Date.now());
       if (rerun) {
         const detail = `--from ${request.from}${request.reason ? ` (${request.reason})` : ''}: runs again ${rerun.rerun.join(', ')}`;
-        return prepared(store, run, driver, () => driver.rerun(detail), settled.detail);
+        return prepared(store, run, driver, () => driver.rerun(detail), settled.detail, settled.warnings);
       }
-      return prepared(store, run, driver, () => driver.resume(settled.detail), settled.detail);
+      return prepared(store, run, driver, () => driver.resume(settled.detail), settled.detail, settled.warnings);
     } catch (error) {
       // Refused once held (finished meanwhile, say): let go of the run as it was found.
       await store.runs.releaseLease(found.id, lease.token).catch(() => undefined);

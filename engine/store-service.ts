@@ -1,7 +1,7 @@
 // Operator actions on the store itself: unlock a run whose driver is gone, and copy history between stores
 // (a laptop's SQLite into the team's PostgreSQL).
 import { hostname } from 'node:os';
-import { NotResumableError, PreconditionError, UsageError } from '../shared/errors.js';
+import { PreconditionError, UsageError } from '../shared/errors.js';
 import type { LeaseHolder, RunExport, Store, WorldExport } from '../store/contract.js';
 import { assembleSnapshot } from '../store/snapshot-parts.js';
 import { openStore, type StoreLocation } from './composition.js';
@@ -153,7 +153,8 @@ export async function copyStore(fromLocation: StoreLocation, toLocation: StoreLo
         else differing.push(id);
       }
       if (differing.length > 0) {
-        throw new NotResumableError(
+        // The target's state stops the copy, as a store problem does (exit 3); no run is missing (exit 4).
+        throw new PreconditionError(
           'copy-conflict',
           `the target already has ${differing.length === 1 ? 'run' : 'runs'} ${differing.slice(0, 5).join(', ')}${differing.length > 5 ? ' …' : ''} with different content; nothing was copied`,
           { hint: 'a run is copied once it is over; copy into another store (or schema), or leave those runs out' },

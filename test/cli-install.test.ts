@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stepSlots } from '../machines/steps.js';
@@ -139,6 +139,23 @@ describe('mesh-run install --dry-run', () => {
     const identity = await runCli(['resume', runIdFrom(failed2), '--db', db, '--force']);
     expect(identity.code).toBe(2);
     expect(identity.stderr).toContain('start a new run');
+  });
+
+  it('resume --force with the config file deleted says, in a warning line, that it uses the recorded config', async () => {
+    const db = freshDb();
+    const config = join(tmp.dir, 'deleted.yaml');
+    writeFileSync(config, 'meshID: mesh1\n');
+    const failed = await runCli(['install', ...FAST, '--config', config, '--inject-failure', 'expose-istiod', '--db', db]);
+    const id = runIdFrom(failed);
+    rmSync(config);
+    const refused = await runCli(['resume', id, '--db', db]);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain(`config file ${config} is gone`);
+    const forced = await runCli(['resume', id, '--db', db, '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stderr.split('\n')[0]).toBe(
+      `warning: config file ${config} is gone; --force continues with the configuration run ${id} recorded when it started`,
+    );
   });
 
   it('finds runs by a unique id prefix and says clearly when a run does not exist', async () => {

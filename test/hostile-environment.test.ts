@@ -133,9 +133,12 @@ describe('output that cannot be written', () => {
     }
   });
 
-  it('a full stdout or stderr is not a run error; a read-only verb that lost its output exits 3', async () => {
+  it('a full stdout or stderr is not a run error, but a lost stdout fails the verb (exit 3) and says on stderr what it held', async () => {
     const db = freshDb();
-    for (const redirect of ['>/dev/full', '2>/dev/full', '2>&-', '>/dev/full 2>&1']) {
+    // stdout lost: the run still succeeds, its id and outcome reach stderr, and the exit code is 3. stderr
+    // lost alone is no failure (stdout said it all); both lost: nothing to tell anyone, but not exit 0.
+    const expected: Record<string, string> = { '>/dev/full': 'exit 3', '2>/dev/full': 'exit 0', '2>&-': 'exit 0', '>/dev/full 2>&1': 'exit 3' };
+    for (const redirect of Object.keys(expected)) {
       const shell = spawn('bash', ['-c', `"${process.execPath}" "${CLI}" install --dry-run --sim-lb-delay 0 --db "${db}" ${redirect}; echo "exit $?" >&3`], {
         stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
         env: { ...process.env, MESH_RUN_DB: '' },
@@ -145,8 +148,14 @@ describe('output that cannot be written', () => {
       (shell.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => (out += d.toString()));
       shell.stderr?.on('data', (d: Buffer) => (err += d.toString()));
       await new Promise((r) => shell.on('close', r));
-      expect(out.trim(), `${redirect}: ${err}`).toBe('exit 0');
+      expect(out.trim(), `${redirect}: ${err}`).toBe(expected[redirect]);
       expect(err, redirect).not.toMatch(/at .*\.js:\d+|Error: ENOSPC|internal error/);
+      if (redirect === '>/dev/full') {
+        const [latest] = JSON.parse((await ok(['runs', '--json', '--db', db])).stdout) as Array<{ id: string }>;
+        expect(err).toContain('mesh-run: error: cannot write output (ENOSPC); what it said follows on stderr\n');
+        expect(err).toContain(`run ${latest?.id}\n`);
+        expect(err).toContain(`mesh installed: cluster2 attached to cluster1 (run ${latest?.id})`);
+      }
     }
     const runs = JSON.parse((await ok(['runs', '--json', '--db', db])).stdout) as Array<{ status: string }>;
     expect(runs.map((r) => r.status)).toEqual(Array(4).fill('succeeded'));

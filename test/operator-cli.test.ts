@@ -67,8 +67,70 @@ describe('-o, --output', () => {
     const both = await runCli(['history', '--json', '-o', 'csv', '--db', db]);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('-o csv and --json: choose one output format');
-    const unsupported = await runCli(['status', id, '-o', 'csv', '--db', db]);
+    const unsupported = await runCli(['show', id, '-o', 'csv', '--db', db]);
     expect(unsupported.code).toBe(2);
+    expect(unsupported.stderr).toContain('csv is offered where a table is printed; this verb prints none');
+  });
+
+  it('the form for people is "text" on every verb, and "-o table" is the same', async () => {
+    const pairs: string[][] = [
+      ['status', id],
+      ['runs'],
+      ['history', '--run', id],
+      ['show', id],
+      ['meshes'],
+      ['mesh', 'show', 'mesh1'],
+      ['logs', id],
+      ['plan'],
+      ['config', 'check'],
+    ];
+    for (const args of pairs) {
+      const at = args[0] === 'config' ? [] : ['--db', db];
+      const plain = await runCli([...args, ...at]);
+      const text = await runCli([...args, '-o', 'text', ...at]);
+      const table = await runCli([...args, '-o', 'table', ...at]);
+      expect(text.code, `${args.join(' ')}: ${text.stderr}`).toBe(0);
+      expect(table.code, `${args.join(' ')}: ${table.stderr}`).toBe(0);
+      // (times such as "ago" move on between two calls: compare the first lines)
+      expect(text.stdout.split('\n').slice(0, 3), args.join(' ')).toEqual(plain.stdout.split('\n').slice(0, 3));
+      expect(table.stdout.split('\n').slice(0, 3), args.join(' ')).toEqual(plain.stdout.split('\n').slice(0, 3));
+    }
+    expect((await runCli(['mesh', 'show', 'mesh1', '--db', db])).stdout).toContain(`made by   ${id}; members from ${id}; 1 run\n`);
+    const help = await runCli(['status', '--help']);
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain('text, json, yaml, csv (default text; table is the same as text)');
+  });
+
+  it('every verb that prints a table writes it as CSV too', async () => {
+    const rows = async (args: string[]) => {
+      const result = await runCli([...args, '-o', 'csv', ...(args[0] === 'config' ? [] : ['--db', db])]);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+      return result.stdout.split('\r\n').filter((l) => l !== '');
+    };
+    const status = await rows(['status', id]);
+    expect(status[0]).toBe('run,step,cluster,status,attempts,started_at,ended_at,last_error');
+    expect(status).toContain(
+      `${id},install-remote,cluster2,succeeded,1,${status
+        .find((l) => l.includes(',install-remote,'))
+        ?.split(',')
+        .slice(5)
+        .join(',')}`,
+    );
+    expect(status).toHaveLength(10);
+    const meshes = await rows(['meshes']);
+    expect(meshes[0]).toBe('mesh,state,mode,topology,clusters,created_by,last_run,last_kind,last_status,runs');
+    expect(meshes[1]).toBe(`mesh1,installed,dry-run,primary-remote,2,${id},${id},install,succeeded,1`);
+    const members = await rows(['mesh', 'show', 'mesh1']);
+    expect(members[0]).toBe('mesh,cluster,role,network,context,last_run,last_kind,last_step,outcome,at');
+    expect(members[2]).toMatch(new RegExp(`^mesh1,cluster2,remote,network1,cluster2,${id},install,attach-remote,succeeded,\\d{4}-`));
+    const audit = await rows(['secrets', 'audit', '--run', id]);
+    expect(audit[0]).toBe('primary,cluster,state,secret,credential,token_fingerprint,issued_at,expires_at,server,istiod,findings');
+    expect(audit[1]).toMatch(/^cluster1,cluster2,present,istio-remote-secret-cluster2,token,[0-9a-f]{12},/);
+    const check = await rows(['config', 'check']);
+    expect(check).toEqual([
+      'cluster,context,role,control_plane,network,eastwest_gateway,exposes_istiod,secret_on,install_steps',
+      'cluster1,cluster1,primary,,network1,yes,yes,,install-primary install-eastwest-gateway await-gateway-address expose-istiod',
+      'cluster2,cluster2,remote,cluster1,network1,no,no,cluster1,create-remote-namespace annotate-remote-namespace install-remote attach-remote',
+    ]);
   });
 
   it('logs -o json prints one object per command', async () => {
@@ -198,7 +260,7 @@ describe('completion', () => {
   it('offers verbs, flags, formats, step ids and run ids from the journal', async () => {
     expect(await complete('')).toEqual(expect.arrayContaining(['install', 'resume', 'cancel', 'status', 'completion']));
     expect(await complete('status', '--')).toEqual(expect.arrayContaining(['--output', '--watch', '--db', '--store']));
-    expect(await complete('status', id, '-o', '')).toEqual(['table', 'json', 'yaml']);
+    expect(await complete('status', id, '-o', '')).toEqual(['text', 'json', 'yaml', 'csv']);
     expect(await complete('resume', id, '--db', db, '--from', '')).toEqual(expect.arrayContaining(['preflight', 'install-remote', 'attach-remote']));
     expect(await complete('status', '--db', db, 'mr-')).toEqual([id]);
     expect(await complete('install', '--config', '')).toEqual([':file']);

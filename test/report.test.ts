@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { INSTALL_STEP_IDS } from '../machines/steps.js';
-import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { peek } from './support/journal.js';
 
 const CHROMIUM = process.env.MESH_RUN_CHROMIUM ?? '/usr/bin/chromium';
 const tmp = tempDir();
@@ -27,6 +28,31 @@ describe('mesh-run report', () => {
     for (const step of INSTALL_STEP_IDS) expect(html).toContain(step);
     expect(html).toContain('class="bar failed"');
     expect(html).toContain('#1 failed');
+  });
+
+  it("ends a killed attempt's bar where it was last known at work, not at the resume that closed it", async () => {
+    const db = join(tmp.dir, 'killed.db');
+    const run = startCli(['install', '--dry-run', '--sim-lb-delay', '0', '--sim-latency', '300ms', '-q', '--db', db]);
+    const open = () =>
+      peek<{ n: number }>(db, "SELECT COUNT(*) AS n FROM commands c JOIN step_attempts a ON a.id = c.attempt_id WHERE a.step = 'install-primary'")?.[0]?.n ?? 0;
+    for (let i = 0; i < 300 && open() === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    run.child.kill('SIGKILL');
+    await run.done;
+    const id = runIdFrom(await run.done);
+    // The run lies dead for a while before it is resumed.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await runCli(['resume', id, '--db', db, '-q'])).code).toBe(0);
+    const file = join(tmp.dir, 'killed.html');
+    expect((await runCli(['report', id, '-o', file, '--db', db])).code).toBe(0);
+    const html = readFileSync(file, 'utf8');
+    const resumedAt = Number(/<line x1="([\d.]+)"[^>]*><title>resumed at/.exec(html)?.[1]);
+    const bars = [...html.matchAll(/<rect class="bar interrupted" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"[^>]*><title>([^<]*)<\/title>/g)];
+    expect(bars.length).toBeGreaterThan(0);
+    for (const [, x, width, title] of bars) {
+      // 2.5 s of a run of a few seconds is well over 100 of the chart's 720 pixels.
+      expect(Number(x) + Number(width), title).toBeLessThan(resumedAt - 100);
+      expect(title).toMatch(/last known at work .* \(its driver stopped; closed when the run resumed at /);
+    }
   });
 
   it.skipIf(!existsSync(CHROMIUM))('renders in headless Chromium without console errors and shows every step', async () => {

@@ -175,6 +175,29 @@ describe.each(backends)('operator controls on %s', (backend) => {
   });
 });
 
+describe('status --watch where nothing can be redrawn', () => {
+  it('prints the status once, then one line per change, never the whole table again', async () => {
+    const store = newStore('sqlite', tmp.dir, 'watch-lines');
+    const driver = started(['install', ...SLOW, ...store.args]);
+    const id = await idOf(driver.output);
+    const watch = await runCli(['status', id, '--watch', ...store.args]);
+    expect((await driver.done).code).toBe(0);
+    expect(watch.code, watch.stderr).toBe(0);
+    const lines = watch.stdout.trimEnd().split('\n');
+    // The table's header once; 9 slots each start and succeed at most once, and the run ends: a line each.
+    expect(lines.filter((l) => l.startsWith('STEP '))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('run       '))).toHaveLength(1);
+    const changes = lines.filter((l) => /^\d\d:\d\d:\d\d /.test(l));
+    expect(changes.length).toBeGreaterThan(3);
+    expect(changes.filter((l) => / running/.test(l)).length).toBeLessThanOrEqual(9);
+    expect(changes.filter((l) => / succeeded$/.test(l)).length).toBeLessThanOrEqual(10);
+    expect(changes.at(-1)).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d run ${id} succeeded$`));
+    expect(changes).toContain(changes.find((l) => / attach-remote@cluster2 succeeded$/.test(l)));
+    expect(lines.length).toBeLessThan(40);
+    expect(watch.stderr).toBe(`run ${id} succeeded\n`);
+  });
+});
+
 describe.skipIf(!havePostgres())('moving history between stores', () => {
   it('a failed mixed-fleet run, copied mid-way with its snapshot parts, resumes on the other store and redoes no finished step', async () => {
     const laptop = newStore('sqlite', tmp.dir, 'fleet-laptop');
@@ -235,12 +258,28 @@ describe.skipIf(!havePostgres())('moving history between stores', () => {
     await ok(['resume', failedId, ...laptop.args, '-q']);
     await ok(['install', ...FAST, ...laptop.args]);
     const conflict = await runCli(['store', 'copy', '--from', laptop.where, '--to', team.where]);
-    expect(conflict.code).toBe(4);
+    expect(conflict.code).toBe(3);
     expect(conflict.stderr).toContain(`the target already has run ${failedId} with different content; nothing was copied`);
     expect(JSON.parse((await ok(['runs', '--json', ...team.args])).stdout)).toHaveLength(3);
     // The team's history resumes elsewhere: a run copied from PostgreSQL into a new SQLite file resumes there.
     const elsewhere = newStore('sqlite', tmp.dir, 'elsewhere');
     await ok(['store', 'copy', '--from', team.where, '--to', elsewhere.where]);
     await ok(['resume', failedId, ...elsewhere.args, '-q']);
+  });
+});
+
+describe('store copy between two SQLite files', () => {
+  it('says "1 run", and a run that differs in the target stops the copy with exit 3 (a store problem, not a missing run)', async () => {
+    const laptop = newStore('sqlite', tmp.dir, 'copy-a');
+    const other = newStore('sqlite', tmp.dir, 'copy-b');
+    const failed = runIdFrom(await runCli(['install', ...FAST, '--inject-failure', 'attach-remote', ...laptop.args]));
+    expect((await ok(['store', 'copy', '--from', laptop.where, '--to', other.where])).stdout).toBe(
+      'copied 1 run and 1 simulated world; 0 runs already there\n',
+    );
+    expect((await ok(['store', 'copy', '--from', laptop.where, '--to', other.where])).stdout).toBe('copied 0 runs; 1 run already there\n');
+    await ok(['resume', failed, ...laptop.args, '-q']);
+    const conflict = await runCli(['store', 'copy', '--from', laptop.where, '--to', other.where]);
+    expect(conflict.code).toBe(3);
+    expect(conflict.stderr).toContain(`the target already has run ${failed} with different content; nothing was copied`);
   });
 });

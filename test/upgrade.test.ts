@@ -4,8 +4,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, runIdFrom, tempDir } from './support/cli.js';
-import { readJournal } from './support/journal.js';
+import { runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { peek, readJournal } from './support/journal.js';
 import { PROD, recordRealMesh } from './support/real-mesh.js';
 import { simCommand } from './support/sim.js';
 
@@ -240,6 +240,13 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     expect(resumed.stderr).toContain(`upgrade ${id} was rolled back by run ${runIdFrom(rolled)}; there is nothing to resume`);
     expect((await runCli(['resume', id, '--from', 'move-wave', '--db', db])).code).toBe(4);
     expect(await meshState(db, world)).toEqual(rolledBack);
+    // runs and status show the upgrade as rolled back (by that run), not as a failure to look into.
+    const listed = (await runCli(['runs', '--db', db])).stdout.split('\n').find((l) => l.startsWith(id));
+    expect(listed).toMatch(new RegExp(`^${id} +upgrade +rolled back +dry-run +cluster1 -> cluster2,cluster3 +\\S+ \\S+ +\\S+$`));
+    expect((await runCli(['runs', '-o', 'csv', '--db', db])).stdout).toContain(`${id},upgrade,rolled-back,`);
+    expect((await runCli(['status', id, '--db', db])).stdout).toContain(`status    rolled back by run ${runIdFrom(rolled)} (it had failed)`);
+    const json = JSON.parse((await runCli(['status', id, '--json', '--db', db])).stdout) as { run: { status: string; rolledBackBy: string } };
+    expect(json.run).toMatchObject({ status: 'failed', rolledBackBy: runIdFrom(rolled) });
   }, 120_000);
 
   it('a rollback from every phase puts back exactly what the upgrade found', async () => {
@@ -349,6 +356,58 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     const refused = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--db', plain.db]);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toContain("runs Istio's default revision");
+  }, 120_000);
+
+  it('an injected failure that never fires ends the run with exit 2 naming it and why; one the plan lacks is refused before anything is written', async () => {
+    // Installed, never verified: no namespace runs a workload, so the upgrade cuts no waves.
+    const file = join(tmp.dir, 'bare.yaml');
+    writeFileSync(file, CONFIG);
+    const db = join(tmp.dir, 'bare.db');
+    expect((await runCli(['install', '-c', file, '--dry-run', '--sim-lb-delay', '0', '-q', '--db', db])).code).toBe(0);
+    const runs = await runsIn(db);
+    const refused = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--inject-failure', 'install-remote-revision@cluster1', '--db', db]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('step install-remote-revision does not run on cluster "cluster1"');
+    expect(await runsIn(db)).toBe(runs);
+
+    const upgraded = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--inject-failure', 'await-wave@wave-1', '-q', '--db', db]);
+    expect(upgraded.code, upgraded.stderr).toBe(2);
+    expect(upgraded.stdout).toContain('mesh mesh1 upgraded');
+    expect(upgraded.stderr).toContain('--inject-failure await-wave@wave-1 never fired (withdrawn): this upgrade cut no waves (it found no namespace to move)');
+    expect(upgraded.stderr).toContain(`"mesh-run status ${runIdFrom(upgraded)}" lists them`);
+    // --json says the same in its document.
+    const json = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'c', '--inject-failure', 'move-wave', '--json', '--db', db]);
+    expect(json.code, json.stderr).toBe(2);
+    const doc = JSON.parse(json.stdout) as { ok: boolean; run: { status: string }; unfiredFaults: string[] };
+    expect(doc).toMatchObject({ ok: false, run: { status: 'succeeded' } });
+    expect(doc.unfiredFaults).toEqual(['--inject-failure move-wave never fired (withdrawn): this upgrade cut no waves (it found no namespace to move)']);
+    // A step of the whole mesh that leaves the named cluster out: a cluster add asks only the joining cluster
+    // and the primaries.
+    const joined = await runCli([
+      ...['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster4', '--context', 'ctx4', '--role', 'remote', '--network', 'network1'],
+      ...['--inject-failure', 'preflight@cluster2', '-q', '--db', db],
+    ]);
+    expect(joined.code, joined.stderr).toBe(2);
+    expect(joined.stderr).toContain(
+      '--inject-failure preflight@cluster2 never fired (withdrawn): preflight ran, but sent cluster2 none of the commands the fault strikes',
+    );
+    // A fault that fires is quiet about it: the run fails there, as asked.
+    const fired = await upgradeFailingAt(db, 'flip-tag@cluster2');
+    expect(fired.stderr).not.toContain('never fired');
+  }, 120_000);
+
+  it('an upgrade refused because another run is using the clusters says so in a sentence that reads', async () => {
+    const file = join(tmp.dir, 'busy.yaml');
+    writeFileSync(file, CONFIG);
+    const db = join(tmp.dir, 'busy.db');
+    expect((await runCli(['install', '-c', file, '--dry-run', '--sim-lb-delay', '0', '--sim-latency', '300ms', '-q', '--db', db])).code).toBe(0);
+    const verify = startCli(['verify', '--mesh', 'mesh1', '-q', '--db', db]);
+    const running = () => (peek<{ n: number }>(db, "SELECT COUNT(*) AS n FROM runs WHERE kind = 'verify' AND status = 'running'")?.[0]?.n ?? 0) > 0;
+    for (let i = 0; i < 200 && !running(); i++) await new Promise((r) => setTimeout(r, 50));
+    const refused = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'canary2', '--db', db]);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toMatch(/; wait for it to finish before upgrading mesh mesh1 to revision canary2 on them\n/);
+    expect((await verify.done).code).toBe(0);
   }, 120_000);
 
   it('--dry-run on a real mesh rehearses the upgrade and its rollback on a simulated copy; the real mesh stays on a', async () => {

@@ -4,9 +4,9 @@ import { addClusterOptions, type ClusterFlags, overridesOf } from '../common.js'
 import type { Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
 
-const CHECK_FORMATS = ['text', 'json', 'yaml'] as const;
+const CHECK_FORMATS = ['text', 'json', 'yaml', 'csv'] as const;
 
-import { meshText } from '../render/mesh.js';
+import { meshCsv, meshText } from '../render/mesh.js';
 
 export function configCommand(streams: Streams): Command {
   const config = new Command('config')
@@ -32,7 +32,7 @@ export function configCommand(streams: Streams): Command {
         import('../../engine/views/mesh-view.js'),
       ]);
       const view = meshView(applyOverrides(loadConfig(options.config), overridesOf(options)).config);
-      streams.stdout.write(format === 'text' ? meshText(view) : renderDocument(view, format));
+      streams.stdout.write(format === 'text' ? meshText(view) : format === 'csv' ? meshCsv(view) : renderDocument(view, format));
     });
   config
     .command('schema')

@@ -26,7 +26,7 @@ interface HistoryOptions extends OutputFlags {
   kind?: string;
 }
 
-const HISTORY_FORMATS = ['table', 'json', 'yaml', 'csv'] as const;
+const HISTORY_FORMATS = ['text', 'json', 'yaml', 'csv'] as const;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 

@@ -2,12 +2,14 @@
 import { Command } from 'commander';
 import { listMeshes, meshDetail } from '../../engine/run-queries.js';
 import { formatDuration } from '../../shared/durations.js';
+import { count } from '../../shared/words.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
+import { csv } from '../render/csv.js';
 import { table } from '../render/table.js';
 
-const FORMATS = ['table', 'json', 'yaml'] as const;
+const FORMATS = ['text', 'json', 'yaml', 'csv'] as const;
 const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 
 interface MeshOptions extends OutputFlags {
@@ -36,7 +38,30 @@ Exit codes: 0 listed, 2 bad input, 3 store problem.`,
     .action(async (options: MeshOptions) => {
       const format = formatOf(options, FORMATS);
       const meshes = await withStore(options, (runs) => listMeshes(runs));
-      if (format !== 'table') {
+      if (format === 'csv') {
+        streams.stdout.write(
+          csv(
+            ['mesh', 'state', 'mode', 'topology', 'clusters', 'created_by', 'last_run', 'last_kind', 'last_status', 'runs'],
+            meshes.map((m) => {
+              const last = m.runs.at(-1);
+              return [
+                m.name,
+                m.state,
+                m.mode,
+                m.topology,
+                m.clusters.length,
+                m.createdBy,
+                last?.id ?? null,
+                last?.kind ?? null,
+                last?.status ?? null,
+                m.runs.length,
+              ];
+            }),
+          ),
+        );
+        return;
+      }
+      if (format !== 'text') {
         streams.stdout.write(renderDocument(meshes, format));
         return;
       }
@@ -75,14 +100,35 @@ export function meshCommand(streams: Streams): Command {
     .action(async (ref: string, options: MeshOptions) => {
       const format = formatOf(options, FORMATS);
       const detail = await withStore(options, (runs) => meshDetail(runs, ref));
-      if (format !== 'table') {
+      // CSV: the members table (the mesh's runs are in "mesh-run runs" and "mesh-run history").
+      if (format === 'csv') {
+        streams.stdout.write(
+          csv(
+            ['mesh', 'cluster', 'role', 'network', 'context', 'last_run', 'last_kind', 'last_step', 'outcome', 'at'],
+            detail.clusters.map((c) => [
+              detail.mesh.name,
+              c.name,
+              c.role,
+              c.network,
+              c.context,
+              c.lastRun?.id ?? null,
+              c.lastRun?.kind ?? null,
+              c.lastRun?.step ?? null,
+              c.lastRun?.outcome ?? null,
+              c.lastRun ? new Date(c.lastRun.at).toISOString() : null,
+            ]),
+          ),
+        );
+        return;
+      }
+      if (format !== 'text') {
         streams.stdout.write(renderDocument(detail, format));
         return;
       }
       const m = detail.mesh;
       const lines = [
         `mesh      ${m.name}  (${m.topology}, ${m.mode}, ${m.state})`,
-        `made by   ${m.createdBy}; members from ${m.install}; ${m.runs.length} runs`,
+        `made by   ${m.createdBy}; members from ${m.install}; ${count(m.runs.length, 'run')}`,
         '',
         table(
           ['CLUSTER', 'ROLE', 'NETWORK', 'CONTEXT', 'LAST RUN', 'LAST STEP', 'OUTCOME', 'AT'],

@@ -6,7 +6,7 @@ import { isRunKind, RUN_KINDS, type RunKind } from '../../machines/steps.js';
 import { UsageError } from '../../shared/errors.js';
 import { addClusterOptions, type ClusterFlags, dbOption, overridesOf } from '../common.js';
 import type { Streams } from '../output.js';
-import { formatOf, type OutputFlags, renderDocument } from '../output-format.js';
+import { formatOf, formatOption, type OutputFlags, renderDocument } from '../output-format.js';
 
 const PLAN_FORMATS = ['text', 'sh', 'json', 'yaml'] as const;
 
@@ -31,9 +31,9 @@ export function planCommand(streams: Streams): Command {
       .option('--keep-old', 'upgrade: keep the old revision installed')
       .addOption(dbOption()),
   )
-    .addOption(new Option('-o, --output <format>', 'text, sh (a bash script to run by hand), json or yaml (default text)').choices(PLAN_FORMATS))
+    .addOption(formatOption('-o, --output <format>', 'text, sh (a bash script to run by hand), json or yaml (default text)', PLAN_FORMATS))
     .option('--json', 'the same as -o json')
-    .addOption(new Option('--format <format>', 'the same as -o').choices(PLAN_FORMATS).hideHelp())
+    .addOption(formatOption('--format <format>', 'the same as -o', PLAN_FORMATS).hideHelp())
     .addHelpText(
       'after',
       `

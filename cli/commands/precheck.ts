@@ -6,7 +6,7 @@ import { ExitRequest } from '../exit.js';
 import { painter, type Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
 
-const FORMATS = ['table', 'json', 'yaml'] as const;
+const FORMATS = ['text', 'json', 'yaml'] as const;
 
 export function precheckCommand(streams: Streams): Command {
   return addOutputOption(
@@ -45,7 +45,7 @@ Exit codes: 0 nothing blocks an install (warnings may remain), 2 bad input, 3 a 
       const report = await precheck(config, await realTools(config));
       const problems = report.findings.filter((f) => f.level === 'problem').length;
       const warnings = report.findings.length - problems;
-      if (format !== 'table')
+      if (format !== 'text')
         streams.stdout.write(renderDocument({ ok: problems === 0, problems, warnings, findings: report.findings, checked: report.checked }, format));
       else {
         const paint = painter(streams.stdout);

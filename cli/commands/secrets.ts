@@ -1,16 +1,18 @@
 // mesh-run secrets audit | rotate: the remote secrets of a mesh, as istiod uses them, and their tokens renewed.
 import { Command } from 'commander';
+import type { SecretsAuditReport } from '../../engine/activities/secrets-audit.js';
 import { storeLocation } from '../../engine/composition.js';
 import { ExitCode } from '../../shared/errors.js';
 import { addClusterOptions, type ClusterFlags, dayTwoRunOptions, dbOption, overridesOf } from '../common.js';
 import { ExitRequest } from '../exit.js';
 import { painter, type Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
+import { csv } from '../render/csv.js';
 import { table } from '../render/table.js';
 import { runVerb } from '../run-session.js';
 import { rehearsed } from './cluster.js';
 
-const FORMATS = ['table', 'json', 'yaml'] as const;
+const FORMATS = ['text', 'json', 'yaml', 'csv'] as const;
 
 interface AuditOptions extends ClusterFlags, OutputFlags {
   run?: string;
@@ -58,7 +60,8 @@ Exit codes: 0 every secret is usable, 2 bad input, 3 a secret is missing, unusab
         store: storeLocation(options),
       });
       const problems = report.missing.length + report.unreadable.length + report.secrets.flatMap((s) => s.findings).filter((f) => f.level === 'problem').length;
-      if (format !== 'table') streams.stdout.write(renderDocument({ ok: problems === 0, problems, ...report }, format));
+      if (format === 'csv') streams.stdout.write(auditCsv(report));
+      else if (format !== 'text') streams.stdout.write(renderDocument({ ok: problems === 0, problems, ...report }, format));
       else {
         const paint = painter(streams.stdout);
         const rows = report.secrets.map((s) => [
@@ -135,4 +138,27 @@ interface RotateOptions {
   store?: string;
   json?: boolean;
   quiet?: boolean;
+}
+
+// The audit as CSV: a row per secret a primary holds, per secret it lacks (state missing) and per primary
+// whose secrets could not be listed (state unreadable); findings joined in one cell.
+function auditCsv(report: SecretsAuditReport): string {
+  const rows = [
+    ...report.secrets.map((s) => [
+      s.holder,
+      s.cluster,
+      'present',
+      s.secret,
+      s.credential,
+      s.fingerprint ?? null,
+      s.issuedAt ?? null,
+      s.expiresAt ?? null,
+      s.server,
+      s.synced,
+      s.findings.map((f) => `${f.level}: ${f.message}`).join('; '),
+    ]),
+    ...report.missing.map((m) => [m.holder, m.cluster, 'missing', null, null, null, null, null, null, null, 'problem: istiod there cannot see it']),
+    ...report.unreadable.map((u) => [u.holder, null, 'unreadable', null, null, null, null, null, null, null, `problem: ${u.error}`]),
+  ];
+  return csv(['primary', 'cluster', 'state', 'secret', 'credential', 'token_fingerprint', 'issued_at', 'expires_at', 'server', 'istiod', 'findings'], rows);
 }

@@ -29,7 +29,7 @@ function filterOf(options: ShowOptions): SlotFilter {
   return { ...(options.step !== undefined ? { step: options.step } : {}), ...(options.cluster !== undefined ? { cluster: options.cluster } : {}) };
 }
 
-const SHOW_FORMATS = ['table', 'json', 'yaml'] as const;
+const SHOW_FORMATS = ['text', 'json', 'yaml'] as const;
 const LOGS_FORMATS = ['text', 'json'] as const;
 
 const clock = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
@@ -55,7 +55,7 @@ Exit codes: 0 shown, 2 bad input, 3 store problem, 4 no such run.`,
     .action(async (id: string, options: ShowOptions) => {
       const format = formatOf(options, SHOW_FORMATS);
       const t = await loadTimeline(id, options);
-      if (format !== 'table') {
+      if (format !== 'text') {
         // The saved machine state and the lease token are the engine's, not the reader's.
         const { snapshot: _s, lease: _l, storedKind, ...run } = t.run;
         const shown = run.damaged.includes('kind') ? { ...run, kind: storedKind } : run;

@@ -1,12 +1,12 @@
 // mesh-run status <id> and mesh-run runs: read the journal, never touch a cluster.
 import { Command, Option } from 'commander';
-import { recentRuns, runStatus, watchRunStatus } from '../../engine/run-queries.js';
+import { type RunStatusView, recentRuns, runStatus, watchRunStatus } from '../../engine/run-queries.js';
 import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
 import { UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
-import { renderRunStatus, renderRuns, runsCsv } from '../render/status.js';
+import { renderRunStatus, renderRuns, runsCsv, statusChanges, statusCsv } from '../render/status.js';
 import { untilInterrupted } from '../until-interrupted.js';
 
 interface ReadOptions extends OutputFlags {
@@ -41,14 +41,18 @@ Exit codes: 0 shown, 2 bad input, 3 store problem, 4 no such run.`,
       const format = formatOf(options, STATUS_FORMATS);
       if (options.watch) return watchStatus(id, options, format, streams);
       const status = await withStore(options, (runs) => runStatus(runs, id));
-      if (format !== 'table') streams.stdout.write(renderDocument(status, format));
+      if (format === 'csv') streams.stdout.write(statusCsv(status.run, status.steps));
+      else if (format !== 'text') streams.stdout.write(renderDocument(status, format));
       else streams.stdout.write(renderRunStatus(streams.stdout, status.run, status.steps));
     });
 }
 
 // Redraws the status on a terminal; elsewhere prints each new state under a time line (JSON: one per line).
 async function watchStatus(id: string, options: ReadOptions, format: string, streams: Streams): Promise<void> {
-  const redraw = format === 'table' && Boolean((streams.stdout as NodeJS.WriteStream).isTTY);
+  if (format === 'csv') throw new UsageError('-o csv with --watch: a CSV table holds one moment; watch with text (a line per change) or json');
+  const redraw = format === 'text' && Boolean((streams.stdout as NodeJS.WriteStream).isTTY);
+  // Where nothing can be redrawn (a pipe, a file, CI's log), the status is printed once, then a line per change.
+  let shown: RunStatusView | undefined;
   const last = await untilInterrupted((signal) =>
     withStore(options, (runs) =>
       watchRunStatus(
@@ -58,20 +62,21 @@ async function watchStatus(id: string, options: ReadOptions, format: string, str
           if (format === 'json') streams.stdout.write(`${JSON.stringify(view)}\n`);
           else if (format === 'yaml') streams.stdout.write(`---\n${renderDocument(view, 'yaml')}`);
           else if (redraw) streams.stdout.write(`\x1b[H\x1b[2J${renderRunStatus(streams.stdout, view.run, view.steps)}`);
-          else streams.stdout.write(`-- ${new Date().toISOString().slice(11, 19)}\n${renderRunStatus(streams.stdout, view.run, view.steps)}\n`);
+          else streams.stdout.write(shown ? statusChanges(streams.stdout, shown, view) : `${renderRunStatus(streams.stdout, view.run, view.steps)}\n`);
+          shown = view;
         },
         signal,
       ),
     ),
   );
-  if (format === 'table') {
+  if (format === 'text') {
     const end = last.run.status === 'running' ? `its driver is gone; "mesh-run resume ${last.run.id}" continues it` : `${last.run.status}`;
     streams.stderr.write(`run ${last.run.id} ${end}\n`);
   }
 }
 
-const STATUS_FORMATS = ['table', 'json', 'yaml'] as const;
-const RUNS_FORMATS = ['table', 'json', 'yaml', 'csv'] as const;
+const STATUS_FORMATS = ['text', 'json', 'yaml', 'csv'] as const;
+const RUNS_FORMATS = ['text', 'json', 'yaml', 'csv'] as const;
 
 export function runsCommand(streams: Streams): Command {
   return addOutputOption(
@@ -97,7 +102,7 @@ Exit codes: 0 listed, 2 bad input, 3 store problem.`,
         throw new UsageError(`--limit "${options.limit}": expected a whole number from 1 to 100000`);
       const views = await withStore(options, (runs) => recentRuns(runs, limit));
       if (format === 'csv') streams.stdout.write(runsCsv(views));
-      else if (format !== 'table') streams.stdout.write(renderDocument(views, format));
+      else if (format !== 'text') streams.stdout.write(renderDocument(views, format));
       else streams.stdout.write(renderRuns(streams.stdout, views));
     });
 }

@@ -35,9 +35,9 @@ Example: bring a laptop's history into the team store
   mesh-run store copy --from ~/.local/state/mesh-run/mesh-run.db --to postgres://mesh@db.internal/mesh
 
 A run the target already has, identical, is left alone; a run that differs stops the copy before anything is
-written (exit 4). Copy runs that are over: a running run goes on changing at its source.
+written (exit 3). Copy runs that are over: a running run goes on changing at its source.
 
-Exit codes: 0 copied (or already there), 2 bad input, 3 a store cannot be opened or written, 4 a run differs.`,
+Exit codes: 0 copied (or already there), 2 bad input, 3 a store cannot be opened or written, or a run differs.`,
       )
       .action(async (options: CopyOptions) => {
         const [{ copyStore, sameStore }, { parseStoreLocation }] = await Promise.all([

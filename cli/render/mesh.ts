@@ -1,5 +1,6 @@
 // Renders what a config's mesh is: the derived topology, then one row per cluster and its install steps.
 import type { MeshView } from '../../engine/views/mesh-view.js';
+import { csv } from './csv.js';
 import { table } from './table.js';
 
 export function meshText(view: MeshView): string {
@@ -21,4 +22,22 @@ export function meshText(view: MeshView): string {
     ...steps,
     '',
   ].join('\n');
+}
+
+// The clusters table as CSV, with each cluster's install steps in one cell.
+export function meshCsv(view: MeshView): string {
+  return csv(
+    ['cluster', 'context', 'role', 'control_plane', 'network', 'eastwest_gateway', 'exposes_istiod', 'secret_on', 'install_steps'],
+    view.clusters.map((c) => [
+      c.name,
+      c.context,
+      c.role,
+      c.controlPlane,
+      c.network,
+      c.eastWestGateway ? 'yes' : 'no',
+      c.exposesIstiod ? 'yes' : 'no',
+      c.secretOn.join(' '),
+      c.steps.install.join(' '),
+    ]),
+  );
 }

@@ -3,7 +3,9 @@
 import type { ProgressEvent, ProgressListener } from '../../engine/runtime/progress-events.js';
 import { type StepId, slotLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
+import { count } from '../../shared/words.js';
 import { painter } from '../output.js';
+import { fitRows, isGroupRow, isMoreRow } from './fit-rows.js';
 
 export type ProgressMode = 'live' | 'lines' | 'ndjson' | 'quiet';
 
@@ -102,10 +104,25 @@ export function createProgressRenderer(
   let stopped = false;
   // Every row is cut to the terminal's width, so one row of text is one row on screen and the block
   // can be redrawn by moving up exactly the rows it drew.
+  // Never more rows than the terminal has, less the one the cursor rests on (see fit-rows.ts).
   const draw = () => {
     const width = Math.max(1, (stream.columns ?? 100) - 1);
+    const height = stream.rows ? Math.max(1, stream.rows - 1) : Number.POSITIVE_INFINITY;
     const now = Date.now();
-    const lines = [...states.values()].map((s) => {
+    const lines = fitRows([...states.values()], height).map((s) => {
+      if (isGroupRow(s)) {
+        const what = `${s.names.join(', ')} (${count(s.steps, 'step')})`;
+        return fitWidth(s.group === 'finished' ? `${paint('green', '✔')} finished: ${what}` : `${paint('dim', '·')} not started: ${what}`, width);
+      }
+      if (isMoreRow(s)) {
+        const active = s.more - s.finished - s.pending;
+        const parts = [
+          ...(active > 0 ? [`${active} running or failed`] : []),
+          ...(s.finished > 0 ? [`${s.finished} finished`] : []),
+          ...(s.pending > 0 ? [`${s.pending} not started`] : []),
+        ];
+        return fitWidth(paint('dim', `… ${count(s.more, 'more step')}: ${parts.join(', ')}`), width);
+      }
       const elapsed = s.startedAt ? formatDuration((s.endedAt ?? now) - s.startedAt) : '';
       const note =
         s.note && s.deadline !== undefined && s.status === 'running' ? `${s.note} (${waited({ at: now, since: s.since, deadline: s.deadline }, now)})` : s.note;
@@ -116,6 +133,8 @@ export function createProgressRenderer(
     // Back to column 1 first: the terminal may have echoed something (^C) where the cursor was.
     let out = drawnLines > 0 ? `\r\x1b[${drawnLines}A` : '';
     for (const line of lines) out += `\x1b[2K${line}\n`;
+    // A frame shorter than the last (rows were summed up) clears what the last one left below it.
+    if (lines.length < drawnLines) out += '\x1b[0J';
     stream.write(out);
     drawnLines = lines.length;
     frame++;

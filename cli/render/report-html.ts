@@ -4,7 +4,7 @@
 import { allNodes, type GraphNode, type MachineGraph } from '../../engine/views/graph-model.js';
 import { maybeRunConfig } from '../../engine/views/run-config.js';
 import { clusterSummaryOf, type StepMark } from '../../engine/views/status-view.js';
-import type { Timeline } from '../../engine/views/timeline.js';
+import { lastKnownEnd, type Timeline } from '../../engine/views/timeline.js';
 import { ALL_CLUSTERS, type StepId, slotLabel } from '../../machines/steps.js';
 import { formatDuration } from '../../shared/durations.js';
 import { displayArgv } from './argv.js';
@@ -108,7 +108,7 @@ ${box.draw(10, 10)}</svg>`;
 function gantt(t: Timeline): string {
   const rows = t.slots;
   const starts = rows.flatMap((s) => s.attempts.map((a) => a.startedAt));
-  const ends = rows.flatMap((s) => s.attempts.map((a) => a.endedAt ?? a.startedAt));
+  const ends = rows.flatMap((s) => s.attempts.map((a) => lastKnownEnd(a, t.events) ?? a.startedAt));
   const t0 = Math.min(t.run.createdAt, ...starts);
   const t1 = Math.max(t.run.finishedAt ?? t.run.updatedAt, ...ends, t0 + 1);
   const labelW = 250;
@@ -131,9 +131,15 @@ function gantt(t: Timeline): string {
     const label = slot.cluster === ALL_CLUSTERS ? slot.step : `${slot.step} @ ${slot.cluster}`;
     svg += `<text class="row" x="${labelW - 8}" y="${y + 16}" text-anchor="end">${esc(label)}</text>`;
     for (const a of slot.attempts) {
-      const end = a.endedAt ?? t.run.updatedAt;
+      // A killed attempt's bar ends where it was last known at work, not at the resume that closed it.
+      const known = lastKnownEnd(a, t.events);
+      const end = known ?? t.run.updatedAt;
       const w = Math.max(3, x(end) - x(a.startedAt));
-      const tip = `${label} attempt ${a.attempt}: ${a.outcome}, ${formatDuration(end - a.startedAt)}${a.error ? `: ${a.error.message}` : ''}`;
+      const killed =
+        known !== null && a.endedAt !== null && known < a.endedAt
+          ? `, last known at work ${iso(known)} (its driver stopped; closed when the run resumed at ${iso(a.endedAt)})`
+          : '';
+      const tip = `${label} attempt ${a.attempt}: ${a.outcome}, ${formatDuration(end - a.startedAt)}${killed}${a.error ? `: ${a.error.message}` : ''}`;
       svg += `<rect class="bar ${a.outcome}" x="${x(a.startedAt)}" y="${y + 4}" width="${w}" height="${rowH - 8}" rx="3" fill="${OUTCOME_COLOR[a.outcome] ?? '#868e96'}"><title>${esc(tip)}</title></rect>`;
     }
   });

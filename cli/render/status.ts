@@ -24,7 +24,9 @@ export function renderRunStatus(stream: NodeJS.WriteStream, run: RunView, slots:
       ? paint('red', `${run.status}, damaged: its recorded ${run.damaged.join(' and ')} cannot be read`)
       : run.stale
         ? `${paint('yellow', 'running (stale)')}`
-        : paint(STATUS_STYLE[run.status] ?? 'bold', run.status);
+        : run.rolledBackBy
+          ? `${paint('yellow', 'rolled back')} by run ${run.rolledBackBy} (it ${run.status === 'succeeded' ? 'had succeeded' : `had ${run.status}`})`
+          : paint(STATUS_STYLE[run.status] ?? 'bold', run.status);
   const head = [
     `run       ${run.id}  (${run.kind} ${run.topology}, ${run.mode})`,
     `status    ${status}`,
@@ -69,12 +71,14 @@ export function renderRuns(stream: NodeJS.WriteStream, runs: readonly RunView[])
       ? paint('red', `damaged (${r.damaged.join(', ')})`)
       : r.stale
         ? paint('yellow', 'running (stale)')
-        : paint(STATUS_STYLE[r.status] ?? 'bold', r.status),
+        : r.rolledBackBy
+          ? paint('yellow', 'rolled back')
+          : paint(STATUS_STYLE[r.status] ?? 'bold', r.status),
     r.mode,
     clusterSummary(r.clusters),
     time(r.createdAt),
     formatDuration(r.activeMs),
-    r.status === 'succeeded' ? '' : (r.currentStep ?? ''),
+    r.status === 'succeeded' || r.rolledBackBy ? '' : (r.currentStep ?? ''),
   ]);
   return `${table(['RUN', 'KIND', 'STATUS', 'MODE', 'CLUSTERS', 'STARTED', 'ACTIVE', 'AT STEP'], rows)}\n`;
 }
@@ -86,7 +90,7 @@ export function runsCsv(runs: readonly RunView[]): string {
     runs.map((r) => [
       r.id,
       r.kind,
-      r.status,
+      r.rolledBackBy ? 'rolled-back' : r.status,
       r.mode,
       r.clusters.topology,
       r.clusters.primaries.join(' '),
@@ -94,8 +98,47 @@ export function runsCsv(runs: readonly RunView[]): string {
       r.clusters.networks.join(' '),
       new Date(r.createdAt).toISOString(),
       r.activeMs,
-      r.status === 'succeeded' ? '' : (r.currentStep ?? ''),
+      r.status === 'succeeded' || r.rolledBackBy ? '' : (r.currentStep ?? ''),
     ]),
+  );
+}
+
+// What changed between two states of a run, one line each (status --watch where nothing can be redrawn): a
+// step that started, ended or tried again, and the run's own status. Empty when only times moved on.
+export function statusChanges(
+  stream: NodeJS.WriteStream,
+  before: { run: RunView; steps: readonly SlotView[] },
+  after: { run: RunView; steps: readonly SlotView[] },
+): string {
+  const paint = painter(stream);
+  const clock = (iso: string | null) => (iso ?? new Date().toISOString()).slice(11, 19);
+  const was = new Map(before.steps.map((s) => [`${s.step}@${s.cluster}`, s]));
+  const lines: string[] = [];
+  for (const s of after.steps) {
+    const old = was.get(`${s.step}@${s.cluster}`);
+    if (old && old.status === s.status && old.attempts === s.attempts) continue;
+    if (!old && s.status === 'pending') continue;
+    const where = s.cluster === '*' ? s.step : `${s.step}@${clusterLabel(s.cluster)}`;
+    const attempt = s.attempts > 1 ? ` (attempt ${s.attempts})` : '';
+    const error = s.lastError && (s.status === 'failed' || s.status === 'interrupted') ? `: ${oneLine(s.lastError.message, 200)}` : '';
+    const at = s.status === 'running' || s.status === 'pending' ? s.startedAt : s.endedAt;
+    lines.push(`${clock(at)} ${where} ${paint(STATUS_STYLE[s.status] ?? 'bold', s.status)}${attempt}${error}`);
+  }
+  const run = after.run;
+  const status = run.stale ? 'running (stale)' : run.status;
+  const wasStatus = before.run.stale ? 'running (stale)' : before.run.status;
+  if (status !== wasStatus) {
+    const error = run.error && run.status !== 'succeeded' ? `: ${oneLine(run.error.message, 200)}` : '';
+    lines.push(`${clock(run.finishedAt ?? run.updatedAt)} run ${run.id} ${paint(STATUS_STYLE[run.status] ?? 'bold', status)}${error}`);
+  }
+  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
+}
+
+// A run's steps as CSV: one row per step and cluster, the status table's columns as plain values.
+export function statusCsv(run: RunView, slots: readonly SlotView[]): string {
+  return csv(
+    ['run', 'step', 'cluster', 'status', 'attempts', 'started_at', 'ended_at', 'last_error'],
+    slots.map((s) => [run.id, s.step, clusterLabel(s.cluster), s.status, s.attempts, s.startedAt, s.endedAt, s.lastError?.message ?? null]),
   );
 }
 

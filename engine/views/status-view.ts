@@ -46,6 +46,8 @@ export interface RunView {
   damaged: string[];
   // What steps reported (a value replaced, something kept) and takeovers: the run's notes for people.
   notices: NoticeView[];
+  // An upgrade: the upgrade-rollback run that took it back (it succeeded), if one did.
+  rolledBackBy?: string;
 }
 
 // The mesh a run acts on, for a status header or a CLUSTERS cell.

@@ -72,3 +72,15 @@ export function buildTimeline(
   }));
   return { run, events: [...events], slots };
 }
+
+// The last moment an attempt is known to have been at work. A driver that was killed leaves its attempt open;
+// the next resume closes it, at the resume's time, which says nothing of when the work stopped: that is the
+// end of its last finished command (or the start of the one it was in), or the attempt's start. An attempt
+// closed by an interrupt (a signal, a cancel) ended then.
+export function lastKnownEnd(attempt: AttemptView, events: readonly RunEventRecord[]): number | null {
+  if (attempt.outcome !== 'interrupted' || attempt.endedAt === null) return attempt.endedAt;
+  const at = attempt.endedAt;
+  const closedByResume = events.some((e) => e.type === 'resumed' && e.at === at) && !events.some((e) => e.type === 'interrupted' && e.at === at);
+  if (!closedByResume) return at;
+  return Math.max(attempt.startedAt, ...attempt.commands.map((c) => c.startedAt + (c.durationMs ?? 0)));
+}
