@@ -46,7 +46,8 @@ async function kube(db: string, world: string, context: string, args: string[]) 
 }
 
 // Everything an upgrade may change on a cluster, but the pods it restarts: namespaces with their labels, the
-// webhooks (revisions and tags), istio-system's deployments and services with their revision labels.
+// webhooks (revisions and tags), istio-system's deployments, services and endpoint slices (a remote's istiod has
+// one per revision, which istioctl uninstall leaves) with their revision labels.
 async function meshState(db: string, world: string): Promise<Record<string, string[]>> {
   const state: Record<string, string[]> = {};
   for (const ctx of CONTEXTS) {
@@ -55,7 +56,7 @@ async function meshState(db: string, world: string): Promise<Record<string, stri
       rows.push(`ns ${ns.metadata.name} ${JSON.stringify(ns.metadata.labels ?? {})}`);
     for (const hook of (await kube(db, world, ctx, ['get', 'mutatingwebhookconfigurations'])).items ?? [])
       rows.push(`webhook ${hook.metadata.name} rev=${hook.metadata.labels?.['istio.io/rev']} tag=${hook.metadata.labels?.['istio.io/tag']}`);
-    for (const kind of ['deployments', 'services'])
+    for (const kind of ['deployments', 'services', 'endpointslices'])
       for (const o of (await kube(db, world, ctx, ['get', kind, '-n', 'istio-system'])).items ?? [])
         rows.push(`${kind} ${o.metadata.name} rev=${o.metadata.labels?.['istio.io/rev']}`);
     state[ctx] = rows.sort();
@@ -134,6 +135,8 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     for (const ctx of ['ctx2', 'ctx3']) {
       expect(state[ctx]).toContain('webhook istio-sidecar-injector-b rev=b tag=undefined');
       expect(state[ctx]?.some((r) => r.startsWith('webhook istio-sidecar-injector-a'))).toBe(false);
+      // The remote's istiod endpoints of a went with a, those of b are there.
+      expect(state[ctx]?.filter((r) => r.startsWith('endpointslices'))).toEqual(['endpointslices istiod-b rev=b']);
     }
     expect(state.ctx1).toContain('deployments istio-eastwestgateway rev=b');
     // The upgrade moved only what a injected.
@@ -185,6 +188,8 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
   it('rolls back an upgrade stopped in its waves: labels, tags, gateway and revisions as they were, and the mesh verifies on a', async () => {
     const { db, world } = await installedMesh('rollback');
     const before = await meshState(db, world);
+    // The state compared includes each remote's istiod endpoints: a's only, before and after the rollback.
+    expect(before.ctx2?.filter((r) => r.startsWith('endpointslices'))).toEqual(['endpointslices istiod-a rev=a']);
     const proxiesBefore = await proxies(db, world);
     const failed = await runCli([
       'upgrade',

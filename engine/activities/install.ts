@@ -27,6 +27,7 @@ import {
   createNamespaceIfMissing,
   exists,
   getJson,
+  ISTIO_SYSTEM,
   isMeshRuns,
   isNotFound,
   labelValue,
@@ -42,9 +43,10 @@ import {
   primaryOperator,
   remoteOperator,
 } from './manifests.js';
+import { istiodConfigMaps } from './mesh-inventory.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
-export const ISTIO_SYSTEM = 'istio-system';
+export { ISTIO_SYSTEM };
 export const CONTROL_PLANE_ANNOTATION = 'topology.istio.io/controlPlaneClusters';
 export const NETWORK_LABEL = 'topology.istio.io/network';
 export const GATEWAY_SERVICE = 'istio-eastwestgateway';
@@ -192,6 +194,14 @@ async function takeInventory(rt: StepRuntime, cluster: ClusterRef, role: { prima
     present: ns !== undefined,
     owner: isMeshRuns(ns) ? MESH_RUN : null,
     detail: ns ? touchedMetadata(ns.metadata) : null,
+  });
+  const configMaps = ns ? await istiodConfigMaps(rt, cluster.context, 'observe') : [];
+  await rt.observe({
+    cluster: cluster.name,
+    subject: SUBJECTS.istiodConfigMaps,
+    present: configMaps.length > 0,
+    owner: null,
+    detail: configMaps.length > 0 ? Object.fromEntries(configMaps.map((name) => [name, 'present'])) : null,
   });
   if (role.primary) {
     const ca = await labelValue(rt, cluster.context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], MANAGED_BY, `secret ${CACERTS}`, 'observe');

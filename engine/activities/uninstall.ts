@@ -12,7 +12,7 @@ import type { ActivityDeps } from './install.js';
 import { CACERTS, ISTIO_SYSTEM, READER_TOKEN, remoteSecretName } from './install.js';
 import { Inventory, MANAGED_BY, MESH_RUN, SUBJECTS, TOUCHED } from './inventory.js';
 import { commandTimeoutSeconds, exists, getJson, isMeshRuns, isNotFound, labelValue, mustSucceed, type NamespaceJson, ownerProbe } from './kube-ops.js';
-import { istioLeftovers, meshRunTags } from './mesh-inventory.js';
+import { istioLeftovers, isUnpruned, MESH_RUN_OWNER, meshRunTags, removeUnpruned, type UnprunedScope, unpruned } from './mesh-inventory.js';
 import { ROTATED_TOKEN_PREFIX } from './rotation.js';
 import { SAMPLE_NAMESPACE, SAMPLE_OBJECTS } from './sample-manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
@@ -143,15 +143,16 @@ async function deleteRemoteSecret(rt: StepRuntime, source: string, holder: Clust
 // istioctl uninstall --purge (every revision, CRDs and webhooks included), then istio-system itself when
 // mesh-run created it. One that existed before keeps whatever mesh-run did not put there.
 async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
-  const before = await istioLeftovers(rt, input.context, 'observe');
   const ns = await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, 'observe');
   const inventory = inventoryOf(deps);
   const keep = ns !== undefined && !deps.force && inventory.preexisting(input.cluster, SUBJECTS.istioSystem, isMeshRuns(ns));
+  const scope = leftoverScope(input, deps, keep);
+  const before = await istioLeftovers(rt, input.context, 'observe', scope);
   if (before.length === 0) {
     rt.note(`no Istio left on ${input.cluster}`, 'info');
     return { finishedAt: rt.now() };
   }
-  if (before.some((item) => !item.startsWith('namespace/'))) {
+  if (before.some((item) => !item.startsWith('namespace/') && !isUnpruned(item))) {
     for (const tag of await meshRunTags(rt, input.context)) {
       await mustSucceed(rt, istioctl(input.context, ['tag', 'remove', tag, '-y'], 'act'), `istioctl tag remove ${tag} on ${input.cluster}`);
     }
@@ -186,12 +187,16 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
       `kubectl delete namespace ${ISTIO_SYSTEM} on ${input.cluster}`,
     );
   }
+  // What istioctl does not prune, mesh-run removes from a namespace that stays (one deleted took it along).
+  if (keep) await removeUnpruned(rt, input, await unpruned(rt, input.context, 'observe', scope));
   // Some of what istioctl removes goes through the garbage collector (webhooks owned by istiod's cluster
   // role), after istioctl has returned: give it a bounded while before calling anything left a failure.
   const deadline = rt.now() + Math.min(deps.config.timeouts.commandMs, LEFTOVER_WAIT_MS);
   for (;;) {
-    const after = (await istioLeftovers(rt, input.context, 'verify')).filter((item) => !(keep && item === `namespace/${ISTIO_SYSTEM}`));
+    const after = (await istioLeftovers(rt, input.context, 'verify', scope)).filter((item) => !(keep && item === `namespace/${ISTIO_SYSTEM}`));
     if (after.length === 0) return { finishedAt: rt.now() };
+    // An istiod still stopping may write its ConfigMaps once more: remove them again.
+    if (after.some(isUnpruned)) await removeUnpruned(rt, input, after.filter(isUnpruned));
     if (rt.now() >= deadline) {
       throw new StepError(
         `Istio is still present on ${input.cluster} after uninstalling: ${after.slice(0, 6).join(', ')}${after.length > 6 ? ` and ${after.length - 6} more` : ''}`,
@@ -208,6 +213,15 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
 
 // How long removal may take to show after istioctl uninstall returns (garbage collection).
 const LEFTOVER_WAIT_MS = 60_000;
+
+// What an uninstall removes besides istioctl's purge: the EndpointSlices of mesh-run's IstioOperators (with
+// --force, of any istioctl install, as the purge removes any); in an istio-system that stays, the ConfigMaps
+// istiod wrote there since the install (those the install found are kept; with no record, all are).
+function leftoverScope(input: ClusterStepInput, deps: ActivityDeps, keep: boolean): UnprunedScope {
+  const owns = (owner: string) => deps.force === true || MESH_RUN_OWNER.test(owner);
+  const seen = keep ? inventoryOf(deps).before(input.cluster, SUBJECTS.istiodConfigMaps) : undefined;
+  return seen ? { owns, configMaps: { except: new Set(Object.keys(seen.detail ?? {})) } } : { owns };
+}
 
 // What mesh-run created in a kept istio-system: its cacerts, the reader token istioctl made for it.
 async function oursInKept(rt: StepRuntime, input: ClusterStepInput, inventory: Inventory): Promise<string[]> {
