@@ -23,10 +23,11 @@ function deleteTimeout(deps: ActivityDeps): string {
 
 const inventoryOf = (deps: ActivityDeps) => deps.inventory ?? Inventory.empty();
 
-// Where the inventory came from, for messages: "install mr-abc" or "the records of mr-abc, mr-def".
-function recordedBy(deps: ActivityDeps): string {
-  const sources = inventoryOf(deps).sources;
-  return sources.length > 0 ? `run ${sources.join(', ')}` : 'the namespace (no mesh-run label)';
+// Who says an object existed before mesh-run, for messages: the run that recorded it on that cluster (the
+// install, or the cluster add that brought the cluster in), or, with no record, the object's lack of mesh-run's label.
+function recordedBy(deps: ActivityDeps, cluster: string, subject: string): string {
+  const seen = inventoryOf(deps).before(cluster, subject);
+  return seen ? `run ${seen.runId}` : 'the namespace (no mesh-run label)';
 }
 
 // remove-sample: delete namespace sample when verify created it; a namespace that was there before keeps
@@ -59,7 +60,7 @@ export async function removeSample(rt: StepRuntime, input: ClusterStepInput, dep
   await restoreMetadata(rt, input, ['namespace', SAMPLE_NAMESPACE], SUBJECTS.sample, ns, inventory);
   await rt.report(
     'kept',
-    `namespace ${SAMPLE_NAMESPACE} on ${input.cluster} existed before mesh-run verify (${recordedBy(deps)}); kept it, removing only verify's helloworld and curl`,
+    `namespace ${SAMPLE_NAMESPACE} on ${input.cluster} existed before mesh-run verify (${recordedBy(deps, input.cluster, SUBJECTS.sample)}); kept it, removing only verify's helloworld and curl`,
   );
   return { finishedAt: rt.now() };
 }
@@ -173,7 +174,7 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
         .filter(Boolean);
       await rt.report(
         'deleted-preexisting',
-        `--force: deleting namespace ${ISTIO_SYSTEM} on ${input.cluster}, which existed before mesh-run (${recordedBy(deps)}), with everything in it${names.length ? ` (secrets: ${names.join(', ')})` : ''}`,
+        `--force: deleting namespace ${ISTIO_SYSTEM} on ${input.cluster}, which existed before mesh-run (${recordedBy(deps, input.cluster, SUBJECTS.istioSystem)}), with everything in it${names.length ? ` (secrets: ${names.join(', ')})` : ''}`,
       );
     }
     await mustSucceed(
@@ -264,7 +265,7 @@ async function cleanKeptNamespace(rt: StepRuntime, input: ClusterStepInput, ns: 
     : '';
   await rt.report(
     'kept',
-    `namespace ${ISTIO_SYSTEM} on ${input.cluster} existed before mesh-run (${recordedBy(deps)}); kept it${kept}, removing only what mesh-run and istioctl put there${ours.length ? ` (secrets ${ours.join(', ')})` : ''}; "mesh-run uninstall --force" would delete it`,
+    `namespace ${ISTIO_SYSTEM} on ${input.cluster} existed before mesh-run (${recordedBy(deps, input.cluster, SUBJECTS.istioSystem)}); kept it${kept}, removing only what mesh-run and istioctl put there${ours.length ? ` (secrets ${ours.join(', ')})` : ''}; "mesh-run uninstall --force" would delete it`,
   );
 }
 
