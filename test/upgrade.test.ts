@@ -325,6 +325,30 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     expect(await meshState(db, world)).toEqual(before);
   }, 120_000);
 
+  it('on nodes kwok simulates, a wave with pods needs --skip-proxy-gate; one with no pods holds its gate and says so', async () => {
+    const { db, world } = await installedMesh('kwok-waves');
+    // The remotes become kwok clusters (no container ever runs there); cluster3 gets a namespace a injects, with no workload.
+    const nodes = ['kwok-1', 'kwok-2'].map((n) => `apiVersion: v1\nkind: Node\nmetadata: {name: ${n}, annotations: {kwok.x-k8s.io/node: fake}}\n`);
+    const quiet = 'apiVersion: v1\nkind: Namespace\nmetadata: {name: quiet, labels: {istio.io/rev: a, team: quiet}}\n';
+    for (const ctx of ['ctx2', 'ctx3']) expect((await simCommand(db, world, ctx, ['apply', '-f', '-'], { stdin: nodes.join('---\n') })).exitCode).toBe(0);
+    expect((await simCommand(db, world, 'ctx3', ['apply', '-f', '-'], { stdin: quiet })).exitCode).toBe(0);
+    // payments has a pod on cluster2: its proxy can never be seen there, so the gate refuses and says what to do.
+    const blocked = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--namespaces', 'team=payments', '--keep-old', '-q', '--db', db]);
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toContain('the proxy gate of wave-1 cannot be checked on cluster2: its 2 nodes are simulated by kwok');
+    expect(blocked.stderr).toContain(`mesh-run resume ${runIdFrom(blocked)} --skip-proxy-gate`);
+    expect((await runCli(['upgrade', 'rollback', runIdFrom(blocked), '-q', '--db', db])).code).toBe(0);
+    // quiet has no pod: there is no proxy to check, on kwok as anywhere. The gate holds, and the run says why.
+    const upgraded = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--namespaces', 'team=quiet', '--keep-old', '--db', db]);
+    expect(upgraded.code, upgraded.stderr).toBe(0);
+    const said = 'wave-1 (cluster3/quiet) has no pods: no proxy to check, so its gate holds without one';
+    expect(upgraded.stderr).toContain(`await-wave@wave-1: ${said}`);
+    const events = (await readJournal(db, runIdFrom(upgraded))).events.filter((e) => e.type.startsWith('gate-'));
+    expect(events.map((e) => `${e.type}: ${e.detail}`)).toEqual([`gate-empty: ${said}`]);
+    const status = await runCli(['status', runIdFrom(upgraded), '--db', db]);
+    expect(status.stdout).toMatch(/gate-empty\s+await-wave@wave-1: wave-1 \(cluster3\/quiet\) has no pods/);
+  }, 120_000);
+
   it('refuses bad input with one line and exit 2, and a mesh without a revision with exit 3; nothing is recorded', async () => {
     const { db } = await installedMesh('input');
     const runs = await runsIn(db);
