@@ -66,8 +66,8 @@ export function controlPlaneOf(world: WorldView, cluster: SimCluster): SimCluste
 // prunes it): its root in ConfigMap istio-ca-root-cert (labelled istio.io/config=true by its namespace
 // controller) and, on its own cluster, the ConfigMaps of its leader elections (pilot/pkg/leaderelection).
 // The real namespace controller writes the root into every namespace; the simulator keeps to istio-system.
-export const ROOT_CONFIGMAP = 'istio-ca-root-cert';
-export const LEADER_ANNOTATION = 'control-plane.alpha.kubernetes.io/leader';
+const ROOT_CONFIGMAP = 'istio-ca-root-cert';
+const LEADER_ANNOTATION = 'control-plane.alpha.kubernetes.io/leader';
 const LEADER_ELECTIONS = ['istio-leader', 'istio-namespace-controller-election'];
 
 function publishRoot(cluster: SimCluster, primary: SimCluster): void {

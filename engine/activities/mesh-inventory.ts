@@ -27,7 +27,7 @@ async function list(rt: StepRuntime, context: string, resources: readonly string
 const WEBHOOK_KINDS = ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'] as const;
 const kindName = (kind: string | undefined) => (kind ?? '').toLowerCase();
 
-export const ENDPOINT_SLICE = 'endpointslice.discovery.k8s.io';
+const ENDPOINT_SLICE = 'endpointslice.discovery.k8s.io';
 // What istiod's namespace controller labels the ConfigMap of its root with; the annotation of a leader-election lock.
 const ISTIOD_CONFIG = 'istio.io/config';
 const LEADER_RECORD = 'control-plane.alpha.kubernetes.io/leader';
@@ -50,7 +50,7 @@ interface NamespacedItem {
 }
 
 // Whether a ConfigMap was written by istiod rather than rendered by istioctl or made by someone else.
-export function istiodMadeConfigMap(item: NamespacedItem): boolean {
+function istiodMadeConfigMap(item: NamespacedItem): boolean {
   const name = item.metadata?.name ?? '';
   return item.metadata?.labels?.[ISTIOD_CONFIG] === 'true' || (/^istio/.test(name) && item.metadata?.annotations?.[LEADER_RECORD] !== undefined);
 }
