@@ -43,7 +43,7 @@ import {
   primaryOperator,
   remoteOperator,
 } from './manifests.js';
-import { istiodConfigMaps } from './mesh-inventory.js';
+import { istiodConfigMaps, istioOwners, MESH_RUN_OWNER } from './mesh-inventory.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
 export { ISTIO_SYSTEM };
@@ -195,12 +195,15 @@ async function takeInventory(rt: StepRuntime, cluster: ClusterRef, role: { prima
     owner: isMeshRuns(ns) ? MESH_RUN : null,
     detail: ns ? touchedMetadata(ns.metadata) : null,
   });
+  // istiod's ConfigMaps in an istio-system that is there: those an istiod mesh-run installed wrote (a re-run of
+  // an install finds them) are mesh-run's to remove, any others were there before it.
   const configMaps = ns ? await istiodConfigMaps(rt, cluster.context, 'observe') : [];
+  const owners = configMaps.length > 0 ? await istioOwners(rt, cluster.context) : [];
   await rt.observe({
     cluster: cluster.name,
     subject: SUBJECTS.istiodConfigMaps,
     present: configMaps.length > 0,
-    owner: null,
+    owner: owners.length > 0 && owners.every((o) => MESH_RUN_OWNER.test(o)) ? MESH_RUN : null,
     detail: configMaps.length > 0 ? Object.fromEntries(configMaps.map((name) => [name, 'present'])) : null,
   });
   if (role.primary) {

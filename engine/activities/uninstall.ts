@@ -217,11 +217,13 @@ const LEFTOVER_WAIT_MS = 60_000;
 
 // What an uninstall removes besides istioctl's purge: the EndpointSlices of mesh-run's IstioOperators (with
 // --force, of any istioctl install, as the purge removes any); in an istio-system that stays, the ConfigMaps
-// istiod wrote there since the install (those the install found are kept; with no record, all are).
+// istiod wrote there since the install (those the install found are kept, unless mesh-run's istiod wrote them;
+// with no record, all are).
 function leftoverScope(input: ClusterStepInput, deps: ActivityDeps, keep: boolean): UnprunedScope {
   const owns = (owner: string) => deps.force === true || MESH_RUN_OWNER.test(owner);
   const seen = keep ? inventoryOf(deps).before(input.cluster, SUBJECTS.istiodConfigMaps) : undefined;
-  return seen ? { owns, configMaps: { except: new Set(Object.keys(seen.detail ?? {})) } } : { owns };
+  if (!seen) return { owns };
+  return { owns, configMaps: { except: new Set(seen.owner === MESH_RUN ? [] : Object.keys(seen.detail ?? {})) } };
 }
 
 // What mesh-run created in a kept istio-system: its cacerts, the reader token istioctl made for it.
