@@ -96,6 +96,17 @@ export function istiodPublishes(cluster: SimCluster): void {
   }
 }
 
+// The istiod of `primary` reads each remote whose secret it holds as soon as it is there, and publishes its root
+// into the istio-system of those it controls (their injector's caBundle the simulator patches when it is read).
+export function publishToRemotes(world: WorldView, primary: SimCluster): void {
+  if (istiodsOn(primary).length === 0) return;
+  for (const { name } of remoteSecretsOn(primary)) {
+    const remote = contextOfCluster(world, name);
+    if (!remote || remote.context.name === primary.context.name) continue;
+    if (controlPlaneOf(world, remote)?.context.name === primary.context.name) publishRoot(remote, primary);
+  }
+}
+
 // istiod patches the injector webhook of every remote it controls with its CA bundle, and publishes its root there.
 export function syncRemoteWebhooks(world: WorldView, cluster: SimCluster): void {
   const primary = controlPlaneOf(world, cluster);
