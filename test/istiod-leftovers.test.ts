@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { preflight } from '../engine/activities/install.js';
 import { Inventory } from '../engine/activities/inventory.js';
+import { MESH_RUN_OWNER, unpruned } from '../engine/activities/mesh-inventory.js';
 import type { StepRuntime } from '../engine/activities/step-runtime.js';
 import { uninstallPrimary } from '../engine/activities/uninstall.js';
 import { loadConfig } from '../engine/config/mesh-config.js';
@@ -79,6 +80,35 @@ describe("istiod's ConfigMaps in a kept istio-system", () => {
       await uninstallPrimary(runtime(sim, 'uninstall-primary', []), input, { config, inventory: new Inventory(rerun) });
       expect(await configMaps(sim)).toEqual(['team-settings']);
       expect((await sim.objects('cluster1')).some((o) => o.kind === 'Namespace' && o.name === 'istio-system')).toBe(true);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('counts only the orphan EndpointSlice the chart rendered, not one the EndpointSlice controller keeps for a Service', async () => {
+    const sim = await simHarness();
+    try {
+      const slice = (name: string, owned: boolean) =>
+        JSON.stringify({
+          apiVersion: 'discovery.k8s.io/v1',
+          kind: 'EndpointSlice',
+          metadata: {
+            name,
+            namespace: 'istio-system',
+            labels: { 'install.operator.istio.io/owning-resource': 'mesh-run-remote', 'istio.io/rev': 'default' },
+            ...(owned ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: 'istiod-revision-tag-default', uid: 'u1', controller: true }] } : {}),
+          },
+          addressType: 'IPv4',
+          endpoints: [],
+        });
+      expect((await sim.run('kubectl', ['--context=cluster1', 'create', 'namespace', 'istio-system'])).exitCode).toBe(0);
+      for (const [name, owned] of [
+        ['istiod', false],
+        ['istiod-revision-tag-default-x6mdl', true],
+      ] as const)
+        expect((await sim.run('kubectl', ['--context=cluster1', 'create', '-f', '-'], slice(name, owned))).exitCode).toBe(0);
+      const found = await unpruned(runtime(sim, 'uninstall-remote', []), 'cluster1', 'observe', { owns: (o) => MESH_RUN_OWNER.test(o) });
+      expect(found).toEqual(['endpointslice/istiod']);
     } finally {
       await sim.close();
     }

@@ -35,7 +35,7 @@ const LEADER_RECORD = 'control-plane.alpha.kubernetes.io/leader';
 // What istioctl leaves behind in istio-system and mesh-run removes itself, as kind/name:
 // - the EndpointSlices of its installs (the remote profile renders one for istiod beside a selectorless Service;
 //   EndpointSlice is not a kind istioctl prunes, on uninstall --purge or --revision), by the IstioOperator that
-//   made them, and of one revision when `revision` is given;
+//   made them and owned by no other object, and of one revision when `revision` is given;
 // - in an istio-system that stays, the ConfigMaps istiod wrote (its root istio-ca-root-cert, its leader-election
 //   locks: nothing istioctl rendered, so nothing it removes), except those the install found there before.
 export interface UnprunedScope {
@@ -46,7 +46,7 @@ export interface UnprunedScope {
 
 interface NamespacedItem {
   kind?: string;
-  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: unknown[] };
 }
 
 // Whether a ConfigMap was written by istiod rather than rendered by istioctl or made by someone else.
@@ -75,6 +75,9 @@ export async function unpruned(rt: StepRuntime, context: string, purpose: Comman
     const name = item.metadata?.name ?? '';
     const labels = item.metadata?.labels ?? {};
     if (kindName(item.kind) === 'endpointslice') {
+      // A slice the EndpointSlice controller keeps for a Service carries the Service's labels (istioctl's owner
+      // among them) and an owner reference: it goes with its Service. Only the orphan the chart rendered stays.
+      if ((item.metadata?.ownerReferences?.length ?? 0) > 0) continue;
       const owner = labels[OWNING_RESOURCE];
       if (owner === undefined || !scope.owns(owner)) continue;
       if (scope.revision !== undefined && (labels[REV] ?? 'default') !== scope.revision) continue;
