@@ -36,8 +36,9 @@ const LEADER_RECORD = 'control-plane.alpha.kubernetes.io/leader';
 // - the EndpointSlices of its installs (the remote profile renders one for istiod beside a selectorless Service;
 //   EndpointSlice is not a kind istioctl prunes, on uninstall --purge or --revision), by the IstioOperator that
 //   made them and owned by no other object, and of one revision when `revision` is given;
-// - in an istio-system that stays, the ConfigMaps istiod wrote (its root istio-ca-root-cert, its leader-election
-//   locks: nothing istioctl rendered, so nothing it removes), except those the install found there before.
+// - in an istio-system that stays, the ConfigMaps istiod wrote (its root istio-ca-root-cert and CRL istio-ca-crl,
+//   its leader-election locks istio-leader, istio-namespace-controller-election...: nothing istioctl rendered, so
+//   nothing it removes; all seen on kwok with a real istiod), except those the install found there before.
 export interface UnprunedScope {
   owns(owner: string): boolean;
   revision?: string;
