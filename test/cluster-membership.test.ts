@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 import { readJournal } from './support/journal.js';
 import { PROD, recordRealMesh } from './support/real-mesh.js';
-import { withSimTools } from './support/sim.js';
+import { simCommand, withSimTools } from './support/sim.js';
 import { havePostgres, newStore } from './support/stores.js';
 
 const tmp = tempDir();
@@ -126,6 +126,41 @@ describe('cluster add and cluster remove', () => {
     expect(gone.stdout).toContain(`(uninstall of ${remove})`);
     expect((await meshes(db))[0]).toMatchObject({ state: 'removed' });
     void install;
+  }, 120_000);
+
+  it('a cluster that joined with an istio-system of its own keeps it when it leaves, and the note names the run that found it there', async () => {
+    const db = join(tmp.dir, 'joined-kept.db');
+    const at = ['--db', db];
+    const install = runIdFrom(await runCli(['install', ...FAST, ...at]));
+    // The add stops before looking at cluster3; its istio-system is made by hand, as if it had been there all along.
+    const stopped = await runCli([
+      'cluster',
+      'add',
+      '--mesh',
+      'mesh1',
+      '--name',
+      'cluster3',
+      '--context',
+      'ctx-3',
+      '--inject-failure',
+      'preflight',
+      '-q',
+      ...at,
+    ]);
+    expect(stopped.code, stopped.stderr).toBe(1);
+    const add = runIdFrom(stopped);
+    const world = (await readJournal(db, add)).run.simWorld;
+    expect((await simCommand(db, world, 'ctx-3', ['create', 'namespace', 'istio-system'])).exitCode).toBe(0);
+    const resumed = await runCli(['resume', add, '-q', ...at]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+
+    const removed = await runCli(['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster3', ...at]);
+    expect(removed.code, removed.stderr).toBe(0);
+    // The install never touched cluster3: the cluster add recorded its namespace, and the note says so.
+    expect(removed.stderr).toContain(`namespace istio-system on cluster3 existed before mesh-run (run ${add}); kept it`);
+    expect(removed.stderr).not.toContain(install);
+    const left = (await readJournal(db, runIdFrom(removed))).cluster['ctx-3'] ?? [];
+    expect(left.map((o) => (JSON.parse(o) as { kind: string; metadata: { name: string } }).metadata.name)).toEqual(['istio-system']);
   }, 120_000);
 
   it('a primary joins a multi-primary multi-network mesh: its secret on every primary, every secret on it; leaving takes both back', async () => {

@@ -94,6 +94,48 @@ describe('uninstall keeps what existed before mesh-run', () => {
     expect(uninstall.stderr).toMatch(/uninstall-primary@cluster1: namespace istio-system on cluster1 existed before mesh-run/);
   });
 
+  it("removes from a kept istio-system what istioctl leaves: the remote's istiod EndpointSlice, istiod's ConfigMaps; keeps the user's", async () => {
+    const db = freshDb();
+    const id = await stoppedBeforeInstalling(db);
+    // Both clusters have an istio-system of their own; cluster1's holds a ConfigMap of the user's and a leader lock
+    // an earlier Istio left (Istio-made, but there before mesh-run: it stays).
+    const earlierLock = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'istio-leader', namespace: 'istio-system', annotations: { 'control-plane.alpha.kubernetes.io/leader': '{"holderIdentity":"old"}' } },
+    });
+    const userMap = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'team-settings', namespace: 'istio-system' }, data: { a: 'b' } });
+    for (const ctx of ['cluster1', 'cluster2']) await sim(db, id, ctx, ['create', 'namespace', 'istio-system']);
+    await sim(db, id, 'cluster1', ['create', '-f', '-'], earlierLock);
+    await sim(db, id, 'cluster1', ['create', '-f', '-'], userMap);
+    await ok(['resume', id, '--db', db, '-q']);
+    await ok(['verify', '--run', id, '--db', db, '-q']);
+    const installed = await readJournal(db, id);
+    const names = (ctx: string, kind: string, journal = installed) =>
+      (journal.cluster[ctx] ?? [])
+        .map((o) => JSON.parse(o) as { kind: string; metadata: { name: string; namespace?: string } })
+        .filter((o) => o.kind === kind && o.metadata.namespace === 'istio-system')
+        .map((o) => o.metadata.name)
+        .sort();
+    // What istiod and the remote profile made there, which istioctl uninstall --purge does not remove.
+    expect(names('cluster2', 'EndpointSlice')).toEqual(['istiod']);
+    expect(names('cluster1', 'ConfigMap')).toEqual(['istio-ca-root-cert', 'istio-leader', 'istio-namespace-controller-election', 'team-settings']);
+    expect(names('cluster2', 'ConfigMap')).toEqual(['istio-ca-root-cert']);
+
+    const uninstall = await ok(['uninstall', '--run', id, '--db', db]);
+    const removed = await readJournal(db, runIdFrom(uninstall));
+    expect(names('cluster2', 'EndpointSlice', removed)).toEqual([]);
+    expect(names('cluster1', 'EndpointSlice', removed)).toEqual([]);
+    expect(names('cluster1', 'ConfigMap', removed)).toEqual(['istio-leader', 'team-settings']);
+    expect(names('cluster2', 'ConfigMap', removed)).toEqual([]);
+    expect(uninstall.stderr).toMatch(
+      /uninstall-remote@cluster2: removed what istioctl leaves in istio-system of cluster2: endpointslice\/istiod, configmap\/istio-ca-root-cert/,
+    );
+    // A second uninstall finds nothing left to remove.
+    const again = await ok(['uninstall', '--run', id, '--db', db]);
+    expect(again.stderr).not.toContain('removed what istioctl leaves');
+  });
+
   it('--force removes them too, and names what it deletes', async () => {
     const db = freshDb();
     const id = await stoppedBeforeInstalling(db);

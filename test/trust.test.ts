@@ -127,7 +127,8 @@ describe('install with trust:', () => {
     // The plan shows where the keys go, never the keys.
     const plan = await runCli(['plan', '--config', join(dir, 'mesh.yaml'), '--format', 'sh']);
     expect(plan.code).toBe(0);
-    expect(plan.stdout).toContain('create secret generic cacerts -n istio-system');
+    expect(plan.stdout).toContain('"$CA_DIR"/cluster1/ca-key.pem | tr -d');
+    expect(plan.stdout).toContain('kubectl --context=cluster1 create -f -');
     expect(plan.stdout).not.toContain('PRIVATE KEY');
     const planJson = await runCli(['plan', '--config', join(dir, 'mesh.yaml'), '--format', 'json']);
     expect(planJson.stdout).not.toContain(Buffer.from('-----BEGIN PRIVATE KEY-----').toString('base64').slice(0, 20));

@@ -46,7 +46,8 @@ async function kube(db: string, world: string, context: string, args: string[]) 
 }
 
 // Everything an upgrade may change on a cluster, but the pods it restarts: namespaces with their labels, the
-// webhooks (revisions and tags), istio-system's deployments and services with their revision labels.
+// webhooks (revisions and tags), istio-system's deployments, services and endpoint slices (a remote's istiod has
+// one per revision, which istioctl uninstall leaves) with their revision labels.
 async function meshState(db: string, world: string): Promise<Record<string, string[]>> {
   const state: Record<string, string[]> = {};
   for (const ctx of CONTEXTS) {
@@ -55,7 +56,7 @@ async function meshState(db: string, world: string): Promise<Record<string, stri
       rows.push(`ns ${ns.metadata.name} ${JSON.stringify(ns.metadata.labels ?? {})}`);
     for (const hook of (await kube(db, world, ctx, ['get', 'mutatingwebhookconfigurations'])).items ?? [])
       rows.push(`webhook ${hook.metadata.name} rev=${hook.metadata.labels?.['istio.io/rev']} tag=${hook.metadata.labels?.['istio.io/tag']}`);
-    for (const kind of ['deployments', 'services'])
+    for (const kind of ['deployments', 'services', 'endpointslices'])
       for (const o of (await kube(db, world, ctx, ['get', kind, '-n', 'istio-system'])).items ?? [])
         rows.push(`${kind} ${o.metadata.name} rev=${o.metadata.labels?.['istio.io/rev']}`);
     state[ctx] = rows.sort();
@@ -134,6 +135,8 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     for (const ctx of ['ctx2', 'ctx3']) {
       expect(state[ctx]).toContain('webhook istio-sidecar-injector-b rev=b tag=undefined');
       expect(state[ctx]?.some((r) => r.startsWith('webhook istio-sidecar-injector-a'))).toBe(false);
+      // The remote's istiod endpoints of a went with a, those of b are there.
+      expect(state[ctx]?.filter((r) => r.startsWith('endpointslices'))).toEqual(['endpointslices istiod-b rev=b']);
     }
     expect(state.ctx1).toContain('deployments istio-eastwestgateway rev=b');
     // The upgrade moved only what a injected.
@@ -185,6 +188,8 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
   it('rolls back an upgrade stopped in its waves: labels, tags, gateway and revisions as they were, and the mesh verifies on a', async () => {
     const { db, world } = await installedMesh('rollback');
     const before = await meshState(db, world);
+    // The state compared includes each remote's istiod endpoints: a's only, before and after the rollback.
+    expect(before.ctx2?.filter((r) => r.startsWith('endpointslices'))).toEqual(['endpointslices istiod-a rev=a']);
     const proxiesBefore = await proxies(db, world);
     const failed = await runCli([
       'upgrade',
@@ -325,6 +330,30 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     const rolled = await runCli(['upgrade', 'rollback', runIdFrom(done), '-q', '--db', db]);
     expect(rolled.code, rolled.stderr).toBe(0);
     expect(await meshState(db, world)).toEqual(before);
+  }, 120_000);
+
+  it('on nodes kwok simulates, a wave with pods needs --skip-proxy-gate; one with no pods holds its gate and says so', async () => {
+    const { db, world } = await installedMesh('kwok-waves');
+    // The remotes become kwok clusters (no container ever runs there); cluster3 gets a namespace a injects, with no workload.
+    const nodes = ['kwok-1', 'kwok-2'].map((n) => `apiVersion: v1\nkind: Node\nmetadata: {name: ${n}, annotations: {kwok.x-k8s.io/node: fake}}\n`);
+    const quiet = 'apiVersion: v1\nkind: Namespace\nmetadata: {name: quiet, labels: {istio.io/rev: a, team: quiet}}\n';
+    for (const ctx of ['ctx2', 'ctx3']) expect((await simCommand(db, world, ctx, ['apply', '-f', '-'], { stdin: nodes.join('---\n') })).exitCode).toBe(0);
+    expect((await simCommand(db, world, 'ctx3', ['apply', '-f', '-'], { stdin: quiet })).exitCode).toBe(0);
+    // payments has a pod on cluster2: its proxy can never be seen there, so the gate refuses and says what to do.
+    const blocked = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--namespaces', 'team=payments', '--keep-old', '-q', '--db', db]);
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toContain('the proxy gate of wave-1 cannot be checked on cluster2: its 2 nodes are simulated by kwok');
+    expect(blocked.stderr).toContain(`mesh-run resume ${runIdFrom(blocked)} --skip-proxy-gate`);
+    expect((await runCli(['upgrade', 'rollback', runIdFrom(blocked), '-q', '--db', db])).code).toBe(0);
+    // quiet has no pod: there is no proxy to check, on kwok as anywhere. The gate holds, and the run says why.
+    const upgraded = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--namespaces', 'team=quiet', '--keep-old', '--db', db]);
+    expect(upgraded.code, upgraded.stderr).toBe(0);
+    const said = 'wave-1 (cluster3/quiet) has no pods: no proxy to check, so its gate holds without one';
+    expect(upgraded.stderr).toContain(`await-wave@wave-1: ${said}`);
+    const events = (await readJournal(db, runIdFrom(upgraded))).events.filter((e) => e.type.startsWith('gate-'));
+    expect(events.map((e) => `${e.type}: ${e.detail}`)).toEqual([`gate-empty: ${said}`]);
+    const status = await runCli(['status', runIdFrom(upgraded), '--db', db]);
+    expect(status.stdout).toMatch(/gate-empty\s+await-wave@wave-1: wave-1 \(cluster3\/quiet\) has no pods/);
   }, 120_000);
 
   it('refuses bad input with one line and exit 2, and a mesh without a revision with exit 3; nothing is recorded', async () => {

@@ -62,10 +62,56 @@ export function controlPlaneOf(world: WorldView, cluster: SimCluster): SimCluste
   return remoteSecretsOn(primary).some((s) => s.name === cluster.context.cluster) ? primary : undefined;
 }
 
-// istiod patches the injector webhook of every remote it controls with its CA bundle.
+// What istiod writes into istio-system of a cluster it serves, none of it rendered by istioctl (so no uninstall
+// prunes it): its root in ConfigMap istio-ca-root-cert (labelled istio.io/config=true by its namespace
+// controller) and, on its own cluster, the ConfigMaps of its leader elections (pilot/pkg/leaderelection).
+// The real namespace controller writes the root into every namespace; the simulator keeps to istio-system.
+const ROOT_CONFIGMAP = 'istio-ca-root-cert';
+const LEADER_ANNOTATION = 'control-plane.alpha.kubernetes.io/leader';
+const LEADER_ELECTIONS = ['istio-leader', 'istio-namespace-controller-election'];
+
+function publishRoot(cluster: SimCluster, primary: SimCluster): void {
+  if (!cluster.get(t('namespace'), '', ISTIO_SYSTEM) || cluster.get(t('configmap'), ISTIO_SYSTEM, ROOT_CONFIGMAP)) return;
+  cluster.put({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: ROOT_CONFIGMAP, namespace: ISTIO_SYSTEM, labels: { 'istio.io/config': 'true' } },
+    data: { 'root-cert.pem': rootOf(primary) },
+  });
+}
+
+// A cluster that now runs istiod: it publishes its root and takes its leader locks.
+export function istiodPublishes(cluster: SimCluster): void {
+  const istiod = istiodsOn(cluster)[0];
+  if (!istiod) return;
+  publishRoot(cluster, cluster);
+  for (const name of LEADER_ELECTIONS) {
+    if (cluster.get(t('configmap'), ISTIO_SYSTEM, name)) continue;
+    const record = { holderIdentity: `${istiod.name}-sim`, leaseDurationSeconds: 30 };
+    cluster.put({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace: ISTIO_SYSTEM, annotations: { [LEADER_ANNOTATION]: JSON.stringify(record) } },
+    });
+  }
+}
+
+// The istiod of `primary` reads each remote whose secret it holds as soon as it is there, and publishes its root
+// into the istio-system of those it controls (their injector's caBundle the simulator patches when it is read).
+export function publishToRemotes(world: WorldView, primary: SimCluster): void {
+  if (istiodsOn(primary).length === 0) return;
+  for (const { name } of remoteSecretsOn(primary)) {
+    const remote = contextOfCluster(world, name);
+    if (!remote || remote.context.name === primary.context.name) continue;
+    if (controlPlaneOf(world, remote)?.context.name === primary.context.name) publishRoot(remote, primary);
+  }
+}
+
+// istiod patches the injector webhook of every remote it controls with its CA bundle, and publishes its root there.
 export function syncRemoteWebhooks(world: WorldView, cluster: SimCluster): void {
   const primary = controlPlaneOf(world, cluster);
   if (!primary || primary === cluster) return;
+  publishRoot(cluster, primary);
   const bundle = Buffer.from(`simulated root CA of ${primary.context.cluster}`).toString('base64');
   for (const hook of cluster.list(t('mutatingwebhookconfiguration'))) {
     if (!/^istio-sidecar-injector/.test(hook.metadata.name)) continue;

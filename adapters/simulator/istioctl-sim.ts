@@ -3,7 +3,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { isLoopbackServer } from '../../shared/api-server.js';
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue, parseArgs } from './argv.js';
-import { istiodsOn, remoteSecretsOn } from './controllers.js';
+import { istiodPublishes, istiodsOn, remoteSecretsOn } from './controllers.js';
 import type { KubeObject } from './objects.js';
 import { invalidReason, resourceType, typeOfKind } from './objects.js';
 import { proxyStatus, tagCommand } from './revisions.js';
@@ -38,6 +38,27 @@ const COMPONENT = 'operator.istio.io/component';
 // What istioctl uninstall --revision removes (operator/pkg/uninstall/prune.go): never the base chart.
 const REVISIONED_COMPONENTS = new Set(['Pilot', 'IngressGateways', 'EgressGateways']);
 const OWNER = 'install.operator.istio.io/owning-resource';
+// The kinds istioctl prunes, when a re-install no longer renders an object and on uninstall
+// (operator/pkg/uninstall/prune.go; CRDs too on --purge). An EndpointSlice is not one of them: the one the
+// remote profile renders for istiod outlives istioctl uninstall, --purge and --revision alike.
+const PRUNED_KINDS = new Set([
+  'Deployment',
+  'DaemonSet',
+  'Service',
+  'ConfigMap',
+  'Pod',
+  'Secret',
+  'ServiceAccount',
+  'RoleBinding',
+  'Role',
+  'PodDisruptionBudget',
+  'HorizontalPodAutoscaler',
+  'EnvoyFilter',
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+  'ClusterRole',
+  'ClusterRoleBinding',
+]);
 const REV = 'istio.io/rev';
 
 interface IstioOperator {
@@ -306,6 +327,7 @@ function install(cluster: SimCluster, flags: Map<string, string>, stdin: string 
     cluster.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' }, status: { phase: 'Active' } });
   for (const obj of objects) cluster.put(obj);
   prune(cluster, iop, objects);
+  istiodPublishes(cluster);
   const lines = components.map((c) => `✔ ${c} installed`);
   return ok(`${lines.join('\n')}\n✔ Installation complete\n`);
 }
@@ -319,7 +341,7 @@ function prune(cluster: SimCluster, iop: IstioOperator, rendered: KubeObject[]):
   for (const obj of cluster.all()) {
     const labels = obj.metadata.labels ?? {};
     if (labels[MANAGED] !== 'Reconcile' || labels[REV] !== revision) continue;
-    if (obj.kind === 'CustomResourceDefinition' || obj.kind === 'Namespace') continue;
+    if (!PRUNED_KINDS.has(obj.kind)) continue;
     if (owner && labels[OWNER] !== owner) continue;
     const type = typeOfKind(obj.kind);
     const key = `${obj.kind}/${type?.namespaced ? (obj.metadata.namespace ?? '') : ''}/${obj.metadata.name}`;
@@ -390,7 +412,7 @@ function uninstall(cluster: SimCluster, flags: Map<string, string>, stdin: strin
   for (const obj of cluster.all()) {
     const labels = obj.metadata.labels ?? {};
     const installed = labels[MANAGED] === 'Reconcile' || labels[OWNER] !== undefined;
-    if (!installed || obj.kind === 'Namespace') continue;
+    if (!installed || !(PRUNED_KINDS.has(obj.kind) || (purge && obj.kind === 'CustomResourceDefinition'))) continue;
     if (!purge && ((labels[REV] ?? 'default') !== (revision || 'default') || !REVISIONED_COMPONENTS.has(labels[COMPONENT] ?? ''))) continue;
     cluster.remove(obj);
     lines.push(`  Removed ${obj.kind}:${obj.metadata.namespace ?? ''}:${obj.metadata.name}.`);

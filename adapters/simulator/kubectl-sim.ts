@@ -2,7 +2,7 @@
 import { parseAllDocuments } from 'yaml';
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue, parseArgs } from './argv.js';
-import { RESTARTED_AT, reachableEndpoints, reconcileDeployments, syncRemoteWebhooks } from './controllers.js';
+import { publishToRemotes, RESTARTED_AT, reachableEndpoints, reconcileDeployments, syncRemoteWebhooks } from './controllers.js';
 import { invalidReason, type KubeObject, nameOf, pluralOf, type ResourceType, resourceType, typeOfKind } from './objects.js';
 import { LAST_APPLIED } from './secret-data.js';
 import type { SimCluster } from './sim-cluster.js';
@@ -174,12 +174,15 @@ export function runKubectl(env: KubectlEnv, args: readonly string[], stdin: stri
       if (flags.get('filename') !== '-') return fail('error: the simulator applies manifests from stdin only (-f -)');
       const serverSide = isTrue(flags, 'server-side');
       if (!serverSide && flags.has('force-conflicts')) return fail('error: --force-conflicts only works with --server-side');
-      return apply(
+      const applied = apply(
         cluster,
         stdin ?? '',
         flags.has('namespace') ? namespace : undefined,
         serverSide ? { serverSide: true, manager: flags.get('field-manager') ?? 'kubectl' } : { serverSide: false },
       );
+      // A remote secret applied here: the istiod of this cluster starts reading that remote at once.
+      if (applied.exitCode === 0) publishToRemotes(env, cluster);
+      return applied;
     }
     case 'rollout':
       if (positionals[1] === 'restart') {

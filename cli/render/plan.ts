@@ -1,6 +1,10 @@
 // Renders a plan: text for reading, JSON for tools, and a bash script a person could run by hand.
 import type { Command } from '../../adapters/cluster-tools.js';
+import { CACERTS, ISTIO_SYSTEM } from '../../engine/activities/install.js';
 import { OWNING_RESOURCE } from '../../engine/activities/mesh-inventory.js';
+import type { CaBundle } from '../../engine/activities/trust/ca-files.js';
+import { BUNDLE_FILES } from '../../engine/activities/trust/material.js';
+import { cacertsManifest } from '../../engine/activities/trust/trust-activity.js';
 import { describeMesh } from '../../engine/config/mesh-shape.js';
 import type { Plan, PlannedCommand } from '../../engine/views/plan.js';
 import { slotLabel } from '../../machines/steps.js';
@@ -105,6 +109,45 @@ function ownershipCheck(config: MeshConfig): string[] {
   return [...lines, ''];
 }
 
+// The cacerts secret as the run creates it (cacertsManifest: mesh-run's label, the CA's fingerprint annotation),
+// its data read from $CA_DIR/<cluster> and streamed through a pipe into kubectl: the keys are never echoed and
+// never land in a file of the script's (no here-document: bash may back one with a temporary file). As the
+// run does, an existing cacerts is kept only when mesh-run made it for this CA, and the read-back must match.
+function cacertsScript(cluster: string, create: string[], probe: string[], config: MeshConfig): string[] {
+  const trust = config.trust;
+  const dir = trust?.source === 'files' ? trust.caDir : trust?.outputDir;
+  const files = (name: string) => `"$CA_DIR"/${displayArgv([cluster])}/${name}`;
+  const fail = (message: string) => `{ echo "${message}" >&2; exit 1; }`;
+  // The run's own manifest with markers where the script puts the fingerprint and each file's base64.
+  const template = cacertsManifest('@fingerprint@', Object.fromEntries(BUNDLE_FILES.map((f) => [f, `@file:${f}@`])) as Record<keyof CaBundle, string>);
+  const pieces = template.split(/@(fingerprint|file:[^@]+)@/).map((piece, n) => {
+    if (n % 2 === 0) return `printf %s ${displayArgv([piece])}`;
+    if (piece === 'fingerprint') return 'printf %s "$ca_fp"';
+    return `base64 <${files(piece.slice('file:'.length))} | tr -d '\\n'`;
+  });
+  const secret = `secret ${ISTIO_SYSTEM}/${CACERTS} on ${cluster}`;
+  return [
+    `# cacerts on ${cluster}: the CA files (root + intermediate for this cluster) are read from $CA_DIR/${cluster}`,
+    dir
+      ? `[ -n "\${CA_DIR:-}" ] || CA_DIR=${displayArgv([dir])}`
+      : `: "\${CA_DIR:?set CA_DIR to the directory holding ${cluster}/ca-cert.pem and the other CA files}"`,
+    `for f in ${BUNDLE_FILES.join(' ')}; do`,
+    `  [ -r ${files('"$f"')} ] || ${fail(`cacerts for ${cluster}: ${'$CA_DIR'}/${cluster}/$f is missing`)}`,
+    'done',
+    `ca_fp="$(openssl x509 -in ${files('ca-cert.pem')} -noout -fingerprint -sha256 | sed 's/^.*=//; s/://g' | tr 'A-F' 'a-f')"`,
+    `[ -n "$ca_fp" ] || ${fail(`cacerts for ${cluster}: no certificate in $CA_DIR/${cluster}/ca-cert.pem`)}`,
+    `if found_fp="$(${displayArgv(probe)} 2>/dev/null)"; then`,
+    `  [ -n "$found_fp" ] || ${fail(`${secret} already exists and was not created by mesh-run; not replacing it`)}`,
+    `  [ "$found_fp" = "$ca_fp" ] || ${fail(`${secret} holds CA \${found_fp:0:16}, not the CA in $CA_DIR/${cluster} (\${ca_fp:0:16}); not replacing it`)}`,
+    `  echo "cacerts on ${cluster} already holds CA \${ca_fp:0:16}; kept" >&2`,
+    'else',
+    `  { ${pieces.join('; ')}; } | ${displayArgv(create)}`,
+    'fi',
+    `found_fp="$(${displayArgv(probe)})"`,
+    `[ "$found_fp" = "$ca_fp" ] || ${fail(`${secret} does not carry CA \${ca_fp:0:16} after creating it (read back: '\${found_fp}')`)}`,
+  ];
+}
+
 // The script follows the Istio page: each act is idempotent or guarded, each wait a bounded polling loop.
 export function planScript(plan: Plan, config: MeshConfig): string {
   const quote = (argv: string[]) => displayArgv(argv);
@@ -120,10 +163,13 @@ export function planScript(plan: Plan, config: MeshConfig): string {
   ];
   let heredoc = 0;
   const looped = new Set<string>();
+  // Commands a block written for an earlier one already covers.
+  const consumed = new Set<PlannedCommand>();
   for (const g of groups(plan)) {
     out.push(`# --- ${g.label}`);
     let lastObserve: Command | undefined;
-    for (const p of g.items) {
+    for (const [i, p] of g.items.entries()) {
+      if (consumed.has(p)) continue;
       const c = p.command;
       if (c.purpose === 'observe') {
         lastObserve = c;
@@ -145,13 +191,11 @@ export function planScript(plan: Plan, config: MeshConfig): string {
         continue;
       }
       if (c.sensitiveStdin) {
-        // The keys never enter a plan: the script reads them from files, as Istio's plugin-CA page does.
-        const files = ['ca-cert.pem', 'ca-key.pem', 'root-cert.pem', 'cert-chain.pem'].map((f) => `--from-file=${f}=\${CA_DIR}/${p.cluster}/${f}`);
-        out.push(
-          '# cacerts: the CA files (root + intermediate for this cluster) are read from $CA_DIR',
-          `CA_DIR="\${CA_DIR:-certs}"`,
-          `${quote([config.tools.kubectl, `--context=${c.context}`, 'create', 'secret', 'generic', 'cacerts', '-n', 'istio-system']).trim()} ${files.join(' ')}`,
-        );
+        // The step reads its fingerprint back right after creating the secret: the script's block does too.
+        const readBack = g.items.slice(i + 1).find((q) => q.command.purpose === 'verify' && q.command.args.includes(CACERTS));
+        if (!readBack) throw new Error(`plan: the cacerts step on ${p.cluster} reads nothing back (internal error)`);
+        consumed.add(readBack);
+        out.push(...cacertsScript(p.cluster, tool(c), tool(readBack.command), config));
         continue;
       }
       if (c.check) {

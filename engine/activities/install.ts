@@ -28,6 +28,7 @@ import {
   createNamespaceIfMissing,
   exists,
   getJson,
+  ISTIO_SYSTEM,
   isMeshRuns,
   isNotFound,
   labelValue,
@@ -43,9 +44,10 @@ import {
   primaryOperator,
   remoteOperator,
 } from './manifests.js';
+import { istiodConfigMaps, istioOwners, MESH_RUN_OWNER } from './mesh-inventory.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
-export const ISTIO_SYSTEM = 'istio-system';
+export { ISTIO_SYSTEM };
 export const CONTROL_PLANE_ANNOTATION = 'topology.istio.io/controlPlaneClusters';
 export const NETWORK_LABEL = 'topology.istio.io/network';
 export const GATEWAY_SERVICE = 'istio-eastwestgateway';
@@ -211,6 +213,17 @@ async function takeInventory(rt: StepRuntime, cluster: ClusterRef, role: { prima
     present: ns !== undefined,
     owner: isMeshRuns(ns) ? MESH_RUN : null,
     detail: ns ? touchedMetadata(ns.metadata) : null,
+  });
+  // istiod's ConfigMaps in an istio-system that is there: those an istiod mesh-run installed wrote (a re-run of
+  // an install finds them) are mesh-run's to remove, any others were there before it.
+  const configMaps = ns ? await istiodConfigMaps(rt, cluster.context, 'observe') : [];
+  const owners = configMaps.length > 0 ? await istioOwners(rt, cluster.context) : [];
+  await rt.observe({
+    cluster: cluster.name,
+    subject: SUBJECTS.istiodConfigMaps,
+    present: configMaps.length > 0,
+    owner: owners.length > 0 && owners.every((o) => MESH_RUN_OWNER.test(o)) ? MESH_RUN : null,
+    detail: configMaps.length > 0 ? Object.fromEntries(configMaps.map((name) => [name, 'present'])) : null,
   });
   if (role.primary) {
     const ca = await labelValue(rt, cluster.context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], MANAGED_BY, `secret ${CACERTS}`, 'observe');

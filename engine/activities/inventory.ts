@@ -12,6 +12,9 @@ export const SUBJECTS = {
   // The service-account token secret istioctl create-remote-secret makes in the remote.
   readerToken: 'secret/istio-system/istio-reader-service-account-istio-remote-secret-token',
   sample: 'namespace/sample',
+  // The ConfigMaps istiod writes into istio-system (its root, its leader locks), by name in the detail: those
+  // there before the install stay when uninstall keeps the namespace.
+  istiodConfigMaps: 'configmaps/istio-system/istiod',
 } as const;
 
 // What an upgrade replaces, journaled before it acts (its rollback puts these back): a moved namespace's

@@ -8,6 +8,8 @@ import { commandFailed } from './failures.js';
 import { MANAGED_BY, MESH_RUN } from './inventory.js';
 import { kubectl, type StepRuntime } from './step-runtime.js';
 
+export const ISTIO_SYSTEM = 'istio-system';
+
 // A namespace as the steps read it.
 export interface NamespaceJson {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };

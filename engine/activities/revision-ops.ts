@@ -8,6 +8,7 @@ import { type ActivityDeps, GATEWAY_SERVICE, ISTIO_SYSTEM, installEastwestGatewa
 import { UPGRADE_SUBJECTS } from './inventory.js';
 import { commandTimeoutSeconds, getJson, mustSucceed } from './kube-ops.js';
 import { INGRESS_GATEWAY, injectorWebhookName, istiodVirtualServiceName } from './manifests.js';
+import { MESH_RUN_OWNER, removeUnpruned, unpruned } from './mesh-inventory.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
 
 export const REV = 'istio.io/rev';
@@ -199,7 +200,19 @@ export async function removeRevision(rt: StepRuntime, member: MeshMember, revisi
     getJson<unknown>(rt, member.context, ['-n', ISTIO_SYSTEM, 'deployment', istiod], `deployment ${istiod}`, phase);
   const present = await getJson<unknown>(rt, member.context, ['mutatingwebhookconfiguration', injector], `mutatingwebhookconfiguration ${injector}`, 'observe');
   const running = await istiodDeployment('observe');
+  const where = { cluster: member.name, context: member.context };
+  // The revision's EndpointSlice for istiod (a remote's), which istioctl uninstall --revision leaves: only
+  // those of mesh-run's IstioOperators. Looked for on every run, so one stopped after the uninstall finishes.
+  const slices = (phase: 'observe' | 'verify') => unpruned(rt, member.context, phase, { owns: (owner) => MESH_RUN_OWNER.test(owner), revision });
+  const removeSlices = async () => {
+    const found = await slices('observe');
+    if (found.length === 0) return;
+    await removeUnpruned(rt, where, found);
+    const left = await slices('verify');
+    if (left.length > 0) throw new StepError(`${left.join(', ')} still on ${member.name} after deleting it`, { retryable: true });
+  };
   if (present === undefined && running === undefined) {
+    await removeSlices();
     rt.note(`revision ${revision} is not installed on ${member.name}`, 'info');
     return;
   }
@@ -208,6 +221,7 @@ export async function removeRevision(rt: StepRuntime, member: MeshMember, revisi
     istioctl(member.context, ['uninstall', `--revision=${revision}`, '-y'], 'act'),
     `istioctl uninstall --revision=${revision} on ${member.name}`,
   );
+  await removeSlices();
   // The API server may still show the Deployment while its deletion finishes (foreground, finalizers).
   const deadline = rt.now() + GONE_WAIT_MS;
   for (;;) {

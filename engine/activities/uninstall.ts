@@ -12,7 +12,7 @@ import type { ActivityDeps } from './install.js';
 import { CACERTS, ISTIO_SYSTEM, READER_TOKEN, remoteSecretName } from './install.js';
 import { Inventory, MANAGED_BY, MESH_RUN, SUBJECTS, TOUCHED } from './inventory.js';
 import { commandTimeoutSeconds, exists, getJson, isMeshRuns, isNotFound, labelValue, mustSucceed, type NamespaceJson, ownerProbe } from './kube-ops.js';
-import { istioLeftovers, meshRunTags } from './mesh-inventory.js';
+import { istioLeftovers, isUnpruned, MESH_RUN_OWNER, meshRunTags, removeUnpruned, type UnprunedScope, unpruned } from './mesh-inventory.js';
 import { ROTATED_TOKEN_PREFIX } from './rotation.js';
 import { SAMPLE_NAMESPACE, SAMPLE_OBJECTS } from './sample-manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
@@ -23,10 +23,11 @@ function deleteTimeout(deps: ActivityDeps): string {
 
 const inventoryOf = (deps: ActivityDeps) => deps.inventory ?? Inventory.empty();
 
-// Where the inventory came from, for messages: "install mr-abc" or "the records of mr-abc, mr-def".
-function recordedBy(deps: ActivityDeps): string {
-  const sources = inventoryOf(deps).sources;
-  return sources.length > 0 ? `run ${sources.join(', ')}` : 'the namespace (no mesh-run label)';
+// Who says an object existed before mesh-run, for messages: the run that recorded it on that cluster (the
+// install, or the cluster add that brought the cluster in), or, with no record, the object's lack of mesh-run's label.
+function recordedBy(deps: ActivityDeps, cluster: string, subject: string): string {
+  const seen = inventoryOf(deps).before(cluster, subject);
+  return seen ? `run ${seen.runId}` : 'the namespace (no mesh-run label)';
 }
 
 // remove-sample: delete namespace sample when verify created it; a namespace that was there before keeps
@@ -59,7 +60,7 @@ export async function removeSample(rt: StepRuntime, input: ClusterStepInput, dep
   await restoreMetadata(rt, input, ['namespace', SAMPLE_NAMESPACE], SUBJECTS.sample, ns, inventory);
   await rt.report(
     'kept',
-    `namespace ${SAMPLE_NAMESPACE} on ${input.cluster} existed before mesh-run verify (${recordedBy(deps)}); kept it, removing only verify's helloworld and curl`,
+    `namespace ${SAMPLE_NAMESPACE} on ${input.cluster} existed before mesh-run verify (${recordedBy(deps, input.cluster, SUBJECTS.sample)}); kept it, removing only verify's helloworld and curl`,
   );
   return { finishedAt: rt.now() };
 }
@@ -143,15 +144,16 @@ async function deleteRemoteSecret(rt: StepRuntime, source: string, holder: Clust
 // istioctl uninstall --purge (every revision, CRDs and webhooks included), then istio-system itself when
 // mesh-run created it. One that existed before keeps whatever mesh-run did not put there.
 async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: ActivityDeps): Promise<StepDone> {
-  const before = await istioLeftovers(rt, input.context, 'observe');
   const ns = await getJson<NamespaceJson>(rt, input.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, 'observe');
   const inventory = inventoryOf(deps);
   const keep = ns !== undefined && !deps.force && inventory.preexisting(input.cluster, SUBJECTS.istioSystem, isMeshRuns(ns));
+  const scope = leftoverScope(input, deps, keep);
+  const before = await istioLeftovers(rt, input.context, 'observe', scope);
   if (before.length === 0) {
     rt.note(`no Istio left on ${input.cluster}`, 'info');
     return { finishedAt: rt.now() };
   }
-  if (before.some((item) => !item.startsWith('namespace/'))) {
+  if (before.some((item) => !item.startsWith('namespace/') && !isUnpruned(item))) {
     for (const tag of await meshRunTags(rt, input.context)) {
       await mustSucceed(rt, istioctl(input.context, ['tag', 'remove', tag, '-y'], 'act'), `istioctl tag remove ${tag} on ${input.cluster}`);
     }
@@ -172,7 +174,7 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
         .filter(Boolean);
       await rt.report(
         'deleted-preexisting',
-        `--force: deleting namespace ${ISTIO_SYSTEM} on ${input.cluster}, which existed before mesh-run (${recordedBy(deps)}), with everything in it${names.length ? ` (secrets: ${names.join(', ')})` : ''}`,
+        `--force: deleting namespace ${ISTIO_SYSTEM} on ${input.cluster}, which existed before mesh-run (${recordedBy(deps, input.cluster, SUBJECTS.istioSystem)}), with everything in it${names.length ? ` (secrets: ${names.join(', ')})` : ''}`,
       );
     }
     await mustSucceed(
@@ -186,12 +188,16 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
       `kubectl delete namespace ${ISTIO_SYSTEM} on ${input.cluster}`,
     );
   }
+  // What istioctl does not prune, mesh-run removes from a namespace that stays (one deleted took it along).
+  if (keep) await removeUnpruned(rt, input, await unpruned(rt, input.context, 'observe', scope));
   // Some of what istioctl removes goes through the garbage collector (webhooks owned by istiod's cluster
   // role), after istioctl has returned: give it a bounded while before calling anything left a failure.
   const deadline = rt.now() + Math.min(deps.config.timeouts.commandMs, LEFTOVER_WAIT_MS);
   for (;;) {
-    const after = (await istioLeftovers(rt, input.context, 'verify')).filter((item) => !(keep && item === `namespace/${ISTIO_SYSTEM}`));
+    const after = (await istioLeftovers(rt, input.context, 'verify', scope)).filter((item) => !(keep && item === `namespace/${ISTIO_SYSTEM}`));
     if (after.length === 0) return { finishedAt: rt.now() };
+    // An istiod still stopping may write its ConfigMaps once more: remove them again.
+    if (after.some(isUnpruned)) await removeUnpruned(rt, input, after.filter(isUnpruned));
     if (rt.now() >= deadline) {
       throw new StepError(
         `Istio is still present on ${input.cluster} after uninstalling: ${after.slice(0, 6).join(', ')}${after.length > 6 ? ` and ${after.length - 6} more` : ''}`,
@@ -208,6 +214,17 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
 
 // How long removal may take to show after istioctl uninstall returns (garbage collection).
 const LEFTOVER_WAIT_MS = 60_000;
+
+// What an uninstall removes besides istioctl's purge: the EndpointSlices of mesh-run's IstioOperators (with
+// --force, of any istioctl install, as the purge removes any); in an istio-system that stays, the ConfigMaps
+// istiod wrote there since the install (those the install found are kept, unless mesh-run's istiod wrote them;
+// with no record, all are).
+function leftoverScope(input: ClusterStepInput, deps: ActivityDeps, keep: boolean): UnprunedScope {
+  const owns = (owner: string) => deps.force === true || MESH_RUN_OWNER.test(owner);
+  const seen = keep ? inventoryOf(deps).before(input.cluster, SUBJECTS.istiodConfigMaps) : undefined;
+  if (!seen) return { owns };
+  return { owns, configMaps: { except: new Set(seen.owner === MESH_RUN ? [] : Object.keys(seen.detail ?? {})) } };
+}
 
 // What mesh-run created in a kept istio-system: its cacerts, the reader token istioctl made for it.
 async function oursInKept(rt: StepRuntime, input: ClusterStepInput, inventory: Inventory): Promise<string[]> {
@@ -250,7 +267,7 @@ async function cleanKeptNamespace(rt: StepRuntime, input: ClusterStepInput, ns: 
     : '';
   await rt.report(
     'kept',
-    `namespace ${ISTIO_SYSTEM} on ${input.cluster} existed before mesh-run (${recordedBy(deps)}); kept it${kept}, removing only what mesh-run and istioctl put there${ours.length ? ` (secrets ${ours.join(', ')})` : ''}; "mesh-run uninstall --force" would delete it`,
+    `namespace ${ISTIO_SYSTEM} on ${input.cluster} existed before mesh-run (${recordedBy(deps, input.cluster, SUBJECTS.istioSystem)}); kept it${kept}, removing only what mesh-run and istioctl put there${ours.length ? ` (secrets ${ours.join(', ')})` : ''}; "mesh-run uninstall --force" would delete it`,
   );
 }
 

@@ -83,6 +83,7 @@ const NOTICE_TYPES = new Set([
   'token-minted',
   'revoked',
   'gate-skipped',
+  'gate-empty',
   'orphan-stopped',
   'orphan-unreachable',
   'lease-taken-over',

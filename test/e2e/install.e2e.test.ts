@@ -1,5 +1,7 @@
 // mesh-run against two real Kubernetes control planes (kwok) with a real istioctl.
 // Runs in order: each test builds on the clusters the previous one left.
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -367,17 +369,58 @@ describe('primary-remote on real API servers', () => {
     expect(journal.commands.filter((c) => c.argv.includes('uninstall') || c.argv.includes('delete')).map((c) => c.argv.join(' '))).toEqual([]);
   });
 
-  it("keeps a user's istio-system and cacerts at uninstall, removing only what mesh-run and istioctl created", async () => {
-    kubectl('cluster1', ['create', 'namespace', 'istio-system']);
-    kubectl('cluster1', ['-n', 'istio-system', 'create', 'secret', 'generic', 'cacerts', '--from-literal=ca-key.pem=the user key']);
+  it("keeps a user's istio-system and cacerts at uninstall, removing only what mesh-run, istioctl and istiod created", async () => {
+    // Both clusters have an istio-system of their own: uninstall keeps them, so what istioctl does not prune there
+    // (the remote's istiod EndpointSlice) and what istiod wrote there (its root, its leader locks) must go by hand.
+    for (const context of ['cluster1', 'cluster2']) kubectl(context, ['create', 'namespace', 'istio-system']);
+    // The user's cacerts holds no ca-key.pem: with one, istiod would load it as its plugged-in CA, fail, and never
+    // start, and nothing it writes could be seen.
+    kubectl('cluster1', ['-n', 'istio-system', 'create', 'secret', 'generic', 'cacerts', '--from-literal=notes.txt=the user kept this']);
+    kubectl('cluster1', ['-n', 'istio-system', 'create', 'configmap', 'team-settings', '--from-literal=a=b']);
+    // The EndpointSlices istioctl's installs rendered: labelled with their owner, owned by no Service (those the
+    // EndpointSlice controller keeps for a Service carry its labels too, and go with it).
+    const slices = (context: string) =>
+      kubectlJson<{ items: Array<{ metadata: { name: string; ownerReferences?: unknown[] } }> }>(context, [
+        '-n',
+        'istio-system',
+        'get',
+        'endpointslices',
+        '-l',
+        'install.operator.istio.io/owning-resource',
+      ])
+        .items.filter((s) => !s.metadata.ownerReferences?.length)
+        .map((s) => `endpointslice.discovery.k8s.io/${s.metadata.name}`);
+    // istiod's ConfigMaps: its root (labelled istio.io/config=true) and its leader-election locks (annotated).
+    const istiodMaps = (context: string) =>
+      kubectlJson<{ items: Array<{ metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> } }> }>(context, [
+        '-n',
+        'istio-system',
+        'get',
+        'configmaps',
+      ])
+        .items.filter((c) => c.metadata.labels?.['istio.io/config'] === 'true' || c.metadata.annotations?.['control-plane.alpha.kubernetes.io/leader'])
+        .map((c) => c.metadata.name)
+        .sort();
     try {
       const installed = await cli(['install', '--config', config]);
       expect(installed.code, installed.stderr).toBe(0);
+      expect(slices('cluster2')).toEqual(['endpointslice.discovery.k8s.io/istiod']);
+      const deadline = Date.now() + 60_000;
+      while (!istiodMaps('cluster1').includes('istio-ca-root-cert') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
+      const made = { cluster1: istiodMaps('cluster1'), cluster2: istiodMaps('cluster2') };
+      console.log(`istiod's ConfigMaps before uninstall: ${JSON.stringify(made)}`);
+      expect(made.cluster1).toContain('istio-ca-root-cert');
       const removed = await cli(['uninstall', '--yes', '--config', config]);
       expect(removed.code, removed.stderr).toBe(0);
-      expect(removed.stderr).toContain('namespace istio-system on cluster1 existed before mesh-run');
-      expect(kubectl('cluster1', ['get', 'namespaces', '-o', 'name'])).toContain('namespace/istio-system');
+      expect(removed.stderr).toContain(`namespace istio-system on cluster1 existed before mesh-run (run ${runIdFrom(installed)})`);
+      expect(removed.stderr).toContain(`namespace istio-system on cluster2 existed before mesh-run (run ${runIdFrom(installed)})`);
+      for (const context of ['cluster1', 'cluster2']) {
+        expect(kubectl(context, ['get', 'namespaces', '-o', 'name']), context).toContain('namespace/istio-system');
+        expect(slices(context), context).toEqual([]);
+        expect(istiodMaps(context), context).toEqual([]);
+      }
       expect(kubectl('cluster1', ['-n', 'istio-system', 'get', 'secret', 'cacerts', '-o', 'name']).trim()).toBe('secret/cacerts');
+      expect(kubectl('cluster1', ['-n', 'istio-system', 'get', 'configmap', 'team-settings', '-o', 'name']).trim()).toBe('configmap/team-settings');
       expect(
         kubectl('cluster1', ['get', 'customresourcedefinitions', '-o', 'name'])
           .split('\n')
@@ -389,9 +432,9 @@ describe('primary-remote on real API servers', () => {
           .filter((n) => n.includes('istio')),
       ).toEqual([]);
       expect(kubectl('cluster1', ['-n', 'istio-system', 'get', 'deployments', '-o', 'name']).trim()).toBe('');
-      expect(kubectl('cluster2', ['get', 'namespaces', '-o', 'name'])).not.toContain('namespace/istio-system');
     } finally {
-      kubectl('cluster1', ['delete', 'namespace', 'istio-system', '--ignore-not-found', '--wait=true', '--timeout=120s']);
+      for (const context of ['cluster1', 'cluster2'])
+        kubectl(context, ['delete', 'namespace', 'istio-system', '--ignore-not-found', '--wait=true', '--timeout=120s']);
     }
   });
 
@@ -419,6 +462,40 @@ describe('primary-remote on real API servers', () => {
     const key = readFileSync(join(certs, 'cluster1', 'ca-key.pem'), 'utf8').split('\n')[5] as string;
     for (const file of [db, `${db}-wal`]) if (existsSync(file)) expect(readFileSync(file).includes(Buffer.from(key)), file).toBe(false);
 
+    const removed = await cli(['uninstall', '--yes', '--config', trusted]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(kubectl('cluster1', ['get', 'namespaces', '-o', 'name'])).not.toContain('namespace/istio-system');
+  });
+
+  it("with trust: plan -o sh's script creates cacerts as a run does, and an install with the same config and CA keeps it", async () => {
+    const certs = join(tmp.dir, 'script-certs');
+    const trusted = writeConfig(tmp.dir, `trust: {outputDir: "${certs}", keySize: 2048}\n`);
+    const plan = await storeless(['plan', 'install', '--config', trusted, '-o', 'sh']);
+    expect(plan.code, plan.stderr).toBe(0);
+    const script = join(tmp.dir, 'install-by-hand.sh');
+    writeFileSync(script, plan.stdout);
+    // A person runs it with the harness kubeconfig; the CA comes from trust.outputDir, which plan filled.
+    const ran = spawnSync('bash', [script], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 600_000 });
+    outputs.push(ran.stdout, ran.stderr);
+    expect(ran.status, ran.stderr.slice(-2000)).toBe(0);
+    const secret = kubectlJson<{ metadata: { labels?: Record<string, string>; annotations?: Record<string, string> } }>('cluster1', [
+      '-n',
+      'istio-system',
+      'get',
+      'secret',
+      'cacerts',
+    ]);
+    const fingerprint = new X509Certificate(readFileSync(join(certs, 'cluster1', 'ca-cert.pem'))).fingerprint256.replace(/:/g, '').toLowerCase();
+    expect(secret.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('mesh-run');
+    expect(secret.metadata.annotations?.['mesh-run.io/ca-fingerprint']).toBe(fingerprint);
+    expect(Object.keys(secret.metadata.annotations ?? {})).not.toContain('kubectl.kubernetes.io/last-applied-configuration');
+    // No key in what the script printed.
+    const keyLine = readFileSync(join(certs, 'cluster1', 'ca-key.pem'), 'utf8').split('\n')[5] as string;
+    expect(`${ran.stdout}${ran.stderr}`).not.toContain(keyLine);
+    // mesh-run, run afterwards with the same config and CA, finds its own cacerts and keeps it.
+    const installed = await cli(['install', '--config', trusted]);
+    expect(installed.code, installed.stderr).toBe(0);
+    expect(installed.stderr).toContain(`cacerts on cluster1 already holds CA ${fingerprint.slice(0, 16)}; kept`);
     const removed = await cli(['uninstall', '--yes', '--config', trusted]);
     expect(removed.code, removed.stderr).toBe(0);
     expect(kubectl('cluster1', ['get', 'namespaces', '-o', 'name'])).not.toContain('namespace/istio-system');

@@ -25,6 +25,22 @@ const names = (context: string, args: string[]) =>
     .split('\n')
     .filter(Boolean);
 
+// The EndpointSlices istioctl's installs rendered in istio-system (the remote profile renders one per revision for
+// its istiod; istioctl uninstall prunes none): labelled with their owner and owned by no Service (the EndpointSlice
+// controller's slices of a Service carry its labels too, and go with it).
+const istioctlSlices = (context: string) =>
+  kubectlJson<{ items: Array<{ metadata: { name: string; ownerReferences?: unknown[] } }> }>(context, [
+    '-n',
+    'istio-system',
+    'get',
+    'endpointslices',
+    '-l',
+    'install.operator.istio.io/owning-resource',
+  ])
+    .items.filter((s) => !s.metadata.ownerReferences?.length)
+    .map((s) => `endpointslice.discovery.k8s.io/${s.metadata.name}`)
+    .sort();
+
 // The default tag's revision on a cluster, as the real istioctl lists it.
 function defaultTag(context: string): string | undefined {
   const out = execFileSync(istioctlPath(), ['tag', 'list', '-o', 'json', '--kubeconfig', KUBECONFIG, '--context', context], { encoding: 'utf8' });
@@ -84,6 +100,7 @@ describe('a canary upgrade on real API servers', () => {
     ]);
     expect(hook.webhooks[0]?.clientConfig.service?.name).toBe('istiod-b');
     expect(syncedBy('b')).toBe('synced');
+    expect(istioctlSlices('cluster2')).toEqual(['endpointslice.discovery.k8s.io/istiod-a', 'endpointslice.discovery.k8s.io/istiod-b']);
     expect(kubectlJson<{ metadata: { labels: Record<string, string> } }>('cluster2', ['get', 'namespace', 'payments']).metadata.labels['istio.io/rev']).toBe(
       'b',
     );
@@ -109,6 +126,7 @@ describe('a canary upgrade on real API servers', () => {
       'a',
     );
     expect(syncedBy('a')).toBe('synced');
+    expect(istioctlSlices('cluster2')).toEqual(['endpointslice.discovery.k8s.io/istiod-a']);
   }, 600_000);
 
   it('a second upgrade, to c with --skip-proxy-gate given, runs to the end: tags on c, a removed, c reads cluster2', async () => {
@@ -123,6 +141,7 @@ describe('a canary upgrade on real API servers', () => {
     );
     expect([defaultTag('cluster1'), defaultTag('cluster2')]).toEqual(['c', 'c']);
     expect(syncedBy('c')).toBe('synced');
+    expect(istioctlSlices('cluster2')).toEqual(['endpointslice.discovery.k8s.io/istiod-c']);
     const rollback = await cli(['upgrade', 'rollback', runIdFrom(upgraded)]);
     expect(rollback.code).toBe(3);
     expect(rollback.stderr).toContain('began removing revision a');

@@ -14,15 +14,21 @@ import { BUNDLE_FILES, bundleFor, bundleFromFiles, TrustMaterialError } from './
 
 export const FINGERPRINT_ANNOTATION = 'mesh-run.io/ca-fingerprint';
 
-function secretManifest(bundle: CaBundle, fp: string): string {
-  const data = Object.fromEntries(BUNDLE_FILES.map((f) => [f, Buffer.from(bundle[f]).toString('base64')]));
+// The cacerts Secret as mesh-run creates it: its label says mesh-run made it (uninstall may delete it), its
+// annotation whose CA it holds. `plan -o sh` builds its script's Secret from this same function.
+export function cacertsManifest(fp: string, data: Readonly<Record<keyof CaBundle, string>>): string {
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Secret',
     type: 'Opaque',
     metadata: { name: CACERTS, namespace: ISTIO_SYSTEM, labels: { [MANAGED_BY]: MESH_RUN }, annotations: { [FINGERPRINT_ANNOTATION]: fp } },
-    data,
+    data: Object.fromEntries(BUNDLE_FILES.map((f) => [f, data[f]])),
   });
+}
+
+function secretManifest(bundle: CaBundle, fp: string): string {
+  const data = Object.fromEntries(BUNDLE_FILES.map((f) => [f, Buffer.from(bundle[f]).toString('base64')])) as Record<keyof CaBundle, string>;
+  return cacertsManifest(fp, data);
 }
 
 // Whether cacerts exists, and mesh-run's fingerprint annotation on it: asked by name and by that one key,
