@@ -44,18 +44,7 @@ Exit codes: 0 listed, 2 bad input, 3 store problem.`,
             ['mesh', 'state', 'mode', 'topology', 'clusters', 'created_by', 'last_run', 'last_kind', 'last_status', 'runs'],
             meshes.map((m) => {
               const last = m.runs.at(-1);
-              return [
-                m.name,
-                m.state,
-                m.mode,
-                m.topology,
-                m.clusters.length,
-                m.createdBy,
-                last?.id ?? null,
-                last?.kind ?? null,
-                last?.status ?? null,
-                m.runs.length,
-              ];
+              return [...meshColumns(m), last?.id ?? null, last?.kind ?? null, last?.status ?? null, m.runs.length];
             }),
           ),
         );
@@ -71,19 +60,15 @@ Exit codes: 0 listed, 2 bad input, 3 store problem.`,
       }
       const rows = meshes.map((m) => {
         const last = m.runs.at(-1);
-        return [
-          m.name,
-          m.state,
-          m.mode,
-          m.topology,
-          String(m.clusters.length),
-          m.createdBy,
-          last ? `${last.id} ${last.kind} ${last.status}` : '',
-          String(m.runs.length),
-        ];
+        return [...meshColumns(m).map(String), last ? `${last.id} ${last.kind} ${last.status}` : '', String(m.runs.length)];
       });
       streams.stdout.write(`${table(['MESH', 'STATE', 'MODE', 'TOPOLOGY', 'CLUSTERS', 'CREATED BY', 'LAST RUN', 'RUNS'], rows)}\n`);
     });
+}
+
+// The columns every listing of meshes starts with, in both of its forms.
+function meshColumns(m: { name: string; state: string; mode: string; topology: string; clusters: readonly unknown[]; createdBy: string }) {
+  return [m.name, m.state, m.mode, m.topology, m.clusters.length, m.createdBy] as const;
 }
 
 export function meshCommand(streams: Streams): Command {

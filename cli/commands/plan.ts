@@ -70,19 +70,10 @@ Exit codes: 0 planned, 2 bad input (an unknown kind, a config problem), 3 store 
     });
 }
 
-interface PlanOptions extends ClusterFlags, OutputFlags {
+// The flags: where the mesh comes from, and what a kind changes (as the engine's request names them).
+interface PlanOptions extends ClusterFlags, OutputFlags, PlanChange {
   config?: string;
   mesh?: string;
-  name?: string;
-  role?: 'primary' | 'remote';
-  network?: string;
-  controlPlane?: string;
-  apiServer?: string;
-  cluster?: string;
-  revision?: string;
-  namespaces?: string;
-  waveSize?: string;
-  keepOld?: boolean;
   db?: string;
   store?: string;
 }
