@@ -148,6 +148,18 @@ describe('a loopback API server the config names', () => {
     expect(journal.attempts.find((a) => a.step === 'preflight')?.outcome).toBe('succeeded');
   });
 
+  it("plan: the rehearsal's invented addresses do not refuse it; the run checks the real ones", async () => {
+    const dir = join(tmp.dir, 'named-plan');
+    mkdirSync(dir, { recursive: true });
+    const config = join(dir, 'named.yaml');
+    writeFileSync(config, 'remotes: [{name: cluster2, apiServer: "https://127.0.0.1:6443"}]\n');
+    const plan = await runCli(['plan', 'install', '--config', config, '--db', join(dir, 'unused.db')]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain('create-remote-secret');
+    expect(plan.stdout).toContain('--server=https://127.0.0.1:6443');
+    expect(existsSync(join(dir, 'unused.db'))).toBe(false);
+  });
+
   it('dry run: cluster add --api-server https://127.0.0.1:6443 fails at preflight as the real one would, and changes nothing', async () => {
     const dir = join(tmp.dir, 'dry-add');
     mkdirSync(dir, { recursive: true });

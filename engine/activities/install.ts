@@ -63,6 +63,8 @@ export interface ActivityDeps {
   inventory?: Inventory;
   // uninstall --force: remove what existed before mesh-run too (each removal is reported).
   force?: boolean;
+  // A rehearsal on a simulated world whose API server addresses are invented, not the kubeconfig's.
+  rehearsal?: boolean;
 }
 
 export function parseIstioVersion(stdout: string): string | undefined {
@@ -159,7 +161,9 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
     }
     return found;
   };
-  for (const cluster of input.checkRemoteServers ? dialled : []) {
+  // Whether the real primaries can reach a remote's API server depends on the real kubeconfig's addresses; a
+  // rehearsal's world invents its own (10.x), so the run itself checks this, not its plan.
+  for (const cluster of input.checkRemoteServers && !deps.rehearsal ? dialled : []) {
     if (cluster.apiServer && !isLoopbackServer(cluster.apiServer)) continue;
     await attempt(async () => {
       const server = cluster.apiServer ?? (await serverOf(cluster.context));

@@ -57,6 +57,7 @@ export async function driveUnrecorded(
     run,
     operator: OPERATOR,
     leaseToken,
+    rehearsal: true,
     ...(inventory ? { inventory } : {}),
   });
   const outcome = await driver.start();

@@ -59,6 +59,8 @@ export interface DriverOptions {
   // What existed before mesh-run acted (uninstall keeps it), and uninstall --force.
   inventory?: Inventory;
   force?: boolean;
+  // A rehearsal (plan, a day-2 dry run of a real mesh): its world's API server addresses are invented.
+  rehearsal?: boolean;
   // The lease token the run was created (or resumed) with: its lease is already held. `tookOverFrom`: the
   // holder it replaced, journaled once the driver starts. And the clusters it claims.
   leaseToken?: string;
@@ -207,7 +209,12 @@ export class RunDriver {
     this.heartbeatMs = options.heartbeatMs ?? Math.min(5_000, Math.floor(this.leaseStaleMs / 4));
     this.gatewayPollMs = options.gatewayPollMs ?? DEFAULT_GATEWAY_POLL_MS;
     this.remoteSlots = new Semaphore(this.config.maxParallelRemotes);
-    this.deps = { config: this.config, inventory: options.inventory ?? Inventory.empty(), force: options.force ?? false };
+    this.deps = {
+      config: this.config,
+      inventory: options.inventory ?? Inventory.empty(),
+      force: options.force ?? false,
+      rehearsal: options.rehearsal ?? false,
+    };
     this.replay = new Map(options.replay ?? []);
     this.answers = options.answers;
     this.commands = new CommandJournal(
