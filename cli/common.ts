@@ -1,10 +1,9 @@
 // Options and helpers shared by the verbs.
 import { type Command, Option } from 'commander';
-import { openStore, storeLocation } from '../engine/composition.js';
+import { maskPassword, openStore, storeLocation } from '../engine/composition.js';
+import type { RunStore } from '../engine/types.js';
 import { parseDuration } from '../shared/durations.js';
 import { UsageError } from '../shared/errors.js';
-import type { RunStore } from '../store/contract.js';
-import { maskPassword } from '../store/location.js';
 import { displayArgv } from './render/argv.js';
 
 export interface CommonOptions {

@@ -1,15 +1,10 @@
 // Runs a run verb (install, verify, uninstall, resume) to its end: progress, the run-id line, signals, the
 // final report and exit code, and the store closed whatever happens.
 
-import { describeMesh } from '../engine/config/mesh-shape.js';
-import type { FinishedRun, PreparedRun } from '../engine/run-service.js';
-import type { ProgressListener } from '../engine/runtime/progress-events.js';
-import { membershipConfig, runConfig } from '../engine/views/run-config.js';
-import { slotsOfRun } from '../engine/views/run-slots.js';
-import { runView, slotViews } from '../engine/views/status-view.js';
-import { ALL_CLUSTERS, slotLabel } from '../machines/steps.js';
+import { describeMesh, membershipConfig, runConfig, runView, slotsOfRun, slotViews } from '../engine/query-api.js';
+import type { FinishedRun, PreparedRun, ProgressListener, RunRecord } from '../engine/types.js';
+import { ALL_CLUSTERS, slotLabel } from '../engine/types.js';
 import { ExitCode } from '../shared/errors.js';
-import type { RunRecord } from '../store/contract.js';
 import { type CommonOptions, resumeHint } from './common.js';
 import { ExitRequest } from './exit.js';
 import { painter, type Streams } from './output.js';

@@ -84,3 +84,4 @@ export async function growWorld(store: Store, world: string, settings: WorldSett
   const grown = withClusters(settings, clusters);
   if (grown !== settings) await writeWorld(store.worlds, world, grown);
 }
+export { maskPassword, parseStoreLocation } from '../store/location.js';

@@ -33,7 +33,7 @@ Exit codes: 0 cancelled (or it ended by itself meanwhile), 2 bad input, 3 the ru
 driver, or is still running after --wait, 4 no such run.`,
     )
     .action(async (id: string, options: CancelOptions) => {
-      const [{ cancelRun }, { storeLocation }] = await Promise.all([import('../../engine/store-service.js'), import('../../engine/composition.js')]);
+      const [{ cancelRun }, { storeLocation }] = await Promise.all([import('../../engine/run-api.js'), import('../../engine/composition.js')]);
       const waitMs = parseDelayOption(options.wait, '--wait') ?? 30_000;
       const result = await cancelRun({ id, store: storeLocation(options), waitMs });
       const holder = `pid ${result.holder.pid} on ${result.holder.host}`;

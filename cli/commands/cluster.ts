@@ -58,7 +58,7 @@ function addCommand(streams: Streams): Command {
       `\nExamples:\n  mesh-run cluster add --mesh mesh1 --name cluster3 --context kind-cluster3\n  mesh-run cluster add --mesh fleet --name east-2 --context east-2 --role primary --network east\n  mesh-run cluster add --mesh prod --name cluster3 --context c3 --dry-run     rehearse on a simulated copy of real mesh prod\n  mesh-run plan cluster-add --mesh mesh1 --name cluster3 --context kind-cluster3   the commands, without running them\n\n${EXITS}`,
     )
     .action(async (options: ChangeOptions) => {
-      const { prepareClusterAdd } = await import('../../engine/day2-service.js');
+      const { prepareClusterAdd } = await import('../../engine/run-api.js');
       const request = {
         meshRef: options.mesh,
         cluster: {
@@ -95,7 +95,7 @@ function removeCommand(streams: Streams): Command {
       `\nExamples:\n  mesh-run cluster remove --mesh mesh1 --name cluster3\n  mesh-run cluster remove --mesh mesh1 --name cluster3 --yes     no question (CI)\n\n${EXITS}`,
     )
     .action(async (options: ChangeOptions) => {
-      const { prepareClusterRemove } = await import('../../engine/day2-service.js');
+      const { prepareClusterRemove } = await import('../../engine/run-api.js');
       const request = {
         meshRef: options.mesh,
         name: options.name,

@@ -2,10 +2,9 @@
 // (the hidden "__complete" verb), so verbs, flags, formats, the journal's meshes and run ids, a run's own
 // steps and the fault specs a run accepts stay current.
 import { Command, type Option } from 'commander';
-import type { FaultTarget } from '../../engine/completion-queries.js';
-import { isRunKind, RUN_KINDS, type RunKind } from '../../machines/steps.js';
+import type { FaultTarget, RunStore } from '../../engine/types.js';
+import { isRunKind, RUN_KINDS, type RunKind } from '../../engine/types.js';
 import { UsageError } from '../../shared/errors.js';
-import type { RunStore } from '../../store/contract.js';
 import type { Streams } from '../output.js';
 
 const SHELLS = ['bash', 'zsh', 'fish'] as const;
@@ -89,7 +88,7 @@ const RUN_ID_VERBS: ReadonlyMap<string, RunKind | undefined> = new Map([
   ['upgrade rollback', 'upgrade'],
 ]);
 // The engine's answers, loaded only when a completion needs the journal or a config (start-up stays fast).
-const queries = () => import('../../engine/completion-queries.js');
+const queries = async () => (await import('../../engine/query-api.js')).completionQueries();
 
 // The run kind of each verb that takes --inject-failure.
 const FAULT_KINDS: Readonly<Record<string, RunKind>> = {

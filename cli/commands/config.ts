@@ -26,11 +26,7 @@ export function configCommand(streams: Streams): Command {
     )
     .action(async (options: ClusterFlags & OutputFlags & { config?: string }) => {
       const format = formatOf(options, CHECK_FORMATS);
-      const [{ loadConfig }, { applyOverrides }, { meshView }] = await Promise.all([
-        import('../../engine/config/mesh-config.js'),
-        import('../../engine/config/overrides.js'),
-        import('../../engine/views/mesh-view.js'),
-      ]);
+      const { loadConfig, applyOverrides, meshView } = await import('../../engine/run-api.js');
       const view = meshView(applyOverrides(loadConfig(options.config), overridesOf(options)).config);
       streams.stdout.write(format === 'text' ? meshText(view) : format === 'csv' ? meshCsv(view) : renderDocument(view, format));
     });
@@ -39,7 +35,7 @@ export function configCommand(streams: Streams): Command {
     .description('print the config schema as JSON Schema (for editors: # yaml-language-server: $schema=<file>)')
     .addHelpText('after', '\nExample:\n  mesh-run config schema > mesh-run.schema.json\n\nExit codes: 0 printed.')
     .action(async () => {
-      const { configJsonSchema } = await import('../../engine/config/schema.js');
+      const { configJsonSchema } = await import('../../engine/run-api.js');
       streams.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
     });
   return config;

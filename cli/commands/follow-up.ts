@@ -61,7 +61,7 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
       `\nExamples:\n${about.examples}\n\n${CONTEXT_PRECEDENCE}\n--context and --kubeconfig go with --config; --run uses what that run recorded.\n\nExit codes: ${about.exits}, 1 run failed (resumable with "mesh-run resume"), 2 bad input${kind === 'uninstall' ? ' or a real uninstall not confirmed (nothing changed)' : ''},\n3 environment or store problem (clusters another live run is using${kind === 'uninstall' ? ', an Istio mesh-run did not install' : ''}),\n130/143 interrupted by SIGINT/SIGTERM (resumable).`,
     )
     .action(async (options: FollowUpOptions) => {
-      const { prepareFollowUp } = await import('../../engine/run-service.js');
+      const { prepareFollowUp } = await import('../../engine/run-api.js');
       const request = {
         kind,
         ...(options.run !== undefined ? { runRef: options.run } : {}),

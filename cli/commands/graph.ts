@@ -1,8 +1,7 @@
 // mesh-run graph: the machine as a diagram, generated from its definition; --run marks a run's progress.
 import { Command, Option } from 'commander';
-import { runProgress } from '../../engine/run-queries.js';
-import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
-import { RUN_KINDS, type RunKind } from '../../machines/steps.js';
+import { checkRunIdFormat, runProgress } from '../../engine/query-api.js';
+import { RUN_KINDS, type RunKind } from '../../engine/types.js';
 import { UsageError } from '../../shared/errors.js';
 import { withArticle } from '../../shared/words.js';
 import { dbOption, withStore } from '../common.js';
@@ -35,7 +34,7 @@ Exit codes: 0 drawn, 2 bad input, 3 store problem, 4 no such run.`,
     )
     .action(async (options: OutputFlags & { run?: string; db?: string; kind?: RunKind }) => {
       const format = formatOf(options, GRAPH_FORMATS);
-      const { machineGraph } = await import('../../engine/views/machine-graph.js');
+      const { machineGraph } = await import('../../engine/run-api.js');
       let marks = new Map();
       let kind: RunKind = options.kind ?? 'install';
       if (options.run !== undefined) {

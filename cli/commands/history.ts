@@ -1,12 +1,10 @@
 // mesh-run history: one query over the journal, filters that combine; table, JSON or CSV.
 import { Command, Option } from 'commander';
-import { parseTimeBound } from '../../engine/config/time-filters.js';
-import { type HistoryQuery, historyActions, historyAttempts } from '../../engine/run-queries.js';
-import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
-import { clusterLabel, isRunKind, RUN_KINDS, slotLabel } from '../../machines/steps.js';
+import { checkRunIdFormat, type HistoryQuery, historyActions, historyAttempts, parseTimeBound } from '../../engine/query-api.js';
+import type { AttemptRecord } from '../../engine/types.js';
+import { clusterLabel, isRunKind, RUN_KINDS, slotLabel } from '../../engine/types.js';
 import { formatDuration } from '../../shared/durations.js';
 import { UsageError } from '../../shared/errors.js';
-import type { AttemptRecord } from '../../store/contract.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';

@@ -32,10 +32,7 @@ Examples:
 Exit codes: 0 written, 2 bad input, 3 the file exists (and no --force) or cannot be written.`,
     )
     .action(async (options: InitOptions) => {
-      const [{ STARTER_TOPOLOGIES, starterClusters, starterConfig }, { parseContextFlags }] = await Promise.all([
-        import('../../engine/config/starter.js'),
-        import('../../engine/config/overrides.js'),
-      ]);
+      const { STARTER_TOPOLOGIES, starterClusters, starterConfig, parseContextFlags } = await import('../../engine/run-api.js');
       const topology = STARTER_TOPOLOGIES.find((t) => t === options.topology);
       if (!topology) throw new UsageError(`--topology ${options.topology}: choose one of ${STARTER_TOPOLOGIES.join(', ')}`);
       if (existsSync(options.output) && !options.force) {

@@ -51,11 +51,7 @@ Exit codes: 0 installed, 1 run failed (resumable), 2 bad input, 3 environment or
     )
     .action(async (options: InstallOptions) => {
       // The engine (xstate, execa, yaml) loads only when a command needs it: start-up stays light.
-      const [{ loadConfig }, { applyOverrides }, { prepareInstall }] = await Promise.all([
-        import('../../engine/config/mesh-config.js'),
-        import('../../engine/config/overrides.js'),
-        import('../../engine/run-service.js'),
-      ]);
+      const { loadConfig, applyOverrides, prepareInstall } = await import('../../engine/run-api.js');
       const lbDelay = parseDelayOption(options.simLbDelay, '--sim-lb-delay');
       const realistic = options.simLatency === 'realistic';
       const latency = realistic ? undefined : parseDelayOption(options.simLatency, '--sim-latency');

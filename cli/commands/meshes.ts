@@ -1,6 +1,6 @@
 // mesh-run meshes and mesh-run mesh show: the meshes the journal knows, read from their runs.
 import { Command } from 'commander';
-import { listMeshes, meshDetail } from '../../engine/run-queries.js';
+import { listMeshes, meshDetail } from '../../engine/query-api.js';
 import { formatDuration } from '../../shared/durations.js';
 import { count } from '../../shared/words.js';
 import { dbOption, withStore } from '../common.js';

@@ -1,8 +1,8 @@
 // mesh-run plan: the commands a run with this config would issue, without touching any cluster.
 import { Command, Option } from 'commander';
 import { storeLocation } from '../../engine/composition.js';
-import type { PlanChange, PlanRequest } from '../../engine/plan-request.js';
-import { isRunKind, RUN_KINDS, type RunKind } from '../../machines/steps.js';
+import type { PlanChange, PlanRequest } from '../../engine/types.js';
+import { isRunKind, RUN_KINDS, type RunKind } from '../../engine/types.js';
 import { UsageError } from '../../shared/errors.js';
 import { addClusterOptions, type ClusterFlags, dbOption, overridesOf } from '../common.js';
 import type { Streams } from '../output.js';
@@ -55,7 +55,7 @@ Exit codes: 0 planned, 2 bad input (an unknown kind, a config problem), 3 store 
     .action(async (kind: string, options: PlanOptions) => {
       const format = formatOf(options, PLAN_FORMATS);
       if (!isRunKind(kind)) throw new UsageError(`plan ${kind.slice(0, 40)}: unknown run kind; choose one of ${RUN_KINDS.join(', ')}`);
-      const [{ planRun }, { plannedConfig }] = await Promise.all([import('../../engine/views/plan.js'), import('../../engine/plan-request.js')]);
+      const { planRun, plannedConfig } = await import('../../engine/run-api.js');
       const config = await plannedConfig(planRequest(kind, options));
       const plan = await planRun(kind, config);
       streams.stdout.write(

@@ -35,10 +35,8 @@ Exit codes: 0 nothing blocks an install (warnings may remain), 2 bad input, 3 a 
     )
     .action(async (options: ClusterFlags & OutputFlags & { config?: string }) => {
       const format = formatOf(options, FORMATS);
-      const [{ loadConfig }, { applyOverrides }, { precheck }, { realTools }] = await Promise.all([
-        import('../../engine/config/mesh-config.js'),
-        import('../../engine/config/overrides.js'),
-        import('../../engine/activities/precheck.js'),
+      const [{ loadConfig, applyOverrides, precheck }, { realTools }] = await Promise.all([
+        import('../../engine/run-api.js'),
         import('../../engine/composition.js'),
       ]);
       const { config } = applyOverrides(loadConfig(options.config), overridesOf(options));

@@ -1,8 +1,7 @@
 // mesh-run report <id> [-o FILE]: one self-contained HTML page for a run (<id>.html by default).
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { runReport } from '../../engine/run-queries.js';
-import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
+import { checkRunIdFormat, runReport } from '../../engine/query-api.js';
 import { PreconditionError, UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
@@ -27,7 +26,7 @@ Exit codes: 0 written, 2 bad input (a path that cannot be a file), 3 store or di
     .action(async (id: string, options: { output?: string; html?: string; db?: string }) => {
       if (options.output !== undefined && options.html !== undefined && options.output !== options.html)
         throw new UsageError('-o and --html name two files: give one');
-      const { machineGraph } = await import('../../engine/views/machine-graph.js');
+      const { machineGraph } = await import('../../engine/run-api.js');
       checkRunIdFormat(id);
       const report = await withStore(options, (runs) => runReport(runs, id));
       const html = reportHtml(report.timeline, machineGraph(report.run.kind), report.marks);

@@ -55,7 +55,7 @@ Exit codes: 0 the run succeeded, 1 it failed again (resumable), 2 bad input (an 
 and no --from was given, or its saved state is unusable), 130/143 interrupted (resumable).`,
     )
     .action(async (id: string, options: ResumeOptions) => {
-      const { prepareResume } = await import('../../engine/run-service.js');
+      const { prepareResume } = await import('../../engine/run-api.js');
       if (options.reason !== undefined && options.from === undefined) throw new UsageError('--reason goes with --from: say which step to run again');
       const lbDelay = parseDelayOption(options.simLbDelay, '--sim-lb-delay');
       const simulation = { ...(options.simLb ? { loadBalancer: options.simLb } : {}), ...(lbDelay !== undefined ? { loadBalancerDelayMs: lbDelay } : {}) };

@@ -1,7 +1,7 @@
 // mesh-run secrets audit | rotate: the remote secrets of a mesh, as istiod uses them, and their tokens renewed.
 import { Command } from 'commander';
-import type { SecretsAuditReport } from '../../engine/activities/secrets-audit.js';
 import { storeLocation } from '../../engine/composition.js';
+import type { SecretsAuditReport } from '../../engine/types.js';
 import { ExitCode } from '../../shared/errors.js';
 import { addClusterOptions, type ClusterFlags, dayTwoRunOptions, dbOption, overridesOf } from '../common.js';
 import { ExitRequest } from '../exit.js';
@@ -51,7 +51,7 @@ Exit codes: 0 every secret is usable, 2 bad input, 3 a secret is missing, unusab
     )
     .action(async (options: AuditOptions) => {
       const format = formatOf(options, FORMATS);
-      const { auditSecrets } = await import('../../engine/audit-service.js');
+      const { auditSecrets } = await import('../../engine/run-api.js');
       const report = await auditSecrets({
         ...(options.run !== undefined ? { runRef: options.run } : {}),
         ...(options.mesh !== undefined ? { meshRef: options.mesh } : {}),
@@ -109,7 +109,7 @@ Exit codes: 0 rotated, 1 run failed (resumable with "mesh-run resume"), 2 bad in
 3 the mesh is not installed or its clusters are in use by another live run, 130/143 interrupted (resumable).`,
     )
     .action(async (options: RotateOptions) => {
-      const { prepareSecretsRotate } = await import('../../engine/day2-service.js');
+      const { prepareSecretsRotate } = await import('../../engine/run-api.js');
       const request = {
         meshRef: options.mesh,
         ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),

@@ -1,10 +1,8 @@
 // mesh-run show <id> (one run's timeline with its commands) and mesh-run logs <id> (their output tails).
 import { Command } from 'commander';
-import { followRunCommands, runTimeline } from '../../engine/run-queries.js';
-import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
-import type { SlotFilter } from '../../engine/views/run-slots.js';
-import type { Timeline } from '../../engine/views/timeline.js';
-import { slotLabel } from '../../machines/steps.js';
+import { checkRunIdFormat, followRunCommands, runTimeline } from '../../engine/query-api.js';
+import type { SlotFilter, Timeline } from '../../engine/types.js';
+import { slotLabel } from '../../engine/types.js';
 import { formatDuration } from '../../shared/durations.js';
 import { dbOption, withStore } from '../common.js';
 import { painter, type Streams } from '../output.js';

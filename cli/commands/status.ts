@@ -1,7 +1,6 @@
 // mesh-run status <id> and mesh-run runs: read the journal, never touch a cluster.
 import { Command, Option } from 'commander';
-import { type RunStatusView, recentRuns, runStatus, watchRunStatus } from '../../engine/run-queries.js';
-import { checkRunIdFormat } from '../../engine/views/run-lookup.js';
+import { checkRunIdFormat, type RunStatusView, recentRuns, runStatus, watchRunStatus } from '../../engine/query-api.js';
 import { UsageError } from '../../shared/errors.js';
 import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';

@@ -41,8 +41,8 @@ Exit codes: 0 copied (or already there), 2 bad input, 3 a store cannot be opened
       )
       .action(async (options: CopyOptions) => {
         const [{ copyStore, sameStore }, { parseStoreLocation }] = await Promise.all([
-          import('../../engine/store-service.js'),
-          import('../../store/location.js'),
+          import('../../engine/run-api.js'),
+          import('../../engine/composition.js'),
         ]);
         const from = parseStoreLocation(options.from, '--from');
         const to = parseStoreLocation(options.to, '--to');
@@ -74,7 +74,7 @@ Example:
 Exit codes: 0 intact, 2 bad input (a PostgreSQL store), 3 damaged (or the file cannot be read).`,
       )
       .action(async (options: CommonOptions & { quick?: boolean }) => {
-        const { checkStore } = await import('../../engine/store-integrity.js');
+        const { checkStore } = await import('../../engine/run-api.js');
         const report = await checkStore(storeLocation(options), { quick: options.quick ?? false });
         const ok = report.problems.length === 0;
         streams.stdout.write(options.json ? `${JSON.stringify({ ok, ...report }, null, 2)}\n` : renderCheck(report, streams.stdout));
@@ -99,7 +99,7 @@ Example:
 Exit codes: 0 written, 2 bad input (--to exists, a PostgreSQL store), 3 nothing can be read from --from.`,
       )
       .action(async (options: { from: string; to: string; json?: boolean }) => {
-        const [{ recoverStore }, { parseStoreLocation }] = await Promise.all([import('../../engine/store-integrity.js'), import('../../store/location.js')]);
+        const [{ recoverStore }, { parseStoreLocation }] = await Promise.all([import('../../engine/run-api.js'), import('../../engine/composition.js')]);
         const report = await recoverStore(parseStoreLocation(options.from, '--from'), parseStoreLocation(options.to, '--to'));
         streams.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderRecovery(report));
       }),

@@ -33,7 +33,7 @@ Exit codes: 0 released (or there was no lease), 2 not confirmed, 3 the holder is
 4 no such run.`,
     )
     .action(async (id: string, options: UnlockOptions) => {
-      const [{ unlockRun }, { storeLocation }] = await Promise.all([import('../../engine/store-service.js'), import('../../engine/composition.js')]);
+      const [{ unlockRun }, { storeLocation }] = await Promise.all([import('../../engine/run-api.js'), import('../../engine/composition.js')]);
       const result = await unlockRun({
         id,
         store: storeLocation(options),

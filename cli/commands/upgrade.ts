@@ -79,7 +79,7 @@ ${EXITS}`,
         ),
         injectFailure: [...(own.injectFailure ?? []), ...(parent.injectFailure ?? [])],
       };
-      const { prepareRollback } = await import('../../engine/upgrade-service.js');
+      const { prepareRollback } = await import('../../engine/run-api.js');
       const request = { runRef, injections: options.injectFailure ?? [], store: storeLocation(options) };
       await runVerb(
         streams,
@@ -125,7 +125,7 @@ ${EXITS}`,
     .action(async (options: UpgradeOptions) => {
       if (options.mesh === undefined) throw new UsageError('--mesh is required: the mesh to upgrade (see "mesh-run meshes")');
       if (options.revision === undefined) throw new UsageError("--revision is required: the new revision's name, e.g. --revision 1-31-0");
-      const { prepareUpgrade } = await import('../../engine/upgrade-service.js');
+      const { prepareUpgrade } = await import('../../engine/run-api.js');
       const request = {
         meshRef: options.mesh,
         revision: options.revision as string,

@@ -27,10 +27,8 @@ Exit codes: 0 (a missing tool or an unreachable cluster is reported, not an erro
     )
     .action(async (options: ClusterFlags & OutputFlags & { config?: string }) => {
       const format = formatOf(options, FORMATS);
-      const [{ loadConfig }, { applyOverrides, hasOverrides }, { clusterVersions, toolVersions }, { realTools }] = await Promise.all([
-        import('../../engine/config/mesh-config.js'),
-        import('../../engine/config/overrides.js'),
-        import('../../engine/activities/tool-versions.js'),
+      const [{ loadConfig, applyOverrides, hasOverrides, clusterVersions, toolVersions }, { realTools }] = await Promise.all([
+        import('../../engine/run-api.js'),
         import('../../engine/composition.js'),
       ]);
       const { config } = applyOverrides(loadConfig(options.config), overridesOf(options));

@@ -3,7 +3,7 @@
 // scrollback. When the slots do not fit: clusters whose steps all finished become one line, then clusters
 // that have not started another; if that is still too tall, the rows that say least (finished, then not
 // started) give way to a line that counts them. Running and failed rows stay as long as there is room.
-import { ALL_CLUSTERS } from '../../machines/steps.js';
+import { ALL_CLUSTERS } from '../../engine/types.js';
 
 export interface FitSlot {
   step: string;

@@ -1,6 +1,5 @@
 // Renders the machine graph as Mermaid (stateDiagram-v2) or Graphviz DOT, optionally marking a run's progress.
-import type { GraphNode, MachineGraph } from '../../engine/views/graph-model.js';
-import type { StepId } from '../../machines/steps.js';
+import type { GraphNode, MachineGraph, StepId } from '../../engine/types.js';
 
 export type StepMark = 'done' | 'failed' | 'current';
 

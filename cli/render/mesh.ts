@@ -1,5 +1,5 @@
 // Renders what a config's mesh is: the derived topology, then one row per cluster and its install steps.
-import type { MeshView } from '../../engine/views/mesh-view.js';
+import type { MeshView } from '../../engine/types.js';
 import { csv } from './csv.js';
 import { table } from './table.js';
 

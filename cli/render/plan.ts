@@ -1,13 +1,8 @@
 // Renders a plan: text for reading, JSON for tools, and a bash script a person could run by hand.
-import type { Command } from '../../adapters/cluster-tools.js';
-import { CACERTS, ISTIO_SYSTEM } from '../../engine/activities/install.js';
-import { OWNING_RESOURCE } from '../../engine/activities/mesh-inventory.js';
-import type { CaBundle } from '../../engine/activities/trust/ca-files.js';
-import { BUNDLE_FILES } from '../../engine/activities/trust/material.js';
-import { cacertsManifest } from '../../engine/activities/trust/trust-activity.js';
-import { describeMesh } from '../../engine/config/mesh-shape.js';
-import type { Plan, PlannedCommand } from '../../engine/views/plan.js';
-import { slotLabel } from '../../machines/steps.js';
+
+import { describeMesh } from '../../engine/query-api.js';
+import type { CaBundle, Command, Plan, PlannedCommand } from '../../engine/types.js';
+import { BUNDLE_FILES, CACERTS, cacertsManifest, ISTIO_SYSTEM, OWNING_RESOURCE, slotLabel } from '../../engine/types.js';
 import type { MeshConfig } from '../../shared/model.js';
 import { displayArgv } from './argv.js';
 

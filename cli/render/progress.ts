@@ -1,7 +1,7 @@
 // Progress of a run on stderr: a live block on a terminal, one line per transition otherwise, NDJSON with --json.
 
-import type { ProgressEvent, ProgressListener } from '../../engine/runtime/progress-events.js';
-import { type StepId, slotLabel } from '../../machines/steps.js';
+import type { ProgressEvent, ProgressListener } from '../../engine/types.js';
+import { type StepId, slotLabel } from '../../engine/types.js';
 import { formatDuration } from '../../shared/durations.js';
 import { count } from '../../shared/words.js';
 import { painter } from '../output.js';

@@ -1,11 +1,8 @@
 // One self-contained HTML page for a run: summary, the state diagram with progress marked, a Gantt timeline
 // of attempts per cluster, and the commands. Inline CSS and SVG only: it opens with no network at all.
 
-import { allNodes, type GraphNode, type MachineGraph } from '../../engine/views/graph-model.js';
-import { maybeRunConfig } from '../../engine/views/run-config.js';
-import { clusterSummaryOf, type StepMark } from '../../engine/views/status-view.js';
-import { lastKnownEnd, type Timeline } from '../../engine/views/timeline.js';
-import { ALL_CLUSTERS, type StepId, slotLabel } from '../../machines/steps.js';
+import { clusterSummaryOf, lastKnownEnd, maybeRunConfig, type StepMark, type Timeline } from '../../engine/query-api.js';
+import { ALL_CLUSTERS, allNodes, type GraphNode, type MachineGraph, type StepId, slotLabel } from '../../engine/types.js';
 import { formatDuration } from '../../shared/durations.js';
 import { displayArgv } from './argv.js';
 import { clusterSummary } from './status.js';

@@ -1,7 +1,7 @@
 // Renders a run's status and the runs list for people.
 
-import type { ClusterSummary, RunView, SlotView } from '../../engine/views/status-view.js';
-import { clusterLabel } from '../../machines/steps.js';
+import type { ClusterSummary, RunView, SlotView } from '../../engine/types.js';
+import { clusterLabel } from '../../engine/types.js';
 import { formatDuration } from '../../shared/durations.js';
 import { painter, type Style } from '../output.js';
 import { csv } from './csv.js';

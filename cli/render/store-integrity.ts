@@ -1,5 +1,5 @@
 // What store check and store recover print.
-import type { CheckReport, RecoveryReport } from '../../engine/store-integrity.js';
+import type { CheckReport, RecoveryReport } from '../../engine/types.js';
 
 import { count } from '../../shared/words.js';
 import { painter } from '../output.js';

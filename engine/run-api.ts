@@ -1,0 +1,18 @@
+// The CLI's face, part 1 of 4: what starts, resumes, plans or changes runs, meshes and stores, and loads and
+// checks configs. The CLI loads it when a verb acts (start-up stays fast for the others).
+export { precheck } from './activities/precheck.js';
+export { clusterVersions, toolVersions } from './activities/tool-versions.js';
+export { auditSecrets } from './audit-service.js';
+export { loadConfig } from './config/mesh-config.js';
+export { applyOverrides, hasOverrides, parseContextFlags } from './config/overrides.js';
+export { configJsonSchema } from './config/schema.js';
+export { STARTER_TOPOLOGIES, starterClusters, starterConfig } from './config/starter.js';
+export { prepareClusterAdd, prepareClusterRemove, prepareSecretsRotate } from './day2-service.js';
+export { plannedConfig } from './plan-request.js';
+export { prepareFollowUp, prepareInstall, prepareResume } from './run-service.js';
+export { checkStore, recoverStore } from './store-integrity.js';
+export { cancelRun, copyStore, sameStore, unlockRun } from './store-service.js';
+export { prepareRollback, prepareUpgrade } from './upgrade-service.js';
+export { machineGraph } from './views/machine-graph.js';
+export { meshView } from './views/mesh-view.js';
+export { planRun } from './views/plan.js';
