@@ -19,7 +19,8 @@ import { prepareFollowUp, prepareInstall, prepareResume } from '../engine/run-se
 import { meshView } from '../engine/views/mesh-view.js';
 import { type PlannedCommand, planInstall } from '../engine/views/plan.js';
 import type { StepId } from '../machines/steps.js';
-import { type MeshCluster, type MeshConfig, primariesOf, remotesOf } from '../shared/model.js';
+import { primariesOf, remotesOf } from '../machines/topology.js';
+import type { MeshCluster, MeshConfig } from '../shared/model.js';
 import { sleep } from '../shared/sleep.js';
 import { parseStoreLocation } from '../store/location.js';
 import { dropStamp, integrityProblems } from '../store/sqlite/integrity.js';
@@ -83,7 +84,7 @@ function criticalPath(plan: PlannedCommand[], config: MeshConfig, seed: string):
     const inSequence = commands.filter((p) => !together.includes(p));
     return inSequence.reduce((t, p) => t + cost(p.command), 0) + Math.max(0, ...together.map((p) => cost(p.command)));
   };
-  const primary = (primariesOf(config)[0] as MeshCluster).name;
+  const primary = (primariesOf({ members: config.clusters })[0] as MeshCluster).name;
   const pre = d('preflight', '*');
   const p1 = pre + d('install-primary', primary);
   const ewInstall = slot('install-eastwest-gateway', primary)[0] as PlannedCommand;
@@ -91,7 +92,7 @@ function criticalPath(plan: PlannedCommand[], config: MeshConfig, seed: string):
   const lbReady = p1 + cost(ewInstall.command) + MEAN_MS.loadBalancerAddress * TIME_SCALE;
   const p3 = Math.max(p2, lbReady) + d('await-gateway-address', primary);
   let end = p3 + d('expose-istiod', primary);
-  for (const r of remotesOf(config)) {
+  for (const r of remotesOf({ members: config.clusters })) {
     const annotated = pre + d('create-remote-namespace', r.name) + d('annotate-remote-namespace', r.name);
     end = Math.max(end, Math.max(p3, annotated) + d('install-remote', r.name) + d('attach-remote', r.name));
   }
@@ -137,7 +138,7 @@ async function sequentialBaseline(config: MeshConfig, seed: string): Promise<num
     pipe: (a, b) => tools.pipe(a, b, { signal, timeoutMs: 600_000, step, cluster }),
   });
   const deps = { config };
-  const p = primariesOf(config)[0] as MeshCluster;
+  const p = primariesOf({ members: config.clusters })[0] as MeshCluster;
   const base = { runId: 'baseline', meshID: config.meshID, network: p.network, cluster: p.name, context: p.context };
   const started = performance.now();
   const pf = await activities.preflight(rt('preflight', '*'), { ...base, step: 'preflight', cluster: '*', clusters: config.clusters }, deps);
@@ -150,7 +151,7 @@ async function sequentialBaseline(config: MeshConfig, seed: string): Promise<num
     if (!ip) await sleep(Math.max(5, 1000 * TIME_SCALE), signal);
   }
   await activities.exposeIstiodStep(rt('expose-istiod', p.name), { ...primaryInput, step: 'expose-istiod' });
-  for (const r of remotesOf(config)) {
+  for (const r of remotesOf({ members: config.clusters })) {
     const input = {
       runId: 'baseline',
       meshID: config.meshID,

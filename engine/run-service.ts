@@ -1,13 +1,15 @@
 // The operations behind the run verbs: prepare a new install, a verify or uninstall, or a resume. Every
 // input is validated before anything is written to a store or a cluster; the store backend and the tools
 // come from the composition root.
+
 import { randomUUID } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import type { ClusterTools } from '../adapters/cluster-tools.js';
 import { DEFAULT_GATEWAY_POLL_MS } from '../machines/install-machine.js';
 import { slotLabel } from '../machines/steps.js';
+import { primariesOf } from '../machines/topology.js';
 import { InternalError, NotResumableError, PreconditionError, UsageError } from '../shared/errors.js';
-import { type MeshConfig, primariesOf, type RunMode } from '../shared/model.js';
+import type { MeshConfig, RunMode } from '../shared/model.js';
 import { count } from '../shared/words.js';
 import type { AttemptRecord, NewRun, RunRecord, RunStore, Store, WorldSeed } from '../store/contract.js';
 import { AnswerBook } from './activities/answer-book.js';
@@ -294,7 +296,7 @@ function checkTrustFiles(config: MeshConfig): void {
   const dir = trust.source === 'files' ? trust.caDir : trust.outputDir;
   if (!dir) return;
   try {
-    for (const primary of primariesOf(config)) {
+    for (const primary of primariesOf({ members: config.clusters })) {
       if (trust.source === 'files') bundleFromFiles(dir, primary.name);
       else checkReusableBundle(dir, primary.name);
     }

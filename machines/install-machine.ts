@@ -20,7 +20,7 @@ import type {
   MemberEvent,
   MemberInput,
   MemberStepInput,
-  MeshMember,
+  MeshCluster,
   PreflightInput,
   PreflightOutput,
   PrimaryStepInput,
@@ -112,10 +112,10 @@ export const installMachine = setup({
 });
 
 // One cluster's child input: its place in the mesh, decided from the mesh's shape.
-export function memberInput(context: InstallInput & { istioVersion?: string }, member: MeshMember): MemberInput {
+export function memberInput(context: InstallInput & { istioVersion?: string }, member: MeshCluster): MemberInput {
   const shape = { members: context.members, trust: Boolean(context.trust) };
   const plane = member.role === 'remote' ? context.members.find((m) => m.name === member.controlPlane) : undefined;
-  const ref = (m: MeshMember) => ({ name: m.name, context: m.context, role: m.role, network: m.network });
+  const ref = (m: MeshCluster) => ({ name: m.name, context: m.context, role: m.role, network: m.network });
   return {
     runId: context.runId,
     meshID: context.meshID,

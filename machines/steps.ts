@@ -1,11 +1,14 @@
 // The canonical step ids of each run kind, in the order the Istio pages run them, and on which clusters of a
 // mesh each runs (machines/topology.ts says what each shape asks).
+
+// The run kinds are listed once, in shared/model.ts.
+import { isRunKind, RUN_KINDS, type RunKind } from '../shared/model.js';
 import {
   exchangeTargetsOf,
   exposesIstiod,
   exposesServices,
   labelsNetwork,
-  type MeshMember,
+  type MeshCluster,
   type MeshShape,
   needsGateway,
   secretHoldersOf,
@@ -13,10 +16,7 @@ import {
   watchedBy,
 } from './topology.js';
 
-// What a run does: the install page, its verify page, its cleanup section; or on day 2, one cluster joining or
-// leaving an installed mesh, its remote secrets' tokens rotated, a canary upgrade to a new revision or its rollback.
-export const RUN_KINDS = ['install', 'verify', 'uninstall', 'cluster-add', 'cluster-remove', 'secrets-rotate', 'upgrade', 'upgrade-rollback'] as const;
-export type RunKind = (typeof RUN_KINDS)[number];
+export { isRunKind, RUN_KINDS, type RunKind };
 
 export const INSTALL_STEP_IDS = [
   'preflight',
@@ -83,7 +83,7 @@ export interface StepInfo {
   scope: StepScope;
   title: string;
   // Whether the step runs on this member of this mesh (absent: on every member its scope names).
-  runsOn?: (shape: MeshShape, member: MeshMember) => boolean;
+  runsOn?: (shape: MeshShape, member: MeshCluster) => boolean;
   // The topologies it appears in, for people (the README's step table).
   appearsIn?: string;
 }
@@ -166,13 +166,13 @@ const UNINSTALL_STEPS: readonly StepInfo[] = [
   { id: 'uninstall-primary', scope: 'primary', title: 'istioctl uninstall --purge and delete istio-system on the primary' },
 ];
 
-const isSubject = (shape: MeshShape, m: MeshMember) => m.name === shape.subject;
+const isSubject = (shape: MeshShape, m: MeshCluster) => m.name === shape.subject;
 // secrets rotate: every cluster some primary holds the secret of (or the one asked for).
-const isRotated = (shape: MeshShape, m: MeshMember) => secretHoldersOf(shape, m.name).length > 0 && (shape.subject === undefined || isSubject(shape, m));
+const isRotated = (shape: MeshShape, m: MeshCluster) => secretHoldersOf(shape, m.name).length > 0 && (shape.subject === undefined || isSubject(shape, m));
 const subjectOf = (shape: MeshShape) => shape.members.find((m) => m.name === shape.subject);
 
 // A primary's ingress gateway comes with its control plane; an east-west gateway where the topology needs one.
-const hasGateways = (shape: MeshShape, m: MeshMember) => m.role === 'primary' || needsGateway(shape, m.name);
+const hasGateways = (shape: MeshShape, m: MeshCluster) => m.role === 'primary' || needsGateway(shape, m.name);
 
 const UPGRADE_STEPS: readonly StepInfo[] = [
   PREFLIGHT,
@@ -295,10 +295,6 @@ export function clusterFromLabel(word: string): string {
 // A (step, cluster) slot as shown everywhere: "preflight", "install-remote@cluster2".
 export function slotLabel(step: string, cluster: string): string {
   return cluster === ALL_CLUSTERS ? step : `${step}@${cluster}`;
-}
-
-export function isRunKind(value: string): value is RunKind {
-  return (RUN_KINDS as readonly string[]).includes(value);
 }
 
 export function isStepId(value: string): value is StepId {

@@ -3,19 +3,12 @@
 // secret must go. Pure functions over the cluster list; the workflows, the step table and the views derive
 // everything from here, so every topology is one set of rules rather than one flow per page.
 
-export type ClusterRole = 'primary' | 'remote';
+import type { ClusterRole, MeshCluster } from '../shared/model.js';
 
-export interface MeshMember {
-  name: string;
-  context: string;
-  role: ClusterRole;
-  network: string;
-  // A remote: the primary whose istiod serves it.
-  controlPlane?: string;
-}
+export type { ClusterRole, MeshCluster };
 
 export interface MeshShape {
-  members: readonly MeshMember[];
+  members: readonly MeshCluster[];
   // A trust: section: each primary gets the common root's intermediate before istiod starts.
   trust?: boolean;
   // A cluster add or remove run: the cluster joining or leaving (a member of `members` either way).
@@ -28,16 +21,16 @@ export interface MeshShape {
 // scanning the list, so a rule costs the same for 2 clusters as for 1025, and a view asking every rule of
 // every cluster stays linear in the fleet. Keyed by the members array, which a shape never changes in place.
 interface MeshIndex {
-  byName: Map<string, MeshMember>;
-  primaries: MeshMember[];
-  remotes: MeshMember[];
-  remotesByPrimary: Map<string, MeshMember[]>;
+  byName: Map<string, MeshCluster>;
+  primaries: MeshCluster[];
+  remotes: MeshCluster[];
+  remotesByPrimary: Map<string, MeshCluster[]>;
   networks: string[];
   // The helloworld versions the members run (computed on first use).
   versions?: Array<'v1' | 'v2'>;
 }
 
-const indexes = new WeakMap<readonly MeshMember[], MeshIndex>();
+const indexes = new WeakMap<readonly MeshCluster[], MeshIndex>();
 
 function indexOf(shape: MeshShape): MeshIndex {
   const cached = indexes.get(shape.members);
@@ -61,11 +54,11 @@ function indexOf(shape: MeshShape): MeshIndex {
   return index;
 }
 
-export function primariesOf(shape: MeshShape): MeshMember[] {
+export function primariesOf(shape: MeshShape): MeshCluster[] {
   return [...indexOf(shape).primaries];
 }
 
-export function remotesOf(shape: MeshShape, primary?: string): MeshMember[] {
+export function remotesOf(shape: MeshShape, primary?: string): MeshCluster[] {
   const index = indexOf(shape);
   return [...(primary === undefined ? index.remotes : (index.remotesByPrimary.get(primary) ?? []))];
 }
@@ -75,12 +68,12 @@ function servedCount(shape: MeshShape, primary: string): number {
   return indexOf(shape).remotesByPrimary.get(primary)?.length ?? 0;
 }
 
-export function memberNamed(shape: MeshShape, name: string): MeshMember | undefined {
+export function memberNamed(shape: MeshShape, name: string): MeshCluster | undefined {
   return indexOf(shape).byName.get(name);
 }
 
 // The primary whose istiod serves `name` (a primary serves itself).
-export function controlPlaneOf(shape: MeshShape, name: string): MeshMember | undefined {
+export function controlPlaneOf(shape: MeshShape, name: string): MeshCluster | undefined {
   const member = memberNamed(shape, name);
   if (!member) return undefined;
   return member.role === 'primary' ? member : memberNamed(shape, member.controlPlane ?? '');
@@ -119,18 +112,18 @@ export function labelsNetwork(shape: MeshShape, name: string): boolean {
 }
 
 // Every primary but the cluster itself holds the cluster's remote secret: each control plane sees the whole mesh.
-export function secretHoldersOf(shape: MeshShape, name: string): MeshMember[] {
+export function secretHoldersOf(shape: MeshShape, name: string): MeshCluster[] {
   return indexOf(shape).primaries.filter((p) => p.name !== name);
 }
 
 // The holders attach-remote does not cover (a remote's own primary): the clusters exchange-secret serves.
-export function exchangeTargetsOf(shape: MeshShape, name: string): MeshMember[] {
+export function exchangeTargetsOf(shape: MeshShape, name: string): MeshCluster[] {
   const own = memberNamed(shape, name)?.role === 'remote' ? memberNamed(shape, name)?.controlPlane : undefined;
   return secretHoldersOf(shape, name).filter((p) => p.name !== own);
 }
 
 // The clusters a primary's istiod must report synced: every other cluster of the mesh.
-export function watchedBy(shape: MeshShape, primary: string): MeshMember[] {
+export function watchedBy(shape: MeshShape, primary: string): MeshCluster[] {
   return memberNamed(shape, primary)?.role === 'primary' ? shape.members.filter((m) => m.name !== primary) : [];
 }
 
@@ -195,7 +188,7 @@ function sampleVersionsOf(shape: MeshShape): ReadonlyArray<'v1' | 'v2'> {
 
 // What one member does in a verify or uninstall run.
 export function followUpPlan(shape: MeshShape, name: string) {
-  const ref = (m: MeshMember) => ({ name: m.name, context: m.context });
+  const ref = (m: MeshCluster) => ({ name: m.name, context: m.context });
   const plane = controlPlaneOf(shape, name);
   const versions = [...sampleVersionsOf(shape)];
   return {
@@ -217,7 +210,7 @@ function installedRole(shape: MeshShape, name: string): string {
 }
 
 // Why `joining` cannot join `before` without changing what the clusters already there run (empty: it can).
-export function joinProblems(before: MeshShape, joining: MeshMember): string[] {
+export function joinProblems(before: MeshShape, joining: MeshCluster): string[] {
   const after: MeshShape = { ...before, members: [...before.members, joining] };
   const problems: string[] = [];
   if (joining.role === 'remote') {
@@ -240,7 +233,7 @@ export function joinProblems(before: MeshShape, joining: MeshMember): string[] {
 }
 
 // The clusters whose secrets a joining primary must hold: every member already there.
-export function secretsHeldBy(shape: MeshShape, primary: string): MeshMember[] {
+export function secretsHeldBy(shape: MeshShape, primary: string): MeshCluster[] {
   return memberNamed(shape, primary)?.role === 'primary' ? shape.members.filter((m) => m.name !== primary) : [];
 }
 

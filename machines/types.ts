@@ -1,26 +1,14 @@
 // Context, input, event and actor I/O types of the machines. JSON-safe only: they are persisted.
+
+import type { StepFailure } from '../shared/errors.js';
+import type { ClusterRef, ClusterRole, MeshCluster } from '../shared/model.js';
 import type { StepId } from './steps.js';
-import type { ClusterRole, MeshMember } from './topology.js';
 
-export type { ClusterRole, MeshMember } from './topology.js';
-
-export interface ClusterRef {
-  name: string;
-  context: string;
-}
+export type { StepFailure } from '../shared/errors.js';
+export type { ClusterRef, ClusterRole, MeshCluster } from '../shared/model.js';
 
 // A cluster with what the flows need of it: its role and its network.
-export interface MemberRef extends ClusterRef {
-  role: ClusterRole;
-  network: string;
-}
-
-// A step failure as stored in context and journal; steps throw this shape.
-export interface StepFailure {
-  message: string;
-  hint?: string;
-  retryable: boolean;
-}
+export type MemberRef = Pick<MeshCluster, 'name' | 'context' | 'role' | 'network'>;
 
 // What a machine decided from what it observed, when no step threw: the facts, which the engine words.
 export type Verdict =
@@ -46,7 +34,7 @@ export interface InstallInput {
   revision?: string;
   // A trust: section is configured: establish-trust runs on every primary before its control plane.
   trust?: boolean;
-  members: MeshMember[];
+  members: MeshCluster[];
   gatewayTimeoutMs: number;
   // How often a gateway address is polled while waiting.
   gatewayPollMs: number;
@@ -208,7 +196,7 @@ export interface ClusterStepInput extends StepInput {
 export interface FollowUpInput {
   runId: string;
   revision?: string;
-  members: MeshMember[];
+  members: MeshCluster[];
 }
 
 export interface VerifyContext extends FollowUpInput, FailureMemory {
@@ -298,7 +286,7 @@ export interface ReleaseStepInput extends ClusterStepInput {
 export interface RotateInput {
   runId: string;
   revision?: string;
-  members: MeshMember[];
+  members: MeshCluster[];
   // Only this cluster's secret (absent: every cluster's).
   subject?: string;
   // How long the gate waits for every holding istiod to report the cluster synced.
@@ -347,7 +335,7 @@ export interface UpgradeInput {
   // The revision the mesh runs now, and the one it moves to.
   from: string;
   to: string;
-  members: MeshMember[];
+  members: MeshCluster[];
   // The upgrade keeps the old revision installed at the end.
   keepOld: boolean;
   gateTimeoutMs: number;
@@ -375,9 +363,9 @@ export interface UpgradeStepInput extends StepInput {
   meshID: string;
   from: string;
   to: string;
-  members: MeshMember[];
+  members: MeshCluster[];
   gateTimeoutMs: number;
-  member?: MeshMember;
+  member?: MeshCluster;
   // A primary with remotes runs an external istiod.
   external?: boolean;
   discoveryAddress?: string;

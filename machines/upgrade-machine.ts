@@ -11,7 +11,7 @@ import { journalActions, outputOf, preflightInput, stepState } from './step-stat
 import { ALL_CLUSTERS, type StepId, waveLabel } from './steps.js';
 import { exposesIstiod, needsGateway, primariesOf, remotesOf, watchedBy } from './topology.js';
 import type {
-  MeshMember,
+  MeshCluster,
   PreflightInput,
   PreflightOutput,
   RollbackContext,
@@ -30,7 +30,7 @@ export const UPGRADE_MACHINE_VERSION = 1;
 // One turn of a phase: the cluster (or wave) it runs on.
 interface Turn {
   label: string;
-  member?: MeshMember;
+  member?: MeshCluster;
   wave?: WaveNamespace[];
 }
 
@@ -48,7 +48,7 @@ type Phase =
   | 'removeRemoteRevision'
   | 'removeNewRevision';
 
-const onMember = (m: MeshMember): Turn => ({ label: m.name, member: m });
+const onMember = (m: MeshCluster): Turn => ({ label: m.name, member: m });
 
 // Which clusters (or waves) each phase visits, in order.
 export function turnsOf(context: UpgradeInput & { waves?: WaveNamespace[][] }, phase: Phase): Turn[] {

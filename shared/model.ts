@@ -20,9 +20,11 @@ export interface ClusterRef {
   context: string;
 }
 
+export type ClusterRole = 'primary' | 'remote';
+
 // One cluster of the mesh: its role, its network, and for a remote the primary that serves it.
 export interface MeshCluster extends ClusterRef {
-  role: 'primary' | 'remote';
+  role: ClusterRole;
   network: string;
   // A remote: the primary whose istiod serves it.
   controlPlane?: string;
@@ -134,12 +136,4 @@ export function clusterField(config: Pick<MeshConfig, 'clusters' | 'form'>, name
   const index = config.clusters.findIndex((c) => c.name === name);
   if (config.form === 'clusters') return `clusters[${index}].${field}`;
   return index === 0 ? `primary.${field}` : `remotes[${index - 1}].${field}`;
-}
-
-export function primariesOf(config: Pick<MeshConfig, 'clusters'>): MeshCluster[] {
-  return config.clusters.filter((c) => c.role === 'primary');
-}
-
-export function remotesOf(config: Pick<MeshConfig, 'clusters'>): MeshCluster[] {
-  return config.clusters.filter((c) => c.role === 'remote');
 }

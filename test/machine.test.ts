@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, type Snapshot } from 'xstate';
 import { wordFailure } from '../engine/runtime/verdicts.js';
 import { installMachine, memberActorId, primaryMachine, remoteMachine } from '../machines/install-machine.js';
-import type { GatewayObservation, InstallInput, MemberContext, MeshMember } from '../machines/types.js';
+import type { GatewayObservation, InstallInput, MemberContext, MeshCluster } from '../machines/types.js';
 import { primaryRemote } from './support/shapes.js';
 
 const input: InstallInput = {
@@ -20,7 +20,7 @@ const mixed: InstallInput = {
     { name: 'east', context: 'east', role: 'primary', network: 'n1' },
     { name: 'west', context: 'west', role: 'primary', network: 'n2' },
     { name: 'edge', context: 'edge', role: 'remote', network: 'n2', controlPlane: 'east' },
-  ] satisfies MeshMember[],
+  ] satisfies MeshCluster[],
 };
 
 interface Fakes {

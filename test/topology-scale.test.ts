@@ -7,7 +7,7 @@ import { shapeOf } from '../engine/config/mesh-shape.js';
 import { meshView } from '../engine/views/mesh-view.js';
 import * as steps from '../machines/steps.js';
 import { RUN_KINDS, stepSlots } from '../machines/steps.js';
-import type { MeshMember, MeshShape } from '../machines/topology.js';
+import type { MeshCluster, MeshShape } from '../machines/topology.js';
 import * as topology from '../machines/topology.js';
 
 // Counts meshView's calls into the step table (the original stays in place).
@@ -72,15 +72,15 @@ function randomShape(random: () => number): MeshShape {
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)] as T;
   const count = 1 + Math.floor(random() * 30);
   const networks = ['n1', 'n2', 'n3'].slice(0, 1 + Math.floor(random() * 3));
-  const members: MeshMember[] = [];
+  const members: MeshCluster[] = [];
   for (let i = 0; i < count; i++) {
-    const name = i > 0 && random() < 0.05 ? (pick(members) as MeshMember).name : `c${i}`;
+    const name = i > 0 && random() < 0.05 ? (pick(members) as MeshCluster).name : `c${i}`;
     const role = random() < 0.3 ? 'primary' : 'remote';
     const others = members.map((m) => m.name);
     const controlPlane = role === 'remote' ? pick([...others, 'nowhere', undefined, undefined]) : undefined;
     members.push({ name, context: `ctx-${name}`, role, network: pick(networks), ...(controlPlane === undefined ? {} : { controlPlane }) });
   }
-  return { members, trust: random() < 0.5, ...(random() < 0.3 ? { subject: (pick(members) as MeshMember).name } : {}) };
+  return { members, trust: random() < 0.5, ...(random() < 0.3 ? { subject: (pick(members) as MeshCluster).name } : {}) };
 }
 
 // The rules taking a member's name, as the machines export them.
@@ -120,7 +120,7 @@ describe('the topology rules on an index of the members', () => {
     // A fleet's member list that counts the elements read from it.
     const reads = (remotes: number) => {
       let n = 0;
-      const members: MeshMember[] = [
+      const members: MeshCluster[] = [
         { name: 'east-1', context: 'east-1', role: 'primary', network: 'east' },
         { name: 'west-1', context: 'west-1', role: 'primary', network: 'west' },
       ];

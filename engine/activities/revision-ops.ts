@@ -1,7 +1,7 @@
 // What an upgrade and its rollback both do to a cluster, each idempotent: relabel a namespace and restart what is
 // not on the wanted revision, move a gateway, point the default tag, remove a revision's control plane.
 import { needsGateway } from '../../machines/topology.js';
-import type { MemberStepInput, MeshMember, StepDone, UpgradeStepInput, WaveNamespace } from '../../machines/types.js';
+import type { MemberStepInput, MeshCluster, StepDone, UpgradeStepInput, WaveNamespace } from '../../machines/types.js';
 import { StepError } from '../../shared/errors.js';
 import { sleep } from '../../shared/sleep.js';
 import { type ActivityDeps, GATEWAY_SERVICE, ISTIO_SYSTEM, installEastwestGateway, installPrimary } from './install.js';
@@ -31,7 +31,7 @@ export interface PodItem {
   status?: { phase?: string };
 }
 
-export const memberOf = (input: UpgradeStepInput): MeshMember => {
+export const memberOf = (input: UpgradeStepInput): MeshCluster => {
   if (!input.member) throw new StepError(`${input.step} on ${input.cluster} started without its cluster (internal error)`);
   return input.member;
 };
@@ -149,7 +149,7 @@ export interface TagJson {
   revision: string;
 }
 
-export async function defaultTag(rt: StepRuntime, member: MeshMember): Promise<string | undefined> {
+export async function defaultTag(rt: StepRuntime, member: MeshCluster): Promise<string | undefined> {
   const listed = await mustSucceed(rt, istioctl(member.context, ['tag', 'list', '-o', 'json'], 'observe'), `istioctl tag list on ${member.name}`);
   let tags: TagJson[] = [];
   try {
@@ -161,7 +161,7 @@ export async function defaultTag(rt: StepRuntime, member: MeshMember): Promise<s
 }
 
 // Points the default tag at `revision` (or removes it: undefined), unless it already is so; then checks.
-export async function setDefaultTag(rt: StepRuntime, member: MeshMember, revision: string | undefined): Promise<void> {
+export async function setDefaultTag(rt: StepRuntime, member: MeshCluster, revision: string | undefined): Promise<void> {
   const now = await defaultTag(rt, member);
   if (now === revision) return;
   if (revision === undefined) {
@@ -180,7 +180,7 @@ export async function setDefaultTag(rt: StepRuntime, member: MeshMember, revisio
 
 // Removes one revision's control plane from a cluster (istioctl uninstall --revision: never the base, CRDs or
 // shared resources) and its istiod route on the gateway; then checks its injector is gone.
-export async function removeRevision(rt: StepRuntime, member: MeshMember, revision: string): Promise<void> {
+export async function removeRevision(rt: StepRuntime, member: MeshCluster, revision: string): Promise<void> {
   // Its route on the gateway goes first (and on every re-run: the uninstall below may already be done).
   if (member.role === 'primary') {
     await mustSucceed(
@@ -235,7 +235,7 @@ export async function removeRevision(rt: StepRuntime, member: MeshMember, revisi
 
 // Pods still running a revision's proxy on a cluster, sidecars and gateways (they would lose their control plane
 // with it). istiod's own pods carry the revision label too, without a proxy.
-export async function podsOnRevision(rt: StepRuntime, member: MeshMember, revision: string): Promise<string[]> {
+export async function podsOnRevision(rt: StepRuntime, member: MeshCluster, revision: string): Promise<string[]> {
   const listed = await getJson<{ items?: Array<PodItem & { metadata?: { namespace?: string } }> }>(
     rt,
     member.context,

@@ -1,8 +1,9 @@
 // The verify page's checks, each idempotent and bounded by verify.timeout: observe, act if needed, verify.
+import { primariesOf } from '../../machines/topology.js';
 import type { ClusterStepInput, StepDone, TrafficOutcome } from '../../machines/types.js';
 import { formatDuration } from '../../shared/durations.js';
 import { StepError } from '../../shared/errors.js';
-import { type MeshConfig, primariesOf } from '../../shared/model.js';
+import type { MeshConfig } from '../../shared/model.js';
 import { sleep } from '../../shared/sleep.js';
 import { count } from '../../shared/words.js';
 import { commandFailed } from './failures.js';
@@ -302,6 +303,6 @@ function trafficHint(input: ClusterStepInput, missing: readonly string[], config
     checks.push(
       'that every east-west gateway has an address, that expose-services is applied, and that each istio-system carries its topology.istio.io/network label',
     );
-  if (primariesOf(config).length > 1) checks.push('that every primary signs under the same root (the cacerts secret in istio-system)');
+  if (primariesOf({ members: config.clusters }).length > 1) checks.push('that every primary signs under the same root (the cacerts secret in istio-system)');
   return `${missing.join(' and ')} ${missing.length > 1 ? 'run' : 'runs'} on other clusters: check ${checks.join('; ')}`;
 }

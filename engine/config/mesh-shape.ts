@@ -1,8 +1,8 @@
 // A config's mesh as the machines and the step table see it: members with roles and networks.
-import { describeShape, type MeshMember, type MeshShape, topologyName } from '../../machines/topology.js';
+import { describeShape, type MeshCluster, type MeshShape, topologyName } from '../../machines/topology.js';
 import type { MeshConfig } from '../../shared/model.js';
 
-export function membersOf(config: Pick<MeshConfig, 'clusters'>): MeshMember[] {
+export function membersOf(config: Pick<MeshConfig, 'clusters'>): MeshCluster[] {
   return config.clusters.map((c) => ({
     name: c.name,
     context: c.context,
