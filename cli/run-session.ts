@@ -1,7 +1,7 @@
 // Runs a run verb (install, verify, uninstall, resume) to its end: progress, the run-id line, signals, the
 // final report and exit code, and the store closed whatever happens.
 
-import { describeMesh, membershipConfig, runConfig, runView, slotsOfRun, slotViews } from '../engine/query-api.js';
+import { runSummary, runView, slotsOfRun, slotViews } from '../engine/query-api.js';
 import type { FinishedRun, PreparedRun, ProgressListener, RunRecord } from '../engine/types.js';
 import { ALL_CLUSTERS, slotLabel } from '../engine/types.js';
 import { ExitCode } from '../shared/errors.js';
@@ -107,7 +107,7 @@ async function runSession(prepared: PreparedRun, options: SessionOptions): Promi
   } else {
     const paint = painter(streams.stderr);
     if (outcome.status === 'succeeded') {
-      streams.stdout.write(`${paint('green', '✔')} ${run ? successLine(run) : 'done'} (run ${runId})\n`);
+      streams.stdout.write(`${paint('green', '✔')} ${run ? runSummary(run) : 'done'} (run ${runId})\n`);
       for (const line of unfiredFaults) streams.stderr.write(`${paint('red', '✖')} ${line}\n`);
       if (unfiredFaults.length > 0)
         streams.stderr.write(
@@ -122,39 +122,4 @@ async function runSession(prepared: PreparedRun, options: SessionOptions): Promi
     }
   }
   throw new ExitRequest(exitCode);
-}
-
-// What a finished run achieved, in the words of its kind.
-function successLine(run: RunRecord): string {
-  const config = runConfig(run);
-  const names = config.clusters.map((c) => c.name).join(', ');
-  if (run.kind === 'verify') {
-    const versions = [...new Set(config.clusters.length > 1 ? ['v1', 'v2'] : ['v1'])].join(' and ');
-    return `mesh verified: requests from ${names} reached helloworld ${versions}`;
-  }
-  if (run.kind === 'uninstall') return `mesh removed: no Istio left on ${names}`;
-  if (run.kind === 'secrets-rotate') {
-    const rotated = config.subject
-      ? [config.subject]
-      : config.clusters.filter((c) => config.clusters.some((p) => p.role === 'primary' && p.name !== c.name)).map((c) => c.name);
-    return `secrets rotated: new tokens for ${rotated.join(', ')} in use on every primary holding them, the old ones revoked${config.skipSyncGate ? ' (istiod sync not checked: --skip-sync-gate)' : ''}`;
-  }
-  if (run.kind === 'upgrade' && config.upgrade) {
-    const { from, to, keepOld, skipProxyGate } = config.upgrade;
-    return `mesh ${config.meshID} upgraded: revision ${to} serves ${names}, the default tag points at it, revision ${from} ${keepOld ? 'kept (--keep-old)' : 'removed'}${skipProxyGate ? ' (proxies not checked: --skip-proxy-gate)' : ''}`;
-  }
-  if (run.kind === 'upgrade-rollback' && config.upgrade) {
-    return `upgrade ${config.upgrade.rollbackOf} rolled back: revision ${config.upgrade.from} serves ${names} again, revision ${config.upgrade.to} removed`;
-  }
-  if (run.kind === 'cluster-add' || run.kind === 'cluster-remove') {
-    const after = membershipConfig(run);
-    const verb = run.kind === 'cluster-add' ? 'joined' : 'left';
-    return `${config.subject} ${verb} mesh ${config.meshID}: ${describeMesh(after)} (${after.clusters.map((c) => c.name).join(', ')})`;
-  }
-  const remotes = config.clusters.filter((c) => c.role === 'remote');
-  const primaries = config.clusters.filter((c) => c.role === 'primary');
-  // The page's own words for its topology; a fleet is summed up.
-  if (primaries.length === 1 && remotes.length > 0 && remotes.every((r) => r.network === primaries[0]?.network))
-    return `mesh installed: ${remotes.map((r) => r.name).join(', ')} attached to ${primaries[0]?.name}`;
-  return `mesh installed: ${describeMesh(config)} (${names})`;
 }

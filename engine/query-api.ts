@@ -19,6 +19,7 @@ export {
 export { maybeRunConfig, membershipConfig, runConfig } from './views/run-config.js';
 export { checkRunIdFormat } from './views/run-lookup.js';
 export { slotsOfRun } from './views/run-slots.js';
+export { runSummary } from './views/run-summary.js';
 export type { StepMark } from './views/status-view.js';
 export { clusterSummaryOf, runView, slotViews } from './views/status-view.js';
 export type { Timeline } from './views/timeline.js';

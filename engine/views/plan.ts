@@ -5,6 +5,7 @@ import type { ClusterTools, Command } from '../../adapters/cluster-tools.js';
 import type { RunKind, StepId } from '../../machines/steps.js';
 import type { MeshConfig } from '../../shared/model.js';
 import { newWorldSeed, openStore, toolsFor } from '../composition.js';
+import { KINDS, reversalOf } from '../kinds/registry.js';
 import { driveUnrecorded } from '../runtime/rehearsal.js';
 import { slotsFor } from './run-slots.js';
 
@@ -66,24 +67,13 @@ function recording(inner: ClusterTools, out: PlannedCommand[], plan: Plan): Clus
   };
 }
 
-// Rehearses a run of `kind`: the others first rehearse what they follow (install, then verify), unrecorded,
-// so they meet the mesh they would meet for real.
-const isMembership = (kind: RunKind) => kind === 'cluster-add' || kind === 'cluster-remove';
-
-// The mesh a cluster add or remove starts from (a cluster add's config is the mesh it grows into).
+// The mesh a cluster add or remove starts from, before the change (a cluster add's config is the mesh it grows
+// into, so the cluster joining is not there yet).
 function baseOf(config: MeshConfig, kind: RunKind): MeshConfig {
-  if (!isMembership(kind)) return config;
+  const role = KINDS[kind].mesh;
+  if (role !== 'joins' && role !== 'leaves') return config;
   const { subject, ...rest } = config;
-  return kind === 'cluster-add' ? { ...rest, clusters: rest.clusters.filter((c) => c.name !== subject) } : rest;
-}
-
-// What each kind rehearses first, so it meets the mesh it would meet for real: an upgrade a verified mesh (its
-// sample is a workload to move), a rollback an upgrade that kept the old revision.
-function rehearsedBefore(kind: RunKind): RunKind[] {
-  if (kind === 'install') return [];
-  if (kind === 'uninstall' || kind === 'upgrade') return ['install', 'verify'];
-  if (kind === 'upgrade-rollback') return ['install', 'verify', 'upgrade'];
-  return ['install'];
+  return role === 'joins' ? { ...rest, clusters: rest.clusters.filter((c) => c.name !== subject) } : rest;
 }
 
 // The config of a rehearsed step before an upgrade or its rollback: the mesh on the old revision, then the
@@ -92,7 +82,7 @@ function upgradeStepConfig(changed: MeshConfig, step: RunKind): MeshConfig {
   const spec = changed.upgrade;
   if (!spec) return changed;
   const { upgrade: _upgrade, ...base } = changed;
-  if (step === 'upgrade') return { ...base, revision: spec.to, upgrade: { ...spec, keepOld: true } };
+  if (reversalOf(step)) return { ...base, revision: spec.to, upgrade: { ...spec, keepOld: true } };
   return { ...base, revision: spec.from };
 }
 
@@ -101,14 +91,16 @@ export async function planRun(kind: RunKind, changed: MeshConfig): Promise<Plan>
   try {
     const now = Date.now();
     const plan: Plan = { kind, commands: [], rehearsedAddresses: {} };
-    for (const [i, step] of [...rehearsedBefore(kind), kind].entries()) {
+    // Each kind first rehearses what it follows (its plan's `after`), unrecorded, so it meets the mesh it would
+    // meet for real.
+    for (const [i, step] of [...KINDS[kind].plan.after, kind].entries()) {
       // A cluster add or remove acts on the mesh installed before it: without the cluster joining.
       const config = step === kind ? changed : changed.upgrade ? upgradeStepConfig(changed, step) : baseOf(changed, kind);
       // The first rehearsal creates the simulated clusters; the ones after it act on them.
       const seed = i === 0 ? newWorldSeed(PLAN_RUN, upgradeStepConfig(changed, 'install'), { loadBalancerDelayMs: 0 }, [], now) : undefined;
       const inner = await toolsFor('dry-run', config, store, PLAN_RUN);
       const tools = step === kind ? recording(inner, plan.commands, plan) : inner;
-      await driveUnrecorded(store, `${PLAN_RUN}-${i}`, step, config, tools, PLAN_RUN, seed, step === 'upgrade-rollback' ? `${PLAN_RUN}-${i - 1}` : undefined);
+      await driveUnrecorded(store, `${PLAN_RUN}-${i}`, step, config, tools, PLAN_RUN, seed, KINDS[step].reverses ? `${PLAN_RUN}-${i - 1}` : undefined);
     }
     // Regions ran side by side; a plan reads best in page order, per step and cluster (a stable sort).
     const order = slotsFor(kind, changed, plan.commands).map((s) => `${s.step}@${s.cluster}`);
