@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { memberActorId, primaryMachine, remoteMachine } from '../../machines/install-machine.js';
 import { joinMachine, leaveMachine } from '../../machines/membership-machine.js';
-import type { JoinContext, JoinInput, LeaveInput, MemberContext, MeshMember } from '../../machines/types.js';
+import type { JoinContext, JoinInput, LeaveInput, MemberContext, MeshCluster } from '../../machines/types.js';
 import { primaryRemote } from '../support/shapes.js';
 import { childOf, pause, retry, Script, type ScriptOptions, settle } from './harness.js';
 
@@ -51,7 +51,7 @@ const base = { runId: 'mr-t', meshID: 'mesh1', gatewayTimeoutMs: 60_000, gateway
 const remoteJoins: JoinInput = { ...base, members: [...primaryRemote('cluster1', ['cluster2', 'cluster3']).members], subject: 'cluster3' };
 
 // A third primary joins a one-network multi-primary mesh.
-const primaries: MeshMember[] = ['east', 'west', 'north'].map((name) => ({ name, context: `ctx-${name}`, role: 'primary', network: 'n1' }));
+const primaries: MeshCluster[] = ['east', 'west', 'north'].map((name) => ({ name, context: `ctx-${name}`, role: 'primary', network: 'n1' }));
 const primaryJoins: JoinInput = { ...base, members: primaries, subject: 'north' };
 
 describe('cluster add: a joining remote', () => {
@@ -163,7 +163,7 @@ describe('cluster add: a joining primary', () => {
 
 // The page's mesh with two remotes; and two primaries on one network.
 const withRemotes = primaryRemote('cluster1', ['cluster2', 'cluster3']).members;
-const twoPrimaries: MeshMember[] = primaries.slice(0, 2);
+const twoPrimaries: MeshCluster[] = primaries.slice(0, 2);
 
 describe('cluster remove', () => {
   it('a leaving remote: its sample, its secret off its primary, then its Istio; nothing on the others', async () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { rotateMachine, rotationActorId, rotationMachine } from '../../machines/rotation-machine.js';
-import type { MeshMember, RotateInput, RotationChildContext, RotationStepInput } from '../../machines/types.js';
+import type { MeshCluster, RotateInput, RotationChildContext, RotationStepInput } from '../../machines/types.js';
 import { primaryRemote } from '../support/shapes.js';
 import { childOf, retry, Script, type ScriptOptions, settle } from './harness.js';
 
@@ -43,7 +43,7 @@ const twoPlanes: RotateInput = {
     { name: 'east', context: 'ctx-east', role: 'primary', network: 'n1' },
     { name: 'west', context: 'ctx-west', role: 'primary', network: 'n1' },
     { name: 'edge', context: 'ctx-edge', role: 'remote', network: 'n1', controlPlane: 'east' },
-  ] satisfies MeshMember[],
+  ] satisfies MeshCluster[],
 };
 
 describe('secrets rotate: the order', () => {
