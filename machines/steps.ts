@@ -73,6 +73,58 @@ export const STEP_IDS = [
 
 export type StepId = (typeof STEP_IDS)[number];
 
+// What bounds a step's wait on the mesh, named by the config's budget for it ('none': it does not wait on the
+// mesh, or only for a short fixed time). Every step names one: a step added without it does not compile.
+export type WaitBudget = 'none' | 'gateway-address' | 'verify' | 'command' | 'sync' | 'upgrade-gate';
+
+export const STEP_WAITS: Readonly<Record<StepId, WaitBudget>> = {
+  preflight: 'none',
+  'label-network': 'none',
+  'establish-trust': 'none',
+  'install-primary': 'none',
+  'install-eastwest-gateway': 'none',
+  'await-gateway-address': 'gateway-address',
+  'expose-istiod': 'none',
+  'expose-services': 'none',
+  'create-remote-namespace': 'none',
+  'annotate-remote-namespace': 'none',
+  'install-remote': 'none',
+  'attach-remote': 'none',
+  'exchange-secret': 'none',
+  'check-remote-clusters': 'verify',
+  'check-injector-ca': 'verify',
+  'deploy-sample': 'none',
+  'await-sample': 'verify',
+  'check-traffic': 'verify',
+  'remove-sample': 'none',
+  'detach-remote': 'none',
+  'uninstall-remote': 'command',
+  'uninstall-primary': 'command',
+  'read-discovery-address': 'none',
+  'receive-secrets': 'none',
+  'release-secrets': 'none',
+  'mint-token': 'none',
+  'swap-secret': 'none',
+  'await-synced': 'sync',
+  'revoke-token': 'none',
+  'precheck-upgrade': 'none',
+  'install-revision': 'none',
+  'expose-istiod-revision': 'none',
+  'install-remote-revision': 'none',
+  'await-revision-synced': 'upgrade-gate',
+  'select-namespaces': 'none',
+  'move-wave': 'none',
+  'await-wave': 'upgrade-gate',
+  'upgrade-gateway': 'none',
+  'flip-tag': 'none',
+  'remove-old-revision': 'none',
+  'restore-tag': 'none',
+  'restore-gateway': 'none',
+  'restore-namespaces': 'none',
+  'remove-remote-revision': 'none',
+  'remove-new-revision': 'none',
+};
+
 // Where a step runs: on every cluster at once, on primaries, on remotes, or on any cluster the mesh's shape
 // asks it of ('each'); `runsOn` narrows it per cluster. A 'wave' step runs once per data-plane wave of an
 // upgrade ('wave-1', 'wave-2'...): how many there are is decided while the run runs (select-namespaces).

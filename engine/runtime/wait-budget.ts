@@ -1,10 +1,18 @@
-// How long a step may wait for what it waits on (its deadline, for the progress display).
-import type { StepId } from '../../machines/steps.js';
+// How long a step may wait for what it waits on (its deadline, for the progress display): the budget the
+// step table names for it, read from the run's config.
+import { STEP_WAITS, type StepId, type WaitBudget } from '../../machines/steps.js';
 import type { MeshConfig } from '../../shared/model.js';
 
+const BUDGETS: Readonly<Record<WaitBudget, (config: MeshConfig) => number | undefined>> = {
+  none: () => undefined,
+  'gateway-address': (config) => config.timeouts.gatewayAddressMs,
+  verify: (config) => config.verify.timeoutMs,
+  command: (config) => config.timeouts.commandMs,
+  // A rotation waits for istiod as long as verify would (its machine input's syncTimeoutMs).
+  sync: (config) => config.verify.timeoutMs,
+  'upgrade-gate': (config) => config.upgrade?.gateTimeoutMs,
+};
+
 export function waitBudget(step: StepId, config: MeshConfig): number | undefined {
-  if (step === 'await-gateway-address') return config.timeouts.gatewayAddressMs;
-  if (['check-remote-clusters', 'check-injector-ca', 'await-sample', 'check-traffic'].includes(step)) return config.verify.timeoutMs;
-  if (step === 'uninstall-primary' || step === 'uninstall-remote') return config.timeouts.commandMs;
-  return undefined;
+  return BUDGETS[STEP_WAITS[step]](config);
 }
