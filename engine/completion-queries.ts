@@ -1,12 +1,14 @@
 // What shell completion offers where a value is typed, read from the journal and the config: mesh names, a
 // mesh's clusters, run ids (of a kind), a run's slots for resume --from and its names for logs filters, and
 // the fault specs a run would accept. Each answers what the verb itself would accept there.
+
 import { type RunKind, STEP_IDS, stepIdsOf } from '../machines/steps.js';
 import type { MeshConfig } from '../shared/model.js';
 import type { RunStore } from '../store/contract.js';
 import { openStore, type StoreLocation } from './composition.js';
 import { faultSpecForms } from './config/fault-specs.js';
 import { loadConfig, withClusterAdded } from './config/mesh-config.js';
+import { KINDS } from './kinds/registry.js';
 import { journalClusters, listMeshes } from './run-queries.js';
 
 import { findMesh } from './views/mesh-records.js';
@@ -81,7 +83,7 @@ async function faultConfig(target: FaultTarget): Promise<MeshConfig> {
     const runs = store.runs;
     if (target.runRef !== undefined) {
       // upgrade rollback <run> acts on the upgrade's clusters; verify and uninstall on the mesh of the run.
-      const run = target.kind === 'upgrade-rollback' ? await findRun(runs, target.runRef) : await installRunOf(runs, target.runRef);
+      const run = KINDS[target.kind].reverses ? await findRun(runs, target.runRef) : await installRunOf(runs, target.runRef);
       return membershipConfig(run);
     }
     const mesh = findMesh(await listMeshes(runs), target.meshRef as string);
@@ -90,8 +92,9 @@ async function faultConfig(target: FaultTarget): Promise<MeshConfig> {
     const config = membershipConfig(run);
     const subject = target.subject;
     // As the day-2 runs record it: the mesh grown by the joining cluster, or as it stands, naming the one leaving.
-    if (target.kind === 'cluster-remove' && subject) return { ...config, subject: subject.name };
-    if (target.kind !== 'cluster-add' || !subject) return config;
+    const role = KINDS[target.kind].mesh;
+    if (role === 'leaves' && subject) return { ...config, subject: subject.name };
+    if (role !== 'joins' || !subject) return config;
     return {
       ...withClusterAdded(config, { name: subject.name, context: subject.name, role: subject.role ?? 'remote', ...optional(subject) }),
       subject: subject.name,

@@ -2,6 +2,7 @@
 // joins (cluster add) or leaves (cluster remove), or the remote secrets' tokens are rotated (secrets rotate).
 // Everything is checked before anything is written: the mesh, the cluster, whether the mesh's shape allows
 // the change; a dry-run mesh changes only its simulated world.
+
 import { ALL_CLUSTERS, slotLabel } from '../machines/steps.js';
 import { joinProblems, leaveProblems, secretHoldersOf } from '../machines/topology.js';
 import { InternalError, PreconditionError, UsageError } from '../shared/errors.js';
@@ -14,6 +15,7 @@ import { faultSeed, growWorld, newWorldSeed, openStore, realTools, type StoreLoc
 import { parseFaultSpec } from './config/fault-specs.js';
 import { type JoiningCluster, withClusterAdded } from './config/mesh-config.js';
 import { meshTopology, shapeOf } from './config/mesh-shape.js';
+import { kindOf } from './kinds/registry.js';
 import { listMeshes } from './run-queries.js';
 import { claimNewRun, FORCED_UNINSTALL, type PreparedRun, preparedNewRun } from './run-service.js';
 import type { ProgressListener } from './runtime/progress-events.js';
@@ -193,21 +195,10 @@ export async function startChange(
       ...(events.length + rehearsed.length > 0 ? { events: [...rehearsed, ...events] } : {}),
     },
     world,
-    CLAIM_VERBS[kind](config),
     target.mode === 'dry-run' ? faultSeed(world, faults) : undefined,
   );
   return preparedNewRun(store, claimed, config, world, { ...(listener ? { listener } : {}), ...(answers ? { answers } : {}) });
 }
-
-// What a day-2 run is doing to the clusters it claims, for the message of another run that finds them busy:
-// "... before <this> them" (or "it"), so each ends where the clusters go.
-const CLAIM_VERBS: Record<Day2Kind, (config: MeshConfig) => string> = {
-  'cluster-add': (config) => `adding ${config.subject} to`,
-  'cluster-remove': (config) => `removing ${config.subject} from`,
-  'secrets-rotate': () => 'rotating secrets on',
-  upgrade: (config) => `upgrading mesh ${config.meshID} to revision ${config.upgrade?.to} on`,
-  'upgrade-rollback': (config) => `rolling back the upgrade to ${config.upgrade?.to} on`,
-};
 
 export type Day2Kind = 'cluster-add' | 'cluster-remove' | 'secrets-rotate' | 'upgrade' | 'upgrade-rollback';
 
@@ -288,17 +279,17 @@ function stoppedAt(run: RunRecord): string {
 // simulated copy of a real mesh changed nothing and does not count.
 export async function refuseUnfinishedUpgrade(store: Store, mesh: MeshRecord): Promise<void> {
   for (const { id, kind, status } of [...mesh.runs].reverse()) {
-    if (kind !== 'upgrade' && kind !== 'upgrade-rollback') continue;
+    const blocking = kindOf(kind).blocking;
+    if (blocking?.holds !== 'revisions') continue;
     const run = await store.runs.getRun(id);
     if (run?.mode !== mesh.mode) continue;
     if (status === 'succeeded') return;
     if (status !== 'failed' && status !== 'interrupted' && status !== 'running') continue;
     const at = stoppedAt(run);
-    const finish =
-      kind === 'upgrade' ? `finish it ("mesh-run resume ${id}") or undo it ("mesh-run upgrade rollback ${id}")` : `finish it first: mesh-run resume ${id}`;
+    const finish = blocking.way(id, run.error?.step);
     throw new PreconditionError(
       'upgrade-unfinished',
-      `${kind === 'upgrade' ? 'upgrade' : 'rollback'} run ${id} of mesh ${mesh.name} ${status === 'running' ? 'is running' : status}${at}: the mesh is between two revisions`,
+      `${blocking.noun} run ${id} of mesh ${mesh.name} ${status === 'running' ? 'is running' : status}${at}: ${blocking.why}`,
       { hint: status === 'running' ? `wait for it to end; if its process was killed, ${finish}` : finish },
     );
   }
@@ -309,14 +300,15 @@ export async function refuseUnfinishedUpgrade(store: Store, mesh: MeshRecord): P
 // still recorded as running (its process may have been killed).
 async function refuseUnfinishedRotation(store: Store, mesh: MeshRecord): Promise<void> {
   for (const { id, kind, status } of [...mesh.runs].reverse()) {
-    if (kind !== 'secrets-rotate' || (status !== 'failed' && status !== 'interrupted' && status !== 'running')) continue;
+    const blocking = kindOf(kind).blocking;
+    if (blocking?.holds !== 'tokens' || (status !== 'failed' && status !== 'interrupted' && status !== 'running')) continue;
     const run = await store.runs.getRun(id);
     if (run?.mode !== mesh.mode) continue;
     const at = stoppedAt(run);
-    const finish = `finish it first: mesh-run resume ${id}${run.error?.step === 'await-synced' ? ' (add --skip-sync-gate where no istiod can be asked)' : ''}`;
+    const finish = blocking.way(id, run.error?.step);
     throw new PreconditionError(
       'rotation-unfinished',
-      `secrets rotate run ${id} of mesh ${mesh.name} ${status === 'running' ? 'is running' : status}${at}: its old tokens may still be valid, and only it knows which`,
+      `${blocking.noun} run ${id} of mesh ${mesh.name} ${status === 'running' ? 'is running' : status}${at}: ${blocking.why}`,
       { hint: status === 'running' ? `wait for it to end; if its process was killed, ${finish}` : finish },
     );
   }

@@ -7,6 +7,7 @@ import type { StoreLocation } from './composition.js';
 import { loadConfig } from './config/mesh-config.js';
 import { applyOverrides, type ConfigOverrides, hasOverrides } from './config/overrides.js';
 import { joinedConfig, leavingConfig, meshConfigOf, rotationConfig } from './day2-service.js';
+import { KINDS } from './kinds/registry.js';
 import { DEFAULT_WAVE_SIZE, plannedUpgradeConfig } from './upgrade-service.js';
 
 // What the flags of one kind change, as typed.
@@ -54,46 +55,50 @@ export async function plannedConfig(request: PlanRequest): Promise<MeshConfig> {
     if (change[field] !== undefined && !kinds.includes(kind)) throw new UsageError(`${flag}: goes with ${kinds.map((k) => `plan ${k}`).join(' or ')}`);
   }
   if (request.meshRef !== undefined && request.configPath !== undefined) throw new UsageError('--mesh and --config: give one of them');
-  if ((kind === 'cluster-add' || kind === 'cluster-remove') && change.name === undefined)
-    throw new UsageError(`plan ${kind}: --name <cluster> is required (the cluster ${kind === 'cluster-add' ? 'joining' : 'leaving'})`);
-  if ((kind === 'upgrade' || kind === 'upgrade-rollback') && change.revision === undefined)
-    throw new UsageError(`plan ${kind}: --revision <rev> is required (the revision upgraded to)`);
+  const needs = KINDS[kind].plan.needs;
+  if (needs && change[needs.field] === undefined) throw new UsageError(`plan ${kind}: ${needs.flag} is required (${needs.what})`);
   // A cluster add's own context is not an override of the mesh: it is the joining cluster's.
   const name = change.name;
   const contexts = request.overrides.contexts ?? [];
   const own = name !== undefined ? contexts.filter((c) => !c.includes('=') || c.startsWith(`${name}=`)) : [];
-  if (kind === 'cluster-remove' && own.length > 0) throw new UsageError(`--context ${own[0]}: plan cluster-remove takes the contexts of the mesh as they are`);
+  if (KINDS[kind].mesh === 'leaves' && own.length > 0) throw new UsageError(`--context ${own[0]}: plan ${kind} takes the contexts of the mesh as they are`);
   const overrides = { ...request.overrides, contexts: contexts.filter((c) => !own.includes(c)) };
-  const base = await baseConfig(request, overrides);
-  switch (kind) {
-    case 'cluster-remove':
-      return leavingConfig(base, name as string);
-    case 'cluster-add': {
-      if (own.length > 1) throw new UsageError(`--context: ${name} is given ${own.length} contexts; give it one`);
-      return joinedConfig(base, {
-        name: name as string,
-        context: own[0]?.replace(`${name}=`, '') ?? (name as string),
-        role: change.role ?? 'remote',
-        ...(change.network !== undefined ? { network: change.network } : {}),
-        ...(change.controlPlane !== undefined ? { controlPlane: change.controlPlane } : {}),
-        ...(change.apiServer !== undefined ? { apiServer: change.apiServer } : {}),
-      });
-    }
-    case 'secrets-rotate':
-      return rotationConfig(base, change.cluster, request.meshRef ?? base.meshID);
-    case 'upgrade':
-    case 'upgrade-rollback': {
-      const waveSize = change.waveSize === undefined ? DEFAULT_WAVE_SIZE : /^\d+$/.test(change.waveSize) ? Number(change.waveSize) : Number.NaN;
-      return plannedUpgradeConfig(base, kind, {
-        revision: change.revision as string,
-        ...(change.namespaces !== undefined ? { namespaces: change.namespaces } : {}),
-        waveSize,
-        keepOld: Boolean(change.keepOld),
-      });
-    }
-    default:
-      return base;
-  }
+  return PLANNED_CHANGE[kind](await baseConfig(request, overrides), { ...request, own });
+}
+
+type PlannedChange = (base: MeshConfig, request: PlanRequest & { own: string[] }) => MeshConfig | Promise<MeshConfig>;
+
+// What each kind's flags change in the mesh it is planned on (a kind without a change plans the mesh as it is).
+const PLANNED_CHANGE: Readonly<Record<RunKind, PlannedChange>> = {
+  install: (base) => base,
+  verify: (base) => base,
+  uninstall: (base) => base,
+  'cluster-remove': (base, { change }) => leavingConfig(base, change.name as string),
+  'cluster-add': (base, { change, own }) => {
+    const name = change.name as string;
+    if (own.length > 1) throw new UsageError(`--context: ${name} is given ${own.length} contexts; give it one`);
+    return joinedConfig(base, {
+      name,
+      context: own[0]?.replace(`${name}=`, '') ?? name,
+      role: change.role ?? 'remote',
+      ...(change.network !== undefined ? { network: change.network } : {}),
+      ...(change.controlPlane !== undefined ? { controlPlane: change.controlPlane } : {}),
+      ...(change.apiServer !== undefined ? { apiServer: change.apiServer } : {}),
+    });
+  },
+  'secrets-rotate': (base, { change, meshRef }) => rotationConfig(base, change.cluster, meshRef ?? base.meshID),
+  upgrade: (base, { change }) => upgradeChange(base, 'upgrade', change),
+  'upgrade-rollback': (base, { change }) => upgradeChange(base, 'upgrade-rollback', change),
+};
+
+function upgradeChange(base: MeshConfig, kind: 'upgrade' | 'upgrade-rollback', change: PlanChange): Promise<MeshConfig> | MeshConfig {
+  const waveSize = change.waveSize === undefined ? DEFAULT_WAVE_SIZE : /^\d+$/.test(change.waveSize) ? Number(change.waveSize) : Number.NaN;
+  return plannedUpgradeConfig(base, kind, {
+    revision: change.revision as string,
+    ...(change.namespaces !== undefined ? { namespaces: change.namespaces } : {}),
+    waveSize,
+    keepOld: Boolean(change.keepOld),
+  });
 }
 
 // The mesh as it stands: --mesh from the journal (with the contexts it recorded), or the config file (or the

@@ -1,10 +1,12 @@
 // The read side of the journal, one query per read verb: status, runs, show and logs, graph and report
 // marks, history. Each takes the run store (opened read-only by the caller) and returns a read model.
+
 import { ALL_CLUSTERS_WORD, clusterFromLabel, isStepId, STEP_IDS, type StepId, stepIdsOf } from '../machines/steps.js';
 import { UnknownFilterError } from '../shared/errors.js';
 import type { AttemptOutcome, RunKind } from '../shared/model.js';
 import { withArticle } from '../shared/words.js';
 import type { AttemptRecord, CommandRecord, HistoryFilter, RunEventRecord, RunRecord, RunStore } from '../store/contract.js';
+import { reversalOf } from './kinds/registry.js';
 import { isLeaseStale } from './runtime/lease.js';
 import { findMesh, type MeshRecord, meshRecords } from './views/mesh-records.js';
 import { maybeRunConfig } from './views/run-config.js';
@@ -48,8 +50,9 @@ export async function recentRuns(runs: RunStore, limit: number, now = Date.now()
 // An upgrade a rollback took back is over as "rolled back", whatever it ended as: the rollback run (an
 // upgrade-rollback targeting it that succeeded) says so.
 async function rollbackOf(runs: RunStore, run: RunRecord): Promise<string | undefined> {
-  if (run.kind !== 'upgrade') return undefined;
-  return (await runs.listRunsTargeting(run.id)).find((r) => r.kind === 'upgrade-rollback' && r.status === 'succeeded')?.id;
+  const reversal = reversalOf(run.kind);
+  if (!reversal) return undefined;
+  return (await runs.listRunsTargeting(run.id)).find((r) => r.kind === reversal && r.status === 'succeeded')?.id;
 }
 
 const withRollback = (view: RunView, rolledBackBy: string | undefined): RunView => (rolledBackBy ? { ...view, rolledBackBy } : view);

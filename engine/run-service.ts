@@ -10,7 +10,7 @@ import { slotLabel } from '../machines/steps.js';
 import { primariesOf } from '../machines/topology.js';
 import { InternalError, NotResumableError, PreconditionError, UsageError } from '../shared/errors.js';
 import type { MeshConfig, RunMode } from '../shared/model.js';
-import { count } from '../shared/words.js';
+import { count, withArticle } from '../shared/words.js';
 import type { AttemptRecord, NewRun, RunRecord, RunStore, Store, WorldSeed } from '../store/contract.js';
 import { AnswerBook } from './activities/answer-book.js';
 import { checkEnvironment, checkOwnership } from './activities/environment-check.js';
@@ -36,6 +36,8 @@ import { parseFaultSpec } from './config/fault-specs.js';
 import { hashText, type LoadedConfig, loadConfig, parseConfigText, readConfigFile } from './config/mesh-config.js';
 import { meshTopology } from './config/mesh-shape.js';
 import { applyOverrides, type ConfigOverrides, hasOverrides } from './config/overrides.js';
+import type { SkippableGate } from './kinds/kind-module.js';
+import { KINDS, kindOf, reversalOf } from './kinds/registry.js';
 import { meshInstall } from './run-queries.js';
 import { holderAlive, isLeaseStale, LEASE_STALE_MS } from './runtime/lease.js';
 import type { ProgressListener } from './runtime/progress-events.js';
@@ -123,7 +125,6 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
         machineVersion: workflowOf('install').version,
       },
       runId,
-      'installing on',
       seed,
     );
     return await preparedNewRun(store, claimed, loaded.config, runId, {
@@ -140,7 +141,8 @@ export async function prepareInstall(request: InstallRequest, listener?: Progres
 
 // Records a new run with its lease and its claim on its clusters (and a dry run's world), in one
 // transaction; exit 3 naming the run that holds them when another live run does.
-export async function claimNewRun(store: Store, run: NewRun, world: string, doing: string, seed?: WorldSeed) {
+export async function claimNewRun(store: Store, run: NewRun, world: string, seed?: WorldSeed) {
+  const doing = KINDS[run.kind].doing(run.config);
   const operator = currentOperator();
   const leaseToken = randomUUID();
   const claimKeys = clusterKeys(run.mode, run.config, world);
@@ -273,18 +275,19 @@ export const FORCED_UNINSTALL = 'uninstall --force';
 // acted, as the runs that made the mesh (its install and every cluster add since) and their verify runs
 // recorded it, and whether it was started with --force.
 async function followUpDeps(store: RunStore, run: RunRecord): Promise<{ inventory?: Inventory; force?: boolean }> {
+  const kind = kindOf(run.kind);
   // A rollback puts back what its upgrade recorded before each change.
-  if (run.kind === 'upgrade-rollback' && run.targetRun) {
+  if (kind.reverses && run.targetRun) {
     const observations = await store.listObservations([run.targetRun]);
     return { inventory: new Inventory(observations, [run.targetRun]) };
   }
-  if (run.kind !== 'uninstall' && run.kind !== 'cluster-remove' && run.kind !== 'secrets-rotate') return {};
+  if (!kind.keepsWhatExisted) return {};
   const force = (await store.listEvents(run.id)).some((e) => e.type === 'forced' && (e.detail ?? '').startsWith(FORCED_UNINSTALL));
   if (!run.targetRun) return { force };
   const target = await store.getRun(run.targetRun);
   const lineage = target ? (await lineageOf(store, target)).map((r) => r.id) : [run.targetRun];
   const targeting = (await Promise.all(lineage.map((id) => store.listRunsTargeting(id)))).flat();
-  const verifies = targeting.filter((r) => r.kind === 'verify').map((r) => r.id);
+  const verifies = targeting.filter((r) => KINDS[r.kind].observesWhatExisted).map((r) => r.id);
   const observations = await store.listObservations([...lineage, ...verifies]);
   return { force, inventory: new Inventory(observations, [...new Set(observations.map((o) => o.runId))]) };
 }
@@ -406,31 +409,25 @@ function resumedConfig(run: RunRecord, force: boolean, env: Record<string, strin
   };
 }
 
-// resume --skip-proxy-gate: an upgrade's waves go on without their proxy gate; recorded as the run's config.
-function withSkippedProxyGate(run: RunRecord, settled: ResumedConfig, skip: boolean | undefined): ResumedConfig {
+// resume --skip-proxy-gate (an upgrade's waves) or --skip-sync-gate (a rotation's revocations): the run goes on
+// without that gate, and records the change as its config. Bad input for a kind without that gate.
+function withSkippedGate(run: RunRecord, settled: ResumedConfig, flag: SkippableGate['flag'], skip: boolean | undefined): ResumedConfig {
   if (!skip) return settled;
-  const spec = settled.config.upgrade;
-  if (run.kind !== 'upgrade' || !spec)
-    throw new UsageError(`--skip-proxy-gate goes with an upgrade run; run ${run.id} is ${run.kind === 'install' ? 'an' : 'a'} ${run.kind}`);
-  const config = { ...settled.config, upgrade: { ...spec, skipProxyGate: true } };
-  const detail = '--skip-proxy-gate: the remaining waves go on without checking that their proxies connect to the new revision';
-  return { ...settled, config, replacement: { config, hash: run.configHash }, detail: settled.detail ? `${settled.detail}; ${detail}` : `forced: ${detail}` };
-}
-
-// resume --skip-sync-gate: a secrets rotate goes on without its gate; the run records the change as its config.
-function withSkippedGate(run: RunRecord, settled: ResumedConfig, skip: boolean | undefined): ResumedConfig {
-  if (!skip) return settled;
-  if (run.kind !== 'secrets-rotate')
-    throw new UsageError(`--skip-sync-gate goes with a secrets rotate run; run ${run.id} is ${run.kind === 'install' ? 'an' : 'a'} ${run.kind}`);
-  const config = { ...settled.config, skipSyncGate: true };
-  const detail = '--skip-sync-gate: old tokens are revoked without istiod reporting the clusters synced with the new ones';
+  const gate = kindOf(run.kind).skippableGate;
+  if (gate?.flag !== flag || (flag === '--skip-proxy-gate' && !settled.config.upgrade)) {
+    const owner = Object.values(KINDS).find((k) => k.skippableGate?.flag === flag)?.kind ?? '';
+    throw new UsageError(`${flag} goes with ${withArticle(owner.replace('-', ' '))} run; run ${run.id} is ${withArticle(run.kind)}`);
+  }
+  const config = gate.skip(settled.config);
+  const detail = gate.detail;
   return { ...settled, config, replacement: { config, hash: run.configHash }, detail: settled.detail ? `${settled.detail}; ${detail}` : `forced: ${detail}` };
 }
 
 // An upgrade that a rollback took back (or is taking back) has nothing left to continue: its new revision is
 // gone, and its waves would move namespaces to a revision no injector serves.
 async function refuseRolledBack(store: RunStore, upgrade: RunRecord): Promise<void> {
-  const rollback = (await store.listRunsTargeting(upgrade.id)).filter((r) => r.kind === 'upgrade-rollback' && r.mode === upgrade.mode).at(-1);
+  const reversal = reversalOf(upgrade.kind);
+  const rollback = (await store.listRunsTargeting(upgrade.id)).filter((r) => r.kind === reversal && r.mode === upgrade.mode).at(-1);
   if (!rollback) return;
   const meshID = runConfig(upgrade).meshID;
   if (rollback.status === 'succeeded')
@@ -447,16 +444,17 @@ async function refuseRolledBack(store: RunStore, upgrade: RunRecord): Promise<vo
 async function resumePlan(store: Store, run: RunRecord, request: ResumeRequest) {
   const attempts = await store.runs.listAttempts(run.id);
   // Bad input before the run's state: --skip-sync-gate names a step only secrets rotate has.
-  if (request.skipSyncGate) withSkippedGate(run, { config: runConfig(run) }, true);
-  if (request.skipProxyGate) withSkippedProxyGate(run, { config: runConfig(run) }, true);
+  if (request.skipSyncGate) withSkippedGate(run, { config: runConfig(run) }, '--skip-sync-gate', true);
+  if (request.skipProxyGate) withSkippedGate(run, { config: runConfig(run) }, '--skip-proxy-gate', true);
   checkResumable(run, attempts.length, request.from !== undefined);
-  if (run.kind === 'upgrade') await refuseRolledBack(store.runs, run);
+  if (reversalOf(run.kind)) await refuseRolledBack(store.runs, run);
   if (run.mode === 'real' && changesLoadBalancer(request.simulation)) {
     throw new UsageError(`--sim-* options apply to dry runs only; run ${run.id} is against real clusters`);
   }
-  const settled = withSkippedProxyGate(
+  const settled = withSkippedGate(
     run,
-    withSkippedGate(run, resumedConfig(run, request.force, request.env ?? process.env), request.skipSyncGate),
+    withSkippedGate(run, resumedConfig(run, request.force, request.env ?? process.env), '--skip-sync-gate', request.skipSyncGate),
+    '--skip-proxy-gate',
     request.skipProxyGate,
   );
   const world = run.mode === 'dry-run' ? await worldSettings(store, run.simWorld) : undefined;
@@ -562,7 +560,7 @@ function identity(config: MeshConfig): string {
 async function namedTarget(request: FollowUpRequest, runs: RunStore, ref: string): Promise<FollowUpTarget> {
   const run = await installRunOf(runs, ref);
   if (request.dryRun && run.mode === 'real') throw new UsageError(`--dry-run: run ${run.id} installed real clusters; drop --dry-run to ${request.kind} them`);
-  if (request.kind === 'verify') refuseUnfinishedInstall(run);
+  if (KINDS[request.kind].needsFinishedMesh) refuseUnfinishedInstall(run);
   return {
     config: membershipConfig(run),
     hash: run.configHash,
@@ -581,12 +579,12 @@ async function latestTarget(request: FollowUpRequest, runs: RunStore | undefined
   // Simulated clusters are found the way real ones are: by the same names and contexts.
   const installs = ((await runs?.listRuns(500)) ?? []).filter((r) => {
     const recorded = maybeRunConfig(r);
-    return r.kind === 'install' && r.mode === mode && recorded !== undefined && identity(recorded) === wanted;
+    return KINDS[r.kind].mesh === 'founds' && r.mode === mode && recorded !== undefined && identity(recorded) === wanted;
   });
   // Verify needs a finished mesh. Real clusters hold what the latest install left; each dry-run install has
   // clusters of its own, so the latest that succeeded is the one to verify.
   let latest = installs[0];
-  if (request.kind === 'verify') {
+  if (KINDS[request.kind].needsFinishedMesh) {
     latest = mode === 'dry-run' ? (installs.find((r) => r.status === 'succeeded') ?? installs[0]) : installs[0];
     if (latest) refuseUnfinishedInstall(latest);
   }
@@ -618,7 +616,8 @@ function checkFollowUpInput(request: FollowUpRequest, config: MeshConfig, mode: 
   const faults = request.injections.map((spec) => parseFaultSpec(spec, config, request.kind));
   if (mode === 'real' && faults.length > 0) throw new UsageError('--inject-failure only applies to simulated clusters; add --dry-run (or --run a dry run)');
   // A samplesDir that lacks the release's manifests is bad input: refuse before anything runs.
-  if (request.kind === 'verify' && config.verify.samplesDir) for (const version of ['v1', 'v2'] as const) sampleManifest(version, config.verify.samplesDir);
+  if (KINDS[request.kind].deploysSamples && config.verify.samplesDir)
+    for (const version of ['v1', 'v2'] as const) sampleManifest(version, config.verify.samplesDir);
   return faults;
 }
 
@@ -628,7 +627,8 @@ export async function prepareFollowUp(given: FollowUpRequest, listener?: Progres
   const request = given.meshRef !== undefined ? await withMeshTarget(given) : given;
   if (request.runRef !== undefined && request.configPath !== undefined)
     throw new UsageError('--run and --config: give one of them (--run reuses the config recorded by that run)');
-  if (request.force && request.kind !== 'uninstall') throw new UsageError('--force applies to uninstall only');
+  const removes = KINDS[request.kind].removesMesh === true;
+  if (request.force && !removes) throw new UsageError('--force applies to uninstall only');
   if (request.runRef !== undefined) checkRunIdFormat(request.runRef);
   if (request.runRef !== undefined && request.overrides && hasOverrides(request.overrides)) {
     throw new UsageError('--context and --kubeconfig go with --config: --run acts with the contexts that run recorded');
@@ -650,11 +650,11 @@ export async function prepareFollowUp(given: FollowUpRequest, listener?: Progres
     if (target.mode === 'real') {
       const tools = await realTools(target.config);
       await checkEnvironment(target.config, tools, false);
-      if (request.kind === 'uninstall' && !request.force) await checkOwnership(target.config, tools);
-      if (request.kind === 'uninstall' && request.confirm && !(await request.confirm(removalSummary(target.config, request.force)))) {
+      if (removes && !request.force) await checkOwnership(target.config, tools);
+      if (removes && request.confirm && !(await request.confirm(removalSummary(target.config, request.force)))) {
         throw new UsageError('uninstall not confirmed: nothing was changed');
       }
-    } else if (request.kind === 'uninstall' && !request.force && target.world && store) {
+    } else if (removes && !request.force && target.world && store) {
       // New simulated clusters are empty: nothing there to own.
       await checkOwnership(target.config, await toolsFor('dry-run', target.config, store, world));
     }
@@ -679,7 +679,6 @@ export async function prepareFollowUp(given: FollowUpRequest, listener?: Progres
         ...(request.force ? { events: [{ type: 'forced', detail: forced }] } : {}),
       },
       world,
-      request.kind === 'verify' ? 'verifying' : 'removing the mesh on',
       seed,
     );
     return await preparedNewRun(store, claimed, target.config, world, listener ? { listener } : {});

@@ -2,15 +2,19 @@
 // the journal. Every check runs before anything is recorded or changed: the revision names, the options, the
 // mesh's state (installed, with a named revision, no upgrade or rollback left unfinished), and for a rollback
 // whether the old revision is still there to go back to.
+
 import { existsSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { PreconditionError, UsageError } from '../shared/errors.js';
 import type { MeshConfig, UpgradeSpec } from '../shared/model.js';
+import { withArticle } from '../shared/words.js';
 import type { RunRecord, Store } from '../store/contract.js';
 import { checkEnvironment } from './activities/environment-check.js';
 import { derivedNames } from './activities/manifests.js';
 import { openStore, realTools, type StoreLocation } from './composition.js';
 import { faultsFor, installedMesh, refuseUnfinishedUpgrade, rehearsalOf, startChange, targetOf, wantsRehearsal } from './day2-service.js';
+import { KINDS } from './kinds/registry.js';
+import { upgradeRollbackKind } from './kinds/upgrade-rollback.js';
 import type { PreparedRun } from './run-service.js';
 import type { ProgressListener } from './runtime/progress-events.js';
 import { membershipConfig, runConfig } from './views/run-config.js';
@@ -94,7 +98,7 @@ export function plannedUpgradeConfig(
     keepOld: request.keepOld,
     skipProxyGate: false,
   };
-  return kind === 'upgrade' ? { ...base, revision: request.revision, upgrade: spec } : { ...base, upgrade: { ...spec, rollbackOf: 'the upgrade' } };
+  return KINDS[kind].reverses ? { ...base, upgrade: { ...spec, rollbackOf: 'the upgrade' } } : { ...base, revision: request.revision, upgrade: spec };
 }
 
 // upgrade: the mesh as it stands moving to a new revision; the run's config names both revisions.
@@ -146,8 +150,8 @@ export async function prepareUpgrade(request: UpgradeRequest, listener?: Progres
 // The upgrade a rollback reverses, and why it cannot be rolled back when it cannot.
 async function rollbackTarget(store: Store, runRef: string): Promise<{ upgrade: RunRecord; base: RunRecord }> {
   const upgrade = await findRun(store.runs, runRef);
-  if (upgrade.kind !== 'upgrade')
-    throw new UsageError(`run ${upgrade.id} is ${upgrade.kind === 'install' ? 'an' : 'a'} ${upgrade.kind}; upgrade rollback takes the id of an upgrade run`);
+  if (upgrade.kind !== upgradeRollbackKind.reverses)
+    throw new UsageError(`run ${upgrade.id} is ${withArticle(upgrade.kind)}; upgrade rollback takes the id of an upgrade run`);
   const spec = runConfig(upgrade).upgrade;
   if (!spec) throw new UsageError(`run ${upgrade.id} has no recorded upgrade`);
   const removal = (await store.runs.listAttempts(upgrade.id)).find((a) => a.step === 'remove-old-revision');
@@ -161,7 +165,7 @@ async function rollbackTarget(store: Store, runRef: string): Promise<{ upgrade: 
     );
   }
   for (const other of await store.runs.listRunsTargeting(upgrade.id)) {
-    if (other.kind !== 'upgrade-rollback') continue;
+    if (other.kind !== upgradeRollbackKind.kind) continue;
     if (other.status === 'succeeded') throw new PreconditionError('rolled-back', `upgrade ${upgrade.id} was rolled back already, by run ${other.id}`);
     if (other.status === 'failed' || other.status === 'interrupted')
       throw new PreconditionError('rollback-unfinished', `rollback run ${other.id} of upgrade ${upgrade.id} ${other.status}`, {

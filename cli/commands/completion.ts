@@ -228,7 +228,8 @@ async function faultSpecs(at: Position, faultSpecCandidates: (target: FaultTarge
   const value = (flag: string) => at.values.get(flag);
   const role = value('--role');
   const name = value('--name');
-  const runRef = kind === 'upgrade-rollback' ? at.positional[0] : value('--run');
+  // A run named by --run, or by the verb's one argument (upgrade rollback <run>; the other verbs take none).
+  const runRef = value('--run') ?? at.positional[0];
   return faultSpecCandidates({
     kind,
     store: storeLocation(storeFlags(at)),

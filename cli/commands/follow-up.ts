@@ -26,6 +26,9 @@ const ABOUT = {
   mesh-run verify --config mesh.yaml                 real clusters from your kubeconfig
   mesh-run verify --dry-run                           the simulated clusters of the latest dry-run install`,
     exits: '0 verified',
+    badInput: '',
+    environment: '',
+    removal: undefined,
   },
   uninstall: {
     description: 'remove what install (and verify) created: istioctl uninstall --purge and istio-system on every cluster, remotes first, as a resumable run',
@@ -34,6 +37,10 @@ const ABOUT = {
   mesh-run uninstall --config mesh.yaml --yes        the same without asking (CI; required without a terminal)
   mesh-run uninstall --config mesh.yaml --force      also purge an Istio that mesh-run did not install`,
     exits: '0 removed',
+    badInput: ' or a real uninstall not confirmed (nothing changed)',
+    environment: ', an Istio mesh-run did not install',
+    // It deletes: --force and --yes, and a real run asks first.
+    removal: { refusal: 'uninstall of real clusters deletes Istio from them: confirm on a terminal, or pass --yes' },
   },
 } as const;
 
@@ -47,7 +54,7 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
     .option('--dry-run', 'act on simulated clusters (those of the latest dry-run install with the same clusters)')
     .option('--inject-failure <spec>', 'dry run: make <step>[@cluster][:count][:transient] fail (repeatable)', collect);
   addClusterOptions(command);
-  if (kind === 'uninstall') {
+  if (about.removal) {
     command
       .option('--force', 'remove Istio even where mesh-run did not install it (the ownership check is skipped, and journaled)')
       .option('-y, --yes', 'real clusters: do not ask before deleting (required without a terminal); dry runs never ask');
@@ -58,7 +65,7 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
     .option('-q, --quiet', 'no progress output, only the result')
     .addHelpText(
       'after',
-      `\nExamples:\n${about.examples}\n\n${CONTEXT_PRECEDENCE}\n--context and --kubeconfig go with --config; --run uses what that run recorded.\n\nExit codes: ${about.exits}, 1 run failed (resumable with "mesh-run resume"), 2 bad input${kind === 'uninstall' ? ' or a real uninstall not confirmed (nothing changed)' : ''},\n3 environment or store problem (clusters another live run is using${kind === 'uninstall' ? ', an Istio mesh-run did not install' : ''}),\n130/143 interrupted by SIGINT/SIGTERM (resumable).`,
+      `\nExamples:\n${about.examples}\n\n${CONTEXT_PRECEDENCE}\n--context and --kubeconfig go with --config; --run uses what that run recorded.\n\nExit codes: ${about.exits}, 1 run failed (resumable with "mesh-run resume"), 2 bad input${about.badInput},\n3 environment or store problem (clusters another live run is using${about.environment}),\n130/143 interrupted by SIGINT/SIGTERM (resumable).`,
     )
     .action(async (options: FollowUpOptions) => {
       const { prepareFollowUp } = await import('../../engine/run-api.js');
@@ -72,13 +79,10 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
         overrides: overridesOf(options),
         force: Boolean(options.force),
         store: storeLocation(options),
-        ...(kind === 'uninstall'
+        ...(about.removal
           ? {
               confirm: (summary: string[]) =>
-                confirm(`${summary.join('\n')}\nDelete these?`, streams, {
-                  yes: Boolean(options.yes),
-                  refusal: 'uninstall of real clusters deletes Istio from them: confirm on a terminal, or pass --yes',
-                }),
+                confirm(`${summary.join('\n')}\nDelete these?`, streams, { yes: Boolean(options.yes), refusal: about.removal.refusal }),
             }
           : {}),
       };

@@ -154,7 +154,7 @@ export function planScript(plan: Plan, config: MeshConfig): string {
     '# Written by "mesh-run plan --format sh" from the same step definitions mesh-run executes.',
     'set -euo pipefail',
     '',
-    ...(plan.kind === 'uninstall' ? ownershipCheck(config) : []),
+    ...(plan.removesMesh ? ownershipCheck(config) : []),
   ];
   let heredoc = 0;
   const looped = new Set<string>();

@@ -5,6 +5,7 @@ import type { KindModule } from './kind-module.js';
 export const clusterAddKind: KindModule = {
   kind: 'cluster-add',
   mesh: 'joins',
+  doing: (config) => `adding ${config.subject} to`,
   plan: { after: ['install'], needs: { field: 'name', flag: '--name <cluster>', what: 'the cluster joining' } },
   summary: (config, after) => `${config.subject} joined mesh ${config.meshID}: ${describeMesh(after)} (${after.clusters.map((c) => c.name).join(', ')})`,
 };

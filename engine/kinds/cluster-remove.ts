@@ -6,6 +6,7 @@ export const clusterRemoveKind: KindModule = {
   kind: 'cluster-remove',
   mesh: 'leaves',
   keepsWhatExisted: true,
+  doing: (config) => `removing ${config.subject} from`,
   plan: { after: ['install'], needs: { field: 'name', flag: '--name <cluster>', what: 'the cluster leaving' } },
   summary: (config, after) => `${config.subject} left mesh ${config.meshID}: ${describeMesh(after)} (${after.clusters.map((c) => c.name).join(', ')})`,
 };

@@ -6,6 +6,7 @@ export const installKind: KindModule = {
   kind: 'install',
   mesh: 'founds',
   plan: { after: [] },
+  doing: () => 'installing on',
   summary(config) {
     const names = config.clusters.map((c) => c.name).join(', ');
     const remotes = config.clusters.filter((c) => c.role === 'remote');

@@ -37,6 +37,13 @@ export interface KindModule {
   readonly reverses?: RunKind;
   // Keeps what existed before mesh-run acted: reads the observations of the runs that made the mesh.
   readonly keepsWhatExisted?: true;
+  // Its observations say what existed before mesh-run acted (a verify's sample namespace): a later run that
+  // keeps what existed reads them too.
+  readonly observesWhatExisted?: true;
+  // Acts only on a mesh whose install finished (refused at once otherwise).
+  readonly needsFinishedMesh?: true;
+  // Deploys the sample (helloworld, curl): a samplesDir in the config must hold its manifests.
+  readonly deploysSamples?: true;
   readonly skippableGate?: SkippableGate;
   readonly blocking?: Blocking;
   readonly plan: {
@@ -45,6 +52,8 @@ export interface KindModule {
     // The flag plan needs for this kind, and what it names.
     needs?: { field: 'name' | 'revision'; flag: string; what: string };
   };
+  // What it is doing to the clusters it claims, for another run that finds them busy ("... before <doing> them").
+  doing(config: MeshConfig): string;
   // What a finished run achieved, in the words of its kind; `after` is the mesh as the run left it.
   summary(config: MeshConfig, after: MeshConfig): string;
 }

@@ -5,6 +5,7 @@ export const secretsRotateKind: KindModule = {
   kind: 'secrets-rotate',
   mesh: 'acts-on',
   keepsWhatExisted: true,
+  doing: () => 'rotating secrets on',
   skippableGate: {
     flag: '--skip-sync-gate',
     detail: '--skip-sync-gate: old tokens are revoked without istiod reporting the clusters synced with the new ones',

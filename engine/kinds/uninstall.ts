@@ -7,5 +7,6 @@ export const uninstallKind: KindModule = {
   removesMesh: true,
   keepsWhatExisted: true,
   plan: { after: ['install', 'verify'] },
+  doing: () => 'removing the mesh on',
   summary: (config) => `mesh removed: no Istio left on ${config.clusters.map((c) => c.name).join(', ')}`,
 };

@@ -5,6 +5,7 @@ export const upgradeRollbackKind: KindModule = {
   kind: 'upgrade-rollback',
   mesh: 'changes',
   reverses: 'upgrade',
+  doing: (config) => `rolling back the upgrade to ${config.upgrade?.to} on`,
   blocking: {
     holds: 'revisions',
     noun: 'rollback',

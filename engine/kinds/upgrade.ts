@@ -4,6 +4,7 @@ import type { KindModule } from './kind-module.js';
 export const upgradeKind: KindModule = {
   kind: 'upgrade',
   mesh: 'changes',
+  doing: (config) => `upgrading mesh ${config.meshID} to revision ${config.upgrade?.to} on`,
   skippableGate: {
     flag: '--skip-proxy-gate',
     detail: '--skip-proxy-gate: the remaining waves go on without checking that their proxies connect to the new revision',

@@ -6,8 +6,8 @@ import { NotResumableError, UsageError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
 import type { RunRecord } from '../../store/contract.js';
 import { meshTopology } from '../config/mesh-shape.js';
+import { changesMembership, KINDS } from '../kinds/registry.js';
 import { maybeRunConfig, membershipConfig } from './run-config.js';
-import { MEMBERSHIP_KINDS } from './run-lookup.js';
 
 export interface MeshRecord {
   // What --mesh takes: the meshID, or meshID@<install run id> when two meshes share a meshID.
@@ -25,6 +25,9 @@ export interface MeshRecord {
   install: string;
   runs: Array<{ id: string; kind: string; status: string; createdAt: number }>;
 }
+
+// The run that made a mesh of its own clusters (an install): the others change or act on a mesh.
+const founds = (run: RunRecord) => KINDS[run.kind].mesh === 'founds';
 
 function identity(run: RunRecord, config: MeshConfig): string {
   const where =
@@ -44,14 +47,13 @@ export function meshRecords(all: readonly RunRecord[]): MeshRecord[] {
   const groupOf = new Map<string, string>();
   const modeOf = new Map(runs.map((r) => [r.id, r.mode]));
   // A day-2 run changes the mesh of the run it targets, unless it rehearsed on a simulated copy of a real one.
-  const changes = (run: RunRecord) =>
-    MEMBERSHIP_KINDS.has(run.kind) && (run.kind === 'install' || (run.targetRun !== null && modeOf.get(run.targetRun) === run.mode));
+  const changes = (run: RunRecord) => changesMembership(run.kind) && (founds(run) || (run.targetRun !== null && modeOf.get(run.targetRun) === run.mode));
   for (const run of runs) {
     if (!changes(run)) continue;
     const config = maybeRunConfig(run);
     if (!config) continue;
     // An install is a mesh of its own clusters; a day-2 run belongs to the mesh of the run it changed.
-    const key = run.kind === 'install' ? identity(run, config) : run.targetRun ? groupOf.get(run.targetRun) : undefined;
+    const key = founds(run) ? identity(run, config) : run.targetRun ? groupOf.get(run.targetRun) : undefined;
     if (key === undefined) continue;
     const group = groups.get(key) ?? { members: [], others: [], config };
     group.members.push(run);
@@ -64,12 +66,12 @@ export function meshRecords(all: readonly RunRecord[]): MeshRecord[] {
     if (key) groups.get(key)?.others.push(run);
   }
   const records = [...groups.values()].map((g) => {
-    const installs = g.members.filter((r) => r.kind === 'install');
+    const installs = g.members.filter(founds);
     const succeeded = g.members.filter((r) => r.status === 'succeeded');
     const membership = succeeded.at(-1) ?? (g.members.at(-1) as RunRecord);
     const config = maybeRunConfig(membership) ? membershipConfig(membership) : g.config;
     const lastChange = succeeded.at(-1)?.createdAt ?? Number.NEGATIVE_INFINITY;
-    const removed = g.others.some((r) => r.kind === 'uninstall' && r.status === 'succeeded' && r.createdAt > lastChange);
+    const removed = g.others.some((r) => KINDS[r.kind].removesMesh && r.status === 'succeeded' && r.createdAt > lastChange);
     const every = [...g.members, ...g.others].sort((a, b) => a.createdAt - b.createdAt);
     return {
       name: config.meshID,

@@ -21,6 +21,8 @@ export interface PlannedCommand {
 
 export interface Plan {
   kind: RunKind;
+  // The run removes the mesh: its script first checks that mesh-run installed what it deletes.
+  removesMesh: boolean;
   commands: PlannedCommand[];
   // The gateway addresses the rehearsal saw, each with the shell variable a script reads it from instead.
   rehearsedAddresses: Record<string, string>;
@@ -90,7 +92,7 @@ export async function planRun(kind: RunKind, changed: MeshConfig): Promise<Plan>
   const store = await openStore({ kind: 'sqlite', path: ':memory:' }, 'create');
   try {
     const now = Date.now();
-    const plan: Plan = { kind, commands: [], rehearsedAddresses: {} };
+    const plan: Plan = { kind, removesMesh: KINDS[kind].removesMesh === true, commands: [], rehearsedAddresses: {} };
     // Each kind first rehearses what it follows (its plan's `after`), unrecorded, so it meets the mesh it would
     // meet for real.
     for (const [i, step] of [...KINDS[kind].plan.after, kind].entries()) {

@@ -1,14 +1,17 @@
 // What a real uninstall is about to delete, per cluster, for the operator to confirm before anything runs.
+
 import { clustersOfStep, WORKFLOW_STEPS } from '../../machines/steps.js';
 import type { MeshConfig } from '../../shared/model.js';
 import { shapeOf } from '../config/mesh-shape.js';
+import { KINDS } from '../kinds/registry.js';
 
 // A cluster remove (the config names the cluster leaving) lists that cluster's steps only.
 export function removalSummary(config: MeshConfig, force: boolean, kind: 'uninstall' | 'cluster-remove' = 'uninstall'): string[] {
   const shape = shapeOf(config);
-  const clusters = kind === 'uninstall' ? config.clusters : config.clusters.filter((c) => c.name === config.subject);
+  const whole = KINDS[kind].removesMesh === true;
+  const clusters = whole ? config.clusters : config.clusters.filter((c) => c.name === config.subject);
   const lines = [
-    kind === 'uninstall'
+    whole
       ? `uninstall removes mesh ${config.meshID} from ${config.clusters.length} real clusters:`
       : `cluster remove takes ${config.subject} out of mesh ${config.meshID}:`,
   ];

@@ -1,8 +1,10 @@
 // A recorded run's config (parsed once by the store, with the defaults newer mesh-runs added). A row whose
 // config does not parse is a damaged run: views show it as such, and nothing acts on it.
+
 import { NotResumableError } from '../../shared/errors.js';
 import type { MeshConfig } from '../../shared/model.js';
 import type { RunRecord } from '../../store/contract.js';
+import { KINDS } from '../kinds/registry.js';
 
 // The run's config, or undefined when its row is damaged.
 export function maybeRunConfig(run: RunRecord): MeshConfig | undefined {
@@ -29,6 +31,6 @@ export function damageOf(run: RunRecord): string[] {
 // that only say what a day-2 run was about.
 export function membershipConfig(run: RunRecord): MeshConfig {
   const { subject, upgrade: _upgrade, skipSyncGate: _skip, ...config } = runConfig(run);
-  if (run.kind === 'cluster-remove' && subject) return { ...config, clusters: config.clusters.filter((c) => c.name !== subject) };
+  if (KINDS[run.kind].mesh === 'leaves' && subject) return { ...config, clusters: config.clusters.filter((c) => c.name !== subject) };
   return config;
 }

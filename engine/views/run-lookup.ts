@@ -2,6 +2,7 @@
 
 import { NotResumableError, UsageError } from '../../shared/errors.js';
 import type { RunRecord, RunStore } from '../../store/contract.js';
+import { changesMembership, KINDS } from '../kinds/registry.js';
 
 // Rejects text that cannot be a run id before any file is opened.
 export function checkRunIdFormat(idOrPrefix: string): void {
@@ -23,21 +24,19 @@ export async function findRun(store: RunStore, idOrPrefix: string): Promise<RunR
 
 // The runs that decide a mesh's membership: the install that made it, and each cluster add or remove since.
 // An upgrade and its rollback change the revision the mesh runs: its config from then on.
-export const MEMBERSHIP_KINDS: ReadonlySet<string> = new Set(['install', 'cluster-add', 'cluster-remove', 'upgrade', 'upgrade-rollback']);
-
 // The membership run a reference stands for: that run, or the one a verify or uninstall run acted on.
 export async function installRunOf(store: RunStore, idOrPrefix: string): Promise<RunRecord> {
   const run = await findRun(store, idOrPrefix);
-  return !MEMBERSHIP_KINDS.has(run.kind) && run.targetRun ? ((await store.getRun(run.targetRun)) ?? run) : run;
+  return !changesMembership(run.kind) && run.targetRun ? ((await store.getRun(run.targetRun)) ?? run) : run;
 }
 
 // A membership run and the ones it grew from, back to the install: newest first.
 export async function lineageOf(store: RunStore, run: RunRecord): Promise<RunRecord[]> {
   const chain = [run];
   let current = run;
-  while (current.kind !== 'install' && current.targetRun && chain.length < 10_000) {
+  while (KINDS[current.kind].mesh !== 'founds' && current.targetRun && chain.length < 10_000) {
     const parent = await store.getRun(current.targetRun);
-    if (!parent || !MEMBERSHIP_KINDS.has(parent.kind)) break;
+    if (!parent || !changesMembership(parent.kind)) break;
     chain.push(parent);
     current = parent;
   }
