@@ -8,7 +8,7 @@ import type { SimFault, SimObjectKey, WorldLease, WorldObjects, WorldStore } fro
 import type { PostgresLocation } from '../location.js';
 import { transaction } from './connection.js';
 import { fencedOut } from './fence.js';
-import { guardedPg } from './run-store.js';
+import { guardedPg } from './guarded.js';
 
 type Stored = SimObjectKey & { bodyJson: string };
 
