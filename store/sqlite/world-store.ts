@@ -2,8 +2,8 @@
 // A simulated API call is one IMMEDIATE transaction, atomic like a real one.
 import type { SimFault, SimObjectKey, WorldLease, WorldObjects, WorldStore } from '../contract.js';
 import { leaseFence } from './fence.js';
+import { guarded } from './guarded.js';
 import type { Db } from './open-db.js';
-import { guarded } from './run-store.js';
 
 type ObjectRow = { context: string; kind: string; namespace: string; name: string; body_json: string };
 
