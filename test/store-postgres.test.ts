@@ -121,7 +121,8 @@ describe.skipIf(!havePostgres())('the PostgreSQL store', () => {
     const stop = await store.runs.watchLease('mr-cut00001', (error) => told.push(error));
     await raw(
       schema,
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'mesh-run:%' AND pid <> pg_backend_pid() AND query LIKE '%advisory%'",
+      // Only this process's sessions: other test files' CLI processes share the server.
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'mesh-run:${process.pid}@%' AND pid <> pg_backend_pid() AND query LIKE '%advisory%'`,
     );
     // pg reports a terminated session within milliseconds (57P01, then 'end'): no heartbeat needed.
     for (let i = 0; i < 100 && told.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
