@@ -56,96 +56,99 @@ Examples:
 Exit codes: 0 listed (also when nothing matches), 2 bad input, 3 store problem, 4 no such run.`,
     )
     .action(async (options: HistoryOptions) => {
-      const limit = Number(options.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000)
-        throw new UsageError(`--limit "${options.limit}": expected a whole number from 1 to 1000000`);
       const format = formatOf(options, HISTORY_FORMATS);
-      if (options.run !== undefined) checkRunIdFormat(options.run);
-      if (options.actions) {
-        const attemptOnly = (['status', 'step', 'cluster'] as const).filter((f) => options[f] !== undefined);
-        if (attemptOnly.length > 0)
-          throw new UsageError(
-            `--actions lists operator actions; ${attemptOnly.map((f) => `--${f}`).join(', ')} filter step attempts: drop ${attemptOnly.length > 1 ? 'them' : 'it'} or drop --actions`,
-          );
-      }
-      const now = Date.now();
-      const since = parseTimeBound(options.since, '--since', now);
-      const until = parseTimeBound(options.until, '--until', now);
-      const query: HistoryQuery = {
-        limit,
-        ...(options.run !== undefined ? { runRef: options.run } : {}),
-        ...(options.kind !== undefined && isRunKind(options.kind) ? { kind: options.kind } : {}),
-        ...(since !== undefined ? { since } : {}),
-        ...(until !== undefined ? { until } : {}),
-        ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
-        ...(options.step !== undefined ? { step: options.step } : {}),
-        ...(options.status ? { outcome: options.status } : {}),
-      };
+      const query = historyQuery(options);
       if (options.actions) {
         const events = await withStore(options, (runs) => historyActions(runs, query));
-        const rows = events.map((e) => ({
-          at: iso(e.at),
-          run: e.runId,
-          action: e.type,
-          user: e.user,
-          host: e.host,
-          pid: e.pid,
-          where: e.step ? slotLabel(e.step, e.cluster ?? '') : null,
-          detail: e.detail,
-        }));
-        if (format === 'json' || format === 'yaml') streams.stdout.write(renderDocument(rows, format));
-        else if (format === 'csv')
-          streams.stdout.write(
-            csv(
-              ['at', 'run', 'action', 'user', 'host', 'pid', 'where', 'detail'],
-              rows.map((r) => [r.at, r.run, r.action, r.user, r.host, r.pid, r.where, r.detail]),
-            ),
-          );
-        else
-          streams.stdout.write(
-            `${table(
-              ['AT', 'RUN', 'ACTION', 'USER', 'HOST', 'PID', 'WHERE', 'DETAIL'],
-              rows.map((r) => [r.at ?? '', r.run, r.action, r.user ?? '', r.host ?? '', String(r.pid ?? ''), r.where ?? '', r.detail ?? '']),
-            )}\n`,
-          );
+        streams.stdout.write(actionsOutput(events, format));
         return;
       }
       const attempts = await withStore(options, (runs) => historyAttempts(runs, query));
-      const rows = attempts.map((a) => ({
-        run: a.runId,
-        cluster: clusterLabel(a.cluster),
-        context: a.context,
-        step: a.step,
-        attempt: a.attempt,
-        startedAt: iso(a.startedAt),
-        durationMs: a.endedAt === null ? null : a.endedAt - a.startedAt,
-        outcome: a.outcome,
-        error: a.error?.message ?? null,
-      }));
-      if (format === 'json' || format === 'yaml') streams.stdout.write(renderDocument(rows, format));
-      else if (format === 'csv')
-        streams.stdout.write(
-          csv(
-            ['run', 'cluster', 'context', 'step', 'attempt', 'started_at', 'duration_ms', 'outcome', 'error'],
-            rows.map((r) => [r.run, r.cluster, r.context, r.step, r.attempt, r.startedAt, r.durationMs, r.outcome, r.error]),
-          ),
-        );
-      else if (rows.length === 0) streams.stdout.write('no step attempts match\n');
-      else {
-        const body = rows.map((r) => [
-          r.run,
-          clusterLabel(r.cluster),
-          r.context ?? '',
-          r.step,
-          String(r.attempt),
-          (r.startedAt ?? '').replace('T', ' ').slice(0, 19),
-          r.durationMs === null ? '-' : formatDuration(r.durationMs),
-          r.outcome,
-          r.error ? short(r.error) : '',
-        ]);
-        streams.stdout.write(`${table(['RUN', 'CLUSTER', 'CONTEXT', 'STEP', 'ATTEMPT', 'STARTED', 'DURATION', 'OUTCOME', 'ERROR'], body)}\n`);
-      }
+      streams.stdout.write(attemptsOutput(attempts, format));
     });
+}
+
+// The flags as one query over the journal; bad input is refused before the store is opened.
+function historyQuery(options: HistoryOptions): HistoryQuery {
+  const limit = Number(options.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000) throw new UsageError(`--limit "${options.limit}": expected a whole number from 1 to 1000000`);
+  if (options.run !== undefined) checkRunIdFormat(options.run);
+  if (options.actions) {
+    const attemptOnly = (['status', 'step', 'cluster'] as const).filter((f) => options[f] !== undefined);
+    if (attemptOnly.length > 0)
+      throw new UsageError(
+        `--actions lists operator actions; ${attemptOnly.map((f) => `--${f}`).join(', ')} filter step attempts: drop ${attemptOnly.length > 1 ? 'them' : 'it'} or drop --actions`,
+      );
+  }
+  const now = Date.now();
+  const since = parseTimeBound(options.since, '--since', now);
+  const until = parseTimeBound(options.until, '--until', now);
+  return {
+    limit,
+    ...(options.run !== undefined ? { runRef: options.run } : {}),
+    ...(options.kind !== undefined && isRunKind(options.kind) ? { kind: options.kind } : {}),
+    ...(since !== undefined ? { since } : {}),
+    ...(until !== undefined ? { until } : {}),
+    ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
+    ...(options.step !== undefined ? { step: options.step } : {}),
+    ...(options.status ? { outcome: options.status } : {}),
+  };
+}
+
+function actionsOutput(events: Awaited<ReturnType<typeof historyActions>>, format: string): string {
+  const rows = events.map((e) => ({
+    at: iso(e.at),
+    run: e.runId,
+    action: e.type,
+    user: e.user,
+    host: e.host,
+    pid: e.pid,
+    where: e.step ? slotLabel(e.step, e.cluster ?? '') : null,
+    detail: e.detail,
+  }));
+  if (format === 'json' || format === 'yaml') return renderDocument(rows, format);
+  if (format === 'csv')
+    return csv(
+      ['at', 'run', 'action', 'user', 'host', 'pid', 'where', 'detail'],
+      rows.map((r) => [r.at, r.run, r.action, r.user, r.host, r.pid, r.where, r.detail]),
+    );
+  return `${table(
+    ['AT', 'RUN', 'ACTION', 'USER', 'HOST', 'PID', 'WHERE', 'DETAIL'],
+    rows.map((r) => [r.at ?? '', r.run, r.action, r.user ?? '', r.host ?? '', String(r.pid ?? ''), r.where ?? '', r.detail ?? '']),
+  )}\n`;
+}
+
+function attemptsOutput(attempts: Awaited<ReturnType<typeof historyAttempts>>, format: string): string {
+  const rows = attempts.map((a) => ({
+    run: a.runId,
+    cluster: clusterLabel(a.cluster),
+    context: a.context,
+    step: a.step,
+    attempt: a.attempt,
+    startedAt: iso(a.startedAt),
+    durationMs: a.endedAt === null ? null : a.endedAt - a.startedAt,
+    outcome: a.outcome,
+    error: a.error?.message ?? null,
+  }));
+  if (format === 'json' || format === 'yaml') return renderDocument(rows, format);
+  if (format === 'csv')
+    return csv(
+      ['run', 'cluster', 'context', 'step', 'attempt', 'started_at', 'duration_ms', 'outcome', 'error'],
+      rows.map((r) => [r.run, r.cluster, r.context, r.step, r.attempt, r.startedAt, r.durationMs, r.outcome, r.error]),
+    );
+  if (rows.length === 0) return 'no step attempts match\n';
+  const body = rows.map((r) => [
+    r.run,
+    clusterLabel(r.cluster),
+    r.context ?? '',
+    r.step,
+    String(r.attempt),
+    (r.startedAt ?? '').replace('T', ' ').slice(0, 19),
+    r.durationMs === null ? '-' : formatDuration(r.durationMs),
+    r.outcome,
+    r.error ? short(r.error) : '',
+  ]);
+  return `${table(['RUN', 'CLUSTER', 'CONTEXT', 'STEP', 'ATTEMPT', 'STARTED', 'DURATION', 'OUTCOME', 'ERROR'], body)}\n`;
 }
 
 function short(text: string): string {

@@ -45,6 +45,88 @@ function waited(wait: { since?: number | undefined; deadline?: number | undefine
 }
 const label = slotLabel;
 
+// What an event changes in the live block's rows.
+function applyEvent(states: Map<string, SlotState>, event: ProgressEvent): void {
+  if (event.type === 'run') return;
+  const key = label(event.step, event.cluster);
+  const state = states.get(key) ?? { step: event.step, cluster: event.cluster, status: 'pending', attempt: 0 };
+  states.set(key, state);
+  if (event.type === 'note') {
+    state.note = event.message;
+    if (event.deadline !== undefined) {
+      state.deadline = event.deadline;
+      state.since = event.since ?? event.at;
+    }
+    return;
+  }
+  state.status = event.status;
+  state.attempt = Math.max(state.attempt, event.attempt);
+  if (event.status === 'running') {
+    state.startedAt = event.at;
+    delete state.endedAt;
+    delete state.error;
+    delete state.note;
+    delete state.deadline;
+  } else if (event.status === 'retrying') {
+    state.error = `${event.error?.message ?? ''} (retry in ${formatDuration(event.retryInMs ?? 0)})`;
+  } else {
+    state.endedAt = event.at;
+    delete state.note;
+    if (event.error) state.error = event.error.message;
+  }
+}
+
+type Painter = ReturnType<typeof painter>;
+
+function symbol(paint: Painter, s: SlotState, frame: number): string {
+  switch (s.status) {
+    case 'succeeded':
+      return paint('green', '✔');
+    case 'failed':
+      return paint('red', '✖');
+    case 'running':
+    case 'retrying':
+      return paint('cyan', ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'][frame % 10] as string);
+    default:
+      return paint('dim', '·');
+  }
+}
+
+// The plain line an event prints (lines mode, and after the live block stopped); undefined: none.
+function lineOf(paint: Painter, states: ReadonlyMap<string, SlotState>, lastNote: Map<string, number>, event: ProgressEvent): string | undefined {
+  if (event.type === 'run') {
+    const text =
+      event.status === 'started' || event.status === 'resumed'
+        ? `run ${event.runId} ${event.status} (${event.mode}${event.mesh ? `; ${event.mesh}` : ''})`
+        : `run ${event.runId} ${event.status}`;
+    return `${clock(event.at)} ${text}\n`;
+  }
+  const key = label(event.step, event.cluster);
+  if (event.type === 'note' && event.kind === 'warn') {
+    return `${clock(event.at)} ${paint('yellow', 'warning:')} ${key}: ${event.message}\n`;
+  }
+  if (event.type === 'note' && event.kind === 'info') {
+    return `${clock(event.at)} ${key}: ${event.message}\n`;
+  }
+  if (event.type === 'note') {
+    // A wait says so once, then once a minute (not on every probe), with how long it has waited and
+    // when it gives up.
+    const previous = lastNote.get(key);
+    if (previous !== undefined && event.at - previous < 60_000) return undefined;
+    lastNote.set(key, event.at);
+    const started = event.since ?? states.get(key)?.startedAt ?? event.at;
+    const how = event.deadline !== undefined ? waited(event, event.at) : formatDuration(event.at - started);
+    return `${clock(event.at)} ${key} waiting: ${event.message} (${how})\n`;
+  }
+  const state = states.get(key);
+  if (event.status === 'running') return `${clock(event.at)} ${key} started (attempt ${event.attempt})\n`;
+  if (event.status === 'succeeded')
+    return `${clock(event.at)} ${key} ${paint('green', 'succeeded')} in ${formatDuration(event.at - (state?.startedAt ?? event.at))}\n`;
+  if (event.status === 'retrying')
+    return `${clock(event.at)} ${key} ${paint('yellow', 'attempt failed')}, retrying in ${formatDuration(event.retryInMs ?? 0)}: ${event.error?.message ?? ''}\n`;
+  return `${clock(event.at)} ${key} ${paint('red', 'failed')}: ${event.error?.message ?? ''}\n`;
+}
+
 export function createProgressRenderer(
   stream: NodeJS.WriteStream,
   mode: ProgressMode,
@@ -55,50 +137,6 @@ export function createProgressRenderer(
   const lastNote = new Map<string, number>();
   let drawnLines = 0;
   let timer: NodeJS.Timeout | undefined;
-
-  const apply = (event: ProgressEvent) => {
-    if (event.type === 'run') return;
-    const key = label(event.step, event.cluster);
-    const state = states.get(key) ?? { step: event.step, cluster: event.cluster, status: 'pending', attempt: 0 };
-    states.set(key, state);
-    if (event.type === 'note') {
-      state.note = event.message;
-      if (event.deadline !== undefined) {
-        state.deadline = event.deadline;
-        state.since = event.since ?? event.at;
-      }
-      return;
-    }
-    state.status = event.status;
-    state.attempt = Math.max(state.attempt, event.attempt);
-    if (event.status === 'running') {
-      state.startedAt = event.at;
-      delete state.endedAt;
-      delete state.error;
-      delete state.note;
-      delete state.deadline;
-    } else if (event.status === 'retrying') {
-      state.error = `${event.error?.message ?? ''} (retry in ${formatDuration(event.retryInMs ?? 0)})`;
-    } else {
-      state.endedAt = event.at;
-      delete state.note;
-      if (event.error) state.error = event.error.message;
-    }
-  };
-
-  const symbol = (s: SlotState, frame: number) => {
-    switch (s.status) {
-      case 'succeeded':
-        return paint('green', '✔');
-      case 'failed':
-        return paint('red', '✖');
-      case 'running':
-      case 'retrying':
-        return paint('cyan', ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'][frame % 10] as string);
-      default:
-        return paint('dim', '·');
-    }
-  };
 
   let frame = 0;
   let stopped = false;
@@ -128,7 +166,7 @@ export function createProgressRenderer(
         s.note && s.deadline !== undefined && s.status === 'running' ? `${s.note} (${waited({ at: now, since: s.since, deadline: s.deadline }, now)})` : s.note;
       const extra = s.status === 'failed' || s.status === 'retrying' ? paint('red', s.error ?? '') : note ? paint('dim', note) : '';
       const attempt = s.attempt > 1 ? paint('yellow', ` (attempt ${s.attempt})`) : '';
-      return fitWidth(`${symbol(s, frame)} ${label(s.step, s.cluster).padEnd(36)} ${elapsed.padStart(7)}${attempt} ${extra}`, width);
+      return fitWidth(`${symbol(paint, s, frame)} ${label(s.step, s.cluster).padEnd(36)} ${elapsed.padStart(7)}${attempt} ${extra}`, width);
     });
     // Back to column 1 first: the terminal may have echoed something (^C) where the cursor was.
     let out = drawnLines > 0 ? `\r\x1b[${drawnLines}A` : '';
@@ -149,46 +187,6 @@ export function createProgressRenderer(
     draw();
   };
 
-  const line = (event: ProgressEvent) => {
-    if (event.type === 'run') {
-      const text =
-        event.status === 'started' || event.status === 'resumed'
-          ? `run ${event.runId} ${event.status} (${event.mode}${event.mesh ? `; ${event.mesh}` : ''})`
-          : `run ${event.runId} ${event.status}`;
-      stream.write(`${clock(event.at)} ${text}\n`);
-      return;
-    }
-    const key = label(event.step, event.cluster);
-    if (event.type === 'note' && event.kind === 'warn') {
-      stream.write(`${clock(event.at)} ${paint('yellow', 'warning:')} ${key}: ${event.message}\n`);
-      return;
-    }
-    if (event.type === 'note' && event.kind === 'info') {
-      stream.write(`${clock(event.at)} ${key}: ${event.message}\n`);
-      return;
-    }
-    if (event.type === 'note') {
-      // A wait says so once, then once a minute (not on every probe), with how long it has waited and
-      // when it gives up.
-      const previous = lastNote.get(key);
-      if (previous !== undefined && event.at - previous < 60_000) return;
-      lastNote.set(key, event.at);
-      const started = event.since ?? states.get(key)?.startedAt ?? event.at;
-      const how = event.deadline !== undefined ? waited(event, event.at) : formatDuration(event.at - started);
-      stream.write(`${clock(event.at)} ${key} waiting: ${event.message} (${how})\n`);
-      return;
-    }
-    const state = states.get(key);
-    if (event.status === 'running') stream.write(`${clock(event.at)} ${key} started (attempt ${event.attempt})\n`);
-    else if (event.status === 'succeeded')
-      stream.write(`${clock(event.at)} ${key} ${paint('green', 'succeeded')} in ${formatDuration(event.at - (state?.startedAt ?? event.at))}\n`);
-    else if (event.status === 'retrying')
-      stream.write(
-        `${clock(event.at)} ${key} ${paint('yellow', 'attempt failed')}, retrying in ${formatDuration(event.retryInMs ?? 0)}: ${event.error?.message ?? ''}\n`,
-      );
-    else stream.write(`${clock(event.at)} ${key} ${paint('red', 'failed')}: ${event.error?.message ?? ''}\n`);
-  };
-
   const listener: ProgressListener = (event) => {
     if (mode === 'quiet') return;
     if (mode === 'ndjson') {
@@ -196,8 +194,11 @@ export function createProgressRenderer(
       return;
     }
     // Once stopped (the run ends, or a signal message is about to be printed), events are plain lines.
-    if (mode === 'lines' || stopped) line(event);
-    apply(event);
+    if (mode === 'lines' || stopped) {
+      const text = lineOf(paint, states, lastNote, event);
+      if (text !== undefined) stream.write(text);
+    }
+    applyEvent(states, event);
     if (mode === 'lines' || stopped) return;
     if (event.type === 'note' && event.kind === 'warn') {
       above(`${paint('yellow', 'warning:')} ${label(event.step, event.cluster)}: ${event.message}`);

@@ -67,6 +67,10 @@ export interface ActivityDeps {
   rehearsal?: boolean;
 }
 
+function rethrowUnlessStepError(error: unknown): void {
+  if (!(error instanceof StepError)) throw error;
+}
+
 export function parseIstioVersion(stdout: string): string | undefined {
   try {
     const parsed = JSON.parse(stdout) as { clientVersion?: { version?: string } };
@@ -162,10 +166,12 @@ export async function preflight(rt: StepRuntime, input: PreflightInput, deps: Ac
     return found;
   };
   // Whether the real primaries can reach a remote's API server depends on the real kubeconfig's addresses; a
-  // rehearsal's world invents its own (10.x), so the run itself checks this, not its plan.
-  for (const cluster of input.checkRemoteServers && !deps.rehearsal ? dialled : []) {
+  // rehearsal's world invents its own (10.x): it reads what the run reads (a plan lists the same commands),
+  // and leaves the judgement to the run.
+  const judge = deps.rehearsal ? (check: () => Promise<void>) => check().catch((error) => rethrowUnlessStepError(error)) : attempt;
+  for (const cluster of input.checkRemoteServers ? dialled : []) {
     if (cluster.apiServer && !isLoopbackServer(cluster.apiServer)) continue;
-    await attempt(async () => {
+    await judge(async () => {
       const server = cluster.apiServer ?? (await serverOf(cluster.context));
       if (!isLoopbackServer(server)) return;
       const holders = secretHoldersOf(shape, cluster.name);
