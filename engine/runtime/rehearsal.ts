@@ -8,9 +8,9 @@ import type { MeshConfig } from '../../shared/model.js';
 import type { Store, WorldSeed } from '../../store/contract.js';
 import { Inventory } from '../activities/inventory.js';
 import { meshTopology } from '../config/mesh-shape.js';
+import { workflowOf } from '../kinds/workflows.js';
 import { LEASE_STALE_MS } from './lease.js';
 import { leaseFor, RunDriver } from './run-driver.js';
-import { workflowOf } from './workflows.js';
 
 const OPERATOR = { user: 'rehearsal', host: 'rehearsal', pid: process.pid };
 

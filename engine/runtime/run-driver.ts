@@ -14,6 +14,7 @@ import type { AnswerBook } from '../activities/answer-book.js';
 import type { ActivityDeps } from '../activities/install.js';
 import { Inventory } from '../activities/inventory.js';
 import { describeMesh } from '../config/mesh-shape.js';
+import { type Activity, type StepBinder, type Workflow, workflowOf } from '../kinds/workflows.js';
 import { CancelWatch } from './cancel-watch.js';
 import { JournalWriter } from './journal-writer.js';
 import { LEASE_STALE_MS } from './lease.js';
@@ -25,7 +26,6 @@ import { type RunOutcome, RunSession } from './run-session.js';
 import { StepExecutor } from './step-executor.js';
 import { StepResults } from './step-results.js';
 import { wordFailure } from './verdicts.js';
-import { type Activity, type StepBinder, type Workflow, workflowOf } from './workflows.js';
 
 export { clustersBusy, currentOperator, leaseFor, takeLease } from './lease-claim.js';
 export type { RunOutcome } from './run-session.js';

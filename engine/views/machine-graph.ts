@@ -2,7 +2,7 @@
 // for `mesh-run graph` and the HTML report. Step states (running/failed pairs) are folded into one node.
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
 import { isStepId, type RunKind, type StepId } from '../../machines/steps.js';
-import { WORKFLOWS } from '../runtime/workflows.js';
+import { WORKFLOWS } from '../kinds/workflows.js';
 import type { GraphEdge, GraphNode, MachineGraph } from './graph-model.js';
 import { findNode } from './graph-model.js';
 

@@ -9,7 +9,7 @@ export async function recordRealMesh(db: string, configText: string): Promise<st
   const { openStore } = await import('../../engine/composition.js');
   const { parseConfigText } = await import('../../engine/config/mesh-config.js');
   const { leaseFor } = await import('../../engine/runtime/run-driver.js');
-  const { workflowOf } = await import('../../engine/runtime/workflows.js');
+  const { workflowOf } = await import('../../engine/kinds/workflows.js');
   const { parseStoreLocation } = await import('../../store/location.js');
   const store = await openStore(parseStoreLocation(db, 'test'), 'create');
   try {
