@@ -1,0 +1,28 @@
+// What a run that removes, reverses or keeps what existed before needs besides its config, from the runs it follows.
+import type { RunRecord, RunStore } from '../store/contract.js';
+import { Inventory } from './activities/inventory.js';
+import { KINDS, kindOf } from './kinds/registry.js';
+import { lineageOf } from './views/run-lookup.js';
+
+export const FORCED_UNINSTALL = 'uninstall --force';
+
+// What an uninstall, cluster remove or secrets rotate needs besides its config: what existed before mesh-run
+// acted, as the runs that made the mesh (its install and every cluster add since) and their verify runs
+// recorded it, and whether it was started with --force.
+export async function followUpDeps(store: RunStore, run: RunRecord): Promise<{ inventory?: Inventory; force?: boolean }> {
+  const kind = kindOf(run.kind);
+  // A rollback puts back what its upgrade recorded before each change.
+  if (kind.reverses && run.targetRun) {
+    const observations = await store.listObservations([run.targetRun]);
+    return { inventory: new Inventory(observations, [run.targetRun]) };
+  }
+  if (!kind.keepsWhatExisted) return {};
+  const force = (await store.listEvents(run.id)).some((e) => e.type === 'forced' && (e.detail ?? '').startsWith(FORCED_UNINSTALL));
+  if (!run.targetRun) return { force };
+  const target = await store.getRun(run.targetRun);
+  const lineage = target ? (await lineageOf(store, target)).map((r) => r.id) : [run.targetRun];
+  const targeting = (await Promise.all(lineage.map((id) => store.listRunsTargeting(id)))).flat();
+  const verifies = targeting.filter((r) => KINDS[r.kind].observesWhatExisted).map((r) => r.id);
+  const observations = await store.listObservations([...lineage, ...verifies]);
+  return { force, inventory: new Inventory(observations, [...new Set(observations.map((o) => o.runId))]) };
+}
