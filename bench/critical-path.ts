@@ -1,7 +1,7 @@
 // The makespan's lower bound: the longest chain of truly dependent steps of an install's plan.
 import type { Command } from '../adapters/cluster-tools.js';
 import { MEAN_MS, modelledDuration } from '../adapters/simulator/setup.js';
-import type { PlannedCommand } from '../engine/views/plan.js';
+import type { PlannedCommand } from '../engine/plan.js';
 import type { StepId } from '../machines/steps.js';
 import { primariesOf, remotesOf } from '../machines/topology.js';
 import type { MeshCluster, MeshConfig } from '../shared/model.js';

@@ -1,7 +1,7 @@
 // makespan: install dry runs at the realistic latency model against the critical path and the sequential baseline.
 import { join } from 'node:path';
 import { loadConfig } from '../engine/config/mesh-config.js';
-import { planInstall } from '../engine/views/plan.js';
+import { planInstall } from '../engine/plan.js';
 import { criticalPath } from './critical-path.js';
 import { configFor, MAX_PARALLEL, ms, out, rss, TIME_SCALE, work } from './harness.js';
 import { sequentialBaseline } from './sequential-baseline.js';

@@ -8,6 +8,7 @@ export { applyOverrides, hasOverrides, parseContextFlags } from './config/overri
 export { configJsonSchema } from './config/schema.js';
 export { STARTER_TOPOLOGIES, starterClusters, starterConfig } from './config/starter.js';
 export { prepareClusterAdd, prepareClusterRemove, prepareSecretsRotate } from './day2-service.js';
+export { planRun } from './plan.js';
 export { plannedConfig } from './plan-request.js';
 export { prepareFollowUp, prepareInstall, prepareResume } from './run-service.js';
 export { checkStore, recoverStore } from './store-integrity.js';
@@ -15,4 +16,3 @@ export { cancelRun, copyStore, sameStore, unlockRun } from './store-service.js';
 export { prepareRollback, prepareUpgrade } from './upgrade-service.js';
 export { machineGraph } from './views/machine-graph.js';
 export { meshView } from './views/mesh-view.js';
-export { planRun } from './views/plan.js';

@@ -1,13 +1,13 @@
 // `mesh-run plan`: the commands a run with this config would issue, obtained by rehearsing the real
 // workflow (same machine, same step activities) against fresh simulated clusters in memory.
 // Plan and execution therefore cannot drift: they are one code path.
-import type { ClusterTools, Command } from '../../adapters/cluster-tools.js';
-import type { RunKind, StepId } from '../../machines/steps.js';
-import type { MeshConfig } from '../../shared/model.js';
-import { newWorldSeed, openStore, toolsFor } from '../composition.js';
-import { KINDS, reversalOf } from '../kinds/registry.js';
-import { driveUnrecorded } from '../runtime/rehearsal.js';
-import { slotsFor } from './run-slots.js';
+import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
+import type { RunKind, StepId } from '../machines/steps.js';
+import type { MeshConfig } from '../shared/model.js';
+import { newWorldSeed, openStore, toolsFor } from './composition.js';
+import { KINDS, reversalOf } from './kinds/registry.js';
+import { driveUnrecorded } from './runtime/rehearsal.js';
+import { slotsFor } from './views/run-slots.js';
 
 export interface PlannedCommand {
   step: StepId;
