@@ -1,5 +1,6 @@
-// Runs a run verb (install, verify, uninstall, resume) to its end: progress, the run-id line, signals, the
-// final report and exit code, and the store closed whatever happens.
+// Runs any run verb (install, verify, uninstall, cluster add and remove, secrets rotate, upgrade and its
+// rollback, resume) to its end: progress, the run-id line, signals, the final report and exit code, and the
+// store closed whatever happens.
 
 import { runSummary, runView, slotsOfRun, slotViews } from '../engine/query-api.js';
 import type { FinishedRun, PreparedRun, ProgressListener, RunRecord } from '../engine/types.js';

@@ -1,4 +1,4 @@
-// Building blocks shared by the machines: actor placeholders the engine replaces, and failure memory.
+// Building blocks shared by the machines: actor placeholders the engine replaces with its step activities.
 import { fromPromise } from 'xstate';
 
 export function placeholder<TOutput, TInput>(name: string) {

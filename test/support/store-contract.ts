@@ -1,4 +1,4 @@
-// The store contract as tests: every backend (SQLite now, PostgreSQL next) runs this suite and must pass it
+// The store contract as tests: every backend (SQLite in memory and on a WAL file, PostgreSQL) runs this suite and must pass it
 // unchanged. Each test opens a fresh, empty store.
 
 import { afterEach, describe, expect, it } from 'vitest';
