@@ -1,7 +1,7 @@
 // The simulated clusters of dry runs: what a world store keeps and how a simulated API call reaches it.
 // Part of the store contract (store/contract.ts re-exports every name here).
 
-import type { Fence } from './contract.js';
+import type { Fence } from './fence.js';
 
 export interface SimObjectKey {
   context: string;
