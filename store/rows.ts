@@ -235,3 +235,27 @@ export function fencedBy(runId: string, row: LeaseRow | undefined): FencedError 
   const holder = row?.lease_token ? { pid: row.lease_pid ?? 0, host: row.lease_host ?? 'unknown', user: row.lease_user ?? 'unknown' } : null;
   return new FencedError(runId, holder, row?.status ?? 'gone');
 }
+
+// A copied run's row in the runs table's column order (id, kind, topology, mode, status, config_json,
+// config_hash, config_path, created_at, updated_at, finished_at, machine_version, snapshot_json, error_json,
+// target_run, sim_world): both backends insert it so.
+export function storedRunValues(r: StoredRun): Array<string | number | null> {
+  return [
+    r.id,
+    r.kind,
+    r.topology,
+    r.mode,
+    r.status,
+    r.configJson,
+    r.configHash,
+    r.configPath,
+    r.createdAt,
+    r.updatedAt,
+    r.finishedAt,
+    r.machineVersion,
+    r.snapshotJson,
+    r.errorJson,
+    r.targetRun,
+    r.simWorld,
+  ];
+}

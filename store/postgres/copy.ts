@@ -1,4 +1,5 @@
 // mesh-run store copy: a run with everything recorded about it, as stored, out of one store and into another.
+
 import type { RunExport } from '../contract.js';
 import {
   type AttemptRow,
@@ -6,6 +7,7 @@ import {
   type EventRow,
   type ObservationRow,
   type RunRow,
+  storedRunValues,
   toAttempt,
   toCommand,
   toEvent,
@@ -58,24 +60,7 @@ function insertRunRow(c: RunContext, db: Queryable, data: RunExport) {
   return db.query(
     `INSERT INTO ${c.s}.runs (id, kind, topology, mode, status, config_json, config_hash, config_path, created_at, updated_at, finished_at, machine_version, snapshot_json, error_json, target_run, sim_world)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-    [
-      r.id,
-      r.kind,
-      r.topology,
-      r.mode,
-      r.status,
-      r.configJson,
-      r.configHash,
-      r.configPath,
-      r.createdAt,
-      r.updatedAt,
-      r.finishedAt,
-      r.machineVersion,
-      r.snapshotJson,
-      r.errorJson,
-      r.targetRun,
-      r.simWorld,
-    ],
+    storedRunValues(r),
   );
 }
 

@@ -1,6 +1,7 @@
 // mesh-run store copy: a run with everything recorded about it, as stored, out of one store and into another.
+
 import type { RunExport } from '../contract.js';
-import { type ObservationRow, toAttempt, toCommand, toEvent, toObservation, toStoredRun } from '../rows.js';
+import { type ObservationRow, storedRunValues, toAttempt, toCommand, toEvent, toObservation, toStoredRun } from '../rows.js';
 import type { RunContext, RunOps } from './context.js';
 
 type Ops = RunOps<'exportRun' | 'importRun'>;
@@ -49,24 +50,7 @@ function importStatements(c: RunContext) {
 // Inside the caller's transaction: the run's rows get new ids here, and its commands the new ids of their attempts.
 function importRows(c: RunContext, insert: ReturnType<typeof importStatements>, data: RunExport): void {
   const r = data.run;
-  insert.run.run(
-    r.id,
-    r.kind,
-    r.topology,
-    r.mode,
-    r.status,
-    r.configJson,
-    r.configHash,
-    r.configPath,
-    r.createdAt,
-    r.updatedAt,
-    r.finishedAt,
-    r.machineVersion,
-    r.snapshotJson,
-    r.errorJson,
-    r.targetRun,
-    r.simWorld,
-  );
+  insert.run.run(...storedRunValues(r));
   const attemptIds = new Map<number, number>();
   for (const a of data.attempts) {
     const info = insert.attempt.run(
