@@ -27,7 +27,7 @@ const ABOUT = {
     examples: `  mesh-run verify --run mr-k3x9p2qa                  the clusters of that install run (dry or real)
   mesh-run verify --config mesh.yaml                 real clusters from your kubeconfig
   mesh-run verify --dry-run                           the simulated clusters of the latest dry-run install
-  mesh-run verify --mesh prod --links-only            only the links: nothing deployed, safe on production clusters`,
+  mesh-run verify --mesh prod --links-only           only the links: nothing deployed, safe on production clusters`,
     exits: '0 verified',
     badInput: '',
     environment: '',
