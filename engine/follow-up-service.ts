@@ -1,5 +1,5 @@
-// verify and uninstall: the install they act on (named, or found by the config's clusters), checked before the
-// run is recorded.
+// verify (and verify-links, its links alone) and uninstall: the install they act on (named, or found by the
+// config's clusters), checked before the run is recorded.
 
 import { resolve as resolvePath } from 'node:path';
 import { slotLabel } from '../machines/steps.js';
@@ -27,7 +27,7 @@ import { maybeRunConfig, membershipConfig } from './views/run-config.js';
 import { checkRunIdFormat, installRunOf } from './views/run-lookup.js';
 
 export interface FollowUpRequest {
-  kind: 'verify' | 'uninstall';
+  kind: 'verify' | 'verify-links' | 'uninstall';
   // --run: the install run (or a run that acted on it) whose clusters and config to use.
   runRef?: string;
   // --mesh: a mesh of the journal (its latest successful install stands for it).

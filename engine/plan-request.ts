@@ -72,6 +72,7 @@ type PlannedChange = (base: MeshConfig, request: PlanRequest & { own: string[] }
 const PLANNED_CHANGE: Readonly<Record<RunKind, PlannedChange>> = {
   install: (base) => base,
   verify: (base) => base,
+  'verify-links': (base) => base,
   uninstall: (base) => base,
   'cluster-remove': (base, { change }) => leavingConfig(base, change.name as string),
   'cluster-add': (base, { change, own }) => {

@@ -223,6 +223,8 @@ const isSubject = (shape: MeshShape, m: MeshCluster) => m.name === shape.subject
 const isRotated = (shape: MeshShape, m: MeshCluster) => secretHoldersOf(shape, m.name).length > 0 && (shape.subject === undefined || isSubject(shape, m));
 const subjectOf = (shape: MeshShape) => shape.members.find((m) => m.name === shape.subject);
 
+// A primary whose istiod watches other clusters: it must report each of them synced.
+const watchesOthers = (shape: MeshShape, m: MeshCluster) => watchedBy(shape, m.name).length > 0;
 // A primary's ingress gateway comes with its control plane; an east-west gateway where the topology needs one.
 const hasGateways = (shape: MeshShape, m: MeshCluster) => m.role === 'primary' || needsGateway(shape, m.name);
 
@@ -237,12 +239,7 @@ const UPGRADE_STEPS: readonly StepInfo[] = [
     runsOn: (shape, m) => exposesIstiod(shape, m.name),
   },
   { id: 'install-remote-revision', scope: 'remote', title: 'Install the remote profile of the new revision' },
-  {
-    id: 'await-revision-synced',
-    scope: 'primary',
-    title: "The new revision's istiod reports every other cluster synced",
-    runsOn: (shape, m) => watchedBy(shape, m.name).length > 0,
-  },
+  { id: 'await-revision-synced', scope: 'primary', title: "The new revision's istiod reports every other cluster synced", runsOn: watchesOthers },
   { id: 'select-namespaces', scope: 'all', title: 'Choose the namespaces to move, record their labels, cut them into waves' },
   { id: 'move-wave', scope: 'wave', title: "Relabel a wave's namespaces to the new revision, restart their deployments" },
   { id: 'await-wave', scope: 'wave', title: "Every restarted proxy of the wave is connected to the new revision's istiod" },
@@ -275,17 +272,17 @@ const ROLLBACK_STEPS: readonly StepInfo[] = [
   { id: 'remove-new-revision', scope: 'primary', title: "Remove the new revision's control plane and its istiod route" },
 ];
 
+// Verify's first checks, and all a verify-links run does: the links between the clusters, nothing deployed.
+const LINK_CHECKS: readonly StepInfo[] = [
+  { id: 'check-remote-clusters', scope: 'primary', title: 'istioctl remote-clusters shows every other cluster synced', runsOn: watchesOthers },
+  { id: 'check-injector-ca', scope: 'remote', title: "The remote's injector webhook has a caBundle" },
+];
+
 export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
   install: INSTALL_STEPS,
   verify: [
     PREFLIGHT,
-    {
-      id: 'check-remote-clusters',
-      scope: 'primary',
-      title: 'istioctl remote-clusters shows every other cluster synced',
-      runsOn: (shape, m) => watchedBy(shape, m.name).length > 0,
-    },
-    { id: 'check-injector-ca', scope: 'remote', title: "The remote's injector webhook has a caBundle" },
+    ...LINK_CHECKS,
     { id: 'deploy-sample', scope: 'each', title: 'Deploy helloworld and curl in namespace sample' },
     { id: 'await-sample', scope: 'each', title: 'Wait for the sample rollouts' },
     { id: 'check-traffic', scope: 'each', title: 'Requests reach both versions from this cluster' },
@@ -327,6 +324,7 @@ export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
   ],
   upgrade: UPGRADE_STEPS,
   'upgrade-rollback': ROLLBACK_STEPS,
+  'verify-links': [PREFLIGHT, ...LINK_CHECKS],
 };
 
 // The cluster label used in the journal for steps that span all clusters.

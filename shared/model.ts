@@ -3,8 +3,19 @@
 import { parseDuration } from './durations.js';
 
 // What a run does: the install page, its verify page, its cleanup section; or on day 2, one cluster joining or
-// leaving, the remote secrets' tokens rotated, a canary upgrade to a new revision or its rollback.
-export const RUN_KINDS = ['install', 'verify', 'uninstall', 'cluster-add', 'cluster-remove', 'secrets-rotate', 'upgrade', 'upgrade-rollback'] as const;
+// leaving, the remote secrets' tokens rotated, a canary upgrade to a new revision or its rollback; or a check of
+// the links between the clusters alone (verify-links: verify's first checks, nothing deployed).
+export const RUN_KINDS = [
+  'install',
+  'verify',
+  'verify-links',
+  'uninstall',
+  'cluster-add',
+  'cluster-remove',
+  'secrets-rotate',
+  'upgrade',
+  'upgrade-rollback',
+] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 export function isRunKind(value: string): value is RunKind {

@@ -90,10 +90,11 @@ const RUN_ID_VERBS: ReadonlyMap<string, RunKind | undefined> = new Map([
 // The engine's answers, loaded only when a completion needs the journal or a config (start-up stays fast).
 const queries = async () => (await import('../../engine/query-api.js')).completionQueries();
 
-// The run kind of each verb that takes --inject-failure.
+// The run kind of each verb that takes --inject-failure ("<verb> <flag>": the kind that flag starts instead).
 const FAULT_KINDS: Readonly<Record<string, RunKind>> = {
   install: 'install',
   verify: 'verify',
+  'verify --links-only': 'verify-links',
   uninstall: 'uninstall',
   'cluster add': 'cluster-add',
   'cluster remove': 'cluster-remove',
@@ -122,6 +123,8 @@ interface Position {
   path: string;
   positional: string[];
   values: Map<string, string>;
+  // The flags given that take no value.
+  switches: Set<string>;
   pending?: Option;
 }
 
@@ -142,15 +145,17 @@ function positionOf(root: Command, typed: readonly string[]): Position {
   const names: string[] = [];
   const positional: string[] = [];
   const values = new Map<string, string>();
+  const switches = new Set<string>();
   for (let i = 0; i < typed.length; i++) {
     const word = typed[i] as string;
     if (word.startsWith('-') && word.length > 1) {
       const [flag, inline] = word.split(/=(.*)/s) as [string, string | undefined];
       const option = optionOf(command, flag) ?? optionOf(root, flag);
+      if (option?.long && !takesValue(option)) switches.add(option.long);
       if (!option?.long || !takesValue(option)) continue;
       if (inline !== undefined) values.set(option.long, inline);
       else if (i + 1 < typed.length) values.set(option.long, typed[++i] as string);
-      else return { command, path: names.join(' '), positional, values, pending: option };
+      else return { command, path: names.join(' '), positional, values, switches, pending: option };
       continue;
     }
     const sub = positional.length === 0 ? visibleCommands(command).find((c) => c.name() === word) : undefined;
@@ -159,7 +164,7 @@ function positionOf(root: Command, typed: readonly string[]): Position {
       names.push(word);
     } else positional.push(word);
   }
-  return { command, path: names.join(' '), positional, values };
+  return { command, path: names.join(' '), positional, values, switches };
 }
 
 async function candidates(root: Command, words: readonly string[]): Promise<string[]> {
@@ -222,7 +227,8 @@ async function valuesOf(option: Option, at: Position): Promise<string[]> {
 
 // What the run this verb would start accepts for --inject-failure.
 async function faultSpecs(at: Position, faultSpecCandidates: (target: FaultTarget) => Promise<string[]>): Promise<string[]> {
-  const kind = FAULT_KINDS[at.path];
+  const switched = [...at.switches].map((flag) => FAULT_KINDS[`${at.path} ${flag}`]).find((k) => k !== undefined);
+  const kind = switched ?? FAULT_KINDS[at.path];
   if (!kind) return [];
   const { storeLocation } = await import('../../engine/composition.js');
   const value = (flag: string) => at.values.get(flag);

@@ -1,4 +1,5 @@
-// mesh-run verify and mesh-run uninstall: resumable runs that act on the mesh an install made.
+// mesh-run verify and mesh-run uninstall: resumable runs that act on the mesh an install made (verify --links-only:
+// a verify-links run, the links alone).
 import { Command } from 'commander';
 import { storeLocation } from '../../engine/composition.js';
 import { addClusterOptions, type ClusterFlags, CONTEXT_PRECEDENCE, collect, dbOption, overridesOf } from '../common.js';
@@ -7,6 +8,7 @@ import type { Streams } from '../output.js';
 import { runVerb } from '../run-session.js';
 
 interface FollowUpOptions extends ClusterFlags {
+  linksOnly?: boolean;
   run?: string;
   mesh?: string;
   config?: string;
@@ -24,11 +26,18 @@ const ABOUT = {
     description: 'verify the mesh as the Istio verify page does (remotes synced, helloworld v1/v2 and curl, cross-cluster requests), as a resumable run',
     examples: `  mesh-run verify --run mr-k3x9p2qa                  the clusters of that install run (dry or real)
   mesh-run verify --config mesh.yaml                 real clusters from your kubeconfig
-  mesh-run verify --dry-run                           the simulated clusters of the latest dry-run install`,
+  mesh-run verify --dry-run                           the simulated clusters of the latest dry-run install
+  mesh-run verify --mesh prod --links-only           only the links: nothing deployed, safe on production clusters`,
     exits: '0 verified',
     badInput: '',
     environment: '',
     removal: undefined,
+    // A narrower run of its own kind, started with a flag.
+    variant: {
+      flag: '--links-only',
+      help: 'check only the links between the clusters (every other cluster synced, remote injectors have a CA): deploys no sample (a verify-links run)',
+      kind: 'verify-links',
+    },
   },
   uninstall: {
     description: 'remove what install (and verify) created: istioctl uninstall --purge and istio-system on every cluster, remotes first, as a resumable run',
@@ -41,6 +50,7 @@ const ABOUT = {
     environment: ', an Istio mesh-run did not install',
     // It deletes: --force and --yes, and a real run asks first.
     removal: { refusal: 'uninstall of real clusters deletes Istio from them: confirm on a terminal, or pass --yes' },
+    variant: undefined,
   },
 } as const;
 
@@ -53,6 +63,7 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
     .option('-c, --config <file>', 'YAML config (default: the Istio page: cluster1 primary, cluster2 remote)')
     .option('--dry-run', 'act on simulated clusters (those of the latest dry-run install with the same clusters)')
     .option('--inject-failure <spec>', 'dry run: make <step>[@cluster][:count][:transient] fail (repeatable)', collect);
+  if (about.variant) command.option(about.variant.flag, about.variant.help);
   addClusterOptions(command);
   if (about.removal) {
     command
@@ -69,8 +80,9 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
     )
     .action(async (options: FollowUpOptions) => {
       const { prepareFollowUp } = await import('../../engine/run-api.js');
+      const runKind = options.linksOnly && about.variant ? about.variant.kind : kind;
       const request = {
-        kind,
+        kind: runKind,
         ...(options.run !== undefined ? { runRef: options.run } : {}),
         ...(options.mesh !== undefined ? { meshRef: options.mesh } : {}),
         ...(options.config !== undefined ? { configPath: options.config } : {}),
@@ -90,7 +102,7 @@ export function followUpCommand(kind: 'verify' | 'uninstall', streams: Streams):
         streams,
         options,
         (listener) => prepareFollowUp(request, listener),
-        (run) => `run ${run.id}${run.targetRun ? ` (${kind} of ${run.targetRun})` : ''}`,
+        (run) => `run ${run.id}${run.targetRun ? ` (${runKind} of ${run.targetRun})` : ''}`,
       );
     });
 }

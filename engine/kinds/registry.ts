@@ -10,12 +10,14 @@ import { uninstallKind } from './uninstall.js';
 import { upgradeKind } from './upgrade.js';
 import { upgradeRollbackKind } from './upgrade-rollback.js';
 import { verifyKind } from './verify.js';
+import { verifyLinksKind } from './verify-links.js';
 
 export type { KindModule, MeshRole } from './kind-module.js';
 
 export const KINDS: Readonly<Record<RunKind, KindModule>> = {
   install: installKind,
   verify: verifyKind,
+  'verify-links': verifyLinksKind,
   uninstall: uninstallKind,
   'cluster-add': clusterAddKind,
   'cluster-remove': clusterRemoveKind,

@@ -3,6 +3,7 @@
 // driver, the rehearsal, resume's snapshot check and the graphs load it; a kind's light facts are in registry.ts.
 import { createActor } from 'xstate';
 import { INSTALL_MACHINE_VERSION, installMachine, primaryMachine, remoteMachine } from '../../machines/install-machine.js';
+import { LINKS_MACHINE_VERSION, linkCheckMachine, linksMachine } from '../../machines/links-machine.js';
 import { joinMachine, leaveMachine, MEMBERSHIP_MACHINE_VERSION } from '../../machines/membership-machine.js';
 import { ROTATION_MACHINE_VERSION, rotateMachine, rotationMachine } from '../../machines/rotation-machine.js';
 import type { RunKind } from '../../machines/steps.js';
@@ -52,6 +53,20 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
         actions: journal,
       });
       return verifyMachine.provide({ actors: { preflight: step(install.preflight), sampleCluster }, actions: journal });
+    },
+    input: (runId, config) => followUpInput(runId, config),
+  },
+  'verify-links': {
+    kind: 'verify-links',
+    version: LINKS_MACHINE_VERSION,
+    machine: linksMachine,
+    children: [{ machine: linkCheckMachine, spawnedIn: 'verify-links.checking', label: 'each cluster (one child machine per cluster)' }],
+    bind: (step, journal) => {
+      const linkCheck = linkCheckMachine.provide({
+        actors: { checkRemoteClusters: step(verify.checkRemoteClusters), checkInjectorCa: step(verify.checkInjectorCa) },
+        actions: journal,
+      });
+      return linksMachine.provide({ actors: { preflight: step(install.preflight), linkCheck }, actions: journal });
     },
     input: (runId, config) => followUpInput(runId, config),
   },
