@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import * as engine from './support/engine.js';
 import { peek, readJournal } from './support/journal.js';
 import { PROD, recordRealMesh } from './support/real-mesh.js';
 import { simCommand } from './support/sim.js';
@@ -27,10 +28,11 @@ async function installedMesh(name: string, config = CONFIG): Promise<{ db: strin
   const file = join(tmp.dir, `${name}.yaml`);
   writeFileSync(file, config);
   const db = join(tmp.dir, `${name}.db`);
-  const install = await runCli(['install', '-c', file, '--dry-run', '--sim-lb-delay', '0', '-q', '--db', db]);
-  expect(install.code, install.stderr).toBe(0);
-  expect((await runCli(['verify', '--mesh', 'mesh1', '-q', '--db', db])).code).toBe(0);
-  const world = (await readJournal(db, runIdFrom(install))).run.simWorld;
+  // Driven in this process: the mesh is the setup, the upgrade the subject.
+  const install = await engine.install(db, { config: file });
+  expect(install.status).toBe('succeeded');
+  expect((await engine.verify(db, { mesh: 'mesh1' })).status).toBe('succeeded');
+  const world = install.run.simWorld;
   const ns = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: payments\n  labels: { istio.io/rev: a, team: payments }\n';
   const app =
     'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: api, namespace: payments }\nspec:\n  selector: { matchLabels: { app: api } }\n  template:\n    metadata: { labels: { app: api } }\n    spec: { containers: [{ name: api, image: api:1 }] }\n';
