@@ -84,6 +84,14 @@ async function upgradeFailingAt(db: string, point: string) {
   return failed;
 }
 
+// The same, driven in this process (for the sweeps over every phase, whose subject is the run, not the CLI).
+async function upgradeFailingInProcess(db: string, point: string): Promise<engine.EngineRun> {
+  const failed = await engine.upgrade(db, 'mesh1', 'b', { injectFailure: [point] });
+  expect(failed.status, point).toBe('failed');
+  expect(engine.stoppedAt(failed), point).toBe(point);
+  return failed;
+}
+
 async function runsIn(db: string): Promise<number> {
   const listed = await runCli(['runs', '--json', '--db', db]);
   return (JSON.parse(listed.stdout) as unknown[]).length;
@@ -271,16 +279,15 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     for (const point of points) {
       const { db, world } = await installedMesh(`phase-${point.replace(/[@]/g, '-')}`);
       const before = await meshState(db, world);
-      const failed = await upgradeFailingAt(db, point);
-      const rolled = await runCli(['upgrade', 'rollback', runIdFrom(failed), '-q', '--db', db]);
-      expect(rolled.code, `${point}: ${rolled.stderr}`).toBe(0);
+      const failed = await upgradeFailingInProcess(db, point);
+      expect((await engine.rollback(db, failed.id)).status, point).toBe('succeeded');
       expect(await meshState(db, world), point).toEqual(before);
     }
   }, 300_000);
 
   it('a failure injected at any phase stops the upgrade there; resume finishes it to the same end state as an uninterrupted upgrade', async () => {
     const reference = await installedMesh('resume-reference');
-    expect((await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '-q', '--db', reference.db])).code).toBe(0);
+    expect((await engine.upgrade(reference.db, 'mesh1', 'b')).status).toBe('succeeded');
     const expected = await meshState(reference.db, reference.world);
     const points = [
       'precheck-upgrade',
@@ -297,9 +304,8 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     ];
     for (const point of points) {
       const { db, world } = await installedMesh(`resume-${point.replace(/[@]/g, '-')}`);
-      const failed = await upgradeFailingAt(db, point);
-      const resumed = await runCli(['resume', runIdFrom(failed), '-q', '--db', db]);
-      expect(resumed.code, `${point}: ${resumed.stderr}`).toBe(0);
+      const failed = await upgradeFailingInProcess(db, point);
+      expect((await engine.resume(db, failed.id)).status, point).toBe('succeeded');
       expect(await meshState(db, world), point).toEqual(expected);
     }
   }, 300_000);

@@ -7,6 +7,7 @@ import { applyOverrides } from '../../engine/config/overrides.js';
 import { prepareClusterAdd, prepareClusterRemove, prepareSecretsRotate } from '../../engine/day2-service.js';
 import { type FinishedRun, type PreparedRun, prepareFollowUp, prepareInstall, prepareResume, type SimulationOptions } from '../../engine/run-service.js';
 import { prepareRollback, prepareUpgrade } from '../../engine/upgrade-service.js';
+import { ALL_CLUSTERS, slotLabel } from '../../machines/steps.js';
 import type { RunRecord } from '../../store/contract.js';
 import { parseStoreLocation, type StoreLocation } from '../../store/location.js';
 
@@ -36,6 +37,12 @@ async function drive(prepared: Promise<PreparedRun>): Promise<EngineRun> {
   } finally {
     await ready.close();
   }
+}
+
+// Where a run that did not succeed stopped, as the CLI's "failed at <step>[@cluster]" line names it.
+export function stoppedAt(run: EngineRun): string | undefined {
+  const error = run.finished.outcome.error;
+  return error?.step ? slotLabel(error.step, error.cluster ?? ALL_CLUSTERS) : undefined;
 }
 
 export interface InstallOptions {
