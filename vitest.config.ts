@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The real-cluster suite has its own config (vitest.e2e.config.ts) and needs its clusters up.
-    exclude: ['test/e2e/**', '**/node_modules/**'],
+    // The real-cluster suite has its own config (vitest.e2e.config.ts) and needs its clusters up; the exhaustive
+    // sweeps (test/deep, vitest.deep.config.ts) are a CI stage of their own (npm run test:deep).
+    exclude: ['test/e2e/**', 'test/deep/**', '**/node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // CLI tests spawn mesh-run processes; two workers match the two cores of our machines.

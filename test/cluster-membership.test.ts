@@ -4,6 +4,7 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import * as engine from './support/engine.js';
 import { readJournal } from './support/journal.js';
 import { PROD, recordRealMesh } from './support/real-mesh.js';
 import { simCommand, withSimTools } from './support/sim.js';
@@ -11,7 +12,6 @@ import { havePostgres, newStore } from './support/stores.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-const FAST = ['--dry-run', '--sim-lb-delay', '0', '-q'];
 
 interface Mesh {
   name: string;
@@ -26,6 +26,13 @@ function examples(name: string): string {
   const dir = join(tmp.dir, name);
   cpSync(new URL('../examples', import.meta.url).pathname, dir, { recursive: true });
   return dir;
+}
+
+// An installed mesh to act on (driven in this process: the install is not what these tests are about).
+async function installed(db: string, config?: string): Promise<engine.EngineRun> {
+  const run = await engine.install(db, config ? { config } : {});
+  expect(run.status).toBe('succeeded');
+  return run;
 }
 
 async function meshes(db: string): Promise<Mesh[]> {
@@ -58,7 +65,7 @@ describe('cluster add and cluster remove', () => {
   it('grows a primary-remote mesh by a remote, verifies all three clusters, and shrinks it back; the record follows', async () => {
     const db = join(tmp.dir, 'page.db');
     const at = ['--db', db];
-    const install = runIdFrom(await runCli(['install', ...FAST, ...at]));
+    const install = (await installed(db)).id;
 
     const added = await runCli(['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster3', '--context', 'ctx-3', '-q', ...at]);
     expect(added.code, added.stderr).toBe(0);
@@ -131,7 +138,7 @@ describe('cluster add and cluster remove', () => {
   it('a cluster that joined with an istio-system of its own keeps it when it leaves, and the note names the run that found it there', async () => {
     const db = join(tmp.dir, 'joined-kept.db');
     const at = ['--db', db];
-    const install = runIdFrom(await runCli(['install', ...FAST, ...at]));
+    const install = (await installed(db)).id;
     // The add stops before looking at cluster3; its istio-system is made by hand, as if it had been there all along.
     const stopped = await runCli([
       'cluster',
@@ -167,7 +174,7 @@ describe('cluster add and cluster remove', () => {
     const dir = examples('multi');
     const db = join(dir, 'journal.db');
     const at = ['--db', db];
-    expect((await runCli(['install', ...FAST, '-c', join(dir, 'multi-primary-multi-network.yaml'), ...at])).code).toBe(0);
+    await installed(db, join(dir, 'multi-primary-multi-network.yaml'));
     const added = await runCli([
       'cluster',
       'add',
@@ -225,8 +232,8 @@ describe('cluster add and cluster remove', () => {
     const dir = examples('refusals');
     const db = join(dir, 'journal.db');
     const at = ['--db', db];
-    expect((await runCli(['install', ...FAST, ...at])).code).toBe(0);
-    const fleet = runIdFrom(await runCli(['install', ...FAST, '-c', join(dir, 'mixed-fleet.yaml'), ...at]));
+    await installed(db);
+    const fleet = (await installed(db, join(dir, 'mixed-fleet.yaml'))).id;
     const runsBefore = (await runCli(['runs', '-o', 'json', ...at])).stdout;
     const cases: Array<[string[], number, string]> = [
       [['add', '--mesh', 'mesh1', '--name', 'cluster2', '--context', 'x'], 2, '--name: "cluster2" is already used by cluster cluster2'],
@@ -286,7 +293,7 @@ describe('cluster add and cluster remove', () => {
   it('a cluster add that fails leaves the record as it was; resume finishes it and only then the mesh grows', async () => {
     const db = join(tmp.dir, 'failing.db');
     const at = ['--db', db];
-    expect((await runCli(['install', ...FAST, ...at])).code).toBe(0);
+    await installed(db);
     const failed = await runCli([
       'cluster',
       'add',
@@ -315,8 +322,6 @@ describe('cluster add and cluster remove', () => {
   it('fails at every step of both verbs, by injection, and resumes to the same end state', async () => {
     const dir = examples('faults');
     const config = join(dir, 'multi-primary-multi-network.yaml');
-    const addArgs = ['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster3', '--context', 'cluster3', '--role', 'primary', '--network', 'network3'];
-    const removeArgs = ['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster3'];
     const addSteps = [
       'preflight',
       'label-network',
@@ -330,31 +335,31 @@ describe('cluster add and cluster remove', () => {
     ];
     const removeSteps = ['preflight', 'remove-sample', 'detach-remote', 'release-secrets', 'uninstall-primary'];
     const ends: string[] = [];
+    // Driven in this process: the runs' ends are the subject, not the CLI (its exit 1 is status failed, the
+    // step its error line names is the outcome's).
+    const joining = { name: 'cluster3', context: 'cluster3', role: 'primary' as const, network: 'network3' };
     for (const [i, step] of addSteps.entries()) {
       const db = join(dir, `add-${i}.db`);
-      const at = ['--db', db];
-      expect((await runCli(['install', ...FAST, '-c', config, ...at])).code).toBe(0);
-      const failed = await runCli([...addArgs, '--inject-failure', step, '-q', ...at]);
-      expect(failed.code, `${step}: ${failed.stderr}`).toBe(1);
-      expect(failed.stderr).toContain(step);
-      const id = runIdFrom(failed);
-      const resumed = await runCli(['resume', id, '-q', ...at]);
-      expect(resumed.code, `${step}: ${resumed.stderr}`).toBe(0);
-      ends.push(JSON.stringify((await readJournal(db, id)).cluster));
+      await installed(db, config);
+      const failed = await engine.clusterAdd(db, 'mesh1', joining, { injectFailure: [step] });
+      expect(failed.status, step).toBe('failed');
+      expect(failed.finished.outcome.error?.step).toBe(step);
+      const resumed = await engine.resume(db, failed.id);
+      expect(resumed.status, step).toBe('succeeded');
+      ends.push(JSON.stringify((await readJournal(db, failed.id)).cluster));
       // Leaving, failing at each of its steps in turn (one per grown mesh, round robin).
       const leaveStep = removeSteps[i % removeSteps.length] as string;
-      const leave = await runCli([...removeArgs, '--inject-failure', leaveStep, '-q', ...at]);
-      expect(leave.code, `${leaveStep}: ${leave.stderr}`).toBe(1);
-      const leaveId = runIdFrom(leave);
-      expect((await runCli(['resume', leaveId, '-q', ...at])).code).toBe(0);
-      expect(await remoteSecrets(db, leaveId, ['cluster1', 'cluster2', 'cluster3'])).toEqual({ cluster1: ['cluster2'], cluster2: ['cluster1'], cluster3: [] });
+      const leave = await engine.clusterRemove(db, 'mesh1', 'cluster3', { injectFailure: [leaveStep] });
+      expect(leave.status, leaveStep).toBe('failed');
+      expect((await engine.resume(db, leave.id)).status).toBe('succeeded');
+      expect(await remoteSecrets(db, leave.id, ['cluster1', 'cluster2', 'cluster3'])).toEqual({ cluster1: ['cluster2'], cluster2: ['cluster1'], cluster3: [] });
     }
     expect(new Set(ends).size).toBe(1);
   }, 300_000);
 
   it('plan cluster-add and plan cluster-remove show the commands, from a config file or from the journal', async () => {
     const db = join(tmp.dir, 'plan.db');
-    expect((await runCli(['install', ...FAST, '--db', db])).code).toBe(0);
+    await installed(db);
     const fromJournal = await runCli(['plan', 'cluster-add', '--mesh', 'mesh1', '--name', 'cluster3', '--context', 'kind-c3', '--db', db]);
     expect(fromJournal.code, fromJournal.stderr).toBe(0);
     expect(fromJournal.stdout).toContain('istioctl create-remote-secret --context=kind-c3 --name=cluster3 -n istio-system | kubectl --context=cluster1 apply');
@@ -429,17 +434,16 @@ describe('day 2 on a PostgreSQL store', () => {
   it.skipIf(!havePostgres())(
     'cluster add, secrets rotate, cluster remove and verify --mesh, with the journal in PostgreSQL',
     async () => {
-      const { args: at } = newStore('postgres', tmp.dir, 'day2');
-      expect((await runCli(['install', ...FAST, ...at])).code).toBe(0);
-      for (const args of [
-        ['cluster', 'add', '--mesh', 'mesh1', '--name', 'cluster3', '--context', 'cluster3', '-q'],
-        ['secrets', 'rotate', '--mesh', 'mesh1', '-q'],
-        ['verify', '--mesh', 'mesh1', '-q'],
-        ['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster3', '-q'],
-      ]) {
-        const result = await runCli([...args, ...at]);
-        expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
-      }
+      const { where, args: at } = newStore('postgres', tmp.dir, 'day2');
+      await installed(where);
+      // The runs are driven in this process: their journal in PostgreSQL is the subject.
+      for (const [what, run] of [
+        ['cluster add', () => engine.clusterAdd(where, 'mesh1', { name: 'cluster3', context: 'cluster3' })],
+        ['secrets rotate', () => engine.secretsRotate(where, 'mesh1')],
+        ['verify --mesh', () => engine.verify(where, { mesh: 'mesh1' })],
+        ['cluster remove', () => engine.clusterRemove(where, 'mesh1', 'cluster3')],
+      ] as const)
+        expect((await run()).status, what).toBe('succeeded');
       const listed = JSON.parse((await runCli(['meshes', '-o', 'json', ...at])).stdout) as Mesh[];
       expect(listed[0]?.clusters.map((c) => c.name)).toEqual(['cluster1', 'cluster2']);
       expect(listed[0]?.runs.map((r) => r.kind)).toEqual(['install', 'cluster-add', 'secrets-rotate', 'verify', 'cluster-remove']);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, type CliResult, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import * as engine from './support/engine.js';
 import { writeFakeTools } from './support/fake-tools.js';
 import { mkfifoSync } from './support/fifo.js';
 import { peek, readJournal } from './support/journal.js';
@@ -19,6 +20,14 @@ const freshDb = () => join(tmp.dir, `hostile-${dbCount++}.db`);
 const FAST = ['--dry-run', '--sim-lb-delay', '0', '-q'];
 const SQLITE = createRequire(import.meta.url).resolve('better-sqlite3');
 const backends: Backend[] = havePostgres() ? ['sqlite', 'postgres'] : ['sqlite'];
+
+// A run that only sets a store up, driven in this process (simulation as the CLI's --sim-lb-delay 0 and
+// --sim-latency give it).
+async function setUp(db: string, options: engine.InstallOptions = {}, status = 'succeeded'): Promise<string> {
+  const run = await engine.install(db, options);
+  expect(run.status).toBe(status);
+  return run.id;
+}
 
 async function ok(args: string[]): Promise<CliResult> {
   const result = await runCli(args);
@@ -35,12 +44,13 @@ function holdWriteLock(db: string, ms: number): Promise<{ released: Promise<void
 }
 
 describe.each(backends)('one run at a time on a set of clusters (%s)', (backend) => {
-  it.each([
+  // Each races runs on a store of its own: side by side (the pairs below time their start, so they run alone).
+  it.concurrent.each([
     ['uninstall', ['uninstall', '--dry-run', '-q']],
     ['verify', ['verify', '--dry-run', '-q']],
   ])('four %s runs started together on one mesh: exactly one proceeds, the others exit 3 naming it', async (_kind, args) => {
     const store = newStore(backend, tmp.dir, 'four');
-    await ok(['install', ...FAST, '--sim-latency', '50ms', ...store.args]);
+    await setUp(store.where, { simulation: { loadBalancerDelayMs: 0, commandLatencyMs: 50 } });
     const results = await Promise.all(Array.from({ length: 4 }, () => runCli([...args, ...store.args])));
     const winners = results.filter((r) => r.code === 0);
     const refused = results.filter((r) => r.code === 3);
@@ -59,7 +69,7 @@ describe.each(backends)('one run at a time on a set of clusters (%s)', (backend)
     ['uninstall', 'verify'],
   ])('while a %s run holds the clusters, a %s started meanwhile is refused naming it; the first ends well (no half-deleted sample)', async (first, second) => {
     const store = newStore(backend, tmp.dir, `pair-${first}`);
-    await ok(['install', ...FAST, '--sim-latency', '300ms', ...store.args]);
+    await setUp(store.where, { simulation: { loadBalancerDelayMs: 0, commandLatencyMs: 300 } });
     const holder = startCli([first, '--dry-run', '-q', ...store.args]);
     const deadline = Date.now() + 30_000;
     const running = async () => {
@@ -186,7 +196,7 @@ describe('output that cannot be written', () => {
 describe('a busy store', () => {
   it('is exit 3 "busy", not a bug, before a run starts; a lock taken mid-run interrupts it (resumable), blaming no cluster', async () => {
     const db = freshDb();
-    const first = runIdFrom(await ok(['install', ...FAST, '--db', db]));
+    const first = await setUp(db);
     const held = await holdWriteLock(db, 6000);
     const started = Date.now();
     const refused = await runCli(['install', ...FAST, '--db', db]);
@@ -249,8 +259,8 @@ describe('a damaged journal', () => {
 
   it('shows a run whose config or error does not parse as damaged, and every other run as usual', async () => {
     const db = freshDb();
-    const good = runIdFrom(await ok(['install', ...FAST, '--db', db]));
-    const bad = runIdFrom(await runCli(['install', ...FAST, '--inject-failure', 'attach-remote', '--db', db]));
+    const good = await setUp(db);
+    const bad = await setUp(db, { injectFailure: ['attach-remote'] }, 'failed');
     damage(db, `UPDATE runs SET config_json = '{not json', error_json = 'garbage' WHERE id = '${bad}'`);
     const runs = await ok(['runs', '--db', db]);
     expect(runs.stdout).toMatch(new RegExp(`${bad}\\s+install\\s+damaged \\(config, error\\)`));
@@ -270,7 +280,7 @@ describe('a damaged journal', () => {
     ["'garbage'", 'not JSON'],
   ])('refuses to resume a run whose saved state is %s (exit 4), changing nothing', async (snapshot, why) => {
     const db = freshDb();
-    const id = runIdFrom(await runCli(['install', ...FAST, '--inject-failure', 'install-remote', '--db', db]));
+    const id = await setUp(db, { injectFailure: ['install-remote'] }, 'failed');
     damage(db, `UPDATE runs SET snapshot_json = ${snapshot} WHERE id = '${id}'`);
     const before = await readJournal(db, id);
     const resume = await runCli(['resume', id, '--db', db]);
@@ -285,7 +295,7 @@ describe('a damaged journal', () => {
 
   it('an unknown kind is exit 4', async () => {
     const db = freshDb();
-    const id = runIdFrom(await runCli(['install', ...FAST, '--inject-failure', 'install-remote', '--db', db]));
+    const id = await setUp(db, { injectFailure: ['install-remote'] }, 'failed');
     damage(db, `UPDATE runs SET kind = 'teleport' WHERE id = '${id}'`);
     const resume = await runCli(['resume', id, '--db', db]);
     expect(resume.code).toBe(4);
@@ -317,7 +327,7 @@ describe('config files that never end, and names Kubernetes refuses', () => {
     const db = freshDb();
     const config = join(tmp.dir, 'moving.yaml');
     writeFileSync(config, 'meshID: mesh1\n');
-    const id = runIdFrom(await runCli(['install', ...FAST, '--config', config, '--inject-failure', 'install-remote', '--db', db]));
+    const id = await setUp(db, { config, injectFailure: ['install-remote'] }, 'failed');
     const { rmSync } = await import('node:fs');
     rmSync(config);
     mkdirSync(config);
@@ -335,14 +345,14 @@ describe('config files that never end, and names Kubernetes refuses', () => {
       /revision: "r{57}\.\.\." makes the primary IstioOperator name .* 80 characters, over Kubernetes' limit of 63; use a revision of at most 46 characters/,
     );
     writeFileSync(config, `revision: ${'r'.repeat(46)}\n`);
-    expect((await runCli(['install', ...FAST, '--config', config, '--db', freshDb()])).code).toBe(0);
+    await setUp(freshDb(), { config });
   });
 
   it('resume --force refuses a change it cannot apply (trust added), naming the field, and records a change it applies', async () => {
     const db = freshDb();
     const config = join(tmp.dir, 'forced.yaml');
     writeFileSync(config, 'timeouts: {gatewayAddress: 2m}\n');
-    const id = runIdFrom(await runCli(['install', ...FAST, '--config', config, '--inject-failure', 'install-remote', '--db', db]));
+    const id = await setUp(db, { config, injectFailure: ['install-remote'] }, 'failed');
     writeFileSync(config, 'timeouts: {gatewayAddress: 2m}\ntrust: {keySize: 2048}\n');
     const refused = await runCli(['resume', id, '--force', '--db', db]);
     expect(refused.code).toBe(2);
@@ -359,7 +369,7 @@ describe('config files that never end, and names Kubernetes refuses', () => {
     const db = freshDb();
     const config = join(tmp.dir, 'many.yaml');
     writeFileSync(config, `remotes:\n${Array.from({ length: 12 }, (_, i) => `  - {name: r${i}}`).join('\n')}\n`);
-    await ok(['install', ...FAST, '--config', config, '--db', db]);
+    await setUp(db, { config });
     const runs = await ok(['runs', '--db', db]);
     expect(runs.stdout).toContain('cluster1 -> 12 remotes');
     expect(Math.max(...runs.stdout.split('\n').map((l) => l.length))).toBeLessThan(140);
@@ -370,7 +380,7 @@ describe('a database in a read-only directory', () => {
   it('is exit 3 with the real cause, for a run and for a read-only verb', async () => {
     const { chmodSync, copyFileSync } = await import('node:fs');
     const db = freshDb();
-    await ok(['install', ...FAST, '--db', db]);
+    await setUp(db);
     // Reachable by another user: the test's own temporary directory is private to it.
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stepSlots, UNINSTALL_STEP_IDS, VERIFY_STEP_IDS } from '../machines/steps.js';
 import { type CliResult, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import * as engine from './support/engine.js';
 import { writeFakeTools } from './support/fake-tools.js';
 import { attemptsOf, peek, readJournal } from './support/journal.js';
 import { primaryRemote } from './support/shapes.js';
@@ -18,10 +19,11 @@ const freshDb = () => join(tmp.dir, `life-${dbCount++}.db`);
 const FAST = ['--dry-run', '--sim-lb-delay', '0', '-q'];
 const CLUSTERS = primaryRemote();
 
-async function installed(db: string, extra: string[] = []): Promise<string> {
-  const result = await runCli(['install', ...FAST, '--db', db, ...extra]);
-  expect(result.code, result.stderr).toBe(0);
-  return runIdFrom(result);
+// An installed mesh, driven in this process where the install only sets up what a test is about.
+async function installed(db: string, options: engine.InstallOptions = {}): Promise<string> {
+  const run = await engine.install(db, options);
+  expect(run.status).toBe('succeeded');
+  return run.id;
 }
 
 async function ok(args: string[]): Promise<CliResult> {
@@ -52,7 +54,9 @@ function istioLeft(objects: readonly string[]): string[] {
 describe('install, verify, uninstall on simulated clusters', () => {
   it('goes from two empty clusters to a verified mesh and back to empty, with three commands', async () => {
     const db = freshDb();
-    const install = await installed(db);
+    const installedByCli = await runCli(['install', ...FAST, '--db', db]);
+    expect(installedByCli.code, installedByCli.stderr).toBe(0);
+    const install = runIdFrom(installedByCli);
     const verify = await ok(['verify', '--run', install, '--db', db]);
     const verifyId = runIdFrom(verify);
     expect(verify.stdout).toContain(`verify of ${install}`);
@@ -181,7 +185,7 @@ describe('install, verify, uninstall on simulated clusters', () => {
 
   it('lets one run at a time act on a mesh: an uninstall waits for a verify still running', async () => {
     const db = freshDb();
-    const install = await installed(db, ['--sim-latency', '150ms']);
+    const install = await installed(db, { simulation: { loadBalancerDelayMs: 0, commandLatencyMs: 150 } });
     const { child, done } = startCli(['verify', '--run', install, '--db', db, '-q']);
     const deadline = Date.now() + 20_000;
     while (!(peek<{ n: number }>(db, "SELECT COUNT(*) AS n FROM runs WHERE kind = 'verify' AND lease_pid IS NOT NULL")?.[0]?.n ?? 0)) {
@@ -223,7 +227,7 @@ describe('install, verify, uninstall on simulated clusters', () => {
     const db = freshDb();
     const config = join(tmp.dir, 'short-verify.yaml');
     writeFileSync(config, 'verify: {timeout: 1s}\n');
-    const install = await installed(db, ['--config', config]);
+    const install = await installed(db, { config });
     await ok(['verify', '--run', install, '--db', db, '-q']);
     const detached = await simKubectl(db, install, 'cluster1', ['-n', 'istio-system', 'delete', 'secret', 'istio-remote-secret-cluster2']);
     expect(detached.exitCode, detached.stderr).toBe(0);
@@ -250,7 +254,7 @@ describe('install, verify, uninstall on simulated clusters', () => {
     const db = freshDb();
     const config = join(tmp.dir, 'short-verify.yaml');
     writeFileSync(config, 'verify: {timeout: 1s}\n');
-    const install = await installed(db, ['--config', config]);
+    const install = await installed(db, { config });
     const kubeconfig = (
       await simKubectl(db, install, 'cluster1', ['-n', 'istio-system', 'get', 'secret', 'istio-remote-secret-cluster2', '-o', 'jsonpath={.data.cluster2}'])
     ).stdout;
@@ -313,14 +317,14 @@ describe('install, verify, uninstall on simulated clusters', () => {
     const config = join(tmp.dir, 'release.yaml');
     writeFileSync(config, `verify: {samplesDir: ${release}}\n`);
     const db = freshDb();
-    const install = await installed(db, ['--config', config]);
+    const install = await installed(db, { config });
     const verify = await ok(['verify', '--run', install, '--db', db, '-q']);
     const c2 = (await readJournal(db, runIdFrom(verify))).cluster.cluster2?.join('\n') ?? '';
     expect(c2).toContain('mirror.example/helloworld-v2:local');
     expect(c2).not.toContain('mirror.example/helloworld-v1:local');
 
     writeFileSync(config, `verify: {samplesDir: ${join(tmp.dir, 'no-release')}}\n`);
-    const other = await installed(db, ['--config', config]);
+    const other = await installed(db, { config });
     const refused = await runCli(['verify', '--run', other, '--db', db]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/^mesh-run: error: verify\.samplesDir: .*no-release\/samples\/helloworld\/helloworld\.yaml cannot be read/);

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import * as engine from './support/engine.js';
 import { readJournal } from './support/journal.js';
 import { createSimWorld } from './support/sim.js';
 
@@ -36,9 +37,10 @@ describe('mesh-run plan', () => {
   it('lists what a dry run executes, command for command (plan and execution share one code path)', async () => {
     const planned = JSON.parse((await runCli(['plan', '--config', config, '--format', 'json'])).stdout) as Planned[];
     const db = join(tmp.dir, 'run.db');
-    const run = await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '-q', '--config', config, '--db', db]);
-    expect(run.code, run.stderr).toBe(0);
-    const journal = await readJournal(db, runIdFrom(run));
+    // The dry run is driven in this process: its journal is what plan is compared with.
+    const run = await engine.install(db, { config });
+    expect(run.status).toBe('succeeded');
+    const journal = await readJournal(db, run.id);
     const slotOf = new Map(journal.attempts.map((a) => [a.id, `${a.step}@${a.cluster}`]));
     const executed = journal.commands.map((c) => ({ slot: slotOf.get(c.attemptId as number) as string, argv: c.argv }));
     const expected = planned.flatMap((p) => [
@@ -217,9 +219,9 @@ describe('plan scripts run against the simulator', () => {
     const journal = await readJournal(db, id);
     expect(journal.attempts.filter((a) => a.step === 'establish-trust').map((a) => a.outcome)).toEqual(['failed', 'succeeded']);
     // The object a run creates itself, in a world of its own, from the same CA: the same label and annotations.
-    const own = await runCli(['install', '--dry-run', '--sim-lb-delay', '0', '-q', '--config', config, '--db', db]);
-    expect(own.code, own.stderr).toBe(0);
-    const [theirs] = (await storedObjects(db, runIdFrom(own))).filter((o) => o.name === 'cacerts');
+    const own = await engine.install(db, { config });
+    expect(own.status).toBe('succeeded');
+    const [theirs] = (await storedObjects(db, own.id)).filter((o) => o.name === 'cacerts');
     const byRun = JSON.parse(theirs?.bodyJson ?? '{}') as typeof made;
     expect(made.metadata?.labels).toEqual(byRun.metadata?.labels);
     expect(made.metadata?.annotations).toEqual(byRun.metadata?.annotations);
@@ -273,8 +275,7 @@ describe("the README's plan lines", () => {
     const db = join(dir, 'journal.db');
     const file = join(dir, 'mesh.yaml');
     writeFileSync(file, 'meshID: blue\nrevision: canary\n');
-    const installed = await runCli(['install', '--dry-run', '-c', file, '--sim-lb-delay', '0', '-q', '--db', db]);
-    expect(installed.code, installed.stderr).toBe(0);
+    expect((await engine.install(db, { config: file })).status).toBe('succeeded');
 
     const line = /`mesh-run plan \[([^\]]+)\] \[-c F \\\| --mesh M\]([^`]*)`/.exec(readme) ?? [];
     expect(line.length, 'the commands table has a plan line').toBe(3);

@@ -16,6 +16,8 @@ afterAll(() => tmp.cleanup());
 const SLOW = ['--dry-run', '--sim-lb-delay', '0', '--sim-latency', '250ms', '-q'];
 const FAST = ['--dry-run', '--sim-lb-delay', '0', '-q'];
 const backends: Backend[] = havePostgres() ? ['sqlite', 'postgres'] : ['sqlite'];
+// Every test has stores of its own (the outage test a server of its own) and mostly waits on simulated
+// latency: the file's tests run side by side.
 
 async function until(predicate: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -44,7 +46,7 @@ async function ok(args: string[], host?: string): Promise<CliResult> {
   return result;
 }
 
-describe.skipIf(!havePostgres())('a team store on PostgreSQL', () => {
+describe.skipIf(!havePostgres()).concurrent('a team store on PostgreSQL', () => {
   it('a run started on one machine, killed, is resumed from another at once, and history shows both operators', async () => {
     const store = newStore('postgres', tmp.dir, 'handover');
     const ci = started(['install', ...SLOW, ...store.args], 'ci-runner-7');
@@ -127,7 +129,7 @@ describe.skipIf(!havePostgres())('a team store on PostgreSQL', () => {
   });
 });
 
-describe.each(backends)('operator controls on %s', (backend) => {
+describe.concurrent.each(backends)('operator controls on %s', (backend) => {
   it('unlock releases the lease of a driver that is gone, after confirmation, and journals who did it', async () => {
     const store = newStore(backend, tmp.dir, 'unlock');
     // A driver on another machine dies; on SQLite its lease looks alive for 30 s (pid unknown from here).
@@ -175,7 +177,7 @@ describe.each(backends)('operator controls on %s', (backend) => {
   });
 });
 
-describe('status --watch where nothing can be redrawn', () => {
+describe.concurrent('status --watch where nothing can be redrawn', () => {
   it('prints the status once, then one line per change, never the whole table again', async () => {
     const store = newStore('sqlite', tmp.dir, 'watch-lines');
     const driver = started(['install', ...SLOW, ...store.args]);
@@ -198,7 +200,7 @@ describe('status --watch where nothing can be redrawn', () => {
   });
 });
 
-describe.skipIf(!havePostgres())('moving history between stores', () => {
+describe.skipIf(!havePostgres()).concurrent('moving history between stores', () => {
   it('a failed mixed-fleet run, copied mid-way with its snapshot parts, resumes on the other store and redoes no finished step', async () => {
     const laptop = newStore('sqlite', tmp.dir, 'fleet-laptop');
     const team = newStore('postgres', tmp.dir, 'fleet-team');
@@ -268,7 +270,7 @@ describe.skipIf(!havePostgres())('moving history between stores', () => {
   });
 });
 
-describe('store copy between two SQLite files', () => {
+describe.concurrent('store copy between two SQLite files', () => {
   it('says "1 run", and a run that differs in the target stops the copy with exit 3 (a store problem, not a missing run)', async () => {
     const laptop = newStore('sqlite', tmp.dir, 'copy-a');
     const other = newStore('sqlite', tmp.dir, 'copy-b');

@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import * as engine from './support/engine.js';
 import { peek, readJournal } from './support/journal.js';
 import { PROD, recordRealMesh } from './support/real-mesh.js';
 import { simCommand } from './support/sim.js';
@@ -27,10 +28,11 @@ async function installedMesh(name: string, config = CONFIG): Promise<{ db: strin
   const file = join(tmp.dir, `${name}.yaml`);
   writeFileSync(file, config);
   const db = join(tmp.dir, `${name}.db`);
-  const install = await runCli(['install', '-c', file, '--dry-run', '--sim-lb-delay', '0', '-q', '--db', db]);
-  expect(install.code, install.stderr).toBe(0);
-  expect((await runCli(['verify', '--mesh', 'mesh1', '-q', '--db', db])).code).toBe(0);
-  const world = (await readJournal(db, runIdFrom(install))).run.simWorld;
+  // Driven in this process: the mesh is the setup, the upgrade the subject.
+  const install = await engine.install(db, { config: file });
+  expect(install.status).toBe('succeeded');
+  expect((await engine.verify(db, { mesh: 'mesh1' })).status).toBe('succeeded');
+  const world = install.run.simWorld;
   const ns = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: payments\n  labels: { istio.io/rev: a, team: payments }\n';
   const app =
     'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: api, namespace: payments }\nspec:\n  selector: { matchLabels: { app: api } }\n  template:\n    metadata: { labels: { app: api } }\n    spec: { containers: [{ name: api, image: api:1 }] }\n';
@@ -79,6 +81,14 @@ async function upgradeFailingAt(db: string, point: string) {
   const failed = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--inject-failure', point, '-q', '--db', db]);
   expect(failed.code, point).toBe(1);
   expect(failed.stderr, point).toContain(`failed at ${point}`);
+  return failed;
+}
+
+// The same, driven in this process (for the sweeps over every phase, whose subject is the run, not the CLI).
+async function upgradeFailingInProcess(db: string, point: string): Promise<engine.EngineRun> {
+  const failed = await engine.upgrade(db, 'mesh1', 'b', { injectFailure: [point] });
+  expect(failed.status, point).toBe('failed');
+  expect(engine.stoppedAt(failed), point).toBe(point);
   return failed;
 }
 
@@ -269,16 +279,15 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     for (const point of points) {
       const { db, world } = await installedMesh(`phase-${point.replace(/[@]/g, '-')}`);
       const before = await meshState(db, world);
-      const failed = await upgradeFailingAt(db, point);
-      const rolled = await runCli(['upgrade', 'rollback', runIdFrom(failed), '-q', '--db', db]);
-      expect(rolled.code, `${point}: ${rolled.stderr}`).toBe(0);
+      const failed = await upgradeFailingInProcess(db, point);
+      expect((await engine.rollback(db, failed.id)).status, point).toBe('succeeded');
       expect(await meshState(db, world), point).toEqual(before);
     }
   }, 300_000);
 
   it('a failure injected at any phase stops the upgrade there; resume finishes it to the same end state as an uninterrupted upgrade', async () => {
     const reference = await installedMesh('resume-reference');
-    expect((await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '-q', '--db', reference.db])).code).toBe(0);
+    expect((await engine.upgrade(reference.db, 'mesh1', 'b')).status).toBe('succeeded');
     const expected = await meshState(reference.db, reference.world);
     const points = [
       'precheck-upgrade',
@@ -295,9 +304,8 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     ];
     for (const point of points) {
       const { db, world } = await installedMesh(`resume-${point.replace(/[@]/g, '-')}`);
-      const failed = await upgradeFailingAt(db, point);
-      const resumed = await runCli(['resume', runIdFrom(failed), '-q', '--db', db]);
-      expect(resumed.code, `${point}: ${resumed.stderr}`).toBe(0);
+      const failed = await upgradeFailingInProcess(db, point);
+      expect((await engine.resume(db, failed.id)).status, point).toBe('succeeded');
       expect(await meshState(db, world), point).toEqual(expected);
     }
   }, 300_000);

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// The exhaustive sweeps (npm run test:deep): every crash point, every verb and step searched for a leaked
+// secret, the package installed from its tarball. npm test runs a representative subset of each.
+export default defineConfig({
+  test: {
+    include: ['test/deep/**/*.deep.test.ts'],
+    testTimeout: 600_000,
+    hookTimeout: 60_000,
+    maxWorkers: 2,
+    globalSetup: ['test/support/pg-global-setup.ts'],
+  },
+});
