@@ -1,10 +1,11 @@
 // Day 2 on simulated clusters: a cluster joins an installed mesh (cluster add) and leaves it (cluster
 // remove), each a resumable run of its own; the mesh's record follows only what succeeded.
-import { cpSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
 import * as engine from './support/engine.js';
+import { copyExamples } from './support/examples.js';
 import { readJournal } from './support/journal.js';
 import { PROD, recordRealMesh } from './support/real-mesh.js';
 import { simCommand, withSimTools } from './support/sim.js';
@@ -24,7 +25,7 @@ interface Mesh {
 
 function examples(name: string): string {
   const dir = join(tmp.dir, name);
-  cpSync(new URL('../examples', import.meta.url).pathname, dir, { recursive: true });
+  copyExamples(dir);
   return dir;
 }
 

@@ -3,7 +3,8 @@
 // point; every other run kind at a mid-run journal write and after-command. Each is resumed and must end where
 // an uninterrupted run ends, with a complete journal and no finished step run twice. Every point of every
 // kind: test/deep/crash-matrix.deep.test.ts (npm run test:deep).
-import { cpSync, writeFileSync } from 'node:fs';
+
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from './support/cli.js';
@@ -21,6 +22,7 @@ import {
   UPGRADE_CONFIG,
   upgradeTemplate,
 } from './support/crash-resume.js';
+import { copyExamples } from './support/examples.js';
 import { freshSchema, havePostgres, postgresUrl } from './support/stores.js';
 
 const tmp = tempDir();
@@ -64,7 +66,7 @@ describe.concurrent('crash at representative points, resume', () => {
   // Five children commit in whatever order the event loop turns; mid-run points exist in every run.
   it('a mixed-fleet install killed at each kind of point resumes to the uninterrupted end state', async () => {
     const dir = join(tmp.dir, 'fleet');
-    cpSync(new URL('../examples', import.meta.url).pathname, dir, { recursive: true });
+    copyExamples(dir);
     const args = [...ARGS, '-c', join(dir, 'mixed-fleet.yaml')];
     const { expected, points } = await reference(args, join(tmp.dir, 'fleet-reference.db'), 'install', join(tmp.dir, 'fleet-trace.txt'));
     expect(Object.keys(expected).sort()).toEqual(['east-1', 'east-2', 'east-3', 'west-1', 'west-2']);

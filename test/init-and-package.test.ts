@@ -1,13 +1,15 @@
 // mesh-run init writes a starting config; the npm package carries what the README names and no key. An
 // installed copy (npm pack, then a global install of the tarball) running init and a dry-run install from
 // anywhere: test/deep/package-install.deep.test.ts (npm run test:deep).
+
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { withContexts } from '../engine/config/starter.js';
 import { runCli, tempDir } from './support/cli.js';
+import { copyExamples } from './support/examples.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -123,59 +125,59 @@ describe('mesh-run init', () => {
 
 describe('the npm package', () => {
   it('never carries a CA key: after an example with trust: ran in place (writing its keys 0600 into examples/certs), npm pack --dry-run lists none, and every file the README names', async () => {
-    const examples = join(ROOT, 'examples');
-    // What this test may leave in the tree; what was there before it is left as it was.
-    const planted = [join(examples, 'certs'), join(examples, 'stray-key.yaml'), join(examples, 'root-cert.pem'), join(ROOT, 'docs', 'certs')];
-    const before = new Set(planted.filter((p) => existsSync(p)));
-    try {
-      const run = await runCli([
-        'install',
-        '--dry-run',
-        '-c',
-        join(examples, 'multi-primary.yaml'),
-        '--db',
-        join(tmp.dir, 'keys.db'),
-        '--sim-lb-delay',
-        '0',
-        '-q',
-      ]);
-      expect(run.code, run.stderr).toBe(0);
-      const packedNow = () =>
-        (
-          JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: 'pipe' })) as Array<{
-            files: Array<{ path: string }>;
-          }>
-        )[0]?.files.map((f) => f.path) ?? [];
-      const secretLooking = (files: string[]) => files.filter((f) => /\.(pem|key)$|key|certs\//i.test(f));
-      // The example's outputDir (./certs) holds the root and the intermediates, private to the user...
-      const ca = join(examples, 'certs');
-      const mode = (p: string) => statSync(p).mode & 0o777;
-      for (const dir of [ca, join(ca, 'cluster1'), join(ca, 'cluster2')]) expect(mode(dir), dir).toBe(0o700);
-      for (const key of [join(ca, 'root-key.pem'), join(ca, 'cluster1', 'ca-key.pem'), join(ca, 'cluster2', 'ca-key.pem')]) expect(mode(key), key).toBe(0o600);
-      // ...and none of it is packed.
-      const first = packedNow();
-      expect(secretLooking(first)).toEqual([]);
-      // Every docs/ and examples/ file the README names is packed (the deep suite installs the package too).
-      const named = [
-        ...new Set(
-          [...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/\b((?:docs|examples)\/[\w.-]+\.(?:md|yaml|json|png))/g)].map((m) => m[1] as string),
-        ),
-      ];
-      expect(named.length).toBeGreaterThan(3);
-      for (const file of named) expect(first, file).toContain(file);
+    // A copy of the package's tree (what `files` may take from), so the keys this test writes and plants never
+    // touch the checkout that other test files copy their examples from.
+    const pkg = join(tmp.dir, 'package');
+    mkdirSync(pkg, { recursive: true });
+    for (const file of ['package.json', 'README.md']) cpSync(join(ROOT, file), join(pkg, file));
+    for (const dir of ['dist', 'docs']) cpSync(join(ROOT, dir), join(pkg, dir), { recursive: true, filter: (src) => !/\/certs(\/|$)/.test(src) });
+    const examples = join(pkg, 'examples');
+    copyExamples(examples);
+    const run = await runCli([
+      'install',
+      '--dry-run',
+      '-c',
+      join(examples, 'multi-primary.yaml'),
+      '--db',
+      join(tmp.dir, 'keys.db'),
+      '--sim-lb-delay',
+      '0',
+      '-q',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const packedNow = () =>
+      (
+        JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: pkg, encoding: 'utf8', stdio: 'pipe' })) as Array<{
+          files: Array<{ path: string }>;
+        }>
+      )[0]?.files.map((f) => f.path) ?? [];
+    const secretLooking = (files: string[]) => files.filter((f) => /\.(pem|key)$|key|certs\//i.test(f));
+    // The example's outputDir (./certs) holds the root and the intermediates, private to the user...
+    const ca = join(examples, 'certs');
+    const mode = (p: string) => statSync(p).mode & 0o777;
+    for (const dir of [ca, join(ca, 'cluster1'), join(ca, 'cluster2')]) expect(mode(dir), dir).toBe(0o700);
+    for (const key of [join(ca, 'root-key.pem'), join(ca, 'cluster1', 'ca-key.pem'), join(ca, 'cluster2', 'ca-key.pem')]) expect(mode(key), key).toBe(0o600);
+    // ...and none of it is packed.
+    const first = packedNow();
+    expect(secretLooking(first)).toEqual([]);
+    // Every docs/ and examples/ file the README names is packed (the deep suite installs the package too).
+    const named = [
+      ...new Set(
+        [...readFileSync(join(pkg, 'README.md'), 'utf8').matchAll(/\b((?:docs|examples)\/[\w.-]+\.(?:md|yaml|json|png))/g)].map((m) => m[1] as string),
+      ),
+    ];
+    expect(named.length).toBeGreaterThan(3);
+    for (const file of named) expect(first, file).toContain(file);
 
-      // Keys a user put in the tree anyway (their own outputDir: ./certs, a stray file) stay out as well.
-      mkdirSync(join(examples, 'certs', 'cluster1'), { recursive: true });
-      writeFileSync(join(examples, 'certs', 'cluster1', 'ca-key.pem'), 'not a key');
-      writeFileSync(join(examples, 'stray-key.yaml'), 'not a key');
-      writeFileSync(join(examples, 'root-cert.pem'), 'not a cert');
-      mkdirSync(join(ROOT, 'docs', 'certs'), { recursive: true });
-      writeFileSync(join(ROOT, 'docs', 'certs', 'root-key.pem'), 'not a key');
-      const packed = packedNow();
-      expect(secretLooking(packed)).toEqual([]);
-      expect(packed.filter((f) => f.startsWith('examples/')).every((f) => /^examples\/[\w.-]+\.(yaml|json)$/.test(f))).toBe(true);
-    } finally {
-      for (const p of planted) if (!before.has(p)) rmSync(p, { recursive: true, force: true });
-    }
+    // Keys a user put in the tree anyway (their own outputDir: ./certs, a stray file) stay out as well.
+    mkdirSync(join(examples, 'certs', 'cluster1'), { recursive: true });
+    writeFileSync(join(examples, 'certs', 'cluster1', 'ca-key.pem'), 'not a key');
+    writeFileSync(join(examples, 'stray-key.yaml'), 'not a key');
+    writeFileSync(join(examples, 'root-cert.pem'), 'not a cert');
+    mkdirSync(join(pkg, 'docs', 'certs'), { recursive: true });
+    writeFileSync(join(pkg, 'docs', 'certs', 'root-key.pem'), 'not a key');
+    const packed = packedNow();
+    expect(secretLooking(packed)).toEqual([]);
+    expect(packed.filter((f) => f.startsWith('examples/')).every((f) => /^examples\/[\w.-]+\.(yaml|json)$/.test(f))).toBe(true);
   }, 120_000);
 });

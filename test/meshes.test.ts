@@ -1,8 +1,9 @@
 // Meshes as records, read from the journal: what each install made, the runs since, and --mesh.
-import { cpSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { copyExamples } from './support/examples.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -22,7 +23,7 @@ interface Mesh {
 describe('mesh-run meshes and mesh show', () => {
   it('lists what each install made, tells one meshID on two meshes apart, and follows --mesh through verify, uninstall and audit', async () => {
     const dir = join(tmp.dir, 'meshes');
-    cpSync(new URL('../examples', import.meta.url).pathname, dir, { recursive: true });
+    copyExamples(dir);
     const db = join(dir, 'journal.db');
     const at = ['--db', db];
 

@@ -1,10 +1,11 @@
 // resume --from <step>[@cluster]: the chosen step and every step the journal recorded after it run again,
 // in a succeeded run as in a failed one; the steps before it replay their recorded results.
-import { cpSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AttemptRecord } from '../store/contract.js';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { copyExamples } from './support/examples.js';
 import { readJournal } from './support/journal.js';
 
 const tmp = tempDir();
@@ -81,7 +82,7 @@ describe('resume --from', () => {
 
   it('a step without @cluster runs again on every cluster it runs on (mixed fleet)', async () => {
     const dir = join(tmp.dir, 'fleet');
-    cpSync(new URL('../examples', import.meta.url).pathname, dir, { recursive: true });
+    copyExamples(dir);
     const { db, id } = await installed('fleet', ['-c', join(dir, 'mixed-fleet.yaml')]);
     const before = await readJournal(db, id);
     const expected = suffixOf(before.attempts, (a) => a.step === 'install-remote');

@@ -1,14 +1,16 @@
 // secrets rotate on simulated clusters: a new token per remote secret, swapped in on every holder, gated on
 // istiod reporting the cluster synced, then the old token revoked and refused. Neither token is ever written
 // anywhere mesh-run writes.
+
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { serviceAccountToken } from '../adapters/simulator/secret-data.js';
 import { rotatedSecretName } from '../engine/activities/rotation.js';
 import { tokenFingerprint } from '../engine/activities/secrets-audit.js';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { copyExamples } from './support/examples.js';
 import { readJournal } from './support/journal.js';
 import { simCommand, withSimTools } from './support/sim.js';
 import { findLeak, needlesFor } from './support/token-scan.js';
@@ -125,7 +127,7 @@ describe('secrets rotate', () => {
 
   it('on a multi-primary mesh rotates every secret, or only the one --cluster names', async () => {
     const dir = join(tmp.dir, 'multi');
-    cpSync(new URL('../examples', import.meta.url).pathname, dir, { recursive: true });
+    copyExamples(dir);
     const db = join(dir, 'journal.db');
     const at = ['--db', db];
     expect((await cli(['install', ...FAST, '-c', join(dir, 'multi-primary.yaml'), ...at])).code).toBe(0);

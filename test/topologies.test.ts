@@ -1,13 +1,15 @@
 // Every topology from one config shape: each shipped example goes from empty simulated clusters to a verified
 // mesh and back, running exactly the steps its shape asks for; the simulator refuses traffic that a missing
 // step would break (a network's gateway, a shared root), so a verify that passes means the steps were there.
-import { appendFileSync, copyFileSync, cpSync } from 'node:fs';
+
+import { appendFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../engine/config/mesh-config.js';
 import { shapeOf } from '../engine/config/mesh-shape.js';
 import { type RunKind, stepSlots } from '../machines/steps.js';
 import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { copyExamples } from './support/examples.js';
 import { attemptsOf, type Journal, readJournal } from './support/journal.js';
 import { simCommand } from './support/sim.js';
 
@@ -15,7 +17,7 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 // The examples are copied: their trust.outputDir (./certs) is written next to the config.
 const examples = join(tmp.dir, 'examples');
-cpSync(new URL('../examples', import.meta.url).pathname, examples, { recursive: true });
+copyExamples(examples);
 const example = (name: string) => join(examples, `${name}.yaml`);
 let dbCount = 0;
 const freshDb = () => join(tmp.dir, `topo-${dbCount++}.db`);

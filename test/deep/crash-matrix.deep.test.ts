@@ -1,7 +1,8 @@
 // Crash-anywhere, exhaustively (npm run test:deep): kill a dry run with SIGKILL at every journal write and
 // named point, resume, and check that it ends where an uninterrupted run ends, with a complete journal and no
 // finished step run twice. test/crash-matrix.test.ts tries a representative handful of the same points.
-import { cpSync, writeFileSync } from 'node:fs';
+
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/cli.js';
@@ -18,6 +19,7 @@ import {
   UPGRADE_CONFIG,
   upgradeTemplate,
 } from '../support/crash-resume.js';
+import { copyExamples } from '../support/examples.js';
 import { freshSchema, havePostgres, postgresUrl } from '../support/stores.js';
 
 const tmp = tempDir();
@@ -73,7 +75,7 @@ describe.concurrent('crash anywhere, resume', () => {
   // fifth point by default (MESH_RUN_CRASH_ALL=1 tries all).
   it('every crash point of a mixed-fleet install resumes to the uninterrupted end state', async () => {
     const dir = join(tmp.dir, 'fleet');
-    cpSync(new URL('../../examples', import.meta.url).pathname, dir, { recursive: true });
+    copyExamples(dir);
     const args = [...ARGS, '-c', join(dir, 'mixed-fleet.yaml')];
     const { expected, points } = await reference(args, join(tmp.dir, 'fleet-reference.db'), 'install', join(tmp.dir, 'fleet-trace.txt'));
     expect(Object.keys(expected).sort()).toEqual(['east-1', 'east-2', 'east-3', 'west-1', 'west-2']);
