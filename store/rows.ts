@@ -259,3 +259,25 @@ export function storedRunValues(r: StoredRun): Array<string | number | null> {
     r.simWorld,
   ];
 }
+
+// A copied command's row in the commands table's column order (run_id, attempt_id, tool, argv_json, context,
+// started_at, ended_at, exit_code, duration_ms, stdout_tail, stderr_tail, pid, pgid, proc_start), its attempt
+// under the id the copy gave it.
+export function copiedCommandValues(runId: string, cmd: CommandRecord, attemptIds: ReadonlyMap<number, number>): Array<string | number | null> {
+  return [
+    runId,
+    cmd.attemptId === null ? null : (attemptIds.get(cmd.attemptId) ?? null),
+    cmd.tool,
+    JSON.stringify(cmd.argv),
+    cmd.context,
+    cmd.startedAt,
+    cmd.endedAt,
+    cmd.exitCode,
+    cmd.durationMs,
+    cmd.stdoutTail,
+    cmd.stderrTail,
+    cmd.pid,
+    cmd.pgid,
+    cmd.procStart,
+  ];
+}

@@ -4,6 +4,7 @@ import type { RunExport } from '../contract.js';
 import {
   type AttemptRow,
   type CommandRow,
+  copiedCommandValues,
   type EventRow,
   type ObservationRow,
   type RunRow,
@@ -82,22 +83,7 @@ async function insertCommands(c: RunContext, db: Queryable, data: RunExport, att
     await db.query(
       `INSERT INTO ${c.s}.commands (run_id, attempt_id, tool, argv_json, context, started_at, ended_at, exit_code, duration_ms, stdout_tail, stderr_tail, pid, pgid, proc_start)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-      [
-        data.run.id,
-        cmd.attemptId === null ? null : (attemptIds.get(cmd.attemptId) ?? null),
-        cmd.tool,
-        JSON.stringify(cmd.argv),
-        cmd.context,
-        cmd.startedAt,
-        cmd.endedAt,
-        cmd.exitCode,
-        cmd.durationMs,
-        cmd.stdoutTail,
-        cmd.stderrTail,
-        cmd.pid,
-        cmd.pgid,
-        cmd.procStart,
-      ],
+      copiedCommandValues(data.run.id, cmd, attemptIds),
     );
   }
 }

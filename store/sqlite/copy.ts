@@ -1,7 +1,7 @@
 // mesh-run store copy: a run with everything recorded about it, as stored, out of one store and into another.
 
 import type { RunExport } from '../contract.js';
-import { type ObservationRow, storedRunValues, toAttempt, toCommand, toEvent, toObservation, toStoredRun } from '../rows.js';
+import { copiedCommandValues, type ObservationRow, storedRunValues, toAttempt, toCommand, toEvent, toObservation, toStoredRun } from '../rows.js';
 import type { RunContext, RunOps } from './context.js';
 
 type Ops = RunOps<'exportRun' | 'importRun'>;
@@ -68,22 +68,7 @@ function importRows(c: RunContext, insert: ReturnType<typeof importStatements>, 
     attemptIds.set(a.id, Number(info.lastInsertRowid));
   }
   for (const cmd of data.commands) {
-    insert.command.run(
-      r.id,
-      cmd.attemptId === null ? null : (attemptIds.get(cmd.attemptId) ?? null),
-      cmd.tool,
-      JSON.stringify(cmd.argv),
-      cmd.context,
-      cmd.startedAt,
-      cmd.endedAt,
-      cmd.exitCode,
-      cmd.durationMs,
-      cmd.stdoutTail,
-      cmd.stderrTail,
-      cmd.pid,
-      cmd.pgid,
-      cmd.procStart,
-    );
+    insert.command.run(...copiedCommandValues(r.id, cmd, attemptIds));
   }
   for (const p of data.parts) c.q.savePart.run(r.id, p.part, p.json);
   for (const e of data.events) c.q.insertEvent.run(r.id, e.at, e.type, e.user, e.host, e.pid, e.detail, e.step, e.cluster);
