@@ -1,7 +1,7 @@
 // Crash-anywhere checks: kill a dry run with SIGKILL at a crash point (store/crash-points.ts), resume it, and
 // check it ends where an uninterrupted run ends. Shared by the fast representative matrix
 // (test/crash-matrix.test.ts) and the exhaustive one (test/deep/crash-matrix.deep.test.ts).
-import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { openStore } from '../../engine/composition.js';
@@ -9,7 +9,9 @@ import type { Store } from '../../store/contract.js';
 import { parseStoreLocation } from '../../store/location.js';
 import { runCli } from './cli.js';
 import * as engine from './engine.js';
+import { copyExamples } from './examples.js';
 import { type Journal, readJournal } from './journal.js';
+import { freshSchema, postgresUrl } from './stores.js';
 
 export const ARGS = ['install', '--dry-run', '--sim-lb-delay', '0', '-q'];
 
@@ -205,3 +207,84 @@ export async function upgradeTemplate(config: string, template: string): Promise
 export const UPGRADE_CONFIG =
   'meshID: mesh1\nrevision: a\nclusters:\n  - { name: cluster1, context: cluster1, role: primary }\n  - { name: cluster2, context: cluster2, role: remote, controlPlane: cluster1 }\n';
 export const UPGRADE_ARGS = ['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--wave-size', '1', '-q'];
+
+// One scenario of the matrix, killed at the points `choose` picks from its reference run's points.
+export type Choose = (points: readonly string[]) => number[];
+export interface Matrix {
+  points: string[];
+  chosen: number[];
+  tally: Awaited<ReturnType<typeof tryPoints>>;
+}
+
+// An install of the page's mesh.
+export async function installMatrix(dir: string, choose: Choose): Promise<Matrix> {
+  const { expected, points } = await reference(ARGS, join(dir, 'reference.db'), 'install', join(dir, 'trace.txt'));
+  expect(points.length).toBeGreaterThan(50);
+  for (const kind of ['journal-write', 'in-transaction', 'before-command', 'after-command']) expect(points).toContain(kind);
+  const chosen = choose(points);
+  return { points, chosen, tally: await tryPoints(chosen, points, (n) => crashAndResume(ARGS, join(dir, `crash-${n}.db`), 'install', n, expected)) };
+}
+
+// A run of `kind` (AFTER_INSTALL) on an installed mesh; each point starts from a copy of one prepared database.
+export async function afterInstallMatrix(dir: string, kind: string, choose: Choose): Promise<Matrix> {
+  const plan = AFTER_INSTALL[kind] as (typeof AFTER_INSTALL)[string];
+  const template = join(dir, `${kind}-template.db`);
+  const args = await afterInstallTemplate(kind, template);
+  const referenceDb = join(dir, `${kind}-reference.db`);
+  copyDb(template, referenceDb);
+  const { expected, points } = await reference(args, referenceDb, kind, join(dir, `${kind}-trace.txt`));
+  if (plan.clusters) expect(Object.keys(expected).sort()).toEqual(plan.clusters);
+  expect(points.length).toBeGreaterThan(20);
+  const chosen = choose(points);
+  const tally = await tryPoints(chosen, points, async (n) => {
+    const db = join(dir, `${kind}-crash-${n}.db`);
+    copyDb(template, db);
+    return crashAndResume(args, db, kind, n, expected);
+  });
+  return { points, chosen, tally };
+}
+
+// The mixed-fleet example: five children commit in whatever order the event loop turns, so a run may make a
+// few journal writes fewer than the reference and its last points may not exist (counted as missed).
+export async function fleetMatrix(dir: string, choose: Choose): Promise<Matrix> {
+  const examples = join(dir, 'fleet');
+  copyExamples(examples);
+  const args = [...ARGS, '-c', join(examples, 'mixed-fleet.yaml')];
+  const { expected, points } = await reference(args, join(dir, 'fleet-reference.db'), 'install', join(dir, 'fleet-trace.txt'));
+  expect(Object.keys(expected).sort()).toEqual(['east-1', 'east-2', 'east-3', 'west-1', 'west-2']);
+  const chosen = choose(points);
+  return {
+    points,
+    chosen,
+    tally: await tryPoints(chosen, points, (n) => crashAndResume(args, join(dir, `fleet-crash-${n}.db`), 'install', n, expected, true)),
+  };
+}
+
+// A canary upgrade of a mesh installed and verified at revision a; each point from a copy of that database.
+export async function upgradeMatrix(dir: string, choose: Choose): Promise<Matrix> {
+  const config = join(dir, 'upgrade.yaml');
+  writeFileSync(config, UPGRADE_CONFIG);
+  const template = join(dir, 'upgrade-template.db');
+  await upgradeTemplate(config, template);
+  const referenceDb = join(dir, 'upgrade-reference.db');
+  copyDb(template, referenceDb);
+  const { expected, points } = await reference(UPGRADE_ARGS, referenceDb, 'upgrade', join(dir, 'upgrade-trace.txt'));
+  expect(points.length).toBeGreaterThan(50);
+  const chosen = choose(points);
+  const tally = await tryPoints(chosen, points, async (n) => {
+    const db = join(dir, `upgrade-crash-${n}.db`);
+    copyDb(template, db);
+    return crashAndResume(UPGRADE_ARGS, db, 'upgrade', n, expected);
+  });
+  return { points, chosen, tally };
+}
+
+// An install with its journal in PostgreSQL, each point in a schema of its own. Network round trips move the
+// turns transitions coalesce in: a run may commit a few fewer than the reference (its last points missed).
+export async function postgresMatrix(dir: string, choose: Choose): Promise<Matrix> {
+  const { expected, points } = await reference(ARGS, postgresUrl(freshSchema('crashref')) as string, 'install', join(dir, 'pg-trace.txt'));
+  expect(points.length).toBeGreaterThan(50);
+  const chosen = choose(points);
+  const tally = await tryPoints(chosen, points, (n) => crashAndResume(ARGS, postgresUrl(freshSchema(`crash${n}`)) as string, 'install', n, expected, true));
+  return { points, chosen, tally };
+}
