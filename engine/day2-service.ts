@@ -218,7 +218,7 @@ export async function prepareClusterAdd(request: ClusterAddRequest, listener?: P
     const { mesh, run: base, config } = await installedMesh(store, request.meshRef, 'add a cluster to');
     const grown = joinedConfig(config, request.cluster, mesh.name);
     const rehearse = wantsRehearsal(base, request.dryRun);
-    if (!rehearse) await refuseUnfinishedUpgrade(store, mesh);
+    if (!rehearse) await refuseUnfinished(store, mesh, 'revisions');
     const faults = faultsFor(request.injections, grown, 'cluster-add', rehearse ? 'dry-run' : base.mode);
     let target = targetOf(base);
     let warnings: string[] = [];
@@ -248,7 +248,7 @@ export async function prepareClusterRemove(request: ClusterRemoveRequest, listen
     const current = leavingConfig(config, request.name, mesh.name);
     const leaving = current.clusters.find((c) => c.name === request.name) as MeshConfig['clusters'][number];
     const rehearse = wantsRehearsal(base, request.dryRun);
-    if (!rehearse) await refuseUnfinishedUpgrade(store, mesh);
+    if (!rehearse) await refuseUnfinished(store, mesh, 'revisions');
     const faults = faultsFor(request.injections, current, 'cluster-remove', rehearse ? 'dry-run' : base.mode);
     const target = rehearse ? await rehearsalOf(store, config, config.clusters) : targetOf(base);
     const alone = { ...current, clusters: [leaving] };
@@ -273,42 +273,32 @@ function stoppedAt(run: RunRecord): string {
   return run.error?.step ? ` at ${slotLabel(run.error.step, run.error.cluster || ALL_CLUSTERS)}` : '';
 }
 
-// An upgrade or rollback of this mesh that is not over holds the mesh between two revisions: another upgrade,
-// a cluster joining or leaving, or new tokens would act on one of them only. It is finished first (exit 3,
-// naming it), also when it is still recorded as running (its process may have been killed). A rehearsal on a
-// simulated copy of a real mesh changed nothing and does not count.
-export async function refuseUnfinishedUpgrade(store: Store, mesh: MeshRecord): Promise<void> {
-  for (const { id, kind, status } of [...mesh.runs].reverse()) {
-    const blocking = kindOf(kind).blocking;
-    if (blocking?.holds !== 'revisions') continue;
-    const run = await store.runs.getRun(id);
-    if (run?.mode !== mesh.mode) continue;
-    if (status === 'succeeded') return;
-    if (status !== 'failed' && status !== 'interrupted' && status !== 'running') continue;
-    const at = stoppedAt(run);
-    const finish = blocking.way(id, run.error?.step);
-    throw new PreconditionError(
-      'upgrade-unfinished',
-      `${blocking.noun} run ${id} of mesh ${mesh.name} ${status === 'running' ? 'is running' : status}${at}: ${blocking.why}`,
-      { hint: status === 'running' ? `wait for it to end; if its process was killed, ${finish}` : finish },
-    );
-  }
-}
+// What an unfinished run holds, and what ends the hold. An upgrade or rollback that is not over holds the mesh
+// between two revisions (another upgrade, a cluster joining or leaving, or new tokens would act on one of them
+// only); one that succeeded since leaves it on one revision. A rotation that is not over may have swapped new
+// tokens in and not yet revoked the old ones, which only it knows: a later rotation does not revoke those.
+const HOLDS = {
+  revisions: { code: 'upgrade-unfinished', endedBySuccess: true },
+  tokens: { code: 'rotation-unfinished', endedBySuccess: false },
+} as const;
 
-// A rotation that is not over may have swapped new tokens in and not yet revoked the old ones, which only it
-// knows: a new rotation would leave those valid. It is finished first (exit 3, naming it), also when it is
-// still recorded as running (its process may have been killed).
-async function refuseUnfinishedRotation(store: Store, mesh: MeshRecord): Promise<void> {
+// Refuses (exit 3, naming it) a change while a run of this mesh that holds `holds` is not over, also when it is
+// still recorded as running (its process may have been killed). A rehearsal on a simulated copy of a real mesh
+// changed nothing and does not count.
+export async function refuseUnfinished(store: Store, mesh: MeshRecord, holds: keyof typeof HOLDS): Promise<void> {
+  const rule = HOLDS[holds];
   for (const { id, kind, status } of [...mesh.runs].reverse()) {
     const blocking = kindOf(kind).blocking;
-    if (blocking?.holds !== 'tokens' || (status !== 'failed' && status !== 'interrupted' && status !== 'running')) continue;
+    if (blocking?.holds !== holds) continue;
+    const unfinished = status === 'failed' || status === 'interrupted' || status === 'running';
+    if (!unfinished && !(rule.endedBySuccess && status === 'succeeded')) continue;
     const run = await store.runs.getRun(id);
     if (run?.mode !== mesh.mode) continue;
-    const at = stoppedAt(run);
+    if (!unfinished) return;
     const finish = blocking.way(id, run.error?.step);
     throw new PreconditionError(
-      'rotation-unfinished',
-      `${blocking.noun} run ${id} of mesh ${mesh.name} ${status === 'running' ? 'is running' : status}${at}: ${blocking.why}`,
+      rule.code,
+      `${blocking.noun} run ${id} of mesh ${mesh.name} ${status === 'running' ? 'is running' : status}${stoppedAt(run)}: ${blocking.why}`,
       { hint: status === 'running' ? `wait for it to end; if its process was killed, ${finish}` : finish },
     );
   }
@@ -339,8 +329,8 @@ export async function prepareSecretsRotate(request: SecretsRotateRequest, listen
     };
     const rehearse = wantsRehearsal(base, request.dryRun);
     if (!rehearse) {
-      await refuseUnfinishedUpgrade(store, mesh);
-      await refuseUnfinishedRotation(store, mesh);
+      await refuseUnfinished(store, mesh, 'revisions');
+      await refuseUnfinished(store, mesh, 'tokens');
     }
     const faults = faultsFor(request.injections, rotated, 'secrets-rotate', rehearse ? 'dry-run' : base.mode);
     const target = rehearse ? await rehearsalOf(store, config, config.clusters) : targetOf(base);

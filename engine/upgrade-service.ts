@@ -12,7 +12,7 @@ import type { RunRecord, Store } from '../store/contract.js';
 import { checkEnvironment } from './activities/environment-check.js';
 import { derivedNames } from './activities/manifests.js';
 import { openStore, realTools, type StoreLocation } from './composition.js';
-import { faultsFor, installedMesh, refuseUnfinishedUpgrade, rehearsalOf, startChange, targetOf, wantsRehearsal } from './day2-service.js';
+import { faultsFor, installedMesh, refuseUnfinished, rehearsalOf, startChange, targetOf, wantsRehearsal } from './day2-service.js';
 import { KINDS } from './kinds/registry.js';
 import { upgradeRollbackKind } from './kinds/upgrade-rollback.js';
 import type { PreparedRun } from './run-service.js';
@@ -133,7 +133,7 @@ export async function prepareUpgrade(request: UpgradeRequest, listener?: Progres
       upgrade: spec,
     };
     const rehearse = wantsRehearsal(base, request.dryRun);
-    if (!rehearse) await refuseUnfinishedUpgrade(store, mesh);
+    if (!rehearse) await refuseUnfinished(store, mesh, 'revisions');
     const faults = faultsFor(request.injections, upgraded, 'upgrade', rehearse ? 'dry-run' : base.mode);
     const target = rehearse ? await rehearsalOf(store, config, config.clusters) : targetOf(base);
     if (target.mode === 'real') await checkEnvironment(upgraded, await realTools(upgraded), false);
