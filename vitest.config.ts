@@ -8,9 +8,9 @@ export default defineConfig({
     exclude: ['test/e2e/**', 'test/deep/**', '**/node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Three workers on two cores: many tests wait (simulated latency, CLI processes, timers) rather than compute,
-    // so a third keeps the cores busy (measured: 8 min with two, 6 min with three, on this machine).
-    maxWorkers: 3,
+    // CLI tests spawn mesh-run processes; two workers match the two cores of our machines. (A third made the
+    // suite a minute faster but left eight processes on one SQLite file waiting past its busy timeout.)
+    maxWorkers: 2,
     // A private PostgreSQL server for the PostgreSQL store tests (each file uses its own schema).
     globalSetup: ['test/support/pg-global-setup.ts'],
   },
