@@ -30,15 +30,32 @@ const run = spawnSync(bin('vitest'), args, { cwd: root, stdio: 'inherit' });
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+// CI keeps only the tail of the log: name each failure there, one line each, so a red run says which test.
+const failures = [];
 try {
   const result = JSON.parse(readFileSync(report, 'utf8'));
   passed = result.numPassedTests ?? 0;
   failed = (result.numFailedTests ?? 0) + (result.numRuntimeErrorTestSuites ?? 0);
   skipped = (result.numPendingTests ?? 0) + (result.numTodoTests ?? 0);
+  for (const file of result.testResults ?? []) {
+    const where = file.name.startsWith(root) ? file.name.slice(root.length + 1) : file.name;
+    const tests = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
+    for (const t of tests) failures.push(`${where} > ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`);
+    if (!tests.length && file.status === 'failed') failures.push(`${where}: ${firstLine(file.message)}`);
+  }
 } catch {
   failed = Math.max(1, failed);
 }
+for (const f of failures) console.log(`FAILED ${f}`);
 const code = run.status ?? 1;
 if (code !== 0 && failed === 0) failed = 1;
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(code);
+
+function firstLine(text) {
+  const line =
+    String(text ?? '')
+      .split('\n')
+      .find((l) => l.trim()) ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
