@@ -24,21 +24,17 @@ describe.concurrent('crash anywhere, resume', () => {
     report('install', matrix, 'all');
     expect(matrix.tally.failures).toEqual([]);
     expect(matrix.tally.resumed).toBe(matrix.points.length);
-  }, 600_000);
+  });
 
   // Each point starts from a copy of one prepared database. They share the driver the install matrix covers
   // point by point, so by default every third point is tried (each step still dies in several phases);
   // MESH_RUN_CRASH_ALL=1 tries them all.
-  it.each(Object.keys(AFTER_INSTALL))(
-    'every crash point of %s resumes to the uninterrupted end state',
-    async (kind) => {
-      const matrix = await afterInstallMatrix(tmp.dir, kind, (points) => sample(points, 3));
-      report(kind, matrix, 'every third; MESH_RUN_CRASH_ALL=1 tries all');
-      expect(matrix.tally.failures).toEqual([]);
-      expect(matrix.tally.resumed).toBe(matrix.chosen.length);
-    },
-    600_000,
-  );
+  it.each(Object.keys(AFTER_INSTALL))('every crash point of %s resumes to the uninterrupted end state', async (kind) => {
+    const matrix = await afterInstallMatrix(tmp.dir, kind, (points) => sample(points, 3));
+    report(kind, matrix, 'every third; MESH_RUN_CRASH_ALL=1 tries all');
+    expect(matrix.tally.failures).toEqual([]);
+    expect(matrix.tally.resumed).toBe(matrix.chosen.length);
+  });
 
   // The other topologies run the same driver with more children and more steps: the mixed fleet (two
   // primaries on two networks, three remotes, a generated root kept on disk) covers every step kind. Every
@@ -49,7 +45,7 @@ describe.concurrent('crash anywhere, resume', () => {
     expect(matrix.tally.failures).toEqual([]);
     expect(matrix.tally.resumed + matrix.tally.missed).toBe(matrix.chosen.length);
     expect(matrix.tally.missed).toBeLessThan(matrix.chosen.length / 5);
-  }, 600_000);
+  });
 
   // A canary upgrade walks phases, clusters and waves with a cursor in its context: killed anywhere, it resumes
   // to the same end state (the old revision gone, every proxy moved) without running a finished turn again.
@@ -59,19 +55,15 @@ describe.concurrent('crash anywhere, resume', () => {
     report('upgrade', matrix, 'every fourth');
     expect(matrix.tally.failures).toEqual([]);
     expect(matrix.tally.resumed).toBe(matrix.chosen.length);
-  }, 600_000);
+  });
 
   // The same kill-anywhere promise with the journal in PostgreSQL (each point in a schema of its own):
   // every third point, as for verify and uninstall (MESH_RUN_CRASH_ALL=1 tries all).
-  it.skipIf(!havePostgres())(
-    'every crash point of an install with a PostgreSQL store resumes to the uninterrupted end state',
-    async () => {
-      const matrix = await postgresMatrix(tmp.dir, (points) => sample(points, 3));
-      report('PostgreSQL', matrix, 'every third');
-      expect(matrix.tally.failures).toEqual([]);
-      expect(matrix.tally.resumed + matrix.tally.missed).toBe(matrix.chosen.length);
-      expect(matrix.tally.missed).toBeLessThan(matrix.chosen.length / 10);
-    },
-    600_000,
-  );
+  it.skipIf(!havePostgres())('every crash point of an install with a PostgreSQL store resumes to the uninterrupted end state', async () => {
+    const matrix = await postgresMatrix(tmp.dir, (points) => sample(points, 3));
+    report('PostgreSQL', matrix, 'every third');
+    expect(matrix.tally.failures).toEqual([]);
+    expect(matrix.tally.resumed + matrix.tally.missed).toBe(matrix.chosen.length);
+    expect(matrix.tally.missed).toBeLessThan(matrix.chosen.length / 10);
+  });
 });

@@ -84,7 +84,7 @@ describe('plan scripts run against the simulator', () => {
     const again = w.run(['bash', await script('uninstall', w.config)]);
     expect(again.status, again.stderr).toBe(0);
     // Hundreds of tool processes, each a Node start: a correctness test, given room on a busy machine.
-  }, 240_000);
+  });
 
   it('the uninstall script refuses an Istio mesh-run did not install, and keeps a sample namespace it did not create', async () => {
     const w = await world('guards');
@@ -102,7 +102,7 @@ describe('plan scripts run against the simulator', () => {
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('cluster cluster2 (context cluster2) holds an Istio install that mesh-run did not make; not purging it');
     expect((await w.objects()).join('\n')).toMatch(/cluster2 MutatingWebhookConfiguration \/istio-sidecar-injector/);
-  }, 240_000);
+  });
 
   // The CA's secret parts as they could show up in output: each base64 line of each PEM, and the whole file's base64.
   function keyTraces(dir: string): string[] {
@@ -157,7 +157,7 @@ describe('plan scripts run against the simulator', () => {
     expect(made.metadata?.labels).toEqual(byRun.metadata?.labels);
     expect(made.metadata?.annotations).toEqual(byRun.metadata?.annotations);
     expect(made.metadata?.annotations?.['mesh-run.io/ca-fingerprint']).toMatch(/^[0-9a-f]{64}$/);
-  }, 240_000);
+  });
 
   it("the script's cacerts block fails loudly: a cacerts it did not make, a read-back without the fingerprint", async () => {
     const certs = join(tmp.dir, 'loud-certs');
@@ -187,5 +187,5 @@ describe('plan scripts run against the simulator', () => {
     expect(lost.status).toBe(1);
     expect(lost.stderr).toMatch(/secret istio-system\/cacerts on cluster1 does not carry CA [0-9a-f]{16} after creating it \(read back: ''\)/);
     expect(lost.stderr).not.toContain('still there');
-  }, 240_000);
+  });
 });
