@@ -3,7 +3,8 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS, SCHEMA_VERSION } from '../store/sqlite/migrations.js';
 import { openDb } from '../store/sqlite/open-db.js';
-import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { runIdFrom, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { type Backend, havePostgres, newStore } from './support/stores.js';
 
 const tmp = tempDir();

@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { runIdFrom, startCli, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { attemptsOf, peek, readJournal } from './support/journal.js';
 
 const tmp = tempDir();

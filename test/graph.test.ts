@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { INSTALL_STEP_IDS } from '../machines/steps.js';
-import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { runIdFrom, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, type CliResult, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { runCli as runHere } from './support/cli-here.js';
 import * as engine from './support/engine.js';
 import { writeFakeTools } from './support/fake-tools.js';
 import { mkfifoSync } from './support/fifo.js';
@@ -29,8 +30,9 @@ async function setUp(db: string, options: engine.InstallOptions = {}, status = '
   return run.id;
 }
 
+// A read whose subject is not the process (the drivers raced are): run in this process.
 async function ok(args: string[]): Promise<CliResult> {
-  const result = await runCli(args);
+  const result = await runHere(args);
   expect(result.code, `${args.join(' ')}\n${result.stderr}`).toBe(0);
   return result;
 }

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { withContexts } from '../engine/config/starter.js';
-import { runCli, tempDir } from './support/cli.js';
+import { tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { copyExamples } from './support/examples.js';
 
 const tmp = tempDir();

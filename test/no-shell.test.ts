@@ -2,7 +2,8 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from './support/cli.js';
+import { tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());

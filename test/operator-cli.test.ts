@@ -5,7 +5,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CLI, runCli, runIdFrom, tempDir } from './support/cli.js';
+import { CLI, runIdFrom, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());

@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from './support/cli.js';
+import { tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import * as engine from './support/engine.js';
 import { readJournal } from './support/journal.js';
 

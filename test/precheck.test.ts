@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newWorldSettings, writeWorld } from '../adapters/simulator/world.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
-import { runCli, tempDir } from './support/cli.js';
+import { tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());

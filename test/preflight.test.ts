@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { runIdFrom, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { writeFakeTools } from './support/fake-tools.js';
 import { readJournal } from './support/journal.js';
 import { simCommand } from './support/sim.js';

@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { INSTALL_STEP_IDS } from '../machines/steps.js';
-import { runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { runIdFrom, startCli, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { peek } from './support/journal.js';
 
 const CHROMIUM = process.env.MESH_RUN_CHROMIUM ?? '/usr/bin/chromium';

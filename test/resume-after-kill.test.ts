@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stepSlots } from '../machines/steps.js';
-import { runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { runIdFrom, startCli, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { attemptsOf, peek, readJournal } from './support/journal.js';
 import { primaryRemote } from './support/shapes.js';
 

@@ -4,7 +4,8 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AttemptRecord } from '../store/contract.js';
-import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { runIdFrom, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { copyExamples } from './support/examples.js';
 import { readJournal } from './support/journal.js';
 

@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { NotResumableError } from '../shared/errors.js';
 import type { Store } from '../store/contract.js';
 import { parseStoreLocation } from '../store/location.js';
-import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { runIdFrom, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { readJournal } from './support/journal.js';
 import { type Backend, havePostgres, newStore } from './support/stores.js';
 

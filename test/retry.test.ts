@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isTransient } from '../engine/activities/failures.js';
 import { backoffDelay } from '../engine/runtime/retry.js';
-import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { runIdFrom, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { attemptsOf, readJournal } from './support/journal.js';
 
 const tmp = tempDir();

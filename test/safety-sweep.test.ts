@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CliResult, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { type CliResult, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { attemptsOf, peek, readJournal } from './support/journal.js';
 import { simCommand } from './support/sim.js';
 

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreError } from '../shared/errors.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import { stampMatches } from '../store/sqlite/integrity.js';
-import { type CliResult, runCli, runIdFrom, tempDir } from './support/cli.js';
+import { type CliResult, runIdFrom, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());

@@ -13,7 +13,8 @@ import { withDefaults } from '../shared/model.js';
 import type { ClaimRequest, LeaseHolder, NewRun, Store } from '../store/contract.js';
 import { type PostgresLocation, parseStoreLocation } from '../store/location.js';
 import { PG_MIGRATIONS } from '../store/postgres/migrations.js';
-import { runCli, tempDir } from './support/cli.js';
+import { tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { freshSchema, havePostgres, postgresUrl } from './support/stores.js';
 
 const tmp = tempDir();

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../store/sqlite/migrations.js';
-import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { runIdFrom, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 
 const tmp = tempDir();
 const mounts: string[] = [];

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processStart, processState } from '../adapters/processes.js';
 import { describeHolder, holderAlive, OWN_PROCESS_START } from '../engine/runtime/lease.js';
-import { CLI, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { CLI, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { writeFakeTools } from './support/fake-tools.js';
 import { peek, readJournal } from './support/journal.js';
 

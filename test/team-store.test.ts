@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../engine/composition.js';
 import { parseStoreLocation } from '../store/location.js';
-import { type CliResult, runCli, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { type CliResult, runIdFrom, startCli, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { readJournal } from './support/journal.js';
 import { type Backend, havePostgres, newStore } from './support/stores.js';
 

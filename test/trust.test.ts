@@ -11,7 +11,8 @@ import type { StepRuntime } from '../engine/activities/step-runtime.js';
 import { generateIntermediate, generateRoot } from '../engine/activities/trust/ca.js';
 import { establishTrust } from '../engine/activities/trust/trust-activity.js';
 import { loadConfig } from '../engine/config/mesh-config.js';
-import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { runIdFrom, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { attemptsOf, readJournal } from './support/journal.js';
 import { simHarness } from './support/sim.js';
 

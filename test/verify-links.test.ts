@@ -2,7 +2,8 @@
 // and deploys nothing, and resumes like every run.
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, runIdFrom, tempDir } from './support/cli.js';
+import { runIdFrom, tempDir } from './support/cli.js';
+import { runCli } from './support/cli-here.js';
 import { type Journal, readJournal } from './support/journal.js';
 import { simCommand } from './support/sim.js';
 
