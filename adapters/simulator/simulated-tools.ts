@@ -1,6 +1,7 @@
 // ClusterTools over simulated clusters kept in the store: the dry run behaves like kubectl and istioctl would.
 
 import { waveNumber } from '../../machines/steps.js';
+import { outwaitBusy } from '../../shared/busy-wait.js';
 import { sleep } from '../../shared/sleep.js';
 import type { WorldLease, WorldObjects, WorldStore } from '../../store/contract.js';
 import type { ClusterTools, Command, CommandResult, RunOptions } from '../cluster-tools.js';
@@ -73,19 +74,27 @@ export function createSimulatedTools({ store, world, now = Date.now }: Simulated
     mode: 'dry-run',
     run: async (command, options) => {
       await settle(options, command);
-      return store.transact(world, (objects) => execute(objects, command, options), leaseOf(options));
+      // The simulated clusters live in the journal's database: a command waits out another driver's lock there.
+      return outwaitBusy(
+        () => store.transact(world, (objects) => execute(objects, command, options), leaseOf(options)),
+        () => options.signal?.aborted === true,
+      );
     },
     pipe: async (source, sink, options) => {
       await settle(options, source);
-      return store.transact(
-        world,
-        (objects) => {
-          const produced = execute(objects, source, options);
-          // Like a shell pipe without pipefail: the sink always runs, on whatever the source wrote.
-          const consumed = execute(objects, { ...sink, stdin: produced.stdout }, options);
-          return { source: { exitCode: produced.exitCode, stderr: produced.stderr }, sink: consumed };
-        },
-        leaseOf(options),
+      return outwaitBusy(
+        () =>
+          store.transact(
+            world,
+            (objects) => {
+              const produced = execute(objects, source, options);
+              // Like a shell pipe without pipefail: the sink always runs, on whatever the source wrote.
+              const consumed = execute(objects, { ...sink, stdin: produced.stdout }, options);
+              return { source: { exitCode: produced.exitCode, stderr: produced.stderr }, sink: consumed };
+            },
+            leaseOf(options),
+          ),
+        () => options.signal?.aborted === true,
       );
     },
     // The API server behind `server` authenticates the token as the real one's legacy token authenticator does.

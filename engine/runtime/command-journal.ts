@@ -76,12 +76,14 @@ export class CommandJournal {
     this.spawns = [];
     return this.writes.push(async () => {
       try {
-        const ids = await this.store.journalCommands(
-          this.runId,
-          this.fence(),
-          starts.map((s) => s.row),
-          finishes,
-          spawns,
+        const ids = await this.writes.persist(() =>
+          this.store.journalCommands(
+            this.runId,
+            this.fence(),
+            starts.map((s) => s.row),
+            finishes,
+            spawns,
+          ),
         );
         for (const [i, s] of starts.entries()) s.resolve(ids[i] as number);
       } catch (error) {

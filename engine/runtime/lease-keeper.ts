@@ -54,13 +54,20 @@ export class LeaseKeeper {
     }
     // A lost lock session (PostgreSQL) stops the run at once, before its next command.
     this.stopLeaseWatch = await s.store.watchLease(s.runId, (error) => this.storeFailed(error instanceof StoreError ? error : new StoreError(error.message)));
+    let beaten = s.now();
     this.heartbeat = setInterval(() => {
       if (s.finished) return;
-      s.store.heartbeat(s.runId, s.leaseToken, s.now()).then(
+      const at = s.now();
+      s.store.heartbeat(s.runId, s.leaseToken, at).then(
         (held) => {
           if (!held) void this.leaseGone();
+          beaten = at;
         },
-        (error) => this.storeFailed(error),
+        (error) => {
+          // A beat that met another writer's lock is tried again with the next; only a lease near going stale stops the run.
+          if (error instanceof StoreError && error.busy && at - beaten < this.terms.leaseStaleMs / 2) return;
+          this.storeFailed(error);
+        },
       );
       void this.cancel.check();
     }, this.terms.heartbeatMs);

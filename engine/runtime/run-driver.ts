@@ -187,6 +187,7 @@ export class RunDriver {
   async interrupt(signal: 'SIGINT' | 'SIGTERM' | 'cancel', cancelledBy?: string): Promise<void> {
     const s = this.session;
     if (s.finished) return;
+    s.writes.hurry();
     await this.journal.flush();
     if (s.finished) return;
     s.closing = true;
