@@ -1,7 +1,7 @@
 // The operations behind `mesh-run upgrade` and `upgrade rollback`: each a resumable run of its own on a mesh of
 // the journal. Every check runs before anything is recorded or changed: the revision names, the options, the
-// mesh's state (installed, with a named revision, no upgrade or rollback left unfinished), and for a rollback
-// whether the old revision is still there to go back to.
+// mesh's state (installed, no upgrade or rollback left unfinished; its revision named or Istio's default), and
+// for a rollback whether the old revision is still there to go back to.
 
 import { existsSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
@@ -177,7 +177,8 @@ export async function prepareRollback(request: RollbackRequest, listener?: Progr
   try {
     const { upgrade, base } = await rollbackTarget(store, request.runRef);
     const spec = runConfig(upgrade).upgrade as UpgradeSpec;
-    const { revision: _upgradedTo, ...mesh } = membershipConfig(base);
+    // The old revision as a config says it: none for Istio's default one.
+    const { revision: _recorded, ...mesh } = membershipConfig(base);
     const config: MeshConfig = { ...mesh, ...configuredRevision(spec.from), upgrade: { ...spec, rollbackOf: upgrade.id } };
     const target = upgrade.mode === 'dry-run' ? { mode: 'dry-run' as const, world: upgrade.simWorld } : { mode: 'real' as const };
     const faults = faultsFor(request.injections, config, 'upgrade-rollback', target.mode);
