@@ -4,6 +4,7 @@
 import type { ClusterTools, Command } from '../adapters/cluster-tools.js';
 import type { RunKind, StepId } from '../machines/steps.js';
 import type { MeshConfig } from '../shared/model.js';
+import { configuredRevision } from '../shared/revisions.js';
 import { newWorldSeed, openStore, toolsFor } from './composition.js';
 import { KINDS, reversalOf } from './kinds/registry.js';
 import { driveUnrecorded } from './runtime/rehearsal.js';
@@ -84,8 +85,9 @@ function upgradeStepConfig(changed: MeshConfig, step: RunKind): MeshConfig {
   const spec = changed.upgrade;
   if (!spec) return changed;
   const { upgrade: _upgrade, ...base } = changed;
-  if (reversalOf(step)) return { ...base, revision: spec.to, upgrade: { ...spec, keepOld: true } };
-  return { ...base, revision: spec.from };
+  const { revision: _revision, ...mesh } = base;
+  if (reversalOf(step)) return { ...mesh, revision: spec.to, upgrade: { ...spec, keepOld: true } };
+  return { ...mesh, ...configuredRevision(spec.from) };
 }
 
 export async function planRun(kind: RunKind, changed: MeshConfig): Promise<Plan> {

@@ -1,12 +1,13 @@
 // The operations behind `mesh-run upgrade` and `upgrade rollback`: each a resumable run of its own on a mesh of
 // the journal. Every check runs before anything is recorded or changed: the revision names, the options, the
-// mesh's state (installed, with a named revision, no upgrade or rollback left unfinished), and for a rollback
-// whether the old revision is still there to go back to.
+// mesh's state (installed, no upgrade or rollback left unfinished; its revision named or Istio's default), and
+// for a rollback whether the old revision is still there to go back to.
 
 import { existsSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { PreconditionError, UsageError } from '../shared/errors.js';
 import type { MeshConfig, UpgradeSpec } from '../shared/model.js';
+import { configuredRevision, revisionName } from '../shared/revisions.js';
 import { withArticle } from '../shared/words.js';
 import type { RunRecord, Store } from '../store/contract.js';
 import { checkEnvironment } from './activities/environment-check.js';
@@ -86,11 +87,10 @@ export function plannedUpgradeConfig(
   kind: 'upgrade' | 'upgrade-rollback',
   request: Pick<UpgradeRequest, 'revision' | 'namespaces' | 'waveSize' | 'keepOld'>,
 ): MeshConfig {
-  if (!base.revision) throw new UsageError(`plan ${kind}: the mesh runs Istio's default revision; mesh-run upgrades move between named revisions`);
   checkNewRevision(request.revision, base.revision);
   checkOptions({ ...request, gateTimeoutMs: DEFAULT_GATE_TIMEOUT_MS } as UpgradeRequest);
   const spec: UpgradeSpec = {
-    from: base.revision,
+    from: revisionName(base.revision),
     to: request.revision,
     ...(request.namespaces !== undefined ? { namespaces: request.namespaces } : {}),
     waveSize: request.waveSize,
@@ -108,17 +108,10 @@ export async function prepareUpgrade(request: UpgradeRequest, listener?: Progres
     const { mesh, run: base, config } = await installedMesh(store, request.meshRef, 'upgrade');
     checkNewRevision(request.revision, config.revision);
     checkOptions(request);
-    if (!config.revision) {
-      throw new PreconditionError(
-        'no-revision',
-        `mesh ${mesh.name} runs Istio's default revision (it was installed without revision:); mesh-run upgrades move between named revisions`,
-        {
-          hint: 'install meshes with a revision (revision: 1-30-0 in the config) to upgrade them with mesh-run; an in-place "istioctl upgrade" is the path for this one',
-        },
-      );
-    }
+    // A mesh on Istio's default (unrevisioned) control plane moves to a named revision like any other: its old
+    // revision is `default` (Istio's canary page allows exactly this move).
     const spec: UpgradeSpec = {
-      from: config.revision,
+      from: revisionName(config.revision),
       to: request.revision,
       ...(request.namespaces !== undefined ? { namespaces: request.namespaces } : {}),
       waveSize: request.waveSize,
@@ -184,7 +177,9 @@ export async function prepareRollback(request: RollbackRequest, listener?: Progr
   try {
     const { upgrade, base } = await rollbackTarget(store, request.runRef);
     const spec = runConfig(upgrade).upgrade as UpgradeSpec;
-    const config: MeshConfig = { ...membershipConfig(base), revision: spec.from, upgrade: { ...spec, rollbackOf: upgrade.id } };
+    // The old revision as a config says it: none for Istio's default one.
+    const { revision: _recorded, ...mesh } = membershipConfig(base);
+    const config: MeshConfig = { ...mesh, ...configuredRevision(spec.from), upgrade: { ...spec, rollbackOf: upgrade.id } };
     const target = upgrade.mode === 'dry-run' ? { mode: 'dry-run' as const, world: upgrade.simWorld } : { mode: 'real' as const };
     const faults = faultsFor(request.injections, config, 'upgrade-rollback', target.mode);
     if (target.mode === 'real') await checkEnvironment(config, await realTools(config), false);

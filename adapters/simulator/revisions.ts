@@ -2,7 +2,7 @@
 // connected, and istioctl's `tag` and `proxy-status` commands over them (injectors.ts: which injector a pod gets).
 import type { CommandResult } from '../cluster-tools.js';
 import { controlPlaneOf, istiodsOn, type WorldView } from './controllers.js';
-import { DEFAULT_REVISION, hooks, injectorOfRevision, tagHook } from './injectors.js';
+import { DEFAULT_REVISION, deactivateDefaultInjector, hooks, injectorOfRevision, tagHook } from './injectors.js';
 import type { KubeObject, ResourceType } from './objects.js';
 import { resourceType } from './objects.js';
 import type { SimCluster } from './sim-cluster.js';
@@ -98,6 +98,8 @@ export function tagCommand(cluster: SimCluster, positionals: readonly string[], 
       metadata: { name: `${TAG_PREFIX}${name}`, labels: { [REV]: revision, [TAG]: name, app: 'sidecar-injector' } },
       webhooks: structuredClone(canonical.webhooks ?? []),
     });
+    // The default tag takes istio-injection=enabled over: the default revision's own injector is kept, inert.
+    if (name === DEFAULT_REVISION) deactivateDefaultInjector(cluster);
     return ok(
       `Revision tag "${name}" created, referencing control plane revision "${revision}". To enable injection using this\nrevision tag, use 'kubectl label namespace <NAMESPACE> istio.io/rev=${name}'\n`,
     );

@@ -1,10 +1,11 @@
 // What an upgrade and its rollback both do to a cluster, each idempotent: relabel a namespace and restart what is
 // not on the wanted revision, move a gateway, point the default tag, remove a revision's control plane.
 import { needsGateway } from '../../machines/topology.js';
-import type { MemberStepInput, MeshCluster, StepDone, UpgradeStepInput, WaveNamespace } from '../../machines/types.js';
+import type { MemberStepInput, MeshCluster, StepDone, UpgradeAddress, UpgradeStepInput, WaveNamespace } from '../../machines/types.js';
 import { StepError } from '../../shared/errors.js';
+import { configuredRevision, DEFAULT_REVISION, namedOrNone } from '../../shared/revisions.js';
 import { sleep } from '../../shared/sleep.js';
-import { type ActivityDeps, GATEWAY_SERVICE, ISTIO_SYSTEM, installEastwestGateway, installPrimary } from './install.js';
+import { type ActivityDeps, GATEWAY_SERVICE, ISTIO_SYSTEM, installEastwestGateway, installPrimary, installRemote, probeGatewayAddress } from './install.js';
 import { UPGRADE_SUBJECTS } from './inventory.js';
 import { commandTimeoutSeconds, getJson, mustSucceed } from './kube-ops.js';
 import { INGRESS_GATEWAY, injectorWebhookName, istiodVirtualServiceName } from './manifests.js';
@@ -15,6 +16,7 @@ export const REV = 'istio.io/rev';
 // How long a removed revision's istiod Deployment may take to disappear from the API server.
 const GONE_WAIT_MS = 60_000;
 export const INJECTION = 'istio-injection';
+const NEVER_MATCH_LABEL = 'istio.io/deactivated';
 
 export interface NamespaceItem {
   metadata?: { name?: string; labels?: Record<string, string> };
@@ -36,7 +38,8 @@ export const memberOf = (input: UpgradeStepInput): MeshCluster => {
   return input.member;
 };
 
-// The install step input of this cluster at a given revision (the install's activities do the work).
+// The install step input of this cluster at a given revision (the install's activities do the work; the default
+// revision is their unrevisioned install).
 export function asMember(input: UpgradeStepInput, revision: string): MemberStepInput & { external: boolean } {
   const member = memberOf(input);
   return {
@@ -46,14 +49,36 @@ export function asMember(input: UpgradeStepInput, revision: string): MemberStepI
     context: member.context,
     meshID: input.meshID,
     network: member.network,
-    revision,
+    ...configuredRevision(revision),
     external: input.external ?? false,
   };
 }
 
 // A revision's istiod Deployment: istiod-<rev>, or istiod for the default revision.
 export function istiodName(revision: string): string {
-  return revision === 'default' ? 'istiod' : `istiod-${revision}`;
+  const named = namedOrNone(revision);
+  return named ? `istiod-${named}` : 'istiod';
+}
+
+// The address a remote's revision points at: its primary's east-west gateway, as it is now.
+export async function readPrimaryAddress(rt: StepRuntime, input: UpgradeStepInput, deps: ActivityDeps): Promise<UpgradeAddress> {
+  const seen = await probeGatewayAddress(rt, asMember(input, input.to), deps);
+  if (seen.ip) return { address: seen.ip, finishedAt: rt.now() };
+  throw new StepError(`the east-west gateway of ${input.cluster} has no load-balancer IP; its remotes reach the new istiod through it`, {
+    retryable: true,
+    hint: `check service ${GATEWAY_SERVICE} in ${ISTIO_SYSTEM} on ${input.cluster}, then resume`,
+  });
+}
+
+// A revision's control plane installed on this cluster (a convergent istioctl install): a primary's istiod
+// (`ingress`: with the ingress gateway its IstioOperator carries), a remote's profile pointed at its primary's gateway.
+export async function installRevisionOn(rt: StepRuntime, input: UpgradeStepInput, deps: ActivityDeps, revision: string, ingress: boolean): Promise<StepDone> {
+  const member = memberOf(input);
+  if (member.role === 'primary') return installPrimary(rt, asMember(input, revision), deps, ingress);
+  const primary = input.members.find((m) => m.name === member.controlPlane);
+  if (!primary) throw new StepError(`remote ${member.name} has no primary in the mesh (internal error)`);
+  const { address } = await readPrimaryAddress(rt, { ...input, cluster: primary.name, context: primary.context, member: primary }, deps);
+  return installRemote(rt, { ...asMember(input, revision), primary: { name: primary.name, context: primary.context }, discoveryAddress: address });
 }
 
 export async function podsOf(rt: StepRuntime, where: WaveNamespace): Promise<PodItem[]> {
@@ -124,7 +149,7 @@ export interface GatewayJson {
 // The revision a gateway Deployment runs (undefined: there is none).
 export async function gatewayRevision(rt: StepRuntime, context: string, name: string): Promise<string | undefined> {
   const found = await getJson<GatewayJson>(rt, context, ['-n', ISTIO_SYSTEM, 'deployment', name], `deployment ${name}`, 'observe');
-  return found ? (found.metadata?.labels?.[REV] ?? 'default') : undefined;
+  return found ? (found.metadata?.labels?.[REV] ?? DEFAULT_REVISION) : undefined;
 }
 
 // The gateways of a cluster, each with the install that puts it on a revision: the ingress gateway of a
@@ -178,6 +203,34 @@ export async function setDefaultTag(rt: StepRuntime, member: MeshCluster, revisi
     throw new StepError(`the default tag on ${member.name} points at ${after ?? 'nothing'} after setting it to ${revision ?? 'nothing'}`, { retryable: true });
 }
 
+// Whether the default revision's own injector is there but inert: `istioctl tag set default` keeps it with
+// selectors that never match (istioctl/pkg/tag, util.NeverMatch) rather than deleting it.
+async function defaultInjectorInert(rt: StepRuntime, member: MeshCluster, phase: 'observe' | 'verify'): Promise<boolean> {
+  const name = injectorWebhookName(undefined);
+  const hook = await getJson<{ webhooks?: Array<{ namespaceSelector?: { matchLabels?: Record<string, string> } }> }>(
+    rt,
+    member.context,
+    ['mutatingwebhookconfiguration', name],
+    `mutatingwebhookconfiguration ${name}`,
+    phase,
+  );
+  const webhooks = hook?.webhooks ?? [];
+  return webhooks.length > 0 && webhooks.every((w) => w.namespaceSelector?.matchLabels?.[NEVER_MATCH_LABEL] === 'never-match');
+}
+
+// With the default tag gone, istio-injection=enabled belongs to the default revision's injector again; if the tag
+// left it inert, a fresh install of the default revision renders it active (a primary's ingress gateway is
+// rendered only where it still runs the default revision: restore-gateway moves it back, this step does not).
+export async function reactivateDefaultInjector(rt: StepRuntime, input: UpgradeStepInput, deps: ActivityDeps): Promise<void> {
+  const member = memberOf(input);
+  if (!(await defaultInjectorInert(rt, member, 'observe'))) return;
+  const ingress = member.role === 'primary' && (await gatewayRevision(rt, member.context, INGRESS_GATEWAY)) === DEFAULT_REVISION;
+  await installRevisionOn(rt, input, deps, DEFAULT_REVISION, ingress);
+  if (await defaultInjectorInert(rt, member, 'verify'))
+    throw new StepError(`the default revision's injector on ${member.name} still matches nothing after reinstalling it`, { retryable: true });
+  await rt.report('restored', `${injectorWebhookName(undefined)} on ${member.name}: injecting istio-injection=enabled namespaces again`);
+}
+
 // Removes one revision's control plane from a cluster (istioctl uninstall --revision: never the base, CRDs or
 // shared resources) and its istiod route on the gateway; then checks its injector is gone.
 export async function removeRevision(rt: StepRuntime, member: MeshCluster, revision: string): Promise<void> {
@@ -187,14 +240,14 @@ export async function removeRevision(rt: StepRuntime, member: MeshCluster, revis
       rt,
       kubectl(
         member.context,
-        ['-n', ISTIO_SYSTEM, 'delete', 'virtualservice.networking.istio.io', istiodVirtualServiceName(revision), '--ignore-not-found'],
+        ['-n', ISTIO_SYSTEM, 'delete', 'virtualservice.networking.istio.io', istiodVirtualServiceName(namedOrNone(revision)), '--ignore-not-found'],
         'act',
       ),
-      `deleting VirtualService ${istiodVirtualServiceName(revision)} on ${member.name}`,
+      `deleting VirtualService ${istiodVirtualServiceName(namedOrNone(revision))} on ${member.name}`,
     );
   }
   // istioctl refuses a revision it cannot find ("could not find target revision"): a re-run finds it gone.
-  const injector = injectorWebhookName(revision === 'default' ? undefined : revision);
+  const injector = injectorWebhookName(namedOrNone(revision));
   const istiod = istiodName(revision);
   const istiodDeployment = (phase: 'observe' | 'verify') =>
     getJson<unknown>(rt, member.context, ['-n', ISTIO_SYSTEM, 'deployment', istiod], `deployment ${istiod}`, phase);

@@ -2,10 +2,22 @@
 // acted (its observations are this run's inventory). A phase the upgrade never reached is a no-op.
 import type { StepDone, UpgradeStepInput } from '../../machines/types.js';
 import { StepError } from '../../shared/errors.js';
+import { DEFAULT_REVISION } from '../../shared/revisions.js';
 import { count } from '../../shared/words.js';
 import type { ActivityDeps } from './install.js';
 import { UPGRADE_SUBJECTS } from './inventory.js';
-import { gatewayRevision, gatewaysOf, INJECTION, memberOf, podsOnRevision, REV, relabelAndRestart, removeRevision, setDefaultTag } from './revision-ops.js';
+import {
+  gatewayRevision,
+  gatewaysOf,
+  INJECTION,
+  memberOf,
+  podsOnRevision,
+  REV,
+  reactivateDefaultInjector,
+  relabelAndRestart,
+  removeRevision,
+  setDefaultTag,
+} from './revision-ops.js';
 import type { StepRuntime } from './step-runtime.js';
 
 // restore-tag: the default tag back where the upgrade found it (set back, or removed if there was none).
@@ -19,6 +31,8 @@ export async function restoreTag(rt: StepRuntime, input: UpgradeStepInput, deps:
   const revision = seen.present ? seen.detail?.revision : undefined;
   await setDefaultTag(rt, member, revision);
   await rt.report('restored', `default tag on ${member.name}: ${revision ? `-> ${revision}` : 'removed (there was none before the upgrade)'}`);
+  // Setting the tag left the default revision's own injector inert; without a tag it is the one to inject again.
+  if (revision === undefined && input.from === DEFAULT_REVISION) await reactivateDefaultInjector(rt, input, deps);
   return { finishedAt: rt.now() };
 }
 
@@ -33,7 +47,7 @@ export async function restoreGateway(rt: StepRuntime, input: UpgradeStepInput, d
       continue;
     }
     if ((await gatewayRevision(rt, member.context, gateway.name)) === before) continue;
-    await gateway.install(before === 'default' ? '' : before);
+    await gateway.install(before);
     await rt.report('restored', `${gateway.name} on ${member.name}: back on revision ${before}`);
   }
   return { finishedAt: rt.now() };

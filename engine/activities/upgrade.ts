@@ -4,21 +4,13 @@
 // Every step observes first and acts only where the cluster is not yet as the step leaves it. What a step
 // replaces (a namespace's labels, the default tag's target, the gateway's revision) is journaled as an
 // observation before it acts: the rollback puts exactly that back.
-import type { StepDone, UpgradeAddress, UpgradeStepInput, WaveNamespace, WavePlan } from '../../machines/types.js';
+import type { StepDone, UpgradeStepInput, WaveNamespace, WavePlan } from '../../machines/types.js';
 import { StepError } from '../../shared/errors.js';
+import { DEFAULT_REVISION } from '../../shared/revisions.js';
 import { sleep } from '../../shared/sleep.js';
 import { count } from '../../shared/words.js';
 import { commandFailed } from './failures.js';
-import {
-  type ActivityDeps,
-  exposeIstiodStep,
-  GATEWAY_SERVICE,
-  ISTIO_SYSTEM,
-  installPrimary,
-  installRemote,
-  parseIstioVersion,
-  probeGatewayAddress,
-} from './install.js';
+import { type ActivityDeps, exposeIstiodStep, ISTIO_SYSTEM, installPrimary, parseIstioVersion } from './install.js';
 import { UPGRADE_SUBJECTS } from './inventory.js';
 import { getJson, mustSucceed } from './kube-ops.js';
 import {
@@ -27,6 +19,7 @@ import {
   gatewayRevision,
   gatewaysOf,
   INJECTION,
+  installRevisionOn,
   istiodName,
   memberOf,
   type NamespaceItem,
@@ -121,23 +114,9 @@ export function exposeIstiodRevision(rt: StepRuntime, input: UpgradeStepInput): 
   return exposeIstiodStep(rt, asMember(input, input.to));
 }
 
-// The address a remote's new revision points at: its primary's east-west gateway, as it is now.
-export async function readPrimaryAddress(rt: StepRuntime, input: UpgradeStepInput, deps: ActivityDeps): Promise<UpgradeAddress> {
-  const seen = await probeGatewayAddress(rt, asMember(input, input.to), deps);
-  if (seen.ip) return { address: seen.ip, finishedAt: rt.now() };
-  throw new StepError(`the east-west gateway of ${input.cluster} has no load-balancer IP; its remotes reach the new istiod through it`, {
-    retryable: true,
-    hint: `check service ${GATEWAY_SERVICE} in ${ISTIO_SYSTEM} on ${input.cluster}, then resume`,
-  });
-}
-
 // install-remote-revision: the remote profile of the new revision, pointed at its primary's gateway.
-export async function installRemoteRevision(rt: StepRuntime, input: UpgradeStepInput, deps: ActivityDeps): Promise<StepDone> {
-  const member = memberOf(input);
-  const primary = input.members.find((m) => m.name === member.controlPlane);
-  if (!primary) throw new StepError(`remote ${member.name} has no primary in the mesh (internal error)`);
-  const { address } = await readPrimaryAddress(rt, { ...input, cluster: primary.name, context: primary.context, member: primary }, deps);
-  return installRemote(rt, { ...asMember(input, input.to), primary: { name: primary.name, context: primary.context }, discoveryAddress: address });
+export function installRemoteRevision(rt: StepRuntime, input: UpgradeStepInput, deps: ActivityDeps): Promise<StepDone> {
+  return installRevisionOn(rt, input, deps, input.to, false);
 }
 
 // await-revision-synced: the gate before any workload moves. The new revision's istiod on this primary reports
@@ -168,14 +147,17 @@ export async function awaitRevisionSynced(rt: StepRuntime, input: UpgradeStepInp
   }
 }
 
-// Whether the upgrade moves a namespace: the selector chose it, or the old revision injects it (istio.io/rev names
-// it, or istio-injection=enabled where the default tag points at it; a re-run also finds those already moved).
-function chosenNamespace(ns: NamespaceItem, input: UpgradeStepInput, selector: string | undefined, defaultIsOld: boolean): boolean {
+// Whether the upgrade moves a namespace: the selector chose it, or the old revision injects it. istio-injection
+// takes precedence over istio.io/rev (Istio's injector selectors): =enabled goes where the default tag points, or
+// to the default revision when there is no tag; otherwise istio.io/rev names the revision. A re-run also finds
+// the namespaces already moved.
+function chosenNamespace(ns: NamespaceItem, input: UpgradeStepInput, selector: string | undefined, defaultInjects: string): boolean {
   const name = ns.metadata?.name ?? '';
   if (name === ISTIO_SYSTEM || name.startsWith('kube-')) return false;
   if (selector) return true;
   const labels = ns.metadata?.labels ?? {};
-  return (labels[INJECTION] === 'enabled' && defaultIsOld) || labels[REV] === input.from || labels[REV] === input.to;
+  if (labels[INJECTION] !== undefined) return labels[INJECTION] === 'enabled' && defaultInjects === input.from;
+  return labels[REV] === input.from || labels[REV] === input.to;
 }
 
 // select-namespaces: on every cluster, the namespaces to move (the --namespaces selector, or every one the old
@@ -192,8 +174,8 @@ export async function selectNamespaces(rt: StepRuntime, input: UpgradeStepInput,
       'namespaces',
       'observe',
     );
-    const defaultIsOld = spec.namespaces === undefined && (await defaultTag(rt, m)) === input.from;
-    const names = (listed?.items ?? []).filter((ns) => chosenNamespace(ns, input, spec.namespaces, defaultIsOld));
+    const defaultInjects = spec.namespaces === undefined ? ((await defaultTag(rt, m)) ?? DEFAULT_REVISION) : '';
+    const names = (listed?.items ?? []).filter((ns) => chosenNamespace(ns, input, spec.namespaces, defaultInjects));
     for (const ns of names.sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))) {
       const name = ns.metadata?.name ?? '';
       const labels = ns.metadata?.labels ?? {};
