@@ -12,6 +12,7 @@ import * as engine from './support/engine.js';
 import { writeFakeTools } from './support/fake-tools.js';
 import { mkfifoSync } from './support/fifo.js';
 import { peek, readJournal } from './support/journal.js';
+import { setSimLatency } from './support/sim.js';
 import { type Backend, havePostgres, newStore } from './support/stores.js';
 
 const tmp = tempDir();
@@ -90,7 +91,9 @@ describe.each(backends)('one run at a time on a set of clusters (%s)', (backend)
     ['uninstall', 'verify'],
   ])('while a %s run holds the clusters, a %s started meanwhile is refused naming it; the first ends well (no half-deleted sample)', async (first, second) => {
     const store = newStore(backend, tmp.dir, `pair-${first}`);
-    await setUp(store.where, { simulation: { loadBalancerDelayMs: 0, commandLatencyMs: 300 } });
+    // Installed at full speed; the holder's commands are slow, so the second starts while it holds the clusters.
+    const installed = await engine.install(store.where, { simulation: { loadBalancerDelayMs: 0 } });
+    await setSimLatency(store.where, installed.run.simWorld, 300);
     const holder = startCli([first, '--dry-run', '-q', ...store.args]);
     const deadline = Date.now() + 30_000;
     const running = async () => {

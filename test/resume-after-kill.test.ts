@@ -5,6 +5,7 @@ import { runIdFrom, startCli, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
 import { attemptsOf, peek, readJournal } from './support/journal.js';
 import { primaryRemote } from './support/shapes.js';
+import { setSimLatency } from './support/sim.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -51,6 +52,8 @@ describe('a dry run killed with SIGKILL in the middle of a step', () => {
 
       const status = await runCli(['status', id, '--db', db]);
       expect(status.stdout).toContain('running (stale)');
+      // The kill needed slow commands; the resume does not.
+      await setSimLatency(db, before.run.simWorld, 0);
 
       const resumed = await runCli(['resume', id, '--db', db, '-q']);
       expect(resumed.code, resumed.stderr).toBe(0);

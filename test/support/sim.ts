@@ -2,7 +2,7 @@
 // in a database, driven as an operator with kubectl would.
 import type { ClusterTools, Command, CommandResult, RunOptions } from '../../adapters/cluster-tools.js';
 import { createSimulatedTools } from '../../adapters/simulator/simulated-tools.js';
-import { type LoadBalancerMode, newWorldSettings, writeWorld } from '../../adapters/simulator/world.js';
+import { type LoadBalancerMode, newWorldSettings, readWorld, writeWorld } from '../../adapters/simulator/world.js';
 import { openStore } from '../../engine/composition.js';
 import type { StepId } from '../../machines/steps.js';
 import type { SimObjectKey, Store } from '../../store/contract.js';
@@ -60,4 +60,17 @@ export function simCommand(db: string, world: string, context: string, args: str
       { signal: new AbortController().signal, timeoutMs: 10_000, step: 'preflight', cluster: context },
     ),
   );
+}
+
+// Changes how long each command of a dry run's world takes, for the runs that come next (a test slows a run
+// down only where it needs a window, such as a kill mid-step or a second driver, and speeds its resume up).
+export async function setSimLatency(where: string, world: string, ms: number): Promise<void> {
+  const store = await openStore(parseStoreLocation(where, 'test'), 'existing');
+  try {
+    const settings = await readWorld(store.worlds, world);
+    if (!settings) throw new Error(`no simulated world ${world} in ${where}`);
+    await writeWorld(store.worlds, world, { ...settings, commandLatencyMs: ms });
+  } finally {
+    await store.close();
+  }
 }
