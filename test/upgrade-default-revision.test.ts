@@ -12,96 +12,41 @@ import { copyDb, crashAndResume, midRun, reference, tryPoints, upgradeTemplate }
 import * as engine from './support/engine.js';
 import { readJournal } from './support/journal.js';
 import { simCommand } from './support/sim.js';
+import {
+  apply,
+  CONTEXTS,
+  type Mesh,
+  type MeshState,
+  meshConfig,
+  meshState,
+  meshWithPayments,
+  proxies,
+  resumeFromEveryPoint,
+  rollbackFromEveryPoint,
+  runsIn,
+} from './support/upgrade-mesh.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-const CONTEXTS = ['ctx1', 'ctx2', 'ctx3'];
-const CONFIG = `meshID: mesh1
-clusters:
-  - { name: cluster1, context: ctx1, role: primary, network: network1 }
-  - { name: cluster2, context: ctx2, role: remote, controlPlane: cluster1, network: network1 }
-  - { name: cluster3, context: ctx3, role: remote, controlPlane: cluster1, network: network1 }
-`;
-
-type Item = { metadata: { name: string; namespace?: string; labels?: Record<string, string> }; webhooks?: Array<{ namespaceSelector?: unknown }> };
-
-async function kube(db: string, world: string, context: string, args: string[]): Promise<{ items?: Item[] } & Item> {
-  const result = await simCommand(db, world, context, [...args, '-o', 'json']);
-  return JSON.parse(result.stdout || '{}') as { items?: Item[] } & Item;
-}
-
-async function apply(db: string, world: string, context: string, yaml: string): Promise<void> {
-  expect((await simCommand(db, world, context, ['apply', '-f', '-'], { stdin: yaml })).exitCode).toBe(0);
-}
+const CONFIG = meshConfig();
 
 // The mesh on the default revision, verified (sample injected through istio-injection=enabled on every cluster),
 // with a workload namespace of the same kind on cluster2 and one that opts out on cluster3 (istio-injection
 // takes precedence over istio.io/rev: nothing injects it, nothing moves it).
-async function defaultMesh(name: string): Promise<{ db: string; world: string; config: string }> {
-  const config = join(tmp.dir, `${name}.yaml`);
-  writeFileSync(config, CONFIG);
-  const db = join(tmp.dir, `${name}.db`);
-  const install = await engine.install(db, { config });
-  expect(install.status).toBe('succeeded');
-  expect((await engine.verify(db, { mesh: 'mesh1' })).status).toBe('succeeded');
-  const world = install.run.simWorld;
-  await apply(
-    db,
-    world,
-    'ctx2',
-    'apiVersion: v1\nkind: Namespace\nmetadata: { name: payments, labels: { istio-injection: enabled, team: payments } }\n---\n' +
-      'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: api, namespace: payments }\nspec:\n  selector: { matchLabels: { app: api } }\n  template:\n    metadata: { labels: { app: api } }\n    spec: { containers: [{ name: api, image: api:1 }] }\n',
-  );
-  await apply(db, world, 'ctx3', 'apiVersion: v1\nkind: Namespace\nmetadata: { name: optout, labels: { istio-injection: disabled, istio.io/rev: default } }\n');
-  expect((await simCommand(db, world, 'ctx2', ['get', 'pods', '-n', 'payments'])).exitCode).toBe(0);
-  return { db, world, config };
-}
-
-// What an upgrade may change on each cluster, but the pods: namespaces and their labels, the webhooks (with
-// whether they inject at all), istio-system's deployments, services, endpoint slices and istiod routes.
-async function meshState(db: string, world: string): Promise<Record<string, string[]>> {
-  const state: Record<string, string[]> = {};
-  for (const ctx of CONTEXTS) {
-    const rows: string[] = [];
-    for (const ns of (await kube(db, world, ctx, ['get', 'namespaces'])).items ?? [])
-      rows.push(`ns ${ns.metadata.name} ${JSON.stringify(Object.fromEntries(Object.entries(ns.metadata.labels ?? {}).sort()))}`);
-    for (const hook of (await kube(db, world, ctx, ['get', 'mutatingwebhookconfigurations'])).items ?? []) {
-      const inert = (hook.webhooks ?? []).some((w) => JSON.stringify(w.namespaceSelector ?? {}).includes('never-match'));
-      rows.push(
-        `webhook ${hook.metadata.name} rev=${hook.metadata.labels?.['istio.io/rev']} tag=${hook.metadata.labels?.['istio.io/tag']}${inert ? ' inert' : ''}`,
-      );
-    }
-    for (const kind of ['deployments', 'services', 'endpointslices', 'virtualservices.networking.istio.io'])
-      for (const o of (await kube(db, world, ctx, ['get', kind, '-n', 'istio-system'])).items ?? [])
-        rows.push(`${kind} ${o.metadata.name} rev=${o.metadata.labels?.['istio.io/rev']}`);
-    state[ctx] = rows.sort();
-  }
-  return state;
-}
-
-// context/namespace/app -> the revision of its proxy ("none" without one).
-async function proxies(db: string, world: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const ctx of CONTEXTS)
-    for (const p of (await kube(db, world, ctx, ['get', 'pods', '-A'])).items ?? [])
-      out[`${ctx}/${p.metadata.namespace}/${p.metadata.labels?.app}`] = p.metadata.labels?.['istio.io/rev'] ?? 'none';
-  return out;
+async function defaultMesh(name: string): Promise<Mesh> {
+  const mesh = await meshWithPayments(tmp.dir, name, CONFIG, 'istio-injection: enabled');
+  const optout = 'apiVersion: v1\nkind: Namespace\nmetadata: { name: optout, labels: { istio-injection: disabled, istio.io/rev: default } }\n';
+  await apply(mesh.db, mesh.world, 'ctx3', optout);
+  return mesh;
 }
 
 // A namespace's injection labels (istio-injection, istio.io/rev) as the state read them.
-function labelsOf(state: Record<string, string[]>, ctx: string, ns: string): Record<string, string> {
+function labelsOf(state: MeshState, ctx: string, ns: string): Record<string, string> {
   const row = state[ctx]?.find((r) => r.startsWith(`ns ${ns} `));
   if (!row) throw new Error(`no namespace ${ns} on ${ctx}`);
   const labels = JSON.parse(row.slice(`ns ${ns} `.length)) as Record<string, string>;
   return Object.fromEntries(Object.entries(labels).filter(([k]) => k === 'istio-injection' || k === 'istio.io/rev'));
-}
-
-async function upgradeFailingAt(db: string, point: string): Promise<engine.EngineRun> {
-  const failed = await engine.upgrade(db, 'mesh1', 'canary', { injectFailure: [point] });
-  expect(failed.status, point).toBe('failed');
-  expect(engine.stoppedAt(failed), point).toBe(point);
-  return failed;
 }
 
 describe.concurrent('mesh-run upgrade of a mesh on Istio default revision', () => {
@@ -227,19 +172,10 @@ describe.concurrent('mesh-run upgrade of a mesh on Istio default revision', () =
       'upgrade-gateway@cluster1',
       'flip-tag@cluster3',
     ];
-    for (const point of points) {
-      const { db, world } = await defaultMesh(`phase-${point.replace('@', '-')}`);
-      const before = await meshState(db, world);
-      const failed = await upgradeFailingAt(db, point);
-      expect((await engine.rollback(db, failed.id)).status, point).toBe('succeeded');
-      expect(await meshState(db, world), point).toEqual(before);
-    }
+    await rollbackFromEveryPoint(defaultMesh, 'canary', points);
   }, 300_000);
 
   it('an upgrade stopped at any phase resumes to the state an uninterrupted upgrade reaches', async () => {
-    const reference = await defaultMesh('resume-reference');
-    expect((await engine.upgrade(reference.db, 'mesh1', 'canary')).status).toBe('succeeded');
-    const expected = await meshState(reference.db, reference.world);
     const points = [
       'precheck-upgrade',
       'expose-istiod-revision@cluster1',
@@ -249,12 +185,7 @@ describe.concurrent('mesh-run upgrade of a mesh on Istio default revision', () =
       'remove-old-revision@cluster2',
       'remove-old-revision@cluster1',
     ];
-    for (const point of points) {
-      const { db, world } = await defaultMesh(`resume-${point.replace('@', '-')}`);
-      const failed = await upgradeFailingAt(db, point);
-      expect((await engine.resume(db, failed.id)).status, point).toBe('succeeded');
-      expect(await meshState(db, world), point).toEqual(expected);
-    }
+    await resumeFromEveryPoint(defaultMesh, 'canary', points);
   }, 300_000);
 
   it('an upgrade killed mid-run resumes to the uninterrupted end state, no finished step run twice', async () => {
@@ -310,11 +241,11 @@ describe.concurrent('mesh-run upgrade of a mesh on Istio default revision', () =
 
   it('still refuses --revision default, in one line, with nothing recorded', async () => {
     const { db } = await defaultMesh('refused');
-    const runs = (JSON.parse((await runCli(['runs', '--json', '--db', db])).stdout) as unknown[]).length;
+    const runs = await runsIn(db);
     const refused = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'default', '--db', db]);
     expect(refused.code).toBe(2);
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     expect(refused.stderr).toContain('"default" is the unrevisioned control plane');
-    expect((JSON.parse((await runCli(['runs', '--json', '--db', db])).stdout) as unknown[]).length).toBe(runs);
+    expect(await runsIn(db)).toBe(runs);
   }, 120_000);
 });

@@ -6,75 +6,30 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runIdFrom, startCli, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
-import * as engine from './support/engine.js';
 import { peek, readJournal } from './support/journal.js';
 import { PROD, recordRealMesh } from './support/real-mesh.js';
 import { simCommand } from './support/sim.js';
+import {
+  apply,
+  CONTEXTS,
+  kube,
+  type Mesh,
+  meshConfig,
+  meshState,
+  meshWithPayments,
+  proxies,
+  resumeFromEveryPoint,
+  rollbackFromEveryPoint,
+  runsIn,
+} from './support/upgrade-mesh.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-const CONTEXTS = ['ctx1', 'ctx2', 'ctx3'];
-const CONFIG = `meshID: mesh1
-revision: a
-clusters:
-  - { name: cluster1, context: ctx1, role: primary, network: network1 }
-  - { name: cluster2, context: ctx2, role: remote, controlPlane: cluster1, network: network1 }
-  - { name: cluster3, context: ctx3, role: remote, controlPlane: cluster1, network: network1 }
-`;
+const CONFIG = meshConfig('a');
 
 // A mesh installed (revision a) and verified, with one more injected workload namespace on cluster2.
-async function installedMesh(name: string, config = CONFIG): Promise<{ db: string; world: string }> {
-  const file = join(tmp.dir, `${name}.yaml`);
-  writeFileSync(file, config);
-  const db = join(tmp.dir, `${name}.db`);
-  // Driven in this process: the mesh is the setup, the upgrade the subject.
-  const install = await engine.install(db, { config: file });
-  expect(install.status).toBe('succeeded');
-  expect((await engine.verify(db, { mesh: 'mesh1' })).status).toBe('succeeded');
-  const world = install.run.simWorld;
-  const ns = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: payments\n  labels: { istio.io/rev: a, team: payments }\n';
-  const app =
-    'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: api, namespace: payments }\nspec:\n  selector: { matchLabels: { app: api } }\n  template:\n    metadata: { labels: { app: api } }\n    spec: { containers: [{ name: api, image: api:1 }] }\n';
-  expect((await simCommand(db, world, 'ctx2', ['apply', '-f', '-'], { stdin: `${ns}---\n${app}` })).exitCode).toBe(0);
-  // Its pod starts (injected by a) before anything else happens.
-  expect((await simCommand(db, world, 'ctx2', ['get', 'pods', '-n', 'payments'])).exitCode).toBe(0);
-  return { db, world };
-}
-
-async function kube(db: string, world: string, context: string, args: string[]) {
-  const result = await simCommand(db, world, context, [...args, '-o', 'json']);
-  return JSON.parse(result.stdout || '{}') as { items?: Array<{ metadata: { name: string; namespace?: string; labels?: Record<string, string> } }> };
-}
-
-// Everything an upgrade may change on a cluster, but the pods it restarts: namespaces with their labels, the
-// webhooks (revisions and tags), istio-system's deployments, services and endpoint slices (a remote's istiod has
-// one per revision, which istioctl uninstall leaves) with their revision labels.
-async function meshState(db: string, world: string): Promise<Record<string, string[]>> {
-  const state: Record<string, string[]> = {};
-  for (const ctx of CONTEXTS) {
-    const rows: string[] = [];
-    for (const ns of (await kube(db, world, ctx, ['get', 'namespaces'])).items ?? [])
-      rows.push(`ns ${ns.metadata.name} ${JSON.stringify(ns.metadata.labels ?? {})}`);
-    for (const hook of (await kube(db, world, ctx, ['get', 'mutatingwebhookconfigurations'])).items ?? [])
-      rows.push(`webhook ${hook.metadata.name} rev=${hook.metadata.labels?.['istio.io/rev']} tag=${hook.metadata.labels?.['istio.io/tag']}`);
-    for (const kind of ['deployments', 'services', 'endpointslices'])
-      for (const o of (await kube(db, world, ctx, ['get', kind, '-n', 'istio-system'])).items ?? [])
-        rows.push(`${kind} ${o.metadata.name} rev=${o.metadata.labels?.['istio.io/rev']}`);
-    state[ctx] = rows.sort();
-  }
-  return state;
-}
-
-// namespace/pod -> the revision of its proxy ("none" without one), on every cluster.
-async function proxies(db: string, world: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const ctx of CONTEXTS) {
-    const pods = (await kube(db, world, ctx, ['get', 'pods', '-A'])).items ?? [];
-    for (const p of pods) out[`${ctx}/${p.metadata.namespace}/${p.metadata.labels?.app}`] = p.metadata.labels?.['istio.io/rev'] ?? 'none';
-  }
-  return out;
-}
+const installedMesh = (name: string): Promise<Mesh> => meshWithPayments(tmp.dir, name, CONFIG, 'istio.io/rev: a');
 
 // An upgrade of mesh1 to b with a failure injected at `point`: it must stop there (exit 1).
 async function upgradeFailingAt(db: string, point: string) {
@@ -84,25 +39,12 @@ async function upgradeFailingAt(db: string, point: string) {
   return failed;
 }
 
-// The same, driven in this process (for the sweeps over every phase, whose subject is the run, not the CLI).
-async function upgradeFailingInProcess(db: string, point: string): Promise<engine.EngineRun> {
-  const failed = await engine.upgrade(db, 'mesh1', 'b', { injectFailure: [point] });
-  expect(failed.status, point).toBe('failed');
-  expect(engine.stoppedAt(failed), point).toBe(point);
-  return failed;
-}
-
-async function runsIn(db: string): Promise<number> {
-  const listed = await runCli(['runs', '--json', '--db', db]);
-  return (JSON.parse(listed.stdout) as unknown[]).length;
-}
-
 describe.concurrent('mesh-run upgrade on simulated clusters', () => {
   it('upgrades a 3-cluster mesh from a to b; a wave that fails its gate stops the run and resume continues from it', async () => {
     const { db, world } = await installedMesh('waves');
     // A namespace asking for the default revision, on a mesh with no default tag: a injects nothing there.
     const legacy = 'apiVersion: v1\nkind: Namespace\nmetadata: { name: legacy, labels: { istio-injection: enabled } }\n';
-    expect((await simCommand(db, world, 'ctx3', ['apply', '-f', '-'], { stdin: legacy })).exitCode).toBe(0);
+    await apply(db, world, 'ctx3', legacy);
     const failed = await runCli([
       'upgrade',
       '--mesh',
@@ -150,7 +92,7 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     }
     expect(state.ctx1).toContain('deployments istio-eastwestgateway rev=b');
     // The upgrade moved only what a injected.
-    const legacyNow = (await kube(db, world, 'ctx3', ['get', 'namespace', 'legacy'])) as unknown as { metadata: { labels: Record<string, string> } };
+    const legacyNow = await kube(db, world, 'ctx3', ['get', 'namespace', 'legacy']);
     expect(legacyNow.metadata.labels).toEqual({ 'istio-injection': 'enabled' });
     const status = await simCommand(db, world, 'ctx1', ['proxy-status', '--revision=b'], { tool: 'istioctl' });
     expect(status.stdout).toMatch(/api-\S+\.payments\s+cluster2\s.*istiod-b-/);
@@ -177,7 +119,7 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     // A pod no deployment owns: a restart does not replace it, so it keeps a's proxy.
     const bare =
       'apiVersion: v1\nkind: Pod\nmetadata: { name: batch, namespace: payments, labels: { app: batch, istio.io/rev: a } }\nspec: { containers: [{ name: batch, image: batch:1 }, { name: istio-proxy, image: proxyv2 }] }\n';
-    expect((await simCommand(db, world, 'ctx2', ['apply', '-f', '-'], { stdin: bare })).exitCode).toBe(0);
+    await apply(db, world, 'ctx2', bare);
     const failed = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--wave-size', '1', '--gate-timeout', '2s', '--db', db]);
     expect(failed.code, failed.stderr).toBe(1);
     expect(failed.stderr).toMatch(
@@ -276,19 +218,10 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
       'upgrade-gateway@cluster1',
       'flip-tag@cluster3',
     ];
-    for (const point of points) {
-      const { db, world } = await installedMesh(`phase-${point.replace(/[@]/g, '-')}`);
-      const before = await meshState(db, world);
-      const failed = await upgradeFailingInProcess(db, point);
-      expect((await engine.rollback(db, failed.id)).status, point).toBe('succeeded');
-      expect(await meshState(db, world), point).toEqual(before);
-    }
+    await rollbackFromEveryPoint(installedMesh, 'b', points);
   }, 300_000);
 
   it('a failure injected at any phase stops the upgrade there; resume finishes it to the same end state as an uninterrupted upgrade', async () => {
-    const reference = await installedMesh('resume-reference');
-    expect((await engine.upgrade(reference.db, 'mesh1', 'b')).status).toBe('succeeded');
-    const expected = await meshState(reference.db, reference.world);
     const points = [
       'precheck-upgrade',
       'install-revision@cluster1',
@@ -302,12 +235,7 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
       'flip-tag@cluster2',
       'remove-old-revision@cluster3',
     ];
-    for (const point of points) {
-      const { db, world } = await installedMesh(`resume-${point.replace(/[@]/g, '-')}`);
-      const failed = await upgradeFailingInProcess(db, point);
-      expect((await engine.resume(db, failed.id)).status, point).toBe('succeeded');
-      expect(await meshState(db, world), point).toEqual(expected);
-    }
+    await resumeFromEveryPoint(installedMesh, 'b', points);
   }, 300_000);
 
   it('an upgrade killed mid-run (still recorded as running) holds the mesh too; once resumed, day-2 verbs go on', async () => {
@@ -345,8 +273,8 @@ describe.concurrent('mesh-run upgrade on simulated clusters', () => {
     // The remotes become kwok clusters (no container ever runs there); cluster3 gets a namespace a injects, with no workload.
     const nodes = ['kwok-1', 'kwok-2'].map((n) => `apiVersion: v1\nkind: Node\nmetadata: {name: ${n}, annotations: {kwok.x-k8s.io/node: fake}}\n`);
     const quiet = 'apiVersion: v1\nkind: Namespace\nmetadata: {name: quiet, labels: {istio.io/rev: a, team: quiet}}\n';
-    for (const ctx of ['ctx2', 'ctx3']) expect((await simCommand(db, world, ctx, ['apply', '-f', '-'], { stdin: nodes.join('---\n') })).exitCode).toBe(0);
-    expect((await simCommand(db, world, 'ctx3', ['apply', '-f', '-'], { stdin: quiet })).exitCode).toBe(0);
+    for (const ctx of ['ctx2', 'ctx3']) await apply(db, world, ctx, nodes.join('---\n'));
+    await apply(db, world, 'ctx3', quiet);
     // payments has a pod on cluster2: its proxy can never be seen there, so the gate refuses and says what to do.
     const blocked = await runCli(['upgrade', '--mesh', 'mesh1', '--revision', 'b', '--namespaces', 'team=payments', '--keep-old', '-q', '--db', db]);
     expect(blocked.code).toBe(1);
