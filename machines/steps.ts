@@ -138,6 +138,7 @@ export interface StepInfo {
   runsOn?: (shape: MeshShape, member: MeshCluster) => boolean;
   // The topologies it appears in, for people (the README's step table).
   appearsIn?: string;
+  remotesFirst?: boolean; // its remotes go before the primaries they point at (the mesh's order otherwise)
 }
 
 const PREFLIGHT: StepInfo = { id: 'preflight', scope: 'all', title: 'Check tools and kube contexts' };
@@ -255,6 +256,7 @@ const UPGRADE_STEPS: readonly StepInfo[] = [
     scope: 'each',
     title: 'Remove the old revision (istioctl uninstall --revision)',
     runsOn: (shape) => !shape.keepOld,
+    remotesFirst: true,
   },
 ];
 
@@ -363,13 +365,14 @@ export function stepIdsOf(kind: RunKind): StepId[] {
   return WORKFLOW_STEPS[kind].map((s) => s.id);
 }
 
-// The clusters a step runs on in this mesh, in the order the config lists them.
+// The clusters a step runs on in this mesh, in the order the config lists them (remotes first if it says so).
 export function clustersOfStep(info: StepInfo, shape: MeshShape): string[] {
   if (info.scope === 'all') return [ALL_CLUSTERS];
   if (info.scope === 'wave') return [];
-  return shape.members
-    .filter((m) => (info.scope === 'primary' ? m.role === 'primary' : info.scope === 'remote' ? m.role === 'remote' : true))
-    .filter((m) => info.runsOn?.(shape, m) ?? true)
+  const order = (m: MeshCluster) => (info.remotesFirst && m.role !== 'remote' ? 1 : 0);
+  return [...shape.members]
+    .sort((a, b) => order(a) - order(b))
+    .filter((m) => (info.scope === 'each' || m.role === info.scope) && (info.runsOn?.(shape, m) ?? true))
     .map((m) => m.name);
 }
 
