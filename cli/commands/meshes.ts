@@ -8,6 +8,7 @@ import type { Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
 import { csv } from '../render/csv.js';
 import { table } from '../render/table.js';
+import { addDiscoverCommand } from './mesh-discover.js';
 
 const FORMATS = ['text', 'json', 'yaml', 'csv'] as const;
 const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
@@ -73,8 +74,11 @@ function meshColumns(m: { name: string; state: string; mode: string; topology: s
 
 export function meshCommand(streams: Streams): Command {
   const mesh = new Command('mesh')
-    .description('one mesh: its members and the runs that touched them')
-    .addHelpText('after', '\nExample:\n  mesh-run mesh show mesh1\n\nExit codes: see mesh-run mesh show --help.');
+    .description('one mesh: its members and the runs that touched them, or a running mesh discovered from its clusters')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mesh-run mesh show mesh1\n  mesh-run mesh discover --context cluster1=kind-east --context cluster2=kind-west\n\nExit codes: see mesh-run mesh show --help and mesh-run mesh discover --help.',
+    );
   const show = mesh
     .command('show')
     .description('the current membership and, per cluster, the last run that touched it')
@@ -136,5 +140,6 @@ export function meshCommand(streams: Streams): Command {
       ];
       streams.stdout.write(`${lines.join('\n')}\n`);
     });
+  addDiscoverCommand(mesh, streams);
   return mesh;
 }

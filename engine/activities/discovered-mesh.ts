@@ -1,0 +1,222 @@
+// mesh-run mesh discover, part 2: from what each cluster shows (mesh-discovery.ts) to each cluster's role,
+// the mesh's topology, the config that describes it, and what does not fit, one finding a line with a hint.
+// Pure: no cluster is read here.
+import { isLoopbackServer } from '../../shared/api-server.js';
+import type { MeshCluster } from '../../shared/model.js';
+import { meshTopology } from '../config/mesh-shape.js';
+import type { ClusterFacts } from './mesh-discovery.js';
+
+export interface DiscoveryFinding {
+  level: 'blocking' | 'warning';
+  cluster?: string;
+  message: string;
+  hint: string;
+}
+
+export interface DiscoveredCluster {
+  name: string;
+  context: string;
+  role: 'primary' | 'remote' | 'none' | 'unreadable';
+  network?: string;
+  controlPlane?: string;
+  meshID?: string;
+  revision?: string;
+  eastWestGateway?: { address?: string };
+  remoteSecrets: Array<{ name: string; clusters: string[]; server: string }>;
+  cacerts: boolean;
+  revisionTags: string[];
+}
+
+// The config file a discovered mesh is described by: the shape "mesh-run config check" reads.
+export interface DiscoveredConfig {
+  meshID?: string;
+  revision?: string;
+  // Every primary has cacerts: the CA files behind them are the operator's (mesh-run never reads the keys).
+  trust?: { caDir: string };
+  clusters: Array<Pick<MeshCluster, 'name' | 'context' | 'role' | 'network' | 'controlPlane'>>;
+}
+
+export interface DiscoveryReport {
+  topology?: string;
+  clusters: DiscoveredCluster[];
+  findings: DiscoveryFinding[];
+  config: DiscoveredConfig;
+}
+
+const DEFAULT_NETWORK = 'network1';
+
+function baseOf(f: ClusterFacts): DiscoveredCluster {
+  return {
+    name: f.name,
+    context: f.context,
+    role: 'none',
+    remoteSecrets: f.remoteSecrets,
+    cacerts: f.cacerts,
+    revisionTags: f.revisionTags,
+    ...(f.eastWestGateway ? { eastWestGateway: f.eastWestGateway } : {}),
+  };
+}
+
+function isRemote(f: ClusterFacts): boolean {
+  return f.istiods.length === 0 && (f.controlPlaneClusters !== undefined || f.injectors.length > 0);
+}
+
+// The primaries a remote's control plane could be: the annotation's, else those holding its secret.
+function claimsOn(f: ClusterFacts, primaries: ClusterFacts[]): { by: 'annotation' | 'secrets'; names: string[] } {
+  if (f.controlPlaneClusters) return { by: 'annotation', names: f.controlPlaneClusters };
+  return { by: 'secrets', names: primaries.filter((p) => p.remoteSecrets.some((s) => s.clusters.includes(f.name))).map((p) => p.name) };
+}
+
+function primaryOf(f: ClusterFacts): DiscoveredCluster {
+  const istiod = f.istiods[0];
+  const network = f.network ?? istiod?.network ?? f.injectors[0]?.network;
+  return {
+    ...baseOf(f),
+    role: 'primary',
+    ...(network ? { network } : {}),
+    ...(istiod?.meshID ? { meshID: istiod.meshID } : {}),
+    ...(istiod ? { revision: istiod.revision } : {}),
+  };
+}
+
+function remoteOf(f: ClusterFacts, primaries: ClusterFacts[], findings: DiscoveryFinding[]): DiscoveredCluster {
+  const claims = claimsOn(f, primaries);
+  const known = claims.names.filter((n) => primaries.some((p) => p.name === n));
+  for (const stranger of claims.names.filter((n) => !known.includes(n)))
+    findings.push({
+      level: 'blocking',
+      cluster: f.name,
+      message: `remote ${f.name}: names ${stranger} as its control plane, which is not among the given primaries`,
+      hint: `give ${stranger} too (--context ${stranger}=<context>), or fix the topology.istio.io/controlPlaneClusters annotation on ${f.name}'s istio-system`,
+    });
+  if (known.length > 1)
+    findings.push({
+      level: 'blocking',
+      cluster: f.name,
+      message: `remote ${f.name}: claimed by ${known.length} primaries (${known.join(', ')}, by ${claims.by === 'annotation' ? 'its controlPlaneClusters annotation' : 'their remote secrets'})`,
+      hint: `a remote has one control plane: annotate ${f.name}'s istio-system with topology.istio.io/controlPlaneClusters=<its primary>`,
+    });
+  const controlPlane = known.length === 1 ? known[0] : undefined;
+  const holder = primaries.find((p) => p.name === controlPlane);
+  if (controlPlane && !holder?.remoteSecrets.some((s) => s.clusters.includes(f.name)))
+    findings.push({
+      level: 'blocking',
+      cluster: f.name,
+      message: `remote ${f.name}: its primary ${controlPlane} holds no secret for it`,
+      hint: `istiod on ${controlPlane} cannot see ${f.name}: create it (istioctl create-remote-secret --context=<${f.name}'s context> --name=${f.name} | kubectl apply --context=<${controlPlane}'s context> -f -)`,
+    });
+  if (claims.names.length === 0)
+    findings.push({
+      level: 'blocking',
+      cluster: f.name,
+      message: `remote ${f.name}: no primary among the given clusters serves it (no controlPlaneClusters annotation, no primary holds its secret)`,
+      hint: `give its primary too (--context <primary>=<context>)`,
+    });
+  const network = f.network ?? f.injectors.find((i) => i.network)?.network ?? (holder ? primaryOf(holder).network : undefined);
+  const revision = f.injectors[0]?.revision;
+  return { ...baseOf(f), role: 'remote', ...(network ? { network } : {}), ...(controlPlane ? { controlPlane } : {}), ...(revision ? { revision } : {}) };
+}
+
+// Findings about the primaries' remote secrets: clusters nobody named, each other primary unseen, loopback servers.
+function secretFindings(primaries: DiscoveredCluster[], names: Set<string>, findings: DiscoveryFinding[]): void {
+  for (const p of primaries) {
+    for (const s of p.remoteSecrets) {
+      for (const c of s.clusters.filter((c) => !names.has(c)))
+        findings.push({
+          level: 'blocking',
+          cluster: p.name,
+          message: `primary ${p.name}: remote secret ${s.name} is for cluster ${c}, which is not among the given clusters`,
+          hint: `give it (--context ${c}=<context>, or in the config) so the spec includes it, or delete the stale secret`,
+        });
+      if (isLoopbackServer(s.server))
+        findings.push({
+          level: 'warning',
+          cluster: p.name,
+          message: `primary ${p.name}: remote secret ${s.name} dials ${s.server}, the primary pod's own loopback`,
+          hint: 'recreate it with istioctl create-remote-secret --server <an address the primary can reach>',
+        });
+    }
+    for (const q of primaries.filter((q) => q !== p && !p.remoteSecrets.some((s) => s.clusters.includes(q.name))))
+      findings.push({
+        level: 'warning',
+        cluster: p.name,
+        message: `primary ${p.name}: holds no secret for primary ${q.name}; its istiod does not see ${q.name}'s endpoints`,
+        hint: `create it (istioctl create-remote-secret --name=${q.name} on ${q.name}, applied on ${p.name})`,
+      });
+  }
+}
+
+function meshFindings(clusters: DiscoveredCluster[], findings: DiscoveryFinding[]): void {
+  const ids = new Map<string, string[]>();
+  for (const c of clusters) if (c.meshID) ids.set(c.meshID, [...(ids.get(c.meshID) ?? []), c.name]);
+  if (ids.size > 1)
+    findings.push({
+      level: 'blocking',
+      message: `the primaries differ in meshID: ${[...ids].map(([id, names]) => `${id} on ${names.join(', ')}`).join('; ')}`,
+      hint: 'one mesh has one meshID (global.meshID); discover each mesh on its own clusters',
+    });
+  const revisions = new Set(clusters.filter((c) => c.role === 'primary').map((c) => c.revision));
+  if (revisions.size > 1)
+    findings.push({
+      level: 'warning',
+      message: `the primaries run different revisions (${[...revisions].join(', ')}): an upgrade in progress?`,
+      hint: 'finish or roll back the upgrade before adopting the mesh',
+    });
+}
+
+// Roles, findings and the describing config from every cluster's facts.
+export function deriveMesh(facts: ClusterFacts[]): DiscoveryReport {
+  const findings: DiscoveryFinding[] = [];
+  const primaryFacts = facts.filter((f) => !f.error && f.istiods.length > 0);
+  const clusters = facts.map((f): DiscoveredCluster => {
+    if (f.error) {
+      findings.push({
+        level: 'blocking',
+        cluster: f.name,
+        message: `cluster ${f.name}: cannot be read: ${f.error}`,
+        hint: `check context ${f.context} answers`,
+      });
+      return { ...baseOf(f), role: 'unreadable' };
+    }
+    if (f.istiods.length > 0) return primaryOf(f);
+    if (isRemote(f)) return remoteOf(f, primaryFacts, findings);
+    findings.push({
+      level: 'blocking',
+      cluster: f.name,
+      message: `cluster ${f.name}: no Istio (no istiod, no remote profile${f.istioSystem ? '' : ', no istio-system'})`,
+      hint: `leave it out, or join it later with "mesh-run cluster add"`,
+    });
+    return baseOf(f);
+  });
+  const primaries = clusters.filter((c) => c.role === 'primary');
+  secretFindings(primaries, new Set(facts.map((f) => f.name)), findings);
+  meshFindings(clusters, findings);
+  const members = clusters.filter((c) => c.role === 'primary' || c.role === 'remote');
+  const meshID = primaries.find((p) => p.meshID)?.meshID;
+  const revisions = new Set(members.map((c) => c.revision ?? 'default'));
+  const revision = revisions.size === 1 ? [...revisions][0] : undefined;
+  const ownRoots = primaries.length > 1 && !primaries.every((p) => p.cacerts);
+  if (ownRoots)
+    findings.push({
+      level: 'blocking',
+      message: `primaries without cacerts (${primaries
+        .filter((p) => !p.cacerts)
+        .map((p) => p.name)
+        .join(', ')}) sign with istiod's own root: ${primaries.length} primaries need one`,
+      hint: 'plug in a common root (Istio "Plug in CA Certificates") before adopting the mesh',
+    });
+  const config: DiscoveredConfig = {
+    ...(meshID ? { meshID } : {}),
+    ...(revision && revision !== 'default' ? { revision } : {}),
+    ...(primaries.length > 0 && primaries.every((p) => p.cacerts) ? { trust: { caDir: './certs' } } : {}),
+    clusters: members.map((c) => ({
+      name: c.name,
+      context: c.context,
+      role: c.role as 'primary' | 'remote',
+      network: c.network ?? DEFAULT_NETWORK,
+      ...(c.controlPlane ? { controlPlane: c.controlPlane } : {}),
+    })),
+  };
+  const topology = primaries.length > 0 ? meshTopology({ clusters: config.clusters }) : undefined;
+  return { ...(topology ? { topology } : {}), clusters, findings, config };
+}
