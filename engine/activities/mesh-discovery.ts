@@ -113,7 +113,9 @@ async function discoverCluster(run: ReturnType<typeof probing>, cluster: Cluster
   const ns = await on(['get', 'namespace', ISTIO_SYSTEM, '-o', 'json']);
   if (ns.exitCode !== 0 && /not ?found/i.test(ns.stderr)) return empty;
   const [deployments, webhooks, services, secrets, cacerts] = await Promise.all([
-    on(['get', 'deployments', '-n', ISTIO_SYSTEM, '-l', 'app=istiod', '-o', 'json']),
+    // Every Deployment, told apart here: istiod's label is app=istiod, but an installer may name a revision's
+    // app after its Deployment (istiod-canary).
+    on(['get', 'deployments', '-n', ISTIO_SYSTEM, '-o', 'json']),
     on(['get', 'mutatingwebhookconfigurations', '-o', 'json']),
     on(['get', 'services', '-n', ISTIO_SYSTEM, '-o', 'json']),
     on(['get', 'secrets', '-n', ISTIO_SYSTEM, '-l', 'istio/multiCluster=true', '-o', 'json'], true),
@@ -123,7 +125,9 @@ async function discoverCluster(run: ReturnType<typeof probing>, cluster: Cluster
   const failed = [ns, deployments, webhooks, services, secrets, cacerts].find((r) => r.exitCode !== 0);
   if (failed) return { ...empty, error: failed.stderr.trim().split('\n').at(-1)?.slice(0, 200) || `kubectl exited ${failed.exitCode}` };
   const namespace = JSON.parse(ns.stdout) as Item;
-  const istiods = itemsOf(deployments.stdout).map(istiodOf);
+  const istiods = itemsOf(deployments.stdout)
+    .filter((d) => d.metadata?.labels?.app === 'istiod' || /^istiod(-|$)/.test(d.metadata?.name ?? ''))
+    .map(istiodOf);
   const istiod = istiods[0];
   if (istiod && istiod.meshID === undefined) {
     // The mesh ID lives in the mesh config when istiod's env does not carry it.
