@@ -132,6 +132,11 @@ describe('mesh-run mesh discover on a dry-run install', () => {
     expect(twice.stderr).toContain('would both use context "ctx"');
     const bad = await runCli(['mesh', 'discover', '--context', 'nocontext']);
     expect(bad.code).toBe(2);
+    // A context that does not answer (or no kubectl at all) is a cluster not read, never one without Istio.
+    const silent = await runCli(['mesh', 'discover', '--context', 'east=no-such-context-x']);
+    expect(silent.code).toBe(3);
+    expect(silent.stdout).toContain('cluster east: cannot be read');
+    expect(silent.stdout).not.toContain('no Istio');
     const db = join(tmp.dir, 'primary-remote.db');
     const unknown = await runCli(['mesh', 'discover', '--mesh', 'nosuch', '--db', db]);
     expect(unknown.code).toBe(4);

@@ -111,7 +111,8 @@ async function discoverCluster(run: ReturnType<typeof probing>, cluster: Cluster
   const on = (args: string[], sensitive = false) => run({ ...kubectl(cluster.context, args, 'observe'), ...(sensitive ? { sensitiveStdout: true } : {}) });
   const empty: ClusterFacts = { ...cluster, istioSystem: false, istiods: [], injectors: [], revisionTags: [], remoteSecrets: [], cacerts: false };
   const ns = await on(['get', 'namespace', ISTIO_SYSTEM, '-o', 'json']);
-  if (ns.exitCode !== 0 && /not ?found/i.test(ns.stderr)) return empty;
+  // Only the API server's own NotFound means "no Istio here"; a missing kubectl or context is no answer.
+  if (ns.exitCode !== 0 && /\(NotFound\)|namespaces? "istio-system" not found/i.test(ns.stderr)) return empty;
   const [deployments, webhooks, services, secrets, cacerts] = await Promise.all([
     // Every Deployment, told apart here: istiod's label is app=istiod, but an installer may name a revision's
     // app after its Deployment (istiod-canary).
