@@ -100,7 +100,11 @@ export async function auditRemoteSecrets(config: MeshConfig, tools: ClusterTools
   await Promise.all(
     primaries.map(async (primary) => {
       const [listed, synced] = await Promise.all([
-        probe(kubectl(primary.context, ['-n', ISTIO_SYSTEM, 'get', 'secrets', '-l', `${MULTICLUSTER_LABEL}=true`, '-o', 'json'], 'observe')),
+        // Its stdout holds the kubeconfigs and their tokens: never kept (answer book, journal), read here only.
+        probe({
+          ...kubectl(primary.context, ['-n', ISTIO_SYSTEM, 'get', 'secrets', '-l', `${MULTICLUSTER_LABEL}=true`, '-o', 'json'], 'observe'),
+          sensitiveStdout: true,
+        }),
         probe(istioctl(primary.context, ['remote-clusters'], 'observe')),
       ]);
       const status = synced.exitCode === 0 ? syncStatus(synced.stdout) : undefined;
