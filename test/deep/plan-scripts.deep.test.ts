@@ -86,6 +86,30 @@ describe('plan scripts run against the simulator', () => {
     // Hundreds of tool processes, each a Node start: a correctness test, given room on a busy machine.
   });
 
+  // Issue 29's starting point: a mesh mesh-run never journaled (its install script run by bash, as a person would
+  // run the page's commands) is read back from its clusters alone, and reading it changes nothing.
+  it('a mesh installed by its script, not by mesh-run, is discovered as its config says, and discovery changes nothing', async () => {
+    const w = await world('discovered');
+    const installed = w.run(['bash', await script('install', w.config)]);
+    expect(installed.status, installed.stderr).toBe(0);
+    const before = await w.objects();
+    const json = await runCli(['mesh', 'discover', '-c', w.config, '-o', 'json']);
+    expect(json.code, json.stdout + json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout) as { clusters: Array<{ name: string; role: string; network?: string; controlPlane?: string; meshID?: string }> };
+    expect(report.clusters.map((c) => [c.name, c.role, c.network, c.controlPlane ?? null])).toEqual([
+      ['cluster1', 'primary', 'network1', null],
+      ['cluster2', 'remote', 'network1', 'cluster1'],
+    ]);
+    expect(report.clusters[0]?.meshID).toBe('mesh1');
+    const yaml = await runCli(['mesh', 'discover', '-c', w.config, '-o', 'yaml']);
+    expect(yaml.code, yaml.stderr).toBe(0);
+    const written = join(tmp.dir, 'discovered-mesh.yaml');
+    writeFileSync(written, yaml.stdout);
+    const check = await runCli(['config', 'check', '-c', written]);
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(await w.objects()).toEqual(before);
+  });
+
   it('the uninstall script refuses an Istio mesh-run did not install, and keeps a sample namespace it did not create', async () => {
     const w = await world('guards');
     for (const kind of ['install', 'verify']) expect(w.run(['bash', await script(kind, w.config)]).status).toBe(0);
