@@ -12,7 +12,7 @@ import { runIdFrom, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
 import { copyExamples } from './support/examples.js';
 import { readJournal } from './support/journal.js';
-import { NEEDLES, TOKEN, tokenEnv } from './support/secret-leaks.js';
+import { NEEDLES, TOKEN, tokenEnv, withToken } from './support/secret-leaks.js';
 import { simCommand } from './support/sim.js';
 import { findLeak } from './support/token-scan.js';
 
@@ -99,13 +99,8 @@ describe('mesh-run mesh discover on a dry-run install', () => {
     expect(primary?.remoteSecrets).toEqual([{ name: 'istio-remote-secret-cluster2', clusters: ['cluster2'], server: expect.stringMatching(/^https:\/\//) }]);
 
     const world = (await readJournal(db, id)).run.simWorld;
-    process.env.MESH_RUN_SIM_TOKEN = TOKEN;
-    try {
-      const removed = await simCommand(db, world, 'cluster1', ['-n', 'istio-system', 'delete', 'secret', 'istio-remote-secret-cluster2']);
-      expect(removed.exitCode, removed.stderr).toBe(0);
-    } finally {
-      delete process.env.MESH_RUN_SIM_TOKEN;
-    }
+    const removed = await withToken(() => simCommand(db, world, 'cluster1', ['-n', 'istio-system', 'delete', 'secret', 'istio-remote-secret-cluster2']));
+    expect(removed.exitCode, removed.stderr).toBe(0);
     const missing = await runCli(['mesh', 'discover', '--mesh', 'mesh1', '--db', db], { env: tokenEnv });
     expect(missing.code).toBe(3);
     expect(missing.stdout).toContain('remote cluster2: its primary cluster1 holds no secret for it');

@@ -11,6 +11,7 @@ import { parseConfigText } from '../engine/config/mesh-config.js';
 import { runIdFrom, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
 import { readJournal } from './support/journal.js';
+import { withToken } from './support/secret-leaks.js';
 import { simCommand } from './support/sim.js';
 import { findLeak, needlesFor } from './support/token-scan.js';
 
@@ -126,13 +127,8 @@ describe('mesh-run secrets audit', () => {
     expect((JSON.parse(json.stdout) as { ok: boolean; secrets: unknown[] }).secrets).toHaveLength(1);
 
     const world = (await readJournal(db, id)).run.simWorld;
-    process.env.MESH_RUN_SIM_TOKEN = TOKEN;
-    try {
-      const removed = await simCommand(db, world, 'cluster1', ['-n', 'istio-system', 'delete', 'secret', 'istio-remote-secret-cluster2']);
-      expect(removed.exitCode, removed.stderr).toBe(0);
-    } finally {
-      delete process.env.MESH_RUN_SIM_TOKEN;
-    }
+    const removed = await withToken(() => simCommand(db, world, 'cluster1', ['-n', 'istio-system', 'delete', 'secret', 'istio-remote-secret-cluster2']), TOKEN);
+    expect(removed.exitCode, removed.stderr).toBe(0);
     const missing = await runCli(['secrets', 'audit', '--run', id, '--db', db], { env });
     expect(missing.code).toBe(3);
     expect(missing.stdout).toContain('cluster1 holds no secret for cluster2: istiod there cannot see it');

@@ -13,6 +13,7 @@ import { runIdFrom, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
 import { copyExamples } from './support/examples.js';
 import { readJournal } from './support/journal.js';
+import { withToken } from './support/secret-leaks.js';
 import { simCommand, withSimTools } from './support/sim.js';
 import { findLeak, needlesFor } from './support/token-scan.js';
 
@@ -43,18 +44,15 @@ async function audit(db: string): Promise<Map<string, Audit['secrets'][number]>>
 
 // What the cluster's API server answers to `token` presented on its own, as anyone holding it could.
 async function presents(db: string, world: string, server: string, token: string): Promise<'accepted' | 'refused'> {
-  const previous = process.env.MESH_RUN_SIM_TOKEN;
-  process.env.MESH_RUN_SIM_TOKEN = TOKEN;
-  try {
-    return await withSimTools(db, world, async (tools) => {
-      const answer = await tools.presentToken({ server, token }, { signal: new AbortController().signal, timeoutMs: 10_000 });
-      if (!('status' in answer)) throw new Error('error' in answer ? answer.error : answer.refused);
-      return answer.status === 401 ? 'refused' : 'accepted';
-    });
-  } finally {
-    if (previous === undefined) delete process.env.MESH_RUN_SIM_TOKEN;
-    else process.env.MESH_RUN_SIM_TOKEN = previous;
-  }
+  return withToken(
+    () =>
+      withSimTools(db, world, async (tools) => {
+        const answer = await tools.presentToken({ server, token }, { signal: new AbortController().signal, timeoutMs: 10_000 });
+        if (!('status' in answer)) throw new Error('error' in answer ? answer.error : answer.refused);
+        return answer.status === 401 ? 'refused' : 'accepted';
+      }),
+    TOKEN,
+  );
 }
 
 // The token the rotation away from `replaced` mints on the cluster (or, `named`, the token of that secret).

@@ -17,10 +17,10 @@ export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 // The environment of the CLIs that must hand out TOKEN.
 export const tokenEnv = { MESH_RUN_SIM_TOKEN: TOKEN };
 
-// Runs `fn` with the simulated clusters of this process handing out TOKEN (runs driven in the test process).
-export async function withToken<T>(fn: () => Promise<T>): Promise<T> {
+// Runs `fn` with the simulated clusters of this process handing out `token` (TOKEN unless a test pins its own).
+export async function withToken<T>(fn: () => Promise<T>, token = TOKEN): Promise<T> {
   const previous = process.env.MESH_RUN_SIM_TOKEN;
-  process.env.MESH_RUN_SIM_TOKEN = TOKEN;
+  process.env.MESH_RUN_SIM_TOKEN = token;
   try {
     return await fn();
   } finally {
