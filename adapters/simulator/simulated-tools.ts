@@ -70,32 +70,28 @@ export function createSimulatedTools({ store, world, now = Date.now }: Simulated
     abortIfNeeded(options.signal);
   };
 
+  // One command's effect on the clusters, under the driver's lease. The simulated clusters live in the journal's
+  // database: a command waits out another driver's lock there, as a journal write does.
+  const transact = <T>(options: RunOptions, fn: (objects: WorldObjects) => T): Promise<T> =>
+    outwaitBusy(
+      () => store.transact(world, fn, leaseOf(options)),
+      () => options.signal?.aborted === true,
+    );
+
   return {
     mode: 'dry-run',
     run: async (command, options) => {
       await settle(options, command);
-      // The simulated clusters live in the journal's database: a command waits out another driver's lock there.
-      return outwaitBusy(
-        () => store.transact(world, (objects) => execute(objects, command, options), leaseOf(options)),
-        () => options.signal?.aborted === true,
-      );
+      return transact(options, (objects) => execute(objects, command, options));
     },
     pipe: async (source, sink, options) => {
       await settle(options, source);
-      return outwaitBusy(
-        () =>
-          store.transact(
-            world,
-            (objects) => {
-              const produced = execute(objects, source, options);
-              // Like a shell pipe without pipefail: the sink always runs, on whatever the source wrote.
-              const consumed = execute(objects, { ...sink, stdin: produced.stdout }, options);
-              return { source: { exitCode: produced.exitCode, stderr: produced.stderr }, sink: consumed };
-            },
-            leaseOf(options),
-          ),
-        () => options.signal?.aborted === true,
-      );
+      return transact(options, (objects) => {
+        const produced = execute(objects, source, options);
+        // Like a shell pipe without pipefail: the sink always runs, on whatever the source wrote.
+        const consumed = execute(objects, { ...sink, stdin: produced.stdout }, options);
+        return { source: { exitCode: produced.exitCode, stderr: produced.stderr }, sink: consumed };
+      });
     },
     // The API server behind `server` authenticates the token as the real one's legacy token authenticator does.
     presentToken: async (probe, options) => {
