@@ -42,19 +42,24 @@ function contextsConfig(overrides: ConfigOverrides): MeshConfig {
   };
 }
 
+// The clusters a config file (its roles are not taken from it) or --context flags alone name, and how to say so.
+export function clustersToRead(request: Pick<DiscoverRequest, 'configPath' | 'overrides'>, orElse = ''): { config: MeshConfig; target: string } {
+  const contexts = request.overrides?.contexts?.length ?? 0;
+  if (request.configPath === undefined && contexts === 0)
+    throw new UsageError(`no clusters: give -c <config>, --context <cluster>=<context> (repeatable)${orElse ? `, ${orElse}` : ''}`);
+  const config =
+    request.configPath !== undefined ? applyOverrides(loadConfig(request.configPath), request.overrides ?? {}).config : contextsConfig(request.overrides ?? {});
+  return { config, target: request.configPath ?? config.clusters.map((c) => `${c.name}=${c.context}`).join(', ') };
+}
+
 export async function discoverMesh(request: DiscoverRequest): Promise<DiscoveryReport & { target: string }> {
   const contexts = request.overrides?.contexts?.length ?? 0;
   if (request.meshRef !== undefined && (request.configPath !== undefined || contexts > 0))
     throw new UsageError('--mesh and --config/--context: give the clusters one way (a journal mesh, or a config and contexts)');
   if (request.meshRef === undefined) {
-    if (request.configPath === undefined && contexts === 0)
-      throw new UsageError('no clusters: give -c <config>, --context <cluster>=<context> (repeatable), or --mesh <a journal mesh>');
-    const config =
-      request.configPath !== undefined
-        ? applyOverrides(loadConfig(request.configPath), request.overrides ?? {}).config
-        : contextsConfig(request.overrides ?? {});
+    const { config, target } = clustersToRead(request, 'or --mesh <a journal mesh>');
     const facts = await discoverClusters(config, await realTools(config));
-    return { target: request.configPath ?? config.clusters.map((c) => `${c.name}=${c.context}`).join(', '), ...deriveMesh(facts) };
+    return { target, ...deriveMesh(facts) };
   }
   const mode = await meshMode(request.store, request.meshRef);
   // A simulated world's controllers write as its clusters are read (as a real cluster's would); a real mesh's

@@ -1,6 +1,6 @@
 // What a run that removes, reverses or keeps what existed before needs besides its config, from the runs it follows.
 import type { RunRecord, RunStore } from '../store/contract.js';
-import { Inventory } from './activities/inventory.js';
+import { Inventory, SUBJECTS } from './activities/inventory.js';
 import { KINDS, kindOf } from './kinds/registry.js';
 import { lineageOf } from './views/run-lookup.js';
 
@@ -25,4 +25,14 @@ export async function followUpDeps(store: RunStore, run: RunRecord): Promise<{ i
   const verifies = targeting.filter((r) => KINDS[r.kind].observesWhatExisted).map((r) => r.id);
   const observations = await store.listObservations([...lineage, ...verifies]);
   return { force, inventory: new Inventory(observations, [...new Set(observations.map((o) => o.runId))]) };
+}
+
+// The Istio objects an adoption found on each cluster of the mesh `run` belongs to ([] when mesh-run installed
+// the mesh): what uninstall --force of an adopted mesh deletes that mesh-run never made.
+export async function adoptedObjects(store: RunStore, run: RunRecord): Promise<{ adoption?: string; clusters: Array<{ cluster: string; objects: string[] }> }> {
+  const founder = (await lineageOf(store, run)).at(-1);
+  if (!founder || !KINDS[founder.kind].adopts) return { clusters: [] };
+  const observations = await store.listObservations([founder.id]);
+  const clusters = observations.filter((o) => o.subject === SUBJECTS.adoptedIstio).map((o) => ({ cluster: o.cluster, objects: Object.keys(o.detail ?? {}) }));
+  return { adoption: founder.id, clusters };
 }

@@ -13,7 +13,7 @@ import { parseFaultSpec } from './config/fault-specs.js';
 import { type LoadedConfig, loadConfig } from './config/mesh-config.js';
 import { meshTopology } from './config/mesh-shape.js';
 import { applyOverrides, type ConfigOverrides, hasOverrides } from './config/overrides.js';
-import { FORCED_UNINSTALL } from './follow-up-deps.js';
+import { adoptedObjects, FORCED_UNINSTALL } from './follow-up-deps.js';
 import { KINDS } from './kinds/registry.js';
 import { workflowOf } from './kinds/workflows.js';
 import { claimNewRun, preparedNewRun } from './new-run.js';
@@ -118,6 +118,19 @@ async function latestTarget(request: FollowUpRequest, runs: RunStore | undefined
   };
 }
 
+// An adopted mesh is not mesh-run's to remove: uninstall refuses it (exit 3), naming what --force would delete.
+async function refuseAdopted(runs: RunStore, targetRun: string): Promise<void> {
+  const run = await runs.getRun(targetRun);
+  const adopted = run ? await adoptedObjects(runs, run) : { clusters: [] };
+  if (!adopted.adoption) return;
+  const per = adopted.clusters.map((c) => `${c.cluster}: ${c.objects.length > 0 ? c.objects.join(', ') : 'nothing recorded'}`);
+  throw new PreconditionError(
+    'mesh-adopted',
+    `mesh ${run?.config?.meshID ?? ''} was adopted (run ${adopted.adoption}), not installed by mesh-run: uninstall would delete an Istio mesh-run never installed\n${per.join('\n')}`,
+    { hint: 'uninstall --force removes it, naming each object as it deletes it' },
+  );
+}
+
 // Verify checks a mesh an install finished: an install that failed, or is still running, is refused at once.
 function refuseUnfinishedInstall(install: RunRecord): void {
   if (install.status === 'succeeded') return;
@@ -165,6 +178,7 @@ export async function prepareFollowUp(given: FollowUpRequest, listener?: Progres
   try {
     const target = loaded ? await latestTarget(request, store?.runs, loaded) : await namedTarget(request, (store as Store).runs, request.runRef as string);
     const faults = early ?? checkFollowUpInput(request, target.config, target.mode);
+    if (removes && !request.force && store && target.targetRun) await refuseAdopted(store.runs, target.targetRun);
     const runId = newRunId();
     const world = target.world ?? runId;
     if (target.mode === 'real') {

@@ -71,6 +71,7 @@ type PlannedChange = (base: MeshConfig, request: PlanRequest & { own: string[] }
 // What each kind's flags change in the mesh it is planned on (a kind without a change plans the mesh as it is).
 const PLANNED_CHANGE: Readonly<Record<RunKind, PlannedChange>> = {
   install: (base) => base,
+  adopt: (base) => base,
   verify: (base) => base,
   'verify-links': (base) => base,
   uninstall: (base) => base,

@@ -2,6 +2,7 @@
 // checks configs. The CLI loads it when a verb acts (start-up stays fast for the others).
 export { precheck } from './activities/precheck.js';
 export { clusterVersions, toolVersions } from './activities/tool-versions.js';
+export { prepareAdopt } from './adopt-service.js';
 export { auditSecrets } from './audit-service.js';
 export { loadConfig } from './config/mesh-config.js';
 export { applyOverrides, hasOverrides, parseContextFlags } from './config/overrides.js';

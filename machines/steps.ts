@@ -61,8 +61,12 @@ export const UPGRADE_STEP_IDS = [
 
 export const ROLLBACK_STEP_IDS = ['restore-tag', 'restore-gateway', 'restore-namespaces', 'remove-remote-revision', 'remove-new-revision'] as const;
 
+// Adoption reads each cluster and records what it runs as there before mesh-run.
+export const ADOPT_STEP_IDS = ['record-existing'] as const;
+
 export const STEP_IDS = [
   ...INSTALL_STEP_IDS,
+  ...ADOPT_STEP_IDS,
   ...VERIFY_STEP_IDS,
   ...UNINSTALL_STEP_IDS,
   ...MEMBERSHIP_STEP_IDS,
@@ -73,57 +77,7 @@ export const STEP_IDS = [
 
 export type StepId = (typeof STEP_IDS)[number];
 
-// What bounds a step's wait on the mesh, named by the config's budget for it ('none': it does not wait on the
-// mesh, or only for a short fixed time). Every step names one: a step added without it does not compile.
-export type WaitBudget = 'none' | 'gateway-address' | 'verify' | 'command' | 'sync' | 'upgrade-gate';
-
-export const STEP_WAITS: Readonly<Record<StepId, WaitBudget>> = {
-  preflight: 'none',
-  'label-network': 'none',
-  'establish-trust': 'none',
-  'install-primary': 'none',
-  'install-eastwest-gateway': 'none',
-  'await-gateway-address': 'gateway-address',
-  'expose-istiod': 'none',
-  'expose-services': 'none',
-  'create-remote-namespace': 'none',
-  'annotate-remote-namespace': 'none',
-  'install-remote': 'none',
-  'attach-remote': 'none',
-  'exchange-secret': 'none',
-  'check-remote-clusters': 'verify',
-  'check-injector-ca': 'verify',
-  'deploy-sample': 'none',
-  'await-sample': 'verify',
-  'check-traffic': 'verify',
-  'remove-sample': 'none',
-  'detach-remote': 'none',
-  'uninstall-remote': 'command',
-  'uninstall-primary': 'command',
-  'read-discovery-address': 'none',
-  'receive-secrets': 'none',
-  'release-secrets': 'none',
-  'mint-token': 'none',
-  'swap-secret': 'none',
-  'await-synced': 'sync',
-  'revoke-token': 'none',
-  'precheck-upgrade': 'none',
-  'install-revision': 'none',
-  'expose-istiod-revision': 'none',
-  'install-remote-revision': 'none',
-  'await-revision-synced': 'upgrade-gate',
-  'select-namespaces': 'none',
-  'move-wave': 'none',
-  'await-wave': 'upgrade-gate',
-  'upgrade-gateway': 'none',
-  'flip-tag': 'none',
-  'remove-old-revision': 'none',
-  'restore-tag': 'none',
-  'restore-gateway': 'none',
-  'restore-namespaces': 'none',
-  'remove-remote-revision': 'none',
-  'remove-new-revision': 'none',
-};
+export { STEP_WAITS, type WaitBudget } from './step-waits.js';
 
 // Where a step runs: on every cluster at once, on primaries, on remotes, or on any cluster the mesh's shape
 // asks it of ('each'); `runsOn` narrows it per cluster. A 'wave' step runs once per data-plane wave of an
@@ -282,6 +236,7 @@ const LINK_CHECKS: readonly StepInfo[] = [
 
 export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
   install: INSTALL_STEPS,
+  adopt: [{ id: 'record-existing', scope: 'each', title: 'Read what the cluster runs and record it as there before mesh-run (nothing changed)' }],
   verify: [
     PREFLIGHT,
     ...LINK_CHECKS,

@@ -4,9 +4,11 @@ import { parseDuration } from './durations.js';
 
 // What a run does: the install page, its verify page, its cleanup section; or on day 2, one cluster joining or
 // leaving, the remote secrets' tokens rotated, a canary upgrade to a new revision or its rollback; or a check of
-// the links between the clusters alone (verify-links: verify's first checks, nothing deployed).
+// the links between the clusters alone (verify-links: verify's first checks, nothing deployed); or the adoption
+// of a mesh mesh-run did not install (adopt: what runs is recorded, nothing changed).
 export const RUN_KINDS = [
   'install',
+  'adopt',
   'verify',
   'verify-links',
   'uninstall',

@@ -23,6 +23,7 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
       return command.tool === 'istioctl' && a0 === 'install';
     case 'await-gateway-address':
     case 'read-discovery-address':
+    case 'record-existing':
     case 'mint-token':
     case 'revoke-token':
       return command.tool === 'kubectl' && a0 === 'get';
@@ -165,6 +166,8 @@ function permanentText(step: StepId, command: Command): string {
       return `error: deployment "${command.args.find((a) => a.startsWith('deployment/'))?.slice('deployment/'.length) ?? 'curl'}" exceeded its progress deadline`;
     case 'check-traffic':
       return `Error from server (Forbidden): pods is forbidden: User "${USER}" cannot list resource "pods" in API group "" in the namespace "sample"`;
+    case 'record-existing':
+      return `Error from server (Forbidden): namespaces "istio-system" is forbidden: User "${USER}" cannot get resource "namespaces" in API group "" in the namespace "istio-system"`;
     case 'remove-sample':
       return `Error from server (Forbidden): namespaces "sample" is forbidden: User "${USER}" cannot get resource "namespaces" in API group "" in the namespace "sample"`;
     case 'detach-remote':

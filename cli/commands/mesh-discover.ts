@@ -9,7 +9,7 @@ import { addClusterOptions, type ClusterFlags, CONTEXT_PRECEDENCE, dbOption, ove
 import { ExitRequest } from '../exit.js';
 import { painter, type Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
-import { table } from '../render/table.js';
+import { discoveryText } from '../render/discovery.js';
 
 const FORMATS = ['text', 'json', 'yaml'] as const;
 
@@ -28,33 +28,6 @@ function configYaml(report: DiscoveryReport & { target: string }): string {
     ...(report.config.trust ? ['# trust.caDir: point it at the CA files behind the cacerts secrets (mesh-run reads no key from a cluster).'] : []),
   ];
   return `${header.join('\n')}\n${stringify(report.config)}`;
-}
-
-function text(report: DiscoveryReport & { target: string }, paint: ReturnType<typeof painter>): string {
-  const rows = report.clusters.map((c) => [
-    c.name,
-    c.context,
-    c.role,
-    c.controlPlane ?? '',
-    c.network ?? '',
-    c.meshID ?? '',
-    c.revision ?? '',
-    c.eastWestGateway ? (c.eastWestGateway.address ?? 'pending') : '',
-    c.remoteSecrets.flatMap((s) => s.clusters).join(',') || '',
-    c.cacerts ? 'yes' : 'no',
-  ]);
-  const lines = [
-    `${report.target}: ${report.topology ?? 'no mesh found'}`,
-    table(['CLUSTER', 'CONTEXT', 'ROLE', 'CONTROL PLANE', 'NETWORK', 'MESH ID', 'REVISION', 'EAST-WEST', 'SECRETS FOR', 'CACERTS'], rows),
-  ];
-  for (const f of report.findings) lines.push(`${f.level === 'blocking' ? paint('red', '✖') : paint('yellow', '!')} ${f.message}\n    hint: ${f.hint}`);
-  const blocking = report.findings.filter((f) => f.level === 'blocking').length;
-  lines.push(
-    blocking > 0
-      ? `${blocking} blocking finding${blocking === 1 ? '' : 's'}: the mesh cannot be described as it is`
-      : `${paint('green', '✔')} described; "-o yaml" writes the config (check it with "mesh-run config check -c <file>")`,
-  );
-  return `${lines.join('\n')}\n`;
 }
 
 export function addDiscoverCommand(mesh: Command, streams: Streams): void {
@@ -98,7 +71,10 @@ Exit codes: 0 described (warnings may remain), 2 bad input, 3 a blocking finding
       const blocking = report.findings.filter((f) => f.level === 'blocking');
       if (format === 'yaml') streams.stdout.write(configYaml(report));
       else if (format === 'json') streams.stdout.write(renderDocument({ ok: blocking.length === 0, ...report }, format));
-      else streams.stdout.write(text(report, painter(streams.stdout)));
+      else
+        streams.stdout.write(
+          discoveryText(report, painter(streams.stdout), 'described; "-o yaml" writes the config (check it with "mesh-run config check -c <file>")'),
+        );
       if (blocking.length > 0) {
         if (format !== 'text') for (const f of blocking) streams.stderr.write(`blocking: ${f.message}\n`);
         throw new ExitRequest(ExitCode.precondition);

@@ -8,6 +8,7 @@ import type { Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
 import { csv } from '../render/csv.js';
 import { table } from '../render/table.js';
+import { addAdoptCommand } from './mesh-adopt.js';
 import { addDiscoverCommand } from './mesh-discover.js';
 
 const FORMATS = ['text', 'json', 'yaml', 'csv'] as const;
@@ -141,5 +142,6 @@ export function meshCommand(streams: Streams): Command {
       streams.stdout.write(`${lines.join('\n')}\n`);
     });
   addDiscoverCommand(mesh, streams);
+  addAdoptCommand(mesh, streams);
   return mesh;
 }

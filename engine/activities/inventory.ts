@@ -15,6 +15,8 @@ export const SUBJECTS = {
   // The ConfigMaps istiod writes into istio-system (its root, its leader locks), by name in the detail: those
   // there before the install stay when uninstall keeps the namespace.
   istiodConfigMaps: 'configmaps/istio-system/istiod',
+  // An adoption: every Istio object the cluster ran when mesh-run adopted it, by kind/name in the detail.
+  adoptedIstio: 'adopted/istio',
 } as const;
 
 // What an upgrade replaces, journaled before it acts (its rollback puts these back): a moved namespace's

@@ -146,8 +146,10 @@ export async function istioOwners(rt: StepRuntime, context: string): Promise<str
   return [...owners];
 }
 
-// The revision tags pointing at revisions mesh-run installed (an upgrade sets them); istioctl uninstall --purge
-// leaves them, as it removes only what istioctl installed.
-export async function meshRunTags(rt: StepRuntime, context: string): Promise<string[]> {
-  return tagsOfMeshRunRevisions(await list(rt, context, ['mutatingwebhookconfigurations'], 'observe'));
+// The revision tags pointing at revisions mesh-run installed (an upgrade sets them), or with `every` (--force)
+// all of them; istioctl uninstall --purge leaves them, as it removes only what istioctl installed.
+export async function meshRunTags(rt: StepRuntime, context: string, every = false): Promise<string[]> {
+  const hooks = await list(rt, context, ['mutatingwebhookconfigurations'], 'observe');
+  if (!every) return tagsOfMeshRunRevisions(hooks);
+  return [...new Set(hooks.map((h) => h.metadata?.labels?.[TAG]).filter((t): t is string => t !== undefined))];
 }

@@ -153,8 +153,12 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
     rt.note(`no Istio left on ${input.cluster}`, 'info');
     return { finishedAt: rt.now() };
   }
+  // --force on what an adoption recorded: every object goes, and the journal names each.
+  if (deps.force && inventory.before(input.cluster, SUBJECTS.adoptedIstio)) {
+    await rt.report('deleted-preexisting', `--force: deleting what ${input.cluster} ran before mesh-run adopted it: ${before.join(', ')}`);
+  }
   if (before.some((item) => !item.startsWith('namespace/') && !isUnpruned(item))) {
-    for (const tag of await meshRunTags(rt, input.context)) {
+    for (const tag of await meshRunTags(rt, input.context, deps.force === true)) {
       await mustSucceed(rt, istioctl(input.context, ['tag', 'remove', tag, '-y'], 'act'), `istioctl tag remove ${tag} on ${input.cluster}`);
     }
     await mustSucceed(rt, istioctl(input.context, ['uninstall', '-y', '--purge'], 'act'), `istioctl uninstall --purge on ${input.cluster}`);

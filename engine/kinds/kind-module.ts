@@ -31,6 +31,9 @@ export interface Blocking {
 export interface KindModule {
   readonly kind: RunKind;
   readonly mesh: MeshRole;
+  // Founds the mesh from what already runs on its clusters (an adoption): mesh-run made none of it, so removing
+  // the mesh needs --force, and names what it deletes.
+  readonly adopts?: true;
   // Takes the mesh off its clusters when it succeeds (the mesh's record says "removed" after it).
   readonly removesMesh?: true;
   // The kind whose run this one takes back, from that run's observations (an upgrade rollback).

@@ -1,6 +1,7 @@
 // Every run kind's module, by kind: the engine asks these instead of branching on a kind's name. A new kind
 // is a new entry here (the compiler asks for it once the kind is in shared/model.ts's RUN_KINDS).
 import type { RunKind } from '../../machines/steps.js';
+import { adoptKind } from './adopt.js';
 import { clusterAddKind } from './cluster-add.js';
 import { clusterRemoveKind } from './cluster-remove.js';
 import { installKind } from './install.js';
@@ -16,6 +17,7 @@ export type { KindModule, MeshRole } from './kind-module.js';
 
 export const KINDS: Readonly<Record<RunKind, KindModule>> = {
   install: installKind,
+  adopt: adoptKind,
   verify: verifyKind,
   'verify-links': verifyLinksKind,
   uninstall: uninstallKind,

@@ -2,6 +2,7 @@
 // actor. The driver runs whichever workflow a run's kind names. Heavy (every machine and activity): only the
 // driver, the rehearsal, resume's snapshot check and the graphs load it; a kind's light facts are in registry.ts.
 import { createActor } from 'xstate';
+import { ADOPT_MACHINE_VERSION, adoptMachine, recordMachine } from '../../machines/adopt-machine.js';
 import { INSTALL_MACHINE_VERSION, installMachine, primaryMachine, remoteMachine } from '../../machines/install-machine.js';
 import { LINKS_MACHINE_VERSION, linkCheckMachine, linksMachine } from '../../machines/links-machine.js';
 import { joinMachine, leaveMachine, MEMBERSHIP_MACHINE_VERSION } from '../../machines/membership-machine.js';
@@ -11,6 +12,7 @@ import type { RotateInput } from '../../machines/types.js';
 import { removalMachine, UNINSTALL_MACHINE_VERSION, uninstallMachine } from '../../machines/uninstall-machine.js';
 import { rollbackMachine, UPGRADE_MACHINE_VERSION, upgradeMachine } from '../../machines/upgrade-machine.js';
 import { sampleClusterMachine, VERIFY_MACHINE_VERSION, verifyMachine } from '../../machines/verify-machine.js';
+import * as adopt from '../activities/adopt.js';
 import * as install from '../activities/install.js';
 import * as rotation_ from '../activities/rotation.js';
 import * as uninstall from '../activities/uninstall.js';
@@ -35,6 +37,17 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
       return installMachine.provide({ actors: { preflight: step(install.preflight), primary, remote }, actions: journal });
     },
     input: installInput,
+  },
+  adopt: {
+    kind: 'adopt',
+    version: ADOPT_MACHINE_VERSION,
+    machine: adoptMachine,
+    children: [{ machine: recordMachine, spawnedIn: 'adopt.recording', label: 'each cluster (one child machine per cluster)' }],
+    bind: (step, journal) => {
+      const record = recordMachine.provide({ actors: { recordExisting: step(adopt.recordExisting) }, actions: journal });
+      return adoptMachine.provide({ actors: { record }, actions: journal });
+    },
+    input: (runId, config) => followUpInput(runId, config),
   },
   verify: {
     kind: 'verify',
