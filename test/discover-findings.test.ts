@@ -345,6 +345,7 @@ describe('what discovery finds wrong on simulated clusters', () => {
       controlPlaneAddresses?: string[];
       apiServer?: string;
       eastWestGateway?: { address?: string };
+      remoteSecrets: Array<{ clusters: string[]; server: string }>;
     }>;
   };
   const byName = (stdout: string) => new Map((JSON.parse(stdout) as Json).clusters.map((c) => [c.name, c]));
@@ -450,6 +451,85 @@ describe('what discovery finds wrong on simulated clusters', () => {
       ['cluster1', 'primary', null],
       ['cluster2', 'remote', 'https://10.99.0.7:6443'],
     ]);
+  });
+
+  // A remote secret for `source` dialling `server`, made by (simulated) istioctl and applied on `holder`; the
+  // token it carries passes through this test only.
+  async function secretDialling(db: string, world: string, source: string, holder: string, server: string) {
+    const made = await withToken(() =>
+      simCommand(db, world, source, ['create-remote-secret', `--name=${source}`, `--server=${server}`, '-n', 'istio-system'], { tool: 'istioctl' }),
+    );
+    expect(made.exitCode, made.stderr).toBe(0);
+    const applied = await withToken(() => simCommand(db, world, holder, ['apply', '-f', '-'], { stdin: made.stdout }));
+    expect(applied.exitCode, applied.stderr).toBe(0);
+  }
+  const found = async (db: string, meshID: string, code: number, message: string) => {
+    const result = await discover(db, meshID);
+    expect(result.code, result.stdout).toBe(code);
+    expect(result.stdout).toContain(message);
+  };
+
+  it("a primary's remote secrets: one for a cluster not given, one dialling a loopback; a remote naming a stranger, one nobody serves, one purged", async () => {
+    const { db, world } = await installed('secrets', join(examples, 'primary-remote.yaml'));
+    const ghost = 'apiVersion: v1\nkind: Secret\nmetadata: {name: istio-remote-secret-ghost, namespace: istio-system, labels: {istio/multiCluster: "true"}}\n';
+    await withToken(() => simCommand(db, world, 'cluster1', ['create', '-f', '-'], { stdin: ghost }));
+    await found(db, 'mesh1', 3, '✖ primary cluster1: remote secret istio-remote-secret-ghost is for cluster ghost, which is not among the given clusters');
+    await kubectl(db, world, 'cluster1', ['-n', 'istio-system', 'delete', 'secret', 'istio-remote-secret-ghost']);
+    await secretDialling(db, world, 'cluster2', 'cluster1', 'https://127.0.0.1:6443');
+    await found(db, 'mesh1', 0, "! primary cluster1: remote secret istio-remote-secret-cluster2 dials https://127.0.0.1:6443, the primary pod's own loopback");
+    const annotation = 'topology.istio.io/controlPlaneClusters';
+    await kubectl(db, world, 'cluster2', ['annotate', 'namespace', 'istio-system', `${annotation}=elsewhere`, '--overwrite']);
+    await found(db, 'mesh1', 3, '✖ remote cluster2: names elsewhere as its control plane, which is not among the given primaries');
+    await kubectl(db, world, 'cluster2', ['annotate', 'namespace', 'istio-system', `${annotation}-`]);
+    await kubectl(db, world, 'cluster1', ['-n', 'istio-system', 'delete', 'secret', 'istio-remote-secret-cluster2']);
+    await found(
+      db,
+      'mesh1',
+      3,
+      '✖ remote cluster2: no primary among the given clusters serves it (no controlPlaneClusters annotation, no primary holds its secret)',
+    );
+    // The remote's Istio purged, and its istio-system gone with it.
+    const purged = await withToken(() => simCommand(db, world, 'cluster2', ['uninstall', '--purge', '-y'], { tool: 'istioctl' }));
+    expect(purged.exitCode, purged.stderr).toBe(0);
+    await kubectl(db, world, 'cluster2', ['delete', 'namespace', 'istio-system']);
+    await found(db, 'mesh1', 3, '✖ cluster cluster2: no Istio (no istiod, no remote profile, no istio-system)');
+  });
+
+  it('primaries: one that does not read the other, then one reinstalled with another meshID or revision', async () => {
+    const { db, world } = await installed('primaries', join(examples, 'multi-primary.yaml'));
+    await kubectl(db, world, 'cluster2', ['-n', 'istio-system', 'delete', 'secret', 'istio-remote-secret-cluster1']);
+    await found(db, 'mesh1', 0, "! primary cluster2: holds no secret for primary cluster1; its istiod does not see cluster1's endpoints");
+    const reinstall = (meshID: string, revision?: string) =>
+      withToken(() =>
+        simCommand(db, world, 'cluster2', ['install', '-y', '-f', '-'], {
+          tool: 'istioctl',
+          stdin: primaryOperator('cluster2', { meshID, network: 'network1', ...(revision ? { revision } : {}) }, false),
+        }),
+      );
+    expect((await reinstall('other')).exitCode).toBe(0);
+    await found(db, 'mesh1', 3, '✖ the primaries differ in meshID: mesh1 on cluster1; other on cluster2');
+    // A canary control plane beside the default one, then the default one removed: an upgrade half done.
+    expect((await reinstall('mesh1', 'canary')).exitCode).toBe(0);
+    const removed = await withToken(() => simCommand(db, world, 'cluster2', ['uninstall', '--revision', 'default', '-y'], { tool: 'istioctl' }));
+    expect(removed.exitCode, removed.stderr).toBe(0);
+    await found(db, 'mesh1', 0, '! the primaries run different revisions (default, canary): an upgrade in progress?');
+  });
+
+  it('a mixed fleet: a remote annotated with two primaries, and primaries dialling one remote at different API servers', async () => {
+    const { db, world } = await installed('fleet', join(examples, 'mixed-fleet.yaml'));
+    const holders = byName((await discover(db, 'fleet', 'json')).stdout);
+    const dialling = (primary: string) => holders.get(primary)?.remoteSecrets.find((s) => s.clusters.includes('east-2'))?.server;
+    // Both primaries read east-2 (east-1 serves it), at the server its context names.
+    const server = dialling('east-1');
+    expect(server).toMatch(/^https:\/\//);
+    expect(dialling('west-1')).toBe(server);
+    await secretDialling(db, world, 'east-2', 'west-1', 'https://10.99.0.1:6443');
+    const json = await discover(db, 'fleet', 'json');
+    expect((JSON.parse(json.stdout) as { findings: Array<{ message: string }> }).findings.map((f) => f.message)).toContain(
+      `cluster east-2: the primaries' remote secrets dial it at different API servers (${server} from east-1; https://10.99.0.1:6443 from west-1)`,
+    );
+    await kubectl(db, world, 'east-2', ['annotate', 'namespace', 'istio-system', 'topology.istio.io/controlPlaneClusters=east-1,west-1', '--overwrite']);
+    await found(db, 'fleet', 3, '✖ remote east-2: claimed by 2 primaries (east-1, west-1, by its controlPlaneClusters annotation)');
   });
 
   // Runs last: every output of every discovery above, and every byte of the stores.
