@@ -70,14 +70,31 @@ const ROOT_CONFIGMAP = 'istio-ca-root-cert';
 const LEADER_ANNOTATION = 'control-plane.alpha.kubernetes.io/leader';
 const LEADER_ELECTIONS = ['istio-leader', 'istio-namespace-controller-election'];
 
-function publishRoot(cluster: SimCluster, primary: SimCluster): void {
-  if (!cluster.get(t('namespace'), '', ISTIO_SYSTEM) || cluster.get(t('configmap'), ISTIO_SYSTEM, ROOT_CONFIGMAP)) return;
-  cluster.put({
+// `refresh`: an istiod that (re)started publishes the root it signs with now, over the one it published before.
+function publishRoot(cluster: SimCluster, primary: SimCluster, refresh = false): void {
+  if (!cluster.get(t('namespace'), '', ISTIO_SYSTEM)) return;
+  const published = cluster.get(t('configmap'), ISTIO_SYSTEM, ROOT_CONFIGMAP);
+  const root = rootOf(primary);
+  if (published && (!refresh || (published.data as Record<string, string> | undefined)?.['root-cert.pem'] === root)) return;
+  const configMap: KubeObject = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: ROOT_CONFIGMAP, namespace: ISTIO_SYSTEM, labels: { 'istio.io/config': 'true' } },
-    data: { 'root-cert.pem': rootOf(primary) },
-  });
+    data: { 'root-cert.pem': root },
+  };
+  if (published) cluster.replace({ ...published, data: configMap.data });
+  else cluster.put(configMap);
+}
+
+// istiod reads cacerts when it starts (kubectl rollout restart): the root it publishes, on its own cluster and
+// the remotes it serves, follows the cacerts it finds then (its own self-signed root when there is none).
+export function istiodRestarted(world: WorldView, cluster: SimCluster): void {
+  if (istiodsOn(cluster).length === 0) return;
+  publishRoot(cluster, cluster, true);
+  for (const { name } of remoteSecretsOn(cluster)) {
+    const remote = contextOfCluster(world, name);
+    if (remote && remote !== cluster && controlPlaneOf(world, remote)?.context.name === cluster.context.name) publishRoot(remote, cluster, true);
+  }
 }
 
 // A cluster that now runs istiod: it publishes its root and takes its leader locks.

@@ -2,7 +2,7 @@
 // Each verb is a handler in its own module; this one parses the command line and picks the handler.
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue, parseArgs } from './argv.js';
-import { publishToRemotes, reconcileDeployments, syncRemoteWebhooks } from './controllers.js';
+import { istiodRestarted, publishToRemotes, reconcileDeployments, syncRemoteWebhooks } from './controllers.js';
 import { apply, create } from './kubectl-apply.js';
 import { CLIENT_VERSION, clientOnly } from './kubectl-client.js';
 import { remove } from './kubectl-delete.js';
@@ -74,6 +74,8 @@ function rolloutVerb({ env, cluster, positionals, namespace }: KubectlCall): Com
   if (positionals[1] === 'restart') {
     const restarted = rolloutRestart(cluster, positionals.slice(2), namespace);
     reconcileDeployments(env, cluster, namespace);
+    // istiod restarted: it reads cacerts anew.
+    if (namespace === 'istio-system' && /^deployment\.apps\/istiod(-\S+)? restarted$/m.test(restarted.stdout)) istiodRestarted(env, cluster);
     return restarted;
   }
   reconcileDeployments(env, cluster, namespace);

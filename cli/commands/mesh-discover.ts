@@ -25,7 +25,7 @@ function configYaml(report: DiscoveryReport & { target: string }): string {
   const header = [
     `# Discovered by "mesh-run mesh discover" from ${report.target}${report.topology ? ` (${report.topology})` : ''}.`,
     ...report.findings.map((f) => `# ${f.level}: ${f.message}`),
-    ...(report.config.trust ? ['# trust.caDir: point it at the CA files behind the cacerts secrets (mesh-run reads no key from a cluster).'] : []),
+    ...(report.config.trust ? ["# trust.caDir: point it at the CA files of the primaries' common root (mesh-run reads no key from a cluster)."] : []),
   ];
   return `${header.join('\n')}\n${stringify(report.config)}`;
 }
@@ -42,10 +42,13 @@ export function addDiscoverCommand(mesh: Command, streams: Streams): void {
       'after',
       `
 Per cluster it reads (kubectl get only): istiod Deployments (revision; CLUSTER_ID, mesh ID, NETWORK and
-EXTERNAL_ISTIOD from their env), istio-system's network label and controlPlaneClusters annotation, the
-injector webhooks (the remote profile), revision tags, the east-west gateway's address, whether cacerts exists
-(by name), and on each primary the remote secrets: name, cluster names and API server. A secret's token is
-read into memory only to get past it; it is never printed, stored or journaled.
+EXTERNAL_ISTIOD from their env; the installer from their labels: mesh-run, istioctl, helm or manifests),
+istio-system's network label and controlPlaneClusters annotation, the injector webhooks (the remote profile),
+revision tags, the east-west gateway's address, whether cacerts exists (by name), the root each istiod
+publishes (ConfigMap istio-ca-root-cert: its SHA-256 fingerprint), where a remote reaches its control plane
+(istiod's endpoints), its context's API server (kubectl config view), and on each primary the remote secrets:
+name, cluster names and API server. A secret's token is read into memory only to get past it; it is never
+printed, stored or journaled.
 
 --context alone names the clusters: mesh-run mesh discover --context east=ctx-a --context west=ctx-b.
 -o yaml writes a config "mesh-run config check" accepts; -o json the whole report.

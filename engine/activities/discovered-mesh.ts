@@ -1,10 +1,10 @@
 // mesh-run mesh discover, part 2: from what each cluster shows (mesh-discovery.ts) to each cluster's role,
-// the mesh's topology, the config that describes it, and what does not fit, one finding a line with a hint.
-// Pure: no cluster is read here.
-import { isLoopbackServer } from '../../shared/api-server.js';
+// the mesh's topology, the config that describes it, and what does not fit, one finding a line with a hint
+// (those about one remote here, those across clusters in discovery-findings.ts). Pure: no cluster is read here.
 import type { MeshCluster } from '../../shared/model.js';
 import { meshTopology } from '../config/mesh-shape.js';
-import type { ClusterFacts } from './mesh-discovery.js';
+import { addressFinding, apiServers, meshFindings, rootFindings, secretFindings, sourceFindings } from './discovery-findings.js';
+import type { ClusterFacts, InstallSource } from './mesh-discovery.js';
 
 export interface DiscoveryFinding {
   level: 'blocking' | 'warning';
@@ -25,15 +25,24 @@ export interface DiscoveredCluster {
   remoteSecrets: Array<{ name: string; clusters: string[]; server: string }>;
   cacerts: boolean;
   revisionTags: string[];
+  // How its Istio was installed (istioctl, helm, mesh-run, manifests).
+  source?: InstallSource;
+  // A primary: the SHA-256 fingerprint of the root it signs with.
+  root?: string;
+  // A remote: where it reaches its control plane (global.remotePilotAddress as installed).
+  controlPlaneAddresses?: string[];
+  // The API server the primaries' remote secrets dial it at, where that is not its kube context's.
+  apiServer?: string;
 }
 
 // The config file a discovered mesh is described by: the shape "mesh-run config check" reads.
 export interface DiscoveredConfig {
   meshID?: string;
   revision?: string;
-  // Every primary has cacerts: the CA files behind them are the operator's (mesh-run never reads the keys).
+  // Every primary has cacerts, or all share one root: the CA files behind it are the operator's (mesh-run
+  // never reads the keys).
   trust?: { caDir: string };
-  clusters: Array<Pick<MeshCluster, 'name' | 'context' | 'role' | 'network' | 'controlPlane'>>;
+  clusters: Array<Pick<MeshCluster, 'name' | 'context' | 'role' | 'network' | 'controlPlane' | 'apiServer'>>;
 }
 
 export interface DiscoveryReport {
@@ -54,6 +63,7 @@ function baseOf(f: ClusterFacts): DiscoveredCluster {
     cacerts: f.cacerts,
     revisionTags: f.revisionTags,
     ...(f.eastWestGateway ? { eastWestGateway: f.eastWestGateway } : {}),
+    ...(f.source ? { source: f.source } : {}),
   };
 }
 
@@ -76,6 +86,7 @@ function primaryOf(f: ClusterFacts): DiscoveredCluster {
     ...(network ? { network } : {}),
     ...(istiod?.meshID ? { meshID: istiod.meshID } : {}),
     ...(istiod ? { revision: istiod.revision } : {}),
+    ...(f.root ? { root: f.root } : {}),
   };
 }
 
@@ -112,56 +123,18 @@ function remoteOf(f: ClusterFacts, primaries: ClusterFacts[], findings: Discover
       message: `remote ${f.name}: no primary among the given clusters serves it (no controlPlaneClusters annotation, no primary holds its secret)`,
       hint: `give its primary too (--context <primary>=<context>)`,
     });
+  const stale = holder ? addressFinding(f, holder) : undefined;
+  if (stale) findings.push(stale);
   const network = f.network ?? f.injectors.find((i) => i.network)?.network ?? (holder ? primaryOf(holder).network : undefined);
   const revision = f.injectors[0]?.revision;
-  return { ...baseOf(f), role: 'remote', ...(network ? { network } : {}), ...(controlPlane ? { controlPlane } : {}), ...(revision ? { revision } : {}) };
-}
-
-// Findings about the primaries' remote secrets: clusters nobody named, each other primary unseen, loopback servers.
-function secretFindings(primaries: DiscoveredCluster[], names: Set<string>, findings: DiscoveryFinding[]): void {
-  for (const p of primaries) {
-    for (const s of p.remoteSecrets) {
-      for (const c of s.clusters.filter((c) => !names.has(c)))
-        findings.push({
-          level: 'blocking',
-          cluster: p.name,
-          message: `primary ${p.name}: remote secret ${s.name} is for cluster ${c}, which is not among the given clusters`,
-          hint: `give it (--context ${c}=<context>, or in the config) so the spec includes it, or delete the stale secret`,
-        });
-      if (isLoopbackServer(s.server))
-        findings.push({
-          level: 'warning',
-          cluster: p.name,
-          message: `primary ${p.name}: remote secret ${s.name} dials ${s.server}, the primary pod's own loopback`,
-          hint: 'recreate it with istioctl create-remote-secret --server <an address the primary can reach>',
-        });
-    }
-    for (const q of primaries.filter((q) => q !== p && !p.remoteSecrets.some((s) => s.clusters.includes(q.name))))
-      findings.push({
-        level: 'warning',
-        cluster: p.name,
-        message: `primary ${p.name}: holds no secret for primary ${q.name}; its istiod does not see ${q.name}'s endpoints`,
-        hint: `create it (istioctl create-remote-secret --name=${q.name} on ${q.name}, applied on ${p.name})`,
-      });
-  }
-}
-
-function meshFindings(clusters: DiscoveredCluster[], findings: DiscoveryFinding[]): void {
-  const ids = new Map<string, string[]>();
-  for (const c of clusters) if (c.meshID) ids.set(c.meshID, [...(ids.get(c.meshID) ?? []), c.name]);
-  if (ids.size > 1)
-    findings.push({
-      level: 'blocking',
-      message: `the primaries differ in meshID: ${[...ids].map(([id, names]) => `${id} on ${names.join(', ')}`).join('; ')}`,
-      hint: 'one mesh has one meshID (global.meshID); discover each mesh on its own clusters',
-    });
-  const revisions = new Set(clusters.filter((c) => c.role === 'primary').map((c) => c.revision));
-  if (revisions.size > 1)
-    findings.push({
-      level: 'warning',
-      message: `the primaries run different revisions (${[...revisions].join(', ')}): an upgrade in progress?`,
-      hint: 'finish or roll back the upgrade before adopting the mesh',
-    });
+  return {
+    ...baseOf(f),
+    role: 'remote',
+    ...(network ? { network } : {}),
+    ...(controlPlane ? { controlPlane } : {}),
+    ...(revision ? { revision } : {}),
+    ...(f.controlPlaneAddresses ? { controlPlaneAddresses: f.controlPlaneAddresses } : {}),
+  };
 }
 
 // Roles, findings and the describing config from every cluster's facts.
@@ -191,30 +164,29 @@ export function deriveMesh(facts: ClusterFacts[]): DiscoveryReport {
   const primaries = clusters.filter((c) => c.role === 'primary');
   secretFindings(primaries, new Set(facts.map((f) => f.name)), findings);
   meshFindings(clusters, findings);
+  rootFindings(primaries, findings);
   const members = clusters.filter((c) => c.role === 'primary' || c.role === 'remote');
+  sourceFindings(members, findings);
+  const servers = apiServers(facts, primaryFacts, findings);
+  for (const c of clusters) {
+    const server = servers.get(c.name);
+    if (server) c.apiServer = server;
+  }
   const meshID = primaries.find((p) => p.meshID)?.meshID;
   const revisions = new Set(members.map((c) => c.revision ?? 'default'));
   const revision = revisions.size === 1 ? [...revisions][0] : undefined;
-  const ownRoots = primaries.length > 1 && !primaries.every((p) => p.cacerts);
-  if (ownRoots)
-    findings.push({
-      level: 'blocking',
-      message: `primaries without cacerts (${primaries
-        .filter((p) => !p.cacerts)
-        .map((p) => p.name)
-        .join(', ')}) sign with istiod's own root: ${primaries.length} primaries need one`,
-      hint: 'plug in a common root (Istio "Plug in CA Certificates") before adopting the mesh',
-    });
+  const oneRoot = primaries.length > 1 && primaries.every((p) => p.root) && new Set(primaries.map((p) => p.root)).size === 1;
   const config: DiscoveredConfig = {
     ...(meshID ? { meshID } : {}),
     ...(revision && revision !== 'default' ? { revision } : {}),
-    ...(primaries.length > 0 && primaries.every((p) => p.cacerts) ? { trust: { caDir: './certs' } } : {}),
+    ...(primaries.length > 0 && (primaries.every((p) => p.cacerts) || oneRoot) ? { trust: { caDir: './certs' } } : {}),
     clusters: members.map((c) => ({
       name: c.name,
       context: c.context,
       role: c.role as 'primary' | 'remote',
       network: c.network ?? DEFAULT_NETWORK,
       ...(c.controlPlane ? { controlPlane: c.controlPlane } : {}),
+      ...(c.apiServer ? { apiServer: c.apiServer } : {}),
     })),
   };
   const topology = primaries.length > 0 ? meshTopology({ clusters: config.clusters }) : undefined;

@@ -6,10 +6,15 @@
 import { parse } from 'yaml';
 import type { ClusterTools } from '../../adapters/cluster-tools.js';
 import type { ClusterRef, MeshConfig } from '../../shared/model.js';
+import { addressesOf, exposedAddresses, gatewayOf, type Item, itemsOf, rootFingerprint } from './discovery-reads.js';
 import { directRuntime, probing } from './environment-check.js';
 import { CACERTS, ISTIO_SYSTEM } from './install.js';
-import { CONTROL_PLANE_ANNOTATION, GATEWAY_SERVICE } from './install-common.js';
+import { CONTROL_PLANE_ANNOTATION } from './install-common.js';
+import { firstSource, type InstallSource } from './install-source.js';
+import { contextServerCommand } from './preflight.js';
 import { kubectl } from './step-runtime.js';
+
+export type { InstallSource, InstallSourceKind } from './install-source.js';
 
 const NETWORK_LABEL = 'topology.istio.io/network';
 const CLUSTER_ANNOTATION = 'networking.istio.io/cluster';
@@ -22,6 +27,8 @@ export interface DiscoveredIstiod {
   meshID?: string;
   network?: string;
   externalIstiod: boolean;
+  // How it was installed (its Deployment's labels and annotations).
+  source?: InstallSource;
 }
 
 export interface DiscoveredSecret {
@@ -45,17 +52,20 @@ export interface ClusterFacts extends ClusterRef {
   eastWestGateway?: { address?: string };
   remoteSecrets: DiscoveredSecret[];
   cacerts: boolean;
+  // How its Istio was installed: istiod's Deployment, else the injector webhook (a remote's only trace).
+  source?: InstallSource;
+  // A cluster running istiod: the SHA-256 fingerprint of the root it signs with (istio-ca-root-cert, public).
+  root?: string;
+  // A remote: where it reaches its control plane (the istiod Service's ExternalName or endpoints, the
+  // injector's URL host): remotePilotAddress as it was installed.
+  controlPlaneAddresses?: string[];
+  // A cluster running istiod: where it is reachable from other clusters (the east-west gateway's and any
+  // load-balanced istiod Service's addresses).
+  exposedAddresses?: string[];
+  // The API server its kube context dials, as the kubeconfig says.
+  contextServer?: string;
 }
 
-interface Item {
-  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: unknown;
-  status?: unknown;
-  data?: Record<string, string>;
-  webhooks?: Array<{ clientConfig?: { url?: string; service?: { path?: string } } }>;
-}
-
-const itemsOf = (stdout: string): Item[] => (JSON.parse(stdout) as { items?: Item[] }).items ?? [];
 const netOf = (path: string | undefined) => (path ? /\/net\/([^/?]+)/.exec(path)?.[1] : undefined);
 
 function istiodOf(item: Item): DiscoveredIstiod {
@@ -72,6 +82,7 @@ function istiodOf(item: Item): DiscoveredIstiod {
     ...(meshID ? { meshID } : {}),
     ...(network ? { network } : {}),
     externalIstiod: pick('EXTERNAL_ISTIOD') === 'true',
+    source: firstSource([item]),
   };
 }
 
@@ -97,20 +108,59 @@ function secretsOf(items: Item[]): DiscoveredSecret[] {
   });
 }
 
-function gatewayOf(items: Item[]): Pick<ClusterFacts, 'eastWestGateway'> {
-  const svc = items.find((i) => i.metadata?.name === GATEWAY_SERVICE);
-  if (!svc) return {};
-  const ingress = (svc.status as { loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string }> } } | undefined)?.loadBalancer?.ingress?.[0];
-  const address = ingress?.ip ?? ingress?.hostname;
-  return { eastWestGateway: address ? { address } : {} };
+type Run = ReturnType<typeof probing>;
+type Answer = Awaited<ReturnType<Run>>;
+const lastLine = (r: Answer) => r.stderr.trim().split('\n').at(-1)?.slice(0, 200) || `kubectl exited ${r.exitCode}`;
+const noRoot = (r: Answer) => r.exitCode !== 0 && /\(NotFound\)|configmaps? "istio-ca-root-cert" not found/i.test(r.stderr);
+
+// The injector webhooks: their revision, URL and the network their injection path names.
+function injectorsOf(hooks: Item[]): ClusterFacts['injectors'] {
+  return hooks.map((h) => {
+    const client = h.webhooks?.[0]?.clientConfig;
+    const net = netOf(client?.url ?? client?.service?.path);
+    return {
+      name: h.metadata?.name ?? '',
+      revision: h.metadata?.labels?.['istio.io/rev'] ?? 'default',
+      ...(client?.url ? { url: client.url } : {}),
+      ...(net ? { network: net } : {}),
+    };
+  });
+}
+
+// What only a control plane shows: the root it publishes (a public ConfigMap: cacerts' data is never read)
+// and where it is exposed. Undefined root: istiod has published none yet.
+async function controlPlaneFacts(on: (args: string[]) => Promise<Answer>, services: Item[]): Promise<Partial<ClusterFacts> | { error: string }> {
+  const root = await on(['get', 'configmap', 'istio-ca-root-cert', '-n', ISTIO_SYSTEM, '-o', 'jsonpath={.data.root-cert\\.pem}']);
+  if (root.exitCode !== 0 && !noRoot(root)) return { error: lastLine(root) };
+  const fingerprint = root.exitCode === 0 ? rootFingerprint(root.stdout) : undefined;
+  return { ...(fingerprint ? { root: fingerprint } : {}), exposedAddresses: exposedAddresses(services) };
+}
+
+// What only a remote shows: where its control plane address points.
+async function remoteFacts(on: (args: string[]) => Promise<Answer>, services: Item[], hooks: Item[]): Promise<Partial<ClusterFacts> | { error: string }> {
+  const slices = await on(['get', 'endpointslices', '-n', ISTIO_SYSTEM, '-o', 'json']);
+  if (slices.exitCode !== 0) return { error: lastLine(slices) };
+  const addresses = addressesOf(services, itemsOf(slices.stdout), hooks);
+  return addresses.length > 0 ? { controlPlaneAddresses: addresses } : {};
 }
 
 // Reads one cluster. A read that fails (a silent API server, RBAC) makes the whole cluster unreadable:
 // half a picture would derive a wrong role.
-async function discoverCluster(run: ReturnType<typeof probing>, cluster: ClusterRef): Promise<ClusterFacts> {
+async function discoverCluster(run: Run, cluster: ClusterRef): Promise<ClusterFacts> {
   const on = (args: string[], sensitive = false) => run({ ...kubectl(cluster.context, args, 'observe'), ...(sensitive ? { sensitiveStdout: true } : {}) });
-  const empty: ClusterFacts = { ...cluster, istioSystem: false, istiods: [], injectors: [], revisionTags: [], remoteSecrets: [], cacerts: false };
-  const ns = await on(['get', 'namespace', ISTIO_SYSTEM, '-o', 'json']);
+  // The kubeconfig's own answer, to tell whether a remote secret dials the cluster elsewhere.
+  const [server, ns] = await Promise.all([run(contextServerCommand(cluster.context, 'observe')), on(['get', 'namespace', ISTIO_SYSTEM, '-o', 'json'])]);
+  const contextServer = server.exitCode === 0 && server.stdout.trim() ? { contextServer: server.stdout.trim() } : {};
+  const empty: ClusterFacts = {
+    ...cluster,
+    istioSystem: false,
+    istiods: [],
+    injectors: [],
+    revisionTags: [],
+    remoteSecrets: [],
+    cacerts: false,
+    ...contextServer,
+  };
   // Only the API server's own NotFound means "no Istio here"; a missing kubectl or context is no answer.
   if (ns.exitCode !== 0 && /\(NotFound\)|namespaces? "istio-system" not found/i.test(ns.stderr)) return empty;
   const [deployments, webhooks, services, secrets, cacerts] = await Promise.all([
@@ -124,11 +174,10 @@ async function discoverCluster(run: ReturnType<typeof probing>, cluster: Cluster
     on(['get', 'secrets', '-n', ISTIO_SYSTEM, '-o', 'name']),
   ]);
   const failed = [ns, deployments, webhooks, services, secrets, cacerts].find((r) => r.exitCode !== 0);
-  if (failed) return { ...empty, error: failed.stderr.trim().split('\n').at(-1)?.slice(0, 200) || `kubectl exited ${failed.exitCode}` };
+  if (failed) return { ...empty, error: lastLine(failed) };
   const namespace = JSON.parse(ns.stdout) as Item;
-  const istiods = itemsOf(deployments.stdout)
-    .filter((d) => d.metadata?.labels?.app === 'istiod' || /^istiod(-|$)/.test(d.metadata?.name ?? ''))
-    .map(istiodOf);
+  const istiodItems = itemsOf(deployments.stdout).filter((d) => d.metadata?.labels?.app === 'istiod' || /^istiod(-|$)/.test(d.metadata?.name ?? ''));
+  const istiods = istiodItems.map(istiodOf);
   const istiod = istiods[0];
   if (istiod && istiod.meshID === undefined) {
     // The mesh ID lives in the mesh config when istiod's env does not carry it.
@@ -138,8 +187,13 @@ async function discoverCluster(run: ReturnType<typeof probing>, cluster: Cluster
     if (id) istiod.meshID = id;
   }
   const hooks = itemsOf(webhooks.stdout);
+  const injectorHooks = hooks.filter((h) => (h.metadata?.name ?? '').startsWith('istio-sidecar-injector'));
+  const serviceItems = itemsOf(services.stdout);
+  const role = istiod ? await controlPlaneFacts(on, serviceItems) : injectorHooks.length > 0 ? await remoteFacts(on, serviceItems, injectorHooks) : {};
+  if ('error' in role && role.error) return { ...empty, error: role.error };
   const annotation = namespace.metadata?.annotations?.[CONTROL_PLANE_ANNOTATION];
   const network = namespace.metadata?.labels?.[NETWORK_LABEL];
+  const sameRevision = injectorHooks.filter((h) => (h.metadata?.labels?.['istio.io/rev'] ?? 'default') === (istiod?.revision ?? 'default'));
   return {
     ...empty,
     istioSystem: true,
@@ -153,25 +207,16 @@ async function discoverCluster(run: ReturnType<typeof probing>, cluster: Cluster
             .filter(Boolean),
         }
       : {}),
-    injectors: hooks
-      .filter((h) => (h.metadata?.name ?? '').startsWith('istio-sidecar-injector'))
-      .map((h) => {
-        const client = h.webhooks?.[0]?.clientConfig;
-        const net = netOf(client?.url ?? client?.service?.path);
-        return {
-          name: h.metadata?.name ?? '',
-          revision: h.metadata?.labels?.['istio.io/rev'] ?? 'default',
-          ...(client?.url ? { url: client.url } : {}),
-          ...(net ? { network: net } : {}),
-        };
-      }),
+    injectors: injectorsOf(injectorHooks),
     revisionTags: hooks
       .map((h) => h.metadata?.labels?.['istio.io/tag'])
       .filter((t): t is string => Boolean(t))
       .sort(),
-    ...gatewayOf(itemsOf(services.stdout)),
+    ...gatewayOf(serviceItems),
     remoteSecrets: secretsOf(itemsOf(secrets.stdout)),
     cacerts: cacerts.stdout.split('\n').includes(`secret/${CACERTS}`),
+    ...(istiod || injectorHooks.length > 0 ? { source: firstSource([istiodItems[0], ...sameRevision, ...injectorHooks]) } : {}),
+    ...role,
   };
 }
 

@@ -1,6 +1,7 @@
 // preflight, the first step of an install (and the checks a precheck shares): tools, contexts, API servers,
 // loopback addresses; then, for an install, what each cluster held before it acted.
 
+import type { Command, CommandPurpose } from '../../adapters/cluster-tools.js';
 import { secretHoldersOf } from '../../machines/topology.js';
 import type { ClusterRef, PreflightInput, PreflightOutput } from '../../machines/types.js';
 import { isLoopbackServer } from '../../shared/api-server.js';
@@ -21,6 +22,11 @@ export function parseIstioVersion(stdout: string): string | undefined {
     // older istioctl print text; fall through to the regex
   }
   return /(\d+\.\d+\.\d+[\w.-]*)/.exec(stdout)?.[1];
+}
+
+// The API server a kube context dials, as the kubeconfig says (kubectl answers it without dialling).
+export function contextServerCommand(context: string, purpose: CommandPurpose = 'check'): Command {
+  return { tool: 'kubectl', args: ['config', 'view', '--minify', `--context=${context}`, '-o', 'jsonpath={.clusters[0].cluster.server}'], context, purpose };
 }
 
 // preflight: both tools answer, every context exists and its API server responds, no remote would be
@@ -131,16 +137,7 @@ async function checkDialledServers(rt: StepRuntime, config: MeshConfig, known: S
   const serverOf = (context: string) => {
     let found = servers.get(context);
     if (!found) {
-      found = mustSucceed(
-        rt,
-        {
-          tool: 'kubectl',
-          args: ['config', 'view', '--minify', `--context=${context}`, '-o', 'jsonpath={.clusters[0].cluster.server}'],
-          context,
-          purpose: 'check',
-        },
-        `reading the API server of context "${context}"`,
-      ).then((view) => view.stdout.trim());
+      found = mustSucceed(rt, contextServerCommand(context), `reading the API server of context "${context}"`).then((view) => view.stdout.trim());
       servers.set(context, found);
     }
     return found;

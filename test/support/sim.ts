@@ -2,7 +2,7 @@
 // in a database, driven as an operator with kubectl would.
 import type { ClusterTools, Command, CommandResult, RunOptions } from '../../adapters/cluster-tools.js';
 import { createSimulatedTools } from '../../adapters/simulator/simulated-tools.js';
-import { type LoadBalancerMode, newWorldSettings, readWorld, writeWorld } from '../../adapters/simulator/world.js';
+import { type LoadBalancerMode, newWorldSettings, readWorld, withLoadBalancer, writeWorld } from '../../adapters/simulator/world.js';
 import { openStore } from '../../engine/composition.js';
 import type { StepId } from '../../machines/steps.js';
 import type { SimObjectKey, Store } from '../../store/contract.js';
@@ -70,6 +70,19 @@ export async function setSimLatency(where: string, world: string, ms: number): P
     const settings = await readWorld(store.worlds, world);
     if (!settings) throw new Error(`no simulated world ${world} in ${where}`);
     await writeWorld(store.worlds, world, { ...settings, commandLatencyMs: ms });
+  } finally {
+    await store.close();
+  }
+}
+
+// Changes a dry run's load-balancer provider (ip, hostname, none) for the commands that come next: a provider
+// that changes withdraws the addresses it gave and hands out its own, as a re-provisioned load balancer would.
+export async function setSimLoadBalancer(where: string, world: string, mode: LoadBalancerMode): Promise<void> {
+  const store = await openStore(parseStoreLocation(where, 'test'), 'existing');
+  try {
+    const settings = await readWorld(store.worlds, world);
+    if (!settings) throw new Error(`no simulated world ${world} in ${where}`);
+    await writeWorld(store.worlds, world, withLoadBalancer(settings, { mode }, Date.now()));
   } finally {
     await store.close();
   }
