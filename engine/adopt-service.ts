@@ -71,11 +71,20 @@ export function adoptedConfig(name: string, base: MeshConfig, report: DiscoveryR
       message: `istiod sets no meshID (Istio then uses the trust domain); mesh-run records the mesh as ${name}`,
       hint: `clusters mesh-run adds get meshID ${name}: set values.global.meshID=${name} on the control planes so all agree`,
     });
-  const { revision: _revision, subject: _subject, upgrade: _upgrade, ...rest } = base;
+  const { revision: _revision, subject: _subject, upgrade: _upgrade, trust, ...rest } = base;
+  // The mesh's root is someone else's: a root mesh-run would generate is not it. Only the operator's own CA
+  // files (trust.caDir) can sign a primary that joins later.
+  if (trust?.source === 'generate')
+    findings.push({
+      level: 'warning',
+      message: "the config's trust: section asks mesh-run to generate a root, but this mesh's root was made elsewhere: not kept",
+      hint: 'to add primaries later, give trust: {caDir: <dir>} with the CA files behind the cacerts the primaries hold',
+    });
   const apiServers = new Map<string, string>();
   for (const c of report.config.clusters as Array<{ name: string; apiServer?: string }>) if (c.apiServer) apiServers.set(c.name, c.apiServer);
   return {
     ...rest,
+    ...(trust?.source === 'files' ? { trust } : {}),
     meshID: name,
     ...(report.config.revision ? { revision: report.config.revision } : {}),
     clusters: report.config.clusters.map((c) => ({

@@ -173,6 +173,9 @@ describe('mesh-run mesh adopt: a multi-primary multi-network mesh built by hand'
       ['cluster1', 'primary', 'network1'],
       ['cluster2', 'primary', 'network2'],
     ]);
+    // The example asks mesh-run to generate a root; this mesh's root was made by hand, so that is not kept.
+    expect(journal.run.config?.trust).toBeUndefined();
+    expect(journal.events.map((e) => e.detail)).toContainEqual(expect.stringContaining('asks mesh-run to generate a root'));
     for (const verb of [
       ['verify', '--mesh', 'mesh1'],
       ['secrets', 'rotate', '--mesh', 'mesh1'],
