@@ -15,6 +15,7 @@ import { faultSeed, growWorld, newWorldSeed, openStore, realTools, type StoreLoc
 import { parseFaultSpec } from './config/fault-specs.js';
 import { type JoiningCluster, withClusterAdded } from './config/mesh-config.js';
 import { meshTopology, shapeOf } from './config/mesh-shape.js';
+import { adoptedObjects } from './follow-up-deps.js';
 import { kindOf } from './kinds/registry.js';
 import { workflowOf } from './kinds/workflows.js';
 import { listMeshes } from './run-queries.js';
@@ -254,6 +255,7 @@ export async function prepareClusterRemove(request: ClusterRemoveRequest, listen
     const alone = { ...current, clusters: [leaving] };
     const tools = await toolsFor(target.mode, current, store, target.world ?? '');
     if (target.mode === 'real') await checkEnvironment(current, await realTools(current), false);
+    if (!request.force) await refuseAdoptedCluster(store, base, request.name);
     if (!request.force) await checkOwnership(alone, tools);
     if (target.mode === 'real' && request.confirm && !(await request.confirm(removalSummary(current, request.force, 'cluster-remove')))) {
       throw new UsageError('cluster remove not confirmed: nothing was changed');
@@ -266,6 +268,18 @@ export async function prepareClusterRemove(request: ClusterRemoveRequest, listen
     await store.close();
     throw error;
   }
+}
+
+// A cluster an adoption found is not mesh-run's to empty: refused (exit 3), naming what --force deletes.
+async function refuseAdoptedCluster(store: Store, base: RunRecord, name: string): Promise<void> {
+  const adopted = await adoptedObjects(store.runs, base);
+  const found = adopted.clusters.find((c) => c.cluster === name);
+  if (!adopted.adoption || !found) return;
+  throw new PreconditionError(
+    'mesh-adopted',
+    `cluster ${name} was adopted with its Istio (run ${adopted.adoption}), which mesh-run did not install: cluster remove would delete ${found.objects.join(', ') || 'it'}`,
+    { hint: 'cluster remove --force removes it, naming each object as it deletes it' },
+  );
 }
 
 // " at <step>@<cluster>", where a run that stopped says it stopped ('' when it names no step).

@@ -71,7 +71,11 @@ type PlannedChange = (base: MeshConfig, request: PlanRequest & { own: string[] }
 // What each kind's flags change in the mesh it is planned on (a kind without a change plans the mesh as it is).
 const PLANNED_CHANGE: Readonly<Record<RunKind, PlannedChange>> = {
   install: (base) => base,
-  adopt: (base) => base,
+  adopt: () => {
+    throw new UsageError(
+      'plan adopt: an adoption changes nothing on the clusters; "mesh-run mesh discover" shows what it reads, "mesh-run mesh adopt --dry-run" rehearses it',
+    );
+  },
   verify: (base) => base,
   'verify-links': (base) => base,
   uninstall: (base) => base,

@@ -117,6 +117,10 @@ describe('mesh-run mesh adopt on a primary-remote mesh built by hand', () => {
     expect(add.code, add.stderr + add.stdout).toBe(0);
     const verify = await cli(['verify', '--mesh', 'mesh1', '--db', db, ...Q]);
     expect(verify.code, verify.stderr + verify.stdout).toBe(0);
+    // A cluster the adoption found is not mesh-run's to empty; one mesh-run added is.
+    const adopted = await cli(['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster2', '--db', db, ...Q]);
+    expect(adopted.code, adopted.stderr).toBe(3);
+    expect(adopted.stderr).toMatch(/cluster cluster2 was adopted with its Istio .*: cluster remove would delete namespace\/istio-system/);
     const remove = await cli(['cluster', 'remove', '--mesh', 'mesh1', '--name', 'cluster3', '--db', db, ...Q]);
     expect(remove.code, remove.stderr + remove.stdout).toBe(0);
     expect(await istioObjects(db, world, 'cluster3')).not.toContain('namespace/istio-system');
@@ -221,6 +225,9 @@ describe('mesh-run mesh adopt: what it refuses, and a failed adoption resumed', 
     expect(noClusters.stderr).toContain('no clusters');
     const simWorldAlone = await cli(['mesh', 'adopt', '--name', 'mesh1', '--sim-world', world, '-c', config, '--db', db]);
     expect(simWorldAlone.code).toBe(2);
+    const plan = await cli(['plan', 'adopt', '-c', config]);
+    expect(plan.code).toBe(2);
+    expect(plan.stderr).toContain('plan adopt: an adoption changes nothing on the clusters');
     const bare = await withToken(() => handBuiltWorld(db, config, { bare: true }));
     const empty = await adopt(db, ['--sim-world', bare, '-c', config]);
     expect(empty.code, empty.stderr).toBe(3);
