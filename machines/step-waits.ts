@@ -1,5 +1,5 @@
 // What bounds each step's wait on the mesh (the config's budget that names it).
-import type { StepId } from './steps.js';
+import type { StepId } from './step-ids.js';
 
 // What bounds a step's wait on the mesh, named by the config's budget for it ('none': it does not wait on the
 // mesh, or only for a short fixed time). Every step names one: a step added without it does not compile.

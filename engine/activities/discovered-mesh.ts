@@ -1,56 +1,12 @@
 // mesh-run mesh discover, part 2: from what each cluster shows (mesh-discovery.ts) to each cluster's role,
 // the mesh's topology, the config that describes it, and what does not fit, one finding a line with a hint
 // (those about one remote here, those across clusters in discovery-findings.ts). Pure: no cluster is read here.
-import type { MeshCluster } from '../../shared/model.js';
 import { meshTopology } from '../config/mesh-shape.js';
 import { addressFinding, apiServers, meshFindings, rootFindings, secretFindings, sourceFindings } from './discovery-findings.js';
-import type { ClusterFacts, InstallSource } from './mesh-discovery.js';
+import type { DiscoveredCluster, DiscoveredConfig, DiscoveryFinding, DiscoveryReport } from './discovery-report.js';
+import type { ClusterFacts } from './mesh-discovery.js';
 
-export interface DiscoveryFinding {
-  level: 'blocking' | 'warning';
-  cluster?: string;
-  message: string;
-  hint: string;
-}
-
-export interface DiscoveredCluster {
-  name: string;
-  context: string;
-  role: 'primary' | 'remote' | 'none' | 'unreadable';
-  network?: string;
-  controlPlane?: string;
-  meshID?: string;
-  revision?: string;
-  eastWestGateway?: { address?: string };
-  remoteSecrets: Array<{ name: string; clusters: string[]; server: string }>;
-  cacerts: boolean;
-  revisionTags: string[];
-  // How its Istio was installed (istioctl, helm, mesh-run, manifests).
-  source?: InstallSource;
-  // A primary: the SHA-256 fingerprint of the root it signs with.
-  root?: string;
-  // A remote: where it reaches its control plane (global.remotePilotAddress as installed).
-  controlPlaneAddresses?: string[];
-  // The API server the primaries' remote secrets dial it at, where that is not its kube context's.
-  apiServer?: string;
-}
-
-// The config file a discovered mesh is described by: the shape "mesh-run config check" reads.
-export interface DiscoveredConfig {
-  meshID?: string;
-  revision?: string;
-  // Every primary has cacerts, or all share one root: the CA files behind it are the operator's (mesh-run
-  // never reads the keys).
-  trust?: { caDir: string };
-  clusters: Array<Pick<MeshCluster, 'name' | 'context' | 'role' | 'network' | 'controlPlane' | 'apiServer'>>;
-}
-
-export interface DiscoveryReport {
-  topology?: string;
-  clusters: DiscoveredCluster[];
-  findings: DiscoveryFinding[];
-  config: DiscoveredConfig;
-}
+export type { DiscoveredCluster, DiscoveredConfig, DiscoveryFinding, DiscoveryReport } from './discovery-report.js';
 
 const DEFAULT_NETWORK = 'network1';
 

@@ -3,7 +3,7 @@
 // a remote looks for its control plane, and the API server each cluster's secrets dial. Pure.
 import { isLoopbackServer } from '../../shared/api-server.js';
 import { API_SERVER_URL } from '../config/schema.js';
-import type { DiscoveredCluster, DiscoveryFinding } from './discovered-mesh.js';
+import type { DiscoveredCluster, DiscoveryFinding } from './discovery-report.js';
 import type { ClusterFacts } from './mesh-discovery.js';
 
 // Findings about the primaries' remote secrets: clusters nobody named, each other primary unseen, loopback servers.
