@@ -144,6 +144,11 @@ async function remoteFacts(on: (args: string[]) => Promise<Answer>, services: It
   return addresses.length > 0 ? { controlPlaneAddresses: addresses } : {};
 }
 
+// A cluster that shows no Istio (or could not be read): every fact empty.
+function nothingOn(cluster: ClusterRef): ClusterFacts {
+  return { ...cluster, istioSystem: false, istiods: [], injectors: [], revisionTags: [], remoteSecrets: [], cacerts: false };
+}
+
 // Reads one cluster. A read that fails (a silent API server, RBAC) makes the whole cluster unreadable:
 // half a picture would derive a wrong role.
 async function discoverCluster(run: Run, cluster: ClusterRef): Promise<ClusterFacts> {
@@ -151,16 +156,7 @@ async function discoverCluster(run: Run, cluster: ClusterRef): Promise<ClusterFa
   // The kubeconfig's own answer, to tell whether a remote secret dials the cluster elsewhere.
   const [server, ns] = await Promise.all([run(contextServerCommand(cluster.context, 'observe')), on(['get', 'namespace', ISTIO_SYSTEM, '-o', 'json'])]);
   const contextServer = server.exitCode === 0 && server.stdout.trim() ? { contextServer: server.stdout.trim() } : {};
-  const empty: ClusterFacts = {
-    ...cluster,
-    istioSystem: false,
-    istiods: [],
-    injectors: [],
-    revisionTags: [],
-    remoteSecrets: [],
-    cacerts: false,
-    ...contextServer,
-  };
+  const empty: ClusterFacts = { ...nothingOn(cluster), ...contextServer };
   // Only the API server's own NotFound means "no Istio here"; a missing kubectl or context is no answer.
   if (ns.exitCode !== 0 && /\(NotFound\)|namespaces? "istio-system" not found/i.test(ns.stderr)) return empty;
   const [deployments, webhooks, services, secrets, cacerts] = await Promise.all([
@@ -229,16 +225,9 @@ export async function discoverClusters(config: MeshConfig, tools: ClusterTools):
         return await discoverCluster(probe, { name: c.name, context: c.context });
       } catch (error) {
         return {
-          name: c.name,
-          context: c.context,
+          ...nothingOn({ name: c.name, context: c.context }),
           // Not the parser's message: it quotes the text it read, which may be a Secret's.
           error: `an answer kubectl gave could not be read (${(error as Error).name})`,
-          istioSystem: false,
-          istiods: [],
-          injectors: [],
-          revisionTags: [],
-          remoteSecrets: [],
-          cacerts: false,
         };
       }
     }),
