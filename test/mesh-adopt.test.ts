@@ -89,7 +89,9 @@ describe('mesh-run mesh adopt on a primary-remote mesh built by hand', () => {
     );
     const meshes = await cli(['meshes', '--db', db, '-o', 'json']);
     const listed = (JSON.parse(meshes.stdout) as Array<{ name: string; state: string; createdBy: string }>).find((m) => m.name === 'mesh1');
-    expect(listed).toMatchObject({ state: 'installed', createdBy: adoption });
+    expect(listed).toMatchObject({ state: 'installed', origin: 'adopted', createdBy: adoption });
+    const show = await cli(['mesh', 'show', 'mesh1', '--db', db]);
+    expect(show.stdout).toContain(`made by   ${adoption} (adopted: mesh-run did not install it)`);
     const history = await cli(['history', '--db', db, '-o', 'json']);
     expect(history.stdout).toContain(adoption);
   });

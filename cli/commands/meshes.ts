@@ -118,7 +118,7 @@ export function meshCommand(streams: Streams): Command {
       const m = detail.mesh;
       const lines = [
         `mesh      ${m.name}  (${m.topology}, ${m.mode}, ${m.state})`,
-        `made by   ${m.createdBy}; members from ${m.install}; ${count(m.runs.length, 'run')}`,
+        `made by   ${m.createdBy}${m.origin === 'adopted' ? ' (adopted: mesh-run did not install it)' : ''}; members from ${m.install}; ${count(m.runs.length, 'run')}`,
         '',
         table(
           ['CLUSTER', 'ROLE', 'NETWORK', 'CONTEXT', 'LAST RUN', 'LAST STEP', 'OUTCOME', 'AT'],

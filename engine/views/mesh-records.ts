@@ -22,6 +22,8 @@ export interface MeshRecord {
   // The install that made it, the run its membership comes from (the latest install, cluster add or remove
   // that succeeded), and every run of it, oldest first.
   createdBy: string;
+  // How the mesh came into the journal: installed by mesh-run, or adopted (built by someone else).
+  origin: 'installed' | 'adopted';
   install: string;
   runs: Array<{ id: string; kind: string; status: string; createdAt: number }>;
 }
@@ -81,6 +83,7 @@ export function meshRecords(all: readonly RunRecord[]): MeshRecord[] {
       clusters: config.clusters.map((c) => ({ name: c.name, context: c.context, role: c.role, network: c.network })),
       state: !installs.some((r) => r.status === 'succeeded') ? 'incomplete' : removed ? 'removed' : 'installed',
       createdBy: (installs[0] ?? membership).id,
+      origin: KINDS[(installs[0] ?? membership).kind].adopts ? 'adopted' : 'installed',
       install: membership.id,
       runs: every.map((r) => ({ id: r.id, kind: r.kind, status: r.status, createdAt: r.createdAt })),
     } satisfies MeshRecord;
