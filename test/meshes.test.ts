@@ -38,7 +38,7 @@ describe('mesh-run meshes and mesh show', () => {
     const meshes = await list();
     expect(meshes.map((m) => m.name).sort()).toEqual([`mesh1@${multi}`, `mesh1@${page}`, `mesh1@${runIdFrom(failed)}`, 'fleet'].sort());
     const byName = (name: string, from: Mesh[]) => from.find((m) => m.name === name) as Mesh;
-    expect(byName('fleet', meshes)).toMatchObject({ state: 'installed', topology: 'mixed', createdBy: fleet, install: fleet });
+    expect(byName('fleet', meshes)).toMatchObject({ state: 'installed', origin: 'installed', topology: 'mixed', createdBy: fleet, install: fleet });
     expect(byName('fleet', meshes).clusters.map((c) => c.name)).toEqual(['east-1', 'west-1', 'east-2', 'east-3', 'west-2']);
     expect(byName(`mesh1@${runIdFrom(failed)}`, meshes).state).toBe('incomplete');
 
