@@ -19,6 +19,7 @@ import { reportCommand } from './commands/report.js';
 import { resumeCommand } from './commands/resume.js';
 import { secretsCommand } from './commands/secrets.js';
 import { logsCommand, showCommand } from './commands/show.js';
+import { simCommand } from './commands/sim.js';
 import { runsCommand, statusCommand } from './commands/status.js';
 import { storeCommand } from './commands/store.js';
 import { unlockCommand } from './commands/unlock.js';
@@ -146,6 +147,7 @@ export function buildProgram(streams: Streams): Command {
     runsCommand(streams),
     meshesCommand(streams),
     meshCommand(streams),
+    simCommand(streams),
     historyCommand(streams),
     showCommand(streams),
     logsCommand(streams),

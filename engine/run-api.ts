@@ -13,6 +13,7 @@ export { discoverMesh } from './discover-service.js';
 export { planRun } from './plan.js';
 export { plannedConfig } from './plan-request.js';
 export { prepareFollowUp, prepareInstall, prepareResume } from './run-service.js';
+export { simCommand } from './sim-service.js';
 export { checkStore, recoverStore } from './store-integrity.js';
 export { cancelRun, copyStore, sameStore, unlockRun } from './store-service.js';
 export { prepareRollback, prepareUpgrade } from './upgrade-service.js';

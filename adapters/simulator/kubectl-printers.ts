@@ -1,4 +1,5 @@
-// kubectl's printers as the simulator has them: -o name, json, jsonpath and the one go-template mesh-run uses.
+// kubectl's printers as the simulator has them: -o name, json, yaml, jsonpath and the one go-template mesh-run uses.
+import { stringify } from 'yaml';
 import { type KubeObject, nameOf, type ResourceType } from './objects.js';
 
 // Evaluates the simple jsonpath forms kubectl users write: {.a.b[0].c}, {.metadata.labels}, and keys with
@@ -50,9 +51,10 @@ function goTemplate(obj: unknown, template: string): string | undefined {
 
 export function render(objs: KubeObject[], type: ResourceType, output: string | undefined, single: boolean): string {
   if (output === 'name') return objs.map((o) => `${nameOf(type, o.metadata.name)}\n`).join('');
-  if (output === 'json') {
+  if (output === 'json' || output === 'yaml') {
     const doc = single ? objs[0] : { apiVersion: 'v1', kind: 'List', items: objs, metadata: { resourceVersion: '' } };
-    return `${JSON.stringify(doc, null, 4)}\n`;
+    // kubectl writes YAML from the object's JSON: its keys in order (mesh-run never asks for it; a person does).
+    return output === 'json' ? `${JSON.stringify(doc, null, 4)}\n` : stringify(doc, { sortMapEntries: true });
   }
   if (output?.startsWith('jsonpath=')) {
     const template = output.slice('jsonpath='.length).replace(/^'(.*)'$/, '$1');
@@ -64,7 +66,7 @@ export function render(objs: KubeObject[], type: ResourceType, output: string | 
     return rendered;
   }
   if (output !== undefined)
-    throw new Error(`unable to match a printer suitable for the output format "${output}", allowed formats are: go-template,json,jsonpath,name`);
+    throw new Error(`unable to match a printer suitable for the output format "${output}", allowed formats are: go-template,json,jsonpath,name,yaml`);
   if (objs.length === 0) return '';
   return `NAME\n${objs.map((o) => o.metadata.name).join('\n')}\n`;
 }

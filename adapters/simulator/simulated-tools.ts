@@ -48,7 +48,9 @@ export function createSimulatedTools({ store, world, now = Date.now }: Simulated
       },
     };
     const run = () => (command.tool === 'kubectl' ? runKubectl(env, command.args, command.stdin) : runIstioctl(env, command.args, command.stdin));
-    if (isFaultPoint(options.step, command)) {
+    // Failures are injected into a run's steps: a command of no run (typed by hand, "mesh-run sim kubectl")
+    // takes none, whatever step it is filed under.
+    if (options.runId !== undefined && isFaultPoint(options.step, command)) {
       const target = current.contexts.find((c) => c.name === command.context);
       // An upgrade's wave steps are named by wave (await-wave@wave-2), whichever clusters their commands reach.
       const fault = objects.takeFault(options.step, waveNumber(options.cluster) !== undefined ? options.cluster : (target?.cluster ?? options.cluster));

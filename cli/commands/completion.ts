@@ -216,6 +216,9 @@ async function valuesOf(option: Option, at: Position): Promise<string[]> {
       return at.path === 'history' ? journal(at, q.journalClusters) : [];
     case '--name':
       return mesh && (at.path === 'cluster remove' || at.path === 'plan') ? journal(at, (runs) => q.meshClusterNames(runs, mesh)) : [];
+    case '--context':
+      // sim kubectl|istioctl take a cluster of the mesh (the other verbs a <cluster>=<context> pair).
+      return mesh && at.path.startsWith('sim ') ? journal(at, (runs) => q.meshClusterNames(runs, mesh)) : [];
     case '--control-plane':
       return mesh ? journal(at, (runs) => q.meshClusterNames(runs, mesh, 'primary')) : [];
     case '--inject-failure':

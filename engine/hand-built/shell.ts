@@ -42,9 +42,8 @@ export class Shell {
     private readonly signal: AbortSignal,
   ) {}
 
-  // The step id only routes the simulator's failure injection: 'preflight' is hit there by `kubectl version`
-  // alone, which a hand-built mesh never runs, so faults queued for a mesh-run run in the same world stay
-  // with that run. The cluster names the target for the same reason.
+  // No runId: the simulator injects no failure into a command of no run, so faults queued for a mesh-run run
+  // in the same world stay with that run. The step and cluster are placeholders RunOptions asks for.
   private options(cluster: string): RunOptions {
     return { signal: this.signal, timeoutMs: this.config.timeouts.commandMs, step: 'preflight', cluster };
   }
