@@ -7,6 +7,7 @@ import { cancelCommand } from './commands/cancel.js';
 import { clusterCommand } from './commands/cluster.js';
 import { complete, completionCommand } from './commands/completion.js';
 import { configCommand } from './commands/config.js';
+import { driftCommand } from './commands/drift.js';
 import { followUpCommand } from './commands/follow-up.js';
 import { graphCommand } from './commands/graph.js';
 import { historyCommand } from './commands/history.js';
@@ -148,6 +149,7 @@ export function buildProgram(streams: Streams): Command {
     meshesCommand(streams),
     meshCommand(streams),
     simCommand(streams),
+    driftCommand(streams),
     historyCommand(streams),
     showCommand(streams),
     logsCommand(streams),

@@ -10,6 +10,8 @@ export const ExitCode = {
   usage: 2,
   precondition: 3,
   notResumable: 4,
+  // mesh-run drift: the check ran and found the mesh differing from the journal (a scheduler's "alert").
+  driftFound: 5,
   internal: 70,
   sigint: 130,
   sigterm: 143,

@@ -10,7 +10,7 @@ export interface Item {
   spec?: unknown;
   status?: unknown;
   data?: Record<string, string>;
-  webhooks?: Array<{ clientConfig?: { url?: string; service?: { path?: string } } }>;
+  webhooks?: Array<{ clientConfig?: { url?: string; caBundle?: string; service?: { path?: string } } }>;
   endpoints?: Array<{ addresses?: string[] }>;
 }
 

@@ -47,8 +47,11 @@ export interface ClusterFacts extends ClusterRef {
   controlPlaneClusters?: string[];
   // The injector webhooks: their revision, whether they call a URL (the remote profile), the network their
   // injection path names (/inject/cluster/<c>/net/<network>).
-  injectors: Array<{ name: string; revision: string; url?: string; network?: string }>;
+  // caBundle: every webhook of it carries one (istiod patches a remote's once it takes charge of it).
+  injectors: Array<{ name: string; revision: string; url?: string; network?: string; caBundle?: boolean }>;
   revisionTags: string[];
+  // Each revision tag's revision (istio.io/tag -> istio.io/rev on its webhook).
+  tagRevisions?: Record<string, string>;
   eastWestGateway?: { address?: string };
   remoteSecrets: DiscoveredSecret[];
   cacerts: boolean;
@@ -118,13 +121,26 @@ function injectorsOf(hooks: Item[]): ClusterFacts['injectors'] {
   return hooks.map((h) => {
     const client = h.webhooks?.[0]?.clientConfig;
     const net = netOf(client?.url ?? client?.service?.path);
+    const webhooks = h.webhooks ?? [];
     return {
       name: h.metadata?.name ?? '',
       revision: h.metadata?.labels?.['istio.io/rev'] ?? 'default',
       ...(client?.url ? { url: client.url } : {}),
       ...(net ? { network: net } : {}),
+      caBundle: webhooks.length > 0 && webhooks.every((w) => Boolean(w.clientConfig?.caBundle)),
     };
   });
+}
+
+// Each tag's revision, from the tag webhooks' labels.
+function tagRevisionsOf(hooks: Item[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const h of hooks) {
+    const tag = h.metadata?.labels?.['istio.io/tag'];
+    const revision = h.metadata?.labels?.['istio.io/rev'];
+    if (tag && revision) tags[tag] = revision;
+  }
+  return tags;
 }
 
 // What only a control plane shows: the root it publishes (a public ConfigMap: cacerts' data is never read)
@@ -208,6 +224,7 @@ async function discoverCluster(run: Run, cluster: ClusterRef): Promise<ClusterFa
       .map((h) => h.metadata?.labels?.['istio.io/tag'])
       .filter((t): t is string => Boolean(t))
       .sort(),
+    tagRevisions: tagRevisionsOf(hooks),
     ...gatewayOf(serviceItems),
     remoteSecrets: secretsOf(itemsOf(secrets.stdout)),
     cacerts: cacerts.stdout.split('\n').includes(`secret/${CACERTS}`),
