@@ -4,7 +4,7 @@
 // the expose objects, matched by what they select and route (mesh-run's names and the Istio samples' alike).
 import { exposesIstiod, exposesServices, memberNamed, needsGateway, secretHoldersOf, watchedBy } from '../../machines/topology.js';
 import type { MeshCluster } from '../../shared/model.js';
-import type { DriftContext, DriftItem } from './drift.js';
+import type { DriftContext, DriftItem } from './drift-model.js';
 import type { DriftFacts, TokenFacts } from './drift-reads.js';
 import { CACERTS, ISTIO_SYSTEM } from './install-common.js';
 

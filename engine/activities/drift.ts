@@ -3,73 +3,15 @@
 // and the repair (the command mesh-run will run for it). This file: the items about one cluster's own Istio
 // (its control plane or remote profile, revision, identity, network label, control-plane annotation, tags);
 // drift-links.ts: the links between clusters (secrets, sync, gateways, roots, expose objects).
-import { labelsNetwork, type MeshShape } from '../../machines/topology.js';
-import type { MeshCluster, MeshConfig } from '../../shared/model.js';
+import { labelsNetwork } from '../../machines/topology.js';
+import type { MeshCluster } from '../../shared/model.js';
 import { linkDrift } from './drift-links.js';
 import type { DriftFacts } from './drift-reads.js';
 import { CONTROL_PLANE_ANNOTATION, ISTIO_SYSTEM, NETWORK_LABEL } from './install-common.js';
 
-// Every kind of drift, in the order a report lists them (a later repair takes them as --only).
-export const DRIFT_KINDS = [
-  'istio-missing',
-  'revision',
-  'istiod-identity',
-  'network-label',
-  'control-plane-annotation',
-  'default-tag',
-  'remote-secret-missing',
-  'remote-secret-stale',
-  'remote-secret-server',
-  'remote-secret-token',
-  'istiod-unsynced',
-  'injector-ca-empty',
-  'east-west-gateway',
-  'gateway-address',
-  'expose-istiod',
-  'expose-services',
-  'cacerts-missing',
-  'roots-differ',
-] as const;
-export type DriftKind = (typeof DRIFT_KINDS)[number];
+export { DRIFT_KINDS, type DriftContext, type DriftExpectation, type DriftItem, type DriftKind, type DriftResult, type UnreadCluster } from './drift-model.js';
 
-export interface DriftItem {
-  kind: DriftKind;
-  // Where the object to put back lives.
-  cluster: string;
-  what: string;
-  why: string;
-  repair: string;
-}
-
-// What the journal says the mesh is: its membership config, and what its runs saw.
-export interface DriftExpectation {
-  config: MeshConfig;
-  // Primaries whose cacerts the journal saw (a trust: section, or cacerts there before mesh-run and kept).
-  cacerts: ReadonlySet<string>;
-}
-
-export interface UnreadCluster {
-  cluster: string;
-  context: string;
-  error: string;
-}
-
-export interface DriftResult {
-  items: DriftItem[];
-  // Clusters not read, or read in part: their checks are incomplete.
-  unreadable: UnreadCluster[];
-}
-
-// What every check is given.
-export interface DriftContext {
-  config: MeshConfig;
-  shape: MeshShape;
-  revision: string;
-  cacerts: ReadonlySet<string>;
-  // The readable clusters' facts, by name.
-  facts: Map<string, DriftFacts>;
-  items: DriftItem[];
-}
+import { DRIFT_KINDS, type DriftContext, type DriftExpectation, type DriftResult, type UnreadCluster } from './drift-model.js';
 
 const revisionFlag = (revision: string) => (revision === 'default' ? '' : ` --revision=${revision}`);
 
