@@ -1,8 +1,9 @@
 // npm run bench: the engine's schedule against the critical path, its own overhead, resume, start-up,
 // memory, and history queries on a large journal. Prints figures; asserts nothing.
 // node dist/bench/run-bench.js <section> runs one section (makespan, overhead, resume, lifecycle, startup,
-// config-check, history, team); without one, all of them in that order.
+// config-check, history, team, drift); without one, all of them in that order.
 import { configCheck } from './config-check.js';
+import { driftCost } from './drift.js';
 import { cleanUp, printFigures } from './harness.js';
 import { historyAtScale } from './history.js';
 import { lifecycle } from './lifecycle.js';
@@ -21,6 +22,7 @@ const SECTIONS: Array<[string, () => Promise<void>]> = [
   ['config-check', configCheck],
   ['history', historyAtScale],
   ['team', team],
+  ['drift', driftCost],
 ];
 
 const only = process.argv[2];
