@@ -81,6 +81,8 @@ describe('mesh-run mesh adopt on a primary-remote mesh built by hand', () => {
     const istio = seen.find((o) => o.cluster === 'cluster1' && o.subject === 'adopted/istio');
     expect(Object.keys(istio?.detail ?? {})).toEqual(expect.arrayContaining(['namespace/istio-system']));
     expect(Object.keys(istio?.detail ?? {}).some((k) => /istio-sidecar-injector/.test(k))).toBe(true);
+    // What the namespace holds is named too: istiod and the east-west gateway built by hand.
+    expect(Object.keys(istio?.detail ?? {})).toEqual(expect.arrayContaining(['deployment/istiod', 'service/istio-eastwestgateway']));
     expect(seen.filter((o) => o.subject === 'namespace/istio-system').map((o) => [o.cluster, o.present, o.owner])).toEqual(
       expect.arrayContaining([
         ['cluster1', true, null],
@@ -156,7 +158,9 @@ describe('mesh-run mesh adopt on a primary-remote mesh built by hand', () => {
     expect(forced.code, forced.stderr + forced.stdout).toBe(0);
     const journal = await readJournal(db, runIdFrom(forced));
     const named = journal.events.filter((e) => e.type === 'deleted-preexisting').map((e) => e.detail ?? '');
-    expect(named.some((d) => d.includes('cluster1') && d.includes('namespace/istio-system') && /istio-sidecar-injector/.test(d))).toBe(true);
+    expect(
+      named.some((d) => d.includes('cluster1') && d.includes('namespace/istio-system') && /istio-sidecar-injector/.test(d) && d.includes('deployment/istiod')),
+    ).toBe(true);
     expect(named.some((d) => d.includes('cluster2'))).toBe(true);
     for (const context of ['cluster1', 'cluster2']) {
       const left = await istioObjects(db, world, context);

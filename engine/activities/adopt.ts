@@ -6,7 +6,7 @@ import { StepError } from '../../shared/errors.js';
 import { CACERTS, ISTIO_SYSTEM, READER_TOKEN } from './install.js';
 import { SUBJECTS, touchedMetadata } from './inventory.js';
 import { exists, getJson, type NamespaceJson } from './kube-ops.js';
-import { istiodConfigMaps, istioLeftovers } from './mesh-inventory.js';
+import { istiodConfigMaps, istioLeftovers, istioSystemWorkloads } from './mesh-inventory.js';
 import { SAMPLE_NAMESPACE } from './sample-manifests.js';
 import type { StepRuntime } from './step-runtime.js';
 
@@ -49,7 +49,7 @@ export async function recordExisting(rt: StepRuntime, input: ClusterStepInput): 
   const sample = await getJson<NamespaceJson>(rt, context, ['namespace', SAMPLE_NAMESPACE], `namespace ${SAMPLE_NAMESPACE}`);
   await rt.observe({ cluster, subject: SUBJECTS.sample, present: sample !== undefined, owner: null, detail: sample ? touchedMetadata(sample.metadata) : null });
   // Every Istio object, whoever made it: what "uninstall --force" of this mesh would delete.
-  const found = await istioLeftovers(rt, context, 'observe', { owns: () => true });
+  const found = [...(await istioLeftovers(rt, context, 'observe', { owns: () => true })), ...(await istioSystemWorkloads(rt, context, 'observe'))];
   await rt.observe({
     cluster,
     subject: SUBJECTS.adoptedIstio,

@@ -16,9 +16,16 @@ interface KindedList {
   items?: Array<{ kind?: string; metadata?: { name?: string; labels?: Record<string, string> } }>;
 }
 
-// Every object of these cluster-scoped kinds, in one kubectl process.
-async function list(rt: StepRuntime, context: string, resources: readonly string[], purpose: CommandPurpose): Promise<NonNullable<KindedList['items']>> {
-  const result = await rt.run(kubectl(context, ['get', resources.join(','), '-o', 'json'], purpose));
+// Every object of these kinds (cluster-scoped, or in `namespace`), in one kubectl process.
+async function list(
+  rt: StepRuntime,
+  context: string,
+  resources: readonly string[],
+  purpose: CommandPurpose,
+  namespace?: string,
+): Promise<NonNullable<KindedList['items']>> {
+  const where = namespace ? ['-n', namespace] : [];
+  const result = await rt.run(kubectl(context, ['get', resources.join(','), ...where, '-o', 'json'], purpose));
   if (isNotFound(result)) return [];
   if (result.exitCode !== 0) throw commandFailed(`kubectl get ${resources.join(',')}`, result);
   return (JSON.parse(result.stdout) as KindedList).items ?? [];
@@ -152,4 +159,11 @@ export async function meshRunTags(rt: StepRuntime, context: string, every = fals
   const hooks = await list(rt, context, ['mutatingwebhookconfigurations'], 'observe');
   if (!every) return tagsOfMeshRunRevisions(hooks);
   return [...new Set(hooks.map((h) => h.metadata?.labels?.[TAG]).filter((t): t is string => t !== undefined))];
+}
+
+// The workloads and services in istio-system (deployment/istiod, service/istio-eastwestgateway...): what a
+// namespace delete takes with it, named for an adopted mesh whose namespace --force deletes.
+export async function istioSystemWorkloads(rt: StepRuntime, context: string, purpose: CommandPurpose): Promise<string[]> {
+  const found = await list(rt, context, ['deployments', 'services'], purpose, ISTIO_SYSTEM);
+  return found.map((o) => `${kindName(o.kind)}/${o.metadata?.name ?? ''}`).sort();
 }

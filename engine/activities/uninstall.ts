@@ -12,7 +12,16 @@ import type { ActivityDeps } from './install.js';
 import { CACERTS, ISTIO_SYSTEM, READER_TOKEN, remoteSecretName } from './install.js';
 import { Inventory, MANAGED_BY, MESH_RUN, SUBJECTS, TOUCHED } from './inventory.js';
 import { commandTimeoutSeconds, exists, getJson, isMeshRuns, isNotFound, labelValue, mustSucceed, type NamespaceJson, ownerProbe } from './kube-ops.js';
-import { istioLeftovers, isUnpruned, MESH_RUN_OWNER, meshRunTags, removeUnpruned, type UnprunedScope, unpruned } from './mesh-inventory.js';
+import {
+  istioLeftovers,
+  istioSystemWorkloads,
+  isUnpruned,
+  MESH_RUN_OWNER,
+  meshRunTags,
+  removeUnpruned,
+  type UnprunedScope,
+  unpruned,
+} from './mesh-inventory.js';
 import { ROTATED_TOKEN_PREFIX } from './rotation.js';
 import { SAMPLE_NAMESPACE, SAMPLE_OBJECTS } from './sample-manifests.js';
 import { istioctl, kubectl, type StepRuntime } from './step-runtime.js';
@@ -155,7 +164,8 @@ async function removeIstio(rt: StepRuntime, input: ClusterStepInput, deps: Activ
   }
   // --force on what an adoption recorded: every object goes, and the journal names each.
   if (deps.force && inventory.before(input.cluster, SUBJECTS.adoptedIstio)) {
-    await rt.report('deleted-preexisting', `--force: deleting what ${input.cluster} ran before mesh-run adopted it: ${before.join(', ')}`);
+    const workloads = await istioSystemWorkloads(rt, input.context, 'observe');
+    await rt.report('deleted-preexisting', `--force: deleting what ${input.cluster} ran before mesh-run adopted it: ${[...before, ...workloads].join(', ')}`);
   }
   if (before.some((item) => !item.startsWith('namespace/') && !isUnpruned(item))) {
     for (const tag of await meshRunTags(rt, input.context, deps.force === true)) {
