@@ -10,6 +10,8 @@ export const ExitCode = {
   usage: 2,
   precondition: 3,
   notResumable: 4,
+  // A read-only check found something to act on (drift, a trust finding); nothing failed or changed.
+  found: 5,
   internal: 70,
   sigint: 130,
   sigterm: 143,
