@@ -21,6 +21,7 @@ import { secretsCommand } from './commands/secrets.js';
 import { logsCommand, showCommand } from './commands/show.js';
 import { runsCommand, statusCommand } from './commands/status.js';
 import { storeCommand } from './commands/store.js';
+import { trustCommand } from './commands/trust.js';
 import { unlockCommand } from './commands/unlock.js';
 import { upgradeCommand } from './commands/upgrade.js';
 import { versionCommand } from './commands/version.js';
@@ -156,6 +157,7 @@ export function buildProgram(streams: Streams): Command {
     unlockCommand(streams),
     storeCommand(streams),
     secretsCommand(streams),
+    trustCommand(streams),
     configCommand(streams),
     initCommand(streams),
     versionCommand(streams, version()),
