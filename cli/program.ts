@@ -23,6 +23,7 @@ import { logsCommand, showCommand } from './commands/show.js';
 import { simCommand } from './commands/sim.js';
 import { runsCommand, statusCommand } from './commands/status.js';
 import { storeCommand } from './commands/store.js';
+import { trustCommand } from './commands/trust.js';
 import { unlockCommand } from './commands/unlock.js';
 import { upgradeCommand } from './commands/upgrade.js';
 import { versionCommand } from './commands/version.js';
@@ -160,6 +161,7 @@ export function buildProgram(streams: Streams): Command {
     unlockCommand(streams),
     storeCommand(streams),
     secretsCommand(streams),
+    trustCommand(streams),
     configCommand(streams),
     initCommand(streams),
     versionCommand(streams, version()),

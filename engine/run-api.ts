@@ -17,6 +17,7 @@ export { prepareFollowUp, prepareInstall, prepareResume } from './run-service.js
 export { simCommand } from './sim-service.js';
 export { checkStore, recoverStore } from './store-integrity.js';
 export { cancelRun, copyStore, sameStore, unlockRun } from './store-service.js';
+export { auditMeshTrust } from './trust-audit-service.js';
 export { prepareRollback, prepareUpgrade } from './upgrade-service.js';
 export { machineGraph } from './views/machine-graph.js';
 export { meshView } from './views/mesh-view.js';

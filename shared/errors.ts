@@ -10,8 +10,8 @@ export const ExitCode = {
   usage: 2,
   precondition: 3,
   notResumable: 4,
-  // mesh-run drift: the check ran and found the mesh differing from the journal (a scheduler's "alert").
-  driftFound: 5,
+  // A read-only check found something to act on (mesh-run drift, trust audit: a scheduler's "alert"); nothing failed or changed.
+  found: 5,
   internal: 70,
   sigint: 130,
   sigterm: 143,

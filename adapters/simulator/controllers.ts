@@ -232,11 +232,14 @@ function servesNetwork(world: WorldView, network: string): boolean {
   });
 }
 
-// The root a control plane signs workload certificates under: the cacerts it was given (the simulator keeps
-// a digest of each value), else a self-signed root of its own.
+// The root a control plane signs workload certificates under: the cacerts it was given (its PEM, as istiod
+// publishes it; a digest in worlds stored before the simulator kept certificates), else a self-signed root of
+// its own.
 function rootOf(primary: SimCluster): string {
   const cacerts = primary.get(t('secret'), ISTIO_SYSTEM, 'cacerts');
-  return (cacerts?.data as Record<string, string> | undefined)?.['root-cert.pem'] ?? `self-signed:${primary.context.cluster}`;
+  const root = (cacerts?.data as Record<string, string> | undefined)?.['root-cert.pem'];
+  if (root === undefined) return `self-signed:${primary.context.cluster}`;
+  return root.startsWith('sha256:') ? root : Buffer.from(root, 'base64').toString('utf8');
 }
 
 // Sidecars served by two different istiods complete mTLS only when both sign under one root.

@@ -1,7 +1,8 @@
 // How the simulator keeps Secret data: a real API server hands the values back on every read, so the
 // simulator must too (that is how a step that reads a Secret would leak its token), yet no credential may
 // reach the database. Service-account tokens are minted deterministically per simulated cluster and
-// stored as references that reads turn back into the token; any other value is stored as a digest.
+// stored as references that reads turn back into the token; certificates (public) are kept as PEM text; any
+// other value is stored as a digest.
 import { createHash } from 'node:crypto';
 import type { KubeObject } from './objects.js';
 
@@ -81,6 +82,12 @@ function digest(value: string): string {
   return `sha256:${createHash('sha256').update(value).digest('hex').slice(0, 16)}`;
 }
 
+// A value that is nothing but PEM certificates (ca-cert.pem, root-cert.pem, cert-chain.pem), and how it is
+// stored: its PEM text, as istio-ca-root-cert holds it. Not base64 of it: base64 twice over, the istiod SAN's
+// "istio-system" can line up with the same words in a token's claims, and the leak scans would see a token.
+const CERTIFICATES = 'sim-pem:';
+const CERTIFICATES_ONLY = /^\s*(?:-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----\s*)+$/;
+
 const JWT = /[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g;
 
 // Tokens become references: «sim-token:<context>» for istioctl's, «sim-token:<context>#<secret, hex>» for
@@ -112,7 +119,8 @@ export function normaliseSecret(obj: KubeObject): KubeObject {
   return { ...rest, data };
 }
 
-// What the simulator stores for a Secret: tokens as references, any other value as a digest.
+// What the simulator stores for a Secret: tokens as references, certificates as their PEM text, any other
+// value as a digest.
 export function sealSecret(obj: KubeObject, tokens: TokenTable, world: string): KubeObject {
   if (obj.kind !== 'Secret') return obj;
   const out = normaliseSecret(obj);
@@ -121,8 +129,12 @@ export function sealSecret(obj: KubeObject, tokens: TokenTable, world: string): 
     out.data = Object.fromEntries(
       Object.entries(data).map(([k, v]) => {
         const text = String(v);
-        if (text.startsWith(SEALED) || text.startsWith('sha256:')) return [k, text];
-        const sealed = sealText(Buffer.from(text, 'base64').toString('utf8'), tokens, world);
+        if (text.startsWith(SEALED) || text.startsWith(CERTIFICATES) || text.startsWith('sha256:')) return [k, text];
+        const decoded = Buffer.from(text, 'base64').toString('utf8');
+        // Certificates are public (istiod publishes its root in every namespace): kept, so what reads them
+        // (trust audit) sees real subjects and dates. A key beside them is still kept as a digest only.
+        if (CERTIFICATES_ONLY.test(decoded)) return [k, `${CERTIFICATES}${decoded}`];
+        const sealed = sealText(decoded, tokens, world);
         return [k, sealed === undefined ? digest(text) : `${SEALED}${Buffer.from(sealed).toString('base64')}`];
       }),
     );
@@ -149,7 +161,11 @@ export function unsealSecret(obj: KubeObject, tokens: TokenTable, world: string)
     out.data = Object.fromEntries(
       Object.entries(data).map(([k, v]) => [
         k,
-        v.startsWith(SEALED) ? Buffer.from(unsealText(Buffer.from(v.slice(SEALED.length), 'base64').toString('utf8'), tokens, world)).toString('base64') : v,
+        v.startsWith(SEALED)
+          ? Buffer.from(unsealText(Buffer.from(v.slice(SEALED.length), 'base64').toString('utf8'), tokens, world)).toString('base64')
+          : v.startsWith(CERTIFICATES)
+            ? Buffer.from(v.slice(CERTIFICATES.length)).toString('base64')
+            : v,
       ]),
     );
   }

@@ -55,6 +55,6 @@ install never finished), 2 bad input.`,
       if (format === 'text') streams.stdout.write(driftText(report, painter(streams.stdout)));
       else streams.stdout.write(renderDocument({ ok, ...report }, format));
       if (report.unreadable.length > 0) throw new ExitRequest(ExitCode.precondition);
-      if (report.drift.length > 0) throw new ExitRequest(ExitCode.driftFound);
+      if (report.drift.length > 0) throw new ExitRequest(ExitCode.found);
     });
 }
