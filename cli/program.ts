@@ -8,6 +8,7 @@ import { clusterCommand } from './commands/cluster.js';
 import { complete, completionCommand } from './commands/completion.js';
 import { configCommand } from './commands/config.js';
 import { driftCommand } from './commands/drift.js';
+import { repairCommand } from './commands/repair.js';
 import { followUpCommand } from './commands/follow-up.js';
 import { graphCommand } from './commands/graph.js';
 import { historyCommand } from './commands/history.js';
@@ -150,6 +151,7 @@ export function buildProgram(streams: Streams): Command {
     meshCommand(streams),
     simCommand(streams),
     driftCommand(streams),
+    repairCommand(streams),
     historyCommand(streams),
     showCommand(streams),
     logsCommand(streams),
