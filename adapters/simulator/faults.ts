@@ -46,8 +46,10 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
     case 'attach-remote':
     case 'exchange-secret':
     case 'receive-secrets':
-    case 'repair-secret':
       return command.tool === 'istioctl' && a0 === 'create-remote-secret';
+    // A repair's secret is named by the primary that holds it: the apply there, not the istioctl on its source.
+    case 'repair-secret':
+      return command.tool === 'kubectl' && a0 === 'apply';
     case 'establish-trust':
       return command.tool === 'kubectl' && a0 === 'create' && command.sensitiveStdin === true;
     case 'check-remote-clusters':
@@ -162,6 +164,7 @@ function permanentText(step: StepId, command: Command): string {
     case 'repair-annotation':
       return `Error from server (Forbidden): namespaces "istio-system" is forbidden: User "${USER}" cannot patch resource "namespaces" in API group "" in the namespace "istio-system"`;
     case 'establish-trust':
+    case 'repair-secret':
       return `Error from server (Forbidden): error when creating "STDIN": secrets is forbidden: User "${USER}" cannot create resource "secrets" in API group "" in the namespace "istio-system"`;
     case 'check-remote-clusters':
     case 'await-synced':
@@ -217,7 +220,6 @@ function permanentText(step: StepId, command: Command): string {
     case 'attach-remote':
     case 'exchange-secret':
     case 'receive-secrets':
-    case 'repair-secret':
     case 'swap-secret':
       return `Error: could not get access token to read resources from local kube-apiserver: serviceaccounts "istio-reader-service-account" is forbidden: User "${USER}" cannot get resource "serviceaccounts" in API group "" in the namespace "istio-system" (context ${command.context})`;
   }

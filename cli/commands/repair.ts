@@ -89,15 +89,23 @@ export function repairCommand(streams: Streams): Command {
           throw new ExitRequest(ExitCode.usage);
         }
       }
-      await runVerb(
-        streams,
-        options,
-        (listener) => prepareRepair(request, decision, listener),
-        (run) =>
-          `run ${run.id} (repair of mesh ${options.mesh}: ${decision.repairs.map((r) => `${r.kind}@${r.cluster}`).join(', ')}${rehearsed(run, options)})`,
-      );
-      if (left > 0) {
-        if (!options.quiet || options.json) streams.stderr.write(repairLeftText(decision, paint));
+      try {
+        await runVerb(
+          streams,
+          options,
+          (listener) => prepareRepair(request, decision, listener),
+          (run) =>
+            `run ${run.id} (repair of mesh ${options.mesh}: ${decision.repairs.map((r) => `${r.kind}@${r.cluster}`).join(', ')}${rehearsed(run, options)})`,
+        );
+      } catch (error) {
+        // A rehearsal changed no real cluster: nothing to check again.
+        if (!(error instanceof ExitRequest) || error.exitCode !== ExitCode.ok || (decision.mode === 'real' && options.dryRun)) throw error;
+        // Checked again: what the repair healed on the way (an injector's CA, istiod's sync) is no longer drift.
+        const after = await checkRepair(request);
+        const remaining = after.unrepairable.length + after.skipped.length + after.repairs.length;
+        if (remaining === 0) throw error;
+        streams.stderr.write(repairLeftText(after, paint));
+        for (const r of after.repairs) streams.stderr.write(`${paint('yellow', '!')} ${r.kind} ${r.cluster}: still drifted after the repair\n`);
         throw new ExitRequest(ExitCode.driftFound);
       }
     });
