@@ -11,9 +11,9 @@ export { STARTER_TOPOLOGIES, starterClusters, starterConfig } from './config/sta
 export { prepareClusterAdd, prepareClusterRemove, prepareSecretsRotate } from './day2-service.js';
 export { discoverMesh } from './discover-service.js';
 export { checkDrift } from './drift-service.js';
-export { checkRepair, prepareRepair, REPAIRED_KINDS } from './repair-service.js';
 export { planRun } from './plan.js';
 export { plannedConfig } from './plan-request.js';
+export { checkRepair, prepareRepair, REPAIRED_KINDS } from './repair-service.js';
 export { prepareFollowUp, prepareInstall, prepareResume } from './run-service.js';
 export { simCommand } from './sim-service.js';
 export { checkStore, recoverStore } from './store-integrity.js';
