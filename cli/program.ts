@@ -16,6 +16,7 @@ import { installCommand } from './commands/install.js';
 import { meshCommand, meshesCommand } from './commands/meshes.js';
 import { planCommand } from './commands/plan.js';
 import { precheckCommand } from './commands/precheck.js';
+import { repairCommand } from './commands/repair.js';
 import { reportCommand } from './commands/report.js';
 import { resumeCommand } from './commands/resume.js';
 import { secretsCommand } from './commands/secrets.js';
@@ -151,6 +152,7 @@ export function buildProgram(streams: Streams): Command {
     meshCommand(streams),
     simCommand(streams),
     driftCommand(streams),
+    repairCommand(streams),
     historyCommand(streams),
     showCommand(streams),
     logsCommand(streams),

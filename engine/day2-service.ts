@@ -201,7 +201,7 @@ export async function startChange(
   return preparedNewRun(store, claimed, config, world, { ...(listener ? { listener } : {}), ...(answers ? { answers } : {}) });
 }
 
-export type Day2Kind = 'cluster-add' | 'cluster-remove' | 'secrets-rotate' | 'upgrade' | 'upgrade-rollback';
+export type Day2Kind = 'cluster-add' | 'cluster-remove' | 'secrets-rotate' | 'upgrade' | 'upgrade-rollback' | 'repair';
 
 export function faultsFor(injections: readonly string[], config: MeshConfig, kind: Day2Kind, mode: RunMode) {
   const faults = injections.map((spec) => parseFaultSpec(spec, config, kind));

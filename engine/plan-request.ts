@@ -95,6 +95,11 @@ const PLANNED_CHANGE: Readonly<Record<RunKind, PlannedChange>> = {
   'secrets-rotate': (base, { change, meshRef }) => rotationConfig(base, change.cluster, meshRef ?? base.meshID),
   upgrade: (base, { change }) => upgradeChange(base, 'upgrade', change),
   'upgrade-rollback': (base, { change }) => upgradeChange(base, 'upgrade-rollback', change),
+  repair: () => {
+    throw new UsageError(
+      'plan repair: what a repair does depends on what drifted; "mesh-run drift --mesh M" lists each drift with the command that repairs it, and "mesh-run repair --mesh M --dry-run" rehearses on a simulated copy of a real mesh',
+    );
+  },
 };
 
 function upgradeChange(base: MeshConfig, kind: 'upgrade' | 'upgrade-rollback', change: PlanChange): Promise<MeshConfig> | MeshConfig {

@@ -15,6 +15,7 @@ export type { DiscoveryFinding, DiscoveryReport } from './discover-service.js';
 export type { DriftItem, DriftKind, DriftReport, UnreadCluster } from './drift-service.js';
 export type { Plan, PlannedCommand } from './plan.js';
 export type { PlanChange, PlanRequest } from './plan-request.js';
+export type { RepairDecision, RepairRequest } from './repair-service.js';
 export type { FinishedRun, PreparedRun } from './run-service.js';
 export type { ProgressEvent, ProgressListener } from './runtime/progress-events.js';
 export type { CheckReport, RecoveryReport } from './store-integrity.js';

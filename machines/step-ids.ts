@@ -47,6 +47,9 @@ export const ROLLBACK_STEP_IDS = ['restore-tag', 'restore-gateway', 'restore-nam
 // Adoption reads each cluster and records what it runs as there before mesh-run.
 export const ADOPT_STEP_IDS = ['record-existing'] as const;
 
+// A repair puts back what a drift check found, through install's own steps, each only where it drifted.
+export const REPAIR_STEP_IDS = ['repair-label', 'remove-stale-secret', 'repair-secret', 'repair-annotation', 'repair-expose'] as const;
+
 export const STEP_IDS = [
   ...INSTALL_STEP_IDS,
   ...ADOPT_STEP_IDS,
@@ -56,6 +59,7 @@ export const STEP_IDS = [
   ...ROTATION_STEP_IDS,
   ...UPGRADE_STEP_IDS,
   ...ROLLBACK_STEP_IDS,
+  ...REPAIR_STEP_IDS,
 ] as const;
 
 export type StepId = (typeof STEP_IDS)[number];

@@ -52,4 +52,9 @@ export const STEP_WAITS: Readonly<Record<StepId, WaitBudget>> = {
   'restore-namespaces': 'none',
   'remove-remote-revision': 'none',
   'remove-new-revision': 'none',
+  'repair-label': 'none',
+  'remove-stale-secret': 'none',
+  'repair-secret': 'none',
+  'repair-annotation': 'none',
+  'repair-expose': 'none',
 };

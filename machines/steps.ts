@@ -2,7 +2,7 @@
 // mesh each runs (machines/topology.ts says what each shape asks).
 
 // The run kinds are listed once, in shared/model.ts.
-import { isRunKind, RUN_KINDS, type RunKind } from '../shared/model.js';
+import { isRunKind, type RepairAction, RUN_KINDS, type RunKind } from '../shared/model.js';
 import {
   exchangeTargetsOf,
   exposesIstiod,
@@ -20,6 +20,7 @@ export {
   ADOPT_STEP_IDS,
   INSTALL_STEP_IDS,
   MEMBERSHIP_STEP_IDS,
+  REPAIR_STEP_IDS,
   ROLLBACK_STEP_IDS,
   ROTATION_STEP_IDS,
   STEP_IDS,
@@ -189,6 +190,29 @@ const LINK_CHECKS: readonly StepInfo[] = [
   { id: 'check-injector-ca', scope: 'remote', title: "The remote's injector webhook has a caBundle" },
 ];
 
+// A repair: on each cluster only the repairs its drift asks for, then the links checked as verify-links does.
+const repairs = (action: RepairAction) => (shape: MeshShape, m: MeshCluster) =>
+  shape.repairs?.some((r) => r.cluster === m.name && r.action === action) ?? false;
+const REPAIR_STEPS: readonly StepInfo[] = [
+  PREFLIGHT,
+  { id: 'repair-label', scope: 'each', title: 'Label istio-system with its network again (label-network)', runsOn: repairs('label') },
+  { id: 'remove-stale-secret', scope: 'primary', title: 'Delete remote secrets of clusters that are not members', runsOn: repairs('stale-secret') },
+  { id: 'repair-secret', scope: 'primary', title: "Write the members' remote secrets again (create-remote-secret | apply)", runsOn: repairs('secret') },
+  {
+    id: 'repair-annotation',
+    scope: 'remote',
+    title: 'Annotate the remote with its control-plane cluster again (annotate-remote-namespace)',
+    runsOn: repairs('annotation'),
+  },
+  {
+    id: 'repair-expose',
+    scope: 'primary',
+    title: 'Apply the istiod or cross-network expose objects again (expose-istiod, expose-services)',
+    runsOn: (shape, m) => repairs('expose-istiod')(shape, m) || repairs('expose-services')(shape, m),
+  },
+  ...LINK_CHECKS,
+];
+
 export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
   install: INSTALL_STEPS,
   adopt: [{ id: 'record-existing', scope: 'each', title: 'Read what the cluster runs and record it as there before mesh-run (nothing changed)' }],
@@ -237,6 +261,7 @@ export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
   upgrade: UPGRADE_STEPS,
   'upgrade-rollback': ROLLBACK_STEPS,
   'verify-links': [PREFLIGHT, ...LINK_CHECKS],
+  repair: REPAIR_STEPS,
 };
 
 // The cluster label used in the journal for steps that span all clusters.

@@ -3,7 +3,7 @@
 // secret must go. Pure functions over the cluster list; the workflows, the step table and the views derive
 // everything from here, so every topology is one set of rules rather than one flow per page.
 
-import type { ClusterRole, MeshCluster } from '../shared/model.js';
+import type { ClusterRole, MeshCluster, RepairItem } from '../shared/model.js';
 
 export type { ClusterRole, MeshCluster };
 
@@ -15,6 +15,8 @@ export interface MeshShape {
   subject?: string;
   // An upgrade that keeps the old revision installed (upgrade --keep-old).
   keepOld?: boolean;
+  // A repair run: what it puts back, and where.
+  repairs?: ReadonlyArray<Pick<RepairItem, 'action' | 'cluster'>>;
 }
 
 // The member list indexed once (by name, remotes by primary, networks): every rule below asks it instead of

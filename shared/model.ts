@@ -5,7 +5,8 @@ import { parseDuration } from './durations.js';
 // What a run does: the install page, its verify page, its cleanup section; or on day 2, one cluster joining or
 // leaving, the remote secrets' tokens rotated, a canary upgrade to a new revision or its rollback; or a check of
 // the links between the clusters alone (verify-links: verify's first checks, nothing deployed); or the adoption
-// of a mesh mesh-run did not install (adopt: what runs is recorded, nothing changed).
+// of a mesh mesh-run did not install (adopt: what runs is recorded, nothing changed); or what a drift check
+// found put back (repair).
 export const RUN_KINDS = [
   'install',
   'adopt',
@@ -17,6 +18,7 @@ export const RUN_KINDS = [
   'secrets-rotate',
   'upgrade',
   'upgrade-rollback',
+  'repair',
 ] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
@@ -76,6 +78,22 @@ export interface MeshConfig {
   // Set by mesh-run for upgrade and upgrade-rollback runs. `revision` above is the one the mesh runs once the
   // run succeeds: the new one for an upgrade, the old one for a rollback.
   upgrade?: UpgradeSpec;
+  // Set by mesh-run for repair runs: what drifted and is put back, decided by the drift check that prepared it.
+  repair?: RepairItem[];
+}
+
+// What a repair run does about one drift item, on the cluster where the object lives: a remote secret written
+// again (`source`'s, on this primary), a stale secret deleted (`secret`, by name), the network label, the
+// control-plane annotation, or an expose object applied again.
+export type RepairAction = 'secret' | 'stale-secret' | 'label' | 'annotation' | 'expose-istiod' | 'expose-services';
+
+export interface RepairItem {
+  // The drift kind it repairs (as mesh-run drift names it).
+  kind: string;
+  action: RepairAction;
+  cluster: string;
+  source?: string;
+  secret?: string;
 }
 
 // A canary upgrade from one revision to another, as `mesh-run upgrade` was asked for it.

@@ -33,17 +33,23 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
       return command.tool === 'istioctl' && a0 === 'remote-clusters';
     case 'expose-istiod':
     case 'expose-services':
+    case 'repair-expose':
       return command.tool === 'kubectl' && a0 === 'apply';
     case 'label-network':
+    case 'repair-label':
       return command.tool === 'kubectl' && a0 === 'label';
     case 'create-remote-namespace':
       return command.tool === 'kubectl' && a0 === 'create';
     case 'annotate-remote-namespace':
+    case 'repair-annotation':
       return command.tool === 'kubectl' && a0 === 'annotate';
     case 'attach-remote':
     case 'exchange-secret':
     case 'receive-secrets':
       return command.tool === 'istioctl' && a0 === 'create-remote-secret';
+    // A repair's secret is named by the primary that holds it: the apply there, not the istioctl on its source.
+    case 'repair-secret':
+      return command.tool === 'kubectl' && a0 === 'apply';
     case 'establish-trust':
       return command.tool === 'kubectl' && a0 === 'create' && command.sensitiveStdin === true;
     case 'check-remote-clusters':
@@ -52,6 +58,7 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
     case 'remove-sample':
     case 'detach-remote':
     case 'release-secrets':
+    case 'remove-stale-secret':
       return command.tool === 'kubectl' && a0 === 'get';
     case 'deploy-sample':
       return command.tool === 'kubectl' && a0 === 'apply';
@@ -146,14 +153,18 @@ function permanentText(step: StepId, command: Command): string {
       return `Error from server (Forbidden): services "istio-eastwestgateway" is forbidden: User "${USER}" cannot get resource "services" in API group "" in the namespace "istio-system"`;
     case 'expose-istiod':
     case 'expose-services':
+    case 'repair-expose':
       return `Error from server (Forbidden): error when creating "STDIN": gateways.networking.istio.io is forbidden: User "${USER}" cannot create resource "gateways" in API group "networking.istio.io" in the namespace "istio-system"`;
     case 'label-network':
+    case 'repair-label':
       return `Error from server (Forbidden): namespaces "istio-system" is forbidden: User "${USER}" cannot patch resource "namespaces" in API group "" in the namespace "istio-system"`;
     case 'create-remote-namespace':
       return `Error from server (Forbidden): namespaces is forbidden: User "${USER}" cannot create resource "namespaces" in API group "" at the cluster scope`;
     case 'annotate-remote-namespace':
+    case 'repair-annotation':
       return `Error from server (Forbidden): namespaces "istio-system" is forbidden: User "${USER}" cannot patch resource "namespaces" in API group "" in the namespace "istio-system"`;
     case 'establish-trust':
+    case 'repair-secret':
       return `Error from server (Forbidden): error when creating "STDIN": secrets is forbidden: User "${USER}" cannot create resource "secrets" in API group "" in the namespace "istio-system"`;
     case 'check-remote-clusters':
     case 'await-synced':
@@ -172,6 +183,7 @@ function permanentText(step: StepId, command: Command): string {
       return `Error from server (Forbidden): namespaces "sample" is forbidden: User "${USER}" cannot get resource "namespaces" in API group "" in the namespace "sample"`;
     case 'detach-remote':
     case 'release-secrets':
+    case 'remove-stale-secret':
     case 'mint-token':
     case 'revoke-token':
       return `Error from server (Forbidden): secrets is forbidden: User "${USER}" cannot get resource "secrets" in API group "" in the namespace "istio-system"`;

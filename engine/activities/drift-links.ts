@@ -32,6 +32,8 @@ function secrets(ctx: DriftContext): Set<string> {
         ctx.items.push({
           kind: 'remote-secret-missing',
           cluster: holder.name,
+          source: m.name,
+          secret: `istio-remote-secret-${m.name}`,
           what: `${holder.name} holds no remote secret for ${m.name} (${ISTIO_SYSTEM}/istio-remote-secret-${m.name})`,
           why: `istiod on ${holder.name} no longer reads ${m.name}: ${m.role === 'remote' && m.controlPlane === holder.name ? `${m.name}'s injection and configuration stop, and its` : `${m.name}'s`} endpoints drop out of ${holder.name}'s view`,
           repair: secretCommand(m, holder),
@@ -41,6 +43,8 @@ function secrets(ctx: DriftContext): Set<string> {
         ctx.items.push({
           kind: 'remote-secret-server',
           cluster: holder.name,
+          source: m.name,
+          secret: secret.name,
           what: `the remote secret ${secret.name} on ${holder.name} dials ${m.name} at ${secret.server}, not ${expected}${m.apiServer ? " (the journal's apiServer)" : ` (${m.name}'s API server)`}`,
           why: `istiod on ${holder.name} reads ${m.name} at that address: an old or wrong one leaves it unsynced`,
           repair: secretCommand(m, holder),
@@ -56,6 +60,7 @@ function secrets(ctx: DriftContext): Set<string> {
       ctx.items.push({
         kind: 'remote-secret-stale',
         cluster: p.name,
+        secret: s.name,
         what: `${p.name} holds remote secret ${s.name} for ${strangers.join(', ')}, not a member of the mesh`,
         why: `istiod on ${p.name} keeps reading ${strangers.join(', ')} (or keeps trying, with a token that may still be valid): its endpoints join the mesh, and an unreachable one degrades istiod`,
         repair: `kubectl delete secret ${s.name} -n ${ISTIO_SYSTEM} --context=${p.context}`,
@@ -88,6 +93,7 @@ function sync(ctx: DriftContext, faulty: Set<string>): void {
         ctx.items.push({
           kind: 'remote-secret-token',
           cluster: p.name,
+          source: m.name,
           what: `${m.name}'s API server refuses the token in its remote secret on ${p.name} (HTTP 401)`,
           why: `the token was revoked or its service account deleted: istiod on ${p.name} cannot read ${m.name} (${status})`,
           repair: `mesh-run secrets rotate --mesh ${ctx.config.meshID} --cluster ${m.name}`,

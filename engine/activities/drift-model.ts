@@ -30,6 +30,9 @@ export interface DriftItem {
   kind: DriftKind;
   // Where the object to put back lives.
   cluster: string;
+  // A remote secret's drift: the member whose secret it is, and the secret's name (what a repair needs).
+  source?: string;
+  secret?: string;
   what: string;
   why: string;
   repair: string;

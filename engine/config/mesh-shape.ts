@@ -12,12 +12,13 @@ export function membersOf(config: Pick<MeshConfig, 'clusters'>): MeshCluster[] {
   }));
 }
 
-export function shapeOf(config: Pick<MeshConfig, 'clusters' | 'trust' | 'subject' | 'upgrade'>): MeshShape {
+export function shapeOf(config: Pick<MeshConfig, 'clusters' | 'trust' | 'subject' | 'upgrade' | 'repair'>): MeshShape {
   return {
     members: membersOf(config),
     trust: Boolean(config.trust),
     ...(config.subject ? { subject: config.subject } : {}),
     ...(config.upgrade?.keepOld ? { keepOld: true } : {}),
+    ...(config.repair ? { repairs: config.repair.map((r) => ({ action: r.action, cluster: r.cluster })) } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import { clusterAddKind } from './cluster-add.js';
 import { clusterRemoveKind } from './cluster-remove.js';
 import { installKind } from './install.js';
 import type { KindModule } from './kind-module.js';
+import { repairKind } from './repair.js';
 import { secretsRotateKind } from './secrets-rotate.js';
 import { uninstallKind } from './uninstall.js';
 import { upgradeKind } from './upgrade.js';
@@ -26,6 +27,7 @@ export const KINDS: Readonly<Record<RunKind, KindModule>> = {
   'secrets-rotate': secretsRotateKind,
   upgrade: upgradeKind,
   'upgrade-rollback': upgradeRollbackKind,
+  repair: repairKind,
 };
 
 // The module of a kind read from a row (the store keeps kinds as text; an unknown one is refused earlier).

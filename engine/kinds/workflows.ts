@@ -6,6 +6,7 @@ import { ADOPT_MACHINE_VERSION, adoptMachine, recordMachine } from '../../machin
 import { INSTALL_MACHINE_VERSION, installMachine, primaryMachine, remoteMachine } from '../../machines/install-machine.js';
 import { LINKS_MACHINE_VERSION, linkCheckMachine, linksMachine } from '../../machines/links-machine.js';
 import { joinMachine, leaveMachine, MEMBERSHIP_MACHINE_VERSION } from '../../machines/membership-machine.js';
+import { REPAIR_MACHINE_VERSION, repairClusterMachine, repairMachine } from '../../machines/repair-machine.js';
 import { ROTATION_MACHINE_VERSION, rotateMachine, rotationMachine } from '../../machines/rotation-machine.js';
 import type { RunKind } from '../../machines/steps.js';
 import type { RotateInput } from '../../machines/types.js';
@@ -14,6 +15,7 @@ import { rollbackMachine, UPGRADE_MACHINE_VERSION, upgradeMachine } from '../../
 import { sampleClusterMachine, VERIFY_MACHINE_VERSION, verifyMachine } from '../../machines/verify-machine.js';
 import * as adopt from '../activities/adopt.js';
 import * as install from '../activities/install.js';
+import * as repair from '../activities/repair.js';
 import * as rotation_ from '../activities/rotation.js';
 import * as uninstall from '../activities/uninstall.js';
 import * as upgrade from '../activities/upgrade.js';
@@ -210,6 +212,33 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
         actions: journal,
       }),
     input: upgradeInput,
+  },
+  repair: {
+    kind: 'repair',
+    version: REPAIR_MACHINE_VERSION,
+    machine: repairMachine,
+    children: [
+      { machine: repairClusterMachine, spawnedIn: 'repair.repairing', label: 'each cluster with drift to repair' },
+      { machine: linkCheckMachine, spawnedIn: 'repair.checking', label: 'each cluster (one child machine per cluster)' },
+    ],
+    bind: (step, journal) => {
+      const repairCluster = repairClusterMachine.provide({
+        actors: {
+          repairLabel: step(repair.repairLabel),
+          removeStaleSecrets: step(repair.removeStaleSecrets),
+          repairSecret: step(repair.repairSecret),
+          repairAnnotation: step(repair.repairAnnotation),
+          repairExpose: step(repair.repairExpose),
+        },
+        actions: journal,
+      });
+      const linkCheck = linkCheckMachine.provide({
+        actors: { checkRemoteClusters: step(verify.checkRemoteClusters), checkInjectorCa: step(verify.checkInjectorCa) },
+        actions: journal,
+      });
+      return repairMachine.provide({ actors: { preflight: step(install.preflight), repairCluster, linkCheck }, actions: journal });
+    },
+    input: (runId, config) => ({ ...followUpInput(runId, config), meshID: config.meshID, repairs: config.repair ?? [] }),
   },
 };
 

@@ -30,7 +30,7 @@ export function damageOf(run: RunRecord): string[] {
 // remove leaves behind; after an upgrade (or its rollback) the revision it left running. Without the fields
 // that only say what a day-2 run was about.
 export function membershipConfig(run: RunRecord): MeshConfig {
-  const { subject, upgrade: _upgrade, skipSyncGate: _skip, ...config } = runConfig(run);
+  const { subject, upgrade: _upgrade, skipSyncGate: _skip, repair: _repair, ...config } = runConfig(run);
   if (KINDS[run.kind].mesh === 'leaves' && subject) return { ...config, clusters: config.clusters.filter((c) => c.name !== subject) };
   return config;
 }

@@ -1,0 +1,55 @@
+// A repair's steps: install's own idempotent steps, given only what drifted on the cluster. Each observes,
+// acts only if needed and verifies, as it does during an install.
+import type { RepairStepInput } from '../../machines/repair-machine.js';
+import type { StepDone } from '../../machines/types.js';
+import { StepError } from '../../shared/errors.js';
+import type { ActivityDeps } from './install-common.js';
+import { exists, ISTIO_SYSTEM, mustSucceed } from './kube-ops.js';
+import { labelNetwork } from './network-steps.js';
+import { exposeIstiodStep, exposeServicesStep } from './primary-steps.js';
+import { receiveSecrets } from './remote-secrets.js';
+import { annotateRemoteNamespace } from './remote-steps.js';
+import { kubectl, type StepRuntime } from './step-runtime.js';
+
+// repair-label: install's label-network.
+export function repairLabel(rt: StepRuntime, input: RepairStepInput): Promise<StepDone> {
+  return labelNetwork(rt, input);
+}
+
+// repair-secret: each member's remote secret written on this primary again, as install writes it
+// (create-remote-secret | server-side apply). create-remote-secret reads the reader account's token as the
+// cluster has it now: a token secret deleted since is made again, so a refused token is replaced too.
+export function repairSecret(rt: StepRuntime, input: RepairStepInput, deps: ActivityDeps): Promise<StepDone> {
+  return receiveSecrets(rt, input, deps);
+}
+
+// repair-annotation: install's annotate-remote-namespace, naming the remote's primary.
+export async function repairAnnotation(rt: StepRuntime, input: RepairStepInput): Promise<StepDone> {
+  if (!input.primary) throw new StepError(`repair-annotation on ${input.cluster}: it is not a remote with a primary (internal error)`);
+  const seen = await annotateRemoteNamespace(rt, { ...input, primary: input.primary });
+  return { finishedAt: seen.finishedAt };
+}
+
+// repair-expose: install's expose-istiod and expose-services, whichever drifted (apply converges).
+export async function repairExpose(rt: StepRuntime, input: RepairStepInput): Promise<StepDone> {
+  if (input.exposesIstiod) await exposeIstiodStep(rt, input);
+  if (input.exposesServices) await exposeServicesStep(rt, input);
+  return { finishedAt: rt.now() };
+}
+
+// remove-stale-secret: a remote secret of a cluster that is not a member, deleted by name (looked at with -o
+// name only: its data is a bearer token), checked gone.
+export async function removeStaleSecrets(rt: StepRuntime, input: RepairStepInput): Promise<StepDone> {
+  for (const name of input.secrets) {
+    const args = ['-n', ISTIO_SYSTEM, 'secret', name];
+    if (!(await exists(rt, input.context, args, `secret ${name}`))) continue;
+    await mustSucceed(
+      rt,
+      kubectl(input.context, ['-n', ISTIO_SYSTEM, 'delete', 'secret', name, '--ignore-not-found'], 'act'),
+      `kubectl delete secret ${name} on ${input.cluster}`,
+    );
+    if (await exists(rt, input.context, args, `secret ${name}`, 'verify'))
+      throw new StepError(`secret ${ISTIO_SYSTEM}/${name} on ${input.cluster} is still there after deleting it`, { retryable: true });
+  }
+  return { finishedAt: rt.now() };
+}
