@@ -75,7 +75,7 @@ export function repairCommand(streams: Streams): Command {
           streams.stderr.write(repairLeftText(decision, paint));
           streams.stdout.write(`mesh ${decision.mesh}: nothing to repair${left > 0 ? ` (${left} drift${left === 1 ? '' : 's'} left, listed)` : ''}\n`);
         }
-        if (left > 0) throw new ExitRequest(ExitCode.driftFound);
+        if (left > 0) throw new ExitRequest(ExitCode.found);
         return;
       }
       if (decision.mode === 'real' && !options.dryRun) {
@@ -106,7 +106,7 @@ export function repairCommand(streams: Streams): Command {
         if (remaining === 0) throw error;
         streams.stderr.write(repairLeftText(after, paint));
         for (const r of after.repairs) streams.stderr.write(`${paint('yellow', '!')} ${r.kind} ${r.cluster}: still drifted after the repair\n`);
-        throw new ExitRequest(ExitCode.driftFound);
+        throw new ExitRequest(ExitCode.found);
       }
     });
 }
