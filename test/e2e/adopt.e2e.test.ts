@@ -261,8 +261,10 @@ describe('mesh adopt of a primary-remote mesh built with the page’s commands',
     expect(refused.code, refused.stderr).toBe(3);
     expect(refused.stderr).toContain(`mesh adopt-pr was adopted (run ${adoption}), not installed by mesh-run`);
     expect(refused.stderr).toContain('--force');
-    for (const cluster of ['cluster1', 'cluster2'])
+    for (const cluster of ['cluster1', 'cluster2']) {
+      expect(mustName(before[cluster] ?? []), cluster).toContain('namespace/istio-system');
       expect(namedFor(refused.stderr, cluster), cluster).toEqual(expect.arrayContaining(mustName(before[cluster] ?? [])));
+    }
     expect(mustName(before.cluster1 ?? [])).toContain('mutatingwebhookconfiguration/istio-sidecar-injector');
     // mesh-run installed cluster3's Istio: nothing of it is the adopted mesh's.
     expect(namedFor(refused.stderr, 'cluster3')).toEqual([]);
