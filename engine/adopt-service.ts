@@ -80,21 +80,26 @@ export function adoptedConfig(name: string, base: MeshConfig, report: DiscoveryR
       message: "the config's trust: section asks mesh-run to generate a root, but this mesh's root was made elsewhere: not kept",
       hint: 'to add primaries later, give trust: {caDir: <dir>} with the CA files behind the cacerts the primaries hold',
     });
-  const apiServers = new Map<string, string>();
-  for (const c of report.config.clusters as Array<{ name: string; apiServer?: string }>) if (c.apiServer) apiServers.set(c.name, c.apiServer);
+  // Where the primaries dial a cluster: what its remote secrets carry (discovery keeps that only where it
+  // differs from the kubeconfig's address), else the config's apiServer. Dropping the config's would leave
+  // every later remote secret (rotate, cluster add) to the kubeconfig's address, which may be loopback.
+  const given = new Map(base.clusters.flatMap((c) => (c.apiServer ? [[c.name, c.apiServer] as const] : [])));
   return {
     ...rest,
     ...(trust?.source === 'files' ? { trust } : {}),
     meshID: name,
     ...(report.config.revision ? { revision: report.config.revision } : {}),
-    clusters: report.config.clusters.map((c) => ({
-      name: c.name,
-      context: c.context,
-      role: c.role,
-      network: c.network,
-      ...(c.controlPlane ? { controlPlane: c.controlPlane } : {}),
-      ...(apiServers.has(c.name) ? { apiServer: apiServers.get(c.name) as string } : {}),
-    })),
+    clusters: report.config.clusters.map((c) => {
+      const apiServer = c.apiServer ?? given.get(c.name);
+      return {
+        name: c.name,
+        context: c.context,
+        role: c.role,
+        network: c.network,
+        ...(c.controlPlane ? { controlPlane: c.controlPlane } : {}),
+        ...(apiServer ? { apiServer } : {}),
+      };
+    }),
   };
 }
 

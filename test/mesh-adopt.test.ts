@@ -1,10 +1,12 @@
 // mesh-run mesh adopt: a mesh built by hand on simulated clusters (Istio's commands, no mesh-run run) becomes a
 // mesh of the journal. Adoption changes nothing on the clusters and records what they run as there before
 // mesh-run; then every day-2 verb works on it, and uninstall refuses it unless --force, which names what goes.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { adoptedConfig } from '../engine/adopt-service.js';
 import { openStore } from '../engine/composition.js';
+import { loadConfig } from '../engine/config/mesh-config.js';
 import { parseStoreLocation } from '../store/location.js';
 import { runIdFrom, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
@@ -194,6 +196,51 @@ describe('mesh-run mesh adopt: a multi-primary multi-network mesh built by hand'
       const result = await cli([...verb, '--db', db, ...Q]);
       expect(result.code, `${verb.join(' ')}: ${result.stderr}${result.stdout}`).toBe(0);
     }
+  });
+});
+
+describe('mesh-run mesh adopt: where the primaries dial each cluster', () => {
+  // A config naming cluster2's API server as the address its remote secret dials; cluster2's simulated kubeconfig
+  // gives the same one (the first two clusters of a world are https://10.10.0.1:6443 and https://10.11.0.1:6443).
+  const named = join(tmp.dir, 'named-server.yaml');
+  writeFileSync(
+    named,
+    'primary: {name: cluster1, context: cluster1}\nremotes:\n  - {name: cluster2, context: cluster2, apiServer: "https://10.11.0.1:6443"}\n',
+  );
+
+  it("keeps the config's apiServer where the secrets dial the kubeconfig's own address (discovery writes none there)", async () => {
+    // Without it, every remote secret a day-2 verb makes would go to the kubeconfig's address: on kind or kwok a
+    // loopback one, which create-remote-secret warns of and swap-secret refuses.
+    const db = join(tmp.dir, 'named-server.db');
+    const adopted = await adopt(db, ['-c', named, ...Q]);
+    expect(adopted.code, adopted.stderr).toBe(0);
+    const clusters = (await readJournal(db, runIdFrom(adopted))).run.config?.clusters ?? [];
+    expect(clusters.map((c) => [c.name, c.apiServer ?? null])).toEqual([
+      ['cluster1', null],
+      ['cluster2', 'https://10.11.0.1:6443'],
+    ]);
+  });
+
+  it("an address the secrets dial, other than the kubeconfig's, wins over the config's", () => {
+    const { config } = loadConfig(named, {});
+    const discovered = 'https://172.18.0.3:6443';
+    const adopted = adoptedConfig(
+      'mesh1',
+      config,
+      {
+        clusters: [],
+        findings: [],
+        config: {
+          meshID: 'mesh1',
+          clusters: [
+            { name: 'cluster1', context: 'cluster1', role: 'primary', network: 'network1' },
+            { name: 'cluster2', context: 'cluster2', role: 'remote', network: 'network1', controlPlane: 'cluster1', apiServer: discovered },
+          ],
+        },
+      },
+      [],
+    );
+    expect(adopted.clusters.map((c) => c.apiServer ?? null)).toEqual([null, discovered]);
   });
 });
 
