@@ -81,7 +81,7 @@ async function runSession(prepared: PreparedRun, options: SessionOptions): Promi
     process.off('SIGTERM', sigterm);
     options.progress.stop();
   }
-  const { outcome, run, attempts, unfiredFaults = [] } = finished;
+  const { outcome, run, attempts, unfiredFaults = [], caveats = [] } = finished;
   if (outcome.storeError) throw outcome.storeError;
   const runId = prepared.run.id;
   let exitCode: number =
@@ -101,6 +101,7 @@ async function runSession(prepared: PreparedRun, options: SessionOptions): Promi
       ok: exitCode === ExitCode.ok,
       run: view,
       ...(unfiredFaults.length > 0 ? { unfiredFaults } : {}),
+      ...(caveats.length > 0 ? { caveats } : {}),
       steps: run ? slotViews(run, attempts) : [],
       ...(outcome.status !== 'succeeded' ? { resume: options.resumeHint(runId) } : {}),
     };
@@ -108,7 +109,8 @@ async function runSession(prepared: PreparedRun, options: SessionOptions): Promi
   } else {
     const paint = painter(streams.stderr);
     if (outcome.status === 'succeeded') {
-      streams.stdout.write(`${paint('green', '✔')} ${run ? runSummary(run) : 'done'} (run ${runId})\n`);
+      streams.stdout.write(`${paint('green', '✔')} ${run ? runSummary(run, caveats.length) : 'done'} (run ${runId})\n`);
+      for (const line of caveats) streams.stderr.write(`${paint('yellow', '!')} ${line}\n`);
       for (const line of unfiredFaults) streams.stderr.write(`${paint('red', '✖')} ${line}\n`);
       if (unfiredFaults.length > 0)
         streams.stderr.write(

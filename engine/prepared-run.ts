@@ -17,6 +17,8 @@ export interface FinishedRun {
   attempts: AttemptRecord[];
   // A run that succeeded although an --inject-failure it was given never fired: one line per fault.
   unfiredFaults?: string[];
+  // What the run left undone on purpose and the operator must know (a token kept valid): one line each.
+  caveats?: string[];
 }
 
 export interface PreparedRun {
@@ -52,8 +54,9 @@ export function prepared(
       const outcome = await drive();
       // A journal that refused a write is not read again: the outcome says what happened.
       if (outcome.storeError) return { outcome, run: undefined, attempts: [] };
-      const [ended, attempts] = await Promise.all([store.runs.getRun(run.id), store.runs.listAttempts(run.id)]);
-      return { outcome, run: ended, attempts };
+      const [ended, attempts, events] = await Promise.all([store.runs.getRun(run.id), store.runs.listAttempts(run.id), store.runs.listEvents(run.id)]);
+      const caveats = events.filter((e) => e.type === 'kept-valid').map((e) => e.detail ?? '');
+      return { outcome, run: ended, attempts, ...(caveats.length > 0 ? { caveats } : {}) };
     },
     close: () => store.close(),
   };

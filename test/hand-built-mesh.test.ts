@@ -149,7 +149,7 @@ async function expectNoMeshRunMarks(config: MeshConfig, objects: (context: strin
   // istioctl labelled what it installed with the IstioOperators' names: none for the control planes, the
   // gateway generator's "eastwest" where there are gateways.
   const gateways = config.clusters.some((c) => needsGateway({ members: config.clusters }, c.name));
-  expect([...owners].sort()).toEqual(gateways ? ['eastwest', 'unnamed'] : ['unnamed']);
+  expect([...owners].sort()).toEqual(gateways ? ['eastwest', 'unknown'] : ['unknown']);
 }
 
 // (c) Discovery reads the clusters back as the config's mesh, with nothing to report.

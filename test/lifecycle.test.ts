@@ -173,7 +173,7 @@ describe('install, verify, uninstall on simulated clusters', () => {
     const refused = await runCli(['uninstall', '--run', install, '--db', db]);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(
-      /^mesh-run: error: cluster cluster2 \(context "cluster2"\) holds an Istio install that mesh-run did not make \(owner: unnamed\)/,
+      /^mesh-run: error: cluster cluster2 \(context "cluster2"\) holds an Istio install that mesh-run did not make \(owner: unknown\)/,
     );
     expect(refused.stderr).toContain('--force');
     expect(refused.stdout).toBe('');

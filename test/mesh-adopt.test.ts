@@ -114,6 +114,10 @@ describe('mesh-run mesh adopt on a primary-remote mesh built by hand', () => {
     expect(audit.stdout).toContain('cluster2');
     const rotate = await cli(['secrets', 'rotate', '--mesh', 'mesh1', '--db', db, ...Q]);
     expect(rotate.code, rotate.stderr + rotate.stdout).toBe(0);
+    // The token secret istioctl made for the hand-built secret was there before mesh-run: it stays valid, and the
+    // run's last line says so instead of "revoked", with the command that revokes it.
+    expect(rotate.stdout).toContain('but one old token stays valid, as its secret was there before mesh-run');
+    expect(rotate.stderr).toMatch(/! secret istio-reader-service-account-istio-remote-secret-token on cluster2 .* delete secret/);
     for (const out of [audit, rotate]) expect(findLeak(out.stdout + out.stderr, NEEDLES)).toBeUndefined();
   });
 

@@ -184,7 +184,8 @@ export function renderIstioOperator(iop: IstioOperator, version: string): { obje
     version,
     labels: (extra = {}) => ({
       [MANAGED]: 'Reconcile',
-      [OWNER]: iop.metadata?.name ?? 'unnamed',
+      // Real istioctl labels what an unnamed IstioOperator installs owning-resource=unknown (seen on real API servers).
+      [OWNER]: iop.metadata?.name ?? 'unknown',
       [REV]: revision || 'default',
       'operator.istio.io/version': version,
       ...extra,

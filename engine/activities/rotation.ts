@@ -193,7 +193,7 @@ export async function revokeToken(rt: StepRuntime, input: RotationStepInput, dep
       throw new StepError(`${users.join(', ')} still read ${input.cluster} with token ${old.fingerprint}: not revoking it`, { retryable: true });
     if (!madeByMeshRun(secret, input.cluster, deps.inventory ?? Inventory.empty())) {
       await rt.report(
-        'kept',
+        'kept-valid',
         `secret ${old.secret} on ${input.cluster} (old token ${old.fingerprint}) was there before mesh-run, so its token stays valid; no holder uses it now. Revoke it once nothing else does: kubectl --context ${input.context} -n ${ISTIO_SYSTEM} delete secret ${old.secret}`,
       );
       continue;

@@ -22,7 +22,8 @@ export interface StepRuntime {
 // What a step reports: a value it replaced (warning), something it kept, or removed although it was there
 // before; for secrets rotate, the token it minted, the old one revoked, a gate it was told to skip (warning);
 // for an upgrade, a wave gate that held with nothing to check (no pods).
-export type ReportType = 'overwrote' | 'kept' | 'deleted-preexisting' | 'restored' | 'token-minted' | 'revoked' | 'gate-skipped' | 'gate-empty';
+// kept-valid: a token left valid on purpose (its secret was there before mesh-run): the run's end says so.
+export type ReportType = 'overwrote' | 'kept' | 'kept-valid' | 'deleted-preexisting' | 'restored' | 'token-minted' | 'revoked' | 'gate-skipped' | 'gate-empty';
 
 // kubectl argv with the context first, the way the Istio docs write it.
 export function kubectl(context: string, args: readonly string[], purpose: CommandPurpose, stdin?: string): Command {

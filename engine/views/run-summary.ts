@@ -3,6 +3,10 @@ import type { RunRecord } from '../../store/contract.js';
 import { kindOf } from '../kinds/registry.js';
 import { membershipConfig, runConfig } from './run-config.js';
 
-export function runSummary(run: RunRecord): string {
-  return kindOf(run.kind).summary(runConfig(run), membershipConfig(run));
+// `caveats`: how many things the run left undone on purpose (tokens kept valid), listed after this line.
+export function runSummary(run: RunRecord, caveats = 0): string {
+  const said = kindOf(run.kind).summary(runConfig(run), membershipConfig(run));
+  return caveats > 0
+    ? `${said}; but ${caveats === 1 ? 'one old token stays' : `${caveats} old tokens stay`} valid, as its secret was there before mesh-run (below)`
+    : said;
 }

@@ -212,7 +212,8 @@ describe('mesh adopt of a primary-remote mesh built with the pageâ€™s commands',
     // The token secret create-remote-secret made for the page was there before mesh-run: another reader may hold
     // its token, so it stays valid, and the run says how to revoke it.
     const events = (await readJournal(db, runIdFrom(rotated))).events;
-    expect(events.filter((e) => e.type === 'kept').map((e) => e.detail)).toEqual([
+    expect(rotated.stdout).toContain('but one old token stays valid, as its secret was there before mesh-run');
+    expect(events.filter((e) => e.type === 'kept-valid').map((e) => e.detail)).toEqual([
       expect.stringMatching(
         /^secret istio-reader-service-account-istio-remote-secret-token on cluster2 \(old token [0-9a-f]{12}\) was there before mesh-run, so its token stays valid; .*kubectl --context cluster2 -n istio-system delete secret istio-reader-service-account-istio-remote-secret-token$/,
       ),
@@ -345,7 +346,8 @@ describe('mesh adopt of a multi-primary multi-network mesh built with the pageâ€
     tokens.push(...fresh);
     const expected = ['cluster1', 'cluster2'].flatMap((c) => ['mint-token', 'swap-secret', 'await-synced', 'revoke-token'].map((s) => `${s}@${c}:succeeded`));
     expect((await stepsOf(runIdFrom(rotated))).sort()).toEqual(['preflight@*:succeeded', ...expected].sort());
-    const kept = (await readJournal(db, runIdFrom(rotated))).events.filter((e) => e.type === 'kept').map((e) => e.detail ?? '');
+    const kept = (await readJournal(db, runIdFrom(rotated))).events.filter((e) => e.type === 'kept-valid').map((e) => e.detail ?? '');
+    expect(rotated.stdout).toContain('but 2 old tokens stay valid');
     for (const [i, context] of ['cluster1', 'cluster2'].entries()) {
       expect(fresh[i], context).not.toBe(old[i]);
       expect(answers(context, fresh[i] ?? ''), context).toBe('accepted');
