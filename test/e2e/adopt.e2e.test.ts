@@ -2,7 +2,6 @@
 // with Istio's pages' commands by a bash script (no mesh-run) is adopted, unchanged, as the spec those commands
 // imply; then the day-2 verbs work on it, uninstall refuses it naming what it would delete, and --force
 // removes it naming each object. Leaves every harness cluster without Istio, as it found them.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +9,7 @@ import { runCli, runIdFrom, tempDir } from '../support/cli.js';
 import { readJournal } from '../support/journal.js';
 import { findLeak, needlesFor } from '../support/token-scan.js';
 import { buildByHand, istioLeft, MULTI_PRIMARY_MULTI_NETWORK, PRIMARY_REMOTE, removeIstioEverywhere } from './by-hand.js';
-import { apiServerOf, env, harnessClusters, istioctlPath, kubectl, kubectlJson, remoteClusters, setLoadBalancer } from './support.js';
+import { answers, apiServerOf, env, harnessClusters, istioctlPath, kubectl, kubectlJson, remoteClusters, setLoadBalancer, tokenIn } from './support.js';
 
 const tmp = tempDir('mesh-run-e2e-adopt-');
 const db = join(tmp.dir, 'adopt.db');
@@ -97,26 +96,6 @@ function mustName(objects: string[]): string[] {
     const [, kind = '', name = ''] = /^(\w+)\/\/([^@]+)@/.exec(o) ?? [];
     return shorter[kind] && (kind !== 'CustomResourceDefinition' || name.endsWith('.istio.io')) ? [`${shorter[kind]}/${name}`] : [];
   });
-}
-
-// The reader token a primary holds for a cluster, as the API server returns it (read by the test only).
-function tokenIn(holder: string, of: string): string {
-  const data = kubectl(holder, ['-n', 'istio-system', 'get', 'secret', `istio-remote-secret-${of}`, '-o', `jsonpath={.data.${of}}`]);
-  return /token: (\S+)/.exec(Buffer.from(data, 'base64').toString('utf8'))?.[1] ?? '';
-}
-
-// What the cluster's API server answers to a bearer token alone.
-function answers(context: string, token: string): 'accepted' | 'refused' {
-  try {
-    execFileSync('kubectl', ['--server', apiServerOf(context), '--insecure-skip-tls-verify', `--token=${token}`, 'get', '--raw', '/api'], {
-      env: { ...process.env, KUBECONFIG: '/dev/null' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return 'accepted';
-  } catch (error) {
-    expect(String((error as { stderr?: Buffer }).stderr ?? '')).toMatch(/Unauthorized|must be logged in/);
-    return 'refused';
-  }
 }
 
 const stepsOf = async (runId: string) => (await readJournal(db, runId)).attempts.map((a) => `${a.step}@${a.cluster}:${a.outcome}`);

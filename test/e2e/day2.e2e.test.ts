@@ -1,14 +1,13 @@
 // Day 2 against real Kubernetes control planes (kwok) with a real istioctl: a primary-remote mesh grows by a
 // third cluster with cluster add, shrinks back with cluster remove, and has its remote secret's token
 // rotated, each a run of its own. Leaves the clusters empty, as it found them.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, runIdFrom, tempDir } from '../support/cli.js';
 import { readJournal } from '../support/journal.js';
 import { findLeak, needlesFor } from '../support/token-scan.js';
-import { apiServerOf, env, kubectl, kubectlJson, remoteClusters, setLoadBalancer, writeTwoClusterMesh } from './support.js';
+import { answers, apiServerOf, env, kubectl, kubectlJson, remoteClusters, setLoadBalancer, tokenIn, writeTwoClusterMesh } from './support.js';
 
 const tmp = tempDir('mesh-run-e2e-day2-');
 const db = join(tmp.dir, 'day2.db');
@@ -25,26 +24,6 @@ const names = (context: string, args: string[]) =>
   kubectl(context, [...args, '-o', 'name'])
     .split('\n')
     .filter(Boolean);
-
-// The reader token a primary holds for a cluster, as the API server returns it (read by the test only).
-function tokenIn(holder: string, of: string): string {
-  const data = kubectl(holder, ['-n', 'istio-system', 'get', 'secret', `istio-remote-secret-${of}`, '-o', `jsonpath={.data.${of}}`]);
-  return /token: (\S+)/.exec(Buffer.from(data, 'base64').toString('utf8'))?.[1] ?? '';
-}
-
-// What the cluster's API server answers to a bearer token alone (no kubeconfig, no client certificate).
-function answers(context: string, token: string): 'accepted' | 'refused' {
-  try {
-    execFileSync('kubectl', ['--server', apiServerOf(context), '--insecure-skip-tls-verify', `--token=${token}`, 'get', '--raw', '/api'], {
-      env: { ...process.env, KUBECONFIG: '/dev/null' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return 'accepted';
-  } catch (error) {
-    expect(String((error as { stderr?: Buffer }).stderr ?? '')).toMatch(/Unauthorized|must be logged in/);
-    return 'refused';
-  }
-}
 
 describe('a living mesh on real API servers: cluster add, cluster remove, secrets rotate', () => {
   const config = join(tmp.dir, 'mesh.yaml');

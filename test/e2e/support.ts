@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 
 export const STATE = process.env.MESH_RUN_E2E_STATE ?? join(process.env.TMPDIR ?? tmpdir(), 'mesh-run-e2e');
 export const KUBECONFIG = join(STATE, 'kubeconfig');
@@ -93,4 +94,24 @@ export function remoteClusters(context: string): string {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+// The reader token a primary holds for a cluster, as the API server returns it (read by the test only).
+export function tokenIn(holder: string, of: string): string {
+  const data = kubectl(holder, ['-n', 'istio-system', 'get', 'secret', `istio-remote-secret-${of}`, '-o', `jsonpath={.data.${of}}`]);
+  return /token: (\S+)/.exec(Buffer.from(data, 'base64').toString('utf8'))?.[1] ?? '';
+}
+
+// What the cluster's API server answers to a bearer token alone (no kubeconfig, no client certificate).
+export function answers(context: string, token: string): 'accepted' | 'refused' {
+  try {
+    execFileSync('kubectl', ['--server', apiServerOf(context), '--insecure-skip-tls-verify', `--token=${token}`, 'get', '--raw', '/api'], {
+      env: { ...process.env, KUBECONFIG: '/dev/null' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return 'accepted';
+  } catch (error) {
+    expect(String((error as { stderr?: Buffer }).stderr ?? '')).toMatch(/Unauthorized|must be logged in/);
+    return 'refused';
+  }
 }
