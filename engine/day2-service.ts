@@ -106,7 +106,10 @@ async function precheckJoining(grown: MeshConfig, joining: string, book: AnswerB
         : blocking[0]?.hint;
     throw new PreconditionError('preflight', blocking.map((p) => `${p.cluster ? `${p.cluster}: ` : ''}${p.message}`).join('\n'), hint ? { hint } : {});
   }
-  return findings.filter((f) => !blocking.includes(f)).map((f) => `${f.cluster ? `${f.cluster}: ` : ''}${f.message}`);
+  // The members' own Istio is the mesh's (mesh-run's, or one it adopted): no news for a cluster joining it.
+  return findings
+    .filter((f) => !blocking.includes(f) && !(f.check === 'existing-istio' && f.cluster !== joining))
+    .map((f) => `${f.cluster ? `${f.cluster}: ` : ''}${f.message}`);
 }
 
 // The mesh named, installed, and the run its membership comes from.

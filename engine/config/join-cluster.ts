@@ -29,7 +29,7 @@ const JOIN_FLAGS: Record<string, string> = {
 export function withClusterAdded(config: MeshConfig, joining: JoiningCluster): MeshConfig {
   if (joining.role === 'primary' && !config.trust) {
     throw new ConfigError([
-      `--role primary: mesh ${config.meshID} was installed without a trust: section, and several primaries need one root of trust; install the mesh with trust: to grow it with primaries, or join ${joining.name} as a remote`,
+      `--role primary: mesh ${config.meshID} has no trust: section in the journal, and several primaries need one root of trust; a mesh gets one by installing it with trust:, or (adopted) by adopting it with -c naming trust: {caDir: <the CA files behind its cacerts>}; or join ${joining.name} as a remote`,
     ]);
   }
   const primaries = config.clusters.filter((c) => c.role === 'primary');
