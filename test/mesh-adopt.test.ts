@@ -15,6 +15,7 @@ import { handBuiltWorld } from './support/hand-built.js';
 import { readJournal } from './support/journal.js';
 import { NEEDLES, tokenEnv, withToken } from './support/secret-leaks.js';
 import { simCommand } from './support/sim.js';
+import { havePostgres, newStore } from './support/stores.js';
 import { findLeak } from './support/token-scan.js';
 
 const tmp = tempDir();
@@ -304,5 +305,22 @@ describe('mesh-run mesh adopt: what it refuses, and a failed adoption resumed', 
     expect([...new Set(seen.filter((o) => o.subject === 'adopted/istio').map((o) => o.cluster))].sort()).toEqual(['cluster1', 'cluster2']);
     const meshes = await cli(['meshes', '--db', db, '-o', 'json']);
     expect(JSON.parse(meshes.stdout)).toEqual([expect.objectContaining({ name: 'mesh1', state: 'installed', createdBy: id })]);
+  });
+});
+
+describe('mesh-run mesh adopt on a team store (PostgreSQL)', () => {
+  it.runIf(havePostgres())('records the adoption and its simulated clusters there; verify and uninstall --force act on them', async () => {
+    const { args } = newStore('postgres', tmp.dir, 'adopt');
+    const adopted = await cli(['mesh', 'adopt', '--name', 'mesh1', '--dry-run', '-c', join(examples, 'primary-remote.yaml'), ...args, ...Q]);
+    expect(adopted.code, adopted.stderr).toBe(0);
+    const meshes = JSON.parse((await cli(['meshes', ...args, '-o', 'json'])).stdout) as Array<{ name: string; origin: string }>;
+    expect(meshes).toEqual([expect.objectContaining({ name: 'mesh1', origin: 'adopted' })]);
+    for (const verb of [
+      ['verify', '--mesh', 'mesh1'],
+      ['uninstall', '--mesh', 'mesh1', '--force'],
+    ]) {
+      const result = await cli([...verb, ...args, ...Q]);
+      expect(result.code, `${verb.join(' ')}: ${result.stderr}`).toBe(0);
+    }
   });
 });
