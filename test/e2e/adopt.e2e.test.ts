@@ -105,6 +105,8 @@ const CHANGING = /^(apply|create|delete|label|annotate|patch|replace|install|uni
 
 beforeAll(() => {
   setLoadBalancer('ip 0');
+  // As the install suite leaves it (and as a user's kubeconfig may be): a namespace on the current context.
+  kubectl('cluster1', ['config', 'set-context', 'cluster1', '--namespace=default']);
   removeIstioEverywhere(tmp.dir);
 });
 afterAll(() => {

@@ -138,8 +138,9 @@ spec:
 YAML
 istioctl install --context="$CTX_CLUSTER2" -y -f cluster2.yaml
 
-# Attach cluster2 as a remote cluster of cluster1 (its API server is on loopback here: --server names it)
-istioctl create-remote-secret --context="$CTX_CLUSTER2" --name=cluster2 --server="$SERVER_CLUSTER2" |
+# Attach cluster2 as a remote cluster of cluster1 (its API server is on loopback here: --server names it; -n:
+# a namespace on the kubeconfig's current context would otherwise take the secret, istio/istio#49780)
+istioctl create-remote-secret --context="$CTX_CLUSTER2" -n istio-system --name=cluster2 --server="$SERVER_CLUSTER2" |
   kubectl apply -f - --context="$CTX_CLUSTER1"
 `;
 
@@ -213,10 +214,10 @@ wait "$second" || status=$?
 cat primary-cluster1.log primary-cluster2.log
 [ "$status" -eq 0 ] || exit "$status"
 
-# Enable endpoint discovery
-istioctl create-remote-secret --context="$CTX_CLUSTER1" --name=cluster1 --server="$SERVER_CLUSTER1" |
+# Enable endpoint discovery (-n istio-system: see the primary-remote script)
+istioctl create-remote-secret --context="$CTX_CLUSTER1" -n istio-system --name=cluster1 --server="$SERVER_CLUSTER1" |
   kubectl apply -f - --context="$CTX_CLUSTER2"
-istioctl create-remote-secret --context="$CTX_CLUSTER2" --name=cluster2 --server="$SERVER_CLUSTER2" |
+istioctl create-remote-secret --context="$CTX_CLUSTER2" -n istio-system --name=cluster2 --server="$SERVER_CLUSTER2" |
   kubectl apply -f - --context="$CTX_CLUSTER1"
 `;
 
