@@ -241,7 +241,7 @@ describe('cluster add and cluster remove', () => {
       [['add', '--mesh', 'mesh1', '--name', 'cluster2', '--context', 'x'], 2, '--name: "cluster2" is already used by cluster cluster2'],
       [['add', '--mesh', 'mesh1', '--name', 'c4', '--context', 'cluster1'], 2, '--context: "cluster1" is already the context of cluster cluster1'],
       [['add', '--mesh', 'mesh1', '--name', 'Bad_Name', '--context', 'x'], 2, '--name: "Bad_Name" is not a DNS-1123 label'],
-      [['add', '--mesh', 'mesh1', '--name', 'c4', '--context', 'c4', '--role', 'primary'], 2, 'installed without a trust: section'],
+      [['add', '--mesh', 'mesh1', '--name', 'c4', '--context', 'c4', '--role', 'primary'], 2, 'has no trust: section in the journal'],
       [['add', '--mesh', 'mesh1', '--name', 'c4', '--context', 'c4', '--network', 'net2'], 2, 'would make this one-network mesh multi-network'],
       [['add', '--mesh', 'mesh1', '--name', 'c4', '--context', 'c4', '--control-plane', 'cluster2'], 2, '"cluster2" is a remote'],
       [['add', '--mesh', 'nosuch', '--name', 'c4', '--context', 'c4'], 4, 'no mesh "nosuch"'],
