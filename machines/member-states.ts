@@ -9,7 +9,8 @@ import type { ExchangeStepInput, GatewayObservation, InstallEvent, MemberContext
 // How often a gateway address is polled while waiting (the Istio doc test polls every second).
 export const DEFAULT_GATEWAY_POLL_MS = 1000;
 
-export function memberStep(context: MemberContext, step: StepId): MemberStepInput {
+// A step's input from a cluster's place in the mesh (an install's or cluster add's member, a repair's cluster).
+export function memberStep(context: Pick<MemberContext, 'runId' | 'cluster' | 'meshID' | 'revision' | 'istioVersion'>, step: StepId): MemberStepInput {
   return {
     runId: context.runId,
     step,

@@ -5,6 +5,7 @@
 import { assign, enqueueActions, sendParent, setup } from 'xstate';
 import type { RepairAction, RepairItem } from '../shared/model.js';
 import { linkCheckMachine } from './links-machine.js';
+import { memberStep } from './member-states.js';
 import { placeholder } from './placeholders.js';
 import { childInputs, journalActions, preflightInput, stepState, withValues } from './step-state.js';
 import type { StepId } from './steps.js';
@@ -65,13 +66,7 @@ const onCluster = (context: RepairChildContext) => context.cluster.name;
 function stepInput(context: RepairChildContext, step: StepId): RepairStepInput {
   const has = (a: RepairAction) => context.actions.includes(a);
   return {
-    runId: context.runId,
-    step,
-    cluster: context.cluster.name,
-    context: context.cluster.context,
-    meshID: context.meshID,
-    network: context.cluster.network,
-    ...withValues({ revision: context.revision }),
+    ...memberStep(context, step),
     ...(context.primary ? { primary: context.primary } : {}),
     sources: context.sources,
     secrets: context.secrets,
