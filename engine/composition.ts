@@ -40,6 +40,12 @@ export async function openStore(location: StoreLocation, access: StoreAccess): P
   return openPostgresStore(location, { access });
 }
 
+// The store as a look at a mesh's clusters needs it: a simulated world's controllers write as its clusters are
+// read (as a real cluster's would), so a dry-run mesh's store is opened to write; a real mesh's is only read.
+export function openStoreToRead(location: StoreLocation, mode: RunMode): Promise<Store> {
+  return openStore(location, mode === 'dry-run' ? 'existing' : 'read-only');
+}
+
 // The real kubectl and istioctl (checks before a run exists use them too). Tools load on first use, so
 // the verbs that only read the journal start without them.
 export async function realTools(config: MeshConfig): Promise<ClusterTools> {

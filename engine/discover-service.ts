@@ -5,7 +5,7 @@ import { UsageError } from '../shared/errors.js';
 import type { MeshConfig, RunMode } from '../shared/model.js';
 import { type DiscoveryReport, deriveMesh } from './activities/discovered-mesh.js';
 import { discoverClusters } from './activities/mesh-discovery.js';
-import { openStore, realTools, type StoreLocation, toolsFor } from './composition.js';
+import { openStore, openStoreToRead, realTools, type StoreLocation, toolsFor } from './composition.js';
 import { isPathLike, loadConfig } from './config/mesh-config.js';
 import { applyOverrides, type ConfigOverrides, parseContextFlags } from './config/overrides.js';
 import { meshInstall } from './run-queries.js';
@@ -62,9 +62,7 @@ export async function discoverMesh(request: DiscoverRequest): Promise<DiscoveryR
     return { target, ...deriveMesh(facts) };
   }
   const mode = await meshMode(request.store, request.meshRef);
-  // A simulated world's controllers write as its clusters are read (as a real cluster's would); a real mesh's
-  // store is only read.
-  const store = await openStore(request.store, mode === 'dry-run' ? 'existing' : 'read-only');
+  const store = await openStoreToRead(request.store, mode);
   try {
     const run = await installRunOf(store.runs, await meshInstall(store.runs, request.meshRef));
     const config = membershipConfig(run);

@@ -6,7 +6,7 @@ import type { RunMode } from '../shared/model.js';
 import { compareMesh, type DriftItem, type UnreadCluster } from './activities/drift.js';
 import { readDrift } from './activities/drift-reads.js';
 import { SUBJECTS } from './activities/inventory.js';
-import { openStore, type StoreLocation, toolsFor } from './composition.js';
+import { openStore, openStoreToRead, type StoreLocation, toolsFor } from './composition.js';
 import { meshTopology } from './config/mesh-shape.js';
 import { listMeshes } from './run-queries.js';
 import { findMesh, type MeshRecord } from './views/mesh-records.js';
@@ -54,9 +54,7 @@ async function installedMesh(location: StoreLocation, ref: string): Promise<Mesh
 
 export async function checkDrift(request: DriftRequest): Promise<DriftReport> {
   const mesh = await installedMesh(request.store, request.meshRef);
-  // A simulated world's controllers write as its clusters are read (as a real cluster's would); a real mesh's
-  // store is only read.
-  const store = await openStore(request.store, mesh.mode === 'dry-run' ? 'existing' : 'read-only');
+  const store = await openStoreToRead(request.store, mesh.mode);
   try {
     const run = await installRunOf(store.runs, mesh.install);
     const config = membershipConfig(run);

@@ -3,7 +3,7 @@
 // for runs, and an audit is a look, repeated whenever asked; its answer is printed, not kept.
 import type { RunMode } from '../shared/model.js';
 import { auditTrust, type TrustAssessment } from './activities/trust-audit.js';
-import { openStore, type StoreLocation, toolsFor } from './composition.js';
+import { openStore, openStoreToRead, type StoreLocation, toolsFor } from './composition.js';
 import { installedMesh } from './day2-service.js';
 
 export type { PrimaryTrust, TrustAssessment, TrustFinding, TrustSeverity } from './activities/trust-audit.js';
@@ -28,9 +28,7 @@ export async function auditMeshTrust(request: TrustAuditRequest): Promise<TrustA
   } finally {
     await found.close();
   }
-  // A simulated world's controllers write as its clusters are read (as a real cluster's would); a real
-  // mesh's store is only read.
-  const store = mode === 'dry-run' ? await openStore(request.store, 'existing') : await openStore(request.store, 'read-only');
+  const store = await openStoreToRead(request.store, mode);
   try {
     const { mesh, run, config } = await installedMesh(store, request.meshRef, 'audit');
     const tools = await toolsFor(run.mode, config, store, run.simWorld);
