@@ -3,9 +3,9 @@
 // and the comparison (activities/drift.ts, pure) say what differs. Reads only; records nothing yet.
 import { NotResumableError } from '../shared/errors.js';
 import type { RunMode } from '../shared/model.js';
+import { journaledCacerts } from './activities/cacerts-journal.js';
 import { compareMesh, type DriftItem, type UnreadCluster } from './activities/drift.js';
 import { readDrift } from './activities/drift-reads.js';
-import { journaledCacerts } from './activities/cacerts-journal.js';
 import { SUBJECTS } from './activities/inventory.js';
 import { openStore, openStoreToRead, type StoreLocation, toolsFor } from './composition.js';
 import { meshTopology } from './config/mesh-shape.js';

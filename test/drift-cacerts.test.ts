@@ -162,10 +162,14 @@ describe('drift and cacerts on a multi-primary mesh installed with a generated r
     expect(code).toBe(5);
     const changed = item(report, 'cacerts-changed');
     expect(changed.what).toMatch(
-      new RegExp(`^cacerts on cluster2 carries root ${short(other.certPem)}, not ${short(root.certPem)} \\(SHA-256; the journal's, recorded by run mr-\\w+\\)$`),
+      new RegExp(
+        `^cacerts on cluster2 carries root ${short(other.certPem)}, not ${short(root.certPem)} \\(SHA-256; the journal's, recorded by run mr-\\w+\\)$`,
+      ),
     );
     expect(changed.why).toContain('mTLS fails');
-    expect(changed.repair).toMatch(/^mesh-run repair --mesh mesh1 --only cacerts-changed \(re-plugs the mesh's own cacerts from its trust directory \S+certs, then restarts istiod\)/);
+    expect(changed.repair).toMatch(
+      /^mesh-run repair --mesh mesh1 --only cacerts-changed \(re-plugs the mesh's own cacerts from its trust directory \S+certs, then restarts istiod\)/,
+    );
     expect(changed.repair).toContain('if the new CA is intended: mesh-run trust rotate --mesh mesh1');
     expect(item(report, 'roots-differ').what).toBe(
       `cluster2 signs under root ${short(other.certPem)} (its cacerts'; from istiod's next start), the other primaries (cluster1) under ${short(root.certPem)} (SHA-256)`,
@@ -338,9 +342,12 @@ describe('what is read and kept of cacerts', () => {
     const bundle = await generateIntermediate(root, 'cluster1', CA);
     const b64 = (s: string) => Buffer.from(s).toString('base64');
     const listing = secretsListing(
-      [`istio-ca-secret\t${b64(root.certPem)}\t${b64(root.certPem)}`, 'istio-remote-secret-cluster2\t\t', `cacerts\t${b64(root.certPem)}\t${b64(bundle['ca-cert.pem'])}`, ''].join(
-        '\n',
-      ),
+      [
+        `istio-ca-secret\t${b64(root.certPem)}\t${b64(root.certPem)}`,
+        'istio-remote-secret-cluster2\t\t',
+        `cacerts\t${b64(root.certPem)}\t${b64(bundle['ca-cert.pem'])}`,
+        '',
+      ].join('\n'),
     );
     expect(listing.names).toEqual(['istio-ca-secret', 'istio-remote-secret-cluster2', 'cacerts']);
     expect(listing.cacerts).toEqual({

@@ -113,7 +113,6 @@ function sync(ctx: DriftContext, faulty: Set<string>): void {
   }
 }
 
-
 // A remote's injector of the mesh's revision carries the CA its primary patched in.
 function injectorCa(ctx: DriftContext): void {
   for (const r of ctx.config.clusters.filter((c) => c.role === 'remote')) {

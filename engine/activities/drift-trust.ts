@@ -84,8 +84,7 @@ function rootsDiffer(ctx: DriftContext, primaries: MeshCluster[]): void {
   // on a tie (two primaries).
   const journaled = (root: string) => primaries.filter((p) => ctx.certs.get(p.name)?.root === root).length;
   const [main] = [...groups].sort(
-    (a, b) =>
-      journaled(b[0]) - journaled(a[0]) || b[1].length - a[1].length || rooted.indexOf(a[1][0] as MeshCluster) - rooted.indexOf(b[1][0] as MeshCluster),
+    (a, b) => journaled(b[0]) - journaled(a[0]) || b[1].length - a[1].length || rooted.indexOf(a[1][0] as MeshCluster) - rooted.indexOf(b[1][0] as MeshCluster),
   );
   const [mainRoot, mainHolders] = main as [string, MeshCluster[]];
   for (const [root, holders] of groups) {

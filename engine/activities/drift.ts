@@ -7,8 +7,8 @@
 import { labelsNetwork } from '../../machines/topology.js';
 import type { MeshCluster } from '../../shared/model.js';
 import { linkDrift } from './drift-links.js';
-import { trustDrift } from './drift-trust.js';
 import type { DriftFacts } from './drift-reads.js';
+import { trustDrift } from './drift-trust.js';
 import { CONTROL_PLANE_ANNOTATION, ISTIO_SYSTEM, NETWORK_LABEL } from './install-common.js';
 
 export { DRIFT_KINDS, type DriftContext, type DriftExpectation, type DriftItem, type DriftKind, type DriftResult, type UnreadCluster } from './drift-model.js';
