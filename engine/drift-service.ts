@@ -3,6 +3,7 @@
 // and the comparison (activities/drift.ts, pure) say what differs. Reads only; records nothing yet.
 import { NotResumableError } from '../shared/errors.js';
 import type { RunMode } from '../shared/model.js';
+import { journaledCacerts } from './activities/cacerts-journal.js';
 import { compareMesh, type DriftItem, type UnreadCluster } from './activities/drift.js';
 import { readDrift } from './activities/drift-reads.js';
 import { SUBJECTS } from './activities/inventory.js';
@@ -62,7 +63,9 @@ export async function checkDrift(request: DriftRequest): Promise<DriftReport> {
     const cacerts = new Set(observations.filter((o) => o.subject === SUBJECTS.cacerts && o.present).map((o) => o.cluster));
     const tools = await toolsFor(run.mode, config, store, run.simWorld);
     const checkedAt = new Date().toISOString();
-    const { items, unreadable } = compareMesh({ config, cacerts }, await readDrift(config, tools));
+    // What each primary's cacerts should carry: the newest fingerprints the mesh's runs journaled.
+    const certs = journaledCacerts(observations, config);
+    const { items, unreadable } = compareMesh({ config, cacerts, certs }, await readDrift(config, tools));
     return {
       mesh: mesh.name,
       mode: run.mode,

@@ -26,8 +26,9 @@ export function driftCommand(streams: Streams): Command {
       'after',
       `
 The journal says what the mesh should be: its clusters with their roles, networks and control planes, its
-meshID and revision, and what its runs saw (cacerts). Each cluster is read as "mesh discover" reads it, and
-each primary is asked what its istiod sees (istioctl remote-clusters) and which expose objects it has; a
+meshID and revision, and what its runs saw (cacerts: the fingerprints of its root and intermediate). Each
+cluster is read as "mesh discover" reads it, and each primary is asked what its istiod sees (istioctl
+remote-clusters) and which expose objects it has; a
 remote secret's token is presented to its API server only when istiod does not see that cluster synced, from
 this process, in memory (never printed, stored or journaled). Nothing is changed and nothing recorded.
 
@@ -35,7 +36,8 @@ Drift kinds: istio-missing, revision, istiod-identity (meshID, clusterName, netw
 control-plane-annotation, default-tag, remote-secret-missing, remote-secret-stale (a cluster that is not a
 member), remote-secret-server, remote-secret-token (refused), istiod-unsynced, injector-ca-empty,
 east-west-gateway, gateway-address (a remote pointing at an old address), expose-istiod, expose-services,
-cacerts-missing, roots-differ. Each: what and where, why it matters, the repair command.
+cacerts-missing, cacerts-changed (another root or intermediate than the journal recorded), roots-differ,
+intermediate-expiring (a warning: within 30 days). Each: what and where, why it matters, the repair command.
 
 Examples:
   mesh-run drift --mesh mesh1

@@ -7,7 +7,8 @@ export function driftText(report: DriftReport, paint: ReturnType<typeof painter>
   const simulated = report.mode === 'dry-run' ? 'simulated ' : '';
   const lines = [`mesh ${report.mesh} (${report.topology}, ${simulated}clusters ${report.clusters.map((c) => c.name).join(', ')}) against the journal:`];
   for (const d of report.drift) {
-    lines.push(`${paint('red', '✖')} ${paint('bold', d.kind)} ${d.cluster}: ${d.what}`);
+    const mark = d.severity === 'warning' ? paint('yellow', '!') : paint('red', '✖');
+    lines.push(`${mark} ${paint('bold', d.kind)} ${d.cluster}: ${d.what}`);
     lines.push(`    why: ${d.why}`);
     lines.push(`    repair: ${d.repair}`);
   }
