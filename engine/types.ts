@@ -12,7 +12,7 @@ export { BUNDLE_FILES } from './activities/trust/material.js';
 export { cacertsManifest } from './activities/trust/trust-activity.js';
 export type { FaultTarget } from './completion-queries.js';
 export type { DiscoveryFinding, DiscoveryReport } from './discover-service.js';
-export type { DriftItem, DriftKind, DriftReport, UnreadCluster } from './drift-service.js';
+export type { DriftItem, DriftKind, DriftReport, DriftSeen, UnreadCluster } from './drift-service.js';
 export type { Plan, PlannedCommand } from './plan.js';
 export type { PlanChange, PlanRequest } from './plan-request.js';
 export type { RepairDecision, RepairRequest } from './repair-service.js';

@@ -20,7 +20,7 @@ export function driftSubject(item: Pick<DriftItem, 'kind' | 'source' | 'secret'>
   return `${ITEM_PREFIX}${item.kind}${which ? `:${which}` : ''}`;
 }
 
-const ERROR_CHARS = 300;
+const ERROR_CHARS = 500;
 
 // What one check found, as the observations it journals: the items first, then a record per member.
 export function driftObservations(config: MeshConfig, result: DriftResult): ObservationInput[] {
@@ -53,7 +53,8 @@ export function driftObservations(config: MeshConfig, result: DriftResult): Obse
         found: found.join(','),
         // What was looked at and found as the journal has it (a later reader tells "gone" from "not looked at").
         ...(unread.length === 0 ? { clean: DRIFT_KINDS.filter((k) => !found.includes(k)).join(',') } : {}),
-        ...(unread.length > 0 ? { unread: unread.map((u) => u.error).join('; ').slice(0, ERROR_CHARS) } : {}),
+        // What could not be read, one key each (unread-1, unread-2 ...), as the report says it.
+        ...Object.fromEntries(unread.map((u, i) => [`unread-${i + 1}`, u.error.slice(0, ERROR_CHARS)])),
       },
     };
   });
@@ -78,7 +79,7 @@ export function recordedCheck(runId: string, observations: readonly Observation[
     if (o.subject === DRIFT_CHECK_SUBJECT) {
       const outcome = (d.outcome ?? (o.present ? 'clean' : 'incomplete')) as ClusterCheckOutcome;
       check.clusters.push({ cluster: o.cluster, outcome, at: o.at });
-      if (d.unread) check.unreadable.push({ cluster: o.cluster, context: d.context ?? o.cluster, error: d.unread });
+      for (let i = 1; d[`unread-${i}`] !== undefined; i++) check.unreadable.push({ cluster: o.cluster, context: d.context ?? o.cluster, error: d[`unread-${i}`] as string });
     } else if (o.subject.startsWith(ITEM_PREFIX) && isKind(d.kind)) {
       check.items.push({
         kind: d.kind,
