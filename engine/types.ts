@@ -22,6 +22,7 @@ export type { CheckReport, RecoveryReport } from './store-integrity.js';
 export type { PrimaryTrust, TrustAuditReport, TrustFinding } from './trust-audit-service.js';
 export type { GraphNode, MachineGraph } from './views/graph-model.js';
 export { allNodes } from './views/graph-model.js';
+export type { DriftEpisode, DriftHistory, DriftMark } from './views/drift-history.js';
 export type { MeshView } from './views/mesh-view.js';
 export type { SlotFilter } from './views/run-slots.js';
 export type { ClusterSummary, RunView, SlotView } from './views/status-view.js';
