@@ -9,12 +9,12 @@ import type { AttemptRecord, CommandRecord, HistoryFilter, RunEventRecord, RunRe
 import { meshDriftHistory } from './drift-journal.js';
 import { reversalOf } from './kinds/registry.js';
 import { isLeaseStale } from './runtime/lease.js';
+import type { DriftHistory } from './views/drift-history.js';
 import { findMesh, type MeshRecord, meshRecords } from './views/mesh-records.js';
 import { maybeRunConfig } from './views/run-config.js';
 import { findRun } from './views/run-lookup.js';
 import { checkRunFilter, matchesFilter, type SlotFilter } from './views/run-slots.js';
 import { type RunView, runView, type SlotView, type StepMark, slotViews, stepMarks } from './views/status-view.js';
-import type { DriftHistory } from './views/drift-history.js';
 import { buildTimeline, type Timeline } from './views/timeline.js';
 
 export interface RunStatusView {

@@ -19,7 +19,9 @@ interface DriftOptions extends OutputFlags {
 
 export function driftCommand(streams: Streams): Command {
   const command = new Command('drift')
-    .description('compare a mesh of the journal (installed or adopted) with its clusters now: what drifted, since when, why it matters, the repair; changes nothing')
+    .description(
+      'compare a mesh of the journal (installed or adopted) with its clusters now: what drifted, since when, why it matters, the repair; changes nothing',
+    )
     .requiredOption('--mesh <mesh>', 'the journal mesh to check (see "mesh-run meshes"; a dry-run install checks its simulated clusters)');
   return addOutputOption(command, FORMATS)
     .addOption(dbOption())
@@ -54,7 +56,9 @@ install never finished), 2 bad input.`,
     .action(async (options: DriftOptions) => {
       const format = formatOf(options, FORMATS);
       const { recordDriftCheck } = await import('../../engine/run-api.js');
-      const { runId, report } = await untilInterrupted((signal) => recordDriftCheck({ meshRef: options.mesh as string, store: storeLocation(options), signal }));
+      const { runId, report } = await untilInterrupted((signal) =>
+        recordDriftCheck({ meshRef: options.mesh as string, store: storeLocation(options), signal }),
+      );
       const ok = report.drift.length === 0 && report.unreadable.length === 0;
       if (format === 'text') streams.stdout.write(`run ${runId}\n${driftText(report, painter(streams.stdout))}`);
       else streams.stdout.write(renderDocument({ ok, ...report }, format));

@@ -79,7 +79,8 @@ export function recordedCheck(runId: string, observations: readonly Observation[
     if (o.subject === DRIFT_CHECK_SUBJECT) {
       const outcome = (d.outcome ?? (o.present ? 'clean' : 'incomplete')) as ClusterCheckOutcome;
       check.clusters.push({ cluster: o.cluster, outcome, at: o.at });
-      for (let i = 1; d[`unread-${i}`] !== undefined; i++) check.unreadable.push({ cluster: o.cluster, context: d.context ?? o.cluster, error: d[`unread-${i}`] as string });
+      for (let i = 1; d[`unread-${i}`] !== undefined; i++)
+        check.unreadable.push({ cluster: o.cluster, context: d.context ?? o.cluster, error: d[`unread-${i}`] as string });
     } else if (o.subject.startsWith(ITEM_PREFIX) && isKind(d.kind)) {
       check.items.push({
         kind: d.kind,
@@ -98,7 +99,8 @@ export function recordedCheck(runId: string, observations: readonly Observation[
 // The one line a drift check reports in its run's events (history --actions, status).
 export function driftSummary(result: DriftResult): string {
   const where = (i: DriftItem) => `${i.kind}@${i.cluster}${i.source ? ` (${i.source}'s secret)` : i.secret ? ` (${i.secret})` : ''}`;
-  const found = result.items.length === 0 ? 'no drift' : `${result.items.length} drift${result.items.length === 1 ? '' : 's'}: ${result.items.map(where).join(', ')}`;
+  const found =
+    result.items.length === 0 ? 'no drift' : `${result.items.length} drift${result.items.length === 1 ? '' : 's'}: ${result.items.map(where).join(', ')}`;
   const unread = [...new Set(result.unreadable.map((u) => u.cluster))];
   return unread.length === 0 ? found : `${found}; incomplete: ${unread.join(', ')} could not be read (whole or in part)`;
 }
