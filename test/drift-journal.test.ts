@@ -7,7 +7,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readWorld, writeWorld } from '../adapters/simulator/world.js';
+import type { DriftItem } from '../engine/activities/drift-model.js';
+import { driftObservations } from '../engine/activities/drift-record.js';
 import { openStore } from '../engine/composition.js';
+import { driftHistory } from '../engine/views/drift-history.js';
+import type { MeshConfig } from '../shared/model.js';
+import type { Observation, RunRecord } from '../store/contract.js';
 import { parseStoreLocation } from '../store/location.js';
 import { runIdFrom, startCli, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
@@ -248,5 +253,63 @@ describe('every drift check is journaled, with since when and what ended it', ()
     expect((await drift(mesh)).report.drift.map(label)).toEqual(['remote-secret-token@cluster1']);
     const url = mesh.args[1] as string;
     for (const [name, contents] of await postgresContents(url)) expectNoLeak(name, contents);
+  });
+});
+
+// The history alone, over runs and observations as the journal holds them.
+describe('what the drift history reads (pure)', () => {
+  const run = (id: string, kind: RunRecord['kind'], at: number, config: Partial<MeshConfig> | null = null): RunRecord => ({
+    id,
+    kind,
+    topology: 'primary-remote',
+    mode: 'dry-run',
+    status: 'succeeded',
+    config: config as MeshConfig | null,
+    configHash: 'h',
+    configPath: null,
+    createdAt: at,
+    updatedAt: at + 1,
+    finishedAt: at + 1,
+    machineVersion: 1,
+    snapshot: null,
+    error: null,
+    lease: null,
+    targetRun: 'mr-install',
+    simWorld: 'w',
+    damaged: [],
+    storedKind: kind,
+  });
+  const config = { clusters: [{ name: 'cluster1' }, { name: 'cluster2' }] } as MeshConfig;
+  const item = { kind: 'network-label', cluster: 'cluster2', what: 'lost its label', why: 'w', repair: 'r' } as DriftItem;
+  // One check at `at`: its items, and each cluster read whole unless named in `unread`.
+  const check = (id: string, at: number, items: DriftItem[], unread: string[] = []): Observation[] =>
+    driftObservations(config, {
+      items,
+      unreadable: unread.map((c) => ({ cluster: c, context: c, error: 'i/o timeout' })),
+    }).map((o) => ({ ...o, runId: id, at }));
+  const repairOf = (id: string, at: number) => run(id, 'repair', at, { repair: [{ kind: 'network-label', action: 'label', cluster: 'cluster2' }] });
+
+  it('a drift seen again after a repair that did not hold starts a new streak, first seen by the check after it', () => {
+    const runs = [run('c1', 'drift', 10), repairOf('r1', 20), run('c2', 'drift', 30)];
+    const history = driftHistory(runs, [...check('c1', 10, [item]), ...check('c2', 30, [item])]);
+    expect(history.ended.map((e) => [e.firstSeen.runId, e.ended?.how, e.ended?.runId])).toEqual([['c1', 'repaired', 'r1']]);
+    expect(history.open.map((e) => [e.firstSeen.runId, e.lastSeen.runId, e.checks])).toEqual([['c2', 'c2', 1]]);
+  });
+
+  it('a repair no journaled check saw before is its own first sighting; a failed repair ends nothing', () => {
+    const failed = { ...repairOf('r0', 5), status: 'failed' as const };
+    const history = driftHistory([run('c1', 'drift', 1), failed, repairOf('r1', 20)], check('c1', 1, []));
+    expect(history.ended).toEqual([
+      expect.objectContaining({ kind: 'network-label', firstSeen: { runId: 'r1', at: 20 }, checks: 0, ended: { runId: 'r1', at: 21, how: 'repaired' } }),
+    ]);
+  });
+
+  it('a check that read a cluster only in part ends nothing, and one that saw the drift gone ends it', () => {
+    const runs = [run('c1', 'drift', 1), run('c2', 'drift', 2), run('c3', 'drift', 3)];
+    const observations = [...check('c1', 1, [item]), ...check('c2', 2, [], ['cluster1']), ...check('c3', 3, [])];
+    expect(driftHistory(runs.slice(0, 2), observations).open.map((e) => e.firstSeen.runId)).toEqual(['c1']);
+    const history = driftHistory(runs, observations);
+    expect(history.lastCheck).toEqual({ runId: 'c3', at: 3, complete: true });
+    expect(history.ended.map((e) => e.ended)).toEqual([{ runId: 'c3', at: 3, how: 'gone' }]);
   });
 });
