@@ -4,7 +4,7 @@
 // of kind drift (activities/drift-check.ts records each item), and says since when each drift is there;
 // checkDrift only reads (a repair decides from it what to put back).
 import { ExitCode, MeshRunError, NotResumableError, PreconditionError } from '../shared/errors.js';
-import type { MeshConfig, RunMode } from '../shared/model.js';
+import type { MeshConfig, RunKind, RunMode } from '../shared/model.js';
 import { compareMesh, DRIFT_KINDS, type DriftItem, type UnreadCluster } from './activities/drift.js';
 import { readDrift } from './activities/drift-reads.js';
 import { recordedCheck } from './activities/drift-record.js';
@@ -12,6 +12,7 @@ import { SUBJECTS } from './activities/inventory.js';
 import { openStore, openStoreToRead, type StoreLocation, toolsFor } from './composition.js';
 import { meshTopology } from './config/mesh-shape.js';
 import { meshDriftHistory } from './drift-journal.js';
+import { KINDS } from './kinds/registry.js';
 import { workflowOf } from './kinds/workflows.js';
 import { claimNewRun, preparedNewRun } from './new-run.js';
 import type { FinishedRun } from './prepared-run.js';
@@ -93,7 +94,9 @@ export async function checkDrift(request: DriftRequest): Promise<DriftReport> {
   try {
     const run = await installRunOf(store.runs, mesh.install);
     const config = membershipConfig(run);
-    const observations = await store.runs.listObservations(mesh.runs.map((r) => r.id));
+    // What the mesh's runs saw of its clusters; the drift checks' own records are not what it should look like.
+    const observers = mesh.runs.filter((r) => KINDS[r.kind as RunKind]?.drift !== 'checks');
+    const observations = await store.runs.listObservations(observers.map((r) => r.id));
     const cacerts = new Set(observations.filter((o) => o.subject === SUBJECTS.cacerts && o.present).map((o) => o.cluster));
     const tools = await toolsFor(run.mode, config, store, run.simWorld);
     const checkedAt = new Date().toISOString();
