@@ -122,12 +122,11 @@ export async function checkDrift(request: DriftRequest): Promise<DriftReport> {
 export async function recordDriftCheck(request: DriftCheckRequest): Promise<{ runId: string; report: DriftReport }> {
   const mesh = await installedMesh(request.store, request.meshRef);
   const store = await openStore(request.store, 'existing');
-  let finished: FinishedRun;
-  let runId: string;
   try {
     const base = await installRunOf(store.runs, mesh.install);
     const config = membershipConfig(base);
-    runId = newRunId();
+    if (request.signal?.aborted) throw new MeshRunError('interrupted', 'drift check interrupted before it started: nothing was recorded', ExitCode.sigint);
+    const runId = newRunId();
     const world = base.mode === 'dry-run' ? base.simWorld : runId;
     const claimed = await claimNewRun(
       store,
@@ -149,11 +148,7 @@ export async function recordDriftCheck(request: DriftCheckRequest): Promise<{ ru
     const prepared = await preparedNewRun(store, claimed, config, world, request.listener ? { listener: request.listener } : {});
     const stop = () => void prepared.driver.interrupt('SIGINT');
     request.signal?.addEventListener('abort', stop, { once: true });
-    try {
-      finished = await prepared.begin();
-    } finally {
-      request.signal?.removeEventListener('abort', stop);
-    }
+    const finished = await prepared.begin().finally(() => request.signal?.removeEventListener('abort', stop));
     ended(runId, finished);
     return { runId, report: await journaledReport(store.runs, mesh, runId) };
   } finally {
