@@ -23,7 +23,7 @@ export async function claimNewRun(store: Store, run: NewRun, world: string, seed
   const doing = KINDS[run.kind].doing(run.config);
   const operator = currentOperator();
   const leaseToken = randomUUID();
-  const claimKeys = clusterKeys(run.mode, run.config, world);
+  const claimKeys = clusterKeys(run.kind, run.mode, run.config, world);
   const claim = { lease: leaseFor(operator, leaseToken, run.createdAt), keys: claimKeys, staleAfterMs: LEASE_STALE_MS, isAlive: holderAlive };
   const faultsBefore = seed && seed.faults.length > 0 ? await faultIdsBefore(store.worlds, seed.faultWorld) : undefined;
   const result = await outwaitBusy(() => store.runs.createRun(run, operator, claim, seed));

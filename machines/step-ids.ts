@@ -50,6 +50,9 @@ export const ADOPT_STEP_IDS = ['record-existing'] as const;
 // A repair puts back what a drift check found, through install's own steps, each only where it drifted.
 export const REPAIR_STEP_IDS = ['repair-label', 'remove-stale-secret', 'repair-secret', 'repair-annotation', 'repair-expose'] as const;
 
+// A drift check reads every cluster at once and records what differs from the journal (nothing changed).
+export const DRIFT_STEP_IDS = ['check-drift'] as const;
+
 export const STEP_IDS = [
   ...INSTALL_STEP_IDS,
   ...ADOPT_STEP_IDS,
@@ -60,6 +63,7 @@ export const STEP_IDS = [
   ...UPGRADE_STEP_IDS,
   ...ROLLBACK_STEP_IDS,
   ...REPAIR_STEP_IDS,
+  ...DRIFT_STEP_IDS,
 ] as const;
 
 export type StepId = (typeof STEP_IDS)[number];

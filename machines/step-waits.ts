@@ -57,4 +57,5 @@ export const STEP_WAITS: Readonly<Record<StepId, WaitBudget>> = {
   'repair-secret': 'none',
   'repair-annotation': 'none',
   'repair-expose': 'none',
+  'check-drift': 'none',
 };
