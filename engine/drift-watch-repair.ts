@@ -4,10 +4,10 @@
 // repairing one mesh at once: the second is refused "busy" before it records anything, and tries next interval.
 import { ALL_CLUSTERS, slotLabel } from '../machines/steps.js';
 import { PreconditionError } from '../shared/errors.js';
-import type { DriftReport } from './drift-service.js';
-import type { DriftWatchDeps, RepairAttempt } from './drift-watch-model.js';
-import { watchError } from './drift-watch.js';
 import type { StoreLocation } from './composition.js';
+import type { DriftReport } from './drift-service.js';
+import { watchError } from './drift-watch.js';
+import type { DriftWatchDeps, RepairAttempt } from './drift-watch-model.js';
 import type { PreparedRun } from './prepared-run.js';
 import { checkRepair, prepareRepair, REPAIRED_KINDS, type RepairRequest } from './repair-service.js';
 
@@ -51,7 +51,12 @@ export function watchRepairer(target: { meshRef: string; store: StoreLocation })
         const status = outcome.status === 'succeeded' || outcome.status === 'interrupted' ? outcome.status : 'failed';
         const e = outcome.error;
         const where = e?.step ? ` at ${slotLabel(e.step, e.cluster ?? ALL_CLUSTERS)}` : '';
-        return { status, run, repairs, ...(e ? { error: { code: `run-${status}`, message: `${e.message}${where}`, ...(e.hint ? { hint: e.hint } : {}) } } : {}) };
+        return {
+          status,
+          run,
+          repairs,
+          ...(e ? { error: { code: `run-${status}`, message: `${e.message}${where}`, ...(e.hint ? { hint: e.hint } : {}) } } : {}),
+        };
       } finally {
         signal.removeEventListener('abort', interrupt);
         current = undefined;

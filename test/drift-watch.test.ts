@@ -91,7 +91,8 @@ const label = item('network-label', 'cluster2');
 
 describe('what changed between two checks', () => {
   it('keys a drift by kind, cluster, source and secret, not by its wording', () => {
-    expect(driftKey(secretMissing)).toBe(driftKey({ ...secretMissing, what: 'said otherwise now' }));
+    const reworded: DriftItem = { ...secretMissing, what: 'said otherwise now' };
+    expect(driftKey(secretMissing)).toBe(driftKey(reworded));
     expect(driftKey(secretMissing)).not.toBe(driftKey({ ...secretMissing, source: 'cluster3' }));
     expect(driftKey(item('remote-secret-stale', 'cluster1', { secret: 'a' }))).not.toBe(driftKey(item('remote-secret-stale', 'cluster1', { secret: 'b' })));
     const moved = item('gateway-address', 'cluster2', { what: 'points at 10.0.0.1' });
@@ -100,12 +101,13 @@ describe('what changed between two checks', () => {
 
   it('says drifts found and gone, and clusters unreadable and readable again, each once', () => {
     const changes = driftChanges(report([secretMissing], [unread('cluster2'), unread('cluster2', 'again')]), report([label], [unread('cluster1')]));
-    expect(changes.map((c) => (c.type === 'drift-found' || c.type === 'drift-gone' ? `${c.type} ${c.item.kind}` : `${c.type} ${typeof c.cluster === 'string' ? c.cluster : c.cluster.cluster}`))).toEqual([
-      'drift-found network-label',
-      'drift-gone remote-secret-missing',
-      'unreadable cluster1',
-      'readable cluster2',
-    ]);
+    expect(
+      changes.map((c) =>
+        c.type === 'drift-found' || c.type === 'drift-gone'
+          ? `${c.type} ${c.item.kind}`
+          : `${c.type} ${typeof c.cluster === 'string' ? c.cluster : c.cluster.cluster}`,
+      ),
+    ).toEqual(['drift-found network-label', 'drift-gone remote-secret-missing', 'unreadable cluster1', 'readable cluster2']);
   });
 });
 
@@ -155,7 +157,19 @@ describe('the watch loop', () => {
     await expect(watch({ checks: [new PreconditionError('store', 'no such store')] })).rejects.toThrow('no such store');
     const down = new Error('the database is busy');
     const { log, events } = await watch({ checks: [report(), down, down, report([label])] });
-    expect(log).toEqual(['check 1', 'watching', 'sleep 1000', 'check 2', 'check-failed', 'sleep 1000', 'check 3', 'sleep 1000', 'check 4', 'check-recovered', 'drift-found network-label@cluster2']);
+    expect(log).toEqual([
+      'check 1',
+      'watching',
+      'sleep 1000',
+      'check 2',
+      'check-failed',
+      'sleep 1000',
+      'check 3',
+      'sleep 1000',
+      'check 4',
+      'check-recovered',
+      'drift-found network-label@cluster2',
+    ]);
     expect(events.find((e) => e.type === 'check-failed')).toMatchObject({ mesh: 'mesh1', error: { code: 'internal', message: 'the database is busy' } });
   });
 

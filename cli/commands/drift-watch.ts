@@ -76,7 +76,9 @@ export async function watchMeshDrift(options: WatchFlags, format: string, stream
   const check = async (): Promise<DriftReport> => {
     const report = await checkDrift(target);
     if (repairer && report.mode === 'real' && !options.yes)
-      throw new UsageError(`--repair on mesh ${report.mesh}: its clusters are real and a watch repairs them without asking; add --yes (or watch without --repair)`);
+      throw new UsageError(
+        `--repair on mesh ${report.mesh}: its clusters are real and a watch repairs them without asking; add --yes (or watch without --repair)`,
+      );
     return report;
   };
   const paint = painter(streams.stdout);
@@ -117,7 +119,9 @@ export async function watchMeshDrift(options: WatchFlags, format: string, stream
     const summary = await Promise.race([watched, abandoned]);
     const checks = `after ${summary.checks} check${summary.checks === 1 ? '' : 's'}${repairer ? ` and ${summary.repairs} repair run${summary.repairs === 1 ? '' : 's'}` : ''}`;
     if (summary.interruptedRun) {
-      streams.stderr.write(`stopped watching mesh ${options.mesh} ${checks}; repair run ${summary.interruptedRun} interrupted: continue with ${resumeHint(options)(summary.interruptedRun)}\n`);
+      streams.stderr.write(
+        `stopped watching mesh ${options.mesh} ${checks}; repair run ${summary.interruptedRun} interrupted: continue with ${resumeHint(options)(summary.interruptedRun)}\n`,
+      );
       throw new ExitRequest(exitFor(signalled ?? 'SIGINT'));
     }
     streams.stderr.write(`stopped watching mesh ${options.mesh} ${checks} (every ${formatDuration(intervalMs)})\n`);

@@ -1,7 +1,8 @@
 // drift --watch as people read it: one line per change, stamped with when it was seen (UTC, to the second:
 // a watch runs for days); a drift found carries its why and repair lines, as a drift check prints them.
-import { formatDuration } from '../../shared/durations.js';
+
 import type { WatchEvent } from '../../engine/types.js';
+import { formatDuration } from '../../shared/durations.js';
 import type { painter } from '../output.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
