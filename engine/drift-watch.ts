@@ -10,7 +10,9 @@ import { driftChanges } from './drift-changes.js';
 import type { DriftReport } from './drift-service.js';
 import type { DriftWatchDeps, DriftWatchOptions, DriftWatchSummary, RepairAttempt, WatchError, WatchEvent } from './drift-watch-model.js';
 
-type EventBody = WatchEvent extends infer E ? (E extends WatchEvent ? Omit<E, 'at' | 'mesh'> : never) : never;
+// An event before the loop stamps it: each kind of event without its time and mesh.
+type Unstamped<E> = E extends unknown ? Omit<E, 'at' | 'mesh'> : never;
+type EventBody = Unstamped<WatchEvent>;
 
 export function watchError(error: unknown): WatchError {
   if (error instanceof MeshRunError) return { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };

@@ -35,7 +35,22 @@ beforeAll(async () => {
 
 // The drift every case makes: cluster2's remote secret deleted on cluster1, as a cleanup script would.
 async function deleteRemoteSecret(db: string): Promise<void> {
-  const args = ['sim', 'kubectl', '--mesh', 'mesh1', '--context', 'cluster1', '--db', db, '--', '-n', 'istio-system', 'delete', 'secret', 'istio-remote-secret-cluster2'];
+  const args = [
+    'sim',
+    'kubectl',
+    '--mesh',
+    'mesh1',
+    '--context',
+    'cluster1',
+    '--db',
+    db,
+    '--',
+    '-n',
+    'istio-system',
+    'delete',
+    'secret',
+    'istio-remote-secret-cluster2',
+  ];
   const result = await runCli(args);
   expect(result.code, result.stderr).toBe(0);
 }
@@ -65,7 +80,8 @@ function watch(db: string, ...flags: string[]) {
   return { stdout: () => out, events, stop };
 }
 
-const types = (events: WatchEvent[]) => events.map((e) => (e.type === 'drift-found' || e.type === 'drift-gone' ? `${e.type} ${e.item.kind}@${e.item.cluster}` : e.type));
+const types = (events: WatchEvent[]) =>
+  events.map((e) => (e.type === 'drift-found' || e.type === 'drift-gone' ? `${e.type} ${e.item.kind}@${e.item.cluster}` : e.type));
 
 describe('drift --watch on a simulated mesh', () => {
   it('-o json: one JSON line per change (watching, drift found, drift gone), none for the checks between; SIGINT: exit 0', async () => {
@@ -82,10 +98,35 @@ describe('drift --watch on a simulated mesh', () => {
     const result = await w.stop('SIGINT');
     expect(result.code, result.stderr).toBe(0);
     expect(types(w.events())).toEqual(['watching', 'drift-found remote-secret-missing@cluster1', 'drift-gone remote-secret-missing@cluster1']);
-    expect(w.events()[0]).toMatchObject({ type: 'watching', mesh: 'mesh1', intervalMs: 250, repair: false, drift: 0, unreadable: 0, clusters: ['cluster1', 'cluster2'] });
+    expect(w.events()[0]).toMatchObject({
+      type: 'watching',
+      mesh: 'mesh1',
+      intervalMs: 250,
+      repair: false,
+      drift: 0,
+      unreadable: 0,
+      clusters: ['cluster1', 'cluster2'],
+    });
     for (const e of w.events()) expect(e.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const checks = Number(/after (\d+) checks/.exec(result.stderr)?.[1]);
     expect(checks).toBeGreaterThan(3);
+    expect(result.stderr).toMatch(/^stopped watching mesh mesh1 after \d+ checks \(every 250ms\)\n$/);
+  });
+
+  it('stops once its output is gone (a pipe closed, as head closes it): at the first change it cannot write, exit 0', async () => {
+    const db = copyOfBase();
+    const { child, done } = startCli(['drift', '--mesh', 'mesh1', '--db', db, '--watch', '--interval', '250ms']);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    await until(
+      'watching',
+      () => out.includes('watching mesh mesh1'),
+      () => out,
+    );
+    child.stdout?.destroy();
+    await deleteRemoteSecret(db);
+    const result = await done;
+    expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/^stopped watching mesh mesh1 after \d+ checks \(every 250ms\)\n$/);
   });
 
@@ -129,7 +170,10 @@ describe('drift --watch on a simulated mesh', () => {
     const runs = peek<{ id: string; status: string }>(db, "SELECT id, status FROM runs WHERE kind = 'repair' ORDER BY created_at") ?? [];
     expect(runs.length).toBeGreaterThan(0);
     expect(runs.every((r) => r.status === 'succeeded')).toBe(true);
-    const spans = runs.map((r) => peek<{ first: number; last: number }>(db, `SELECT MIN(started_at) AS first, MAX(ended_at) AS last FROM step_attempts WHERE run_id = '${r.id}'`)?.[0]);
+    const spans = runs.map(
+      (r) =>
+        peek<{ first: number; last: number }>(db, `SELECT MIN(started_at) AS first, MAX(ended_at) AS last FROM step_attempts WHERE run_id = '${r.id}'`)?.[0],
+    );
     for (let i = 1; i < spans.length; i++) expect(spans[i]?.first).toBeGreaterThanOrEqual(spans[i - 1]?.last as number);
     // Each run started is said by the one watcher that started it.
     expect(said.flat().filter((t) => t === 'repair-started')).toHaveLength(runs.length);

@@ -107,8 +107,12 @@ export async function watchMeshDrift(options: WatchFlags, format: string, stream
   };
   const sigint = () => onSignal('SIGINT');
   const sigterm = () => onSignal('SIGTERM');
+  // Nobody reads any more (a pipe closed, as head closes it; a full disk): a watch that cannot say what changed
+  // stops, at the first change it cannot write.
+  const unread = () => stopping.abort('output');
   process.on('SIGINT', sigint);
   process.on('SIGTERM', sigterm);
+  streams.stdout.once('error', unread);
   try {
     // The journal hook (onChange: recordDriftCheck) is given here, with the check and the repair.
     const watched = watchDrift(
@@ -128,5 +132,6 @@ export async function watchMeshDrift(options: WatchFlags, format: string, stream
   } finally {
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
+    streams.stdout.off('error', unread);
   }
 }
