@@ -4,10 +4,12 @@
 // one refused "busy" by a repair run holding the mesh says so and tries again; Ctrl-C or SIGTERM ends it, exit 0.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { storeLocation } from '../engine/composition.js';
+import { readWorld, type WorldSettings, writeWorld } from '../adapters/simulator/world.js';
+import { openStore, storeLocation } from '../engine/composition.js';
 import type { WatchEvent } from '../engine/drift-watch-model.js';
 import { checkDrift, checkRepair, prepareRepair, watchDrift, watchRepairer } from '../engine/run-api.js';
 import { sleep } from '../shared/sleep.js';
+import { parseStoreLocation } from '../store/location.js';
 import { type CliResult, startCli, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
 import { copyDb } from './support/crash-resume.js';
@@ -54,6 +56,23 @@ async function deleteRemoteSecret(db: string): Promise<void> {
   const result = await runCli(args);
   expect(result.code, result.stderr).toBe(0);
 }
+
+// The simulated clusters' settings changed under a running watch, as an outage or a slow network would.
+async function changeWorld(db: string, change: (settings: WorldSettings) => WorldSettings): Promise<void> {
+  const world = peek<{ world: string }>(db, "SELECT COALESCE(sim_world, id) AS world FROM runs WHERE kind = 'install'")?.[0]?.world as string;
+  const store = await openStore(parseStoreLocation(db, 'test'), 'existing');
+  try {
+    const settings = await readWorld(store.worlds, world);
+    if (!settings) throw new Error(`no world ${world}`);
+    await writeWorld(store.worlds, world, change(settings));
+  } finally {
+    await store.close();
+  }
+}
+const reachable = (cluster: string, yes: boolean) => (s: WorldSettings) => ({
+  ...s,
+  contexts: s.contexts.map((c) => (c.name === cluster ? { ...c, unreachable: !yes } : c)),
+});
 
 async function until(what: string, predicate: () => boolean, seen: () => string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -177,6 +196,46 @@ describe('drift --watch on a simulated mesh', () => {
     for (let i = 1; i < spans.length; i++) expect(spans[i]?.first).toBeGreaterThanOrEqual(spans[i - 1]?.last as number);
     // Each run started is said by the one watcher that started it.
     expect(said.flat().filter((t) => t === 'repair-started')).toHaveLength(runs.length);
+  });
+
+  it('a cluster that stops answering is said once, and again when it answers; nothing is repaired meanwhile', async () => {
+    const db = copyOfBase();
+    const w = watch(db, '--repair', '-o', 'json');
+    await until('watching', () => w.stdout().includes('"type":"watching"'), w.stdout);
+    await changeWorld(db, reachable('cluster2', false));
+    await deleteRemoteSecret(db);
+    await until('cluster2 unreadable', () => w.stdout().includes('"type":"unreadable"'), w.stdout);
+    await sleep(1000, new AbortController().signal);
+    expect(w.stdout()).not.toContain('repair-started');
+    await changeWorld(db, reachable('cluster2', true));
+    await until('cluster2 readable, the drift repaired', () => w.stdout().includes('"type":"drift-gone"'), w.stdout);
+    const result = await w.stop();
+    expect(result.code, result.stderr).toBe(0);
+    const said = types(w.events());
+    expect(said.filter((t) => t === 'unreadable' || t === 'readable')).toEqual(['unreadable', 'readable']);
+    expect(w.events().find((e) => e.type === 'unreadable')).toMatchObject({
+      cluster: { cluster: 'cluster2', context: 'cluster2', error: expect.stringMatching(/i\/o timeout/) },
+    });
+    expect(said.indexOf('repair-started')).toBeGreaterThan(said.indexOf('readable'));
+  });
+
+  it('SIGINT during a repair run: the run is interrupted (resumable), the watch exits 130 saying how to continue it', async () => {
+    const db = copyOfBase();
+    const w = watch(db, '--repair');
+    await until('watching', () => w.stdout().includes('watching mesh mesh1'), w.stdout);
+    // Slow clusters from now on: the repair run is still running when the signal comes.
+    await changeWorld(db, (s) => ({ ...s, commandLatencyMs: 400 }));
+    await deleteRemoteSecret(db);
+    await until('the repair run', () => w.stdout().includes('started: remote-secret-missing@cluster1'), w.stdout);
+    const result = await w.stop('SIGINT');
+    expect(result.code, result.stderr).toBe(130);
+    const run = /repair run (mr-[a-z0-9]+) started/.exec(result.stdout)?.[1] as string;
+    expect(result.stderr).toContain(`repair run ${run} interrupted: continue with mesh-run resume ${run} --db ${db}`);
+    expect(peek<{ status: string }>(db, `SELECT status FROM runs WHERE id = '${run}'`)).toEqual([{ status: 'interrupted' }]);
+    await changeWorld(db, (s) => ({ ...s, commandLatencyMs: 0 }));
+    const resumed = await runCli(['resume', run, '--db', db, '-q']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect((await runCli(['drift', '--mesh', 'mesh1', '--db', db])).code).toBe(0);
   });
 
   it('a repair run holding the mesh: the watch says it is busy, starts none, and sees the drift gone once that run repaired it', async () => {
