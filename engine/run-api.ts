@@ -11,6 +11,8 @@ export { STARTER_TOPOLOGIES, starterClusters, starterConfig } from './config/sta
 export { prepareClusterAdd, prepareClusterRemove, prepareSecretsRotate } from './day2-service.js';
 export { discoverMesh } from './discover-service.js';
 export { checkDrift, recordDriftCheck } from './drift-service.js';
+export { watchDrift } from './drift-watch.js';
+export { watchRepairer } from './drift-watch-repair.js';
 export { planRun } from './plan.js';
 export { plannedConfig } from './plan-request.js';
 export { checkRepair, prepareRepair, REPAIRED_KINDS } from './repair-service.js';

@@ -13,6 +13,7 @@ export { cacertsManifest } from './activities/trust/trust-activity.js';
 export type { FaultTarget } from './completion-queries.js';
 export type { DiscoveryFinding, DiscoveryReport } from './discover-service.js';
 export type { DriftItem, DriftKind, DriftReport, DriftSeen, UnreadCluster } from './drift-service.js';
+export type { DriftChange, DriftWatchSummary, RepairAttempt, WatchEvent } from './drift-watch-model.js';
 export type { Plan, PlannedCommand } from './plan.js';
 export type { PlanChange, PlanRequest } from './plan-request.js';
 export type { RepairDecision, RepairRequest } from './repair-service.js';

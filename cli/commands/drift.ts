@@ -8,10 +8,11 @@ import { painter, type Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
 import { driftText } from '../render/drift.js';
 import { untilInterrupted } from '../until-interrupted.js';
+import { addWatchOptions, WATCH_HELP, type WatchFlags, wantsWatch, watchMeshDrift } from './drift-watch.js';
 
 const FORMATS = ['text', 'json', 'yaml'] as const;
 
-interface DriftOptions extends OutputFlags {
+interface DriftOptions extends OutputFlags, WatchFlags {
   mesh?: string;
   db?: string;
   store?: string;
@@ -23,8 +24,7 @@ export function driftCommand(streams: Streams): Command {
       'compare a mesh of the journal (installed or adopted) with its clusters now: what drifted, since when, why it matters, the repair; changes nothing',
     )
     .requiredOption('--mesh <mesh>', 'the journal mesh to check (see "mesh-run meshes"; a dry-run install checks its simulated clusters)');
-  return addOutputOption(command, FORMATS)
-    .addOption(dbOption())
+  return addWatchOptions(addOutputOption(command, FORMATS).addOption(dbOption()))
     .addHelpText(
       'after',
       `
@@ -53,10 +53,12 @@ Examples:
 
 Exit codes: 0 no drift, 5 drift found (listed), 3 a cluster could not be read (the check is incomplete; what
 drifted on the others is still listed; also a store problem), 4 no such mesh (or one uninstalled, or whose
-install never finished), 2 bad input.`,
+install never finished), 2 bad input.
+${WATCH_HELP}`,
     )
     .action(async (options: DriftOptions) => {
       const format = formatOf(options, FORMATS);
+      if (wantsWatch(options)) return watchMeshDrift(options, format, streams);
       const { recordDriftCheck } = await import('../../engine/run-api.js');
       const { runId, report } = await untilInterrupted((signal) =>
         recordDriftCheck({ meshRef: options.mesh as string, store: storeLocation(options), signal }),
