@@ -176,7 +176,10 @@ describe('drift --watch on a simulated mesh', () => {
     const recorded = (peek<{ n: number }>(db, "SELECT COUNT(*) AS n FROM runs WHERE kind = 'drift'")?.[0]?.n ?? 0) - 1;
     expect(recorded).toBeGreaterThanOrEqual(3);
     expect(recorded).toBeLessThanOrEqual(Number(/after (\d+) checks/.exec(result.stderr)?.[1] ?? 0));
-    const seen = peek<{ subject: string }>(db, "SELECT o.subject FROM observations o JOIN runs r ON r.id = o.run_id WHERE r.kind = 'drift' AND o.subject LIKE 'drift:%'");
+    const seen = peek<{ subject: string }>(
+      db,
+      "SELECT o.subject FROM observations o JOIN runs r ON r.id = o.run_id WHERE r.kind = 'drift' AND o.subject LIKE 'drift:%'",
+    );
     expect(seen?.map((o) => o.subject)).toContain('drift:remote-secret-missing:cluster2');
   });
 
