@@ -100,6 +100,11 @@ const PLANNED_CHANGE: Readonly<Record<RunKind, PlannedChange>> = {
       'plan repair: what a repair does depends on what drifted; "mesh-run drift --mesh M" lists each drift with the command that repairs it, and "mesh-run repair --mesh M --dry-run" rehearses on a simulated copy of a real mesh',
     );
   },
+  'trust-rotate': () => {
+    throw new UsageError(
+      'plan trust-rotate: a rotation mints new CA keys, which a plan does not; "mesh-run trust rotate --mesh M --intermediate --dry-run" rehearses it on a simulated copy of a real mesh',
+    );
+  },
 };
 
 function upgradeChange(base: MeshConfig, kind: 'upgrade' | 'upgrade-rollback', change: PlanChange): Promise<MeshConfig> | MeshConfig {

@@ -50,6 +50,10 @@ export const ADOPT_STEP_IDS = ['record-existing'] as const;
 // A repair puts back what a drift check found, through install's own steps, each only where it drifted.
 export const REPAIR_STEP_IDS = ['repair-label', 'remove-stale-secret', 'repair-secret', 'repair-annotation', 'repair-expose'] as const;
 
+// trust rotate --intermediate, per primary in turn: a new intermediate of the same root, cacerts replaced,
+// istiod made to load it, and the gate: istiod serving the new chain.
+export const TRUST_ROTATE_STEP_IDS = ['mint-intermediate', 'plug-intermediate', 'load-intermediate', 'await-istiod-chain'] as const;
+
 export const STEP_IDS = [
   ...INSTALL_STEP_IDS,
   ...ADOPT_STEP_IDS,
@@ -60,6 +64,7 @@ export const STEP_IDS = [
   ...UPGRADE_STEP_IDS,
   ...ROLLBACK_STEP_IDS,
   ...REPAIR_STEP_IDS,
+  ...TRUST_ROTATE_STEP_IDS,
 ] as const;
 
 export type StepId = (typeof STEP_IDS)[number];

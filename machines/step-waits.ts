@@ -57,4 +57,8 @@ export const STEP_WAITS: Readonly<Record<StepId, WaitBudget>> = {
   'repair-secret': 'none',
   'repair-annotation': 'none',
   'repair-expose': 'none',
+  'mint-intermediate': 'none',
+  'plug-intermediate': 'none',
+  'load-intermediate': 'command',
+  'await-istiod-chain': 'sync',
 };

@@ -8,6 +8,7 @@ import { installKind } from './install.js';
 import type { KindModule } from './kind-module.js';
 import { repairKind } from './repair.js';
 import { secretsRotateKind } from './secrets-rotate.js';
+import { trustRotateKind } from './trust-rotate.js';
 import { uninstallKind } from './uninstall.js';
 import { upgradeKind } from './upgrade.js';
 import { upgradeRollbackKind } from './upgrade-rollback.js';
@@ -28,6 +29,7 @@ export const KINDS: Readonly<Record<RunKind, KindModule>> = {
   upgrade: upgradeKind,
   'upgrade-rollback': upgradeRollbackKind,
   repair: repairKind,
+  'trust-rotate': trustRotateKind,
 };
 
 // The module of a kind read from a row (the store keeps kinds as text; an unknown one is refused earlier).

@@ -9,6 +9,8 @@ import { joinMachine, leaveMachine, MEMBERSHIP_MACHINE_VERSION } from '../../mac
 import { REPAIR_MACHINE_VERSION, repairClusterMachine, repairMachine } from '../../machines/repair-machine.js';
 import { ROTATION_MACHINE_VERSION, rotateMachine, rotationMachine } from '../../machines/rotation-machine.js';
 import type { RunKind } from '../../machines/steps.js';
+import { TRUST_ROTATE_MACHINE_VERSION, trustRotateMachine } from '../../machines/trust-rotate-machine.js';
+import type { TrustRotateInput } from '../../machines/trust-rotate-types.js';
 import type { RotateInput } from '../../machines/types.js';
 import { removalMachine, UNINSTALL_MACHINE_VERSION, uninstallMachine } from '../../machines/uninstall-machine.js';
 import { rollbackMachine, UPGRADE_MACHINE_VERSION, upgradeMachine } from '../../machines/upgrade-machine.js';
@@ -17,6 +19,7 @@ import * as adopt from '../activities/adopt.js';
 import * as install from '../activities/install.js';
 import * as repair from '../activities/repair.js';
 import * as rotation_ from '../activities/rotation.js';
+import * as trustRotate from '../activities/trust-rotate.js';
 import * as uninstall from '../activities/uninstall.js';
 import * as upgrade from '../activities/upgrade.js';
 import * as rollback from '../activities/upgrade-rollback.js';
@@ -239,6 +242,24 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
       return repairMachine.provide({ actors: { preflight: step(install.preflight), repairCluster, linkCheck }, actions: journal });
     },
     input: (runId, config) => ({ ...followUpInput(runId, config), meshID: config.meshID, repairs: config.repair ?? [] }),
+  },
+  'trust-rotate': {
+    kind: 'trust-rotate',
+    version: TRUST_ROTATE_MACHINE_VERSION,
+    machine: trustRotateMachine,
+    children: [],
+    bind: (step, journal) =>
+      trustRotateMachine.provide({
+        actors: {
+          preflight: step(install.preflight),
+          mintIntermediate: step(trustRotate.mintIntermediate),
+          plugIntermediate: step(trustRotate.plugIntermediate),
+          loadIntermediate: step(trustRotate.loadIntermediate),
+          awaitIstiodChain: step(trustRotate.awaitIstiodChain),
+        },
+        actions: journal,
+      }),
+    input: (runId, config): TrustRotateInput => ({ ...followUpInput(runId, config), gateTimeoutMs: config.verify.timeoutMs }),
   },
 };
 
