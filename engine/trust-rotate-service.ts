@@ -2,6 +2,7 @@
 // its key, whose cacerts each primary holds), then a run of kind trust-rotate recorded on the mesh. A --dry-run
 // of a real mesh rehearses on a simulated copy that gets a throwaway root of its own, in a scratch directory: a
 // rehearsal never signs anything with the real root.
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -10,6 +11,7 @@ import type { MeshConfig, TrustConfig } from '../shared/model.js';
 import { checkEnvironment, directRuntime } from './activities/environment-check.js';
 import type { Inventory } from './activities/inventory.js';
 import { SUBJECTS } from './activities/inventory.js';
+import type { RootCa } from './activities/trust/ca-files.js';
 import { TrustMaterialError } from './activities/trust/material.js';
 import { rootFor, trustDirOf } from './activities/trust/rotation-files.js';
 import { heldCacerts, usersCacerts } from './activities/trust-rotate.js';
@@ -48,11 +50,12 @@ function checkFlags(request: TrustRotateRequest): void {
     throw new UsageError(`${request.rootCert === undefined ? '--root-cert' : '--root-key'}: missing; --root-cert and --root-key name the root together`);
 }
 
-// The generated trust's key size and lifetime (a caDir's files say neither: the defaults).
-function sizing(trust: TrustConfig | undefined) {
-  return trust?.source === 'generate'
-    ? { keySize: trust.keySize, intermediateDays: trust.intermediateDays }
-    : { keySize: DEFAULTS.trust.keySize as 2048 | 3072 | 4096, intermediateDays: DEFAULTS.trust.intermediateDays };
+// The generated trust's key size and lifetime; for a caDir, the root's key size and the default lifetime.
+function sizing(trust: TrustConfig | undefined, root: RootCa) {
+  if (trust?.source === 'generate') return { keySize: trust.keySize, intermediateDays: trust.intermediateDays };
+  const bits = new X509Certificate(root.certPem).publicKey.asymmetricKeyDetails?.modulusLength;
+  const keySize = bits === 2048 || bits === 3072 || bits === 4096 ? bits : (DEFAULTS.trust.keySize as 2048 | 3072 | 4096);
+  return { keySize, intermediateDays: DEFAULTS.trust.intermediateDays };
 }
 
 // The rotation's config: the mesh as it stands, with how its new intermediates are made. The root is checked
@@ -66,13 +69,14 @@ function rotationConfig(config: MeshConfig, request: TrustRotateRequest, meshNam
     );
   // Absolute: a resume may run from another directory.
   const root = { ...(request.rootCert ? { rootCert: resolve(request.rootCert) } : {}), ...(request.rootKey ? { rootKey: resolve(request.rootKey) } : {}) };
+  let ca: RootCa;
   try {
-    rootFor(root, trustDir);
+    ca = rootFor(root, trustDir);
   } catch (error) {
     if (error instanceof TrustMaterialError) throw new UsageError(error.message);
     throw error;
   }
-  return { ...config, trustRotate: { ...root, keysDir, ...sizing(config.trust), force: request.force } };
+  return { ...config, trustRotate: { ...root, keysDir, ...sizing(config.trust, ca), force: request.force } };
 }
 
 // A rehearsal's own trust: a throwaway root generated into a scratch directory (0700) by the copy's install.
