@@ -17,11 +17,10 @@ import { rootFor, trustDirOf } from './activities/trust/rotation-files.js';
 import { heldCacerts, usersCacerts } from './activities/trust-rotate.js';
 import { openStore, realTools, type StoreLocation, toolsFor } from './composition.js';
 import { DEFAULTS } from './config/config-defaults.js';
-import { faultsFor, installedMesh, refuseUnfinished, rehearsalOf, type Target, targetOf, wantsRehearsal } from './day2-service.js';
+import { faultsFor, installedMesh, refuseUnfinished, rehearsalOf, startChange, type Target, targetOf, wantsRehearsal } from './day2-service.js';
 import { inventoryOf } from './follow-up-deps.js';
 import type { PreparedRun } from './run-service.js';
 import type { ProgressListener } from './runtime/progress-events.js';
-import { startChange } from './day2-service.js';
 
 export interface TrustRotateRequest {
   meshRef: string;
@@ -103,9 +102,13 @@ async function refuseUsersCacerts(config: MeshConfig, target: Target, inventory:
       throw new PreconditionError('unreachable', `cacerts on ${primary.name} cannot be read: ${error.message}`);
     });
     if (!held?.caCert)
-      throw new PreconditionError('no-cacerts', `${primary.name} holds no cacerts in istio-system: its istiod signs with its own CA, there is no intermediate to rotate`, {
-        hint: 'plug in a common root first (install with trust:)',
-      });
+      throw new PreconditionError(
+        'no-cacerts',
+        `${primary.name} holds no cacerts in istio-system: its istiod signs with its own CA, there is no intermediate to rotate`,
+        {
+          hint: 'plug in a common root first (install with trust:)',
+        },
+      );
     if (usersCacerts(held, inventory, primary.name)) users.push(primary.name);
   }
   if (users.length > 0 && !config.trustRotate?.force)
@@ -135,8 +138,11 @@ export async function prepareTrustRotate(request: TrustRotateRequest, listener?:
     if (target.mode === 'real') await checkEnvironment(rotated, await realTools(rotated), false);
     const tools = await toolsFor(target.mode, rotated, store, target.world ?? '');
     await refuseUsersCacerts(rotated, target, await inventoryOf(store.runs, base.id), tools);
-    const events = request.force ? [{ type: 'forced', detail: '--force: a cacerts that was there before mesh-run may be replaced by a mesh-run intermediate' }] : [];
-    if (rehearse) events.push({ type: 'rehearsal-trust', detail: `the copy signs under a throwaway root in ${rotated.trustRotate?.keysDir}, never the real one` });
+    const events = request.force
+      ? [{ type: 'forced', detail: '--force: a cacerts that was there before mesh-run may be replaced by a mesh-run intermediate' }]
+      : [];
+    if (rehearse)
+      events.push({ type: 'rehearsal-trust', detail: `the copy signs under a throwaway root in ${rotated.trustRotate?.keysDir}, never the real one` });
     return await startChange(store, base, target, 'trust-rotate', rotated, faults, listener, events);
   } catch (error) {
     await store.close();

@@ -10,13 +10,7 @@ import { placeholder } from './placeholders.js';
 import { journalActions, outputOf, preflightInput, stepState, withValues } from './step-state.js';
 import { ALL_CLUSTERS, type StepId } from './steps.js';
 import { primariesOf } from './topology.js';
-import type {
-  MintedIntermediate,
-  TrustRotateContext,
-  TrustRotateEvent,
-  TrustRotateInput,
-  TrustRotateStepInput,
-} from './trust-rotate-types.js';
+import type { MintedIntermediate, TrustRotateContext, TrustRotateEvent, TrustRotateInput, TrustRotateStepInput } from './trust-rotate-types.js';
 import type { MeshCluster, PreflightInput, PreflightOutput, StepDone } from './types.js';
 
 export const TRUST_ROTATE_MACHINE_VERSION = 1;

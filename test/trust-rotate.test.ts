@@ -2,18 +2,18 @@
 // primary at a time, each istiod seen serving the new chain; audit, drift and verify agree afterwards. Killed
 // anywhere, a rotation resumes without minting a second intermediate; a user's cacerts is left alone without
 // --force; no key reaches the journal or the screen, and the keys on disk are 0600 in 0700 directories.
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openStore } from '../engine/composition.js';
-import { fingerprint } from '../engine/activities/trust/ca-files.js';
 import { generateIntermediate, generateRoot } from '../engine/activities/trust/ca.js';
+import { fingerprint } from '../engine/activities/trust/ca-files.js';
+import { openStore } from '../engine/composition.js';
 import { parseStoreLocation } from '../store/location.js';
-import { runCli as runProcess, runIdFrom, tempDir } from './support/cli.js';
+import { runIdFrom, runCli as runProcess, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
 import { readJournal } from './support/journal.js';
 import { simCommand } from './support/sim.js';
-import { findLeak, needlesFor, type Needles } from './support/token-scan.js';
+import { findLeak, type Needles, needlesFor } from './support/token-scan.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -48,7 +48,9 @@ function keyNeedles(dir: string): Needles {
   const windows = (files: string[]) => {
     const slices = new Set<string>();
     for (const file of files) {
-      const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l && !l.startsWith('-----'));
+      const lines = readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l && !l.startsWith('-----'));
       for (const line of lines) for (const s of needlesFor(line).slices) slices.add(s);
     }
     return slices;
@@ -73,7 +75,7 @@ async function agingCa(dir: string, clusters: string[]): Promise<void> {
   for (const cluster of clusters) {
     const bundle = await generateIntermediate(root, cluster, { keySize: 2048, rootDays: 3650, intermediateDays: 730, now });
     const at = join(dir, cluster);
-    (await import('node:fs')).mkdirSync(at, { recursive: true, mode: 0o700 });
+    mkdirSync(at, { recursive: true, mode: 0o700 });
     for (const [file, text] of Object.entries(bundle)) writeFileSync(join(at, file), text, { mode: file === 'ca-key.pem' ? 0o600 : 0o644 });
   }
 }
@@ -90,12 +92,15 @@ function meshYaml(dir: string, trust: string): string {
 describe('trust rotate --intermediate', () => {
   it('gives every primary a new intermediate of the same root, its istiod seen serving it; audit, drift and verify agree', async () => {
     const dir = join(tmp.dir, 'aging');
-    (await import('node:fs')).mkdirSync(join(dir, 'ca'), { recursive: true });
+    mkdirSync(join(dir, 'ca'), { recursive: true });
     await agingCa(join(dir, 'ca'), ['cluster1', 'cluster2']);
     const db = join(dir, 'journal.db');
     const at = ['--db', db];
     const outputs: string[] = [];
-    const keep = (r: { stdout: string; stderr: string }) => (outputs.push(r.stdout, r.stderr), r);
+    const keep = <T extends { stdout: string; stderr: string }>(r: T): T => {
+      outputs.push(r.stdout, r.stderr);
+      return r;
+    };
     const install = keep(await runCli(['install', ...FAST, '-c', meshYaml(dir, '{caDir: ./ca}'), ...at]));
     expect(install.code, install.stderr).toBe(0);
     const before = await audit(db);
@@ -146,7 +151,13 @@ describe('trust rotate --intermediate', () => {
     expect(keep(await runCli(['drift', '--mesh', 'mesh1', ...at])).code).toBe(0);
     const verify = keep(await runCli(['verify', '--mesh', 'mesh1', '-q', ...at]));
     expect(verify.code, verify.stderr).toBe(0);
-    for (const args of [['show', id, '--json'], ['logs', id], ['status', id, '--json'], ['history', '--json']]) keep(await runCli([...args, ...at]));
+    for (const args of [
+      ['show', id, '--json'],
+      ['logs', id],
+      ['status', id, '--json'],
+      ['history', '--json'],
+    ])
+      keep(await runCli([...args, ...at]));
 
     // Keys 0600, in 0700 directories; none of any key's bytes in the journal or any output.
     for (const path of walk(join(dir, 'ca'))) {
@@ -159,5 +170,135 @@ describe('trust rotate --intermediate', () => {
     expect(findLeak(readFileSync(join(dir, 'ca', 'cluster2', 'ca-key.pem'), 'utf8').replaceAll('\n', ''), needles)).toBeDefined();
     for (const [i, text] of outputs.entries()) expect(findLeak(text, needles), `output ${i}`).toBeUndefined();
     for (const file of [db, `${db}-wal`]) if (statSync(file, { throwIfNoEntry: false })) expect(findLeak(readFileSync(file), needles), file).toBeUndefined();
+  }, 180_000);
+});
+
+// The intermediates each primary's cacerts holds now.
+async function held(db: string): Promise<Map<string, string>> {
+  return new Map([...byCluster((await audit(db)).report)].map(([c, p]) => [c, p.intermediate.fingerprint]));
+}
+
+describe('trust rotate --intermediate, stopped and resumed', () => {
+  const dir = join(tmp.dir, 'resumed');
+  const db = join(dir, 'journal.db');
+  const at = ['--db', db];
+
+  it('a rotation killed anywhere resumes to one new intermediate per primary, reusing what it staged', async () => {
+    mkdirSync(dir, { recursive: true });
+    const installed = await runCli(['install', ...FAST, '-c', meshYaml(dir, '{outputDir: ./certs, keySize: 2048}'), ...at]);
+    expect(installed.code, installed.stderr).toBe(0);
+    // How many crash points one rotation passes, then kills across its first primary's mint and a few later on.
+    const trace = join(dir, 'trace');
+    const reference = await runProcess(['trust', 'rotate', '--mesh', 'mesh1', '--intermediate', '-q', ...at], { env: { MESH_RUN_CRASH_TRACE: trace } });
+    expect(reference.code, reference.stderr).toBe(0);
+    const total = readFileSync(trace, 'utf8').trim().split('\n').length;
+    const points = [...new Set([0.2, 0.22, 0.24, 0.26, 0.28, 0.5, 0.75].map((f) => Math.round(total * f)))];
+    let reused = 0;
+    for (const point of points) {
+      const start = await held(db);
+      const killed = await runProcess(['trust', 'rotate', '--mesh', 'mesh1', '--intermediate', '-q', ...at], { env: { MESH_RUN_CRASH_AT: String(point) } });
+      expect(killed.signal, `point ${point}: ${killed.stderr}`).toBe('SIGKILL');
+      const id = runIdFrom(killed);
+      // What the killed run staged and had not yet recorded as minted: the resume must plug exactly that one.
+      const journal = await readJournal(db, id);
+      const staged = new Map<string, string>();
+      for (const cluster of ['cluster1', 'cluster2']) {
+        const next = join(dir, 'certs', cluster, 'next', 'ca-cert.pem');
+        const minted = journal.attempts.some((a) => a.step === 'mint-intermediate' && a.cluster === cluster && a.outcome === 'succeeded');
+        if (statSync(next, { throwIfNoEntry: false }) && !minted) staged.set(cluster, fingerprint(readFileSync(next, 'utf8')));
+      }
+      const resumed = await runCli(['resume', id, '-q', ...at]);
+      expect(resumed.code, `point ${point}: ${resumed.stderr}`).toBe(0);
+      const end = await held(db);
+      const events = (await readJournal(db, id)).events.filter((e) => e.type === 'intermediate-minted');
+      for (const cluster of ['cluster1', 'cluster2']) {
+        expect(end.get(cluster), `point ${point}`).not.toBe(start.get(cluster));
+        // One intermediate minted per primary in the run, killed or not.
+        expect(events.filter((e) => e.detail?.includes(` for ${cluster} `)).length, `point ${point} ${cluster}`).toBeLessThanOrEqual(1);
+        expect(readdirSync(join(dir, 'certs', cluster))).not.toContain('next');
+        const want = staged.get(cluster);
+        if (want) {
+          expect(end.get(cluster), `point ${point}: ${cluster} plugs what was staged`).toBe(want);
+          reused++;
+        }
+      }
+      const after = await audit(db);
+      expect(after.code, JSON.stringify(after.report.findings)).toBe(0);
+      expect(new Set(after.report.primaries.map((p) => p.rootFingerprint)).size).toBe(1);
+    }
+    // The window around the first mint did catch a bundle staged but not yet recorded.
+    expect(reused).toBeGreaterThan(0);
+    expect((await runCli(['drift', '--mesh', 'mesh1', ...at])).code).toBe(0);
+  }, 300_000);
+
+  it('a rotation that failed blocks another until resumed; --inject-failure names its steps', async () => {
+    const failed = await runCli(['trust', 'rotate', '--mesh', 'mesh1', '--intermediate', '--inject-failure', 'await-istiod-chain@cluster2', '-q', ...at]);
+    expect(failed.code).toBe(1);
+    const id = runIdFrom(failed);
+    const again = await runCli(['trust', 'rotate', '--mesh', 'mesh1', '--intermediate', '-q', ...at]);
+    expect(again.code).toBe(3);
+    expect(again.stderr).toContain(`trust rotate run ${id} of mesh mesh1 failed at await-istiod-chain@cluster2`);
+    expect((await runCli(['resume', id, '-q', ...at])).code).toBe(0);
+    const wrong = await runCli(['trust', 'rotate', '--mesh', 'mesh1', '--intermediate', '--inject-failure', 'install-primary', ...at]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('trust-rotate has no step "install-primary"');
+  }, 120_000);
+
+  it('bad flags: one line, exit 2, nothing recorded', async () => {
+    const runs = async () => (await runCli(['runs', '--json', ...at])).stdout;
+    const before = await runs();
+    for (const [args, message] of [
+      [[], 'trust rotate: say what to rotate: --intermediate'],
+      [['--root'], '--root: rotating the root is not supported yet'],
+      [['--intermediate', '--root-cert', join(dir, 'certs', 'root-cert.pem')], '--root-key: missing'],
+      [
+        ['--intermediate', '--root-cert', join(dir, 'nowhere.pem'), '--root-key', join(dir, 'nowhere-key.pem')],
+        `--root-cert: ${join(dir, 'nowhere.pem')} does not exist`,
+      ],
+      [['--intermediate', '--root-cert', join(dir, 'certs', 'root-cert.pem'), '--root-key', join(dir, 'certs', 'cluster1', 'ca-key.pem')], 'is not the key of'],
+    ] as const) {
+      const result = await runCli(['trust', 'rotate', '--mesh', 'mesh1', ...args, ...at]);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toContain(message);
+      expect(
+        result.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => !l.startsWith('hint:')).length,
+        result.stderr,
+      ).toBe(1);
+    }
+    const plan = await runCli(['plan', 'trust-rotate', '--mesh', 'mesh1', ...at]);
+    expect(plan.code).toBe(2);
+    expect(await runs()).toBe(before);
+  });
+});
+
+describe("trust rotate --intermediate on an adopted mesh's cacerts", () => {
+  it('refuses to replace a cacerts that was there before mesh-run (exit 3, naming it) unless --force', async () => {
+    const dir = join(tmp.dir, 'adopted');
+    mkdirSync(join(dir, 'ca'), { recursive: true });
+    await agingCa(join(dir, 'ca'), ['cluster1', 'cluster2']);
+    const db = join(dir, 'journal.db');
+    const at = ['--db', db];
+    const adopted = await runCli(['mesh', 'adopt', '--name', 'mesh1', '--dry-run', '-q', '-c', meshYaml(dir, '{caDir: ./ca}'), ...at]);
+    expect(adopted.code, adopted.stderr).toBe(0);
+    const before = await held(db);
+    const refused = await runCli(['trust', 'rotate', '--mesh', 'mesh1', '--intermediate', ...at]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('cacerts on cluster1, cluster2 was there before mesh-run');
+    expect(await held(db)).toEqual(before);
+    const forced = await runCli(['trust', 'rotate', '--mesh', 'mesh1', '--intermediate', '--force', '-q', ...at]);
+    expect(forced.code, forced.stderr).toBe(0);
+    const after = await held(db);
+    for (const cluster of ['cluster1', 'cluster2']) expect(after.get(cluster)).not.toBe(before.get(cluster));
+    const events = (await readJournal(db, runIdFrom(forced))).events;
+    expect(events.filter((e) => e.type === 'overwrote').map((e) => e.detail)).toEqual([
+      '--force: replacing cacerts on cluster1, which was there before mesh-run',
+      '--force: replacing cacerts on cluster2, which was there before mesh-run',
+    ]);
+    // Now mesh-run's own (its label, its fingerprint): the next rotation needs no --force.
+    const next = await runCli(['trust', 'rotate', '--mesh', 'mesh1', '--intermediate', '-q', ...at]);
+    expect(next.code, next.stderr).toBe(0);
   }, 180_000);
 });

@@ -3,10 +3,10 @@ import { parse as parseYaml } from 'yaml';
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue } from './argv.js';
 import { istiodPublishes } from './controllers.js';
-import { istiodLoadsCa, keepReported } from './istiod-ca.js';
 import { COMPONENT, MANAGED, OWNER, PRUNED_KINDS, REV, REVISIONED_COMPONENTS } from './istio-install-labels.js';
 import { type IstioOperator, renderIstioOperator } from './istio-operator-render.js';
 import { fail, ok } from './istioctl-result.js';
+import { istiodLoadsCa, keepReported } from './istiod-ca.js';
 import { invalidReason, type KubeObject, resourceType, typeOfKind } from './objects.js';
 import type { SimCluster } from './sim-cluster.js';
 

@@ -86,7 +86,9 @@ export function rawGet(cluster: SimCluster, path: string): CommandResult {
   // An istiod of a world stored before the simulator kept its gauges reports what cacerts holds.
   const [chain, root] = (deployment.metadata.annotations?.[REPORTED] ?? gaugesOfCacerts(cluster)).split('/');
   const lines = ['# TYPE citadel_server_csr_count counter', 'citadel_server_csr_count 0'];
-  if (root !== 'none') lines.push('# TYPE citadel_server_root_cert_expiry_timestamp gauge', `citadel_server_root_cert_expiry_timestamp ${Number(root).toExponential()}`);
-  if (chain !== 'none') lines.push('# TYPE citadel_server_cert_chain_expiry_timestamp gauge', `citadel_server_cert_chain_expiry_timestamp ${Number(chain).toExponential()}`);
+  if (root !== 'none')
+    lines.push('# TYPE citadel_server_root_cert_expiry_timestamp gauge', `citadel_server_root_cert_expiry_timestamp ${Number(root).toExponential()}`);
+  if (chain !== 'none')
+    lines.push('# TYPE citadel_server_cert_chain_expiry_timestamp gauge', `citadel_server_cert_chain_expiry_timestamp ${Number(chain).toExponential()}`);
   return ok(`${lines.join('\n')}\n`);
 }

@@ -25,7 +25,11 @@ export function rolloutRestart(cluster: SimCluster, positionals: string[], names
     // The controller starts the new pods from a status it forgets; istio-system's control plane has no simulated
     // pods (istiod, gateways): its new replica is ready at once, as a healthy rollout ends.
     const { status, ...rest } = deployment;
-    cluster.replace({ ...rest, ...(namespace === 'istio-system' && status !== undefined ? { status } : {}), spec: { ...spec, template: { ...template, metadata: { ...template.metadata, annotations } } } });
+    cluster.replace({
+      ...rest,
+      ...(namespace === 'istio-system' && status !== undefined ? { status } : {}),
+      spec: { ...spec, template: { ...template, metadata: { ...template.metadata, annotations } } },
+    });
     lines.push(`deployment.apps/${deployment.metadata.name} restarted\n`);
   }
   return ok(lines.join(''));

@@ -3,6 +3,7 @@
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue, parseArgs } from './argv.js';
 import { istiodRestarted, publishToRemotes, reconcileDeployments, syncRemoteWebhooks } from './controllers.js';
+import { cacertsWritten, istiodLoadsCa, rawGet } from './istiod-ca.js';
 import { apply, create } from './kubectl-apply.js';
 import { CLIENT_VERSION, clientOnly } from './kubectl-client.js';
 import { remove } from './kubectl-delete.js';
@@ -11,7 +12,6 @@ import { get } from './kubectl-get.js';
 import { setMetadata } from './kubectl-metadata.js';
 import { fail, type KubectlEnv, ok } from './kubectl-result.js';
 import { rolloutRestart, rolloutStatus } from './kubectl-rollout.js';
-import { cacertsWritten, istiodLoadsCa, rawGet } from './istiod-ca.js';
 import { type ResourceType, resourceType } from './objects.js';
 import type { SimCluster } from './sim-cluster.js';
 

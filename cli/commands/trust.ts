@@ -91,14 +91,14 @@ function rotateCommand(trust: Command, streams: Streams): void {
     trust
       .command('rotate')
       .description(
-        "new intermediate CAs from the same root, one primary at a time: minted into the trust directory, cacerts replaced, istiod made to load it, and istiod seen serving the new chain before the next primary; a resumable run",
+        'new intermediate CAs from the same root, one primary at a time: minted into the trust directory, cacerts replaced, istiod made to load it, and istiod seen serving the new chain before the next primary; a resumable run',
       )
       .requiredOption('--mesh <mesh>', 'the mesh (see "mesh-run meshes")')
       .option('--intermediate', 'rotate the intermediates under the same root')
       .option('--root', 'rotate the root (not supported yet: docs/trust-rotation.md)')
       .option('--root-cert <file>', "the root to sign with (default: root-cert.pem of the mesh's trust.outputDir or trust.caDir)")
-      .option('--root-key <file>', "its key (default: root-key.pem beside it); read here, never journaled")
-      .option('--force', 'also replace a cacerts that was there before mesh-run (a user\'s, an adopted mesh\'s); journaled')
+      .option('--root-key <file>', 'its key (default: root-key.pem beside it); read here, never journaled')
+      .option('--force', "also replace a cacerts that was there before mesh-run (a user's, an adopted mesh's); journaled")
       .option('--dry-run', 'a real mesh: rehearse on a simulated copy of it, under a throwaway root (no real cluster or key is touched)'),
   )
     .addHelpText(

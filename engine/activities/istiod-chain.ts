@@ -38,7 +38,7 @@ export function istiodVersion(deployment: DeploymentJson | undefined): { major: 
 // or 'restart' (it does not reload, or mesh-run could not see that it did), and why.
 export function loadingOf(deployment: DeploymentJson | undefined): { how: 'reload' | 'restart'; why: string } {
   const version = istiodVersion(deployment);
-  if (!version) return { how: 'restart', why: "its image tag names no Istio version, so whether it reloads plugged-in CA files is not known" };
+  if (!version) return { how: 'restart', why: 'its image tag names no Istio version, so whether it reloads plugged-in CA files is not known' };
   const v = `${version.major}.${version.minor}`;
   const atLeast = (minor: number) => version.major > 1 || version.minor >= minor;
   if (atLeast(24)) return { how: 'reload', why: `istiod ${v} reloads plugged-in CA files by itself (since 1.19) and reports the chain it loaded (since 1.24)` };

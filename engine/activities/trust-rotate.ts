@@ -85,9 +85,12 @@ export async function mintIntermediate(rt: StepRuntime, input: TrustRotateStepIn
   const rootFp = fingerprint(root.certPem);
   const held = await heldCacerts(rt, input);
   if (!held?.caFingerprint) {
-    throw new StepError(`${input.cluster} holds no cacerts with an intermediate in ${ISTIO_SYSTEM}: istiod signs with its own CA, there is no plugged-in intermediate to rotate`, {
-      hint: 'plug in a common root first (install with trust:), then rotate',
-    });
+    throw new StepError(
+      `${input.cluster} holds no cacerts with an intermediate in ${ISTIO_SYSTEM}: istiod signs with its own CA, there is no plugged-in intermediate to rotate`,
+      {
+        hint: 'plug in a common root first (install with trust:), then rotate',
+      },
+    );
   }
   if (held.rootFingerprint !== rootFp) {
     throw new StepError(
@@ -101,10 +104,17 @@ export async function mintIntermediate(rt: StepRuntime, input: TrustRotateStepIn
     return minted(staged.bundle, rt);
   }
   const { generateIntermediate } = await import('./trust/ca.js');
-  const bundle = await generateIntermediate(root, input.cluster, { keySize: spec.keySize, rootDays: spec.intermediateDays, intermediateDays: spec.intermediateDays });
+  const bundle = await generateIntermediate(root, input.cluster, {
+    keySize: spec.keySize,
+    rootDays: spec.intermediateDays,
+    intermediateDays: spec.intermediateDays,
+  });
   const dir = material(() => stageBundle(spec.keysDir, input.cluster, bundle));
   const made = minted(bundle, rt);
-  await rt.report('intermediate-minted', `new intermediate ${short(made.fingerprint)} for ${input.cluster} (until ${made.notAfter.slice(0, 10)}), staged in ${dir}`);
+  await rt.report(
+    'intermediate-minted',
+    `new intermediate ${short(made.fingerprint)} for ${input.cluster} (until ${made.notAfter.slice(0, 10)}), staged in ${dir}`,
+  );
   return made;
 }
 
@@ -176,7 +186,11 @@ export async function loadIntermediate(rt: StepRuntime, input: TrustRotateStepIn
     rt.note(`${input.cluster}: ${loading.why}: no restart`, 'info');
     return { finishedAt: rt.now() };
   }
-  await mustSucceed(rt, kubectl(input.context, ['-n', ISTIO_SYSTEM, 'rollout', 'restart', `deployment/${istiod}`], 'act'), `rollout restart of ${istiod} on ${input.cluster}`);
+  await mustSucceed(
+    rt,
+    kubectl(input.context, ['-n', ISTIO_SYSTEM, 'rollout', 'restart', `deployment/${istiod}`], 'act'),
+    `rollout restart of ${istiod} on ${input.cluster}`,
+  );
   await rt.report('istiod-restarted', `restarted ${istiod} on ${input.cluster}: ${loading.why}`);
   await waitForDeployment(rt, input.context, istiod, deps);
   return { finishedAt: rt.now() };
@@ -208,4 +222,3 @@ export async function awaitIstiodChain(rt: StepRuntime, input: TrustRotateStepIn
     },
   );
 }
-

@@ -47,7 +47,8 @@ export function rootFor(spec: Pick<TrustRotateSpec, 'rootCert' | 'rootKey'>, tru
     throw new TrustMaterialError(`${certField}: ${certPath} is not a PEM certificate (${(error as Error).message})`);
   }
   if (!cert.ca) throw new TrustMaterialError(`${certField}: ${certPath} is not a CA certificate (basicConstraints CA:false)`);
-  if (Date.parse(cert.validTo) < Date.now()) throw new TrustMaterialError(`${certField}: ${certPath} expired on ${cert.validTo}; a new root is trust rotate --root`);
+  if (Date.parse(cert.validTo) < Date.now())
+    throw new TrustMaterialError(`${certField}: ${certPath} expired on ${cert.validTo}; a new root is trust rotate --root`);
   try {
     if (!cert.checkPrivateKey(createPrivateKey(root.keyPem))) throw new TrustMaterialError(`${keyField}: ${keyPath} is not the key of ${certPath}`);
   } catch (error) {
@@ -60,7 +61,12 @@ export function rootFor(spec: Pick<TrustRotateSpec, 'rootCert' | 'rootKey'>, tru
 function readBundle(dir: string): CaBundle | undefined {
   if (!BUNDLE_FILES.every((f) => existsSync(join(dir, f)))) return undefined;
   const read = (file: keyof CaBundle) => readFileSync(join(dir, file), 'utf8');
-  return { 'ca-cert.pem': read('ca-cert.pem'), 'ca-key.pem': read('ca-key.pem'), 'root-cert.pem': read('root-cert.pem'), 'cert-chain.pem': read('cert-chain.pem') };
+  return {
+    'ca-cert.pem': read('ca-cert.pem'),
+    'ca-key.pem': read('ca-key.pem'),
+    'root-cert.pem': read('root-cert.pem'),
+    'cert-chain.pem': read('cert-chain.pem'),
+  };
 }
 
 // A usable bundle under `root` in `dir`, with its intermediate's fingerprint (undefined: none there, or not one).
