@@ -16,11 +16,11 @@ export type { DriftItem, DriftKind, DriftReport, UnreadCluster } from './drift-s
 export type { Plan, PlannedCommand } from './plan.js';
 export type { PlanChange, PlanRequest } from './plan-request.js';
 export type { RepairDecision, RepairRequest } from './repair-service.js';
-export type { TrustRotateRequest } from './trust-rotate-service.js';
 export type { FinishedRun, PreparedRun } from './run-service.js';
 export type { ProgressEvent, ProgressListener } from './runtime/progress-events.js';
 export type { CheckReport, RecoveryReport } from './store-integrity.js';
 export type { PrimaryTrust, TrustAuditReport, TrustFinding } from './trust-audit-service.js';
+export type { TrustRotateRequest } from './trust-rotate-service.js';
 export type { GraphNode, MachineGraph } from './views/graph-model.js';
 export { allNodes } from './views/graph-model.js';
 export type { MeshView } from './views/mesh-view.js';
