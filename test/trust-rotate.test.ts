@@ -302,3 +302,32 @@ describe("trust rotate --intermediate on an adopted mesh's cacerts", () => {
     expect(next.code, next.stderr).toBe(0);
   }, 180_000);
 });
+
+describe('trust rotate --intermediate --dry-run of a real mesh', () => {
+  it('rehearses on a simulated copy under a throwaway root: the real trust directory is not touched', async () => {
+    const { recordRealMesh } = await import('./support/real-mesh.js');
+    const dir = join(tmp.dir, 'real');
+    const certs = join(dir, 'certs');
+    mkdirSync(certs, { recursive: true, mode: 0o700 });
+    const root = await generateRoot({ keySize: 2048, rootDays: 3650, intermediateDays: 730 });
+    writeFileSync(join(certs, 'root-cert.pem'), root.certPem);
+    writeFileSync(join(certs, 'root-key.pem'), root.keyPem, { mode: 0o600 });
+    const db = join(dir, 'journal.db');
+    await recordRealMesh(
+      db,
+      `meshID: prod\nclusters:\n  - {name: east, context: ctx-east, role: primary}\n  - {name: west, context: ctx-west, role: primary}\ntrust: {outputDir: ${certs}, keySize: 2048}\ntools: {kubectl: /nonexistent/kubectl, istioctl: /nonexistent/istioctl}\n`,
+    );
+    const real = await runCli(['trust', 'rotate', '--mesh', 'prod', '--intermediate', '--db', db]);
+    expect(real.code).toBe(3);
+    const rehearsal = await runCli(['trust', 'rotate', '--mesh', 'prod', '--intermediate', '--dry-run', '-q', '--db', db]);
+    expect(rehearsal.code, rehearsal.stderr).toBe(0);
+    expect(rehearsal.stdout).toContain('a rehearsal on simulated clusters');
+    const journal = await readJournal(db, runIdFrom(rehearsal));
+    expect(journal.run.mode).toBe('dry-run');
+    const scratch = journal.run.config?.trustRotate?.keysDir ?? '';
+    expect(journal.events.find((e) => e.type === 'rehearsal-trust')?.detail).toContain(scratch);
+    expect(scratch.startsWith(certs)).toBe(false);
+    expect(journal.attempts.filter((a) => a.step === 'await-istiod-chain').map((a) => a.outcome)).toEqual(['succeeded', 'succeeded']);
+    expect(readdirSync(certs).sort()).toEqual(['root-cert.pem', 'root-key.pem']);
+  }, 120_000);
+});
