@@ -2,8 +2,10 @@
 // server's service proxy: kubectl get --raw /api/v1/namespaces/istio-system/services/http:istiod:15014/proxy/metrics).
 // istiod loads cacerts when it starts; it reloads a replaced one by itself since 1.19, and reports the chain it
 // reloaded (citadel_server_cert_chain_expiry_timestamp) only since 1.24 (istio/istio#52466): before, the gauge
-// keeps the value it had at start. The simulator keeps what the gauge says on the istiod Deployment.
-import { X509Certificate } from 'node:crypto';
+// keeps the value it had at start. It ignores the whole replaced cacerts when root-cert.pem differs from the one
+// it loaded in any byte (a root change, which needs ISTIO_MULTIROOT_MESH: not simulated). The simulator keeps
+// what the gauges say, and a digest of the root loaded, on the istiod Deployment.
+import { createHash, X509Certificate } from 'node:crypto';
 import type { CommandResult } from '../cluster-tools.js';
 import { fail, ok } from './kubectl-result.js';
 import type { KubeObject } from './objects.js';
@@ -41,9 +43,13 @@ function gaugesOfCacerts(cluster: SimCluster): string {
   const data = (cluster.get(t('secret'), ISTIO_SYSTEM, 'cacerts')?.data as Record<string, string> | undefined) ?? {};
   const pem = (key: string) => (data[key] === undefined ? undefined : Buffer.from(data[key] as string, 'base64').toString('utf8'));
   const chain = expiryOf(pem('cert-chain.pem'));
-  const root = expiryOf(pem('root-cert.pem'));
-  return `${chain ?? 'none'}/${root ?? 'none'}`;
+  const rootPem = pem('root-cert.pem');
+  const root = expiryOf(rootPem);
+  const digest = rootPem === undefined ? 'none' : createHash('sha256').update(rootPem).digest('hex').slice(0, 16);
+  return `${chain ?? 'none'}/${root ?? 'none'}/${digest}`;
 }
+
+const rootDigestOf = (gauges: string | undefined) => gauges?.split('/')[2];
 
 function report(cluster: SimCluster, deployment: KubeObject, gauges: string): void {
   if (deployment.metadata.annotations?.[REPORTED] === gauges) return;
@@ -70,7 +76,12 @@ export function keepReported(cluster: SimCluster, rendered: KubeObject): KubeObj
 // cacerts was written: an istiod that reloads plugged-in CA files and reports it (1.24 on) says so at once.
 export function cacertsWritten(cluster: SimCluster): void {
   const gauges = gaugesOfCacerts(cluster);
-  for (const deployment of istiods(cluster)) if ((minorOf(deployment) ?? 0) >= 24) report(cluster, deployment, gauges);
+  for (const deployment of istiods(cluster)) {
+    const loaded = deployment.metadata.annotations?.[REPORTED];
+    // Only an intermediate: the same root-cert.pem, byte for byte.
+    if (loaded !== undefined && rootDigestOf(loaded) !== rootDigestOf(gauges)) continue;
+    if ((minorOf(deployment) ?? 0) >= 24) report(cluster, deployment, gauges);
+  }
 }
 
 const METRICS_PATH = /^\/api\/v1\/namespaces\/istio-system\/services\/(?:https?:)?(istiod(?:-[a-z0-9-]+)?):15014\/proxy\/metrics$/;

@@ -104,18 +104,22 @@ export async function mintIntermediate(rt: StepRuntime, input: TrustRotateStepIn
     return minted(staged.bundle, rt);
   }
   const { generateIntermediate } = await import('./trust/ca.js');
-  const bundle = await generateIntermediate(root, input.cluster, {
+  const made = await generateIntermediate(root, input.cluster, {
     keySize: spec.keySize,
     rootDays: spec.intermediateDays,
     intermediateDays: spec.intermediateDays,
   });
+  // root-cert.pem byte for byte as cacerts holds it: istiod compares the bytes, and a root-cert.pem that differs
+  // in any byte (a newline) makes it ignore the whole update as a root change (pilot/pkg/bootstrap/istio_ca.go).
+  const heldRoot = held.rootCert as string;
+  const bundle: CaBundle = { ...made, 'root-cert.pem': heldRoot, 'cert-chain.pem': `${made['ca-cert.pem']}${heldRoot}` };
   const dir = material(() => stageBundle(spec.keysDir, input.cluster, bundle));
-  const made = minted(bundle, rt);
+  const out = minted(bundle, rt);
   await rt.report(
     'intermediate-minted',
-    `new intermediate ${short(made.fingerprint)} for ${input.cluster} (until ${made.notAfter.slice(0, 10)}), staged in ${dir}`,
+    `new intermediate ${short(out.fingerprint)} for ${input.cluster} (until ${out.notAfter.slice(0, 10)}), staged in ${dir}`,
   );
-  return made;
+  return out;
 }
 
 function mintedOf(input: TrustRotateStepInput): MintedIntermediate {
