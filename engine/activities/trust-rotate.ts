@@ -178,14 +178,20 @@ const expiryOf = (m: MintedIntermediate) => Math.round(Date.parse(m.notAfter) / 
 // is left to do it; any other is restarted, as install would after cacerts changed.
 export async function loadIntermediate(rt: StepRuntime, input: TrustRotateStepInput, deps: ActivityDeps): Promise<StepDone> {
   const next = mintedOf(input);
-  if ((await servedChainExpiry(rt, input.context, input.revision)) === expiryOf(next)) {
+  const served = await servedChainExpiry(rt, input.context, input.revision);
+  if (served === expiryOf(next)) {
     rt.note(`istiod on ${input.cluster} already signs with intermediate ${short(next.fingerprint)}`, 'info');
     return { finishedAt: rt.now() };
   }
   const istiod = istiodOf(input.revision);
   const deployment = await readIstiod(rt, input.context, input.revision);
   if (!deployment) throw new StepError(`deployment ${ISTIO_SYSTEM}/${istiod} is missing on ${input.cluster}: no istiod to load the new intermediate`);
-  const loading = loadingOf(deployment);
+  // An istiod that reports no plugged-in chain started without cacerts: it signs with its own CA and watches no
+  // cacerts files (pilot/pkg/bootstrap/istio_ca.go sets the watch up only for a plugged-in CA; istio/istio#57853).
+  const loading =
+    served === undefined
+      ? { how: 'restart' as const, why: 'it reports no plugged-in CA chain, so it started without cacerts and watches none' }
+      : loadingOf(deployment);
   if (loading.how === 'reload') {
     rt.note(`${input.cluster}: ${loading.why}: no restart`, 'info');
     return { finishedAt: rt.now() };
