@@ -204,7 +204,7 @@ export async function startChange(
   return preparedNewRun(store, claimed, config, world, { ...(listener ? { listener } : {}), ...(answers ? { answers } : {}) });
 }
 
-export type Day2Kind = 'cluster-add' | 'cluster-remove' | 'secrets-rotate' | 'upgrade' | 'upgrade-rollback' | 'repair';
+export type Day2Kind = 'cluster-add' | 'cluster-remove' | 'secrets-rotate' | 'upgrade' | 'upgrade-rollback' | 'repair' | 'trust-rotate';
 
 export function faultsFor(injections: readonly string[], config: MeshConfig, kind: Day2Kind, mode: RunMode) {
   const faults = injections.map((spec) => parseFaultSpec(spec, config, kind));
@@ -297,6 +297,7 @@ function stoppedAt(run: RunRecord): string {
 const HOLDS = {
   revisions: { code: 'upgrade-unfinished', endedBySuccess: true },
   tokens: { code: 'rotation-unfinished', endedBySuccess: false },
+  certificates: { code: 'rotation-unfinished', endedBySuccess: false },
 } as const;
 
 // Refuses (exit 3, naming it) a change while a run of this mesh that holds `holds` is not over, also when it is

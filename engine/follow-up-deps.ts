@@ -19,12 +19,19 @@ export async function followUpDeps(store: RunStore, run: RunRecord): Promise<{ i
   if (!kind.keepsWhatExisted) return {};
   const force = (await store.listEvents(run.id)).some((e) => e.type === 'forced' && (e.detail ?? '').startsWith(FORCED_UNINSTALL));
   if (!run.targetRun) return { force };
-  const target = await store.getRun(run.targetRun);
-  const lineage = target ? (await lineageOf(store, target)).map((r) => r.id) : [run.targetRun];
+  return { force, inventory: await inventoryOf(store, run.targetRun) };
+}
+
+// What existed before mesh-run acted on the mesh whose membership `targetRun` made: the observations of the runs
+// that made it and of their verify runs (a run about to be prepared on that mesh reads it too), and of the runs
+// that replaced cacerts on purpose (a trust rotation: what cacerts should carry now).
+export async function inventoryOf(store: RunStore, targetRun: string): Promise<Inventory> {
+  const target = await store.getRun(targetRun);
+  const lineage = target ? (await lineageOf(store, target)).map((r) => r.id) : [targetRun];
   const targeting = (await Promise.all(lineage.map((id) => store.listRunsTargeting(id)))).flat();
-  const verifies = targeting.filter((r) => KINDS[r.kind].observesWhatExisted).map((r) => r.id);
+  const verifies = targeting.filter((r) => KINDS[r.kind].observesWhatExisted || KINDS[r.kind].journalsCacerts).map((r) => r.id);
   const observations = await store.listObservations([...lineage, ...verifies]);
-  return { force, inventory: new Inventory(observations, [...new Set(observations.map((o) => o.runId))]) };
+  return new Inventory(observations, [...new Set(observations.map((o) => o.runId))]);
 }
 
 // The Istio objects an adoption found on each cluster of the mesh `run` belongs to ([] when mesh-run installed

@@ -103,6 +103,11 @@ const PLANNED_CHANGE: Readonly<Record<RunKind, PlannedChange>> = {
   drift: () => {
     throw new UsageError('plan drift: a drift check changes nothing on the clusters; "mesh-run drift --mesh M" runs it');
   },
+  'trust-rotate': () => {
+    throw new UsageError(
+      'plan trust-rotate: a rotation mints new CA keys, which a plan does not; "mesh-run trust rotate --mesh M --intermediate --dry-run" rehearses it on a simulated copy of a real mesh',
+    );
+  },
 };
 
 function upgradeChange(base: MeshConfig, kind: 'upgrade' | 'upgrade-rollback', change: PlanChange): Promise<MeshConfig> | MeshConfig {

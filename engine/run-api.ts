@@ -21,6 +21,7 @@ export { simCommand } from './sim-service.js';
 export { checkStore, recoverStore } from './store-integrity.js';
 export { cancelRun, copyStore, sameStore, unlockRun } from './store-service.js';
 export { auditMeshTrust } from './trust-audit-service.js';
+export { prepareTrustRotate } from './trust-rotate-service.js';
 export { prepareRollback, prepareUpgrade } from './upgrade-service.js';
 export { machineGraph } from './views/machine-graph.js';
 export { meshView } from './views/mesh-view.js';

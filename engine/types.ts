@@ -21,6 +21,7 @@ export type { FinishedRun, PreparedRun } from './run-service.js';
 export type { ProgressEvent, ProgressListener } from './runtime/progress-events.js';
 export type { CheckReport, RecoveryReport } from './store-integrity.js';
 export type { PrimaryTrust, TrustAuditReport, TrustFinding } from './trust-audit-service.js';
+export type { TrustRotateRequest } from './trust-rotate-service.js';
 export type { DriftEpisode, DriftHistory, DriftMark } from './views/drift-history.js';
 export type { GraphNode, MachineGraph } from './views/graph-model.js';
 export { allNodes } from './views/graph-model.js';

@@ -52,6 +52,9 @@ export const REPAIR_STEP_IDS = ['repair-label', 'remove-stale-secret', 'repair-s
 
 // A drift check reads every cluster at once and records what differs from the journal (nothing changed).
 export const DRIFT_STEP_IDS = ['check-drift'] as const;
+// trust rotate --intermediate, per primary in turn: a new intermediate of the same root, cacerts replaced,
+// istiod made to load it, and the gate: istiod serving the new chain.
+export const TRUST_ROTATE_STEP_IDS = ['mint-intermediate', 'plug-intermediate', 'load-intermediate', 'await-istiod-chain'] as const;
 
 export const STEP_IDS = [
   ...INSTALL_STEP_IDS,
@@ -64,6 +67,7 @@ export const STEP_IDS = [
   ...ROLLBACK_STEP_IDS,
   ...REPAIR_STEP_IDS,
   ...DRIFT_STEP_IDS,
+  ...TRUST_ROTATE_STEP_IDS,
 ] as const;
 
 export type StepId = (typeof STEP_IDS)[number];

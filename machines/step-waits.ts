@@ -58,4 +58,8 @@ export const STEP_WAITS: Readonly<Record<StepId, WaitBudget>> = {
   'repair-annotation': 'none',
   'repair-expose': 'none',
   'check-drift': 'none',
+  'mint-intermediate': 'none',
+  'plug-intermediate': 'none',
+  'load-intermediate': 'command',
+  'await-istiod-chain': 'sync',
 };

@@ -26,6 +26,7 @@ export {
   ROTATION_STEP_IDS,
   STEP_IDS,
   type StepId,
+  TRUST_ROTATE_STEP_IDS,
   UNINSTALL_STEP_IDS,
   UPGRADE_STEP_IDS,
   VERIFY_STEP_IDS,
@@ -264,6 +265,14 @@ export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
   'verify-links': [PREFLIGHT, ...LINK_CHECKS],
   repair: REPAIR_STEPS,
   drift: [{ id: 'check-drift', scope: 'all', title: 'Read every cluster, compare it with the journal and record what differs (nothing changed)' }],
+  // One primary at a time, each through all four before the next begins.
+  'trust-rotate': [
+    PREFLIGHT,
+    { id: 'mint-intermediate', scope: 'primary', title: 'A new intermediate CA from the same root, kept in the trust directory (key 0600)' },
+    { id: 'plug-intermediate', scope: 'primary', title: 'Replace cacerts with the new intermediate (same root-cert.pem)' },
+    { id: 'load-intermediate', scope: 'primary', title: 'istiod loads it: by itself where it reloads plugged-in certs, else a restart' },
+    { id: 'await-istiod-chain', scope: 'primary', title: 'istiod serves the new chain and publishes the same root' },
+  ],
 };
 
 // The cluster label used in the journal for steps that span all clusters.

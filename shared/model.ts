@@ -6,8 +6,8 @@ import { parseDuration } from './durations.js';
 // leaving, the remote secrets' tokens rotated, a canary upgrade to a new revision or its rollback; or a check of
 // the links between the clusters alone (verify-links: verify's first checks, nothing deployed); or the adoption
 // of a mesh mesh-run did not install (adopt: what runs is recorded, nothing changed); or what a drift check
-// found put back (repair); or a drift check itself (drift: the clusters read against the journal, what it saw
-// recorded, nothing changed).
+// found put back (repair); a drift check itself (drift: the clusters read against the journal, what it saw
+// recorded, nothing changed); or new intermediate CAs for the primaries (trust-rotate).
 export const RUN_KINDS = [
   'install',
   'adopt',
@@ -21,6 +21,7 @@ export const RUN_KINDS = [
   'upgrade-rollback',
   'repair',
   'drift',
+  'trust-rotate',
 ] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
@@ -82,6 +83,21 @@ export interface MeshConfig {
   upgrade?: UpgradeSpec;
   // Set by mesh-run for repair runs: what drifted and is put back, decided by the drift check that prepared it.
   repair?: RepairItem[];
+  // Set by mesh-run for trust-rotate runs: how the new intermediates are made (paths only, never a key).
+  trustRotate?: TrustRotateSpec;
+}
+
+// trust rotate --intermediate: where the root comes from (absent: the mesh's trust directory), where the new
+// intermediates are kept (a rehearsal keeps them in a scratch directory of its own), and --force.
+export interface TrustRotateSpec {
+  rootCert?: string;
+  rootKey?: string;
+  keysDir: string;
+  // The new intermediates' RSA key size and lifetime (trust:'s, or its defaults for a caDir).
+  keySize: 2048 | 3072 | 4096;
+  intermediateDays: number;
+  // Replace a cacerts that was there before mesh-run (a user's, an adopted mesh's).
+  force: boolean;
 }
 
 // What a repair run does about one drift item, on the cluster where the object lives: a remote secret written

@@ -1,7 +1,7 @@
 // What the simulated clusters' controllers do between commands: istiod taking charge of remotes
 // (patching their injector's caBundle), Deployments creating pods (injected or not), and the mesh
 // routing a request to whichever helloworld endpoints the caller's control plane knows about.
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { injectorFor } from './injectors.js';
 import type { KubeObject } from './objects.js';
 import { type ResourceType, resourceType } from './objects.js';
@@ -242,12 +242,23 @@ function rootOf(primary: SimCluster): string {
   return root.startsWith('sha256:') ? root : Buffer.from(root, 'base64').toString('utf8');
 }
 
+// The root as a certificate, not as text: the same root written with other whitespace is the same root.
+function rootIdentity(root: string): string {
+  const first = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(root)?.[0];
+  if (!first) return root;
+  try {
+    return new X509Certificate(first).fingerprint256;
+  } catch {
+    return root;
+  }
+}
+
 // Sidecars served by two different istiods complete mTLS only when both sign under one root.
 function sameRoot(world: WorldView, from: SimCluster, to: SimCluster): boolean {
   const a = controlPlaneOf(world, from);
   const b = controlPlaneOf(world, to);
   if (!a || !b) return false;
-  return a === b || rootOf(a) === rootOf(b);
+  return a === b || rootIdentity(rootOf(a)) === rootIdentity(rootOf(b));
 }
 
 // Whether a sidecar on `from` reaches pods on `to`: on one network directly; across networks only when

@@ -95,6 +95,13 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
     case 'flip-tag':
     case 'restore-tag':
       return command.tool === 'istioctl' && a0 === 'tag' && a1 !== 'list';
+    // trust rotate: reading cacerts' certificates; replacing cacerts; reading istiod; reading what it serves.
+    case 'mint-intermediate':
+    case 'load-intermediate':
+    case 'await-istiod-chain':
+      return command.tool === 'kubectl' && a0 === 'get';
+    case 'plug-intermediate':
+      return command.tool === 'kubectl' && a0 === 'apply' && command.sensitiveStdin === true;
   }
 }
 
@@ -219,6 +226,14 @@ function permanentText(step: StepId, command: Command): string {
     case 'remove-remote-revision':
     case 'remove-new-revision':
       return `Error: failed to delete resources: deployments.apps is forbidden: User "${USER}" cannot delete resource "deployments" in API group "apps" in the namespace "istio-system"`;
+    case 'mint-intermediate':
+      return `Error from server (Forbidden): secrets "cacerts" is forbidden: User "${USER}" cannot get resource "secrets" in API group "" in the namespace "istio-system"`;
+    case 'plug-intermediate':
+      return `Error from server (Forbidden): secrets "cacerts" is forbidden: User "${USER}" cannot patch resource "secrets" in API group "" in the namespace "istio-system"`;
+    case 'load-intermediate':
+      return `Error from server (Forbidden): deployments.apps "istiod" is forbidden: User "${USER}" cannot get resource "deployments" in API group "apps" in the namespace "istio-system"`;
+    case 'await-istiod-chain':
+      return `Error from server (Forbidden): services "http:istiod:15014" is forbidden: User "${USER}" cannot get resource "services/proxy" in API group "" in the namespace "istio-system"`;
     case 'attach-remote':
     case 'exchange-secret':
     case 'receive-secrets':

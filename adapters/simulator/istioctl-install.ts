@@ -6,6 +6,7 @@ import { istiodPublishes } from './controllers.js';
 import { COMPONENT, MANAGED, OWNER, PRUNED_KINDS, REV, REVISIONED_COMPONENTS } from './istio-install-labels.js';
 import { type IstioOperator, renderIstioOperator } from './istio-operator-render.js';
 import { fail, ok } from './istioctl-result.js';
+import { istiodLoadsCa, keepReported } from './istiod-ca.js';
 import { invalidReason, type KubeObject, resourceType, typeOfKind } from './objects.js';
 import type { SimCluster } from './sim-cluster.js';
 
@@ -38,9 +39,11 @@ export function install(cluster: SimCluster, flags: Map<string, string>, stdin: 
   const nsType = resourceType('namespace');
   if (nsType && !cluster.get(nsType, '', 'istio-system'))
     cluster.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' }, status: { phase: 'Active' } });
-  for (const obj of objects) cluster.put(obj);
+  for (const obj of objects) cluster.put(keepReported(cluster, obj));
   prune(cluster, iop, objects);
   istiodPublishes(cluster);
+  // A new istiod loads the cacerts it finds (a re-install leaves a running one as it was).
+  istiodLoadsCa(cluster, true);
   const lines = components.map((c) => `✔ ${c} installed`);
   return ok(`${lines.join('\n')}\n✔ Installation complete\n`);
 }

@@ -22,8 +22,14 @@ export function rolloutRestart(cluster: SimCluster, positionals: string[], names
     // kubectl writes the time; the simulator counts restarts, so a world's end state is reproducible.
     const previous = /^restart-(\d+)$/.exec(template.metadata?.annotations?.[RESTARTED_AT] ?? '')?.[1];
     const annotations = { ...(template.metadata?.annotations ?? {}), [RESTARTED_AT]: `restart-${Number(previous ?? 0) + 1}` };
-    const { status: _status, ...rest } = deployment;
-    cluster.replace({ ...rest, spec: { ...spec, template: { ...template, metadata: { ...template.metadata, annotations } } } });
+    // The controller starts the new pods from a status it forgets; istio-system's control plane has no simulated
+    // pods (istiod, gateways): its new replica is ready at once, as a healthy rollout ends.
+    const { status, ...rest } = deployment;
+    cluster.replace({
+      ...rest,
+      ...(namespace === 'istio-system' && status !== undefined ? { status } : {}),
+      spec: { ...spec, template: { ...template, metadata: { ...template.metadata, annotations } } },
+    });
     lines.push(`deployment.apps/${deployment.metadata.name} restarted\n`);
   }
   return ok(lines.join(''));

@@ -3,6 +3,7 @@
 import type { CommandResult } from '../cluster-tools.js';
 import { isTrue, parseArgs } from './argv.js';
 import { istiodRestarted, publishToRemotes, reconcileDeployments, syncRemoteWebhooks } from './controllers.js';
+import { cacertsWritten, istiodLoadsCa, rawGet } from './istiod-ca.js';
 import { apply, create } from './kubectl-apply.js';
 import { CLIENT_VERSION, clientOnly } from './kubectl-client.js';
 import { remove } from './kubectl-delete.js';
@@ -38,14 +39,21 @@ function serverVersion({ env }: KubectlCall): CommandResult {
 }
 
 function getVerb({ env, cluster, positionals, namespace, flags }: KubectlCall): CommandResult {
+  if (isTrue(flags, 'raw')) return rawGet(cluster, positionals[1] ?? '');
   if (/^mutatingwebhookconfiguration/.test(positionals[1] ?? '')) syncRemoteWebhooks(env, cluster);
   // Only reads of workloads need the controllers to have caught up.
   if (/^(pods?|po|deploy(ment)?s?)([./]|$)/.test(positionals[1] ?? '')) reconcileDeployments(env, cluster, namespace);
   return get(cluster, positionals.slice(1), namespace, flags);
 }
 
+// A cacerts written: an istiod that reloads plugged-in CA files picks it up.
+function afterWrite(cluster: SimCluster, result: CommandResult): CommandResult {
+  if (result.exitCode === 0 && /secret\/cacerts /.test(result.stdout)) cacertsWritten(cluster);
+  return result;
+}
+
 function createVerb({ cluster, positionals, flags, namespace, stdin }: KubectlCall): CommandResult {
-  if (flags.get('filename') === '-') return create(cluster, stdin ?? '', flags.has('namespace') ? namespace : undefined);
+  if (flags.get('filename') === '-') return afterWrite(cluster, create(cluster, stdin ?? '', flags.has('namespace') ? namespace : undefined));
   if (positionals[1] !== 'namespace' && positionals[1] !== 'ns') return fail(`error: the simulator supports "create namespace" and "create -f -" only`);
   const name = positionals[2];
   if (!name) return fail('error: exactly one NAME is required, got 0');
@@ -67,7 +75,7 @@ function applyVerb({ env, cluster, flags, namespace, stdin }: KubectlCall): Comm
   );
   // A remote secret applied here: the istiod of this cluster starts reading that remote at once.
   if (applied.exitCode === 0) publishToRemotes(env, cluster);
-  return applied;
+  return afterWrite(cluster, applied);
 }
 
 function rolloutVerb({ env, cluster, positionals, namespace }: KubectlCall): CommandResult {
@@ -75,7 +83,10 @@ function rolloutVerb({ env, cluster, positionals, namespace }: KubectlCall): Com
     const restarted = rolloutRestart(cluster, positionals.slice(2), namespace);
     reconcileDeployments(env, cluster, namespace);
     // istiod restarted: it reads cacerts anew.
-    if (namespace === 'istio-system' && /^deployment\.apps\/istiod(-\S+)? restarted$/m.test(restarted.stdout)) istiodRestarted(env, cluster);
+    if (namespace === 'istio-system' && /^deployment\.apps\/istiod(-\S+)? restarted$/m.test(restarted.stdout)) {
+      istiodRestarted(env, cluster);
+      istiodLoadsCa(cluster);
+    }
     return restarted;
   }
   reconcileDeployments(env, cluster, namespace);

@@ -101,6 +101,7 @@ const FAULT_KINDS: Readonly<Record<string, RunKind>> = {
   'secrets rotate': 'secrets-rotate',
   upgrade: 'upgrade',
   'upgrade rollback': 'upgrade-rollback',
+  'trust rotate': 'trust-rotate',
 };
 
 // What the scripts call, before commander parses anything ("--" and every flag must reach it as typed):

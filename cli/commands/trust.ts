@@ -3,11 +3,13 @@
 import { Command } from 'commander';
 import { storeLocation } from '../../engine/composition.js';
 import { ExitCode } from '../../shared/errors.js';
-import { dbOption } from '../common.js';
+import { dayTwoRunOptions, dbOption } from '../common.js';
 import { ExitRequest } from '../exit.js';
 import { painter, type Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
 import { trustAuditCsv, trustAuditText } from '../render/trust-audit.js';
+import { runVerb } from '../run-session.js';
+import { rehearsed } from './cluster.js';
 
 const FORMATS = ['text', 'json', 'yaml', 'csv'] as const;
 
@@ -19,8 +21,11 @@ interface AuditOptions extends OutputFlags {
 
 export function trustCommand(streams: Streams): Command {
   const trust = new Command('trust')
-    .description("the mesh's certificates: audit the CA each primary's istiod signs with and the root it publishes")
-    .addHelpText('after', '\nExamples:\n  mesh-run trust audit --mesh mesh1\n\nExit codes: see mesh-run trust audit --help.');
+    .description("the mesh's certificates: audit the CA each primary's istiod signs with and the root it publishes; rotate the intermediates")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mesh-run trust audit --mesh mesh1\n  mesh-run trust rotate --mesh mesh1 --intermediate\n\nExit codes: see mesh-run trust audit --help and mesh-run trust rotate --help.',
+    );
   const audit = trust
     .command('audit')
     .description(
@@ -62,5 +67,76 @@ Exit codes: 0 nothing found, 2 bad input, 3 a primary cannot be read (or the mes
       if (report.unreadable.length > 0) throw new ExitRequest(ExitCode.precondition);
       if (found > 0) throw new ExitRequest(ExitCode.found);
     });
+  rotateCommand(trust, streams);
   return trust;
+}
+
+interface RotateOptions {
+  mesh: string;
+  intermediate?: boolean;
+  root?: boolean;
+  rootCert?: string;
+  rootKey?: string;
+  force?: boolean;
+  dryRun?: boolean;
+  injectFailure?: string[];
+  db?: string;
+  store?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function rotateCommand(trust: Command, streams: Streams): void {
+  dayTwoRunOptions(
+    trust
+      .command('rotate')
+      .description(
+        'new intermediate CAs from the same root, one primary at a time: minted into the trust directory, cacerts replaced, istiod made to load it, and istiod seen serving the new chain before the next primary; a resumable run',
+      )
+      .requiredOption('--mesh <mesh>', 'the mesh (see "mesh-run meshes")')
+      .option('--intermediate', 'rotate the intermediates under the same root')
+      .option('--root', 'rotate the root (not supported yet: docs/trust-rotation.md)')
+      .option('--root-cert <file>', "the root to sign with (default: root-cert.pem of the mesh's trust.outputDir or trust.caDir)")
+      .option('--root-key <file>', 'its key (default: root-key.pem beside it); read here, never journaled')
+      .option('--force', "also replace a cacerts that was there before mesh-run (a user's, an adopted mesh's); journaled")
+      .option('--dry-run', 'a real mesh: rehearse on a simulated copy of it, under a throwaway root (no real cluster or key is touched)'),
+  )
+    .addHelpText(
+      'after',
+      `
+The new keys are written into the mesh's trust directory (<dir>/<cluster>/next/ until cacerts holds them, then
+<dir>/<cluster>/, the replaced bundle kept in <dir>/<cluster>/retired/<fingerprint>/): keys 0600, directories
+0700. A stopped rotation keeps them there, and its resume reuses them. The journal keeps fingerprints and dates.
+istiod 1.24 and later reloads the new intermediate by itself; an older one (or one whose version is not known)
+is restarted, as install would.
+
+Examples:
+  mesh-run trust rotate --mesh mesh1 --intermediate
+  mesh-run trust rotate --mesh fleet --intermediate --root-cert ca/root-cert.pem --root-key ca/root-key.pem
+  mesh-run trust rotate --mesh prod --intermediate --dry-run       rehearse on a simulated copy
+
+Exit codes: 0 rotated, 1 run failed (resumable with "mesh-run resume"), 2 bad input (nothing changed),
+3 a cacerts is not mesh-run's (without --force), the mesh is not installed, or its clusters are in use,
+130/143 interrupted (resumable).`,
+    )
+    .action(async (options: RotateOptions) => {
+      const { prepareTrustRotate } = await import('../../engine/run-api.js');
+      const request = {
+        meshRef: options.mesh,
+        intermediate: Boolean(options.intermediate),
+        root: Boolean(options.root),
+        ...(options.rootCert !== undefined ? { rootCert: options.rootCert } : {}),
+        ...(options.rootKey !== undefined ? { rootKey: options.rootKey } : {}),
+        force: Boolean(options.force),
+        dryRun: Boolean(options.dryRun),
+        injections: options.injectFailure ?? [],
+        store: storeLocation(options),
+      };
+      await runVerb(
+        streams,
+        options,
+        (listener) => prepareTrustRotate(request, listener),
+        (run) => `run ${run.id} (trust rotate on mesh ${options.mesh}${rehearsed(run, options)})`,
+      );
+    });
 }

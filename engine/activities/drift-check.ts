@@ -29,8 +29,8 @@ export async function checkDrift(rt: StepRuntime, _input: StepInput, deps: Activ
   // The primaries whose cacerts the runs that made the mesh saw (an adoption, or a cacerts kept by install).
   const seen = deps.inventory?.withSubjectPrefix(SUBJECTS.cacerts) ?? [];
   const cacerts = new Set(seen.filter((o) => o.subject === SUBJECTS.cacerts && o.present).map((o) => o.cluster));
-  // What each primary's cacerts should carry: the newest fingerprints those runs journaled (oldest first here).
-  const prints = [...seen, ...(deps.inventory?.withSubjectPrefix(SUBJECTS.cacertsCerts) ?? [])].sort((a, b) => a.at - b.at);
+  // What each primary's cacerts should carry: the newest fingerprints those runs (a trust rotation among them) journaled, oldest first.
+  const prints = [...(deps.inventory?.allOf([SUBJECTS.cacerts, SUBJECTS.cacertsCerts]) ?? [])].sort((a, b) => a.at - b.at);
   const certs = journaledCacerts(prints, config);
   const facts = await readDrift(config, stepTools(rt, deps.mode ?? 'real'));
   const result = compareMesh({ config, cacerts, certs }, facts);

@@ -46,7 +46,10 @@ export class Inventory {
   readonly sources: readonly string[];
 
   // `observations` oldest first: the earliest observation of a (cluster, subject) is what existed before.
-  constructor(observations: readonly Observation[], sources: readonly string[] = []) {
+  constructor(
+    private readonly observations: readonly Observation[],
+    sources: readonly string[] = [],
+  ) {
     for (const o of observations) {
       const key = `${o.cluster}\0${o.subject}`;
       if (!this.first.has(key)) this.first.set(key, o);
@@ -61,6 +64,12 @@ export class Inventory {
   // The first observation of every (cluster, subject) whose subject starts with `prefix`, in journal order.
   withSubjectPrefix(prefix: string): Observation[] {
     return [...this.first.values()].filter((o) => o.subject.startsWith(prefix));
+  }
+
+  // Every observation of these subjects, oldest first: what later runs saw too, not only the first (what
+  // cacerts should carry now is the newest record of it).
+  allOf(subjects: readonly string[]): Observation[] {
+    return this.observations.filter((o) => subjects.includes(o.subject));
   }
 
   before(cluster: string, subject: string): Observation | undefined {

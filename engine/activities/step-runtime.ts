@@ -24,6 +24,7 @@ export interface StepRuntime {
 // for an upgrade, a wave gate that held with nothing to check (no pods).
 // kept-valid: a token left valid on purpose (its secret was there before mesh-run): the run's end says so.
 // drift: what a drift check found, in one line (its observations hold each item).
+// For trust rotate, the intermediate it minted (its fingerprint and expiry) and an istiod it restarted.
 export type ReportType =
   | 'overwrote'
   | 'kept'
@@ -31,6 +32,8 @@ export type ReportType =
   | 'deleted-preexisting'
   | 'restored'
   | 'token-minted'
+  | 'intermediate-minted'
+  | 'istiod-restarted'
   | 'revoked'
   | 'gate-skipped'
   | 'gate-empty'

@@ -18,9 +18,10 @@ export interface SkippableGate {
 
 // An unfinished run of this kind blocks changes of its mesh: 'revisions' (an upgrade or its rollback holds the
 // mesh between two revisions: no other upgrade, cluster add or remove, or rotation), 'tokens' (a rotation may
-// have left old tokens valid: no other rotation). Says why, and how to get out of it.
+// have left old tokens valid: no other rotation), 'certificates' (an intermediate rotation left primaries between
+// two intermediates: no other one). Says why, and how to get out of it.
 export interface Blocking {
-  holds: 'revisions' | 'tokens';
+  holds: 'revisions' | 'tokens' | 'certificates';
   // "upgrade run mr-1 of mesh m is running at move-wave@wave-1: <why>"
   noun: string;
   why: string;
@@ -50,6 +51,9 @@ export interface KindModule {
   // Its observations say what existed before mesh-run acted (a verify's sample namespace): a later run that
   // keeps what existed reads them too.
   readonly observesWhatExisted?: true;
+  // Replaces cacerts on purpose and journals what it now carries (SUBJECTS.cacertsCerts): a later run reads its
+  // observations with those of the runs that made the mesh, so drift expects the new certificates.
+  readonly journalsCacerts?: true;
   // Acts only on a mesh whose install finished (refused at once otherwise).
   readonly needsFinishedMesh?: true;
   // Deploys the sample (helloworld, curl): a samplesDir in the config must hold its manifests.

@@ -9,6 +9,7 @@ import { installKind } from './install.js';
 import type { KindModule } from './kind-module.js';
 import { repairKind } from './repair.js';
 import { secretsRotateKind } from './secrets-rotate.js';
+import { trustRotateKind } from './trust-rotate.js';
 import { uninstallKind } from './uninstall.js';
 import { upgradeKind } from './upgrade.js';
 import { upgradeRollbackKind } from './upgrade-rollback.js';
@@ -30,6 +31,7 @@ export const KINDS: Readonly<Record<RunKind, KindModule>> = {
   'upgrade-rollback': upgradeRollbackKind,
   repair: repairKind,
   drift: driftKind,
+  'trust-rotate': trustRotateKind,
 };
 
 // The module of a kind read from a row (the store keeps kinds as text; an unknown one is refused earlier).

@@ -10,6 +10,8 @@ import { joinMachine, leaveMachine, MEMBERSHIP_MACHINE_VERSION } from '../../mac
 import { REPAIR_MACHINE_VERSION, repairClusterMachine, repairMachine } from '../../machines/repair-machine.js';
 import { ROTATION_MACHINE_VERSION, rotateMachine, rotationMachine } from '../../machines/rotation-machine.js';
 import type { RunKind } from '../../machines/steps.js';
+import { TRUST_ROTATE_MACHINE_VERSION, trustRotateMachine } from '../../machines/trust-rotate-machine.js';
+import type { TrustRotateInput } from '../../machines/trust-rotate-types.js';
 import type { RotateInput } from '../../machines/types.js';
 import { removalMachine, UNINSTALL_MACHINE_VERSION, uninstallMachine } from '../../machines/uninstall-machine.js';
 import { rollbackMachine, UPGRADE_MACHINE_VERSION, upgradeMachine } from '../../machines/upgrade-machine.js';
@@ -19,6 +21,7 @@ import { checkDrift } from '../activities/drift-check.js';
 import * as install from '../activities/install.js';
 import * as repair from '../activities/repair.js';
 import * as rotation_ from '../activities/rotation.js';
+import * as trustRotate from '../activities/trust-rotate.js';
 import * as uninstall from '../activities/uninstall.js';
 import * as upgrade from '../activities/upgrade.js';
 import * as rollback from '../activities/upgrade-rollback.js';
@@ -249,6 +252,24 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
     children: [],
     bind: (step, journal) => driftMachine.provide({ actors: { checkDrift: step(checkDrift) }, actions: journal }),
     input: (runId, config) => followUpInput(runId, config),
+  },
+  'trust-rotate': {
+    kind: 'trust-rotate',
+    version: TRUST_ROTATE_MACHINE_VERSION,
+    machine: trustRotateMachine,
+    children: [],
+    bind: (step, journal) =>
+      trustRotateMachine.provide({
+        actors: {
+          preflight: step(install.preflight),
+          mintIntermediate: step(trustRotate.mintIntermediate),
+          plugIntermediate: step(trustRotate.plugIntermediate),
+          loadIntermediate: step(trustRotate.loadIntermediate),
+          awaitIstiodChain: step(trustRotate.awaitIstiodChain),
+        },
+        actions: journal,
+      }),
+    input: (runId, config): TrustRotateInput => ({ ...followUpInput(runId, config), gateTimeoutMs: config.verify.timeoutMs }),
   },
 };
 

@@ -81,6 +81,8 @@ const NOTICE_TYPES = new Set([
   'restored',
   'deleted-preexisting',
   'token-minted',
+  'intermediate-minted',
+  'istiod-restarted',
   'revoked',
   'gate-skipped',
   'gate-empty',
