@@ -57,4 +57,9 @@ export const STEP_WAITS: Readonly<Record<StepId, WaitBudget>> = {
   'repair-secret': 'none',
   'repair-annotation': 'none',
   'repair-expose': 'none',
+  'repair-trust': 'none',
+  'repair-control-plane': 'none',
+  'repair-remote': 'none',
+  'repair-gateway': 'gateway-address',
+  'repair-tag': 'none',
 };
