@@ -22,8 +22,10 @@ export function rolloutRestart(cluster: SimCluster, positionals: string[], names
     // kubectl writes the time; the simulator counts restarts, so a world's end state is reproducible.
     const previous = /^restart-(\d+)$/.exec(template.metadata?.annotations?.[RESTARTED_AT] ?? '')?.[1];
     const annotations = { ...(template.metadata?.annotations ?? {}), [RESTARTED_AT]: `restart-${Number(previous ?? 0) + 1}` };
-    const { status: _status, ...rest } = deployment;
-    cluster.replace({ ...rest, spec: { ...spec, template: { ...template, metadata: { ...template.metadata, annotations } } } });
+    const { status, ...rest } = deployment;
+    // istio-system's Deployments (istiod, the gateways) have no modelled pods: ready at once, as istioctl renders them.
+    const kept = namespace === 'istio-system' && status !== undefined ? { status } : {};
+    cluster.replace({ ...rest, spec: { ...spec, template: { ...template, metadata: { ...template.metadata, annotations } } }, ...kept });
     lines.push(`deployment.apps/${deployment.metadata.name} restarted\n`);
   }
   return ok(lines.join(''));

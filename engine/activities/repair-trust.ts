@@ -84,13 +84,15 @@ export async function repairTrust(rt: StepRuntime, input: RepairStepInput, deps:
       `kubectl delete secret ${CACERTS} on ${input.cluster}`,
     );
   }
-  await establishTrust(rt, input, deps);
+  await establishTrust(rt, input, deps, true);
   const root = rootFingerprint(bundle['root-cert.pem']);
-  if ((await publishedRoot(rt, input, 'observe')) === root) {
+  const before = await publishedRoot(rt, input, 'observe');
+  if (before === root) {
     rt.note(`istiod on ${input.cluster} already signs under the mesh's root ${root?.slice(0, 16)}: not restarted`, 'info');
     return { finishedAt: rt.now() };
   }
   // istiod reads a new root only when it starts.
+  rt.note(`istiod on ${input.cluster} publishes root ${before?.slice(0, 16) ?? 'none'}, not the mesh's ${root?.slice(0, 16)}: restarting it`, 'info');
   const istiod = istiodName(input.revision ?? 'default');
   await mustSucceed(
     rt,

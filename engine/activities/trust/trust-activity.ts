@@ -55,7 +55,8 @@ function material(error: unknown): never {
   throw error;
 }
 
-export async function establishTrust(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps): Promise<TrustOutcome> {
+// `restarts`: the caller restarts istiod itself when it must (a repair), so no advice to do it is noted.
+export async function establishTrust(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps, restarts = false): Promise<TrustOutcome> {
   const trust = deps.config.trust;
   if (!trust) throw new StepError('establish-trust ran without a trust: section (internal error)');
   const before = await installedFingerprint(rt, input.context, 'observe');
@@ -84,7 +85,7 @@ export async function establishTrust(rt: StepRuntime, input: PrimaryStepInput, d
   if (!after.exists) throw new StepError(`secret ${ISTIO_SYSTEM}/${CACERTS} is missing on ${input.cluster} after creating it`, { retryable: true });
   if (after.fingerprint !== fp) return keepExisting(rt, input, after.fingerprint, expected);
   rt.note(`cacerts on ${input.cluster}: CA ${fp.slice(0, 16)} (${origin})`, 'info');
-  await warnIfIstiodRunning(rt, input);
+  if (!restarts) await warnIfIstiodRunning(rt, input);
   return { fingerprint: fp, finishedAt: rt.now() };
 }
 
