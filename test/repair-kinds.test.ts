@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { chooseRepairs, type RepairFacts } from '../engine/activities/repair-choice.js';
 import type { DriftItem } from '../engine/activities/drift-model.js';
+import { chooseRepairs, type RepairFacts } from '../engine/activities/repair-choice.js';
 import type { MeshCluster } from '../shared/model.js';
 import { runIdFrom, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
@@ -44,7 +44,12 @@ async function moveGateway(m: Mesh, ip: string): Promise<void> {
 async function dropGateway(m: Mesh): Promise<string> {
   const old = await gatewayIp(m);
   await kubectl(m, 'cluster1', ['delete', ...GATEWAY]);
-  const squatter = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'squatter', namespace: 'istio-system' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } };
+  const squatter = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'squatter', namespace: 'istio-system' },
+    spec: { type: 'LoadBalancer', ports: [{ port: 80 }] },
+  };
   await kubectl(m, 'cluster1', ['apply', '-f', '-'], JSON.stringify({ ...squatter, status: { loadBalancer: { ingress: [{ ip: old }] } } }));
   return old;
 }
@@ -117,14 +122,20 @@ describe('mesh-run repair of reinstalled parts on a primary-remote mesh', () => 
     ));
 
   it('istiod deleted: the control plane installed again (istio-missing on the primary)', () =>
-    expectRepaired(base, (c) => kubectl(c, 'cluster1', ['-n', 'istio-system', 'delete', 'deployment', 'istiod']), ['istio-missing@cluster1'], [
-      'repair-control-plane@cluster1',
-    ]));
+    expectRepaired(
+      base,
+      (c) => kubectl(c, 'cluster1', ['-n', 'istio-system', 'delete', 'deployment', 'istiod']),
+      ['istio-missing@cluster1'],
+      ['repair-control-plane@cluster1'],
+    ));
 
   it("the remote's injector deleted: the remote profile installed again (istio-missing on the remote)", () =>
-    expectRepaired(base, (c) => kubectl(c, 'cluster2', ['delete', 'mutatingwebhookconfiguration', 'istio-sidecar-injector']), ['istio-missing@cluster2'], [
-      'repair-remote@cluster2',
-    ]));
+    expectRepaired(
+      base,
+      (c) => kubectl(c, 'cluster2', ['delete', 'mutatingwebhookconfiguration', 'istio-sidecar-injector']),
+      ['istio-missing@cluster2'],
+      ['repair-remote@cluster2'],
+    ));
 
   it("istiod running with another cluster name: the control plane installed again with the journal's (istiod-identity)", () =>
     expectRepaired(
@@ -176,7 +187,9 @@ describe('mesh-run repair of reinstalled parts on a primary-remote mesh', () => 
     const trace = join(tmp.dir, 'repair.trace');
     const reference = copyOf(changed);
     expect((await cli(['repair', '--mesh', 'mesh1', '--db', reference.db, '-q'], { MESH_RUN_CRASH_TRACE: trace })).code).toBe(0);
-    const total = readFileSync(trace, 'utf8').split('\n').filter((p) => p === 'after-command').length;
+    const total = readFileSync(trace, 'utf8')
+      .split('\n')
+      .filter((p) => p === 'after-command').length;
     expect(total).toBeGreaterThan(6);
     for (const n of [2, Math.ceil(total / 2), total - 2]) {
       const m = copyOf(changed);
@@ -242,15 +255,16 @@ describe('which drift a repair takes, and how (pure)', () => {
       { kind: 'east-west-gateway', action: 'gateway', cluster: 'p1' },
       { kind: 'gateway-address', action: 'remote', cluster: 'r1' },
     ]);
-    expect(chooseRepairs([item('east-west-gateway', 'p1')], facts()).repairs.map((r) => `${r.action}@${r.cluster}${r.follows ? `<${r.follows}` : ''}`)).toEqual([
-      'gateway@p1',
-      'remote@r1<p1',
-      'remote@r2<p1',
-    ]);
+    expect(chooseRepairs([item('east-west-gateway', 'p1')], facts()).repairs.map((r) => `${r.action}@${r.cluster}${r.follows ? `<${r.follows}` : ''}`)).toEqual(
+      ['gateway@p1', 'remote@r1<p1', 'remote@r2<p1'],
+    );
   });
 
   it('istio-missing reinstalls a primary or a remote by role, never an adopted cluster', () => {
-    expect(chooseRepairs([item('istio-missing', 'p1'), item('istio-missing', 'r1')], facts()).repairs.map((r) => r.action)).toEqual(['control-plane', 'remote']);
+    expect(chooseRepairs([item('istio-missing', 'p1'), item('istio-missing', 'r1')], facts()).repairs.map((r) => r.action)).toEqual([
+      'control-plane',
+      'remote',
+    ]);
     const adopted = chooseRepairs([item('istiod-identity', 'p1')], facts({ adopted: new Set(['p1']) }));
     expect(adopted.repairs).toEqual([]);
     expect(adopted.unrepairable[0]?.reason).toContain("mesh-run adopted p1's Istio");
@@ -265,7 +279,13 @@ describe('which drift a repair takes, and how (pure)', () => {
 
   it('revision, injector-ca-empty and roots-differ are left with why; istiod-unsynced needs whose secret', () => {
     const left = chooseRepairs(
-      [item('revision', 'p1'), item('injector-ca-empty', 'r1'), item('roots-differ', 'p1'), item('istiod-unsynced', 'p1'), item('istiod-unsynced', 'p1', { source: 'r1' })],
+      [
+        item('revision', 'p1'),
+        item('injector-ca-empty', 'r1'),
+        item('roots-differ', 'p1'),
+        item('istiod-unsynced', 'p1'),
+        item('istiod-unsynced', 'p1', { source: 'r1' }),
+      ],
       facts(),
     );
     expect(left.repairs).toEqual([{ kind: 'istiod-unsynced', action: 'secret', cluster: 'p1', source: 'r1' }]);

@@ -181,12 +181,17 @@ describe('mesh-run repair on a multi-primary multi-network mesh', () => {
     await kubectl(m, 'cluster2', ['-n', 'istio-system', 'label', 'deployment', 'istiod', 'istio.io/rev=canary', '--overwrite']);
     const alone = await repair(m);
     expect(alone.code).toBe(5);
-    expect(alone.stderr).toMatch(/revision cluster2: not repaired by this version: another revision runs there instead of the journal's default .*two control planes/);
+    expect(alone.stderr).toMatch(
+      /revision cluster2: not repaired by this version: another revision runs there instead of the journal's default .*two control planes/,
+    );
     expect(alone.stderr).toMatch(/\n {4}by hand: istioctl install -y --context=cluster2/);
     expect(alone.stdout).toContain('nothing to repair');
     const json = await repair(m, '--json');
     expect(json.code).toBe(5);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, notRepaired: [{ kind: 'revision', cluster: 'cluster2', reason: expect.stringContaining('two control planes') }] });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: false,
+      notRepaired: [{ kind: 'revision', cluster: 'cluster2', reason: expect.stringContaining('two control planes') }],
+    });
     // With something it does repair: that is repaired, the rest listed, exit 5.
     await kubectl(m, 'cluster1', ['label', 'namespace', 'istio-system', 'topology.istio.io/network=network9', '--overwrite']);
     const mixed = await repair(m);
@@ -200,7 +205,9 @@ describe('mesh-run repair on an adopted mesh (built by hand, as Istio pages buil
   it('a deleted remote secret is written again; drift and verify pass', async () => {
     const db = join(tmp.dir, 'adopted.db');
     dbs.push(db);
-    const adopted = await runCli(['mesh', 'adopt', '--name', 'mesh1', '--dry-run', '-q', '-c', join(examples, 'primary-remote.yaml'), '--db', db], { env: tokenEnv });
+    const adopted = await runCli(['mesh', 'adopt', '--name', 'mesh1', '--dry-run', '-q', '-c', join(examples, 'primary-remote.yaml'), '--db', db], {
+      env: tokenEnv,
+    });
     expect(adopted.code, adopted.stderr).toBe(0);
     const mesh = { db, world: (await readJournal(db, runIdFrom(adopted))).run.simWorld };
     await expectRepaired(
