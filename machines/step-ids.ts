@@ -53,10 +53,10 @@ export const REPAIR_STEP_IDS = [
   'remove-stale-secret',
   'repair-trust',
   'repair-control-plane',
-  'repair-annotation',
-  'repair-remote',
   'repair-gateway',
   'repair-expose',
+  'repair-annotation',
+  'repair-remote',
   'repair-secret',
   'repair-tag',
 ] as const;

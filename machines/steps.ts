@@ -210,18 +210,6 @@ const REPAIR_STEPS: readonly StepInfo[] = [
     runsOn: repairs('control-plane'),
   },
   {
-    id: 'repair-annotation',
-    scope: 'remote',
-    title: 'Annotate the remote with its control-plane cluster again (annotate-remote-namespace)',
-    runsOn: repairs('annotation'),
-  },
-  {
-    id: 'repair-remote',
-    scope: 'remote',
-    title: "Install the remote profile again, pointed at its primary's gateway address as it is now (install-remote)",
-    runsOn: repairs('remote'),
-  },
-  {
     id: 'repair-gateway',
     scope: 'each',
     title: 'Install the east-west gateway again and wait for its address (install-eastwest-gateway)',
@@ -232,6 +220,18 @@ const REPAIR_STEPS: readonly StepInfo[] = [
     scope: 'primary',
     title: 'Apply the istiod or cross-network expose objects again (expose-istiod, expose-services)',
     runsOn: (shape, m) => repairs('expose-istiod')(shape, m) || repairs('expose-services')(shape, m),
+  },
+  {
+    id: 'repair-annotation',
+    scope: 'remote',
+    title: 'Annotate the remote with its control-plane cluster again (annotate-remote-namespace)',
+    runsOn: repairs('annotation'),
+  },
+  {
+    id: 'repair-remote',
+    scope: 'remote',
+    title: "Install the remote profile again, pointed at its primary's gateway address as it is now (install-remote)",
+    runsOn: repairs('remote'),
   },
   { id: 'repair-secret', scope: 'primary', title: "Write the members' remote secrets again (create-remote-secret | apply)", runsOn: repairs('secret') },
   { id: 'repair-tag', scope: 'each', title: "Point the default revision tag at the mesh's revision again", runsOn: repairs('default-tag') },
