@@ -100,6 +100,9 @@ const PLANNED_CHANGE: Readonly<Record<RunKind, PlannedChange>> = {
       'plan repair: what a repair does depends on what drifted; "mesh-run drift --mesh M" lists each drift with the command that repairs it, and "mesh-run repair --mesh M --dry-run" rehearses on a simulated copy of a real mesh',
     );
   },
+  drift: () => {
+    throw new UsageError('plan drift: a drift check changes nothing on the clusters; "mesh-run drift --mesh M" runs it');
+  },
 };
 
 function upgradeChange(base: MeshConfig, kind: 'upgrade' | 'upgrade-rollback', change: PlanChange): Promise<MeshConfig> | MeshConfig {

@@ -1,8 +1,9 @@
 // A run ready to begin, as every run verb hands it to the CLI, and what preparing one needs whatever its kind:
 // how often it polls a gateway, which clusters it claims.
 import { DEFAULT_GATEWAY_POLL_MS } from '../machines/install-machine.js';
-import type { MeshConfig, RunMode } from '../shared/model.js';
+import type { MeshConfig, RunKind, RunMode } from '../shared/model.js';
 import type { AttemptRecord, RunRecord, Store } from '../store/contract.js';
+import { KINDS } from './kinds/registry.js';
 import type { RunDriver, RunOutcome } from './runtime/run-driver.js';
 
 // The gateway wait polls once a second; a time-scaled simulation polls proportionally faster.
@@ -62,7 +63,9 @@ export function prepared(
   };
 }
 
-// The clusters a run claims while it is driven: real kube contexts, or the simulated world it acts on.
-export function clusterKeys(mode: RunMode, config: MeshConfig, world: string): string[] {
+// The clusters a run claims while it is driven: real kube contexts, or the simulated world it acts on. A kind
+// that only reads them (a drift check) claims none.
+export function clusterKeys(kind: RunKind, mode: RunMode, config: MeshConfig, world: string): string[] {
+  if (KINDS[kind].readsOnly) return [];
   return mode === 'dry-run' ? [`world:${world}`] : config.clusters.map((c) => `context:${c.context}`);
 }

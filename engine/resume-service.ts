@@ -66,7 +66,7 @@ export async function prepareResume(request: ResumeRequest, listener?: ProgressL
     await resumePlan(store, found, request);
     const operator = currentOperator();
     // Refuse a run another live process drives before saying anything about resuming it.
-    const lease = await takeLease(store.runs, found.id, operator, clusterKeys(found.mode, runConfig(found), found.simWorld), Date.now());
+    const lease = await takeLease(store.runs, found.id, operator, clusterKeys(found.kind, found.mode, runConfig(found), found.simWorld), Date.now());
     try {
       const run = await findRun(store.runs, found.id);
       const { settled, world, rerun } = await resumePlan(store, run, request);
@@ -80,7 +80,7 @@ export async function prepareResume(request: ResumeRequest, listener?: ProgressL
         ...(lease.tookOverFrom ? { tookOverFrom: lease.tookOverFrom } : {}),
         ...(rerun ? { replay: rerun.replay } : {}),
         gatewayPollMs: pollFor(world?.latencyModel?.timeScale),
-        claimKeys: clusterKeys(run.mode, settled.config, run.simWorld),
+        claimKeys: clusterKeys(run.kind, run.mode, settled.config, run.simWorld),
         ...(await followUpDeps(store.runs, run)),
         ...(listener ? { listener } : {}),
       });

@@ -10,7 +10,7 @@ export { configJsonSchema } from './config/schema.js';
 export { STARTER_TOPOLOGIES, starterClusters, starterConfig } from './config/starter.js';
 export { prepareClusterAdd, prepareClusterRemove, prepareSecretsRotate } from './day2-service.js';
 export { discoverMesh } from './discover-service.js';
-export { checkDrift } from './drift-service.js';
+export { checkDrift, recordDriftCheck } from './drift-service.js';
 export { planRun } from './plan.js';
 export { plannedConfig } from './plan-request.js';
 export { checkRepair, describeRepair, prepareRepair, REPAIRED_KINDS, recheckRepair } from './repair-service.js';

@@ -6,8 +6,10 @@ import { UnknownFilterError } from '../shared/errors.js';
 import type { AttemptOutcome, RunKind } from '../shared/model.js';
 import { withArticle } from '../shared/words.js';
 import type { AttemptRecord, CommandRecord, HistoryFilter, RunEventRecord, RunRecord, RunStore } from '../store/contract.js';
+import { meshDriftHistory } from './drift-journal.js';
 import { reversalOf } from './kinds/registry.js';
 import { isLeaseStale } from './runtime/lease.js';
+import type { DriftHistory } from './views/drift-history.js';
 import { findMesh, type MeshRecord, meshRecords } from './views/mesh-records.js';
 import { maybeRunConfig } from './views/run-config.js';
 import { findRun } from './views/run-lookup.js';
@@ -238,11 +240,18 @@ export interface MeshDetail {
   mesh: MeshRecord;
   // Per cluster: the last run that ran a step there, and how that step ended.
   clusters: Array<MeshRecord['clusters'][number] & { lastRun?: { id: string; kind: string; step: string; outcome: string; at: number } }>;
+  // What its drift checks saw: the drift still there (since when), and the latest ended (by a repair, or gone).
+  drift: DriftHistory;
 }
 
-// One mesh, with the last run that touched each of its clusters.
+// How many ended drifts mesh show keeps (the most recent).
+const ENDED_SHOWN = 10;
+
+// One mesh, with the last run that touched each of its clusters, and its drift.
 export async function meshDetail(runs: RunStore, ref: string): Promise<MeshDetail> {
-  const mesh = findMesh(await listMeshes(runs), ref);
+  const all = await runs.listRuns(100_000);
+  const mesh = findMesh(meshRecords(all), ref);
+  const drift = await meshDriftHistory(runs, mesh, all);
   const last = new Map<string, NonNullable<MeshDetail['clusters'][number]['lastRun']>>();
   for (const run of mesh.runs) {
     for (const attempt of await runs.listAttempts(run.id)) {
@@ -257,6 +266,7 @@ export async function meshDetail(runs: RunStore, ref: string): Promise<MeshDetai
       const lastRun = last.get(c.name);
       return lastRun ? { ...c, lastRun } : c;
     }),
+    drift: { ...drift, ended: drift.ended.slice(0, ENDED_SHOWN) },
   };
 }
 

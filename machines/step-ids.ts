@@ -61,6 +61,9 @@ export const REPAIR_STEP_IDS = [
   'repair-tag',
 ] as const;
 
+// A drift check reads every cluster at once and records what differs from the journal (nothing changed).
+export const DRIFT_STEP_IDS = ['check-drift'] as const;
+
 export const STEP_IDS = [
   ...INSTALL_STEP_IDS,
   ...ADOPT_STEP_IDS,
@@ -71,6 +74,7 @@ export const STEP_IDS = [
   ...UPGRADE_STEP_IDS,
   ...ROLLBACK_STEP_IDS,
   ...REPAIR_STEP_IDS,
+  ...DRIFT_STEP_IDS,
 ] as const;
 
 export type StepId = (typeof STEP_IDS)[number];

@@ -62,4 +62,5 @@ export const STEP_WAITS: Readonly<Record<StepId, WaitBudget>> = {
   'repair-remote': 'none',
   'repair-gateway': 'gateway-address',
   'repair-tag': 'none',
+  'check-drift': 'none',
 };

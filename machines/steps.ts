@@ -18,6 +18,7 @@ import {
 
 export {
   ADOPT_STEP_IDS,
+  DRIFT_STEP_IDS,
   INSTALL_STEP_IDS,
   MEMBERSHIP_STEP_IDS,
   REPAIR_STEP_IDS,
@@ -287,6 +288,7 @@ export const WORKFLOW_STEPS: Readonly<Record<RunKind, readonly StepInfo[]>> = {
   'upgrade-rollback': ROLLBACK_STEPS,
   'verify-links': [PREFLIGHT, ...LINK_CHECKS],
   repair: REPAIR_STEPS,
+  drift: [{ id: 'check-drift', scope: 'all', title: 'Read every cluster, compare it with the journal and record what differs (nothing changed)' }],
 };
 
 // The cluster label used in the journal for steps that span all clusters.

@@ -6,7 +6,8 @@ import { parseDuration } from './durations.js';
 // leaving, the remote secrets' tokens rotated, a canary upgrade to a new revision or its rollback; or a check of
 // the links between the clusters alone (verify-links: verify's first checks, nothing deployed); or the adoption
 // of a mesh mesh-run did not install (adopt: what runs is recorded, nothing changed); or what a drift check
-// found put back (repair).
+// found put back (repair); or a drift check itself (drift: the clusters read against the journal, what it saw
+// recorded, nothing changed).
 export const RUN_KINDS = [
   'install',
   'adopt',
@@ -19,6 +20,7 @@ export const RUN_KINDS = [
   'upgrade',
   'upgrade-rollback',
   'repair',
+  'drift',
 ] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 

@@ -218,16 +218,23 @@ describe('output that cannot be written', () => {
 });
 
 describe('a busy store', () => {
-  it('is exit 3 "busy", not a bug, before a run starts; mid-run a lock is waited out, and one held past the patience interrupts the run (resumable)', async () => {
+  it('is waited out before a run starts and mid-run; held past the patience, it is exit 3 "busy", not a bug (mid-run: the run interrupted, resumable)', async () => {
     const db = freshDb();
     const first = await setUp(db);
+    // Before the run is recorded, a lock held a while (another process committing) is waited out: the run starts.
+    const brief = await holdWriteLock(db, 2500);
+    const started = await runCli(['install', ...FAST, '--db', db]);
+    expect(started.code, started.stderr).toBe(0);
+    await brief.released;
+
+    // Held past the patience, the verb is refused before its run is recorded.
     const held = await holdWriteLock(db, 6000);
-    const started = Date.now();
-    const refused = await runCli(['install', ...FAST, '--db', db]);
+    const refusedAt = Date.now();
+    const refused = await runCli(['install', ...FAST, '--db', db], { env: { MESH_RUN_BUSY_PATIENCE_MS: '1000' } });
     expect(refused.code, refused.stderr).toBe(3);
     expect(refused.stderr).toContain('is busy (held by another process)');
     expect(refused.stderr).not.toContain('this is a bug');
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - refusedAt).toBeLessThan(5000);
     await held.released;
 
     // Mid-run, a lock held for a while (another run committing slowly, a backup) is waited out: the run ends well.

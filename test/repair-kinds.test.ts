@@ -5,12 +5,13 @@
 // only, then drift finds nothing, verify passes and a second repair has nothing to do. A repair that fails or is
 // killed half-way resumes to the same clean mesh. The choice of repairs (what follows, what is refused) is pure
 // and checked on its own last.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { DriftItem } from '../engine/activities/drift-model.js';
 import { chooseRepairs, type RepairFacts } from '../engine/activities/repair-choice.js';
+import { generateIntermediate, generateRoot } from '../engine/activities/trust/ca.js';
 import type { MeshCluster } from '../shared/model.js';
 import { runIdFrom, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
@@ -21,7 +22,7 @@ import { tokenEnv } from './support/secret-leaks.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-const { cli, install, copyOf, kubectl, json, driftOf, repair, expectClean, expectRepaired, expectNoLeaks } = repairCases(tmp.dir);
+const { cli, install, copyOf, kubectl, json, driftOf, repair, slotsOf, expectClean, expectRepaired, expectNoLeaks } = repairCases(tmp.dir);
 
 interface Service {
   metadata: Record<string, unknown>;
@@ -231,6 +232,36 @@ describe("mesh-run repair of a primary's CA on a multi-primary multi-network mes
       ['repair-trust@cluster2'],
     );
     expect((await commandsOf(m, repaired.stdout, 'cluster2')).filter((c) => c.includes('rollout restart'))).toHaveLength(1);
+  });
+
+  it("cacerts replaced with another root's: left without --force (exit 5), replaced with it (journaled), no key anywhere", async () => {
+    const m = copyOf(mesh);
+    const other = await generateRoot({ keySize: 2048, rootDays: 3650, intermediateDays: 365 });
+    const bundle = await generateIntermediate(other, 'cluster2', { keySize: 2048, rootDays: 3650, intermediateDays: 365 });
+    const data = Object.fromEntries(Object.entries(bundle).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+    await kubectl(m, 'cluster2', ['-n', 'istio-system', 'delete', 'secret', 'cacerts']);
+    await kubectl(
+      m,
+      'cluster2',
+      ['create', '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cacerts', namespace: 'istio-system' }, data }),
+    );
+    expect((await driftOf(m)).found).toEqual(['cacerts-changed@cluster2', 'roots-differ@cluster2']);
+    const refused = await repair(m);
+    expect(refused.code).toBe(5);
+    expect(refused.stdout).toContain('nothing to repair');
+    expect(refused.stderr).toMatch(/cacerts-changed cluster2: not repaired by this version: .*"mesh-run repair --force" puts the mesh's CA back/);
+    const forced = await repair(m, '--force', '-q');
+    expect(forced.code, forced.stderr).toBe(0);
+    expect((await slotsOf(m, forced.stdout)).filter((s) => s.startsWith('repair-'))).toEqual(['repair-trust@cluster2']);
+    const journal = await readJournal(m.db, runIdFrom(forced as never));
+    expect(journal.events.map((e) => e.detail)).toContainEqual(
+      expect.stringMatching(/^secret istio-system\/cacerts on cluster2: root \w+, intermediate \w+, not made by mesh-run -> the mesh's CA/),
+    );
+    await expectClean(m);
+    const key = bundle['ca-key.pem'].split('\n')[1] as string;
+    for (const file of [m.db, `${m.db}-wal`]) if (existsSync(file)) expect(readFileSync(file).includes(key)).toBe(false);
+    for (const out of [refused, forced]) expect(`${out.stdout}${out.stderr}`).not.toContain(key);
   });
 });
 

@@ -32,6 +32,7 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
     case 'await-gateway-address':
     case 'read-discovery-address':
     case 'record-existing':
+    case 'check-drift':
     case 'mint-token':
     case 'revoke-token':
       return command.tool === 'kubectl' && a0 === 'get';
@@ -190,6 +191,7 @@ function permanentText(step: StepId, command: Command): string {
     case 'check-traffic':
       return `Error from server (Forbidden): pods is forbidden: User "${USER}" cannot list resource "pods" in API group "" in the namespace "sample"`;
     case 'record-existing':
+    case 'check-drift':
       return `Error from server (Forbidden): namespaces "istio-system" is forbidden: User "${USER}" cannot get resource "namespaces" in API group "" in the namespace "istio-system"`;
     case 'remove-sample':
       return `Error from server (Forbidden): namespaces "sample" is forbidden: User "${USER}" cannot get resource "namespaces" in API group "" in the namespace "sample"`;

@@ -7,6 +7,7 @@ import { dbOption, withStore } from '../common.js';
 import type { Streams } from '../output.js';
 import { addOutputOption, formatOf, type OutputFlags, renderDocument } from '../output-format.js';
 import { csv } from '../render/csv.js';
+import { driftHistoryText } from '../render/drift-history.js';
 import { table } from '../render/table.js';
 import { addAdoptCommand } from './mesh-adopt.js';
 import { addDiscoverCommand } from './mesh-discover.js';
@@ -82,7 +83,7 @@ export function meshCommand(streams: Streams): Command {
     );
   const show = mesh
     .command('show')
-    .description('the current membership and, per cluster, the last run that touched it')
+    .description('the current membership, per cluster the last run that touched it, and its drift: still there since when, or ended by which run')
     .argument('<mesh>', 'a mesh name from "mesh-run meshes"');
   addOutputOption(show, FORMATS)
     .addOption(dbOption())
@@ -133,6 +134,8 @@ export function meshCommand(streams: Streams): Command {
             c.lastRun ? when(c.lastRun.at) : '',
           ]),
         ),
+        '',
+        driftHistoryText(detail.drift, m.name),
         '',
         table(
           ['RUN', 'KIND', 'STATUS', 'STARTED', 'AGO'],

@@ -1,14 +1,16 @@
 // record-existing: an adoption's one step on each cluster. It reads what the cluster runs and journals all
 // of it as there before mesh-run (owner: nobody), so uninstall keeps it unless --force and then names it.
-// Reads only. Secrets are looked at by name; a re-run records the same again (the first record stands).
+// Reads only. Secrets are looked at by name (cacerts: and its public certificates); a re-run records the same
+// again (the first record stands).
 import type { ClusterStepInput, StepDone } from '../../machines/types.js';
 import { StepError } from '../../shared/errors.js';
-import { CACERTS, ISTIO_SYSTEM, READER_TOKEN } from './install.js';
+import { ISTIO_SYSTEM, READER_TOKEN } from './install.js';
 import { SUBJECTS, touchedMetadata } from './inventory.js';
 import { exists, getJson, type NamespaceJson } from './kube-ops.js';
 import { istiodConfigMaps, istioLeftovers, istioSystemWorkloads } from './mesh-inventory.js';
 import { SAMPLE_NAMESPACE } from './sample-manifests.js';
 import type { StepRuntime } from './step-runtime.js';
+import { printsDetail, readCacerts } from './trust/cacerts-prints.js';
 
 interface DeploymentList {
   items?: Array<{ metadata?: { name?: string; labels?: Record<string, string> } }>;
@@ -44,7 +46,11 @@ export async function recordExisting(rt: StepRuntime, input: ClusterStepInput): 
     detail: configMaps.length > 0 ? Object.fromEntries(configMaps.map((name) => [name, 'present'])) : null,
   });
   const secret = (name: string) => exists(rt, context, ['secret', name, '-n', ISTIO_SYSTEM], `secret ${name}`);
-  if (input.role === 'primary') await rt.observe({ cluster, subject: SUBJECTS.cacerts, present: await secret(CACERTS), owner: null, detail: null });
+  if (input.role === 'primary') {
+    // With the fingerprints of its root and intermediate, what drift compares cacerts with (never its key).
+    const ca = await readCacerts(rt, context);
+    await rt.observe({ cluster, subject: SUBJECTS.cacerts, present: ca.exists, owner: null, detail: printsDetail(ca.prints) });
+  }
   await rt.observe({ cluster, subject: SUBJECTS.readerToken, present: await secret(READER_TOKEN), owner: null, detail: null });
   const sample = await getJson<NamespaceJson>(rt, context, ['namespace', SAMPLE_NAMESPACE], `namespace ${SAMPLE_NAMESPACE}`);
   await rt.observe({ cluster, subject: SUBJECTS.sample, present: sample !== undefined, owner: null, detail: sample ? touchedMetadata(sample.metadata) : null });

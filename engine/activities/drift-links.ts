@@ -1,12 +1,13 @@
 // mesh-run drift, part 3: the links between the mesh's clusters, against the journal. Pure. Where each remote
 // secret must be (machines/topology.ts secretHoldersOf) and what it dials; what istiod sees synced and why not;
-// a remote's injector CA; the east-west gateways and the address each remote points at; the roots of trust;
-// the expose objects, matched by what they select and route (mesh-run's names and the Istio samples' alike).
+// a remote's injector CA; the east-west gateways and the address each remote points at; the expose objects,
+// matched by what they select and route (mesh-run's names and the Istio samples' alike). The roots of trust:
+// drift-trust.ts.
 import { exposesIstiod, exposesServices, memberNamed, needsGateway, secretHoldersOf, watchedBy } from '../../machines/topology.js';
 import type { MeshCluster } from '../../shared/model.js';
-import type { DriftContext, DriftItem } from './drift-model.js';
+import { type DriftContext, type DriftItem, istiodOf } from './drift-model.js';
 import type { DriftFacts, TokenFacts } from './drift-reads.js';
-import { CACERTS, ISTIO_SYSTEM } from './install-common.js';
+import { ISTIO_SYSTEM } from './install-common.js';
 
 const sameServer = (a: string, b: string) => a.replace(/\/+$/, '').toLowerCase() === b.replace(/\/+$/, '').toLowerCase();
 const key = (holder: string, member: string) => `${holder}\0${member}`;
@@ -113,8 +114,6 @@ function sync(ctx: DriftContext, faulty: Set<string>): void {
   }
 }
 
-const istiodOf = (ctx: DriftContext) => (ctx.revision === 'default' ? 'istiod' : `istiod-${ctx.revision}`);
-
 // A remote's injector of the mesh's revision carries the CA its primary patched in.
 function injectorCa(ctx: DriftContext): void {
   for (const r of ctx.config.clusters.filter((c) => c.role === 'remote')) {
@@ -163,47 +162,6 @@ function gateways(ctx: DriftContext): void {
       why: `${r.name}'s sidecars and injector call istiod at an address that no longer leads to it: injection and configuration of ${r.name} fail`,
       repair: `istioctl install -y --context=${r.context} -f - (the remote IstioOperator with values.global.remotePilotAddress=${exposed[0]})`,
     });
-  }
-}
-
-// Every primary the journal gave cacerts has them, and all primaries sign under one root.
-function trust(ctx: DriftContext): void {
-  const primaries = ctx.config.clusters.filter((c) => c.role === 'primary');
-  const restart = (p: MeshCluster) => `kubectl rollout restart deployment/${istiodOf(ctx)} -n ${ISTIO_SYSTEM} --context=${p.context}`;
-  const caFiles = ctx.config.trust?.source === 'files' ? ctx.config.trust.caDir : (ctx.config.trust?.outputDir ?? '<the CA directory>');
-  const create = (p: MeshCluster) =>
-    `kubectl create secret generic ${CACERTS} -n ${ISTIO_SYSTEM} --context=${p.context} --from-file=${caFiles}/${p.name}/{ca-cert,ca-key,root-cert,cert-chain}.pem, then ${restart(p)}`;
-  for (const p of primaries) {
-    const f = ctx.facts.get(p.name);
-    if (!f || f.cacerts || !(ctx.cacerts.has(p.name) || ctx.config.trust)) continue;
-    ctx.items.push({
-      kind: 'cacerts-missing',
-      cluster: p.name,
-      what: `${p.name} has no ${CACERTS} in ${ISTIO_SYSTEM} (the journal saw the mesh's CA there)`,
-      why: `istiod on ${p.name} signs with a self-signed root of its own at its next restart: mTLS with the other clusters fails`,
-      repair: create(p),
-    });
-  }
-  const rooted = primaries.filter((p) => ctx.facts.get(p.name)?.root);
-  const groups = new Map<string, MeshCluster[]>();
-  for (const p of rooted) {
-    const root = ctx.facts.get(p.name)?.root as string;
-    groups.set(root, [...(groups.get(root) ?? []), p]);
-  }
-  if (groups.size < 2) return;
-  // The mesh's root: the one most primaries sign under (the first primary's on a tie).
-  const [main] = [...groups].sort((a, b) => b[1].length - a[1].length || rooted.indexOf(a[1][0] as MeshCluster) - rooted.indexOf(b[1][0] as MeshCluster));
-  const [mainRoot, mainHolders] = main as [string, MeshCluster[]];
-  for (const [root, holders] of groups) {
-    if (root === mainRoot) continue;
-    for (const p of holders)
-      ctx.items.push({
-        kind: 'roots-differ',
-        cluster: p.name,
-        what: `${p.name} signs under root ${root.slice(0, 12)}, the other primaries (${mainHolders.map((h) => h.name).join(', ')}) under ${mainRoot.slice(0, 12)} (SHA-256)`,
-        why: `workloads served by ${p.name} and by the other primaries do not trust each other's certificates: cross-cluster mTLS fails`,
-        repair: `put the mesh's ${CACERTS} back: kubectl delete secret ${CACERTS} -n ${ISTIO_SYSTEM} --context=${p.context}; ${create(p)}`,
-      });
   }
 }
 
@@ -257,6 +215,5 @@ export function linkDrift(ctx: DriftContext): DriftItem[] {
     const f = ctx.facts.get(p.name);
     if (f) expose(ctx, p, f);
   }
-  trust(ctx);
   return ctx.items;
 }

@@ -1,6 +1,7 @@
 // What a drift check says: its kinds, its items, what it compares against (drift.ts and drift-links.ts compute it).
 import type { MeshShape } from '../../machines/topology.js';
 import type { MeshConfig } from '../../shared/model.js';
+import type { JournaledCacerts } from './cacerts-journal.js';
 import type { DriftFacts } from './drift-reads.js';
 
 // Every kind of drift, in the order a report lists them (a later repair takes them as --only).
@@ -22,7 +23,9 @@ export const DRIFT_KINDS = [
   'expose-istiod',
   'expose-services',
   'cacerts-missing',
+  'cacerts-changed',
   'roots-differ',
+  'intermediate-expiring',
 ] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
@@ -36,6 +39,9 @@ export interface DriftItem {
   what: string;
   why: string;
   repair: string;
+  // 'warning': nothing differs from the journal yet, but it will break (an intermediate about to expire).
+  // Absent: drift.
+  severity?: 'warning';
 }
 
 // What the journal says the mesh is: its membership config, and what its runs saw.
@@ -43,6 +49,10 @@ export interface DriftExpectation {
   config: MeshConfig;
   // Primaries whose cacerts the journal saw (a trust: section, or cacerts there before mesh-run and kept).
   cacerts: ReadonlySet<string>;
+  // What the journal says each primary's cacerts carries (cacerts-journal.ts). Absent: nothing known.
+  certs?: ReadonlyMap<string, JournaledCacerts>;
+  // The clock expiry is judged by (default: now).
+  now?: number;
 }
 
 export interface UnreadCluster {
@@ -63,7 +73,12 @@ export interface DriftContext {
   shape: MeshShape;
   revision: string;
   cacerts: ReadonlySet<string>;
+  certs: ReadonlyMap<string, JournaledCacerts>;
+  now: number;
   // The readable clusters' facts, by name.
   facts: Map<string, DriftFacts>;
   items: DriftItem[];
 }
+
+// The name of the mesh's istiod Deployment.
+export const istiodOf = (ctx: Pick<DriftContext, 'revision'>) => (ctx.revision === 'default' ? 'istiod' : `istiod-${ctx.revision}`);

@@ -2,11 +2,13 @@
 // (drift-reads.ts). Pure: no cluster is read here. Each difference is one item: what and where, why it matters,
 // and the repair (the command mesh-run will run for it). This file: the items about one cluster's own Istio
 // (its control plane or remote profile, revision, identity, network label, control-plane annotation, tags);
-// drift-links.ts: the links between clusters (secrets, sync, gateways, roots, expose objects).
+// drift-links.ts: the links between clusters (secrets, sync, gateways, expose objects); drift-trust.ts: cacerts
+// and the roots of trust.
 import { labelsNetwork } from '../../machines/topology.js';
 import type { MeshCluster } from '../../shared/model.js';
 import { linkDrift } from './drift-links.js';
 import type { DriftFacts } from './drift-reads.js';
+import { trustDrift } from './drift-trust.js';
 import { CONTROL_PLANE_ANNOTATION, ISTIO_SYSTEM, NETWORK_LABEL } from './install-common.js';
 
 export { DRIFT_KINDS, type DriftContext, type DriftExpectation, type DriftItem, type DriftKind, type DriftResult, type UnreadCluster } from './drift-model.js';
@@ -143,6 +145,8 @@ export function compareMesh(expected: DriftExpectation, facts: readonly DriftFac
     shape: { members: config.clusters },
     revision: config.revision ?? 'default',
     cacerts: expected.cacerts,
+    certs: expected.certs ?? new Map(),
+    now: expected.now ?? Date.now(),
     facts: readable,
     items: [],
   };
@@ -156,6 +160,7 @@ export function compareMesh(expected: DriftExpectation, facts: readonly DriftFac
     defaultTag(ctx, m, f);
   }
   linkDrift(ctx);
+  trustDrift(ctx);
   const order = new Map<string, number>(DRIFT_KINDS.map((k, i) => [k, i]));
   const clusterOrder = new Map(config.clusters.map((c, i) => [c.name, i]));
   const items = ctx.items.sort(

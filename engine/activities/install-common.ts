@@ -1,6 +1,6 @@
 // What the install steps share: the names of the objects they touch, what they depend on besides a runtime,
 // how they wait for a rollout, and the revision and version their manifests carry.
-import type { MeshConfig } from '../../shared/model.js';
+import type { MeshConfig, RunMode } from '../../shared/model.js';
 import type { Inventory } from './inventory.js';
 import { commandTimeoutSeconds, ISTIO_SYSTEM, mustSucceed } from './kube-ops.js';
 import { kubectl, type StepRuntime } from './step-runtime.js';
@@ -23,6 +23,8 @@ export interface ActivityDeps {
   force?: boolean;
   // A rehearsal on a simulated world whose API server addresses are invented, not the kubeconfig's.
   rehearsal?: boolean;
+  // Real clusters or a simulated world (a step that hands its runtime to reads written for tools says which).
+  mode?: RunMode;
 }
 
 export async function waitForDeployment(rt: StepRuntime, context: string, name: string, deps: ActivityDeps): Promise<void> {

@@ -9,6 +9,10 @@ export const MESH_RUN = 'mesh-run';
 export const SUBJECTS = {
   istioSystem: 'namespace/istio-system',
   cacerts: 'secret/istio-system/cacerts',
+  // The certificates cacerts carries as a run left it, recorded after the run wrote (or kept) it: their
+  // fingerprints (trust/cacerts-prints.ts), what drift compares cacerts with. Not what existed before: a run's
+  // first observation of `cacerts` is the one the journal keeps, and it was made before anything changed.
+  cacertsCerts: 'certs/istio-system/cacerts',
   // The service-account token secret istioctl create-remote-secret makes in the remote.
   readerToken: 'secret/istio-system/istio-reader-service-account-istio-remote-secret-token',
   sample: 'namespace/sample',

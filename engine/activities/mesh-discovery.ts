@@ -1,8 +1,9 @@
 // mesh-run mesh discover, part 1: what each cluster shows of the Istio it runs, by kubectl reads only.
 //
 // A remote secret's data is read because its server is the question; the kubeconfig is parsed in this
-// function's memory and only the cluster names and the server are kept. The command's stdout is marked
-// sensitive and nothing here journals: discovery runs without a run record.
+// function's memory and only the cluster names and the server are kept. Of cacerts, the root and intermediate
+// certificates are read (never the key), and only their fingerprints and expiry kept. Such commands' stdout is
+// marked sensitive and nothing here journals: discovery runs without a run record.
 import { parse } from 'yaml';
 import type { ClusterTools } from '../../adapters/cluster-tools.js';
 import type { ClusterRef, MeshConfig } from '../../shared/model.js';
@@ -13,6 +14,7 @@ import { CONTROL_PLANE_ANNOTATION } from './install-common.js';
 import { firstSource, type InstallSource } from './install-source.js';
 import { contextServerCommand } from './preflight.js';
 import { kubectl } from './step-runtime.js';
+import { type CacertsPrints, SECRETS_JSONPATH, secretsListing } from './trust/cacerts-prints.js';
 
 export type { InstallSource, InstallSourceKind } from './install-source.js';
 
@@ -57,7 +59,9 @@ export interface ClusterFacts extends ClusterRef {
   cacerts: boolean;
   // How its Istio was installed: istiod's Deployment, else the injector webhook (a remote's only trace).
   source?: InstallSource;
-  // A cluster running istiod: the SHA-256 fingerprint of the root it signs with (istio-ca-root-cert, public).
+  // cacerts' root and intermediate: fingerprints, and the intermediate's expiry (its public certificates).
+  cacertsPrints?: CacertsPrints;
+  // A cluster running istiod: the SHA-256 fingerprint of the root it publishes (istio-ca-root-cert, public).
   root?: string;
   // A remote: where it reaches its control plane (the istiod Service's ExternalName or endpoints, the
   // injector's URL host): remotePilotAddress as it was installed.
@@ -143,7 +147,8 @@ function tagRevisionsOf(hooks: Item[]): Record<string, string> {
   return tags;
 }
 
-// What only a control plane shows: the root it publishes (a public ConfigMap: cacerts' data is never read)
+// What only a control plane shows: the root it publishes (a public ConfigMap; of cacerts only the public
+// certificates are read, with the Secrets' names)
 // and where it is exposed. Undefined root: istiod has published none yet.
 async function controlPlaneFacts(on: (args: string[]) => Promise<Answer>, services: Item[]): Promise<Partial<ClusterFacts> | { error: string }> {
   const root = await on(['get', 'configmap', 'istio-ca-root-cert', '-n', ISTIO_SYSTEM, '-o', 'jsonpath={.data.root-cert\\.pem}']);
@@ -182,12 +187,13 @@ async function discoverCluster(run: Run, cluster: ClusterRef): Promise<ClusterFa
     on(['get', 'mutatingwebhookconfigurations', '-o', 'json']),
     on(['get', 'services', '-n', ISTIO_SYSTEM, '-o', 'json']),
     on(['get', 'secrets', '-n', ISTIO_SYSTEM, '-l', 'istio/multiCluster=true', '-o', 'json'], true),
-    // By name only: -o name never carries the CA key.
-    on(['get', 'secrets', '-n', ISTIO_SYSTEM, '-o', 'name']),
+    // Names, and two certificate fields (cacerts' root and intermediate, public): never the CA key.
+    on(['get', 'secrets', '-n', ISTIO_SYSTEM, '-o', SECRETS_JSONPATH], true),
   ]);
   const failed = [ns, deployments, webhooks, services, secrets, cacerts].find((r) => r.exitCode !== 0);
   if (failed) return { ...empty, error: lastLine(failed) };
   const namespace = JSON.parse(ns.stdout) as Item;
+  const listing = secretsListing(cacerts.stdout);
   const istiodItems = itemsOf(deployments.stdout).filter((d) => d.metadata?.labels?.app === 'istiod' || /^istiod(-|$)/.test(d.metadata?.name ?? ''));
   const istiods = istiodItems.map(istiodOf);
   const istiod = istiods[0];
@@ -227,7 +233,8 @@ async function discoverCluster(run: Run, cluster: ClusterRef): Promise<ClusterFa
     tagRevisions: tagRevisionsOf(hooks),
     ...gatewayOf(serviceItems),
     remoteSecrets: secretsOf(itemsOf(secrets.stdout)),
-    cacerts: cacerts.stdout.split('\n').includes(`secret/${CACERTS}`),
+    cacerts: listing.names.includes(CACERTS),
+    ...(listing.cacerts ? { cacertsPrints: listing.cacerts } : {}),
     ...(istiod || injectorHooks.length > 0 ? { source: firstSource([istiodItems[0], ...sameRevision, ...injectorHooks]) } : {}),
     ...role,
   };

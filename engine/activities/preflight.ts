@@ -8,11 +8,12 @@ import { isLoopbackServer } from '../../shared/api-server.js';
 import { StepError } from '../../shared/errors.js';
 import { clusterField, type MeshConfig } from '../../shared/model.js';
 import { errorSummary, isTransient } from './failures.js';
-import { type ActivityDeps, CACERTS, CONTROL_PLANE_ANNOTATION, MIN_ISTIO_MINOR, READER_TOKEN } from './install-common.js';
-import { MANAGED_BY, MESH_RUN, SUBJECTS, touchedMetadata } from './inventory.js';
-import { exists, getJson, ISTIO_SYSTEM, isMeshRuns, labelValue, mustSucceed, type NamespaceJson } from './kube-ops.js';
+import { type ActivityDeps, CONTROL_PLANE_ANNOTATION, MIN_ISTIO_MINOR, READER_TOKEN } from './install-common.js';
+import { MESH_RUN, SUBJECTS, touchedMetadata } from './inventory.js';
+import { exists, getJson, ISTIO_SYSTEM, isMeshRuns, mustSucceed, type NamespaceJson } from './kube-ops.js';
 import { istiodConfigMaps, istioOwners, MESH_RUN_OWNER } from './mesh-inventory.js';
 import { kubectl, type StepRuntime } from './step-runtime.js';
+import { printsDetail, readCacerts } from './trust/cacerts-prints.js';
 
 export function parseIstioVersion(stdout: string): string | undefined {
   try {
@@ -168,7 +169,7 @@ async function checkDialledServers(rt: StepRuntime, config: MeshConfig, known: S
 
 // Journals what a cluster holds before the install changes anything: istio-system (whose, and the values of
 // the labels and annotations steps set), a primary's cacerts, the reader token secret of a cluster whose
-// remote secret will be made. Secrets are looked at by name and label only.
+// remote secret will be made. Secrets are looked at by name and label only (cacerts: and its public certificates).
 async function takeInventory(rt: StepRuntime, cluster: ClusterRef, role: { primary: boolean; givesSecret: boolean }): Promise<void> {
   const ns = await getJson<NamespaceJson>(rt, cluster.context, ['namespace', ISTIO_SYSTEM], `namespace ${ISTIO_SYSTEM}`, 'observe');
   await rt.observe({
@@ -190,8 +191,15 @@ async function takeInventory(rt: StepRuntime, cluster: ClusterRef, role: { prima
     detail: configMaps.length > 0 ? Object.fromEntries(configMaps.map((name) => [name, 'present'])) : null,
   });
   if (role.primary) {
-    const ca = await labelValue(rt, cluster.context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], MANAGED_BY, `secret ${CACERTS}`, 'observe');
-    await rt.observe({ cluster: cluster.name, subject: SUBJECTS.cacerts, present: ca.exists, owner: ca.value === MESH_RUN ? MESH_RUN : null, detail: null });
+    // Its label, and the fingerprints of its root and intermediate (public certificates; never its key).
+    const ca = await readCacerts(rt, cluster.context);
+    await rt.observe({
+      cluster: cluster.name,
+      subject: SUBJECTS.cacerts,
+      present: ca.exists,
+      owner: ca.managedBy === MESH_RUN ? MESH_RUN : null,
+      detail: printsDetail(ca.prints),
+    });
   }
   if (role.givesSecret) {
     const present = await exists(rt, cluster.context, ['secret', READER_TOKEN, '-n', ISTIO_SYSTEM], `secret ${READER_TOKEN}`);

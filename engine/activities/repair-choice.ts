@@ -6,12 +6,8 @@ import { exposesIstiod, remotesOf } from '../../machines/topology.js';
 import type { ClusterRole, MeshConfig, RepairAction, RepairItem } from '../../shared/model.js';
 import { DRIFT_KINDS, type DriftItem, type DriftKind } from './drift-model.js';
 
-// cacerts-changed: a kind drift is about to report (a cacerts replaced on a primary); mapped here already, so it
-// is repaired (with --force) as soon as drift-model.ts lists it.
-type Kind = DriftKind | 'cacerts-changed';
-
 // The action each repaired kind takes. istio-missing: a primary's control plane, or a remote's profile.
-const ACTIONS: Partial<Record<Kind, RepairAction>> = {
+const ACTIONS: Partial<Record<DriftKind, RepairAction>> = {
   'remote-secret-missing': 'secret',
   'remote-secret-server': 'secret',
   'remote-secret-token': 'secret',
@@ -25,6 +21,7 @@ const ACTIONS: Partial<Record<Kind, RepairAction>> = {
   'east-west-gateway': 'gateway',
   'gateway-address': 'remote',
   'cacerts-missing': 'cacerts',
+  // Only with --force: the cacerts there now may be someone's own CA.
   'cacerts-changed': 'cacerts',
   'default-tag': 'default-tag',
   'istio-missing': 'control-plane',
@@ -64,6 +61,8 @@ function neverRepaired(item: DriftItem, config: MeshConfig): string | undefined 
       return `another revision runs there instead of the journal's ${revision} (most often an upgrade made by hand): installing ${revision} beside it would leave two control planes, so going back (or adopting the new revision with "mesh-run mesh adopt") is your choice`;
     case 'injector-ca-empty':
       return `istiod on ${primary} writes this CA itself once it is in charge of ${item.cluster} (the remote's annotation and secret, repaired in the same run when they drifted); installing the remote again would leave it empty as well`;
+    case 'intermediate-expiring':
+      return `an intermediate about to expire is renewed by a rotation (a new intermediate under the mesh's root), not put back: "mesh-run trust rotate --mesh ${config.meshID}"`;
     case 'roots-differ':
       return `primaries signing under different roots are made one by a rotation, not a repair: "mesh-run trust rotate --mesh ${config.meshID}" ("mesh-run trust audit" shows each primary's root)`;
     default:

@@ -13,9 +13,10 @@ import { type ActivityDeps, CACERTS, waitForDeployment } from './install-common.
 import { getJson, ISTIO_SYSTEM, mustSucceed } from './kube-ops.js';
 import { istiodName } from './revision-ops.js';
 import { kubectl, type StepRuntime } from './step-runtime.js';
-import { type CaBundle, fingerprint } from './trust/ca-files.js';
+import type { CaBundle } from './trust/ca-files.js';
+import { printsOf, readCacerts } from './trust/cacerts-prints.js';
 import { bundleFor, bundleFromFiles, checkReusableBundle, TrustMaterialError } from './trust/material.js';
-import { establishTrust, installedFingerprint } from './trust/trust-activity.js';
+import { establishTrust } from './trust/trust-activity.js';
 
 const ROOT_CONFIGMAP = 'istio-ca-root-cert';
 
@@ -68,16 +69,19 @@ async function publishedRoot(rt: StepRuntime, input: RepairStepInput, purpose: '
 
 export async function repairTrust(rt: StepRuntime, input: RepairStepInput, deps: ActivityDeps): Promise<StepDone> {
   const bundle = await meshBundle(deps, input.cluster);
-  const fp = fingerprint(bundle['ca-cert.pem']);
-  const seen = await installedFingerprint(rt, input.context, 'observe');
-  if (seen.exists && seen.fingerprint !== fp) {
-    const held = seen.fingerprint ? `CA ${seen.fingerprint.slice(0, 16)}` : 'a CA mesh-run did not put there';
+  const wanted = printsOf({ rootCert: bundle['root-cert.pem'], caCert: bundle['ca-cert.pem'] });
+  // What cacerts carries now, by its public certificates (never its key): a fingerprint annotation left on
+  // replaced data would say nothing.
+  const seen = await readCacerts(rt, input.context);
+  if (seen.exists && (seen.prints.root !== wanted.root || seen.prints.intermediate !== wanted.intermediate)) {
+    const held = `root ${seen.prints.root?.slice(0, 16) ?? '(unreadable)'}, intermediate ${seen.prints.intermediate?.slice(0, 16) ?? '(unreadable)'}${seen.managedBy ? '' : ', not made by mesh-run'}`;
+    const mesh = `the mesh's CA (root ${wanted.root?.slice(0, 16)}, intermediate ${wanted.intermediate?.slice(0, 16)})`;
     if (!input.forceCacerts)
-      throw new StepError(`secret ${ISTIO_SYSTEM}/${CACERTS} on ${input.cluster} holds ${held}, not the mesh's CA ${fp.slice(0, 16)}`, {
-        hint: `"mesh-run repair --force" replaces it with the mesh's CA (the replacement is journaled); keep it instead by making it the mesh's CA ("mesh-run trust")`,
+      throw new StepError(`secret ${ISTIO_SYSTEM}/${CACERTS} on ${input.cluster} holds ${held}, not ${mesh}`, {
+        hint: `"mesh-run repair --force" replaces it with the mesh's CA (the replacement is journaled); to keep it, make it the mesh's CA ("mesh-run trust")`,
       });
     // Journaled before acting: the secret replaced is on record even if the run dies right after.
-    await rt.report('overwrote', `secret ${ISTIO_SYSTEM}/${CACERTS} on ${input.cluster}: ${held} -> the mesh's CA ${fp.slice(0, 16)} (repair --force)`);
+    await rt.report('overwrote', `secret ${ISTIO_SYSTEM}/${CACERTS} on ${input.cluster}: ${held} -> ${mesh} (repair --force)`);
     await mustSucceed(
       rt,
       kubectl(input.context, ['-n', ISTIO_SYSTEM, 'delete', 'secret', CACERTS, '--ignore-not-found'], 'act'),

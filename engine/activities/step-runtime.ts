@@ -23,7 +23,18 @@ export interface StepRuntime {
 // before; for secrets rotate, the token it minted, the old one revoked, a gate it was told to skip (warning);
 // for an upgrade, a wave gate that held with nothing to check (no pods).
 // kept-valid: a token left valid on purpose (its secret was there before mesh-run): the run's end says so.
-export type ReportType = 'overwrote' | 'kept' | 'kept-valid' | 'deleted-preexisting' | 'restored' | 'token-minted' | 'revoked' | 'gate-skipped' | 'gate-empty';
+// drift: what a drift check found, in one line (its observations hold each item).
+export type ReportType =
+  | 'overwrote'
+  | 'kept'
+  | 'kept-valid'
+  | 'deleted-preexisting'
+  | 'restored'
+  | 'token-minted'
+  | 'revoked'
+  | 'gate-skipped'
+  | 'gate-empty'
+  | 'drift';
 
 // kubectl argv with the context first, the way the Istio docs write it.
 export function kubectl(context: string, args: readonly string[], purpose: CommandPurpose, stdin?: string): Command {

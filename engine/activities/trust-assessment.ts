@@ -9,7 +9,7 @@ import * as x509 from '@peculiar/x509';
 import { rootFingerprint } from './discovery-reads.js';
 import { INTERMEDIATE_SAN } from './trust/ca.js';
 
-const DAY = 86_400_000;
+export const DAY = 86_400_000;
 // Linkerd's check warns at 60 days; Istio's own intermediates live 730. Thirty days is time to rotate; seven is not.
 export const WARN_DAYS = 30;
 export const ERROR_DAYS = 7;
@@ -114,7 +114,7 @@ function firstParsable(text: string | undefined): Parsed | undefined {
   }
 }
 
-function daysLeft(notAfter: Date, now: number): number {
+export function daysLeft(notAfter: Date, now: number): number {
   return Math.floor((notAfter.getTime() - now) / DAY);
 }
 

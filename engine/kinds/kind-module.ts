@@ -38,8 +38,15 @@ export interface KindModule {
   readonly removesMesh?: true;
   // The kind whose run this one takes back, from that run's observations (an upgrade rollback).
   readonly reverses?: RunKind;
-  // Keeps what existed before mesh-run acted: reads the observations of the runs that made the mesh.
+  // Reads the observations of the runs that made the mesh (what existed before mesh-run acted): an uninstall
+  // keeps it, a drift check compares the clusters with it.
   readonly keepsWhatExisted?: true;
+  // Only reads the clusters: it claims none of them, so it neither waits for nor blocks a run that changes
+  // them. Its lease still fences its own journal writes (and a dry run's simulated calls).
+  readonly readsOnly?: true;
+  // How it stands to drift: it checks for it (its observations say what it saw, and where it looked), or it
+  // repairs it (its config's repair list says what). The drift history of a mesh reads these runs.
+  readonly drift?: 'checks' | 'repairs';
   // Its observations say what existed before mesh-run acted (a verify's sample namespace): a later run that
   // keeps what existed reads them too.
   readonly observesWhatExisted?: true;

@@ -4,6 +4,7 @@ import type { RunKind } from '../../machines/steps.js';
 import { adoptKind } from './adopt.js';
 import { clusterAddKind } from './cluster-add.js';
 import { clusterRemoveKind } from './cluster-remove.js';
+import { driftKind } from './drift.js';
 import { installKind } from './install.js';
 import type { KindModule } from './kind-module.js';
 import { repairKind } from './repair.js';
@@ -28,6 +29,7 @@ export const KINDS: Readonly<Record<RunKind, KindModule>> = {
   upgrade: upgradeKind,
   'upgrade-rollback': upgradeRollbackKind,
   repair: repairKind,
+  drift: driftKind,
 };
 
 // The module of a kind read from a row (the store keeps kinds as text; an unknown one is refused earlier).

@@ -6,6 +6,7 @@ export const repairKind: KindModule = {
   kind: 'repair',
   mesh: 'acts-on',
   needsFinishedMesh: true,
+  drift: 'repairs',
   plan: { after: ['install'] },
   doing: () => 'repairing',
   summary(config) {

@@ -3,6 +3,7 @@
 // driver, the rehearsal, resume's snapshot check and the graphs load it; a kind's light facts are in registry.ts.
 import { createActor } from 'xstate';
 import { ADOPT_MACHINE_VERSION, adoptMachine, recordMachine } from '../../machines/adopt-machine.js';
+import { DRIFT_MACHINE_VERSION, driftMachine } from '../../machines/drift-machine.js';
 import { INSTALL_MACHINE_VERSION, installMachine, primaryMachine, remoteMachine } from '../../machines/install-machine.js';
 import { LINKS_MACHINE_VERSION, linkCheckMachine, linksMachine } from '../../machines/links-machine.js';
 import { joinMachine, leaveMachine, MEMBERSHIP_MACHINE_VERSION } from '../../machines/membership-machine.js';
@@ -14,6 +15,7 @@ import { removalMachine, UNINSTALL_MACHINE_VERSION, uninstallMachine } from '../
 import { rollbackMachine, UPGRADE_MACHINE_VERSION, upgradeMachine } from '../../machines/upgrade-machine.js';
 import { sampleClusterMachine, VERIFY_MACHINE_VERSION, verifyMachine } from '../../machines/verify-machine.js';
 import * as adopt from '../activities/adopt.js';
+import { checkDrift } from '../activities/drift-check.js';
 import * as install from '../activities/install.js';
 import * as repair from '../activities/repair.js';
 import * as rotation_ from '../activities/rotation.js';
@@ -244,6 +246,14 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
       return repairMachine.provide({ actors: { preflight: step(install.preflight), repairCluster, linkCheck }, actions: journal });
     },
     input: (runId, config) => ({ ...followUpInput(runId, config), meshID: config.meshID, repairs: config.repair ?? [] }),
+  },
+  drift: {
+    kind: 'drift',
+    version: DRIFT_MACHINE_VERSION,
+    machine: driftMachine,
+    children: [],
+    bind: (step, journal) => driftMachine.provide({ actors: { checkDrift: step(checkDrift) }, actions: journal }),
+    input: (runId, config) => followUpInput(runId, config),
   },
 };
 

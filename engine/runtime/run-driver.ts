@@ -107,6 +107,7 @@ export class RunDriver {
       inventory: options.inventory ?? Inventory.empty(),
       force: options.force ?? false,
       rehearsal: options.rehearsal ?? false,
+      mode: options.run.mode,
     };
     this.journal = new JournalWriter(this.session, () => this.checkSettled());
     this.groups = new ProcessGroups(this.session);

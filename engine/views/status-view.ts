@@ -88,6 +88,8 @@ const NOTICE_TYPES = new Set([
   'orphan-unreachable',
   'lease-taken-over',
   'forced',
+  // What a drift check found, or what a repair found and put back.
+  'drift',
 ]);
 
 // Events that begin and end a driver's work on a run.

@@ -6,10 +6,11 @@ import { StepError } from '../../../shared/errors.js';
 import { commandFailed } from '../failures.js';
 import type { ActivityDeps } from '../install.js';
 import { CACERTS, ISTIO_SYSTEM } from '../install.js';
-import { MANAGED_BY, MESH_RUN } from '../inventory.js';
+import { MANAGED_BY, MESH_RUN, SUBJECTS } from '../inventory.js';
 import { annotationValue, createNamespaceIfMissing, getJson } from '../kube-ops.js';
 import { kubectl, type StepRuntime } from '../step-runtime.js';
 import { type CaBundle, fingerprint } from './ca-files.js';
+import { type CacertsPrints, printsDetail, printsOf, readCacerts } from './cacerts-prints.js';
 import { BUNDLE_FILES, bundleFor, bundleFromFiles, TrustMaterialError } from './material.js';
 
 export const FINGERPRINT_ANNOTATION = 'mesh-run.io/ca-fingerprint';
@@ -33,7 +34,7 @@ function secretManifest(bundle: CaBundle, fp: string): string {
 
 // Whether cacerts exists, and mesh-run's fingerprint annotation on it: asked by name and by that one key,
 // so neither the keys nor a last-applied copy of them is ever read.
-export async function installedFingerprint(
+async function installedFingerprint(
   rt: StepRuntime,
   context: string,
   purpose: 'observe' | 'verify',
@@ -66,7 +67,7 @@ export async function establishTrust(rt: StepRuntime, input: PrimaryStepInput, d
   } catch (error) {
     material(error);
   }
-  if (before.exists) return keepExisting(rt, input, before.fingerprint, expected);
+  if (before.exists) return recordKept(rt, input, keepExisting(rt, input, before.fingerprint, expected));
 
   let bundle: CaBundle;
   let origin: string;
@@ -83,7 +84,8 @@ export async function establishTrust(rt: StepRuntime, input: PrimaryStepInput, d
   if (created.exitCode !== 0 && !/AlreadyExists/.test(created.stderr)) throw commandFailed(`kubectl create secret ${CACERTS} on ${input.cluster}`, created);
   const after = await installedFingerprint(rt, input.context, 'verify');
   if (!after.exists) throw new StepError(`secret ${ISTIO_SYSTEM}/${CACERTS} is missing on ${input.cluster} after creating it`, { retryable: true });
-  if (after.fingerprint !== fp) return keepExisting(rt, input, after.fingerprint, expected);
+  if (after.fingerprint !== fp) return recordKept(rt, input, keepExisting(rt, input, after.fingerprint, expected));
+  await recordCerts(rt, input.cluster, printsOf({ rootCert: bundle['root-cert.pem'], caCert: bundle['ca-cert.pem'] }));
   rt.note(`cacerts on ${input.cluster}: CA ${fp.slice(0, 16)} (${origin})`, 'info');
   if (!restarts) await warnIfIstiodRunning(rt, input);
   return { fingerprint: fp, finishedAt: rt.now() };
@@ -106,6 +108,18 @@ function keepExisting(rt: StepRuntime, input: PrimaryStepInput, found: string | 
   }
   rt.note(`cacerts on ${input.cluster} already holds CA ${found.slice(0, 16)}; kept`, 'info');
   return { fingerprint: found, finishedAt: rt.now() };
+}
+
+// The fingerprints of what cacerts now carries, journaled for drift (trust/cacerts-prints.ts). Under a subject
+// of their own: this run's first observation of cacerts, made before it was created, is the one that stands.
+async function recordCerts(rt: StepRuntime, cluster: string, prints: CacertsPrints): Promise<void> {
+  await rt.observe({ cluster, subject: SUBJECTS.cacertsCerts, present: true, owner: MESH_RUN, detail: printsDetail(prints) });
+}
+
+// A kept cacerts' fingerprints are read back (its public certificates only): this run did not make them.
+async function recordKept(rt: StepRuntime, input: PrimaryStepInput, kept: TrustOutcome): Promise<TrustOutcome> {
+  await recordCerts(rt, input.cluster, (await readCacerts(rt, input.context)).prints);
+  return kept;
 }
 
 async function warnIfIstiodRunning(rt: StepRuntime, input: PrimaryStepInput): Promise<void> {
