@@ -36,6 +36,7 @@ export function driftObservations(config: MeshConfig, result: DriftResult): Obse
       repair: item.repair,
       ...(item.source ? { source: item.source } : {}),
       ...(item.secret ? { secret: item.secret } : {}),
+      ...(item.severity ? { severity: item.severity } : {}),
     },
   }));
   const clusters: ObservationInput[] = config.clusters.map((c) => {
@@ -90,6 +91,7 @@ export function recordedCheck(runId: string, observations: readonly Observation[
         what: d.what ?? '',
         why: d.why ?? '',
         repair: d.repair ?? '',
+        ...(d.severity === 'warning' ? { severity: 'warning' as const } : {}),
       });
     }
   }
