@@ -34,11 +34,7 @@ function secretManifest(bundle: CaBundle, fp: string): string {
 
 // Whether cacerts exists, and mesh-run's fingerprint annotation on it: asked by name and by that one key,
 // so neither the keys nor a last-applied copy of them is ever read.
-async function installedFingerprint(
-  rt: StepRuntime,
-  context: string,
-  purpose: 'observe' | 'verify',
-): Promise<{ exists: boolean; fingerprint?: string }> {
+async function installedFingerprint(rt: StepRuntime, context: string, purpose: 'observe' | 'verify'): Promise<{ exists: boolean; fingerprint?: string }> {
   const found = await annotationValue(rt, context, ['secret', CACERTS, '-n', ISTIO_SYSTEM], FINGERPRINT_ANNOTATION, `secret ${CACERTS}`, purpose);
   if (!found.exists) return { exists: false };
   return found.value ? { exists: true, fingerprint: found.value } : { exists: true };
