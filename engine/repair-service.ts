@@ -1,15 +1,20 @@
 // mesh-run repair: a drift check first (drift-service.ts), then a resumable run of kind repair that puts back
-// what it found, only that, through install's own steps, and checks the links after. The run's config is the
-// mesh's membership with the repair list decided here; kinds this version does not repair are handed back
-// with their repair text, for the operator.
+// what it found, only that, through install's own steps, and checks the links after; then the drift check again.
+// The run's config is the mesh's membership with the repair list decided here (activities/repair-choice.ts);
+// what this version does not repair is handed back with why and its repair text, for the operator.
 import { PreconditionError, UsageError } from '../shared/errors.js';
-import type { MeshConfig, RepairAction, RepairItem, RunMode } from '../shared/model.js';
+import type { MeshConfig, RepairItem, RunMode } from '../shared/model.js';
 import { checkEnvironment } from './activities/environment-check.js';
+import { chooseRepairs, type NotRepaired } from './activities/repair-choice.js';
+import { caMaterialProblem } from './activities/repair-trust.js';
 import { openStore, realTools, type StoreLocation } from './composition.js';
 import { faultsFor, installedMesh, refuseUnfinished, rehearsalOf, startChange, targetOf, wantsRehearsal } from './day2-service.js';
-import { checkDrift, DRIFT_KINDS, type DriftItem, type DriftKind } from './drift-service.js';
+import { checkDrift, DRIFT_KINDS, type DriftItem } from './drift-service.js';
+import { adoptedObjects } from './follow-up-deps.js';
 import type { PreparedRun } from './run-service.js';
 import type { ProgressListener } from './runtime/progress-events.js';
+
+export { REPAIRED_KINDS } from './activities/repair-choice.js';
 
 export interface RepairRequest {
   meshRef: string;
@@ -17,6 +22,8 @@ export interface RepairRequest {
   only?: string[];
   // A real mesh: rehearse on a simulated copy of it instead.
   dryRun?: boolean;
+  // Replace a cacerts that holds another CA with the mesh's (cacerts-changed); journaled.
+  force?: boolean;
   injections: string[];
   store: StoreLocation;
 }
@@ -26,25 +33,11 @@ export interface RepairDecision {
   mesh: string;
   mode: RunMode;
   repairs: RepairItem[];
-  // Found, but this version does not repair its kind (each with its repair text).
-  unrepairable: DriftItem[];
+  // Found, but not repaired by this version (or not on that cluster), each with why and its repair text.
+  unrepairable: NotRepaired[];
   // Found, but left out by --only.
   skipped: DriftItem[];
 }
-
-// The kinds this version repairs, and the action each takes.
-const ACTIONS: Partial<Record<DriftKind, RepairAction>> = {
-  'remote-secret-missing': 'secret',
-  'remote-secret-server': 'secret',
-  'remote-secret-token': 'secret',
-  'remote-secret-stale': 'stale-secret',
-  'network-label': 'label',
-  'control-plane-annotation': 'annotation',
-  'expose-istiod': 'expose-istiod',
-  'expose-services': 'expose-services',
-};
-
-export const REPAIRED_KINDS = Object.keys(ACTIONS) as DriftKind[];
 
 function onlyKinds(only: readonly string[] | undefined): Set<string> | undefined {
   if (!only || only.length === 0) return undefined;
@@ -54,15 +47,16 @@ function onlyKinds(only: readonly string[] | undefined): Set<string> | undefined
   return new Set(kinds);
 }
 
-// A drift item as a repair: its action, where, and for a secret whose or which.
-function repairOf(item: DriftItem, action: RepairAction): RepairItem {
-  return {
-    kind: item.kind,
-    action,
-    cluster: item.cluster,
-    ...(action === 'secret' && item.source ? { source: item.source } : {}),
-    ...(action === 'stale-secret' && item.secret ? { secret: item.secret } : {}),
-  };
+// The mesh as the journal has it, and which of its clusters mesh-run adopted rather than installed.
+async function meshFacts(request: RepairRequest): Promise<{ config: MeshConfig; adopted: Set<string> }> {
+  const store = await openStore(request.store, 'read-only');
+  try {
+    const { run, config } = await installedMesh(store, request.meshRef, 'repair');
+    const adopted = await adoptedObjects(store.runs, run);
+    return { config, adopted: new Set(adopted.clusters.map((c) => c.cluster)) };
+  } finally {
+    await store.close();
+  }
 }
 
 // The drift check, and what of it a repair run would put back. Reads only.
@@ -75,16 +69,25 @@ export async function checkRepair(request: RepairRequest): Promise<RepairDecisio
       hint: 'make the cluster reachable, then run repair again ("mesh-run drift" shows what it could read)',
     });
   }
-  const decision: RepairDecision = { mesh: report.mesh, mode: report.mode, repairs: [], unrepairable: [], skipped: [] };
-  for (const item of report.drift) {
-    if (only && !only.has(item.kind)) decision.skipped.push(item);
-    else {
-      const action = ACTIONS[item.kind];
-      if (action) decision.repairs.push(repairOf(item, action));
-      else decision.unrepairable.push(item);
-    }
-  }
-  return decision;
+  const taken = report.drift.filter((item) => !only || only.has(item.kind));
+  const skipped = report.drift.filter((item) => only && !only.has(item.kind));
+  if (taken.length === 0) return { mesh: report.mesh, mode: report.mode, repairs: [], unrepairable: [], skipped };
+  const { config, adopted } = await meshFacts(request);
+  const choice = chooseRepairs(taken, {
+    config,
+    adopted,
+    force: Boolean(request.force),
+    caProblem: (cluster) => caMaterialProblem(config.trust, cluster),
+  });
+  return { mesh: report.mesh, mode: report.mode, ...choice, skipped };
+}
+
+// After a repair run succeeded: the drift check again, since a repair heals on the way what followed from what it
+// put back (a remote's injector CA once its secret is back, istiod's sync); undefined after a rehearsal (no real
+// cluster changed, nothing to check again).
+export async function recheckRepair(request: RepairRequest, decision: RepairDecision): Promise<RepairDecision | undefined> {
+  if (decision.mode === 'real' && request.dryRun) return undefined;
+  return checkRepair(request);
 }
 
 // The repair run, recorded with its claim on the mesh's clusters (or a rehearsal copy), ready to begin.
@@ -99,7 +102,7 @@ export async function prepareRepair(request: RepairRequest, decision: RepairDeci
     const faults = faultsFor(request.injections, repaired, 'repair', rehearse ? 'dry-run' : base.mode);
     const target = rehearse ? await rehearsalOf(store, config, config.clusters) : targetOf(base);
     if (target.mode === 'real') await checkEnvironment(repaired, await realTools(repaired), false);
-    const found = decision.repairs.map((r) => `${r.kind}@${r.cluster}${r.source ? ` (${r.source}'s secret)` : ''}`).join(', ');
+    const found = decision.repairs.map(describeRepair).join(', ');
     return await startChange(store, base, target, 'repair', repaired, faults, listener, [
       { type: 'drift', detail: `found and repaired by this run: ${found}` },
     ]);
@@ -107,4 +110,9 @@ export async function prepareRepair(request: RepairRequest, decision: RepairDeci
     await store.close();
     throw error;
   }
+}
+
+// One repair as a person reads it: kind@cluster, with whose secret, or the gateway it follows.
+export function describeRepair(r: RepairItem): string {
+  return `${r.kind}@${r.cluster}${r.source ? ` (${r.source}'s secret)` : ''}${r.follows ? ` (follows ${r.follows}'s gateway)` : ''}`;
 }

@@ -15,7 +15,7 @@ export { watchDrift } from './drift-watch.js';
 export { watchRepairer } from './drift-watch-repair.js';
 export { planRun } from './plan.js';
 export { plannedConfig } from './plan-request.js';
-export { checkRepair, prepareRepair, REPAIRED_KINDS } from './repair-service.js';
+export { checkRepair, describeRepair, prepareRepair, REPAIRED_KINDS, recheckRepair } from './repair-service.js';
 export { prepareFollowUp, prepareInstall, prepareResume } from './run-service.js';
 export { simCommand } from './sim-service.js';
 export { checkStore, recoverStore } from './store-integrity.js';

@@ -6,6 +6,7 @@ export { ALL_CLUSTERS, clusterLabel, isRunKind, RUN_KINDS, slotLabel } from '../
 export type { AttemptRecord, RunRecord, RunStore } from '../store/contract.js';
 export { CACERTS, ISTIO_SYSTEM } from './activities/install.js';
 export { OWNING_RESOURCE } from './activities/mesh-inventory.js';
+export type { NotRepaired } from './activities/repair-choice.js';
 export type { SecretsAuditReport } from './activities/secrets-audit.js';
 export type { CaBundle } from './activities/trust/ca-files.js';
 export { BUNDLE_FILES } from './activities/trust/material.js';

@@ -48,7 +48,18 @@ export const ROLLBACK_STEP_IDS = ['restore-tag', 'restore-gateway', 'restore-nam
 export const ADOPT_STEP_IDS = ['record-existing'] as const;
 
 // A repair puts back what a drift check found, through install's own steps, each only where it drifted.
-export const REPAIR_STEP_IDS = ['repair-label', 'remove-stale-secret', 'repair-secret', 'repair-annotation', 'repair-expose'] as const;
+export const REPAIR_STEP_IDS = [
+  'repair-label',
+  'remove-stale-secret',
+  'repair-trust',
+  'repair-control-plane',
+  'repair-gateway',
+  'repair-expose',
+  'repair-annotation',
+  'repair-remote',
+  'repair-secret',
+  'repair-tag',
+] as const;
 
 // A drift check reads every cluster at once and records what differs from the journal (nothing changed).
 export const DRIFT_STEP_IDS = ['check-drift'] as const;

@@ -199,12 +199,23 @@ const REPAIR_STEPS: readonly StepInfo[] = [
   PREFLIGHT,
   { id: 'repair-label', scope: 'each', title: 'Label istio-system with its network again (label-network)', runsOn: repairs('label') },
   { id: 'remove-stale-secret', scope: 'primary', title: 'Delete remote secrets of clusters that are not members', runsOn: repairs('stale-secret') },
-  { id: 'repair-secret', scope: 'primary', title: "Write the members' remote secrets again (create-remote-secret | apply)", runsOn: repairs('secret') },
   {
-    id: 'repair-annotation',
-    scope: 'remote',
-    title: 'Annotate the remote with its control-plane cluster again (annotate-remote-namespace)',
-    runsOn: repairs('annotation'),
+    id: 'repair-trust',
+    scope: 'primary',
+    title: "Plug the mesh's CA in again (establish-trust); restart istiod if it signs under another root",
+    runsOn: repairs('cacerts'),
+  },
+  {
+    id: 'repair-control-plane',
+    scope: 'primary',
+    title: 'Install the control plane again as the journal has it (install-primary)',
+    runsOn: repairs('control-plane'),
+  },
+  {
+    id: 'repair-gateway',
+    scope: 'each',
+    title: 'Install the east-west gateway again and wait for its address (install-eastwest-gateway)',
+    runsOn: repairs('gateway'),
   },
   {
     id: 'repair-expose',
@@ -212,6 +223,20 @@ const REPAIR_STEPS: readonly StepInfo[] = [
     title: 'Apply the istiod or cross-network expose objects again (expose-istiod, expose-services)',
     runsOn: (shape, m) => repairs('expose-istiod')(shape, m) || repairs('expose-services')(shape, m),
   },
+  {
+    id: 'repair-annotation',
+    scope: 'remote',
+    title: 'Annotate the remote with its control-plane cluster again (annotate-remote-namespace)',
+    runsOn: repairs('annotation'),
+  },
+  {
+    id: 'repair-remote',
+    scope: 'remote',
+    title: "Install the remote profile again, pointed at its primary's gateway address as it is now (install-remote)",
+    runsOn: repairs('remote'),
+  },
+  { id: 'repair-secret', scope: 'primary', title: "Write the members' remote secrets again (create-remote-secret | apply)", runsOn: repairs('secret') },
+  { id: 'repair-tag', scope: 'each', title: "Point the default revision tag at the mesh's revision again", runsOn: repairs('default-tag') },
   ...LINK_CHECKS,
 ];
 

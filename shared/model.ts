@@ -102,8 +102,22 @@ export interface TrustRotateSpec {
 
 // What a repair run does about one drift item, on the cluster where the object lives: a remote secret written
 // again (`source`'s, on this primary), a stale secret deleted (`secret`, by name), the network label, the
-// control-plane annotation, or an expose object applied again.
-export type RepairAction = 'secret' | 'stale-secret' | 'label' | 'annotation' | 'expose-istiod' | 'expose-services';
+// control-plane annotation, an expose object applied again; the east-west gateway installed again (its address
+// awaited), a remote's profile installed again pointed at its primary's gateway as it is now, a primary's
+// control plane installed again, the mesh's CA plugged in again (istiod restarted when it signs under another
+// root), or the default revision tag pointed back at the mesh's revision.
+export type RepairAction =
+  | 'secret'
+  | 'stale-secret'
+  | 'label'
+  | 'annotation'
+  | 'expose-istiod'
+  | 'expose-services'
+  | 'gateway'
+  | 'remote'
+  | 'control-plane'
+  | 'cacerts'
+  | 'default-tag';
 
 export interface RepairItem {
   // The drift kind it repairs (as mesh-run drift names it).
@@ -112,6 +126,10 @@ export interface RepairItem {
   cluster: string;
   source?: string;
   secret?: string;
+  // A remote reinstalled because its primary's east-west gateway is repaired in the same run (its address may change).
+  follows?: string;
+  // cacerts: replace a cacerts that holds another CA (repair --force; journaled).
+  force?: boolean;
 }
 
 // A canary upgrade from one revision to another, as `mesh-run upgrade` was asked for it.

@@ -3,100 +3,20 @@
 // (and its world), changes the clusters as drift.test.ts does, repairs, and then drift must find nothing
 // (exit 0) and verify must pass. --only limits; a kind this version does not repair is listed (exit 5); a
 // failed repair resumes; an adopted mesh is repaired too; tokens reach no output and no journal.
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { runIdFrom, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
-import { copyDb } from './support/crash-resume.js';
-import { copyExamples } from './support/examples.js';
 import { readJournal } from './support/journal.js';
-import { expectNoLeak, tokenEnv, withToken } from './support/secret-leaks.js';
-import { simCommand } from './support/sim.js';
+import { type Mesh, repairCases } from './support/repair-cases.js';
+import { tokenEnv } from './support/secret-leaks.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-const examples = join(tmp.dir, 'examples');
-copyExamples(examples);
-const FAST = ['--dry-run', '--sim-lb-delay', '0', '-q'];
-const env = tokenEnv;
-
-interface Mesh {
-  db: string;
-  world: string;
-}
-
-const outputs: string[] = [];
-const dbs: string[] = [];
-
-async function cli(args: string[]) {
-  const result = await runCli(args, { env });
-  outputs.push(result.stdout, result.stderr);
-  return { code: result.code ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
-
-async function install(example: string): Promise<Mesh> {
-  const db = join(tmp.dir, `${example}.db`);
-  const result = await runCli(['install', ...FAST, '-c', join(examples, `${example}.yaml`), '--db', db], { env });
-  expect(result.code, result.stderr).toBe(0);
-  dbs.push(db);
-  return { db, world: (await readJournal(db, runIdFrom(result))).run.simWorld };
-}
-
-let copies = 0;
-function copyOf(mesh: Mesh): Mesh {
-  const db = join(tmp.dir, `case-${++copies}.db`);
-  copyDb(mesh.db, db);
-  dbs.push(db);
-  return { db, world: mesh.world };
-}
-
-async function kubectl(mesh: Mesh, context: string, args: string[], stdin?: string): Promise<string> {
-  const result = await withToken(() => simCommand(mesh.db, mesh.world, context, args, stdin !== undefined ? { stdin } : {}));
-  expect(result.exitCode, `kubectl ${args.join(' ')}: ${result.stderr}`).toBe(0);
-  return result.stdout;
-}
+const { cli, install, copyOf, kubectl, driftOf, repair, slotsOf, expectRepaired, expectNoLeaks, examples, dbs } = repairCases(tmp.dir);
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
-
-async function driftOf(mesh: Mesh): Promise<{ code: number; found: string[] }> {
-  const result = await cli(['drift', '--mesh', 'mesh1', '--db', mesh.db, '-o', 'json']);
-  const report = JSON.parse(result.stdout) as { drift: Array<{ kind: string; cluster: string }> };
-  return { code: result.code, found: report.drift.map((d) => `${d.kind}@${d.cluster}`) };
-}
-
-const repair = (mesh: Mesh, ...extra: string[]) => cli(['repair', '--mesh', 'mesh1', '--db', mesh.db, ...extra]);
-
-// The steps a repair run went through, as its journal has them.
-async function slotsOf(mesh: Mesh, stdout: string): Promise<string[]> {
-  const journal = await readJournal(mesh.db, runIdFrom({ stdout } as never));
-  expect(journal.run.kind).toBe('repair');
-  return [...new Set(journal.attempts.map((a: { step: string; cluster: string }) => (a.cluster === '*' ? a.step : `${a.step}@${a.cluster}`)))];
-}
-
-// One case: a copy of `base` changed by `change`; drift finds `expected`; repair exits 0 through `steps`;
-// then drift finds nothing and verify passes.
-async function expectRepaired(base: () => Mesh, change: (m: Mesh) => Promise<unknown>, expected: string[], steps: string[]): Promise<void> {
-  const mesh = copyOf(base());
-  await change(mesh);
-  const before = await driftOf(mesh);
-  // What follows from it may show too (a secret gone: the remote's injector loses its CA); repairing the cause heals it.
-  expect(before.found).toEqual(expect.arrayContaining(expected));
-  expect(before.code).toBe(5);
-  const repaired = await repair(mesh, '-q');
-  expect(repaired.code, repaired.stderr).toBe(0);
-  expect(repaired.stdout).toContain('drift repaired');
-  const slots = await slotsOf(mesh, repaired.stdout);
-  for (const step of steps) expect(slots).toContain(step);
-  // Only what drifted: no other repair step ran.
-  expect(slots.filter((s) => /^(repair-|remove-stale)/.test(s)).sort()).toEqual([...steps].sort());
-  const after = await driftOf(mesh);
-  expect(after.found).toEqual([]);
-  expect(after.code).toBe(0);
-  const verified = await cli(['verify', '--mesh', 'mesh1', '--db', mesh.db, '-q']);
-  expect(verified.code, verified.stderr).toBe(0);
-}
 
 describe('mesh-run repair on a primary-remote mesh', () => {
   let mesh: Mesh;
@@ -256,22 +176,28 @@ describe('mesh-run repair on a multi-primary multi-network mesh', () => {
     expect((await driftOf(m)).found).toEqual(['expose-services@cluster1']);
   });
 
-  it('a kind this version does not repair is reported with its repair text, exit 5, no run when it is all there is', async () => {
+  it('a kind this version does not repair is reported with why and its repair text, exit 5, no run when it is all there is', async () => {
     const m = copyOf(mesh);
-    await kubectl(m, 'cluster2', ['-n', 'istio-system', 'delete', 'secret', 'cacerts']);
+    await kubectl(m, 'cluster2', ['-n', 'istio-system', 'label', 'deployment', 'istiod', 'istio.io/rev=canary', '--overwrite']);
     const alone = await repair(m);
     expect(alone.code).toBe(5);
-    expect(alone.stderr).toMatch(/cacerts-missing cluster2: not repaired by this version: kubectl create secret generic cacerts/);
+    expect(alone.stderr).toMatch(
+      /revision cluster2: not repaired by this version: another revision runs there instead of the journal's default .*two control planes/,
+    );
+    expect(alone.stderr).toMatch(/\n {4}by hand: istioctl install -y --context=cluster2/);
     expect(alone.stdout).toContain('nothing to repair');
     const json = await repair(m, '--json');
     expect(json.code).toBe(5);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, notRepaired: [{ kind: 'cacerts-missing', cluster: 'cluster2' }] });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: false,
+      notRepaired: [{ kind: 'revision', cluster: 'cluster2', reason: expect.stringContaining('two control planes') }],
+    });
     // With something it does repair: that is repaired, the rest listed, exit 5.
     await kubectl(m, 'cluster1', ['label', 'namespace', 'istio-system', 'topology.istio.io/network=network9', '--overwrite']);
     const mixed = await repair(m);
     expect(mixed.code, mixed.stderr).toBe(5);
     expect(mixed.stdout).toContain('drift repaired: network-label@cluster1');
-    expect((await driftOf(m)).found).toEqual(['cacerts-missing@cluster2']);
+    expect((await driftOf(m)).found).toEqual(['revision@cluster2']);
   });
 });
 
@@ -279,7 +205,9 @@ describe('mesh-run repair on an adopted mesh (built by hand, as Istio pages buil
   it('a deleted remote secret is written again; drift and verify pass', async () => {
     const db = join(tmp.dir, 'adopted.db');
     dbs.push(db);
-    const adopted = await runCli(['mesh', 'adopt', '--name', 'mesh1', '--dry-run', '-q', '-c', join(examples, 'primary-remote.yaml'), '--db', db], { env });
+    const adopted = await runCli(['mesh', 'adopt', '--name', 'mesh1', '--dry-run', '-q', '-c', join(examples, 'primary-remote.yaml'), '--db', db], {
+      env: tokenEnv,
+    });
     expect(adopted.code, adopted.stderr).toBe(0);
     const mesh = { db, world: (await readJournal(db, runIdFrom(adopted))).run.simWorld };
     await expectRepaired(
@@ -292,9 +220,5 @@ describe('mesh-run repair on an adopted mesh (built by hand, as Istio pages buil
 });
 
 describe('no token in any output', () => {
-  it('every output above is free of the token and its encodings, and so is every journal', () => {
-    expect(outputs.length).toBeGreaterThan(40);
-    for (const [i, out] of outputs.entries()) expectNoLeak(`output ${i}`, out);
-    for (const db of dbs) for (const file of [db, `${db}-wal`]) if (existsSync(file)) expectNoLeak(file, readFileSync(file));
-  });
+  it('every output above is free of the token and its encodings, and so is every journal', () => expectNoLeaks(40));
 });

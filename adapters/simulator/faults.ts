@@ -20,7 +20,15 @@ export function isFaultPoint(step: StepId, command: Command): boolean {
     case 'install-primary':
     case 'install-eastwest-gateway':
     case 'install-remote':
+    case 'repair-control-plane':
       return command.tool === 'istioctl' && a0 === 'install';
+    // A repair that looks before it installs: its first look (it may find nothing to do).
+    case 'repair-gateway':
+    case 'repair-remote':
+    case 'repair-trust':
+      return command.tool === 'kubectl' && a0 === 'get';
+    case 'repair-tag':
+      return command.tool === 'istioctl' && a0 === 'tag';
     case 'await-gateway-address':
     case 'read-discovery-address':
     case 'record-existing':
@@ -113,6 +121,7 @@ function verbOf(command: Command): string[] {
 export function faultAppliesEffect(step: StepId): boolean {
   return (
     step === 'install-primary' ||
+    step === 'repair-control-plane' ||
     step === 'install-eastwest-gateway' ||
     step === 'install-remote' ||
     step === 'uninstall-remote' ||
@@ -151,6 +160,7 @@ function permanentText(step: StepId, command: Command): string {
     case 'preflight':
       return 'error: You must be logged in to the server (Unauthorized)';
     case 'install-primary':
+    case 'repair-control-plane':
       return `✘ Istiod encountered an error: failed to wait for resource: resources not ready after 5m0s: Deployment/istio-system/istiod (container failed to start: ImagePullBackOff: Back-off pulling image "docker.io/istio/pilot")\nError: failed to install manifests: errors occurred during operation`;
     case 'install-eastwest-gateway':
       return `✘ Ingress gateways encountered an error: failed to wait for resource: resources not ready after 5m0s: Deployment/istio-system/istio-eastwestgateway (container failed to start: ImagePullBackOff: Back-off pulling image "docker.io/istio/proxyv2")\nError: failed to install manifests: errors occurred during operation`;
@@ -158,6 +168,8 @@ function permanentText(step: StepId, command: Command): string {
       return `✘ Istio core encountered an error: failed to update resource with server-side apply for obj MutatingWebhookConfiguration//istio-sidecar-injector: mutatingwebhookconfigurations.admissionregistration.k8s.io "istio-sidecar-injector" is forbidden: User "${USER}" cannot patch resource "mutatingwebhookconfigurations" in API group "admissionregistration.k8s.io" at the cluster scope\nError: failed to install manifests: errors occurred during operation`;
     case 'await-gateway-address':
     case 'read-discovery-address':
+    case 'repair-gateway':
+    case 'repair-remote':
       return `Error from server (Forbidden): services "istio-eastwestgateway" is forbidden: User "${USER}" cannot get resource "services" in API group "" in the namespace "istio-system"`;
     case 'expose-istiod':
     case 'expose-services':
@@ -193,6 +205,7 @@ function permanentText(step: StepId, command: Command): string {
     case 'detach-remote':
     case 'release-secrets':
     case 'remove-stale-secret':
+    case 'repair-trust':
     case 'mint-token':
     case 'revoke-token':
       return `Error from server (Forbidden): secrets is forbidden: User "${USER}" cannot get resource "secrets" in API group "" in the namespace "istio-system"`;
@@ -221,6 +234,7 @@ function permanentText(step: StepId, command: Command): string {
       return 'Error: failed to get proxy infos: unable to find any Istiod instances';
     case 'flip-tag':
     case 'restore-tag':
+    case 'repair-tag':
       return `Error: failed to apply tag webhook MutatingWebhookConfiguration to cluster: mutatingwebhookconfigurations.admissionregistration.k8s.io is forbidden: User "${USER}" cannot create resource "mutatingwebhookconfigurations" in API group "admissionregistration.k8s.io" at the cluster scope`;
     case 'remove-old-revision':
     case 'remove-remote-revision':

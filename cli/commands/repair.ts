@@ -17,6 +17,7 @@ interface RepairOptions {
   only?: string[];
   dryRun?: boolean;
   yes?: boolean;
+  force?: boolean;
   injectFailure?: string[];
   db?: string;
   store?: string;
@@ -27,15 +28,25 @@ interface RepairOptions {
 const HELP = `
 A drift check first ("mesh-run drift"); then one run of kind repair (resumable with "mesh-run resume") puts
 back what it found, each with the step install uses, only on the cluster where it drifted:
-  remote-secret-missing, remote-secret-server, remote-secret-token   repair-secret on the primary holding it
-      (istioctl create-remote-secret | kubectl apply --server-side; a refused token is replaced by the one
-      the cluster's reader account has now, made again if it was deleted)
+  remote-secret-missing, remote-secret-server, remote-secret-token, istiod-unsynced
+      repair-secret on the primary holding it (istioctl create-remote-secret | kubectl apply --server-side; a
+      refused token is replaced by the one the cluster's reader account has now, made again if it was deleted)
   remote-secret-stale        remove-stale-secret: the secret deleted by name on that primary
   network-label              repair-label (install's label-network)
   control-plane-annotation   repair-annotation (install's annotate-remote-namespace)
   expose-istiod, expose-services   repair-expose (install's expose-istiod, expose-services)
-then check-remote-clusters and check-injector-ca, as verify-links checks the links. Other kinds are listed as
-"not repaired by this version", with the command that repairs them. Nothing drifted: nothing is recorded.
+  east-west-gateway          repair-gateway (install-eastwest-gateway, its address awaited); then the primary's
+                             remotes follow: repair-remote on each, a no-op unless the address moved
+  gateway-address            repair-remote (install-remote with the primary's gateway address read now)
+  cacerts-missing            repair-trust (establish-trust from the mesh's trust directory; istiod restarted
+                             only if it signs under another root); a cacerts holding another CA: with --force
+  default-tag                repair-tag (the upgrade's tag step: the tag back on the mesh's revision)
+  istio-missing, istiod-identity   repair-control-plane (install-primary) or, on a remote, repair-remote;
+                             not on clusters whose Istio mesh-run adopted
+A remote is installed again only once its primary's gateway and expose objects are back. Then
+check-remote-clusters and check-injector-ca, as verify-links checks the links, and the drift check again.
+revision, injector-ca-empty and roots-differ are listed as "not repaired by this version", with why and the
+command that repairs them by hand. Nothing drifted: nothing is recorded.
 
 Examples:
   mesh-run repair --mesh mesh1
@@ -54,15 +65,17 @@ export function repairCommand(streams: Streams): Command {
       .requiredOption('--mesh <mesh>', 'the mesh (see "mesh-run meshes")')
       .option('--only <kind>', 'repair only this drift kind (repeatable, or comma-separated)', collect)
       .option('--dry-run', 'a real mesh: rehearse on a simulated copy of it as the journal records it (no real cluster is touched)')
-      .option('-y, --yes', 'real clusters: do not ask before repairing (required without a terminal); dry runs never ask'),
+      .option('-y, --yes', 'real clusters: do not ask before repairing (required without a terminal); dry runs never ask')
+      .option('--force', "replace a cacerts that holds another CA with the mesh's own (the replacement is journaled)"),
   )
     .addHelpText('after', HELP)
     .action(async (options: RepairOptions) => {
-      const { checkRepair, prepareRepair } = await import('../../engine/run-api.js');
+      const { checkRepair, describeRepair, prepareRepair, recheckRepair } = await import('../../engine/run-api.js');
       const request = {
         meshRef: options.mesh,
         ...(options.only ? { only: options.only } : {}),
         dryRun: Boolean(options.dryRun),
+        force: Boolean(options.force),
         injections: options.injectFailure ?? [],
         store: storeLocation(options),
       };
@@ -79,7 +92,7 @@ export function repairCommand(streams: Streams): Command {
         return;
       }
       if (decision.mode === 'real' && !options.dryRun) {
-        const what = decision.repairs.map((r) => `  ${r.kind} on ${r.cluster}${r.source ? ` (${r.source}'s secret)` : ''}${r.secret ? ` (${r.secret})` : ''}`);
+        const what = decision.repairs.map((r) => `  ${describeRepair(r)}${r.secret ? ` (${r.secret})` : ''}`);
         const asked = await confirm(`Repair on the real clusters of mesh ${decision.mesh}:\n${what.join('\n')}\nRepair?`, streams, {
           yes: Boolean(options.yes),
           refusal: 'repair of a real mesh changes its clusters: confirm on a terminal, or pass --yes',
@@ -94,16 +107,13 @@ export function repairCommand(streams: Streams): Command {
           streams,
           options,
           (listener) => prepareRepair(request, decision, listener),
-          (run) =>
-            `run ${run.id} (repair of mesh ${options.mesh}: ${decision.repairs.map((r) => `${r.kind}@${r.cluster}`).join(', ')}${rehearsed(run, options)})`,
+          (run) => `run ${run.id} (repair of mesh ${options.mesh}: ${decision.repairs.map(describeRepair).join(', ')}${rehearsed(run, options)})`,
         );
       } catch (error) {
-        // A rehearsal changed no real cluster: nothing to check again.
-        if (!(error instanceof ExitRequest) || error.exitCode !== ExitCode.ok || (decision.mode === 'real' && options.dryRun)) throw error;
-        // Checked again: what the repair healed on the way (an injector's CA, istiod's sync) is no longer drift.
-        const after = await checkRepair(request);
-        const remaining = after.unrepairable.length + after.skipped.length + after.repairs.length;
-        if (remaining === 0) throw error;
+        if (!(error instanceof ExitRequest) || error.exitCode !== ExitCode.ok) throw error;
+        const after = await recheckRepair(request, decision);
+        const remaining = after ? after.unrepairable.length + after.skipped.length + after.repairs.length : 0;
+        if (!after || remaining === 0) throw error;
         streams.stderr.write(repairLeftText(after, paint));
         for (const r of after.repairs) streams.stderr.write(`${paint('yellow', '!')} ${r.kind} ${r.cluster}: still drifted after the repair\n`);
         throw new ExitRequest(ExitCode.found);

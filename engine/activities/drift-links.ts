@@ -105,6 +105,7 @@ function sync(ctx: DriftContext, faulty: Set<string>): void {
       ctx.items.push({
         kind: 'istiod-unsynced',
         cluster: p.name,
+        source: m.name,
         what: `istiod on ${p.name} does not see ${m.name} synced (${status})`,
         why: unsyncedWhy(p.name, m.name, token),
         repair: token && token.verdict !== 'accepted' ? secretCommand(m, p) : restart,

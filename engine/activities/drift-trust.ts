@@ -66,7 +66,7 @@ function changed(ctx: DriftContext, primaries: MeshCluster[]): void {
       why: root
         ? `istiod on ${p.name} signs under that root from its next start: its workloads and the rest of the mesh's stop trusting each other (mTLS fails)`
         : `workloads still trust it (one root), but istiod on ${p.name} signs with a CA mesh-run did not plug in, whose expiry and origin the journal does not know`,
-      repair: `mesh-run repair --mesh ${mesh} --only cacerts-changed (re-plugs the mesh's own ${CACERTS} from its trust directory${dir ? ` ${dir}` : ''}, then restarts istiod); if the new CA is intended: mesh-run trust rotate --mesh ${mesh}`,
+      repair: `mesh-run repair --mesh ${mesh} --only cacerts-changed --force (re-plugs the mesh's own ${CACERTS} from its trust directory${dir ? ` ${dir}` : ''}, then restarts istiod; --force because the ${CACERTS} there now is not the one mesh-run plugged in)`,
     });
   }
 }

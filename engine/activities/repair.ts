@@ -1,15 +1,21 @@
 // A repair's steps: install's own idempotent steps, given only what drifted on the cluster. Each observes,
-// acts only if needed and verifies, as it does during an install.
+// acts only if needed and verifies, as it does during an install. The network ones (gateway, remote profile)
+// are in repair-network.ts, the CA in repair-trust.ts.
 import type { RepairStepInput } from '../../machines/repair-machine.js';
-import type { StepDone } from '../../machines/types.js';
+import type { MeshCluster, StepDone, UpgradeStepInput } from '../../machines/types.js';
 import { StepError } from '../../shared/errors.js';
+import { DEFAULT_REVISION, namedOrNone } from '../../shared/revisions.js';
 import type { ActivityDeps } from './install-common.js';
 import { exists, ISTIO_SYSTEM, mustSucceed } from './kube-ops.js';
 import { labelNetwork } from './network-steps.js';
-import { exposeIstiodStep, exposeServicesStep } from './primary-steps.js';
+import { exposeIstiodStep, exposeServicesStep, installPrimary } from './primary-steps.js';
 import { receiveSecrets } from './remote-secrets.js';
 import { annotateRemoteNamespace } from './remote-steps.js';
+import { reactivateDefaultInjector, setDefaultTag } from './revision-ops.js';
 import { kubectl, type StepRuntime } from './step-runtime.js';
+
+export { repairGateway, repairRemote } from './repair-network.js';
+export { repairTrust } from './repair-trust.js';
 
 // repair-label: install's label-network.
 export function repairLabel(rt: StepRuntime, input: RepairStepInput): Promise<StepDone> {
@@ -50,6 +56,50 @@ export async function removeStaleSecrets(rt: StepRuntime, input: RepairStepInput
     );
     if (await exists(rt, input.context, args, `secret ${name}`, 'verify'))
       throw new StepError(`secret ${ISTIO_SYSTEM}/${name} on ${input.cluster} is still there after deleting it`, { retryable: true });
+  }
+  return { finishedAt: rt.now() };
+}
+
+// repair-control-plane: install's install-primary again, the IstioOperator rendered from the journal's meshID,
+// cluster name and network (istioctl install converges: a re-run changes nothing more), then istiod's rollout.
+export function repairControlPlane(rt: StepRuntime, input: RepairStepInput, deps: ActivityDeps): Promise<StepDone> {
+  return installPrimary(rt, input, deps);
+}
+
+// The cluster as the upgrade's helpers take it.
+function asMeshCluster(input: RepairStepInput): MeshCluster {
+  return {
+    name: input.cluster,
+    context: input.context,
+    role: input.role,
+    network: input.network,
+    ...(input.primary ? { controlPlane: input.primary.name } : {}),
+  };
+}
+
+// repair-tag: the upgrade's tag step. A named revision: the default tag points at it again. The default revision
+// (no tag of its own): the tag is removed, and the default revision's injector, which a tag leaves inert,
+// injects again (as a rollback's restore-tag does).
+export async function repairTag(rt: StepRuntime, input: RepairStepInput, deps: ActivityDeps): Promise<StepDone> {
+  const member = asMeshCluster(input);
+  const revision = namedOrNone(input.revision ?? DEFAULT_REVISION);
+  await setDefaultTag(rt, member, revision);
+  if (revision === undefined) {
+    const primary: MeshCluster[] = input.primary ? [{ ...input.primary }] : [];
+    const upgrade: UpgradeStepInput = {
+      runId: input.runId,
+      step: input.step,
+      cluster: input.cluster,
+      context: input.context,
+      meshID: input.meshID,
+      from: DEFAULT_REVISION,
+      to: DEFAULT_REVISION,
+      members: [member, ...primary],
+      gateTimeoutMs: 0,
+      member,
+      external: input.external,
+    };
+    await reactivateDefaultInjector(rt, upgrade, deps);
   }
   return { finishedAt: rt.now() };
 }

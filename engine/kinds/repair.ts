@@ -11,7 +11,7 @@ export const repairKind: KindModule = {
   doing: () => 'repairing',
   summary(config) {
     const items = config.repair ?? [];
-    const what = items.map((r) => `${r.kind}@${r.cluster}${r.source ? ` (${r.source})` : ''}`);
+    const what = items.map((r) => `${r.kind}@${r.cluster}${r.source ? ` (${r.source})` : ''}${r.follows ? ` (follows ${r.follows})` : ''}`);
     return `drift repaired: ${what.join(', ') || 'nothing'}; the links checked`;
   },
 };

@@ -231,9 +231,14 @@ export const WORKFLOWS: Readonly<Record<RunKind, Workflow>> = {
         actors: {
           repairLabel: step(repair.repairLabel),
           removeStaleSecrets: step(repair.removeStaleSecrets),
-          repairSecret: step(repair.repairSecret),
+          repairTrust: step(repair.repairTrust),
+          repairControlPlane: step(repair.repairControlPlane),
           repairAnnotation: step(repair.repairAnnotation),
+          repairRemote: step(repair.repairRemote),
+          repairGateway: step(repair.repairGateway),
           repairExpose: step(repair.repairExpose),
+          repairSecret: step(repair.repairSecret),
+          repairTag: step(repair.repairTag),
         },
         actions: journal,
       });

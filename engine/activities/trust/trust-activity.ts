@@ -52,7 +52,8 @@ function material(error: unknown): never {
   throw error;
 }
 
-export async function establishTrust(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps): Promise<TrustOutcome> {
+// `restarts`: the caller restarts istiod itself when it must (a repair), so no advice to do it is noted.
+export async function establishTrust(rt: StepRuntime, input: PrimaryStepInput, deps: ActivityDeps, restarts = false): Promise<TrustOutcome> {
   const trust = deps.config.trust;
   if (!trust) throw new StepError('establish-trust ran without a trust: section (internal error)');
   const before = await installedFingerprint(rt, input.context, 'observe');
@@ -82,7 +83,7 @@ export async function establishTrust(rt: StepRuntime, input: PrimaryStepInput, d
   if (after.fingerprint !== fp) return recordKept(rt, input, keepExisting(rt, input, after.fingerprint, expected));
   await recordCerts(rt, input.cluster, printsOf({ rootCert: bundle['root-cert.pem'], caCert: bundle['ca-cert.pem'] }));
   rt.note(`cacerts on ${input.cluster}: CA ${fp.slice(0, 16)} (${origin})`, 'info');
-  await warnIfIstiodRunning(rt, input);
+  if (!restarts) await warnIfIstiodRunning(rt, input);
   return { fingerprint: fp, finishedAt: rt.now() };
 }
 
