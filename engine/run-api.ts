@@ -12,6 +12,7 @@ export { prepareClusterAdd, prepareClusterRemove, prepareSecretsRotate } from '.
 export { discoverMesh } from './discover-service.js';
 export { checkDrift } from './drift-service.js';
 export { planRun } from './plan.js';
+export { planRepair } from './plan-repair.js';
 export { plannedConfig } from './plan-request.js';
 export { checkRepair, prepareRepair, REPAIRED_KINDS } from './repair-service.js';
 export { prepareFollowUp, prepareInstall, prepareResume } from './run-service.js';

@@ -14,6 +14,7 @@ export type { FaultTarget } from './completion-queries.js';
 export type { DiscoveryFinding, DiscoveryReport } from './discover-service.js';
 export type { DriftItem, DriftKind, DriftReport, UnreadCluster } from './drift-service.js';
 export type { Plan, PlannedCommand } from './plan.js';
+export type { RepairPlan } from './plan-repair.js';
 export type { PlanChange, PlanRequest } from './plan-request.js';
 export type { RepairDecision, RepairRequest } from './repair-service.js';
 export type { FinishedRun, PreparedRun } from './run-service.js';
