@@ -105,7 +105,7 @@ const PLANNED_CHANGE: Readonly<Record<RunKind, PlannedChange>> = {
   'upgrade-rollback': (base, { change }) => upgradeChange(base, 'upgrade-rollback', change),
   // What a repair does depends on what drifted: plan-repair.ts checks first, then rehearses.
   repair: () => {
-    throw new UsageError('plan repair: planned from the drift of a mesh of the journal (planRepair), not from a config');
+    throw new UsageError('plan repair: give --mesh M (a repair is planned from what drifted on a mesh of the journal, not from a config)');
   },
 };
 
