@@ -22,6 +22,8 @@ export interface PlanChange {
   namespaces?: string;
   waveSize?: string;
   keepOld?: boolean;
+  // repair: only these drift kinds.
+  only?: string[];
 }
 
 export interface PlanRequest {
@@ -46,14 +48,20 @@ const CHANGE_FLAGS: ReadonlyArray<{ field: keyof PlanChange; flag: string; kinds
   { field: 'namespaces', flag: '--namespaces', kinds: ['upgrade', 'upgrade-rollback'] },
   { field: 'waveSize', flag: '--wave-size', kinds: ['upgrade', 'upgrade-rollback'] },
   { field: 'keepOld', flag: '--keep-old', kinds: ['upgrade', 'upgrade-rollback'] },
+  { field: 'only', flag: '--only', kinds: ['repair'] },
 ];
+
+// A change flag given to a kind it does not go with: refused (exit 2), naming the kinds it goes with.
+export function checkChangeFlags({ kind, change }: Pick<PlanRequest, 'kind' | 'change'>): void {
+  for (const { field, flag, kinds } of CHANGE_FLAGS) {
+    if (change[field] !== undefined && !kinds.includes(kind)) throw new UsageError(`${flag}: goes with ${kinds.map((k) => `plan ${k}`).join(' or ')}`);
+  }
+}
 
 // The config the plan rehearses: the mesh with the change the kind makes, refused (exit 2) as the run would.
 export async function plannedConfig(request: PlanRequest): Promise<MeshConfig> {
   const { kind, change } = request;
-  for (const { field, flag, kinds } of CHANGE_FLAGS) {
-    if (change[field] !== undefined && !kinds.includes(kind)) throw new UsageError(`${flag}: goes with ${kinds.map((k) => `plan ${k}`).join(' or ')}`);
-  }
+  checkChangeFlags(request);
   if (request.meshRef !== undefined && request.configPath !== undefined) throw new UsageError('--mesh and --config: give one of them');
   const needs = KINDS[kind].plan.needs;
   if (needs && change[needs.field] === undefined) throw new UsageError(`plan ${kind}: ${needs.flag} is required (${needs.what})`);
@@ -95,10 +103,9 @@ const PLANNED_CHANGE: Readonly<Record<RunKind, PlannedChange>> = {
   'secrets-rotate': (base, { change, meshRef }) => rotationConfig(base, change.cluster, meshRef ?? base.meshID),
   upgrade: (base, { change }) => upgradeChange(base, 'upgrade', change),
   'upgrade-rollback': (base, { change }) => upgradeChange(base, 'upgrade-rollback', change),
+  // What a repair does depends on what drifted: plan-repair.ts checks first, then rehearses.
   repair: () => {
-    throw new UsageError(
-      'plan repair: what a repair does depends on what drifted; "mesh-run drift --mesh M" lists each drift with the command that repairs it, and "mesh-run repair --mesh M --dry-run" rehearses on a simulated copy of a real mesh',
-    );
+    throw new UsageError('plan repair: give --mesh M (a repair is planned from what drifted on a mesh of the journal, not from a config)');
   },
   drift: () => {
     throw new UsageError('plan drift: a drift check changes nothing on the clusters; "mesh-run drift --mesh M" runs it');

@@ -44,7 +44,8 @@ function withoutRehearsedPod(command: Command, lookups: ReadonlyMap<string, stri
   return { ...command, args: command.args.map((a, i) => (i === dash - 1 ? POD_PLACEHOLDER(selector) : a)) };
 }
 
-function recording(inner: ClusterTools, out: PlannedCommand[], plan: Plan): ClusterTools {
+// The tools a plan rehearses on, each command recorded (in `out`) as it is run.
+export function recording(inner: ClusterTools, out: PlannedCommand[], plan: Plan): ClusterTools {
   // Pods the rehearsal looked up by label (kubectl get pods -l ... -o jsonpath=...name): name -> selector.
   const lookups = new Map<string, string>();
   return {
@@ -106,13 +107,17 @@ export async function planRun(kind: RunKind, changed: MeshConfig): Promise<Plan>
       const tools = step === kind ? recording(inner, plan.commands, plan) : inner;
       await driveUnrecorded(store, `${PLAN_RUN}-${i}`, step, config, tools, PLAN_RUN, seed, KINDS[step].reverses ? `${PLAN_RUN}-${i - 1}` : undefined);
     }
-    // Regions ran side by side; a plan reads best in page order, per step and cluster (a stable sort).
-    const order = slotsFor(kind, changed, plan.commands).map((s) => `${s.step}@${s.cluster}`);
-    plan.commands.sort((a, b) => order.indexOf(`${a.step}@${a.cluster}`) - order.indexOf(`${b.step}@${b.cluster}`));
+    inPageOrder(plan, changed);
     return plan;
   } finally {
     await store.close();
   }
+}
+
+// Regions ran side by side; a plan reads best in page order, per step and cluster (a stable sort).
+export function inPageOrder(plan: Plan, config: MeshConfig): void {
+  const order = slotsFor(plan.kind, config, plan.commands).map((s) => `${s.step}@${s.cluster}`);
+  plan.commands.sort((a, b) => order.indexOf(`${a.step}@${a.cluster}`) - order.indexOf(`${b.step}@${b.cluster}`));
 }
 
 export function planInstall(config: MeshConfig): Promise<Plan> {

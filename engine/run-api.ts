@@ -14,6 +14,7 @@ export { checkDrift, recordDriftCheck } from './drift-service.js';
 export { watchDrift } from './drift-watch.js';
 export { watchRepairer } from './drift-watch-repair.js';
 export { planRun } from './plan.js';
+export { planRepair } from './plan-repair.js';
 export { plannedConfig } from './plan-request.js';
 export { checkRepair, describeRepair, prepareRepair, REPAIRED_KINDS, recheckRepair } from './repair-service.js';
 export { prepareFollowUp, prepareInstall, prepareResume } from './run-service.js';

@@ -16,6 +16,7 @@ export type { DiscoveryFinding, DiscoveryReport } from './discover-service.js';
 export type { DriftItem, DriftKind, DriftReport, DriftSeen, UnreadCluster } from './drift-service.js';
 export type { DriftChange, DriftWatchSummary, RepairAttempt, WatchEvent } from './drift-watch-model.js';
 export type { Plan, PlannedCommand } from './plan.js';
+export type { RepairPlan } from './plan-repair.js';
 export type { PlanChange, PlanRequest } from './plan-request.js';
 export type { RepairDecision, RepairRequest } from './repair-service.js';
 export type { FinishedRun, PreparedRun } from './run-service.js';

@@ -1,16 +1,18 @@
 // mesh-run plan: the commands a run with this config would issue, without touching any cluster.
 import { Command, Option } from 'commander';
 import { storeLocation } from '../../engine/composition.js';
-import type { PlanChange, PlanRequest } from '../../engine/types.js';
-import { isRunKind, RUN_KINDS, type RunKind } from '../../engine/types.js';
+import type { Plan, PlanChange, PlanRequest, RepairPlan, StepId } from '../../engine/types.js';
+import { isRunKind, RUN_KINDS, type RunKind, slotLabel } from '../../engine/types.js';
 import { UsageError } from '../../shared/errors.js';
-import { addClusterOptions, type ClusterFlags, dbOption, overridesOf } from '../common.js';
-import type { Streams } from '../output.js';
+import type { MeshConfig } from '../../shared/model.js';
+import { addClusterOptions, type ClusterFlags, collect, dbOption, overridesOf } from '../common.js';
+import { painter, type Streams } from '../output.js';
 import { formatOf, formatOption, type OutputFlags, renderDocument } from '../output-format.js';
 
 const PLAN_FORMATS = ['text', 'sh', 'json', 'yaml'] as const;
 
 import { planJson, planScript, planText } from '../render/plan.js';
+import { repairLeftText } from '../render/repair.js';
 
 export function planCommand(streams: Streams): Command {
   return addClusterOptions(
@@ -29,6 +31,7 @@ export function planCommand(streams: Streams): Command {
       .option('--namespaces <selector>', 'upgrade: the namespaces to move (default: every one the old revision injects)')
       .option('--wave-size <n>', 'upgrade: namespaces per wave (default 5)')
       .option('--keep-old', 'upgrade: keep the old revision installed')
+      .option('--only <kind>', 'repair: only this drift kind (repeatable, or comma-separated)', collect)
       .addOption(dbOption()),
   )
     .addOption(formatOption('-o, --output <format>', 'text, sh (a bash script to run by hand), json or yaml (default text)', PLAN_FORMATS))
@@ -38,6 +41,9 @@ export function planCommand(streams: Streams): Command {
       'after',
       `
 verify and uninstall are rehearsed on simulated clusters that first went through install (and verify).
+repair checks the mesh for drift first (as "mesh-run drift" reads it), then rehearses the repair on a copy
+with that drift: a dry-run mesh's simulated clusters as they are now, or a simulated copy of a real mesh with
+its drift made again there. Nothing drifted: "nothing to repair". No cluster and no journal is changed.
 
 Examples:
   mesh-run plan                                   the Istio page's install, step by step
@@ -49,15 +55,30 @@ Examples:
   mesh-run plan secrets-rotate --mesh mesh1 --cluster cluster2
   mesh-run plan upgrade --mesh mesh1 --revision 1-31-0 -o sh
   mesh-run plan upgrade-rollback --mesh mesh1 --revision 1-31-0   what undoing that upgrade runs
+  mesh-run plan repair --mesh mesh1 --only network-label          what repairing one drift kind runs
 
-Exit codes: 0 planned, 2 bad input (an unknown kind, a config problem), 3 store problem or --mesh not installed, 4 no such mesh.`,
+Exit codes: 0 planned (or nothing to repair), 2 bad input (an unknown kind, a config problem), 3 store problem,
+--mesh not installed, or (repair) a cluster could not be read, 4 no such mesh.`,
     )
     .action(async (kind: string, options: PlanOptions) => {
       const format = formatOf(options, PLAN_FORMATS);
       if (!isRunKind(kind)) throw new UsageError(`plan ${kind.slice(0, 40)}: unknown run kind; choose one of ${RUN_KINDS.join(', ')}`);
-      const { planRun, plannedConfig } = await import('../../engine/run-api.js');
-      const config = await plannedConfig(planRequest(kind, options));
-      const plan = await planRun(kind, config);
+      const { planRepair, planRun, plannedConfig } = await import('../../engine/run-api.js');
+      const request = planRequest(kind, options);
+      let plan: Plan;
+      let config: MeshConfig;
+      let stopped: RepairPlan['stopped'];
+      if (kind === 'repair') {
+        const repair = await planRepair(request);
+        streams.stderr.write(repairLeftText(repair.decision, painter(streams.stderr)));
+        if (!repair.plan || !repair.config) return nothingToRepair(streams, repair.decision.mesh, format);
+        plan = repair.plan;
+        config = repair.config;
+        stopped = repair.stopped;
+      } else {
+        config = await plannedConfig(request);
+        plan = await planRun(kind, config);
+      }
       streams.stdout.write(
         format === 'json'
           ? planJson(plan)
@@ -67,7 +88,23 @@ Exit codes: 0 planned, 2 bad input (an unknown kind, a config problem), 3 store 
               ? planScript(plan, config)
               : planText(plan),
       );
+      if (stopped) {
+        const at = slotLabel(stopped.step as StepId, stopped.cluster);
+        const warn = painter(streams.stderr)('yellow', '!');
+        streams.stderr.write(`${warn} a repair would stop at ${at}: the rehearsal (its checks given 5s on the copy) stopped there: ${stopped.message}\n`);
+      }
     });
+}
+
+// Nothing drifted (or only what this version does not repair, listed): said in the format asked for.
+function nothingToRepair(streams: Streams, mesh: string, format: string): void {
+  const line = `mesh ${mesh}: nothing to repair`;
+  if (format === 'text') streams.stdout.write(`${line}\n`);
+  else if (format === 'sh') streams.stdout.write(`#!/usr/bin/env bash\n# ${line}\n`);
+  else {
+    streams.stderr.write(`${line}\n`);
+    streams.stdout.write(format === 'json' ? '[]\n' : renderDocument([], 'yaml'));
+  }
 }
 
 // The flags: where the mesh comes from, and what a kind changes (as the engine's request names them).
@@ -81,7 +118,7 @@ interface PlanOptions extends ClusterFlags, OutputFlags, PlanChange {
 // The flags as the engine's plan request: the mesh (-c or --mesh), the overrides, what the kind changes.
 function planRequest(kind: RunKind, options: PlanOptions): PlanRequest {
   const change: PlanChange = {};
-  for (const field of ['name', 'role', 'network', 'controlPlane', 'apiServer', 'cluster', 'revision', 'namespaces', 'waveSize', 'keepOld'] as const) {
+  for (const field of ['name', 'role', 'network', 'controlPlane', 'apiServer', 'cluster', 'revision', 'namespaces', 'waveSize', 'keepOld', 'only'] as const) {
     if (options[field] !== undefined) Object.assign(change, { [field]: options[field] });
   }
   return {

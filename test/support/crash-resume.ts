@@ -62,7 +62,7 @@ export async function crashAndResume(
   const at = db.startsWith('postgres') ? ['--store', db] : ['--db', db];
   const first = await runCli([...args, ...at], { env: { MESH_RUN_CRASH_AT: String(n) } });
   if (first.code === 0 && mayMiss) return 'not reached';
-  if (first.signal !== 'SIGKILL') throw new Error(`point ${n} did not kill the run (exit ${first.code})`);
+  if (first.signal !== 'SIGKILL') throw new Error(`point ${n} did not kill the run (exit ${first.code}): ${first.stderr.trim().split('\n').join(' / ')}`);
   const id = await onlyRunId(db, kind);
   // Killed before the run was recorded: nothing was created anywhere, nothing to resume.
   if (!id) return 'resumed';

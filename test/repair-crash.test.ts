@@ -1,0 +1,24 @@
+// A repair killed anywhere converges (issue 30): the drifted mesh of test/support/repair-crash.ts, its repair
+// SIGKILLed at a representative handful of crash points (the first, before the run row; the first of each
+// kind; a mid-run journal write and after-command; the last), each resumed, must end as an uninterrupted repair
+// ends: the run succeeded with a complete journal, no finished step run twice, the simulated clusters the same,
+// drift finding nothing, and once-only effects once. Every point: test/deep/repair-crash.deep.test.ts.
+import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from './support/cli.js';
+import { representative } from './support/crash-resume.js';
+import { REPAIR_STEPS, repairMatrix } from './support/repair-crash.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+describe('a repair killed at representative points, resumed', () => {
+  it('ends with drift clean, the journal complete and the clusters as an uninterrupted repair leaves them', async () => {
+    const matrix = await repairMatrix(tmp.dir, representative);
+    // The reference repair ran every repair step the four drifts ask for, and only those.
+    expect(matrix.steps).toEqual(REPAIR_STEPS);
+    for (const kind of ['journal-write', 'in-transaction', 'before-command', 'after-command']) expect(matrix.points).toContain(kind);
+    expect(matrix.chosen.length).toBeGreaterThanOrEqual(6);
+    expect(matrix.tally.failures).toEqual([]);
+    expect(matrix.tally.resumed).toBe(matrix.chosen.length);
+  }, 300_000);
+});
