@@ -1,7 +1,8 @@
 // Stand-ins for what the e2e clusters lack (no kubelet, no data plane):
 // 1. A load-balancer provider (the role MetalLB plays on kind): LoadBalancer services get an address through the
 //    status subresource. Its mode is read from a file on every pass, so a test can switch it:
-//    "ip <delayMs>", "hostname <delayMs>" or "none".
+//    "ip <delayMs>", "hostname <delayMs>" or "none". "ip <delayMs> <renumber>" (0, 1, 2, ...) moves every address
+//    out of 172.<30 + renumber>.x.y into it, as a provider that hands out new addresses does (drift tests).
 // 2. Istio's injection webhooks are set to failurePolicy Ignore: the API server calls them at the istiod pod's
 //    address, where nothing listens (the real istiod below is on loopback), and with Fail it would refuse every
 //    pod a webhook selects (the east-west gateway's included).
@@ -33,15 +34,18 @@ const kubectl = (context, args) =>
 
 function mode() {
   try {
-    const [kind, delay] = readFileSync(modeFile, 'utf8').trim().split(/\s+/);
-    return { kind: kind ?? 'ip', delayMs: Number(delay ?? 0) };
+    const [kind, delay, renumber] = readFileSync(modeFile, 'utf8').trim().split(/\s+/);
+    return { kind: kind ?? 'ip', delayMs: Number(delay ?? 0), renumber: renumber === undefined ? undefined : Number(renumber) };
   } catch {
     return { kind: 'ip', delayMs: 0 };
   }
 }
 
 function pass() {
-  const { kind, delayMs } = mode();
+  const { kind, delayMs, renumber } = mode();
+  // Without a renumbering any address stands; with one, only an address of its range.
+  const prefix = `172.${30 + (renumber ?? 0)}.`;
+  const ipFine = (ip) => Boolean(ip) && (renumber === undefined || ip.startsWith(prefix));
   contexts.forEach((context, ci) => {
     let list;
     try {
@@ -52,10 +56,11 @@ function pass() {
     list.forEach((svc, si) => {
       if (svc.spec?.type !== 'LoadBalancer' || kind === 'none') return;
       const current = svc.status?.loadBalancer?.ingress?.[0];
-      const fine = kind === 'ip' ? Boolean(current?.ip) : Boolean(current?.hostname) && !current?.ip;
+      const fine = kind === 'ip' ? ipFine(current?.ip) : Boolean(current?.hostname) && !current?.ip;
       if (fine) return;
       if (Date.now() - Date.parse(svc.metadata.creationTimestamp) < delayMs) return;
-      const ingress = kind === 'ip' ? [{ ip: `172.30.${ci + 1}.${10 + (si % 200)}` }] : [{ hostname: `a${ci}${si}e2e-1234567890.us-east-1.elb.amazonaws.com` }];
+      const ingress =
+        kind === 'ip' ? [{ ip: `${prefix}${ci + 1}.${10 + (si % 200)}` }] : [{ hostname: `a${ci}${si}e2e-1234567890.us-east-1.elb.amazonaws.com` }];
       try {
         kubectl(context, [
           '-n',
