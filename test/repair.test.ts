@@ -122,7 +122,7 @@ describe('mesh-run repair on a primary-remote mesh', () => {
     expect((await driftOf(m)).code).toBe(0);
   });
 
-  it('bad input is refused with exit 2, nothing changed; plan repair points at drift', async () => {
+  it('bad input is refused with exit 2, nothing changed; plan repair refuses it too', async () => {
     const m = copyOf(mesh);
     await kubectl(m, 'cluster1', ['-n', 'istio-system', 'delete', 'secret', 'istio-remote-secret-cluster2']);
     const bad = await repair(m, '--only', 'secret-gone');
@@ -131,9 +131,10 @@ describe('mesh-run repair on a primary-remote mesh', () => {
     const fault = await repair(m, '--inject-failure', 'no-such-step');
     expect(fault.code).toBe(2);
     expect((await driftOf(m)).found).toContain('remote-secret-missing@cluster1');
-    const plan = await cli(['plan', 'repair', '--mesh', 'mesh1', '--db', m.db]);
+    // plan repair takes --only as repair does: a kind that is not one is refused the same way.
+    const plan = await cli(['plan', 'repair', '--mesh', 'mesh1', '--only', 'no-such-kind', '--db', m.db]);
     expect(plan.code).toBe(2);
-    expect(plan.stderr).toContain('mesh-run drift');
+    expect(plan.stderr).toContain('--only no-such-kind: not a drift kind');
     const unknown = await cli(['repair', '--mesh', 'nope', '--db', m.db]);
     expect(unknown.code).toBe(4);
   });

@@ -14,7 +14,8 @@ import type { SimCluster } from './sim-cluster.js';
 
 const ISTIO_SYSTEM = 'istio-system';
 // What the istiod's gauges say: the expiry (epoch seconds) of the chain and of the root it loaded, or "none".
-const REPORTED = 'sim.mesh-run.dev/ca-reported';
+// The simulator's own bookkeeping, named apart from mesh-run's marks (a mesh built by hand carries none of those).
+const REPORTED = 'istiod.sim.local/ca-reported';
 const t = (name: string) => resourceType(name) as ResourceType;
 
 function istiods(cluster: SimCluster): KubeObject[] {
