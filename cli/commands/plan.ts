@@ -32,6 +32,7 @@ export function planCommand(streams: Streams): Command {
       .option('--wave-size <n>', 'upgrade: namespaces per wave (default 5)')
       .option('--keep-old', 'upgrade: keep the old revision installed')
       .option('--only <kind>', 'repair: only this drift kind (repeatable, or comma-separated)', collect)
+      .option('--force', "repair: as repair --force, a cacerts that holds another CA replaced with the mesh's")
       .addOption(dbOption()),
   )
     .addOption(formatOption('-o, --output <format>', 'text, sh (a bash script to run by hand), json or yaml (default text)', PLAN_FORMATS))
@@ -118,7 +119,7 @@ interface PlanOptions extends ClusterFlags, OutputFlags, PlanChange {
 // The flags as the engine's plan request: the mesh (-c or --mesh), the overrides, what the kind changes.
 function planRequest(kind: RunKind, options: PlanOptions): PlanRequest {
   const change: PlanChange = {};
-  for (const field of ['name', 'role', 'network', 'controlPlane', 'apiServer', 'cluster', 'revision', 'namespaces', 'waveSize', 'keepOld', 'only'] as const) {
+  for (const field of ['name', 'role', 'network', 'controlPlane', 'apiServer', 'cluster', 'revision', 'namespaces', 'waveSize', 'keepOld', 'only', 'force'] as const) {
     if (options[field] !== undefined) Object.assign(change, { [field]: options[field] });
   }
   return {
