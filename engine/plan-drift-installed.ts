@@ -45,7 +45,8 @@ const apply = (object: object): Edit => ({ args: ['apply', '--server-side', '-f'
 export async function remoteDrift({ item, config, read }: Drifting): Promise<Edit[]> {
   if (item.follows) return [];
   const revision = revisionName(config.revision);
-  if (item.kind !== 'gateway-address') return [{ args: ['delete', 'mutatingwebhookconfiguration', injectorWebhookName(namedOrNone(revision)), '--ignore-not-found'] }];
+  if (item.kind !== 'gateway-address')
+    return [{ args: ['delete', 'mutatingwebhookconfiguration', injectorWebhookName(namedOrNone(revision)), '--ignore-not-found'] }];
   const name = istiodName(revision);
   const slice = await read<Item & { endpoints?: Array<Record<string, unknown>> }>(['-n', ISTIO_SYSTEM, 'endpointslice', name]);
   // A remote profile pointed at a hostname keeps no slice (an ExternalName Service): the copy's never is.
@@ -83,9 +84,7 @@ export async function cacertsDrift({ item, config, found }: Drifting): Promise<E
   }
   const options = { keySize: 2048, rootDays: 3650, intermediateDays: 365 } as const;
   const other = await generateIntermediate(await generateRoot(options), item.cluster, options);
-  const data = Object.fromEntries(
-    (['root-cert.pem', 'ca-cert.pem', 'cert-chain.pem'] as const).map((k) => [k, Buffer.from(other[k]).toString('base64')]),
-  );
+  const data = Object.fromEntries((['root-cert.pem', 'ca-cert.pem', 'cert-chain.pem'] as const).map((k) => [k, Buffer.from(other[k]).toString('base64')]));
   const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: CACERTS, namespace: ISTIO_SYSTEM }, type: 'Opaque', data };
   return [removed, { args: ['create', '-f', '-'], stdin: JSON.stringify(secret) }];
 }
@@ -106,9 +105,7 @@ export async function defaultTagDrift({ config, read }: Drifting): Promise<Edit[
         apiVersion: 'admissionregistration.k8s.io/v1',
         kind: 'MutatingWebhookConfiguration',
         metadata: { name: TAG_WEBHOOK, labels: { 'istio.io/tag': DEFAULT_REVISION, 'istio.io/rev': other } },
-        webhooks: [
-          { name: 'rev.namespace.sidecar-injector.istio.io', clientConfig: { service: { name: istiodName(other), namespace: ISTIO_SYSTEM } } },
-        ],
+        webhooks: [{ name: 'rev.namespace.sidecar-injector.istio.io', clientConfig: { service: { name: istiodName(other), namespace: ISTIO_SYSTEM } } }],
       }),
     },
   ];

@@ -61,12 +61,7 @@ const NOT_FOUND = /\(NotFound\)|not found/i;
 // Puts each repair's drift into the simulated copy `tools` act on (never real clusters: refused). `found`: the
 // rest of what the drift check found (not repaired, or left out by --only), where it tells how a repaired item
 // drifted.
-export async function driftCopy(
-  tools: ClusterTools,
-  config: MeshConfig,
-  repairs: readonly RepairItem[],
-  found: Drifting['found'] = [],
-): Promise<void> {
+export async function driftCopy(tools: ClusterTools, config: MeshConfig, repairs: readonly RepairItem[], found: Drifting['found'] = []): Promise<void> {
   if (tools.mode !== 'dry-run') throw new InternalError('drift is made again on simulated clusters only');
   for (const item of repairs) {
     const context = config.clusters.find((c) => c.name === item.cluster)?.context;

@@ -6,6 +6,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateIntermediate, generateRoot } from '../engine/activities/trust/ca.js';
 import { openStore } from '../engine/composition.js';
 import { parseStoreLocation } from '../store/location.js';
 import { runIdFrom, tempDir } from './support/cli.js';
@@ -227,6 +228,10 @@ interface Service {
   status: { loadBalancer: { ingress: Array<{ ip: string }> } };
 }
 
+interface Deployment {
+  spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value: string }> }> } } };
+}
+
 const GATEWAY = ['-n', 'istio-system', 'service', 'istio-eastwestgateway'];
 
 // The load balancer re-provisioned the primary's gateway Service at another address.
@@ -274,7 +279,7 @@ describe('mesh-run plan repair on a real mesh: reinstalled parts and the CA', ()
     base = await installed('trusted-clusters', config);
   });
 
-  const CASES: Array<{ kind: string; change: (m: Mesh) => Promise<unknown>; slots: string[]; runs: RegExp }> = [
+  const CASES: Array<{ kind: string; flags?: string[]; change: (m: Mesh) => Promise<unknown>; slots: string[]; runs: RegExp }> = [
     { kind: 'gateway-address', change: moveGateway, slots: ['repair-remote@cluster2'], runs: /^istioctl install .*--context=cluster2/ },
     {
       kind: 'cacerts-missing',
@@ -283,22 +288,61 @@ describe('mesh-run plan repair on a real mesh: reinstalled parts and the CA', ()
       runs: /^kubectl --context=cluster1 .*create/,
     },
     { kind: 'default-tag', change: retag, slots: ['repair-tag@cluster1'], runs: /^istioctl tag --context=cluster1 remove default -y$/ },
+    {
+      kind: 'east-west-gateway',
+      change: (m) => kubectl(m, 'cluster1', ['delete', ...GATEWAY]),
+      slots: ['repair-gateway@cluster1', 'repair-remote@cluster2'],
+      runs: /^istioctl install --context=cluster1 /,
+    },
+    {
+      kind: 'istio-missing on the remote, istiod-identity',
+      change: async (m) => {
+        await kubectl(m, 'cluster2', ['delete', 'mutatingwebhookconfiguration', 'istio-sidecar-injector']);
+        const istiod = JSON.parse(await kubectl(m, 'cluster1', ['-n', 'istio-system', 'get', 'deployment', 'istiod', '-o', 'json'])) as Deployment;
+        for (const k of istiod.spec.template.spec.containers) for (const e of k.env ?? []) if (e.name === 'CLUSTER_ID') e.value = 'clusterX';
+        await kubectl(m, 'cluster1', ['apply', '--server-side', '-f', '-'], JSON.stringify(istiod));
+      },
+      slots: ['repair-control-plane@cluster1', 'repair-remote@cluster2'],
+      runs: /^istioctl install --context=cluster2 /,
+    },
+    {
+      kind: 'cacerts-changed',
+      flags: ['--force'],
+      change: async (m) => {
+        const options = { keySize: 2048, rootDays: 3650, intermediateDays: 365 } as const;
+        const bundle = await generateIntermediate(await generateRoot(options), 'cluster1', options);
+        const data = Object.fromEntries(Object.entries(bundle).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+        await kubectl(m, 'cluster1', ['-n', 'istio-system', 'delete', 'secret', 'cacerts']);
+        await kubectl(
+          m,
+          'cluster1',
+          ['create', '-f', '-'],
+          JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cacerts', namespace: 'istio-system' }, data }),
+        );
+      },
+      slots: ['repair-trust@cluster1'],
+      runs: /^kubectl --context=cluster1 -n istio-system delete secret cacerts/,
+    },
   ];
 
-  it.each(CASES)('$kind: the plan lists what the repair of the real clusters then runs, command for command', async ({ change, slots, runs }) => {
-    const clusters = copyOf(base);
-    const journal = await realMesh(clusters, trust);
-    await change(clusters);
-    await settled(clusters);
-    const plan = await runCli(['plan', 'repair', '--mesh', 'mesh1', '--db', journal, '-o', 'json']);
-    expect(plan.code, plan.stderr).toBe(0);
-    const rows = planOf(plan.stdout);
-    expect(repairSlots(rows)).toEqual(slots);
-    // The copy had the drift: the step acted there, not only read.
-    expect(rows.map((r) => r.argv.join(' ')).filter((l) => runs.test(l))).not.toEqual([]);
+  it.each(CASES)(
+    '$kind: the plan lists what the repair of the real clusters then runs, command for command',
+    async ({ change, flags = [], slots, runs }) => {
+      const clusters = copyOf(base);
+      const journal = await realMesh(clusters, trust);
+      await change(clusters);
+      await settled(clusters);
+      const plan = await runCli(['plan', 'repair', '--mesh', 'mesh1', '--db', journal, '-o', 'json', ...flags]);
+      expect(plan.code, plan.stderr).toBe(0);
+      const rows = planOf(plan.stdout);
+      expect(repairSlots(rows)).toEqual(slots);
+      // The copy had the drift: the step acted there, not only read.
+      expect(rows.map((r) => r.argv.join(' ')).filter((l) => runs.test(l))).not.toEqual([]);
 
-    const repaired = await runCli(['repair', '--mesh', 'mesh1', '--db', journal, '--yes', '-q']);
-    expect(repaired.code, repaired.stderr).toBe(0);
-    expect(bySlot(rows)).toEqual(bySlot(await executedBy(journal, repaired.stdout)));
-  }, 90_000);
+      const repaired = await runCli(['repair', '--mesh', 'mesh1', '--db', journal, '--yes', '-q', ...flags]);
+      expect(repaired.code, repaired.stderr).toBe(0);
+      expect(bySlot(rows)).toEqual(bySlot(await executedBy(journal, repaired.stdout)));
+    },
+    90_000,
+  );
 });

@@ -57,6 +57,7 @@ Examples:
   mesh-run plan upgrade --mesh mesh1 --revision 1-31-0 -o sh
   mesh-run plan upgrade-rollback --mesh mesh1 --revision 1-31-0   what undoing that upgrade runs
   mesh-run plan repair --mesh mesh1 --only network-label          what repairing one drift kind runs
+  mesh-run plan repair --mesh mesh1 --only cacerts-changed --force   putting the mesh's CA back over another
 
 Exit codes: 0 planned (or nothing to repair), 2 bad input (an unknown kind, a config problem), 3 store problem,
 --mesh not installed, or (repair) a cluster could not be read, 4 no such mesh.`,
@@ -116,10 +117,25 @@ interface PlanOptions extends ClusterFlags, OutputFlags, PlanChange {
   store?: string;
 }
 
+const CHANGE_FIELDS = [
+  'name',
+  'role',
+  'network',
+  'controlPlane',
+  'apiServer',
+  'cluster',
+  'revision',
+  'namespaces',
+  'waveSize',
+  'keepOld',
+  'only',
+  'force',
+] as const;
+
 // The flags as the engine's plan request: the mesh (-c or --mesh), the overrides, what the kind changes.
 function planRequest(kind: RunKind, options: PlanOptions): PlanRequest {
   const change: PlanChange = {};
-  for (const field of ['name', 'role', 'network', 'controlPlane', 'apiServer', 'cluster', 'revision', 'namespaces', 'waveSize', 'keepOld', 'only', 'force'] as const) {
+  for (const field of CHANGE_FIELDS) {
     if (options[field] !== undefined) Object.assign(change, { [field]: options[field] });
   }
   return {
