@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIntermediate, generateRoot } from '../engine/activities/trust/ca.js';
 import { openStore } from '../engine/composition.js';
+import { cacertsDrift } from '../engine/plan-drift-installed.js';
+import type { MeshConfig } from '../shared/model.js';
 import { parseStoreLocation } from '../store/location.js';
 import { runIdFrom, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
@@ -345,4 +347,21 @@ describe('mesh-run plan repair on a real mesh: reinstalled parts and the CA', ()
     },
     90_000,
   );
+});
+
+describe("a real mesh's drift made again on the copy (pure)", () => {
+  const config = { meshID: 'mesh1', clusters: [{ name: 'p1', context: 'p1', role: 'primary', network: 'n1' }] } as unknown as MeshConfig;
+  const missing = { kind: 'cacerts-missing', action: 'cacerts', cluster: 'p1' } as const;
+  const read = async () => undefined;
+
+  it('cacerts-missing: istiod restarted on the copy only where the drift check found it under another root', async () => {
+    const restart = ['-n', 'istio-system', 'rollout', 'restart', 'deployment/istiod'];
+    expect((await cacertsDrift({ item: missing, config, found: [], read })).map((e) => e.args)).toEqual([
+      ['-n', 'istio-system', 'delete', 'secret', 'cacerts', '--ignore-not-found'],
+    ]);
+    const found = [{ kind: 'roots-differ', cluster: 'p1' }];
+    expect((await cacertsDrift({ item: missing, config, found, read })).map((e) => e.args)).toContainEqual(restart);
+    const elsewhere = [{ kind: 'roots-differ', cluster: 'p2' }];
+    expect((await cacertsDrift({ item: missing, config, found: elsewhere, read })).map((e) => e.args)).not.toContainEqual(restart);
+  });
 });
