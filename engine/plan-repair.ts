@@ -39,14 +39,14 @@ export async function planRepair(request: PlanRequest): Promise<RepairPlan> {
     throw new UsageError('plan repair: --mesh is required (a repair puts back what drifted on a mesh of the journal; a config file has no clusters)');
   }
   if (hasOverrides(request.overrides)) throw new UsageError('--context and --kubeconfig: plan repair uses the contexts the journal recorded for --mesh');
-  const only = request.change.only;
-  const decision = await checkRepair({ meshRef: request.meshRef, ...(only ? { only } : {}), store: request.store, injections: [] });
+  const { only, force } = request.change;
+  const decision = await checkRepair({ meshRef: request.meshRef, ...(only ? { only } : {}), force: Boolean(force), store: request.store, injections: [] });
   if (decision.repairs.length === 0) return { decision };
   const { config, world } = await meshAsItIs(request);
   const repaired: MeshConfig = { ...config, repair: decision.repairs };
   const scratch = await openStore({ kind: 'sqlite', path: ':memory:' }, 'create');
   try {
-    const copy = world ? await copied(scratch, world) : await drifted(scratch, config, repaired);
+    const copy = world ? await copied(scratch, world) : await drifted(scratch, config, decision);
     const plan: Plan = { kind: 'repair', removesMesh: false, commands: [], rehearsedAddresses: {} };
     const tools = recording(await toolsFor('dry-run', repaired, scratch, copy), plan.commands, plan);
     const hurried: MeshConfig = { ...repaired, verify: { ...repaired.verify, timeoutMs: Math.min(repaired.verify.timeoutMs, REHEARSAL_VERIFY_MS) } };
@@ -106,9 +106,9 @@ async function copied(scratch: Store, world: WorldExport): Promise<string> {
 }
 
 // A real mesh: a simulated copy of it as its journal records it, with the drift the check found there.
-async function drifted(scratch: Store, config: MeshConfig, repaired: MeshConfig): Promise<string> {
+async function drifted(scratch: Store, config: MeshConfig, decision: RepairDecision): Promise<string> {
   const target = await rehearsalOf(scratch, config, config.clusters);
   const world = target.world as string;
-  await driftCopy(await toolsFor('dry-run', config, scratch, world), config, repaired.repair ?? []);
+  await driftCopy(await toolsFor('dry-run', config, scratch, world), config, decision.repairs, [...decision.unrepairable, ...decision.skipped]);
   return world;
 }

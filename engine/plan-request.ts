@@ -24,6 +24,8 @@ export interface PlanChange {
   keepOld?: boolean;
   // repair: only these drift kinds.
   only?: string[];
+  // repair: as repair --force, a cacerts that holds another CA replaced with the mesh's (cacerts-changed).
+  force?: boolean;
 }
 
 export interface PlanRequest {
@@ -49,6 +51,7 @@ const CHANGE_FLAGS: ReadonlyArray<{ field: keyof PlanChange; flag: string; kinds
   { field: 'waveSize', flag: '--wave-size', kinds: ['upgrade', 'upgrade-rollback'] },
   { field: 'keepOld', flag: '--keep-old', kinds: ['upgrade', 'upgrade-rollback'] },
   { field: 'only', flag: '--only', kinds: ['repair'] },
+  { field: 'force', flag: '--force', kinds: ['repair'] },
 ];
 
 // A change flag given to a kind it does not go with: refused (exit 2), naming the kinds it goes with.

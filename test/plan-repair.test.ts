@@ -6,7 +6,10 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateIntermediate, generateRoot } from '../engine/activities/trust/ca.js';
 import { openStore } from '../engine/composition.js';
+import { cacertsDrift } from '../engine/plan-drift-installed.js';
+import type { MeshConfig } from '../shared/model.js';
 import { parseStoreLocation } from '../store/location.js';
 import { runIdFrom, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
@@ -42,9 +45,10 @@ function copyOf(mesh: Mesh): Mesh {
   return { db, world: mesh.world };
 }
 
-async function kubectl(mesh: Mesh, context: string, args: string[]): Promise<void> {
-  const result = await simCommand(mesh.db, mesh.world, context, args);
+async function kubectl(mesh: Mesh, context: string, args: string[], stdin?: string): Promise<string> {
+  const result = await simCommand(mesh.db, mesh.world, context, args, stdin !== undefined ? { stdin } : {});
   expect(result.exitCode, `kubectl ${args.join(' ')}: ${result.stderr}`).toBe(0);
+  return result.stdout;
 }
 
 // Four kinds of drift on the multi-network primary-remote mesh: a remote secret deleted, the remote's network
@@ -176,26 +180,35 @@ describe('mesh-run plan repair on a dry-run mesh', () => {
 });
 
 // A real mesh whose kubectl and istioctl answer from a dry run's world in another database (the "real"
-// clusters): the drift check reads them, the plan rehearses on a new simulated copy with the drift made again.
+// clusters), recorded in a journal of its own with `extra` config (its trust: section).
+async function realMesh(clusters: Mesh, extra = ''): Promise<string> {
+  const tools: Record<string, string> = {};
+  const name = clusters.db.replace(/\.db$/, '');
+  for (const tool of ['kubectl', 'istioctl']) {
+    tools[tool] = `${name}-${tool}`;
+    writeFileSync(tools[tool] as string, `#!/bin/sh\nexec "${process.execPath}" "${SIM_TOOL}" "${clusters.db}" "${clusters.world}" ${tool} "$@"\n`);
+    chmodSync(tools[tool] as string, 0o755);
+  }
+  const journal = `${name}-journal.db`;
+  await recordRealMesh(
+    journal,
+    `meshID: mesh1\nclusters:\n  - {name: cluster1, context: cluster1, role: primary, network: network1}\n  - {name: cluster2, context: cluster2, role: remote, network: network2}\ntools: {kubectl: ${tools.kubectl}, istioctl: ${tools.istioctl}}\n${extra}`,
+  );
+  return journal;
+}
+
+async function installed(name: string, config: string): Promise<Mesh> {
+  const db = join(tmp.dir, `${name}.db`);
+  const run = await engine.install(db, { config });
+  expect(run.status).toBe('succeeded');
+  return { db, world: (await readJournal(db, run.id)).run.simWorld };
+}
+
+// The rehearsal reads the clusters as drift does, on a new simulated copy with the drift made again.
 describe('mesh-run plan repair on a real mesh', () => {
   it('reads the clusters as drift does, rehearses on a copy with the drift, and changes no cluster', async () => {
-    const clusters: Mesh = await (async () => {
-      const db = join(tmp.dir, 'real-clusters.db');
-      const run = await engine.install(db, { config: join(examples, 'primary-remote-multi-network.yaml') });
-      expect(run.status).toBe('succeeded');
-      return { db, world: (await readJournal(db, run.id)).run.simWorld };
-    })();
-    const tools: Record<string, string> = {};
-    for (const tool of ['kubectl', 'istioctl']) {
-      tools[tool] = join(tmp.dir, `real-${tool}`);
-      writeFileSync(tools[tool] as string, `#!/bin/sh\nexec "${process.execPath}" "${SIM_TOOL}" "${clusters.db}" "${clusters.world}" ${tool} "$@"\n`);
-      chmodSync(tools[tool] as string, 0o755);
-    }
-    const journal = join(tmp.dir, 'real-journal.db');
-    await recordRealMesh(
-      journal,
-      `meshID: mesh1\nclusters:\n  - {name: cluster1, context: cluster1, role: primary, network: network1}\n  - {name: cluster2, context: cluster2, role: remote, network: network2}\ntools: {kubectl: ${tools.kubectl}, istioctl: ${tools.istioctl}}\n`,
-    );
+    const clusters = await installed('real-clusters', join(examples, 'primary-remote-multi-network.yaml'));
+    const journal = await realMesh(clusters);
     await drift(clusters);
     await settled(clusters);
     const before = { clusters: await snapshot(clusters.db, clusters.world), journal: await snapshot(journal) };
@@ -210,4 +223,145 @@ describe('mesh-run plan repair on a real mesh', () => {
     expect(await snapshot(clusters.db, clusters.world), 'the plan changed the clusters').toEqual(before.clusters);
     expect(await snapshot(journal), 'the plan changed the journal').toEqual(before.journal);
   }, 60_000);
+});
+
+interface Service {
+  metadata: Record<string, unknown>;
+  status: { loadBalancer: { ingress: Array<{ ip: string }> } };
+}
+
+interface Deployment {
+  spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value: string }> }> } } };
+}
+
+const GATEWAY = ['-n', 'istio-system', 'service', 'istio-eastwestgateway'];
+
+// The load balancer re-provisioned the primary's gateway Service at another address.
+async function moveGateway(m: Mesh): Promise<void> {
+  const svc = JSON.parse(await kubectl(m, 'cluster1', ['get', ...GATEWAY, '-o', 'json'])) as Service;
+  const { uid: _u, resourceVersion: _r, creationTimestamp: _c, ...metadata } = svc.metadata;
+  await kubectl(m, 'cluster1', ['delete', ...GATEWAY]);
+  await kubectl(m, 'cluster1', ['apply', '-f', '-'], JSON.stringify({ ...svc, metadata, status: { loadBalancer: { ingress: [{ ip: '172.18.1.77' }] } } }));
+}
+
+// The default revision tag pointed at another revision by hand.
+const retag = (m: Mesh) =>
+  kubectl(
+    m,
+    'cluster1',
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      metadata: { name: 'istio-revision-tag-default', labels: { 'istio.io/tag': 'default', 'istio.io/rev': 'canary' } },
+      webhooks: [{ name: 'rev.namespace.sidecar-injector.istio.io', clientConfig: { service: { name: 'istiod-canary', namespace: 'istio-system' } } }],
+    }),
+  );
+
+// The commands of the run a CLI call printed, by step and cluster.
+async function executedBy(db: string, stdout: string): Promise<Array<{ slot: string; argv: string[] }>> {
+  const journal = await readJournal(db, runIdFrom({ stdout } as never));
+  expect(journal.run.kind).toBe('repair');
+  const slotOf = new Map(journal.attempts.map((a) => [a.id, `${a.step}@${a.cluster}`]));
+  return journal.commands.map((c) => ({ slot: slotOf.get(c.attemptId as number) as string, argv: c.argv }));
+}
+
+// The drift of the parts a repair installs again, and of the mesh's CA (kept in a trust directory), made on
+// the real clusters: the plan's copy has each made again, so the plan lists the commands the repair of the
+// real clusters then runs, the installs and the CA's among them.
+describe('mesh-run plan repair on a real mesh: reinstalled parts and the CA', () => {
+  const trust = `trust: {outputDir: ${join(tmp.dir, 'certs')}}\n`;
+  let base: Mesh;
+  beforeAll(async () => {
+    const config = join(tmp.dir, 'trusted.yaml');
+    writeFileSync(
+      config,
+      `meshID: mesh1\nclusters:\n  - {name: cluster1, context: cluster1, role: primary, network: network1}\n  - {name: cluster2, context: cluster2, role: remote, network: network2}\n${trust}`,
+    );
+    base = await installed('trusted-clusters', config);
+  });
+
+  const CASES: Array<{ kind: string; flags?: string[]; change: (m: Mesh) => Promise<unknown>; slots: string[]; runs: RegExp }> = [
+    { kind: 'gateway-address', change: moveGateway, slots: ['repair-remote@cluster2'], runs: /^istioctl install .*--context=cluster2/ },
+    {
+      kind: 'cacerts-missing',
+      change: (m) => kubectl(m, 'cluster1', ['-n', 'istio-system', 'delete', 'secret', 'cacerts']),
+      slots: ['repair-trust@cluster1'],
+      runs: /^kubectl --context=cluster1 .*create/,
+    },
+    { kind: 'default-tag', change: retag, slots: ['repair-tag@cluster1'], runs: /^istioctl tag --context=cluster1 remove default -y$/ },
+    {
+      kind: 'east-west-gateway',
+      change: (m) => kubectl(m, 'cluster1', ['delete', ...GATEWAY]),
+      slots: ['repair-gateway@cluster1', 'repair-remote@cluster2'],
+      runs: /^istioctl install --context=cluster1 /,
+    },
+    {
+      kind: 'istio-missing on the remote, istiod-identity',
+      change: async (m) => {
+        await kubectl(m, 'cluster2', ['delete', 'mutatingwebhookconfiguration', 'istio-sidecar-injector']);
+        const istiod = JSON.parse(await kubectl(m, 'cluster1', ['-n', 'istio-system', 'get', 'deployment', 'istiod', '-o', 'json'])) as Deployment;
+        for (const k of istiod.spec.template.spec.containers) for (const e of k.env ?? []) if (e.name === 'CLUSTER_ID') e.value = 'clusterX';
+        await kubectl(m, 'cluster1', ['apply', '--server-side', '-f', '-'], JSON.stringify(istiod));
+      },
+      slots: ['repair-control-plane@cluster1', 'repair-remote@cluster2'],
+      runs: /^istioctl install --context=cluster2 /,
+    },
+    {
+      kind: 'cacerts-changed',
+      flags: ['--force'],
+      change: async (m) => {
+        const options = { keySize: 2048, rootDays: 3650, intermediateDays: 365 } as const;
+        const bundle = await generateIntermediate(await generateRoot(options), 'cluster1', options);
+        const data = Object.fromEntries(Object.entries(bundle).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+        await kubectl(m, 'cluster1', ['-n', 'istio-system', 'delete', 'secret', 'cacerts']);
+        await kubectl(
+          m,
+          'cluster1',
+          ['create', '-f', '-'],
+          JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cacerts', namespace: 'istio-system' }, data }),
+        );
+      },
+      slots: ['repair-trust@cluster1'],
+      runs: /^kubectl --context=cluster1 -n istio-system delete secret cacerts/,
+    },
+  ];
+
+  it.each(CASES)(
+    '$kind: the plan lists what the repair of the real clusters then runs, command for command',
+    async ({ change, flags = [], slots, runs }) => {
+      const clusters = copyOf(base);
+      const journal = await realMesh(clusters, trust);
+      await change(clusters);
+      await settled(clusters);
+      const plan = await runCli(['plan', 'repair', '--mesh', 'mesh1', '--db', journal, '-o', 'json', ...flags]);
+      expect(plan.code, plan.stderr).toBe(0);
+      const rows = planOf(plan.stdout);
+      expect(repairSlots(rows)).toEqual(slots);
+      // The copy had the drift: the step acted there, not only read.
+      expect(rows.map((r) => r.argv.join(' ')).filter((l) => runs.test(l))).not.toEqual([]);
+
+      const repaired = await runCli(['repair', '--mesh', 'mesh1', '--db', journal, '--yes', '-q', ...flags]);
+      expect(repaired.code, repaired.stderr).toBe(0);
+      expect(bySlot(rows)).toEqual(bySlot(await executedBy(journal, repaired.stdout)));
+    },
+    90_000,
+  );
+});
+
+describe("a real mesh's drift made again on the copy (pure)", () => {
+  const config = { meshID: 'mesh1', clusters: [{ name: 'p1', context: 'p1', role: 'primary', network: 'n1' }] } as unknown as MeshConfig;
+  const missing = { kind: 'cacerts-missing', action: 'cacerts', cluster: 'p1' } as const;
+  const read = async () => undefined;
+
+  it('cacerts-missing: istiod restarted on the copy only where the drift check found it under another root', async () => {
+    const restart = ['-n', 'istio-system', 'rollout', 'restart', 'deployment/istiod'];
+    expect((await cacertsDrift({ item: missing, config, found: [], read })).map((e) => e.args)).toEqual([
+      ['-n', 'istio-system', 'delete', 'secret', 'cacerts', '--ignore-not-found'],
+    ]);
+    const found = [{ kind: 'roots-differ', cluster: 'p1' }];
+    expect((await cacertsDrift({ item: missing, config, found, read })).map((e) => e.args)).toContainEqual(restart);
+    const elsewhere = [{ kind: 'roots-differ', cluster: 'p2' }];
+    expect((await cacertsDrift({ item: missing, config, found: elsewhere, read })).map((e) => e.args)).not.toContainEqual(restart);
+  });
 });

@@ -32,6 +32,7 @@ export function planCommand(streams: Streams): Command {
       .option('--wave-size <n>', 'upgrade: namespaces per wave (default 5)')
       .option('--keep-old', 'upgrade: keep the old revision installed')
       .option('--only <kind>', 'repair: only this drift kind (repeatable, or comma-separated)', collect)
+      .option('--force', "repair: as repair --force, a cacerts that holds another CA replaced with the mesh's")
       .addOption(dbOption()),
   )
     .addOption(formatOption('-o, --output <format>', 'text, sh (a bash script to run by hand), json or yaml (default text)', PLAN_FORMATS))
@@ -56,6 +57,7 @@ Examples:
   mesh-run plan upgrade --mesh mesh1 --revision 1-31-0 -o sh
   mesh-run plan upgrade-rollback --mesh mesh1 --revision 1-31-0   what undoing that upgrade runs
   mesh-run plan repair --mesh mesh1 --only network-label          what repairing one drift kind runs
+  mesh-run plan repair --mesh mesh1 --only cacerts-changed --force   putting the mesh's CA back over another
 
 Exit codes: 0 planned (or nothing to repair), 2 bad input (an unknown kind, a config problem), 3 store problem,
 --mesh not installed, or (repair) a cluster could not be read, 4 no such mesh.`,
@@ -115,10 +117,25 @@ interface PlanOptions extends ClusterFlags, OutputFlags, PlanChange {
   store?: string;
 }
 
+const CHANGE_FIELDS = [
+  'name',
+  'role',
+  'network',
+  'controlPlane',
+  'apiServer',
+  'cluster',
+  'revision',
+  'namespaces',
+  'waveSize',
+  'keepOld',
+  'only',
+  'force',
+] as const;
+
 // The flags as the engine's plan request: the mesh (-c or --mesh), the overrides, what the kind changes.
 function planRequest(kind: RunKind, options: PlanOptions): PlanRequest {
   const change: PlanChange = {};
-  for (const field of ['name', 'role', 'network', 'controlPlane', 'apiServer', 'cluster', 'revision', 'namespaces', 'waveSize', 'keepOld', 'only'] as const) {
+  for (const field of CHANGE_FIELDS) {
     if (options[field] !== undefined) Object.assign(change, { [field]: options[field] });
   }
   return {
