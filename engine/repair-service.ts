@@ -7,10 +7,11 @@ import type { MeshConfig, RepairItem, RunMode } from '../shared/model.js';
 import { checkEnvironment } from './activities/environment-check.js';
 import { chooseRepairs, type NotRepaired } from './activities/repair-choice.js';
 import { caMaterialProblem } from './activities/repair-trust.js';
-import { openStore, realTools, type StoreLocation } from './composition.js';
+import { openStore, realTools, type StoreLocation, toolsFor } from './composition.js';
 import { faultsFor, installedMesh, refuseUnfinished, rehearsalOf, startChange, targetOf, wantsRehearsal } from './day2-service.js';
 import { checkDrift, DRIFT_KINDS, type DriftItem } from './drift-service.js';
 import { adoptedObjects } from './follow-up-deps.js';
+import { driftCopy } from './plan-drift.js';
 import type { PreparedRun } from './run-service.js';
 import type { ProgressListener } from './runtime/progress-events.js';
 
@@ -101,6 +102,10 @@ export async function prepareRepair(request: RepairRequest, decision: RepairDeci
     if (!rehearse) await refuseUnfinished(store, mesh, 'revisions');
     const faults = faultsFor(request.injections, repaired, 'repair', rehearse ? 'dry-run' : base.mode);
     const target = rehearse ? await rehearsalOf(store, config, config.clusters) : targetOf(base);
+    // A rehearsal copy is installed as the journal has the mesh: the drift found is made again there, so each
+    // step meets what it would meet on the real clusters and the rehearsal acts (not only reads).
+    if (rehearse && target.world)
+      await driftCopy(await toolsFor('dry-run', config, store, target.world), config, decision.repairs, [...decision.unrepairable, ...decision.skipped]);
     if (target.mode === 'real') await checkEnvironment(repaired, await realTools(repaired), false);
     const found = decision.repairs.map(describeRepair).join(', ');
     return await startChange(store, base, target, 'repair', repaired, faults, listener, [

@@ -223,6 +223,25 @@ describe('mesh-run plan repair on a real mesh', () => {
     expect(await snapshot(clusters.db, clusters.world), 'the plan changed the clusters').toEqual(before.clusters);
     expect(await snapshot(journal), 'the plan changed the journal').toEqual(before.journal);
   }, 60_000);
+
+  it('repair --dry-run rehearses on a copy with the drift made again: its steps act there, the clusters unchanged', async () => {
+    const clusters = await installed('real-rehearsed', join(examples, 'primary-remote-multi-network.yaml'));
+    const journal = await realMesh(clusters);
+    await drift(clusters);
+    await settled(clusters);
+    const before = await snapshot(clusters.db, clusters.world);
+    const rehearsed = await runCli(['repair', '--mesh', 'mesh1', '--db', journal, '--dry-run', '--json']);
+    expect(rehearsed.code, rehearsed.stderr).toBe(0);
+    const id = /"(?:id|runId)": ?"(mr-[a-z0-9]+)"/.exec(rehearsed.stdout)?.[1];
+    expect(id, rehearsed.stdout).toMatch(/^mr-/);
+    const run = await readJournal(journal, id as string);
+    expect(run.run.mode).toBe('dry-run');
+    const argv = run.commands.map((c) => c.argv.join(' '));
+    // The copy had the drift, so the label and annotation steps acted (without it they would only have read).
+    expect(argv).toContain('kubectl --context=cluster2 label namespace istio-system topology.istio.io/network=network2 --overwrite');
+    expect(argv).toContain('kubectl --context=cluster2 annotate namespace istio-system topology.istio.io/controlPlaneClusters=cluster1 --overwrite');
+    expect(await snapshot(clusters.db, clusters.world), 'the rehearsal changed the clusters').toEqual(before);
+  }, 90_000);
 });
 
 interface Service {
