@@ -90,13 +90,15 @@ async function driftCase(c: {
   after: () => void | Promise<void>;
   undo: () => void | Promise<void>;
   transcript?: boolean;
+  // The repair's own flags (cacerts holding another CA is replaced only with --force).
+  repairFlags?: string[];
 }): Promise<void> {
   await c.cause();
   try {
     const found = await drift(c.transcript);
     expect(found.code, found.said).toBe(5);
     c.found(found.items);
-    const repaired = await cli(['repair', '--mesh', MESH, '-y'], { transcript: Boolean(c.transcript) });
+    const repaired = await cli(['repair', '--mesh', MESH, '-y', ...(c.repairFlags ?? [])], { transcript: Boolean(c.transcript) });
     expect(repaired.code, `${repaired.stdout}${repaired.stderr}`).toBe(0);
     const clean = await drift(c.transcript);
     expect(clean.code, clean.said).toBe(0);
@@ -261,6 +263,7 @@ describe('drift on real API servers: each kind caused with kubectl, found, repai
         expect(Buffer.from(rootOf('cluster1'), 'base64').toString('utf8').trim()).not.toBe(meshRoot);
       },
       found: (items) => expect(items).toEqual([{ kind: 'cacerts-changed', cluster: 'cluster1' }]),
+      repairFlags: ['--force'],
       after: () => {
         expect(Buffer.from(rootOf('cluster1'), 'base64').toString('utf8').trim()).toBe(meshRoot);
         expect(published()).toBe(meshRoot);
@@ -290,7 +293,7 @@ function otherCa(dir: string): string[] {
     'root-key.pem',
     '-x509',
     '-days',
-    '30',
+    '3650',
     '-subj',
     '/O=Elsewhere/CN=Another Root CA',
     '-addext',
@@ -316,7 +319,7 @@ function otherCa(dir: string): string[] {
     'root-key.pem',
     '-CAcreateserial',
     '-days',
-    '30',
+    '365',
     '-extfile',
     'ca.ext',
     '-out',
