@@ -131,6 +131,7 @@ export async function recordDriftCheck(request: DriftCheckRequest): Promise<{ ru
     if (request.signal?.aborted) throw new MeshRunError('interrupted', 'drift check interrupted before it started: nothing was recorded', ExitCode.sigint);
     const runId = newRunId();
     const world = base.mode === 'dry-run' ? base.simWorld : runId;
+    const aborted = () => request.signal?.aborted === true;
     const claimed = await claimNewRun(
       store,
       {
@@ -147,11 +148,20 @@ export async function recordDriftCheck(request: DriftCheckRequest): Promise<{ ru
         simWorld: base.mode === 'dry-run' ? world : null,
       },
       world,
-    );
+      undefined,
+      aborted,
+    ).catch((error: unknown) => {
+      // A signal while the store was busy: the run was never recorded.
+      if (aborted()) throw new MeshRunError('interrupted', 'drift check interrupted before it started: nothing was recorded', ExitCode.sigint);
+      throw error;
+    });
     const prepared = await preparedNewRun(store, claimed, config, world, request.listener ? { listener: request.listener } : {});
     const stop = () => void prepared.driver.interrupt('SIGINT');
     request.signal?.addEventListener('abort', stop, { once: true });
-    const finished = await prepared.begin().finally(() => request.signal?.removeEventListener('abort', stop));
+    const running = prepared.begin().finally(() => request.signal?.removeEventListener('abort', stop));
+    // A signal that came while the run was being recorded interrupts it as soon as it has begun.
+    if (aborted()) stop();
+    const finished = await running;
     ended(runId, finished);
     return { runId, report: await journaledReport(store.runs, mesh, runId) };
   } finally {

@@ -32,6 +32,10 @@ export async function watchDrift(deps: DriftWatchDeps, options: DriftWatchOption
   // A repair run that succeeded is checked at once, not an interval later; once, so a repair that does not take
   // (the drift comes straight back) is tried again only at the interval.
   let hurried = false;
+  // A repair run that failed on this drift is not started again every interval, each a failed run in the
+  // journal: the same drift waits 1, 2, 4 … up to 32 checks between tries; a change of drift tries at once. (A
+  // repair refused or busy recorded nothing: it is tried next interval.)
+  const backoff = { drift: '', wait: 0, skip: 0 };
   let mesh = '';
   const emit = (body: EventBody) => deps.emit({ at: new Date(deps.now()).toISOString(), mesh, ...body } as WatchEvent);
 
@@ -82,11 +86,20 @@ export async function watchDrift(deps: DriftWatchDeps, options: DriftWatchOption
     }
     let repaired = false;
     // An unreadable cluster leaves the check incomplete: nothing is repaired on half a picture.
+    const drift = driftSet(report);
+    if (drift !== backoff.drift) Object.assign(backoff, { drift, wait: 0, skip: 0 });
     if (deps.repair && report.drift.length > 0 && report.unreadable.length === 0 && !signal.aborted) {
-      const attempt = await tryRepair(deps, report, signal, emit);
-      if ('run' in attempt) summary.repairs++;
-      if (attempt.status === 'interrupted') summary.interruptedRun = attempt.run;
-      repaired = attempt.status === 'succeeded';
+      if (backoff.skip > 0) backoff.skip--;
+      else {
+        const attempt = await tryRepair(deps, report, signal, emit);
+        if ('run' in attempt) summary.repairs++;
+        if (attempt.status === 'interrupted') summary.interruptedRun = attempt.run;
+        repaired = attempt.status === 'succeeded';
+        if (attempt.status === 'failed') {
+          backoff.wait = Math.min(Math.max(1, backoff.wait * 2), 32);
+          backoff.skip = backoff.wait;
+        }
+      }
     }
     if (reached(summary, options)) break;
     if (repaired && !hurried) {
@@ -133,4 +146,12 @@ async function tryRepair(deps: DriftWatchDeps, report: DriftReport, signal: Abor
     emit({ type: 'repair-ended', run: attempt.run, status: attempt.status, ...(attempt.error ? { error: attempt.error } : {}) });
   }
   return attempt;
+}
+
+// The drift a report holds, as one key (the same drift is the same key, whatever order it was listed in).
+function driftSet(report: DriftReport): string {
+  return report.drift
+    .map((d) => `${d.kind}@${d.cluster}/${d.source ?? ''}/${d.secret ?? ''}`)
+    .sort()
+    .join(' ');
 }

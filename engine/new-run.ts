@@ -18,15 +18,15 @@ import { faultIdsBefore, faultsAdded, withdrawUnfired } from './runtime/unfired-
 // Records a new run with its lease and its claim on its clusters (and a dry run's world), in one
 // transaction; exit 3 naming the run that holds them when another live run does. A store busy with another
 // process's write is waited out with a run's own patience: the transaction did not begin, so trying it again is
-// safe, and runs started side by side on one file all start.
-export async function claimNewRun(store: Store, run: NewRun, world: string, seed?: WorldSeed) {
+// safe, and runs started side by side on one file all start. `stop` ends that wait early (a signal).
+export async function claimNewRun(store: Store, run: NewRun, world: string, seed?: WorldSeed, stop?: () => boolean) {
   const doing = KINDS[run.kind].doing(run.config);
   const operator = currentOperator();
   const leaseToken = randomUUID();
   const claimKeys = clusterKeys(run.kind, run.mode, run.config, world);
   const claim = { lease: leaseFor(operator, leaseToken, run.createdAt), keys: claimKeys, staleAfterMs: LEASE_STALE_MS, isAlive: holderAlive };
   const faultsBefore = seed && seed.faults.length > 0 ? await faultIdsBefore(store.worlds, seed.faultWorld) : undefined;
-  const result = await outwaitBusy(() => store.runs.createRun(run, operator, claim, seed));
+  const result = await outwaitBusy(() => store.runs.createRun(run, operator, claim, seed), stop);
   if (!result.created) throw clustersBusy(result.busy, Date.now(), doing);
   const recorded = await store.runs.getRun(run.id);
   if (!recorded) throw new InternalError(`run ${run.id} was recorded but does not read back`);

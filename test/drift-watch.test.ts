@@ -173,7 +173,7 @@ describe('the watch loop', () => {
     expect(events.find((e) => e.type === 'check-failed')).toMatchObject({ mesh: 'mesh1', error: { code: 'internal', message: 'the database is busy' } });
   });
 
-  it('repairs what it finds; a repair that took is checked again at once (once), one refused busy or failing is tried next interval', async () => {
+  it('repairs what it finds; a repair that took is checked again at once (once), one refused busy is tried next interval, one whose run failed a check later', async () => {
     const attempts: RepairAttempt[] = [
       { status: 'busy', message: 'run mr-other (repair) is still running on these simulated clusters' },
       { status: 'failed', run: 'mr-r1', repairs: ['remote-secret-missing@cluster1'], error: { code: 'run-failed', message: 'apply refused' } },
@@ -186,7 +186,7 @@ describe('the watch loop', () => {
       if ('run' in next) started(next.run, next.repairs);
       return next;
     };
-    // The drift comes back straight after the second repair: that one is not followed at once by another.
+    // The drift comes back straight after the first repair that took: the second is not followed at once by another.
     const drifted = report([secretMissing]);
     const { log, summary } = await watch({ checks: [drifted, drifted, drifted, drifted, drifted, report()], repair });
     expect(log).toEqual([
@@ -199,14 +199,15 @@ describe('the watch loop', () => {
       'repair-started',
       'repair-ended',
       'sleep 1000',
+      // The run failed: the same drift waits a check before another run is started.
       'check 3',
-      'repair-started',
-      'repair-ended',
+      'sleep 1000',
       'check 4',
       'repair-started',
       'repair-ended',
-      'sleep 1000',
       'check 5',
+      'repair-started',
+      'repair-ended',
       'sleep 1000',
       'check 6',
       'drift-gone remote-secret-missing@cluster1',
@@ -280,5 +281,26 @@ describe('drift --watch flags', () => {
     const refused = await runCli(['drift', '--mesh', 'prod', '--db', real, '--watch', '--interval', '250ms', '--repair']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('--repair on mesh prod: its clusters are real and a watch repairs them without asking; add --yes');
+  });
+});
+
+describe('a repair that keeps failing', () => {
+  it('is started again after 1, 2, 4 … checks of the same drift (each failed run is journaled), at once when the drift changes', async () => {
+    let runs = 0;
+    const repair = async (_r: DriftReport, _s: AbortSignal, started: (run: string, repairs: string[]) => void): Promise<RepairAttempt> => {
+      runs++;
+      started(`mr-f${runs}`, ['remote-secret-missing@cluster1']);
+      return {
+        status: 'failed',
+        run: `mr-f${runs}`,
+        repairs: ['remote-secret-missing@cluster1'],
+        error: { code: 'run-failed', message: 'gateway has no address' },
+      };
+    };
+    const same = Array.from({ length: 10 }, () => report([secretMissing]));
+    const { log } = await watch({ checks: [...same, report([secretMissing, label])], repair });
+    const tried = log.flatMap((l, i) => (l === 'repair-started' ? [log.slice(0, i).filter((x) => x.startsWith('check ')).length] : []));
+    // Checks 1, 3 (after waiting 1), 6 (after 2), 11 (the drift changed: at once; it would have waited 4).
+    expect(tried).toEqual([1, 3, 6, 11]);
   });
 });

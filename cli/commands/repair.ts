@@ -38,15 +38,17 @@ back what it found, each with the step install uses, only on the cluster where i
   east-west-gateway          repair-gateway (install-eastwest-gateway, its address awaited); then the primary's
                              remotes follow: repair-remote on each, a no-op unless the address moved
   gateway-address            repair-remote (install-remote with the primary's gateway address read now)
-  cacerts-missing            repair-trust (establish-trust from the mesh's trust directory; istiod restarted
-                             only if it signs under another root); a cacerts holding another CA: with --force
+  cacerts-missing, cacerts-changed   repair-trust (establish-trust from the mesh's trust directory; istiod
+                             restarted only if it signs under another root); a cacerts holding another CA
+                             (cacerts-changed): only with --force, journaled
   default-tag                repair-tag (the upgrade's tag step: the tag back on the mesh's revision)
   istio-missing, istiod-identity   repair-control-plane (install-primary) or, on a remote, repair-remote;
                              not on clusters whose Istio mesh-run adopted
 A remote is installed again only once its primary's gateway and expose objects are back. Then
 check-remote-clusters and check-injector-ca, as verify-links checks the links, and the drift check again.
-revision, injector-ca-empty and roots-differ are listed as "not repaired by this version", with why and the
-command that repairs them by hand. Nothing drifted: nothing is recorded.
+revision, injector-ca-empty, roots-differ and intermediate-expiring are listed as "not repaired by this
+version", with why and the command that puts them right (an expiring intermediate: mesh-run trust rotate
+--intermediate). Nothing drifted: nothing is recorded.
 
 Examples:
   mesh-run repair --mesh mesh1
