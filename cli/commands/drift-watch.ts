@@ -43,8 +43,8 @@ only changes, each stamped with when it was seen; with -o json, one JSON documen
 "type" (drift-found, drift-gone, unreadable, readable, watching, check-failed, check-recovered, repair-started,
 repair-ended, repair-busy, repair-refused), "at" and "mesh". With --repair, drift of the kinds "mesh-run repair"
 puts back starts a repair run, which claims the mesh's clusters: another watcher (or run) holding them is said
-("not repaired now") and the repair tried next interval. A repair run that failed waits 1, 2, 4 … checks of the same drift before the next; the watch
-goes on. Ctrl-C or SIGTERM stops it: exit 0, or 130/143 when that interrupted a repair run (resumable).
+("not repaired now") and the repair tried next interval. A repair run that failed waits 1, 2, 4 … checks of
+the same drift before the next; the watch goes on. Ctrl-C or SIGTERM stops it: exit 0, or 130/143 when that interrupted a repair run (resumable).
   mesh-run drift --mesh prod --watch --interval 5m --repair --yes -o json >> drift.ndjson`;
 
 // The interval --interval asks for, in milliseconds (exit 2 naming the flag when it is not one).
