@@ -18,6 +18,7 @@ import { meshTopology, shapeOf } from './config/mesh-shape.js';
 import { adoptedObjects } from './follow-up-deps.js';
 import { kindOf } from './kinds/registry.js';
 import { workflowOf } from './kinds/workflows.js';
+import { needsOwnTrust, type RehearsalTrust, removeRehearsalTrust, throwawayTrust, withRehearsalTrust } from './rehearsal-trust.js';
 import { listMeshes } from './run-queries.js';
 import { claimNewRun, FORCED_UNINSTALL, type PreparedRun, preparedNewRun } from './run-service.js';
 import type { ProgressListener } from './runtime/progress-events.js';
@@ -137,6 +138,8 @@ export interface Target {
   world?: string;
   // A copy made for this run: its world is new, and the run says so.
   rehearsal?: boolean;
+  // The copy's own CA (a scratch directory): the run uses it too, and its close removes it.
+  trust?: RehearsalTrust;
 }
 
 export function targetOf(base: RunRecord): Target {
@@ -144,19 +147,28 @@ export function targetOf(base: RunRecord): Target {
 }
 
 // --dry-run on a real mesh: a new simulated world holding the mesh as its journal records it (its membership
-// installed there by a run journaled nowhere). The real clusters are not asked anything.
-export async function rehearsalOf(store: Store, mesh: MeshConfig, clusters: MeshConfig['clusters']): Promise<Target> {
-  const world = newRunId();
-  const seed = newWorldSeed(world, { ...mesh, clusters }, { loadBalancerDelayMs: 0 }, [], Date.now());
-  if (!seed.world) throw new InternalError('a new simulated world without settings');
-  await store.worlds.putWorld(world, seed.world.settingsJson);
-  const scratch = await openStore({ kind: 'sqlite', path: ':memory:' }, 'create');
+// installed there by a run journaled nowhere). The real clusters are not asked anything, and the real trust
+// directory is not written: a mesh whose CA mesh-run keeps in one (or, ownRoot, any mesh) gets a throwaway CA.
+export async function rehearsalOf(store: Store, mesh: MeshConfig, clusters: MeshConfig['clusters'], options: { ownRoot?: boolean } = {}): Promise<Target> {
+  const own = options.ownRoot || needsOwnTrust(mesh.trust) ? throwawayTrust() : undefined;
+  // The world holds `clusters` (a joining one too); the copy's install, the mesh as it stands.
+  const copy = withRehearsalTrust(mesh, own);
   try {
-    await driveUnrecorded(scratch, `rehearsal-${world}`, 'install', mesh, await toolsFor('dry-run', mesh, store, world), world);
-  } finally {
-    await scratch.close();
+    const world = newRunId();
+    const seed = newWorldSeed(world, { ...copy, clusters }, { loadBalancerDelayMs: 0 }, [], Date.now());
+    if (!seed.world) throw new InternalError('a new simulated world without settings');
+    await store.worlds.putWorld(world, seed.world.settingsJson);
+    const scratch = await openStore({ kind: 'sqlite', path: ':memory:' }, 'create');
+    try {
+      await driveUnrecorded(scratch, `rehearsal-${world}`, 'install', copy, await toolsFor('dry-run', copy, store, world), world);
+    } finally {
+      await scratch.close();
+    }
+    return { mode: 'dry-run', world, rehearsal: true, ...(own ? { trust: own } : {}) };
+  } catch (error) {
+    removeRehearsalTrust(own);
+    throw error;
   }
-  return { mode: 'dry-run', world, rehearsal: true };
 }
 
 // Where the request asks the run to act (a rehearsal copy is made only once the request has passed its checks).
@@ -176,12 +188,28 @@ export async function startChange(
   events: Array<{ type: string; detail: string }> = [],
   answers?: AnswerBook,
 ): Promise<PreparedRun> {
+  try {
+    const ready = await claimChange(store, base, target, kind, withRehearsalTrust(config, target.trust), faults, listener, events, answers);
+    // The throwaway CA goes with the run's session (a rehearsal is made again, never resumed for its keys).
+    return target.trust ? { ...ready, close: () => ready.close().finally(() => removeRehearsalTrust(target.trust)) } : ready;
+  } catch (error) {
+    removeRehearsalTrust(target.trust);
+    throw error;
+  }
+}
+
+async function claimChange(...[store, base, target, kind, config, faults, listener, events = [], answers]: Parameters<typeof startChange>) {
   const runId = newRunId();
   const world = target.world ?? runId;
   const now = Date.now();
   const rehearsed = target.rehearsal
     ? [{ type: 'rehearsal', detail: `--dry-run: on a simulated copy of real mesh ${config.meshID} as run ${base.id} left it; no real cluster is touched` }]
     : [];
+  if (target.trust)
+    rehearsed.push({
+      type: 'rehearsal-trust',
+      detail: `the copy's CA is a throwaway root in ${target.trust.dir}, never the real one; removed when the run ends`,
+    });
   const claimed = await claimNewRun(
     store,
     {

@@ -9,10 +9,11 @@ import type { MeshConfig } from '../shared/model.js';
 import type { Store, WorldExport } from '../store/contract.js';
 import { openStore, toolsFor } from './composition.js';
 import { hasOverrides } from './config/overrides.js';
-import { installedMesh, rehearsalOf } from './day2-service.js';
+import { installedMesh, rehearsalOf, type Target } from './day2-service.js';
 import { inPageOrder, type Plan, type PlannedCommand, recording } from './plan.js';
 import { driftCopy } from './plan-drift.js';
 import { checkChangeFlags, type PlanRequest } from './plan-request.js';
+import { type RehearsalTrust, removeRehearsalTrust, withRehearsalTrust } from './rehearsal-trust.js';
 import { checkRepair, type RepairDecision } from './repair-service.js';
 import { driveUnrecorded } from './runtime/rehearsal.js';
 
@@ -45,16 +46,22 @@ export async function planRepair(request: PlanRequest): Promise<RepairPlan> {
   const { config, world } = await meshAsItIs(request);
   const repaired: MeshConfig = { ...config, repair: decision.repairs };
   const scratch = await openStore({ kind: 'sqlite', path: ':memory:' }, 'create');
+  let own: Target['trust'];
   try {
-    const copy = world ? await copied(scratch, world) : await drifted(scratch, config, decision);
+    let copy: string;
+    if (world) copy = await copied(scratch, world);
+    else ({ world: copy, trust: own } = await drifted(scratch, config, decision));
     const plan: Plan = { kind: 'repair', removesMesh: false, commands: [], rehearsedAddresses: {} };
-    const tools = recording(await toolsFor('dry-run', repaired, scratch, copy), plan.commands, plan);
-    const hurried: MeshConfig = { ...repaired, verify: { ...repaired.verify, timeoutMs: Math.min(repaired.verify.timeoutMs, REHEARSAL_VERIFY_MS) } };
+    // The copy's throwaway CA, not the real trust directory, is what the rehearsed repair reads and writes.
+    const onCopy = withRehearsalTrust(repaired, own);
+    const tools = recording(await toolsFor('dry-run', onCopy, scratch, copy), plan.commands, plan);
+    const hurried: MeshConfig = { ...onCopy, verify: { ...onCopy.verify, timeoutMs: Math.min(onCopy.verify.timeoutMs, REHEARSAL_VERIFY_MS) } };
     const stopped = await rehearse(scratch, hurried, tools, copy);
     inPageOrder(plan, repaired);
     plan.commands = asConfigured(plan.commands, repaired);
     return { decision, plan, config: repaired, ...(stopped ? { stopped } : {}) };
   } finally {
+    removeRehearsalTrust(own);
     await scratch.close();
   }
 }
@@ -106,9 +113,15 @@ async function copied(scratch: Store, world: WorldExport): Promise<string> {
 }
 
 // A real mesh: a simulated copy of it as its journal records it, with the drift the check found there.
-async function drifted(scratch: Store, config: MeshConfig, decision: RepairDecision): Promise<string> {
+async function drifted(scratch: Store, config: MeshConfig, decision: RepairDecision): Promise<{ world: string; trust?: RehearsalTrust }> {
   const target = await rehearsalOf(scratch, config, config.clusters);
   const world = target.world as string;
-  await driftCopy(await toolsFor('dry-run', config, scratch, world), config, decision.repairs, [...decision.unrepairable, ...decision.skipped]);
-  return world;
+  try {
+    const onCopy = withRehearsalTrust(config, target.trust);
+    await driftCopy(await toolsFor('dry-run', onCopy, scratch, world), onCopy, decision.repairs, [...decision.unrepairable, ...decision.skipped]);
+  } catch (error) {
+    removeRehearsalTrust(target.trust);
+    throw error;
+  }
+  return { world, ...(target.trust ? { trust: target.trust } : {}) };
 }

@@ -12,6 +12,7 @@ import { faultsFor, installedMesh, refuseUnfinished, rehearsalOf, startChange, t
 import { checkDrift, DRIFT_KINDS, type DriftItem } from './drift-service.js';
 import { adoptedObjects } from './follow-up-deps.js';
 import { driftCopy } from './plan-drift.js';
+import { removeRehearsalTrust, withRehearsalTrust } from './rehearsal-trust.js';
 import type { PreparedRun } from './run-service.js';
 import type { ProgressListener } from './runtime/progress-events.js';
 
@@ -104,8 +105,15 @@ export async function prepareRepair(request: RepairRequest, decision: RepairDeci
     const target = rehearse ? await rehearsalOf(store, config, config.clusters) : targetOf(base);
     // A rehearsal copy is installed as the journal has the mesh: the drift found is made again there, so each
     // step meets what it would meet on the real clusters and the rehearsal acts (not only reads).
-    if (rehearse && target.world)
-      await driftCopy(await toolsFor('dry-run', config, store, target.world), config, decision.repairs, [...decision.unrepairable, ...decision.skipped]);
+    if (rehearse && target.world) {
+      const onCopy = withRehearsalTrust(config, target.trust);
+      await driftCopy(await toolsFor('dry-run', onCopy, store, target.world), onCopy, decision.repairs, [...decision.unrepairable, ...decision.skipped]).catch(
+        (error) => {
+          removeRehearsalTrust(target.trust);
+          throw error;
+        },
+      );
+    }
     if (target.mode === 'real') await checkEnvironment(repaired, await realTools(repaired), false);
     const found = decision.repairs.map(describeRepair).join(', ');
     return await startChange(store, base, target, 'repair', repaired, faults, listener, [

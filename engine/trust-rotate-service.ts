@@ -3,11 +3,11 @@
 // of a real mesh rehearses on a simulated copy that gets a throwaway root of its own, in a scratch directory: a
 // rehearsal never signs anything with the real root.
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { PreconditionError, UsageError } from '../shared/errors.js';
 import type { MeshConfig, TrustConfig } from '../shared/model.js';
+import { stateDir } from '../store/location.js';
 import { checkEnvironment, directRuntime } from './activities/environment-check.js';
 import type { Inventory } from './activities/inventory.js';
 import { SUBJECTS } from './activities/inventory.js';
@@ -19,6 +19,7 @@ import { openStore, realTools, type StoreLocation, toolsFor } from './compositio
 import { DEFAULTS } from './config/config-defaults.js';
 import { faultsFor, installedMesh, refuseUnfinished, rehearsalOf, startChange, type Target, targetOf, wantsRehearsal } from './day2-service.js';
 import { inventoryOf } from './follow-up-deps.js';
+import { removeRehearsalTrust } from './rehearsal-trust.js';
 import type { PreparedRun } from './run-service.js';
 import type { ProgressListener } from './runtime/progress-events.js';
 
@@ -57,15 +58,29 @@ function sizing(trust: TrustConfig | undefined, root: RootCa) {
   return { keySize, intermediateDays: DEFAULTS.trust.intermediateDays };
 }
 
+// Where the new intermediates' keys go: the mesh's trust directory, else a directory of mesh-run's own
+// ($XDG_STATE_HOME/mesh-run/trust/<mesh>), made 0700; never beside a --root-cert in a folder of the user's.
+function keysDirOf(trustDir: string | undefined, meshName: string): string {
+  return trustDir ?? join(stateDir(), 'trust', meshName);
+}
+
+// Each directory a key is written into that is already there must be private: refused (exit 2, naming it)
+// before anything runs, never chmod-ed (it may be the user's).
+function checkKeysDirs(keysDir: string, config: MeshConfig): void {
+  for (const primary of config.clusters.filter((c) => c.role === 'primary')) {
+    const dir = join(keysDir, primary.name);
+    if (existsSync(dir) && statSync(dir).mode & 0o077)
+      throw new UsageError(`${dir}: open to others (mode ${(statSync(dir).mode & 0o777).toString(8)}); chmod 700 it: the new CA keys are written there`);
+  }
+}
+
 // The rotation's config: the mesh as it stands, with how its new intermediates are made. The root is checked
 // here (exit 2 naming the file), so a run never starts with a root it cannot sign with.
 function rotationConfig(config: MeshConfig, request: TrustRotateRequest, meshName: string): MeshConfig {
   const trustDir = trustDirOf(config.trust);
-  const keysDir = trustDir ?? (request.rootCert ? dirname(resolve(request.rootCert)) : undefined);
-  if (!keysDir)
-    throw new UsageError(
-      `--root-cert: mesh ${meshName} keeps no CA files (its trust: section names no outputDir or caDir); give --root-cert and --root-key (the new intermediates are kept beside them)`,
-    );
+  if (!trustDir && !request.rootCert)
+    throw new UsageError(`--root-cert: mesh ${meshName} keeps no CA files (its trust: section names no outputDir or caDir); give --root-cert and --root-key`);
+  const keysDir = keysDirOf(trustDir, meshName);
   // Absolute: a resume may run from another directory.
   const root = { ...(request.rootCert ? { rootCert: resolve(request.rootCert) } : {}), ...(request.rootKey ? { rootKey: resolve(request.rootKey) } : {}) };
   let ca: RootCa;
@@ -78,13 +93,12 @@ function rotationConfig(config: MeshConfig, request: TrustRotateRequest, meshNam
   return { ...config, trustRotate: { ...root, keysDir, ...sizing(config.trust, ca), force: request.force } };
 }
 
-// A rehearsal's own trust: a throwaway root generated into a scratch directory (0700) by the copy's install.
-function rehearsalTrust(config: MeshConfig): { config: MeshConfig; trust: TrustConfig } {
-  const scratch = mkdtempSync(join(tmpdir(), 'mesh-run-rehearsal-trust-'));
-  const trust: TrustConfig = { source: 'generate', outputDir: scratch, keySize: 2048, rootDays: 3650, intermediateDays: 730 };
+// A rehearsal signs under the copy's throwaway root, its keys in the same scratch directory.
+function rehearsalRotation(config: MeshConfig, target: Target): MeshConfig {
+  const own = target.trust;
   const spec = config.trustRotate;
-  if (!spec) throw new Error('a rotation config without trustRotate');
-  return { trust, config: { ...config, trust, trustRotate: { keysDir: scratch, keySize: 2048, intermediateDays: 730, force: spec.force } } };
+  if (!own || !spec) throw new Error('a rehearsal rotation without its own trust');
+  return { ...config, trust: own.trust, trustRotate: { keysDir: own.dir, keySize: 2048, intermediateDays: 730, force: spec.force } };
 }
 
 // Refuses (exit 3, naming it) a primary whose cacerts is a user's, unless --force; and a primary with none.
@@ -120,6 +134,7 @@ async function refuseUsersCacerts(config: MeshConfig, target: Target, inventory:
 export async function prepareTrustRotate(request: TrustRotateRequest, listener?: ProgressListener): Promise<PreparedRun> {
   checkFlags(request);
   const store = await openStore(request.store, 'existing');
+  let target: Target | undefined;
   try {
     const { mesh, run: base, config } = await installedMesh(store, request.meshRef, 'rotate the intermediates of');
     let rotated = rotationConfig(config, request, mesh.name);
@@ -129,22 +144,20 @@ export async function prepareTrustRotate(request: TrustRotateRequest, listener?:
       await refuseUnfinished(store, mesh, 'certificates');
     }
     const faults = faultsFor(request.injections, rotated, 'trust-rotate', rehearse ? 'dry-run' : base.mode);
-    let target = targetOf(base);
+    target = targetOf(base);
     if (rehearse) {
-      const own = rehearsalTrust(rotated);
-      rotated = own.config;
-      target = await rehearsalOf(store, { ...config, trust: own.trust }, config.clusters);
-    }
+      target = await rehearsalOf(store, config, config.clusters, { ownRoot: true });
+      rotated = rehearsalRotation(rotated, target);
+    } else checkKeysDirs(rotated.trustRotate?.keysDir as string, config);
     if (target.mode === 'real') await checkEnvironment(rotated, await realTools(rotated), false);
     const tools = await toolsFor(target.mode, rotated, store, target.world ?? '');
     await refuseUsersCacerts(rotated, target, await inventoryOf(store.runs, base.id), tools);
     const events = request.force
       ? [{ type: 'forced', detail: '--force: a cacerts that was there before mesh-run may be replaced by a mesh-run intermediate' }]
       : [];
-    if (rehearse)
-      events.push({ type: 'rehearsal-trust', detail: `the copy signs under a throwaway root in ${rotated.trustRotate?.keysDir}, never the real one` });
     return await startChange(store, base, target, 'trust-rotate', rotated, faults, listener, events);
   } catch (error) {
+    removeRehearsalTrust(target?.trust);
     await store.close();
     throw error;
   }

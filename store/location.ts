@@ -25,10 +25,14 @@ export type StoreLocation = SqliteLocation | PostgresLocation;
 export const DEFAULT_SCHEMA = 'mesh_run';
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-// $XDG_STATE_HOME/mesh-run/mesh-run.db (~/.local/state when unset).
+// mesh-run's own per-user directory: $XDG_STATE_HOME/mesh-run (~/.local/state when unset).
+export function stateDir(env: Record<string, string | undefined> = process.env): string {
+  return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'mesh-run');
+}
+
+// $XDG_STATE_HOME/mesh-run/mesh-run.db.
 export function defaultDbPath(env: Record<string, string | undefined> = process.env): string {
-  const stateHome = env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
-  return join(stateHome, 'mesh-run', 'mesh-run.db');
+  return join(stateDir(env), 'mesh-run.db');
 }
 
 // The store the flags and the environment name: flags first, then $MESH_RUN_STORE, then $MESH_RUN_DB.

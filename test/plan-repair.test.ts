@@ -2,7 +2,7 @@
 // copy of the mesh with that drift there (a dry-run mesh's world copied; a real mesh's drift made again on a new
 // simulated copy). The plan lists what the repair then runs, command for command, and changes nothing: not the
 // journal, not the simulated world, not the clusters a real mesh's tools reach.
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -366,6 +366,36 @@ describe('mesh-run plan repair on a real mesh: reinstalled parts and the CA', ()
     },
     90_000,
   );
+
+  // The real trust directory holding the root only (cluster1's CA not kept): the rehearsals install the copy, and
+  // repair its cacerts, under a throwaway CA of their own; the real directory is left as it was.
+  it('cacerts-missing with only the root kept: same files, same mtimes; the rehearsal removes its scratch CA', async () => {
+    const certs = join(tmp.dir, 'certs-root-only');
+    mkdirSync(certs, { mode: 0o700 });
+    const root = await generateRoot({ keySize: 2048, rootDays: 3650, intermediateDays: 730 });
+    writeFileSync(join(certs, 'root-cert.pem'), root.certPem);
+    writeFileSync(join(certs, 'root-key.pem'), root.keyPem, { mode: 0o600 });
+    const snapshot = () =>
+      readdirSync(certs, { recursive: true })
+        .map((f) => `${f} ${statSync(join(certs, String(f))).mtimeMs}`)
+        .sort();
+    const before = snapshot();
+    const clusters = copyOf(base);
+    const journal = await realMesh(clusters, `trust: {outputDir: ${certs}}\n`);
+    await kubectl(clusters, 'cluster1', ['-n', 'istio-system', 'delete', 'secret', 'cacerts']);
+    await settled(clusters);
+    const plan = await runCli(['plan', 'repair', '--mesh', 'mesh1', '--db', journal, '-o', 'json']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(repairSlots(planOf(plan.stdout))).toContain('repair-trust@cluster1');
+    expect(snapshot()).toEqual(before);
+    const rehearsal = await runCli(['repair', '--mesh', 'mesh1', '--db', journal, '--dry-run', '--yes', '-q']);
+    expect(rehearsal.code, rehearsal.stderr).toBe(0);
+    expect(snapshot()).toEqual(before);
+    const scratch = (await readJournal(journal, runIdFrom(rehearsal))).events.find((e) => e.type === 'rehearsal-trust')?.detail?.match(/ in (\S+),/)?.[1];
+    expect(scratch).toBeDefined();
+    expect(scratch?.startsWith(certs)).toBe(false);
+    expect(existsSync(scratch as string)).toBe(false);
+  }, 90_000);
 });
 
 describe("a real mesh's drift made again on the copy (pure)", () => {

@@ -2,7 +2,7 @@
 // primary at a time, each istiod seen serving the new chain; audit, drift and verify agree afterwards. Killed
 // anywhere, a rotation resumes without minting a second intermediate; a user's cacerts is left alone without
 // --force; no key reaches the journal or the screen, and the keys on disk are 0600 in 0700 directories.
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateIntermediate, generateRoot } from '../engine/activities/trust/ca.js';
@@ -334,5 +334,7 @@ describe('trust rotate --intermediate --dry-run of a real mesh', () => {
     expect(scratch.startsWith(certs)).toBe(false);
     expect(journal.attempts.filter((a) => a.step === 'await-istiod-chain').map((a) => a.outcome)).toEqual(['succeeded', 'succeeded']);
     expect(readdirSync(certs).sort()).toEqual(['root-cert.pem', 'root-key.pem']);
+    // The throwaway keys went with the run.
+    expect(existsSync(scratch)).toBe(false);
   }, 120_000);
 });

@@ -104,9 +104,11 @@ function rotateCommand(trust: Command, streams: Streams): void {
     .addHelpText(
       'after',
       `
-The new keys are written into the mesh's trust directory (<dir>/<cluster>/next/ until cacerts holds them, then
+The new keys are written into the mesh's trust directory, or for a mesh that keeps none (--root-cert) into
+mesh-run's own $XDG_STATE_HOME/mesh-run/trust/<mesh> (<dir>/<cluster>/next/ until cacerts holds them, then
 <dir>/<cluster>/, the replaced bundle kept in <dir>/<cluster>/retired/<fingerprint>/): keys 0600, directories
-0700. A stopped rotation keeps them there, and its resume reuses them. The journal keeps fingerprints and dates.
+mesh-run makes 0700; a <dir>/<cluster> open to others is refused (exit 2), never chmod-ed. A --dry-run's
+throwaway keys are removed when it ends. A stopped rotation keeps them there, and its resume reuses them. The journal keeps fingerprints and dates.
 istiod 1.24 and later reloads the new intermediate by itself; an older one (or one whose version is not known)
 is restarted, as install would.
 
@@ -136,7 +138,13 @@ Exit codes: 0 rotated, 1 run failed (resumable with "mesh-run resume"), 2 bad in
         streams,
         options,
         (listener) => prepareTrustRotate(request, listener),
-        (run) => `run ${run.id} (trust rotate on mesh ${options.mesh}${rehearsed(run, options)})`,
+        (run) => `run ${run.id} (trust rotate on mesh ${options.mesh}${rehearsed(run, options)}; ${keysWhere(run, rehearsed(run, options) !== '')})`,
       );
     });
+}
+
+// Where the run keeps the new keys, said on its first line.
+function keysWhere(run: { config?: { trustRotate?: { keysDir: string } } | null }, rehearsal: boolean): string {
+  const dir = run.config?.trustRotate?.keysDir ?? '(unknown)';
+  return rehearsal ? `throwaway keys in ${dir}, removed when it ends` : `new keys in ${dir}`;
 }

@@ -14,7 +14,8 @@ import { kubectl, type StepRuntime } from './step-runtime.js';
 
 const MONITORING_PORT = 15014;
 const CHAIN_EXPIRY = 'citadel_server_cert_chain_expiry_timestamp';
-const ROOT_CONFIGMAP = 'istio-ca-root-cert';
+// The ConfigMap istiod publishes its root in, in every namespace.
+export const ROOT_CONFIGMAP = 'istio-ca-root-cert';
 
 // istiod's Deployment (and Service) name: istiod, or istiod-<revision>.
 export function istiodOf(revision: string | undefined): string {
@@ -77,8 +78,8 @@ export function chainExpiryOf(metrics: string): number | undefined {
 }
 
 // The fingerprint of the root istiod publishes in istio-system (undefined: none published).
-export async function publishedRoot(rt: StepRuntime, context: string): Promise<string | undefined> {
-  const result = await rt.run(kubectl(context, ['get', 'configmap', ROOT_CONFIGMAP, '-n', ISTIO_SYSTEM, '-o', 'jsonpath={.data.root-cert\\.pem}'], 'verify'));
+export async function publishedRoot(rt: StepRuntime, context: string, purpose: 'observe' | 'verify' = 'verify'): Promise<string | undefined> {
+  const result = await rt.run(kubectl(context, ['get', 'configmap', ROOT_CONFIGMAP, '-n', ISTIO_SYSTEM, '-o', 'jsonpath={.data.root-cert\\.pem}'], purpose));
   if (isNotFound(result)) return undefined;
   if (result.exitCode !== 0) throw commandFailed(`kubectl get configmap ${ROOT_CONFIGMAP}`, result);
   return result.stdout.trim() ? rootFingerprint(result.stdout) : undefined;

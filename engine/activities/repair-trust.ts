@@ -10,15 +10,14 @@ import { StepError } from '../../shared/errors.js';
 import type { TrustConfig } from '../../shared/model.js';
 import { rootFingerprint } from './discovery-reads.js';
 import { type ActivityDeps, CACERTS, waitForDeployment } from './install-common.js';
-import { getJson, ISTIO_SYSTEM, mustSucceed } from './kube-ops.js';
+import { publishedRoot } from './istiod-chain.js';
+import { ISTIO_SYSTEM, mustSucceed } from './kube-ops.js';
 import { istiodName } from './revision-ops.js';
 import { kubectl, type StepRuntime } from './step-runtime.js';
 import type { CaBundle } from './trust/ca-files.js';
 import { printsOf, readCacerts } from './trust/cacerts-prints.js';
 import { bundleFor, bundleFromFiles, checkReusableBundle, TrustMaterialError } from './trust/material.js';
 import { establishTrust } from './trust/trust-activity.js';
-
-const ROOT_CONFIGMAP = 'istio-ca-root-cert';
 
 // Why the mesh's CA cannot be plugged into `cluster` again, before a run is recorded (undefined: it can). Only
 // the mesh's own CA is put back: the files it was given, or what mesh-run generated and kept (its intermediate,
@@ -54,19 +53,6 @@ async function meshBundle(deps: ActivityDeps, cluster: string): Promise<CaBundle
   }
 }
 
-// The root istiod publishes (a public ConfigMap), fingerprinted; undefined when it has published none.
-async function publishedRoot(rt: StepRuntime, input: RepairStepInput, purpose: 'observe' | 'verify'): Promise<string | undefined> {
-  const cm = await getJson<{ data?: Record<string, string> }>(
-    rt,
-    input.context,
-    ['-n', ISTIO_SYSTEM, 'configmap', ROOT_CONFIGMAP],
-    `configmap ${ROOT_CONFIGMAP}`,
-    purpose,
-  );
-  const pem = cm?.data?.['root-cert.pem'];
-  return pem ? rootFingerprint(pem) : undefined;
-}
-
 export async function repairTrust(rt: StepRuntime, input: RepairStepInput, deps: ActivityDeps): Promise<StepDone> {
   const bundle = await meshBundle(deps, input.cluster);
   const wanted = printsOf({ rootCert: bundle['root-cert.pem'], caCert: bundle['ca-cert.pem'] });
@@ -90,7 +76,7 @@ export async function repairTrust(rt: StepRuntime, input: RepairStepInput, deps:
   }
   await establishTrust(rt, input, deps, true);
   const root = rootFingerprint(bundle['root-cert.pem']);
-  const before = await publishedRoot(rt, input, 'observe');
+  const before = await publishedRoot(rt, input.context, 'observe');
   if (before === root) {
     rt.note(`istiod on ${input.cluster} already signs under the mesh's root ${root?.slice(0, 16)}: not restarted`, 'info');
     return { finishedAt: rt.now() };
@@ -104,7 +90,7 @@ export async function repairTrust(rt: StepRuntime, input: RepairStepInput, deps:
     `kubectl rollout restart deployment/${istiod} on ${input.cluster}`,
   );
   await waitForDeployment(rt, input.context, istiod, deps);
-  const after = await publishedRoot(rt, input, 'verify');
+  const after = await publishedRoot(rt, input.context, 'verify');
   if (after !== root)
     throw new StepError(`istiod on ${input.cluster} publishes root ${after?.slice(0, 16) ?? 'none'} after its restart, not the mesh's ${root?.slice(0, 16)}`, {
       retryable: true,

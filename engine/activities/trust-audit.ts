@@ -9,13 +9,13 @@ import type { MeshConfig } from '../../shared/model.js';
 import { directRuntime, probing } from './environment-check.js';
 import { CACERTS, ISTIO_SYSTEM } from './install.js';
 import { MANAGED_BY } from './inventory.js';
+import { ROOT_CONFIGMAP } from './istiod-chain.js';
 import { kubectl } from './step-runtime.js';
 import { FINGERPRINT_ANNOTATION } from './trust/trust-activity.js';
 import { assessTrust, type PrimaryReading, type TrustAssessment } from './trust-assessment.js';
 
 export type { PrimaryReading, PrimaryTrust, TrustAssessment, TrustFinding, TrustSeverity } from './trust-assessment.js';
 
-const ROOT_CONFIGMAP = 'istio-ca-root-cert';
 // jsonpath keys escape their dots: app.kubernetes.io/managed-by -> app\.kubernetes\.io/managed-by.
 const field = (path: string, key: string) => `{.${path}.${key.replaceAll('.', '\\.')}}`;
 // One line each (base64 and label values hold no newline), in this order. Never ca-key.pem.

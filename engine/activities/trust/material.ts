@@ -15,7 +15,7 @@ export const BUNDLE_FILES = ['ca-cert.pem', 'ca-key.pem', 'root-cert.pem', 'cert
 export class TrustMaterialError extends Error {}
 
 // Istio's tools/certs layout: <dir>/<cluster>/{ca-cert,ca-key,root-cert,cert-chain}.pem.
-function readBundle(dir: string): CaBundle | undefined {
+export function readBundle(dir: string): CaBundle | undefined {
   if (!BUNDLE_FILES.every((f) => existsSync(join(dir, f)))) return undefined;
   const read = (file: keyof CaBundle) => readFileSync(join(dir, file), 'utf8');
   return {
@@ -41,7 +41,7 @@ export function bundleFromFiles(caDir: string, cluster: string): CaBundle {
   return bundle;
 }
 
-function writePrivate(path: string, text: string, mode: number): void {
+export function writePrivate(path: string, text: string, mode: number): void {
   // Written whole or not at all: a crash never leaves half a key that a re-run would trust. The temporary file
   // is new ('wx'): a link planted at its name is not followed, and the mode is the file's from its first byte.
   const tmp = `${path}.${process.pid}.tmp`;

@@ -4,11 +4,11 @@
 // with the bundle it replaces kept in <dir>/<cluster>/retired/<fingerprint>/. Every directory made here is
 // 0700 and every key 0600; a stopped rotation leaves next/ where the resumed step finds and reuses it.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrustConfig, TrustRotateSpec } from '../../../shared/model.js';
 import { bundleProblem, type CaBundle, fingerprint, type RootCa } from './ca-files.js';
-import { BUNDLE_FILES, TrustMaterialError } from './material.js';
+import { BUNDLE_FILES, readBundle, TrustMaterialError, writePrivate } from './material.js';
 
 const STAGED = 'next';
 const RETIRED = 'retired';
@@ -58,17 +58,6 @@ export function rootFor(spec: Pick<TrustRotateSpec, 'rootCert' | 'rootKey'>, tru
   return root;
 }
 
-function readBundle(dir: string): CaBundle | undefined {
-  if (!BUNDLE_FILES.every((f) => existsSync(join(dir, f)))) return undefined;
-  const read = (file: keyof CaBundle) => readFileSync(join(dir, file), 'utf8');
-  return {
-    'ca-cert.pem': read('ca-cert.pem'),
-    'ca-key.pem': read('ca-key.pem'),
-    'root-cert.pem': read('root-cert.pem'),
-    'cert-chain.pem': read('cert-chain.pem'),
-  };
-}
-
 // A usable bundle under `root` in `dir`, with its intermediate's fingerprint (undefined: none there, or not one).
 function usableBundle(dir: string, rootPem: string): { bundle: CaBundle; fingerprint: string } | undefined {
   const bundle = readBundle(dir);
@@ -77,24 +66,25 @@ function usableBundle(dir: string, rootPem: string): { bundle: CaBundle; fingerp
   return { bundle, fingerprint: fingerprint(bundle['ca-cert.pem']) };
 }
 
-function privateDir(path: string): void {
-  mkdirSync(path, { recursive: true, mode: 0o700 });
-  chmodSync(path, 0o700);
-}
-
-function writeFile(path: string, text: string, mode: number): void {
-  // Whole or not at all, and with its mode from the first byte (as material.ts writes the install's).
-  const tmp = `${path}.${process.pid}.tmp`;
-  rmSync(tmp, { force: true });
-  writeFileSync(tmp, text, { mode, flag: 'wx' });
-  renameSync(tmp, path);
+// A directory for keys: made 0700 when mesh-run makes it; one that is already there is never chmod-ed (it may
+// be the user's), and is refused when others may enter it.
+export function privateDir(path: string): void {
+  if (!existsSync(path)) {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    return;
+  }
+  const mode = statSync(path).mode & 0o777;
+  if (mode & 0o077)
+    throw new TrustMaterialError(
+      `${path} is open to others (mode ${mode.toString(8)}): CA keys are written only into a private directory; chmod 700 it or move the keys elsewhere`,
+    );
 }
 
 const modeOf = (file: keyof CaBundle) => (file === 'ca-key.pem' ? 0o600 : 0o644);
 
 function writeBundle(dir: string, bundle: CaBundle): void {
   privateDir(dir);
-  for (const file of BUNDLE_FILES) writeFile(join(dir, file), bundle[file], modeOf(file));
+  for (const file of BUNDLE_FILES) writePrivate(join(dir, file), bundle[file], modeOf(file));
 }
 
 // The bundle an earlier attempt staged for `cluster` under this root, if any: the resumed step reuses it.
@@ -105,7 +95,7 @@ export function stagedBundle(keysDir: string, cluster: string, rootPem: string):
 // Stages a new bundle: written into a directory of its own, then renamed to next/ at once, so a crash leaves
 // either the whole bundle staged or none of it.
 export function stageBundle(keysDir: string, cluster: string, bundle: CaBundle): string {
-  privateDir(keysDir);
+  // keysDir holds no key of this step's: made (0700) if absent, else left as it is.
   privateDir(join(keysDir, cluster));
   const staged = join(keysDir, cluster, STAGED);
   const tmp = `${staged}.${process.pid}.tmp`;
@@ -147,7 +137,7 @@ export function promoteBundle(keysDir: string, cluster: string, rootPem: string,
     }
   }
   privateDir(clusterDir);
-  for (const file of BUNDLE_FILES) writeFile(join(clusterDir, file), staged.bundle[file], modeOf(file));
+  for (const file of BUNDLE_FILES) writePrivate(join(clusterDir, file), staged.bundle[file], modeOf(file));
   rmSync(stagedDir, { recursive: true, force: true });
   return retired ? { retired } : {};
 }
