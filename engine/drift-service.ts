@@ -4,16 +4,15 @@
 // of kind drift (activities/drift-check.ts records each item), and says since when each drift is there;
 // checkDrift only reads (a repair decides from it what to put back).
 import { ExitCode, MeshRunError, NotResumableError, PreconditionError } from '../shared/errors.js';
-import type { MeshConfig, RunKind, RunMode } from '../shared/model.js';
-import { journaledCacerts } from './activities/cacerts-journal.js';
+import type { MeshConfig, RunMode } from '../shared/model.js';
+import { expectedCacerts } from './activities/cacerts-journal.js';
 import { compareMesh, DRIFT_KINDS, type DriftItem, type UnreadCluster } from './activities/drift.js';
 import { readDrift } from './activities/drift-reads.js';
 import { recordedCheck } from './activities/drift-record.js';
-import { SUBJECTS } from './activities/inventory.js';
 import { openStore, openStoreToRead, type StoreLocation, toolsFor } from './composition.js';
 import { meshTopology } from './config/mesh-shape.js';
 import { meshDriftHistory } from './drift-journal.js';
-import { KINDS } from './kinds/registry.js';
+import { expectedInventory } from './follow-up-deps.js';
 import { workflowOf } from './kinds/workflows.js';
 import { claimNewRun, preparedNewRun } from './new-run.js';
 import type { FinishedRun } from './prepared-run.js';
@@ -95,14 +94,10 @@ export async function checkDrift(request: DriftRequest): Promise<DriftReport> {
   try {
     const run = await installRunOf(store.runs, mesh.install);
     const config = membershipConfig(run);
-    // What the mesh's runs saw of its clusters; the drift checks' own records are not what it should look like.
-    const observers = mesh.runs.filter((r) => KINDS[r.kind as RunKind]?.drift !== 'checks');
-    const observations = await store.runs.listObservations(observers.map((r) => r.id));
-    const cacerts = new Set(observations.filter((o) => o.subject === SUBJECTS.cacerts && o.present).map((o) => o.cluster));
+    // What the mesh should look like, by the rule its journaled check uses too (follow-up-deps.ts).
+    const { cacerts, certs } = expectedCacerts(await expectedInventory(store.runs, run.id), config);
     const tools = await toolsFor(run.mode, config, store, run.simWorld);
     const checkedAt = new Date().toISOString();
-    // What each primary's cacerts should carry: the newest fingerprints the mesh's runs journaled.
-    const certs = journaledCacerts(observations, config);
     const { items, unreadable } = compareMesh({ config, cacerts, certs }, await readDrift(config, tools));
     return {
       mesh: mesh.name,

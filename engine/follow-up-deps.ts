@@ -2,6 +2,7 @@
 import type { RunRecord, RunStore } from '../store/contract.js';
 import { Inventory, SUBJECTS } from './activities/inventory.js';
 import { KINDS, kindOf } from './kinds/registry.js';
+import { meshRecords, observersOf } from './views/mesh-records.js';
 import { lineageOf } from './views/run-lookup.js';
 
 export const FORCED_UNINSTALL = 'uninstall --force';
@@ -16,6 +17,8 @@ export async function followUpDeps(store: RunStore, run: RunRecord): Promise<{ i
     const observations = await store.listObservations([run.targetRun]);
     return { inventory: new Inventory(observations, [run.targetRun]) };
   }
+  // A drift check compares the clusters with what the mesh should look like.
+  if (kind.drift === 'checks' && run.targetRun) return { inventory: await expectedInventory(store, run.targetRun) };
   if (!kind.keepsWhatExisted) return {};
   const force = (await store.listEvents(run.id)).some((e) => e.type === 'forced' && (e.detail ?? '').startsWith(FORCED_UNINSTALL));
   if (!run.targetRun) return { force };
@@ -24,13 +27,24 @@ export async function followUpDeps(store: RunStore, run: RunRecord): Promise<{ i
 
 // What existed before mesh-run acted on the mesh whose membership `targetRun` made: the observations of the runs
 // that made it and of their verify runs (a run about to be prepared on that mesh reads it too), and of the runs
-// that replaced cacerts on purpose (a trust rotation: what cacerts should carry now).
+// that replaced cacerts on purpose (a trust rotation: what cacerts should carry now). A rehearsal of one of
+// those on a simulated copy of a real mesh (another mode than the mesh's) saw the copy, not the mesh.
 export async function inventoryOf(store: RunStore, targetRun: string): Promise<Inventory> {
   const target = await store.getRun(targetRun);
   const lineage = target ? (await lineageOf(store, target)).map((r) => r.id) : [targetRun];
-  const targeting = (await Promise.all(lineage.map((id) => store.listRunsTargeting(id)))).flat();
+  const targeting = (await Promise.all(lineage.map((id) => store.listRunsTargeting(id)))).flat().filter((r) => !target || r.mode === target.mode);
   const verifies = targeting.filter((r) => KINDS[r.kind].observesWhatExisted || KINDS[r.kind].journalsCacerts).map((r) => r.id);
   const observations = await store.listObservations([...lineage, ...verifies]);
+  return new Inventory(observations, [...new Set(observations.map((o) => o.runId))]);
+}
+
+// What the mesh `member` (one of its runs) belongs to should look like: the observations of the runs
+// views/mesh-records.ts observersOf names (its own runs, drift checks aside), oldest first. The one rule both a
+// journaled drift check (through its deps) and checkDrift (what a repair decides from) compare the clusters with.
+export async function expectedInventory(store: RunStore, member: string): Promise<Inventory> {
+  const all = await store.listRuns(100_000);
+  const mesh = meshRecords(all).find((m) => m.runs.some((r) => r.id === member));
+  const observations = await store.listObservations(mesh ? observersOf(mesh, all).map((r) => r.id) : [member]);
   return new Inventory(observations, [...new Set(observations.map((o) => o.runId))]);
 }
 

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MeshConfig } from '../../shared/model.js';
 import type { Observation } from '../../store/contract.js';
-import { SUBJECTS } from './inventory.js';
+import { type Inventory, SUBJECTS } from './inventory.js';
 import { type CacertsPrints, printsFromDetail, printsOf } from './trust/cacerts-prints.js';
 
 export interface JournaledCacerts extends CacertsPrints {
@@ -56,4 +56,12 @@ export function journaledCacerts(observations: readonly Observation[], config: M
     if (fallback) out.set(p.name, fallback);
   }
   return out;
+}
+
+// What drift expects of cacerts, from what the mesh's runs observed (follow-up-deps.ts expectedInventory): the
+// primaries any of them saw holding cacerts, and what each primary's should carry.
+export function expectedCacerts(inventory: Inventory | undefined, config: MeshConfig): { cacerts: Set<string>; certs: Map<string, JournaledCacerts> } {
+  const observations = inventory?.allOf(CACERTS_SUBJECTS) ?? [];
+  const cacerts = new Set(observations.filter((o) => o.subject === SUBJECTS.cacerts && o.present).map((o) => o.cluster));
+  return { cacerts, certs: journaledCacerts(observations, config) };
 }

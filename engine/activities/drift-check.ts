@@ -5,12 +5,11 @@
 import type { ClusterTools } from '../../adapters/cluster-tools.js';
 import type { DriftCheckDone } from '../../machines/drift-machine.js';
 import type { StepInput } from '../../machines/types.js';
-import { journaledCacerts } from './cacerts-journal.js';
+import { expectedCacerts } from './cacerts-journal.js';
 import { compareMesh } from './drift.js';
 import { readDrift } from './drift-reads.js';
 import { driftObservations, driftSummary } from './drift-record.js';
 import type { ActivityDeps } from './install-common.js';
-import { SUBJECTS } from './inventory.js';
 import type { StepRuntime } from './step-runtime.js';
 
 // The step's runtime as the reads take their tools: each command and token probe goes through the step
@@ -26,12 +25,8 @@ function stepTools(rt: StepRuntime, mode: ClusterTools['mode']): ClusterTools {
 
 export async function checkDrift(rt: StepRuntime, _input: StepInput, deps: ActivityDeps): Promise<DriftCheckDone> {
   const config = deps.config;
-  // The primaries whose cacerts the runs that made the mesh saw (an adoption, or a cacerts kept by install).
-  const seen = deps.inventory?.withSubjectPrefix(SUBJECTS.cacerts) ?? [];
-  const cacerts = new Set(seen.filter((o) => o.subject === SUBJECTS.cacerts && o.present).map((o) => o.cluster));
-  // What each primary's cacerts should carry: the newest fingerprints those runs (a trust rotation among them) journaled, oldest first.
-  const prints = [...(deps.inventory?.allOf([SUBJECTS.cacerts, SUBJECTS.cacertsCerts]) ?? [])].sort((a, b) => a.at - b.at);
-  const certs = journaledCacerts(prints, config);
+  // What cacerts the mesh should have, from what its runs observed (deps.inventory: follow-up-deps.ts expectedInventory).
+  const { cacerts, certs } = expectedCacerts(deps.inventory, config);
   const facts = await readDrift(config, stepTools(rt, deps.mode ?? 'real'));
   const result = compareMesh({ config, cacerts, certs }, facts);
   for (const observation of driftObservations(config, result)) await rt.observe(observation);

@@ -86,7 +86,8 @@ export function driftHistory(runs: readonly RunRecord[], observations: readonly 
   for (const step of stepsOf(runs, observations)) {
     const mark = { runId: step.run.id, at: step.at };
     if (step.type === 'repair') {
-      for (const r of step.items) {
+      // A remote reinstalled because its primary's gateway is repaired (follows) repairs no drift of its own.
+      for (const r of step.items.filter((i) => i.follows === undefined)) {
         const matched = [...open].filter(([, e]) => repairs(r, e));
         for (const [key, e] of matched) end(key, e, { ...mark, how: 'repaired' });
         // Found by the repair's own check, never by a journaled one: it starts and ends with the repair.

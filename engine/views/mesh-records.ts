@@ -96,6 +96,19 @@ export function meshRecords(all: readonly RunRecord[]): MeshRecord[] {
   return records.sort((a, b) => (b.runs.at(-1)?.createdAt ?? 0) - (a.runs.at(-1)?.createdAt ?? 0));
 }
 
+// The runs that acted on the mesh itself. A rehearsal (a day-2 run with --dry-run on a real mesh) is recorded
+// against the real install but acted on a simulated copy: it says nothing about the mesh, as changes() reads it.
+export function ownRunsOf(mesh: MeshRecord, all: readonly RunRecord[]): RunRecord[] {
+  const ids = new Set(mesh.runs.map((r) => r.id));
+  return all.filter((r) => ids.has(r.id) && r.mode === mesh.mode);
+}
+
+// The runs whose observations say what the mesh should look like: its own runs, drift checks aside (they
+// record what differed from it, not what it should be).
+export function observersOf(mesh: MeshRecord, all: readonly RunRecord[]): RunRecord[] {
+  return ownRunsOf(mesh, all).filter((r) => KINDS[r.kind]?.drift !== 'checks');
+}
+
 // The mesh --mesh names: its name, or a meshID that only one mesh has, or meshID@<a prefix of its install>.
 export function findMesh(records: readonly MeshRecord[], ref: string): MeshRecord {
   const exact = records.find((r) => r.name === ref);
