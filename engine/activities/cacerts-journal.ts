@@ -43,8 +43,17 @@ function trustDirRoot(config: MeshConfig, cluster: string): JournaledCacerts | u
 // says nothing about a changed cacerts there rather than guess (cacerts-missing and roots-differ still hold).
 export function journaledCacerts(observations: readonly Observation[], config: MeshConfig): Map<string, JournaledCacerts> {
   const out = new Map<string, JournaledCacerts>();
+  const met = new Set<string>();
   for (const o of observations) {
     if (!CACERTS_SUBJECTS.includes(o.subject)) continue;
+    // What a run saw before it acted counts only where mesh-run first met the primary (its install, cluster add
+    // or adoption): a later run's look (an upgrade's, a verify's) would take a cacerts replaced by hand since as
+    // what it should be. After that, only a run that wrote or kept cacerts on purpose (SUBJECTS.cacertsCerts:
+    // install's plug-in, a repair, a rotation) says what it carries.
+    if (o.subject === SUBJECTS.cacerts) {
+      if (met.has(o.cluster)) continue;
+      met.add(o.cluster);
+    }
     // Absent when a later run looked (a primary that left and joined again without cacerts): nothing expected.
     if (!o.present) out.delete(o.cluster);
     const prints = o.present ? printsFromDetail(o.detail) : undefined;
