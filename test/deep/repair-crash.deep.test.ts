@@ -5,7 +5,7 @@
 // ends, with drift finding nothing. The second template (test/support/repair-crash-trust.ts: a kept CA's mesh,
 // its east-west gateway gone and its address taken, cacerts deleted on the primary: repair-trust, repair-gateway,
 // repair-remote) is killed at each of its journal writes too, and must keep the mesh's one root; it prints how
-// many points and how long (about 45 points, 2.5 minutes on a 2-core machine: inside CI's budget, so every
+// many points and how long (45 points in 168 s on a shared 2-core machine, inside CI's ~4 min budget, so every
 // write, not every second). test/repair-crash.test.ts tries a representative handful of the same points.
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/cli.js';
