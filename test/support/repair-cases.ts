@@ -91,14 +91,14 @@ export function repairCases(dir: string) {
 
   // One case: a copy of `base` changed by `change`; drift finds `expected` (and perhaps what follows from it);
   // repair exits 0 through exactly `steps` (of the repair steps), then the mesh is clean. Returns the repair's
-  // output and the copy, for more checks.
-  async function expectRepaired(base: () => Mesh, change: (m: Mesh) => Promise<unknown>, expected: string[], steps: string[]) {
+  // output and the copy, for more checks. `flags`: repair's own (--force).
+  async function expectRepaired(base: () => Mesh, change: (m: Mesh) => Promise<unknown>, expected: string[], steps: string[], flags: string[] = []) {
     const mesh = copyOf(base());
     await change(mesh);
     const before = await driftOf(mesh);
     expect(before.found).toEqual(expect.arrayContaining(expected));
     expect(before.code).toBe(5);
-    const repaired = await repair(mesh, '-q');
+    const repaired = await repair(mesh, '-q', ...flags);
     expect(repaired.code, repaired.stderr).toBe(0);
     expect(repaired.stdout).toContain('drift repaired');
     const slots = await slotsOf(mesh, repaired.stdout);
