@@ -24,7 +24,7 @@ import { tokenEnv } from './support/secret-leaks.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-const { cli, install, copyOf, kubectl, json, driftOf, repair, slotsOf, expectClean, expectRepaired, expectNoLeaks } = repairCases(tmp.dir);
+const { cli, install, copyOf, kubectl, json, driftOf, repair, slotsOf, expectClean, expectRepaired, expectNoLeaks, canaryTag, tagOf } = repairCases(tmp.dir);
 
 interface Service {
   metadata: Record<string, unknown>;
@@ -55,31 +55,6 @@ async function dropGateway(m: Mesh): Promise<string> {
   };
   await kubectl(m, 'cluster1', ['apply', '-f', '-'], JSON.stringify({ ...squatter, status: { loadBalancer: { ingress: [{ ip: old }] } } }));
   return old;
-}
-
-// Someone's canary: the default revision tag's webhook made by hand (as istioctl tag set makes it), pointing at
-// revision `rev`.
-function canaryTag(m: Mesh, cluster: string, rev = 'canary'): Promise<string> {
-  return kubectl(
-    m,
-    cluster,
-    ['apply', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'MutatingWebhookConfiguration',
-      metadata: { name: 'istio-revision-tag-default', labels: { 'istio.io/tag': 'default', 'istio.io/rev': rev } },
-      webhooks: [{ name: 'rev.namespace.sidecar-injector.istio.io', clientConfig: { service: { name: `istiod-${rev}`, namespace: 'istio-system' } } }],
-    }),
-  );
-}
-
-// The revision the default tag's webhook points at on `cluster` (undefined: no tag).
-async function tagOf(m: Mesh, cluster: string): Promise<string | undefined> {
-  const hooks = await json<{ items: Array<{ metadata: { name: string; labels?: Record<string, string> } }> }>(m, cluster, [
-    'get',
-    'mutatingwebhookconfigurations',
-  ]);
-  return hooks.items.find((h) => h.metadata.name === 'istio-revision-tag-default')?.metadata.labels?.['istio.io/rev'];
 }
 
 // Commands of a repair run, as argv joined, on one context.

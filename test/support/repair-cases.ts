@@ -107,6 +107,31 @@ export function repairCases(dir: string) {
     return { mesh, repaired, slots };
   }
 
+  // Someone's canary: the default revision tag's webhook made by hand (as istioctl tag set makes it), pointing at
+  // revision `rev`.
+  function canaryTag(m: Mesh, cluster: string, rev = 'canary'): Promise<string> {
+    return kubectl(
+      m,
+      cluster,
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'MutatingWebhookConfiguration',
+        metadata: { name: 'istio-revision-tag-default', labels: { 'istio.io/tag': 'default', 'istio.io/rev': rev } },
+        webhooks: [{ name: 'rev.namespace.sidecar-injector.istio.io', clientConfig: { service: { name: `istiod-${rev}`, namespace: 'istio-system' } } }],
+      }),
+    );
+  }
+
+  // The revision the default tag's webhook points at on `cluster` (undefined: no tag).
+  async function tagOf(m: Mesh, cluster: string): Promise<string | undefined> {
+    const hooks = await json<{ items: Array<{ metadata: { name: string; labels?: Record<string, string> } }> }>(m, cluster, [
+      'get',
+      'mutatingwebhookconfigurations',
+    ]);
+    return hooks.items.find((h) => h.metadata.name === 'istio-revision-tag-default')?.metadata.labels?.['istio.io/rev'];
+  }
+
   // Every output above, and every journal, is free of the test's token and its encodings.
   function expectNoLeaks(atLeast: number): void {
     expect(outputs.length).toBeGreaterThan(atLeast);
@@ -114,5 +139,5 @@ export function repairCases(dir: string) {
     for (const db of dbs) for (const file of [db, `${db}-wal`]) if (existsSync(file)) expectNoLeak(file, readFileSync(file));
   }
 
-  return { examples, cli, install, copyOf, kubectl, json, driftOf, repair, verify, slotsOf, expectClean, expectRepaired, expectNoLeaks, dbs };
+  return { examples, cli, install, copyOf, kubectl, json, driftOf, repair, verify, slotsOf, expectClean, expectRepaired, expectNoLeaks, canaryTag, tagOf, dbs };
 }
