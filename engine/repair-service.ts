@@ -7,6 +7,7 @@ import type { MeshConfig, RepairItem, RunMode } from '../shared/model.js';
 import { checkEnvironment } from './activities/environment-check.js';
 import { chooseRepairs, type NotRepaired } from './activities/repair-choice.js';
 import { caMaterialProblem } from './activities/repair-trust.js';
+import { tagsMeshRunMade } from './activities/tag-ownership.js';
 import { openStore, realTools, type StoreLocation, toolsFor } from './composition.js';
 import { faultsFor, installedMesh, refuseUnfinished, rehearsalOf, startChange, targetOf, wantsRehearsal } from './day2-service.js';
 import { checkDrift, DRIFT_KINDS, type DriftItem } from './drift-service.js';
@@ -15,6 +16,7 @@ import { driftCopy } from './plan-drift.js';
 import { removeRehearsalTrust, withRehearsalTrust } from './rehearsal-trust.js';
 import type { PreparedRun } from './run-service.js';
 import type { ProgressListener } from './runtime/progress-events.js';
+import { lineageOf } from './views/run-lookup.js';
 
 export { REPAIRED_KINDS } from './activities/repair-choice.js';
 
@@ -49,13 +51,17 @@ function onlyKinds(only: readonly string[] | undefined): Set<string> | undefined
   return new Set(kinds);
 }
 
-// The mesh as the journal has it, and which of its clusters mesh-run adopted rather than installed.
-async function meshFacts(request: RepairRequest): Promise<{ config: MeshConfig; adopted: Set<string> }> {
+// The mesh as the journal has it, which of its clusters mesh-run adopted rather than installed, and where a
+// mesh-run upgrade made the default revision tag.
+async function meshFacts(request: RepairRequest): Promise<{ config: MeshConfig; adopted: Set<string>; tagsMade: Set<string> }> {
   const store = await openStore(request.store, 'read-only');
   try {
     const { run, config } = await installedMesh(store, request.meshRef, 'repair');
     const adopted = await adoptedObjects(store.runs, run);
-    return { config, adopted: new Set(adopted.clusters.map((c) => c.cluster)) };
+    const lineage = await lineageOf(store.runs, run);
+    const upgrades = lineage.filter((r) => r.kind === 'upgrade').map((r) => r.id);
+    const observations = upgrades.length > 0 ? await store.runs.listObservations(upgrades) : [];
+    return { config, adopted: new Set(adopted.clusters.map((c) => c.cluster)), tagsMade: tagsMeshRunMade(lineage, observations) };
   } finally {
     await store.close();
   }
@@ -74,10 +80,11 @@ export async function checkRepair(request: RepairRequest): Promise<RepairDecisio
   const taken = report.drift.filter((item) => !only || only.has(item.kind));
   const skipped = report.drift.filter((item) => only && !only.has(item.kind));
   if (taken.length === 0) return { mesh: report.mesh, mode: report.mode, repairs: [], unrepairable: [], skipped };
-  const { config, adopted } = await meshFacts(request);
+  const { config, adopted, tagsMade } = await meshFacts(request);
   const choice = chooseRepairs(taken, {
     config,
     adopted,
+    tagsMade,
     force: Boolean(request.force),
     caProblem: (cluster) => caMaterialProblem(config.trust, cluster),
   });

@@ -59,6 +59,8 @@ export interface RepairStepInput extends MemberStepInput {
   external: boolean;
   // repair-trust: replace a cacerts holding another CA (repair --force).
   forceCacerts: boolean;
+  // repair-tag: the default tag is not mesh-run's (repair --force): what it replaces is journaled as such.
+  forceTag: boolean;
 }
 
 export interface RepairChildInput {
@@ -72,6 +74,7 @@ export interface RepairChildInput {
   secrets: string[];
   external: boolean;
   forceCacerts: boolean;
+  forceTag: boolean;
   // What of the other clusters' repairs must be done first: before repair-remote, before repair-secret.
   awaits: { remote: string[]; secret: string[] };
 }
@@ -104,6 +107,7 @@ function stepInput(context: RepairChildContext, step: StepId): RepairStepInput {
     exposesServices: has('expose-services'),
     external: context.external,
     forceCacerts: context.forceCacerts,
+    forceTag: context.forceTag,
   };
 }
 
@@ -138,6 +142,7 @@ export function repairChildInputs(input: RepairInput): RepairChildInput[] {
         secrets: [...new Set(mine.flatMap((r) => (r.action === 'stale-secret' && r.secret ? [r.secret] : [])))],
         external: input.members.some((r) => r.role === 'remote' && r.controlPlane === m.name),
         forceCacerts: mine.some((r) => r.action === 'cacerts' && r.force === true),
+        forceTag: mine.some((r) => r.action === 'default-tag' && r.force === true),
         awaits: {
           remote: awaitsPrimary && primary ? [readyKey('exposed', primary.name)] : [],
           secret: sourceNames.filter((s) => reinstalled.has(s)).map((s) => readyKey('profiled', s)),

@@ -128,7 +128,8 @@ export interface RepairItem {
   secret?: string;
   // A remote reinstalled because its primary's east-west gateway is repaired in the same run (its address may change).
   follows?: string;
-  // cacerts: replace a cacerts that holds another CA (repair --force; journaled).
+  // cacerts: replace a cacerts that holds another CA; default-tag: move or remove a tag no mesh-run upgrade made
+  // (repair --force; journaled).
   force?: boolean;
 }
 

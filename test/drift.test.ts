@@ -245,6 +245,10 @@ describe('mesh-run drift on a primary-remote mesh (cluster1 primary, cluster2 it
     };
     const report = await expectDrift(base, (m) => kubectl(m, 'cluster1', ['apply', '-f', '-'], JSON.stringify(tag)).then(() => {}), ['default-tag@cluster1']);
     expect(report.drift[0]?.what).toContain('points at revision canary');
+    // What repair-tag runs on a mesh without a revision of its own, and when it needs --force.
+    expect(report.drift[0]?.repair).toContain(
+      '--only default-tag (--force when no mesh-run upgrade made the tag), which runs istioctl tag remove default -y --context=cluster1',
+    );
   });
 
   it("istiod relabelled to another revision: revision (not the journal's)", async () => {

@@ -308,7 +308,8 @@ describe('mesh-run plan repair on a real mesh: reinstalled parts and the CA', ()
       slots: ['repair-trust@cluster1'],
       runs: /^kubectl --context=cluster1 .*create/,
     },
-    { kind: 'default-tag', change: retag, slots: ['repair-tag@cluster1'], runs: /^istioctl tag --context=cluster1 remove default -y$/ },
+    // A tag made by hand, not by a mesh-run upgrade: repaired only with --force.
+    { kind: 'default-tag', flags: ['--force'], change: retag, slots: ['repair-tag@cluster1'], runs: /^istioctl tag --context=cluster1 remove default -y$/ },
     {
       kind: 'east-west-gateway',
       change: (m) => kubectl(m, 'cluster1', ['delete', ...GATEWAY]),

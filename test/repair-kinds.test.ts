@@ -11,8 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { DriftItem } from '../engine/activities/drift-model.js';
 import { chooseRepairs, type RepairFacts } from '../engine/activities/repair-choice.js';
+import { tagsMeshRunMade } from '../engine/activities/tag-ownership.js';
 import { generateIntermediate, generateRoot } from '../engine/activities/trust/ca.js';
 import type { MeshCluster } from '../shared/model.js';
+import type { Observation } from '../store/contract.js';
 import { runIdFrom, tempDir } from './support/cli.js';
 import { runCli } from './support/cli-here.js';
 import { onlyRunId } from './support/crash-resume.js';
@@ -22,7 +24,7 @@ import { tokenEnv } from './support/secret-leaks.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-const { cli, install, copyOf, kubectl, json, driftOf, repair, slotsOf, expectClean, expectRepaired, expectNoLeaks } = repairCases(tmp.dir);
+const { cli, install, copyOf, kubectl, json, driftOf, repair, slotsOf, expectClean, expectRepaired, expectNoLeaks, canaryTag, tagOf } = repairCases(tmp.dir);
 
 interface Service {
   metadata: Record<string, unknown>;
@@ -103,24 +105,43 @@ describe('mesh-run repair of reinstalled parts on a primary-remote mesh', () => 
     expect((await commandsOf(m, repaired.stdout, 'cluster2')).filter((c) => c.startsWith('istioctl install'))).toEqual([]);
   });
 
-  it('the default revision tag moved: removed again, as the mesh has no revision of its own (default-tag)', () =>
-    expectRepaired(
-      base,
-      (c) =>
-        kubectl(
-          c,
-          'cluster1',
-          ['apply', '-f', '-'],
-          JSON.stringify({
-            apiVersion: 'admissionregistration.k8s.io/v1',
-            kind: 'MutatingWebhookConfiguration',
-            metadata: { name: 'istio-revision-tag-default', labels: { 'istio.io/tag': 'default', 'istio.io/rev': 'canary' } },
-            webhooks: [{ name: 'rev.namespace.sidecar-injector.istio.io', clientConfig: { service: { name: 'istiod-canary', namespace: 'istio-system' } } }],
-          }),
-        ),
+  it('a default revision tag no mesh-run upgrade made: left without --force (exit 5, the tag untouched), with the command that repairs it', async () => {
+    const m = copyOf(base());
+    await canaryTag(m, 'cluster1');
+    const left = await repair(m, '-q');
+    expect(left.code, left.stderr).toBe(5);
+    expect(left.stderr).toContain('no mesh-run upgrade made the default revision tag on cluster1 (MutatingWebhookConfiguration istio-revision-tag-default)');
+    expect(left.stderr).toContain('"mesh-run repair --mesh mesh1 --only default-tag --force"');
+    expect(left.stdout).toContain('nothing to repair');
+    expect(await tagOf(m, 'cluster1')).toBe('canary');
+  });
+
+  it('with --force: the tag removed, as the mesh has no revision of its own, and the journal names the webhook it deleted (default-tag)', async () => {
+    const { mesh: m, repaired } = await expectRepaired(base, (c) => canaryTag(c, 'cluster1'), ['default-tag@cluster1'], ['repair-tag@cluster1'], ['--force']);
+    const journal = await readJournal(m.db, runIdFrom(repaired as never));
+    expect(journal.events.filter((e) => e.type === 'deleted-preexisting').map((e) => e.detail)).toEqual([
+      expect.stringContaining('mutatingwebhookconfiguration istio-revision-tag-default on cluster1: default tag -> canary removed'),
+    ]);
+    expect(await tagOf(m, 'cluster1')).toBeUndefined();
+  });
+
+  it("a tag a mesh-run upgrade made, moved by hand: pointed at the mesh's revision again without --force, the journal saying what it overwrote", async () => {
+    const upgraded = copyOf(base());
+    const up = await cli(['upgrade', '--mesh', 'mesh1', '--revision', 'canary', '-q', '--db', upgraded.db]);
+    expect(up.code, up.stderr).toBe(0);
+    expect(await tagOf(upgraded, 'cluster1')).toBe('canary');
+    const { mesh: m, repaired } = await expectRepaired(
+      () => upgraded,
+      (c) => canaryTag(c, 'cluster1', 'blue'),
       ['default-tag@cluster1'],
       ['repair-tag@cluster1'],
-    ));
+    );
+    const journal = await readJournal(m.db, runIdFrom(repaired as never));
+    expect(journal.events.filter((e) => e.type === 'overwrote').map((e) => e.detail)).toContainEqual(
+      'mutatingwebhookconfiguration istio-revision-tag-default on cluster1: default tag -> blue -> canary (made by a mesh-run upgrade)',
+    );
+    expect(await tagOf(m, 'cluster1')).toBe('canary');
+  });
 
   it('istiod deleted: the control plane installed again (istio-missing on the primary)', () =>
     expectRepaired(
@@ -275,6 +296,7 @@ describe('which drift a repair takes, and how (pure)', () => {
     config: { meshID: 'm', clusters } as RepairFacts['config'],
     adopted: new Set(),
     force: false,
+    tagsMade: new Set(),
     caProblem: () => undefined,
     ...over,
   });
@@ -306,6 +328,37 @@ describe('which drift a repair takes, and how (pure)', () => {
     const changed = [item('cacerts-changed', 'p1')];
     expect(chooseRepairs(changed, facts()).unrepairable[0]?.reason).toContain('mesh-run repair --force');
     expect(chooseRepairs(changed, facts({ force: true })).repairs).toEqual([{ kind: 'cacerts-changed', action: 'cacerts', cluster: 'p1', force: true }]);
+  });
+
+  it('the default tag: one a mesh-run upgrade made is repaired, another only with --force (and the step told so)', () => {
+    const tag = [item('default-tag', 'p1')];
+    expect(chooseRepairs(tag, facts()).unrepairable[0]?.reason).toContain('"mesh-run repair --mesh m --only default-tag --force"');
+    expect(chooseRepairs(tag, facts()).repairs).toEqual([]);
+    expect(chooseRepairs(tag, facts({ tagsMade: new Set(['p1']) })).repairs).toEqual([{ kind: 'default-tag', action: 'default-tag', cluster: 'p1' }]);
+    expect(chooseRepairs(tag, facts({ force: true })).repairs).toEqual([{ kind: 'default-tag', action: 'default-tag', cluster: 'p1', force: true }]);
+  });
+
+  it("whose the default tag is: an upgrade's that found none and was not rolled back", () => {
+    const seen = (runId: string, cluster: string, present: boolean) =>
+      ({ runId, cluster, subject: 'upgrade/tag/default', present, owner: null, detail: present ? { revision: 'x' } : null, at: 0 }) as Observation;
+    const lineage = [
+      { id: 'rb', kind: 'upgrade-rollback', targetRun: 'u3' },
+      { id: 'u3', kind: 'upgrade', targetRun: 'u2' },
+      { id: 'u2', kind: 'upgrade', targetRun: 'u1' },
+      { id: 'u1', kind: 'upgrade', targetRun: 'i' },
+      { id: 'i', kind: 'install', targetRun: null },
+    ] as const;
+    const made = tagsMeshRunMade(lineage, [
+      seen('u1', 'a', false),
+      seen('u2', 'a', true),
+      seen('u1', 'b', true),
+      seen('u2', 'b', true),
+      seen('u3', 'c', false),
+      seen('u2', 'd', false),
+      seen('u2', 'd', true),
+    ]);
+    // a: u1 made it, u2 moved it; b: there before mesh-run; c: made by a rolled-back upgrade; d: u2's first look.
+    expect([...made].sort()).toEqual(['a', 'd']);
   });
 
   it('revision, injector-ca-empty and roots-differ are left with why; istiod-unsynced needs whose secret', () => {

@@ -41,7 +41,8 @@ back what it found, each with the step install uses, only on the cluster where i
   cacerts-missing, cacerts-changed   repair-trust (establish-trust from the mesh's trust directory; istiod
                              restarted only if it signs under another root); a cacerts holding another CA
                              (cacerts-changed): only with --force, journaled
-  default-tag                repair-tag (the upgrade's tag step: the tag back on the mesh's revision)
+  default-tag                repair-tag (the upgrade's tag step: the tag back on the mesh's revision); a tag no
+                             mesh-run upgrade made: with --force (journaled)
   istio-missing, istiod-identity   repair-control-plane (install-primary) or, on a remote, repair-remote;
                              not on clusters whose Istio mesh-run adopted
 A remote is installed again only once its primary's gateway and expose objects are back. Then
@@ -68,7 +69,7 @@ export function repairCommand(streams: Streams): Command {
       .option('--only <kind>', 'repair only this drift kind (repeatable, or comma-separated)', collect)
       .option('--dry-run', 'a real mesh: rehearse on a simulated copy of it as the journal records it (no real cluster is touched)')
       .option('-y, --yes', 'real clusters: do not ask before repairing (required without a terminal); dry runs never ask')
-      .option('--force', "replace a cacerts that holds another CA with the mesh's own (the replacement is journaled)"),
+      .option('--force', "replace a cacerts that holds another CA with the mesh's own, move a default tag mesh-run did not make (journaled)"),
   )
     .addHelpText('after', HELP)
     .action(async (options: RepairOptions) => {

@@ -15,8 +15,6 @@ export { DRIFT_KINDS, type DriftContext, type DriftExpectation, type DriftItem, 
 
 import { DRIFT_KINDS, type DriftContext, type DriftExpectation, type DriftResult, type UnreadCluster } from './drift-model.js';
 
-const revisionFlag = (revision: string) => (revision === 'default' ? '' : ` --revision=${revision}`);
-
 // The command that puts a cluster's own Istio back as the journal has it (its IstioOperator, rendered as install
 // renders it, on stdin).
 function reinstallCommand(ctx: DriftContext, m: MeshCluster, what: string): string {
@@ -119,12 +117,17 @@ function annotation(ctx: DriftContext, m: MeshCluster, f: DriftFacts): void {
 function defaultTag(ctx: DriftContext, m: MeshCluster, f: DriftFacts): void {
   const tagged = f.tagRevisions?.default;
   if (tagged === undefined || tagged === ctx.revision) return;
+  // What repair-tag runs; it needs --force where no mesh-run upgrade made the tag (repair-choice.ts).
+  const runs =
+    ctx.revision === 'default'
+      ? `istioctl tag remove default -y --context=${m.context} and, if that leaves the default revision's injector matching nothing, installs revision default again`
+      : `istioctl tag set default --revision=${ctx.revision} --overwrite -y --context=${m.context}`;
   ctx.items.push({
     kind: 'default-tag',
     cluster: m.name,
     what: `the default revision tag on ${m.name} points at revision ${tagged}, not ${ctx.revision} (the journal's)`,
     why: `namespaces labelled istio-injection=enabled or istio.io/rev=default get revision ${tagged}'s proxies at their next restart`,
-    repair: `istioctl tag set default${revisionFlag(ctx.revision) || ' --revision=default'} --overwrite -y --context=${m.context}`,
+    repair: `mesh-run repair --mesh ${ctx.config.meshID} --only default-tag (--force when no mesh-run upgrade made the tag), which runs ${runs}`,
   });
 }
 

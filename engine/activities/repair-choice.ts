@@ -5,6 +5,7 @@
 import { exposesIstiod, remotesOf } from '../../machines/topology.js';
 import type { ClusterRole, MeshConfig, RepairAction, RepairItem } from '../../shared/model.js';
 import { DRIFT_KINDS, type DriftItem, type DriftKind } from './drift-model.js';
+import { TAG_WEBHOOK } from './tag-ownership.js';
 
 // The action each repaired kind takes. istio-missing: a primary's control plane, or a remote's profile.
 const ACTIONS: Partial<Record<DriftKind, RepairAction>> = {
@@ -23,6 +24,7 @@ const ACTIONS: Partial<Record<DriftKind, RepairAction>> = {
   'cacerts-missing': 'cacerts',
   // Only with --force: the cacerts there now may be someone's own CA.
   'cacerts-changed': 'cacerts',
+  // Only with --force where a mesh-run upgrade did not make the tag: it may be someone's canary.
   'default-tag': 'default-tag',
   'istio-missing': 'control-plane',
   'istiod-identity': 'control-plane',
@@ -34,8 +36,11 @@ export interface RepairFacts {
   config: MeshConfig;
   // Clusters whose Istio mesh-run adopted (it did not install it).
   adopted: ReadonlySet<string>;
-  // repair --force: a cacerts holding another CA may be replaced with the mesh's.
+  // repair --force: a cacerts holding another CA may be replaced with the mesh's, a default tag mesh-run did not
+  // make moved or removed.
   force: boolean;
+  // Clusters whose default revision tag a mesh-run upgrade made (tag-ownership.ts).
+  tagsMade: ReadonlySet<string>;
   // Why the mesh's CA cannot be plugged into this primary again (undefined: it can).
   caProblem: (cluster: string) => string | undefined;
 }
@@ -74,12 +79,22 @@ function neverRepaired(item: DriftItem, config: MeshConfig): string | undefined 
 function refusal(item: DriftItem, action: RepairAction, facts: RepairFacts): string | undefined {
   if ((action === 'control-plane' || action === 'remote') && facts.adopted.has(item.cluster))
     return `mesh-run adopted ${item.cluster}'s Istio (it did not install it): installing it again from mesh-run's IstioOperator would replace how it was installed`;
+  if (action === 'default-tag') return tagRefusal(item, facts);
   if (action !== 'cacerts') return undefined;
   const problem = facts.caProblem(item.cluster);
   if (problem) return problem;
   if (item.kind !== 'cacerts-missing' && !facts.force)
     return `${item.cluster}'s cacerts holds another CA now: replacing it is your choice ("mesh-run repair --force" puts the mesh's CA back and journals it; "mesh-run trust" makes a new CA the mesh's)`;
   return undefined;
+}
+
+// Moving the default tag moves injection for every istio-injection=enabled namespace: one mesh-run did not make
+// is moved back (or removed) only with --force.
+function tagRefusal(item: DriftItem, facts: RepairFacts): string | undefined {
+  if (facts.force || facts.tagsMade.has(item.cluster)) return undefined;
+  const revision = facts.config.revision ?? 'default';
+  const act = revision === 'default' ? 'removing it' : `pointing it at ${revision} again`;
+  return `no mesh-run upgrade made the default revision tag on ${item.cluster} (MutatingWebhookConfiguration ${TAG_WEBHOOK}): it may be someone's canary, and ${act} moves injection for every istio-injection=enabled namespace; "mesh-run repair --mesh ${facts.config.meshID} --only default-tag --force" does it and journals what it replaced`;
 }
 
 function itemOf(item: DriftItem, action: RepairAction, force: boolean): RepairItem {
@@ -89,7 +104,7 @@ function itemOf(item: DriftItem, action: RepairAction, force: boolean): RepairIt
     cluster: item.cluster,
     ...(action === 'secret' && item.source ? { source: item.source } : {}),
     ...(action === 'stale-secret' && item.secret ? { secret: item.secret } : {}),
-    ...(action === 'cacerts' && force ? { force: true } : {}),
+    ...((action === 'cacerts' || action === 'default-tag') && force ? { force: true } : {}),
   };
 }
 
@@ -108,7 +123,7 @@ export function chooseRepairs(items: readonly DriftItem[], facts: RepairFacts): 
     const reason = action ? refusal(item, action, facts) : (neverRepaired(item, facts.config) ?? 'this version has no step for it');
     if (!action || reason) unrepairable.push({ ...item, reason: reason ?? '' });
     else if (action === 'secret' && !item.source) unrepairable.push({ ...item, reason: 'the drift check did not say whose secret it is' });
-    else add(itemOf(item, action, facts.force));
+    else add(itemOf(item, action, action === 'default-tag' ? facts.force && !facts.tagsMade.has(item.cluster) : facts.force));
   }
   // A primary's gateway installed again may get another address: the remotes that reach istiod through it
   // follow (repair-remote installs one again only if its address moved). Adopted remotes are not installed.

@@ -11,8 +11,9 @@ import { labelNetwork } from './network-steps.js';
 import { exposeIstiodStep, exposeServicesStep, installPrimary } from './primary-steps.js';
 import { receiveSecrets } from './remote-secrets.js';
 import { annotateRemoteNamespace } from './remote-steps.js';
-import { reactivateDefaultInjector, setDefaultTag } from './revision-ops.js';
+import { defaultTag, reactivateDefaultInjector, setDefaultTag } from './revision-ops.js';
 import { kubectl, type StepRuntime } from './step-runtime.js';
+import { TAG_WEBHOOK } from './tag-ownership.js';
 
 export { repairGateway, repairRemote } from './repair-network.js';
 export { repairTrust } from './repair-trust.js';
@@ -79,10 +80,20 @@ function asMeshCluster(input: RepairStepInput): MeshCluster {
 
 // repair-tag: the upgrade's tag step. A named revision: the default tag points at it again. The default revision
 // (no tag of its own): the tag is removed, and the default revision's injector, which a tag leaves inert,
-// injects again (as a rollback's restore-tag does).
+// injects again (as a rollback's restore-tag does). The tag replaced is journaled before it is touched; one no
+// mesh-run upgrade made is touched only under repair --force (repair-choice.ts), and the journal says so.
 export async function repairTag(rt: StepRuntime, input: RepairStepInput, deps: ActivityDeps): Promise<StepDone> {
   const member = asMeshCluster(input);
   const revision = namedOrNone(input.revision ?? DEFAULT_REVISION);
+  const now = await defaultTag(rt, member);
+  if (now !== undefined && now !== revision) {
+    const whose = input.forceTag ? 'no mesh-run upgrade made it; repair --force' : 'made by a mesh-run upgrade';
+    const to = revision === undefined ? 'removed (the mesh runs the default revision)' : `-> ${revision}`;
+    await rt.report(
+      input.forceTag && revision === undefined ? 'deleted-preexisting' : 'overwrote',
+      `mutatingwebhookconfiguration ${TAG_WEBHOOK} on ${input.cluster}: default tag -> ${now} ${to} (${whose})`,
+    );
+  }
   await setDefaultTag(rt, member, revision);
   if (revision === undefined) {
     const primary: MeshCluster[] = input.primary ? [{ ...input.primary }] : [];

@@ -91,20 +91,45 @@ export function repairCases(dir: string) {
 
   // One case: a copy of `base` changed by `change`; drift finds `expected` (and perhaps what follows from it);
   // repair exits 0 through exactly `steps` (of the repair steps), then the mesh is clean. Returns the repair's
-  // output and the copy, for more checks.
-  async function expectRepaired(base: () => Mesh, change: (m: Mesh) => Promise<unknown>, expected: string[], steps: string[]) {
+  // output and the copy, for more checks. `flags`: repair's own (--force).
+  async function expectRepaired(base: () => Mesh, change: (m: Mesh) => Promise<unknown>, expected: string[], steps: string[], flags: string[] = []) {
     const mesh = copyOf(base());
     await change(mesh);
     const before = await driftOf(mesh);
     expect(before.found).toEqual(expect.arrayContaining(expected));
     expect(before.code).toBe(5);
-    const repaired = await repair(mesh, '-q');
+    const repaired = await repair(mesh, '-q', ...flags);
     expect(repaired.code, repaired.stderr).toBe(0);
     expect(repaired.stdout).toContain('drift repaired');
     const slots = await slotsOf(mesh, repaired.stdout);
     expect(slots.filter((s) => /^(repair-|remove-stale)/.test(s)).sort()).toEqual([...steps].sort());
     await expectClean(mesh);
     return { mesh, repaired, slots };
+  }
+
+  // Someone's canary: the default revision tag's webhook made by hand (as istioctl tag set makes it), pointing at
+  // revision `rev`.
+  function canaryTag(m: Mesh, cluster: string, rev = 'canary'): Promise<string> {
+    return kubectl(
+      m,
+      cluster,
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'MutatingWebhookConfiguration',
+        metadata: { name: 'istio-revision-tag-default', labels: { 'istio.io/tag': 'default', 'istio.io/rev': rev } },
+        webhooks: [{ name: 'rev.namespace.sidecar-injector.istio.io', clientConfig: { service: { name: `istiod-${rev}`, namespace: 'istio-system' } } }],
+      }),
+    );
+  }
+
+  // The revision the default tag's webhook points at on `cluster` (undefined: no tag).
+  async function tagOf(m: Mesh, cluster: string): Promise<string | undefined> {
+    const hooks = await json<{ items: Array<{ metadata: { name: string; labels?: Record<string, string> } }> }>(m, cluster, [
+      'get',
+      'mutatingwebhookconfigurations',
+    ]);
+    return hooks.items.find((h) => h.metadata.name === 'istio-revision-tag-default')?.metadata.labels?.['istio.io/rev'];
   }
 
   // Every output above, and every journal, is free of the test's token and its encodings.
@@ -114,5 +139,5 @@ export function repairCases(dir: string) {
     for (const db of dbs) for (const file of [db, `${db}-wal`]) if (existsSync(file)) expectNoLeak(file, readFileSync(file));
   }
 
-  return { examples, cli, install, copyOf, kubectl, json, driftOf, repair, verify, slotsOf, expectClean, expectRepaired, expectNoLeaks, dbs };
+  return { examples, cli, install, copyOf, kubectl, json, driftOf, repair, verify, slotsOf, expectClean, expectRepaired, expectNoLeaks, canaryTag, tagOf, dbs };
 }
