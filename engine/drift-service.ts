@@ -4,13 +4,13 @@
 // of kind drift (activities/drift-check.ts records each item), and says since when each drift is there;
 // checkDrift only reads (a repair decides from it what to put back).
 import { ExitCode, MeshRunError, NotResumableError, PreconditionError } from '../shared/errors.js';
-import type { MeshConfig, RunMode } from '../shared/model.js';
+import type { RunMode } from '../shared/model.js';
 import { expectedCacerts } from './activities/cacerts-journal.js';
 import { compareMesh, DRIFT_KINDS, type DriftItem, type UnreadCluster } from './activities/drift.js';
 import { readDrift } from './activities/drift-reads.js';
 import { recordedCheck } from './activities/drift-record.js';
 import { openStore, openStoreToRead, type StoreLocation, toolsFor } from './composition.js';
-import { meshTopology } from './config/mesh-shape.js';
+import { membersOf, meshTopology } from './config/mesh-shape.js';
 import { meshDriftHistory } from './drift-journal.js';
 import { expectedInventory } from './follow-up-deps.js';
 import { workflowOf } from './kinds/workflows.js';
@@ -77,16 +77,6 @@ async function installedMesh(location: StoreLocation, ref: string): Promise<Mesh
   }
 }
 
-function clustersOf(config: MeshConfig): DriftReport['clusters'] {
-  return config.clusters.map((c) => ({
-    name: c.name,
-    context: c.context,
-    role: c.role,
-    network: c.network,
-    ...(c.controlPlane ? { controlPlane: c.controlPlane } : {}),
-  }));
-}
-
 // Reads and compares only: nothing is recorded.
 export async function checkDrift(request: DriftRequest): Promise<DriftReport> {
   const mesh = await installedMesh(request.store, request.meshRef);
@@ -104,7 +94,7 @@ export async function checkDrift(request: DriftRequest): Promise<DriftReport> {
       mode: run.mode,
       topology: meshTopology(config),
       membershipRun: run.id,
-      clusters: clustersOf(config),
+      clusters: membersOf(config),
       checkedAt,
       drift: items,
       unreadable,
@@ -196,7 +186,7 @@ async function journaledReport(runs: Parameters<typeof meshDriftHistory>[0], bef
     mode: run.mode,
     topology: meshTopology(config),
     membershipRun: run.targetRun ?? mesh.install,
-    clusters: clustersOf(config),
+    clusters: membersOf(config),
     checkedAt: new Date(at).toISOString(),
     runId,
     drift: items.map((item) => withFirstSeen(item, history)),
