@@ -70,18 +70,28 @@ describe.each(backends)('one run at a time on a set of clusters (%s)', (backend)
   it.concurrent.each([
     ['uninstall', ['uninstall', '--dry-run', '-q']],
     ['verify', ['verify', '--dry-run', '-q']],
-  ])('four %s runs started together on one mesh: exactly one proceeds, the others exit 3 naming it', async (_kind, args) => {
+  ])('four %s runs started together on one mesh: one at a time proceeds, the others exit 3 naming the one running', async (_kind, args) => {
     const store = newStore(backend, tmp.dir, 'four');
     await setUp(store.where, { simulation: { loadBalancerDelayMs: 0, commandLatencyMs: 50 } });
     const results = await Promise.all(Array.from({ length: 4 }, () => runCli([...args, ...store.args])));
+    const said = results.map((r) => r.stderr).join('\n---\n');
     const winners = results.filter((r) => r.code === 0);
     const refused = results.filter((r) => r.code === 3);
-    expect(winners, results.map((r) => r.stderr).join('\n---\n')).toHaveLength(1);
-    expect(refused).toHaveLength(3);
-    const winner = runIdFrom(winners[0] as CliResult);
-    for (const r of refused) expect(r.stderr).toMatch(new RegExp(`^mesh-run: error: run ${winner} \\(\\w+\\) is still running on these simulated clusters`));
-    // The refused ones left nothing behind: only the install and the winner are in the journal.
-    expect(JSON.parse((await ok(['runs', '--json', ...store.args])).stdout)).toHaveLength(2);
+    // Mostly one proceeds; one that met the store busy and waited it out may start once the first has ended.
+    expect(winners.length, said).toBeGreaterThanOrEqual(1);
+    expect(winners.length + refused.length, said).toBe(4);
+    const ids = winners.map((w) => runIdFrom(w));
+    for (const r of refused) {
+      const named = /^mesh-run: error: run (mr-\w+) \(\w+\) is still running on these simulated clusters/.exec(r.stderr)?.[1];
+      expect(ids, r.stderr).toContain(named);
+    }
+    // The refused ones left nothing behind (only the install and the winners are in the journal), and no two
+    // winners ran at once.
+    const runs = JSON.parse((await ok(['runs', '--json', ...store.args])).stdout) as Array<{ id: string; createdAt: string; finishedAt: string }>;
+    expect(runs).toHaveLength(1 + winners.length);
+    const spans = runs.filter((r) => ids.includes(r.id)).map((r) => [Date.parse(r.createdAt), Date.parse(r.finishedAt)] as const);
+    spans.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]?.[0], 'two runs at once').toBeGreaterThanOrEqual(spans[i - 1]?.[1] ?? 0);
   });
 
   // The first holds the clusters (it is seen running in the store) when the second starts, so the lock is what
