@@ -6,7 +6,7 @@
 //
 // Bounded in memory however long it runs: it keeps the last report and a few counters, nothing per check.
 import { MeshRunError } from '../shared/errors.js';
-import { driftChanges } from './drift-changes.js';
+import { driftChanges, driftKey } from './drift-changes.js';
 import type { DriftReport } from './drift-service.js';
 import type { DriftWatchDeps, DriftWatchOptions, DriftWatchSummary, RepairAttempt, WatchError, WatchEvent } from './drift-watch-model.js';
 
@@ -150,8 +150,5 @@ async function tryRepair(deps: DriftWatchDeps, report: DriftReport, signal: Abor
 
 // The drift a report holds, as one key (the same drift is the same key, whatever order it was listed in).
 function driftSet(report: DriftReport): string {
-  return report.drift
-    .map((d) => `${d.kind}@${d.cluster}/${d.source ?? ''}/${d.secret ?? ''}`)
-    .sort()
-    .join(' ');
+  return report.drift.map(driftKey).sort().join(' ');
 }
